@@ -1,0 +1,99 @@
+# antifraud - top-level build.
+#   make            build modules/antifraud/antifraud.so
+#   make run        start Kamailio with the module on 127.0.0.1:5060
+#   make test       unit tests (ASan/UBSan) + integration tests
+#   make bench      core ns/check and Kamailio CPU per call
+# SPDX-License-Identifier: GPL-2.0-or-later
+
+SHELL := /bin/bash
+TOP := $(CURDIR)
+BUILD := $(TOP)/build
+MOD := $(TOP)/modules/antifraud
+# Kamailio source tree of the installed version (prepared by utils/kamailio-src.sh)
+KAMAILIO_SRC ?= $(BUILD)/kamailio-src
+PYTHON ?= /usr/bin/python3
+
+CORE_SRC := $(wildcard $(MOD)/af_*.c)
+CORE_HDR := $(wildcard $(MOD)/af_*.h)
+GLUE_SRC := $(wildcard $(MOD)/kamailio/*.c) $(wildcard $(MOD)/kamailio/*.h)
+CORE_LIBS := -lmaxminddb -lhiredis -lpcre2-8 -lyaml -lpthread -lm
+
+WARN := -Wall -Wextra -Wno-unused-parameter -Wshadow -Wstrict-prototypes
+CORE_CFLAGS := -std=gnu11 -O2 -g $(WARN) -fPIC -fvisibility=hidden \
+	-fstack-protector-strong -D_FORTIFY_SOURCE=2 -D_GNU_SOURCE
+SAN_CFLAGS := -std=gnu11 -O1 -g $(WARN) -fsanitize=address,undefined \
+	-fno-omit-frame-pointer -fno-sanitize-recover=undefined -D_GNU_SOURCE \
+	-DAF_UNIT_TEST
+
+PIC_OBJ := $(patsubst $(MOD)/%.c,$(BUILD)/pic/%.o,$(CORE_SRC))
+SAN_OBJ := $(patsubst $(MOD)/%.c,$(BUILD)/san/%.o,$(CORE_SRC))
+UNIT_SRC := $(wildcard test/unit/test_*.c)
+UNIT_BIN := $(patsubst test/unit/%.c,$(BUILD)/san/%,$(UNIT_SRC))
+UNIT_HOST := test/unit/host.c
+
+.PHONY: all deps module run test unit integration bench clean distclean \
+	kamailio-src
+
+all: module
+
+deps:
+	@utils/deps.sh
+
+$(KAMAILIO_SRC)/src/config.mak:
+	@utils/kamailio-src.sh "$(KAMAILIO_SRC)"
+
+kamailio-src: $(KAMAILIO_SRC)/src/config.mak
+
+# core: position-independent static library linked into the module
+$(BUILD)/pic/%.o: $(MOD)/%.c $(CORE_HDR)
+	@mkdir -p $(@D)
+	$(CC) $(CORE_CFLAGS) -c $< -o $@
+
+$(BUILD)/libafcore.a: $(PIC_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+# the module, with Kamailio's own build system so that version and
+# compile flags match the installed binary
+module: $(MOD)/antifraud.so
+
+$(MOD)/antifraud.so: $(BUILD)/libafcore.a $(GLUE_SRC) \
+		$(KAMAILIO_SRC)/src/config.mak
+	$(MAKE) -C $(MOD)/kamailio COREPATH=$(KAMAILIO_SRC)/src \
+		AF_CORE_LIB=$(BUILD)/libafcore.a quiet=silent
+	cp $(MOD)/kamailio/antifraud.so $@
+
+# unit tests: the core under ASan/UBSan with a malloc + pthread host
+$(BUILD)/san/%.o: $(MOD)/%.c $(CORE_HDR)
+	@mkdir -p $(@D)
+	$(CC) $(SAN_CFLAGS) -c $< -o $@
+
+$(BUILD)/san/test_%: test/unit/test_%.c $(UNIT_HOST) test/unit/host.h $(SAN_OBJ)
+	$(CC) $(SAN_CFLAGS) -I$(MOD) -Itest/unit $< $(UNIT_HOST) $(SAN_OBJ) \
+		-o $@ -lcmocka $(CORE_LIBS)
+
+unit-build: $(UNIT_BIN)
+
+unit: deps unit-build
+	@$(PYTHON) -m pytest -q test/unit
+
+integration: deps module
+	@$(PYTHON) -m pytest -q test/integration
+
+run: deps module
+	@utils/run.sh
+
+test: deps module unit-build
+	$(PYTHON) -m pytest -q test
+
+bench: deps module
+	@utils/bench.sh
+
+clean:
+	rm -rf $(BUILD)/pic $(BUILD)/san $(BUILD)/libafcore.a $(BUILD)/bench \
+		$(MOD)/antifraud.so
+	-$(MAKE) -C $(MOD)/kamailio COREPATH=$(KAMAILIO_SRC)/src clean \
+		quiet=silent 2>/dev/null
+
+distclean: clean
+	rm -rf $(BUILD)

@@ -1,0 +1,65 @@
+/*
+ * antifraud - what a check knows of a request. The glue extracts it once
+ * per message; strings point into the message and are not NUL-terminated.
+ *
+ * Copyright (C) 2026 antifraud authors
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#ifndef AF_REQUEST_H
+#define AF_REQUEST_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "af_ip.h"
+
+#define AF_SDP_IP_MAX 8
+
+typedef struct af_str {
+	const char *s;
+	size_t len;
+} af_str_t;
+
+typedef enum af_method {
+	AF_M_OTHER = 0,
+	AF_M_INVITE,
+	AF_M_REGISTER,
+	AF_M_OPTIONS,
+	AF_M_MESSAGE,
+	AF_M_SUBSCRIBE,
+	AF_M_NOTIFY,
+	AF_M_REFER,
+	AF_M_ACK,
+	AF_M_BYE,
+	AF_M_CANCEL
+} af_method_t;
+
+typedef enum af_proto {
+	AF_P_UDP = 1,
+	AF_P_TCP,
+	AF_P_TLS,
+	AF_P_SCTP,
+	AF_P_WS,
+	AF_P_OTHER
+} af_proto_t;
+
+typedef struct af_request {
+	af_ip_t src_ip;
+	uint16_t src_port;
+	af_proto_t proto;
+	af_method_t method;
+	af_str_t method_name;
+	int initial; /* out of dialog: no To tag */
+	af_str_t ruri_user;
+	af_str_t ruri_host; /* without port or brackets */
+	af_str_t from_user;
+	af_str_t from_host;
+	af_str_t to_user;
+	af_str_t to_host;
+	af_str_t auth_user; /* authenticated or credentials user; may be empty */
+	af_str_t user_agent;
+	af_str_t call_id;
+	af_ip_t sdp_ip[AF_SDP_IP_MAX]; /* distinct c=/o= addresses */
+	int sdp_ip_count;
+} af_request_t;
+
+#endif

@@ -1,0 +1,127 @@
+/*
+ * antifraud - the rule snapshot: everything loaded from the rule file and
+ * the list files it names, validated as a whole and built into one arena.
+ *
+ * A snapshot is immutable once published. Readers hold a reference
+ * (af_core.h); the last release frees the arena.
+ *
+ * Copyright (C) 2026 antifraud authors
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#ifndef AF_RULES_H
+#define AF_RULES_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "af_common.h"
+#include "af_ip.h"
+#include "af_arena.h"
+
+/* the sub-checks of af_check_source, each with its own mode */
+typedef enum af_check {
+	AF_C_DOMAIN = 0, /* R-URI host must be ours */
+	AF_C_USER,       /* R-URI/To user must exist (or routable + trusted) */
+	AF_C_IPLIST,     /* allow/deny lists */
+	AF_C_GEO,        /* GeoIP policy on the source */
+	AF_C_SDP,        /* lists and GeoIP policy on SDP addresses */
+	AF_C_HOPPING,    /* country/continent changes of a caller */
+	AF_C_BAN,        /* ban table and scanner auto-ban */
+	AF_C__COUNT
+} af_check_t;
+
+const char *af_check_name(af_check_t c);
+
+/* a named IP list (inline entries plus an optional file) */
+typedef struct af_iplist {
+	const char *name;
+	const char *file; /* NULL when inline only */
+	af_trie_t *trie;
+} af_iplist_t;
+
+/* compiled regular expression (PCRE2 code in the snapshot's arena) */
+typedef struct af_regex {
+	const char *src;
+	void *code; /* pcre2_code_8 */
+} af_regex_t;
+
+typedef struct af_geo_policy {
+	uint16_t *allow_cc; /* packed country codes, sorted; empty: any */
+	uint32_t n_allow_cc;
+	uint16_t *deny_cc;
+	uint32_t n_deny_cc;
+	uint16_t *allow_cont; /* packed continent codes */
+	uint32_t n_allow_cont;
+	uint16_t *deny_cont;
+	uint32_t n_deny_cont;
+	uint32_t *deny_asn; /* sorted */
+	uint32_t n_deny_asn;
+	int unknown_is_bad; /* an address not in the database fails */
+} af_geo_policy_t;
+
+typedef struct af_profile {
+	const char *name;
+	af_mode_t mode[AF_C__COUNT];
+	af_strset_t *domains; /* lower case; IP literals in their text form */
+	af_strset_t *users;
+	af_regex_t *user_re;
+	uint32_t n_user_re;
+	af_regex_t *routable; /* NULL: none */
+	const af_iplist_t **trusted;
+	uint32_t n_trusted;
+	const af_iplist_t **allow;
+	uint32_t n_allow;
+	const af_iplist_t **deny;
+	uint32_t n_deny;
+	af_geo_policy_t geo;
+	uint32_t country_hop_s;   /* 0: not checked */
+	uint32_t continent_hop_s; /* 0: not checked */
+	af_strset_t *exempt_callers; /* caller identities exempt from checks */
+	const af_iplist_t **exempt_sources;
+	uint32_t n_exempt_sources;
+} af_profile_t;
+
+typedef struct af_scanner_cfg {
+	uint32_t window_s;  /* sliding window of scores */
+	uint32_t threshold; /* score that bans; 0: never */
+	uint32_t ban_s;     /* ban duration */
+	uint32_t weight[AF_R__COUNT]; /* score per reason */
+} af_scanner_cfg_t;
+
+typedef struct af_rules {
+	af_arena_t *arena;
+	const char *path;
+	uint64_t loaded_ms;
+	af_iplist_t *lists;
+	uint32_t n_lists;
+	af_profile_t *profiles;
+	uint32_t n_profiles;
+	const af_profile_t *default_profile;
+	const char *geo_country_db; /* NULL: no GeoIP */
+	const char *geo_asn_db;
+	int geo_required; /* missing database is a load error */
+	af_scanner_cfg_t scanner;
+	uint32_t history_ttl_s;
+	/* reference count and generation: managed by af_core */
+	int refs;
+	uint32_t generation;
+} af_rules_t;
+
+/*
+ * Reads, validates and builds the rule file at path and every list file
+ * it names (relative paths are relative to the rule file's folder).
+ * Returns the snapshot, or NULL with "file:line: what is wrong" in err.
+ */
+af_rules_t *af_rules_load(const char *path, char *err, size_t errlen);
+
+/* frees a snapshot (its arena); r may be NULL */
+void af_rules_free(af_rules_t *r);
+
+/* profile by name; NULL name (or len 0) gives the default profile;
+ * NULL when there is no such profile */
+const af_profile_t *af_rules_profile(const af_rules_t *r, const char *name,
+		size_t len);
+
+/* 1 when s[0..len) matches re, 0 when not (no allocation per call) */
+int af_regex_match(const af_regex_t *re, const char *s, size_t len);
+
+#endif

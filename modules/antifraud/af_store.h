@@ -1,0 +1,154 @@
+/*
+ * antifraud - the state store: one interface, several backends.
+ *
+ * Checks describe the state they need as a batch of operations and run it
+ * with one af_store_exec() call: the shm backend runs it under its stripe
+ * locks, the Redis backend (cluster mode) as one server-side script, so a
+ * check costs one round trip and every check-and-count is atomic.
+ *
+ * Every entry a backend keeps expires; memory is bounded by configuration.
+ *
+ * Copyright (C) 2026 antifraud authors
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#ifndef AF_STORE_H
+#define AF_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "af_ip.h"
+
+#define AF_KEY_MAX 96     /* longest key kept verbatim; longer ones hashed */
+#define AF_BAN_REASON 64  /* bytes of a ban reason, NUL included */
+#define AF_HIST_MAX 4     /* sources remembered per caller */
+#define AF_WIN_BUCKETS 16 /* a window is counted in this many slices */
+
+typedef struct af_ban {
+	uint64_t since_ms;
+	uint64_t until_ms;
+	uint32_t hits; /* requests refused because of this ban */
+	char reason[AF_BAN_REASON];
+} af_ban_t;
+
+typedef struct af_hist_entry {
+	af_ip_t ip;
+	char country[3];   /* ISO 3166 alpha-2, "" when unknown */
+	char continent[3]; /* two-letter continent code, "" when unknown */
+	uint64_t ts_ms;    /* last time seen from this source */
+} af_hist_entry_t;
+
+typedef enum af_op_type {
+	/* is key banned? (key = subject, usually the source IP text);
+	 * a found ban gets its hit count incremented */
+	AF_OP_BAN_GET = 1,
+	/* ban key for ttl_s seconds with a reason (replaces an older ban) */
+	AF_OP_BAN_SET,
+	/* lift a ban; found tells whether there was one */
+	AF_OP_BAN_DEL,
+	/*
+	 * Sliding window counter: add n (may be 0 to only read) to the
+	 * counter key over the last window_s seconds and return the total.
+	 * When ban_threshold > 0 and the total reaches it, ban_key (or key
+	 * when ban_key is NULL) is banned for ban_s seconds with ban_reason,
+	 * atomically with the count.
+	 */
+	AF_OP_WIN_HIT,
+	/*
+	 * Caller history: return the sources remembered for key (newest
+	 * first, entries older than ttl_s left out), then record entry (an
+	 * entry from the same IP is refreshed in place; the oldest entry
+	 * makes room).
+	 */
+	AF_OP_HIST_PUSH
+} af_op_type_t;
+
+typedef struct af_op {
+	af_op_type_t type;
+	const char *key; /* subject; not necessarily NUL-terminated */
+	size_t key_len;
+	int status; /* out: 0 done, -1 failed (see af_store_exec) */
+	union {
+		struct {
+			int found;    /* out */
+			af_ban_t ban; /* out, when found */
+		} ban_get;
+		struct {
+			uint32_t ttl_s;
+			const char *reason; /* NUL-terminated, truncated to fit */
+		} ban_set;
+		struct {
+			int found; /* out */
+		} ban_del;
+		struct {
+			uint32_t window_s;
+			uint32_t n;
+			uint32_t ban_threshold; /* 0: never ban */
+			uint32_t ban_s;
+			const char *ban_key; /* NULL: key */
+			size_t ban_key_len;
+			const char *ban_reason;
+			uint32_t count;   /* out: total in window, n included */
+			int banned;       /* out: this hit set the ban */
+		} win;
+		struct {
+			af_hist_entry_t entry; /* in */
+			uint32_t ttl_s;
+			af_hist_entry_t prev[AF_HIST_MAX]; /* out, newest first */
+			int n_prev;                        /* out */
+		} hist;
+	} u;
+} af_op_t;
+
+typedef struct af_store_stats {
+	uint64_t entries;   /* live entries now */
+	uint64_t capacity;  /* the most it will hold */
+	uint64_t evictions; /* live entries dropped for room */
+	uint64_t expired;   /* entries reclaimed after expiry */
+	uint64_t failures;  /* operations that could not be done */
+} af_store_stats_t;
+
+/* called once per live ban by af_store_ban_list; return non-zero to stop */
+typedef int (*af_ban_cb)(const char *key, size_t key_len,
+		const af_ban_t *ban, void *arg);
+
+typedef struct af_store af_store_t;
+
+typedef struct af_store_ops {
+	const char *name;
+	int (*exec)(af_store_t *s, af_op_t *ops, int n, uint64_t now_ms);
+	int (*ban_list)(af_store_t *s, af_ban_cb cb, void *arg, uint64_t now_ms);
+	/* reclaims expired entries, at most budget of them (0: all) */
+	void (*gc)(af_store_t *s, uint64_t now_ms, unsigned budget);
+	void (*stats)(af_store_t *s, af_store_stats_t *out);
+	void (*destroy)(af_store_t *s);
+} af_store_ops_t;
+
+struct af_store {
+	const af_store_ops_t *ops;
+};
+
+/*
+ * Runs ops[0..n) in order. Returns 0 when all were done, -1 when the
+ * backend failed (each op's status says which): callers then fall back
+ * as configured. Within one call, ops on the same key see each other's
+ * effects.
+ */
+static inline int af_store_exec(af_store_t *s, af_op_t *ops, int n,
+		uint64_t now_ms)
+{
+	return s->ops->exec(s, ops, n, now_ms);
+}
+
+/* shared-memory backend, for one node */
+typedef struct af_store_shm_cfg {
+	uint32_t max_entries; /* hard bound on entries (memory) */
+	uint32_t stripes;     /* lock stripes, power of two */
+} af_store_shm_cfg_t;
+
+/* allocates everything up front with af_host->shm_alloc; NULL on error */
+af_store_t *af_store_shm_new(const af_store_shm_cfg_t *cfg);
+
+/* bytes af_store_shm_new takes for cfg (for documentation and checks) */
+size_t af_store_shm_size(const af_store_shm_cfg_t *cfg);
+
+#endif
