@@ -45,15 +45,15 @@ void af_host_set(const af_host_t *host);
 void af_log(int level, const char *fmt, ...)
 		__attribute__((format(printf, 2, 3)));
 
-#define AF_ERR(fmt, ...) af_log(AF_L_ERR, "antifraud: " fmt, ##__VA_ARGS__)
-#define AF_WARN(fmt, ...) af_log(AF_L_WARN, "antifraud: " fmt, ##__VA_ARGS__)
+#define AF_ERR(fmt, ...) af_log(AF_L_ERR, fmt, ##__VA_ARGS__)
+#define AF_WARN(fmt, ...) af_log(AF_L_WARN, fmt, ##__VA_ARGS__)
 #define AF_NOTICE(fmt, ...) \
-	af_log(AF_L_NOTICE, "antifraud: " fmt, ##__VA_ARGS__)
-#define AF_INFO(fmt, ...) af_log(AF_L_INFO, "antifraud: " fmt, ##__VA_ARGS__)
+	af_log(AF_L_NOTICE, fmt, ##__VA_ARGS__)
+#define AF_INFO(fmt, ...) af_log(AF_L_INFO, fmt, ##__VA_ARGS__)
 #define AF_DBG(fmt, ...)                                               \
 	do {                                                               \
 		if(af_host->log_enabled(AF_L_DBG))                             \
-			af_log(AF_L_DBG, "antifraud: " fmt, ##__VA_ARGS__);        \
+			af_log(AF_L_DBG, fmt, ##__VA_ARGS__);        \
 	} while(0)
 
 static inline uint64_t af_now_ms(void)

@@ -66,9 +66,11 @@ typedef struct af_op {
 	af_op_type_t type;
 	const char *key; /* subject; not necessarily NUL-terminated */
 	size_t key_len;
-	int status; /* out: 0 done, -1 failed (see af_store_exec) */
+	int status; /* out: 0 done, 1 skipped, -1 failed (see af_store_exec) */
 	union {
 		struct {
+			int stop;     /* in: when found, skip the ops after this one
+						   * (their status is 1) */
 			int found;    /* out */
 			af_ban_t ban; /* out, when found */
 		} ban_get;

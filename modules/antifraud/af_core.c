@@ -1,0 +1,273 @@
+/*
+ * antifraud - core lifecycle: rule snapshots, GeoIP handles, the store
+ * and statistics.
+ *
+ * Snapshots live in shared memory and are reference-counted: a check
+ * takes a reference for its duration (one short lock), a reload publishes
+ * a fully built snapshot and drops the old one's base reference, and the
+ * last holder frees it. GeoIP handles are private to each process and
+ * reopened when the snapshot they were opened for is replaced; the new
+ * database is opened before the old one is closed.
+ *
+ * Copyright (C) 2026 antifraud authors
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#include <stdio.h>
+#include <string.h>
+#include "af_core.h"
+#include "af_host.h"
+#include "af_lock.h"
+
+typedef struct af_shared {
+	af_lock_t lock;          /* protects current and refs increments */
+	af_rules_t *current;
+	uint32_t generation;
+	uint64_t last_reload_ms;
+	uint64_t stats[AF_ST__COUNT];
+	uint64_t reasons[AF_R__COUNT];
+} af_shared_t;
+
+static af_shared_t *shared;
+static af_store_t *store;
+static af_core_cfg_t core_cfg;
+
+/* per process (Kamailio workers are single-threaded processes) */
+static __thread af_geo_t *geo;
+static __thread uint32_t geo_generation;
+static __thread uint32_t geo_failed_generation;
+
+static const char *const stat_names[AF_ST__COUNT] = {
+	[AF_ST_CHECKS] = "checks",
+	[AF_ST_ALLOWED] = "allowed",
+	[AF_ST_NORULE] = "norule",
+	[AF_ST_ALERTS] = "alerts",
+	[AF_ST_BLOCKED] = "blocked",
+	[AF_ST_ERRORS] = "errors",
+	[AF_ST_BANS] = "bans",
+	[AF_ST_BAN_REFUSED] = "ban_refused",
+	[AF_ST_RELOADS] = "reloads",
+	[AF_ST_RELOAD_ERRORS] = "reload_errors",
+	[AF_ST_STORE_ERRORS] = "store_errors",
+};
+
+const char *af_stat_name(af_stat_t s)
+{
+	return (unsigned)s < AF_ST__COUNT ? stat_names[s] : "unknown";
+}
+
+void af_core_count(af_stat_t s)
+{
+	if(shared)
+		__atomic_add_fetch(&shared->stats[s], 1, __ATOMIC_RELAXED);
+}
+
+void af_core_count_reasons(af_reasons_t mask)
+{
+	int i;
+
+	if(!shared)
+		return;
+	for(i = 0; i < AF_R__COUNT; i++)
+		if(mask & AF_REASON_BIT(i))
+			__atomic_add_fetch(&shared->reasons[i], 1, __ATOMIC_RELAXED);
+}
+
+uint64_t af_core_stat(af_stat_t s)
+{
+	return shared ? __atomic_load_n(&shared->stats[s], __ATOMIC_RELAXED) : 0;
+}
+
+uint64_t af_core_reason_count(af_reason_t r)
+{
+	return shared ? __atomic_load_n(&shared->reasons[r], __ATOMIC_RELAXED)
+				  : 0;
+}
+
+/*
+ * Opens the GeoIP databases that snapshot r names, to prove they are
+ * usable before r is published. Returns 0 (also when r names none, or
+ * when they are optional and fail: then r runs without GeoIP), -1 with
+ * err when a required database cannot be opened.
+ */
+static int geo_validate(af_rules_t *r, char *err, size_t errlen)
+{
+	af_geo_t *g;
+	char why[256];
+
+	if(!r->geo_country_db && !r->geo_asn_db)
+		return 0;
+	g = af_geo_open(r->geo_country_db, r->geo_asn_db, why, sizeof(why));
+	if(g) {
+		af_geo_close(g);
+		return 0;
+	}
+	if(r->geo_required) {
+		snprintf(err, errlen, "%s: geoip: %s", r->path, why);
+		return -1;
+	}
+	AF_WARN("%s: geoip: %s; running without GeoIP (geoip.required is"
+			" false)\n",
+			r->path, why);
+	r->geo_country_db = NULL;
+	r->geo_asn_db = NULL;
+	return 0;
+}
+
+af_geo_t *af_core_geo(const af_rules_t *r)
+{
+	af_geo_t *g;
+	char why[256];
+
+	if(!r->geo_country_db && !r->geo_asn_db)
+		return NULL;
+	if(geo && geo_generation == r->generation)
+		return geo;
+	if(geo_failed_generation == r->generation)
+		return geo; /* already tried: keep the old one */
+	g = af_geo_open(r->geo_country_db, r->geo_asn_db, why, sizeof(why));
+	if(!g) {
+		AF_ERR("geoip: %s; keeping the database opened before\n", why);
+		geo_failed_generation = r->generation;
+		return geo;
+	}
+	af_geo_close(geo);
+	geo = g;
+	geo_generation = r->generation;
+	return geo;
+}
+
+af_rules_t *af_core_acquire(void)
+{
+	af_rules_t *r;
+
+	af_lock(&shared->lock);
+	r = shared->current;
+	__atomic_add_fetch(&r->refs, 1, __ATOMIC_RELAXED);
+	af_unlock(&shared->lock);
+	return r;
+}
+
+void af_core_release(af_rules_t *r)
+{
+	if(r && __atomic_sub_fetch(&r->refs, 1, __ATOMIC_ACQ_REL) == 0)
+		af_rules_free(r);
+}
+
+/* publishes r as the current snapshot and drops the old one */
+static void publish(af_rules_t *r)
+{
+	af_rules_t *old;
+
+	r->refs = 1; /* the base reference, held by shared->current */
+	af_lock(&shared->lock);
+	old = shared->current;
+	r->generation = ++shared->generation;
+	shared->current = r;
+	af_unlock(&shared->lock);
+	af_core_release(old);
+}
+
+int af_core_init(const af_core_cfg_t *cfg, char *err, size_t errlen)
+{
+	af_store_shm_cfg_t scfg;
+	af_rules_t *r;
+
+	core_cfg = *cfg;
+	shared = af_host->shm_alloc(sizeof(*shared));
+	if(!shared) {
+		snprintf(err, errlen, "out of shared memory");
+		return -1;
+	}
+	memset(shared, 0, sizeof(*shared));
+	if(af_lock_init(&shared->lock) < 0) {
+		snprintf(err, errlen, "cannot initialize a lock");
+		goto error_shared;
+	}
+	scfg.max_entries = cfg->shm_entries;
+	scfg.stripes = cfg->shm_stripes;
+	store = af_store_shm_new(&scfg);
+	if(!store) {
+		snprintf(err, errlen,
+				"cannot allocate the state store (%u entries, %zu bytes of"
+				" shared memory): raise kamailio -m or lower shm_entries",
+				cfg->shm_entries, af_store_shm_size(&scfg));
+		goto error_lock;
+	}
+	r = af_rules_load(cfg->rules_path, err, errlen);
+	if(!r)
+		goto error_store;
+	if(geo_validate(r, err, errlen) < 0)
+		goto error_rules;
+	publish(r);
+	/* open GeoIP here so that forked workers inherit the mapping */
+	af_core_geo(r);
+	return 0;
+
+error_rules:
+	af_rules_free(r);
+error_store:
+	store->ops->destroy(store);
+	store = NULL;
+error_lock:
+	af_lock_destroy(&shared->lock);
+error_shared:
+	af_host->shm_free(shared);
+	shared = NULL;
+	return -1;
+}
+
+void af_core_destroy(void)
+{
+	if(!shared)
+		return;
+	af_geo_close(geo);
+	geo = NULL;
+	af_core_release(shared->current);
+	shared->current = NULL;
+	if(store)
+		store->ops->destroy(store);
+	store = NULL;
+	af_lock_destroy(&shared->lock);
+	af_host->shm_free(shared);
+	shared = NULL;
+}
+
+int af_core_reload(char *err, size_t errlen)
+{
+	af_rules_t *r;
+	uint64_t now = af_now_ms();
+	uint64_t last;
+
+	last = __atomic_load_n(&shared->last_reload_ms, __ATOMIC_RELAXED);
+	if(core_cfg.reload_min_s
+			&& now < last + (uint64_t)core_cfg.reload_min_s * 1000) {
+		snprintf(err, errlen,
+				"reloaded less than %u s ago (reload_min_interval); try"
+				" again later",
+				core_cfg.reload_min_s);
+		return -1;
+	}
+	__atomic_store_n(&shared->last_reload_ms, now, __ATOMIC_RELAXED);
+	r = af_rules_load(core_cfg.rules_path, err, errlen);
+	if(!r || geo_validate(r, err, errlen) < 0) {
+		af_rules_free(r);
+		af_core_count(AF_ST_RELOAD_ERRORS);
+		return -1;
+	}
+	publish(r);
+	af_core_count(AF_ST_RELOADS);
+	AF_NOTICE("rules reloaded from %s (generation %u)\n",
+			core_cfg.rules_path, r->generation);
+	return 0;
+}
+
+af_store_t *af_core_store(void)
+{
+	return store;
+}
+
+void af_core_timer(void)
+{
+	if(store)
+		store->ops->gc(store, af_now_ms(), 4096);
+}

@@ -1,0 +1,111 @@
+/*
+ * antifraud - the core: rule snapshots, GeoIP handle, state store,
+ * statistics, and the checks. This is what a server's glue calls.
+ *
+ * Lifecycle (Kamailio names in brackets):
+ *   af_core_init()        once, in the main process before workers fork
+ *                         [mod_init]
+ *   af_check_source() ... any process, any time after
+ *   af_core_reload()      any process [RPC]; workers pick the new
+ *                         snapshot up on their next check
+ *   af_core_timer()       periodically from one process [timer]
+ *   af_core_destroy()     once at shutdown [destroy]
+ *
+ * Copyright (C) 2026 antifraud authors
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#ifndef AF_CORE_H
+#define AF_CORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "af_common.h"
+#include "af_geo.h"
+#include "af_request.h"
+#include "af_rules.h"
+#include "af_store.h"
+
+#define AF_DETAIL_MAX 160
+
+typedef struct af_core_cfg {
+	const char *rules_path;   /* the rule file */
+	uint32_t shm_entries;     /* store capacity (entries) */
+	uint32_t shm_stripes;     /* store lock stripes */
+	uint32_t reload_min_s;    /* reloads closer than this are refused */
+} af_core_cfg_t;
+
+/* what a check decided, with every reason that matched */
+typedef struct af_verdict {
+	int rc;                 /* AF_RC_* */
+	const char *check;      /* "source", ... */
+	af_reasons_t reasons;   /* all that matched, any mode */
+	af_reasons_t blocking;  /* the subset from checks in enforce mode */
+	af_geo_info_t geo;      /* the source's GeoIP data, when known */
+	uint32_t score;         /* scanner score of the source in its window */
+	int banned;             /* the source is (now) banned */
+	af_ban_t ban;           /* the ban, when banned */
+	char detail[AF_DETAIL_MAX]; /* first matches in words, for logs */
+} af_verdict_t;
+
+/* statistics, kept in shared memory, updated atomically */
+typedef enum af_stat {
+	AF_ST_CHECKS = 0,
+	AF_ST_ALLOWED,
+	AF_ST_NORULE,
+	AF_ST_ALERTS,
+	AF_ST_BLOCKED,
+	AF_ST_ERRORS,
+	AF_ST_BANS,         /* bans set (auto and manual) */
+	AF_ST_BAN_REFUSED,  /* requests refused because banned */
+	AF_ST_RELOADS,
+	AF_ST_RELOAD_ERRORS,
+	AF_ST_STORE_ERRORS,
+	AF_ST__COUNT
+} af_stat_t;
+
+const char *af_stat_name(af_stat_t s);
+
+int af_core_init(const af_core_cfg_t *cfg, char *err, size_t errlen);
+void af_core_destroy(void);
+
+/*
+ * Validates and loads the rule file again (and reopens GeoIP). On error
+ * the current rules stay and err says "file:line: what is wrong".
+ */
+int af_core_reload(char *err, size_t errlen);
+
+/* the current snapshot, referenced; give it back with af_core_release */
+af_rules_t *af_core_acquire(void);
+void af_core_release(af_rules_t *r);
+
+/* the process's GeoIP handle for snapshot r (reopened after a reload);
+ * NULL when the rules use no GeoIP */
+af_geo_t *af_core_geo(const af_rules_t *r);
+
+af_store_t *af_core_store(void);
+
+uint64_t af_core_stat(af_stat_t s);
+uint64_t af_core_reason_count(af_reason_t r);
+void af_core_count(af_stat_t s);
+void af_core_count_reasons(af_reasons_t mask);
+
+/* housekeeping (store expiry); call about once a second */
+void af_core_timer(void);
+
+/*
+ * af_check_source: are the source and addressing of req acceptable?
+ * profile (may be NULL/0) picks the rules profile. Fills v and returns
+ * v->rc.
+ */
+int af_check_source(const af_request_t *req, const char *profile,
+		size_t profile_len, af_verdict_t *v);
+
+/* operator actions (RPC); ip is text. Return 0, -1 on a bad argument or
+ * store failure (err says which) */
+int af_core_ban(const char *ip, size_t ip_len, uint32_t seconds,
+		const char *reason, char *err, size_t errlen);
+/* returns 1 lifted, 0 there was none, -1 error */
+int af_core_unban(const char *ip, size_t ip_len, char *err, size_t errlen);
+int af_core_ban_list(af_ban_cb cb, void *arg);
+
+#endif

@@ -1,0 +1,578 @@
+/*
+ * antifraud - af_check_source: is the source of this request, and its
+ * addressing, acceptable?
+ *
+ * Local checks first (lists, domain, user, GeoIP, SDP: no shared state),
+ * then one store call for the state (ban, caller history, scanner score).
+ *
+ * Copyright (C) 2026 antifraud authors
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#include <stdio.h>
+#include <string.h>
+#include "af_core.h"
+#include "af_host.h"
+
+#define HOST_MAX 256
+#define ID_MAX 256
+
+/* which sub-check owns each reason (its mode decides alert or block) */
+static const af_check_t reason_check[AF_R__COUNT] = {
+	[AF_R_BANNED] = AF_C_BAN,
+	[AF_R_UNKNOWN_DOMAIN] = AF_C_DOMAIN,
+	[AF_R_UNKNOWN_USER] = AF_C_USER,
+	[AF_R_IP_DENY] = AF_C_IPLIST,
+	[AF_R_GEO_COUNTRY] = AF_C_GEO,
+	[AF_R_GEO_CONTINENT] = AF_C_GEO,
+	[AF_R_GEO_ASN] = AF_C_GEO,
+	[AF_R_GEO_UNKNOWN] = AF_C_GEO,
+	[AF_R_SDP_IP_DENY] = AF_C_SDP,
+	[AF_R_SDP_GEO] = AF_C_SDP,
+	[AF_R_COUNTRY_HOP] = AF_C_HOPPING,
+	[AF_R_CONTINENT_HOP] = AF_C_HOPPING,
+	[AF_R_SCANNER] = AF_C_BAN,
+};
+
+/* adds reason r to v with a first detail text */
+static void flag(af_verdict_t *v, const af_profile_t *p, af_reason_t r,
+		const char *detail)
+{
+	v->reasons |= AF_REASON_BIT(r);
+	if(p->mode[reason_check[r]] == AF_MODE_ENFORCE)
+		v->blocking |= AF_REASON_BIT(r);
+	if(detail && !v->detail[0])
+		snprintf(v->detail, sizeof(v->detail), "%s", detail);
+}
+
+/*
+ * Longest match of ip over a set of lists: the prefix length, or -1 when
+ * none of them contains ip.
+ */
+static int lists_match(const af_iplist_t *const *lists, uint32_t n,
+		const af_ip_t *ip)
+{
+	int best = -1, plen;
+	uint32_t i;
+
+	for(i = 0; i < n; i++) {
+		plen = af_trie_lookup(lists[i]->trie, ip, NULL);
+		if(plen > best)
+			best = plen;
+	}
+	return best;
+}
+
+/* 1 allow-listed (an exception), -1 denied, 0 neither */
+static int ip_policy(const af_profile_t *p, const af_ip_t *ip)
+{
+	int allow, deny;
+
+	allow = lists_match(p->allow, p->n_allow, ip);
+	deny = lists_match(p->deny, p->n_deny, ip);
+	if(allow >= 0 && allow >= deny)
+		return 1;
+	return deny >= 0 ? -1 : 0;
+}
+
+static int sorted16_has(const uint16_t *a, uint32_t n, uint16_t x)
+{
+	uint32_t lo = 0, hi = n;
+
+	while(lo < hi) {
+		uint32_t mid = (lo + hi) / 2;
+		if(a[mid] == x)
+			return 1;
+		if(a[mid] < x)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return 0;
+}
+
+static int sorted32_has(const uint32_t *a, uint32_t n, uint32_t x)
+{
+	uint32_t lo = 0, hi = n;
+
+	while(lo < hi) {
+		uint32_t mid = (lo + hi) / 2;
+		if(a[mid] == x)
+			return 1;
+		if(a[mid] < x)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return 0;
+}
+
+/*
+ * GeoIP policy for one address: returns the reasons it fails (as bits
+ * of the source reasons), writing a detail text into why.
+ */
+static af_reasons_t geo_policy(const af_geo_policy_t *g,
+		const af_geo_info_t *gi, char *why, size_t whylen)
+{
+	af_reasons_t bad = 0;
+	uint16_t cc, cont;
+
+	if(!gi->found || !gi->country[0]) {
+		if(g->unknown_is_bad) {
+			snprintf(why, whylen, "not in the GeoIP database");
+			bad |= AF_REASON_BIT(AF_R_GEO_UNKNOWN);
+		}
+	} else {
+		cc = af_cc_pack(gi->country);
+		if((g->n_allow_cc && !sorted16_has(g->allow_cc, g->n_allow_cc, cc))
+				|| sorted16_has(g->deny_cc, g->n_deny_cc, cc)) {
+			snprintf(why, whylen, "country %s not allowed", gi->country);
+			bad |= AF_REASON_BIT(AF_R_GEO_COUNTRY);
+		}
+		if(gi->continent[0]) {
+			cont = af_cc_pack(gi->continent);
+			if((g->n_allow_cont
+					   && !sorted16_has(g->allow_cont, g->n_allow_cont, cont))
+					|| sorted16_has(g->deny_cont, g->n_deny_cont, cont)) {
+				if(!bad)
+					snprintf(why, whylen, "continent %s not allowed",
+							gi->continent);
+				bad |= AF_REASON_BIT(AF_R_GEO_CONTINENT);
+			}
+		}
+	}
+	if(gi->asn && sorted32_has(g->deny_asn, g->n_deny_asn, gi->asn)) {
+		if(!bad)
+			snprintf(why, whylen, "AS%u denied", gi->asn);
+		bad |= AF_REASON_BIT(AF_R_GEO_ASN);
+	}
+	return bad;
+}
+
+/* lower-cases s into buf (NUL-terminated); returns the length or -1 */
+static int lower(const af_str_t *s, char *buf, size_t size)
+{
+	size_t i;
+
+	if(s->len >= size)
+		return -1;
+	for(i = 0; i < s->len; i++) {
+		char c = s->s[i];
+		buf[i] = (c >= 'A' && c <= 'Z') ? (char)(c + 32) : c;
+	}
+	buf[s->len] = '\0';
+	return (int)s->len;
+}
+
+/* is host one of the profile's domains? IP literals compare normalized */
+static int domain_known(const af_profile_t *p, const af_str_t *host)
+{
+	char buf[HOST_MAX];
+	af_ip_t ip;
+	int len;
+
+	if(af_ip_parse(host->s, host->len, &ip) == 0) {
+		len = af_ip_format(&ip, buf, sizeof(buf));
+		return len > 0 && af_strset_has(p->domains, buf, (size_t)len);
+	}
+	len = lower(host, buf, sizeof(buf));
+	return len > 0 && af_strset_has(p->domains, buf, (size_t)len);
+}
+
+static int user_exists(const af_profile_t *p, const af_str_t *user)
+{
+	uint32_t i;
+
+	if(af_strset_has(p->users, user->s, user->len))
+		return 1;
+	for(i = 0; i < p->n_user_re; i++)
+		if(af_regex_match(&p->user_re[i], user->s, user->len) == 1)
+			return 1;
+	return 0;
+}
+
+/*
+ * The caller's identity: the authenticated (credentials) user, else the
+ * From user, as user@host. Returns its length, 0 when there is none.
+ */
+static size_t caller_id(const af_request_t *req, char *buf, size_t size)
+{
+	const af_str_t *u = req->auth_user.len ? &req->auth_user : &req->from_user;
+	int n;
+
+	if(!u->len)
+		return 0;
+	n = snprintf(buf, size, "%.*s@%.*s", (int)u->len, u->s,
+			(int)req->from_host.len, req->from_host.s);
+	if(n < 0 || (size_t)n >= size)
+		return 0;
+	/* host part case-insensitive */
+	for(char *c = buf + u->len; *c; c++)
+		if(*c >= 'A' && *c <= 'Z')
+			*c = (char)(*c + 32);
+	return (size_t)n;
+}
+
+static int caller_exempt(const af_profile_t *p, const af_request_t *req,
+		const char *id, size_t id_len)
+{
+	const af_str_t *u = req->auth_user.len ? &req->auth_user : &req->from_user;
+
+	if(!p->exempt_callers || af_strset_count(p->exempt_callers) == 0)
+		return 0;
+	if(u->len && af_strset_has(p->exempt_callers, u->s, u->len))
+		return 1;
+	return id_len && af_strset_has(p->exempt_callers, id, id_len);
+}
+
+/*
+ * Domain and user: only for requests that start a dialog or stand alone
+ * (in-dialog requests are addressed to a contact, not to us).
+ */
+static void check_addressing(const af_request_t *req, const af_profile_t *p,
+		const char *id, size_t id_len, af_verdict_t *v, int *evaluated)
+{
+	const af_str_t *user;
+	char why[AF_DETAIL_MAX];
+	int trusted;
+
+	if(!req->initial)
+		return;
+	if(p->mode[AF_C_DOMAIN] != AF_MODE_OFF && req->ruri_host.len) {
+		*evaluated = 1;
+		if(!domain_known(p, &req->ruri_host)) {
+			snprintf(why, sizeof(why), "R-URI host %.*s is not ours",
+					(int)(req->ruri_host.len > 64 ? 64 : req->ruri_host.len),
+					req->ruri_host.s);
+			flag(v, p, AF_R_UNKNOWN_DOMAIN, why);
+		}
+	}
+	if(p->mode[AF_C_USER] == AF_MODE_OFF)
+		return;
+	/* REGISTER names the account in To; everything else in the R-URI */
+	user = req->method == AF_M_REGISTER ? &req->to_user : &req->ruri_user;
+	if(!user->len) {
+		/* keepalives and registrations to the domain itself */
+		if(req->method != AF_M_INVITE && req->method != AF_M_MESSAGE
+				&& req->method != AF_M_REGISTER)
+			return;
+	}
+	*evaluated = 1;
+	if(user->len && user_exists(p, user))
+		return;
+	if(req->method != AF_M_REGISTER && user->len && p->routable
+			&& af_regex_match(p->routable, user->s, user->len) == 1) {
+		/* any routable number: for trusted sources and local callers
+		 * (who authenticate next) */
+		trusted = lists_match(p->trusted, p->n_trusted, &req->src_ip) >= 0;
+		if(trusted
+				|| (req->from_user.len && user_exists(p, &req->from_user)
+						&& domain_known(p, &req->from_host)))
+			return;
+	}
+	snprintf(why, sizeof(why), "no user %.*s here",
+			(int)(user->len > 64 ? 64 : user->len), user->s);
+	flag(v, p, AF_R_UNKNOWN_USER, why);
+	(void)id;
+	(void)id_len;
+}
+
+/* GeoIP and lists on SDP addresses */
+static void check_sdp(const af_request_t *req, const af_profile_t *p,
+		af_geo_t *g, af_verdict_t *v)
+{
+	af_geo_info_t gi;
+	char why[AF_DETAIL_MAX], ipbuf[AF_IP_STRLEN];
+	char gwhy[96];
+	int i, pol;
+
+	for(i = 0; i < req->sdp_ip_count; i++) {
+		const af_ip_t *ip = &req->sdp_ip[i];
+		pol = ip_policy(p, ip);
+		if(pol > 0)
+			continue;
+		if(pol < 0) {
+			af_ip_format(ip, ipbuf, sizeof(ipbuf));
+			snprintf(why, sizeof(why), "SDP address %s denied", ipbuf);
+			flag(v, p, AF_R_SDP_IP_DENY, why);
+			continue;
+		}
+		if(g && af_geo_lookup(g, ip, &gi) == 0
+				&& geo_policy(&p->geo, &gi, gwhy, sizeof(gwhy))) {
+			af_ip_format(ip, ipbuf, sizeof(ipbuf));
+			snprintf(why, sizeof(why), "SDP address %s: %s", ipbuf, gwhy);
+			flag(v, p, AF_R_SDP_GEO, why);
+		}
+	}
+}
+
+/* compares the caller's previous sources with this one */
+static void check_hopping(const af_profile_t *p, const af_op_t *op,
+		const af_geo_info_t *gi, uint64_t now, af_verdict_t *v)
+{
+	char why[AF_DETAIL_MAX];
+	int i;
+
+	for(i = 0; i < op->u.hist.n_prev; i++) {
+		const af_hist_entry_t *e = &op->u.hist.prev[i];
+		uint64_t age = now > e->ts_ms ? now - e->ts_ms : 0;
+		if(p->country_hop_s && e->country[0]
+				&& strcmp(e->country, gi->country) != 0
+				&& age < (uint64_t)p->country_hop_s * 1000) {
+			snprintf(why, sizeof(why), "caller moved %s -> %s in %llu s",
+					e->country, gi->country, (unsigned long long)(age / 1000));
+			flag(v, p, AF_R_COUNTRY_HOP, why);
+		}
+		if(p->continent_hop_s && e->continent[0]
+				&& strcmp(e->continent, gi->continent) != 0
+				&& age < (uint64_t)p->continent_hop_s * 1000) {
+			snprintf(why, sizeof(why), "caller moved %s -> %s in %llu s",
+					e->continent, gi->continent,
+					(unsigned long long)(age / 1000));
+			flag(v, p, AF_R_CONTINENT_HOP, why);
+		}
+	}
+}
+
+/* final return code from what was flagged */
+static int conclude(af_verdict_t *v, int evaluated)
+{
+	if(v->blocking)
+		v->rc = AF_RC_BLOCK;
+	else if(v->reasons)
+		v->rc = AF_RC_ALERT;
+	else
+		v->rc = evaluated ? AF_RC_ALLOW : AF_RC_NORULE;
+	switch(v->rc) {
+		case AF_RC_BLOCK:
+			af_core_count(AF_ST_BLOCKED);
+			break;
+		case AF_RC_ALERT:
+			af_core_count(AF_ST_ALERTS);
+			break;
+		case AF_RC_ALLOW:
+			af_core_count(AF_ST_ALLOWED);
+			break;
+		default:
+			af_core_count(AF_ST_NORULE);
+	}
+	af_core_count_reasons(v->reasons);
+	return v->rc;
+}
+
+int af_check_source(const af_request_t *req, const char *profile,
+		size_t profile_len, af_verdict_t *v)
+{
+	af_rules_t *r;
+	const af_profile_t *p;
+	af_geo_t *g = NULL;
+	af_op_t ops[3];
+	af_op_t *ban_op = NULL, *hist_op = NULL, *win_op = NULL;
+	char id[ID_MAX], ipkey[AF_IP_STRLEN], why[AF_DETAIL_MAX];
+	char reasons[256];
+	size_t id_len;
+	int nops = 0, evaluated = 0, pol, i;
+	uint32_t score = 0;
+	uint64_t now;
+
+	memset(v, 0, sizeof(*v));
+	v->check = "source";
+	af_core_count(AF_ST_CHECKS);
+	r = af_core_acquire();
+	p = af_rules_profile(r, profile, profile_len);
+	if(!p) {
+		AF_ERR("af_check_source: no profile '%.*s' in %s\n", (int)profile_len,
+				profile, r->path);
+		af_core_release(r);
+		af_core_count(AF_ST_ERRORS);
+		return v->rc = AF_RC_ERROR;
+	}
+	id_len = caller_id(req, id, sizeof(id));
+
+	/* exceptions: listed callers, exempt sources, allow-listed sources */
+	if(caller_exempt(p, req, id, id_len)
+			|| lists_match(p->exempt_sources, p->n_exempt_sources,
+					   &req->src_ip)
+					   >= 0) {
+		af_core_release(r);
+		return conclude(v, 1);
+	}
+	pol = p->mode[AF_C_IPLIST] != AF_MODE_OFF ? ip_policy(p, &req->src_ip)
+											  : 0;
+	if(pol > 0) {
+		af_core_release(r);
+		return conclude(v, 1);
+	}
+	if(pol < 0) {
+		flag(v, p, AF_R_IP_DENY, "source address in a deny list");
+	}
+	if(p->mode[AF_C_IPLIST] != AF_MODE_OFF)
+		evaluated = 1;
+
+	check_addressing(req, p, id, id_len, v, &evaluated);
+
+	if(p->mode[AF_C_GEO] != AF_MODE_OFF || p->mode[AF_C_SDP] != AF_MODE_OFF
+			|| p->mode[AF_C_HOPPING] != AF_MODE_OFF)
+		g = af_core_geo(r);
+	if(g && af_geo_lookup(g, &req->src_ip, &v->geo) == 0
+			&& p->mode[AF_C_GEO] != AF_MODE_OFF) {
+		af_reasons_t bad;
+		evaluated = 1;
+		why[0] = '\0';
+		bad = geo_policy(&p->geo, &v->geo, why, sizeof(why));
+		for(i = 0; i < AF_R__COUNT; i++)
+			if(bad & AF_REASON_BIT(i))
+				flag(v, p, (af_reason_t)i, why);
+	}
+	if(p->mode[AF_C_SDP] != AF_MODE_OFF && req->sdp_ip_count) {
+		evaluated = 1;
+		check_sdp(req, p, g, v);
+	}
+
+	/* state: ban, caller history, scanner score; one store call */
+	now = af_now_ms();
+	af_ip_format(&req->src_ip, ipkey, sizeof(ipkey));
+	memset(ops, 0, sizeof(ops));
+	if(p->mode[AF_C_BAN] != AF_MODE_OFF) {
+		evaluated = 1;
+		ban_op = &ops[nops++];
+		ban_op->type = AF_OP_BAN_GET;
+		ban_op->key = ipkey;
+		ban_op->key_len = strlen(ipkey);
+		ban_op->u.ban_get.stop = p->mode[AF_C_BAN] == AF_MODE_ENFORCE;
+	}
+	if(p->mode[AF_C_HOPPING] != AF_MODE_OFF && id_len && v->geo.found
+			&& (req->method == AF_M_INVITE || req->method == AF_M_REGISTER)
+			&& req->initial && (p->country_hop_s || p->continent_hop_s)) {
+		evaluated = 1;
+		hist_op = &ops[nops++];
+		hist_op->type = AF_OP_HIST_PUSH;
+		hist_op->key = id;
+		hist_op->key_len = id_len;
+		hist_op->u.hist.ttl_s = r->history_ttl_s;
+		hist_op->u.hist.entry.ip = req->src_ip;
+		memcpy(hist_op->u.hist.entry.country, v->geo.country, 3);
+		memcpy(hist_op->u.hist.entry.continent, v->geo.continent, 3);
+		hist_op->u.hist.entry.ts_ms = now;
+	}
+	for(i = 0; i < AF_R__COUNT; i++)
+		if(v->reasons & AF_REASON_BIT(i))
+			score += r->scanner.weight[i];
+	if(ban_op && score && r->scanner.threshold) {
+		win_op = &ops[nops++];
+		win_op->type = AF_OP_WIN_HIT;
+		win_op->key = ipkey;
+		win_op->key_len = strlen(ipkey);
+		win_op->u.win.window_s = r->scanner.window_s;
+		win_op->u.win.n = score;
+		if(p->mode[AF_C_BAN] == AF_MODE_ENFORCE) {
+			win_op->u.win.ban_threshold = r->scanner.threshold;
+			win_op->u.win.ban_s = r->scanner.ban_s;
+			af_reasons_format(v->reasons, reasons, sizeof(reasons));
+			win_op->u.win.ban_reason = reasons;
+		}
+	}
+	if(nops && af_store_exec(af_core_store(), ops, nops, now) < 0) {
+		/* the store could not answer: decide on what is known */
+		af_core_count(AF_ST_STORE_ERRORS);
+	}
+	if(ban_op && ban_op->status == 0 && ban_op->u.ban_get.found) {
+		v->banned = 1;
+		v->ban = ban_op->u.ban_get.ban;
+		snprintf(why, sizeof(why), "banned: %s", v->ban.reason);
+		v->detail[0] = '\0';
+		flag(v, p, AF_R_BANNED, why);
+		if(p->mode[AF_C_BAN] == AF_MODE_ENFORCE)
+			af_core_count(AF_ST_BAN_REFUSED);
+	}
+	if(hist_op && hist_op->status == 0)
+		check_hopping(p, hist_op, &v->geo, now, v);
+	if(win_op && win_op->status == 0) {
+		v->score = win_op->u.win.count;
+		if(win_op->u.win.banned) {
+			v->banned = 1;
+			v->ban.since_ms = now;
+			v->ban.until_ms = now + (uint64_t)r->scanner.ban_s * 1000;
+			snprintf(v->ban.reason, sizeof(v->ban.reason), "%.*s",
+					(int)sizeof(v->ban.reason) - 1, reasons);
+			af_core_count(AF_ST_BANS);
+			AF_NOTICE("banned %s for %u s: score %u in %u s (%s)\n", ipkey,
+					r->scanner.ban_s, v->score, r->scanner.window_s,
+					reasons);
+		}
+		if(v->score >= r->scanner.threshold)
+			flag(v, p, AF_R_SCANNER, "scanner threshold reached");
+	}
+	af_core_release(r);
+	return conclude(v, evaluated);
+}
+
+/* a ban key from IP text: the normalized address */
+static int ban_key(const char *ip, size_t ip_len, char *key, char *err,
+		size_t errlen)
+{
+	af_ip_t a;
+
+	if(af_ip_parse(ip, ip_len, &a) < 0) {
+		snprintf(err, errlen, "not an IP address: %.*s",
+				(int)(ip_len > 64 ? 64 : ip_len), ip);
+		return -1;
+	}
+	return af_ip_format(&a, key, AF_IP_STRLEN);
+}
+
+int af_core_ban(const char *ip, size_t ip_len, uint32_t seconds,
+		const char *reason, char *err, size_t errlen)
+{
+	char key[AF_IP_STRLEN];
+	af_op_t op;
+	int len;
+
+	if(seconds == 0) {
+		snprintf(err, errlen, "the ban time must be at least 1 second");
+		return -1;
+	}
+	if((len = ban_key(ip, ip_len, key, err, errlen)) < 0)
+		return -1;
+	memset(&op, 0, sizeof(op));
+	op.type = AF_OP_BAN_SET;
+	op.key = key;
+	op.key_len = (size_t)len;
+	op.u.ban_set.ttl_s = seconds;
+	op.u.ban_set.reason = reason && reason[0] ? reason : "manual";
+	if(af_store_exec(af_core_store(), &op, 1, af_now_ms()) < 0) {
+		snprintf(err, errlen, "the state store is full or unavailable");
+		af_core_count(AF_ST_STORE_ERRORS);
+		return -1;
+	}
+	af_core_count(AF_ST_BANS);
+	AF_NOTICE("banned %s for %u s: %s\n", key, seconds, op.u.ban_set.reason);
+	return 0;
+}
+
+int af_core_unban(const char *ip, size_t ip_len, char *err, size_t errlen)
+{
+	char key[AF_IP_STRLEN];
+	af_op_t op;
+	int len;
+
+	if((len = ban_key(ip, ip_len, key, err, errlen)) < 0)
+		return -1;
+	memset(&op, 0, sizeof(op));
+	op.type = AF_OP_BAN_DEL;
+	op.key = key;
+	op.key_len = (size_t)len;
+	if(af_store_exec(af_core_store(), &op, 1, af_now_ms()) < 0) {
+		snprintf(err, errlen, "the state store is unavailable");
+		return -1;
+	}
+	if(op.u.ban_del.found)
+		AF_NOTICE("unbanned %s\n", key);
+	return op.u.ban_del.found ? 1 : 0;
+}
+
+int af_core_ban_list(af_ban_cb cb, void *arg)
+{
+	af_store_t *s = af_core_store();
+
+	return s->ops->ban_list(s, cb, arg, af_now_ms());
+}

@@ -1,0 +1,940 @@
+/*
+ * antifraud - the shared-memory state store, for one node.
+ *
+ * Everything is taken from af_host->shm_alloc in one block when the store
+ * is created, so memory depends on the configuration only:
+ *
+ *   header | stripes[S] | meta[N] | body[N] | index[S * B]
+ *
+ * The N entries are split into S stripes of N/S entries; each stripe has
+ * its own lock, free list, slice of the entry pool and slice of B hash
+ * buckets. A key's hash picks its stripe (low bits) and its bucket (high
+ * bits). Only the key takes part in the hash, not the entry type, so a
+ * subject's ban, windows and history share a stripe and a window that
+ * bans its own key needs one lock. Keys are namespaced by type: entries
+ * match on (type, key).
+ *
+ * An entry is split in two: a small meta record (hash, expiry, chain
+ * link, type, key length) and a body (key bytes, value). Chain walks and
+ * the sweeps that look for expired entries or an eviction victim only
+ * read the meta array. Keys up to AF_KEY_MAX bytes are kept verbatim;
+ * longer ones keep their first AF_KEY_MAX bytes and match on those plus
+ * the 64-bit hash of the whole key.
+ *
+ * Every entry expires: a ban at its until_ms, a window when its newest
+ * non-empty slice leaves the window, a history ttl_s after its newest
+ * push. Expired entries are absent to lookups (which free those they
+ * meet on their chain), are reclaimed by gc() and, when a stripe is full,
+ * by the insert that needs room. When a full stripe has nothing expired,
+ * the live entry with the nearest expiry goes (stats.evictions), a
+ * non-ban before any ban; only a ban may evict a ban, so that traffic
+ * with new counter keys can never push bans out. Otherwise the operation
+ * fails (status -1).
+ *
+ * Invalid operations also fail with status -1: an unknown type, a NULL
+ * key with a length, window_s, ttl_s (BAN_SET, HIST_PUSH) or, when
+ * ban_threshold is set, ban_s equal to 0.
+ *
+ * Copyright (C) 2026 antifraud authors
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#include <string.h>
+#include <stdint.h>
+#include <sys/random.h>
+#include "af_host.h"
+#include "af_lock.h"
+#include "af_store.h"
+
+#define AF_SHM_DEF_ENTRIES 65536
+#define AF_SHM_DEF_STRIPES 64
+#define AF_SHM_MAX_ENTRIES (1u << 28)
+#define AF_SHM_NIL UINT32_MAX
+#define AF_SHM_ALIGN 64
+#define AF_SHM_KEY_LONG (AF_KEY_MAX + 1) /* klen of a hashed long key */
+#define AF_SHM_GC_CHUNK 256   /* entries gc looks at per lock hold */
+#define AF_SHM_LIST_CHUNK 16  /* bans ban_list copies out per lock hold */
+
+enum af_shm_type {
+	AF_SHM_FREE = 0,
+	AF_SHM_BAN,
+	AF_SHM_WIN,
+	AF_SHM_HIST
+};
+
+typedef struct af_shm_meta {
+	uint64_t hash;       /* hash of the whole key */
+	uint64_t expires_ms; /* absent from this time on */
+	uint32_t next;       /* hash chain, or free list when free */
+	uint8_t type;        /* enum af_shm_type */
+	uint8_t klen;        /* key length, or AF_SHM_KEY_LONG */
+	uint16_t unused;
+} af_shm_meta_t;
+
+typedef struct af_shm_win {
+	uint64_t last_slice; /* newest slice seen (absolute number) */
+	uint64_t slice_ms;
+	uint32_t window_s;
+	uint32_t counts[AF_WIN_BUCKETS]; /* counts[slice % AF_WIN_BUCKETS] */
+} af_shm_win_t;
+
+typedef struct af_shm_hist {
+	uint32_t n;
+	af_hist_entry_t e[AF_HIST_MAX]; /* newest first */
+} af_shm_hist_t;
+
+typedef struct af_shm_body {
+	char key[AF_KEY_MAX];
+	union {
+		af_ban_t ban;
+		af_shm_win_t win;
+		af_shm_hist_t hist;
+	} v;
+} af_shm_body_t;
+
+typedef struct af_shm_stripe {
+	af_lock_t lock;
+	uint32_t free_head;
+	uint32_t used;
+	uint64_t evictions;
+	uint64_t expired;
+} __attribute__((aligned(AF_SHM_ALIGN))) af_shm_stripe_t;
+
+typedef struct af_store_shm {
+	af_store_t base;
+	void *raw;         /* what shm_alloc returned */
+	uint64_t seed;     /* hash seed, random per store */
+	uint32_t nstripes;
+	uint32_t smask;    /* nstripes - 1 */
+	uint32_t per;      /* entries per stripe */
+	uint32_t bmask;    /* buckets per stripe - 1 */
+	uint32_t gc_pos;   /* gc cursor (atomic) */
+	uint64_t failures; /* atomic */
+	af_shm_stripe_t *stripes;
+	af_shm_meta_t *meta;
+	af_shm_body_t *body;
+	uint32_t *index;
+} __attribute__((aligned(AF_SHM_ALIGN))) af_store_shm_t;
+
+/* a key prepared outside the lock */
+typedef struct af_shm_key {
+	const char *s;
+	size_t len;
+	uint64_t hash;
+	uint32_t stripe;
+	uint8_t klen;
+} af_shm_key_t;
+
+typedef struct af_shm_layout {
+	uint32_t nstripes;
+	uint32_t per;
+	uint32_t nbuck;
+	size_t off_stripes;
+	size_t off_meta;
+	size_t off_body;
+	size_t off_index;
+	size_t total;
+} af_shm_layout_t;
+
+/* a ban copied out by ban_list */
+typedef struct af_shm_ban_copy {
+	char key[AF_KEY_MAX];
+	size_t key_len;
+	af_ban_t ban;
+} af_shm_ban_copy_t;
+
+#define AF_SHM_K1 0x9e3779b97f4a7c15ULL
+#define AF_SHM_K2 0xd6e8feb86659fd93ULL
+
+/* Final avalanche of the 64-bit hash h. */
+static inline uint64_t shm_mix(uint64_t h)
+{
+	h ^= h >> 32;
+	h *= AF_SHM_K2;
+	h ^= h >> 29;
+	h *= AF_SHM_K2;
+	h ^= h >> 32;
+	return h;
+}
+
+/*
+ * Hashes len bytes of s with seed, eight bytes at a time; the seed is
+ * random per store so that chosen keys cannot pile up in one chain.
+ */
+static uint64_t shm_hash(uint64_t seed, const char *s, size_t len)
+{
+	uint64_t h = seed ^ ((uint64_t)len * AF_SHM_K1);
+	uint64_t w;
+
+	while(len >= 8) {
+		memcpy(&w, s, 8);
+		h = (h ^ w) * AF_SHM_K1;
+		h ^= h >> 31;
+		s += 8;
+		len -= 8;
+	}
+	if(len) {
+		w = 0;
+		memcpy(&w, s, len);
+		h = (h ^ w) * AF_SHM_K1;
+		h ^= h >> 31;
+	}
+	return shm_mix(h);
+}
+
+/* Rounds n up to a multiple of AF_SHM_ALIGN. */
+static size_t shm_align(size_t n)
+{
+	return (n + AF_SHM_ALIGN - 1) & ~(size_t)(AF_SHM_ALIGN - 1);
+}
+
+/*
+ * Computes the layout for cfg into lay: defaults for zero fields, fewer
+ * stripes when there are more stripes than entries, capacity rounded down
+ * to a multiple of the stripe count. Returns 0, or -1 when cfg is invalid
+ * (stripes not a power of two, too many entries).
+ */
+static int shm_layout(const af_store_shm_cfg_t *cfg, af_shm_layout_t *lay)
+{
+	uint32_t entries = AF_SHM_DEF_ENTRIES;
+	uint32_t stripes = AF_SHM_DEF_STRIPES;
+	uint32_t cap;
+	size_t off;
+
+	if(cfg && cfg->max_entries)
+		entries = cfg->max_entries;
+	if(cfg && cfg->stripes)
+		stripes = cfg->stripes;
+	if(entries > AF_SHM_MAX_ENTRIES || (stripes & (stripes - 1)) != 0)
+		return -1;
+	while(stripes > entries)
+		stripes >>= 1;
+	lay->nstripes = stripes;
+	lay->per = entries / stripes;
+	lay->nbuck = 1;
+	while(lay->nbuck < lay->per)
+		lay->nbuck <<= 1;
+	cap = lay->per * stripes;
+	/* 2 * cap bounds nbuck * stripes; room for the header and padding */
+	if((uint64_t)cap
+					* (sizeof(af_shm_meta_t) + sizeof(af_shm_body_t)
+							+ 2 * sizeof(uint32_t))
+			> SIZE_MAX / 2)
+		return -1;
+	off = shm_align(sizeof(af_store_shm_t));
+	lay->off_stripes = off;
+	off += shm_align(sizeof(af_shm_stripe_t) * stripes);
+	lay->off_meta = off;
+	off += shm_align(sizeof(af_shm_meta_t) * cap);
+	lay->off_body = off;
+	off += shm_align(sizeof(af_shm_body_t) * cap);
+	lay->off_index = off;
+	off += shm_align(sizeof(uint32_t) * lay->nbuck * stripes);
+	/* room to align the block the host gives us */
+	lay->total = off + AF_SHM_ALIGN;
+	return 0;
+}
+
+/* Prepares key k for s[0..len) in store st: hash, stripe, stored length. */
+static void shm_key_init(const af_store_shm_t *st, af_shm_key_t *k,
+		const char *s, size_t len)
+{
+	k->s = s;
+	k->len = len;
+	k->hash = shm_hash(st->seed, s, len);
+	k->stripe = (uint32_t)k->hash & st->smask;
+	k->klen = len > AF_KEY_MAX ? AF_SHM_KEY_LONG : (uint8_t)len;
+}
+
+/* The head of the chain for hash in stripe s. */
+static inline uint32_t *shm_bucket(
+		af_store_shm_t *st, uint32_t s, uint64_t hash)
+{
+	return &st->index[(size_t)s * (st->bmask + 1)
+					  + ((uint32_t)(hash >> 32) & st->bmask)];
+}
+
+/* Returns entry idx to the free list of stripe sp; idx must be unlinked. */
+static void shm_put_free(
+		af_store_shm_t *st, af_shm_stripe_t *sp, uint32_t idx)
+{
+	af_shm_meta_t *m = &st->meta[idx];
+
+	m->type = AF_SHM_FREE;
+	m->expires_ms = 0;
+	m->next = sp->free_head;
+	sp->free_head = idx;
+	if(sp->used > 0)
+		sp->used--;
+}
+
+/* Unlinks entry idx from its chain in stripe s and frees it. */
+static void shm_release(af_store_shm_t *st, uint32_t s, uint32_t idx)
+{
+	uint32_t *link = shm_bucket(st, s, st->meta[idx].hash);
+	uint32_t steps;
+
+	for(steps = 0; *link != AF_SHM_NIL && steps <= st->per; steps++) {
+		if(*link == idx) {
+			*link = st->meta[idx].next;
+			break;
+		}
+		link = &st->meta[*link].next;
+	}
+	shm_put_free(st, &st->stripes[s], idx);
+}
+
+/*
+ * Finds the live entry of type for key k in its stripe (locked by the
+ * caller). Expired entries met on the chain are freed on the way.
+ * Returns the entry index or AF_SHM_NIL.
+ */
+static uint32_t shm_find(af_store_shm_t *st, const af_shm_key_t *k,
+		uint8_t type, uint64_t now_ms)
+{
+	af_shm_stripe_t *sp = &st->stripes[k->stripe];
+	uint32_t *link = shm_bucket(st, k->stripe, k->hash);
+	size_t cmp = k->klen == AF_SHM_KEY_LONG ? AF_KEY_MAX : k->klen;
+	af_shm_meta_t *m;
+	uint32_t idx, steps;
+
+	for(steps = 0; *link != AF_SHM_NIL && steps <= st->per; steps++) {
+		idx = *link;
+		m = &st->meta[idx];
+		if(now_ms >= m->expires_ms) {
+			*link = m->next;
+			shm_put_free(st, sp, idx);
+			sp->expired++;
+			continue;
+		}
+		if(m->hash == k->hash && m->type == type && m->klen == k->klen
+				&& memcmp(st->body[idx].key, k->s, cmp) == 0)
+			return idx;
+		link = &m->next;
+	}
+	return AF_SHM_NIL;
+}
+
+/*
+ * Takes a free entry in stripe s (locked by the caller). When the stripe
+ * is full it first frees every expired entry of the stripe, else evicts
+ * the live entry with the nearest expiry: a non-ban first, a ban only
+ * when evict_ban is set. The entry pinned (or AF_SHM_NIL) is never taken.
+ * Returns the entry index, not linked anywhere, or AF_SHM_NIL.
+ */
+static uint32_t shm_take(af_store_shm_t *st, uint32_t s, uint64_t now_ms,
+		int evict_ban, uint32_t pinned)
+{
+	af_shm_stripe_t *sp = &st->stripes[s];
+	const af_shm_meta_t *m;
+	uint32_t idx, first, end, victim_nb, victim_b;
+	uint64_t exp_nb = UINT64_MAX, exp_b = UINT64_MAX;
+	unsigned freed = 0;
+
+	if(sp->free_head == AF_SHM_NIL) {
+		first = s * st->per;
+		end = first + st->per;
+		victim_nb = victim_b = AF_SHM_NIL;
+		for(idx = first; idx < end; idx++) {
+			m = &st->meta[idx];
+			if(m->type == AF_SHM_FREE || idx == pinned)
+				continue;
+			if(now_ms >= m->expires_ms) {
+				shm_release(st, s, idx);
+				sp->expired++;
+				freed++;
+			} else if(m->type != AF_SHM_BAN) {
+				if(m->expires_ms < exp_nb) {
+					exp_nb = m->expires_ms;
+					victim_nb = idx;
+				}
+			} else if(m->expires_ms < exp_b) {
+				exp_b = m->expires_ms;
+				victim_b = idx;
+			}
+		}
+		if(!freed) {
+			idx = victim_nb;
+			if(idx == AF_SHM_NIL && evict_ban)
+				idx = victim_b;
+			if(idx == AF_SHM_NIL)
+				return AF_SHM_NIL;
+			shm_release(st, s, idx);
+			sp->evictions++;
+		}
+	}
+	idx = sp->free_head;
+	sp->free_head = st->meta[idx].next;
+	sp->used++;
+	return idx;
+}
+
+/*
+ * Creates an entry of type for key k expiring at expires_ms, linked at
+ * the head of its chain; the value is zeroed. See shm_take for evict_ban
+ * and pinned. Returns the entry index or AF_SHM_NIL.
+ */
+static uint32_t shm_insert(af_store_shm_t *st, const af_shm_key_t *k,
+		uint8_t type, uint64_t expires_ms, uint64_t now_ms, int evict_ban,
+		uint32_t pinned)
+{
+	uint32_t idx, *head;
+	af_shm_meta_t *m;
+	af_shm_body_t *b;
+
+	idx = shm_take(st, k->stripe, now_ms, evict_ban, pinned);
+	if(idx == AF_SHM_NIL)
+		return AF_SHM_NIL;
+	m = &st->meta[idx];
+	b = &st->body[idx];
+	m->hash = k->hash;
+	m->expires_ms = expires_ms;
+	m->type = type;
+	m->klen = k->klen;
+	memcpy(b->key, k->s, k->klen == AF_SHM_KEY_LONG ? AF_KEY_MAX : k->klen);
+	memset(&b->v, 0, sizeof(b->v));
+	head = shm_bucket(st, k->stripe, k->hash);
+	m->next = *head;
+	*head = idx;
+	return idx;
+}
+
+/* Fills ban b: set now for ttl_s seconds with reason (may be NULL). */
+static void shm_ban_fill(
+		af_ban_t *b, uint64_t now_ms, uint32_t ttl_s, const char *reason)
+{
+	size_t len = reason ? strnlen(reason, AF_BAN_REASON - 1) : 0;
+
+	b->since_ms = now_ms;
+	b->until_ms = now_ms + (uint64_t)ttl_s * 1000;
+	b->hits = 0;
+	memset(b->reason, 0, sizeof(b->reason));
+	if(len)
+		memcpy(b->reason, reason, len);
+}
+
+/*
+ * Bans key k for ttl_s seconds unless a live ban exists (set_always = 0)
+ * or replacing it (set_always = 1). Returns 1 when a ban was written, 0
+ * when one was already there, -1 when there is no room.
+ */
+static int shm_ban_put(af_store_shm_t *st, const af_shm_key_t *k,
+		uint64_t now_ms, uint32_t ttl_s, const char *reason, int set_always,
+		uint32_t pinned)
+{
+	uint32_t idx;
+	uint64_t until = now_ms + (uint64_t)ttl_s * 1000;
+
+	idx = shm_find(st, k, AF_SHM_BAN, now_ms);
+	if(idx != AF_SHM_NIL && !set_always)
+		return 0;
+	if(idx == AF_SHM_NIL) {
+		idx = shm_insert(st, k, AF_SHM_BAN, until, now_ms, 1, pinned);
+		if(idx == AF_SHM_NIL)
+			return -1;
+	}
+	st->meta[idx].expires_ms = until;
+	shm_ban_fill(&st->body[idx].v.ban, now_ms, ttl_s, reason);
+	return 1;
+}
+
+/* Adds n to c without wrapping. */
+static inline uint32_t shm_sat_add(uint32_t c, uint32_t n)
+{
+	return UINT32_MAX - c < n ? UINT32_MAX : c + n;
+}
+
+/*
+ * Moves window w to slice: the buckets of the slices skipped, now outside
+ * the window, are emptied. A slice older than the newest seen (the clock
+ * went back) leaves w as it is.
+ */
+static void shm_win_advance(af_shm_win_t *w, uint64_t slice)
+{
+	uint64_t d, i;
+
+	if(slice <= w->last_slice)
+		return;
+	d = slice - w->last_slice;
+	if(d >= AF_WIN_BUCKETS) {
+		memset(w->counts, 0, sizeof(w->counts));
+	} else {
+		for(i = 1; i <= d; i++)
+			w->counts[(w->last_slice + i) % AF_WIN_BUCKETS] = 0;
+	}
+	w->last_slice = slice;
+}
+
+/* The total of window w, saturated to UINT32_MAX. */
+static uint32_t shm_win_total(const af_shm_win_t *w)
+{
+	uint64_t sum = 0;
+	int i;
+
+	for(i = 0; i < AF_WIN_BUCKETS; i++)
+		sum += w->counts[i];
+	return sum > UINT32_MAX ? UINT32_MAX : (uint32_t)sum;
+}
+
+/* AF_OP_BAN_GET on op: a found ban is counted as hit and copied out. */
+static int shm_op_ban_get(af_store_shm_t *st, af_op_t *op, uint64_t now_ms)
+{
+	af_shm_key_t k;
+	af_shm_stripe_t *sp;
+	af_ban_t *b;
+	uint32_t idx;
+
+	shm_key_init(st, &k, op->key, op->key_len);
+	sp = &st->stripes[k.stripe];
+	af_lock(&sp->lock);
+	idx = shm_find(st, &k, AF_SHM_BAN, now_ms);
+	if(idx != AF_SHM_NIL) {
+		b = &st->body[idx].v.ban;
+		b->hits = shm_sat_add(b->hits, 1);
+		op->u.ban_get.ban = *b;
+		op->u.ban_get.found = 1;
+	}
+	af_unlock(&sp->lock);
+	return 0;
+}
+
+/* AF_OP_BAN_SET on op: (re)places the ban. */
+static int shm_op_ban_set(af_store_shm_t *st, af_op_t *op, uint64_t now_ms)
+{
+	af_shm_key_t k;
+	af_shm_stripe_t *sp;
+	int rc;
+
+	if(op->u.ban_set.ttl_s == 0)
+		return -1;
+	shm_key_init(st, &k, op->key, op->key_len);
+	sp = &st->stripes[k.stripe];
+	af_lock(&sp->lock);
+	rc = shm_ban_put(st, &k, now_ms, op->u.ban_set.ttl_s,
+			op->u.ban_set.reason, 1, AF_SHM_NIL);
+	af_unlock(&sp->lock);
+	return rc < 0 ? -1 : 0;
+}
+
+/* AF_OP_BAN_DEL on op. */
+static int shm_op_ban_del(af_store_shm_t *st, af_op_t *op, uint64_t now_ms)
+{
+	af_shm_key_t k;
+	af_shm_stripe_t *sp;
+	uint32_t idx;
+
+	shm_key_init(st, &k, op->key, op->key_len);
+	sp = &st->stripes[k.stripe];
+	af_lock(&sp->lock);
+	idx = shm_find(st, &k, AF_SHM_BAN, now_ms);
+	if(idx != AF_SHM_NIL) {
+		shm_release(st, k.stripe, idx);
+		op->u.ban_del.found = 1;
+	}
+	af_unlock(&sp->lock);
+	return 0;
+}
+
+/*
+ * AF_OP_WIN_HIT on op. A key keeps one window size: a hit with another
+ * window_s than the stored one starts the counter again. When the hit
+ * may ban a key of another stripe, both stripe locks are taken up front,
+ * lower index first (the only place two locks are held), so that the
+ * count and the ban are one atomic step. A hit with n > 0 that brings
+ * the total to ban_threshold or above bans the key unless a live ban is
+ * already there; banned tells whether this hit set it.
+ */
+static int shm_op_win_hit(af_store_shm_t *st, af_op_t *op, uint64_t now_ms)
+{
+	af_shm_key_t k, bk;
+	af_shm_stripe_t *sa, *sb = NULL;
+	af_shm_win_t *w;
+	uint64_t slice_ms, slice;
+	uint32_t idx, n = op->u.win.n, thr = op->u.win.ban_threshold;
+	int rc = 0, ban;
+
+	if(op->u.win.window_s == 0 || (thr && op->u.win.ban_s == 0))
+		return -1;
+	slice_ms = (uint64_t)op->u.win.window_s * 1000 / AF_WIN_BUCKETS;
+	if(slice_ms == 0)
+		slice_ms = 1;
+	slice = now_ms / slice_ms;
+	shm_key_init(st, &k, op->key, op->key_len);
+	bk = k;
+	if(thr && op->u.win.ban_key)
+		shm_key_init(st, &bk, op->u.win.ban_key, op->u.win.ban_key_len);
+	sa = &st->stripes[k.stripe];
+	if(thr && bk.stripe != k.stripe) {
+		sb = &st->stripes[bk.stripe];
+		if(bk.stripe < k.stripe) {
+			af_lock(&sb->lock);
+			af_lock(&sa->lock);
+		} else {
+			af_lock(&sa->lock);
+			af_lock(&sb->lock);
+		}
+	} else {
+		af_lock(&sa->lock);
+	}
+
+	idx = shm_find(st, &k, AF_SHM_WIN, now_ms);
+	if(idx == AF_SHM_NIL) {
+		if(n == 0)
+			goto done; /* nothing counted, nothing to keep */
+		idx = shm_insert(st, &k, AF_SHM_WIN, 0, now_ms, 0, AF_SHM_NIL);
+		if(idx == AF_SHM_NIL) {
+			rc = -1;
+			goto done;
+		}
+	}
+	w = &st->body[idx].v.win;
+	if(w->window_s != op->u.win.window_s) {
+		memset(w, 0, sizeof(*w));
+		w->window_s = op->u.win.window_s;
+		w->slice_ms = slice_ms;
+		w->last_slice = slice;
+	}
+	shm_win_advance(w, slice);
+	if(n) {
+		w->counts[w->last_slice % AF_WIN_BUCKETS] =
+				shm_sat_add(w->counts[w->last_slice % AF_WIN_BUCKETS], n);
+		st->meta[idx].expires_ms = (w->last_slice + AF_WIN_BUCKETS) * slice_ms;
+	}
+	op->u.win.count = shm_win_total(w);
+
+	if(thr && n && op->u.win.count >= thr) {
+		ban = shm_ban_put(st, &bk, now_ms, op->u.win.ban_s,
+				op->u.win.ban_reason, 0, idx);
+		if(ban < 0)
+			rc = -1;
+		else
+			op->u.win.banned = ban;
+	}
+
+done:
+	if(sb)
+		af_unlock(&sb->lock);
+	af_unlock(&sa->lock);
+	return rc;
+}
+
+/* Whether a and b are the same address. */
+static int shm_ip_same(const af_ip_t *a, const af_ip_t *b)
+{
+	if(a->family != b->family)
+		return 0;
+	return memcmp(a->addr, b->addr, a->family == 4 ? 4 : 16) == 0;
+}
+
+/*
+ * AF_OP_HIST_PUSH on op: copies out the entries younger than ttl_s (and
+ * drops the others), then records op's entry at the front (ts_ms 0 means
+ * now). The history expires ttl_s after this push.
+ */
+static int shm_op_hist_push(
+		af_store_shm_t *st, af_op_t *op, uint64_t now_ms)
+{
+	af_shm_key_t k;
+	af_shm_stripe_t *sp;
+	af_shm_hist_t *h;
+	af_hist_entry_t rec = op->u.hist.entry;
+	uint64_t ttl_ms = (uint64_t)op->u.hist.ttl_s * 1000;
+	uint32_t idx, i, m;
+	int rc = 0;
+
+	if(ttl_ms == 0)
+		return -1;
+	if(rec.ts_ms == 0)
+		rec.ts_ms = now_ms;
+	rec.country[sizeof(rec.country) - 1] = '\0';
+	rec.continent[sizeof(rec.continent) - 1] = '\0';
+	shm_key_init(st, &k, op->key, op->key_len);
+	sp = &st->stripes[k.stripe];
+	af_lock(&sp->lock);
+	idx = shm_find(st, &k, AF_SHM_HIST, now_ms);
+	if(idx == AF_SHM_NIL) {
+		idx = shm_insert(st, &k, AF_SHM_HIST, 0, now_ms, 0, AF_SHM_NIL);
+		if(idx == AF_SHM_NIL) {
+			rc = -1;
+			goto done;
+		}
+	}
+	h = &st->body[idx].v.hist;
+	if(h->n > AF_HIST_MAX)
+		h->n = AF_HIST_MAX;
+	for(i = 0, m = 0; i < h->n; i++) {
+		if(h->e[i].ts_ms <= now_ms && now_ms - h->e[i].ts_ms >= ttl_ms)
+			continue;
+		op->u.hist.prev[op->u.hist.n_prev++] = h->e[i];
+		if(m != i)
+			h->e[m] = h->e[i];
+		m++;
+	}
+	h->n = m;
+	for(i = 0; i < h->n; i++)
+		if(shm_ip_same(&h->e[i].ip, &rec.ip))
+			break;
+	if(i == h->n) {
+		if(h->n < AF_HIST_MAX)
+			h->n++;
+		i = h->n - 1;
+	}
+	memmove(&h->e[1], &h->e[0], i * sizeof(h->e[0]));
+	h->e[0] = rec;
+	st->meta[idx].expires_ms = now_ms + ttl_ms;
+done:
+	af_unlock(&sp->lock);
+	return rc;
+}
+
+/* Runs one op; returns its status. */
+static int shm_op(af_store_shm_t *st, af_op_t *op, uint64_t now_ms)
+{
+	if(op->key == NULL && op->key_len)
+		return -1;
+	switch(op->type) {
+		case AF_OP_BAN_GET:
+			op->u.ban_get.found = 0;
+			return shm_op_ban_get(st, op, now_ms);
+		case AF_OP_BAN_SET:
+			return shm_op_ban_set(st, op, now_ms);
+		case AF_OP_BAN_DEL:
+			op->u.ban_del.found = 0;
+			return shm_op_ban_del(st, op, now_ms);
+		case AF_OP_WIN_HIT:
+			op->u.win.count = 0;
+			op->u.win.banned = 0;
+			return shm_op_win_hit(st, op, now_ms);
+		case AF_OP_HIST_PUSH:
+			op->u.hist.n_prev = 0;
+			return shm_op_hist_push(st, op, now_ms);
+	}
+	return -1;
+}
+
+/*
+ * exec: runs ops[0..n) in order, each under the lock of its key's stripe.
+ * A BAN_GET with stop set that finds a ban skips the ops after it (status
+ * 1). Returns 0, or -1 when an op failed (its status is -1).
+ */
+static int shm_exec(af_store_t *s, af_op_t *ops, int n, uint64_t now_ms)
+{
+	af_store_shm_t *st = (af_store_shm_t *)s;
+	int i, rc = 0;
+
+	if(n > 0 && ops == NULL)
+		return -1;
+	for(i = 0; i < n; i++) {
+		ops[i].status = shm_op(st, &ops[i], now_ms);
+		if(ops[i].status < 0) {
+			__atomic_add_fetch(&st->failures, 1, __ATOMIC_RELAXED);
+			rc = -1;
+		} else if(ops[i].type == AF_OP_BAN_GET && ops[i].u.ban_get.stop
+				  && ops[i].u.ban_get.found) {
+			while(++i < n)
+				ops[i].status = 1;
+		}
+	}
+	return rc;
+}
+
+/*
+ * ban_list: calls cb for every live ban, stripe by stripe. Bans are copied
+ * out under the stripe lock, a few at a time, and cb runs without any
+ * lock held (it may use the store). A long key is passed as its first
+ * AF_KEY_MAX bytes. Returns 0.
+ */
+static int shm_ban_list(
+		af_store_t *s, af_ban_cb cb, void *arg, uint64_t now_ms)
+{
+	af_store_shm_t *st = (af_store_shm_t *)s;
+	af_shm_ban_copy_t buf[AF_SHM_LIST_CHUNK];
+	const af_shm_meta_t *m;
+	af_shm_stripe_t *sp;
+	uint32_t sidx, pos, end;
+	int n, i;
+
+	for(sidx = 0; sidx < st->nstripes; sidx++) {
+		sp = &st->stripes[sidx];
+		pos = sidx * st->per;
+		end = pos + st->per;
+		while(pos < end) {
+			n = 0;
+			af_lock(&sp->lock);
+			for(; pos < end && n < AF_SHM_LIST_CHUNK; pos++) {
+				m = &st->meta[pos];
+				if(m->type != AF_SHM_BAN || now_ms >= m->expires_ms)
+					continue;
+				buf[n].key_len =
+						m->klen == AF_SHM_KEY_LONG ? AF_KEY_MAX : m->klen;
+				memcpy(buf[n].key, st->body[pos].key, buf[n].key_len);
+				buf[n].ban = st->body[pos].v.ban;
+				n++;
+			}
+			af_unlock(&sp->lock);
+			for(i = 0; i < n; i++)
+				if(cb(buf[i].key, buf[i].key_len, &buf[i].ban, arg))
+					return 0;
+		}
+	}
+	return 0;
+}
+
+/*
+ * gc: frees expired entries, at most budget of them (0: no limit), going
+ * on from where the previous call stopped. One call looks at each entry
+ * at most once and holds a stripe lock for AF_SHM_GC_CHUNK entries at
+ * most.
+ */
+static void shm_gc(af_store_t *s, uint64_t now_ms, unsigned budget)
+{
+	af_store_shm_t *st = (af_store_shm_t *)s;
+	const uint32_t total = st->nstripes * st->per;
+	af_shm_stripe_t *sp;
+	uint32_t pos, sidx, end, left = total;
+	unsigned freed = 0;
+
+	pos = __atomic_load_n(&st->gc_pos, __ATOMIC_RELAXED);
+	if(pos >= total)
+		pos = 0;
+	while(left > 0 && (budget == 0 || freed < budget)) {
+		sidx = pos / st->per;
+		sp = &st->stripes[sidx];
+		end = (sidx + 1) * st->per;
+		if(end - pos > AF_SHM_GC_CHUNK)
+			end = pos + AF_SHM_GC_CHUNK;
+		if(end - pos > left)
+			end = pos + left;
+		af_lock(&sp->lock);
+		for(; pos < end && (budget == 0 || freed < budget); pos++, left--) {
+			if(st->meta[pos].type == AF_SHM_FREE
+					|| now_ms < st->meta[pos].expires_ms)
+				continue;
+			shm_release(st, sidx, pos);
+			sp->expired++;
+			freed++;
+		}
+		af_unlock(&sp->lock);
+		if(pos >= total)
+			pos = 0;
+	}
+	__atomic_store_n(&st->gc_pos, pos, __ATOMIC_RELAXED);
+}
+
+/* stats: sums the stripes' counters, each read under its lock. */
+static void shm_stats(af_store_t *s, af_store_stats_t *out)
+{
+	af_store_shm_t *st = (af_store_shm_t *)s;
+	af_shm_stripe_t *sp;
+	uint32_t i;
+
+	memset(out, 0, sizeof(*out));
+	out->capacity = (uint64_t)st->nstripes * st->per;
+	for(i = 0; i < st->nstripes; i++) {
+		sp = &st->stripes[i];
+		af_lock(&sp->lock);
+		out->entries += sp->used;
+		out->evictions += sp->evictions;
+		out->expired += sp->expired;
+		af_unlock(&sp->lock);
+	}
+	out->failures = __atomic_load_n(&st->failures, __ATOMIC_RELAXED);
+}
+
+/* destroy: releases the locks and the memory; no process may use s after. */
+static void shm_destroy(af_store_t *s)
+{
+	af_store_shm_t *st = (af_store_shm_t *)s;
+	uint32_t i;
+
+	if(!st)
+		return;
+	for(i = 0; i < st->nstripes; i++)
+		af_lock_destroy(&st->stripes[i].lock);
+	af_host->shm_free(st->raw);
+}
+
+static const af_store_ops_t shm_ops = {
+	.name = "shm",
+	.exec = shm_exec,
+	.ban_list = shm_ban_list,
+	.gc = shm_gc,
+	.stats = shm_stats,
+	.destroy = shm_destroy,
+};
+
+/*
+ * Bytes af_store_shm_new takes for cfg (NULL: defaults), 0 when cfg is
+ * invalid: about 260 bytes per entry plus 128 per stripe.
+ */
+size_t af_store_shm_size(const af_store_shm_cfg_t *cfg)
+{
+	af_shm_layout_t lay;
+
+	if(shm_layout(cfg, &lay) < 0)
+		return 0;
+	return lay.total;
+}
+
+/*
+ * Creates a shm store for cfg (NULL or zero fields: 65536 entries in 64
+ * stripes) with one af_host->shm_alloc call. Must run before the workers
+ * fork. Returns NULL on an invalid cfg or when memory or locks fail.
+ */
+af_store_t *af_store_shm_new(const af_store_shm_cfg_t *cfg)
+{
+	af_shm_layout_t lay;
+	af_store_shm_t *st;
+	char *raw, *base;
+	uint64_t seed;
+	uint32_t i, j, first;
+
+	if(shm_layout(cfg, &lay) < 0) {
+		AF_ERR("store: invalid shm store config (max_entries <= %u,"
+			   " stripes a power of two)\n",
+				AF_SHM_MAX_ENTRIES);
+		return NULL;
+	}
+	raw = af_host->shm_alloc(lay.total);
+	if(!raw) {
+		AF_ERR("store: out of shared memory (%zu bytes)\n", lay.total);
+		return NULL;
+	}
+	base = (char *)(((uintptr_t)raw + AF_SHM_ALIGN - 1)
+					& ~(uintptr_t)(AF_SHM_ALIGN - 1));
+	st = (af_store_shm_t *)base;
+	memset(st, 0, sizeof(*st));
+	st->base.ops = &shm_ops;
+	st->raw = raw;
+	st->nstripes = lay.nstripes;
+	st->smask = lay.nstripes - 1;
+	st->per = lay.per;
+	st->bmask = lay.nbuck - 1;
+	st->stripes = (af_shm_stripe_t *)(base + lay.off_stripes);
+	st->meta = (af_shm_meta_t *)(base + lay.off_meta);
+	st->body = (af_shm_body_t *)(base + lay.off_body);
+	st->index = (uint32_t *)(base + lay.off_index);
+	if(getrandom(&seed, sizeof(seed), GRND_NONBLOCK) != sizeof(seed))
+		seed = af_now_ms() ^ (uint64_t)(uintptr_t)raw;
+	st->seed = shm_mix(seed ^ AF_SHM_K1);
+
+	memset(st->meta, 0, sizeof(af_shm_meta_t) * lay.per * lay.nstripes);
+	memset(st->index, 0xff, sizeof(uint32_t) * lay.nbuck * lay.nstripes);
+	for(i = 0; i < lay.nstripes; i++) {
+		memset(&st->stripes[i], 0, sizeof(st->stripes[i]));
+		if(af_lock_init(&st->stripes[i].lock) < 0) {
+			AF_ERR("store: cannot create a shared lock\n");
+			while(i-- > 0)
+				af_lock_destroy(&st->stripes[i].lock);
+			af_host->shm_free(raw);
+			return NULL;
+		}
+		first = i * lay.per;
+		for(j = 0; j < lay.per; j++)
+			st->meta[first + j].next =
+					j + 1 < lay.per ? first + j + 1 : AF_SHM_NIL;
+		st->stripes[i].free_head = first;
+	}
+	AF_DBG("store: shm store of %u entries in %u stripes, %zu bytes\n",
+			lay.per * lay.nstripes, lay.nstripes, lay.total);
+	return &st->base;
+}

@@ -1,0 +1,199 @@
+/*
+ * antifraud - SIP message to af_request_t, once per message.
+ *
+ * Everything is optional: a header that is missing or does not parse
+ * leaves its field empty, and the checks treat an empty field as
+ * unknown. Nothing here allocates beyond Kamailio's own parsers.
+ *
+ * Copyright (C) 2026 antifraud authors
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#include <string.h>
+#include "core/dprint.h"
+#include "core/ip_addr.h"
+#include "core/parser/msg_parser.h"
+#include "core/parser/parse_from.h"
+#include "core/parser/parse_to.h"
+#include "core/parser/parse_uri.h"
+#include "core/parser/parse_content.h"
+#include "core/parser/digest/digest.h"
+#include "core/parser/sdp/sdp.h"
+#include "core/trim.h"
+#include "af_kam.h"
+
+static void set(af_str_t *dst, const str *src)
+{
+	if(src && src->s && src->len > 0) {
+		dst->s = src->s;
+		dst->len = (size_t)src->len;
+	}
+}
+
+static af_method_t method_of(int m)
+{
+	switch(m) {
+		case METHOD_INVITE:
+			return AF_M_INVITE;
+		case METHOD_REGISTER:
+			return AF_M_REGISTER;
+		case METHOD_OPTIONS:
+			return AF_M_OPTIONS;
+		case METHOD_MESSAGE:
+			return AF_M_MESSAGE;
+		case METHOD_SUBSCRIBE:
+			return AF_M_SUBSCRIBE;
+		case METHOD_NOTIFY:
+			return AF_M_NOTIFY;
+		case METHOD_REFER:
+			return AF_M_REFER;
+		case METHOD_ACK:
+			return AF_M_ACK;
+		case METHOD_BYE:
+			return AF_M_BYE;
+		case METHOD_CANCEL:
+			return AF_M_CANCEL;
+		default:
+			return AF_M_OTHER;
+	}
+}
+
+static af_proto_t proto_of(int p)
+{
+	switch(p) {
+		case PROTO_UDP:
+			return AF_P_UDP;
+		case PROTO_TCP:
+			return AF_P_TCP;
+		case PROTO_TLS:
+			return AF_P_TLS;
+		case PROTO_SCTP:
+			return AF_P_SCTP;
+		case PROTO_WS:
+		case PROTO_WSS:
+			return AF_P_WS;
+		default:
+			return AF_P_OTHER;
+	}
+}
+
+static void ip_of(const struct ip_addr *src, af_ip_t *dst)
+{
+	memset(dst, 0, sizeof(*dst));
+	if(src->af == AF_INET) {
+		dst->family = 4;
+		memcpy(dst->addr, src->u.addr, 4);
+	} else if(src->af == AF_INET6) {
+		static const uint8_t mapped[12] = {
+				0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+		if(memcmp(src->u.addr, mapped, 12) == 0) {
+			dst->family = 4;
+			memcpy(dst->addr, src->u.addr + 12, 4);
+		} else {
+			dst->family = 6;
+			memcpy(dst->addr, src->u.addr, 16);
+		}
+	}
+}
+
+/* the user of the digest credentials, if the request carries any */
+static void credentials_user(struct sip_msg *msg, af_str_t *dst)
+{
+	struct hdr_field *h = msg->authorization ? msg->authorization
+											  : msg->proxy_auth;
+
+	if(!h)
+		return;
+	if(!h->parsed && parse_credentials(h) != 0)
+		return;
+	if(h->parsed)
+		set(dst, &((auth_body_t *)h->parsed)->digest.username.user);
+}
+
+static void add_sdp_ip(af_request_t *req, const str *s)
+{
+	af_ip_t ip;
+	int i;
+
+	if(!s->s || s->len <= 0 || req->sdp_ip_count >= AF_SDP_IP_MAX)
+		return;
+	if(af_ip_parse(s->s, (size_t)s->len, &ip) < 0)
+		return; /* a host name or garbage: nothing to check */
+	for(i = 0; i < req->sdp_ip_count; i++)
+		if(af_ip_equal(&req->sdp_ip[i], &ip))
+			return;
+	req->sdp_ip[req->sdp_ip_count++] = ip;
+}
+
+/* connection and origin addresses of every SDP session and stream */
+static void sdp_ips(struct sip_msg *msg, af_request_t *req)
+{
+	sdp_info_t *sdp;
+	sdp_session_cell_t *sess;
+	sdp_stream_cell_t *st;
+
+	if(get_content_length(msg) == 0)
+		return;
+	if(parse_sdp(msg) != 0)
+		return; /* no SDP or a broken one */
+	sdp = (sdp_info_t *)msg->body;
+	if(!sdp || sdp->type != MSG_BODY_SDP)
+		return;
+	for(sess = sdp->sessions; sess; sess = sess->next) {
+		add_sdp_ip(req, &sess->ip_addr);
+		add_sdp_ip(req, &sess->o_ip_addr);
+		for(st = sess->streams; st; st = st->next)
+			add_sdp_ip(req, &st->ip_addr);
+	}
+}
+
+int af_kam_request(struct sip_msg *msg, af_request_t *req)
+{
+	struct sip_uri uri;
+	struct to_body *tb;
+	str ua;
+
+	memset(req, 0, sizeof(*req));
+	if(msg->first_line.type != SIP_REQUEST)
+		return -1;
+	ip_of(&msg->rcv.src_ip, &req->src_ip);
+	req->src_port = msg->rcv.src_port;
+	req->proto = proto_of(msg->rcv.proto);
+	req->method = method_of(msg->first_line.u.request.method_value);
+	set(&req->method_name, &msg->first_line.u.request.method);
+	/* a message whose headers do not parse is checked on what parsed */
+	parse_headers(msg, HDR_EOH_F, 0);
+
+	if(parse_sip_msg_uri(msg) >= 0) {
+		set(&req->ruri_user, &msg->parsed_uri.user);
+		set(&req->ruri_host, &msg->parsed_uri.host);
+	}
+	req->initial = 1;
+	if(msg->to && (msg->to->parsed || parse_to_header(msg) == 0)) {
+		tb = get_to(msg);
+		if(tb->tag_value.len > 0)
+			req->initial = 0;
+		if(parse_uri(tb->uri.s, tb->uri.len, &uri) == 0) {
+			set(&req->to_user, &uri.user);
+			set(&req->to_host, &uri.host);
+		}
+	}
+	if(msg->from && parse_from_header(msg) == 0) {
+		tb = get_from(msg);
+		if(parse_uri(tb->uri.s, tb->uri.len, &uri) == 0) {
+			set(&req->from_user, &uri.user);
+			set(&req->from_host, &uri.host);
+		}
+	}
+	credentials_user(msg, &req->auth_user);
+	if(msg->user_agent) {
+		ua = msg->user_agent->body;
+		trim(&ua);
+		set(&req->user_agent, &ua);
+	}
+	if(msg->callid)
+		set(&req->call_id, &msg->callid->body);
+	if(req->method == AF_M_INVITE || req->method == AF_M_MESSAGE
+			|| req->method == AF_M_OTHER)
+		sdp_ips(msg, req);
+	return 0;
+}

@@ -1,0 +1,245 @@
+/*
+ * antifraud - RPC commands (kamcmd antifraud.*).
+ *
+ * Copyright (C) 2026 antifraud authors
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#include <stdio.h>
+#include <string.h>
+#include "core/dprint.h"
+#include "core/rpc.h"
+#include "core/rpc_lookup.h"
+#include "af_kam.h"
+
+static const char *rpc_reload_doc[] = {
+		"Validate and load the rule file and the files it names again;"
+		" on error the current rules stay. No parameters.",
+		0};
+
+static void rpc_reload(rpc_t *rpc, void *ctx)
+{
+	char err[512];
+
+	if(af_core_reload(err, sizeof(err)) < 0) {
+		rpc->fault(ctx, 500, "%s", err);
+		return;
+	}
+	rpc->rpl_printf(ctx, "Ok. Rules reloaded.");
+}
+
+typedef struct ban_list_ctx {
+	rpc_t *rpc;
+	void *ctx;
+	uint64_t now;
+	int n;
+} ban_list_ctx_t;
+
+static int ban_list_item(
+		const char *key, size_t key_len, const af_ban_t *ban, void *arg)
+{
+	ban_list_ctx_t *c = arg;
+	void *h;
+	char ip[AF_IP_STRLEN + 1];
+
+	snprintf(ip, sizeof(ip), "%.*s", (int)key_len, key);
+	if(c->rpc->add(c->ctx, "{", &h) < 0)
+		return 1;
+	c->rpc->struct_add(h, "ssddd", "ip", ip, "reason", ban->reason,
+			"expires", (int)((ban->until_ms - c->now + 999) / 1000), "age",
+			(int)((c->now - ban->since_ms) / 1000), "hits", (int)ban->hits);
+	c->n++;
+	return 0;
+}
+
+static const char *rpc_bans_doc[] = {
+		"List the banned sources: ip, reason, seconds to expiry, age in"
+		" seconds, refused requests since the ban.",
+		0};
+
+static void rpc_bans(rpc_t *rpc, void *ctx)
+{
+	ban_list_ctx_t c = {rpc, ctx, af_now_ms(), 0};
+
+	if(af_core_ban_list(ban_list_item, &c) < 0)
+		rpc->fault(ctx, 500, "The state store is unavailable");
+}
+
+static const char *rpc_ban_doc[] = {
+		"Ban a source: ip seconds [reason].", 0};
+
+static void rpc_ban(rpc_t *rpc, void *ctx)
+{
+	str ip = STR_NULL, reason = STR_NULL;
+	int seconds = 0;
+	char r[AF_BAN_REASON];
+	char err[256];
+
+	if(rpc->scan(ctx, "Sd", &ip, &seconds) < 2) {
+		rpc->fault(ctx, 400, "Usage: antifraud.ban ip seconds [reason]");
+		return;
+	}
+	if(rpc->scan(ctx, "*S", &reason) < 1)
+		reason.len = 0;
+	if(seconds <= 0) {
+		rpc->fault(ctx, 400, "The ban time must be at least 1 second");
+		return;
+	}
+	snprintf(r, sizeof(r), "%.*s", reason.len, reason.len ? reason.s : "");
+	if(af_core_ban(ip.s, (size_t)ip.len, (uint32_t)seconds, r, err,
+			   sizeof(err))
+			< 0) {
+		rpc->fault(ctx, 400, "%s", err);
+		return;
+	}
+	rpc->rpl_printf(ctx, "Ok. %.*s banned for %d s.", ip.len, ip.s, seconds);
+}
+
+static const char *rpc_unban_doc[] = {"Lift the ban of a source: ip.", 0};
+
+static void rpc_unban(rpc_t *rpc, void *ctx)
+{
+	str ip = STR_NULL;
+	char err[256];
+	int rc;
+
+	if(rpc->scan(ctx, "S", &ip) < 1) {
+		rpc->fault(ctx, 400, "Usage: antifraud.unban ip");
+		return;
+	}
+	rc = af_core_unban(ip.s, (size_t)ip.len, err, sizeof(err));
+	if(rc < 0) {
+		rpc->fault(ctx, 400, "%s", err);
+		return;
+	}
+	if(rc == 0) {
+		rpc->fault(ctx, 404, "Not banned: %.*s", ip.len, ip.s);
+		return;
+	}
+	rpc->rpl_printf(ctx, "Ok. %.*s unbanned.", ip.len, ip.s);
+}
+
+static const char *rpc_stats_doc[] = {
+		"Counters: checks and verdicts, matches per reason, and the state"
+		" store's use.",
+		0};
+
+static void rpc_stats(rpc_t *rpc, void *ctx)
+{
+	void *h, *rh, *sh;
+	af_store_stats_t ss;
+	af_store_t *s;
+	int i;
+
+	if(rpc->add(ctx, "{", &h) < 0)
+		return;
+	for(i = 0; i < AF_ST__COUNT; i++)
+		rpc->struct_add(h, "d", af_stat_name((af_stat_t)i),
+				(int)af_core_stat((af_stat_t)i));
+	if(rpc->struct_add(h, "{", "reasons", &rh) < 0)
+		return;
+	for(i = 0; i < AF_R__COUNT; i++)
+		rpc->struct_add(rh, "d", af_reason_name((af_reason_t)i),
+				(int)af_core_reason_count((af_reason_t)i));
+	s = af_core_store();
+	memset(&ss, 0, sizeof(ss));
+	s->ops->stats(s, &ss);
+	if(rpc->struct_add(h, "{", "store", &sh) < 0)
+		return;
+	rpc->struct_add(sh, "sddddd", "backend", s->ops->name, "entries",
+			(int)ss.entries, "capacity", (int)ss.capacity, "evictions",
+			(int)ss.evictions, "expired", (int)ss.expired, "failures",
+			(int)ss.failures);
+}
+
+static const char *rpc_af_lookup_doc[] = {
+		"What the module knows of an address: ip [profile]. GeoIP"
+		" country, continent and ASN, list matches, ban.",
+		0};
+
+typedef struct ban_find_ctx {
+	const char *key;
+	af_ban_t ban;
+} ban_find_ctx_t;
+
+/* ban list callback: copies out the ban of c->key (without counting a hit) */
+static int ban_find(const char *key, size_t key_len, const af_ban_t *ban,
+		void *arg)
+{
+	ban_find_ctx_t *c = arg;
+
+	if(strlen(c->key) == key_len && memcmp(key, c->key, key_len) == 0) {
+		c->ban = *ban;
+		return 1;
+	}
+	return 0;
+}
+
+static void rpc_af_lookup(rpc_t *rpc, void *ctx)
+{
+	str ip = STR_NULL, prof = STR_NULL;
+	af_ip_t a;
+	af_geo_info_t gi;
+	af_geo_t *g;
+	af_rules_t *r;
+	const af_profile_t *p;
+	ban_find_ctx_t find;
+	char key[AF_IP_STRLEN];
+	void *h;
+	uint32_t i;
+	const char *list = "none";
+	int best = -1, plen;
+
+	if(rpc->scan(ctx, "S", &ip) < 1) {
+		rpc->fault(ctx, 400, "Usage: antifraud.lookup ip [profile]");
+		return;
+	}
+	if(rpc->scan(ctx, "*S", &prof) < 1)
+		prof.len = 0;
+	if(af_ip_parse(ip.s, (size_t)ip.len, &a) < 0) {
+		rpc->fault(ctx, 400, "Not an IP address: %.*s", ip.len, ip.s);
+		return;
+	}
+	af_ip_format(&a, key, sizeof(key));
+	r = af_core_acquire();
+	p = af_rules_profile(r, prof.len ? prof.s : NULL, (size_t)prof.len);
+	if(!p) {
+		af_core_release(r);
+		rpc->fault(ctx, 404, "No profile %.*s", prof.len, prof.s);
+		return;
+	}
+	memset(&gi, 0, sizeof(gi));
+	g = af_core_geo(r);
+	if(g)
+		af_geo_lookup(g, &a, &gi);
+	/* the most specific list entry, as af_check_source sees it */
+	for(i = 0; i < r->n_lists; i++) {
+		plen = af_trie_lookup(r->lists[i].trie, &a, NULL);
+		if(plen > best) {
+			best = plen;
+			list = r->lists[i].name;
+		}
+	}
+	memset(&find, 0, sizeof(find));
+	find.key = key;
+	af_core_ban_list(ban_find, &find);
+	if(rpc->add(ctx, "{", &h) < 0) {
+		af_core_release(r);
+		return;
+	}
+	rpc->struct_add(h, "sssdsds", "ip", key, "country", gi.country,
+			"continent", gi.continent, "asn", (int)gi.asn, "list", list,
+			"banned", find.ban.until_ms ? 1 : 0, "ban_reason", find.ban.reason);
+	af_core_release(r);
+}
+
+/* clang-format off */
+rpc_export_t af_kam_rpc_cmds[] = {
+	{"antifraud.reload", rpc_reload, rpc_reload_doc, 0},
+	{"antifraud.bans", rpc_bans, rpc_bans_doc, RET_ARRAY},
+	{"antifraud.ban", rpc_ban, rpc_ban_doc, 0},
+	{"antifraud.unban", rpc_unban, rpc_unban_doc, 0},
+	{"antifraud.stats", rpc_stats, rpc_stats_doc, 0},
+	{"antifraud.lookup", rpc_af_lookup, rpc_af_lookup_doc, 0},
+	{0, 0, 0, 0}
+};
+/* clang-format on */

@@ -1,0 +1,352 @@
+/*
+ * antifraud - Kamailio module: exports, parameters, script functions,
+ * the $af pseudo-variable, statistics, the alert event and the timer.
+ *
+ * Thin glue: the checks live in the core (../af_*.c).
+ *
+ * Copyright (C) 2026 antifraud authors
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#include <string.h>
+#include "core/sr_module.h"
+#include "core/dprint.h"
+#include "core/mod_fix.h"
+#include "core/pvar.h"
+#include "core/route.h"
+#include "core/action.h"
+#include "core/timer.h"
+#include "core/kemi.h"
+#include "core/counters.h"
+#include "core/rpc_lookup.h"
+#include "af_kam.h"
+
+MODULE_VERSION
+
+static char *af_config = "/etc/kamailio/antifraud.yaml";
+static int af_shm_entries = 65536;
+static int af_shm_stripes = 64;
+static int af_reload_min_interval = 1;
+static int af_timer_interval = 1;
+static int af_alert_event = 1;
+
+static int af_alert_rt = -1; /* event_route[antifraud:alert] */
+
+/* the last verdict of this process, for $antifraud(...) */
+static af_verdict_t af_last;
+static char af_last_reasons[256];
+static char af_last_blocking[256];
+
+static int mod_init(void);
+static void mod_destroy(void);
+static int w_af_check_source(struct sip_msg *msg, char *profile, char *p2);
+static int pv_parse_af_name(pv_spec_t *sp, str *in);
+static int pv_get_af(struct sip_msg *msg, pv_param_t *param, pv_value_t *res);
+
+/* clang-format off */
+static cmd_export_t cmds[] = {
+	{"af_check_source", (cmd_function)w_af_check_source, 0, 0, 0,
+		ANY_ROUTE},
+	{"af_check_source", (cmd_function)w_af_check_source, 1, fixup_spve_null,
+		fixup_free_spve_null, ANY_ROUTE},
+	{0, 0, 0, 0, 0, 0}
+};
+
+static param_export_t params[] = {
+	{"config", PARAM_STRING, &af_config},
+	{"shm_entries", PARAM_INT, &af_shm_entries},
+	{"shm_stripes", PARAM_INT, &af_shm_stripes},
+	{"reload_min_interval", PARAM_INT, &af_reload_min_interval},
+	{"timer_interval", PARAM_INT, &af_timer_interval},
+	{"alert_event", PARAM_INT, &af_alert_event},
+	{0, 0, 0}
+};
+
+static pv_export_t mod_pvs[] = {
+	{{"antifraud", sizeof("antifraud") - 1}, PVT_OTHER, pv_get_af, 0, pv_parse_af_name, 0,
+		0, 0},
+	{{0, 0}, 0, 0, 0, 0, 0, 0, 0}
+};
+
+struct module_exports exports = {
+	"antifraud",     /* module name */
+	DEFAULT_DLFLAGS, /* dlopen flags */
+	cmds,            /* exported functions */
+	params,          /* exported parameters */
+	0,               /* RPC methods: registered in mod_init */
+	mod_pvs,         /* exported pseudo-variables */
+	0,               /* response handling function */
+	mod_init,        /* module init function */
+	0,               /* per-child init function */
+	mod_destroy      /* module destroy function */
+};
+/* clang-format on */
+
+/* statistics: read from the core's shared counters */
+#define AF_STAT_FN(id)                     \
+	static counter_val_t af_stat_##id(void) \
+	{                                      \
+		return af_core_stat(id);           \
+	}
+AF_STAT_FN(AF_ST_CHECKS)
+AF_STAT_FN(AF_ST_ALLOWED)
+AF_STAT_FN(AF_ST_NORULE)
+AF_STAT_FN(AF_ST_ALERTS)
+AF_STAT_FN(AF_ST_BLOCKED)
+AF_STAT_FN(AF_ST_ERRORS)
+AF_STAT_FN(AF_ST_BANS)
+AF_STAT_FN(AF_ST_BAN_REFUSED)
+AF_STAT_FN(AF_ST_RELOADS)
+AF_STAT_FN(AF_ST_RELOAD_ERRORS)
+AF_STAT_FN(AF_ST_STORE_ERRORS)
+
+#define AF_STAT_EXPORT(name, id) \
+	{name, STAT_IS_FUNC | STAT_NO_RESET, (stat_var **)af_stat_##id}
+
+/* clang-format off */
+static stat_export_t mod_stats[] = {
+	AF_STAT_EXPORT("checks", AF_ST_CHECKS),
+	AF_STAT_EXPORT("allowed", AF_ST_ALLOWED),
+	AF_STAT_EXPORT("norule", AF_ST_NORULE),
+	AF_STAT_EXPORT("alerts", AF_ST_ALERTS),
+	AF_STAT_EXPORT("blocked", AF_ST_BLOCKED),
+	AF_STAT_EXPORT("errors", AF_ST_ERRORS),
+	AF_STAT_EXPORT("bans", AF_ST_BANS),
+	AF_STAT_EXPORT("ban_refused", AF_ST_BAN_REFUSED),
+	AF_STAT_EXPORT("reloads", AF_ST_RELOADS),
+	AF_STAT_EXPORT("reload_errors", AF_ST_RELOAD_ERRORS),
+	AF_STAT_EXPORT("store_errors", AF_ST_STORE_ERRORS),
+	{0, 0, 0}
+};
+/* clang-format on */
+
+static void af_kam_timer(unsigned int ticks, void *param)
+{
+	af_core_timer();
+}
+
+static int mod_init(void)
+{
+	af_core_cfg_t cfg;
+	char err[512];
+
+	af_host_set(&af_kam_host);
+	if(af_shm_entries < 64 || af_shm_stripes < 1
+			|| (af_shm_stripes & (af_shm_stripes - 1)) != 0) {
+		LM_ERR("shm_entries must be >= 64 and shm_stripes a power of two"
+			   " (got %d, %d)\n",
+				af_shm_entries, af_shm_stripes);
+		return -1;
+	}
+	if(af_timer_interval < 1) {
+		LM_ERR("timer_interval must be >= 1 s\n");
+		return -1;
+	}
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.rules_path = af_config;
+	cfg.shm_entries = (uint32_t)af_shm_entries;
+	cfg.shm_stripes = (uint32_t)af_shm_stripes;
+	cfg.reload_min_s =
+			af_reload_min_interval > 0 ? (uint32_t)af_reload_min_interval : 0;
+	if(af_core_init(&cfg, err, sizeof(err)) < 0) {
+		LM_ERR("%s\n", err);
+		return -1;
+	}
+	if(rpc_register_array(af_kam_rpc_cmds) != 0) {
+		LM_ERR("failed to register RPC commands\n");
+		goto error;
+	}
+	if(register_module_stats("antifraud", mod_stats) != 0) {
+		LM_ERR("failed to register statistics\n");
+		goto error;
+	}
+	if(register_timer(af_kam_timer, 0, (unsigned)af_timer_interval) < 0) {
+		LM_ERR("failed to register the timer\n");
+		goto error;
+	}
+	af_alert_rt = route_lookup(&event_rt, "antifraud:alert");
+	if(af_alert_rt >= 0 && event_rt.rlist[af_alert_rt] == NULL)
+		af_alert_rt = -1;
+	LM_INFO("rules from %s, state in shared memory (%d entries)\n",
+			af_config, af_shm_entries);
+	return 0;
+
+error:
+	af_core_destroy();
+	return -1;
+}
+
+static void mod_destroy(void)
+{
+	af_core_destroy();
+}
+
+/* runs event_route[antifraud:alert] for msg with the verdict in $antifraud */
+static void af_raise_alert(struct sip_msg *msg)
+{
+	struct run_act_ctx ctx;
+	int rtb;
+
+	if(af_alert_rt < 0 || !af_alert_event)
+		return;
+	rtb = get_route_type();
+	set_route_type(REQUEST_ROUTE);
+	init_run_actions_ctx(&ctx);
+	run_top_route(event_rt.rlist[af_alert_rt], msg, &ctx);
+	set_route_type(rtb);
+}
+
+/* keeps v as this process's last verdict and raises the alert event */
+static int af_publish(struct sip_msg *msg, const af_verdict_t *v)
+{
+	af_last = *v;
+	af_reasons_format(v->reasons, af_last_reasons, sizeof(af_last_reasons));
+	af_reasons_format(
+			v->blocking, af_last_blocking, sizeof(af_last_blocking));
+	/* a source refused for an existing ban is counted, not re-announced */
+	if((v->rc == AF_RC_ALERT || v->rc == AF_RC_BLOCK)
+			&& v->reasons != AF_REASON_BIT(AF_R_BANNED))
+		af_raise_alert(msg);
+	return v->rc;
+}
+
+static int ki_af_check_source_profile(struct sip_msg *msg, str *profile)
+{
+	af_request_t req;
+	af_verdict_t v;
+
+	if(af_kam_request(msg, &req) < 0) {
+		LM_ERR("af_check_source: not a request\n");
+		return AF_RC_ERROR;
+	}
+	af_check_source(&req, profile ? profile->s : NULL,
+			profile ? (size_t)profile->len : 0, &v);
+	return af_publish(msg, &v);
+}
+
+static int ki_af_check_source(struct sip_msg *msg)
+{
+	return ki_af_check_source_profile(msg, NULL);
+}
+
+static int w_af_check_source(struct sip_msg *msg, char *profile, char *p2)
+{
+	str name = STR_NULL;
+
+	if(profile && fixup_get_svalue(msg, (gparam_t *)profile, &name) < 0) {
+		LM_ERR("af_check_source: cannot evaluate the profile name\n");
+		return AF_RC_ERROR;
+	}
+	return ki_af_check_source_profile(msg, profile ? &name : NULL);
+}
+
+/* $antifraud(name): $af is the pv module's address family */
+enum {
+	AF_PV_RC = 1,
+	AF_PV_CHECK,
+	AF_PV_REASON,
+	AF_PV_BLOCKING,
+	AF_PV_DETAIL,
+	AF_PV_COUNTRY,
+	AF_PV_CONTINENT,
+	AF_PV_ASN,
+	AF_PV_SCORE,
+	AF_PV_BANNED,
+	AF_PV_BAN_REASON
+};
+
+static const struct {
+	const char *name;
+	int id;
+} af_pv_names[] = {{"rc", AF_PV_RC}, {"check", AF_PV_CHECK},
+		{"reason", AF_PV_REASON}, {"blocking", AF_PV_BLOCKING},
+		{"detail", AF_PV_DETAIL}, {"country", AF_PV_COUNTRY},
+		{"continent", AF_PV_CONTINENT}, {"asn", AF_PV_ASN},
+		{"score", AF_PV_SCORE}, {"banned", AF_PV_BANNED},
+		{"ban_reason", AF_PV_BAN_REASON}, {0, 0}};
+
+static int pv_parse_af_name(pv_spec_t *sp, str *in)
+{
+	int i;
+
+	if(!sp || !in || in->len <= 0)
+		return -1;
+	for(i = 0; af_pv_names[i].name; i++) {
+		if(strlen(af_pv_names[i].name) == (size_t)in->len
+				&& strncmp(af_pv_names[i].name, in->s, in->len) == 0) {
+			sp->pvp.pvn.type = PV_NAME_INTSTR;
+			sp->pvp.pvn.u.isname.name.n = af_pv_names[i].id;
+			sp->pvp.pvn.u.isname.type = 0;
+			return 0;
+		}
+	}
+	LM_ERR("unknown $antifraud(%.*s): use rc, check, reason, blocking, detail,"
+		   " country, continent, asn, score, banned or ban_reason\n",
+			in->len, in->s);
+	return -1;
+}
+
+static int pv_str(struct sip_msg *msg, pv_param_t *param, pv_value_t *res,
+		const char *s)
+{
+	str v;
+
+	if(!s || !*s)
+		return pv_get_null(msg, param, res);
+	v.s = (char *)s;
+	v.len = (int)strlen(s);
+	return pv_get_strval(msg, param, res, &v);
+}
+
+static int pv_get_af(struct sip_msg *msg, pv_param_t *param, pv_value_t *res)
+{
+	if(!af_last.check)
+		return pv_get_null(msg, param, res);
+	switch(param->pvn.u.isname.name.n) {
+		case AF_PV_RC:
+			return pv_get_sintval(msg, param, res, af_last.rc);
+		case AF_PV_CHECK:
+			return pv_str(msg, param, res, af_last.check);
+		case AF_PV_REASON:
+			return pv_str(msg, param, res, af_last_reasons);
+		case AF_PV_BLOCKING:
+			return pv_str(msg, param, res, af_last_blocking);
+		case AF_PV_DETAIL:
+			return pv_str(msg, param, res, af_last.detail);
+		case AF_PV_COUNTRY:
+			return pv_str(msg, param, res, af_last.geo.country);
+		case AF_PV_CONTINENT:
+			return pv_str(msg, param, res, af_last.geo.continent);
+		case AF_PV_ASN:
+			return pv_get_sintval(msg, param, res, (int)af_last.geo.asn);
+		case AF_PV_SCORE:
+			return pv_get_sintval(msg, param, res, (int)af_last.score);
+		case AF_PV_BANNED:
+			return pv_get_sintval(msg, param, res, af_last.banned);
+		case AF_PV_BAN_REASON:
+			return pv_str(msg, param, res,
+					af_last.banned ? af_last.ban.reason : NULL);
+	}
+	return pv_get_null(msg, param, res);
+}
+
+/* clang-format off */
+static sr_kemi_t sr_kemi_antifraud_exports[] = {
+	{ str_init("antifraud"), str_init("af_check_source"),
+		SR_KEMIP_INT, ki_af_check_source,
+		{ SR_KEMIP_NONE, SR_KEMIP_NONE, SR_KEMIP_NONE,
+			SR_KEMIP_NONE, SR_KEMIP_NONE, SR_KEMIP_NONE }
+	},
+	{ str_init("antifraud"), str_init("af_check_source_profile"),
+		SR_KEMIP_INT, ki_af_check_source_profile,
+		{ SR_KEMIP_STR, SR_KEMIP_NONE, SR_KEMIP_NONE,
+			SR_KEMIP_NONE, SR_KEMIP_NONE, SR_KEMIP_NONE }
+	},
+	{ {0, 0}, {0, 0}, 0, NULL, { 0, 0, 0, 0, 0, 0 } }
+};
+/* clang-format on */
+
+int mod_register(char *path, int *dlflags, void *p1, void *p2)
+{
+	sr_kemi_modules_add(sr_kemi_antifraud_exports);
+	return 0;
+}

@@ -1,0 +1,306 @@
+# antifraud integration harness: real kamailio, sipp, sipvicious and
+# redis-server processes on loopback ports chosen at run time.
+# SPDX-License-Identifier: GPL-2.0-or-later
+import os
+import random
+import re
+import shutil
+import signal
+import socket
+import string
+import subprocess
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+MODULE = os.path.join(ROOT, "modules", "antifraud", "antifraud.so")
+SAMPLE_CFG = os.path.join(ROOT, "etc", "kamailio.cfg")
+DATA = os.path.join(ROOT, "test", "data")
+SCENARIOS = os.path.join(ROOT, "test", "integration", "scenarios")
+
+
+def kamailio_mpath():
+    out = subprocess.run(["dpkg", "-L", "kamailio"], capture_output=True,
+                         text=True, check=True).stdout
+    for line in out.splitlines():
+        if line.endswith("/modules/tm.so"):
+            return os.path.dirname(line) + "/"
+    raise RuntimeError("kamailio modules not found")
+
+
+def free_port(host="127.0.0.1"):
+    """A port free for both UDP and TCP on host."""
+    for _ in range(200):
+        port = random.randint(20000, 60000)
+        try:
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u, \
+                    socket.socket(socket.AF_INET, socket.SOCK_STREAM) as t:
+                u.bind((host, port))
+                t.bind((host, port))
+            return port
+        except OSError:
+            continue
+    raise RuntimeError("no free port")
+
+
+def build_geo_db(path, mapfile=None):
+    mapfile = mapfile or os.path.join(DATA, "geo.map")
+    subprocess.run(["perl", os.path.join(DATA, "mkgeo.pl"), path, mapfile],
+                   check=True, capture_output=True)
+    return path
+
+
+def render(template_path, out_path, **subst):
+    with open(template_path) as f:
+        text = f.read()
+    for k, v in subst.items():
+        text = text.replace("@%s@" % k, str(v))
+    with open(out_path, "w") as f:
+        f.write(text)
+    return out_path
+
+
+class Kamailio:
+    """Debian's kamailio running the sample etc/kamailio.cfg with the built
+    module, on its own port, ctl socket and run directory."""
+
+    def __init__(self, workdir, rules, next_hop_port=None, children=2,
+                 ip="127.0.0.1", defines=None):
+        self.workdir = workdir
+        self.ip = ip
+        self.port = free_port(ip)
+        self.ctl = os.path.join(workdir, "kamailio_ctl")
+        self.rules = rules
+        self.log_path = os.path.join(workdir, "kamailio-%d.log" % self.port)
+        self.next_hop_port = next_hop_port or free_port()
+        self.children = children
+        self.defines = defines or {}
+        self.proc = None
+
+    def start(self, expect_fail=False, timeout=15):
+        args = ["kamailio", "-f", SAMPLE_CFG, "-DD", "-E", "-m", "64",
+                "-Y", self.workdir,
+                "-A", "AF_IP=%s" % self.ip,
+                "-A", "AF_PORT=%d" % self.port,
+                "-A", 'AF_NEXT_HOP="sip:127.0.0.1:%d"' % self.next_hop_port,
+                "-A", 'AF_RULES="%s"' % self.rules,
+                "-A", 'AF_MODULE="%s"' % MODULE,
+                "-A", 'AF_CTL="unix:%s"' % self.ctl,
+                "-A", 'AF_MPATH="%s"' % kamailio_mpath(),
+                "-A", "AF_CHILDREN=%d" % self.children]
+        for k, v in self.defines.items():
+            args += ["-A", "%s=%s" % (k, v)]
+        self.log = open(self.log_path, "w")
+        self.proc = subprocess.Popen(args, stdout=self.log,
+                                     stderr=subprocess.STDOUT,
+                                     start_new_session=True)
+        if expect_fail:
+            try:
+                rc = self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.stop()
+                raise AssertionError("kamailio started with a bad config")
+            return rc
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError("kamailio exited (%s):\n%s" % (
+                    self.proc.returncode, self.read_log()[-4000:]))
+            if os.path.exists(self.ctl):
+                try:
+                    self.rpc("core.version")
+                    return self
+                except AssertionError:
+                    pass
+            time.sleep(0.1)
+        raise AssertionError("kamailio did not start:\n" + self.read_log()[-4000:])
+
+    def read_log(self):
+        with open(self.log_path, errors="replace") as f:
+            return f.read()
+
+    def rpc(self, *args, check=True):
+        p = subprocess.run(["kamcmd", "-s", "unix:" + self.ctl] +
+                           [str(a) for a in args],
+                           capture_output=True, text=True, timeout=10)
+        if p.returncode == 0 and p.stdout.startswith("error:"):
+            p.returncode = 1  # kamcmd exits 0 on an RPC fault
+        if check and p.returncode != 0:
+            raise AssertionError("kamcmd %s failed: %s %s" % (
+                " ".join(map(str, args)), p.stdout, p.stderr))
+        return p
+
+    def stats(self):
+        """antifraud.stats parsed into a dict (nested for sub-structs)."""
+        return parse_kamcmd(self.rpc("antifraud.stats").stdout)
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def crashed(self):
+        log = self.read_log()
+        return re.findall(r"(?:exited by a signal|signal 11|Segmentation|"
+                          r"ASSERT|core dumped)[^\n]*", log)
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+        if getattr(self, "log", None):
+            self.log.close()
+
+
+def parse_kamcmd(text):
+    """Parses kamcmd's output ("{", "key: value", "key: {", "}") into a
+    dict, or a list of dicts when it prints several."""
+    top = []
+    stack = []
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line:
+            continue
+        if line == "{":
+            obj = {}
+            if stack:
+                raise ValueError("unexpected '{' in %r" % text)
+            stack.append(obj)
+            top.append(obj)
+        elif line == "}":
+            stack.pop()
+        elif ":" in line and stack:
+            key, val = line.split(":", 1)
+            val = val.strip()
+            if val == "{":
+                obj = {}
+                stack[-1][key] = obj
+                stack.append(obj)
+            else:
+                stack[-1][key] = int(val) if re.fullmatch(r"-?\d+", val) else val
+        else:
+            top.append(line)
+    return top[0] if len(top) == 1 else top
+
+
+def rand_token(n=10):
+    return "".join(random.choice(string.ascii_lowercase + string.digits)
+                   for _ in range(n))
+
+
+class SipClient:
+    """Raw SIP over UDP from a chosen loopback source address."""
+
+    def __init__(self, src_ip="127.0.0.1", src_port=0):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind((src_ip, src_port))
+        self.ip, self.port = self.sock.getsockname()
+
+    def close(self):
+        self.sock.close()
+
+    def request(self, method, ruri, dst, from_user="caller", to_user=None,
+                from_host=None, headers=None, body=b"", call_id=None,
+                to_tag=None, user_agent="Test/1.0", content_length=None):
+        to_user = to_user if to_user is not None else \
+            (re.match(r"sips?:([^@]*)@", ruri) or [None, ""])[1]
+        from_host = from_host or dst[0]
+        call_id = call_id or rand_token(16)
+        lines = [
+            "%s %s SIP/2.0" % (method, ruri),
+            "Via: SIP/2.0/UDP %s:%d;branch=z9hG4bK%s;rport" % (
+                self.ip, self.port, rand_token()),
+            "Max-Forwards: 70",
+            "From: <sip:%s@%s>;tag=%s" % (from_user, from_host, rand_token(8)),
+            "To: <sip:%s%s>%s" % (to_user + "@" if to_user else "", dst[0],
+                                  ";tag=" + to_tag if to_tag else ""),
+            "Call-ID: %s" % call_id,
+            "CSeq: 1 %s" % method,
+            "Contact: <sip:%s@%s:%d>" % (from_user, self.ip, self.port),
+            "User-Agent: %s" % user_agent,
+        ]
+        lines += headers or []
+        if body:
+            lines.append("Content-Type: application/sdp")
+        lines.append("Content-Length: %d" % (
+            len(body) if content_length is None else content_length))
+        data = ("\r\n".join(lines) + "\r\n\r\n").encode() + body
+        self.send_raw(data, dst)
+        return call_id
+
+    def send_raw(self, data, dst):
+        self.sock.sendto(data, dst)
+
+    def recv(self, timeout=1.0):
+        """The status code of the next reply, or None when none comes."""
+        self.sock.settimeout(timeout)
+        try:
+            data, _ = self.sock.recvfrom(65535)
+        except socket.timeout:
+            return None
+        m = re.match(rb"SIP/2.0 (\d{3})", data)
+        return int(m.group(1)) if m else -1
+
+    def ask(self, method, ruri, dst, timeout=1.0, **kw):
+        """Sends a request and returns the final status (None: silence)."""
+        self.request(method, ruri, dst, **kw)
+        deadline = time.time() + timeout
+        while True:
+            left = deadline - time.time()
+            if left <= 0:
+                return None
+            code = self.recv(left)
+            if code is None or code >= 200 or code < 0:
+                return code
+
+
+def sdp(ip, o_ip=None):
+    o_ip = o_ip or ip
+    return ("v=0\r\no=- 1 1 IN IP4 %s\r\ns=-\r\nc=IN IP4 %s\r\nt=0 0\r\n"
+            "m=audio 4000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n" % (
+                o_ip, ip)).encode()
+
+
+class Sipp:
+    """sipp as UAS (background) or UAC (runs to completion)."""
+
+    @staticmethod
+    def uas(workdir, port, ip="127.0.0.1"):
+        log = open(os.path.join(workdir, "sipp-uas-%d.log" % port), "w")
+        p = subprocess.Popen(["sipp", "-sf", os.path.join(SCENARIOS, "uas.xml"),
+                              "-i", ip, "-p", str(port),
+                              "-nostdin", "-trace_err",
+                              "-error_file",
+                              os.path.join(workdir, "uas-%d.err" % port)],
+                             stdout=log, stderr=subprocess.STDOUT,
+                             cwd=workdir, start_new_session=True)
+        time.sleep(0.3)
+        assert p.poll() is None, "sipp UAS did not start"
+        return p
+
+    @staticmethod
+    def uac(workdir, target, scenario="uac.xml", src_ip="127.0.0.1",
+            caller="alice", callee="bob", calls=1, rate=10, timeout=10,
+            extra=None):
+        port = free_port(src_ip)
+        args = ["sipp", target, "-sf", os.path.join(SCENARIOS, scenario),
+                "-i", src_ip, "-p", str(port), "-m", str(calls),
+                "-r", str(rate), "-nostdin", "-timeout", "%ds" % timeout,
+                "-timeout_error", "-recv_timeout", "3000",
+                "-key", "caller", caller, "-key", "callee", callee,
+                "-trace_err", "-error_file",
+                os.path.join(workdir, "uac-%d.err" % port)]
+        args += extra or []
+        p = subprocess.run(args, capture_output=True, text=True, cwd=workdir,
+                           timeout=timeout + 20)
+        return p
+
+    @staticmethod
+    def stop(p):
+        if p and p.poll() is None:
+            os.killpg(p.pid, signal.SIGTERM)
+            try:
+                p.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                os.killpg(p.pid, signal.SIGKILL)

@@ -1,0 +1,699 @@
+/*
+ * antifraud unit tests - the rule file: the sample loads, defaults,
+ * every class of error with its "file:line:", list files, patterns,
+ * domains, profiles, and no leak on any path.
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <cmocka.h>
+#include "af_host.h"
+#include "af_geo.h"
+#include "af_rules.h"
+#include "host.h"
+
+/* the sample rule file, relative to the top of the tree (the runner's
+ * working directory) */
+#ifndef AF_SAMPLE_RULES
+#define AF_SAMPLE_RULES "etc/antifraud.yaml"
+#endif
+
+static char path_buf[512];
+static char err[512];
+
+/* Writes text into the temporary file name and returns its path (a copy
+ * that stays valid until the next call). */
+static const char *write_rules(const char *name, const char *text)
+{
+	const char *p = test_write_file(name, text);
+
+	assert_non_null(p);
+	snprintf(path_buf, sizeof(path_buf), "%s", p);
+	return path_buf;
+}
+
+/* Writes text as a rule file and loads it. */
+static af_rules_t *load_text(const char *text)
+{
+	return af_rules_load(write_rules("rules.yaml", text), err, sizeof(err));
+}
+
+static const af_iplist_t *find_list(const af_rules_t *r, const char *name)
+{
+	uint32_t i;
+
+	for(i = 0; i < r->n_lists; i++)
+		if(strcmp(r->lists[i].name, name) == 0)
+			return &r->lists[i];
+	return NULL;
+}
+
+static int list_has(const af_iplist_t *l, const char *ip)
+{
+	af_ip_t a;
+
+	assert_int_equal(af_ip_parse(ip, strlen(ip), &a), 0);
+	return af_trie_lookup(l->trie, &a, NULL) >= 0;
+}
+
+static int has_code(const uint16_t *v, uint32_t n, const char *cc)
+{
+	uint32_t i;
+
+	for(i = 0; i < n; i++)
+		if(v[i] == af_cc_pack(cc))
+			return 1;
+	return 0;
+}
+
+static int has_str(const af_strset_t *s, const char *v)
+{
+	return af_strset_has(s, v, strlen(v));
+}
+
+static int re_match(const af_regex_t *re, const char *s)
+{
+	return af_regex_match(re, s, strlen(s));
+}
+
+static void test_sample_loads(void **state)
+{
+	long live = test_host_shm_live();
+	const af_profile_t *p;
+	const af_iplist_t *l;
+	af_rules_t *r;
+
+	r = af_rules_load(AF_SAMPLE_RULES, err, sizeof(err));
+	if(!r)
+		fail_msg("%s", err);
+	assert_string_equal(r->path, AF_SAMPLE_RULES);
+	assert_true(r->loaded_ms > 0);
+
+	assert_int_equal(r->n_lists, 3);
+	l = find_list(r, "trusted");
+	assert_non_null(l);
+	assert_null(l->file);
+	assert_true(list_has(l, "127.0.0.1"));
+	assert_true(list_has(l, "::1"));
+	assert_false(list_has(l, "127.0.0.2"));
+	l = find_list(r, "office");
+	assert_non_null(l);
+	assert_int_equal(af_trie_count(l->trie), 0);
+	l = find_list(r, "blocklist");
+	assert_non_null(l);
+	assert_string_equal(l->file, "etc/antifraud-blocklist.txt");
+	assert_int_equal(af_trie_count(l->trie), 3);
+	assert_true(list_has(l, "192.0.2.77"));
+	assert_true(list_has(l, "198.51.100.7"));
+	assert_false(list_has(l, "198.51.100.8"));
+	assert_true(list_has(l, "2001:db8:dead:1::5"));
+
+	assert_null(r->geo_country_db);
+	assert_null(r->geo_asn_db);
+	assert_int_equal(r->geo_required, 1);
+
+	assert_int_equal(r->scanner.window_s, 60);
+	assert_int_equal(r->scanner.threshold, 5);
+	assert_int_equal(r->scanner.ban_s, 3600);
+	assert_int_equal(r->scanner.weight[AF_R_UNKNOWN_DOMAIN], 1);
+	assert_int_equal(r->scanner.weight[AF_R_UNKNOWN_USER], 1);
+	assert_int_equal(r->scanner.weight[AF_R_IP_DENY], 5);
+	assert_int_equal(r->scanner.weight[AF_R_GEO_COUNTRY], 1);
+	assert_int_equal(r->scanner.weight[AF_R_GEO_CONTINENT], 1);
+	assert_int_equal(r->scanner.weight[AF_R_GEO_ASN], 1);
+	assert_int_equal(r->scanner.weight[AF_R_GEO_UNKNOWN], 0);
+	assert_int_equal(r->scanner.weight[AF_R_BANNED], 0);
+	assert_int_equal(r->history_ttl_s, 86400);
+
+	assert_int_equal(r->n_profiles, 1);
+	p = r->default_profile;
+	assert_non_null(p);
+	assert_string_equal(p->name, "default");
+	assert_true(has_str(p->domains, "localhost"));
+	assert_true(has_str(p->domains, "127.0.0.1"));
+	assert_true(has_str(p->domains, "example.com"));
+	assert_int_equal(af_strset_count(p->domains), 3);
+	assert_true(has_str(p->users, "alice"));
+	assert_true(has_str(p->users, "carol"));
+	assert_false(has_str(p->users, "Alice"));
+	assert_int_equal(p->n_user_re, 1);
+	assert_string_equal(p->user_re[0].src, "^1[0-9]{3}$");
+	assert_true(re_match(&p->user_re[0], "1234"));
+	assert_false(re_match(&p->user_re[0], "12345"));
+	assert_non_null(p->routable);
+	assert_true(re_match(p->routable, "+4930123456"));
+	assert_false(re_match(p->routable, "12345"));
+	assert_int_equal(p->n_trusted, 1);
+	assert_ptr_equal(p->trusted[0], find_list(r, "trusted"));
+	assert_int_equal(p->n_allow, 1);
+	assert_ptr_equal(p->allow[0], find_list(r, "office"));
+	assert_int_equal(p->n_deny, 1);
+	assert_ptr_equal(p->deny[0], find_list(r, "blocklist"));
+	assert_int_equal(p->geo.n_allow_cc, 0);
+	assert_int_equal(p->geo.n_deny_cc, 1);
+	assert_true(has_code(p->geo.deny_cc, p->geo.n_deny_cc, "KP"));
+	assert_int_equal(p->geo.n_allow_cont + p->geo.n_deny_cont, 0);
+	assert_int_equal(p->geo.n_deny_asn, 0);
+	assert_int_equal(p->geo.unknown_is_bad, 0);
+	assert_int_equal(p->country_hop_s, 3600);
+	assert_int_equal(p->continent_hop_s, 14400);
+	assert_int_equal(af_strset_count(p->exempt_callers), 0);
+	assert_int_equal(p->n_exempt_sources, 0);
+	assert_int_equal(p->mode[AF_C_DOMAIN], AF_MODE_ENFORCE);
+	assert_int_equal(p->mode[AF_C_USER], AF_MODE_ENFORCE);
+	assert_int_equal(p->mode[AF_C_IPLIST], AF_MODE_ENFORCE);
+	assert_int_equal(p->mode[AF_C_GEO], AF_MODE_ENFORCE);
+	assert_int_equal(p->mode[AF_C_SDP], AF_MODE_MONITOR);
+	assert_int_equal(p->mode[AF_C_HOPPING], AF_MODE_MONITOR);
+	assert_int_equal(p->mode[AF_C_BAN], AF_MODE_ENFORCE);
+
+	af_rules_free(r);
+	assert_int_equal(test_host_shm_live(), live);
+}
+
+static void test_defaults(void **state)
+{
+	long live = test_host_shm_live();
+	const af_profile_t *p;
+	af_rules_t *r;
+	int i;
+
+	r = load_text("version: 1\nprofiles:\n  default:\n");
+	if(!r)
+		fail_msg("%s", err);
+	assert_int_equal(r->n_lists, 0);
+	assert_null(r->geo_country_db);
+	assert_null(r->geo_asn_db);
+	assert_int_equal(r->geo_required, 0);
+	assert_int_equal(r->scanner.window_s, 60);
+	assert_int_equal(r->scanner.threshold, 5);
+	assert_int_equal(r->scanner.ban_s, 3600);
+	for(i = 0; i < AF_R__COUNT; i++) {
+		if(i == AF_R_UNKNOWN_DOMAIN || i == AF_R_UNKNOWN_USER)
+			assert_int_equal(r->scanner.weight[i], 1);
+		else if(i == AF_R_IP_DENY)
+			assert_int_equal(r->scanner.weight[i], 5);
+		else
+			assert_int_equal(r->scanner.weight[i], 0);
+	}
+	assert_int_equal(r->history_ttl_s, 86400);
+	p = r->default_profile;
+	assert_non_null(p);
+	assert_int_equal(af_strset_count(p->domains), 0);
+	assert_int_equal(af_strset_count(p->users), 0);
+	assert_int_equal(p->n_user_re, 0);
+	assert_null(p->routable);
+	assert_int_equal(p->n_trusted + p->n_allow + p->n_deny, 0);
+	assert_int_equal(p->geo.n_allow_cc + p->geo.n_deny_cc, 0);
+	assert_int_equal(p->geo.unknown_is_bad, 0);
+	assert_int_equal(p->country_hop_s, 0);
+	assert_int_equal(p->continent_hop_s, 0);
+	for(i = 0; i < AF_C__COUNT; i++)
+		assert_int_equal(p->mode[i], i == AF_C_SDP || i == AF_C_HOPPING
+													 ? AF_MODE_MONITOR
+													 : AF_MODE_ENFORCE);
+	af_rules_free(r);
+
+	/* a database makes GeoIP required unless told otherwise; paths
+	 * are relative to the rule file */
+	r = load_text("version: 1\ngeoip:\n  country_db: c.mmdb\n"
+				  "  asn_db: /x/a.mmdb\nprofiles: {default: {}}\n");
+	if(!r)
+		fail_msg("%s", err);
+	assert_int_equal(r->geo_required, 1);
+	assert_non_null(r->geo_country_db);
+	assert_true(strlen(r->geo_country_db) > strlen("/c.mmdb"));
+	assert_string_equal(r->geo_country_db
+								+ strlen(r->geo_country_db) - strlen("/c.mmdb"),
+			"/c.mmdb");
+	assert_string_equal(r->geo_asn_db, "/x/a.mmdb");
+	af_rules_free(r);
+
+	r = load_text("version: 1\ngeoip: {country_db: c.mmdb, required: false}\n"
+				  "profiles: {default: {}}\n");
+	if(!r)
+		fail_msg("%s", err);
+	assert_int_equal(r->geo_required, 0);
+	af_rules_free(r);
+
+	/* weights given: the reasons not named weigh 0 */
+	r = load_text("version: 1\nscanner:\n  weights: {geo_asn: 7}\n"
+				  "history: {ttl: 100}\nprofiles: {default: {mode: {sdp: off,"
+				  " ban: monitor}, geo: {unknown: deny,"
+				  " deny_asn: [AS64500, 13335, as64500]}}}\n");
+	if(!r)
+		fail_msg("%s", err);
+	assert_int_equal(r->scanner.weight[AF_R_GEO_ASN], 7);
+	assert_int_equal(r->scanner.weight[AF_R_IP_DENY], 0);
+	assert_int_equal(r->scanner.weight[AF_R_UNKNOWN_USER], 0);
+	assert_int_equal(r->history_ttl_s, 100);
+	p = r->default_profile;
+	assert_int_equal(p->mode[AF_C_SDP], AF_MODE_OFF);
+	assert_int_equal(p->mode[AF_C_BAN], AF_MODE_MONITOR);
+	assert_int_equal(p->mode[AF_C_GEO], AF_MODE_ENFORCE);
+	assert_int_equal(p->geo.unknown_is_bad, 1);
+	assert_int_equal(p->geo.n_deny_asn, 2);
+	assert_int_equal(p->geo.deny_asn[0], 13335);
+	assert_int_equal(p->geo.deny_asn[1], 64500);
+	af_rules_free(r);
+	assert_int_equal(test_host_shm_live(), live);
+}
+
+static void test_geo_codes(void **state)
+{
+	const af_profile_t *p;
+	af_rules_t *r;
+
+	r = load_text("version: 1\nprofiles:\n  default:\n    geo:\n"
+				  "      allow_countries: [us, DE, de, Fr]\n"
+				  "      deny_continents: [af, AS]\n");
+	if(!r)
+		fail_msg("%s", err);
+	p = r->default_profile;
+	assert_int_equal(p->geo.n_allow_cc, 3);
+	assert_true(p->geo.allow_cc[0] < p->geo.allow_cc[1]);
+	assert_true(p->geo.allow_cc[1] < p->geo.allow_cc[2]);
+	assert_int_equal(p->geo.allow_cc[0], af_cc_pack("DE"));
+	assert_int_equal(p->geo.allow_cc[2], af_cc_pack("US"));
+	assert_true(has_code(p->geo.allow_cc, p->geo.n_allow_cc, "FR"));
+	assert_int_equal(p->geo.n_deny_cont, 2);
+	assert_true(has_code(p->geo.deny_cont, p->geo.n_deny_cont, "AF"));
+	assert_true(has_code(p->geo.deny_cont, p->geo.n_deny_cont, "AS"));
+	af_rules_free(r);
+}
+
+/* a bad file: its text, the line the error names, and words it says */
+typedef struct bad_case {
+	const char *text;
+	int line;
+	const char *says;
+} bad_case_t;
+
+#define PROF "profiles: {default: {}}\n"
+
+static const bad_case_t bad_cases[] = {
+	/* YAML itself */
+	{"version: 1\nprofiles:\n  default: {domains: [a, b}\n", 3,
+			"YAML: "},
+	{"version: 1\n" PROF "bad: *nope\n", 3, "YAML: "},
+	{"", 1, "no rules in the file"},
+	{"# only a comment\n", 1, "no rules in the file"},
+	{"- version\n- 1\n", 1, "expected a mapping at the top, got a sequence"},
+	{"version: 1\n" PROF "---\nversion: 1\n", 4, "second YAML document"},
+	/* top level */
+	{PROF, 1, "missing 'version: 1'"},
+	{"version: 2\n" PROF, 1, "version: unsupported version 2"},
+	{"version: 1.0\n" PROF, 1, "version: expected an integer, got '1.0'"},
+	{"version: 1\nprofile:\n  default: {}\n", 2,
+			"unknown key 'profile' (expected version, lists, geoip, "
+			"scanner, history, profiles)"},
+	{"version: 1\n" PROF "version: 1\n", 3, "duplicate key 'version'"},
+	{"version: 1\n", 1, "missing 'profiles'"},
+	{"version: 1\nprofiles:\n  trunk: {}\n", 2, "no 'default' profile"},
+	{"version: 1\nprofiles: {default: {}, 'a b': {}}\n", 2,
+			"'a b' is not a valid profile name"},
+	{"version: 1\nprofiles:\n  default: {}\n  default: {}\n", 4,
+			"profiles: duplicate key 'default'"},
+	/* integers, ranges, booleans */
+	{"version: 1\nscanner:\n  window: 1m\n" PROF, 3,
+			"scanner.window: expected an integer, got '1m'"},
+	{"version: 1\nscanner:\n  window: 0\n" PROF, 3,
+			"scanner.window: 0 is out of range (1..86400)"},
+	{"version: 1\nscanner:\n  threshold: -1\n" PROF, 3,
+			"scanner.threshold: expected an integer, got '-1'"},
+	{"version: 1\nscanner:\n  ban_time: 99999999999999999999999\n" PROF, 3,
+			"scanner.ban_time: 99999999999999999999999 is out of range"},
+	{"version: 1\nscanner:\n  ban_time:\n" PROF, 3,
+			"scanner.ban_time: expected an integer, got nothing"},
+	{"version: 1\nscanner:\n  windw: 5\n" PROF, 3,
+			"scanner: unknown key 'windw' (expected window, threshold, "
+			"ban_time, weights)"},
+	{"version: 1\nhistory:\n  ttl: [1]\n" PROF, 3,
+			"history.ttl: expected an integer, got a sequence"},
+	{"version: 1\ngeoip:\n  required: yes\n" PROF, 3,
+			"geoip.required: expected true or false, got 'yes'"},
+	{"version: 1\ngeoip:\n  country_db: ''\n" PROF, 3,
+			"geoip.country_db: empty file name"},
+	/* reasons */
+	{"version: 1\nscanner:\n  weights:\n    ip_deny: 5\n"
+	 "    unknown_domian: 1\n" PROF,
+			5, "scanner.weights: unknown reason 'unknown_domian'"},
+	{"version: 1\nscanner:\n  weights:\n    ip_deny: {a: 1}\n" PROF, 4,
+			"scanner.weights.ip_deny: expected an integer, got a mapping"},
+	/* wrong shapes */
+	{"version: 1\nlists:\n  - a\n" PROF, 3,
+			"lists: expected a mapping, got a sequence"},
+	{"version: 1\nprofiles:\n  default:\n    domains: example.com\n", 4,
+			"profiles.default.domains: expected a sequence, got a scalar"},
+	{"version: 1\nprofiles:\n  default:\n    users: [[a]]\n", 4,
+			"profiles.default.users: expected a string, got a sequence"},
+	{"version: 1\nprofiles:\n  default:\n    users: [\"\"]\n", 4,
+			"profiles.default.users: empty user"},
+	{"version: 1\nprofiles:\n  default:\n    users: [\"a\\0b\"]\n", 4,
+			"NUL byte"},
+	{"version: 1\nprofiles:\n  default:\n    user: [a]\n", 4,
+			"profiles.default: unknown key 'user'"},
+	/* modes */
+	{"version: 1\nprofiles:\n  default:\n    mode:\n      geo: block\n", 5,
+			"profiles.default.mode.geo: unknown mode 'block' (expected off,"
+			" monitor or enforce)"},
+	{"version: 1\nprofiles:\n  default:\n    mode:\n      fraud: off\n", 5,
+			"profiles.default.mode: unknown key 'fraud' (expected domain, "
+			"user, iplist, geo, sdp, hopping, ban)"},
+	/* geo */
+	{"version: 1\nprofiles:\n  default:\n    geo:\n"
+	 "      deny_countries:\n        - KP\n        - DEU\n",
+			7, "profiles.default.geo.deny_countries: 'DEU' is not a "
+			   "two-letter country code"},
+	{"version: 1\nprofiles:\n  default:\n    geo: {allow_countries: [D1]}\n",
+			4, "'D1' is not a two-letter country code"},
+	{"version: 1\nprofiles:\n  default:\n    geo:\n"
+	 "      deny_continents: [EU, XX]\n",
+			5, "profiles.default.geo.deny_continents: 'XX' is not a "
+			   "continent code (AF, AN, AS, EU, NA, OC, SA)"},
+	{"version: 1\nprofiles:\n  default:\n    geo:\n      deny_asn: [AS0]\n",
+			5, "'AS0' is not an AS number"},
+	{"version: 1\nprofiles:\n  default:\n    geo:\n"
+	 "      deny_asn: [4294967296]\n",
+			5, "'4294967296' is not an AS number"},
+	{"version: 1\nprofiles:\n  default:\n    geo:\n      unknown: block\n",
+			5, "profiles.default.geo.unknown: expected allow or deny, got "
+			   "'block'"},
+	/* hopping */
+	{"version: 1\nhistory: {ttl: 3600}\nprofiles:\n  default:\n"
+	 "    hopping:\n      country: 7200\n",
+			6, "profiles.default.hopping.country: 7200 is longer than "
+			   "history.ttl (3600)"},
+	/* lists */
+	{"version: 1\nprofiles:\n  default:\n    deny: [nope]\n", 4,
+			"profiles.default.deny: unknown list 'nope'"},
+	{"version: 1\nlists: {a: {}}\nprofiles:\n  default:\n"
+	 "    exempt_sources: [a, b]\n",
+			5, "profiles.default.exempt_sources: unknown list 'b'"},
+	{"version: 1\nlists:\n  x:\n    entries:\n      - 10.0.0.0/8\n"
+	 "      - 10.0.0.0/33\n" PROF,
+			6, "lists.x.entries: '10.0.0.0/33' is not an address or CIDR: "
+			   "prefix length out of range (0..32)"},
+	{"version: 1\nlists:\n  x:\n    entries: [host.example]\n" PROF, 4,
+			"'host.example' is not an address or CIDR: invalid IP address"},
+	{"version: 1\nlists:\n  x:\n    entrys: []\n" PROF, 4,
+			"lists.x: unknown key 'entrys' (expected entries, file)"},
+	{"version: 1\nlists:\n  x y: {}\n" PROF, 3,
+			"'x y' is not a valid list name"},
+	/* patterns */
+	{"version: 1\nprofiles:\n  default:\n    user_patterns: ['^1', '^(1']\n",
+			4, "profiles.default.user_patterns: bad regular expression "
+			   "'^(1': missing closing parenthesis at offset 3"},
+	{"version: 1\nprofiles:\n  default:\n    routable: '[0-9'\n", 4,
+			"profiles.default.routable: bad regular expression '[0-9': "
+			"missing terminating ] for character class at offset 4"},
+	{"version: 1\nprofiles:\n  default:\n    routable: ''\n", 4,
+			"empty regular expression"},
+	/* domains */
+	{"version: 1\nprofiles:\n  default:\n    domains: [sip:example.com]\n",
+			4, "'sip:example.com' is not a host name or IP address"},
+	{"version: 1\nprofiles:\n  default:\n    domains: [127.000.0.1]\n", 4,
+			"'127.000.0.1' is not a valid IPv4 address"},
+};
+
+static void test_bad_files(void **state)
+{
+	long live = test_host_shm_live();
+	char prefix[600];
+	af_rules_t *r;
+	size_t i;
+
+	for(i = 0; i < sizeof(bad_cases) / sizeof(bad_cases[0]); i++) {
+		r = load_text(bad_cases[i].text);
+		if(r)
+			fail_msg("case %zu loaded:\n%s", i, bad_cases[i].text);
+		snprintf(prefix, sizeof(prefix), "%s:%d: ", path_buf,
+				bad_cases[i].line);
+		if(strncmp(err, prefix, strlen(prefix)) != 0
+				|| !strstr(err, bad_cases[i].says))
+			fail_msg("case %zu: got \"%s\", want \"%s...%s\"", i, err, prefix,
+					bad_cases[i].says);
+		assert_int_equal(test_host_shm_live(), live);
+	}
+}
+
+static void test_missing_rule_file(void **state)
+{
+	char want[600];
+
+	snprintf(want, sizeof(want), "%s",
+			write_rules("exists.yaml", "version: 1\n"));
+	strcpy(strrchr(want, '/') + 1, "absent.yaml");
+	assert_null(af_rules_load(want, err, sizeof(err)));
+	strcat(want, ": No such file or directory");
+	assert_string_equal(err, want);
+	/* err may be NULL */
+	assert_null(af_rules_load("/nonexistent/rules.yaml", NULL, 0));
+}
+
+static void test_list_files(void **state)
+{
+	long live = test_host_shm_live();
+	char list[512], want[600];
+	const af_iplist_t *l;
+	af_rules_t *r;
+
+	/* relative to the rule file's folder; entries and file together */
+	snprintf(list, sizeof(list), "%s",
+			test_write_file("good-list.txt",
+					"10.0.0.0/8 feed-column\n; note\n2001:db8::/32\n"));
+	r = load_text("version: 1\nlists:\n  bl:\n    entries: [192.0.2.1]\n"
+				  "    file: good-list.txt\n"
+				  "profiles: {default: {deny: [bl]}}\n");
+	if(!r)
+		fail_msg("%s", err);
+	l = find_list(r, "bl");
+	assert_string_equal(l->file, list);
+	assert_int_equal(af_trie_count(l->trie), 3);
+	assert_true(list_has(l, "10.1.2.3"));
+	assert_true(list_has(l, "192.0.2.1"));
+	assert_true(list_has(l, "2001:db8::1"));
+	assert_false(list_has(l, "192.0.2.2"));
+	assert_ptr_equal(r->default_profile->deny[0], l);
+	af_rules_free(r);
+
+	/* an absolute path */
+	snprintf(want, sizeof(want),
+			"version: 1\nlists: {bl: {file: '%s'}}\n" PROF, list);
+	r = load_text(want);
+	if(!r)
+		fail_msg("%s", err);
+	af_rules_free(r);
+
+	/* an error in the list file is the list file's own "path:line:" */
+	snprintf(list, sizeof(list), "%s",
+			test_write_file("bad-list.txt", "10.0.0.0/8\n\n1.2.3.999 x\n"));
+	r = load_text("version: 1\nlists:\n  bl:\n    file: bad-list.txt\n" PROF);
+	assert_null(r);
+	snprintf(want, sizeof(want), "%s:3: ", list);
+	if(strncmp(err, want, strlen(want)) != 0 || !strstr(err, "1.2.3.999"))
+		fail_msg("got \"%s\", want \"%s...\"", err, want);
+
+	/* a list file that is not there */
+	strcpy(strrchr(list, '/') + 1, "no-such-list.txt");
+	r = load_text("version: 1\nlists:\n  bl:\n    file: no-such-list.txt\n"
+				  PROF);
+	assert_null(r);
+	snprintf(want, sizeof(want), "%s: No such file or directory", list);
+	assert_string_equal(err, want);
+	assert_int_equal(test_host_shm_live(), live);
+}
+
+static void test_regex(void **state)
+{
+	long live = test_host_shm_live();
+	const af_profile_t *p;
+	af_regex_t *re;
+	af_rules_t *r;
+	char evil[64];
+	time_t t0;
+
+	r = load_text("version: 1\nprofiles:\n  default:\n"
+				  "    user_patterns: ['^1[0-9]{3}$', '^(alice|bob)\\.[a-z]+$',"
+				  " 'sales', '^(a+)+$']\n"
+				  "    routable: '^\\+?[0-9]{6,15}$'\n");
+	if(!r)
+		fail_msg("%s", err);
+	p = r->default_profile;
+	assert_int_equal(p->n_user_re, 4);
+	re = p->user_re;
+	/* anchored */
+	assert_true(re_match(&re[0], "1000"));
+	assert_true(re_match(&re[0], "1999"));
+	assert_false(re_match(&re[0], "2000"));
+	assert_false(re_match(&re[0], "10000"));
+	assert_false(re_match(&re[0], "x1000"));
+	assert_false(re_match(&re[0], ""));
+	/* '$' is the very end, not before a final newline */
+	assert_false(re_match(&re[0], "1000\n"));
+	/* only len bytes are the subject */
+	assert_true(af_regex_match(&re[0], "1000999", 4));
+	assert_false(af_regex_match(&re[0], "1000999", 5));
+	assert_false(af_regex_match(&re[0], NULL, 0));
+	assert_true(re_match(&re[1], "alice.smith"));
+	assert_false(re_match(&re[1], "alice.Smith"));
+	assert_false(re_match(&re[1], "carol.smith"));
+	/* not anchored: a substring is enough */
+	assert_true(re_match(&re[2], "presales-team"));
+	assert_false(re_match(&re[2], "support"));
+	/* catastrophic backtracking stops at the match limit: no match */
+	memset(evil, 'a', 40);
+	evil[40] = '!';
+	evil[41] = '\0';
+	t0 = time(NULL);
+	assert_false(re_match(&re[3], evil));
+	assert_false(re_match(&re[3], evil));
+	assert_true(time(NULL) - t0 < 5);
+	assert_true(re_match(&re[3], "aaaa"));
+	assert_true(re_match(p->routable, "+4930123456"));
+	assert_true(re_match(p->routable, "004930123456"));
+	assert_false(re_match(p->routable, "+49301234567890123"));
+	assert_false(re_match(p->routable, "12345"));
+	assert_false(af_regex_match(NULL, "x", 1));
+	af_rules_free(r);
+	assert_int_equal(test_host_shm_live(), live);
+}
+
+static void test_domains(void **state)
+{
+	const af_strset_t *d;
+	af_rules_t *r;
+
+	r = load_text("version: 1\nprofiles:\n  default:\n"
+				  "    domains: [Example.COM, '[2001:DB8:0::1]',"
+				  " '::ffff:192.0.2.1', 127.0.0.1, 2001:db8::1,"
+				  " SIP-1.example.net]\n");
+	if(!r)
+		fail_msg("%s", err);
+	d = r->default_profile->domains;
+	assert_int_equal(af_strset_count(d), 5);
+	assert_true(has_str(d, "example.com"));
+	assert_false(has_str(d, "Example.COM"));
+	assert_true(has_str(d, "2001:db8::1"));
+	assert_false(has_str(d, "[2001:db8::1]"));
+	assert_true(has_str(d, "192.0.2.1"));
+	assert_true(has_str(d, "127.0.0.1"));
+	assert_true(has_str(d, "sip-1.example.net"));
+	af_rules_free(r);
+}
+
+static void test_profiles(void **state)
+{
+	const af_profile_t *p;
+	af_rules_t *r;
+
+	r = load_text("version: 1\nlists: {pbx: {entries: [10.0.0.0/8]}}\n"
+				  "profiles:\n  trunk:\n    exempt_sources: [pbx]\n"
+				  "    exempt_callers: [admin]\n    mode: {user: off}\n"
+				  "  default:\n    users: [alice]\n");
+	if(!r)
+		fail_msg("%s", err);
+	assert_int_equal(r->n_profiles, 2);
+	p = af_rules_profile(r, NULL, 0);
+	assert_non_null(p);
+	assert_ptr_equal(p, r->default_profile);
+	assert_string_equal(p->name, "default");
+	assert_true(has_str(p->users, "alice"));
+	assert_ptr_equal(af_rules_profile(r, "trunk", 0), p);
+	assert_ptr_equal(af_rules_profile(r, "default", 7), p);
+	p = af_rules_profile(r, "trunk", 5);
+	assert_non_null(p);
+	assert_string_equal(p->name, "trunk");
+	assert_int_equal(p->mode[AF_C_USER], AF_MODE_OFF);
+	assert_int_equal(p->mode[AF_C_DOMAIN], AF_MODE_ENFORCE);
+	assert_int_equal(p->n_exempt_sources, 1);
+	assert_string_equal(p->exempt_sources[0]->name, "pbx");
+	assert_true(has_str(p->exempt_callers, "admin"));
+	assert_false(has_str(p->users, "alice"));
+	/* the name is name[0..len) */
+	assert_ptr_equal(af_rules_profile(r, "trunkX", 5), p);
+	assert_null(af_rules_profile(r, "trun", 4));
+	assert_null(af_rules_profile(r, "trunks", 6));
+	assert_null(af_rules_profile(r, "other", 5));
+	assert_null(af_rules_profile(NULL, "trunk", 5));
+	af_rules_free(r);
+	af_rules_free(NULL);
+}
+
+static void test_check_names(void **state)
+{
+	assert_string_equal(af_check_name(AF_C_DOMAIN), "domain");
+	assert_string_equal(af_check_name(AF_C_USER), "user");
+	assert_string_equal(af_check_name(AF_C_IPLIST), "iplist");
+	assert_string_equal(af_check_name(AF_C_GEO), "geo");
+	assert_string_equal(af_check_name(AF_C_SDP), "sdp");
+	assert_string_equal(af_check_name(AF_C_HOPPING), "hopping");
+	assert_string_equal(af_check_name(AF_C_BAN), "ban");
+	assert_string_equal(af_check_name(AF_C__COUNT), "unknown");
+	assert_string_equal(af_check_name((af_check_t)-1), "unknown");
+}
+
+/* a bigger file: the arena grows past one chunk; still no leak */
+static void test_large(void **state)
+{
+	long live = test_host_shm_live();
+	size_t cap = 1 << 20, len = 0;
+	const af_profile_t *p;
+	af_rules_t *r;
+	char *text;
+	int i;
+
+	text = malloc(cap);
+	assert_non_null(text);
+	len += (size_t)snprintf(text + len, cap - len,
+			"version: 1\nprofiles:\n  default:\n    users:\n");
+	for(i = 0; i < 5000; i++)
+		len += (size_t)snprintf(text + len, cap - len, "      - u%d\n", i);
+	len += (size_t)snprintf(text + len, cap - len, "    user_patterns:\n");
+	for(i = 0; i < 200; i++)
+		len += (size_t)snprintf(text + len, cap - len,
+				"      - '^%d[0-9]{2,4}$'\n", i);
+	r = load_text(text);
+	if(!r)
+		fail_msg("%s", err);
+	p = r->default_profile;
+	assert_int_equal(af_strset_count(p->users), 5000);
+	assert_true(has_str(p->users, "u4999"));
+	assert_int_equal(p->n_user_re, 200);
+	assert_true(re_match(&p->user_re[199], "19912"));
+	assert_true(af_arena_size(r->arena) > 64 * 1024);
+	af_rules_free(r);
+
+	/* the same, failing at its very end */
+	snprintf(text + len, cap - len, "    mode: {geo: maybe}\n");
+	assert_null(load_text(text));
+	assert_non_null(strstr(err, "unknown mode 'maybe'"));
+	free(text);
+	assert_int_equal(test_host_shm_live(), live);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_sample_loads),
+		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_geo_codes),
+		cmocka_unit_test(test_bad_files),
+		cmocka_unit_test(test_missing_rule_file),
+		cmocka_unit_test(test_list_files),
+		cmocka_unit_test(test_regex),
+		cmocka_unit_test(test_domains),
+		cmocka_unit_test(test_profiles),
+		cmocka_unit_test(test_check_names),
+		cmocka_unit_test(test_large),
+	};
+
+	test_host_init();
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
