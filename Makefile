@@ -87,7 +87,7 @@ test: deps module unit-build
 	$(PYTHON) -m pytest -q test
 
 bench: deps module
-	@utils/bench.sh
+	@$(PYTHON) utils/bench.py
 
 clean:
 	rm -rf $(BUILD)/pic $(BUILD)/san $(BUILD)/libafcore.a $(BUILD)/bench \

@@ -109,7 +109,7 @@ void *af_arena_alloc(af_arena_t *a, size_t size)
 	if(size == 0)
 		size = 1;
 	if(size > SIZE_MAX - AF_ARENA_HDR - 2 * AF_ARENA_ALIGN)
-		return NULL;
+		goto oom;
 	need = AF_ARENA_ROUND(size);
 	if(need <= (size_t)(a->end - a->cur)) {
 		p = a->cur;

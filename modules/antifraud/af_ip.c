@@ -221,11 +221,11 @@ typedef struct af_trie_node {
 } af_trie_node_t;
 
 typedef struct af_trie_slot {
-	af_trie_node_t *start;   /* where the search goes on, or NULL */
+	af_trie_node_t *start;    /* where the search goes on, or NULL */
 	struct af_trie_slot *sub; /* 256 slots for the next 8 bits, or NULL */
-	uint32_t value;          /* value of the prefix, if plen >= 0 */
-	int16_t plen;            /* longest prefix shorter than d; -1 none */
-	uint16_t heavy;          /* prefixes >= d long in the block, to HEAVY */
+	uint32_t value;           /* value of the prefix, if plen >= 0 */
+	int16_t plen;             /* longest prefix shorter than d; -1 none */
+	uint16_t heavy;           /* prefixes >= d long in the block, to HEAVY */
 } af_trie_slot_t;
 
 struct af_trie {
@@ -378,9 +378,9 @@ static void af_trie_slot_fill(af_trie_slot_t *s, unsigned d,
 		const uint64_t blk[2], const af_trie_slot_t *up)
 {
 	af_trie_node_t *n;
+	uint32_t value = up->value;
+	int plen = up->plen;
 
-	s->plen = up->plen;
-	s->value = up->value;
 	for(n = up->start; n && n->plen < d;
 			n = n->child[af_key_bit(blk, n->plen)]) {
 		if(!af_node_match(n, blk)) {
@@ -388,30 +388,39 @@ static void af_trie_slot_fill(af_trie_slot_t *s, unsigned d,
 			break;
 		}
 		if(n->has_value) {
-			s->plen = n->plen;
-			s->value = n->value;
+			plen = n->plen;
+			value = n->value;
 		}
 	}
 	/* a start outside the block would only fail there */
 	if(n && af_key_common(n->key, blk, d) < d)
 		n = NULL;
+	/*
+	 * An add changes the slots below s only through s: what it added is
+	 * either above s->start (in plen and value here) or s->start itself.
+	 */
+	if(n == s->start && plen == s->plen && value == s->value)
+		return;
 	s->start = n;
+	s->plen = (int16_t)plen;
+	s->value = value;
 	if(s->sub)
 		af_trie_subs_fill(s, d, blk, 0, 256);
 }
 
 /*
- * Refills the slots below the top slot s that an add changed: the ones
- * for addresses starting with the first r bits of key, key being the
- * prefix added or a longer one.
+ * Refills the slots below the top slot s that an add may have changed:
+ * those at least min bits deep for addresses starting with the first r
+ * bits of key (r <= min), key being the prefix added. Below the first
+ * level refilled, af_trie_slot_fill() goes on where something changed.
  */
-static void af_trie_slots_update(
-		af_trie_slot_t *s, const uint64_t key[2], unsigned r)
+static void af_trie_slots_update(af_trie_slot_t *s, const uint64_t key[2],
+		unsigned r, unsigned min)
 {
 	unsigned d, cnt;
 
 	for(d = 0; s->sub; s = &s->sub[af_key_byte(key, d)], d += 8) {
-		if(r > d + 8)
+		if(d + 8 < min)
 			continue;
 		cnt = r <= d ? 256 : 1u << (d + 8 - r);
 		af_trie_subs_fill(s, d, key, af_key_byte(key, d) & ~(cnt - 1), cnt);
@@ -495,7 +504,7 @@ int af_trie_add(af_trie_t *t, const af_ip_t *net, int plen, uint32_t value)
 {
 	af_trie_node_t **link, *n, *m, *fork, *parent = NULL;
 	uint64_t key[2];
-	unsigned common = 0, len;
+	unsigned common = 0, len, r;
 	int bits, fam;
 
 	bits = af_trie_key(net, key);
@@ -514,15 +523,17 @@ int af_trie_add(af_trie_t *t, const af_ip_t *net, int plen, uint32_t value)
 			break;
 		if(n->plen == len) {
 			/* already there: a new value, the links stay */
+			if(n->has_value && n->value == value)
+				return 0;
+			n->value = value;
+			/* the slots below len bits that may hold it */
 			if(n->has_value) {
-				n->value = value;
-				af_trie_slots_update(&t->top[fam], key, len);
+				af_trie_slots_update(&t->top[fam], key, len, len + 1);
 				return 0;
 			}
-			n->value = value;
 			n->has_value = 1;
 			t->fcount[fam]++;
-			af_trie_slots_update(&t->top[fam], key, len);
+			af_trie_slots_update(&t->top[fam], key, len, len + 1);
 			return af_trie_slots_count(t, fam, key, len);
 		}
 		parent = n;
@@ -550,7 +561,8 @@ int af_trie_add(af_trie_t *t, const af_ip_t *net, int plen, uint32_t value)
 	}
 	t->fcount[fam]++;
 	/* the slots whose path crosses the changed link */
-	af_trie_slots_update(&t->top[fam], key, parent ? parent->plen + 1u : 0);
+	r = parent ? parent->plen + 1u : 0;
+	af_trie_slots_update(&t->top[fam], key, r, r);
 	return af_trie_slots_count(t, fam, key, len);
 }
 

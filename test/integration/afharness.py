@@ -77,7 +77,7 @@ class Kamailio:
         self.proc = None
 
     def start(self, expect_fail=False, timeout=15):
-        args = ["kamailio", "-f", SAMPLE_CFG, "-DD", "-E", "-m", "64",
+        args = ["kamailio", "-f", SAMPLE_CFG, "-DD", "-E", "-m", "128",
                 "-Y", self.workdir,
                 "-A", "AF_IP=%s" % self.ip,
                 "-A", "AF_PORT=%d" % self.port,

@@ -564,11 +564,55 @@ static void random_ip(af_ip_t *ip, int fam, int clustered)
 	}
 }
 
+/* replaces the first p->plen bits of ip by p's */
+static void ref_overlay(af_ip_t *ip, const ref_prefix_t *p)
+{
+	uint64_t w;
+	uint8_t m;
+	int k, left;
+
+	for(k = 0; k < (ip->family == 4 ? 4 : 16); k++) {
+		w = k < 8 ? p->hi : p->lo;
+		left = p->plen - k * 8;
+		if(left <= 0)
+			break;
+		m = left >= 8 ? 0xff : (uint8_t)(0xff00 >> left);
+		ip->addr[k] = (uint8_t)((ip->addr[k] & ~m)
+								| ((uint8_t)(w >> (56 - (k % 8) * 8)) & m));
+	}
+}
+
+/* the address of a reference prefix */
+static void ref_ip(const ref_prefix_t *p, int fam, af_ip_t *ip)
+{
+	int k;
+
+	memset(ip, 0, sizeof(*ip));
+	ip->family = (uint8_t)fam;
+	for(k = 0; k < 8; k++) {
+		ip->addr[k] = (uint8_t)(p->hi >> (56 - 8 * k));
+		if(fam == 6)
+			ip->addr[8 + k] = (uint8_t)(p->lo >> (56 - 8 * k));
+	}
+}
+
+static int ref_cmp_longest(const void *x, const void *y)
+{
+	return ((const ref_prefix_t *)y)->plen - ((const ref_prefix_t *)x)->plen;
+}
+
+static int ref_cmp_shortest(const void *x, const void *y)
+{
+	return ((const ref_prefix_t *)x)->plen - ((const ref_prefix_t *)y)->plen;
+}
+
 /*
  * Adds n random prefixes of family fam (half spread over the whole space,
- * half clustered, with repeats) and checks lookups against the reference.
+ * half clustered, some repeated with a new value) in random order (order
+ * 0), longest first (1) or shortest first (2), and checks lookups against
+ * the reference.
  */
-static void check_random(int fam, size_t n, size_t queries)
+static void check_random(int fam, size_t n, size_t queries, int order)
 {
 	long live = test_host_shm_live();
 	af_arena_t *a = af_arena_new(0);
@@ -576,52 +620,39 @@ static void check_random(int fam, size_t n, size_t queries)
 	ref_prefix_t *ref = malloc(n * sizeof(*ref));
 	af_ip_t ip;
 	uint32_t v1, v2;
-	size_t i, j;
+	size_t i;
 	int l1, l2, plen, hits = 0;
 
 	assert_non_null(ref);
 	for(i = 0; i < n; i++) {
 		if(i > 0 && rnd() % 20 == 0) {
-			/* the same prefix again, with a new value */
-			j = rnd() % i;
-			memset(&ip, 0, sizeof(ip));
-			ip.family = (uint8_t)fam;
-			for(int k = 0; k < 8; k++) {
-				ip.addr[k] = (uint8_t)(ref[j].hi >> (56 - 8 * k));
-				ip.addr[8 + k] = (uint8_t)(ref[j].lo >> (56 - 8 * k));
-			}
-			plen = ref[j].plen;
-		} else {
-			random_ip(&ip, fam, (rnd() & 1) != 0);
-			plen = random_plen(fam);
-			if(rnd() % 4 == 0 && (fam == 4 ? plen < 8 : plen < 32))
-				plen = fam == 4 ? 8 : 32;
+			ref[i] = ref[rnd() % i];
+			continue;
 		}
-		assert_int_equal(af_trie_add(t, &ip, plen, (uint32_t)i), 0);
+		random_ip(&ip, fam, (rnd() & 1) != 0);
+		plen = random_plen(fam);
+		if(rnd() % 4 == 0 && (fam == 4 ? plen < 8 : plen < 32))
+			plen = fam == 4 ? 8 : 32;
 		ref_words(&ip, &ref[i].hi, &ref[i].lo);
 		ref[i].hi &= mask64(plen);
 		ref[i].lo &= mask64(plen - 64);
 		ref[i].plen = plen;
+	}
+	if(order == 1)
+		qsort(ref, n, sizeof(*ref), ref_cmp_longest);
+	else if(order == 2)
+		qsort(ref, n, sizeof(*ref), ref_cmp_shortest);
+	for(i = 0; i < n; i++) {
 		ref[i].value = (uint32_t)i;
+		ref_ip(&ref[i], fam, &ip);
+		assert_int_equal(af_trie_add(t, &ip, ref[i].plen, ref[i].value), 0);
 	}
 	assert_int_equal(af_trie_count(t), ref_distinct(ref, n));
 	for(i = 0; i < queries; i++) {
-		if(i % 2) {
-			/* inside a stored prefix, random below it */
-			j = rnd() % n;
-			random_ip(&ip, fam, 0);
-			for(int k = 0; k < (fam == 4 ? 4 : 16); k++) {
-				uint64_t w = k < 8 ? ref[j].hi : ref[j].lo;
-				int bit = (k % 8) * 8, left = ref[j].plen - k * 8;
-				uint8_t m = left >= 8 ? 0xff
-										 : left <= 0 ? 0 : (uint8_t)(0xff00 >> left);
-
-				ip.addr[k] = (uint8_t)((ip.addr[k] & ~m)
-									   | ((uint8_t)(w >> (56 - bit)) & m));
-			}
-		} else {
-			random_ip(&ip, fam, (rnd() & 1) != 0);
-		}
+		random_ip(&ip, fam, (rnd() & 1) != 0);
+		/* every other one inside a stored prefix, random below it */
+		if(i % 2)
+			ref_overlay(&ip, &ref[rnd() % n]);
 		v1 = v2 = 0;
 		l1 = af_trie_lookup(t, &ip, &v1);
 		l2 = ref_lookup(ref, n, &ip, &v2);
@@ -638,12 +669,20 @@ static void check_random(int fam, size_t n, size_t queries)
 
 static void test_trie_random_v4(void **state)
 {
-	check_random(4, 100000, 3000);
+	check_random(4, 100000, 3000, 0);
 }
 
 static void test_trie_random_v6(void **state)
 {
-	check_random(6, 100000, 2000);
+	check_random(6, 100000, 2000, 0);
+}
+
+static void test_trie_random_orders(void **state)
+{
+	check_random(4, 20000, 1000, 1);
+	check_random(4, 20000, 1000, 2);
+	check_random(6, 20000, 1000, 1);
+	check_random(6, 20000, 1000, 2);
 }
 
 /* a few prefixes added after many: exercises refills of crowded blocks */
@@ -806,7 +845,8 @@ static void test_load_file_errors(void **state)
 		a = af_arena_new(0);
 		t = af_trie_new(a);
 		assert_int_equal(af_trie_load_file(t, path, 1, err, sizeof(err)), -1);
-		snprintf(want, sizeof(want), "%s:2: invalid IP address: '5.6.7.8", path);
+		snprintf(want, sizeof(want), "%s:2: invalid IP address: '5.6.7.8",
+				path);
 		assert_memory_equal(err, want, strlen(want));
 		af_arena_free(a);
 	}
@@ -827,7 +867,8 @@ static void test_load_file_errors(void **state)
 	assert_int_equal(af_trie_load_file(t, "/nonexistent/list.txt", 1, err,
 							 sizeof(err)),
 			-1);
-	assert_string_equal(err, "/nonexistent/list.txt: No such file or directory");
+	assert_string_equal(
+			err, "/nonexistent/list.txt: No such file or directory");
 	/* a small error buffer is cut, still terminated */
 	assert_int_equal(af_trie_load_file(t, "/nonexistent/list.txt", 1, small,
 							 sizeof(small)),
@@ -910,6 +951,7 @@ int main(void)
 			cmocka_unit_test(test_trie_replace_and_errors),
 			cmocka_unit_test(test_trie_random_v4),
 			cmocka_unit_test(test_trie_random_v6),
+			cmocka_unit_test(test_trie_random_orders),
 			cmocka_unit_test(test_trie_late_short_prefixes),
 			cmocka_unit_test(test_load_file),
 			cmocka_unit_test(test_load_file_errors),

@@ -1,0 +1,135 @@
+#!/usr/bin/env python3
+# antifraud - `make bench`: ns per check in the core, and Kamailio CPU time
+# per call with the module against the same configuration without it.
+# Everything runs on loopback; bounded in calls and time.
+# SPDX-License-Identifier: GPL-2.0-or-later
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import time
+
+TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(TOP, "test", "integration"))
+import afharness as h  # noqa: E402
+
+COUNTRIES = [("DE", "EU"), ("FR", "EU"), ("US", "NA"), ("BR", "SA"),
+             ("JP", "AS"), ("CN", "AS"), ("KP", "AS"), ("NG", "AF"),
+             ("AU", "OC"), ("GB", "EU"), ("IN", "AS"), ("RU", "EU")]
+
+
+def make_data(d, networks=50000, blocked=20000):
+    rnd = random.Random(7)
+    with open(os.path.join(d, "bench.map"), "w") as f:
+        seen = set()
+        while len(seen) < networks:
+            a, b, c = rnd.randrange(1, 224), rnd.randrange(256), rnd.randrange(256)
+            if a in (10, 127):
+                continue
+            seen.add((a, b, c))
+        for (a, b, c) in sorted(seen):
+            cc, cont = rnd.choice(COUNTRIES)
+            f.write("%d.%d.%d.0/24 %s %s %d\n" % (a, b, c, cc, cont,
+                                                  rnd.randrange(1, 65000)))
+        f.write("10.0.0.0/8 DE EU 3320\n127.0.0.0/8 DE EU 3320\n")
+    subprocess.run(["perl", os.path.join(h.DATA, "mkgeo.pl"),
+                    os.path.join(d, "bench-country.mmdb"),
+                    os.path.join(d, "bench.map")], check=True)
+    with open(os.path.join(d, "blocklist.txt"), "w") as f:
+        f.write("# bench blocklist\n")
+        for _ in range(blocked):
+            f.write("%d.%d.%d.%d\n" % (rnd.randrange(11, 224), rnd.randrange(256),
+                                        rnd.randrange(256), rnd.randrange(256)))
+    rules = os.path.join(d, "bench-rules.yaml")
+    with open(os.path.join(TOP, "utils", "bench-rules.yaml.in")) as f:
+        text = f.read().replace("@DIR@", d)
+    with open(rules, "w") as f:
+        f.write(text)
+    return rules
+
+
+def core_bench(d, rules):
+    exe = os.path.join(d, "bench_core")
+    objs = sorted(os.path.join(TOP, "build", "pic", o)
+                  for o in os.listdir(os.path.join(TOP, "build", "pic")))
+    subprocess.run(["gcc", "-O2", "-g", "-std=gnu11", "-D_GNU_SOURCE",
+                    "-I" + os.path.join(TOP, "modules", "antifraud"),
+                    os.path.join(TOP, "utils", "bench_core.c")] + objs +
+                   ["-o", exe, "-lmaxminddb", "-lhiredis", "-lpcre2-8",
+                    "-lyaml", "-lpthread", "-lm"], check=True)
+    out = subprocess.run([exe, rules, "2000000"], check=True,
+                         capture_output=True, text=True).stdout
+    print(out, end="")
+
+
+def proc_cpu(pgid):
+    """utime+stime in seconds of every process in the process group."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % pid) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid:
+            total += int(fields[11]) + int(fields[12])
+    return total / tick
+
+
+def kamailio_cpu(d, rules, calls, rate, without):
+    uas_port = h.free_port()
+    uas = h.Sipp.uas(d, uas_port)
+    defines = {"AF_WITHOUT": "1"} if without else {}
+    k = h.Kamailio(d, rules, next_hop_port=uas_port, children=2,
+                   defines=defines).start()
+    try:
+        # warm-up, then the measured run
+        h.Sipp.uac(d, "127.0.0.1:%d" % k.port, calls=50, rate=100,
+                   caller="alice", callee="bob", timeout=30)
+        c0 = proc_cpu(k.proc.pid)
+        t0 = time.time()
+        p = h.Sipp.uac(d, "127.0.0.1:%d" % k.port, calls=calls, rate=rate,
+                       caller="alice", callee="bob", timeout=120,
+                       extra=["-l", "400"])
+        wall = time.time() - t0
+        c1 = proc_cpu(k.proc.pid)
+        if p.returncode != 0:
+            print("sipp failed:", p.stdout[-1500:], file=sys.stderr)
+        return (c1 - c0) / calls, wall
+    finally:
+        k.stop()
+        h.Sipp.stop(uas)
+
+
+def main():
+    calls = int(os.environ.get("AF_BENCH_CALLS", "4000"))
+    rate = int(os.environ.get("AF_BENCH_RATE", "400"))
+    rounds = int(os.environ.get("AF_BENCH_ROUNDS", "3"))
+    d = tempfile.mkdtemp(prefix="af-bench-")
+    print("== antifraud bench (%s, %d cores)" % (
+        time.strftime("%Y-%m-%d"), os.cpu_count()))
+    rules = make_data(d)
+    print("-- core (GeoIP db of 50k networks, blocklist of 20k addresses)")
+    core_bench(d, rules)
+    print("-- kamailio CPU per call: %d calls at %d cps via sipp, %d rounds"
+          % (calls, rate, rounds))
+    res = {False: [], True: []}
+    for _ in range(rounds):
+        for without in (True, False):
+            cpu, _ = kamailio_cpu(d, rules, calls, rate, without)
+            res[without].append(cpu)
+    base = min(res[True])
+    mod = min(res[False])
+    print("  without module: %.1f us CPU per call (best of %s)" % (
+        base * 1e6, ", ".join("%.1f" % (x * 1e6) for x in res[True])))
+    print("  with module:    %.1f us CPU per call (best of %s)" % (
+        mod * 1e6, ", ".join("%.1f" % (x * 1e6) for x in res[False])))
+    print("  ratio: %.3f (%+.1f %%)" % (mod / base, (mod / base - 1) * 100))
+
+
+if __name__ == "__main__":
+    main()
