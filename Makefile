@@ -59,8 +59,11 @@ module: $(MOD)/antifraud.so
 
 $(MOD)/antifraud.so: $(BUILD)/libafcore.a $(GLUE_SRC) \
 		$(KAMAILIO_SRC)/src/config.mak
+	@rm -f $(MOD)/kamailio/antifraud.so # relink: the core is not its dependency
 	$(MAKE) -C $(MOD)/kamailio COREPATH=$(KAMAILIO_SRC)/src \
 		AF_CORE_LIB=$(BUILD)/libafcore.a quiet=silent
+	@undef=$$(nm -u $(MOD)/kamailio/antifraud.so | grep -E ' (af|AF)_' || true); \
+	if [ -n "$$undef" ]; then echo "antifraud.so: undefined core symbols: $$undef"; exit 1; fi
 	cp $(MOD)/kamailio/antifraud.so $@
 
 # unit tests: the core under ASan/UBSan with a malloc + pthread host

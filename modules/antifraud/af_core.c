@@ -222,6 +222,9 @@ void af_core_destroy(void)
 		return;
 	af_geo_close(geo);
 	geo = NULL;
+	/* generations start again at 1 with the next af_core_init() */
+	geo_generation = 0;
+	geo_failed_generation = 0;
 	af_core_release(shared->current);
 	shared->current = NULL;
 	if(store)

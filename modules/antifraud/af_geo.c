@@ -24,13 +24,36 @@
 #define GEO_PROBE_NODES 4096
 #define GEO_PROBE_RECORDS 64
 
+/*
+ * Decoded records by their offset in the data section: a database holds
+ * few distinct records (one per country, per AS) for millions of
+ * networks, so after the tree walk the fields are almost always known.
+ * A handle is private to one process (or thread), so the cache needs no
+ * lock.
+ */
+#define GEO_CACHE 256
+
+typedef struct geo_cache_slot {
+	uint32_t offset_plus1; /* 0: empty */
+	char country[3];
+	char continent[3];
+	uint32_t asn;
+} geo_cache_slot_t;
+
 struct af_geo {
 	MMDB_s cdb;        /* country (or city) database */
 	MMDB_s adb;        /* ASN database, when a separate file */
 	int has_cdb;       /* cdb is open */
 	int has_adb;       /* adb is open */
 	int asn_in_cdb;    /* the ASN comes from the country entry */
+	geo_cache_slot_t ccache[GEO_CACHE]; /* cdb records */
+	geo_cache_slot_t acache[GEO_CACHE]; /* adb records */
 };
+
+static geo_cache_slot_t *geo_slot(geo_cache_slot_t *cache, uint32_t offset)
+{
+	return &cache[(offset * 2654435761u) >> 24 & (GEO_CACHE - 1)];
+}
 
 static const char *const path_country[] = {"country", "iso_code", NULL};
 static const char *const path_reg_country[] = {
@@ -418,25 +441,45 @@ int af_geo_lookup(af_geo_t *g, const af_ip_t *ip, af_geo_info_t *out)
 		if(rc < 0)
 			goto error;
 		if(rc > 0) {
+			geo_cache_slot_t *slot = geo_slot(g->ccache, entry.offset);
 			out->found = 1;
-			if(geo_get_code(&entry, path_country, out->country) < 0)
-				goto error;
-			if(!out->country[0]
-					&& geo_get_code(&entry, path_reg_country, out->country)
-							   < 0)
-				goto error;
-			if(geo_get_code(&entry, path_continent, out->continent) < 0)
-				goto error;
-			if(g->asn_in_cdb && geo_get_asn(&entry, &out->asn) < 0)
-				goto error;
+			if(slot->offset_plus1 == entry.offset + 1) {
+				memcpy(out->country, slot->country, 3);
+				memcpy(out->continent, slot->continent, 3);
+				out->asn = slot->asn;
+			} else {
+				if(geo_get_code(&entry, path_country, out->country) < 0)
+					goto error;
+				if(!out->country[0]
+						&& geo_get_code(&entry, path_reg_country, out->country)
+								   < 0)
+					goto error;
+				if(geo_get_code(&entry, path_continent, out->continent) < 0)
+					goto error;
+				if(g->asn_in_cdb && geo_get_asn(&entry, &out->asn) < 0)
+					goto error;
+				slot->offset_plus1 = entry.offset + 1;
+				memcpy(slot->country, out->country, 3);
+				memcpy(slot->continent, out->continent, 3);
+				slot->asn = out->asn;
+			}
 		}
 	}
 	if(g->has_adb) {
 		rc = geo_find(&g->adb, sa, &entry);
 		if(rc < 0)
 			goto error;
-		if(rc > 0 && geo_get_asn(&entry, &out->asn) < 0)
-			goto error;
+		if(rc > 0) {
+			geo_cache_slot_t *slot = geo_slot(g->acache, entry.offset);
+			if(slot->offset_plus1 == entry.offset + 1) {
+				out->asn = slot->asn;
+			} else {
+				if(geo_get_asn(&entry, &out->asn) < 0)
+					goto error;
+				slot->offset_plus1 = entry.offset + 1;
+				slot->asn = out->asn;
+			}
+		}
 	}
 	return 0;
 

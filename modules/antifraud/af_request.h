@@ -53,7 +53,7 @@ typedef struct af_request {
 	af_str_t ruri_host; /* without port or brackets */
 	af_str_t from_user;
 	af_str_t from_host;
-	af_str_t to_user;
+	af_str_t to_user; /* To URI: filled for REGISTER (the account) */
 	af_str_t to_host;
 	af_str_t auth_user; /* authenticated or credentials user; may be empty */
 	af_str_t user_agent;

@@ -276,7 +276,15 @@ static void check_addressing(const af_request_t *req, const af_profile_t *p,
 	(void)id_len;
 }
 
-/* GeoIP and lists on SDP addresses */
+/* 1 when ip is 0.0.0.0 or :: (the unspecified address) */
+static int ip_unspecified(const af_ip_t *ip)
+{
+	static const uint8_t zero[16];
+
+	return memcmp(ip->addr, zero, ip->family == 4 ? 4 : 16) == 0;
+}
+
+/* GeoIP and lists on SDP addresses (the unspecified one skipped) */
 static void check_sdp(const af_request_t *req, const af_profile_t *p,
 		af_geo_t *g, af_verdict_t *v)
 {
@@ -287,6 +295,8 @@ static void check_sdp(const af_request_t *req, const af_profile_t *p,
 
 	for(i = 0; i < req->sdp_ip_count; i++) {
 		const af_ip_t *ip = &req->sdp_ip[i];
+		if(ip_unspecified(ip))
+			continue; /* c=0.0.0.0 puts a call on hold: no address */
 		pol = ip_policy(p, ip);
 		if(pol > 0)
 			continue;

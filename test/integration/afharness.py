@@ -75,6 +75,7 @@ class Kamailio:
         self.children = children
         self.defines = defines or {}
         self.proc = None
+        self.wrapper = []  # e.g. valgrind
 
     def start(self, expect_fail=False, timeout=15):
         args = ["kamailio", "-f", SAMPLE_CFG, "-DD", "-E", "-m", "128",
@@ -90,7 +91,7 @@ class Kamailio:
         for k, v in self.defines.items():
             args += ["-A", "%s=%s" % (k, v)]
         self.log = open(self.log_path, "w")
-        self.proc = subprocess.Popen(args, stdout=self.log,
+        self.proc = subprocess.Popen(self.wrapper + args, stdout=self.log,
                                      stderr=subprocess.STDOUT,
                                      start_new_session=True)
         if expect_fail:

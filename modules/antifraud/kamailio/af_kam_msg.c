@@ -124,17 +124,69 @@ static void add_sdp_ip(af_request_t *req, const str *s)
 	req->sdp_ip[req->sdp_ip_count++] = ip;
 }
 
-/* connection and origin addresses of every SDP session and stream */
+/*
+ * The address of an SDP "c=IN IP4 addr[/ttl]" or "o=user id ver IN IP4
+ * addr" line: the last field, without a /ttl suffix.
+ */
+static void sdp_line_addr(af_request_t *req, const char *p, const char *end)
+{
+	const char *a = end;
+	str s;
+
+	while(a > p && (a[-1] == ' ' || a[-1] == '\t'))
+		a--;
+	end = a;
+	while(a > p && a[-1] != ' ' && a[-1] != '\t')
+		a--;
+	if(a == p)
+		return; /* a single field: no address */
+	s.s = (char *)a;
+	s.len = (int)(end - a);
+	for(const char *q = a; q < end; q++)
+		if(*q == '/') {
+			s.len = (int)(q - a);
+			break;
+		}
+	add_sdp_ip(req, &s);
+}
+
+/*
+ * Connection and origin addresses of an application/sdp body. Only the
+ * c= and o= lines are read: a scan of the body, no allocation (Kamailio's
+ * full SDP parser allocates per line and costs more than every check
+ * together). Multipart bodies go through that parser.
+ */
 static void sdp_ips(struct sip_msg *msg, af_request_t *req)
 {
 	sdp_info_t *sdp;
 	sdp_session_cell_t *sess;
 	sdp_stream_cell_t *st;
+	const char *p, *end, *eol;
+	int len, mime;
 
-	if(get_content_length(msg) == 0)
+	len = get_content_length(msg);
+	if(len <= 0)
 		return;
-	if(parse_sdp(msg) != 0)
-		return; /* no SDP or a broken one */
+	mime = parse_content_type_hdr(msg);
+	if(mime == MIMETYPE(APPLICATION, SDP)) {
+		p = get_body(msg);
+		if(!p)
+			return;
+		end = msg->buf + msg->len;
+		if(p + len < end)
+			end = p + len; /* a Content-Length shorter than the body */
+		for(; p < end; p = eol + 1) {
+			eol = memchr(p, '\n', (size_t)(end - p));
+			if(!eol)
+				eol = end;
+			if(eol - p > 2 && (p[0] == 'c' || p[0] == 'o') && p[1] == '=')
+				sdp_line_addr(req, p + 2,
+						(eol > p && eol[-1] == '\r') ? eol - 1 : eol);
+		}
+		return;
+	}
+	if((mime >> 16) != TYPE_MULTIPART || parse_sdp(msg) != 0)
+		return;
 	sdp = (sdp_info_t *)msg->body;
 	if(!sdp || sdp->type != MSG_BODY_SDP)
 		return;
@@ -148,8 +200,7 @@ static void sdp_ips(struct sip_msg *msg, af_request_t *req)
 
 int af_kam_request(struct sip_msg *msg, af_request_t *req)
 {
-	struct sip_uri uri;
-	struct to_body *tb;
+	struct sip_uri *uri;
 	str ua;
 
 	memset(req, 0, sizeof(*req));
@@ -169,20 +220,18 @@ int af_kam_request(struct sip_msg *msg, af_request_t *req)
 	}
 	req->initial = 1;
 	if(msg->to && (msg->to->parsed || parse_to_header(msg) == 0)) {
-		tb = get_to(msg);
-		if(tb->tag_value.len > 0)
+		if(get_to(msg)->tag_value.len > 0)
 			req->initial = 0;
-		if(parse_uri(tb->uri.s, tb->uri.len, &uri) == 0) {
-			set(&req->to_user, &uri.user);
-			set(&req->to_host, &uri.host);
+		/* the To user names the account of a REGISTER; parsed URIs are
+		 * cached in the message for every module */
+		if(req->method == AF_M_REGISTER && (uri = parse_to_uri(msg))) {
+			set(&req->to_user, &uri->user);
+			set(&req->to_host, &uri->host);
 		}
 	}
-	if(msg->from && parse_from_header(msg) == 0) {
-		tb = get_from(msg);
-		if(parse_uri(tb->uri.s, tb->uri.len, &uri) == 0) {
-			set(&req->from_user, &uri.user);
-			set(&req->from_host, &uri.host);
-		}
+	if(msg->from && (uri = parse_from_uri(msg))) {
+		set(&req->from_user, &uri->user);
+		set(&req->from_host, &uri->host);
 	}
 	credentials_user(msg, &req->auth_user);
 	if(msg->user_agent) {
