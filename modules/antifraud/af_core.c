@@ -153,18 +153,21 @@ void af_core_release(af_rules_t *r)
 		af_rules_free(r);
 }
 
-/* publishes r as the current snapshot and drops the old one */
-static void publish(af_rules_t *r)
+/* publishes r as the current snapshot, drops the old one and returns
+ * r's generation */
+static uint32_t publish(af_rules_t *r)
 {
 	af_rules_t *old;
+	uint32_t gen;
 
 	r->refs = 1; /* the base reference, held by shared->current */
 	af_lock(&shared->lock);
 	old = shared->current;
-	r->generation = ++shared->generation;
+	gen = r->generation = ++shared->generation;
 	shared->current = r;
 	af_unlock(&shared->lock);
 	af_core_release(old);
+	return gen;
 }
 
 int af_core_init(const af_core_cfg_t *cfg, char *err, size_t errlen)
@@ -240,6 +243,7 @@ int af_core_reload(char *err, size_t errlen)
 	af_rules_t *r;
 	uint64_t now = af_now_ms();
 	uint64_t last;
+	uint32_t gen;
 
 	last = __atomic_load_n(&shared->last_reload_ms, __ATOMIC_RELAXED);
 	if(core_cfg.reload_min_s
@@ -250,17 +254,24 @@ int af_core_reload(char *err, size_t errlen)
 				core_cfg.reload_min_s);
 		return -1;
 	}
-	__atomic_store_n(&shared->last_reload_ms, now, __ATOMIC_RELAXED);
+	/* one reload at a time, node-wide */
+	if(!__atomic_compare_exchange_n(&shared->last_reload_ms, &last, now, 0,
+			   __ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) {
+		snprintf(err, errlen, "another reload is running; try again later");
+		return -1;
+	}
 	r = af_rules_load(core_cfg.rules_path, err, errlen);
 	if(!r || geo_validate(r, err, errlen) < 0) {
 		af_rules_free(r);
 		af_core_count(AF_ST_RELOAD_ERRORS);
+		/* a failed reload does not count against the interval */
+		__atomic_store_n(&shared->last_reload_ms, last, __ATOMIC_RELAXED);
 		return -1;
 	}
-	publish(r);
+	gen = publish(r);
 	af_core_count(AF_ST_RELOADS);
 	AF_NOTICE("rules reloaded from %s (generation %u)\n",
-			core_cfg.rules_path, r->generation);
+			core_cfg.rules_path, gen);
 	return 0;
 }
 

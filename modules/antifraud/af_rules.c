@@ -107,8 +107,9 @@ static const char *const geo_keys[K_GEO_N] = {"allow_countries",
 		"deny_countries", "allow_continents", "deny_continents", "deny_asn",
 		"unknown"};
 
-enum { K_HOP_COUNTRY, K_HOP_CONTINENT, K_HOP_N };
-static const char *const hopping_keys[K_HOP_N] = {"country", "continent"};
+enum { K_HOP_COUNTRY, K_HOP_CONTINENT, K_HOP_IDENTITY, K_HOP_N };
+static const char *const hopping_keys[K_HOP_N] = {
+		"country", "continent", "identity"};
 
 /* what a load carries from node to node */
 typedef struct af_rl {
@@ -586,7 +587,7 @@ static int rl_regex(af_rl_t *c, const yaml_node_t *n, af_regex_t *re)
  * set *out, byte for byte. Returns 0, or -1 with the error set.
  */
 static int rl_strset(af_rl_t *c, const yaml_node_t *n, const char *what,
-		af_strset_t **out)
+		int lower_host, af_strset_t **out)
 {
 	yaml_node_t *it;
 	const char *s;
@@ -603,8 +604,22 @@ static int rl_strset(af_rl_t *c, const yaml_node_t *n, const char *what,
 			return -1;
 		if(len == 0)
 			return rl_err(c, it, "empty %s", what);
-		if(af_strset_add(*out, s, len) < 0)
+		if(lower_host && memchr(s, '@', len)) {
+			/* user@host: hosts compare case-insensitively */
+			char buf[AF_RULES_HOST_MAX * 2 + 2];
+			const char *at = memchr(s, '@', len);
+			size_t j;
+			if(len >= sizeof(buf))
+				return rl_err(c, it, "%s too long", what);
+			memcpy(buf, s, len);
+			for(j = (size_t)(at - s); j < len; j++)
+				if(buf[j] >= 'A' && buf[j] <= 'Z')
+					buf[j] = (char)(buf[j] + 32);
+			if(af_strset_add(*out, buf, len) < 0)
+				return rl_oom(c, it);
+		} else if(af_strset_add(*out, s, len) < 0) {
 			return rl_oom(c, it);
+		}
 	}
 	return 0;
 }
@@ -914,7 +929,21 @@ static int rl_hopping(af_rl_t *c, const yaml_node_t *n, af_profile_t *p)
 
 	if(rl_map(c, n, hopping_keys, K_HOP_N, v, NULL) < 0)
 		return -1;
-	for(i = 0; i < K_HOP_N && rc == 0; i++) {
+	if(v[K_HOP_IDENTITY]) {
+		const char *s;
+		size_t len;
+		if(rl_str(c, v[K_HOP_IDENTITY], &s, &len) < 0)
+			return -1;
+		if(len == 11 && memcmp(s, "credentials", 11) == 0)
+			p->hop_identity_from = 0;
+		else if(len == 4 && memcmp(s, "from", 4) == 0)
+			p->hop_identity_from = 1;
+		else
+			return rl_err(c, v[K_HOP_IDENTITY],
+					"identity must be credentials or from, got '%.*s'",
+					RL_SHOW(len), s);
+	}
+	for(i = 0; i < K_HOP_IDENTITY && rc == 0; i++) {
 		if(!v[i])
 			continue;
 		dst = i == K_HOP_COUNTRY ? &p->country_hop_s : &p->continent_hop_s;
@@ -979,10 +1008,10 @@ static int rl_profile(af_rl_t *c, const yaml_node_t *n, af_profile_t *p)
 				rc = rl_domains(c, v[k], &p->domains);
 				break;
 			case K_USERS:
-				rc = rl_strset(c, v[k], "user", &p->users);
+				rc = rl_strset(c, v[k], "user", 0, &p->users);
 				break;
 			case K_EXEMPT_CALLERS:
-				rc = rl_strset(c, v[k], "caller", &p->exempt_callers);
+				rc = rl_strset(c, v[k], "caller", 1, &p->exempt_callers);
 				break;
 			case K_USER_PATTERNS:
 				rc = rl_seq(c, v[k], &count);
@@ -1212,6 +1241,12 @@ static int rl_scanner(af_rl_t *c, const yaml_node_t *n)
 		reason = af_reason_parse(s, len);
 		if(reason < 0)
 			return rl_err(c, k, "unknown reason '%.*s'", RL_SHOW(len), s);
+		if(reason == AF_R_BANNED || reason == AF_R_SCANNER
+				|| reason == AF_R_COUNTRY_HOP || reason == AF_R_CONTINENT_HOP)
+			return rl_err(c, k,
+					"'%.*s' cannot weigh: a score counts what a request"
+					" itself shows (addressing, lists, GeoIP, SDP)",
+					RL_SHOW(len), s);
 		old2 = rl_push(c, s, len);
 		if(rl_u32(c, w, 0, AF_RULES_WEIGHT_MAX, &sc->weight[reason]) < 0)
 			return -1;

@@ -75,6 +75,8 @@ typedef struct af_profile {
 	af_geo_policy_t geo;
 	uint32_t country_hop_s;   /* 0: not checked */
 	uint32_t continent_hop_s; /* 0: not checked */
+	int hop_identity_from;    /* 0: only requests with digest credentials
+							   * count (their user); 1: else the From user */
 	af_strset_t *exempt_callers; /* caller identities exempt from checks */
 	const af_iplist_t **exempt_sources;
 	uint32_t n_exempt_sources;

@@ -197,19 +197,20 @@ static int user_exists(const af_profile_t *p, const af_str_t *user)
 static size_t caller_id(const af_request_t *req, char *buf, size_t size)
 {
 	const af_str_t *u = req->auth_user.len ? &req->auth_user : &req->from_user;
-	int n;
+	size_t i, n;
 
-	if(!u->len)
+	if(!u->len || u->len + 1 + req->from_host.len >= size)
 		return 0;
-	n = snprintf(buf, size, "%.*s@%.*s", (int)u->len, u->s,
-			(int)req->from_host.len, req->from_host.s);
-	if(n < 0 || (size_t)n >= size)
-		return 0;
+	memcpy(buf, u->s, u->len);
+	buf[u->len] = '@';
+	n = u->len + 1;
 	/* host part case-insensitive */
-	for(char *c = buf + u->len; *c; c++)
-		if(*c >= 'A' && *c <= 'Z')
-			*c = (char)(*c + 32);
-	return (size_t)n;
+	for(i = 0; i < req->from_host.len; i++) {
+		char c = req->from_host.s[i];
+		buf[n++] = (c >= 'A' && c <= 'Z') ? (char)(c + 32) : c;
+	}
+	buf[n] = '\0';
+	return n;
 }
 
 static int caller_exempt(const af_profile_t *p, const af_request_t *req,
@@ -343,6 +344,35 @@ static void check_hopping(const af_profile_t *p, const af_op_t *op,
 	}
 }
 
+/*
+ * Is the source (ipkey) banned? Flags AF_R_BANNED in v and returns 1 when
+ * it is; 0 when not, or when the store cannot tell (counted).
+ */
+static int ban_lookup(const char *ipkey, size_t len, const af_profile_t *p,
+		af_verdict_t *v)
+{
+	af_op_t op;
+	char why[AF_DETAIL_MAX];
+
+	memset(&op, 0, sizeof(op));
+	op.type = AF_OP_BAN_GET;
+	op.key = ipkey;
+	op.key_len = len;
+	if(af_store_exec(af_core_store(), &op, 1, af_now_ms()) < 0) {
+		af_core_count(AF_ST_STORE_ERRORS);
+		return 0;
+	}
+	if(!op.u.ban_get.found)
+		return 0;
+	v->banned = 1;
+	v->ban = op.u.ban_get.ban;
+	snprintf(why, sizeof(why), "banned: %s", v->ban.reason);
+	flag(v, p, AF_R_BANNED, why);
+	if(p->mode[AF_C_BAN] == AF_MODE_ENFORCE)
+		af_core_count(AF_ST_BAN_REFUSED);
+	return 1;
+}
+
 /* final return code from what was flagged */
 static int conclude(af_verdict_t *v, int evaluated)
 {
@@ -375,12 +405,13 @@ int af_check_source(const af_request_t *req, const char *profile,
 	af_rules_t *r;
 	const af_profile_t *p;
 	af_geo_t *g = NULL;
-	af_op_t ops[3];
-	af_op_t *ban_op = NULL, *hist_op = NULL, *win_op = NULL;
+	af_op_t ops[2];
+	af_op_t *hist_op = NULL, *win_op = NULL;
 	char id[ID_MAX], ipkey[AF_IP_STRLEN], why[AF_DETAIL_MAX];
 	char reasons[256];
+	af_reasons_t scored;
 	size_t id_len;
-	int nops = 0, evaluated = 0, pol, i;
+	int nops = 0, evaluated = 0, pol, i, ipkey_len;
 	uint32_t score = 0;
 	uint64_t now;
 
@@ -418,6 +449,17 @@ int af_check_source(const af_request_t *req, const char *profile,
 	if(p->mode[AF_C_IPLIST] != AF_MODE_OFF)
 		evaluated = 1;
 
+	/* a banned source costs one lookup: nothing else is evaluated when
+	 * the ban is enforced */
+	ipkey_len = af_ip_format(&req->src_ip, ipkey, sizeof(ipkey));
+	if(p->mode[AF_C_BAN] != AF_MODE_OFF && ipkey_len > 0) {
+		evaluated = 1;
+		if(ban_lookup(ipkey, (size_t)ipkey_len, p, v) && v->blocking) {
+			af_core_release(r);
+			return conclude(v, evaluated);
+		}
+	}
+
 	check_addressing(req, p, id, id_len, v, &evaluated);
 
 	if(p->mode[AF_C_GEO] != AF_MODE_OFF || p->mode[AF_C_SDP] != AF_MODE_OFF
@@ -438,19 +480,11 @@ int af_check_source(const af_request_t *req, const char *profile,
 		check_sdp(req, p, g, v);
 	}
 
-	/* state: ban, caller history, scanner score; one store call */
+	/* state: caller history and scanner score, one store call */
 	now = af_now_ms();
-	af_ip_format(&req->src_ip, ipkey, sizeof(ipkey));
 	memset(ops, 0, sizeof(ops));
-	if(p->mode[AF_C_BAN] != AF_MODE_OFF) {
-		evaluated = 1;
-		ban_op = &ops[nops++];
-		ban_op->type = AF_OP_BAN_GET;
-		ban_op->key = ipkey;
-		ban_op->key_len = strlen(ipkey);
-		ban_op->u.ban_get.stop = p->mode[AF_C_BAN] == AF_MODE_ENFORCE;
-	}
 	if(p->mode[AF_C_HOPPING] != AF_MODE_OFF && id_len && v->geo.found
+			&& (req->auth_user.len || p->hop_identity_from)
 			&& (req->method == AF_M_INVITE || req->method == AF_M_REGISTER)
 			&& req->initial && (p->country_hop_s || p->continent_hop_s)) {
 		evaluated = 1;
@@ -464,35 +498,29 @@ int af_check_source(const af_request_t *req, const char *profile,
 		memcpy(hist_op->u.hist.entry.continent, v->geo.continent, 3);
 		hist_op->u.hist.entry.ts_ms = now;
 	}
+	/* an enforced ban counts only enforced reasons: monitor mode never
+	 * blocks, not even through a ban; a monitored ban counts them all */
+	scored = p->mode[AF_C_BAN] == AF_MODE_ENFORCE ? v->blocking : v->reasons;
 	for(i = 0; i < AF_R__COUNT; i++)
-		if(v->reasons & AF_REASON_BIT(i))
+		if(scored & AF_REASON_BIT(i))
 			score += r->scanner.weight[i];
-	if(ban_op && score && r->scanner.threshold) {
+	if(p->mode[AF_C_BAN] != AF_MODE_OFF && score && r->scanner.threshold) {
 		win_op = &ops[nops++];
 		win_op->type = AF_OP_WIN_HIT;
 		win_op->key = ipkey;
-		win_op->key_len = strlen(ipkey);
+		win_op->key_len = (size_t)ipkey_len;
 		win_op->u.win.window_s = r->scanner.window_s;
 		win_op->u.win.n = score;
 		if(p->mode[AF_C_BAN] == AF_MODE_ENFORCE) {
 			win_op->u.win.ban_threshold = r->scanner.threshold;
 			win_op->u.win.ban_s = r->scanner.ban_s;
-			af_reasons_format(v->reasons, reasons, sizeof(reasons));
+			af_reasons_format(scored, reasons, sizeof(reasons));
 			win_op->u.win.ban_reason = reasons;
 		}
 	}
 	if(nops && af_store_exec(af_core_store(), ops, nops, now) < 0) {
 		/* the store could not answer: decide on what is known */
 		af_core_count(AF_ST_STORE_ERRORS);
-	}
-	if(ban_op && ban_op->status == 0 && ban_op->u.ban_get.found) {
-		v->banned = 1;
-		v->ban = ban_op->u.ban_get.ban;
-		snprintf(why, sizeof(why), "banned: %s", v->ban.reason);
-		v->detail[0] = '\0';
-		flag(v, p, AF_R_BANNED, why);
-		if(p->mode[AF_C_BAN] == AF_MODE_ENFORCE)
-			af_core_count(AF_ST_BAN_REFUSED);
 	}
 	if(hist_op && hist_op->status == 0)
 		check_hopping(p, hist_op, &v->geo, now, v);

@@ -158,30 +158,46 @@ def test_sdp_address_in_deny_list_is_blocked(kam):
     c.close()
 
 
-def test_country_hopping_is_flagged(kam, tmp_path):
+def creds(user):
+    return ['Authorization: Digest username="%s", realm="127.0.0.1", '
+            'nonce="4f6b", uri="sip:127.0.0.1", '
+            'response="00000000000000000000000000000000"' % user]
+
+
+def test_country_hopping_is_flagged(kam):
     k = kam()
-    # carol calls from DE (EU), then from JP (AS) minutes later
-    p = h.Sipp.uac(str(tmp_path), "127.0.0.1:%d" % k.port,
-                   src_ip="127.0.0.2", caller="carol", callee="alice")
-    assert p.returncode == 0, p.stdout[-2000:]
-    c = h.SipClient("127.0.0.6")
-    assert c.ask("INVITE", "sip:alice@127.0.0.1", (k.ip, k.port),
-                 from_user="carol", from_host="127.0.0.1",
-                 timeout=0.7) is None
+    dst = (k.ip, k.port)
+    # a spoofed From without credentials does not count (anyone can
+    # write a From header): carol "from" BR, then from JP
+    spoof = h.SipClient("127.0.0.4")
+    spoof.ask("INVITE", "sip:alice@127.0.0.1", dst, from_user="carol",
+              from_host="127.0.0.1", timeout=0.5)
+    spoof.close()
+    # carol with credentials from DE (EU), then from JP (AS) minutes later
+    c1 = h.SipClient("127.0.0.2")
+    c1.ask("INVITE", "sip:alice@127.0.0.1", dst, from_user="carol",
+           from_host="127.0.0.1", headers=creds("carol"), timeout=0.5)
+    st = k.stats()
+    assert st["reasons"]["country_hop"] == 0
+    c2 = h.SipClient("127.0.0.6")
+    assert c2.ask("INVITE", "sip:alice@127.0.0.1", dst, from_user="carol",
+                  from_host="127.0.0.1", headers=creds("carol"),
+                  timeout=0.7) is None
     st = k.stats()
     assert st["reasons"]["country_hop"] == 1
     assert st["reasons"]["continent_hop"] == 1
-    assert "continent_hop" in k.read_log()
-    # REGISTER counts as well: bob from US (trusted 127.0.0.1) then BR
-    c2 = h.SipClient("127.0.0.1")
-    c2.ask("REGISTER", "sip:127.0.0.1", (k.ip, k.port), from_user="bob",
-           to_user="bob", from_host="127.0.0.1", timeout=1.0)
-    c3 = h.SipClient("127.0.0.4")
-    assert c3.ask("REGISTER", "sip:127.0.0.1", (k.ip, k.port),
-                  from_user="bob", to_user="bob", from_host="127.0.0.1",
+    assert re.search(r"country_hop,continent_hop.*from 127\.0\.0\.6",
+                     k.read_log())
+    # REGISTER counts as well: bob from US (127.0.0.1), then BR
+    c3 = h.SipClient("127.0.0.1")
+    c3.ask("REGISTER", "sip:127.0.0.1", dst, from_user="bob", to_user="bob",
+           from_host="127.0.0.1", headers=creds("bob"), timeout=0.5)
+    c4 = h.SipClient("127.0.0.4")
+    assert c4.ask("REGISTER", "sip:127.0.0.1", dst, from_user="bob",
+                  to_user="bob", from_host="127.0.0.1", headers=creds("bob"),
                   timeout=0.7) is None
     assert k.stats()["reasons"]["continent_hop"] == 2
-    for x in (c, c2, c3):
+    for x in (c1, c2, c3, c4):
         x.close()
 
 

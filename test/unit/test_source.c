@@ -879,7 +879,8 @@ static void test_scanner_ban(void **state)
 	assert_int_equal(vd.ban.hits, 1);
 	assert_int_equal(vd.ban.until_ms, T0 + 610 * SEC);
 	assert_string_equal(vd.detail, "banned: unknown_user");
-	BLOCK(&bad_domain, NULL, B_BANNED | B_DOMAIN);
+	/* nothing else is evaluated for a banned source: one lookup */
+	BLOCK(&bad_domain, NULL, B_BANNED);
 	assert_int_equal(vd.ban.hits, 2);
 	assert_int_equal(vd.score, 0);
 	assert_string_equal(vd.detail, "banned: unknown_user");
@@ -1104,6 +1105,9 @@ static void test_ban_modes(void **state)
 		  "  enf:\n"
 		  "    domains: [example.com]\n"
 		  "    users: [alice]\n"
+		  "  enfmon:\n"
+		  "    domains: [example.com]\n"
+		  "    users: [alice]\n"
 		  "    mode: {user: monitor}\n"
 		  "  noban:\n"
 		  "    domains: [example.com]\n"
@@ -1134,7 +1138,7 @@ static void test_ban_modes(void **state)
 	assert_int_equal(vd.score, 7);
 	assert_int_equal(af_core_stat(AF_ST_BAN_REFUSED), 0);
 	/* the same source with ban enforced: refused, no scoring */
-	CHECK(&r, "enf", AF_RC_BLOCK, B_BANNED | B_USER, B_BANNED);
+	CHECK(&r, "enf", AF_RC_BLOCK, B_BANNED, B_BANNED);
 	assert_int_equal(vd.score, 0);
 	assert_int_equal(af_core_stat(AF_ST_BAN_REFUSED), 1);
 	/* ban off: not looked up */
@@ -1142,24 +1146,33 @@ static void test_ban_modes(void **state)
 	assert_int_equal(vd.banned, 0);
 	assert_int_equal(vd.score, 0);
 
+	/* enforced ban, monitored user check: monitor never blocks, not even
+	 * through a ban, so the reason does not score */
+	r = invite("127.0.0.4", "mallory", "example.com");
+	for(i = 0; i < 5; i++) {
+		ALERT(&r, "enfmon", B_USER);
+		assert_int_equal(vd.score, 0);
+		assert_int_equal(vd.banned, 0);
+	}
+
 	/* enforce: requests refused while banned do not score */
 	r = invite("127.0.0.2", "mallory", "example.com");
-	ALERT(&r, "enf", B_USER);
+	BLOCK(&r, "enf", B_USER);
 	assert_int_equal(vd.score, 1);
 	assert_int_equal(af_core_ban("127.0.0.2", 9, 300, NULL, err, sizeof(err)),
 			0);
 	for(i = 0; i < 5; i++) {
-		CHECK(&r, "enf", AF_RC_BLOCK, B_BANNED | B_USER, B_BANNED);
+		CHECK(&r, "enf", AF_RC_BLOCK, B_BANNED, B_BANNED);
 		assert_int_equal(vd.score, 0);
 	}
 	assert_int_equal(af_core_unban("127.0.0.2", 9, err, sizeof(err)), 1);
-	ALERT(&r, "enf", B_USER);
+	BLOCK(&r, "enf", B_USER);
 	assert_int_equal(vd.score, 2);
 	/* the third in the window bans */
-	CHECK(&r, "enf", AF_RC_BLOCK, B_USER | B_SCANNER, B_SCANNER);
+	CHECK(&r, "enf", AF_RC_BLOCK, B_USER | B_SCANNER, B_USER | B_SCANNER);
 	assert_int_equal(vd.score, 3);
 	assert_int_equal(vd.banned, 1);
-	CHECK(&r, "enf", AF_RC_BLOCK, B_BANNED | B_USER, B_BANNED);
+	CHECK(&r, "enf", AF_RC_BLOCK, B_BANNED, B_BANNED);
 }
 
 static const char *const hop_rules =
@@ -1169,16 +1182,16 @@ static const char *const hop_rules =
 		"  default:\n"
 		"    domains: [example.com, example.org]\n"
 		"    users: [alice]\n"
-		"    hopping: {country: 3600, continent: 14400}\n"
+		"    hopping: {country: 3600, continent: 14400, identity: from}\n"
 		"  strict:\n"
 		"    domains: [example.com, example.org]\n"
 		"    users: [alice]\n"
-		"    hopping: {country: 3600, continent: 14400}\n"
+		"    hopping: {country: 3600, continent: 14400, identity: from}\n"
 		"    mode: {hopping: enforce}\n"
 		"  nohop:\n"
 		"    domains: [example.com, example.org]\n"
 		"    users: [alice]\n"
-		"    hopping: {country: 3600, continent: 14400}\n"
+		"    hopping: {country: 3600, continent: 14400, identity: from}\n"
 		"    mode: {hopping: 'off'}\n";
 
 /* an INVITE to alice@example.com from caller user@host at src */
@@ -1186,6 +1199,33 @@ static af_request_t call_from(const char *src, const char *user,
 		const char *host)
 {
 	return mkreq(AF_M_INVITE, src, "alice", "example.com", user, host);
+}
+
+/*
+ * By default only requests that carry digest credentials count for
+ * hopping (the From header is anyone's to write): a spoofed From cannot
+ * pollute a user's history.
+ */
+static void test_hopping_identity(void **state)
+{
+	af_request_t r;
+
+	start("profiles:\n"
+		  "  default:\n"
+		  "    domains: [example.com]\n"
+		  "    users: [alice]\n"
+		  "    hopping: {country: 3600}\n");
+	r = call_from("127.0.0.2", "u1", "example.com");
+	OK(&r, NULL);
+	r = call_from("127.0.0.6", "u1", "example.com");
+	OK(&r, NULL); /* no credentials: not tracked */
+	r = call_from("127.0.0.2", "u1", "example.com");
+	r.auth_user = (af_str_t){"u1", 2};
+	OK(&r, NULL);
+	r = call_from("127.0.0.5", "someone", "example.com");
+	r.auth_user = (af_str_t){"u1", 2};
+	ALERT(&r, NULL, B_CHOP);
+	assert_string_equal(vd.detail, "caller moved DE -> FR in 0 s");
 }
 
 /* country and continent hopping of a caller */
@@ -1303,13 +1343,13 @@ static const char *const mode_rules =
 		"    users: [alice]\n"
 		"    deny: [bad]\n"
 		"    geo: {deny_countries: [KP]}\n"
-		"    hopping: {country: 3600}\n"
+		"    hopping: {country: 3600, identity: from}\n"
 		"  mon:\n"
 		"    domains: [example.com]\n"
 		"    users: [alice]\n"
 		"    deny: [bad]\n"
 		"    geo: {deny_countries: [KP]}\n"
-		"    hopping: {country: 3600}\n"
+		"    hopping: {country: 3600, identity: from}\n"
 		"    mode: {domain: monitor, user: monitor, iplist: monitor,\n"
 		"           geo: monitor, sdp: monitor, hopping: monitor,\n"
 		"           ban: monitor}\n"
@@ -1325,7 +1365,7 @@ static const char *const mode_rules =
 		"    users: [alice]\n"
 		"    deny: [bad]\n"
 		"    geo: {deny_countries: [KP]}\n"
-		"    hopping: {country: 3600}\n"
+		"    hopping: {country: 3600, identity: from}\n"
 		"    mode: {domain: 'off', user: 'off', iplist: 'off', geo: 'off',\n"
 		"           sdp: 'off', hopping: 'off', ban: 'off'}\n"
 		"  onlydomain:\n"
@@ -1714,7 +1754,7 @@ static const char *const thr_rules_a =
 		"    routable: '^\\+?[0-9]{6,15}$'\n"
 		"    deny: [bad]\n"
 		"    geo: {deny_countries: [KP]}\n"
-		"    hopping: {country: 3600, continent: 7200}\n"
+		"    hopping: {country: 3600, continent: 7200, identity: from}\n"
 		"  alt:\n"
 		"    domains: [example.com]\n"
 		"    users: [alice]\n"
@@ -1730,7 +1770,7 @@ static const char *const thr_rules_b =
 		"    users: [alice]\n"
 		"    deny: [bad]\n"
 		"    geo: {deny_countries: [DE], allow_continents: [EU, AS, NA]}\n"
-		"    hopping: {country: 600}\n"
+		"    hopping: {country: 600, identity: from}\n"
 		"  alt:\n"
 		"    mode: {domain: 'off', user: 'off', iplist: 'off', geo: 'off',\n"
 		"           sdp: 'off', hopping: 'off', ban: 'off'}\n";
@@ -1979,7 +2019,8 @@ int main(void)
 			T(test_scanner_window),
 			T(test_manual_ban),
 			T(test_ban_modes),
-			T(test_hopping),
+		T(test_hopping_identity),
+		T(test_hopping),
 			T(test_modes),
 			T(test_reload),
 			T(test_geo_after_restart),
