@@ -121,7 +121,19 @@ def inclusive(cg_file, functions):
     return res
 
 
-def kamailio_instructions(d, rules, calls, without):
+def loaded_only_cfg(d):
+    """The sample configuration with the module loaded but
+    af_check_source() not called: what loading alone costs."""
+    with open(h.SAMPLE_CFG) as f:
+        text = f.read()
+    assert "\taf_check_source();\n" in text
+    path = os.path.join(d, "kamailio-loaded-only.cfg")
+    with open(path, "w") as f:
+        f.write(text.replace("\taf_check_source();\n", "\t$var(af) = 1;\n"))
+    return path
+
+
+def kamailio_instructions(d, rules, calls, without, alloc=None, cfg=None):
     """Instructions Kamailio executes per call in its SIP workers
     (inclusive cost of receive_msg: parsing, routing, relaying, the
     module's checks) under callgrind, and those of the module's script
@@ -131,6 +143,10 @@ def kamailio_instructions(d, rules, calls, without):
     uas = h.Sipp.uas(d, uas_port)
     k = h.Kamailio(cg, rules, next_hop_port=uas_port, children=2,
                    defines={"AF_WITHOUT": "1"} if without else {})
+    if cfg:
+        k.cfg = cfg
+    if alloc:
+        k.extra_args = ["-x", alloc, "-X", alloc]
     k.wrapper = ["valgrind", "--tool=callgrind",
                  "--callgrind-out-file=%s/callgrind.out.%%p" % cg]
     try:
@@ -177,14 +193,24 @@ def main():
         mod * 1e6, ", ".join("%.1f" % (x * 1e6) for x in res[False])))
     print("  ratio: %.3f (%+.1f %%)" % (mod / base, (mod / base - 1) * 100))
     if os.environ.get("AF_BENCH_CALLGRIND", "1") != "0":
-        n = int(os.environ.get("AF_BENCH_CG_CALLS", "300"))
-        print("-- kamailio instructions per call in its SIP workers (callgrind, %d calls)" % n)
-        ib, _ = kamailio_instructions(d, rules, n, True)
-        im, check = kamailio_instructions(d, rules, n, False)
-        print("  without module: %.0f instructions per call" % ib)
-        print("  with module:    %.0f instructions per call, of which"
-              " af_check_source %.0f (3 requests a call)" % (im, check))
-        print("  ratio: %.3f (%+.1f %%)" % (im / ib, (im / ib - 1) * 100))
+        n = int(os.environ.get("AF_BENCH_CG_CALLS", "200"))
+        for alloc, label in ((None, "Debian's default allocator (qm)"),
+                             ("tlsf", "-x tlsf -X tlsf")):
+            print("-- kamailio instructions per call in its SIP workers"
+                  " (callgrind, %d calls, %s)" % (n, label))
+            ib, _ = kamailio_instructions(d, rules, n, True, alloc)
+            im, check = kamailio_instructions(d, rules, n, False, alloc)
+            print("  without module: %.0f instructions per call" % ib)
+            print("  with module:    %.0f instructions per call, of which"
+                  " af_check_source %.0f (%.1f %% of the call)" % (
+                      im, check, 100.0 * check / im))
+            print("  ratio: %.3f (%+.1f %%)" % (im / ib, (im / ib - 1) * 100))
+            if alloc is None:
+                il, _ = kamailio_instructions(d, rules, n, False, alloc,
+                                              loaded_only_cfg(d))
+                print("  control, module loaded but af_check_source not"
+                      " called: %.0f (%+.1f %%): the allocator's layout"
+                      % (il, (il / ib - 1) * 100))
 
 
 if __name__ == "__main__":

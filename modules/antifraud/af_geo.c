@@ -40,7 +40,20 @@ typedef struct geo_cache_slot {
 	uint32_t asn;
 } geo_cache_slot_t;
 
+/*
+ * Answers by address: traffic comes from the same sources again and again
+ * (phones, trunks, the same scanner), so a small direct-mapped cache of
+ * whole answers saves the tree walks.
+ */
+#define GEO_IP_CACHE 1024
+
+typedef struct geo_ip_slot {
+	af_ip_t ip; /* family 0: empty */
+	af_geo_info_t info;
+} geo_ip_slot_t;
+
 struct af_geo {
+	geo_ip_slot_t ipcache[GEO_IP_CACHE];
 	MMDB_s cdb;        /* country (or city) database */
 	MMDB_s adb;        /* ASN database, when a separate file */
 	int has_cdb;       /* cdb is open */
@@ -49,6 +62,17 @@ struct af_geo {
 	geo_cache_slot_t ccache[GEO_CACHE]; /* cdb records */
 	geo_cache_slot_t acache[GEO_CACHE]; /* adb records */
 };
+
+/* slot of ip in the answer cache */
+static unsigned ip_hash(const af_ip_t *ip)
+{
+	uint32_t x = 2166136261u;
+	int i, n = ip->family == 4 ? 4 : 16;
+
+	for(i = 0; i < n; i++)
+		x = (x ^ ip->addr[i]) * 16777619u;
+	return (x ^ (x >> 15)) & (GEO_IP_CACHE - 1);
+}
 
 static geo_cache_slot_t *geo_slot(geo_cache_slot_t *cache, uint32_t offset)
 {
@@ -428,11 +452,21 @@ int af_geo_lookup(af_geo_t *g, const af_ip_t *ip, af_geo_info_t *out)
 	struct sockaddr_storage ss;
 	const struct sockaddr *sa;
 	MMDB_entry_s entry;
+	unsigned h;
 	int rc;
 
 	memset(out, 0, sizeof(*out));
 	if(!g || !ip)
 		return -1;
+	h = ip_hash(ip);
+	if((ip->family == 4 || ip->family == 6)
+			&& g->ipcache[h].ip.family == ip->family
+			&& memcmp(g->ipcache[h].ip.addr, ip->addr,
+					   ip->family == 4 ? 4 : 16)
+					   == 0) {
+		*out = g->ipcache[h].info;
+		return 0;
+	}
 	sa = geo_sockaddr(ip, &ss);
 	if(!sa)
 		return -1;
@@ -480,6 +514,10 @@ int af_geo_lookup(af_geo_t *g, const af_ip_t *ip, af_geo_info_t *out)
 				slot->asn = out->asn;
 			}
 		}
+	}
+	if(ip->family == 4 || ip->family == 6) {
+		g->ipcache[h].ip = *ip;
+		g->ipcache[h].info = *out;
 	}
 	return 0;
 

@@ -482,13 +482,13 @@ int af_check_source(const af_request_t *req, const char *profile,
 
 	/* state: caller history and scanner score, one store call */
 	now = af_now_ms();
-	memset(ops, 0, sizeof(ops));
 	if(p->mode[AF_C_HOPPING] != AF_MODE_OFF && id_len && v->geo.found
 			&& (req->auth_user.len || p->hop_identity_from)
 			&& (req->method == AF_M_INVITE || req->method == AF_M_REGISTER)
 			&& req->initial && (p->country_hop_s || p->continent_hop_s)) {
 		evaluated = 1;
 		hist_op = &ops[nops++];
+		memset(hist_op, 0, sizeof(*hist_op));
 		hist_op->type = AF_OP_HIST_PUSH;
 		hist_op->key = id;
 		hist_op->key_len = id_len;
@@ -506,6 +506,7 @@ int af_check_source(const af_request_t *req, const char *profile,
 			score += r->scanner.weight[i];
 	if(p->mode[AF_C_BAN] != AF_MODE_OFF && score && r->scanner.threshold) {
 		win_op = &ops[nops++];
+		memset(win_op, 0, sizeof(*win_op));
 		win_op->type = AF_OP_WIN_HIT;
 		win_op->key = ipkey;
 		win_op->key_len = (size_t)ipkey_len;

@@ -76,9 +76,11 @@ class Kamailio:
         self.defines = defines or {}
         self.proc = None
         self.wrapper = []  # e.g. valgrind
+        self.extra_args = []  # more kamailio options, e.g. -x tlsf
+        self.cfg = SAMPLE_CFG
 
     def start(self, expect_fail=False, timeout=15):
-        args = ["kamailio", "-f", SAMPLE_CFG, "-DD", "-E", "-m", "128",
+        args = ["kamailio", "-f", self.cfg, "-DD", "-E", "-m", "128",
                 "-Y", self.workdir,
                 "-A", "AF_IP=%s" % self.ip,
                 "-A", "AF_PORT=%d" % self.port,
@@ -90,6 +92,7 @@ class Kamailio:
                 "-A", "AF_CHILDREN=%d" % self.children]
         for k, v in self.defines.items():
             args += ["-A", "%s=%s" % (k, v)]
+        args += self.extra_args
         self.log = open(self.log_path, "w")
         self.proc = subprocess.Popen(self.wrapper + args, stdout=self.log,
                                      stderr=subprocess.STDOUT,

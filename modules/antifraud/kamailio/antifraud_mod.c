@@ -31,10 +31,12 @@ static int af_alert_event = 1;
 
 static int af_alert_rt = -1; /* event_route[antifraud:alert] */
 
-/* the last verdict of this process, for $antifraud(...) */
+/* the last verdict of this process, for $antifraud(...); the reason
+ * lists are formatted when first read */
 static af_verdict_t af_last;
 static char af_last_reasons[256];
 static char af_last_blocking[256];
+static int af_last_formatted;
 
 static int mod_init(void);
 static void mod_destroy(void);
@@ -199,9 +201,7 @@ static void af_raise_alert(struct sip_msg *msg)
 static int af_publish(struct sip_msg *msg, const af_verdict_t *v)
 {
 	af_last = *v;
-	af_reasons_format(v->reasons, af_last_reasons, sizeof(af_last_reasons));
-	af_reasons_format(
-			v->blocking, af_last_blocking, sizeof(af_last_blocking));
+	af_last_formatted = 0;
 	/* a source refused for an existing ban is counted, not re-announced */
 	if((v->rc == AF_RC_ALERT || v->rc == AF_RC_BLOCK)
 			&& v->reasons != AF_REASON_BIT(AF_R_BANNED))
@@ -301,6 +301,13 @@ static int pv_get_af(struct sip_msg *msg, pv_param_t *param, pv_value_t *res)
 {
 	if(!af_last.check)
 		return pv_get_null(msg, param, res);
+	if(!af_last_formatted) {
+		af_reasons_format(
+				af_last.reasons, af_last_reasons, sizeof(af_last_reasons));
+		af_reasons_format(
+				af_last.blocking, af_last_blocking, sizeof(af_last_blocking));
+		af_last_formatted = 1;
+	}
 	switch(param->pvn.u.isname.name.n) {
 		case AF_PV_RC:
 			return pv_get_sintval(msg, param, res, af_last.rc);
