@@ -34,7 +34,7 @@ UNIT_HOST := test/unit/host.c
 .PHONY: all deps module run test unit integration bench clean distclean \
 	kamailio-src
 
-all: module
+all: module $(BUILD)/af-fingerprint
 
 deps:
 	@utils/deps.sh
@@ -66,6 +66,11 @@ $(MOD)/antifraud.so: $(BUILD)/libafcore.a $(GLUE_SRC) \
 	if [ -n "$$undef" ]; then echo "antifraud.so: undefined core symbols: $$undef"; exit 1; fi
 	cp $(MOD)/kamailio/antifraud.so $@
 
+# operator tool: fingerprints and signature checks of captured requests
+$(BUILD)/af-fingerprint: utils/af_fingerprint.c $(BUILD)/libafcore.a
+	$(CC) -std=gnu11 -O2 -g $(WARN) -D_GNU_SOURCE -I$(MOD) $< \
+		$(BUILD)/libafcore.a -o $@ $(CORE_LIBS)
+
 # unit tests: the core under ASan/UBSan with a malloc + pthread host
 $(BUILD)/san/%.o: $(MOD)/%.c $(CORE_HDR)
 	@mkdir -p $(@D)
@@ -80,13 +85,13 @@ unit-build: $(UNIT_BIN)
 unit: deps unit-build
 	@$(PYTHON) -m pytest -q test/unit
 
-integration: deps module
+integration: deps module $(BUILD)/af-fingerprint
 	@$(PYTHON) -m pytest -q test/integration
 
 run: deps module
 	@utils/run.sh
 
-test: deps module unit-build
+test: deps module unit-build $(BUILD)/af-fingerprint
 	$(PYTHON) -m pytest -q test
 
 bench: deps module
@@ -94,6 +99,7 @@ bench: deps module
 
 clean:
 	rm -rf $(BUILD)/pic $(BUILD)/san $(BUILD)/libafcore.a $(BUILD)/bench \
+		$(BUILD)/af-fingerprint \
 		$(MOD)/antifraud.so
 	-$(MAKE) -C $(MOD)/kamailio COREPATH=$(KAMAILIO_SRC)/src clean \
 		quiet=silent 2>/dev/null

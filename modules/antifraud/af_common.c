@@ -21,6 +21,7 @@ static const char *const reason_names[AF_R__COUNT] = {
 	[AF_R_COUNTRY_HOP] = "country_hop",
 	[AF_R_CONTINENT_HOP] = "continent_hop",
 	[AF_R_SCANNER] = "scanner",
+	[AF_R_SIGNATURE] = "signature",
 };
 
 const char *af_reason_name(af_reason_t r)

@@ -42,6 +42,7 @@ typedef enum af_reason {
 	AF_R_COUNTRY_HOP,       /* caller changed country too fast */
 	AF_R_CONTINENT_HOP,     /* caller changed continent too fast */
 	AF_R_SCANNER,           /* this request crossed the scanner threshold */
+	AF_R_SIGNATURE,         /* an attack tool's signature matched */
 	AF_R__COUNT
 } af_reason_t;
 

@@ -45,6 +45,10 @@ typedef struct af_verdict {
 	int banned;             /* the source is (now) banned */
 	af_ban_t ban;           /* the ban, when banned */
 	char detail[AF_DETAIL_MAX]; /* first matches in words, for logs */
+	/* af_check_fingerprint only */
+	char fp_id[21];             /* "af1-" + 16 hex digits */
+	char signatures[128];       /* names of the matched signatures */
+	char shape[256];            /* structural fingerprint text */
 } af_verdict_t;
 
 /* statistics, kept in shared memory, updated atomically */
@@ -98,6 +102,14 @@ void af_core_timer(void);
  * v->rc.
  */
 int af_check_source(const af_request_t *req, const char *profile,
+		size_t profile_len, af_verdict_t *v);
+
+/*
+ * af_check_fingerprint: does req look like a known attack tool (its
+ * signatures), whatever its User-Agent says? Needs req->raw. Fills v
+ * (fp_id, shape, signatures) and returns v->rc.
+ */
+int af_check_fingerprint(const af_request_t *req, const char *profile,
 		size_t profile_len, af_verdict_t *v);
 
 /* operator actions (RPC); ip is text. Return 0, -1 on a bad argument or

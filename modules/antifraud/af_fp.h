@@ -48,6 +48,7 @@ typedef struct af_fp_msg {
 	af_str_t contact;
 	af_str_t sdp_o_user; /* user name of the SDP o= line */
 	af_str_t sdp_s;      /* SDP s= line */
+	int sdp;             /* the body holds SDP (a "v=" line) */
 	long content_length; /* declared; -1 when absent or not a number */
 	size_t body_len;     /* bytes after the blank line */
 	/* canonical header names in order, lower case, full forms,
@@ -63,8 +64,11 @@ typedef struct af_fp_msg {
 /*
  * Splits buf[0..len) (one SIP request as received) into fm. Never reads
  * past len, never allocates. Returns 0, or -1 when buf is not a SIP
- * request at all (no request line); a malformed header ends the header
- * part, what came before it is kept.
+ * request at all (no request line; fm then holds no feature, an empty
+ * order and shape, hash 0); a malformed header ends the header part,
+ * what came before it is kept. Features come from the first header of
+ * their kind (every header, not only the kept ones); the body is what
+ * follows the blank line.
  */
 int af_fp_parse(const char *buf, size_t len, af_fp_msg_t *fm);
 
@@ -74,7 +78,9 @@ int af_fp_parse(const char *buf, size_t len, af_fp_msg_t *fm);
  * (digits and a-f, with at least one letter), 'H' upper-case hex, 'a'
  * lower-case alphanumerics, 'A' upper-case alphanumerics, 'm' mixed-case
  * alphanumerics; any other character written as itself. A leading
- * "z9hG4bK" (RFC 3261 magic cookie) is kept literally. Examples:
+ * "z9hG4bK" (RFC 3261 magic cookie) is kept literally; bytes outside
+ * printable ASCII are written as '?'; a run is written whole or not at
+ * all. Examples:
  *   "1234567890"             -> "d10"
  *   "a84b4c76e66710@pc33.ex" -> "h14@a4.a2"
  *   "z9hG4bK-524287-1---x"   -> "z9hG4bK-d6-d1---a1"
@@ -87,9 +93,29 @@ size_t af_fp_token_shape(const char *s, size_t len, char *out, size_t size);
  *   shape = METHOD "|" order "|" call-id shape "|" branch shape "|"
  *           from-tag shape "|" flags
  * flags: 'c' compact headers, 'b' SDP body, 'l' Content-Length differs
- * from the body, '-' none. af_fp_parse() calls it.
+ * from the body, '-' none. af_fp_parse() calls it. order holds the kept
+ * headers (fm->hdr) while they fit whole; shape is cut at
+ * AF_FP_SHAPE_MAX - 1 bytes.
  */
 void af_fp_shape(af_fp_msg_t *fm);
+
+/*
+ * 1 when the declared Content-Length differs from the body: a number
+ * other than body_len, or no (valid) Content-Length with a body.
+ */
+static inline int af_fp_cl_mismatch(const af_fp_msg_t *fm)
+{
+	if(fm->content_length < 0)
+		return fm->body_len > 0;
+	return (unsigned long)fm->content_length != fm->body_len;
+}
+
+/*
+ * The full lower-case name of compact header form letter (either case),
+ * as order writes it: "via" for 'v', "call-id" for 'i'; NULL when the
+ * letter is not a compact form (b c e f i k l m o r s t u v x y).
+ */
+const char *af_fp_compact_full(char letter);
 
 /* "af1-" and 16 hex digits of hash: the fingerprint operators pin */
 void af_fp_id(uint64_t hash, char out[21]);

@@ -19,6 +19,7 @@
 #include "af_host.h"
 #include "af_geo.h"
 #include "af_rules.h"
+#include "af_sig.h"
 
 #define AF_RULES_VERSION 1
 #define AF_RULES_DAY 86400u
@@ -40,6 +41,7 @@ static const char *const af_check_names[AF_C__COUNT] = {
 	[AF_C_SDP] = "sdp",
 	[AF_C_HOPPING] = "hopping",
 	[AF_C_BAN] = "ban",
+	[AF_C_FINGERPRINT] = "fingerprint",
 };
 
 /* the default mode of each check */
@@ -51,15 +53,28 @@ static const af_mode_t af_check_default_mode[AF_C__COUNT] = {
 	[AF_C_SDP] = AF_MODE_MONITOR,
 	[AF_C_HOPPING] = AF_MODE_MONITOR,
 	[AF_C_BAN] = AF_MODE_ENFORCE,
+	[AF_C_FINGERPRINT] = AF_MODE_ENFORCE,
 };
 
 static const char *const af_continents[] = {
 		"AF", "AN", "AS", "EU", "NA", "OC", "SA"};
 
 /* the keys of each mapping of the file */
-enum { K_VERSION, K_LISTS, K_GEOIP, K_SCANNER, K_HISTORY, K_PROFILES, K_TOP };
-static const char *const top_keys[K_TOP] = {
-		"version", "lists", "geoip", "scanner", "history", "profiles"};
+enum {
+	K_VERSION,
+	K_LISTS,
+	K_GEOIP,
+	K_SCANNER,
+	K_HISTORY,
+	K_FINGERPRINT,
+	K_PROFILES,
+	K_TOP
+};
+static const char *const top_keys[K_TOP] = {"version", "lists", "geoip",
+		"scanner", "history", "fingerprint", "profiles"};
+
+enum { K_SIGNATURES, K_FINGERPRINT_N };
+static const char *const fingerprint_keys[K_FINGERPRINT_N] = {"signatures"};
 
 enum { K_ENTRIES, K_FILE, K_LIST };
 static const char *const list_keys[K_LIST] = {"entries", "file"};
@@ -1199,6 +1214,31 @@ static int rl_geoip(af_rl_t *c, const yaml_node_t *n)
 }
 
 /*
+ * Reads the 'fingerprint' mapping n: the signature file (relative to the
+ * rule file), loaded and validated into the snapshot's arena. Its errors
+ * carry its own file:line. Returns 0, or -1 with the error set.
+ */
+static int rl_fingerprint(af_rl_t *c, const yaml_node_t *n)
+{
+	yaml_node_t *v[K_FINGERPRINT_N];
+	size_t old;
+	int rc = 0;
+
+	if(rl_map(c, n, fingerprint_keys, K_FINGERPRINT_N, v, NULL) < 0)
+		return -1;
+	if(rl_is_null(v[K_SIGNATURES]))
+		return 0;
+	old = rl_push(c, "signatures", 10);
+	rc = rl_path(c, v[K_SIGNATURES], &c->r->signatures_path);
+	rl_pop(c, old);
+	if(rc < 0)
+		return -1;
+	c->r->signatures = af_sig_load(
+			c->arena, c->r->signatures_path, c->err, c->errlen);
+	return c->r->signatures ? 0 : -1;
+}
+
+/*
  * Reads the 'scanner' mapping n into the snapshot, over the defaults set
  * by rl_build(). When 'weights' is given, reasons it does not name weigh
  * 0. Returns 0, or -1 with the error set.
@@ -1247,6 +1287,10 @@ static int rl_scanner(af_rl_t *c, const yaml_node_t *n)
 					"'%.*s' cannot weigh: a score counts what a request"
 					" itself shows (addressing, lists, GeoIP, SDP)",
 					RL_SHOW(len), s);
+		if(reason == AF_R_SIGNATURE)
+			return rl_err(c, k,
+					"'signature' cannot weigh here: each signature has its"
+					" own score in the signature file");
 		old2 = rl_push(c, s, len);
 		if(rl_u32(c, w, 0, AF_RULES_WEIGHT_MAX, &sc->weight[reason]) < 0)
 			return -1;
@@ -1343,6 +1387,9 @@ static int rl_build(af_rl_t *c)
 				break;
 			case K_HISTORY:
 				rc = rl_history(c, v[i]);
+				break;
+			case K_FINGERPRINT:
+				rc = rl_fingerprint(c, v[i]);
 				break;
 			case K_PROFILES:
 				rc = rl_profiles(c, k[i], v[i]);

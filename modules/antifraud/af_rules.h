@@ -26,6 +26,7 @@ typedef enum af_check {
 	AF_C_SDP,        /* lists and GeoIP policy on SDP addresses */
 	AF_C_HOPPING,    /* country/continent changes of a caller */
 	AF_C_BAN,        /* ban table and scanner auto-ban */
+	AF_C_FINGERPRINT, /* attack-tool signatures (af_check_fingerprint) */
 	AF_C__COUNT
 } af_check_t;
 
@@ -101,6 +102,8 @@ typedef struct af_rules {
 	const char *geo_country_db; /* NULL: no GeoIP */
 	const char *geo_asn_db;
 	int geo_required; /* missing database is a load error */
+	const char *signatures_path; /* NULL: no signature file */
+	struct af_sigset *signatures;
 	af_scanner_cfg_t scanner;
 	uint32_t history_ttl_s;
 	/* reference count and generation: managed by af_core */

@@ -10,65 +10,23 @@
  */
 #include <stdio.h>
 #include <string.h>
+#include "af_check.h"
 #include "af_core.h"
 #include "af_host.h"
 
 #define HOST_MAX 256
 #define ID_MAX 256
 
-/* which sub-check owns each reason (its mode decides alert or block) */
-static const af_check_t reason_check[AF_R__COUNT] = {
-	[AF_R_BANNED] = AF_C_BAN,
-	[AF_R_UNKNOWN_DOMAIN] = AF_C_DOMAIN,
-	[AF_R_UNKNOWN_USER] = AF_C_USER,
-	[AF_R_IP_DENY] = AF_C_IPLIST,
-	[AF_R_GEO_COUNTRY] = AF_C_GEO,
-	[AF_R_GEO_CONTINENT] = AF_C_GEO,
-	[AF_R_GEO_ASN] = AF_C_GEO,
-	[AF_R_GEO_UNKNOWN] = AF_C_GEO,
-	[AF_R_SDP_IP_DENY] = AF_C_SDP,
-	[AF_R_SDP_GEO] = AF_C_SDP,
-	[AF_R_COUNTRY_HOP] = AF_C_HOPPING,
-	[AF_R_CONTINENT_HOP] = AF_C_HOPPING,
-	[AF_R_SCANNER] = AF_C_BAN,
-};
 
-/* adds reason r to v with a first detail text */
-static void flag(af_verdict_t *v, const af_profile_t *p, af_reason_t r,
-		const char *detail)
-{
-	v->reasons |= AF_REASON_BIT(r);
-	if(p->mode[reason_check[r]] == AF_MODE_ENFORCE)
-		v->blocking |= AF_REASON_BIT(r);
-	if(detail && !v->detail[0])
-		snprintf(v->detail, sizeof(v->detail), "%s", detail);
-}
 
-/*
- * Longest match of ip over a set of lists: the prefix length, or -1 when
- * none of them contains ip.
- */
-static int lists_match(const af_iplist_t *const *lists, uint32_t n,
-		const af_ip_t *ip)
-{
-	int best = -1, plen;
-	uint32_t i;
-
-	for(i = 0; i < n; i++) {
-		plen = af_trie_lookup(lists[i]->trie, ip, NULL);
-		if(plen > best)
-			best = plen;
-	}
-	return best;
-}
 
 /* 1 allow-listed (an exception), -1 denied, 0 neither */
 static int ip_policy(const af_profile_t *p, const af_ip_t *ip)
 {
 	int allow, deny;
 
-	allow = lists_match(p->allow, p->n_allow, ip);
-	deny = lists_match(p->deny, p->n_deny, ip);
+	allow = af_chk_lists_match(p->allow, p->n_allow, ip);
+	deny = af_chk_lists_match(p->deny, p->n_deny, ip);
 	if(allow >= 0 && allow >= deny)
 		return 1;
 	return deny >= 0 ? -1 : 0;
@@ -190,40 +148,7 @@ static int user_exists(const af_profile_t *p, const af_str_t *user)
 	return 0;
 }
 
-/*
- * The caller's identity: the authenticated (credentials) user, else the
- * From user, as user@host. Returns its length, 0 when there is none.
- */
-static size_t caller_id(const af_request_t *req, char *buf, size_t size)
-{
-	const af_str_t *u = req->auth_user.len ? &req->auth_user : &req->from_user;
-	size_t i, n;
 
-	if(!u->len || u->len + 1 + req->from_host.len >= size)
-		return 0;
-	memcpy(buf, u->s, u->len);
-	buf[u->len] = '@';
-	n = u->len + 1;
-	/* host part case-insensitive */
-	for(i = 0; i < req->from_host.len; i++) {
-		char c = req->from_host.s[i];
-		buf[n++] = (c >= 'A' && c <= 'Z') ? (char)(c + 32) : c;
-	}
-	buf[n] = '\0';
-	return n;
-}
-
-static int caller_exempt(const af_profile_t *p, const af_request_t *req,
-		const char *id, size_t id_len)
-{
-	const af_str_t *u = req->auth_user.len ? &req->auth_user : &req->from_user;
-
-	if(!p->exempt_callers || af_strset_count(p->exempt_callers) == 0)
-		return 0;
-	if(u->len && af_strset_has(p->exempt_callers, u->s, u->len))
-		return 1;
-	return id_len && af_strset_has(p->exempt_callers, id, id_len);
-}
 
 /*
  * Domain and user: only for requests that start a dialog or stand alone
@@ -244,7 +169,7 @@ static void check_addressing(const af_request_t *req, const af_profile_t *p,
 			snprintf(why, sizeof(why), "R-URI host %.*s is not ours",
 					(int)(req->ruri_host.len > 64 ? 64 : req->ruri_host.len),
 					req->ruri_host.s);
-			flag(v, p, AF_R_UNKNOWN_DOMAIN, why);
+			af_chk_flag(v, p, AF_R_UNKNOWN_DOMAIN, why);
 		}
 	}
 	if(p->mode[AF_C_USER] == AF_MODE_OFF)
@@ -264,7 +189,7 @@ static void check_addressing(const af_request_t *req, const af_profile_t *p,
 			&& af_regex_match(p->routable, user->s, user->len) == 1) {
 		/* any routable number: for trusted sources and local callers
 		 * (who authenticate next) */
-		trusted = lists_match(p->trusted, p->n_trusted, &req->src_ip) >= 0;
+		trusted = af_chk_lists_match(p->trusted, p->n_trusted, &req->src_ip) >= 0;
 		if(trusted
 				|| (req->from_user.len && user_exists(p, &req->from_user)
 						&& domain_known(p, &req->from_host)))
@@ -272,7 +197,7 @@ static void check_addressing(const af_request_t *req, const af_profile_t *p,
 	}
 	snprintf(why, sizeof(why), "no user %.*s here",
 			(int)(user->len > 64 ? 64 : user->len), user->s);
-	flag(v, p, AF_R_UNKNOWN_USER, why);
+	af_chk_flag(v, p, AF_R_UNKNOWN_USER, why);
 	(void)id;
 	(void)id_len;
 }
@@ -304,14 +229,14 @@ static void check_sdp(const af_request_t *req, const af_profile_t *p,
 		if(pol < 0) {
 			af_ip_format(ip, ipbuf, sizeof(ipbuf));
 			snprintf(why, sizeof(why), "SDP address %s denied", ipbuf);
-			flag(v, p, AF_R_SDP_IP_DENY, why);
+			af_chk_flag(v, p, AF_R_SDP_IP_DENY, why);
 			continue;
 		}
 		if(g && af_geo_lookup(g, ip, &gi) == 0
 				&& geo_policy(&p->geo, &gi, gwhy, sizeof(gwhy))) {
 			af_ip_format(ip, ipbuf, sizeof(ipbuf));
 			snprintf(why, sizeof(why), "SDP address %s: %s", ipbuf, gwhy);
-			flag(v, p, AF_R_SDP_GEO, why);
+			af_chk_flag(v, p, AF_R_SDP_GEO, why);
 		}
 	}
 }
@@ -331,7 +256,7 @@ static void check_hopping(const af_profile_t *p, const af_op_t *op,
 				&& age < (uint64_t)p->country_hop_s * 1000) {
 			snprintf(why, sizeof(why), "caller moved %s -> %s in %llu s",
 					e->country, gi->country, (unsigned long long)(age / 1000));
-			flag(v, p, AF_R_COUNTRY_HOP, why);
+			af_chk_flag(v, p, AF_R_COUNTRY_HOP, why);
 		}
 		if(p->continent_hop_s && e->continent[0]
 				&& strcmp(e->continent, gi->continent) != 0
@@ -339,65 +264,12 @@ static void check_hopping(const af_profile_t *p, const af_op_t *op,
 			snprintf(why, sizeof(why), "caller moved %s -> %s in %llu s",
 					e->continent, gi->continent,
 					(unsigned long long)(age / 1000));
-			flag(v, p, AF_R_CONTINENT_HOP, why);
+			af_chk_flag(v, p, AF_R_CONTINENT_HOP, why);
 		}
 	}
 }
 
-/*
- * Is the source (ipkey) banned? Flags AF_R_BANNED in v and returns 1 when
- * it is; 0 when not, or when the store cannot tell (counted).
- */
-static int ban_lookup(const char *ipkey, size_t len, const af_profile_t *p,
-		af_verdict_t *v)
-{
-	af_op_t op;
-	char why[AF_DETAIL_MAX];
 
-	memset(&op, 0, sizeof(op));
-	op.type = AF_OP_BAN_GET;
-	op.key = ipkey;
-	op.key_len = len;
-	if(af_store_exec(af_core_store(), &op, 1, af_now_ms()) < 0) {
-		af_core_count(AF_ST_STORE_ERRORS);
-		return 0;
-	}
-	if(!op.u.ban_get.found)
-		return 0;
-	v->banned = 1;
-	v->ban = op.u.ban_get.ban;
-	snprintf(why, sizeof(why), "banned: %s", v->ban.reason);
-	flag(v, p, AF_R_BANNED, why);
-	if(p->mode[AF_C_BAN] == AF_MODE_ENFORCE)
-		af_core_count(AF_ST_BAN_REFUSED);
-	return 1;
-}
-
-/* final return code from what was flagged */
-static int conclude(af_verdict_t *v, int evaluated)
-{
-	if(v->blocking)
-		v->rc = AF_RC_BLOCK;
-	else if(v->reasons)
-		v->rc = AF_RC_ALERT;
-	else
-		v->rc = evaluated ? AF_RC_ALLOW : AF_RC_NORULE;
-	switch(v->rc) {
-		case AF_RC_BLOCK:
-			af_core_count(AF_ST_BLOCKED);
-			break;
-		case AF_RC_ALERT:
-			af_core_count(AF_ST_ALERTS);
-			break;
-		case AF_RC_ALLOW:
-			af_core_count(AF_ST_ALLOWED);
-			break;
-		default:
-			af_core_count(AF_ST_NORULE);
-	}
-	af_core_count_reasons(v->reasons);
-	return v->rc;
-}
 
 int af_check_source(const af_request_t *req, const char *profile,
 		size_t profile_len, af_verdict_t *v)
@@ -427,24 +299,24 @@ int af_check_source(const af_request_t *req, const char *profile,
 		af_core_count(AF_ST_ERRORS);
 		return v->rc = AF_RC_ERROR;
 	}
-	id_len = caller_id(req, id, sizeof(id));
+	id_len = af_chk_caller_id(req, id, sizeof(id));
 
 	/* exceptions: listed callers, exempt sources, allow-listed sources */
-	if(caller_exempt(p, req, id, id_len)
-			|| lists_match(p->exempt_sources, p->n_exempt_sources,
+	if(af_chk_caller_exempt(p, req, id, id_len)
+			|| af_chk_lists_match(p->exempt_sources, p->n_exempt_sources,
 					   &req->src_ip)
 					   >= 0) {
 		af_core_release(r);
-		return conclude(v, 1);
+		return af_chk_conclude(v, 1);
 	}
 	pol = p->mode[AF_C_IPLIST] != AF_MODE_OFF ? ip_policy(p, &req->src_ip)
 											  : 0;
 	if(pol > 0) {
 		af_core_release(r);
-		return conclude(v, 1);
+		return af_chk_conclude(v, 1);
 	}
 	if(pol < 0) {
-		flag(v, p, AF_R_IP_DENY, "source address in a deny list");
+		af_chk_flag(v, p, AF_R_IP_DENY, "source address in a deny list");
 	}
 	if(p->mode[AF_C_IPLIST] != AF_MODE_OFF)
 		evaluated = 1;
@@ -454,9 +326,9 @@ int af_check_source(const af_request_t *req, const char *profile,
 	ipkey_len = af_ip_format(&req->src_ip, ipkey, sizeof(ipkey));
 	if(p->mode[AF_C_BAN] != AF_MODE_OFF && ipkey_len > 0) {
 		evaluated = 1;
-		if(ban_lookup(ipkey, (size_t)ipkey_len, p, v) && v->blocking) {
+		if(af_chk_ban_lookup(ipkey, (size_t)ipkey_len, p, v) && v->blocking) {
 			af_core_release(r);
-			return conclude(v, evaluated);
+			return af_chk_conclude(v, evaluated);
 		}
 	}
 
@@ -473,7 +345,7 @@ int af_check_source(const af_request_t *req, const char *profile,
 		bad = geo_policy(&p->geo, &v->geo, why, sizeof(why));
 		for(i = 0; i < AF_R__COUNT; i++)
 			if(bad & AF_REASON_BIT(i))
-				flag(v, p, (af_reason_t)i, why);
+				af_chk_flag(v, p, (af_reason_t)i, why);
 	}
 	if(p->mode[AF_C_SDP] != AF_MODE_OFF && req->sdp_ip_count) {
 		evaluated = 1;
@@ -539,10 +411,10 @@ int af_check_source(const af_request_t *req, const char *profile,
 					reasons);
 		}
 		if(v->score >= r->scanner.threshold)
-			flag(v, p, AF_R_SCANNER, "scanner threshold reached");
+			af_chk_flag(v, p, AF_R_SCANNER, "scanner threshold reached");
 	}
 	af_core_release(r);
-	return conclude(v, evaluated);
+	return af_chk_conclude(v, evaluated);
 }
 
 /* a ban key from IP text: the normalized address */

@@ -15,6 +15,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 MODULE = os.path.join(ROOT, "modules", "antifraud", "antifraud.so")
 SAMPLE_CFG = os.path.join(ROOT, "etc", "kamailio.cfg")
 DATA = os.path.join(ROOT, "test", "data")
+ETC = os.path.join(ROOT, "etc")
 SCENARIOS = os.path.join(ROOT, "test", "integration", "scenarios")
 
 

@@ -25,6 +25,7 @@ def rules(tmp_path, geo_db):
             with open(tmpl) as f:
                 text = f.read()
         text = text.replace("@GEO_DB@", geo_db).replace("@DATA@", h.DATA)
+        text = text.replace("@ETC@", h.ETC)
         out.write_text(text)
         return str(out)
     return make

@@ -207,6 +207,8 @@ int af_kam_request(struct sip_msg *msg, af_request_t *req)
 	if(msg->first_line.type != SIP_REQUEST)
 		return -1;
 	ip_of(&msg->rcv.src_ip, &req->src_ip);
+	req->raw.s = msg->buf;
+	req->raw.len = (size_t)msg->len;
 	req->src_port = msg->rcv.src_port;
 	req->proto = proto_of(msg->rcv.proto);
 	req->method = method_of(msg->first_line.u.request.method_value);

@@ -41,6 +41,8 @@ static int af_last_formatted;
 static int mod_init(void);
 static void mod_destroy(void);
 static int w_af_check_source(struct sip_msg *msg, char *profile, char *p2);
+static int w_af_check_fingerprint(
+		struct sip_msg *msg, char *profile, char *p2);
 static int pv_parse_af_name(pv_spec_t *sp, str *in);
 static int pv_get_af(struct sip_msg *msg, pv_param_t *param, pv_value_t *res);
 
@@ -50,6 +52,10 @@ static cmd_export_t cmds[] = {
 		ANY_ROUTE},
 	{"af_check_source", (cmd_function)w_af_check_source, 1, fixup_spve_null,
 		fixup_free_spve_null, ANY_ROUTE},
+	{"af_check_fingerprint", (cmd_function)w_af_check_fingerprint, 0, 0, 0,
+		ANY_ROUTE},
+	{"af_check_fingerprint", (cmd_function)w_af_check_fingerprint, 1,
+		fixup_spve_null, fixup_free_spve_null, ANY_ROUTE},
 	{0, 0, 0, 0, 0, 0}
 };
 
@@ -209,18 +215,39 @@ static int af_publish(struct sip_msg *msg, const af_verdict_t *v)
 	return v->rc;
 }
 
-static int ki_af_check_source_profile(struct sip_msg *msg, str *profile)
+typedef int (*af_check_f)(const af_request_t *req, const char *profile,
+		size_t profile_len, af_verdict_t *v);
+
+/* runs one of the core's checks on msg and publishes its verdict */
+static int af_run_check(struct sip_msg *msg, str *profile, af_check_f check,
+		const char *name)
 {
 	af_request_t req;
 	af_verdict_t v;
 
 	if(af_kam_request(msg, &req) < 0) {
-		LM_ERR("af_check_source: not a request\n");
+		LM_ERR("%s: not a request\n", name);
 		return AF_RC_ERROR;
 	}
-	af_check_source(&req, profile ? profile->s : NULL,
+	check(&req, profile ? profile->s : NULL,
 			profile ? (size_t)profile->len : 0, &v);
 	return af_publish(msg, &v);
+}
+
+static int ki_af_check_source_profile(struct sip_msg *msg, str *profile)
+{
+	return af_run_check(msg, profile, af_check_source, "af_check_source");
+}
+
+static int ki_af_check_fingerprint_profile(struct sip_msg *msg, str *profile)
+{
+	return af_run_check(
+			msg, profile, af_check_fingerprint, "af_check_fingerprint");
+}
+
+static int ki_af_check_fingerprint(struct sip_msg *msg)
+{
+	return ki_af_check_fingerprint_profile(msg, NULL);
 }
 
 static int ki_af_check_source(struct sip_msg *msg)
@@ -228,15 +255,37 @@ static int ki_af_check_source(struct sip_msg *msg)
 	return ki_af_check_source_profile(msg, NULL);
 }
 
+/* the profile name of a script call, or NULL; -1 on error */
+static int af_profile_param(struct sip_msg *msg, char *profile, str *name)
+{
+	if(!profile)
+		return 0;
+	if(fixup_get_svalue(msg, (gparam_t *)profile, name) < 0) {
+		LM_ERR("cannot evaluate the profile name\n");
+		return -1;
+	}
+	return 1;
+}
+
 static int w_af_check_source(struct sip_msg *msg, char *profile, char *p2)
 {
 	str name = STR_NULL;
+	int rc = af_profile_param(msg, profile, &name);
 
-	if(profile && fixup_get_svalue(msg, (gparam_t *)profile, &name) < 0) {
-		LM_ERR("af_check_source: cannot evaluate the profile name\n");
+	if(rc < 0)
 		return AF_RC_ERROR;
-	}
-	return ki_af_check_source_profile(msg, profile ? &name : NULL);
+	return ki_af_check_source_profile(msg, rc ? &name : NULL);
+}
+
+static int w_af_check_fingerprint(
+		struct sip_msg *msg, char *profile, char *p2)
+{
+	str name = STR_NULL;
+	int rc = af_profile_param(msg, profile, &name);
+
+	if(rc < 0)
+		return AF_RC_ERROR;
+	return ki_af_check_fingerprint_profile(msg, rc ? &name : NULL);
 }
 
 /* $antifraud(name): $af is the pv module's address family */
@@ -251,7 +300,10 @@ enum {
 	AF_PV_ASN,
 	AF_PV_SCORE,
 	AF_PV_BANNED,
-	AF_PV_BAN_REASON
+	AF_PV_BAN_REASON,
+	AF_PV_FINGERPRINT,
+	AF_PV_SIGNATURE,
+	AF_PV_SHAPE
 };
 
 static const struct {
@@ -262,7 +314,8 @@ static const struct {
 		{"detail", AF_PV_DETAIL}, {"country", AF_PV_COUNTRY},
 		{"continent", AF_PV_CONTINENT}, {"asn", AF_PV_ASN},
 		{"score", AF_PV_SCORE}, {"banned", AF_PV_BANNED},
-		{"ban_reason", AF_PV_BAN_REASON}, {0, 0}};
+		{"ban_reason", AF_PV_BAN_REASON}, {"fingerprint", AF_PV_FINGERPRINT},
+		{"signature", AF_PV_SIGNATURE}, {"shape", AF_PV_SHAPE}, {0, 0}};
 
 static int pv_parse_af_name(pv_spec_t *sp, str *in)
 {
@@ -280,7 +333,8 @@ static int pv_parse_af_name(pv_spec_t *sp, str *in)
 		}
 	}
 	LM_ERR("unknown $antifraud(%.*s): use rc, check, reason, blocking, detail,"
-		   " country, continent, asn, score, banned or ban_reason\n",
+		   " country, continent, asn, score, banned, ban_reason, fingerprint,"
+		   " signature or shape\n",
 			in->len, in->s);
 	return -1;
 }
@@ -332,6 +386,12 @@ static int pv_get_af(struct sip_msg *msg, pv_param_t *param, pv_value_t *res)
 		case AF_PV_BAN_REASON:
 			return pv_str(msg, param, res,
 					af_last.banned ? af_last.ban.reason : NULL);
+		case AF_PV_FINGERPRINT:
+			return pv_str(msg, param, res, af_last.fp_id);
+		case AF_PV_SIGNATURE:
+			return pv_str(msg, param, res, af_last.signatures);
+		case AF_PV_SHAPE:
+			return pv_str(msg, param, res, af_last.shape);
 	}
 	return pv_get_null(msg, param, res);
 }
@@ -345,6 +405,16 @@ static sr_kemi_t sr_kemi_antifraud_exports[] = {
 	},
 	{ str_init("antifraud"), str_init("af_check_source_profile"),
 		SR_KEMIP_INT, ki_af_check_source_profile,
+		{ SR_KEMIP_STR, SR_KEMIP_NONE, SR_KEMIP_NONE,
+			SR_KEMIP_NONE, SR_KEMIP_NONE, SR_KEMIP_NONE }
+	},
+	{ str_init("antifraud"), str_init("af_check_fingerprint"),
+		SR_KEMIP_INT, ki_af_check_fingerprint,
+		{ SR_KEMIP_NONE, SR_KEMIP_NONE, SR_KEMIP_NONE,
+			SR_KEMIP_NONE, SR_KEMIP_NONE, SR_KEMIP_NONE }
+	},
+	{ str_init("antifraud"), str_init("af_check_fingerprint_profile"),
+		SR_KEMIP_INT, ki_af_check_fingerprint_profile,
 		{ SR_KEMIP_STR, SR_KEMIP_NONE, SR_KEMIP_NONE,
 			SR_KEMIP_NONE, SR_KEMIP_NONE, SR_KEMIP_NONE }
 	},

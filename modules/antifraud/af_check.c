@@ -1,0 +1,148 @@
+/*
+ * antifraud - what the checks share: reason ownership, flags, exceptions,
+ * the ban lookup and the final return code.
+ *
+ * Copyright (C) 2026 antifraud authors
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#include <stdio.h>
+#include <string.h>
+#include "af_check.h"
+#include "af_host.h"
+
+/* which sub-check owns each reason (its mode decides alert or block) */
+static const af_check_t reason_check[AF_R__COUNT] = {
+	[AF_R_BANNED] = AF_C_BAN,
+	[AF_R_UNKNOWN_DOMAIN] = AF_C_DOMAIN,
+	[AF_R_UNKNOWN_USER] = AF_C_USER,
+	[AF_R_IP_DENY] = AF_C_IPLIST,
+	[AF_R_GEO_COUNTRY] = AF_C_GEO,
+	[AF_R_GEO_CONTINENT] = AF_C_GEO,
+	[AF_R_GEO_ASN] = AF_C_GEO,
+	[AF_R_GEO_UNKNOWN] = AF_C_GEO,
+	[AF_R_SDP_IP_DENY] = AF_C_SDP,
+	[AF_R_SDP_GEO] = AF_C_SDP,
+	[AF_R_COUNTRY_HOP] = AF_C_HOPPING,
+	[AF_R_CONTINENT_HOP] = AF_C_HOPPING,
+	[AF_R_SCANNER] = AF_C_BAN,
+	[AF_R_SIGNATURE] = AF_C_FINGERPRINT,
+};
+
+/* adds reason r to v with a first detail text */
+void af_chk_flag(af_verdict_t *v, const af_profile_t *p, af_reason_t r,
+		const char *detail)
+{
+	v->reasons |= AF_REASON_BIT(r);
+	if(p->mode[reason_check[r]] == AF_MODE_ENFORCE)
+		v->blocking |= AF_REASON_BIT(r);
+	if(detail && !v->detail[0])
+		snprintf(v->detail, sizeof(v->detail), "%s", detail);
+}
+
+/*
+ * Longest match of ip over a set of lists: the prefix length, or -1 when
+ * none of them contains ip.
+ */
+int af_chk_lists_match(const af_iplist_t *const *lists, uint32_t n,
+		const af_ip_t *ip)
+{
+	int best = -1, plen;
+	uint32_t i;
+
+	for(i = 0; i < n; i++) {
+		plen = af_trie_lookup(lists[i]->trie, ip, NULL);
+		if(plen > best)
+			best = plen;
+	}
+	return best;
+}
+
+/*
+ * The caller's identity: the authenticated (credentials) user, else the
+ * From user, as user@host. Returns its length, 0 when there is none.
+ */
+size_t af_chk_caller_id(const af_request_t *req, char *buf, size_t size)
+{
+	const af_str_t *u = req->auth_user.len ? &req->auth_user : &req->from_user;
+	size_t i, n;
+
+	if(!u->len || u->len + 1 + req->from_host.len >= size)
+		return 0;
+	memcpy(buf, u->s, u->len);
+	buf[u->len] = '@';
+	n = u->len + 1;
+	/* host part case-insensitive */
+	for(i = 0; i < req->from_host.len; i++) {
+		char c = req->from_host.s[i];
+		buf[n++] = (c >= 'A' && c <= 'Z') ? (char)(c + 32) : c;
+	}
+	buf[n] = '\0';
+	return n;
+}
+
+int af_chk_caller_exempt(const af_profile_t *p, const af_request_t *req,
+		const char *id, size_t id_len)
+{
+	const af_str_t *u = req->auth_user.len ? &req->auth_user : &req->from_user;
+
+	if(!p->exempt_callers || af_strset_count(p->exempt_callers) == 0)
+		return 0;
+	if(u->len && af_strset_has(p->exempt_callers, u->s, u->len))
+		return 1;
+	return id_len && af_strset_has(p->exempt_callers, id, id_len);
+}
+
+/*
+ * Is the source (ipkey) banned? Flags AF_R_BANNED in v and returns 1 when
+ * it is; 0 when not, or when the store cannot tell (counted).
+ */
+int af_chk_ban_lookup(const char *ipkey, size_t len, const af_profile_t *p,
+		af_verdict_t *v)
+{
+	af_op_t op;
+	char why[AF_DETAIL_MAX];
+
+	memset(&op, 0, sizeof(op));
+	op.type = AF_OP_BAN_GET;
+	op.key = ipkey;
+	op.key_len = len;
+	if(af_store_exec(af_core_store(), &op, 1, af_now_ms()) < 0) {
+		af_core_count(AF_ST_STORE_ERRORS);
+		return 0;
+	}
+	if(!op.u.ban_get.found)
+		return 0;
+	v->banned = 1;
+	v->ban = op.u.ban_get.ban;
+	snprintf(why, sizeof(why), "banned: %s", v->ban.reason);
+	af_chk_flag(v, p, AF_R_BANNED, why);
+	if(p->mode[AF_C_BAN] == AF_MODE_ENFORCE)
+		af_core_count(AF_ST_BAN_REFUSED);
+	return 1;
+}
+
+/* final return code from what was flagged */
+int af_chk_conclude(af_verdict_t *v, int evaluated)
+{
+	if(v->blocking)
+		v->rc = AF_RC_BLOCK;
+	else if(v->reasons)
+		v->rc = AF_RC_ALERT;
+	else
+		v->rc = evaluated ? AF_RC_ALLOW : AF_RC_NORULE;
+	switch(v->rc) {
+		case AF_RC_BLOCK:
+			af_core_count(AF_ST_BLOCKED);
+			break;
+		case AF_RC_ALERT:
+			af_core_count(AF_ST_ALERTS);
+			break;
+		case AF_RC_ALLOW:
+			af_core_count(AF_ST_ALLOWED);
+			break;
+		default:
+			af_core_count(AF_ST_NORULE);
+	}
+	af_core_count_reasons(v->reasons);
+	return v->rc;
+}

@@ -1,0 +1,36 @@
+/*
+ * antifraud - internal: what af_check_source and af_check_fingerprint
+ * share (af_check.c).
+ *
+ * Copyright (C) 2026 antifraud authors
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#ifndef AF_CHECK_H
+#define AF_CHECK_H
+
+#include "af_core.h"
+
+/* adds reason r to v (blocking when its sub-check is in enforce mode)
+ * with a first detail text */
+void af_chk_flag(af_verdict_t *v, const af_profile_t *p, af_reason_t r,
+		const char *detail);
+
+/* longest prefix of ip over lists, -1 when none contains it */
+int af_chk_lists_match(const af_iplist_t *const *lists, uint32_t n,
+		const af_ip_t *ip);
+
+/* caller identity user@host into buf; its length, 0 when none */
+size_t af_chk_caller_id(const af_request_t *req, char *buf, size_t size);
+
+/* 1 when the caller is in the profile's exempt_callers */
+int af_chk_caller_exempt(const af_profile_t *p, const af_request_t *req,
+		const char *id, size_t id_len);
+
+/* is ipkey banned? flags AF_R_BANNED and returns 1 when it is */
+int af_chk_ban_lookup(const char *ipkey, size_t len, const af_profile_t *p,
+		af_verdict_t *v);
+
+/* sets and counts v->rc from what was flagged; returns it */
+int af_chk_conclude(af_verdict_t *v, int evaluated);
+
+#endif

@@ -1,0 +1,1420 @@
+/*
+ * antifraud - attack-tool signatures: the signature file read with
+ * libyaml, checked node by node and built into the caller's arena with
+ * the PCRE2 code of its patterns; and the per-request match.
+ *
+ * The code compiled into the arena (shared memory) is the validated
+ * source of truth and what the interpreter runs. JIT code cannot be
+ * shared between processes, so each process (each thread) keeps a cache:
+ * for the set it last saw, a private copy of every pattern compiled from
+ * its text with plain malloc and JIT-compiled, one match data, one match
+ * context and one JIT stack. The cache is keyed by the set's address and
+ * its load tag (pid, sequence number and time of the load), so a new set
+ * at the address of a freed one is never mistaken for it; a forked child
+ * drops what it inherited and builds its own.
+ *
+ * The file:
+ *   version: 1
+ *   signatures:
+ *     - name: sipvicious-svmap      # [A-Za-z0-9_.-]{1,64}, unique
+ *       source: "where it comes from"
+ *       action: block               # or alert; default block
+ *       score: 5                    # 0..1000000, default 5
+ *       match:                      # all must hold, at least one
+ *         user_agent: '^friendly-scanner'
+ *         ...
+ * Pattern keys (PCRE2 over the feature of af_fp_msg_t, a missing one
+ * being the empty string): user_agent, server, from_display, from_user,
+ * from_tag, to_display, to_user, call_id, branch, contact, sdp_o_user,
+ * sdp_s, request_line, method, header_order (af_fp_msg_t.order). Exact
+ * keys: headers_present and headers_absent (lists of names, any case,
+ * compact letters for their full names, looked up in the order),
+ * content_length_mismatch and compact (true/false), fingerprint (an
+ * af_fp_id() or a list of them), shape (af_fp_msg_t.shape, exactly).
+ *
+ * Patterns are searched, not anchored: a signature's author writes '^'
+ * and '$' where they mean them ('$' matches only at the very end).
+ * Matching runs the exact conditions first, then the patterns; a
+ * pattern that starts with '^' and literal text is refused without
+ * PCRE2 when the feature does not start with that text.
+ *
+ * Copyright (C) 2026 antifraud authors
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#define PCRE2_CODE_UNIT_WIDTH 8
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <pcre2.h>
+#include <yaml.h>
+#include "af_host.h"
+#include "af_sig.h"
+
+#define AF_SIG_VERSION 1
+#define AF_SIG_NAME_MAX 64      /* bytes of a signature name */
+#define AF_SIG_SCORE_MAX 1000000u
+#define AF_SIG_SCORE_DEFAULT 5u
+#define AF_SIG_HDR_NAMES 64     /* distinct names in headers_present/absent */
+#define AF_SIG_HDR_NAME_MAX 64  /* bytes of such a name */
+#define AF_SIG_HTAB 256         /* slots of the header name hash (2^n) */
+#define AF_SIG_SHOW 80          /* bytes of a value quoted in a message */
+#define AF_SIG_RE_OPTIONS PCRE2_DOLLAR_ENDONLY
+#define AF_SIG_PREFIX_MAX 8     /* bytes of an anchored literal prefix */
+
+/* per match: backtracking steps, and KiB of interpreter frames */
+#define AF_SIG_MATCH_LIMIT 100000
+#define AF_SIG_HEAP_LIMIT 4096
+/* per process: the JIT stack, first and largest size */
+#define AF_SIG_JIT_STACK_MIN (32 * 1024)
+#define AF_SIG_JIT_STACK_MAX (512 * 1024)
+
+/*
+ * The keys of a signature's 'match' mapping. The first AF_SIG_F__COUNT
+ * are regular expressions over the feature of the same index.
+ */
+enum {
+	AF_SIG_F_USER_AGENT = 0,
+	AF_SIG_F_SERVER,
+	AF_SIG_F_FROM_DISPLAY,
+	AF_SIG_F_FROM_USER,
+	AF_SIG_F_FROM_TAG,
+	AF_SIG_F_TO_DISPLAY,
+	AF_SIG_F_TO_USER,
+	AF_SIG_F_CALL_ID,
+	AF_SIG_F_BRANCH,
+	AF_SIG_F_CONTACT,
+	AF_SIG_F_SDP_O_USER,
+	AF_SIG_F_SDP_S,
+	AF_SIG_F_REQUEST_LINE,
+	AF_SIG_F_METHOD,
+	AF_SIG_F_HEADER_ORDER,
+	AF_SIG_F__COUNT,
+	K_HEADERS_PRESENT = AF_SIG_F__COUNT,
+	K_HEADERS_ABSENT,
+	K_CL_MISMATCH,
+	K_COMPACT,
+	K_FINGERPRINT,
+	K_SHAPE,
+	K_MATCH_N
+};
+static const char *const match_keys[K_MATCH_N] = {"user_agent", "server",
+		"from_display", "from_user", "from_tag", "to_display", "to_user",
+		"call_id", "branch", "contact", "sdp_o_user", "sdp_s",
+		"request_line", "method", "header_order", "headers_present",
+		"headers_absent", "content_length_mismatch", "compact",
+		"fingerprint", "shape"};
+
+enum { K_VERSION, K_SIGNATURES, K_TOP };
+static const char *const top_keys[K_TOP] = {"version", "signatures"};
+
+enum { K_NAME, K_SOURCE, K_ACTION, K_SCORE, K_MATCH, K_SIG_N };
+static const char *const sig_keys[K_SIG_N] = {
+		"name", "source", "action", "score", "match"};
+
+/* a distinct (feature, pattern) of the set, matched once per request */
+typedef struct af_sig_re {
+	const char *src;   /* the pattern's text */
+	size_t len;
+	pcre2_code *code;  /* compiled into the arena */
+	uint8_t field;     /* AF_SIG_F_ */
+	uint8_t empty;     /* 1 when the pattern matches the empty string */
+	uint8_t pre_len;   /* a subject must start with pre[0..pre_len) */
+	char pre[AF_SIG_PREFIX_MAX];
+} af_sig_re_t;
+
+typedef struct af_sig {
+	const char *name;
+	const char *source;
+	af_sig_action_t action;
+	uint32_t score;
+	int8_t cl_mismatch;  /* 0 or 1; -1: no condition */
+	int8_t compact;      /* 0 or 1; -1: no condition */
+	uint32_t n_fp;
+	const uint64_t *fp;  /* fingerprint hashes, any of them */
+	const char *shape;   /* NULL: no condition */
+	size_t shape_len;
+	uint64_t present;    /* header names (bits of the set's table) */
+	uint64_t absent;
+	uint32_t n_re;
+	const uint32_t *re;  /* indices in the set's patterns, all must match */
+} af_sig_t;
+
+struct af_sigset {
+	af_sig_t *sig;
+	uint32_t n_sig;
+	af_sig_re_t *re;
+	uint32_t n_re;
+	uint32_t cap_re;
+	/* header names of headers_present/absent: bit i is name i */
+	const char *hname[AF_SIG_HDR_NAMES];
+	uint8_t hname_len[AF_SIG_HDR_NAMES];
+	uint32_t n_hname;
+	uint8_t htab[AF_SIG_HTAB]; /* hash slots: name index + 1, 0 empty */
+	/* the load tag: what the per-process caches are keyed by */
+	uint32_t pid;
+	uint32_t seq;
+	uint64_t loaded_ms;
+};
+
+/* what a load carries from node to node */
+typedef struct af_sl {
+	const char *file;
+	yaml_document_t *doc;
+	af_arena_t *arena;
+	af_sigset_t *set;
+	pcre2_compile_context *cctx; /* in the arena; NULL until needed */
+	pcre2_match_data *md;        /* plain malloc, for load-time matches */
+	char *err;
+	size_t errlen;
+	char path[160]; /* key path of the node being read, for messages */
+	size_t plen;
+} af_sl_t;
+
+/* a process's (a thread's) matching state; see the top of the file */
+typedef struct af_sig_cache {
+	const af_sigset_t *set; /* compared, never read once stale */
+	uint32_t pid, seq;
+	uint64_t loaded_ms;
+	uint32_t n;             /* patterns */
+	uint32_t n_jit;         /* of which JIT-compiled */
+	pcre2_code **code;      /* private copies; NULL: the arena's code */
+	uint8_t *jit;           /* 1: code[i] is JIT-compiled */
+	uint8_t *val;           /* this request's result of pattern i ... */
+	uint32_t *stamp;        /* ... valid when stamp[i] == call */
+	uint32_t call;
+	int stale;              /* set in a forked child: rebuild */
+	int warned;
+	pcre2_match_data *md;
+	pcre2_match_context *mctx;
+	pcre2_jit_stack *jstack;
+} af_sig_cache_t;
+
+static __thread af_sig_cache_t af_sig_tc;
+static pthread_once_t af_sig_once = PTHREAD_ONCE_INIT;
+static pthread_key_t af_sig_key; /* frees a thread's cache when it ends */
+static int af_sig_key_ok;
+static uint32_t af_sig_seq;
+
+/*
+ * Writes "file:line: key.path: message" into the load's err, the line
+ * being that of node n (the first line when n is NULL). Returns -1.
+ */
+static int sl_err(af_sl_t *c, const yaml_node_t *n, const char *fmt, ...)
+		__attribute__((format(printf, 3, 4)));
+
+static int sl_err(af_sl_t *c, const yaml_node_t *n, const char *fmt, ...)
+{
+	va_list ap;
+	size_t len;
+	int k;
+
+	k = snprintf(c->err, c->errlen, "%s:%lu: ", c->file,
+			n ? (unsigned long)n->start_mark.line + 1 : 1UL);
+	len = k > 0 ? (size_t)k : 0;
+	if(c->plen && len < c->errlen) {
+		k = snprintf(c->err + len, c->errlen - len, "%s: ", c->path);
+		len += k > 0 ? (size_t)k : 0;
+	}
+	if(len < c->errlen) {
+		va_start(ap, fmt);
+		vsnprintf(c->err + len, c->errlen - len, fmt, ap);
+		va_end(ap);
+	}
+	return -1;
+}
+
+/* Reports that memory ran out while reading node n; returns -1. */
+static int sl_oom(af_sl_t *c, const yaml_node_t *n)
+{
+	return sl_err(c, n, "out of memory");
+}
+
+/*
+ * Appends key[0..len) to the key path of messages (after a '.') and
+ * returns the previous length of the path, for sl_pop().
+ */
+static size_t sl_push(af_sl_t *c, const char *key, size_t len)
+{
+	size_t old = c->plen;
+	size_t room = sizeof(c->path) - 1 - c->plen;
+
+	if(old && room) {
+		c->path[c->plen++] = '.';
+		room--;
+	}
+	if(len > room)
+		len = room;
+	memcpy(c->path + c->plen, key, len);
+	c->plen += len;
+	c->path[c->plen] = '\0';
+	return old;
+}
+
+/* Cuts the key path back to the length sl_push() returned. */
+static void sl_pop(af_sl_t *c, size_t old)
+{
+	c->plen = old;
+	c->path[old] = '\0';
+}
+
+/* The text of a scalar node, and how much of it a message quotes. */
+#define SL_TEXT(n) ((const char *)(n)->data.scalar.value)
+#define SL_LEN(n) ((n)->data.scalar.length)
+#define SL_SHOW(len) ((len) > AF_SIG_SHOW ? AF_SIG_SHOW : (int)(len))
+
+/* Returns the node at index idx of the document (NULL when none). */
+static yaml_node_t *sl_node(af_sl_t *c, int idx)
+{
+	return yaml_document_get_node(c->doc, idx);
+}
+
+/*
+ * Returns 1 when n is missing or a null: a plain scalar that is empty,
+ * "~" or "null" in any of YAML's spellings.
+ */
+static int sl_is_null(const yaml_node_t *n)
+{
+	const char *s;
+
+	if(!n)
+		return 1;
+	if(n->type != YAML_SCALAR_NODE
+			|| n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
+		return 0;
+	s = SL_TEXT(n);
+	return SL_LEN(n) == 0 || strcmp(s, "~") == 0 || strcmp(s, "null") == 0
+		   || strcmp(s, "Null") == 0 || strcmp(s, "NULL") == 0;
+}
+
+/* Names the kind of node n for messages ("a mapping", ...). */
+static const char *sl_kind(const yaml_node_t *n)
+{
+	if(sl_is_null(n))
+		return "nothing";
+	switch(n->type) {
+		case YAML_SCALAR_NODE:
+			return "a scalar";
+		case YAML_SEQUENCE_NODE:
+			return "a sequence";
+		case YAML_MAPPING_NODE:
+			return "a mapping";
+		default:
+			return "nothing";
+	}
+}
+
+/*
+ * Checks that n is a non-null scalar without NUL bytes and gives its
+ * text in *s and *len. Returns 0, or -1 with the error set.
+ */
+static int sl_str(af_sl_t *c, const yaml_node_t *n, const char **s,
+		size_t *len)
+{
+	if(n->type != YAML_SCALAR_NODE || sl_is_null(n))
+		return sl_err(c, n, "expected a string, got %s", sl_kind(n));
+	if(memchr(SL_TEXT(n), '\0', SL_LEN(n)))
+		return sl_err(c, n, "the value holds a NUL byte");
+	*s = SL_TEXT(n);
+	*len = SL_LEN(n);
+	return 0;
+}
+
+/*
+ * Reads scalar n as a decimal integer in 0..max into *v. Returns 0, or
+ * -1 with the error set.
+ */
+static int sl_uint(af_sl_t *c, const yaml_node_t *n, uint64_t max,
+		uint64_t *v)
+{
+	const char *s;
+	uint64_t x = 0, d;
+	size_t i, len;
+	int over = 0;
+
+	if(n->type != YAML_SCALAR_NODE || sl_is_null(n))
+		return sl_err(c, n, "expected an integer, got %s", sl_kind(n));
+	s = SL_TEXT(n);
+	len = SL_LEN(n);
+	for(i = 0; i < len; i++) {
+		if(s[i] < '0' || s[i] > '9')
+			return sl_err(c, n, "expected an integer, got '%.*s'",
+					SL_SHOW(len), s);
+		d = (uint64_t)(s[i] - '0');
+		if(d > max || x > (max - d) / 10)
+			over = 1;
+		else
+			x = x * 10 + d;
+	}
+	if(over)
+		return sl_err(c, n, "%.*s is out of range (0..%llu)", SL_SHOW(len),
+				s, (unsigned long long)max);
+	*v = x;
+	return 0;
+}
+
+/*
+ * Reads scalar n as a boolean (true/True/TRUE or false/False/FALSE) into
+ * *v. Returns 0, or -1 with the error set.
+ */
+static int sl_bool(af_sl_t *c, const yaml_node_t *n, int *v)
+{
+	const char *s;
+
+	if(n->type != YAML_SCALAR_NODE || sl_is_null(n))
+		return sl_err(c, n, "expected true or false, got %s", sl_kind(n));
+	s = SL_TEXT(n);
+	if(!strcmp(s, "true") || !strcmp(s, "True") || !strcmp(s, "TRUE")) {
+		*v = 1;
+		return 0;
+	}
+	if(!strcmp(s, "false") || !strcmp(s, "False") || !strcmp(s, "FALSE")) {
+		*v = 0;
+		return 0;
+	}
+	return sl_err(c, n, "expected true or false, got '%.*s'",
+			SL_SHOW(SL_LEN(n)), s);
+}
+
+/*
+ * Checks that n is a sequence, or a null (an empty one). Stores the
+ * number of items in *count. Returns 0, or -1 with the error set.
+ */
+static int sl_seq(af_sl_t *c, const yaml_node_t *n, size_t *count)
+{
+	*count = 0;
+	if(sl_is_null(n))
+		return 0;
+	if(n->type != YAML_SEQUENCE_NODE)
+		return sl_err(c, n, "expected a sequence, got %s", sl_kind(n));
+	*count = (size_t)(n->data.sequence.items.top
+					  - n->data.sequence.items.start);
+	return 0;
+}
+
+/* Returns item i of sequence n (sl_seq() has checked n). */
+static yaml_node_t *sl_item(af_sl_t *c, const yaml_node_t *n, size_t i)
+{
+	return sl_node(c, n->data.sequence.items.start[i]);
+}
+
+/*
+ * Checks that n is a mapping (or a null: an empty one) whose keys are
+ * among names[0..count), each at most once. Stores the value of each
+ * key in vals[i] (NULL when absent). Returns 0, or -1 with the error set.
+ */
+static int sl_map(af_sl_t *c, const yaml_node_t *n, const char *const *names,
+		int count, yaml_node_t **vals)
+{
+	yaml_node_pair_t *p;
+	yaml_node_t *k;
+	const char *s;
+	char hint[400];
+	size_t len, used;
+	int i;
+
+	for(i = 0; i < count; i++)
+		vals[i] = NULL;
+	if(sl_is_null(n))
+		return 0;
+	if(n->type != YAML_MAPPING_NODE)
+		return sl_err(c, n, "expected a mapping, got %s", sl_kind(n));
+	for(p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top;
+			p++) {
+		k = sl_node(c, p->key);
+		if(sl_str(c, k, &s, &len) < 0)
+			return -1;
+		for(i = 0; i < count; i++) {
+			if(strlen(names[i]) == len && memcmp(names[i], s, len) == 0)
+				break;
+		}
+		if(i == count) {
+			used = 0;
+			hint[0] = '\0';
+			for(i = 0; i < count && used < sizeof(hint); i++)
+				used += (size_t)snprintf(hint + used, sizeof(hint) - used,
+						"%s%s", i ? ", " : "", names[i]);
+			return sl_err(c, k, "unknown key '%.*s' (expected %s)",
+					SL_SHOW(len), s, hint);
+		}
+		if(vals[i])
+			return sl_err(c, k, "duplicate key '%s'", names[i]);
+		vals[i] = sl_node(c, p->value);
+	}
+	return 0;
+}
+
+/* PCRE2 allocator over the arena in data: code lives in shared memory */
+static void *sl_re_alloc(size_t size, void *data)
+{
+	return af_arena_alloc(data, size);
+}
+
+/* PCRE2 free over the arena: nothing, the arena goes as a whole */
+static void sl_re_free(void *p, void *data)
+{
+}
+
+/*
+ * Finds the literal text pattern s[0..len) requires at the start of a
+ * subject: after a leading '^', the characters that stand for
+ * themselves, each not followed by a quantifier, up to
+ * AF_SIG_PREFIX_MAX. A pattern holding '|' anywhere has none. Stores it
+ * in re; a subject without it cannot match, without asking PCRE2.
+ */
+static void sl_prefix(af_sig_re_t *re, const char *s, size_t len)
+{
+	size_t i;
+	char ch, next;
+
+	re->pre_len = 0;
+	if(len < 2 || s[0] != '^' || memchr(s, '|', len))
+		return;
+	for(i = 1; i < len && re->pre_len < AF_SIG_PREFIX_MAX; i++) {
+		ch = s[i];
+		if(!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z')
+				   || (ch >= '0' && ch <= '9')
+				   || (ch && strchr(" _-/:;@,=<>\"'%!~&", ch))))
+			return;
+		next = i + 1 < len ? s[i + 1] : '\0';
+		if(next == '?' || next == '*' || next == '+' || next == '{')
+			return;
+		re->pre[re->pre_len++] = ch;
+	}
+}
+
+/*
+ * Compiles pattern node n over feature field into the set, or finds the
+ * same (feature, pattern) already there. Stores its index in *idx.
+ * Returns 0, or -1 with the error set (PCRE2's message and offset).
+ */
+static int sl_regex(af_sl_t *c, const yaml_node_t *n, int field, uint32_t *idx)
+{
+	af_sigset_t *set = c->set;
+	pcre2_general_context *gctx;
+	af_sig_re_t *re, *grown;
+	pcre2_code *code;
+	PCRE2_UCHAR msg[160];
+	PCRE2_SIZE off;
+	const char *s;
+	size_t len;
+	uint32_t i;
+	int ec, rc;
+
+	if(sl_str(c, n, &s, &len) < 0)
+		return -1;
+	if(len == 0)
+		return sl_err(c, n, "empty regular expression");
+	for(i = 0; i < set->n_re; i++) {
+		re = &set->re[i];
+		if(re->field == field && re->len == len
+				&& memcmp(re->src, s, len) == 0) {
+			*idx = i;
+			return 0;
+		}
+	}
+	if(!c->cctx) {
+		gctx = pcre2_general_context_create(sl_re_alloc, sl_re_free, c->arena);
+		if(gctx)
+			c->cctx = pcre2_compile_context_create(gctx);
+		if(!c->cctx)
+			return sl_oom(c, n);
+	}
+	if(!c->md) {
+		c->md = pcre2_match_data_create(1, NULL);
+		if(!c->md)
+			return sl_oom(c, n);
+	}
+	code = pcre2_compile(
+			(PCRE2_SPTR)s, len, AF_SIG_RE_OPTIONS, &ec, &off, c->cctx);
+	if(!code) {
+		if(pcre2_get_error_message(ec, msg, sizeof(msg)) < 0)
+			snprintf((char *)msg, sizeof(msg), "error %d", ec);
+		return sl_err(c, n, "bad regular expression '%.*s': %s at offset %zu",
+				SL_SHOW(len), s, (const char *)msg, (size_t)off);
+	}
+	if(set->n_re == set->cap_re) {
+		set->cap_re = set->cap_re ? set->cap_re * 2 : 16;
+		grown = af_arena_alloc(c->arena, set->cap_re * sizeof(*grown));
+		if(!grown)
+			return sl_oom(c, n);
+		if(set->n_re)
+			memcpy(grown, set->re, set->n_re * sizeof(*grown));
+		set->re = grown;
+	}
+	re = &set->re[set->n_re];
+	re->src = af_arena_strndup(c->arena, s, len);
+	if(!re->src)
+		return sl_oom(c, n);
+	re->len = len;
+	re->code = code;
+	re->field = (uint8_t)field;
+	sl_prefix(re, s, len);
+	/* a missing feature is the empty string: its answer is known now */
+	rc = pcre2_match(code, (PCRE2_SPTR) "", 0, 0, 0, c->md, NULL);
+	re->empty = rc >= 0;
+	*idx = set->n_re++;
+	return 0;
+}
+
+/*
+ * Hashes header name s[0..len) (not empty) for the set's table: its
+ * length and three of its bytes, enough to spread a few dozen names.
+ */
+static inline uint32_t af_sig_hash(const char *s, size_t len)
+{
+	return (uint32_t)len * 31u + (unsigned char)s[0] * 7u
+		   + (unsigned char)s[len / 2] * 3u + (unsigned char)s[len - 1];
+}
+
+/*
+ * Returns the index in the set's table of canonical header name
+ * s[0..len), adding it when add is set and there is room; -1 when it is
+ * not there (or the table is full).
+ */
+static int af_sig_hname(af_sigset_t *set, af_arena_t *a, const char *s,
+		size_t len, int add)
+{
+	uint32_t slot = af_sig_hash(s, len) & (AF_SIG_HTAB - 1);
+	unsigned i;
+
+	while(set->htab[slot]) {
+		i = set->htab[slot] - 1u;
+		if(set->hname_len[i] == len && memcmp(set->hname[i], s, len) == 0)
+			return (int)i;
+		slot = (slot + 1) & (AF_SIG_HTAB - 1);
+	}
+	if(!add || set->n_hname == AF_SIG_HDR_NAMES)
+		return -1;
+	set->hname[set->n_hname] = af_arena_strndup(a, s, len);
+	if(!set->hname[set->n_hname])
+		return -1;
+	set->hname_len[set->n_hname] = (uint8_t)len;
+	set->htab[slot] = (uint8_t)(set->n_hname + 1);
+	return (int)set->n_hname++;
+}
+
+/*
+ * Reads the header names of sequence n (headers_present or
+ * headers_absent) into the bits *mask: names of any case, compact
+ * letters for their full names. A name among the bits of other (the
+ * headers_present read before headers_absent) is refused. Returns 0, or
+ * -1 with the error set.
+ */
+static int sl_headers(af_sl_t *c, const yaml_node_t *n, uint64_t *mask,
+		uint64_t other)
+{
+	char name[AF_SIG_HDR_NAME_MAX];
+	const yaml_node_t *it;
+	const char *s, *full;
+	size_t i, j, count, len;
+	int bit;
+	char ch;
+
+	if(sl_seq(c, n, &count) < 0)
+		return -1;
+	if(count == 0)
+		return sl_err(c, n, "empty list of headers (leave the key out)");
+	for(i = 0; i < count; i++) {
+		it = sl_item(c, n, i);
+		if(sl_str(c, it, &s, &len) < 0)
+			return -1;
+		if(len == 0 || len > AF_SIG_HDR_NAME_MAX)
+			goto bad;
+		for(j = 0; j < len; j++) {
+			ch = s[j];
+			if(ch >= 'A' && ch <= 'Z')
+				ch = (char)(ch + 32);
+			if(!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9')
+					   || strchr("-.!%*_+`'~", ch)))
+				goto bad;
+			name[j] = ch;
+		}
+		if(len == 1 && name[0] >= 'a' && name[0] <= 'z') {
+			full = af_fp_compact_full(name[0]);
+			if(!full)
+				return sl_err(c, it,
+						"'%c' is not a compact header form (b, c, e, f, i, k,"
+						" l, m, o, r, s, t, u, v, x, y)",
+						s[0]);
+			len = strlen(full);
+			memcpy(name, full, len);
+		}
+		bit = af_sig_hname(c->set, c->arena, name, len, 1);
+		if(bit < 0)
+			return sl_err(c, it,
+					"too many distinct header names in headers_present and"
+					" headers_absent (at most %d in a file)",
+					AF_SIG_HDR_NAMES);
+		if(other & ((uint64_t)1 << bit))
+			return sl_err(c, it,
+					"header '%s' is both in headers_present and"
+					" headers_absent",
+					c->set->hname[bit]);
+		*mask |= (uint64_t)1 << bit;
+	}
+	return 0;
+
+bad:
+	return sl_err(c, it, "'%.*s' is not a header name", SL_SHOW(len), s);
+}
+
+/*
+ * Reads fingerprint node n ("af1-" and 16 hex digits, or a sequence of
+ * them) into sig. Returns 0, or -1 with the error set.
+ */
+static int sl_fingerprints(af_sl_t *c, const yaml_node_t *n, af_sig_t *sig)
+{
+	const yaml_node_t *it;
+	uint64_t *fp, h;
+	const char *s;
+	size_t i, j, count, len;
+	char ch;
+
+	if(n->type == YAML_SEQUENCE_NODE) {
+		if(sl_seq(c, n, &count) < 0)
+			return -1;
+		if(count == 0)
+			return sl_err(c, n, "empty list of fingerprints (leave the key"
+								" out)");
+	} else {
+		count = 1;
+	}
+	fp = af_arena_alloc(c->arena, count * sizeof(*fp));
+	if(!fp)
+		return sl_oom(c, n);
+	for(i = 0; i < count; i++) {
+		it = n->type == YAML_SEQUENCE_NODE ? sl_item(c, n, i) : n;
+		if(sl_str(c, it, &s, &len) < 0)
+			return -1;
+		if(len != 20 || memcmp(s, "af1-", 4) != 0)
+			goto bad;
+		for(h = 0, j = 4; j < len; j++) {
+			ch = s[j];
+			if(ch >= '0' && ch <= '9')
+				h = h << 4 | (uint64_t)(ch - '0');
+			else if(ch >= 'a' && ch <= 'f')
+				h = h << 4 | (uint64_t)(ch - 'a' + 10);
+			else if(ch >= 'A' && ch <= 'F')
+				h = h << 4 | (uint64_t)(ch - 'A' + 10);
+			else
+				goto bad;
+		}
+		fp[i] = h;
+	}
+	sig->fp = fp;
+	sig->n_fp = (uint32_t)count;
+	return 0;
+
+bad:
+	return sl_err(c, it,
+			"'%.*s' is not a fingerprint ('af1-' and 16 hex digits)",
+			SL_SHOW(len), s);
+}
+
+/*
+ * Reads the 'match' mapping n of signature sig: at least one condition.
+ * Returns 0, or -1 with the error set.
+ */
+static int sl_match(af_sl_t *c, const yaml_node_t *n, af_sig_t *sig)
+{
+	yaml_node_t *v[K_MATCH_N];
+	uint32_t re[AF_SIG_F__COUNT], *copy;
+	const char *s;
+	size_t len, old;
+	int k, b = 0, rc = 0, conds = 0;
+
+	sig->cl_mismatch = -1;
+	sig->compact = -1;
+	if(sl_map(c, n, match_keys, K_MATCH_N, v) < 0)
+		return -1;
+	for(k = 0; k < K_MATCH_N && rc == 0; k++) {
+		if(!v[k])
+			continue;
+		conds++;
+		old = sl_push(c, match_keys[k], strlen(match_keys[k]));
+		if(k < AF_SIG_F__COUNT) {
+			rc = sl_regex(c, v[k], k, &re[sig->n_re]);
+			if(rc == 0)
+				sig->n_re++;
+		} else {
+			switch(k) {
+				case K_HEADERS_PRESENT:
+					rc = sl_headers(c, v[k], &sig->present, 0);
+					break;
+				case K_HEADERS_ABSENT:
+					rc = sl_headers(c, v[k], &sig->absent, sig->present);
+					break;
+				case K_CL_MISMATCH:
+					rc = sl_bool(c, v[k], &b);
+					sig->cl_mismatch = (int8_t)b;
+					break;
+				case K_COMPACT:
+					rc = sl_bool(c, v[k], &b);
+					sig->compact = (int8_t)b;
+					break;
+				case K_FINGERPRINT:
+					rc = sl_fingerprints(c, v[k], sig);
+					break;
+				case K_SHAPE:
+					rc = sl_str(c, v[k], &s, &len);
+					if(rc < 0)
+						break;
+					if(len == 0 || len >= AF_FP_SHAPE_MAX) {
+						rc = sl_err(c, v[k],
+								"a shape has 1 to %d bytes, this one %zu",
+								AF_FP_SHAPE_MAX - 1, len);
+						break;
+					}
+					sig->shape = af_arena_strndup(c->arena, s, len);
+					sig->shape_len = len;
+					if(!sig->shape)
+						rc = sl_oom(c, v[k]);
+					break;
+			}
+		}
+		sl_pop(c, old);
+	}
+	if(rc < 0)
+		return -1;
+	if(conds == 0)
+		return sl_err(c, n, "no condition (at least one is needed)");
+	if(sig->n_re) {
+		copy = af_arena_alloc(c->arena, sig->n_re * sizeof(*copy));
+		if(!copy)
+			return sl_oom(c, n);
+		memcpy(copy, re, sig->n_re * sizeof(*copy));
+		sig->re = copy;
+	}
+	return 0;
+}
+
+/*
+ * Checks name node n of signature number i: 1 to 64 letters, digits,
+ * '_', '-' or '.', not taken by an earlier signature. Gives its text in
+ * *s and *len. Returns 0, or -1 with the error set.
+ */
+static int sl_name(af_sl_t *c, const yaml_node_t *n, uint32_t i,
+		const char **s, size_t *len)
+{
+	uint32_t j;
+	size_t k;
+	char ch;
+
+	if(sl_str(c, n, s, len) < 0)
+		return -1;
+	if(*len == 0 || *len > AF_SIG_NAME_MAX)
+		goto bad;
+	for(k = 0; k < *len; k++) {
+		ch = (*s)[k];
+		if(!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z')
+				   || (ch >= '0' && ch <= '9') || ch == '_' || ch == '-'
+				   || ch == '.'))
+			goto bad;
+	}
+	for(j = 0; j < i; j++) {
+		if(strlen(c->set->sig[j].name) == *len
+				&& memcmp(c->set->sig[j].name, *s, *len) == 0)
+			return sl_err(c, n, "duplicate signature name '%.*s'", (int)*len,
+					*s);
+	}
+	return 0;
+
+bad:
+	return sl_err(c, n,
+			"'%.*s' is not a valid signature name (1 to %d letters, digits,"
+			" '_', '-' or '.')",
+			SL_SHOW(*len), *s, AF_SIG_NAME_MAX);
+}
+
+/*
+ * Reads signature node n, number i of the file, into c->set->sig[i].
+ * Returns 0, or -1 with the error set.
+ */
+static int sl_sig(af_sl_t *c, const yaml_node_t *n, uint32_t i)
+{
+	af_sig_t *sig = &c->set->sig[i];
+	yaml_node_t *v[K_SIG_N];
+	char where[32];
+	const char *s;
+	size_t len, old;
+	uint64_t score;
+	int rc = 0;
+
+	snprintf(where, sizeof(where), "signatures[%u]", i);
+	old = sl_push(c, where, strlen(where));
+	if(n->type != YAML_MAPPING_NODE)
+		return sl_err(c, n, "expected a mapping (name, source, match...),"
+							" got %s",
+				sl_kind(n));
+	if(sl_map(c, n, sig_keys, K_SIG_N, v) < 0)
+		return -1;
+	if(!v[K_NAME])
+		return sl_err(c, n, "missing 'name'");
+	if(sl_name(c, v[K_NAME], i, &s, &len) < 0)
+		return -1;
+	sig->name = af_arena_strndup(c->arena, s, len);
+	if(!sig->name)
+		return sl_oom(c, v[K_NAME]);
+	sl_pop(c, old);
+	old = sl_push(c, s, len);
+
+	if(!v[K_SOURCE])
+		return sl_err(c, n, "missing 'source' (where the signature comes"
+							" from)");
+	if(sl_str(c, v[K_SOURCE], &s, &len) < 0)
+		return -1;
+	if(len == 0)
+		return sl_err(c, v[K_SOURCE], "empty 'source'");
+	sig->source = af_arena_strndup(c->arena, s, len);
+	if(!sig->source)
+		return sl_oom(c, v[K_SOURCE]);
+
+	sig->action = AF_SIG_BLOCK;
+	if(v[K_ACTION]) {
+		if(sl_str(c, v[K_ACTION], &s, &len) < 0)
+			return -1;
+		if(len == 5 && memcmp(s, "block", 5) == 0)
+			sig->action = AF_SIG_BLOCK;
+		else if(len == 5 && memcmp(s, "alert", 5) == 0)
+			sig->action = AF_SIG_ALERT;
+		else
+			return sl_err(c, v[K_ACTION],
+					"unknown action '%.*s' (expected block or alert)",
+					SL_SHOW(len), s);
+	}
+	sig->score = AF_SIG_SCORE_DEFAULT;
+	if(v[K_SCORE]) {
+		if(sl_uint(c, v[K_SCORE], AF_SIG_SCORE_MAX, &score) < 0)
+			return -1;
+		sig->score = (uint32_t)score;
+	}
+	if(!v[K_MATCH])
+		return sl_err(c, n, "missing 'match' (at least one condition)");
+	sl_push(c, "match", 5);
+	rc = sl_match(c, v[K_MATCH], sig);
+	sl_pop(c, old);
+	return rc;
+}
+
+/*
+ * Validates the document and builds c->set in c->arena. Returns 0, or -1
+ * with the error set.
+ */
+static int sl_build(af_sl_t *c)
+{
+	yaml_node_t *root, *v[K_TOP];
+	size_t i, count, old;
+	uint64_t version;
+
+	root = yaml_document_get_root_node(c->doc);
+	if(!root || sl_is_null(root))
+		return sl_err(c, NULL, "no signatures in the file (expected"
+							   " 'version: 1' and 'signatures')");
+	if(root->type != YAML_MAPPING_NODE)
+		return sl_err(c, root, "expected a mapping at the top, got %s",
+				sl_kind(root));
+	if(sl_map(c, root, top_keys, K_TOP, v) < 0)
+		return -1;
+	if(!v[K_VERSION])
+		return sl_err(c, root, "missing 'version: %d'", AF_SIG_VERSION);
+	if(!v[K_SIGNATURES])
+		return sl_err(c, root, "missing 'signatures'");
+	old = sl_push(c, "version", 7);
+	if(sl_uint(c, v[K_VERSION], UINT64_MAX, &version) < 0)
+		return -1;
+	if(version != AF_SIG_VERSION)
+		return sl_err(c, v[K_VERSION],
+				"unsupported version %llu (this module reads %d)",
+				(unsigned long long)version, AF_SIG_VERSION);
+	sl_pop(c, old);
+	old = sl_push(c, "signatures", 10);
+	if(sl_seq(c, v[K_SIGNATURES], &count) < 0)
+		return -1;
+	if(count > UINT32_MAX / 2)
+		return sl_err(c, v[K_SIGNATURES], "too many signatures");
+	sl_pop(c, old);
+	c->set = af_arena_alloc(c->arena, sizeof(*c->set));
+	if(!c->set)
+		return sl_oom(c, root);
+	if(count) {
+		c->set->sig = af_arena_alloc(c->arena, count * sizeof(af_sig_t));
+		if(!c->set->sig)
+			return sl_oom(c, v[K_SIGNATURES]);
+	}
+	for(i = 0; i < count; i++) {
+		if(sl_sig(c, sl_item(c, v[K_SIGNATURES], i), (uint32_t)i) < 0)
+			return -1;
+		c->set->n_sig++;
+	}
+	return 0;
+}
+
+/*
+ * Returns the line (from 1) of byte offset off of file f, for libyaml
+ * errors that only give an offset.
+ */
+static unsigned long sl_line_at(FILE *f, size_t off)
+{
+	unsigned long line = 1;
+	size_t i;
+	int ch;
+
+	if(fseek(f, 0, SEEK_SET) != 0)
+		return 1;
+	for(i = 0; i < off && (ch = getc(f)) != EOF; i++) {
+		if(ch == '\n')
+			line++;
+	}
+	return line;
+}
+
+/* Writes libyaml's error of parser p, reading file f, into the load's err. */
+static void sl_yaml_error(af_sl_t *c, yaml_parser_t *p, FILE *f)
+{
+	unsigned long line;
+
+	switch(p->error) {
+		case YAML_MEMORY_ERROR:
+			snprintf(c->err, c->errlen, "%s: out of memory", c->file);
+			return;
+		case YAML_READER_ERROR:
+			line = sl_line_at(f, p->problem_offset);
+			break;
+		default:
+			line = (unsigned long)p->problem_mark.line + 1;
+			break;
+	}
+	if(p->context)
+		snprintf(c->err, c->errlen, "%s:%lu: YAML: %s: %s", c->file, line,
+				p->context, p->problem ? p->problem : "error");
+	else
+		snprintf(c->err, c->errlen, "%s:%lu: YAML: %s", c->file, line,
+				p->problem ? p->problem : "error");
+}
+
+/*
+ * Reads and validates the signature file at path and builds its set in
+ * arena a. Returns the set, or NULL with "file:line: what is wrong" in
+ * err (err may be NULL). On failure what was taken from a stays until a
+ * is freed (the snapshot being built is dropped as a whole); nothing
+ * else is left allocated.
+ */
+af_sigset_t *af_sig_load(af_arena_t *a, const char *path, char *err,
+		size_t errlen)
+{
+	yaml_parser_t parser;
+	yaml_document_t doc, extra;
+	yaml_node_t *root2;
+	char local[256];
+	af_sl_t c;
+	FILE *f;
+	int rc = -1;
+
+	if(!err || errlen == 0) {
+		err = local;
+		errlen = sizeof(local);
+	}
+	err[0] = '\0';
+	if(!a || !path) {
+		snprintf(err, errlen, "signatures: no arena or no file name");
+		return NULL;
+	}
+	memset(&c, 0, sizeof(c));
+	c.file = path;
+	c.err = err;
+	c.errlen = errlen;
+	c.arena = a;
+
+	f = fopen(path, "rb");
+	if(!f) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return NULL;
+	}
+	if(!yaml_parser_initialize(&parser)) {
+		snprintf(err, errlen, "%s: out of memory", path);
+		fclose(f);
+		return NULL;
+	}
+	yaml_parser_set_input_file(&parser, f);
+	if(!yaml_parser_load(&parser, &doc)) {
+		sl_yaml_error(&c, &parser, f);
+		goto done_parser;
+	}
+	/* one document only: a second one is refused, not ignored */
+	if(!yaml_parser_load(&parser, &extra)) {
+		sl_yaml_error(&c, &parser, f);
+		goto done_doc;
+	}
+	root2 = yaml_document_get_root_node(&extra);
+	if(root2)
+		sl_err(&c, root2, "a second YAML document ('---'): the signatures"
+						  " must be one document");
+	yaml_document_delete(&extra);
+	if(root2)
+		goto done_doc;
+
+	c.doc = &doc;
+	rc = sl_build(&c);
+
+done_doc:
+	yaml_document_delete(&doc);
+done_parser:
+	yaml_parser_delete(&parser);
+	fclose(f);
+	pcre2_match_data_free(c.md);
+	if(rc < 0)
+		return NULL;
+	c.set->pid = (uint32_t)getpid();
+	c.set->seq = __atomic_add_fetch(&af_sig_seq, 1, __ATOMIC_RELAXED);
+	c.set->loaded_ms = af_now_ms();
+	AF_DBG("signatures %s: %u signatures, %u patterns\n", path,
+			c.set->n_sig, c.set->n_re);
+	return c.set;
+}
+
+/* Returns the number of signatures of set (0 for NULL). */
+uint32_t af_sig_count(const af_sigset_t *set)
+{
+	return set ? set->n_sig : 0;
+}
+
+/* In a forked child: what the cache holds was built by the parent. */
+static void af_sig_atfork_child(void)
+{
+	af_sig_tc.stale = 1;
+}
+
+static void af_sig_cache_drop(af_sig_cache_t *tc);
+
+/*
+ * At the end of a thread that matched: frees its cache, match data,
+ * match context and JIT stack (tc is the thread's cache).
+ */
+static void af_sig_thread_end(void *tc)
+{
+	af_sig_cache_t *c = tc;
+
+	af_sig_cache_drop(c);
+	pcre2_match_data_free(c->md);
+	pcre2_match_context_free(c->mctx);
+	pcre2_jit_stack_free(c->jstack);
+	c->md = NULL;
+	c->mctx = NULL;
+	c->jstack = NULL;
+}
+
+/*
+ * Registers af_sig_atfork_child() and the key whose destructor is
+ * af_sig_thread_end(), once per process.
+ */
+static void af_sig_once_init(void)
+{
+	if(pthread_atfork(NULL, NULL, af_sig_atfork_child) != 0)
+		AF_WARN("signatures: pthread_atfork failed\n");
+	af_sig_key_ok = pthread_key_create(&af_sig_key, af_sig_thread_end) == 0;
+}
+
+/* Frees the patterns of cache tc (this process's copies). */
+static void af_sig_cache_drop(af_sig_cache_t *tc)
+{
+	uint32_t i;
+
+	for(i = 0; tc->code && i < tc->n; i++)
+		pcre2_code_free(tc->code[i]);
+	free(tc->code);
+	tc->code = NULL;
+	tc->jit = NULL;
+	tc->val = NULL;
+	tc->stamp = NULL;
+	tc->n = 0;
+	tc->n_jit = 0;
+	tc->set = NULL;
+}
+
+/*
+ * Makes cache tc hold set: drops what it held, makes the match data,
+ * match context and JIT stack if not done yet, and compiles a private
+ * copy of each pattern from its text (plain malloc: pcre2_code_copy()
+ * would allocate with the arena's allocator), JIT-compiled when the JIT
+ * is available. A pattern whose copy fails is run from the arena's code
+ * with the interpreter.
+ */
+static void af_sig_cache_build(af_sig_cache_t *tc, const af_sigset_t *set)
+{
+	const af_sig_re_t *re;
+	PCRE2_SIZE off;
+	size_t each;
+	uint32_t i;
+	char *block;
+	int ec;
+
+	pthread_once(&af_sig_once, af_sig_once_init);
+	af_sig_cache_drop(tc);
+	tc->stale = 0;
+	if(!tc->md) {
+		tc->md = pcre2_match_data_create(1, NULL);
+		tc->mctx = pcre2_match_context_create(NULL);
+		if(!tc->md || !tc->mctx) {
+			pcre2_match_data_free(tc->md);
+			pcre2_match_context_free(tc->mctx);
+			tc->md = NULL;
+			tc->mctx = NULL;
+			AF_ERR("signatures: out of memory\n");
+			return;
+		}
+		pcre2_set_match_limit(tc->mctx, AF_SIG_MATCH_LIMIT);
+		pcre2_set_heap_limit(tc->mctx, AF_SIG_HEAP_LIMIT);
+		tc->jstack = pcre2_jit_stack_create(
+				AF_SIG_JIT_STACK_MIN, AF_SIG_JIT_STACK_MAX, NULL);
+		if(tc->jstack)
+			pcre2_jit_stack_assign(tc->mctx, NULL, tc->jstack);
+		if(af_sig_key_ok)
+			pthread_setspecific(af_sig_key, tc);
+	}
+	tc->set = set;
+	tc->pid = set->pid;
+	tc->seq = set->seq;
+	tc->loaded_ms = set->loaded_ms;
+	tc->call = 0;
+	if(set->n_re == 0)
+		return;
+	each = sizeof(pcre2_code *) + sizeof(uint32_t) + 2;
+	block = calloc(set->n_re, each);
+	if(!block) {
+		AF_ERR("signatures: out of memory, matching without JIT\n");
+		return;
+	}
+	tc->code = (pcre2_code **)block;
+	tc->stamp = (uint32_t *)(block + set->n_re * sizeof(pcre2_code *));
+	tc->jit = (uint8_t *)(tc->stamp + set->n_re);
+	tc->val = tc->jit + set->n_re;
+	tc->n = set->n_re;
+	for(i = 0; i < set->n_re; i++) {
+		re = &set->re[i];
+		tc->code[i] = pcre2_compile((PCRE2_SPTR)re->src, re->len,
+				AF_SIG_RE_OPTIONS, &ec, &off, NULL);
+		if(tc->code[i] && pcre2_jit_compile(tc->code[i], PCRE2_JIT_COMPLETE)
+										  == 0) {
+			tc->jit[i] = 1;
+			tc->n_jit++;
+		}
+	}
+	if(tc->n_jit < tc->n)
+		AF_DBG("signatures: %u of %u patterns JIT-compiled\n", tc->n_jit,
+				tc->n);
+}
+
+/*
+ * Returns the value of feature field of fm (AF_SIG_F_), the empty
+ * string when missing.
+ */
+static inline af_str_t af_sig_feature(const af_fp_msg_t *fm, int field)
+{
+	af_str_t v;
+
+	switch(field) {
+		case AF_SIG_F_USER_AGENT:
+			return fm->user_agent;
+		case AF_SIG_F_SERVER:
+			return fm->server;
+		case AF_SIG_F_FROM_DISPLAY:
+			return fm->from_display;
+		case AF_SIG_F_FROM_USER:
+			return fm->from_user;
+		case AF_SIG_F_FROM_TAG:
+			return fm->from_tag;
+		case AF_SIG_F_TO_DISPLAY:
+			return fm->to_display;
+		case AF_SIG_F_TO_USER:
+			return fm->to_user;
+		case AF_SIG_F_CALL_ID:
+			return fm->call_id;
+		case AF_SIG_F_BRANCH:
+			return fm->branch;
+		case AF_SIG_F_CONTACT:
+			return fm->contact;
+		case AF_SIG_F_SDP_O_USER:
+			return fm->sdp_o_user;
+		case AF_SIG_F_SDP_S:
+			return fm->sdp_s;
+		case AF_SIG_F_REQUEST_LINE:
+			return fm->request_line;
+		case AF_SIG_F_METHOD:
+			return fm->method;
+		default:
+			v.s = fm->order;
+			v.len = fm->order_len;
+			return v;
+	}
+}
+
+/*
+ * Returns 1 when pattern i of set matches its feature in fm: known at
+ * load for a missing feature, remembered for the request when several
+ * signatures share it, else run with the JIT (or the interpreter). A
+ * failed match (a limit hit) counts as no match, with one warning.
+ */
+static int af_sig_re_match(af_sig_cache_t *tc, const af_sigset_t *set,
+		uint32_t i, const af_fp_msg_t *fm)
+{
+	const af_sig_re_t *re = &set->re[i];
+	const pcre2_code *code;
+	af_str_t v;
+	int rc;
+
+	v = af_sig_feature(fm, re->field);
+	if(v.len == 0)
+		return re->empty;
+	if(v.len < re->pre_len || memcmp(v.s, re->pre, re->pre_len) != 0)
+		return 0;
+	if(tc->n) {
+		if(tc->stamp[i] == tc->call)
+			return tc->val[i];
+		if(tc->jit[i])
+			rc = pcre2_jit_match(tc->code[i], (PCRE2_SPTR)v.s, v.len, 0, 0,
+					tc->md, tc->mctx);
+		else
+			rc = pcre2_match(tc->code[i] ? tc->code[i] : re->code,
+					(PCRE2_SPTR)v.s, v.len, 0, 0, tc->md, tc->mctx);
+	} else {
+		if(!tc->md)
+			return 0;
+		code = re->code;
+		rc = pcre2_match(code, (PCRE2_SPTR)v.s, v.len, 0, 0, tc->md, tc->mctx);
+	}
+	if(rc < 0 && rc != PCRE2_ERROR_NOMATCH && !tc->warned) {
+		tc->warned = 1;
+		AF_WARN("signature pattern '%s': match failed (error %d), counted as"
+				" no match; further failures are not logged\n",
+				re->src, rc);
+	}
+	if(tc->n) {
+		tc->stamp[i] = tc->call;
+		tc->val[i] = rc >= 0;
+	}
+	return rc >= 0;
+}
+
+/*
+ * Returns the bits of the set's header name table that fm's header
+ * order holds.
+ */
+static uint64_t af_sig_hmask(const af_sigset_t *set, const af_fp_msg_t *fm)
+{
+	const char *p = fm->order, *e = fm->order + fm->order_len, *comma;
+	uint64_t mask = 0;
+	uint32_t slot;
+	size_t len;
+	unsigned i;
+
+	while(p < e) {
+		comma = memchr(p, ',', (size_t)(e - p));
+		if(!comma)
+			comma = e;
+		len = (size_t)(comma - p);
+		if(len == 0) {
+			p = comma + 1;
+			continue;
+		}
+		slot = af_sig_hash(p, len) & (AF_SIG_HTAB - 1);
+		while(set->htab[slot]) {
+			i = set->htab[slot] - 1u;
+			if(set->hname_len[i] == len
+					&& memcmp(set->hname[i], p, len) == 0) {
+				mask |= (uint64_t)1 << i;
+				break;
+			}
+			slot = (slot + 1) & (AF_SIG_HTAB - 1);
+		}
+		p = comma + 1;
+	}
+	return mask;
+}
+
+/*
+ * Matches fm against every signature of set, in file order: first the
+ * cheap exact conditions (fingerprint, shape, flags, headers), then the
+ * patterns. Stores the first max hits in hits and returns how many
+ * signatures matched. The first call of a process (thread) for a set
+ * builds its cache (see af_sig_cache_build()); later calls allocate
+ * nothing.
+ */
+int af_sig_match(const af_sigset_t *set, const af_fp_msg_t *fm,
+		af_sig_hit_t *hits, int max)
+{
+	af_sig_cache_t *tc = &af_sig_tc;
+	const af_sig_t *sig, *end;
+	uint64_t hmask = 0;
+	uint32_t j;
+	int n = 0, hdone = 0, cl;
+
+	if(!set || !fm || set->n_sig == 0)
+		return 0;
+	if(tc->set != set || tc->stale || tc->seq != set->seq
+			|| tc->pid != set->pid || tc->loaded_ms != set->loaded_ms)
+		af_sig_cache_build(tc, set);
+	if(++tc->call == 0) {
+		if(tc->n)
+			memset(tc->stamp, 0, tc->n * sizeof(*tc->stamp));
+		tc->call = 1;
+	}
+	cl = af_fp_cl_mismatch(fm);
+	for(sig = set->sig, end = set->sig + set->n_sig; sig < end; sig++) {
+		if(sig->n_fp) {
+			for(j = 0; j < sig->n_fp && sig->fp[j] != fm->hash; j++)
+				;
+			if(j == sig->n_fp)
+				continue;
+		}
+		if(sig->shape
+				&& (sig->shape_len != fm->shape_len
+						|| memcmp(sig->shape, fm->shape, fm->shape_len) != 0))
+			continue;
+		if(sig->compact >= 0 && sig->compact != (fm->compact != 0))
+			continue;
+		if(sig->cl_mismatch >= 0 && sig->cl_mismatch != cl)
+			continue;
+		if(sig->present | sig->absent) {
+			if(!hdone) {
+				hmask = af_sig_hmask(set, fm);
+				hdone = 1;
+			}
+			if((hmask & sig->present) != sig->present
+					|| (hmask & sig->absent))
+				continue;
+		}
+		for(j = 0; j < sig->n_re; j++) {
+			if(!af_sig_re_match(tc, set, sig->re[j], fm))
+				break;
+		}
+		if(j < sig->n_re)
+			continue;
+		if(hits && n < max) {
+			hits[n].name = sig->name;
+			hits[n].action = sig->action;
+			hits[n].score = sig->score;
+		}
+		n++;
+	}
+	return n;
+}
+
+/*
+ * Returns how many patterns of set this process (thread) has
+ * JIT-compiled in its cache, or -1 when its cache is not for set (no
+ * match yet, another set, or inherited through fork()).
+ */
+int af_sig_jit_count(const af_sigset_t *set)
+{
+	af_sig_cache_t *tc = &af_sig_tc;
+
+	if(!set || tc->set != set || tc->stale || tc->seq != set->seq
+			|| tc->pid != set->pid || tc->loaded_ms != set->loaded_ms)
+		return -1;
+	return (int)tc->n_jit;
+}
