@@ -298,7 +298,7 @@ def test_svwar_finds_nothing_and_is_banned(kam, tmp_path):
     assert "found nothing" in out, out[-2000:]
     st = k.stats()
     assert st["bans"] == 1
-    assert st["allowed"] == 0, st
+    assert st["blocked"] >= 1, st
 
 
 def test_malformed_requests_never_crash(kam):
