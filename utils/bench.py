@@ -3,6 +3,7 @@
 # per call with the module against the same configuration without it.
 # Everything runs on loopback; bounded in calls and time.
 # SPDX-License-Identifier: GPL-2.0-or-later
+import glob
 import os
 import random
 import re
@@ -45,7 +46,7 @@ def make_data(d, networks=50000, blocked=20000):
                                         rnd.randrange(256), rnd.randrange(256)))
     rules = os.path.join(d, "bench-rules.yaml")
     with open(os.path.join(TOP, "utils", "bench-rules.yaml.in")) as f:
-        text = f.read().replace("@DIR@", d)
+        text = f.read().replace("@DIR@", d).replace("@ETC@", h.ETC)
     with open(rules, "w") as f:
         f.write(text)
     return rules
@@ -60,7 +61,9 @@ def core_bench(d, rules):
                     os.path.join(TOP, "utils", "bench_core.c")] + objs +
                    ["-o", exe, "-lmaxminddb", "-lhiredis", "-lpcre2-8",
                     "-lyaml", "-lpthread", "-lm"], check=True)
-    out = subprocess.run([exe, rules, "2000000"], check=True,
+    corpus = sorted(glob.glob(os.path.join(h.DATA, "corpus", "legit", "*.sip")) +
+                    glob.glob(os.path.join(h.DATA, "corpus", "tools", "*.sip")))
+    out = subprocess.run([exe, rules, "2000000"] + corpus, check=True,
                          capture_output=True, text=True).stdout
     print(out, end="")
 

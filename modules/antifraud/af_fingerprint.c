@@ -100,7 +100,10 @@ int af_check_fingerprint(const af_request_t *req, const char *profile,
 		return af_chk_conclude(v, 0);
 	}
 	af_fp_id(fm.hash, v->fp_id);
-	snprintf(v->shape, sizeof(v->shape), "%.*s", (int)fm.shape_len, fm.shape);
+	n = fm.shape_len < sizeof(v->shape) ? (int)fm.shape_len
+										: (int)sizeof(v->shape) - 1;
+	memcpy(v->shape, fm.shape, (size_t)n);
+	v->shape[n] = '\0';
 
 	/* exceptions, as for af_check_source */
 	id_len = af_chk_caller_id(req, id, sizeof(id));
