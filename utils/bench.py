@@ -61,11 +61,19 @@ def core_bench(d, rules):
                     os.path.join(TOP, "utils", "bench_core.c")] + objs +
                    ["-o", exe, "-lmaxminddb", "-lhiredis", "-lpcre2-8",
                     "-lyaml", "-lpthread", "-lm"], check=True)
-    corpus = sorted(glob.glob(os.path.join(h.DATA, "corpus", "legit", "*.sip")) +
-                    glob.glob(os.path.join(h.DATA, "corpus", "tools", "*.sip")))
-    out = subprocess.run([exe, rules, "2000000"] + corpus, check=True,
+    out = subprocess.run([exe, rules, "2000000"], check=True,
                          capture_output=True, text=True).stdout
     print(out, end="")
+    for kind, what in (("legit", "legitimate requests"),
+                       ("tools", "attack-tool requests, each from a new"
+                                 " source, so each is scored and banned")):
+        files = sorted(glob.glob(os.path.join(h.DATA, "corpus", kind,
+                                              "*.sip")))
+        out = subprocess.run([exe, rules, "1600000"] + files, check=True,
+                             capture_output=True, text=True).stdout
+        line = [x for x in out.splitlines()
+                if x.startswith("af_check_fingerprint")][0]
+        print("%s\n  (%s)" % (line, what))
 
 
 def proc_cpu(pgid):
@@ -125,14 +133,16 @@ def inclusive(cg_file, functions):
 
 
 def loaded_only_cfg(d):
-    """The sample configuration with the module loaded but
-    af_check_source() not called: what loading alone costs."""
+    """The sample configuration with the module loaded but its checks
+    not called: what loading alone costs."""
     with open(h.SAMPLE_CFG) as f:
         text = f.read()
-    assert "\taf_check_source();\n" in text
+    for call in ("\taf_check_source();\n", "\taf_check_fingerprint();\n"):
+        assert call in text
+        text = text.replace(call, "\t$var(af) = 1;\n")
     path = os.path.join(d, "kamailio-loaded-only.cfg")
     with open(path, "w") as f:
-        f.write(text.replace("\taf_check_source();\n", "\t$var(af) = 1;\n"))
+        f.write(text)
     return path
 
 
@@ -163,12 +173,15 @@ def kamailio_instructions(d, rules, calls, without, alloc=None, cfg=None):
     finally:
         k.stop()
         h.Sipp.stop(uas)
-    tot = {"receive_msg": 0, "w_af_check_source": 0}
+    tot = {"receive_msg": 0, "w_af_check_source": 0,
+           "w_af_check_fingerprint": 0}
     for name in os.listdir(cg):
         if name.startswith("callgrind.out."):
             for f, v in inclusive(os.path.join(cg, name), tot).items():
                 tot[f] += v
-    return tot["receive_msg"] / calls, tot["w_af_check_source"] / calls
+    return (tot["receive_msg"] / calls,
+            (tot["w_af_check_source"] + tot["w_af_check_fingerprint"])
+            / calls)
 
 
 def main():
@@ -205,14 +218,14 @@ def main():
             im, check = kamailio_instructions(d, rules, n, False, alloc)
             print("  without module: %.0f instructions per call" % ib)
             print("  with module:    %.0f instructions per call, of which"
-                  " af_check_source %.0f (%.1f %% of the call)" % (
+                  " the two checks %.0f (%.1f %% of the call)" % (
                       im, check, 100.0 * check / im))
             print("  ratio: %.3f (%+.1f %%)" % (im / ib, (im / ib - 1) * 100))
             if alloc is None:
                 il, _ = kamailio_instructions(d, rules, n, False, alloc,
                                               loaded_only_cfg(d))
-                print("  control, module loaded but af_check_source not"
-                      " called: %.0f (%+.1f %%): the allocator's layout"
+                print("  control, module loaded but no check called:"
+                      " %.0f (%+.1f %%): the allocator's layout"
                       % (il, (il / ib - 1) * 100))
 
 

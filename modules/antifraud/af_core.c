@@ -17,6 +17,8 @@
 #include "af_core.h"
 #include "af_host.h"
 #include "af_lock.h"
+#include "af_fp.h"
+#include "af_sig.h"
 
 typedef struct af_shared {
 	af_lock_t lock;          /* protects current and refs increments */
@@ -273,6 +275,24 @@ int af_core_reload(char *err, size_t errlen)
 	AF_NOTICE("rules reloaded from %s (generation %u)\n",
 			core_cfg.rules_path, gen);
 	return 0;
+}
+
+void af_core_warmup(void)
+{
+	af_rules_t *r;
+	af_fp_msg_t fm;
+	af_sig_hit_t hit;
+
+	if(!shared)
+		return;
+	r = af_core_acquire();
+	af_core_geo(r);
+	if(r->signatures) {
+		/* builds this process's JIT code of every signature pattern */
+		memset(&fm, 0, sizeof(fm));
+		af_sig_match(r->signatures, &fm, &hit, 1);
+	}
+	af_core_release(r);
 }
 
 af_store_t *af_core_store(void)

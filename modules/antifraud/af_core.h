@@ -93,6 +93,14 @@ uint64_t af_core_reason_count(af_reason_t r);
 void af_core_count(af_stat_t s);
 void af_core_count_reasons(af_reasons_t mask);
 
+/*
+ * Prepares the calling process for checks: opens its GeoIP handle and
+ * JIT-compiles the signature patterns, so that the first requests do not
+ * pay for it. Call once in each worker after the fork (a reload is paid
+ * by the first check after it).
+ */
+void af_core_warmup(void);
+
 /* housekeeping (store expiry); call about once a second */
 void af_core_timer(void);
 
@@ -106,8 +114,9 @@ int af_check_source(const af_request_t *req, const char *profile,
 
 /*
  * af_check_fingerprint: does req look like a known attack tool (its
- * signatures), whatever its User-Agent says? Needs req->raw. Fills v
- * (fp_id, shape, signatures) and returns v->rc.
+ * signatures), whatever its User-Agent says? Needs req->raw. Requests
+ * inside a dialog (req->initial 0) are not checked (AF_RC_NORULE). Fills
+ * v (fp_id, shape, signatures) and returns v->rc.
  */
 int af_check_fingerprint(const af_request_t *req, const char *profile,
 		size_t profile_len, af_verdict_t *v);

@@ -48,7 +48,8 @@ static void score_source(const af_rules_t *r, const af_profile_t *p,
 	op.u.win.window_s = r->scanner.window_s;
 	op.u.win.n = score;
 	if(p->mode[AF_C_BAN] == AF_MODE_ENFORCE) {
-		snprintf(why, sizeof(why), "signature %s", v->signatures);
+		snprintf(why, sizeof(why), "signature %.*s",
+				(int)(sizeof(why) - 11), v->signatures);
 		op.u.win.ban_threshold = r->scanner.threshold;
 		op.u.win.ban_s = r->scanner.ban_s;
 		op.u.win.ban_reason = why;
@@ -94,7 +95,10 @@ int af_check_fingerprint(const af_request_t *req, const char *profile,
 		af_core_count(AF_ST_ERRORS);
 		return v->rc = AF_RC_ERROR;
 	}
+	/* tools probe with requests outside dialogs; requests inside one
+	 * (To tag) belong to a call whose first request was checked */
 	if(p->mode[AF_C_FINGERPRINT] == AF_MODE_OFF || !req->raw.len
+			|| !req->initial
 			|| af_fp_parse(req->raw.s, req->raw.len, &fm) < 0) {
 		af_core_release(r);
 		return af_chk_conclude(v, 0);

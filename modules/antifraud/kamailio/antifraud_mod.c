@@ -39,6 +39,7 @@ static char af_last_blocking[256];
 static int af_last_formatted;
 
 static int mod_init(void);
+static int child_init(int rank);
 static void mod_destroy(void);
 static int w_af_check_source(struct sip_msg *msg, char *profile, char *p2);
 static int w_af_check_fingerprint(
@@ -84,7 +85,7 @@ struct module_exports exports = {
 	mod_pvs,         /* exported pseudo-variables */
 	0,               /* response handling function */
 	mod_init,        /* module init function */
-	0,               /* per-child init function */
+	child_init,      /* per-child init function */
 	mod_destroy      /* module destroy function */
 };
 /* clang-format on */
@@ -181,6 +182,15 @@ static int mod_init(void)
 error:
 	af_core_destroy();
 	return -1;
+}
+
+/* each process that handles requests compiles its own JIT code now,
+ * not on its first request */
+static int child_init(int rank)
+{
+	if(rank != PROC_INIT && rank != PROC_MAIN && rank != PROC_TCP_MAIN)
+		af_core_warmup();
+	return 0;
 }
 
 static void mod_destroy(void)
