@@ -9,17 +9,15 @@
  */
 #define PCRE2_CODE_UNIT_WIDTH 8
 
-#include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <pcre2.h>
-#include <yaml.h>
 #include "af_host.h"
 #include "af_geo.h"
 #include "af_rules.h"
 #include "af_sig.h"
+#include "af_yaml.h"
 
 #define AF_RULES_VERSION 1
 #define AF_RULES_DAY 86400u
@@ -27,7 +25,6 @@
 #define AF_RULES_WEIGHT_MAX 1000000u
 #define AF_RULES_NAME_MAX 64   /* list and profile names */
 #define AF_RULES_HOST_MAX 253  /* domain names */
-#define AF_RULES_SHOW 80       /* bytes of a value quoted in a message */
 
 /* per match: backtracking steps, and KiB of backtracking frames */
 #define AF_RE_MATCH_LIMIT 100000
@@ -128,16 +125,9 @@ static const char *const hopping_keys[K_HOP_N] = {
 
 /* what a load carries from node to node */
 typedef struct af_rl {
-	const char *file;          /* the rule file, as named by the caller */
-	size_t dirlen;             /* length of its folder part, '/' included */
-	yaml_document_t *doc;
-	af_arena_t *arena;
+	af_yl_t y;     /* the rule file, its document, arena and errors */
+	size_t dirlen; /* length of the file's folder part, '/' included */
 	af_rules_t *r;
-	pcre2_compile_context *cctx; /* in the arena; NULL until needed */
-	char *err;
-	size_t errlen;
-	char path[256]; /* key path of the node being read, for messages */
-	size_t plen;
 } af_rl_t;
 
 /* per process: what af_regex_match needs, made once (plain malloc) */
@@ -157,360 +147,6 @@ const char *af_check_name(af_check_t c)
 }
 
 /*
- * Writes "file:line: key.path: message" into the load's err, the line
- * being that of node n (the first line when n is NULL). Returns -1, so
- * that callers can return its result.
- */
-static int rl_err(af_rl_t *c, const yaml_node_t *n, const char *fmt, ...)
-		__attribute__((format(printf, 3, 4)));
-
-static int rl_err(af_rl_t *c, const yaml_node_t *n, const char *fmt, ...)
-{
-	va_list ap;
-	size_t len;
-	int k;
-
-	k = snprintf(c->err, c->errlen, "%s:%lu: ", c->file,
-			n ? (unsigned long)n->start_mark.line + 1 : 1UL);
-	len = k > 0 ? (size_t)k : 0;
-	if(c->plen && len < c->errlen) {
-		k = snprintf(c->err + len, c->errlen - len, "%s: ", c->path);
-		len += k > 0 ? (size_t)k : 0;
-	}
-	if(len < c->errlen) {
-		va_start(ap, fmt);
-		vsnprintf(c->err + len, c->errlen - len, fmt, ap);
-		va_end(ap);
-	}
-	return -1;
-}
-
-/* Reports that memory ran out while reading node n; returns -1. */
-static int rl_oom(af_rl_t *c, const yaml_node_t *n)
-{
-	return rl_err(c, n, "out of memory");
-}
-
-/*
- * Appends key[0..len) to the key path shown in messages and returns the
- * previous length of the path, for rl_pop().
- */
-static size_t rl_push(af_rl_t *c, const char *key, size_t len)
-{
-	size_t old = c->plen;
-	size_t room = sizeof(c->path) - 1 - c->plen;
-
-	if(old && room) {
-		c->path[c->plen++] = '.';
-		room--;
-	}
-	if(len > room)
-		len = room;
-	memcpy(c->path + c->plen, key, len);
-	c->plen += len;
-	c->path[c->plen] = '\0';
-	return old;
-}
-
-/* Cuts the key path back to the length rl_push() returned. */
-static void rl_pop(af_rl_t *c, size_t old)
-{
-	c->plen = old;
-	c->path[old] = '\0';
-}
-
-/* Returns the node at index idx of the document (NULL when none). */
-static yaml_node_t *rl_node(af_rl_t *c, int idx)
-{
-	return yaml_document_get_node(c->doc, idx);
-}
-
-/* The text of a scalar node, and how much of it a message quotes. */
-#define RL_TEXT(n) ((const char *)(n)->data.scalar.value)
-#define RL_LEN(n) ((n)->data.scalar.length)
-#define RL_SHOW(len) ((len) > AF_RULES_SHOW ? AF_RULES_SHOW : (int)(len))
-
-/*
- * Returns 1 when n is missing or a null: a plain scalar that is empty,
- * "~" or "null" (as an empty value "key:" reads).
- */
-static int rl_is_null(const yaml_node_t *n)
-{
-	const char *s;
-
-	if(!n)
-		return 1;
-	if(n->type != YAML_SCALAR_NODE
-			|| n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
-		return 0;
-	s = RL_TEXT(n);
-	return RL_LEN(n) == 0 || strcmp(s, "~") == 0 || strcmp(s, "null") == 0
-		   || strcmp(s, "Null") == 0 || strcmp(s, "NULL") == 0;
-}
-
-/* Names the kind of node n for messages ("a mapping", ...). */
-static const char *rl_kind(const yaml_node_t *n)
-{
-	if(rl_is_null(n))
-		return "nothing";
-	switch(n->type) {
-		case YAML_SCALAR_NODE:
-			return "a scalar";
-		case YAML_SEQUENCE_NODE:
-			return "a sequence";
-		case YAML_MAPPING_NODE:
-			return "a mapping";
-		default:
-			return "nothing";
-	}
-}
-
-/*
- * Checks that n is a non-null scalar without NUL bytes and gives its
- * text in *s and *len. Returns 0, or -1 with the error set.
- */
-static int rl_str(af_rl_t *c, const yaml_node_t *n, const char **s,
-		size_t *len)
-{
-	if(n->type != YAML_SCALAR_NODE || rl_is_null(n))
-		return rl_err(c, n, "expected a string, got %s", rl_kind(n));
-	if(memchr(RL_TEXT(n), '\0', RL_LEN(n)))
-		return rl_err(c, n, "the value holds a NUL byte");
-	*s = RL_TEXT(n);
-	*len = RL_LEN(n);
-	return 0;
-}
-
-/*
- * Reads the decimal digits s[0..len) into *v. Returns 0, -1 when s is not
- * a plain decimal number, -2 when it does not fit 64 bits.
- */
-static int rl_digits(const char *s, size_t len, uint64_t *v)
-{
-	uint64_t x = 0;
-	size_t i;
-	unsigned d;
-
-	if(len == 0)
-		return -1;
-	for(i = 0; i < len; i++) {
-		if(s[i] < '0' || s[i] > '9')
-			return -1;
-	}
-	for(i = 0; i < len; i++) {
-		d = (unsigned)(s[i] - '0');
-		if(x > (UINT64_MAX - d) / 10)
-			return -2;
-		x = x * 10 + d;
-	}
-	*v = x;
-	return 0;
-}
-
-/*
- * Reads scalar n as a decimal integer in min..max into *v. Returns 0, or
- * -1 with the error set.
- */
-static int rl_uint(af_rl_t *c, const yaml_node_t *n, uint64_t min,
-		uint64_t max, uint64_t *v)
-{
-	int rc;
-
-	if(n->type != YAML_SCALAR_NODE || rl_is_null(n))
-		return rl_err(c, n, "expected an integer, got %s", rl_kind(n));
-	rc = rl_digits(RL_TEXT(n), RL_LEN(n), v);
-	if(rc == -1)
-		return rl_err(c, n, "expected an integer, got '%.*s'",
-				RL_SHOW(RL_LEN(n)), RL_TEXT(n));
-	if(rc < 0 || *v < min || *v > max)
-		return rl_err(c, n, "%.*s is out of range (%llu..%llu)",
-				RL_SHOW(RL_LEN(n)), RL_TEXT(n), (unsigned long long)min,
-				(unsigned long long)max);
-	return 0;
-}
-
-/* rl_uint() for a 32-bit field. */
-static int rl_u32(af_rl_t *c, const yaml_node_t *n, uint32_t min,
-		uint32_t max, uint32_t *v)
-{
-	uint64_t x;
-
-	if(rl_uint(c, n, min, max, &x) < 0)
-		return -1;
-	*v = (uint32_t)x;
-	return 0;
-}
-
-/*
- * Reads scalar n as a boolean (true/True/TRUE or false/False/FALSE) into
- * *v. Returns 0, or -1 with the error set.
- */
-static int rl_bool(af_rl_t *c, const yaml_node_t *n, int *v)
-{
-	const char *s;
-
-	if(n->type != YAML_SCALAR_NODE || rl_is_null(n))
-		return rl_err(c, n, "expected true or false, got %s", rl_kind(n));
-	s = RL_TEXT(n);
-	if(!strcmp(s, "true") || !strcmp(s, "True") || !strcmp(s, "TRUE")) {
-		*v = 1;
-		return 0;
-	}
-	if(!strcmp(s, "false") || !strcmp(s, "False") || !strcmp(s, "FALSE")) {
-		*v = 0;
-		return 0;
-	}
-	return rl_err(c, n, "expected true or false, got '%.*s'",
-			RL_SHOW(RL_LEN(n)), s);
-}
-
-/*
- * Checks that n is a sequence, or a null (an empty one). Stores the
- * number of items in *count. Returns 0, or -1 with the error set.
- */
-static int rl_seq(af_rl_t *c, const yaml_node_t *n, size_t *count)
-{
-	*count = 0;
-	if(rl_is_null(n))
-		return 0;
-	if(n->type != YAML_SEQUENCE_NODE)
-		return rl_err(c, n, "expected a sequence, got %s", rl_kind(n));
-	*count = (size_t)(n->data.sequence.items.top
-					  - n->data.sequence.items.start);
-	return 0;
-}
-
-/* Returns item i of sequence n (rl_seq() has checked n). */
-static yaml_node_t *rl_item(af_rl_t *c, const yaml_node_t *n, size_t i)
-{
-	return rl_node(c, n->data.sequence.items.start[i]);
-}
-
-/*
- * Checks that n is a mapping with string keys, each at most once, or a
- * null (an empty one); the keys are names the file chooses (lists,
- * profiles, reasons). Stores the number of pairs in *count. Returns 0, or
- * -1 with the error set.
- */
-static int rl_names(af_rl_t *c, const yaml_node_t *n, size_t *count)
-{
-	yaml_node_pair_t *p, *q;
-	yaml_node_t *k, *k2;
-	const char *s;
-	size_t len;
-
-	*count = 0;
-	if(rl_is_null(n))
-		return 0;
-	if(n->type != YAML_MAPPING_NODE)
-		return rl_err(c, n, "expected a mapping, got %s", rl_kind(n));
-	for(p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top;
-			p++) {
-		k = rl_node(c, p->key);
-		if(rl_str(c, k, &s, &len) < 0)
-			return -1;
-		for(q = n->data.mapping.pairs.start; q < p; q++) {
-			k2 = rl_node(c, q->key);
-			if(RL_LEN(k2) == len && memcmp(RL_TEXT(k2), s, len) == 0)
-				return rl_err(c, k, "duplicate key '%.*s'", RL_SHOW(len), s);
-		}
-	}
-	*count = (size_t)(n->data.mapping.pairs.top - n->data.mapping.pairs.start);
-	return 0;
-}
-
-/* Gives pair i of mapping n (rl_names() or rl_map() has checked n). */
-static void rl_pair(af_rl_t *c, const yaml_node_t *n, size_t i,
-		yaml_node_t **k, yaml_node_t **v)
-{
-	*k = rl_node(c, n->data.mapping.pairs.start[i].key);
-	*v = rl_node(c, n->data.mapping.pairs.start[i].value);
-}
-
-/*
- * Checks that n is a mapping (or a null: an empty one) whose keys are
- * among names[0..count), each at most once. Stores the value of each
- * key in vals[i] and, when keys is not NULL, the key node in keys[i]
- * (NULL when absent). Returns 0, or -1 with the error set.
- */
-static int rl_map(af_rl_t *c, const yaml_node_t *n, const char *const *names,
-		int count, yaml_node_t **vals, yaml_node_t **keys)
-{
-	yaml_node_pair_t *p;
-	yaml_node_t *k;
-	const char *s;
-	char hint[256];
-	size_t len, used;
-	int i;
-
-	for(i = 0; i < count; i++) {
-		vals[i] = NULL;
-		if(keys)
-			keys[i] = NULL;
-	}
-	if(rl_is_null(n))
-		return 0;
-	if(n->type != YAML_MAPPING_NODE)
-		return rl_err(c, n, "expected a mapping, got %s", rl_kind(n));
-	for(p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top;
-			p++) {
-		k = rl_node(c, p->key);
-		if(rl_str(c, k, &s, &len) < 0)
-			return -1;
-		for(i = 0; i < count; i++) {
-			if(strlen(names[i]) == len && memcmp(names[i], s, len) == 0)
-				break;
-		}
-		if(i == count) {
-			used = 0;
-			hint[0] = '\0';
-			for(i = 0; i < count && used < sizeof(hint); i++)
-				used += (size_t)snprintf(hint + used, sizeof(hint) - used,
-						"%s%s", i ? ", " : "", names[i]);
-			return rl_err(c, k, "unknown key '%.*s' (expected %s)",
-					RL_SHOW(len), s, hint);
-		}
-		if(vals[i])
-			return rl_err(c, k, "duplicate key '%s'", names[i]);
-		vals[i] = rl_node(c, p->value);
-		if(keys)
-			keys[i] = k;
-	}
-	return 0;
-}
-
-/*
- * Checks name node n of a list or a profile (what says which): 1 to 64
- * letters, digits, '_', '-' or '.'. Gives its text in *s and *len.
- * Returns 0, or -1 with the error set.
- */
-static int rl_name(af_rl_t *c, const yaml_node_t *n, const char *what,
-		const char **s, size_t *len)
-{
-	size_t i;
-	char ch;
-
-	if(rl_str(c, n, s, len) < 0)
-		return -1;
-	if(*len == 0 || *len > AF_RULES_NAME_MAX)
-		goto bad;
-	for(i = 0; i < *len; i++) {
-		ch = (*s)[i];
-		if(!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z')
-				   || (ch >= '0' && ch <= '9') || ch == '_' || ch == '-'
-				   || ch == '.'))
-			goto bad;
-	}
-	return 0;
-
-bad:
-	return rl_err(c, n,
-			"'%.*s' is not a valid %s name (1 to %d letters, digits, '_', "
-			"'-' or '.')",
-			RL_SHOW(*len), *s, what, AF_RULES_NAME_MAX);
-}
-
-/*
  * Copies path s[0..len) into the arena, relative to the rule file's
  * folder unless it is absolute. Returns the copy, or NULL when out of
  * memory.
@@ -520,11 +156,11 @@ static char *rl_resolve(af_rl_t *c, const char *s, size_t len)
 	char *p;
 
 	if(s[0] == '/' || c->dirlen == 0)
-		return af_arena_strndup(c->arena, s, len);
-	p = af_arena_alloc(c->arena, c->dirlen + len + 1);
+		return af_arena_strndup(c->y.arena, s, len);
+	p = af_arena_alloc(c->y.arena, c->dirlen + len + 1);
 	if(!p)
 		return NULL;
-	memcpy(p, c->file, c->dirlen);
+	memcpy(p, c->y.file, c->dirlen);
 	memcpy(p + c->dirlen, s, len);
 	p[c->dirlen + len] = '\0';
 	return p;
@@ -539,23 +175,12 @@ static int rl_path(af_rl_t *c, const yaml_node_t *n, const char **out)
 	const char *s;
 	size_t len;
 
-	if(rl_str(c, n, &s, &len) < 0)
+	if(af_yl_str(&c->y, n, &s, &len) < 0)
 		return -1;
 	if(len == 0)
-		return rl_err(c, n, "empty file name");
+		return af_yl_err(&c->y, n, "empty file name");
 	*out = rl_resolve(c, s, len);
-	return *out ? 0 : rl_oom(c, n);
-}
-
-/* PCRE2 allocator over the arena in data: code lives in shared memory */
-static void *rl_re_alloc(size_t size, void *data)
-{
-	return af_arena_alloc(data, size);
-}
-
-/* PCRE2 free over the arena: nothing, the arena goes as a whole */
-static void rl_re_free(void *p, void *data)
-{
+	return *out ? 0 : af_yl_oom(&c->y, n);
 }
 
 /*
@@ -565,36 +190,16 @@ static void rl_re_free(void *p, void *data)
  */
 static int rl_regex(af_rl_t *c, const yaml_node_t *n, af_regex_t *re)
 {
-	pcre2_general_context *gctx;
 	pcre2_code *code;
-	PCRE2_UCHAR msg[160];
-	PCRE2_SIZE off;
 	const char *s;
 	size_t len;
-	int ec;
 
-	if(rl_str(c, n, &s, &len) < 0)
+	if(af_yl_pattern(&c->y, n, &s, &len) < 0
+			|| af_yl_compile(&c->y, n, s, len, PCRE2_DOLLAR_ENDONLY, &code) < 0)
 		return -1;
-	if(len == 0)
-		return rl_err(c, n, "empty regular expression");
-	if(!c->cctx) {
-		gctx = pcre2_general_context_create(rl_re_alloc, rl_re_free, c->arena);
-		if(gctx)
-			c->cctx = pcre2_compile_context_create(gctx);
-		if(!c->cctx)
-			return rl_oom(c, n);
-	}
-	code = pcre2_compile((PCRE2_SPTR)s, len, PCRE2_DOLLAR_ENDONLY, &ec, &off,
-			c->cctx);
-	if(!code) {
-		if(pcre2_get_error_message(ec, msg, sizeof(msg)) < 0)
-			snprintf((char *)msg, sizeof(msg), "error %d", ec);
-		return rl_err(c, n, "bad regular expression '%.*s': %s at offset %zu",
-				RL_SHOW(len), s, (const char *)msg, (size_t)off);
-	}
 	re->code = code;
-	re->src = af_arena_strndup(c->arena, s, len);
-	return re->src ? 0 : rl_oom(c, n);
+	re->src = af_arena_strndup(c->y.arena, s, len);
+	return re->src ? 0 : af_yl_oom(&c->y, n);
 }
 
 /*
@@ -608,32 +213,32 @@ static int rl_strset(af_rl_t *c, const yaml_node_t *n, const char *what,
 	const char *s;
 	size_t i, count, len;
 
-	if(rl_seq(c, n, &count) < 0)
+	if(af_yl_seq(&c->y, n, &count) < 0)
 		return -1;
-	*out = af_strset_new(c->arena, count);
+	*out = af_strset_new(c->y.arena, count);
 	if(!*out)
-		return rl_oom(c, n);
+		return af_yl_oom(&c->y, n);
 	for(i = 0; i < count; i++) {
-		it = rl_item(c, n, i);
-		if(rl_str(c, it, &s, &len) < 0)
+		it = af_yl_item(&c->y, n, i);
+		if(af_yl_str(&c->y, it, &s, &len) < 0)
 			return -1;
 		if(len == 0)
-			return rl_err(c, it, "empty %s", what);
+			return af_yl_err(&c->y, it, "empty %s", what);
 		if(lower_host && memchr(s, '@', len)) {
 			/* user@host: hosts compare case-insensitively */
 			char buf[AF_RULES_HOST_MAX * 2 + 2];
 			const char *at = memchr(s, '@', len);
 			size_t j;
 			if(len >= sizeof(buf))
-				return rl_err(c, it, "%s too long", what);
+				return af_yl_err(&c->y, it, "%s too long", what);
 			memcpy(buf, s, len);
 			for(j = (size_t)(at - s); j < len; j++)
 				if(buf[j] >= 'A' && buf[j] <= 'Z')
 					buf[j] = (char)(buf[j] + 32);
 			if(af_strset_add(*out, buf, len) < 0)
-				return rl_oom(c, it);
+				return af_yl_oom(&c->y, it);
 		} else if(af_strset_add(*out, s, len) < 0) {
-			return rl_oom(c, it);
+			return af_yl_oom(&c->y, it);
 		}
 	}
 	return 0;
@@ -656,29 +261,29 @@ static int rl_domains(af_rl_t *c, const yaml_node_t *n, af_strset_t **out)
 	int k;
 	char ch;
 
-	if(rl_seq(c, n, &count) < 0)
+	if(af_yl_seq(&c->y, n, &count) < 0)
 		return -1;
-	*out = af_strset_new(c->arena, count);
+	*out = af_strset_new(c->y.arena, count);
 	if(!*out)
-		return rl_oom(c, n);
+		return af_yl_oom(&c->y, n);
 	for(i = 0; i < count; i++) {
-		it = rl_item(c, n, i);
-		if(rl_str(c, it, &s, &len) < 0)
+		it = af_yl_item(&c->y, n, i);
+		if(af_yl_str(&c->y, it, &s, &len) < 0)
 			return -1;
 		if(af_ip_parse(s, len, &ip) == 0) {
 			k = af_ip_format(&ip, buf, sizeof(buf));
 			if(k < 0)
-				return rl_err(c, it, "cannot format address '%.*s'",
-						RL_SHOW(len), s);
+				return af_yl_err(&c->y, it, "cannot format address '%.*s'",
+						AF_YL_SHOWN(len), s);
 			len = (size_t)k;
 		} else {
 			if(len == 0 || len > AF_RULES_HOST_MAX)
 				goto bad;
 			if(strspn(s, "0123456789.") == len)
-				return rl_err(c, it,
+				return af_yl_err(&c->y, it,
 						"'%.*s' is not a valid IPv4 address (four decimal "
 						"numbers 0..255, no leading zeros)",
-						RL_SHOW(len), s);
+						AF_YL_SHOWN(len), s);
 			for(j = 0; j < len; j++) {
 				ch = s[j];
 				if(ch >= 'A' && ch <= 'Z')
@@ -690,11 +295,11 @@ static int rl_domains(af_rl_t *c, const yaml_node_t *n, af_strset_t **out)
 			}
 		}
 		if(af_strset_add(*out, buf, len) < 0)
-			return rl_oom(c, it);
+			return af_yl_oom(&c->y, it);
 		continue;
 	bad:
-		return rl_err(c, it, "'%.*s' is not a host name or IP address",
-				RL_SHOW(len), s);
+		return af_yl_err(&c->y, it, "'%.*s' is not a host name or IP address",
+				AF_YL_SHOWN(len), s);
 	}
 	return 0;
 }
@@ -713,6 +318,42 @@ static const af_iplist_t *rl_find_list(af_rl_t *c, const char *s, size_t len)
 }
 
 /*
+ * Checks that n is a sequence (or a null: an empty one) and takes room
+ * for its items, size bytes each, from the arena into *out (NULL when
+ * there are none). Stores the number of items in *count. Returns 0, or -1
+ * with the error set.
+ */
+static int rl_seq_alloc(af_rl_t *c, const yaml_node_t *n, size_t size,
+		size_t *count, void **out)
+{
+	*out = NULL;
+	if(af_yl_seq(&c->y, n, count) < 0)
+		return -1;
+	if(*count == 0)
+		return 0;
+	*out = af_arena_alloc(c->y.arena, *count * size);
+	return *out ? 0 : af_yl_oom(&c->y, n);
+}
+
+/*
+ * Sorts the count (at least 1) items of v, size bytes each, by cmp and
+ * drops the repeated ones. Returns how many are left.
+ */
+static uint32_t rl_sort_unique(void *v, size_t count, size_t size,
+		int (*cmp)(const void *, const void *))
+{
+	char *p = v;
+	size_t i, j;
+
+	qsort(v, count, size, cmp);
+	for(i = 1, j = 1; i < count; i++) {
+		if(cmp(p + i * size, p + (j - 1) * size) != 0)
+			memcpy(p + j++ * size, p + i * size, size);
+	}
+	return (uint32_t)j;
+}
+
+/*
  * Reads a sequence of list names from node n into an array of pointers
  * to those lists (*out, *nout). Returns 0, or -1 with the error set (a
  * name that no list has included).
@@ -724,24 +365,23 @@ static int rl_listrefs(af_rl_t *c, const yaml_node_t *n,
 	yaml_node_t *it;
 	const char *s;
 	size_t i, count, len;
+	void *p;
+	int rc;
 
-	*out = NULL;
 	*nout = 0;
-	if(rl_seq(c, n, &count) < 0)
-		return -1;
-	if(count == 0)
-		return 0;
-	*out = af_arena_alloc(c->arena, count * sizeof(**out));
-	if(!*out)
-		return rl_oom(c, n);
+	rc = rl_seq_alloc(c, n, sizeof(**out), &count, &p);
+	*out = p;
+	if(rc < 0 || count == 0)
+		return rc;
 	for(i = 0; i < count; i++) {
-		it = rl_item(c, n, i);
-		if(rl_str(c, it, &s, &len) < 0)
+		it = af_yl_item(&c->y, n, i);
+		if(af_yl_str(&c->y, it, &s, &len) < 0)
 			return -1;
 		l = rl_find_list(c, s, len);
 		if(!l)
-			return rl_err(c, it, "unknown list '%.*s' (not under 'lists')",
-					RL_SHOW(len), s);
+			return af_yl_err(&c->y, it,
+					"unknown list '%.*s' (not under 'lists')",
+					AF_YL_SHOWN(len), s);
 		(*out)[i] = l;
 	}
 	*nout = (uint32_t)count;
@@ -778,19 +418,18 @@ static int rl_codes(af_rl_t *c, const yaml_node_t *n, int continent,
 	size_t i, j, count, len, k;
 	char cc[3];
 	uint16_t *v;
+	void *p;
+	int rc;
 
 	*out = NULL;
 	*nout = 0;
-	if(rl_seq(c, n, &count) < 0)
-		return -1;
-	if(count == 0)
-		return 0;
-	v = af_arena_alloc(c->arena, count * sizeof(*v));
-	if(!v)
-		return rl_oom(c, n);
+	rc = rl_seq_alloc(c, n, sizeof(*v), &count, &p);
+	if(rc < 0 || count == 0)
+		return rc;
+	v = p;
 	for(i = 0; i < count; i++) {
-		it = rl_item(c, n, i);
-		if(rl_str(c, it, &s, &len) < 0)
+		it = af_yl_item(&c->y, n, i);
+		if(af_yl_str(&c->y, it, &s, &len) < 0)
 			return -1;
 		for(j = 0; j < 2 && j < len; j++) {
 			cc[j] = s[j];
@@ -815,20 +454,15 @@ static int rl_codes(af_rl_t *c, const yaml_node_t *n, int continent,
 		continue;
 	bad:
 		if(continent)
-			return rl_err(c, it,
+			return af_yl_err(&c->y, it,
 					"'%.*s' is not a continent code (AF, AN, AS, EU, NA, "
 					"OC, SA)",
-					RL_SHOW(len), s);
-		return rl_err(c, it, "'%.*s' is not a two-letter country code",
-				RL_SHOW(len), s);
+					AF_YL_SHOWN(len), s);
+		return af_yl_err(&c->y, it, "'%.*s' is not a two-letter country code",
+				AF_YL_SHOWN(len), s);
 	}
-	qsort(v, count, sizeof(*v), rl_cmp_u16);
-	for(i = 1, j = 1; i < count; i++) {
-		if(v[i] != v[j - 1])
-			v[j++] = v[i];
-	}
+	*nout = rl_sort_unique(v, count, sizeof(*v), rl_cmp_u16);
 	*out = v;
-	*nout = (uint32_t)j;
 	return 0;
 }
 
@@ -845,39 +479,32 @@ static int rl_asns(af_rl_t *c, const yaml_node_t *n, uint32_t **out,
 	size_t i, j, count, len;
 	uint64_t x;
 	uint32_t *v;
+	void *p;
 	int rc;
 
 	*out = NULL;
 	*nout = 0;
-	if(rl_seq(c, n, &count) < 0)
-		return -1;
-	if(count == 0)
-		return 0;
-	v = af_arena_alloc(c->arena, count * sizeof(*v));
-	if(!v)
-		return rl_oom(c, n);
+	rc = rl_seq_alloc(c, n, sizeof(*v), &count, &p);
+	if(rc < 0 || count == 0)
+		return rc;
+	v = p;
 	for(i = 0; i < count; i++) {
-		it = rl_item(c, n, i);
-		if(rl_str(c, it, &s, &len) < 0)
+		it = af_yl_item(&c->y, n, i);
+		if(af_yl_str(&c->y, it, &s, &len) < 0)
 			return -1;
 		j = (len > 2 && (s[0] == 'A' || s[0] == 'a')
 					&& (s[1] == 'S' || s[1] == 's'))
 					? 2
 					: 0;
-		rc = rl_digits(s + j, len - j, &x);
+		rc = af_yl_digits(s + j, len - j, &x);
 		if(rc < 0 || x == 0 || x > UINT32_MAX)
-			return rl_err(c, it,
+			return af_yl_err(&c->y, it,
 					"'%.*s' is not an AS number (1..4294967295)",
-					RL_SHOW(len), s);
+					AF_YL_SHOWN(len), s);
 		v[i] = (uint32_t)x;
 	}
-	qsort(v, count, sizeof(*v), rl_cmp_u32);
-	for(i = 1, j = 1; i < count; i++) {
-		if(v[i] != v[j - 1])
-			v[j++] = v[i];
-	}
+	*nout = rl_sort_unique(v, count, sizeof(*v), rl_cmp_u32);
 	*out = v;
-	*nout = (uint32_t)j;
 	return 0;
 }
 
@@ -892,12 +519,12 @@ static int rl_geo(af_rl_t *c, const yaml_node_t *n, af_geo_policy_t *g)
 	size_t len, old;
 	int i, rc = 0;
 
-	if(rl_map(c, n, geo_keys, K_GEO_N, v, NULL) < 0)
+	if(af_yl_map(&c->y, n, geo_keys, K_GEO_N, v, NULL) < 0)
 		return -1;
 	for(i = 0; i < K_GEO_N && rc == 0; i++) {
 		if(!v[i])
 			continue;
-		old = rl_push(c, geo_keys[i], strlen(geo_keys[i]));
+		old = af_yl_push(&c->y, geo_keys[i], strlen(geo_keys[i]));
 		switch(i) {
 			case K_ALLOW_CC:
 				rc = rl_codes(c, v[i], 0, &g->allow_cc, &g->n_allow_cc);
@@ -915,17 +542,18 @@ static int rl_geo(af_rl_t *c, const yaml_node_t *n, af_geo_policy_t *g)
 				rc = rl_asns(c, v[i], &g->deny_asn, &g->n_deny_asn);
 				break;
 			case K_UNKNOWN:
-				rc = rl_str(c, v[i], &s, &len);
+				rc = af_yl_str(&c->y, v[i], &s, &len);
 				if(rc == 0 && len == 5 && memcmp(s, "allow", 5) == 0)
 					g->unknown_is_bad = 0;
 				else if(rc == 0 && len == 4 && memcmp(s, "deny", 4) == 0)
 					g->unknown_is_bad = 1;
 				else if(rc == 0)
-					rc = rl_err(c, v[i], "expected allow or deny, got '%.*s'",
-							RL_SHOW(len), s);
+					rc = af_yl_err(&c->y, v[i],
+							"expected allow or deny, got '%.*s'",
+							AF_YL_SHOWN(len), s);
 				break;
 		}
-		rl_pop(c, old);
+		af_yl_pop(&c->y, old);
 	}
 	return rc;
 }
@@ -942,32 +570,32 @@ static int rl_hopping(af_rl_t *c, const yaml_node_t *n, af_profile_t *p)
 	size_t old;
 	int i, rc = 0;
 
-	if(rl_map(c, n, hopping_keys, K_HOP_N, v, NULL) < 0)
+	if(af_yl_map(&c->y, n, hopping_keys, K_HOP_N, v, NULL) < 0)
 		return -1;
 	if(v[K_HOP_IDENTITY]) {
 		const char *s;
 		size_t len;
-		if(rl_str(c, v[K_HOP_IDENTITY], &s, &len) < 0)
+		if(af_yl_str(&c->y, v[K_HOP_IDENTITY], &s, &len) < 0)
 			return -1;
 		if(len == 11 && memcmp(s, "credentials", 11) == 0)
 			p->hop_identity_from = 0;
 		else if(len == 4 && memcmp(s, "from", 4) == 0)
 			p->hop_identity_from = 1;
 		else
-			return rl_err(c, v[K_HOP_IDENTITY],
+			return af_yl_err(&c->y, v[K_HOP_IDENTITY],
 					"identity must be credentials or from, got '%.*s'",
-					RL_SHOW(len), s);
+					AF_YL_SHOWN(len), s);
 	}
 	for(i = 0; i < K_HOP_IDENTITY && rc == 0; i++) {
 		if(!v[i])
 			continue;
 		dst = i == K_HOP_COUNTRY ? &p->country_hop_s : &p->continent_hop_s;
-		old = rl_push(c, hopping_keys[i], strlen(hopping_keys[i]));
-		rc = rl_u32(c, v[i], 0, AF_RULES_YEAR, dst);
+		old = af_yl_push(&c->y, hopping_keys[i], strlen(hopping_keys[i]));
+		rc = af_yl_u32(&c->y, v[i], 0, AF_RULES_YEAR, dst);
 		if(rc == 0 && *dst > c->r->history_ttl_s)
-			rc = rl_err(c, v[i], "%u is longer than history.ttl (%u)", *dst,
-					c->r->history_ttl_s);
-		rl_pop(c, old);
+			rc = af_yl_err(&c->y, v[i], "%u is longer than history.ttl (%u)",
+					*dst, c->r->history_ttl_s);
+		af_yl_pop(&c->y, old);
 	}
 	return rc;
 }
@@ -983,21 +611,21 @@ static int rl_modes(af_rl_t *c, const yaml_node_t *n, af_profile_t *p)
 	size_t len, old;
 	int i, m;
 
-	if(rl_map(c, n, af_check_names, AF_C__COUNT, v, NULL) < 0)
+	if(af_yl_map(&c->y, n, af_check_names, AF_C__COUNT, v, NULL) < 0)
 		return -1;
 	for(i = 0; i < AF_C__COUNT; i++) {
 		if(!v[i])
 			continue;
-		old = rl_push(c, af_check_names[i], strlen(af_check_names[i]));
-		if(rl_str(c, v[i], &s, &len) < 0)
+		old = af_yl_push(&c->y, af_check_names[i], strlen(af_check_names[i]));
+		if(af_yl_str(&c->y, v[i], &s, &len) < 0)
 			return -1;
 		m = af_mode_parse(s);
 		if(m < 0)
-			return rl_err(c, v[i],
+			return af_yl_err(&c->y, v[i],
 					"unknown mode '%.*s' (expected off, monitor or enforce)",
-					RL_SHOW(len), s);
+					AF_YL_SHOWN(len), s);
 		p->mode[i] = (af_mode_t)m;
-		rl_pop(c, old);
+		af_yl_pop(&c->y, old);
 	}
 	return 0;
 }
@@ -1014,10 +642,10 @@ static int rl_profile(af_rl_t *c, const yaml_node_t *n, af_profile_t *p)
 
 	for(k = 0; k < AF_C__COUNT; k++)
 		p->mode[k] = af_check_default_mode[k];
-	if(rl_map(c, n, profile_keys, K_PROFILE_N, v, NULL) < 0)
+	if(af_yl_map(&c->y, n, profile_keys, K_PROFILE_N, v, NULL) < 0)
 		return -1;
 	for(k = 0; k < K_PROFILE_N && rc == 0; k++) {
-		old = rl_push(c, profile_keys[k], strlen(profile_keys[k]));
+		old = af_yl_push(&c->y, profile_keys[k], strlen(profile_keys[k]));
 		switch(k) {
 			case K_DOMAINS:
 				rc = rl_domains(c, v[k], &p->domains);
@@ -1029,24 +657,26 @@ static int rl_profile(af_rl_t *c, const yaml_node_t *n, af_profile_t *p)
 				rc = rl_strset(c, v[k], "caller", 1, &p->exempt_callers);
 				break;
 			case K_USER_PATTERNS:
-				rc = rl_seq(c, v[k], &count);
+				rc = af_yl_seq(&c->y, v[k], &count);
 				if(rc < 0 || count == 0)
 					break;
-				p->user_re = af_arena_alloc(c->arena, count * sizeof(*p->user_re));
+				p->user_re = af_arena_alloc(
+						c->y.arena, count * sizeof(*p->user_re));
 				if(!p->user_re) {
-					rc = rl_oom(c, v[k]);
+					rc = af_yl_oom(&c->y, v[k]);
 					break;
 				}
 				for(i = 0; i < count && rc == 0; i++)
-					rc = rl_regex(c, rl_item(c, v[k], i), &p->user_re[i]);
+					rc = rl_regex(
+							c, af_yl_item(&c->y, v[k], i), &p->user_re[i]);
 				p->n_user_re = (uint32_t)count;
 				break;
 			case K_ROUTABLE:
-				if(rl_is_null(v[k]))
+				if(af_yl_is_null(v[k]))
 					break;
-				p->routable = af_arena_alloc(c->arena, sizeof(*p->routable));
+				p->routable = af_arena_alloc(c->y.arena, sizeof(*p->routable));
 				if(!p->routable)
-					rc = rl_oom(c, v[k]);
+					rc = af_yl_oom(&c->y, v[k]);
 				else
 					rc = rl_regex(c, v[k], p->routable);
 				break;
@@ -1073,7 +703,7 @@ static int rl_profile(af_rl_t *c, const yaml_node_t *n, af_profile_t *p)
 				rc = rl_modes(c, v[k], p);
 				break;
 		}
-		rl_pop(c, old);
+		af_yl_pop(&c->y, old);
 	}
 	return rc;
 }
@@ -1091,31 +721,31 @@ static int rl_profiles(af_rl_t *c, const yaml_node_t *key,
 	const char *s;
 	size_t i, count, len, old;
 
-	if(rl_names(c, n, &count) < 0)
+	if(af_yl_names(&c->y, n, &count) < 0)
 		return -1;
 	if(count) {
-		r->profiles = af_arena_alloc(c->arena, count * sizeof(*r->profiles));
+		r->profiles = af_arena_alloc(c->y.arena, count * sizeof(*r->profiles));
 		if(!r->profiles)
-			return rl_oom(c, n);
+			return af_yl_oom(&c->y, n);
 	}
 	for(i = 0; i < count; i++) {
-		rl_pair(c, n, i, &k, &v);
-		if(rl_name(c, k, "profile", &s, &len) < 0)
+		af_yl_pair(&c->y, n, i, &k, &v);
+		if(af_yl_name(&c->y, k, "profile", AF_RULES_NAME_MAX, &s, &len) < 0)
 			return -1;
 		p = &r->profiles[i];
-		p->name = af_arena_strndup(c->arena, s, len);
+		p->name = af_arena_strndup(c->y.arena, s, len);
 		if(!p->name)
-			return rl_oom(c, k);
+			return af_yl_oom(&c->y, k);
 		r->n_profiles++;
-		old = rl_push(c, s, len);
+		old = af_yl_push(&c->y, s, len);
 		if(rl_profile(c, v, p) < 0)
 			return -1;
-		rl_pop(c, old);
+		af_yl_pop(&c->y, old);
 		if(strcmp(p->name, "default") == 0)
 			r->default_profile = p;
 	}
 	if(!r->default_profile)
-		return rl_err(c, key, "no 'default' profile (it is required)");
+		return af_yl_err(&c->y, key, "no 'default' profile (it is required)");
 	return 0;
 }
 
@@ -1135,48 +765,50 @@ static int rl_lists(af_rl_t *c, const yaml_node_t *n)
 	af_ip_t net;
 	int plen;
 
-	if(rl_names(c, n, &count) < 0)
+	if(af_yl_names(&c->y, n, &count) < 0)
 		return -1;
 	if(count == 0)
 		return 0;
-	r->lists = af_arena_alloc(c->arena, count * sizeof(*r->lists));
+	r->lists = af_arena_alloc(c->y.arena, count * sizeof(*r->lists));
 	if(!r->lists)
-		return rl_oom(c, n);
+		return af_yl_oom(&c->y, n);
 	for(i = 0; i < count; i++) {
-		rl_pair(c, n, i, &k, &v);
-		if(rl_name(c, k, "list", &s, &len) < 0)
+		af_yl_pair(&c->y, n, i, &k, &v);
+		if(af_yl_name(&c->y, k, "list", AF_RULES_NAME_MAX, &s, &len) < 0)
 			return -1;
 		l = &r->lists[i];
-		l->name = af_arena_strndup(c->arena, s, len);
-		l->trie = af_trie_new(c->arena);
+		l->name = af_arena_strndup(c->y.arena, s, len);
+		l->trie = af_trie_new(c->y.arena);
 		if(!l->name || !l->trie)
-			return rl_oom(c, k);
+			return af_yl_oom(&c->y, k);
 		r->n_lists++;
-		old = rl_push(c, s, len);
-		if(rl_map(c, v, list_keys, K_LIST, lv, NULL) < 0)
+		old = af_yl_push(&c->y, s, len);
+		if(af_yl_map(&c->y, v, list_keys, K_LIST, lv, NULL) < 0)
 			return -1;
-		old2 = rl_push(c, "entries", 7);
-		if(rl_seq(c, lv[K_ENTRIES], &nent) < 0)
+		old2 = af_yl_push(&c->y, "entries", 7);
+		if(af_yl_seq(&c->y, lv[K_ENTRIES], &nent) < 0)
 			return -1;
 		for(j = 0; j < nent; j++) {
-			it = rl_item(c, lv[K_ENTRIES], j);
-			if(rl_str(c, it, &s, &len) < 0)
+			it = af_yl_item(&c->y, lv[K_ENTRIES], j);
+			if(af_yl_str(&c->y, it, &s, &len) < 0)
 				return -1;
 			if(af_cidr_parse(s, len, &net, &plen, &why) < 0)
-				return rl_err(c, it, "'%.*s' is not an address or CIDR: %s",
-						RL_SHOW(len), s, why);
+				return af_yl_err(&c->y, it,
+						"'%.*s' is not an address or CIDR: %s",
+						AF_YL_SHOWN(len), s, why);
 			if(af_trie_add(l->trie, &net, plen, 1) < 0)
-				return rl_oom(c, it);
+				return af_yl_oom(&c->y, it);
 		}
-		rl_pop(c, old2);
-		if(!rl_is_null(lv[K_FILE])) {
-			rl_push(c, "file", 4);
+		af_yl_pop(&c->y, old2);
+		if(!af_yl_is_null(lv[K_FILE])) {
+			af_yl_push(&c->y, "file", 4);
 			if(rl_path(c, lv[K_FILE], &l->file) < 0)
 				return -1;
-			if(af_trie_load_file(l->trie, l->file, 1, c->err, c->errlen) < 0)
+			if(af_trie_load_file(
+					   l->trie, l->file, 1, c->y.err, c->y.errlen) < 0)
 				return -1;
 		}
-		rl_pop(c, old);
+		af_yl_pop(&c->y, old);
 	}
 	return 0;
 }
@@ -1192,23 +824,23 @@ static int rl_geoip(af_rl_t *c, const yaml_node_t *n)
 	size_t old;
 	int rc = 0;
 
-	if(rl_map(c, n, geoip_keys, K_GEOIP_N, v, NULL) < 0)
+	if(af_yl_map(&c->y, n, geoip_keys, K_GEOIP_N, v, NULL) < 0)
 		return -1;
-	if(!rl_is_null(v[K_COUNTRY_DB])) {
-		old = rl_push(c, "country_db", 10);
+	if(!af_yl_is_null(v[K_COUNTRY_DB])) {
+		old = af_yl_push(&c->y, "country_db", 10);
 		rc = rl_path(c, v[K_COUNTRY_DB], &r->geo_country_db);
-		rl_pop(c, old);
+		af_yl_pop(&c->y, old);
 	}
-	if(rc == 0 && !rl_is_null(v[K_ASN_DB])) {
-		old = rl_push(c, "asn_db", 6);
+	if(rc == 0 && !af_yl_is_null(v[K_ASN_DB])) {
+		old = af_yl_push(&c->y, "asn_db", 6);
 		rc = rl_path(c, v[K_ASN_DB], &r->geo_asn_db);
-		rl_pop(c, old);
+		af_yl_pop(&c->y, old);
 	}
 	r->geo_required = r->geo_country_db || r->geo_asn_db;
 	if(rc == 0 && v[K_REQUIRED]) {
-		old = rl_push(c, "required", 8);
-		rc = rl_bool(c, v[K_REQUIRED], &r->geo_required);
-		rl_pop(c, old);
+		old = af_yl_push(&c->y, "required", 8);
+		rc = af_yl_bool(&c->y, v[K_REQUIRED], &r->geo_required);
+		af_yl_pop(&c->y, old);
 	}
 	return rc;
 }
@@ -1224,17 +856,17 @@ static int rl_fingerprint(af_rl_t *c, const yaml_node_t *n)
 	size_t old;
 	int rc = 0;
 
-	if(rl_map(c, n, fingerprint_keys, K_FINGERPRINT_N, v, NULL) < 0)
+	if(af_yl_map(&c->y, n, fingerprint_keys, K_FINGERPRINT_N, v, NULL) < 0)
 		return -1;
-	if(rl_is_null(v[K_SIGNATURES]))
+	if(af_yl_is_null(v[K_SIGNATURES]))
 		return 0;
-	old = rl_push(c, "signatures", 10);
+	old = af_yl_push(&c->y, "signatures", 10);
 	rc = rl_path(c, v[K_SIGNATURES], &c->r->signatures_path);
-	rl_pop(c, old);
+	af_yl_pop(&c->y, old);
 	if(rc < 0)
 		return -1;
 	c->r->signatures = af_sig_load(
-			c->arena, c->r->signatures_path, c->err, c->errlen);
+			c->y.arena, c->r->signatures_path, c->y.err, c->y.errlen);
 	return c->r->signatures ? 0 : -1;
 }
 
@@ -1251,52 +883,54 @@ static int rl_scanner(af_rl_t *c, const yaml_node_t *n)
 	size_t i, count, len, old, old2;
 	int reason, rc = 0;
 
-	if(rl_map(c, n, scanner_keys, K_SCANNER_N, v, NULL) < 0)
+	if(af_yl_map(&c->y, n, scanner_keys, K_SCANNER_N, v, NULL) < 0)
 		return -1;
 	if(v[K_WINDOW]) {
-		old = rl_push(c, "window", 6);
-		rc = rl_u32(c, v[K_WINDOW], 1, AF_RULES_DAY, &sc->window_s);
-		rl_pop(c, old);
+		old = af_yl_push(&c->y, "window", 6);
+		rc = af_yl_u32(&c->y, v[K_WINDOW], 1, AF_RULES_DAY, &sc->window_s);
+		af_yl_pop(&c->y, old);
 	}
 	if(rc == 0 && v[K_THRESHOLD]) {
-		old = rl_push(c, "threshold", 9);
-		rc = rl_u32(c, v[K_THRESHOLD], 0, AF_RULES_WEIGHT_MAX, &sc->threshold);
-		rl_pop(c, old);
+		old = af_yl_push(&c->y, "threshold", 9);
+		rc = af_yl_u32(&c->y, v[K_THRESHOLD], 0, AF_RULES_WEIGHT_MAX,
+				&sc->threshold);
+		af_yl_pop(&c->y, old);
 	}
 	if(rc == 0 && v[K_BAN_TIME]) {
-		old = rl_push(c, "ban_time", 8);
-		rc = rl_u32(c, v[K_BAN_TIME], 1, AF_RULES_YEAR, &sc->ban_s);
-		rl_pop(c, old);
+		old = af_yl_push(&c->y, "ban_time", 8);
+		rc = af_yl_u32(&c->y, v[K_BAN_TIME], 1, AF_RULES_YEAR, &sc->ban_s);
+		af_yl_pop(&c->y, old);
 	}
 	if(rc < 0 || !v[K_WEIGHTS])
 		return rc;
-	old = rl_push(c, "weights", 7);
-	if(rl_names(c, v[K_WEIGHTS], &count) < 0)
+	old = af_yl_push(&c->y, "weights", 7);
+	if(af_yl_names(&c->y, v[K_WEIGHTS], &count) < 0)
 		return -1;
 	memset(sc->weight, 0, sizeof(sc->weight));
 	for(i = 0; i < count; i++) {
-		rl_pair(c, v[K_WEIGHTS], i, &k, &w);
-		if(rl_str(c, k, &s, &len) < 0)
+		af_yl_pair(&c->y, v[K_WEIGHTS], i, &k, &w);
+		if(af_yl_str(&c->y, k, &s, &len) < 0)
 			return -1;
 		reason = af_reason_parse(s, len);
 		if(reason < 0)
-			return rl_err(c, k, "unknown reason '%.*s'", RL_SHOW(len), s);
+			return af_yl_err(&c->y, k, "unknown reason '%.*s'",
+					AF_YL_SHOWN(len), s);
 		if(reason == AF_R_BANNED || reason == AF_R_SCANNER
 				|| reason == AF_R_COUNTRY_HOP || reason == AF_R_CONTINENT_HOP)
-			return rl_err(c, k,
+			return af_yl_err(&c->y, k,
 					"'%.*s' cannot weigh: a score counts what a request"
 					" itself shows (addressing, lists, GeoIP, SDP)",
-					RL_SHOW(len), s);
+					AF_YL_SHOWN(len), s);
 		if(reason == AF_R_SIGNATURE)
-			return rl_err(c, k,
+			return af_yl_err(&c->y, k,
 					"'signature' cannot weigh here: each signature has its"
 					" own score in the signature file");
-		old2 = rl_push(c, s, len);
-		if(rl_u32(c, w, 0, AF_RULES_WEIGHT_MAX, &sc->weight[reason]) < 0)
+		old2 = af_yl_push(&c->y, s, len);
+		if(af_yl_u32(&c->y, w, 0, AF_RULES_WEIGHT_MAX, &sc->weight[reason]) < 0)
 			return -1;
-		rl_pop(c, old2);
+		af_yl_pop(&c->y, old2);
 	}
-	rl_pop(c, old);
+	af_yl_pop(&c->y, old);
 	return 0;
 }
 
@@ -1310,44 +944,52 @@ static int rl_history(af_rl_t *c, const yaml_node_t *n)
 	size_t old;
 	int rc = 0;
 
-	if(rl_map(c, n, history_keys, K_HISTORY_N, v, NULL) < 0)
+	if(af_yl_map(&c->y, n, history_keys, K_HISTORY_N, v, NULL) < 0)
 		return -1;
 	if(v[K_TTL]) {
-		old = rl_push(c, "ttl", 3);
-		rc = rl_u32(c, v[K_TTL], 1, AF_RULES_YEAR, &c->r->history_ttl_s);
-		rl_pop(c, old);
+		old = af_yl_push(&c->y, "ttl", 3);
+		rc = af_yl_u32(&c->y, v[K_TTL], 1, AF_RULES_YEAR, &c->r->history_ttl_s);
+		af_yl_pop(&c->y, old);
 	}
 	return rc;
 }
 
 /*
- * Validates the document and builds the snapshot c->r in c->arena, one
- * top-level section after the other (lists before the profiles that
- * name them). Returns 0, or -1 with the error set.
+ * Validates the document of load y and builds the snapshot c->r (c is
+ * the rl context around y) in a new arena, one top-level section after
+ * the other (lists before the profiles that name them). Returns 0, or -1
+ * with the error set.
  */
-static int rl_build(af_rl_t *c)
+static int rl_build(af_yl_t *y, void *arg)
 {
+	af_rl_t *c = arg;
 	yaml_node_t *root, *v[K_TOP], *k[K_TOP];
 	af_rules_t *r;
 	size_t old;
 	uint64_t version;
 	int i, rc;
 
-	root = yaml_document_get_root_node(c->doc);
-	if(!root || rl_is_null(root))
-		return rl_err(c, NULL, "no rules in the file (expected 'version: 1',"
-							   " 'profiles' and more)");
+	y->arena = af_arena_new(0);
+	if(!y->arena) {
+		snprintf(y->err, y->errlen, "%s: out of memory", y->file);
+		return -1;
+	}
+	root = yaml_document_get_root_node(y->doc);
+	if(!root || af_yl_is_null(root))
+		return af_yl_err(&c->y, NULL,
+				"no rules in the file (expected 'version: 1',"
+				" 'profiles' and more)");
 	if(root->type != YAML_MAPPING_NODE)
-		return rl_err(c, root, "expected a mapping at the top, got %s",
-				rl_kind(root));
-	r = af_arena_alloc(c->arena, sizeof(*r));
+		return af_yl_err(&c->y, root, "expected a mapping at the top, got %s",
+				af_yl_kind(root));
+	r = af_arena_alloc(c->y.arena, sizeof(*r));
 	if(!r)
-		return rl_oom(c, root);
+		return af_yl_oom(&c->y, root);
 	c->r = r;
-	r->arena = c->arena;
-	r->path = af_arena_strndup(c->arena, c->file, strlen(c->file));
+	r->arena = c->y.arena;
+	r->path = af_arena_strndup(c->y.arena, c->y.file, strlen(c->y.file));
 	if(!r->path)
-		return rl_oom(c, root);
+		return af_yl_oom(&c->y, root);
 	r->loaded_ms = af_now_ms();
 	r->scanner.window_s = 60;
 	r->scanner.threshold = 5;
@@ -1357,22 +999,23 @@ static int rl_build(af_rl_t *c)
 	r->scanner.weight[AF_R_IP_DENY] = 5;
 	r->history_ttl_s = AF_RULES_DAY;
 
-	if(rl_map(c, root, top_keys, K_TOP, v, k) < 0)
+	if(af_yl_map(&c->y, root, top_keys, K_TOP, v, k) < 0)
 		return -1;
 	if(!v[K_VERSION])
-		return rl_err(c, root, "missing 'version: %d'", AF_RULES_VERSION);
+		return af_yl_err(
+				&c->y, root, "missing 'version: %d'", AF_RULES_VERSION);
 	if(!v[K_PROFILES])
-		return rl_err(c, root,
+		return af_yl_err(&c->y, root,
 				"missing 'profiles' (a 'default' profile is required)");
 	for(i = 0, rc = 0; i < K_TOP && rc == 0; i++) {
 		if(!v[i])
 			continue;
-		old = rl_push(c, top_keys[i], strlen(top_keys[i]));
+		old = af_yl_push(&c->y, top_keys[i], strlen(top_keys[i]));
 		switch(i) {
 			case K_VERSION:
-				rc = rl_uint(c, v[i], 0, UINT64_MAX, &version);
+				rc = af_yl_uint(&c->y, v[i], 0, UINT64_MAX, &version);
 				if(rc == 0 && version != AF_RULES_VERSION)
-					rc = rl_err(c, v[i],
+					rc = af_yl_err(&c->y, v[i],
 							"unsupported version %llu (this module reads %d)",
 							(unsigned long long)version, AF_RULES_VERSION);
 				break;
@@ -1395,52 +1038,9 @@ static int rl_build(af_rl_t *c)
 				rc = rl_profiles(c, k[i], v[i]);
 				break;
 		}
-		rl_pop(c, old);
+		af_yl_pop(&c->y, old);
 	}
 	return rc;
-}
-
-/*
- * Returns the line (from 1) of byte offset off of file f, for libyaml
- * errors that only give an offset.
- */
-static unsigned long rl_line_at(FILE *f, size_t off)
-{
-	unsigned long line = 1;
-	size_t i;
-	int ch;
-
-	if(fseek(f, 0, SEEK_SET) != 0)
-		return 1;
-	for(i = 0; i < off && (ch = getc(f)) != EOF; i++) {
-		if(ch == '\n')
-			line++;
-	}
-	return line;
-}
-
-/* Writes libyaml's error of parser p, reading file f, into the load's err. */
-static void rl_yaml_error(af_rl_t *c, yaml_parser_t *p, FILE *f)
-{
-	unsigned long line;
-
-	switch(p->error) {
-		case YAML_MEMORY_ERROR:
-			snprintf(c->err, c->errlen, "%s: out of memory", c->file);
-			return;
-		case YAML_READER_ERROR:
-			line = rl_line_at(f, p->problem_offset);
-			break;
-		default:
-			line = (unsigned long)p->problem_mark.line + 1;
-			break;
-	}
-	if(p->context)
-		snprintf(c->err, c->errlen, "%s:%lu: YAML: %s: %s", c->file, line,
-				p->context, p->problem ? p->problem : "error");
-	else
-		snprintf(c->err, c->errlen, "%s:%lu: YAML: %s", c->file, line,
-				p->problem ? p->problem : "error");
 }
 
 /*
@@ -1451,14 +1051,9 @@ static void rl_yaml_error(af_rl_t *c, yaml_parser_t *p, FILE *f)
  */
 af_rules_t *af_rules_load(const char *path, char *err, size_t errlen)
 {
-	yaml_parser_t parser;
-	yaml_document_t doc, extra;
-	yaml_node_t *root2;
 	char local[256];
 	const char *slash;
 	af_rl_t c;
-	FILE *f;
-	int rc = -1;
 
 	if(!err || errlen == 0) {
 		err = local;
@@ -1466,59 +1061,18 @@ af_rules_t *af_rules_load(const char *path, char *err, size_t errlen)
 	}
 	err[0] = '\0';
 	memset(&c, 0, sizeof(c));
-	c.file = path;
-	c.err = err;
-	c.errlen = errlen;
+	c.y.file = path;
+	c.y.err = err;
+	c.y.errlen = errlen;
 	slash = strrchr(path, '/');
 	c.dirlen = slash ? (size_t)(slash - path) + 1 : 0;
 
-	f = fopen(path, "rb");
-	if(!f) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		return NULL;
-	}
-	if(!yaml_parser_initialize(&parser)) {
-		snprintf(err, errlen, "%s: out of memory", path);
-		fclose(f);
-		return NULL;
-	}
-	yaml_parser_set_input_file(&parser, f);
-	if(!yaml_parser_load(&parser, &doc)) {
-		rl_yaml_error(&c, &parser, f);
-		goto done_parser;
-	}
-	/* one document only: a second one is refused, not ignored */
-	if(!yaml_parser_load(&parser, &extra)) {
-		rl_yaml_error(&c, &parser, f);
-		goto done_doc;
-	}
-	root2 = yaml_document_get_root_node(&extra);
-	if(root2)
-		rl_err(&c, root2, "a second YAML document ('---'): the rules must "
-						  "be one document");
-	yaml_document_delete(&extra);
-	if(root2)
-		goto done_doc;
-
-	c.doc = &doc;
-	c.arena = af_arena_new(0);
-	if(!c.arena) {
-		snprintf(err, errlen, "%s: out of memory", path);
-		goto done_doc;
-	}
-	rc = rl_build(&c);
-
-done_doc:
-	yaml_document_delete(&doc);
-done_parser:
-	yaml_parser_delete(&parser);
-	fclose(f);
-	if(rc < 0) {
-		af_arena_free(c.arena);
+	if(af_yl_load(&c.y, "rules", rl_build, &c) < 0) {
+		af_arena_free(c.y.arena);
 		return NULL;
 	}
 	AF_DBG("rules %s: %u lists, %u profiles, %zu bytes\n", path,
-			c.r->n_lists, c.r->n_profiles, af_arena_size(c.arena));
+			c.r->n_lists, c.r->n_profiles, af_arena_size(c.y.arena));
 	return c.r;
 }
 

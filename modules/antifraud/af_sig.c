@@ -43,17 +43,15 @@
  */
 #define PCRE2_CODE_UNIT_WIDTH 8
 
-#include <errno.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <pcre2.h>
-#include <yaml.h>
 #include "af_host.h"
 #include "af_sig.h"
+#include "af_yaml.h"
 
 #define AF_SIG_VERSION 1
 #define AF_SIG_NAME_MAX 64      /* bytes of a signature name */
@@ -62,7 +60,6 @@
 #define AF_SIG_HDR_NAMES 64     /* distinct names in headers_present/absent */
 #define AF_SIG_HDR_NAME_MAX 64  /* bytes of such a name */
 #define AF_SIG_HTAB 256         /* slots of the header name hash (2^n) */
-#define AF_SIG_SHOW 80          /* bytes of a value quoted in a message */
 #define AF_SIG_RE_OPTIONS PCRE2_DOLLAR_ENDONLY
 #define AF_SIG_PREFIX_MAX 8     /* bytes of an anchored literal prefix */
 
@@ -163,16 +160,9 @@ struct af_sigset {
 
 /* what a load carries from node to node */
 typedef struct af_sl {
-	const char *file;
-	yaml_document_t *doc;
-	af_arena_t *arena;
+	af_yl_t y; /* the signature file, its document, arena and errors */
 	af_sigset_t *set;
-	pcre2_compile_context *cctx; /* in the arena; NULL until needed */
-	pcre2_match_data *md;        /* plain malloc, for load-time matches */
-	char *err;
-	size_t errlen;
-	char path[160]; /* key path of the node being read, for messages */
-	size_t plen;
+	pcre2_match_data *md; /* plain malloc, for load-time matches */
 } af_sl_t;
 
 /* a process's (a thread's) matching state; see the top of the file */
@@ -201,262 +191,18 @@ static int af_sig_key_ok;
 static uint32_t af_sig_seq;
 
 /*
- * Writes "file:line: key.path: message" into the load's err, the line
- * being that of node n (the first line when n is NULL). Returns -1.
- */
-static int sl_err(af_sl_t *c, const yaml_node_t *n, const char *fmt, ...)
-		__attribute__((format(printf, 3, 4)));
-
-static int sl_err(af_sl_t *c, const yaml_node_t *n, const char *fmt, ...)
-{
-	va_list ap;
-	size_t len;
-	int k;
-
-	k = snprintf(c->err, c->errlen, "%s:%lu: ", c->file,
-			n ? (unsigned long)n->start_mark.line + 1 : 1UL);
-	len = k > 0 ? (size_t)k : 0;
-	if(c->plen && len < c->errlen) {
-		k = snprintf(c->err + len, c->errlen - len, "%s: ", c->path);
-		len += k > 0 ? (size_t)k : 0;
-	}
-	if(len < c->errlen) {
-		va_start(ap, fmt);
-		vsnprintf(c->err + len, c->errlen - len, fmt, ap);
-		va_end(ap);
-	}
-	return -1;
-}
-
-/* Reports that memory ran out while reading node n; returns -1. */
-static int sl_oom(af_sl_t *c, const yaml_node_t *n)
-{
-	return sl_err(c, n, "out of memory");
-}
-
-/*
- * Appends key[0..len) to the key path of messages (after a '.') and
- * returns the previous length of the path, for sl_pop().
- */
-static size_t sl_push(af_sl_t *c, const char *key, size_t len)
-{
-	size_t old = c->plen;
-	size_t room = sizeof(c->path) - 1 - c->plen;
-
-	if(old && room) {
-		c->path[c->plen++] = '.';
-		room--;
-	}
-	if(len > room)
-		len = room;
-	memcpy(c->path + c->plen, key, len);
-	c->plen += len;
-	c->path[c->plen] = '\0';
-	return old;
-}
-
-/* Cuts the key path back to the length sl_push() returned. */
-static void sl_pop(af_sl_t *c, size_t old)
-{
-	c->plen = old;
-	c->path[old] = '\0';
-}
-
-/* The text of a scalar node, and how much of it a message quotes. */
-#define SL_TEXT(n) ((const char *)(n)->data.scalar.value)
-#define SL_LEN(n) ((n)->data.scalar.length)
-#define SL_SHOW(len) ((len) > AF_SIG_SHOW ? AF_SIG_SHOW : (int)(len))
-
-/* Returns the node at index idx of the document (NULL when none). */
-static yaml_node_t *sl_node(af_sl_t *c, int idx)
-{
-	return yaml_document_get_node(c->doc, idx);
-}
-
-/*
- * Returns 1 when n is missing or a null: a plain scalar that is empty,
- * "~" or "null" in any of YAML's spellings.
- */
-static int sl_is_null(const yaml_node_t *n)
-{
-	const char *s;
-
-	if(!n)
-		return 1;
-	if(n->type != YAML_SCALAR_NODE
-			|| n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
-		return 0;
-	s = SL_TEXT(n);
-	return SL_LEN(n) == 0 || strcmp(s, "~") == 0 || strcmp(s, "null") == 0
-		   || strcmp(s, "Null") == 0 || strcmp(s, "NULL") == 0;
-}
-
-/* Names the kind of node n for messages ("a mapping", ...). */
-static const char *sl_kind(const yaml_node_t *n)
-{
-	if(sl_is_null(n))
-		return "nothing";
-	switch(n->type) {
-		case YAML_SCALAR_NODE:
-			return "a scalar";
-		case YAML_SEQUENCE_NODE:
-			return "a sequence";
-		case YAML_MAPPING_NODE:
-			return "a mapping";
-		default:
-			return "nothing";
-	}
-}
-
-/*
- * Checks that n is a non-null scalar without NUL bytes and gives its
- * text in *s and *len. Returns 0, or -1 with the error set.
- */
-static int sl_str(af_sl_t *c, const yaml_node_t *n, const char **s,
-		size_t *len)
-{
-	if(n->type != YAML_SCALAR_NODE || sl_is_null(n))
-		return sl_err(c, n, "expected a string, got %s", sl_kind(n));
-	if(memchr(SL_TEXT(n), '\0', SL_LEN(n)))
-		return sl_err(c, n, "the value holds a NUL byte");
-	*s = SL_TEXT(n);
-	*len = SL_LEN(n);
-	return 0;
-}
-
-/*
- * Reads scalar n as a decimal integer in 0..max into *v. Returns 0, or
- * -1 with the error set.
+ * Reads scalar n as a decimal integer in 0..max into *v; an empty quoted
+ * string ('') reads as 0. Returns 0, or -1 with the error set.
  */
 static int sl_uint(af_sl_t *c, const yaml_node_t *n, uint64_t max,
 		uint64_t *v)
 {
-	const char *s;
-	uint64_t x = 0, d;
-	size_t i, len;
-	int over = 0;
-
-	if(n->type != YAML_SCALAR_NODE || sl_is_null(n))
-		return sl_err(c, n, "expected an integer, got %s", sl_kind(n));
-	s = SL_TEXT(n);
-	len = SL_LEN(n);
-	for(i = 0; i < len; i++) {
-		if(s[i] < '0' || s[i] > '9')
-			return sl_err(c, n, "expected an integer, got '%.*s'",
-					SL_SHOW(len), s);
-		d = (uint64_t)(s[i] - '0');
-		if(d > max || x > (max - d) / 10)
-			over = 1;
-		else
-			x = x * 10 + d;
-	}
-	if(over)
-		return sl_err(c, n, "%.*s is out of range (0..%llu)", SL_SHOW(len),
-				s, (unsigned long long)max);
-	*v = x;
-	return 0;
-}
-
-/*
- * Reads scalar n as a boolean (true/True/TRUE or false/False/FALSE) into
- * *v. Returns 0, or -1 with the error set.
- */
-static int sl_bool(af_sl_t *c, const yaml_node_t *n, int *v)
-{
-	const char *s;
-
-	if(n->type != YAML_SCALAR_NODE || sl_is_null(n))
-		return sl_err(c, n, "expected true or false, got %s", sl_kind(n));
-	s = SL_TEXT(n);
-	if(!strcmp(s, "true") || !strcmp(s, "True") || !strcmp(s, "TRUE")) {
-		*v = 1;
-		return 0;
-	}
-	if(!strcmp(s, "false") || !strcmp(s, "False") || !strcmp(s, "FALSE")) {
+	if(n->type == YAML_SCALAR_NODE && AF_YL_LEN(n) == 0
+			&& !af_yl_is_null(n)) {
 		*v = 0;
 		return 0;
 	}
-	return sl_err(c, n, "expected true or false, got '%.*s'",
-			SL_SHOW(SL_LEN(n)), s);
-}
-
-/*
- * Checks that n is a sequence, or a null (an empty one). Stores the
- * number of items in *count. Returns 0, or -1 with the error set.
- */
-static int sl_seq(af_sl_t *c, const yaml_node_t *n, size_t *count)
-{
-	*count = 0;
-	if(sl_is_null(n))
-		return 0;
-	if(n->type != YAML_SEQUENCE_NODE)
-		return sl_err(c, n, "expected a sequence, got %s", sl_kind(n));
-	*count = (size_t)(n->data.sequence.items.top
-					  - n->data.sequence.items.start);
-	return 0;
-}
-
-/* Returns item i of sequence n (sl_seq() has checked n). */
-static yaml_node_t *sl_item(af_sl_t *c, const yaml_node_t *n, size_t i)
-{
-	return sl_node(c, n->data.sequence.items.start[i]);
-}
-
-/*
- * Checks that n is a mapping (or a null: an empty one) whose keys are
- * among names[0..count), each at most once. Stores the value of each
- * key in vals[i] (NULL when absent). Returns 0, or -1 with the error set.
- */
-static int sl_map(af_sl_t *c, const yaml_node_t *n, const char *const *names,
-		int count, yaml_node_t **vals)
-{
-	yaml_node_pair_t *p;
-	yaml_node_t *k;
-	const char *s;
-	char hint[400];
-	size_t len, used;
-	int i;
-
-	for(i = 0; i < count; i++)
-		vals[i] = NULL;
-	if(sl_is_null(n))
-		return 0;
-	if(n->type != YAML_MAPPING_NODE)
-		return sl_err(c, n, "expected a mapping, got %s", sl_kind(n));
-	for(p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top;
-			p++) {
-		k = sl_node(c, p->key);
-		if(sl_str(c, k, &s, &len) < 0)
-			return -1;
-		for(i = 0; i < count; i++) {
-			if(strlen(names[i]) == len && memcmp(names[i], s, len) == 0)
-				break;
-		}
-		if(i == count) {
-			used = 0;
-			hint[0] = '\0';
-			for(i = 0; i < count && used < sizeof(hint); i++)
-				used += (size_t)snprintf(hint + used, sizeof(hint) - used,
-						"%s%s", i ? ", " : "", names[i]);
-			return sl_err(c, k, "unknown key '%.*s' (expected %s)",
-					SL_SHOW(len), s, hint);
-		}
-		if(vals[i])
-			return sl_err(c, k, "duplicate key '%s'", names[i]);
-		vals[i] = sl_node(c, p->value);
-	}
-	return 0;
-}
-
-/* PCRE2 allocator over the arena in data: code lives in shared memory */
-static void *sl_re_alloc(size_t size, void *data)
-{
-	return af_arena_alloc(data, size);
-}
-
-/* PCRE2 free over the arena: nothing, the arena goes as a whole */
-static void sl_re_free(void *p, void *data)
-{
+	return af_yl_uint(&c->y, n, 0, max, v);
 }
 
 /*
@@ -495,20 +241,15 @@ static void sl_prefix(af_sig_re_t *re, const char *s, size_t len)
 static int sl_regex(af_sl_t *c, const yaml_node_t *n, int field, uint32_t *idx)
 {
 	af_sigset_t *set = c->set;
-	pcre2_general_context *gctx;
 	af_sig_re_t *re, *grown;
 	pcre2_code *code;
-	PCRE2_UCHAR msg[160];
-	PCRE2_SIZE off;
 	const char *s;
 	size_t len;
 	uint32_t i;
-	int ec, rc;
+	int rc;
 
-	if(sl_str(c, n, &s, &len) < 0)
+	if(af_yl_pattern(&c->y, n, &s, &len) < 0)
 		return -1;
-	if(len == 0)
-		return sl_err(c, n, "empty regular expression");
 	for(i = 0; i < set->n_re; i++) {
 		re = &set->re[i];
 		if(re->field == field && re->len == len
@@ -517,39 +258,26 @@ static int sl_regex(af_sl_t *c, const yaml_node_t *n, int field, uint32_t *idx)
 			return 0;
 		}
 	}
-	if(!c->cctx) {
-		gctx = pcre2_general_context_create(sl_re_alloc, sl_re_free, c->arena);
-		if(gctx)
-			c->cctx = pcre2_compile_context_create(gctx);
-		if(!c->cctx)
-			return sl_oom(c, n);
-	}
 	if(!c->md) {
 		c->md = pcre2_match_data_create(1, NULL);
 		if(!c->md)
-			return sl_oom(c, n);
+			return af_yl_oom(&c->y, n);
 	}
-	code = pcre2_compile(
-			(PCRE2_SPTR)s, len, AF_SIG_RE_OPTIONS, &ec, &off, c->cctx);
-	if(!code) {
-		if(pcre2_get_error_message(ec, msg, sizeof(msg)) < 0)
-			snprintf((char *)msg, sizeof(msg), "error %d", ec);
-		return sl_err(c, n, "bad regular expression '%.*s': %s at offset %zu",
-				SL_SHOW(len), s, (const char *)msg, (size_t)off);
-	}
+	if(af_yl_compile(&c->y, n, s, len, AF_SIG_RE_OPTIONS, &code) < 0)
+		return -1;
 	if(set->n_re == set->cap_re) {
 		set->cap_re = set->cap_re ? set->cap_re * 2 : 16;
-		grown = af_arena_alloc(c->arena, set->cap_re * sizeof(*grown));
+		grown = af_arena_alloc(c->y.arena, set->cap_re * sizeof(*grown));
 		if(!grown)
-			return sl_oom(c, n);
+			return af_yl_oom(&c->y, n);
 		if(set->n_re)
 			memcpy(grown, set->re, set->n_re * sizeof(*grown));
 		set->re = grown;
 	}
 	re = &set->re[set->n_re];
-	re->src = af_arena_strndup(c->arena, s, len);
+	re->src = af_arena_strndup(c->y.arena, s, len);
 	if(!re->src)
-		return sl_oom(c, n);
+		return af_yl_oom(&c->y, n);
 	re->len = len;
 	re->code = code;
 	re->field = (uint8_t)field;
@@ -615,13 +343,13 @@ static int sl_headers(af_sl_t *c, const yaml_node_t *n, uint64_t *mask,
 	int bit;
 	char ch;
 
-	if(sl_seq(c, n, &count) < 0)
+	if(af_yl_seq(&c->y, n, &count) < 0)
 		return -1;
 	if(count == 0)
-		return sl_err(c, n, "empty list of headers (leave the key out)");
+		return af_yl_err(&c->y, n, "empty list of headers (leave the key out)");
 	for(i = 0; i < count; i++) {
-		it = sl_item(c, n, i);
-		if(sl_str(c, it, &s, &len) < 0)
+		it = af_yl_item(&c->y, n, i);
+		if(af_yl_str(&c->y, it, &s, &len) < 0)
 			return -1;
 		if(len == 0 || len > AF_SIG_HDR_NAME_MAX)
 			goto bad;
@@ -637,21 +365,21 @@ static int sl_headers(af_sl_t *c, const yaml_node_t *n, uint64_t *mask,
 		if(len == 1 && name[0] >= 'a' && name[0] <= 'z') {
 			full = af_fp_compact_full(name[0]);
 			if(!full)
-				return sl_err(c, it,
+				return af_yl_err(&c->y, it,
 						"'%c' is not a compact header form (b, c, e, f, i, k,"
 						" l, m, o, r, s, t, u, v, x, y)",
 						s[0]);
 			len = strlen(full);
 			memcpy(name, full, len);
 		}
-		bit = af_sig_hname(c->set, c->arena, name, len, 1);
+		bit = af_sig_hname(c->set, c->y.arena, name, len, 1);
 		if(bit < 0)
-			return sl_err(c, it,
+			return af_yl_err(&c->y, it,
 					"too many distinct header names in headers_present and"
 					" headers_absent (at most %d in a file)",
 					AF_SIG_HDR_NAMES);
 		if(other & ((uint64_t)1 << bit))
-			return sl_err(c, it,
+			return af_yl_err(&c->y, it,
 					"header '%s' is both in headers_present and"
 					" headers_absent",
 					c->set->hname[bit]);
@@ -660,7 +388,8 @@ static int sl_headers(af_sl_t *c, const yaml_node_t *n, uint64_t *mask,
 	return 0;
 
 bad:
-	return sl_err(c, it, "'%.*s' is not a header name", SL_SHOW(len), s);
+	return af_yl_err(&c->y, it, "'%.*s' is not a header name",
+			AF_YL_SHOWN(len), s);
 }
 
 /*
@@ -676,20 +405,20 @@ static int sl_fingerprints(af_sl_t *c, const yaml_node_t *n, af_sig_t *sig)
 	char ch;
 
 	if(n->type == YAML_SEQUENCE_NODE) {
-		if(sl_seq(c, n, &count) < 0)
+		if(af_yl_seq(&c->y, n, &count) < 0)
 			return -1;
 		if(count == 0)
-			return sl_err(c, n, "empty list of fingerprints (leave the key"
-								" out)");
+			return af_yl_err(&c->y, n,
+					"empty list of fingerprints (leave the key out)");
 	} else {
 		count = 1;
 	}
-	fp = af_arena_alloc(c->arena, count * sizeof(*fp));
+	fp = af_arena_alloc(c->y.arena, count * sizeof(*fp));
 	if(!fp)
-		return sl_oom(c, n);
+		return af_yl_oom(&c->y, n);
 	for(i = 0; i < count; i++) {
-		it = n->type == YAML_SEQUENCE_NODE ? sl_item(c, n, i) : n;
-		if(sl_str(c, it, &s, &len) < 0)
+		it = n->type == YAML_SEQUENCE_NODE ? af_yl_item(&c->y, n, i) : n;
+		if(af_yl_str(&c->y, it, &s, &len) < 0)
 			return -1;
 		if(len != 20 || memcmp(s, "af1-", 4) != 0)
 			goto bad;
@@ -711,9 +440,9 @@ static int sl_fingerprints(af_sl_t *c, const yaml_node_t *n, af_sig_t *sig)
 	return 0;
 
 bad:
-	return sl_err(c, it,
+	return af_yl_err(&c->y, it,
 			"'%.*s' is not a fingerprint ('af1-' and 16 hex digits)",
-			SL_SHOW(len), s);
+			AF_YL_SHOWN(len), s);
 }
 
 /*
@@ -730,13 +459,13 @@ static int sl_match(af_sl_t *c, const yaml_node_t *n, af_sig_t *sig)
 
 	sig->cl_mismatch = -1;
 	sig->compact = -1;
-	if(sl_map(c, n, match_keys, K_MATCH_N, v) < 0)
+	if(af_yl_map(&c->y, n, match_keys, K_MATCH_N, v, NULL) < 0)
 		return -1;
 	for(k = 0; k < K_MATCH_N && rc == 0; k++) {
 		if(!v[k])
 			continue;
 		conds++;
-		old = sl_push(c, match_keys[k], strlen(match_keys[k]));
+		old = af_yl_push(&c->y, match_keys[k], strlen(match_keys[k]));
 		if(k < AF_SIG_F__COUNT) {
 			rc = sl_regex(c, v[k], k, &re[sig->n_re]);
 			if(rc == 0)
@@ -750,43 +479,43 @@ static int sl_match(af_sl_t *c, const yaml_node_t *n, af_sig_t *sig)
 					rc = sl_headers(c, v[k], &sig->absent, sig->present);
 					break;
 				case K_CL_MISMATCH:
-					rc = sl_bool(c, v[k], &b);
+					rc = af_yl_bool(&c->y, v[k], &b);
 					sig->cl_mismatch = (int8_t)b;
 					break;
 				case K_COMPACT:
-					rc = sl_bool(c, v[k], &b);
+					rc = af_yl_bool(&c->y, v[k], &b);
 					sig->compact = (int8_t)b;
 					break;
 				case K_FINGERPRINT:
 					rc = sl_fingerprints(c, v[k], sig);
 					break;
 				case K_SHAPE:
-					rc = sl_str(c, v[k], &s, &len);
+					rc = af_yl_str(&c->y, v[k], &s, &len);
 					if(rc < 0)
 						break;
 					if(len == 0 || len >= AF_FP_SHAPE_MAX) {
-						rc = sl_err(c, v[k],
+						rc = af_yl_err(&c->y, v[k],
 								"a shape has 1 to %d bytes, this one %zu",
 								AF_FP_SHAPE_MAX - 1, len);
 						break;
 					}
-					sig->shape = af_arena_strndup(c->arena, s, len);
+					sig->shape = af_arena_strndup(c->y.arena, s, len);
 					sig->shape_len = len;
 					if(!sig->shape)
-						rc = sl_oom(c, v[k]);
+						rc = af_yl_oom(&c->y, v[k]);
 					break;
 			}
 		}
-		sl_pop(c, old);
+		af_yl_pop(&c->y, old);
 	}
 	if(rc < 0)
 		return -1;
 	if(conds == 0)
-		return sl_err(c, n, "no condition (at least one is needed)");
+		return af_yl_err(&c->y, n, "no condition (at least one is needed)");
 	if(sig->n_re) {
-		copy = af_arena_alloc(c->arena, sig->n_re * sizeof(*copy));
+		copy = af_arena_alloc(c->y.arena, sig->n_re * sizeof(*copy));
 		if(!copy)
-			return sl_oom(c, n);
+			return af_yl_oom(&c->y, n);
 		memcpy(copy, re, sig->n_re * sizeof(*copy));
 		sig->re = copy;
 	}
@@ -802,33 +531,16 @@ static int sl_name(af_sl_t *c, const yaml_node_t *n, uint32_t i,
 		const char **s, size_t *len)
 {
 	uint32_t j;
-	size_t k;
-	char ch;
 
-	if(sl_str(c, n, s, len) < 0)
+	if(af_yl_name(&c->y, n, "signature", AF_SIG_NAME_MAX, s, len) < 0)
 		return -1;
-	if(*len == 0 || *len > AF_SIG_NAME_MAX)
-		goto bad;
-	for(k = 0; k < *len; k++) {
-		ch = (*s)[k];
-		if(!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z')
-				   || (ch >= '0' && ch <= '9') || ch == '_' || ch == '-'
-				   || ch == '.'))
-			goto bad;
-	}
 	for(j = 0; j < i; j++) {
 		if(strlen(c->set->sig[j].name) == *len
 				&& memcmp(c->set->sig[j].name, *s, *len) == 0)
-			return sl_err(c, n, "duplicate signature name '%.*s'", (int)*len,
-					*s);
+			return af_yl_err(&c->y, n, "duplicate signature name '%.*s'",
+					(int)*len, *s);
 	}
 	return 0;
-
-bad:
-	return sl_err(c, n,
-			"'%.*s' is not a valid signature name (1 to %d letters, digits,"
-			" '_', '-' or '.')",
-			SL_SHOW(*len), *s, AF_SIG_NAME_MAX);
 }
 
 /*
@@ -846,46 +558,46 @@ static int sl_sig(af_sl_t *c, const yaml_node_t *n, uint32_t i)
 	int rc = 0;
 
 	snprintf(where, sizeof(where), "signatures[%u]", i);
-	old = sl_push(c, where, strlen(where));
+	old = af_yl_push(&c->y, where, strlen(where));
 	if(n->type != YAML_MAPPING_NODE)
-		return sl_err(c, n, "expected a mapping (name, source, match...),"
-							" got %s",
-				sl_kind(n));
-	if(sl_map(c, n, sig_keys, K_SIG_N, v) < 0)
+		return af_yl_err(&c->y, n,
+				"expected a mapping (name, source, match...), got %s",
+				af_yl_kind(n));
+	if(af_yl_map(&c->y, n, sig_keys, K_SIG_N, v, NULL) < 0)
 		return -1;
 	if(!v[K_NAME])
-		return sl_err(c, n, "missing 'name'");
+		return af_yl_err(&c->y, n, "missing 'name'");
 	if(sl_name(c, v[K_NAME], i, &s, &len) < 0)
 		return -1;
-	sig->name = af_arena_strndup(c->arena, s, len);
+	sig->name = af_arena_strndup(c->y.arena, s, len);
 	if(!sig->name)
-		return sl_oom(c, v[K_NAME]);
-	sl_pop(c, old);
-	old = sl_push(c, s, len);
+		return af_yl_oom(&c->y, v[K_NAME]);
+	af_yl_pop(&c->y, old);
+	old = af_yl_push(&c->y, s, len);
 
 	if(!v[K_SOURCE])
-		return sl_err(c, n, "missing 'source' (where the signature comes"
-							" from)");
-	if(sl_str(c, v[K_SOURCE], &s, &len) < 0)
+		return af_yl_err(&c->y, n,
+				"missing 'source' (where the signature comes from)");
+	if(af_yl_str(&c->y, v[K_SOURCE], &s, &len) < 0)
 		return -1;
 	if(len == 0)
-		return sl_err(c, v[K_SOURCE], "empty 'source'");
-	sig->source = af_arena_strndup(c->arena, s, len);
+		return af_yl_err(&c->y, v[K_SOURCE], "empty 'source'");
+	sig->source = af_arena_strndup(c->y.arena, s, len);
 	if(!sig->source)
-		return sl_oom(c, v[K_SOURCE]);
+		return af_yl_oom(&c->y, v[K_SOURCE]);
 
 	sig->action = AF_SIG_BLOCK;
 	if(v[K_ACTION]) {
-		if(sl_str(c, v[K_ACTION], &s, &len) < 0)
+		if(af_yl_str(&c->y, v[K_ACTION], &s, &len) < 0)
 			return -1;
 		if(len == 5 && memcmp(s, "block", 5) == 0)
 			sig->action = AF_SIG_BLOCK;
 		else if(len == 5 && memcmp(s, "alert", 5) == 0)
 			sig->action = AF_SIG_ALERT;
 		else
-			return sl_err(c, v[K_ACTION],
+			return af_yl_err(&c->y, v[K_ACTION],
 					"unknown action '%.*s' (expected block or alert)",
-					SL_SHOW(len), s);
+					AF_YL_SHOWN(len), s);
 	}
 	sig->score = AF_SIG_SCORE_DEFAULT;
 	if(v[K_SCORE]) {
@@ -894,107 +606,68 @@ static int sl_sig(af_sl_t *c, const yaml_node_t *n, uint32_t i)
 		sig->score = (uint32_t)score;
 	}
 	if(!v[K_MATCH])
-		return sl_err(c, n, "missing 'match' (at least one condition)");
-	sl_push(c, "match", 5);
+		return af_yl_err(&c->y, n, "missing 'match' (at least one condition)");
+	af_yl_push(&c->y, "match", 5);
 	rc = sl_match(c, v[K_MATCH], sig);
-	sl_pop(c, old);
+	af_yl_pop(&c->y, old);
 	return rc;
 }
 
 /*
- * Validates the document and builds c->set in c->arena. Returns 0, or -1
- * with the error set.
+ * Validates the document of load y and builds c->set (c is the sl
+ * context around y) in the load's arena. Returns 0, or -1 with the error
+ * set.
  */
-static int sl_build(af_sl_t *c)
+static int sl_build(af_yl_t *y, void *arg)
 {
+	af_sl_t *c = arg;
 	yaml_node_t *root, *v[K_TOP];
 	size_t i, count, old;
 	uint64_t version;
 
-	root = yaml_document_get_root_node(c->doc);
-	if(!root || sl_is_null(root))
-		return sl_err(c, NULL, "no signatures in the file (expected"
-							   " 'version: 1' and 'signatures')");
+	root = yaml_document_get_root_node(y->doc);
+	if(!root || af_yl_is_null(root))
+		return af_yl_err(&c->y, NULL,
+				"no signatures in the file (expected 'version: 1' and"
+				" 'signatures')");
 	if(root->type != YAML_MAPPING_NODE)
-		return sl_err(c, root, "expected a mapping at the top, got %s",
-				sl_kind(root));
-	if(sl_map(c, root, top_keys, K_TOP, v) < 0)
+		return af_yl_err(&c->y, root,
+				"expected a mapping at the top, got %s", af_yl_kind(root));
+	if(af_yl_map(&c->y, root, top_keys, K_TOP, v, NULL) < 0)
 		return -1;
 	if(!v[K_VERSION])
-		return sl_err(c, root, "missing 'version: %d'", AF_SIG_VERSION);
+		return af_yl_err(
+				&c->y, root, "missing 'version: %d'", AF_SIG_VERSION);
 	if(!v[K_SIGNATURES])
-		return sl_err(c, root, "missing 'signatures'");
-	old = sl_push(c, "version", 7);
+		return af_yl_err(&c->y, root, "missing 'signatures'");
+	old = af_yl_push(&c->y, "version", 7);
 	if(sl_uint(c, v[K_VERSION], UINT64_MAX, &version) < 0)
 		return -1;
 	if(version != AF_SIG_VERSION)
-		return sl_err(c, v[K_VERSION],
+		return af_yl_err(&c->y, v[K_VERSION],
 				"unsupported version %llu (this module reads %d)",
 				(unsigned long long)version, AF_SIG_VERSION);
-	sl_pop(c, old);
-	old = sl_push(c, "signatures", 10);
-	if(sl_seq(c, v[K_SIGNATURES], &count) < 0)
+	af_yl_pop(&c->y, old);
+	old = af_yl_push(&c->y, "signatures", 10);
+	if(af_yl_seq(&c->y, v[K_SIGNATURES], &count) < 0)
 		return -1;
 	if(count > UINT32_MAX / 2)
-		return sl_err(c, v[K_SIGNATURES], "too many signatures");
-	sl_pop(c, old);
-	c->set = af_arena_alloc(c->arena, sizeof(*c->set));
+		return af_yl_err(&c->y, v[K_SIGNATURES], "too many signatures");
+	af_yl_pop(&c->y, old);
+	c->set = af_arena_alloc(c->y.arena, sizeof(*c->set));
 	if(!c->set)
-		return sl_oom(c, root);
+		return af_yl_oom(&c->y, root);
 	if(count) {
-		c->set->sig = af_arena_alloc(c->arena, count * sizeof(af_sig_t));
+		c->set->sig = af_arena_alloc(c->y.arena, count * sizeof(af_sig_t));
 		if(!c->set->sig)
-			return sl_oom(c, v[K_SIGNATURES]);
+			return af_yl_oom(&c->y, v[K_SIGNATURES]);
 	}
 	for(i = 0; i < count; i++) {
-		if(sl_sig(c, sl_item(c, v[K_SIGNATURES], i), (uint32_t)i) < 0)
+		if(sl_sig(c, af_yl_item(&c->y, v[K_SIGNATURES], i), (uint32_t)i) < 0)
 			return -1;
 		c->set->n_sig++;
 	}
 	return 0;
-}
-
-/*
- * Returns the line (from 1) of byte offset off of file f, for libyaml
- * errors that only give an offset.
- */
-static unsigned long sl_line_at(FILE *f, size_t off)
-{
-	unsigned long line = 1;
-	size_t i;
-	int ch;
-
-	if(fseek(f, 0, SEEK_SET) != 0)
-		return 1;
-	for(i = 0; i < off && (ch = getc(f)) != EOF; i++) {
-		if(ch == '\n')
-			line++;
-	}
-	return line;
-}
-
-/* Writes libyaml's error of parser p, reading file f, into the load's err. */
-static void sl_yaml_error(af_sl_t *c, yaml_parser_t *p, FILE *f)
-{
-	unsigned long line;
-
-	switch(p->error) {
-		case YAML_MEMORY_ERROR:
-			snprintf(c->err, c->errlen, "%s: out of memory", c->file);
-			return;
-		case YAML_READER_ERROR:
-			line = sl_line_at(f, p->problem_offset);
-			break;
-		default:
-			line = (unsigned long)p->problem_mark.line + 1;
-			break;
-	}
-	if(p->context)
-		snprintf(c->err, c->errlen, "%s:%lu: YAML: %s: %s", c->file, line,
-				p->context, p->problem ? p->problem : "error");
-	else
-		snprintf(c->err, c->errlen, "%s:%lu: YAML: %s", c->file, line,
-				p->problem ? p->problem : "error");
 }
 
 /*
@@ -1007,13 +680,9 @@ static void sl_yaml_error(af_sl_t *c, yaml_parser_t *p, FILE *f)
 af_sigset_t *af_sig_load(af_arena_t *a, const char *path, char *err,
 		size_t errlen)
 {
-	yaml_parser_t parser;
-	yaml_document_t doc, extra;
-	yaml_node_t *root2;
 	char local[256];
 	af_sl_t c;
-	FILE *f;
-	int rc = -1;
+	int rc;
 
 	if(!err || errlen == 0) {
 		err = local;
@@ -1025,47 +694,12 @@ af_sigset_t *af_sig_load(af_arena_t *a, const char *path, char *err,
 		return NULL;
 	}
 	memset(&c, 0, sizeof(c));
-	c.file = path;
-	c.err = err;
-	c.errlen = errlen;
-	c.arena = a;
+	c.y.file = path;
+	c.y.err = err;
+	c.y.errlen = errlen;
+	c.y.arena = a;
 
-	f = fopen(path, "rb");
-	if(!f) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		return NULL;
-	}
-	if(!yaml_parser_initialize(&parser)) {
-		snprintf(err, errlen, "%s: out of memory", path);
-		fclose(f);
-		return NULL;
-	}
-	yaml_parser_set_input_file(&parser, f);
-	if(!yaml_parser_load(&parser, &doc)) {
-		sl_yaml_error(&c, &parser, f);
-		goto done_parser;
-	}
-	/* one document only: a second one is refused, not ignored */
-	if(!yaml_parser_load(&parser, &extra)) {
-		sl_yaml_error(&c, &parser, f);
-		goto done_doc;
-	}
-	root2 = yaml_document_get_root_node(&extra);
-	if(root2)
-		sl_err(&c, root2, "a second YAML document ('---'): the signatures"
-						  " must be one document");
-	yaml_document_delete(&extra);
-	if(root2)
-		goto done_doc;
-
-	c.doc = &doc;
-	rc = sl_build(&c);
-
-done_doc:
-	yaml_document_delete(&doc);
-done_parser:
-	yaml_parser_delete(&parser);
-	fclose(f);
+	rc = af_yl_load(&c.y, "signatures", sl_build, &c);
 	pcre2_match_data_free(c.md);
 	if(rc < 0)
 		return NULL;
