@@ -198,14 +198,26 @@ static void sdp_ips(struct sip_msg *msg, af_request_t *req)
 	}
 }
 
+/* the last extraction of this process, reused when the script runs
+ * several checks on the same message */
+static af_request_t af_kam_last;
+static unsigned int af_kam_last_id;
+static int af_kam_last_pid;
+static char *af_kam_last_buf;
+
 int af_kam_request(struct sip_msg *msg, af_request_t *req)
 {
 	struct sip_uri *uri;
 	str ua;
 
-	memset(req, 0, sizeof(*req));
 	if(msg->first_line.type != SIP_REQUEST)
 		return -1;
+	if(af_kam_last_buf == msg->buf && af_kam_last_id == msg->id
+			&& af_kam_last_pid == msg->pid) {
+		*req = af_kam_last;
+		return 0;
+	}
+	memset(req, 0, sizeof(*req));
 	ip_of(&msg->rcv.src_ip, &req->src_ip);
 	req->raw.s = msg->buf;
 	req->raw.len = (size_t)msg->len;
@@ -246,5 +258,9 @@ int af_kam_request(struct sip_msg *msg, af_request_t *req)
 	if(req->method == AF_M_INVITE || req->method == AF_M_MESSAGE
 			|| req->method == AF_M_OTHER)
 		sdp_ips(msg, req);
+	af_kam_last = *req;
+	af_kam_last_id = msg->id;
+	af_kam_last_pid = msg->pid;
+	af_kam_last_buf = msg->buf;
 	return 0;
 }
