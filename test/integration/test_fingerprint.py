@@ -109,7 +109,8 @@ def test_sipvicious_structure_with_desk_phone_user_agent(kam, rules,
     assert p.returncode != 0  # no answer
     st = stats(k)
     assert st["reasons"]["signature"] >= 1, k.read_log()[-3000:]
-    assert re.search(r"tool .*sipvicious", k.read_log(), re.I)
+    assert re.search(r"antifraud: fingerprint rc=-2 .* sig=\S*sipvicious",
+                     k.read_log(), re.I)
 
 
 def run_tool(args, cwd):
