@@ -146,3 +146,41 @@ int af_chk_conclude(af_verdict_t *v, int evaluated)
 	af_core_count_reasons(v->reasons);
 	return v->rc;
 }
+
+void af_chk_score_op(af_op_t *op, const af_rules_t *r, const af_profile_t *p,
+		const char *ipkey, size_t len, uint32_t score, const char *reason)
+{
+	memset(op, 0, sizeof(*op));
+	op->type = AF_OP_WIN_HIT;
+	op->key = ipkey;
+	op->key_len = len;
+	op->u.win.window_s = r->scanner.window_s;
+	op->u.win.n = score;
+	if(p->mode[AF_C_BAN] == AF_MODE_ENFORCE) {
+		op->u.win.ban_threshold = r->scanner.threshold;
+		op->u.win.ban_s = r->scanner.ban_s;
+		op->u.win.ban_reason = reason;
+	}
+}
+
+void af_chk_score_result(const af_op_t *op, const af_rules_t *r,
+		const af_profile_t *p, const char *ipkey, uint64_t now,
+		af_verdict_t *v)
+{
+	if(op->status != 0)
+		return;
+	v->score = op->u.win.count;
+	if(op->u.win.banned) {
+		v->banned = 1;
+		v->ban.since_ms = now;
+		v->ban.until_ms = now + (uint64_t)r->scanner.ban_s * 1000;
+		snprintf(v->ban.reason, sizeof(v->ban.reason), "%.*s",
+				(int)sizeof(v->ban.reason) - 1, op->u.win.ban_reason);
+		af_core_count(AF_ST_BANS);
+		AF_NOTICE("banned %s for %u s: score %u in %u s (%s)\n", ipkey,
+				r->scanner.ban_s, v->score, r->scanner.window_s,
+				op->u.win.ban_reason);
+	}
+	if(v->score >= r->scanner.threshold)
+		af_chk_flag(v, p, AF_R_SCANNER, "scanner threshold reached");
+}

@@ -30,6 +30,19 @@ int af_chk_caller_exempt(const af_profile_t *p, const af_request_t *req,
 int af_chk_ban_lookup(const char *ipkey, size_t len, const af_profile_t *p,
 		af_verdict_t *v);
 
+/*
+ * Fills op as a hit of score on the source's scanner window (ipkey), with
+ * a ban at the rules' threshold when the profile enforces bans; reason
+ * (kept by the caller until the op ran) is recorded with the ban.
+ */
+void af_chk_score_op(af_op_t *op, const af_rules_t *r, const af_profile_t *p,
+		const char *ipkey, size_t len, uint32_t score, const char *reason);
+
+/* reads the result of a score op into v: score, ban, scanner reason */
+void af_chk_score_result(const af_op_t *op, const af_rules_t *r,
+		const af_profile_t *p, const char *ipkey, uint64_t now,
+		af_verdict_t *v);
+
 /* sets and counts v->rc from what was flagged; returns it */
 int af_chk_conclude(af_verdict_t *v, int evaluated);
 

@@ -41,34 +41,14 @@ static void score_source(const af_rules_t *r, const af_profile_t *p,
 	char why[AF_BAN_REASON];
 	uint64_t now = af_now_ms();
 
-	memset(&op, 0, sizeof(op));
-	op.type = AF_OP_WIN_HIT;
-	op.key = ipkey;
-	op.key_len = len;
-	op.u.win.window_s = r->scanner.window_s;
-	op.u.win.n = score;
-	if(p->mode[AF_C_BAN] == AF_MODE_ENFORCE) {
-		snprintf(why, sizeof(why), "signature %.*s",
-				(int)(sizeof(why) - 11), v->signatures);
-		op.u.win.ban_threshold = r->scanner.threshold;
-		op.u.win.ban_s = r->scanner.ban_s;
-		op.u.win.ban_reason = why;
-	}
+	snprintf(why, sizeof(why), "signature %.*s", (int)(sizeof(why) - 11),
+			v->signatures);
+	af_chk_score_op(&op, r, p, ipkey, len, score, why);
 	if(af_store_exec(af_core_store(), &op, 1, now) < 0) {
 		af_core_count(AF_ST_STORE_ERRORS);
 		return;
 	}
-	v->score = op.u.win.count;
-	if(op.u.win.banned) {
-		v->banned = 1;
-		v->ban.since_ms = now;
-		v->ban.until_ms = now + (uint64_t)r->scanner.ban_s * 1000;
-		snprintf(v->ban.reason, sizeof(v->ban.reason), "%s", why);
-		af_core_count(AF_ST_BANS);
-		AF_NOTICE("banned %s for %u s: %s\n", ipkey, r->scanner.ban_s, why);
-	}
-	if(v->score >= r->scanner.threshold)
-		af_chk_flag(v, p, AF_R_SCANNER, "scanner threshold reached");
+	af_chk_score_result(&op, r, p, ipkey, now, v);
 }
 
 int af_check_fingerprint(const af_request_t *req, const char *profile,

@@ -376,20 +376,12 @@ int af_check_source(const af_request_t *req, const char *profile,
 	for(i = 0; i < AF_R__COUNT; i++)
 		if(scored & AF_REASON_BIT(i))
 			score += r->scanner.weight[i];
-	if(p->mode[AF_C_BAN] != AF_MODE_OFF && score && r->scanner.threshold) {
+	if(p->mode[AF_C_BAN] != AF_MODE_OFF && score && r->scanner.threshold
+			&& ipkey_len > 0) {
 		win_op = &ops[nops++];
-		memset(win_op, 0, sizeof(*win_op));
-		win_op->type = AF_OP_WIN_HIT;
-		win_op->key = ipkey;
-		win_op->key_len = (size_t)ipkey_len;
-		win_op->u.win.window_s = r->scanner.window_s;
-		win_op->u.win.n = score;
-		if(p->mode[AF_C_BAN] == AF_MODE_ENFORCE) {
-			win_op->u.win.ban_threshold = r->scanner.threshold;
-			win_op->u.win.ban_s = r->scanner.ban_s;
-			af_reasons_format(scored, reasons, sizeof(reasons));
-			win_op->u.win.ban_reason = reasons;
-		}
+		af_reasons_format(scored, reasons, sizeof(reasons));
+		af_chk_score_op(win_op, r, p, ipkey, (size_t)ipkey_len, score,
+				reasons);
 	}
 	if(nops && af_store_exec(af_core_store(), ops, nops, now) < 0) {
 		/* the store could not answer: decide on what is known */
@@ -397,22 +389,8 @@ int af_check_source(const af_request_t *req, const char *profile,
 	}
 	if(hist_op && hist_op->status == 0)
 		check_hopping(p, hist_op, &v->geo, now, v);
-	if(win_op && win_op->status == 0) {
-		v->score = win_op->u.win.count;
-		if(win_op->u.win.banned) {
-			v->banned = 1;
-			v->ban.since_ms = now;
-			v->ban.until_ms = now + (uint64_t)r->scanner.ban_s * 1000;
-			snprintf(v->ban.reason, sizeof(v->ban.reason), "%.*s",
-					(int)sizeof(v->ban.reason) - 1, reasons);
-			af_core_count(AF_ST_BANS);
-			AF_NOTICE("banned %s for %u s: score %u in %u s (%s)\n", ipkey,
-					r->scanner.ban_s, v->score, r->scanner.window_s,
-					reasons);
-		}
-		if(v->score >= r->scanner.threshold)
-			af_chk_flag(v, p, AF_R_SCANNER, "scanner threshold reached");
-	}
+	if(win_op)
+		af_chk_score_result(win_op, r, p, ipkey, now, v);
 	af_core_release(r);
 	return af_chk_conclude(v, evaluated);
 }
