@@ -59,7 +59,25 @@ typedef enum af_op_type {
 	 * entry from the same IP is refreshed in place; the oldest entry
 	 * makes room).
 	 */
-	AF_OP_HIST_PUSH
+	AF_OP_HIST_PUSH,
+	/*
+	 * Concurrency set (the live calls of a subject): add member (a
+	 * Call-ID) to the set key unless the set is full (limit live members,
+	 * 0: no limit); the member leaves the set by CONC_DEL or ttl_s
+	 * seconds after it was added (a call whose end was lost ages out).
+	 * A member already in the set is refreshed (ttl restarts), is
+	 * admitted and is not counted twice.
+	 *
+	 * All the CONC_ADD ops of one batch admit together: the member goes
+	 * into every set or into none. None when any of the sets is full or
+	 * when a WIN_HIT of the batch with a gate went over it (count > gate).
+	 * A set never counts below 0 and expires with its last member.
+	 */
+	AF_OP_CONC_ADD,
+	/* remove member from the set key; found tells whether it was there */
+	AF_OP_CONC_DEL,
+	/* live members of the set key (count), nothing changed */
+	AF_OP_CONC_COUNT
 } af_op_type_t;
 
 typedef struct af_op {
@@ -89,9 +107,30 @@ typedef struct af_op {
 			const char *ban_key; /* NULL: key */
 			size_t ban_key_len;
 			const char *ban_reason;
+			/* in: > 0: when count > gate, the CONC_ADDs of this batch
+			 * admit nothing (a limit that blocks the call must not let
+			 * it into a concurrency set) */
+			uint32_t gate;
+			/* in: 1-based index of an earlier WIN_HIT of this batch
+			 * (0: none): n is added only when that op's key was new
+			 * in its window (its count == its n), which counts
+			 * distinct values (numbers per caller, callers per
+			 * number); otherwise n is 0 for this op (read only) */
+			int if_new;
 			uint32_t count;   /* out: total in window, n included */
 			int banned;       /* out: this hit set the ban */
 		} win;
+		struct {
+			const char *member; /* the call; not NUL-terminated */
+			size_t member_len;
+			uint32_t limit;     /* in, ADD: 0 no limit */
+			uint32_t ttl_s;     /* in, ADD: longest a member stays */
+			uint32_t count;     /* out: live members after the op
+								 * (a refused ADD: as they are) */
+			int admitted;       /* out, ADD: member is in the set */
+			int full;           /* out, ADD: this set was at its limit */
+			int found;          /* out, DEL: member was in the set */
+		} conc;
 		struct {
 			af_hist_entry_t entry; /* in */
 			uint32_t ttl_s;
@@ -113,12 +152,19 @@ typedef struct af_store_stats {
 typedef int (*af_ban_cb)(const char *key, size_t key_len,
 		const af_ban_t *ban, void *arg);
 
+/* called once per live concurrency set by conc_list; non-zero stops */
+typedef int (*af_conc_cb)(const char *key, size_t key_len, uint32_t count,
+		void *arg);
+
 typedef struct af_store af_store_t;
 
 typedef struct af_store_ops {
 	const char *name;
 	int (*exec)(af_store_t *s, af_op_t *ops, int n, uint64_t now_ms);
 	int (*ban_list)(af_store_t *s, af_ban_cb cb, void *arg, uint64_t now_ms);
+	/* every live concurrency set whose key starts with prefix */
+	int (*conc_list)(af_store_t *s, const char *prefix, size_t prefix_len,
+			af_conc_cb cb, void *arg, uint64_t now_ms);
 	/* reclaims expired entries, at most budget of them (0: all) */
 	void (*gc)(af_store_t *s, uint64_t now_ms, unsigned budget);
 	void (*stats)(af_store_t *s, af_store_stats_t *out);
