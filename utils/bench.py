@@ -14,6 +14,9 @@ import tempfile
 import time
 
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# the number the bench calls: international (France) from the sample
+# profile's Germany, so that af_check_dest runs every counter and limit
+CALLEE = "0033123456789"
 sys.path.insert(0, os.path.join(TOP, "test", "integration"))
 import afharness as h  # noqa: E402
 
@@ -74,6 +77,9 @@ def core_bench(d, rules):
         line = [x for x in out.splitlines()
                 if x.startswith("af_check_fingerprint")][0]
         print("%s\n  (%s)" % (line, what))
+    out = subprocess.run([exe, rules, "1000000", "--dest"], check=True,
+                         capture_output=True, text=True).stdout
+    print(out, end="")
 
 
 def proc_cpu(pgid):
@@ -102,11 +108,11 @@ def kamailio_cpu(d, rules, calls, rate, without):
     try:
         # warm-up, then the measured run
         h.Sipp.uac(d, "127.0.0.1:%d" % k.port, calls=50, rate=100,
-                   caller="alice", callee="bob", timeout=30)
+                   caller="alice", callee=CALLEE, timeout=30)
         c0 = proc_cpu(k.proc.pid)
         t0 = time.time()
         p = h.Sipp.uac(d, "127.0.0.1:%d" % k.port, calls=calls, rate=rate,
-                       caller="alice", callee="bob", timeout=120,
+                       caller="alice", callee=CALLEE, timeout=120,
                        extra=["-l", "400"])
         wall = time.time() - t0
         c1 = proc_cpu(k.proc.pid)
@@ -137,7 +143,8 @@ def loaded_only_cfg(d):
     not called: what loading alone costs."""
     with open(h.SAMPLE_CFG) as f:
         text = f.read()
-    for call in ("\taf_check_source();\n", "\taf_check_fingerprint();\n"):
+    for call in ("\taf_check_source();\n", "\taf_check_fingerprint();\n",
+                 "\t\taf_check_dest();\n"):
         assert call in text
         text = text.replace(call, "\t$var(af) = 1;\n")
     path = os.path.join(d, "kamailio-loaded-only.cfg")
@@ -166,7 +173,7 @@ def kamailio_instructions(d, rules, calls, without, alloc=None, cfg=None):
         k.start(timeout=180)
         p = h.Sipp.uac(d, "127.0.0.1:%d" % k.port, calls=calls,
                        rate=max(1, calls // 20), caller="alice",
-                       callee="bob", timeout=180)
+                       callee=CALLEE, timeout=180)
         if p.returncode != 0:
             print("sipp failed under valgrind:", p.stdout[-800:],
                   file=sys.stderr)
@@ -174,14 +181,14 @@ def kamailio_instructions(d, rules, calls, without, alloc=None, cfg=None):
         k.stop()
         h.Sipp.stop(uas)
     tot = {"receive_msg": 0, "w_af_check_source": 0,
-           "w_af_check_fingerprint": 0}
+           "w_af_check_fingerprint": 0, "w_af_check_dest": 0}
     for name in os.listdir(cg):
         if name.startswith("callgrind.out."):
             for f, v in inclusive(os.path.join(cg, name), tot).items():
                 tot[f] += v
     return (tot["receive_msg"] / calls,
-            (tot["w_af_check_source"] + tot["w_af_check_fingerprint"])
-            / calls)
+            (tot["w_af_check_source"] + tot["w_af_check_fingerprint"]
+             + tot["w_af_check_dest"]) / calls)
 
 
 def main():
@@ -218,7 +225,7 @@ def main():
             im, check = kamailio_instructions(d, rules, n, False, alloc)
             print("  without module: %.0f instructions per call" % ib)
             print("  with module:    %.0f instructions per call, of which"
-                  " the two checks %.0f (%.1f %% of the call)" % (
+                  " the three checks %.0f (%.1f %% of the call)" % (
                       im, check, 100.0 * check / im))
             print("  ratio: %.3f (%+.1f %%)" % (im / ib, (im / ib - 1) * 100))
             if alloc is None:

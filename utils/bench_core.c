@@ -122,6 +122,16 @@ static void make_requests(af_request_t *req, enum kind *kinds)
 	}
 }
 
+/* rows of the number plan in force */
+static unsigned bench_plan_rows(void)
+{
+	af_rules_t *r = af_core_acquire();
+	unsigned n = r->dest.plan ? af_numplan_rows(r->dest.plan) : 0;
+
+	af_core_release(r);
+	return n;
+}
+
 static double ns_since(const struct timespec *a)
 {
 	struct timespec b;
@@ -173,6 +183,66 @@ static void bench_fingerprint(int n, char **files, long iters)
 			ns_since(&t0) / (double)(iters - m), iters - m, m, blocked);
 }
 
+/*
+ * ns per af_check_dest: 4096 callers of Germany calling a mix of national,
+ * international (admitted into the concurrency sets, released after the
+ * check as if the call had ended), premium (refused by the plan) and
+ * invalid numbers; the number plan of the full default size. Every
+ * counter and limit of the bench profile runs (limits high enough that
+ * calls pass).
+ */
+static void bench_dest(long iters)
+{
+	enum { NC = 4096 };
+	static const char *const fmt[] = {"0301234%04u", "0033123%05u",
+			"+1212555%04u", "00447700%06u", "0900123%04u", "0049301234%03u",
+			"0044207946%04u", "00861012345%03u"};
+	static char callers[NC][24], numbers[NC][24], callids[NC][32];
+	static af_request_t req[NC];
+	af_verdict_t v;
+	struct timespec t0;
+	long i, rc_count[6] = {0}, admitted = 0;
+	double total;
+
+	for(i = 0; i < NC; i++) {
+		unsigned k = (unsigned)(i * 2654435761u);
+		snprintf(callers[i], sizeof(callers[i]), "4930%08u", (unsigned)i);
+		snprintf(numbers[i], sizeof(numbers[i]), fmt[k % 8], k % 10000);
+		memset(&req[i], 0, sizeof(req[i]));
+		req[i].method = AF_M_INVITE;
+		req[i].initial = 1;
+		req[i].from_user.s = callers[i];
+		req[i].from_user.len = strlen(callers[i]);
+		req[i].from_host.s = "example.com";
+		req[i].from_host.len = 11;
+		req[i].ruri_user.s = numbers[i];
+		req[i].ruri_user.len = strlen(numbers[i]);
+		req[i].call_id.s = callids[i];
+		make_ip(&req[i].src_ip, 0x0aff0000u + (uint32_t)i);
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for(i = 0; i < iters; i++) {
+		af_request_t *r = &req[i % NC];
+		r->call_id.len = (size_t)snprintf(
+				callids[i % NC], sizeof(callids[i % NC]), "c%ld@bench", i);
+		rc_count[af_check_dest(r, NULL, 0, &v) + 3]++;
+		if(v.dest.ticket.total || v.dest.ticket.caller) {
+			af_dest_release(&v.dest.ticket);
+			admitted++;
+		}
+	}
+	total = ns_since(&t0);
+	printf("af_check_dest: %.0f ns per check (%ld checks of %d callers,"
+		   " number plan of %u rows; %ld international calls admitted and"
+		   " released, the release included)\n",
+			total / (double)iters, iters, NC, bench_plan_rows(), admitted);
+	printf("  verdicts: allow %ld, alert %ld, block %ld, norule %ld,"
+		   " error %ld\n",
+			rc_count[AF_RC_ALLOW + 3], rc_count[AF_RC_ALERT + 3],
+			rc_count[AF_RC_BLOCK + 3], rc_count[AF_RC_NORULE + 3],
+			rc_count[AF_RC_ERROR + 3]);
+}
+
 int main(int argc, char **argv)
 {
 	static af_request_t req[NREQ];
@@ -198,6 +268,11 @@ int main(int argc, char **argv)
 	if(af_core_init(&cfg, err, sizeof(err)) < 0) {
 		fprintf(stderr, "bench_core: %s\n", err);
 		return 1;
+	}
+	if(argc > 3 && strcmp(argv[3], "--dest") == 0) {
+		bench_dest(iters);
+		af_core_destroy();
+		return 0;
 	}
 	make_requests(req, kinds);
 	/* warm up: caches, store entries, bans */

@@ -26,6 +26,22 @@ static const af_check_t reason_check[AF_R__COUNT] = {
 	[AF_R_CONTINENT_HOP] = AF_C_HOPPING,
 	[AF_R_SCANNER] = AF_C_BAN,
 	[AF_R_SIGNATURE] = AF_C_FINGERPRINT,
+	[AF_R_DEST_INVALID] = AF_C_DEST,
+	[AF_R_DEST_INTL] = AF_C_DEST,
+	[AF_R_DEST_PREMIUM] = AF_C_DEST,
+	[AF_R_DEST_CLASS] = AF_C_DEST,
+	[AF_R_DEST_COUNTRY] = AF_C_DEST,
+	[AF_R_DEST_RANGE] = AF_C_DEST,
+	[AF_R_DEST_RISK] = AF_C_DEST,
+	[AF_R_CALLER_BLOCKED] = AF_C_DEST,
+	[AF_R_SCHEDULE] = AF_C_SCHEDULE,
+	[AF_R_RATE_CALLER] = AF_C_RATE,
+	[AF_R_RATE_COUNTRY] = AF_C_RATE,
+	[AF_R_REPEAT_NUMBER] = AF_C_REPEAT,
+	[AF_R_REPEAT_SIMILAR] = AF_C_REPEAT,
+	[AF_R_REPEAT_CALLERS] = AF_C_REPEAT,
+	[AF_R_CONC_CALLER] = AF_C_CONCURRENCY,
+	[AF_R_CONC_TOTAL] = AF_C_CONCURRENCY,
 };
 
 /* adds reason r to v with a first detail text */
@@ -37,6 +53,30 @@ void af_chk_flag(af_verdict_t *v, const af_profile_t *p, af_reason_t r,
 		v->blocking |= AF_REASON_BIT(r);
 	if(detail && !v->detail[0])
 		snprintf(v->detail, sizeof(v->detail), "%s", detail);
+}
+
+/* the sub-check that owns reason r */
+af_check_t af_chk_owner(af_reason_t r)
+{
+	return reason_check[r];
+}
+
+/*
+ * Adds reason r to v, blocking only when block is set and its sub-check
+ * enforces (a warning threshold alerts, whatever the mode), and appends
+ * detail to v's detail text ("; " between items, cut when full).
+ */
+void af_chk_flag_all(af_verdict_t *v, const af_profile_t *p, af_reason_t r,
+		int block, const char *detail)
+{
+	size_t len = strlen(v->detail);
+
+	v->reasons |= AF_REASON_BIT(r);
+	if(block && p->mode[reason_check[r]] == AF_MODE_ENFORCE)
+		v->blocking |= AF_REASON_BIT(r);
+	if(detail && len + 3 < sizeof(v->detail))
+		snprintf(v->detail + len, sizeof(v->detail) - len, "%s%s",
+				len ? "; " : "", detail);
 }
 
 /*

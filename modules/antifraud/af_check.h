@@ -15,6 +15,14 @@
 void af_chk_flag(af_verdict_t *v, const af_profile_t *p, af_reason_t r,
 		const char *detail);
 
+/* adds reason r (blocking only when block is set and its sub-check is
+ * enforced) and appends detail to v->detail: every breach is listed */
+void af_chk_flag_all(af_verdict_t *v, const af_profile_t *p, af_reason_t r,
+		int block, const char *detail);
+
+/* the sub-check that owns reason r */
+af_check_t af_chk_owner(af_reason_t r);
+
 /* longest prefix of ip over lists, -1 when none contains it */
 int af_chk_lists_match(const af_iplist_t *const *lists, uint32_t n,
 		const af_ip_t *ip);
@@ -42,6 +50,12 @@ void af_chk_score_op(af_op_t *op, const af_rules_t *r, const af_profile_t *p,
 void af_chk_score_result(const af_op_t *op, const af_rules_t *r,
 		const af_profile_t *p, const char *ipkey, uint64_t now,
 		af_verdict_t *v);
+
+/* af_check_dest's node statistics (af_dest.c): made in af_core_init,
+ * sampled by af_core_timer */
+int af_dest_init(void);
+void af_dest_destroy(void);
+void af_dest_timer(const af_rules_t *r);
 
 /* sets and counts v->rc from what was flagged; returns it */
 int af_chk_conclude(af_verdict_t *v, int evaluated);

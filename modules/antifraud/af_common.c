@@ -22,6 +22,22 @@ static const char *const reason_names[AF_R__COUNT] = {
 	[AF_R_CONTINENT_HOP] = "continent_hop",
 	[AF_R_SCANNER] = "scanner",
 	[AF_R_SIGNATURE] = "signature",
+	[AF_R_DEST_INVALID] = "dest_invalid",
+	[AF_R_DEST_INTL] = "dest_international",
+	[AF_R_DEST_PREMIUM] = "dest_premium",
+	[AF_R_DEST_CLASS] = "dest_class",
+	[AF_R_DEST_COUNTRY] = "dest_country",
+	[AF_R_DEST_RANGE] = "dest_range",
+	[AF_R_DEST_RISK] = "dest_risk",
+	[AF_R_CALLER_BLOCKED] = "caller_blocked",
+	[AF_R_SCHEDULE] = "schedule",
+	[AF_R_RATE_CALLER] = "rate_caller",
+	[AF_R_RATE_COUNTRY] = "rate_country",
+	[AF_R_REPEAT_NUMBER] = "repeat_number",
+	[AF_R_REPEAT_SIMILAR] = "repeat_similar",
+	[AF_R_REPEAT_CALLERS] = "repeat_callers",
+	[AF_R_CONC_CALLER] = "concurrency_caller",
+	[AF_R_CONC_TOTAL] = "concurrency_total",
 };
 
 const char *af_reason_name(af_reason_t r)

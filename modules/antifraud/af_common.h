@@ -43,6 +43,23 @@ typedef enum af_reason {
 	AF_R_CONTINENT_HOP,     /* caller changed continent too fast */
 	AF_R_SCANNER,           /* this request crossed the scanner threshold */
 	AF_R_SIGNATURE,         /* an attack tool's signature matched */
+	/* af_check_dest */
+	AF_R_DEST_INVALID,      /* what was dialed is not a number */
+	AF_R_DEST_INTL,         /* international, not allowed to this caller */
+	AF_R_DEST_PREMIUM,      /* premium rate, not allowed to this caller */
+	AF_R_DEST_CLASS,        /* a number class the profile refuses */
+	AF_R_DEST_COUNTRY,      /* destination country/zone not allowed */
+	AF_R_DEST_RANGE,        /* a refused number range (deny_prefixes) */
+	AF_R_DEST_RISK,         /* the number's risk tier is above max_risk */
+	AF_R_CALLER_BLOCKED,    /* the caller may not call at all */
+	AF_R_SCHEDULE,          /* outside business hours / on a holiday */
+	AF_R_RATE_CALLER,       /* calls per second/minute of the caller */
+	AF_R_RATE_COUNTRY,      /* calls per minute to the destination country */
+	AF_R_REPEAT_NUMBER,     /* the caller called this number too often */
+	AF_R_REPEAT_SIMILAR,    /* the caller called too many similar numbers */
+	AF_R_REPEAT_CALLERS,    /* too many callers called this number */
+	AF_R_CONC_CALLER,       /* concurrent international calls of the caller */
+	AF_R_CONC_TOTAL,        /* concurrent international calls of everyone */
 	AF_R__COUNT
 } af_reason_t;
 

@@ -14,6 +14,7 @@
  */
 #include <stdio.h>
 #include <string.h>
+#include "af_check.h"
 #include "af_core.h"
 #include "af_host.h"
 #include "af_lock.h"
@@ -198,9 +199,13 @@ int af_core_init(const af_core_cfg_t *cfg, char *err, size_t errlen)
 				cfg->shm_entries, af_store_shm_size(&scfg));
 		goto error_lock;
 	}
+	if(af_dest_init() < 0) {
+		snprintf(err, errlen, "out of shared memory");
+		goto error_store;
+	}
 	r = af_rules_load(cfg->rules_path, err, errlen);
 	if(!r)
-		goto error_store;
+		goto error_dest;
 	if(geo_validate(r, err, errlen) < 0)
 		goto error_rules;
 	publish(r);
@@ -210,6 +215,8 @@ int af_core_init(const af_core_cfg_t *cfg, char *err, size_t errlen)
 
 error_rules:
 	af_rules_free(r);
+error_dest:
+	af_dest_destroy();
 error_store:
 	store->ops->destroy(store);
 	store = NULL;
@@ -235,6 +242,7 @@ void af_core_destroy(void)
 	if(store)
 		store->ops->destroy(store);
 	store = NULL;
+	af_dest_destroy();
 	af_lock_destroy(&shared->lock);
 	af_host->shm_free(shared);
 	shared = NULL;
@@ -302,6 +310,12 @@ af_store_t *af_core_store(void)
 
 void af_core_timer(void)
 {
-	if(store)
-		store->ops->gc(store, af_now_ms(), 4096);
+	af_rules_t *r;
+
+	if(!store)
+		return;
+	store->ops->gc(store, af_now_ms(), 4096);
+	r = af_core_acquire();
+	af_dest_timer(r);
+	af_core_release(r);
 }

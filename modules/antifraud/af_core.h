@@ -25,7 +25,7 @@
 #include "af_rules.h"
 #include "af_store.h"
 
-#define AF_DETAIL_MAX 160
+#define AF_DETAIL_MAX 256
 
 typedef struct af_core_cfg {
 	const char *rules_path;   /* the rule file */
@@ -33,6 +33,40 @@ typedef struct af_core_cfg {
 	uint32_t shm_stripes;     /* store lock stripes */
 	uint32_t reload_min_s;    /* reloads closer than this are refused */
 } af_core_cfg_t;
+
+#define AF_CALLID_MAX 255
+
+/*
+ * What af_check_dest admitted into the concurrency sets: the glue keeps a
+ * copy with the call (Kamailio: a dialog callback) and hands it back to
+ * af_dest_release() when the call ends, however it ends.
+ */
+typedef struct af_dest_ticket {
+	uint8_t total;   /* in the set of all callers' calls */
+	uint8_t caller;  /* in the caller's set (key) */
+	uint16_t callid_len;
+	uint16_t key_len;
+	char callid[AF_CALLID_MAX + 1];
+	char key[AF_KEY_MAX + 1];
+} af_dest_ticket_t;
+
+/* what af_check_dest found out about the call */
+typedef struct af_dest_info {
+	char profile[65];      /* the profile that applied */
+	char number[AF_E164_MAX + 2]; /* "+E.164", or the short code */
+	int kind;              /* af_numkind_t */
+	char country[3];       /* of the number ("" unknown) */
+	char zone[3];
+	int cls;               /* af_numclass_t */
+	int risk;
+	int international;
+	int holiday;           /* the day type used for the limits */
+	int in_hours;          /* inside business hours (1 when no calendar) */
+	uint32_t conc_total;   /* concurrent international calls, this one
+							* included when admitted */
+	uint32_t conc_caller;
+	af_dest_ticket_t ticket; /* ticket.total/caller: something to release */
+} af_dest_info_t;
 
 /* what a check decided, with every reason that matched */
 typedef struct af_verdict {
@@ -49,6 +83,8 @@ typedef struct af_verdict {
 	char fp_id[21];             /* "af1-" + 16 hex digits */
 	char signatures[128];       /* names of the matched signatures */
 	char shape[256];            /* structural fingerprint text */
+	/* af_check_dest only */
+	af_dest_info_t dest;
 } af_verdict_t;
 
 /* statistics, kept in shared memory, updated atomically */
@@ -120,6 +156,56 @@ int af_check_source(const af_request_t *req, const char *profile,
  */
 int af_check_fingerprint(const af_request_t *req, const char *profile,
 		size_t profile_len, af_verdict_t *v);
+
+/*
+ * af_check_dest: may this caller call this number now? For initial
+ * INVITEs (anything else: AF_RC_NORULE). profile (may be NULL/0) names
+ * the class of service; without one the caller table of the rules picks
+ * it, else 'default'. A profile without 'dest' rules: AF_RC_NORULE.
+ * Counts the call (rates, repetition, concurrency) unless it is refused
+ * before that by the plan or the schedule. When v->dest.ticket has a set,
+ * the call holds a concurrency slot until af_dest_release(ticket).
+ */
+int af_check_dest(const af_request_t *req, const char *profile,
+		size_t profile_len, af_verdict_t *v);
+
+/* the call of ticket t ended: frees its concurrency slots (any process,
+ * any number of times: the store ignores members that are gone) */
+void af_dest_release(const af_dest_ticket_t *t);
+
+/*
+ * Statistics of af_check_dest (this node): concurrent international
+ * calls sampled once a second per day type and hour of the system
+ * calendar, and attempts per destination country and reason.
+ */
+typedef struct af_dest_slot_stat {
+	uint64_t samples;
+	double mean;
+	double stddev;
+	uint32_t max;
+} af_dest_slot_stat_t;
+
+void af_dest_slot_stat(int holiday, int hour, af_dest_slot_stat_t *out);
+
+/* per destination country: called for each with attempts; non-zero stops */
+typedef int (*af_dest_country_cb)(const char *cc, uint64_t attempts,
+		uint64_t allowed, uint64_t alerts, uint64_t blocked,
+		const uint64_t *by_reason /* [AF_R__COUNT] */, void *arg);
+void af_dest_country_stats(af_dest_country_cb cb, void *arg);
+
+/* forgets the statistics */
+void af_dest_stats_reset(void);
+
+/*
+ * Concurrency now: total international calls, and the limits in force
+ * for the total (AF_NO_LIMIT: none) with the day type and hour used.
+ * Returns 0, -1 when the store could not answer.
+ */
+int af_dest_concurrency(uint32_t *total, uint32_t *limit, int *holiday,
+		int *hour);
+
+/* callers with live international calls: cb(caller, count, arg) */
+int af_dest_concurrency_list(af_conc_cb cb, void *arg);
 
 /* operator actions (RPC); ip is text. Return 0, -1 on a bad argument or
  * store failure (err says which) */

@@ -148,11 +148,17 @@ typedef struct af_number {
 
 /*
  * Normalizes what was dialed (an R-URI user part: user parameters after
- * ';' ignored; RFC 3966 visual separators - . ( ) and spaces dropped)
- * into out. Strip prefixes first, then '+', international prefix,
- * national prefix, short code, else a national number without trunk
- * prefix. An E.164 result has 4..15 digits and does not start with 0.
- * Returns out->kind. Allocates nothing; safe in any process.
+ * ';' ignored; RFC 3966 visual separators - . ( ) and spaces dropped;
+ * %23 and %2A read as '#' and '*', any other %-escape is invalid) into
+ * out. Strip prefixes first, then '+', international prefix,
+ * short code (digits up to short_max, before the national prefix so that
+ * AU 000 or a NANP 112 is not read as trunk prefix + digits), national
+ * prefix, else a national number without trunk prefix. An E.164 result
+ * has 4..15 digits and does not start with 0.
+ * Returns out->kind. Allocates nothing, except that the first match of
+ * an international prefix pattern (intl_re) in a process (or thread)
+ * creates PCRE2 match data (malloc) that it keeps for its lifetime; safe
+ * in any process.
  */
 af_numkind_t af_normalize(const af_dialplan_t *dp, const char *s, size_t len,
 		af_number_t *out);

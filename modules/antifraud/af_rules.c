@@ -18,12 +18,10 @@
 #include "af_rules.h"
 #include "af_sig.h"
 #include "af_yaml.h"
+#include "af_rules_int.h"
 
 #define AF_RULES_VERSION 1
-#define AF_RULES_DAY 86400u
-#define AF_RULES_YEAR (365u * AF_RULES_DAY)
 #define AF_RULES_WEIGHT_MAX 1000000u
-#define AF_RULES_NAME_MAX 64   /* list and profile names */
 #define AF_RULES_HOST_MAX 253  /* domain names */
 
 /* per match: backtracking steps, and KiB of backtracking frames */
@@ -39,6 +37,11 @@ static const char *const af_check_names[AF_C__COUNT] = {
 	[AF_C_HOPPING] = "hopping",
 	[AF_C_BAN] = "ban",
 	[AF_C_FINGERPRINT] = "fingerprint",
+	[AF_C_DEST] = "dest",
+	[AF_C_SCHEDULE] = "schedule",
+	[AF_C_RATE] = "rate",
+	[AF_C_REPEAT] = "repeat",
+	[AF_C_CONCURRENCY] = "concurrency",
 };
 
 /* the default mode of each check */
@@ -51,6 +54,11 @@ static const af_mode_t af_check_default_mode[AF_C__COUNT] = {
 	[AF_C_HOPPING] = AF_MODE_MONITOR,
 	[AF_C_BAN] = AF_MODE_ENFORCE,
 	[AF_C_FINGERPRINT] = AF_MODE_ENFORCE,
+	[AF_C_DEST] = AF_MODE_ENFORCE,
+	[AF_C_SCHEDULE] = AF_MODE_ENFORCE,
+	[AF_C_RATE] = AF_MODE_ENFORCE,
+	[AF_C_REPEAT] = AF_MODE_ENFORCE,
+	[AF_C_CONCURRENCY] = AF_MODE_ENFORCE,
 };
 
 static const char *const af_continents[] = {
@@ -64,11 +72,13 @@ enum {
 	K_SCANNER,
 	K_HISTORY,
 	K_FINGERPRINT,
+	K_DEST,
 	K_PROFILES,
 	K_TOP
 };
+/* read in this order: what a later section names comes first */
 static const char *const top_keys[K_TOP] = {"version", "lists", "geoip",
-		"scanner", "history", "fingerprint", "profiles"};
+		"scanner", "history", "fingerprint", "dest", "profiles"};
 
 enum { K_SIGNATURES, K_FINGERPRINT_N };
 static const char *const fingerprint_keys[K_FINGERPRINT_N] = {"signatures"};
@@ -100,11 +110,12 @@ enum {
 	K_EXEMPT_CALLERS,
 	K_EXEMPT_SOURCES,
 	K_MODE,
+	K_PDEST,
 	K_PROFILE_N
 };
 static const char *const profile_keys[K_PROFILE_N] = {"domains", "users",
 		"user_patterns", "trusted", "routable", "allow", "deny", "geo",
-		"hopping", "exempt_callers", "exempt_sources", "mode"};
+		"hopping", "exempt_callers", "exempt_sources", "mode", "dest"};
 
 enum {
 	K_ALLOW_CC,
@@ -123,12 +134,6 @@ enum { K_HOP_COUNTRY, K_HOP_CONTINENT, K_HOP_IDENTITY, K_HOP_N };
 static const char *const hopping_keys[K_HOP_N] = {
 		"country", "continent", "identity"};
 
-/* what a load carries from node to node */
-typedef struct af_rl {
-	af_yl_t y;     /* the rule file, its document, arena and errors */
-	size_t dirlen; /* length of the file's folder part, '/' included */
-	af_rules_t *r;
-} af_rl_t;
 
 /* per process: what af_regex_match needs, made once (plain malloc) */
 static __thread pcre2_match_data *af_re_md;
@@ -151,7 +156,7 @@ const char *af_check_name(af_check_t c)
  * folder unless it is absolute. Returns the copy, or NULL when out of
  * memory.
  */
-static char *rl_resolve(af_rl_t *c, const char *s, size_t len)
+static char *af_rl_resolve(af_rl_t *c, const char *s, size_t len)
 {
 	char *p;
 
@@ -168,9 +173,9 @@ static char *rl_resolve(af_rl_t *c, const char *s, size_t len)
 
 /*
  * Reads path node n (a file the rules name) into *out, resolved with
- * rl_resolve(). Returns 0, or -1 with the error set.
+ * af_rl_resolve(). Returns 0, or -1 with the error set.
  */
-static int rl_path(af_rl_t *c, const yaml_node_t *n, const char **out)
+int af_rl_path(af_rl_t *c, const yaml_node_t *n, const char **out)
 {
 	const char *s;
 	size_t len;
@@ -179,7 +184,7 @@ static int rl_path(af_rl_t *c, const yaml_node_t *n, const char **out)
 		return -1;
 	if(len == 0)
 		return af_yl_err(&c->y, n, "empty file name");
-	*out = rl_resolve(c, s, len);
+	*out = af_rl_resolve(c, s, len);
 	return *out ? 0 : af_yl_oom(&c->y, n);
 }
 
@@ -206,7 +211,7 @@ static int rl_regex(af_rl_t *c, const yaml_node_t *n, af_regex_t *re)
  * Reads a sequence of strings (users, callers) from node n into a new
  * set *out, byte for byte. Returns 0, or -1 with the error set.
  */
-static int rl_strset(af_rl_t *c, const yaml_node_t *n, const char *what,
+int af_rl_strset(af_rl_t *c, const yaml_node_t *n, const char *what,
 		int lower_host, af_strset_t **out)
 {
 	yaml_node_t *it;
@@ -323,7 +328,7 @@ static const af_iplist_t *rl_find_list(af_rl_t *c, const char *s, size_t len)
  * there are none). Stores the number of items in *count. Returns 0, or -1
  * with the error set.
  */
-static int rl_seq_alloc(af_rl_t *c, const yaml_node_t *n, size_t size,
+int af_rl_seq_alloc(af_rl_t *c, const yaml_node_t *n, size_t size,
 		size_t *count, void **out)
 {
 	*out = NULL;
@@ -339,7 +344,7 @@ static int rl_seq_alloc(af_rl_t *c, const yaml_node_t *n, size_t size,
  * Sorts the count (at least 1) items of v, size bytes each, by cmp and
  * drops the repeated ones. Returns how many are left.
  */
-static uint32_t rl_sort_unique(void *v, size_t count, size_t size,
+uint32_t af_rl_sort_unique(void *v, size_t count, size_t size,
 		int (*cmp)(const void *, const void *))
 {
 	char *p = v;
@@ -369,7 +374,7 @@ static int rl_listrefs(af_rl_t *c, const yaml_node_t *n,
 	int rc;
 
 	*nout = 0;
-	rc = rl_seq_alloc(c, n, sizeof(**out), &count, &p);
+	rc = af_rl_seq_alloc(c, n, sizeof(**out), &count, &p);
 	*out = p;
 	if(rc < 0 || count == 0)
 		return rc;
@@ -389,7 +394,7 @@ static int rl_listrefs(af_rl_t *c, const yaml_node_t *n,
 }
 
 /* qsort order of packed codes */
-static int rl_cmp_u16(const void *a, const void *b)
+int af_rl_cmp_u16(const void *a, const void *b)
 {
 	uint16_t x = *(const uint16_t *)a, y = *(const uint16_t *)b;
 
@@ -410,7 +415,7 @@ static int rl_cmp_u32(const void *a, const void *b)
  * array of packed codes without duplicates (*out, *nout). Returns 0, or
  * -1 with the error set.
  */
-static int rl_codes(af_rl_t *c, const yaml_node_t *n, int continent,
+int af_rl_codes(af_rl_t *c, const yaml_node_t *n, int continent,
 		uint16_t **out, uint32_t *nout)
 {
 	yaml_node_t *it;
@@ -423,7 +428,7 @@ static int rl_codes(af_rl_t *c, const yaml_node_t *n, int continent,
 
 	*out = NULL;
 	*nout = 0;
-	rc = rl_seq_alloc(c, n, sizeof(*v), &count, &p);
+	rc = af_rl_seq_alloc(c, n, sizeof(*v), &count, &p);
 	if(rc < 0 || count == 0)
 		return rc;
 	v = p;
@@ -441,7 +446,9 @@ static int rl_codes(af_rl_t *c, const yaml_node_t *n, int continent,
 		cc[2] = '\0';
 		if(len != 2 || j != 2)
 			goto bad;
-		if(continent) {
+		if(continent == 2 && strcmp(cc, "XN") == 0) {
+			/* zones: continents and the non-geographic codes */
+		} else if(continent) {
 			for(k = 0; k < sizeof(af_continents) / sizeof(af_continents[0]);
 					k++) {
 				if(strcmp(af_continents[k], cc) == 0)
@@ -455,13 +462,14 @@ static int rl_codes(af_rl_t *c, const yaml_node_t *n, int continent,
 	bad:
 		if(continent)
 			return af_yl_err(&c->y, it,
-					"'%.*s' is not a continent code (AF, AN, AS, EU, NA, "
-					"OC, SA)",
-					AF_YL_SHOWN(len), s);
+					"'%.*s' is not a %s code (AF, AN, AS, EU, NA, "
+					"OC, SA%s)",
+					AF_YL_SHOWN(len), s, continent == 2 ? "zone" : "continent",
+					continent == 2 ? ", XN" : "");
 		return af_yl_err(&c->y, it, "'%.*s' is not a two-letter country code",
 				AF_YL_SHOWN(len), s);
 	}
-	*nout = rl_sort_unique(v, count, sizeof(*v), rl_cmp_u16);
+	*nout = af_rl_sort_unique(v, count, sizeof(*v), af_rl_cmp_u16);
 	*out = v;
 	return 0;
 }
@@ -484,7 +492,7 @@ static int rl_asns(af_rl_t *c, const yaml_node_t *n, uint32_t **out,
 
 	*out = NULL;
 	*nout = 0;
-	rc = rl_seq_alloc(c, n, sizeof(*v), &count, &p);
+	rc = af_rl_seq_alloc(c, n, sizeof(*v), &count, &p);
 	if(rc < 0 || count == 0)
 		return rc;
 	v = p;
@@ -503,7 +511,7 @@ static int rl_asns(af_rl_t *c, const yaml_node_t *n, uint32_t **out,
 					AF_YL_SHOWN(len), s);
 		v[i] = (uint32_t)x;
 	}
-	*nout = rl_sort_unique(v, count, sizeof(*v), rl_cmp_u32);
+	*nout = af_rl_sort_unique(v, count, sizeof(*v), rl_cmp_u32);
 	*out = v;
 	return 0;
 }
@@ -527,16 +535,16 @@ static int rl_geo(af_rl_t *c, const yaml_node_t *n, af_geo_policy_t *g)
 		old = af_yl_push(&c->y, geo_keys[i], strlen(geo_keys[i]));
 		switch(i) {
 			case K_ALLOW_CC:
-				rc = rl_codes(c, v[i], 0, &g->allow_cc, &g->n_allow_cc);
+				rc = af_rl_codes(c, v[i], 0, &g->allow_cc, &g->n_allow_cc);
 				break;
 			case K_DENY_CC:
-				rc = rl_codes(c, v[i], 0, &g->deny_cc, &g->n_deny_cc);
+				rc = af_rl_codes(c, v[i], 0, &g->deny_cc, &g->n_deny_cc);
 				break;
 			case K_ALLOW_CONT:
-				rc = rl_codes(c, v[i], 1, &g->allow_cont, &g->n_allow_cont);
+				rc = af_rl_codes(c, v[i], 1, &g->allow_cont, &g->n_allow_cont);
 				break;
 			case K_DENY_CONT:
-				rc = rl_codes(c, v[i], 1, &g->deny_cont, &g->n_deny_cont);
+				rc = af_rl_codes(c, v[i], 1, &g->deny_cont, &g->n_deny_cont);
 				break;
 			case K_DENY_ASN:
 				rc = rl_asns(c, v[i], &g->deny_asn, &g->n_deny_asn);
@@ -651,10 +659,10 @@ static int rl_profile(af_rl_t *c, const yaml_node_t *n, af_profile_t *p)
 				rc = rl_domains(c, v[k], &p->domains);
 				break;
 			case K_USERS:
-				rc = rl_strset(c, v[k], "user", 0, &p->users);
+				rc = af_rl_strset(c, v[k], "user", 0, &p->users);
 				break;
 			case K_EXEMPT_CALLERS:
-				rc = rl_strset(c, v[k], "caller", 1, &p->exempt_callers);
+				rc = af_rl_strset(c, v[k], "caller", 1, &p->exempt_callers);
 				break;
 			case K_USER_PATTERNS:
 				rc = af_yl_seq(&c->y, v[k], &count);
@@ -701,6 +709,10 @@ static int rl_profile(af_rl_t *c, const yaml_node_t *n, af_profile_t *p)
 				break;
 			case K_MODE:
 				rc = rl_modes(c, v[k], p);
+				break;
+			case K_PDEST:
+				if(!af_yl_is_null(v[k]))
+					rc = af_rl_profile_dest(c, v[k], p);
 				break;
 		}
 		af_yl_pop(&c->y, old);
@@ -802,7 +814,7 @@ static int rl_lists(af_rl_t *c, const yaml_node_t *n)
 		af_yl_pop(&c->y, old2);
 		if(!af_yl_is_null(lv[K_FILE])) {
 			af_yl_push(&c->y, "file", 4);
-			if(rl_path(c, lv[K_FILE], &l->file) < 0)
+			if(af_rl_path(c, lv[K_FILE], &l->file) < 0)
 				return -1;
 			if(af_trie_load_file(
 					   l->trie, l->file, 1, c->y.err, c->y.errlen) < 0)
@@ -828,12 +840,12 @@ static int rl_geoip(af_rl_t *c, const yaml_node_t *n)
 		return -1;
 	if(!af_yl_is_null(v[K_COUNTRY_DB])) {
 		old = af_yl_push(&c->y, "country_db", 10);
-		rc = rl_path(c, v[K_COUNTRY_DB], &r->geo_country_db);
+		rc = af_rl_path(c, v[K_COUNTRY_DB], &r->geo_country_db);
 		af_yl_pop(&c->y, old);
 	}
 	if(rc == 0 && !af_yl_is_null(v[K_ASN_DB])) {
 		old = af_yl_push(&c->y, "asn_db", 6);
-		rc = rl_path(c, v[K_ASN_DB], &r->geo_asn_db);
+		rc = af_rl_path(c, v[K_ASN_DB], &r->geo_asn_db);
 		af_yl_pop(&c->y, old);
 	}
 	r->geo_required = r->geo_country_db || r->geo_asn_db;
@@ -861,7 +873,7 @@ static int rl_fingerprint(af_rl_t *c, const yaml_node_t *n)
 	if(af_yl_is_null(v[K_SIGNATURES]))
 		return 0;
 	old = af_yl_push(&c->y, "signatures", 10);
-	rc = rl_path(c, v[K_SIGNATURES], &c->r->signatures_path);
+	rc = af_rl_path(c, v[K_SIGNATURES], &c->r->signatures_path);
 	af_yl_pop(&c->y, old);
 	if(rc < 0)
 		return -1;
@@ -920,6 +932,11 @@ static int rl_scanner(af_rl_t *c, const yaml_node_t *n)
 			return af_yl_err(&c->y, k,
 					"'%.*s' cannot weigh: a score counts what a request"
 					" itself shows (addressing, lists, GeoIP, SDP)",
+					AF_YL_SHOWN(len), s);
+		if(reason >= AF_R_DEST_INVALID)
+			return af_yl_err(&c->y, k,
+					"'%.*s' cannot weigh: it is about the caller and the"
+					" number called, not the source",
 					AF_YL_SHOWN(len), s);
 		if(reason == AF_R_SIGNATURE)
 			return af_yl_err(&c->y, k,
@@ -1034,12 +1051,17 @@ static int rl_build(af_yl_t *y, void *arg)
 			case K_FINGERPRINT:
 				rc = rl_fingerprint(c, v[i]);
 				break;
+			case K_DEST:
+				rc = af_rl_dest(c, v[i]);
+				break;
 			case K_PROFILES:
 				rc = rl_profiles(c, k[i], v[i]);
 				break;
 		}
 		af_yl_pop(&c->y, old);
 	}
+	if(rc == 0)
+		rc = af_rl_dest_finish(c, root);
 	return rc;
 }
 

@@ -16,6 +16,8 @@
 #include "af_common.h"
 #include "af_ip.h"
 #include "af_arena.h"
+#include "af_numplan.h"
+#include "af_sched.h"
 
 /* the sub-checks of af_check_source, each with its own mode */
 typedef enum af_check {
@@ -27,6 +29,13 @@ typedef enum af_check {
 	AF_C_HOPPING,    /* country/continent changes of a caller */
 	AF_C_BAN,        /* ban table and scanner auto-ban */
 	AF_C_FINGERPRINT, /* attack-tool signatures (af_check_fingerprint) */
+	/* af_check_dest */
+	AF_C_DEST,        /* where the number goes: plan, classes, countries,
+					   * ranges, risk, blocked callers */
+	AF_C_SCHEDULE,    /* business hours and holidays */
+	AF_C_RATE,        /* calls per second/minute */
+	AF_C_REPEAT,      /* repeated and similar numbers, many callers */
+	AF_C_CONCURRENCY, /* concurrent international calls */
 	AF_C__COUNT
 } af_check_t;
 
@@ -59,6 +68,63 @@ typedef struct af_geo_policy {
 	int unknown_is_bad; /* an address not in the database fails */
 } af_geo_policy_t;
 
+/* a threshold pair: a count above warn alerts, above block blocks;
+ * 0: none */
+typedef struct af_limit {
+	uint32_t warn;
+	uint32_t block;
+} af_limit_t;
+
+#define AF_DEST_WINDOWS 4 /* windows per repetition counter */
+
+/* a repetition counter: thresholds over up to AF_DEST_WINDOWS windows */
+typedef struct af_repeat {
+	uint32_t n;
+	uint32_t window_s[AF_DEST_WINDOWS];
+	af_limit_t lim[AF_DEST_WINDOWS];
+} af_repeat_t;
+
+/* day types of calendars and time-slot limits */
+enum { AF_DAY_WORK = 0, AF_DAY_HOLIDAY = 1 };
+
+/* what af_check_dest needs of a profile (its 'dest' section) */
+typedef struct af_dest_profile {
+	af_dialplan_t dial;          /* how its callers dial */
+	char country[3];             /* the callers' country: others are
+								  * international */
+	int international;           /* may call other countries */
+	int premium;                 /* may call premium-rate numbers */
+	uint32_t deny_classes;       /* bit (1 << af_numclass_t) */
+	uint32_t max_risk;           /* 0..3 */
+	uint16_t *allow_cc;          /* sorted packed codes; empty: any */
+	uint32_t n_allow_cc;
+	uint16_t *deny_cc;
+	uint32_t n_deny_cc;
+	uint16_t *allow_zone;
+	uint32_t n_allow_zone;
+	uint16_t *deny_zone;
+	uint32_t n_deny_zone;
+	af_strset_t *allow_prefixes; /* E.164 digits: exceptions */
+	af_strset_t *deny_prefixes;  /* E.164 digits: refused ranges */
+	uint32_t prefix_max;         /* longest prefix in either set */
+	af_strset_t *blocked_callers;
+	af_strset_t *exempt_callers;
+	af_strset_t *exempt_numbers; /* as dialed, or '+' E.164 */
+	const af_calendar_t *calendar; /* NULL: the system calendar */
+	uint32_t outside_classes;    /* refused outside hours: class bits */
+	int outside_international;   /* ... and international numbers */
+	af_limit_t rate_cps;         /* calls per second of a caller */
+	af_limit_t rate_cpm;         /* calls per minute of a caller */
+	af_limit_t rate_country_cpm; /* calls per minute to one country */
+	int repeat_intl_only;        /* repetition counts international only */
+	af_repeat_t same;            /* caller to the same number */
+	af_repeat_t similar;         /* caller to numbers sharing a prefix */
+	uint32_t similar_digits;     /* digits dropped to make that prefix */
+	af_repeat_t callers;         /* distinct callers to one number */
+	af_slots_t conc_caller[2];   /* per caller, by day type */
+	int has_conc_caller;
+} af_dest_profile_t;
+
 typedef struct af_profile {
 	const char *name;
 	af_mode_t mode[AF_C__COUNT];
@@ -81,7 +147,36 @@ typedef struct af_profile {
 	af_strset_t *exempt_callers; /* caller identities exempt from checks */
 	const af_iplist_t **exempt_sources;
 	uint32_t n_exempt_sources;
+	af_dest_profile_t *dest; /* NULL: af_check_dest has no rules here */
 } af_profile_t;
+
+/* caller -> profile for af_check_dest (dest.callers) */
+typedef struct af_caller_map {
+	const char *key;        /* user, or number prefix (digits) */
+	uint32_t len;
+	const char *profile_name;
+	const af_profile_t *profile;
+} af_caller_map_t;
+
+/* the rule file's 'dest' section */
+typedef struct af_dest_cfg {
+	const char *numplan_path;
+	const char **overlay_paths;
+	uint32_t n_overlays;
+	af_numplan_t *plan;          /* NULL: no af_check_dest rules */
+	af_calendar_t *calendars;
+	uint32_t n_calendars;
+	const af_calendar_t *calendar; /* the system calendar (NULL: UTC,
+									* every day a workday, no hours) */
+	uint32_t max_duration_s;     /* a call leaves the counts after this */
+	af_slots_t conc_total[2];    /* all callers, by day type */
+	int has_conc_total;
+	af_caller_map_t *by_user;    /* sorted by key */
+	uint32_t n_by_user;
+	af_caller_map_t *by_prefix;  /* sorted by key */
+	uint32_t n_by_prefix;
+	uint32_t by_prefix_max;
+} af_dest_cfg_t;
 
 typedef struct af_scanner_cfg {
 	uint32_t window_s;  /* sliding window of scores */
@@ -106,6 +201,7 @@ typedef struct af_rules {
 	struct af_sigset *signatures;
 	af_scanner_cfg_t scanner;
 	uint32_t history_ttl_s;
+	af_dest_cfg_t dest;
 	/* reference count and generation: managed by af_core */
 	int refs;
 	uint32_t generation;

@@ -21,19 +21,49 @@
  * longer ones keep their first AF_KEY_MAX bytes and match on those plus
  * the 64-bit hash of the whole key.
  *
+ * A concurrency set is one set entry (member count, member list, earliest
+ * and latest member expiry) plus one member entry per live member. A
+ * member lives in the stripe of its set (its hash is the member's, seeded
+ * with the set key's hash; its bucket comes from that hash) and matches on
+ * (type, member bytes, set entry), so one stripe lock covers a set and all
+ * its members. The count changes only when a member entry is linked into
+ * or unlinked from its set, and every path that frees a member unlinks it
+ * (shm_release): it can neither drift nor go below 0. Freeing a set frees
+ * its members. A set expires with its latest member (its expiry is never
+ * earlier than any member's, so a set is never reclaimed before one of its
+ * members); expired members stop counting when CONC_ADD, CONC_DEL,
+ * CONC_COUNT or conc_list prune the set (when its earliest member expiry
+ * has come), or when gc or a chain walk reclaims them. A set that loses
+ * its last member is freed (CONC_DEL, CONC_COUNT, a refused CONC_ADD) or
+ * expires at once.
+ *
+ * The CONC_ADD ops of a batch run after all its other ops, as one group:
+ * the stripe locks of all their sets are taken at once, in increasing
+ * stripe index (every path that holds two or more locks takes them in
+ * that order), then each set is pruned and the group is admitted into
+ * every set or into none. Batches hold at most AF_SHM_CONC_MAX CONC_ADDs.
+ *
  * Every entry expires: a ban at its until_ms, a window when its newest
  * non-empty slice leaves the window, a history ttl_s after its newest
- * push. Expired entries are absent to lookups (which free those they
- * meet on their chain), are reclaimed by gc() and, when a stripe is full,
- * by the insert that needs room. When a full stripe has nothing expired,
- * the live entry with the nearest expiry goes (stats.evictions), a
- * non-ban before any ban; only a ban may evict a ban, so that traffic
- * with new counter keys can never push bans out. Otherwise the operation
- * fails (status -1).
+ * push, a set member ttl_s after it was added (or refreshed). Expired
+ * entries are absent to lookups (which free those they meet on their
+ * chain), are reclaimed by gc() and, when a stripe is full, by the insert
+ * that needs room. When a full stripe has nothing expired, the live
+ * window or history with the nearest expiry goes (stats.evictions); only
+ * a ban may evict a ban (when no window or history is left), so that
+ * traffic with new counter keys can never push bans out. Sets and their
+ * members are never evicted: dropping one would let a call in over its
+ * limit. Any insert that finds no room this way fails (status -1): a
+ * window, history or ban when the stripe holds only bans and sets, a
+ * CONC_ADD when it holds only bans and sets (it may evict windows and
+ * histories, not bans). As all the members of a set share its stripe, a
+ * set holds at most max_entries / stripes members (fewer when other
+ * entries share the stripe): size the store for the largest set.
  *
  * Invalid operations also fail with status -1: an unknown type, a NULL
- * key with a length, window_s, ttl_s (BAN_SET, HIST_PUSH) or, when
- * ban_threshold is set, ban_s equal to 0.
+ * key or member with a length, window_s, ttl_s (BAN_SET, HIST_PUSH,
+ * CONC_ADD) or, when ban_threshold is set, ban_s equal to 0, an if_new
+ * that names no earlier WIN_HIT of the batch.
  *
  * Copyright (C) 2026 antifraud authors
  * SPDX-License-Identifier: GPL-2.0-or-later
@@ -53,12 +83,17 @@
 #define AF_SHM_KEY_LONG (AF_KEY_MAX + 1) /* klen of a hashed long key */
 #define AF_SHM_GC_CHUNK 256   /* entries gc looks at per lock hold */
 #define AF_SHM_LIST_CHUNK 16  /* bans ban_list copies out per lock hold */
+#define AF_SHM_CONC_MAX 16    /* CONC_ADD ops in one batch */
+/* the expiry of a set while a CONC_ADD group works on it: nothing frees it */
+#define AF_SHM_PINNED UINT64_MAX
 
 enum af_shm_type {
 	AF_SHM_FREE = 0,
 	AF_SHM_BAN,
 	AF_SHM_WIN,
-	AF_SHM_HIST
+	AF_SHM_HIST,
+	AF_SHM_CSET, /* concurrency set */
+	AF_SHM_CMEM  /* member of a concurrency set */
 };
 
 typedef struct af_shm_meta {
@@ -82,12 +117,27 @@ typedef struct af_shm_hist {
 	af_hist_entry_t e[AF_HIST_MAX]; /* newest first */
 } af_shm_hist_t;
 
+typedef struct af_shm_cset {
+	uint64_t earliest_ms; /* no member expires before (may be too early) */
+	uint64_t latest_ms;   /* no member expires after; the set's expiry */
+	uint32_t head;        /* member list */
+	uint32_t count;       /* members in the list */
+} af_shm_cset_t;
+
+typedef struct af_shm_cmem {
+	uint32_t set;  /* the set's entry */
+	uint32_t prev; /* the set's member list */
+	uint32_t next;
+} af_shm_cmem_t;
+
 typedef struct af_shm_body {
 	char key[AF_KEY_MAX];
 	union {
 		af_ban_t ban;
 		af_shm_win_t win;
 		af_shm_hist_t hist;
+		af_shm_cset_t cset;
+		af_shm_cmem_t cmem;
 	} v;
 } af_shm_body_t;
 
@@ -141,6 +191,26 @@ typedef struct af_shm_ban_copy {
 	size_t key_len;
 	af_ban_t ban;
 } af_shm_ban_copy_t;
+
+/* a set copied out by conc_list */
+typedef struct af_shm_cset_copy {
+	char key[AF_KEY_MAX];
+	size_t key_len;
+	uint32_t count;
+} af_shm_cset_copy_t;
+
+/* one CONC_ADD of a group (shm_conc_add_group) */
+typedef struct af_shm_cadd {
+	af_op_t *op;
+	af_shm_key_t sk; /* the set's key */
+	af_shm_key_t mk; /* the member's key, in the set's stripe */
+	uint32_t set;    /* set entry, AF_SHM_NIL while there is none */
+	uint32_t mem;    /* member entry, AF_SHM_NIL while there is none */
+	int present;     /* the member was in the set before the group */
+	int dup;         /* earlier op of the group adding the same member to
+					  * the same set, or -1 */
+	int added;       /* the member entry was made by this group */
+} af_shm_cadd_t;
 
 #define AF_SHM_K1 0x9e3779b97f4a7c15ULL
 #define AF_SHM_K2 0xd6e8feb86659fd93ULL
@@ -267,12 +337,110 @@ static void shm_put_free(
 		sp->used--;
 }
 
-/* Unlinks entry idx from its chain in stripe s and frees it. */
-static void shm_release(af_store_shm_t *st, uint32_t s, uint32_t idx)
+/*
+ * Prepares the key k of member s[0..len) of the set with key sk: hashed
+ * with sk's hash as seed, kept in sk's stripe. Lock: none.
+ */
+static void shm_mkey_init(const af_store_shm_t *st, af_shm_key_t *k,
+		const af_shm_key_t *sk, const char *s, size_t len)
 {
-	uint32_t *link = shm_bucket(st, s, st->meta[idx].hash);
+	k->s = s;
+	k->len = len;
+	k->hash = shm_hash(st->seed ^ sk->hash, s, len);
+	k->stripe = sk->stripe;
+	k->klen = len > AF_KEY_MAX ? AF_SHM_KEY_LONG : (uint8_t)len;
+}
+
+/*
+ * Unlinks member idx from the member list of its set and counts it out;
+ * the entry itself stays where it is. A set left empty expires no later
+ * than idx did. Lock: the stripe of idx (and of its set).
+ */
+static void shm_cmem_detach(af_store_shm_t *st, uint32_t idx)
+{
+	af_shm_cmem_t *mb = &st->body[idx].v.cmem;
+	af_shm_cset_t *cs;
+	uint32_t set = mb->set;
+
+	if(set == AF_SHM_NIL || st->meta[set].type != AF_SHM_CSET)
+		return;
+	cs = &st->body[set].v.cset;
+	if(mb->prev != AF_SHM_NIL)
+		st->body[mb->prev].v.cmem.next = mb->next;
+	else
+		cs->head = mb->next;
+	if(mb->next != AF_SHM_NIL)
+		st->body[mb->next].v.cmem.prev = mb->prev;
+	mb->set = mb->prev = mb->next = AF_SHM_NIL;
+	if(cs->count > 0)
+		cs->count--;
+	if(cs->count == 0) {
+		if(st->meta[set].expires_ms > st->meta[idx].expires_ms)
+			st->meta[set].expires_ms = st->meta[idx].expires_ms;
+		cs->latest_ms = st->meta[set].expires_ms;
+		cs->earliest_ms = UINT64_MAX;
+	}
+}
+
+/*
+ * Links member entry idx at the head of the member list of set and counts
+ * it in; the set's expiry range takes in the member's. Lock: the stripe
+ * of set.
+ */
+static void shm_cmem_link(af_store_shm_t *st, uint32_t set, uint32_t idx)
+{
+	af_shm_cset_t *cs = &st->body[set].v.cset;
+	af_shm_cmem_t *mb = &st->body[idx].v.cmem;
+	uint64_t exp = st->meta[idx].expires_ms;
+
+	mb->set = set;
+	mb->prev = AF_SHM_NIL;
+	mb->next = cs->head;
+	if(cs->head != AF_SHM_NIL)
+		st->body[cs->head].v.cmem.prev = idx;
+	cs->head = idx;
+	cs->count++;
+	if(exp < cs->earliest_ms)
+		cs->earliest_ms = exp;
+	if(exp > cs->latest_ms)
+		cs->latest_ms = exp;
+}
+
+static unsigned shm_release(af_store_shm_t *st, uint32_t s, uint32_t idx);
+
+/*
+ * Frees every member of set idx, which is left empty. Returns the number
+ * of entries freed. Lock: stripe s, the set's.
+ */
+static unsigned shm_cset_clear(af_store_shm_t *st, uint32_t s, uint32_t idx)
+{
+	af_shm_cset_t *cs = &st->body[idx].v.cset;
+	unsigned freed = 0;
 	uint32_t steps;
 
+	for(steps = 0; cs->head != AF_SHM_NIL && steps <= st->per; steps++)
+		freed += shm_release(st, s, cs->head);
+	cs->head = AF_SHM_NIL;
+	cs->count = 0;
+	return freed;
+}
+
+/*
+ * Unlinks entry idx from its chain in stripe s and frees it: a member
+ * leaves its set first, a set frees its members first. Returns the number
+ * of entries freed. Lock: stripe s.
+ */
+static unsigned shm_release(af_store_shm_t *st, uint32_t s, uint32_t idx)
+{
+	uint32_t *link;
+	uint32_t steps;
+	unsigned freed = 1;
+
+	if(st->meta[idx].type == AF_SHM_CSET)
+		freed += shm_cset_clear(st, s, idx);
+	else if(st->meta[idx].type == AF_SHM_CMEM)
+		shm_cmem_detach(st, idx);
+	link = shm_bucket(st, s, st->meta[idx].hash);
 	for(steps = 0; *link != AF_SHM_NIL && steps <= st->per; steps++) {
 		if(*link == idx) {
 			*link = st->meta[idx].next;
@@ -281,45 +449,65 @@ static void shm_release(af_store_shm_t *st, uint32_t s, uint32_t idx)
 		link = &st->meta[*link].next;
 	}
 	shm_put_free(st, &st->stripes[s], idx);
+	return freed;
 }
 
 /*
- * Finds the live entry of type for key k in its stripe (locked by the
- * caller). Expired entries met on the chain are freed on the way.
- * Returns the entry index or AF_SHM_NIL.
+ * Finds the live entry of type for key k in its stripe; a member must
+ * also belong to set owner (AF_SHM_NIL for the other types). Expired
+ * entries met on the chain are freed on the way; an expired set frees
+ * its members, which may sit on this chain, so the walk starts again.
+ * Returns the entry index or AF_SHM_NIL. Lock: the stripe of k.
  */
-static uint32_t shm_find(af_store_shm_t *st, const af_shm_key_t *k,
-		uint8_t type, uint64_t now_ms)
+static inline uint32_t shm_find_owned(af_store_shm_t *st,
+		const af_shm_key_t *k, uint8_t type, uint32_t owner, uint64_t now_ms)
 {
 	af_shm_stripe_t *sp = &st->stripes[k->stripe];
 	uint32_t *link = shm_bucket(st, k->stripe, k->hash);
 	size_t cmp = k->klen == AF_SHM_KEY_LONG ? AF_KEY_MAX : k->klen;
 	af_shm_meta_t *m;
-	uint32_t idx, steps;
+	uint32_t idx, steps = 0;
 
-	for(steps = 0; *link != AF_SHM_NIL && steps <= st->per; steps++) {
+	while(*link != AF_SHM_NIL && steps++ <= st->per) {
 		idx = *link;
 		m = &st->meta[idx];
 		if(now_ms >= m->expires_ms) {
+			if(m->type == AF_SHM_CSET) {
+				sp->expired += shm_release(st, k->stripe, idx);
+				link = shm_bucket(st, k->stripe, k->hash);
+				steps = 0;
+				continue;
+			}
+			if(m->type == AF_SHM_CMEM)
+				shm_cmem_detach(st, idx);
 			*link = m->next;
 			shm_put_free(st, sp, idx);
 			sp->expired++;
 			continue;
 		}
 		if(m->hash == k->hash && m->type == type && m->klen == k->klen
-				&& memcmp(st->body[idx].key, k->s, cmp) == 0)
+				&& memcmp(st->body[idx].key, k->s, cmp) == 0
+				&& (owner == AF_SHM_NIL || st->body[idx].v.cmem.set == owner))
 			return idx;
 		link = &m->next;
 	}
 	return AF_SHM_NIL;
 }
 
+/* shm_find_owned for the types without owner (all but members). */
+static uint32_t shm_find(af_store_shm_t *st, const af_shm_key_t *k,
+		uint8_t type, uint64_t now_ms)
+{
+	return shm_find_owned(st, k, type, AF_SHM_NIL, now_ms);
+}
+
 /*
- * Takes a free entry in stripe s (locked by the caller). When the stripe
- * is full it first frees every expired entry of the stripe, else evicts
- * the live entry with the nearest expiry: a non-ban first, a ban only
- * when evict_ban is set. The entry pinned (or AF_SHM_NIL) is never taken.
- * Returns the entry index, not linked anywhere, or AF_SHM_NIL.
+ * Takes a free entry in stripe s. When the stripe is full it first frees
+ * every expired entry of the stripe, else evicts the live window or
+ * history with the nearest expiry, or when there is none and evict_ban is
+ * set, the ban with the nearest expiry. Sets and members are never
+ * evicted. The entry pinned (or AF_SHM_NIL) is never taken. Returns the
+ * entry index, not linked anywhere, or AF_SHM_NIL. Lock: stripe s.
  */
 static uint32_t shm_take(af_store_shm_t *st, uint32_t s, uint64_t now_ms,
 		int evict_ban, uint32_t pinned)
@@ -328,7 +516,7 @@ static uint32_t shm_take(af_store_shm_t *st, uint32_t s, uint64_t now_ms,
 	const af_shm_meta_t *m;
 	uint32_t idx, first, end, victim_nb, victim_b;
 	uint64_t exp_nb = UINT64_MAX, exp_b = UINT64_MAX;
-	unsigned freed = 0;
+	unsigned freed = 0, n;
 
 	if(sp->free_head == AF_SHM_NIL) {
 		first = s * st->per;
@@ -339,15 +527,15 @@ static uint32_t shm_take(af_store_shm_t *st, uint32_t s, uint64_t now_ms,
 			if(m->type == AF_SHM_FREE || idx == pinned)
 				continue;
 			if(now_ms >= m->expires_ms) {
-				shm_release(st, s, idx);
-				sp->expired++;
-				freed++;
-			} else if(m->type != AF_SHM_BAN) {
+				n = shm_release(st, s, idx);
+				sp->expired += n;
+				freed += n;
+			} else if(m->type == AF_SHM_WIN || m->type == AF_SHM_HIST) {
 				if(m->expires_ms < exp_nb) {
 					exp_nb = m->expires_ms;
 					victim_nb = idx;
 				}
-			} else if(m->expires_ms < exp_b) {
+			} else if(m->type == AF_SHM_BAN && m->expires_ms < exp_b) {
 				exp_b = m->expires_ms;
 				victim_b = idx;
 			}
@@ -538,18 +726,20 @@ static int shm_op_ban_del(af_store_shm_t *st, af_op_t *op, uint64_t now_ms)
  * AF_OP_WIN_HIT on op. A key keeps one window size: a hit with another
  * window_s than the stored one starts the counter again. When the hit
  * may ban a key of another stripe, both stripe locks are taken up front,
- * lower index first (the only place two locks are held), so that the
+ * lower index first (as wherever several are held), so that the
  * count and the ban are one atomic step. A hit with n > 0 that brings
  * the total to ban_threshold or above bans the key unless a live ban is
- * already there; banned tells whether this hit set it.
+ * already there; banned tells whether this hit set it. n is what to add
+ * (op's n, or 0 when its if_new says so). Lock: none held on entry.
  */
-static int shm_op_win_hit(af_store_shm_t *st, af_op_t *op, uint64_t now_ms)
+static int shm_op_win_hit(
+		af_store_shm_t *st, af_op_t *op, uint32_t n, uint64_t now_ms)
 {
 	af_shm_key_t k, bk;
 	af_shm_stripe_t *sa, *sb = NULL;
 	af_shm_win_t *w;
 	uint64_t slice_ms, slice;
-	uint32_t idx, n = op->u.win.n, thr = op->u.win.ban_threshold;
+	uint32_t idx, thr = op->u.win.ban_threshold;
 	int rc = 0, ban;
 
 	if(op->u.win.window_s == 0 || (thr && op->u.win.ban_s == 0))
@@ -686,9 +876,403 @@ done:
 	return rc;
 }
 
-/* Runs one op; returns its status. */
-static int shm_op(af_store_shm_t *st, af_op_t *op, uint64_t now_ms)
+/*
+ * Frees the expired members of set idx when its earliest member expiry
+ * has come, and computes its expiry range again. A set left empty expires
+ * at once (see shm_cmem_detach). Lock: stripe s, the set's.
+ */
+static void shm_cset_prune(
+		af_store_shm_t *st, uint32_t s, uint32_t idx, uint64_t now_ms)
 {
+	af_shm_cset_t *cs = &st->body[idx].v.cset;
+	uint64_t exp, earliest = UINT64_MAX, latest = 0;
+	uint32_t m, next, steps;
+
+	if(now_ms < cs->earliest_ms)
+		return;
+	for(m = cs->head, steps = 0; m != AF_SHM_NIL && steps <= st->per;
+			m = next, steps++) {
+		next = st->body[m].v.cmem.next;
+		exp = st->meta[m].expires_ms;
+		if(now_ms >= exp) {
+			st->stripes[s].expired += shm_release(st, s, m);
+			continue;
+		}
+		if(exp < earliest)
+			earliest = exp;
+		if(exp > latest)
+			latest = exp;
+	}
+	if(cs->count == 0)
+		return;
+	cs->earliest_ms = earliest;
+	cs->latest_ms = latest;
+	st->meta[idx].expires_ms = latest;
+}
+
+/*
+ * Finds the live set for key k and prunes it; a set left empty is freed.
+ * Returns the set's entry or AF_SHM_NIL. Lock: the stripe of k.
+ */
+static uint32_t shm_cset_get(
+		af_store_shm_t *st, const af_shm_key_t *k, uint64_t now_ms)
+{
+	uint32_t idx = shm_find(st, k, AF_SHM_CSET, now_ms);
+
+	if(idx == AF_SHM_NIL)
+		return AF_SHM_NIL;
+	shm_cset_prune(st, k->stripe, idx, now_ms);
+	if(st->body[idx].v.cset.count == 0) {
+		shm_release(st, k->stripe, idx);
+		return AF_SHM_NIL;
+	}
+	return idx;
+}
+
+/* Whether op's member is invalid (NULL with a length). */
+static inline int shm_conc_bad_member(const af_op_t *op)
+{
+	return op->u.conc.member == NULL && op->u.conc.member_len;
+}
+
+/*
+ * AF_OP_CONC_DEL on op: the member leaves the set; the set goes with its
+ * last member. Lock: none held on entry.
+ */
+static int shm_op_conc_del(af_store_shm_t *st, af_op_t *op, uint64_t now_ms)
+{
+	af_shm_key_t k, mk;
+	af_shm_stripe_t *sp;
+	af_shm_cset_t *cs;
+	uint32_t set, mem;
+
+	if(shm_conc_bad_member(op))
+		return -1;
+	shm_key_init(st, &k, op->key, op->key_len);
+	shm_mkey_init(st, &mk, &k, op->u.conc.member, op->u.conc.member_len);
+	sp = &st->stripes[k.stripe];
+	af_lock(&sp->lock);
+	/* a live set has a live member, so the walk below cannot free it */
+	set = shm_cset_get(st, &k, now_ms);
+	if(set != AF_SHM_NIL) {
+		cs = &st->body[set].v.cset;
+		mem = shm_find_owned(st, &mk, AF_SHM_CMEM, set, now_ms);
+		if(mem != AF_SHM_NIL) {
+			shm_release(st, k.stripe, mem);
+			op->u.conc.found = 1;
+		}
+		op->u.conc.count = cs->count;
+		if(cs->count == 0)
+			shm_release(st, k.stripe, set);
+	}
+	af_unlock(&sp->lock);
+	return 0;
+}
+
+/* AF_OP_CONC_COUNT on op. Lock: none held on entry. */
+static int shm_op_conc_count(
+		af_store_shm_t *st, af_op_t *op, uint64_t now_ms)
+{
+	af_shm_key_t k;
+	af_shm_stripe_t *sp;
+	uint32_t set;
+
+	shm_key_init(st, &k, op->key, op->key_len);
+	sp = &st->stripes[k.stripe];
+	af_lock(&sp->lock);
+	set = shm_cset_get(st, &k, now_ms);
+	if(set != AF_SHM_NIL)
+		op->u.conc.count = st->body[set].v.cset.count;
+	af_unlock(&sp->lock);
+	return 0;
+}
+
+/* Whether keys a and b are the same bytes (a key's hash is per store). */
+static inline int shm_key_eq(const af_shm_key_t *a, const af_shm_key_t *b)
+{
+	return a->hash == b->hash && a->len == b->len
+		   && (a->len == 0 || memcmp(a->s, b->s, a->len) == 0);
+}
+
+/*
+ * Locks the stripes of the sets of cs[0..nc), each once, in increasing
+ * index; their indexes go to locks. Returns how many. Lock: none held on
+ * entry; those in locks on return.
+ */
+static int shm_conc_lock(
+		af_store_shm_t *st, const af_shm_cadd_t *cs, int nc, uint32_t *locks)
+{
+	int i, j, nl = 0;
+	uint32_t s;
+
+	for(i = 0; i < nc; i++) {
+		s = cs[i].sk.stripe;
+		for(j = nl; j > 0 && locks[j - 1] > s; j--)
+			;
+		if(j > 0 && locks[j - 1] == s)
+			continue;
+		memmove(&locks[j + 1], &locks[j], (nl - j) * sizeof(locks[0]));
+		locks[j] = s;
+		nl++;
+	}
+	for(i = 0; i < nl; i++)
+		af_lock(&st->stripes[locks[i]].lock);
+	return nl;
+}
+
+/*
+ * Whether a WIN_HIT of ops[0..n) that ran has a gate and went over it.
+ * Lock: any.
+ */
+static int shm_conc_gated(const af_op_t *ops, int n)
+{
+	int i;
+
+	for(i = 0; i < n; i++)
+		if(ops[i].type == AF_OP_WIN_HIT && ops[i].status != 1
+				&& ops[i].u.win.gate > 0
+				&& ops[i].u.win.count > ops[i].u.win.gate)
+			return 1;
+	return 0;
+}
+
+/*
+ * Decides whether the group cs[0..nc) (sets looked up and pruned) may be
+ * admitted: no set full, no gate of ops[0..n) passed. Finds the ops that
+ * add the same member to the same set as an earlier op (dup), and counts
+ * the new members of earlier ops of the group against a set's limit.
+ * Sets each op's full. Lock: the stripes of the group.
+ */
+static int shm_conc_decide(af_store_shm_t *st, af_shm_cadd_t *cs, int nc,
+		const af_op_t *ops, int n)
+{
+	af_shm_cadd_t *c;
+	uint64_t cnt;
+	uint32_t limit;
+	int i, j, admit = !shm_conc_gated(ops, n);
+
+	for(i = 0; i < nc; i++) {
+		c = &cs[i];
+		if(c->present)
+			continue;
+		cnt = c->set != AF_SHM_NIL ? st->body[c->set].v.cset.count : 0;
+		for(j = 0; j < i; j++) {
+			if(cs[j].present || cs[j].dup >= 0
+					|| !shm_key_eq(&cs[j].sk, &c->sk))
+				continue;
+			if(shm_key_eq(&cs[j].mk, &c->mk)) {
+				c->dup = j;
+				break;
+			}
+			cnt++;
+		}
+		limit = c->op->u.conc.limit;
+		if(c->dup < 0 && limit && cnt >= limit) {
+			c->op->u.conc.full = 1;
+			admit = 0;
+		}
+	}
+	return admit;
+}
+
+/*
+ * Adds the members of the group cs[0..nc) that are not in their sets yet,
+ * making the sets that do not exist. Returns 0, or -1 when an entry could
+ * not be had: the members added are taken out again (the sets made stay,
+ * empty, for shm_conc_add_group to free). Lock: the stripes of the group.
+ */
+static int shm_conc_insert(
+		af_store_shm_t *st, af_shm_cadd_t *cs, int nc, uint64_t now_ms)
+{
+	af_shm_cadd_t *c;
+	af_shm_cset_t *set;
+	uint64_t exp;
+	int i, j;
+
+	for(i = 0; i < nc; i++) {
+		c = &cs[i];
+		for(j = 0; c->set == AF_SHM_NIL && j < i; j++)
+			if(cs[j].set != AF_SHM_NIL && shm_key_eq(&cs[j].sk, &c->sk))
+				c->set = cs[j].set;
+		if(c->set == AF_SHM_NIL) {
+			c->set = shm_insert(st, &c->sk, AF_SHM_CSET, AF_SHM_PINNED, now_ms,
+					0, AF_SHM_NIL);
+			if(c->set == AF_SHM_NIL)
+				goto fail;
+			set = &st->body[c->set].v.cset;
+			set->head = AF_SHM_NIL;
+			set->earliest_ms = UINT64_MAX;
+		}
+		if(c->present)
+			continue;
+		if(c->dup >= 0) {
+			c->mem = cs[c->dup].mem;
+			continue;
+		}
+		exp = now_ms + (uint64_t)c->op->u.conc.ttl_s * 1000;
+		c->mem = shm_insert(
+				st, &c->mk, AF_SHM_CMEM, exp, now_ms, 0, AF_SHM_NIL);
+		if(c->mem == AF_SHM_NIL)
+			goto fail;
+		shm_cmem_link(st, c->set, c->mem);
+		c->added = 1;
+	}
+	return 0;
+fail:
+	for(i = 0; i < nc; i++) {
+		if(cs[i].added)
+			shm_release(st, cs[i].sk.stripe, cs[i].mem);
+		cs[i].added = 0;
+		cs[i].mem = AF_SHM_NIL;
+	}
+	return -1;
+}
+
+/*
+ * Sets the status of every CONC_ADD op of ops[0..n) to status; skipped
+ * ops (status 1) get their outputs cleared. Lock: any.
+ */
+static void shm_conc_status(af_op_t *ops, int n, int status)
+{
+	int i;
+
+	for(i = 0; i < n; i++) {
+		if(ops[i].type != AF_OP_CONC_ADD)
+			continue;
+		ops[i].status = status;
+		if(status == 1) {
+			ops[i].u.conc.found = 0;
+			ops[i].u.conc.count = 0;
+			ops[i].u.conc.admitted = 0;
+			ops[i].u.conc.full = 0;
+		}
+	}
+}
+
+/*
+ * Runs the CONC_ADD ops of ops[0..n) as one group, after the other ops
+ * of the batch: locks the stripes of all their sets (increasing index),
+ * prunes the sets and admits the members into every set or into none
+ * (a set full, a gate passed, no room). A member already in its set is
+ * admitted, and refreshed only when the group is. The sets of the group
+ * are pinned (AF_SHM_PINNED) while it works so that no chain walk or
+ * sweep frees one, empty or not. Sets each op's status and outputs.
+ * Lock: none held on entry; up to AF_SHM_CONC_MAX stripe locks inside.
+ */
+static void shm_conc_add_group(
+		af_store_shm_t *st, af_op_t *ops, int n, uint64_t now_ms)
+{
+	af_shm_cadd_t cs[AF_SHM_CONC_MAX], *c;
+	af_shm_cset_t *set;
+	af_op_t *op;
+	uint32_t locks[AF_SHM_CONC_MAX];
+	uint64_t exp;
+	int i, nc = 0, nl, admit, rc = 0;
+
+	for(i = 0; i < n; i++) {
+		op = &ops[i];
+		if(op->type != AF_OP_CONC_ADD)
+			continue;
+		op->u.conc.count = 0;
+		op->u.conc.admitted = 0;
+		op->u.conc.full = 0;
+		op->u.conc.found = 0;
+		if(nc == AF_SHM_CONC_MAX || (op->key == NULL && op->key_len)
+				|| shm_conc_bad_member(op) || op->u.conc.ttl_s == 0) {
+			rc = -1;
+			continue;
+		}
+		c = &cs[nc++];
+		memset(c, 0, sizeof(*c));
+		c->op = op;
+		shm_key_init(st, &c->sk, op->key, op->key_len);
+		shm_mkey_init(
+				st, &c->mk, &c->sk, op->u.conc.member, op->u.conc.member_len);
+		c->set = c->mem = AF_SHM_NIL;
+		c->dup = -1;
+	}
+	if(rc < 0) {
+		shm_conc_status(ops, n, -1);
+		return;
+	}
+	nl = shm_conc_lock(st, cs, nc, locks);
+	for(i = 0; i < nc; i++) {
+		c = &cs[i];
+		c->set = shm_find(st, &c->sk, AF_SHM_CSET, now_ms);
+		if(c->set == AF_SHM_NIL)
+			continue;
+		shm_cset_prune(st, c->sk.stripe, c->set, now_ms);
+		st->meta[c->set].expires_ms = AF_SHM_PINNED;
+		/* the pruned set has no expired member the walk could free */
+		c->mem = shm_find_owned(st, &c->mk, AF_SHM_CMEM, c->set, now_ms);
+		c->present = c->mem != AF_SHM_NIL;
+	}
+	admit = shm_conc_decide(st, cs, nc, ops, n);
+	if(admit && shm_conc_insert(st, cs, nc, now_ms) < 0) {
+		admit = 0;
+		rc = -1;
+	}
+	for(i = 0; admit && i < nc; i++) {
+		c = &cs[i];
+		set = &st->body[c->set].v.cset;
+		exp = now_ms + (uint64_t)c->op->u.conc.ttl_s * 1000;
+		st->meta[c->mem].expires_ms = exp;
+		if(exp < set->earliest_ms)
+			set->earliest_ms = exp;
+		if(exp > set->latest_ms)
+			set->latest_ms = exp;
+	}
+	/* unpin: an empty set goes, the others expire with their last member */
+	for(i = 0; i < nc; i++) {
+		c = &cs[i];
+		c->op->u.conc.admitted = admit;
+		if(c->set == AF_SHM_NIL || st->meta[c->set].type != AF_SHM_CSET)
+			continue;
+		set = &st->body[c->set].v.cset;
+		c->op->u.conc.count = set->count;
+		if(set->count == 0)
+			shm_release(st, c->sk.stripe, c->set);
+		else
+			st->meta[c->set].expires_ms = set->latest_ms;
+	}
+	while(nl-- > 0)
+		af_unlock(&st->stripes[locks[nl]].lock);
+	shm_conc_status(ops, n, rc);
+}
+
+/*
+ * Resolves the if_new of WIN_HIT ops[i]: 1 when its n is to be added (no
+ * if_new, or the op it names was applied and counted its key new: count
+ * == n > 0), 0 when not, -1 when if_new names no earlier WIN_HIT. The ops
+ * named were all resolved when they ran, so following the names back
+ * says whether each one was applied. Lock: any.
+ */
+static int shm_win_if_new(const af_op_t *ops, int i)
+{
+	const af_op_t *r;
+	int j, ref = ops[i].u.win.if_new;
+
+	if(ref < 1 || ref > i || ops[ref - 1].type != AF_OP_WIN_HIT)
+		return -1;
+	for(j = i; ops[j].u.win.if_new; j = ref - 1) {
+		ref = ops[j].u.win.if_new;
+		if(ref < 1 || ref > j)
+			return 0;
+		r = &ops[ref - 1];
+		if(r->type != AF_OP_WIN_HIT || r->status != 0 || r->u.win.n == 0
+				|| r->u.win.count != r->u.win.n)
+			return 0;
+	}
+	return 1;
+}
+
+/* Runs op ops[i] (not a CONC_ADD); returns its status. Lock: none held. */
+static int shm_op(af_store_shm_t *st, af_op_t *ops, int i, uint64_t now_ms)
+{
+	af_op_t *op = &ops[i];
+	uint32_t n;
+	int r;
+
 	if(op->key == NULL && op->key_len)
 		return -1;
 	switch(op->type) {
@@ -703,28 +1287,52 @@ static int shm_op(af_store_shm_t *st, af_op_t *op, uint64_t now_ms)
 		case AF_OP_WIN_HIT:
 			op->u.win.count = 0;
 			op->u.win.banned = 0;
-			return shm_op_win_hit(st, op, now_ms);
+			n = op->u.win.n;
+			if(op->u.win.if_new) {
+				r = shm_win_if_new(ops, i);
+				if(r < 0)
+					return -1;
+				if(r == 0)
+					n = 0;
+			}
+			return shm_op_win_hit(st, op, n, now_ms);
 		case AF_OP_HIST_PUSH:
 			op->u.hist.n_prev = 0;
 			return shm_op_hist_push(st, op, now_ms);
+		case AF_OP_CONC_DEL:
+			op->u.conc.count = 0;
+			op->u.conc.found = 0;
+			return shm_op_conc_del(st, op, now_ms);
+		case AF_OP_CONC_COUNT:
+			op->u.conc.count = 0;
+			return shm_op_conc_count(st, op, now_ms);
+		case AF_OP_CONC_ADD:
+			break;
 	}
 	return -1;
 }
 
 /*
- * exec: runs ops[0..n) in order, each under the lock of its key's stripe.
- * A BAN_GET with stop set that finds a ban skips the ops after it (status
- * 1). Returns 0, or -1 when an op failed (its status is -1).
+ * exec: runs ops[0..n) in order, each under the lock of its key's stripe,
+ * except the CONC_ADD ops, which run last as one group (see
+ * shm_conc_add_group; it may hold several stripe locks at once). A
+ * BAN_GET with stop set that finds a ban skips the ops after it and the
+ * whole CONC_ADD group (status 1). Returns 0, or -1 when an op failed
+ * (its status is -1). Lock: none held on entry.
  */
 static int shm_exec(af_store_t *s, af_op_t *ops, int n, uint64_t now_ms)
 {
 	af_store_shm_t *st = (af_store_shm_t *)s;
-	int i, rc = 0;
+	int i, rc = 0, nconc = 0, stopped = 0;
 
 	if(n > 0 && ops == NULL)
 		return -1;
 	for(i = 0; i < n; i++) {
-		ops[i].status = shm_op(st, &ops[i], now_ms);
+		if(ops[i].type == AF_OP_CONC_ADD) {
+			nconc++;
+			continue;
+		}
+		ops[i].status = shm_op(st, ops, i, now_ms);
 		if(ops[i].status < 0) {
 			__atomic_add_fetch(&st->failures, 1, __ATOMIC_RELAXED);
 			rc = -1;
@@ -732,6 +1340,20 @@ static int shm_exec(af_store_t *s, af_op_t *ops, int n, uint64_t now_ms)
 				  && ops[i].u.ban_get.found) {
 			while(++i < n)
 				ops[i].status = 1;
+			stopped = 1;
+		}
+	}
+	if(nconc == 0)
+		return rc;
+	if(stopped) {
+		shm_conc_status(ops, n, 1);
+		return rc;
+	}
+	shm_conc_add_group(st, ops, n, now_ms);
+	for(i = 0; i < n; i++) {
+		if(ops[i].type == AF_OP_CONC_ADD && ops[i].status < 0) {
+			__atomic_add_fetch(&st->failures, 1, __ATOMIC_RELAXED);
+			rc = -1;
 		}
 	}
 	return rc;
@@ -780,10 +1402,67 @@ static int shm_ban_list(
 }
 
 /*
- * gc: frees expired entries, at most budget of them (0: no limit), going
+ * conc_list: calls cb for every live set whose key starts with prefix,
+ * with its count, stripe by stripe. Sets are pruned and copied out under
+ * the stripe lock, a few at a time, and cb runs without any lock held (it
+ * may use the store). A long key is passed, and matched, as its first
+ * AF_KEY_MAX bytes. Returns 0, -1 when prefix is NULL with a length.
+ * Lock: none held on entry; one stripe lock at a time inside.
+ */
+static int shm_conc_list(af_store_t *s, const char *prefix,
+		size_t prefix_len, af_conc_cb cb, void *arg, uint64_t now_ms)
+{
+	af_store_shm_t *st = (af_store_shm_t *)s;
+	af_shm_cset_copy_t buf[AF_SHM_LIST_CHUNK];
+	const af_shm_meta_t *m;
+	af_shm_stripe_t *sp;
+	uint32_t sidx, pos, end;
+	size_t klen;
+	int n, i;
+
+	if(prefix == NULL && prefix_len)
+		return -1;
+	for(sidx = 0; sidx < st->nstripes; sidx++) {
+		sp = &st->stripes[sidx];
+		pos = sidx * st->per;
+		end = pos + st->per;
+		while(pos < end) {
+			n = 0;
+			af_lock(&sp->lock);
+			for(; pos < end && n < AF_SHM_LIST_CHUNK; pos++) {
+				m = &st->meta[pos];
+				if(m->type != AF_SHM_CSET || now_ms >= m->expires_ms)
+					continue;
+				klen = m->klen == AF_SHM_KEY_LONG ? AF_KEY_MAX : m->klen;
+				if(klen < prefix_len
+						|| (prefix_len
+								&& memcmp(st->body[pos].key, prefix, prefix_len)
+										   != 0))
+					continue;
+				shm_cset_prune(st, sidx, pos, now_ms);
+				if(st->body[pos].v.cset.count == 0)
+					continue;
+				buf[n].key_len = klen;
+				memcpy(buf[n].key, st->body[pos].key, klen);
+				buf[n].count = st->body[pos].v.cset.count;
+				n++;
+			}
+			af_unlock(&sp->lock);
+			for(i = 0; i < n; i++)
+				if(cb(buf[i].key, buf[i].key_len, buf[i].count, arg))
+					return 0;
+		}
+	}
+	return 0;
+}
+
+/*
+ * gc: frees expired entries, at most budget of them (0: no limit; an
+ * expired set and its members count as they are freed together), going
  * on from where the previous call stopped. One call looks at each entry
  * at most once and holds a stripe lock for AF_SHM_GC_CHUNK entries at
- * most.
+ * most. A member leaves its set's count as it is freed. Lock: none held
+ * on entry; one stripe lock at a time inside.
  */
 static void shm_gc(af_store_t *s, uint64_t now_ms, unsigned budget)
 {
@@ -791,7 +1470,7 @@ static void shm_gc(af_store_t *s, uint64_t now_ms, unsigned budget)
 	const uint32_t total = st->nstripes * st->per;
 	af_shm_stripe_t *sp;
 	uint32_t pos, sidx, end, left = total;
-	unsigned freed = 0;
+	unsigned freed = 0, n;
 
 	pos = __atomic_load_n(&st->gc_pos, __ATOMIC_RELAXED);
 	if(pos >= total)
@@ -809,9 +1488,9 @@ static void shm_gc(af_store_t *s, uint64_t now_ms, unsigned budget)
 			if(st->meta[pos].type == AF_SHM_FREE
 					|| now_ms < st->meta[pos].expires_ms)
 				continue;
-			shm_release(st, sidx, pos);
-			sp->expired++;
-			freed++;
+			n = shm_release(st, sidx, pos);
+			sp->expired += n;
+			freed += n;
 		}
 		af_unlock(&sp->lock);
 		if(pos >= total)
@@ -857,6 +1536,7 @@ static const af_store_ops_t shm_ops = {
 	.name = "shm",
 	.exec = shm_exec,
 	.ban_list = shm_ban_list,
+	.conc_list = shm_conc_list,
 	.gc = shm_gc,
 	.stats = shm_stats,
 	.destroy = shm_destroy,

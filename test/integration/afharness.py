@@ -160,19 +160,31 @@ class Kamailio:
 
 def parse_kamcmd(text):
     """Parses kamcmd's output ("{", "key: value", "key: {", "}") into a
-    dict, or a list of dicts when it prints several."""
+    dict, or a list of dicts when it prints several. A "key: {" whose
+    items are "{ ... }" blocks (an RPC array of structs) becomes a list;
+    an empty "key: {" "}" an empty dict."""
     top = []
-    stack = []
+    stack = []  # [container, parent, key]
     for raw in text.splitlines():
         line = raw.strip()
         if not line:
             continue
         if line == "{":
             obj = {}
-            if stack:
-                raise ValueError("unexpected '{' in %r" % text)
-            stack.append(obj)
-            top.append(obj)
+            if not stack:
+                stack.append([obj, None, None])
+                top.append(obj)
+                continue
+            cur = stack[-1]
+            if isinstance(cur[0], dict):
+                if cur[0] or cur[1] is None:
+                    raise ValueError("unexpected '{' in %r" % text)
+                # an array of structs: the empty dict becomes a list
+                lst = []
+                cur[1][cur[2]] = lst
+                cur[0] = lst
+            cur[0].append(obj)
+            stack.append([obj, None, None])
         elif line == "}":
             stack.pop()
         elif ":" in line and stack:
@@ -180,10 +192,11 @@ def parse_kamcmd(text):
             val = val.strip()
             if val == "{":
                 obj = {}
-                stack[-1][key] = obj
-                stack.append(obj)
+                stack[-1][0][key] = obj
+                stack.append([obj, stack[-1][0], key])
             else:
-                stack[-1][key] = int(val) if re.fullmatch(r"-?\d+", val) else val
+                stack[-1][0][key] = int(val) if re.fullmatch(r"-?\d+", val) \
+                    else val
         else:
             top.append(line)
     return top[0] if len(top) == 1 else top
@@ -271,9 +284,9 @@ class Sipp:
     """sipp as UAS (background) or UAC (runs to completion)."""
 
     @staticmethod
-    def uas(workdir, port, ip="127.0.0.1"):
+    def uas(workdir, port, ip="127.0.0.1", scenario="uas.xml"):
         log = open(os.path.join(workdir, "sipp-uas-%d.log" % port), "w")
-        p = subprocess.Popen(["sipp", "-sf", os.path.join(SCENARIOS, "uas.xml"),
+        p = subprocess.Popen(["sipp", "-sf", os.path.join(SCENARIOS, scenario),
                               "-i", ip, "-p", str(port),
                               "-nostdin", "-trace_err",
                               "-error_file",
@@ -283,6 +296,30 @@ class Sipp:
         time.sleep(0.3)
         assert p.poll() is None, "sipp UAS did not start"
         return p
+
+    @staticmethod
+    def uac_args(workdir, target, scenario, src_ip, caller, callee, calls,
+                 rate, timeout, extra):
+        port = free_port(src_ip)
+        args = ["sipp", target, "-sf", os.path.join(SCENARIOS, scenario),
+                "-i", src_ip, "-p", str(port), "-m", str(calls),
+                "-r", str(rate), "-nostdin", "-timeout", "%ds" % timeout,
+                "-timeout_error", "-recv_timeout", "8000",
+                "-key", "caller", caller, "-key", "callee", callee,
+                "-trace_err", "-error_file",
+                os.path.join(workdir, "uac-%d.err" % port)]
+        return args + (extra or [])
+
+    @staticmethod
+    def uac_bg(workdir, target, scenario="uac.xml", src_ip="127.0.0.1",
+               caller="alice", callee="bob", calls=1, rate=10, timeout=30,
+               extra=None):
+        """A UAC in the background: communicate() waits for it."""
+        args = Sipp.uac_args(workdir, target, scenario, src_ip, caller,
+                             callee, calls, rate, timeout, extra)
+        return subprocess.Popen(args, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True,
+                                cwd=workdir, start_new_session=True)
 
     @staticmethod
     def uac(workdir, target, scenario="uac.xml", src_ip="127.0.0.1",

@@ -312,7 +312,7 @@ static const bad_case_t bad_cases[] = {
 	{"version: 1.0\n" PROF, 1, "version: expected an integer, got '1.0'"},
 	{"version: 1\nprofile:\n  default: {}\n", 2,
 			"unknown key 'profile' (expected version, lists, geoip, "
-			"scanner, history, fingerprint, profiles)"},
+			"scanner, history, fingerprint, dest, profiles)"},
 	{"version: 1\n" PROF "version: 1\n", 3, "duplicate key 'version'"},
 	{"version: 1\n", 1, "missing 'profiles'"},
 	{"version: 1\nprofiles:\n  trunk: {}\n", 2, "no 'default' profile"},
@@ -365,7 +365,8 @@ static const bad_case_t bad_cases[] = {
 			" monitor or enforce)"},
 	{"version: 1\nprofiles:\n  default:\n    mode:\n      fraud: off\n", 5,
 			"profiles.default.mode: unknown key 'fraud' (expected domain, "
-			"user, iplist, geo, sdp, hopping, ban, fingerprint)"},
+			"user, iplist, geo, sdp, hopping, ban, fingerprint, dest, schedule, rate, repeat,"
+			" concurrency)"},
 	/* geo */
 	{"version: 1\nprofiles:\n  default:\n    geo:\n"
 	 "      deny_countries:\n        - KP\n        - DEU\n",

@@ -7,7 +7,9 @@
 #include <stdint.h>
 #include <setjmp.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <pthread.h>
 #include <unistd.h>
 #include <sys/mman.h>
@@ -956,6 +958,1324 @@ static void test_fork(void **state)
 	assert_int_equal(test_host_shm_live(), 0);
 }
 
+/* ---- concurrency sets, gates and distinct counting ---- */
+
+/* Fills op as a concurrency op of type on key for member (may be NULL). */
+static void conc_op(af_op_t *op, af_op_type_t type, const char *key,
+		const char *mem, uint32_t limit, uint32_t ttl_s)
+{
+	memset(op, 0, sizeof(*op));
+	op->type = type;
+	op->key = key;
+	op->key_len = strlen(key);
+	if(mem) {
+		op->u.conc.member = mem;
+		op->u.conc.member_len = strlen(mem);
+	}
+	op->u.conc.limit = limit;
+	op->u.conc.ttl_s = ttl_s;
+}
+
+/* CONC_ADD of mem to key (must succeed); returns admitted, the count in
+ * *count (may be NULL). full must be the opposite of admitted. */
+static int conc_add(af_store_t *s, const char *key, const char *mem,
+		uint32_t limit, uint32_t ttl_s, uint32_t *count)
+{
+	af_op_t op;
+
+	conc_op(&op, AF_OP_CONC_ADD, key, mem, limit, ttl_s);
+	op.u.conc.found = 7; /* cleared */
+	assert_int_equal(af_store_exec(s, &op, 1, af_now_ms()), 0);
+	assert_int_equal(op.status, 0);
+	assert_int_equal(op.u.conc.full, !op.u.conc.admitted);
+	assert_int_equal(op.u.conc.found, 0);
+	if(count)
+		*count = op.u.conc.count;
+	return op.u.conc.admitted;
+}
+
+/* CONC_DEL of mem from key; returns found, the count in *count. */
+static int conc_del(af_store_t *s, const char *key, const char *mem,
+		uint32_t *count)
+{
+	af_op_t op;
+
+	conc_op(&op, AF_OP_CONC_DEL, key, mem, 0, 0);
+	assert_int_equal(af_store_exec(s, &op, 1, af_now_ms()), 0);
+	assert_int_equal(op.status, 0);
+	if(count)
+		*count = op.u.conc.count;
+	return op.u.conc.found;
+}
+
+/* CONC_COUNT of key. */
+static uint32_t conc_count(af_store_t *s, const char *key)
+{
+	af_op_t op;
+
+	conc_op(&op, AF_OP_CONC_COUNT, key, NULL, 0, 0);
+	assert_int_equal(af_store_exec(s, &op, 1, af_now_ms()), 0);
+	assert_int_equal(op.status, 0);
+	return op.u.conc.count;
+}
+
+/* limit, refusal, DEL, re-adding, unknown members, no limit */
+static void test_conc_limit(void **state)
+{
+	af_store_t *s = new_store(0, 0);
+	char m[32], longa[200], longb[200];
+	uint32_t c;
+	int i;
+
+	test_host_set_now(T0);
+	assert_int_equal(conc_count(s, "g"), 0);
+	for(i = 0; i < 5; i++) {
+		snprintf(m, sizeof(m), "call%d", i);
+		assert_true(conc_add(s, "g", m, 5, 60, &c));
+		assert_int_equal(c, i + 1);
+	}
+	/* the 6th is refused, nothing changes */
+	assert_false(conc_add(s, "g", "call5", 5, 60, &c));
+	assert_int_equal(c, 5);
+	assert_int_equal(conc_count(s, "g"), 5);
+	assert_int_equal(stats(s).entries, 6);
+	/* a member already in is admitted even at the limit, counted once */
+	assert_true(conc_add(s, "g", "call3", 5, 60, &c));
+	assert_int_equal(c, 5);
+	/* a lower limit on a later add: members in are kept */
+	assert_false(conc_add(s, "g", "call9", 2, 60, &c));
+	assert_int_equal(c, 5);
+	assert_true(conc_add(s, "g", "call4", 2, 60, &c));
+	/* DEL makes room */
+	assert_true(conc_del(s, "g", "call0", &c));
+	assert_int_equal(c, 4);
+	assert_false(conc_del(s, "g", "call0", &c));
+	assert_int_equal(c, 4);
+	assert_true(conc_add(s, "g", "call5", 5, 60, &c));
+	assert_int_equal(c, 5);
+	assert_false(conc_add(s, "g", "call6", 5, 60, &c));
+	/* unknown members, unknown sets: found 0, never below 0 */
+	for(i = 0; i < 20; i++) {
+		snprintf(m, sizeof(m), "ghost%d", i);
+		assert_false(conc_del(s, "g", m, &c));
+		assert_int_equal(c, 5);
+		assert_false(conc_del(s, "nowhere", m, &c));
+		assert_int_equal(c, 0);
+	}
+	for(i = 0; i < 7; i++) {
+		snprintf(m, sizeof(m), "call%d", i);
+		conc_del(s, "g", m, &c);
+		conc_del(s, "g", m, NULL);
+	}
+	assert_int_equal(c, 0);
+	assert_int_equal(conc_count(s, "g"), 0);
+	/* the set went with its last member */
+	assert_int_equal(stats(s).entries, 0);
+
+	/* limit 0: no limit; the empty member is a member */
+	for(i = 0; i < 100; i++) {
+		snprintf(m, sizeof(m), "c%d", i);
+		assert_true(conc_add(s, "u", m, 0, 60, &c));
+		assert_int_equal(c, i + 1);
+	}
+	assert_true(conc_add(s, "u", "", 0, 60, &c));
+	assert_int_equal(c, 101);
+	assert_true(conc_del(s, "u", "", &c));
+	assert_int_equal(c, 100);
+
+	/* same member, several sets and namespaces: independent */
+	assert_true(conc_add(s, "a", "x", 1, 60, NULL));
+	assert_true(conc_add(s, "b", "x", 1, 60, NULL));
+	assert_int_equal(win_hit(s, "a", 60, 1), 1);
+	assert_int_equal(ban_set(s, "a", 60, "x"), 0);
+	assert_true(conc_del(s, "a", "x", NULL));
+	assert_int_equal(conc_count(s, "b"), 1);
+	assert_true(ban_get(s, "a", NULL));
+	assert_int_equal(win_hit(s, "a", 60, 0), 1);
+	/* a member is not a set and a set key is not a member of another */
+	assert_int_equal(conc_count(s, "x"), 0);
+	assert_false(conc_del(s, "b", "b", NULL));
+
+	/* long set keys and members: whole bytes count, not the prefix */
+	memset(longa, 'a', sizeof(longa) - 1);
+	longa[sizeof(longa) - 1] = '\0';
+	memcpy(longb, longa, sizeof(longa));
+	longb[150] = 'b';
+	assert_true(conc_add(s, longa, longa, 0, 60, &c));
+	assert_true(conc_add(s, longa, longb, 0, 60, &c));
+	assert_int_equal(c, 2);
+	assert_true(conc_add(s, longb, longa, 0, 60, &c));
+	assert_int_equal(c, 1);
+	assert_true(conc_add(s, longa, longb, 0, 60, &c));
+	assert_int_equal(c, 2);
+	assert_true(conc_del(s, longa, longa, &c));
+	assert_int_equal(c, 1);
+	assert_int_equal(conc_count(s, longb), 1);
+	free_store(s);
+}
+
+/* members leave at their ttl exactly; sets go with their last member */
+static void test_conc_expiry(void **state)
+{
+	af_store_t *s = new_store(0, 0);
+	af_store_stats_t st;
+	uint32_t c;
+	char m[32];
+	int i;
+
+	test_host_set_now(T0);
+	assert_int_equal(ban_set(s, "base", 1000, "x"), 0);
+	assert_true(conc_add(s, "g", "a", 0, 10, NULL));
+	test_host_set_now(T0 + 5000);
+	assert_true(conc_add(s, "g", "b", 0, 10, &c));
+	assert_int_equal(c, 2);
+	assert_int_equal(stats(s).entries, 4);
+	test_host_set_now(T0 + 9999);
+	assert_int_equal(conc_count(s, "g"), 2);
+	test_host_set_now(T0 + 10000);
+	assert_int_equal(conc_count(s, "g"), 1);
+	assert_int_equal(stats(s).entries, 3);
+	/* an expired member is not found, and not counted twice */
+	assert_false(conc_del(s, "g", "a", &c));
+	assert_int_equal(c, 1);
+	/* refresh: the ttl starts again */
+	test_host_set_now(T0 + 12000);
+	assert_true(conc_add(s, "g", "b", 0, 10, &c));
+	assert_int_equal(c, 1);
+	test_host_set_now(T0 + 21999);
+	assert_int_equal(conc_count(s, "g"), 1);
+	test_host_set_now(T0 + 22000);
+	assert_int_equal(conc_count(s, "g"), 0);
+	/* the set is gone: back to the baseline */
+	assert_int_equal(stats(s).entries, 1);
+
+	/* a limit counts live members only */
+	test_host_set_now(T0 + 30000);
+	assert_true(conc_add(s, "l", "a", 2, 5, NULL));
+	assert_true(conc_add(s, "l", "b", 2, 50, NULL));
+	assert_false(conc_add(s, "l", "c", 2, 50, NULL));
+	test_host_set_now(T0 + 35000);
+	assert_true(conc_add(s, "l", "c", 2, 50, &c));
+	assert_int_equal(c, 2);
+	assert_true(conc_del(s, "l", "b", NULL));
+	assert_true(conc_del(s, "l", "c", NULL));
+	assert_int_equal(stats(s).entries, 1);
+
+	/* gc reclaims members and sets nobody asks for again */
+	test_host_set_now(T0 + 40000);
+	for(i = 0; i < 50; i++) {
+		snprintf(m, sizeof(m), "m%d", i);
+		assert_true(conc_add(s, i % 2 ? "s1" : "s2", m, 0, 1 + i % 7, NULL));
+	}
+	snprintf(m, sizeof(m), "s%d", 3);
+	assert_true(conc_add(s, m, "long", 0, 100, NULL));
+	assert_int_equal(stats(s).entries, 1 + 3 + 51);
+	st = stats(s);
+	test_host_set_now(T0 + 40000 + 4000);
+	s->ops->gc(s, af_now_ms(), 0);
+	/* members with ttl 5..7 s are left, and the sets they are in */
+	assert_int_equal(conc_count(s, "s1") + conc_count(s, "s2"), 21);
+	test_host_set_now(T0 + 40000 + 7000);
+	s->ops->gc(s, af_now_ms(), 0);
+	assert_int_equal(stats(s).entries, 1 + 2);
+	assert_int_equal(stats(s).expired, st.expired + 52);
+	assert_int_equal(conc_count(s, "s1"), 0);
+	assert_int_equal(conc_count(s, "s3"), 1);
+	/* a gc with a budget frees a set's members with it */
+	test_host_set_now(T0 + 200000);
+	s->ops->gc(s, af_now_ms(), 1);
+	s->ops->gc(s, af_now_ms(), 1);
+	assert_int_equal(stats(s).entries, 1);
+	assert_true(ban_get(s, "base", NULL));
+	free_store(s);
+}
+
+/* expired members found by chain walks and sweeps leave the count */
+static void test_conc_expiry_paths(void **state)
+{
+	af_store_t *s = new_store(16, 1);
+	af_store_stats_t st;
+	uint32_t c;
+	char m[32];
+	int i;
+
+	test_host_set_now(T0);
+	for(i = 0; i < 6; i++) {
+		snprintf(m, sizeof(m), "m%d", i);
+		assert_true(conc_add(s, "g", m, 0, i < 3 ? 5 : 50, NULL));
+	}
+	assert_int_equal(stats(s).entries, 7);
+	/* windows fill the stripe; at 5 s the insert of a window frees the
+	 * expired members: the sweep of the full stripe frees all three, or
+	 * the chain walk of its lookup (hash seed) one or more first */
+	for(i = 0; i < 9; i++) {
+		snprintf(m, sizeof(m), "w%d", i);
+		assert_int_equal(win_hit(s, m, 3600, 1), 1);
+	}
+	test_host_set_now(T0 + 5000);
+	assert_int_equal(win_hit(s, "w-new", 3600, 1), 1);
+	st = stats(s);
+	assert_true(st.expired >= 1 && st.expired <= 3);
+	assert_int_equal(st.entries, 17 - st.expired);
+	assert_int_equal(st.evictions, 0);
+	assert_int_equal(conc_count(s, "g"), 3);
+	st = stats(s);
+	assert_int_equal(st.expired, 3);
+	assert_int_equal(st.entries, 14);
+	/* at 50 s: every member and the set, found by the sweep */
+	test_host_set_now(T0 + 50000);
+	for(i = 0; i < 3; i++) {
+		snprintf(m, sizeof(m), "x%d", i);
+		assert_int_equal(win_hit(s, m, 3600, 1), 1);
+	}
+	assert_int_equal(conc_count(s, "g"), 0);
+	st = stats(s);
+	assert_int_equal(st.expired, 7);
+	/* the count starts again from 0 */
+	assert_true(conc_add(s, "g", "m0", 1, 5, &c));
+	assert_int_equal(c, 1);
+	assert_false(conc_add(s, "g", "m1", 1, 5, &c));
+	free_store(s);
+}
+
+#define CONC_MAX 16 /* AF_SHM_CONC_MAX: CONC_ADDs in one batch */
+
+/* Fills op as a WIN_HIT of n on key over 60 s with gate and if_new. */
+static void win_op(af_op_t *op, const char *key, uint32_t n, uint32_t gate,
+		int if_new)
+{
+	memset(op, 0, sizeof(*op));
+	op->type = AF_OP_WIN_HIT;
+	op->key = key;
+	op->key_len = strlen(key);
+	op->u.win.window_s = 60;
+	op->u.win.n = n;
+	op->u.win.gate = gate;
+	op->u.win.if_new = if_new;
+}
+
+/* the CONC_ADDs of a batch admit into every set or none */
+static void test_conc_batch(void **state)
+{
+	af_store_t *s = new_store(0, 0);
+	af_op_t ops[CONC_MAX + 2];
+	char mem[CONC_MAX + 1][16];
+	int i;
+
+	test_host_set_now(T0);
+	/* global limit 3, caller limit 1 */
+	conc_op(&ops[0], AF_OP_CONC_ADD, "global", "c1", 3, 60);
+	conc_op(&ops[1], AF_OP_CONC_ADD, "caller:alice", "c1", 1, 60);
+	assert_int_equal(af_store_exec(s, ops, 2, af_now_ms()), 0);
+	assert_true(ops[0].u.conc.admitted && ops[1].u.conc.admitted);
+	assert_int_equal(ops[0].u.conc.count, 1);
+	assert_int_equal(ops[1].u.conc.count, 1);
+	/* alice's second call: refused by her set, not added to global */
+	conc_op(&ops[0], AF_OP_CONC_ADD, "global", "c2", 3, 60);
+	conc_op(&ops[1], AF_OP_CONC_ADD, "caller:alice", "c2", 1, 60);
+	assert_int_equal(af_store_exec(s, ops, 2, af_now_ms()), 0);
+	assert_int_equal(ops[0].status, 0);
+	assert_int_equal(ops[1].status, 0);
+	assert_false(ops[0].u.conc.admitted);
+	assert_false(ops[1].u.conc.admitted);
+	assert_false(ops[0].u.conc.full);
+	assert_true(ops[1].u.conc.full);
+	assert_int_equal(ops[0].u.conc.count, 1);
+	assert_int_equal(ops[1].u.conc.count, 1);
+	assert_int_equal(conc_count(s, "global"), 1);
+	/* in the other order too */
+	conc_op(&ops[1], AF_OP_CONC_ADD, "global", "c2", 3, 60);
+	conc_op(&ops[0], AF_OP_CONC_ADD, "caller:alice", "c2", 1, 60);
+	assert_int_equal(af_store_exec(s, ops, 2, af_now_ms()), 0);
+	assert_false(ops[1].u.conc.admitted);
+	assert_int_equal(conc_count(s, "global"), 1);
+	/* bob's calls go in; the 4th call overall is refused by global */
+	conc_op(&ops[0], AF_OP_CONC_ADD, "global", "c2", 3, 60);
+	conc_op(&ops[1], AF_OP_CONC_ADD, "caller:bob", "c2", 5, 60);
+	assert_int_equal(af_store_exec(s, ops, 2, af_now_ms()), 0);
+	assert_true(ops[0].u.conc.admitted && ops[1].u.conc.admitted);
+	conc_op(&ops[0], AF_OP_CONC_ADD, "global", "c3", 3, 60);
+	conc_op(&ops[1], AF_OP_CONC_ADD, "caller:bob", "c3", 5, 60);
+	assert_int_equal(af_store_exec(s, ops, 2, af_now_ms()), 0);
+	assert_int_equal(ops[0].u.conc.count, 3);
+	assert_int_equal(ops[1].u.conc.count, 2);
+	conc_op(&ops[0], AF_OP_CONC_ADD, "global", "c4", 3, 60);
+	conc_op(&ops[1], AF_OP_CONC_ADD, "caller:bob", "c4", 5, 60);
+	assert_int_equal(af_store_exec(s, ops, 2, af_now_ms()), 0);
+	assert_true(ops[0].u.conc.full);
+	assert_false(ops[1].u.conc.full);
+	assert_false(ops[1].u.conc.admitted);
+	assert_int_equal(conc_count(s, "caller:bob"), 2);
+
+	/* a member in one set and refused by the other is not refreshed:
+	 * c1 still leaves global at T0 + 60 s */
+	test_host_set_now(T0 + 30000);
+	conc_op(&ops[0], AF_OP_CONC_ADD, "global", "c1", 5, 60);
+	conc_op(&ops[1], AF_OP_CONC_ADD, "caller:bob", "c1", 2, 60);
+	assert_int_equal(af_store_exec(s, ops, 2, af_now_ms()), 0);
+	assert_false(ops[0].u.conc.full);
+	assert_true(ops[1].u.conc.full);
+	assert_false(ops[0].u.conc.admitted);
+	/* members in both: admitted at the limits, and refreshed */
+	conc_op(&ops[0], AF_OP_CONC_ADD, "global", "c2", 3, 60);
+	conc_op(&ops[1], AF_OP_CONC_ADD, "caller:bob", "c2", 2, 60);
+	assert_int_equal(af_store_exec(s, ops, 2, af_now_ms()), 0);
+	assert_true(ops[0].u.conc.admitted && ops[1].u.conc.admitted);
+	assert_int_equal(ops[0].u.conc.count, 3);
+	test_host_set_now(T0 + 60000);
+	assert_int_equal(conc_count(s, "global"), 1); /* c2 */
+	assert_int_equal(conc_count(s, "caller:alice"), 0);
+	assert_int_equal(conc_count(s, "caller:bob"), 1);
+	test_host_set_now(T0 + 90000);
+	assert_int_equal(conc_count(s, "global"), 0);
+	s->ops->gc(s, af_now_ms(), 0);
+	assert_int_equal(stats(s).entries, 0);
+
+	/* a gated WIN_HIT over its gate lets nobody in; at the gate it does.
+	 * The CONC_ADDs may come before it: they run last. */
+	test_host_set_now(T0 + 100000);
+	for(i = 0; i < 4; i++) {
+		snprintf(mem[i], sizeof(mem[i]), "g%d", i);
+		conc_op(&ops[0], AF_OP_CONC_ADD, "global", mem[i], 0, 60);
+		win_op(&ops[1], "rate:alice", 1, 2, 0);
+		conc_op(&ops[2], AF_OP_CONC_ADD, "caller:alice", mem[i], 0, 60);
+		assert_int_equal(af_store_exec(s, ops, 3, af_now_ms()), 0);
+		assert_int_equal(ops[1].u.win.count, i + 1);
+		assert_int_equal(ops[0].u.conc.admitted, i < 2);
+		assert_int_equal(ops[2].u.conc.admitted, i < 2);
+		assert_false(ops[0].u.conc.full || ops[2].u.conc.full);
+		assert_int_equal(ops[0].u.conc.count, i < 2 ? i + 1 : 2);
+	}
+	/* gate 0: no gate; a read-only gated hit gates too */
+	win_op(&ops[0], "rate:alice", 1, 0, 0);
+	conc_op(&ops[1], AF_OP_CONC_ADD, "global", "g9", 0, 60);
+	assert_int_equal(af_store_exec(s, ops, 2, af_now_ms()), 0);
+	assert_true(ops[1].u.conc.admitted);
+	win_op(&ops[0], "rate:alice", 0, 4, 0);
+	conc_op(&ops[1], AF_OP_CONC_ADD, "global", "g8", 0, 60);
+	assert_int_equal(af_store_exec(s, ops, 2, af_now_ms()), 0);
+	assert_int_equal(ops[0].u.win.count, 5);
+	assert_false(ops[1].u.conc.admitted);
+	assert_int_equal(ops[1].u.conc.count, 3);
+	assert_int_equal(conc_count(s, "global"), 3);
+
+	/* several members of one batch into one set: counted against it */
+	conc_op(&ops[0], AF_OP_CONC_ADD, "pair", "p1", 2, 60);
+	conc_op(&ops[1], AF_OP_CONC_ADD, "pair", "p2", 2, 60);
+	conc_op(&ops[2], AF_OP_CONC_ADD, "pair", "p3", 2, 60);
+	assert_int_equal(af_store_exec(s, ops, 3, af_now_ms()), 0);
+	assert_false(ops[0].u.conc.full || ops[1].u.conc.full);
+	assert_true(ops[2].u.conc.full);
+	assert_false(ops[0].u.conc.admitted);
+	assert_int_equal(conc_count(s, "pair"), 0);
+	assert_int_equal(af_store_exec(s, ops, 2, af_now_ms()), 0);
+	assert_true(ops[1].u.conc.admitted);
+	assert_int_equal(ops[0].u.conc.count, 2);
+	assert_int_equal(ops[1].u.conc.count, 2);
+	/* the same member twice counts once */
+	conc_op(&ops[0], AF_OP_CONC_ADD, "twice", "t", 1, 60);
+	conc_op(&ops[1], AF_OP_CONC_ADD, "twice", "t", 1, 30);
+	assert_int_equal(af_store_exec(s, ops, 2, af_now_ms()), 0);
+	assert_true(ops[0].u.conc.admitted && ops[1].u.conc.admitted);
+	assert_int_equal(ops[1].u.conc.count, 1);
+	/* refreshed in op order: the last ttl wins */
+	test_host_advance(30000);
+	assert_int_equal(conc_count(s, "twice"), 0);
+
+	/* a BAN_GET stop skips the whole group, before or after it */
+	assert_int_equal(ban_set(s, "1.2.3.4", 60, "x"), 0);
+	for(i = 0; i < 2; i++) {
+		conc_op(&ops[0], AF_OP_CONC_ADD, "global", "banned", 0, 60);
+		memset(&ops[1], 0, sizeof(ops[1]));
+		ops[1].type = AF_OP_BAN_GET;
+		ops[1].key = "1.2.3.4";
+		ops[1].key_len = 7;
+		ops[1].u.ban_get.stop = 1;
+		conc_op(&ops[2], AF_OP_CONC_ADD, "caller:x", "banned", 0, 60);
+		if(i)
+			ops[1].key = "1.2.3.5";
+		assert_int_equal(af_store_exec(s, ops, 3, af_now_ms()), 0);
+		assert_int_equal(ops[0].status, i ? 0 : 1);
+		assert_int_equal(ops[2].status, i ? 0 : 1);
+		assert_int_equal(ops[0].u.conc.admitted, i);
+		assert_int_equal(conc_count(s, "caller:x"), i);
+	}
+	/* CONC_DEL and CONC_COUNT run in order, CONC_ADD at the end */
+	conc_op(&ops[0], AF_OP_CONC_ADD, "order", "o", 0, 60);
+	conc_op(&ops[1], AF_OP_CONC_COUNT, "order", NULL, 0, 0);
+	conc_op(&ops[2], AF_OP_CONC_DEL, "order", "o", 0, 0);
+	assert_int_equal(af_store_exec(s, ops, 3, af_now_ms()), 0);
+	assert_int_equal(ops[1].u.conc.count, 0);
+	assert_false(ops[2].u.conc.found);
+	assert_int_equal(ops[0].u.conc.count, 1);
+	assert_int_equal(af_store_exec(s, ops + 1, 2, af_now_ms()), 0);
+	assert_int_equal(ops[1].u.conc.count, 1);
+	assert_true(ops[2].u.conc.found);
+	assert_int_equal(ops[2].u.conc.count, 0);
+
+	/* an invalid CONC_ADD fails the group; other ops are done */
+	conc_op(&ops[0], AF_OP_CONC_ADD, "inv", "a", 0, 60);
+	conc_op(&ops[1], AF_OP_CONC_ADD, "inv2", "a", 0, 0); /* ttl 0 */
+	win_op(&ops[2], "inv", 1, 0, 0);
+	assert_int_equal(af_store_exec(s, ops, 3, af_now_ms()), -1);
+	assert_int_equal(ops[0].status, -1);
+	assert_int_equal(ops[1].status, -1);
+	assert_int_equal(ops[2].status, 0);
+	assert_false(ops[0].u.conc.admitted);
+	assert_int_equal(conc_count(s, "inv"), 0);
+	ops[1].u.conc.ttl_s = 60;
+	ops[1].u.conc.member = NULL; /* NULL member with a length */
+	assert_int_equal(af_store_exec(s, ops, 2, af_now_ms()), -1);
+	assert_int_equal(ops[1].status, -1);
+	conc_op(&ops[1], AF_OP_CONC_DEL, "inv", NULL, 0, 0);
+	ops[1].u.conc.member_len = 1;
+	assert_int_equal(af_store_exec(s, ops + 1, 1, af_now_ms()), -1);
+	/* the NULL member of length 0 is the empty member */
+	ops[1].u.conc.member_len = 0;
+	assert_int_equal(af_store_exec(s, ops + 1, 1, af_now_ms()), 0);
+	/* at most CONC_MAX CONC_ADDs in one batch */
+	for(i = 0; i <= CONC_MAX; i++) {
+		snprintf(mem[i], sizeof(mem[i]), "set%d", i);
+		conc_op(&ops[i], AF_OP_CONC_ADD, mem[i], "m", 0, 60);
+	}
+	assert_int_equal(af_store_exec(s, ops, CONC_MAX + 1, af_now_ms()), -1);
+	for(i = 0; i <= CONC_MAX; i++)
+		assert_int_equal(ops[i].status, -1);
+	assert_int_equal(af_store_exec(s, ops, CONC_MAX, af_now_ms()), 0);
+	for(i = 0; i < CONC_MAX; i++) {
+		assert_true(ops[i].u.conc.admitted);
+		assert_true(conc_del(s, mem[i], "m", NULL));
+	}
+	free_store(s);
+}
+
+/* if_new: distinct counting with a pairs window and a distinct window */
+static void test_win_if_new(void **state)
+{
+	af_store_t *s = new_store(0, 0);
+	af_op_t ops[4];
+	const char *pairs[][2] = {{"A", "B"}, {"A", "B"}, {"A", "C"}, {"A", "B"},
+			{"A", "D"}, {"A", "C"}};
+	const uint32_t want[] = {1, 1, 2, 2, 3, 3};
+	char pk[32];
+	int i;
+
+	test_host_set_now(T0);
+	for(i = 0; i < 6; i++) {
+		snprintf(pk, sizeof(pk), "pair:%s:%s", pairs[i][0], pairs[i][1]);
+		win_op(&ops[0], pk, 1, 0, 0);
+		win_op(&ops[1], "dist:A", 1, 0, 1);
+		assert_int_equal(af_store_exec(s, ops, 2, af_now_ms()), 0);
+		assert_int_equal(ops[1].status, 0);
+		assert_int_equal(ops[1].u.win.count, want[i]);
+	}
+	/* a new pair of another caller counts for that caller only */
+	win_op(&ops[0], "pair:E:B", 1, 0, 0);
+	win_op(&ops[1], "dist:E", 1, 0, 1);
+	assert_int_equal(af_store_exec(s, ops, 2, af_now_ms()), 0);
+	assert_int_equal(ops[1].u.win.count, 1);
+	assert_int_equal(win_hit(s, "dist:A", 60, 0), 3);
+	/* n > 1 on the pair: new when its count is its n */
+	win_op(&ops[0], "pair:big", 3, 0, 0);
+	win_op(&ops[1], "dist:big", 1, 0, 1);
+	assert_int_equal(af_store_exec(s, ops, 2, af_now_ms()), 0);
+	assert_int_equal(ops[1].u.win.count, 1);
+	assert_int_equal(af_store_exec(s, ops, 2, af_now_ms()), 0);
+	assert_int_equal(ops[1].u.win.count, 1);
+	/* a pair read (n 0) is never new */
+	win_op(&ops[0], "pair:zero", 0, 0, 0);
+	assert_int_equal(af_store_exec(s, ops, 2, af_now_ms()), 0);
+	assert_int_equal(ops[1].u.win.count, 1);
+	/* when not new, the distinct counter only reads: no ban */
+	win_op(&ops[0], "pair:A:B", 1, 0, 0);
+	win_op(&ops[1], "dist:A", 1, 0, 1);
+	ops[1].u.win.ban_threshold = 1;
+	ops[1].u.win.ban_s = 60;
+	assert_int_equal(af_store_exec(s, ops, 2, af_now_ms()), 0);
+	assert_false(ops[1].u.win.banned);
+	assert_false(ban_get(s, "dist:A", NULL));
+
+	/* a chain: an op whose own if_new kept it from adding is not new,
+	 * even when its count equals its n */
+	assert_int_equal(win_hit(s, "chain:d", 60, 1), 1);
+	assert_int_equal(win_hit(s, "chain:p", 60, 1), 1);
+	win_op(&ops[0], "chain:p", 1, 0, 0); /* not new */
+	win_op(&ops[1], "chain:d", 1, 0, 1); /* reads 1: its n */
+	win_op(&ops[2], "chain:e", 1, 0, 2); /* so reads too */
+	assert_int_equal(af_store_exec(s, ops, 3, af_now_ms()), 0);
+	assert_int_equal(ops[0].u.win.count, 2);
+	assert_int_equal(ops[1].u.win.count, 1);
+	assert_int_equal(ops[2].status, 0);
+	assert_int_equal(ops[2].u.win.count, 0);
+	/* all new: all count */
+	win_op(&ops[0], "chain:p2", 1, 0, 0);
+	win_op(&ops[1], "chain:d2", 1, 0, 1);
+	assert_int_equal(af_store_exec(s, ops, 3, af_now_ms()), 0);
+	assert_int_equal(ops[1].u.win.count, 1);
+	assert_int_equal(ops[2].u.win.count, 1);
+
+	/* invalid if_new: -1 for that op only */
+	{
+		const int bad[] = {-1, 3, 4, 100, 1};
+
+		for(i = 0; i < 5; i++) {
+			win_op(&ops[0], "inv:p", 1, 0, 0);
+			ban_set(s, "inv:b", 60, "x");
+			memset(&ops[1], 0, sizeof(ops[1]));
+			ops[1].type = AF_OP_BAN_GET; /* not a WIN_HIT */
+			ops[1].key = "inv:b";
+			ops[1].key_len = 5;
+			win_op(&ops[2], "inv:d", 1, 0, bad[i] == 1 ? 2 : bad[i]);
+			win_op(&ops[3], "inv:e", 1, 0, 0);
+			assert_int_equal(af_store_exec(s, ops, 4, af_now_ms()), -1);
+			assert_int_equal(ops[0].status, 0);
+			assert_int_equal(ops[2].status, -1);
+			assert_int_equal(ops[2].u.win.count, 0);
+			assert_int_equal(ops[3].status, 0);
+		}
+		assert_int_equal(win_hit(s, "inv:d", 60, 0), 0);
+	}
+	/* a failed op named by if_new: this one reads */
+	win_op(&ops[0], "fail:p", 1, 0, 0);
+	ops[0].u.win.window_s = 0;
+	win_op(&ops[1], "fail:d", 1, 0, 1);
+	assert_int_equal(af_store_exec(s, ops, 2, af_now_ms()), -1);
+	assert_int_equal(ops[0].status, -1);
+	assert_int_equal(ops[1].status, 0);
+	assert_int_equal(ops[1].u.win.count, 0);
+	free_store(s);
+}
+
+/* sets and members are never evicted; no room fails cleanly */
+static void test_conc_capacity(void **state)
+{
+	af_store_t *s = new_store(8, 1);
+	af_op_t ops[2];
+	af_store_stats_t st;
+	char k[32];
+	uint32_t c;
+	int i;
+
+	test_host_set_now(T0);
+	for(i = 0; i < 8; i++) {
+		snprintf(k, sizeof(k), "w%d", i);
+		test_host_advance(1);
+		assert_int_equal(win_hit(s, k, 3600, 1), 1);
+	}
+	/* a CONC_ADD may evict windows */
+	for(i = 0; i < 3; i++) {
+		snprintf(k, sizeof(k), "m%d", i);
+		assert_true(conc_add(s, "g", k, 10, 3600, &c));
+	}
+	assert_int_equal(c, 3);
+	assert_int_equal(stats(s).evictions, 4);
+	/* windows evict windows only, however soon the members expire */
+	assert_true(conc_add(s, "short", "x", 0, 1, NULL));
+	for(i = 0; i < 100; i++) {
+		snprintf(k, sizeof(k), "x%d", i);
+		assert_int_equal(win_hit(s, k, 3600, 1), 1);
+	}
+	assert_int_equal(conc_count(s, "g"), 3);
+	assert_int_equal(conc_count(s, "short"), 1);
+	assert_true(conc_del(s, "short", "x", NULL));
+	/* bans evict windows, then bans, never members */
+	for(i = 0; i < 4; i++) {
+		snprintf(k, sizeof(k), "b%d", i);
+		assert_int_equal(ban_set(s, k, 100 + i, "x"), 0);
+	}
+	assert_int_equal(stats(s).entries, 8);
+	assert_int_equal(ban_set(s, "b4", 1000, "x"), 0);
+	assert_false(ban_get(s, "b0", NULL));
+	assert_int_equal(conc_count(s, "g"), 3);
+	/* only bans and members: a window fails, a CONC_ADD fails, status -1
+	 * for each op of the group, nothing changed */
+	st = stats(s);
+	snprintf(k, sizeof(k), "wx");
+	{
+		af_op_t w = {.type = AF_OP_WIN_HIT, .key = "wx", .key_len = 2};
+
+		w.u.win.window_s = 60;
+		w.u.win.n = 1;
+		assert_int_equal(af_store_exec(s, &w, 1, af_now_ms()), -1);
+	}
+	conc_op(&ops[0], AF_OP_CONC_ADD, "g", "m3", 10, 3600);
+	assert_int_equal(af_store_exec(s, ops, 1, af_now_ms()), -1);
+	assert_int_equal(ops[0].status, -1);
+	assert_false(ops[0].u.conc.admitted);
+	assert_int_equal(ops[0].u.conc.count, 3);
+	conc_op(&ops[0], AF_OP_CONC_ADD, "g", "m3", 10, 3600);
+	conc_op(&ops[1], AF_OP_CONC_ADD, "h", "m3", 10, 3600);
+	assert_int_equal(af_store_exec(s, ops, 2, af_now_ms()), -1);
+	assert_int_equal(ops[0].status, -1);
+	assert_int_equal(ops[1].status, -1);
+	assert_int_equal(stats(s).entries, 8);
+	assert_int_equal(stats(s).evictions, st.evictions);
+	assert_int_equal(stats(s).failures, st.failures + 4);
+	/* one free entry: the new set "h" is made, its member has no room;
+	 * both go, and "g" is not added to */
+	assert_true(ban_del(s, "b1"));
+	conc_op(&ops[0], AF_OP_CONC_ADD, "h", "m3", 10, 3600);
+	conc_op(&ops[1], AF_OP_CONC_ADD, "g", "m3", 10, 3600);
+	assert_int_equal(af_store_exec(s, ops, 2, af_now_ms()), -1);
+	assert_int_equal(ops[0].status, -1);
+	assert_int_equal(ops[0].u.conc.count, 0);
+	assert_int_equal(ops[1].u.conc.count, 3);
+	/* and the other way round: g's member taken back */
+	conc_op(&ops[0], AF_OP_CONC_ADD, "g", "m3", 10, 3600);
+	conc_op(&ops[1], AF_OP_CONC_ADD, "h", "m3", 10, 3600);
+	assert_int_equal(af_store_exec(s, ops, 2, af_now_ms()), -1);
+	assert_int_equal(ops[0].u.conc.count, 3);
+	assert_int_equal(ops[1].u.conc.count, 0);
+	assert_int_equal(stats(s).entries, 7);
+	assert_int_equal(conc_count(s, "g"), 3);
+	assert_int_equal(conc_count(s, "h"), 0);
+	/* the one entry is enough for a member of an existing set */
+	assert_true(conc_add(s, "g", "m3", 10, 3600, &c));
+	assert_int_equal(c, 4);
+	assert_int_equal(stats(s).entries, 8);
+	/* and nothing is lost: every member leaves, the set goes */
+	for(i = 0; i < 4; i++) {
+		snprintf(k, sizeof(k), "m%d", i);
+		assert_true(conc_del(s, "g", k, NULL));
+	}
+	assert_int_equal(stats(s).entries, 3);
+	free_store(s);
+}
+
+typedef struct conc_list_acc {
+	int n;
+	int stop_after;
+	char seen[8][128];
+	uint32_t count[8];
+} conc_list_acc_t;
+
+static int conc_list_cb(const char *key, size_t key_len, uint32_t count,
+		void *arg)
+{
+	conc_list_acc_t *acc = arg;
+
+	assert_true(key_len < sizeof(acc->seen[0]));
+	if(acc->n < 8) {
+		memcpy(acc->seen[acc->n], key, key_len);
+		acc->seen[acc->n][key_len] = '\0';
+		acc->count[acc->n] = count;
+	}
+	acc->n++;
+	return acc->stop_after && acc->n >= acc->stop_after;
+}
+
+/* The count conc_list gave for key in acc, -1 when not listed. */
+static int conc_listed(const conc_list_acc_t *acc, const char *key)
+{
+	int i;
+
+	for(i = 0; i < acc->n && i < 8; i++)
+		if(strcmp(acc->seen[i], key) == 0)
+			return (int)acc->count[i];
+	return -1;
+}
+
+/* conc_list lists the live sets under a prefix, with their counts */
+static void test_conc_list(void **state)
+{
+	af_store_t *s = new_store(0, 4);
+	conc_list_acc_t acc;
+	char longk[150];
+
+	test_host_set_now(T0);
+	assert_true(conc_add(s, "conc:caller:alice", "a1", 0, 60, NULL));
+	assert_true(conc_add(s, "conc:caller:alice", "a2", 0, 60, NULL));
+	assert_true(conc_add(s, "conc:caller:bob", "b1", 0, 60, NULL));
+	assert_true(conc_add(s, "conc:caller:eve", "e1", 0, 5, NULL));
+	assert_true(conc_add(s, "conc:global", "a1", 0, 60, NULL));
+	assert_true(conc_add(s, "conc:caller:gone", "g1", 0, 60, NULL));
+	assert_true(conc_del(s, "conc:caller:gone", "g1", NULL));
+	memset(longk, 'k', sizeof(longk) - 1);
+	longk[sizeof(longk) - 1] = '\0';
+	memcpy(longk, "conc:long:", 10);
+	assert_true(conc_add(s, longk, "l1", 0, 60, NULL));
+	/* not sets */
+	assert_int_equal(ban_set(s, "conc:caller:ban", 60, "x"), 0);
+	assert_int_equal(win_hit(s, "conc:caller:win", 60, 1), 1);
+	test_host_advance(5000); /* eve's call is over */
+
+	memset(&acc, 0, sizeof(acc));
+	assert_int_equal(s->ops->conc_list(s, "conc:caller:", 12, conc_list_cb,
+							 &acc, af_now_ms()),
+			0);
+	assert_int_equal(acc.n, 2);
+	assert_int_equal(conc_listed(&acc, "conc:caller:alice"), 2);
+	assert_int_equal(conc_listed(&acc, "conc:caller:bob"), 1);
+	memset(&acc, 0, sizeof(acc));
+	assert_int_equal(
+			s->ops->conc_list(s, NULL, 0, conc_list_cb, &acc, af_now_ms()),
+			0);
+	assert_int_equal(acc.n, 4);
+	assert_int_equal(conc_listed(&acc, "conc:global"), 1);
+	longk[AF_KEY_MAX] = '\0'; /* listed as its first AF_KEY_MAX bytes */
+	assert_int_equal(conc_listed(&acc, longk), 1);
+	memset(&acc, 0, sizeof(acc));
+	assert_int_equal(s->ops->conc_list(s, longk, AF_KEY_MAX, conc_list_cb,
+							 &acc, af_now_ms()),
+			0);
+	assert_int_equal(acc.n, 1);
+	memset(&acc, 0, sizeof(acc));
+	assert_int_equal(s->ops->conc_list(s, "conc:caller:alicex", 18,
+							 conc_list_cb, &acc, af_now_ms()),
+			0);
+	assert_int_equal(acc.n, 0);
+	memset(&acc, 0, sizeof(acc));
+	acc.stop_after = 1;
+	assert_int_equal(
+			s->ops->conc_list(s, "", 0, conc_list_cb, &acc, af_now_ms()), 0);
+	assert_int_equal(acc.n, 1);
+	assert_int_equal(s->ops->conc_list(s, NULL, 3, conc_list_cb, &acc,
+							 af_now_ms()),
+			-1);
+	/* eve's set was pruned on the way: it is gone after gc */
+	s->ops->gc(s, af_now_ms(), 0);
+	assert_int_equal(stats(s).entries, 3 + 2 + 2 + 2 + 2);
+	free_store(s);
+}
+
+/* ---- a randomized test against a reference model ---- */
+
+#define M_SETS 6
+#define M_MEMS 24
+
+typedef struct model {
+	uint64_t exp[M_SETS][M_MEMS]; /* member expiry, 0: not in */
+	char set_key[M_SETS][160];
+	char mem_key[M_MEMS][160];
+	uint64_t rng;
+} model_t;
+
+static uint32_t m_rand(model_t *md, uint32_t n)
+{
+	md->rng ^= md->rng << 13;
+	md->rng ^= md->rng >> 7;
+	md->rng ^= md->rng << 17;
+	return (uint32_t)(md->rng % n);
+}
+
+/* live members of set in the model at now */
+static uint32_t m_count(const model_t *md, int set, uint64_t now)
+{
+	uint32_t c = 0;
+	int i;
+
+	for(i = 0; i < M_MEMS; i++)
+		c += md->exp[set][i] > now;
+	return c;
+}
+
+/* Checks every set of the model against conc_list and, when exact, the
+ * store's entry count (after a full gc) against the live sets and
+ * members, and the gate window when it is live. */
+static void m_check_all(af_store_t *s, model_t *md, uint64_t now, int exact)
+{
+	conc_list_acc_t acc;
+	uint64_t entries = win_hit(s, "gate", 3600, 0) > 0;
+	uint32_t c;
+	int i;
+
+	memset(&acc, 0, sizeof(acc));
+	assert_int_equal(
+			s->ops->conc_list(s, "set", 3, conc_list_cb, &acc, now), 0);
+	for(i = 0; i < M_SETS; i++) {
+		c = m_count(md, i, now);
+		entries += c ? c + 1 : 0;
+		if(strlen(md->set_key[i]) < sizeof(acc.seen[0]) - 1
+				&& strlen(md->set_key[i]) <= AF_KEY_MAX)
+			assert_int_equal(conc_listed(&acc, md->set_key[i]),
+					c ? (int)c : -1);
+		assert_int_equal(conc_count(s, md->set_key[i]), c);
+	}
+	if(exact) {
+		s->ops->gc(s, now, 0);
+		assert_int_equal(stats(s).entries, entries);
+	}
+}
+
+/* One random run of nops ops on a store of max_entries in stripes, with
+ * filler windows and bans when filler is set. */
+static void m_run(uint64_t seed, uint32_t max_entries, uint32_t stripes,
+		int filler, int nops)
+{
+	af_store_t *s = new_store(max_entries, stripes);
+	model_t *md = calloc(1, sizeof(*md));
+	af_op_t ops[3];
+	uint64_t now = T0;
+	uint32_t want, lim[2], ttl[2];
+	int i, j, a, b, m, r, present, full[2], admit, refused = 0, failed = 0;
+	char fk[32];
+
+	assert_non_null(md);
+	md->rng = seed;
+	for(i = 0; i < M_SETS; i++) {
+		if(i == M_SETS - 1) {
+			memset(md->set_key[i], 'L', 150);
+			memcpy(md->set_key[i], "set-long", 8);
+		} else {
+			snprintf(md->set_key[i], sizeof(md->set_key[i]), "set%d", i);
+		}
+	}
+	for(i = 0; i < M_MEMS; i++) {
+		if(i == M_MEMS - 1) {
+			memset(md->mem_key[i], 'M', 130);
+		} else if(i == M_MEMS - 2) {
+			memset(md->mem_key[i], 'M', 129);
+		} else {
+			snprintf(md->mem_key[i], sizeof(md->mem_key[i]),
+					"%d-call@10.0.0.1", i);
+		}
+	}
+	test_host_set_now(now);
+	for(i = 0; i < nops; i++) {
+		r = m_rand(md, 100);
+		a = m_rand(md, M_SETS);
+		m = m_rand(md, M_MEMS);
+		if(r < 35) {
+			/* ADD to one set */
+			lim[0] = m_rand(md, 7);
+			ttl[0] = 1 + m_rand(md, 20);
+			conc_op(&ops[0], AF_OP_CONC_ADD, md->set_key[a], md->mem_key[m],
+					lim[0], ttl[0]);
+			r = af_store_exec(s, ops, 1, now);
+			present = md->exp[a][m] > now;
+			want = m_count(md, a, now);
+			full[0] = !present && lim[0] && want >= lim[0];
+			if(r < 0) {
+				assert_true(filler);
+				assert_int_equal(ops[0].status, -1);
+				assert_false(full[0]);
+				failed++;
+			} else {
+				assert_int_equal(ops[0].u.conc.full, full[0]);
+				assert_int_equal(ops[0].u.conc.admitted, !full[0]);
+				if(!full[0]) {
+					md->exp[a][m] = now + ttl[0] * 1000ULL;
+					want = m_count(md, a, now);
+				} else {
+					refused++;
+				}
+			}
+			assert_false(ops[0].u.conc.admitted && r < 0);
+			assert_int_equal(ops[0].u.conc.count, want);
+		} else if(r < 50) {
+			/* ADD one member to two sets, sometimes gated */
+			b = (a + 1 + m_rand(md, M_SETS - 1)) % M_SETS;
+			for(j = 0; j < 2; j++) {
+				lim[j] = m_rand(md, 7);
+				ttl[j] = 1 + m_rand(md, 20);
+				conc_op(&ops[j], AF_OP_CONC_ADD, md->set_key[j ? b : a],
+						md->mem_key[m], lim[j], ttl[j]);
+				present = md->exp[j ? b : a][m] > now;
+				full[j] = !present && lim[j]
+						  && m_count(md, j ? b : a, now) >= lim[j];
+			}
+			win_op(&ops[2], "gate", 0, 0, 0);
+			ops[2].u.win.window_s = 3600;
+			if(m_rand(md, 4) == 0) {
+				ops[2].u.win.gate = 1 + m_rand(md, 1000);
+				ops[2].u.win.n = 1;
+			}
+			r = af_store_exec(s, ops, 3, now);
+			admit = !full[0] && !full[1]
+					&& !(ops[2].u.win.gate
+							&& ops[2].u.win.count > ops[2].u.win.gate);
+			if(r < 0 && ops[0].status == -1) {
+				assert_true(filler);
+				assert_int_equal(ops[1].status, -1);
+				admit = 0;
+				failed++;
+			} else {
+				assert_int_equal(ops[0].status, 0);
+				assert_int_equal(ops[0].u.conc.full, full[0]);
+				assert_int_equal(ops[1].u.conc.full, full[1]);
+			}
+			assert_int_equal(ops[0].u.conc.admitted, admit);
+			assert_int_equal(ops[1].u.conc.admitted, admit);
+			if(admit) {
+				md->exp[a][m] = now + ttl[0] * 1000ULL;
+				md->exp[b][m] = now + ttl[1] * 1000ULL;
+			} else {
+				refused++;
+			}
+			assert_int_equal(ops[0].u.conc.count, m_count(md, a, now));
+			assert_int_equal(ops[1].u.conc.count, m_count(md, b, now));
+		} else if(r < 70) {
+			conc_op(&ops[0], AF_OP_CONC_DEL, md->set_key[a], md->mem_key[m],
+					0, 0);
+			assert_int_equal(af_store_exec(s, ops, 1, now), 0);
+			assert_int_equal(ops[0].u.conc.found, md->exp[a][m] > now);
+			md->exp[a][m] = 0;
+			assert_int_equal(ops[0].u.conc.count, m_count(md, a, now));
+		} else if(r < 78) {
+			conc_op(&ops[0], AF_OP_CONC_COUNT, md->set_key[a], NULL, 0, 0);
+			assert_int_equal(af_store_exec(s, ops, 1, now), 0);
+			assert_int_equal(ops[0].u.conc.count, m_count(md, a, now));
+		} else if(r < 90) {
+			now += m_rand(md, 3) == 0 ? 1000 * m_rand(md, 4)
+									   : m_rand(md, 1500);
+			test_host_set_now(now);
+		} else if(r < 94) {
+			s->ops->gc(s, now, m_rand(md, 4));
+		} else if(filler) {
+			snprintf(fk, sizeof(fk), "f%u", m_rand(md, 1000));
+			if(m_rand(md, 4) == 0) {
+				ban_set(s, fk, 1 + m_rand(md, 10), "f");
+			} else {
+				win_op(&ops[0], fk, 1, 0, 0);
+				ops[0].u.win.window_s = 1 + m_rand(md, 30);
+				af_store_exec(s, ops, 1, now);
+			}
+		} else if(m_rand(md, 10) == 0) {
+			m_check_all(s, md, now, 1);
+		}
+	}
+	m_check_all(s, md, now, !filler);
+	/* the run saw refusals (and failures when filled) */
+	assert_true(refused > 0);
+	if(filler)
+		print_message("model run (filled store): %d refused, %d failed\n",
+				refused, failed);
+	/* all members leave: nothing is left */
+	for(a = 0; a < M_SETS; a++)
+		for(m = 0; m < M_MEMS; m++)
+			conc_del(s, md->set_key[a], md->mem_key[m], NULL);
+	memset(md->exp, 0, sizeof(md->exp));
+	m_check_all(s, md, now, !filler);
+	free(md);
+	free_store(s);
+}
+
+/* random ops against a simple model: counts, admissions, expiry, gc */
+static void test_conc_model(void **state)
+{
+	m_run(0x9e3779b97f4a7c15ULL, 4096, 8, 0, 20000);
+	m_run(12345, 4096, 1, 0, 20000);
+	/* a small store churned by windows and bans: sweeps, no room */
+	m_run(777, 64, 2, 1, 20000);
+	m_run(4242, 32, 1, 1, 20000);
+}
+
+/* ---- concurrency: threads and processes on one set ---- */
+
+#define C_WORKERS 4
+#define C_ITERS 2000
+#define C_LIMIT 3
+
+typedef struct conc_arg {
+	af_store_t *s;
+	int id;
+	long *live; /* members admitted and not yet deleted, all workers */
+	int bad;
+	int admitted;
+	int refused;
+} conc_arg_t;
+
+/*
+ * One worker: adds a call to "global" (limit C_LIMIT), every other time
+ * with its caller's set (limit 1, two workers per caller) and a WIN_HIT
+ * that may ban another key (two locks) in the same batch; checks the
+ * counts, then deletes it. Counts problems in a->bad (no cmocka asserts
+ * in threads or children).
+ */
+static void conc_work(conc_arg_t *a)
+{
+	char mem[32], caller[16];
+	af_op_t ops[3];
+	int i, both, n;
+	long v;
+
+	snprintf(caller, sizeof(caller), "caller%d", a->id % 2);
+	for(i = 0; i < C_ITERS; i++) {
+		snprintf(mem, sizeof(mem), "w%d-%d", a->id, i);
+		both = i % 2;
+		conc_op(&ops[0], AF_OP_CONC_ADD, "global", mem, C_LIMIT, 3600);
+		conc_op(&ops[1], AF_OP_CONC_ADD, caller, mem, 1, 3600);
+		win_op(&ops[2], "rate", 1, 0, 0);
+		ops[2].u.win.ban_threshold = UINT32_MAX;
+		ops[2].u.win.ban_s = 60;
+		ops[2].u.win.ban_key = "rate-ban";
+		ops[2].u.win.ban_key_len = 8;
+		n = both ? 3 : 1;
+		if(af_store_exec(a->s, ops, n, af_now_ms()) != 0)
+			a->bad++;
+		if(ops[0].u.conc.count > C_LIMIT || ops[1].u.conc.count > 1)
+			a->bad++;
+		if(both && ops[0].u.conc.admitted != ops[1].u.conc.admitted)
+			a->bad++;
+		if(!ops[0].u.conc.admitted) {
+			a->refused++;
+			continue;
+		}
+		a->admitted++;
+		v = __atomic_add_fetch(a->live, 1, __ATOMIC_SEQ_CST);
+		if(v > C_LIMIT)
+			a->bad++;
+		conc_op(&ops[2], AF_OP_CONC_COUNT, "global", NULL, 0, 0);
+		if(af_store_exec(a->s, ops + 2, 1, af_now_ms()) != 0
+				|| ops[2].u.conc.count < 1 || ops[2].u.conc.count > C_LIMIT)
+			a->bad++;
+		__atomic_sub_fetch(a->live, 1, __ATOMIC_SEQ_CST);
+		conc_op(&ops[0], AF_OP_CONC_DEL, "global", mem, 0, 0);
+		conc_op(&ops[1], AF_OP_CONC_DEL, caller, mem, 0, 0);
+		if(af_store_exec(a->s, ops, 1 + both, af_now_ms()) != 0
+				|| !ops[0].u.conc.found || (both && !ops[1].u.conc.found))
+			a->bad++;
+	}
+}
+
+static void *conc_thr(void *p)
+{
+	conc_work(p);
+	return p;
+}
+
+/* Checks the store after the workers: every set empty and gone. */
+static void conc_check_end(af_store_t *s)
+{
+	assert_int_equal(conc_count(s, "global"), 0);
+	assert_int_equal(conc_count(s, "caller0"), 0);
+	assert_int_equal(conc_count(s, "caller1"), 0);
+	/* the rate window only */
+	assert_int_equal(stats(s).entries, 1);
+	assert_int_equal(stats(s).failures, 0);
+}
+
+/* threads on one set: never over the limit, 0 at the end */
+static void test_conc_threads(void **state)
+{
+	af_store_t *s = new_store(4096, 64);
+	pthread_t t[C_WORKERS];
+	conc_arg_t a[C_WORKERS];
+	long live = 0;
+	int i, admitted = 0, refused = 0;
+
+	test_host_set_now(T0);
+	for(i = 0; i < C_WORKERS; i++) {
+		memset(&a[i], 0, sizeof(a[i]));
+		a[i].s = s;
+		a[i].id = i;
+		a[i].live = &live;
+		assert_int_equal(pthread_create(&t[i], NULL, conc_thr, &a[i]), 0);
+	}
+	for(i = 0; i < C_WORKERS; i++) {
+		assert_int_equal(pthread_join(t[i], NULL), 0);
+		assert_int_equal(a[i].bad, 0);
+		admitted += a[i].admitted;
+		refused += a[i].refused;
+	}
+	assert_int_equal(admitted + refused, C_WORKERS * C_ITERS);
+	assert_true(admitted > 0);
+	print_message("conc threads: %d admitted, %d refused\n", admitted,
+			refused);
+	conc_check_end(s);
+	free_store(s);
+}
+
+/* A MAP_SHARED page for counters shared with forked children. */
+static long *shared_page(void)
+{
+	void *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
+			MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+
+	assert_true(p != MAP_FAILED);
+	memset(p, 0, 4096);
+	return p;
+}
+
+/* forked workers on one set: never over the limit, 0 at the end */
+static void test_conc_fork(void **state)
+{
+	af_store_shm_cfg_t cfg = {.max_entries = 4096, .stripes = 64};
+	af_store_t *s;
+	long *sh = shared_page(); /* [0] live, [1 + i] admitted by child i */
+	pid_t pid[C_WORKERS];
+	int i, wst;
+	long admitted = 0;
+
+	af_host_set(&mm_host);
+	s = af_store_shm_new(&cfg);
+	assert_non_null(s);
+	for(i = 0; i < C_WORKERS; i++) {
+		pid[i] = fork();
+		assert_true(pid[i] >= 0);
+		if(pid[i] == 0) {
+			conc_arg_t a = {.s = s, .id = i, .live = &sh[0]};
+
+			conc_work(&a);
+			sh[1 + i] = a.admitted;
+			_exit(a.bad ? 1 : 0);
+		}
+	}
+	for(i = 0; i < C_WORKERS; i++) {
+		assert_int_equal(waitpid(pid[i], &wst, 0), pid[i]);
+		assert_true(WIFEXITED(wst));
+		assert_int_equal(WEXITSTATUS(wst), 0);
+		admitted += sh[1 + i];
+	}
+	assert_true(admitted > 0);
+	conc_check_end(s);
+	s->ops->destroy(s);
+	assert_int_equal(mm_live, 0);
+	munmap(sh, 4096);
+	test_host_init();
+	assert_int_equal(test_host_shm_live(), 0);
+}
+
+#define X_WORKERS 8
+#define X_TRIES 40
+#define X_LIMIT 37
+
+typedef struct exact_arg {
+	af_store_t *s;
+	int id;
+	volatile long *go;
+	int admitted;
+	int bad;
+} exact_arg_t;
+
+/* One worker of the exactness test: waits for go, then tries to add
+ * X_TRIES distinct members to "exact", never deleting. */
+static void exact_work(exact_arg_t *a)
+{
+	char mem[32];
+	af_op_t op;
+	int i;
+
+	while(!__atomic_load_n(a->go, __ATOMIC_ACQUIRE))
+		;
+	for(i = 0; i < X_TRIES; i++) {
+		snprintf(mem, sizeof(mem), "x%d-%d", a->id, i);
+		conc_op(&op, AF_OP_CONC_ADD, "exact", mem, X_LIMIT, 3600);
+		if(af_store_exec(a->s, &op, 1, af_now_ms()) != 0
+				|| op.u.conc.count > X_LIMIT
+				|| op.u.conc.full == op.u.conc.admitted)
+			a->bad++;
+		a->admitted += op.u.conc.admitted;
+	}
+}
+
+static void *exact_thr(void *p)
+{
+	exact_work(p);
+	return p;
+}
+
+/* racing workers with distinct members: exactly the limit gets in */
+static void test_conc_exact(void **state)
+{
+	af_store_shm_cfg_t cfg = {.max_entries = 4096, .stripes = 8};
+	af_store_t *s = new_store(4096, 8);
+	pthread_t t[X_WORKERS];
+	exact_arg_t a[X_WORKERS];
+	long go = 0, *sh;
+	pid_t pid[X_WORKERS];
+	int i, wst, admitted = 0;
+
+	/* threads */
+	test_host_set_now(T0);
+	for(i = 0; i < X_WORKERS; i++) {
+		memset(&a[i], 0, sizeof(a[i]));
+		a[i].s = s;
+		a[i].id = i;
+		a[i].go = &go;
+		assert_int_equal(pthread_create(&t[i], NULL, exact_thr, &a[i]), 0);
+	}
+	__atomic_store_n(&go, 1, __ATOMIC_RELEASE);
+	for(i = 0; i < X_WORKERS; i++) {
+		assert_int_equal(pthread_join(t[i], NULL), 0);
+		assert_int_equal(a[i].bad, 0);
+		admitted += a[i].admitted;
+	}
+	assert_int_equal(admitted, X_LIMIT);
+	assert_int_equal(conc_count(s, "exact"), X_LIMIT);
+	assert_int_equal(stats(s).entries, X_LIMIT + 1);
+	free_store(s);
+
+	/* processes */
+	sh = shared_page(); /* [0] go, [1 + i] admitted by child i */
+	af_host_set(&mm_host);
+	s = af_store_shm_new(&cfg);
+	assert_non_null(s);
+	for(i = 0; i < X_WORKERS; i++) {
+		pid[i] = fork();
+		assert_true(pid[i] >= 0);
+		if(pid[i] == 0) {
+			exact_arg_t c = {.s = s, .id = i, .go = &sh[0]};
+
+			exact_work(&c);
+			sh[1 + i] = c.admitted;
+			_exit(c.bad ? 1 : 0);
+		}
+	}
+	__atomic_store_n(&sh[0], 1, __ATOMIC_RELEASE);
+	admitted = 0;
+	for(i = 0; i < X_WORKERS; i++) {
+		assert_int_equal(waitpid(pid[i], &wst, 0), pid[i]);
+		assert_true(WIFEXITED(wst));
+		assert_int_equal(WEXITSTATUS(wst), 0);
+		admitted += sh[1 + i];
+	}
+	assert_int_equal(admitted, X_LIMIT);
+	assert_int_equal(conc_count(s, "exact"), X_LIMIT);
+	s->ops->destroy(s);
+	assert_int_equal(mm_live, 0);
+	munmap(sh, 4096);
+	test_host_init();
+	assert_int_equal(test_host_shm_live(), 0);
+}
+
+/* Monotonic nanoseconds. */
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+#define B_LIVE 100
+#define B_ITERS 200000
+
+/* prints ns per CONC_ADD + CONC_DEL with B_LIVE calls in the set (not
+ * asserted; under ASan the figure is several times the real one) */
+static void test_conc_bench(void **state)
+{
+	af_store_t *s = new_store(0, 0);
+	char mem[B_LIVE][32];
+	af_op_t op;
+	uint64_t t;
+	int i, j;
+
+	test_host_set_now(T0);
+	for(i = 0; i < B_LIVE; i++) {
+		snprintf(mem[i], sizeof(mem[i]), "%08x-bench@192.0.2.1", i * 7919);
+		assert_true(conc_add(s, "conc:global", mem[i], 0, 3600, NULL));
+	}
+	t = mono_ns();
+	for(i = 0; i < B_ITERS; i++) {
+		j = i % B_LIVE;
+		conc_op(&op, AF_OP_CONC_DEL, "conc:global", mem[j], 0, 0);
+		af_store_exec(s, &op, 1, T0);
+		if(!op.u.conc.found)
+			break;
+		conc_op(&op, AF_OP_CONC_ADD, "conc:global", mem[j], 1000, 3600);
+		af_store_exec(s, &op, 1, T0);
+		if(!op.u.conc.admitted)
+			break;
+	}
+	t = mono_ns() - t;
+	assert_int_equal(i, B_ITERS);
+	print_message("conc: %.0f ns per CONC_ADD + CONC_DEL (%d live)\n",
+			(double)t / B_ITERS, B_LIVE);
+	assert_int_equal(conc_count(s, "conc:global"), B_LIVE);
+	free_store(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -979,6 +2299,18 @@ int main(void)
 		cmocka_unit_test(test_size),
 		cmocka_unit_test(test_threads),
 		cmocka_unit_test(test_fork),
+		cmocka_unit_test(test_conc_limit),
+		cmocka_unit_test(test_conc_expiry),
+		cmocka_unit_test(test_conc_expiry_paths),
+		cmocka_unit_test(test_conc_batch),
+		cmocka_unit_test(test_win_if_new),
+		cmocka_unit_test(test_conc_capacity),
+		cmocka_unit_test(test_conc_list),
+		cmocka_unit_test(test_conc_model),
+		cmocka_unit_test(test_conc_threads),
+		cmocka_unit_test(test_conc_fork),
+		cmocka_unit_test(test_conc_exact),
+		cmocka_unit_test(test_conc_bench),
 	};
 
 	test_host_init();

@@ -22,4 +22,10 @@ int af_kam_request(struct sip_msg *msg, af_request_t *req);
 
 extern rpc_export_t af_kam_rpc_cmds[];
 
+/* binds the dialog module when loaded (mod_init); 0, -1 on error */
+int af_kam_dlg_init(void);
+
+/* af_check_dest admitted msg's call: release its slots when it ends */
+void af_kam_dest_admitted(struct sip_msg *msg, const af_dest_ticket_t *t);
+
 #endif

@@ -4,6 +4,7 @@
  * Copyright (C) 2026 antifraud authors
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 #include "core/dprint.h"
@@ -232,6 +233,150 @@ static void rpc_af_lookup(rpc_t *rpc, void *ctx)
 	af_core_release(r);
 }
 
+static const char *rpc_dest_stats_doc[] = {
+		"af_check_dest statistics of this node. 'slots': concurrent"
+		" international calls sampled every second, per day type (workday,"
+		" holiday) and hour of the system calendar: samples, mean, stddev,"
+		" max, and suggest = ceil(mean + 3 stddev), a starting point for a"
+		" limit. 'countries': per destination country, attempts, allowed,"
+		" alerts, blocked and the count of each reason. Parameter 'all'"
+		" lists the hours without samples too.",
+		0};
+
+typedef struct country_ctx {
+	rpc_t *rpc;
+	void *list;
+} country_ctx_t;
+
+/* one destination country of rpc_dest_stats */
+static int dest_country_item(const char *cc, uint64_t attempts,
+		uint64_t allowed, uint64_t alerts, uint64_t blocked,
+		const uint64_t *by_reason, void *arg)
+{
+	country_ctx_t *c = arg;
+	void *h, *rh;
+	int i;
+
+	if(c->rpc->array_add(c->list, "{", &h) < 0)
+		return 1;
+	c->rpc->struct_add(h, "sdddd", "country", cc[0] ? cc : "none",
+			"attempts", (int)attempts, "allowed", (int)allowed, "alerts",
+			(int)alerts, "blocked", (int)blocked);
+	if(c->rpc->struct_add(h, "{", "reasons", &rh) < 0)
+		return 1;
+	for(i = AF_R_DEST_INVALID; i < AF_R__COUNT; i++)
+		if(by_reason[i])
+			c->rpc->struct_add(rh, "d", af_reason_name((af_reason_t)i),
+					(int)by_reason[i]);
+	return 0;
+}
+
+static void rpc_dest_stats(rpc_t *rpc, void *ctx)
+{
+	static const char *const day[2] = {"workday", "holiday"};
+	af_dest_slot_stat_t st;
+	country_ctx_t cc;
+	str all = STR_NULL;
+	void *h, *sl, *item;
+	char mean[32], sd[32];
+	int d, hr, show_all;
+
+	show_all = rpc->scan(ctx, "*S", &all) == 1 && all.len == 3
+			   && memcmp(all.s, "all", 3) == 0;
+	if(rpc->add(ctx, "{", &h) < 0)
+		return;
+	if(rpc->struct_add(h, "[", "slots", &sl) < 0)
+		return;
+	for(d = 0; d < 2; d++) {
+		for(hr = 0; hr < 24; hr++) {
+			af_dest_slot_stat(d, hr, &st);
+			if(!st.samples && !show_all)
+				continue;
+			snprintf(mean, sizeof(mean), "%.3f", st.mean);
+			snprintf(sd, sizeof(sd), "%.3f", st.stddev);
+			if(rpc->array_add(sl, "{", &item) < 0)
+				return;
+			rpc->struct_add(item, "sddssdd", "day", day[d], "hour", hr,
+					"samples", (int)st.samples, "mean", mean, "stddev", sd,
+					"max", (int)st.max, "suggest",
+					(int)ceil(st.mean + 3 * st.stddev));
+		}
+	}
+	cc.rpc = rpc;
+	if(rpc->struct_add(h, "[", "countries", &cc.list) < 0)
+		return;
+	af_dest_country_stats(dest_country_item, &cc);
+}
+
+static const char *rpc_dest_stats_reset_doc[] = {
+		"Forget the af_check_dest statistics of this node (slots and"
+		" countries). Limits and counters in force are not touched.",
+		0};
+
+static void rpc_dest_stats_reset(rpc_t *rpc, void *ctx)
+{
+	af_dest_stats_reset();
+	rpc->rpl_printf(ctx, "Ok. Statistics reset.");
+}
+
+typedef struct conc_ctx {
+	rpc_t *rpc;
+	void *list;
+	int n;
+	int max;
+} conc_ctx_t;
+
+/* one caller of rpc_concurrency */
+static int conc_item(const char *key, size_t key_len, uint32_t count,
+		void *arg)
+{
+	conc_ctx_t *c = arg;
+	char caller[AF_KEY_MAX + 1];
+	void *h;
+
+	if(c->n >= c->max)
+		return 1;
+	snprintf(caller, sizeof(caller), "%.*s", (int)key_len, key);
+	if(c->rpc->array_add(c->list, "{", &h) < 0)
+		return 1;
+	c->rpc->struct_add(h, "sd", "caller", caller, "calls", (int)count);
+	c->n++;
+	return 0;
+}
+
+static const char *rpc_concurrency_doc[] = {
+		"Concurrent international calls now: the total (of the cluster in"
+		" Redis mode), the limit in force for the total (-1: none) with the"
+		" day type and hour of the system calendar, and the callers with"
+		" live calls (at most [max] of them, default 100).",
+		0};
+
+static void rpc_concurrency(rpc_t *rpc, void *ctx)
+{
+	uint32_t total = 0, limit = 0;
+	int holiday = 0, hour = 0, max = 100;
+	conc_ctx_t cc;
+	void *h;
+
+	if(rpc->scan(ctx, "*d", &max) < 1 || max < 0)
+		max = 100;
+	if(af_dest_concurrency(&total, &limit, &holiday, &hour) < 0) {
+		rpc->fault(ctx, 500, "the state store could not answer");
+		return;
+	}
+	if(rpc->add(ctx, "{", &h) < 0)
+		return;
+	rpc->struct_add(h, "ddsd", "total", (int)total, "limit",
+			limit == AF_NO_LIMIT ? -1 : (int)limit, "day",
+			holiday ? "holiday" : "workday", "hour", hour);
+	cc.rpc = rpc;
+	cc.n = 0;
+	cc.max = max;
+	if(rpc->struct_add(h, "[", "callers", &cc.list) < 0)
+		return;
+	af_dest_concurrency_list(conc_item, &cc);
+}
+
 /* clang-format off */
 rpc_export_t af_kam_rpc_cmds[] = {
 	{"antifraud.reload", rpc_reload, rpc_reload_doc, 0},
@@ -240,6 +385,10 @@ rpc_export_t af_kam_rpc_cmds[] = {
 	{"antifraud.unban", rpc_unban, rpc_unban_doc, 0},
 	{"antifraud.stats", rpc_stats, rpc_stats_doc, 0},
 	{"antifraud.lookup", rpc_af_lookup, rpc_af_lookup_doc, 0},
+	{"antifraud.dest_stats", rpc_dest_stats, rpc_dest_stats_doc, 0},
+	{"antifraud.dest_stats_reset", rpc_dest_stats_reset,
+		rpc_dest_stats_reset_doc, 0},
+	{"antifraud.concurrency", rpc_concurrency, rpc_concurrency_doc, 0},
 	{0, 0, 0, 0}
 };
 /* clang-format on */

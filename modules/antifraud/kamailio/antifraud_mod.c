@@ -44,6 +44,7 @@ static void mod_destroy(void);
 static int w_af_check_source(struct sip_msg *msg, char *profile, char *p2);
 static int w_af_check_fingerprint(
 		struct sip_msg *msg, char *profile, char *p2);
+static int w_af_check_dest(struct sip_msg *msg, char *profile, char *p2);
 static int pv_parse_af_name(pv_spec_t *sp, str *in);
 static int pv_get_af(struct sip_msg *msg, pv_param_t *param, pv_value_t *res);
 
@@ -57,6 +58,10 @@ static cmd_export_t cmds[] = {
 		ANY_ROUTE},
 	{"af_check_fingerprint", (cmd_function)w_af_check_fingerprint, 1,
 		fixup_spve_null, fixup_free_spve_null, ANY_ROUTE},
+	{"af_check_dest", (cmd_function)w_af_check_dest, 0, 0, 0,
+		REQUEST_ROUTE | FAILURE_ROUTE | BRANCH_ROUTE},
+	{"af_check_dest", (cmd_function)w_af_check_dest, 1, fixup_spve_null,
+		fixup_free_spve_null, REQUEST_ROUTE | FAILURE_ROUTE | BRANCH_ROUTE},
 	{0, 0, 0, 0, 0, 0}
 };
 
@@ -168,6 +173,8 @@ static int mod_init(void)
 		LM_ERR("failed to register statistics\n");
 		goto error;
 	}
+	if(af_kam_dlg_init() < 0)
+		goto error;
 	if(register_timer(af_kam_timer, 0, (unsigned)af_timer_interval) < 0) {
 		LM_ERR("failed to register the timer\n");
 		goto error;
@@ -255,6 +262,31 @@ static int ki_af_check_fingerprint_profile(struct sip_msg *msg, str *profile)
 			msg, profile, af_check_fingerprint, "af_check_fingerprint");
 }
 
+static int ki_af_check_dest_profile(struct sip_msg *msg, str *profile)
+{
+	af_request_t req;
+	af_verdict_t *v = &af_last;
+
+	if(af_kam_request(msg, &req) < 0) {
+		LM_ERR("af_check_dest: not a request\n");
+		return AF_RC_ERROR;
+	}
+	/* the verdict is written in place: it is large */
+	af_check_dest(&req, profile ? profile->s : NULL,
+			profile ? (size_t)profile->len : 0, v);
+	af_last_formatted = 0;
+	if(v->dest.ticket.total || v->dest.ticket.caller)
+		af_kam_dest_admitted(msg, &v->dest.ticket);
+	if(v->rc == AF_RC_ALERT || v->rc == AF_RC_BLOCK)
+		af_raise_alert(msg);
+	return v->rc;
+}
+
+static int ki_af_check_dest(struct sip_msg *msg)
+{
+	return ki_af_check_dest_profile(msg, NULL);
+}
+
 static int ki_af_check_fingerprint(struct sip_msg *msg)
 {
 	return ki_af_check_fingerprint_profile(msg, NULL);
@@ -287,6 +319,16 @@ static int w_af_check_source(struct sip_msg *msg, char *profile, char *p2)
 	return ki_af_check_source_profile(msg, rc ? &name : NULL);
 }
 
+static int w_af_check_dest(struct sip_msg *msg, char *profile, char *p2)
+{
+	str name = STR_NULL;
+	int rc = af_profile_param(msg, profile, &name);
+
+	if(rc < 0)
+		return AF_RC_ERROR;
+	return ki_af_check_dest_profile(msg, rc ? &name : NULL);
+}
+
 static int w_af_check_fingerprint(
 		struct sip_msg *msg, char *profile, char *p2)
 {
@@ -313,7 +355,16 @@ enum {
 	AF_PV_BAN_REASON,
 	AF_PV_FINGERPRINT,
 	AF_PV_SIGNATURE,
-	AF_PV_SHAPE
+	AF_PV_SHAPE,
+	AF_PV_PROFILE,
+	AF_PV_NUMBER,
+	AF_PV_DEST_COUNTRY,
+	AF_PV_DEST_ZONE,
+	AF_PV_DEST_CLASS,
+	AF_PV_DEST_RISK,
+	AF_PV_INTERNATIONAL,
+	AF_PV_CONC_TOTAL,
+	AF_PV_CONC_CALLER
 };
 
 static const struct {
@@ -325,7 +376,13 @@ static const struct {
 		{"continent", AF_PV_CONTINENT}, {"asn", AF_PV_ASN},
 		{"score", AF_PV_SCORE}, {"banned", AF_PV_BANNED},
 		{"ban_reason", AF_PV_BAN_REASON}, {"fingerprint", AF_PV_FINGERPRINT},
-		{"signature", AF_PV_SIGNATURE}, {"shape", AF_PV_SHAPE}, {0, 0}};
+		{"signature", AF_PV_SIGNATURE}, {"shape", AF_PV_SHAPE},
+		{"profile", AF_PV_PROFILE}, {"number", AF_PV_NUMBER},
+		{"dest_country", AF_PV_DEST_COUNTRY}, {"dest_zone", AF_PV_DEST_ZONE},
+		{"dest_class", AF_PV_DEST_CLASS}, {"dest_risk", AF_PV_DEST_RISK},
+		{"international", AF_PV_INTERNATIONAL},
+		{"concurrent", AF_PV_CONC_TOTAL},
+		{"concurrent_caller", AF_PV_CONC_CALLER}, {0, 0}};
 
 static int pv_parse_af_name(pv_spec_t *sp, str *in)
 {
@@ -344,7 +401,9 @@ static int pv_parse_af_name(pv_spec_t *sp, str *in)
 	}
 	LM_ERR("unknown $antifraud(%.*s): use rc, check, reason, blocking, detail,"
 		   " country, continent, asn, score, banned, ban_reason, fingerprint,"
-		   " signature or shape\n",
+		   " signature, shape, profile, number, dest_country, dest_zone,"
+		   " dest_class, dest_risk, international, concurrent or"
+		   " concurrent_caller\n",
 			in->len, in->s);
 	return -1;
 }
@@ -402,6 +461,28 @@ static int pv_get_af(struct sip_msg *msg, pv_param_t *param, pv_value_t *res)
 			return pv_str(msg, param, res, af_last.signatures);
 		case AF_PV_SHAPE:
 			return pv_str(msg, param, res, af_last.shape);
+		case AF_PV_PROFILE:
+			return pv_str(msg, param, res, af_last.dest.profile);
+		case AF_PV_NUMBER:
+			return pv_str(msg, param, res, af_last.dest.number);
+		case AF_PV_DEST_COUNTRY:
+			return pv_str(msg, param, res, af_last.dest.country);
+		case AF_PV_DEST_ZONE:
+			return pv_str(msg, param, res, af_last.dest.zone);
+		case AF_PV_DEST_CLASS:
+			return pv_str(msg, param, res,
+					af_last.dest.number[0]
+							? af_numclass_name((af_numclass_t)af_last.dest.cls)
+							: NULL);
+		case AF_PV_DEST_RISK:
+			return pv_get_sintval(msg, param, res, af_last.dest.risk);
+		case AF_PV_INTERNATIONAL:
+			return pv_get_sintval(msg, param, res, af_last.dest.international);
+		case AF_PV_CONC_TOTAL:
+			return pv_get_sintval(msg, param, res, (int)af_last.dest.conc_total);
+		case AF_PV_CONC_CALLER:
+			return pv_get_sintval(
+					msg, param, res, (int)af_last.dest.conc_caller);
 	}
 	return pv_get_null(msg, param, res);
 }
@@ -425,6 +506,16 @@ static sr_kemi_t sr_kemi_antifraud_exports[] = {
 	},
 	{ str_init("antifraud"), str_init("af_check_fingerprint_profile"),
 		SR_KEMIP_INT, ki_af_check_fingerprint_profile,
+		{ SR_KEMIP_STR, SR_KEMIP_NONE, SR_KEMIP_NONE,
+			SR_KEMIP_NONE, SR_KEMIP_NONE, SR_KEMIP_NONE }
+	},
+	{ str_init("antifraud"), str_init("af_check_dest"),
+		SR_KEMIP_INT, ki_af_check_dest,
+		{ SR_KEMIP_NONE, SR_KEMIP_NONE, SR_KEMIP_NONE,
+			SR_KEMIP_NONE, SR_KEMIP_NONE, SR_KEMIP_NONE }
+	},
+	{ str_init("antifraud"), str_init("af_check_dest_profile"),
+		SR_KEMIP_INT, ki_af_check_dest_profile,
 		{ SR_KEMIP_STR, SR_KEMIP_NONE, SR_KEMIP_NONE,
 			SR_KEMIP_NONE, SR_KEMIP_NONE, SR_KEMIP_NONE }
 	},

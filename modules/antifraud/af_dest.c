@@ -1,0 +1,891 @@
+/*
+ * antifraud - af_check_dest: may this caller call this number now?
+ *
+ * Local decisions first, without shared state: the class of service
+ * (profile), what was dialed (normalized to E.164), where it goes (the
+ * number plan), the caller's permissions for it and the schedule. A call
+ * refused there is not counted. Then one store call counts the call and
+ * checks every limit at once: rates, repetition (same number, similar
+ * numbers, many callers) over their windows, and concurrent international
+ * calls (total and per caller) as sets of live calls; the call enters the
+ * sets only when no enforced limit refuses it. Every breach is reported.
+ *
+ * Copyright (C) 2026 antifraud authors
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "af_check.h"
+#include "af_core.h"
+#include "af_host.h"
+#include "af_lock.h"
+
+#define ID_MAX 200
+#define KEY_MAX 240
+#define OPS_MAX (3 + 3 * 3 * AF_DEST_WINDOWS + 2)
+#define NCC (26 * 26)
+#define CONC_TOTAL_KEY "ct|intl"
+#define CONC_CALLER_PREFIX "cc|"
+
+/* slot statistics of one day type and hour */
+typedef struct slot_acc {
+	uint64_t n;
+	double sum;
+	double sumsq;
+	uint32_t max;
+} slot_acc_t;
+
+/* node-wide statistics in shared memory */
+typedef struct af_dest_shared {
+	af_lock_t lock; /* the slot accumulators */
+	uint64_t last_sample_ms;
+	slot_acc_t slot[2][24];
+	uint64_t attempts[NCC];
+	uint64_t allowed[NCC];
+	uint64_t alerts[NCC];
+	uint64_t blocked[NCC];
+	uint64_t reason[NCC][AF_R__COUNT];
+} af_dest_shared_t;
+
+static af_dest_shared_t *dshared;
+
+/* everything one check builds: keys and ops live as long as the check */
+typedef struct dest_ctx {
+	const af_rules_t *r;
+	const af_profile_t *p;
+	const af_dest_profile_t *d;
+	af_verdict_t *v;
+	char caller[ID_MAX];
+	size_t caller_len;
+	af_number_t num;
+	af_numinfo_t info;
+	char keys[OPS_MAX][KEY_MAX];
+	af_op_t ops[OPS_MAX];
+	/* what each op counts, to judge it afterwards */
+	af_reason_t reason[OPS_MAX];
+	const af_limit_t *lim[OPS_MAX];
+	uint32_t window_s[OPS_MAX];
+	int nops;
+} dest_ctx_t;
+
+/* index of a country code in the statistics ("ZZ" for none) */
+static int cc_index(const char *cc)
+{
+	if(cc[0] < 'A' || cc[0] > 'Z' || cc[1] < 'A' || cc[1] > 'Z')
+		return NCC - 1;
+	return (cc[0] - 'A') * 26 + (cc[1] - 'A');
+}
+
+int af_dest_init(void)
+{
+	dshared = af_host->shm_alloc(sizeof(*dshared));
+	if(!dshared)
+		return -1;
+	memset(dshared, 0, sizeof(*dshared));
+	if(af_lock_init(&dshared->lock) < 0) {
+		af_host->shm_free(dshared);
+		dshared = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+void af_dest_destroy(void)
+{
+	if(!dshared)
+		return;
+	af_lock_destroy(&dshared->lock);
+	af_host->shm_free(dshared);
+	dshared = NULL;
+}
+
+/* binary search of key[0..len) in a sorted caller map */
+static const af_caller_map_t *map_find(const af_caller_map_t *m, uint32_t n,
+		const char *key, size_t len)
+{
+	uint32_t lo = 0, hi = n;
+
+	while(lo < hi) {
+		uint32_t mid = (lo + hi) / 2;
+		size_t l = m[mid].len < len ? m[mid].len : len;
+		int c = memcmp(m[mid].key, key, l);
+		if(c == 0)
+			c = (m[mid].len > len) - (m[mid].len < len);
+		if(c == 0)
+			return &m[mid];
+		if(c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+/* the caller's user: the authenticated one, else the From user */
+static const af_str_t *caller_user(const af_request_t *req)
+{
+	return req->auth_user.len ? &req->auth_user : &req->from_user;
+}
+
+/*
+ * The profile: named by the script, else the caller table (user, then
+ * the longest number prefix), else the default. NULL: no such name.
+ */
+static const af_profile_t *pick_profile(const af_rules_t *r,
+		const char *name, size_t len, const af_request_t *req)
+{
+	const af_dest_cfg_t *d = &r->dest;
+	const af_caller_map_t *m;
+	const af_str_t *u;
+	const char *s;
+	size_t n, l;
+
+	if(name && len)
+		return af_rules_profile(r, name, len);
+	u = caller_user(req);
+	if(u->len && d->n_by_user
+			&& (m = map_find(d->by_user, d->n_by_user, u->s, u->len)))
+		return m->profile;
+	if(u->len && d->n_by_prefix) {
+		s = u->s;
+		n = u->len;
+		if(n && s[0] == '+') {
+			s++;
+			n--;
+		}
+		for(l = n < d->by_prefix_max ? n : d->by_prefix_max; l > 0; l--)
+			if((m = map_find(d->by_prefix, d->n_by_prefix, s, l)))
+				return m->profile;
+	}
+	return r->default_profile;
+}
+
+/* local time of the calendar (NULL: UTC, every day a workday) */
+static void cal_state(const af_calendar_t *cal, uint64_t now, int *holiday,
+		int *in_hours, uint16_t *minute)
+{
+	af_local_t lt;
+
+	if(!cal) {
+		*holiday = 0;
+		*in_hours = 1;
+		*minute = (uint16_t)((now / 60000) % 1440);
+		return;
+	}
+	af_tz_local(cal->tz, now, &lt);
+	*holiday = af_cal_holiday(cal, &lt);
+	*in_hours = af_cal_in_hours(cal, &lt);
+	*minute = lt.minute;
+}
+
+static int sorted16_has(const uint16_t *a, uint32_t n, uint16_t x)
+{
+	uint32_t lo = 0, hi = n;
+
+	while(lo < hi) {
+		uint32_t mid = (lo + hi) / 2;
+		if(a[mid] == x)
+			return 1;
+		if(a[mid] < x)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return 0;
+}
+
+/*
+ * Longest allow/deny prefix of digits: 1 allowed (an exception; allow
+ * wins a tie), -1 refused, 0 neither.
+ */
+static int prefix_policy(const af_dest_profile_t *d, const char *digits,
+		size_t len)
+{
+	size_t l = len < d->prefix_max ? len : d->prefix_max;
+
+	for(; l > 0; l--) {
+		if(af_strset_has(d->allow_prefixes, digits, l))
+			return 1;
+		if(af_strset_has(d->deny_prefixes, digits, l))
+			return -1;
+	}
+	return 0;
+}
+
+/* is the string (as dialed, or +E.164) in set? */
+static int number_in(const af_strset_t *set, const af_str_t *raw,
+		const af_number_t *num)
+{
+	char buf[AF_E164_MAX + 2];
+
+	if(!set)
+		return 0;
+	if(af_strset_has(set, raw->s, raw->len))
+		return 1;
+	if(num->kind == AF_NUM_INVALID)
+		return 0;
+	if(num->kind == AF_NUM_SHORT)
+		return af_strset_has(set, num->digits, num->len);
+	buf[0] = '+';
+	memcpy(buf + 1, num->digits, num->len);
+	return af_strset_has(set, buf, (size_t)num->len + 1)
+		   || af_strset_has(set, num->digits, num->len);
+}
+
+/* is the caller (user as sent, or its +E.164) in set? */
+static int caller_in(const af_strset_t *set, const af_dest_profile_t *d,
+		const af_str_t *u)
+{
+	af_number_t n;
+
+	if(!set || !u->len)
+		return 0;
+	if(af_strset_has(set, u->s, u->len))
+		return 1;
+	af_normalize(&d->dial, u->s, u->len, &n);
+	return number_in(set, u, &n);
+}
+
+/*
+ * The number plan's policy for the number in c: international, premium,
+ * classes, countries and zones, ranges, risk. Flags what fails.
+ */
+static void plan_policy(dest_ctx_t *c)
+{
+	const af_dest_profile_t *d = c->d;
+	const af_dest_info_t *di = &c->v->dest;
+	char why[AF_DETAIL_MAX];
+	uint16_t cc, zone;
+	int pol;
+
+	pol = c->num.kind == AF_NUM_SHORT
+				  ? 0
+				  : prefix_policy(d, c->num.digits, c->num.len);
+	if(pol > 0)
+		return; /* an allowed range: an exception to all of the plan */
+	if(pol < 0) {
+		snprintf(why, sizeof(why), "%s: refused range", di->number);
+		af_chk_flag_all(c->v, c->p, AF_R_DEST_RANGE, 1, why);
+	}
+	if(di->international && !d->international) {
+		snprintf(why, sizeof(why), "%s: international (%s) not allowed",
+				di->number, di->country);
+		af_chk_flag_all(c->v, c->p, AF_R_DEST_INTL, 1, why);
+	}
+	if(di->cls == AF_NC_PREMIUM && !d->premium) {
+		snprintf(why, sizeof(why), "%s: premium rate not allowed",
+				di->number);
+		af_chk_flag_all(c->v, c->p, AF_R_DEST_PREMIUM, 1, why);
+	}
+	if(d->deny_classes & (1u << di->cls)) {
+		snprintf(why, sizeof(why), "%s: class %s not allowed", di->number,
+				af_numclass_name((af_numclass_t)di->cls));
+		af_chk_flag_all(c->v, c->p, AF_R_DEST_CLASS, 1, why);
+	}
+	if(di->international && di->country[0]) {
+		cc = af_cc_pack(di->country);
+		zone = di->zone[0] ? af_cc_pack(di->zone) : 0;
+		if((d->n_allow_cc && !sorted16_has(d->allow_cc, d->n_allow_cc, cc))
+				|| sorted16_has(d->deny_cc, d->n_deny_cc, cc)
+				|| (d->n_allow_zone
+						&& !sorted16_has(d->allow_zone, d->n_allow_zone, zone))
+				|| sorted16_has(d->deny_zone, d->n_deny_zone, zone)) {
+			snprintf(why, sizeof(why), "%s: country %s (%s) not allowed",
+					di->number, di->country, di->zone);
+			af_chk_flag_all(c->v, c->p, AF_R_DEST_COUNTRY, 1, why);
+		}
+	}
+	if((uint32_t)di->risk > d->max_risk) {
+		snprintf(why, sizeof(why), "%s: risk %d above %u", di->number,
+				di->risk, d->max_risk);
+		af_chk_flag_all(c->v, c->p, AF_R_DEST_RISK, 1, why);
+	}
+}
+
+/* adds a WIN_HIT op of key (printf format) to c; returns its index */
+static int add_win(dest_ctx_t *c, af_reason_t reason, const af_limit_t *lim,
+		uint32_t window_s, int if_new, const char *fmt, ...)
+		__attribute__((format(printf, 6, 7)));
+
+static int add_win(dest_ctx_t *c, af_reason_t reason, const af_limit_t *lim,
+		uint32_t window_s, int if_new, const char *fmt, ...)
+{
+	va_list ap;
+	af_op_t *op;
+	int i = c->nops, n;
+
+	if(i >= OPS_MAX)
+		return -1;
+	va_start(ap, fmt);
+	n = vsnprintf(c->keys[i], KEY_MAX, fmt, ap);
+	va_end(ap);
+	if(n < 0)
+		return -1;
+	op = &c->ops[i];
+	memset(op, 0, sizeof(*op));
+	op->type = AF_OP_WIN_HIT;
+	op->key = c->keys[i];
+	op->key_len = (size_t)n < KEY_MAX ? (size_t)n : KEY_MAX - 1;
+	op->u.win.window_s = window_s;
+	op->u.win.n = 1;
+	op->u.win.if_new = if_new;
+	/* an enforced block threshold keeps the call out of the
+	 * concurrency sets */
+	if(lim && lim->block
+			&& c->p->mode[af_chk_owner(reason)] == AF_MODE_ENFORCE)
+		op->u.win.gate = lim->block;
+	c->reason[i] = reason;
+	c->lim[i] = lim;
+	c->window_s[i] = window_s;
+	c->nops++;
+	return i;
+}
+
+/* the limit of repetition counter rp for window w, NULL when none */
+static const af_limit_t *repeat_limit(const af_repeat_t *rp, uint32_t w)
+{
+	uint32_t i;
+
+	for(i = 0; i < rp->n; i++)
+		if(rp->window_s[i] == w)
+			return &rp->lim[i];
+	return NULL;
+}
+
+/* adds w to the set of windows win[0..*n) */
+static void window_union(uint32_t *win, int *n, const af_repeat_t *rp)
+{
+	uint32_t i;
+	int j;
+
+	for(i = 0; i < rp->n; i++) {
+		for(j = 0; j < *n; j++)
+			if(win[j] == rp->window_s[i])
+				break;
+		if(j == *n)
+			win[(*n)++] = rp->window_s[i];
+	}
+}
+
+/* the ops of the rates and the repetition counters (those whose
+ * sub-check is not off) */
+static void add_counters(dest_ctx_t *c, int rates, int repeats)
+{
+	const af_dest_profile_t *d = c->d;
+	const char *num = c->num.digits;
+	uint32_t win[3 * AF_DEST_WINDOWS];
+	const af_limit_t *lim;
+	int nwin = 0, i, pair;
+	size_t plen;
+
+	if(rates && (d->rate_cps.warn || d->rate_cps.block))
+		add_win(c, AF_R_RATE_CALLER, &d->rate_cps, 1, 0, "r1|%s", c->caller);
+	if(rates && (d->rate_cpm.warn || d->rate_cpm.block))
+		add_win(c, AF_R_RATE_CALLER, &d->rate_cpm, 60, 0, "r60|%s",
+				c->caller);
+	if(rates && (d->rate_country_cpm.warn || d->rate_country_cpm.block)
+			&& c->v->dest.country[0])
+		add_win(c, AF_R_RATE_COUNTRY, &d->rate_country_cpm, 60, 0, "rc|%s",
+				c->v->dest.country);
+	if(!repeats || (d->repeat_intl_only && !c->v->dest.international))
+		return;
+	window_union(win, &nwin, &d->same);
+	window_union(win, &nwin, &d->similar);
+	window_union(win, &nwin, &d->callers);
+	plen = c->num.len > d->similar_digits ? c->num.len - d->similar_digits
+										  : 0;
+	for(i = 0; i < nwin; i++) {
+		/* the caller-number pair: the same-number count, and what
+		 * tells whether the number is new for the distinct counts */
+		lim = repeat_limit(&d->same, win[i]);
+		pair = add_win(c, AF_R_REPEAT_NUMBER, lim, win[i], 0, "rn|%u|%s|%s",
+				win[i], c->caller, num);
+		if(pair < 0)
+			return;
+		if((lim = repeat_limit(&d->similar, win[i])) && plen)
+			add_win(c, AF_R_REPEAT_SIMILAR, lim, win[i], pair + 1,
+					"rs|%u|%s|%.*s", win[i], c->caller, (int)plen, num);
+		if((lim = repeat_limit(&d->callers, win[i])))
+			add_win(c, AF_R_REPEAT_CALLERS, lim, win[i], pair + 1, "rk|%u|%s",
+					win[i], num);
+	}
+}
+
+/* adds a CONC_ADD op; limit 0 when the check only monitors */
+static int add_conc(dest_ctx_t *c, const char *key, size_t key_len,
+		uint32_t limit, const af_request_t *req)
+{
+	af_op_t *op;
+	int i = c->nops;
+
+	if(i >= OPS_MAX)
+		return -1;
+	op = &c->ops[i];
+	memset(op, 0, sizeof(*op));
+	op->type = AF_OP_CONC_ADD;
+	op->key = key;
+	op->key_len = key_len;
+	op->u.conc.member = req->call_id.s;
+	op->u.conc.member_len = req->call_id.len;
+	op->u.conc.limit = limit == AF_NO_LIMIT
+									   || c->p->mode[AF_C_CONCURRENCY]
+												  != AF_MODE_ENFORCE
+							   ? 0
+							   : limit;
+	op->u.conc.ttl_s = c->r->dest.max_duration_s;
+	c->lim[i] = NULL;
+	c->nops++;
+	return i;
+}
+
+/* a time-of-day limit in force (AF_NO_LIMIT: none) */
+static uint32_t slot_limit(const af_slots_t *s, int holiday, uint16_t minute)
+{
+	return af_slots_limit(&s[holiday ? 1 : 0], minute);
+}
+
+/* judges a counted op against its limit: every breach is reported */
+static void judge_win(dest_ctx_t *c, int i)
+{
+	const af_limit_t *lim = c->lim[i];
+	uint32_t count = c->ops[i].u.win.count;
+	char why[96];
+
+	if(!lim || c->ops[i].status != 0)
+		return;
+	if(lim->block && count > lim->block) {
+		snprintf(why, sizeof(why), "%s %u in %us > %u",
+				af_reason_name(c->reason[i]), count, c->window_s[i],
+				lim->block);
+		af_chk_flag_all(c->v, c->p, c->reason[i], 1, why);
+	} else if(lim->warn && count > lim->warn) {
+		snprintf(why, sizeof(why), "%s %u in %us > %u (warn)",
+				af_reason_name(c->reason[i]), count, c->window_s[i],
+				lim->warn);
+		af_chk_flag_all(c->v, c->p, c->reason[i], 0, why);
+	}
+}
+
+/* judges a CONC_ADD op against the limit in force */
+static void judge_conc(dest_ctx_t *c, int i, af_reason_t reason,
+		uint32_t limit, uint32_t *count)
+{
+	const af_op_t *op = &c->ops[i];
+	char why[96];
+
+	if(op->status != 0)
+		return;
+	*count = op->u.conc.count;
+	if(limit == AF_NO_LIMIT)
+		return;
+	if(op->u.conc.full || op->u.conc.count > limit) {
+		snprintf(why, sizeof(why), "%s %u%s, limit %u",
+				af_reason_name(reason), op->u.conc.count,
+				op->u.conc.full ? " (full)" : "", limit);
+		af_chk_flag_all(c->v, c->p, reason, 1, why);
+	}
+}
+
+/* counts the outcome per destination country */
+static void count_outcome(const af_verdict_t *v)
+{
+	int i, k;
+
+	if(!dshared || v->rc == AF_RC_NORULE || v->rc == AF_RC_ERROR)
+		return;
+	k = cc_index(v->dest.country);
+	__atomic_add_fetch(&dshared->attempts[k], 1, __ATOMIC_RELAXED);
+	if(v->rc == AF_RC_ALLOW)
+		__atomic_add_fetch(&dshared->allowed[k], 1, __ATOMIC_RELAXED);
+	else if(v->rc == AF_RC_ALERT)
+		__atomic_add_fetch(&dshared->alerts[k], 1, __ATOMIC_RELAXED);
+	else if(v->rc == AF_RC_BLOCK)
+		__atomic_add_fetch(&dshared->blocked[k], 1, __ATOMIC_RELAXED);
+	for(i = 0; i < AF_R__COUNT; i++)
+		if(v->reasons & AF_REASON_BIT(i))
+			__atomic_add_fetch(&dshared->reason[k][i], 1, __ATOMIC_RELAXED);
+}
+
+/* the number as shown: "+E.164", or the short code */
+static void set_number(af_dest_info_t *di, const af_number_t *n)
+{
+	size_t l = n->len > AF_E164_MAX ? AF_E164_MAX : n->len, o = 0;
+
+	if(n->kind != AF_NUM_SHORT)
+		di->number[o++] = '+';
+	memcpy(di->number + o, n->digits, l);
+	di->number[o + l] = '\0';
+}
+
+/* ends a check: return code, statistics */
+static int finish(dest_ctx_t *c, int evaluated)
+{
+	int rc = af_chk_conclude(c->v, evaluated);
+
+	count_outcome(c->v);
+	return rc;
+}
+
+int af_check_dest(const af_request_t *req, const char *profile,
+		size_t profile_len, af_verdict_t *v)
+{
+	dest_ctx_t *c, ctx_store;
+	af_rules_t *r;
+	const af_str_t *u;
+	af_dest_info_t *di;
+	uint64_t now;
+	uint16_t minute, sminute;
+	int holiday, in_hours, sholiday, sin_hours, i;
+	int total_op = -1, caller_op = -1;
+	uint32_t total_limit = AF_NO_LIMIT, caller_limit = AF_NO_LIMIT;
+	af_str_t dialed;
+
+	memset(v, 0, sizeof(*v));
+	v->check = "dest";
+	di = &v->dest;
+	af_core_count(AF_ST_CHECKS);
+	if(req->method != AF_M_INVITE || !req->initial)
+		return af_chk_conclude(v, 0);
+	c = &ctx_store;
+	c->nops = 0;
+	c->v = v;
+	r = af_core_acquire();
+	c->r = r;
+	c->p = pick_profile(r, profile, profile_len, req);
+	if(!c->p) {
+		AF_ERR("af_check_dest: no profile '%.*s' in %s\n", (int)profile_len,
+				profile, r->path);
+		af_core_release(r);
+		af_core_count(AF_ST_ERRORS);
+		return v->rc = AF_RC_ERROR;
+	}
+	snprintf(di->profile, sizeof(di->profile), "%s", c->p->name);
+	c->d = c->p->dest;
+	if(!c->d || !r->dest.plan) {
+		af_core_release(r);
+		return af_chk_conclude(v, 0);
+	}
+	u = caller_user(req);
+	c->caller_len = af_chk_caller_id(req, c->caller, sizeof(c->caller));
+	if(!c->caller_len)
+		c->caller_len = (size_t)snprintf(c->caller, sizeof(c->caller), "?");
+	if(caller_in(c->d->exempt_callers, c->d, u)) {
+		af_core_release(r);
+		return finish(c, 1);
+	}
+
+	/* what was dialed, and where it goes */
+	dialed = req->ruri_user;
+	for(i = 0; i < (int)dialed.len; i++)
+		if(dialed.s[i] == ';') {
+			dialed.len = (size_t)i;
+			break;
+		}
+	af_normalize(&c->d->dial, req->ruri_user.s, req->ruri_user.len, &c->num);
+	di->kind = c->num.kind;
+	if(number_in(c->d->exempt_numbers, &dialed, &c->num)) {
+		if(c->num.kind != AF_NUM_INVALID)
+			set_number(di, &c->num);
+		af_core_release(r);
+		return finish(c, 1);
+	}
+	if(caller_in(c->d->blocked_callers, c->d, u)) {
+		char why[96];
+		snprintf(why, sizeof(why), "caller %.*s is blocked",
+				(int)(u->len > 64 ? 64 : u->len), u->s);
+		af_chk_flag_all(v, c->p, AF_R_CALLER_BLOCKED, 1, why);
+	}
+	if(c->num.kind == AF_NUM_INVALID) {
+		char why[128];
+		snprintf(why, sizeof(why), "'%.*s' is not a number: %s",
+				(int)(dialed.len > 40 ? 40 : dialed.len), dialed.s,
+				c->num.why ? c->num.why : "?");
+		af_chk_flag_all(v, c->p, AF_R_DEST_INVALID, 1, why);
+		af_core_release(r);
+		return finish(c, 1);
+	}
+	if(c->num.kind == AF_NUM_SHORT) {
+		set_number(di, &c->num);
+		memcpy(di->country, c->d->country, 3);
+		di->cls = AF_NC_SHORT;
+	} else {
+		set_number(di, &c->num);
+		if(!af_numplan_lookup(r->dest.plan, c->num.digits, c->num.len,
+				   &c->info)) {
+			char why[96];
+			snprintf(why, sizeof(why), "%s: no such country code",
+					di->number);
+			af_chk_flag_all(v, c->p, AF_R_DEST_INVALID, 1, why);
+			af_core_release(r);
+			return finish(c, 1);
+		}
+		memcpy(di->country, c->info.country, 3);
+		memcpy(di->zone, c->info.zone, 3);
+		di->cls = c->info.cls;
+		di->risk = c->info.risk;
+		di->international = strcmp(di->country, c->d->country) != 0;
+	}
+	if(c->p->mode[AF_C_DEST] != AF_MODE_OFF)
+		plan_policy(c);
+
+	/* the schedule, in the profile's calendar */
+	now = af_now_ms();
+	cal_state(c->d->calendar ? c->d->calendar : r->dest.calendar, now,
+			&holiday, &in_hours, &minute);
+	di->holiday = holiday;
+	di->in_hours = in_hours;
+	if(c->p->mode[AF_C_SCHEDULE] != AF_MODE_OFF && !in_hours
+			&& ((c->d->outside_classes & (1u << di->cls))
+					|| (c->d->outside_international && di->international))) {
+		char why[96];
+		snprintf(why, sizeof(why), "%s: not allowed %s", di->number,
+				holiday ? "on a holiday" : "outside business hours");
+		af_chk_flag_all(v, c->p, AF_R_SCHEDULE, 1, why);
+	}
+	if(v->blocking) {
+		/* refused by policy: nothing to count */
+		af_core_release(r);
+		return finish(c, 1);
+	}
+
+	/* state: every counter and limit in one store call */
+	add_counters(c, c->p->mode[AF_C_RATE] != AF_MODE_OFF,
+			c->p->mode[AF_C_REPEAT] != AF_MODE_OFF);
+	if(di->international && req->call_id.len
+			&& c->p->mode[AF_C_CONCURRENCY] != AF_MODE_OFF) {
+		/* the total is always counted (its statistics set the limits);
+		 * its time slots follow the system calendar */
+		cal_state(r->dest.calendar, now, &sholiday, &sin_hours, &sminute);
+		if(r->dest.has_conc_total)
+			total_limit = slot_limit(r->dest.conc_total, sholiday, sminute);
+		total_op = add_conc(c, CONC_TOTAL_KEY, sizeof(CONC_TOTAL_KEY) - 1,
+				total_limit, req);
+		if(c->d->has_conc_caller) {
+			caller_limit = slot_limit(c->d->conc_caller, holiday, minute);
+			if(caller_limit != AF_NO_LIMIT) {
+				i = c->nops;
+				snprintf(c->keys[i], KEY_MAX, CONC_CALLER_PREFIX "%.*s",
+						(int)c->caller_len, c->caller);
+				caller_op = add_conc(c, c->keys[i], strlen(c->keys[i]),
+						caller_limit, req);
+			}
+		}
+	}
+	if(c->nops
+			&& af_store_exec(af_core_store(), c->ops, c->nops, now) < 0) {
+		/* decide on what is known: a store that cannot answer blocks
+		 * nothing by itself */
+		af_core_count(AF_ST_STORE_ERRORS);
+	}
+	for(i = 0; i < c->nops; i++)
+		if(c->ops[i].type == AF_OP_WIN_HIT)
+			judge_win(c, i);
+	if(total_op >= 0)
+		judge_conc(c, total_op, AF_R_CONC_TOTAL, total_limit, &di->conc_total);
+	if(caller_op >= 0)
+		judge_conc(
+				c, caller_op, AF_R_CONC_CALLER, caller_limit, &di->conc_caller);
+	/* what the call holds, to be released when it ends */
+	if((total_op >= 0 && c->ops[total_op].status == 0
+			   && c->ops[total_op].u.conc.admitted)
+			|| (caller_op >= 0 && c->ops[caller_op].status == 0
+					&& c->ops[caller_op].u.conc.admitted)) {
+		af_dest_ticket_t *t = &di->ticket;
+		size_t n = req->call_id.len > AF_CALLID_MAX ? AF_CALLID_MAX
+												   : req->call_id.len;
+		t->total = total_op >= 0 && c->ops[total_op].u.conc.admitted;
+		t->caller = caller_op >= 0 && c->ops[caller_op].u.conc.admitted;
+		memcpy(t->callid, req->call_id.s, n);
+		t->callid_len = (uint16_t)n;
+		if(t->caller) {
+			n = strlen(c->keys[caller_op]);
+			if(n > AF_KEY_MAX)
+				n = AF_KEY_MAX;
+			memcpy(t->key, c->keys[caller_op], n);
+			t->key_len = (uint16_t)n;
+		}
+	}
+	af_core_release(r);
+	return finish(c, 1);
+}
+
+void af_dest_release(const af_dest_ticket_t *t)
+{
+	af_op_t ops[2];
+	int n = 0;
+
+	if(!t || !t->callid_len)
+		return;
+	memset(ops, 0, sizeof(ops));
+	if(t->total) {
+		ops[n].type = AF_OP_CONC_DEL;
+		ops[n].key = CONC_TOTAL_KEY;
+		ops[n].key_len = sizeof(CONC_TOTAL_KEY) - 1;
+		ops[n].u.conc.member = t->callid;
+		ops[n].u.conc.member_len = t->callid_len;
+		n++;
+	}
+	if(t->caller && t->key_len) {
+		ops[n].type = AF_OP_CONC_DEL;
+		ops[n].key = t->key;
+		ops[n].key_len = t->key_len;
+		ops[n].u.conc.member = t->callid;
+		ops[n].u.conc.member_len = t->callid_len;
+		n++;
+	}
+	if(n && af_store_exec(af_core_store(), ops, n, af_now_ms()) < 0)
+		af_core_count(AF_ST_STORE_ERRORS);
+}
+
+/* the live total of international calls; -1 when the store failed */
+static int total_now(uint32_t *total)
+{
+	af_op_t op;
+
+	memset(&op, 0, sizeof(op));
+	op.type = AF_OP_CONC_COUNT;
+	op.key = CONC_TOTAL_KEY;
+	op.key_len = sizeof(CONC_TOTAL_KEY) - 1;
+	if(af_store_exec(af_core_store(), &op, 1, af_now_ms()) < 0
+			|| op.status != 0)
+		return -1;
+	*total = op.u.conc.count;
+	return 0;
+}
+
+int af_dest_concurrency(uint32_t *total, uint32_t *limit, int *holiday,
+		int *hour)
+{
+	af_rules_t *r = af_core_acquire();
+	int in_hours;
+	uint16_t minute;
+
+	cal_state(r->dest.calendar, af_now_ms(), holiday, &in_hours, &minute);
+	*hour = minute / 60;
+	*limit = r->dest.has_conc_total
+					 ? slot_limit(r->dest.conc_total, *holiday, minute)
+					 : AF_NO_LIMIT;
+	af_core_release(r);
+	return total_now(total);
+}
+
+typedef struct list_arg {
+	af_conc_cb cb;
+	void *arg;
+} list_arg_t;
+
+/* strips the caller-set prefix off a key */
+static int list_one(const char *key, size_t key_len, uint32_t count,
+		void *arg)
+{
+	list_arg_t *la = arg;
+	size_t pl = sizeof(CONC_CALLER_PREFIX) - 1;
+
+	if(key_len < pl)
+		return 0;
+	return la->cb(key + pl, key_len - pl, count, la->arg);
+}
+
+int af_dest_concurrency_list(af_conc_cb cb, void *arg)
+{
+	af_store_t *s = af_core_store();
+	list_arg_t la = {cb, arg};
+
+	if(!s->ops->conc_list)
+		return -1;
+	return s->ops->conc_list(s, CONC_CALLER_PREFIX,
+			sizeof(CONC_CALLER_PREFIX) - 1, list_one, &la, af_now_ms());
+}
+
+/*
+ * Samples the total of international calls into its slot (day type and
+ * hour of the system calendar), at most once a second.
+ */
+void af_dest_timer(const af_rules_t *r)
+{
+	uint64_t now = af_now_ms();
+	uint32_t total;
+	int holiday, in_hours;
+	uint16_t minute;
+	slot_acc_t *a;
+
+	if(!dshared || !r->dest.plan)
+		return;
+	if(now < dshared->last_sample_ms + 1000)
+		return;
+	if(total_now(&total) < 0)
+		return;
+	cal_state(r->dest.calendar, now, &holiday, &in_hours, &minute);
+	af_lock(&dshared->lock);
+	dshared->last_sample_ms = now;
+	a = &dshared->slot[holiday ? 1 : 0][minute / 60];
+	a->n++;
+	a->sum += total;
+	a->sumsq += (double)total * total;
+	if(total > a->max)
+		a->max = total;
+	af_unlock(&dshared->lock);
+}
+
+void af_dest_slot_stat(int holiday, int hour, af_dest_slot_stat_t *out)
+{
+	slot_acc_t a;
+	double var;
+
+	memset(out, 0, sizeof(*out));
+	if(!dshared || hour < 0 || hour > 23)
+		return;
+	af_lock(&dshared->lock);
+	a = dshared->slot[holiday ? 1 : 0][hour];
+	af_unlock(&dshared->lock);
+	out->samples = a.n;
+	out->max = a.max;
+	if(!a.n)
+		return;
+	out->mean = a.sum / (double)a.n;
+	var = a.sumsq / (double)a.n - out->mean * out->mean;
+	out->stddev = var > 0 ? sqrt(var) : 0;
+}
+
+void af_dest_country_stats(af_dest_country_cb cb, void *arg)
+{
+	uint64_t by[AF_R__COUNT];
+	char cc[3];
+	int k, i;
+
+	if(!dshared)
+		return;
+	for(k = 0; k < NCC; k++) {
+		uint64_t n = __atomic_load_n(&dshared->attempts[k], __ATOMIC_RELAXED);
+		if(!n)
+			continue;
+		cc[0] = (char)('A' + k / 26);
+		cc[1] = (char)('A' + k % 26);
+		cc[2] = '\0';
+		for(i = 0; i < AF_R__COUNT; i++)
+			by[i] = __atomic_load_n(&dshared->reason[k][i], __ATOMIC_RELAXED);
+		if(cb(k == NCC - 1 ? "" : cc, n,
+				   __atomic_load_n(&dshared->allowed[k], __ATOMIC_RELAXED),
+				   __atomic_load_n(&dshared->alerts[k], __ATOMIC_RELAXED),
+				   __atomic_load_n(&dshared->blocked[k], __ATOMIC_RELAXED), by,
+				   arg))
+			break;
+	}
+}
+
+void af_dest_stats_reset(void)
+{
+	if(!dshared)
+		return;
+	af_lock(&dshared->lock);
+	memset(dshared->slot, 0, sizeof(dshared->slot));
+	memset(dshared->attempts, 0, sizeof(dshared->attempts));
+	memset(dshared->allowed, 0, sizeof(dshared->allowed));
+	memset(dshared->alerts, 0, sizeof(dshared->alerts));
+	memset(dshared->blocked, 0, sizeof(dshared->blocked));
+	memset(dshared->reason, 0, sizeof(dshared->reason));
+	af_unlock(&dshared->lock);
+}

@@ -1,0 +1,51 @@
+/*
+ * antifraud - internal: what the readers of the rule file's sections
+ * share (af_rules.c, af_rules_dest.c).
+ *
+ * Copyright (C) 2026 antifraud authors
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#ifndef AF_RULES_INT_H
+#define AF_RULES_INT_H
+
+#include "af_rules.h"
+#include "af_yaml.h"
+
+#define AF_RULES_DAY 86400u
+#define AF_RULES_YEAR (365u * AF_RULES_DAY)
+#define AF_RULES_NAME_MAX 64 /* list, profile and calendar names */
+
+/* what a load carries from node to node */
+typedef struct af_rl {
+	af_yl_t y;     /* the rule file, its document, arena and errors */
+	size_t dirlen; /* length of the file's folder part, '/' included */
+	af_rules_t *r;
+} af_rl_t;
+
+/* path node n (relative to the rule file's folder) into *out */
+int af_rl_path(af_rl_t *c, const yaml_node_t *n, const char **out);
+
+/* a sequence of strings into a new set (lower_host: user@HOST lowered) */
+int af_rl_strset(af_rl_t *c, const yaml_node_t *n, const char *what,
+		int lower_host, af_strset_t **out);
+
+/* a sequence into an arena array of size-byte items (*out NULL if none) */
+int af_rl_seq_alloc(af_rl_t *c, const yaml_node_t *n, size_t size,
+		size_t *count, void **out);
+
+/* two-letter codes: kind 0 countries, 1 continents, 2 zones (continents
+ * and XN); sorted packed codes without duplicates */
+int af_rl_codes(af_rl_t *c, const yaml_node_t *n, int kind, uint16_t **out,
+		uint32_t *nout);
+
+/* the 'dest' section (before 'profiles') */
+int af_rl_dest(af_rl_t *c, const yaml_node_t *n);
+
+/* the 'dest' mapping of profile p */
+int af_rl_profile_dest(af_rl_t *c, const yaml_node_t *n, af_profile_t *p);
+
+/* after every section: resolves dest.callers' profile names; checks that
+ * profiles with dest rules have a number plan */
+int af_rl_dest_finish(af_rl_t *c, const yaml_node_t *root);
+
+#endif

@@ -1,0 +1,142 @@
+/*
+ * antifraud - calls end through the dialog module: a call that
+ * af_check_dest admitted into the concurrency sets gives its slots back
+ * when its dialog fails (busy, CANCEL, timeout, any negative reply), is
+ * terminated (BYE) or expires, and at the latest when the dialog is
+ * destroyed. Without the dialog module, or for a call whose dialog is
+ * never created, the slots age out after dest.max_duration.
+ *
+ * The dialog may exist when af_check_dest runs (dlg_manage() called
+ * before it) or be created later in the script: then the ticket waits in
+ * this process for the DLGCB_CREATED callback of the same message.
+ *
+ * Copyright (C) 2026 antifraud authors
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#include <string.h>
+#include "core/dprint.h"
+#include "core/mem/shm_mem.h"
+#include "modules/dialog/dlg_load.h"
+#include "af_kam.h"
+
+/* a ticket in shared memory, owned by one dialog */
+typedef struct af_kam_ticket {
+	int released; /* atomic: the slots went back */
+	af_dest_ticket_t t;
+} af_kam_ticket_t;
+
+static struct dlg_binds dlgb;
+static int dlg_loaded;
+static int pending_warned;
+
+/* the ticket of this process's last admitted call without a dialog yet */
+static struct {
+	int set;
+	unsigned int msg_id;
+	int msg_pid;
+	af_dest_ticket_t t;
+} pending;
+
+/* gives the slots of tk back, once */
+static void ticket_release(af_kam_ticket_t *tk)
+{
+	if(__atomic_exchange_n(&tk->released, 1, __ATOMIC_ACQ_REL))
+		return;
+	af_dest_release(&tk->t);
+}
+
+/* the call ended (failed, terminated, expired) */
+static void dlg_ended(
+		struct dlg_cell *dlg, int type, struct dlg_cb_params *params)
+{
+	if(params && params->param && *params->param)
+		ticket_release((af_kam_ticket_t *)*params->param);
+}
+
+/* the dialog goes: whatever happened, the slots go back */
+static void ticket_free(void *p)
+{
+	if(!p)
+		return;
+	ticket_release((af_kam_ticket_t *)p);
+	shm_free(p);
+}
+
+/* ties ticket t to dlg; on failure the slots are given back at once */
+static void attach(struct dlg_cell *dlg, const af_dest_ticket_t *t)
+{
+	af_kam_ticket_t *tk = shm_malloc(sizeof(*tk));
+
+	if(!tk) {
+		SHM_MEM_ERROR;
+		af_dest_release(t);
+		return;
+	}
+	tk->released = 0;
+	tk->t = *t;
+	if(dlgb.register_dlgcb(dlg, DLGCB_FAILED | DLGCB_TERMINATED | DLGCB_EXPIRED,
+			   dlg_ended, tk, ticket_free)
+			!= 0) {
+		LM_ERR("cannot register the dialog callback: releasing the call's"
+			   " concurrency slots now\n");
+		ticket_release(tk);
+		shm_free(tk);
+	}
+}
+
+/* a dialog was created: is it the call this process just admitted? */
+static void dlg_created(
+		struct dlg_cell *dlg, int type, struct dlg_cb_params *params)
+{
+	struct sip_msg *msg = params ? params->req : NULL;
+
+	if(!pending.set || !msg)
+		return;
+	if(msg->id != pending.msg_id || msg->pid != pending.msg_pid)
+		return;
+	pending.set = 0;
+	attach(dlg, &pending.t);
+}
+
+int af_kam_dlg_init(void)
+{
+	if(load_dlg_api(&dlgb) != 0) {
+		LM_INFO("dialog module not loaded: calls admitted by af_check_dest"
+				" leave the concurrency counts after dest.max_duration\n");
+		return 0;
+	}
+	if(dlgb.register_dlgcb(NULL, DLGCB_CREATED, dlg_created, NULL, NULL)
+			!= 0) {
+		LM_ERR("cannot register the dialog creation callback\n");
+		return -1;
+	}
+	dlg_loaded = 1;
+	return 0;
+}
+
+void af_kam_dest_admitted(struct sip_msg *msg, const af_dest_ticket_t *t)
+{
+	struct dlg_cell *dlg;
+
+	if(!dlg_loaded)
+		return;
+	dlg = dlgb.get_dlg(msg);
+	if(dlg) {
+		pending.set = 0;
+		attach(dlg, t);
+		dlgb.release_dlg(dlg);
+		return;
+	}
+	if(pending.set && !pending_warned
+			&& (pending.msg_id != msg->id || pending.msg_pid != msg->pid)) {
+		pending_warned = 1;
+		LM_WARN("af_check_dest admitted a call whose dialog was never"
+				" created: its concurrency slots stay until"
+				" dest.max_duration. Call dlg_manage() for every call"
+				" af_check_dest admits (logged once)\n");
+	}
+	pending.set = 1;
+	pending.msg_id = msg->id;
+	pending.msg_pid = msg->pid;
+	pending.t = *t;
+}
