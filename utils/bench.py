@@ -99,10 +99,21 @@ def proc_cpu(pgid):
     return total / tick
 
 
-def kamailio_cpu(d, rules, calls, rate, without):
+def core_bench_redis(d, rules, url):
+    exe = os.path.join(d, "bench_core")
+    for extra in ([], ["--dest"]):
+        out = subprocess.run([exe, rules, "100000", "--redis", url] + extra,
+                             check=True, capture_output=True,
+                             text=True).stdout
+        print(out, end="")
+
+
+def kamailio_cpu(d, rules, calls, rate, without, redis_url=None):
     uas_port = h.free_port()
     uas = h.Sipp.uas(d, uas_port)
     defines = {"AF_WITHOUT": "1"} if without else {}
+    if redis_url and not without:
+        defines["AF_REDIS"] = '"%s"' % redis_url
     k = h.Kamailio(d, rules, next_hop_port=uas_port, children=2,
                    defines=defines).start()
     try:
@@ -201,20 +212,31 @@ def main():
     rules = make_data(d)
     print("-- core (GeoIP db of 50k networks, blocklist of 20k addresses)")
     core_bench(d, rules)
-    print("-- kamailio CPU per call: %d calls at %d cps via sipp, %d rounds"
-          % (calls, rate, rounds))
-    res = {False: [], True: []}
-    for _ in range(rounds):
-        for without in (True, False):
-            cpu, _ = kamailio_cpu(d, rules, calls, rate, without)
-            res[without].append(cpu)
-    base = statistics.median(res[True])
-    mod = statistics.median(res[False])
-    print("  without module: %.1f us CPU per call (median of %s)" % (
-        base * 1e6, ", ".join("%.1f" % (x * 1e6) for x in res[True])))
-    print("  with module:    %.1f us CPU per call (median of %s)" % (
-        mod * 1e6, ", ".join("%.1f" % (x * 1e6) for x in res[False])))
-    print("  ratio: %.3f (%+.1f %%)" % (mod / base, (mod / base - 1) * 100))
+    redis = h.Redis(d).start()
+    url = "redis://127.0.0.1:%d/0" % redis.port
+    try:
+        print("-- core, state in Redis (redis-server on loopback)")
+        core_bench_redis(d, rules, url)
+        print("-- kamailio CPU per call: %d calls at %d cps via sipp, %d"
+              " rounds" % (calls, rate, rounds))
+        res = {"none": [], "shm": [], "redis": []}
+        for _ in range(rounds):
+            for mode in ("none", "shm", "redis"):
+                cpu, _ = kamailio_cpu(d, rules, calls, rate, mode == "none",
+                                      url if mode == "redis" else None)
+                res[mode].append(cpu)
+    finally:
+        redis.kill()
+    med = {m: statistics.median(v) for m, v in res.items()}
+    for m, label in (("none", "without module"), ("shm", "module, shm"),
+                     ("redis", "module, Redis")):
+        print("  %-15s %.1f us CPU per call (median of %s)" % (
+            label + ":", med[m] * 1e6,
+            ", ".join("%.1f" % (x * 1e6) for x in res[m])))
+    for m in ("shm", "redis"):
+        print("  ratio %s/none: %.3f (%+.1f %%)" % (
+            m, med[m] / med["none"], (med[m] / med["none"] - 1) * 100))
+    print("  (kamailio's own CPU; redis-server's is not counted)")
     if os.environ.get("AF_BENCH_CALLGRIND", "1") != "0":
         n = int(os.environ.get("AF_BENCH_CG_CALLS", "200"))
         for alloc, label in ((None, "Debian's default allocator (qm)"),

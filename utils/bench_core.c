@@ -253,11 +253,16 @@ int main(int argc, char **argv)
 	double total, by_kind[K__N] = {0};
 	long n_kind[K__N] = {0}, rc_count[6] = {0};
 	long iters = argc > 2 ? atol(argv[2]) : 2000000, i;
+	/* (iters is read before --redis is taken out: it stays argv[2]) */
 	char err[512];
 	int k;
 
+	static af_redis_cfg_t rcfg;
+
 	if(argc < 2) {
-		fprintf(stderr, "usage: %s RULES.yaml [iterations]\n", argv[0]);
+		fprintf(stderr, "usage: %s RULES.yaml [iterations] [--redis URL]"
+						" [--dest | FILE...]\n",
+				argv[0]);
 		return 2;
 	}
 	af_host_set(&bench_host);
@@ -265,6 +270,24 @@ int main(int argc, char **argv)
 	cfg.rules_path = argv[1];
 	cfg.shm_entries = 65536;
 	cfg.shm_stripes = 64;
+	if(argc > 4 && strcmp(argv[3], "--redis") == 0) {
+		/* cluster mode: the same checks with their state in Redis */
+		if(af_redis_parse_url(argv[4], &rcfg, err, sizeof(err)) < 0) {
+			fprintf(stderr, "bench_core: %s\n", err);
+			return 1;
+		}
+		rcfg.connect_timeout_ms = 1000;
+		rcfg.command_timeout_ms = 1000;
+		strcpy(rcfg.prefix, "afbench:");
+		cfg.redis = &rcfg;
+		cfg.redis_fallback = AF_FALLBACK_OPEN;
+		cfg.redis_retry_ms = 1000;
+		printf("(state in Redis, %s)\n", argv[4]);
+		/* drop "--redis URL" from the arguments */
+		for(k = 3; k + 2 < argc; k++)
+			argv[k] = argv[k + 2];
+		argc -= 2;
+	}
 	if(af_core_init(&cfg, err, sizeof(err)) < 0) {
 		fprintf(stderr, "bench_core: %s\n", err);
 		return 1;

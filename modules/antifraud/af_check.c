@@ -146,10 +146,8 @@ int af_chk_ban_lookup(const char *ipkey, size_t len, const af_profile_t *p,
 	op.type = AF_OP_BAN_GET;
 	op.key = ipkey;
 	op.key_len = len;
-	if(af_store_exec(af_core_store(), &op, 1, af_now_ms()) < 0) {
-		af_core_count(AF_ST_STORE_ERRORS);
+	if(af_chk_exec(&op, 1, af_now_ms(), v) < 0)
 		return 0;
-	}
 	if(!op.u.ban_get.found)
 		return 0;
 	v->banned = 1;
@@ -161,9 +159,29 @@ int af_chk_ban_lookup(const char *ipkey, size_t len, const af_profile_t *p,
 	return 1;
 }
 
+int af_chk_exec(af_op_t *ops, int n, uint64_t now, af_verdict_t *v)
+{
+	int rc = af_store_exec(af_core_store(), ops, n, now);
+
+	if(rc < 0) {
+		af_core_count(AF_ST_STORE_ERRORS);
+		if(rc == AF_STORE_UNAVAILABLE && v)
+			v->store_failed = 1;
+	}
+	return rc;
+}
+
 /* final return code from what was flagged */
 int af_chk_conclude(af_verdict_t *v, int evaluated)
 {
+	if(v->store_failed) {
+		/* fail closed: no verdict without the shared state */
+		snprintf(v->detail, sizeof(v->detail),
+				"state store unavailable (redis_fallback closed)");
+		af_core_count(AF_ST_ERRORS);
+		af_core_count(AF_ST_STORE_ERRORS);
+		return v->rc = AF_RC_ERROR;
+	}
 	if(v->blocking)
 		v->rc = AF_RC_BLOCK;
 	else if(v->reasons)
@@ -219,6 +237,9 @@ void af_chk_score_result(const af_op_t *op, const af_rules_t *r,
 		af_core_count(AF_ST_BANS);
 		AF_NOTICE("banned %s for %u s: score %u in %u s (%s)\n", ipkey,
 				r->scanner.ban_s, v->score, r->scanner.window_s,
+				op->u.win.ban_reason);
+		/* the other nodes' fallback stores learn it too */
+		af_core_publish("ban %s %u %s", ipkey, r->scanner.ban_s,
 				op->u.win.ban_reason);
 	}
 	if(v->score >= r->scanner.threshold)

@@ -20,6 +20,11 @@ void af_chk_flag(af_verdict_t *v, const af_profile_t *p, af_reason_t r,
 void af_chk_flag_all(af_verdict_t *v, const af_profile_t *p, af_reason_t r,
 		int block, const char *detail);
 
+/* af_store_exec on the core's store, counting failures; a store that
+ * refuses to answer (fallback "closed") marks v so that the verdict is an
+ * error. Returns what af_store_exec returned. */
+int af_chk_exec(af_op_t *ops, int n, uint64_t now, af_verdict_t *v);
+
 /* the sub-check that owns reason r */
 af_check_t af_chk_owner(af_reason_t r);
 

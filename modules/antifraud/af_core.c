@@ -12,8 +12,11 @@
  * Copyright (C) 2026 antifraud authors
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
+#include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include "af_check.h"
 #include "af_core.h"
 #include "af_host.h"
@@ -28,10 +31,12 @@ typedef struct af_shared {
 	uint64_t last_reload_ms;
 	uint64_t stats[AF_ST__COUNT];
 	uint64_t reasons[AF_R__COUNT];
+	uint64_t node_id; /* tells this node's own cluster events apart */
 } af_shared_t;
 
 static af_shared_t *shared;
-static af_store_t *store;
+static af_store_t *store;       /* what the checks use */
+static af_store_t *local_store; /* this node's shm store */
 static af_core_cfg_t core_cfg;
 
 /* per process (Kamailio workers are single-threaded processes) */
@@ -189,15 +194,31 @@ int af_core_init(const af_core_cfg_t *cfg, char *err, size_t errlen)
 		snprintf(err, errlen, "cannot initialize a lock");
 		goto error_shared;
 	}
+	if(getrandom(&shared->node_id, sizeof(shared->node_id), 0)
+			!= sizeof(shared->node_id))
+		shared->node_id = (uint64_t)af_now_ms() ^ (uint64_t)rand();
 	scfg.max_entries = cfg->shm_entries;
 	scfg.stripes = cfg->shm_stripes;
-	store = af_store_shm_new(&scfg);
+	local_store = store = af_store_shm_new(&scfg);
 	if(!store) {
 		snprintf(err, errlen,
 				"cannot allocate the state store (%u entries, %zu bytes of"
 				" shared memory): raise kamailio -m or lower shm_entries",
 				cfg->shm_entries, af_store_shm_size(&scfg));
 		goto error_lock;
+	}
+	if(cfg->redis) {
+		af_store_t *rs = af_store_redis_new(cfg->redis);
+		if(rs)
+			store = af_store_cluster_new(rs, local_store, cfg->redis_fallback,
+					cfg->redis_retry_ms);
+		if(!rs || !store) {
+			if(rs)
+				rs->ops->destroy(rs);
+			store = local_store;
+			snprintf(err, errlen, "out of shared memory (redis store)");
+			goto error_store;
+		}
 	}
 	if(af_dest_init() < 0) {
 		snprintf(err, errlen, "out of shared memory");
@@ -218,8 +239,10 @@ error_rules:
 error_dest:
 	af_dest_destroy();
 error_store:
-	store->ops->destroy(store);
-	store = NULL;
+	if(store != local_store)
+		store->ops->destroy(store);
+	local_store->ops->destroy(local_store);
+	store = local_store = NULL;
 error_lock:
 	af_lock_destroy(&shared->lock);
 error_shared:
@@ -239,9 +262,11 @@ void af_core_destroy(void)
 	geo_failed_generation = 0;
 	af_core_release(shared->current);
 	shared->current = NULL;
-	if(store)
+	if(store && store != local_store)
 		store->ops->destroy(store);
-	store = NULL;
+	if(local_store)
+		local_store->ops->destroy(local_store);
+	store = local_store = NULL;
 	af_dest_destroy();
 	af_lock_destroy(&shared->lock);
 	af_host->shm_free(shared);
@@ -308,6 +333,142 @@ af_store_t *af_core_store(void)
 	return store;
 }
 
+af_store_t *af_core_local_store(void)
+{
+	return local_store;
+}
+
+int af_core_clustered(void)
+{
+	return store && store != local_store;
+}
+
+int af_core_publish(const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+	int n, m;
+
+	if(!af_core_clustered())
+		return 0;
+	n = snprintf(msg, sizeof(msg), "%016llx ",
+			(unsigned long long)shared->node_id);
+	va_start(ap, fmt);
+	m = vsnprintf(msg + n, sizeof(msg) - (size_t)n, fmt, ap);
+	va_end(ap);
+	if(m < 0)
+		return -1;
+	if((size_t)(n + m) >= sizeof(msg))
+		m = (int)(sizeof(msg) - 1 - (size_t)n);
+	if(af_store_redis_publish(af_store_cluster_redis(store), msg,
+			   (size_t)(n + m))
+			< 0) {
+		AF_WARN("redis: cannot publish '%s' to the other nodes\n", msg + n);
+		return -1;
+	}
+	return 0;
+}
+
+/* the next space-separated word of s[*pos..len) */
+static int next_word(const char *s, size_t len, size_t *pos, const char **w,
+		size_t *wlen)
+{
+	while(*pos < len && s[*pos] == ' ')
+		(*pos)++;
+	*w = s + *pos;
+	while(*pos < len && s[*pos] != ' ')
+		(*pos)++;
+	*wlen = (size_t)(s + *pos - *w);
+	return *wlen ? 0 : -1;
+}
+
+int af_core_apply_event(const char *msg, size_t len)
+{
+	char idbuf[17], key[AF_KEY_MAX + 1], reason[AF_BAN_REASON], err[256];
+	const char *w, *id;
+	size_t pos = 0, wlen, idlen;
+	uint64_t secs;
+	af_op_t op;
+	int own;
+
+	if(next_word(msg, len, &pos, &id, &idlen) < 0 || idlen != 16)
+		return -1;
+	snprintf(idbuf, sizeof(idbuf), "%016llx",
+			(unsigned long long)shared->node_id);
+	own = memcmp(id, idbuf, 16) == 0;
+	if(next_word(msg, len, &pos, &w, &wlen) < 0)
+		return -1;
+	if(wlen == 6 && memcmp(w, "reload", 6) == 0) {
+		if(own)
+			return 0;
+		if(af_core_reload(err, sizeof(err)) < 0) {
+			AF_ERR("reload asked by another node failed: %s\n", err);
+			return -1;
+		}
+		return 0;
+	}
+	memset(&op, 0, sizeof(op));
+	if(wlen == 3 && memcmp(w, "ban", 3) == 0)
+		op.type = AF_OP_BAN_SET;
+	else if(wlen == 5 && memcmp(w, "unban", 5) == 0)
+		op.type = AF_OP_BAN_DEL;
+	else
+		return -1;
+	if(next_word(msg, len, &pos, &w, &wlen) < 0 || wlen > AF_KEY_MAX)
+		return -1;
+	memcpy(key, w, wlen);
+	key[wlen] = '\0';
+	op.key = key;
+	op.key_len = wlen;
+	if(op.type == AF_OP_BAN_SET) {
+		const char *sw;
+		size_t swlen;
+		if(next_word(msg, len, &pos, &sw, &swlen) < 0 || swlen > 10)
+			return -1;
+		secs = strtoull(sw, NULL, 10);
+		if(!secs || secs > UINT32_MAX)
+			return -1;
+		while(pos < len && msg[pos] == ' ')
+			pos++;
+		snprintf(reason, sizeof(reason), "%.*s", (int)(len - pos),
+				msg + pos);
+		op.u.ban_set.ttl_s = (uint32_t)secs;
+		op.u.ban_set.reason = reason;
+	}
+	return local_store->ops->exec(local_store, &op, 1, af_now_ms());
+}
+
+/* ban_list callback of af_core_sync_bans: copies one ban into the local
+ * store for the time it has left */
+static int sync_one(const char *key, size_t key_len, const af_ban_t *ban,
+		void *arg)
+{
+	uint64_t now = *(const uint64_t *)arg;
+	af_op_t op;
+
+	if(ban->until_ms <= now)
+		return 0;
+	memset(&op, 0, sizeof(op));
+	op.type = AF_OP_BAN_SET;
+	op.key = key;
+	op.key_len = key_len;
+	op.u.ban_set.ttl_s = (uint32_t)((ban->until_ms - now + 999) / 1000);
+	op.u.ban_set.reason = ban->reason;
+	local_store->ops->exec(local_store, &op, 1, now);
+	return 0;
+}
+
+int af_core_sync_bans(void)
+{
+	af_store_t *rs;
+	uint64_t now = af_now_ms();
+
+	if(!af_core_clustered())
+		return 0;
+	rs = af_store_cluster_redis(store);
+	return rs->ops->ban_list(rs, sync_one, &now, now);
+}
+
 void af_core_timer(void)
 {
 	af_rules_t *r;
@@ -315,6 +476,8 @@ void af_core_timer(void)
 	if(!store)
 		return;
 	store->ops->gc(store, af_now_ms(), 4096);
+	if(af_core_clustered())
+		af_store_cluster_probe(store, af_now_ms());
 	r = af_core_acquire();
 	af_dest_timer(r);
 	af_core_release(r);

@@ -24,6 +24,8 @@
 #include "af_request.h"
 #include "af_rules.h"
 #include "af_store.h"
+#include "af_store_cluster.h"
+#include "af_store_redis.h"
 
 #define AF_DETAIL_MAX 256
 
@@ -32,6 +34,10 @@ typedef struct af_core_cfg {
 	uint32_t shm_entries;     /* store capacity (entries) */
 	uint32_t shm_stripes;     /* store lock stripes */
 	uint32_t reload_min_s;    /* reloads closer than this are refused */
+	/* cluster mode: NULL for the embedded shm mode */
+	const af_redis_cfg_t *redis;
+	af_fallback_t redis_fallback; /* when Redis cannot answer */
+	uint32_t redis_retry_ms;      /* breaker probe interval */
 } af_core_cfg_t;
 
 #define AF_CALLID_MAX 255
@@ -79,6 +85,8 @@ typedef struct af_verdict {
 	int banned;             /* the source is (now) banned */
 	af_ban_t ban;           /* the ban, when banned */
 	char detail[AF_DETAIL_MAX]; /* first matches in words, for logs */
+	int store_failed;       /* the store refused to answer (fallback
+							 * "closed"): the verdict is AF_RC_ERROR */
 	/* af_check_fingerprint only */
 	char fp_id[21];             /* "af1-" + 16 hex digits */
 	char signatures[128];       /* names of the matched signatures */
@@ -123,6 +131,26 @@ void af_core_release(af_rules_t *r);
 af_geo_t *af_core_geo(const af_rules_t *r);
 
 af_store_t *af_core_store(void);
+
+/* this node's shm store (the store itself in shm mode, the fallback in
+ * cluster mode) */
+af_store_t *af_core_local_store(void);
+
+/* 1 in cluster mode */
+int af_core_clustered(void);
+
+/*
+ * Cluster events (pub/sub): af_core_publish() sends "ban <ip> <s>
+ * <reason>", "unban <ip>" or "reload" to every node (no-op in shm mode);
+ * each node's subscriber hands what it receives to af_core_apply_event(),
+ * which bans/unbans in the node's local store (so that its fallback has
+ * the cluster's bans) or reloads the rules. af_core_sync_bans() copies the
+ * bans kept in Redis into the local store (a node that starts or
+ * reconnects). Return 0 or -1.
+ */
+int af_core_publish(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+int af_core_apply_event(const char *msg, size_t len);
+int af_core_sync_bans(void);
 
 uint64_t af_core_stat(af_stat_t s);
 uint64_t af_core_reason_count(af_reason_t r);

@@ -14,7 +14,6 @@
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -305,30 +304,62 @@ static void plan_policy(dest_ctx_t *c)
 	}
 }
 
-/* adds a WIN_HIT op of key (printf format) to c; returns its index */
-static int add_win(dest_ctx_t *c, af_reason_t reason, const af_limit_t *lim,
-		uint32_t window_s, int if_new, const char *fmt, ...)
-		__attribute__((format(printf, 6, 7)));
-
-static int add_win(dest_ctx_t *c, af_reason_t reason, const af_limit_t *lim,
-		uint32_t window_s, int if_new, const char *fmt, ...)
+/* appends s[0..len) to the key being built in buf (cut at KEY_MAX - 1) */
+static size_t key_put(char *buf, size_t n, const char *s, size_t len)
 {
-	va_list ap;
+	if(n + len > KEY_MAX - 1)
+		len = KEY_MAX - 1 - n;
+	memcpy(buf + n, s, len);
+	return n + len;
+}
+
+/* appends the decimal digits of v */
+static size_t key_u32(char *buf, size_t n, uint32_t v)
+{
+	char t[10];
+	int i = 10;
+
+	do {
+		t[--i] = (char)('0' + v % 10);
+		v /= 10;
+	} while(v);
+	return key_put(buf, n, t + i, (size_t)(10 - i));
+}
+
+/*
+ * Adds a WIN_HIT op to c whose key is tag, then window_s and '|' (when
+ * with_window), then a, then '|' and b (when b is not NULL). Keys are
+ * built without printf: this runs a dozen times per call. Returns the
+ * op's index, -1 when c is full.
+ */
+static int add_win(dest_ctx_t *c, af_reason_t reason, const af_limit_t *lim,
+		uint32_t window_s, int if_new, const char *tag, int with_window,
+		const char *a, size_t alen, const char *b, size_t blen)
+{
 	af_op_t *op;
-	int i = c->nops, n;
+	char *k;
+	size_t n;
+	int i = c->nops;
 
 	if(i >= OPS_MAX)
 		return -1;
-	va_start(ap, fmt);
-	n = vsnprintf(c->keys[i], KEY_MAX, fmt, ap);
-	va_end(ap);
-	if(n < 0)
-		return -1;
+	k = c->keys[i];
+	n = key_put(k, 0, tag, strlen(tag));
+	if(with_window) {
+		n = key_u32(k, n, window_s);
+		n = key_put(k, n, "|", 1);
+	}
+	n = key_put(k, n, a, alen);
+	if(b) {
+		n = key_put(k, n, "|", 1);
+		n = key_put(k, n, b, blen);
+	}
+	k[n] = '\0';
 	op = &c->ops[i];
 	memset(op, 0, sizeof(*op));
 	op->type = AF_OP_WIN_HIT;
-	op->key = c->keys[i];
-	op->key_len = (size_t)n < KEY_MAX ? (size_t)n : KEY_MAX - 1;
+	op->key = k;
+	op->key_len = n;
 	op->u.win.window_s = window_s;
 	op->u.win.n = 1;
 	op->u.win.if_new = if_new;
@@ -381,15 +412,19 @@ static void add_counters(dest_ctx_t *c, int rates, int repeats)
 	int nwin = 0, i, pair;
 	size_t plen;
 
+	const char *cl = c->caller;
+	size_t cn = c->caller_len, nn = c->num.len;
+
 	if(rates && (d->rate_cps.warn || d->rate_cps.block))
-		add_win(c, AF_R_RATE_CALLER, &d->rate_cps, 1, 0, "r1|%s", c->caller);
+		add_win(c, AF_R_RATE_CALLER, &d->rate_cps, 1, 0, "r1|", 0, cl, cn,
+				NULL, 0);
 	if(rates && (d->rate_cpm.warn || d->rate_cpm.block))
-		add_win(c, AF_R_RATE_CALLER, &d->rate_cpm, 60, 0, "r60|%s",
-				c->caller);
+		add_win(c, AF_R_RATE_CALLER, &d->rate_cpm, 60, 0, "r60|", 0, cl, cn,
+				NULL, 0);
 	if(rates && (d->rate_country_cpm.warn || d->rate_country_cpm.block)
 			&& c->v->dest.country[0])
-		add_win(c, AF_R_RATE_COUNTRY, &d->rate_country_cpm, 60, 0, "rc|%s",
-				c->v->dest.country);
+		add_win(c, AF_R_RATE_COUNTRY, &d->rate_country_cpm, 60, 0, "rc|", 0,
+				c->v->dest.country, 2, NULL, 0);
 	if(!repeats || (d->repeat_intl_only && !c->v->dest.international))
 		return;
 	window_union(win, &nwin, &d->same);
@@ -401,16 +436,16 @@ static void add_counters(dest_ctx_t *c, int rates, int repeats)
 		/* the caller-number pair: the same-number count, and what
 		 * tells whether the number is new for the distinct counts */
 		lim = repeat_limit(&d->same, win[i]);
-		pair = add_win(c, AF_R_REPEAT_NUMBER, lim, win[i], 0, "rn|%u|%s|%s",
-				win[i], c->caller, num);
+		pair = add_win(c, AF_R_REPEAT_NUMBER, lim, win[i], 0, "rn|", 1, cl,
+				cn, num, nn);
 		if(pair < 0)
 			return;
 		if((lim = repeat_limit(&d->similar, win[i])) && plen)
-			add_win(c, AF_R_REPEAT_SIMILAR, lim, win[i], pair + 1,
-					"rs|%u|%s|%.*s", win[i], c->caller, (int)plen, num);
+			add_win(c, AF_R_REPEAT_SIMILAR, lim, win[i], pair + 1, "rs|", 1,
+					cl, cn, num, plen);
 		if((lim = repeat_limit(&d->callers, win[i])))
-			add_win(c, AF_R_REPEAT_CALLERS, lim, win[i], pair + 1, "rk|%u|%s",
-					win[i], num);
+			add_win(c, AF_R_REPEAT_CALLERS, lim, win[i], pair + 1, "rk|", 1,
+					num, nn, NULL, 0);
 	}
 }
 
@@ -542,6 +577,7 @@ int af_check_dest(const af_request_t *req, const char *profile,
 	int total_op = -1, caller_op = -1;
 	uint32_t total_limit = AF_NO_LIMIT, caller_limit = AF_NO_LIMIT;
 	af_str_t dialed;
+	size_t n;
 
 	memset(v, 0, sizeof(*v));
 	v->check = "dest";
@@ -562,7 +598,10 @@ int af_check_dest(const af_request_t *req, const char *profile,
 		af_core_count(AF_ST_ERRORS);
 		return v->rc = AF_RC_ERROR;
 	}
-	snprintf(di->profile, sizeof(di->profile), "%s", c->p->name);
+	n = strlen(c->p->name);
+	if(n >= sizeof(di->profile))
+		n = sizeof(di->profile) - 1;
+	memcpy(di->profile, c->p->name, n);
 	c->d = c->p->dest;
 	if(!c->d || !r->dest.plan) {
 		af_core_release(r);
@@ -667,19 +706,18 @@ int af_check_dest(const af_request_t *req, const char *profile,
 			caller_limit = slot_limit(c->d->conc_caller, holiday, minute);
 			if(caller_limit != AF_NO_LIMIT) {
 				i = c->nops;
-				snprintf(c->keys[i], KEY_MAX, CONC_CALLER_PREFIX "%.*s",
-						(int)c->caller_len, c->caller);
-				caller_op = add_conc(c, c->keys[i], strlen(c->keys[i]),
-						caller_limit, req);
+				n = key_put(c->keys[i], 0, CONC_CALLER_PREFIX,
+						sizeof(CONC_CALLER_PREFIX) - 1);
+				n = key_put(c->keys[i], n, c->caller, c->caller_len);
+				c->keys[i][n] = '\0';
+				caller_op = add_conc(c, c->keys[i], n, caller_limit, req);
 			}
 		}
 	}
-	if(c->nops
-			&& af_store_exec(af_core_store(), c->ops, c->nops, now) < 0) {
-		/* decide on what is known: a store that cannot answer blocks
-		 * nothing by itself */
-		af_core_count(AF_ST_STORE_ERRORS);
-	}
+	/* decide on what is known: a store that cannot answer blocks
+	 * nothing by itself (unless the fallback is "closed") */
+	if(c->nops)
+		af_chk_exec(c->ops, c->nops, now, v);
 	for(i = 0; i < c->nops; i++)
 		if(c->ops[i].type == AF_OP_WIN_HIT)
 			judge_win(c, i);
@@ -694,8 +732,8 @@ int af_check_dest(const af_request_t *req, const char *profile,
 			|| (caller_op >= 0 && c->ops[caller_op].status == 0
 					&& c->ops[caller_op].u.conc.admitted)) {
 		af_dest_ticket_t *t = &di->ticket;
-		size_t n = req->call_id.len > AF_CALLID_MAX ? AF_CALLID_MAX
-												   : req->call_id.len;
+		n = req->call_id.len > AF_CALLID_MAX ? AF_CALLID_MAX
+											: req->call_id.len;
 		t->total = total_op >= 0 && c->ops[total_op].u.conc.admitted;
 		t->caller = caller_op >= 0 && c->ops[caller_op].u.conc.admitted;
 		memcpy(t->callid, req->call_id.s, n);

@@ -44,10 +44,8 @@ static void score_source(const af_rules_t *r, const af_profile_t *p,
 	snprintf(why, sizeof(why), "signature %.*s", (int)(sizeof(why) - 11),
 			v->signatures);
 	af_chk_score_op(&op, r, p, ipkey, len, score, why);
-	if(af_store_exec(af_core_store(), &op, 1, now) < 0) {
-		af_core_count(AF_ST_STORE_ERRORS);
+	if(af_chk_exec(&op, 1, now, v) < 0)
 		return;
-	}
 	af_chk_score_result(&op, r, p, ipkey, now, v);
 }
 

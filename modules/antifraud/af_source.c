@@ -383,10 +383,9 @@ int af_check_source(const af_request_t *req, const char *profile,
 		af_chk_score_op(win_op, r, p, ipkey, (size_t)ipkey_len, score,
 				reasons);
 	}
-	if(nops && af_store_exec(af_core_store(), ops, nops, now) < 0) {
-		/* the store could not answer: decide on what is known */
-		af_core_count(AF_ST_STORE_ERRORS);
-	}
+	/* when the store cannot answer, decide on what is known */
+	if(nops)
+		af_chk_exec(ops, nops, now, v);
 	if(hist_op && hist_op->status == 0)
 		check_hopping(p, hist_op, &v->geo, now, v);
 	if(win_op)
@@ -435,6 +434,7 @@ int af_core_ban(const char *ip, size_t ip_len, uint32_t seconds,
 	}
 	af_core_count(AF_ST_BANS);
 	AF_NOTICE("banned %s for %u s: %s\n", key, seconds, op.u.ban_set.reason);
+	af_core_publish("ban %s %u %s", key, seconds, op.u.ban_set.reason);
 	return 0;
 }
 
@@ -456,6 +456,8 @@ int af_core_unban(const char *ip, size_t ip_len, char *err, size_t errlen)
 	}
 	if(op.u.ban_del.found)
 		AF_NOTICE("unbanned %s\n", key);
+	/* every node's fallback store forgets it, found here or not */
+	af_core_publish("unban %s", key);
 	return op.u.ban_del.found ? 1 : 0;
 }
 

@@ -486,7 +486,7 @@ static inline uint32_t shm_find_owned(af_store_shm_t *st,
 			continue;
 		}
 		if(m->hash == k->hash && m->type == type && m->klen == k->klen
-				&& memcmp(st->body[idx].key, k->s, cmp) == 0
+				&& (cmp == 0 || memcmp(st->body[idx].key, k->s, cmp) == 0)
 				&& (owner == AF_SHM_NIL || st->body[idx].v.cmem.set == owner))
 			return idx;
 		link = &m->next;
@@ -578,7 +578,9 @@ static uint32_t shm_insert(af_store_shm_t *st, const af_shm_key_t *k,
 	m->expires_ms = expires_ms;
 	m->type = type;
 	m->klen = k->klen;
-	memcpy(b->key, k->s, k->klen == AF_SHM_KEY_LONG ? AF_KEY_MAX : k->klen);
+	if(k->klen) /* an empty key may come as NULL */
+		memcpy(b->key, k->s,
+				k->klen == AF_SHM_KEY_LONG ? AF_KEY_MAX : k->klen);
 	memset(&b->v, 0, sizeof(b->v));
 	head = shm_bucket(st, k->stripe, k->hash);
 	m->next = *head;

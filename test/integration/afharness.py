@@ -346,3 +346,92 @@ class Sipp:
                 p.wait(timeout=5)
             except subprocess.TimeoutExpired:
                 os.killpg(p.pid, signal.SIGKILL)
+
+
+class Redis:
+    """A redis-server on a free loopback port (no persistence), or a
+    replica of another one."""
+
+    def __init__(self, workdir, port=None, replica_of=None):
+        self.workdir = workdir
+        self.port = port or free_port()
+        self.replica_of = replica_of
+        self.proc = None
+
+    def start(self, timeout=10):
+        d = os.path.join(self.workdir, "redis-%d" % self.port)
+        os.makedirs(d, exist_ok=True)
+        args = ["redis-server", "--port", str(self.port),
+                "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+                "--dir", d, "--logfile", os.path.join(d, "redis.log")]
+        if self.replica_of:
+            args += ["--replicaof", "127.0.0.1", str(self.replica_of)]
+        self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.STDOUT,
+                                     start_new_session=True)
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.cli("PING", check=False).stdout.strip() == "PONG":
+                return self
+            time.sleep(0.05)
+        raise AssertionError("redis-server did not start on %d" % self.port)
+
+    def cli(self, *args, check=True):
+        p = subprocess.run(["redis-cli", "-p", str(self.port)] +
+                           [str(a) for a in args], capture_output=True,
+                           text=True, timeout=10)
+        if check and p.returncode != 0:
+            raise AssertionError("redis-cli %s: %s" % (args, p.stderr))
+        return p
+
+    def kill(self):
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+
+    stop = kill
+
+
+class Sentinel:
+    """A redis-sentinel monitoring master_port as 'mymaster', quorum 1."""
+
+    def __init__(self, workdir, master_port, port=None):
+        self.workdir = workdir
+        self.port = port or free_port()
+        self.master_port = master_port
+        self.proc = None
+
+    def start(self, timeout=10):
+        conf = os.path.join(self.workdir, "sentinel-%d.conf" % self.port)
+        with open(conf, "w") as f:
+            f.write("port %d\nbind 127.0.0.1\n"
+                    "sentinel monitor mymaster 127.0.0.1 %d 1\n"
+                    "sentinel down-after-milliseconds mymaster 500\n"
+                    "sentinel failover-timeout mymaster 3000\n"
+                    "sentinel parallel-syncs mymaster 1\n" % (
+                        self.port, self.master_port))
+        self.proc = subprocess.Popen(["redis-sentinel", conf],
+                                     stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.STDOUT,
+                                     start_new_session=True)
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            p = subprocess.run(["redis-cli", "-p", str(self.port), "SENTINEL",
+                                "get-master-addr-by-name", "mymaster"],
+                               capture_output=True, text=True)
+            if str(self.master_port) in p.stdout:
+                return self
+            time.sleep(0.1)
+        raise AssertionError("redis-sentinel did not start")
+
+    def master_port_now(self):
+        p = subprocess.run(["redis-cli", "-p", str(self.port), "SENTINEL",
+                            "get-master-addr-by-name", "mymaster"],
+                           capture_output=True, text=True)
+        lines = p.stdout.split()
+        return int(lines[1]) if len(lines) >= 2 else None
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()

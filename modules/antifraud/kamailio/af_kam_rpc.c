@@ -25,7 +25,14 @@ static void rpc_reload(rpc_t *rpc, void *ctx)
 		rpc->fault(ctx, 500, "%s", err);
 		return;
 	}
-	rpc->rpl_printf(ctx, "Ok. Rules reloaded.");
+	if(af_core_clustered() && af_core_publish("reload") < 0) {
+		rpc->rpl_printf(ctx, "Ok. Rules reloaded here; the other nodes"
+							 " could not be told (redis unavailable).");
+		return;
+	}
+	rpc->rpl_printf(ctx, af_core_clustered()
+								 ? "Ok. Rules reloaded (all nodes told)."
+								 : "Ok. Rules reloaded.");
 }
 
 typedef struct ban_list_ctx {
@@ -150,6 +157,16 @@ static void rpc_stats(rpc_t *rpc, void *ctx)
 			(int)ss.entries, "capacity", (int)ss.capacity, "evictions",
 			(int)ss.evictions, "expired", (int)ss.expired, "failures",
 			(int)ss.failures);
+	if(af_core_clustered()) {
+		af_cluster_stats_t cs;
+		void *ch;
+		af_store_cluster_stats(s, &cs);
+		if(rpc->struct_add(h, "{", "redis", &ch) < 0)
+			return;
+		rpc->struct_add(ch, "sddd", "state", cs.up ? "up" : "down",
+				"down_events", (int)cs.down_events, "up_events",
+				(int)cs.up_events, "fallbacks", (int)cs.fallback_execs);
+	}
 }
 
 static const char *rpc_af_lookup_doc[] = {

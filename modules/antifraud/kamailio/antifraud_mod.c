@@ -18,9 +18,13 @@
 #include "core/kemi.h"
 #include "core/counters.h"
 #include "core/rpc_lookup.h"
+#include "core/pt.h"
+#include "core/fmsg.h"
+#include "core/cfg/cfg_struct.h"
 #include "af_kam.h"
 
 MODULE_VERSION
+
 
 static char *af_config = "/etc/kamailio/antifraud.yaml";
 static int af_shm_entries = 65536;
@@ -28,8 +32,18 @@ static int af_shm_stripes = 64;
 static int af_reload_min_interval = 1;
 static int af_timer_interval = 1;
 static int af_alert_event = 1;
+/* cluster mode */
+static char *af_redis = "";
+static int af_redis_connect_timeout = 20;
+static int af_redis_command_timeout = 10;
+static char *af_redis_prefix = "af:";
+static char *af_redis_fallback = "local";
+static int af_redis_retry_interval = 1000;
 
 static int af_alert_rt = -1; /* event_route[antifraud:alert] */
+static int af_redis_rt = -1; /* event_route[antifraud:redis] */
+/* a breaker change waiting for the timer to announce it: 1 down, 2 up */
+static int *af_redis_event_pending;
 
 /* the last verdict of this process, for $antifraud(...); the reason
  * lists are formatted when first read */
@@ -72,6 +86,12 @@ static param_export_t params[] = {
 	{"reload_min_interval", PARAM_INT, &af_reload_min_interval},
 	{"timer_interval", PARAM_INT, &af_timer_interval},
 	{"alert_event", PARAM_INT, &af_alert_event},
+	{"redis", PARAM_STRING, &af_redis},
+	{"redis_connect_timeout", PARAM_INT, &af_redis_connect_timeout},
+	{"redis_command_timeout", PARAM_INT, &af_redis_command_timeout},
+	{"redis_prefix", PARAM_STRING, &af_redis_prefix},
+	{"redis_fallback", PARAM_STRING, &af_redis_fallback},
+	{"redis_retry_interval", PARAM_INT, &af_redis_retry_interval},
 	{0, 0, 0}
 };
 
@@ -113,6 +133,37 @@ AF_STAT_FN(AF_ST_RELOADS)
 AF_STAT_FN(AF_ST_RELOAD_ERRORS)
 AF_STAT_FN(AF_ST_STORE_ERRORS)
 
+/* cluster mode: the breaker */
+static counter_val_t af_stat_redis_up(void)
+{
+	af_cluster_stats_t cs;
+
+	if(!af_core_clustered())
+		return 0;
+	af_store_cluster_stats(af_core_store(), &cs);
+	return cs.up;
+}
+
+static counter_val_t af_stat_redis_down_events(void)
+{
+	af_cluster_stats_t cs;
+
+	if(!af_core_clustered())
+		return 0;
+	af_store_cluster_stats(af_core_store(), &cs);
+	return cs.down_events;
+}
+
+static counter_val_t af_stat_redis_fallbacks(void)
+{
+	af_cluster_stats_t cs;
+
+	if(!af_core_clustered())
+		return 0;
+	af_store_cluster_stats(af_core_store(), &cs);
+	return cs.fallback_execs;
+}
+
 #define AF_STAT_EXPORT(name, id) \
 	{name, STAT_IS_FUNC | STAT_NO_RESET, (stat_var **)af_stat_##id}
 
@@ -129,18 +180,121 @@ static stat_export_t mod_stats[] = {
 	AF_STAT_EXPORT("reloads", AF_ST_RELOADS),
 	AF_STAT_EXPORT("reload_errors", AF_ST_RELOAD_ERRORS),
 	AF_STAT_EXPORT("store_errors", AF_ST_STORE_ERRORS),
+	{"redis_up", STAT_IS_FUNC | STAT_NO_RESET, (stat_var **)af_stat_redis_up},
+	{"redis_down_events", STAT_IS_FUNC | STAT_NO_RESET,
+		(stat_var **)af_stat_redis_down_events},
+	{"redis_fallbacks", STAT_IS_FUNC | STAT_NO_RESET,
+		(stat_var **)af_stat_redis_fallbacks},
 	{0, 0, 0}
 };
 /* clang-format on */
 
+/* the breaker changed (any process): the timer announces it */
+static void af_redis_changed(int up, const char *why)
+{
+	if(af_redis_event_pending)
+		__atomic_store_n(af_redis_event_pending, up ? 2 : 1, __ATOMIC_RELEASE);
+}
+
+/* runs event_route[antifraud:redis] with $antifraud(redis) set, on a
+ * faked message (there is no request behind a breaker change) */
+static void af_redis_announce(int up)
+{
+	struct run_act_ctx ctx;
+	sip_msg_t *fmsg;
+	int rtb;
+
+	LM_NOTICE("redis: %s\n", up ? "up again" : "down");
+	if(af_redis_rt < 0)
+		return;
+	fmsg = faked_msg_next();
+	if(!fmsg)
+		return;
+	rtb = get_route_type();
+	set_route_type(EVENT_ROUTE);
+	init_run_actions_ctx(&ctx);
+	run_top_route(event_rt.rlist[af_redis_rt], fmsg, &ctx);
+	set_route_type(rtb);
+}
+
 static void af_kam_timer(unsigned int ticks, void *param)
 {
+	int ev;
+
 	af_core_timer();
+	if(af_redis_event_pending
+			&& (ev = __atomic_exchange_n(af_redis_event_pending, 0,
+						__ATOMIC_ACQ_REL)))
+		af_redis_announce(ev == 2);
+}
+
+/* cluster events from the other nodes: the subscriber process */
+static void af_events_cb(const char *msg, size_t len, void *arg)
+{
+	if(af_core_apply_event(msg, len) < 0)
+		LM_WARN("ignored cluster event '%.*s'\n", (int)(len > 80 ? 80 : len),
+				msg);
+}
+
+static int af_events_stop(void *arg)
+{
+	return 0;
+}
+
+static void af_events_loop(void)
+{
+	af_store_t *rs = af_store_cluster_redis(af_core_store());
+
+	for(;;) {
+		/* a node that starts or reconnects gets the cluster's bans in
+		 * its fallback store */
+		if(af_core_sync_bans() < 0)
+			LM_DBG("redis: bans not synchronized (unavailable)\n");
+		af_store_redis_subscribe(rs, af_events_cb, NULL, af_events_stop, 500);
+		sleep(1);
+	}
+}
+
+/* modparam redis...: the cluster configuration; 0, -1 on error */
+static int af_redis_config(af_redis_cfg_t *rc, af_core_cfg_t *cfg)
+{
+	char err[256];
+	int fb;
+
+	memset(rc, 0, sizeof(*rc));
+	if(af_redis_parse_url(af_redis, rc, err, sizeof(err)) < 0) {
+		LM_ERR("redis: %s\n", err);
+		return -1;
+	}
+	if(af_redis_connect_timeout < 1 || af_redis_command_timeout < 1
+			|| af_redis_retry_interval < 10) {
+		LM_ERR("redis_connect_timeout and redis_command_timeout must be >= 1"
+			   " ms, redis_retry_interval >= 10 ms\n");
+		return -1;
+	}
+	rc->connect_timeout_ms = (uint32_t)af_redis_connect_timeout;
+	rc->command_timeout_ms = (uint32_t)af_redis_command_timeout;
+	if(strlen(af_redis_prefix) >= sizeof(rc->prefix)) {
+		LM_ERR("redis_prefix too long\n");
+		return -1;
+	}
+	strcpy(rc->prefix, af_redis_prefix);
+	fb = af_fallback_parse(af_redis_fallback);
+	if(fb < 0) {
+		LM_ERR("redis_fallback must be local, open or closed (got '%s')\n",
+				af_redis_fallback);
+		return -1;
+	}
+	cfg->redis = rc;
+	cfg->redis_fallback = (af_fallback_t)fb;
+	cfg->redis_retry_ms = (uint32_t)af_redis_retry_interval;
+	return 0;
 }
 
 static int mod_init(void)
 {
 	af_core_cfg_t cfg;
+	static af_redis_cfg_t rcfg;
 	char err[512];
 
 	af_host_set(&af_kam_host);
@@ -161,9 +315,34 @@ static int mod_init(void)
 	cfg.shm_stripes = (uint32_t)af_shm_stripes;
 	cfg.reload_min_s =
 			af_reload_min_interval > 0 ? (uint32_t)af_reload_min_interval : 0;
+	if(af_redis && *af_redis && af_redis_config(&rcfg, &cfg) < 0)
+		return -1;
 	if(af_core_init(&cfg, err, sizeof(err)) < 0) {
 		LM_ERR("%s\n", err);
 		return -1;
+	}
+	if(af_core_clustered()) {
+		af_redis_event_pending = shm_malloc(sizeof(int));
+		if(!af_redis_event_pending) {
+			SHM_MEM_ERROR;
+			goto error;
+		}
+		*af_redis_event_pending = 0;
+		af_store_cluster_on_event(af_redis_changed);
+		if(af_store_redis_ping(af_store_cluster_redis(af_core_store()), err,
+				   sizeof(err))
+				< 0)
+			LM_WARN("redis: not reachable now (%s): the node starts on its"
+					" '%s' fallback and retries every %d ms\n",
+					err, af_redis_fallback, af_redis_retry_interval);
+		af_store_redis_disconnect(af_store_cluster_redis(af_core_store()));
+		/* the subscriber for the other nodes' bans, unbans, reloads */
+		register_procs(1);
+		cfg_register_child(1);
+		if(faked_msg_init() < 0) {
+			LM_ERR("cannot initialize the faked message\n");
+			goto error;
+		}
 	}
 	if(rpc_register_array(af_kam_rpc_cmds) != 0) {
 		LM_ERR("failed to register RPC commands\n");
@@ -182,8 +361,16 @@ static int mod_init(void)
 	af_alert_rt = route_lookup(&event_rt, "antifraud:alert");
 	if(af_alert_rt >= 0 && event_rt.rlist[af_alert_rt] == NULL)
 		af_alert_rt = -1;
-	LM_INFO("rules from %s, state in shared memory (%d entries)\n",
-			af_config, af_shm_entries);
+	af_redis_rt = route_lookup(&event_rt, "antifraud:redis");
+	if(af_redis_rt >= 0 && event_rt.rlist[af_redis_rt] == NULL)
+		af_redis_rt = -1;
+	if(af_core_clustered())
+		LM_INFO("rules from %s, state in Redis (%s), fallback '%s' in"
+				" shared memory (%d entries)\n",
+				af_config, af_redis, af_redis_fallback, af_shm_entries);
+	else
+		LM_INFO("rules from %s, state in shared memory (%d entries)\n",
+				af_config, af_shm_entries);
 	return 0;
 
 error:
@@ -195,6 +382,20 @@ error:
  * not on its first request */
 static int child_init(int rank)
 {
+	int pid;
+
+	if(rank == PROC_MAIN && af_core_clustered()) {
+		pid = fork_process(PROC_NOCHLDINIT, "antifraud cluster events", 1);
+		if(pid < 0)
+			return -1;
+		if(pid == 0) {
+			if(cfg_child_init())
+				return -1;
+			af_events_loop();
+			exit(0);
+		}
+		return 0;
+	}
 	if(rank != PROC_INIT && rank != PROC_MAIN && rank != PROC_TCP_MAIN)
 		af_core_warmup();
 	return 0;
@@ -364,7 +565,8 @@ enum {
 	AF_PV_DEST_RISK,
 	AF_PV_INTERNATIONAL,
 	AF_PV_CONC_TOTAL,
-	AF_PV_CONC_CALLER
+	AF_PV_CONC_CALLER,
+	AF_PV_REDIS
 };
 
 static const struct {
@@ -382,7 +584,8 @@ static const struct {
 		{"dest_class", AF_PV_DEST_CLASS}, {"dest_risk", AF_PV_DEST_RISK},
 		{"international", AF_PV_INTERNATIONAL},
 		{"concurrent", AF_PV_CONC_TOTAL},
-		{"concurrent_caller", AF_PV_CONC_CALLER}, {0, 0}};
+		{"concurrent_caller", AF_PV_CONC_CALLER}, {"redis", AF_PV_REDIS},
+		{0, 0}};
 
 static int pv_parse_af_name(pv_spec_t *sp, str *in)
 {
@@ -402,8 +605,8 @@ static int pv_parse_af_name(pv_spec_t *sp, str *in)
 	LM_ERR("unknown $antifraud(%.*s): use rc, check, reason, blocking, detail,"
 		   " country, continent, asn, score, banned, ban_reason, fingerprint,"
 		   " signature, shape, profile, number, dest_country, dest_zone,"
-		   " dest_class, dest_risk, international, concurrent or"
-		   " concurrent_caller\n",
+		   " dest_class, dest_risk, international, concurrent,"
+		   " concurrent_caller or redis\n",
 			in->len, in->s);
 	return -1;
 }
@@ -422,6 +625,12 @@ static int pv_str(struct sip_msg *msg, pv_param_t *param, pv_value_t *res,
 
 static int pv_get_af(struct sip_msg *msg, pv_param_t *param, pv_value_t *res)
 {
+	if(param->pvn.u.isname.name.n == AF_PV_REDIS)
+		return pv_str(msg, param, res,
+				!af_core_clustered()
+						? "off"
+						: (af_store_cluster_up(af_core_store()) ? "up"
+																: "down"));
 	if(!af_last.check)
 		return pv_get_null(msg, param, res);
 	if(!af_last_formatted) {

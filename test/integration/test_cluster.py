@@ -1,0 +1,267 @@
+# antifraud integration tests of the cluster mode: three (or four) Debian
+# kamailio instances with the built module on their own loopback ports,
+# sharing one real redis-server (and, for failover, a replica and a
+# redis-sentinel); sipp as callers and called party; kamcmd.
+# SPDX-License-Identifier: GPL-2.0-or-later
+import os
+import time
+
+import pytest
+
+import afharness as h
+
+FR = "+33123456789"
+DE = "+493012345678"
+
+
+@pytest.fixture
+def redis(tmp_path):
+    r = h.Redis(str(tmp_path)).start()
+    yield r
+    r.kill()
+
+
+@pytest.fixture
+def uas_dest(tmp_path):
+    port = h.free_port()
+    p = h.Sipp.uas(str(tmp_path), port, scenario="uas-dest.xml")
+    yield port
+    h.Sipp.stop(p)
+
+
+@pytest.fixture
+def cluster(tmp_path, rules, uas_dest):
+    """start(n, url): n kamailio nodes in cluster mode on url."""
+    nodes = []
+    with open(os.path.join(h.DATA, "rules-dest.yaml.in")) as f:
+        text = f.read().replace("@HOLIDAYS@", "")
+    path = rules(text, name="cluster.yaml")
+
+    def start(n, url, fallback="local"):
+        out = []
+        for _ in range(n):
+            d = tmp_path / ("node%d" % len(nodes))
+            d.mkdir()
+            k = h.Kamailio(str(d), path, next_hop_port=uas_dest, defines={
+                "AF_REDIS": '"%s"' % url,
+                "AF_REDIS_FALLBACK": '"%s"' % fallback})
+            nodes.append(k)
+            out.append(k.start())
+        return out
+    yield start
+    for k in nodes:
+        crashed = k.crashed()
+        k.stop()
+        assert not crashed, "kamailio crashed: %s" % crashed
+
+
+def invite(k, number, caller="alice", src="127.0.0.1", timeout=2.0):
+    c = h.SipClient(src)
+    try:
+        return c.ask("INVITE", "sip:%s@%s:%d" % (number, k.ip, k.port),
+                     (k.ip, k.port), from_user=caller,
+                     body=h.sdp("127.0.0.1"), timeout=timeout)
+    finally:
+        c.close()
+
+
+def options(k, src, timeout=1.0):
+    c = h.SipClient(src)
+    try:
+        return c.ask("OPTIONS", "sip:%s:%d" % (k.ip, k.port), (k.ip, k.port),
+                     from_user="alice", timeout=timeout)
+    finally:
+        c.close()
+
+
+def call(tmp_path, k, number, caller="alice", hold_ms=100):
+    return h.Sipp.uac(str(tmp_path), "%s:%d" % (k.ip, k.port),
+                      scenario="uac-hold.xml", caller=caller, callee=number,
+                      calls=1, rate=10, timeout=15, extra=["-d", str(hold_ms)])
+
+
+def call_bg(tmp_path, k, number, caller="alice", calls=1, hold_ms=4000):
+    return h.Sipp.uac_bg(str(tmp_path), "%s:%d" % (k.ip, k.port),
+                         scenario="uac-hold.xml", caller=caller,
+                         callee=number, calls=calls, rate=100,
+                         extra=["-d", str(hold_ms), "-l", str(calls)])
+
+
+def total(k):
+    return h.parse_kamcmd(k.rpc("antifraud.concurrency").stdout)["total"]
+
+
+def wait_for(pred, timeout=8.0, what="condition"):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        v = pred()
+        if v:
+            return v
+        time.sleep(0.1)
+    raise AssertionError("timed out waiting for %s" % what)
+
+
+def redis_state(k):
+    return h.parse_kamcmd(k.rpc("antifraud.stats").stdout)["redis"]["state"]
+
+
+def test_rate_limit_is_exact_across_nodes(cluster, redis, tmp_path):
+    nodes = cluster(3, "redis://127.0.0.1:%d/0" % redis.port)
+    # caller_per_minute 5 for rate1: 8 calls round-robin over the nodes
+    passed = 0
+    for i in range(8):
+        p = call(tmp_path, nodes[i % 3], DE, caller="rate1")
+        passed += p.returncode == 0
+    assert passed == 5
+    # every node refuses now, whichever got the calls
+    for k in nodes:
+        assert invite(k, DE, caller="rate1") == 403
+    # the counters are in Redis, with a TTL
+    keys = redis.cli("--scan", "--pattern", "af:*").stdout.split()
+    assert keys
+    for key in keys:
+        assert int(redis.cli("PTTL", key).stdout) > 0, key
+
+
+def test_concurrency_is_exact_across_nodes(cluster, redis, tmp_path):
+    nodes = cluster(3, "redis://127.0.0.1:%d/0" % redis.port)
+    bgs = [call_bg(tmp_path, nodes[0], FR, caller="a", calls=2),
+           call_bg(tmp_path, nodes[1], FR, caller="b", calls=2),
+           call_bg(tmp_path, nodes[2], FR, caller="c", calls=1)]
+    try:
+        wait_for(lambda: total(nodes[0]) == 5, what="5 calls")
+        assert total(nodes[1]) == 5 and total(nodes[2]) == 5
+        for k in nodes:
+            assert invite(k, FR, caller="d") == 403
+    finally:
+        for bg in bgs:
+            out, err = bg.communicate(timeout=30)
+            assert bg.returncode == 0, out + err
+    wait_for(lambda: total(nodes[2]) == 0, what="all slots back")
+    p = call(tmp_path, nodes[1], FR, caller="d")
+    assert p.returncode == 0, p.stdout + p.stderr
+
+
+def test_repetition_is_exact_across_nodes(cluster, redis, tmp_path):
+    nodes = cluster(3, "redis://127.0.0.1:%d/0" % redis.port)
+    # rep1: same_number blocks above 3 in 60 min
+    passed = sum(call(tmp_path, nodes[i % 3], FR, caller="rep1").returncode
+                 == 0 for i in range(6))
+    assert passed == 3
+
+
+def test_ban_on_one_node_applies_everywhere(cluster, redis):
+    url = "redis://127.0.0.1:%d/0" % redis.port
+    nodes = cluster(3, url)
+    for k in nodes:
+        assert options(k, "127.0.0.9") == 200
+    nodes[0].rpc("antifraud.ban", "127.0.0.9", 600, "from node 1")
+    for k in nodes:
+        assert options(k, "127.0.0.9") is None
+    bans = h.parse_kamcmd(nodes[2].rpc("antifraud.bans").stdout)
+    assert bans["ip"] == "127.0.0.9" and bans["reason"] == "from node 1"
+    # a node started later sees the bans kept in Redis
+    late = cluster(1, url)[0]
+    assert options(late, "127.0.0.9") is None
+    # and every node's fallback store got it through pub/sub: with Redis
+    # gone, the ban still holds on each node
+    time.sleep(1.0)
+    redis.kill()
+    for k in nodes + [late]:
+        assert options(k, "127.0.0.9", timeout=1.0) is None
+        assert options(k, "127.0.0.8", timeout=1.0) == 200
+    # Redis back (empty: no persistence here): ban again, then an unban on
+    # another node lifts it in Redis and in every node's fallback store
+    redis.start()
+    for k in nodes:
+        wait_for(lambda: redis_state(k) == "up", what="redis up")
+    nodes[0].rpc("antifraud.ban", "127.0.0.9", 600, "again")
+    time.sleep(1.0)
+    nodes[1].rpc("antifraud.unban", "127.0.0.9")
+    time.sleep(1.0)
+    for k in nodes:
+        assert options(k, "127.0.0.9") == 200
+    redis.kill()
+    for k in nodes:
+        assert options(k, "127.0.0.9", timeout=1.0) == 200
+
+
+def test_reload_reaches_all_nodes(cluster, redis):
+    nodes = cluster(3, "redis://127.0.0.1:%d/0" % redis.port)
+    out = nodes[0].rpc("antifraud.reload").stdout
+    assert "all nodes told" in out
+    for k in nodes[1:]:
+        wait_for(lambda: "rules reloaded" in k.read_log(), timeout=3,
+                 what="reload on another node")
+    # the node that published does not reload a second time
+    time.sleep(1.0)
+    assert nodes[0].read_log().count("rules reloaded") == 1
+
+
+def test_redis_killed_mid_run_then_back(cluster, redis, tmp_path):
+    nodes = cluster(2, "redis://127.0.0.1:%d/0" % redis.port)
+    bg = h.Sipp.uac_bg(str(tmp_path), "%s:%d" % (nodes[0].ip, nodes[0].port),
+                       scenario="uac-hold.xml", caller="alice", callee=DE,
+                       calls=200, rate=40, extra=["-d", "100", "-l", "50"])
+    time.sleep(1.5)
+    redis.kill()
+    # every request still answered fast: the breaker is node-wide
+    worst = 0.0
+    for i in range(20):
+        t0 = time.time()
+        assert options(nodes[i % 2], "127.0.0.1", timeout=1.0) == 200
+        worst = max(worst, time.time() - t0)
+    assert worst < 0.5, worst
+    out, err = bg.communicate(timeout=60)
+    assert bg.returncode == 0, out[-2000:] + err[-2000:]
+    for k in nodes:
+        wait_for(lambda: redis_state(k) == "down", what="breaker open")
+        st = h.parse_kamcmd(k.rpc("antifraud.stats").stdout)
+        assert st["redis"]["down_events"] >= 1
+    assert "antifraud: redis down" in nodes[0].read_log()
+    # back: the nodes reconnect by themselves and counting resumes in Redis
+    redis.start()
+    for k in nodes:
+        wait_for(lambda: redis_state(k) == "up", timeout=5, what="redis up")
+    assert "antifraud: redis up" in nodes[0].read_log()
+    passed = sum(call(tmp_path, nodes[i % 2], DE, caller="rate1").returncode
+                 == 0 for i in range(7))
+    assert passed == 5
+    assert redis.cli("--scan", "--pattern", "af:*").stdout.strip()
+
+
+def test_fallback_closed_refuses(cluster, redis, tmp_path):
+    nodes = cluster(1, "redis://127.0.0.1:%d/0" % redis.port,
+                    fallback="closed")
+    p = call(tmp_path, nodes[0], DE)
+    assert p.returncode == 0, p.stdout + p.stderr
+    redis.kill()
+    # the source check cannot read bans: 500, no call routed
+    assert invite(nodes[0], DE) == 500
+
+
+def test_sentinel_failover_keeps_service(cluster, tmp_path):
+    master = h.Redis(str(tmp_path)).start()
+    replica = h.Redis(str(tmp_path), replica_of=master.port).start()
+    sentinel = h.Sentinel(str(tmp_path), master.port).start()
+    try:
+        wait_for(lambda: "connected_slaves:1" in master.cli(
+            "INFO", "replication").stdout, what="replica in sync")
+        k = cluster(1, "sentinel://127.0.0.1:%d/mymaster" % sentinel.port)[0]
+        p = call(tmp_path, k, DE, caller="rate1")
+        assert p.returncode == 0, p.stdout + p.stderr
+        assert redis_state(k) == "up"
+        master.kill()
+        wait_for(lambda: sentinel.master_port_now() == replica.port,
+                 timeout=20, what="failover to the replica")
+        # service all along, and back on Redis (the new master)
+        assert options(k, "127.0.0.1") == 200
+        wait_for(lambda: redis_state(k) == "up", timeout=10,
+                 what="node on the new master")
+        p = call(tmp_path, k, DE, caller="rate1")
+        assert p.returncode == 0, p.stdout + p.stderr
+        assert replica.cli("--scan", "--pattern", "af:*").stdout.strip()
+    finally:
+        sentinel.stop()
+        replica.kill()
+        master.kill()
