@@ -133,6 +133,49 @@ int af_chk_caller_exempt(const af_profile_t *p, const af_request_t *req,
 }
 
 /*
+ * Fills op as the ban lookup of the source (ipkey); with an enforced ban
+ * a ban found stops the rest of the batch (cluster mode puts the lookup
+ * first in the check's single batch: one round trip).
+ */
+void af_chk_ban_op(af_op_t *op, const char *ipkey, size_t len,
+		const af_profile_t *p)
+{
+	memset(op, 0, sizeof(*op));
+	op->type = AF_OP_BAN_GET;
+	op->key = ipkey;
+	op->key_len = len;
+	op->u.ban_get.stop = p->mode[AF_C_BAN] == AF_MODE_ENFORCE;
+}
+
+/*
+ * Reads a ban lookup into v: flags AF_R_BANNED and returns 1 when the
+ * source is banned. An enforced ban is the whole verdict: what the check
+ * found before it learned of the ban is dropped (as if it had looked the
+ * ban up first).
+ */
+int af_chk_ban_result(const af_op_t *op, const af_profile_t *p,
+		af_verdict_t *v)
+{
+	char why[AF_DETAIL_MAX];
+
+	if(op->status != 0 || !op->u.ban_get.found)
+		return 0;
+	if(p->mode[AF_C_BAN] == AF_MODE_ENFORCE) {
+		v->reasons = 0;
+		v->blocking = 0;
+		v->detail[0] = '\0';
+		v->signatures[0] = '\0';
+	}
+	v->banned = 1;
+	v->ban = op->u.ban_get.ban;
+	snprintf(why, sizeof(why), "banned: %s", v->ban.reason);
+	af_chk_flag(v, p, AF_R_BANNED, why);
+	if(p->mode[AF_C_BAN] == AF_MODE_ENFORCE)
+		af_core_count(AF_ST_BAN_REFUSED);
+	return 1;
+}
+
+/*
  * Is the source (ipkey) banned? Flags AF_R_BANNED in v and returns 1 when
  * it is; 0 when not, or when the store cannot tell (counted).
  */
@@ -140,23 +183,11 @@ int af_chk_ban_lookup(const char *ipkey, size_t len, const af_profile_t *p,
 		af_verdict_t *v)
 {
 	af_op_t op;
-	char why[AF_DETAIL_MAX];
 
-	memset(&op, 0, sizeof(op));
-	op.type = AF_OP_BAN_GET;
-	op.key = ipkey;
-	op.key_len = len;
+	af_chk_ban_op(&op, ipkey, len, p);
 	if(af_chk_exec(&op, 1, af_now_ms(), v) < 0)
 		return 0;
-	if(!op.u.ban_get.found)
-		return 0;
-	v->banned = 1;
-	v->ban = op.u.ban_get.ban;
-	snprintf(why, sizeof(why), "banned: %s", v->ban.reason);
-	af_chk_flag(v, p, AF_R_BANNED, why);
-	if(p->mode[AF_C_BAN] == AF_MODE_ENFORCE)
-		af_core_count(AF_ST_BAN_REFUSED);
-	return 1;
+	return af_chk_ban_result(&op, p, v);
 }
 
 int af_chk_exec(af_op_t *ops, int n, uint64_t now, af_verdict_t *v)

@@ -39,6 +39,13 @@ size_t af_chk_caller_id(const af_request_t *req, char *buf, size_t size);
 int af_chk_caller_exempt(const af_profile_t *p, const af_request_t *req,
 		const char *id, size_t id_len);
 
+/* the ban lookup of ipkey as an op (stop when the ban is enforced), and
+ * its result into v (1 banned; an enforced ban replaces the verdict) */
+void af_chk_ban_op(af_op_t *op, const char *ipkey, size_t len,
+		const af_profile_t *p);
+int af_chk_ban_result(const af_op_t *op, const af_profile_t *p,
+		af_verdict_t *v);
+
 /* is ipkey banned? flags AF_R_BANNED and returns 1 when it is */
 int af_chk_ban_lookup(const char *ipkey, size_t len, const af_profile_t *p,
 		af_verdict_t *v);

@@ -163,11 +163,50 @@ void af_core_release(af_rules_t *r)
 
 /* publishes r as the current snapshot, drops the old one and returns
  * r's generation */
+/* the highest limit of slots s[2] (0 when none) */
+static uint32_t slots_max(const af_slots_t *s)
+{
+	uint32_t m = 0, i;
+	int d;
+
+	for(d = 0; d < 2; d++) {
+		if(s[d].dflt != AF_NO_LIMIT && s[d].dflt > m)
+			m = s[d].dflt;
+		for(i = 0; i < s[d].n; i++)
+			if(s[d].slot[i].limit != AF_NO_LIMIT && s[d].slot[i].limit > m)
+				m = s[d].slot[i].limit;
+	}
+	return m;
+}
+
+/*
+ * A concurrency set lives in one stripe of the shm store: warns when the
+ * rules' limits come close to what a stripe holds (the calls above it
+ * could not be counted: the store would fail, and the check fail open).
+ */
+static void check_capacity(const af_rules_t *r)
+{
+	uint32_t per, m = slots_max(r->dest.conc_total), i;
+
+	if(!r->dest.plan || !core_cfg.shm_stripes)
+		return;
+	per = core_cfg.shm_entries / core_cfg.shm_stripes;
+	for(i = 0; i < r->n_profiles; i++)
+		if(r->profiles[i].dest && slots_max(r->profiles[i].dest->conc_caller) > m)
+			m = slots_max(r->profiles[i].dest->conc_caller);
+	if(m > per / 2)
+		AF_WARN("%s: a concurrency limit of %u calls is close to what one"
+				" stripe of the shm store holds (%u entries: shm_entries /"
+				" shm_stripes): raise shm_entries or lower shm_stripes\n",
+				r->path, m, per);
+}
+
 static uint32_t publish(af_rules_t *r)
 {
 	af_rules_t *old;
 	uint32_t gen;
 
+	check_capacity(r);
 	r->refs = 1; /* the base reference, held by shared->current */
 	af_lock(&shared->lock);
 	old = shared->current;

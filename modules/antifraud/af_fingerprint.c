@@ -35,18 +35,28 @@ static void add_name(char *buf, size_t size, const char *name)
  * threshold when the ban is enforced).
  */
 static void score_source(const af_rules_t *r, const af_profile_t *p,
-		const char *ipkey, size_t len, uint32_t score, af_verdict_t *v)
+		const char *ipkey, size_t len, uint32_t score, af_verdict_t *v,
+		int ban_first)
 {
-	af_op_t op;
+	af_op_t ops[2];
 	char why[AF_BAN_REASON];
 	uint64_t now = af_now_ms();
+	int n = 0;
 
-	snprintf(why, sizeof(why), "signature %.*s", (int)(sizeof(why) - 11),
-			v->signatures);
-	af_chk_score_op(&op, r, p, ipkey, len, score, why);
-	if(af_chk_exec(&op, 1, now, v) < 0)
+	if(ban_first)
+		af_chk_ban_op(&ops[n++], ipkey, len, p);
+	if(score) {
+		snprintf(why, sizeof(why), "signature %.*s", (int)(sizeof(why) - 11),
+				v->signatures);
+		af_chk_score_op(&ops[n++], r, p, ipkey, len, score, why);
+	}
+	if(!n)
 		return;
-	af_chk_score_result(&op, r, p, ipkey, now, v);
+	af_chk_exec(ops, n, now, v);
+	if(ban_first && af_chk_ban_result(&ops[0], p, v) && v->blocking)
+		return;
+	if(score)
+		af_chk_score_result(&ops[n - 1], r, p, ipkey, now, v);
 }
 
 int af_check_fingerprint(const af_request_t *req, const char *profile,
@@ -59,7 +69,7 @@ int af_check_fingerprint(const af_request_t *req, const char *profile,
 	char id[256], ipkey[AF_IP_STRLEN], why[AF_DETAIL_MAX];
 	size_t id_len;
 	uint32_t score = 0;
-	int i, n, ipkey_len, evaluated = 0, blocked = 0;
+	int i, n, ipkey_len, evaluated = 0, blocked = 0, merged;
 
 	memset(v, 0, sizeof(*v));
 	v->check = "fingerprint";
@@ -101,13 +111,24 @@ int af_check_fingerprint(const af_request_t *req, const char *profile,
 	}
 	evaluated = 1;
 	ipkey_len = af_ip_format(&req->src_ip, ipkey, sizeof(ipkey));
-	if(p->mode[AF_C_BAN] != AF_MODE_OFF && ipkey_len > 0
+	/* cluster mode: the ban lookup goes with the score, one round trip */
+	merged = af_core_clustered() && p->mode[AF_C_BAN] != AF_MODE_OFF
+			 && ipkey_len > 0;
+	/* af_check_source of this same message already found it not banned:
+	 * no second lookup (in cluster mode, no round trip at all unless a
+	 * signature scores) */
+	if(merged && req->memo && req->memo->ban_state == 1)
+		merged = 0;
+	if(!merged && !(req->memo && req->memo->ban_state == 1)
+			&& p->mode[AF_C_BAN] != AF_MODE_OFF && ipkey_len > 0
 			&& af_chk_ban_lookup(ipkey, (size_t)ipkey_len, p, v)
 			&& v->blocking) {
 		af_core_release(r);
 		return af_chk_conclude(v, evaluated);
 	}
 	if(!r->signatures) {
+		if(merged)
+			score_source(r, p, ipkey, (size_t)ipkey_len, 0, v, 1);
 		af_core_release(r);
 		return af_chk_conclude(v, evaluated);
 	}
@@ -130,9 +151,11 @@ int af_check_fingerprint(const af_request_t *req, const char *profile,
 		if(!v->detail[0])
 			snprintf(v->detail, sizeof(v->detail), "%s", why);
 	}
-	if(score && p->mode[AF_C_BAN] != AF_MODE_OFF && r->scanner.threshold
-			&& ipkey_len > 0)
-		score_source(r, p, ipkey, (size_t)ipkey_len, score, v);
+	if(!(p->mode[AF_C_BAN] != AF_MODE_OFF && r->scanner.threshold
+			   && ipkey_len > 0))
+		score = 0;
+	if(score || merged)
+		score_source(r, p, ipkey, (size_t)ipkey_len, score, v, merged);
 	af_core_release(r);
 	return af_chk_conclude(v, evaluated);
 }

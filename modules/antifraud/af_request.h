@@ -42,6 +42,16 @@ typedef enum af_proto {
 	AF_P_OTHER
 } af_proto_t;
 
+/*
+ * What one check learned that another check of the same message can use
+ * (the glue keeps one per message and points every af_request_t of that
+ * message at it; NULL: nothing shared). A check writes through it: the
+ * request stays const.
+ */
+typedef struct af_memo {
+	int ban_state; /* 0 unknown, 1 the source is not banned, 2 banned */
+} af_memo_t;
+
 typedef struct af_request {
 	af_ip_t src_ip;
 	uint16_t src_port;
@@ -61,6 +71,7 @@ typedef struct af_request {
 	af_str_t raw; /* the whole message as received (fingerprints) */
 	af_ip_t sdp_ip[AF_SDP_IP_MAX]; /* distinct c=/o= addresses */
 	int sdp_ip_count;
+	af_memo_t *memo; /* may be NULL */
 } af_request_t;
 
 #endif

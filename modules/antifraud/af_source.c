@@ -277,8 +277,8 @@ int af_check_source(const af_request_t *req, const char *profile,
 	af_rules_t *r;
 	const af_profile_t *p;
 	af_geo_t *g = NULL;
-	af_op_t ops[2];
-	af_op_t *hist_op = NULL, *win_op = NULL;
+	af_op_t ops[3];
+	af_op_t *hist_op = NULL, *win_op = NULL, *ban_op = NULL;
 	char id[ID_MAX], ipkey[AF_IP_STRLEN], why[AF_DETAIL_MAX];
 	char reasons[256];
 	af_reasons_t scored;
@@ -322,11 +322,17 @@ int af_check_source(const af_request_t *req, const char *profile,
 		evaluated = 1;
 
 	/* a banned source costs one lookup: nothing else is evaluated when
-	 * the ban is enforced */
+	 * the ban is enforced. In cluster mode the lookup is the first op of
+	 * the check's one batch instead (one round trip; a ban found stops
+	 * the rest of the batch and is the whole verdict) */
 	ipkey_len = af_ip_format(&req->src_ip, ipkey, sizeof(ipkey));
 	if(p->mode[AF_C_BAN] != AF_MODE_OFF && ipkey_len > 0) {
 		evaluated = 1;
-		if(af_chk_ban_lookup(ipkey, (size_t)ipkey_len, p, v) && v->blocking) {
+		if(af_core_clustered()) {
+			ban_op = &ops[nops++];
+			af_chk_ban_op(ban_op, ipkey, (size_t)ipkey_len, p);
+		} else if(af_chk_ban_lookup(ipkey, (size_t)ipkey_len, p, v)
+				  && v->blocking) {
 			af_core_release(r);
 			return af_chk_conclude(v, evaluated);
 		}
@@ -386,10 +392,18 @@ int af_check_source(const af_request_t *req, const char *profile,
 	/* when the store cannot answer, decide on what is known */
 	if(nops)
 		af_chk_exec(ops, nops, now, v);
+	if(ban_op && ban_op->status == 0 && req->memo)
+		req->memo->ban_state = ban_op->u.ban_get.found ? 2 : 1;
+	if(ban_op && af_chk_ban_result(ban_op, p, v) && v->blocking) {
+		af_core_release(r);
+		return af_chk_conclude(v, evaluated);
+	}
 	if(hist_op && hist_op->status == 0)
 		check_hopping(p, hist_op, &v->geo, now, v);
 	if(win_op)
 		af_chk_score_result(win_op, r, p, ipkey, now, v);
+	if(v->banned && req->memo)
+		req->memo->ban_state = 2;
 	af_core_release(r);
 	return af_chk_conclude(v, evaluated);
 }

@@ -201,6 +201,7 @@ static void sdp_ips(struct sip_msg *msg, af_request_t *req)
 /* the last extraction of this process, reused when the script runs
  * several checks on the same message */
 static af_request_t af_kam_last;
+static af_memo_t af_kam_memo; /* what the checks of the last message share */
 static unsigned int af_kam_last_id;
 static int af_kam_last_pid;
 static char *af_kam_last_buf;
@@ -218,6 +219,8 @@ int af_kam_request(struct sip_msg *msg, af_request_t *req)
 		return 0;
 	}
 	memset(req, 0, sizeof(*req));
+	memset(&af_kam_memo, 0, sizeof(af_kam_memo));
+	req->memo = &af_kam_memo;
 	ip_of(&msg->rcv.src_ip, &req->src_ip);
 	req->raw.s = msg->buf;
 	req->raw.len = (size_t)msg->len;
