@@ -329,8 +329,13 @@ int af_check_source(const af_request_t *req, const char *profile,
 	if(p->mode[AF_C_BAN] != AF_MODE_OFF && ipkey_len > 0) {
 		evaluated = 1;
 		if(af_core_clustered()) {
-			ban_op = &ops[nops++];
-			af_chk_ban_op(ban_op, ipkey, (size_t)ipkey_len, p);
+			if(af_chk_clear_cached(ipkey, (size_t)ipkey_len, af_now_ms())) {
+				if(req->memo)
+					req->memo->ban_state = 1;
+			} else {
+				ban_op = &ops[nops++];
+				af_chk_ban_op(ban_op, ipkey, (size_t)ipkey_len, p);
+			}
 		} else if(af_chk_ban_lookup(ipkey, (size_t)ipkey_len, p, v)
 				  && v->blocking) {
 			af_core_release(r);
@@ -392,8 +397,12 @@ int af_check_source(const af_request_t *req, const char *profile,
 	/* when the store cannot answer, decide on what is known */
 	if(nops)
 		af_chk_exec(ops, nops, now, v);
-	if(ban_op && ban_op->status == 0 && req->memo)
-		req->memo->ban_state = ban_op->u.ban_get.found ? 2 : 1;
+	if(ban_op && ban_op->status == 0) {
+		if(req->memo)
+			req->memo->ban_state = ban_op->u.ban_get.found ? 2 : 1;
+		af_chk_clear_set(ipkey, (size_t)ipkey_len, now,
+				!ban_op->u.ban_get.found);
+	}
 	if(ban_op && af_chk_ban_result(ban_op, p, v) && v->blocking) {
 		af_core_release(r);
 		return af_chk_conclude(v, evaluated);
@@ -402,8 +411,11 @@ int af_check_source(const af_request_t *req, const char *profile,
 		check_hopping(p, hist_op, &v->geo, now, v);
 	if(win_op)
 		af_chk_score_result(win_op, r, p, ipkey, now, v);
-	if(v->banned && req->memo)
-		req->memo->ban_state = 2;
+	if(v->banned) {
+		if(req->memo)
+			req->memo->ban_state = 2;
+		af_chk_clear_set(ipkey, (size_t)ipkey_len, now, 0);
+	}
 	af_core_release(r);
 	return af_chk_conclude(v, evaluated);
 }
