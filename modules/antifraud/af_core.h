@@ -197,6 +197,17 @@ int af_check_fingerprint(const af_request_t *req, const char *profile,
 int af_check_dest(const af_request_t *req, const char *profile,
 		size_t profile_len, af_verdict_t *v);
 
+/*
+ * What af_check_dest would decide for caller (a user or number, may be
+ * NULL) calling number with profile (NULL/0: the caller table, else
+ * 'default'), from the local decisions only: profile, normalization, the
+ * number plan, permissions and the schedule now. Rates, repetition and
+ * concurrency are not evaluated; nothing is counted. Fills v, returns
+ * v->rc.
+ */
+int af_dest_explain(const char *profile, size_t profile_len,
+		const char *caller, const char *number, af_verdict_t *v);
+
 /* the call of ticket t ended: frees its concurrency slots (any process,
  * any number of times: the store ignores members that are gone) */
 void af_dest_release(const af_dest_ticket_t *t);

@@ -68,6 +68,7 @@ typedef struct dest_ctx {
 	const af_limit_t *lim[OPS_MAX];
 	uint32_t window_s[OPS_MAX];
 	int nops;
+	int dry; /* explain only: no state, no statistics */
 } dest_ctx_t;
 
 /* index of a country code in the statistics ("ZZ" for none) */
@@ -180,21 +181,6 @@ static void cal_state(const af_calendar_t *cal, uint64_t now, int *holiday,
 	*minute = lt.minute;
 }
 
-static int sorted16_has(const uint16_t *a, uint32_t n, uint16_t x)
-{
-	uint32_t lo = 0, hi = n;
-
-	while(lo < hi) {
-		uint32_t mid = (lo + hi) / 2;
-		if(a[mid] == x)
-			return 1;
-		if(a[mid] < x)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return 0;
-}
 
 /*
  * Longest allow/deny prefix of digits: 1 allowed (an exception; allow
@@ -287,11 +273,11 @@ static void plan_policy(dest_ctx_t *c)
 	if(di->international && di->country[0]) {
 		cc = af_cc_pack(di->country);
 		zone = di->zone[0] ? af_cc_pack(di->zone) : 0;
-		if((d->n_allow_cc && !sorted16_has(d->allow_cc, d->n_allow_cc, cc))
-				|| sorted16_has(d->deny_cc, d->n_deny_cc, cc)
+		if((d->n_allow_cc && !af_chk_sorted16_has(d->allow_cc, d->n_allow_cc, cc))
+				|| af_chk_sorted16_has(d->deny_cc, d->n_deny_cc, cc)
 				|| (d->n_allow_zone
-						&& !sorted16_has(d->allow_zone, d->n_allow_zone, zone))
-				|| sorted16_has(d->deny_zone, d->n_deny_zone, zone)) {
+						&& !af_chk_sorted16_has(d->allow_zone, d->n_allow_zone, zone))
+				|| af_chk_sorted16_has(d->deny_zone, d->n_deny_zone, zone)) {
 			snprintf(why, sizeof(why), "%s: country %s (%s) not allowed",
 					di->number, di->country, di->zone);
 			af_chk_flag_all(c->v, c->p, AF_R_DEST_COUNTRY, 1, why);
@@ -558,14 +544,55 @@ static void set_number(af_dest_info_t *di, const af_number_t *n)
 /* ends a check: return code, statistics */
 static int finish(dest_ctx_t *c, int evaluated)
 {
-	int rc = af_chk_conclude(c->v, evaluated);
+	af_verdict_t *v = c->v;
+	int rc;
 
-	count_outcome(c->v);
+	if(c->dry) {
+		/* the same return code, nothing counted */
+		if(v->blocking)
+			rc = AF_RC_BLOCK;
+		else if(v->reasons)
+			rc = AF_RC_ALERT;
+		else
+			rc = evaluated ? AF_RC_ALLOW : AF_RC_NORULE;
+		return v->rc = rc;
+	}
+	rc = af_chk_conclude(v, evaluated);
+	count_outcome(v);
 	return rc;
 }
 
+static int dest_run(const af_request_t *req, const char *profile,
+		size_t profile_len, af_verdict_t *v, int dry);
+
 int af_check_dest(const af_request_t *req, const char *profile,
 		size_t profile_len, af_verdict_t *v)
+{
+	return dest_run(req, profile, profile_len, v, 0);
+}
+
+int af_dest_explain(const char *profile, size_t profile_len,
+		const char *caller, const char *number, af_verdict_t *v)
+{
+	af_request_t req;
+
+	memset(&req, 0, sizeof(req));
+	req.method = AF_M_INVITE;
+	req.initial = 1;
+	req.from_user.s = caller ? caller : "";
+	req.from_user.len = caller ? strlen(caller) : 0;
+	req.ruri_user.s = number;
+	req.ruri_user.len = strlen(number);
+	return dest_run(&req, profile, profile_len, v, 1);
+}
+
+/*
+ * The check; dry: the local decisions only (profile, number, plan,
+ * permissions, schedule), nothing read or written in the store and
+ * nothing counted (antifraud.dest_explain).
+ */
+static int dest_run(const af_request_t *req, const char *profile,
+		size_t profile_len, af_verdict_t *v, int dry)
 {
 	dest_ctx_t *c, ctx_store;
 	af_rules_t *r;
@@ -582,20 +609,24 @@ int af_check_dest(const af_request_t *req, const char *profile,
 	memset(v, 0, sizeof(*v));
 	v->check = "dest";
 	di = &v->dest;
-	af_core_count(AF_ST_CHECKS);
+	if(!dry)
+		af_core_count(AF_ST_CHECKS);
 	if(req->method != AF_M_INVITE || !req->initial)
 		return af_chk_conclude(v, 0);
 	c = &ctx_store;
 	c->nops = 0;
 	c->v = v;
+	c->dry = dry;
 	r = af_core_acquire();
 	c->r = r;
 	c->p = pick_profile(r, profile, profile_len, req);
 	if(!c->p) {
-		AF_ERR("af_check_dest: no profile '%.*s' in %s\n", (int)profile_len,
-				profile, r->path);
+		if(!dry) {
+			AF_ERR("af_check_dest: no profile '%.*s' in %s\n",
+					(int)profile_len, profile, r->path);
+			af_core_count(AF_ST_ERRORS);
+		}
 		af_core_release(r);
-		af_core_count(AF_ST_ERRORS);
 		return v->rc = AF_RC_ERROR;
 	}
 	n = strlen(c->p->name);
@@ -605,7 +636,7 @@ int af_check_dest(const af_request_t *req, const char *profile,
 	c->d = c->p->dest;
 	if(!c->d || !r->dest.plan) {
 		af_core_release(r);
-		return af_chk_conclude(v, 0);
+		return finish(c, 0);
 	}
 	u = caller_user(req);
 	c->caller_len = af_chk_caller_id(req, c->caller, sizeof(c->caller));
@@ -684,8 +715,8 @@ int af_check_dest(const af_request_t *req, const char *profile,
 				holiday ? "on a holiday" : "outside business hours");
 		af_chk_flag_all(v, c->p, AF_R_SCHEDULE, 1, why);
 	}
-	if(v->blocking) {
-		/* refused by policy: nothing to count */
+	if(v->blocking || dry) {
+		/* refused by policy: nothing to count (or only explaining) */
 		af_core_release(r);
 		return finish(c, 1);
 	}

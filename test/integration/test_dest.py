@@ -283,3 +283,30 @@ def test_dest_stats_slots_sample_concurrency(kd, tmp_path):
     k.rpc("antifraud.dest_stats_reset")
     out = h.parse_kamcmd(k.rpc("antifraud.dest_stats").stdout)
     assert not out.get("countries")
+
+
+def test_dest_explain(kd):
+    k = kd()
+    out = h.parse_kamcmd(k.rpc("antifraud.dest_explain", "0900 1234567",
+                               "alice").stdout)
+    assert out["profile"] == "default"
+    assert out["number"] == "+499001234567"
+    assert out["kind"] == "national"
+    assert out["country"] == "DE" and out["class"] == "premium"
+    assert out["verdict"] == "block" and out["reason"] == "dest_premium"
+    out = h.parse_kamcmd(k.rpc("antifraud.dest_explain", "s:0033123456789",
+                               "local1").stdout)
+    assert out["profile"] == "local" and out["international"] == 1
+    assert out["verdict"] == "block"
+    assert out["reason"] == "dest_international"
+    out = h.parse_kamcmd(k.rpc("antifraud.dest_explain", "s:+33123456789",
+                               "bob", "default").stdout)
+    assert out["verdict"] == "allow" and out["country"] == "FR"
+    assert k.rpc("antifraud.dest_explain", "s:123", "bob", "nosuch",
+                 check=False).returncode != 0
+    # an integer (kamcmd's reading of 0049...) is refused, not mangled
+    p = k.rpc("antifraud.dest_explain", "004930123456", check=False)
+    assert p.returncode != 0 and "s:" in p.stdout
+    # explaining counts nothing
+    out = h.parse_kamcmd(k.rpc("antifraud.dest_stats").stdout)
+    assert not out.get("countries")

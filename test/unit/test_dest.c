@@ -535,6 +535,35 @@ static void test_stats(void **state)
 	af_dest_release(&t[0]);
 }
 
+static void test_explain(void **state)
+{
+	uint64_t fr[4] = {0};
+
+	start("profiles:\n"
+		  "  default:\n" DOMAIN_BASE
+		  "    dest:\n"
+		  "      country: DE\n"
+		  "      rates: {caller_per_minute: 1}\n");
+	/* the local decisions, as af_check_dest would make them */
+	assert_int_equal(
+			af_dest_explain(NULL, 0, "alice", "09001234567", &vd), AF_RC_BLOCK);
+	assert_int_equal(vd.reasons, BIT(AF_R_DEST_PREMIUM));
+	assert_string_equal(vd.dest.number, "+499001234567");
+	/* limits are not evaluated and nothing is counted */
+	assert_int_equal(
+			af_dest_explain(NULL, 0, "alice", "+33123456789", &vd), AF_RC_ALLOW);
+	assert_int_equal(
+			af_dest_explain(NULL, 0, "alice", "+33123456789", &vd), AF_RC_ALLOW);
+	assert_int_equal(total(), 0);
+	af_dest_country_stats(country_cb, fr);
+	assert_int_equal(fr[0], 0);
+	assert_int_equal(af_core_stat(AF_ST_CHECKS), 0);
+	assert_int_equal(call("alice", "+33123456789"), AF_RC_ALLOW);
+	assert_int_equal(call("alice", "+33123456789"), AF_RC_BLOCK);
+	assert_int_equal(
+			af_dest_explain("nosuch", 6, "alice", "+331", &vd), AF_RC_ERROR);
+}
+
 static void test_rule_errors(void **state)
 {
 	static const struct {
@@ -596,6 +625,7 @@ int main(void)
 			T(test_concurrency),
 			T(test_rate_block_not_admitted),
 			T(test_stats),
+			T(test_explain),
 			T(test_rule_errors),
 	};
 

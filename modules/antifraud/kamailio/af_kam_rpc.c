@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "core/dprint.h"
+#include "core/mem/mem.h"
 #include "core/rpc.h"
 #include "core/rpc_lookup.h"
 #include "af_kam.h"
@@ -394,6 +395,73 @@ static void rpc_concurrency(rpc_t *rpc, void *ctx)
 	af_dest_concurrency_list(conc_item, &cc);
 }
 
+static const char *rpc_dest_explain_doc[] = {
+		"What af_check_dest would decide: number [caller] [profile]. The"
+		" profile that applies, the number normalized, what the number plan"
+		" says of it, and the verdict of the permissions and the schedule"
+		" now (rates, repetition and concurrency are not evaluated; nothing"
+		" is counted).",
+		0};
+
+static void rpc_dest_explain(rpc_t *rpc, void *ctx)
+{
+	static const char *const kinds[] = {"invalid", "e164", "national",
+			"short"};
+	str num = STR_NULL, caller = STR_NULL, prof = STR_NULL;
+	char nbuf[128], cbuf[128], reasons[256];
+	af_verdict_t *v;
+	void *h;
+
+	if(rpc->scan(ctx, "S", &num) < 1) {
+		rpc->fault(ctx, 400,
+				"Usage: antifraud.dest_explain number [caller] [profile]"
+				" (strings: kamcmd reads +123 or 0049... as an integer, write"
+				" s:+4930...)");
+		return;
+	}
+	if(rpc->scan(ctx, "*S", &caller) < 1)
+		caller.len = 0;
+	if(rpc->scan(ctx, "*S", &prof) < 1)
+		prof.len = 0;
+	snprintf(nbuf, sizeof(nbuf), "%.*s", num.len, num.s);
+	snprintf(cbuf, sizeof(cbuf), "%.*s", caller.len, caller.s);
+	v = pkg_malloc(sizeof(*v));
+	if(!v) {
+		rpc->fault(ctx, 500, "out of memory");
+		return;
+	}
+	af_dest_explain(prof.len ? prof.s : NULL, (size_t)prof.len,
+			caller.len ? cbuf : NULL, nbuf, v);
+	if(v->rc == AF_RC_ERROR) {
+		pkg_free(v);
+		rpc->fault(ctx, 404, "No profile %.*s", prof.len, prof.s);
+		return;
+	}
+	if(v->rc == AF_RC_NORULE) {
+		rpc->fault(ctx, 404, "Profile %s has no dest rules", v->dest.profile);
+		pkg_free(v);
+		return;
+	}
+	af_reasons_format(v->reasons, reasons, sizeof(reasons));
+	if(rpc->add(ctx, "{", &h) >= 0)
+		rpc->struct_add(h, "sssssssddddsss", "profile", v->dest.profile,
+				"number", v->dest.number, "kind",
+				(unsigned)v->dest.kind < 4 ? kinds[v->dest.kind] : "?",
+				"country", v->dest.country, "zone", v->dest.zone, "class",
+				v->dest.number[0] ? af_numclass_name(
+											(af_numclass_t)v->dest.cls)
+								  : "",
+				"verdict",
+				v->rc == AF_RC_BLOCK
+						? "block"
+						: (v->rc == AF_RC_ALERT ? "alert" : "allow"),
+				"risk", v->dest.risk, "international", v->dest.international,
+				"holiday", v->dest.holiday, "in_hours", v->dest.in_hours,
+				"reason", reasons, "detail", v->detail, "limits",
+				"not evaluated");
+	pkg_free(v);
+}
+
 /* clang-format off */
 rpc_export_t af_kam_rpc_cmds[] = {
 	{"antifraud.reload", rpc_reload, rpc_reload_doc, 0},
@@ -406,6 +474,7 @@ rpc_export_t af_kam_rpc_cmds[] = {
 	{"antifraud.dest_stats_reset", rpc_dest_stats_reset,
 		rpc_dest_stats_reset_doc, 0},
 	{"antifraud.concurrency", rpc_concurrency, rpc_concurrency_doc, 0},
+	{"antifraud.dest_explain", rpc_dest_explain, rpc_dest_explain_doc, 0},
 	{0, 0, 0, 0}
 };
 /* clang-format on */
