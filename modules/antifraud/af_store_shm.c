@@ -1322,6 +1322,35 @@ static int shm_op(af_store_shm_t *st, af_op_t *ops, int i, uint64_t now_ms)
  * whole CONC_ADD group (status 1). Returns 0, or -1 when an op failed
  * (its status is -1). Lock: none held on entry.
  */
+/*
+ * A batch of several ops touches as many random places of a store larger
+ * than the caches: ask for all their buckets first, then for the entries
+ * the buckets point to, so that the misses overlap instead of following
+ * one another (the ops then find their data on the way).
+ */
+static void shm_prefetch(af_store_shm_t *st, const af_op_t *ops, int n)
+{
+	uint32_t *b[16], idx;
+	int i, m = n < 16 ? n : 16;
+
+	for(i = 0; i < m; i++) {
+		uint64_t h = shm_hash(st->seed, ops[i].key ? ops[i].key : "",
+				ops[i].key ? ops[i].key_len : 0);
+		b[i] = shm_bucket(st, (uint32_t)h & st->smask, h);
+		__builtin_prefetch(b[i]);
+	}
+	for(i = 0; i < m; i++) {
+		idx = __atomic_load_n(b[i], __ATOMIC_RELAXED);
+		if(idx != AF_SHM_NIL) {
+			const char *body = (const char *)&st->body[idx];
+			size_t off;
+			__builtin_prefetch(&st->meta[idx]);
+			for(off = 0; off < sizeof(st->body[idx]); off += 64)
+				__builtin_prefetch(body + off);
+		}
+	}
+}
+
 static int shm_exec(af_store_t *s, af_op_t *ops, int n, uint64_t now_ms)
 {
 	af_store_shm_t *st = (af_store_shm_t *)s;
@@ -1329,6 +1358,8 @@ static int shm_exec(af_store_t *s, af_op_t *ops, int n, uint64_t now_ms)
 
 	if(n > 0 && ops == NULL)
 		return -1;
+	if(n > 1)
+		shm_prefetch(st, ops, n);
 	for(i = 0; i < n; i++) {
 		if(ops[i].type == AF_OP_CONC_ADD) {
 			nconc++;
