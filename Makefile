@@ -76,7 +76,8 @@ $(BUILD)/san/%.o: $(MOD)/%.c $(CORE_HDR)
 	@mkdir -p $(@D)
 	$(CC) $(SAN_CFLAGS) -c $< -o $@
 
-$(BUILD)/san/test_%: test/unit/test_%.c $(UNIT_HOST) test/unit/host.h $(SAN_OBJ)
+$(BUILD)/san/test_%: test/unit/test_%.c $(UNIT_HOST) test/unit/host.h \
+		test/unit/store_ops.h $(SAN_OBJ)
 	$(CC) $(SAN_CFLAGS) -I$(MOD) -Itest/unit $< $(UNIT_HOST) $(SAN_OBJ) \
 		-o $@ -lcmocka $(CORE_LIBS)
 

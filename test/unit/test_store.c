@@ -18,6 +18,7 @@
 #include "af_host.h"
 #include "af_store.h"
 #include "host.h"
+#include "store_ops.h"
 
 /* a time aligned to whole seconds, far from 0 (0 means the real clock) */
 #define T0 1700000000000ULL
@@ -38,88 +39,6 @@ static void free_store(af_store_t *s)
 {
 	s->ops->destroy(s);
 	assert_int_equal(test_host_shm_live(), 0);
-}
-
-/* One WIN_HIT of n on key over window_s seconds; returns the total. */
-static uint32_t win_hit(af_store_t *s, const char *key, uint32_t window_s,
-		uint32_t n)
-{
-	af_op_t op = {.type = AF_OP_WIN_HIT, .key = key, .key_len = strlen(key)};
-
-	op.u.win.window_s = window_s;
-	op.u.win.n = n;
-	assert_int_equal(af_store_exec(s, &op, 1, af_now_ms()), 0);
-	assert_int_equal(op.status, 0);
-	return op.u.win.count;
-}
-
-/* WIN_HIT of 1 that bans key after thr hits; returns banned, count in
- * *count. */
-static int win_hit_ban(af_store_t *s, const char *key, const char *ban_key,
-		uint32_t thr, uint32_t *count)
-{
-	af_op_t op = {.type = AF_OP_WIN_HIT, .key = key, .key_len = strlen(key)};
-
-	op.u.win.window_s = 60;
-	op.u.win.n = 1;
-	op.u.win.ban_threshold = thr;
-	op.u.win.ban_s = 300;
-	op.u.win.ban_key = ban_key;
-	op.u.win.ban_key_len = ban_key ? strlen(ban_key) : 0;
-	op.u.win.ban_reason = "scanner";
-	assert_int_equal(af_store_exec(s, &op, 1, af_now_ms()), 0);
-	if(count)
-		*count = op.u.win.count;
-	return op.u.win.banned;
-}
-
-/* Bans key for ttl_s seconds; returns the exec result. */
-static int ban_set(af_store_t *s, const char *key, uint32_t ttl_s,
-		const char *reason)
-{
-	af_op_t op = {.type = AF_OP_BAN_SET, .key = key, .key_len = strlen(key)};
-
-	op.u.ban_set.ttl_s = ttl_s;
-	op.u.ban_set.reason = reason;
-	return af_store_exec(s, &op, 1, af_now_ms());
-}
-
-/* Looks key up in the ban table; copies the ban into out (may be NULL). */
-static int ban_get(af_store_t *s, const char *key, af_ban_t *out)
-{
-	af_op_t op = {.type = AF_OP_BAN_GET, .key = key, .key_len = strlen(key)};
-
-	assert_int_equal(af_store_exec(s, &op, 1, af_now_ms()), 0);
-	if(out && op.u.ban_get.found)
-		*out = op.u.ban_get.ban;
-	return op.u.ban_get.found;
-}
-
-/* Lifts the ban of key; returns whether there was one. */
-static int ban_del(af_store_t *s, const char *key)
-{
-	af_op_t op = {.type = AF_OP_BAN_DEL, .key = key, .key_len = strlen(key)};
-
-	assert_int_equal(af_store_exec(s, &op, 1, af_now_ms()), 0);
-	return op.u.ban_del.found;
-}
-
-/* Pushes IPv4 a.b.c.d from country cc into key's history; the previous
- * entries go to op. */
-static void hist_push(af_store_t *s, const char *key, uint8_t d,
-		const char *cc, uint32_t ttl_s, af_op_t *op)
-{
-	memset(op, 0, sizeof(*op));
-	op->type = AF_OP_HIST_PUSH;
-	op->key = key;
-	op->key_len = strlen(key);
-	op->u.hist.entry.ip.family = 4;
-	op->u.hist.entry.ip.addr[0] = 10;
-	op->u.hist.entry.ip.addr[3] = d;
-	memcpy(op->u.hist.entry.country, cc, 3);
-	memcpy(op->u.hist.entry.continent, "EU", 3);
-	op->u.hist.ttl_s = ttl_s;
-	assert_int_equal(af_store_exec(s, op, 1, af_now_ms()), 0);
 }
 
 static af_store_stats_t stats(af_store_t *s)
@@ -960,22 +879,6 @@ static void test_fork(void **state)
 
 /* ---- concurrency sets, gates and distinct counting ---- */
 
-/* Fills op as a concurrency op of type on key for member (may be NULL). */
-static void conc_op(af_op_t *op, af_op_type_t type, const char *key,
-		const char *mem, uint32_t limit, uint32_t ttl_s)
-{
-	memset(op, 0, sizeof(*op));
-	op->type = type;
-	op->key = key;
-	op->key_len = strlen(key);
-	if(mem) {
-		op->u.conc.member = mem;
-		op->u.conc.member_len = strlen(mem);
-	}
-	op->u.conc.limit = limit;
-	op->u.conc.ttl_s = ttl_s;
-}
-
 /* CONC_ADD of mem to key (must succeed); returns admitted, the count in
  * *count (may be NULL). full must be the opposite of admitted. */
 static int conc_add(af_store_t *s, const char *key, const char *mem,
@@ -992,31 +895,6 @@ static int conc_add(af_store_t *s, const char *key, const char *mem,
 	if(count)
 		*count = op.u.conc.count;
 	return op.u.conc.admitted;
-}
-
-/* CONC_DEL of mem from key; returns found, the count in *count. */
-static int conc_del(af_store_t *s, const char *key, const char *mem,
-		uint32_t *count)
-{
-	af_op_t op;
-
-	conc_op(&op, AF_OP_CONC_DEL, key, mem, 0, 0);
-	assert_int_equal(af_store_exec(s, &op, 1, af_now_ms()), 0);
-	assert_int_equal(op.status, 0);
-	if(count)
-		*count = op.u.conc.count;
-	return op.u.conc.found;
-}
-
-/* CONC_COUNT of key. */
-static uint32_t conc_count(af_store_t *s, const char *key)
-{
-	af_op_t op;
-
-	conc_op(&op, AF_OP_CONC_COUNT, key, NULL, 0, 0);
-	assert_int_equal(af_store_exec(s, &op, 1, af_now_ms()), 0);
-	assert_int_equal(op.status, 0);
-	return op.u.conc.count;
 }
 
 /* limit, refusal, DEL, re-adding, unknown members, no limit */
@@ -1239,20 +1117,6 @@ static void test_conc_expiry_paths(void **state)
 }
 
 #define CONC_MAX 16 /* AF_SHM_CONC_MAX: CONC_ADDs in one batch */
-
-/* Fills op as a WIN_HIT of n on key over 60 s with gate and if_new. */
-static void win_op(af_op_t *op, const char *key, uint32_t n, uint32_t gate,
-		int if_new)
-{
-	memset(op, 0, sizeof(*op));
-	op->type = AF_OP_WIN_HIT;
-	op->key = key;
-	op->key_len = strlen(key);
-	op->u.win.window_s = 60;
-	op->u.win.n = n;
-	op->u.win.gate = gate;
-	op->u.win.if_new = if_new;
-}
 
 /* the CONC_ADDs of a batch admit into every set or none */
 static void test_conc_batch(void **state)
@@ -2074,17 +1938,6 @@ static void test_conc_threads(void **state)
 			refused);
 	conc_check_end(s);
 	free_store(s);
-}
-
-/* A MAP_SHARED page for counters shared with forked children. */
-static long *shared_page(void)
-{
-	void *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
-			MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-
-	assert_true(p != MAP_FAILED);
-	memset(p, 0, 4096);
-	return p;
 }
 
 /* forked workers on one set: never over the limit, 0 at the end */
