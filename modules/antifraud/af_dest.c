@@ -728,7 +728,12 @@ static int dest_run(const af_request_t *req, const char *profile,
 			&& c->p->mode[AF_C_CONCURRENCY] != AF_MODE_OFF) {
 		/* the total is always counted (its statistics set the limits);
 		 * its time slots follow the system calendar */
-		cal_state(r->dest.calendar, now, &sholiday, &sin_hours, &sminute);
+		if(!c->d->calendar || c->d->calendar == r->dest.calendar) {
+			sholiday = holiday; /* the same calendar: already known */
+			sminute = minute;
+		} else {
+			cal_state(r->dest.calendar, now, &sholiday, &sin_hours, &sminute);
+		}
 		if(r->dest.has_conc_total)
 			total_limit = slot_limit(r->dest.conc_total, sholiday, sminute);
 		total_op = add_conc(c, CONC_TOTAL_KEY, sizeof(CONC_TOTAL_KEY) - 1,

@@ -234,11 +234,6 @@ af_store_t *af_store_cluster_redis(af_store_t *s)
 	return ((af_store_cluster_t *)s)->redis;
 }
 
-af_store_t *af_store_cluster_local(af_store_t *s)
-{
-	return ((af_store_cluster_t *)s)->local;
-}
-
 void af_store_cluster_stats(af_store_t *s, af_cluster_stats_t *out)
 {
 	af_store_cluster_t *c = (af_store_cluster_t *)s;

@@ -47,9 +47,8 @@ int af_store_cluster_up(af_store_t *s);
  * pings Redis and closes the breaker when it answers */
 void af_store_cluster_probe(af_store_t *s, uint64_t now_ms);
 
-/* the stores behind it */
+/* the Redis store behind it (publish, subscribe, ban sync) */
 af_store_t *af_store_cluster_redis(af_store_t *s);
-af_store_t *af_store_cluster_local(af_store_t *s);
 
 typedef struct af_cluster_stats {
 	int up;
