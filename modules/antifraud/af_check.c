@@ -42,6 +42,9 @@ static const af_check_t reason_check[AF_R__COUNT] = {
 	[AF_R_REPEAT_CALLERS] = AF_C_REPEAT,
 	[AF_R_CONC_CALLER] = AF_C_CONCURRENCY,
 	[AF_R_CONC_TOTAL] = AF_C_CONCURRENCY,
+	[AF_R_AUTH_FAILURES] = AF_C_ACCOUNTS,
+	[AF_R_ACCOUNT_ATTACK] = AF_C_ACCOUNTS,
+	[AF_R_NEW_COUNTRY_LOGIN] = AF_C_ACCOUNTS,
 };
 
 /* 1 when x is in the sorted array a[0..n) */

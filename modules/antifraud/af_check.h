@@ -77,6 +77,30 @@ int af_dest_init(void);
 void af_dest_destroy(void);
 void af_dest_timer(const af_rules_t *r);
 
+/* account protection in af_check_source (af_account.c): the keys of
+ * its ops, kept by the caller until they ran */
+typedef struct af_acct_keys {
+	char mark[AF_KEY_MAX * 4];
+	char known[AF_KEY_MAX * 4];
+	size_t mark_len;
+	size_t known_len;
+} af_acct_keys_t;
+
+/*
+ * For a request with credentials whose profile protects accounts: fills
+ * ops[0..2) with the lookups of the account's attack mark and of the
+ * source among its known good sources, and returns 2; 0 when there is
+ * nothing to look up.
+ */
+int af_acct_check_ops(af_op_t *ops, af_acct_keys_t *k, const af_rules_t *r,
+		const af_profile_t *p, const af_request_t *req, const char *id,
+		size_t id_len, const char *ipkey, size_t ip_len);
+
+/* reads them: an account under attack and a source it does not know
+ * flag AF_R_ACCOUNT_ATTACK */
+void af_acct_check_result(const af_op_t *ops, const af_profile_t *p,
+		const char *id, const char *ipkey, af_verdict_t *v);
+
 /* sets and counts v->rc from what was flagged; returns it */
 int af_chk_conclude(af_verdict_t *v, int evaluated);
 

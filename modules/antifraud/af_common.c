@@ -38,6 +38,9 @@ static const char *const reason_names[AF_R__COUNT] = {
 	[AF_R_REPEAT_CALLERS] = "repeat_callers",
 	[AF_R_CONC_CALLER] = "concurrency_caller",
 	[AF_R_CONC_TOTAL] = "concurrency_total",
+	[AF_R_AUTH_FAILURES] = "auth_failures",
+	[AF_R_ACCOUNT_ATTACK] = "account_attack",
+	[AF_R_NEW_COUNTRY_LOGIN] = "new_country_login",
 };
 
 const char *af_reason_name(af_reason_t r)

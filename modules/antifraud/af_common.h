@@ -60,6 +60,11 @@ typedef enum af_reason {
 	AF_R_REPEAT_CALLERS,    /* too many callers called this number */
 	AF_R_CONC_CALLER,       /* concurrent international calls of the caller */
 	AF_R_CONC_TOTAL,        /* concurrent international calls of everyone */
+	/* account protection (learned authentication results) */
+	AF_R_AUTH_FAILURES,     /* the source failed authentication too often */
+	AF_R_ACCOUNT_ATTACK,    /* account under attack, source not known good */
+	AF_R_NEW_COUNTRY_LOGIN, /* first success from a new country after
+							 * failures: a likely stolen password */
 	AF_R__COUNT
 } af_reason_t;
 

@@ -56,6 +56,9 @@ static const char *const stat_names[AF_ST__COUNT] = {
 	[AF_ST_RELOADS] = "reloads",
 	[AF_ST_RELOAD_ERRORS] = "reload_errors",
 	[AF_ST_STORE_ERRORS] = "store_errors",
+	[AF_ST_AUTH_FAILED] = "auth_failed",
+	[AF_ST_AUTH_OK] = "auth_ok",
+	[AF_ST_ACCOUNT_ATTACKS] = "account_attacks",
 };
 
 const char *af_stat_name(af_stat_t s)

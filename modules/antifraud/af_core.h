@@ -108,6 +108,9 @@ typedef enum af_stat {
 	AF_ST_RELOADS,
 	AF_ST_RELOAD_ERRORS,
 	AF_ST_STORE_ERRORS,
+	AF_ST_AUTH_FAILED,  /* failed authentications learned */
+	AF_ST_AUTH_OK,      /* successful authentications learned */
+	AF_ST_ACCOUNT_ATTACKS, /* accounts that went under attack */
 	AF_ST__COUNT
 } af_stat_t;
 
@@ -245,6 +248,47 @@ int af_dest_concurrency(uint32_t *total, uint32_t *limit, int *holiday,
 
 /* callers with live international calls: cb(caller, count, arg) */
 int af_dest_concurrency_list(af_conc_cb cb, void *arg);
+
+/*
+ * Account protection (af_account.c). af_auth_result: req, a request that
+ * carried credentials (or one the script vouches for), failed (ok 0) or
+ * passed (ok 1) authentication. A failure counts against its source (a
+ * ban past accounts.source_failures) and its account (under attack past
+ * accounts.account_sources distinct failing sources); a success records
+ * the source as a known good source of the account. profile (NULL/0:
+ * default) gives the mode. Fills v (check "auth") with what the event
+ * raised: AF_R_AUTH_FAILURES (the source was banned now), AF_R_ACCOUNT_
+ * ATTACK (the account went under attack now), AF_R_NEW_COUNTRY_LOGIN.
+ * Returns v->rc: AF_RC_ALERT when it raised something, AF_RC_ALLOW when
+ * counted quietly, AF_RC_NORULE when not counted (mode off, exempt, no
+ * identity), AF_RC_ERROR.
+ */
+int af_auth_result(const af_request_t *req, int ok, const char *profile,
+		size_t profile_len, af_verdict_t *v);
+
+/* 1 when a ban-table key is an account's attack mark, not an address */
+int af_account_key(const char *key, size_t len);
+
+/* accounts under attack: cb(account, len, mark, arg) */
+int af_account_list(af_ban_cb cb, void *arg);
+
+/* lifts the attack mark of account: 1 lifted, 0 none, -1 error */
+int af_account_release(const char *acct, size_t len, char *err,
+		size_t errlen);
+
+typedef struct af_account_info {
+	char account[256];
+	int under_attack;
+	af_ban_t mark;             /* when under attack */
+	uint32_t failures;         /* in accounts.account_window */
+	uint32_t failing_sources;  /* distinct, in the same window */
+	af_hist_entry_t known[AF_HIST_MAX]; /* recent known good sources */
+	int n_known;
+} af_account_info_t;
+
+/* what the store holds about account; 0, -1 (err says why) */
+int af_account_info(const char *acct, size_t len, af_account_info_t *out,
+		char *err, size_t errlen);
 
 /* operator actions (RPC); ip is text. Return 0, -1 on a bad argument or
  * store failure (err says which) */

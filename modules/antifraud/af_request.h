@@ -50,6 +50,8 @@ typedef enum af_proto {
  */
 typedef struct af_memo {
 	int ban_state; /* 0 unknown, 1 the source is not banned, 2 banned */
+	int auth_reported; /* the script reported the authentication result */
+	char profile[65];  /* the profile af_check_source used ("" default) */
 } af_memo_t;
 
 typedef struct af_request {

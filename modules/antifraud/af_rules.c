@@ -42,6 +42,7 @@ static const char *const af_check_names[AF_C__COUNT] = {
 	[AF_C_RATE] = "rate",
 	[AF_C_REPEAT] = "repeat",
 	[AF_C_CONCURRENCY] = "concurrency",
+	[AF_C_ACCOUNTS] = "accounts",
 };
 
 /* the default mode of each check */
@@ -59,6 +60,7 @@ static const af_mode_t af_check_default_mode[AF_C__COUNT] = {
 	[AF_C_RATE] = AF_MODE_ENFORCE,
 	[AF_C_REPEAT] = AF_MODE_ENFORCE,
 	[AF_C_CONCURRENCY] = AF_MODE_ENFORCE,
+	[AF_C_ACCOUNTS] = AF_MODE_ENFORCE,
 };
 
 static const char *const af_continents[] = {
@@ -71,6 +73,7 @@ enum {
 	K_GEOIP,
 	K_SCANNER,
 	K_HISTORY,
+	K_ACCOUNTS,
 	K_FINGERPRINT,
 	K_DEST,
 	K_PROFILES,
@@ -78,7 +81,7 @@ enum {
 };
 /* read in this order: what a later section names comes first */
 static const char *const top_keys[K_TOP] = {"version", "lists", "geoip",
-		"scanner", "history", "fingerprint", "dest", "profiles"};
+		"scanner", "history", "accounts", "fingerprint", "dest", "profiles"};
 
 enum { K_SIGNATURES, K_FINGERPRINT_N };
 static const char *const fingerprint_keys[K_FINGERPRINT_N] = {"signatures"};
@@ -93,6 +96,21 @@ static const char *const geoip_keys[K_GEOIP_N] = {
 enum { K_WINDOW, K_THRESHOLD, K_BAN_TIME, K_WEIGHTS, K_SCANNER_N };
 static const char *const scanner_keys[K_SCANNER_N] = {
 		"window", "threshold", "ban_time", "weights"};
+
+enum {
+	K_ACC_SOURCE_FAILURES,
+	K_ACC_SOURCE_WINDOW,
+	K_ACC_BAN_TIME,
+	K_ACC_ACCOUNT_SOURCES,
+	K_ACC_ACCOUNT_WINDOW,
+	K_ACC_COOLING,
+	K_ACC_KNOWN_TTL,
+	K_ACC_ALERT_FAILURES,
+	K_ACCOUNTS_N
+};
+static const char *const accounts_keys[K_ACCOUNTS_N] = {"source_failures",
+		"source_window", "ban_time", "account_sources", "account_window",
+		"cooling", "known_ttl", "alert_failures"};
 
 enum { K_TTL, K_HISTORY_N };
 static const char *const history_keys[K_HISTORY_N] = {"ttl"};
@@ -933,6 +951,11 @@ static int rl_scanner(af_rl_t *c, const yaml_node_t *n)
 					"'%.*s' cannot weigh: a score counts what a request"
 					" itself shows (addressing, lists, GeoIP, SDP)",
 					AF_YL_SHOWN(len), s);
+		if(reason >= AF_R_AUTH_FAILURES)
+			return af_yl_err(&c->y, k,
+					"'%.*s' cannot weigh: it is learned from authentication"
+					" results, with its own thresholds under 'accounts'",
+					AF_YL_SHOWN(len), s);
 		if(reason >= AF_R_DEST_INVALID)
 			return af_yl_err(&c->y, k,
 					"'%.*s' cannot weigh: it is about the caller and the"
@@ -966,6 +989,43 @@ static int rl_history(af_rl_t *c, const yaml_node_t *n)
 	if(v[K_TTL]) {
 		old = af_yl_push(&c->y, "ttl", 3);
 		rc = af_yl_u32(&c->y, v[K_TTL], 1, AF_RULES_YEAR, &c->r->history_ttl_s);
+		af_yl_pop(&c->y, old);
+	}
+	return rc;
+}
+
+/*
+ * Reads the 'accounts' mapping n into the snapshot, over the defaults set
+ * by rl_build(). Returns 0, or -1 with the error set.
+ */
+static int rl_accounts(af_rl_t *c, const yaml_node_t *n)
+{
+	af_accounts_cfg_t *a = &c->r->accounts;
+	/* where each key goes, its least and greatest value */
+	const struct {
+		uint32_t *dst;
+		uint32_t min, max;
+	} f[K_ACCOUNTS_N] = {
+		[K_ACC_SOURCE_FAILURES] = {&a->source_failures, 0, 1000000},
+		[K_ACC_SOURCE_WINDOW] = {&a->source_window_s, 1, AF_RULES_DAY},
+		[K_ACC_BAN_TIME] = {&a->ban_s, 1, AF_RULES_YEAR},
+		[K_ACC_ACCOUNT_SOURCES] = {&a->account_sources, 0, 1000000},
+		[K_ACC_ACCOUNT_WINDOW] = {&a->account_window_s, 1, AF_RULES_DAY},
+		[K_ACC_COOLING] = {&a->cooling_s, 1, AF_RULES_YEAR},
+		[K_ACC_KNOWN_TTL] = {&a->known_ttl_s, 1, AF_RULES_YEAR},
+		[K_ACC_ALERT_FAILURES] = {&a->alert_failures, 0, 1000000},
+	};
+	yaml_node_t *v[K_ACCOUNTS_N];
+	size_t old;
+	int i, rc = 0;
+
+	if(af_yl_map(&c->y, n, accounts_keys, K_ACCOUNTS_N, v, NULL) < 0)
+		return -1;
+	for(i = 0; i < K_ACCOUNTS_N && rc == 0; i++) {
+		if(!v[i])
+			continue;
+		old = af_yl_push(&c->y, accounts_keys[i], strlen(accounts_keys[i]));
+		rc = af_yl_u32(&c->y, v[i], f[i].min, f[i].max, f[i].dst);
 		af_yl_pop(&c->y, old);
 	}
 	return rc;
@@ -1015,6 +1075,14 @@ static int rl_build(af_yl_t *y, void *arg)
 	r->scanner.weight[AF_R_UNKNOWN_USER] = 1;
 	r->scanner.weight[AF_R_IP_DENY] = 5;
 	r->history_ttl_s = AF_RULES_DAY;
+	r->accounts.source_failures = 5;
+	r->accounts.source_window_s = 600;
+	r->accounts.ban_s = 3600;
+	r->accounts.account_sources = 3;
+	r->accounts.account_window_s = 600;
+	r->accounts.cooling_s = 1800;
+	r->accounts.known_ttl_s = 30 * AF_RULES_DAY;
+	r->accounts.alert_failures = 3;
 
 	if(af_yl_map(&c->y, root, top_keys, K_TOP, v, k) < 0)
 		return -1;
@@ -1047,6 +1115,9 @@ static int rl_build(af_yl_t *y, void *arg)
 				break;
 			case K_HISTORY:
 				rc = rl_history(c, v[i]);
+				break;
+			case K_ACCOUNTS:
+				rc = rl_accounts(c, v[i]);
 				break;
 			case K_FINGERPRINT:
 				rc = rl_fingerprint(c, v[i]);

@@ -36,6 +36,8 @@ typedef enum af_check {
 	AF_C_RATE,        /* calls per second/minute */
 	AF_C_REPEAT,      /* repeated and similar numbers, many callers */
 	AF_C_CONCURRENCY, /* concurrent international calls */
+	/* account protection (af_check_source and the learned auth results) */
+	AF_C_ACCOUNTS,    /* failed authentications, accounts under attack */
 	AF_C__COUNT
 } af_check_t;
 
@@ -185,6 +187,22 @@ typedef struct af_scanner_cfg {
 	uint32_t weight[AF_R__COUNT]; /* score per reason */
 } af_scanner_cfg_t;
 
+/* the rule file's 'accounts' section: account protection */
+typedef struct af_accounts_cfg {
+	uint32_t source_failures; /* failures from one address that ban it
+							   * (0: never) */
+	uint32_t source_window_s;
+	uint32_t ban_s;
+	uint32_t account_sources; /* distinct failing addresses that put an
+							   * account under attack (0: never) */
+	uint32_t account_window_s;
+	uint32_t cooling_s;       /* how long an account stays under attack */
+	uint32_t known_ttl_s;     /* a known good source is kept this long
+							   * after its last success */
+	uint32_t alert_failures;  /* failures before a success from a new
+							   * country that alert (0: never) */
+} af_accounts_cfg_t;
+
 typedef struct af_rules {
 	af_arena_t *arena;
 	const char *path;
@@ -202,6 +220,7 @@ typedef struct af_rules {
 	af_scanner_cfg_t scanner;
 	uint32_t history_ttl_s;
 	af_dest_cfg_t dest;
+	af_accounts_cfg_t accounts;
 	/* reference count and generation: managed by af_core */
 	int refs;
 	uint32_t generation;

@@ -262,8 +262,9 @@ int af_check_source(const af_request_t *req, const char *profile,
 	af_rules_t *r;
 	const af_profile_t *p;
 	af_geo_t *g = NULL;
-	af_op_t ops[3];
-	af_op_t *hist_op = NULL, *win_op = NULL, *ban_op = NULL;
+	af_op_t ops[5];
+	af_op_t *hist_op = NULL, *win_op = NULL, *ban_op = NULL, *acct_op = NULL;
+	af_acct_keys_t acct_keys;
 	char id[ID_MAX], ipkey[AF_IP_STRLEN], why[AF_DETAIL_MAX];
 	char reasons[256];
 	af_reasons_t scored;
@@ -285,6 +286,14 @@ int af_check_source(const af_request_t *req, const char *profile,
 		return v->rc = AF_RC_ERROR;
 	}
 	id_len = af_chk_caller_id(req, id, sizeof(id));
+	/* what learns the authentication result of this message later uses
+	 * the same profile */
+	if(req->memo)
+		snprintf(req->memo->profile, sizeof(req->memo->profile), "%.*s",
+				(int)(profile_len < sizeof(req->memo->profile)
+								? profile_len
+								: sizeof(req->memo->profile) - 1),
+				profile ? profile : "");
 
 	/* exceptions: listed callers, exempt sources, allow-listed sources */
 	if(af_chk_caller_exempt(p, req, id, id_len)
@@ -365,6 +374,19 @@ int af_check_source(const af_request_t *req, const char *profile,
 		memcpy(hist_op->u.hist.entry.country, v->geo.country, 3);
 		memcpy(hist_op->u.hist.entry.continent, v->geo.continent, 3);
 		hist_op->u.hist.entry.ts_ms = now;
+		/* with account protection, an authenticated caller's history
+		 * holds its known good sources: recorded when authentication
+		 * succeeds (af_auth_result), never by an attempt that may fail */
+		hist_op->u.hist.read_only = req->auth_user.len
+									&& p->mode[AF_C_ACCOUNTS] != AF_MODE_OFF;
+	}
+	/* account under attack: only its known good sources may try */
+	if(req->initial && ipkey_len > 0
+			&& af_acct_check_ops(&ops[nops], &acct_keys, r, p, req, id, id_len,
+					   ipkey, (size_t)ipkey_len)) {
+		evaluated = 1;
+		acct_op = &ops[nops];
+		nops += 2;
 	}
 	/* an enforced ban counts only enforced reasons: monitor mode never
 	 * blocks, not even through a ban; a monitored ban counts them all */
@@ -394,6 +416,8 @@ int af_check_source(const af_request_t *req, const char *profile,
 	}
 	if(hist_op && hist_op->status == 0)
 		check_hopping(p, hist_op, &v->geo, now, v);
+	if(acct_op)
+		af_acct_check_result(acct_op, p, id, ipkey, v);
 	if(win_op)
 		af_chk_score_result(win_op, r, p, ipkey, now, v);
 	if(v->banned) {

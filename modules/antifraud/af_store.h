@@ -136,6 +136,7 @@ typedef struct af_op {
 			uint32_t ttl_s;
 			af_hist_entry_t prev[AF_HIST_MAX]; /* out, newest first */
 			int n_prev;                        /* out */
+			int read_only; /* in: record nothing */
 		} hist;
 	} u;
 } af_op_t;

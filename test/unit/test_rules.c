@@ -312,7 +312,7 @@ static const bad_case_t bad_cases[] = {
 	{"version: 1.0\n" PROF, 1, "version: expected an integer, got '1.0'"},
 	{"version: 1\nprofile:\n  default: {}\n", 2,
 			"unknown key 'profile' (expected version, lists, geoip, "
-			"scanner, history, fingerprint, dest, profiles)"},
+			"scanner, history, accounts, fingerprint, dest, profiles)"},
 	{"version: 1\n" PROF "version: 1\n", 3, "duplicate key 'version'"},
 	{"version: 1\n", 1, "missing 'profiles'"},
 	{"version: 1\nprofiles:\n  trunk: {}\n", 2, "no 'default' profile"},
@@ -320,6 +320,18 @@ static const bad_case_t bad_cases[] = {
 			"'a b' is not a valid profile name"},
 	{"version: 1\nprofiles:\n  default: {}\n  default: {}\n", 4,
 			"profiles: duplicate key 'default'"},
+	/* account protection */
+	{"version: 1\naccounts:\n  cooling: 0\n" PROF, 3,
+			"accounts.cooling: 0 is out of range (1..31536000)"},
+	{"version: 1\naccounts:\n  source_window: 2d\n" PROF, 3,
+			"accounts.source_window: expected an integer, got '2d'"},
+	{"version: 1\naccounts:\n  sources: 3\n" PROF, 3,
+			"accounts: unknown key 'sources' (expected source_failures,"
+			" source_window, ban_time, account_sources, account_window,"
+			" cooling, known_ttl, alert_failures)"},
+	{"version: 1\nscanner:\n  weights: {auth_failures: 1}\n" PROF, 3,
+			"scanner.weights: 'auth_failures' cannot weigh: it is learned"
+			" from authentication results"},
 	/* integers, ranges, booleans */
 	{"version: 1\nscanner:\n  window: 1m\n" PROF, 3,
 			"scanner.window: expected an integer, got '1m'"},
@@ -366,7 +378,7 @@ static const bad_case_t bad_cases[] = {
 	{"version: 1\nprofiles:\n  default:\n    mode:\n      fraud: off\n", 5,
 			"profiles.default.mode: unknown key 'fraud' (expected domain, "
 			"user, iplist, geo, sdp, hopping, ban, fingerprint, dest, schedule, rate, repeat,"
-			" concurrency)"},
+			" concurrency, accounts)"},
 	/* geo */
 	{"version: 1\nprofiles:\n  default:\n    geo:\n"
 	 "      deny_countries:\n        - KP\n        - DEU\n",

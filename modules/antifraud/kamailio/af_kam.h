@@ -28,4 +28,16 @@ int af_kam_dlg_init(void);
 /* af_check_dest admitted msg's call: release its slots when it ends */
 void af_kam_dest_admitted(struct sip_msg *msg, const af_dest_ticket_t *t);
 
+/* keeps v as this process's last verdict ($antifraud) and raises
+ * event_route[antifraud:alert] for msg when v alerts or blocks */
+int af_kam_announce(struct sip_msg *msg, const af_verdict_t *v);
+
+/* account protection: learns authentication results from the replies
+ * (sl and tm callbacks) when learn is set (mod_init); 0, -1 on error */
+int af_kam_auth_init(int learn);
+
+/* the script reports msg's authentication result (ok 1 passed, 0
+ * failed); returns the verdict's rc */
+int af_kam_auth_report(struct sip_msg *msg, int ok);
+
 #endif

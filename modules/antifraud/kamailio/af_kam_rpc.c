@@ -50,6 +50,9 @@ static int ban_list_item(
 	void *h;
 	char ip[AF_IP_STRLEN + 1];
 
+	if(af_account_key(key, key_len))
+		return 0; /* an account under attack: antifraud.accounts */
+
 	snprintf(ip, sizeof(ip), "%.*s", (int)key_len, key);
 	if(c->rpc->add(c->ctx, "{", &h) < 0)
 		return 1;
@@ -463,11 +466,120 @@ static void rpc_dest_explain(rpc_t *rpc, void *ctx)
 }
 
 /* clang-format off */
+static const char *rpc_accounts_doc[] = {
+		"List the accounts under attack: account, reason, since (unix"
+		" time), seconds to expiry, attempts since (requests that looked"
+		" the mark up).",
+		0};
+
+static int account_list_item(
+		const char *key, size_t key_len, const af_ban_t *ban, void *arg)
+{
+	ban_list_ctx_t *c = arg;
+	char acct[256];
+	void *h;
+
+	snprintf(acct, sizeof(acct), "%.*s", (int)key_len, key);
+	if(c->rpc->add(c->ctx, "{", &h) < 0)
+		return 1;
+	c->rpc->struct_add(h, "ssddd", "account", acct, "reason", ban->reason,
+			"since", (int)(ban->since_ms / 1000), "expires",
+			(int)((ban->until_ms - c->now + 999) / 1000), "attempts",
+			(int)ban->hits);
+	c->n++;
+	return 0;
+}
+
+static void rpc_accounts(rpc_t *rpc, void *ctx)
+{
+	ban_list_ctx_t c = {rpc, ctx, af_now_ms(), 0};
+
+	if(af_account_list(account_list_item, &c) < 0)
+		rpc->fault(ctx, 500, "The state store is unavailable");
+}
+
+static const char *rpc_account_doc[] = {
+		"What the module knows of an account (user@domain): under attack"
+		" and until when, failed authentications and distinct failing"
+		" addresses in accounts.account_window, recent known good"
+		" sources.",
+		0};
+
+static void rpc_account(rpc_t *rpc, void *ctx)
+{
+	af_account_info_t ai;
+	char err[256], ip[AF_IP_STRLEN];
+	uint64_t now = af_now_ms();
+	str acct = STR_NULL;
+	void *h, *kh, *eh;
+	int i;
+
+	if(rpc->scan(ctx, "S", &acct) < 1) {
+		rpc->fault(ctx, 400, "Usage: antifraud.account user@domain");
+		return;
+	}
+	if(af_account_info(acct.s, (size_t)acct.len, &ai, err, sizeof(err)) < 0) {
+		rpc->fault(ctx, 500, "%s", err);
+		return;
+	}
+	if(rpc->add(ctx, "{", &h) < 0)
+		return;
+	rpc->struct_add(h, "sddsdd", "account", ai.account, "under_attack",
+			ai.under_attack, "expires",
+			ai.under_attack ? (int)((ai.mark.until_ms - now + 999) / 1000) : 0,
+			"reason", ai.under_attack ? ai.mark.reason : "", "failures",
+			(int)ai.failures, "failing_sources", (int)ai.failing_sources);
+	if(rpc->struct_add(h, "[", "known", &kh) < 0)
+		return;
+	for(i = 0; i < ai.n_known; i++) {
+		af_ip_format(&ai.known[i].ip, ip, sizeof(ip));
+		if(rpc->array_add(kh, "{", &eh) < 0)
+			return;
+		rpc->struct_add(eh, "ssd", "ip", ip, "country",
+				ai.known[i].country[0] ? ai.known[i].country : "none",
+				"seen", (int)(ai.known[i].ts_ms / 1000));
+	}
+}
+
+static const char *rpc_account_release_doc[] = {
+		"Release an account under attack (user@domain): new sources may"
+		" try again.",
+		0};
+
+static void rpc_account_release(rpc_t *rpc, void *ctx)
+{
+	char err[256];
+	str acct = STR_NULL;
+	void *h;
+	int rc;
+
+	if(rpc->scan(ctx, "S", &acct) < 1) {
+		rpc->fault(ctx, 400, "Usage: antifraud.account_release user@domain");
+		return;
+	}
+	rc = af_account_release(acct.s, (size_t)acct.len, err, sizeof(err));
+	if(rc < 0) {
+		rpc->fault(ctx, 500, "%s", err);
+		return;
+	}
+	if(rc == 0) {
+		rpc->fault(ctx, 404, "%.*s is not under attack", acct.len, acct.s);
+		return;
+	}
+	if(rpc->add(ctx, "{", &h) < 0)
+		return;
+	rpc->struct_add(h, "Sd", "account", &acct, "released", 1);
+}
+
 rpc_export_t af_kam_rpc_cmds[] = {
 	{"antifraud.reload", rpc_reload, rpc_reload_doc, 0},
 	{"antifraud.bans", rpc_bans, rpc_bans_doc, RET_ARRAY},
 	{"antifraud.ban", rpc_ban, rpc_ban_doc, 0},
 	{"antifraud.unban", rpc_unban, rpc_unban_doc, 0},
+	{"antifraud.accounts", rpc_accounts, rpc_accounts_doc, RET_ARRAY},
+	{"antifraud.account", rpc_account, rpc_account_doc, 0},
+	{"antifraud.account_release", rpc_account_release,
+		rpc_account_release_doc, 0},
 	{"antifraud.stats", rpc_stats, rpc_stats_doc, 0},
 	{"antifraud.lookup", rpc_af_lookup, rpc_af_lookup_doc, 0},
 	{"antifraud.dest_stats", rpc_dest_stats, rpc_dest_stats_doc, 0},

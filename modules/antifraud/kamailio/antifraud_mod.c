@@ -39,6 +39,8 @@ static int af_redis_command_timeout = 10;
 static char *af_redis_prefix = "af:";
 static char *af_redis_fallback = "local";
 static int af_redis_retry_interval = 1000;
+/* account protection: learn authentication results from replies */
+static int af_auth_learn = 1;
 
 static int af_alert_rt = -1; /* event_route[antifraud:alert] */
 static int af_redis_rt = -1; /* event_route[antifraud:redis] */
@@ -59,6 +61,8 @@ static int w_af_check_source(struct sip_msg *msg, char *profile, char *p2);
 static int w_af_check_fingerprint(
 		struct sip_msg *msg, char *profile, char *p2);
 static int w_af_check_dest(struct sip_msg *msg, char *profile, char *p2);
+static int w_af_auth_failed(struct sip_msg *msg, char *p1, char *p2);
+static int w_af_auth_ok(struct sip_msg *msg, char *p1, char *p2);
 static int pv_parse_af_name(pv_spec_t *sp, str *in);
 static int pv_get_af(struct sip_msg *msg, pv_param_t *param, pv_value_t *res);
 
@@ -76,6 +80,9 @@ static cmd_export_t cmds[] = {
 		REQUEST_ROUTE | FAILURE_ROUTE | BRANCH_ROUTE},
 	{"af_check_dest", (cmd_function)w_af_check_dest, 1, fixup_spve_null,
 		fixup_free_spve_null, REQUEST_ROUTE | FAILURE_ROUTE | BRANCH_ROUTE},
+	{"af_auth_failed", (cmd_function)w_af_auth_failed, 0, 0, 0,
+		REQUEST_ROUTE},
+	{"af_auth_ok", (cmd_function)w_af_auth_ok, 0, 0, 0, REQUEST_ROUTE},
 	{0, 0, 0, 0, 0, 0}
 };
 
@@ -92,6 +99,7 @@ static param_export_t params[] = {
 	{"redis_prefix", PARAM_STRING, &af_redis_prefix},
 	{"redis_fallback", PARAM_STRING, &af_redis_fallback},
 	{"redis_retry_interval", PARAM_INT, &af_redis_retry_interval},
+	{"auth_learn", PARAM_INT, &af_auth_learn},
 	{0, 0, 0}
 };
 
@@ -354,6 +362,8 @@ static int mod_init(void)
 	}
 	if(af_kam_dlg_init() < 0)
 		goto error;
+	if(af_kam_auth_init(af_auth_learn) < 0)
+		goto error;
 	if(register_timer(af_kam_timer, 0, (unsigned)af_timer_interval) < 0) {
 		LM_ERR("failed to register the timer\n");
 		goto error;
@@ -422,7 +432,7 @@ static void af_raise_alert(struct sip_msg *msg)
 }
 
 /* keeps v as this process's last verdict and raises the alert event */
-static int af_publish(struct sip_msg *msg, const af_verdict_t *v)
+int af_kam_announce(struct sip_msg *msg, const af_verdict_t *v)
 {
 	af_last = *v;
 	af_last_formatted = 0;
@@ -449,7 +459,7 @@ static int af_run_check(struct sip_msg *msg, str *profile, af_check_f check,
 	}
 	check(&req, profile ? profile->s : NULL,
 			profile ? (size_t)profile->len : 0, &v);
-	return af_publish(msg, &v);
+	return af_kam_announce(msg, &v);
 }
 
 static int ki_af_check_source_profile(struct sip_msg *msg, str *profile)
@@ -481,6 +491,26 @@ static int ki_af_check_dest_profile(struct sip_msg *msg, str *profile)
 	if(v->rc == AF_RC_ALERT || v->rc == AF_RC_BLOCK)
 		af_raise_alert(msg);
 	return v->rc;
+}
+
+static int ki_af_auth_failed(struct sip_msg *msg)
+{
+	return af_kam_auth_report(msg, 0);
+}
+
+static int ki_af_auth_ok(struct sip_msg *msg)
+{
+	return af_kam_auth_report(msg, 1);
+}
+
+static int w_af_auth_failed(struct sip_msg *msg, char *p1, char *p2)
+{
+	return ki_af_auth_failed(msg);
+}
+
+static int w_af_auth_ok(struct sip_msg *msg, char *p1, char *p2)
+{
+	return ki_af_auth_ok(msg);
 }
 
 static int ki_af_check_dest(struct sip_msg *msg)
@@ -726,6 +756,16 @@ static sr_kemi_t sr_kemi_antifraud_exports[] = {
 	{ str_init("antifraud"), str_init("af_check_dest_profile"),
 		SR_KEMIP_INT, ki_af_check_dest_profile,
 		{ SR_KEMIP_STR, SR_KEMIP_NONE, SR_KEMIP_NONE,
+			SR_KEMIP_NONE, SR_KEMIP_NONE, SR_KEMIP_NONE }
+	},
+	{ str_init("antifraud"), str_init("af_auth_failed"),
+		SR_KEMIP_INT, ki_af_auth_failed,
+		{ SR_KEMIP_NONE, SR_KEMIP_NONE, SR_KEMIP_NONE,
+			SR_KEMIP_NONE, SR_KEMIP_NONE, SR_KEMIP_NONE }
+	},
+	{ str_init("antifraud"), str_init("af_auth_ok"),
+		SR_KEMIP_INT, ki_af_auth_ok,
+		{ SR_KEMIP_NONE, SR_KEMIP_NONE, SR_KEMIP_NONE,
 			SR_KEMIP_NONE, SR_KEMIP_NONE, SR_KEMIP_NONE }
 	},
 	{ {0, 0}, {0, 0}, 0, NULL, { 0, 0, 0, 0, 0, 0 } }
