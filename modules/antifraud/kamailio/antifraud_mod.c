@@ -140,6 +140,9 @@ AF_STAT_FN(AF_ST_BAN_REFUSED)
 AF_STAT_FN(AF_ST_RELOADS)
 AF_STAT_FN(AF_ST_RELOAD_ERRORS)
 AF_STAT_FN(AF_ST_STORE_ERRORS)
+AF_STAT_FN(AF_ST_AUTH_FAILED)
+AF_STAT_FN(AF_ST_AUTH_OK)
+AF_STAT_FN(AF_ST_ACCOUNT_ATTACKS)
 
 /* cluster mode: the breaker */
 static counter_val_t af_stat_redis_up(void)
@@ -188,6 +191,9 @@ static stat_export_t mod_stats[] = {
 	AF_STAT_EXPORT("reloads", AF_ST_RELOADS),
 	AF_STAT_EXPORT("reload_errors", AF_ST_RELOAD_ERRORS),
 	AF_STAT_EXPORT("store_errors", AF_ST_STORE_ERRORS),
+	AF_STAT_EXPORT("auth_failed", AF_ST_AUTH_FAILED),
+	AF_STAT_EXPORT("auth_ok", AF_ST_AUTH_OK),
+	AF_STAT_EXPORT("account_attacks", AF_ST_ACCOUNT_ATTACKS),
 	{"redis_up", STAT_IS_FUNC | STAT_NO_RESET, (stat_var **)af_stat_redis_up},
 	{"redis_down_events", STAT_IS_FUNC | STAT_NO_RESET,
 		(stat_var **)af_stat_redis_down_events},
