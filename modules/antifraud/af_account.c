@@ -219,7 +219,6 @@ static void auth_ok(const af_rules_t *r, const af_profile_t *p,
 {
 	const af_accounts_cfg_t *a = &r->accounts;
 	char known[AF_KEY_MAX * 4], tot[AF_KEY_MAX * 4], why[AF_DETAIL_MAX];
-	af_geo_t *g = af_core_geo(r);
 	af_op_t ops[3];
 	size_t kl, tl;
 	int i, n = 0, seen = 0;
@@ -229,8 +228,6 @@ static void auth_ok(const af_rules_t *r, const af_profile_t *p,
 	tl = key3(tot, sizeof(tot), "at|", id, id_len, NULL, 0);
 	if(!kl || !tl)
 		return;
-	if(g)
-		af_geo_lookup(g, &req->src_ip, &v->geo);
 	win_op(&ops[n++], known, kl, a->known_ttl_s, 1);
 	win_op(&ops[n++], tot, tl, a->account_window_s, 0);
 	/* the account's recent sources: the history the hopping check reads */
@@ -270,6 +267,7 @@ int af_auth_result(const af_request_t *req, int ok, const char *profile,
 	af_rules_t *r;
 	const af_profile_t *p;
 	char id[256], ipkey[AF_IP_STRLEN];
+	af_geo_t *g;
 	size_t id_len;
 	int ip_len;
 
@@ -291,6 +289,10 @@ int af_auth_result(const af_request_t *req, int ok, const char *profile,
 		return v->rc = AF_RC_NORULE;
 	}
 	af_core_count(ok ? AF_ST_AUTH_OK : AF_ST_AUTH_FAILED);
+	/* the source's country: for the known sources, and for the alert */
+	g = af_core_geo(r);
+	if(g)
+		af_geo_lookup(g, &req->src_ip, &v->geo);
 	if(ok)
 		auth_ok(r, p, req, id, id_len, ipkey, (size_t)ip_len, v);
 	else

@@ -40,6 +40,7 @@
 typedef struct af_kam_auth {
 	int done; /* atomic: the outcome was counted */
 	af_ip_t src_ip;
+	uint16_t src_port;
 	int method;
 	char profile[65];
 	uint16_t user_len;
@@ -127,6 +128,7 @@ static void af_tm_reply(struct cell *t, int type, struct tmcb_params *ps)
 {
 	af_kam_auth_t *a = ps->param ? *ps->param : NULL;
 	af_request_t req;
+	struct receive_info rcv;
 	sip_msg_t *fmsg;
 	int ok;
 
@@ -145,10 +147,17 @@ static void af_tm_reply(struct cell *t, int type, struct tmcb_params *ps)
 	req.from_user.len = a->from_user_len;
 	req.from_host.s = a->host;
 	req.from_host.len = a->host_len;
-	/* the alert event runs on a faked message: this may be another
-	 * process, with the reply of another message at hand */
+	/* the alert event runs on a faked message (this may be another
+	 * process, with the reply of another message at hand) that shows
+	 * the request's source as $si:$sp */
 	fmsg = faked_msg_next();
+	rcv = fmsg->rcv;
+	fmsg->rcv.src_ip.af = a->src_ip.family == 6 ? AF_INET6 : AF_INET;
+	fmsg->rcv.src_ip.len = a->src_ip.family == 6 ? 16 : 4;
+	memcpy(fmsg->rcv.src_ip.u.addr, a->src_ip.addr, fmsg->rcv.src_ip.len);
+	fmsg->rcv.src_port = a->src_port;
 	af_learn(fmsg, &req, ok, a->profile);
+	fmsg->rcv = rcv;
 }
 
 static int af_copy(char *dst, uint16_t *dlen, const af_str_t *s)
@@ -178,6 +187,7 @@ static void af_tm_request_in(struct cell *t, int type, struct tmcb_params *ps)
 	}
 	memset(a, 0, sizeof(*a));
 	a->src_ip = req.src_ip;
+	a->src_port = req.src_port;
 	a->method = req.method;
 	if(req.memo)
 		memcpy(a->profile, req.memo->profile, sizeof(a->profile));
@@ -210,7 +220,7 @@ int af_kam_auth_init(int learn)
 		LM_ERR("cannot initialize the faked message\n");
 		return -1;
 	}
-	if(find_export("bind_sl", 0, 0) && sl_load_api(&slb) == 0) {
+	if(module_loaded("sl") && sl_load_api(&slb) == 0) {
 		memset(&slc, 0, sizeof(slc));
 		slc.type = SLCB_REPLY_READY;
 		slc.cbf = af_sl_reply;
@@ -220,7 +230,7 @@ int af_kam_auth_init(int learn)
 		}
 		where |= 1;
 	}
-	if(find_export("load_tm", 0, 0) && load_tm_api(&tmb) == 0) {
+	if(module_loaded("tm") && load_tm_api(&tmb) == 0) {
 		if(tmb.register_tmcb(0, 0, TMCB_REQUEST_IN, af_tm_request_in, 0, 0)
 				<= 0) {
 			LM_ERR("cannot register the tm request callback\n");
