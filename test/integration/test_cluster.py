@@ -4,6 +4,9 @@
 # redis-sentinel); sipp as callers and called party; kamcmd.
 # SPDX-License-Identifier: GPL-2.0-or-later
 import os
+import re
+import socket
+import threading
 import time
 
 import pytest
@@ -276,3 +279,114 @@ def test_sentinel_failover_keeps_service(cluster, tmp_path):
         sentinel.stop()
         replica.kill()
         master.kill()
+
+
+class Registrar:
+    """The downstream registrar the proxies relay REGISTERs to (the
+    sample cfg without local authentication: an SBC in front of a PBX):
+    answers 200 when the credentials' response is "good", else 401."""
+
+    def __init__(self):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        threading.Thread(target=self.serve, daemon=True).start()
+
+    def serve(self):
+        while True:
+            try:
+                data, addr = self.sock.recvfrom(65535)
+            except OSError:
+                return
+            text = data.decode(errors="replace")
+            if not text.startswith("REGISTER"):
+                continue
+            keep = [ln for ln in text.split("\r\n") if re.match(
+                r"(?i)(via|from|to|call-id|cseq):", ln)]
+            if 'response="good"' in text:
+                first, extra = "SIP/2.0 200 OK", ["Expires: 60"]
+            else:
+                first, extra = "SIP/2.0 401 Unauthorized", [
+                    'WWW-Authenticate: Digest realm="127.0.0.1", '
+                    'nonce="%s"' % h.rand_token(12)]
+            reply = "\r\n".join([first] + keep + extra +
+                                ["Content-Length: 0", "", ""])
+            self.sock.sendto(reply.encode(), addr)
+
+    def close(self):
+        self.sock.close()
+
+
+def register(k, src, user, good):
+    """A REGISTER with credentials for user from src; the final code."""
+    c = h.SipClient(src)
+    creds = ['Authorization: Digest username="%s", realm="127.0.0.1", '
+             'nonce="1", uri="sip:127.0.0.1", response="%s"' % (
+                 user, "good" if good else "bad")]
+    try:
+        return c.ask("REGISTER", "sip:127.0.0.1", (k.ip, k.port),
+                     from_user=user, to_user=user, from_host="127.0.0.1",
+                     headers=creds, timeout=1.0)
+    finally:
+        c.close()
+
+
+def test_account_protection_is_shared_across_nodes(rules, redis, tmp_path):
+    """Failed authentications learned from the replies of a downstream
+    registrar count cluster-wide: a source that fails on two nodes is
+    banned at the threshold (5) of the sum; an account that fails from
+    three addresses spread over the nodes is under attack on every node,
+    where its known good source still registers and a new one does not."""
+    reg = Registrar()
+    url = "redis://127.0.0.1:%d/0" % redis.port
+    with open(os.path.join(h.DATA, "rules-dest.yaml.in")) as f:
+        path = rules(f.read().replace("@HOLIDAYS@", ""), name="acc.yaml")
+    nodes = []
+    try:
+        for i in range(2):
+            d = tmp_path / ("node%d" % i)
+            d.mkdir()
+            nodes.append(h.Kamailio(str(d), path, next_hop_port=reg.port,
+                                    defines={"AF_REDIS": '"%s"' % url}
+                                    ).start())
+        a, b = nodes
+        # bob's phone registers from 127.0.0.20: a known good source
+        assert register(a, "127.0.0.20", "bob", True) == 200
+        # 127.0.0.7 guesses: 2 failures on a, 2 on b, the 5th on a bans
+        for k in (a, b, a, b, a):
+            assert register(k, "127.0.0.7", "alice", False) == 401
+        time.sleep(1.1)  # the 1 s "not banned" memory of each worker
+        assert register(b, "127.0.0.7", "alice", True) is None
+        bans = h.parse_kamcmd(b.rpc("antifraud.bans").stdout)
+        assert bans["ip"] == "127.0.0.7"
+        assert bans["reason"].startswith("auth_failures")
+        # three addresses, one failure each, on both nodes: bob is under
+        # attack everywhere
+        for k, src in ((a, "127.0.0.11"), (b, "127.0.0.12"),
+                       (a, "127.0.0.13")):
+            assert register(k, src, "bob", False) == 401
+        for k in nodes:
+            acc = h.parse_kamcmd(k.rpc("antifraud.accounts").stdout)
+            assert acc["account"] == "bob@127.0.0.1"
+            assert acc["reason"].startswith("account_attack")
+        info = h.parse_kamcmd(b.rpc("antifraud.account",
+                                    "bob@127.0.0.1").stdout)
+        assert info["under_attack"] == 1 and info["failing_sources"] == 3
+        # the right password from a new address: refused on both nodes;
+        # from the known good source: accepted
+        for k in nodes:
+            assert register(k, "127.0.0.14", "bob", True) is None
+            assert register(k, "127.0.0.20", "bob", True) == 200
+        # released on one node: released everywhere
+        a.rpc("antifraud.account_release", "bob@127.0.0.1")
+        assert register(b, "127.0.0.14", "bob", True) == 200
+        st = h.parse_kamcmd(a.rpc("antifraud.stats").stdout)
+        st_b = h.parse_kamcmd(b.rpc("antifraud.stats").stdout)
+        assert st["auth_failed"] + st_b["auth_failed"] == 8
+        assert st["account_attacks"] + st_b["account_attacks"] == 1
+    finally:
+        for k in nodes:
+            crashed = k.crashed()
+            k.stop()
+            assert not crashed, "kamailio crashed: %s" % crashed
+        reg.close()
