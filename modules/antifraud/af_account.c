@@ -114,10 +114,12 @@ void af_acct_check_result(const af_op_t *ops, const af_profile_t *p,
 }
 
 /* a threshold crossed: by the ban this hit set (enforce), or by the count
- * reaching it (monitor: nothing is banned, the crossing alerts once) */
-static int crossed(const af_op_t *op, uint32_t thr, int enforce)
+ * reaching it (monitor: nothing is banned, the crossing alerts once).
+ * added: the hit added to the count (an if_new hit may add nothing and
+ * leave the count at the threshold: no crossing then) */
+static int crossed(const af_op_t *op, uint32_t thr, int enforce, int added)
 {
-	if(op->status != 0 || !thr)
+	if(op->status != 0 || !thr || !added)
 		return 0;
 	return enforce ? op->u.win.banned : op->u.win.count == thr;
 }
@@ -177,7 +179,7 @@ static void auth_failed(const af_rules_t *r, const af_profile_t *p,
 	if(af_chk_exec(ops, n, now, v) < 0 && v->store_failed)
 		return;
 
-	if(crossed(&ops[3], a->source_failures, enforce)) {
+	if(crossed(&ops[3], a->source_failures, enforce, 1)) {
 		snprintf(why, sizeof(why),
 				"%s: %u failed authentications in %u s (last for %.80s)",
 				ipkey, ops[3].u.win.count, a->source_window_s, id);
@@ -193,7 +195,10 @@ static void auth_failed(const af_rules_t *r, const af_profile_t *p,
 			af_core_publish("ban %s %u %s", ipkey, a->ban_s, src_reason);
 		}
 	}
-	if(crossed(&ops[1], a->account_sources, enforce)) {
+	/* the account's count grew only when the pair was new in its window
+	 * (the if_new rule: its count is its n) */
+	if(crossed(&ops[1], a->account_sources, enforce,
+			   ops[0].status == 0 && ops[0].u.win.count == ops[0].u.win.n)) {
 		snprintf(why, sizeof(why),
 				"account %.80s: %u addresses failed in %u s", id,
 				ops[1].u.win.count, a->account_window_s);
