@@ -68,7 +68,9 @@ int af_account_key(const char *key, size_t len)
 	return len > MARK_LEN && memcmp(key, MARK, MARK_LEN) == 0;
 }
 
-/* is the request's source exempt from account protection? */
+/* is the request's source exempt from account protection? (as in
+ * af_check_source: exempt callers and sources, and the allow lists when
+ * the lists are on) */
 static int exempt(const af_profile_t *p, const af_request_t *req,
 		const char *id, size_t id_len)
 {
@@ -76,7 +78,9 @@ static int exempt(const af_profile_t *p, const af_request_t *req,
 		   || af_chk_lists_match(p->exempt_sources, p->n_exempt_sources,
 					  &req->src_ip)
 					  >= 0
-		   || af_chk_lists_match(p->allow, p->n_allow, &req->src_ip) >= 0;
+		   || (p->mode[AF_C_IPLIST] != AF_MODE_OFF
+				   && af_chk_lists_match(p->allow, p->n_allow, &req->src_ip)
+						   >= 0);
 }
 
 int af_acct_check_ops(af_op_t *ops, af_acct_keys_t *k, const af_rules_t *r,

@@ -1,6 +1,7 @@
 # antifraud integration harness: real kamailio, sipp, sipvicious and
 # redis-server processes on loopback ports chosen at run time.
 # SPDX-License-Identifier: GPL-2.0-or-later
+import hashlib
 import os
 import random
 import re
@@ -60,12 +61,49 @@ def render(template_path, out_path, **subst):
     return out_path
 
 
+def md5hex(text):
+    return hashlib.md5(text.encode()).hexdigest()
+
+
+def dbtext_escape(value):
+    """A db_text field: ':', newlines, tabs and backslashes escaped."""
+    return (str(value).replace("\\", "\\\\").replace(":", "\\:")
+            .replace("\n", "\\n").replace("\r", "\\r")
+            .replace("\t", "\\t"))
+
+
+def write_auth_db(path, accounts, domain="127.0.0.1"):
+    """A db_text database for auth_db in the directory path: the 'version'
+    table (the table versions Kamailio 5.6 checks: subscriber 7) and the
+    'subscriber' table with accounts {user: password} in plain text (the
+    cfg computes HA1: calculate_ha1), ha1/ha1b filled in as well. Returns
+    the db_url ("text:///path")."""
+    os.makedirs(path, exist_ok=True)
+    with open(os.path.join(path, "version"), "w") as f:
+        f.write("id(int,auto) table_name(string) table_version(int) \n"
+                "0:version:1\n"
+                "0:subscriber:7\n")
+    with open(os.path.join(path, "subscriber"), "w") as f:
+        f.write("id(int,auto) username(string) domain(string) "
+                "password(string) ha1(string) ha1b(string) \n")
+        for i, (user, pw) in enumerate(sorted(accounts.items()), 1):
+            ha1 = md5hex("%s:%s:%s" % (user, domain, pw))
+            ha1b = md5hex("%s@%s:%s:%s" % (user, domain, domain, pw))
+            f.write(":".join(dbtext_escape(v) for v in
+                             (i, user, domain, pw, ha1, ha1b)) + "\n")
+    return "text://" + os.path.abspath(path)
+
+
 class Kamailio:
     """Debian's kamailio running the sample etc/kamailio.cfg with the built
-    module, on its own port, ctl socket and run directory."""
+    module, on its own port, ctl socket and run directory. With accounts
+    ({user: password}) it runs the cfg's AF_AUTH block: registrar and digest
+    authentication against a db_text subscriber table written in workdir;
+    nonce_expire sets the auth module's nonce lifetime (s)."""
 
     def __init__(self, workdir, rules, next_hop_port=None, children=2,
-                 ip="127.0.0.1", defines=None):
+                 ip="127.0.0.1", defines=None, accounts=None,
+                 nonce_expire=None):
         self.workdir = workdir
         self.ip = ip
         self.port = free_port(ip)
@@ -74,7 +112,15 @@ class Kamailio:
         self.log_path = os.path.join(workdir, "kamailio-%d.log" % self.port)
         self.next_hop_port = next_hop_port or free_port()
         self.children = children
-        self.defines = defines or {}
+        self.defines = dict(defines or {})
+        self.accounts = accounts
+        if accounts is not None:
+            db = write_auth_db(os.path.join(workdir, "dbtext-%d" % self.port),
+                               accounts, domain=ip)
+            self.defines["AF_AUTH"] = None
+            self.defines["AF_AUTH_DB"] = '"%s"' % db
+            if nonce_expire is not None:
+                self.defines["AF_NONCE_EXPIRE"] = int(nonce_expire)
         self.proc = None
         self.wrapper = []  # e.g. valgrind
         self.extra_args = []  # more kamailio options, e.g. -x tlsf
@@ -92,7 +138,7 @@ class Kamailio:
                 "-A", 'AF_MPATH="%s"' % kamailio_mpath(),
                 "-A", "AF_CHILDREN=%d" % self.children]
         for k, v in self.defines.items():
-            args += ["-A", "%s=%s" % (k, v)]
+            args += ["-A", k if v is None else "%s=%s" % (k, v)]
         args += self.extra_args
         self.log = open(self.log_path, "w")
         self.proc = subprocess.Popen(self.wrapper + args, stdout=self.log,
@@ -252,25 +298,71 @@ class SipClient:
 
     def recv(self, timeout=1.0):
         """The status code of the next reply, or None when none comes."""
+        return self.recv_msg(timeout)[0]
+
+    def recv_msg(self, timeout=1.0):
+        """(status code, text) of the next reply; (None, None) when none
+        comes, -1 for something that is not a reply."""
         self.sock.settimeout(timeout)
         try:
             data, _ = self.sock.recvfrom(65535)
         except socket.timeout:
-            return None
+            return None, None
         m = re.match(rb"SIP/2.0 (\d{3})", data)
-        return int(m.group(1)) if m else -1
+        return (int(m.group(1)) if m else -1), data.decode(errors="replace")
 
     def ask(self, method, ruri, dst, timeout=1.0, **kw):
         """Sends a request and returns the final status (None: silence)."""
+        return self.ask_msg(method, ruri, dst, timeout, **kw)[0]
+
+    def ask_msg(self, method, ruri, dst, timeout=1.0, **kw):
+        """Sends a request; (final status, its text), (None, None) on
+        silence."""
         self.request(method, ruri, dst, **kw)
         deadline = time.time() + timeout
         while True:
             left = deadline - time.time()
             if left <= 0:
-                return None
-            code = self.recv(left)
+                return None, None
+            code, text = self.recv_msg(left)
             if code is None or code >= 200 or code < 0:
-                return code
+                return code, text
+
+
+def parse_challenge(reply):
+    """The digest challenge of a 401/407 reply text: a dict of its
+    parameters (lower-case names, quotes removed) plus "header": the
+    header that answers it (Authorization or Proxy-Authorization)."""
+    m = re.search(r"^(WWW|Proxy)-Authenticate:\s*Digest\s+(.*)$", reply,
+                  re.M | re.I)
+    if not m:
+        raise AssertionError("no digest challenge in %r" % reply)
+    params = {k.lower(): v1 if v1 else v2 for k, v1, v2 in re.findall(
+        r'([\w-]+)\s*=\s*(?:"([^"]*)"|([^\s,]+))', m.group(2))}
+    params["header"] = "Authorization" if m.group(1).lower() == "www" \
+        else "Proxy-Authorization"
+    return params
+
+
+def digest_header(challenge, method, uri, user, password, nc=1):
+    """The header line answering challenge (parse_challenge) for method
+    and uri with MD5 (RFC 2617; qop=auth when the challenge offers it)."""
+    realm, nonce = challenge["realm"], challenge["nonce"]
+    ha1 = md5hex("%s:%s:%s" % (user, realm, password))
+    ha2 = md5hex("%s:%s" % (method, uri))
+    fields = ['username="%s"' % user, 'realm="%s"' % realm,
+              'nonce="%s"' % nonce, 'uri="%s"' % uri]
+    qops = [q.strip() for q in challenge.get("qop", "").split(",")]
+    if "auth" in qops:
+        cnonce, ncs = rand_token(12), "%08x" % nc
+        resp = md5hex("%s:%s:%s:%s:auth:%s" % (ha1, nonce, ncs, cnonce, ha2))
+        fields += ["qop=auth", 'cnonce="%s"' % cnonce, "nc=%s" % ncs]
+    else:
+        resp = md5hex("%s:%s:%s" % (ha1, nonce, ha2))
+    fields += ['response="%s"' % resp, "algorithm=MD5"]
+    if "opaque" in challenge:
+        fields.append('opaque="%s"' % challenge["opaque"])
+    return "%s: Digest %s" % (challenge["header"], ", ".join(fields))
 
 
 def sdp(ip, o_ip=None):
