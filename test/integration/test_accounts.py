@@ -239,7 +239,9 @@ def test_account_under_attack_keeps_its_phone(ka, tmp_path):
     assert st["account_attacks"] == 1
     assert st["auth_failed"] == 5
     assert st["auth_ok"] >= 3  # two REGISTERs and the call of the phone
-    assert st["reasons"]["account_attack"] == 1
+    # the reason counts the event that marked the account and each
+    # refusal of the new address (sipp retransmits into the silence)
+    assert st["reasons"]["account_attack"] >= 2
     assert st["reasons"]["auth_failures"] == 0
     assert re.search(r"account alice@127\.0\.0\.1 under attack",
                      k.read_log())
