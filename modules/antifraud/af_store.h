@@ -57,7 +57,9 @@ typedef enum af_op_type {
 	 * Caller history: return the sources remembered for key (newest
 	 * first, entries older than ttl_s left out), then record entry (an
 	 * entry from the same IP is refreshed in place; the oldest entry
-	 * makes room).
+	 * makes room). With read_only, only return them: nothing is
+	 * recorded, a missing history is not created and the expiry of a
+	 * present one stays ttl_s after its last recording push.
 	 */
 	AF_OP_HIST_PUSH,
 	/*
@@ -134,9 +136,11 @@ typedef struct af_op {
 		struct {
 			af_hist_entry_t entry; /* in */
 			uint32_t ttl_s;
+			int read_only; /* in: 1: only return the sources, record
+							* nothing (entry ignored; no entry is created,
+							* the expiry is not refreshed) */
 			af_hist_entry_t prev[AF_HIST_MAX]; /* out, newest first */
 			int n_prev;                        /* out */
-			int read_only; /* in: record nothing */
 		} hist;
 	} u;
 } af_op_t;

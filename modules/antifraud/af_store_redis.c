@@ -22,7 +22,8 @@
  *   <prefix>hist:{s}  string: 20-digit expiry, then up to AF_HIST_MAX
  *                     records of 43 bytes (family, 16 address bytes,
  *                     country, continent, 20-digit ts_ms), newest first;
- *                     expires ttl_s after the newest push
+ *                     expires ttl_s after the newest push (a read_only
+ *                     push only reads it)
  *   <prefix>conc:{s}  zset member -> expiry ms; expires with its latest
  *                     member (an empty zset is gone at once)
  *   <prefix>bans      zset subject -> until, to list the bans
@@ -243,8 +244,10 @@ static const char rds_lua_exec[] =
 		"  if string.byte(rec, 1) == 4 then return string.sub(rec, 1, 5) end\n"
 		"  return string.sub(rec, 1, 17)\n"
 		"end\n"
-		/* a history push, as shm_op_hist_push: returns the kept records */
-		"local function hist(hk, ttl, rec)\n"
+		/* a history push, as shm_op_hist_push: returns the kept records;
+		 * read_only (ro) returns them and writes nothing, not even the
+		 * records it leaves out (shm keeps them too) */
+		"local function hist(hk, ttl, rec, ro)\n"
 		"  local v = redis.call('GET', hk)\n"
 		"  local keep = {}\n"
 		"  if v and now < tonumber(string.sub(v, 1, 20)) then\n"
@@ -256,6 +259,7 @@ static const char rds_lua_exec[] =
 		"      end\n"
 		"    end\n"
 		"  end\n"
+		"  if ro then return keep end\n"
 		"  local k = ipkey(rec)\n"
 		"  local idx = #keep + 1\n"
 		"  for i = 1, #keep do\n"
@@ -352,7 +356,8 @@ static const char rds_lua_exec[] =
 		"  elseif t == 5 then\n"
 		"    local hk = KEYS[ki]\n"
 		"    ki = ki + 1\n"
-		"    local prev = hist(hk, unpack1(p), ARGV[ai])\n"
+		"    local ttl, ro = sunpack('>dd', p, 2)\n"
+		"    local prev = hist(hk, ttl, ARGV[ai], ro == 1)\n"
 		"    ai = ai + 1\n"
 		"    local r = {0, #prev}\n"
 		"    for j = 1, #prev do r[j + 2] = prev[j] end\n"
@@ -1394,7 +1399,13 @@ static void rds_build(const af_store_redis_t *st, const af_op_t *ops, int n,
 			case RDS_C_HIST_PUSH:
 				av_key(k, st, "hist", op->key, op->key_len);
 				v[0] = (uint64_t)op->u.hist.ttl_s * 1000;
-				av_pack(a, RDS_C_HIST_PUSH, v, 1);
+				v[1] = op->u.hist.read_only ? 1 : 0;
+				av_pack(a, RDS_C_HIST_PUSH, v, 2);
+				if(op->u.hist.read_only) {
+					/* the script takes a record still, and ignores it */
+					av_add(a, "", 0);
+					break;
+				}
 				e = op->u.hist.entry;
 				if(e.ts_ms == 0)
 					e.ts_ms = now_ms;

@@ -60,6 +60,9 @@
  * set holds at most max_entries / stripes members (fewer when other
  * entries share the stripe): size the store for the largest set.
  *
+ * A read_only HIST_PUSH writes nothing: it neither creates a history nor
+ * moves its expiry, which counts from the newest push that recorded.
+ *
  * Invalid operations also fail with status -1: an unknown type, a NULL
  * key or member with a length, window_s, ttl_s (BAN_SET, HIST_PUSH,
  * CONC_ADD) or, when ban_threshold is set, ban_s equal to 0, an if_new
@@ -817,10 +820,35 @@ static int shm_ip_same(const af_ip_t *a, const af_ip_t *b)
 	return memcmp(a->addr, b->addr, a->family == 4 ? 4 : 16) == 0;
 }
 
+/* Whether history record e is older than ttl_ms (a future one is not). */
+static inline int shm_hist_old(
+		const af_hist_entry_t *e, uint64_t ttl_ms, uint64_t now_ms)
+{
+	return e->ts_ms <= now_ms && now_ms - e->ts_ms >= ttl_ms;
+}
+
+/* Copies the records of h younger than ttl_ms out to op, newest first,
+ * leaving h as it is (a read_only push). */
+static void shm_hist_copy(const af_shm_hist_t *h, af_op_t *op,
+		uint64_t ttl_ms, uint64_t now_ms)
+{
+	uint32_t i, n = h->n > AF_HIST_MAX ? AF_HIST_MAX : h->n;
+
+	for(i = 0; i < n; i++)
+		if(!shm_hist_old(&h->e[i], ttl_ms, now_ms))
+			op->u.hist.prev[op->u.hist.n_prev++] = h->e[i];
+}
+
 /*
  * AF_OP_HIST_PUSH on op: copies out the entries younger than ttl_s (and
  * drops the others), then records op's entry at the front (ts_ms 0 means
  * now). The history expires ttl_s after this push.
+ *
+ * A read_only push only copies out: a missing history is not created and
+ * the entry is left exactly as it is, expiry and older records included.
+ * Dropping the records too old for this op's ttl_s would lose those a
+ * later push with a longer ttl_s still returns, which Redis (where a read
+ * writes nothing) keeps.
  */
 static int shm_op_hist_push(
 		af_store_shm_t *st, af_op_t *op, uint64_t now_ms)
@@ -843,6 +871,11 @@ static int shm_op_hist_push(
 	sp = &st->stripes[k.stripe];
 	af_lock(&sp->lock);
 	idx = shm_find(st, &k, AF_SHM_HIST, now_ms);
+	if(op->u.hist.read_only) {
+		if(idx != AF_SHM_NIL)
+			shm_hist_copy(&st->body[idx].v.hist, op, ttl_ms, now_ms);
+		goto done;
+	}
 	if(idx == AF_SHM_NIL) {
 		idx = shm_insert(st, &k, AF_SHM_HIST, 0, now_ms, 0, AF_SHM_NIL);
 		if(idx == AF_SHM_NIL) {
@@ -854,7 +887,7 @@ static int shm_op_hist_push(
 	if(h->n > AF_HIST_MAX)
 		h->n = AF_HIST_MAX;
 	for(i = 0, m = 0; i < h->n; i++) {
-		if(h->e[i].ts_ms <= now_ms && now_ms - h->e[i].ts_ms >= ttl_ms)
+		if(shm_hist_old(&h->e[i], ttl_ms, now_ms))
 			continue;
 		op->u.hist.prev[op->u.hist.n_prev++] = h->e[i];
 		if(m != i)

@@ -70,10 +70,10 @@ static inline int ban_del(af_store_t *s, const char *key)
 	return op.u.ban_del.found;
 }
 
-/* Pushes IPv4 a.b.c.d from country cc into key's history; the previous
- * entries go to op. */
-static inline void hist_push(af_store_t *s, const char *key, uint8_t d,
-		const char *cc, uint32_t ttl_s, af_op_t *op)
+/* Fills op as a HIST_PUSH of IPv4 10.0.0.d from country cc into key's
+ * history. */
+static inline void hist_op(af_op_t *op, const char *key, uint8_t d,
+		const char *cc, uint32_t ttl_s)
 {
 	memset(op, 0, sizeof(*op));
 	op->type = AF_OP_HIST_PUSH;
@@ -85,7 +85,45 @@ static inline void hist_push(af_store_t *s, const char *key, uint8_t d,
 	memcpy(op->u.hist.entry.country, cc, 3);
 	memcpy(op->u.hist.entry.continent, "EU", 3);
 	op->u.hist.ttl_s = ttl_s;
+}
+
+/* Pushes IPv4 10.0.0.d from country cc into key's history; the previous
+ * entries go to op. */
+static inline void hist_push(af_store_t *s, const char *key, uint8_t d,
+		const char *cc, uint32_t ttl_s, af_op_t *op)
+{
+	hist_op(op, key, d, cc, ttl_s);
 	assert_int_equal(af_store_exec(s, op, 1, af_now_ms()), 0);
+}
+
+/* The read_only form of hist_push: key's entries go to op, and the entry
+ * (10.0.0.d from cc) must be ignored. */
+static inline void hist_read(af_store_t *s, const char *key, uint8_t d,
+		const char *cc, uint32_t ttl_s, af_op_t *op)
+{
+	hist_op(op, key, d, cc, ttl_s);
+	op->u.hist.read_only = 1;
+	assert_int_equal(af_store_exec(s, op, 1, af_now_ms()), 0);
+	assert_int_equal(op->status, 0);
+}
+
+/* HIST_PUSH ops a and b returned the same entries (field by field: the
+ * padding of an entry is not part of it). */
+static inline void hist_same(const af_op_t *a, const af_op_t *b)
+{
+	const af_hist_entry_t *x, *y;
+	int i;
+
+	assert_int_equal(a->u.hist.n_prev, b->u.hist.n_prev);
+	for(i = 0; i < a->u.hist.n_prev; i++) {
+		x = &a->u.hist.prev[i];
+		y = &b->u.hist.prev[i];
+		assert_int_equal(x->ip.family, y->ip.family);
+		assert_memory_equal(x->ip.addr, y->ip.addr, 16);
+		assert_memory_equal(x->country, y->country, 3);
+		assert_memory_equal(x->continent, y->continent, 3);
+		assert_int_equal(x->ts_ms, y->ts_ms);
+	}
 }
 
 /* Fills op as a concurrency op of type on key for member (may be NULL). */

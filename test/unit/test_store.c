@@ -341,6 +341,106 @@ static void test_history(void **state)
 	free_store(s);
 }
 
+/* a read_only HIST_PUSH returns the sources and records nothing: no
+ * history created, none changed, no expiry moved */
+static void test_history_read_only(void **state)
+{
+	af_store_t *s = new_store(0, 0);
+	af_op_t op, ro, ops[3];
+
+	test_host_set_now(T0);
+	/* a missing history: nothing returned, nothing created */
+	hist_read(s, "carol", 1, "DE", 100, &ro);
+	assert_int_equal(ro.u.hist.n_prev, 0);
+	assert_int_equal(stats(s).entries, 0);
+	hist_read(s, "carol", 1, "DE", 100, &ro);
+	assert_int_equal(ro.u.hist.n_prev, 0);
+	assert_int_equal(stats(s).entries, 0);
+	/* which a recording push then finds empty */
+	hist_push(s, "carol", 1, "DE", 100, &op);
+	assert_int_equal(op.u.hist.n_prev, 0);
+	assert_int_equal(stats(s).entries, 1);
+
+	/* after pushes: newest first; a read naming 1, the oldest, does not
+	 * bring it to the front as a push would */
+	hist_push(s, "alice", 1, "DE", 100, &op);
+	test_host_advance(1000);
+	hist_push(s, "alice", 2, "FR", 100, &op);
+	test_host_advance(1000);
+	hist_push(s, "alice", 3, "IT", 100, &op);
+	test_host_advance(1000);
+	hist_read(s, "alice", 1, "ES", 100, &ro);
+	assert_int_equal(ro.u.hist.n_prev, 3);
+	assert_int_equal(ro.u.hist.prev[0].ip.addr[3], 3);
+	assert_string_equal(ro.u.hist.prev[0].country, "IT");
+	assert_int_equal(ro.u.hist.prev[0].ts_ms, T0 + 2000);
+	assert_int_equal(ro.u.hist.prev[1].ip.addr[3], 2);
+	assert_int_equal(ro.u.hist.prev[1].ts_ms, T0 + 1000);
+	assert_int_equal(ro.u.hist.prev[2].ip.addr[3], 1);
+	assert_string_equal(ro.u.hist.prev[2].country, "DE");
+	assert_int_equal(ro.u.hist.prev[2].ts_ms, T0);
+	hist_read(s, "alice", 9, "PT", 100, &op);
+	hist_same(&ro, &op);
+	/* the next push sees what the reads saw */
+	test_host_advance(1000);
+	hist_push(s, "alice", 4, "ES", 100, &op);
+	hist_same(&ro, &op);
+	assert_int_equal(stats(s).entries, 2);
+
+	/* a shorter ttl_s hides the older records, and drops none: a push
+	 * with the longer ttl_s still returns them */
+	test_host_advance(1000);
+	hist_read(s, "alice", 1, "DE", 2, &ro);
+	assert_int_equal(ro.u.hist.n_prev, 1);
+	assert_int_equal(ro.u.hist.prev[0].ip.addr[3], 4);
+	hist_push(s, "alice", 5, "PT", 100, &op);
+	assert_int_equal(op.u.hist.n_prev, 4);
+	assert_int_equal(op.u.hist.prev[3].ip.addr[3], 1);
+
+	/* expiry: ttl_s after the last recording push, whatever the reads.
+	 * A record from the future is never too old for a read's ttl_s, so
+	 * only the history's own expiry can hide it. */
+	test_host_set_now(T0 + 200000);
+	hist_op(&op, "bob", 1, "DE", 10);
+	op.u.hist.entry.ts_ms = T0 + 3600000;
+	assert_int_equal(af_store_exec(s, &op, 1, af_now_ms()), 0);
+	assert_int_equal(op.status, 0);
+	test_host_set_now(T0 + 205000);
+	hist_read(s, "bob", 2, "FR", 10, &ro);
+	assert_int_equal(ro.u.hist.n_prev, 1);
+	assert_int_equal(ro.u.hist.prev[0].ts_ms, T0 + 3600000);
+	test_host_set_now(T0 + 209999);
+	hist_read(s, "bob", 2, "FR", 10, &ro);
+	assert_int_equal(ro.u.hist.n_prev, 1);
+	s->ops->gc(s, af_now_ms(), 0);
+	assert_int_equal(stats(s).entries, 1); /* carol, alice gone */
+	test_host_set_now(T0 + 210000);
+	s->ops->gc(s, af_now_ms(), 0);
+	assert_int_equal(stats(s).entries, 0);
+	hist_read(s, "bob", 2, "FR", 10, &ro);
+	assert_int_equal(ro.u.hist.n_prev, 0);
+	assert_int_equal(stats(s).entries, 0);
+
+	/* in a batch, a read sees the ops before it on its key */
+	hist_op(&ops[0], "dave", 1, "DE", 60);
+	ops[0].u.hist.read_only = 1;
+	hist_op(&ops[1], "dave", 2, "FR", 60);
+	ops[2] = ops[0];
+	assert_int_equal(af_store_exec(s, ops, 3, af_now_ms()), 0);
+	assert_int_equal(ops[0].u.hist.n_prev, 0);
+	assert_int_equal(ops[1].u.hist.n_prev, 0);
+	assert_int_equal(ops[2].u.hist.n_prev, 1);
+	assert_int_equal(ops[2].u.hist.prev[0].ip.addr[3], 2);
+	assert_int_equal(stats(s).entries, 1);
+	/* ttl_s 0 is invalid, read_only or not */
+	hist_op(&op, "dave", 1, "DE", 0);
+	op.u.hist.read_only = 1;
+	assert_int_equal(af_store_exec(s, &op, 1, af_now_ms()), -1);
+	assert_int_equal(op.status, -1);
+	assert_int_equal(op.u.hist.n_prev, 0);
+	free_store(s);
+}
+
 /* the same subject has a ban, a window and a history at once */
 static void test_namespaces(void **state)
 {
@@ -2140,6 +2240,7 @@ int main(void)
 		cmocka_unit_test(test_ban),
 		cmocka_unit_test(test_ban_threshold),
 		cmocka_unit_test(test_history),
+		cmocka_unit_test(test_history_read_only),
 		cmocka_unit_test(test_namespaces),
 		cmocka_unit_test(test_long_keys),
 		cmocka_unit_test(test_capacity),
