@@ -394,6 +394,7 @@ typedef struct eq {
 	long batch;
 	long n_ops, n_banned, n_admitted, n_refused, n_stopped, n_invalid;
 	long n_found, n_hist_prev, n_new_skipped, n_chain, n_dup;
+	long n_hist_ro; /* entries returned by read_only HIST_PUSHes */
 } eq_t;
 
 static char eq_key[EQ_KEYS][160];
@@ -572,11 +573,15 @@ static void eq_gen(eq_t *x, af_op_t *ops, int i)
 			op->u.win.if_new = (int)eq_rand(x, (uint32_t)i + 3) - 1;
 	} else if(r < 63) {
 		op->type = AF_OP_HIST_PUSH;
-		op->u.hist.entry = eq_hist[eq_rand(x, EQ_HIST)];
-		w = eq_rand(x, 10);
-		op->u.hist.entry.ts_ms = w < 7 ? 0
-								 : w < 9 ? x->now - eq_rand(x, 30000)
-										 : x->now + 5000;
+		/* a read leaves its entry as garbage: both ignore it */
+		op->u.hist.read_only = eq_rand(x, 4) == 0;
+		if(!op->u.hist.read_only) {
+			op->u.hist.entry = eq_hist[eq_rand(x, EQ_HIST)];
+			w = eq_rand(x, 10);
+			op->u.hist.entry.ts_ms = w < 7 ? 0
+									 : w < 9 ? x->now - eq_rand(x, 30000)
+											 : x->now + 5000;
+		}
 		op->u.hist.ttl_s = eq_rand(x, 50) ? 1 + eq_rand(x, 30) : 0;
 	} else if(r < 81) {
 		op->type = AF_OP_CONC_ADD;
@@ -901,7 +906,10 @@ static void eq_batch(eq_t *x)
 				break;
 			case AF_OP_HIST_PUSH:
 				x->n_hist_prev += a[i].u.hist.n_prev;
-				eq_mark(x, x->now + (uint64_t)a[i].u.hist.ttl_s * 1000);
+				if(a[i].u.hist.read_only)
+					x->n_hist_ro += a[i].u.hist.n_prev;
+				else /* a read moves no expiry */
+					eq_mark(x, x->now + (uint64_t)a[i].u.hist.ttl_s * 1000);
 				break;
 			default:
 				break;
@@ -948,6 +956,7 @@ static void eq_run(uint64_t seed, eq_t *tot)
 	tot->n_invalid += x.n_invalid;
 	tot->n_found += x.n_found;
 	tot->n_hist_prev += x.n_hist_prev;
+	tot->n_hist_ro += x.n_hist_ro;
 	tot->n_new_skipped += x.n_new_skipped;
 	tot->n_chain += x.n_chain;
 	tot->n_dup += x.n_dup;
@@ -972,17 +981,19 @@ static void test_equivalence(void **state)
 	print_message("equivalence: %ld batches, %ld ops in %.1f s: %ld bans by"
 				  " threshold, %ld BAN_GET found, %ld skipped after stop,"
 				  " %ld admitted / %ld refused CONC_ADDs, %ld duplicate"
-				  " CONC_ADDs, %ld if_new chains, %ld hist entries returned,"
-				  " %ld invalid ops\n",
+				  " CONC_ADDs, %ld if_new chains, %ld hist entries returned"
+				  " (%ld by read_only ops), %ld invalid ops\n",
 			tot.batch, tot.n_ops, (double)(mono_us() - t) / 1e6, tot.n_banned,
 			tot.n_found, tot.n_stopped, tot.n_admitted, tot.n_refused,
-			tot.n_dup, tot.n_chain, tot.n_hist_prev, tot.n_invalid);
+			tot.n_dup, tot.n_chain, tot.n_hist_prev, tot.n_hist_ro,
+			tot.n_invalid);
 	/* the runs went through the interesting paths */
 	assert_true(tot.n_banned > 50);
 	assert_true(tot.n_found > 100);
 	assert_true(tot.n_stopped > 20);
 	assert_true(tot.n_admitted > 100 && tot.n_refused > 100);
 	assert_true(tot.n_hist_prev > 100);
+	assert_true(tot.n_hist_ro > 50);
 	assert_true(tot.n_invalid > 20);
 	assert_true(tot.n_dup > 20);
 	assert_true(tot.n_chain > 20);
@@ -1123,6 +1134,133 @@ static void test_history(void **state)
 	test_host_set_now(T0 + 29999 + 1);
 	hist_push(s, "bob", 5, "DE", 10, &op);
 	assert_int_equal(op.u.hist.n_prev, 0);
+	free_store(s);
+}
+
+/* a read_only HIST_PUSH returns the sources and writes nothing: no key
+ * created, the value and the TTL of a present one left as they are */
+static void test_history_read_only(void **state)
+{
+	af_store_t *s;
+	af_op_t op, ro, ops[3];
+	redisContext *c;
+	redisReply *r, *r2;
+	long long pttl;
+
+	need_main();
+	s = main_store("t:");
+	c = raw(s_main.port);
+	test_host_set_now(T0);
+	/* a missing history: nothing returned, no key */
+	hist_read(s, "carol", 1, "DE", 100, &ro);
+	assert_int_equal(ro.u.hist.n_prev, 0);
+	hist_read(s, "carol", 1, "DE", 100, &ro);
+	assert_int_equal(ro.u.hist.n_prev, 0);
+	r = rcmd(c, 1, "DBSIZE");
+	assert_int_equal(r->integer, 0);
+	freeReplyObject(r);
+	/* which a recording push then finds empty */
+	hist_push(s, "carol", 1, "DE", 100, &op);
+	assert_int_equal(op.u.hist.n_prev, 0);
+	r = rcmd(c, 1, "EXISTS t:hist:{carol}");
+	assert_int_equal(r->integer, 1);
+	freeReplyObject(r);
+
+	/* after pushes: newest first; a read naming 1, the oldest, does not
+	 * bring it to the front as a push would; the value stays byte for
+	 * byte (its expiry included) and the TTL only runs down */
+	hist_push(s, "alice", 1, "DE", 100, &op);
+	test_host_advance(1000);
+	hist_push(s, "alice", 2, "FR", 100, &op);
+	test_host_advance(1000);
+	hist_push(s, "alice", 3, "IT", 100, &op);
+	r = rcmd(c, 1, "GET t:hist:{alice}");
+	assert_int_equal(r->type, REDIS_REPLY_STRING);
+	r2 = rcmd(c, 1, "PTTL t:hist:{alice}");
+	pttl = r2->integer;
+	assert_true(pttl > 0);
+	freeReplyObject(r2);
+	usleep(20000);
+	test_host_advance(1000);
+	hist_read(s, "alice", 1, "ES", 100, &ro);
+	assert_int_equal(ro.u.hist.n_prev, 3);
+	assert_int_equal(ro.u.hist.prev[0].ip.addr[3], 3);
+	assert_string_equal(ro.u.hist.prev[0].country, "IT");
+	assert_int_equal(ro.u.hist.prev[0].ts_ms, T0 + 2000);
+	assert_int_equal(ro.u.hist.prev[1].ip.addr[3], 2);
+	assert_int_equal(ro.u.hist.prev[1].ts_ms, T0 + 1000);
+	assert_int_equal(ro.u.hist.prev[2].ip.addr[3], 1);
+	assert_string_equal(ro.u.hist.prev[2].country, "DE");
+	assert_int_equal(ro.u.hist.prev[2].ts_ms, T0);
+	hist_read(s, "alice", 9, "PT", 100, &op);
+	hist_same(&ro, &op);
+	r2 = rcmd(c, 1, "GET t:hist:{alice}");
+	assert_int_equal(r2->type, REDIS_REPLY_STRING);
+	assert_int_equal(r2->len, r->len);
+	assert_memory_equal(r2->str, r->str, r->len);
+	freeReplyObject(r2);
+	freeReplyObject(r);
+	r = rcmd(c, 1, "PTTL t:hist:{alice}");
+	assert_true(r->integer > 0 && r->integer < pttl);
+	freeReplyObject(r);
+	/* the next push sees what the reads saw */
+	test_host_advance(1000);
+	hist_push(s, "alice", 4, "ES", 100, &op);
+	hist_same(&ro, &op);
+
+	/* a shorter ttl_s hides the older records, and drops none: a push
+	 * with the longer ttl_s still returns them */
+	test_host_advance(1000);
+	hist_read(s, "alice", 1, "DE", 2, &ro);
+	assert_int_equal(ro.u.hist.n_prev, 1);
+	assert_int_equal(ro.u.hist.prev[0].ip.addr[3], 4);
+	hist_push(s, "alice", 5, "PT", 100, &op);
+	assert_int_equal(op.u.hist.n_prev, 4);
+	assert_int_equal(op.u.hist.prev[3].ip.addr[3], 1);
+
+	/* expiry: ttl_s after the last recording push, whatever the reads
+	 * (the key's own TTL runs on the server's clock: the expiry in the
+	 * value is what counts here). A record from the future is never too
+	 * old for a read's ttl_s, so only that expiry can hide it. */
+	test_host_set_now(T0 + 200000);
+	hist_op(&op, "bob", 1, "DE", 10);
+	op.u.hist.entry.ts_ms = T0 + 3600000;
+	assert_int_equal(af_store_exec(s, &op, 1, af_now_ms()), 0);
+	assert_int_equal(op.status, 0);
+	test_host_set_now(T0 + 205000);
+	hist_read(s, "bob", 2, "FR", 10, &ro);
+	assert_int_equal(ro.u.hist.n_prev, 1);
+	assert_int_equal(ro.u.hist.prev[0].ts_ms, T0 + 3600000);
+	test_host_set_now(T0 + 209999);
+	hist_read(s, "bob", 2, "FR", 10, &ro);
+	assert_int_equal(ro.u.hist.n_prev, 1);
+	test_host_set_now(T0 + 210000);
+	hist_read(s, "bob", 2, "FR", 10, &ro);
+	assert_int_equal(ro.u.hist.n_prev, 0);
+	/* as after a push that did not record: the next push finds nothing */
+	hist_push(s, "bob", 3, "DE", 10, &op);
+	assert_int_equal(op.u.hist.n_prev, 0);
+
+	/* in a batch, a read sees the ops before it on its key */
+	hist_op(&ops[0], "dave", 1, "DE", 60);
+	ops[0].u.hist.read_only = 1;
+	hist_op(&ops[1], "dave", 2, "FR", 60);
+	ops[2] = ops[0];
+	assert_int_equal(af_store_exec(s, ops, 3, af_now_ms()), 0);
+	assert_int_equal(ops[0].u.hist.n_prev, 0);
+	assert_int_equal(ops[1].u.hist.n_prev, 0);
+	assert_int_equal(ops[2].u.hist.n_prev, 1);
+	assert_int_equal(ops[2].u.hist.prev[0].ip.addr[3], 2);
+	/* ttl_s 0 is invalid, read_only or not (no round trip) */
+	hist_op(&op, "erin", 1, "DE", 0);
+	op.u.hist.read_only = 1;
+	assert_int_equal(af_store_exec(s, &op, 1, af_now_ms()), -1);
+	assert_int_equal(op.status, -1);
+	assert_int_equal(op.u.hist.n_prev, 0);
+	r = rcmd(c, 1, "EXISTS t:hist:{erin}");
+	assert_int_equal(r->integer, 0);
+	freeReplyObject(r);
+	redisFree(c);
 	free_store(s);
 }
 
@@ -2160,6 +2298,7 @@ int main(void)
 		cmocka_unit_test(test_window_edges),
 		cmocka_unit_test(test_ban_threshold),
 		cmocka_unit_test(test_history),
+		cmocka_unit_test(test_history_read_only),
 		cmocka_unit_test(test_batch_stop),
 		cmocka_unit_test(test_invalid),
 		cmocka_unit_test(test_conc_groups),
