@@ -128,19 +128,21 @@ static int crossed(const af_op_t *op, uint32_t thr, int enforce, int added)
 	return enforce ? op->u.win.banned : op->u.win.count == thr;
 }
 
-static void auth_failed(const af_rules_t *r, const af_profile_t *p,
-		const char *id, size_t id_len, const char *ipkey, size_t ip_len,
-		af_verdict_t *v)
+/* the failure ops of one event; returns 0 counted, 1 a retransmission
+ * of a request already counted, -1 not counted (store) */
+static int auth_failed(const af_rules_t *r, const af_profile_t *p,
+		const af_request_t *req, const char *id, size_t id_len,
+		const char *ipkey, size_t ip_len, af_verdict_t *v)
 {
 	const af_accounts_cfg_t *a = &r->accounts;
 	int enforce = p->mode[AF_C_ACCOUNTS] == AF_MODE_ENFORCE;
 	char pair[AF_KEY_MAX * 4], acct[AF_KEY_MAX * 4], tot[AF_KEY_MAX * 4];
-	char src[AF_IP_STRLEN + 4], mark[AF_KEY_MAX * 4];
+	char src[AF_IP_STRLEN + 4], mark[AF_KEY_MAX * 4], once[AF_KEY_MAX * 4];
 	char src_reason[AF_BAN_REASON], acct_reason[AF_BAN_REASON];
 	char why[AF_DETAIL_MAX];
-	af_op_t ops[4];
-	size_t pl, al, tl, sl, ml;
-	int n = 0;
+	af_op_t ops[5], *dup = NULL, *pair_op, *acct_op, *src_op;
+	size_t pl, al, tl, sl, ml, ol = 0;
+	int n = 0, first;
 	uint64_t now = af_now_ms();
 
 	pl = key3(pair, sizeof(pair), "as|", id, id_len, ipkey, ip_len);
@@ -149,7 +151,13 @@ static void auth_failed(const af_rules_t *r, const af_profile_t *p,
 	ml = key3(mark, sizeof(mark), MARK, id, id_len, NULL, 0);
 	sl = key3(src, sizeof(src), "af|", ipkey, ip_len, NULL, 0);
 	if(!pl || !al || !tl || !ml || !sl)
-		return;
+		return -1;
+	/* a UDP retransmission of the same request, challenged again
+	 * statelessly, is the same guess: Call-ID and CSeq count it once
+	 * (for the 32 s a retransmission may come) */
+	if(req->call_id.len && req->cseq.len)
+		ol = key3(once, sizeof(once), "ar|", req->call_id.s, req->call_id.len,
+				req->cseq.s, req->cseq.len);
 	snprintf(src_reason, sizeof(src_reason),
 			"auth_failures: %u failed authentications in %u s",
 			a->source_failures, a->source_window_s);
@@ -157,11 +165,19 @@ static void auth_failed(const af_rules_t *r, const af_profile_t *p,
 			"account_attack: %u addresses failed in %u s", a->account_sources,
 			a->account_window_s);
 
+	if(ol) {
+		dup = &ops[n];
+		win_op(&ops[n++], once, ol, 32, 1);
+	}
+	first = n; /* 1-based index of the first counting op's condition */
 	/* the distinct addresses that failed against the account: the pair
 	 * counts once per window, the account's count only when it is new */
-	win_op(&ops[n++], pair, pl, a->account_window_s, 1);
+	pair_op = &ops[n];
+	win_op(&ops[n], pair, pl, a->account_window_s, 1);
+	ops[n++].u.win.if_new = dup ? 1 : 0;
+	acct_op = &ops[n];
 	win_op(&ops[n], acct, al, a->account_window_s, 1);
-	ops[n].u.win.if_new = 1;
+	ops[n].u.win.if_new = first + 1;
 	if(enforce && a->account_sources) {
 		ops[n].u.win.ban_threshold = a->account_sources;
 		ops[n].u.win.ban_s = a->cooling_s;
@@ -170,8 +186,11 @@ static void auth_failed(const af_rules_t *r, const af_profile_t *p,
 		ops[n].u.win.ban_reason = acct_reason;
 	}
 	n++;
-	win_op(&ops[n++], tot, tl, a->account_window_s, 1);
+	win_op(&ops[n], tot, tl, a->account_window_s, 1);
+	ops[n++].u.win.if_new = dup ? 1 : 0;
+	src_op = &ops[n];
 	win_op(&ops[n], src, sl, a->source_window_s, 1);
+	ops[n].u.win.if_new = dup ? 1 : 0;
 	if(enforce && a->source_failures) {
 		ops[n].u.win.ban_threshold = a->source_failures;
 		ops[n].u.win.ban_s = a->ban_s;
@@ -181,12 +200,14 @@ static void auth_failed(const af_rules_t *r, const af_profile_t *p,
 	}
 	n++;
 	if(af_chk_exec(ops, n, now, v) < 0 && v->store_failed)
-		return;
+		return -1;
+	if(dup && dup->status == 0 && dup->u.win.count > 1)
+		return 1;
 
-	if(crossed(&ops[3], a->source_failures, enforce, 1)) {
+	if(crossed(src_op, a->source_failures, enforce, 1)) {
 		snprintf(why, sizeof(why),
 				"%s: %u failed authentications in %u s (last for %.80s)",
-				ipkey, ops[3].u.win.count, a->source_window_s, id);
+				ipkey, src_op->u.win.count, a->source_window_s, id);
 		af_chk_flag_all(v, p, AF_R_AUTH_FAILURES, 0, why);
 		if(enforce) {
 			v->banned = 1;
@@ -201,25 +222,27 @@ static void auth_failed(const af_rules_t *r, const af_profile_t *p,
 	}
 	/* the account's count grew only when the pair was new in its window
 	 * (the if_new rule: its count is its n) */
-	if(crossed(&ops[1], a->account_sources, enforce,
-			   ops[0].status == 0 && ops[0].u.win.count == ops[0].u.win.n)) {
+	if(crossed(acct_op, a->account_sources, enforce,
+			   pair_op->status == 0
+					   && pair_op->u.win.count == pair_op->u.win.n)) {
 		snprintf(why, sizeof(why),
 				"account %.80s: %u addresses failed in %u s", id,
-				ops[1].u.win.count, a->account_window_s);
+				acct_op->u.win.count, a->account_window_s);
 		af_chk_flag_all(v, p, AF_R_ACCOUNT_ATTACK, 0, why);
 		af_core_count(AF_ST_ACCOUNT_ATTACKS);
 		if(enforce) {
 			AF_NOTICE("account %s under attack: %u addresses failed in %u"
 					  " s; new sources refused for %u s\n",
-					id, ops[1].u.win.count, a->account_window_s,
+					id, acct_op->u.win.count, a->account_window_s,
 					a->cooling_s);
 			af_core_publish("ban %s %u %s", mark, a->cooling_s, acct_reason);
 		} else {
 			AF_NOTICE("account %s under attack (monitor): %u addresses"
 					  " failed in %u s\n",
-					id, ops[1].u.win.count, a->account_window_s);
+					id, acct_op->u.win.count, a->account_window_s);
 		}
 	}
+	return 0;
 }
 
 static void auth_ok(const af_rules_t *r, const af_profile_t *p,
@@ -278,7 +301,7 @@ int af_auth_result(const af_request_t *req, int ok, const char *profile,
 	char id[256], ipkey[AF_IP_STRLEN];
 	af_geo_t *g;
 	size_t id_len;
-	int ip_len;
+	int ip_len, rc;
 
 	memset(v, 0, sizeof(*v));
 	v->check = "auth";
@@ -297,15 +320,22 @@ int af_auth_result(const af_request_t *req, int ok, const char *profile,
 		af_core_release(r);
 		return v->rc = AF_RC_NORULE;
 	}
-	af_core_count(ok ? AF_ST_AUTH_OK : AF_ST_AUTH_FAILED);
 	/* the source's country: for the known sources, and for the alert */
 	g = af_core_geo(r);
 	if(g)
 		af_geo_lookup(g, &req->src_ip, &v->geo);
-	if(ok)
+	if(ok) {
+		af_core_count(AF_ST_AUTH_OK);
 		auth_ok(r, p, req, id, id_len, ipkey, (size_t)ip_len, v);
-	else
-		auth_failed(r, p, id, id_len, ipkey, (size_t)ip_len, v);
+	} else {
+		rc = auth_failed(r, p, req, id, id_len, ipkey, (size_t)ip_len, v);
+		if(rc == 1) {
+			/* a retransmission: counted already */
+			af_core_release(r);
+			return v->rc = AF_RC_NORULE;
+		}
+		af_core_count(AF_ST_AUTH_FAILED);
+	}
 	af_core_release(r);
 	if(v->store_failed) {
 		af_core_count(AF_ST_STORE_ERRORS);

@@ -742,6 +742,36 @@ static void test_under_attack_attempts(void **state)
 	assert_int_equal(seen.bans[0].hits, 3);
 }
 
+/* a UDP retransmission challenged again statelessly is the same guess:
+ * the same Call-ID and CSeq count once; another CSeq counts */
+static void test_retransmission_counted_once(void **state)
+{
+	af_request_t r = reg(FR, "dave");
+	af_account_info_t ai;
+	int i;
+
+	start(rules);
+	r.call_id = (af_str_t){"guess-1@x", 9};
+	r.cseq = (af_str_t){"2", 1};
+	auth_at(__LINE__, &r, 0, NULL, AF_RC_ALLOW, 0);
+	for(i = 0; i < 6; i++)
+		auth_at(__LINE__, &r, 0, NULL, AF_RC_NORULE, 0);
+	info(DAVE, &ai);
+	assert_int_equal(ai.failures, 1);
+	assert_int_equal(af_core_stat(AF_ST_AUTH_FAILED), 1);
+	/* not banned: 1 failure, not 7 */
+	OK(&r, NULL);
+	r.cseq = (af_str_t){"3", 1};
+	auth_at(__LINE__, &r, 0, NULL, AF_RC_ALLOW, 0);
+	info(DAVE, &ai);
+	assert_int_equal(ai.failures, 2);
+	/* after the retransmission time the same request is a new attempt */
+	test_host_advance(33 * SEC);
+	auth_at(__LINE__, &r, 0, NULL, AF_RC_ALLOW, 0);
+	info(DAVE, &ai);
+	assert_int_equal(ai.failures, 3);
+}
+
 /* the operator lifts the mark */
 static void test_release(void **state)
 {
@@ -1096,6 +1126,7 @@ int main(void)
 			T(test_account_attack_monitor_repeat),
 			T(test_under_attack),
 			T(test_under_attack_attempts),
+			T(test_retransmission_counted_once),
 			T(test_release),
 			T(test_account_info),
 			T(test_account_info_read_only),

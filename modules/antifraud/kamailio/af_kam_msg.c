@@ -258,6 +258,8 @@ int af_kam_request(struct sip_msg *msg, af_request_t *req)
 	}
 	if(msg->callid)
 		set(&req->call_id, &msg->callid->body);
+	if(msg->cseq && msg->cseq->parsed)
+		set(&req->cseq, &get_cseq(msg)->number);
 	if(req->method == AF_M_INVITE || req->method == AF_M_MESSAGE
 			|| req->method == AF_M_OTHER)
 		sdp_ips(msg, req);
