@@ -20,10 +20,7 @@
 #include "af_core.h"
 #include "af_host.h"
 #include "host.h"
-
-/* a time far from 0 (0 means the real clock) */
-#define T0 1700000000000ULL
-#define SEC 1000ULL
+#include "core_fixture.h"
 
 /* reason bits, short */
 #define B_BANNED AF_REASON_BIT(AF_R_BANNED)
@@ -42,77 +39,12 @@
 #define DAVE "dave@example.com"
 
 static char geo_db[512];
-static char rules_path[512];
-static char err[512];
-static long shm_base;
-static int core_up;
 static af_verdict_t vd; /* the verdict of the last CHECK or AUTH */
-
-static int build_db(const char *map, char *out, size_t outlen,
-		const char *name)
-{
-	char cmd[1536];
-	const char *tmp = getenv("TMPDIR");
-
-	snprintf(out, outlen, "%s/%s", tmp ? tmp : "/tmp", name);
-	snprintf(cmd, sizeof(cmd), "perl test/data/mkgeo.pl '%s' '%s'", out, map);
-	return system(cmd) == 0 ? 0 : -1;
-}
 
 /* writes "version: 1", the geoip section, then body; starts the core */
 static void start(const char *body)
 {
-	af_core_cfg_t cfg = {.shm_entries = 4096, .shm_stripes = 8};
-	char text[8192];
-	const char *p;
-
-	snprintf(text, sizeof(text),
-			"version: 1\ngeoip:\n  country_db: '%s'\n  asn_db: '%s'\n%s",
-			geo_db, geo_db, body);
-	p = test_write_file("rules.yaml", text);
-	assert_non_null(p);
-	snprintf(rules_path, sizeof(rules_path), "%s", p);
-	cfg.rules_path = rules_path;
-	if(af_core_init(&cfg, err, sizeof(err)) != 0)
-		fail_msg("af_core_init: %s", err);
-	core_up = 1;
-}
-
-static int setup(void **state)
-{
-	shm_base = test_host_shm_live();
-	test_host_set_now(T0);
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	if(core_up)
-		af_core_destroy();
-	core_up = 0;
-	test_host_set_now(0);
-	if(test_host_shm_live() != shm_base) {
-		print_error("shared memory leak: %ld blocks live, %ld before\n",
-				test_host_shm_live(), shm_base);
-		return -1;
-	}
-	return 0;
-}
-
-static af_str_t S(const char *s)
-{
-	af_str_t r = {s, s ? strlen(s) : 0};
-
-	return r;
-}
-
-static af_ip_t IP(const char *s)
-{
-	af_ip_t ip;
-
-	if(af_ip_parse(s, strlen(s), &ip) < 0)
-		fail_msg("bad address in test: %s", s);
-	return ip;
+	start_db(geo_db, body, 0);
 }
 
 /*
@@ -1068,8 +1000,7 @@ static void test_rules_defaults(void **state)
 			af_rules_profile(r, NULL, 0)->mode[AF_C_ACCOUNTS],
 			AF_MODE_ENFORCE);
 	af_core_release(r);
-	af_core_destroy();
-	core_up = 0;
+	stop();
 
 	start("accounts: {source_failures: 0, cooling: 60}\n"
 		  "profiles:\n  default: {}\n");

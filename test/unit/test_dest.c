@@ -19,8 +19,8 @@
 #include "af_core.h"
 #include "af_host.h"
 #include "host.h"
+#include "core_fixture.h"
 
-#define SEC 1000ULL
 #define MIN (60 * SEC)
 /* Monday 2026-11-23 10:00 UTC (11:00 in Berlin) */
 #define MON10 1795428000000ULL
@@ -35,10 +35,6 @@
 
 #define BIT(r) AF_REASON_BIT(r)
 
-static char rules_path[512];
-static char err[512];
-static long shm_base;
-static int core_up;
 static af_verdict_t vd;
 static int callno;
 
@@ -80,39 +76,21 @@ static const char *plan_abs(const char *text)
 static void write_rules(const char *body)
 {
 	char text[16384];
-	const char *p;
 
 	snprintf(text, sizeof(text), "%s%s", head, body);
-	p = test_write_file("rules.yaml", plan_abs(text));
-	assert_non_null(p);
-	snprintf(rules_path, sizeof(rules_path), "%s", p);
+	write_rules_text(plan_abs(text));
 }
 
 static void start(const char *body)
 {
-	af_core_cfg_t cfg = {.shm_entries = 4096, .shm_stripes = 8};
-
 	write_rules(body);
-	cfg.rules_path = rules_path;
-	if(af_core_init(&cfg, err, sizeof(err)) != 0)
-		fail_msg("af_core_init: %s", err);
-	core_up = 1;
+	start_rules(0);
 }
 
-static int setup(void **state)
+/* per test: the clock at MON10, inside the berlin calendar's hours */
+static int setup_monday(void **state)
 {
-	shm_base = test_host_shm_live();
-	test_host_set_now(MON10);
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	if(core_up)
-		af_core_destroy();
-	core_up = 0;
-	assert_int_equal(test_host_shm_live(), shm_base);
-	return 0;
+	return setup_at(MON10);
 }
 
 /* checks a call from caller to number (unique Call-ID); returns rc */
@@ -235,9 +213,7 @@ static void test_profiles_and_callers(void **state)
 	af_request_t r;
 
 	cfg.rules_path = p;
-	if(af_core_init(&cfg, err, sizeof(err)) != 0)
-		fail_msg("af_core_init: %s", err);
-	core_up = 1;
+	start_cfg(&cfg);
 	assert_int_equal(call("alice", "+33123456789"), AF_RC_BLOCK);
 	assert_string_equal(vd.dest.profile, "local");
 	assert_int_equal(vd.reasons, BIT(AF_R_DEST_INTL));
@@ -612,7 +588,7 @@ static void test_rule_errors(void **state)
 	}
 }
 
-#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+#define T(f) cmocka_unit_test_setup_teardown(f, setup_monday, teardown)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {

@@ -14,8 +14,8 @@
 #include "af_core.h"
 #include "af_host.h"
 #include "host.h"
+#include "core_fixture.h"
 
-#define T0 1700000000000ULL
 #define B(r) AF_REASON_BIT(r)
 
 /* an svmap probe as Debian's sipvicious 0.3.3 sends it */
@@ -61,10 +61,6 @@ static const char sigs[] =
 		"    score: 1\n"
 		"    match: {user_agent: '^friendly-scanner$'}\n";
 
-static long shm_base;
-static int core_up;
-static char err[512];
-
 /* starts the core with a rule file whose profiles use signature file s */
 static void start(const char *s, const char *profiles)
 {
@@ -79,10 +75,9 @@ static void start(const char *s, const char *profiles)
 			"lists: {ok: {entries: [127.0.0.9]}}\n"
 			"profiles:\n%s",
 			sigpath, profiles);
-	cfg.rules_path = test_write_file("rules.yaml", rules);
-	if(af_core_init(&cfg, err, sizeof(err)) != 0)
-		fail_msg("af_core_init: %s", err);
-	core_up = 1;
+	write_rules_text(rules);
+	cfg.rules_path = rules_path;
+	start_cfg(&cfg);
 }
 
 static const char *const profiles =
@@ -111,22 +106,6 @@ static af_request_t req(const char *raw, const char *src, const char *from)
 	r.from_host.s = "example.com";
 	r.from_host.len = 11;
 	return r;
-}
-
-static int setup(void **state)
-{
-	shm_base = test_host_shm_live();
-	test_host_set_now(T0);
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	if(core_up)
-		af_core_destroy();
-	core_up = 0;
-	test_host_set_now(0);
-	return test_host_shm_live() == shm_base ? 0 : -1;
 }
 
 /* every matching signature is reported; block wins over alert */

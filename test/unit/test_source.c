@@ -21,10 +21,7 @@
 #include "af_core.h"
 #include "af_host.h"
 #include "host.h"
-
-/* a time far from 0 (0 means the real clock) */
-#define T0 1700000000000ULL
-#define SEC 1000ULL
+#include "core_fixture.h"
 
 /* reason bits, short */
 #define B_BANNED AF_REASON_BIT(AF_R_BANNED)
@@ -43,45 +40,9 @@
 
 static char geo_db[512];  /* from test/data/geo.map */
 static char geo_db2[512]; /* the same, but 127.0.0.3 is SE */
-static char rules_path[512];
-static char err[512];
-static long shm_base;     /* shm blocks live before the test */
-static int core_up;
 static af_verdict_t vd;   /* the verdict of the last CHECK */
 
-/* Builds out from map with mkgeo.pl; returns 0 or -1. */
-static int build_db(const char *map, char *out, size_t outlen,
-		const char *name)
-{
-	char cmd[1536];
-	const char *tmp = getenv("TMPDIR");
-
-	snprintf(out, outlen, "%s/%s", tmp ? tmp : "/tmp", name);
-	snprintf(cmd, sizeof(cmd), "perl test/data/mkgeo.pl '%s' '%s'", out, map);
-	return system(cmd) == 0 ? 0 : -1;
-}
-
-/*
- * Writes the rule file: "version: 1", a geoip section naming db (for
- * both country and ASN data) unless db is NULL, then body. The path
- * stays in rules_path.
- */
-static void write_rules_db(const char *db, const char *body)
-{
-	char text[8192];
-	const char *p;
-
-	if(db)
-		snprintf(text, sizeof(text),
-				"version: 1\ngeoip:\n  country_db: '%s'\n  asn_db: '%s'\n%s",
-				db, db, body);
-	else
-		snprintf(text, sizeof(text), "version: 1\n%s", body);
-	p = test_write_file("rules.yaml", text);
-	assert_non_null(p);
-	snprintf(rules_path, sizeof(rules_path), "%s", p);
-}
-
+/* the rules with the database of test/data/geo.map */
 static void write_rules(const char *body)
 {
 	write_rules_db(geo_db, body);
@@ -91,60 +52,12 @@ static void write_rules(const char *body)
  * on them. */
 static void start_min(const char *body, uint32_t reload_min_s)
 {
-	af_core_cfg_t cfg = {
-			.shm_entries = 4096, .shm_stripes = 8, .reload_min_s = 0};
-
-	if(body)
-		write_rules(body);
-	cfg.rules_path = rules_path;
-	cfg.reload_min_s = reload_min_s;
-	if(af_core_init(&cfg, err, sizeof(err)) != 0)
-		fail_msg("af_core_init: %s", err);
-	core_up = 1;
+	start_db(geo_db, body, reload_min_s);
 }
 
 static void start(const char *body)
 {
 	start_min(body, 0);
-}
-
-/* per test: a fixed clock; the core is started by the test */
-static int setup(void **state)
-{
-	shm_base = test_host_shm_live();
-	test_host_set_now(T0);
-	return 0;
-}
-
-/* per test: stops the core and checks that no shared memory is left */
-static int teardown(void **state)
-{
-	if(core_up)
-		af_core_destroy();
-	core_up = 0;
-	test_host_set_now(0);
-	if(test_host_shm_live() != shm_base) {
-		print_error("shared memory leak: %ld blocks live, %ld before\n",
-				test_host_shm_live(), shm_base);
-		return -1;
-	}
-	return 0;
-}
-
-static af_str_t S(const char *s)
-{
-	af_str_t r = {s, s ? strlen(s) : 0};
-
-	return r;
-}
-
-static af_ip_t IP(const char *s)
-{
-	af_ip_t ip;
-
-	if(af_ip_parse(s, strlen(s), &ip) < 0)
-		fail_msg("bad address in test: %s", s);
-	return ip;
 }
 
 static const char *method_name(af_method_t m)
@@ -1607,8 +1520,7 @@ static void test_geo_after_restart(void **state)
 	reload_vanishing_db();
 	OK(&r, NULL);
 	expect_geo(1, "KP", "AS", 131279);
-	af_core_destroy();
-	core_up = 0;
+	stop();
 	assert_int_equal(test_host_shm_live(), shm_base);
 
 	/* a new core: its generation 2 is another snapshot, with a database
@@ -1717,8 +1629,7 @@ static void test_stats(void **state)
 	assert_int_equal(af_core_reason_count(AF_R_IP_DENY), 0);
 	assert_int_equal(af_core_reason_count(AF_R_SCANNER), 0);
 	/* a fresh core starts from zero */
-	af_core_destroy();
-	core_up = 0;
+	stop();
 	start(mode_rules);
 	assert_int_equal(af_core_stat(AF_ST_CHECKS), 0);
 	assert_int_equal(af_core_reason_count(AF_R_UNKNOWN_USER), 0);
