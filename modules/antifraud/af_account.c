@@ -298,9 +298,9 @@ int af_auth_result(const af_request_t *req, int ok, const char *profile,
 {
 	af_rules_t *r;
 	const af_profile_t *p;
-	char id[256], ipkey[AF_IP_STRLEN];
+	char id[256], cid[256], ipkey[AF_IP_STRLEN];
 	af_geo_t *g;
-	size_t id_len;
+	size_t id_len, cid_len;
 	int ip_len, rc;
 
 	memset(v, 0, sizeof(*v));
@@ -313,10 +313,12 @@ int af_auth_result(const af_request_t *req, int ok, const char *profile,
 		af_core_release(r);
 		return v->rc = AF_RC_ERROR;
 	}
-	id_len = af_chk_caller_id(req, id, sizeof(id));
+	/* the account (its keys), and the caller identity (exemptions) */
+	id_len = af_chk_account_id(r, req, id, sizeof(id));
+	cid_len = af_chk_caller_id(req, cid, sizeof(cid));
 	ip_len = af_ip_format(&req->src_ip, ipkey, sizeof(ipkey));
 	if(p->mode[AF_C_ACCOUNTS] == AF_MODE_OFF || !id_len || ip_len <= 0
-			|| exempt(p, req, id, id_len)) {
+			|| exempt(p, req, cid, cid_len)) {
 		af_core_release(r);
 		return v->rc = AF_RC_NORULE;
 	}

@@ -140,6 +140,20 @@ size_t af_chk_caller_id(const af_request_t *req, char *buf, size_t size)
 	return n;
 }
 
+size_t af_chk_account_id(const af_rules_t *r, const af_request_t *req,
+		char *buf, size_t size)
+{
+	const af_str_t *u = req->auth_user.len ? &req->auth_user : &req->from_user;
+
+	if(!r->accounts.user_only)
+		return af_chk_caller_id(req, buf, size);
+	if(!u->len || u->len >= size)
+		return 0;
+	memcpy(buf, u->s, u->len);
+	buf[u->len] = '\0';
+	return u->len;
+}
+
 int af_chk_caller_exempt(const af_profile_t *p, const af_request_t *req,
 		const char *id, size_t id_len)
 {

@@ -38,6 +38,12 @@ int af_chk_lists_match(const af_iplist_t *const *lists, uint32_t n,
 /* caller identity user@host into buf; its length, 0 when none */
 size_t af_chk_caller_id(const af_request_t *req, char *buf, size_t size);
 
+/* the account of req for account protection: the caller identity, or
+ * the user alone when the rules say 'identity: user'; its length, 0
+ * when none */
+size_t af_chk_account_id(const af_rules_t *r, const af_request_t *req,
+		char *buf, size_t size);
+
 /* 1 when the caller is in the profile's exempt_callers */
 int af_chk_caller_exempt(const af_profile_t *p, const af_request_t *req,
 		const char *id, size_t id_len);

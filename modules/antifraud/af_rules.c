@@ -106,11 +106,12 @@ enum {
 	K_ACC_COOLING,
 	K_ACC_KNOWN_TTL,
 	K_ACC_ALERT_FAILURES,
+	K_ACC_IDENTITY,
 	K_ACCOUNTS_N
 };
 static const char *const accounts_keys[K_ACCOUNTS_N] = {"source_failures",
 		"source_window", "ban_time", "account_sources", "account_window",
-		"cooling", "known_ttl", "alert_failures"};
+		"cooling", "known_ttl", "alert_failures", "identity"};
 
 enum { K_TTL, K_HISTORY_N };
 static const char *const history_keys[K_HISTORY_N] = {"ttl"};
@@ -1014,7 +1015,11 @@ static int rl_accounts(af_rl_t *c, const yaml_node_t *n)
 		[K_ACC_COOLING] = {&a->cooling_s, 1, AF_RULES_YEAR},
 		[K_ACC_KNOWN_TTL] = {&a->known_ttl_s, 1, AF_RULES_YEAR},
 		[K_ACC_ALERT_FAILURES] = {&a->alert_failures, 0, 1000000},
+		[K_ACC_IDENTITY] = {NULL, 0, 0},
 	};
+	static const char *const identities[] = {"user@domain", "user"};
+	const char *s;
+	size_t len;
 	yaml_node_t *v[K_ACCOUNTS_N];
 	size_t old;
 	int i, rc = 0;
@@ -1022,10 +1027,25 @@ static int rl_accounts(af_rl_t *c, const yaml_node_t *n)
 	if(af_yl_map(&c->y, n, accounts_keys, K_ACCOUNTS_N, v, NULL) < 0)
 		return -1;
 	for(i = 0; i < K_ACCOUNTS_N && rc == 0; i++) {
-		if(!v[i])
+		if(!v[i] || i == K_ACC_IDENTITY)
 			continue;
 		old = af_yl_push(&c->y, accounts_keys[i], strlen(accounts_keys[i]));
 		rc = af_yl_u32(&c->y, v[i], f[i].min, f[i].max, f[i].dst);
+		af_yl_pop(&c->y, old);
+	}
+	if(rc == 0 && v[K_ACC_IDENTITY]) {
+		old = af_yl_push(&c->y, "identity", 8);
+		if(af_yl_str(&c->y, v[K_ACC_IDENTITY], &s, &len) < 0)
+			return -1;
+		if(len == strlen(identities[0]) && memcmp(s, identities[0], len) == 0)
+			a->user_only = 0;
+		else if(len == strlen(identities[1])
+				&& memcmp(s, identities[1], len) == 0)
+			a->user_only = 1;
+		else
+			return af_yl_err(&c->y, v[K_ACC_IDENTITY],
+					"unknown identity '%.*s' (expected user@domain or user)",
+					AF_YL_SHOWN(len), s);
 		af_yl_pop(&c->y, old);
 	}
 	return rc;

@@ -201,6 +201,8 @@ typedef struct af_accounts_cfg {
 							   * after its last success */
 	uint32_t alert_failures;  /* failures before a success from a new
 							   * country that alert (0: never) */
+	int user_only;            /* an account is its user name alone, not
+							   * user@domain (identity: user) */
 } af_accounts_cfg_t;
 
 typedef struct af_rules {

@@ -266,6 +266,9 @@ int af_check_source(const af_request_t *req, const char *profile,
 	af_op_t *hist_op = NULL, *win_op = NULL, *ban_op = NULL, *acct_op = NULL;
 	af_acct_keys_t acct_keys;
 	char id[ID_MAX], ipkey[AF_IP_STRLEN], why[AF_DETAIL_MAX];
+	char aid[ID_MAX];
+	size_t aid_len = 0;
+	int protect;
 	char reasons[256];
 	af_reasons_t scored;
 	size_t id_len;
@@ -359,6 +362,13 @@ int af_check_source(const af_request_t *req, const char *profile,
 
 	/* state: caller history and scanner score, one store call */
 	now = af_now_ms();
+	/* with account protection, an authenticated caller's history holds
+	 * its known good sources, under its account: recorded when an
+	 * authentication succeeds (af_auth_result), never by an attempt that
+	 * may fail */
+	protect = req->auth_user.len && p->mode[AF_C_ACCOUNTS] != AF_MODE_OFF;
+	if(protect && !(aid_len = af_chk_account_id(r, req, aid, sizeof(aid))))
+		protect = 0;
 	if(p->mode[AF_C_HOPPING] != AF_MODE_OFF && id_len && v->geo.found
 			&& (req->auth_user.len || p->hop_identity_from)
 			&& (req->method == AF_M_INVITE || req->method == AF_M_REGISTER)
@@ -367,23 +377,19 @@ int af_check_source(const af_request_t *req, const char *profile,
 		hist_op = &ops[nops++];
 		memset(hist_op, 0, sizeof(*hist_op));
 		hist_op->type = AF_OP_HIST_PUSH;
-		hist_op->key = id;
-		hist_op->key_len = id_len;
+		hist_op->key = protect ? aid : id;
+		hist_op->key_len = protect ? aid_len : id_len;
 		hist_op->u.hist.ttl_s = r->history_ttl_s;
 		hist_op->u.hist.entry.ip = req->src_ip;
 		memcpy(hist_op->u.hist.entry.country, v->geo.country, 3);
 		memcpy(hist_op->u.hist.entry.continent, v->geo.continent, 3);
 		hist_op->u.hist.entry.ts_ms = now;
-		/* with account protection, an authenticated caller's history
-		 * holds its known good sources: recorded when authentication
-		 * succeeds (af_auth_result), never by an attempt that may fail */
-		hist_op->u.hist.read_only = req->auth_user.len
-									&& p->mode[AF_C_ACCOUNTS] != AF_MODE_OFF;
+		hist_op->u.hist.read_only = protect;
 	}
 	/* account under attack: only its known good sources may try */
 	if(req->initial && ipkey_len > 0
-			&& af_acct_check_ops(&ops[nops], &acct_keys, r, p, req, id, id_len,
-					   ipkey, (size_t)ipkey_len)) {
+			&& af_acct_check_ops(&ops[nops], &acct_keys, r, p, req, aid,
+					   aid_len, ipkey, (size_t)ipkey_len)) {
 		evaluated = 1;
 		acct_op = &ops[nops];
 		nops += 2;
@@ -417,7 +423,7 @@ int af_check_source(const af_request_t *req, const char *profile,
 	if(hist_op && hist_op->status == 0)
 		check_hopping(p, hist_op, &v->geo, now, v);
 	if(acct_op)
-		af_acct_check_result(acct_op, p, id, ipkey, v);
+		af_acct_check_result(acct_op, p, aid, ipkey, v);
 	if(win_op)
 		af_chk_score_result(win_op, r, p, ipkey, now, v);
 	if(v->banned) {

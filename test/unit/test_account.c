@@ -704,6 +704,45 @@ static void test_retransmission_counted_once(void **state)
 	assert_int_equal(ai.failures, 3);
 }
 
+/* identity: user: one account whatever the From host says (a guesser
+ * that changes it per address still puts the account under attack) */
+static void test_identity_user(void **state)
+{
+	static const char *const hosts[] = {"a.example", "b.example",
+			"c.example"};
+	static const char *const srcs[] = {"127.0.0.11", "127.0.0.12",
+			"127.0.0.13"};
+	af_request_t r;
+	af_account_info_t ai;
+	seen_t seen;
+	int i;
+
+	start("accounts: {identity: user}\n"
+		  "profiles:\n"
+		  "  default:\n"
+		  "    domains: [example.com]\n"
+		  "    users: [dave]\n");
+	r = mkreq(AF_M_REGISTER, FR, NULL, "dave", "example.com", "dave");
+	auth_at(__LINE__, &r, 1, NULL, AF_RC_ALLOW, 0);
+	for(i = 0; i < 3; i++) {
+		r = mkreq(AF_M_REGISTER, srcs[i], NULL, "dave", hosts[i], "dave");
+		auth_at(__LINE__, &r, 0, NULL, i == 2 ? AF_RC_ALERT : AF_RC_ALLOW,
+				i == 2 ? B_ATTACK : 0);
+	}
+	list_accounts(&seen);
+	assert_int_equal(seen.n, 1);
+	info("dave", &ai);
+	assert_int_equal(ai.under_attack, 1);
+	assert_int_equal(ai.failing_sources, 3);
+	assert_int_equal(ai.n_known, 1);
+	/* a new address is refused whatever From host it writes; the known
+	 * one is not */
+	r = mkreq(AF_M_REGISTER, JP, NULL, "dave", "z.example", "dave");
+	BLOCK(&r, NULL, B_ATTACK);
+	r = mkreq(AF_M_REGISTER, FR, NULL, "dave", "example.com", "dave");
+	OK(&r, NULL);
+}
+
 /* the operator lifts the mark */
 static void test_release(void **state)
 {
@@ -1058,6 +1097,7 @@ int main(void)
 			T(test_under_attack),
 			T(test_under_attack_attempts),
 			T(test_retransmission_counted_once),
+			T(test_identity_user),
 			T(test_release),
 			T(test_account_info),
 			T(test_account_info_read_only),

@@ -328,7 +328,10 @@ static const bad_case_t bad_cases[] = {
 	{"version: 1\naccounts:\n  sources: 3\n" PROF, 3,
 			"accounts: unknown key 'sources' (expected source_failures,"
 			" source_window, ban_time, account_sources, account_window,"
-			" cooling, known_ttl, alert_failures)"},
+			" cooling, known_ttl, alert_failures, identity)"},
+	{"version: 1\naccounts:\n  identity: realm\n" PROF, 3,
+			"accounts.identity: unknown identity 'realm' (expected"
+			" user@domain or user)"},
 	{"version: 1\nscanner:\n  weights: {auth_failures: 1}\n" PROF, 3,
 			"scanner.weights: 'auth_failures' cannot weigh: it is learned"
 			" from authentication results"},
