@@ -138,6 +138,7 @@ static int auth_failed(const af_rules_t *r, const af_profile_t *p,
 	int enforce = p->mode[AF_C_ACCOUNTS] == AF_MODE_ENFORCE;
 	char pair[AF_KEY_MAX * 4], acct[AF_KEY_MAX * 4], tot[AF_KEY_MAX * 4];
 	char src[AF_IP_STRLEN + 4], mark[AF_KEY_MAX * 4], once[AF_KEY_MAX * 4];
+	char tail[160];
 	char src_reason[AF_BAN_REASON], acct_reason[AF_BAN_REASON];
 	char why[AF_DETAIL_MAX];
 	af_op_t ops[5], *dup = NULL, *pair_op, *acct_op, *src_op;
@@ -153,11 +154,19 @@ static int auth_failed(const af_rules_t *r, const af_profile_t *p,
 	if(!pl || !al || !tl || !ml || !sl)
 		return -1;
 	/* a UDP retransmission of the same request, challenged again
-	 * statelessly, is the same guess: Call-ID and CSeq count it once
-	 * (for the 32 s a retransmission may come) */
-	if(req->call_id.len && req->cseq.len)
+	 * statelessly, is the same guess: Call-ID, CSeq and the digest
+	 * response count it once (for the 32 s a retransmission may come).
+	 * The response is in the key because tools keep Call-ID and CSeq for
+	 * every guess (svcrack does) */
+	if(req->call_id.len && req->cseq.len && req->auth_response.len
+			&& req->cseq.len + 1 + req->auth_response.len < sizeof(tail)) {
+		memcpy(tail, req->cseq.s, req->cseq.len);
+		tail[req->cseq.len] = '|';
+		memcpy(tail + req->cseq.len + 1, req->auth_response.s,
+				req->auth_response.len);
 		ol = key3(once, sizeof(once), "ar|", req->call_id.s, req->call_id.len,
-				req->cseq.s, req->cseq.len);
+				tail, req->cseq.len + 1 + req->auth_response.len);
+	}
 	snprintf(src_reason, sizeof(src_reason),
 			"auth_failures: %u failed authentications in %u s",
 			a->source_failures, a->source_window_s);

@@ -262,7 +262,7 @@ int af_dest_concurrency_list(af_conc_cb cb, void *arg);
  * Returns v->rc: AF_RC_ALERT when it raised something, AF_RC_ALLOW when
  * counted quietly, AF_RC_NORULE when not counted (mode off, exempt, no
  * identity; a UDP retransmission of a failure already counted: same
- * Call-ID and CSeq within 32 s), AF_RC_ERROR.
+ * Call-ID, CSeq and digest response within 32 s), AF_RC_ERROR.
  */
 int af_auth_result(const af_request_t *req, int ok, const char *profile,
 		size_t profile_len, af_verdict_t *v);

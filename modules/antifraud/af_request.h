@@ -71,6 +71,7 @@ typedef struct af_request {
 	af_str_t user_agent;
 	af_str_t call_id;
 	af_str_t cseq; /* the CSeq number */
+	af_str_t auth_response; /* the digest response of the credentials */
 	af_str_t raw; /* the whole message as received (fingerprints) */
 	af_ip_t sdp_ip[AF_SDP_IP_MAX]; /* distinct c=/o= addresses */
 	int sdp_ip_count;

@@ -675,7 +675,8 @@ static void test_under_attack_attempts(void **state)
 }
 
 /* a UDP retransmission challenged again statelessly is the same guess:
- * the same Call-ID and CSeq count once; another CSeq counts */
+ * the same Call-ID, CSeq and response count once; another CSeq or
+ * another response counts */
 static void test_retransmission_counted_once(void **state)
 {
 	af_request_t r = reg(FR, "dave");
@@ -685,6 +686,7 @@ static void test_retransmission_counted_once(void **state)
 	start(rules);
 	r.call_id = (af_str_t){"guess-1@x", 9};
 	r.cseq = (af_str_t){"2", 1};
+	r.auth_response = (af_str_t){"0123456789abcdef0123456789abcdef", 32};
 	auth_at(__LINE__, &r, 0, NULL, AF_RC_ALLOW, 0);
 	for(i = 0; i < 6; i++)
 		auth_at(__LINE__, &r, 0, NULL, AF_RC_NORULE, 0);
@@ -697,11 +699,17 @@ static void test_retransmission_counted_once(void **state)
 	auth_at(__LINE__, &r, 0, NULL, AF_RC_ALLOW, 0);
 	info(DAVE, &ai);
 	assert_int_equal(ai.failures, 2);
+	/* another guess in the same Call-ID and CSeq (svcrack keeps them):
+	 * another response, another attempt */
+	r.auth_response = (af_str_t){"fedcba9876543210fedcba9876543210", 32};
+	auth_at(__LINE__, &r, 0, NULL, AF_RC_ALLOW, 0);
+	info(DAVE, &ai);
+	assert_int_equal(ai.failures, 3);
 	/* after the retransmission time the same request is a new attempt */
 	test_host_advance(33 * SEC);
 	auth_at(__LINE__, &r, 0, NULL, AF_RC_ALLOW, 0);
 	info(DAVE, &ai);
-	assert_int_equal(ai.failures, 3);
+	assert_int_equal(ai.failures, 4);
 }
 
 /* identity: user: one account whatever the From host says (a guesser

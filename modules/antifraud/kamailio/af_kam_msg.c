@@ -95,8 +95,10 @@ static void ip_of(const struct ip_addr *src, af_ip_t *dst)
 	}
 }
 
-/* the user of the digest credentials, if the request carries any */
-static void credentials_user(struct sip_msg *msg, af_str_t *dst)
+/* the user and the response of the digest credentials, if the request
+ * carries any */
+static void credentials_user(struct sip_msg *msg, af_str_t *dst,
+		af_str_t *response)
 {
 	struct hdr_field *h = msg->authorization ? msg->authorization
 											  : msg->proxy_auth;
@@ -105,8 +107,10 @@ static void credentials_user(struct sip_msg *msg, af_str_t *dst)
 		return;
 	if(!h->parsed && parse_credentials(h) != 0)
 		return;
-	if(h->parsed)
+	if(h->parsed) {
 		set(dst, &((auth_body_t *)h->parsed)->digest.username.user);
+		set(response, &((auth_body_t *)h->parsed)->digest.response);
+	}
 }
 
 static void add_sdp_ip(af_request_t *req, const str *s)
@@ -250,7 +254,7 @@ int af_kam_request(struct sip_msg *msg, af_request_t *req)
 		set(&req->from_user, &uri->user);
 		set(&req->from_host, &uri->host);
 	}
-	credentials_user(msg, &req->auth_user);
+	credentials_user(msg, &req->auth_user, &req->auth_response);
 	if(msg->user_agent) {
 		ua = msg->user_agent->body;
 		trim(&ua);
