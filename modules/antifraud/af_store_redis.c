@@ -100,10 +100,13 @@ enum rds_code {
  * argument (its code in a byte, then its numbers as big-endian doubles,
  * exact below 2^53, read with one struct.unpack) and its strings (reason,
  * member or history record); KEYS: the ban and set indexes, then per op
- * its key (and, for a WIN_HIT that may ban, the ban's key). Returns
- * {done, stopped, r1..rdone} with ri = {status, outputs...}: a stop
+ * its key (and, for a WIN_HIT that may ban, the ban's key). Answers
+ * done, stopped, r1..rdone with ri = {status, outputs...}: a stop
  * leaves the ops after done out, and a CONC_ADD not run (stop, invalid
- * group) answers {1}.
+ * group) answers {1}. All of it in one string (read by rds_parse):
+ * each number as decimal text and ',', each string (ban since, until
+ * and reason, history record: any bytes) as its length, ':' and its
+ * bytes, and each ri as its field count (a number) and its fields.
  */
 static const char rds_lua_exec[] =
 		"local now = tonumber(ARGV[1])\n"
@@ -489,9 +492,30 @@ static const char rds_lua_exec[] =
 		"    res[c.i] = {0, fin[c.k], a, c.full}\n"
 		"  end\n"
 		"end\n"
-		"local out = {done, stopped}\n"
-		"for i = 1, done do out[i + 2] = res[i] end\n"
-		"return out\n";
+		/* one bulk string, not nested arrays: hiredis makes one object
+		 * of it instead of one per element (see rds_parse) */
+		"local out = {fmt(done), ',', fmt(stopped), ','}\n"
+		"local o = 4\n"
+		"for i = 1, done do\n"
+		"  local r = res[i]\n"
+		"  out[o + 1] = fmt(#r)\n"
+		"  out[o + 2] = ','\n"
+		"  o = o + 2\n"
+		"  for j = 1, #r do\n"
+		"    local x = r[j]\n"
+		"    if type(x) == 'number' then\n"
+		"      out[o + 1] = fmt(x)\n"
+		"      out[o + 2] = ','\n"
+		"      o = o + 2\n"
+		"    else\n"
+		"      out[o + 1] = fmt(#x)\n"
+		"      out[o + 2] = ':'\n"
+		"      out[o + 3] = x\n"
+		"      o = o + 3\n"
+		"    end\n"
+		"  end\n"
+		"end\n"
+		"return table.concat(out)\n";
 
 /*
  * The list script. ARGV: now_ms, key prefix, 'b' (bans) or 'c' (sets)
@@ -1515,35 +1539,101 @@ static void rds_build(const af_store_redis_t *st, const af_op_t *ops, int n,
 	}
 }
 
-/* Reads an integer reply into *v; 0, -1 when r is not one. */
-static int rp_int(const redisReply *r, long long *v)
+/* a field of a reply: an integer, a string, or anything else (rejected
+ * by every reader below) */
+enum rds_ftype { RDS_F_OTHER = 0, RDS_F_INT, RDS_F_STR };
+
+typedef struct rds_fld {
+	int type;       /* enum rds_ftype */
+	long long v;    /* RDS_F_INT */
+	const char *s;  /* RDS_F_STR: len bytes, not NUL-terminated */
+	size_t len;
+} rds_fld_t;
+
+/* the fields of one op's result that rds_parse keeps: a BAN_GET found
+ * (6) or a HIST_PUSH with all its records */
+#define RDS_FIELDS (AF_HIST_MAX + 2 > 6 ? AF_HIST_MAX + 2 : 6)
+
+/* The field of a hiredis reply element (the list script's replies). */
+static void rp_reply(const redisReply *r, rds_fld_t *f)
 {
-	if(!r || r->type != REDIS_REPLY_INTEGER)
+	f->type = RDS_F_OTHER;
+	if(!r)
+		return;
+	if(r->type == REDIS_REPLY_INTEGER) {
+		f->type = RDS_F_INT;
+		f->v = r->integer;
+	} else if(r->type == REDIS_REPLY_STRING) {
+		f->type = RDS_F_STR;
+		f->s = r->str;
+		f->len = r->len;
+	}
+}
+
+/*
+ * Reads the next field of the batch script's string at *p (before end):
+ * a number ('-'?, digits, ',') or a string (its length in digits, ':',
+ * its bytes). Numbers of more than 18 digits are refused: every number
+ * read is then range-checked far below that. Advances *p; 0, -1 when
+ * the text is not a field.
+ */
+static int rp_next(const char **p, const char *end, rds_fld_t *f)
+{
+	const char *q = *p;
+	unsigned long long x = 0;
+	int neg = 0, nd = 0;
+
+	if(q < end && *q == '-') {
+		neg = 1;
+		q++;
+	}
+	for(; q < end && *q >= '0' && *q <= '9' && nd <= 18; q++, nd++)
+		x = x * 10 + (unsigned)(*q - '0');
+	if(nd == 0 || nd > 18 || q == end)
 		return -1;
-	*v = r->integer;
+	if(*q == ',') {
+		f->type = RDS_F_INT;
+		f->v = neg ? -(long long)x : (long long)x;
+		*p = q + 1;
+		return 0;
+	}
+	if(*q != ':' || neg || x > (unsigned long long)(end - q - 1))
+		return -1;
+	f->type = RDS_F_STR;
+	f->s = q + 1;
+	f->len = (size_t)x;
+	*p = q + 1 + x;
 	return 0;
 }
 
-/* Reads an integer reply in [lo, hi] into *v; 0, -1 when not so. */
-static int rp_range(const redisReply *r, long long lo, long long hi,
+/* Reads an integer field into *v; 0, -1 when f is not one. */
+static int rp_int(const rds_fld_t *f, long long *v)
+{
+	if(f->type != RDS_F_INT)
+		return -1;
+	*v = f->v;
+	return 0;
+}
+
+/* Reads an integer field in [lo, hi] into *v; 0, -1 when not so. */
+static int rp_range(const rds_fld_t *f, long long lo, long long hi,
 		long long *v)
 {
-	if(rp_int(r, v) < 0 || *v < lo || *v > hi)
+	if(rp_int(f, v) < 0 || *v < lo || *v > hi)
 		return -1;
 	return 0;
 }
 
-/* Reads a decimal string reply into *v; 0, -1 when r is not one. */
-static int rp_u64str(const redisReply *r, uint64_t *v)
+/* Reads a decimal string field into *v; 0, -1 when f is not one. */
+static int rp_u64str(const rds_fld_t *f, uint64_t *v)
 {
 	char num[24], *end;
 	unsigned long long x;
 
-	if(!r || r->type != REDIS_REPLY_STRING || r->len == 0
-			|| r->len >= sizeof(num))
+	if(f->type != RDS_F_STR || f->len == 0 || f->len >= sizeof(num))
 		return -1;
-	memcpy(num, r->str, r->len);
-	num[r->len] = '\0';
+	memcpy(num, f->s, f->len);
+	num[f->len] = '\0';
 	if(num[0] < '0' || num[0] > '9')
 		return -1;
 	errno = 0;
@@ -1554,46 +1644,46 @@ static int rp_u64str(const redisReply *r, uint64_t *v)
 	return 0;
 }
 
-/* Fills ban from the replies since, until, hits and reason; 0 or -1. */
-static int rp_ban(redisReply **e, af_ban_t *ban)
+/* Fills ban from the fields since, until, hits and reason; 0 or -1. */
+static int rp_ban(const rds_fld_t *e, af_ban_t *ban)
 {
 	uint64_t hits;
 	size_t len;
 
-	if(rp_u64str(e[0], &ban->since_ms) < 0
-			|| rp_u64str(e[1], &ban->until_ms) < 0)
+	if(rp_u64str(&e[0], &ban->since_ms) < 0
+			|| rp_u64str(&e[1], &ban->until_ms) < 0)
 		return -1;
-	if(e[2]->type == REDIS_REPLY_INTEGER) {
-		if(e[2]->integer < 0 || e[2]->integer > UINT32_MAX)
+	if(e[2].type == RDS_F_INT) {
+		if(e[2].v < 0 || e[2].v > UINT32_MAX)
 			return -1;
-		hits = (uint64_t)e[2]->integer;
-	} else if(rp_u64str(e[2], &hits) < 0 || hits > UINT32_MAX) {
+		hits = (uint64_t)e[2].v;
+	} else if(rp_u64str(&e[2], &hits) < 0 || hits > UINT32_MAX) {
 		return -1;
 	}
 	ban->hits = (uint32_t)hits;
-	if(e[3]->type != REDIS_REPLY_STRING)
+	if(e[3].type != RDS_F_STR)
 		return -1;
-	len = e[3]->len < AF_BAN_REASON - 1 ? e[3]->len : AF_BAN_REASON - 1;
+	len = e[3].len < AF_BAN_REASON - 1 ? e[3].len : AF_BAN_REASON - 1;
 	memset(ban->reason, 0, sizeof(ban->reason));
 	if(len)
-		memcpy(ban->reason, e[3]->str, len);
+		memcpy(ban->reason, e[3].s, len);
 	return 0;
 }
 
 /* Fills entry from a history record of RDS_HIST_REC bytes; 0 or -1. */
-static int rp_hist(const redisReply *r, af_hist_entry_t *entry)
+static int rp_hist(const rds_fld_t *f, af_hist_entry_t *entry)
 {
 	char num[21], *end;
 	unsigned long long ts;
 
-	if(!r || r->type != REDIS_REPLY_STRING || r->len != RDS_HIST_REC)
+	if(f->type != RDS_F_STR || f->len != RDS_HIST_REC)
 		return -1;
 	memset(entry, 0, sizeof(*entry));
-	entry->ip.family = (uint8_t)r->str[0];
-	memcpy(entry->ip.addr, r->str + 1, 16);
-	memcpy(entry->country, r->str + 17, 3);
-	memcpy(entry->continent, r->str + 20, 3);
-	memcpy(num, r->str + RDS_HIST_IP, 20);
+	entry->ip.family = (uint8_t)f->s[0];
+	memcpy(entry->ip.addr, f->s + 1, 16);
+	memcpy(entry->country, f->s + 17, 3);
+	memcpy(entry->continent, f->s + 20, 3);
+	memcpy(num, f->s + RDS_HIST_IP, 20);
 	num[20] = '\0';
 	errno = 0;
 	ts = strtoull(num, &end, 10);
@@ -1604,36 +1694,43 @@ static int rp_hist(const redisReply *r, af_hist_entry_t *entry)
 }
 
 /*
- * Reads the batch script's reply into ops[0..n): the outputs of the ops
- * done, each op's status as the script gave it (fixed by rds_finish).
- * Returns 0 with *done and *stopped, -1 when the reply is not what the
- * script answers.
+ * Reads the batch script's reply (one string, see rds_lua_exec) into
+ * ops[0..n): the outputs of the ops done, each op's status as the script
+ * gave it (fixed by rds_finish). Reads in place, nothing allocated: an
+ * op's fields are kept in e[] (those past RDS_FIELDS are read and
+ * dropped: no op looks at them) and checked as they were when the reply
+ * was an array per op. Returns 0 with *done and *stopped, -1 when the
+ * reply is not what the script answers.
  */
 static int rds_parse(const redisReply *r, af_op_t *ops, int n,
 		const signed char *code, int *done, int *stopped)
 {
-	redisReply **e;
+	rds_fld_t f, e[RDS_FIELDS];
+	const char *p, *end;
 	af_op_t *op;
-	long long v, status, k;
-	int i, j;
+	long long v, status, k, j;
+	int i;
 
-	if(!r || r->type != REDIS_REPLY_ARRAY || r->elements < 2
-			|| rp_range(r->element[0], 0, n, &v) < 0)
+	if(!r || r->type != REDIS_REPLY_STRING)
+		return -1;
+	p = r->str;
+	end = r->str + r->len;
+	if(rp_next(&p, end, &f) < 0 || rp_range(&f, 0, n, &v) < 0)
 		return -1;
 	*done = (int)v;
-	if(rp_range(r->element[1], 0, 1, &v) < 0)
+	if(rp_next(&p, end, &f) < 0 || rp_range(&f, 0, 1, &v) < 0)
 		return -1;
 	*stopped = (int)v;
-	if(r->elements != (size_t)*done + 2 || (!*stopped && *done != n))
+	if(!*stopped && *done != n)
 		return -1;
 	for(i = 0; i < *done; i++) {
 		op = &ops[i];
-		if(r->element[i + 2]->type != REDIS_REPLY_ARRAY
-				|| r->element[i + 2]->elements < 1)
+		if(rp_next(&p, end, &f) < 0 || rp_range(&f, 1, LLONG_MAX, &k) < 0)
 			return -1;
-		e = r->element[i + 2]->element;
-		k = (long long)r->element[i + 2]->elements;
-		if(rp_range(e[0], -1, 1, &status) < 0)
+		for(j = 0; j < k; j++)
+			if(rp_next(&p, end, j < RDS_FIELDS ? &e[j] : &f) < 0)
+				return -1;
+		if(rp_range(&e[0], -1, 1, &status) < 0)
 			return -1;
 		op->status = (int)status;
 		if(code[i] <= 0) {
@@ -1651,7 +1748,7 @@ static int rds_parse(const redisReply *r, af_op_t *ops, int n,
 			return -1;
 		switch(code[i]) {
 			case RDS_C_BAN_GET:
-				if(k < 2 || rp_range(e[1], 0, 1, &v) < 0)
+				if(k < 2 || rp_range(&e[1], 0, 1, &v) < 0)
 					return -1;
 				op->u.ban_get.found = (int)v;
 				if(v && (k != 6 || rp_ban(e + 2, &op->u.ban_get.ban) < 0))
@@ -1660,49 +1757,49 @@ static int rds_parse(const redisReply *r, af_op_t *ops, int n,
 			case RDS_C_BAN_SET:
 				break;
 			case RDS_C_BAN_DEL:
-				if(k != 2 || rp_range(e[1], 0, 1, &v) < 0)
+				if(k != 2 || rp_range(&e[1], 0, 1, &v) < 0)
 					return -1;
 				op->u.ban_del.found = (int)v;
 				break;
 			case RDS_C_WIN_HIT:
-				if(k != 3 || rp_range(e[1], 0, UINT32_MAX, &v) < 0)
+				if(k != 3 || rp_range(&e[1], 0, UINT32_MAX, &v) < 0)
 					return -1;
 				op->u.win.count = (uint32_t)v;
-				if(rp_range(e[2], 0, 1, &v) < 0)
+				if(rp_range(&e[2], 0, 1, &v) < 0)
 					return -1;
 				op->u.win.banned = (int)v;
 				break;
 			case RDS_C_HIST_PUSH:
-				if(k < 2 || rp_range(e[1], 0, AF_HIST_MAX, &v) < 0
+				if(k < 2 || rp_range(&e[1], 0, AF_HIST_MAX, &v) < 0
 						|| k != v + 2)
 					return -1;
 				op->u.hist.n_prev = (int)v;
 				for(j = 0; j < v; j++)
-					if(rp_hist(e[2 + j], &op->u.hist.prev[j]) < 0)
+					if(rp_hist(&e[2 + j], &op->u.hist.prev[j]) < 0)
 						return -1;
 				break;
 			case RDS_C_CONC_ADD:
-				if(k != 4 || rp_range(e[1], 0, UINT32_MAX, &v) < 0)
+				if(k != 4 || rp_range(&e[1], 0, UINT32_MAX, &v) < 0)
 					return -1;
 				op->u.conc.count = (uint32_t)v;
-				if(rp_range(e[2], 0, 1, &v) < 0)
+				if(rp_range(&e[2], 0, 1, &v) < 0)
 					return -1;
 				op->u.conc.admitted = (int)v;
-				if(rp_range(e[3], 0, 1, &v) < 0)
+				if(rp_range(&e[3], 0, 1, &v) < 0)
 					return -1;
 				op->u.conc.full = (int)v;
 				op->u.conc.found = 0;
 				break;
 			case RDS_C_CONC_DEL:
-				if(k != 3 || rp_range(e[1], 0, UINT32_MAX, &v) < 0)
+				if(k != 3 || rp_range(&e[1], 0, UINT32_MAX, &v) < 0)
 					return -1;
 				op->u.conc.count = (uint32_t)v;
-				if(rp_range(e[2], 0, 1, &v) < 0)
+				if(rp_range(&e[2], 0, 1, &v) < 0)
 					return -1;
 				op->u.conc.found = (int)v;
 				break;
 			case RDS_C_CONC_COUNT:
-				if(k != 2 || rp_range(e[1], 0, UINT32_MAX, &v) < 0)
+				if(k != 2 || rp_range(&e[1], 0, UINT32_MAX, &v) < 0)
 					return -1;
 				op->u.conc.count = (uint32_t)v;
 				break;
@@ -1710,7 +1807,7 @@ static int rds_parse(const redisReply *r, af_op_t *ops, int n,
 				return -1;
 		}
 	}
-	return 0;
+	return p == end ? 0 : -1;
 }
 
 /* Clears the outputs of a CONC_ADD op. */
@@ -1940,15 +2037,17 @@ static int rds_ban_list(af_store_t *s, af_ban_cb cb, void *arg,
 	af_store_redis_t *st = (af_store_redis_t *)s;
 	redisReply *r = rds_list(st, 'b', NULL, 0, now_ms);
 	af_ban_t ban;
-	size_t i;
+	rds_fld_t e[4];
+	size_t i, j;
 	int rc = 0;
 
 	if(!r)
 		return -1;
 	for(i = 0; i + 5 <= r->elements; i += 5) {
 		memset(&ban, 0, sizeof(ban));
-		if(r->element[i]->type != REDIS_REPLY_STRING
-				|| rp_ban(r->element + i + 1, &ban) < 0) {
+		for(j = 0; j < 4; j++)
+			rp_reply(r->element[i + 1 + j], &e[j]);
+		if(r->element[i]->type != REDIS_REPLY_STRING || rp_ban(e, &ban) < 0) {
 			rc = -1;
 			break;
 		}
@@ -1970,6 +2069,7 @@ static int rds_conc_list(af_store_t *s, const char *prefix,
 {
 	af_store_redis_t *st = (af_store_redis_t *)s;
 	redisReply *r;
+	rds_fld_t f;
 	long long c;
 	size_t i;
 	int rc = 0;
@@ -1980,8 +2080,9 @@ static int rds_conc_list(af_store_t *s, const char *prefix,
 	if(!r)
 		return -1;
 	for(i = 0; i + 2 <= r->elements; i += 2) {
+		rp_reply(r->element[i + 1], &f);
 		if(r->element[i]->type != REDIS_REPLY_STRING
-				|| rp_range(r->element[i + 1], 1, UINT32_MAX, &c) < 0) {
+				|| rp_range(&f, 1, UINT32_MAX, &c) < 0) {
 			rc = -1;
 			break;
 		}

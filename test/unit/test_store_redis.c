@@ -1137,6 +1137,56 @@ static void test_history(void **state)
 	free_store(s);
 }
 
+/* the script answers in one string of numbers and length-prefixed
+ * strings: a reason and a history record that look like its separators
+ * and numbers come back byte for byte, in a batch with other ops */
+static void test_reply_bytes(void **state)
+{
+	static const char reason[] = "3:a,-1,12:,:";
+	af_store_t *s;
+	af_op_t ops[3];
+	af_hist_entry_t e;
+	int i;
+
+	need_main();
+	s = main_store("t:");
+	test_host_set_now(T0);
+	assert_int_equal(ban_set(s, "rb", 60, reason), 0);
+	memset(&e, 0, sizeof(e));
+	e.ip.family = 6;
+	memcpy(e.ip.addr, ",:-0123456789\0\xff,", 16);
+	memcpy(e.country, ":,", 3);
+	memcpy(e.continent, "1,", 3);
+	hist_op(&ops[0], "rb", 1, "DE", 100);
+	ops[0].u.hist.entry = e;
+	assert_int_equal(af_store_exec(s, ops, 1, af_now_ms()), 0);
+	test_host_advance(1000);
+	memset(ops, 0, sizeof(ops));
+	hist_op(&ops[0], "rb", 2, "DE", 100);
+	ops[1].type = AF_OP_BAN_GET;
+	ops[1].key = "rb";
+	ops[1].key_len = 2;
+	hist_op(&ops[2], "rb", 3, "FR", 100);
+	assert_int_equal(af_store_exec(s, ops, 3, af_now_ms()), 0);
+	for(i = 0; i < 3; i++)
+		assert_int_equal(ops[i].status, 0);
+	assert_int_equal(ops[0].u.hist.n_prev, 1);
+	assert_int_equal(ops[0].u.hist.prev[0].ip.family, 6);
+	assert_memory_equal(ops[0].u.hist.prev[0].ip.addr, e.ip.addr, 16);
+	assert_memory_equal(ops[0].u.hist.prev[0].country, e.country, 3);
+	assert_memory_equal(ops[0].u.hist.prev[0].continent, e.continent, 3);
+	assert_int_equal(ops[0].u.hist.prev[0].ts_ms, T0);
+	assert_int_equal(ops[1].u.ban_get.found, 1);
+	assert_string_equal(ops[1].u.ban_get.ban.reason, reason);
+	assert_int_equal(ops[1].u.ban_get.ban.since_ms, T0);
+	assert_int_equal(ops[1].u.ban_get.ban.until_ms, T0 + 60000);
+	assert_int_equal(ops[1].u.ban_get.ban.hits, 1);
+	assert_int_equal(ops[2].u.hist.n_prev, 2);
+	assert_int_equal(ops[2].u.hist.prev[0].ip.addr[3], 2);
+	assert_memory_equal(ops[2].u.hist.prev[1].ip.addr, e.ip.addr, 16);
+	free_store(s);
+}
+
 /* a read_only HIST_PUSH returns the sources and writes nothing: no key
  * created, the value and the TTL of a present one left as they are */
 static void test_history_read_only(void **state)
@@ -2299,6 +2349,7 @@ int main(void)
 		cmocka_unit_test(test_ban_threshold),
 		cmocka_unit_test(test_history),
 		cmocka_unit_test(test_history_read_only),
+		cmocka_unit_test(test_reply_bytes),
 		cmocka_unit_test(test_batch_stop),
 		cmocka_unit_test(test_invalid),
 		cmocka_unit_test(test_conc_groups),
