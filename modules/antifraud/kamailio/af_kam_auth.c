@@ -105,6 +105,11 @@ static void af_sl_reply(sl_cbp_t *p)
 	af_request_t req;
 	int ok;
 
+	/* most stateless replies (404, 483, 100...) say nothing of
+	 * credentials: no extraction for them */
+	if(p->code != 401 && p->code != 403 && p->code != 407
+			&& (p->code < 180 || p->code >= 300))
+		return;
 	if(!p->req || af_kam_request(p->req, &req) < 0 || !req.auth_user.len)
 		return;
 	if(req.memo && req.memo->auth_reported)
