@@ -378,3 +378,67 @@ def test_stale_nonce_is_not_a_failure(ka):
         assert k.stats()["auth_failed"] == 1
     finally:
         c.close()
+
+
+def test_script_reports_authentication_results(tmp_path, acct_rules, uas):
+    """af_auth_failed() and af_auth_ok() for a configuration that
+    authenticates elsewhere (here: a header stands for the external
+    verdict). A failure reported by the script and then answered 403 is
+    counted once, not again from the reply; the fifth bans the source; a
+    reported success records a known source."""
+    with open(h.SAMPLE_CFG) as f:
+        text = f.read()
+    anchor = "\taf_check_fingerprint();\n\tif ($rc == -2) {\n\t\tdrop;\n\t}\n"
+    assert anchor in text
+    text = text.replace(anchor, anchor + (
+        '\tif (is_method("REGISTER") && $hdr(X-Ext-Auth) == "bad") {\n'
+        '\t\taf_auth_failed();\n'
+        '\t\txlog("L_NOTICE", "ext-auth failed rc=$rc\\n");\n'
+        '\t\tsl_send_reply("403", "Forbidden");\n'
+        '\t\texit;\n'
+        '\t}\n'
+        '\tif (is_method("REGISTER") && $hdr(X-Ext-Auth) == "good") {\n'
+        '\t\taf_auth_ok();\n'
+        '\t\tsl_send_reply("200", "OK");\n'
+        '\t\texit;\n'
+        '\t}\n'), 1)
+    cfg = tmp_path / "ext-auth.cfg"
+    cfg.write_text(text)
+    k = h.Kamailio(str(tmp_path), acct_rules(), next_hop_port=uas)
+    k.cfg = str(cfg)
+    k.start()
+    try:
+        creds = ['Authorization: Digest username="erin", '
+                 'realm="127.0.0.1", nonce="1", uri="sip:127.0.0.1", '
+                 'response="%032d"' % 0]
+
+        def reg(src, verdict):
+            c = h.SipClient(src)
+            try:
+                return c.ask("REGISTER", "sip:127.0.0.1", (k.ip, k.port),
+                             from_user="erin", to_user="erin",
+                             from_host="127.0.0.1",
+                             headers=creds + ["X-Ext-Auth: " + verdict],
+                             timeout=1.0)
+            finally:
+                c.close()
+        assert reg("127.0.0.8", "good") == 200
+        for i in range(SOURCE_FAILURES):
+            assert reg("127.0.0.7", "bad") == 403
+        st = k.stats()
+        assert st["auth_failed"] == SOURCE_FAILURES
+        assert st["auth_ok"] == 1
+        assert "127.0.0.7" in bans(k)
+        assert bans(k)["127.0.0.7"]["reason"].startswith("auth_failures")
+        assert reg("127.0.0.7", "good") is None
+        # the fifth report raised the ban: -1 to the script
+        assert len(re.findall(r"ext-auth failed rc=1\b", k.read_log())) \
+            == SOURCE_FAILURES - 1
+        assert len(re.findall(r"ext-auth failed rc=-1\b", k.read_log())) == 1
+        info = account(k, "erin@127.0.0.1")
+        assert info["failures"] == SOURCE_FAILURES
+        assert [x["ip"] for x in info["known"]] == ["127.0.0.8"]
+    finally:
+        crashed = k.crashed()
+        k.stop()
+        assert not crashed, "kamailio crashed: %s" % crashed
