@@ -9,12 +9,14 @@ SHELL := /bin/bash
 TOP := $(CURDIR)
 BUILD := $(TOP)/build
 MOD := $(TOP)/modules/antifraud
+# the core: checks, rules, stores; no SIP-server header
+CORE := $(MOD)/core
 # Kamailio source tree of the installed version (prepared by utils/kamailio-src.sh)
 KAMAILIO_SRC ?= $(BUILD)/kamailio-src
 PYTHON ?= /usr/bin/python3
 
-CORE_SRC := $(wildcard $(MOD)/af_*.c)
-CORE_HDR := $(wildcard $(MOD)/af_*.h)
+CORE_SRC := $(wildcard $(CORE)/af_*.c)
+CORE_HDR := $(wildcard $(CORE)/af_*.h)
 GLUE_SRC := $(wildcard $(MOD)/kamailio/*.c) $(wildcard $(MOD)/kamailio/*.h)
 CORE_LIBS := -lmaxminddb -lhiredis -lpcre2-8 -lyaml -lpthread -lm
 
@@ -25,8 +27,8 @@ SAN_CFLAGS := -std=gnu11 -O1 -g $(WARN) -fsanitize=address,undefined \
 	-fno-omit-frame-pointer -fno-sanitize-recover=undefined -D_GNU_SOURCE \
 	-DAF_UNIT_TEST
 
-PIC_OBJ := $(patsubst $(MOD)/%.c,$(BUILD)/pic/%.o,$(CORE_SRC))
-SAN_OBJ := $(patsubst $(MOD)/%.c,$(BUILD)/san/%.o,$(CORE_SRC))
+PIC_OBJ := $(patsubst $(CORE)/%.c,$(BUILD)/pic/%.o,$(CORE_SRC))
+SAN_OBJ := $(patsubst $(CORE)/%.c,$(BUILD)/san/%.o,$(CORE_SRC))
 UNIT_SRC := $(wildcard test/unit/test_*.c)
 UNIT_BIN := $(patsubst test/unit/%.c,$(BUILD)/san/%,$(UNIT_SRC))
 UNIT_HOST := test/unit/host.c
@@ -45,7 +47,7 @@ $(KAMAILIO_SRC)/src/config.mak:
 kamailio-src: $(KAMAILIO_SRC)/src/config.mak
 
 # core: position-independent static library linked into the module
-$(BUILD)/pic/%.o: $(MOD)/%.c $(CORE_HDR)
+$(BUILD)/pic/%.o: $(CORE)/%.c $(CORE_HDR)
 	@mkdir -p $(@D)
 	$(CC) $(CORE_CFLAGS) -c $< -o $@
 
@@ -68,17 +70,17 @@ $(MOD)/antifraud.so: $(BUILD)/libafcore.a $(GLUE_SRC) \
 
 # operator tool: fingerprints and signature checks of captured requests
 $(BUILD)/af-fingerprint: utils/af_fingerprint.c $(BUILD)/libafcore.a
-	$(CC) -std=gnu11 -O2 -g $(WARN) -D_GNU_SOURCE -I$(MOD) $< \
+	$(CC) -std=gnu11 -O2 -g $(WARN) -D_GNU_SOURCE -I$(CORE) $< \
 		$(BUILD)/libafcore.a -o $@ $(CORE_LIBS)
 
 # unit tests: the core under ASan/UBSan with a malloc + pthread host
-$(BUILD)/san/%.o: $(MOD)/%.c $(CORE_HDR)
+$(BUILD)/san/%.o: $(CORE)/%.c $(CORE_HDR)
 	@mkdir -p $(@D)
 	$(CC) $(SAN_CFLAGS) -c $< -o $@
 
 $(BUILD)/san/test_%: test/unit/test_%.c $(UNIT_HOST) test/unit/host.h \
 		test/unit/store_ops.h test/unit/core_fixture.h $(SAN_OBJ)
-	$(CC) $(SAN_CFLAGS) -I$(MOD) -Itest/unit $< $(UNIT_HOST) $(SAN_OBJ) \
+	$(CC) $(SAN_CFLAGS) -I$(CORE) -Itest/unit $< $(UNIT_HOST) $(SAN_OBJ) \
 		-o $@ -lcmocka $(CORE_LIBS)
 
 unit-build: $(UNIT_BIN)

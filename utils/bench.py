@@ -60,7 +60,7 @@ def core_bench(d, rules):
     objs = sorted(os.path.join(TOP, "build", "pic", o)
                   for o in os.listdir(os.path.join(TOP, "build", "pic")))
     subprocess.run(["gcc", "-O2", "-g", "-std=gnu11", "-D_GNU_SOURCE",
-                    "-I" + os.path.join(TOP, "modules", "antifraud"),
+                    "-I" + os.path.join(TOP, "modules", "antifraud", "core"),
                     os.path.join(TOP, "utils", "bench_core.c")] + objs +
                    ["-o", exe, "-lmaxminddb", "-lhiredis", "-lpcre2-8",
                     "-lyaml", "-lpthread", "-lm"], check=True)
