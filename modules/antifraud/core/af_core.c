@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include "af_alert.h"
 #include "af_check.h"
 #include "af_core.h"
 #include "af_host.h"
@@ -59,6 +60,7 @@ static const char *const stat_names[AF_ST__COUNT] = {
 	[AF_ST_AUTH_FAILED] = "auth_failed",
 	[AF_ST_AUTH_OK] = "auth_ok",
 	[AF_ST_ACCOUNT_ATTACKS] = "account_attacks",
+	[AF_ST_ALERTS_SUPPRESSED] = "alerts_suppressed",
 };
 
 const char *af_stat_name(af_stat_t s)
@@ -223,6 +225,7 @@ static uint32_t publish(af_rules_t *r)
 int af_core_init(const af_core_cfg_t *cfg, char *err, size_t errlen)
 {
 	af_store_shm_cfg_t scfg;
+	af_alert_cfg_t acfg;
 	af_rules_t *r;
 
 	core_cfg = *cfg;
@@ -266,6 +269,14 @@ int af_core_init(const af_core_cfg_t *cfg, char *err, size_t errlen)
 		snprintf(err, errlen, "out of shared memory");
 		goto error_store;
 	}
+	acfg.repeat_s = cfg->alert_repeat_s;
+	acfg.rate = cfg->alert_rate;
+	acfg.burst = cfg->alert_burst ? cfg->alert_burst : 1;
+	acfg.slots = AF_ALERT_SLOTS;
+	if(af_alert_init(&acfg) < 0) {
+		snprintf(err, errlen, "out of shared memory (alert table)");
+		goto error_dest;
+	}
 	r = af_rules_load(cfg->rules_path, err, errlen);
 	if(!r)
 		goto error_dest;
@@ -279,6 +290,7 @@ int af_core_init(const af_core_cfg_t *cfg, char *err, size_t errlen)
 error_rules:
 	af_rules_free(r);
 error_dest:
+	af_alert_destroy();
 	af_dest_destroy();
 error_store:
 	if(store != local_store)
@@ -309,6 +321,7 @@ void af_core_destroy(void)
 	if(local_store)
 		local_store->ops->destroy(local_store);
 	store = local_store = NULL;
+	af_alert_destroy();
 	af_dest_destroy();
 	af_lock_destroy(&shared->lock);
 	af_host->shm_free(shared);
@@ -523,4 +536,5 @@ void af_core_timer(void)
 	r = af_core_acquire();
 	af_dest_timer(r);
 	af_core_release(r);
+	af_alert_timer(af_now_ms());
 }

@@ -38,6 +38,10 @@ typedef struct af_core_cfg {
 	const af_redis_cfg_t *redis;
 	af_fallback_t redis_fallback; /* when Redis cannot answer */
 	uint32_t redis_retry_ms;      /* breaker probe interval */
+	/* alert suppression (af_alert.h) */
+	uint32_t alert_repeat_s;
+	uint32_t alert_rate;
+	uint32_t alert_burst;
 } af_core_cfg_t;
 
 #define AF_CALLID_MAX 255
@@ -85,6 +89,8 @@ typedef struct af_verdict {
 	int banned;             /* the source is (now) banned */
 	af_ban_t ban;           /* the ban, when banned */
 	char detail[AF_DETAIL_MAX]; /* first matches in words, for logs */
+	uint32_t suppressed;    /* repeats of this alert suppressed before it
+							 * (af_alert_admit) */
 	int store_failed;       /* the store refused to answer (fallback
 							 * "closed"): the verdict is AF_RC_ERROR */
 	/* af_check_fingerprint only */
@@ -111,6 +117,7 @@ typedef enum af_stat {
 	AF_ST_AUTH_FAILED,  /* failed authentications learned */
 	AF_ST_AUTH_OK,      /* successful authentications learned */
 	AF_ST_ACCOUNT_ATTACKS, /* accounts that went under attack */
+	AF_ST_ALERTS_SUPPRESSED, /* alerts not raised: repeats, rate cap */
 	AF_ST__COUNT
 } af_stat_t;
 

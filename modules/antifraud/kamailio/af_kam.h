@@ -12,6 +12,7 @@
 #include "af_host.h"
 #include "af_core.h"
 #include "af_request.h"
+#include "af_alert.h"
 
 /* the host implementation for Kamailio (shm, clock, log) */
 extern const af_host_t af_kam_host;
@@ -30,7 +31,8 @@ void af_kam_dest_admitted(struct sip_msg *msg, const af_dest_ticket_t *t);
 
 /* keeps v as this process's last verdict ($antifraud) and raises
  * event_route[antifraud:alert] for msg when v alerts or blocks */
-int af_kam_announce(struct sip_msg *msg, const af_verdict_t *v);
+int af_kam_announce(
+		struct sip_msg *msg, const af_request_t *req, const af_verdict_t *v);
 
 /* account protection: learns authentication results from the replies
  * (sl and tm callbacks) when learn is set (mod_init); 0, -1 on error */

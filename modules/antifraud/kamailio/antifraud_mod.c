@@ -32,6 +32,9 @@ static int af_shm_stripes = 64;
 static int af_reload_min_interval = 1;
 static int af_timer_interval = 1;
 static int af_alert_event = 1;
+static int af_alert_repeat_interval = AF_ALERT_REPEAT_S;
+static int af_alert_rate = AF_ALERT_RATE;
+static int af_alert_burst = AF_ALERT_BURST;
 /* cluster mode */
 static char *af_redis = "";
 static int af_redis_connect_timeout = 20;
@@ -93,6 +96,9 @@ static param_export_t params[] = {
 	{"reload_min_interval", PARAM_INT, &af_reload_min_interval},
 	{"timer_interval", PARAM_INT, &af_timer_interval},
 	{"alert_event", PARAM_INT, &af_alert_event},
+	{"alert_repeat_interval", PARAM_INT, &af_alert_repeat_interval},
+	{"alert_rate", PARAM_INT, &af_alert_rate},
+	{"alert_burst", PARAM_INT, &af_alert_burst},
 	{"redis", PARAM_STRING, &af_redis},
 	{"redis_connect_timeout", PARAM_INT, &af_redis_connect_timeout},
 	{"redis_command_timeout", PARAM_INT, &af_redis_command_timeout},
@@ -143,6 +149,7 @@ AF_STAT_FN(AF_ST_STORE_ERRORS)
 AF_STAT_FN(AF_ST_AUTH_FAILED)
 AF_STAT_FN(AF_ST_AUTH_OK)
 AF_STAT_FN(AF_ST_ACCOUNT_ATTACKS)
+AF_STAT_FN(AF_ST_ALERTS_SUPPRESSED)
 
 /* cluster mode: the breaker */
 static counter_val_t af_stat_redis_up(void)
@@ -194,6 +201,7 @@ static stat_export_t mod_stats[] = {
 	AF_STAT_EXPORT("auth_failed", AF_ST_AUTH_FAILED),
 	AF_STAT_EXPORT("auth_ok", AF_ST_AUTH_OK),
 	AF_STAT_EXPORT("account_attacks", AF_ST_ACCOUNT_ATTACKS),
+	AF_STAT_EXPORT("alerts_suppressed", AF_ST_ALERTS_SUPPRESSED),
 	{"redis_up", STAT_IS_FUNC | STAT_NO_RESET, (stat_var **)af_stat_redis_up},
 	{"redis_down_events", STAT_IS_FUNC | STAT_NO_RESET,
 		(stat_var **)af_stat_redis_down_events},
@@ -323,12 +331,23 @@ static int mod_init(void)
 		LM_ERR("timer_interval must be >= 1 s\n");
 		return -1;
 	}
+	if(af_alert_repeat_interval < 0 || af_alert_repeat_interval > 86400
+			|| af_alert_rate < 0 || af_alert_rate > 1000000
+			|| af_alert_burst < 1 || af_alert_burst > 1000000) {
+		LM_ERR("alert_repeat_interval must be 0..86400 s, alert_rate"
+			   " 0..1000000 and alert_burst 1..1000000 (got %d, %d, %d)\n",
+				af_alert_repeat_interval, af_alert_rate, af_alert_burst);
+		return -1;
+	}
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.rules_path = af_config;
 	cfg.shm_entries = (uint32_t)af_shm_entries;
 	cfg.shm_stripes = (uint32_t)af_shm_stripes;
 	cfg.reload_min_s =
 			af_reload_min_interval > 0 ? (uint32_t)af_reload_min_interval : 0;
+	cfg.alert_repeat_s = (uint32_t)af_alert_repeat_interval;
+	cfg.alert_rate = (uint32_t)af_alert_rate;
+	cfg.alert_burst = (uint32_t)af_alert_burst;
 	if(af_redis && *af_redis && af_redis_config(&rcfg, &cfg) < 0)
 		return -1;
 	if(af_core_init(&cfg, err, sizeof(err)) < 0) {
@@ -422,13 +441,18 @@ static void mod_destroy(void)
 	af_core_destroy();
 }
 
-/* runs event_route[antifraud:alert] for msg with the verdict in $antifraud */
-static void af_raise_alert(struct sip_msg *msg)
+/* runs event_route[antifraud:alert] for msg with the verdict v (in
+ * $antifraud), unless it repeats a recent alert or the node-wide alert
+ * rate is exceeded (af_alert.h) */
+static void af_raise_alert(
+		struct sip_msg *msg, const af_request_t *req, af_verdict_t *v)
 {
 	struct run_act_ctx ctx;
 	int rtb;
 
 	if(af_alert_rt < 0 || !af_alert_event)
+		return;
+	if(!af_alert_admit(v, req, af_now_ms()))
 		return;
 	rtb = get_route_type();
 	set_route_type(REQUEST_ROUTE);
@@ -438,14 +462,15 @@ static void af_raise_alert(struct sip_msg *msg)
 }
 
 /* keeps v as this process's last verdict and raises the alert event */
-int af_kam_announce(struct sip_msg *msg, const af_verdict_t *v)
+int af_kam_announce(
+		struct sip_msg *msg, const af_request_t *req, const af_verdict_t *v)
 {
 	af_last = *v;
 	af_last_formatted = 0;
 	/* a source refused for an existing ban is counted, not re-announced */
 	if((v->rc == AF_RC_ALERT || v->rc == AF_RC_BLOCK)
 			&& v->reasons != AF_REASON_BIT(AF_R_BANNED))
-		af_raise_alert(msg);
+		af_raise_alert(msg, req, &af_last);
 	return v->rc;
 }
 
@@ -465,7 +490,7 @@ static int af_run_check(struct sip_msg *msg, str *profile, af_check_f check,
 	}
 	check(&req, profile ? profile->s : NULL,
 			profile ? (size_t)profile->len : 0, &v);
-	return af_kam_announce(msg, &v);
+	return af_kam_announce(msg, &req, &v);
 }
 
 static int ki_af_check_source_profile(struct sip_msg *msg, str *profile)
@@ -495,7 +520,7 @@ static int ki_af_check_dest_profile(struct sip_msg *msg, str *profile)
 	if(v->dest.ticket.total || v->dest.ticket.caller)
 		af_kam_dest_admitted(msg, &v->dest.ticket);
 	if(v->rc == AF_RC_ALERT || v->rc == AF_RC_BLOCK)
-		af_raise_alert(msg);
+		af_raise_alert(msg, &req, v);
 	return v->rc;
 }
 
@@ -602,7 +627,8 @@ enum {
 	AF_PV_INTERNATIONAL,
 	AF_PV_CONC_TOTAL,
 	AF_PV_CONC_CALLER,
-	AF_PV_REDIS
+	AF_PV_REDIS,
+	AF_PV_SUPPRESSED
 };
 
 static const struct {
@@ -621,7 +647,7 @@ static const struct {
 		{"international", AF_PV_INTERNATIONAL},
 		{"concurrent", AF_PV_CONC_TOTAL},
 		{"concurrent_caller", AF_PV_CONC_CALLER}, {"redis", AF_PV_REDIS},
-		{0, 0}};
+		{"suppressed", AF_PV_SUPPRESSED}, {0, 0}};
 
 static int pv_parse_af_name(pv_spec_t *sp, str *in)
 {
@@ -695,6 +721,8 @@ static int pv_get_af(struct sip_msg *msg, pv_param_t *param, pv_value_t *res)
 			return pv_get_sintval(msg, param, res, (int)af_last.geo.asn);
 		case AF_PV_SCORE:
 			return pv_get_sintval(msg, param, res, (int)af_last.score);
+		case AF_PV_SUPPRESSED:
+			return pv_get_uintval(msg, param, res, af_last.suppressed);
 		case AF_PV_BANNED:
 			return pv_get_sintval(msg, param, res, af_last.banned);
 		case AF_PV_BAN_REASON:
