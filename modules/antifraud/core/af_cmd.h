@@ -1,0 +1,50 @@
+/*
+ * antifraud - the management commands (bans, reload, stats, ...), once
+ * for every server. A command reads its arguments and writes its answer
+ * through an af_reply_t that the glue implements over its own mechanism
+ * (Kamailio RPC, OpenSIPS MI): the glue only translates.
+ *
+ * Copyright (C) 2026 antifraud authors
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#ifndef AF_CMD_H
+#define AF_CMD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct af_reply af_reply_t;
+
+/*
+ * A structured answer: objects (name -> value) and lists. A handle is
+ * the glue's; NULL as parent is the answer itself. name is NULL for an
+ * element of a list (and for the answer itself), set inside an object.
+ */
+typedef struct af_reply_ops {
+	/* an object or a list under parent; NULL on error */
+	void *(*object)(af_reply_t *r, void *parent, const char *name);
+	void *(*list)(af_reply_t *r, void *parent, const char *name);
+	/* a member of object parent; 0, -1 on error */
+	int (*str)(af_reply_t *r, void *parent, const char *name, const char *v);
+	int (*num)(af_reply_t *r, void *parent, const char *name, int64_t v);
+	/* the answer is one line of text (success) */
+	void (*text)(af_reply_t *r, const char *msg);
+	/* the command failed: code 400 (bad arguments), 404, 500 */
+	void (*fault)(af_reply_t *r, int code, const char *msg);
+	/* argument pos (0-based, asked in order) called name: 1 found, 0
+	 * absent; a string is not NUL-terminated */
+	int (*arg_str)(af_reply_t *r, int pos, const char *name, const char **s,
+			size_t *len);
+	int (*arg_int)(af_reply_t *r, int pos, const char *name, int *v);
+} af_reply_ops_t;
+
+struct af_reply {
+	const af_reply_ops_t *ops;
+	const char *cmd; /* the command as the operator calls it (usage) */
+};
+
+#define AF_CMD(name, list, doc) void af_cmd_##name(af_reply_t *r);
+#include "af_cmd.def"
+#undef AF_CMD
+
+#endif
