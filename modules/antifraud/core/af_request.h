@@ -78,4 +78,23 @@ typedef struct af_request {
 	af_memo_t *memo; /* may be NULL */
 } af_request_t;
 
+/*
+ * Sets req's source: addr holds 16 bytes when v6 (an IPv4-mapped IPv6
+ * address is taken as the IPv4 address it maps), 4 otherwise.
+ */
+void af_request_set_src(af_request_t *req, int v6, const void *addr,
+		uint16_t port);
+
+/*
+ * Adds addr (an IP address in text; a host name or garbage is skipped)
+ * to req's SDP addresses, once, while there is room.
+ */
+void af_request_sdp_ip(af_request_t *req, const char *addr, size_t len);
+
+/*
+ * The connection and origin addresses of an application/sdp body: only
+ * the c= and o= lines are read, without allocation.
+ */
+void af_request_sdp(af_request_t *req, const char *body, size_t len);
+
 #endif
