@@ -1,0 +1,140 @@
+/*
+ * antifraud - what the module does whatever server loads it: its
+ * parameters and start, the statistics it exports, the cluster's event
+ * subscriber, and when a verdict is announced to the script. A glue
+ * binds these to its server's mechanisms and translates nothing else.
+ *
+ * Copyright (C) 2026 antifraud authors
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#ifndef AF_MODULE_H
+#define AF_MODULE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "af_core.h"
+#include "af_request.h"
+#include "af_alert.h"
+
+/* the module parameters (af_module.def); strings are the server's */
+typedef struct af_params {
+#define AF_PARAM_STR(n) char *n;
+#define AF_PARAM_INT(n) int n;
+#include "af_module.def"
+#undef AF_PARAM_STR
+#undef AF_PARAM_INT
+} af_params_t;
+
+/* the defaults, with the server's usual place for the rule file */
+#define AF_PARAMS_DEFAULT(config_path)                                    \
+	{                                                                     \
+		.config = (config_path), .shm_entries = 65536, .shm_stripes = 64, \
+		.reload_min_interval = 1, .timer_interval = 1, .alert_event = 1,  \
+		.alert_repeat_interval = AF_ALERT_REPEAT_S,                       \
+		.alert_rate = AF_ALERT_RATE, .alert_burst = AF_ALERT_BURST,       \
+		.redis = "", .redis_connect_timeout = 20,                         \
+		.redis_command_timeout = 10, .redis_prefix = "af:",               \
+		.redis_fallback = "local", .redis_retry_interval = 1000,          \
+		.auth_learn = 1                                                   \
+	}
+
+/*
+ * Checks the parameters and starts the core with them (host installed
+ * first). In cluster mode it says whether Redis answers now (a node
+ * that cannot reach it starts on its fallback) and watches the breaker
+ * for af_module_redis_event(). 0, or -1 with the reason in err.
+ */
+int af_module_init(const af_params_t *p, char *err, size_t errlen);
+
+/* a line for the start log: where the rules and the state are */
+void af_module_describe(const af_params_t *p, char *buf, size_t size);
+
+/* a breaker change not yet announced (any process): 1 down, 2 up again,
+ * 0 none; taken once */
+int af_module_redis_event(void);
+
+/* "off", "up" or "down": the cluster store's state */
+const char *af_module_redis_state(void);
+
+/*
+ * The cluster's event subscriber (bans, unbans and reloads of the other
+ * nodes), for a process of its own: never returns.
+ */
+void af_module_events_loop(void) __attribute__((noreturn));
+
+/*
+ * The statistics a module exports: the core's counters (af_stat_t) and
+ * then the breaker's; af_module_stat_name(i) for i below
+ * af_module_stat_count(), value af_module_stat(i).
+ */
+int af_module_stat_count(void);
+const char *af_module_stat_name(int i);
+uint64_t af_module_stat(int i);
+
+/*
+ * Whether verdict v of check on req is raised to the script as an
+ * alert: an alert or a block, not the repeated refusal of a banned
+ * source, and admitted by the alert limits (af_alert.h). 1 raise it.
+ */
+int af_module_alert(af_verdict_t *v, const af_request_t *req);
+
+/*
+ * Concurrency slots of a call admitted by af_check_dest, held in shared
+ * memory by the call's dialog: af_module_hold() copies the ticket (NULL
+ * out of memory: the slots are given back at once), af_module_hold_end()
+ * gives the slots back the first time it is called (the call failed,
+ * ended or expired), af_module_hold_free() ends and frees it (the dialog
+ * goes).
+ */
+typedef struct af_hold af_hold_t;
+af_hold_t *af_module_hold(const af_dest_ticket_t *t);
+void af_module_hold_end(af_hold_t *h);
+void af_module_hold_free(af_hold_t *h);
+
+/*
+ * Learning authentication results from the replies. What a final answer
+ * says of the credentials of a request of method: 0 failed (401/407
+ * unless the challenge says stale=true, 403 to a REGISTER), 1 passed
+ * (2xx, or 18x to an INVITE), -1 nothing. reply is the answer as sent
+ * (may be NULL).
+ */
+int af_module_auth_outcome(int method, int code, const char *reply, size_t len);
+
+/* 1 when a reply with code may say something of credentials: the rest
+ * (100, 404, 483, ...) need no extraction */
+int af_module_auth_code(int code);
+
+/*
+ * A stateless reply with code to req went out: counts its outcome once
+ * per message (unless the script reported it). 1 with v filled when
+ * counted, 0 when nothing was counted.
+ */
+int af_module_auth_reply(const af_request_t *req, int code, const char *reply,
+		size_t len, af_verdict_t *v);
+
+/*
+ * What the replies of a transaction need of its request, in shared
+ * memory: NULL when req carries no credentials, the script reported its
+ * result already, or out of memory (logged).
+ */
+typedef struct af_auth_pending af_auth_pending_t;
+af_auth_pending_t *af_module_auth_pending(const af_request_t *req);
+
+/*
+ * A reply of that transaction went out: counts its outcome once. 1 with
+ * req (pointing into p) and v filled when counted, else 0.
+ */
+int af_module_auth_pending_reply(af_auth_pending_t *p, int code,
+		const char *reply, size_t len, af_request_t *req, af_verdict_t *v);
+
+/* the script reported the result: no reply counts it again */
+void af_module_auth_pending_done(af_auth_pending_t *p);
+void af_module_auth_pending_free(af_auth_pending_t *p);
+
+/*
+ * The script reports req's authentication result (ok 1 passed, 0
+ * failed): counted, and no reply of req counts it again. Returns v->rc.
+ */
+int af_module_auth_report(const af_request_t *req, int ok, af_verdict_t *v);
+
+#endif
