@@ -13,6 +13,8 @@
 #include "af_core.h"
 #include "af_request.h"
 #include "af_alert.h"
+#include "af_module.h"
+#include "af_var.h"
 
 /* the host implementation for Kamailio (shm, clock, log) */
 extern const af_host_t af_kam_host;

@@ -15,15 +15,8 @@
  */
 #include <string.h>
 #include "core/dprint.h"
-#include "core/mem/shm_mem.h"
 #include "modules/dialog/dlg_load.h"
 #include "af_kam.h"
-
-/* a ticket in shared memory, owned by one dialog */
-typedef struct af_kam_ticket {
-	int released; /* atomic: the slots went back */
-	af_dest_ticket_t t;
-} af_kam_ticket_t;
 
 static struct dlg_binds dlgb;
 static int dlg_loaded;
@@ -37,50 +30,33 @@ static struct {
 	af_dest_ticket_t t;
 } pending;
 
-/* gives the slots of tk back, once */
-static void ticket_release(af_kam_ticket_t *tk)
-{
-	if(__atomic_exchange_n(&tk->released, 1, __ATOMIC_ACQ_REL))
-		return;
-	af_dest_release(&tk->t);
-}
-
 /* the call ended (failed, terminated, expired) */
 static void dlg_ended(
 		struct dlg_cell *dlg, int type, struct dlg_cb_params *params)
 {
 	if(params && params->param && *params->param)
-		ticket_release((af_kam_ticket_t *)*params->param);
+		af_module_hold_end((af_hold_t *)*params->param);
 }
 
 /* the dialog goes: whatever happened, the slots go back */
 static void ticket_free(void *p)
 {
-	if(!p)
-		return;
-	ticket_release((af_kam_ticket_t *)p);
-	shm_free(p);
+	af_module_hold_free((af_hold_t *)p);
 }
 
 /* ties ticket t to dlg; on failure the slots are given back at once */
 static void attach(struct dlg_cell *dlg, const af_dest_ticket_t *t)
 {
-	af_kam_ticket_t *tk = shm_malloc(sizeof(*tk));
+	af_hold_t *h = af_module_hold(t);
 
-	if(!tk) {
-		SHM_MEM_ERROR;
-		af_dest_release(t);
+	if(!h)
 		return;
-	}
-	tk->released = 0;
-	tk->t = *t;
 	if(dlgb.register_dlgcb(dlg, DLGCB_FAILED | DLGCB_TERMINATED | DLGCB_EXPIRED,
-			   dlg_ended, tk, ticket_free)
+			   dlg_ended, h, ticket_free)
 			!= 0) {
 		LM_ERR("cannot register the dialog callback: releasing the call's"
 			   " concurrency slots now\n");
-		ticket_release(tk);
-		shm_free(tk);
+		af_module_hold_free(h);
 	}
 }
 

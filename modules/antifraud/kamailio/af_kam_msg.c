@@ -76,25 +76,6 @@ static af_proto_t proto_of(int p)
 	}
 }
 
-static void ip_of(const struct ip_addr *src, af_ip_t *dst)
-{
-	memset(dst, 0, sizeof(*dst));
-	if(src->af == AF_INET) {
-		dst->family = 4;
-		memcpy(dst->addr, src->u.addr, 4);
-	} else if(src->af == AF_INET6) {
-		static const uint8_t mapped[12] = {
-				0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-		if(memcmp(src->u.addr, mapped, 12) == 0) {
-			dst->family = 4;
-			memcpy(dst->addr, src->u.addr + 12, 4);
-		} else {
-			dst->family = 6;
-			memcpy(dst->addr, src->u.addr, 16);
-		}
-	}
-}
-
 /* the user and the response of the digest credentials, if the request
  * carries any */
 static void credentials_user(struct sip_msg *msg, af_str_t *dst,
@@ -115,43 +96,8 @@ static void credentials_user(struct sip_msg *msg, af_str_t *dst,
 
 static void add_sdp_ip(af_request_t *req, const str *s)
 {
-	af_ip_t ip;
-	int i;
-
-	if(!s->s || s->len <= 0 || req->sdp_ip_count >= AF_SDP_IP_MAX)
-		return;
-	if(af_ip_parse(s->s, (size_t)s->len, &ip) < 0)
-		return; /* a host name or garbage: nothing to check */
-	for(i = 0; i < req->sdp_ip_count; i++)
-		if(af_ip_equal(&req->sdp_ip[i], &ip))
-			return;
-	req->sdp_ip[req->sdp_ip_count++] = ip;
-}
-
-/*
- * The address of an SDP "c=IN IP4 addr[/ttl]" or "o=user id ver IN IP4
- * addr" line: the last field, without a /ttl suffix.
- */
-static void sdp_line_addr(af_request_t *req, const char *p, const char *end)
-{
-	const char *a = end;
-	str s;
-
-	while(a > p && (a[-1] == ' ' || a[-1] == '\t'))
-		a--;
-	end = a;
-	while(a > p && a[-1] != ' ' && a[-1] != '\t')
-		a--;
-	if(a == p)
-		return; /* a single field: no address */
-	s.s = (char *)a;
-	s.len = (int)(end - a);
-	for(const char *q = a; q < end; q++)
-		if(*q == '/') {
-			s.len = (int)(q - a);
-			break;
-		}
-	add_sdp_ip(req, &s);
+	if(s->s && s->len > 0)
+		af_request_sdp_ip(req, s->s, (size_t)s->len);
 }
 
 /*
@@ -165,7 +111,7 @@ static void sdp_ips(struct sip_msg *msg, af_request_t *req)
 	sdp_info_t *sdp;
 	sdp_session_cell_t *sess;
 	sdp_stream_cell_t *st;
-	const char *p, *end, *eol;
+	const char *p, *end;
 	long len = -1;
 	int mime;
 
@@ -188,14 +134,7 @@ static void sdp_ips(struct sip_msg *msg, af_request_t *req)
 	if(p >= end)
 		return;
 	if(mime == MIMETYPE(APPLICATION, SDP)) {
-		for(; p < end; p = eol + 1) {
-			eol = memchr(p, '\n', (size_t)(end - p));
-			if(!eol)
-				eol = end;
-			if(eol - p > 2 && (p[0] == 'c' || p[0] == 'o') && p[1] == '=')
-				sdp_line_addr(req, p + 2,
-						(eol > p && eol[-1] == '\r') ? eol - 1 : eol);
-		}
+		af_request_sdp(req, p, (size_t)(end - p));
 		return;
 	}
 	if((mime >> 16) != TYPE_MULTIPART || parse_sdp(msg) != 0)
@@ -234,10 +173,11 @@ int af_kam_request(struct sip_msg *msg, af_request_t *req)
 	memset(req, 0, sizeof(*req));
 	memset(&af_kam_memo, 0, sizeof(af_kam_memo));
 	req->memo = &af_kam_memo;
-	ip_of(&msg->rcv.src_ip, &req->src_ip);
+	if(msg->rcv.src_ip.af == AF_INET || msg->rcv.src_ip.af == AF_INET6)
+		af_request_set_src(req, msg->rcv.src_ip.af == AF_INET6,
+				msg->rcv.src_ip.u.addr, msg->rcv.src_port);
 	req->raw.s = msg->buf;
 	req->raw.len = (size_t)msg->len;
-	req->src_port = msg->rcv.src_port;
 	req->proto = proto_of(msg->rcv.proto);
 	req->method = method_of(msg->first_line.u.request.method_value);
 	set(&req->method_name, &msg->first_line.u.request.method);

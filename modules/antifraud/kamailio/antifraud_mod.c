@@ -26,36 +26,12 @@
 MODULE_VERSION
 
 
-static char *af_config = "/etc/kamailio/antifraud.yaml";
-static int af_shm_entries = 65536;
-static int af_shm_stripes = 64;
-static int af_reload_min_interval = 1;
-static int af_timer_interval = 1;
-static int af_alert_event = 1;
-static int af_alert_repeat_interval = AF_ALERT_REPEAT_S;
-static int af_alert_rate = AF_ALERT_RATE;
-static int af_alert_burst = AF_ALERT_BURST;
-/* cluster mode */
-static char *af_redis = "";
-static int af_redis_connect_timeout = 20;
-static int af_redis_command_timeout = 10;
-static char *af_redis_prefix = "af:";
-static char *af_redis_fallback = "local";
-static int af_redis_retry_interval = 1000;
-/* account protection: learn authentication results from replies */
-static int af_auth_learn = 1;
+static af_params_t af_p = AF_PARAMS_DEFAULT("/etc/kamailio/antifraud.yaml");
 
 static int af_alert_rt = -1; /* event_route[antifraud:alert] */
 static int af_redis_rt = -1; /* event_route[antifraud:redis] */
-/* a breaker change waiting for the timer to announce it: 1 down, 2 up */
-static int *af_redis_event_pending;
-
-/* the last verdict of this process, for $antifraud(...); the reason
- * lists are formatted when first read */
-static af_verdict_t af_last;
-static char af_last_reasons[256];
-static char af_last_blocking[256];
-static int af_last_formatted;
+/* the last verdict of this process, for $antifraud(...) */
+static af_vars_t af_last;
 
 static int mod_init(void);
 static int child_init(int rank);
@@ -89,25 +65,14 @@ static cmd_export_t cmds[] = {
 	{0, 0, 0, 0, 0, 0}
 };
 
+#define AF_PARAM_STR(n) {#n, PARAM_STRING, &af_p.n},
+#define AF_PARAM_INT(n) {#n, PARAM_INT, &af_p.n},
 static param_export_t params[] = {
-	{"config", PARAM_STRING, &af_config},
-	{"shm_entries", PARAM_INT, &af_shm_entries},
-	{"shm_stripes", PARAM_INT, &af_shm_stripes},
-	{"reload_min_interval", PARAM_INT, &af_reload_min_interval},
-	{"timer_interval", PARAM_INT, &af_timer_interval},
-	{"alert_event", PARAM_INT, &af_alert_event},
-	{"alert_repeat_interval", PARAM_INT, &af_alert_repeat_interval},
-	{"alert_rate", PARAM_INT, &af_alert_rate},
-	{"alert_burst", PARAM_INT, &af_alert_burst},
-	{"redis", PARAM_STRING, &af_redis},
-	{"redis_connect_timeout", PARAM_INT, &af_redis_connect_timeout},
-	{"redis_command_timeout", PARAM_INT, &af_redis_command_timeout},
-	{"redis_prefix", PARAM_STRING, &af_redis_prefix},
-	{"redis_fallback", PARAM_STRING, &af_redis_fallback},
-	{"redis_retry_interval", PARAM_INT, &af_redis_retry_interval},
-	{"auth_learn", PARAM_INT, &af_auth_learn},
+#include "af_module.def"
 	{0, 0, 0}
 };
+#undef AF_PARAM_STR
+#undef AF_PARAM_INT
 
 static pv_export_t mod_pvs[] = {
 	{{"antifraud", sizeof("antifraud") - 1}, PVT_OTHER, pv_get_af, 0, pv_parse_af_name, 0,
@@ -130,92 +95,23 @@ struct module_exports exports = {
 /* clang-format on */
 
 /* statistics: read from the core's shared counters */
-#define AF_STAT_FN(id)                     \
-	static counter_val_t af_stat_##id(void) \
-	{                                      \
-		return af_core_stat(id);           \
-	}
-AF_STAT_FN(AF_ST_CHECKS)
-AF_STAT_FN(AF_ST_ALLOWED)
-AF_STAT_FN(AF_ST_NORULE)
-AF_STAT_FN(AF_ST_ALERTS)
-AF_STAT_FN(AF_ST_BLOCKED)
-AF_STAT_FN(AF_ST_ERRORS)
-AF_STAT_FN(AF_ST_BANS)
-AF_STAT_FN(AF_ST_BAN_REFUSED)
-AF_STAT_FN(AF_ST_RELOADS)
-AF_STAT_FN(AF_ST_RELOAD_ERRORS)
-AF_STAT_FN(AF_ST_STORE_ERRORS)
-AF_STAT_FN(AF_ST_AUTH_FAILED)
-AF_STAT_FN(AF_ST_AUTH_OK)
-AF_STAT_FN(AF_ST_ACCOUNT_ATTACKS)
-AF_STAT_FN(AF_ST_ALERTS_SUPPRESSED)
-
-/* cluster mode: the breaker */
-static counter_val_t af_stat_redis_up(void)
+static counter_val_t af_stat(counter_handle_t h, void *param)
 {
-	af_cluster_stats_t cs;
-
-	if(!af_core_clustered())
-		return 0;
-	af_store_cluster_stats(af_core_store(), &cs);
-	return cs.up;
+	return (counter_val_t)af_module_stat((int)(long)param);
 }
 
-static counter_val_t af_stat_redis_down_events(void)
+/* registers every statistic of af_module_stat_name(); 0, -1 */
+static int af_register_stats(void)
 {
-	af_cluster_stats_t cs;
+	int i;
 
-	if(!af_core_clustered())
-		return 0;
-	af_store_cluster_stats(af_core_store(), &cs);
-	return cs.down_events;
-}
-
-static counter_val_t af_stat_redis_fallbacks(void)
-{
-	af_cluster_stats_t cs;
-
-	if(!af_core_clustered())
-		return 0;
-	af_store_cluster_stats(af_core_store(), &cs);
-	return cs.fallback_execs;
-}
-
-#define AF_STAT_EXPORT(name, id) \
-	{name, STAT_IS_FUNC | STAT_NO_RESET, (stat_var **)af_stat_##id}
-
-/* clang-format off */
-static stat_export_t mod_stats[] = {
-	AF_STAT_EXPORT("checks", AF_ST_CHECKS),
-	AF_STAT_EXPORT("allowed", AF_ST_ALLOWED),
-	AF_STAT_EXPORT("norule", AF_ST_NORULE),
-	AF_STAT_EXPORT("alerts", AF_ST_ALERTS),
-	AF_STAT_EXPORT("blocked", AF_ST_BLOCKED),
-	AF_STAT_EXPORT("errors", AF_ST_ERRORS),
-	AF_STAT_EXPORT("bans", AF_ST_BANS),
-	AF_STAT_EXPORT("ban_refused", AF_ST_BAN_REFUSED),
-	AF_STAT_EXPORT("reloads", AF_ST_RELOADS),
-	AF_STAT_EXPORT("reload_errors", AF_ST_RELOAD_ERRORS),
-	AF_STAT_EXPORT("store_errors", AF_ST_STORE_ERRORS),
-	AF_STAT_EXPORT("auth_failed", AF_ST_AUTH_FAILED),
-	AF_STAT_EXPORT("auth_ok", AF_ST_AUTH_OK),
-	AF_STAT_EXPORT("account_attacks", AF_ST_ACCOUNT_ATTACKS),
-	AF_STAT_EXPORT("alerts_suppressed", AF_ST_ALERTS_SUPPRESSED),
-	{"redis_up", STAT_IS_FUNC | STAT_NO_RESET, (stat_var **)af_stat_redis_up},
-	{"redis_down_events", STAT_IS_FUNC | STAT_NO_RESET,
-		(stat_var **)af_stat_redis_down_events},
-	{"redis_fallbacks", STAT_IS_FUNC | STAT_NO_RESET,
-		(stat_var **)af_stat_redis_fallbacks},
-	{0, 0, 0}
-};
-/* clang-format on */
-
-/* the breaker changed (any process): the timer announces it */
-static void af_redis_changed(int up, const char *why)
-{
-	if(af_redis_event_pending)
-		__atomic_store_n(af_redis_event_pending, up ? 2 : 1, __ATOMIC_RELEASE);
+	for(i = 0; i < af_module_stat_count(); i++)
+		if(counter_register(NULL, "antifraud", af_module_stat_name(i),
+				   CNT_F_NO_RESET, af_stat, (void *)(long)i,
+				   "antifraud statistic", 0)
+				< 0)
+			return -1;
+	return 0;
 }
 
 /* runs event_route[antifraud:redis] with $antifraud(redis) set, on a
@@ -244,131 +140,20 @@ static void af_kam_timer(unsigned int ticks, void *param)
 	int ev;
 
 	af_core_timer();
-	if(af_redis_event_pending
-			&& (ev = __atomic_exchange_n(af_redis_event_pending, 0,
-						__ATOMIC_ACQ_REL)))
+	if((ev = af_module_redis_event()))
 		af_redis_announce(ev == 2);
-}
-
-/* cluster events from the other nodes: the subscriber process */
-static void af_events_cb(const char *msg, size_t len, void *arg)
-{
-	if(af_core_apply_event(msg, len) < 0)
-		LM_WARN("ignored cluster event '%.*s'\n", (int)(len > 80 ? 80 : len),
-				msg);
-}
-
-static int af_events_stop(void *arg)
-{
-	return 0;
-}
-
-static void af_events_loop(void)
-{
-	af_store_t *rs = af_store_cluster_redis(af_core_store());
-
-	for(;;) {
-		/* a node that starts or reconnects gets the cluster's bans in
-		 * its fallback store */
-		if(af_core_sync_bans() < 0)
-			LM_DBG("redis: bans not synchronized (unavailable)\n");
-		af_store_redis_subscribe(rs, af_events_cb, NULL, af_events_stop, 500);
-		sleep(1);
-	}
-}
-
-/* modparam redis...: the cluster configuration; 0, -1 on error */
-static int af_redis_config(af_redis_cfg_t *rc, af_core_cfg_t *cfg)
-{
-	char err[256];
-	int fb;
-
-	memset(rc, 0, sizeof(*rc));
-	if(af_redis_parse_url(af_redis, rc, err, sizeof(err)) < 0) {
-		LM_ERR("redis: %s\n", err);
-		return -1;
-	}
-	if(af_redis_connect_timeout < 1 || af_redis_command_timeout < 1
-			|| af_redis_retry_interval < 10) {
-		LM_ERR("redis_connect_timeout and redis_command_timeout must be >= 1"
-			   " ms, redis_retry_interval >= 10 ms\n");
-		return -1;
-	}
-	rc->connect_timeout_ms = (uint32_t)af_redis_connect_timeout;
-	rc->command_timeout_ms = (uint32_t)af_redis_command_timeout;
-	if(strlen(af_redis_prefix) >= sizeof(rc->prefix)) {
-		LM_ERR("redis_prefix too long\n");
-		return -1;
-	}
-	strcpy(rc->prefix, af_redis_prefix);
-	fb = af_fallback_parse(af_redis_fallback);
-	if(fb < 0) {
-		LM_ERR("redis_fallback must be local, open or closed (got '%s')\n",
-				af_redis_fallback);
-		return -1;
-	}
-	cfg->redis = rc;
-	cfg->redis_fallback = (af_fallback_t)fb;
-	cfg->redis_retry_ms = (uint32_t)af_redis_retry_interval;
-	return 0;
 }
 
 static int mod_init(void)
 {
-	af_core_cfg_t cfg;
-	static af_redis_cfg_t rcfg;
 	char err[512];
 
 	af_host_set(&af_kam_host);
-	if(af_shm_entries < 64 || af_shm_stripes < 1
-			|| (af_shm_stripes & (af_shm_stripes - 1)) != 0) {
-		LM_ERR("shm_entries must be >= 64 and shm_stripes a power of two"
-			   " (got %d, %d)\n",
-				af_shm_entries, af_shm_stripes);
-		return -1;
-	}
-	if(af_timer_interval < 1) {
-		LM_ERR("timer_interval must be >= 1 s\n");
-		return -1;
-	}
-	if(af_alert_repeat_interval < 0 || af_alert_repeat_interval > 86400
-			|| af_alert_rate < 0 || af_alert_rate > 1000000
-			|| af_alert_burst < 1 || af_alert_burst > 1000000) {
-		LM_ERR("alert_repeat_interval must be 0..86400 s, alert_rate"
-			   " 0..1000000 and alert_burst 1..1000000 (got %d, %d, %d)\n",
-				af_alert_repeat_interval, af_alert_rate, af_alert_burst);
-		return -1;
-	}
-	memset(&cfg, 0, sizeof(cfg));
-	cfg.rules_path = af_config;
-	cfg.shm_entries = (uint32_t)af_shm_entries;
-	cfg.shm_stripes = (uint32_t)af_shm_stripes;
-	cfg.reload_min_s =
-			af_reload_min_interval > 0 ? (uint32_t)af_reload_min_interval : 0;
-	cfg.alert_repeat_s = (uint32_t)af_alert_repeat_interval;
-	cfg.alert_rate = (uint32_t)af_alert_rate;
-	cfg.alert_burst = (uint32_t)af_alert_burst;
-	if(af_redis && *af_redis && af_redis_config(&rcfg, &cfg) < 0)
-		return -1;
-	if(af_core_init(&cfg, err, sizeof(err)) < 0) {
+	if(af_module_init(&af_p, err, sizeof(err)) < 0) {
 		LM_ERR("%s\n", err);
 		return -1;
 	}
 	if(af_core_clustered()) {
-		af_redis_event_pending = shm_malloc(sizeof(int));
-		if(!af_redis_event_pending) {
-			SHM_MEM_ERROR;
-			goto error;
-		}
-		*af_redis_event_pending = 0;
-		af_store_cluster_on_event(af_redis_changed);
-		if(af_store_redis_ping(af_store_cluster_redis(af_core_store()), err,
-				   sizeof(err))
-				< 0)
-			LM_WARN("redis: not reachable now (%s): the node starts on its"
-					" '%s' fallback and retries every %d ms\n",
-					err, af_redis_fallback, af_redis_retry_interval);
-		af_store_redis_disconnect(af_store_cluster_redis(af_core_store()));
 		/* the subscriber for the other nodes' bans, unbans, reloads */
 		register_procs(1);
 		cfg_register_child(1);
@@ -381,15 +166,15 @@ static int mod_init(void)
 		LM_ERR("failed to register RPC commands\n");
 		goto error;
 	}
-	if(register_module_stats("antifraud", mod_stats) != 0) {
+	if(af_register_stats() < 0) {
 		LM_ERR("failed to register statistics\n");
 		goto error;
 	}
 	if(af_kam_dlg_init() < 0)
 		goto error;
-	if(af_kam_auth_init(af_auth_learn) < 0)
+	if(af_kam_auth_init(af_p.auth_learn) < 0)
 		goto error;
-	if(register_timer(af_kam_timer, 0, (unsigned)af_timer_interval) < 0) {
+	if(register_timer(af_kam_timer, 0, (unsigned)af_p.timer_interval) < 0) {
 		LM_ERR("failed to register the timer\n");
 		goto error;
 	}
@@ -399,13 +184,8 @@ static int mod_init(void)
 	af_redis_rt = route_lookup(&event_rt, "antifraud:redis");
 	if(af_redis_rt >= 0 && event_rt.rlist[af_redis_rt] == NULL)
 		af_redis_rt = -1;
-	if(af_core_clustered())
-		LM_INFO("rules from %s, state in Redis (%s), fallback '%s' in"
-				" shared memory (%d entries)\n",
-				af_config, af_redis, af_redis_fallback, af_shm_entries);
-	else
-		LM_INFO("rules from %s, state in shared memory (%d entries)\n",
-				af_config, af_shm_entries);
+	af_module_describe(&af_p, err, sizeof(err));
+	LM_INFO("%s\n", err);
 	return 0;
 
 error:
@@ -426,8 +206,7 @@ static int child_init(int rank)
 		if(pid == 0) {
 			if(cfg_child_init())
 				return -1;
-			af_events_loop();
-			exit(0);
+			af_module_events_loop();
 		}
 		return 0;
 	}
@@ -450,9 +229,7 @@ static void af_raise_alert(
 	struct run_act_ctx ctx;
 	int rtb;
 
-	if(af_alert_rt < 0 || !af_alert_event)
-		return;
-	if(!af_alert_admit(v, req, af_now_ms()))
+	if(af_alert_rt < 0 || !af_module_alert(v, req))
 		return;
 	rtb = get_route_type();
 	set_route_type(REQUEST_ROUTE);
@@ -465,12 +242,8 @@ static void af_raise_alert(
 int af_kam_announce(
 		struct sip_msg *msg, const af_request_t *req, const af_verdict_t *v)
 {
-	af_last = *v;
-	af_last_formatted = 0;
-	/* a source refused for an existing ban is counted, not re-announced */
-	if((v->rc == AF_RC_ALERT || v->rc == AF_RC_BLOCK)
-			&& v->reasons != AF_REASON_BIT(AF_R_BANNED))
-		af_raise_alert(msg, req, &af_last);
+	af_vars_set(&af_last, v);
+	af_raise_alert(msg, req, &af_last.v);
 	return v->rc;
 }
 
@@ -507,7 +280,7 @@ static int ki_af_check_fingerprint_profile(struct sip_msg *msg, str *profile)
 static int ki_af_check_dest_profile(struct sip_msg *msg, str *profile)
 {
 	af_request_t req;
-	af_verdict_t *v = &af_last;
+	af_verdict_t *v = &af_last.v;
 
 	if(af_kam_request(msg, &req) < 0) {
 		LM_ERR("af_check_dest: not a request\n");
@@ -516,11 +289,10 @@ static int ki_af_check_dest_profile(struct sip_msg *msg, str *profile)
 	/* the verdict is written in place: it is large */
 	af_check_dest(&req, profile ? profile->s : NULL,
 			profile ? (size_t)profile->len : 0, v);
-	af_last_formatted = 0;
+	af_vars_changed(&af_last);
 	if(v->dest.ticket.total || v->dest.ticket.caller)
 		af_kam_dest_admitted(msg, &v->dest.ticket);
-	if(v->rc == AF_RC_ALERT || v->rc == AF_RC_BLOCK)
-		af_raise_alert(msg, &req, v);
+	af_raise_alert(msg, &req, v);
 	return v->rc;
 }
 
@@ -603,161 +375,37 @@ static int w_af_check_fingerprint(
 }
 
 /* $antifraud(name): $af is the pv module's address family */
-enum {
-	AF_PV_RC = 1,
-	AF_PV_CHECK,
-	AF_PV_REASON,
-	AF_PV_BLOCKING,
-	AF_PV_DETAIL,
-	AF_PV_COUNTRY,
-	AF_PV_CONTINENT,
-	AF_PV_ASN,
-	AF_PV_SCORE,
-	AF_PV_BANNED,
-	AF_PV_BAN_REASON,
-	AF_PV_FINGERPRINT,
-	AF_PV_SIGNATURE,
-	AF_PV_SHAPE,
-	AF_PV_PROFILE,
-	AF_PV_NUMBER,
-	AF_PV_DEST_COUNTRY,
-	AF_PV_DEST_ZONE,
-	AF_PV_DEST_CLASS,
-	AF_PV_DEST_RISK,
-	AF_PV_INTERNATIONAL,
-	AF_PV_CONC_TOTAL,
-	AF_PV_CONC_CALLER,
-	AF_PV_REDIS,
-	AF_PV_SUPPRESSED
-};
-
-static const struct {
-	const char *name;
-	int id;
-} af_pv_names[] = {{"rc", AF_PV_RC}, {"check", AF_PV_CHECK},
-		{"reason", AF_PV_REASON}, {"blocking", AF_PV_BLOCKING},
-		{"detail", AF_PV_DETAIL}, {"country", AF_PV_COUNTRY},
-		{"continent", AF_PV_CONTINENT}, {"asn", AF_PV_ASN},
-		{"score", AF_PV_SCORE}, {"banned", AF_PV_BANNED},
-		{"ban_reason", AF_PV_BAN_REASON}, {"fingerprint", AF_PV_FINGERPRINT},
-		{"signature", AF_PV_SIGNATURE}, {"shape", AF_PV_SHAPE},
-		{"profile", AF_PV_PROFILE}, {"number", AF_PV_NUMBER},
-		{"dest_country", AF_PV_DEST_COUNTRY}, {"dest_zone", AF_PV_DEST_ZONE},
-		{"dest_class", AF_PV_DEST_CLASS}, {"dest_risk", AF_PV_DEST_RISK},
-		{"international", AF_PV_INTERNATIONAL},
-		{"concurrent", AF_PV_CONC_TOTAL},
-		{"concurrent_caller", AF_PV_CONC_CALLER}, {"redis", AF_PV_REDIS},
-		{"suppressed", AF_PV_SUPPRESSED}, {0, 0}};
-
 static int pv_parse_af_name(pv_spec_t *sp, str *in)
 {
-	int i;
+	int id;
 
 	if(!sp || !in || in->len <= 0)
 		return -1;
-	for(i = 0; af_pv_names[i].name; i++) {
-		if(strlen(af_pv_names[i].name) == (size_t)in->len
-				&& strncmp(af_pv_names[i].name, in->s, in->len) == 0) {
-			sp->pvp.pvn.type = PV_NAME_INTSTR;
-			sp->pvp.pvn.u.isname.name.n = af_pv_names[i].id;
-			sp->pvp.pvn.u.isname.type = 0;
-			return 0;
-		}
+	id = af_var_id(in->s, (size_t)in->len);
+	if(id < 0) {
+		LM_ERR("unknown $antifraud(%.*s): use %s\n", in->len, in->s,
+				af_var_names());
+		return -1;
 	}
-	LM_ERR("unknown $antifraud(%.*s): use rc, check, reason, blocking, detail,"
-		   " country, continent, asn, score, banned, ban_reason, fingerprint,"
-		   " signature, shape, profile, number, dest_country, dest_zone,"
-		   " dest_class, dest_risk, international, concurrent,"
-		   " concurrent_caller or redis\n",
-			in->len, in->s);
-	return -1;
-}
-
-static int pv_str(struct sip_msg *msg, pv_param_t *param, pv_value_t *res,
-		const char *s)
-{
-	str v;
-
-	if(!s || !*s)
-		return pv_get_null(msg, param, res);
-	v.s = (char *)s;
-	v.len = (int)strlen(s);
-	return pv_get_strval(msg, param, res, &v);
+	sp->pvp.pvn.type = PV_NAME_INTSTR;
+	sp->pvp.pvn.u.isname.name.n = id;
+	sp->pvp.pvn.u.isname.type = 0;
+	return 0;
 }
 
 static int pv_get_af(struct sip_msg *msg, pv_param_t *param, pv_value_t *res)
 {
-	if(param->pvn.u.isname.name.n == AF_PV_REDIS)
-		return pv_str(msg, param, res,
-				!af_core_clustered()
-						? "off"
-						: (af_store_cluster_up(af_core_store()) ? "up"
-																: "down"));
-	if(!af_last.check)
+	af_value_t v;
+	str s;
+
+	af_var_get(&af_last, param->pvn.u.isname.name.n, &v);
+	if(v.is_int)
+		return pv_get_sintval(msg, param, res, (long)v.n);
+	if(!v.s)
 		return pv_get_null(msg, param, res);
-	if(!af_last_formatted) {
-		af_reasons_format(
-				af_last.reasons, af_last_reasons, sizeof(af_last_reasons));
-		af_reasons_format(
-				af_last.blocking, af_last_blocking, sizeof(af_last_blocking));
-		af_last_formatted = 1;
-	}
-	switch(param->pvn.u.isname.name.n) {
-		case AF_PV_RC:
-			return pv_get_sintval(msg, param, res, af_last.rc);
-		case AF_PV_CHECK:
-			return pv_str(msg, param, res, af_last.check);
-		case AF_PV_REASON:
-			return pv_str(msg, param, res, af_last_reasons);
-		case AF_PV_BLOCKING:
-			return pv_str(msg, param, res, af_last_blocking);
-		case AF_PV_DETAIL:
-			return pv_str(msg, param, res, af_last.detail);
-		case AF_PV_COUNTRY:
-			return pv_str(msg, param, res, af_last.geo.country);
-		case AF_PV_CONTINENT:
-			return pv_str(msg, param, res, af_last.geo.continent);
-		case AF_PV_ASN:
-			return pv_get_sintval(msg, param, res, (int)af_last.geo.asn);
-		case AF_PV_SCORE:
-			return pv_get_sintval(msg, param, res, (int)af_last.score);
-		case AF_PV_SUPPRESSED:
-			return pv_get_uintval(msg, param, res, af_last.suppressed);
-		case AF_PV_BANNED:
-			return pv_get_sintval(msg, param, res, af_last.banned);
-		case AF_PV_BAN_REASON:
-			return pv_str(msg, param, res,
-					af_last.banned ? af_last.ban.reason : NULL);
-		case AF_PV_FINGERPRINT:
-			return pv_str(msg, param, res, af_last.fp_id);
-		case AF_PV_SIGNATURE:
-			return pv_str(msg, param, res, af_last.signatures);
-		case AF_PV_SHAPE:
-			return pv_str(msg, param, res, af_last.shape);
-		case AF_PV_PROFILE:
-			return pv_str(msg, param, res, af_last.dest.profile);
-		case AF_PV_NUMBER:
-			return pv_str(msg, param, res, af_last.dest.number);
-		case AF_PV_DEST_COUNTRY:
-			return pv_str(msg, param, res, af_last.dest.country);
-		case AF_PV_DEST_ZONE:
-			return pv_str(msg, param, res, af_last.dest.zone);
-		case AF_PV_DEST_CLASS:
-			return pv_str(msg, param, res,
-					af_last.dest.number[0]
-							? af_numclass_name((af_numclass_t)af_last.dest.cls)
-							: NULL);
-		case AF_PV_DEST_RISK:
-			return pv_get_sintval(msg, param, res, af_last.dest.risk);
-		case AF_PV_INTERNATIONAL:
-			return pv_get_sintval(msg, param, res, af_last.dest.international);
-		case AF_PV_CONC_TOTAL:
-			return pv_get_sintval(msg, param, res, (int)af_last.dest.conc_total);
-		case AF_PV_CONC_CALLER:
-			return pv_get_sintval(
-					msg, param, res, (int)af_last.dest.conc_caller);
-	}
-	return pv_get_null(msg, param, res);
+	s.s = (char *)v.s;
+	s.len = (int)strlen(v.s);
+	return pv_get_strval(msg, param, res, &s);
 }
 
 /* clang-format off */
