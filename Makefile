@@ -2,6 +2,9 @@
 #   make            build modules/antifraud/antifraud.so
 #   make run        start Kamailio with the module on 127.0.0.1:5060
 #   make test       unit tests (ASan/UBSan) + integration tests
+#   make opensips   build/opensips-module/antifraud.so for OpenSIPS 3.6
+#                   (OPENSIPS_SRC; by default the release tarball unpacked
+#                   and built once in build/)
 #   make bench      core ns/check and Kamailio CPU per call
 # SPDX-License-Identifier: GPL-2.0-or-later
 
@@ -14,10 +17,21 @@ CORE := $(MOD)/core
 # Kamailio source tree of the installed version (prepared by utils/kamailio-src.sh)
 KAMAILIO_SRC ?= $(BUILD)/kamailio-src
 PYTHON ?= /usr/bin/python3
+# OpenSIPS: the release tree (not packaged in Debian), unpacked from
+# OPENSIPS_TARBALL and built once (utils/opensips-src.sh)
+OPENSIPS_VERSION := 3.6.8
+OPENSIPS_TARBALL ?= $(firstword $(wildcard \
+	$(TOP)/../shared/opensips/opensips-$(OPENSIPS_VERSION).tar.xz \
+	$(TOP)/../../shared/opensips/opensips-$(OPENSIPS_VERSION).tar.xz) \
+	$(TOP)/../shared/opensips/opensips-$(OPENSIPS_VERSION).tar.xz)
+OPENSIPS_SRC ?= $(BUILD)/opensips-$(OPENSIPS_VERSION)
+OS_MOD := $(BUILD)/opensips-module/antifraud.so
 
 CORE_SRC := $(wildcard $(CORE)/af_*.c)
-CORE_HDR := $(wildcard $(CORE)/af_*.h)
+CORE_HDR := $(wildcard $(CORE)/af_*.h) $(wildcard $(CORE)/af_*.def)
 GLUE_SRC := $(wildcard $(MOD)/kamailio/*.c) $(wildcard $(MOD)/kamailio/*.h)
+OS_GLUE_SRC := $(wildcard $(MOD)/opensips/*.c) $(wildcard $(MOD)/opensips/*.h) \
+	$(MOD)/opensips/Makefile
 # the Redis store's Lua scripts, embedded as C strings at build time
 LUA_SRC := $(wildcard $(CORE)/lua/*.lua)
 GEN := $(BUILD)/gen
@@ -38,7 +52,7 @@ UNIT_BIN := $(patsubst test/unit/%.c,$(BUILD)/san/%,$(UNIT_SRC))
 UNIT_HOST := test/unit/host.c
 
 .PHONY: all deps module run test unit integration bench clean distclean \
-	kamailio-src
+	kamailio-src opensips opensips-src
 
 all: module $(BUILD)/af-fingerprint
 
@@ -75,7 +89,26 @@ $(MOD)/antifraud.so: $(BUILD)/libafcore.a $(GLUE_SRC) \
 		AF_CORE_LIB=$(BUILD)/libafcore.a quiet=silent
 	@undef=$$(nm -u $(MOD)/kamailio/antifraud.so | grep -E ' (af|AF)_' || true); \
 	if [ -n "$$undef" ]; then echo "antifraud.so: undefined core symbols: $$undef"; exit 1; fi
-	cp $(MOD)/kamailio/antifraud.so $@
+	cp $(MOD)/kamailio/antifraud.so $@.tmp && mv $@.tmp $@
+
+# OpenSIPS: its core and the modules the sample and the tests load, built
+# once (stamp files in the tree); then the glue with the tree's own
+# definitions, so that `opensips -V` flags and the module's match
+$(OPENSIPS_SRC)/.af-modules.stamp: utils/opensips-src.sh
+	@utils/opensips-src.sh "$(OPENSIPS_SRC)" "$(OPENSIPS_TARBALL)"
+
+opensips-src: $(OPENSIPS_SRC)/.af-modules.stamp
+
+opensips: $(OS_MOD)
+
+$(OS_MOD): $(BUILD)/libafcore.a $(OS_GLUE_SRC) $(OPENSIPS_SRC)/.af-modules.stamp
+	@rm -f $(MOD)/opensips/antifraud.so # relink: the core is not its dependency
+	$(MAKE) -C $(MOD)/opensips OPENSIPS_SRC=$(OPENSIPS_SRC) \
+		AF_CORE_LIB=$(BUILD)/libafcore.a Q=@ FASTER=1
+	@undef=$$(nm -u $(MOD)/opensips/antifraud.so | grep -E ' (af|AF)_' || true); \
+	if [ -n "$$undef" ]; then echo "antifraud.so: undefined core symbols: $$undef"; exit 1; fi
+	@mkdir -p $(@D)
+	cp $(MOD)/opensips/antifraud.so $@.tmp && mv $@.tmp $@
 
 # operator tool: fingerprints and signature checks of captured requests
 $(BUILD)/af-fingerprint: utils/af_fingerprint.c $(BUILD)/libafcore.a
@@ -97,13 +130,13 @@ unit-build: $(UNIT_BIN)
 unit: deps unit-build
 	@$(PYTHON) -m pytest -q test/unit
 
-integration: deps module $(BUILD)/af-fingerprint
+integration: deps module opensips $(BUILD)/af-fingerprint
 	@$(PYTHON) -m pytest -q test/integration
 
 run: deps module
 	@utils/run.sh
 
-test: deps module unit-build $(BUILD)/af-fingerprint
+test: deps module opensips unit-build $(BUILD)/af-fingerprint
 	$(PYTHON) -m pytest -q test
 
 bench: deps module
@@ -112,8 +145,9 @@ bench: deps module
 clean:
 	rm -rf $(BUILD)/pic $(BUILD)/san $(GEN) $(BUILD)/libafcore.a $(BUILD)/bench \
 		$(BUILD)/af-fingerprint \
-		$(MOD)/antifraud.so
-	-$(MAKE) -C $(MOD)/kamailio COREPATH=$(KAMAILIO_SRC)/src clean \
+		$(MOD)/antifraud.so $(BUILD)/opensips-module
+	-$(MAKE) -C $(MOD)/opensips OPENSIPS_SRC=$(OPENSIPS_SRC) clean \
+		2>/dev/null	-$(MAKE) -C $(MOD)/kamailio COREPATH=$(KAMAILIO_SRC)/src clean \
 		quiet=silent 2>/dev/null
 
 distclean: clean

@@ -8,6 +8,8 @@ set -euo pipefail
 PKGS=(
 	# build
 	gcc make pkg-config dpkg-dev binutils
+	# OpenSIPS built from its release tarball (make opensips)
+	bison flex xz-utils
 	libmaxminddb-dev libhiredis-dev libpcre2-dev libyaml-dev libcmocka-dev
 	# run
 	kamailio tzdata

@@ -16,7 +16,7 @@ jobs=${AF_JOBS:-2}
 
 # the modules the sample configuration and the tests load
 MODULES="sl tm dialog rr maxfwd sipmsgops signaling mi_fifo auth auth_db
-	db_text registrar usrloc cfgutils"
+	db_text registrar usrloc cfgutils event_routing"
 
 if [ ! -f "$dir/Makefile.defs" ]; then
 	[ -r "$tarball" ] || { echo "opensips-src: no $tarball" >&2; exit 1; }

@@ -1,0 +1,44 @@
+/*
+ * antifraud - OpenSIPS glue: shared declarations.
+ *
+ * Copyright (C) 2026 antifraud authors
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#ifndef AF_OS_H
+#define AF_OS_H
+
+#include "parser/msg_parser.h"
+#include "mi/mi.h"
+#include "af_host.h"
+#include "af_core.h"
+#include "af_request.h"
+#include "af_module.h"
+#include "af_var.h"
+
+/* the host implementation for OpenSIPS (shm, clock, log) */
+extern const af_host_t af_os_host;
+
+/* what the checks need of msg, once per message; 0, -1 when msg is not
+ * a request */
+int af_os_request(struct sip_msg *msg, af_request_t *req);
+
+/* the MI commands (af_bans, af_reload, ...) */
+extern const mi_export_t af_os_mi_cmds[];
+
+/* binds the dialog module when loaded (mod_init); 0, -1 on error */
+int af_os_dlg_init(void);
+
+/* af_check_dest admitted msg's call: its slots go back when it ends */
+void af_os_dest_admitted(struct sip_msg *msg, const af_dest_ticket_t *t);
+
+/* keeps v as this process's last verdict ($antifraud) and raises
+ * E_ANTIFRAUD_ALERT when it alerts or blocks; returns v->rc */
+int af_os_announce(const af_request_t *req, const af_verdict_t *v);
+
+/* learns authentication results from sl and tm replies (mod_init) */
+int af_os_auth_init(int learn);
+
+/* the script reports msg's authentication result (ok 1, failed 0) */
+int af_os_auth_report(struct sip_msg *msg, int ok);
+
+#endif
