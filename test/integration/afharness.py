@@ -2,9 +2,11 @@
 # redis-server processes on loopback ports chosen at run time.
 # SPDX-License-Identifier: GPL-2.0-or-later
 import hashlib
+import json
 import os
 import random
 import re
+import select
 import shutil
 import signal
 import socket
@@ -18,6 +20,12 @@ SAMPLE_CFG = os.path.join(ROOT, "etc", "kamailio.cfg")
 DATA = os.path.join(ROOT, "test", "data")
 ETC = os.path.join(ROOT, "etc")
 SCENARIOS = os.path.join(ROOT, "test", "integration", "scenarios")
+# OpenSIPS: the release tree built by `make opensips` (or OPENSIPS_SRC)
+OPENSIPS_SRC = os.environ.get("OPENSIPS_SRC") or os.path.join(
+    ROOT, "build", "opensips-3.6.8")
+OPENSIPS_MODULE = os.path.join(ROOT, "build", "opensips-module",
+                               "antifraud.so")
+OPENSIPS_CFG = os.path.join(ROOT, "etc", "opensips.cfg")
 
 
 def kamailio_mpath():
@@ -72,9 +80,10 @@ def dbtext_escape(value):
             .replace("\t", "\\t"))
 
 
-def write_auth_db(path, accounts, domain="127.0.0.1"):
+def write_auth_db(path, accounts, domain="127.0.0.1", version=7):
     """A db_text database for auth_db in the directory path: the 'version'
-    table (the table versions Kamailio 5.6 checks: subscriber 7) and the
+    table (the subscriber table version the server checks: Kamailio 5.6 7,
+    OpenSIPS 3.6 8) and the
     'subscriber' table with accounts {user: password} in plain text (the
     cfg computes HA1: calculate_ha1), ha1/ha1b filled in as well. Returns
     the db_url ("text:///path")."""
@@ -82,7 +91,7 @@ def write_auth_db(path, accounts, domain="127.0.0.1"):
     with open(os.path.join(path, "version"), "w") as f:
         f.write("id(int,auto) table_name(string) table_version(int) \n"
                 "0:version:1\n"
-                "0:subscriber:7\n")
+                "0:subscriber:%d\n" % version)
     with open(os.path.join(path, "subscriber"), "w") as f:
         f.write("id(int,auto) username(string) domain(string) "
                 "password(string) ha1(string) ha1b(string) \n")
@@ -94,12 +103,19 @@ def write_auth_db(path, accounts, domain="127.0.0.1"):
     return "text://" + os.path.abspath(path)
 
 
-class Kamailio:
-    """Debian's kamailio running the sample etc/kamailio.cfg with the built
-    module, on its own port, ctl socket and run directory. With accounts
-    ({user: password}) it runs the cfg's AF_AUTH block: registrar and digest
-    authentication against a db_text subscriber table written in workdir;
-    nonce_expire sets the auth module's nonce lifetime (s)."""
+class Server:
+    """A SIP server running its sample configuration (etc/NAME.cfg) with
+    the built module, on its own port and run directory; the subclasses
+    say how to start it and reach its management interface. With accounts
+    ({user: password}) it runs the cfg's AF_AUTH block: registrar and
+    digest authentication against a db_text subscriber table written in
+    workdir; nonce_expire sets the auth module's nonce lifetime (s).
+    defines are the cfg's AF_* settings (None: defined without a value).
+    rpc() takes Kamailio's command names (antifraud.bans ...) and answers
+    as kamcmd prints, whatever the server."""
+
+    name = None
+    subscriber_version = 7
 
     def __init__(self, workdir, rules, next_hop_port=None, children=2,
                  ip="127.0.0.1", defines=None, accounts=None,
@@ -107,39 +123,43 @@ class Kamailio:
         self.workdir = workdir
         self.ip = ip
         self.port = free_port(ip)
-        self.ctl = os.path.join(workdir, "kamailio_ctl")
         self.rules = rules
-        self.log_path = os.path.join(workdir, "kamailio-%d.log" % self.port)
+        self.log_path = os.path.join(workdir, "%s-%d.log" % (self.name,
+                                                             self.port))
         self.next_hop_port = next_hop_port or free_port()
         self.children = children
         self.defines = dict(defines or {})
         self.accounts = accounts
         if accounts is not None:
             db = write_auth_db(os.path.join(workdir, "dbtext-%d" % self.port),
-                               accounts, domain=ip)
+                               accounts, domain=ip,
+                               version=self.subscriber_version)
             self.defines["AF_AUTH"] = None
             self.defines["AF_AUTH_DB"] = '"%s"' % db
             if nonce_expire is not None:
                 self.defines["AF_NONCE_EXPIRE"] = int(nonce_expire)
         self.proc = None
         self.wrapper = []  # e.g. valgrind
-        self.extra_args = []  # more kamailio options, e.g. -x tlsf
-        self.cfg = SAMPLE_CFG
+        self.extra_args = []  # more server options
+
+    def settings(self):
+        """The cfg's AF_* settings for this instance."""
+        d = {"AF_IP": self.ip, "AF_PORT": self.port,
+             "AF_NEXT_HOP": '"sip:127.0.0.1:%d"' % self.next_hop_port,
+             "AF_RULES": '"%s"' % self.rules,
+             "AF_CHILDREN": self.children}
+        d.update(self.defines)
+        return d
+
+    def command(self):
+        raise NotImplementedError
+
+    def ready(self):
+        """True once the management interface answers."""
+        raise NotImplementedError
 
     def start(self, expect_fail=False, timeout=15):
-        args = ["kamailio", "-f", self.cfg, "-DD", "-E", "-m", "128",
-                "-Y", self.workdir,
-                "-A", "AF_IP=%s" % self.ip,
-                "-A", "AF_PORT=%d" % self.port,
-                "-A", 'AF_NEXT_HOP="sip:127.0.0.1:%d"' % self.next_hop_port,
-                "-A", 'AF_RULES="%s"' % self.rules,
-                "-A", 'AF_MODULE="%s"' % MODULE,
-                "-A", 'AF_CTL="unix:%s"' % self.ctl,
-                "-A", 'AF_MPATH="%s"' % kamailio_mpath(),
-                "-A", "AF_CHILDREN=%d" % self.children]
-        for k, v in self.defines.items():
-            args += ["-A", k if v is None else "%s=%s" % (k, v)]
-        args += self.extra_args
+        args = self.command()
         self.log = open(self.log_path, "w")
         self.proc = subprocess.Popen(self.wrapper + args, stdout=self.log,
                                      stderr=subprocess.STDOUT,
@@ -149,36 +169,23 @@ class Kamailio:
                 rc = self.proc.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
                 self.stop()
-                raise AssertionError("kamailio started with a bad config")
+                raise AssertionError("%s started with a bad config" %
+                                     self.name)
             return rc
         deadline = time.time() + timeout
         while time.time() < deadline:
             if self.proc.poll() is not None:
-                raise AssertionError("kamailio exited (%s):\n%s" % (
-                    self.proc.returncode, self.read_log()[-4000:]))
-            if os.path.exists(self.ctl):
-                try:
-                    self.rpc("core.version")
-                    return self
-                except AssertionError:
-                    pass
+                raise AssertionError("%s exited (%s):\n%s" % (
+                    self.name, self.proc.returncode, self.read_log()[-4000:]))
+            if self.ready():
+                return self
             time.sleep(0.1)
-        raise AssertionError("kamailio did not start:\n" + self.read_log()[-4000:])
+        raise AssertionError("%s did not start:\n%s" % (
+            self.name, self.read_log()[-4000:]))
 
     def read_log(self):
         with open(self.log_path, errors="replace") as f:
             return f.read()
-
-    def rpc(self, *args, check=True):
-        p = subprocess.run(["kamcmd", "-s", "unix:" + self.ctl] +
-                           [str(a) for a in args],
-                           capture_output=True, text=True, timeout=10)
-        if p.returncode == 0 and p.stdout.startswith("error:"):
-            p.returncode = 1  # kamcmd exits 0 on an RPC fault
-        if check and p.returncode != 0:
-            raise AssertionError("kamcmd %s failed: %s %s" % (
-                " ".join(map(str, args)), p.stdout, p.stderr))
-        return p
 
     def stats(self):
         """antifraud.stats parsed into a dict (nested for sub-structs)."""
@@ -202,6 +209,185 @@ class Kamailio:
                 self.proc.wait()
         if getattr(self, "log", None):
             self.log.close()
+
+
+class Kamailio(Server):
+    """Debian's kamailio with etc/kamailio.cfg; kamcmd over its ctl
+    socket."""
+
+    name = "kamailio"
+
+    def __init__(self, workdir, rules, **kw):
+        super().__init__(workdir, rules, **kw)
+        self.ctl = os.path.join(workdir, "kamailio_ctl")
+        self.cfg = SAMPLE_CFG
+
+    def command(self):
+        args = ["kamailio", "-f", self.cfg, "-DD", "-E", "-m", "128",
+                "-Y", self.workdir]
+        d = self.settings()
+        d.update({"AF_MODULE": '"%s"' % MODULE,
+                  "AF_CTL": '"unix:%s"' % self.ctl,
+                  "AF_MPATH": '"%s"' % kamailio_mpath()})
+        for k, v in d.items():
+            args += ["-A", k if v is None else "%s=%s" % (k, v)]
+        return self.wrapper + args + self.extra_args
+
+    def ready(self):
+        if not os.path.exists(self.ctl):
+            return False
+        try:
+            self.rpc("core.version")
+            return True
+        except AssertionError:
+            return False
+
+    def rpc(self, *args, check=True):
+        p = subprocess.run(["kamcmd", "-s", "unix:" + self.ctl] +
+                           [str(a) for a in args],
+                           capture_output=True, text=True, timeout=10)
+        if p.returncode == 0 and p.stdout.startswith("error:"):
+            p.returncode = 1  # kamcmd exits 0 on an RPC fault
+        if check and p.returncode != 0:
+            raise AssertionError("kamcmd %s failed: %s %s" % (
+                " ".join(map(str, args)), p.stdout, p.stderr))
+        return p
+
+
+def mi_fifo(fifo, method, params=None, timeout=10.0):
+    """One MI command over OpenSIPS's mi_fifo (JSON-RPC: the request line
+    ":reply:{...}" in the server's FIFO, the answer in /tmp/reply, the
+    module's default reply_dir). Returns the decoded answer (a dict with
+    "result" or "error")."""
+    name = "af_mi_%d_%s" % (os.getpid(), rand_token(10))
+    path = os.path.join("/tmp", name)
+    os.mkfifo(path, 0o600)
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        req = {"jsonrpc": "2.0", "method": method, "id": 1}
+        if params:
+            req["params"] = params
+        w = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+        try:
+            os.write(w, (":%s:%s\n" % (name, json.dumps(req))).encode())
+        finally:
+            os.close(w)
+        data = b""
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            r, _, _ = select.select([fd], [], [], 0.05)
+            if not r:
+                continue
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                time.sleep(0.01)
+                continue
+            data += chunk
+            try:
+                return json.loads(data)
+            except ValueError:
+                continue
+        raise AssertionError("no MI answer to %s: %r" % (method, data))
+    finally:
+        os.close(fd)
+        os.unlink(path)
+
+
+def kamcmd_text(value, indent=0):
+    """value (an MI result) as kamcmd prints an RPC answer, so that
+    parse_kamcmd reads both servers' answers alike."""
+    pad = "\t" * indent
+    if isinstance(value, dict):
+        out = [pad + "{"]
+        for k, v in value.items():
+            if isinstance(v, dict):
+                out.append("%s\t%s: {" % (pad, k))
+                out += kamcmd_text(v, indent + 1).splitlines()[1:-1]
+                out.append(pad + "\t}")
+            elif isinstance(v, list):
+                out.append("%s\t%s: {" % (pad, k))
+                for item in v:
+                    out.append(kamcmd_text(item, indent + 2))
+                out.append(pad + "\t}")
+            else:
+                out.append("%s\t%s: %s" % (pad, k, v))
+        out.append(pad + "}")
+        return "\n".join(out)
+    if isinstance(value, list):
+        return "\n".join(kamcmd_text(v, indent) for v in value)
+    return pad + str(value)
+
+
+class OpenSIPS(Server):
+    """OpenSIPS 3.6 built from the release tarball (make opensips) with
+    etc/opensips.cfg through cpp; MI over mi_fifo (no opensips-cli)."""
+
+    name = "opensips"
+    subscriber_version = 8
+
+    def __init__(self, workdir, rules, **kw):
+        super().__init__(workdir, rules, **kw)
+        self.fifo = os.path.join(workdir, "opensips_fifo_%d" % self.port)
+        self.cfg = OPENSIPS_CFG
+
+    def command(self):
+        d = self.settings()
+        d.update({"AF_MODULE": '"%s"' % OPENSIPS_MODULE,
+                  "AF_FIFO": '"%s"' % self.fifo,
+                  "AF_MPATH": '"%s/modules/"' % OPENSIPS_SRC,
+                  "AF_LOG_STDERR": None})
+        pp = ["cpp", "-P", "-undef"]
+        for k, v in d.items():
+            v = "" if v is None else "=%s" % v
+            assert " " not in v, "OpenSIPS splits -p at spaces: %r" % v
+            pp.append("-D%s%s" % (k, v))
+        return self.wrapper + [
+            os.path.join(OPENSIPS_SRC, "opensips"), "-F", "-m", "128",
+            "-w", self.workdir, "-f", self.cfg, "-p", " ".join(pp)] + \
+            self.extra_args
+
+    def ready(self):
+        if not os.path.exists(self.fifo):
+            return False
+        try:
+            return "result" in mi_fifo(self.fifo, "uptime", timeout=1.0)
+        except (AssertionError, OSError):
+            return False
+
+    def mi(self, method, *params):
+        return mi_fifo(self.fifo, method, list(params))
+
+    def rpc(self, *args, check=True):
+        """Kamailio's RPC names on OpenSIPS's MI: antifraud.X is af_X;
+        kamcmd's "s:" prefix (a string) is dropped, an all-digit argument
+        is a number. Answers as kamcmd prints them."""
+        name = args[0]
+        assert name.startswith("antifraud."), name
+        params = []
+        for a in args[1:]:
+            a = str(a)
+            if a.startswith("s:"):
+                params.append(a[2:])
+            elif re.fullmatch(r"-?\d+", a):
+                params.append(int(a))
+            else:
+                params.append(a)
+        ans = self.mi("af_" + name[len("antifraud."):], *params)
+        if "error" in ans:
+            out = "error: %s - %s\n" % (ans["error"].get("code"),
+                                        ans["error"].get("message"))
+            rc = 1
+        else:
+            out = kamcmd_text(ans["result"]) + "\n"
+            rc = 0
+        p = subprocess.CompletedProcess(args, rc, out, "")
+        if check and rc != 0:
+            raise AssertionError("MI %s failed: %s" % (" ".join(map(
+                str, args)), out))
+        return p
+
+
+SERVERS = {"kamailio": Kamailio, "opensips": OpenSIPS}
 
 
 def parse_kamcmd(text):

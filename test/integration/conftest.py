@@ -54,3 +54,26 @@ def kam(tmp_path, rules, uas):
         crashed = k.crashed()
         k.stop()
         assert not crashed, "kamailio crashed: %s" % crashed
+
+
+@pytest.fixture(params=sorted(h.SERVERS))
+def server(request):
+    """The server class of a test that runs on Kamailio and on OpenSIPS."""
+    return h.SERVERS[request.param]
+
+
+@pytest.fixture
+def srv(tmp_path, rules, uas, server):
+    """As kam, on each server in turn (the test runs once per server)."""
+    instances = []
+
+    def start(rules_path=None, **kw):
+        k = server(str(tmp_path), rules_path or rules(), next_hop_port=uas,
+                   **kw)
+        instances.append(k)
+        return k.start()
+    yield start
+    for k in instances:
+        crashed = k.crashed()
+        k.stop()
+        assert not crashed, "%s crashed: %s" % (k.name, crashed)

@@ -53,8 +53,8 @@ def test_untrusted_caller_to_local_user_is_routed(kam, tmp_path):
     assert p.returncode == 0, p.stdout[-3000:]
 
 
-def test_scan_of_unknown_user_is_dropped_then_banned(kam):
-    k = kam()
+def test_scan_of_unknown_user_is_dropped_then_banned(srv):
+    k = srv()
     scanner = "127.0.0.7"
     # before: the keepalive gets an answer
     assert keepalive(k, scanner) == 200
@@ -92,8 +92,8 @@ def test_unknown_domain_is_dropped(kam):
     c.close()
 
 
-def test_manual_ban_unban_and_expiry(kam):
-    k = kam()
+def test_manual_ban_unban_and_expiry(srv):
+    k = srv()
     ip = "127.0.0.10"
     assert keepalive(k, ip) == 200
     assert "Ok" in k.rpc("antifraud.ban", ip, 2, "operator test").stdout
@@ -116,8 +116,8 @@ def test_manual_ban_unban_and_expiry(kam):
     assert p.returncode != 0 and "Not banned" in (p.stdout + p.stderr)
 
 
-def test_denied_country_and_deny_list(kam):
-    k = kam()
+def test_denied_country_and_deny_list(srv):
+    k = srv()
     # 127.0.0.3 is KP (denied); 127.0.0.66 is in the deny list file
     assert keepalive(k, "127.0.0.3") is None
     assert keepalive(k, "127.0.0.66") is None
@@ -230,9 +230,9 @@ def test_monitor_mode_alerts_without_blocking(kam, rules, tmp_path):
     c.close()
 
 
-def test_reload_keeps_old_rules_on_error(kam, rules, tmp_path):
+def test_reload_keeps_old_rules_on_error(srv, rules, tmp_path):
     path = rules()
-    k = kam(path)
+    k = srv(path)
     with open(path) as f:
         good = f.read()
     with open(path, "w") as f:
@@ -253,10 +253,10 @@ def test_reload_keeps_old_rules_on_error(kam, rules, tmp_path):
     assert st["reloads"] == 1 and st["reload_errors"] == 1
 
 
-def test_bad_rule_file_is_a_startup_error(tmp_path, rules, uas):
+def test_bad_rule_file_is_a_startup_error(tmp_path, rules, uas, server):
     bad = rules("version: 1\nprofiles:\n  default:\n    mode: {user: maybe}\n",
                 "bad.yaml")
-    k = h.Kamailio(str(tmp_path), bad, next_hop_port=uas)
+    k = server(str(tmp_path), bad, next_hop_port=uas)
     rc = k.start(expect_fail=True)
     assert rc != 0
     assert "bad.yaml:4" in k.read_log()
@@ -283,8 +283,8 @@ def test_missing_geoip_db_is_a_startup_error(tmp_path, rules, uas):
         k.stop()
 
 
-def test_svwar_finds_nothing_and_is_banned(kam, tmp_path):
-    k = kam()
+def test_svwar_finds_nothing_and_is_banned(srv, tmp_path):
+    k = srv()
     # Debian's svwar 0.3.3 ignores -b: it scans from 127.0.0.1
     p = subprocess.run(["svwar", "-e", "100-140",
                         "-m", "INVITE", "--force", "--maximumtime", "4",
