@@ -128,10 +128,10 @@ TOOL_RUNS = {
 
 
 @pytest.mark.parametrize("tool", sorted(TOOL_RUNS))
-def test_real_sipvicious_tool_is_refused(kam, rules, tmp_path, tool):
+def test_real_sipvicious_tool_is_refused(srv, rules, tmp_path, tool):
     """Debian's svmap, svwar and svcrack: the first request is refused by
     its signature, the tool learns nothing and its source is banned."""
-    k = kam(monitor_source_rules(rules))
+    k = srv(monitor_source_rules(rules))
     args = [a.format(port=k.port) for a in TOOL_RUNS[tool]]
     out = run_tool(args, str(tmp_path))
     text = out.stdout + out.stderr
