@@ -37,21 +37,33 @@ def uas_dest(tmp_path):
     h.Sipp.stop(p)
 
 
-@pytest.fixture
-def kd(tmp_path, dest_rules, uas_dest):
-    """kamailio with the dest rules, routing to the sipp UAS of uas-dest."""
+def dest_servers(server, tmp_path, dest_rules, uas_dest):
+    """A start() for server with the dest rules, routing to the sipp UAS
+    of uas-dest; yields it, then stops what it started."""
     started = []
 
     def start(holidays=""):
-        k = h.Kamailio(str(tmp_path), dest_rules(holidays),
-                       next_hop_port=uas_dest)
+        k = server(str(tmp_path), dest_rules(holidays),
+                   next_hop_port=uas_dest)
         started.append(k)
         return k.start()
     yield start
     for k in started:
         crashed = k.crashed()
         k.stop()
-        assert not crashed, "kamailio crashed: %s" % crashed
+        assert not crashed, "%s crashed: %s" % (k.name, crashed)
+
+
+@pytest.fixture
+def kd(tmp_path, dest_rules, uas_dest):
+    """kamailio with the dest rules (dest_servers)."""
+    yield from dest_servers(h.Kamailio, tmp_path, dest_rules, uas_dest)
+
+
+@pytest.fixture
+def kd_any(server, tmp_path, dest_rules, uas_dest):
+    """The same on each server in turn."""
+    yield from dest_servers(server, tmp_path, dest_rules, uas_dest)
 
 
 def invite(k, number, caller="alice", timeout=2.0):
@@ -103,8 +115,8 @@ def country_stats(k):
     return {c["country"]: c for c in out["countries"]}
 
 
-def test_routed_calls_national_and_international(kd, tmp_path):
-    k = kd()
+def test_routed_calls_national_and_international(kd_any, tmp_path):
+    k = kd_any()
     p = call(tmp_path, k, DE_FIXED)
     assert p.returncode == 0, p.stdout + p.stderr
     p = call(tmp_path, k, FR)
@@ -118,8 +130,8 @@ def test_routed_calls_national_and_international(kd, tmp_path):
     assert wait_total(k, 0) == 0
 
 
-def test_profile_without_international_is_refused(kd, tmp_path):
-    k = kd()
+def test_profile_without_international_is_refused(kd_any, tmp_path):
+    k = kd_any()
     assert invite(k, FR, caller="local1") == 403
     assert invite(k, "0033123456789", caller="local1") == 403
     p = call(tmp_path, k, DE_FIXED, caller="local1")
@@ -132,8 +144,8 @@ def test_profile_without_international_is_refused(kd, tmp_path):
     assert "dest_international" in log and "profile=local" in log
 
 
-def test_premium_range_in_allowed_country_is_refused(kd, tmp_path):
-    k = kd()
+def test_premium_range_in_allowed_country_is_refused(kd_any, tmp_path):
+    k = kd_any()
     assert invite(k, DE_PREMIUM) == 403
     assert invite(k, "09001234567") == 403       # the same, dialed nationally
     assert invite(k, FR_RANGE) == 403           # operator's refused range
@@ -157,8 +169,8 @@ def test_premium_range_in_allowed_country_is_refused(kd, tmp_path):
     assert p.returncode == 0, p.stdout + p.stderr
 
 
-def test_sixth_concurrent_international_call_refused(kd, tmp_path):
-    k = kd()
+def test_sixth_concurrent_international_call_refused(kd_any, tmp_path):
+    k = kd_any()
     bg = call_bg(tmp_path, k, FR, calls=5, hold_ms=4000)
     try:
         assert wait_total(k, 5) == 5
@@ -181,9 +193,9 @@ def test_sixth_concurrent_international_call_refused(kd, tmp_path):
 
 
 @pytest.mark.parametrize("scenario", ["uac-busy.xml", "uac-cancel.xml"])
-def test_busy_and_cancelled_calls_give_their_slot_back(kd, tmp_path,
+def test_busy_and_cancelled_calls_give_their_slot_back(kd_any, tmp_path,
                                                        scenario):
-    k = kd()
+    k = kd_any()
     bg = call_bg(tmp_path, k, FR, calls=4, hold_ms=5000)
     try:
         assert wait_total(k, 4) == 4
