@@ -32,9 +32,9 @@ def uas_dest(tmp_path):
     h.Sipp.stop(p)
 
 
-@pytest.fixture
-def cluster(tmp_path, rules, uas_dest):
-    """start(n, url): n kamailio nodes in cluster mode on url."""
+def cluster_nodes(kinds, tmp_path, rules, uas_dest):
+    """A start(n, url): n nodes in cluster mode on url, of the server
+    classes kinds in turn; yields it, then stops every node."""
     nodes = []
     with open(os.path.join(h.DATA, "rules-dest.yaml.in")) as f:
         text = f.read().replace("@HOLIDAYS@", "")
@@ -45,7 +45,8 @@ def cluster(tmp_path, rules, uas_dest):
         for _ in range(n):
             d = tmp_path / ("node%d" % len(nodes))
             d.mkdir()
-            k = h.Kamailio(str(d), path, next_hop_port=uas_dest, defines={
+            kind = kinds[len(nodes) % len(kinds)]
+            k = kind(str(d), path, next_hop_port=uas_dest, defines={
                 "AF_REDIS": '"%s"' % url,
                 "AF_REDIS_FALLBACK": '"%s"' % fallback})
             nodes.append(k)
@@ -55,7 +56,28 @@ def cluster(tmp_path, rules, uas_dest):
     for k in nodes:
         crashed = k.crashed()
         k.stop()
-        assert not crashed, "kamailio crashed: %s" % crashed
+        assert not crashed, "%s crashed: %s" % (k.name, crashed)
+
+
+@pytest.fixture
+def cluster(tmp_path, rules, uas_dest):
+    """Kamailio nodes (cluster_nodes)."""
+    yield from cluster_nodes([h.Kamailio], tmp_path, rules, uas_dest)
+
+
+@pytest.fixture
+def cluster_any(server, tmp_path, rules, uas_dest):
+    """Nodes of one server, each server in turn."""
+    yield from cluster_nodes([server], tmp_path, rules, uas_dest)
+
+
+@pytest.fixture(params=["kamailio", "mixed"])
+def cluster_mix(request, tmp_path, rules, uas_dest):
+    """Kamailio nodes, then a mixed cluster: Kamailio and OpenSIPS nodes
+    in turn on one Redis (the same keys and scripts)."""
+    kinds = [h.Kamailio] if request.param == "kamailio" else \
+        [h.Kamailio, h.OpenSIPS]
+    yield from cluster_nodes(kinds, tmp_path, rules, uas_dest)
 
 
 def invite(k, number, caller="alice", src="127.0.0.1", timeout=2.0):
@@ -108,8 +130,8 @@ def redis_state(k):
     return h.parse_kamcmd(k.rpc("antifraud.stats").stdout)["redis"]["state"]
 
 
-def test_rate_limit_is_exact_across_nodes(cluster, redis, tmp_path):
-    nodes = cluster(3, "redis://127.0.0.1:%d/0" % redis.port)
+def test_rate_limit_is_exact_across_nodes(cluster_mix, redis, tmp_path):
+    nodes = cluster_mix(3, "redis://127.0.0.1:%d/0" % redis.port)
     # caller_per_minute 5 for rate1: 8 calls round-robin over the nodes
     passed = 0
     for i in range(8):
@@ -126,8 +148,8 @@ def test_rate_limit_is_exact_across_nodes(cluster, redis, tmp_path):
         assert int(redis.cli("PTTL", key).stdout) > 0, key
 
 
-def test_concurrency_is_exact_across_nodes(cluster, redis, tmp_path):
-    nodes = cluster(3, "redis://127.0.0.1:%d/0" % redis.port)
+def test_concurrency_is_exact_across_nodes(cluster_mix, redis, tmp_path):
+    nodes = cluster_mix(3, "redis://127.0.0.1:%d/0" % redis.port)
     bgs = [call_bg(tmp_path, nodes[0], FR, caller="a", calls=2),
            call_bg(tmp_path, nodes[1], FR, caller="b", calls=2),
            call_bg(tmp_path, nodes[2], FR, caller="c", calls=1)]
@@ -145,17 +167,17 @@ def test_concurrency_is_exact_across_nodes(cluster, redis, tmp_path):
     assert p.returncode == 0, p.stdout + p.stderr
 
 
-def test_repetition_is_exact_across_nodes(cluster, redis, tmp_path):
-    nodes = cluster(3, "redis://127.0.0.1:%d/0" % redis.port)
+def test_repetition_is_exact_across_nodes(cluster_mix, redis, tmp_path):
+    nodes = cluster_mix(3, "redis://127.0.0.1:%d/0" % redis.port)
     # rep1: same_number blocks above 3 in 60 min
     passed = sum(call(tmp_path, nodes[i % 3], FR, caller="rep1").returncode
                  == 0 for i in range(6))
     assert passed == 3
 
 
-def test_ban_on_one_node_applies_everywhere(cluster, redis):
+def test_ban_on_one_node_applies_everywhere(cluster_mix, redis):
     url = "redis://127.0.0.1:%d/0" % redis.port
-    nodes = cluster(3, url)
+    nodes = cluster_mix(3, url)
     for k in nodes:
         assert options(k, "127.0.0.9") == 200
     nodes[0].rpc("antifraud.ban", "127.0.0.9", 600, "from node 1")
@@ -167,7 +189,7 @@ def test_ban_on_one_node_applies_everywhere(cluster, redis):
     bans = h.parse_kamcmd(nodes[2].rpc("antifraud.bans").stdout)
     assert bans["ip"] == "127.0.0.9" and bans["reason"] == "from node 1"
     # a node started later sees the bans kept in Redis
-    late = cluster(1, url)[0]
+    late = cluster_mix(1, url)[0]
     assert options(late, "127.0.0.9") is None
     # and every node's fallback store got it through pub/sub: with Redis
     # gone, the ban still holds on each node
@@ -204,8 +226,8 @@ def test_reload_reaches_all_nodes(cluster, redis):
     assert nodes[0].read_log().count("rules reloaded") == 1
 
 
-def test_redis_killed_mid_run_then_back(cluster, redis, tmp_path):
-    nodes = cluster(2, "redis://127.0.0.1:%d/0" % redis.port)
+def test_redis_killed_mid_run_then_back(cluster_any, redis, tmp_path):
+    nodes = cluster_any(2, "redis://127.0.0.1:%d/0" % redis.port)
     bg = h.Sipp.uac_bg(str(tmp_path), "%s:%d" % (nodes[0].ip, nodes[0].port),
                        scenario="uac-hold.xml", caller="alice", callee=DE,
                        calls=200, rate=40, extra=["-d", "100", "-l", "50"])
