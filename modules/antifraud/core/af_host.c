@@ -4,6 +4,7 @@
  * Copyright (C) 2026 antifraud authors
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
+#include <time.h>
 #include "af_host.h"
 
 const af_host_t *af_host;
@@ -22,4 +23,12 @@ void af_log(int level, const char *fmt, ...)
 	va_start(ap, fmt);
 	af_host->vlog(level, fmt, ap);
 	va_end(ap);
+}
+
+uint64_t af_host_clock_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }

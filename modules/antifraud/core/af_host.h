@@ -42,6 +42,10 @@ extern const af_host_t *af_host;
 /* installs the host; must be called once before any other af_ function */
 void af_host_set(const af_host_t *host);
 
+/* the wall clock in ms (CLOCK_REALTIME): a host's now_ms when it has
+ * no clock of its own */
+uint64_t af_host_clock_ms(void);
+
 void af_log(int level, const char *fmt, ...)
 		__attribute__((format(printf, 2, 3)));
 

@@ -62,12 +62,14 @@ static int af_mod_redis_cfg(const af_params_t *p, af_redis_cfg_t *rc,
 	return 0;
 }
 
-int af_module_init(const af_params_t *p, char *err, size_t errlen)
+int af_module_init(const af_host_t *host, const af_params_t *p, char *err,
+		size_t errlen)
 {
 	static af_redis_cfg_t rc;
 	af_core_cfg_t cfg;
 	char perr[256];
 
+	af_host_set(host);
 	if(p->shm_entries < 64 || p->shm_stripes < 1
 			|| (p->shm_stripes & (p->shm_stripes - 1)) != 0) {
 		snprintf(err, errlen,
@@ -125,17 +127,32 @@ int af_module_init(const af_params_t *p, char *err, size_t errlen)
 	return 0;
 }
 
-void af_module_describe(const af_params_t *p, char *buf, size_t size)
+void af_module_started(const af_params_t *p)
 {
 	if(af_core_clustered())
-		snprintf(buf, size,
-				"rules from %s, state in Redis (%s), fallback '%s' in shared"
-				" memory (%d entries)",
+		AF_INFO("rules from %s, state in Redis (%s), fallback '%s' in shared"
+				" memory (%d entries)\n",
 				p->config, p->redis, p->redis_fallback, p->shm_entries);
 	else
-		snprintf(buf, size,
-				"rules from %s, state in shared memory (%d entries)",
+		AF_INFO("rules from %s, state in shared memory (%d entries)\n",
 				p->config, p->shm_entries);
+}
+
+void af_module_auth_learning(int sl, int tm)
+{
+	if(!sl && !tm)
+		AF_WARN("auth_learn: neither sl nor tm is loaded: authentication"
+				" results are learned only from af_auth_failed() and"
+				" af_auth_ok()\n");
+	else if(!sl || !tm)
+		AF_INFO("auth_learn: learning from %s replies only\n",
+				sl ? "stateless (sl)" : "stateful (tm)");
+}
+
+int af_module_timer(void)
+{
+	af_core_timer();
+	return af_module_redis_event();
 }
 
 int af_module_redis_event(void)
@@ -226,6 +243,14 @@ int af_module_alert(af_verdict_t *v, const af_request_t *req)
 	return af_alert_admit(v, req, af_now_ms());
 }
 
+/* the ticket of the call this process admitted last, without a dialog */
+static struct {
+	int set;
+	int warned;
+	uint64_t msg_key;
+	af_dest_ticket_t t;
+} af_mod_wait;
+
 struct af_hold {
 	int released; /* atomic: the slots went back */
 	af_dest_ticket_t t;
@@ -235,6 +260,7 @@ af_hold_t *af_module_hold(const af_dest_ticket_t *t)
 {
 	af_hold_t *h = af_host->shm_alloc(sizeof(*h));
 
+	af_mod_wait.set = 0; /* a call waiting before is left to age out */
 	if(!h) {
 		AF_ERR("out of shared memory: the call's concurrency slots are"
 			   " given back now\n");
@@ -244,6 +270,30 @@ af_hold_t *af_module_hold(const af_dest_ticket_t *t)
 	h->released = 0;
 	h->t = *t;
 	return h;
+}
+
+void af_module_hold_later(uint64_t msg_key, const af_dest_ticket_t *t)
+{
+	if(af_mod_wait.set && af_mod_wait.msg_key != msg_key
+			&& !af_mod_wait.warned) {
+		af_mod_wait.warned = 1;
+		AF_WARN("af_check_dest admitted a call whose dialog was never"
+				" created: its concurrency slots stay until"
+				" dest.max_duration. Create the dialog of every call"
+				" af_check_dest admits (Kamailio: dlg_manage(), OpenSIPS:"
+				" create_dialog()) (logged once)\n");
+	}
+	af_mod_wait.set = 1;
+	af_mod_wait.msg_key = msg_key;
+	af_mod_wait.t = *t;
+}
+
+af_hold_t *af_module_hold_claim(uint64_t msg_key)
+{
+	if(!af_mod_wait.set || af_mod_wait.msg_key != msg_key)
+		return NULL;
+	af_mod_wait.set = 0;
+	return af_module_hold(&af_mod_wait.t);
 }
 
 void af_module_hold_end(af_hold_t *h)

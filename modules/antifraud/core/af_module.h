@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "af_core.h"
+#include "af_host.h"
 #include "af_request.h"
 #include "af_alert.h"
 
@@ -44,10 +45,19 @@ typedef struct af_params {
  * that cannot reach it starts on its fallback) and watches the breaker
  * for af_module_redis_event(). 0, or -1 with the reason in err.
  */
-int af_module_init(const af_params_t *p, char *err, size_t errlen);
+int af_module_init(const af_host_t *host, const af_params_t *p, char *err,
+		size_t errlen);
 
-/* a line for the start log: where the rules and the state are */
-void af_module_describe(const af_params_t *p, char *buf, size_t size);
+/* the module's periodic work (every timer_interval s, one process):
+ * returns a breaker change to announce, as af_module_redis_event() */
+int af_module_timer(void);
+
+/* logs where the rules and the state are: the module started */
+void af_module_started(const af_params_t *p);
+
+/* logs where authentication results are learned from: stateless
+ * replies (sl 1), stateful ones (tm 1) */
+void af_module_auth_learning(int sl, int tm);
 
 /* a breaker change not yet announced (any process): 1 down, 2 up again,
  * 0 none; taken once */
@@ -88,6 +98,17 @@ int af_module_alert(af_verdict_t *v, const af_request_t *req);
  */
 typedef struct af_hold af_hold_t;
 af_hold_t *af_module_hold(const af_dest_ticket_t *t);
+
+/*
+ * A call admitted before its dialog exists: its ticket waits in this
+ * process for the dialog created for the same message (msg_key: how the
+ * glue tells messages apart). af_module_hold_later() keeps it (one
+ * waiting before, never claimed, is left to age out: logged once);
+ * af_module_hold_claim() makes the hold when the dialog of msg_key is
+ * created, NULL when no ticket waits for it.
+ */
+void af_module_hold_later(uint64_t msg_key, const af_dest_ticket_t *t);
+af_hold_t *af_module_hold_claim(uint64_t msg_key);
 void af_module_hold_end(af_hold_t *h);
 void af_module_hold_free(af_hold_t *h);
 

@@ -61,6 +61,12 @@ static void sdp_line_addr(af_request_t *req, const char *p, const char *end)
 	af_request_sdp_ip(req, a, (size_t)(q - a));
 }
 
+int af_request_has_sdp(const af_request_t *req)
+{
+	return req->method == AF_M_INVITE || req->method == AF_M_MESSAGE
+		   || req->method == AF_M_OTHER;
+}
+
 void af_request_sdp(af_request_t *req, const char *body, size_t len)
 {
 	const char *p = body, *end = body + len, *eol;

@@ -91,6 +91,9 @@ void af_request_set_src(af_request_t *req, int v6, const void *addr,
  */
 void af_request_sdp_ip(af_request_t *req, const char *addr, size_t len);
 
+/* 1 when the method of req may carry an SDP body worth reading */
+int af_request_has_sdp(const af_request_t *req);
+
 /*
  * The connection and origin addresses of an application/sdp body: only
  * the c= and o= lines are read, without allocation.

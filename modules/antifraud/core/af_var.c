@@ -8,6 +8,7 @@
 #include "af_var.h"
 #include "af_common.h"
 #include "af_module.h"
+#include "af_host.h"
 
 static const char *const af_var_tab[AF_VAR__COUNT] = {
 #define AF_VAR(name, kind, value) #name,
@@ -30,7 +31,7 @@ const char *af_var_name(int id)
 	return id >= 0 && id < AF_VAR__COUNT ? af_var_tab[id] : "";
 }
 
-const char *af_var_names(void)
+static const char *af_var_names(void)
 {
 	static char buf[512];
 	size_t n = 0;
@@ -42,6 +43,16 @@ const char *af_var_names(void)
 		n += (size_t)snprintf(buf + n, sizeof(buf) - n, "%s%s",
 				i ? ", " : "", af_var_tab[i]);
 	return buf;
+}
+
+int af_var_lookup(const char *name, size_t len)
+{
+	int id = name ? af_var_id(name, len) : -1;
+
+	if(id < 0)
+		AF_ERR("unknown $antifraud(%.*s): use %s\n", (int)(len > 64 ? 64 : len),
+				name ? name : "", af_var_names());
+	return id;
 }
 
 void af_vars_changed(af_vars_t *vars)

@@ -41,8 +41,9 @@ typedef struct af_value {
 int af_var_id(const char *name, size_t len);
 const char *af_var_name(int id);
 
-/* the names, comma-separated, for an error message */
-const char *af_var_names(void);
+/* the id of $antifraud(name) for the script's parser; an unknown name
+ * is logged with the list of known ones: -1 */
+int af_var_lookup(const char *name, size_t len);
 
 /* vars->v was written (a new verdict): lists are formatted again */
 void af_vars_changed(af_vars_t *vars);

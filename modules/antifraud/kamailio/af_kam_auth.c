@@ -146,13 +146,7 @@ int af_kam_auth_init(int learn)
 		tm_bound = 1;
 		where |= 2;
 	}
-	if(!where)
-		LM_WARN("auth_learn: neither sl nor tm is loaded: authentication"
-				" results are learned only from af_auth_failed() and"
-				" af_auth_ok()\n");
-	else if(where != 3)
-		LM_INFO("auth_learn: learning from %s replies only\n",
-				where == 1 ? "stateless (sl)" : "stateful (tm)");
+	af_module_auth_learning(where & 1, where & 2);
 	return 0;
 }
 

@@ -13,22 +13,15 @@
  * Copyright (C) 2026 antifraud authors
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
-#include <string.h>
 #include "core/dprint.h"
 #include "modules/dialog/dlg_load.h"
 #include "af_kam.h"
 
 static struct dlg_binds dlgb;
 static int dlg_loaded;
-static int pending_warned;
 
-/* the ticket of this process's last admitted call without a dialog yet */
-static struct {
-	int set;
-	unsigned int msg_id;
-	int msg_pid;
-	af_dest_ticket_t t;
-} pending;
+/* a message of this process (af_module_hold_later) */
+#define MSG_KEY(msg) (((uint64_t)(uint32_t)(msg)->pid << 32) | (msg)->id)
 
 /* the call ended (failed, terminated, expired) */
 static void dlg_ended(
@@ -39,20 +32,18 @@ static void dlg_ended(
 }
 
 /* the dialog goes: whatever happened, the slots go back */
-static void ticket_free(void *p)
+static void hold_free(void *p)
 {
 	af_module_hold_free((af_hold_t *)p);
 }
 
-/* ties ticket t to dlg; on failure the slots are given back at once */
-static void attach(struct dlg_cell *dlg, const af_dest_ticket_t *t)
+/* ties hold h to dlg; on failure the slots are given back at once */
+static void attach(struct dlg_cell *dlg, af_hold_t *h)
 {
-	af_hold_t *h = af_module_hold(t);
-
 	if(!h)
 		return;
 	if(dlgb.register_dlgcb(dlg, DLGCB_FAILED | DLGCB_TERMINATED | DLGCB_EXPIRED,
-			   dlg_ended, h, ticket_free)
+			   dlg_ended, h, hold_free)
 			!= 0) {
 		LM_ERR("cannot register the dialog callback: releasing the call's"
 			   " concurrency slots now\n");
@@ -64,14 +55,8 @@ static void attach(struct dlg_cell *dlg, const af_dest_ticket_t *t)
 static void dlg_created(
 		struct dlg_cell *dlg, int type, struct dlg_cb_params *params)
 {
-	struct sip_msg *msg = params ? params->req : NULL;
-
-	if(!pending.set || !msg)
-		return;
-	if(msg->id != pending.msg_id || msg->pid != pending.msg_pid)
-		return;
-	pending.set = 0;
-	attach(dlg, &pending.t);
+	if(params && params->req)
+		attach(dlg, af_module_hold_claim(MSG_KEY(params->req)));
 }
 
 int af_kam_dlg_init(void)
@@ -97,22 +82,10 @@ void af_kam_dest_admitted(struct sip_msg *msg, const af_dest_ticket_t *t)
 	if(!dlg_loaded)
 		return;
 	dlg = dlgb.get_dlg(msg);
-	if(dlg) {
-		pending.set = 0;
-		attach(dlg, t);
-		dlgb.release_dlg(dlg);
+	if(!dlg) {
+		af_module_hold_later(MSG_KEY(msg), t);
 		return;
 	}
-	if(pending.set && !pending_warned
-			&& (pending.msg_id != msg->id || pending.msg_pid != msg->pid)) {
-		pending_warned = 1;
-		LM_WARN("af_check_dest admitted a call whose dialog was never"
-				" created: its concurrency slots stay until"
-				" dest.max_duration. Call dlg_manage() for every call"
-				" af_check_dest admits (logged once)\n");
-	}
-	pending.set = 1;
-	pending.msg_id = msg->id;
-	pending.msg_pid = msg->pid;
-	pending.t = *t;
+	attach(dlg, af_module_hold(t));
+	dlgb.release_dlg(dlg);
 }

@@ -5,7 +5,6 @@
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 #include <stdio.h>
-#include <time.h>
 #include "core/dprint.h"
 #include "core/mem/shm_mem.h"
 #include "af_host.h"
@@ -20,14 +19,6 @@ static void kam_shm_free(void *p)
 {
 	if(p)
 		shm_free(p);
-}
-
-static uint64_t kam_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 static int kam_level(int level)
@@ -77,7 +68,7 @@ static void kam_vlog(int level, const char *fmt, va_list ap)
 const af_host_t af_kam_host = {
 	.shm_alloc = kam_shm_alloc,
 	.shm_free = kam_shm_free,
-	.now_ms = kam_now_ms,
+	.now_ms = af_host_clock_ms,
 	.vlog = kam_vlog,
 	.log_enabled = kam_log_enabled,
 };

@@ -213,8 +213,7 @@ int af_kam_request(struct sip_msg *msg, af_request_t *req)
 		set(&req->call_id, &msg->callid->body);
 	if(msg->cseq && msg->cseq->parsed)
 		set(&req->cseq, &get_cseq(msg)->number);
-	if(req->method == AF_M_INVITE || req->method == AF_M_MESSAGE
-			|| req->method == AF_M_OTHER)
+	if(af_request_has_sdp(req))
 		sdp_ips(msg, req);
 	af_kam_last = *req;
 	af_kam_last_id = msg->id;

@@ -137,10 +137,9 @@ static void af_redis_announce(int up)
 
 static void af_kam_timer(unsigned int ticks, void *param)
 {
-	int ev;
+	int ev = af_module_timer();
 
-	af_core_timer();
-	if((ev = af_module_redis_event()))
+	if(ev)
 		af_redis_announce(ev == 2);
 }
 
@@ -148,8 +147,7 @@ static int mod_init(void)
 {
 	char err[512];
 
-	af_host_set(&af_kam_host);
-	if(af_module_init(&af_p, err, sizeof(err)) < 0) {
+	if(af_module_init(&af_kam_host, &af_p, err, sizeof(err)) < 0) {
 		LM_ERR("%s\n", err);
 		return -1;
 	}
@@ -184,8 +182,7 @@ static int mod_init(void)
 	af_redis_rt = route_lookup(&event_rt, "antifraud:redis");
 	if(af_redis_rt >= 0 && event_rt.rlist[af_redis_rt] == NULL)
 		af_redis_rt = -1;
-	af_module_describe(&af_p, err, sizeof(err));
-	LM_INFO("%s\n", err);
+	af_module_started(&af_p);
 	return 0;
 
 error:
@@ -379,14 +376,9 @@ static int pv_parse_af_name(pv_spec_t *sp, str *in)
 {
 	int id;
 
-	if(!sp || !in || in->len <= 0)
+	if(!sp || !in || in->len <= 0
+			|| (id = af_var_lookup(in->s, (size_t)in->len)) < 0)
 		return -1;
-	id = af_var_id(in->s, (size_t)in->len);
-	if(id < 0) {
-		LM_ERR("unknown $antifraud(%.*s): use %s\n", in->len, in->s,
-				af_var_names());
-		return -1;
-	}
 	sp->pvp.pvn.type = PV_NAME_INTSTR;
 	sp->pvp.pvn.u.isname.name.n = id;
 	sp->pvp.pvn.u.isname.type = 0;

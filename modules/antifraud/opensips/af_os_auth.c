@@ -66,22 +66,23 @@ static void af_os_tm_out(struct cell *t, int type, struct tmcb_params *ps)
  * carries credentials */
 static void af_os_tm_in(struct cell *t, int type, struct tmcb_params *ps)
 {
-	af_auth_pending_t *p;
+	af_auth_pending_t *p = NULL;
 	af_request_t r;
 
-	if(!ps->req || af_os_request(ps->req, &r) < 0
-			|| !(p = af_module_auth_pending(&r)))
-		return;
-	if(af_os_tmb.register_tmcb(ps->req, t, TMCB_RESPONSE_OUT, af_os_tm_out, p,
-			   af_os_tm_free)
-			<= 0) {
-		LM_ERR("cannot watch the replies of a transaction\n");
+	if(ps->req && af_os_request(ps->req, &r) == 0)
+		p = af_module_auth_pending(&r);
+	if(p
+			&& af_os_tmb.register_tmcb(ps->req, t, TMCB_RESPONSE_OUT,
+					   af_os_tm_out, p, af_os_tm_free)
+					   > 0) {
+		af_os_tm_last.p = p;
+		af_os_tm_last.msg_id = ps->req->id;
+		af_os_tm_last.msg_buf = ps->req->buf;
+	} else if(p) {
+		LM_ERR("no transaction callback: the request's authentication"
+			   " result is not learned\n");
 		af_module_auth_pending_free(p);
-		return;
 	}
-	af_os_tm_last.p = p;
-	af_os_tm_last.msg_id = ps->req->id;
-	af_os_tm_last.msg_buf = ps->req->buf;
 }
 
 int af_os_auth_init(int learn)
@@ -95,18 +96,14 @@ int af_os_auth_init(int learn)
 		return -1;
 	}
 	sl = module_loaded("sl");
-	if(module_loaded("tm") && load_tm_api(&af_os_tmb) == 0) {
-		if(af_os_tmb.register_tmcb(0, 0, TMCB_REQUEST_IN, af_os_tm_in, 0, 0)
-				<= 0) {
-			LM_ERR("cannot register the tm request callback\n");
-			return -1;
-		}
-		tm = 1;
+	tm = module_loaded("tm") && load_tm_api(&af_os_tmb) == 0;
+	if(tm
+			&& af_os_tmb.register_tmcb(0, 0, TMCB_REQUEST_IN, af_os_tm_in, 0, 0)
+					   <= 0) {
+		LM_ERR("cannot register the tm request callback\n");
+		return -1;
 	}
-	if(!sl && !tm)
-		LM_WARN("auth_learn: neither sl nor tm is loaded: authentication"
-				" results are learned only from af_auth_failed() and"
-				" af_auth_ok()\n");
+	af_module_auth_learning(sl, tm);
 	return 0;
 }
 
@@ -114,11 +111,12 @@ int af_os_auth_report(struct sip_msg *msg, int ok)
 {
 	af_request_t r;
 	af_verdict_t v;
+	int rc = af_os_request(msg, &r);
 
-	if(af_os_request(msg, &r) < 0) {
+	if(rc < 0)
 		LM_ERR("af_auth_%s: not a request\n", ok ? "ok" : "failed");
+	if(rc < 0)
 		return AF_RC_ERROR;
-	}
 	if(af_os_tm_last.p && af_os_tm_last.msg_id == msg->id
 			&& af_os_tm_last.msg_buf == msg->buf)
 		af_module_auth_pending_done(af_os_tm_last.p);

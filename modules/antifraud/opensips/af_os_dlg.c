@@ -20,14 +20,11 @@
 static struct dlg_binds af_os_dlgb;
 static int af_os_dlg_bound;
 
-/* the ticket of the call this process admitted last, without a dialog */
-static struct {
-	int set;
-	int warned;
-	unsigned int msg_id;
-	char *msg_buf;
-	af_dest_ticket_t t;
-} af_os_wait;
+/* a message of this process: its buffer and number */
+static uint64_t af_os_msg_key(const struct sip_msg *msg)
+{
+	return (uint64_t)(uintptr_t)msg->buf ^ ((uint64_t)msg->id << 40);
+}
 
 /* the call failed, ended or expired */
 static void af_os_dlg_end(struct dlg_cell *dlg, int type,
@@ -42,15 +39,14 @@ static void af_os_dlg_free(void *param)
 	af_module_hold_free(param);
 }
 
-/* the call in dlg holds the slots of t */
-static void af_os_dlg_hold(struct dlg_cell *dlg, const af_dest_ticket_t *t)
+/* the call in dlg holds h until it ends */
+static void af_os_dlg_hold(struct dlg_cell *dlg, af_hold_t *h)
 {
-	af_hold_t *h = af_module_hold(t);
+	const int ends = DLGCB_FAILED | DLGCB_TERMINATED | DLGCB_EXPIRED;
 
 	if(h
-			&& af_os_dlgb.register_dlgcb(dlg,
-					   DLGCB_FAILED | DLGCB_TERMINATED | DLGCB_EXPIRED,
-					   af_os_dlg_end, h, af_os_dlg_free)
+			&& af_os_dlgb.register_dlgcb(
+					   dlg, ends, af_os_dlg_end, h, af_os_dlg_free)
 					   != 0) {
 		LM_ERR("no dialog callback: the call's concurrency slots go back"
 			   " now\n");
@@ -62,53 +58,32 @@ static void af_os_dlg_hold(struct dlg_cell *dlg, const af_dest_ticket_t *t)
 static void af_os_dlg_created(struct dlg_cell *dlg, int type,
 		struct dlg_cb_params *params)
 {
-	struct sip_msg *msg = params ? params->msg : NULL;
-
-	if(af_os_wait.set && msg && msg->id == af_os_wait.msg_id
-			&& msg->buf == af_os_wait.msg_buf) {
-		af_os_wait.set = 0;
-		af_os_dlg_hold(dlg, &af_os_wait.t);
-	}
+	if(params && params->msg)
+		af_os_dlg_hold(dlg, af_module_hold_claim(af_os_msg_key(params->msg)));
 }
 
 int af_os_dlg_init(void)
 {
-	if(load_dlg_api(&af_os_dlgb) != 0) {
+	af_os_dlg_bound = load_dlg_api(&af_os_dlgb) == 0;
+	if(!af_os_dlg_bound)
 		LM_INFO("no dialog module: calls admitted by af_check_dest leave"
 				" the concurrency counts after dest.max_duration\n");
-		return 0;
-	}
-	if(af_os_dlgb.register_dlgcb(
-			   NULL, DLGCB_CREATED, af_os_dlg_created, NULL, NULL)
+	else if(af_os_dlgb.register_dlgcb(
+					NULL, DLGCB_CREATED, af_os_dlg_created, NULL, NULL)
 			!= 0) {
 		LM_ERR("cannot register the dialog creation callback\n");
 		return -1;
 	}
-	af_os_dlg_bound = 1;
 	return 0;
 }
 
 void af_os_dest_admitted(struct sip_msg *msg, const af_dest_ticket_t *t)
 {
-	struct dlg_cell *dlg;
+	/* the dialog of the current request, when created already */
+	struct dlg_cell *dlg = af_os_dlg_bound ? af_os_dlgb.get_dlg() : NULL;
 
-	if(!af_os_dlg_bound)
-		return;
-	dlg = af_os_dlgb.get_dlg();
-	if(dlg) {
-		af_os_wait.set = 0;
-		af_os_dlg_hold(dlg, t);
-		return;
-	}
-	if(af_os_wait.set && !af_os_wait.warned) {
-		af_os_wait.warned = 1;
-		LM_WARN("af_check_dest admitted a call whose dialog was never"
-				" created: its concurrency slots stay until"
-				" dest.max_duration. Call create_dialog() for every call"
-				" af_check_dest admits (logged once)\n");
-	}
-	af_os_wait.set = 1;
-	af_os_wait.msg_id = msg->id;
-	af_os_wait.msg_buf = msg->buf;
-	af_os_wait.t = *t;
+	if(dlg)
+		af_os_dlg_hold(dlg, af_module_hold(t));
+	else if(af_os_dlg_bound)
+		af_module_hold_later(af_os_msg_key(msg), t);
 }

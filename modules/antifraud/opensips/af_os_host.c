@@ -5,7 +5,6 @@
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 #include <stdio.h>
-#include <time.h>
 #include "dprint.h"
 #include "mem/shm_mem.h"
 #include "af_os.h"
@@ -18,23 +17,15 @@ static int level_of(int level)
 	return level >= 0 && level <= AF_L_DBG ? os_level[level] : L_DBG;
 }
 
-static void *os_alloc(size_t size)
-{
-	return shm_malloc(size);
-}
-
 static void os_free(void *p)
 {
 	if(p)
 		shm_free(p);
 }
 
-static uint64_t os_clock_ms(void)
+static void *os_alloc(size_t size)
 {
-	struct timespec now;
-
-	clock_gettime(CLOCK_REALTIME, &now);
-	return (uint64_t)now.tv_sec * 1000 + (uint64_t)(now.tv_nsec / 1000000);
+	return shm_malloc(size);
 }
 
 static int os_enabled(int level)
@@ -52,10 +43,6 @@ static void os_vlog(int level, const char *fmt, va_list ap)
 	LM_GEN1(level_of(level), "%s", line);
 }
 
+/* in af_host_t's order: shm, clock, log */
 const af_host_t af_os_host = {
-	.shm_alloc = os_alloc,
-	.shm_free = os_free,
-	.now_ms = os_clock_ms,
-	.vlog = os_vlog,
-	.log_enabled = os_enabled,
-};
+		os_alloc, os_free, af_host_clock_ms, os_vlog, os_enabled};

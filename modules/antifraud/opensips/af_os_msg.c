@@ -72,7 +72,7 @@ static void af_os_sdp(struct sip_msg *msg, af_request_t *req)
 {
 	struct body_part *part;
 
-	if(parse_sip_body(msg) < 0 || !msg->body)
+	if(!af_request_has_sdp(req) || parse_sip_body(msg) < 0 || !msg->body)
 		return;
 	for(part = &msg->body->first; part; part = part->next)
 		if(part->mime == ((TYPE_APPLICATION << 16) + SUBTYPE_SDP)
@@ -113,6 +113,15 @@ int af_os_request(struct sip_msg *msg, af_request_t *req)
 	take(&req->method_name, &msg->first_line.u.request.method);
 	/* a message whose headers do not all parse is checked on what did */
 	parse_headers(msg, HDR_EOH_F, 0);
+	if(msg->callid)
+		take(&req->call_id, &msg->callid->body);
+	if(msg->cseq && msg->cseq->parsed)
+		take(&req->cseq, &get_cseq(msg)->number);
+	if(msg->user_agent) {
+		ua = msg->user_agent->body;
+		trim(&ua);
+		take(&req->user_agent, &ua);
+	}
 	if(parse_sip_msg_uri(msg) >= 0) {
 		take(&req->ruri_user, &msg->parsed_uri.user);
 		take(&req->ruri_host, &msg->parsed_uri.host);
@@ -131,18 +140,7 @@ int af_os_request(struct sip_msg *msg, af_request_t *req)
 		take(&req->to_host, &u->host);
 	}
 	af_os_credentials(msg, req);
-	if(msg->user_agent) {
-		ua = msg->user_agent->body;
-		trim(&ua);
-		take(&req->user_agent, &ua);
-	}
-	if(msg->callid)
-		take(&req->call_id, &msg->callid->body);
-	if(msg->cseq && msg->cseq->parsed)
-		take(&req->cseq, &get_cseq(msg)->number);
-	if(req->method == AF_M_INVITE || req->method == AF_M_MESSAGE
-			|| req->method == AF_M_OTHER)
-		af_os_sdp(msg, req);
+	af_os_sdp(msg, req);
 	af_os_last.req = *req;
 	af_os_last.buf = msg->buf;
 	af_os_last.id = msg->id;

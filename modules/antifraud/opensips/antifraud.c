@@ -150,10 +150,9 @@ static void af_os_redis_event(int up)
 
 static void af_os_timer(unsigned int ticks, void *param)
 {
-	int ev;
+	int ev = af_module_timer();
 
-	af_core_timer();
-	if((ev = af_module_redis_event()))
+	if(ev != 0)
 		af_os_redis_event(ev == 2);
 }
 
@@ -175,18 +174,12 @@ static event_id_t af_os_event(char *name)
 	return id != EVI_ERROR ? id : evi_publish_event(s);
 }
 
-static int mod_init(void)
+/* what the module registers with OpenSIPS: statistics, events,
+ * callbacks, the timer; 0, -1 */
+static int af_os_register(void)
 {
-	char line[512];
 	int i;
 
-	af_host_set(&af_os_host);
-	if(af_module_init(&af_p, line, sizeof(line)) < 0) {
-		LM_ERR("%s\n", line);
-		return -1;
-	}
-	if(af_core_clustered())
-		procs[0].no = 1;
 	for(i = 0; i < af_module_stat_count(); i++)
 		if(register_stat2("antifraud", (char *)af_module_stat_name(i),
 				   (stat_var **)af_os_stat, STAT_IS_FUNC | STAT_NO_RESET,
@@ -194,7 +187,7 @@ static int mod_init(void)
 				!= 0) {
 			LM_ERR("failed to register statistic %s\n",
 					af_module_stat_name(i));
-			goto error;
+			return -1;
 		}
 	for(i = 0; i < AF_VAR_redis; i++)
 		af_os_ev_names[i].len = strlen(af_os_ev_names[i].s =
@@ -206,22 +199,33 @@ static int mod_init(void)
 	af_os_ev_redis = af_os_event("E_ANTIFRAUD_REDIS");
 	if(af_os_ev_alert == EVI_ERROR || af_os_ev_redis == EVI_ERROR) {
 		LM_ERR("cannot publish the antifraud events\n");
-		goto error;
+		return -1;
 	}
 	if(af_os_dlg_init() < 0 || af_os_auth_init(af_p.auth_learn) < 0)
-		goto error;
+		return -1;
 	if(register_timer("antifraud", af_os_timer, NULL,
 			   (unsigned)af_p.timer_interval, TIMER_FLAG_DELAY_ON_DELAY)
 			< 0) {
 		LM_ERR("failed to register the timer\n");
-		goto error;
+		return -1;
 	}
-	af_module_describe(&af_p, line, sizeof(line));
-	LM_INFO("%s\n", line);
 	return 0;
+}
 
-error:
-	af_core_destroy();
+static int mod_init(void)
+{
+	char why[512];
+
+	if(af_module_init(&af_os_host, &af_p, why, sizeof(why)) != 0)
+		LM_ERR("%s\n", why);
+	else if(af_os_register() != 0)
+		af_core_destroy();
+	else {
+		/* the cluster's subscriber process, forked after mod_init */
+		procs[0].no = af_core_clustered() ? 1 : 0;
+		af_module_started(&af_p);
+		return 0;
+	}
 	return -1;
 }
 
@@ -320,21 +324,15 @@ static int af_os_check(struct sip_msg *msg, str *profile, af_os_check_f check,
 	return af_os_publish(&req);
 }
 
-static int w_af_check_source(struct sip_msg *msg, str *profile)
-{
-	return af_os_check(msg, profile, af_check_source, "af_check_source");
-}
-
-static int w_af_check_fingerprint(struct sip_msg *msg, str *profile)
-{
-	return af_os_check(
-			msg, profile, af_check_fingerprint, "af_check_fingerprint");
-}
-
-static int w_af_check_dest(struct sip_msg *msg, str *profile)
-{
-	return af_os_check(msg, profile, af_check_dest, "af_check_dest");
-}
+/* the script function of each check */
+#define AF_OS_CHECK(check)                                 \
+	static int w_##check(struct sip_msg *msg, str *profile) \
+	{                                                      \
+		return af_os_check(msg, profile, check, #check);   \
+	}
+AF_OS_CHECK(af_check_source)
+AF_OS_CHECK(af_check_fingerprint)
+AF_OS_CHECK(af_check_dest)
 
 static int w_af_auth_failed(struct sip_msg *msg)
 {
@@ -349,20 +347,14 @@ static int w_af_auth_ok(struct sip_msg *msg)
 /* $antifraud(name) */
 static int af_os_pv_name(pv_spec_p sp, const str *in)
 {
-	int id;
+	int id = in ? af_var_lookup(in->s, (size_t)in->len) : -1;
 
-	if(!sp || !in || in->len <= 0)
-		return -1;
-	id = af_var_id(in->s, (size_t)in->len);
-	if(id < 0) {
-		LM_ERR("unknown $antifraud(%.*s): use %s\n", in->len, in->s,
-				af_var_names());
-		return -1;
+	if(id >= 0) {
+		sp->pvp.pvn.type = PV_NAME_INTSTR;
+		sp->pvp.pvn.u.isname.type = 0;
+		sp->pvp.pvn.u.isname.name.n = id;
 	}
-	sp->pvp.pvn.type = PV_NAME_INTSTR;
-	sp->pvp.pvn.u.isname.name.n = id;
-	sp->pvp.pvn.u.isname.type = 0;
-	return 0;
+	return id < 0 ? -1 : 0;
 }
 
 static int af_os_pv_get(struct sip_msg *msg, pv_param_t *param,
@@ -371,14 +363,11 @@ static int af_os_pv_get(struct sip_msg *msg, pv_param_t *param,
 	af_value_t val;
 	str s;
 
-	if(!param)
-		return pv_get_null(msg, param, res);
-	af_var_get(&af_os_last, param->pvn.u.isname.name.n, &val);
-	if(val.is_int)
-		return pv_get_sintval(msg, param, res, (int)val.n);
-	if(!val.s)
-		return pv_get_null(msg, param, res);
-	s.s = (char *)val.s;
-	s.len = strlen(val.s);
-	return pv_get_strval(msg, param, res, &s);
+	af_var_get(&af_os_last, param ? param->pvn.u.isname.name.n : -1, &val);
+	if(!val.is_int && val.s) {
+		s.len = strlen(s.s = (char *)val.s);
+		return pv_get_strval(msg, param, res, &s);
+	}
+	return val.is_int ? pv_get_sintval(msg, param, res, (int)val.n)
+					  : pv_get_null(msg, param, res);
 }
