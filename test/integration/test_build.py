@@ -32,3 +32,32 @@ def test_module_matches_installed_kamailio():
     data = open(h.MODULE, "rb").read()
     assert version.encode() in data
     assert flags.encode() in data
+
+
+def test_opensips_module_exports_only_prefixed_symbols():
+    out = subprocess.run(["nm", "-D", "--defined-only", h.OPENSIPS_MODULE],
+                         capture_output=True, text=True, check=True).stdout
+    names = {line.split()[-1] for line in out.splitlines() if line.strip()}
+    assert "exports" in names
+    stray = sorted(n for n in names - {"exports"}
+                   if not n.startswith("af_os_"))
+    assert not stray, stray
+
+
+def test_opensips_module_matches_the_built_opensips():
+    """OpenSIPS refuses a module whose version or compile flags are not
+    its own: those of `opensips -V` are in the module, and the sample cfg
+    with the module passes OpenSIPS's own check (-C)."""
+    binary = h.os.path.join(h.OPENSIPS_SRC, "opensips")
+    v = subprocess.run([binary, "-V"], capture_output=True, text=True).stdout
+    version = re.search(r"version: (opensips \S+ \([^)]*\))", v).group(1)
+    flags = re.search(r"flags: (.*)", v).group(1).strip()
+    data = open(h.OPENSIPS_MODULE, "rb").read()
+    assert version.encode() in data
+    assert flags.encode() in data
+    srv = h.OpenSIPS("/tmp", h.os.path.join(h.ETC, "antifraud.yaml"))
+    args = srv.command()
+    p = subprocess.run(args[:1] + ["-C"] + args[1:], capture_output=True,
+                       text=True, timeout=60)
+    assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
+    assert "config file ok" in p.stdout + p.stderr
