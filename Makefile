@@ -16,7 +16,7 @@ KAMAILIO_SRC ?= $(BUILD)/kamailio-src
 PYTHON ?= /usr/bin/python3
 
 CORE_SRC := $(wildcard $(CORE)/af_*.c)
-CORE_HDR := $(wildcard $(CORE)/af_*.h)
+CORE_HDR := $(wildcard $(CORE)/af_*.h) $(wildcard $(CORE)/af_*.def)
 GLUE_SRC := $(wildcard $(MOD)/kamailio/*.c) $(wildcard $(MOD)/kamailio/*.h)
 # the Redis store's Lua scripts, embedded as C strings at build time
 LUA_SRC := $(wildcard $(CORE)/lua/*.lua)

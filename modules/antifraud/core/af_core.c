@@ -45,20 +45,9 @@ static __thread uint32_t geo_generation;
 static __thread uint32_t geo_failed_generation;
 
 static const char *const stat_names[AF_ST__COUNT] = {
-	[AF_ST_CHECKS] = "checks",
-	[AF_ST_ALLOWED] = "allowed",
-	[AF_ST_NORULE] = "norule",
-	[AF_ST_ALERTS] = "alerts",
-	[AF_ST_BLOCKED] = "blocked",
-	[AF_ST_ERRORS] = "errors",
-	[AF_ST_BANS] = "bans",
-	[AF_ST_BAN_REFUSED] = "ban_refused",
-	[AF_ST_RELOADS] = "reloads",
-	[AF_ST_RELOAD_ERRORS] = "reload_errors",
-	[AF_ST_STORE_ERRORS] = "store_errors",
-	[AF_ST_AUTH_FAILED] = "auth_failed",
-	[AF_ST_AUTH_OK] = "auth_ok",
-	[AF_ST_ACCOUNT_ATTACKS] = "account_attacks",
+#define AF_STAT(id, name) [AF_ST_##id] = name,
+#include "af_table.def"
+#undef AF_STAT
 };
 
 const char *af_stat_name(af_stat_t s)

@@ -97,20 +97,9 @@ typedef struct af_verdict {
 
 /* statistics, kept in shared memory, updated atomically */
 typedef enum af_stat {
-	AF_ST_CHECKS = 0,
-	AF_ST_ALLOWED,
-	AF_ST_NORULE,
-	AF_ST_ALERTS,
-	AF_ST_BLOCKED,
-	AF_ST_ERRORS,
-	AF_ST_BANS,         /* bans set (auto and manual) */
-	AF_ST_BAN_REFUSED,  /* requests refused because banned */
-	AF_ST_RELOADS,
-	AF_ST_RELOAD_ERRORS,
-	AF_ST_STORE_ERRORS,
-	AF_ST_AUTH_FAILED,  /* failed authentications learned */
-	AF_ST_AUTH_OK,      /* successful authentications learned */
-	AF_ST_ACCOUNT_ATTACKS, /* accounts that went under attack */
+#define AF_STAT(id, name) AF_ST_##id,
+#include "af_table.def"
+#undef AF_STAT
 	AF_ST__COUNT
 } af_stat_t;
 

@@ -129,20 +129,9 @@ struct module_exports exports = {
 	{                                      \
 		return af_core_stat(id);           \
 	}
-AF_STAT_FN(AF_ST_CHECKS)
-AF_STAT_FN(AF_ST_ALLOWED)
-AF_STAT_FN(AF_ST_NORULE)
-AF_STAT_FN(AF_ST_ALERTS)
-AF_STAT_FN(AF_ST_BLOCKED)
-AF_STAT_FN(AF_ST_ERRORS)
-AF_STAT_FN(AF_ST_BANS)
-AF_STAT_FN(AF_ST_BAN_REFUSED)
-AF_STAT_FN(AF_ST_RELOADS)
-AF_STAT_FN(AF_ST_RELOAD_ERRORS)
-AF_STAT_FN(AF_ST_STORE_ERRORS)
-AF_STAT_FN(AF_ST_AUTH_FAILED)
-AF_STAT_FN(AF_ST_AUTH_OK)
-AF_STAT_FN(AF_ST_ACCOUNT_ATTACKS)
+#define AF_STAT(id, name) AF_STAT_FN(AF_ST_##id)
+#include "af_table.def"
+#undef AF_STAT
 
 /* cluster mode: the breaker */
 static counter_val_t af_stat_redis_up(void)
@@ -180,20 +169,9 @@ static counter_val_t af_stat_redis_fallbacks(void)
 
 /* clang-format off */
 static stat_export_t mod_stats[] = {
-	AF_STAT_EXPORT("checks", AF_ST_CHECKS),
-	AF_STAT_EXPORT("allowed", AF_ST_ALLOWED),
-	AF_STAT_EXPORT("norule", AF_ST_NORULE),
-	AF_STAT_EXPORT("alerts", AF_ST_ALERTS),
-	AF_STAT_EXPORT("blocked", AF_ST_BLOCKED),
-	AF_STAT_EXPORT("errors", AF_ST_ERRORS),
-	AF_STAT_EXPORT("bans", AF_ST_BANS),
-	AF_STAT_EXPORT("ban_refused", AF_ST_BAN_REFUSED),
-	AF_STAT_EXPORT("reloads", AF_ST_RELOADS),
-	AF_STAT_EXPORT("reload_errors", AF_ST_RELOAD_ERRORS),
-	AF_STAT_EXPORT("store_errors", AF_ST_STORE_ERRORS),
-	AF_STAT_EXPORT("auth_failed", AF_ST_AUTH_FAILED),
-	AF_STAT_EXPORT("auth_ok", AF_ST_AUTH_OK),
-	AF_STAT_EXPORT("account_attacks", AF_ST_ACCOUNT_ATTACKS),
+#define AF_STAT(id, name) AF_STAT_EXPORT(name, AF_ST_##id),
+#include "af_table.def"
+#undef AF_STAT
 	{"redis_up", STAT_IS_FUNC | STAT_NO_RESET, (stat_var **)af_stat_redis_up},
 	{"redis_down_events", STAT_IS_FUNC | STAT_NO_RESET,
 		(stat_var **)af_stat_redis_down_events},
