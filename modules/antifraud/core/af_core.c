@@ -23,6 +23,9 @@
 #include "af_lock.h"
 #include "af_fp.h"
 #include "af_sig.h"
+#include "af_store_cluster.h"
+#include "af_store_redis.h"
+#include "af_store_shm.h"
 
 typedef struct af_shared {
 	af_lock_t lock;          /* protects current and refs increments */
@@ -241,7 +244,8 @@ int af_core_init(const af_core_cfg_t *cfg, char *err, size_t errlen)
 	if(cfg->redis) {
 		af_store_t *rs = af_store_redis_new(cfg->redis);
 		if(rs)
-			store = af_store_cluster_new(rs, local_store, cfg->redis_fallback,
+			store = af_store_cluster_new(rs, local_store,
+					(af_fallback_t)cfg->redis_fallback,
 					cfg->redis_retry_ms);
 		if(!rs || !store) {
 			if(rs)

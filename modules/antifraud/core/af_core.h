@@ -24,8 +24,8 @@
 #include "af_request.h"
 #include "af_rules.h"
 #include "af_store.h"
-#include "af_store_cluster.h"
-#include "af_store_redis.h"
+
+struct af_redis_cfg; /* af_store_redis.h */
 
 #define AF_DETAIL_MAX 256
 
@@ -35,8 +35,9 @@ typedef struct af_core_cfg {
 	uint32_t shm_stripes;     /* store lock stripes */
 	uint32_t reload_min_s;    /* reloads closer than this are refused */
 	/* cluster mode: NULL for the embedded shm mode */
-	const af_redis_cfg_t *redis;
-	af_fallback_t redis_fallback; /* when Redis cannot answer */
+	const struct af_redis_cfg *redis;
+	int redis_fallback;       /* af_fallback_t (af_store_cluster.h): when
+							   * Redis cannot answer */
 	uint32_t redis_retry_ms;      /* breaker probe interval */
 } af_core_cfg_t;
 

@@ -12,6 +12,8 @@
 #include "core/pvar.h"
 #include "af_host.h"
 #include "af_core.h"
+#include "af_store_cluster.h"
+#include "af_store_redis.h"
 #include "af_request.h"
 
 /* the host implementation for Kamailio (shm, clock, log) */
