@@ -77,12 +77,6 @@ void af_chk_score_result(const af_op_t *op, const af_rules_t *r,
 		const af_profile_t *p, const char *ipkey, uint64_t now,
 		af_verdict_t *v);
 
-/* af_check_dest's node statistics (af_dest.c): made in af_core_init,
- * sampled by af_core_timer */
-int af_dest_init(void);
-void af_dest_destroy(void);
-void af_dest_timer(const af_rules_t *r);
-
 /* account protection in af_check_source (af_account.c): the keys of
  * its ops, kept by the caller until they ran */
 typedef struct af_acct_keys {

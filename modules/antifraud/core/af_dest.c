@@ -19,6 +19,7 @@
 #include <string.h>
 #include "af_check.h"
 #include "af_core.h"
+#include "af_dest.h"
 #include "af_host.h"
 #include "af_lock.h"
 
