@@ -9,6 +9,7 @@
 #define AF_CHECK_H
 
 #include "af_core.h"
+#include "af_sorted.h"
 
 /* adds reason r to v (blocking when its sub-check is in enforce mode)
  * with a first detail text */
@@ -27,9 +28,6 @@ int af_chk_exec(af_op_t *ops, int n, uint64_t now, af_verdict_t *v);
 
 /* the sub-check that owns reason r */
 af_check_t af_chk_owner(af_reason_t r);
-
-/* 1 when x is in the sorted array a[0..n) (packed country codes) */
-int af_chk_sorted16_has(const uint16_t *a, uint32_t n, uint16_t x);
 
 /* longest prefix of ip over lists, -1 when none contains it */
 int af_chk_lists_match(const af_iplist_t *const *lists, uint32_t n,

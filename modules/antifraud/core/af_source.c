@@ -32,23 +32,6 @@ static int ip_policy(const af_profile_t *p, const af_ip_t *ip)
 	return deny >= 0 ? -1 : 0;
 }
 
-
-static int sorted32_has(const uint32_t *a, uint32_t n, uint32_t x)
-{
-	uint32_t lo = 0, hi = n;
-
-	while(lo < hi) {
-		uint32_t mid = (lo + hi) / 2;
-		if(a[mid] == x)
-			return 1;
-		if(a[mid] < x)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return 0;
-}
-
 /*
  * GeoIP policy for one address: returns the reasons it fails (as bits
  * of the source reasons), writing a detail text into why.
@@ -66,16 +49,16 @@ static af_reasons_t geo_policy(const af_geo_policy_t *g,
 		}
 	} else {
 		cc = af_cc_pack(gi->country);
-		if((g->n_allow_cc && !af_chk_sorted16_has(g->allow_cc, g->n_allow_cc, cc))
-				|| af_chk_sorted16_has(g->deny_cc, g->n_deny_cc, cc)) {
+		if((g->n_allow_cc && !af_sorted_has_u16(g->allow_cc, g->n_allow_cc, cc))
+				|| af_sorted_has_u16(g->deny_cc, g->n_deny_cc, cc)) {
 			snprintf(why, whylen, "country %s not allowed", gi->country);
 			bad |= AF_REASON_BIT(AF_R_GEO_COUNTRY);
 		}
 		if(gi->continent[0]) {
 			cont = af_cc_pack(gi->continent);
 			if((g->n_allow_cont
-					   && !af_chk_sorted16_has(g->allow_cont, g->n_allow_cont, cont))
-					|| af_chk_sorted16_has(g->deny_cont, g->n_deny_cont, cont)) {
+					   && !af_sorted_has_u16(g->allow_cont, g->n_allow_cont, cont))
+					|| af_sorted_has_u16(g->deny_cont, g->n_deny_cont, cont)) {
 				if(!bad)
 					snprintf(why, whylen, "continent %s not allowed",
 							gi->continent);
@@ -83,7 +66,7 @@ static af_reasons_t geo_policy(const af_geo_policy_t *g,
 			}
 		}
 	}
-	if(gi->asn && sorted32_has(g->deny_asn, g->n_deny_asn, gi->asn)) {
+	if(gi->asn && af_sorted_has_u32(g->deny_asn, g->n_deny_asn, gi->asn)) {
 		if(!bad)
 			snprintf(why, whylen, "AS%u denied", gi->asn);
 		bad |= AF_REASON_BIT(AF_R_GEO_ASN);
