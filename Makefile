@@ -87,8 +87,8 @@ $(BUILD)/san/%.o: $(CORE)/%.c $(CORE_HDR) $(GEN_HDR)
 	@mkdir -p $(@D)
 	$(CC) $(SAN_CFLAGS) -I$(GEN) -c $< -o $@
 
-$(BUILD)/san/test_%: test/unit/test_%.c $(UNIT_HOST) test/unit/host.h \
-		test/unit/store_ops.h test/unit/core_fixture.h $(SAN_OBJ)
+$(BUILD)/san/test_%: test/unit/test_%.c $(UNIT_HOST) $(wildcard test/unit/*.h) \
+		$(SAN_OBJ)
 	$(CC) $(SAN_CFLAGS) -I$(CORE) -Itest/unit $< $(UNIT_HOST) $(SAN_OBJ) \
 		-o $@ -lcmocka $(CORE_LIBS)
 
