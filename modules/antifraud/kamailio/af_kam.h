@@ -36,8 +36,10 @@ void af_kam_dest_admitted(struct sip_msg *msg, const af_dest_ticket_t *t);
  * its verdict in af_kam_verdict_slot() or anywhere; af_kam_announce keeps
  * it as this process's last verdict and raises
  * event_route[antifraud:alert] for msg when it alerts or blocks (returns
- * its rc) */
+ * its rc); af_kam_run_event runs event route rt (an index in event_rt)
+ * on msg as a route of route_type */
 void af_kam_verdict_init(int alert_event);
+void af_kam_run_event(int rt, struct sip_msg *msg, int route_type);
 af_verdict_t *af_kam_verdict_slot(void);
 int af_kam_announce(struct sip_msg *msg, const af_verdict_t *v);
 int af_kam_pv_parse_name(pv_spec_t *sp, str *in);

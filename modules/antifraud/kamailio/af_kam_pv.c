@@ -34,19 +34,26 @@ void af_kam_verdict_init(int alert_event)
 		af_alert_rt = -1;
 }
 
-/* runs event_route[antifraud:alert] for msg with the verdict in $antifraud */
-static void af_raise_alert(struct sip_msg *msg)
+/* Runs event_route rt (an index in event_rt) on msg as a route of type
+ * route_type, restoring the current type after. */
+void af_kam_run_event(int rt, struct sip_msg *msg, int route_type)
 {
 	struct run_act_ctx ctx;
 	int rtb;
 
+	rtb = get_route_type();
+	set_route_type(route_type);
+	init_run_actions_ctx(&ctx);
+	run_top_route(event_rt.rlist[rt], msg, &ctx);
+	set_route_type(rtb);
+}
+
+/* runs event_route[antifraud:alert] for msg with the verdict in $antifraud */
+static void af_raise_alert(struct sip_msg *msg)
+{
 	if(af_alert_rt < 0 || !af_alert_event)
 		return;
-	rtb = get_route_type();
-	set_route_type(REQUEST_ROUTE);
-	init_run_actions_ctx(&ctx);
-	run_top_route(event_rt.rlist[af_alert_rt], msg, &ctx);
-	set_route_type(rtb);
+	af_kam_run_event(af_alert_rt, msg, REQUEST_ROUTE);
 }
 
 /* This process's last verdict, for a check to write in place (it is

@@ -183,9 +183,7 @@ static void af_redis_changed(int up, const char *why)
  * faked message (there is no request behind a breaker change) */
 static void af_redis_announce(int up)
 {
-	struct run_act_ctx ctx;
 	sip_msg_t *fmsg;
-	int rtb;
 
 	LM_NOTICE("redis: %s\n", up ? "up again" : "down");
 	if(af_redis_rt < 0)
@@ -193,11 +191,7 @@ static void af_redis_announce(int up)
 	fmsg = faked_msg_next();
 	if(!fmsg)
 		return;
-	rtb = get_route_type();
-	set_route_type(EVENT_ROUTE);
-	init_run_actions_ctx(&ctx);
-	run_top_route(event_rt.rlist[af_redis_rt], fmsg, &ctx);
-	set_route_type(rtb);
+	af_kam_run_event(af_redis_rt, fmsg, EVENT_ROUTE);
 }
 
 static void af_kam_timer(unsigned int ticks, void *param)
