@@ -53,6 +53,9 @@ int af_trie_lookup(const af_trie_t *t, const af_ip_t *ip, uint32_t *value);
 /* number of prefixes stored */
 uint32_t af_trie_count(const af_trie_t *t);
 
+/* the shortest prefix length added for family 4 or 6; -1 when none */
+int af_trie_shortest(const af_trie_t *t, int family);
+
 /*
  * Loads a plain list file into t with the given value: one address or
  * CIDR a line; blank lines and comments ('#' or ';' to the end of the

@@ -48,6 +48,8 @@ typedef struct af_iplist {
 	const char *name;
 	const char *file; /* NULL when inline only */
 	af_trie_t *trie;
+	int broad;        /* may hold prefixes shorter than the minimum and
+					   * still be trusted, allowed or exempt */
 } af_iplist_t;
 
 /* compiled regular expression (PCRE2 code in the snapshot's arena) */

@@ -22,8 +22,9 @@
 #include <pcre2.h>
 #include <yaml.h>
 #include "af_arena.h"
+#include "af_file.h"
 
-#define AF_YL_SHOW 80 /* bytes of a value quoted in a message */
+#define AF_YL_SHOW AF_EXCERPT_MAX /* bytes of a value quoted in a message */
 
 /* The text of a scalar node, and how much of it a message quotes. */
 #define AF_YL_TEXT(n) ((const char *)(n)->data.scalar.value)
@@ -33,6 +34,7 @@
 /* what a load carries from node to node */
 typedef struct af_yl {
 	const char *file;            /* the file, as named by the caller */
+	af_file_kind_t kind;         /* its kind, for the size limit */
 	yaml_document_t *doc;        /* set while the document is read */
 	af_arena_t *arena;           /* what is built, and compiled patterns */
 	pcre2_compile_context *cctx; /* in the arena; NULL until needed */
@@ -44,8 +46,9 @@ typedef struct af_yl {
 
 /*
  * Writes "file:line: key.path: message" into the load's err, the line
- * being that of node n (the first line when n is NULL). Returns -1, so
- * that callers can return its result.
+ * being that of node n (the first line when n is NULL), every byte
+ * outside printable ASCII escaped (af_escape()). Returns -1, so that
+ * callers can return its result.
  */
 int af_yl_err(af_yl_t *c, const yaml_node_t *n, const char *fmt, ...)
 		__attribute__((format(printf, 3, 4)));
@@ -155,8 +158,8 @@ int af_yl_compile(af_yl_t *c, const yaml_node_t *n, const char *s,
 		size_t len, uint32_t options, pcre2_code **code);
 
 /*
- * Reads the file c->file (c->err and c->errlen set, the rest zero) as one
- * YAML document and calls build(c, arg) on it, c->doc set. A second
+ * Reads the file c->file of kind c->kind (c->err and c->errlen set, the
+ * rest zero; read with af_file_read()) as one YAML document and calls build(c, arg) on it, c->doc set. A second
  * document is refused: "the <what> must be one document". Returns what
  * build returned, or -1 with the error set.
  */
