@@ -1269,6 +1269,23 @@ af_rules_t *af_rules_load(const char *path, char *err, size_t errlen)
 	return c.r;
 }
 
+char *af_rules_summary(const af_rules_t *r, char *out, size_t outlen)
+{
+	uint64_t prefixes = 0;
+	uint32_t i;
+
+	for(i = 0; i < r->n_lists; i++)
+		prefixes += af_trie_count(r->lists[i].trie);
+	snprintf(out, outlen,
+			"%u lists (%llu prefixes), %u profiles, %u signatures, number"
+			" plan %s (%u overlays), %u calendars, GeoIP %s",
+			r->n_lists, (unsigned long long)prefixes, r->n_profiles,
+			af_sig_count(r->signatures), r->dest.plan ? "yes" : "no",
+			r->dest.n_overlays, r->dest.n_calendars,
+			r->geo_country_db || r->geo_asn_db ? "yes" : "no");
+	return out;
+}
+
 /* Frees snapshot r and everything in it; r may be NULL. */
 void af_rules_free(af_rules_t *r)
 {

@@ -237,6 +237,13 @@ typedef struct af_rules {
  */
 af_rules_t *af_rules_load(const char *path, char *err, size_t errlen);
 
+/*
+ * Writes a one-line summary of snapshot r into out (outlen bytes): its
+ * lists and prefixes, profiles, signatures, number plan and GeoIP
+ * databases. Returns out.
+ */
+char *af_rules_summary(const af_rules_t *r, char *out, size_t outlen);
+
 /* frees a snapshot (its arena); r may be NULL */
 void af_rules_free(af_rules_t *r);
 
