@@ -23,6 +23,7 @@
 #include "core/fmsg.h"
 #include "core/cfg/cfg_struct.h"
 #include "core/globals.h"
+#include "core/mem/mem.h"
 #include "af_file.h"
 #include "af_kam.h"
 
@@ -347,7 +348,16 @@ static int af_check_rules(void)
 /* modparam config: the rule file; checked at once under kamailio -c */
 static int af_set_config(modparam_t type, void *val)
 {
-	af_config = (char *)val;
+	size_t len = strlen((const char *)val);
+	char *copy;
+
+	copy = pkg_malloc(len + 1);
+	if(!copy) {
+		PKG_MEM_ERROR;
+		return -1;
+	}
+	memcpy(copy, val, len + 1);
+	af_config = copy;
 	return config_check ? af_check_rules() : 0;
 }
 
