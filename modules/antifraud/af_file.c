@@ -38,8 +38,8 @@ static const char *const af_file_keys[AF_FILE__COUNT] = {
 
 /* the limits in bytes; set before the workers fork */
 static uint64_t af_file_limits[AF_FILE__COUNT] = {
-	[AF_FILE_RULES] = 4 * AF_MIB,
-	[AF_FILE_SIGNATURES] = 4 * AF_MIB,
+	[AF_FILE_RULES] = 1 * AF_MIB,
+	[AF_FILE_SIGNATURES] = 1 * AF_MIB,
 	[AF_FILE_LIST] = 64 * AF_MIB,
 	[AF_FILE_NUMPLAN] = 64 * AF_MIB,
 	[AF_FILE_GEOIP] = 4096 * AF_MIB,

@@ -188,6 +188,21 @@ int af_yl_bool(af_yl_t *c, const yaml_node_t *n, int *v)
 			AF_YL_SHOWN(AF_YL_LEN(n)), s);
 }
 
+/*
+ * Counts count items of node n against the load's budget. Returns 0, or
+ * -1 with the error set.
+ */
+static int af_yl_budget(af_yl_t *c, const yaml_node_t *n, size_t count)
+{
+	c->items += count;
+	if(c->items_max && c->items > c->items_max)
+		return af_yl_err(c, n,
+				"the file reads as more than %zu items: aliases (*name)"
+				" repeat large collections",
+				c->items_max);
+	return 0;
+}
+
 int af_yl_seq(af_yl_t *c, const yaml_node_t *n, size_t *count)
 {
 	*count = 0;
@@ -197,6 +212,10 @@ int af_yl_seq(af_yl_t *c, const yaml_node_t *n, size_t *count)
 		return af_yl_err(c, n, "expected a sequence, got %s", af_yl_kind(n));
 	*count = (size_t)(n->data.sequence.items.top
 					  - n->data.sequence.items.start);
+	if(af_yl_budget(c, n, *count) < 0) {
+		*count = 0;
+		return -1;
+	}
 	return 0;
 }
 
@@ -230,6 +249,10 @@ int af_yl_names(af_yl_t *c, const yaml_node_t *n, size_t *count)
 		}
 	}
 	*count = (size_t)(n->data.mapping.pairs.top - n->data.mapping.pairs.start);
+	if(af_yl_budget(c, n, *count) < 0) {
+		*count = 0;
+		return -1;
+	}
 	return 0;
 }
 
@@ -259,6 +282,11 @@ int af_yl_map(af_yl_t *c, const yaml_node_t *n, const char *const *names,
 		return 0;
 	if(n->type != YAML_MAPPING_NODE)
 		return af_yl_err(c, n, "expected a mapping, got %s", af_yl_kind(n));
+	if(af_yl_budget(c, n,
+			   (size_t)(n->data.mapping.pairs.top
+						- n->data.mapping.pairs.start))
+			< 0)
+		return -1;
 	for(p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top;
 			p++) {
 		k = af_yl_node(c, p->key);
@@ -444,6 +472,10 @@ int af_yl_load(af_yl_t *c, const char *what,
 	if(root2)
 		goto done_doc;
 
+	c->items = 0;
+	c->items_max = AF_YL_EXPAND
+						   * (size_t)(doc.nodes.top - doc.nodes.start)
+				   + AF_YL_EXPAND_MIN;
 	c->doc = &doc;
 	rc = build(c, arg);
 	c->doc = NULL;

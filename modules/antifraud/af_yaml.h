@@ -25,6 +25,8 @@
 #include "af_file.h"
 
 #define AF_YL_SHOW AF_EXCERPT_MAX /* bytes of a value quoted in a message */
+#define AF_YL_EXPAND 4         /* items read per node of the document */
+#define AF_YL_EXPAND_MIN 4096  /* ... plus these */
 
 /* The text of a scalar node, and how much of it a message quotes. */
 #define AF_YL_TEXT(n) ((const char *)(n)->data.scalar.value)
@@ -42,6 +44,8 @@ typedef struct af_yl {
 	size_t errlen;
 	char path[256]; /* key path of the node being read, for messages */
 	size_t plen;
+	size_t items;     /* items and pairs of collections read so far */
+	size_t items_max; /* more is an alias expansion (af_yl_load()) */
 } af_yl_t;
 
 /*
@@ -107,7 +111,10 @@ int af_yl_bool(af_yl_t *c, const yaml_node_t *n, int *v);
 
 /*
  * Checks that n is a sequence, or a null (an empty one). Stores the
- * number of items in *count. Returns 0, or -1 with the error set.
+ * number of items in *count. Returns 0, or -1 with the error set. Like
+ * af_yl_names() and af_yl_map(), it counts the items against the load's
+ * budget: aliases (*name) that make a small file read as a huge one are
+ * refused.
  */
 int af_yl_seq(af_yl_t *c, const yaml_node_t *n, size_t *count);
 
@@ -160,8 +167,11 @@ int af_yl_compile(af_yl_t *c, const yaml_node_t *n, const char *s,
 /*
  * Reads the file c->file of kind c->kind (c->err and c->errlen set, the
  * rest zero; read with af_file_read()) as one YAML document and calls build(c, arg) on it, c->doc set. A second
- * document is refused: "the <what> must be one document". Returns what
- * build returned, or -1 with the error set.
+ * document is refused: "the <what> must be one document". The items
+ * and pairs read may be at most AF_YL_EXPAND times the nodes of the
+ * document (plus AF_YL_EXPAND_MIN): more comes from aliases repeating
+ * large collections. Returns what build returned, or -1 with the error
+ * set.
  */
 int af_yl_load(af_yl_t *c, const char *what,
 		int (*build)(af_yl_t *, void *), void *arg);

@@ -656,10 +656,10 @@ static void test_size_limits(void **state)
 	const char *list;
 	size_t i, n = (1u << 20) + 4096;
 
-	assert_int_equal(af_file_limit(AF_FILE_RULES), 4u << 20);
+	assert_int_equal(af_file_limit(AF_FILE_RULES), 1u << 20);
 	assert_int_equal(af_file_limit(AF_FILE_LIST), 64u << 20);
 	assert_int_equal(af_file_limit(AF_FILE_NUMPLAN), 64u << 20);
-	assert_int_equal(af_file_limit(AF_FILE_SIGNATURES), 4u << 20);
+	assert_int_equal(af_file_limit(AF_FILE_SIGNATURES), 1u << 20);
 	assert_true(af_file_limit(AF_FILE_GEOIP) >= (1ull << 30));
 	/* a list of 1 MiB and a bit: loads under the default limit */
 	big = malloc(n + 1);
@@ -757,6 +757,42 @@ static void test_excerpts(void **state)
 	assert_string_equal(af_escape(out, 4, "\x01\x02", 2, 32), "...");
 	assert_string_equal(af_escape(out, 6, "\x01\x02", 2, 32), "\\x01");
 	assert_string_equal(af_escape(out, sizeof(out), "", 0, 32), "");
+}
+
+/*
+ * Aliases: sharing a collection between a few profiles loads; repeating
+ * a large one so that a small file reads as a huge one is refused before
+ * it fills memory.
+ */
+static void test_alias_expansion(void **state)
+{
+	long live = test_host_shm_live();
+	size_t i, len, cap = 1u << 20;
+	char *text;
+	af_rules_t *r;
+
+	r = load_text("version: 1\nprofiles:\n"
+				  "  default: {domains: &d [a.example, b.example]}\n"
+				  "  p1: {domains: *d}\n  p2: {domains: *d}\n");
+	if(!r)
+		fail_msg("%s", err);
+	assert_int_equal(af_strset_count(r->profiles[2].domains), 2);
+	af_rules_free(r);
+	text = malloc(cap);
+	assert_non_null(text);
+	len = (size_t)snprintf(text, cap,
+			"version: 1\nprofiles:\n  default: {users: &u [");
+	for(i = 0; i < 20000; i++)
+		len += (size_t)snprintf(text + len, cap - len, "u%zu,", i);
+	len += (size_t)snprintf(text + len, cap - len, "x]}\n");
+	for(i = 0; i < 1000; i++)
+		len += (size_t)snprintf(
+				text + len, cap - len, "  p%zu: {users: *u}\n", i);
+	r = load_text(text);
+	free(text);
+	assert_null(r);
+	assert_non_null(strstr(err, "aliases (*name) repeat large collections"));
+	assert_int_equal(test_host_shm_live(), live);
 }
 
 /*
@@ -1017,6 +1053,7 @@ int main(void)
 		cmocka_unit_test(test_size_limits),
 		cmocka_unit_test(test_excerpts),
 		cmocka_unit_test(test_broad_values),
+		cmocka_unit_test(test_alias_expansion),
 		cmocka_unit_test(test_regex),
 		cmocka_unit_test(test_domains),
 		cmocka_unit_test(test_profiles),
