@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include "af_alert.h"
 #include "af_core.h"
 #include "af_core_int.h"
 #include "af_dest.h"
@@ -105,6 +106,7 @@ static void check_capacity(const af_rules_t *r)
 int af_core_init(const af_core_cfg_t *cfg, char *err, size_t errlen)
 {
 	af_store_shm_cfg_t scfg;
+	af_alert_cfg_t acfg;
 	af_rules_t *r;
 
 	core_cfg = *cfg;
@@ -149,6 +151,14 @@ int af_core_init(const af_core_cfg_t *cfg, char *err, size_t errlen)
 		snprintf(err, errlen, "out of af_core_shm memory");
 		goto error_store;
 	}
+	acfg.repeat_s = cfg->alert_repeat_s;
+	acfg.rate = cfg->alert_rate;
+	acfg.burst = cfg->alert_burst ? cfg->alert_burst : 1;
+	acfg.slots = AF_ALERT_SLOTS;
+	if(af_alert_init(&acfg) < 0) {
+		snprintf(err, errlen, "out of shared memory (alert table)");
+		goto error_dest;
+	}
 	r = af_rules_load(cfg->rules_path, err, errlen);
 	if(!r)
 		goto error_dest;
@@ -163,6 +173,7 @@ int af_core_init(const af_core_cfg_t *cfg, char *err, size_t errlen)
 error_rules:
 	af_rules_free(r);
 error_dest:
+	af_alert_destroy();
 	af_dest_destroy();
 error_store:
 	if(af_core_st != af_core_local)
@@ -189,6 +200,7 @@ void af_core_destroy(void)
 	if(af_core_local)
 		af_core_local->ops->destroy(af_core_local);
 	af_core_st = af_core_local = NULL;
+	af_alert_destroy();
 	af_dest_destroy();
 	af_lock_destroy(&af_core_shm->lock);
 	af_host->shm_free(af_core_shm);
@@ -367,6 +379,7 @@ void af_core_timer(void)
 	r = af_core_acquire();
 	af_dest_timer(r);
 	af_core_release(r);
+	af_alert_timer(af_now_ms());
 }
 
 /* a ban key from IP text: the normalized address */

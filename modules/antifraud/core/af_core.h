@@ -39,6 +39,10 @@ typedef struct af_core_cfg {
 	int redis_fallback;       /* af_fallback_t (af_store_cluster.h): when
 							   * Redis cannot answer */
 	uint32_t redis_retry_ms;      /* breaker probe interval */
+	/* alert suppression (af_alert.h) */
+	uint32_t alert_repeat_s;
+	uint32_t alert_rate;
+	uint32_t alert_burst;
 } af_core_cfg_t;
 
 #define AF_CALLID_MAX 255
@@ -86,6 +90,8 @@ typedef struct af_verdict {
 	int banned;             /* the source is (now) banned */
 	af_ban_t ban;           /* the ban, when banned */
 	char detail[AF_DETAIL_MAX]; /* first matches in words, for logs */
+	uint32_t suppressed;    /* repeats of this alert suppressed before it
+							 * (af_alert_admit) */
 	int store_failed;       /* the store refused to answer (fallback
 							 * "closed"): the verdict is AF_RC_ERROR */
 	/* af_check_fingerprint only */

@@ -16,6 +16,15 @@ static uint64_t plain_fixed_now;
 static long plain_live;
 static int plain_level = AF_L_WARN;
 static const char *plain_prefix;
+static int plain_tags;
+
+static const char *const plain_level_tags[] = {
+	[AF_L_ERR] = "error: ",
+	[AF_L_WARN] = "warning: ",
+	[AF_L_NOTICE] = "notice: ",
+	[AF_L_INFO] = "info: ",
+	[AF_L_DBG] = "debug: ",
+};
 
 /* malloc, counting the blocks out */
 static void *plain_alloc(size_t size)
@@ -52,7 +61,8 @@ static int plain_enabled(int level)
 	return level <= plain_level;
 }
 
-/* one line on stderr: the prefix, the message, a newline if it has none */
+/* one line on stderr: the prefix, the level when tagged, the message, a
+ * newline if it has none */
 static void plain_vlog(int level, const char *fmt, va_list ap)
 {
 	size_t n;
@@ -62,6 +72,8 @@ static void plain_vlog(int level, const char *fmt, va_list ap)
 	n = strlen(fmt);
 	if(plain_prefix)
 		fputs(plain_prefix, stderr);
+	if(plain_tags && level >= AF_L_ERR && level <= AF_L_DBG)
+		fputs(plain_level_tags[level], stderr);
 	vfprintf(stderr, fmt, ap);
 	if(n == 0 || fmt[n - 1] != '\n')
 		fputc('\n', stderr);
@@ -80,6 +92,11 @@ void af_host_plain_init(int max_level, const char *prefix)
 	plain_level = max_level;
 	plain_prefix = prefix;
 	af_host_set(&plain_host);
+}
+
+void af_host_plain_tag_levels(void)
+{
+	plain_tags = 1;
 }
 
 void af_host_plain_set_now(uint64_t now_ms)

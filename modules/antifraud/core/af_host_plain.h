@@ -19,6 +19,10 @@
  */
 void af_host_plain_init(int max_level, const char *prefix);
 
+/* after the prefix, each line starts with its level: "error: ",
+ * "warning: ", "notice: ", "info: " or "debug: " */
+void af_host_plain_tag_levels(void);
+
 /* the clock: 0 (the default) follows the real clock, any other value is
  * fixed; advance moves a fixed clock on */
 void af_host_plain_set_now(uint64_t now_ms);

@@ -96,7 +96,7 @@ static void af_learn(struct sip_msg *msg, const af_request_t *req, int ok,
 
 	af_auth_result(req, ok, profile, profile ? strlen(profile) : 0, &v);
 	if(v.rc == AF_RC_ALERT)
-		af_kam_announce(msg, &v);
+		af_kam_announce(msg, req, &v);
 }
 
 /* sl: a stateless reply is about to go out */
@@ -271,6 +271,6 @@ int af_kam_auth_report(struct sip_msg *msg, int ok)
 		__atomic_store_n(&last_tm.a->done, 1, __ATOMIC_RELEASE);
 	af_auth_result(&req, ok, req.memo ? req.memo->profile : NULL,
 			req.memo ? strlen(req.memo->profile) : 0, &v);
-	af_kam_announce(msg, &v);
+	af_kam_announce(msg, &req, &v);
 	return v.rc;
 }

@@ -166,19 +166,28 @@ static void sdp_ips(struct sip_msg *msg, af_request_t *req)
 	sdp_session_cell_t *sess;
 	sdp_stream_cell_t *st;
 	const char *p, *end, *eol;
-	int len, mime;
+	long len = -1;
+	int mime;
 
-	len = get_content_length(msg);
-	if(len <= 0)
-		return;
-	mime = parse_content_type_hdr(msg);
-	if(mime == MIMETYPE(APPLICATION, SDP)) {
-		p = get_body(msg);
-		if(!p)
+	/* Content-Length is optional over UDP (the body runs to the end of
+	 * the datagram, RFC 3261 18.3): the header may be missing */
+	if(msg->content_length) {
+		len = get_content_length(msg);
+		if(len <= 0)
 			return;
-		end = msg->buf + msg->len;
-		if(p + len < end)
-			end = p + len; /* a Content-Length shorter than the body */
+	}
+	mime = parse_content_type_hdr(msg);
+	if(mime <= 0)
+		return; /* no Content-Type or a bad one: no SDP to read */
+	p = get_body(msg);
+	if(!p)
+		return;
+	end = msg->buf + msg->len;
+	if(len >= 0 && len < end - p)
+		end = p + len; /* a Content-Length shorter than the body */
+	if(p >= end)
+		return;
+	if(mime == MIMETYPE(APPLICATION, SDP)) {
 		for(; p < end; p = eol + 1) {
 			eol = memchr(p, '\n', (size_t)(end - p));
 			if(!eol)

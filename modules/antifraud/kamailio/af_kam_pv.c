@@ -48,10 +48,15 @@ void af_kam_run_event(int rt, struct sip_msg *msg, int route_type)
 	set_route_type(rtb);
 }
 
-/* runs event_route[antifraud:alert] for msg with the verdict in $antifraud */
-static void af_raise_alert(struct sip_msg *msg)
+/* runs event_route[antifraud:alert] for msg with the verdict v (in
+ * $antifraud), unless it repeats a recent alert or the node-wide alert
+ * rate is exceeded (af_alert.h) */
+static void af_raise_alert(
+		struct sip_msg *msg, const af_request_t *req, af_verdict_t *v)
 {
 	if(af_alert_rt < 0 || !af_alert_event)
+		return;
+	if(!af_alert_admit(v, req, af_now_ms()))
 		return;
 	af_kam_run_event(af_alert_rt, msg, REQUEST_ROUTE);
 }
@@ -65,10 +70,11 @@ af_verdict_t *af_kam_verdict_slot(void)
 
 /*
  * Keeps v as this process's last verdict (v may be the slot itself) and
- * raises event_route[antifraud:alert] for msg when v alerts or blocks.
- * Returns v->rc.
+ * raises event_route[antifraud:alert] for msg (request req) when v
+ * alerts or blocks. Returns v->rc.
  */
-int af_kam_announce(struct sip_msg *msg, const af_verdict_t *v)
+int af_kam_announce(
+		struct sip_msg *msg, const af_request_t *req, const af_verdict_t *v)
 {
 	if(v != &af_last)
 		af_last = *v;
@@ -76,7 +82,7 @@ int af_kam_announce(struct sip_msg *msg, const af_verdict_t *v)
 	/* a source refused for an existing ban is counted, not re-announced */
 	if((v->rc == AF_RC_ALERT || v->rc == AF_RC_BLOCK)
 			&& v->reasons != AF_REASON_BIT(AF_R_BANNED))
-		af_raise_alert(msg);
+		af_raise_alert(msg, req, &af_last);
 	return v->rc;
 }
 
@@ -105,7 +111,8 @@ enum {
 	AF_PV_INTERNATIONAL,
 	AF_PV_CONC_TOTAL,
 	AF_PV_CONC_CALLER,
-	AF_PV_REDIS
+	AF_PV_REDIS,
+	AF_PV_SUPPRESSED
 };
 
 static const struct {
@@ -124,7 +131,7 @@ static const struct {
 		{"international", AF_PV_INTERNATIONAL},
 		{"concurrent", AF_PV_CONC_TOTAL},
 		{"concurrent_caller", AF_PV_CONC_CALLER}, {"redis", AF_PV_REDIS},
-		{0, 0}};
+		{"suppressed", AF_PV_SUPPRESSED}, {0, 0}};
 
 /* parses the name of $antifraud(name) */
 int af_kam_pv_parse_name(pv_spec_t *sp, str *in)
@@ -202,6 +209,8 @@ int af_kam_pv_get(struct sip_msg *msg, pv_param_t *param, pv_value_t *res)
 			return pv_get_sintval(msg, param, res, (int)af_last.geo.asn);
 		case AF_PV_SCORE:
 			return pv_get_sintval(msg, param, res, (int)af_last.score);
+		case AF_PV_SUPPRESSED:
+			return pv_get_uintval(msg, param, res, af_last.suppressed);
 		case AF_PV_BANNED:
 			return pv_get_sintval(msg, param, res, af_last.banned);
 		case AF_PV_BAN_REASON:

@@ -8,6 +8,7 @@
  * Copyright (C) 2026 antifraud authors
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
+#include <stdio.h>
 #include <string.h>
 #include "core/sr_module.h"
 #include "core/dprint.h"
@@ -22,6 +23,9 @@
 #include "core/pt.h"
 #include "core/fmsg.h"
 #include "core/cfg/cfg_struct.h"
+#include "core/globals.h"
+#include "core/mem/mem.h"
+#include "af_file.h"
 #include "af_kam.h"
 
 MODULE_VERSION
@@ -33,6 +37,9 @@ static int af_shm_stripes = 64;
 static int af_reload_min_interval = 1;
 static int af_timer_interval = 1;
 static int af_alert_event = 1;
+static int af_alert_repeat_interval = AF_ALERT_REPEAT_S;
+static int af_alert_rate = AF_ALERT_RATE;
+static int af_alert_burst = AF_ALERT_BURST;
 /* cluster mode */
 static char *af_redis = "";
 static int af_redis_connect_timeout = 20;
@@ -49,6 +56,8 @@ static int *af_redis_event_pending;
 
 static int mod_init(void);
 static int child_init(int rank);
+static int af_set_config(modparam_t type, void *val);
+static int af_set_file_size_limits(modparam_t type, void *val);
 static void mod_destroy(void);
 static int w_af_check_source(struct sip_msg *msg, char *profile, char *p2);
 static int w_af_check_fingerprint(
@@ -78,12 +87,17 @@ static cmd_export_t cmds[] = {
 };
 
 static param_export_t params[] = {
-	{"config", PARAM_STRING, &af_config},
+	{"config", PARAM_STRING | PARAM_USE_FUNC, (void *)af_set_config},
+	{"file_size_limits", PARAM_STRING | PARAM_USE_FUNC,
+		(void *)af_set_file_size_limits},
 	{"shm_entries", PARAM_INT, &af_shm_entries},
 	{"shm_stripes", PARAM_INT, &af_shm_stripes},
 	{"reload_min_interval", PARAM_INT, &af_reload_min_interval},
 	{"timer_interval", PARAM_INT, &af_timer_interval},
 	{"alert_event", PARAM_INT, &af_alert_event},
+	{"alert_repeat_interval", PARAM_INT, &af_alert_repeat_interval},
+	{"alert_rate", PARAM_INT, &af_alert_rate},
+	{"alert_burst", PARAM_INT, &af_alert_burst},
 	{"redis", PARAM_STRING, &af_redis},
 	{"redis_connect_timeout", PARAM_INT, &af_redis_connect_timeout},
 	{"redis_command_timeout", PARAM_INT, &af_redis_command_timeout},
@@ -268,6 +282,66 @@ static int af_redis_config(af_redis_cfg_t *rc, af_core_cfg_t *cfg)
 	return 0;
 }
 
+/*
+ * Under kamailio -c (config_check) Kamailio parses the script and exits
+ * before mod_init: the rule file is validated here, when its parameter
+ * is read, with the module's loader. Prints "file:line: what" on
+ * standard error too, as -c reports there. Returns 0, or -1 to fail the
+ * check.
+ */
+static int af_check_rules(void)
+{
+	const af_host_t *prev = af_host;
+	char err[1024], sum[256];
+	af_rules_t *r;
+
+	af_host_set(&af_kam_check_host);
+	r = af_rules_load(af_config, err, sizeof(err));
+	if(r) {
+		af_rules_summary(r, sum, sizeof(sum));
+		af_rules_free(r);
+	}
+	af_host_set(prev);
+	if(!r) {
+		LM_ERR("rule file: %s\n", err);
+		if(!log_stderr)
+			fprintf(stderr, "antifraud: %s\n", err);
+		return -1;
+	}
+	LM_INFO("rule file %s: ok: %s\n", af_config, sum);
+	if(!log_stderr)
+		fprintf(stderr, "antifraud: %s: ok: %s\n", af_config, sum);
+	return 0;
+}
+
+/* modparam config: the rule file; checked at once under kamailio -c */
+static int af_set_config(modparam_t type, void *val)
+{
+	size_t len = strlen((const char *)val);
+	char *copy;
+
+	copy = pkg_malloc(len + 1);
+	if(!copy) {
+		PKG_MEM_ERROR;
+		return -1;
+	}
+	memcpy(copy, val, len + 1);
+	af_config = copy;
+	return config_check ? af_check_rules() : 0;
+}
+
+/* modparam file_size_limits: "kind=MiB,..." (af_file_limits_parse()) */
+static int af_set_file_size_limits(modparam_t type, void *val)
+{
+	char err[256];
+
+	if(af_file_limits_parse((const char *)val, err, sizeof(err)) < 0) {
+		LM_ERR("%s\n", err);
+		return -1;
+	}
+	return 0;
+}
+
 static int mod_init(void)
 {
 	af_core_cfg_t cfg;
@@ -286,12 +360,23 @@ static int mod_init(void)
 		LM_ERR("timer_interval must be >= 1 s\n");
 		return -1;
 	}
+	if(af_alert_repeat_interval < 0 || af_alert_repeat_interval > 86400
+			|| af_alert_rate < 0 || af_alert_rate > 1000000
+			|| af_alert_burst < 1 || af_alert_burst > 1000000) {
+		LM_ERR("alert_repeat_interval must be 0..86400 s, alert_rate"
+			   " 0..1000000 and alert_burst 1..1000000 (got %d, %d, %d)\n",
+				af_alert_repeat_interval, af_alert_rate, af_alert_burst);
+		return -1;
+	}
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.rules_path = af_config;
 	cfg.shm_entries = (uint32_t)af_shm_entries;
 	cfg.shm_stripes = (uint32_t)af_shm_stripes;
 	cfg.reload_min_s =
 			af_reload_min_interval > 0 ? (uint32_t)af_reload_min_interval : 0;
+	cfg.alert_repeat_s = (uint32_t)af_alert_repeat_interval;
+	cfg.alert_rate = (uint32_t)af_alert_rate;
+	cfg.alert_burst = (uint32_t)af_alert_burst;
 	if(af_redis && *af_redis && af_redis_config(&rcfg, &cfg) < 0)
 		return -1;
 	if(af_core_init(&cfg, err, sizeof(err)) < 0) {
@@ -406,7 +491,7 @@ static int af_run_check(struct sip_msg *msg, str *profile, af_check_f check,
 			profile ? (size_t)profile->len : 0, v);
 	if(v->dest.ticket.total || v->dest.ticket.caller)
 		af_kam_dest_admitted(msg, &v->dest.ticket);
-	return af_kam_announce(msg, v);
+	return af_kam_announce(msg, &req, v);
 }
 
 static int ki_af_check_source_profile(struct sip_msg *msg, str *profile)
