@@ -12,6 +12,7 @@
 #include <string.h>
 #include <cmocka.h>
 #include "af_ip.h"
+#include "af_strset.h"
 #include "af_arena.h"
 #include "host.h"
 

@@ -28,10 +28,6 @@
 #define AF_RULES_V4_MIN 8
 #define AF_RULES_V6_MIN 16
 
-/* per match: backtracking steps, and KiB of backtracking frames */
-#define AF_RE_MATCH_LIMIT 100000
-#define AF_RE_HEAP_LIMIT 4096
-
 static const char *const af_check_names[AF_C__COUNT] = {
 #define AF_CHECK(id, name, mode) [AF_C_##id] = name,
 #include "af_table.def"
@@ -135,11 +131,6 @@ enum { K_HOP_COUNTRY, K_HOP_CONTINENT, K_HOP_IDENTITY, K_HOP_N };
 static const char *const hopping_keys[K_HOP_N] = {
 		"country", "continent", "identity"};
 
-
-/* per process: what af_regex_match needs, made once (plain malloc) */
-static __thread pcre2_match_data *af_re_md;
-static __thread pcre2_match_context *af_re_mctx;
-static __thread int af_re_warned;
 
 /*
  * Returns the name of check c ("domain", "user", ...), the key of its
@@ -1290,56 +1281,4 @@ const af_profile_t *af_rules_profile(const af_rules_t *r, const char *name,
 			return &r->profiles[i];
 	}
 	return NULL;
-}
-
-/*
- * Makes this process's match data and match context (plain malloc, kept
- * for the life of the process). Returns 0, or -1 when out of memory.
- */
-static int af_regex_init(void)
-{
-	af_re_md = pcre2_match_data_create(1, NULL);
-	af_re_mctx = pcre2_match_context_create(NULL);
-	if(!af_re_md || !af_re_mctx) {
-		pcre2_match_data_free(af_re_md);
-		pcre2_match_context_free(af_re_mctx);
-		af_re_md = NULL;
-		af_re_mctx = NULL;
-		AF_ERR("regex: out of memory\n");
-		return -1;
-	}
-	pcre2_set_match_limit(af_re_mctx, AF_RE_MATCH_LIMIT);
-	pcre2_set_heap_limit(af_re_mctx, AF_RE_HEAP_LIMIT);
-	return 0;
-}
-
-/*
- * Returns 1 when s[0..len) matches re, 0 when it does not. A match that
- * hits the limits (a pathological pattern) or fails otherwise counts as
- * no match, with one warning per process. Allocates nothing after the
- * first calls of a process.
- */
-int af_regex_match(const af_regex_t *re, const char *s, size_t len)
-{
-	int rc;
-
-	if(!re || !re->code)
-		return 0;
-	if(!af_re_md && af_regex_init() < 0)
-		return 0;
-	if(!s) {
-		s = "";
-		len = 0;
-	}
-	rc = pcre2_match((const pcre2_code *)re->code, (PCRE2_SPTR)s, len, 0, 0,
-			af_re_md, af_re_mctx);
-	if(rc >= 0)
-		return 1;
-	if(rc != PCRE2_ERROR_NOMATCH && !af_re_warned) {
-		af_re_warned = 1;
-		AF_WARN("regex '%s': match failed (error %d), counted as no match;"
-				" further failures are not logged\n",
-				re->src, rc);
-	}
-	return 0;
 }
