@@ -272,3 +272,52 @@ def test_dest_explain_number_not_plain(k):
     text = fault(k, "antifraud.dest_explain", b"s:+49\x1b[2J30123",
                  says="number")
     assert "\x1b" not in text
+
+
+# defect 8: what the store holds is shown escaped (a Redis shared by the
+# nodes may hold reasons and keys written by anyone with access to it)
+
+def test_store_text_is_escaped_on_output(tmp_path, geo_db):
+    r = h.Redis(str(tmp_path)).start()
+    k2 = None
+    try:
+        with open(os.path.join(h.DATA, "rules-dest.yaml.in")) as f:
+            text = f.read()
+        text = (text.replace("@HOLIDAYS@", "").replace("@GEO_DB@", geo_db)
+                .replace("@DATA@", h.DATA).replace("@ETC@", h.ETC))
+        (tmp_path / "rules.yaml").write_text(text)
+        k2 = h.Kamailio(str(tmp_path), str(tmp_path / "rules.yaml"),
+                        defines={"AF_REDIS": '"redis://127.0.0.1:%d/0"'
+                                 % r.port,
+                                 "AF_REDIS_FALLBACK": '"local"'}).start()
+        ok(k2, "antifraud.ban", "192.0.2.9", 600, "plain")
+
+        def cli(*args):
+            p = subprocess.run([b"redis-cli", b"-p", str(r.port).encode()]
+                               + list(args), capture_output=True, timeout=10)
+            assert p.returncode == 0, p.stderr
+            return p.stdout
+
+        raw = b"\x1b[31mred\x1b[0m \xff\xfe \xc2\x9b2J\r\nnext"
+        cli(b"HSET", b"af:ban:{192.0.2.9}", b"r", raw)
+        # an account under attack whose name and reason are hostile
+        until = cli(b"ZSCORE", b"af:bans", b"192.0.2.9").strip()
+        acct = b"acct|ev\x1b]0;pwned\x07il@x\xff"
+        cli(b"ZADD", b"af:bans", until, acct)
+        cli(b"HSET", b"af:ban:{" + acct + b"}", b"s", b"1", b"u", until,
+            b"h", b"0", b"r", raw)
+        outs = [ok(k2, "antifraud.bans"), ok(k2, "antifraud.accounts"),
+                ok(k2, "antifraud.lookup", "192.0.2.9")]
+        for out in outs:  # ok() decodes strictly: valid UTF-8
+            assert not re.search(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]", out), out
+        assert "\\x1b[31mred\\x1b[0m \\xff\\xfe \\xc2\\x9b2J\\x0d\\x0anext" \
+            in outs[0], outs[0]
+        assert "ev\\x1b]0;pwned\\x07il@x\\xff" in outs[1], outs[1]
+        assert "\\x1b[31mred" in outs[2], outs[2]
+        alive(k2)
+    finally:
+        if k2:
+            crashed = k2.crashed()
+            k2.stop()
+            assert not crashed, crashed
+        r.kill()
