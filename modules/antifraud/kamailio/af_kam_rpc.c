@@ -38,6 +38,10 @@
 #define RPC_CALLER_MAX 128
 #define RPC_CONC_MAX 100000 /* most callers antifraud.concurrency lists */
 
+_Static_assert(AF_ACCOUNT_MAX <= RPC_ARG_MAX && RPC_NUMBER_MAX <= RPC_ARG_MAX
+					   && RPC_CALLER_MAX <= RPC_ARG_MAX,
+		"an argument limit above RPC_ARG_MAX");
+
 /* What a command takes: its usage line, and each argument's name, type
  * ('s' string, 'i' integer) and longest value (bytes); the first
  * 'required' are required. */
@@ -64,7 +68,8 @@ typedef struct rpc_args {
  * Sends a fault of code with the printf-style text, cut to
  * RPC_FAULT_MAX - 1 bytes (whatever the arguments).
  */
-static void rpc_fail(rpc_t *rpc, void *ctx, int code, const char *fmt, ...)
+static void __attribute__((format(printf, 4, 5)))
+rpc_fail(rpc_t *rpc, void *ctx, int code, const char *fmt, ...)
 {
 	char buf[RPC_FAULT_MAX];
 	va_list ap;
@@ -177,9 +182,9 @@ static int rpc_args(rpc_t *rpc, void *ctx, const rpc_spec_t *sp,
 }
 
 /*
- * Argument i of a as an integer from min to max: sent as one, or as a
- * string of decimal digits (no sign, space or base prefix). Sends the fault and returns -1
- * when it is not one; returns 0.
+ * Reads argument i of a into *out as an integer from min to max: sent
+ * as one, or as a string of decimal digits (no sign, space or base
+ * prefix). Sends the fault and returns -1 when it is not one; returns 0.
  */
 static int rpc_uint(rpc_t *rpc, void *ctx, const rpc_spec_t *sp,
 		const rpc_args_t *a, int i, unsigned min, unsigned max,
