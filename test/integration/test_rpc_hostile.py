@@ -321,3 +321,29 @@ def test_store_text_is_escaped_on_output(tmp_path, geo_db):
             k2.stop()
             assert not crashed, crashed
         r.kill()
+
+
+def test_long_reload_error_is_cut_not_lost(tmp_path, geo_db):
+    """A reload error longer than a fault can carry (the rule file's path
+    alone is 300 bytes here) is cut to fit and logged whole; before, the
+    ctl module sent nothing and kamcmd printed nothing."""
+    d = tmp_path / ("d" * 150) / ("e" * 150)
+    d.mkdir(parents=True)
+    with open(os.path.join(h.DATA, "rules-test.yaml.in")) as f:
+        text = f.read()
+    text = (text.replace("@GEO_DB@", geo_db).replace("@DATA@", h.DATA)
+            .replace("@ETC@", h.ETC))
+    path = d / "rules.yaml"
+    path.write_text(text)
+    k2 = h.Kamailio(str(tmp_path), str(path)).start()
+    try:
+        path.write_text(text + "\nnot_a_section: 1\n")
+        msg = fault(k2, "antifraud.reload", code=500, says="d{20}")
+        assert msg.endswith("..."), msg
+        assert "not_a_section" in k2.read_log()
+        stats = h.parse_kamcmd(ok(k2, "antifraud.stats"))
+        assert stats["reload_errors"] == 1
+    finally:
+        crashed = k2.crashed()
+        k2.stop()
+        assert not crashed, crashed
