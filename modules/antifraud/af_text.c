@@ -136,3 +136,16 @@ const char *af_text_excerpt(const char *s, size_t len, char *out)
 		memcpy(out + o, "...", 4);
 	return out;
 }
+
+char *af_text_escape_max(char *out, size_t outlen, const char *s, size_t len,
+		size_t max)
+{
+	size_t o;
+
+	if(!outlen)
+		return out;
+	o = af_text_escape(s, len > max ? max : len, out, outlen);
+	if(len > max && o + 3 < outlen)
+		memcpy(out + o, "...", 4);
+	return out;
+}

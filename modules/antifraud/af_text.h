@@ -45,4 +45,12 @@ size_t af_text_escape(const char *s, size_t len, char *out, size_t size);
  */
 const char *af_text_excerpt(const char *s, size_t len, char *out);
 
+/*
+ * af_text_escape of at most max bytes of s[0..len) into out (outlen
+ * bytes), "..." marking a cut. Returns out, for use as a printf
+ * argument. Messages show file content only through this.
+ */
+char *af_text_escape_max(char *out, size_t outlen, const char *s, size_t len,
+		size_t max);
+
 #endif

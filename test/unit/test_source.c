@@ -227,6 +227,11 @@ static void test_known_domain_user(void **state)
 	r = invite("127.0.0.1", "mallory", "example.com");
 	BLOCK(&r, NULL, B_USER);
 	assert_string_equal(vd.detail, "no user mallory here");
+	/* what the request holds reaches the detail (and the logs) as plain
+	 * text only */
+	r = invite("127.0.0.1", "mal\x1b[2J\\lory", "example.com");
+	BLOCK(&r, NULL, B_USER);
+	assert_string_equal(vd.detail, "no user mal\\x1b[2J\\\\lory here");
 	r = invite("127.0.0.1", "mallory", "evil.com");
 	BLOCK(&r, NULL, B_DOMAIN | B_USER);
 	/* exact names are case-sensitive */
