@@ -228,8 +228,10 @@ const af_profile_t *af_rules_profile(const af_rules_t *r, const char *name,
 	if(!name || len == 0)
 		return r->default_profile;
 	for(i = 0; i < r->n_profiles; i++) {
-		if(strncmp(r->profiles[i].name, name, len) == 0
-				&& r->profiles[i].name[len] == '\0')
+		/* name comes from the script and may hold a NUL: compare
+		 * lengths first, never read past the stored name */
+		if(strlen(r->profiles[i].name) == len
+				&& memcmp(r->profiles[i].name, name, len) == 0)
 			return &r->profiles[i];
 	}
 	return NULL;
