@@ -8,61 +8,15 @@
 #include <stdio.h>
 #include <string.h>
 #include "af_check.h"
+#include "af_text.h"
 #include "af_host.h"
 
 /* which sub-check owns each reason (its mode decides alert or block) */
 static const af_check_t reason_check[AF_R__COUNT] = {
-	[AF_R_BANNED] = AF_C_BAN,
-	[AF_R_UNKNOWN_DOMAIN] = AF_C_DOMAIN,
-	[AF_R_UNKNOWN_USER] = AF_C_USER,
-	[AF_R_IP_DENY] = AF_C_IPLIST,
-	[AF_R_GEO_COUNTRY] = AF_C_GEO,
-	[AF_R_GEO_CONTINENT] = AF_C_GEO,
-	[AF_R_GEO_ASN] = AF_C_GEO,
-	[AF_R_GEO_UNKNOWN] = AF_C_GEO,
-	[AF_R_SDP_IP_DENY] = AF_C_SDP,
-	[AF_R_SDP_GEO] = AF_C_SDP,
-	[AF_R_COUNTRY_HOP] = AF_C_HOPPING,
-	[AF_R_CONTINENT_HOP] = AF_C_HOPPING,
-	[AF_R_SCANNER] = AF_C_BAN,
-	[AF_R_SIGNATURE] = AF_C_FINGERPRINT,
-	[AF_R_DEST_INVALID] = AF_C_DEST,
-	[AF_R_DEST_INTL] = AF_C_DEST,
-	[AF_R_DEST_PREMIUM] = AF_C_DEST,
-	[AF_R_DEST_CLASS] = AF_C_DEST,
-	[AF_R_DEST_COUNTRY] = AF_C_DEST,
-	[AF_R_DEST_RANGE] = AF_C_DEST,
-	[AF_R_DEST_RISK] = AF_C_DEST,
-	[AF_R_CALLER_BLOCKED] = AF_C_DEST,
-	[AF_R_SCHEDULE] = AF_C_SCHEDULE,
-	[AF_R_RATE_CALLER] = AF_C_RATE,
-	[AF_R_RATE_COUNTRY] = AF_C_RATE,
-	[AF_R_REPEAT_NUMBER] = AF_C_REPEAT,
-	[AF_R_REPEAT_SIMILAR] = AF_C_REPEAT,
-	[AF_R_REPEAT_CALLERS] = AF_C_REPEAT,
-	[AF_R_CONC_CALLER] = AF_C_CONCURRENCY,
-	[AF_R_CONC_TOTAL] = AF_C_CONCURRENCY,
-	[AF_R_AUTH_FAILURES] = AF_C_ACCOUNTS,
-	[AF_R_ACCOUNT_ATTACK] = AF_C_ACCOUNTS,
-	[AF_R_NEW_COUNTRY_LOGIN] = AF_C_ACCOUNTS,
+#define AF_REASON(id, name, check) [AF_R_##id] = AF_C_##check,
+#include "af_table.def"
+#undef AF_REASON
 };
-
-/* 1 when x is in the sorted array a[0..n) */
-int af_chk_sorted16_has(const uint16_t *a, uint32_t n, uint16_t x)
-{
-	uint32_t lo = 0, hi = n;
-
-	while(lo < hi) {
-		uint32_t mid = (lo + hi) / 2;
-		if(a[mid] == x)
-			return 1;
-		if(a[mid] < x)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return 0;
-}
 
 /* adds reason r to v with a first detail text */
 void af_chk_flag(af_verdict_t *v, const af_profile_t *p, af_reason_t r,
@@ -71,8 +25,10 @@ void af_chk_flag(af_verdict_t *v, const af_profile_t *p, af_reason_t r,
 	v->reasons |= AF_REASON_BIT(r);
 	if(p->mode[reason_check[r]] == AF_MODE_ENFORCE)
 		v->blocking |= AF_REASON_BIT(r);
+	/* details quote what the request holds (users, hosts, numbers):
+	 * anything but plain text is escaped before it reaches a log */
 	if(detail && !v->detail[0])
-		snprintf(v->detail, sizeof(v->detail), "%s", detail);
+		af_text_escape(detail, strlen(detail), v->detail, sizeof(v->detail));
 }
 
 /* the sub-check that owns reason r */
@@ -94,9 +50,14 @@ void af_chk_flag_all(af_verdict_t *v, const af_profile_t *p, af_reason_t r,
 	v->reasons |= AF_REASON_BIT(r);
 	if(block && p->mode[reason_check[r]] == AF_MODE_ENFORCE)
 		v->blocking |= AF_REASON_BIT(r);
-	if(detail && len + 3 < sizeof(v->detail))
-		snprintf(v->detail + len, sizeof(v->detail) - len, "%s%s",
-				len ? "; " : "", detail);
+	if(detail && len + 3 < sizeof(v->detail)) {
+		if(len) {
+			memcpy(v->detail + len, "; ", 3);
+			len += 2;
+		}
+		af_text_escape(detail, strlen(detail), v->detail + len,
+				sizeof(v->detail) - len);
+	}
 }
 
 /*

@@ -1,6 +1,7 @@
 /*
- * antifraud - the management commands: arguments checked, answers
- * structured, the same for every server (af_cmd.h).
+ * antifraud - the management commands: arguments read and checked up
+ * front, answers structured and escaped, the same for every server
+ * (af_cmd.h).
  *
  * Copyright (C) 2026 antifraud authors
  * SPDX-License-Identifier: GPL-2.0-or-later
@@ -12,47 +13,223 @@
 #include <string.h>
 #include "af_cmd.h"
 #include "af_core.h"
+#include "af_geo.h"
 #include "af_host.h"
+#include "af_rules.h"
+#include "af_store_cluster.h"
+#include "af_text.h"
 
-/* a fault with a formatted message */
-static void faultf(af_reply_t *r, int code, const char *fmt, ...)
-		__attribute__((format(printf, 3, 4)));
+#define CMD_ARGS_MAX 3  /* most arguments of a command */
+#define CMD_ARG_MAX 255 /* longest argument of any command, bytes */
 
-static void faultf(af_reply_t *r, int code, const char *fmt, ...)
+/* argument limits, bytes */
+#define CMD_IP_MAX (AF_IP_STRLEN + 1)      /* 45 characters, and [ ] */
+#define CMD_INT_MAX 10                     /* an integer as a string */
+#define CMD_REASON_MAX (AF_BAN_REASON - 1) /* as the store keeps it */
+#define CMD_PROFILE_MAX 64                 /* as the rule file's names */
+#define CMD_NUMBER_MAX 128                 /* a dialed number as sent */
+#define CMD_CALLER_MAX 128
+#define CMD_CONC_MAX 100000 /* most callers the concurrency command lists */
+
+_Static_assert(AF_ACCOUNT_MAX <= CMD_ARG_MAX && CMD_NUMBER_MAX <= CMD_ARG_MAX
+					   && CMD_CALLER_MAX <= CMD_ARG_MAX,
+		"an argument limit above CMD_ARG_MAX");
+
+/* What a command takes: its usage after the command's name, and each
+ * argument's name, type ('s' string, 'i' integer) and longest value
+ * (bytes); the first 'required' are required. */
+typedef struct cmd_spec {
+	const char *usage;
+	int n;
+	int required;
+	const char *name[CMD_ARGS_MAX];
+	const char *type; /* n characters */
+	size_t max[CMD_ARGS_MAX];
+} cmd_spec_t;
+
+/* The arguments read: n given, each a NUL-terminated copy, or for an
+ * integer sent as one (is_int) its value. */
+typedef struct cmd_args {
+	int n;
+	size_t len[CMD_ARGS_MAX];
+	char v[CMD_ARGS_MAX][CMD_ARG_MAX + 1];
+	int is_int[CMD_ARGS_MAX];
+	int ival[CMD_ARGS_MAX];
+} cmd_args_t;
+
+/* a fault with the printf-style text, cut to AF_CMD_FAULT_MAX - 1 bytes */
+static void __attribute__((format(printf, 3, 4)))
+fail(af_reply_t *r, int code, const char *fmt, ...)
 {
-	char msg[512];
+	char buf[AF_CMD_FAULT_MAX];
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
-	r->ops->fault(r, code, msg);
+	r->ops->fault(r, code, buf);
 }
 
-/* an optional string argument as a NUL-terminated copy ("" if absent);
- * returns its length, -1 when it does not fit */
-static int arg_copy(af_reply_t *r, int pos, const char *name, char *buf,
-		size_t size)
+/* a fault with an error text of the core (err): escaped, and cut to fit;
+ * the whole of it goes to the log when it had to be cut */
+static void fail_err(af_reply_t *r, int code, const char *err)
 {
-	const char *s;
-	size_t len;
+	char buf[AF_CMD_FAULT_MAX];
+	size_t len = strlen(err);
 
-	buf[0] = '\0';
-	if(r->ops->arg_str(r, pos, name, &s, &len) < 1)
-		return 0;
-	if(len >= size)
+	af_text_escape(err, len, buf, sizeof(buf));
+	if(len >= sizeof(buf) || !af_text_plain(err, len)) {
+		char full[1024];
+		af_text_escape(err, len, full, sizeof(full));
+		AF_ERR("%s\n", full);
+	}
+	r->ops->fault(r, code, buf);
+}
+
+/*
+ * Reads the arguments of a command as sp says into a, up front: sends
+ * the fault and returns -1 when there are too few or too many, or one is
+ * of the wrong type, too long or holds a control character; returns 0.
+ */
+static int cmd_args(af_reply_t *r, const cmd_spec_t *sp, cmd_args_t *a)
+{
+	af_arg_t arg;
+	int i;
+	size_t j;
+
+	memset(a, 0, sizeof(*a));
+	for(i = 0; i <= sp->n; i++) {
+		memset(&arg, 0, sizeof(arg));
+		if(r->ops->arg(r, i, i < sp->n ? sp->name[i] : NULL, &arg) < 1)
+			break;
+		if(i == sp->n) {
+			fail(r, 400, "Too many arguments. Usage: %s%s", r->cmd,
+					sp->usage);
+			return -1;
+		}
+		if(arg.type == AF_ARG_OTHER
+				|| (arg.type == AF_ARG_INT && sp->type[i] != 'i')) {
+			if(sp->type[i] == 'i')
+				fail(r, 400, "%s: an integer expected", sp->name[i]);
+			else
+				fail(r, 400, "%s: a string expected%s", sp->name[i],
+						r->int_hint ? r->int_hint : "");
+			return -1;
+		}
+		a->n = i + 1;
+		if(arg.type == AF_ARG_INT) {
+			a->is_int[i] = 1;
+			a->ival[i] = arg.ival;
+			continue;
+		}
+		if(arg.len > sp->max[i]) {
+			fail(r, 400, "%s: too long (%zu bytes, at most %zu)", sp->name[i],
+					arg.len, sp->max[i]);
+			return -1;
+		}
+		for(j = 0; j < arg.len; j++)
+			if((unsigned char)arg.s[j] < 0x20 || arg.s[j] == 0x7f) {
+				fail(r, 400, "%s: control characters are not accepted",
+						sp->name[i]);
+				return -1;
+			}
+		memcpy(a->v[i], arg.s, arg.len);
+		a->v[i][arg.len] = '\0';
+		a->len[i] = arg.len;
+	}
+	if(a->n < sp->required) {
+		fail(r, 400, "Usage: %s%s", r->cmd, sp->usage);
 		return -1;
-	memcpy(buf, s, len);
-	buf[len] = '\0';
-	return (int)len;
+	}
+	return 0;
+}
+
+/*
+ * Reads argument i of a into *out as an integer from min to max: sent
+ * as one, or as a string of decimal digits (no sign, space or base
+ * prefix). Sends the fault and returns -1 when it is not one; returns 0.
+ */
+static int cmd_uint(af_reply_t *r, const cmd_spec_t *sp, const cmd_args_t *a,
+		int i, unsigned min, unsigned max, unsigned *out)
+{
+	unsigned long long v = 0;
+	size_t j = 0;
+
+	if(a->is_int[i]) {
+		if(a->ival[i] >= 0 && (unsigned)a->ival[i] >= min
+				&& (unsigned)a->ival[i] <= max) {
+			*out = (unsigned)a->ival[i];
+			return 0;
+		}
+		goto bad;
+	}
+	for(j = 0; j < a->len[i]; j++) {
+		if(a->v[i][j] < '0' || a->v[i][j] > '9' || v > max)
+			break;
+		v = v * 10 + (unsigned)(a->v[i][j] - '0');
+	}
+	if(a->len[i] && j == a->len[i] && v >= min && v <= max) {
+		*out = (unsigned)v;
+		return 0;
+	}
+bad:
+	fail(r, 400, "%s: an integer from %u to %u expected", sp->name[i], min,
+			max);
+	return -1;
+}
+
+/* s escaped into buf (size bytes); returns buf */
+static const char *esc(const char *s, size_t len, char *buf, size_t size)
+{
+	af_text_escape(s, len, buf, size);
+	return buf;
+}
+
+/* NUL-terminated s (at most max bytes) escaped into buf; returns buf */
+static const char *escn(const char *s, size_t max, char *buf, size_t size)
+{
+	return esc(s, s ? strnlen(s, max) : 0, buf, size);
+}
+
+/* the command takes no argument: 0, or -1 with the fault sent */
+static int no_args(af_reply_t *r)
+{
+	static const cmd_spec_t none = {"", 0, 0, {0}, "", {0}};
+	cmd_args_t a;
+
+	return cmd_args(r, &none, &a);
+}
+
+/* seconds from now to until_ms, rounded up; 0 when past */
+static int64_t secs_left(uint64_t until_ms, uint64_t now)
+{
+	uint64_t s = until_ms > now ? (until_ms - now + 999) / 1000 : 0;
+
+	return s > INT32_MAX ? INT32_MAX : (int64_t)s;
+}
+
+/* seconds from since_ms to now; 0 when in the future */
+static int64_t secs_since(uint64_t since_ms, uint64_t now)
+{
+	uint64_t s = now > since_ms ? (now - since_ms) / 1000 : 0;
+
+	return s > INT32_MAX ? INT32_MAX : (int64_t)s;
+}
+
+/* a count as an answer shows it */
+static int64_t count32(uint64_t n)
+{
+	return n > INT32_MAX ? INT32_MAX : (int64_t)n;
 }
 
 void af_cmd_reload(af_reply_t *r)
 {
 	char err[512];
 
+	if(no_args(r) < 0)
+		return;
 	if(af_core_reload(err, sizeof(err)) < 0) {
-		r->ops->fault(r, 500, err);
+		fail_err(r, 500, err);
 		return;
 	}
 	if(af_core_clustered() && af_core_publish("reload") < 0) {
@@ -70,41 +247,41 @@ typedef struct list_ctx {
 	uint64_t now;
 } list_ctx_t;
 
-/* seconds from now to until_ms, rounded up */
-static int64_t secs_left(uint64_t until_ms, uint64_t now)
+/* one entry of the ban table: a source (bans) or an account (accounts) */
+static int ban_entry(list_ctx_t *c, const char *what, const char *key,
+		size_t key_len, const af_ban_t *ban, int account)
 {
-	return until_ms > now ? (int64_t)((until_ms - now + 999) / 1000) : 0;
+	char k[AF_ACCOUNT_MAX * 4 + 4], reason[AF_BAN_REASON * 4 + 4];
+	af_reply_t *r = c->r;
+	void *h = r->ops->object(r, c->list, NULL);
+
+	if(!h)
+		return 1;
+	r->ops->str(r, h, what, esc(key, key_len, k, sizeof(k)));
+	r->ops->str(r, h, "reason",
+			escn(ban->reason, sizeof(ban->reason), reason, sizeof(reason)));
+	if(account)
+		r->ops->num(r, h, "since", (int64_t)(ban->since_ms / 1000));
+	r->ops->num(r, h, "expires", secs_left(ban->until_ms, c->now));
+	if(!account)
+		r->ops->num(r, h, "age", secs_since(ban->since_ms, c->now));
+	r->ops->num(r, h, account ? "attempts" : "hits", count32(ban->hits));
+	return 0;
 }
 
 static int ban_item(const char *key, size_t key_len, const af_ban_t *ban,
 		void *arg)
 {
-	list_ctx_t *c = arg;
-	char ip[AF_IP_STRLEN + 1];
-	void *h;
-
 	if(af_account_key(key, key_len))
 		return 0; /* an account under attack: the accounts command */
-	snprintf(ip, sizeof(ip), "%.*s", (int)key_len, key);
-	h = c->r->ops->object(c->r, c->list, NULL);
-	if(!h)
-		return 1;
-	c->r->ops->str(c->r, h, "ip", ip);
-	c->r->ops->str(c->r, h, "reason", ban->reason);
-	c->r->ops->num(c->r, h, "expires", secs_left(ban->until_ms, c->now));
-	c->r->ops->num(c->r, h, "age",
-			c->now > ban->since_ms ? (int64_t)((c->now - ban->since_ms) / 1000)
-								   : 0);
-	c->r->ops->num(c->r, h, "hits", ban->hits);
-	return 0;
+	return ban_entry(arg, "ip", key, key_len, ban, 0);
 }
 
 void af_cmd_bans(af_reply_t *r)
 {
 	list_ctx_t c = {r, NULL, af_now_ms()};
 
-	c.list = r->ops->list(r, NULL, NULL);
-	if(!c.list)
+	if(no_args(r) < 0 || !(c.list = r->ops->list(r, NULL, NULL)))
 		return;
 	if(af_core_ban_list(ban_item, &c) < 0)
 		r->ops->fault(r, 500, "The state store is unavailable");
@@ -112,56 +289,45 @@ void af_cmd_bans(af_reply_t *r)
 
 void af_cmd_ban(af_reply_t *r)
 {
-	const char *ip, *rs = NULL;
-	size_t ip_len, rs_len;
-	int seconds = 0;
-	char reason[AF_BAN_REASON], err[256];
+	static const cmd_spec_t spec = {" ip seconds [reason]", 3, 2,
+			{"ip", "seconds", "reason"}, "sis",
+			{CMD_IP_MAX, CMD_INT_MAX, CMD_REASON_MAX}};
+	cmd_args_t a;
+	unsigned seconds;
+	char err[AF_CMD_FAULT_MAX + CMD_ARG_MAX];
 
-	if(r->ops->arg_str(r, 0, "ip", &ip, &ip_len) < 1
-			|| r->ops->arg_int(r, 1, "seconds", &seconds) < 1) {
-		faultf(r, 400, "Usage: %s ip seconds [reason]", r->cmd);
+	if(cmd_args(r, &spec, &a) < 0
+			|| cmd_uint(r, &spec, &a, 1, 1, AF_BAN_MAX_S, &seconds) < 0)
 		return;
-	}
-	if(r->ops->arg_str(r, 2, "reason", &rs, &rs_len) < 1)
-		rs_len = 0;
-	/* a longer reason is cut */
-	snprintf(reason, sizeof(reason), "%.*s", (int)rs_len, rs_len ? rs : "");
-	if(seconds <= 0) {
-		r->ops->fault(r, 400, "The ban time must be at least 1 second");
-		return;
-	}
-	if(af_core_ban(ip, ip_len, (uint32_t)seconds, reason, err, sizeof(err))
+	if(af_core_ban(a.v[0], a.len[0], seconds, a.n > 2 ? a.v[2] : NULL, err,
+			   sizeof(err))
 			< 0) {
-		r->ops->fault(r, 400, err);
+		fail_err(r, 400, err);
 		return;
 	}
-	snprintf(err, sizeof(err), "Ok. %.*s banned for %d s.", (int)ip_len, ip,
-			seconds);
+	snprintf(err, sizeof(err), "Ok. %s banned for %u s.", a.v[0], seconds);
 	r->ops->text(r, err);
 }
 
 void af_cmd_unban(af_reply_t *r)
 {
-	const char *ip;
-	size_t ip_len;
-	char err[256];
+	static const cmd_spec_t spec = {" ip", 1, 1, {"ip"}, "s", {CMD_IP_MAX}};
+	cmd_args_t a;
+	char err[AF_CMD_FAULT_MAX + CMD_ARG_MAX];
 	int rc;
 
-	if(r->ops->arg_str(r, 0, "ip", &ip, &ip_len) < 1) {
-		faultf(r, 400, "Usage: %s ip", r->cmd);
+	if(cmd_args(r, &spec, &a) < 0)
 		return;
-	}
-	rc = af_core_unban(ip, ip_len, err, sizeof(err));
+	rc = af_core_unban(a.v[0], a.len[0], err, sizeof(err));
 	if(rc < 0) {
-		r->ops->fault(r, 400, err);
+		fail_err(r, 400, err);
 		return;
 	}
 	if(rc == 0) {
-		faultf(r, 404, "Not banned: %.*s", (int)(ip_len > 64 ? 64 : ip_len),
-				ip);
+		fail(r, 404, "Not banned: %s", a.v[0]);
 		return;
 	}
-	snprintf(err, sizeof(err), "Ok. %.*s unbanned.", (int)ip_len, ip);
+	snprintf(err, sizeof(err), "Ok. %s unbanned.", a.v[0]);
 	r->ops->text(r, err);
 }
 
@@ -172,41 +338,37 @@ void af_cmd_stats(af_reply_t *r)
 	void *h, *sub;
 	int i;
 
-	h = r->ops->object(r, NULL, NULL);
-	if(!h)
+	if(no_args(r) < 0 || !(h = r->ops->object(r, NULL, NULL)))
 		return;
 	for(i = 0; i < AF_ST__COUNT; i++)
 		r->ops->num(r, h, af_stat_name((af_stat_t)i),
-				(int64_t)af_core_stat((af_stat_t)i));
-	sub = r->ops->object(r, h, "reasons");
-	if(!sub)
+				count32(af_core_stat((af_stat_t)i)));
+	if(!(sub = r->ops->object(r, h, "reasons")))
 		return;
 	for(i = 0; i < AF_R__COUNT; i++)
 		r->ops->num(r, sub, af_reason_name((af_reason_t)i),
-				(int64_t)af_core_reason_count((af_reason_t)i));
+				count32(af_core_reason_count((af_reason_t)i)));
 	s = af_core_store();
 	memset(&ss, 0, sizeof(ss));
 	s->ops->stats(s, &ss);
-	sub = r->ops->object(r, h, "store");
-	if(!sub)
+	if(!(sub = r->ops->object(r, h, "store")))
 		return;
 	r->ops->str(r, sub, "backend", s->ops->name);
-	r->ops->num(r, sub, "entries", (int64_t)ss.entries);
-	r->ops->num(r, sub, "capacity", (int64_t)ss.capacity);
-	r->ops->num(r, sub, "evictions", (int64_t)ss.evictions);
-	r->ops->num(r, sub, "expired", (int64_t)ss.expired);
-	r->ops->num(r, sub, "failures", (int64_t)ss.failures);
+	r->ops->num(r, sub, "entries", count32(ss.entries));
+	r->ops->num(r, sub, "capacity", count32(ss.capacity));
+	r->ops->num(r, sub, "evictions", count32(ss.evictions));
+	r->ops->num(r, sub, "expired", count32(ss.expired));
+	r->ops->num(r, sub, "failures", count32(ss.failures));
 	if(af_core_clustered()) {
 		af_cluster_stats_t cs;
 
 		af_store_cluster_stats(s, &cs);
-		sub = r->ops->object(r, h, "redis");
-		if(!sub)
+		if(!(sub = r->ops->object(r, h, "redis")))
 			return;
 		r->ops->str(r, sub, "state", cs.up ? "up" : "down");
-		r->ops->num(r, sub, "down_events", (int64_t)cs.down_events);
-		r->ops->num(r, sub, "up_events", (int64_t)cs.up_events);
-		r->ops->num(r, sub, "fallbacks", (int64_t)cs.fallback_execs);
+		r->ops->num(r, sub, "down_events", count32(cs.down_events));
+		r->ops->num(r, sub, "up_events", count32(cs.up_events));
+		r->ops->num(r, sub, "fallbacks", count32(cs.fallback_execs));
 	}
 }
 
@@ -230,45 +392,42 @@ static int ban_find(const char *key, size_t key_len, const af_ban_t *ban,
 
 void af_cmd_lookup(af_reply_t *r)
 {
-	const char *ip, *prof = NULL;
-	size_t ip_len, prof_len = 0;
-	af_ip_t a;
+	static const cmd_spec_t spec = {" ip [profile]", 2, 1, {"ip", "profile"},
+			"ss", {CMD_IP_MAX, CMD_PROFILE_MAX}};
+	cmd_args_t a;
+	af_ip_t ip;
 	af_geo_info_t gi;
 	af_geo_t *g;
 	af_rules_t *rules;
 	ban_find_ctx_t find;
-	char key[AF_IP_STRLEN];
+	char key[AF_IP_STRLEN], ex[AF_TEXT_EXCERPT_BUF];
+	char reason[AF_BAN_REASON * 4 + 4], country[16], continent[16];
 	const char *list = "none";
 	uint32_t i;
 	int best = -1, plen;
 	void *h;
 
-	if(r->ops->arg_str(r, 0, "ip", &ip, &ip_len) < 1) {
-		faultf(r, 400, "Usage: %s ip [profile]", r->cmd);
+	if(cmd_args(r, &spec, &a) < 0)
+		return;
+	if(af_ip_parse(a.v[0], a.len[0], &ip) < 0) {
+		fail(r, 400, "Not an IP address: '%s'",
+				af_text_excerpt(a.v[0], a.len[0], ex));
 		return;
 	}
-	if(r->ops->arg_str(r, 1, "profile", &prof, &prof_len) < 1)
-		prof_len = 0;
-	if(af_ip_parse(ip, ip_len, &a) < 0) {
-		faultf(r, 400, "Not an IP address: %.*s",
-				(int)(ip_len > 64 ? 64 : ip_len), ip);
-		return;
-	}
-	af_ip_format(&a, key, sizeof(key));
+	af_ip_format(&ip, key, sizeof(key));
 	rules = af_core_acquire();
-	if(!af_rules_profile(rules, prof_len ? prof : NULL, prof_len)) {
+	if(!af_rules_profile(rules, a.n > 1 ? a.v[1] : NULL, a.n > 1 ? a.len[1] : 0)) {
 		af_core_release(rules);
-		faultf(r, 404, "No profile %.*s", (int)(prof_len > 64 ? 64 : prof_len),
-				prof);
+		fail(r, 404, "No profile '%s'", af_text_excerpt(a.v[1], a.len[1], ex));
 		return;
 	}
 	memset(&gi, 0, sizeof(gi));
 	g = af_core_geo(rules);
 	if(g)
-		af_geo_lookup(g, &a, &gi);
+		af_geo_lookup(g, &ip, &gi);
 	/* the most specific list entry, as af_check_source sees it */
 	for(i = 0; i < rules->n_lists; i++) {
-		plen = af_trie_lookup(rules->lists[i].trie, &a, NULL);
+		plen = af_trie_lookup(rules->lists[i].trie, &ip, NULL);
 		if(plen > best) {
 			best = plen;
 			list = rules->lists[i].name;
@@ -277,15 +436,19 @@ void af_cmd_lookup(af_reply_t *r)
 	memset(&find, 0, sizeof(find));
 	find.key = key;
 	af_core_ban_list(ban_find, &find);
-	h = r->ops->object(r, NULL, NULL);
-	if(h) {
+	if((h = r->ops->object(r, NULL, NULL))) {
 		r->ops->str(r, h, "ip", key);
-		r->ops->str(r, h, "country", gi.country);
-		r->ops->str(r, h, "continent", gi.continent);
+		r->ops->str(r, h, "country",
+				escn(gi.country, sizeof(gi.country), country, sizeof(country)));
+		r->ops->str(r, h, "continent",
+				escn(gi.continent, sizeof(gi.continent), continent,
+						sizeof(continent)));
 		r->ops->num(r, h, "asn", gi.asn);
 		r->ops->str(r, h, "list", list);
 		r->ops->num(r, h, "banned", find.ban.until_ms ? 1 : 0);
-		r->ops->str(r, h, "ban_reason", find.ban.reason);
+		r->ops->str(r, h, "ban_reason",
+				escn(find.ban.reason, sizeof(find.ban.reason), reason,
+						sizeof(reason)));
 	}
 	af_core_release(rules);
 }
@@ -296,68 +459,76 @@ static int dest_country_item(const char *cc, uint64_t attempts,
 		const uint64_t *by_reason, void *arg)
 {
 	list_ctx_t *c = arg;
+	af_reply_t *r = c->r;
+	char country[32];
 	void *h, *rh;
 	int i;
 
-	h = c->r->ops->object(c->r, c->list, NULL);
-	if(!h)
+	if(!(h = r->ops->object(r, c->list, NULL)))
 		return 1;
-	c->r->ops->str(c->r, h, "country", cc[0] ? cc : "none");
-	c->r->ops->num(c->r, h, "attempts", (int64_t)attempts);
-	c->r->ops->num(c->r, h, "allowed", (int64_t)allowed);
-	c->r->ops->num(c->r, h, "alerts", (int64_t)alerts);
-	c->r->ops->num(c->r, h, "blocked", (int64_t)blocked);
-	rh = c->r->ops->object(c->r, h, "reasons");
-	if(!rh)
+	r->ops->str(r, h, "country",
+			cc[0] ? escn(cc, 8, country, sizeof(country)) : "none");
+	r->ops->num(r, h, "attempts", count32(attempts));
+	r->ops->num(r, h, "allowed", count32(allowed));
+	r->ops->num(r, h, "alerts", count32(alerts));
+	r->ops->num(r, h, "blocked", count32(blocked));
+	if(!(rh = r->ops->object(r, h, "reasons")))
 		return 1;
 	for(i = AF_R_DEST_INVALID; i < AF_R__COUNT; i++)
 		if(by_reason[i])
-			c->r->ops->num(c->r, rh, af_reason_name((af_reason_t)i),
-					(int64_t)by_reason[i]);
+			r->ops->num(r, rh, af_reason_name((af_reason_t)i),
+					count32(by_reason[i]));
 	return 0;
 }
 
 void af_cmd_dest_stats(af_reply_t *r)
 {
+	static const cmd_spec_t spec = {" [all]", 1, 0, {"all"}, "s", {3}};
 	static const char *const day[2] = {"workday", "holiday"};
 	af_dest_slot_stat_t st;
 	list_ctx_t c = {r, NULL, 0};
-	char all[8], num[32];
+	cmd_args_t a;
+	char num[32], ex[AF_TEXT_EXCERPT_BUF];
 	void *h, *slots, *item;
-	int d, hr, show_all;
+	int d, hr;
 
-	show_all = arg_copy(r, 0, "all", all, sizeof(all)) == 3
-			   && strcmp(all, "all") == 0;
-	h = r->ops->object(r, NULL, NULL);
-	if(!h || !(slots = r->ops->list(r, h, "slots")))
+	if(cmd_args(r, &spec, &a) < 0)
+		return;
+	if(a.n && strcmp(a.v[0], "all") != 0) {
+		fail(r, 400, "Unknown parameter '%s'. Usage: %s [all]",
+				af_text_excerpt(a.v[0], a.len[0], ex), r->cmd);
+		return;
+	}
+	if(!(h = r->ops->object(r, NULL, NULL))
+			|| !(slots = r->ops->list(r, h, "slots")))
 		return;
 	for(d = 0; d < 2; d++) {
 		for(hr = 0; hr < 24; hr++) {
 			af_dest_slot_stat(d, hr, &st);
-			if(!st.samples && !show_all)
+			if(!st.samples && a.n == 0)
 				continue;
-			item = r->ops->object(r, slots, NULL);
-			if(!item)
+			if(!(item = r->ops->object(r, slots, NULL)))
 				return;
 			r->ops->str(r, item, "day", day[d]);
 			r->ops->num(r, item, "hour", hr);
-			r->ops->num(r, item, "samples", (int64_t)st.samples);
+			r->ops->num(r, item, "samples", count32(st.samples));
 			snprintf(num, sizeof(num), "%.3f", st.mean);
 			r->ops->str(r, item, "mean", num);
 			snprintf(num, sizeof(num), "%.3f", st.stddev);
 			r->ops->str(r, item, "stddev", num);
-			r->ops->num(r, item, "max", (int64_t)st.max);
+			r->ops->num(r, item, "max", count32(st.max));
 			r->ops->num(r, item, "suggest",
 					(int64_t)ceil(st.mean + 3 * st.stddev));
 		}
 	}
-	c.list = r->ops->list(r, h, "countries");
-	if(c.list)
+	if((c.list = r->ops->list(r, h, "countries")))
 		af_dest_country_stats(dest_country_item, &c);
 }
 
 void af_cmd_dest_stats_reset(af_reply_t *r)
 {
+	if(no_args(r) < 0)
+		return;
 	af_dest_stats_reset();
 	r->ops->text(r, "Ok. Statistics reset.");
 }
@@ -365,8 +536,8 @@ void af_cmd_dest_stats_reset(af_reply_t *r)
 typedef struct conc_ctx {
 	af_reply_t *r;
 	void *list;
-	int n;
-	int max;
+	unsigned n;
+	unsigned max;
 } conc_ctx_t;
 
 /* one caller of af_cmd_concurrency */
@@ -374,75 +545,69 @@ static int conc_item(const char *key, size_t key_len, uint32_t count,
 		void *arg)
 {
 	conc_ctx_t *c = arg;
-	char caller[AF_KEY_MAX + 1];
+	char caller[AF_KEY_MAX * 4 + 4];
 	void *h;
 
-	if(c->n >= c->max)
+	if(c->n >= c->max || !(h = c->r->ops->object(c->r, c->list, NULL)))
 		return 1;
-	snprintf(caller, sizeof(caller), "%.*s", (int)key_len, key);
-	h = c->r->ops->object(c->r, c->list, NULL);
-	if(!h)
-		return 1;
-	c->r->ops->str(c->r, h, "caller", caller);
-	c->r->ops->num(c->r, h, "calls", count);
+	c->r->ops->str(c->r, h, "caller", esc(key, key_len, caller, sizeof(caller)));
+	c->r->ops->num(c->r, h, "calls", count32(count));
 	c->n++;
 	return 0;
 }
 
 void af_cmd_concurrency(af_reply_t *r)
 {
+	static const cmd_spec_t spec = {" [max]", 1, 0, {"max"}, "i",
+			{CMD_INT_MAX}};
 	uint32_t total = 0, limit = 0;
 	int holiday = 0, hour = 0;
 	conc_ctx_t cc = {r, NULL, 0, 100};
+	cmd_args_t a;
 	void *h;
 
-	if(r->ops->arg_int(r, 0, "max", &cc.max) < 1 || cc.max < 0)
-		cc.max = 100;
+	if(cmd_args(r, &spec, &a) < 0
+			|| (a.n && cmd_uint(r, &spec, &a, 0, 0, CMD_CONC_MAX, &cc.max) < 0))
+		return;
 	if(af_dest_concurrency(&total, &limit, &holiday, &hour) < 0) {
 		r->ops->fault(r, 500, "the state store could not answer");
 		return;
 	}
-	h = r->ops->object(r, NULL, NULL);
-	if(!h)
+	if(!(h = r->ops->object(r, NULL, NULL)))
 		return;
 	r->ops->num(r, h, "total", total);
 	r->ops->num(r, h, "limit", limit == AF_NO_LIMIT ? -1 : (int64_t)limit);
 	r->ops->str(r, h, "day", holiday ? "holiday" : "workday");
 	r->ops->num(r, h, "hour", hour);
-	cc.list = r->ops->list(r, h, "callers");
-	if(cc.list)
+	if((cc.list = r->ops->list(r, h, "callers")))
 		af_dest_concurrency_list(conc_item, &cc);
 }
 
 void af_cmd_dest_explain(af_reply_t *r)
 {
+	static const cmd_spec_t spec = {" number [caller] [profile]", 3, 1,
+			{"number", "caller", "profile"}, "sss",
+			{CMD_NUMBER_MAX, CMD_CALLER_MAX, CMD_PROFILE_MAX}};
 	static const char *const kinds[] = {"invalid", "e164", "national",
 			"short"};
-	char num[128], caller[128], prof[66], reasons[256];
+	char reasons[256], detail[AF_DETAIL_MAX * 4 + 4], ex[AF_TEXT_EXCERPT_BUF];
 	af_verdict_t *v;
+	cmd_args_t a;
 	void *h;
-	int plen;
 
-	if(arg_copy(r, 0, "number", num, sizeof(num)) < 1) {
-		faultf(r, 400, "Usage: %s number [caller] [profile]", r->cmd);
+	if(cmd_args(r, &spec, &a) < 0)
 		return;
-	}
-	if(arg_copy(r, 1, "caller", caller, sizeof(caller)) < 0
-			|| (plen = arg_copy(r, 2, "profile", prof, sizeof(prof))) < 0) {
-		r->ops->fault(r, 400, "caller or profile too long");
-		return;
-	}
 	v = malloc(sizeof(*v));
 	if(!v) {
 		r->ops->fault(r, 500, "out of memory");
 		return;
 	}
-	af_dest_explain(plen ? prof : NULL, (size_t)plen,
-			caller[0] ? caller : NULL, num, v);
+	af_dest_explain(a.n > 2 ? a.v[2] : NULL, a.n > 2 ? a.len[2] : 0,
+			a.n > 1 && a.len[1] ? a.v[1] : NULL, a.v[0], v);
 	if(v->rc == AF_RC_ERROR)
-		faultf(r, 404, "No profile %s", prof);
+		fail(r, 404, "No profile '%s'", af_text_excerpt(a.v[2], a.len[2], ex));
 	else if(v->rc == AF_RC_NORULE)
-		faultf(r, 404, "Profile %s has no dest rules", v->dest.profile);
+		fail(r, 404, "Profile %s has no dest rules", v->dest.profile);
 	else if((h = r->ops->object(r, NULL, NULL))) {
 		af_reasons_format(v->reasons, reasons, sizeof(reasons));
 		r->ops->str(r, h, "profile", v->dest.profile);
@@ -464,7 +629,8 @@ void af_cmd_dest_explain(af_reply_t *r)
 		r->ops->num(r, h, "holiday", v->dest.holiday);
 		r->ops->num(r, h, "in_hours", v->dest.in_hours);
 		r->ops->str(r, h, "reason", reasons);
-		r->ops->str(r, h, "detail", v->detail);
+		r->ops->str(r, h, "detail",
+				escn(v->detail, sizeof(v->detail), detail, sizeof(detail)));
 		r->ops->str(r, h, "limits", "not evaluated");
 	}
 	free(v);
@@ -473,97 +639,89 @@ void af_cmd_dest_explain(af_reply_t *r)
 static int account_item(const char *key, size_t key_len, const af_ban_t *ban,
 		void *arg)
 {
-	list_ctx_t *c = arg;
-	char acct[256];
-	void *h;
-
-	snprintf(acct, sizeof(acct), "%.*s", (int)key_len, key);
-	h = c->r->ops->object(c->r, c->list, NULL);
-	if(!h)
-		return 1;
-	c->r->ops->str(c->r, h, "account", acct);
-	c->r->ops->str(c->r, h, "reason", ban->reason);
-	c->r->ops->num(c->r, h, "since", (int64_t)(ban->since_ms / 1000));
-	c->r->ops->num(c->r, h, "expires", secs_left(ban->until_ms, c->now));
-	c->r->ops->num(c->r, h, "attempts", ban->hits);
-	return 0;
+	return ban_entry(arg, "account", key, key_len, ban, 1);
 }
 
 void af_cmd_accounts(af_reply_t *r)
 {
 	list_ctx_t c = {r, NULL, af_now_ms()};
 
-	c.list = r->ops->list(r, NULL, NULL);
-	if(!c.list)
+	if(no_args(r) < 0 || !(c.list = r->ops->list(r, NULL, NULL)))
 		return;
 	if(af_account_list(account_item, &c) < 0)
 		r->ops->fault(r, 500, "The state store is unavailable");
 }
 
+/* the argument of the account commands */
+static const cmd_spec_t account_spec = {" user@domain", 1, 1, {"account"},
+		"s", {AF_ACCOUNT_MAX}};
+
 void af_cmd_account(af_reply_t *r)
 {
 	af_account_info_t ai;
-	char err[256], ip[AF_IP_STRLEN];
+	char err[256], ip[AF_IP_STRLEN], country[16];
+	char acct[AF_ACCOUNT_MAX * 4 + 4], reason[AF_BAN_REASON * 4 + 4];
 	uint64_t now = af_now_ms();
-	const char *acct;
-	size_t acct_len;
+	cmd_args_t a;
 	void *h, *known, *e;
 	int i;
 
-	if(r->ops->arg_str(r, 0, "account", &acct, &acct_len) < 1) {
-		faultf(r, 400, "Usage: %s user@domain", r->cmd);
+	if(cmd_args(r, &account_spec, &a) < 0)
+		return;
+	if(af_account_info(a.v[0], a.len[0], &ai, err, sizeof(err)) < 0) {
+		fail_err(r, strncmp(err, "not an", 6) ? 500 : 400, err);
 		return;
 	}
-	if(af_account_info(acct, acct_len, &ai, err, sizeof(err)) < 0) {
-		r->ops->fault(r, 500, err);
+	if(!(h = r->ops->object(r, NULL, NULL)))
 		return;
-	}
-	h = r->ops->object(r, NULL, NULL);
-	if(!h)
-		return;
-	r->ops->str(r, h, "account", ai.account);
+	r->ops->str(r, h, "account",
+			escn(ai.account, sizeof(ai.account), acct, sizeof(acct)));
 	r->ops->num(r, h, "under_attack", ai.under_attack);
 	r->ops->num(r, h, "expires",
 			ai.under_attack ? secs_left(ai.mark.until_ms, now) : 0);
-	r->ops->str(r, h, "reason", ai.under_attack ? ai.mark.reason : "");
-	r->ops->num(r, h, "failures", ai.failures);
-	r->ops->num(r, h, "failing_sources", ai.failing_sources);
+	r->ops->str(r, h, "reason",
+			ai.under_attack ? escn(ai.mark.reason, sizeof(ai.mark.reason),
+									  reason, sizeof(reason))
+							: "");
+	r->ops->num(r, h, "failures", count32(ai.failures));
+	r->ops->num(r, h, "failing_sources", count32(ai.failing_sources));
 	known = r->ops->list(r, h, "known");
 	for(i = 0; known && i < ai.n_known; i++) {
 		af_ip_format(&ai.known[i].ip, ip, sizeof(ip));
-		e = r->ops->object(r, known, NULL);
-		if(!e)
+		if(!(e = r->ops->object(r, known, NULL)))
 			return;
 		r->ops->str(r, e, "ip", ip);
 		r->ops->str(r, e, "country",
-				ai.known[i].country[0] ? ai.known[i].country : "none");
+				ai.known[i].country[0]
+						? escn(ai.known[i].country,
+								  sizeof(ai.known[i].country), country,
+								  sizeof(country))
+						: "none");
 		r->ops->num(r, e, "seen", (int64_t)(ai.known[i].ts_ms / 1000));
 	}
 }
 
 void af_cmd_account_release(af_reply_t *r)
 {
-	char acct[256], err[256];
+	char err[256], ex[AF_TEXT_EXCERPT_BUF], acct[AF_ACCOUNT_MAX * 4 + 4];
+	cmd_args_t a;
 	void *h;
-	int rc, len;
+	int rc;
 
-	len = arg_copy(r, 0, "account", acct, sizeof(acct));
-	if(len < 1) {
-		faultf(r, 400, "Usage: %s user@domain", r->cmd);
+	if(cmd_args(r, &account_spec, &a) < 0)
 		return;
-	}
-	rc = af_account_release(acct, (size_t)len, err, sizeof(err));
+	rc = af_account_release(a.v[0], a.len[0], err, sizeof(err));
 	if(rc < 0) {
-		r->ops->fault(r, 500, err);
+		fail_err(r, strncmp(err, "not an", 6) ? 500 : 400, err);
 		return;
 	}
 	if(rc == 0) {
-		faultf(r, 404, "%s is not under attack", acct);
+		fail(r, 404, "%s is not under attack",
+				af_text_excerpt(a.v[0], a.len[0], ex));
 		return;
 	}
-	h = r->ops->object(r, NULL, NULL);
-	if(h) {
-		r->ops->str(r, h, "account", acct);
+	if((h = r->ops->object(r, NULL, NULL))) {
+		r->ops->str(r, h, "account", esc(a.v[0], a.len[0], acct, sizeof(acct)));
 		r->ops->num(r, h, "released", 1);
 	}
 }

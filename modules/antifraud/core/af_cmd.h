@@ -15,6 +15,22 @@
 
 typedef struct af_reply af_reply_t;
 
+#define AF_CMD_FAULT_MAX 200 /* bytes of a fault's text, NUL included */
+
+/* an argument as the server passed it */
+typedef enum af_arg_type {
+	AF_ARG_STR = 1,
+	AF_ARG_INT,
+	AF_ARG_OTHER /* a type no command takes: a float, a struct, a list */
+} af_arg_type_t;
+
+typedef struct af_arg {
+	af_arg_type_t type;
+	const char *s; /* AF_ARG_STR: not NUL-terminated */
+	size_t len;
+	int ival; /* AF_ARG_INT */
+} af_arg_t;
+
 /*
  * A structured answer: objects (name -> value) and lists. A handle is
  * the glue's; NULL as parent is the answer itself. name is NULL for an
@@ -31,16 +47,17 @@ typedef struct af_reply_ops {
 	void (*text)(af_reply_t *r, const char *msg);
 	/* the command failed: code 400 (bad arguments), 404, 500 */
 	void (*fault)(af_reply_t *r, int code, const char *msg);
-	/* argument pos (0-based, asked in order) called name: 1 found, 0
-	 * absent; a string is not NUL-terminated */
-	int (*arg_str)(af_reply_t *r, int pos, const char *name, const char **s,
-			size_t *len);
-	int (*arg_int)(af_reply_t *r, int pos, const char *name, int *v);
+	/* argument pos (0-based, asked in order, each once) called name
+	 * (NULL past the command's arguments: is there one more?): 1 with
+	 * *arg filled, 0 when there is none */
+	int (*arg)(af_reply_t *r, int pos, const char *name, af_arg_t *arg);
 } af_reply_ops_t;
 
 struct af_reply {
 	const af_reply_ops_t *ops;
 	const char *cmd; /* the command as the operator calls it (usage) */
+	/* said when a string argument came as an integer (NULL: nothing) */
+	const char *int_hint;
 };
 
 #define AF_CMD(name, list, doc) void af_cmd_##name(af_reply_t *r);

@@ -8,39 +8,9 @@
 #include "af_common.h"
 
 static const char *const reason_names[AF_R__COUNT] = {
-	[AF_R_BANNED] = "banned",
-	[AF_R_UNKNOWN_DOMAIN] = "unknown_domain",
-	[AF_R_UNKNOWN_USER] = "unknown_user",
-	[AF_R_IP_DENY] = "ip_deny",
-	[AF_R_GEO_COUNTRY] = "geo_country",
-	[AF_R_GEO_CONTINENT] = "geo_continent",
-	[AF_R_GEO_ASN] = "geo_asn",
-	[AF_R_GEO_UNKNOWN] = "geo_unknown",
-	[AF_R_SDP_IP_DENY] = "sdp_ip_deny",
-	[AF_R_SDP_GEO] = "sdp_geo",
-	[AF_R_COUNTRY_HOP] = "country_hop",
-	[AF_R_CONTINENT_HOP] = "continent_hop",
-	[AF_R_SCANNER] = "scanner",
-	[AF_R_SIGNATURE] = "signature",
-	[AF_R_DEST_INVALID] = "dest_invalid",
-	[AF_R_DEST_INTL] = "dest_international",
-	[AF_R_DEST_PREMIUM] = "dest_premium",
-	[AF_R_DEST_CLASS] = "dest_class",
-	[AF_R_DEST_COUNTRY] = "dest_country",
-	[AF_R_DEST_RANGE] = "dest_range",
-	[AF_R_DEST_RISK] = "dest_risk",
-	[AF_R_CALLER_BLOCKED] = "caller_blocked",
-	[AF_R_SCHEDULE] = "schedule",
-	[AF_R_RATE_CALLER] = "rate_caller",
-	[AF_R_RATE_COUNTRY] = "rate_country",
-	[AF_R_REPEAT_NUMBER] = "repeat_number",
-	[AF_R_REPEAT_SIMILAR] = "repeat_similar",
-	[AF_R_REPEAT_CALLERS] = "repeat_callers",
-	[AF_R_CONC_CALLER] = "concurrency_caller",
-	[AF_R_CONC_TOTAL] = "concurrency_total",
-	[AF_R_AUTH_FAILURES] = "auth_failures",
-	[AF_R_ACCOUNT_ATTACK] = "account_attack",
-	[AF_R_NEW_COUNTRY_LOGIN] = "new_country_login",
+#define AF_REASON(id, name, check) [AF_R_##id] = name,
+#include "af_table.def"
+#undef AF_REASON
 };
 
 const char *af_reason_name(af_reason_t r)

@@ -19,6 +19,7 @@
 #include <string.h>
 #include "af_check.h"
 #include "af_core.h"
+#include "af_dest.h"
 #include "af_host.h"
 #include "af_lock.h"
 
@@ -273,11 +274,11 @@ static void plan_policy(dest_ctx_t *c)
 	if(di->international && di->country[0]) {
 		cc = af_cc_pack(di->country);
 		zone = di->zone[0] ? af_cc_pack(di->zone) : 0;
-		if((d->n_allow_cc && !af_chk_sorted16_has(d->allow_cc, d->n_allow_cc, cc))
-				|| af_chk_sorted16_has(d->deny_cc, d->n_deny_cc, cc)
+		if((d->n_allow_cc && !af_sorted_has_u16(d->allow_cc, d->n_allow_cc, cc))
+				|| af_sorted_has_u16(d->deny_cc, d->n_deny_cc, cc)
 				|| (d->n_allow_zone
-						&& !af_chk_sorted16_has(d->allow_zone, d->n_allow_zone, zone))
-				|| af_chk_sorted16_has(d->deny_zone, d->n_deny_zone, zone)) {
+						&& !af_sorted_has_u16(d->allow_zone, d->n_allow_zone, zone))
+				|| af_sorted_has_u16(d->deny_zone, d->n_deny_zone, zone)) {
 			snprintf(why, sizeof(why), "%s: country %s (%s) not allowed",
 					di->number, di->country, di->zone);
 			af_chk_flag_all(c->v, c->p, AF_R_DEST_COUNTRY, 1, why);
@@ -601,6 +602,7 @@ static int dest_run(const af_request_t *req, const char *profile,
 	uint64_t now;
 	uint16_t minute, sminute;
 	int holiday, in_hours, sholiday, sin_hours, i;
+	int evaluated = 1, failed = 0;
 	int total_op = -1, caller_op = -1;
 	uint32_t total_limit = AF_NO_LIMIT, caller_limit = AF_NO_LIMIT;
 	af_str_t dialed;
@@ -626,8 +628,8 @@ static int dest_run(const af_request_t *req, const char *profile,
 					(int)profile_len, profile, r->path);
 			af_core_count(AF_ST_ERRORS);
 		}
-		af_core_release(r);
-		return v->rc = AF_RC_ERROR;
+		failed = 1;
+		goto out;
 	}
 	n = strlen(c->p->name);
 	if(n >= sizeof(di->profile))
@@ -635,16 +637,15 @@ static int dest_run(const af_request_t *req, const char *profile,
 	memcpy(di->profile, c->p->name, n);
 	c->d = c->p->dest;
 	if(!c->d || !r->dest.plan) {
-		af_core_release(r);
-		return finish(c, 0);
+		evaluated = 0;
+		goto out;
 	}
 	u = caller_user(req);
 	c->caller_len = af_chk_caller_id(req, c->caller, sizeof(c->caller));
 	if(!c->caller_len)
 		c->caller_len = (size_t)snprintf(c->caller, sizeof(c->caller), "?");
 	if(caller_in(c->d->exempt_callers, c->d, u)) {
-		af_core_release(r);
-		return finish(c, 1);
+		goto out;
 	}
 
 	/* what was dialed, and where it goes */
@@ -659,8 +660,7 @@ static int dest_run(const af_request_t *req, const char *profile,
 	if(number_in(c->d->exempt_numbers, &dialed, &c->num)) {
 		if(c->num.kind != AF_NUM_INVALID)
 			set_number(di, &c->num);
-		af_core_release(r);
-		return finish(c, 1);
+		goto out;
 	}
 	if(caller_in(c->d->blocked_callers, c->d, u)) {
 		char why[96];
@@ -674,8 +674,7 @@ static int dest_run(const af_request_t *req, const char *profile,
 				(int)(dialed.len > 40 ? 40 : dialed.len), dialed.s,
 				c->num.why ? c->num.why : "?");
 		af_chk_flag_all(v, c->p, AF_R_DEST_INVALID, 1, why);
-		af_core_release(r);
-		return finish(c, 1);
+		goto out;
 	}
 	if(c->num.kind == AF_NUM_SHORT) {
 		set_number(di, &c->num);
@@ -689,8 +688,7 @@ static int dest_run(const af_request_t *req, const char *profile,
 			snprintf(why, sizeof(why), "%s: no such country code",
 					di->number);
 			af_chk_flag_all(v, c->p, AF_R_DEST_INVALID, 1, why);
-			af_core_release(r);
-			return finish(c, 1);
+			goto out;
 		}
 		memcpy(di->country, c->info.country, 3);
 		memcpy(di->zone, c->info.zone, 3);
@@ -717,8 +715,7 @@ static int dest_run(const af_request_t *req, const char *profile,
 	}
 	if(v->blocking || dry) {
 		/* refused by policy: nothing to count (or only explaining) */
-		af_core_release(r);
-		return finish(c, 1);
+		goto out;
 	}
 
 	/* state: every counter and limit in one store call */
@@ -782,8 +779,13 @@ static int dest_run(const af_request_t *req, const char *profile,
 			t->key_len = (uint16_t)n;
 		}
 	}
+out:
+	/* the snapshot is held from af_core_acquire to here, whatever the
+	 * way out */
 	af_core_release(r);
-	return finish(c, 1);
+	if(failed)
+		return v->rc = AF_RC_ERROR;
+	return finish(c, evaluated);
 }
 
 void af_dest_release(const af_dest_ticket_t *t)

@@ -6,12 +6,16 @@
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
 #include "af_module.h"
 #include "af_alert.h"
 #include "af_host.h"
+#include "af_file.h"
+#include "af_rules.h"
+#include "af_text.h"
 #include "af_store_cluster.h"
 #include "af_store_redis.h"
 
@@ -60,6 +64,44 @@ static int af_mod_redis_cfg(const af_params_t *p, af_redis_cfg_t *rc,
 	cfg->redis_fallback = (af_fallback_t)fb;
 	cfg->redis_retry_ms = (uint32_t)p->redis_retry_interval;
 	return 0;
+}
+
+/* validates the rule file path on host (no shared memory): 0, -1 */
+static int af_mod_check_rules(const char *path, const af_host_t *host,
+		char *err, size_t errlen)
+{
+	const af_host_t *prev = af_host;
+	af_rules_t *r;
+
+	af_host_set(host);
+	r = af_rules_load(path, err, errlen);
+	if(r) {
+		af_rules_summary(r, err, errlen);
+		af_rules_free(r);
+		AF_INFO("rule file %s: ok: %s\n", path, err);
+	}
+	af_host_set(prev);
+	return r ? 0 : -1;
+}
+
+int af_module_param(af_params_t *p, const char *name, const char *val,
+		const af_host_t *check_host, char *err, size_t errlen)
+{
+	char *copy;
+
+	if(strcmp(name, "file_size_limits") == 0)
+		return af_file_limits_parse(val, err, errlen);
+	if(strcmp(name, "config") != 0) {
+		snprintf(err, errlen, "no parameter %s", name);
+		return -1;
+	}
+	copy = strdup(val);
+	if(!copy) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	p->config = copy;
+	return check_host ? af_mod_check_rules(copy, check_host, err, errlen) : 0;
 }
 
 int af_module_init(const af_host_t *host, const af_params_t *p, char *err,
@@ -172,9 +214,11 @@ const char *af_module_redis_state(void)
 /* a cluster event from another node */
 static void af_mod_event(const char *msg, size_t len, void *arg)
 {
+	char shown[AF_TEXT_EXCERPT_BUF];
+
 	if(af_core_apply_event(msg, len) < 0)
-		AF_WARN("ignored cluster event '%.*s'\n", (int)(len > 80 ? 80 : len),
-				msg);
+		AF_WARN("ignored cluster event '%s'\n",
+				af_text_excerpt(msg, len, shown));
 }
 
 static int af_mod_never(void *arg)

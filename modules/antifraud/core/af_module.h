@@ -21,9 +21,11 @@
 typedef struct af_params {
 #define AF_PARAM_STR(n) char *n;
 #define AF_PARAM_INT(n) int n;
+#define AF_PARAM_FN(n) char *n;
 #include "af_module.def"
 #undef AF_PARAM_STR
 #undef AF_PARAM_INT
+#undef AF_PARAM_FN
 } af_params_t;
 
 /* the defaults, with the server's usual place for the rule file */
@@ -38,6 +40,17 @@ typedef struct af_params {
 		.redis_fallback = "local", .redis_retry_interval = 1000,          \
 		.auth_learn = 1                                                   \
 	}
+
+/*
+ * Sets the AF_PARAM_FN parameter name of p to val: config (the rule
+ * file; with check_host set, the server's configuration check, it is
+ * validated at once with the module's loader on that host, one without
+ * shared memory: err then holds its summary), file_size_limits
+ * ("kind=MiB,...", af_file_limits_parse()). 0, or -1 with the reason in
+ * err.
+ */
+int af_module_param(af_params_t *p, const char *name, const char *val,
+		const af_host_t *check_host, char *err, size_t errlen);
 
 /*
  * Checks the parameters and starts the core with them (host installed

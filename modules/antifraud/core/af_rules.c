@@ -22,49 +22,23 @@
 
 #define AF_RULES_VERSION 1
 #define AF_RULES_WEIGHT_MAX 1000000u
-#define AF_RULES_HOST_MAX 253  /* domain names */
-
-/* per match: backtracking steps, and KiB of backtracking frames */
-#define AF_RE_MATCH_LIMIT 100000
-#define AF_RE_HEAP_LIMIT 4096
+/* the shortest prefixes a list that lets sources through (trusted,
+ * allow, exempt_sources) may hold without 'broad: true' */
+#define AF_RULES_V4_MIN 8
+#define AF_RULES_V6_MIN 16
 
 static const char *const af_check_names[AF_C__COUNT] = {
-	[AF_C_DOMAIN] = "domain",
-	[AF_C_USER] = "user",
-	[AF_C_IPLIST] = "iplist",
-	[AF_C_GEO] = "geo",
-	[AF_C_SDP] = "sdp",
-	[AF_C_HOPPING] = "hopping",
-	[AF_C_BAN] = "ban",
-	[AF_C_FINGERPRINT] = "fingerprint",
-	[AF_C_DEST] = "dest",
-	[AF_C_SCHEDULE] = "schedule",
-	[AF_C_RATE] = "rate",
-	[AF_C_REPEAT] = "repeat",
-	[AF_C_CONCURRENCY] = "concurrency",
-	[AF_C_ACCOUNTS] = "accounts",
+#define AF_CHECK(id, name, mode) [AF_C_##id] = name,
+#include "af_table.def"
+#undef AF_CHECK
 };
 
 /* the default mode of each check */
 static const af_mode_t af_check_default_mode[AF_C__COUNT] = {
-	[AF_C_DOMAIN] = AF_MODE_ENFORCE,
-	[AF_C_USER] = AF_MODE_ENFORCE,
-	[AF_C_IPLIST] = AF_MODE_ENFORCE,
-	[AF_C_GEO] = AF_MODE_ENFORCE,
-	[AF_C_SDP] = AF_MODE_MONITOR,
-	[AF_C_HOPPING] = AF_MODE_MONITOR,
-	[AF_C_BAN] = AF_MODE_ENFORCE,
-	[AF_C_FINGERPRINT] = AF_MODE_ENFORCE,
-	[AF_C_DEST] = AF_MODE_ENFORCE,
-	[AF_C_SCHEDULE] = AF_MODE_ENFORCE,
-	[AF_C_RATE] = AF_MODE_ENFORCE,
-	[AF_C_REPEAT] = AF_MODE_ENFORCE,
-	[AF_C_CONCURRENCY] = AF_MODE_ENFORCE,
-	[AF_C_ACCOUNTS] = AF_MODE_ENFORCE,
+#define AF_CHECK(id, name, mode) [AF_C_##id] = AF_MODE_##mode,
+#include "af_table.def"
+#undef AF_CHECK
 };
-
-static const char *const af_continents[] = {
-		"AF", "AN", "AS", "EU", "NA", "OC", "SA"};
 
 /* the keys of each mapping of the file */
 enum {
@@ -86,8 +60,8 @@ static const char *const top_keys[K_TOP] = {"version", "lists", "geoip",
 enum { K_SIGNATURES, K_FINGERPRINT_N };
 static const char *const fingerprint_keys[K_FINGERPRINT_N] = {"signatures"};
 
-enum { K_ENTRIES, K_FILE, K_LIST };
-static const char *const list_keys[K_LIST] = {"entries", "file"};
+enum { K_ENTRIES, K_FILE, K_BROAD, K_LIST };
+static const char *const list_keys[K_LIST] = {"entries", "file", "broad"};
 
 enum { K_COUNTRY_DB, K_ASN_DB, K_REQUIRED, K_GEOIP_N };
 static const char *const geoip_keys[K_GEOIP_N] = {
@@ -154,11 +128,6 @@ static const char *const hopping_keys[K_HOP_N] = {
 		"country", "continent", "identity"};
 
 
-/* per process: what af_regex_match needs, made once (plain malloc) */
-static __thread pcre2_match_data *af_re_md;
-static __thread pcre2_match_context *af_re_mctx;
-static __thread int af_re_warned;
-
 /*
  * Returns the name of check c ("domain", "user", ...), the key of its
  * mode in the rule file, or "unknown".
@@ -168,43 +137,6 @@ const char *af_check_name(af_check_t c)
 	if((unsigned)c >= AF_C__COUNT)
 		return "unknown";
 	return af_check_names[c];
-}
-
-/*
- * Copies path s[0..len) into the arena, relative to the rule file's
- * folder unless it is absolute. Returns the copy, or NULL when out of
- * memory.
- */
-static char *af_rl_resolve(af_rl_t *c, const char *s, size_t len)
-{
-	char *p;
-
-	if(s[0] == '/' || c->dirlen == 0)
-		return af_arena_strndup(c->y.arena, s, len);
-	p = af_arena_alloc(c->y.arena, c->dirlen + len + 1);
-	if(!p)
-		return NULL;
-	memcpy(p, c->y.file, c->dirlen);
-	memcpy(p + c->dirlen, s, len);
-	p[c->dirlen + len] = '\0';
-	return p;
-}
-
-/*
- * Reads path node n (a file the rules name) into *out, resolved with
- * af_rl_resolve(). Returns 0, or -1 with the error set.
- */
-int af_rl_path(af_rl_t *c, const yaml_node_t *n, const char **out)
-{
-	const char *s;
-	size_t len;
-
-	if(af_yl_str(&c->y, n, &s, &len) < 0)
-		return -1;
-	if(len == 0)
-		return af_yl_err(&c->y, n, "empty file name");
-	*out = af_rl_resolve(c, s, len);
-	return *out ? 0 : af_yl_oom(&c->y, n);
 }
 
 /*
@@ -224,48 +156,6 @@ static int rl_regex(af_rl_t *c, const yaml_node_t *n, af_regex_t *re)
 	re->code = code;
 	re->src = af_arena_strndup(c->y.arena, s, len);
 	return re->src ? 0 : af_yl_oom(&c->y, n);
-}
-
-/*
- * Reads a sequence of strings (users, callers) from node n into a new
- * set *out, byte for byte. Returns 0, or -1 with the error set.
- */
-int af_rl_strset(af_rl_t *c, const yaml_node_t *n, const char *what,
-		int lower_host, af_strset_t **out)
-{
-	yaml_node_t *it;
-	const char *s;
-	size_t i, count, len;
-
-	if(af_yl_seq(&c->y, n, &count) < 0)
-		return -1;
-	*out = af_strset_new(c->y.arena, count);
-	if(!*out)
-		return af_yl_oom(&c->y, n);
-	for(i = 0; i < count; i++) {
-		it = af_yl_item(&c->y, n, i);
-		if(af_yl_str(&c->y, it, &s, &len) < 0)
-			return -1;
-		if(len == 0)
-			return af_yl_err(&c->y, it, "empty %s", what);
-		if(lower_host && memchr(s, '@', len)) {
-			/* user@host: hosts compare case-insensitively */
-			char buf[AF_RULES_HOST_MAX * 2 + 2];
-			const char *at = memchr(s, '@', len);
-			size_t j;
-			if(len >= sizeof(buf))
-				return af_yl_err(&c->y, it, "%s too long", what);
-			memcpy(buf, s, len);
-			for(j = (size_t)(at - s); j < len; j++)
-				if(buf[j] >= 'A' && buf[j] <= 'Z')
-					buf[j] = (char)(buf[j] + 32);
-			if(af_strset_add(*out, buf, len) < 0)
-				return af_yl_oom(&c->y, it);
-		} else if(af_strset_add(*out, s, len) < 0) {
-			return af_yl_oom(&c->y, it);
-		}
-	}
-	return 0;
 }
 
 /*
@@ -342,47 +232,14 @@ static const af_iplist_t *rl_find_list(af_rl_t *c, const char *s, size_t len)
 }
 
 /*
- * Checks that n is a sequence (or a null: an empty one) and takes room
- * for its items, size bytes each, from the arena into *out (NULL when
- * there are none). Stores the number of items in *count. Returns 0, or -1
- * with the error set.
- */
-int af_rl_seq_alloc(af_rl_t *c, const yaml_node_t *n, size_t size,
-		size_t *count, void **out)
-{
-	*out = NULL;
-	if(af_yl_seq(&c->y, n, count) < 0)
-		return -1;
-	if(*count == 0)
-		return 0;
-	*out = af_arena_alloc(c->y.arena, *count * size);
-	return *out ? 0 : af_yl_oom(&c->y, n);
-}
-
-/*
- * Sorts the count (at least 1) items of v, size bytes each, by cmp and
- * drops the repeated ones. Returns how many are left.
- */
-uint32_t af_rl_sort_unique(void *v, size_t count, size_t size,
-		int (*cmp)(const void *, const void *))
-{
-	char *p = v;
-	size_t i, j;
-
-	qsort(v, count, size, cmp);
-	for(i = 1, j = 1; i < count; i++) {
-		if(cmp(p + i * size, p + (j - 1) * size) != 0)
-			memcpy(p + j++ * size, p + i * size, size);
-	}
-	return (uint32_t)j;
-}
-
-/*
  * Reads a sequence of list names from node n into an array of pointers
- * to those lists (*out, *nout). Returns 0, or -1 with the error set (a
- * name that no list has included).
+ * to those lists (*out, *nout). When opens is set (trusted, allow,
+ * exempt_sources: lists that let sources through), a list holding a
+ * prefix shorter than /AF_RULES_V4_MIN (IPv4) or /AF_RULES_V6_MIN (IPv6)
+ * is refused unless it says 'broad: true'. Returns 0, or -1 with the
+ * error set (a name that no list has included).
  */
-static int rl_listrefs(af_rl_t *c, const yaml_node_t *n,
+static int rl_listrefs(af_rl_t *c, const yaml_node_t *n, int opens,
 		const af_iplist_t ***out, uint32_t *nout)
 {
 	const af_iplist_t *l;
@@ -390,7 +247,7 @@ static int rl_listrefs(af_rl_t *c, const yaml_node_t *n,
 	const char *s;
 	size_t i, count, len;
 	void *p;
-	int rc;
+	int rc, v4, v6;
 
 	*nout = 0;
 	rc = af_rl_seq_alloc(c, n, sizeof(**out), &count, &p);
@@ -406,18 +263,22 @@ static int rl_listrefs(af_rl_t *c, const yaml_node_t *n,
 			return af_yl_err(&c->y, it,
 					"unknown list '%.*s' (not under 'lists')",
 					AF_YL_SHOWN(len), s);
+		v4 = af_trie_shortest(l->trie, 4);
+		v6 = af_trie_shortest(l->trie, 6);
+		if(opens && !l->broad
+				&& ((v4 >= 0 && v4 < AF_RULES_V4_MIN)
+						|| (v6 >= 0 && v6 < AF_RULES_V6_MIN)))
+			return af_yl_err(&c->y, it,
+					"list '%s' holds an IPv%d /%d prefix: a list that lets"
+					" sources through may not cover more than a /%d (IPv4)"
+					" or /%d (IPv6) per entry unless it says 'broad: true'",
+					l->name, v4 >= 0 && v4 < AF_RULES_V4_MIN ? 4 : 6,
+					v4 >= 0 && v4 < AF_RULES_V4_MIN ? v4 : v6,
+					AF_RULES_V4_MIN, AF_RULES_V6_MIN);
 		(*out)[i] = l;
 	}
 	*nout = (uint32_t)count;
 	return 0;
-}
-
-/* qsort order of packed codes */
-int af_rl_cmp_u16(const void *a, const void *b)
-{
-	uint16_t x = *(const uint16_t *)a, y = *(const uint16_t *)b;
-
-	return (x > y) - (x < y);
 }
 
 /* qsort order of ASNs */
@@ -426,71 +287,6 @@ static int rl_cmp_u32(const void *a, const void *b)
 	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
 
 	return (x > y) - (x < y);
-}
-
-/*
- * Reads a sequence of two-letter codes from node n (continents when
- * continent is set, else countries; lower case is accepted) into a sorted
- * array of packed codes without duplicates (*out, *nout). Returns 0, or
- * -1 with the error set.
- */
-int af_rl_codes(af_rl_t *c, const yaml_node_t *n, int continent,
-		uint16_t **out, uint32_t *nout)
-{
-	yaml_node_t *it;
-	const char *s;
-	size_t i, j, count, len, k;
-	char cc[3];
-	uint16_t *v;
-	void *p;
-	int rc;
-
-	*out = NULL;
-	*nout = 0;
-	rc = af_rl_seq_alloc(c, n, sizeof(*v), &count, &p);
-	if(rc < 0 || count == 0)
-		return rc;
-	v = p;
-	for(i = 0; i < count; i++) {
-		it = af_yl_item(&c->y, n, i);
-		if(af_yl_str(&c->y, it, &s, &len) < 0)
-			return -1;
-		for(j = 0; j < 2 && j < len; j++) {
-			cc[j] = s[j];
-			if(cc[j] >= 'a' && cc[j] <= 'z')
-				cc[j] = (char)(cc[j] - 'a' + 'A');
-			if(cc[j] < 'A' || cc[j] > 'Z')
-				break;
-		}
-		cc[2] = '\0';
-		if(len != 2 || j != 2)
-			goto bad;
-		if(continent == 2 && strcmp(cc, "XN") == 0) {
-			/* zones: continents and the non-geographic codes */
-		} else if(continent) {
-			for(k = 0; k < sizeof(af_continents) / sizeof(af_continents[0]);
-					k++) {
-				if(strcmp(af_continents[k], cc) == 0)
-					break;
-			}
-			if(k == sizeof(af_continents) / sizeof(af_continents[0]))
-				goto bad;
-		}
-		v[i] = af_cc_pack(cc);
-		continue;
-	bad:
-		if(continent)
-			return af_yl_err(&c->y, it,
-					"'%.*s' is not a %s code (AF, AN, AS, EU, NA, "
-					"OC, SA%s)",
-					AF_YL_SHOWN(len), s, continent == 2 ? "zone" : "continent",
-					continent == 2 ? ", XN" : "");
-		return af_yl_err(&c->y, it, "'%.*s' is not a two-letter country code",
-				AF_YL_SHOWN(len), s);
-	}
-	*nout = af_rl_sort_unique(v, count, sizeof(*v), af_rl_cmp_u16);
-	*out = v;
-	return 0;
 }
 
 /*
@@ -708,17 +504,17 @@ static int rl_profile(af_rl_t *c, const yaml_node_t *n, af_profile_t *p)
 					rc = rl_regex(c, v[k], p->routable);
 				break;
 			case K_TRUSTED:
-				rc = rl_listrefs(c, v[k], &p->trusted, &p->n_trusted);
+				rc = rl_listrefs(c, v[k], 1, &p->trusted, &p->n_trusted);
 				break;
 			case K_ALLOW:
-				rc = rl_listrefs(c, v[k], &p->allow, &p->n_allow);
+				rc = rl_listrefs(c, v[k], 1, &p->allow, &p->n_allow);
 				break;
 			case K_DENY:
-				rc = rl_listrefs(c, v[k], &p->deny, &p->n_deny);
+				rc = rl_listrefs(c, v[k], 0, &p->deny, &p->n_deny);
 				break;
 			case K_EXEMPT_SOURCES:
-				rc = rl_listrefs(
-						c, v[k], &p->exempt_sources, &p->n_exempt_sources);
+				rc = rl_listrefs(c, v[k], 1, &p->exempt_sources,
+						&p->n_exempt_sources);
 				break;
 			case K_GEO:
 				rc = rl_geo(c, v[k], &p->geo);
@@ -831,9 +627,15 @@ static int rl_lists(af_rl_t *c, const yaml_node_t *n)
 				return af_yl_oom(&c->y, it);
 		}
 		af_yl_pop(&c->y, old2);
+		if(lv[K_BROAD]) {
+			old2 = af_yl_push(&c->y, "broad", 5);
+			if(af_yl_bool(&c->y, lv[K_BROAD], &l->broad) < 0)
+				return -1;
+			af_yl_pop(&c->y, old2);
+		}
 		if(!af_yl_is_null(lv[K_FILE])) {
 			af_yl_push(&c->y, "file", 4);
-			if(af_rl_path(c, lv[K_FILE], &l->file) < 0)
+			if(af_rl_path(c, lv[K_FILE], AF_FILE_LIST, &l->file) < 0)
 				return -1;
 			if(af_trie_load_file(
 					   l->trie, l->file, 1, c->y.err, c->y.errlen) < 0)
@@ -841,6 +643,46 @@ static int rl_lists(af_rl_t *c, const yaml_node_t *n)
 		}
 		af_yl_pop(&c->y, old);
 	}
+	return 0;
+}
+
+/*
+ * Opens the GeoIP databases the snapshot names (nodes cn and an, either
+ * NULL when not given) to prove them usable. A required one that fails is
+ * an error at the line naming it (af_geo_open() says "ASN database" in
+ * what it reports of the ASN one); an optional one is dropped with a
+ * warning and the rules run without GeoIP. Returns 0, or -1 with the
+ * error set.
+ */
+static int rl_geoip_open(af_rl_t *c, const yaml_node_t *cn,
+		const yaml_node_t *an)
+{
+	af_rules_t *r = c->r;
+	const yaml_node_t *bad;
+	char why[512];
+	af_geo_t *g;
+	size_t old;
+	int asn;
+
+	g = af_geo_open(r->geo_country_db, r->geo_asn_db, why, sizeof(why));
+	if(g) {
+		af_geo_close(g);
+		return 0;
+	}
+	asn = !r->geo_country_db || strstr(why, "ASN database") != NULL;
+	bad = asn && r->geo_asn_db ? an : cn;
+	if(r->geo_required) {
+		old = af_yl_push(&c->y, asn ? "asn_db" : "country_db",
+				asn ? 6 : 10);
+		af_yl_err(&c->y, bad, "%s", why);
+		af_yl_pop(&c->y, old);
+		return -1;
+	}
+	AF_WARN("%s:%lu: geoip: %s; running without GeoIP (geoip.required is"
+			" false)\n",
+			c->y.file, (unsigned long)bad->start_mark.line + 1, why);
+	r->geo_country_db = NULL;
+	r->geo_asn_db = NULL;
 	return 0;
 }
 
@@ -859,12 +701,12 @@ static int rl_geoip(af_rl_t *c, const yaml_node_t *n)
 		return -1;
 	if(!af_yl_is_null(v[K_COUNTRY_DB])) {
 		old = af_yl_push(&c->y, "country_db", 10);
-		rc = af_rl_path(c, v[K_COUNTRY_DB], &r->geo_country_db);
+		rc = af_rl_path(c, v[K_COUNTRY_DB], AF_FILE_GEOIP, &r->geo_country_db);
 		af_yl_pop(&c->y, old);
 	}
 	if(rc == 0 && !af_yl_is_null(v[K_ASN_DB])) {
 		old = af_yl_push(&c->y, "asn_db", 6);
-		rc = af_rl_path(c, v[K_ASN_DB], &r->geo_asn_db);
+		rc = af_rl_path(c, v[K_ASN_DB], AF_FILE_GEOIP, &r->geo_asn_db);
 		af_yl_pop(&c->y, old);
 	}
 	r->geo_required = r->geo_country_db || r->geo_asn_db;
@@ -873,7 +715,9 @@ static int rl_geoip(af_rl_t *c, const yaml_node_t *n)
 		rc = af_yl_bool(&c->y, v[K_REQUIRED], &r->geo_required);
 		af_yl_pop(&c->y, old);
 	}
-	return rc;
+	if(rc < 0 || (!r->geo_country_db && !r->geo_asn_db))
+		return rc;
+	return rl_geoip_open(c, v[K_COUNTRY_DB], v[K_ASN_DB]);
 }
 
 /*
@@ -892,7 +736,8 @@ static int rl_fingerprint(af_rl_t *c, const yaml_node_t *n)
 	if(af_yl_is_null(v[K_SIGNATURES]))
 		return 0;
 	old = af_yl_push(&c->y, "signatures", 10);
-	rc = af_rl_path(c, v[K_SIGNATURES], &c->r->signatures_path);
+	rc = af_rl_path(
+			c, v[K_SIGNATURES], AF_FILE_SIGNATURES, &c->r->signatures_path);
 	af_yl_pop(&c->y, old);
 	if(rc < 0)
 		return -1;
@@ -1175,6 +1020,7 @@ af_rules_t *af_rules_load(const char *path, char *err, size_t errlen)
 	err[0] = '\0';
 	memset(&c, 0, sizeof(c));
 	c.y.file = path;
+	c.y.kind = AF_FILE_RULES;
 	c.y.err = err;
 	c.y.errlen = errlen;
 	slash = strrchr(path, '/');
@@ -1189,6 +1035,23 @@ af_rules_t *af_rules_load(const char *path, char *err, size_t errlen)
 	return c.r;
 }
 
+char *af_rules_summary(const af_rules_t *r, char *out, size_t outlen)
+{
+	uint64_t prefixes = 0;
+	uint32_t i;
+
+	for(i = 0; i < r->n_lists; i++)
+		prefixes += af_trie_count(r->lists[i].trie);
+	snprintf(out, outlen,
+			"%u lists (%llu prefixes), %u profiles, %u signatures, number"
+			" plan %s (%u overlays), %u calendars, GeoIP %s",
+			r->n_lists, (unsigned long long)prefixes, r->n_profiles,
+			af_sig_count(r->signatures), r->dest.plan ? "yes" : "no",
+			r->dest.n_overlays, r->dest.n_calendars,
+			r->geo_country_db || r->geo_asn_db ? "yes" : "no");
+	return out;
+}
+
 /* Frees snapshot r and everything in it; r may be NULL. */
 void af_rules_free(af_rules_t *r)
 {
@@ -1196,75 +1059,3 @@ void af_rules_free(af_rules_t *r)
 		af_arena_free(r->arena);
 }
 
-/*
- * Returns the profile of r named name[0..len), or the default profile
- * when name is NULL or len 0; NULL when r has no such profile.
- */
-const af_profile_t *af_rules_profile(const af_rules_t *r, const char *name,
-		size_t len)
-{
-	uint32_t i;
-
-	if(!r)
-		return NULL;
-	if(!name || len == 0)
-		return r->default_profile;
-	for(i = 0; i < r->n_profiles; i++) {
-		if(strncmp(r->profiles[i].name, name, len) == 0
-				&& r->profiles[i].name[len] == '\0')
-			return &r->profiles[i];
-	}
-	return NULL;
-}
-
-/*
- * Makes this process's match data and match context (plain malloc, kept
- * for the life of the process). Returns 0, or -1 when out of memory.
- */
-static int af_regex_init(void)
-{
-	af_re_md = pcre2_match_data_create(1, NULL);
-	af_re_mctx = pcre2_match_context_create(NULL);
-	if(!af_re_md || !af_re_mctx) {
-		pcre2_match_data_free(af_re_md);
-		pcre2_match_context_free(af_re_mctx);
-		af_re_md = NULL;
-		af_re_mctx = NULL;
-		AF_ERR("regex: out of memory\n");
-		return -1;
-	}
-	pcre2_set_match_limit(af_re_mctx, AF_RE_MATCH_LIMIT);
-	pcre2_set_heap_limit(af_re_mctx, AF_RE_HEAP_LIMIT);
-	return 0;
-}
-
-/*
- * Returns 1 when s[0..len) matches re, 0 when it does not. A match that
- * hits the limits (a pathological pattern) or fails otherwise counts as
- * no match, with one warning per process. Allocates nothing after the
- * first calls of a process.
- */
-int af_regex_match(const af_regex_t *re, const char *s, size_t len)
-{
-	int rc;
-
-	if(!re || !re->code)
-		return 0;
-	if(!af_re_md && af_regex_init() < 0)
-		return 0;
-	if(!s) {
-		s = "";
-		len = 0;
-	}
-	rc = pcre2_match((const pcre2_code *)re->code, (PCRE2_SPTR)s, len, 0, 0,
-			af_re_md, af_re_mctx);
-	if(rc >= 0)
-		return 1;
-	if(rc != PCRE2_ERROR_NOMATCH && !af_re_warned) {
-		af_re_warned = 1;
-		AF_WARN("regex '%s': match failed (error %d), counted as no match;"
-				" further failures are not logged\n",
-				re->src, rc);
-	}
-	return 0;
-}

@@ -1,6 +1,6 @@
 /*
  * antifraud - internal: what the readers of the rule file's sections
- * share (af_rules.c, af_rules_dest.c).
+ * share (af_rules.c, af_rules_dest.c; made in af_rules_util.c).
  *
  * Copyright (C) 2026 antifraud authors
  * SPDX-License-Identifier: GPL-2.0-or-later
@@ -14,6 +14,7 @@
 #define AF_RULES_DAY 86400u
 #define AF_RULES_YEAR (365u * AF_RULES_DAY)
 #define AF_RULES_NAME_MAX 64 /* list, profile and calendar names */
+#define AF_RULES_HOST_MAX 253 /* domain names */
 
 /* what a load carries from node to node */
 typedef struct af_rl {
@@ -22,8 +23,10 @@ typedef struct af_rl {
 	af_rules_t *r;
 } af_rl_t;
 
-/* path node n (relative to the rule file's folder) into *out */
-int af_rl_path(af_rl_t *c, const yaml_node_t *n, const char **out);
+/* path node n (relative to the rule file's folder) of a file of kind k
+ * into *out; the file is checked (af_file_check()) unless it is GeoIP */
+int af_rl_path(af_rl_t *c, const yaml_node_t *n, af_file_kind_t k,
+		const char **out);
 
 /* a sequence of strings into a new set (lower_host: user@HOST lowered) */
 int af_rl_strset(af_rl_t *c, const yaml_node_t *n, const char *what,
@@ -32,6 +35,14 @@ int af_rl_strset(af_rl_t *c, const yaml_node_t *n, const char *what,
 /* a sequence into an arena array of size-byte items (*out NULL if none) */
 int af_rl_seq_alloc(af_rl_t *c, const yaml_node_t *n, size_t size,
 		size_t *count, void **out);
+
+/* sorts the count (at least 1) items of v by cmp and drops repeats;
+ * returns how many are left */
+uint32_t af_rl_sort_unique(void *v, size_t count, size_t size,
+		int (*cmp)(const void *, const void *));
+
+/* qsort order of packed codes */
+int af_rl_cmp_u16(const void *a, const void *b);
 
 /* two-letter codes: kind 0 countries, 1 continents, 2 zones (continents
  * and XN); sorted packed codes without duplicates */

@@ -1,6 +1,17 @@
 /*
  * antifraud - RPC commands (kamcmd antifraud.*): the core's commands
- * (af_cmd.def) over Kamailio's RPC interface.
+ * (af_cmd.def: arguments checked, answers escaped, faults short) over
+ * Kamailio's RPC interface.
+ *
+ * Every argument is hostile until checked: each command declares its
+ * arguments with a maximum length (README, RPC commands), reads them all
+ * up front with rpc_args() (too few, too many, too long, control
+ * characters: a fault naming the argument), and quotes input in a fault
+ * only as a short escaped excerpt. Text read back from the store (ban
+ * reasons, keys: they may come from Redis, written by other nodes or by
+ * anyone with access to it) is escaped on output. A fault never exceeds
+ * RPC_FAULT_MAX bytes: the ctl module sends nothing at all for a fault
+ * of 256 bytes or more.
  *
  * Copyright (C) 2026 antifraud authors
  * SPDX-License-Identifier: GPL-2.0-or-later
@@ -10,6 +21,9 @@
 #include "core/rpc_lookup.h"
 #include "af_kam.h"
 #include "af_cmd.h"
+
+/* kamcmd sends what looks like a number as one */
+#define AF_KAM_INT_HINT " (kamcmd sends digits as an integer: write s:...)"
 
 typedef struct kam_reply {
 	af_reply_t r; /* first: the core's view */
@@ -62,46 +76,50 @@ static void kr_text(af_reply_t *r, const char *msg)
 	KR(r)->rpc->rpl_printf(KR(r)->ctx, "%s", msg);
 }
 
-/* kamcmd reads +123 or 0049... as an integer, which a string argument
- * refuses: a usage error says how to write it */
 static void kr_fault(af_reply_t *r, int code, const char *msg)
 {
-	if(code == 400 && strncmp(msg, "Usage:", 6) == 0)
-		KR(r)->rpc->fault(KR(r)->ctx, code,
-				"%s (strings: kamcmd reads +123 or 0049... as an integer,"
-				" write s:+4930...)",
-				msg);
-	else
-		KR(r)->rpc->fault(KR(r)->ctx, code, "%s", msg);
+	KR(r)->rpc->fault(KR(r)->ctx, code, "%s", msg);
 }
 
-/* RPC arguments come in order: pos is the next one */
-static int kr_arg_str(af_reply_t *r, int pos, const char *name, const char **s,
-		size_t *len)
+/*
+ * The next argument, whichever type it has (RPC arguments come in
+ * order): each scan names one type without conversion, and a scan of
+ * the wrong type consumes nothing.
+ */
+static int kr_arg(af_reply_t *r, int pos, const char *name, af_arg_t *arg)
 {
-	str v = STR_NULL;
+	rpc_t *rpc = KR(r)->rpc;
+	void *ctx = KR(r)->ctx;
+	str s = STR_NULL;
+	double f;
 
-	if(KR(r)->rpc->scan(KR(r)->ctx, "*S", &v) < 1 || !v.s)
-		return 0;
-	*s = v.s;
-	*len = (size_t)v.len;
-	return 1;
-}
-
-static int kr_arg_int(af_reply_t *r, int pos, const char *name, int *v)
-{
-	return KR(r)->rpc->scan(KR(r)->ctx, "*d", v) < 1 ? 0 : 1;
+	if(rpc->scan(ctx, "*S", &s) == 1 && s.s && s.len >= 0) {
+		arg->type = AF_ARG_STR;
+		arg->s = s.s;
+		arg->len = (size_t)s.len;
+		return 1;
+	}
+	if(rpc->scan(ctx, "*d", &arg->ival) == 1) {
+		arg->type = AF_ARG_INT;
+		return 1;
+	}
+	if(rpc->scan(ctx, "*f", &f) == 1) {
+		arg->type = AF_ARG_OTHER;
+		return 1;
+	}
+	return 0;
 }
 
 static const af_reply_ops_t kr_ops = {kr_object, kr_list, kr_str, kr_num,
-		kr_text, kr_fault, kr_arg_str, kr_arg_int};
+		kr_text, kr_fault, kr_arg};
 
 /* one RPC function and doc per command */
 #define AF_CMD(name, list, doc)                              \
 	static const char *af_kam_rpc_##name##_doc[] = {doc, 0};        \
 	static void af_kam_rpc_##name(rpc_t *rpc, void *ctx)            \
 	{                                                        \
-		kam_reply_t k = {{&kr_ops, "antifraud." #name}, rpc, ctx, 0}; \
+		kam_reply_t k = {{&kr_ops, "antifraud." #name, AF_KAM_INT_HINT}, \
+				rpc, ctx, 0};                                            \
 		af_cmd_##name(&k.r);                                 \
 	}
 #include "af_cmd.def"

@@ -1,12 +1,14 @@
 /*
  * antifraud - Kamailio module: exports, parameters, script functions,
- * the $af pseudo-variable, statistics, the alert event and the timer.
+ * statistics, the cluster's events and the timer ($antifraud and the
+ * alert event: af_kam_pv.c).
  *
- * Thin glue: the checks live in the core (../af_*.c).
+ * Thin glue: the checks live in the core (../core/af_*.c).
  *
  * Copyright (C) 2026 antifraud authors
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
+#include <stdio.h>
 #include <string.h>
 #include "core/sr_module.h"
 #include "core/dprint.h"
@@ -21,6 +23,8 @@
 #include "core/pt.h"
 #include "core/fmsg.h"
 #include "core/cfg/cfg_struct.h"
+#include "core/globals.h"
+#include "core/mem/mem.h"
 #include "af_kam.h"
 
 MODULE_VERSION
@@ -28,10 +32,7 @@ MODULE_VERSION
 
 static af_params_t af_p = AF_PARAMS_DEFAULT("/etc/kamailio/antifraud.yaml");
 
-static int af_alert_rt = -1; /* event_route[antifraud:alert] */
 static int af_redis_rt = -1; /* event_route[antifraud:redis] */
-/* the last verdict of this process, for $antifraud(...) */
-static af_vars_t af_last;
 
 static int mod_init(void);
 static int child_init(int rank);
@@ -42,8 +43,7 @@ static int w_af_check_fingerprint(
 static int w_af_check_dest(struct sip_msg *msg, char *profile, char *p2);
 static int w_af_auth_failed(struct sip_msg *msg, char *p1, char *p2);
 static int w_af_auth_ok(struct sip_msg *msg, char *p1, char *p2);
-static int pv_parse_af_name(pv_spec_t *sp, str *in);
-static int pv_get_af(struct sip_msg *msg, pv_param_t *param, pv_value_t *res);
+static int af_param(const char *name, const char *val);
 
 /* clang-format off */
 static cmd_export_t cmds[] = {
@@ -65,17 +65,33 @@ static cmd_export_t cmds[] = {
 	{0, 0, 0, 0, 0, 0}
 };
 
+/* a parameter given as a function: set and checked by the core (under
+ * kamailio -c the rule file is validated at once, before mod_init) */
+#define AF_PARAM_FN(n)                                                 \
+	static int af_param_##n(modparam_t type, void *val)                \
+	{                                                                  \
+		return af_param(#n, (const char *)val);                        \
+	}
+#define AF_PARAM_STR(n)
+#define AF_PARAM_INT(n)
+#include "af_module.def"
+#undef AF_PARAM_FN
+#undef AF_PARAM_STR
+#undef AF_PARAM_INT
+
 #define AF_PARAM_STR(n) {#n, PARAM_STRING, &af_p.n},
 #define AF_PARAM_INT(n) {#n, PARAM_INT, &af_p.n},
+#define AF_PARAM_FN(n) {#n, PARAM_STRING | PARAM_USE_FUNC, (void *)af_param_##n},
 static param_export_t params[] = {
 #include "af_module.def"
 	{0, 0, 0}
 };
 #undef AF_PARAM_STR
 #undef AF_PARAM_INT
+#undef AF_PARAM_FN
 
 static pv_export_t mod_pvs[] = {
-	{{"antifraud", sizeof("antifraud") - 1}, PVT_OTHER, pv_get_af, 0, pv_parse_af_name, 0,
+	{{"antifraud", sizeof("antifraud") - 1}, PVT_OTHER, af_kam_pv_get, 0, af_kam_pv_parse_name, 0,
 		0, 0},
 	{{0, 0}, 0, 0, 0, 0, 0, 0, 0}
 };
@@ -118,9 +134,7 @@ static int af_register_stats(void)
  * faked message (there is no request behind a breaker change) */
 static void af_redis_announce(int up)
 {
-	struct run_act_ctx ctx;
 	sip_msg_t *fmsg;
-	int rtb;
 
 	LM_NOTICE("redis: %s\n", up ? "up again" : "down");
 	if(af_redis_rt < 0)
@@ -128,11 +142,7 @@ static void af_redis_announce(int up)
 	fmsg = faked_msg_next();
 	if(!fmsg)
 		return;
-	rtb = get_route_type();
-	set_route_type(EVENT_ROUTE);
-	init_run_actions_ctx(&ctx);
-	run_top_route(event_rt.rlist[af_redis_rt], fmsg, &ctx);
-	set_route_type(rtb);
+	af_kam_run_event(af_redis_rt, fmsg, EVENT_ROUTE);
 }
 
 static void af_kam_timer(unsigned int ticks, void *param)
@@ -141,6 +151,30 @@ static void af_kam_timer(unsigned int ticks, void *param)
 
 	if(ev)
 		af_redis_announce(ev == 2);
+}
+
+/*
+ * modparam config and file_size_limits (af_module_param()). Under
+ * kamailio -c (config_check) Kamailio parses the script and exits before
+ * mod_init: the rule file is validated when its parameter is read, and
+ * the result printed on standard error too, as -c reports there.
+ */
+static int af_param(const char *name, const char *val)
+{
+	char err[1024];
+	int rc;
+
+	rc = af_module_param(&af_p, name, val,
+			config_check ? &af_kam_check_host : NULL, err, sizeof(err));
+	if(rc < 0)
+		LM_ERR("%s: %s\n", name, err);
+	if(config_check && !log_stderr && strcmp(name, "config") == 0) {
+		if(rc < 0)
+			fprintf(stderr, "antifraud: %s\n", err);
+		else
+			fprintf(stderr, "antifraud: %s: ok: %s\n", af_p.config, err);
+	}
+	return rc;
 }
 
 static int mod_init(void)
@@ -176,9 +210,7 @@ static int mod_init(void)
 		LM_ERR("failed to register the timer\n");
 		goto error;
 	}
-	af_alert_rt = route_lookup(&event_rt, "antifraud:alert");
-	if(af_alert_rt >= 0 && event_rt.rlist[af_alert_rt] == NULL)
-		af_alert_rt = -1;
+	af_kam_verdict_init();
 	af_redis_rt = route_lookup(&event_rt, "antifraud:redis");
 	if(af_redis_rt >= 0 && event_rt.rlist[af_redis_rt] == NULL)
 		af_redis_rt = -1;
@@ -217,50 +249,30 @@ static void mod_destroy(void)
 	af_core_destroy();
 }
 
-/* runs event_route[antifraud:alert] for msg with the verdict v (in
- * $antifraud), unless it repeats a recent alert or the node-wide alert
- * rate is exceeded (af_alert.h) */
-static void af_raise_alert(
-		struct sip_msg *msg, const af_request_t *req, af_verdict_t *v)
-{
-	struct run_act_ctx ctx;
-	int rtb;
-
-	if(af_alert_rt < 0 || !af_module_alert(v, req))
-		return;
-	rtb = get_route_type();
-	set_route_type(REQUEST_ROUTE);
-	init_run_actions_ctx(&ctx);
-	run_top_route(event_rt.rlist[af_alert_rt], msg, &ctx);
-	set_route_type(rtb);
-}
-
-/* keeps v as this process's last verdict and raises the alert event */
-int af_kam_announce(
-		struct sip_msg *msg, const af_request_t *req, const af_verdict_t *v)
-{
-	af_vars_set(&af_last, v);
-	af_raise_alert(msg, req, &af_last.v);
-	return v->rc;
-}
-
 typedef int (*af_check_f)(const af_request_t *req, const char *profile,
 		size_t profile_len, af_verdict_t *v);
 
-/* runs one of the core's checks on msg and publishes its verdict */
+/*
+ * Runs one of the core's checks on msg, writing its verdict in place as
+ * this process's last one (it is large), holds what af_check_dest
+ * admitted until the call ends, and publishes the verdict.
+ */
 static int af_run_check(struct sip_msg *msg, str *profile, af_check_f check,
 		const char *name)
 {
 	af_request_t req;
-	af_verdict_t v;
+	af_verdict_t *v;
 
 	if(af_kam_request(msg, &req) < 0) {
 		LM_ERR("%s: not a request\n", name);
 		return AF_RC_ERROR;
 	}
+	v = af_kam_verdict_slot();
 	check(&req, profile ? profile->s : NULL,
-			profile ? (size_t)profile->len : 0, &v);
-	return af_kam_announce(msg, &req, &v);
+			profile ? (size_t)profile->len : 0, v);
+	if(v->dest.ticket.total || v->dest.ticket.caller)
+		af_kam_dest_admitted(msg, &v->dest.ticket);
+	return af_kam_announce(msg, &req, v);
 }
 
 static int ki_af_check_source_profile(struct sip_msg *msg, str *profile)
@@ -276,21 +288,7 @@ static int ki_af_check_fingerprint_profile(struct sip_msg *msg, str *profile)
 
 static int ki_af_check_dest_profile(struct sip_msg *msg, str *profile)
 {
-	af_request_t req;
-	af_verdict_t *v = &af_last.v;
-
-	if(af_kam_request(msg, &req) < 0) {
-		LM_ERR("af_check_dest: not a request\n");
-		return AF_RC_ERROR;
-	}
-	/* the verdict is written in place: it is large */
-	af_check_dest(&req, profile ? profile->s : NULL,
-			profile ? (size_t)profile->len : 0, v);
-	af_vars_changed(&af_last);
-	if(v->dest.ticket.total || v->dest.ticket.caller)
-		af_kam_dest_admitted(msg, &v->dest.ticket);
-	af_raise_alert(msg, &req, v);
-	return v->rc;
+	return af_run_check(msg, profile, af_check_dest, "af_check_dest");
 }
 
 static int ki_af_auth_failed(struct sip_msg *msg)
@@ -369,35 +367,6 @@ static int w_af_check_fingerprint(
 	if(rc < 0)
 		return AF_RC_ERROR;
 	return ki_af_check_fingerprint_profile(msg, rc ? &name : NULL);
-}
-
-/* $antifraud(name): $af is the pv module's address family */
-static int pv_parse_af_name(pv_spec_t *sp, str *in)
-{
-	int id;
-
-	if(!sp || !in || in->len <= 0
-			|| (id = af_var_lookup(in->s, (size_t)in->len)) < 0)
-		return -1;
-	sp->pvp.pvn.type = PV_NAME_INTSTR;
-	sp->pvp.pvn.u.isname.name.n = id;
-	sp->pvp.pvn.u.isname.type = 0;
-	return 0;
-}
-
-static int pv_get_af(struct sip_msg *msg, pv_param_t *param, pv_value_t *res)
-{
-	af_value_t v;
-	str s;
-
-	af_var_get(&af_last, param->pvn.u.isname.name.n, &v);
-	if(v.is_int)
-		return pv_get_sintval(msg, param, res, (long)v.n);
-	if(!v.s)
-		return pv_get_null(msg, param, res);
-	s.s = (char *)v.s;
-	s.len = (int)strlen(v.s);
-	return pv_get_strval(msg, param, res, &s);
 }
 
 /* clang-format off */

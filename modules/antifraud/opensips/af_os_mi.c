@@ -70,27 +70,26 @@ static void or_fault(af_reply_t *r, int code, const char *msg)
 		OR(r)->error = init_mi_error(code, msg, strlen(msg));
 }
 
-static int or_arg_str(af_reply_t *r, int pos, const char *name, const char **s,
-		size_t *len)
+/* the argument called name (MI passes them by name; in order, they are
+ * named by the recipe); a number is read as a string too */
+static int or_arg(af_reply_t *r, int pos, const char *name, af_arg_t *arg)
 {
 	char *v;
 	int vl;
 
-	if(try_get_mi_string_param(OR(r)->params, (char *)name, &v, &vl) != 0
+	if(!name
+			|| try_get_mi_string_param(OR(r)->params, (char *)name, &v, &vl)
+					   != 0
 			|| !v)
 		return 0;
-	*s = v;
-	*len = (size_t)vl;
+	arg->type = AF_ARG_STR;
+	arg->s = v;
+	arg->len = (size_t)vl;
 	return 1;
 }
 
-static int or_arg_int(af_reply_t *r, int pos, const char *name, int *v)
-{
-	return try_get_mi_int_param(OR(r)->params, (char *)name, v) == 0;
-}
-
 static const af_reply_ops_t or_ops = {or_object, or_list, or_str, or_num,
-		or_text, or_fault, or_arg_str, or_arg_int};
+		or_text, or_fault, or_arg};
 
 /* one MI function and help text per command */
 #define AF_CMD(name, list, doc)                                           \
@@ -98,7 +97,7 @@ static const af_reply_ops_t or_ops = {or_object, or_list, or_str, or_num,
 	static mi_response_t *af_os_mi_##name(                                \
 			const mi_params_t *params, struct mi_handler *async_hdl)      \
 	{                                                                     \
-		os_reply_t o = {{&or_ops, "af_" #name}, params, NULL, NULL};      \
+		os_reply_t o = {{&or_ops, "af_" #name, NULL}, params, NULL, NULL};\
 		af_cmd_##name(&o.r);                                              \
 		if(o.error && o.resp)                                             \
 			free_mi_response(o.resp);                                     \

@@ -62,14 +62,33 @@ static const cmd_export_t cmds[] = {
 	{0, 0, {{0, 0, 0}}, 0}
 };
 
+/* a parameter given as a function: set and checked by the core */
+#define AF_PARAM_FN(n)                                                     \
+	static int af_os_param_##n(modparam_t type, void *val)                 \
+	{                                                                      \
+		char why[512];                                                     \
+		if(af_module_param(&af_p, #n, val, NULL, why, sizeof(why)) == 0)   \
+			return 0;                                                      \
+		LM_ERR("modparam %s: %s\n", #n, why);                              \
+		return -1;                                                         \
+	}
+#define AF_PARAM_STR(n)
+#define AF_PARAM_INT(n)
+#include "af_module.def"
+#undef AF_PARAM_STR
+#undef AF_PARAM_INT
+#undef AF_PARAM_FN
+
 #define AF_PARAM_STR(n) {#n, STR_PARAM, &af_p.n},
 #define AF_PARAM_INT(n) {#n, INT_PARAM, &af_p.n},
+#define AF_PARAM_FN(n) {#n, STR_PARAM | USE_FUNC_PARAM, (void *)af_os_param_##n},
 static const param_export_t params[] = {
 #include "af_module.def"
 	{0, 0, 0}
 };
 #undef AF_PARAM_STR
 #undef AF_PARAM_INT
+#undef AF_PARAM_FN
 
 static const pv_export_t mod_pvs[] = {
 	{str_const_init("antifraud"), 1000, af_os_pv_get, 0, af_os_pv_name, 0, 0,

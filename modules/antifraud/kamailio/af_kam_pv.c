@@ -1,0 +1,99 @@
+/*
+ * antifraud - Kamailio glue: the verdicts the script sees. This
+ * process's last verdict ($antifraud(name), the names and values of
+ * core/af_var.def) and its publishing: kept after each check or learned
+ * authentication result, and announced to event_route[antifraud:alert]
+ * when the core says it is raised (af_module_alert()).
+ *
+ * Copyright (C) 2026 antifraud authors
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#include <string.h>
+#include "core/dprint.h"
+#include "core/pvar.h"
+#include "core/route.h"
+#include "core/action.h"
+#include "af_kam.h"
+
+static int af_alert_rt = -1; /* event_route[antifraud:alert] */
+
+/* the last verdict of this process, for $antifraud(...) */
+static af_vars_t af_last;
+
+/* Finds event_route[antifraud:alert] (mod_init). */
+void af_kam_verdict_init(void)
+{
+	af_alert_rt = route_lookup(&event_rt, "antifraud:alert");
+	if(af_alert_rt >= 0 && event_rt.rlist[af_alert_rt] == NULL)
+		af_alert_rt = -1;
+}
+
+/* Runs event_route rt (an index in event_rt) on msg as a route of type
+ * route_type, restoring the current type after. */
+void af_kam_run_event(int rt, struct sip_msg *msg, int route_type)
+{
+	struct run_act_ctx ctx;
+	int rtb;
+
+	rtb = get_route_type();
+	set_route_type(route_type);
+	init_run_actions_ctx(&ctx);
+	run_top_route(event_rt.rlist[rt], msg, &ctx);
+	set_route_type(rtb);
+}
+
+/* This process's last verdict, for a check to write in place (it is
+ * large); publish it with af_kam_announce. */
+af_verdict_t *af_kam_verdict_slot(void)
+{
+	return &af_last.v;
+}
+
+/*
+ * Keeps v as this process's last verdict (v may be the slot itself) and
+ * raises event_route[antifraud:alert] for msg (request req) when the
+ * core says so (an alert or block, not a repeat). Returns v->rc.
+ */
+int af_kam_announce(
+		struct sip_msg *msg, const af_request_t *req, const af_verdict_t *v)
+{
+	if(v != &af_last.v)
+		af_vars_set(&af_last, v);
+	else
+		af_vars_changed(&af_last);
+	if(af_alert_rt >= 0 && af_module_alert(&af_last.v, req))
+		af_kam_run_event(af_alert_rt, msg, REQUEST_ROUTE);
+	return af_last.v.rc;
+}
+
+/* parses the name of $antifraud(name) ($af is the pv module's address
+ * family) */
+int af_kam_pv_parse_name(pv_spec_t *sp, str *in)
+{
+	int id;
+
+	if(!sp || !in || in->len <= 0
+			|| (id = af_var_lookup(in->s, (size_t)in->len)) < 0)
+		return -1;
+	sp->pvp.pvn.type = PV_NAME_INTSTR;
+	sp->pvp.pvn.u.isname.name.n = id;
+	sp->pvp.pvn.u.isname.type = 0;
+	return 0;
+}
+
+/* $antifraud(name): a field of this process's last verdict, or the
+ * Redis state */
+int af_kam_pv_get(struct sip_msg *msg, pv_param_t *param, pv_value_t *res)
+{
+	af_value_t v;
+	str s;
+
+	af_var_get(&af_last, param->pvn.u.isname.name.n, &v);
+	if(v.is_int)
+		return pv_get_sintval(msg, param, res, (long)v.n);
+	if(!v.s)
+		return pv_get_null(msg, param, res);
+	s.s = (char *)v.s;
+	s.len = (int)strlen(v.s);
+	return pv_get_strval(msg, param, res, &s);
+}
