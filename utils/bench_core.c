@@ -16,6 +16,7 @@
 #include "af_core.h"
 #include "af_host.h"
 #include "af_host_plain.h"
+#include "af_store_cluster.h"
 #include "af_store_redis.h"
 
 #define S(x) ((af_str_t){x, sizeof(x) - 1})

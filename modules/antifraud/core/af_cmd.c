@@ -70,15 +70,27 @@ fail(af_reply_t *r, int code, const char *fmt, ...)
 	r->ops->fault(r, code, buf);
 }
 
-/* a fault with an error text of the core (err): escaped, and cut to fit;
- * the whole of it goes to the log when it had to be cut */
+/* a fault with an error text of the core (err): cut to fit, escaped
+ * unless plain already (what the core's errors quote is escaped there:
+ * not twice); the whole of it goes to the log when it had to be cut */
 static void fail_err(af_reply_t *r, int code, const char *err)
 {
 	char buf[AF_CMD_FAULT_MAX];
-	size_t len = strlen(err);
+	size_t len = strlen(err), cut;
+	int plain = af_text_plain(err, len);
 
-	af_text_escape(err, len, buf, sizeof(buf));
-	if(len >= sizeof(buf) || !af_text_plain(err, len)) {
+	if(plain && len < sizeof(buf)) {
+		memcpy(buf, err, len + 1);
+	} else if(plain) {
+		cut = sizeof(buf) - 4;
+		while(cut > 0 && ((unsigned char)err[cut] & 0xc0) == 0x80)
+			cut--; /* not inside a UTF-8 character */
+		memcpy(buf, err, cut);
+		memcpy(buf + cut, "...", 4);
+	} else {
+		af_text_escape(err, len, buf, sizeof(buf));
+	}
+	if(len >= sizeof(buf) || !plain) {
 		char full[1024];
 		af_text_escape(err, len, full, sizeof(full));
 		AF_ERR("%s\n", full);

@@ -15,7 +15,7 @@
 
 typedef struct af_reply af_reply_t;
 
-#define AF_CMD_FAULT_MAX 200 /* bytes of a fault's text, NUL included */
+#define AF_CMD_FAULT_MAX 240 /* bytes of a fault's text, NUL included */
 
 /* an argument as the server passed it */
 typedef enum af_arg_type {

@@ -159,63 +159,51 @@ static int rl_regex(af_rl_t *c, const yaml_node_t *n, af_regex_t *re)
 }
 
 /*
- * Reads the domains of node n into a new set *out: IP literals (bracketed
- * IPv6 too) in their canonical text form, names in lower case. Names may
- * hold letters, digits, '-', '_' and '.', and are not all digits and dots
- * (that is an IPv4 address af_ip_parse() refuses, such as "127.000.0.1",
- * which could never match). Returns 0, or -1 with the error set.
+ * A domain of a profile's 'domains' (af_rl_strset_of() item): IP
+ * literals (bracketed IPv6 too) in their canonical text form, names in
+ * lower case. Names may hold letters, digits, '-', '_' and '.', and are
+ * not all digits and dots (that is an IPv4 address af_ip_parse() refuses,
+ * such as "127.000.0.1", which could never match). Returns 0, or -1 with
+ * the error set.
  */
-static int rl_domains(af_rl_t *c, const yaml_node_t *n, af_strset_t **out)
+static int rl_domain_item(af_rl_t *c, const yaml_node_t *it, const char **sp,
+		size_t *lenp, char *buf, void *arg)
 {
-	char buf[AF_RULES_HOST_MAX + 1];
-	yaml_node_t *it;
-	const char *s;
-	size_t i, j, count, len;
+	const char *s = *sp;
+	size_t j, len = *lenp;
 	af_ip_t ip;
 	int k;
 	char ch;
 
-	if(af_yl_seq(&c->y, n, &count) < 0)
-		return -1;
-	*out = af_strset_new(c->y.arena, count);
-	if(!*out)
-		return af_yl_oom(&c->y, n);
-	for(i = 0; i < count; i++) {
-		it = af_yl_item(&c->y, n, i);
-		if(af_yl_str(&c->y, it, &s, &len) < 0)
-			return -1;
-		if(af_ip_parse(s, len, &ip) == 0) {
-			k = af_ip_format(&ip, buf, sizeof(buf));
-			if(k < 0)
-				return af_yl_err(&c->y, it, "cannot format address '%.*s'",
-						AF_YL_SHOWN(len), s);
-			len = (size_t)k;
-		} else {
-			if(len == 0 || len > AF_RULES_HOST_MAX)
+	if(af_ip_parse(s, len, &ip) == 0) {
+		k = af_ip_format(&ip, buf, AF_RULES_HOST_MAX + 1);
+		if(k < 0)
+			return af_yl_err(&c->y, it, "cannot format address '%.*s'",
+					AF_YL_SHOWN(len), s);
+		*lenp = (size_t)k;
+	} else {
+		if(len == 0 || len > AF_RULES_HOST_MAX)
+			goto bad;
+		if(strspn(s, "0123456789.") == len)
+			return af_yl_err(&c->y, it,
+					"'%.*s' is not a valid IPv4 address (four decimal "
+					"numbers 0..255, no leading zeros)",
+					AF_YL_SHOWN(len), s);
+		for(j = 0; j < len; j++) {
+			ch = s[j];
+			if(ch >= 'A' && ch <= 'Z')
+				ch = (char)(ch - 'A' + 'a');
+			else if(!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9')
+							|| ch == '-' || ch == '_' || ch == '.'))
 				goto bad;
-			if(strspn(s, "0123456789.") == len)
-				return af_yl_err(&c->y, it,
-						"'%.*s' is not a valid IPv4 address (four decimal "
-						"numbers 0..255, no leading zeros)",
-						AF_YL_SHOWN(len), s);
-			for(j = 0; j < len; j++) {
-				ch = s[j];
-				if(ch >= 'A' && ch <= 'Z')
-					ch = (char)(ch - 'A' + 'a');
-				else if(!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9')
-								|| ch == '-' || ch == '_' || ch == '.'))
-					goto bad;
-				buf[j] = ch;
-			}
+			buf[j] = ch;
 		}
-		if(af_strset_add(*out, buf, len) < 0)
-			return af_yl_oom(&c->y, it);
-		continue;
-	bad:
-		return af_yl_err(&c->y, it, "'%.*s' is not a host name or IP address",
-				AF_YL_SHOWN(len), s);
 	}
+	*sp = buf;
 	return 0;
+bad:
+	return af_yl_err(&c->y, it, "'%.*s' is not a host name or IP address",
+			AF_YL_SHOWN(len), s);
 }
 
 /* Returns the list of the snapshot named s[0..len), or NULL. */
@@ -471,7 +459,7 @@ static int rl_profile(af_rl_t *c, const yaml_node_t *n, af_profile_t *p)
 		old = af_yl_push(&c->y, profile_keys[k], strlen(profile_keys[k]));
 		switch(k) {
 			case K_DOMAINS:
-				rc = rl_domains(c, v[k], &p->domains);
+				rc = af_rl_strset_of(c, v[k], rl_domain_item, NULL, &p->domains);
 				break;
 			case K_USERS:
 				rc = af_rl_strset(c, v[k], "user", 0, &p->users);

@@ -28,6 +28,17 @@ typedef struct af_rl {
 int af_rl_path(af_rl_t *c, const yaml_node_t *n, af_file_kind_t k,
 		const char **out);
 
+/* checks one string item it of a set, s[0..*len): 0, or -1 with the
+ * error set; may rewrite it into buf (AF_RL_ITEM_MAX bytes) and point *s
+ * there */
+#define AF_RL_ITEM_MAX (AF_RULES_HOST_MAX * 2 + 2)
+typedef int (*af_rl_item_cb)(af_rl_t *c, const yaml_node_t *it,
+		const char **s, size_t *len, char *buf, void *arg);
+
+/* a sequence of strings into a new set, each item through check */
+int af_rl_strset_of(af_rl_t *c, const yaml_node_t *n, af_rl_item_cb check,
+		void *arg, af_strset_t **out);
+
 /* a sequence of strings into a new set (lower_host: user@HOST lowered) */
 int af_rl_strset(af_rl_t *c, const yaml_node_t *n, const char *what,
 		int lower_host, af_strset_t **out);

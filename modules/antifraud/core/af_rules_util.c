@@ -64,12 +64,14 @@ int af_rl_path(af_rl_t *c, const yaml_node_t *n, af_file_kind_t k,
 }
 
 /*
- * Reads a sequence of strings (users, callers) from node n into a new
- * set *out, byte for byte. Returns 0, or -1 with the error set.
+ * Reads a sequence of strings from node n into a new set *out, each item
+ * passed first to check (which may refuse it, or rewrite it into buf and
+ * point *s there). Returns 0, or -1 with the error set.
  */
-int af_rl_strset(af_rl_t *c, const yaml_node_t *n, const char *what,
-		int lower_host, af_strset_t **out)
+int af_rl_strset_of(af_rl_t *c, const yaml_node_t *n, af_rl_item_cb check,
+		void *arg, af_strset_t **out)
 {
+	char buf[AF_RL_ITEM_MAX];
 	yaml_node_t *it;
 	const char *s;
 	size_t i, count, len;
@@ -83,26 +85,55 @@ int af_rl_strset(af_rl_t *c, const yaml_node_t *n, const char *what,
 		it = af_yl_item(&c->y, n, i);
 		if(af_yl_str(&c->y, it, &s, &len) < 0)
 			return -1;
-		if(len == 0)
-			return af_yl_err(&c->y, it, "empty %s", what);
-		if(lower_host && memchr(s, '@', len)) {
-			/* user@host: hosts compare case-insensitively */
-			char buf[AF_RULES_HOST_MAX * 2 + 2];
-			const char *at = memchr(s, '@', len);
-			size_t j;
-			if(len >= sizeof(buf))
-				return af_yl_err(&c->y, it, "%s too long", what);
-			memcpy(buf, s, len);
-			for(j = (size_t)(at - s); j < len; j++)
-				if(buf[j] >= 'A' && buf[j] <= 'Z')
-					buf[j] = (char)(buf[j] + 32);
-			if(af_strset_add(*out, buf, len) < 0)
-				return af_yl_oom(&c->y, it);
-		} else if(af_strset_add(*out, s, len) < 0) {
+		if(check(c, it, &s, &len, buf, arg) < 0)
+			return -1;
+		if(af_strset_add(*out, s, len) < 0)
 			return af_yl_oom(&c->y, it);
-		}
 	}
 	return 0;
+}
+
+/* what af_rl_strset asks of each item */
+typedef struct rl_plain_arg {
+	const char *what;
+	int lower_host;
+} rl_plain_arg_t;
+
+/* an item of af_rl_strset: not empty; user@HOST with the host lowered
+ * when asked */
+static int rl_plain_item(af_rl_t *c, const yaml_node_t *it, const char **s,
+		size_t *len, char *buf, void *arg)
+{
+	const rl_plain_arg_t *a = arg;
+	const char *at;
+	size_t j;
+
+	if(*len == 0)
+		return af_yl_err(&c->y, it, "empty %s", a->what);
+	if(!a->lower_host || !(at = memchr(*s, '@', *len)))
+		return 0;
+	/* user@host: hosts compare case-insensitively */
+	if(*len >= AF_RL_ITEM_MAX)
+		return af_yl_err(&c->y, it, "%s too long", a->what);
+	memcpy(buf, *s, *len);
+	for(j = (size_t)(at - *s); j < *len; j++)
+		if(buf[j] >= 'A' && buf[j] <= 'Z')
+			buf[j] = (char)(buf[j] + 32);
+	*s = buf;
+	return 0;
+}
+
+/*
+ * Reads a sequence of strings (users, callers) from node n into a new
+ * set *out, byte for byte (lower_host: the host of user@host lowered).
+ * Returns 0, or -1 with the error set.
+ */
+int af_rl_strset(af_rl_t *c, const yaml_node_t *n, const char *what,
+		int lower_host, af_strset_t **out)
+{
+	rl_plain_arg_t a = {what, lower_host};
+
+	return af_rl_strset_of(c, n, rl_plain_item, &a, out);
 }
 
 /*
