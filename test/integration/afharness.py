@@ -242,6 +242,13 @@ class Kamailio(Server):
         except AssertionError:
             return False
 
+    def server_stats(self):
+        """The module's statistics as Kamailio's counters show them
+        (stats.get_statistics antifraud:), {name: value}."""
+        out = self.rpc("stats.get_statistics", "antifraud:").stdout
+        return {m.group(1): int(m.group(2)) for m in re.finditer(
+            r"antifraud:(\w+) = (\d+)", out)}
+
     def rpc(self, *args, check=True):
         p = subprocess.run(["kamcmd", "-s", "unix:" + self.ctl] +
                            [str(a) for a in args],
@@ -356,6 +363,12 @@ class OpenSIPS(Server):
 
     def mi(self, method, *params):
         return mi_fifo(self.fifo, method, list(params))
+
+    def server_stats(self):
+        """The module's statistics as OpenSIPS shows them (MI
+        get_statistics antifraud:), {name: value}."""
+        res = self.mi("get_statistics", ["antifraud:"])["result"]
+        return {k.split(":", 1)[1]: int(v) for k, v in res.items()}
 
     def rpc(self, *args, check=True):
         """Kamailio's RPC names on OpenSIPS's MI: antifraud.X is af_X;

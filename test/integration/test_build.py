@@ -61,3 +61,17 @@ def test_opensips_module_matches_the_built_opensips():
                        text=True, timeout=60)
     assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
     assert "config file ok" in p.stdout + p.stderr
+
+
+def test_opensips_config_check_refuses_a_bad_rule_file(tmp_path):
+    """opensips -C reads the rule file when its parameter is set (before
+    any shared memory): a bad one fails the check with its file:line."""
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("version: 1\nprofiles:\n  default:\n    mode: {user: maybe}\n")
+    srv = h.OpenSIPS(str(tmp_path), str(bad))
+    args = srv.command()
+    p = subprocess.run(args[:1] + ["-C"] + args[1:], capture_output=True,
+                       text=True, timeout=60)
+    out = p.stdout + p.stderr
+    assert p.returncode != 0, out[-3000:]
+    assert "bad.yaml:4" in out, out[-3000:]

@@ -83,6 +83,21 @@ def test_scan_of_unknown_user_is_dropped_then_banned(srv):
     c.close()
 
 
+def test_statistics_in_the_servers_own_interface(srv):
+    """The module's figures as each server exports statistics."""
+    k = srv()
+    assert keepalive(k, "127.0.0.2") == 200
+    c = h.SipClient("127.0.0.9")
+    assert c.ask("INVITE", "sip:alice@evil.example", (k.ip, k.port),
+                 timeout=0.5) is None
+    c.close()
+    st = k.server_stats()
+    assert st["checks"] == 3 and st["blocked"] == 1, st
+    assert st["allowed"] >= 2 and st["redis_up"] == 0, st
+    assert set(st) >= {"bans", "ban_refused", "reloads", "auth_failed",
+                       "alerts_suppressed", "redis_fallbacks"}, st
+
+
 def test_unknown_domain_is_dropped(kam):
     k = kam()
     c = h.SipClient("127.0.0.9")

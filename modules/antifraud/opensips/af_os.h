@@ -17,6 +17,8 @@
 
 /* the host implementation for OpenSIPS (shm, clock, log) */
 extern const af_host_t af_os_host;
+/* the same with heap memory, for opensips -c (no shared memory yet) */
+extern const af_host_t af_os_check_host;
 
 /* what the checks need of msg, once per message; 0, -1 when msg is not
  * a request */

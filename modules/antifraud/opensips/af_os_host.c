@@ -5,6 +5,7 @@
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include "dprint.h"
 #include "mem/shm_mem.h"
 #include "af_os.h"
@@ -46,3 +47,8 @@ static void os_vlog(int level, const char *fmt, va_list ap)
 /* in af_host_t's order: shm, clock, log */
 const af_host_t af_os_host = {
 		os_alloc, os_free, af_host_clock_ms, os_vlog, os_enabled};
+
+/* with heap memory: the rule file checked under opensips -c/-C, before
+ * shared memory exists */
+const af_host_t af_os_check_host = {
+		malloc, free, af_host_clock_ms, os_vlog, os_enabled};

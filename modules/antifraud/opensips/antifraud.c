@@ -12,6 +12,7 @@
 #include <string.h>
 #include "sr_module.h"
 #include "dprint.h"
+#include "globals.h"
 #include "pvar.h"
 #include "timer.h"
 #include "statistics.h"
@@ -62,12 +63,16 @@ static const cmd_export_t cmds[] = {
 	{0, 0, {{0, 0, 0}}, 0}
 };
 
-/* a parameter given as a function: set and checked by the core */
+/* a parameter given as a function: set and checked by the core (under
+ * opensips -c the rule file is validated at once, before mod_init) */
 #define AF_PARAM_FN(n)                                                     \
 	static int af_os_param_##n(modparam_t type, void *val)                 \
 	{                                                                      \
-		char why[512];                                                     \
-		if(af_module_param(&af_p, #n, val, NULL, why, sizeof(why)) == 0)   \
+		char why[1024];                                                    \
+		if(af_module_param(&af_p, #n, val,                                 \
+				   config_check ? &af_os_check_host : NULL, why,           \
+				   sizeof(why))                                            \
+				== 0)                                                      \
 			return 0;                                                      \
 		LM_ERR("modparam %s: %s\n", #n, why);                              \
 		return -1;                                                         \
