@@ -3,6 +3,7 @@
 #   make run        start Kamailio with the module on 127.0.0.1:5060
 #   make test       unit tests (ASan/UBSan) + integration tests
 #   make bench      core ns/check and Kamailio CPU per call
+#   make fuzz       each libFuzzer harness FUZZ_TIME seconds (default 60)
 # SPDX-License-Identifier: GPL-2.0-or-later
 
 SHELL := /bin/bash
@@ -92,14 +93,16 @@ integration: deps module $(BUILD)/af-fingerprint
 run: deps module
 	@utils/run.sh
 
-test: deps module unit-build $(BUILD)/af-fingerprint
+test: deps module unit-build $(BUILD)/af-fingerprint fuzz-build
 	$(PYTHON) -m pytest -q test
 
 bench: deps module
 	@$(PYTHON) utils/bench.py
 
+include test/fuzz/fuzz.mk
+
 clean:
-	rm -rf $(BUILD)/pic $(BUILD)/san $(BUILD)/libafcore.a $(BUILD)/bench \
+	rm -rf $(BUILD)/fuzz $(BUILD)/pic $(BUILD)/san $(BUILD)/libafcore.a $(BUILD)/bench \
 		$(BUILD)/af-fingerprint \
 		$(MOD)/antifraud.so
 	-$(MAKE) -C $(MOD)/kamailio COREPATH=$(KAMAILIO_SRC)/src clean \
