@@ -36,7 +36,8 @@ KAM_DEFS := $(filter-out -DPKG_MALLOC,$(shell sed -n -e \
 	"/^C_DEFS=/{s/^C_DEFS=//;s/-DCOMPILER='[^']*'//;p}" \
 	$(KAM_SRCDIR)/config.mak 2>/dev/null)) -DCOMPILER='"clang"'
 KAM_CFLAGS = -std=gnu99 -O1 -g -w -fPIC -fno-omit-frame-pointer \
-	-fsanitize=address,fuzzer-no-link -pthread $(KAM_DEFS)
+	-fsanitize=address,fuzzer-no-link -pthread $(KAM_DEFS) \
+	-DMODS_DIR='"/usr/lib/kamailio/modules/"'
 KAM_LIBS := -ldl -lresolv -lm -lpthread
 
 .PHONY: fuzz fuzz-build
