@@ -168,7 +168,14 @@ static void sdp_ips(struct sip_msg *msg, af_request_t *req)
 	const char *p, *end, *eol;
 	int len, mime;
 
-	len = get_content_length(msg);
+	if(msg->content_length) {
+		len = get_content_length(msg);
+	} else {
+		/* no Content-Length (allowed over UDP): the body runs to the
+		 * end of the datagram */
+		p = get_body(msg);
+		len = p ? (int)(msg->buf + msg->len - p) : 0;
+	}
 	if(len <= 0)
 		return;
 	mime = parse_content_type_hdr(msg);
