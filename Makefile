@@ -99,10 +99,10 @@ test: deps module unit-build $(BUILD)/af-fingerprint fuzz-build
 bench: deps module
 	@$(PYTHON) utils/bench.py
 
-include test/fuzz/fuzz.mk
+include $(TOP)/test/fuzz/fuzz.mk
 
-clean:
-	rm -rf $(BUILD)/fuzz $(BUILD)/pic $(BUILD)/san $(BUILD)/libafcore.a $(BUILD)/bench \
+clean: fuzz-clean
+	rm -rf $(BUILD)/pic $(BUILD)/san $(BUILD)/libafcore.a $(BUILD)/bench \
 		$(BUILD)/af-fingerprint \
 		$(MOD)/antifraud.so
 	-$(MAKE) -C $(MOD)/kamailio COREPATH=$(KAMAILIO_SRC)/src clean \

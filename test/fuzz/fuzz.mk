@@ -32,7 +32,7 @@ KAM_SRCDIR := $(KAMAILIO_SRC)/src
 KAM_CORE_SRC = $(shell cd $(KAM_SRCDIR) 2>/dev/null && \
 	find core -name '*.c' | sort) main.c
 KAM_CORE_OBJ = $(patsubst %.c,$(FUZZ_DIR)/kam/%.o,$(KAM_CORE_SRC))
-KAM_DEFS := $(filter-out -DPKG_MALLOC,$(shell sed -n -e \
+KAM_DEFS = $(filter-out -DPKG_MALLOC,$(shell sed -n -e \
 	"/^C_DEFS=/{s/^C_DEFS=//;s/-DCOMPILER='[^']*'//;p}" \
 	$(KAM_SRCDIR)/config.mak 2>/dev/null)) -DCOMPILER='"clang"'
 KAM_CFLAGS = -std=gnu99 -O1 -g -w -fPIC -fno-omit-frame-pointer \
@@ -40,7 +40,7 @@ KAM_CFLAGS = -std=gnu99 -O1 -g -w -fPIC -fno-omit-frame-pointer \
 	-DMODS_DIR='"/usr/lib/kamailio/modules/"'
 KAM_LIBS := -ldl -lresolv -lm -lpthread
 
-.PHONY: fuzz fuzz-build
+.PHONY: fuzz fuzz-build fuzz-clean
 
 $(FUZZ_DIR)/core/%.o: $(MOD)/%.c $(CORE_HDR)
 	@mkdir -p $(@D)
@@ -83,8 +83,13 @@ $(FUZZ_KAM_BIN): test/fuzz/fuzz_kam_request.c test/fuzz/kam_stubs.c \
 		$(FUZZ_DIR)/libafcore.a $(FUZZ_DIR)/libkamcore.a -o $@ \
 		$(CORE_LIBS) $(KAM_LIBS)
 
-fuzz-build: $(KAMAILIO_SRC)/src/config.mak
-	@$(MAKE) --no-print-directory $(FUZZ_BIN) $(FUZZ_KAM_BIN)
+fuzz-build: $(KAMAILIO_SRC)/src/config.mak $(FUZZ_BIN) $(FUZZ_KAM_BIN)
+
+# make clean keeps Kamailio's compiled core (build/fuzz/kam,
+# libkamcore.a) and the working corpora; make distclean removes them
+fuzz-clean:
+	rm -rf $(FUZZ_DIR)/core $(FUZZ_DIR)/glue $(FUZZ_DIR)/libafcore.a \
+		$(FUZZ_BIN) $(FUZZ_KAM_BIN)
 
 fuzz: deps fuzz-build
 	@$(PYTHON) test/fuzz/run.py --time $(FUZZ_TIME) $(FUZZ_DIR)
