@@ -22,7 +22,8 @@ FUZZ_BIN := $(patsubst test/fuzz/%.c,$(FUZZ_DIR)/%,$(FUZZ_SRC))
 FUZZ_KAM_BIN := $(FUZZ_DIR)/fuzz_kam_request
 FUZZ_HOST := test/fuzz/fuzz_host.c test/fuzz/fuzz_host.h
 # the core's folders (fuzz_redis_reply includes the Redis store's source)
-FUZZ_INC = $(addprefix -I,$(sort $(dir $(CORE_SRC)))) -Itest/fuzz
+FUZZ_CORE_INC = $(addprefix -I,$(sort $(dir $(CORE_SRC))))
+FUZZ_INC = $(FUZZ_CORE_INC) -Itest/fuzz
 
 # Kamailio's core: every .c of src/core (the generated cfg parser aside:
 # its symbols are stubbed in test/fuzz/kam_stubs.c) and main.c with its
@@ -71,14 +72,14 @@ $(FUZZ_DIR)/glue/%.o: $(MOD)/kamailio/%.c $(MOD)/kamailio/af_kam.h \
 		$(CORE_HDR) $(KAM_SRCDIR)/config.mak
 	@mkdir -p $(@D)
 	$(FUZZ_CC) -std=gnu99 -O1 -g $(FUZZ_SAN) -fsanitize=fuzzer-no-link \
-		-w -pthread $(KAM_DEFS) -I$(KAM_SRCDIR) -I$(MOD) -c $< -o $@
+		-w -pthread $(KAM_DEFS) -I$(KAM_SRCDIR) $(FUZZ_CORE_INC) -c $< -o $@
 
 $(FUZZ_KAM_BIN): test/fuzz/fuzz_kam_request.c test/fuzz/kam_stubs.c \
 		$(FUZZ_HOST) $(FUZZ_DIR)/glue/af_kam_msg.o \
 		$(FUZZ_DIR)/libafcore.a $(FUZZ_DIR)/libkamcore.a
 	$(FUZZ_CC) -std=gnu99 -O1 -g $(FUZZ_SAN) -fsanitize=fuzzer -w -pthread \
-		$(KAM_DEFS) -I$(KAM_SRCDIR) -I$(MOD) -I$(MOD)/kamailio \
-		-Itest/fuzz test/fuzz/fuzz_kam_request.c test/fuzz/kam_stubs.c \
+		$(KAM_DEFS) -I$(KAM_SRCDIR) $(FUZZ_INC) -I$(MOD)/kamailio \
+		test/fuzz/fuzz_kam_request.c test/fuzz/kam_stubs.c \
 		test/fuzz/fuzz_host.c $(FUZZ_DIR)/glue/af_kam_msg.o \
 		$(FUZZ_DIR)/libafcore.a $(FUZZ_DIR)/libkamcore.a -o $@ \
 		$(CORE_LIBS) $(KAM_LIBS)
