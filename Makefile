@@ -6,6 +6,7 @@
 #                   (OPENSIPS_SRC; by default the release tarball unpacked
 #                   and built once in build/)
 #   make bench      core ns/check and Kamailio CPU per call
+#   make fuzz       each libFuzzer harness FUZZ_TIME seconds (default 60)
 # SPDX-License-Identifier: GPL-2.0-or-later
 
 SHELL := /bin/bash
@@ -143,13 +144,15 @@ run: deps module
 	@utils/run.sh
 
 test: deps module opensips unit-build $(BUILD)/af-fingerprint \
-		$(BUILD)/af-rules-check
+		$(BUILD)/af-rules-check fuzz-build
 	$(PYTHON) -m pytest -q test
 
 bench: deps module
 	@$(PYTHON) utils/bench.py
 
-clean:
+include $(TOP)/test/fuzz/fuzz.mk
+
+clean: fuzz-clean
 	rm -rf $(BUILD)/pic $(BUILD)/san $(GEN) $(BUILD)/libafcore.a $(BUILD)/bench \
 		$(BUILD)/af-fingerprint $(BUILD)/af-rules-check \
 		$(MOD)/antifraud.so $(BUILD)/opensips-module

@@ -10,6 +10,8 @@ PKGS=(
 	gcc make pkg-config dpkg-dev binutils
 	# OpenSIPS built from its release tarball (make opensips)
 	bison flex xz-utils
+	# fuzzing (make fuzz, and the harnesses in make test): clang, libFuzzer
+	clang libclang-rt-14-dev
 	libmaxminddb-dev libhiredis-dev libpcre2-dev libyaml-dev libcmocka-dev
 	# run
 	kamailio tzdata
