@@ -249,6 +249,16 @@ class Kamailio(Server):
         return {m.group(1): int(m.group(2)) for m in re.finditer(
             r"antifraud:(\w+) = (\d+)", out)}
 
+    def pids(self):
+        """The PIDs of its processes (core.psx), sorted."""
+        text = self.rpc("core.psx").stdout
+        return sorted(int(p) for p in re.findall(r"PID:\s*(\d+)", text))
+
+    def core_received(self):
+        """Requests its core received (kex statistics)."""
+        text = self.rpc("stats.get_statistics", "core:").stdout
+        return int(re.search(r"core:rcv_requests\s*=\s*(\d+)", text).group(1))
+
     def rpc(self, *args, check=True):
         p = subprocess.run(["kamcmd", "-s", "unix:" + self.ctl] +
                            [str(a) for a in args],
@@ -363,6 +373,16 @@ class OpenSIPS(Server):
 
     def mi(self, method, *params):
         return mi_fifo(self.fifo, method, list(params))
+
+    def pids(self):
+        """The PIDs of its processes (MI ps), sorted."""
+        res = self.mi("ps")["result"]
+        return sorted(int(p["PID"]) for p in res["Processes"])
+
+    def core_received(self):
+        """Requests its core received (statistic rcv_requests)."""
+        res = self.mi("get_statistics", ["rcv_requests"])["result"]
+        return int(res["core:rcv_requests"])
 
     def server_stats(self):
         """The module's statistics as OpenSIPS shows them (MI
