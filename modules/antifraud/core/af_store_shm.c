@@ -674,6 +674,18 @@ static uint32_t shm_win_total(const af_shm_win_t *w)
 	return sum > UINT32_MAX ? UINT32_MAX : (uint32_t)sum;
 }
 
+/* Reads op's key into k and locks its stripe; returns the stripe. */
+static inline af_shm_stripe_t *shm_lock_op(
+		af_store_shm_t *st, af_shm_key_t *k, const af_op_t *op)
+{
+	af_shm_stripe_t *sp;
+
+	shm_key_init(st, k, op->key, op->key_len);
+	sp = &st->stripes[k->stripe];
+	af_lock(&sp->lock);
+	return sp;
+}
+
 /* AF_OP_BAN_GET on op: a found ban is counted as hit and copied out. */
 static int shm_op_ban_get(af_store_shm_t *st, af_op_t *op, uint64_t now_ms)
 {
@@ -682,9 +694,7 @@ static int shm_op_ban_get(af_store_shm_t *st, af_op_t *op, uint64_t now_ms)
 	af_ban_t *b;
 	uint32_t idx;
 
-	shm_key_init(st, &k, op->key, op->key_len);
-	sp = &st->stripes[k.stripe];
-	af_lock(&sp->lock);
+	sp = shm_lock_op(st, &k, op);
 	idx = shm_find(st, &k, AF_SHM_BAN, now_ms);
 	if(idx != AF_SHM_NIL) {
 		b = &st->body[idx].v.ban;
@@ -705,9 +715,7 @@ static int shm_op_ban_set(af_store_shm_t *st, af_op_t *op, uint64_t now_ms)
 
 	if(op->u.ban_set.ttl_s == 0)
 		return -1;
-	shm_key_init(st, &k, op->key, op->key_len);
-	sp = &st->stripes[k.stripe];
-	af_lock(&sp->lock);
+	sp = shm_lock_op(st, &k, op);
 	rc = shm_ban_put(st, &k, now_ms, op->u.ban_set.ttl_s,
 			op->u.ban_set.reason, 1, AF_SHM_NIL);
 	af_unlock(&sp->lock);
@@ -721,9 +729,7 @@ static int shm_op_ban_del(af_store_shm_t *st, af_op_t *op, uint64_t now_ms)
 	af_shm_stripe_t *sp;
 	uint32_t idx;
 
-	shm_key_init(st, &k, op->key, op->key_len);
-	sp = &st->stripes[k.stripe];
-	af_lock(&sp->lock);
+	sp = shm_lock_op(st, &k, op);
 	idx = shm_find(st, &k, AF_SHM_BAN, now_ms);
 	if(idx != AF_SHM_NIL) {
 		shm_release(st, k.stripe, idx);
@@ -873,9 +879,7 @@ static int shm_op_hist_push(
 		rec.ts_ms = now_ms;
 	rec.country[sizeof(rec.country) - 1] = '\0';
 	rec.continent[sizeof(rec.continent) - 1] = '\0';
-	shm_key_init(st, &k, op->key, op->key_len);
-	sp = &st->stripes[k.stripe];
-	af_lock(&sp->lock);
+	sp = shm_lock_op(st, &k, op);
 	idx = shm_find(st, &k, AF_SHM_HIST, now_ms);
 	if(op->u.hist.read_only) {
 		if(idx != AF_SHM_NIL)
@@ -1018,9 +1022,7 @@ static int shm_op_conc_count(
 	af_shm_stripe_t *sp;
 	uint32_t set;
 
-	shm_key_init(st, &k, op->key, op->key_len);
-	sp = &st->stripes[k.stripe];
-	af_lock(&sp->lock);
+	sp = shm_lock_op(st, &k, op);
 	set = shm_cset_get(st, &k, now_ms);
 	if(set != AF_SHM_NIL)
 		op->u.conc.count = st->body[set].v.cset.count;
