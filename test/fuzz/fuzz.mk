@@ -22,7 +22,7 @@ FUZZ_BIN := $(patsubst test/fuzz/%.c,$(FUZZ_DIR)/%,$(FUZZ_SRC))
 FUZZ_KAM_BIN := $(FUZZ_DIR)/fuzz_kam_request
 FUZZ_HOST := test/fuzz/fuzz_host.c test/fuzz/fuzz_host.h
 # the core's folders (fuzz_redis_reply includes the Redis store's source)
-FUZZ_CORE_INC = $(addprefix -I,$(sort $(dir $(CORE_SRC))))
+FUZZ_CORE_INC = $(addprefix -I,$(sort $(dir $(CORE_SRC)))) -I$(GEN)
 FUZZ_INC = $(FUZZ_CORE_INC) -Itest/fuzz
 
 # Kamailio's core: every .c of src/core (the generated cfg parser aside:
@@ -43,16 +43,16 @@ KAM_LIBS := -ldl -lresolv -lm -lpthread
 
 .PHONY: fuzz fuzz-build fuzz-clean
 
-$(FUZZ_DIR)/core/%.o: $(MOD)/%.c $(CORE_HDR)
+$(FUZZ_DIR)/core/%.o: $(MOD)/%.c $(CORE_HDR) $(GEN_HDR)
 	@mkdir -p $(@D)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -c $< -o $@
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -I$(GEN) -c $< -o $@
 
 $(FUZZ_DIR)/libafcore.a: $(FUZZ_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
 $(FUZZ_DIR)/%: test/fuzz/%.c $(FUZZ_HOST) $(FUZZ_DIR)/libafcore.a \
-		$(CORE_SRC)
+		$(CORE_SRC) $(GEN_HDR)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer $(FUZZ_INC) $< \
 		test/fuzz/fuzz_host.c $(FUZZ_DIR)/libafcore.a -o $@ $(CORE_LIBS)
 

@@ -1,12 +1,14 @@
 /*
  * antifraud fuzzing - what the Redis store reads from the server: the
  * batch script's reply (rds_parse, the decoder every check goes
- * through), the list script's elements (rp_reply, rp_ban, rp_range as
+ * through), the list script's elements (af_rds_field, af_rds_field_ban,
+ * af_rds_field_range as
  * rds_ban_list and rds_conc_list read them), pub/sub messages
  * (rds_sub_deliver) and INFO text (rds_info_field).
  *
- * Those readers are static: the store's source is compiled into this
- * harness (the archive's copy of it is then never linked).
+ * Those readers are static: the store's sources that hold them are
+ * compiled into this harness (the archive's copies of them are then
+ * never linked).
  *
  * Input: byte 0 low bits: number of ops (1..8); bit 3: the rest is raw
  * RESP, read by hiredis's own reader into a reply tree, else it is the
@@ -14,6 +16,8 @@
  * code as rds_check would have given it; the rest is the reply.
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
+#include "af_store_redis_batch.c"
+#include "af_store_redis_pubsub.c"
 #include "af_store_redis.c"
 #include "fuzz_host.h"
 
@@ -47,16 +51,16 @@ static void list_elements(const redisReply *r)
 	for(i = 0; i + 5 <= r->elements; i += 5) {
 		memset(&ban, 0, sizeof(ban));
 		for(j = 0; j < 4; j++)
-			rp_reply(r->element[i + 1 + j], &e[j]);
-		if(r->element[i]->type != REDIS_REPLY_STRING || rp_ban(e, &ban) < 0)
+			af_rds_field(r->element[i + 1 + j], &e[j]);
+		if(r->element[i]->type != REDIS_REPLY_STRING || af_rds_field_ban(e, &ban) < 0)
 			break;
 		if(ban.reason[AF_BAN_REASON - 1] != '\0')
 			abort();
 	}
 	for(i = 0; i + 2 <= r->elements; i += 2) {
-		rp_reply(r->element[i + 1], &f);
+		af_rds_field(r->element[i + 1], &f);
 		if(r->element[i]->type != REDIS_REPLY_STRING
-				|| rp_range(&f, 1, UINT32_MAX, &c) < 0)
+				|| af_rds_field_range(&f, 1, UINT32_MAX, &c) < 0)
 			break;
 	}
 }
@@ -139,7 +143,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			check_ops(ops, n, done, stopped);
 		rds_sub_deliver(r, on_message, &total);
 		list_elements(r);
-		(void)rds_is(r, "OK");
+		(void)af_rds_is(r, "OK");
 		if(r->type == REDIS_REPLY_STRING
 				|| r->type == REDIS_REPLY_STATUS) {
 			info = strndup(r->str, r->len);

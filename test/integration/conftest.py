@@ -31,40 +31,29 @@ def rules(tmp_path, geo_db):
     return make
 
 
-@pytest.fixture
-def uas(tmp_path):
+def sipp_uas(tmp_path, **kw):
+    """a sipp UAS on a free port for the length of a test: its port"""
     port = h.free_port()
-    p = h.Sipp.uas(str(tmp_path), port)
+    p = h.Sipp.uas(str(tmp_path), port, **kw)
     yield port
     h.Sipp.stop(p)
 
 
 @pytest.fixture
-def kam(tmp_path, rules, uas):
-    """A running kamailio with the test rules, routing to the sipp UAS."""
-    instances = []
-
-    def start(rules_path=None, **kw):
-        k = h.Kamailio(str(tmp_path), rules_path or rules(),
-                       next_hop_port=uas, **kw)
-        instances.append(k)
-        return k.start()
-    yield start
-    for k in instances:
-        crashed = k.crashed()
-        k.stop()
-        assert not crashed, "kamailio crashed: %s" % crashed
-
-
-@pytest.fixture(params=sorted(h.SERVERS))
-def server(request):
-    """The server class of a test that runs on Kamailio and on OpenSIPS."""
-    return h.SERVERS[request.param]
+def uas(tmp_path):
+    yield from sipp_uas(tmp_path)
 
 
 @pytest.fixture
-def srv(tmp_path, rules, uas, server):
-    """As kam, on each server in turn (the test runs once per server)."""
+def uas_dest(tmp_path):
+    """a sipp UAS for af_check_dest's calls (uas-dest.xml): its port"""
+    yield from sipp_uas(tmp_path, scenario="uas-dest.xml")
+
+
+def servers(server, tmp_path, rules, uas):
+    """A start(rules_path=None, **kw) for server with the test rules,
+    routing to the sipp UAS; yields it, then stops what it started and
+    fails when one crashed."""
     instances = []
 
     def start(rules_path=None, **kw):
@@ -77,3 +66,21 @@ def srv(tmp_path, rules, uas, server):
         crashed = k.crashed()
         k.stop()
         assert not crashed, "%s crashed: %s" % (k.name, crashed)
+
+
+@pytest.fixture
+def kam(tmp_path, rules, uas):
+    """A running kamailio with the test rules, routing to the sipp UAS."""
+    yield from servers(h.Kamailio, tmp_path, rules, uas)
+
+
+@pytest.fixture(params=sorted(h.SERVERS))
+def server(request):
+    """The server class of a test that runs on Kamailio and on OpenSIPS."""
+    return h.SERVERS[request.param]
+
+
+@pytest.fixture
+def srv(tmp_path, rules, uas, server):
+    """As kam, on each server in turn (the test runs once per server)."""
+    yield from servers(server, tmp_path, rules, uas)

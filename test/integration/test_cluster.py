@@ -24,14 +24,6 @@ def redis(tmp_path):
     r.kill()
 
 
-@pytest.fixture
-def uas_dest(tmp_path):
-    port = h.free_port()
-    p = h.Sipp.uas(str(tmp_path), port, scenario="uas-dest.xml")
-    yield port
-    h.Sipp.stop(p)
-
-
 def cluster_nodes(kinds, tmp_path, rules, uas_dest):
     """A start(n, url): n nodes in cluster mode on url, of the server
     classes kinds in turn; yields it, then stops every node."""

@@ -29,14 +29,6 @@ def dest_rules(rules):
     return make
 
 
-@pytest.fixture
-def uas_dest(tmp_path):
-    port = h.free_port()
-    p = h.Sipp.uas(str(tmp_path), port, scenario="uas-dest.xml")
-    yield port
-    h.Sipp.stop(p)
-
-
 def dest_servers(server, tmp_path, dest_rules, uas_dest):
     """A start() for server with the dest rules, routing to the sipp UAS
     of uas-dest; yields it, then stops what it started."""
