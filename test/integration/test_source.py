@@ -77,7 +77,7 @@ def test_scan_of_unknown_user_is_dropped_then_banned(srv):
 def test_statistics_in_the_servers_own_interface(srv):
     """The module's figures as each server exports statistics."""
     k = srv()
-    assert keepalive(k, "127.0.0.2") == 200
+    assert h.keepalive(k, "127.0.0.2") == 200
     c = h.SipClient("127.0.0.9")
     assert c.ask("INVITE", "sip:alice@evil.example", (k.ip, k.port),
                  timeout=0.5) is None
