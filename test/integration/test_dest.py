@@ -136,6 +136,34 @@ def test_profile_without_international_is_refused(kd_any, tmp_path):
     assert "dest_international" in log and "profile=local" in log
 
 
+def test_opensips_variables_in_the_script(tmp_path, dest_rules, uas_dest):
+    """$antifraud(...) in OpenSIPS's request route: the sample cfg with a
+    log line before its 403 (the event route reads the event's
+    parameters, $param: it may run in another process)."""
+    with open(h.OPENSIPS_CFG) as f:
+        text = f.read()
+    refuse = 'sl_send_reply(403, "Forbidden");'
+    assert text.count(refuse) == 1
+    cfg = tmp_path / "opensips-vars.cfg"
+    cfg.write_text(text.replace(refuse, 'xlog("L_NOTICE", "refused'
+                                ' [$antifraud(reason)] $antifraud(number)'
+                                ' $antifraud(dest_country)'
+                                ' $antifraud(international) rc=$antifraud(rc)'
+                                ' $antifraud(redis)\\n");\n\t\t\t' + refuse))
+    k = h.OpenSIPS(str(tmp_path), dest_rules(), next_hop_port=uas_dest)
+    k.cfg = str(cfg)
+    k.start()
+    try:
+        assert invite(k, FR, caller="local1") == 403
+        time.sleep(0.2)
+        assert "refused [dest_international] +33123456789 FR 1 rc=-2 off" \
+            in k.read_log(), k.read_log()[-2000:]
+    finally:
+        crashed = k.crashed()
+        k.stop()
+    assert not crashed, crashed
+
+
 def test_premium_range_in_allowed_country_is_refused(kd_any, tmp_path):
     k = kd_any()
     assert invite(k, DE_PREMIUM) == 403
