@@ -3,6 +3,7 @@
 #   make run        start Kamailio with the module on 127.0.0.1:5060
 #   make test       unit tests (ASan/UBSan) + integration tests
 #   make bench      core ns/check and Kamailio CPU per call
+#   make deb        Debian package for the installed kamailio (build/*.deb)
 # SPDX-License-Identifier: GPL-2.0-or-later
 
 SHELL := /bin/bash
@@ -12,6 +13,8 @@ MOD := $(TOP)/modules/antifraud
 # Kamailio source tree of the installed version (prepared by utils/kamailio-src.sh)
 KAMAILIO_SRC ?= $(BUILD)/kamailio-src
 PYTHON ?= /usr/bin/python3
+# release of the module and tools (the Debian package's upstream version)
+AF_VERSION := 0.1.0
 
 CORE_SRC := $(wildcard $(MOD)/af_*.c)
 CORE_HDR := $(wildcard $(MOD)/af_*.h)
@@ -32,7 +35,7 @@ UNIT_BIN := $(patsubst test/unit/%.c,$(BUILD)/san/%,$(UNIT_SRC))
 UNIT_HOST := test/unit/host.c
 
 .PHONY: all deps module run test unit integration bench clean distclean \
-	kamailio-src
+	kamailio-src deb
 
 all: module $(BUILD)/af-fingerprint
 
@@ -97,6 +100,10 @@ test: deps module unit-build $(BUILD)/af-fingerprint
 
 bench: deps module
 	@$(PYTHON) utils/bench.py
+
+# Debian package of the module, tools, sample rules and docs
+deb: module $(BUILD)/af-fingerprint
+	@utils/mkdeb.sh $(BUILD) $(AF_VERSION)
 
 clean:
 	rm -rf $(BUILD)/pic $(BUILD)/san $(BUILD)/libafcore.a $(BUILD)/bench \

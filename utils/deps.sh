@@ -13,7 +13,7 @@ PKGS=(
 	kamailio tzdata
 	# tests and tools
 	python3 python3-pytest python3-yaml python3-phonenumbers python3-regex redis-server redis-sentinel sip-tester sipvicious
-	mmdb-bin libmaxmind-db-writer-perl tshark valgrind
+	mmdb-bin libmaxmind-db-writer-perl tshark valgrind lintian
 )
 
 missing=()

@@ -26,7 +26,7 @@
 MODULE_VERSION
 
 
-static char *af_config = "/etc/kamailio/antifraud.yaml";
+static char *af_config = "/etc/kamailio/antifraud/antifraud.yaml";
 static int af_shm_entries = 65536;
 static int af_shm_stripes = 64;
 static int af_reload_min_interval = 1;
