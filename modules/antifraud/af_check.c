@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "af_check.h"
+#include "af_feed.h"
 #include "af_host.h"
 
 /* which sub-check owns each reason (its mode decides alert or block) */
@@ -110,7 +111,7 @@ int af_chk_lists_match(const af_iplist_t *const *lists, uint32_t n,
 	uint32_t i;
 
 	for(i = 0; i < n; i++) {
-		plen = af_trie_lookup(lists[i]->trie, ip, NULL);
+		plen = af_iplist_lookup(lists[i], ip);
 		if(plen > best)
 			best = plen;
 	}

@@ -42,6 +42,8 @@ typedef struct af_core_cfg {
 	uint32_t alert_repeat_s;
 	uint32_t alert_rate;
 	uint32_t alert_burst;
+	/* live list files (af_feed.h): seconds between looks at them, 0 never */
+	uint32_t feed_interval_s;
 } af_core_cfg_t;
 
 #define AF_CALLID_MAX 255
@@ -118,6 +120,8 @@ typedef enum af_stat {
 	AF_ST_AUTH_OK,      /* successful authentications learned */
 	AF_ST_ACCOUNT_ATTACKS, /* accounts that went under attack */
 	AF_ST_ALERTS_SUPPRESSED, /* alerts not raised: repeats, rate cap */
+	AF_ST_FEED_RELOADS, /* new versions of list files swapped in */
+	AF_ST_FEED_ERRORS,  /* new versions of list files refused */
 	AF_ST__COUNT
 } af_stat_t;
 
@@ -175,8 +179,16 @@ void af_core_count_reasons(af_reasons_t mask);
  */
 void af_core_warmup(void);
 
-/* housekeeping (store expiry); call about once a second */
+/* housekeeping (store expiry, list files every feed_interval_s); call
+ * about once a second */
 void af_core_timer(void);
+
+/*
+ * Looks at the file of every list of the current rules now and swaps in
+ * those that changed (af_feed.h); a refused version is logged and
+ * counted. Returns the number swapped in, -1 when one was refused.
+ */
+int af_core_feeds_check(void);
 
 /*
  * af_check_source: are the source and addressing of req acceptable?

@@ -12,6 +12,7 @@
 #include "core/rpc.h"
 #include "core/rpc_lookup.h"
 #include "af_kam.h"
+#include "af_feed.h"
 
 static const char *rpc_reload_doc[] = {
 		"Validate and load the rule file and the files it names again;"
@@ -235,7 +236,7 @@ static void rpc_af_lookup(rpc_t *rpc, void *ctx)
 		af_geo_lookup(g, &a, &gi);
 	/* the most specific list entry, as af_check_source sees it */
 	for(i = 0; i < r->n_lists; i++) {
-		plen = af_trie_lookup(r->lists[i].trie, &a, NULL);
+		plen = af_iplist_lookup(&r->lists[i], &a);
 		if(plen > best) {
 			best = plen;
 			list = r->lists[i].name;
@@ -571,6 +572,40 @@ static void rpc_account_release(rpc_t *rpc, void *ctx)
 	rpc->struct_add(h, "Sd", "account", &acct, "released", 1);
 }
 
+static const char *rpc_feeds_doc[] = {
+		"The lists with a file: name, file, entries in use, versions"
+		" swapped in and refused since the rules loaded, when the version"
+		" in use was read (unix time), and why the last new version was"
+		" refused (empty when a later one loaded).",
+		0};
+
+/* antifraud.feeds: the live state of every list file */
+static void rpc_feeds(rpc_t *rpc, void *ctx)
+{
+	af_rules_t *r;
+	af_feed_info_t fi;
+	void *h;
+	uint32_t i;
+
+	r = af_core_acquire();
+	if(!r) {
+		rpc->fault(ctx, 500, "No rules loaded");
+		return;
+	}
+	for(i = 0; i < r->n_lists; i++) {
+		if(!r->lists[i].file)
+			continue;
+		af_feed_info(&r->lists[i], &fi);
+		if(rpc->add(ctx, "{", &h) < 0)
+			break;
+		rpc->struct_add(h, "ssuuuus", "name", r->lists[i].name, "file",
+				r->lists[i].file, "entries", fi.entries, "swaps", fi.swaps,
+				"refusals", fi.refusals, "loaded",
+				(unsigned)(fi.loaded_ms / 1000), "error", fi.error);
+	}
+	af_core_release(r);
+}
+
 rpc_export_t af_kam_rpc_cmds[] = {
 	{"antifraud.reload", rpc_reload, rpc_reload_doc, 0},
 	{"antifraud.bans", rpc_bans, rpc_bans_doc, RET_ARRAY},
@@ -587,6 +622,7 @@ rpc_export_t af_kam_rpc_cmds[] = {
 		rpc_dest_stats_reset_doc, 0},
 	{"antifraud.concurrency", rpc_concurrency, rpc_concurrency_doc, 0},
 	{"antifraud.dest_explain", rpc_dest_explain, rpc_dest_explain_doc, 0},
+	{"antifraud.feeds", rpc_feeds, rpc_feeds_doc, RET_ARRAY},
 	{0, 0, 0, 0}
 };
 /* clang-format on */

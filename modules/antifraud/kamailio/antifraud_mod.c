@@ -44,6 +44,8 @@ static char *af_redis_fallback = "local";
 static int af_redis_retry_interval = 1000;
 /* account protection: learn authentication results from replies */
 static int af_auth_learn = 1;
+/* live list files: seconds between looks at them (0: never) */
+static int af_feed_interval = 5;
 
 static int af_alert_rt = -1; /* event_route[antifraud:alert] */
 static int af_redis_rt = -1; /* event_route[antifraud:redis] */
@@ -106,6 +108,7 @@ static param_export_t params[] = {
 	{"redis_fallback", PARAM_STRING, &af_redis_fallback},
 	{"redis_retry_interval", PARAM_INT, &af_redis_retry_interval},
 	{"auth_learn", PARAM_INT, &af_auth_learn},
+	{"feed_interval", PARAM_INT, &af_feed_interval},
 	{0, 0, 0}
 };
 
@@ -150,6 +153,8 @@ AF_STAT_FN(AF_ST_AUTH_FAILED)
 AF_STAT_FN(AF_ST_AUTH_OK)
 AF_STAT_FN(AF_ST_ACCOUNT_ATTACKS)
 AF_STAT_FN(AF_ST_ALERTS_SUPPRESSED)
+AF_STAT_FN(AF_ST_FEED_RELOADS)
+AF_STAT_FN(AF_ST_FEED_ERRORS)
 
 /* cluster mode: the breaker */
 static counter_val_t af_stat_redis_up(void)
@@ -202,6 +207,8 @@ static stat_export_t mod_stats[] = {
 	AF_STAT_EXPORT("auth_ok", AF_ST_AUTH_OK),
 	AF_STAT_EXPORT("account_attacks", AF_ST_ACCOUNT_ATTACKS),
 	AF_STAT_EXPORT("alerts_suppressed", AF_ST_ALERTS_SUPPRESSED),
+	AF_STAT_EXPORT("feed_reloads", AF_ST_FEED_RELOADS),
+	AF_STAT_EXPORT("feed_errors", AF_ST_FEED_ERRORS),
 	{"redis_up", STAT_IS_FUNC | STAT_NO_RESET, (stat_var **)af_stat_redis_up},
 	{"redis_down_events", STAT_IS_FUNC | STAT_NO_RESET,
 		(stat_var **)af_stat_redis_down_events},
@@ -339,6 +346,11 @@ static int mod_init(void)
 				af_alert_repeat_interval, af_alert_rate, af_alert_burst);
 		return -1;
 	}
+	if(af_feed_interval < 0 || af_feed_interval > 86400) {
+		LM_ERR("feed_interval must be 0..86400 s (got %d)\n",
+				af_feed_interval);
+		return -1;
+	}
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.rules_path = af_config;
 	cfg.shm_entries = (uint32_t)af_shm_entries;
@@ -348,6 +360,7 @@ static int mod_init(void)
 	cfg.alert_repeat_s = (uint32_t)af_alert_repeat_interval;
 	cfg.alert_rate = (uint32_t)af_alert_rate;
 	cfg.alert_burst = (uint32_t)af_alert_burst;
+	cfg.feed_interval_s = (uint32_t)af_feed_interval;
 	if(af_redis && *af_redis && af_redis_config(&rcfg, &cfg) < 0)
 		return -1;
 	if(af_core_init(&cfg, err, sizeof(err)) < 0) {
