@@ -140,8 +140,8 @@ Description: SIP anti-fraud module for Kamailio
  against accounts. State lives in shared memory, or in Redis for a cluster.
  .
  This package holds the module for kamailio $kamver, sample rules in
- /etc/kamailio/antifraud/ and the operator tools af-fingerprint, af-learn
- and af-numplan.
+ /etc/kamailio/antifraud/ and the operator tools af-fingerprint, af-learn,
+ af-numplan and af-feed.
 EOF
 (cd "$root" && find . -path ./DEBIAN -prune -o -type f -printf '%P\0' \
 	| sort -z | xargs -0 md5sum) >"$root/DEBIAN/md5sums"
