@@ -13,6 +13,7 @@
 #include "core/rpc_lookup.h"
 #include "af_kam.h"
 #include "af_feed.h"
+#include "af_forget.h"
 
 static const char *rpc_reload_doc[] = {
 		"Validate and load the rule file and the files it names again;"
@@ -606,6 +607,47 @@ static void rpc_feeds(rpc_t *rpc, void *ctx)
 	af_core_release(r);
 }
 
+static const char *rpc_forget_doc[] = {
+		"Forget a subject: caller user@host | number E.164 | source ip |"
+		" account user@domain. Its counters, windows, histories and bans"
+		" go from the state store (Redis and the local store in cluster"
+		" mode); live calls stay in the concurrency sets.",
+		0};
+
+/* antifraud.forget kind subject */
+static void rpc_forget(rpc_t *rpc, void *ctx)
+{
+	str kind = STR_NULL, subj = STR_NULL;
+	char err[256];
+	uint64_t removed = 0;
+	void *h;
+	int k;
+
+	if(rpc->scan(ctx, "SS", &kind, &subj) < 2) {
+		rpc->fault(ctx, 400,
+				"Usage: antifraud.forget caller|number|source|account"
+				" subject");
+		return;
+	}
+	k = af_subject_parse(kind.s, (size_t)kind.len);
+	if(k < 0) {
+		rpc->fault(ctx, 400,
+				"Unknown subject kind (caller, number, source or account)");
+		return;
+	}
+	if(af_forget((af_subject_t)k, subj.s, (size_t)subj.len, &removed, err,
+			   sizeof(err))
+			< 0) {
+		rpc->fault(ctx, removed || strstr(err, "store") ? 500 : 400, "%s",
+				err);
+		return;
+	}
+	if(rpc->add(ctx, "{", &h) < 0)
+		return;
+	rpc->struct_add(h, "sSd", "kind", af_subject_name((af_subject_t)k),
+			"subject", &subj, "removed", (int)removed);
+}
+
 rpc_export_t af_kam_rpc_cmds[] = {
 	{"antifraud.reload", rpc_reload, rpc_reload_doc, 0},
 	{"antifraud.bans", rpc_bans, rpc_bans_doc, RET_ARRAY},
@@ -623,6 +665,7 @@ rpc_export_t af_kam_rpc_cmds[] = {
 	{"antifraud.concurrency", rpc_concurrency, rpc_concurrency_doc, 0},
 	{"antifraud.dest_explain", rpc_dest_explain, rpc_dest_explain_doc, 0},
 	{"antifraud.feeds", rpc_feeds, rpc_feeds_doc, RET_ARRAY},
+	{"antifraud.forget", rpc_forget, rpc_forget_doc, 0},
 	{0, 0, 0, 0}
 };
 /* clang-format on */
