@@ -80,7 +80,7 @@ $(BUILD)/san/%.o: $(MOD)/%.c $(CORE_HDR)
 	$(CC) $(SAN_CFLAGS) -c $< -o $@
 
 $(BUILD)/san/test_%: test/unit/test_%.c $(UNIT_HOST) test/unit/host.h \
-		test/unit/store_ops.h test/unit/core_fixture.h test/unit/forget_scenario.h $(SAN_OBJ)
+		test/unit/store_ops.h test/unit/core_fixture.h test/unit/forget_scenario.h test/unit/dry_scenario.h $(SAN_OBJ)
 	$(CC) $(SAN_CFLAGS) -I$(MOD) -Itest/unit $< $(UNIT_HOST) $(SAN_OBJ) \
 		-o $@ -lcmocka $(CORE_LIBS)
 

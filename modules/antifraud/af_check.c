@@ -276,7 +276,9 @@ int af_chk_ban_lookup(const char *ipkey, size_t len, const af_profile_t *p,
 
 int af_chk_exec(af_op_t *ops, int n, uint64_t now, af_verdict_t *v)
 {
-	int rc = af_store_exec(af_core_store(), ops, n, now);
+	int rc = af_core_dry()
+					 ? af_store_exec_dry(af_core_store(), ops, n, now)
+					 : af_store_exec(af_core_store(), ops, n, now);
 
 	if(rc < 0) {
 		af_core_count(AF_ST_STORE_ERRORS);
@@ -350,9 +352,10 @@ void af_chk_score_result(const af_op_t *op, const af_rules_t *r,
 		snprintf(v->ban.reason, sizeof(v->ban.reason), "%.*s",
 				(int)sizeof(v->ban.reason) - 1, op->u.win.ban_reason);
 		af_core_count(AF_ST_BANS);
-		AF_NOTICE("banned %s for %u s: score %u in %u s (%s)\n", ipkey,
-				r->scanner.ban_s, v->score, r->scanner.window_s,
-				op->u.win.ban_reason);
+		if(!af_core_dry())
+			AF_NOTICE("banned %s for %u s: score %u in %u s (%s)\n", ipkey,
+					r->scanner.ban_s, v->score, r->scanner.window_s,
+					op->u.win.ban_reason);
 		/* the other nodes' fallback stores learn it too */
 		af_core_publish("ban %s %u %s", ipkey, r->scanner.ban_s,
 				op->u.win.ban_reason);

@@ -71,8 +71,22 @@ const char *af_stat_name(af_stat_t s)
 	return (unsigned)s < AF_ST__COUNT ? stat_names[s] : "unknown";
 }
 
+static __thread int core_dry;
+
+void af_core_set_dry(int on)
+{
+	core_dry = on;
+}
+
+int af_core_dry(void)
+{
+	return core_dry;
+}
+
 void af_core_count(af_stat_t s)
 {
+	if(core_dry)
+		return;
 	if(shared)
 		__atomic_add_fetch(&shared->stats[s], 1, __ATOMIC_RELAXED);
 }
@@ -81,7 +95,7 @@ void af_core_count_reasons(af_reasons_t mask)
 {
 	int i;
 
-	if(!shared)
+	if(!shared || core_dry)
 		return;
 	for(i = 0; i < AF_R__COUNT; i++)
 		if(mask & AF_REASON_BIT(i))
@@ -407,7 +421,7 @@ int af_core_publish(const char *fmt, ...)
 	va_list ap;
 	int n, m;
 
-	if(!af_core_clustered())
+	if(!af_core_clustered() || core_dry)
 		return 0;
 	n = snprintf(msg, sizeof(msg), "%016llx ",
 			(unsigned long long)shared->node_id);

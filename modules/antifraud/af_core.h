@@ -166,6 +166,14 @@ int af_core_publish(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int af_core_apply_event(const char *msg, size_t len);
 int af_core_sync_bans(void);
 
+/*
+ * Dry runs (antifraud.check): while set in the calling thread, the checks
+ * read the store without writing it (af_store_exec_dry), count no
+ * statistic and publish nothing to the cluster.
+ */
+void af_core_set_dry(int on);
+int af_core_dry(void);
+
 uint64_t af_core_stat(af_stat_t s);
 uint64_t af_core_reason_count(af_reason_t r);
 void af_core_count(af_stat_t s);

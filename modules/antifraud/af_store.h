@@ -214,6 +214,19 @@ static inline int af_store_exec(af_store_t *s, af_op_t *ops, int n,
 	return s->ops->exec(s, ops, n, now_ms);
 }
 
+/*
+ * Runs ops[0..n) as af_store_exec() would answer them, without writing
+ * anything (a dry run: antifraud.check): a WIN_HIT reads its window and
+ * adds its n (and the n of the batch's earlier hits on the same key) to
+ * the count it answers, and says whether it would ban; a HIST_PUSH only
+ * reads; a CONC_ADD counts the set and says whether the group would be
+ * admitted; a BAN_GET finds the ban through ban_list, without counting a
+ * hit; BAN_SET, BAN_DEL and CONC_DEL do nothing. At most
+ * AF_STORE_DRY_MAX ops. Returns as af_store_exec().
+ */
+#define AF_STORE_DRY_MAX 64
+int af_store_exec_dry(af_store_t *s, af_op_t *ops, int n, uint64_t now_ms);
+
 /* shared-memory backend, for one node */
 typedef struct af_store_shm_cfg {
 	uint32_t max_entries; /* hard bound on entries (memory) */

@@ -36,6 +36,7 @@
 #include "host.h"
 #include "store_ops.h"
 #include "forget_scenario.h"
+#include "dry_scenario.h"
 
 /* a time aligned to whole seconds, far from 0 (0 means the real clock) */
 #define T0 1700000000000ULL
@@ -2362,6 +2363,19 @@ static void test_forget(void **state)
 	test_host_set_now(0);
 }
 
+/* dry runs answer what the real batch answers and change nothing */
+static void test_dry_run(void **state)
+{
+	af_store_t *s;
+
+	need_main();
+	s = main_store("dry:");
+	test_host_set_now(T0);
+	ds_run(s);
+	free_store(s);
+	test_host_set_now(0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -2377,6 +2391,7 @@ int main(void)
 		cmocka_unit_test(test_win_if_new),
 		cmocka_unit_test(test_lists),
 		cmocka_unit_test(test_forget),
+		cmocka_unit_test(test_dry_run),
 		cmocka_unit_test(test_stats),
 		cmocka_unit_test(test_unix_db),
 		cmocka_unit_test(test_equivalence),

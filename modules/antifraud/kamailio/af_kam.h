@@ -23,6 +23,10 @@ int af_kam_request(struct sip_msg *msg, af_request_t *req);
 
 extern rpc_export_t af_kam_rpc_cmds[];
 
+/* antifraud.check: a dry run of the checks (af_kam_check.c) */
+extern const char *af_kam_rpc_check_doc[];
+void af_kam_rpc_check(rpc_t *rpc, void *ctx);
+
 /* binds the dialog module when loaded (mod_init); 0, -1 on error */
 int af_kam_dlg_init(void);
 

@@ -666,6 +666,7 @@ rpc_export_t af_kam_rpc_cmds[] = {
 	{"antifraud.dest_explain", rpc_dest_explain, rpc_dest_explain_doc, 0},
 	{"antifraud.feeds", rpc_feeds, rpc_feeds_doc, RET_ARRAY},
 	{"antifraud.forget", rpc_forget, rpc_forget_doc, 0},
+	{"antifraud.check", af_kam_rpc_check, af_kam_rpc_check_doc, 0},
 	{0, 0, 0, 0}
 };
 /* clang-format on */
