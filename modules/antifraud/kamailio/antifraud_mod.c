@@ -22,6 +22,7 @@
 #include "core/fmsg.h"
 #include "core/cfg/cfg_struct.h"
 #include "af_kam.h"
+#include "af_json.h"
 
 MODULE_VERSION
 
@@ -58,6 +59,8 @@ static af_verdict_t af_last;
 static char af_last_reasons[256];
 static char af_last_blocking[256];
 static int af_last_formatted;
+/* the request of the alert event being run ($antifraud(json)) */
+static const af_request_t *af_last_req;
 
 static int mod_init(void);
 static int child_init(int rank);
@@ -470,7 +473,9 @@ static void af_raise_alert(
 	rtb = get_route_type();
 	set_route_type(REQUEST_ROUTE);
 	init_run_actions_ctx(&ctx);
+	af_last_req = req;
 	run_top_route(event_rt.rlist[af_alert_rt], msg, &ctx);
+	af_last_req = NULL;
 	set_route_type(rtb);
 }
 
@@ -641,7 +646,8 @@ enum {
 	AF_PV_CONC_TOTAL,
 	AF_PV_CONC_CALLER,
 	AF_PV_REDIS,
-	AF_PV_SUPPRESSED
+	AF_PV_SUPPRESSED,
+	AF_PV_JSON
 };
 
 static const struct {
@@ -660,7 +666,7 @@ static const struct {
 		{"international", AF_PV_INTERNATIONAL},
 		{"concurrent", AF_PV_CONC_TOTAL},
 		{"concurrent_caller", AF_PV_CONC_CALLER}, {"redis", AF_PV_REDIS},
-		{"suppressed", AF_PV_SUPPRESSED}, {0, 0}};
+		{"suppressed", AF_PV_SUPPRESSED}, {"json", AF_PV_JSON}, {0, 0}};
 
 static int pv_parse_af_name(pv_spec_t *sp, str *in)
 {
@@ -681,9 +687,34 @@ static int pv_parse_af_name(pv_spec_t *sp, str *in)
 		   " country, continent, asn, score, banned, ban_reason, fingerprint,"
 		   " signature, shape, profile, number, dest_country, dest_zone,"
 		   " dest_class, dest_risk, international, concurrent,"
-		   " concurrent_caller or redis\n",
+		   " concurrent_caller, redis, suppressed or json\n",
 			in->len, in->s);
 	return -1;
+}
+
+/*
+ * $antifraud(json): the last verdict as one JSON object, with the request
+ * of the alert event being run (a learned authentication result's), else
+ * that of msg.
+ */
+static int pv_get_af_json(
+		struct sip_msg *msg, pv_param_t *param, pv_value_t *res)
+{
+	static char buf[AF_JSON_MAX];
+	af_request_t req;
+	const af_request_t *rq = af_last_req;
+	str v;
+
+	if(!af_last.check)
+		return pv_get_null(msg, param, res);
+	if(!rq && msg && msg->first_line.type == SIP_REQUEST
+			&& af_kam_request(msg, &req) == 0)
+		rq = &req;
+	v.len = (int)af_alert_json(&af_last, rq, af_now_ms(), buf, sizeof(buf));
+	if(v.len <= 0)
+		return pv_get_null(msg, param, res);
+	v.s = buf;
+	return pv_get_strval(msg, param, res, &v);
 }
 
 static int pv_str(struct sip_msg *msg, pv_param_t *param, pv_value_t *res,
@@ -736,6 +767,8 @@ static int pv_get_af(struct sip_msg *msg, pv_param_t *param, pv_value_t *res)
 			return pv_get_sintval(msg, param, res, (int)af_last.score);
 		case AF_PV_SUPPRESSED:
 			return pv_get_uintval(msg, param, res, af_last.suppressed);
+		case AF_PV_JSON:
+			return pv_get_af_json(msg, param, res);
 		case AF_PV_BANNED:
 			return pv_get_sintval(msg, param, res, af_last.banned);
 		case AF_PV_BAN_REASON:
