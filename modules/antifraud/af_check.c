@@ -319,6 +319,7 @@ int af_chk_conclude(af_verdict_t *v, int evaluated)
 			af_core_count(AF_ST_NORULE);
 	}
 	af_core_count_reasons(v->reasons);
+	af_core_count_verdict(v);
 	return v->rc;
 }
 

@@ -33,6 +33,7 @@ typedef struct af_shared {
 	uint64_t last_reload_ms;
 	uint64_t stats[AF_ST__COUNT];
 	uint64_t reasons[AF_R__COUNT];
+	uint64_t verdicts[AF_VK__COUNT][2][AF_R__COUNT]; /* alerts, blocks */
 	uint64_t node_id; /* tells this node's own cluster events apart */
 } af_shared_t;
 
@@ -100,6 +101,41 @@ void af_core_count_reasons(af_reasons_t mask)
 	for(i = 0; i < AF_R__COUNT; i++)
 		if(mask & AF_REASON_BIT(i))
 			__atomic_add_fetch(&shared->reasons[i], 1, __ATOMIC_RELAXED);
+}
+
+static const char *const verdict_kinds[AF_VK__COUNT] = {
+		"source", "fingerprint", "dest", "auth"};
+
+const char *af_verdict_kind_name(int k)
+{
+	return k >= 0 && k < AF_VK__COUNT ? verdict_kinds[k] : "unknown";
+}
+
+void af_core_count_verdict(const af_verdict_t *v)
+{
+	int k, b, i;
+
+	if(!shared || core_dry || !v->check
+			|| (v->rc != AF_RC_ALERT && v->rc != AF_RC_BLOCK))
+		return;
+	for(k = 0; k < AF_VK__COUNT; k++)
+		if(strcmp(v->check, verdict_kinds[k]) == 0)
+			break;
+	if(k == AF_VK__COUNT)
+		return;
+	b = v->rc == AF_RC_BLOCK;
+	for(i = 0; i < AF_R__COUNT; i++)
+		if(v->reasons & AF_REASON_BIT(i))
+			__atomic_add_fetch(
+					&shared->verdicts[k][b][i], 1, __ATOMIC_RELAXED);
+}
+
+uint64_t af_core_verdict_count(int kind, int block, af_reason_t r)
+{
+	if(!shared || kind < 0 || kind >= AF_VK__COUNT || (unsigned)r >= AF_R__COUNT)
+		return 0;
+	return __atomic_load_n(
+			&shared->verdicts[kind][block ? 1 : 0][r], __ATOMIC_RELAXED);
 }
 
 uint64_t af_core_stat(af_stat_t s)

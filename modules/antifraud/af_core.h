@@ -174,6 +174,16 @@ int af_core_sync_bans(void);
 void af_core_set_dry(int on);
 int af_core_dry(void);
 
+/*
+ * Alerts and blocks per check ("source", "fingerprint", "dest", "auth":
+ * AF_VK_*), action (0 alert, 1 block) and reason, for labelled metrics.
+ */
+enum { AF_VK_SOURCE = 0, AF_VK_FINGERPRINT, AF_VK_DEST, AF_VK_AUTH,
+	AF_VK__COUNT };
+const char *af_verdict_kind_name(int k);
+void af_core_count_verdict(const af_verdict_t *v);
+uint64_t af_core_verdict_count(int kind, int block, af_reason_t r);
+
 uint64_t af_core_stat(af_stat_t s);
 uint64_t af_core_reason_count(af_reason_t r);
 void af_core_count(af_stat_t s);

@@ -23,6 +23,11 @@ int af_kam_request(struct sip_msg *msg, af_request_t *req);
 
 extern rpc_export_t af_kam_rpc_cmds[];
 
+/* labelled metrics pushed into xhttp_prom every interval_s seconds by
+ * the timer (af_kam_prom.c); 0: never */
+void af_kam_prom_init(int interval_s);
+void af_kam_prom_timer(uint64_t now_ms);
+
 /* antifraud.check: a dry run of the checks (af_kam_check.c) */
 extern const char *af_kam_rpc_check_doc[];
 void af_kam_rpc_check(rpc_t *rpc, void *ctx);

@@ -47,6 +47,8 @@ static int af_redis_retry_interval = 1000;
 static int af_auth_learn = 1;
 /* live list files: seconds between looks at them (0: never) */
 static int af_feed_interval = 5;
+/* labelled metrics into xhttp_prom: seconds between pushes (0: never) */
+static int af_prom_interval = 5;
 
 static int af_alert_rt = -1; /* event_route[antifraud:alert] */
 static int af_redis_rt = -1; /* event_route[antifraud:redis] */
@@ -112,6 +114,7 @@ static param_export_t params[] = {
 	{"redis_retry_interval", PARAM_INT, &af_redis_retry_interval},
 	{"auth_learn", PARAM_INT, &af_auth_learn},
 	{"feed_interval", PARAM_INT, &af_feed_interval},
+	{"prom_interval", PARAM_INT, &af_prom_interval},
 	{0, 0, 0}
 };
 
@@ -254,6 +257,7 @@ static void af_kam_timer(unsigned int ticks, void *param)
 	int ev;
 
 	af_core_timer();
+	af_kam_prom_timer(af_now_ms());
 	if(af_redis_event_pending
 			&& (ev = __atomic_exchange_n(af_redis_event_pending, 0,
 						__ATOMIC_ACQ_REL)))
@@ -349,11 +353,14 @@ static int mod_init(void)
 				af_alert_repeat_interval, af_alert_rate, af_alert_burst);
 		return -1;
 	}
-	if(af_feed_interval < 0 || af_feed_interval > 86400) {
-		LM_ERR("feed_interval must be 0..86400 s (got %d)\n",
-				af_feed_interval);
+	if(af_feed_interval < 0 || af_feed_interval > 86400
+			|| af_prom_interval < 0 || af_prom_interval > 86400) {
+		LM_ERR("feed_interval and prom_interval must be 0..86400 s (got %d,"
+			   " %d)\n",
+				af_feed_interval, af_prom_interval);
 		return -1;
 	}
+	af_kam_prom_init(af_prom_interval);
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.rules_path = af_config;
 	cfg.shm_entries = (uint32_t)af_shm_entries;
