@@ -10,7 +10,7 @@ PKGS=(
 	gcc make pkg-config dpkg-dev binutils
 	libmaxminddb-dev libhiredis-dev libpcre2-dev libyaml-dev libcmocka-dev
 	# run
-	kamailio tzdata
+	kamailio kamailio-lua-modules tzdata
 	# tests and tools
 	python3 python3-pytest python3-yaml python3-phonenumbers python3-regex redis-server redis-sentinel sip-tester sipvicious
 	mmdb-bin libmaxmind-db-writer-perl tshark valgrind lintian

@@ -70,7 +70,8 @@ install -m 644 "$top"/test/data/corpus/legit/*.sip \
 install -m 644 "$top/README.md" "$doc/README.md"
 [ -f "$top/doc/antifraud.md" ] && install -m 644 "$top/doc/antifraud.md" "$doc/"
 install -m 644 "$top/etc/kamailio.cfg" "$doc/examples/kamailio.cfg"
-install -m 644 "$top/etc/antifraud-grafana.json" "$doc/examples/"
+install -m 644 "$top/etc/antifraud-grafana.json" "$top/etc/antifraud.lua" \
+	"$doc/examples/"
 find "$doc" -type f -size +4k -print0 | xargs -0r gzip -9n
 {
 	echo "Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/"

@@ -49,6 +49,8 @@ static int af_auth_learn = 1;
 static int af_feed_interval = 5;
 /* labelled metrics into xhttp_prom: seconds between pushes (0: never) */
 static int af_prom_interval = 5;
+/* KEMI: the function run for the events (with their names) */
+static str af_event_callback = STR_NULL;
 
 static int af_alert_rt = -1; /* event_route[antifraud:alert] */
 static int af_redis_rt = -1; /* event_route[antifraud:redis] */
@@ -65,6 +67,7 @@ static int af_last_formatted;
 static const af_request_t *af_last_req;
 
 static int mod_init(void);
+static void af_kemi_event(struct sip_msg *msg, const char *name);
 static int child_init(int rank);
 static void mod_destroy(void);
 static int w_af_check_source(struct sip_msg *msg, char *profile, char *p2);
@@ -115,6 +118,7 @@ static param_export_t params[] = {
 	{"auth_learn", PARAM_INT, &af_auth_learn},
 	{"feed_interval", PARAM_INT, &af_feed_interval},
 	{"prom_interval", PARAM_INT, &af_prom_interval},
+	{"event_callback", PARAM_STR, &af_event_callback},
 	{0, 0, 0}
 };
 
@@ -240,15 +244,19 @@ static void af_redis_announce(int up)
 	int rtb;
 
 	LM_NOTICE("redis: %s\n", up ? "up again" : "down");
-	if(af_redis_rt < 0)
+	if(af_redis_rt < 0 && !af_event_callback.len)
 		return;
 	fmsg = faked_msg_next();
 	if(!fmsg)
 		return;
 	rtb = get_route_type();
 	set_route_type(EVENT_ROUTE);
-	init_run_actions_ctx(&ctx);
-	run_top_route(event_rt.rlist[af_redis_rt], fmsg, &ctx);
+	if(af_event_callback.len) {
+		af_kemi_event(fmsg, "antifraud:redis");
+	} else {
+		init_run_actions_ctx(&ctx);
+		run_top_route(event_rt.rlist[af_redis_rt], fmsg, &ctx);
+	}
 	set_route_type(rtb);
 }
 
@@ -467,21 +475,42 @@ static void mod_destroy(void)
 /* runs event_route[antifraud:alert] for msg with the verdict v (in
  * $antifraud), unless it repeats a recent alert or the node-wide alert
  * rate is exceeded (af_alert.h) */
+/* runs the KEMI event callback for event name on msg */
+static void af_kemi_event(struct sip_msg *msg, const char *name)
+{
+	sr_kemi_eng_t *keng = sr_kemi_eng_get();
+	str ev;
+
+	if(!keng) {
+		LM_ERR("event_callback set, but no KEMI engine (cfgengine)\n");
+		return;
+	}
+	ev.s = (char *)name;
+	ev.len = (int)strlen(name);
+	if(sr_kemi_route(keng, msg, EVENT_ROUTE, &af_event_callback, &ev) < 0)
+		LM_ERR("event callback %.*s for %s failed\n", af_event_callback.len,
+				af_event_callback.s, name);
+}
+
 static void af_raise_alert(
 		struct sip_msg *msg, const af_request_t *req, af_verdict_t *v)
 {
 	struct run_act_ctx ctx;
 	int rtb;
 
-	if(af_alert_rt < 0 || !af_alert_event)
+	if((af_alert_rt < 0 && !af_event_callback.len) || !af_alert_event)
 		return;
 	if(!af_alert_admit(v, req, af_now_ms()))
 		return;
 	rtb = get_route_type();
 	set_route_type(REQUEST_ROUTE);
-	init_run_actions_ctx(&ctx);
 	af_last_req = req;
-	run_top_route(event_rt.rlist[af_alert_rt], msg, &ctx);
+	if(af_event_callback.len) {
+		af_kemi_event(msg, "antifraud:alert");
+	} else {
+		init_run_actions_ctx(&ctx);
+		run_top_route(event_rt.rlist[af_alert_rt], msg, &ctx);
+	}
 	af_last_req = NULL;
 	set_route_type(rtb);
 }
