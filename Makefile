@@ -37,7 +37,7 @@ UNIT_HOST := test/unit/host.c
 .PHONY: all deps module run test unit integration bench clean distclean \
 	kamailio-src deb
 
-all: module $(BUILD)/af-fingerprint
+all: module $(BUILD)/af-fingerprint $(BUILD)/af-rules-check
 
 deps:
 	@utils/deps.sh
@@ -74,6 +74,11 @@ $(BUILD)/af-fingerprint: utils/af_fingerprint.c $(BUILD)/libafcore.a
 	$(CC) -std=gnu11 -O2 -g $(WARN) -D_GNU_SOURCE -I$(MOD) $< \
 		$(BUILD)/libafcore.a -o $@ $(CORE_LIBS)
 
+# operator tool: validates a rule file with the module's loader
+$(BUILD)/af-rules-check: utils/af_rules_check.c $(BUILD)/libafcore.a
+	$(CC) -std=gnu11 -O2 -g $(WARN) -D_GNU_SOURCE -I$(MOD) $< \
+		$(BUILD)/libafcore.a -o $@ $(CORE_LIBS)
+
 # unit tests: the core under ASan/UBSan with a malloc + pthread host
 $(BUILD)/san/%.o: $(MOD)/%.c $(CORE_HDR)
 	@mkdir -p $(@D)
@@ -89,13 +94,14 @@ unit-build: $(UNIT_BIN)
 unit: deps unit-build
 	@$(PYTHON) -m pytest -q test/unit
 
-integration: deps module $(BUILD)/af-fingerprint
+integration: deps module $(BUILD)/af-fingerprint $(BUILD)/af-rules-check
 	@$(PYTHON) -m pytest -q test/integration
 
 run: deps module
 	@utils/run.sh
 
-test: deps module unit-build $(BUILD)/af-fingerprint
+test: deps module unit-build $(BUILD)/af-fingerprint \
+		$(BUILD)/af-rules-check
 	$(PYTHON) -m pytest -q test
 
 bench: deps module
@@ -107,7 +113,7 @@ deb: module $(BUILD)/af-fingerprint
 
 clean:
 	rm -rf $(BUILD)/pic $(BUILD)/san $(BUILD)/libafcore.a $(BUILD)/bench \
-		$(BUILD)/af-fingerprint \
+		$(BUILD)/af-fingerprint $(BUILD)/af-rules-check \
 		$(MOD)/antifraud.so
 	-$(MAKE) -C $(MOD)/kamailio COREPATH=$(KAMAILIO_SRC)/src clean \
 		quiet=silent 2>/dev/null

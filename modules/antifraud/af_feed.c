@@ -191,12 +191,6 @@ int af_feed_refresh(const af_iplist_t *l, char *err, size_t errlen)
 				strerror(errno));
 		return feed_refuse(f, &id, err);
 	}
-	if(id.size > (int64_t)AF_FEED_MAX_BYTES) {
-		snprintf(err, errlen,
-				"%s: %lld bytes, more than %u (the list in use stays)",
-				l->file, (long long)id.size, AF_FEED_MAX_BYTES);
-		return feed_refuse(f, &id, err);
-	}
 	t = feed_read(l, err, errlen);
 	if(!t) {
 		if(err && errlen && strlen(err) + 24 < errlen)

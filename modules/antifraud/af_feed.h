@@ -5,8 +5,9 @@
  * file every feed interval and, when it changed on disk, reads it into a
  * new trie (with the list's inline entries), validates it and swaps it in
  * for that list alone, without reloading the rules. A new file that does
- * not load (a bad line, unreadable, empty where the old one was not,
- * larger than AF_FEED_MAX_BYTES) is refused: the list in use stays, and
+ * not load (a bad line, unreadable, not a regular file, empty where the
+ * old one was not, over the list files' size limit) is refused: the
+ * list in use stays, and
  * the refusal is logged once per version of the file, counted
  * (AF_ST_FEED_ERRORS) and kept for antifraud.feeds.
  *
@@ -23,9 +24,6 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "af_rules.h"
-
-/* the largest list file a feed swaps in (bytes) */
-#define AF_FEED_MAX_BYTES (256u << 20)
 
 typedef struct af_feed_info {
 	uint32_t entries;   /* prefixes of the list in use (inline + file) */

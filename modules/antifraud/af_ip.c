@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <arpa/inet.h>
+#include "af_file.h"
 #include "af_host.h"
 #include "af_ip.h"
 
@@ -247,6 +248,7 @@ struct af_trie {
 	af_arena_t *arena;
 	af_trie_slot_t top[2]; /* [0] IPv4, [1] IPv6; top[].start is the root */
 	uint32_t fcount[2];    /* prefixes per family */
+	int shortest[2];       /* shortest prefix length added, -1: none */
 };
 
 /* Returns a 64-bit mask of the n (0..64) leading bits. */
@@ -363,6 +365,8 @@ af_trie_t *af_trie_new(af_arena_t *a)
 	t->arena = a;
 	t->top[0].plen = -1;
 	t->top[1].plen = -1;
+	t->shortest[0] = -1;
+	t->shortest[1] = -1;
 	return t;
 }
 
@@ -531,6 +535,8 @@ int af_trie_add(af_trie_t *t, const af_ip_t *net, int plen, uint32_t value)
 	len = (unsigned)plen;
 	af_key_prefix(key, len, key);
 	fam = net->family == 6;
+	if(t->shortest[fam] < 0 || plen < t->shortest[fam])
+		t->shortest[fam] = plen;
 	link = &t->top[fam].start;
 	while((n = *link) != NULL) {
 		common = af_key_common(n->key, key, n->plen < len ? n->plen : len);
@@ -620,6 +626,15 @@ int af_trie_lookup(const af_trie_t *t, const af_ip_t *ip, uint32_t *value)
 	return plen;
 }
 
+/*
+ * Returns the shortest prefix length ever added to trie t for family (4
+ * or 6), -1 when none was.
+ */
+int af_trie_shortest(const af_trie_t *t, int family)
+{
+	return t ? t->shortest[family == 6] : -1;
+}
+
 /* Returns the number of distinct prefixes in trie t. */
 uint32_t af_trie_count(const af_trie_t *t)
 {
@@ -637,19 +652,20 @@ static inline int af_list_blank(char c)
  * Loads the list file at path into trie t, every prefix carrying value.
  * One address or CIDR a line, its first field; blank lines, anything
  * after the first field and comments ('#' or ';' to the end of the line)
- * are ignored, CRLF line ends too. Returns the number of prefixes the
- * file added to t (one already in t only gets value). On error returns
- * -1 with "path:line: what is wrong", or "path: reason" when the file
- * cannot be read, in err of errlen bytes; what was added before the bad
- * line stays in t.
+ * are ignored, CRLF line ends too. The file is read with af_file_read()
+ * (a regular file within the list size limit). Returns the number of
+ * prefixes the file added to t (one already in t only gets value). On
+ * error returns -1 with "path:line: what is wrong" (the bad field as an
+ * escaped excerpt), or af_file_read()'s message when the file cannot be
+ * read, in err of errlen bytes; what was added before the bad line stays
+ * in t.
  */
 int af_trie_load_file(af_trie_t *t, const char *path, uint32_t value,
 		char *err, size_t errlen)
 {
-	FILE *f;
-	char *line = NULL, *p, *end, *field;
-	size_t cap = 0, flen;
-	ssize_t n;
+	char shown[AF_EXCERPT_ROOM], where[300];
+	char *data, *p, *end, *eol, *field;
+	size_t len, flen;
 	unsigned lineno = 0;
 	uint32_t before;
 	const char *why;
@@ -658,47 +674,40 @@ int af_trie_load_file(af_trie_t *t, const char *path, uint32_t value,
 
 	if(err && errlen)
 		err[0] = '\0';
-	f = fopen(path, "r");
-	if(!f) {
-		if(err && errlen)
-			snprintf(err, errlen, "%s: %s", path, strerror(errno));
+	if(af_file_read(path, AF_FILE_LIST, &data, &len, err, errlen) < 0)
 		return -1;
-	}
+	af_text_escape_max(where, sizeof(where), path, strlen(path), 256);
 	before = af_trie_count(t);
-	while((n = getline(&line, &cap, f)) >= 0) {
+	for(p = data, end = data + len; p < end; p = eol + 1) {
+		eol = memchr(p, '\n', (size_t)(end - p));
+		if(!eol)
+			eol = end;
 		lineno++;
-		p = line;
-		end = line + n;
-		while(p < end && af_list_blank(*p))
+		while(p < eol && af_list_blank(*p))
 			p++;
 		field = p;
-		while(p < end && !af_list_blank(*p) && *p != '#' && *p != ';')
+		while(p < eol && !af_list_blank(*p) && *p != '#' && *p != ';')
 			p++;
 		flen = (size_t)(p - field);
 		if(flen == 0)
 			continue;
 		if(af_cidr_parse(field, flen, &net, &plen, &why) < 0) {
 			if(err && errlen)
-				snprintf(err, errlen, "%s:%u: %s: '%.*s'", path, lineno, why,
-						flen > 64 ? 64 : (int)flen, field);
+				snprintf(err, errlen, "%s:%u: %s: '%s'", where, lineno, why,
+						af_text_escape_max(shown, sizeof(shown), field, flen,
+								AF_EXCERPT_MAX));
 			goto done;
 		}
 		if(af_trie_add(t, &net, plen, value) < 0) {
 			if(err && errlen)
-				snprintf(err, errlen, "%s:%u: out of memory", path, lineno);
+				snprintf(err, errlen, "%s:%u: out of memory", where, lineno);
 			goto done;
 		}
-	}
-	if(ferror(f)) {
-		if(err && errlen)
-			snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		goto done;
 	}
 	ret = (int)(af_trie_count(t) - before);
 
 done:
-	free(line);
-	fclose(f);
+	free(data);
 	return ret;
 }
 

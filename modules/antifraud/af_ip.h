@@ -53,12 +53,17 @@ int af_trie_lookup(const af_trie_t *t, const af_ip_t *ip, uint32_t *value);
 /* number of prefixes stored */
 uint32_t af_trie_count(const af_trie_t *t);
 
+/* the shortest prefix length added for family 4 or 6; -1 when none */
+int af_trie_shortest(const af_trie_t *t, int family);
+
 /*
  * Loads a plain list file into t with the given value: one address or
  * CIDR a line; blank lines and comments ('#' or ';' to the end of the
  * line) are ignored, and so is anything after the first field, so that
- * feeds with extra columns load as they are. On error returns -1 with
- * "path:line: what is wrong" in err; returns the number of entries added.
+ * feeds with extra columns load as they are. The file is read with
+ * af_file_read() (a regular file within the list size limit). On error
+ * returns -1 with "path:line: what is wrong" (the bad field as an escaped
+ * excerpt) in err; returns the number of entries added.
  */
 int af_trie_load_file(af_trie_t *t, const char *path, uint32_t value,
 		char *err, size_t errlen);

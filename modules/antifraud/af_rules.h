@@ -54,6 +54,8 @@ typedef struct af_iplist {
 	const char *name;
 	const char *file; /* NULL when inline only */
 	af_trie_t *trie;  /* as loaded; look up with af_iplist_lookup() */
+	int broad;        /* may hold prefixes shorter than the minimum and
+					   * still be trusted, allowed or exempt */
 	const af_list_entry_t *entries; /* the inline entries (a feed's new
 									 * version is built with them) */
 	uint32_t n_entries;
@@ -245,6 +247,13 @@ typedef struct af_rules {
  * Returns the snapshot, or NULL with "file:line: what is wrong" in err.
  */
 af_rules_t *af_rules_load(const char *path, char *err, size_t errlen);
+
+/*
+ * Writes a one-line summary of snapshot r into out (outlen bytes): its
+ * lists and prefixes, profiles, signatures, number plan and GeoIP
+ * databases. Returns out.
+ */
+char *af_rules_summary(const af_rules_t *r, char *out, size_t outlen);
 
 /* frees a snapshot (its arena); r may be NULL */
 void af_rules_free(af_rules_t *r);

@@ -16,6 +16,8 @@
 
 /* the host implementation for Kamailio (shm, clock, log) */
 extern const af_host_t af_kam_host;
+/* the same with heap memory, for kamailio -c (no shared memory yet) */
+extern const af_host_t af_kam_check_host;
 
 /* extracts what the checks need from msg; returns 0, -1 when msg is
  * not a request */

@@ -19,6 +19,7 @@
 #include "core/parser/parse_via.h"
 #include "af_kam.h"
 #include "af_numplan.h"
+#include "af_text.h"
 
 #define AF_CHECK_MAX_BYTES 65535 /* the largest request read */
 
@@ -38,6 +39,7 @@ static unsigned int af_check_msg_id = 0x7f000000u;
 static int read_request_file(const char *path, char *buf, size_t size,
 		char *err, size_t errlen)
 {
+	char ex[AF_TEXT_EXCERPT_BUF];
 	struct stat st;
 	ssize_t n;
 	size_t len = 0;
@@ -45,16 +47,16 @@ static int read_request_file(const char *path, char *buf, size_t size,
 
 	fd = open(path, O_RDONLY | O_NOCTTY | O_NONBLOCK);
 	if(fd < 0) {
-		snprintf(err, errlen, "%.200s: %s", path, strerror(errno));
+		snprintf(err, errlen, "%s: %s", af_text_excerpt(path, strlen(path), ex), strerror(errno));
 		return -1;
 	}
 	if(fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		snprintf(err, errlen, "%.200s: not a regular file", path);
+		snprintf(err, errlen, "%s: not a regular file", af_text_excerpt(path, strlen(path), ex));
 		close(fd);
 		return -1;
 	}
 	if(st.st_size >= (off_t)size) {
-		snprintf(err, errlen, "%.200s: larger than %zu bytes", path, size - 1);
+		snprintf(err, errlen, "%s: larger than %zu bytes", af_text_excerpt(path, strlen(path), ex), size - 1);
 		close(fd);
 		return -1;
 	}
@@ -129,11 +131,20 @@ static int one_line(const str *s)
 	return 1;
 }
 
-/* adds one check's verdict to h as the struct 'name' */
+/* s escaped into buf (text from the request is shown plain) */
+static const char *esc(const char *s, char *buf, size_t size)
+{
+	af_text_escape(s, strlen(s), buf, size);
+	return buf;
+}
+
+/* adds one check's verdict to h as the struct 'name'; what quotes the
+ * request (detail, shape, profile, number) is escaped */
 static void add_verdict(rpc_t *rpc, void *h, const char *name,
 		const af_verdict_t *v)
 {
-	char reasons[512], blocking[512];
+	char reasons[512], blocking[512], detail[AF_DETAIL_MAX * 4 + 4];
+	char shape[1024 + 4], b1[AF_BAN_REASON * 4 + 4], b2[300], b3[300];
 	void *c;
 
 	af_reasons_format(v->reasons, reasons, sizeof(reasons));
@@ -141,20 +152,23 @@ static void add_verdict(rpc_t *rpc, void *h, const char *name,
 	if(rpc->struct_add(h, "{", name, &c) < 0)
 		return;
 	rpc->struct_add(c, "dsssdd", "rc", v->rc, "reason", reasons, "blocking",
-			blocking, "detail", v->detail, "score", (int)v->score, "banned",
-			v->banned);
+			blocking, "detail", esc(v->detail, detail, sizeof(detail)),
+			"score", (int)v->score, "banned", v->banned);
 	if(v->banned)
-		rpc->struct_add(c, "s", "ban_reason", v->ban.reason);
+		rpc->struct_add(
+				c, "s", "ban_reason", esc(v->ban.reason, b1, sizeof(b1)));
 	if(!strcmp(name, "source"))
 		rpc->struct_add(c, "ssd", "country", v->geo.country, "continent",
 				v->geo.continent, "asn", (int)v->geo.asn);
 	if(!strcmp(name, "fingerprint"))
-		rpc->struct_add(c, "sss", "fingerprint", v->fp_id, "shape", v->shape,
-				"signature", v->signatures);
+		rpc->struct_add(c, "sss", "fingerprint", v->fp_id, "shape",
+				esc(v->shape, shape, sizeof(shape)), "signature",
+				esc(v->signatures, b2, sizeof(b2)));
 	if(!strcmp(name, "dest") && v->dest.number[0])
-		rpc->struct_add(c, "sssssdddd", "profile", v->dest.profile, "number",
-				v->dest.number, "dest_country", v->dest.country, "dest_zone",
-				v->dest.zone, "dest_class",
+		rpc->struct_add(c, "sssssdddd", "profile",
+				esc(v->dest.profile, b2, sizeof(b2)), "number",
+				esc(v->dest.number, b3, sizeof(b3)), "dest_country",
+				v->dest.country, "dest_zone", v->dest.zone, "dest_class",
 				af_numclass_name((af_numclass_t)v->dest.cls), "dest_risk",
 				v->dest.risk, "international", v->dest.international,
 				"concurrent", (int)v->dest.conc_total, "concurrent_caller",
@@ -280,7 +294,10 @@ void af_kam_rpc_check(rpc_t *rpc, void *ctx)
 	}
 	ip = str2ipx(&src);
 	if(!ip) {
-		rpc->fault(ctx, 400, "Not an IP address: %.*s", src.len, src.s);
+		char ex[AF_TEXT_EXCERPT_BUF];
+
+		rpc->fault(ctx, 400, "Not an IP address: %s",
+				af_text_excerpt(src.s, (size_t)src.len, ex));
 		goto free_msg;
 	}
 	msg.rcv.src_ip = *ip;
@@ -300,10 +317,23 @@ void af_kam_rpc_check(rpc_t *rpc, void *ctx)
 
 	if(rpc->add(ctx, "{", &h) < 0)
 		goto free_msg;
-	rpc->struct_add(h, "SSdSS", "source_ip", &src, "method",
-			&msg.first_line.u.request.method, "initial", req.initial,
-			"ruri", &msg.first_line.u.request.uri, "call_id",
-			msg.callid ? &msg.callid->body : &none);
+	{
+		char e1[64 * 4 + 4], e2[256 * 4 + 4], e3[256 * 4 + 4], e4[256];
+		str *cid = msg.callid ? &msg.callid->body : &none;
+		str *m = &msg.first_line.u.request.method;
+		str *u = &msg.first_line.u.request.uri;
+
+		af_text_escape(m->s, (size_t)(m->len > 64 ? 64 : m->len), e1,
+				sizeof(e1));
+		af_text_escape(u->s, (size_t)(u->len > 256 ? 256 : u->len), e2,
+				sizeof(e2));
+		af_text_escape(cid->s, (size_t)(cid->len > 256 ? 256 : cid->len), e3,
+				sizeof(e3));
+		af_text_escape(src.s, (size_t)(src.len > 60 ? 60 : src.len), e4,
+				sizeof(e4));
+		rpc->struct_add(h, "ssdss", "source_ip", e4, "method", e1, "initial",
+				req.initial, "ruri", e2, "call_id", e3);
+	}
 	add_verdict(rpc, h, "source", &vs);
 	add_verdict(rpc, h, "fingerprint", &vf);
 	add_verdict(rpc, h, "dest", &vd);
