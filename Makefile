@@ -108,7 +108,7 @@ bench: deps module
 	@$(PYTHON) utils/bench.py
 
 # Debian package of the module, tools, sample rules and docs
-deb: module $(BUILD)/af-fingerprint
+deb: module $(BUILD)/af-fingerprint $(BUILD)/af-rules-check
 	@utils/mkdeb.sh $(BUILD) $(AF_VERSION)
 
 clean:

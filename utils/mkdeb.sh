@@ -8,9 +8,9 @@
 # Layout: the module in Kamailio's module directory (depending on exactly
 # the installed kamailio version, whose ABI it was built against); the
 # rules, signatures, number plan, high-risk overlay and blocklist in
-# /etc/kamailio/antifraud/ as conffiles; af-fingerprint, af-learn,
-# af-numplan (and af-cdr, af-feed when present) in /usr/bin; the legitimate
-# request corpus af-learn checks candidates against in
+# /etc/kamailio/antifraud/ as conffiles; af-fingerprint, af-rules-check,
+# af-learn, af-numplan, af-feed (and af-cdr when present) in /usr/bin; the
+# legitimate request corpus af-learn checks candidates against in
 # /usr/share/kamailio-antifraud/; README, module documentation, sample
 # kamailio.cfg, copyright and changelog in /usr/share/doc/kamailio-antifraud/.
 # SPDX-License-Identifier: GPL-2.0-or-later
@@ -31,7 +31,8 @@ version="${upstream}+kam$(echo "$kamver" | tr -c 'A-Za-z0-9.~\n' '.')-1"
 
 module="$top/modules/antifraud/antifraud.so"
 fpcli="$top/build/af-fingerprint"
-for f in "$module" "$fpcli"; do
+rulecheck="$top/build/af-rules-check"
+for f in "$module" "$fpcli" "$rulecheck"; do
 	[ -f "$f" ] || { echo "mkdeb: $f missing (run make)" >&2; exit 1; }
 done
 
@@ -46,8 +47,10 @@ install -d -m 755 "$root$moddir" "$root/usr/bin" "$conf" "$doc/examples" \
 # binaries, stripped as dh_strip does
 install -m 644 "$module" "$root$moddir/antifraud.so"
 install -m 755 "$fpcli" "$root/usr/bin/af-fingerprint"
+install -m 755 "$rulecheck" "$root/usr/bin/af-rules-check"
 strip --strip-unneeded --remove-section=.comment --remove-section=.note \
-	"$root$moddir/antifraud.so" "$root/usr/bin/af-fingerprint"
+	"$root$moddir/antifraud.so" "$root/usr/bin/af-fingerprint" \
+	"$root/usr/bin/af-rules-check"
 for tool in af-learn af-numplan af-feed af-cdr; do
 	src="$top/utils/$tool"
 	[ -f "$src" ] || continue
@@ -119,7 +122,8 @@ mkdir -p "$stage/debian"
 printf 'Source: %s\n\nPackage: %s\nArchitecture: any\n' "$pkg" "$pkg" \
 	>"$stage/debian/control"
 shlibs=$(cd "$stage" && dpkg-shlibdeps -O -e"root$moddir/antifraud.so" \
-	-e"root/usr/bin/af-fingerprint" 2>/dev/null \
+	-e"root/usr/bin/af-fingerprint" -e"root/usr/bin/af-rules-check" \
+	2>/dev/null \
 	| sed -n 's/^shlibs:Depends=//p')
 [ -n "$shlibs" ] || { echo "mkdeb: dpkg-shlibdeps found nothing" >&2; exit 1; }
 
@@ -142,8 +146,8 @@ Description: SIP anti-fraud module for Kamailio
  against accounts. State lives in shared memory, or in Redis for a cluster.
  .
  This package holds the module for kamailio $kamver, sample rules in
- /etc/kamailio/antifraud/ and the operator tools af-fingerprint, af-learn,
- af-numplan and af-feed.
+ /etc/kamailio/antifraud/ and the operator tools af-fingerprint,
+ af-rules-check, af-learn, af-numplan and af-feed.
 EOF
 (cd "$root" && find . -path ./DEBIAN -prune -o -type f -printf '%P\0' \
 	| sort -z | xargs -0 md5sum) >"$root/DEBIAN/md5sums"

@@ -83,7 +83,8 @@ def test_installed_layout(installed):
     assert os.path.isfile(so)
     files = run(["dpkg", "-L", PKG], check=True).stdout.split()
     assert so in files
-    for tool in ("af-fingerprint", "af-learn", "af-numplan", "af-feed"):
+    for tool in ("af-fingerprint", "af-rules-check", "af-learn", "af-numplan",
+                 "af-feed"):
         assert "/usr/bin/" + tool in files
         assert os.access("/usr/bin/" + tool, os.X_OK)
     assert "/usr/share/doc/%s/copyright" % PKG in files
@@ -93,6 +94,8 @@ def test_installed_layout(installed):
     p = run(["/usr/bin/af-fingerprint", "--check",
              CONF + "/antifraud-signatures.yaml", sip], timeout=30)
     assert p.returncode == 0 and "af1-" in p.stdout, p.stdout + p.stderr
+    p = run(["/usr/bin/af-rules-check", CONF + "/antifraud.yaml"], timeout=60)
+    assert p.returncode == 0, p.stdout + p.stderr
     p = run(["/usr/bin/af-feed", "--help"], timeout=30)
     assert p.returncode == 0 and "APIBAN" in p.stdout, p.stderr
     p = run(["/usr/bin/af-learn", "--help"], timeout=30)
