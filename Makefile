@@ -4,6 +4,7 @@
 #   make test       unit tests (ASan/UBSan) + integration tests
 #   make bench      core ns/check and Kamailio CPU per call
 #   make deb        Debian package for the installed kamailio (build/*.deb)
+#   make fuzz       each libFuzzer harness FUZZ_TIME seconds (default 60)
 # SPDX-License-Identifier: GPL-2.0-or-later
 
 SHELL := /bin/bash
@@ -101,7 +102,7 @@ run: deps module
 	@utils/run.sh
 
 test: deps module unit-build $(BUILD)/af-fingerprint \
-		$(BUILD)/af-rules-check
+		$(BUILD)/af-rules-check fuzz-build
 	$(PYTHON) -m pytest -q test
 
 bench: deps module
@@ -111,7 +112,9 @@ bench: deps module
 deb: module $(BUILD)/af-fingerprint $(BUILD)/af-rules-check
 	@utils/mkdeb.sh $(BUILD) $(AF_VERSION)
 
-clean:
+include $(TOP)/test/fuzz/fuzz.mk
+
+clean: fuzz-clean
 	rm -rf $(BUILD)/pic $(BUILD)/san $(BUILD)/libafcore.a $(BUILD)/bench \
 		$(BUILD)/af-fingerprint $(BUILD)/af-rules-check \
 		$(MOD)/antifraud.so

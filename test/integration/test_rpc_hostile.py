@@ -34,7 +34,7 @@ COMMANDS = {
 
 # the longest fault text kamcmd can carry is 255 bytes (ctl module);
 # ours stay well below
-FAULT_MAX = 200
+FAULT_MAX = 240
 
 
 @pytest.fixture(scope="module")

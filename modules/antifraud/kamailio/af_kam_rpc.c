@@ -27,7 +27,7 @@
 #include "af_forget.h"
 #include "af_text.h"
 
-#define RPC_FAULT_MAX 200 /* bytes of a fault's text, NUL included */
+#define RPC_FAULT_MAX 240 /* bytes of a fault's text, NUL included */
 #define RPC_ARGS_MAX 3    /* most arguments of a command */
 #define RPC_ARG_MAX 255   /* longest argument of any command, bytes */
 
@@ -89,10 +89,23 @@ rpc_fail(rpc_t *rpc, void *ctx, int code, const char *fmt, ...)
 static void rpc_fail_err(rpc_t *rpc, void *ctx, int code, const char *err)
 {
 	char buf[RPC_FAULT_MAX];
-	size_t len = strlen(err);
+	size_t len = strlen(err), cut;
+	int plain = af_text_plain(err, len);
 
-	af_text_escape(err, len, buf, sizeof(buf));
-	if(len >= sizeof(buf) || !af_text_plain(err, len)) {
+	if(plain && len < sizeof(buf)) {
+		/* the core's errors are plain already (what they quote is
+		 * escaped there): not escaped twice */
+		memcpy(buf, err, len + 1);
+	} else if(plain) {
+		cut = sizeof(buf) - 4;
+		while(cut > 0 && ((unsigned char)err[cut] & 0xc0) == 0x80)
+			cut--; /* not inside a UTF-8 character */
+		memcpy(buf, err, cut);
+		memcpy(buf + cut, "...", 4);
+	} else {
+		af_text_escape(err, len, buf, sizeof(buf));
+	}
+	if(len >= sizeof(buf) || !plain) {
 		char full[1024];
 		af_text_escape(err, len, full, sizeof(full));
 		LM_ERR("%s\n", full);
