@@ -6,6 +6,7 @@
 #                   (OPENSIPS_SRC; by default the release tarball unpacked
 #                   and built once in build/)
 #   make bench      core ns/check and Kamailio CPU per call
+#   make deb        Debian package for the installed kamailio (build/*.deb)
 #   make fuzz       each libFuzzer harness FUZZ_TIME seconds (default 60)
 # SPDX-License-Identifier: GPL-2.0-or-later
 
@@ -27,6 +28,8 @@ OPENSIPS_TARBALL ?= $(firstword $(wildcard \
 	$(TOP)/../shared/opensips/opensips-$(OPENSIPS_VERSION).tar.xz)
 OPENSIPS_SRC ?= $(BUILD)/opensips-$(OPENSIPS_VERSION)
 OS_MOD := $(BUILD)/opensips-module/antifraud.so
+# release of the module and tools (the Debian package's upstream version)
+AF_VERSION := 0.1.0
 
 CORE_SRC := $(wildcard $(CORE)/af_*.c)
 CORE_HDR := $(wildcard $(CORE)/af_*.h) $(wildcard $(CORE)/af_*.def)
@@ -53,7 +56,7 @@ UNIT_BIN := $(patsubst test/unit/%.c,$(BUILD)/san/%,$(UNIT_SRC))
 UNIT_HOST := test/unit/host.c
 
 .PHONY: all deps module run test unit integration bench clean distclean \
-	kamailio-src opensips opensips-src
+	kamailio-src opensips opensips-src deb
 
 all: module $(BUILD)/af-fingerprint $(BUILD)/af-rules-check
 
@@ -149,6 +152,10 @@ test: deps module opensips unit-build $(BUILD)/af-fingerprint \
 
 bench: deps module
 	@$(PYTHON) utils/bench.py
+
+# Debian package of the module, tools, sample rules and docs
+deb: module $(BUILD)/af-fingerprint $(BUILD)/af-rules-check
+	@utils/mkdeb.sh $(BUILD) $(AF_VERSION)
 
 include $(TOP)/test/fuzz/fuzz.mk
 

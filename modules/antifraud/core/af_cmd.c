@@ -13,6 +13,8 @@
 #include <string.h>
 #include "af_cmd.h"
 #include "af_core.h"
+#include "af_feed.h"
+#include "af_forget.h"
 #include "af_geo.h"
 #include "af_host.h"
 #include "af_rules.h"
@@ -439,7 +441,7 @@ void af_cmd_lookup(af_reply_t *r)
 		af_geo_lookup(g, &ip, &gi);
 	/* the most specific list entry, as af_check_source sees it */
 	for(i = 0; i < rules->n_lists; i++) {
-		plen = af_trie_lookup(rules->lists[i].trie, &ip, NULL);
+		plen = af_iplist_lookup(&rules->lists[i], &ip);
 		if(plen > best) {
 			best = plen;
 			list = rules->lists[i].name;
@@ -736,4 +738,74 @@ void af_cmd_account_release(af_reply_t *r)
 		r->ops->str(r, h, "account", esc(a.v[0], a.len[0], acct, sizeof(acct)));
 		r->ops->num(r, h, "released", 1);
 	}
+}
+
+void af_cmd_feeds(af_reply_t *r)
+{
+	char name[CMD_ARG_MAX * 4 + 4], file[512], error[1024];
+	af_rules_t *rules;
+	af_feed_info_t fi;
+	void *list, *h;
+	uint32_t i;
+
+	if(no_args(r) < 0)
+		return;
+	rules = af_core_acquire();
+	if(!rules) {
+		r->ops->fault(r, 500, "No rules loaded");
+		return;
+	}
+	if(!(list = r->ops->list(r, NULL, NULL))) {
+		af_core_release(rules);
+		return;
+	}
+	for(i = 0; i < rules->n_lists; i++) {
+		if(!rules->lists[i].file)
+			continue;
+		af_feed_info(&rules->lists[i], &fi);
+		if(!(h = r->ops->object(r, list, NULL)))
+			break;
+		r->ops->str(r, h, "name",
+				escn(rules->lists[i].name, CMD_ARG_MAX, name, sizeof(name)));
+		r->ops->str(r, h, "file",
+				escn(rules->lists[i].file, 4096, file, sizeof(file)));
+		r->ops->num(r, h, "entries", fi.entries);
+		r->ops->num(r, h, "swaps", fi.swaps);
+		r->ops->num(r, h, "refusals", fi.refusals);
+		r->ops->num(r, h, "loaded", (int64_t)(fi.loaded_ms / 1000));
+		r->ops->str(r, h, "error",
+				escn(fi.error, sizeof(fi.error), error, sizeof(error)));
+	}
+	af_core_release(rules);
+}
+
+void af_cmd_forget(af_reply_t *r)
+{
+	static const cmd_spec_t spec = {" caller|number|source|account subject",
+			2, 2, {"kind", "subject"}, "ss", {16, AF_KEY_MAX}};
+	char err[256], subj[AF_KEY_MAX * 4 + 4];
+	uint64_t removed = 0;
+	cmd_args_t a;
+	void *h;
+	int k;
+
+	if(cmd_args(r, &spec, &a) < 0)
+		return;
+	k = af_subject_parse(a.v[0], a.len[0]);
+	if(k < 0) {
+		r->ops->fault(r, 400,
+				"Unknown subject kind (caller, number, source or account)");
+		return;
+	}
+	if(af_forget((af_subject_t)k, a.v[1], a.len[1], &removed, err,
+			   sizeof(err))
+			< 0) {
+		fail_err(r, removed || strstr(err, "store") ? 500 : 400, err);
+		return;
+	}
+	if(!(h = r->ops->object(r, NULL, NULL)))
+		return;
+	r->ops->str(r, h, "kind", af_subject_name((af_subject_t)k));
+	r->ops->str(r, h, "subject", esc(a.v[1], a.len[1], subj, sizeof(subj)));
+	r->ops->num(r, h, "removed", count32(removed));
 }

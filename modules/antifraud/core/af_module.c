@@ -133,6 +133,11 @@ int af_module_init(const af_host_t *host, const af_params_t *p, char *err,
 				p->alert_repeat_interval, p->alert_rate, p->alert_burst);
 		return -1;
 	}
+	if(p->feed_interval < 0 || p->feed_interval > 86400) {
+		snprintf(err, errlen, "feed_interval must be 0..86400 s (got %d)",
+				p->feed_interval);
+		return -1;
+	}
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.rules_path = p->config;
 	cfg.shm_entries = (uint32_t)p->shm_entries;
@@ -142,6 +147,7 @@ int af_module_init(const af_host_t *host, const af_params_t *p, char *err,
 	cfg.alert_repeat_s = (uint32_t)p->alert_repeat_interval;
 	cfg.alert_rate = (uint32_t)p->alert_rate;
 	cfg.alert_burst = (uint32_t)p->alert_burst;
+	cfg.feed_interval_s = (uint32_t)p->feed_interval;
 	if(p->redis && *p->redis
 			&& af_mod_redis_cfg(p, &rc, &cfg, err, errlen) < 0)
 		return -1;

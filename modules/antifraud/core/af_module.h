@@ -38,7 +38,7 @@ typedef struct af_params {
 		.redis = "", .redis_connect_timeout = 20,                         \
 		.redis_command_timeout = 10, .redis_prefix = "af:",               \
 		.redis_fallback = "local", .redis_retry_interval = 1000,          \
-		.auth_learn = 1                                                   \
+		.auth_learn = 1, .feed_interval = 5                               \
 	}
 
 /*

@@ -14,7 +14,7 @@ static const char *const af_var_tab[AF_VAR__COUNT] = {
 #define AF_VAR(name, kind, value) #name,
 #include "af_var.def"
 #undef AF_VAR
-		"redis"};
+		"redis", "json"};
 
 int af_var_id(const char *name, size_t len)
 {
@@ -78,6 +78,13 @@ void af_var_get(af_vars_t *vars, int id, af_value_t *out)
 	}
 	if(!v->check)
 		return;
+	if(id == AF_VAR_json) {
+		if(af_alert_json(v, vars->req, af_now_ms(), vars->json,
+				   sizeof(vars->json))
+				> 0)
+			out->s = vars->json;
+		return;
+	}
 	if(!vars->formatted) {
 		af_reasons_format(v->reasons, vars->reasons, sizeof(vars->reasons));
 		af_reasons_format(v->blocking, vars->blocking, sizeof(vars->blocking));

@@ -12,13 +12,18 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "af_core.h"
+#include "af_json.h"
+#include "af_request.h"
 
-/* the variable ids: AF_VAR_<name> (af_var.def), then redis */
+/* the variable ids: AF_VAR_<name> (af_var.def), then redis (the
+ * cluster store's state) and json (the verdict as one JSON object,
+ * af_json.h) */
 typedef enum af_var_id {
 #define AF_VAR(name, kind, value) AF_VAR_##name,
 #include "af_var.def"
 #undef AF_VAR
 	AF_VAR_redis,
+	AF_VAR_json,
 	AF_VAR__COUNT
 } af_var_id_t;
 
@@ -28,6 +33,10 @@ typedef struct af_vars {
 	char reasons[256];
 	char blocking[256];
 	int formatted;
+	/* the request json describes (the glue sets it while it runs the
+	 * alert event, or while it reads json in a request): NULL none */
+	const af_request_t *req;
+	char json[AF_JSON_MAX];
 } af_vars_t;
 
 /* a value: s NULL for null when is_int is 0 */

@@ -30,7 +30,11 @@
 MODULE_VERSION
 
 
-static af_params_t af_p = AF_PARAMS_DEFAULT("/etc/kamailio/antifraud.yaml");
+static af_params_t af_p = AF_PARAMS_DEFAULT("/etc/kamailio/antifraud/antifraud.yaml");
+/* Kamailio only: labelled metrics into xhttp_prom, seconds between
+ * pushes (0: never); the KEMI function run for the events */
+static int af_prom_interval = 5;
+static str af_event_callback = STR_NULL;
 
 static int af_redis_rt = -1; /* event_route[antifraud:redis] */
 
@@ -84,6 +88,8 @@ static cmd_export_t cmds[] = {
 #define AF_PARAM_FN(n) {#n, PARAM_STRING | PARAM_USE_FUNC, (void *)af_param_##n},
 static param_export_t params[] = {
 #include "af_module.def"
+	{"prom_interval", PARAM_INT, &af_prom_interval},
+	{"event_callback", PARAM_STR, &af_event_callback},
 	{0, 0, 0}
 };
 #undef AF_PARAM_STR
@@ -137,18 +143,19 @@ static void af_redis_announce(int up)
 	sip_msg_t *fmsg;
 
 	LM_NOTICE("redis: %s\n", up ? "up again" : "down");
-	if(af_redis_rt < 0)
+	if(!af_kam_event_wanted(af_redis_rt))
 		return;
 	fmsg = faked_msg_next();
 	if(!fmsg)
 		return;
-	af_kam_run_event(af_redis_rt, fmsg, EVENT_ROUTE);
+	af_kam_run_event(af_redis_rt, fmsg, EVENT_ROUTE, "antifraud:redis");
 }
 
 static void af_kam_timer(unsigned int ticks, void *param)
 {
 	int ev = af_module_timer();
 
+	af_kam_prom_timer(af_now_ms());
 	if(ev)
 		af_redis_announce(ev == 2);
 }
@@ -181,10 +188,16 @@ static int mod_init(void)
 {
 	char err[512];
 
+	if(af_prom_interval < 0 || af_prom_interval > 86400) {
+		LM_ERR("prom_interval must be 0..86400 s (got %d)\n",
+				af_prom_interval);
+		return -1;
+	}
 	if(af_module_init(&af_kam_host, &af_p, err, sizeof(err)) < 0) {
 		LM_ERR("%s\n", err);
 		return -1;
 	}
+	af_kam_prom_init(af_prom_interval);
 	if(af_core_clustered()) {
 		/* the subscriber for the other nodes' bans, unbans, reloads */
 		register_procs(1);
@@ -210,7 +223,7 @@ static int mod_init(void)
 		LM_ERR("failed to register the timer\n");
 		goto error;
 	}
-	af_kam_verdict_init();
+	af_kam_verdict_init(&af_event_callback);
 	af_redis_rt = route_lookup(&event_rt, "antifraud:redis");
 	if(af_redis_rt >= 0 && event_rt.rlist[af_redis_rt] == NULL)
 		af_redis_rt = -1;

@@ -129,6 +129,8 @@ const mi_export_t af_os_mi_cmds[] = {
 	AF_MI(dest_explain, AF_R(dest_explain, "number"),
 		AF_R(dest_explain, "number", "caller"),
 		AF_R(dest_explain, "number", "caller", "profile")),
+	AF_MI(feeds, AF_R(feeds, 0)),
+	AF_MI(forget, AF_R(forget, "kind", "subject")),
 	{EMPTY_MI_EXPORT}
 };
 /* clang-format on */

@@ -384,10 +384,17 @@ static int af_os_pv_name(pv_spec_p sp, const str *in)
 static int af_os_pv_get(struct sip_msg *msg, pv_param_t *param,
 		pv_value_t *res)
 {
+	int id = param ? param->pvn.u.isname.name.n : -1;
+	af_request_t req;
 	af_value_t val;
 	str s;
 
-	af_var_get(&af_os_last, param ? param->pvn.u.isname.name.n : -1, &val);
+	/* json describes the message's own request */
+	if(id == AF_VAR_json && msg && msg->first_line.type == SIP_REQUEST
+			&& af_os_request(msg, &req) == 0)
+		af_os_last.req = &req;
+	af_var_get(&af_os_last, id, &val);
+	af_os_last.req = NULL;
 	if(!val.is_int && val.s) {
 		s.len = strlen(s.s = (char *)val.s);
 		return pv_get_strval(msg, param, res, &s);
