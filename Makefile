@@ -81,7 +81,14 @@ $(BUILD)/san/test_%: test/unit/test_%.c $(UNIT_HOST) test/unit/host.h \
 	$(CC) $(SAN_CFLAGS) -I$(MOD) -Itest/unit $< $(UNIT_HOST) $(SAN_OBJ) \
 		-o $@ -lcmocka $(CORE_LIBS)
 
-unit-build: $(UNIT_BIN)
+# reliability: the core's rule loader under ASan/UBSan, fed mutated rule
+# files by test/reliability/rules_mutate.py
+$(BUILD)/san/rules-load: test/reliability/rules_load.c $(UNIT_HOST) \
+		test/unit/host.h $(SAN_OBJ)
+	$(CC) $(SAN_CFLAGS) -I$(MOD) -Itest/unit $< $(UNIT_HOST) $(SAN_OBJ) \
+		-o $@ $(CORE_LIBS)
+
+unit-build: $(UNIT_BIN) $(BUILD)/san/rules-load
 
 unit: deps unit-build
 	@$(PYTHON) -m pytest -q test/unit
