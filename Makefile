@@ -3,6 +3,11 @@
 #   make run        start Kamailio with the module on 127.0.0.1:5060
 #   make test       unit tests (ASan/UBSan) + integration tests
 #   make bench      core ns/check and Kamailio CPU per call
+#   make test-valgrind  integration scenarios with kamailio under memcheck
+#   make soak       20 min of mixed legitimate and hostile traffic
+#                   (SOAK_MINUTES=n), report in build/soak-report.txt
+#   make hostile    100,000 mutated requests, 10,000 mutated rule files,
+#                   1,000 reloads under traffic; report in build/hostile-report.txt
 # SPDX-License-Identifier: GPL-2.0-or-later
 
 SHELL := /bin/bash
@@ -32,7 +37,7 @@ UNIT_BIN := $(patsubst test/unit/%.c,$(BUILD)/san/%,$(UNIT_SRC))
 UNIT_HOST := test/unit/host.c
 
 .PHONY: all deps module run test unit integration bench clean distclean \
-	kamailio-src
+	kamailio-src soak hostile test-valgrind
 
 all: module $(BUILD)/af-fingerprint
 
@@ -104,6 +109,17 @@ test: deps module unit-build $(BUILD)/af-fingerprint
 
 bench: deps module
 	@$(PYTHON) utils/bench.py
+
+# reliability runs (README, Reliability): too long for make test
+SOAK_MINUTES ?= 20
+soak: deps module
+	SOAK_MINUTES=$(SOAK_MINUTES) $(PYTHON) test/reliability/soak.py
+
+hostile: deps module unit-build
+	$(PYTHON) test/reliability/hostile.py
+
+test-valgrind: deps module
+	AF_VALGRIND=1 $(PYTHON) -m pytest -q test/integration/test_valgrind.py
 
 clean:
 	rm -rf $(BUILD)/pic $(BUILD)/san $(BUILD)/libafcore.a $(BUILD)/bench \
