@@ -119,7 +119,7 @@ hostile: deps module unit-build
 	$(PYTHON) test/reliability/hostile.py
 
 test-valgrind: deps module
-	AF_VALGRIND=1 $(PYTHON) -m pytest -q test/integration/test_valgrind.py
+	AF_VALGRIND=1 $(PYTHON) -m pytest -q -s test/reliability/valgrind_scenarios.py
 
 clean:
 	rm -rf $(BUILD)/pic $(BUILD)/san $(BUILD)/libafcore.a $(BUILD)/bench \
