@@ -837,7 +837,7 @@ static int rl_lists(af_rl_t *c, const yaml_node_t *n)
 				return -1;
 			if(af_trie_load_file(
 					   l->trie, l->file, 1, c->y.err, c->y.errlen) < 0)
-				return -1;
+				return af_yl_cite(&c->y, lv[K_FILE]);
 		}
 		af_yl_pop(&c->y, old);
 	}
@@ -898,7 +898,13 @@ static int rl_fingerprint(af_rl_t *c, const yaml_node_t *n)
 		return -1;
 	c->r->signatures = af_sig_load(
 			c->y.arena, c->r->signatures_path, c->y.err, c->y.errlen);
-	return c->r->signatures ? 0 : -1;
+	if(!c->r->signatures) {
+		old = af_yl_push(&c->y, "signatures", 10);
+		af_yl_cite(&c->y, v[K_SIGNATURES]);
+		af_yl_pop(&c->y, old);
+		return -1;
+	}
+	return 0;
 }
 
 /*

@@ -36,6 +36,23 @@ int af_yl_err(af_yl_t *c, const yaml_node_t *n, const char *fmt, ...)
 	return -1;
 }
 
+int af_yl_cite(af_yl_t *c, const yaml_node_t *n)
+{
+	char inner[512];
+	const char *p, *q;
+
+	if(!c->err || !c->errlen)
+		return -1;
+	for(p = strchr(c->err, ':'); p; p = strchr(p + 1, ':')) {
+		for(q = p + 1; *q >= '0' && *q <= '9'; q++)
+			;
+		if(q > p + 1 && *q == ':')
+			return -1; /* "file:line:" already */
+	}
+	snprintf(inner, sizeof(inner), "%s", c->err);
+	return af_yl_err(c, n, "%s", inner);
+}
+
 int af_yl_oom(af_yl_t *c, const yaml_node_t *n)
 {
 	return af_yl_err(c, n, "out of memory");

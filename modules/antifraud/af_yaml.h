@@ -50,6 +50,14 @@ typedef struct af_yl {
 int af_yl_err(af_yl_t *c, const yaml_node_t *n, const char *fmt, ...)
 		__attribute__((format(printf, 3, 4)));
 
+/*
+ * The error of a file that node n names (a list, the number plan, the
+ * signature file) said where in that file; when it says no line ("path:
+ * No such file or directory"), prefixes it with n's "file:line: key.path:"
+ * so that the rule file's line is named too. Returns -1.
+ */
+int af_yl_cite(af_yl_t *c, const yaml_node_t *n);
+
 /* Reports that memory ran out while reading node n; returns -1. */
 int af_yl_oom(af_yl_t *c, const yaml_node_t *n);
 

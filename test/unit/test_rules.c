@@ -473,10 +473,43 @@ static void test_missing_rule_file(void **state)
 	assert_null(af_rules_load("/nonexistent/rules.yaml", NULL, 0));
 }
 
+/* A file the rules name that cannot be read: the error names the rule
+ * file's line and key as well as the file (mutated rule files found
+ * "path: No such file or directory" alone). */
+static void test_missing_named_files(void **state)
+{
+	static const struct {
+		const char *text;
+		const char *where;
+	} cases[] = {
+			{"version: 1\nlists:\n  bl:\n    file: absent.txt\n" PROF,
+					":4: lists.bl.file: "},
+			{"version: 1\nfingerprint:\n  signatures: absent.yaml\n" PROF,
+					":3: fingerprint.signatures: "},
+			{"version: 1\ndest:\n  numplan: absent.csv\n" PROF,
+					":3: dest.numplan: "},
+	};
+	long live = test_host_shm_live();
+	size_t i;
+
+	for(i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		assert_null(load_text(cases[i].text));
+		if(strncmp(err, path_buf, strlen(path_buf)) != 0
+				|| strncmp(err + strlen(path_buf), cases[i].where,
+						   strlen(cases[i].where))
+						   != 0
+				|| !strstr(err, "absent.")
+				|| !strstr(err, "No such file or directory"))
+			fail_msg("case %zu: got \"%s\", want \"%s%s...absent...\"", i,
+					err, path_buf, cases[i].where);
+		assert_int_equal(test_host_shm_live(), live);
+	}
+}
+
 static void test_list_files(void **state)
 {
 	long live = test_host_shm_live();
-	char list[512], want[600];
+	char list[512], want[1200];
 	const af_iplist_t *l;
 	af_rules_t *r;
 
@@ -521,7 +554,9 @@ static void test_list_files(void **state)
 	r = load_text("version: 1\nlists:\n  bl:\n    file: no-such-list.txt\n"
 				  PROF);
 	assert_null(r);
-	snprintf(want, sizeof(want), "%s: No such file or directory", list);
+	snprintf(want, sizeof(want),
+			"%s:4: lists.bl.file: %s: No such file or directory", path_buf,
+			list);
 	assert_string_equal(err, want);
 	assert_int_equal(test_host_shm_live(), live);
 }
@@ -708,6 +743,7 @@ int main(void)
 		cmocka_unit_test(test_profiles),
 		cmocka_unit_test(test_check_names),
 		cmocka_unit_test(test_large),
+		cmocka_unit_test(test_missing_named_files),
 	};
 
 	test_host_init();
