@@ -415,6 +415,54 @@ static void af_yl_yaml_error(af_yl_t *c, yaml_parser_t *p, FILE *f)
 				p->problem ? p->problem : "error");
 }
 
+/*
+ * Walks the events of the file once and refuses collections nested
+ * deeper than AF_YL_MAX_DEPTH: libyaml's scanner costs the square of the
+ * nesting depth (100,000 nested '[' in 200 KB took about a minute to
+ * refuse), so the walk stops at the limit, before the cost grows. A
+ * syntax error ends the walk without a verdict (the load reports it).
+ * Returns 0, or -1 with the error set; rewinds f either way.
+ */
+static int yl_depth_check(af_yl_t *c, FILE *f)
+{
+	yaml_parser_t parser;
+	yaml_event_t ev;
+	int depth = 0, rc = 0, done = 0;
+
+	if(!yaml_parser_initialize(&parser))
+		return 0; /* the load reports it */
+	yaml_parser_set_input_file(&parser, f);
+	while(!done && yaml_parser_parse(&parser, &ev)) {
+		switch(ev.type) {
+			case YAML_SEQUENCE_START_EVENT:
+			case YAML_MAPPING_START_EVENT:
+				if(++depth > AF_YL_MAX_DEPTH) {
+					snprintf(c->err, c->errlen,
+							"%s:%lu: collections nested deeper than %d"
+							" levels",
+							c->file, (unsigned long)ev.start_mark.line + 1,
+							AF_YL_MAX_DEPTH);
+					rc = -1;
+					done = 1;
+				}
+				break;
+			case YAML_SEQUENCE_END_EVENT:
+			case YAML_MAPPING_END_EVENT:
+				depth--;
+				break;
+			case YAML_STREAM_END_EVENT:
+				done = 1;
+				break;
+			default:
+				break;
+		}
+		yaml_event_delete(&ev);
+	}
+	yaml_parser_delete(&parser);
+	rewind(f);
+	return rc;
+}
+
 int af_yl_load(af_yl_t *c, const char *what,
 		int (*build)(af_yl_t *, void *), void *arg)
 {
@@ -427,6 +475,10 @@ int af_yl_load(af_yl_t *c, const char *what,
 	f = fopen(c->file, "rb");
 	if(!f) {
 		snprintf(c->err, c->errlen, "%s: %s", c->file, strerror(errno));
+		return -1;
+	}
+	if(yl_depth_check(c, f) < 0) {
+		fclose(f);
 		return -1;
 	}
 	if(!yaml_parser_initialize(&parser)) {

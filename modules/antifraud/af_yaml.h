@@ -24,6 +24,7 @@
 #include "af_arena.h"
 
 #define AF_YL_SHOW 80 /* bytes of a value quoted in a message */
+#define AF_YL_MAX_DEPTH 64 /* collections nested deeper: the file is refused */
 
 /* The text of a scalar node, and how much of it a message quotes. */
 #define AF_YL_TEXT(n) ((const char *)(n)->data.scalar.value)
