@@ -27,8 +27,8 @@ import sys
 import threading
 import time
 
-from common import (ACCOUNTS, BUILD, HERE, h, log, memory_verdict,
-                    percentile, sample, start_kamailio)
+from common import (ACCOUNTS, BUILD, HERE, crash_lines, h, log,
+                    memory_verdict, percentile, sample, start_kamailio)
 
 SEED = 17
 PROBE_INTERVAL = 0.02
@@ -248,7 +248,7 @@ def pids_of(k):
     return set(re.findall(r"pid: (\d+)", k.rpc("pkg.stats").stdout))
 
 
-def phase_traffic(k, count, report):
+def phase_traffic(k, count, report, control=False):
     rng = random.Random(SEED)
     msgs = corpus()
     kam_host = ("%s:%d" % (k.ip, k.port)).encode()
@@ -304,9 +304,12 @@ def phase_traffic(k, count, report):
     fails = []
     if not k.alive():
         fails.append("kamailio died")
-    report.append("== 1. %d mutated requests (%d over TCP) in %.0f s "
-                  "(%.0f/s), seed %d, %d base requests" % (
-                      sent, tcp, elapsed, sent / elapsed, SEED, len(msgs)))
+    report.append("== 1%s. %d mutated requests (%d over TCP) in %.0f s "
+                  "(%.0f/s), seed %d, %d base requests%s" % (
+                      "a" if control else "", sent, tcp, elapsed,
+                      sent / elapsed, SEED, len(msgs),
+                      " -- control: the same run without the module"
+                      " (-A AF_WITHOUT)" if control else ""))
     report.append("OPTIONS probes from a clean source every %d ms: %d sent, "
                   "%d unanswered, median %.2f ms, p99 %.2f ms, max %.2f ms, "
                   "%d over 50 ms" % (PROBE_INTERVAL * 1000, fig["probes"],
@@ -317,6 +320,10 @@ def phase_traffic(k, count, report):
         fails.append("%d probes unanswered" % fig["lost"])
     if fig["max_ms"] > PROBE_DEADLINE * 1000:
         fails.append("a probe took %.1f ms (> 50 ms)" % fig["max_ms"])
+    log_lines = sum(1 for _ in open(k.log_path, "rb"))
+    report.append("kamailio log lines written: %d" % log_lines)
+    if control:
+        return []
     stats = h.parse_kamcmd(k.rpc("antifraud.stats").stdout)
     report.append("module: " + ", ".join("%s %s" % (x, stats.get(x)) for x in (
         "checks", "allowed", "alerts", "blocked", "errors", "bans",
@@ -405,18 +412,28 @@ def main():
     rule_files = int(os.environ.get("HOSTILE_RULE_FILES", "10000"))
     workdir = os.path.join(BUILD, "hostile")
     shutil.rmtree(workdir, ignore_errors=True)
-    k, uas = start_kamailio(workdir)
     report = ["== antifraud hostile run (%s)" % time.strftime("%Y-%m-%d %H:%M")]
     fails = []
+    if count:
+        # control: the same requests to the same cfg without the module
+        k, uas = start_kamailio(os.path.join(workdir, "control"),
+                                extra_defines={"AF_WITHOUT": None})
+        try:
+            phase_traffic(k, count, report, control=True)
+        finally:
+            k.stop()
+            h.Sipp.stop(uas)
+    k, uas = start_kamailio(workdir)
     try:
         pids0 = pids_of(k)
         log("hostile: kamailio on %s:%d, %d processes", k.ip, k.port,
             len(pids0))
-        fails += phase_traffic(k, count, report)
+        if count:
+            fails += phase_traffic(k, count, report)
         log("hostile: traffic done; reloads")
         if k.alive():
             fails += phase_reloads(k, workdir, report, reloads)
-        crashed = k.crashed()
+        crashed = crash_lines(k)
         if crashed:
             fails.append("crash in the log: %s" % crashed[:3])
         if not k.alive() or pids_of(k) != pids0:

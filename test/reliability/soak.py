@@ -30,7 +30,7 @@ import sys
 import threading
 import time
 
-from common import (ACCOUNTS, BUILD, h, log, memory_verdict,
+from common import (ACCOUNTS, BUILD, crash_lines, h, log, memory_verdict,
                     redis_keys_without_ttl, sample, start_kamailio)
 
 LEGIT_NUMBER = "+33123456789"
@@ -227,7 +227,7 @@ class Soak:
             self.samples.append(final)
         else:
             fails.append("kamailio is not running")
-        crashed = self.k.crashed()
+        crashed = crash_lines(self.k)
         if crashed:
             fails.append("crash in the log: %s" % crashed[:3])
         pids1 = {int(x) for x in re.findall(
