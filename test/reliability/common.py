@@ -33,7 +33,8 @@ def log(fmt, *args):
     sys.stdout.flush()
 
 
-def start_kamailio(workdir, redis_url=None, children=4, extra_defines=None):
+def start_kamailio(workdir, redis_url=None, children=4, extra_defines=None,
+                   log_stderr=True):
     """kamailio with the soak rules, the accounts of ACCOUNTS (registrar,
     digest auth), reload_min_interval 0 and a sipp UAS as next hop."""
     os.makedirs(workdir, exist_ok=True)
@@ -49,6 +50,7 @@ def start_kamailio(workdir, redis_url=None, children=4, extra_defines=None):
     defines.update(extra_defines or {})
     k = h.Kamailio(workdir, rules, next_hop_port=uas_port, children=children,
                    defines=defines, accounts=ACCOUNTS)
+    k.log_stderr = log_stderr
     k.start(timeout=30)
     return k, uas
 
