@@ -140,6 +140,14 @@ class Server:
                 self.defines["AF_NONCE_EXPIRE"] = int(nonce_expire)
         self.proc = None
         self.wrapper = []  # e.g. valgrind
+        # AF_VALGRIND=1 (make test-valgrind): every server process under
+        # valgrind memcheck, one log per process (vgcheck.py reads them)
+        self.valgrind_logs = None
+        if os.environ.get("AF_VALGRIND"):
+            self.valgrind_logs = os.path.join(
+                workdir, "valgrind-%d" % self.port)
+            os.makedirs(self.valgrind_logs, exist_ok=True)
+            self.wrapper = valgrind_args(self.valgrind_logs)
         self.extra_args = []  # more server options
 
     def settings(self):
@@ -159,6 +167,8 @@ class Server:
         raise NotImplementedError
 
     def start(self, expect_fail=False, timeout=15):
+        if self.valgrind_logs:
+            timeout *= 8  # memcheck runs the server 10-50 times slower
         args = self.command()
         self.log = open(self.log_path, "w")
         self.proc = subprocess.Popen(self.wrapper + args, stdout=self.log,
@@ -203,7 +213,7 @@ class Server:
         if self.proc and self.proc.poll() is None:
             os.killpg(self.proc.pid, signal.SIGTERM)
             try:
-                self.proc.wait(timeout=10)
+                self.proc.wait(timeout=120 if self.valgrind_logs else 10)
             except subprocess.TimeoutExpired:
                 os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait()
@@ -221,17 +231,19 @@ class Kamailio(Server):
         super().__init__(workdir, rules, **kw)
         self.ctl = os.path.join(workdir, "kamailio_ctl")
         self.cfg = SAMPLE_CFG
+        self.log_stderr = True  # False: the cfg's syslog (no crash check)
 
     def command(self):
-        args = ["kamailio", "-f", self.cfg, "-DD", "-E", "-m", "128",
-                "-Y", self.workdir]
+        args = ["kamailio", "-f", self.cfg, "-DD"] + \
+            (["-E"] if self.log_stderr else []) + ["-m", "128",
+                                                   "-Y", self.workdir]
         d = self.settings()
         d.update({"AF_MODULE": '"%s"' % MODULE,
                   "AF_CTL": '"unix:%s"' % self.ctl,
                   "AF_MPATH": '"%s"' % kamailio_mpath()})
         for k, v in d.items():
             args += ["-A", k if v is None else "%s=%s" % (k, v)]
-        return self.wrapper + args + self.extra_args
+        return args + self.extra_args
 
     def ready(self):
         if not os.path.exists(self.ctl):
@@ -262,13 +274,28 @@ class Kamailio(Server):
     def rpc(self, *args, check=True):
         p = subprocess.run(["kamcmd", "-s", "unix:" + self.ctl] +
                            [str(a) for a in args],
-                           capture_output=True, text=True, timeout=10)
+                           capture_output=True, text=True,
+                           timeout=90 if self.valgrind_logs else 10)
         if p.returncode == 0 and p.stdout.startswith("error:"):
             p.returncode = 1  # kamcmd exits 0 on an RPC fault
         if check and p.returncode != 0:
             raise AssertionError("kamcmd %s failed: %s %s" % (
                 " ".join(map(str, args)), p.stdout, p.stderr))
         return p
+
+
+VALGRIND_SUPP = os.path.join(ROOT, "test", "reliability", "valgrind.supp")
+
+
+def valgrind_args(logdir):
+    """valgrind memcheck in front of the server: children followed
+    (fork), one log per process, full leak check at exit."""
+    return ["valgrind", "--tool=memcheck", "--leak-check=full",
+            "--show-leak-kinds=definite,indirect,possible",
+            "--errors-for-leak-kinds=definite", "--track-origins=no",
+            "--num-callers=30", "--child-silent-after-fork=no",
+            "--trace-children=yes", "--suppressions=" + VALGRIND_SUPP,
+            "--log-file=" + os.path.join(logdir, "vg-%p.log")]
 
 
 def mi_fifo(fifo, method, params=None, timeout=10.0):
@@ -358,7 +385,7 @@ class OpenSIPS(Server):
             v = "" if v is None else "=%s" % v
             assert " " not in v, "OpenSIPS splits -p at spaces: %r" % v
             pp.append("-D%s%s" % (k, v))
-        return self.wrapper + [
+        return [
             os.path.join(OPENSIPS_SRC, "opensips"), "-F", "-m", "128",
             "-w", self.workdir, "-f", self.cfg, "-p", " ".join(pp)] + \
             self.extra_args
