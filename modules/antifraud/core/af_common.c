@@ -41,6 +41,13 @@ static const char *const reason_names[AF_R__COUNT] = {
 	[AF_R_AUTH_FAILURES] = "auth_failures",
 	[AF_R_ACCOUNT_ATTACK] = "account_attack",
 	[AF_R_NEW_COUNTRY_LOGIN] = "new_country_login",
+	[AF_R_ASR_LOW] = "asr_low",
+	[AF_R_ACD_HIGH] = "acd_high",
+	[AF_R_SHORT_CALLS] = "short_calls",
+	[AF_R_MINUTES] = "minutes",
+	[AF_R_PDD] = "pdd",
+	[AF_R_DURATION] = "duration",
+	[AF_R_SIGNAL_MIX] = "signal_mix",
 };
 
 const char *af_reason_name(af_reason_t r)

@@ -65,6 +65,15 @@ typedef enum af_reason {
 	AF_R_ACCOUNT_ATTACK,    /* account under attack, source not known good */
 	AF_R_NEW_COUNTRY_LOGIN, /* first success from a new country after
 							 * failures: a likely stolen password */
+	/* analytics: how calls end (af_outcome.h) */
+	AF_R_ASR_LOW,           /* answer-seizure ratio below the rule */
+	AF_R_ACD_HIGH,          /* average call duration above the rule */
+	AF_R_SHORT_CALLS,       /* share of short answered calls above */
+	AF_R_MINUTES,           /* minutes in the window above the rule */
+	AF_R_PDD,               /* average post-dial delay above the rule */
+	AF_R_DURATION,          /* a call up past its duration limit */
+	AF_R_SIGNAL_MIX,        /* the mix of requests and answers diverges
+							 * from the baseline of the time slot */
 	AF_R__COUNT
 } af_reason_t;
 

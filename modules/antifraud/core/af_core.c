@@ -19,6 +19,7 @@
 #include <sys/random.h>
 #include "af_alert.h"
 #include "af_check.h"
+#include "af_outcome_int.h"
 #include "af_core.h"
 #include "af_host.h"
 #include "af_lock.h"
@@ -61,6 +62,10 @@ static const char *const stat_names[AF_ST__COUNT] = {
 	[AF_ST_AUTH_OK] = "auth_ok",
 	[AF_ST_ACCOUNT_ATTACKS] = "account_attacks",
 	[AF_ST_ALERTS_SUPPRESSED] = "alerts_suppressed",
+	[AF_ST_CALLS_FOLLOWED] = "calls_followed",
+	[AF_ST_CALLS_ENDED] = "calls_ended",
+	[AF_ST_CALLS_TERMINATED] = "calls_terminated",
+	[AF_ST_SIGNALS] = "signals",
 };
 
 const char *af_stat_name(af_stat_t s)
@@ -277,9 +282,13 @@ int af_core_init(const af_core_cfg_t *cfg, char *err, size_t errlen)
 		snprintf(err, errlen, "out of shared memory (alert table)");
 		goto error_dest;
 	}
+	if(af_outcome_init() < 0) {
+		snprintf(err, errlen, "out of shared memory (analytics)");
+		goto error_alert;
+	}
 	r = af_rules_load(cfg->rules_path, err, errlen);
 	if(!r)
-		goto error_dest;
+		goto error_alert;
 	if(geo_validate(r, err, errlen) < 0)
 		goto error_rules;
 	publish(r);
@@ -289,8 +298,10 @@ int af_core_init(const af_core_cfg_t *cfg, char *err, size_t errlen)
 
 error_rules:
 	af_rules_free(r);
-error_dest:
+error_alert:
+	af_outcome_destroy();
 	af_alert_destroy();
+error_dest:
 	af_dest_destroy();
 error_store:
 	if(store != local_store)
@@ -321,6 +332,7 @@ void af_core_destroy(void)
 	if(local_store)
 		local_store->ops->destroy(local_store);
 	store = local_store = NULL;
+	af_outcome_destroy();
 	af_alert_destroy();
 	af_dest_destroy();
 	af_lock_destroy(&shared->lock);

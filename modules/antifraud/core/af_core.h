@@ -118,6 +118,10 @@ typedef enum af_stat {
 	AF_ST_AUTH_OK,      /* successful authentications learned */
 	AF_ST_ACCOUNT_ATTACKS, /* accounts that went under attack */
 	AF_ST_ALERTS_SUPPRESSED, /* alerts not raised: repeats, rate cap */
+	AF_ST_CALLS_FOLLOWED, /* calls whose outcome analytics follows */
+	AF_ST_CALLS_ENDED,    /* of which counted into the figures */
+	AF_ST_CALLS_TERMINATED, /* calls the duration guard ended */
+	AF_ST_SIGNALS,        /* signals counted into the signal mix */
 	AF_ST__COUNT
 } af_stat_t;
 
