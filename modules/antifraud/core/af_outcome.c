@@ -522,22 +522,6 @@ static void slot_of(const af_rules_t *r, uint64_t now, int *holiday,
 	*hour = lt.minute / 60;
 }
 
-/* this node's calls of the current minute, for the baselines */
-static void minute_add(const af_call_t *c, uint32_t seconds, uint64_t now)
-{
-	if(!oshared)
-		return;
-	af_lock(&oshared->lock);
-	if(!oshared->minute)
-		oshared->minute = now / 60000;
-	oshared->m_attempts++;
-	if(c->flags & AF_CALL_ANSWERED) {
-		oshared->m_answered++;
-		oshared->m_seconds += seconds;
-	}
-	af_unlock(&oshared->lock);
-}
-
 static void acc_add(acc_t *a, double x)
 {
 	a->n++;
@@ -552,7 +536,7 @@ static void minute_sample(const af_rules_t *r, uint64_t now)
 	int holiday, hour;
 	slot_t *sl;
 
-	if(!oshared->minute || oshared->minute == m)
+	if(!oshared->minute || m <= oshared->minute)
 		return;
 	slot_of(r, oshared->minute * 60000, &holiday, &hour);
 	sl = &oshared->slot[holiday][hour];
@@ -566,6 +550,25 @@ static void minute_sample(const af_rules_t *r, uint64_t now)
 	oshared->m_seconds = 0;
 	if(oshared->minute == 0)
 		oshared->minute = m;
+}
+
+/* this node's calls of the current minute, for the baselines */
+static void minute_add(const af_rules_t *r, const af_call_t *c,
+		uint32_t seconds, uint64_t now)
+{
+	if(!oshared)
+		return;
+	af_lock(&oshared->lock);
+	/* a host without a timer (a replay) moves the minute on here */
+	minute_sample(r, now);
+	if(!oshared->minute)
+		oshared->minute = now / 60000;
+	oshared->m_attempts++;
+	if(c->flags & AF_CALL_ANSWERED) {
+		oshared->m_answered++;
+		oshared->m_seconds += seconds;
+	}
+	af_unlock(&oshared->lock);
 }
 
 /* sets the enforcement marks of c's subjects (a second batch) */
@@ -691,7 +694,7 @@ int af_call_end(af_call_t *c, int code, uint64_t now_ms, af_verdict_t *v)
 	if(e->nops)
 		af_chk_exec(e->ops, e->nops, now_ms, v);
 	af_core_count(AF_ST_CALLS_ENDED);
-	minute_add(c, seconds, now_ms);
+	minute_add(r, c, seconds, now_ms);
 	/* judge every rule on every subject it names */
 	memset(marks, 0, sizeof(marks));
 	if(!v->store_failed && p->mode[AF_C_ANALYTICS] != AF_MODE_OFF) {

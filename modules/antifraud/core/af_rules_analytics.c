@@ -136,6 +136,7 @@ static int an_rule(af_rl_t *c, const yaml_node_t *n, int k, af_an_rule_t *ru)
 	double x;
 	int rc = 0, i;
 
+	memset(v, 0, sizeof(v));
 	keys[K_R_LIMIT] = limit_names[k];
 	keys[K_R_MIN] = "min_sample";
 	keys[K_R_WINDOW] = "window";
