@@ -16,8 +16,12 @@ KAMAILIO_SRC ?= $(BUILD)/kamailio-src
 PYTHON ?= /usr/bin/python3
 
 CORE_SRC := $(wildcard $(CORE)/af_*.c)
-CORE_HDR := $(wildcard $(CORE)/af_*.h)
+CORE_HDR := $(wildcard $(CORE)/af_*.h) $(wildcard $(CORE)/af_*.def)
 GLUE_SRC := $(wildcard $(MOD)/kamailio/*.c) $(wildcard $(MOD)/kamailio/*.h)
+# the Redis store's Lua scripts, embedded as C strings at build time
+LUA_SRC := $(wildcard $(CORE)/lua/*.lua)
+GEN := $(BUILD)/gen
+GEN_HDR := $(GEN)/af_store_redis_lua.h
 CORE_LIBS := -lmaxminddb -lhiredis -lpcre2-8 -lyaml -lpthread -lm
 
 WARN := -Wall -Wextra -Wno-unused-parameter -Wshadow -Wstrict-prototypes
@@ -47,9 +51,14 @@ $(KAMAILIO_SRC)/src/config.mak:
 kamailio-src: $(KAMAILIO_SRC)/src/config.mak
 
 # core: position-independent static library linked into the module
-$(BUILD)/pic/%.o: $(CORE)/%.c $(CORE_HDR)
+$(GEN_HDR): $(LUA_SRC) utils/lua2c.sh
 	@mkdir -p $(@D)
-	$(CC) $(CORE_CFLAGS) -c $< -o $@
+	utils/lua2c.sh $@ af_rds_lua_exec=$(CORE)/lua/af_store_redis_exec.lua \
+		af_rds_lua_list=$(CORE)/lua/af_store_redis_list.lua
+
+$(BUILD)/pic/%.o: $(CORE)/%.c $(CORE_HDR) $(GEN_HDR)
+	@mkdir -p $(@D)
+	$(CC) $(CORE_CFLAGS) -I$(GEN) -c $< -o $@
 
 $(BUILD)/libafcore.a: $(PIC_OBJ)
 	@rm -f $@
@@ -74,9 +83,9 @@ $(BUILD)/af-fingerprint: utils/af_fingerprint.c $(BUILD)/libafcore.a
 		$(BUILD)/libafcore.a -o $@ $(CORE_LIBS)
 
 # unit tests: the core under ASan/UBSan with a malloc + pthread host
-$(BUILD)/san/%.o: $(CORE)/%.c $(CORE_HDR)
+$(BUILD)/san/%.o: $(CORE)/%.c $(CORE_HDR) $(GEN_HDR)
 	@mkdir -p $(@D)
-	$(CC) $(SAN_CFLAGS) -c $< -o $@
+	$(CC) $(SAN_CFLAGS) -I$(GEN) -c $< -o $@
 
 $(BUILD)/san/test_%: test/unit/test_%.c $(UNIT_HOST) test/unit/host.h \
 		test/unit/store_ops.h test/unit/core_fixture.h $(SAN_OBJ)
@@ -101,7 +110,7 @@ bench: deps module
 	@$(PYTHON) utils/bench.py
 
 clean:
-	rm -rf $(BUILD)/pic $(BUILD)/san $(BUILD)/libafcore.a $(BUILD)/bench \
+	rm -rf $(BUILD)/pic $(BUILD)/san $(GEN) $(BUILD)/libafcore.a $(BUILD)/bench \
 		$(BUILD)/af-fingerprint \
 		$(MOD)/antifraud.so
 	-$(MAKE) -C $(MOD)/kamailio COREPATH=$(KAMAILIO_SRC)/src clean \

@@ -15,6 +15,7 @@
 #include <time.h>
 #include "af_core.h"
 #include "af_host.h"
+#include "af_store_redis.h"
 
 static void *b_alloc(size_t n)
 {

@@ -30,6 +30,8 @@
 #include "af_core.h"
 #include "af_host.h"
 #include "af_outcome_int.h"
+#include "af_store_cluster.h"
+#include "af_store_redis.h"
 #include "host.h"
 #include "core_fixture.h"
 

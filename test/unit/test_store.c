@@ -17,6 +17,7 @@
 #include <cmocka.h>
 #include "af_host.h"
 #include "af_store.h"
+#include "af_store_shm.h"
 #include "host.h"
 #include "store_ops.h"
 

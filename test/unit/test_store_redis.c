@@ -32,6 +32,7 @@
 #include <hiredis/hiredis.h>
 #include "af_host.h"
 #include "af_store.h"
+#include "af_store_shm.h"
 #include "af_store_redis.h"
 #include "host.h"
 #include "store_ops.h"

@@ -29,51 +29,9 @@ typedef enum af_mode {
  * af_reason_name() gives the stable machine-readable name.
  */
 typedef enum af_reason {
-	AF_R_BANNED = 0,        /* source is in the ban table */
-	AF_R_UNKNOWN_DOMAIN,    /* R-URI host is not ours */
-	AF_R_UNKNOWN_USER,      /* R-URI/To user does not exist */
-	AF_R_IP_DENY,           /* source in a deny list */
-	AF_R_GEO_COUNTRY,       /* source country denied / not allowed */
-	AF_R_GEO_CONTINENT,     /* source continent denied / not allowed */
-	AF_R_GEO_ASN,           /* source ASN denied */
-	AF_R_GEO_UNKNOWN,       /* source not in the GeoIP db, policy says so */
-	AF_R_SDP_IP_DENY,       /* an SDP address is in a deny list */
-	AF_R_SDP_GEO,           /* an SDP address fails the GeoIP policy */
-	AF_R_COUNTRY_HOP,       /* caller changed country too fast */
-	AF_R_CONTINENT_HOP,     /* caller changed continent too fast */
-	AF_R_SCANNER,           /* this request crossed the scanner threshold */
-	AF_R_SIGNATURE,         /* an attack tool's signature matched */
-	/* af_check_dest */
-	AF_R_DEST_INVALID,      /* what was dialed is not a number */
-	AF_R_DEST_INTL,         /* international, not allowed to this caller */
-	AF_R_DEST_PREMIUM,      /* premium rate, not allowed to this caller */
-	AF_R_DEST_CLASS,        /* a number class the profile refuses */
-	AF_R_DEST_COUNTRY,      /* destination country/zone not allowed */
-	AF_R_DEST_RANGE,        /* a refused number range (deny_prefixes) */
-	AF_R_DEST_RISK,         /* the number's risk tier is above max_risk */
-	AF_R_CALLER_BLOCKED,    /* the caller may not call at all */
-	AF_R_SCHEDULE,          /* outside business hours / on a holiday */
-	AF_R_RATE_CALLER,       /* calls per second/minute of the caller */
-	AF_R_RATE_COUNTRY,      /* calls per minute to the destination country */
-	AF_R_REPEAT_NUMBER,     /* the caller called this number too often */
-	AF_R_REPEAT_SIMILAR,    /* the caller called too many similar numbers */
-	AF_R_REPEAT_CALLERS,    /* too many callers called this number */
-	AF_R_CONC_CALLER,       /* concurrent international calls of the caller */
-	AF_R_CONC_TOTAL,        /* concurrent international calls of everyone */
-	/* account protection (learned authentication results) */
-	AF_R_AUTH_FAILURES,     /* the source failed authentication too often */
-	AF_R_ACCOUNT_ATTACK,    /* account under attack, source not known good */
-	AF_R_NEW_COUNTRY_LOGIN, /* first success from a new country after
-							 * failures: a likely stolen password */
-	/* analytics: how calls end (af_outcome.h) */
-	AF_R_ASR_LOW,           /* answer-seizure ratio below the rule */
-	AF_R_ACD_HIGH,          /* average call duration above the rule */
-	AF_R_SHORT_CALLS,       /* share of short answered calls above */
-	AF_R_MINUTES,           /* minutes in the window above the rule */
-	AF_R_PDD,               /* average post-dial delay above the rule */
-	AF_R_DURATION,          /* a call up past its duration limit */
-	AF_R_SIGNAL_MIX,        /* the mix of requests and answers diverges
-							 * from the baseline of the time slot */
+#define AF_REASON(id, name, check) AF_R_##id,
+#include "af_table.def"
+#undef AF_REASON
 	AF_R__COUNT
 } af_reason_t;
 

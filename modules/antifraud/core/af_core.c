@@ -25,6 +25,9 @@
 #include "af_lock.h"
 #include "af_fp.h"
 #include "af_sig.h"
+#include "af_store_cluster.h"
+#include "af_store_redis.h"
+#include "af_store_shm.h"
 
 typedef struct af_shared {
 	af_lock_t lock;          /* protects current and refs increments */
@@ -47,25 +50,9 @@ static __thread uint32_t geo_generation;
 static __thread uint32_t geo_failed_generation;
 
 static const char *const stat_names[AF_ST__COUNT] = {
-	[AF_ST_CHECKS] = "checks",
-	[AF_ST_ALLOWED] = "allowed",
-	[AF_ST_NORULE] = "norule",
-	[AF_ST_ALERTS] = "alerts",
-	[AF_ST_BLOCKED] = "blocked",
-	[AF_ST_ERRORS] = "errors",
-	[AF_ST_BANS] = "bans",
-	[AF_ST_BAN_REFUSED] = "ban_refused",
-	[AF_ST_RELOADS] = "reloads",
-	[AF_ST_RELOAD_ERRORS] = "reload_errors",
-	[AF_ST_STORE_ERRORS] = "store_errors",
-	[AF_ST_AUTH_FAILED] = "auth_failed",
-	[AF_ST_AUTH_OK] = "auth_ok",
-	[AF_ST_ACCOUNT_ATTACKS] = "account_attacks",
-	[AF_ST_ALERTS_SUPPRESSED] = "alerts_suppressed",
-	[AF_ST_CALLS_FOLLOWED] = "calls_followed",
-	[AF_ST_CALLS_ENDED] = "calls_ended",
-	[AF_ST_CALLS_TERMINATED] = "calls_terminated",
-	[AF_ST_SIGNALS] = "signals",
+#define AF_STAT(id, name) [AF_ST_##id] = name,
+#include "af_table.def"
+#undef AF_STAT
 };
 
 const char *af_stat_name(af_stat_t s)
@@ -260,7 +247,8 @@ int af_core_init(const af_core_cfg_t *cfg, char *err, size_t errlen)
 	if(cfg->redis) {
 		af_store_t *rs = af_store_redis_new(cfg->redis);
 		if(rs)
-			store = af_store_cluster_new(rs, local_store, cfg->redis_fallback,
+			store = af_store_cluster_new(rs, local_store,
+					(af_fallback_t)cfg->redis_fallback,
 					cfg->redis_retry_ms);
 		if(!rs || !store) {
 			if(rs)

@@ -24,8 +24,8 @@
 #include "af_request.h"
 #include "af_rules.h"
 #include "af_store.h"
-#include "af_store_cluster.h"
-#include "af_store_redis.h"
+
+struct af_redis_cfg; /* af_store_redis.h */
 
 #define AF_DETAIL_MAX 256
 
@@ -35,8 +35,9 @@ typedef struct af_core_cfg {
 	uint32_t shm_stripes;     /* store lock stripes */
 	uint32_t reload_min_s;    /* reloads closer than this are refused */
 	/* cluster mode: NULL for the embedded shm mode */
-	const af_redis_cfg_t *redis;
-	af_fallback_t redis_fallback; /* when Redis cannot answer */
+	const struct af_redis_cfg *redis;
+	int redis_fallback;       /* af_fallback_t (af_store_cluster.h): when
+							   * Redis cannot answer */
 	uint32_t redis_retry_ms;      /* breaker probe interval */
 	/* alert suppression (af_alert.h) */
 	uint32_t alert_repeat_s;
@@ -103,25 +104,9 @@ typedef struct af_verdict {
 
 /* statistics, kept in shared memory, updated atomically */
 typedef enum af_stat {
-	AF_ST_CHECKS = 0,
-	AF_ST_ALLOWED,
-	AF_ST_NORULE,
-	AF_ST_ALERTS,
-	AF_ST_BLOCKED,
-	AF_ST_ERRORS,
-	AF_ST_BANS,         /* bans set (auto and manual) */
-	AF_ST_BAN_REFUSED,  /* requests refused because banned */
-	AF_ST_RELOADS,
-	AF_ST_RELOAD_ERRORS,
-	AF_ST_STORE_ERRORS,
-	AF_ST_AUTH_FAILED,  /* failed authentications learned */
-	AF_ST_AUTH_OK,      /* successful authentications learned */
-	AF_ST_ACCOUNT_ATTACKS, /* accounts that went under attack */
-	AF_ST_ALERTS_SUPPRESSED, /* alerts not raised: repeats, rate cap */
-	AF_ST_CALLS_FOLLOWED, /* calls whose outcome analytics follows */
-	AF_ST_CALLS_ENDED,    /* of which counted into the figures */
-	AF_ST_CALLS_TERMINATED, /* calls the duration guard ended */
-	AF_ST_SIGNALS,        /* signals counted into the signal mix */
+#define AF_STAT(id, name) AF_ST_##id,
+#include "af_table.def"
+#undef AF_STAT
 	AF_ST__COUNT
 } af_stat_t;
 

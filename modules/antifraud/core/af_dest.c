@@ -684,6 +684,7 @@ static int dest_run(const af_request_t *req, const char *profile,
 	uint64_t now;
 	uint16_t minute, sminute;
 	int holiday, in_hours, sholiday, sin_hours, i;
+	int evaluated = 1, failed = 0;
 	int total_op = -1, caller_op = -1;
 	uint32_t total_limit = AF_NO_LIMIT, caller_limit = AF_NO_LIMIT;
 	af_str_t dialed;
@@ -709,8 +710,8 @@ static int dest_run(const af_request_t *req, const char *profile,
 					(int)profile_len, profile, r->path);
 			af_core_count(AF_ST_ERRORS);
 		}
-		af_core_release(r);
-		return v->rc = AF_RC_ERROR;
+		failed = 1;
+		goto out;
 	}
 	n = strlen(c->p->name);
 	if(n >= sizeof(di->profile))
@@ -718,16 +719,15 @@ static int dest_run(const af_request_t *req, const char *profile,
 	memcpy(di->profile, c->p->name, n);
 	c->d = c->p->dest;
 	if(!c->d || !r->dest.plan) {
-		af_core_release(r);
-		return finish(c, 0);
+		evaluated = 0;
+		goto out;
 	}
 	u = caller_user(req);
 	c->caller_len = af_chk_caller_id(req, c->caller, sizeof(c->caller));
 	if(!c->caller_len)
 		c->caller_len = (size_t)snprintf(c->caller, sizeof(c->caller), "?");
 	if(caller_in(c->d->exempt_callers, c->d, u)) {
-		af_core_release(r);
-		return finish(c, 1);
+		goto out;
 	}
 
 	/* what was dialed, and where it goes */
@@ -742,8 +742,7 @@ static int dest_run(const af_request_t *req, const char *profile,
 	if(number_in(c->d->exempt_numbers, &dialed, &c->num)) {
 		if(c->num.kind != AF_NUM_INVALID)
 			set_number(di, &c->num);
-		af_core_release(r);
-		return finish(c, 1);
+		goto out;
 	}
 	if(caller_in(c->d->blocked_callers, c->d, u)) {
 		char why[96];
@@ -757,8 +756,7 @@ static int dest_run(const af_request_t *req, const char *profile,
 				(int)(dialed.len > 40 ? 40 : dialed.len), dialed.s,
 				c->num.why ? c->num.why : "?");
 		af_chk_flag_all(v, c->p, AF_R_DEST_INVALID, 1, why);
-		af_core_release(r);
-		return finish(c, 1);
+		goto out;
 	}
 	if(c->num.kind == AF_NUM_SHORT) {
 		set_number(di, &c->num);
@@ -772,8 +770,7 @@ static int dest_run(const af_request_t *req, const char *profile,
 			snprintf(why, sizeof(why), "%s: no such country code",
 					di->number);
 			af_chk_flag_all(v, c->p, AF_R_DEST_INVALID, 1, why);
-			af_core_release(r);
-			return finish(c, 1);
+			goto out;
 		}
 		memcpy(di->country, c->info.country, 3);
 		memcpy(di->zone, c->info.zone, 3);
@@ -800,8 +797,7 @@ static int dest_run(const af_request_t *req, const char *profile,
 	}
 	if(v->blocking || dry) {
 		/* refused by policy: nothing to count (or only explaining) */
-		af_core_release(r);
-		return finish(c, 1);
+		goto out;
 	}
 
 	/* state: every counter and limit in one store call; first the
@@ -869,8 +865,13 @@ static int dest_run(const af_request_t *req, const char *profile,
 			t->key_len = (uint16_t)n;
 		}
 	}
+out:
+	/* the snapshot is held from af_core_acquire to here, whatever the
+	 * way out */
 	af_core_release(r);
-	return finish(c, 1);
+	if(failed)
+		return v->rc = AF_RC_ERROR;
+	return finish(c, evaluated);
 }
 
 void af_dest_release(const af_dest_ticket_t *t)

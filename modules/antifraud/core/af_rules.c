@@ -29,40 +29,16 @@
 #define AF_RE_HEAP_LIMIT 4096
 
 static const char *const af_check_names[AF_C__COUNT] = {
-	[AF_C_DOMAIN] = "domain",
-	[AF_C_USER] = "user",
-	[AF_C_IPLIST] = "iplist",
-	[AF_C_GEO] = "geo",
-	[AF_C_SDP] = "sdp",
-	[AF_C_HOPPING] = "hopping",
-	[AF_C_BAN] = "ban",
-	[AF_C_FINGERPRINT] = "fingerprint",
-	[AF_C_DEST] = "dest",
-	[AF_C_SCHEDULE] = "schedule",
-	[AF_C_RATE] = "rate",
-	[AF_C_REPEAT] = "repeat",
-	[AF_C_CONCURRENCY] = "concurrency",
-	[AF_C_ACCOUNTS] = "accounts",
-	[AF_C_ANALYTICS] = "analytics",
+#define AF_CHECK(id, name, mode) [AF_C_##id] = name,
+#include "af_table.def"
+#undef AF_CHECK
 };
 
 /* the default mode of each check */
 static const af_mode_t af_check_default_mode[AF_C__COUNT] = {
-	[AF_C_DOMAIN] = AF_MODE_ENFORCE,
-	[AF_C_USER] = AF_MODE_ENFORCE,
-	[AF_C_IPLIST] = AF_MODE_ENFORCE,
-	[AF_C_GEO] = AF_MODE_ENFORCE,
-	[AF_C_SDP] = AF_MODE_MONITOR,
-	[AF_C_HOPPING] = AF_MODE_MONITOR,
-	[AF_C_BAN] = AF_MODE_ENFORCE,
-	[AF_C_FINGERPRINT] = AF_MODE_ENFORCE,
-	[AF_C_DEST] = AF_MODE_ENFORCE,
-	[AF_C_SCHEDULE] = AF_MODE_ENFORCE,
-	[AF_C_RATE] = AF_MODE_ENFORCE,
-	[AF_C_REPEAT] = AF_MODE_ENFORCE,
-	[AF_C_CONCURRENCY] = AF_MODE_ENFORCE,
-	[AF_C_ACCOUNTS] = AF_MODE_ENFORCE,
-	[AF_C_ANALYTICS] = AF_MODE_MONITOR,
+#define AF_CHECK(id, name, mode) [AF_C_##id] = AF_MODE_##mode,
+#include "af_table.def"
+#undef AF_CHECK
 };
 
 static const char *const af_continents[] = {

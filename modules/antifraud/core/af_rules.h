@@ -21,26 +21,9 @@
 
 /* the sub-checks of af_check_source, each with its own mode */
 typedef enum af_check {
-	AF_C_DOMAIN = 0, /* R-URI host must be ours */
-	AF_C_USER,       /* R-URI/To user must exist (or routable + trusted) */
-	AF_C_IPLIST,     /* allow/deny lists */
-	AF_C_GEO,        /* GeoIP policy on the source */
-	AF_C_SDP,        /* lists and GeoIP policy on SDP addresses */
-	AF_C_HOPPING,    /* country/continent changes of a caller */
-	AF_C_BAN,        /* ban table and scanner auto-ban */
-	AF_C_FINGERPRINT, /* attack-tool signatures (af_check_fingerprint) */
-	/* af_check_dest */
-	AF_C_DEST,        /* where the number goes: plan, classes, countries,
-					   * ranges, risk, blocked callers */
-	AF_C_SCHEDULE,    /* business hours and holidays */
-	AF_C_RATE,        /* calls per second/minute */
-	AF_C_REPEAT,      /* repeated and similar numbers, many callers */
-	AF_C_CONCURRENCY, /* concurrent international calls */
-	/* account protection (af_check_source and the learned auth results) */
-	AF_C_ACCOUNTS,    /* failed authentications, accounts under attack */
-	/* call outcomes (af_outcome.h) */
-	AF_C_ANALYTICS,   /* figures of how calls end, the duration guard,
-					   * the signal mix */
+#define AF_CHECK(id, name, mode) AF_C_##id,
+#include "af_table.def"
+#undef AF_CHECK
 	AF_C__COUNT
 } af_check_t;
 

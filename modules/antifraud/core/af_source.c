@@ -254,8 +254,11 @@ static void check_hopping(const af_profile_t *p, const af_op_t *op,
 	}
 }
 
-
-
+/*
+ * af_check_source (af_core.h): the exceptions, the lists, the ban, the
+ * addressing, GeoIP and SDP, then the state (history, account, scanner
+ * score) in one store call.
+ */
 int af_check_source(const af_request_t *req, const char *profile,
 		size_t profile_len, af_verdict_t *v)
 {
@@ -272,7 +275,7 @@ int af_check_source(const af_request_t *req, const char *profile,
 	char reasons[256];
 	af_reasons_t scored;
 	size_t id_len;
-	int nops = 0, evaluated = 0, pol, i, ipkey_len;
+	int nops = 0, evaluated = 0, failed = 0, pol, i, ipkey_len;
 	uint32_t score = 0;
 	uint64_t now;
 
@@ -284,9 +287,9 @@ int af_check_source(const af_request_t *req, const char *profile,
 	if(!p) {
 		AF_ERR("af_check_source: no profile '%.*s' in %s\n", (int)profile_len,
 				profile, r->path);
-		af_core_release(r);
 		af_core_count(AF_ST_ERRORS);
-		return v->rc = AF_RC_ERROR;
+		failed = 1;
+		goto out;
 	}
 	id_len = af_chk_caller_id(req, id, sizeof(id));
 	/* what learns the authentication result of this message later uses
@@ -303,14 +306,14 @@ int af_check_source(const af_request_t *req, const char *profile,
 			|| af_chk_lists_match(p->exempt_sources, p->n_exempt_sources,
 					   &req->src_ip)
 					   >= 0) {
-		af_core_release(r);
-		return af_chk_conclude(v, 1);
+		evaluated = 1;
+		goto out;
 	}
 	pol = p->mode[AF_C_IPLIST] != AF_MODE_OFF ? ip_policy(p, &req->src_ip)
 											  : 0;
 	if(pol > 0) {
-		af_core_release(r);
-		return af_chk_conclude(v, 1);
+		evaluated = 1;
+		goto out;
 	}
 	if(pol < 0) {
 		af_chk_flag(v, p, AF_R_IP_DENY, "source address in a deny list");
@@ -335,8 +338,7 @@ int af_check_source(const af_request_t *req, const char *profile,
 			}
 		} else if(af_chk_ban_lookup(ipkey, (size_t)ipkey_len, p, v)
 				  && v->blocking) {
-			af_core_release(r);
-			return af_chk_conclude(v, evaluated);
+			goto out;
 		}
 	}
 
@@ -417,8 +419,7 @@ int af_check_source(const af_request_t *req, const char *profile,
 				!ban_op->u.ban_get.found);
 	}
 	if(ban_op && af_chk_ban_result(ban_op, p, v) && v->blocking) {
-		af_core_release(r);
-		return af_chk_conclude(v, evaluated);
+		goto out;
 	}
 	if(hist_op && hist_op->status == 0)
 		check_hopping(p, hist_op, &v->geo, now, v);
@@ -431,7 +432,12 @@ int af_check_source(const af_request_t *req, const char *profile,
 			req->memo->ban_state = 2;
 		af_chk_clear_set(ipkey, (size_t)ipkey_len, now, 0);
 	}
+out:
+	/* the snapshot is held from af_core_acquire to here, whatever the
+	 * way out */
 	af_core_release(r);
+	if(failed)
+		return v->rc = AF_RC_ERROR;
 	return af_chk_conclude(v, evaluated);
 }
 

@@ -180,28 +180,28 @@ struct af_store {
 	const af_store_ops_t *ops;
 };
 
+/* af_store_exec's results (an op's own status: see af_op_t) */
+#define AF_STORE_OK 0
+/* an op was invalid, or the backend failed some ops: each op's status
+ * says which */
+#define AF_STORE_FAILED -1
+/* the backend could not be reached or did not answer in time: every op's
+ * status is -1 */
+#define AF_STORE_UNAVAILABLE -2
+
+/* a sentence for a result of af_store_exec ("unknown result" for none) */
+const char *af_store_strerror(int rc);
+
 /*
- * Runs ops[0..n) in order. Returns 0 when all were done, -1 when the
- * backend failed (each op's status says which): callers then fall back
- * as configured. Within one call, ops on the same key see each other's
- * effects.
+ * Runs ops[0..n) in order. Returns AF_STORE_OK when all were done,
+ * AF_STORE_FAILED or AF_STORE_UNAVAILABLE when the backend failed (each
+ * op's status says which): callers then fall back as configured. Within
+ * one call, ops on the same key see each other's effects.
  */
 static inline int af_store_exec(af_store_t *s, af_op_t *ops, int n,
 		uint64_t now_ms)
 {
 	return s->ops->exec(s, ops, n, now_ms);
 }
-
-/* shared-memory backend, for one node */
-typedef struct af_store_shm_cfg {
-	uint32_t max_entries; /* hard bound on entries (memory) */
-	uint32_t stripes;     /* lock stripes, power of two */
-} af_store_shm_cfg_t;
-
-/* allocates everything up front with af_host->shm_alloc; NULL on error */
-af_store_t *af_store_shm_new(const af_store_shm_cfg_t *cfg);
-
-/* bytes af_store_shm_new takes for cfg (for documentation and checks) */
-size_t af_store_shm_size(const af_store_shm_cfg_t *cfg);
 
 #endif

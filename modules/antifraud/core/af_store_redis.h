@@ -27,10 +27,6 @@
 #include <stdint.h>
 #include "af_store.h"
 
-/* exec's result when the server could not be reached or did not answer
- * in time (every op's status is -1); -1 stays "an op was invalid" */
-#define AF_STORE_UNAVAILABLE -2
-
 #define AF_REDIS_SENTINELS_MAX 8
 
 typedef struct af_redis_cfg {

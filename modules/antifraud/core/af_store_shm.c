@@ -76,7 +76,7 @@
 #include <sys/random.h>
 #include "af_host.h"
 #include "af_lock.h"
-#include "af_store.h"
+#include "af_store_shm.h"
 
 #define AF_SHM_DEF_ENTRIES 65536
 #define AF_SHM_DEF_STRIPES 64

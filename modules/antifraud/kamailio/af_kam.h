@@ -9,8 +9,11 @@
 
 #include "core/parser/msg_parser.h"
 #include "core/rpc.h"
+#include "core/pvar.h"
 #include "af_host.h"
 #include "af_core.h"
+#include "af_store_cluster.h"
+#include "af_store_redis.h"
 #include "af_request.h"
 #include "af_alert.h"
 
@@ -29,10 +32,19 @@ int af_kam_dlg_init(void);
 /* af_check_dest admitted msg's call: release its slots when it ends */
 void af_kam_dest_admitted(struct sip_msg *msg, const af_dest_ticket_t *t);
 
-/* keeps v as this process's last verdict ($antifraud) and raises
- * event_route[antifraud:alert] for msg when v alerts or blocks */
+/* af_kam_pv.c: the last verdict ($antifraud) and the alert event.
+ * af_kam_verdict_init finds the event route (mod_init); a check writes
+ * its verdict in af_kam_verdict_slot() or anywhere; af_kam_announce keeps
+ * it as this process's last verdict and raises
+ * event_route[antifraud:alert] for msg when it alerts or blocks, unless
+ * af_alert_admit suppresses it (req: the request, for the alert's
+ * subject); returns its rc */
+void af_kam_verdict_init(int alert_event);
+af_verdict_t *af_kam_verdict_slot(void);
 int af_kam_announce(
 		struct sip_msg *msg, const af_request_t *req, const af_verdict_t *v);
+int af_kam_pv_parse_name(pv_spec_t *sp, str *in);
+int af_kam_pv_get(struct sip_msg *msg, pv_param_t *param, pv_value_t *res);
 
 /* account protection: learns authentication results from the replies
  * (sl and tm callbacks) when learn is set (mod_init); 0, -1 on error */

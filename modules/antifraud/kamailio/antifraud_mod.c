@@ -1,8 +1,9 @@
 /*
  * antifraud - Kamailio module: exports, parameters, script functions,
- * the $af pseudo-variable, statistics, the alert event and the timer.
+ * statistics, the cluster's events and the timer ($antifraud and the
+ * alert event: af_kam_pv.c).
  *
- * Thin glue: the checks live in the core (../af_*.c).
+ * Thin glue: the checks live in the core (../core/af_*.c).
  *
  * Copyright (C) 2026 antifraud authors
  * SPDX-License-Identifier: GPL-2.0-or-later
@@ -45,17 +46,9 @@ static int af_redis_retry_interval = 1000;
 /* account protection: learn authentication results from replies */
 static int af_auth_learn = 1;
 
-static int af_alert_rt = -1; /* event_route[antifraud:alert] */
 static int af_redis_rt = -1; /* event_route[antifraud:redis] */
 /* a breaker change waiting for the timer to announce it: 1 down, 2 up */
 static int *af_redis_event_pending;
-
-/* the last verdict of this process, for $antifraud(...); the reason
- * lists are formatted when first read */
-static af_verdict_t af_last;
-static char af_last_reasons[256];
-static char af_last_blocking[256];
-static int af_last_formatted;
 
 static int mod_init(void);
 static int child_init(int rank);
@@ -66,8 +59,6 @@ static int w_af_check_fingerprint(
 static int w_af_check_dest(struct sip_msg *msg, char *profile, char *p2);
 static int w_af_auth_failed(struct sip_msg *msg, char *p1, char *p2);
 static int w_af_auth_ok(struct sip_msg *msg, char *p1, char *p2);
-static int pv_parse_af_name(pv_spec_t *sp, str *in);
-static int pv_get_af(struct sip_msg *msg, pv_param_t *param, pv_value_t *res);
 
 /* clang-format off */
 static cmd_export_t cmds[] = {
@@ -110,7 +101,7 @@ static param_export_t params[] = {
 };
 
 static pv_export_t mod_pvs[] = {
-	{{"antifraud", sizeof("antifraud") - 1}, PVT_OTHER, pv_get_af, 0, pv_parse_af_name, 0,
+	{{"antifraud", sizeof("antifraud") - 1}, PVT_OTHER, af_kam_pv_get, 0, af_kam_pv_parse_name, 0,
 		0, 0},
 	{{0, 0}, 0, 0, 0, 0, 0, 0, 0}
 };
@@ -135,21 +126,9 @@ struct module_exports exports = {
 	{                                      \
 		return af_core_stat(id);           \
 	}
-AF_STAT_FN(AF_ST_CHECKS)
-AF_STAT_FN(AF_ST_ALLOWED)
-AF_STAT_FN(AF_ST_NORULE)
-AF_STAT_FN(AF_ST_ALERTS)
-AF_STAT_FN(AF_ST_BLOCKED)
-AF_STAT_FN(AF_ST_ERRORS)
-AF_STAT_FN(AF_ST_BANS)
-AF_STAT_FN(AF_ST_BAN_REFUSED)
-AF_STAT_FN(AF_ST_RELOADS)
-AF_STAT_FN(AF_ST_RELOAD_ERRORS)
-AF_STAT_FN(AF_ST_STORE_ERRORS)
-AF_STAT_FN(AF_ST_AUTH_FAILED)
-AF_STAT_FN(AF_ST_AUTH_OK)
-AF_STAT_FN(AF_ST_ACCOUNT_ATTACKS)
-AF_STAT_FN(AF_ST_ALERTS_SUPPRESSED)
+#define AF_STAT(id, name) AF_STAT_FN(AF_ST_##id)
+#include "af_table.def"
+#undef AF_STAT
 
 /* cluster mode: the breaker */
 static counter_val_t af_stat_redis_up(void)
@@ -187,21 +166,9 @@ static counter_val_t af_stat_redis_fallbacks(void)
 
 /* clang-format off */
 static stat_export_t mod_stats[] = {
-	AF_STAT_EXPORT("checks", AF_ST_CHECKS),
-	AF_STAT_EXPORT("allowed", AF_ST_ALLOWED),
-	AF_STAT_EXPORT("norule", AF_ST_NORULE),
-	AF_STAT_EXPORT("alerts", AF_ST_ALERTS),
-	AF_STAT_EXPORT("blocked", AF_ST_BLOCKED),
-	AF_STAT_EXPORT("errors", AF_ST_ERRORS),
-	AF_STAT_EXPORT("bans", AF_ST_BANS),
-	AF_STAT_EXPORT("ban_refused", AF_ST_BAN_REFUSED),
-	AF_STAT_EXPORT("reloads", AF_ST_RELOADS),
-	AF_STAT_EXPORT("reload_errors", AF_ST_RELOAD_ERRORS),
-	AF_STAT_EXPORT("store_errors", AF_ST_STORE_ERRORS),
-	AF_STAT_EXPORT("auth_failed", AF_ST_AUTH_FAILED),
-	AF_STAT_EXPORT("auth_ok", AF_ST_AUTH_OK),
-	AF_STAT_EXPORT("account_attacks", AF_ST_ACCOUNT_ATTACKS),
-	AF_STAT_EXPORT("alerts_suppressed", AF_ST_ALERTS_SUPPRESSED),
+#define AF_STAT(id, name) AF_STAT_EXPORT(name, AF_ST_##id),
+#include "af_table.def"
+#undef AF_STAT
 	{"redis_up", STAT_IS_FUNC | STAT_NO_RESET, (stat_var **)af_stat_redis_up},
 	{"redis_down_events", STAT_IS_FUNC | STAT_NO_RESET,
 		(stat_var **)af_stat_redis_down_events},
@@ -393,9 +360,7 @@ static int mod_init(void)
 		LM_ERR("failed to register the timer\n");
 		goto error;
 	}
-	af_alert_rt = route_lookup(&event_rt, "antifraud:alert");
-	if(af_alert_rt >= 0 && event_rt.rlist[af_alert_rt] == NULL)
-		af_alert_rt = -1;
+	af_kam_verdict_init(af_alert_event);
 	af_redis_rt = route_lookup(&event_rt, "antifraud:redis");
 	if(af_redis_rt >= 0 && event_rt.rlist[af_redis_rt] == NULL)
 		af_redis_rt = -1;
@@ -441,56 +406,30 @@ static void mod_destroy(void)
 	af_core_destroy();
 }
 
-/* runs event_route[antifraud:alert] for msg with the verdict v (in
- * $antifraud), unless it repeats a recent alert or the node-wide alert
- * rate is exceeded (af_alert.h) */
-static void af_raise_alert(
-		struct sip_msg *msg, const af_request_t *req, af_verdict_t *v)
-{
-	struct run_act_ctx ctx;
-	int rtb;
-
-	if(af_alert_rt < 0 || !af_alert_event)
-		return;
-	if(!af_alert_admit(v, req, af_now_ms()))
-		return;
-	rtb = get_route_type();
-	set_route_type(REQUEST_ROUTE);
-	init_run_actions_ctx(&ctx);
-	run_top_route(event_rt.rlist[af_alert_rt], msg, &ctx);
-	set_route_type(rtb);
-}
-
-/* keeps v as this process's last verdict and raises the alert event */
-int af_kam_announce(
-		struct sip_msg *msg, const af_request_t *req, const af_verdict_t *v)
-{
-	af_last = *v;
-	af_last_formatted = 0;
-	/* a source refused for an existing ban is counted, not re-announced */
-	if((v->rc == AF_RC_ALERT || v->rc == AF_RC_BLOCK)
-			&& v->reasons != AF_REASON_BIT(AF_R_BANNED))
-		af_raise_alert(msg, req, &af_last);
-	return v->rc;
-}
-
 typedef int (*af_check_f)(const af_request_t *req, const char *profile,
 		size_t profile_len, af_verdict_t *v);
 
-/* runs one of the core's checks on msg and publishes its verdict */
+/*
+ * Runs one of the core's checks on msg, writing its verdict in place as
+ * this process's last one (it is large), holds what af_check_dest
+ * admitted until the call ends, and publishes the verdict.
+ */
 static int af_run_check(struct sip_msg *msg, str *profile, af_check_f check,
 		const char *name)
 {
 	af_request_t req;
-	af_verdict_t v;
+	af_verdict_t *v;
 
 	if(af_kam_request(msg, &req) < 0) {
 		LM_ERR("%s: not a request\n", name);
 		return AF_RC_ERROR;
 	}
+	v = af_kam_verdict_slot();
 	check(&req, profile ? profile->s : NULL,
-			profile ? (size_t)profile->len : 0, &v);
-	return af_kam_announce(msg, &req, &v);
+			profile ? (size_t)profile->len : 0, v);
+	if(v->dest.ticket.total || v->dest.ticket.caller)
+		af_kam_dest_admitted(msg, &v->dest.ticket);
+	return af_kam_announce(msg, &req, v);
 }
 
 static int ki_af_check_source_profile(struct sip_msg *msg, str *profile)
@@ -506,22 +445,7 @@ static int ki_af_check_fingerprint_profile(struct sip_msg *msg, str *profile)
 
 static int ki_af_check_dest_profile(struct sip_msg *msg, str *profile)
 {
-	af_request_t req;
-	af_verdict_t *v = &af_last;
-
-	if(af_kam_request(msg, &req) < 0) {
-		LM_ERR("af_check_dest: not a request\n");
-		return AF_RC_ERROR;
-	}
-	/* the verdict is written in place: it is large */
-	af_check_dest(&req, profile ? profile->s : NULL,
-			profile ? (size_t)profile->len : 0, v);
-	af_last_formatted = 0;
-	if(v->dest.ticket.total || v->dest.ticket.caller)
-		af_kam_dest_admitted(msg, &v->dest.ticket);
-	if(v->rc == AF_RC_ALERT || v->rc == AF_RC_BLOCK)
-		af_raise_alert(msg, &req, v);
-	return v->rc;
+	return af_run_check(msg, profile, af_check_dest, "af_check_dest");
 }
 
 static int ki_af_auth_failed(struct sip_msg *msg)
@@ -600,164 +524,6 @@ static int w_af_check_fingerprint(
 	if(rc < 0)
 		return AF_RC_ERROR;
 	return ki_af_check_fingerprint_profile(msg, rc ? &name : NULL);
-}
-
-/* $antifraud(name): $af is the pv module's address family */
-enum {
-	AF_PV_RC = 1,
-	AF_PV_CHECK,
-	AF_PV_REASON,
-	AF_PV_BLOCKING,
-	AF_PV_DETAIL,
-	AF_PV_COUNTRY,
-	AF_PV_CONTINENT,
-	AF_PV_ASN,
-	AF_PV_SCORE,
-	AF_PV_BANNED,
-	AF_PV_BAN_REASON,
-	AF_PV_FINGERPRINT,
-	AF_PV_SIGNATURE,
-	AF_PV_SHAPE,
-	AF_PV_PROFILE,
-	AF_PV_NUMBER,
-	AF_PV_DEST_COUNTRY,
-	AF_PV_DEST_ZONE,
-	AF_PV_DEST_CLASS,
-	AF_PV_DEST_RISK,
-	AF_PV_INTERNATIONAL,
-	AF_PV_CONC_TOTAL,
-	AF_PV_CONC_CALLER,
-	AF_PV_REDIS,
-	AF_PV_SUPPRESSED
-};
-
-static const struct {
-	const char *name;
-	int id;
-} af_pv_names[] = {{"rc", AF_PV_RC}, {"check", AF_PV_CHECK},
-		{"reason", AF_PV_REASON}, {"blocking", AF_PV_BLOCKING},
-		{"detail", AF_PV_DETAIL}, {"country", AF_PV_COUNTRY},
-		{"continent", AF_PV_CONTINENT}, {"asn", AF_PV_ASN},
-		{"score", AF_PV_SCORE}, {"banned", AF_PV_BANNED},
-		{"ban_reason", AF_PV_BAN_REASON}, {"fingerprint", AF_PV_FINGERPRINT},
-		{"signature", AF_PV_SIGNATURE}, {"shape", AF_PV_SHAPE},
-		{"profile", AF_PV_PROFILE}, {"number", AF_PV_NUMBER},
-		{"dest_country", AF_PV_DEST_COUNTRY}, {"dest_zone", AF_PV_DEST_ZONE},
-		{"dest_class", AF_PV_DEST_CLASS}, {"dest_risk", AF_PV_DEST_RISK},
-		{"international", AF_PV_INTERNATIONAL},
-		{"concurrent", AF_PV_CONC_TOTAL},
-		{"concurrent_caller", AF_PV_CONC_CALLER}, {"redis", AF_PV_REDIS},
-		{"suppressed", AF_PV_SUPPRESSED}, {0, 0}};
-
-static int pv_parse_af_name(pv_spec_t *sp, str *in)
-{
-	int i;
-
-	if(!sp || !in || in->len <= 0)
-		return -1;
-	for(i = 0; af_pv_names[i].name; i++) {
-		if(strlen(af_pv_names[i].name) == (size_t)in->len
-				&& strncmp(af_pv_names[i].name, in->s, in->len) == 0) {
-			sp->pvp.pvn.type = PV_NAME_INTSTR;
-			sp->pvp.pvn.u.isname.name.n = af_pv_names[i].id;
-			sp->pvp.pvn.u.isname.type = 0;
-			return 0;
-		}
-	}
-	LM_ERR("unknown $antifraud(%.*s): use rc, check, reason, blocking, detail,"
-		   " country, continent, asn, score, banned, ban_reason, fingerprint,"
-		   " signature, shape, profile, number, dest_country, dest_zone,"
-		   " dest_class, dest_risk, international, concurrent,"
-		   " concurrent_caller or redis\n",
-			in->len, in->s);
-	return -1;
-}
-
-static int pv_str(struct sip_msg *msg, pv_param_t *param, pv_value_t *res,
-		const char *s)
-{
-	str v;
-
-	if(!s || !*s)
-		return pv_get_null(msg, param, res);
-	v.s = (char *)s;
-	v.len = (int)strlen(s);
-	return pv_get_strval(msg, param, res, &v);
-}
-
-static int pv_get_af(struct sip_msg *msg, pv_param_t *param, pv_value_t *res)
-{
-	if(param->pvn.u.isname.name.n == AF_PV_REDIS)
-		return pv_str(msg, param, res,
-				!af_core_clustered()
-						? "off"
-						: (af_store_cluster_up(af_core_store()) ? "up"
-																: "down"));
-	if(!af_last.check)
-		return pv_get_null(msg, param, res);
-	if(!af_last_formatted) {
-		af_reasons_format(
-				af_last.reasons, af_last_reasons, sizeof(af_last_reasons));
-		af_reasons_format(
-				af_last.blocking, af_last_blocking, sizeof(af_last_blocking));
-		af_last_formatted = 1;
-	}
-	switch(param->pvn.u.isname.name.n) {
-		case AF_PV_RC:
-			return pv_get_sintval(msg, param, res, af_last.rc);
-		case AF_PV_CHECK:
-			return pv_str(msg, param, res, af_last.check);
-		case AF_PV_REASON:
-			return pv_str(msg, param, res, af_last_reasons);
-		case AF_PV_BLOCKING:
-			return pv_str(msg, param, res, af_last_blocking);
-		case AF_PV_DETAIL:
-			return pv_str(msg, param, res, af_last.detail);
-		case AF_PV_COUNTRY:
-			return pv_str(msg, param, res, af_last.geo.country);
-		case AF_PV_CONTINENT:
-			return pv_str(msg, param, res, af_last.geo.continent);
-		case AF_PV_ASN:
-			return pv_get_sintval(msg, param, res, (int)af_last.geo.asn);
-		case AF_PV_SCORE:
-			return pv_get_sintval(msg, param, res, (int)af_last.score);
-		case AF_PV_SUPPRESSED:
-			return pv_get_uintval(msg, param, res, af_last.suppressed);
-		case AF_PV_BANNED:
-			return pv_get_sintval(msg, param, res, af_last.banned);
-		case AF_PV_BAN_REASON:
-			return pv_str(msg, param, res,
-					af_last.banned ? af_last.ban.reason : NULL);
-		case AF_PV_FINGERPRINT:
-			return pv_str(msg, param, res, af_last.fp_id);
-		case AF_PV_SIGNATURE:
-			return pv_str(msg, param, res, af_last.signatures);
-		case AF_PV_SHAPE:
-			return pv_str(msg, param, res, af_last.shape);
-		case AF_PV_PROFILE:
-			return pv_str(msg, param, res, af_last.dest.profile);
-		case AF_PV_NUMBER:
-			return pv_str(msg, param, res, af_last.dest.number);
-		case AF_PV_DEST_COUNTRY:
-			return pv_str(msg, param, res, af_last.dest.country);
-		case AF_PV_DEST_ZONE:
-			return pv_str(msg, param, res, af_last.dest.zone);
-		case AF_PV_DEST_CLASS:
-			return pv_str(msg, param, res,
-					af_last.dest.number[0]
-							? af_numclass_name((af_numclass_t)af_last.dest.cls)
-							: NULL);
-		case AF_PV_DEST_RISK:
-			return pv_get_sintval(msg, param, res, af_last.dest.risk);
-		case AF_PV_INTERNATIONAL:
-			return pv_get_sintval(msg, param, res, af_last.dest.international);
-		case AF_PV_CONC_TOTAL:
-			return pv_get_sintval(msg, param, res, (int)af_last.dest.conc_total);
-		case AF_PV_CONC_CALLER:
-			return pv_get_sintval(
-					msg, param, res, (int)af_last.dest.conc_caller);
-	}
-	return pv_get_null(msg, param, res);
 }
 
 /* clang-format off */

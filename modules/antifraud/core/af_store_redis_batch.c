@@ -1,0 +1,804 @@
+/*
+ * antifraud - the Redis store's batches: the ops of one af_store_exec() call
+ * checked (as the shm backend checks them) and laid out as the batch
+ * script's KEYS and ARGV (lua/af_store_redis_exec.lua), and the script's
+ * one-string answer read back into the ops' outputs and statuses; the
+ * argument lists of the list script, and its replies' fields.
+ *
+ * Copyright (C) 2026 antifraud authors
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <hiredis/hiredis.h>
+#include "af_host.h"
+#include "af_store_redis_int.h"
+
+/* op codes in ARGV; 0: an invalid op, 9: a CONC_ADD of an invalid group */
+enum rds_code {
+	RDS_C_INVALID = 0,
+	RDS_C_BAN_GET = 1,
+	RDS_C_BAN_SET = 2,
+	RDS_C_BAN_DEL = 3,
+	RDS_C_WIN_HIT = 4,
+	RDS_C_HIST_PUSH = 5,
+	RDS_C_CONC_ADD = 6,
+	RDS_C_CONC_DEL = 7,
+	RDS_C_CONC_COUNT = 8,
+	RDS_C_CONC_SKIP = 9,
+	/* invalid, outputs left as they are (NULL key, unknown type); never
+	 * sent: goes as RDS_C_INVALID */
+	RDS_C_INVALID_KEEP = -1
+};
+
+/* the argument lists of the call being made, per process (callers
+ * hold the connection table's mutex: af_rds_enter) */
+rds_argv_t af_rds_keys, af_rds_args;
+const char **af_rds_av;
+size_t *af_rds_avlen;
+static int rds_avcap;
+signed char *af_rds_code;
+static int rds_code_cap;
+
+/* ---- argument lists ---- */
+
+/* Empties a. */
+void af_rds_av_reset(rds_argv_t *a)
+{
+	a->len = 0;
+	a->n = 0;
+	a->oom = 0;
+}
+
+/*
+ * Appends an argument of len bytes to a and returns where to write them,
+ * or NULL when out of memory (a->oom is then set: later calls fail too).
+ */
+static char *av_room(rds_argv_t *a, size_t len)
+{
+	size_t cap;
+	char *nb;
+	size_t *no, *nl;
+	int nc;
+
+	if(a->oom)
+		return NULL;
+	if(a->n == a->ncap) {
+		nc = a->ncap ? a->ncap * 2 : 64;
+		no = realloc(a->off, nc * sizeof(*no));
+		if(!no)
+			goto oom;
+		a->off = no;
+		nl = realloc(a->alen, nc * sizeof(*nl));
+		if(!nl)
+			goto oom;
+		a->alen = nl;
+		a->ncap = nc;
+	}
+	if(!a->buf || a->cap - a->len < len) {
+		cap = a->cap ? a->cap : 1024;
+		while(cap - a->len < len) {
+			if(cap > SIZE_MAX / 2)
+				goto oom;
+			cap *= 2;
+		}
+		nb = realloc(a->buf, cap);
+		if(!nb)
+			goto oom;
+		a->buf = nb;
+		a->cap = cap;
+	}
+	a->off[a->n] = a->len;
+	a->alen[a->n] = len;
+	a->n++;
+	a->len += len;
+	return a->buf + a->off[a->n - 1];
+oom:
+	a->oom = 1;
+	return NULL;
+}
+
+/* Appends the bytes s[0..len) (s may be NULL when len is 0). */
+void af_rds_av_add(rds_argv_t *a, const char *s, size_t len)
+{
+	char *p = av_room(a, len);
+
+	if(p && len)
+		memcpy(p, s, len);
+}
+
+/* Appends v in decimal. */
+void af_rds_av_addu(rds_argv_t *a, uint64_t v)
+{
+	char num[24];
+	int len = snprintf(num, sizeof(num), "%" PRIu64, v);
+
+	af_rds_av_add(a, num, (size_t)len);
+}
+
+/* Appends the key <prefix><kind>:{<subject>}. */
+static void av_key(rds_argv_t *a, const af_store_redis_t *st,
+		const char *kind, const char *subj, size_t len)
+{
+	size_t kl = strlen(kind);
+	char *p;
+
+	if(len > SIZE_MAX - st->plen - kl - 3) {
+		a->oom = 1;
+		return;
+	}
+	p = av_room(a, st->plen + kl + 3 + len);
+	if(!p)
+		return;
+	memcpy(p, st->cfg.prefix, st->plen);
+	p += st->plen;
+	memcpy(p, kind, kl);
+	p += kl;
+	*p++ = ':';
+	*p++ = '{';
+	if(len)
+		memcpy(p, subj, len);
+	p[len] = '}';
+}
+
+/* Appends the key <prefix><name> (an index or the events channel). */
+void af_rds_av_name(rds_argv_t *a, const af_store_redis_t *st,
+		const char *name)
+{
+	size_t nl = strlen(name);
+	char *p = av_room(a, st->plen + nl);
+
+	if(!p)
+		return;
+	memcpy(p, st->cfg.prefix, st->plen);
+	memcpy(p + st->plen, name, nl);
+}
+
+/*
+ * Lays out the command head[0..nhead), then the keys and args lists,
+ * into af_rds_av/af_rds_avlen. Returns the argument count, -1 when out of
+ * memory.
+ */
+int af_rds_av_final(const char **head, const size_t *headlen, int nhead,
+		rds_argv_t *keys, rds_argv_t *args)
+{
+	int total, i, j = 0;
+	const char **nav;
+	size_t *nlen;
+
+	if(keys->oom || args->oom)
+		return -1;
+	total = nhead + keys->n + args->n;
+	if(total > rds_avcap) {
+		nav = realloc(af_rds_av, total * sizeof(*nav));
+		if(!nav)
+			return -1;
+		af_rds_av = nav;
+		nlen = realloc(af_rds_avlen, total * sizeof(*nlen));
+		if(!nlen)
+			return -1;
+		af_rds_avlen = nlen;
+		rds_avcap = total;
+	}
+	for(i = 0; i < nhead; i++, j++) {
+		af_rds_av[j] = head[i];
+		af_rds_avlen[j] = headlen[i];
+	}
+	for(i = 0; i < keys->n; i++, j++) {
+		af_rds_av[j] = keys->buf + keys->off[i];
+		af_rds_avlen[j] = keys->alen[i];
+	}
+	for(i = 0; i < args->n; i++, j++) {
+		af_rds_av[j] = args->buf + args->off[i];
+		af_rds_avlen[j] = args->alen[i];
+	}
+	return total;
+}
+
+/* ---- the batch ---- */
+
+/* Grows af_rds_code to n entries; 0, -1 when out of memory. */
+int af_rds_code_room(int n)
+{
+	signed char *p;
+
+	if(n <= rds_code_cap)
+		return 0;
+	p = realloc(af_rds_code, (size_t)n);
+	if(!p)
+		return -1;
+	af_rds_code = p;
+	rds_code_cap = n;
+	return 0;
+}
+
+/*
+ * Checks ops[0..n) as shm does: code[i] gets the op's code, or
+ * RDS_C_INVALID (outputs cleared as shm clears them) or
+ * RDS_C_INVALID_KEEP (outputs left); the CONC_ADDs of an invalid group
+ * (over RDS_CONC_MAX, a NULL key or member with a length, ttl_s 0) all get
+ * RDS_C_CONC_SKIP and *group_bad is set. *pregated tells whether an
+ * invalid WIN_HIT left with its count (a NULL key) is over its gate.
+ * Returns whether any op needs the server.
+ */
+int af_rds_check(const af_op_t *ops, int n, signed char *code,
+		int *group_bad, int *pregated)
+{
+	const af_op_t *op;
+	int i, ref, nconc = 0, need = 0;
+
+	*group_bad = 0;
+	*pregated = 0;
+	for(i = 0; i < n; i++) {
+		op = &ops[i];
+		if(op->type == AF_OP_CONC_ADD) {
+			code[i] = RDS_C_CONC_ADD;
+			if(++nconc > RDS_CONC_MAX || (op->key == NULL && op->key_len)
+					|| (op->u.conc.member == NULL && op->u.conc.member_len)
+					|| op->u.conc.ttl_s == 0)
+				*group_bad = 1;
+			continue;
+		}
+		if(op->key == NULL && op->key_len) {
+			code[i] = RDS_C_INVALID_KEEP;
+			if(op->type == AF_OP_WIN_HIT && op->u.win.gate > 0
+					&& op->u.win.count > op->u.win.gate)
+				*pregated = 1;
+			continue;
+		}
+		code[i] = RDS_C_INVALID;
+		switch(op->type) {
+			case AF_OP_BAN_GET:
+				code[i] = RDS_C_BAN_GET;
+				break;
+			case AF_OP_BAN_SET:
+				if(op->u.ban_set.ttl_s)
+					code[i] = RDS_C_BAN_SET;
+				break;
+			case AF_OP_BAN_DEL:
+				code[i] = RDS_C_BAN_DEL;
+				break;
+			case AF_OP_WIN_HIT:
+				ref = op->u.win.if_new;
+				if(ref && (ref < 1 || ref > i
+								  || ops[ref - 1].type != AF_OP_WIN_HIT))
+					break;
+				if(op->u.win.window_s == 0
+						|| (op->u.win.ban_threshold && op->u.win.ban_s == 0))
+					break;
+				code[i] = RDS_C_WIN_HIT;
+				break;
+			case AF_OP_HIST_PUSH:
+				if(op->u.hist.ttl_s)
+					code[i] = RDS_C_HIST_PUSH;
+				break;
+			case AF_OP_CONC_DEL:
+				if(op->u.conc.member || !op->u.conc.member_len)
+					code[i] = RDS_C_CONC_DEL;
+				break;
+			case AF_OP_CONC_COUNT:
+				code[i] = RDS_C_CONC_COUNT;
+				break;
+			default:
+				code[i] = RDS_C_INVALID_KEEP;
+				break;
+		}
+		if(code[i] > 0)
+			need = 1;
+	}
+	for(i = 0; i < n; i++) {
+		if(code[i] == RDS_C_CONC_ADD) {
+			if(*group_bad)
+				code[i] = RDS_C_CONC_SKIP;
+			else
+				need = 1;
+		}
+	}
+	return need;
+}
+
+/* Appends a ban reason: up to AF_BAN_REASON - 1 bytes, to the first NUL. */
+static void rds_add_reason(rds_argv_t *a, const char *reason)
+{
+	af_rds_av_add(a, reason ? reason : "",
+			reason ? strnlen(reason, AF_BAN_REASON - 1) : 0);
+}
+
+/*
+ * Appends an op's packed argument: code in a byte, then the n numbers of
+ * v as big-endian IEEE doubles (exact: every value is below 2^53).
+ */
+static void av_pack(rds_argv_t *a, int code, const uint64_t *v, int n)
+{
+	char *p = av_room(a, 1 + 8 * (size_t)n);
+	uint64_t bits;
+	double d;
+	int i, j;
+
+	if(!p)
+		return;
+	*p++ = (char)code;
+	for(i = 0; i < n; i++) {
+		d = (double)v[i];
+		memcpy(&bits, &d, sizeof(bits));
+		for(j = 7; j >= 0; j--) {
+			p[j] = (char)(bits & 0xff);
+			bits >>= 8;
+		}
+		p += 8;
+	}
+}
+
+/*
+ * Serializes ops[0..n) (codes in code) into af_rds_keys and af_rds_args for
+ * the batch script.
+ */
+void af_rds_build(const af_store_redis_t *st, const af_op_t *ops, int n,
+		const signed char *code, int pregated, uint64_t now_ms)
+{
+	rds_argv_t *k = &af_rds_keys, *a = &af_rds_args;
+	const af_op_t *op;
+	uint64_t v[8], slice_ms;
+	char rec[RDS_HIST_REC + 1], stop[2];
+	af_hist_entry_t e;
+	int i, thr;
+
+	af_rds_av_reset(k);
+	af_rds_av_reset(a);
+	af_rds_av_name(k, st, "bans");
+	af_rds_av_name(k, st, "concs");
+	af_rds_av_addu(a, now_ms);
+	af_rds_av_addu(a, st->plen);
+	af_rds_av_add(a, pregated ? "1" : "0", 1);
+	af_rds_av_addu(a, (uint64_t)n);
+	for(i = 0; i < n; i++) {
+		op = &ops[i];
+		if(code[i] <= 0) {
+			av_pack(a, RDS_C_INVALID, NULL, 0);
+			continue;
+		}
+		switch(code[i]) {
+			case RDS_C_BAN_GET:
+				av_key(k, st, "ban", op->key, op->key_len);
+				stop[0] = RDS_C_BAN_GET;
+				stop[1] = op->u.ban_get.stop ? 1 : 0;
+				af_rds_av_add(a, stop, 2);
+				break;
+			case RDS_C_BAN_SET:
+				av_key(k, st, "ban", op->key, op->key_len);
+				v[0] = now_ms + (uint64_t)op->u.ban_set.ttl_s * 1000;
+				av_pack(a, RDS_C_BAN_SET, v, 1);
+				rds_add_reason(a, op->u.ban_set.reason);
+				break;
+			case RDS_C_BAN_DEL:
+				av_key(k, st, "ban", op->key, op->key_len);
+				av_pack(a, RDS_C_BAN_DEL, NULL, 0);
+				break;
+			case RDS_C_WIN_HIT:
+				av_key(k, st, "win", op->key, op->key_len);
+				thr = op->u.win.ban_threshold != 0;
+				slice_ms = (uint64_t)op->u.win.window_s * 1000 / AF_WIN_BUCKETS;
+				if(slice_ms == 0)
+					slice_ms = 1;
+				v[0] = op->u.win.window_s;
+				v[1] = slice_ms;
+				v[2] = now_ms / slice_ms;
+				v[3] = op->u.win.n;
+				v[4] = op->u.win.ban_threshold;
+				v[5] = thr ? now_ms + (uint64_t)op->u.win.ban_s * 1000 : 0;
+				v[6] = op->u.win.gate;
+				v[7] = (uint64_t)op->u.win.if_new;
+				av_pack(a, RDS_C_WIN_HIT, v, 8);
+				rds_add_reason(a, thr ? op->u.win.ban_reason : NULL);
+				if(thr) {
+					if(op->u.win.ban_key)
+						av_key(k, st, "ban", op->u.win.ban_key,
+								op->u.win.ban_key_len);
+					else
+						av_key(k, st, "ban", op->key, op->key_len);
+				}
+				break;
+			case RDS_C_HIST_PUSH:
+				av_key(k, st, "hist", op->key, op->key_len);
+				v[0] = (uint64_t)op->u.hist.ttl_s * 1000;
+				v[1] = op->u.hist.read_only ? 1 : 0;
+				av_pack(a, RDS_C_HIST_PUSH, v, 2);
+				if(op->u.hist.read_only) {
+					/* the script takes a record still, and ignores it */
+					af_rds_av_add(a, "", 0);
+					break;
+				}
+				e = op->u.hist.entry;
+				if(e.ts_ms == 0)
+					e.ts_ms = now_ms;
+				rec[0] = (char)e.ip.family;
+				memcpy(rec + 1, e.ip.addr, 16);
+				memcpy(rec + 17, e.country, 2);
+				rec[19] = '\0';
+				memcpy(rec + 20, e.continent, 2);
+				rec[22] = '\0';
+				snprintf(rec + RDS_HIST_IP, sizeof(rec) - RDS_HIST_IP,
+						"%020" PRIu64, e.ts_ms);
+				af_rds_av_add(a, rec, RDS_HIST_REC);
+				break;
+			case RDS_C_CONC_ADD:
+				av_key(k, st, "conc", op->key, op->key_len);
+				v[0] = op->u.conc.limit;
+				v[1] = now_ms + (uint64_t)op->u.conc.ttl_s * 1000;
+				av_pack(a, RDS_C_CONC_ADD, v, 2);
+				af_rds_av_add(a, op->u.conc.member, op->u.conc.member_len);
+				break;
+			case RDS_C_CONC_DEL:
+				av_key(k, st, "conc", op->key, op->key_len);
+				av_pack(a, RDS_C_CONC_DEL, NULL, 0);
+				af_rds_av_add(a, op->u.conc.member, op->u.conc.member_len);
+				break;
+			case RDS_C_CONC_COUNT:
+				av_key(k, st, "conc", op->key, op->key_len);
+				av_pack(a, RDS_C_CONC_COUNT, NULL, 0);
+				break;
+			default: /* RDS_C_CONC_SKIP */
+				av_pack(a, RDS_C_CONC_SKIP, NULL, 0);
+				break;
+		}
+	}
+}
+
+/* The field of a hiredis reply element (the list script's replies). */
+void af_rds_field(const redisReply *r, rds_fld_t *f)
+{
+	f->type = RDS_F_OTHER;
+	if(!r)
+		return;
+	if(r->type == REDIS_REPLY_INTEGER) {
+		f->type = RDS_F_INT;
+		f->v = r->integer;
+	} else if(r->type == REDIS_REPLY_STRING) {
+		f->type = RDS_F_STR;
+		f->s = r->str;
+		f->len = r->len;
+	}
+}
+
+/*
+ * Reads the next field of the batch script's string at *p (before end):
+ * a number ('-'?, digits, ',') or a string (its length in digits, ':',
+ * its bytes). Numbers of more than 18 digits are refused: every number
+ * read is then range-checked far below that. Advances *p; 0, -1 when
+ * the text is not a field.
+ */
+static int rp_next(const char **p, const char *end, rds_fld_t *f)
+{
+	const char *q = *p;
+	unsigned long long x = 0;
+	int neg = 0, nd = 0;
+
+	if(q < end && *q == '-') {
+		neg = 1;
+		q++;
+	}
+	for(; q < end && *q >= '0' && *q <= '9' && nd <= 18; q++, nd++)
+		x = x * 10 + (unsigned)(*q - '0');
+	if(nd == 0 || nd > 18 || q == end)
+		return -1;
+	if(*q == ',') {
+		f->type = RDS_F_INT;
+		f->v = neg ? -(long long)x : (long long)x;
+		*p = q + 1;
+		return 0;
+	}
+	if(*q != ':' || neg || x > (unsigned long long)(end - q - 1))
+		return -1;
+	f->type = RDS_F_STR;
+	f->s = q + 1;
+	f->len = (size_t)x;
+	*p = q + 1 + x;
+	return 0;
+}
+
+/* Reads an integer field into *v; 0, -1 when f is not one. */
+static int rp_int(const rds_fld_t *f, long long *v)
+{
+	if(f->type != RDS_F_INT)
+		return -1;
+	*v = f->v;
+	return 0;
+}
+
+/* Reads an integer field in [lo, hi] into *v; 0, -1 when not so. */
+int af_rds_field_range(const rds_fld_t *f, long long lo, long long hi,
+		long long *v)
+{
+	if(rp_int(f, v) < 0 || *v < lo || *v > hi)
+		return -1;
+	return 0;
+}
+
+/* Reads a decimal string field into *v; 0, -1 when f is not one. */
+static int rp_u64str(const rds_fld_t *f, uint64_t *v)
+{
+	char num[24], *end;
+	unsigned long long x;
+
+	if(f->type != RDS_F_STR || f->len == 0 || f->len >= sizeof(num))
+		return -1;
+	memcpy(num, f->s, f->len);
+	num[f->len] = '\0';
+	if(num[0] < '0' || num[0] > '9')
+		return -1;
+	errno = 0;
+	x = strtoull(num, &end, 10);
+	if(errno || *end)
+		return -1;
+	*v = x;
+	return 0;
+}
+
+/* Fills ban from the fields since, until, hits and reason; 0 or -1. */
+int af_rds_field_ban(const rds_fld_t *e, af_ban_t *ban)
+{
+	uint64_t hits;
+	size_t len;
+
+	if(rp_u64str(&e[0], &ban->since_ms) < 0
+			|| rp_u64str(&e[1], &ban->until_ms) < 0)
+		return -1;
+	if(e[2].type == RDS_F_INT) {
+		if(e[2].v < 0 || e[2].v > UINT32_MAX)
+			return -1;
+		hits = (uint64_t)e[2].v;
+	} else if(rp_u64str(&e[2], &hits) < 0 || hits > UINT32_MAX) {
+		return -1;
+	}
+	ban->hits = (uint32_t)hits;
+	if(e[3].type != RDS_F_STR)
+		return -1;
+	len = e[3].len < AF_BAN_REASON - 1 ? e[3].len : AF_BAN_REASON - 1;
+	memset(ban->reason, 0, sizeof(ban->reason));
+	if(len)
+		memcpy(ban->reason, e[3].s, len);
+	return 0;
+}
+
+/* Fills entry from a history record of RDS_HIST_REC bytes; 0 or -1. */
+static int rp_hist(const rds_fld_t *f, af_hist_entry_t *entry)
+{
+	char num[21], *end;
+	unsigned long long ts;
+
+	if(f->type != RDS_F_STR || f->len != RDS_HIST_REC)
+		return -1;
+	memset(entry, 0, sizeof(*entry));
+	entry->ip.family = (uint8_t)f->s[0];
+	memcpy(entry->ip.addr, f->s + 1, 16);
+	memcpy(entry->country, f->s + 17, 3);
+	memcpy(entry->continent, f->s + 20, 3);
+	memcpy(num, f->s + RDS_HIST_IP, 20);
+	num[20] = '\0';
+	errno = 0;
+	ts = strtoull(num, &end, 10);
+	if(errno || *end)
+		return -1;
+	entry->ts_ms = ts;
+	return 0;
+}
+
+/*
+ * Reads the batch script's reply (one string, see rds_lua_exec) into
+ * ops[0..n): the outputs of the ops done, each op's status as the script
+ * gave it (fixed by af_rds_finish). Reads in place, nothing allocated: an
+ * op's fields are kept in e[] (those past RDS_FIELDS are read and
+ * dropped: no op looks at them) and checked as they were when the reply
+ * was an array per op. Returns 0 with *done and *stopped, -1 when the
+ * reply is not what the script answers.
+ */
+int af_rds_parse(const redisReply *r, af_op_t *ops, int n,
+		const signed char *code, int *done, int *stopped)
+{
+	rds_fld_t f, e[RDS_FIELDS];
+	const char *p, *end;
+	af_op_t *op;
+	long long v, status, k, j;
+	int i;
+
+	if(!r || r->type != REDIS_REPLY_STRING)
+		return -1;
+	p = r->str;
+	end = r->str + r->len;
+	if(rp_next(&p, end, &f) < 0 || af_rds_field_range(&f, 0, n, &v) < 0)
+		return -1;
+	*done = (int)v;
+	if(rp_next(&p, end, &f) < 0 || af_rds_field_range(&f, 0, 1, &v) < 0)
+		return -1;
+	*stopped = (int)v;
+	if(!*stopped && *done != n)
+		return -1;
+	for(i = 0; i < *done; i++) {
+		op = &ops[i];
+		if(rp_next(&p, end, &f) < 0 || af_rds_field_range(&f, 1, LLONG_MAX, &k) < 0)
+			return -1;
+		for(j = 0; j < k; j++)
+			if(rp_next(&p, end, j < RDS_FIELDS ? &e[j] : &f) < 0)
+				return -1;
+		if(af_rds_field_range(&e[0], -1, 1, &status) < 0)
+			return -1;
+		op->status = (int)status;
+		if(code[i] <= 0) {
+			if(status != -1)
+				return -1;
+			continue;
+		}
+		if(code[i] == RDS_C_CONC_SKIP
+				|| (code[i] == RDS_C_CONC_ADD && *stopped)) {
+			if(status != 1 || k != 1)
+				return -1;
+			continue;
+		}
+		if(status != 0)
+			return -1;
+		switch(code[i]) {
+			case RDS_C_BAN_GET:
+				if(k < 2 || af_rds_field_range(&e[1], 0, 1, &v) < 0)
+					return -1;
+				op->u.ban_get.found = (int)v;
+				if(v && (k != 6 || af_rds_field_ban(e + 2, &op->u.ban_get.ban) < 0))
+					return -1;
+				break;
+			case RDS_C_BAN_SET:
+				break;
+			case RDS_C_BAN_DEL:
+				if(k != 2 || af_rds_field_range(&e[1], 0, 1, &v) < 0)
+					return -1;
+				op->u.ban_del.found = (int)v;
+				break;
+			case RDS_C_WIN_HIT:
+				if(k != 3 || af_rds_field_range(&e[1], 0, UINT32_MAX, &v) < 0)
+					return -1;
+				op->u.win.count = (uint32_t)v;
+				if(af_rds_field_range(&e[2], 0, 1, &v) < 0)
+					return -1;
+				op->u.win.banned = (int)v;
+				break;
+			case RDS_C_HIST_PUSH:
+				if(k < 2 || af_rds_field_range(&e[1], 0, AF_HIST_MAX, &v) < 0
+						|| k != v + 2)
+					return -1;
+				op->u.hist.n_prev = (int)v;
+				for(j = 0; j < v; j++)
+					if(rp_hist(&e[2 + j], &op->u.hist.prev[j]) < 0)
+						return -1;
+				break;
+			case RDS_C_CONC_ADD:
+				if(k != 4 || af_rds_field_range(&e[1], 0, UINT32_MAX, &v) < 0)
+					return -1;
+				op->u.conc.count = (uint32_t)v;
+				if(af_rds_field_range(&e[2], 0, 1, &v) < 0)
+					return -1;
+				op->u.conc.admitted = (int)v;
+				if(af_rds_field_range(&e[3], 0, 1, &v) < 0)
+					return -1;
+				op->u.conc.full = (int)v;
+				op->u.conc.found = 0;
+				break;
+			case RDS_C_CONC_DEL:
+				if(k != 3 || af_rds_field_range(&e[1], 0, UINT32_MAX, &v) < 0)
+					return -1;
+				op->u.conc.count = (uint32_t)v;
+				if(af_rds_field_range(&e[2], 0, 1, &v) < 0)
+					return -1;
+				op->u.conc.found = (int)v;
+				break;
+			case RDS_C_CONC_COUNT:
+				if(k != 2 || af_rds_field_range(&e[1], 0, UINT32_MAX, &v) < 0)
+					return -1;
+				op->u.conc.count = (uint32_t)v;
+				break;
+			default:
+				return -1;
+		}
+	}
+	return p == end ? 0 : -1;
+}
+
+/* Clears the outputs of a CONC_ADD op. */
+static void rds_conc_clear(af_op_t *op)
+{
+	op->u.conc.count = 0;
+	op->u.conc.admitted = 0;
+	op->u.conc.full = 0;
+	op->u.conc.found = 0;
+}
+
+/* Clears the outputs of op as shm does for an invalid op of its type. */
+static void rds_invalid_clear(af_op_t *op)
+{
+	switch(op->type) {
+		case AF_OP_BAN_GET:
+			op->u.ban_get.found = 0;
+			break;
+		case AF_OP_BAN_DEL:
+			op->u.ban_del.found = 0;
+			break;
+		case AF_OP_WIN_HIT:
+			op->u.win.count = 0;
+			op->u.win.banned = 0;
+			break;
+		case AF_OP_HIST_PUSH:
+			op->u.hist.n_prev = 0;
+			break;
+		case AF_OP_CONC_DEL:
+			op->u.conc.count = 0;
+			op->u.conc.found = 0;
+			break;
+		case AF_OP_CONC_COUNT:
+			op->u.conc.count = 0;
+			break;
+		default:
+			break;
+	}
+}
+
+/*
+ * Sets the final status of ops[0..n) after the script (or none) ran
+ * done of them: ops after a stop are skipped (1), and so is the CONC_ADD
+ * group (outputs cleared, unless no CONC_ADD came before the stop: then,
+ * as in shm, they are left as they are); an invalid group fails (-1);
+ * invalid ops fail. Returns 0, or -1 when an op failed (each counted in
+ * failures).
+ */
+int af_rds_finish(af_store_redis_t *st, af_op_t *ops, int n,
+		const signed char *code, int done, int stopped, int group_bad)
+{
+	af_op_t *op;
+	int i, rc = 0, clear = !stopped;
+
+	for(i = 0; stopped && i < done; i++)
+		if(ops[i].type == AF_OP_CONC_ADD)
+			clear = 1;
+	for(i = 0; i < n; i++) {
+		op = &ops[i];
+		if(op->type == AF_OP_CONC_ADD) {
+			if(stopped || group_bad) {
+				op->status = stopped ? 1 : -1;
+				if(clear)
+					rds_conc_clear(op);
+			}
+		} else if(i >= done) {
+			op->status = 1;
+		} else if(code[i] <= 0) {
+			op->status = -1;
+			if(code[i] == RDS_C_INVALID)
+				rds_invalid_clear(op);
+		}
+		if(op->status < 0) {
+			__atomic_add_fetch(&st->failures, 1, __ATOMIC_RELAXED);
+			rc = -1;
+		}
+	}
+	return rc;
+}
+
+/* Fails every op of ops[0..n) (the server could not be used). */
+int af_rds_unavailable(af_store_redis_t *st, af_op_t *ops, int n)
+{
+	int i;
+
+	for(i = 0; i < n; i++) {
+		ops[i].status = -1;
+		switch(ops[i].type) {
+			case AF_OP_CONC_ADD:
+				rds_conc_clear(&ops[i]);
+				break;
+			default:
+				rds_invalid_clear(&ops[i]);
+				break;
+		}
+	}
+	__atomic_add_fetch(&st->failures, (uint64_t)n, __ATOMIC_RELAXED);
+	return AF_STORE_UNAVAILABLE;
+}
+

@@ -1,0 +1,133 @@
+/*
+ * antifraud - the Redis store's internals, shared by its files:
+ *   af_store_redis.c         the store's ops (exec, lists, stats, new)
+ *   af_store_redis_net.c     connections (Sentinel, ROLE, AUTH, SELECT,
+ *                            the per-process table), sending commands
+ *   af_store_redis_batch.c   a batch's ops to the script's KEYS/ARGV and
+ *                            its answer back to the ops
+ *   af_store_redis_pubsub.c  PUBLISH and SUBSCRIBE on <prefix>events
+ *   af_store_redis_url.c     redis://, unix://, sentinel:// URLs
+ *   lua/af_store_redis_*.lua the scripts, embedded at build time
+ * Not for use outside the Redis backend.
+ *
+ * Copyright (C) 2026 antifraud authors
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#ifndef AF_STORE_REDIS_INT_H
+#define AF_STORE_REDIS_INT_H
+
+#include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <hiredis/hiredis.h>
+#include "af_store_redis.h"
+
+#define RDS_DEF_PORT 6379
+#define RDS_DEF_SENTINEL_PORT 26379
+#define RDS_DEF_CONNECT_MS 1000
+#define RDS_DEF_COMMAND_MS 250
+#define RDS_DEF_POLL_MS 100
+#define RDS_SLOTS 8           /* stores with a connection per process */
+#define RDS_CONC_MAX 16       /* CONC_ADD ops in one batch (as shm) */
+#define RDS_HIST_REC 43       /* bytes of a history record */
+#define RDS_HIST_IP 23        /* of which address, country, continent */
+#define RDS_DB_MAX 1000000    /* the largest db number a URL may give */
+
+typedef struct af_store_redis {
+	af_store_t base;
+	uint64_t id;       /* names this store in the per-process table */
+	uint64_t failures; /* atomic */
+	size_t plen;       /* strlen(cfg.prefix) */
+	af_redis_cfg_t cfg;
+} af_store_redis_t;
+
+/* a process's connection for one store */
+typedef struct rds_conn {
+	uint64_t id; /* the store's, 0: free slot */
+	pid_t pid;   /* the process that made c */
+	redisContext *c;
+	uint64_t used; /* last use (tick), for reuse of the slot */
+	int down;      /* the last attempt failed (logged once) */
+	char sha_exec[41];
+	char sha_list[41];
+} rds_conn_t;
+
+/* an argument list built in one growing byte buffer */
+typedef struct rds_argv {
+	char *buf;
+	size_t len, cap;
+	size_t *off, *alen;
+	int n, ncap;
+	int oom;
+} rds_argv_t;
+
+
+/* a locked section: the mutex, SIGPIPE blocked in this thread */
+typedef struct rds_guard {
+	sigset_t old;
+	int pending; /* a SIGPIPE was pending before */
+} rds_guard_t;
+
+/* a field of a reply: an integer, a string, or anything else (rejected
+ * by every reader below) */
+enum rds_ftype { RDS_F_OTHER = 0, RDS_F_INT, RDS_F_STR };
+
+typedef struct rds_fld {
+	int type;       /* enum rds_ftype */
+	long long v;    /* RDS_F_INT */
+	const char *s;  /* RDS_F_STR: len bytes, not NUL-terminated */
+	size_t len;
+} rds_fld_t;
+
+/* the fields of one op's result that af_rds_parse keeps: a BAN_GET found
+ * (6) or a HIST_PUSH with all its records */
+#define RDS_FIELDS (AF_HIST_MAX + 2 > 6 ? AF_HIST_MAX + 2 : 6)
+
+/* af_store_redis_net.c: the per-process connections */
+void af_rds_enter(rds_guard_t *g, int lock);
+void af_rds_leave(rds_guard_t *g, int lock);
+void af_rds_err(char *err, size_t errlen, const char *fmt, ...)
+		__attribute__((format(printf, 3, 4)));
+int af_rds_split_hostport(const char *s, size_t len, char *host,
+		size_t hostlen, int *port, int def_port);
+redisContext *af_rds_open(const af_redis_cfg_t *cfg, int *via_sentinel,
+		char *err, size_t errlen);
+int af_rds_is(const redisReply *r, const char *s);
+int af_rds_setup(redisContext *c, const af_redis_cfg_t *cfg, int role,
+		int select, rds_conn_t *slot, char *err, size_t errlen);
+rds_conn_t *af_rds_get(const af_store_redis_t *st, char *err, size_t errlen);
+void af_rds_fail(rds_conn_t *slot, const char *why);
+redisReply *af_rds_eval(rds_conn_t *slot, int list, int argc, char *err,
+		size_t errlen);
+void af_rds_forget(const af_store_redis_t *st);
+void af_rds_atfork_once(void);
+
+/* af_store_redis_batch.c: arguments and replies; the argument vector
+ * af_rds_av/af_rds_avlen that af_rds_eval sends */
+extern rds_argv_t af_rds_keys, af_rds_args;
+extern const char **af_rds_av;
+extern size_t *af_rds_avlen;
+extern signed char *af_rds_code;
+void af_rds_av_reset(rds_argv_t *a);
+void af_rds_av_add(rds_argv_t *a, const char *s, size_t len);
+void af_rds_av_addu(rds_argv_t *a, uint64_t v);
+void af_rds_av_name(rds_argv_t *a, const af_store_redis_t *st, const char *name);
+int af_rds_av_final(const char **head, const size_t *headlen, int nhead,
+		rds_argv_t *keys, rds_argv_t *args);
+int af_rds_code_room(int n);
+int af_rds_check(const af_op_t *ops, int n, signed char *code,
+		int *group_bad, int *pregated);
+void af_rds_build(const af_store_redis_t *st, const af_op_t *ops, int n,
+		const signed char *code, int pregated, uint64_t now_ms);
+int af_rds_parse(const redisReply *r, af_op_t *ops, int n,
+		const signed char *code, int *done, int *stopped);
+int af_rds_finish(af_store_redis_t *st, af_op_t *ops, int n,
+		const signed char *code, int done, int stopped, int group_bad);
+int af_rds_unavailable(af_store_redis_t *st, af_op_t *ops, int n);
+void af_rds_field(const redisReply *r, rds_fld_t *f);
+int af_rds_field_range(const rds_fld_t *f, long long lo, long long hi,
+		long long *v);
+int af_rds_field_ban(const rds_fld_t *e, af_ban_t *ban);
+
+#endif
