@@ -877,11 +877,19 @@ out:
 void af_dest_release(const af_dest_ticket_t *t)
 {
 	af_op_t ops[2];
+	int n = af_dest_release_ops(t, ops);
+
+	if(n && af_store_exec(af_core_store(), ops, n, af_now_ms()) < 0)
+		af_core_count(AF_ST_STORE_ERRORS);
+}
+
+int af_dest_release_ops(const af_dest_ticket_t *t, af_op_t *ops)
+{
 	int n = 0;
 
 	if(!t || !t->callid_len)
-		return;
-	memset(ops, 0, sizeof(ops));
+		return 0;
+	memset(ops, 0, 2 * sizeof(*ops));
 	if(t->total) {
 		ops[n].type = AF_OP_CONC_DEL;
 		ops[n].key = CONC_TOTAL_KEY;
@@ -898,8 +906,7 @@ void af_dest_release(const af_dest_ticket_t *t)
 		ops[n].u.conc.member_len = t->callid_len;
 		n++;
 	}
-	if(n && af_store_exec(af_core_store(), ops, n, af_now_ms()) < 0)
-		af_core_count(AF_ST_STORE_ERRORS);
+	return n;
 }
 
 /* the live total of international calls; -1 when the store failed */

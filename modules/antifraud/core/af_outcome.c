@@ -30,7 +30,7 @@
 
 #define FIG_KEY_MAX 192
 /* subjects x windows x (counters + international seconds) */
-#define FIG_OPS (AF_SUBJ__COUNT * AF_AN_WINDOWS * (AF_FIG__COUNT + 1))
+#define FIG_OPS (AF_SUBJ__COUNT * AF_AN_WINDOWS * (AF_FIG__COUNT + 1) + 2)
 #define CNT_INTL AF_FIG__COUNT /* the seconds of international calls */
 #define TOP_WAYS 4
 #define TOP_SETS 256
@@ -255,6 +255,26 @@ int af_call_start(af_call_t *c, const af_request_t *req,
 	af_core_release(r);
 	af_core_count(AF_ST_CALLS_FOLLOWED);
 	return 1;
+}
+
+int af_call_start_all(af_call_t *c, const af_request_t *req,
+		const char *profile, size_t profile_len, uint64_t now_ms)
+{
+	const af_profile_t *p;
+	af_rules_t *r;
+	int all;
+
+	if(!c || !req)
+		return -1;
+	memset(c, 0, sizeof(*c));
+	r = af_core_acquire();
+	p = profile && profile_len ? af_rules_profile(r, profile, profile_len)
+							   : r->default_profile;
+	all = r->analytics.enabled && p && p->an->follow_all;
+	af_core_release(r);
+	if(!all)
+		return 0;
+	return af_call_start(c, req, NULL, profile, profile_len, now_ms);
 }
 
 void af_call_ring(af_call_t *c, int code, uint64_t now_ms)
@@ -604,6 +624,22 @@ static void set_marks(const af_call_t *c, const uint32_t *marks,
 
 int af_call_end(af_call_t *c, int code, uint64_t now_ms, af_verdict_t *v)
 {
+	return af_call_end_release(c, code, now_ms, NULL, v);
+}
+
+/* frees the slots of t alone (a call not counted) */
+static void release_only(const af_dest_ticket_t *t, uint64_t now)
+{
+	af_op_t ops[2];
+	int n = af_dest_release_ops(t, ops);
+
+	if(n && af_store_exec(af_core_store(), ops, n, now) < 0)
+		af_core_count(AF_ST_STORE_ERRORS);
+}
+
+int af_call_end_release(af_call_t *c, int code, uint64_t now_ms,
+		const af_dest_ticket_t *t, af_verdict_t *v)
+{
 	const af_analytics_cfg_t *a;
 	const af_profile_t *p;
 	const af_an_rule_t *ru;
@@ -617,8 +653,10 @@ int af_call_end(af_call_t *c, int code, uint64_t now_ms, af_verdict_t *v)
 
 	memset(v, 0, sizeof(*v));
 	v->check = "analytics";
-	if(!c || !(c->flags & AF_CALL_FOLLOWED) || (c->flags & AF_CALL_ENDED))
+	if(!c || !(c->flags & AF_CALL_FOLLOWED) || (c->flags & AF_CALL_ENDED)) {
+		release_only(t, now_ms);
 		return v->rc = AF_RC_NORULE;
+	}
 	c->flags |= AF_CALL_ENDED;
 	c->end_ms = now_ms < c->start_ms ? c->start_ms : now_ms;
 	c->final_code = (uint16_t)(code > 0 && code < 700 ? code : 0);
@@ -632,6 +670,7 @@ int af_call_end(af_call_t *c, int code, uint64_t now_ms, af_verdict_t *v)
 	a = &r->analytics;
 	if(!a->enabled) {
 		af_core_release(r);
+		release_only(t, now_ms);
 		return v->rc = AF_RC_NORULE;
 	}
 	p = profile_of(r, c->profile);
@@ -691,6 +730,8 @@ int af_call_end(af_call_t *c, int code, uint64_t now_ms, af_verdict_t *v)
 					add_hit(e, (af_subject_t)s, wi, a->windows[wi], k,
 							names[s], lens[s], add[k]);
 	}
+	/* the release rides with the figures: one batch */
+	e->nops += af_dest_release_ops(t, e->ops + e->nops);
 	if(e->nops)
 		af_chk_exec(e->ops, e->nops, now_ms, v);
 	af_core_count(AF_ST_CALLS_ENDED);
@@ -798,6 +839,27 @@ size_t af_outcome_mark_key(char *buf, size_t size, af_subject_t s,
 	memcpy(buf + n, name, len);
 	buf[n + len] = '\0';
 	return n + len;
+}
+
+int af_outcome_mark_get(af_subject_t s, const char *name, size_t len,
+		af_ban_t *out)
+{
+	char key[FIG_KEY_MAX];
+	af_op_t op;
+
+	if((unsigned)s >= AF_SUBJ__COUNT || !name || !len)
+		return 0;
+	memset(&op, 0, sizeof(op));
+	op.type = AF_OP_BAN_GET;
+	op.key = key;
+	op.key_len = af_outcome_mark_key(key, sizeof(key), s, name, len);
+	if(af_store_exec(af_core_store(), &op, 1, af_now_ms()) < 0
+			|| op.status != 0)
+		return -1;
+	if(!op.u.ban_get.found)
+		return 0;
+	*out = op.u.ban_get.ban;
+	return 1;
 }
 
 int af_outcome_mark_is(const char *key, size_t len)

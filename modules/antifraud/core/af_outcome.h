@@ -158,6 +158,14 @@ int af_call_start(af_call_t *c, const af_request_t *req,
 		const af_verdict_t *dv, const char *profile, size_t profile_len,
 		uint64_t now_ms);
 
+/*
+ * af_call_start for an INVITE that af_check_dest does not check: the
+ * call is followed only when its profile says 'follow: all' (else 0,
+ * nothing to do). The number is classified as af_dest_explain does.
+ */
+int af_call_start_all(af_call_t *c, const af_request_t *req,
+		const char *profile, size_t profile_len, uint64_t now_ms);
+
 /* a provisional answer (code 100..199) at now_ms: the first 180..189
  * sets ring_ms. Nothing after the answer or the end changes c. */
 void af_call_ring(af_call_t *c, int code, uint64_t now_ms);
@@ -177,6 +185,16 @@ void af_call_answer(af_call_t *c, uint64_t now_ms);
  * followed or already ended, AF_RC_ERROR the store failed. Returns v->rc.
  */
 int af_call_end(af_call_t *c, int code, uint64_t now_ms, af_verdict_t *v);
+
+/*
+ * af_call_end that also frees the concurrency slots of ticket t (what
+ * af_check_dest admitted the call into; NULL: none) in the same store
+ * batch, so that the end of a call costs one Redis round trip with its
+ * release. The slots are freed even when c is not followed or has
+ * ended already (as af_dest_release does).
+ */
+int af_call_end_release(af_call_t *c, int code, uint64_t now_ms,
+		const af_dest_ticket_t *t, af_verdict_t *v);
 
 /*
  * When the duration guard of c fires (ms since the epoch): answer_ms +
@@ -228,6 +246,18 @@ void af_outcome_timer(uint64_t now_ms, af_outcome_alert_cb cb, void *arg);
 int af_outcome_figures(af_subject_t s, const char *name, size_t len,
 		af_figure_t *out, char *err, size_t errlen);
 
+/*
+ * Whether subject (kind s named name[0..len)) is refused now by an
+ * enforcement mark: 1 with the mark in *out (reason, until), 0 none, -1
+ * the store could not answer.
+ */
+int af_outcome_mark_get(af_subject_t s, const char *name, size_t len,
+		af_ban_t *out);
+
+/* 1 when a ban-table key is an enforcement mark, not an address (the
+ * ban list shows them apart) */
+int af_outcome_mark_is(const char *key, size_t len);
+
 /* a subject of the top-N view: the figures it had at its last call end */
 typedef struct af_outcome_top {
 	af_subject_t kind;
@@ -271,6 +301,10 @@ typedef struct af_outcome_slot_stat {
 } af_outcome_slot_stat_t;
 
 void af_outcome_slot_stat(int holiday, int hour, af_outcome_slot_stat_t *out);
+
+/* the slot of now_ms: day type (1 holiday) and hour of the system
+ * calendar (dest.calendar; UTC workdays without one); returns 0 */
+int af_outcome_slot_now(uint64_t now_ms, int *holiday, int *hour);
 
 /* forgets the baselines */
 void af_outcome_stats_reset(void);

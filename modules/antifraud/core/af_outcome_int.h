@@ -23,12 +23,14 @@ uint64_t af_signal_slot_windows(int holiday, int hour);
 
 /*
  * The key of the enforcement mark of subject s named name[0..len) into
- * buf; its length (0 when buf is too small). af_outcome_mark_is: 1 when
- * a ban-table key is such a mark, not an address.
+ * buf; its length (0 when buf is too small).
  */
 size_t af_outcome_mark_key(char *buf, size_t size, af_subject_t s,
 		const char *name, size_t len);
-int af_outcome_mark_is(const char *key, size_t len);
+
+/* the CONC_DEL ops that free ticket t's slots into ops[0..2) (af_dest.c);
+ * their count */
+int af_dest_release_ops(const af_dest_ticket_t *t, af_op_t *ops);
 
 /* sets v->rc from what was flagged and counts alerts, blocks and
  * reasons (not allowed/norule: an outcome is not a check) */
@@ -40,8 +42,5 @@ void af_figure_derive(af_figure_t *f);
 /* mean and standard deviation from count, sum and sum of squares */
 void af_acc_stat(uint64_t n, double sum, double sq, double *mean,
 		double *sd);
-
-/* the system calendar's day type and hour at now_ms */
-int af_outcome_slot_now(uint64_t now_ms, int *holiday, int *hour);
 
 #endif

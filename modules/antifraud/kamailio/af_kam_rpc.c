@@ -12,6 +12,7 @@
 #include "core/rpc.h"
 #include "core/rpc_lookup.h"
 #include "af_kam.h"
+#include "af_outcome.h"
 
 static const char *rpc_reload_doc[] = {
 		"Validate and load the rule file and the files it names again;"
@@ -52,6 +53,8 @@ static int ban_list_item(
 
 	if(af_account_key(key, key_len))
 		return 0; /* an account under attack: antifraud.accounts */
+	if(af_outcome_mark_is(key, key_len))
+		return 0; /* an analytics refusal: antifraud.analytics */
 
 	snprintf(ip, sizeof(ip), "%.*s", (int)key_len, key);
 	if(c->rpc->add(c->ctx, "{", &h) < 0)
@@ -587,6 +590,12 @@ rpc_export_t af_kam_rpc_cmds[] = {
 		rpc_dest_stats_reset_doc, 0},
 	{"antifraud.concurrency", rpc_concurrency, rpc_concurrency_doc, 0},
 	{"antifraud.dest_explain", rpc_dest_explain, rpc_dest_explain_doc, 0},
+	{"antifraud.analytics", af_kam_rpc_analytics, af_kam_rpc_analytics_doc,
+		0},
+	{"antifraud.analytics_top", af_kam_rpc_analytics_top,
+		af_kam_rpc_analytics_top_doc, 0},
+	{"antifraud.analytics_stats", af_kam_rpc_analytics_stats,
+		af_kam_rpc_analytics_stats_doc, 0},
 	{0, 0, 0, 0}
 };
 /* clang-format on */
