@@ -40,7 +40,7 @@ UNIT_HOST := test/unit/host.c
 .PHONY: all deps module run test unit integration bench clean distclean \
 	kamailio-src
 
-all: module $(BUILD)/af-fingerprint
+all: module $(BUILD)/af-fingerprint $(BUILD)/af-rules-check
 
 deps:
 	@utils/deps.sh
@@ -82,13 +82,18 @@ $(BUILD)/af-fingerprint: utils/af_fingerprint.c $(BUILD)/libafcore.a
 	$(CC) -std=gnu11 -O2 -g $(WARN) -D_GNU_SOURCE -I$(CORE) $< \
 		$(BUILD)/libafcore.a -o $@ $(CORE_LIBS)
 
+# operator tool: validates a rule file with the module's loader
+$(BUILD)/af-rules-check: utils/af_rules_check.c $(BUILD)/libafcore.a
+	$(CC) -std=gnu11 -O2 -g $(WARN) -D_GNU_SOURCE -I$(CORE) $< \
+		$(BUILD)/libafcore.a -o $@ $(CORE_LIBS)
+
 # unit tests: the core under ASan/UBSan with a malloc + pthread host
 $(BUILD)/san/%.o: $(CORE)/%.c $(CORE_HDR) $(GEN_HDR)
 	@mkdir -p $(@D)
 	$(CC) $(SAN_CFLAGS) -I$(GEN) -c $< -o $@
 
-$(BUILD)/san/test_%: test/unit/test_%.c $(UNIT_HOST) test/unit/host.h \
-		test/unit/store_ops.h test/unit/core_fixture.h $(SAN_OBJ)
+$(BUILD)/san/test_%: test/unit/test_%.c $(UNIT_HOST) $(wildcard test/unit/*.h) \
+		$(SAN_OBJ)
 	$(CC) $(SAN_CFLAGS) -I$(CORE) -Itest/unit $< $(UNIT_HOST) $(SAN_OBJ) \
 		-o $@ -lcmocka $(CORE_LIBS)
 
@@ -97,13 +102,14 @@ unit-build: $(UNIT_BIN)
 unit: deps unit-build
 	@$(PYTHON) -m pytest -q test/unit
 
-integration: deps module $(BUILD)/af-fingerprint
+integration: deps module $(BUILD)/af-fingerprint $(BUILD)/af-rules-check
 	@$(PYTHON) -m pytest -q test/integration
 
 run: deps module
 	@utils/run.sh
 
-test: deps module unit-build $(BUILD)/af-fingerprint
+test: deps module unit-build $(BUILD)/af-fingerprint \
+		$(BUILD)/af-rules-check
 	$(PYTHON) -m pytest -q test
 
 bench: deps module
@@ -111,7 +117,7 @@ bench: deps module
 
 clean:
 	rm -rf $(BUILD)/pic $(BUILD)/san $(GEN) $(BUILD)/libafcore.a $(BUILD)/bench \
-		$(BUILD)/af-fingerprint \
+		$(BUILD)/af-fingerprint $(BUILD)/af-rules-check \
 		$(MOD)/antifraud.so
 	-$(MAKE) -C $(MOD)/kamailio COREPATH=$(KAMAILIO_SRC)/src clean \
 		quiet=silent 2>/dev/null

@@ -15,38 +15,8 @@
 #include <time.h>
 #include "af_core.h"
 #include "af_host.h"
+#include "af_host_plain.h"
 #include "af_store_redis.h"
-
-static void *b_alloc(size_t n)
-{
-	return malloc(n);
-}
-
-static uint64_t b_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-static int b_enabled(int level)
-{
-	return level <= AF_L_WARN;
-}
-
-static void b_vlog(int level, const char *fmt, va_list ap)
-{
-	vfprintf(stderr, fmt, ap);
-}
-
-static const af_host_t bench_host = {
-		.shm_alloc = b_alloc,
-		.shm_free = free,
-		.now_ms = b_now,
-		.vlog = b_vlog,
-		.log_enabled = b_enabled,
-};
 
 #define S(x) ((af_str_t){x, sizeof(x) - 1})
 #define NREQ 4096
@@ -315,7 +285,7 @@ int main(int argc, char **argv)
 				argv[0]);
 		return 2;
 	}
-	af_host_set(&bench_host);
+	af_host_plain_init(AF_L_WARN, NULL);
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.rules_path = argv[1];
 	cfg.shm_entries = 65536;

@@ -94,6 +94,7 @@ int af_rds_split_hostport(const char *s, size_t len, char *host,
 redisContext *af_rds_open(const af_redis_cfg_t *cfg, int *via_sentinel,
 		char *err, size_t errlen);
 int af_rds_is(const redisReply *r, const char *s);
+const char *af_rds_why(const redisContext *c, const redisReply *r);
 int af_rds_setup(redisContext *c, const af_redis_cfg_t *cfg, int role,
 		int select, rds_conn_t *slot, char *err, size_t errlen);
 rds_conn_t *af_rds_get(const af_store_redis_t *st, char *err, size_t errlen);
