@@ -336,20 +336,32 @@ static size_t subject_of(const af_call_t *c, af_subject_t s, char *buf,
 	return strlen(buf);
 }
 
-/* the figure key of counter k, window w and subject s named name */
+/* the figure key of counter k, window w and subject s named name (built
+ * by hand: a call end builds about a hundred) */
 static size_t fig_key(char *buf, int k, uint32_t w, af_subject_t s,
 		const char *name, size_t len)
 {
-	int n = snprintf(buf, FIG_KEY_MAX, "o%c|%u|%c|", counter_letter[k], w,
-			subject_letter[s]);
+	char t[10];
+	size_t n = 0;
+	int i = 10;
 
-	if(n < 0)
-		return 0;
-	if(len > (size_t)(FIG_KEY_MAX - 1 - n))
-		len = (size_t)(FIG_KEY_MAX - 1 - n);
+	buf[n++] = 'o';
+	buf[n++] = counter_letter[k];
+	buf[n++] = '|';
+	do {
+		t[--i] = (char)('0' + w % 10);
+		w /= 10;
+	} while(w);
+	memcpy(buf + n, t + i, (size_t)(10 - i));
+	n += (size_t)(10 - i);
+	buf[n++] = '|';
+	buf[n++] = subject_letter[s];
+	buf[n++] = '|';
+	if(len > FIG_KEY_MAX - 1 - n)
+		len = FIG_KEY_MAX - 1 - n;
 	memcpy(buf + n, name, len);
 	buf[n + len] = '\0';
-	return (size_t)n + len;
+	return n + len;
 }
 
 /* adds a WIN_HIT of n on counter k of subject s in window slot wi */
@@ -362,10 +374,12 @@ static void add_hit(end_ctx_t *e, af_subject_t s, int wi, uint32_t w, int k,
 	if(i >= FIG_OPS)
 		return;
 	op = &e->ops[i];
-	memset(op, 0, sizeof(*op));
+	/* only what a WIN_HIT reads and writes */
 	op->type = AF_OP_WIN_HIT;
+	op->status = 0;
 	op->key = e->keys[i];
 	op->key_len = fig_key(e->keys[i], k, w, s, name, len);
+	memset(&op->u.win, 0, sizeof(op->u.win));
 	op->u.win.window_s = w;
 	op->u.win.n = n;
 	e->at[s][wi][k] = i;
