@@ -3,6 +3,7 @@
 #   make run        start Kamailio with the module on 127.0.0.1:5060
 #   make test       unit tests (ASan/UBSan) + integration tests
 #   make bench      core ns/check and Kamailio CPU per call
+#   make fuzz       each libFuzzer harness FUZZ_TIME seconds (default 60)
 # SPDX-License-Identifier: GPL-2.0-or-later
 
 SHELL := /bin/bash
@@ -109,13 +110,15 @@ run: deps module
 	@utils/run.sh
 
 test: deps module unit-build $(BUILD)/af-fingerprint \
-		$(BUILD)/af-rules-check
+		$(BUILD)/af-rules-check fuzz-build
 	$(PYTHON) -m pytest -q test
 
 bench: deps module
 	@$(PYTHON) utils/bench.py
 
-clean:
+include $(TOP)/test/fuzz/fuzz.mk
+
+clean: fuzz-clean
 	rm -rf $(BUILD)/pic $(BUILD)/san $(GEN) $(BUILD)/libafcore.a $(BUILD)/bench \
 		$(BUILD)/af-fingerprint $(BUILD)/af-rules-check \
 		$(MOD)/antifraud.so
