@@ -289,8 +289,10 @@ static void test_rules_refused(void **state)
 			{"analytics:\n  signal_mix: {subjects: [country]}\n",
 					"'country' is not a subject here"},
 			{"analytics:\n  minutes: {above: 5, window: 900, scope: moon}\n",
-					"expected all or international"},
+					"expected all, international or a list"},
 			{"analytics:\n  follow: sometimes\n", "expected dest or all"},
+			{"analytics:\n  minutes: {above: 5, window: 900, scope: [lunar]}\n",
+					"unknown number class 'lunar'"},
 	};
 	char text[2048], line[32];
 	size_t i;
@@ -425,6 +427,29 @@ static void test_other_rules(void **state)
 				0, NULL);
 	assert_int_equal(rc, AF_RC_ALERT);
 	assert_int_equal(ve.reasons, BIT(AF_R_PDD));
+}
+
+/* minutes to some number classes only (per caller per destination
+ * class) */
+static void test_minutes_to_classes(void **state)
+{
+	start_an("  windows: [3600]\n"
+			 "  minutes: {above: 10, window: 3600, scope: [mobile]}\n",
+			"monitor");
+	/* 20 minutes to fixed numbers: out of the scope */
+	assert_int_equal(call_full("mob", "192.0.2.70", "+4930123456", 0, 1000,
+							 1200, 0, NULL),
+			AF_RC_ALLOW);
+	/* 8 minutes to a mobile: under */
+	assert_int_equal(call_full("mob", "192.0.2.70", "+4915123456789", 0, 1000,
+							 480, 0, NULL),
+			AF_RC_ALLOW);
+	/* 4 more: 12 minutes to mobiles */
+	assert_int_equal(call_full("mob", "192.0.2.70", "+4915123456789", 0, 1000,
+							 240, 0, NULL),
+			AF_RC_ALERT);
+	assert_int_equal(ve.reasons, BIT(AF_R_MINUTES));
+	assert_non_null(strstr(ve.detail, "12.0 to its classes"));
 }
 
 /* the figures of a subject, read back, then gone after their window */
@@ -857,6 +882,7 @@ int main(void)
 			T(test_asr_low),
 			T(test_enforce_cooling),
 			T(test_other_rules),
+			T(test_minutes_to_classes),
 			T(test_figures_expire),
 			T(test_duration_guard),
 			T(test_not_followed),

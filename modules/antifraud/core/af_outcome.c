@@ -32,7 +32,9 @@
 #define FIG_KEY_MAX 192
 /* subjects x windows x (counters + international seconds) */
 #define FIG_OPS (AF_SUBJ__COUNT * AF_AN_WINDOWS + 2)
-#define CNT_INTL AF_FIG__COUNT /* the seconds of international calls */
+/* the seconds of the calls in the minutes rule's scope (international,
+ * or number classes) */
+#define CNT_SCOPED AF_FIG__COUNT
 #define TOP_WAYS 4
 #define TOP_SETS 256
 #define MARK_PREFIX "ob|"
@@ -398,6 +400,16 @@ static uint32_t op_count(const end_ctx_t *e, af_subject_t s, int wi, int k)
 	return e->ops[i].u.fig.count[k];
 }
 
+/* 1 when call c is in the scope of minutes rule ru */
+static int in_scope(const af_an_rule_t *ru, const af_call_t *c)
+{
+	if(ru->intl_only)
+		return c->international;
+	if(ru->classes)
+		return c->cls < 32 && (ru->classes & (1u << c->cls)) != 0;
+	return 1;
+}
+
 /* fills f from the counts of subject s in window slot wi */
 static void fig_from(const end_ctx_t *e, af_subject_t s, int wi, uint32_t w,
 		af_figure_t *f)
@@ -470,14 +482,17 @@ static void judge(const end_ctx_t *e, const af_profile_t *p,
 						f.c[AF_FIG_ANSWERED], ru->window_s, ru->limit * 100);
 			break;
 		case AF_AN_MINUTES:
-			intl = ru->intl_only ? op_count(e, s, wi, CNT_INTL)
-								 : f.c[AF_FIG_SECONDS];
+			intl = ru->intl_only || ru->classes
+						   ? op_count(e, s, wi, CNT_SCOPED)
+						   : f.c[AF_FIG_SECONDS];
 			hit = intl / 60.0 > ru->limit;
 			if(hit)
 				snprintf(why, sizeof(why),
 						"minutes %s %s: %.1f%s in %us > %g", subject_names[s],
 						name, intl / 60.0,
-						ru->intl_only ? " international" : "", ru->window_s,
+						ru->intl_only ? " international"
+									  : (ru->classes ? " to its classes" : ""),
+						ru->window_s,
 						ru->limit);
 			break;
 		case AF_AN_PDD:
@@ -692,8 +707,8 @@ int af_call_end_release(af_call_t *c, int code, uint64_t now_ms,
 		add[AF_FIG_SHORT] = seconds < a->short_s;
 		add[AF_FIG_LONG] = seconds > a->long_s;
 		add[AF_FIG_SECONDS] = seconds;
-		if(c->international)
-			add[CNT_INTL] = seconds;
+		if(in_scope(&p->an->rule[AF_AN_MINUTES], c))
+			add[CNT_SCOPED] = seconds;
 	}
 	if(c->flags & AF_CALL_RUNG) {
 		add[AF_FIG_RUNG] = 1;
@@ -732,7 +747,7 @@ int af_call_end_release(af_call_t *c, int code, uint64_t now_ms,
 					break;
 			if(wi == (int)a->n_windows)
 				continue;
-			if(k == AF_AN_MINUTES && ru->intl_only && !c->international)
+			if(k == AF_AN_MINUTES && !in_scope(ru, c))
 				continue;
 			for(s = 0; s < AF_SUBJ__COUNT; s++)
 				if((ru->subjects & (1u << s)) && lens[s])

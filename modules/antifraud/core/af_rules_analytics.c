@@ -177,6 +177,28 @@ static int an_rule(af_rl_t *c, const yaml_node_t *n, int k, af_an_rule_t *ru)
 				rc = an_subjects(c, v[i], a->subjects, &ru->subjects);
 				break;
 			case K_R_SCOPE:
+				ru->intl_only = 0;
+				ru->classes = 0;
+				if(v[i]->type == YAML_SEQUENCE_NODE) {
+					/* number classes: the minutes to them */
+					size_t j, count;
+					int cls;
+					rc = af_yl_seq(&c->y, v[i], &count);
+					for(j = 0; j < count && rc == 0; j++) {
+						const yaml_node_t *it = af_yl_item(&c->y, v[i], j);
+						rc = af_yl_str(&c->y, it, &s, &len);
+						cls = rc == 0 ? af_numclass_parse(s, len) : -1;
+						if(rc == 0 && cls < 0)
+							rc = af_yl_err(&c->y, it,
+									"unknown number class '%.*s'",
+									AF_YL_SHOWN(len), s);
+						else if(rc == 0)
+							ru->classes |= 1u << cls;
+					}
+					if(rc == 0 && !ru->classes)
+						rc = af_yl_err(&c->y, v[i], "no number class");
+					break;
+				}
 				rc = af_yl_str(&c->y, v[i], &s, &len);
 				if(rc == 0 && len == 3 && memcmp(s, "all", 3) == 0)
 					ru->intl_only = 0;
@@ -185,7 +207,8 @@ static int an_rule(af_rl_t *c, const yaml_node_t *n, int k, af_an_rule_t *ru)
 					ru->intl_only = 1;
 				else if(rc == 0)
 					rc = af_yl_err(&c->y, v[i],
-							"expected all or international, got '%.*s'",
+							"expected all, international or a list of"
+							" number classes, got '%.*s'",
 							AF_YL_SHOWN(len), s);
 				break;
 		}
