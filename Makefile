@@ -3,6 +3,7 @@
 #   make run        start Kamailio with the module on 127.0.0.1:5060
 #   make test       unit tests (ASan/UBSan) + integration tests
 #   make bench      core ns/check and Kamailio CPU per call
+#   make deb        Debian package for the installed kamailio (build/*.deb)
 #   make fuzz       each libFuzzer harness FUZZ_TIME seconds (default 60)
 # SPDX-License-Identifier: GPL-2.0-or-later
 
@@ -15,6 +16,8 @@ CORE := $(MOD)/core
 # Kamailio source tree of the installed version (prepared by utils/kamailio-src.sh)
 KAMAILIO_SRC ?= $(BUILD)/kamailio-src
 PYTHON ?= /usr/bin/python3
+# release of the module and tools (the Debian package's upstream version)
+AF_VERSION := 0.1.0
 
 CORE_SRC := $(wildcard $(CORE)/af_*.c)
 CORE_HDR := $(wildcard $(CORE)/af_*.h) $(wildcard $(CORE)/af_*.def)
@@ -39,7 +42,7 @@ UNIT_BIN := $(patsubst test/unit/%.c,$(BUILD)/san/%,$(UNIT_SRC))
 UNIT_HOST := test/unit/host.c
 
 .PHONY: all deps module run test unit integration bench clean distclean \
-	kamailio-src
+	kamailio-src deb
 
 all: module $(BUILD)/af-fingerprint $(BUILD)/af-rules-check
 
@@ -115,6 +118,10 @@ test: deps module unit-build $(BUILD)/af-fingerprint \
 
 bench: deps module
 	@$(PYTHON) utils/bench.py
+
+# Debian package of the module, tools, sample rules and docs
+deb: module $(BUILD)/af-fingerprint $(BUILD)/af-rules-check
+	@utils/mkdeb.sh $(BUILD) $(AF_VERSION)
 
 include $(TOP)/test/fuzz/fuzz.mk
 

@@ -12,10 +12,10 @@ PKGS=(
 	clang libclang-rt-14-dev
 	libmaxminddb-dev libhiredis-dev libpcre2-dev libyaml-dev libcmocka-dev
 	# run
-	kamailio tzdata
+	kamailio kamailio-lua-modules tzdata
 	# tests and tools
 	python3 python3-pytest python3-yaml python3-phonenumbers python3-regex redis-server redis-sentinel sip-tester sipvicious lua5.1
-	mmdb-bin libmaxmind-db-writer-perl tshark valgrind
+	mmdb-bin libmaxmind-db-writer-perl tshark valgrind lintian
 )
 
 missing=()

@@ -28,6 +28,8 @@ COMMANDS = {
     "antifraud.dest_stats_reset": [],
     "antifraud.concurrency": ["10"],
     "antifraud.dest_explain": ["s:+33123456789", "alice", "default"],
+    "antifraud.feeds": [],
+    "antifraud.forget": ["source", "192.0.2.7"],
 }
 
 # the longest fault text kamcmd can carry is 255 bytes (ctl module);

@@ -20,6 +20,8 @@
 #include "af_store_shm.h"
 #include "host.h"
 #include "store_ops.h"
+#include "forget_scenario.h"
+#include "dry_scenario.h"
 
 /* a time aligned to whole seconds, far from 0 (0 means the real clock) */
 #define T0 1700000000000ULL
@@ -2115,10 +2117,35 @@ static void test_conc_bench(void **state)
 	free_store(s);
 }
 
+/* forget: a caller, a number, a source, an account; the rest stays */
+static void test_forget(void **state)
+{
+	af_store_t *s = new_store(4096, 4);
+
+	test_host_set_now(T0);
+	fs_run(s);
+	fs_bad_subjects();
+	free_store(s);
+	test_host_set_now(0);
+}
+
+/* dry runs answer what the real batch answers and change nothing */
+static void test_dry_run(void **state)
+{
+	af_store_t *s = new_store(4096, 4);
+
+	test_host_set_now(T0);
+	ds_run(s);
+	free_store(s);
+	test_host_set_now(0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		SCN_TESTS(test_scenario),
+		cmocka_unit_test(test_forget),
+		cmocka_unit_test(test_dry_run),
 		cmocka_unit_test(test_window_slides),
 		cmocka_unit_test(test_window_size_change),
 		cmocka_unit_test(test_window_saturates),

@@ -36,6 +36,8 @@
 #include "af_store_redis.h"
 #include "host.h"
 #include "store_ops.h"
+#include "forget_scenario.h"
+#include "dry_scenario.h"
 
 /* a time aligned to whole seconds, far from 0 (0 means the real clock) */
 #define T0 1700000000000ULL
@@ -2220,6 +2222,39 @@ static void test_bench(void **state)
 	free_store(s);
 }
 
+/* forget on Redis: the same scenario as shm, under a prefix with a
+ * glob character; a store with a prefix it would match keeps its keys */
+static void test_forget(void **state)
+{
+	af_store_t *s, *other;
+
+	need_main();
+	s = main_store("f*g:");
+	other = main_store("fxg:");
+	test_host_set_now(T0);
+	assert_int_equal(win_hit(other, "r60|alice@ex.org", 3600, 2), 2);
+	assert_int_equal(ban_set(other, "192.0.2.1", 600, "scanner"), 0);
+	fs_run(s);
+	assert_int_equal(win_hit(other, "r60|alice@ex.org", 3600, 0), 2);
+	assert_int_equal(ban_get(other, "192.0.2.1", NULL), 1);
+	free_store(other);
+	free_store(s);
+	test_host_set_now(0);
+}
+
+/* dry runs answer what the real batch answers and change nothing */
+static void test_dry_run(void **state)
+{
+	af_store_t *s;
+
+	need_main();
+	s = main_store("dry:");
+	test_host_set_now(T0);
+	ds_run(s);
+	free_store(s);
+	test_host_set_now(0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -2232,6 +2267,8 @@ int main(void)
 		cmocka_unit_test(test_conc_groups),
 		cmocka_unit_test(test_win_if_new),
 		cmocka_unit_test(test_lists),
+		cmocka_unit_test(test_forget),
+		cmocka_unit_test(test_dry_run),
 		cmocka_unit_test(test_stats),
 		cmocka_unit_test(test_unix_db),
 		cmocka_unit_test(test_equivalence),

@@ -355,7 +355,9 @@ int af_auth_result(const af_request_t *req, int ok, const char *profile,
 	}
 	if(v->reasons) {
 		af_core_count_reasons(v->reasons);
-		return v->rc = AF_RC_ALERT;
+		v->rc = AF_RC_ALERT;
+		af_core_count_verdict(v);
+		return v->rc;
 	}
 	return v->rc = AF_RC_ALLOW;
 }

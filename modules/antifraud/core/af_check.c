@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "af_check.h"
+#include "af_feed.h"
 #include "af_text.h"
 #include "af_host.h"
 
@@ -71,7 +72,7 @@ int af_chk_lists_match(const af_iplist_t *const *lists, uint32_t n,
 	uint32_t i;
 
 	for(i = 0; i < n; i++) {
-		plen = af_trie_lookup(lists[i]->trie, ip, NULL);
+		plen = af_iplist_lookup(lists[i], ip);
 		if(plen > best)
 			best = plen;
 	}
@@ -236,7 +237,9 @@ int af_chk_ban_lookup(const char *ipkey, size_t len, const af_profile_t *p,
 
 int af_chk_exec(af_op_t *ops, int n, uint64_t now, af_verdict_t *v)
 {
-	int rc = af_store_exec(af_core_store(), ops, n, now);
+	int rc = af_core_dry()
+					 ? af_store_exec_dry(af_core_store(), ops, n, now)
+					 : af_store_exec(af_core_store(), ops, n, now);
 
 	if(rc < 0) {
 		af_core_count(AF_ST_STORE_ERRORS);
@@ -277,6 +280,7 @@ int af_chk_conclude(af_verdict_t *v, int evaluated)
 			af_core_count(AF_ST_NORULE);
 	}
 	af_core_count_reasons(v->reasons);
+	af_core_count_verdict(v);
 	return v->rc;
 }
 
@@ -310,9 +314,10 @@ void af_chk_score_result(const af_op_t *op, const af_rules_t *r,
 		snprintf(v->ban.reason, sizeof(v->ban.reason), "%.*s",
 				(int)sizeof(v->ban.reason) - 1, op->u.win.ban_reason);
 		af_core_count(AF_ST_BANS);
-		AF_NOTICE("banned %s for %u s: score %u in %u s (%s)\n", ipkey,
-				r->scanner.ban_s, v->score, r->scanner.window_s,
-				op->u.win.ban_reason);
+		if(!af_core_dry())
+			AF_NOTICE("banned %s for %u s: score %u in %u s (%s)\n", ipkey,
+					r->scanner.ban_s, v->score, r->scanner.window_s,
+					op->u.win.ban_reason);
 		/* the other nodes' fallback stores learn it too */
 		af_core_publish("ban %s %u %s", ipkey, r->scanner.ban_s,
 				op->u.win.ban_reason);

@@ -24,6 +24,7 @@
 #include "af_dest.h"
 #include "af_host.h"
 #include "af_lock.h"
+#include "af_feed.h"
 #include "af_fp.h"
 #include "af_sig.h"
 #include "af_store_cluster.h"
@@ -381,12 +382,48 @@ int af_core_sync_bans(void)
 	return rs->ops->ban_list(rs, sync_one, &now, now);
 }
 
-void af_core_timer(void)
+int af_core_feeds_check(void)
 {
 	af_rules_t *r;
+	char err[512];
+	uint32_t i;
+	int rc, swapped = 0, refused = 0;
+
+	r = af_core_acquire();
+	if(!r)
+		return 0;
+	for(i = 0; i < r->n_lists; i++) {
+		rc = af_feed_refresh(&r->lists[i], err, sizeof(err));
+		if(rc > 0) {
+			swapped++;
+			af_core_count(AF_ST_FEED_RELOADS);
+			AF_NOTICE("list '%s': new version of %s swapped in\n",
+					r->lists[i].name, r->lists[i].file);
+		} else if(rc < 0) {
+			refused++;
+			af_core_count(AF_ST_FEED_ERRORS);
+			AF_ERR("list '%s': new version refused: %s\n", r->lists[i].name,
+					err);
+		}
+	}
+	af_core_release(r);
+	return refused ? -1 : swapped;
+}
+
+void af_core_timer(void)
+{
+	static uint64_t feeds_checked_ms;
+	af_rules_t *r;
+	uint64_t now;
 
 	if(!af_core_st)
 		return;
+	now = af_now_ms();
+	if(core_cfg.feed_interval_s
+			&& now - feeds_checked_ms >= core_cfg.feed_interval_s * 1000ull) {
+		feeds_checked_ms = now;
+		af_core_feeds_check();
+	}
 	af_core_st->ops->gc(af_core_st, af_now_ms(), 4096);
 	if(af_core_clustered())
 		af_store_cluster_probe(af_core_st, af_now_ms());

@@ -43,6 +43,8 @@ typedef struct af_core_cfg {
 	uint32_t alert_repeat_s;
 	uint32_t alert_rate;
 	uint32_t alert_burst;
+	/* live list files (af_feed.h): seconds between looks at them, 0 never */
+	uint32_t feed_interval_s;
 } af_core_cfg_t;
 
 #define AF_CALLID_MAX 255
@@ -151,6 +153,24 @@ int af_core_publish(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int af_core_apply_event(const char *msg, size_t len);
 int af_core_sync_bans(void);
 
+/*
+ * Dry runs (antifraud.check): while set in the calling thread, the checks
+ * read the store without writing it (af_store_exec_dry), count no
+ * statistic and publish nothing to the cluster.
+ */
+void af_core_set_dry(int on);
+int af_core_dry(void);
+
+/*
+ * Alerts and blocks per check ("source", "fingerprint", "dest", "auth":
+ * AF_VK_*), action (0 alert, 1 block) and reason, for labelled metrics.
+ */
+enum { AF_VK_SOURCE = 0, AF_VK_FINGERPRINT, AF_VK_DEST, AF_VK_AUTH,
+	AF_VK__COUNT };
+const char *af_verdict_kind_name(int k);
+void af_core_count_verdict(const af_verdict_t *v);
+uint64_t af_core_verdict_count(int kind, int block, af_reason_t r);
+
 uint64_t af_core_stat(af_stat_t s);
 uint64_t af_core_reason_count(af_reason_t r);
 void af_core_count(af_stat_t s);
@@ -164,8 +184,16 @@ void af_core_count_reasons(af_reasons_t mask);
  */
 void af_core_warmup(void);
 
-/* housekeeping (store expiry); call about once a second */
+/* housekeeping (store expiry, list files every feed_interval_s); call
+ * about once a second */
 void af_core_timer(void);
+
+/*
+ * Looks at the file of every list of the current rules now and swaps in
+ * those that changed (af_feed.h); a refused version is logged and
+ * counted. Returns the number swapped in, -1 when one was refused.
+ */
+int af_core_feeds_check(void);
 
 /*
  * af_check_source: are the source and addressing of req acceptable?

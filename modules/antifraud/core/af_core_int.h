@@ -19,6 +19,7 @@ typedef struct af_core_shared {
 	uint64_t last_reload_ms;
 	uint64_t stats[AF_ST__COUNT];
 	uint64_t reasons[AF_R__COUNT];
+	uint64_t verdicts[AF_VK__COUNT][2][AF_R__COUNT]; /* alerts, blocks */
 	uint64_t node_id; /* tells this node's own cluster events apart */
 } af_core_shared_t;
 

@@ -43,8 +43,22 @@ const char *af_stat_name(af_stat_t s)
 	return (unsigned)s < AF_ST__COUNT ? stat_names[s] : "unknown";
 }
 
+static __thread int core_dry;
+
+void af_core_set_dry(int on)
+{
+	core_dry = on;
+}
+
+int af_core_dry(void)
+{
+	return core_dry;
+}
+
 void af_core_count(af_stat_t s)
 {
+	if(core_dry)
+		return;
 	if(af_core_shm)
 		__atomic_add_fetch(&af_core_shm->stats[s], 1, __ATOMIC_RELAXED);
 }
@@ -53,11 +67,47 @@ void af_core_count_reasons(af_reasons_t mask)
 {
 	int i;
 
-	if(!af_core_shm)
+	if(!af_core_shm || core_dry)
 		return;
 	for(i = 0; i < AF_R__COUNT; i++)
 		if(mask & AF_REASON_BIT(i))
 			__atomic_add_fetch(&af_core_shm->reasons[i], 1, __ATOMIC_RELAXED);
+}
+
+static const char *const verdict_kinds[AF_VK__COUNT] = {
+		"source", "fingerprint", "dest", "auth"};
+
+const char *af_verdict_kind_name(int k)
+{
+	return k >= 0 && k < AF_VK__COUNT ? verdict_kinds[k] : "unknown";
+}
+
+void af_core_count_verdict(const af_verdict_t *v)
+{
+	int k, b, i;
+
+	if(!af_core_shm || core_dry || !v->check
+			|| (v->rc != AF_RC_ALERT && v->rc != AF_RC_BLOCK))
+		return;
+	for(k = 0; k < AF_VK__COUNT; k++)
+		if(strcmp(v->check, verdict_kinds[k]) == 0)
+			break;
+	if(k == AF_VK__COUNT)
+		return;
+	b = v->rc == AF_RC_BLOCK;
+	for(i = 0; i < AF_R__COUNT; i++)
+		if(v->reasons & AF_REASON_BIT(i))
+			__atomic_add_fetch(
+					&af_core_shm->verdicts[k][b][i], 1, __ATOMIC_RELAXED);
+}
+
+uint64_t af_core_verdict_count(int kind, int block, af_reason_t r)
+{
+	if(!af_core_shm || kind < 0 || kind >= AF_VK__COUNT
+			|| (unsigned)r >= AF_R__COUNT)
+		return 0;
+	return __atomic_load_n(
+			&af_core_shm->verdicts[kind][block ? 1 : 0][r], __ATOMIC_RELAXED);
 }
 
 uint64_t af_core_stat(af_stat_t s)
@@ -149,7 +199,7 @@ int af_core_publish(const char *fmt, ...)
 	va_list ap;
 	int n, m;
 
-	if(!af_core_clustered())
+	if(!af_core_clustered() || core_dry)
 		return 0;
 	n = snprintf(msg, sizeof(msg), "%016llx ",
 			(unsigned long long)af_core_shm->node_id);

@@ -599,7 +599,8 @@ static void count_outcome(const af_verdict_t *v)
 {
 	int i, k;
 
-	if(!dshared || v->rc == AF_RC_NORULE || v->rc == AF_RC_ERROR)
+	if(!dshared || v->rc == AF_RC_NORULE || v->rc == AF_RC_ERROR
+			|| af_core_dry())
 		return;
 	k = cc_index(v->dest.country);
 	__atomic_add_fetch(&dshared->attempts[k], 1, __ATOMIC_RELAXED);

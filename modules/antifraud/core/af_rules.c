@@ -14,6 +14,7 @@
 #include <string.h>
 #include <pcre2.h>
 #include "af_host.h"
+#include "af_feed.h"
 #include "af_geo.h"
 #include "af_rules.h"
 #include "af_sig.h"
@@ -577,6 +578,7 @@ static int rl_lists(af_rl_t *c, const yaml_node_t *n)
 	af_rules_t *r = c->r;
 	yaml_node_t *k, *v, *lv[K_LIST], *it;
 	af_iplist_t *l;
+	af_list_entry_t *ent = NULL;
 	const char *s, *why;
 	size_t i, j, count, len, old, old2, nent;
 	af_ip_t net;
@@ -605,6 +607,12 @@ static int rl_lists(af_rl_t *c, const yaml_node_t *n)
 		old2 = af_yl_push(&c->y, "entries", 7);
 		if(af_yl_seq(&c->y, lv[K_ENTRIES], &nent) < 0)
 			return -1;
+		if(nent) {
+			ent = af_arena_alloc(c->y.arena, nent * sizeof(*ent));
+			if(!ent)
+				return af_yl_oom(&c->y, k);
+			l->entries = ent;
+		}
 		for(j = 0; j < nent; j++) {
 			it = af_yl_item(&c->y, lv[K_ENTRIES], j);
 			if(af_yl_str(&c->y, it, &s, &len) < 0)
@@ -615,6 +623,9 @@ static int rl_lists(af_rl_t *c, const yaml_node_t *n)
 						AF_YL_SHOWN(len), s, why);
 			if(af_trie_add(l->trie, &net, plen, 1) < 0)
 				return af_yl_oom(&c->y, it);
+			ent[l->n_entries].net = net;
+			ent[l->n_entries].plen = plen;
+			l->n_entries++;
 		}
 		af_yl_pop(&c->y, old2);
 		if(lv[K_BROAD]) {
@@ -627,9 +638,14 @@ static int rl_lists(af_rl_t *c, const yaml_node_t *n)
 			af_yl_push(&c->y, "file", 4);
 			if(af_rl_path(c, lv[K_FILE], AF_FILE_LIST, &l->file) < 0)
 				return -1;
+			/* the file's identity before it is read */
+			l->feed = af_feed_new(l->file);
+			if(!l->feed)
+				return af_yl_oom(&c->y, k);
 			if(af_trie_load_file(
 					   l->trie, l->file, 1, c->y.err, c->y.errlen) < 0)
 				return -1;
+			af_feed_loaded(l->feed, af_trie_count(l->trie));
 		}
 		af_yl_pop(&c->y, old);
 	}
@@ -1021,7 +1037,10 @@ af_rules_t *af_rules_load(const char *path, char *err, size_t errlen)
 	c.dirlen = slash ? (size_t)(slash - path) + 1 : 0;
 
 	if(af_yl_load(&c.y, "rules", rl_build, &c) < 0) {
-		af_arena_free(c.y.arena);
+		if(c.r)
+			af_rules_free(c.r);
+		else
+			af_arena_free(c.y.arena);
 		return NULL;
 	}
 	AF_DBG("rules %s: %u lists, %u profiles, %zu bytes\n", path,
@@ -1049,7 +1068,12 @@ char *af_rules_summary(const af_rules_t *r, char *out, size_t outlen)
 /* Frees snapshot r and everything in it; r may be NULL. */
 void af_rules_free(af_rules_t *r)
 {
-	if(r)
-		af_arena_free(r->arena);
+	uint32_t i;
+
+	if(!r)
+		return;
+	for(i = 0; i < r->n_lists; i++)
+		af_feed_free(r->lists[i].feed);
+	af_arena_free(r->arena);
 }
 

@@ -31,13 +31,24 @@ typedef enum af_check {
 
 const char *af_check_name(af_check_t c);
 
+/* an inline entry of a list: address or network and prefix length */
+typedef struct af_list_entry {
+	af_ip_t net;
+	int plen;
+} af_list_entry_t;
+
 /* a named IP list (inline entries plus an optional file) */
 typedef struct af_iplist {
 	const char *name;
 	const char *file; /* NULL when inline only */
-	af_trie_t *trie;
+	af_trie_t *trie;  /* as loaded; look up with af_iplist_lookup() */
 	int broad;        /* may hold prefixes shorter than the minimum and
 					   * still be trusted, allowed or exempt */
+	const af_list_entry_t *entries; /* the inline entries (a feed's new
+									 * version is built with them) */
+	uint32_t n_entries;
+	struct af_feed *feed; /* the file's live versions (af_feed.h); NULL
+						   * when inline only */
 } af_iplist_t;
 
 typedef struct af_geo_policy {

@@ -179,6 +179,23 @@ typedef int (*af_ban_cb)(const char *key, size_t key_len,
 typedef int (*af_conc_cb)(const char *key, size_t key_len, uint32_t count,
 		void *arg);
 
+/*
+ * What forget removes: the entries of the kinds in 'kinds' (AF_FORGET_*
+ * bits) whose key matches 'glob' (fnmatch(3) syntax without flags: '*',
+ * '?', '[...]', '\\' escapes), e.g. "rn|*|alice@example.com|*". A key
+ * longer than AF_KEY_MAX is matched on its first AF_KEY_MAX bytes in the
+ * shm backend. Concurrency sets are never forgotten (a live call leaves
+ * its sets when it ends).
+ */
+#define AF_FORGET_BAN 1u
+#define AF_FORGET_WIN 2u
+#define AF_FORGET_HIST 4u
+
+typedef struct af_forget_pat {
+	unsigned kinds;
+	const char *glob; /* NUL-terminated */
+} af_forget_pat_t;
+
 typedef struct af_store af_store_t;
 
 typedef struct af_store_ops {
@@ -188,6 +205,11 @@ typedef struct af_store_ops {
 	/* every live concurrency set whose key starts with prefix */
 	int (*conc_list)(af_store_t *s, const char *prefix, size_t prefix_len,
 			af_conc_cb cb, void *arg, uint64_t now_ms);
+	/* removes every entry matching one of pats[0..n) (af_forget_pat_t);
+	 * adds the number removed to *removed; 0, -1 when the backend could
+	 * not be used (some may be removed) */
+	int (*forget)(af_store_t *s, const af_forget_pat_t *pats, int n,
+			uint64_t now_ms, uint64_t *removed);
 	/* reclaims expired entries, at most budget of them (0: all) */
 	void (*gc)(af_store_t *s, uint64_t now_ms, unsigned budget);
 	void (*stats)(af_store_t *s, af_store_stats_t *out);
@@ -221,5 +243,18 @@ static inline int af_store_exec(af_store_t *s, af_op_t *ops, int n,
 {
 	return s->ops->exec(s, ops, n, now_ms);
 }
+
+/*
+ * Runs ops[0..n) as af_store_exec() would answer them, without writing
+ * anything (a dry run: antifraud.check): a WIN_HIT reads its window and
+ * adds its n (and the n of the batch's earlier hits on the same key) to
+ * the count it answers, and says whether it would ban; a HIST_PUSH only
+ * reads; a CONC_ADD counts the set and says whether the group would be
+ * admitted; a BAN_GET finds the ban through ban_list, without counting a
+ * hit; BAN_SET, BAN_DEL and CONC_DEL do nothing. At most
+ * AF_STORE_DRY_MAX ops. Returns as af_store_exec().
+ */
+#define AF_STORE_DRY_MAX 64
+int af_store_exec_dry(af_store_t *s, af_op_t *ops, int n, uint64_t now_ms);
 
 #endif

@@ -141,6 +141,25 @@ static int cl_conc_list(af_store_t *s, const char *prefix, size_t plen,
 	return c->local->ops->conc_list(c->local, prefix, plen, cb, arg, now);
 }
 
+/* forget: in Redis (when it answers) and in the local fallback store;
+ * -1 when Redis could not be used (the local store is cleared anyway) */
+static int cl_forget(af_store_t *s, const af_forget_pat_t *pats, int n,
+		uint64_t now, uint64_t *removed)
+{
+	af_store_cluster_t *c = (af_store_cluster_t *)s;
+	uint64_t local = 0;
+	int rc = -1;
+
+	if(!__atomic_load_n(&c->down, __ATOMIC_ACQUIRE))
+		rc = c->redis->ops->forget(c->redis, pats, n, now, removed);
+	c->local->ops->forget(c->local, pats, n, now, &local);
+	/* the local store holds copies (bans) or the fallback's own state:
+	 * counted only when Redis was not there to count */
+	if(rc < 0 && removed)
+		*removed += local;
+	return rc;
+}
+
 /* Redis expires its keys itself; the local store needs its sweep */
 static void cl_gc(af_store_t *s, uint64_t now, unsigned budget)
 {
@@ -172,6 +191,7 @@ static const af_store_ops_t cluster_ops = {
 		.exec = cl_exec,
 		.ban_list = cl_ban_list,
 		.conc_list = cl_conc_list,
+		.forget = cl_forget,
 		.gc = cl_gc,
 		.stats = cl_stats,
 		.destroy = cl_destroy,

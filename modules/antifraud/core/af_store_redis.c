@@ -56,6 +56,7 @@
  * Copyright (C) 2026 antifraud authors
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -129,6 +130,165 @@ static int rds_conc_list(af_store_t *s, const char *prefix,
 			break;
 	}
 	freeReplyObject(r);
+	return rc;
+}
+
+#define RDS_FORGET_COUNT "200"    /* keys a SCAN looks at per call */
+#define RDS_FORGET_CALLS 100000   /* SCAN calls per pattern at most */
+
+/* Appends s[0..len) to buf at *n with the glob specials escaped; 0, -1
+ * when it does not fit. */
+static int rds_glob_escape(char *buf, size_t size, size_t *n, const char *s,
+		size_t len)
+{
+	size_t i;
+
+	for(i = 0; i < len; i++) {
+		if(*n + 2 >= size)
+			return -1;
+		if(s[i] == '*' || s[i] == '?' || s[i] == '[' || s[i] == ']'
+				|| s[i] == '\\')
+			buf[(*n)++] = '\\';
+		buf[(*n)++] = s[i];
+	}
+	buf[*n] = '\0';
+	return 0;
+}
+
+/*
+ * Removes the keys of one kind matching pattern pat (the whole Redis key)
+ * on connection slot: SCAN ... MATCH, then UNLINK of each page's keys (a
+ * ban also leaves the ban index). Returns 0, -1 with why set.
+ */
+static int rds_forget_scan(af_store_redis_t *st, rds_conn_t *slot,
+		const char *pat, int ban, uint64_t *removed, char *why,
+		size_t whylen)
+{
+	char cursor[32] = "0", index[sizeof(st->cfg.prefix) + 8];
+	const char **argv = NULL;
+	size_t *argl = NULL, i, subj;
+	redisReply *r, *u, *keys;
+	long calls = 0;
+	int rc = -1;
+
+	snprintf(index, sizeof(index), "%sbans", st->cfg.prefix);
+	subj = st->plen + sizeof("ban:{") - 1;
+	do {
+		r = redisCommand(slot->c, "SCAN %s MATCH %s COUNT " RDS_FORGET_COUNT,
+				cursor, pat);
+		if(!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2
+				|| r->element[0]->type != REDIS_REPLY_STRING
+				|| r->element[0]->len >= sizeof(cursor)
+				|| r->element[1]->type != REDIS_REPLY_ARRAY) {
+			snprintf(why, whylen, "SCAN: %s",
+					af_rds_why(slot->c, r));
+			if(r)
+				freeReplyObject(r);
+			goto done;
+		}
+		memcpy(cursor, r->element[0]->str, r->element[0]->len);
+		cursor[r->element[0]->len] = '\0';
+		keys = r->element[1];
+		if(keys->elements) {
+			free(argv);
+			free(argl);
+			argv = malloc((keys->elements + 1) * sizeof(*argv));
+			argl = malloc((keys->elements + 1) * sizeof(*argl));
+			if(!argv || !argl) {
+				freeReplyObject(r);
+				snprintf(why, whylen, "out of memory");
+				goto done;
+			}
+			argv[0] = "UNLINK";
+			argl[0] = 6;
+			for(i = 0; i < keys->elements; i++) {
+				argv[i + 1] = keys->element[i]->str ? keys->element[i]->str
+													: "";
+				argl[i + 1] = keys->element[i]->len;
+			}
+			u = redisCommandArgv(slot->c, (int)keys->elements + 1, argv, argl);
+			if(!u || u->type != REDIS_REPLY_INTEGER) {
+				snprintf(why, whylen, "UNLINK: %s",
+						af_rds_why(slot->c, u));
+				if(u)
+					freeReplyObject(u);
+				freeReplyObject(r);
+				goto done;
+			}
+			if(removed)
+				*removed += (uint64_t)u->integer;
+			freeReplyObject(u);
+			for(i = 0; ban && i < keys->elements; i++) {
+				if(keys->element[i]->len <= subj)
+					continue;
+				u = redisCommand(slot->c, "ZREM %s %b", index,
+						keys->element[i]->str + subj,
+						keys->element[i]->len - subj - 1);
+				if(u)
+					freeReplyObject(u);
+			}
+		}
+		freeReplyObject(r);
+	} while(strcmp(cursor, "0") != 0 && ++calls < RDS_FORGET_CALLS);
+	rc = 0;
+done:
+	free(argv);
+	free(argl);
+	return rc;
+}
+
+/*
+ * forget: for each pattern and each of its kinds, the Redis keys
+ * <prefix><kind>:{<glob>} are found with SCAN (bounded) and unlinked.
+ * Returns 0, -1 when the server could not be used (some keys may be
+ * gone). Lock: none held on entry.
+ */
+static int rds_forget(af_store_t *s, const af_forget_pat_t *pats, int n,
+		uint64_t now_ms, uint64_t *removed)
+{
+	static const struct {
+		unsigned kind;
+		const char *name;
+	} kinds[] = {{AF_FORGET_BAN, "ban"}, {AF_FORGET_WIN, "win"},
+			{AF_FORGET_HIST, "hist"}};
+	af_store_redis_t *st = (af_store_redis_t *)s;
+	char pat[AF_KEY_MAX * 2 + 128], why[256];
+	rds_conn_t *slot;
+	rds_guard_t g;
+	size_t len;
+	int i, k, rc = -1;
+
+	af_rds_enter(&g, 1);
+	slot = af_rds_get(st, why, sizeof(why));
+	if(!slot)
+		goto done;
+	for(i = 0; i < n; i++) {
+		for(k = 0; k < 3; k++) {
+			if(!(pats[i].kinds & kinds[k].kind))
+				continue;
+			len = 0;
+			if(rds_glob_escape(pat, sizeof(pat), &len, st->cfg.prefix,
+					   st->plen)
+					< 0
+					|| strlen(pats[i].glob) + len + 16 >= sizeof(pat)) {
+				AF_ERR("store: redis: forget: pattern too long\n");
+				goto done;
+			}
+			len += (size_t)snprintf(pat + len, sizeof(pat) - len, "%s:{%s}",
+					kinds[k].name, pats[i].glob);
+			if(rds_forget_scan(st, slot, pat, kinds[k].kind == AF_FORGET_BAN,
+					   removed, why, sizeof(why))
+					< 0) {
+				af_rds_fail(slot, why);
+				goto done;
+			}
+		}
+	}
+	rc = 0;
+done:
+	af_rds_leave(&g, 1);
+	if(rc < 0)
+		__atomic_add_fetch(&st->failures, 1, __ATOMIC_RELAXED);
 	return rc;
 }
 
@@ -218,6 +378,7 @@ static const af_store_ops_t rds_ops = {
 	.exec = af_rds_exec,
 	.ban_list = rds_ban_list,
 	.conc_list = rds_conc_list,
+	.forget = rds_forget,
 	.gc = rds_gc,
 	.stats = rds_stats,
 	.destroy = rds_destroy,

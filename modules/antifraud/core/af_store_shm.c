@@ -76,6 +76,7 @@
  * Copyright (C) 2026 antifraud authors
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
+#include <fnmatch.h>
 #include <string.h>
 #include <stdint.h>
 #include <sys/random.h>
@@ -1689,6 +1690,70 @@ static void shm_gc(af_store_t *s, uint64_t now_ms, unsigned budget)
 	__atomic_store_n(&st->gc_pos, pos, __ATOMIC_RELAXED);
 }
 
+/* the AF_FORGET_* bit of an entry type, 0 for those never forgotten */
+static unsigned shm_forget_kind(uint8_t type)
+{
+	switch(type) {
+		case AF_SHM_BAN:
+			return AF_FORGET_BAN;
+		case AF_SHM_WIN:
+			return AF_FORGET_WIN;
+		case AF_SHM_HIST:
+			return AF_FORGET_HIST;
+		default:
+			return 0;
+	}
+}
+
+/*
+ * forget: frees every ban, window and history whose key matches one of
+ * pats (with its kind), stripe by stripe, a chunk of entries per lock
+ * hold. A long key is matched on its first AF_KEY_MAX bytes. Returns 0.
+ * Lock: none held on entry; one stripe lock at a time inside.
+ */
+static int shm_forget(af_store_t *s, const af_forget_pat_t *pats, int n,
+		uint64_t now_ms, uint64_t *removed)
+{
+	af_store_shm_t *st = (af_store_shm_t *)s;
+	char key[AF_KEY_MAX + 1];
+	const af_shm_meta_t *m;
+	af_shm_stripe_t *sp;
+	uint32_t sidx, pos, end, stop;
+	unsigned kind;
+	size_t klen;
+	int i;
+
+	for(sidx = 0; sidx < st->nstripes; sidx++) {
+		sp = &st->stripes[sidx];
+		pos = sidx * st->per;
+		end = pos + st->per;
+		while(pos < end) {
+			stop = end - pos > AF_SHM_GC_CHUNK ? pos + AF_SHM_GC_CHUNK : end;
+			af_lock(&sp->lock);
+			for(; pos < stop; pos++) {
+				m = &st->meta[pos];
+				kind = shm_forget_kind(m->type);
+				if(!kind || now_ms >= m->expires_ms)
+					continue;
+				klen = m->klen == AF_SHM_KEY_LONG ? AF_KEY_MAX : m->klen;
+				memcpy(key, st->body[pos].key, klen);
+				key[klen] = '\0';
+				for(i = 0; i < n; i++) {
+					if((pats[i].kinds & kind)
+							&& fnmatch(pats[i].glob, key, 0) == 0) {
+						shm_release(st, sidx, pos);
+						if(removed)
+							(*removed)++;
+						break;
+					}
+				}
+			}
+			af_unlock(&sp->lock);
+		}
+	}
+	return 0;
+}
+
 /* stats: sums the stripes' counters, each read under its lock. */
 static void shm_stats(af_store_t *s, af_store_stats_t *out)
 {
@@ -1727,6 +1792,7 @@ static const af_store_ops_t shm_ops = {
 	.exec = shm_exec,
 	.ban_list = shm_ban_list,
 	.conc_list = shm_conc_list,
+	.forget = shm_forget,
 	.gc = shm_gc,
 	.stats = shm_stats,
 	.destroy = shm_destroy,

@@ -28,6 +28,14 @@ int af_kam_request(struct sip_msg *msg, af_request_t *req);
 
 extern rpc_export_t af_kam_rpc_cmds[];
 
+/* labelled metrics pushed into xhttp_prom every interval_s seconds by
+ * the timer (af_kam_prom.c); 0: never */
+void af_kam_prom_init(int interval_s);
+void af_kam_prom_timer(uint64_t now_ms);
+
+/* antifraud.check: a dry run of the checks (af_kam_check.c) */
+extern const char *af_kam_rpc_check_doc[];
+void af_kam_rpc_check(rpc_t *rpc, void *ctx);
 /* af_kam_rpc_outcome.c: antifraud.analytics, analytics_top and
  * analytics_stats */
 extern const char *af_kam_rpc_analytics_doc[];
@@ -56,15 +64,19 @@ int af_kam_outcome_init(void);
 void af_kam_signal_request(struct sip_msg *msg, const af_request_t *req);
 void af_kam_outcome_timer(void);
 
-/* af_kam_pv.c: the last verdict ($antifraud) and the alert event.
- * af_kam_verdict_init finds the event route (mod_init); a check writes
- * its verdict in af_kam_verdict_slot() or anywhere; af_kam_announce keeps
- * it as this process's last verdict and raises
- * event_route[antifraud:alert] for msg (request req) when it alerts or
- * blocks, unless af_alert.h suppresses it (returns its rc); af_kam_run_event runs event route rt (an index in event_rt)
- * on msg as a route of route_type */
-void af_kam_verdict_init(int alert_event);
-void af_kam_run_event(int rt, struct sip_msg *msg, int route_type);
+/* af_kam_pv.c: the last verdict ($antifraud) and the events.
+ * af_kam_verdict_init finds the alert route and keeps the KEMI event
+ * callback (mod_init); af_kam_event_wanted says whether an event (route
+ * rt, -1 none) would run anything and af_kam_run_event runs it (the
+ * callback, else the route) on msg as a route of route_type; a check
+ * writes its verdict in af_kam_verdict_slot() or anywhere;
+ * af_kam_announce keeps it as this process's last verdict and raises
+ * antifraud:alert for msg (request req) when it alerts or blocks, unless
+ * af_alert.h suppresses it (returns its rc) */
+void af_kam_verdict_init(int alert_event, const str *event_callback);
+int af_kam_event_wanted(int rt);
+void af_kam_run_event(
+		int rt, struct sip_msg *msg, int route_type, const char *name);
 af_verdict_t *af_kam_verdict_slot(void);
 int af_kam_announce(
 		struct sip_msg *msg, const af_request_t *req, const af_verdict_t *v);

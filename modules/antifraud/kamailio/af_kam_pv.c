@@ -12,10 +12,13 @@
 #include "core/pvar.h"
 #include "core/route.h"
 #include "core/action.h"
+#include "core/kemi.h"
 #include "af_kam.h"
+#include "af_json.h"
 
 static int af_alert_rt = -1; /* event_route[antifraud:alert] */
 static int af_alert_event = 1; /* modparam alert_event */
+static str af_event_cb = STR_NULL; /* KEMI: the function run for events */
 
 /* the last verdict of this process, for $antifraud(...); the reason
  * lists are formatted when first read */
@@ -23,28 +26,63 @@ static af_verdict_t af_last;
 static char af_last_reasons[256];
 static char af_last_blocking[256];
 static int af_last_formatted;
+/* the request of the alert event being run ($antifraud(json)) */
+static const af_request_t *af_last_req;
 
 /* Finds event_route[antifraud:alert] (mod_init); alert_event 0 never
- * raises it. */
-void af_kam_verdict_init(int alert_event)
+ * raises it; event_callback (may be empty): the KEMI function run for
+ * every event instead of the event routes. */
+void af_kam_verdict_init(int alert_event, const str *event_callback)
 {
 	af_alert_event = alert_event;
+	if(event_callback)
+		af_event_cb = *event_callback;
 	af_alert_rt = route_lookup(&event_rt, "antifraud:alert");
 	if(af_alert_rt >= 0 && event_rt.rlist[af_alert_rt] == NULL)
 		af_alert_rt = -1;
 }
 
-/* Runs event_route rt (an index in event_rt) on msg as a route of type
- * route_type, restoring the current type after. */
-void af_kam_run_event(int rt, struct sip_msg *msg, int route_type)
+/* Whether an event would run anything: event route rt (-1: none), or
+ * the KEMI callback. */
+int af_kam_event_wanted(int rt)
+{
+	return rt >= 0 || af_event_cb.len;
+}
+
+/* runs the KEMI event callback for event name on msg */
+static void af_kemi_event(struct sip_msg *msg, const char *name)
+{
+	sr_kemi_eng_t *keng = sr_kemi_eng_get();
+	str ev;
+
+	if(!keng) {
+		LM_ERR("event_callback set, but no KEMI engine (cfgengine)\n");
+		return;
+	}
+	ev.s = (char *)name;
+	ev.len = (int)strlen(name);
+	if(sr_kemi_route(keng, msg, EVENT_ROUTE, &af_event_cb, &ev) < 0)
+		LM_ERR("event callback %.*s for %s failed\n", af_event_cb.len,
+				af_event_cb.s, name);
+}
+
+/* Runs event name on msg as a route of type route_type: the KEMI
+ * callback when there is one, else event_route rt (an index in
+ * event_rt); restores the current route type after. */
+void af_kam_run_event(
+		int rt, struct sip_msg *msg, int route_type, const char *name)
 {
 	struct run_act_ctx ctx;
 	int rtb;
 
 	rtb = get_route_type();
 	set_route_type(route_type);
-	init_run_actions_ctx(&ctx);
-	run_top_route(event_rt.rlist[rt], msg, &ctx);
+	if(af_event_cb.len) {
+		af_kemi_event(msg, name);
+	} else {
+		init_run_actions_ctx(&ctx);
+		run_top_route(event_rt.rlist[rt], msg, &ctx);
+	}
 	set_route_type(rtb);
 }
 
@@ -54,11 +92,13 @@ void af_kam_run_event(int rt, struct sip_msg *msg, int route_type)
 static void af_raise_alert(
 		struct sip_msg *msg, const af_request_t *req, af_verdict_t *v)
 {
-	if(af_alert_rt < 0 || !af_alert_event)
+	if(!af_kam_event_wanted(af_alert_rt) || !af_alert_event)
 		return;
 	if(!af_alert_admit(v, req, af_now_ms()))
 		return;
-	af_kam_run_event(af_alert_rt, msg, REQUEST_ROUTE);
+	af_last_req = req;
+	af_kam_run_event(af_alert_rt, msg, REQUEST_ROUTE, "antifraud:alert");
+	af_last_req = NULL;
 }
 
 /* This process's last verdict, for a check to write in place (it is
@@ -112,7 +152,8 @@ enum {
 	AF_PV_CONC_TOTAL,
 	AF_PV_CONC_CALLER,
 	AF_PV_REDIS,
-	AF_PV_SUPPRESSED
+	AF_PV_SUPPRESSED,
+	AF_PV_JSON
 };
 
 static const struct {
@@ -131,7 +172,7 @@ static const struct {
 		{"international", AF_PV_INTERNATIONAL},
 		{"concurrent", AF_PV_CONC_TOTAL},
 		{"concurrent_caller", AF_PV_CONC_CALLER}, {"redis", AF_PV_REDIS},
-		{"suppressed", AF_PV_SUPPRESSED}, {0, 0}};
+		{"suppressed", AF_PV_SUPPRESSED}, {"json", AF_PV_JSON}, {0, 0}};
 
 /* parses the name of $antifraud(name) */
 int af_kam_pv_parse_name(pv_spec_t *sp, str *in)
@@ -153,7 +194,7 @@ int af_kam_pv_parse_name(pv_spec_t *sp, str *in)
 		   " country, continent, asn, score, banned, ban_reason, fingerprint,"
 		   " signature, shape, profile, number, dest_country, dest_zone,"
 		   " dest_class, dest_risk, international, concurrent,"
-		   " concurrent_caller or redis\n",
+		   " concurrent_caller, redis, suppressed or json\n",
 			in->len, in->s);
 	return -1;
 }
@@ -168,6 +209,30 @@ static int pv_str(struct sip_msg *msg, pv_param_t *param, pv_value_t *res,
 		return pv_get_null(msg, param, res);
 	v.s = (char *)s;
 	v.len = (int)strlen(s);
+	return pv_get_strval(msg, param, res, &v);
+}
+
+/*
+ * $antifraud(json): the last verdict as one JSON object, with the request
+ * of the alert event being run, else the message's own request.
+ */
+static int pv_get_af_json(
+		struct sip_msg *msg, pv_param_t *param, pv_value_t *res)
+{
+	static char buf[AF_JSON_MAX];
+	af_request_t req;
+	const af_request_t *rq = af_last_req;
+	str v;
+
+	if(!af_last.check)
+		return pv_get_null(msg, param, res);
+	if(!rq && msg && msg->first_line.type == SIP_REQUEST
+			&& af_kam_request(msg, &req) == 0)
+		rq = &req;
+	v.len = (int)af_alert_json(&af_last, rq, af_now_ms(), buf, sizeof(buf));
+	if(v.len <= 0)
+		return pv_get_null(msg, param, res);
+	v.s = buf;
 	return pv_get_strval(msg, param, res, &v);
 }
 
@@ -211,6 +276,8 @@ int af_kam_pv_get(struct sip_msg *msg, pv_param_t *param, pv_value_t *res)
 			return pv_get_sintval(msg, param, res, (int)af_last.score);
 		case AF_PV_SUPPRESSED:
 			return pv_get_uintval(msg, param, res, af_last.suppressed);
+		case AF_PV_JSON:
+			return pv_get_af_json(msg, param, res);
 		case AF_PV_BANNED:
 			return pv_get_sintval(msg, param, res, af_last.banned);
 		case AF_PV_BAN_REASON:

@@ -23,6 +23,8 @@
 #include "core/rpc.h"
 #include "core/rpc_lookup.h"
 #include "af_kam.h"
+#include "af_feed.h"
+#include "af_forget.h"
 #include "af_outcome.h"
 #include "af_text.h"
 
@@ -508,7 +510,7 @@ static void rpc_af_lookup(rpc_t *rpc, void *ctx)
 		af_geo_lookup(g, &ip, &gi);
 	/* the most specific list entry, as af_check_source sees it */
 	for(i = 0; i < r->n_lists; i++) {
-		plen = af_trie_lookup(r->lists[i].trie, &ip, NULL);
+		plen = af_iplist_lookup(&r->lists[i], &ip);
 		if(plen > best) {
 			best = plen;
 			list = r->lists[i].name;
@@ -894,6 +896,90 @@ static void rpc_account_release(rpc_t *rpc, void *ctx)
 			esc(a.v[0], a.len[0], acct, sizeof(acct)), "released", 1);
 }
 
+static const char *rpc_feeds_doc[] = {
+		"The lists with a file: name, file, entries in use, versions"
+		" swapped in and refused since the rules loaded, when the version"
+		" in use was read (unix time), and why the last new version was"
+		" refused (empty when a later one loaded).",
+		0};
+
+static const rpc_spec_t no_args_feeds = {"antifraud.feeds", 0, 0, {0}, ""};
+
+/* antifraud.feeds: the live state of every list file (names, paths and
+ * refusals escaped: a refusal quotes the file) */
+static void rpc_feeds(rpc_t *rpc, void *ctx)
+{
+	char name[RPC_ARG_MAX + 1], file[512], error[1024];
+	af_rules_t *r;
+	af_feed_info_t fi;
+	void *h;
+	uint32_t i;
+
+	if(rpc_no_args(rpc, ctx, &no_args_feeds) < 0)
+		return;
+	r = af_core_acquire();
+	if(!r) {
+		rpc_fail(rpc, ctx, 500, "No rules loaded");
+		return;
+	}
+	for(i = 0; i < r->n_lists; i++) {
+		if(!r->lists[i].file)
+			continue;
+		af_feed_info(&r->lists[i], &fi);
+		if(rpc->add(ctx, "{", &h) < 0)
+			break;
+		rpc->struct_add(h, "ssuuuus", "name",
+				escz(r->lists[i].name, name, sizeof(name)), "file",
+				escz(r->lists[i].file, file, sizeof(file)), "entries",
+				fi.entries, "swaps", fi.swaps, "refusals", fi.refusals,
+				"loaded", (unsigned)(fi.loaded_ms / 1000), "error",
+				escz(fi.error, error, sizeof(error)));
+	}
+	af_core_release(r);
+}
+
+static const char *rpc_forget_doc[] = {
+		"Forget a subject: caller user@host | number E.164 | source ip |"
+		" account user@domain. Its counters, windows, histories and bans"
+		" go from the state store (Redis and the local store in cluster"
+		" mode); live calls stay in the concurrency sets.",
+		0};
+
+static const rpc_spec_t forget_args = {
+		"antifraud.forget caller|number|source|account subject", 2, 2,
+		{"kind", "subject"}, "ss", {16, AF_KEY_MAX}};
+
+/* antifraud.forget kind subject */
+static void rpc_forget(rpc_t *rpc, void *ctx)
+{
+	char err[256], subj[AF_KEY_MAX * 4 + 4];
+	uint64_t removed = 0;
+	rpc_args_t a;
+	void *h;
+	int k;
+
+	if(rpc_args(rpc, ctx, &forget_args, &a) < 0)
+		return;
+	k = af_subject_parse(a.v[0], a.len[0]);
+	if(k < 0) {
+		rpc_fail(rpc, ctx, 400,
+				"Unknown subject kind (caller, number, source or account)");
+		return;
+	}
+	if(af_forget((af_subject_t)k, a.v[1], a.len[1], &removed, err,
+			   sizeof(err))
+			< 0) {
+		rpc_fail_err(rpc, ctx, removed || strstr(err, "store") ? 500 : 400,
+				err);
+		return;
+	}
+	if(rpc->add(ctx, "{", &h) < 0)
+		return;
+	rpc->struct_add(h, "ssd", "kind", af_subject_name((af_subject_t)k),
+			"subject", esc(a.v[1], a.len[1], subj, sizeof(subj)), "removed",
+			(int)removed);
+}
+
 rpc_export_t af_kam_rpc_cmds[] = {
 	{"antifraud.reload", rpc_reload, rpc_reload_doc, 0},
 	{"antifraud.bans", rpc_bans, rpc_bans_doc, RET_ARRAY},
@@ -910,6 +996,9 @@ rpc_export_t af_kam_rpc_cmds[] = {
 		rpc_dest_stats_reset_doc, 0},
 	{"antifraud.concurrency", rpc_concurrency, rpc_concurrency_doc, 0},
 	{"antifraud.dest_explain", rpc_dest_explain, rpc_dest_explain_doc, 0},
+	{"antifraud.feeds", rpc_feeds, rpc_feeds_doc, RET_ARRAY},
+	{"antifraud.forget", rpc_forget, rpc_forget_doc, 0},
+	{"antifraud.check", af_kam_rpc_check, af_kam_rpc_check_doc, 0},
 	{"antifraud.analytics", af_kam_rpc_analytics, af_kam_rpc_analytics_doc,
 		0},
 	{"antifraud.analytics_top", af_kam_rpc_analytics_top,

@@ -32,7 +32,7 @@
 MODULE_VERSION
 
 
-static char *af_config = "/etc/kamailio/antifraud.yaml";
+static char *af_config = "/etc/kamailio/antifraud/antifraud.yaml";
 static int af_shm_entries = 65536;
 static int af_shm_stripes = 64;
 static int af_reload_min_interval = 1;
@@ -50,6 +50,12 @@ static char *af_redis_fallback = "local";
 static int af_redis_retry_interval = 1000;
 /* account protection: learn authentication results from replies */
 static int af_auth_learn = 1;
+/* live list files: seconds between looks at them (0: never) */
+static int af_feed_interval = 5;
+/* labelled metrics into xhttp_prom: seconds between pushes (0: never) */
+static int af_prom_interval = 5;
+/* KEMI: the function run for the events (with their names) */
+static str af_event_callback = STR_NULL;
 static int af_analytics_calls = 8192; /* calls the duration guard watches */
 
 static int af_redis_rt = -1; /* event_route[antifraud:redis] */
@@ -107,6 +113,9 @@ static param_export_t params[] = {
 	{"redis_fallback", PARAM_STRING, &af_redis_fallback},
 	{"redis_retry_interval", PARAM_INT, &af_redis_retry_interval},
 	{"auth_learn", PARAM_INT, &af_auth_learn},
+	{"feed_interval", PARAM_INT, &af_feed_interval},
+	{"prom_interval", PARAM_INT, &af_prom_interval},
+	{"event_callback", PARAM_STR, &af_event_callback},
 	{"analytics_calls", PARAM_INT, &af_analytics_calls},
 	{0, 0, 0}
 };
@@ -203,12 +212,12 @@ static void af_redis_announce(int up)
 	sip_msg_t *fmsg;
 
 	LM_NOTICE("redis: %s\n", up ? "up again" : "down");
-	if(af_redis_rt < 0)
+	if(!af_kam_event_wanted(af_redis_rt))
 		return;
 	fmsg = faked_msg_next();
 	if(!fmsg)
 		return;
-	af_kam_run_event(af_redis_rt, fmsg, EVENT_ROUTE);
+	af_kam_run_event(af_redis_rt, fmsg, EVENT_ROUTE, "antifraud:redis");
 }
 
 static void af_kam_timer(unsigned int ticks, void *param)
@@ -216,6 +225,7 @@ static void af_kam_timer(unsigned int ticks, void *param)
 	int ev;
 
 	af_core_timer();
+	af_kam_prom_timer(af_now_ms());
 	af_kam_outcome_timer();
 	if(af_redis_event_pending
 			&& (ev = __atomic_exchange_n(af_redis_event_pending, 0,
@@ -374,6 +384,14 @@ static int mod_init(void)
 				af_alert_repeat_interval, af_alert_rate, af_alert_burst);
 		return -1;
 	}
+	if(af_feed_interval < 0 || af_feed_interval > 86400
+			|| af_prom_interval < 0 || af_prom_interval > 86400) {
+		LM_ERR("feed_interval and prom_interval must be 0..86400 s (got %d,"
+			   " %d)\n",
+				af_feed_interval, af_prom_interval);
+		return -1;
+	}
+	af_kam_prom_init(af_prom_interval);
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.rules_path = af_config;
 	cfg.shm_entries = (uint32_t)af_shm_entries;
@@ -383,6 +401,7 @@ static int mod_init(void)
 	cfg.alert_repeat_s = (uint32_t)af_alert_repeat_interval;
 	cfg.alert_rate = (uint32_t)af_alert_rate;
 	cfg.alert_burst = (uint32_t)af_alert_burst;
+	cfg.feed_interval_s = (uint32_t)af_feed_interval;
 	if(af_redis && *af_redis && af_redis_config(&rcfg, &cfg) < 0)
 		return -1;
 	if(af_core_init(&cfg, err, sizeof(err)) < 0) {
@@ -437,7 +456,7 @@ static int mod_init(void)
 		LM_ERR("failed to register the timer\n");
 		goto error;
 	}
-	af_kam_verdict_init(af_alert_event);
+	af_kam_verdict_init(af_alert_event, &af_event_callback);
 	af_redis_rt = route_lookup(&event_rt, "antifraud:redis");
 	if(af_redis_rt >= 0 && event_rt.rlist[af_redis_rt] == NULL)
 		af_redis_rt = -1;
