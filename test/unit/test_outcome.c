@@ -471,7 +471,7 @@ static void test_figures_expire(void **state)
 		af_core_store()->ops->stats(af_core_store(), &st);
 		assert_int_equal(st.entries, st0.entries);
 	}
-	assert_int_equal(af_outcome_figures(AF_SUBJ_CALLER,
+	assert_int_equal(af_outcome_figures(AF_OUT_CALLER,
 							 "ghost@example.com", 17, f, err, sizeof(err)),
 			2);
 	assert_int_equal(f[0].c[AF_FIG_ATTEMPTS], 0);
@@ -479,7 +479,7 @@ static void test_figures_expire(void **state)
 	call_full("fig", "192.0.2.21", "+33123456789", 2000, 4000, 90, 0, NULL);
 	call_full("fig", "192.0.2.21", "+33123456789", 1000, 0, 0, 486, NULL);
 	n = af_outcome_figures(
-			AF_SUBJ_CALLER, "fig@example.com", 15, f, err, sizeof(err));
+			AF_OUT_CALLER, "fig@example.com", 15, f, err, sizeof(err));
 	assert_int_equal(n, 2);
 	assert_int_equal(f[0].window_s, 60);
 	assert_int_equal(f[0].c[AF_FIG_ATTEMPTS], 2);
@@ -491,17 +491,17 @@ static void test_figures_expire(void **state)
 	assert_true(f[0].pdd_s > 1.49 && f[0].pdd_s < 1.51);
 	assert_int_equal(f[1].c[AF_FIG_ATTEMPTS], 2);
 	/* the country, prefix and profile figures too */
-	n = af_outcome_figures(AF_SUBJ_COUNTRY, "FR", 2, f, err, sizeof(err));
+	n = af_outcome_figures(AF_OUT_COUNTRY, "FR", 2, f, err, sizeof(err));
 	assert_int_equal(f[0].c[AF_FIG_ATTEMPTS], 2);
-	n = af_outcome_figures(AF_SUBJ_PREFIX, "33123", 5, f, err, sizeof(err));
+	n = af_outcome_figures(AF_OUT_PREFIX, "33123", 5, f, err, sizeof(err));
 	assert_int_equal(f[0].c[AF_FIG_ATTEMPTS], 2);
 	n = af_outcome_figures(
-			AF_SUBJ_PROFILE, "default", 7, f, err, sizeof(err));
+			AF_OUT_PROFILE, "default", 7, f, err, sizeof(err));
 	assert_int_equal(f[0].c[AF_FIG_ATTEMPTS], 2);
 	/* past the longest window: nothing left, in memory too */
 	test_host_advance(125 * SEC);
 	n = af_outcome_figures(
-			AF_SUBJ_CALLER, "fig@example.com", 15, f, err, sizeof(err));
+			AF_OUT_CALLER, "fig@example.com", 15, f, err, sizeof(err));
 	assert_int_equal(f[0].c[AF_FIG_ATTEMPTS], 0);
 	assert_int_equal(f[1].c[AF_FIG_ATTEMPTS], 0);
 	if(use_redis) {
@@ -530,7 +530,7 @@ static void test_figures_expire(void **state)
 	/* the top view kept the caller until its first window passed */
 	{
 		af_outcome_top_t top[4];
-		assert_int_equal(af_outcome_top(AF_SUBJ_CALLER, AF_TOP_ATTEMPTS, top,
+		assert_int_equal(af_outcome_top(AF_OUT_CALLER, AF_TOP_ATTEMPTS, top,
 								 4),
 				0);
 	}
@@ -857,7 +857,7 @@ static void test_legit_mix(void **state)
 	}
 	/* the top view ranks the callers of the first window (15 min) by
 	 * attempts */
-	got = af_outcome_top(AF_SUBJ_CALLER, AF_TOP_ATTEMPTS, top, 8);
+	got = af_outcome_top(AF_OUT_CALLER, AF_TOP_ATTEMPTS, top, 8);
 	assert_true(got >= 3);
 	for(i = 1; i < got; i++)
 		assert_true(top[i - 1].fig.c[AF_FIG_ATTEMPTS]

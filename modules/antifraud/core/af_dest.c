@@ -26,7 +26,7 @@
 
 #define ID_MAX 200
 #define KEY_MAX 240
-#define OPS_MAX (3 + 3 * 3 * AF_DEST_WINDOWS + 2 + AF_SUBJ__COUNT)
+#define OPS_MAX (3 + 3 * 3 * AF_DEST_WINDOWS + 2 + AF_OUT__COUNT)
 #define NCC (26 * 26)
 #define CONC_TOTAL_KEY "ct|intl"
 #define CONC_CALLER_PREFIX "cc|"
@@ -508,28 +508,28 @@ static void add_marks(dest_ctx_t *c, const af_request_t *req)
 
 	if(!a->enabled || c->p->mode[AF_C_ANALYTICS] != AF_MODE_ENFORCE)
 		return;
-	for(k = 0; k < AF_SUBJ__COUNT && c->nops < OPS_MAX; k++) {
+	for(k = 0; k < AF_OUT__COUNT && c->nops < OPS_MAX; k++) {
 		if(!(a->subjects & (1u << k)))
 			continue;
 		s = NULL;
 		len = 0;
 		switch(k) {
-			case AF_SUBJ_CALLER:
+			case AF_OUT_CALLER:
 				s = c->caller;
 				len = c->caller[0] == '?' ? 0 : c->caller_len;
 				break;
-			case AF_SUBJ_SOURCE:
+			case AF_OUT_SOURCE:
 				if(req->src_ip.family
 						&& af_ip_format(&req->src_ip, name, sizeof(name)) >= 0) {
 					s = name;
 					len = strlen(name);
 				}
 				break;
-			case AF_SUBJ_COUNTRY:
+			case AF_OUT_COUNTRY:
 				s = c->v->dest.country;
 				len = strlen(s);
 				break;
-			case AF_SUBJ_PREFIX:
+			case AF_OUT_PREFIX:
 				if(c->num.kind != AF_NUM_SHORT) {
 					s = c->num.digits;
 					len = c->num.len < a->prefix_digits ? c->num.len
@@ -545,7 +545,7 @@ static void add_marks(dest_ctx_t *c, const af_request_t *req)
 		op->type = AF_OP_BAN_GET;
 		op->key = c->keys[i];
 		op->key_len = af_outcome_mark_key(
-				c->keys[i], KEY_MAX, (af_subject_t)k, s, len);
+				c->keys[i], KEY_MAX, (af_outcome_subject_t)k, s, len);
 		op->u.ban_get.stop = 1;
 		c->lim[i] = NULL;
 		c->nops++;

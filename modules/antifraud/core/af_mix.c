@@ -51,7 +51,7 @@ typedef struct mix_entry {
 	uint32_t window_s;
 	uint32_t total;
 	uint32_t c[MIX_BINS];
-	uint8_t kind; /* af_subject_t */
+	uint8_t kind; /* af_outcome_subject_t */
 	uint8_t len;
 	char name[MIX_NAME];
 } mix_entry_t;
@@ -274,7 +274,7 @@ static int judge(const af_analytics_cfg_t *a, const mix_window_t *w,
 			af_text_escape(w->name, strlen(w->name), shown, sizeof(shown));
 			n = (size_t)snprintf(why, sizeof(why),
 					"signal_mix %s %s: %.2f bits over %us, %u signals:",
-					af_subject_name((af_subject_t)w->kind), shown, d,
+					af_outcome_subject_name((af_outcome_subject_t)w->kind), shown, d,
 					w->window_s, w->total);
 			for(j = 0; j < 3 && top[j] >= 0 && n < sizeof(why); j++)
 				if(part[top[j]] > 0.05)
@@ -400,15 +400,15 @@ int af_signal_count(const af_request_t *req, int code, uint64_t now_ms,
 		return v->rc = AF_RC_NORULE;
 	}
 	af_core_count(AF_ST_SIGNALS);
-	if((a->mix_subjects & (1u << AF_SUBJ_SOURCE)) && req->src_ip.family
+	if((a->mix_subjects & (1u << AF_OUT_SOURCE)) && req->src_ip.family
 			&& af_ip_format(&req->src_ip, name, sizeof(name)) >= 0) {
-		if(count_one(AF_SUBJ_SOURCE, name, strlen(name), bin, a->mix_window_s,
+		if(count_one(AF_OUT_SOURCE, name, strlen(name), bin, a->mix_window_s,
 				   now_ms, &w))
 			hit |= judge(a, &w, now_ms, v);
 	}
-	if((a->mix_subjects & (1u << AF_SUBJ_CALLER))
+	if((a->mix_subjects & (1u << AF_OUT_CALLER))
 			&& (len = af_chk_caller_id(req, name, sizeof(name)))) {
-		if(count_one(AF_SUBJ_CALLER, name, len, bin, a->mix_window_s, now_ms,
+		if(count_one(AF_OUT_CALLER, name, len, bin, a->mix_window_s, now_ms,
 				   &w))
 			hit |= judge(a, &w, now_ms, v);
 	}

@@ -31,7 +31,7 @@
 
 #define FIG_KEY_MAX 192
 /* subjects x windows x (counters + international seconds) */
-#define FIG_OPS (AF_SUBJ__COUNT * AF_AN_WINDOWS + 2)
+#define FIG_OPS (AF_OUT__COUNT * AF_AN_WINDOWS + 2)
 /* the seconds of the calls in the minutes rule's scope (international,
  * or number classes) */
 #define CNT_SCOPED AF_FIG__COUNT
@@ -39,9 +39,9 @@
 #define TOP_SETS 256
 #define MARK_PREFIX "ob|"
 
-static const char *const subject_names[AF_SUBJ__COUNT] = {
+static const char *const subject_names[AF_OUT__COUNT] = {
 		"caller", "source", "country", "prefix", "profile"};
-static const char subject_letter[AF_SUBJ__COUNT] = {'c', 's', 'k', 'p', 'f'};
+static const char subject_letter[AF_OUT__COUNT] = {'c', 's', 'k', 'p', 'f'};
 _Static_assert(AF_FIG__COUNT + 1 <= AF_FIG_N,
 		"the figure counters and the international seconds fit a figure");
 static const char *const top_names[AF_TOP__COUNT] = {
@@ -80,22 +80,22 @@ typedef struct end_ctx {
 	af_op_t ops[FIG_OPS];
 	char keys[FIG_OPS][FIG_KEY_MAX];
 	/* op index per subject and window, -1 none */
-	int at[AF_SUBJ__COUNT][AF_AN_WINDOWS];
+	int at[AF_OUT__COUNT][AF_AN_WINDOWS];
 	int nops;
 } end_ctx_t;
 
 static __thread end_ctx_t *ectx;
 
-const char *af_subject_name(af_subject_t s)
+const char *af_outcome_subject_name(af_outcome_subject_t s)
 {
-	return (unsigned)s < AF_SUBJ__COUNT ? subject_names[s] : "unknown";
+	return (unsigned)s < AF_OUT__COUNT ? subject_names[s] : "unknown";
 }
 
-int af_subject_parse(const char *s, size_t len)
+int af_outcome_subject_parse(const char *s, size_t len)
 {
 	int i;
 
-	for(i = 0; i < AF_SUBJ__COUNT; i++)
+	for(i = 0; i < AF_OUT__COUNT; i++)
 		if(strlen(subject_names[i]) == len
 				&& memcmp(subject_names[i], s, len) == 0)
 			return i;
@@ -308,28 +308,28 @@ uint64_t af_call_deadline(const af_call_t *c)
 }
 
 /* the subject name of c of kind s into buf; its length, 0 none */
-static size_t subject_of(const af_call_t *c, af_subject_t s, char *buf,
+static size_t subject_of(const af_call_t *c, af_outcome_subject_t s, char *buf,
 		size_t size)
 {
 	af_ip_t ip;
 
 	switch(s) {
-		case AF_SUBJ_CALLER:
+		case AF_OUT_CALLER:
 			copy_str(buf, size, c->caller, strlen(c->caller));
 			break;
-		case AF_SUBJ_SOURCE:
+		case AF_OUT_SOURCE:
 			ip.family = c->src_family;
 			memcpy(ip.addr, c->src_addr, sizeof(ip.addr));
 			if(!ip.family || af_ip_format(&ip, buf, size) < 0)
 				buf[0] = '\0';
 			break;
-		case AF_SUBJ_COUNTRY:
+		case AF_OUT_COUNTRY:
 			copy_str(buf, size, c->country, strlen(c->country));
 			break;
-		case AF_SUBJ_PREFIX:
+		case AF_OUT_PREFIX:
 			copy_str(buf, size, c->prefix, strlen(c->prefix));
 			break;
-		case AF_SUBJ_PROFILE:
+		case AF_OUT_PROFILE:
 			copy_str(buf, size, c->profile[0] ? c->profile : "default",
 					c->profile[0] ? strlen(c->profile) : 7);
 			break;
@@ -340,7 +340,7 @@ static size_t subject_of(const af_call_t *c, af_subject_t s, char *buf,
 }
 
 /* the figure key of window w and subject s named name (built by hand) */
-static size_t fig_key(char *buf, uint32_t w, af_subject_t s,
+static size_t fig_key(char *buf, uint32_t w, af_outcome_subject_t s,
 		const char *name, size_t len)
 {
 	char t[10];
@@ -367,7 +367,7 @@ static size_t fig_key(char *buf, uint32_t w, af_subject_t s,
 }
 
 /* adds a FIG_HIT of add[] (NULL: a read) on subject s in window slot wi */
-static void add_fig(end_ctx_t *e, af_subject_t s, int wi, uint32_t w,
+static void add_fig(end_ctx_t *e, af_outcome_subject_t s, int wi, uint32_t w,
 		const char *name, size_t len, const uint32_t *add)
 {
 	af_op_t *op;
@@ -391,7 +391,7 @@ static void add_fig(end_ctx_t *e, af_subject_t s, int wi, uint32_t w,
 
 /* counter k of subject s in window slot wi, 0 when there is none or its
  * op failed */
-static uint32_t op_count(const end_ctx_t *e, af_subject_t s, int wi, int k)
+static uint32_t op_count(const end_ctx_t *e, af_outcome_subject_t s, int wi, int k)
 {
 	int i = e->at[s][wi];
 
@@ -411,7 +411,7 @@ static int in_scope(const af_an_rule_t *ru, const af_call_t *c)
 }
 
 /* fills f from the counts of subject s in window slot wi */
-static void fig_from(const end_ctx_t *e, af_subject_t s, int wi, uint32_t w,
+static void fig_from(const end_ctx_t *e, af_outcome_subject_t s, int wi, uint32_t w,
 		af_figure_t *f)
 {
 	int k;
@@ -442,7 +442,7 @@ void af_figure_derive(af_figure_t *f)
 
 /* judges rule k of an for subject s (window slot wi); flags v */
 static void judge(const end_ctx_t *e, const af_profile_t *p,
-		const af_an_rule_t *ru, int k, af_subject_t s, int wi,
+		const af_an_rule_t *ru, int k, af_outcome_subject_t s, int wi,
 		const char *name, af_verdict_t *v, uint32_t *marks)
 {
 	af_figure_t f;
@@ -507,12 +507,12 @@ static void judge(const end_ctx_t *e, const af_profile_t *p,
 	if(!hit)
 		return;
 	af_chk_flag_all(v, p, rule_reason[k], 1, why);
-	if(p->mode[AF_C_ANALYTICS] == AF_MODE_ENFORCE && s != AF_SUBJ_PROFILE)
+	if(p->mode[AF_C_ANALYTICS] == AF_MODE_ENFORCE && s != AF_OUT_PROFILE)
 		marks[s] |= 1u << k;
 }
 
 /* remembers the figure of subject s for the top-N view */
-static void top_put(af_subject_t s, const char *name, size_t len,
+static void top_put(af_outcome_subject_t s, const char *name, size_t len,
 		const af_figure_t *f, uint64_t now)
 {
 	af_outcome_top_t *set, *t = NULL;
@@ -613,15 +613,15 @@ static void minute_add(const af_rules_t *r, const af_call_t *c,
 static void set_marks(const af_call_t *c, const uint32_t *marks,
 		uint32_t cooling_s, uint64_t now, af_verdict_t *v)
 {
-	af_op_t ops[AF_SUBJ__COUNT];
-	char keys[AF_SUBJ__COUNT][FIG_KEY_MAX], name[AF_CALL_SUBJECT_MAX + 1];
+	af_op_t ops[AF_OUT__COUNT];
+	char keys[AF_OUT__COUNT][FIG_KEY_MAX], name[AF_CALL_SUBJECT_MAX + 1];
 	int s, k, n = 0;
 	size_t len;
 
-	for(s = 0; s < AF_SUBJ__COUNT; s++) {
+	for(s = 0; s < AF_OUT__COUNT; s++) {
 		if(!marks[s])
 			continue;
-		len = subject_of(c, (af_subject_t)s, name, sizeof(name));
+		len = subject_of(c, (af_outcome_subject_t)s, name, sizeof(name));
 		if(!len)
 			continue;
 		for(k = 0; k < AF_AN__COUNT; k++)
@@ -631,7 +631,7 @@ static void set_marks(const af_call_t *c, const uint32_t *marks,
 		ops[n].type = AF_OP_BAN_SET;
 		ops[n].key = keys[n];
 		ops[n].key_len = af_outcome_mark_key(keys[n], sizeof(keys[n]),
-				(af_subject_t)s, name, len);
+				(af_outcome_subject_t)s, name, len);
 		ops[n].u.ban_set.ttl_s = cooling_s;
 		ops[n].u.ban_set.reason = af_reason_name(rule_reason[k]);
 		n++;
@@ -663,10 +663,10 @@ int af_call_end_release(af_call_t *c, int code, uint64_t now_ms,
 	const af_an_rule_t *ru;
 	af_rules_t *r;
 	end_ctx_t *e;
-	char names[AF_SUBJ__COUNT][AF_CALL_SUBJECT_MAX + 1];
-	size_t lens[AF_SUBJ__COUNT];
+	char names[AF_OUT__COUNT][AF_CALL_SUBJECT_MAX + 1];
+	size_t lens[AF_OUT__COUNT];
 	uint32_t add[AF_FIG_N];
-	uint32_t marks[AF_SUBJ__COUNT], seconds = 0, pdd_ds = 0;
+	uint32_t marks[AF_OUT__COUNT], seconds = 0, pdd_ds = 0;
 	int s, wi, k, evaluated = 0;
 
 	memset(v, 0, sizeof(*v));
@@ -716,16 +716,16 @@ int af_call_end_release(af_call_t *c, int code, uint64_t now_ms,
 	}
 	memset(e->at, 0xff, sizeof(e->at));
 	e->nops = 0;
-	for(s = 0; s < AF_SUBJ__COUNT; s++) {
+	for(s = 0; s < AF_OUT__COUNT; s++) {
 		lens[s] = 0;
 		names[s][0] = '\0';
 		if(!(a->subjects & (1u << s)))
 			continue;
-		lens[s] = subject_of(c, (af_subject_t)s, names[s], sizeof(names[s]));
+		lens[s] = subject_of(c, (af_outcome_subject_t)s, names[s], sizeof(names[s]));
 		if(!lens[s])
 			continue;
 		for(wi = 0; wi < (int)a->n_windows; wi++)
-			add_fig(e, (af_subject_t)s, wi, a->windows[wi], names[s],
+			add_fig(e, (af_outcome_subject_t)s, wi, a->windows[wi], names[s],
 					lens[s], add);
 	}
 	/* the release rides with the figures: one batch */
@@ -749,18 +749,18 @@ int af_call_end_release(af_call_t *c, int code, uint64_t now_ms,
 				continue;
 			if(k == AF_AN_MINUTES && !in_scope(ru, c))
 				continue;
-			for(s = 0; s < AF_SUBJ__COUNT; s++)
+			for(s = 0; s < AF_OUT__COUNT; s++)
 				if((ru->subjects & (1u << s)) && lens[s])
-					judge(e, p, ru, k, (af_subject_t)s, wi, names[s], v,
+					judge(e, p, ru, k, (af_outcome_subject_t)s, wi, names[s], v,
 							marks);
 		}
 	}
 	if(!v->store_failed && a->n_windows) {
 		af_figure_t f;
-		for(s = 0; s < AF_SUBJ__COUNT; s++)
+		for(s = 0; s < AF_OUT__COUNT; s++)
 			if(lens[s]) {
-				fig_from(e, (af_subject_t)s, 0, a->windows[0], &f);
-				top_put((af_subject_t)s, names[s], lens[s], &f, now_ms);
+				fig_from(e, (af_outcome_subject_t)s, 0, a->windows[0], &f);
+				top_put((af_outcome_subject_t)s, names[s], lens[s], &f, now_ms);
 			}
 	}
 	if(v->blocking)
@@ -823,7 +823,7 @@ int af_call_guard(af_call_t *c, uint64_t now_ms, af_verdict_t *v)
 	return af_outcome_conclude(v, 1);
 }
 
-size_t af_outcome_mark_key(char *buf, size_t size, af_subject_t s,
+size_t af_outcome_mark_key(char *buf, size_t size, af_outcome_subject_t s,
 		const char *name, size_t len)
 {
 	size_t n = sizeof(MARK_PREFIX) - 1;
@@ -840,13 +840,13 @@ size_t af_outcome_mark_key(char *buf, size_t size, af_subject_t s,
 	return n + len;
 }
 
-int af_outcome_mark_get(af_subject_t s, const char *name, size_t len,
+int af_outcome_mark_get(af_outcome_subject_t s, const char *name, size_t len,
 		af_ban_t *out)
 {
 	char key[FIG_KEY_MAX];
 	af_op_t op;
 
-	if((unsigned)s >= AF_SUBJ__COUNT || !name || !len)
+	if((unsigned)s >= AF_OUT__COUNT || !name || !len)
 		return 0;
 	memset(&op, 0, sizeof(op));
 	op.type = AF_OP_BAN_GET;
@@ -867,7 +867,7 @@ int af_outcome_mark_is(const char *key, size_t len)
 		   && memcmp(key, MARK_PREFIX, sizeof(MARK_PREFIX) - 1) == 0;
 }
 
-int af_outcome_figures(af_subject_t s, const char *name, size_t len,
+int af_outcome_figures(af_outcome_subject_t s, const char *name, size_t len,
 		af_figure_t *out, char *err, size_t errlen)
 {
 	const af_analytics_cfg_t *a;
@@ -876,7 +876,7 @@ int af_outcome_figures(af_subject_t s, const char *name, size_t len,
 	end_ctx_t *e;
 	int wi, n;
 
-	if((unsigned)s >= AF_SUBJ__COUNT || !name || !len
+	if((unsigned)s >= AF_OUT__COUNT || !name || !len
 			|| len > AF_CALL_SUBJECT_MAX) {
 		snprintf(err, errlen, "bad subject");
 		return -1;
@@ -925,7 +925,7 @@ static double top_value(const af_outcome_top_t *t, af_top_metric_t m)
 	}
 }
 
-int af_outcome_top(af_subject_t s, af_top_metric_t m, af_outcome_top_t *out,
+int af_outcome_top(af_outcome_subject_t s, af_top_metric_t m, af_outcome_top_t *out,
 		int n)
 {
 	af_rules_t *r;
@@ -943,7 +943,7 @@ int af_outcome_top(af_subject_t s, af_top_metric_t m, af_outcome_top_t *out,
 		const af_outcome_top_t *t = &oshared->top[i];
 		if(!t->updated_ms || t->updated_ms + keep < now)
 			continue;
-		if(s != AF_SUBJ__COUNT && t->kind != s)
+		if(s != AF_OUT__COUNT && t->kind != s)
 			continue;
 		/* insertion into the sorted out[0..got) */
 		for(j = got; j > 0 && top_value(&out[j - 1], m) < top_value(t, m);

@@ -115,18 +115,18 @@ typedef struct af_call {
 } af_call_t;
 
 /* subjects of the figures */
-typedef enum af_subject {
-	AF_SUBJ_CALLER = 0, /* caller identity user@host */
-	AF_SUBJ_SOURCE,     /* source address (text) */
-	AF_SUBJ_COUNTRY,    /* destination country (ISO alpha-2) */
-	AF_SUBJ_PREFIX,     /* destination range (E.164 digits) */
-	AF_SUBJ_PROFILE,    /* profile name */
-	AF_SUBJ__COUNT
-} af_subject_t;
+typedef enum af_outcome_subject {
+	AF_OUT_CALLER = 0, /* caller identity user@host */
+	AF_OUT_SOURCE,     /* source address (text) */
+	AF_OUT_COUNTRY,    /* destination country (ISO alpha-2) */
+	AF_OUT_PREFIX,     /* destination range (E.164 digits) */
+	AF_OUT_PROFILE,    /* profile name */
+	AF_OUT__COUNT
+} af_outcome_subject_t;
 
 /* "caller", "source", "country", "prefix", "profile"; parse: -1 unknown */
-const char *af_subject_name(af_subject_t s);
-int af_subject_parse(const char *s, size_t len);
+const char *af_outcome_subject_name(af_outcome_subject_t s);
+int af_outcome_subject_parse(const char *s, size_t len);
 
 /* counters of a figure (the first AF_FIG__COUNT of the store figure's
  * AF_FIG_N; the next holds the seconds of international calls) */
@@ -251,7 +251,7 @@ void af_outcome_timer(uint64_t now_ms, af_outcome_alert_cb cb, void *arg);
  * failure, bad subject).
  */
 #define AF_OUTCOME_WINDOWS 3
-int af_outcome_figures(af_subject_t s, const char *name, size_t len,
+int af_outcome_figures(af_outcome_subject_t s, const char *name, size_t len,
 		af_figure_t *out, char *err, size_t errlen);
 
 /*
@@ -259,7 +259,7 @@ int af_outcome_figures(af_subject_t s, const char *name, size_t len,
  * enforcement mark: 1 with the mark in *out (reason, until), 0 none, -1
  * the store could not answer.
  */
-int af_outcome_mark_get(af_subject_t s, const char *name, size_t len,
+int af_outcome_mark_get(af_outcome_subject_t s, const char *name, size_t len,
 		af_ban_t *out);
 
 /* 1 when a ban-table key is an enforcement mark, not an address (the
@@ -268,7 +268,7 @@ int af_outcome_mark_is(const char *key, size_t len);
 
 /* a subject of the top-N view: the figures it had at its last call end */
 typedef struct af_outcome_top {
-	af_subject_t kind;
+	af_outcome_subject_t kind;
 	char name[AF_CALL_SUBJECT_MAX + 1];
 	af_figure_t fig; /* the rules' first window */
 	uint64_t updated_ms;
@@ -289,11 +289,11 @@ const char *af_top_metric_name(af_top_metric_t m);
 int af_top_metric_parse(const char *s, size_t len);
 
 /*
- * The n subjects (kind s, or AF_SUBJ__COUNT for all) ranked first by
+ * The n subjects (kind s, or AF_OUT__COUNT for all) ranked first by
  * metric m among those this node saw end a call in the first window,
  * into out; returns how many.
  */
-int af_outcome_top(af_subject_t s, af_top_metric_t m, af_outcome_top_t *out,
+int af_outcome_top(af_outcome_subject_t s, af_top_metric_t m, af_outcome_top_t *out,
 		int n);
 
 /* per time slot (day type, hour) baselines of this node's calls */

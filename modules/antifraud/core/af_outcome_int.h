@@ -25,7 +25,7 @@ uint64_t af_signal_slot_windows(int holiday, int hour);
  * The key of the enforcement mark of subject s named name[0..len) into
  * buf; its length (0 when buf is too small).
  */
-size_t af_outcome_mark_key(char *buf, size_t size, af_subject_t s,
+size_t af_outcome_mark_key(char *buf, size_t size, af_outcome_subject_t s,
 		const char *name, size_t len);
 
 /* the CONC_DEL ops that free ticket t's slots into ops[0..2) (af_dest.c);

@@ -142,7 +142,7 @@ typedef struct af_an_rule {
 	uint32_t min;      /* smallest sample judged (its denominator:
 						* attempts, answered or rung) */
 	uint32_t window_s; /* one of the analytics windows */
-	uint32_t subjects; /* judged subjects: bits 1 << af_subject_t */
+	uint32_t subjects; /* judged subjects: bits 1 << af_outcome_subject_t */
 	int intl_only;     /* minutes: international calls only */
 	uint32_t classes;  /* minutes: calls of these number classes only
 						* (bits 1 << af_numclass_t; 0: any) */

@@ -100,7 +100,7 @@ static int an_subjects(af_rl_t *c, const yaml_node_t *n, uint32_t allowed,
 		it = af_yl_item(&c->y, n, i);
 		if(af_yl_str(&c->y, it, &s, &len) < 0)
 			return -1;
-		k = af_subject_parse(s, len);
+		k = af_outcome_subject_parse(s, len);
 		if(k < 0 || !(allowed & (1u << k)))
 			return af_yl_err(&c->y, it, "'%.*s' is not a subject here",
 					AF_YL_SHOWN(len), s);
@@ -219,8 +219,8 @@ static int an_rule(af_rl_t *c, const yaml_node_t *n, int k, af_an_rule_t *ru)
 	if(rc == 0 && !ru->min && k != AF_AN_MINUTES)
 		ru->min = 20;
 	if(rc == 0 && !ru->subjects)
-		ru->subjects = (1u << AF_SUBJ_CALLER) & a->subjects
-							   ? 1u << AF_SUBJ_CALLER
+		ru->subjects = (1u << AF_OUT_CALLER) & a->subjects
+							   ? 1u << AF_OUT_CALLER
 							   : a->subjects;
 	return rc;
 }
@@ -367,7 +367,7 @@ static int an_mix(af_rl_t *c, const yaml_node_t *n)
 				break;
 			case K_M_SUBJECTS:
 				rc = an_subjects(c, v[i],
-						(1u << AF_SUBJ_SOURCE) | (1u << AF_SUBJ_CALLER),
+						(1u << AF_OUT_SOURCE) | (1u << AF_OUT_CALLER),
 						&a->mix_subjects);
 				break;
 		}
@@ -386,14 +386,14 @@ void af_rl_analytics_defaults(af_rules_t *r)
 	a->windows[1] = 3600;
 	a->windows[2] = 86400;
 	a->n_windows = 3;
-	a->subjects = (1u << AF_SUBJ__COUNT) - 1;
+	a->subjects = (1u << AF_OUT__COUNT) - 1;
 	a->prefix_digits = 5;
 	a->short_s = 6;
 	a->long_s = 3600;
 	a->cooling_s = 1800;
 	a->mix_min_signals = 50;
 	a->mix_learn = 10;
-	a->mix_subjects = (1u << AF_SUBJ_SOURCE) | (1u << AF_SUBJ_CALLER);
+	a->mix_subjects = (1u << AF_OUT_SOURCE) | (1u << AF_OUT_CALLER);
 	a->mix_threshold = 2.0;
 	a->mix_smoothing = 0.5;
 }
@@ -440,7 +440,7 @@ int af_rl_analytics(af_rl_t *c, const yaml_node_t *n)
 				break;
 			case K_SUBJECTS:
 				rc = an_subjects(
-						c, v[k], (1u << AF_SUBJ__COUNT) - 1, &a->subjects);
+						c, v[k], (1u << AF_OUT__COUNT) - 1, &a->subjects);
 				break;
 			case K_PREFIX_DIGITS:
 				rc = af_yl_u32(&c->y, v[k], 1, AF_CALL_PREFIX_MAX,

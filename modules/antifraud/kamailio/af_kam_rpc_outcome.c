@@ -65,7 +65,7 @@ const char *af_kam_rpc_analytics_doc[] = {
 		0};
 
 /* the rules of the default profile that judge kind s */
-static void add_rules(rpc_t *rpc, void *h, af_subject_t s)
+static void add_rules(rpc_t *rpc, void *h, af_outcome_subject_t s)
 {
 	const af_an_profile_t *an;
 	af_rules_t *r = af_core_acquire();
@@ -148,7 +148,7 @@ void af_kam_rpc_analytics(rpc_t *rpc, void *ctx)
 		rpc->struct_add(h, "d", "enabled", r->analytics.enabled);
 		af_core_release(r);
 		add_baseline(rpc, h);
-		m = af_outcome_top(AF_SUBJ_CALLER, AF_TOP_ATTEMPTS, top, 10);
+		m = af_outcome_top(AF_OUT_CALLER, AF_TOP_ATTEMPTS, top, 10);
 		if(rpc->struct_add(h, "[", "top_callers", &list) < 0)
 			return;
 		for(i = 0; i < m; i++) {
@@ -162,31 +162,31 @@ void af_kam_rpc_analytics(rpc_t *rpc, void *ctx)
 		}
 		return;
 	}
-	s = af_subject_parse(kind.s, (size_t)kind.len);
+	s = af_outcome_subject_parse(kind.s, (size_t)kind.len);
 	if(s < 0 || name.len <= 0 || name.len > AF_CALL_SUBJECT_MAX) {
 		rpc->fault(ctx, 400,
 				"usage: antifraud.analytics <caller|source|country|prefix|"
 				"profile> <name>");
 		return;
 	}
-	n = af_outcome_figures((af_subject_t)s, name.s, (size_t)name.len, f, err,
+	n = af_outcome_figures((af_outcome_subject_t)s, name.s, (size_t)name.len, f, err,
 			sizeof(err));
 	if(n < 0) {
 		rpc->fault(ctx, 500, "%s", err);
 		return;
 	}
 	snprintf(ts, sizeof(ts), "%.*s", name.len, name.s);
-	rpc->struct_add(h, "ss", "kind", af_subject_name((af_subject_t)s),
+	rpc->struct_add(h, "ss", "kind", af_outcome_subject_name((af_outcome_subject_t)s),
 			"name", ts);
 	if(rpc->struct_add(h, "[", "figures", &list) < 0)
 		return;
 	for(i = 0; i < n; i++)
 		if(add_figure(rpc, list, &f[i]) < 0)
 			return;
-	add_rules(rpc, h, (af_subject_t)s);
+	add_rules(rpc, h, (af_outcome_subject_t)s);
 	add_baseline(rpc, h);
 	m = af_outcome_mark_get(
-			(af_subject_t)s, name.s, (size_t)name.len, &mark);
+			(af_outcome_subject_t)s, name.s, (size_t)name.len, &mark);
 	if(m == 1) {
 		char esc[AF_BAN_REASON * 4 + 4];
 		af_text_escape(mark.reason, strnlen(mark.reason, sizeof(mark.reason)),
@@ -210,7 +210,7 @@ void af_kam_rpc_analytics_top(rpc_t *rpc, void *ctx)
 {
 	static af_outcome_top_t top[100];
 	str metric = STR_NULL, kind = STR_NULL;
-	int n = 10, m = AF_TOP_ATTEMPTS, s = AF_SUBJ_CALLER, got, i;
+	int n = 10, m = AF_TOP_ATTEMPTS, s = AF_OUT_CALLER, got, i;
 	rpc->scan(ctx, "*SSd", &metric, &kind, &n);
 	if(metric.len > 16 || kind.len > 16
 			|| (metric.len > 0 && !af_text_plain(metric.s, (size_t)metric.len))
@@ -225,9 +225,9 @@ void af_kam_rpc_analytics_top(rpc_t *rpc, void *ctx)
 		return;
 	}
 	if(kind.len == 3 && memcmp(kind.s, "all", 3) == 0)
-		s = AF_SUBJ__COUNT;
+		s = AF_OUT__COUNT;
 	else if(kind.len > 0
-			&& (s = af_subject_parse(kind.s, (size_t)kind.len)) < 0) {
+			&& (s = af_outcome_subject_parse(kind.s, (size_t)kind.len)) < 0) {
 		rpc->fault(ctx, 400,
 				"kind: caller, source, country, prefix, profile or all");
 		return;
@@ -236,14 +236,14 @@ void af_kam_rpc_analytics_top(rpc_t *rpc, void *ctx)
 		rpc->fault(ctx, 400, "n: 1 to 100");
 		return;
 	}
-	got = af_outcome_top((af_subject_t)s, (af_top_metric_t)m, top, n);
+	got = af_outcome_top((af_outcome_subject_t)s, (af_top_metric_t)m, top, n);
 	for(i = 0; i < got; i++) {
 		char esc[AF_CALL_SUBJECT_MAX * 4 + 4];
 		void *item;
 		af_text_escape(top[i].name, strlen(top[i].name), esc, sizeof(esc));
 		if(rpc->add(ctx, "{", &item) < 0)
 			return;
-		rpc->struct_add(item, "ss", "kind", af_subject_name(top[i].kind),
+		rpc->struct_add(item, "ss", "kind", af_outcome_subject_name(top[i].kind),
 				"name", esc);
 		if(figure_fields(rpc, item, &top[i].fig) < 0)
 			return;
