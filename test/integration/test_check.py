@@ -4,8 +4,7 @@
 # figures are the same before and after.
 # SPDX-License-Identifier: GPL-2.0-or-later
 import afharness as h
-from test_dest import (FR, call, dest_rules, invite, kd,  # noqa: F401
-                       uas_dest)
+from test_dest import (FR, call, dest_rules, invite, kd)  # noqa: F401
 
 SCANNER_UA = "friendly-scanner"
 

@@ -15,6 +15,8 @@ import afharness as h
 
 DOC = os.path.join(h.ROOT, "doc", "antifraud.md")
 GLUE = os.path.join(h.ROOT, "modules", "antifraud", "kamailio")
+# the core's one table of reasons, sub-checks and statistics (X-macro)
+TABLE = os.path.join(h.ROOT, "modules", "antifraud", "core", "af_table.def")
 
 
 def glue_sources():
@@ -57,6 +59,10 @@ def exports():
     for body in tables(src, "stat_export_t"):
         stats |= first_strings(body)
         stats |= set(re.findall(r"\w+\(\s*\"(\w+)\"\s*,", body))
+        if '#include "af_table.def"' in body:
+            with open(TABLE) as f:
+                stats |= set(re.findall(r'^AF_STAT\(\w+,\s*"(\w+)"\)',
+                                        f.read(), re.M))
     ex["stats"] = stats
     # the parser still understands the sources
     assert {"config", "redis", "shm_entries"} <= ex["params"]

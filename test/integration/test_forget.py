@@ -5,8 +5,7 @@
 import afharness as h
 import pytest
 from test_cluster import cluster, redis  # noqa: F401 (fixtures)
-from test_dest import (FR, call, dest_rules, invite, kd,  # noqa: F401
-                       uas_dest)
+from test_dest import (FR, call, dest_rules, invite, kd)  # noqa: F401
 
 
 def forget(k, kind, subject, check=True):

@@ -10,8 +10,7 @@ import time
 import pytest
 
 import afharness as h
-from test_dest import (DE_PREMIUM, FR, call, dest_rules, invite,  # noqa
-                       uas_dest)
+from test_dest import (DE_PREMIUM, FR, call, dest_rules, invite)  # noqa
 
 SCRIPT = os.path.join(h.ETC, "antifraud.lua")
 
