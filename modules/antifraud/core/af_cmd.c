@@ -16,6 +16,7 @@
 #include "af_feed.h"
 #include "af_forget.h"
 #include "af_geo.h"
+#include "af_outcome.h"
 #include "af_host.h"
 #include "af_rules.h"
 #include "af_store_cluster.h"
@@ -288,6 +289,8 @@ static int ban_item(const char *key, size_t key_len, const af_ban_t *ban,
 {
 	if(af_account_key(key, key_len))
 		return 0; /* an account under attack: the accounts command */
+	if(af_outcome_mark_is(key, key_len))
+		return 0; /* an analytics refusal: the analytics command */
 	return ban_entry(arg, "ip", key, key_len, ban, 0);
 }
 
@@ -808,4 +811,265 @@ void af_cmd_forget(af_reply_t *r)
 	r->ops->str(r, h, "kind", af_subject_name((af_subject_t)k));
 	r->ops->str(r, h, "subject", esc(a.v[1], a.len[1], subj, sizeof(subj)));
 	r->ops->num(r, h, "removed", count32(removed));
+}
+
+static const char *const an_rule_names[AF_AN__COUNT] = {
+		"asr", "acd", "short_calls", "minutes", "pdd"};
+
+/* a decimal as text (the answers' numbers are integers) */
+static const char *dec(char *buf, size_t size, double x)
+{
+	snprintf(buf, size, "%.3f", x);
+	return buf;
+}
+
+/* the fields of figure f in object h */
+static void figure_fields(af_reply_t *r, void *h, const af_figure_t *f)
+{
+	char b[32];
+
+	r->ops->num(r, h, "window", f->window_s);
+	r->ops->num(r, h, "attempts", count32(f->c[AF_FIG_ATTEMPTS]));
+	r->ops->num(r, h, "answered", count32(f->c[AF_FIG_ANSWERED]));
+	r->ops->num(r, h, "short", count32(f->c[AF_FIG_SHORT]));
+	r->ops->num(r, h, "long", count32(f->c[AF_FIG_LONG]));
+	r->ops->num(r, h, "seconds", count32(f->c[AF_FIG_SECONDS]));
+	r->ops->num(r, h, "rung", count32(f->c[AF_FIG_RUNG]));
+	r->ops->str(r, h, "asr", dec(b, sizeof(b), f->asr));
+	r->ops->str(r, h, "acd", dec(b, sizeof(b), f->acd_s));
+	r->ops->str(r, h, "short_share", dec(b, sizeof(b), f->short_share));
+	r->ops->str(r, h, "minutes", dec(b, sizeof(b), f->minutes));
+	r->ops->str(r, h, "pdd", dec(b, sizeof(b), f->pdd_s));
+}
+
+/* the rules of the default profile that judge subject kind s */
+static void an_rules(af_reply_t *r, void *h, af_outcome_subject_t s)
+{
+	const af_an_profile_t *an;
+	af_rules_t *rules = af_core_acquire();
+	char lim[32];
+	void *list, *item;
+	int k;
+
+	an = rules->default_profile->an;
+	if((list = r->ops->list(r, h, "rules")))
+		for(k = 0; k < AF_AN__COUNT; k++) {
+			const af_an_rule_t *ru = &an->rule[k];
+			if(ru->limit <= 0 || !(ru->subjects & (1u << s)))
+				continue;
+			if(!(item = r->ops->object(r, list, NULL)))
+				break;
+			r->ops->str(r, item, "rule", an_rule_names[k]);
+			r->ops->str(r, item, "limit",
+					dec(lim, sizeof(lim),
+							k == AF_AN_ASR || k == AF_AN_SHORT
+									? ru->limit * 100
+									: ru->limit));
+			r->ops->num(r, item, "min_sample", ru->min);
+			r->ops->num(r, item, "window", ru->window_s);
+		}
+	af_core_release(rules);
+}
+
+/* this hour's baseline */
+static void an_baseline(af_reply_t *r, void *h)
+{
+	af_outcome_slot_stat_t st;
+	int holiday, hour;
+	char b[32];
+	void *bh;
+
+	af_outcome_slot_now(af_now_ms(), &holiday, &hour);
+	af_outcome_slot_stat(holiday, hour, &st);
+	if(!(bh = r->ops->object(r, h, "baseline")))
+		return;
+	r->ops->str(r, bh, "day", holiday ? "holiday" : "workday");
+	r->ops->num(r, bh, "hour", hour);
+	r->ops->num(r, bh, "samples", count32(st.samples));
+	r->ops->str(r, bh, "attempts_mean", dec(b, sizeof(b), st.attempts_mean));
+	r->ops->str(r, bh, "attempts_sd", dec(b, sizeof(b), st.attempts_sd));
+	r->ops->str(r, bh, "asr_mean", dec(b, sizeof(b), st.asr_mean));
+	r->ops->str(r, bh, "asr_sd", dec(b, sizeof(b), st.asr_sd));
+	r->ops->str(r, bh, "acd_mean", dec(b, sizeof(b), st.acd_mean));
+	r->ops->str(r, bh, "acd_sd", dec(b, sizeof(b), st.acd_sd));
+	r->ops->str(r, bh, "mix_windows", st.mix_windows ? "learned" : "none");
+}
+
+/* without a subject: the windows, this hour's baseline, the top callers */
+static void an_overview(af_reply_t *r, void *h)
+{
+	af_outcome_top_t top[10];
+	af_rules_t *rules = af_core_acquire();
+	char a[32], name[AF_CALL_SUBJECT_MAX * 4 + 4];
+	void *list, *item;
+	int i, m;
+
+	if((list = r->ops->list(r, h, "windows")))
+		for(i = 0; i < (int)rules->analytics.n_windows; i++)
+			if((item = r->ops->object(r, list, NULL)))
+				r->ops->num(r, item, "seconds", rules->analytics.windows[i]);
+	r->ops->num(r, h, "enabled", rules->analytics.enabled);
+	af_core_release(rules);
+	an_baseline(r, h);
+	m = af_outcome_top(AF_OUT_CALLER, AF_TOP_ATTEMPTS, top, 10);
+	if(!(list = r->ops->list(r, h, "top_callers")))
+		return;
+	for(i = 0; i < m; i++) {
+		if(!(item = r->ops->object(r, list, NULL)))
+			return;
+		r->ops->str(r, item, "caller",
+				escn(top[i].name, sizeof(top[i].name), name, sizeof(name)));
+		r->ops->num(r, item, "attempts", count32(top[i].fig.c[AF_FIG_ATTEMPTS]));
+		r->ops->str(r, item, "asr", dec(a, sizeof(a), top[i].fig.asr));
+	}
+}
+
+void af_cmd_analytics(af_reply_t *r)
+{
+	static const cmd_spec_t spec = {
+			" [caller|source|country|prefix|profile name]", 2, 0,
+			{"kind", "name"}, "ss", {16, AF_CALL_SUBJECT_MAX}};
+	af_figure_t f[AF_OUTCOME_WINDOWS];
+	char err[128], name[AF_CALL_SUBJECT_MAX * 4 + 4];
+	char reason[AF_BAN_REASON * 4 + 4];
+	af_ban_t mark;
+	cmd_args_t a;
+	void *h, *list, *item;
+	int s, n, i, m;
+
+	if(cmd_args(r, &spec, &a) < 0)
+		return;
+	if(a.n == 1) {
+		fail(r, 400, "Usage: %s%s", r->cmd, spec.usage);
+		return;
+	}
+	if(a.n == 0) {
+		if((h = r->ops->object(r, NULL, NULL)))
+			an_overview(r, h);
+		return;
+	}
+	s = af_outcome_subject_parse(a.v[0], a.len[0]);
+	if(s < 0 || a.len[1] == 0) {
+		fail(r, 400, "kind: caller, source, country, prefix or profile;"
+					 " name: 1 to %d bytes",
+				AF_CALL_SUBJECT_MAX);
+		return;
+	}
+	n = af_outcome_figures((af_outcome_subject_t)s, a.v[1], a.len[1], f, err,
+			sizeof(err));
+	if(n < 0) {
+		fail_err(r, 500, err);
+		return;
+	}
+	if(!(h = r->ops->object(r, NULL, NULL)))
+		return;
+	r->ops->str(r, h, "kind", af_outcome_subject_name((af_outcome_subject_t)s));
+	r->ops->str(r, h, "name", esc(a.v[1], a.len[1], name, sizeof(name)));
+	if(!(list = r->ops->list(r, h, "figures")))
+		return;
+	for(i = 0; i < n; i++) {
+		if(!(item = r->ops->object(r, list, NULL)))
+			return;
+		figure_fields(r, item, &f[i]);
+	}
+	an_rules(r, h, (af_outcome_subject_t)s);
+	an_baseline(r, h);
+	m = af_outcome_mark_get(
+			(af_outcome_subject_t)s, a.v[1], a.len[1], &mark);
+	if(m == 1) {
+		r->ops->str(r, h, "refused",
+				escn(mark.reason, sizeof(mark.reason), reason,
+						sizeof(reason)));
+		r->ops->num(r, h, "refused_for", secs_left(mark.until_ms, af_now_ms()));
+	} else {
+		r->ops->str(r, h, "refused", m < 0 ? "unknown" : "no");
+	}
+}
+
+void af_cmd_analytics_top(af_reply_t *r)
+{
+	static const cmd_spec_t spec = {" [metric] [kind] [n]", 3, 0,
+			{"metric", "kind", "n"}, "ssi", {16, 16, CMD_INT_MAX}};
+	static af_outcome_top_t top[100];
+	char name[AF_CALL_SUBJECT_MAX * 4 + 4];
+	int m = AF_TOP_ATTEMPTS, s = AF_OUT_CALLER, got, i;
+	unsigned n = 10;
+	cmd_args_t a;
+	void *list, *item;
+
+	if(cmd_args(r, &spec, &a) < 0)
+		return;
+	if(a.n > 0 && a.len[0] > 0
+			&& (m = af_top_metric_parse(a.v[0], a.len[0])) < 0) {
+		fail(r, 400, "metric: attempts, minutes, asr, acd or short");
+		return;
+	}
+	if(a.n > 1 && a.len[1] == 3 && memcmp(a.v[1], "all", 3) == 0)
+		s = AF_OUT__COUNT;
+	else if(a.n > 1 && a.len[1] > 0
+			&& (s = af_outcome_subject_parse(a.v[1], a.len[1])) < 0) {
+		fail(r, 400, "kind: caller, source, country, prefix, profile or all");
+		return;
+	}
+	if(a.n > 2 && cmd_uint(r, &spec, &a, 2, 1, 100, &n) < 0)
+		return;
+	if(!(list = r->ops->list(r, NULL, NULL)))
+		return;
+	got = af_outcome_top((af_outcome_subject_t)s, (af_top_metric_t)m, top,
+			(int)n);
+	for(i = 0; i < got; i++) {
+		if(!(item = r->ops->object(r, list, NULL)))
+			return;
+		r->ops->str(r, item, "kind", af_outcome_subject_name(top[i].kind));
+		r->ops->str(r, item, "name",
+				escn(top[i].name, sizeof(top[i].name), name, sizeof(name)));
+		figure_fields(r, item, &top[i].fig);
+	}
+}
+
+void af_cmd_analytics_stats(af_reply_t *r)
+{
+	static const cmd_spec_t spec = {" [all]", 1, 0, {"all"}, "s", {3}};
+	static const char *const day[2] = {"workday", "holiday"};
+	af_outcome_slot_stat_t st;
+	char b[32], ex[AF_TEXT_EXCERPT_BUF];
+	int dt, hr;
+	cmd_args_t a;
+	void *list, *item;
+
+	if(cmd_args(r, &spec, &a) < 0)
+		return;
+	if(a.n && strcmp(a.v[0], "all") != 0) {
+		fail(r, 400, "Unknown parameter '%s'. Usage: %s [all]",
+				af_text_excerpt(a.v[0], a.len[0], ex), r->cmd);
+		return;
+	}
+	if(!(list = r->ops->list(r, NULL, NULL)))
+		return;
+	for(dt = 0; dt < 2; dt++)
+		for(hr = 0; hr < 24; hr++) {
+			af_outcome_slot_stat(dt, hr, &st);
+			if(!st.samples && !st.mix_windows && !a.n)
+				continue;
+			if(!(item = r->ops->object(r, list, NULL)))
+				return;
+			r->ops->str(r, item, "day", day[dt]);
+			r->ops->num(r, item, "hour", hr);
+			r->ops->num(r, item, "samples", count32(st.samples));
+			r->ops->str(r, item, "attempts_mean",
+					dec(b, sizeof(b), st.attempts_mean));
+			r->ops->str(r, item, "attempts_sd",
+					dec(b, sizeof(b), st.attempts_sd));
+			r->ops->str(r, item, "asr_mean", dec(b, sizeof(b), st.asr_mean));
+			r->ops->str(r, item, "asr_sd", dec(b, sizeof(b), st.asr_sd));
+			r->ops->str(r, item, "asr_suggest",
+					dec(b, sizeof(b), fmax(0, st.asr_mean - 3 * st.asr_sd)));
+			r->ops->str(r, item, "acd_mean", dec(b, sizeof(b), st.acd_mean));
+			r->ops->str(r, item, "acd_sd", dec(b, sizeof(b), st.acd_sd));
+			r->ops->str(r, item, "acd_suggest",
+					dec(b, sizeof(b), st.acd_mean + 3 * st.acd_sd));
+			r->ops->num(r, item, "attempts_suggest",
+					(int64_t)ceil(st.attempts_mean + 3 * st.attempts_sd));
+			r->ops->num(r, item, "mix_windows", st.mix_windows);
+		}
 }

@@ -131,6 +131,12 @@ const mi_export_t af_os_mi_cmds[] = {
 		AF_R(dest_explain, "number", "caller", "profile")),
 	AF_MI(feeds, AF_R(feeds, 0)),
 	AF_MI(forget, AF_R(forget, "kind", "subject")),
+	AF_MI(analytics, AF_R(analytics, 0), AF_R(analytics, "kind", "name")),
+	AF_MI(analytics_top, AF_R(analytics_top, 0),
+		AF_R(analytics_top, "metric"), AF_R(analytics_top, "metric", "kind"),
+		AF_R(analytics_top, "metric", "kind", "n")),
+	AF_MI(analytics_stats, AF_R(analytics_stats, 0),
+		AF_R(analytics_stats, "all")),
 	{EMPTY_MI_EXPORT}
 };
 /* clang-format on */
