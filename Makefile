@@ -40,7 +40,7 @@ UNIT_HOST := test/unit/host.c
 .PHONY: all deps module run test unit integration bench clean distclean \
 	kamailio-src
 
-all: module $(BUILD)/af-fingerprint
+all: module $(BUILD)/af-fingerprint $(BUILD)/af-cdr
 
 deps:
 	@utils/deps.sh
@@ -82,6 +82,13 @@ $(BUILD)/af-fingerprint: utils/af_fingerprint.c $(BUILD)/libafcore.a
 	$(CC) -std=gnu11 -O2 -g $(WARN) -D_GNU_SOURCE -I$(CORE) $< \
 		$(BUILD)/libafcore.a -o $@ $(CORE_LIBS)
 
+# operator tool: past CDRs replayed through the core (af_check_dest and
+# the call outcomes), with a summary, suggestions and an HTML report
+CDR_SRC := utils/af_cdr.c utils/af_cdr_read.c
+$(BUILD)/af-cdr: $(CDR_SRC) utils/af_cdr.h $(BUILD)/libafcore.a
+	$(CC) -std=gnu11 -O2 -g $(WARN) -D_GNU_SOURCE -I$(CORE) -Iutils \
+		$(CDR_SRC) $(BUILD)/libafcore.a -o $@ $(CORE_LIBS)
+
 # unit tests: the core under ASan/UBSan with a malloc + pthread host
 $(BUILD)/san/%.o: $(CORE)/%.c $(CORE_HDR) $(GEN_HDR)
 	@mkdir -p $(@D)
@@ -97,13 +104,13 @@ unit-build: $(UNIT_BIN)
 unit: deps unit-build
 	@$(PYTHON) -m pytest -q test/unit
 
-integration: deps module $(BUILD)/af-fingerprint
+integration: deps module $(BUILD)/af-fingerprint $(BUILD)/af-cdr
 	@$(PYTHON) -m pytest -q test/integration
 
 run: deps module
 	@utils/run.sh
 
-test: deps module unit-build $(BUILD)/af-fingerprint
+test: deps module unit-build $(BUILD)/af-fingerprint $(BUILD)/af-cdr
 	$(PYTHON) -m pytest -q test
 
 bench: deps module
@@ -111,7 +118,7 @@ bench: deps module
 
 clean:
 	rm -rf $(BUILD)/pic $(BUILD)/san $(GEN) $(BUILD)/libafcore.a $(BUILD)/bench \
-		$(BUILD)/af-fingerprint \
+		$(BUILD)/af-fingerprint $(BUILD)/af-cdr \
 		$(MOD)/antifraud.so
 	-$(MAKE) -C $(MOD)/kamailio COREPATH=$(KAMAILIO_SRC)/src clean \
 		quiet=silent 2>/dev/null
