@@ -91,12 +91,13 @@ static struct {
 	const char *data_path;
 	const char *report_tool;
 	int suggest;
+	int source_checks;
 	double k;
 	uint32_t entries;
 	uint32_t alert_repeat;
 	int top;
 	int format;
-} opt = {.k = 3.0, .entries = 1 << 20, .top = 20};
+} opt = {.k = 3.0, .entries = 1 << 18, .top = 20};
 
 /* ---- statistics */
 
@@ -715,17 +716,27 @@ static void make_request(const cdr_rec_t *r, af_request_t *req, char *idbuf,
 
 /* ---- the replay */
 
-static uint64_t last_timer_s;
+static uint64_t last_tick_s, last_gc_s;
 
-/* the core's housekeeping, once per second of the record's clock that
- * has events */
+/*
+ * The core's housekeeping on the record's clock: the outcome timer once
+ * per second that has events, the store's expiry (af_core_timer, which
+ * walks the whole store when little has expired) every AF_CDR_GC_S
+ * seconds: the store also reclaims expired entries itself when it
+ * fills, so this only bounds how long they stay.
+ */
+#define AF_CDR_GC_S 900
+
 static void tick(uint64_t t)
 {
-	if(t / 1000 == last_timer_s)
+	if(t / 1000 == last_tick_s)
 		return;
-	last_timer_s = t / 1000;
+	last_tick_s = t / 1000;
 	sim_now = t;
-	af_core_timer();
+	if(last_tick_s >= last_gc_s + AF_CDR_GC_S) {
+		last_gc_s = last_tick_s;
+		af_core_timer();
+	}
 	af_outcome_timer(t, NULL, NULL);
 }
 
@@ -833,6 +844,21 @@ static void attempt(uint32_t ri)
 	tick(r->start_ms);
 	sim_now = r->start_ms;
 	make_request(r, &req, idbuf, sizeof(idbuf));
+	if(opt.source_checks && req.src_ip.family) {
+		/* the proxy's af_check_source first: a block drops the call */
+		af_check_source(&req, NULL, 0, &v);
+		memset(&a, 0, sizeof(a));
+		a.profile = a.country = a.zone = "";
+		a.number = cdr_str(&ctx, r->callee);
+		report(&v, &req, r, &a, r->start_ms);
+		if(v.rc == AF_RC_ERROR)
+			st.errors++;
+		if(v.rc == AF_RC_BLOCK) {
+			st.calls++;
+			st.refused_calls++;
+			return;
+		}
+	}
 	af_check_dest(&req, NULL, 0, &v);
 	about_dest(&a, &v);
 	if(v.rc == AF_RC_ERROR)
@@ -1373,6 +1399,9 @@ static void usage(FILE *out)
 			"                          (default " "src_user,src_domain,src_ip,dst_ouser,"
 			"dst_user,dst_domain)\n"
 			"      --domain HOST       caller host when a CDR has none\n"
+			"      --source-checks     af_check_source too, for CDRs with a source"
+			" address\n"
+			"                          (GeoIP, lists, country hopping), as the proxy\n"
 			"      --tz-offset +HH:MM  zone of dates without one (default UTC)\n"
 			"  -o, --alerts FILE       JSON lines of alerts and blocks (default"
 			" stdout)\n"
@@ -1387,7 +1416,9 @@ static void usage(FILE *out)
 			"      --alert-repeat S    suppress repeats of an alert for S s, as the"
 			" proxy's\n"
 			"                          alert_repeat_interval (default 0: every one)\n"
-			"      --entries N         state store entries (default 1048576)\n"
+			"      --entries N         state store entries (default 262144; as the"
+			" proxy's\n"
+			"                          shm_entries or more)\n"
 			"      --max-line N        bytes of a line (default 65536)\n"
 			"      --max-errors N      bad rows printed (default 50; all counted)\n"
 			"      --top N             callers in the summary (default 20)\n"
@@ -1421,7 +1452,8 @@ int main(int argc, char **argv)
 		O_ENTRIES,
 		O_MAXLINE,
 		O_MAXERR,
-		O_TOP
+		O_TOP,
+		O_SOURCE
 	};
 	static const struct option lopts[] = {{"rules", 1, 0, 'r'},
 			{"format", 1, 0, 'f'}, {"columns", 1, 0, 'c'},
@@ -1432,7 +1464,8 @@ int main(int argc, char **argv)
 			{"data", 1, 0, O_DATA}, {"report-tool", 1, 0, O_TOOL},
 			{"alert-repeat", 1, 0, O_REPEAT}, {"entries", 1, 0, O_ENTRIES},
 			{"max-line", 1, 0, O_MAXLINE}, {"max-errors", 1, 0, O_MAXERR},
-			{"top", 1, 0, O_TOP}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
+			{"top", 1, 0, O_TOP}, {"source-checks", 0, 0, O_SOURCE},
+			{"help", 0, 0, 'h'}, {0, 0, 0, 0}};
 	af_core_cfg_t cfg;
 	char err[512], data_tmp[PATH_MAX];
 	const char *data_path = NULL;
@@ -1490,6 +1523,9 @@ int main(int argc, char **argv)
 				break;
 			case O_SUGGEST:
 				opt.suggest = 1;
+				break;
+			case O_SOURCE:
+				opt.source_checks = 1;
 				break;
 			case 'k':
 				opt.k = strtod(optarg, &end);
