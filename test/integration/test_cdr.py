@@ -22,6 +22,8 @@ AF_CDR = os.path.join(h.ROOT, "build", "af-cdr")
 REPORT = os.path.join(h.ROOT, "utils", "af-cdr-report")
 
 MONTH_RULES = """version: 1
+lists:
+  customers: {entries: [127.0.0.0/8]}
 geoip:
   country_db: @GEO_DB@
   required: true
@@ -45,8 +47,9 @@ analytics:
 profiles:
   default:
     domains: [cust.example]
+    trusted: [customers]
     routable: '^\\+?[0-9]{3,15}$'
-    hopping: {country: 3600, continent: 0}
+    hopping: {country: 3600, continent: 0, identity: from}
     dest:
       country: DE
       international: true
@@ -207,7 +210,7 @@ def test_malformed_files_give_clear_errors(month, tmp_path):
     err = p.stderr
     assert "bad.csv:3: 3 fields, expected 6" in err
     assert "bad.csv:4: bad start time '2026-02-30 10:02:00'" in err
-    assert "bad.csv:5: not UTF-8: byte 0xff at column 34" in err
+    assert "bad.csv:5: not UTF-8: byte 0xff at column 22" in err
     assert "bad.csv:6: line longer than 65536 bytes (skipped)" in err
     assert "bad.csv:7: bad quoting" in err
     assert "bad.csv:8: times out of order" in err
@@ -256,7 +259,7 @@ def test_html_report_renders_with_plots(month, tmp_path):
     # self-contained: inline SVG, nothing fetched
     assert text.count("<svg") == 4
     assert not re.search(r"(src|href)=[\"']https?:", text)
-    assert "pbx-irsf@cust.example" in text
+    assert "dest_premium" in text and "concurrency_total" in text
     chromium = shutil.which("chromium")
     assert chromium, "chromium is not installed (utils/deps.sh)"
     shot = tmp_path / "shot.png"
@@ -331,7 +334,7 @@ def test_proxy_and_af_cdr_agree(tmp_path, uas_dest_port):
     accdir.mkdir()
     k = h.Kamailio(str(tmp_path), str(rules), next_hop_port=uas_dest_port,
                    defines={"AF_ACC": None,
-                            "AF_ACC_DB": '"%s"' % accdir,
+                            "AF_ACC_DB": '"flatstore:%s"' % accdir,
                             "AF_ALERT_REPEAT": 0})
     k.start()
     try:
