@@ -1633,6 +1633,7 @@ int main(int argc, char **argv)
 	for(c = 0; c < ctx.n_files; c++)
 		if(cdr_read_file(&ctx, c, (cdr_format_t)opt.format) < 0)
 			failed_files++;
+	cdr_pair_finish(&ctx);
 	if(ctx.n_rec > UINT32_MAX - 1) {
 		fprintf(stderr, "af-cdr: more than 4 billion records\n");
 		return 2;

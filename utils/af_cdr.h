@@ -87,6 +87,14 @@ typedef struct cdr_ctx {
 	uint32_t *intern;
 	size_t intern_cap;
 	size_t intern_n;
+	/* Kamailio acc BYEs, paired with their INVITEs after every file was
+	 * read (a proxy's processes write their own files) */
+	struct cdr_bye {
+		uint64_t t;
+		uint32_t callid;
+	} *byes;
+	size_t n_byes;
+	size_t cap_byes;
 	/* files */
 	const char **files;
 	int n_files;
@@ -119,6 +127,10 @@ const char *cdr_err_kind_name(int kind);
  * returns 0, -1 when the file cannot be read at all or its format not
  * detected (a message printed) */
 int cdr_read_file(cdr_ctx_t *ctx, int file_idx, cdr_format_t f);
+
+/* pairs the BYEs read with their answered INVITEs (call after the last
+ * cdr_read_file): an INVITE without BYE ends at its answer */
+void cdr_pair_finish(cdr_ctx_t *ctx);
 
 /* the string at pool offset o */
 static inline const char *cdr_str(const cdr_ctx_t *ctx, uint32_t o)

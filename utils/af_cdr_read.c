@@ -649,14 +649,18 @@ static void acc_fold(cdr_ctx_t *ctx, pairs_t *p, int file, uint64_t line,
 	if(p->used * 2 >= p->cap && pairs_grow(ctx, p) < 0)
 		return;
 	if(fld_eq(&a->method, "BYE")) {
-		i = pairs_find(ctx, p, &a->callid, &found);
-		if(!found) {
-			ctx->unpaired_bye++;
-			return;
+		if(ctx->n_byes == ctx->cap_byes) {
+			size_t cap = ctx->cap_byes ? ctx->cap_byes * 2 : 4096;
+			struct cdr_bye *b = realloc(ctx->byes, cap * sizeof(*b));
+			if(!b)
+				return;
+			ctx->byes = b;
+			ctx->cap_byes = cap;
 		}
-		r = &ctx->rec[p->slot[i] - 1];
-		r->end_ms = t > r->answer_ms ? t : r->answer_ms;
-		p->slot[i] = UINT32_MAX;
+		ctx->byes[ctx->n_byes].t = t;
+		ctx->byes[ctx->n_byes].callid = pool_add(ctx, a->callid.s,
+				a->callid.len);
+		ctx->n_byes++;
 		return;
 	}
 	if(!fld_eq(&a->method, "INVITE")) {
@@ -1539,18 +1543,64 @@ int cdr_read_file(cdr_ctx_t *ctx, int file, cdr_format_t fmt)
 		fprintf(ctx->err, ": format not recognized: name it with --format\n");
 		rc = -1;
 	}
-	/* answered calls whose BYE never came: ended at their answer */
-	for(i = first_rec; i < ctx->n_rec; i++) {
-		if(!ctx->rec[i].end_ms) {
-			ctx->rec[i].end_ms = ctx->rec[i].answer_ms;
-			ctx->no_bye++;
-		}
-	}
 	(void)sb;
+	(void)first_rec;
+	(void)i;
 out:
 	if(rd.f && rd.f != stdin)
 		fclose(rd.f);
 	free(rd.buf);
 	free(pairs.slot);
 	return rc;
+}
+
+void cdr_pair_finish(cdr_ctx_t *ctx)
+{
+	pairs_t p;
+	size_t i, k;
+	int found;
+	fld_t id;
+	cdr_rec_t *r;
+
+	memset(&p, 0, sizeof(p));
+	for(i = 0; i < ctx->n_rec; i++) {
+		r = &ctx->rec[i];
+		if(r->end_ms || !r->answer_ms)
+			continue;
+		if(p.used * 2 + 2 >= p.cap && pairs_grow(ctx, &p) < 0)
+			break;
+		id.s = cdr_str(ctx, r->callid);
+		id.len = strlen(id.s);
+		k = pairs_find(ctx, &p, &id, &found);
+		if(!found) {
+			p.slot[k] = (uint32_t)(i + 1);
+			p.used++;
+		}
+	}
+	for(i = 0; p.cap && i < ctx->n_byes; i++) {
+		id.s = cdr_str(ctx, ctx->byes[i].callid);
+		id.len = strlen(id.s);
+		k = pairs_find(ctx, &p, &id, &found);
+		if(!found) {
+			ctx->unpaired_bye++;
+			continue;
+		}
+		r = &ctx->rec[p.slot[k] - 1];
+		r->end_ms = ctx->byes[i].t > r->answer_ms ? ctx->byes[i].t
+												  : r->answer_ms;
+		p.slot[k] = UINT32_MAX;
+	}
+	if(!p.cap)
+		ctx->unpaired_bye += ctx->n_byes;
+	/* answered calls whose BYE never came: ended at their answer */
+	for(i = 0; i < ctx->n_rec; i++) {
+		if(!ctx->rec[i].end_ms) {
+			ctx->rec[i].end_ms = ctx->rec[i].answer_ms;
+			ctx->no_bye++;
+		}
+	}
+	free(p.slot);
+	free(ctx->byes);
+	ctx->byes = NULL;
+	ctx->n_byes = ctx->cap_byes = 0;
 }

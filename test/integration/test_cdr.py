@@ -286,6 +286,8 @@ def test_html_report_renders_with_plots(month, tmp_path):
 # ---- the proxy and af-cdr agree
 
 AGREE_RULES = """version: 1
+lists:
+  trusted: {entries: [127.0.0.1/32]}
 dest:
   numplan: @ETC@/antifraud-numplan.csv
   overlays: [@ETC@/antifraud-highrisk.csv]
@@ -298,6 +300,8 @@ analytics:
   asr: {below: 50, window: 3600, min_sample: 3, subjects: [caller]}
 profiles:
   default:
+    domains: [127.0.0.1, localhost]
+    trusted: [trusted]
     routable: '^\\+?[0-9]{3,15}$'
     dest:
       country: DE
