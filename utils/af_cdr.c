@@ -719,22 +719,23 @@ static void make_request(const cdr_rec_t *r, af_request_t *req, char *idbuf,
 static uint64_t last_tick_s, last_gc_s;
 
 /*
- * The core's housekeeping on the record's clock: the outcome timer once
- * per second that has events, the store's expiry (af_core_timer, which
- * walks the whole store when little has expired) every AF_CDR_GC_S
- * seconds: the store also reclaims expired entries itself when it
- * fills, so this only bounds how long they stay.
+ * The core's housekeeping on the record's clock: the outcome timer (the
+ * per-minute baselines; the signal mix has no signals from CDRs) once a
+ * minute that has events, the store's expiry (af_core_timer, which walks
+ * the whole store when little has expired) once an hour: the store also
+ * reclaims expired entries itself when it fills, so this only bounds how
+ * long they stay.
  */
-#define AF_CDR_GC_S 900
+#define AF_CDR_GC_S 3600
 
 static void tick(uint64_t t)
 {
-	if(t / 1000 == last_tick_s)
+	if(t / 60000 == last_tick_s)
 		return;
-	last_tick_s = t / 1000;
+	last_tick_s = t / 60000;
 	sim_now = t;
-	if(last_tick_s >= last_gc_s + AF_CDR_GC_S) {
-		last_gc_s = last_tick_s;
+	if(t / 1000 >= last_gc_s + AF_CDR_GC_S) {
+		last_gc_s = t / 1000;
 		af_core_timer();
 	}
 	af_outcome_timer(t, NULL, NULL);
@@ -1054,7 +1055,7 @@ static void put_caller(FILE *out, const caller_st_t *c, int width)
 	fprintf(out, "  %-*s", width, b);
 }
 
-static void summary(FILE *out, double run_s, long rss_kb)
+static void summary(FILE *out, double run_s, double cpu_s, long rss_kb)
 {
 	char d0[32], d1[32];
 	caller_st_t **v;
@@ -1134,9 +1135,10 @@ static void summary(FILE *out, double run_s, long rss_kb)
 				c->answered ? c->seconds / c->answered : 0.0, c->seconds / 60.0,
 				c->cost, c->alerts, c->blocks);
 	}
-	fprintf(out, "\nrun: %.2f s, %.0f CDRs/s, peak RSS %ld MB, %u calls up at"
-				 " once at most\n",
-			run_s, run_s > 0 ? (double)st.calls / run_s : 0.0, rss_kb / 1024,
+	fprintf(out, "\nrun: %.2f s (CPU %.2f s), %.0f CDRs/s (%.0f per CPU s), peak"
+				 " RSS %ld MB, %u calls up at once at most\n",
+			run_s, cpu_s, run_s > 0 ? (double)st.calls / run_s : 0.0,
+			cpu_s > 0 ? (double)st.calls / cpu_s : 0.0, rss_kb / 1024,
 			lives_peak);
 }
 
@@ -1668,6 +1670,8 @@ int main(int argc, char **argv)
 	fflush(alerts_out);
 	summary(sum,
 			(double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9,
+			(double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec)
+					+ (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6,
 			ru.ru_maxrss);
 	if(opt.suggest) {
 		fputc('\n', sum);
