@@ -3,6 +3,7 @@
 #   make run        start Kamailio with the module on 127.0.0.1:5060
 #   make test       unit tests (ASan/UBSan) + integration tests
 #   make bench      core ns/check and Kamailio CPU per call
+#   make bench-cdr  af-cdr: CDRs per second and memory for a month
 # SPDX-License-Identifier: GPL-2.0-or-later
 
 SHELL := /bin/bash
@@ -37,7 +38,8 @@ UNIT_SRC := $(wildcard test/unit/test_*.c)
 UNIT_BIN := $(patsubst test/unit/%.c,$(BUILD)/san/%,$(UNIT_SRC))
 UNIT_HOST := test/unit/host.c
 
-.PHONY: all deps module run test unit integration bench clean distclean \
+.PHONY: all deps module run test unit integration bench bench-cdr clean \
+	distclean \
 	kamailio-src
 
 all: module $(BUILD)/af-fingerprint $(BUILD)/af-cdr
@@ -115,6 +117,9 @@ test: deps module unit-build $(BUILD)/af-fingerprint $(BUILD)/af-cdr
 
 bench: deps module
 	@$(PYTHON) utils/bench.py
+
+bench-cdr: $(BUILD)/af-cdr
+	@$(PYTHON) utils/bench_cdr.py
 
 clean:
 	rm -rf $(BUILD)/pic $(BUILD)/san $(GEN) $(BUILD)/libafcore.a $(BUILD)/bench \

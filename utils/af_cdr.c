@@ -1334,6 +1334,23 @@ static void write_data_tail(FILE *out)
 			st.refused_seconds / 60.0, st.refused_cost);
 }
 
+/* the peak resident memory of this process in kB: VmHWM (ru_maxrss
+ * keeps a forking parent's figure across exec) */
+static long peak_rss_kb(const struct rusage *ru)
+{
+	FILE *f = fopen("/proc/self/status", "r");
+	char line[128];
+	long kb = -1;
+
+	if(f) {
+		while(fgets(line, sizeof(line), f))
+			if(sscanf(line, "VmHWM: %ld kB", &kb) == 1)
+				break;
+		fclose(f);
+	}
+	return kb >= 0 ? kb : ru->ru_maxrss;
+}
+
 /* runs the report renderer: tool DATA HTML; 0 when it succeeded */
 static int render_html(const char *data, const char *html)
 {
@@ -1672,7 +1689,7 @@ int main(int argc, char **argv)
 			(double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9,
 			(double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec)
 					+ (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6,
-			ru.ru_maxrss);
+			peak_rss_kb(&ru));
 	if(opt.suggest) {
 		fputc('\n', sum);
 		suggest(sum);
