@@ -42,7 +42,7 @@ UNIT_HOST := test/unit/host.c
 	distclean \
 	kamailio-src
 
-all: module $(BUILD)/af-fingerprint $(BUILD)/af-cdr
+all: module $(BUILD)/af-fingerprint $(BUILD)/af-rules-check $(BUILD)/af-cdr
 
 deps:
 	@utils/deps.sh
@@ -84,6 +84,11 @@ $(BUILD)/af-fingerprint: utils/af_fingerprint.c $(BUILD)/libafcore.a
 	$(CC) -std=gnu11 -O2 -g $(WARN) -D_GNU_SOURCE -I$(CORE) $< \
 		$(BUILD)/libafcore.a -o $@ $(CORE_LIBS)
 
+# operator tool: validates a rule file with the module's loader
+$(BUILD)/af-rules-check: utils/af_rules_check.c $(BUILD)/libafcore.a
+	$(CC) -std=gnu11 -O2 -g $(WARN) -D_GNU_SOURCE -I$(CORE) $< \
+		$(BUILD)/libafcore.a -o $@ $(CORE_LIBS)
+
 # operator tool: past CDRs replayed through the core (af_check_dest and
 # the call outcomes), with a summary, suggestions and an HTML report
 CDR_SRC := utils/af_cdr.c utils/af_cdr_read.c
@@ -96,8 +101,8 @@ $(BUILD)/san/%.o: $(CORE)/%.c $(CORE_HDR) $(GEN_HDR)
 	@mkdir -p $(@D)
 	$(CC) $(SAN_CFLAGS) -I$(GEN) -c $< -o $@
 
-$(BUILD)/san/test_%: test/unit/test_%.c $(UNIT_HOST) test/unit/host.h \
-		test/unit/store_ops.h test/unit/core_fixture.h $(SAN_OBJ)
+$(BUILD)/san/test_%: test/unit/test_%.c $(UNIT_HOST) $(wildcard test/unit/*.h) \
+		$(SAN_OBJ)
 	$(CC) $(SAN_CFLAGS) -I$(CORE) -Itest/unit $< $(UNIT_HOST) $(SAN_OBJ) \
 		-o $@ -lcmocka $(CORE_LIBS)
 
@@ -106,13 +111,15 @@ unit-build: $(UNIT_BIN)
 unit: deps unit-build
 	@$(PYTHON) -m pytest -q test/unit
 
-integration: deps module $(BUILD)/af-fingerprint $(BUILD)/af-cdr
+integration: deps module $(BUILD)/af-fingerprint $(BUILD)/af-rules-check \
+		$(BUILD)/af-cdr
 	@$(PYTHON) -m pytest -q test/integration
 
 run: deps module
 	@utils/run.sh
 
-test: deps module unit-build $(BUILD)/af-fingerprint $(BUILD)/af-cdr
+test: deps module unit-build $(BUILD)/af-fingerprint \
+		$(BUILD)/af-rules-check $(BUILD)/af-cdr
 	$(PYTHON) -m pytest -q test
 
 bench: deps module
@@ -123,7 +130,7 @@ bench-cdr: $(BUILD)/af-cdr
 
 clean:
 	rm -rf $(BUILD)/pic $(BUILD)/san $(GEN) $(BUILD)/libafcore.a $(BUILD)/bench \
-		$(BUILD)/af-fingerprint $(BUILD)/af-cdr \
+		$(BUILD)/af-fingerprint $(BUILD)/af-rules-check $(BUILD)/af-cdr \
 		$(MOD)/antifraud.so
 	-$(MAKE) -C $(MOD)/kamailio COREPATH=$(KAMAILIO_SRC)/src clean \
 		quiet=silent 2>/dev/null

@@ -23,54 +23,14 @@
 #include "af_arena.h"
 #include "af_fp.h"
 #include "af_host.h"
+#include "af_host_plain.h"
 #include "af_sig.h"
 
 #define AFP_SEP "--af-msg--"
 #define AFP_HITS 64
 #define AFP_MAX_INPUT (64u << 20) /* bytes read from one file or stdin */
 
-/* ---- a plain malloc host: the tool has no shared memory and no server */
-
-static void *afp_alloc(size_t n)
-{
-	return malloc(n);
-}
-
-static uint64_t afp_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 static int afp_verbose;
-
-static int afp_enabled(int level)
-{
-	return level <= (afp_verbose ? AF_L_DBG : AF_L_WARN);
-}
-
-static void afp_vlog(int level, const char *fmt, va_list ap)
-{
-	size_t n;
-
-	if(!fmt || !afp_enabled(level))
-		return;
-	n = strlen(fmt);
-	fputs("af-fingerprint: ", stderr);
-	vfprintf(stderr, fmt, ap);
-	if(n == 0 || fmt[n - 1] != '\n')
-		fputc('\n', stderr);
-}
-
-static const af_host_t afp_host = {
-		.shm_alloc = afp_alloc,
-		.shm_free = free,
-		.now_ms = afp_now,
-		.vlog = afp_vlog,
-		.log_enabled = afp_enabled,
-};
 
 /* ---- output */
 
@@ -452,7 +412,7 @@ int main(int argc, char **argv)
 		}
 	}
 
-	af_host_set(&afp_host);
+	af_host_plain_init(afp_verbose ? AF_L_DBG : AF_L_WARN, "af-fingerprint: ");
 	if(check) {
 		arena = af_arena_new(0);
 		if(!arena) {

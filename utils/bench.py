@@ -83,6 +83,9 @@ def core_bench(d, rules):
     out = subprocess.run([exe, rules, "1000000", "--auth"], check=True,
                          capture_output=True, text=True).stdout
     print(out, end="")
+    out = subprocess.run([exe, rules, "300000", "--outcome"], check=True,
+                         capture_output=True, text=True).stdout
+    print(out, end="")
 
 
 def proc_cpu(pgid):
@@ -104,7 +107,7 @@ def proc_cpu(pgid):
 
 def core_bench_redis(d, rules, url):
     exe = os.path.join(d, "bench_core")
-    for extra in ([], ["--dest"], ["--auth"]):
+    for extra in ([], ["--dest"], ["--auth"], ["--outcome"]):
         out = subprocess.run([exe, rules, "100000", "--redis", url] + extra,
                              check=True, capture_output=True,
                              text=True).stdout

@@ -219,7 +219,7 @@ static void test_not_mmdb(void **state)
 	assert_non_null(strstr(err, "not a MaxMind DB file"));
 
 	assert_null(af_geo_open("test/data", NULL, err, sizeof(err)));
-	assert_non_null(strstr(err, "test/data: "));
+	assert_non_null(strstr(err, "'test/data': "));
 	assert_non_null(strstr(err, "directory"));
 
 	/* the map file itself, given by mistake */

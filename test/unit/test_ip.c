@@ -12,6 +12,7 @@
 #include <string.h>
 #include <cmocka.h>
 #include "af_ip.h"
+#include "af_strset.h"
 #include "af_arena.h"
 #include "host.h"
 
@@ -867,8 +868,8 @@ static void test_load_file_errors(void **state)
 	assert_int_equal(af_trie_load_file(t, "/nonexistent/list.txt", 1, err,
 							 sizeof(err)),
 			-1);
-	assert_string_equal(
-			err, "/nonexistent/list.txt: No such file or directory");
+	assert_string_equal(err,
+			"ip list '/nonexistent/list.txt': No such file or directory");
 	/* a small error buffer is cut, still terminated */
 	assert_int_equal(af_trie_load_file(t, "/nonexistent/list.txt", 1, small,
 							 sizeof(small)),

@@ -494,12 +494,14 @@ static void test_bad_files(void **state)
 	/* a missing file */
 	assert_null(af_numplan_load(
 			a, "/nonexistent/plan.csv", NULL, 0, err, sizeof(err)));
-	assert_string_equal(err, "/nonexistent/plan.csv: No such file or directory");
+	assert_string_equal(err,
+			"number plan '/nonexistent/plan.csv': No such file or directory");
 	/* a directory */
 	snprintf(path, sizeof(path), "%s", test_write_file("x.csv", ""));
 	*strrchr(path, '/') = '\0';
 	assert_null(af_numplan_load(a, path, NULL, 0, err, sizeof(err)));
-	snprintf(want, sizeof(want), "%s: Is a directory", path);
+	snprintf(want, sizeof(want),
+			"number plan '%s': a directory, not a regular file", path);
 	assert_string_equal(err, want);
 
 	/* errors in an overlay name the overlay; a missing overlay fails */
@@ -517,8 +519,9 @@ static void test_bad_files(void **state)
 		ov[0] = HIGHRISK;
 		ov[1] = "/nonexistent/overlay.csv";
 		assert_null(af_numplan_load(a, PLAN, ov, 2, err, sizeof(err)));
-		assert_string_equal(
-				err, "/nonexistent/overlay.csv: No such file or directory");
+		assert_string_equal(err,
+				"number plan '/nonexistent/overlay.csv': No such file or"
+				" directory");
 		/* a duplicate inside one overlay file is an error, across
 		 * files it is not (the later wins, see test_overlay) */
 		snprintf(p1, sizeof(p1), "%s",

@@ -481,9 +481,14 @@ static void test_figures_expire(void **state)
 	assert_int_equal(f[1].c[AF_FIG_ATTEMPTS], 0);
 	if(use_redis) {
 		redisContext *rc = raw();
-		redisReply *rr = redisCommand(rc, "KEYS af:win:*");
+		redisReply *rr = redisCommand(rc, "KEYS af:fig:*");
 		size_t i;
 		assert_non_null(rr);
+		/* the caller's, read after their window, were dropped; the
+		 * others (4 subjects x 2 windows) wait for their TTL */
+		assert_int_equal(rr->elements, 8);
+		for(i = 0; i < rr->elements; i++)
+			assert_null(strstr(rr->element[i]->str, "fig@example.com"));
 		/* every figure key has a TTL no longer than its window */
 		for(i = 0; i < rr->elements; i++) {
 			redisReply *t = redisCommand(rc, "PTTL %s", rr->element[i]->str);
@@ -504,6 +509,77 @@ static void test_figures_expire(void **state)
 								 4),
 				0);
 	}
+}
+
+/* one op */
+static af_op_t fig_op(const char *key, uint32_t window_s, uint32_t a,
+		uint32_t b)
+{
+	af_op_t op;
+
+	memset(&op, 0, sizeof(op));
+	op.type = AF_OP_FIG_HIT;
+	op.key = key;
+	op.key_len = strlen(key);
+	op.u.fig.window_s = window_s;
+	op.u.fig.n[0] = a;
+	op.u.fig.n[7] = b;
+	return op;
+}
+
+/* the figure op of the store (both backends): slices of a quarter of the
+ * window, totals per counter, reads that create nothing, a new window
+ * that starts again, saturation, an invalid window refused */
+static void test_fig_op(void **state)
+{
+	af_store_t *st;
+	af_store_stats_t s0, s1;
+	af_op_t op;
+
+	start_an("  windows: [60]\n", "monitor");
+	st = af_core_store();
+	st->ops->stats(st, &s0);
+	op = fig_op("t|a", 60, 0, 0);
+	assert_int_equal(af_store_exec(st, &op, 1, af_now_ms()), 0);
+	assert_int_equal(op.u.fig.count[0], 0);
+	st->ops->stats(st, &s1);
+	if(!use_redis)
+		assert_int_equal(s1.entries, s0.entries); /* a read created nothing */
+	op = fig_op("t|a", 60, 2, 100);
+	assert_int_equal(af_store_exec(st, &op, 1, af_now_ms()), 0);
+	assert_int_equal(op.u.fig.count[0], 2);
+	assert_int_equal(op.u.fig.count[7], 100);
+	test_host_advance(20 * SEC);
+	op = fig_op("t|a", 60, 3, 0);
+	assert_int_equal(af_store_exec(st, &op, 1, af_now_ms()), 0);
+	assert_int_equal(op.u.fig.count[0], 5);
+	assert_int_equal(op.u.fig.count[7], 100);
+	assert_int_equal(op.u.fig.count[3], 0);
+	/* 45 s later the first slice has left the window, the second not */
+	test_host_advance(45 * SEC);
+	op = fig_op("t|a", 60, 0, 0);
+	assert_int_equal(af_store_exec(st, &op, 1, af_now_ms()), 0);
+	assert_int_equal(op.u.fig.count[0], 3);
+	assert_int_equal(op.u.fig.count[7], 0);
+	/* another window length starts again */
+	op = fig_op("t|a", 120, 1, 0);
+	assert_int_equal(af_store_exec(st, &op, 1, af_now_ms()), 0);
+	assert_int_equal(op.u.fig.count[0], 1);
+	/* saturation */
+	op = fig_op("t|b", 60, UINT32_MAX, 0);
+	af_store_exec(st, &op, 1, af_now_ms());
+	op = fig_op("t|b", 60, 5, 0);
+	assert_int_equal(af_store_exec(st, &op, 1, af_now_ms()), 0);
+	assert_int_equal(op.u.fig.count[0], UINT32_MAX);
+	/* a window of 0 is refused */
+	op = fig_op("t|c", 0, 1, 0);
+	assert_int_equal(af_store_exec(st, &op, 1, af_now_ms()), -1);
+	assert_int_equal(op.status, -1);
+	/* past the window: gone */
+	test_host_advance(121 * SEC);
+	op = fig_op("t|a", 120, 0, 0);
+	assert_int_equal(af_store_exec(st, &op, 1, af_now_ms()), 0);
+	assert_int_equal(op.u.fig.count[0], 0);
 }
 
 /* the duration guard fires once, when the call crosses its limit */
@@ -727,6 +803,7 @@ int main(void)
 {
 	const struct CMUnitTest shm_tests[] = {
 			T(test_rules_refused),
+			T(test_fig_op),
 			T(test_asr_low),
 			T(test_enforce_cooling),
 			T(test_other_rules),
@@ -737,6 +814,7 @@ int main(void)
 			T(test_legit_mix),
 	};
 	const struct CMUnitTest redis_tests[] = {
+			T(test_fig_op),
 			T(test_asr_low),
 			T(test_enforce_cooling),
 			T(test_other_rules),

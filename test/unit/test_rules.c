@@ -12,7 +12,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
+#include <sys/stat.h>
 #include <cmocka.h>
+#include "af_file.h"
 #include "af_host.h"
 #include "af_geo.h"
 #include "af_rules.h"
@@ -180,6 +183,7 @@ static void test_sample_loads(void **state)
 static void test_defaults(void **state)
 {
 	long live = test_host_shm_live();
+	char want[700];
 	const af_profile_t *p;
 	af_rules_t *r;
 	int i;
@@ -221,26 +225,27 @@ static void test_defaults(void **state)
 						: AF_MODE_ENFORCE);
 	af_rules_free(r);
 
-	/* a database makes GeoIP required unless told otherwise; paths
-	 * are relative to the rule file */
+	/* a database makes GeoIP required unless told otherwise: one that
+	 * is not there is an error at its line; paths are relative to the
+	 * rule file */
 	r = load_text("version: 1\ngeoip:\n  country_db: c.mmdb\n"
 				  "  asn_db: /x/a.mmdb\nprofiles: {default: {}}\n");
-	if(!r)
-		fail_msg("%s", err);
-	assert_int_equal(r->geo_required, 1);
-	assert_non_null(r->geo_country_db);
-	assert_true(strlen(r->geo_country_db) > strlen("/c.mmdb"));
-	assert_string_equal(r->geo_country_db
-								+ strlen(r->geo_country_db) - strlen("/c.mmdb"),
-			"/c.mmdb");
-	assert_string_equal(r->geo_asn_db, "/x/a.mmdb");
-	af_rules_free(r);
+	assert_null(r);
+	snprintf(want, sizeof(want),
+			"%s:3: geoip.country_db: GeoIP database '%.*s/c.mmdb': No such"
+			" file or directory",
+			path_buf, (int)(strrchr(path_buf, '/') - path_buf), path_buf);
+	if(strncmp(err, want, strlen(want)) != 0)
+		fail_msg("got \"%s\", want \"%s...\"", err, want);
 
+	/* not required: the rules load and run without GeoIP */
 	r = load_text("version: 1\ngeoip: {country_db: c.mmdb, required: false}\n"
 				  "profiles: {default: {}}\n");
 	if(!r)
 		fail_msg("%s", err);
 	assert_int_equal(r->geo_required, 0);
+	assert_null(r->geo_country_db);
+	assert_null(r->geo_asn_db);
 	af_rules_free(r);
 
 	/* weights given: the reasons not named weigh 0 */
@@ -297,6 +302,7 @@ typedef struct bad_case {
 } bad_case_t;
 
 #define PROF "profiles: {default: {}}\n"
+#define PLAN "dest:\n  numplan: plan.csv\n"
 
 static const bad_case_t bad_cases[] = {
 	/* YAML itself */
@@ -421,7 +427,7 @@ static const bad_case_t bad_cases[] = {
 	{"version: 1\nlists:\n  x:\n    entries: [host.example]\n" PROF, 4,
 			"'host.example' is not an address or CIDR: invalid IP address"},
 	{"version: 1\nlists:\n  x:\n    entrys: []\n" PROF, 4,
-			"lists.x: unknown key 'entrys' (expected entries, file)"},
+			"lists.x: unknown key 'entrys' (expected entries, file, broad)"},
 	{"version: 1\nlists:\n  x y: {}\n" PROF, 3,
 			"'x y' is not a valid list name"},
 	/* patterns */
@@ -469,8 +475,9 @@ static void test_missing_rule_file(void **state)
 			write_rules("exists.yaml", "version: 1\n"));
 	strcpy(strrchr(want, '/') + 1, "absent.yaml");
 	assert_null(af_rules_load(want, err, sizeof(err)));
-	strcat(want, ": No such file or directory");
-	assert_string_equal(err, want);
+	assert_true(strncmp(err, "rule file '", 11) == 0);
+	assert_non_null(strstr(err, want));
+	assert_non_null(strstr(err, "': No such file or directory"));
 	/* err may be NULL */
 	assert_null(af_rules_load("/nonexistent/rules.yaml", NULL, 0));
 }
@@ -478,7 +485,7 @@ static void test_missing_rule_file(void **state)
 static void test_list_files(void **state)
 {
 	long live = test_host_shm_live();
-	char list[512], want[600];
+	char list[512], want[1200];
 	const af_iplist_t *l;
 	af_rules_t *r;
 
@@ -523,8 +530,347 @@ static void test_list_files(void **state)
 	r = load_text("version: 1\nlists:\n  bl:\n    file: no-such-list.txt\n"
 				  PROF);
 	assert_null(r);
-	snprintf(want, sizeof(want), "%s: No such file or directory", list);
+	snprintf(want, sizeof(want),
+			"%s:4: lists.bl.file: ip list '%s': No such file or directory",
+			path_buf, list);
 	assert_string_equal(err, want);
+	assert_int_equal(test_host_shm_live(), live);
+}
+
+/* Fails the test when err holds a byte outside printable ASCII. */
+static void assert_printable(const char *s)
+{
+	for(; *s; s++)
+		if((unsigned char)*s < 0x20 || (unsigned char)*s >= 0x7f)
+			fail_msg("raw byte 0x%02x in \"%s\"", (unsigned char)*s, s);
+}
+
+/* Loads text as a rule file and checks that it fails with an error that
+ * starts with "<rule file>:line: " and holds says. */
+static void expect_refused(const char *text, int line, const char *says)
+{
+	char prefix[600];
+	af_rules_t *r;
+
+	r = load_text(text);
+	if(r)
+		fail_msg("loaded:\n%s", text);
+	snprintf(prefix, sizeof(prefix), "%s:%d: ", path_buf, line);
+	if(strncmp(err, prefix, strlen(prefix)) != 0 || !strstr(err, says))
+		fail_msg("got \"%s\", want \"%s...%s\"", err, prefix, says);
+	assert_printable(err);
+}
+
+/* the folder of the temporary files, in dir */
+static void tmp_dir(char *dir, size_t len)
+{
+	snprintf(dir, len, "%s", test_write_file("probe.txt", ""));
+	*strrchr(dir, '/') = '\0';
+}
+
+/*
+ * Files the rules name that are no regular files (a device that never
+ * ends, a FIFO without a writer, a directory), or too large, are refused
+ * at once, at the line that names them; the rule file itself too.
+ */
+static void test_special_files(void **state)
+{
+	long live = test_host_shm_live();
+	static const struct {
+		const char *fmt; /* the rule file, %s the file named */
+		int line;
+		const char *kind;
+	} refs[] = {
+		{"version: 1\nlists:\n  bl:\n    file: '%s'\n" PROF, 4,
+				"lists.bl.file: ip list '"},
+		{"version: 1\nfingerprint:\n  signatures: '%s'\n" PROF, 3,
+				"fingerprint.signatures: signature file '"},
+		{"version: 1\ndest:\n  numplan: '%s'\n" PROF, 3,
+				"dest.numplan: number plan '"},
+		{"version: 1\ndest:\n  numplan: probe.txt\n"
+		 "  overlays:\n    - '%s'\n" PROF,
+				5, "dest.overlays: number plan '"},
+		{"version: 1\ngeoip:\n  country_db: '%s'\n" PROF, 3,
+				"geoip.country_db: GeoIP database '"},
+		{"version: 1\ngeoip:\n  asn_db: '%s'\n" PROF, 3,
+				"geoip.asn_db: GeoIP database '"},
+	};
+	char dir[512], fifo[600], empty[600], text[1400], says[800];
+	const char *bad[4];
+	const char *what[4] = {"a character device, not a regular file",
+			"a FIFO, not a regular file", "a directory, not a regular file",
+			"No such file or directory"};
+	size_t i, j;
+	time_t t0;
+
+	tmp_dir(dir, sizeof(dir));
+	snprintf(fifo, sizeof(fifo), "%s/fifo", dir);
+	unlink(fifo);
+	assert_int_equal(mkfifo(fifo, 0600), 0);
+	snprintf(empty, sizeof(empty), "%s/absent", dir);
+	bad[0] = "/dev/zero";
+	bad[1] = fifo;
+	bad[2] = dir;
+	bad[3] = empty;
+	/* a blocking open of the FIFO would hang: the alarm ends the test */
+	alarm(20);
+	t0 = time(NULL);
+	for(i = 0; i < sizeof(refs) / sizeof(refs[0]); i++) {
+		for(j = 0; j < 4; j++) {
+			snprintf(text, sizeof(text), refs[i].fmt, bad[j]);
+			snprintf(says, sizeof(says), "%s%s': %s", refs[i].kind, bad[j],
+					what[j]);
+			expect_refused(text, refs[i].line, says);
+			assert_int_equal(test_host_shm_live(), live);
+		}
+	}
+	/* the rule file itself */
+	for(j = 0; j < 3; j++) {
+		assert_null(af_rules_load(bad[j], err, sizeof(err)));
+		snprintf(says, sizeof(says), "rule file '%s': %s", bad[j], what[j]);
+		assert_string_equal(err, says);
+	}
+	assert_true(time(NULL) - t0 < 5);
+	alarm(0);
+	unlink(fifo);
+
+	/* an empty GeoIP database */
+	snprintf(empty, sizeof(empty), "%s", test_write_file("empty.mmdb", ""));
+	snprintf(text, sizeof(text),
+			"version: 1\ngeoip:\n  required: true\n  country_db: '%s'\n"
+			PROF, empty);
+	expect_refused(text, 4, "geoip.country_db: GeoIP database '");
+	assert_non_null(strstr(err, "empty file, not a MaxMind DB file"));
+	/* a GeoIP database that is not one: the line naming it */
+	snprintf(text, sizeof(text),
+			"version: 1\ngeoip:\n  country_db: '%s'\n" PROF,
+			test_write_file("text.mmdb", "not a MaxMind DB\n"));
+	expect_refused(text, 3, "geoip.country_db: ");
+	assert_non_null(strstr(err, "not a MaxMind DB file"));
+	assert_int_equal(test_host_shm_live(), live);
+}
+
+/* the size limits: per kind, settable, checked before reading */
+static void test_size_limits(void **state)
+{
+	long live = test_host_shm_live();
+	char text[1024], *big;
+	const char *list;
+	size_t i, n = (1u << 20) + 4096;
+
+	assert_int_equal(af_file_limit(AF_FILE_RULES), 1u << 20);
+	assert_int_equal(af_file_limit(AF_FILE_LIST), 64u << 20);
+	assert_int_equal(af_file_limit(AF_FILE_NUMPLAN), 64u << 20);
+	assert_int_equal(af_file_limit(AF_FILE_SIGNATURES), 1u << 20);
+	assert_true(af_file_limit(AF_FILE_GEOIP) >= (1ull << 30));
+	/* a list of 1 MiB and a bit: loads under the default limit */
+	big = malloc(n + 1);
+	assert_non_null(big);
+	for(i = 0; i + 11 <= n; i += 11)
+		memcpy(big + i, "10.0.0.1  \n", 11);
+	memset(big + i, '\n', n - i);
+	big[n] = '\0';
+	list = test_write_file("big.txt", big);
+	free(big);
+	assert_non_null(list);
+	snprintf(text, sizeof(text),
+			"version: 1\nlists:\n  bl:\n    file: '%s'\n" PROF, list);
+	af_rules_free(load_text(text));
+	assert_true(err[0] == '\0');
+	/* refused over a limit of 1 MiB, at the line naming it */
+	assert_int_equal(af_file_limits_parse("list=1,numplan=2", err,
+							 sizeof(err)),
+			0);
+	assert_int_equal(af_file_limit(AF_FILE_LIST), 1u << 20);
+	assert_int_equal(af_file_limit(AF_FILE_NUMPLAN), 2u << 20);
+	expect_refused(text, 4, "larger than the limit of 1 MiB");
+	/* bad specs change nothing */
+	assert_int_equal(af_file_limits_parse("list=0", err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "kind=MiB"));
+	assert_int_equal(af_file_limits_parse("list=2,lists=3", NULL, 0), -1);
+	assert_int_equal(af_file_limits_parse("list=", NULL, 0), -1);
+	assert_int_equal(af_file_limits_parse("list=-1", NULL, 0), -1);
+	assert_int_equal(af_file_limits_parse("list=1x", NULL, 0), -1);
+	assert_int_equal(af_file_limits_parse("geoip=1048577", NULL, 0), -1);
+	assert_int_equal(af_file_limit(AF_FILE_LIST), 1u << 20);
+	assert_int_equal(af_file_limits_parse("list=64,numplan=64", err,
+							 sizeof(err)),
+			0);
+	assert_int_equal(af_file_limits_parse("", err, sizeof(err)), 0);
+	assert_int_equal(af_file_limit(AF_FILE_LIST), 64u << 20);
+	assert_int_equal(test_host_shm_live(), live);
+}
+
+/*
+ * Errors quote what a file holds only as a short excerpt with every byte
+ * outside printable ASCII escaped: a rule file naming /etc/shadow-like
+ * files shows neither their lines nor raw control bytes.
+ */
+static void test_excerpts(void **state)
+{
+	static const char secret[] = "root:$y$j9T$SALTSALTSALTSALTSALT$"
+								 "HASHHASHHASHHASHHASHHASHHASHHASHHASHHASH"
+								 ":19000:0:99999:7:::\n";
+	char text[1024], out[64];
+	const char *f;
+
+	f = test_write_file("shadow", secret);
+	assert_non_null(f);
+	snprintf(text, sizeof(text),
+			"version: 1\nlists:\n  bl:\n    file: '%s'\n" PROF, f);
+	assert_null(load_text(text));
+	assert_non_null(strstr(err, ":1: invalid IP address: 'root:$y$j9T$"));
+	assert_null(strstr(err, "HASH"));
+	assert_null(strstr(err, ":19000:"));
+	assert_non_null(strstr(err, "...'"));
+	/* the same through a number plan and a signature file */
+	snprintf(text, sizeof(text), "version: 1\ndest:\n  numplan: '%s'\n" PROF,
+			f);
+	assert_null(load_text(text));
+	assert_null(strstr(err, "HASH"));
+	assert_printable(err);
+	snprintf(text, sizeof(text),
+			"version: 1\nfingerprint:\n  signatures: '%s'\n" PROF, f);
+	assert_null(load_text(text));
+	assert_null(strstr(err, "HASH"));
+	assert_printable(err);
+	/* control bytes, escapes and bytes above ASCII come out as \xNN */
+	f = test_write_file("ctl.txt", "\x1b[31mred\x7f\xc3\xa9\n");
+	snprintf(text, sizeof(text),
+			"version: 1\nlists:\n  bl:\n    file: '%s'\n" PROF, f);
+	assert_null(load_text(text));
+	assert_non_null(strstr(err, "'\\x1b[31mred\\x7f\\xc3\\xa9'"));
+	assert_printable(err);
+	f = test_write_file("ctl.csv", "49,DE,\x1b[2J\n");
+	snprintf(text, sizeof(text), "version: 1\ndest:\n  numplan: '%s'\n" PROF,
+			f);
+	assert_null(load_text(text));
+	assert_printable(err);
+	/* values of the rule file itself */
+	expect_refused("version: 1\nprofiles:\n  default:\n"
+				   "    domains: [\"a\\eb\\u00e9\"]\n",
+			4, "'a\\x1bb\\xc3\\xa9' is not a host name");
+	expect_refused("version: 1\nprofiles:\n  default:\n    mode:\n"
+				   "      geo: \"0123456789012345678901234567890123456789\"\n",
+			5, "unknown mode '01234567890123456789012345678901' (");
+	/* af_escape() itself: cut, escaped, never overrun */
+	assert_string_equal(af_escape(out, sizeof(out), "a\nb", 3, 32), "a\\x0ab");
+	assert_string_equal(af_escape(out, sizeof(out), "abcdef", 6, 3), "abc...");
+	assert_string_equal(af_escape(out, 4, "\x01\x02", 2, 32), "...");
+	assert_string_equal(af_escape(out, 6, "\x01\x02", 2, 32), "\\x01");
+	assert_string_equal(af_escape(out, sizeof(out), "", 0, 32), "");
+}
+
+/*
+ * Aliases: sharing a collection between a few profiles loads; repeating
+ * a large one so that a small file reads as a huge one is refused before
+ * it fills memory.
+ */
+static void test_alias_expansion(void **state)
+{
+	long live = test_host_shm_live();
+	size_t i, len, cap = 1u << 20;
+	char *text;
+	af_rules_t *r;
+
+	r = load_text("version: 1\nprofiles:\n"
+				  "  default: {domains: &d [a.example, b.example]}\n"
+				  "  p1: {domains: *d}\n  p2: {domains: *d}\n");
+	if(!r)
+		fail_msg("%s", err);
+	assert_int_equal(af_strset_count(r->profiles[2].domains), 2);
+	af_rules_free(r);
+	text = malloc(cap);
+	assert_non_null(text);
+	len = (size_t)snprintf(text, cap,
+			"version: 1\nprofiles:\n  default: {users: &u [");
+	for(i = 0; i < 20000; i++)
+		len += (size_t)snprintf(text + len, cap - len, "u%zu,", i);
+	len += (size_t)snprintf(text + len, cap - len, "x]}\n");
+	for(i = 0; i < 1000; i++)
+		len += (size_t)snprintf(
+				text + len, cap - len, "  p%zu: {users: *u}\n", i);
+	r = load_text(text);
+	free(text);
+	assert_null(r);
+	assert_non_null(strstr(err, "aliases (*name) repeat large collections"));
+	assert_int_equal(test_host_shm_live(), live);
+}
+
+/*
+ * Over-broad values: a list that lets sources through (trusted, allow,
+ * exempt_sources) covering more than a /8 or an IPv6 /16 needs 'broad:
+ * true'; exempt numbers are numbers.
+ */
+static void test_broad_values(void **state)
+{
+	long live = test_host_shm_live();
+	char text[1024];
+	const char *f;
+	af_rules_t *r;
+
+	expect_refused("version: 1\nlists:\n  any: {entries: ['1.2.3.4/0']}\n"
+				   "profiles:\n  default:\n    trusted: [any]\n",
+			6, "profiles.default.trusted: list 'any' holds an IPv4 /0"
+			   " prefix");
+	expect_refused("version: 1\nlists:\n  any: {entries: ['::/0']}\n"
+				   "profiles:\n  default:\n    allow: [any]\n",
+			6, "list 'any' holds an IPv6 /0 prefix");
+	expect_refused("version: 1\nlists:\n  l: {entries: ['10.0.0.0/8',"
+				   " '::ffff:0.0.0.0/97']}\n"
+				   "profiles:\n  default:\n    exempt_sources: [l]\n",
+			6, "list 'l' holds an IPv4 /1 prefix");
+	f = test_write_file("wide.txt", "192.0.2.0/24\n2000::/3\n");
+	snprintf(text, sizeof(text),
+			"version: 1\nlists:\n  w: {file: '%s'}\n"
+			"profiles:\n  default:\n    trusted: [w]\n",
+			f);
+	expect_refused(text, 6, "list 'w' holds an IPv6 /3 prefix");
+	/* a deny list may be broad; an allow list says so */
+	r = load_text("version: 1\nlists:\n  any: {entries: ['0.0.0.0/0']}\n"
+				  "  bogon: {entries: ['240.0.0.0/4', '10.0.0.0/8',"
+				  " 'fc00::/7']}\n"
+				  "  all: {entries: ['0.0.0.0/0', '::/0'], broad: true}\n"
+				  "  ok: {entries: ['10.0.0.0/8', '2001:db8::/16']}\n"
+				  "profiles:\n  default:\n    deny: [any, bogon]\n"
+				  "    allow: [all]\n    trusted: [ok]\n");
+	if(!r)
+		fail_msg("%s", err);
+	af_rules_free(r);
+	expect_refused("version: 1\nlists:\n  l: {broad: 1}\n" PROF, 3,
+			"lists.l.broad: expected true or false");
+
+	/* exempt numbers */
+	assert_non_null(test_write_file("plan.csv", "# dialing: DE 49 0 00\n"
+												"49,DE,EU,unknown,2\n"));
+	r = load_text("version: 1\n" PLAN "profiles:\n  default:\n    dest:\n"
+				  "      country: DE\n"
+				  "      exempt_numbers: ['112', '+4930123', '*100#']\n");
+	if(!r)
+		fail_msg("%s", err);
+	assert_int_equal(af_strset_count(r->default_profile->dest->exempt_numbers),
+			3);
+	af_rules_free(r);
+	expect_refused("version: 1\n" PLAN "profiles:\n  default:\n    dest:\n"
+				   "      country: DE\n      exempt_numbers: ['112', '::/0']\n",
+			8, "profiles.default.dest.exempt_numbers: '::/0' is not a"
+			   " number");
+	expect_refused("version: 1\n" PLAN "profiles:\n  default:\n    dest:\n"
+				   "      country: DE\n      exempt_numbers: ['+']\n",
+			8, "'+' is not a number");
+	expect_refused("version: 1\n" PLAN "profiles:\n  default:\n    dest:\n"
+				   "      country: DE\n      exempt_numbers: ['']\n",
+			8, "'' is not a number");
+	expect_refused("version: 1\n" PLAN "profiles:\n  default:\n    dest:\n"
+				   "      country: DE\n      exempt_numbers: ['+1234567890123456']\n",
+			8, "is not a number");
+	expect_refused("version: 1\n" PLAN "profiles:\n  default:\n    dest:\n"
+				   "      country: DE\n      exempt_numbers: ['+49*1']\n",
+			8, "is not a number");
+	expect_refused("version: 1\n" PLAN "profiles:\n  default:\n    dest:\n"
+				   "      country: DE\n      exempt_numbers:\n"
+				   "        - '123456789012345678901234567890123'\n",
+			9, "is not a number");
 	assert_int_equal(test_host_shm_live(), live);
 }
 
@@ -705,6 +1051,11 @@ int main(void)
 		cmocka_unit_test(test_bad_files),
 		cmocka_unit_test(test_missing_rule_file),
 		cmocka_unit_test(test_list_files),
+		cmocka_unit_test(test_special_files),
+		cmocka_unit_test(test_size_limits),
+		cmocka_unit_test(test_excerpts),
+		cmocka_unit_test(test_broad_values),
+		cmocka_unit_test(test_alias_expansion),
 		cmocka_unit_test(test_regex),
 		cmocka_unit_test(test_domains),
 		cmocka_unit_test(test_profiles),

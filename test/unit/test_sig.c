@@ -303,7 +303,8 @@ static void test_bad_files(void **state)
 	a = af_arena_new(0);
 	assert_null(af_sig_load(a, "/nonexistent/sigs.yaml", err, sizeof(err)));
 	assert_string_equal(err,
-			"/nonexistent/sigs.yaml: No such file or directory");
+			"signature file '/nonexistent/sigs.yaml': No such file or"
+			" directory");
 	assert_null(af_sig_load(a, "/nonexistent/sigs.yaml", NULL, 0));
 	assert_null(af_sig_load(NULL, "/nonexistent/sigs.yaml", err, sizeof(err)));
 	af_arena_free(a);

@@ -24,6 +24,8 @@
 /* a time aligned to whole seconds, far from 0 (0 means the real clock) */
 #define T0 1700000000000ULL
 
+#include "store_scenarios.h"
+
 /* New store with max_entries and stripes (0: defaults); fails the test
  * when it cannot be created. */
 static af_store_t *new_store(uint32_t max_entries, uint32_t stripes)
@@ -50,39 +52,13 @@ static af_store_stats_t stats(af_store_t *s)
 	return st;
 }
 
-/* slices are exact: counts at both sides of every edge */
-static void test_window_edges(void **state)
+/* a scenario of store_scenarios.h on an empty shm store */
+static void test_scenario(void **state)
 {
+	const scn_t *scn = *state;
 	af_store_t *s = new_store(0, 0);
 
-	/* 16 s window: 16 slices of 1000 ms */
-	test_host_set_now(T0);
-	assert_int_equal(win_hit(s, "w", 16, 1), 1);
-	test_host_set_now(T0 + 999);
-	assert_int_equal(win_hit(s, "w", 16, 1), 2);
-	test_host_set_now(T0 + 1000);
-	assert_int_equal(win_hit(s, "w", 16, 1), 3);
-	test_host_set_now(T0 + 5500);
-	assert_int_equal(win_hit(s, "w", 16, 2), 5);
-	/* last ms of slice 15: slice 0 still counts */
-	test_host_set_now(T0 + 15999);
-	assert_int_equal(win_hit(s, "w", 16, 0), 5);
-	/* slice 16: slice 0 (2 hits) has left */
-	test_host_set_now(T0 + 16000);
-	assert_int_equal(win_hit(s, "w", 16, 0), 3);
-	test_host_set_now(T0 + 16999);
-	assert_int_equal(win_hit(s, "w", 16, 0), 3);
-	/* slice 17: slice 1 has left */
-	test_host_set_now(T0 + 17000);
-	assert_int_equal(win_hit(s, "w", 16, 0), 2);
-	/* slice 5 (2 hits) leaves at slice 21 */
-	test_host_set_now(T0 + 20999);
-	assert_int_equal(win_hit(s, "w", 16, 1), 3);
-	test_host_set_now(T0 + 21000);
-	assert_int_equal(win_hit(s, "w", 16, 0), 1);
-	/* a long pause empties it */
-	test_host_set_now(T0 + 100000);
-	assert_int_equal(win_hit(s, "w", 16, 1), 1);
+	scn->run(s);
 	free_store(s);
 }
 
@@ -234,111 +210,6 @@ static void test_ban(void **state)
 	test_host_advance(1);
 	assert_false(ban_get(s, "e", NULL));
 	assert_false(ban_del(s, "e"));
-	free_store(s);
-}
-
-/* the ban is set by exactly the Nth hit, atomically with the count */
-static void test_ban_threshold(void **state)
-{
-	af_store_t *s = new_store(0, 0);
-	af_ban_t b;
-	uint32_t c;
-	int i;
-
-	test_host_set_now(T0);
-	for(i = 1; i < 5; i++) {
-		assert_false(win_hit_ban(s, "scan:1.1.1.1", "1.1.1.1", 5, &c));
-		assert_int_equal(c, i);
-		assert_false(ban_get(s, "1.1.1.1", NULL));
-	}
-	assert_true(win_hit_ban(s, "scan:1.1.1.1", "1.1.1.1", 5, &c));
-	assert_int_equal(c, 5);
-	assert_true(ban_get(s, "1.1.1.1", &b));
-	assert_string_equal(b.reason, "scanner");
-	assert_int_equal(b.until_ms, T0 + 300000);
-	/* already banned: the next hit does not set it again */
-	assert_false(win_hit_ban(s, "scan:1.1.1.1", "1.1.1.1", 5, &c));
-	assert_int_equal(c, 6);
-	/* lifted by hand, still over the threshold: banned again */
-	assert_true(ban_del(s, "1.1.1.1"));
-	assert_true(win_hit_ban(s, "scan:1.1.1.1", "1.1.1.1", 5, &c));
-
-	/* ban_key NULL bans the counter's own key */
-	assert_false(win_hit_ban(s, "self", NULL, 2, &c));
-	assert_true(win_hit_ban(s, "self", NULL, 2, &c));
-	assert_true(ban_get(s, "self", NULL));
-
-	/* many ban keys, so that some hash to other stripes */
-	for(i = 0; i < 200; i++) {
-		char k[32], bk[32];
-
-		snprintf(k, sizeof(k), "cnt%d", i);
-		snprintf(bk, sizeof(bk), "ip%d", i);
-		assert_false(win_hit_ban(s, k, bk, 2, NULL));
-		assert_true(win_hit_ban(s, k, bk, 2, NULL));
-		assert_true(ban_get(s, bk, NULL));
-	}
-	free_store(s);
-}
-
-/* history: newest first, same IP refreshed in place, ttl, bounded */
-static void test_history(void **state)
-{
-	af_store_t *s = new_store(0, 0);
-	af_op_t op;
-
-	test_host_set_now(T0);
-	hist_push(s, "alice", 1, "DE", 100, &op);
-	assert_int_equal(op.u.hist.n_prev, 0);
-	test_host_advance(1000);
-	hist_push(s, "alice", 2, "FR", 100, &op);
-	assert_int_equal(op.u.hist.n_prev, 1);
-	assert_int_equal(op.u.hist.prev[0].ip.addr[3], 1);
-	assert_string_equal(op.u.hist.prev[0].country, "DE");
-	assert_int_equal(op.u.hist.prev[0].ts_ms, T0);
-	test_host_advance(1000);
-	hist_push(s, "alice", 3, "IT", 100, &op);
-	assert_int_equal(op.u.hist.n_prev, 2);
-	assert_int_equal(op.u.hist.prev[0].ip.addr[3], 2);
-	assert_int_equal(op.u.hist.prev[1].ip.addr[3], 1);
-	/* 1 again: moves to the front, no duplicate */
-	test_host_advance(1000);
-	hist_push(s, "alice", 1, "DE", 100, &op);
-	assert_int_equal(op.u.hist.n_prev, 3);
-	assert_int_equal(op.u.hist.prev[0].ip.addr[3], 3);
-	test_host_advance(1000);
-	hist_push(s, "alice", 4, "ES", 100, &op);
-	assert_int_equal(op.u.hist.n_prev, 3);
-	assert_int_equal(op.u.hist.prev[0].ip.addr[3], 1);
-	assert_int_equal(op.u.hist.prev[0].ts_ms, T0 + 3000);
-	assert_int_equal(op.u.hist.prev[1].ip.addr[3], 3);
-	assert_int_equal(op.u.hist.prev[2].ip.addr[3], 2);
-	/* full: the oldest (2) makes room */
-	test_host_advance(1000);
-	hist_push(s, "alice", 5, "PT", 100, &op);
-	assert_int_equal(op.u.hist.n_prev, 4);
-	test_host_advance(1000);
-	hist_push(s, "alice", 6, "PT", 100, &op);
-	assert_int_equal(op.u.hist.n_prev, AF_HIST_MAX);
-	assert_int_equal(op.u.hist.prev[0].ip.addr[3], 5);
-	assert_int_equal(op.u.hist.prev[1].ip.addr[3], 4);
-	assert_int_equal(op.u.hist.prev[2].ip.addr[3], 1);
-	assert_int_equal(op.u.hist.prev[3].ip.addr[3], 3);
-
-	/* ttl: entries older than ttl_s are left out (and dropped) */
-	test_host_set_now(T0);
-	hist_push(s, "bob", 1, "DE", 10, &op);
-	test_host_set_now(T0 + 5000);
-	hist_push(s, "bob", 2, "DE", 10, &op);
-	test_host_set_now(T0 + 10000);
-	hist_push(s, "bob", 3, "DE", 10, &op);
-	assert_int_equal(op.u.hist.n_prev, 1);
-	assert_int_equal(op.u.hist.prev[0].ip.addr[3], 2);
-	/* a shorter ttl on read hides more */
-	test_host_set_now(T0 + 12000);
-	hist_push(s, "bob", 4, "DE", 3, &op);
-	assert_int_equal(op.u.hist.n_prev, 1);
-	assert_int_equal(op.u.hist.prev[0].ip.addr[3], 3);
 	free_store(s);
 }
 
@@ -788,6 +659,20 @@ static void test_invalid(void **state)
 	assert_int_equal(stats(s).failures, 4);
 	assert_int_equal(stats(s).entries, 0);
 	free_store(s);
+}
+
+/* the interface names its results, each apart */
+static void test_strerror(void **state)
+{
+	const char *ok = af_store_strerror(AF_STORE_OK);
+	const char *failed = af_store_strerror(AF_STORE_FAILED);
+	const char *down = af_store_strerror(AF_STORE_UNAVAILABLE);
+
+	assert_string_equal(ok, "done");
+	assert_non_null(strstr(down, "reached"));
+	assert_string_not_equal(failed, down);
+	assert_string_not_equal(failed, ok);
+	assert_string_equal(af_store_strerror(7), "unknown result");
 }
 
 /* the size is what new takes, and all of it is given back */
@@ -2233,14 +2118,12 @@ static void test_conc_bench(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_window_edges),
+		SCN_TESTS(test_scenario),
 		cmocka_unit_test(test_window_slides),
 		cmocka_unit_test(test_window_size_change),
 		cmocka_unit_test(test_window_saturates),
 		cmocka_unit_test(test_expiry),
 		cmocka_unit_test(test_ban),
-		cmocka_unit_test(test_ban_threshold),
-		cmocka_unit_test(test_history),
 		cmocka_unit_test(test_history_read_only),
 		cmocka_unit_test(test_namespaces),
 		cmocka_unit_test(test_long_keys),
@@ -2251,6 +2134,7 @@ int main(void)
 		cmocka_unit_test(test_ban_list),
 		cmocka_unit_test(test_batch),
 		cmocka_unit_test(test_invalid),
+		cmocka_unit_test(test_strerror),
 		cmocka_unit_test(test_size),
 		cmocka_unit_test(test_threads),
 		cmocka_unit_test(test_fork),

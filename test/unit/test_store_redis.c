@@ -40,6 +40,8 @@
 /* a time aligned to whole seconds, far from 0 (0 means the real clock) */
 #define T0 1700000000000ULL
 
+#include "store_scenarios.h"
+
 /* ---- servers ---- */
 
 typedef struct srv {
@@ -1002,139 +1004,15 @@ static void test_equivalence(void **state)
 
 /* ---- targeted cases ---- */
 
-/* slices are exact: counts at both sides of every edge */
-static void test_window_edges(void **state)
+/* a scenario of store_scenarios.h on an empty Redis store */
+static void test_scenario(void **state)
 {
+	const scn_t *scn = *state;
 	af_store_t *s;
 
 	need_main();
 	s = main_store("t:");
-	test_host_set_now(T0);
-	assert_int_equal(win_hit(s, "w", 16, 1), 1);
-	test_host_set_now(T0 + 999);
-	assert_int_equal(win_hit(s, "w", 16, 1), 2);
-	test_host_set_now(T0 + 1000);
-	assert_int_equal(win_hit(s, "w", 16, 1), 3);
-	test_host_set_now(T0 + 5500);
-	assert_int_equal(win_hit(s, "w", 16, 2), 5);
-	test_host_set_now(T0 + 15999);
-	assert_int_equal(win_hit(s, "w", 16, 0), 5);
-	test_host_set_now(T0 + 16000);
-	assert_int_equal(win_hit(s, "w", 16, 0), 3);
-	test_host_set_now(T0 + 17000);
-	assert_int_equal(win_hit(s, "w", 16, 0), 2);
-	test_host_set_now(T0 + 20999);
-	assert_int_equal(win_hit(s, "w", 16, 1), 3);
-	test_host_set_now(T0 + 21000);
-	assert_int_equal(win_hit(s, "w", 16, 0), 1);
-	test_host_set_now(T0 + 100000);
-	assert_int_equal(win_hit(s, "w", 16, 1), 1);
-	/* another size starts again; a read creates nothing */
-	assert_int_equal(win_hit(s, "w", 30, 1), 1);
-	assert_int_equal(win_hit(s, "absent", 30, 0), 0);
-	/* saturation */
-	assert_int_equal(win_hit(s, "sat", 60, UINT32_MAX - 1), UINT32_MAX - 1);
-	assert_int_equal(win_hit(s, "sat", 60, 5), UINT32_MAX);
-	free_store(s);
-}
-
-/* the ban is set by exactly the Nth hit, atomically with the count */
-static void test_ban_threshold(void **state)
-{
-	af_store_t *s;
-	af_ban_t b;
-	uint32_t c;
-	char longr[200];
-	int i;
-
-	need_main();
-	s = main_store("t:");
-	test_host_set_now(T0);
-	for(i = 1; i < 5; i++) {
-		assert_false(win_hit_ban(s, "scan:1.1.1.1", "1.1.1.1", 5, &c));
-		assert_int_equal(c, i);
-		assert_false(ban_get(s, "1.1.1.1", NULL));
-	}
-	assert_true(win_hit_ban(s, "scan:1.1.1.1", "1.1.1.1", 5, &c));
-	assert_true(ban_get(s, "1.1.1.1", &b));
-	assert_string_equal(b.reason, "scanner");
-	assert_int_equal(b.since_ms, T0);
-	assert_int_equal(b.until_ms, T0 + 300000);
-	assert_int_equal(b.hits, 1);
-	assert_false(win_hit_ban(s, "scan:1.1.1.1", "1.1.1.1", 5, &c));
-	assert_int_equal(c, 6);
-	assert_true(ban_del(s, "1.1.1.1"));
-	assert_false(ban_del(s, "1.1.1.1"));
-	assert_true(win_hit_ban(s, "scan:1.1.1.1", "1.1.1.1", 5, &c));
-	assert_false(win_hit_ban(s, "self", NULL, 2, &c));
-	assert_true(win_hit_ban(s, "self", NULL, 2, &c));
-	assert_true(ban_get(s, "self", NULL));
-	/* replace: new times, hits from 0, reason truncated; expiry exact */
-	memset(longr, 'r', sizeof(longr) - 1);
-	longr[sizeof(longr) - 1] = '\0';
-	test_host_advance(1000);
-	assert_int_equal(ban_set(s, "self", 10, longr), 0);
-	assert_true(ban_get(s, "self", &b));
-	assert_int_equal(b.hits, 1);
-	assert_int_equal(b.until_ms, T0 + 11000);
-	assert_int_equal(strlen(b.reason), AF_BAN_REASON - 1);
-	test_host_set_now(T0 + 10999);
-	assert_true(ban_get(s, "self", NULL));
-	test_host_set_now(T0 + 11000);
-	assert_false(ban_get(s, "self", NULL));
-	free_store(s);
-}
-
-/* history: newest first, same IP refreshed in place, ttl, bounded */
-static void test_history(void **state)
-{
-	af_store_t *s;
-	af_op_t op;
-
-	need_main();
-	s = main_store("t:");
-	test_host_set_now(T0);
-	hist_push(s, "alice", 1, "DE", 100, &op);
-	assert_int_equal(op.u.hist.n_prev, 0);
-	test_host_advance(1000);
-	hist_push(s, "alice", 2, "FR", 100, &op);
-	assert_int_equal(op.u.hist.n_prev, 1);
-	assert_int_equal(op.u.hist.prev[0].ip.addr[3], 1);
-	assert_string_equal(op.u.hist.prev[0].country, "DE");
-	assert_string_equal(op.u.hist.prev[0].continent, "EU");
-	assert_int_equal(op.u.hist.prev[0].ts_ms, T0);
-	test_host_advance(1000);
-	hist_push(s, "alice", 3, "IT", 100, &op);
-	test_host_advance(1000);
-	hist_push(s, "alice", 1, "DE", 100, &op);
-	assert_int_equal(op.u.hist.n_prev, 3);
-	assert_int_equal(op.u.hist.prev[0].ip.addr[3], 3);
-	test_host_advance(1000);
-	hist_push(s, "alice", 4, "ES", 100, &op);
-	assert_int_equal(op.u.hist.prev[0].ip.addr[3], 1);
-	assert_int_equal(op.u.hist.prev[0].ts_ms, T0 + 3000);
-	test_host_advance(1000);
-	hist_push(s, "alice", 5, "PT", 100, &op);
-	test_host_advance(1000);
-	hist_push(s, "alice", 6, "PT", 100, &op);
-	assert_int_equal(op.u.hist.n_prev, AF_HIST_MAX);
-	assert_int_equal(op.u.hist.prev[0].ip.addr[3], 5);
-	assert_int_equal(op.u.hist.prev[3].ip.addr[3], 3);
-	/* ttl: older entries are left out; the history expires */
-	test_host_set_now(T0);
-	hist_push(s, "bob", 1, "DE", 10, &op);
-	test_host_set_now(T0 + 5000);
-	hist_push(s, "bob", 2, "DE", 10, &op);
-	test_host_set_now(T0 + 10000);
-	hist_push(s, "bob", 3, "DE", 10, &op);
-	assert_int_equal(op.u.hist.n_prev, 1);
-	assert_int_equal(op.u.hist.prev[0].ip.addr[3], 2);
-	test_host_set_now(T0 + 19999);
-	hist_push(s, "bob", 4, "DE", 10, &op);
-	assert_int_equal(op.u.hist.n_prev, 1);
-	test_host_set_now(T0 + 29999 + 1);
-	hist_push(s, "bob", 5, "DE", 10, &op);
-	assert_int_equal(op.u.hist.n_prev, 0);
+	scn->run(s);
 	free_store(s);
 }
 
@@ -2345,10 +2223,8 @@ static void test_bench(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		SCN_TESTS(test_scenario),
 		cmocka_unit_test(test_parse_url),
-		cmocka_unit_test(test_window_edges),
-		cmocka_unit_test(test_ban_threshold),
-		cmocka_unit_test(test_history),
 		cmocka_unit_test(test_history_read_only),
 		cmocka_unit_test(test_reply_bytes),
 		cmocka_unit_test(test_batch_stop),

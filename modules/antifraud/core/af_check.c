@@ -17,23 +17,6 @@ static const af_check_t reason_check[AF_R__COUNT] = {
 #undef AF_REASON
 };
 
-/* 1 when x is in the sorted array a[0..n) */
-int af_chk_sorted16_has(const uint16_t *a, uint32_t n, uint16_t x)
-{
-	uint32_t lo = 0, hi = n;
-
-	while(lo < hi) {
-		uint32_t mid = (lo + hi) / 2;
-		if(a[mid] == x)
-			return 1;
-		if(a[mid] < x)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return 0;
-}
-
 /* adds reason r to v with a first detail text */
 void af_chk_flag(af_verdict_t *v, const af_profile_t *p, af_reason_t r,
 		const char *detail)

@@ -9,6 +9,7 @@
 #define AF_CHECK_H
 
 #include "af_core.h"
+#include "af_sorted.h"
 
 /* adds reason r to v (blocking when its sub-check is in enforce mode)
  * with a first detail text */
@@ -27,9 +28,6 @@ int af_chk_exec(af_op_t *ops, int n, uint64_t now, af_verdict_t *v);
 
 /* the sub-check that owns reason r */
 af_check_t af_chk_owner(af_reason_t r);
-
-/* 1 when x is in the sorted array a[0..n) (packed country codes) */
-int af_chk_sorted16_has(const uint16_t *a, uint32_t n, uint16_t x);
 
 /* longest prefix of ip over lists, -1 when none contains it */
 int af_chk_lists_match(const af_iplist_t *const *lists, uint32_t n,
@@ -76,12 +74,6 @@ void af_chk_score_op(af_op_t *op, const af_rules_t *r, const af_profile_t *p,
 void af_chk_score_result(const af_op_t *op, const af_rules_t *r,
 		const af_profile_t *p, const char *ipkey, uint64_t now,
 		af_verdict_t *v);
-
-/* af_check_dest's node statistics (af_dest.c): made in af_core_init,
- * sampled by af_core_timer */
-int af_dest_init(void);
-void af_dest_destroy(void);
-void af_dest_timer(const af_rules_t *r);
 
 /* account protection in af_check_source (af_account.c): the keys of
  * its ops, kept by the caller until they ran */

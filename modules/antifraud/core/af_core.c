@@ -1,8 +1,8 @@
 /*
- * antifraud - core lifecycle: rule snapshots, GeoIP handles, the store
+ * antifraud - core lifecycle: rule snapshots, GeoIP handles, the af_core_st
  * and statistics.
  *
- * Snapshots live in shared memory and are reference-counted: a check
+ * Snapshots live in af_core_shm memory and are reference-counted: a check
  * takes a reference for its duration (one short lock), a reload publishes
  * a fully built snapshot and drops the old one's base reference, and the
  * last holder frees it. GeoIP handles are private to each process and
@@ -18,9 +18,10 @@
 #include <string.h>
 #include <sys/random.h>
 #include "af_alert.h"
-#include "af_check.h"
-#include "af_outcome_int.h"
 #include "af_core.h"
+#include "af_core_int.h"
+#include "af_outcome_int.h"
+#include "af_dest.h"
 #include "af_host.h"
 #include "af_lock.h"
 #include "af_fp.h"
@@ -29,64 +30,7 @@
 #include "af_store_redis.h"
 #include "af_store_shm.h"
 
-typedef struct af_shared {
-	af_lock_t lock;          /* protects current and refs increments */
-	af_rules_t *current;
-	uint32_t generation;
-	uint64_t last_reload_ms;
-	uint64_t stats[AF_ST__COUNT];
-	uint64_t reasons[AF_R__COUNT];
-	uint64_t node_id; /* tells this node's own cluster events apart */
-} af_shared_t;
-
-static af_shared_t *shared;
-static af_store_t *store;       /* what the checks use */
-static af_store_t *local_store; /* this node's shm store */
 static af_core_cfg_t core_cfg;
-
-/* per process (Kamailio workers are single-threaded processes) */
-static __thread af_geo_t *geo;
-static __thread uint32_t geo_generation;
-static __thread uint32_t geo_failed_generation;
-
-static const char *const stat_names[AF_ST__COUNT] = {
-#define AF_STAT(id, name) [AF_ST_##id] = name,
-#include "af_table.def"
-#undef AF_STAT
-};
-
-const char *af_stat_name(af_stat_t s)
-{
-	return (unsigned)s < AF_ST__COUNT ? stat_names[s] : "unknown";
-}
-
-void af_core_count(af_stat_t s)
-{
-	if(shared)
-		__atomic_add_fetch(&shared->stats[s], 1, __ATOMIC_RELAXED);
-}
-
-void af_core_count_reasons(af_reasons_t mask)
-{
-	int i;
-
-	if(!shared)
-		return;
-	for(i = 0; i < AF_R__COUNT; i++)
-		if(mask & AF_REASON_BIT(i))
-			__atomic_add_fetch(&shared->reasons[i], 1, __ATOMIC_RELAXED);
-}
-
-uint64_t af_core_stat(af_stat_t s)
-{
-	return shared ? __atomic_load_n(&shared->stats[s], __ATOMIC_RELAXED) : 0;
-}
-
-uint64_t af_core_reason_count(af_reason_t r)
-{
-	return shared ? __atomic_load_n(&shared->reasons[r], __ATOMIC_RELAXED)
-				  : 0;
-}
 
 /*
  * Opens the GeoIP databases that snapshot r names, to prove they are
@@ -118,48 +62,9 @@ static int geo_validate(af_rules_t *r, char *err, size_t errlen)
 	return 0;
 }
 
-af_geo_t *af_core_geo(const af_rules_t *r)
-{
-	af_geo_t *g;
-	char why[256];
 
-	if(!r->geo_country_db && !r->geo_asn_db)
-		return NULL;
-	if(geo && geo_generation == r->generation)
-		return geo;
-	if(geo_failed_generation == r->generation)
-		return geo; /* already tried: keep the old one */
-	g = af_geo_open(r->geo_country_db, r->geo_asn_db, why, sizeof(why));
-	if(!g) {
-		AF_ERR("geoip: %s; keeping the database opened before\n", why);
-		geo_failed_generation = r->generation;
-		return geo;
-	}
-	af_geo_close(geo);
-	geo = g;
-	geo_generation = r->generation;
-	return geo;
-}
 
-af_rules_t *af_core_acquire(void)
-{
-	af_rules_t *r;
 
-	af_lock(&shared->lock);
-	r = shared->current;
-	__atomic_add_fetch(&r->refs, 1, __ATOMIC_RELAXED);
-	af_unlock(&shared->lock);
-	return r;
-}
-
-void af_core_release(af_rules_t *r)
-{
-	if(r && __atomic_sub_fetch(&r->refs, 1, __ATOMIC_ACQ_REL) == 0)
-		af_rules_free(r);
-}
-
-/* publishes r as the current snapshot, drops the old one and returns
- * r's generation */
 /* the highest limit of slots s[2] (0 when none) */
 static uint32_t slots_max(const af_slots_t *s)
 {
@@ -177,9 +82,9 @@ static uint32_t slots_max(const af_slots_t *s)
 }
 
 /*
- * A concurrency set lives in one stripe of the shm store: warns when the
+ * A concurrency set lives in one stripe of the shm af_core_st: warns when the
  * rules' limits come close to what a stripe holds (the calls above it
- * could not be counted: the store would fail, and the check fail open).
+ * could not be counted: the af_core_st would fail, and the check fail open).
  */
 static void check_capacity(const af_rules_t *r)
 {
@@ -193,26 +98,11 @@ static void check_capacity(const af_rules_t *r)
 			m = slots_max(r->profiles[i].dest->conc_caller);
 	if(m > per / 2)
 		AF_WARN("%s: a concurrency limit of %u calls is close to what one"
-				" stripe of the shm store holds (%u entries: shm_entries /"
+				" stripe of the shm af_core_st holds (%u entries: shm_entries /"
 				" shm_stripes): raise shm_entries or lower shm_stripes\n",
 				r->path, m, per);
 }
 
-static uint32_t publish(af_rules_t *r)
-{
-	af_rules_t *old;
-	uint32_t gen;
-
-	check_capacity(r);
-	r->refs = 1; /* the base reference, held by shared->current */
-	af_lock(&shared->lock);
-	old = shared->current;
-	gen = r->generation = ++shared->generation;
-	shared->current = r;
-	af_unlock(&shared->lock);
-	af_core_release(old);
-	return gen;
-}
 
 int af_core_init(const af_core_cfg_t *cfg, char *err, size_t errlen)
 {
@@ -221,45 +111,45 @@ int af_core_init(const af_core_cfg_t *cfg, char *err, size_t errlen)
 	af_rules_t *r;
 
 	core_cfg = *cfg;
-	shared = af_host->shm_alloc(sizeof(*shared));
-	if(!shared) {
-		snprintf(err, errlen, "out of shared memory");
+	af_core_shm = af_host->shm_alloc(sizeof(*af_core_shm));
+	if(!af_core_shm) {
+		snprintf(err, errlen, "out of af_core_shm memory");
 		return -1;
 	}
-	memset(shared, 0, sizeof(*shared));
-	if(af_lock_init(&shared->lock) < 0) {
+	memset(af_core_shm, 0, sizeof(*af_core_shm));
+	if(af_lock_init(&af_core_shm->lock) < 0) {
 		snprintf(err, errlen, "cannot initialize a lock");
 		goto error_shared;
 	}
-	if(getrandom(&shared->node_id, sizeof(shared->node_id), 0)
-			!= sizeof(shared->node_id))
-		shared->node_id = (uint64_t)af_now_ms() ^ (uint64_t)rand();
+	if(getrandom(&af_core_shm->node_id, sizeof(af_core_shm->node_id), 0)
+			!= sizeof(af_core_shm->node_id))
+		af_core_shm->node_id = (uint64_t)af_now_ms() ^ (uint64_t)rand();
 	scfg.max_entries = cfg->shm_entries;
 	scfg.stripes = cfg->shm_stripes;
-	local_store = store = af_store_shm_new(&scfg);
-	if(!store) {
+	af_core_local = af_core_st = af_store_shm_new(&scfg);
+	if(!af_core_st) {
 		snprintf(err, errlen,
-				"cannot allocate the state store (%u entries, %zu bytes of"
-				" shared memory): raise kamailio -m or lower shm_entries",
+				"cannot allocate the state af_core_st (%u entries, %zu bytes of"
+				" af_core_shm memory): raise kamailio -m or lower shm_entries",
 				cfg->shm_entries, af_store_shm_size(&scfg));
 		goto error_lock;
 	}
 	if(cfg->redis) {
 		af_store_t *rs = af_store_redis_new(cfg->redis);
 		if(rs)
-			store = af_store_cluster_new(rs, local_store,
+			af_core_st = af_store_cluster_new(rs, af_core_local,
 					(af_fallback_t)cfg->redis_fallback,
 					cfg->redis_retry_ms);
-		if(!rs || !store) {
+		if(!rs || !af_core_st) {
 			if(rs)
 				rs->ops->destroy(rs);
-			store = local_store;
-			snprintf(err, errlen, "out of shared memory (redis store)");
+			af_core_st = af_core_local;
+			snprintf(err, errlen, "out of af_core_shm memory (redis af_core_st)");
 			goto error_store;
 		}
 	}
 	if(af_dest_init() < 0) {
-		snprintf(err, errlen, "out of shared memory");
+		snprintf(err, errlen, "out of af_core_shm memory");
 		goto error_store;
 	}
 	acfg.repeat_s = cfg->alert_repeat_s;
@@ -279,7 +169,8 @@ int af_core_init(const af_core_cfg_t *cfg, char *err, size_t errlen)
 		goto error_alert;
 	if(geo_validate(r, err, errlen) < 0)
 		goto error_rules;
-	publish(r);
+	check_capacity(r);
+	af_core_set_current(r);
 	/* open GeoIP here so that forked workers inherit the mapping */
 	af_core_geo(r);
 	return 0;
@@ -292,40 +183,36 @@ error_alert:
 error_dest:
 	af_dest_destroy();
 error_store:
-	if(store != local_store)
-		store->ops->destroy(store);
-	local_store->ops->destroy(local_store);
-	store = local_store = NULL;
+	if(af_core_st != af_core_local)
+		af_core_st->ops->destroy(af_core_st);
+	af_core_local->ops->destroy(af_core_local);
+	af_core_st = af_core_local = NULL;
 error_lock:
-	af_lock_destroy(&shared->lock);
+	af_lock_destroy(&af_core_shm->lock);
 error_shared:
-	af_host->shm_free(shared);
-	shared = NULL;
+	af_host->shm_free(af_core_shm);
+	af_core_shm = NULL;
 	return -1;
 }
 
 void af_core_destroy(void)
 {
-	if(!shared)
+	if(!af_core_shm)
 		return;
-	af_geo_close(geo);
-	geo = NULL;
-	/* generations start again at 1 with the next af_core_init() */
-	geo_generation = 0;
-	geo_failed_generation = 0;
-	af_core_release(shared->current);
-	shared->current = NULL;
-	if(store && store != local_store)
-		store->ops->destroy(store);
-	if(local_store)
-		local_store->ops->destroy(local_store);
-	store = local_store = NULL;
+	af_core_geo_reset();
+	af_core_release(af_core_shm->current);
+	af_core_shm->current = NULL;
+	if(af_core_st && af_core_st != af_core_local)
+		af_core_st->ops->destroy(af_core_st);
+	if(af_core_local)
+		af_core_local->ops->destroy(af_core_local);
+	af_core_st = af_core_local = NULL;
 	af_outcome_destroy();
 	af_alert_destroy();
 	af_dest_destroy();
-	af_lock_destroy(&shared->lock);
-	af_host->shm_free(shared);
-	shared = NULL;
+	af_lock_destroy(&af_core_shm->lock);
+	af_host->shm_free(af_core_shm);
+	af_core_shm = NULL;
 }
 
 int af_core_reload(char *err, size_t errlen)
@@ -335,7 +222,7 @@ int af_core_reload(char *err, size_t errlen)
 	uint64_t last;
 	uint32_t gen;
 
-	last = __atomic_load_n(&shared->last_reload_ms, __ATOMIC_RELAXED);
+	last = __atomic_load_n(&af_core_shm->last_reload_ms, __ATOMIC_RELAXED);
 	if(core_cfg.reload_min_s
 			&& now < last + (uint64_t)core_cfg.reload_min_s * 1000) {
 		snprintf(err, errlen,
@@ -345,7 +232,7 @@ int af_core_reload(char *err, size_t errlen)
 		return -1;
 	}
 	/* one reload at a time, node-wide */
-	if(!__atomic_compare_exchange_n(&shared->last_reload_ms, &last, now, 0,
+	if(!__atomic_compare_exchange_n(&af_core_shm->last_reload_ms, &last, now, 0,
 			   __ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) {
 		snprintf(err, errlen, "another reload is running; try again later");
 		return -1;
@@ -355,10 +242,11 @@ int af_core_reload(char *err, size_t errlen)
 		af_rules_free(r);
 		af_core_count(AF_ST_RELOAD_ERRORS);
 		/* a failed reload does not count against the interval */
-		__atomic_store_n(&shared->last_reload_ms, last, __ATOMIC_RELAXED);
+		__atomic_store_n(&af_core_shm->last_reload_ms, last, __ATOMIC_RELAXED);
 		return -1;
 	}
-	gen = publish(r);
+	check_capacity(r);
+	gen = af_core_set_current(r);
 	af_core_count(AF_ST_RELOADS);
 	AF_NOTICE("rules reloaded from %s (generation %u)\n",
 			core_cfg.rules_path, gen);
@@ -371,7 +259,7 @@ void af_core_warmup(void)
 	af_fp_msg_t fm;
 	af_sig_hit_t hit;
 
-	if(!shared)
+	if(!af_core_shm)
 		return;
 	r = af_core_acquire();
 	af_core_geo(r);
@@ -383,46 +271,9 @@ void af_core_warmup(void)
 	af_core_release(r);
 }
 
-af_store_t *af_core_store(void)
-{
-	return store;
-}
 
-af_store_t *af_core_local_store(void)
-{
-	return local_store;
-}
 
-int af_core_clustered(void)
-{
-	return store && store != local_store;
-}
 
-int af_core_publish(const char *fmt, ...)
-{
-	char msg[512];
-	va_list ap;
-	int n, m;
-
-	if(!af_core_clustered())
-		return 0;
-	n = snprintf(msg, sizeof(msg), "%016llx ",
-			(unsigned long long)shared->node_id);
-	va_start(ap, fmt);
-	m = vsnprintf(msg + n, sizeof(msg) - (size_t)n, fmt, ap);
-	va_end(ap);
-	if(m < 0)
-		return -1;
-	if((size_t)(n + m) >= sizeof(msg))
-		m = (int)(sizeof(msg) - 1 - (size_t)n);
-	if(af_store_redis_publish(af_store_cluster_redis(store), msg,
-			   (size_t)(n + m))
-			< 0) {
-		AF_WARN("redis: cannot publish '%s' to the other nodes\n", msg + n);
-		return -1;
-	}
-	return 0;
-}
 
 /* the next space-separated word of s[*pos..len) */
 static int next_word(const char *s, size_t len, size_t *pos, const char **w,
@@ -449,7 +300,7 @@ int af_core_apply_event(const char *msg, size_t len)
 	if(next_word(msg, len, &pos, &id, &idlen) < 0 || idlen != 16)
 		return -1;
 	snprintf(idbuf, sizeof(idbuf), "%016llx",
-			(unsigned long long)shared->node_id);
+			(unsigned long long)af_core_shm->node_id);
 	own = memcmp(id, idbuf, 16) == 0;
 	if(next_word(msg, len, &pos, &w, &wlen) < 0)
 		return -1;
@@ -490,11 +341,11 @@ int af_core_apply_event(const char *msg, size_t len)
 		op.u.ban_set.ttl_s = (uint32_t)secs;
 		op.u.ban_set.reason = reason;
 	}
-	return local_store->ops->exec(local_store, &op, 1, af_now_ms());
+	return af_core_local->ops->exec(af_core_local, &op, 1, af_now_ms());
 }
 
 /* ban_list callback of af_core_sync_bans: copies one ban into the local
- * store for the time it has left */
+ * af_core_st for the time it has left */
 static int sync_one(const char *key, size_t key_len, const af_ban_t *ban,
 		void *arg)
 {
@@ -509,7 +360,7 @@ static int sync_one(const char *key, size_t key_len, const af_ban_t *ban,
 	op.key_len = key_len;
 	op.u.ban_set.ttl_s = (uint32_t)((ban->until_ms - now + 999) / 1000);
 	op.u.ban_set.reason = ban->reason;
-	local_store->ops->exec(local_store, &op, 1, now);
+	af_core_local->ops->exec(af_core_local, &op, 1, now);
 	return 0;
 }
 
@@ -520,7 +371,7 @@ int af_core_sync_bans(void)
 
 	if(!af_core_clustered())
 		return 0;
-	rs = af_store_cluster_redis(store);
+	rs = af_store_cluster_redis(af_core_st);
 	return rs->ops->ban_list(rs, sync_one, &now, now);
 }
 
@@ -528,13 +379,93 @@ void af_core_timer(void)
 {
 	af_rules_t *r;
 
-	if(!store)
+	if(!af_core_st)
 		return;
-	store->ops->gc(store, af_now_ms(), 4096);
+	af_core_st->ops->gc(af_core_st, af_now_ms(), 4096);
 	if(af_core_clustered())
-		af_store_cluster_probe(store, af_now_ms());
+		af_store_cluster_probe(af_core_st, af_now_ms());
 	r = af_core_acquire();
 	af_dest_timer(r);
 	af_core_release(r);
 	af_alert_timer(af_now_ms());
+}
+
+/* a ban key from IP text: the normalized address */
+static int ban_key(const char *ip, size_t ip_len, char *key, char *err,
+		size_t errlen)
+{
+	af_ip_t a;
+
+	if(af_ip_parse(ip, ip_len, &a) < 0) {
+		snprintf(err, errlen, "not an IP address: %.*s",
+				(int)(ip_len > 64 ? 64 : ip_len), ip);
+		return -1;
+	}
+	return af_ip_format(&a, key, AF_IP_STRLEN);
+}
+
+/*
+ * Operator actions (RPC): bans ip (text) for seconds with reason (NULL
+ * or "": "manual") in the store, and tells the other nodes.
+ */
+int af_core_ban(const char *ip, size_t ip_len, uint32_t seconds,
+		const char *reason, char *err, size_t errlen)
+{
+	char key[AF_IP_STRLEN];
+	af_op_t op;
+	int len;
+
+	if(seconds == 0) {
+		snprintf(err, errlen, "the ban time must be at least 1 second");
+		return -1;
+	}
+	if((len = ban_key(ip, ip_len, key, err, errlen)) < 0)
+		return -1;
+	memset(&op, 0, sizeof(op));
+	op.type = AF_OP_BAN_SET;
+	op.key = key;
+	op.key_len = (size_t)len;
+	op.u.ban_set.ttl_s = seconds;
+	op.u.ban_set.reason = reason && reason[0] ? reason : "manual";
+	if(af_store_exec(af_core_store(), &op, 1, af_now_ms()) < 0) {
+		snprintf(err, errlen, "the state store is full or unavailable");
+		af_core_count(AF_ST_STORE_ERRORS);
+		return -1;
+	}
+	af_core_count(AF_ST_BANS);
+	AF_NOTICE("banned %s for %u s: %s\n", key, seconds, op.u.ban_set.reason);
+	af_core_publish("ban %s %u %s", key, seconds, op.u.ban_set.reason);
+	return 0;
+}
+
+/* Lifts the ban of ip: 1 lifted, 0 there was none, -1 error. */
+int af_core_unban(const char *ip, size_t ip_len, char *err, size_t errlen)
+{
+	char key[AF_IP_STRLEN];
+	af_op_t op;
+	int len;
+
+	if((len = ban_key(ip, ip_len, key, err, errlen)) < 0)
+		return -1;
+	memset(&op, 0, sizeof(op));
+	op.type = AF_OP_BAN_DEL;
+	op.key = key;
+	op.key_len = (size_t)len;
+	if(af_store_exec(af_core_store(), &op, 1, af_now_ms()) < 0) {
+		snprintf(err, errlen, "the state store is unavailable");
+		return -1;
+	}
+	if(op.u.ban_del.found)
+		AF_NOTICE("unbanned %s\n", key);
+	/* every node's fallback store forgets it, found here or not */
+	af_core_publish("unban %s", key);
+	return op.u.ban_del.found ? 1 : 0;
+}
+
+/* calls cb for every live ban */
+int af_core_ban_list(af_ban_cb cb, void *arg)
+{
+	af_store_t *s = af_core_store();
+
+	return s->ops->ban_list(s, cb, arg, af_now_ms());
 }

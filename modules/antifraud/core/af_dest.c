@@ -19,6 +19,7 @@
 #include <string.h>
 #include "af_check.h"
 #include "af_core.h"
+#include "af_dest.h"
 #include "af_host.h"
 #include "af_lock.h"
 #include "af_outcome_int.h"
@@ -274,11 +275,11 @@ static void plan_policy(dest_ctx_t *c)
 	if(di->international && di->country[0]) {
 		cc = af_cc_pack(di->country);
 		zone = di->zone[0] ? af_cc_pack(di->zone) : 0;
-		if((d->n_allow_cc && !af_chk_sorted16_has(d->allow_cc, d->n_allow_cc, cc))
-				|| af_chk_sorted16_has(d->deny_cc, d->n_deny_cc, cc)
+		if((d->n_allow_cc && !af_sorted_has_u16(d->allow_cc, d->n_allow_cc, cc))
+				|| af_sorted_has_u16(d->deny_cc, d->n_deny_cc, cc)
 				|| (d->n_allow_zone
-						&& !af_chk_sorted16_has(d->allow_zone, d->n_allow_zone, zone))
-				|| af_chk_sorted16_has(d->deny_zone, d->n_deny_zone, zone)) {
+						&& !af_sorted_has_u16(d->allow_zone, d->n_allow_zone, zone))
+				|| af_sorted_has_u16(d->deny_zone, d->n_deny_zone, zone)) {
 			snprintf(why, sizeof(why), "%s: country %s (%s) not allowed",
 					di->number, di->country, di->zone);
 			af_chk_flag_all(c->v, c->p, AF_R_DEST_COUNTRY, 1, why);

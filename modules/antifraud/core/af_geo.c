@@ -14,8 +14,8 @@
 #include <string.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <maxminddb.h>
+#include "af_file.h"
 #include "af_host.h"
 #include "af_geo.h"
 
@@ -162,52 +162,53 @@ static int geo_type_has(const MMDB_s *db, const char *const *words)
 static int geo_open_one(const char *path, const char *what, MMDB_s *db,
 		char *err, size_t errlen)
 {
-	struct stat st;
+	char shown[300], why[512];
 	int rc, e;
 
+	/* a regular, non-empty file within the limit: libmaxminddb's own
+	 * open would block on a FIFO */
+	if(af_file_check(path, AF_FILE_GEOIP, NULL, why, sizeof(why)) < 0) {
+		snprintf(err, errlen, "%s (%s database)", why, what);
+		return -1;
+	}
+	af_escape(shown, sizeof(shown), path, strlen(path), 256);
 	errno = 0;
 	rc = MMDB_open(path, MMDB_MODE_MMAP, db);
 	e = errno;
 	if(rc == MMDB_SUCCESS)
 		return 0;
-	/* mmap's EINVAL / ENODEV say less than this */
-	if(rc == MMDB_IO_ERROR && stat(path, &st) == 0) {
-		if(S_ISDIR(st.st_mode)) {
-			snprintf(err, errlen, "%s: cannot open %s database: is a directory",
-					path, what);
-			return -1;
-		}
-		if(st.st_size == 0) {
-			snprintf(err, errlen,
-					"%s: empty file, not a MaxMind DB file, cannot use it as "
-					"%s database",
-					path, what);
-			return -1;
-		}
-	}
 	switch(rc) {
 		case MMDB_FILE_OPEN_ERROR:
 		case MMDB_IO_ERROR:
 			if(e)
 				snprintf(err, errlen, "%s: cannot open %s database: %s (%s)",
-						path, what, MMDB_strerror(rc), strerror(e));
+						shown, what, MMDB_strerror(rc), strerror(e));
 			else
 				snprintf(err, errlen, "%s: cannot open %s database: %s",
-						path, what, MMDB_strerror(rc));
+						shown, what, MMDB_strerror(rc));
 			break;
 		case MMDB_INVALID_METADATA_ERROR:
 		case MMDB_UNKNOWN_DATABASE_FORMAT_ERROR:
 			snprintf(err, errlen,
 					"%s: not a MaxMind DB file, cannot use it as %s "
 					"database (%s)",
-					path, what, MMDB_strerror(rc));
+					shown, what, MMDB_strerror(rc));
 			break;
 		default:
-			snprintf(err, errlen, "%s: bad %s database: %s", path, what,
+			snprintf(err, errlen, "%s: bad %s database: %s", shown, what,
 					MMDB_strerror(rc));
 			break;
 	}
 	return -1;
+}
+
+/* Writes the type name of db, escaped, into out of outlen bytes. */
+static const char *geo_type_shown(const MMDB_s *db, char *out, size_t outlen)
+{
+	const char *t = db->metadata.database_type;
+
+	return af_escape(out, outlen, t ? t : "", t ? strlen(t) : 0,
+			AF_EXCERPT_MAX);
 }
 
 /*
@@ -219,6 +220,7 @@ static int geo_check_country(const MMDB_s *db, const char *path, char *err,
 		size_t errlen)
 {
 	static const char *const words[] = {"Country", "City", NULL};
+	char shown[300], type[AF_EXCERPT_ROOM];
 
 	if(geo_type_has(db, words)
 			|| geo_probe(db, path_country, path_reg_country))
@@ -226,8 +228,8 @@ static int geo_check_country(const MMDB_s *db, const char *path, char *err,
 	snprintf(err, errlen,
 			"%s: database type '%s' has no country.iso_code, not a country "
 			"or city database",
-			path,
-			db->metadata.database_type ? db->metadata.database_type : "");
+			af_escape(shown, sizeof(shown), path, strlen(path), 256),
+			geo_type_shown(db, type, sizeof(type)));
 	return -1;
 }
 
@@ -240,14 +242,15 @@ static int geo_check_asn(const MMDB_s *db, const char *path, char *err,
 		size_t errlen)
 {
 	static const char *const words[] = {"ASN", NULL};
+	char shown[300], type[AF_EXCERPT_ROOM];
 
 	if(geo_type_has(db, words) || geo_probe(db, path_asn, NULL))
 		return 0;
 	snprintf(err, errlen,
 			"%s: database type '%s' has no autonomous_system_number, not "
 			"an ASN database",
-			path,
-			db->metadata.database_type ? db->metadata.database_type : "");
+			af_escape(shown, sizeof(shown), path, strlen(path), 256),
+			geo_type_shown(db, type, sizeof(type)));
 	return -1;
 }
 
@@ -290,13 +293,13 @@ af_geo_t *af_geo_open(const char *country_db, const char *asn_db, char *err,
 	if(asn_db && country_db && strcmp(asn_db, country_db) == 0) {
 		/* one file for both: it must have the AS numbers too */
 		if(!g->asn_in_cdb) {
+			char shown[300], type[AF_EXCERPT_ROOM];
 			snprintf(err, errlen,
 					"%s: database type '%s' has no autonomous_system_number, "
 					"cannot use it as ASN database",
-					asn_db,
-					g->cdb.metadata.database_type
-							? g->cdb.metadata.database_type
-							: "");
+					af_escape(shown, sizeof(shown), asn_db, strlen(asn_db),
+							256),
+					geo_type_shown(&g->cdb, type, sizeof(type)));
 			goto error;
 		}
 	} else if(asn_db) {

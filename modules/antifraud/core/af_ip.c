@@ -1,6 +1,6 @@
 /*
- * antifraud - IPv4/IPv6 addresses, a longest-prefix-match CIDR trie and a
- * string set, the last two built into an arena.
+ * antifraud - IPv4/IPv6 addresses and a longest-prefix-match CIDR trie
+ * built into an arena (the string set is in af_strset.c).
  *
  * Trie keys are 128 bits held as two host-order 64-bit words, the address
  * left-aligned (an IPv4 address fills the top 32 bits of the first word),
@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <arpa/inet.h>
+#include "af_file.h"
 #include "af_host.h"
 #include "af_ip.h"
 
@@ -247,6 +248,7 @@ struct af_trie {
 	af_arena_t *arena;
 	af_trie_slot_t top[2]; /* [0] IPv4, [1] IPv6; top[].start is the root */
 	uint32_t fcount[2];    /* prefixes per family */
+	int shortest[2];       /* shortest prefix length added, -1: none */
 };
 
 /* Returns a 64-bit mask of the n (0..64) leading bits. */
@@ -363,6 +365,8 @@ af_trie_t *af_trie_new(af_arena_t *a)
 	t->arena = a;
 	t->top[0].plen = -1;
 	t->top[1].plen = -1;
+	t->shortest[0] = -1;
+	t->shortest[1] = -1;
 	return t;
 }
 
@@ -531,6 +535,8 @@ int af_trie_add(af_trie_t *t, const af_ip_t *net, int plen, uint32_t value)
 	len = (unsigned)plen;
 	af_key_prefix(key, len, key);
 	fam = net->family == 6;
+	if(t->shortest[fam] < 0 || plen < t->shortest[fam])
+		t->shortest[fam] = plen;
 	link = &t->top[fam].start;
 	while((n = *link) != NULL) {
 		common = af_key_common(n->key, key, n->plen < len ? n->plen : len);
@@ -620,6 +626,15 @@ int af_trie_lookup(const af_trie_t *t, const af_ip_t *ip, uint32_t *value)
 	return plen;
 }
 
+/*
+ * Returns the shortest prefix length ever added to trie t for family (4
+ * or 6), -1 when none was.
+ */
+int af_trie_shortest(const af_trie_t *t, int family)
+{
+	return t ? t->shortest[family == 6] : -1;
+}
+
 /* Returns the number of distinct prefixes in trie t. */
 uint32_t af_trie_count(const af_trie_t *t)
 {
@@ -637,19 +652,20 @@ static inline int af_list_blank(char c)
  * Loads the list file at path into trie t, every prefix carrying value.
  * One address or CIDR a line, its first field; blank lines, anything
  * after the first field and comments ('#' or ';' to the end of the line)
- * are ignored, CRLF line ends too. Returns the number of prefixes the
- * file added to t (one already in t only gets value). On error returns
- * -1 with "path:line: what is wrong", or "path: reason" when the file
- * cannot be read, in err of errlen bytes; what was added before the bad
- * line stays in t.
+ * are ignored, CRLF line ends too. The file is read with af_file_read()
+ * (a regular file within the list size limit). Returns the number of
+ * prefixes the file added to t (one already in t only gets value). On
+ * error returns -1 with "path:line: what is wrong" (the bad field as an
+ * escaped excerpt), or af_file_read()'s message when the file cannot be
+ * read, in err of errlen bytes; what was added before the bad line stays
+ * in t.
  */
 int af_trie_load_file(af_trie_t *t, const char *path, uint32_t value,
 		char *err, size_t errlen)
 {
-	FILE *f;
-	char *line = NULL, *p, *end, *field;
-	size_t cap = 0, flen;
-	ssize_t n;
+	char shown[AF_EXCERPT_ROOM], where[300];
+	char *data, *p, *end, *eol, *field;
+	size_t len, flen;
 	unsigned lineno = 0;
 	uint32_t before;
 	const char *why;
@@ -658,198 +674,39 @@ int af_trie_load_file(af_trie_t *t, const char *path, uint32_t value,
 
 	if(err && errlen)
 		err[0] = '\0';
-	f = fopen(path, "r");
-	if(!f) {
-		if(err && errlen)
-			snprintf(err, errlen, "%s: %s", path, strerror(errno));
+	if(af_file_read(path, AF_FILE_LIST, &data, &len, err, errlen) < 0)
 		return -1;
-	}
+	af_escape(where, sizeof(where), path, strlen(path), 256);
 	before = af_trie_count(t);
-	while((n = getline(&line, &cap, f)) >= 0) {
+	for(p = data, end = data + len; p < end; p = eol + 1) {
+		eol = memchr(p, '\n', (size_t)(end - p));
+		if(!eol)
+			eol = end;
 		lineno++;
-		p = line;
-		end = line + n;
-		while(p < end && af_list_blank(*p))
+		while(p < eol && af_list_blank(*p))
 			p++;
 		field = p;
-		while(p < end && !af_list_blank(*p) && *p != '#' && *p != ';')
+		while(p < eol && !af_list_blank(*p) && *p != '#' && *p != ';')
 			p++;
 		flen = (size_t)(p - field);
 		if(flen == 0)
 			continue;
 		if(af_cidr_parse(field, flen, &net, &plen, &why) < 0) {
 			if(err && errlen)
-				snprintf(err, errlen, "%s:%u: %s: '%.*s'", path, lineno, why,
-						flen > 64 ? 64 : (int)flen, field);
+				snprintf(err, errlen, "%s:%u: %s: '%s'", where, lineno, why,
+						af_escape(shown, sizeof(shown), field, flen,
+								AF_EXCERPT_MAX));
 			goto done;
 		}
 		if(af_trie_add(t, &net, plen, value) < 0) {
 			if(err && errlen)
-				snprintf(err, errlen, "%s:%u: out of memory", path, lineno);
+				snprintf(err, errlen, "%s:%u: out of memory", where, lineno);
 			goto done;
 		}
-	}
-	if(ferror(f)) {
-		if(err && errlen)
-			snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		goto done;
 	}
 	ret = (int)(af_trie_count(t) - before);
 
 done:
-	free(line);
-	fclose(f);
+	free(data);
 	return ret;
-}
-
-/*
- * The string set: open addressing with linear probing over a power-of-two
- * table kept at most half full. A slot is empty when s is NULL; the empty
- * string is a valid member.
- */
-typedef struct af_strset_slot {
-	const char *s; /* NUL-terminated copy in the arena */
-	uint32_t len;
-	uint32_t hash;
-} af_strset_slot_t;
-
-struct af_strset {
-	af_arena_t *arena;
-	af_strset_slot_t *slots;
-	size_t mask; /* number of slots - 1 */
-	size_t count;
-};
-
-/* Returns the 32-bit FNV-1a hash of s[0..len). */
-static uint32_t af_strset_hash(const char *s, size_t len)
-{
-	uint32_t h = 2166136261u;
-	size_t i;
-
-	for(i = 0; i < len; i++) {
-		h ^= (uint8_t)s[i];
-		h *= 16777619u;
-	}
-	return h;
-}
-
-/*
- * Returns the slot of set holding s[0..len) with hash h, or the empty
- * slot where it would go.
- */
-static af_strset_slot_t *af_strset_find(
-		const af_strset_t *set, const char *s, size_t len, uint32_t h)
-{
-	af_strset_slot_t *e;
-	size_t i;
-
-	for(i = h & set->mask;; i = (i + 1) & set->mask) {
-		e = &set->slots[i];
-		if(!e->s)
-			return e;
-		if(e->hash == h && e->len == len && memcmp(e->s, s, len) == 0)
-			return e;
-	}
-}
-
-/*
- * Creates an empty string set in arena a sized for capacity_hint members
- * (it grows past that while being built). Returns NULL when out of
- * memory.
- */
-af_strset_t *af_strset_new(af_arena_t *a, size_t capacity_hint)
-{
-	af_strset_t *set;
-	size_t n = 16;
-
-	while(n / 2 < capacity_hint
-			&& n < SIZE_MAX / sizeof(af_strset_slot_t) / 4)
-		n <<= 1;
-	set = af_arena_alloc(a, sizeof(*set));
-	if(!set)
-		return NULL;
-	set->slots = af_arena_alloc(a, n * sizeof(af_strset_slot_t));
-	if(!set->slots)
-		return NULL;
-	set->arena = a;
-	set->mask = n - 1;
-	return set;
-}
-
-/*
- * Doubles the table of set. The old table stays in the arena, unused:
- * all the old tables together are smaller than the last one. Returns 0
- * or -1 when out of memory.
- */
-static int af_strset_grow(af_strset_t *set)
-{
-	af_strset_slot_t *old = set->slots;
-	size_t i, j, n = (set->mask + 1) * 2;
-
-	if(n > SIZE_MAX / sizeof(*old) / 2)
-		return -1;
-	set->slots = af_arena_alloc(set->arena, n * sizeof(*old));
-	if(!set->slots) {
-		set->slots = old;
-		return -1;
-	}
-	set->mask = n - 1;
-	for(i = 0; i < n / 2; i++) {
-		if(!old[i].s)
-			continue;
-		j = old[i].hash & set->mask;
-		while(set->slots[j].s)
-			j = (j + 1) & set->mask;
-		set->slots[j] = old[i];
-	}
-	return 0;
-}
-
-/*
- * Adds a copy of s[0..len) to set. Returns 1 when added, 0 when already
- * present, -1 when out of memory (or len over 4 GiB).
- */
-int af_strset_add(af_strset_t *set, const char *s, size_t len)
-{
-	af_strset_slot_t *e;
-	uint32_t h;
-	char *copy;
-
-	if(len > UINT32_MAX || (!s && len))
-		return -1;
-	if(!s)
-		s = "";
-	h = af_strset_hash(s, len);
-	e = af_strset_find(set, s, len, h);
-	if(e->s)
-		return 0;
-	if((set->count + 1) * 2 > set->mask + 1) {
-		if(af_strset_grow(set) < 0)
-			return -1;
-		e = af_strset_find(set, s, len, h);
-	}
-	copy = af_arena_strndup(set->arena, s, len);
-	if(!copy)
-		return -1;
-	e->s = copy;
-	e->len = (uint32_t)len;
-	e->hash = h;
-	set->count++;
-	return 1;
-}
-
-/* Returns 1 when s[0..len) is in set, 0 otherwise or when set is NULL. */
-int af_strset_has(const af_strset_t *set, const char *s, size_t len)
-{
-	if(!set || len > UINT32_MAX || (!s && len))
-		return 0;
-	if(!s)
-		s = "";
-	return af_strset_find(set, s, len, af_strset_hash(s, len))->s != NULL;
-}
-
-/* Returns the number of members of set. */
-size_t af_strset_count(const af_strset_t *set)
-{
-	return set ? set->count : 0;
 }

@@ -53,29 +53,19 @@ int af_trie_lookup(const af_trie_t *t, const af_ip_t *ip, uint32_t *value);
 /* number of prefixes stored */
 uint32_t af_trie_count(const af_trie_t *t);
 
+/* the shortest prefix length added for family 4 or 6; -1 when none */
+int af_trie_shortest(const af_trie_t *t, int family);
+
 /*
  * Loads a plain list file into t with the given value: one address or
  * CIDR a line; blank lines and comments ('#' or ';' to the end of the
  * line) are ignored, and so is anything after the first field, so that
- * feeds with extra columns load as they are. On error returns -1 with
- * "path:line: what is wrong" in err; returns the number of entries added.
+ * feeds with extra columns load as they are. The file is read with
+ * af_file_read() (a regular file within the list size limit). On error
+ * returns -1 with "path:line: what is wrong" (the bad field as an escaped
+ * excerpt) in err; returns the number of entries added.
  */
 int af_trie_load_file(af_trie_t *t, const char *path, uint32_t value,
 		char *err, size_t errlen);
-
-/*
- * Set of strings in an arena (domains, users): open addressing, built
- * once, then read-only. Matching is exact; callers lowercase what must be
- * case-insensitive before adding and before searching.
- */
-typedef struct af_strset af_strset_t;
-
-/* capacity_hint: expected number of members (grows as needed while
- * building) */
-af_strset_t *af_strset_new(af_arena_t *a, size_t capacity_hint);
-/* returns 1 added, 0 already present, -1 out of memory */
-int af_strset_add(af_strset_t *set, const char *s, size_t len);
-int af_strset_has(const af_strset_t *set, const char *s, size_t len);
-size_t af_strset_count(const af_strset_t *set);
 
 #endif

@@ -275,7 +275,7 @@ static int judge(const af_analytics_cfg_t *a, const mix_window_t *w,
 					af_subject_name((af_subject_t)w->kind), w->name, d,
 					w->window_s, w->total);
 			for(j = 0; j < 3 && top[j] >= 0 && n < sizeof(why); j++)
-				if(part[top[j]] > 0)
+				if(part[top[j]] > 0.05)
 					n += (size_t)snprintf(why + n, sizeof(why) - n,
 							" %s %.0f%% (baseline %.0f%%)", bin_names[top[j]],
 							100.0 * w->c[top[j]] / w->total,

@@ -41,6 +41,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <pcre2.h>
+#include "af_file.h"
 #include "af_host.h"
 #include "af_numplan.h"
 
@@ -185,28 +186,34 @@ typedef struct af_np_load {
 	size_t errlen;
 } af_np_load_t;
 
-/* Writes "path:line: message" into the load's err; returns -1. */
+/*
+ * Writes "path:line: message" into the load's err, every byte outside
+ * printable ASCII escaped (af_escape()); returns -1.
+ */
 static int af_np_err(af_np_load_t *c, const char *fmt, ...)
 		__attribute__((format(printf, 2, 3)));
 
 static int af_np_err(af_np_load_t *c, const char *fmt, ...)
 {
+	char msg[1024];
 	va_list ap;
 	int n;
 
 	if(!c->err || c->errlen == 0)
 		return -1;
-	n = snprintf(c->err, c->errlen, "%s:%u: ", c->path, c->line);
-	if(n >= 0 && (size_t)n < c->errlen) {
+	n = snprintf(msg, sizeof(msg), "%s:%u: ", c->path, c->line);
+	if(n >= 0 && (size_t)n < sizeof(msg)) {
 		va_start(ap, fmt);
-		vsnprintf(c->err + n, c->errlen - (size_t)n, fmt, ap);
+		vsnprintf(msg + n, sizeof(msg) - (size_t)n, fmt, ap);
 		va_end(ap);
 	}
+	af_escape(c->err, c->errlen, msg, strlen(msg), sizeof(msg));
 	return -1;
 }
 
 /* bytes of a bad value quoted in a message */
-#define AF_NP_SHOW(len) ((len) > 40 ? 40 : (int)(len))
+#define AF_NP_SHOW(len) \
+	((len) > AF_EXCERPT_MAX ? AF_EXCERPT_MAX : (int)(len))
 
 /*
  * Appends a zeroed node to trie t; returns its index, or UINT32_MAX when
@@ -515,32 +522,27 @@ static int af_np_line(af_np_load_t *c, const char *s, size_t len)
 }
 
 /*
- * Reads the file at path, number file of the load (0 the plan). Returns
- * 0, or -1 with the error set.
+ * Reads the file at path, number file of the load (0 the plan), with
+ * af_file_read() (a regular file within the number plan size limit).
+ * Returns 0, or -1 with the error set.
  */
 static int af_np_file(af_np_load_t *c, const char *path, uint32_t file)
 {
-	FILE *f;
-	char *line = NULL, *s;
-	size_t cap = 0, len;
-	ssize_t n;
+	char *data, *s, *end, *eol;
+	size_t len, n;
 	int ret = 0;
 
 	c->path = path;
 	c->file = file;
 	c->line = 0;
-	f = fopen(path, "r");
-	if(!f) {
-		if(c->err && c->errlen)
-			snprintf(c->err, c->errlen, "%s: %s", path, strerror(errno));
+	if(af_file_read(path, AF_FILE_NUMPLAN, &data, &n, c->err, c->errlen) < 0)
 		return -1;
-	}
-	while((n = getline(&line, &cap, f)) >= 0) {
+	for(s = data, end = data + n; s < end && ret == 0; s = eol + 1) {
+		eol = memchr(s, '\n', (size_t)(end - s));
+		if(!eol)
+			eol = end;
 		c->line++;
-		s = line;
-		len = (size_t)n;
-		if(len && s[len - 1] == '\n')
-			len--;
+		len = (size_t)(eol - s);
 		if(len && s[len - 1] == '\r')
 			len--;
 		/* a UTF-8 byte order mark, as spreadsheets write */
@@ -548,18 +550,10 @@ static int af_np_file(af_np_load_t *c, const char *path, uint32_t file)
 			s += 3;
 			len -= 3;
 		}
-		if(af_np_line(c, s, len) < 0) {
+		if(af_np_line(c, s, len) < 0)
 			ret = -1;
-			break;
-		}
 	}
-	if(ret == 0 && ferror(f)) {
-		if(c->err && c->errlen)
-			snprintf(c->err, c->errlen, "%s: %s", path, strerror(errno));
-		ret = -1;
-	}
-	free(line);
-	fclose(f);
+	free(data);
 	return ret;
 }
 

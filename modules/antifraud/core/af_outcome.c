@@ -3,15 +3,15 @@
  * window, the rules of the 'analytics' section, enforcement marks, the
  * duration guard, the per-slot baselines and the top-N view.
  *
- * Figures are store windows (AF_OP_WIN_HIT), one per subject, window and
- * counter, with the key
+ * Figures are store figures (AF_OP_FIG_HIT: the AF_FIG_N counters of
+ * af_fig_counter_t and the international seconds in one entry), one per
+ * subject and window, with the key
  *
- *   o<counter>|<window_s>|<subject letter>|<name>
+ *   of|<window_s>|<subject letter>|<name>
  *
  * so that both backends keep them, bounded and expiring, and cluster mode
- * sees one figure. A call end is one batch: the counters it adds to, and
- * reads (n 0) of the counters a rule judges; a counter that neither
- * changes nor is judged is left out. A breach in enforce mode sets a mark
+ * sees one figure. A call end is one batch of one op per subject and
+ * window (15 for five subjects and three windows). A breach in enforce mode sets a mark
  * (a ban-table entry "ob|<subject letter>|<name>" with the breach's
  * reason) for analytics.cooling; af_check_dest looks the marks of its
  * call up in its own batch (af_outcome_mark_ops).
@@ -30,7 +30,7 @@
 
 #define FIG_KEY_MAX 192
 /* subjects x windows x (counters + international seconds) */
-#define FIG_OPS (AF_SUBJ__COUNT * AF_AN_WINDOWS * (AF_FIG__COUNT + 1) + 2)
+#define FIG_OPS (AF_SUBJ__COUNT * AF_AN_WINDOWS + 2)
 #define CNT_INTL AF_FIG__COUNT /* the seconds of international calls */
 #define TOP_WAYS 4
 #define TOP_SETS 256
@@ -39,8 +39,8 @@
 static const char *const subject_names[AF_SUBJ__COUNT] = {
 		"caller", "source", "country", "prefix", "profile"};
 static const char subject_letter[AF_SUBJ__COUNT] = {'c', 's', 'k', 'p', 'f'};
-static const char counter_letter[AF_FIG__COUNT + 1] = {
-		'a', 'n', 's', 'l', 't', 'r', 'd', 'i'};
+_Static_assert(AF_FIG__COUNT + 1 <= AF_FIG_N,
+		"the figure counters and the international seconds fit a figure");
 static const char *const top_names[AF_TOP__COUNT] = {
 		"attempts", "minutes", "asr", "acd", "short"};
 static const af_reason_t rule_reason[AF_AN__COUNT] = {AF_R_ASR_LOW,
@@ -76,8 +76,8 @@ static outcome_shared_t *oshared;
 typedef struct end_ctx {
 	af_op_t ops[FIG_OPS];
 	char keys[FIG_OPS][FIG_KEY_MAX];
-	/* op index of each counter per subject and window, -1 none */
-	int at[AF_SUBJ__COUNT][AF_AN_WINDOWS][AF_FIG__COUNT + 1];
+	/* op index per subject and window, -1 none */
+	int at[AF_SUBJ__COUNT][AF_AN_WINDOWS];
 	int nops;
 } end_ctx_t;
 
@@ -336,25 +336,36 @@ static size_t subject_of(const af_call_t *c, af_subject_t s, char *buf,
 	return strlen(buf);
 }
 
-/* the figure key of counter k, window w and subject s named name */
-static size_t fig_key(char *buf, int k, uint32_t w, af_subject_t s,
+/* the figure key of window w and subject s named name (built by hand) */
+static size_t fig_key(char *buf, uint32_t w, af_subject_t s,
 		const char *name, size_t len)
 {
-	int n = snprintf(buf, FIG_KEY_MAX, "o%c|%u|%c|", counter_letter[k], w,
-			subject_letter[s]);
+	char t[10];
+	size_t n = 0;
+	int i = 10;
 
-	if(n < 0)
-		return 0;
-	if(len > (size_t)(FIG_KEY_MAX - 1 - n))
-		len = (size_t)(FIG_KEY_MAX - 1 - n);
+	buf[n++] = 'o';
+	buf[n++] = 'f';
+	buf[n++] = '|';
+	do {
+		t[--i] = (char)('0' + w % 10);
+		w /= 10;
+	} while(w);
+	memcpy(buf + n, t + i, (size_t)(10 - i));
+	n += (size_t)(10 - i);
+	buf[n++] = '|';
+	buf[n++] = subject_letter[s];
+	buf[n++] = '|';
+	if(len > FIG_KEY_MAX - 1 - n)
+		len = FIG_KEY_MAX - 1 - n;
 	memcpy(buf + n, name, len);
 	buf[n + len] = '\0';
-	return (size_t)n + len;
+	return n + len;
 }
 
-/* adds a WIN_HIT of n on counter k of subject s in window slot wi */
-static void add_hit(end_ctx_t *e, af_subject_t s, int wi, uint32_t w, int k,
-		const char *name, size_t len, uint32_t n)
+/* adds a FIG_HIT of add[] (NULL: a read) on subject s in window slot wi */
+static void add_fig(end_ctx_t *e, af_subject_t s, int wi, uint32_t w,
+		const char *name, size_t len, const uint32_t *add)
 {
 	af_op_t *op;
 	int i = e->nops;
@@ -362,40 +373,28 @@ static void add_hit(end_ctx_t *e, af_subject_t s, int wi, uint32_t w, int k,
 	if(i >= FIG_OPS)
 		return;
 	op = &e->ops[i];
-	memset(op, 0, sizeof(*op));
-	op->type = AF_OP_WIN_HIT;
+	/* only what a FIG_HIT reads and writes */
+	op->type = AF_OP_FIG_HIT;
+	op->status = 0;
 	op->key = e->keys[i];
-	op->key_len = fig_key(e->keys[i], k, w, s, name, len);
-	op->u.win.window_s = w;
-	op->u.win.n = n;
-	e->at[s][wi][k] = i;
+	op->key_len = fig_key(e->keys[i], w, s, name, len);
+	memset(&op->u.fig, 0, sizeof(op->u.fig));
+	op->u.fig.window_s = w;
+	if(add)
+		memcpy(op->u.fig.n, add, sizeof(op->u.fig.n));
+	e->at[s][wi] = i;
 	e->nops++;
 }
 
-/* the counters rule k judges (bits of counters) */
-static uint32_t rule_counters(int k, int intl)
+/* counter k of subject s in window slot wi, 0 when there is none or its
+ * op failed */
+static uint32_t op_count(const end_ctx_t *e, af_subject_t s, int wi, int k)
 {
-	switch(k) {
-		case AF_AN_ASR:
-			return (1u << AF_FIG_ATTEMPTS) | (1u << AF_FIG_ANSWERED);
-		case AF_AN_ACD:
-			return (1u << AF_FIG_ANSWERED) | (1u << AF_FIG_SECONDS);
-		case AF_AN_SHORT:
-			return (1u << AF_FIG_ANSWERED) | (1u << AF_FIG_SHORT);
-		case AF_AN_MINUTES:
-			return intl ? 1u << CNT_INTL : 1u << AF_FIG_SECONDS;
-		case AF_AN_PDD:
-			return (1u << AF_FIG_RUNG) | (1u << AF_FIG_PDD_DS);
-	}
-	return 0;
-}
+	int i = e->at[s][wi];
 
-/* the count of op i of the batch, 0 when there is none or it failed */
-static uint32_t op_count(const end_ctx_t *e, int i)
-{
 	if(i < 0 || e->ops[i].status != 0)
 		return 0;
-	return e->ops[i].u.win.count;
+	return e->ops[i].u.fig.count[k];
 }
 
 /* fills f from the counts of subject s in window slot wi */
@@ -407,7 +406,7 @@ static void fig_from(const end_ctx_t *e, af_subject_t s, int wi, uint32_t w,
 	memset(f, 0, sizeof(*f));
 	f->window_s = w;
 	for(k = 0; k < AF_FIG__COUNT; k++)
-		f->c[k] = op_count(e, e->at[s][wi][k]);
+		f->c[k] = op_count(e, s, wi, k);
 	af_figure_derive(f);
 }
 
@@ -467,7 +466,7 @@ static void judge(const end_ctx_t *e, const af_profile_t *p,
 						f.c[AF_FIG_ANSWERED], ru->window_s, ru->limit * 100);
 			break;
 		case AF_AN_MINUTES:
-			intl = ru->intl_only ? op_count(e, e->at[s][wi][CNT_INTL])
+			intl = ru->intl_only ? op_count(e, s, wi, CNT_INTL)
 								 : f.c[AF_FIG_SECONDS];
 			hit = intl / 60.0 > ru->limit;
 			if(hit)
@@ -647,7 +646,7 @@ int af_call_end_release(af_call_t *c, int code, uint64_t now_ms,
 	end_ctx_t *e;
 	char names[AF_SUBJ__COUNT][AF_CALL_SUBJECT_MAX + 1];
 	size_t lens[AF_SUBJ__COUNT];
-	uint32_t add[AF_FIG__COUNT + 1], need[AF_SUBJ__COUNT][AF_AN_WINDOWS];
+	uint32_t add[AF_FIG_N];
 	uint32_t marks[AF_SUBJ__COUNT], seconds = 0, pdd_ds = 0;
 	int s, wi, k, evaluated = 0;
 
@@ -696,24 +695,6 @@ int af_call_end_release(af_call_t *c, int code, uint64_t now_ms,
 		add[AF_FIG_RUNG] = 1;
 		add[AF_FIG_PDD_DS] = pdd_ds;
 	}
-	/* the counters each subject and window needs read */
-	memset(need, 0, sizeof(need));
-	if(p->mode[AF_C_ANALYTICS] != AF_MODE_OFF)
-		for(k = 0; k < AF_AN__COUNT; k++) {
-			ru = &p->an->rule[k];
-			if(ru->limit <= 0)
-				continue;
-			if(k == AF_AN_MINUTES && ru->intl_only && !c->international)
-				continue;
-			for(wi = 0; wi < (int)a->n_windows; wi++)
-				if(a->windows[wi] == ru->window_s)
-					break;
-			if(wi == (int)a->n_windows)
-				continue;
-			for(s = 0; s < AF_SUBJ__COUNT; s++)
-				if(ru->subjects & (1u << s))
-					need[s][wi] |= rule_counters(k, ru->intl_only);
-		}
 	memset(e->at, 0xff, sizeof(e->at));
 	e->nops = 0;
 	for(s = 0; s < AF_SUBJ__COUNT; s++) {
@@ -725,10 +706,8 @@ int af_call_end_release(af_call_t *c, int code, uint64_t now_ms,
 		if(!lens[s])
 			continue;
 		for(wi = 0; wi < (int)a->n_windows; wi++)
-			for(k = 0; k <= CNT_INTL; k++)
-				if(add[k] || (need[s][wi] & (1u << k)))
-					add_hit(e, (af_subject_t)s, wi, a->windows[wi], k,
-							names[s], lens[s], add[k]);
+			add_fig(e, (af_subject_t)s, wi, a->windows[wi], names[s],
+					lens[s], add);
 	}
 	/* the release rides with the figures: one batch */
 	e->nops += af_dest_release_ops(t, e->ops + e->nops);
@@ -875,7 +854,7 @@ int af_outcome_figures(af_subject_t s, const char *name, size_t len,
 	af_rules_t *r;
 	af_verdict_t v;
 	end_ctx_t *e;
-	int wi, k, n;
+	int wi, n;
 
 	if((unsigned)s >= AF_SUBJ__COUNT || !name || !len
 			|| len > AF_CALL_SUBJECT_MAX) {
@@ -893,8 +872,7 @@ int af_outcome_figures(af_subject_t s, const char *name, size_t len,
 	memset(e->at, 0xff, sizeof(e->at));
 	e->nops = 0;
 	for(wi = 0; wi < n; wi++)
-		for(k = 0; k <= CNT_INTL; k++)
-			add_hit(e, s, wi, a->windows[wi], k, name, len, 0);
+		add_fig(e, s, wi, a->windows[wi], name, len, NULL);
 	memset(&v, 0, sizeof(v));
 	af_chk_exec(e->ops, e->nops, af_now_ms(), &v);
 	for(wi = 0; wi < n; wi++)

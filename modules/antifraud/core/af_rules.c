@@ -23,10 +23,10 @@
 #define AF_RULES_VERSION 1
 #define AF_RULES_WEIGHT_MAX 1000000u
 #define AF_RULES_HOST_MAX 253  /* domain names */
-
-/* per match: backtracking steps, and KiB of backtracking frames */
-#define AF_RE_MATCH_LIMIT 100000
-#define AF_RE_HEAP_LIMIT 4096
+/* the shortest prefixes a list that lets sources through (trusted,
+ * allow, exempt_sources) may hold without 'broad: true' */
+#define AF_RULES_V4_MIN 8
+#define AF_RULES_V6_MIN 16
 
 static const char *const af_check_names[AF_C__COUNT] = {
 #define AF_CHECK(id, name, mode) [AF_C_##id] = name,
@@ -66,8 +66,8 @@ static const char *const top_keys[K_TOP] = {"version", "lists", "geoip",
 enum { K_SIGNATURES, K_FINGERPRINT_N };
 static const char *const fingerprint_keys[K_FINGERPRINT_N] = {"signatures"};
 
-enum { K_ENTRIES, K_FILE, K_LIST };
-static const char *const list_keys[K_LIST] = {"entries", "file"};
+enum { K_ENTRIES, K_FILE, K_BROAD, K_LIST };
+static const char *const list_keys[K_LIST] = {"entries", "file", "broad"};
 
 enum { K_COUNTRY_DB, K_ASN_DB, K_REQUIRED, K_GEOIP_N };
 static const char *const geoip_keys[K_GEOIP_N] = {
@@ -136,11 +136,6 @@ static const char *const hopping_keys[K_HOP_N] = {
 		"country", "continent", "identity"};
 
 
-/* per process: what af_regex_match needs, made once (plain malloc) */
-static __thread pcre2_match_data *af_re_md;
-static __thread pcre2_match_context *af_re_mctx;
-static __thread int af_re_warned;
-
 /*
  * Returns the name of check c ("domain", "user", ...), the key of its
  * mode in the rule file, or "unknown".
@@ -173,11 +168,17 @@ static char *af_rl_resolve(af_rl_t *c, const char *s, size_t len)
 }
 
 /*
- * Reads path node n (a file the rules name) into *out, resolved with
- * af_rl_resolve(). Returns 0, or -1 with the error set.
+ * Reads path node n (a file of kind k the rules name) into *out,
+ * resolved with af_rl_resolve(), and checks that the file can be read
+ * (af_file_check(): a regular file within the limit of k), so that a
+ * missing or unreadable file is reported at the line naming it. GeoIP
+ * databases are checked by rl_geoip(), which knows whether they are
+ * required. Returns 0, or -1 with the error set.
  */
-int af_rl_path(af_rl_t *c, const yaml_node_t *n, const char **out)
+int af_rl_path(af_rl_t *c, const yaml_node_t *n, af_file_kind_t k,
+		const char **out)
 {
+	char why[512];
 	const char *s;
 	size_t len;
 
@@ -186,7 +187,12 @@ int af_rl_path(af_rl_t *c, const yaml_node_t *n, const char **out)
 	if(len == 0)
 		return af_yl_err(&c->y, n, "empty file name");
 	*out = af_rl_resolve(c, s, len);
-	return *out ? 0 : af_yl_oom(&c->y, n);
+	if(!*out)
+		return af_yl_oom(&c->y, n);
+	if(k != AF_FILE_GEOIP
+			&& af_file_check(*out, k, NULL, why, sizeof(why)) < 0)
+		return af_yl_err(&c->y, n, "%s", why);
+	return 0;
 }
 
 /*
@@ -361,10 +367,13 @@ uint32_t af_rl_sort_unique(void *v, size_t count, size_t size,
 
 /*
  * Reads a sequence of list names from node n into an array of pointers
- * to those lists (*out, *nout). Returns 0, or -1 with the error set (a
- * name that no list has included).
+ * to those lists (*out, *nout). When opens is set (trusted, allow,
+ * exempt_sources: lists that let sources through), a list holding a
+ * prefix shorter than /AF_RULES_V4_MIN (IPv4) or /AF_RULES_V6_MIN (IPv6)
+ * is refused unless it says 'broad: true'. Returns 0, or -1 with the
+ * error set (a name that no list has included).
  */
-static int rl_listrefs(af_rl_t *c, const yaml_node_t *n,
+static int rl_listrefs(af_rl_t *c, const yaml_node_t *n, int opens,
 		const af_iplist_t ***out, uint32_t *nout)
 {
 	const af_iplist_t *l;
@@ -372,7 +381,7 @@ static int rl_listrefs(af_rl_t *c, const yaml_node_t *n,
 	const char *s;
 	size_t i, count, len;
 	void *p;
-	int rc;
+	int rc, v4, v6;
 
 	*nout = 0;
 	rc = af_rl_seq_alloc(c, n, sizeof(**out), &count, &p);
@@ -388,6 +397,18 @@ static int rl_listrefs(af_rl_t *c, const yaml_node_t *n,
 			return af_yl_err(&c->y, it,
 					"unknown list '%.*s' (not under 'lists')",
 					AF_YL_SHOWN(len), s);
+		v4 = af_trie_shortest(l->trie, 4);
+		v6 = af_trie_shortest(l->trie, 6);
+		if(opens && !l->broad
+				&& ((v4 >= 0 && v4 < AF_RULES_V4_MIN)
+						|| (v6 >= 0 && v6 < AF_RULES_V6_MIN)))
+			return af_yl_err(&c->y, it,
+					"list '%s' holds an IPv%d /%d prefix: a list that lets"
+					" sources through may not cover more than a /%d (IPv4)"
+					" or /%d (IPv6) per entry unless it says 'broad: true'",
+					l->name, v4 >= 0 && v4 < AF_RULES_V4_MIN ? 4 : 6,
+					v4 >= 0 && v4 < AF_RULES_V4_MIN ? v4 : v6,
+					AF_RULES_V4_MIN, AF_RULES_V6_MIN);
 		(*out)[i] = l;
 	}
 	*nout = (uint32_t)count;
@@ -691,17 +712,17 @@ static int rl_profile(af_rl_t *c, const yaml_node_t *n, af_profile_t *p)
 					rc = rl_regex(c, v[k], p->routable);
 				break;
 			case K_TRUSTED:
-				rc = rl_listrefs(c, v[k], &p->trusted, &p->n_trusted);
+				rc = rl_listrefs(c, v[k], 1, &p->trusted, &p->n_trusted);
 				break;
 			case K_ALLOW:
-				rc = rl_listrefs(c, v[k], &p->allow, &p->n_allow);
+				rc = rl_listrefs(c, v[k], 1, &p->allow, &p->n_allow);
 				break;
 			case K_DENY:
-				rc = rl_listrefs(c, v[k], &p->deny, &p->n_deny);
+				rc = rl_listrefs(c, v[k], 0, &p->deny, &p->n_deny);
 				break;
 			case K_EXEMPT_SOURCES:
-				rc = rl_listrefs(
-						c, v[k], &p->exempt_sources, &p->n_exempt_sources);
+				rc = rl_listrefs(c, v[k], 1, &p->exempt_sources,
+						&p->n_exempt_sources);
 				break;
 			case K_GEO:
 				rc = rl_geo(c, v[k], &p->geo);
@@ -818,9 +839,15 @@ static int rl_lists(af_rl_t *c, const yaml_node_t *n)
 				return af_yl_oom(&c->y, it);
 		}
 		af_yl_pop(&c->y, old2);
+		if(lv[K_BROAD]) {
+			old2 = af_yl_push(&c->y, "broad", 5);
+			if(af_yl_bool(&c->y, lv[K_BROAD], &l->broad) < 0)
+				return -1;
+			af_yl_pop(&c->y, old2);
+		}
 		if(!af_yl_is_null(lv[K_FILE])) {
 			af_yl_push(&c->y, "file", 4);
-			if(af_rl_path(c, lv[K_FILE], &l->file) < 0)
+			if(af_rl_path(c, lv[K_FILE], AF_FILE_LIST, &l->file) < 0)
 				return -1;
 			if(af_trie_load_file(
 					   l->trie, l->file, 1, c->y.err, c->y.errlen) < 0)
@@ -828,6 +855,46 @@ static int rl_lists(af_rl_t *c, const yaml_node_t *n)
 		}
 		af_yl_pop(&c->y, old);
 	}
+	return 0;
+}
+
+/*
+ * Opens the GeoIP databases the snapshot names (nodes cn and an, either
+ * NULL when not given) to prove them usable. A required one that fails is
+ * an error at the line naming it (af_geo_open() says "ASN database" in
+ * what it reports of the ASN one); an optional one is dropped with a
+ * warning and the rules run without GeoIP. Returns 0, or -1 with the
+ * error set.
+ */
+static int rl_geoip_open(af_rl_t *c, const yaml_node_t *cn,
+		const yaml_node_t *an)
+{
+	af_rules_t *r = c->r;
+	const yaml_node_t *bad;
+	char why[512];
+	af_geo_t *g;
+	size_t old;
+	int asn;
+
+	g = af_geo_open(r->geo_country_db, r->geo_asn_db, why, sizeof(why));
+	if(g) {
+		af_geo_close(g);
+		return 0;
+	}
+	asn = !r->geo_country_db || strstr(why, "ASN database") != NULL;
+	bad = asn && r->geo_asn_db ? an : cn;
+	if(r->geo_required) {
+		old = af_yl_push(&c->y, asn ? "asn_db" : "country_db",
+				asn ? 6 : 10);
+		af_yl_err(&c->y, bad, "%s", why);
+		af_yl_pop(&c->y, old);
+		return -1;
+	}
+	AF_WARN("%s:%lu: geoip: %s; running without GeoIP (geoip.required is"
+			" false)\n",
+			c->y.file, (unsigned long)bad->start_mark.line + 1, why);
+	r->geo_country_db = NULL;
+	r->geo_asn_db = NULL;
 	return 0;
 }
 
@@ -846,12 +913,12 @@ static int rl_geoip(af_rl_t *c, const yaml_node_t *n)
 		return -1;
 	if(!af_yl_is_null(v[K_COUNTRY_DB])) {
 		old = af_yl_push(&c->y, "country_db", 10);
-		rc = af_rl_path(c, v[K_COUNTRY_DB], &r->geo_country_db);
+		rc = af_rl_path(c, v[K_COUNTRY_DB], AF_FILE_GEOIP, &r->geo_country_db);
 		af_yl_pop(&c->y, old);
 	}
 	if(rc == 0 && !af_yl_is_null(v[K_ASN_DB])) {
 		old = af_yl_push(&c->y, "asn_db", 6);
-		rc = af_rl_path(c, v[K_ASN_DB], &r->geo_asn_db);
+		rc = af_rl_path(c, v[K_ASN_DB], AF_FILE_GEOIP, &r->geo_asn_db);
 		af_yl_pop(&c->y, old);
 	}
 	r->geo_required = r->geo_country_db || r->geo_asn_db;
@@ -860,7 +927,9 @@ static int rl_geoip(af_rl_t *c, const yaml_node_t *n)
 		rc = af_yl_bool(&c->y, v[K_REQUIRED], &r->geo_required);
 		af_yl_pop(&c->y, old);
 	}
-	return rc;
+	if(rc < 0 || (!r->geo_country_db && !r->geo_asn_db))
+		return rc;
+	return rl_geoip_open(c, v[K_COUNTRY_DB], v[K_ASN_DB]);
 }
 
 /*
@@ -879,7 +948,8 @@ static int rl_fingerprint(af_rl_t *c, const yaml_node_t *n)
 	if(af_yl_is_null(v[K_SIGNATURES]))
 		return 0;
 	old = af_yl_push(&c->y, "signatures", 10);
-	rc = af_rl_path(c, v[K_SIGNATURES], &c->r->signatures_path);
+	rc = af_rl_path(
+			c, v[K_SIGNATURES], AF_FILE_SIGNATURES, &c->r->signatures_path);
 	af_yl_pop(&c->y, old);
 	if(rc < 0)
 		return -1;
@@ -1166,6 +1236,7 @@ af_rules_t *af_rules_load(const char *path, char *err, size_t errlen)
 	err[0] = '\0';
 	memset(&c, 0, sizeof(c));
 	c.y.file = path;
+	c.y.kind = AF_FILE_RULES;
 	c.y.err = err;
 	c.y.errlen = errlen;
 	slash = strrchr(path, '/');
@@ -1178,6 +1249,23 @@ af_rules_t *af_rules_load(const char *path, char *err, size_t errlen)
 	AF_DBG("rules %s: %u lists, %u profiles, %zu bytes\n", path,
 			c.r->n_lists, c.r->n_profiles, af_arena_size(c.y.arena));
 	return c.r;
+}
+
+char *af_rules_summary(const af_rules_t *r, char *out, size_t outlen)
+{
+	uint64_t prefixes = 0;
+	uint32_t i;
+
+	for(i = 0; i < r->n_lists; i++)
+		prefixes += af_trie_count(r->lists[i].trie);
+	snprintf(out, outlen,
+			"%u lists (%llu prefixes), %u profiles, %u signatures, number"
+			" plan %s (%u overlays), %u calendars, GeoIP %s",
+			r->n_lists, (unsigned long long)prefixes, r->n_profiles,
+			af_sig_count(r->signatures), r->dest.plan ? "yes" : "no",
+			r->dest.n_overlays, r->dest.n_calendars,
+			r->geo_country_db || r->geo_asn_db ? "yes" : "no");
+	return out;
 }
 
 /* Frees snapshot r and everything in it; r may be NULL. */
@@ -1206,56 +1294,4 @@ const af_profile_t *af_rules_profile(const af_rules_t *r, const char *name,
 			return &r->profiles[i];
 	}
 	return NULL;
-}
-
-/*
- * Makes this process's match data and match context (plain malloc, kept
- * for the life of the process). Returns 0, or -1 when out of memory.
- */
-static int af_regex_init(void)
-{
-	af_re_md = pcre2_match_data_create(1, NULL);
-	af_re_mctx = pcre2_match_context_create(NULL);
-	if(!af_re_md || !af_re_mctx) {
-		pcre2_match_data_free(af_re_md);
-		pcre2_match_context_free(af_re_mctx);
-		af_re_md = NULL;
-		af_re_mctx = NULL;
-		AF_ERR("regex: out of memory\n");
-		return -1;
-	}
-	pcre2_set_match_limit(af_re_mctx, AF_RE_MATCH_LIMIT);
-	pcre2_set_heap_limit(af_re_mctx, AF_RE_HEAP_LIMIT);
-	return 0;
-}
-
-/*
- * Returns 1 when s[0..len) matches re, 0 when it does not. A match that
- * hits the limits (a pathological pattern) or fails otherwise counts as
- * no match, with one warning per process. Allocates nothing after the
- * first calls of a process.
- */
-int af_regex_match(const af_regex_t *re, const char *s, size_t len)
-{
-	int rc;
-
-	if(!re || !re->code)
-		return 0;
-	if(!af_re_md && af_regex_init() < 0)
-		return 0;
-	if(!s) {
-		s = "";
-		len = 0;
-	}
-	rc = pcre2_match((const pcre2_code *)re->code, (PCRE2_SPTR)s, len, 0, 0,
-			af_re_md, af_re_mctx);
-	if(rc >= 0)
-		return 1;
-	if(rc != PCRE2_ERROR_NOMATCH && !af_re_warned) {
-		af_re_warned = 1;
-		AF_WARN("regex '%s': match failed (error %d), counted as no match;"
-				" further failures are not logged\n",
-				re->src, rc);
-	}
-	return 0;
 }

@@ -15,6 +15,8 @@
 #include <stdint.h>
 #include "af_common.h"
 #include "af_ip.h"
+#include "af_regex.h"
+#include "af_strset.h"
 #include "af_arena.h"
 #include "af_numplan.h"
 #include "af_sched.h"
@@ -34,13 +36,9 @@ typedef struct af_iplist {
 	const char *name;
 	const char *file; /* NULL when inline only */
 	af_trie_t *trie;
+	int broad;        /* may hold prefixes shorter than the minimum and
+					   * still be trusted, allowed or exempt */
 } af_iplist_t;
-
-/* compiled regular expression (PCRE2 code in the snapshot's arena) */
-typedef struct af_regex {
-	const char *src;
-	void *code; /* pcre2_code_8 */
-} af_regex_t;
 
 typedef struct af_geo_policy {
 	uint16_t *allow_cc; /* packed country codes, sorted; empty: any */
@@ -279,6 +277,13 @@ typedef struct af_rules {
  */
 af_rules_t *af_rules_load(const char *path, char *err, size_t errlen);
 
+/*
+ * Writes a one-line summary of snapshot r into out (outlen bytes): its
+ * lists and prefixes, profiles, signatures, number plan and GeoIP
+ * databases. Returns out.
+ */
+char *af_rules_summary(const af_rules_t *r, char *out, size_t outlen);
+
 /* frees a snapshot (its arena); r may be NULL */
 void af_rules_free(af_rules_t *r);
 
@@ -286,8 +291,5 @@ void af_rules_free(af_rules_t *r);
  * NULL when there is no such profile */
 const af_profile_t *af_rules_profile(const af_rules_t *r, const char *name,
 		size_t len);
-
-/* 1 when s[0..len) matches re, 0 when not (no allocation per call) */
-int af_regex_match(const af_regex_t *re, const char *s, size_t len);
 
 #endif

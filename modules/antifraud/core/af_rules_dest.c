@@ -16,6 +16,7 @@
 #define AF_DEST_WINDOW_MAX (7u * AF_RULES_DAY)
 #define AF_DEST_DURATION_DEF 14400u /* 4 h */
 #define AF_DEST_SHORT_MAX_DEF 6
+#define AF_DIALED_MAX 32 /* characters of an exempt number as dialed */
 
 enum {
 	K_NUMPLAN,
@@ -265,7 +266,9 @@ static int read_paths(af_rl_t *c, const yaml_node_t *n, const char ***out,
 		return -1;
 	*out = p;
 	for(i = 0; i < count; i++)
-		if(af_rl_path(c, af_yl_item(&c->y, n, i), &(*out)[i]) < 0)
+		if(af_rl_path(c, af_yl_item(&c->y, n, i), AF_FILE_NUMPLAN,
+				   &(*out)[i])
+				< 0)
 			return -1;
 	*nout = (uint32_t)count;
 	return 0;
@@ -407,7 +410,7 @@ int af_rl_dest(af_rl_t *c, const yaml_node_t *n)
 		old = push(c, dest_keys[i]);
 		switch(i) {
 			case K_NUMPLAN:
-				rc = af_rl_path(c, v[i], &d->numplan_path);
+				rc = af_rl_path(c, v[i], AF_FILE_NUMPLAN, &d->numplan_path);
 				break;
 			case K_OVERLAYS:
 				rc = read_paths(c, v[i], &d->overlay_paths, &d->n_overlays);
@@ -525,6 +528,44 @@ static int read_e164_set(af_rl_t *c, const yaml_node_t *n, af_strset_t **out,
 			return af_yl_oom(&c->y, it);
 		if(len > *maxlen)
 			*maxlen = (uint32_t)len;
+	}
+	return 0;
+}
+
+/*
+ * Reads a sequence of numbers that are exempt into a new set *out: as
+ * dialed (1 to AF_DIALED_MAX digits, '*' or '#') or '+' and 1 to 15
+ * digits, each compared whole. Returns 0, or -1 with the error set.
+ */
+static int read_numbers(af_rl_t *c, const yaml_node_t *n, af_strset_t **out)
+{
+	yaml_node_t *it;
+	const char *s;
+	size_t i, j, count, len;
+	int plus;
+
+	if(af_yl_seq(&c->y, n, &count) < 0)
+		return -1;
+	*out = af_strset_new(c->y.arena, count);
+	if(!*out)
+		return af_yl_oom(&c->y, n);
+	for(i = 0; i < count; i++) {
+		it = af_yl_item(&c->y, n, i);
+		if(af_yl_str(&c->y, it, &s, &len) < 0)
+			return -1;
+		plus = len && s[0] == '+';
+		for(j = (size_t)plus; j < len; j++)
+			if(!((s[j] >= '0' && s[j] <= '9')
+					   || (!plus && (s[j] == '*' || s[j] == '#'))))
+				break;
+		if(j < len || len == (size_t)plus
+				|| len - (size_t)plus > (plus ? AF_E164_MAX : AF_DIALED_MAX))
+			return af_yl_err(&c->y, it,
+					"'%.*s' is not a number (as dialed: 1 to %d digits, '*'"
+					" or '#'; or '+' and 1 to %d digits)",
+					AF_YL_SHOWN(len), s, AF_DIALED_MAX, AF_E164_MAX);
+		if(af_strset_add(*out, s, len) < 0)
+			return af_yl_oom(&c->y, it);
 	}
 	return 0;
 }
@@ -776,7 +817,7 @@ int af_rl_profile_dest(af_rl_t *c, const yaml_node_t *n, af_profile_t *p)
 				rc = af_rl_strset(c, v[k], "caller", 0, &d->exempt_callers);
 				break;
 			case P_EXEMPT_NUMBERS:
-				rc = af_rl_strset(c, v[k], "number", 0, &d->exempt_numbers);
+				rc = read_numbers(c, v[k], &d->exempt_numbers);
 				break;
 			case P_CALENDAR:
 				rc = calendar_ref(c, v[k], &d->calendar);

@@ -22,8 +22,10 @@ typedef struct af_rl {
 	af_rules_t *r;
 } af_rl_t;
 
-/* path node n (relative to the rule file's folder) into *out */
-int af_rl_path(af_rl_t *c, const yaml_node_t *n, const char **out);
+/* path node n (relative to the rule file's folder) of a file of kind k
+ * into *out; the file is checked (af_file_check()) unless it is GeoIP */
+int af_rl_path(af_rl_t *c, const yaml_node_t *n, af_file_kind_t k,
+		const char **out);
 
 /* a sequence of strings into a new set (lower_host: user@HOST lowered) */
 int af_rl_strset(af_rl_t *c, const yaml_node_t *n, const char *what,

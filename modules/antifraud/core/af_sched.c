@@ -16,6 +16,7 @@
 #include <unistd.h>
 #include <sys/stat.h>
 #include "af_sched.h"
+#include "af_sorted.h"
 
 #define AF_TZ_DEFAULT_DIR "/usr/share/zoneinfo"
 #define AF_TZ_NAME_MAX 255 /* bytes of a zone name */
@@ -748,47 +749,14 @@ int af_cal_parse(af_yl_t *c, const yaml_node_t *n, uint64_t now_ms,
 	return 0;
 }
 
-/* 1 when v is among the n sorted values of a (u32) */
-static int af_has_u32(const uint32_t *a, uint32_t n, uint32_t v)
-{
-	uint32_t lo = 0, hi = n, mid;
-
-	while(lo < hi) {
-		mid = lo + (hi - lo) / 2;
-		if(a[mid] == v)
-			return 1;
-		if(a[mid] < v)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return 0;
-}
-
-/* 1 when v is among the n sorted values of a (u16) */
-static int af_has_u16(const uint16_t *a, uint32_t n, uint16_t v)
-{
-	uint32_t lo = 0, hi = n, mid;
-
-	while(lo < hi) {
-		mid = lo + (hi - lo) / 2;
-		if(a[mid] == v)
-			return 1;
-		if(a[mid] < v)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return 0;
-}
-
 /* 1 when the day (date YYYYMMDD, weekday wday) is a holiday of cal */
 static int af_cal_day_off(const af_calendar_t *cal, uint32_t date, int wday)
 {
 	if(!(cal->workdays & (1u << wday)))
 		return 1;
-	return af_has_u32(cal->dates, cal->n_dates, date)
-		   || af_has_u16(cal->yearly, cal->n_yearly, (uint16_t)(date % 10000));
+	return af_sorted_has_u32(cal->dates, cal->n_dates, date)
+		   || af_sorted_has_u16(cal->yearly, cal->n_yearly,
+				   (uint16_t)(date % 10000));
 }
 
 /* 1 when the day of lt is a holiday: see af_sched.h. */

@@ -695,6 +695,7 @@ af_sigset_t *af_sig_load(af_arena_t *a, const char *path, char *err,
 	}
 	memset(&c, 0, sizeof(c));
 	c.y.file = path;
+	c.y.kind = AF_FILE_SIGNATURES;
 	c.y.err = err;
 	c.y.errlen = errlen;
 	c.y.arena = a;

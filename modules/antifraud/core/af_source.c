@@ -32,23 +32,6 @@ static int ip_policy(const af_profile_t *p, const af_ip_t *ip)
 	return deny >= 0 ? -1 : 0;
 }
 
-
-static int sorted32_has(const uint32_t *a, uint32_t n, uint32_t x)
-{
-	uint32_t lo = 0, hi = n;
-
-	while(lo < hi) {
-		uint32_t mid = (lo + hi) / 2;
-		if(a[mid] == x)
-			return 1;
-		if(a[mid] < x)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return 0;
-}
-
 /*
  * GeoIP policy for one address: returns the reasons it fails (as bits
  * of the source reasons), writing a detail text into why.
@@ -66,16 +49,16 @@ static af_reasons_t geo_policy(const af_geo_policy_t *g,
 		}
 	} else {
 		cc = af_cc_pack(gi->country);
-		if((g->n_allow_cc && !af_chk_sorted16_has(g->allow_cc, g->n_allow_cc, cc))
-				|| af_chk_sorted16_has(g->deny_cc, g->n_deny_cc, cc)) {
+		if((g->n_allow_cc && !af_sorted_has_u16(g->allow_cc, g->n_allow_cc, cc))
+				|| af_sorted_has_u16(g->deny_cc, g->n_deny_cc, cc)) {
 			snprintf(why, whylen, "country %s not allowed", gi->country);
 			bad |= AF_REASON_BIT(AF_R_GEO_COUNTRY);
 		}
 		if(gi->continent[0]) {
 			cont = af_cc_pack(gi->continent);
 			if((g->n_allow_cont
-					   && !af_chk_sorted16_has(g->allow_cont, g->n_allow_cont, cont))
-					|| af_chk_sorted16_has(g->deny_cont, g->n_deny_cont, cont)) {
+					   && !af_sorted_has_u16(g->allow_cont, g->n_allow_cont, cont))
+					|| af_sorted_has_u16(g->deny_cont, g->n_deny_cont, cont)) {
 				if(!bad)
 					snprintf(why, whylen, "continent %s not allowed",
 							gi->continent);
@@ -83,7 +66,7 @@ static af_reasons_t geo_policy(const af_geo_policy_t *g,
 			}
 		}
 	}
-	if(gi->asn && sorted32_has(g->deny_asn, g->n_deny_asn, gi->asn)) {
+	if(gi->asn && af_sorted_has_u32(g->deny_asn, g->n_deny_asn, gi->asn)) {
 		if(!bad)
 			snprintf(why, whylen, "AS%u denied", gi->asn);
 		bad |= AF_REASON_BIT(AF_R_GEO_ASN);
@@ -439,78 +422,4 @@ out:
 	if(failed)
 		return v->rc = AF_RC_ERROR;
 	return af_chk_conclude(v, evaluated);
-}
-
-/* a ban key from IP text: the normalized address */
-static int ban_key(const char *ip, size_t ip_len, char *key, char *err,
-		size_t errlen)
-{
-	af_ip_t a;
-
-	if(af_ip_parse(ip, ip_len, &a) < 0) {
-		snprintf(err, errlen, "not an IP address: %.*s",
-				(int)(ip_len > 64 ? 64 : ip_len), ip);
-		return -1;
-	}
-	return af_ip_format(&a, key, AF_IP_STRLEN);
-}
-
-int af_core_ban(const char *ip, size_t ip_len, uint32_t seconds,
-		const char *reason, char *err, size_t errlen)
-{
-	char key[AF_IP_STRLEN];
-	af_op_t op;
-	int len;
-
-	if(seconds == 0) {
-		snprintf(err, errlen, "the ban time must be at least 1 second");
-		return -1;
-	}
-	if((len = ban_key(ip, ip_len, key, err, errlen)) < 0)
-		return -1;
-	memset(&op, 0, sizeof(op));
-	op.type = AF_OP_BAN_SET;
-	op.key = key;
-	op.key_len = (size_t)len;
-	op.u.ban_set.ttl_s = seconds;
-	op.u.ban_set.reason = reason && reason[0] ? reason : "manual";
-	if(af_store_exec(af_core_store(), &op, 1, af_now_ms()) < 0) {
-		snprintf(err, errlen, "the state store is full or unavailable");
-		af_core_count(AF_ST_STORE_ERRORS);
-		return -1;
-	}
-	af_core_count(AF_ST_BANS);
-	AF_NOTICE("banned %s for %u s: %s\n", key, seconds, op.u.ban_set.reason);
-	af_core_publish("ban %s %u %s", key, seconds, op.u.ban_set.reason);
-	return 0;
-}
-
-int af_core_unban(const char *ip, size_t ip_len, char *err, size_t errlen)
-{
-	char key[AF_IP_STRLEN];
-	af_op_t op;
-	int len;
-
-	if((len = ban_key(ip, ip_len, key, err, errlen)) < 0)
-		return -1;
-	memset(&op, 0, sizeof(op));
-	op.type = AF_OP_BAN_DEL;
-	op.key = key;
-	op.key_len = (size_t)len;
-	if(af_store_exec(af_core_store(), &op, 1, af_now_ms()) < 0) {
-		snprintf(err, errlen, "the state store is unavailable");
-		return -1;
-	}
-	if(op.u.ban_del.found)
-		AF_NOTICE("unbanned %s\n", key);
-	/* every node's fallback store forgets it, found here or not */
-	af_core_publish("unban %s", key);
-	return op.u.ban_del.found ? 1 : 0;
-}
-
-int af_core_ban_list(af_ban_cb cb, void *arg)
-{
-	af_store_t *s = af_core_store();
-
-	return s->ops->ban_list(s, cb, arg, af_now_ms());
 }

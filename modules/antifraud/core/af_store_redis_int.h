@@ -82,7 +82,8 @@ typedef struct rds_fld {
 
 /* the fields of one op's result that af_rds_parse keeps: a BAN_GET found
  * (6) or a HIST_PUSH with all its records */
-#define RDS_FIELDS (AF_HIST_MAX + 2 > 6 ? AF_HIST_MAX + 2 : 6)
+#define RDS_FIELDS_H (AF_HIST_MAX + 2 > 6 ? AF_HIST_MAX + 2 : 6)
+#define RDS_FIELDS (RDS_FIELDS_H > AF_FIG_N + 1 ? RDS_FIELDS_H : AF_FIG_N + 1)
 
 /* af_store_redis_net.c: the per-process connections */
 void af_rds_enter(rds_guard_t *g, int lock);
@@ -94,6 +95,7 @@ int af_rds_split_hostport(const char *s, size_t len, char *host,
 redisContext *af_rds_open(const af_redis_cfg_t *cfg, int *via_sentinel,
 		char *err, size_t errlen);
 int af_rds_is(const redisReply *r, const char *s);
+const char *af_rds_why(const redisContext *c, const redisReply *r);
 int af_rds_setup(redisContext *c, const af_redis_cfg_t *cfg, int role,
 		int select, rds_conn_t *slot, char *err, size_t errlen);
 rds_conn_t *af_rds_get(const af_store_redis_t *st, char *err, size_t errlen);

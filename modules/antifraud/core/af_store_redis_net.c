@@ -282,6 +282,15 @@ int af_rds_is(const redisReply *r, const char *s)
 		   && r->len == strlen(s) && strcasecmp(r->str, s) == 0;
 }
 
+/* Why command's reply r on c is not what was wanted: the connection's
+ * error (r NULL), the error reply, or "unexpected reply". */
+const char *af_rds_why(const redisContext *c, const redisReply *r)
+{
+	if(!r)
+		return c->errstr;
+	return r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply";
+}
+
 /* Copies a SCRIPT LOAD reply into sha; 0, or -1 when it is not one. */
 static int rds_take_sha(const redisReply *r, char *sha)
 {
@@ -547,9 +556,7 @@ redisReply *af_rds_eval(rds_conn_t *slot, int list, int argc, char *err,
 				slot->c, "SCRIPT LOAD %s", list ? af_rds_lua_list : af_rds_lua_exec);
 		if(!r || rds_take_sha(r, sha) < 0) {
 			af_rds_err(err, errlen, "SCRIPT LOAD: %s",
-					!r ? slot->c->errstr
-					   : r->type == REDIS_REPLY_ERROR ? r->str
-													  : "unexpected reply");
+					af_rds_why(slot->c, r));
 			if(r)
 				freeReplyObject(r);
 			return NULL;
@@ -629,9 +636,7 @@ int af_store_redis_ping(af_store_t *s, char *err, size_t errlen)
 			rc = 0;
 		} else {
 			snprintf(why, sizeof(why), "PING: %s",
-					!r ? slot->c->errstr
-					   : r->type == REDIS_REPLY_ERROR ? r->str
-													  : "unexpected reply");
+					af_rds_why(slot->c, r));
 			af_rds_fail(slot, why);
 		}
 		if(r)

@@ -38,9 +38,7 @@ int af_store_redis_publish(af_store_t *s, const char *msg, size_t len)
 			rc = r->integer > INT_MAX ? INT_MAX : (int)r->integer;
 		} else {
 			snprintf(why, sizeof(why), "PUBLISH: %s",
-					!r ? slot->c->errstr
-					   : r->type == REDIS_REPLY_ERROR ? r->str
-													  : "unexpected reply");
+					af_rds_why(slot->c, r));
 			af_rds_fail(slot, why);
 		}
 		if(r)
@@ -97,9 +95,7 @@ int af_store_redis_subscribe(af_store_t *s,
 	if(!r || r->type != REDIS_REPLY_ARRAY || r->elements < 1
 			|| !af_rds_is(r->element[0], "subscribe")) {
 		snprintf(err, sizeof(err), "SUBSCRIBE: %s",
-				!r ? c->errstr
-				   : r->type == REDIS_REPLY_ERROR ? r->str
-												  : "unexpected reply");
+				af_rds_why(c, r));
 		if(r)
 			freeReplyObject(r);
 		goto fail;

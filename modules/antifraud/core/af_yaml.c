@@ -12,27 +12,32 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include "af_yaml.h"
 
 int af_yl_err(af_yl_t *c, const yaml_node_t *n, const char *fmt, ...)
 {
+	char msg[1024];
 	va_list ap;
 	size_t len;
 	int k;
 
-	k = snprintf(c->err, c->errlen, "%s:%lu: ", c->file,
+	if(!c->err || c->errlen == 0)
+		return -1;
+	k = snprintf(msg, sizeof(msg), "%s:%lu: ", c->file,
 			n ? (unsigned long)n->start_mark.line + 1 : 1UL);
 	len = k > 0 ? (size_t)k : 0;
-	if(c->plen && len < c->errlen) {
-		k = snprintf(c->err + len, c->errlen - len, "%s: ", c->path);
+	if(c->plen && len < sizeof(msg)) {
+		k = snprintf(msg + len, sizeof(msg) - len, "%s: ", c->path);
 		len += k > 0 ? (size_t)k : 0;
 	}
-	if(len < c->errlen) {
+	if(len < sizeof(msg)) {
 		va_start(ap, fmt);
-		vsnprintf(c->err + len, c->errlen - len, fmt, ap);
+		vsnprintf(msg + len, sizeof(msg) - len, fmt, ap);
 		va_end(ap);
 	}
+	af_escape(c->err, c->errlen, msg, strlen(msg), sizeof(msg));
 	return -1;
 }
 
@@ -183,6 +188,21 @@ int af_yl_bool(af_yl_t *c, const yaml_node_t *n, int *v)
 			AF_YL_SHOWN(AF_YL_LEN(n)), s);
 }
 
+/*
+ * Counts count items of node n against the load's budget. Returns 0, or
+ * -1 with the error set.
+ */
+static int af_yl_budget(af_yl_t *c, const yaml_node_t *n, size_t count)
+{
+	c->items += count;
+	if(c->items_max && c->items > c->items_max)
+		return af_yl_err(c, n,
+				"the file reads as more than %zu items: aliases (*name)"
+				" repeat large collections",
+				c->items_max);
+	return 0;
+}
+
 int af_yl_seq(af_yl_t *c, const yaml_node_t *n, size_t *count)
 {
 	*count = 0;
@@ -192,6 +212,10 @@ int af_yl_seq(af_yl_t *c, const yaml_node_t *n, size_t *count)
 		return af_yl_err(c, n, "expected a sequence, got %s", af_yl_kind(n));
 	*count = (size_t)(n->data.sequence.items.top
 					  - n->data.sequence.items.start);
+	if(af_yl_budget(c, n, *count) < 0) {
+		*count = 0;
+		return -1;
+	}
 	return 0;
 }
 
@@ -225,6 +249,10 @@ int af_yl_names(af_yl_t *c, const yaml_node_t *n, size_t *count)
 		}
 	}
 	*count = (size_t)(n->data.mapping.pairs.top - n->data.mapping.pairs.start);
+	if(af_yl_budget(c, n, *count) < 0) {
+		*count = 0;
+		return -1;
+	}
 	return 0;
 }
 
@@ -254,6 +282,11 @@ int af_yl_map(af_yl_t *c, const yaml_node_t *n, const char *const *names,
 		return 0;
 	if(n->type != YAML_MAPPING_NODE)
 		return af_yl_err(c, n, "expected a mapping, got %s", af_yl_kind(n));
+	if(af_yl_budget(c, n,
+			   (size_t)(n->data.mapping.pairs.top
+						- n->data.mapping.pairs.start))
+			< 0)
+		return -1;
 	for(p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top;
 			p++) {
 		k = af_yl_node(c, p->key);
@@ -356,46 +389,50 @@ int af_yl_compile(af_yl_t *c, const yaml_node_t *n, const char *s,
 }
 
 /*
- * Returns the line (from 1) of byte offset off of file f, for libyaml
- * errors that only give an offset.
+ * Returns the line (from 1) of byte offset off of text s[0..len), for
+ * libyaml errors that only give an offset.
  */
-static unsigned long af_yl_line_at(FILE *f, size_t off)
+static unsigned long af_yl_line_at(const char *s, size_t len, size_t off)
 {
 	unsigned long line = 1;
 	size_t i;
-	int ch;
 
-	if(fseek(f, 0, SEEK_SET) != 0)
-		return 1;
-	for(i = 0; i < off && (ch = getc(f)) != EOF; i++) {
-		if(ch == '\n')
+	for(i = 0; i < off && i < len; i++) {
+		if(s[i] == '\n')
 			line++;
 	}
 	return line;
 }
 
-/* Writes libyaml's error of parser p, reading file f, into the load's err. */
-static void af_yl_yaml_error(af_yl_t *c, yaml_parser_t *p, FILE *f)
+/*
+ * Writes libyaml's error of parser p, reading text s[0..len), into the
+ * load's err.
+ */
+static void af_yl_yaml_error(af_yl_t *c, yaml_parser_t *p, const char *s,
+		size_t len)
 {
+	char msg[512];
 	unsigned long line;
 
 	switch(p->error) {
 		case YAML_MEMORY_ERROR:
-			snprintf(c->err, c->errlen, "%s: out of memory", c->file);
-			return;
+			snprintf(msg, sizeof(msg), "%s: out of memory", c->file);
+			goto out;
 		case YAML_READER_ERROR:
-			line = af_yl_line_at(f, p->problem_offset);
+			line = af_yl_line_at(s, len, p->problem_offset);
 			break;
 		default:
 			line = (unsigned long)p->problem_mark.line + 1;
 			break;
 	}
 	if(p->context)
-		snprintf(c->err, c->errlen, "%s:%lu: YAML: %s: %s", c->file, line,
+		snprintf(msg, sizeof(msg), "%s:%lu: YAML: %s: %s", c->file, line,
 				p->context, p->problem ? p->problem : "error");
 	else
-		snprintf(c->err, c->errlen, "%s:%lu: YAML: %s", c->file, line,
+		snprintf(msg, sizeof(msg), "%s:%lu: YAML: %s", c->file, line,
 				p->problem ? p->problem : "error");
+out:
+	af_escape(c->err, c->errlen, msg, strlen(msg), sizeof(msg));
 }
 
 int af_yl_load(af_yl_t *c, const char *what,
@@ -404,27 +441,25 @@ int af_yl_load(af_yl_t *c, const char *what,
 	yaml_parser_t parser;
 	yaml_document_t doc, extra;
 	yaml_node_t *root2;
-	FILE *f;
+	char *text;
+	size_t len;
 	int rc = -1;
 
-	f = fopen(c->file, "rb");
-	if(!f) {
-		snprintf(c->err, c->errlen, "%s: %s", c->file, strerror(errno));
+	if(af_file_read(c->file, c->kind, &text, &len, c->err, c->errlen) < 0)
 		return -1;
-	}
 	if(!yaml_parser_initialize(&parser)) {
 		snprintf(c->err, c->errlen, "%s: out of memory", c->file);
-		fclose(f);
+		free(text);
 		return -1;
 	}
-	yaml_parser_set_input_file(&parser, f);
+	yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
 	if(!yaml_parser_load(&parser, &doc)) {
-		af_yl_yaml_error(c, &parser, f);
+		af_yl_yaml_error(c, &parser, text, len);
 		goto done_parser;
 	}
 	/* one document only: a second one is refused, not ignored */
 	if(!yaml_parser_load(&parser, &extra)) {
-		af_yl_yaml_error(c, &parser, f);
+		af_yl_yaml_error(c, &parser, text, len);
 		goto done_doc;
 	}
 	root2 = yaml_document_get_root_node(&extra);
@@ -437,6 +472,10 @@ int af_yl_load(af_yl_t *c, const char *what,
 	if(root2)
 		goto done_doc;
 
+	c->items = 0;
+	c->items_max = AF_YL_EXPAND
+						   * (size_t)(doc.nodes.top - doc.nodes.start)
+				   + AF_YL_EXPAND_MIN;
 	c->doc = &doc;
 	rc = build(c, arg);
 	c->doc = NULL;
@@ -445,6 +484,6 @@ done_doc:
 	yaml_document_delete(&doc);
 done_parser:
 	yaml_parser_delete(&parser);
-	fclose(f);
+	free(text);
 	return rc;
 }

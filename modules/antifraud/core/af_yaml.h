@@ -22,8 +22,11 @@
 #include <pcre2.h>
 #include <yaml.h>
 #include "af_arena.h"
+#include "af_file.h"
 
-#define AF_YL_SHOW 80 /* bytes of a value quoted in a message */
+#define AF_YL_SHOW AF_EXCERPT_MAX /* bytes of a value quoted in a message */
+#define AF_YL_EXPAND 4         /* items read per node of the document */
+#define AF_YL_EXPAND_MIN 4096  /* ... plus these */
 
 /* The text of a scalar node, and how much of it a message quotes. */
 #define AF_YL_TEXT(n) ((const char *)(n)->data.scalar.value)
@@ -33,6 +36,7 @@
 /* what a load carries from node to node */
 typedef struct af_yl {
 	const char *file;            /* the file, as named by the caller */
+	af_file_kind_t kind;         /* its kind, for the size limit */
 	yaml_document_t *doc;        /* set while the document is read */
 	af_arena_t *arena;           /* what is built, and compiled patterns */
 	pcre2_compile_context *cctx; /* in the arena; NULL until needed */
@@ -40,12 +44,15 @@ typedef struct af_yl {
 	size_t errlen;
 	char path[256]; /* key path of the node being read, for messages */
 	size_t plen;
+	size_t items;     /* items and pairs of collections read so far */
+	size_t items_max; /* more is an alias expansion (af_yl_load()) */
 } af_yl_t;
 
 /*
  * Writes "file:line: key.path: message" into the load's err, the line
- * being that of node n (the first line when n is NULL). Returns -1, so
- * that callers can return its result.
+ * being that of node n (the first line when n is NULL), every byte
+ * outside printable ASCII escaped (af_escape()). Returns -1, so that
+ * callers can return its result.
  */
 int af_yl_err(af_yl_t *c, const yaml_node_t *n, const char *fmt, ...)
 		__attribute__((format(printf, 3, 4)));
@@ -104,7 +111,10 @@ int af_yl_bool(af_yl_t *c, const yaml_node_t *n, int *v);
 
 /*
  * Checks that n is a sequence, or a null (an empty one). Stores the
- * number of items in *count. Returns 0, or -1 with the error set.
+ * number of items in *count. Returns 0, or -1 with the error set. Like
+ * af_yl_names() and af_yl_map(), it counts the items against the load's
+ * budget: aliases (*name) that make a small file read as a huge one are
+ * refused.
  */
 int af_yl_seq(af_yl_t *c, const yaml_node_t *n, size_t *count);
 
@@ -155,10 +165,13 @@ int af_yl_compile(af_yl_t *c, const yaml_node_t *n, const char *s,
 		size_t len, uint32_t options, pcre2_code **code);
 
 /*
- * Reads the file c->file (c->err and c->errlen set, the rest zero) as one
- * YAML document and calls build(c, arg) on it, c->doc set. A second
- * document is refused: "the <what> must be one document". Returns what
- * build returned, or -1 with the error set.
+ * Reads the file c->file of kind c->kind (c->err and c->errlen set, the
+ * rest zero; read with af_file_read()) as one YAML document and calls build(c, arg) on it, c->doc set. A second
+ * document is refused: "the <what> must be one document". The items
+ * and pairs read may be at most AF_YL_EXPAND times the nodes of the
+ * document (plus AF_YL_EXPAND_MIN): more comes from aliases repeating
+ * large collections. Returns what build returned, or -1 with the error
+ * set.
  */
 int af_yl_load(af_yl_t *c, const char *what,
 		int (*build)(af_yl_t *, void *), void *arg);

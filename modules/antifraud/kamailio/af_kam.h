@@ -19,6 +19,8 @@
 
 /* the host implementation for Kamailio (shm, clock, log) */
 extern const af_host_t af_kam_host;
+/* the same with heap memory, for kamailio -c (no shared memory yet) */
+extern const af_host_t af_kam_check_host;
 
 /* extracts what the checks need from msg; returns 0, -1 when msg is
  * not a request */
@@ -58,10 +60,11 @@ void af_kam_outcome_timer(void);
  * af_kam_verdict_init finds the event route (mod_init); a check writes
  * its verdict in af_kam_verdict_slot() or anywhere; af_kam_announce keeps
  * it as this process's last verdict and raises
- * event_route[antifraud:alert] for msg when it alerts or blocks, unless
- * af_alert_admit suppresses it (req: the request, for the alert's
- * subject); returns its rc */
+ * event_route[antifraud:alert] for msg (request req) when it alerts or
+ * blocks, unless af_alert.h suppresses it (returns its rc); af_kam_run_event runs event route rt (an index in event_rt)
+ * on msg as a route of route_type */
 void af_kam_verdict_init(int alert_event);
+void af_kam_run_event(int rt, struct sip_msg *msg, int route_type);
 af_verdict_t *af_kam_verdict_slot(void);
 int af_kam_announce(
 		struct sip_msg *msg, const af_request_t *req, const af_verdict_t *v);

@@ -28,7 +28,6 @@
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 #include <string.h>
-#include <unistd.h>
 #include "core/dprint.h"
 #include "core/fmsg.h"
 #include "core/mem/shm_mem.h"
@@ -43,8 +42,9 @@ typedef struct af_kam_call {
 	int released;        /* the ticket's slots went back */
 	int has_ticket;
 	int slot;            /* index in the live table, -1 none */
-	int guard_pid;       /* the timer process ending this call */
-	struct dlg_cell *dlg; /* while the dialog lives (live table only) */
+	struct dlg_cell *dlg; /* a reference to the dialog, held while an
+						   * answered call with a limit is up, so that
+						   * the guard can end it */
 	af_dest_ticket_t t;
 	af_call_t c;
 } af_kam_call_t;
@@ -117,7 +117,7 @@ static void live_drop(af_kam_call_t *k)
 }
 
 /* puts k (answered, with a limit) in the live table (under the lock) */
-static void live_put(af_kam_call_t *k, struct dlg_cell *dlg)
+static void live_put(af_kam_call_t *k)
 {
 	uint64_t dl = af_call_deadline(&k->c);
 	int i, j;
@@ -130,7 +130,6 @@ static void live_put(af_kam_call_t *k, struct dlg_cell *dlg)
 			live->deadline[i] = dl;
 			live_call[i] = k;
 			k->slot = i;
-			k->dlg = dlg;
 			live->used++;
 			live->next = (i + 1) % live->n;
 			return;
@@ -195,8 +194,11 @@ static void call_end(af_kam_call_t *k, int code)
 	af_verdict_t v;
 	int with_ticket;
 
+	struct dlg_cell *d;
+
 	af_lock(&live->lock);
 	live_drop(k);
+	d = k->dlg;
 	k->dlg = NULL;
 	c = k->c;
 	k->c.flags |= AF_CALL_ENDED;
@@ -204,6 +206,8 @@ static void call_end(af_kam_call_t *k, int code)
 	k->released = 1;
 	t = k->t;
 	af_unlock(&live->lock);
+	if(d)
+		dlgb.release_dlg(d);
 	if(!(c.flags & AF_CALL_FOLLOWED) || (c.flags & AF_CALL_ENDED)) {
 		if(with_ticket)
 			af_dest_release(&t);
@@ -229,7 +233,8 @@ static void dlg_event(
 {
 	af_kam_call_t *k =
 			params && params->param ? (af_kam_call_t *)*params->param : NULL;
-	int code;
+	struct dlg_cell *d;
+	int code, want;
 
 	if(!k)
 		return;
@@ -246,8 +251,25 @@ static void dlg_event(
 		case DLGCB_CONFIRMED:
 			af_lock(&live->lock);
 			af_call_answer(&k->c, af_now_ms());
-			live_put(k, dlg);
+			want = type == DLGCB_CONFIRMED && !k->dlg
+				   && !(k->c.flags & AF_CALL_ENDED) && af_call_deadline(&k->c);
 			af_unlock(&live->lock);
+			/* the ACK: a reference to the dialog (its context is set)
+			 * for the guard to end the call with */
+			d = want && params->req ? dlgb.get_dlg(params->req) : NULL;
+			if(d && d != dlg) {
+				dlgb.release_dlg(d);
+				d = NULL;
+			}
+			af_lock(&live->lock);
+			if(d && !k->dlg && !(k->c.flags & AF_CALL_ENDED)) {
+				k->dlg = d;
+				d = NULL;
+			}
+			live_put(k);
+			af_unlock(&live->lock);
+			if(d)
+				dlgb.release_dlg(d);
 			break;
 		case DLGCB_FAILED:
 			code = reply_code(params);
@@ -268,12 +290,6 @@ static void call_free(void *p)
 
 	if(!k)
 		return;
-	if(k->guard_pid == getpid()) {
-		/* destroyed from inside the guard's own terminate (same
-		 * process, lock held): the guard frees it */
-		k->guard_pid = -1;
-		return;
-	}
 	call_end(k, 200);
 	shm_free(k);
 }
@@ -294,7 +310,6 @@ static af_kam_call_t *attach(struct dlg_cell *dlg, const af_kam_call_t *k)
 	*o = *k;
 	o->slot = -1;
 	o->dlg = NULL;
-	o->guard_pid = 0;
 	if(o->c.flags & AF_CALL_FOLLOWED)
 		types |= DLGCB_RESPONSE_FWDED | DLGCB_CONFIRMED_NA
 				 | DLGCB_CONFIRMED;
@@ -424,7 +439,9 @@ void af_kam_dlg_guard(void)
 	uint64_t now = af_now_ms();
 	af_verdict_t v;
 	af_kam_call_t *k, copy;
-	int i, end;
+	af_dest_ticket_t t;
+	struct dlg_cell *dlg;
+	int i, end, rel;
 
 	if(!live || !live->used)
 		return;
@@ -444,38 +461,32 @@ void af_kam_dlg_guard(void)
 		k->slot = -1;
 		copy = *k;
 		end = v.rc == AF_RC_BLOCK && k->dlg;
-		if(end) {
-			LM_NOTICE("analytics: ending the call of %s to %s: %s\n",
-					k->c.caller, k->c.number, v.detail);
-			/* the lock is held through terminate_dlg: the dialog
-			 * cannot be destroyed (call_free) meanwhile */
-			k->guard_pid = getpid();
-			if(dlgb.terminate_dlg(k->dlg, NULL) < 0)
-				LM_ERR("analytics: the dialog module could not end the"
-					   " call of %s\n",
-						k->c.caller);
-			else
-				af_core_count(AF_ST_CALLS_TERMINATED);
-			if(k->guard_pid == -1) {
-				/* destroyed meanwhile, by this process */
-				af_unlock(&live->lock);
-				call_end(&copy, 200);
-				shm_free(k);
-				call_announce(&copy, &v);
-				continue;
-			}
-			k->guard_pid = 0;
-			/* its slots go back now, not when the BYEs are answered */
-			if(k->has_ticket && !k->released) {
-				k->released = 1;
-				af_unlock(&live->lock);
-				af_dest_release(&k->t);
-			} else {
-				af_unlock(&live->lock);
-			}
-		} else {
+		if(!end) {
 			af_unlock(&live->lock);
+			call_announce(&copy, &v);
+			continue;
 		}
+		/* the reference is the guard's now */
+		dlg = k->dlg;
+		k->dlg = NULL;
+		rel = k->has_ticket && !k->released;
+		k->released = 1;
+		t = k->t;
+		af_unlock(&live->lock);
 		call_announce(&copy, &v);
+		LM_NOTICE("analytics: ending the call of %s to %s: %s\n",
+				copy.c.caller, copy.c.number, v.detail);
+		/* without the lock: the dialog module runs this call's
+		 * callbacks from inside (DLGCB_TERMINATED) */
+		if(dlgb.terminate_dlg(dlg, NULL) < 0)
+			LM_ERR("analytics: the dialog module could not end the call"
+				   " of %s\n",
+					copy.c.caller);
+		else
+			af_core_count(AF_ST_CALLS_TERMINATED);
+		dlgb.release_dlg(dlg);
+		/* its slots go back now, not when the BYEs are answered */
+		if(rel)
+			af_dest_release(&t);
 	}
 }

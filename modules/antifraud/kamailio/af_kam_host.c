@@ -5,6 +5,7 @@
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <time.h>
 #include "core/dprint.h"
 #include "core/mem/shm_mem.h"
@@ -77,6 +78,21 @@ static void kam_vlog(int level, const char *fmt, va_list ap)
 const af_host_t af_kam_host = {
 	.shm_alloc = kam_shm_alloc,
 	.shm_free = kam_shm_free,
+	.now_ms = kam_now_ms,
+	.vlog = kam_vlog,
+	.log_enabled = kam_log_enabled,
+};
+
+/* plain heap memory: a rule file checked under kamailio -c, before
+ * shared memory exists */
+static void *kam_heap_alloc(size_t size)
+{
+	return malloc(size);
+}
+
+const af_host_t af_kam_check_host = {
+	.shm_alloc = kam_heap_alloc,
+	.shm_free = free,
 	.now_ms = kam_now_ms,
 	.vlog = kam_vlog,
 	.log_enabled = kam_log_enabled,

@@ -34,24 +34,31 @@ void af_kam_verdict_init(int alert_event)
 		af_alert_rt = -1;
 }
 
+/* Runs event_route rt (an index in event_rt) on msg as a route of type
+ * route_type, restoring the current type after. */
+void af_kam_run_event(int rt, struct sip_msg *msg, int route_type)
+{
+	struct run_act_ctx ctx;
+	int rtb;
+
+	rtb = get_route_type();
+	set_route_type(route_type);
+	init_run_actions_ctx(&ctx);
+	run_top_route(event_rt.rlist[rt], msg, &ctx);
+	set_route_type(rtb);
+}
+
 /* runs event_route[antifraud:alert] for msg with the verdict v (in
  * $antifraud), unless it repeats a recent alert or the node-wide alert
  * rate is exceeded (af_alert.h) */
 static void af_raise_alert(
 		struct sip_msg *msg, const af_request_t *req, af_verdict_t *v)
 {
-	struct run_act_ctx ctx;
-	int rtb;
-
 	if(af_alert_rt < 0 || !af_alert_event)
 		return;
 	if(!af_alert_admit(v, req, af_now_ms()))
 		return;
-	rtb = get_route_type();
-	set_route_type(REQUEST_ROUTE);
-	init_run_actions_ctx(&ctx);
-	run_top_route(event_rt.rlist[af_alert_rt], msg, &ctx);
-	set_route_type(rtb);
+	af_kam_run_event(af_alert_rt, msg, REQUEST_ROUTE);
 }
 
 /* This process's last verdict, for a check to write in place (it is
@@ -63,8 +70,8 @@ af_verdict_t *af_kam_verdict_slot(void)
 
 /*
  * Keeps v as this process's last verdict (v may be the slot itself) and
- * raises event_route[antifraud:alert] for msg when v alerts or blocks.
- * Returns v->rc.
+ * raises event_route[antifraud:alert] for msg (request req) when v
+ * alerts or blocks. Returns v->rc.
  */
 int af_kam_announce(
 		struct sip_msg *msg, const af_request_t *req, const af_verdict_t *v)
@@ -124,8 +131,7 @@ static const struct {
 		{"international", AF_PV_INTERNATIONAL},
 		{"concurrent", AF_PV_CONC_TOTAL},
 		{"concurrent_caller", AF_PV_CONC_CALLER}, {"redis", AF_PV_REDIS},
-		{"suppressed", AF_PV_SUPPRESSED},
-		{0, 0}};
+		{"suppressed", AF_PV_SUPPRESSED}, {0, 0}};
 
 /* parses the name of $antifraud(name) */
 int af_kam_pv_parse_name(pv_spec_t *sp, str *in)
@@ -147,7 +153,7 @@ int af_kam_pv_parse_name(pv_spec_t *sp, str *in)
 		   " country, continent, asn, score, banned, ban_reason, fingerprint,"
 		   " signature, shape, profile, number, dest_country, dest_zone,"
 		   " dest_class, dest_risk, international, concurrent,"
-		   " concurrent_caller, redis or suppressed\n",
+		   " concurrent_caller or redis\n",
 			in->len, in->s);
 	return -1;
 }
@@ -201,10 +207,10 @@ int af_kam_pv_get(struct sip_msg *msg, pv_param_t *param, pv_value_t *res)
 			return pv_str(msg, param, res, af_last.geo.continent);
 		case AF_PV_ASN:
 			return pv_get_sintval(msg, param, res, (int)af_last.geo.asn);
-		case AF_PV_SUPPRESSED:
-			return pv_get_uintval(msg, param, res, af_last.suppressed);
 		case AF_PV_SCORE:
 			return pv_get_sintval(msg, param, res, (int)af_last.score);
+		case AF_PV_SUPPRESSED:
+			return pv_get_uintval(msg, param, res, af_last.suppressed);
 		case AF_PV_BANNED:
 			return pv_get_sintval(msg, param, res, af_last.banned);
 		case AF_PV_BAN_REASON:

@@ -593,9 +593,9 @@ rpc_export_t af_kam_rpc_cmds[] = {
 	{"antifraud.analytics", af_kam_rpc_analytics, af_kam_rpc_analytics_doc,
 		0},
 	{"antifraud.analytics_top", af_kam_rpc_analytics_top,
-		af_kam_rpc_analytics_top_doc, 0},
+		af_kam_rpc_analytics_top_doc, RET_ARRAY},
 	{"antifraud.analytics_stats", af_kam_rpc_analytics_stats,
-		af_kam_rpc_analytics_stats_doc, 0},
+		af_kam_rpc_analytics_stats_doc, RET_ARRAY},
 	{0, 0, 0, 0}
 };
 /* clang-format on */

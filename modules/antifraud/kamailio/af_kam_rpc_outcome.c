@@ -193,8 +193,6 @@ void af_kam_rpc_analytics_top(rpc_t *rpc, void *ctx)
 	static af_outcome_top_t top[100];
 	str metric = STR_NULL, kind = STR_NULL;
 	int n = 10, m = AF_TOP_ATTEMPTS, s = AF_SUBJ_CALLER, got, i;
-	void *list;
-
 	rpc->scan(ctx, "*SSd", &metric, &kind, &n);
 	if(metric.len > 0
 			&& (m = af_top_metric_parse(metric.s, (size_t)metric.len)) < 0) {
@@ -214,11 +212,9 @@ void af_kam_rpc_analytics_top(rpc_t *rpc, void *ctx)
 		return;
 	}
 	got = af_outcome_top((af_subject_t)s, (af_top_metric_t)m, top, n);
-	if(rpc->add(ctx, "[", &list) < 0)
-		return;
 	for(i = 0; i < got; i++) {
 		void *item;
-		if(rpc->array_add(list, "{", &item) < 0)
+		if(rpc->add(ctx, "{", &item) < 0)
 			return;
 		rpc->struct_add(item, "ss", "kind", af_subject_name(top[i].kind),
 				"name", top[i].name);
@@ -243,18 +239,16 @@ void af_kam_rpc_analytics_stats(rpc_t *rpc, void *ctx)
 	str all = STR_NULL;
 	char a[32], b[32], c[32], d[32], e[32], f[32], g[32], k[32];
 	int dt, hr, show_all;
-	void *list, *item;
+	void *item;
 
 	show_all = rpc->scan(ctx, "*S", &all) == 1 && all.len == 3
 			   && memcmp(all.s, "all", 3) == 0;
-	if(rpc->add(ctx, "[", &list) < 0)
-		return;
 	for(dt = 0; dt < 2; dt++)
 		for(hr = 0; hr < 24; hr++) {
 			af_outcome_slot_stat(dt, hr, &st);
 			if(!st.samples && !st.mix_windows && !show_all)
 				continue;
-			if(rpc->array_add(list, "{", &item) < 0)
+			if(rpc->add(ctx, "{", &item) < 0)
 				return;
 			rpc->struct_add(item, "sddssssssssdd", "day", day[dt], "hour", hr,
 					"samples", (int)st.samples, "attempts_mean",

@@ -8,6 +8,7 @@
  * Copyright (C) 2026 antifraud authors
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
+#include <stdio.h>
 #include <string.h>
 #include "core/sr_module.h"
 #include "core/dprint.h"
@@ -22,6 +23,9 @@
 #include "core/pt.h"
 #include "core/fmsg.h"
 #include "core/cfg/cfg_struct.h"
+#include "core/globals.h"
+#include "core/mem/mem.h"
+#include "af_file.h"
 #include "af_kam.h"
 
 MODULE_VERSION
@@ -53,6 +57,8 @@ static int *af_redis_event_pending;
 
 static int mod_init(void);
 static int child_init(int rank);
+static int af_set_config(modparam_t type, void *val);
+static int af_set_file_size_limits(modparam_t type, void *val);
 static void mod_destroy(void);
 static int w_af_check_source(struct sip_msg *msg, char *profile, char *p2);
 static int w_af_check_fingerprint(
@@ -82,7 +88,9 @@ static cmd_export_t cmds[] = {
 };
 
 static param_export_t params[] = {
-	{"config", PARAM_STRING, &af_config},
+	{"config", PARAM_STRING | PARAM_USE_FUNC, (void *)af_set_config},
+	{"file_size_limits", PARAM_STRING | PARAM_USE_FUNC,
+		(void *)af_set_file_size_limits},
 	{"shm_entries", PARAM_INT, &af_shm_entries},
 	{"shm_stripes", PARAM_INT, &af_shm_stripes},
 	{"reload_min_interval", PARAM_INT, &af_reload_min_interval},
@@ -191,9 +199,7 @@ static void af_redis_changed(int up, const char *why)
  * faked message (there is no request behind a breaker change) */
 static void af_redis_announce(int up)
 {
-	struct run_act_ctx ctx;
 	sip_msg_t *fmsg;
-	int rtb;
 
 	LM_NOTICE("redis: %s\n", up ? "up again" : "down");
 	if(af_redis_rt < 0)
@@ -201,11 +207,7 @@ static void af_redis_announce(int up)
 	fmsg = faked_msg_next();
 	if(!fmsg)
 		return;
-	rtb = get_route_type();
-	set_route_type(EVENT_ROUTE);
-	init_run_actions_ctx(&ctx);
-	run_top_route(event_rt.rlist[af_redis_rt], fmsg, &ctx);
-	set_route_type(rtb);
+	af_kam_run_event(af_redis_rt, fmsg, EVENT_ROUTE);
 }
 
 static void af_kam_timer(unsigned int ticks, void *param)
@@ -280,6 +282,66 @@ static int af_redis_config(af_redis_cfg_t *rc, af_core_cfg_t *cfg)
 	cfg->redis = rc;
 	cfg->redis_fallback = (af_fallback_t)fb;
 	cfg->redis_retry_ms = (uint32_t)af_redis_retry_interval;
+	return 0;
+}
+
+/*
+ * Under kamailio -c (config_check) Kamailio parses the script and exits
+ * before mod_init: the rule file is validated here, when its parameter
+ * is read, with the module's loader. Prints "file:line: what" on
+ * standard error too, as -c reports there. Returns 0, or -1 to fail the
+ * check.
+ */
+static int af_check_rules(void)
+{
+	const af_host_t *prev = af_host;
+	char err[1024], sum[256];
+	af_rules_t *r;
+
+	af_host_set(&af_kam_check_host);
+	r = af_rules_load(af_config, err, sizeof(err));
+	if(r) {
+		af_rules_summary(r, sum, sizeof(sum));
+		af_rules_free(r);
+	}
+	af_host_set(prev);
+	if(!r) {
+		LM_ERR("rule file: %s\n", err);
+		if(!log_stderr)
+			fprintf(stderr, "antifraud: %s\n", err);
+		return -1;
+	}
+	LM_INFO("rule file %s: ok: %s\n", af_config, sum);
+	if(!log_stderr)
+		fprintf(stderr, "antifraud: %s: ok: %s\n", af_config, sum);
+	return 0;
+}
+
+/* modparam config: the rule file; checked at once under kamailio -c */
+static int af_set_config(modparam_t type, void *val)
+{
+	size_t len = strlen((const char *)val);
+	char *copy;
+
+	copy = pkg_malloc(len + 1);
+	if(!copy) {
+		PKG_MEM_ERROR;
+		return -1;
+	}
+	memcpy(copy, val, len + 1);
+	af_config = copy;
+	return config_check ? af_check_rules() : 0;
+}
+
+/* modparam file_size_limits: "kind=MiB,..." (af_file_limits_parse()) */
+static int af_set_file_size_limits(modparam_t type, void *val)
+{
+	char err[256];
+
+	if(af_file_limits_parse((const char *)val, err, sizeof(err)) < 0) {
+		LM_ERR("%s\n", err);
+		return -1;
+	}
 	return 0;
 }
 

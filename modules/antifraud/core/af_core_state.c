@@ -1,0 +1,180 @@
+/*
+ * antifraud - the core's state, below the checks: the shared block
+ * (current rule snapshot, statistics), the store the checks use, the
+ * per-process GeoIP handle and the cluster's event channel. The
+ * lifecycle that makes and replaces them is in af_core.c.
+ *
+ * Snapshots live in shared memory and are reference-counted: a check
+ * takes a reference for its duration (one short lock), a reload publishes
+ * a fully built snapshot and drops the old one's base reference, and the
+ * last holder frees it. GeoIP handles are private to each process and
+ * reopened when the snapshot they were opened for is replaced; the new
+ * database is opened before the old one is closed.
+ *
+ * Copyright (C) 2026 antifraud authors
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include "af_core.h"
+#include "af_core_int.h"
+#include "af_host.h"
+#include "af_store_cluster.h"
+#include "af_store_redis.h"
+
+af_core_shared_t *af_core_shm;
+af_store_t *af_core_st;    /* what the checks use */
+af_store_t *af_core_local; /* this node's shm store */
+
+/* per process (Kamailio workers are single-threaded processes) */
+static __thread af_geo_t *geo;
+static __thread uint32_t geo_generation;
+static __thread uint32_t geo_failed_generation;
+
+static const char *const stat_names[AF_ST__COUNT] = {
+#define AF_STAT(id, name) [AF_ST_##id] = name,
+#include "af_table.def"
+#undef AF_STAT
+};
+
+const char *af_stat_name(af_stat_t s)
+{
+	return (unsigned)s < AF_ST__COUNT ? stat_names[s] : "unknown";
+}
+
+void af_core_count(af_stat_t s)
+{
+	if(af_core_shm)
+		__atomic_add_fetch(&af_core_shm->stats[s], 1, __ATOMIC_RELAXED);
+}
+
+void af_core_count_reasons(af_reasons_t mask)
+{
+	int i;
+
+	if(!af_core_shm)
+		return;
+	for(i = 0; i < AF_R__COUNT; i++)
+		if(mask & AF_REASON_BIT(i))
+			__atomic_add_fetch(&af_core_shm->reasons[i], 1, __ATOMIC_RELAXED);
+}
+
+uint64_t af_core_stat(af_stat_t s)
+{
+	return af_core_shm ? __atomic_load_n(&af_core_shm->stats[s], __ATOMIC_RELAXED) : 0;
+}
+
+uint64_t af_core_reason_count(af_reason_t r)
+{
+	return af_core_shm ? __atomic_load_n(&af_core_shm->reasons[r], __ATOMIC_RELAXED)
+				  : 0;
+}
+
+af_geo_t *af_core_geo(const af_rules_t *r)
+{
+	af_geo_t *g;
+	char why[256];
+
+	if(!r->geo_country_db && !r->geo_asn_db)
+		return NULL;
+	if(geo && geo_generation == r->generation)
+		return geo;
+	if(geo_failed_generation == r->generation)
+		return geo; /* already tried: keep the old one */
+	g = af_geo_open(r->geo_country_db, r->geo_asn_db, why, sizeof(why));
+	if(!g) {
+		AF_ERR("geoip: %s; keeping the database opened before\n", why);
+		geo_failed_generation = r->generation;
+		return geo;
+	}
+	af_geo_close(geo);
+	geo = g;
+	geo_generation = r->generation;
+	return geo;
+}
+
+af_rules_t *af_core_acquire(void)
+{
+	af_rules_t *r;
+
+	af_lock(&af_core_shm->lock);
+	r = af_core_shm->current;
+	__atomic_add_fetch(&r->refs, 1, __ATOMIC_RELAXED);
+	af_unlock(&af_core_shm->lock);
+	return r;
+}
+
+void af_core_release(af_rules_t *r)
+{
+	if(r && __atomic_sub_fetch(&r->refs, 1, __ATOMIC_ACQ_REL) == 0)
+		af_rules_free(r);
+}
+
+/* publishes r as the current snapshot, drops the old one and returns
+ * r's generation */
+uint32_t af_core_set_current(af_rules_t *r)
+{
+	af_rules_t *old;
+	uint32_t gen;
+
+	r->refs = 1; /* the base reference, held by af_core_shm->current */
+	af_lock(&af_core_shm->lock);
+	old = af_core_shm->current;
+	gen = r->generation = ++af_core_shm->generation;
+	af_core_shm->current = r;
+	af_unlock(&af_core_shm->lock);
+	af_core_release(old);
+	return gen;
+}
+
+af_store_t *af_core_store(void)
+{
+	return af_core_st;
+}
+
+af_store_t *af_core_local_store(void)
+{
+	return af_core_local;
+}
+
+int af_core_clustered(void)
+{
+	return af_core_st && af_core_st != af_core_local;
+}
+
+int af_core_publish(const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+	int n, m;
+
+	if(!af_core_clustered())
+		return 0;
+	n = snprintf(msg, sizeof(msg), "%016llx ",
+			(unsigned long long)af_core_shm->node_id);
+	va_start(ap, fmt);
+	m = vsnprintf(msg + n, sizeof(msg) - (size_t)n, fmt, ap);
+	va_end(ap);
+	if(m < 0)
+		return -1;
+	if((size_t)(n + m) >= sizeof(msg))
+		m = (int)(sizeof(msg) - 1 - (size_t)n);
+	if(af_store_redis_publish(af_store_cluster_redis(af_core_st), msg,
+			   (size_t)(n + m))
+			< 0) {
+		AF_WARN("redis: cannot publish '%s' to the other nodes\n", msg + n);
+		return -1;
+	}
+	return 0;
+}
+
+/* Closes this process's GeoIP handle; generations start again at 1 with
+ * the next af_core_init(). */
+void af_core_geo_reset(void)
+{
+	af_geo_close(geo);
+	geo = NULL;
+	geo_generation = 0;
+	geo_failed_generation = 0;
+}
