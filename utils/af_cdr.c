@@ -35,50 +35,21 @@
 #include "af_core.h"
 #include "af_alert.h"
 #include "af_host.h"
+#include "af_host_plain.h"
 #include "af_numplan.h"
 #include "af_outcome.h"
 #include "af_cdr.h"
 
-/* ---- the host: plain memory, the record's clock, stderr */
+/* ---- the host: the core's plain host (malloc, stderr) on the record's
+ * clock */
 
-static uint64_t sim_now;
 static int verbose;
 
-static void *h_alloc(size_t n)
+/* the core's clock: the record's time (never 0: 0 is the real clock) */
+static void set_clock(uint64_t t)
 {
-	return malloc(n);
+	af_host_plain_set_now(t ? t : 1);
 }
-
-static void h_free(void *p)
-{
-	free(p);
-}
-
-static uint64_t h_now(void)
-{
-	return sim_now;
-}
-
-static int h_enabled(int level)
-{
-	return level <= (verbose > 1 ? AF_L_DBG : verbose ? AF_L_INFO : AF_L_WARN);
-}
-
-static void h_vlog(int level, const char *fmt, va_list ap)
-{
-	if(!h_enabled(level))
-		return;
-	fputs("af-cdr: ", stderr);
-	vfprintf(stderr, fmt, ap);
-}
-
-static const af_host_t cdr_host = {
-		.shm_alloc = h_alloc,
-		.shm_free = h_free,
-		.now_ms = h_now,
-		.vlog = h_vlog,
-		.log_enabled = h_enabled,
-};
 
 /* ---- options */
 
@@ -733,7 +704,7 @@ static void tick(uint64_t t)
 	if(t / 60000 == last_tick_s)
 		return;
 	last_tick_s = t / 60000;
-	sim_now = t;
+	set_clock(t);
 	if(t / 1000 >= last_gc_s + AF_CDR_GC_S) {
 		last_gc_s = t / 1000;
 		af_core_timer();
@@ -754,7 +725,7 @@ static void call_end(uint32_t i, int code, uint64_t t)
 	if(l->ended)
 		return;
 	l->ended = 1;
-	sim_now = t;
+	set_clock(t);
 	if(l->intl && st.intl_now)
 		st.intl_now--;
 	if(l->followed) {
@@ -782,7 +753,7 @@ static void event(const ev_t *e)
 	uint64_t dl;
 
 	tick(e->t);
-	sim_now = e->t;
+	set_clock(e->t);
 	switch(e->kind) {
 		case EV_RING:
 			if(l->followed && !l->ended)
@@ -843,7 +814,7 @@ static void attempt(uint32_t ri)
 
 	drain(r->start_ms);
 	tick(r->start_ms);
-	sim_now = r->start_ms;
+	set_clock(r->start_ms);
 	make_request(r, &req, idbuf, sizeof(idbuf));
 	if(opt.source_checks && req.src_ip.family) {
 		/* the proxy's af_check_source first: a block drops the call */
@@ -1606,7 +1577,8 @@ int main(int argc, char **argv)
 	}
 	ctx.files = (const char **)&argv[optind];
 	ctx.n_files = argc - optind;
-	af_host_set(&cdr_host);
+	af_host_plain_init(verbose > 1 ? AF_L_DBG : verbose ? AF_L_INFO : AF_L_WARN,
+			"af-cdr: ");
 	if(opt.rates_path && rates_load(opt.rates_path) < 0)
 		return 2;
 	alerts_out = stdout;
@@ -1666,7 +1638,7 @@ int main(int argc, char **argv)
 	for(i = 0; i < ctx.n_rec; i++)
 		order[i] = (uint32_t)i;
 	qsort(order, ctx.n_rec, sizeof(*order), rec_cmp);
-	sim_now = ctx.n_rec ? ctx.rec[order[0]].start_ms : (uint64_t)time(NULL) * 1000;
+	set_clock(ctx.n_rec ? ctx.rec[order[0]].start_ms : (uint64_t)time(NULL) * 1000);
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.rules_path = opt.rules;
 	cfg.shm_entries = opt.entries;
