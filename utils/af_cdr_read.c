@@ -297,7 +297,7 @@ typedef struct fld {
  * Splits line[0..len) on sep into f[0..max). With quotes, a field may be
  * quoted ("a, b" with "" for a quote; the quotes are removed in place).
  * With esc, a backslash escapes the next byte (db_flatstore) and is
- * removed. Returns the number of fields, -1 on bad quoting, -2 when there
+ * removed; esc 2 also reads db_text's \n, \r and \t. Returns the number of fields, -1 on bad quoting, -2 when there
  * are more than max.
  */
 static int split(char *line, size_t len, char sep, int quotes, int esc,
@@ -331,8 +331,17 @@ static int split(char *line, size_t len, char sep, int quotes, int esc,
 				return -1;
 		} else {
 			while(i < len && line[i] != sep) {
-				if(esc && line[i] == '\\' && i + 1 < len)
+				if(esc && line[i] == '\\' && i + 1 < len) {
 					i++;
+					if(esc == 2 && (line[i] == 'n' || line[i] == 'r'
+										   || line[i] == 't')) {
+						start[o++] = line[i] == 'n'	  ? '\n'
+									 : line[i] == 'r' ? '\r'
+													  : '\t';
+						i++;
+						continue;
+					}
+				}
 				start[o++] = line[i++];
 			}
 		}
@@ -1401,6 +1410,9 @@ int cdr_read_file(cdr_ctx_t *ctx, int file, cdr_format_t fmt)
 				BAD(ctx, file, rd.line, CDR_E_TRUNCATED,
 						"truncated last line (no newline at the end of the"
 						" file)");
+			else if(c == 0)
+				BAD(ctx, file, rd.line, CDR_E_UTF8,
+						"a NUL byte at column %zu", bad);
 			else
 				BAD(ctx, file, rd.line, CDR_E_UTF8,
 						"not UTF-8: byte 0x%02x at column %zu", c, bad);
@@ -1456,7 +1468,8 @@ int cdr_read_file(cdr_ctx_t *ctx, int file, cdr_format_t fmt)
 											 : ACC_FLAT_DEFAULT_EXTRA);
 				}
 				n = split(rd.buf, (size_t)len,
-						fmt == CDR_F_KAM_FLAT ? '|' : ':', 0, 1, f,
+						fmt == CDR_F_KAM_FLAT ? '|' : ':', 0,
+						fmt == CDR_F_KAM_FLAT ? 1 : 2, f,
 						CDR_FIELDS_MAX);
 				if(n < 0 || n != cm.n) {
 					if(rd.no_newline)

@@ -247,6 +247,48 @@ def test_malformed_files_give_clear_errors(month, tmp_path):
     assert p.returncode == 1 and "unknown key 'who'" in p.stderr
 
 
+def test_dbtext_and_hostile_fields_in_json(month, tmp_path):
+    """Kamailio acc through db_text (the header names the columns); callers
+    with quotes, backslashes and control bytes come out as valid JSON."""
+    d, rules, calls, fraud = month
+    t = 1767607200  # Mon 2026-01-05 10:00 UTC
+    db = tmp_path / "acc"
+    rows = ["id(int,auto) method(string) from_tag(string) to_tag(string) "
+            "callid(string) sip_code(string) sip_reason(string) time(int) "
+            "src_user(string) src_domain(string) dst_user(string)"]
+    evil = r'ev"il\\x\tq'   # db_text escapes the backslash and the tab
+    rows.append("1:INVITE:f1:t1:c1\\:x:200:OK:%d:%s:cust.example:"
+                "+37191234567" % (t, evil))
+    rows.append("2:BYE:f1:t1:c1\\:x:200:OK:%d:%s:cust.example:"
+                "+37191234567" % (t + 60, evil))
+    rows.append("3:INVITE:f2:t2:c2:486:Busy:%d:alice:cust.example:"
+                "+493012345678" % (t + 5))
+    rows.append("4:INVITE:f3:t3:c3:200:OK:%d:bob:cust.example:"
+                "+493012345679" % (t + 6))
+    db.write_text("\n".join(rows) + "\n")
+    p, alerts = af_cdr(["-r", rules, str(db)])
+    assert p.returncode == 0, p.stderr
+    assert "records: 3 calls" in p.stderr
+    assert "1 answered INVITE without BYE" in p.stderr
+    assert len(alerts) == 1
+    a = alerts[0]
+    assert a["caller"] == 'ev"il\\x\tq@cust.example', a["caller"]
+    assert a["reasons"] == ["dest_premium"] and a["cdr"]["call_id"] == "c1:x"
+    # a control byte in a CSV field: escaped in the JSON line
+    csvf = tmp_path / "ctl.csv"
+    csvf.write_bytes(b"start,caller,callee\n"
+                     b"2026-01-05 10:00:00,x\x01\x7fy,+37191234567\n")
+    p = subprocess.run([AF_CDR, "-r", rules, "--columns",
+                        "start=start,caller=caller,callee=callee",
+                        str(csvf)], capture_output=True)
+    assert p.returncode == 0, p.stderr
+    assert b"x\\u0001\\u007fy@" in p.stdout
+    assert json.loads(p.stdout)["caller"] == "x\x01\x7fy@"
+    p = subprocess.run([AF_CDR, "-r", rules, "--format", "csv", str(csvf)],
+                       capture_output=True, text=True)
+    assert p.returncode == 1 and "--format csv needs --columns" in p.stderr
+
+
 def test_html_report_renders_with_plots(month, tmp_path):
     d, rules, calls, fraud = month
     path = str(tmp_path / "month.csv")
