@@ -1217,7 +1217,8 @@ static int columns_map(cdr_ctx_t *ctx, csv_map_t *m, const fld_t *h, int nh)
 /* the FreeSWITCH mod_cdr_csv default template: caller_id_name,
  * caller_id_number, destination_number, context, start_stamp,
  * answer_stamp, end_stamp, duration, billsec, hangup_cause, uuid,
- * bleg_uuid, accountcode, read_codec, write_codec */
+ * bleg_uuid, accountcode, read_codec, write_codec (13 to 16 fields:
+ * older templates end at accountcode) */
 static void map_freeswitch(csv_map_t *m)
 {
 	int k;
@@ -1235,7 +1236,7 @@ static void map_freeswitch(csv_map_t *m)
 	m->col[CDR_C_BILLSEC] = 8;
 	m->col[CDR_C_DISPOSITION] = 9;
 	m->col[CDR_C_CALLID] = 10;
-	m->ncols = 15;
+	m->min_cols = 11;
 }
 
 /* Asterisk cdr_csv: accountcode, src, dst, dcontext, clid, channel,
@@ -1342,7 +1343,7 @@ static cdr_format_t detect(char *line, size_t len)
 		for(i = 0; i < n; i++)
 			if(fld_eq(&f[i], "setuptime"))
 				return CDR_F_OPENSIPS;
-		if(n == 15 && looks_time(&f[4]) && looks_time(&f[6]))
+		if(n >= 13 && n <= 16 && looks_time(&f[4]) && looks_time(&f[6]))
 			return CDR_F_FREESWITCH;
 		if(n >= 16 && n <= 18 && looks_time(&f[9]) && looks_time(&f[11]))
 			return CDR_F_ASTERISK;
