@@ -178,8 +178,17 @@ def test_summary_rates_and_suggest(month):
     assert slots["01:00-02:00"] >= 8   # the burst is in the history
     assert y["profiles"]["default"]["dest"]["rates"]["caller_per_minute"] >= 1
     assert y["analytics"]["minutes"]["above"] > 0
-    merged = MONTH_RULES.replace("@GEO_DB@", "x")  # parsed below
-    assert "concurrency" in merged
+    # pasted into the rule file, the module's loader accepts it
+    r = yaml.safe_load(open(rules).read())
+    r["dest"]["concurrency"] = y["dest"]["concurrency"]
+    r["profiles"]["default"]["dest"]["rates"].update(
+        y["profiles"]["default"]["dest"]["rates"])
+    r["analytics"]["minutes"] = y["analytics"]["minutes"]
+    merged = d / "suggested.yaml"
+    merged.write_text(yaml.safe_dump(r))
+    p = subprocess.run([os.path.join(h.ROOT, "build", "af-rules-check"),
+                        str(merged)], capture_output=True, text=True)
+    assert p.returncode == 0, p.stdout + p.stderr
 
 
 def test_malformed_files_give_clear_errors(month, tmp_path):
