@@ -79,6 +79,7 @@ typedef struct welford {
 	double max;
 } welford_t;
 
+/* adds x to the running mean and variance of w (Welford) */
 static void wf_add(welford_t *w, double x)
 {
 	double d = x - w->mean;
@@ -90,6 +91,7 @@ static void wf_add(welford_t *w, double x)
 		w->max = x;
 }
 
+/* the sample standard deviation of w */
 static double wf_sd(const welford_t *w)
 {
 	return w->n > 1 ? sqrt(w->m2 / (double)(w->n - 1)) : 0.0;
@@ -142,6 +144,7 @@ static cdr_ctx_t ctx;
 static FILE *alerts_out;
 static FILE *data_out; /* the alert timeline for the report */
 
+/* the hash of a caller key (pool offsets of user and host) */
 static size_t caller_hash(uint32_t c, uint32_t h)
 {
 	uint64_t x = ((uint64_t)c << 32 | h) * 0x9e3779b97f4a7c15ULL;
@@ -186,6 +189,7 @@ static caller_st_t *caller_get(uint32_t c, uint32_t h)
 	return &st.callers[i];
 }
 
+/* the statistics of country cc ("" or unknown: the last slot) */
 static country_st_t *country_get(const char *cc)
 {
 	if(cc[0] >= 'A' && cc[0] <= 'Z' && cc[1] >= 'A' && cc[1] <= 'Z')
@@ -244,12 +248,14 @@ typedef struct rate_ent {
 static rate_ent_t *rates;
 static size_t n_rates, cap_rates;
 
+/* rate entries by prefix */
 static int rate_cmp(const void *a, const void *b)
 {
 	return strcmp(((const rate_ent_t *)a)->prefix,
 			((const rate_ent_t *)b)->prefix);
 }
 
+/* reads the rate deck (prefix,rate_per_minute); 0, -1 unreadable */
 static int rates_load(const char *path)
 {
 	FILE *f = fopen(path, "r");
@@ -376,6 +382,7 @@ static ev_t *heap;
 static size_t heap_n, heap_cap;
 static uint32_t ev_seq;
 
+/* 1 when a comes before b */
 static int ev_before(const ev_t *a, const ev_t *b)
 {
 	if(a->t != b->t)
@@ -385,6 +392,7 @@ static int ev_before(const ev_t *a, const ev_t *b)
 	return a->seq < b->seq;
 }
 
+/* queues an event of kind at t for live call live; 0, -1 no memory */
 static int ev_push(uint64_t t, int kind, uint32_t live)
 {
 	size_t i;
@@ -407,6 +415,7 @@ static int ev_push(uint64_t t, int kind, uint32_t live)
 	return 0;
 }
 
+/* the first event, taken off the queue (the queue is not empty) */
 static ev_t ev_pop(void)
 {
 	ev_t top = heap[0], last = heap[--heap_n];
@@ -445,6 +454,7 @@ static live_t *lives;
 static uint32_t n_lives, cap_lives, free_live = UINT32_MAX;
 static uint32_t lives_up, lives_peak;
 
+/* a live call slot, zeroed; UINT32_MAX out of memory */
 static uint32_t live_new(void)
 {
 	uint32_t i;
@@ -469,6 +479,7 @@ static uint32_t live_new(void)
 	return i;
 }
 
+/* gives live call slot i back */
 static void live_free(uint32_t i)
 {
 	lives[i].next_free = free_live;
@@ -478,6 +489,7 @@ static void live_free(uint32_t i)
 
 /* ---- output of a verdict */
 
+/* a JSON string of time ms (UTC, ISO 8601 with ms) */
 static void put_time(FILE *out, uint64_t ms)
 {
 	time_t s = (time_t)(ms / 1000);
@@ -489,6 +501,7 @@ static void put_time(FILE *out, uint64_t ms)
 	fprintf(out, "\"%s.%03uZ\"", b, (unsigned)(ms % 1000));
 }
 
+/* ,"key":"s" with s escaped */
 static void put_str(FILE *out, const char *key, const char *s)
 {
 	fprintf(out, ",\"%s\":\"", key);
@@ -496,6 +509,7 @@ static void put_str(FILE *out, const char *key, const char *s)
 	fputc('"', out);
 }
 
+/* ,"key":[reason names of m] */
 static void put_reasons(FILE *out, const char *key, af_reasons_t m)
 {
 	int r, first = 1;
@@ -616,6 +630,7 @@ static void report(af_verdict_t *v, const af_request_t *req,
 	}
 }
 
+/* what a dest verdict is about */
 static void about_dest(about_t *a, const af_verdict_t *v)
 {
 	a->profile = v->dest.profile;
@@ -629,6 +644,7 @@ static void about_dest(about_t *a, const af_verdict_t *v)
 	a->conc_caller = v->dest.conc_caller;
 }
 
+/* what an outcome verdict of call c is about */
 static void about_call(about_t *a, const af_call_t *c)
 {
 	memset(a, 0, sizeof(*a));
@@ -742,6 +758,7 @@ static void call_end(uint32_t i, int code, uint64_t t)
 	}
 }
 
+/* one event of a live call: ring, answer (with its guard), guard, end */
 static void event(const ev_t *e)
 {
 	live_t *l = &lives[e->live];
@@ -962,6 +979,7 @@ static int rec_cmp(const void *a, const void *b)
 
 /* ---- the summary */
 
+/* callers by verdicts, then minutes */
 static int cs_cmp(const void *a, const void *b)
 {
 	const caller_st_t *x = *(caller_st_t *const *)a;
@@ -975,6 +993,7 @@ static int cs_cmp(const void *a, const void *b)
 	return 0;
 }
 
+/* callers by minutes */
 static int cs_min_cmp(const void *a, const void *b)
 {
 	const caller_st_t *x = *(caller_st_t *const *)a;
@@ -985,6 +1004,7 @@ static int cs_min_cmp(const void *a, const void *b)
 	return 0;
 }
 
+/* the callers sorted by cmp, NULL-terminated (malloc) */
 static caller_st_t **callers_sorted(int (*cmp)(const void *, const void *))
 {
 	caller_st_t **v = malloc((st.n + 1) * sizeof(*v));
@@ -1000,6 +1020,7 @@ static caller_st_t **callers_sorted(int (*cmp)(const void *, const void *))
 	return v;
 }
 
+/* "YYYY-MM-DD HH:MM" of ms (UTC) */
 static void fmt_date(uint64_t ms, char *b, size_t n)
 {
 	time_t s = (time_t)(ms / 1000);
@@ -1026,6 +1047,7 @@ static void put_caller(FILE *out, const caller_st_t *c, int width)
 	fprintf(out, "  %-*s", width, b);
 }
 
+/* the summary for an analyst: counts, verdicts, callers, countries */
 static void summary(FILE *out, double run_s, double cpu_s, long rss_kb)
 {
 	char d0[32], d1[32];
@@ -1115,6 +1137,7 @@ static void summary(FILE *out, double run_s, double cpu_s, long rss_kb)
 
 /* ---- --suggest: thresholds from the history */
 
+/* --suggest: thresholds as a YAML fragment, mean + k sd per slot */
 static void suggest(FILE *out)
 {
 	welford_t slot[2][24];
@@ -1224,11 +1247,13 @@ static void suggest(FILE *out)
 
 /* ---- the data for the HTML report */
 
+/* the report data: the head (the alerts follow as they come) */
 static void write_data_head(FILE *out)
 {
 	fprintf(out, "{\"generated_by\":\"af-cdr\",\"k\":%.2f,\n\"alerts\":[\n", opt.k);
 }
 
+/* the report data: hours, slots, countries, callers, totals */
 static void write_data_tail(FILE *out)
 {
 	size_t i;
@@ -1368,6 +1393,7 @@ static int render_html(const char *data, const char *html)
 	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
 }
 
+/* the options */
 static void usage(FILE *out)
 {
 	fprintf(out,
@@ -1415,6 +1441,7 @@ static void usage(FILE *out)
 			"  -v                      log the core's messages\n");
 }
 
+/* "+HH:MM" into seconds; 0, -1 when not one */
 static int parse_offset(const char *s, int64_t *off)
 {
 	int sign = 1, h = 0, m = 0;

@@ -99,6 +99,7 @@ static uint32_t pool_add(cdr_ctx_t *ctx, const char *s, size_t len)
 	return (uint32_t)(ctx->pool_len - len - 1);
 }
 
+/* FNV-1a of s[0..len) */
 static uint64_t hash_bytes(const char *s, size_t len)
 {
 	uint64_t h = 1469598103934665603ULL;
@@ -361,6 +362,7 @@ static int split(char *line, size_t len, char sep, int quotes, int esc,
 	}
 }
 
+/* 1 when field f is s, ignoring case */
 static int fld_eq(const fld_t *f, const char *s)
 {
 	size_t n = strlen(s);
@@ -412,6 +414,7 @@ static int fld_secs_ms(const fld_t *f, uint64_t *ms)
 	return 0;
 }
 
+/* the two decimal digits at s, -1 when they are not digits */
 static int num2(const char *s)
 {
 	if(s[0] < '0' || s[0] > '9' || s[1] < '0' || s[1] > '9')
@@ -460,6 +463,8 @@ static int parse_time(const cdr_ctx_t *ctx, const fld_t *f, uint64_t *ms)
 		if(num2(s) < 0 || num2(s + 2) < 0 || mo < 1 || mo > 12 || d < 1
 				|| d > mdays[mo - 1] || h < 0 || h > 23 || mi < 0 || mi > 59
 				|| se < 0 || se > 60)
+			return -1;
+		if(mo == 2 && d == 29 && (y % 4 || (y % 100 == 0 && y % 400)))
 			return -1;
 		i = 19;
 		if(i < len && (s[i] == '.' || s[i] == ',')) {
@@ -565,6 +570,7 @@ typedef struct pairs {
 	uint64_t last_failed; /* hash of the last failed INVITE's Call-ID */
 } pairs_t;
 
+/* doubles the table of p (rehashing its records); 0, -1 out of memory */
 static int pairs_grow(cdr_ctx_t *ctx, pairs_t *p)
 {
 	size_t cap = p->cap ? p->cap * 2 : 1024, i, j;
@@ -801,6 +807,7 @@ typedef struct colmap {
 	int n;
 } colmap_t;
 
+/* appends the column name s[0..len) (at most 31 bytes kept) */
 static void colmap_add(colmap_t *m, const char *s, size_t len)
 {
 	if(m->n >= CDR_FIELDS_MAX)
@@ -812,6 +819,7 @@ static void colmap_add(colmap_t *m, const char *s, size_t len)
 	m->n++;
 }
 
+/* appends the comma-separated names of list */
 static void colmap_list(colmap_t *m, const char *list)
 {
 	const char *p = list, *c;
@@ -825,6 +833,7 @@ static void colmap_list(colmap_t *m, const char *list)
 	}
 }
 
+/* an acc record from the fields f[0..n) named by m */
 static void acc_from_fields(const colmap_t *m, const fld_t *f, int n,
 		acc_row_t *a)
 {
@@ -841,6 +850,7 @@ static void acc_from_fields(const colmap_t *m, const fld_t *f, int n,
 
 /* ---- dialog CDRs: Kamailio acc_cdrs "k=v; k=v" (or ", ") */
 
+/* one line of acc's dialog CDRs: a call from start_time to end_time */
 static int kam_cdrs_line(cdr_ctx_t *ctx, int file, uint64_t line, char *s,
 		size_t len)
 {
@@ -986,12 +996,16 @@ static int disposition_code(const fld_t *f, int answered)
 	return answered ? 200 : 500;
 }
 
+/* field c of f[0..n), an empty one when c is none or missing */
 static const fld_t *col(const fld_t *f, int n, int c)
 {
 	static const fld_t empty = {"", 0};
 	return c >= 0 && c < n ? &f[c] : &empty;
 }
 
+/* one CSV row through the column map m: the call's times are completed
+ * from those the format has (answer from end - billsec, end from start +
+ * duration...) and checked for order; 0, -1 a bad row (reported) */
 static int csv_row(cdr_ctx_t *ctx, const csv_map_t *m, int file,
 		uint64_t line, const fld_t *f, int n)
 {
@@ -1314,6 +1328,7 @@ static int map_opensips(cdr_ctx_t *ctx, csv_map_t *m, const fld_t *h, int nh)
 
 /* ---- detection */
 
+/* 1 when f parses as a timestamp */
 static int looks_time(const fld_t *f)
 {
 	static const cdr_ctx_t zero;
