@@ -591,6 +591,8 @@ static void report(af_verdict_t *v, const af_request_t *req,
 	put_str(alerts_out, "profile", a->profile);
 	put_str(alerts_out, "caller", caller);
 	put_str(alerts_out, "source", cdr_str(&ctx, r->src));
+	put_str(alerts_out, "country", v->geo.country);
+	fprintf(alerts_out, ",\"asn\":%u,\"score\":%u", v->geo.asn, v->score);
 	put_str(alerts_out, "number", a->number);
 	put_str(alerts_out, "dest_country", a->country);
 	put_str(alerts_out, "dest_zone", a->zone);

@@ -126,6 +126,9 @@ def test_month_in_every_format_gives_exactly_the_fraud(month, fmt):
         if fmt not in ("freeswitch", "asterisk", "kamailio-cdrs"):
             hop = [a for a in alerts if "country_hop" in a["reasons"]]
             assert hop and all(a["check"] == "source" for a in hop)
+            # the source's country, as in the proxy's alert
+            assert {a["country"] for a in hop} <= {"FR", "JP", "DE"}
+            assert {a["country"] for a in hop} & {"FR", "JP"}
         if fmt == "csv":
             break
 
