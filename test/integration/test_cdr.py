@@ -352,6 +352,7 @@ dest:
 analytics:
   windows: [3600]
   asr: {below: 50, window: 3600, min_sample: 3, subjects: [caller]}
+  duration: {international: 1}
 profiles:
   default:
     domains: [127.0.0.1, localhost]
@@ -438,7 +439,10 @@ def test_proxy_and_af_cdr_agree(tmp_path, uas_dest_port):
     # same caller and number is suppressed, and so in the replay
     assert sum(1 for w in want if w[2] == ("asr_low",)) == 1, want
     assert {"dest_premium", "repeat_number", "rate_caller", "asr_low",
-            "concurrency_total"} <= reasons, want
+            "concurrency_total", "duration"} <= reasons, want
+    # the duration guard fired for the 3 long international calls of one
+    # caller to one number: raised once, the repeats suppressed
+    assert sum(1 for w in want if w[2] == ("duration",)) == 1, want
     # the acc records: syslog lines in the log, and flatstore files
     logfile = tmp_path / "acc-log.txt"
     logfile.write_text("".join(x for x in log.splitlines(True)
