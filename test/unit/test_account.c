@@ -784,6 +784,95 @@ static void test_release(void **state)
 	assert_int_equal(af_core_stat(AF_ST_ACCOUNT_ATTACKS), 2);
 }
 
+/* the syntax of an account named by the operator */
+static void test_account_name_check(void **state)
+{
+	static const struct {
+		const char *acct;
+		int user_only;
+		const char *why; /* NULL: accepted */
+	} cases[] = {
+			{"dave@example.com", 0, NULL},
+			{"dave@example.com", 1, NULL},
+			{"dave@example.com@example.com", 0, NULL}, /* digest user@x */
+			{"dave", 1, NULL},
+			{"d", 1, NULL},
+			{"Z\xc3\xbcrich@example.com", 0, NULL},
+			{"dave", 0, "user@domain expected (accounts.identity)"},
+			{"@", 0, "the user part is empty"},
+			{"@", 1, "the user part is empty"},
+			{"@example.com", 0, "the user part is empty"},
+			{"dave@", 0, "nothing after '@'"},
+			{"dave@", 1, "nothing after '@'"},
+			{"", 0, "empty"},
+			{"da\x01ve@example.com", 0, "control character"},
+			{"dave@example.com\x1b[2J", 0, "control character"},
+			{"dave@exa\x7fmple.com", 0, "control character"},
+	};
+	char big[AF_ACCOUNT_MAX + 2];
+	const char *why;
+	size_t i;
+	int rc;
+
+	for(i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		why = NULL;
+		rc = af_account_name_check(cases[i].acct, strlen(cases[i].acct),
+				cases[i].user_only, &why);
+		if(cases[i].why ? rc != -1 || !why || strcmp(why, cases[i].why)
+						: rc != 0)
+			fail_msg("'%s' (user_only %d): rc %d, why %s", cases[i].acct,
+					cases[i].user_only, rc, why ? why : "(none)");
+	}
+	assert_int_equal(af_account_name_check("d@x\0", 4, 0, &why), -1);
+	assert_int_equal(af_account_name_check(NULL, 0, 0, &why), -1);
+	memset(big, 'a', sizeof(big));
+	big[1] = '@';
+	assert_int_equal(
+			af_account_name_check(big, AF_ACCOUNT_MAX, 0, &why), 0);
+	assert_int_equal(
+			af_account_name_check(big, AF_ACCOUNT_MAX + 1, 0, &why), -1);
+	assert_string_equal(why, "too long");
+}
+
+/* af_account_info and af_account_release refuse a bad account by the
+ * identity in force, quoting a short escaped excerpt */
+static void test_account_bad_names(void **state)
+{
+	af_account_info_t ai;
+	char big[300];
+
+	start(rules);
+	err[0] = '\0';
+	assert_int_equal(af_account_info("@", 1, &ai, err, sizeof(err)), -1);
+	assert_string_equal(err, "not an account '@': the user part is empty");
+	assert_int_equal(af_account_info("dave", 4, &ai, err, sizeof(err)), -1);
+	ASSERT_CONTAINS(err, "user@domain expected");
+	assert_int_equal(af_account_release("dave@", 5, err, sizeof(err)), -1);
+	assert_string_equal(err, "not an account 'dave@': nothing after '@'");
+	assert_int_equal(af_account_release("d\x1b[2J@x", 7, err, sizeof(err)),
+			-1);
+	assert_string_equal(err, "not an account 'd\\x1b[2J@x': control"
+							 " character");
+	memset(big, 'a', sizeof(big));
+	big[5] = '@';
+	assert_int_equal(af_account_release(big, sizeof(big), err, sizeof(err)),
+			-1);
+	ASSERT_CONTAINS(err, "too long");
+	assert_true(strlen(err) < 100);
+	assert_int_equal(
+			af_account_info(big, AF_ACCOUNT_MAX, &ai, err, sizeof(err)), 0);
+	assert_int_equal(ai.under_attack, 0);
+	/* accounts.identity: user takes a bare user */
+	stop();
+	start("accounts: {identity: user}\n"
+		  "profiles:\n"
+		  "  default:\n"
+		  "    domains: [example.com]\n");
+	assert_int_equal(af_account_info("dave", 4, &ai, err, sizeof(err)), 0);
+	assert_int_equal(af_account_info("@", 1, &ai, err, sizeof(err)), -1);
+	assert_int_equal(af_account_release("dave", 4, err, sizeof(err)), 0);
+}
+
 /* what af_account_info reports (one call per state) */
 static void test_account_info(void **state)
 {
@@ -1115,6 +1204,8 @@ int main(void)
 			T(test_hopping_reads_only),
 			T(test_hopping_from_successes),
 			T(test_rules_defaults),
+			T(test_account_name_check),
+			T(test_account_bad_names),
 			T(test_thresholds_zero),
 	};
 

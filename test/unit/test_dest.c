@@ -540,6 +540,55 @@ static void test_explain(void **state)
 			af_dest_explain("nosuch", 6, "alice", "+331", &vd), AF_RC_ERROR);
 }
 
+/*
+ * Numbers longer than the normalization keeps are invalid, never cut to
+ * what fits: "112" + 150 dashes + a premium number is not the emergency
+ * number 112 (the RPC once cut it at 127 characters).
+ */
+static void test_long_numbers(void **state)
+{
+	char num[20000];
+	size_t n;
+
+	start("profiles:\n"
+		  "  default:\n" DOMAIN_BASE
+		  "    dest:\n"
+		  "      country: DE\n"
+		  "      premium: false\n"
+		  "      exempt_numbers: ['112']\n");
+	n = (size_t)snprintf(num, sizeof(num), "112");
+	memset(num + n, '-', 150);
+	snprintf(num + n + 150, sizeof(num) - n - 150, "4990012345678");
+	assert_int_equal(call("alice", num), AF_RC_BLOCK);
+	assert_int_equal(vd.reasons, BIT(AF_R_DEST_INVALID));
+	assert_int_equal(vd.dest.kind, AF_NUM_INVALID);
+	assert_string_equal(vd.dest.number, "");
+	assert_non_null(strstr(vd.detail, "too long"));
+	assert_int_equal(af_dest_explain(NULL, 0, "alice", num, &vd), AF_RC_BLOCK);
+	assert_int_equal(vd.reasons, BIT(AF_R_DEST_INVALID));
+	/* the same without separators: a premium number as dialed */
+	assert_int_equal(call("alice", "11249001234567"), AF_RC_BLOCK);
+	assert_int_equal(vd.reasons, BIT(AF_R_DEST_INVALID));
+	/* 64 characters kept at most; 20 KB of digits is invalid */
+	memset(num, '1', 64);
+	num[64] = '\0';
+	assert_int_equal(call("alice", num), AF_RC_BLOCK);
+	assert_int_equal(vd.reasons, BIT(AF_R_DEST_INVALID));
+	memset(num, '1', sizeof(num) - 1);
+	num[sizeof(num) - 1] = '\0';
+	assert_int_equal(call("alice", num), AF_RC_BLOCK);
+	assert_int_equal(vd.reasons, BIT(AF_R_DEST_INVALID));
+	assert_non_null(strstr(vd.detail, "too long"));
+	assert_true(strlen(vd.detail) < 128);
+	/* separators alone are dropped; parameters are not the number */
+	n = (size_t)snprintf(num, sizeof(num), "112");
+	memset(num + n, '-', 100);
+	num[n + 100] = '\0';
+	assert_int_equal(call("alice", num), AF_RC_ALLOW);
+	assert_int_equal(call("alice", "112;phone-context=+4990012345678"),
+			AF_RC_ALLOW);
+}
+
 static void test_rule_errors(void **state)
 {
 	static const struct {
@@ -602,6 +651,7 @@ int main(void)
 			T(test_rate_block_not_admitted),
 			T(test_stats),
 			T(test_explain),
+			T(test_long_numbers),
 			T(test_rule_errors),
 	};
 

@@ -540,9 +540,8 @@ static void test_list_files(void **state)
 /* Fails the test when err holds a byte outside printable ASCII. */
 static void assert_printable(const char *s)
 {
-	for(; *s; s++)
-		if((unsigned char)*s < 0x20 || (unsigned char)*s >= 0x7f)
-			fail_msg("raw byte 0x%02x in \"%s\"", (unsigned char)*s, s);
+	if(!af_text_plain(s, strlen(s)))
+		fail_msg("not plain text: \"%s\"", s);
 }
 
 /* Loads text as a rule file and checks that it fails with an error that
@@ -734,12 +733,13 @@ static void test_excerpts(void **state)
 	assert_null(load_text(text));
 	assert_null(strstr(err, "HASH"));
 	assert_printable(err);
-	/* control bytes, escapes and bytes above ASCII come out as \xNN */
+	/* control bytes and escapes come out as \xNN; valid UTF-8 letters
+	 * stay (af_text_plain) */
 	f = test_write_file("ctl.txt", "\x1b[31mred\x7f\xc3\xa9\n");
 	snprintf(text, sizeof(text),
 			"version: 1\nlists:\n  bl:\n    file: '%s'\n" PROF, f);
 	assert_null(load_text(text));
-	assert_non_null(strstr(err, "'\\x1b[31mred\\x7f\\xc3\\xa9'"));
+	assert_non_null(strstr(err, "'\\x1b[31mred\\x7f\xc3\xa9'"));
 	assert_printable(err);
 	f = test_write_file("ctl.csv", "49,DE,\x1b[2J\n");
 	snprintf(text, sizeof(text), "version: 1\ndest:\n  numplan: '%s'\n" PROF,
@@ -749,16 +749,17 @@ static void test_excerpts(void **state)
 	/* values of the rule file itself */
 	expect_refused("version: 1\nprofiles:\n  default:\n"
 				   "    domains: [\"a\\eb\\u00e9\"]\n",
-			4, "'a\\x1bb\\xc3\\xa9' is not a host name");
+			4, "'a\\x1bb\xc3\xa9' is not a host name");
 	expect_refused("version: 1\nprofiles:\n  default:\n    mode:\n"
 				   "      geo: \"0123456789012345678901234567890123456789\"\n",
 			5, "unknown mode '01234567890123456789012345678901' (");
-	/* af_escape() itself: cut, escaped, never overrun */
-	assert_string_equal(af_escape(out, sizeof(out), "a\nb", 3, 32), "a\\x0ab");
-	assert_string_equal(af_escape(out, sizeof(out), "abcdef", 6, 3), "abc...");
-	assert_string_equal(af_escape(out, 4, "\x01\x02", 2, 32), "...");
-	assert_string_equal(af_escape(out, 6, "\x01\x02", 2, 32), "\\x01");
-	assert_string_equal(af_escape(out, sizeof(out), "", 0, 32), "");
+	/* af_text_escape_max() itself: cut, escaped, never overrun */
+	assert_string_equal(af_text_escape_max(out, sizeof(out), "a\nb", 3, 32), "a\\x0ab");
+	assert_string_equal(af_text_escape_max(out, sizeof(out), "abcdef", 6, 3), "abc...");
+	assert_string_equal(af_text_escape_max(out, 4, "\x01\x02", 2, 32), "...");
+	assert_string_equal(af_text_escape_max(out, 6, "\x01\x02", 2, 32), "...");
+	assert_string_equal(af_text_escape_max(out, 10, "\x01\x02", 2, 32), "\\x01\\x02");
+	assert_string_equal(af_text_escape_max(out, sizeof(out), "", 0, 32), "");
 }
 
 /*

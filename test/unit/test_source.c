@@ -227,6 +227,11 @@ static void test_known_domain_user(void **state)
 	r = invite("127.0.0.1", "mallory", "example.com");
 	BLOCK(&r, NULL, B_USER);
 	assert_string_equal(vd.detail, "no user mallory here");
+	/* what the request holds reaches the detail (and the logs) as plain
+	 * text only */
+	r = invite("127.0.0.1", "mal\x1b[2J\\lory", "example.com");
+	BLOCK(&r, NULL, B_USER);
+	assert_string_equal(vd.detail, "no user mal\\x1b[2J\\\\lory here");
 	r = invite("127.0.0.1", "mallory", "evil.com");
 	BLOCK(&r, NULL, B_DOMAIN | B_USER);
 	/* exact names are case-sensitive */
@@ -934,7 +939,7 @@ static void test_manual_ban(void **state)
 	err[0] = '\0';
 	assert_int_equal(af_core_ban("203.0.113", 9, 60, NULL, err, sizeof(err)),
 			-1);
-	assert_string_equal(err, "not an IP address: 203.0.113");
+	assert_string_equal(err, "not an IP address: '203.0.113'");
 	err[0] = '\0';
 	assert_int_equal(af_core_ban("", 0, 60, NULL, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "not an IP address"));
@@ -949,7 +954,7 @@ static void test_manual_ban(void **state)
 	assert_true(err[0] != '\0');
 	err[0] = '\0';
 	assert_int_equal(af_core_unban("nope", 4, err, sizeof(err)), -1);
-	assert_string_equal(err, "not an IP address: nope");
+	assert_string_equal(err, "not an IP address: 'nope'");
 	/* only ip_len bytes are read */
 	assert_int_equal(af_core_ban("192.0.2.12345", 9, 60, "", err,
 							 sizeof(err)),
@@ -1002,6 +1007,100 @@ static void test_manual_ban(void **state)
 }
 
 /* ban in monitor mode scores but never bans; the stop flag in enforce */
+/*
+ * af_core_ban refuses what cannot be meant: addresses that are never a
+ * source, durations out of range, reasons that are long or not plain
+ * text; an error quotes the input only as a short escaped excerpt.
+ */
+static void test_manual_ban_refusals(void **state)
+{
+	static const char *const never[] = {"0.0.0.0", "0.1.2.3", "::",
+			"[::]", "::ffff:0.0.0.0", "255.255.255.255", "224.0.0.1",
+			"239.255.255.250", "ff02::1", "FF05::1:3"};
+	static const char *const bad_reasons[] = {"red \x1b[31mALERT",
+			"two\nlines", "tab\there", "bad \xff\xfe", "csi \xc2\x9b" "2J",
+			"rtl \xe2\x80\xae" "x"};
+	char big[70000], reason[AF_BAN_REASON + 1];
+	ban_seen_t seen;
+	size_t i;
+
+	start("profiles:\n"
+		  "  default:\n"
+		  "    domains: [example.com]\n");
+	for(i = 0; i < sizeof(never) / sizeof(never[0]); i++) {
+		err[0] = '\0';
+		assert_int_equal(af_core_ban(never[i], strlen(never[i]), 60, "x",
+								 err, sizeof(err)),
+				-1);
+		if(!strstr(err, "cannot be banned"))
+			fail_msg("%s: %s", never[i], err);
+	}
+	assert_string_equal(err, "ff05::1:3 cannot be banned: multicast address"
+							 " (ff00::/8)");
+	/* the edges of what may be banned */
+	assert_int_equal(af_core_ban("1.0.0.0", 7, 60, NULL, err, sizeof(err)), 0);
+	assert_int_equal(
+			af_core_ban("223.255.255.255", 15, 60, NULL, err, sizeof(err)), 0);
+	assert_int_equal(
+			af_core_ban("240.0.0.1", 9, 60, NULL, err, sizeof(err)), 0);
+	assert_int_equal(af_core_ban("::1", 3, 60, NULL, err, sizeof(err)), 0);
+	assert_int_equal(af_core_ban("127.0.0.1", 9, 60, NULL, err, sizeof(err)),
+			0);
+
+	/* durations: 1 s to a year */
+	assert_int_equal(af_core_ban("192.0.2.1", 9, 0, NULL, err, sizeof(err)),
+			-1);
+	assert_string_equal(err, "the ban time must be from 1 to 31536000 seconds");
+	assert_int_equal(af_core_ban("192.0.2.1", 9, AF_BAN_MAX_S + 1, NULL, err,
+							 sizeof(err)),
+			-1);
+	assert_int_equal(af_core_ban("192.0.2.1", 9, UINT32_MAX, NULL, err,
+							 sizeof(err)),
+			-1);
+	assert_int_equal(af_core_ban("192.0.2.1", 9, AF_BAN_MAX_S, NULL, err,
+							 sizeof(err)),
+			0);
+
+	/* reasons: refused, never cut or kept raw */
+	for(i = 0; i < sizeof(bad_reasons) / sizeof(bad_reasons[0]); i++) {
+		err[0] = '\0';
+		assert_int_equal(af_core_ban("192.0.2.2", 9, 60, bad_reasons[i], err,
+								 sizeof(err)),
+				-1);
+		if(!strstr(err, "reason must be plain text"))
+			fail_msg("%zu: %s", i, err);
+	}
+	memset(reason, 'r', sizeof(reason));
+	reason[AF_BAN_REASON] = '\0';
+	assert_int_equal(af_core_ban("192.0.2.2", 9, 60, reason, err, sizeof(err)),
+			-1);
+	assert_string_equal(err, "the reason is too long (64 bytes, at most 63)");
+	reason[AF_BAN_REASON - 1] = '\0';
+	assert_int_equal(af_core_ban("192.0.2.2", 9, 60, reason, err, sizeof(err)),
+			0);
+	assert_int_equal(af_core_ban("192.0.2.3", 9, 60, "Z\xc3\xbcrich \xe2\x82\xac",
+							 err, sizeof(err)),
+			0);
+
+	/* a 64 KB address: a short escaped excerpt */
+	memset(big, '\x1b', sizeof(big));
+	assert_int_equal(af_core_ban(big, sizeof(big), 60, NULL, err, sizeof(err)),
+			-1);
+	assert_true(strlen(err) < 160);
+	assert_non_null(strstr(err, "'\\x1b\\x1b"));
+	assert_null(strchr(err, '\x1b'));
+	assert_int_equal(af_core_unban(big, sizeof(big), err, sizeof(err)), -1);
+	assert_true(strlen(err) < 160);
+
+	list_bans(&seen);
+	assert_int_equal(seen.n, 8);
+	assert_true(seen_index(&seen, "192.0.2.1") >= 0);
+	assert_true(seen_index(&seen, "192.0.2.2") >= 0);
+	assert_string_equal(seen.bans[seen_index(&seen, "192.0.2.3")].reason,
+			"Z\xc3\xbcrich \xe2\x82\xac");
+	assert_true(seen_index(&seen, "192.0.2.2") >= 0);
+}
+
 static void test_ban_modes(void **state)
 {
 	af_request_t r;
@@ -1936,6 +2035,7 @@ int main(void)
 			T(test_scanner_ban),
 			T(test_scanner_window),
 			T(test_manual_ban),
+			T(test_manual_ban_refusals),
 			T(test_ban_modes),
 		T(test_hopping_identity),
 		T(test_hopping),

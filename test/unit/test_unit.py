@@ -31,3 +31,34 @@ def test_unit(binary, tmp_path):
     assert p.returncode == 0, out[-6000:]
     assert "[  PASSED  ]" in out, out[-6000:]
     assert "[  FAILED  ]" not in out, out[-6000:]
+
+
+LUA = sorted(glob.glob(os.path.join(ROOT, "modules", "antifraud", "core",
+                                    "lua", "*.lua")))
+
+
+@pytest.mark.parametrize("script", LUA, ids=[os.path.basename(s) for s in LUA])
+def test_lua_syntax(script, tmp_path):
+    """The Redis scripts parse as Lua 5.1 (the Lua of Redis), and what
+    utils/lua2c.sh embeds is the script without its comment lines."""
+    p = subprocess.run(["luac5.1", "-p", script], capture_output=True,
+                       text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    out = tmp_path / "embedded.h"
+    subprocess.run([os.path.join(ROOT, "utils", "lua2c.sh"), str(out),
+                    "s=" + script], check=True, timeout=60)
+    text = out.read_text()
+    assert "static const char s[] =" in text
+    assert "\t\t\"--" not in text
+    with open(script) as f:
+        code = [ln for ln in f.read().splitlines()
+                if ln.strip() and not ln.strip().startswith("--")]
+    assert text.count("\\n\"\n") == len(code)
+
+
+def test_lua_syntax_check_catches_errors(tmp_path):
+    bad = tmp_path / "bad.lua"
+    bad.write_text("local x = = 1\n")
+    p = subprocess.run(["luac5.1", "-p", str(bad)], capture_output=True,
+                       text=True, timeout=60)
+    assert p.returncode != 0

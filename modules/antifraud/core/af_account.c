@@ -30,6 +30,7 @@
 #include "af_check.h"
 #include "af_core.h"
 #include "af_host.h"
+#include "af_text.h"
 
 #define MARK "acct|"
 #define MARK_LEN (sizeof(MARK) - 1)
@@ -383,16 +384,70 @@ int af_account_list(af_ban_cb cb, void *arg)
 	return s->ops->ban_list(s, list_one, &c, af_now_ms());
 }
 
+int af_account_name_check(
+		const char *acct, size_t len, int user_only, const char **why)
+{
+	size_t i;
+
+	if(!acct || !len) {
+		*why = "empty";
+		return -1;
+	}
+	if(len > AF_ACCOUNT_MAX) {
+		*why = "too long";
+		return -1;
+	}
+	for(i = 0; i < len; i++)
+		if((unsigned char)acct[i] < 0x20 || acct[i] == 0x7f) {
+			*why = "control character";
+			return -1;
+		}
+	if(acct[0] == '@') {
+		*why = "the user part is empty";
+		return -1;
+	}
+	if(acct[len - 1] == '@') {
+		*why = "nothing after '@'";
+		return -1;
+	}
+	if(!user_only && !memchr(acct, '@', len)) {
+		*why = "user@domain expected (accounts.identity)";
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Checks acct[0..len) against the identity of the rules in use; on error
+ * writes "not an account '<excerpt>': why" into err. Returns 0 or -1.
+ */
+static int account_arg(const char *acct, size_t len, char *err,
+		size_t errlen)
+{
+	char ex[AF_TEXT_EXCERPT_BUF];
+	const char *why;
+	af_rules_t *r = af_core_acquire();
+	int rc = af_account_name_check(acct, len, r->accounts.user_only, &why);
+
+	af_core_release(r);
+	if(rc < 0)
+		snprintf(err, errlen, "not an account '%s': %s",
+				af_text_excerpt(acct, len, ex), why);
+	return rc;
+}
+
 int af_account_release(const char *acct, size_t len, char *err,
 		size_t errlen)
 {
 	char mark[AF_KEY_MAX * 4];
 	af_op_t op;
-	size_t ml = key3(mark, sizeof(mark), MARK, acct, len, NULL, 0);
+	size_t ml;
 
-	if(!len || !ml) {
-		snprintf(err, errlen, "not an account: '%.*s'",
-				(int)(len > 64 ? 64 : len), acct);
+	if(account_arg(acct, len, err, errlen) < 0)
+		return -1;
+	ml = key3(mark, sizeof(mark), MARK, acct, len, NULL, 0);
+	if(!ml) {
+		snprintf(err, errlen, "not an account: too long");
 		return -1;
 	}
 	memset(&op, 0, sizeof(op));
@@ -443,12 +498,13 @@ int af_account_info(const char *acct, size_t len, af_account_info_t *out,
 	int rc;
 
 	memset(out, 0, sizeof(*out));
+	if(account_arg(acct, len, err, errlen) < 0)
+		return -1;
 	ml = key3(mark, sizeof(mark), MARK, acct, len, NULL, 0);
 	al = key3(aa, sizeof(aa), "aa|", acct, len, NULL, 0);
 	tl = key3(at, sizeof(at), "at|", acct, len, NULL, 0);
-	if(!len || !ml || !al || !tl || len >= sizeof(out->account)) {
-		snprintf(err, errlen, "not an account: '%.*s'",
-				(int)(len > 64 ? 64 : len), acct);
+	if(!ml || !al || !tl || len >= sizeof(out->account)) {
+		snprintf(err, errlen, "not an account: too long");
 		return -1;
 	}
 	memcpy(out->account, acct, len);

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "af_check.h"
+#include "af_text.h"
 #include "af_host.h"
 
 /* which sub-check owns each reason (its mode decides alert or block) */
@@ -24,8 +25,10 @@ void af_chk_flag(af_verdict_t *v, const af_profile_t *p, af_reason_t r,
 	v->reasons |= AF_REASON_BIT(r);
 	if(p->mode[reason_check[r]] == AF_MODE_ENFORCE)
 		v->blocking |= AF_REASON_BIT(r);
+	/* details quote what the request holds (users, hosts, numbers):
+	 * anything but plain text is escaped before it reaches a log */
 	if(detail && !v->detail[0])
-		snprintf(v->detail, sizeof(v->detail), "%s", detail);
+		af_text_escape(detail, strlen(detail), v->detail, sizeof(v->detail));
 }
 
 /* the sub-check that owns reason r */
@@ -47,9 +50,14 @@ void af_chk_flag_all(af_verdict_t *v, const af_profile_t *p, af_reason_t r,
 	v->reasons |= AF_REASON_BIT(r);
 	if(block && p->mode[reason_check[r]] == AF_MODE_ENFORCE)
 		v->blocking |= AF_REASON_BIT(r);
-	if(detail && len + 3 < sizeof(v->detail))
-		snprintf(v->detail + len, sizeof(v->detail) - len, "%s%s",
-				len ? "; " : "", detail);
+	if(detail && len + 3 < sizeof(v->detail)) {
+		if(len) {
+			memcpy(v->detail + len, "; ", 3);
+			len += 2;
+		}
+		af_text_escape(detail, strlen(detail), v->detail + len,
+				sizeof(v->detail) - len);
+	}
 }
 
 /*

@@ -29,6 +29,7 @@
 #include "af_store_cluster.h"
 #include "af_store_redis.h"
 #include "af_store_shm.h"
+#include "af_text.h"
 
 static af_core_cfg_t core_cfg;
 
@@ -390,18 +391,44 @@ void af_core_timer(void)
 	af_alert_timer(af_now_ms());
 }
 
-/* a ban key from IP text: the normalized address */
-static int ban_key(const char *ip, size_t ip_len, char *key, char *err,
-		size_t errlen)
+/* a ban key from IP text: the normalized address; a with the address */
+static int ban_key(const char *ip, size_t ip_len, char *key, af_ip_t *a,
+		char *err, size_t errlen)
 {
-	af_ip_t a;
+	char ex[AF_TEXT_EXCERPT_BUF];
 
-	if(af_ip_parse(ip, ip_len, &a) < 0) {
-		snprintf(err, errlen, "not an IP address: %.*s",
-				(int)(ip_len > 64 ? 64 : ip_len), ip);
+	if(af_ip_parse(ip, ip_len, a) < 0) {
+		snprintf(err, errlen, "not an IP address: '%s'",
+				af_text_excerpt(ip, ip_len, ex));
 		return -1;
 	}
-	return af_ip_format(&a, key, AF_IP_STRLEN);
+	return af_ip_format(a, key, AF_IP_STRLEN);
+}
+
+/*
+ * Why a is never the source of a request (so that a ban of it means a
+ * mistake): unspecified or "this network", broadcast, multicast. NULL
+ * when it can be one.
+ */
+static const char *not_a_source(const af_ip_t *a)
+{
+	static const uint8_t zero[16];
+
+	if(a->family == 4) {
+		if(a->addr[0] == 0)
+			return "unspecified address (0.0.0.0/8)";
+		if(a->addr[0] == 255 && a->addr[1] == 255 && a->addr[2] == 255
+				&& a->addr[3] == 255)
+			return "broadcast address";
+		if((a->addr[0] & 0xf0) == 224)
+			return "multicast address (224.0.0.0/4)";
+		return NULL;
+	}
+	if(memcmp(a->addr, zero, 16) == 0)
+		return "unspecified address";
+	if(a->addr[0] == 0xff)
+		return "multicast address (ff00::/8)";
+	return NULL;
 }
 
 /*
@@ -412,21 +439,40 @@ int af_core_ban(const char *ip, size_t ip_len, uint32_t seconds,
 		const char *reason, char *err, size_t errlen)
 {
 	char key[AF_IP_STRLEN];
+	const char *why;
+	af_ip_t a;
 	af_op_t op;
+	size_t rlen = reason ? strlen(reason) : 0;
 	int len;
 
-	if(seconds == 0) {
-		snprintf(err, errlen, "the ban time must be at least 1 second");
+	if(seconds == 0 || seconds > AF_BAN_MAX_S) {
+		snprintf(err, errlen, "the ban time must be from 1 to %u seconds",
+				AF_BAN_MAX_S);
 		return -1;
 	}
-	if((len = ban_key(ip, ip_len, key, err, errlen)) < 0)
+	if(rlen > AF_BAN_REASON - 1) {
+		snprintf(err, errlen, "the reason is too long (%zu bytes, at most %d)",
+				rlen, AF_BAN_REASON - 1);
 		return -1;
+	}
+	if(!af_text_plain(reason, rlen)) {
+		snprintf(err, errlen,
+				"the reason must be plain text (UTF-8, no control"
+				" characters)");
+		return -1;
+	}
+	if((len = ban_key(ip, ip_len, key, &a, err, errlen)) < 0)
+		return -1;
+	if((why = not_a_source(&a))) {
+		snprintf(err, errlen, "%s cannot be banned: %s", key, why);
+		return -1;
+	}
 	memset(&op, 0, sizeof(op));
 	op.type = AF_OP_BAN_SET;
 	op.key = key;
 	op.key_len = (size_t)len;
 	op.u.ban_set.ttl_s = seconds;
-	op.u.ban_set.reason = reason && reason[0] ? reason : "manual";
+	op.u.ban_set.reason = rlen ? reason : "manual";
 	if(af_store_exec(af_core_store(), &op, 1, af_now_ms()) < 0) {
 		snprintf(err, errlen, "the state store is full or unavailable");
 		af_core_count(AF_ST_STORE_ERRORS);
@@ -442,10 +488,11 @@ int af_core_ban(const char *ip, size_t ip_len, uint32_t seconds,
 int af_core_unban(const char *ip, size_t ip_len, char *err, size_t errlen)
 {
 	char key[AF_IP_STRLEN];
+	af_ip_t a;
 	af_op_t op;
 	int len;
 
-	if((len = ban_key(ip, ip_len, key, err, errlen)) < 0)
+	if((len = ban_key(ip, ip_len, key, &a, err, errlen)) < 0)
 		return -1;
 	memset(&op, 0, sizeof(op));
 	op.type = AF_OP_BAN_DEL;

@@ -269,7 +269,22 @@ int af_account_key(const char *key, size_t len);
 /* accounts under attack: cb(account, len, mark, arg) */
 int af_account_list(af_ban_cb cb, void *arg);
 
-/* lifts the attack mark of account: 1 lifted, 0 none, -1 error */
+/* longest account id, bytes (as the checks build them: user@domain) */
+#define AF_ACCOUNT_MAX 255
+
+/*
+ * Checks the syntax of an account id acct[0..len) named by an operator:
+ * 1..AF_ACCOUNT_MAX bytes without a control character, neither starting
+ * nor ending with '@', and with an '@' unless user_only (the rule file's
+ * accounts.identity: user). A digest user name may carry its own '@'
+ * ("alice@example.com@example.com"): the last one splits. Returns 0, or
+ * -1 with *why set to a static message.
+ */
+int af_account_name_check(
+		const char *acct, size_t len, int user_only, const char **why);
+
+/* lifts the attack mark of account: 1 lifted, 0 none, -1 error (a bad
+ * account id, see af_account_name_check, or the store) */
 int af_account_release(const char *acct, size_t len, char *err,
 		size_t errlen);
 
@@ -283,12 +298,22 @@ typedef struct af_account_info {
 	int n_known;
 } af_account_info_t;
 
-/* what the store holds about account; 0, -1 (err says why) */
+/* what the store holds about account; 0, -1 (err says why: a bad account
+ * id, see af_account_name_check, or the store) */
 int af_account_info(const char *acct, size_t len, af_account_info_t *out,
 		char *err, size_t errlen);
 
-/* operator actions (RPC); ip is text. Return 0, -1 on a bad argument or
- * store failure (err says which) */
+/* longest manual ban, seconds: a year, as the rule file's ban_time */
+#define AF_BAN_MAX_S (365u * 86400u)
+
+/*
+ * operator actions (RPC); ip is text. af_core_ban refuses an address that
+ * is never a source (0.0.0.0/8, ::, 255.255.255.255, multicast), seconds
+ * outside 1..AF_BAN_MAX_S and a reason that is longer than
+ * AF_BAN_REASON - 1 bytes or not plain text (af_text_plain); NULL or ""
+ * is "manual". Return 0, -1 on a bad argument or store failure (err says
+ * which, quoting at most a short escaped excerpt of the input)
+ */
 int af_core_ban(const char *ip, size_t ip_len, uint32_t seconds,
 		const char *reason, char *err, size_t errlen);
 /* returns 1 lifted, 0 there was none, -1 error */

@@ -128,7 +128,7 @@ static int af_file_err(const char *path, af_file_kind_t k, char *err,
 
 	if(!err || errlen == 0)
 		return -1;
-	af_escape(shown, sizeof(shown), path, strlen(path), 256);
+	af_text_escape_max(shown, sizeof(shown), path, strlen(path), 256);
 	n = snprintf(err, errlen, "%s '%s': ", af_file_kind_name(k), shown);
 	if(n >= 0 && (size_t)n < errlen) {
 		va_start(ap, fmt);
@@ -259,36 +259,4 @@ oom:
 	free(buf);
 	close(fd);
 	return af_file_err(path, k, err, errlen, "out of memory");
-}
-
-char *af_escape(char *out, size_t outlen, const char *s, size_t len,
-		size_t max)
-{
-	static const char hex[] = "0123456789abcdef";
-	size_t i, o = 0, n = len > max ? max : len;
-	unsigned char ch;
-
-	if(outlen == 0)
-		return out;
-	for(i = 0; i < n; i++) {
-		ch = (unsigned char)s[i];
-		if(ch >= 0x20 && ch < 0x7f) {
-			if(o + 1 >= outlen)
-				break;
-			out[o++] = (char)ch;
-		} else {
-			if(o + 4 >= outlen)
-				break;
-			out[o++] = '\\';
-			out[o++] = 'x';
-			out[o++] = hex[ch >> 4];
-			out[o++] = hex[ch & 15];
-		}
-	}
-	if(i < len && o + 3 < outlen) {
-		memcpy(out + o, "...", 3);
-		o += 3;
-	}
-	out[o] = '\0';
-	return out;
 }

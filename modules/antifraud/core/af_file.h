@@ -11,6 +11,8 @@
 #ifndef AF_FILE_H
 #define AF_FILE_H
 
+#include "af_text.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -64,14 +66,8 @@ int af_file_check(const char *path, af_file_kind_t k, uint64_t *size,
 int af_file_read(const char *path, af_file_kind_t k, char **data,
 		size_t *len, char *err, size_t errlen);
 
-/*
- * Writes s[0..len) into out (outlen bytes, NUL-terminated) with every
- * byte outside printable ASCII as \xNN, at most max bytes of s ("..."
- * marks a cut). Returns out. Messages show file content only through
- * this.
- */
-char *af_escape(char *out, size_t outlen, const char *s, size_t len,
-		size_t max);
+/* file content is shown in messages only through af_text_escape_max()
+ * (af_text.h) */
 
 /* room for an escaped excerpt of AF_EXCERPT_MAX bytes */
 #define AF_EXCERPT_ROOM (AF_EXCERPT_MAX * 4 + 4)

@@ -12,6 +12,7 @@
  */
 #include <stdio.h>
 #include <string.h>
+#include "af_text.h"
 #include "af_check.h"
 #include "af_core.h"
 #include "af_fp.h"
@@ -149,7 +150,7 @@ int af_check_fingerprint(const af_request_t *req, const char *profile,
 		if(blocked && p->mode[AF_C_FINGERPRINT] == AF_MODE_ENFORCE)
 			v->blocking |= AF_REASON_BIT(AF_R_SIGNATURE);
 		if(!v->detail[0])
-			snprintf(v->detail, sizeof(v->detail), "%s", why);
+			af_text_escape(why, strlen(why), v->detail, sizeof(v->detail));
 	}
 	if(!(p->mode[AF_C_BAN] != AF_MODE_OFF && r->scanner.threshold
 			   && ipkey_len > 0))

@@ -171,7 +171,7 @@ static int geo_open_one(const char *path, const char *what, MMDB_s *db,
 		snprintf(err, errlen, "%s (%s database)", why, what);
 		return -1;
 	}
-	af_escape(shown, sizeof(shown), path, strlen(path), 256);
+	af_text_escape_max(shown, sizeof(shown), path, strlen(path), 256);
 	errno = 0;
 	rc = MMDB_open(path, MMDB_MODE_MMAP, db);
 	e = errno;
@@ -207,7 +207,7 @@ static const char *geo_type_shown(const MMDB_s *db, char *out, size_t outlen)
 {
 	const char *t = db->metadata.database_type;
 
-	return af_escape(out, outlen, t ? t : "", t ? strlen(t) : 0,
+	return af_text_escape_max(out, outlen, t ? t : "", t ? strlen(t) : 0,
 			AF_EXCERPT_MAX);
 }
 
@@ -228,7 +228,7 @@ static int geo_check_country(const MMDB_s *db, const char *path, char *err,
 	snprintf(err, errlen,
 			"%s: database type '%s' has no country.iso_code, not a country "
 			"or city database",
-			af_escape(shown, sizeof(shown), path, strlen(path), 256),
+			af_text_escape_max(shown, sizeof(shown), path, strlen(path), 256),
 			geo_type_shown(db, type, sizeof(type)));
 	return -1;
 }
@@ -249,7 +249,7 @@ static int geo_check_asn(const MMDB_s *db, const char *path, char *err,
 	snprintf(err, errlen,
 			"%s: database type '%s' has no autonomous_system_number, not "
 			"an ASN database",
-			af_escape(shown, sizeof(shown), path, strlen(path), 256),
+			af_text_escape_max(shown, sizeof(shown), path, strlen(path), 256),
 			geo_type_shown(db, type, sizeof(type)));
 	return -1;
 }
@@ -297,7 +297,7 @@ af_geo_t *af_geo_open(const char *country_db, const char *asn_db, char *err,
 			snprintf(err, errlen,
 					"%s: database type '%s' has no autonomous_system_number, "
 					"cannot use it as ASN database",
-					af_escape(shown, sizeof(shown), asn_db, strlen(asn_db),
+					af_text_escape_max(shown, sizeof(shown), asn_db, strlen(asn_db),
 							256),
 					geo_type_shown(&g->cdb, type, sizeof(type)));
 			goto error;

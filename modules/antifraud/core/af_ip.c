@@ -676,7 +676,7 @@ int af_trie_load_file(af_trie_t *t, const char *path, uint32_t value,
 		err[0] = '\0';
 	if(af_file_read(path, AF_FILE_LIST, &data, &len, err, errlen) < 0)
 		return -1;
-	af_escape(where, sizeof(where), path, strlen(path), 256);
+	af_text_escape_max(where, sizeof(where), path, strlen(path), 256);
 	before = af_trie_count(t);
 	for(p = data, end = data + len; p < end; p = eol + 1) {
 		eol = memchr(p, '\n', (size_t)(end - p));
@@ -694,7 +694,7 @@ int af_trie_load_file(af_trie_t *t, const char *path, uint32_t value,
 		if(af_cidr_parse(field, flen, &net, &plen, &why) < 0) {
 			if(err && errlen)
 				snprintf(err, errlen, "%s:%u: %s: '%s'", where, lineno, why,
-						af_escape(shown, sizeof(shown), field, flen,
+						af_text_escape_max(shown, sizeof(shown), field, flen,
 								AF_EXCERPT_MAX));
 			goto done;
 		}

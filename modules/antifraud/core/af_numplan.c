@@ -188,7 +188,7 @@ typedef struct af_np_load {
 
 /*
  * Writes "path:line: message" into the load's err, every byte outside
- * printable ASCII escaped (af_escape()); returns -1.
+ * printable ASCII escaped (af_text_escape_max()); returns -1.
  */
 static int af_np_err(af_np_load_t *c, const char *fmt, ...)
 		__attribute__((format(printf, 2, 3)));
@@ -207,7 +207,7 @@ static int af_np_err(af_np_load_t *c, const char *fmt, ...)
 		vsnprintf(msg + n, sizeof(msg) - (size_t)n, fmt, ap);
 		va_end(ap);
 	}
-	af_escape(c->err, c->errlen, msg, strlen(msg), sizeof(msg));
+	af_text_escape_max(c->err, c->errlen, msg, strlen(msg), sizeof(msg));
 	return -1;
 }
 

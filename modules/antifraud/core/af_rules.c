@@ -22,7 +22,6 @@
 
 #define AF_RULES_VERSION 1
 #define AF_RULES_WEIGHT_MAX 1000000u
-#define AF_RULES_HOST_MAX 253  /* domain names */
 /* the shortest prefixes a list that lets sources through (trusted,
  * allow, exempt_sources) may hold without 'broad: true' */
 #define AF_RULES_V4_MIN 8
@@ -40,9 +39,6 @@ static const af_mode_t af_check_default_mode[AF_C__COUNT] = {
 #include "af_table.def"
 #undef AF_CHECK
 };
-
-static const char *const af_continents[] = {
-		"AF", "AN", "AS", "EU", "NA", "OC", "SA"};
 
 /* the keys of each mapping of the file */
 enum {
@@ -148,54 +144,6 @@ const char *af_check_name(af_check_t c)
 }
 
 /*
- * Copies path s[0..len) into the arena, relative to the rule file's
- * folder unless it is absolute. Returns the copy, or NULL when out of
- * memory.
- */
-static char *af_rl_resolve(af_rl_t *c, const char *s, size_t len)
-{
-	char *p;
-
-	if(s[0] == '/' || c->dirlen == 0)
-		return af_arena_strndup(c->y.arena, s, len);
-	p = af_arena_alloc(c->y.arena, c->dirlen + len + 1);
-	if(!p)
-		return NULL;
-	memcpy(p, c->y.file, c->dirlen);
-	memcpy(p + c->dirlen, s, len);
-	p[c->dirlen + len] = '\0';
-	return p;
-}
-
-/*
- * Reads path node n (a file of kind k the rules name) into *out,
- * resolved with af_rl_resolve(), and checks that the file can be read
- * (af_file_check(): a regular file within the limit of k), so that a
- * missing or unreadable file is reported at the line naming it. GeoIP
- * databases are checked by rl_geoip(), which knows whether they are
- * required. Returns 0, or -1 with the error set.
- */
-int af_rl_path(af_rl_t *c, const yaml_node_t *n, af_file_kind_t k,
-		const char **out)
-{
-	char why[512];
-	const char *s;
-	size_t len;
-
-	if(af_yl_str(&c->y, n, &s, &len) < 0)
-		return -1;
-	if(len == 0)
-		return af_yl_err(&c->y, n, "empty file name");
-	*out = af_rl_resolve(c, s, len);
-	if(!*out)
-		return af_yl_oom(&c->y, n);
-	if(k != AF_FILE_GEOIP
-			&& af_file_check(*out, k, NULL, why, sizeof(why)) < 0)
-		return af_yl_err(&c->y, n, "%s", why);
-	return 0;
-}
-
-/*
  * Compiles pattern node n into re, the code in the snapshot's arena (as
  * is whatever PCRE2 takes while compiling). '$' matches only at the very
  * end. Returns 0, or -1 with the error set (PCRE2's message and offset).
@@ -215,105 +163,51 @@ static int rl_regex(af_rl_t *c, const yaml_node_t *n, af_regex_t *re)
 }
 
 /*
- * Reads a sequence of strings (users, callers) from node n into a new
- * set *out, byte for byte. Returns 0, or -1 with the error set.
+ * A domain of a profile's 'domains' (af_rl_strset_of() item): IP
+ * literals (bracketed IPv6 too) in their canonical text form, names in
+ * lower case. Names may hold letters, digits, '-', '_' and '.', and are
+ * not all digits and dots (that is an IPv4 address af_ip_parse() refuses,
+ * such as "127.000.0.1", which could never match). Returns 0, or -1 with
+ * the error set.
  */
-int af_rl_strset(af_rl_t *c, const yaml_node_t *n, const char *what,
-		int lower_host, af_strset_t **out)
+static int rl_domain_item(af_rl_t *c, const yaml_node_t *it, const char **sp,
+		size_t *lenp, char *buf, void *arg)
 {
-	yaml_node_t *it;
-	const char *s;
-	size_t i, count, len;
-
-	if(af_yl_seq(&c->y, n, &count) < 0)
-		return -1;
-	*out = af_strset_new(c->y.arena, count);
-	if(!*out)
-		return af_yl_oom(&c->y, n);
-	for(i = 0; i < count; i++) {
-		it = af_yl_item(&c->y, n, i);
-		if(af_yl_str(&c->y, it, &s, &len) < 0)
-			return -1;
-		if(len == 0)
-			return af_yl_err(&c->y, it, "empty %s", what);
-		if(lower_host && memchr(s, '@', len)) {
-			/* user@host: hosts compare case-insensitively */
-			char buf[AF_RULES_HOST_MAX * 2 + 2];
-			const char *at = memchr(s, '@', len);
-			size_t j;
-			if(len >= sizeof(buf))
-				return af_yl_err(&c->y, it, "%s too long", what);
-			memcpy(buf, s, len);
-			for(j = (size_t)(at - s); j < len; j++)
-				if(buf[j] >= 'A' && buf[j] <= 'Z')
-					buf[j] = (char)(buf[j] + 32);
-			if(af_strset_add(*out, buf, len) < 0)
-				return af_yl_oom(&c->y, it);
-		} else if(af_strset_add(*out, s, len) < 0) {
-			return af_yl_oom(&c->y, it);
-		}
-	}
-	return 0;
-}
-
-/*
- * Reads the domains of node n into a new set *out: IP literals (bracketed
- * IPv6 too) in their canonical text form, names in lower case. Names may
- * hold letters, digits, '-', '_' and '.', and are not all digits and dots
- * (that is an IPv4 address af_ip_parse() refuses, such as "127.000.0.1",
- * which could never match). Returns 0, or -1 with the error set.
- */
-static int rl_domains(af_rl_t *c, const yaml_node_t *n, af_strset_t **out)
-{
-	char buf[AF_RULES_HOST_MAX + 1];
-	yaml_node_t *it;
-	const char *s;
-	size_t i, j, count, len;
+	const char *s = *sp;
+	size_t j, len = *lenp;
 	af_ip_t ip;
 	int k;
 	char ch;
 
-	if(af_yl_seq(&c->y, n, &count) < 0)
-		return -1;
-	*out = af_strset_new(c->y.arena, count);
-	if(!*out)
-		return af_yl_oom(&c->y, n);
-	for(i = 0; i < count; i++) {
-		it = af_yl_item(&c->y, n, i);
-		if(af_yl_str(&c->y, it, &s, &len) < 0)
-			return -1;
-		if(af_ip_parse(s, len, &ip) == 0) {
-			k = af_ip_format(&ip, buf, sizeof(buf));
-			if(k < 0)
-				return af_yl_err(&c->y, it, "cannot format address '%.*s'",
-						AF_YL_SHOWN(len), s);
-			len = (size_t)k;
-		} else {
-			if(len == 0 || len > AF_RULES_HOST_MAX)
+	if(af_ip_parse(s, len, &ip) == 0) {
+		k = af_ip_format(&ip, buf, AF_RULES_HOST_MAX + 1);
+		if(k < 0)
+			return af_yl_err(&c->y, it, "cannot format address '%.*s'",
+					AF_YL_SHOWN(len), s);
+		*lenp = (size_t)k;
+	} else {
+		if(len == 0 || len > AF_RULES_HOST_MAX)
+			goto bad;
+		if(strspn(s, "0123456789.") == len)
+			return af_yl_err(&c->y, it,
+					"'%.*s' is not a valid IPv4 address (four decimal "
+					"numbers 0..255, no leading zeros)",
+					AF_YL_SHOWN(len), s);
+		for(j = 0; j < len; j++) {
+			ch = s[j];
+			if(ch >= 'A' && ch <= 'Z')
+				ch = (char)(ch - 'A' + 'a');
+			else if(!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9')
+							|| ch == '-' || ch == '_' || ch == '.'))
 				goto bad;
-			if(strspn(s, "0123456789.") == len)
-				return af_yl_err(&c->y, it,
-						"'%.*s' is not a valid IPv4 address (four decimal "
-						"numbers 0..255, no leading zeros)",
-						AF_YL_SHOWN(len), s);
-			for(j = 0; j < len; j++) {
-				ch = s[j];
-				if(ch >= 'A' && ch <= 'Z')
-					ch = (char)(ch - 'A' + 'a');
-				else if(!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9')
-								|| ch == '-' || ch == '_' || ch == '.'))
-					goto bad;
-				buf[j] = ch;
-			}
+			buf[j] = ch;
 		}
-		if(af_strset_add(*out, buf, len) < 0)
-			return af_yl_oom(&c->y, it);
-		continue;
-	bad:
-		return af_yl_err(&c->y, it, "'%.*s' is not a host name or IP address",
-				AF_YL_SHOWN(len), s);
 	}
+	*sp = buf;
 	return 0;
+bad:
+	return af_yl_err(&c->y, it, "'%.*s' is not a host name or IP address",
+			AF_YL_SHOWN(len), s);
 }
 
 /* Returns the list of the snapshot named s[0..len), or NULL. */
@@ -327,42 +221,6 @@ static const af_iplist_t *rl_find_list(af_rl_t *c, const char *s, size_t len)
 			return &c->r->lists[i];
 	}
 	return NULL;
-}
-
-/*
- * Checks that n is a sequence (or a null: an empty one) and takes room
- * for its items, size bytes each, from the arena into *out (NULL when
- * there are none). Stores the number of items in *count. Returns 0, or -1
- * with the error set.
- */
-int af_rl_seq_alloc(af_rl_t *c, const yaml_node_t *n, size_t size,
-		size_t *count, void **out)
-{
-	*out = NULL;
-	if(af_yl_seq(&c->y, n, count) < 0)
-		return -1;
-	if(*count == 0)
-		return 0;
-	*out = af_arena_alloc(c->y.arena, *count * size);
-	return *out ? 0 : af_yl_oom(&c->y, n);
-}
-
-/*
- * Sorts the count (at least 1) items of v, size bytes each, by cmp and
- * drops the repeated ones. Returns how many are left.
- */
-uint32_t af_rl_sort_unique(void *v, size_t count, size_t size,
-		int (*cmp)(const void *, const void *))
-{
-	char *p = v;
-	size_t i, j;
-
-	qsort(v, count, size, cmp);
-	for(i = 1, j = 1; i < count; i++) {
-		if(cmp(p + i * size, p + (j - 1) * size) != 0)
-			memcpy(p + j++ * size, p + i * size, size);
-	}
-	return (uint32_t)j;
 }
 
 /*
@@ -415,85 +273,12 @@ static int rl_listrefs(af_rl_t *c, const yaml_node_t *n, int opens,
 	return 0;
 }
 
-/* qsort order of packed codes */
-int af_rl_cmp_u16(const void *a, const void *b)
-{
-	uint16_t x = *(const uint16_t *)a, y = *(const uint16_t *)b;
-
-	return (x > y) - (x < y);
-}
-
 /* qsort order of ASNs */
 static int rl_cmp_u32(const void *a, const void *b)
 {
 	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
 
 	return (x > y) - (x < y);
-}
-
-/*
- * Reads a sequence of two-letter codes from node n (continents when
- * continent is set, else countries; lower case is accepted) into a sorted
- * array of packed codes without duplicates (*out, *nout). Returns 0, or
- * -1 with the error set.
- */
-int af_rl_codes(af_rl_t *c, const yaml_node_t *n, int continent,
-		uint16_t **out, uint32_t *nout)
-{
-	yaml_node_t *it;
-	const char *s;
-	size_t i, j, count, len, k;
-	char cc[3];
-	uint16_t *v;
-	void *p;
-	int rc;
-
-	*out = NULL;
-	*nout = 0;
-	rc = af_rl_seq_alloc(c, n, sizeof(*v), &count, &p);
-	if(rc < 0 || count == 0)
-		return rc;
-	v = p;
-	for(i = 0; i < count; i++) {
-		it = af_yl_item(&c->y, n, i);
-		if(af_yl_str(&c->y, it, &s, &len) < 0)
-			return -1;
-		for(j = 0; j < 2 && j < len; j++) {
-			cc[j] = s[j];
-			if(cc[j] >= 'a' && cc[j] <= 'z')
-				cc[j] = (char)(cc[j] - 'a' + 'A');
-			if(cc[j] < 'A' || cc[j] > 'Z')
-				break;
-		}
-		cc[2] = '\0';
-		if(len != 2 || j != 2)
-			goto bad;
-		if(continent == 2 && strcmp(cc, "XN") == 0) {
-			/* zones: continents and the non-geographic codes */
-		} else if(continent) {
-			for(k = 0; k < sizeof(af_continents) / sizeof(af_continents[0]);
-					k++) {
-				if(strcmp(af_continents[k], cc) == 0)
-					break;
-			}
-			if(k == sizeof(af_continents) / sizeof(af_continents[0]))
-				goto bad;
-		}
-		v[i] = af_cc_pack(cc);
-		continue;
-	bad:
-		if(continent)
-			return af_yl_err(&c->y, it,
-					"'%.*s' is not a %s code (AF, AN, AS, EU, NA, "
-					"OC, SA%s)",
-					AF_YL_SHOWN(len), s, continent == 2 ? "zone" : "continent",
-					continent == 2 ? ", XN" : "");
-		return af_yl_err(&c->y, it, "'%.*s' is not a two-letter country code",
-				AF_YL_SHOWN(len), s);
-	}
-	*nout = af_rl_sort_unique(v, count, sizeof(*v), af_rl_cmp_u16);
-	*out = v;
-	return 0;
 }
 
 /*
@@ -679,7 +464,7 @@ static int rl_profile(af_rl_t *c, const yaml_node_t *n, af_profile_t *p)
 		old = af_yl_push(&c->y, profile_keys[k], strlen(profile_keys[k]));
 		switch(k) {
 			case K_DOMAINS:
-				rc = rl_domains(c, v[k], &p->domains);
+				rc = af_rl_strset_of(c, v[k], rl_domain_item, NULL, &p->domains);
 				break;
 			case K_USERS:
 				rc = af_rl_strset(c, v[k], "user", 0, &p->users);
@@ -1275,23 +1060,3 @@ void af_rules_free(af_rules_t *r)
 		af_arena_free(r->arena);
 }
 
-/*
- * Returns the profile of r named name[0..len), or the default profile
- * when name is NULL or len 0; NULL when r has no such profile.
- */
-const af_profile_t *af_rules_profile(const af_rules_t *r, const char *name,
-		size_t len)
-{
-	uint32_t i;
-
-	if(!r)
-		return NULL;
-	if(!name || len == 0)
-		return r->default_profile;
-	for(i = 0; i < r->n_profiles; i++) {
-		if(strncmp(r->profiles[i].name, name, len) == 0
-				&& r->profiles[i].name[len] == '\0')
-			return &r->profiles[i];
-	}
-	return NULL;
-}

@@ -493,80 +493,58 @@ static int read_prefixes(af_rl_t *c, const yaml_node_t *n, int strip,
 }
 
 /*
- * Reads a sequence of E.164 prefixes ('+' optional) into a new set and
- * raises *maxlen to the longest. Returns 0 or -1.
+ * An E.164 prefix ('+' optional) of a prefix set (af_rl_strset_of()
+ * item), kept without its '+'; raises *maxlen (arg) to the longest.
+ * Returns 0, or -1 with the error set.
  */
-static int read_e164_set(af_rl_t *c, const yaml_node_t *n, af_strset_t **out,
-		uint32_t *maxlen)
+static int e164_item(af_rl_t *c, const yaml_node_t *it, const char **sp,
+		size_t *lenp, char *buf, void *arg)
 {
-	yaml_node_t *it;
-	const char *s;
-	size_t i, j, count, len;
+	uint32_t *maxlen = arg;
+	const char *s = *sp;
+	size_t j, len = *lenp;
 
-	if(af_yl_seq(&c->y, n, &count) < 0)
-		return -1;
-	*out = af_strset_new(c->y.arena, count);
-	if(!*out)
-		return af_yl_oom(&c->y, n);
-	for(i = 0; i < count; i++) {
-		it = af_yl_item(&c->y, n, i);
-		if(af_yl_str(&c->y, it, &s, &len) < 0)
-			return -1;
-		if(len && s[0] == '+') {
-			s++;
-			len--;
-		}
-		for(j = 0; j < len; j++)
-			if(s[j] < '0' || s[j] > '9')
-				break;
-		if(len == 0 || j < len || len > AF_E164_MAX)
-			return af_yl_err(&c->y, it,
-					"'%.*s' is not an E.164 prefix (1-15 digits, '+'"
-					" optional)",
-					AF_YL_SHOWN(AF_YL_LEN(it)), AF_YL_TEXT(it));
-		if(af_strset_add(*out, s, len) < 0)
-			return af_yl_oom(&c->y, it);
-		if(len > *maxlen)
-			*maxlen = (uint32_t)len;
+	if(len && s[0] == '+') {
+		s++;
+		len--;
 	}
+	for(j = 0; j < len; j++)
+		if(s[j] < '0' || s[j] > '9')
+			break;
+	if(len == 0 || j < len || len > AF_E164_MAX)
+		return af_yl_err(&c->y, it,
+				"'%.*s' is not an E.164 prefix (1-15 digits, '+'"
+				" optional)",
+				AF_YL_SHOWN(AF_YL_LEN(it)), AF_YL_TEXT(it));
+	if(len > *maxlen)
+		*maxlen = (uint32_t)len;
+	*sp = s;
+	*lenp = len;
 	return 0;
 }
 
 /*
- * Reads a sequence of numbers that are exempt into a new set *out: as
- * dialed (1 to AF_DIALED_MAX digits, '*' or '#') or '+' and 1 to 15
- * digits, each compared whole. Returns 0, or -1 with the error set.
+ * An exempt number (af_rl_strset_of() item): as dialed (1 to
+ * AF_DIALED_MAX digits, '*' or '#') or '+' and 1 to 15 digits, each
+ * compared whole. Returns 0, or -1 with the error set.
  */
-static int read_numbers(af_rl_t *c, const yaml_node_t *n, af_strset_t **out)
+static int number_item(af_rl_t *c, const yaml_node_t *it, const char **sp,
+		size_t *lenp, char *buf, void *arg)
 {
-	yaml_node_t *it;
-	const char *s;
-	size_t i, j, count, len;
-	int plus;
+	const char *s = *sp;
+	size_t j, len = *lenp;
+	int plus = len && s[0] == '+';
 
-	if(af_yl_seq(&c->y, n, &count) < 0)
-		return -1;
-	*out = af_strset_new(c->y.arena, count);
-	if(!*out)
-		return af_yl_oom(&c->y, n);
-	for(i = 0; i < count; i++) {
-		it = af_yl_item(&c->y, n, i);
-		if(af_yl_str(&c->y, it, &s, &len) < 0)
-			return -1;
-		plus = len && s[0] == '+';
-		for(j = (size_t)plus; j < len; j++)
-			if(!((s[j] >= '0' && s[j] <= '9')
-					   || (!plus && (s[j] == '*' || s[j] == '#'))))
-				break;
-		if(j < len || len == (size_t)plus
-				|| len - (size_t)plus > (plus ? AF_E164_MAX : AF_DIALED_MAX))
-			return af_yl_err(&c->y, it,
-					"'%.*s' is not a number (as dialed: 1 to %d digits, '*'"
-					" or '#'; or '+' and 1 to %d digits)",
-					AF_YL_SHOWN(len), s, AF_DIALED_MAX, AF_E164_MAX);
-		if(af_strset_add(*out, s, len) < 0)
-			return af_yl_oom(&c->y, it);
-	}
+	for(j = (size_t)plus; j < len; j++)
+		if(!((s[j] >= '0' && s[j] <= '9')
+				   || (!plus && (s[j] == '*' || s[j] == '#'))))
+			break;
+	if(j < len || len == (size_t)plus
+			|| len - (size_t)plus > (plus ? AF_E164_MAX : AF_DIALED_MAX))
+		return af_yl_err(&c->y, it,
+				"'%.*s' is not a number (as dialed: 1 to %d digits, '*'"
+				" or '#'; or '+' and 1 to %d digits)",
+				AF_YL_SHOWN(len), s, AF_DIALED_MAX, AF_E164_MAX);
 	return 0;
 }
 
@@ -805,10 +783,12 @@ int af_rl_profile_dest(af_rl_t *c, const yaml_node_t *n, af_profile_t *p)
 				rc = af_rl_codes(c, v[k], 2, &d->deny_zone, &d->n_deny_zone);
 				break;
 			case P_ALLOW_PREFIX:
-				rc = read_e164_set(c, v[k], &d->allow_prefixes, &d->prefix_max);
+				rc = af_rl_strset_of(c, v[k], e164_item, &d->prefix_max,
+						&d->allow_prefixes);
 				break;
 			case P_DENY_PREFIX:
-				rc = read_e164_set(c, v[k], &d->deny_prefixes, &d->prefix_max);
+				rc = af_rl_strset_of(c, v[k], e164_item, &d->prefix_max,
+						&d->deny_prefixes);
 				break;
 			case P_BLOCKED:
 				rc = af_rl_strset(c, v[k], "caller", 0, &d->blocked_callers);
@@ -817,7 +797,8 @@ int af_rl_profile_dest(af_rl_t *c, const yaml_node_t *n, af_profile_t *p)
 				rc = af_rl_strset(c, v[k], "caller", 0, &d->exempt_callers);
 				break;
 			case P_EXEMPT_NUMBERS:
-				rc = read_numbers(c, v[k], &d->exempt_numbers);
+				rc = af_rl_strset_of(
+						c, v[k], number_item, NULL, &d->exempt_numbers);
 				break;
 			case P_CALENDAR:
 				rc = calendar_ref(c, v[k], &d->calendar);

@@ -1,6 +1,6 @@
 /*
  * antifraud - internal: what the readers of the rule file's sections
- * share (af_rules.c, af_rules_dest.c).
+ * share (af_rules.c, af_rules_dest.c; made in af_rules_util.c).
  *
  * Copyright (C) 2026 antifraud authors
  * SPDX-License-Identifier: GPL-2.0-or-later
@@ -14,6 +14,7 @@
 #define AF_RULES_DAY 86400u
 #define AF_RULES_YEAR (365u * AF_RULES_DAY)
 #define AF_RULES_NAME_MAX 64 /* list, profile and calendar names */
+#define AF_RULES_HOST_MAX 253 /* domain names */
 
 /* what a load carries from node to node */
 typedef struct af_rl {
@@ -27,6 +28,17 @@ typedef struct af_rl {
 int af_rl_path(af_rl_t *c, const yaml_node_t *n, af_file_kind_t k,
 		const char **out);
 
+/* checks one string item it of a set, s[0..*len): 0, or -1 with the
+ * error set; may rewrite it into buf (AF_RL_ITEM_MAX bytes) and point *s
+ * there */
+#define AF_RL_ITEM_MAX (AF_RULES_HOST_MAX * 2 + 2)
+typedef int (*af_rl_item_cb)(af_rl_t *c, const yaml_node_t *it,
+		const char **s, size_t *len, char *buf, void *arg);
+
+/* a sequence of strings into a new set, each item through check */
+int af_rl_strset_of(af_rl_t *c, const yaml_node_t *n, af_rl_item_cb check,
+		void *arg, af_strset_t **out);
+
 /* a sequence of strings into a new set (lower_host: user@HOST lowered) */
 int af_rl_strset(af_rl_t *c, const yaml_node_t *n, const char *what,
 		int lower_host, af_strset_t **out);
@@ -34,6 +46,14 @@ int af_rl_strset(af_rl_t *c, const yaml_node_t *n, const char *what,
 /* a sequence into an arena array of size-byte items (*out NULL if none) */
 int af_rl_seq_alloc(af_rl_t *c, const yaml_node_t *n, size_t size,
 		size_t *count, void **out);
+
+/* sorts the count (at least 1) items of v by cmp and drops repeats;
+ * returns how many are left */
+uint32_t af_rl_sort_unique(void *v, size_t count, size_t size,
+		int (*cmp)(const void *, const void *));
+
+/* qsort order of packed codes */
+int af_rl_cmp_u16(const void *a, const void *b);
 
 /* two-letter codes: kind 0 countries, 1 continents, 2 zones (continents
  * and XN); sorted packed codes without duplicates */

@@ -65,123 +65,6 @@
 #include "af_store_redis_int.h"
 
 /*
- * exec: checks ops[0..n), runs them as one EVALSHA of the batch script
- * and reads their outputs. Returns 0, -1 when an op was invalid (its
- * status is -1), AF_STORE_UNAVAILABLE when the server could not be used
- * (every status -1, the connection dropped).
- */
-static int rds_exec(af_store_t *s, af_op_t *ops, int n, uint64_t now_ms)
-{
-	af_store_redis_t *st = (af_store_redis_t *)s;
-	const char *head[3];
-	size_t headlen[3];
-	char nkeys[16], err[256];
-	rds_conn_t *slot;
-	rds_guard_t g;
-	redisReply *r;
-	int need, group_bad, pregated, argc, done, stopped = 0, rc = 0;
-
-	if(n > 0 && ops == NULL)
-		return -1;
-	if(n <= 0)
-		return 0;
-	af_rds_enter(&g, 1);
-	if(af_rds_code_room(n) < 0) {
-		AF_ERR("store: redis: out of memory\n");
-		rc = AF_STORE_UNAVAILABLE;
-		goto done;
-	}
-	need = af_rds_check(ops, n, af_rds_code, &group_bad, &pregated);
-	done = n;
-	if(need) {
-		slot = af_rds_get(st, err, sizeof(err));
-		if(!slot) {
-			rc = AF_STORE_UNAVAILABLE;
-			goto done;
-		}
-		af_rds_build(st, ops, n, af_rds_code, pregated, now_ms);
-		head[0] = head[1] = NULL;
-		headlen[0] = headlen[1] = 0;
-		headlen[2] = (size_t)snprintf(nkeys, sizeof(nkeys), "%d", af_rds_keys.n);
-		head[2] = nkeys;
-		argc = af_rds_av_final(head, headlen, 3, &af_rds_keys, &af_rds_args);
-		if(argc < 0) {
-			AF_ERR("store: redis: out of memory\n");
-			rc = AF_STORE_UNAVAILABLE;
-			goto done;
-		}
-		r = af_rds_eval(slot, 0, argc, err, sizeof(err));
-		if(r && af_rds_parse(r, ops, n, af_rds_code, &done, &stopped) < 0) {
-			freeReplyObject(r);
-			r = NULL;
-			snprintf(err, sizeof(err), "EVALSHA: unexpected reply");
-		}
-		if(!r) {
-			af_rds_fail(slot, err);
-			rc = AF_STORE_UNAVAILABLE;
-			goto done;
-		}
-		freeReplyObject(r);
-	}
-	rc = af_rds_finish(st, ops, n, af_rds_code, done, stopped, group_bad);
-done:
-	af_rds_leave(&g, 1);
-	if(rc == AF_STORE_UNAVAILABLE)
-		return af_rds_unavailable(st, ops, n);
-	return rc;
-}
-
-/*
- * Runs the list script (mode 'b' bans, 'c' sets under prefix) on this
- * process's connection. Returns the reply (an array), NULL when the
- * server could not be used. Lock: none held on entry.
- */
-static redisReply *rds_list(af_store_redis_t *st, char mode,
-		const char *prefix, size_t prefix_len, uint64_t now_ms)
-{
-	const char *head[3];
-	size_t headlen[3];
-	char err[256];
-	rds_conn_t *slot;
-	redisReply *r = NULL;
-	rds_guard_t g;
-	int argc;
-
-	af_rds_enter(&g, 1);
-	slot = af_rds_get(st, err, sizeof(err));
-	if(!slot)
-		goto done;
-	af_rds_av_reset(&af_rds_keys);
-	af_rds_av_reset(&af_rds_args);
-	af_rds_av_name(&af_rds_keys, st, mode == 'b' ? "bans" : "concs");
-	af_rds_av_addu(&af_rds_args, now_ms);
-	af_rds_av_add(&af_rds_args, st->cfg.prefix, st->plen);
-	af_rds_av_add(&af_rds_args, &mode, 1);
-	af_rds_av_add(&af_rds_args, prefix, prefix_len);
-	head[0] = head[1] = NULL;
-	headlen[0] = headlen[1] = 0;
-	head[2] = "1";
-	headlen[2] = 1;
-	argc = af_rds_av_final(head, headlen, 3, &af_rds_keys, &af_rds_args);
-	if(argc < 0) {
-		AF_ERR("store: redis: out of memory\n");
-		goto done;
-	}
-	r = af_rds_eval(slot, 1, argc, err, sizeof(err));
-	if(r && (r->type != REDIS_REPLY_ARRAY
-					|| r->elements % (mode == 'b' ? 5 : 2) != 0)) {
-		freeReplyObject(r);
-		r = NULL;
-		snprintf(err, sizeof(err), "EVALSHA: unexpected reply");
-	}
-	if(!r)
-		af_rds_fail(slot, err);
-done:
-	af_rds_leave(&g, 1);
-	return r;
-}
-
-/*
  * ban_list: calls cb for every live ban (key: the whole subject, even
  * when longer than AF_KEY_MAX). The bans are read in one round trip and
  * cb runs without any lock held (it may use the store). Returns 0, -1
@@ -191,7 +74,7 @@ static int rds_ban_list(af_store_t *s, af_ban_cb cb, void *arg,
 		uint64_t now_ms)
 {
 	af_store_redis_t *st = (af_store_redis_t *)s;
-	redisReply *r = rds_list(st, 'b', NULL, 0, now_ms);
+	redisReply *r = af_rds_list(st, 'b', NULL, 0, now_ms);
 	af_ban_t ban;
 	rds_fld_t e[4];
 	size_t i, j;
@@ -232,7 +115,7 @@ static int rds_conc_list(af_store_t *s, const char *prefix,
 
 	if(prefix == NULL && prefix_len)
 		return -1;
-	r = rds_list(st, 'c', prefix, prefix_len, now_ms);
+	r = af_rds_list(st, 'c', prefix, prefix_len, now_ms);
 	if(!r)
 		return -1;
 	for(i = 0; i + 2 <= r->elements; i += 2) {
@@ -332,7 +215,7 @@ static void rds_destroy(af_store_t *s)
 
 static const af_store_ops_t rds_ops = {
 	.name = "redis",
-	.exec = rds_exec,
+	.exec = af_rds_exec,
 	.ban_list = rds_ban_list,
 	.conc_list = rds_conc_list,
 	.gc = rds_gc,

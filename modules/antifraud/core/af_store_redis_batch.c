@@ -38,17 +38,17 @@ enum rds_code {
 
 /* the argument lists of the call being made, per process (callers
  * hold the connection table's mutex: af_rds_enter) */
-rds_argv_t af_rds_keys, af_rds_args;
+static rds_argv_t rds_keys, rds_args;
 const char **af_rds_av;
 size_t *af_rds_avlen;
 static int rds_avcap;
-signed char *af_rds_code;
+static signed char *rds_code;
 static int rds_code_cap;
 
 /* ---- argument lists ---- */
 
 /* Empties a. */
-void af_rds_av_reset(rds_argv_t *a)
+static void av_reset(rds_argv_t *a)
 {
 	a->len = 0;
 	a->n = 0;
@@ -104,7 +104,7 @@ oom:
 }
 
 /* Appends the bytes s[0..len) (s may be NULL when len is 0). */
-void af_rds_av_add(rds_argv_t *a, const char *s, size_t len)
+static void av_add(rds_argv_t *a, const char *s, size_t len)
 {
 	char *p = av_room(a, len);
 
@@ -113,12 +113,12 @@ void af_rds_av_add(rds_argv_t *a, const char *s, size_t len)
 }
 
 /* Appends v in decimal. */
-void af_rds_av_addu(rds_argv_t *a, uint64_t v)
+static void av_addu(rds_argv_t *a, uint64_t v)
 {
 	char num[24];
 	int len = snprintf(num, sizeof(num), "%" PRIu64, v);
 
-	af_rds_av_add(a, num, (size_t)len);
+	av_add(a, num, (size_t)len);
 }
 
 /* Appends the key <prefix><kind>:{<subject>}. */
@@ -147,7 +147,7 @@ static void av_key(rds_argv_t *a, const af_store_redis_t *st,
 }
 
 /* Appends the key <prefix><name> (an index or the events channel). */
-void af_rds_av_name(rds_argv_t *a, const af_store_redis_t *st,
+static void av_name(rds_argv_t *a, const af_store_redis_t *st,
 		const char *name)
 {
 	size_t nl = strlen(name);
@@ -164,7 +164,7 @@ void af_rds_av_name(rds_argv_t *a, const af_store_redis_t *st,
  * into af_rds_av/af_rds_avlen. Returns the argument count, -1 when out of
  * memory.
  */
-int af_rds_av_final(const char **head, const size_t *headlen, int nhead,
+static int av_final(const char **head, const size_t *headlen, int nhead,
 		rds_argv_t *keys, rds_argv_t *args)
 {
 	int total, i, j = 0;
@@ -202,17 +202,17 @@ int af_rds_av_final(const char **head, const size_t *headlen, int nhead,
 
 /* ---- the batch ---- */
 
-/* Grows af_rds_code to n entries; 0, -1 when out of memory. */
-int af_rds_code_room(int n)
+/* Grows rds_code to n entries; 0, -1 when out of memory. */
+static int rds_code_room(int n)
 {
 	signed char *p;
 
 	if(n <= rds_code_cap)
 		return 0;
-	p = realloc(af_rds_code, (size_t)n);
+	p = realloc(rds_code, (size_t)n);
 	if(!p)
 		return -1;
-	af_rds_code = p;
+	rds_code = p;
 	rds_code_cap = n;
 	return 0;
 }
@@ -226,7 +226,7 @@ int af_rds_code_room(int n)
  * invalid WIN_HIT left with its count (a NULL key) is over its gate.
  * Returns whether any op needs the server.
  */
-int af_rds_check(const af_op_t *ops, int n, signed char *code,
+static int rds_check(const af_op_t *ops, int n, signed char *code,
 		int *group_bad, int *pregated)
 {
 	const af_op_t *op;
@@ -309,7 +309,7 @@ int af_rds_check(const af_op_t *ops, int n, signed char *code,
 /* Appends a ban reason: up to AF_BAN_REASON - 1 bytes, to the first NUL. */
 static void rds_add_reason(rds_argv_t *a, const char *reason)
 {
-	af_rds_av_add(a, reason ? reason : "",
+	av_add(a, reason ? reason : "",
 			reason ? strnlen(reason, AF_BAN_REASON - 1) : 0);
 }
 
@@ -339,27 +339,27 @@ static void av_pack(rds_argv_t *a, int code, const uint64_t *v, int n)
 }
 
 /*
- * Serializes ops[0..n) (codes in code) into af_rds_keys and af_rds_args for
+ * Serializes ops[0..n) (codes in code) into rds_keys and rds_args for
  * the batch script.
  */
-void af_rds_build(const af_store_redis_t *st, const af_op_t *ops, int n,
+static void rds_build(const af_store_redis_t *st, const af_op_t *ops, int n,
 		const signed char *code, int pregated, uint64_t now_ms)
 {
-	rds_argv_t *k = &af_rds_keys, *a = &af_rds_args;
+	rds_argv_t *k = &rds_keys, *a = &rds_args;
 	const af_op_t *op;
 	uint64_t v[3 + AF_FIG_N], slice_ms;
 	char rec[RDS_HIST_REC + 1], stop[2];
 	af_hist_entry_t e;
 	int i, thr;
 
-	af_rds_av_reset(k);
-	af_rds_av_reset(a);
-	af_rds_av_name(k, st, "bans");
-	af_rds_av_name(k, st, "concs");
-	af_rds_av_addu(a, now_ms);
-	af_rds_av_addu(a, st->plen);
-	af_rds_av_add(a, pregated ? "1" : "0", 1);
-	af_rds_av_addu(a, (uint64_t)n);
+	av_reset(k);
+	av_reset(a);
+	av_name(k, st, "bans");
+	av_name(k, st, "concs");
+	av_addu(a, now_ms);
+	av_addu(a, st->plen);
+	av_add(a, pregated ? "1" : "0", 1);
+	av_addu(a, (uint64_t)n);
 	for(i = 0; i < n; i++) {
 		op = &ops[i];
 		if(code[i] <= 0) {
@@ -371,7 +371,7 @@ void af_rds_build(const af_store_redis_t *st, const af_op_t *ops, int n,
 				av_key(k, st, "ban", op->key, op->key_len);
 				stop[0] = RDS_C_BAN_GET;
 				stop[1] = op->u.ban_get.stop ? 1 : 0;
-				af_rds_av_add(a, stop, 2);
+				av_add(a, stop, 2);
 				break;
 			case RDS_C_BAN_SET:
 				av_key(k, st, "ban", op->key, op->key_len);
@@ -426,7 +426,7 @@ void af_rds_build(const af_store_redis_t *st, const af_op_t *ops, int n,
 				av_pack(a, RDS_C_HIST_PUSH, v, 2);
 				if(op->u.hist.read_only) {
 					/* the script takes a record still, and ignores it */
-					af_rds_av_add(a, "", 0);
+					av_add(a, "", 0);
 					break;
 				}
 				e = op->u.hist.entry;
@@ -440,19 +440,19 @@ void af_rds_build(const af_store_redis_t *st, const af_op_t *ops, int n,
 				rec[22] = '\0';
 				snprintf(rec + RDS_HIST_IP, sizeof(rec) - RDS_HIST_IP,
 						"%020" PRIu64, e.ts_ms);
-				af_rds_av_add(a, rec, RDS_HIST_REC);
+				av_add(a, rec, RDS_HIST_REC);
 				break;
 			case RDS_C_CONC_ADD:
 				av_key(k, st, "conc", op->key, op->key_len);
 				v[0] = op->u.conc.limit;
 				v[1] = now_ms + (uint64_t)op->u.conc.ttl_s * 1000;
 				av_pack(a, RDS_C_CONC_ADD, v, 2);
-				af_rds_av_add(a, op->u.conc.member, op->u.conc.member_len);
+				av_add(a, op->u.conc.member, op->u.conc.member_len);
 				break;
 			case RDS_C_CONC_DEL:
 				av_key(k, st, "conc", op->key, op->key_len);
 				av_pack(a, RDS_C_CONC_DEL, NULL, 0);
-				af_rds_av_add(a, op->u.conc.member, op->u.conc.member_len);
+				av_add(a, op->u.conc.member, op->u.conc.member_len);
 				break;
 			case RDS_C_CONC_COUNT:
 				av_key(k, st, "conc", op->key, op->key_len);
@@ -607,13 +607,13 @@ static int rp_hist(const rds_fld_t *f, af_hist_entry_t *entry)
 /*
  * Reads the batch script's reply (one string, see rds_lua_exec) into
  * ops[0..n): the outputs of the ops done, each op's status as the script
- * gave it (fixed by af_rds_finish). Reads in place, nothing allocated: an
+ * gave it (fixed by rds_finish). Reads in place, nothing allocated: an
  * op's fields are kept in e[] (those past RDS_FIELDS are read and
  * dropped: no op looks at them) and checked as they were when the reply
  * was an array per op. Returns 0 with *done and *stopped, -1 when the
  * reply is not what the script answers.
  */
-int af_rds_parse(const redisReply *r, af_op_t *ops, int n,
+static int rds_parse(const redisReply *r, af_op_t *ops, int n,
 		const signed char *code, int *done, int *stopped)
 {
 	rds_fld_t f, e[RDS_FIELDS];
@@ -779,7 +779,7 @@ static void rds_invalid_clear(af_op_t *op)
  * invalid ops fail. Returns 0, or -1 when an op failed (each counted in
  * failures).
  */
-int af_rds_finish(af_store_redis_t *st, af_op_t *ops, int n,
+static int rds_finish(af_store_redis_t *st, af_op_t *ops, int n,
 		const signed char *code, int done, int stopped, int group_bad)
 {
 	af_op_t *op;
@@ -812,7 +812,7 @@ int af_rds_finish(af_store_redis_t *st, af_op_t *ops, int n,
 }
 
 /* Fails every op of ops[0..n) (the server could not be used). */
-int af_rds_unavailable(af_store_redis_t *st, af_op_t *ops, int n)
+static int rds_unavailable(af_store_redis_t *st, af_op_t *ops, int n)
 {
 	int i;
 
@@ -831,3 +831,119 @@ int af_rds_unavailable(af_store_redis_t *st, af_op_t *ops, int n)
 	return AF_STORE_UNAVAILABLE;
 }
 
+/*
+ * exec: checks ops[0..n), runs them as one EVALSHA of the batch script
+ * and reads their outputs. Returns 0, -1 when an op was invalid (its
+ * status is -1), AF_STORE_UNAVAILABLE when the server could not be used
+ * (every status -1, the connection dropped).
+ */
+int af_rds_exec(af_store_t *s, af_op_t *ops, int n, uint64_t now_ms)
+{
+	af_store_redis_t *st = (af_store_redis_t *)s;
+	const char *head[3];
+	size_t headlen[3];
+	char nkeys[16], err[256];
+	rds_conn_t *slot;
+	rds_guard_t g;
+	redisReply *r;
+	int need, group_bad, pregated, argc, done, stopped = 0, rc = 0;
+
+	if(n > 0 && ops == NULL)
+		return -1;
+	if(n <= 0)
+		return 0;
+	af_rds_enter(&g, 1);
+	if(rds_code_room(n) < 0) {
+		AF_ERR("store: redis: out of memory\n");
+		rc = AF_STORE_UNAVAILABLE;
+		goto done;
+	}
+	need = rds_check(ops, n, rds_code, &group_bad, &pregated);
+	done = n;
+	if(need) {
+		slot = af_rds_get(st, err, sizeof(err));
+		if(!slot) {
+			rc = AF_STORE_UNAVAILABLE;
+			goto done;
+		}
+		rds_build(st, ops, n, rds_code, pregated, now_ms);
+		head[0] = head[1] = NULL;
+		headlen[0] = headlen[1] = 0;
+		headlen[2] = (size_t)snprintf(nkeys, sizeof(nkeys), "%d", rds_keys.n);
+		head[2] = nkeys;
+		argc = av_final(head, headlen, 3, &rds_keys, &rds_args);
+		if(argc < 0) {
+			AF_ERR("store: redis: out of memory\n");
+			rc = AF_STORE_UNAVAILABLE;
+			goto done;
+		}
+		r = af_rds_eval(slot, 0, argc, err, sizeof(err));
+		if(r && rds_parse(r, ops, n, rds_code, &done, &stopped) < 0) {
+			freeReplyObject(r);
+			r = NULL;
+			snprintf(err, sizeof(err), "EVALSHA: unexpected reply");
+		}
+		if(!r) {
+			af_rds_fail(slot, err);
+			rc = AF_STORE_UNAVAILABLE;
+			goto done;
+		}
+		freeReplyObject(r);
+	}
+	rc = rds_finish(st, ops, n, rds_code, done, stopped, group_bad);
+done:
+	af_rds_leave(&g, 1);
+	if(rc == AF_STORE_UNAVAILABLE)
+		return rds_unavailable(st, ops, n);
+	return rc;
+}
+
+/*
+ * Runs the list script (mode 'b' bans, 'c' sets under prefix) on this
+ * process's connection. Returns the reply (an array), NULL when the
+ * server could not be used. Lock: none held on entry.
+ */
+redisReply *af_rds_list(af_store_redis_t *st, char mode,
+		const char *prefix, size_t prefix_len, uint64_t now_ms)
+{
+	const char *head[3];
+	size_t headlen[3];
+	char err[256];
+	rds_conn_t *slot;
+	redisReply *r = NULL;
+	rds_guard_t g;
+	int argc;
+
+	af_rds_enter(&g, 1);
+	slot = af_rds_get(st, err, sizeof(err));
+	if(!slot)
+		goto done;
+	av_reset(&rds_keys);
+	av_reset(&rds_args);
+	av_name(&rds_keys, st, mode == 'b' ? "bans" : "concs");
+	av_addu(&rds_args, now_ms);
+	av_add(&rds_args, st->cfg.prefix, st->plen);
+	av_add(&rds_args, &mode, 1);
+	av_add(&rds_args, prefix, prefix_len);
+	head[0] = head[1] = NULL;
+	headlen[0] = headlen[1] = 0;
+	head[2] = "1";
+	headlen[2] = 1;
+	argc = av_final(head, headlen, 3, &rds_keys, &rds_args);
+	if(argc < 0) {
+		AF_ERR("store: redis: out of memory\n");
+		goto done;
+	}
+	r = af_rds_eval(slot, 1, argc, err, sizeof(err));
+	if(r && (r->type != REDIS_REPLY_ARRAY
+					|| r->elements % (mode == 'b' ? 5 : 2) != 0)) {
+		freeReplyObject(r);
+		r = NULL;
+		snprintf(err, sizeof(err), "EVALSHA: unexpected reply");
+	}
+	if(!r)
+		af_rds_fail(slot, err);
+done:
+	af_rds_leave(&g, 1);
+	return r;
+}

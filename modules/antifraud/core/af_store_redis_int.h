@@ -1,10 +1,10 @@
 /*
  * antifraud - the Redis store's internals, shared by its files:
- *   af_store_redis.c         the store's ops (exec, lists, stats, new)
+ *   af_store_redis.c         the store's ops (lists, stats, new, destroy)
  *   af_store_redis_net.c     connections (Sentinel, ROLE, AUTH, SELECT,
  *                            the per-process table), sending commands
- *   af_store_redis_batch.c   a batch's ops to the script's KEYS/ARGV and
- *                            its answer back to the ops
+ *   af_store_redis_batch.c   exec: a batch's ops to the script's KEYS/ARGV, run,
+ *                            the answer back to the ops
  *   af_store_redis_pubsub.c  PUBLISH and SUBSCRIBE on <prefix>events
  *   af_store_redis_url.c     redis://, unix://, sentinel:// URLs
  *   lua/af_store_redis_*.lua the scripts, embedded at build time
@@ -80,7 +80,7 @@ typedef struct rds_fld {
 	size_t len;
 } rds_fld_t;
 
-/* the fields of one op's result that af_rds_parse keeps: a BAN_GET found
+/* the fields of one op's result that rds_parse keeps: a BAN_GET found
  * (6) or a HIST_PUSH with all its records */
 #define RDS_FIELDS_H (AF_HIST_MAX + 2 > 6 ? AF_HIST_MAX + 2 : 6)
 #define RDS_FIELDS (RDS_FIELDS_H > AF_FIG_N + 1 ? RDS_FIELDS_H : AF_FIG_N + 1)
@@ -107,26 +107,14 @@ void af_rds_atfork_once(void);
 
 /* af_store_redis_batch.c: arguments and replies; the argument vector
  * af_rds_av/af_rds_avlen that af_rds_eval sends */
-extern rds_argv_t af_rds_keys, af_rds_args;
 extern const char **af_rds_av;
 extern size_t *af_rds_avlen;
-extern signed char *af_rds_code;
-void af_rds_av_reset(rds_argv_t *a);
-void af_rds_av_add(rds_argv_t *a, const char *s, size_t len);
-void af_rds_av_addu(rds_argv_t *a, uint64_t v);
-void af_rds_av_name(rds_argv_t *a, const af_store_redis_t *st, const char *name);
-int af_rds_av_final(const char **head, const size_t *headlen, int nhead,
-		rds_argv_t *keys, rds_argv_t *args);
-int af_rds_code_room(int n);
-int af_rds_check(const af_op_t *ops, int n, signed char *code,
-		int *group_bad, int *pregated);
-void af_rds_build(const af_store_redis_t *st, const af_op_t *ops, int n,
-		const signed char *code, int pregated, uint64_t now_ms);
-int af_rds_parse(const redisReply *r, af_op_t *ops, int n,
-		const signed char *code, int *done, int *stopped);
-int af_rds_finish(af_store_redis_t *st, af_op_t *ops, int n,
-		const signed char *code, int done, int stopped, int group_bad);
-int af_rds_unavailable(af_store_redis_t *st, af_op_t *ops, int n);
+/* af_store_t exec: the batch as one EVALSHA (af_store_redis_batch.c) */
+int af_rds_exec(af_store_t *s, af_op_t *ops, int n, uint64_t now_ms);
+/* the list script (mode 'b' bans, 'c' sets under prefix): its reply
+ * (an array), NULL when the server could not be used */
+redisReply *af_rds_list(af_store_redis_t *st, char mode,
+		const char *prefix, size_t prefix_len, uint64_t now_ms);
 void af_rds_field(const redisReply *r, rds_fld_t *f);
 int af_rds_field_range(const rds_fld_t *f, long long lo, long long hi,
 		long long *v);

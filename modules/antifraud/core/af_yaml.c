@@ -37,7 +37,7 @@ int af_yl_err(af_yl_t *c, const yaml_node_t *n, const char *fmt, ...)
 		vsnprintf(msg + len, sizeof(msg) - len, fmt, ap);
 		va_end(ap);
 	}
-	af_escape(c->err, c->errlen, msg, strlen(msg), sizeof(msg));
+	af_text_escape_max(c->err, c->errlen, msg, strlen(msg), sizeof(msg));
 	return -1;
 }
 
@@ -432,7 +432,7 @@ static void af_yl_yaml_error(af_yl_t *c, yaml_parser_t *p, const char *s,
 		snprintf(msg, sizeof(msg), "%s:%lu: YAML: %s", c->file, line,
 				p->problem ? p->problem : "error");
 out:
-	af_escape(c->err, c->errlen, msg, strlen(msg), sizeof(msg));
+	af_text_escape_max(c->err, c->errlen, msg, strlen(msg), sizeof(msg));
 }
 
 int af_yl_load(af_yl_t *c, const char *what,

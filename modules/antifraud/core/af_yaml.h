@@ -51,7 +51,7 @@ typedef struct af_yl {
 /*
  * Writes "file:line: key.path: message" into the load's err, the line
  * being that of node n (the first line when n is NULL), every byte
- * outside printable ASCII escaped (af_escape()). Returns -1, so that
+ * outside printable ASCII escaped (af_text_escape_max()). Returns -1, so that
  * callers can return its result.
  */
 int af_yl_err(af_yl_t *c, const yaml_node_t *n, const char *fmt, ...)

@@ -1,10 +1,21 @@
 /*
  * antifraud - RPC commands (kamcmd antifraud.*).
  *
+ * Every argument is hostile until checked: each command declares its
+ * arguments with a maximum length (README, RPC commands), reads them all
+ * up front with rpc_args() (too few, too many, too long, control
+ * characters: a fault naming the argument), and quotes input in a fault
+ * only as a short escaped excerpt. Text read back from the store (ban
+ * reasons, keys: they may come from Redis, written by other nodes or by
+ * anyone with access to it) is escaped on output. A fault never exceeds
+ * RPC_FAULT_MAX bytes: the ctl module sends nothing at all for a fault
+ * of 256 bytes or more.
+ *
  * Copyright (C) 2026 antifraud authors
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include "core/dprint.h"
@@ -13,6 +24,240 @@
 #include "core/rpc_lookup.h"
 #include "af_kam.h"
 #include "af_outcome.h"
+#include "af_text.h"
+
+#define RPC_FAULT_MAX 240 /* bytes of a fault's text, NUL included */
+#define RPC_ARGS_MAX 3    /* most arguments of a command */
+#define RPC_ARG_MAX 255   /* longest argument of any command, bytes */
+
+/* argument limits, bytes */
+#define RPC_IP_MAX (AF_IP_STRLEN + 1)      /* 45 characters, and [ ] */
+#define RPC_INT_MAX 10                     /* an integer written s:... */
+#define RPC_REASON_MAX (AF_BAN_REASON - 1) /* as the store keeps it */
+#define RPC_PROFILE_MAX 64                 /* as the rule file's names */
+#define RPC_NUMBER_MAX 128                 /* a dialed number as sent */
+#define RPC_CALLER_MAX 128
+#define RPC_CONC_MAX 100000 /* most callers antifraud.concurrency lists */
+
+_Static_assert(AF_ACCOUNT_MAX <= RPC_ARG_MAX && RPC_NUMBER_MAX <= RPC_ARG_MAX
+					   && RPC_CALLER_MAX <= RPC_ARG_MAX,
+		"an argument limit above RPC_ARG_MAX");
+
+/* What a command takes: its usage line, and each argument's name, type
+ * ('s' string, 'i' integer) and longest value (bytes); the first
+ * 'required' are required. */
+typedef struct rpc_spec {
+	const char *usage;
+	int n;
+	int required;
+	const char *name[RPC_ARGS_MAX];
+	const char *type; /* n characters */
+	size_t max[RPC_ARGS_MAX];
+} rpc_spec_t;
+
+/* The arguments read: n given, each a NUL-terminated copy, or for an
+ * integer sent as one (is_int) its value. */
+typedef struct rpc_args {
+	int n;
+	size_t len[RPC_ARGS_MAX];
+	char v[RPC_ARGS_MAX][RPC_ARG_MAX + 1];
+	int is_int[RPC_ARGS_MAX];
+	int ival[RPC_ARGS_MAX];
+} rpc_args_t;
+
+/*
+ * Sends a fault of code with the printf-style text, cut to
+ * RPC_FAULT_MAX - 1 bytes (whatever the arguments).
+ */
+static void __attribute__((format(printf, 4, 5)))
+rpc_fail(rpc_t *rpc, void *ctx, int code, const char *fmt, ...)
+{
+	char buf[RPC_FAULT_MAX];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	rpc->fault(ctx, code, "%s", buf);
+}
+
+/*
+ * Sends a fault with an error text of the core (err): escaped, and cut
+ * to fit; the whole of it goes to the log when it had to be cut.
+ */
+static void rpc_fail_err(rpc_t *rpc, void *ctx, int code, const char *err)
+{
+	char buf[RPC_FAULT_MAX];
+	size_t len = strlen(err), cut;
+	int plain = af_text_plain(err, len);
+
+	if(plain && len < sizeof(buf)) {
+		/* the core's errors are plain already (what they quote is
+		 * escaped there): not escaped twice */
+		memcpy(buf, err, len + 1);
+	} else if(plain) {
+		cut = sizeof(buf) - 4;
+		while(cut > 0 && ((unsigned char)err[cut] & 0xc0) == 0x80)
+			cut--; /* not inside a UTF-8 character */
+		memcpy(buf, err, cut);
+		memcpy(buf + cut, "...", 4);
+	} else {
+		af_text_escape(err, len, buf, sizeof(buf));
+	}
+	if(len >= sizeof(buf) || !plain) {
+		char full[1024];
+		af_text_escape(err, len, full, sizeof(full));
+		LM_ERR("%s\n", full);
+	}
+	rpc->fault(ctx, code, "%s", buf);
+}
+
+/*
+ * Reads the next argument into *str (1), *ival (2) or as a float (3),
+ * whichever type it has; 0 when there is none (or it is of a type no
+ * command takes, a struct or an array). Each scan names one type without
+ * conversion, and a scan of the wrong type consumes nothing.
+ */
+static int rpc_next(rpc_t *rpc, void *ctx, str *s, int *ival)
+{
+	double f;
+
+	s->s = NULL;
+	s->len = 0;
+	if(rpc->scan(ctx, "*S", s) == 1 && s->s && s->len >= 0)
+		return 1;
+	if(rpc->scan(ctx, "*d", ival) == 1)
+		return 2;
+	if(rpc->scan(ctx, "*f", &f) == 1)
+		return 3;
+	return 0;
+}
+
+/*
+ * Reads the arguments of a command as spec says into a, up front: sends
+ * the fault and returns -1 when there are too few or too many, or one is
+ * of the wrong type (kamcmd sends what looks like a number as one: a
+ * text argument must then be written s:...), too long or holds a control
+ * character; returns 0.
+ */
+static int rpc_args(rpc_t *rpc, void *ctx, const rpc_spec_t *sp,
+		rpc_args_t *a)
+{
+	str s;
+	int i, t, ival = 0;
+	size_t j;
+
+	memset(a, 0, sizeof(*a));
+	for(i = 0; i <= sp->n; i++) {
+		t = rpc_next(rpc, ctx, &s, &ival);
+		if(t == 0)
+			break;
+		if(i == sp->n) {
+			rpc_fail(rpc, ctx, 400, "Too many arguments. Usage: %s",
+					sp->usage);
+			return -1;
+		}
+		if(t == 3 || (t == 2 && sp->type[i] != 'i')) {
+			rpc_fail(rpc, ctx, 400,
+					sp->type[i] == 'i' ? "%s: an integer expected"
+									   : "%s: a string expected (kamcmd"
+										 " sends digits as an integer:"
+										 " write s:...)",
+					sp->name[i]);
+			return -1;
+		}
+		a->n = i + 1;
+		if(t == 2) {
+			a->is_int[i] = 1;
+			a->ival[i] = ival;
+			continue;
+		}
+		if((size_t)s.len > sp->max[i]) {
+			rpc_fail(rpc, ctx, 400, "%s: too long (%d bytes, at most %zu)",
+					sp->name[i], s.len, sp->max[i]);
+			return -1;
+		}
+		for(j = 0; j < (size_t)s.len; j++)
+			if((unsigned char)s.s[j] < 0x20 || s.s[j] == 0x7f) {
+				rpc_fail(rpc, ctx, 400,
+						"%s: control characters are not accepted",
+						sp->name[i]);
+				return -1;
+			}
+		memcpy(a->v[i], s.s, (size_t)s.len);
+		a->v[i][s.len] = '\0';
+		a->len[i] = (size_t)s.len;
+	}
+	if(a->n < sp->required) {
+		rpc_fail(rpc, ctx, 400, "Usage: %s", sp->usage);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Reads argument i of a into *out as an integer from min to max: sent
+ * as one, or as a string of decimal digits (no sign, space or base
+ * prefix). Sends the fault and returns -1 when it is not one; returns 0.
+ */
+static int rpc_uint(rpc_t *rpc, void *ctx, const rpc_spec_t *sp,
+		const rpc_args_t *a, int i, unsigned min, unsigned max,
+		unsigned *out)
+{
+	unsigned long long v = 0;
+	size_t j = 0;
+
+	if(a->is_int[i]) {
+		if(a->ival[i] >= 0 && (unsigned)a->ival[i] >= min
+				&& (unsigned)a->ival[i] <= max) {
+			*out = (unsigned)a->ival[i];
+			return 0;
+		}
+		goto bad;
+	}
+	for(j = 0; j < a->len[i]; j++) {
+		if(a->v[i][j] < '0' || a->v[i][j] > '9' || v > max)
+			break;
+		v = v * 10 + (unsigned)(a->v[i][j] - '0');
+	}
+	if(a->len[i] && j == a->len[i] && v >= min && v <= max) {
+		*out = (unsigned)v;
+		return 0;
+	}
+bad:
+	rpc_fail(rpc, ctx, 400, "%s: an integer from %u to %u expected",
+			sp->name[i], min, max);
+	return -1;
+}
+
+/* s escaped into buf (size bytes); returns buf */
+static const char *esc(const char *s, size_t len, char *buf, size_t size)
+{
+	af_text_escape(s, len, buf, size);
+	return buf;
+}
+
+/* NUL-terminated s escaped into buf (size bytes); returns buf */
+static const char *escz(const char *s, char *buf, size_t size)
+{
+	return esc(s, s ? strlen(s) : 0, buf, size);
+}
+
+static const rpc_spec_t no_args_reload = {"antifraud.reload", 0, 0, {0}, ""};
+static const rpc_spec_t no_args_bans = {"antifraud.bans", 0, 0, {0}, ""};
+static const rpc_spec_t no_args_stats = {"antifraud.stats", 0, 0, {0}, ""};
+static const rpc_spec_t no_args_accounts = {
+		"antifraud.accounts", 0, 0, {0}, ""};
+static const rpc_spec_t no_args_reset = {
+		"antifraud.dest_stats_reset", 0, 0, {0}, ""};
+
+/* the command takes no argument: 0, or -1 with the fault sent */
+static int rpc_no_args(rpc_t *rpc, void *ctx, const rpc_spec_t *sp)
+{
+	rpc_args_t a;
+
+	return rpc_args(rpc, ctx, sp, &a);
+}
 
 static const char *rpc_reload_doc[] = {
 		"Validate and load the rule file and the files it names again;"
@@ -23,8 +268,10 @@ static void rpc_reload(rpc_t *rpc, void *ctx)
 {
 	char err[512];
 
+	if(rpc_no_args(rpc, ctx, &no_args_reload) < 0)
+		return;
 	if(af_core_reload(err, sizeof(err)) < 0) {
-		rpc->fault(ctx, 500, "%s", err);
+		rpc_fail_err(rpc, ctx, 500, err);
 		return;
 	}
 	if(af_core_clustered() && af_core_publish("reload") < 0) {
@@ -44,24 +291,42 @@ typedef struct ban_list_ctx {
 	int n;
 } ban_list_ctx_t;
 
+/* seconds from now to until_ms, rounded up; 0 when past */
+static int secs_left(uint64_t until_ms, uint64_t now)
+{
+	uint64_t s = until_ms > now ? (until_ms - now + 999) / 1000 : 0;
+
+	return s > INT32_MAX ? INT32_MAX : (int)s;
+}
+
+/* seconds from since_ms to now; 0 when in the future */
+static int secs_since(uint64_t since_ms, uint64_t now)
+{
+	uint64_t s = now > since_ms ? (now - since_ms) / 1000 : 0;
+
+	return s > INT32_MAX ? INT32_MAX : (int)s;
+}
+
 static int ban_list_item(
 		const char *key, size_t key_len, const af_ban_t *ban, void *arg)
 {
 	ban_list_ctx_t *c = arg;
+	char ip[AF_IP_STRLEN * 4 + 4], reason[AF_BAN_REASON * 4 + 4];
 	void *h;
-	char ip[AF_IP_STRLEN + 1];
 
 	if(af_account_key(key, key_len))
 		return 0; /* an account under attack: antifraud.accounts */
 	if(af_outcome_mark_is(key, key_len))
 		return 0; /* an analytics refusal: antifraud.analytics */
-
-	snprintf(ip, sizeof(ip), "%.*s", (int)key_len, key);
+	esc(key, key_len, ip, sizeof(ip));
+	esc(ban->reason, strnlen(ban->reason, sizeof(ban->reason)), reason,
+			sizeof(reason));
 	if(c->rpc->add(c->ctx, "{", &h) < 0)
 		return 1;
-	c->rpc->struct_add(h, "ssddd", "ip", ip, "reason", ban->reason,
-			"expires", (int)((ban->until_ms - c->now + 999) / 1000), "age",
-			(int)((c->now - ban->since_ms) / 1000), "hits", (int)ban->hits);
+	c->rpc->struct_add(h, "ssddd", "ip", ip, "reason", reason, "expires",
+			secs_left(ban->until_ms, c->now), "age",
+			secs_since(ban->since_ms, c->now), "hits",
+			ban->hits > INT32_MAX ? INT32_MAX : (int)ban->hits);
 	c->n++;
 	return 0;
 }
@@ -75,62 +340,63 @@ static void rpc_bans(rpc_t *rpc, void *ctx)
 {
 	ban_list_ctx_t c = {rpc, ctx, af_now_ms(), 0};
 
+	if(rpc_no_args(rpc, ctx, &no_args_bans) < 0)
+		return;
 	if(af_core_ban_list(ban_list_item, &c) < 0)
 		rpc->fault(ctx, 500, "The state store is unavailable");
 }
 
 static const char *rpc_ban_doc[] = {
-		"Ban a source: ip seconds [reason].", 0};
+		"Ban a source: ip seconds [reason]. seconds: 1 to 31536000;"
+		" reason: plain text of at most 63 bytes.",
+		0};
+
+static const rpc_spec_t ban_spec = {"antifraud.ban ip seconds [reason]", 3,
+		2, {"ip", "seconds", "reason"}, "sis",
+		{RPC_IP_MAX, RPC_INT_MAX, RPC_REASON_MAX}};
 
 static void rpc_ban(rpc_t *rpc, void *ctx)
 {
-	str ip = STR_NULL, reason = STR_NULL;
-	int seconds = 0;
-	char r[AF_BAN_REASON];
+	rpc_args_t a;
+	unsigned seconds;
 	char err[256];
 
-	if(rpc->scan(ctx, "Sd", &ip, &seconds) < 2) {
-		rpc->fault(ctx, 400, "Usage: antifraud.ban ip seconds [reason]");
+	if(rpc_args(rpc, ctx, &ban_spec, &a) < 0
+			|| rpc_uint(rpc, ctx, &ban_spec, &a, 1, 1, AF_BAN_MAX_S, &seconds)
+					   < 0)
 		return;
-	}
-	if(rpc->scan(ctx, "*S", &reason) < 1)
-		reason.len = 0;
-	if(seconds <= 0) {
-		rpc->fault(ctx, 400, "The ban time must be at least 1 second");
-		return;
-	}
-	snprintf(r, sizeof(r), "%.*s", reason.len, reason.len ? reason.s : "");
-	if(af_core_ban(ip.s, (size_t)ip.len, (uint32_t)seconds, r, err,
+	if(af_core_ban(a.v[0], a.len[0], seconds, a.n > 2 ? a.v[2] : NULL, err,
 			   sizeof(err))
 			< 0) {
-		rpc->fault(ctx, 400, "%s", err);
+		rpc_fail_err(rpc, ctx, 400, err);
 		return;
 	}
-	rpc->rpl_printf(ctx, "Ok. %.*s banned for %d s.", ip.len, ip.s, seconds);
+	rpc->rpl_printf(ctx, "Ok. %s banned for %u s.", a.v[0], seconds);
 }
 
 static const char *rpc_unban_doc[] = {"Lift the ban of a source: ip.", 0};
 
+static const rpc_spec_t unban_spec = {
+		"antifraud.unban ip", 1, 1, {"ip"}, "s", {RPC_IP_MAX}};
+
 static void rpc_unban(rpc_t *rpc, void *ctx)
 {
-	str ip = STR_NULL;
+	rpc_args_t a;
 	char err[256];
 	int rc;
 
-	if(rpc->scan(ctx, "S", &ip) < 1) {
-		rpc->fault(ctx, 400, "Usage: antifraud.unban ip");
+	if(rpc_args(rpc, ctx, &unban_spec, &a) < 0)
 		return;
-	}
-	rc = af_core_unban(ip.s, (size_t)ip.len, err, sizeof(err));
+	rc = af_core_unban(a.v[0], a.len[0], err, sizeof(err));
 	if(rc < 0) {
-		rpc->fault(ctx, 400, "%s", err);
+		rpc_fail_err(rpc, ctx, 400, err);
 		return;
 	}
 	if(rc == 0) {
-		rpc->fault(ctx, 404, "Not banned: %.*s", ip.len, ip.s);
+		rpc_fail(rpc, ctx, 404, "Not banned: %s", a.v[0]);
 		return;
 	}
-	rpc->rpl_printf(ctx, "Ok. %.*s unbanned.", ip.len, ip.s);
+	rpc->rpl_printf(ctx, "Ok. %s unbanned.", a.v[0]);
 }
 
 static const char *rpc_stats_doc[] = {
@@ -145,6 +411,8 @@ static void rpc_stats(rpc_t *rpc, void *ctx)
 	af_store_t *s;
 	int i;
 
+	if(rpc_no_args(rpc, ctx, &no_args_stats) < 0)
+		return;
 	if(rpc->add(ctx, "{", &h) < 0)
 		return;
 	for(i = 0; i < AF_ST__COUNT; i++)
@@ -181,6 +449,9 @@ static const char *rpc_af_lookup_doc[] = {
 		" country, continent and ASN, list matches, ban.",
 		0};
 
+static const rpc_spec_t lookup_spec = {"antifraud.lookup ip [profile]", 2,
+		1, {"ip", "profile"}, "ss", {RPC_IP_MAX, RPC_PROFILE_MAX}};
+
 typedef struct ban_find_ctx {
 	const char *key;
 	af_ban_t ban;
@@ -201,44 +472,43 @@ static int ban_find(const char *key, size_t key_len, const af_ban_t *ban,
 
 static void rpc_af_lookup(rpc_t *rpc, void *ctx)
 {
-	str ip = STR_NULL, prof = STR_NULL;
-	af_ip_t a;
+	rpc_args_t a;
+	af_ip_t ip;
 	af_geo_info_t gi;
 	af_geo_t *g;
 	af_rules_t *r;
 	const af_profile_t *p;
 	ban_find_ctx_t find;
-	char key[AF_IP_STRLEN];
+	char key[AF_IP_STRLEN], ex[AF_TEXT_EXCERPT_BUF];
+	char reason[AF_BAN_REASON * 4 + 4], country[16], continent[16];
 	void *h;
 	uint32_t i;
 	const char *list = "none";
 	int best = -1, plen;
 
-	if(rpc->scan(ctx, "S", &ip) < 1) {
-		rpc->fault(ctx, 400, "Usage: antifraud.lookup ip [profile]");
+	if(rpc_args(rpc, ctx, &lookup_spec, &a) < 0)
+		return;
+	if(af_ip_parse(a.v[0], a.len[0], &ip) < 0) {
+		rpc_fail(rpc, ctx, 400, "Not an IP address: '%s'",
+				af_text_excerpt(a.v[0], a.len[0], ex));
 		return;
 	}
-	if(rpc->scan(ctx, "*S", &prof) < 1)
-		prof.len = 0;
-	if(af_ip_parse(ip.s, (size_t)ip.len, &a) < 0) {
-		rpc->fault(ctx, 400, "Not an IP address: %.*s", ip.len, ip.s);
-		return;
-	}
-	af_ip_format(&a, key, sizeof(key));
+	af_ip_format(&ip, key, sizeof(key));
 	r = af_core_acquire();
-	p = af_rules_profile(r, prof.len ? prof.s : NULL, (size_t)prof.len);
+	p = af_rules_profile(r, a.n > 1 ? a.v[1] : NULL, a.n > 1 ? a.len[1] : 0);
 	if(!p) {
 		af_core_release(r);
-		rpc->fault(ctx, 404, "No profile %.*s", prof.len, prof.s);
+		rpc_fail(rpc, ctx, 404, "No profile '%s'",
+				af_text_excerpt(a.v[1], a.len[1], ex));
 		return;
 	}
 	memset(&gi, 0, sizeof(gi));
 	g = af_core_geo(r);
 	if(g)
-		af_geo_lookup(g, &a, &gi);
+		af_geo_lookup(g, &ip, &gi);
 	/* the most specific list entry, as af_check_source sees it */
 	for(i = 0; i < r->n_lists; i++) {
-		plen = af_trie_lookup(r->lists[i].trie, &a, NULL);
+		plen = af_trie_lookup(r->lists[i].trie, &ip, NULL);
 		if(plen > best) {
 			best = plen;
 			list = r->lists[i].name;
@@ -251,9 +521,14 @@ static void rpc_af_lookup(rpc_t *rpc, void *ctx)
 		af_core_release(r);
 		return;
 	}
-	rpc->struct_add(h, "sssdsds", "ip", key, "country", gi.country,
-			"continent", gi.continent, "asn", (int)gi.asn, "list", list,
-			"banned", find.ban.until_ms ? 1 : 0, "ban_reason", find.ban.reason);
+	rpc->struct_add(h, "sssdsds", "ip", key, "country",
+			escz(gi.country, country, sizeof(country)), "continent",
+			escz(gi.continent, continent, sizeof(continent)), "asn",
+			(int)gi.asn, "list", list, "banned", find.ban.until_ms ? 1 : 0,
+			"ban_reason",
+			esc(find.ban.reason,
+					strnlen(find.ban.reason, sizeof(find.ban.reason)),
+					reason, sizeof(reason)));
 	af_core_release(r);
 }
 
@@ -267,6 +542,9 @@ static const char *rpc_dest_stats_doc[] = {
 		" lists the hours without samples too.",
 		0};
 
+static const rpc_spec_t dest_stats_spec = {
+		"antifraud.dest_stats [all]", 1, 0, {"all"}, "s", {3}};
+
 typedef struct country_ctx {
 	rpc_t *rpc;
 	void *list;
@@ -278,14 +556,16 @@ static int dest_country_item(const char *cc, uint64_t attempts,
 		const uint64_t *by_reason, void *arg)
 {
 	country_ctx_t *c = arg;
+	char country[32];
 	void *h, *rh;
 	int i;
 
 	if(c->rpc->array_add(c->list, "{", &h) < 0)
 		return 1;
-	c->rpc->struct_add(h, "sdddd", "country", cc[0] ? cc : "none",
-			"attempts", (int)attempts, "allowed", (int)allowed, "alerts",
-			(int)alerts, "blocked", (int)blocked);
+	c->rpc->struct_add(h, "sdddd", "country",
+			cc[0] ? escz(cc, country, sizeof(country)) : "none", "attempts",
+			(int)attempts, "allowed", (int)allowed, "alerts", (int)alerts,
+			"blocked", (int)blocked);
 	if(c->rpc->struct_add(h, "{", "reasons", &rh) < 0)
 		return 1;
 	for(i = AF_R_DEST_INVALID; i < AF_R__COUNT; i++)
@@ -300,13 +580,20 @@ static void rpc_dest_stats(rpc_t *rpc, void *ctx)
 	static const char *const day[2] = {"workday", "holiday"};
 	af_dest_slot_stat_t st;
 	country_ctx_t cc;
-	str all = STR_NULL;
+	rpc_args_t a;
 	void *h, *sl, *item;
-	char mean[32], sd[32];
+	char mean[32], sd[32], ex[AF_TEXT_EXCERPT_BUF];
 	int d, hr, show_all;
 
-	show_all = rpc->scan(ctx, "*S", &all) == 1 && all.len == 3
-			   && memcmp(all.s, "all", 3) == 0;
+	if(rpc_args(rpc, ctx, &dest_stats_spec, &a) < 0)
+		return;
+	if(a.n && strcmp(a.v[0], "all") != 0) {
+		rpc_fail(rpc, ctx, 400,
+				"Unknown parameter '%s'. Usage: antifraud.dest_stats [all]",
+				af_text_excerpt(a.v[0], a.len[0], ex));
+		return;
+	}
+	show_all = a.n == 1;
 	if(rpc->add(ctx, "{", &h) < 0)
 		return;
 	if(rpc->struct_add(h, "[", "slots", &sl) < 0)
@@ -339,6 +626,8 @@ static const char *rpc_dest_stats_reset_doc[] = {
 
 static void rpc_dest_stats_reset(rpc_t *rpc, void *ctx)
 {
+	if(rpc_no_args(rpc, ctx, &no_args_reset) < 0)
+		return;
 	af_dest_stats_reset();
 	rpc->rpl_printf(ctx, "Ok. Statistics reset.");
 }
@@ -346,8 +635,8 @@ static void rpc_dest_stats_reset(rpc_t *rpc, void *ctx)
 typedef struct conc_ctx {
 	rpc_t *rpc;
 	void *list;
-	int n;
-	int max;
+	unsigned n;
+	unsigned max;
 } conc_ctx_t;
 
 /* one caller of rpc_concurrency */
@@ -355,15 +644,16 @@ static int conc_item(const char *key, size_t key_len, uint32_t count,
 		void *arg)
 {
 	conc_ctx_t *c = arg;
-	char caller[AF_KEY_MAX + 1];
+	char caller[AF_KEY_MAX * 4 + 4];
 	void *h;
 
 	if(c->n >= c->max)
 		return 1;
-	snprintf(caller, sizeof(caller), "%.*s", (int)key_len, key);
+	esc(key, key_len, caller, sizeof(caller));
 	if(c->rpc->array_add(c->list, "{", &h) < 0)
 		return 1;
-	c->rpc->struct_add(h, "sd", "caller", caller, "calls", (int)count);
+	c->rpc->struct_add(h, "sd", "caller", caller, "calls",
+			count > INT32_MAX ? INT32_MAX : (int)count);
 	c->n++;
 	return 0;
 }
@@ -372,18 +662,27 @@ static const char *rpc_concurrency_doc[] = {
 		"Concurrent international calls now: the total (of the cluster in"
 		" Redis mode), the limit in force for the total (-1: none) with the"
 		" day type and hour of the system calendar, and the callers with"
-		" live calls (at most [max] of them, default 100).",
+		" live calls (at most [max] of them, 0 to 100000, default 100).",
 		0};
+
+static const rpc_spec_t conc_spec = {
+		"antifraud.concurrency [max]", 1, 0, {"max"}, "i", {RPC_INT_MAX}};
 
 static void rpc_concurrency(rpc_t *rpc, void *ctx)
 {
 	uint32_t total = 0, limit = 0;
-	int holiday = 0, hour = 0, max = 100;
+	int holiday = 0, hour = 0;
+	unsigned max = 100;
 	conc_ctx_t cc;
+	rpc_args_t a;
 	void *h;
 
-	if(rpc->scan(ctx, "*d", &max) < 1 || max < 0)
-		max = 100;
+	if(rpc_args(rpc, ctx, &conc_spec, &a) < 0
+			|| (a.n
+					&& rpc_uint(rpc, ctx, &conc_spec, &a, 0, 0, RPC_CONC_MAX,
+							   &max)
+							   < 0))
+		return;
 	if(af_dest_concurrency(&total, &limit, &holiday, &hour) < 0) {
 		rpc->fault(ctx, 500, "the state store could not answer");
 		return;
@@ -409,42 +708,39 @@ static const char *rpc_dest_explain_doc[] = {
 		" is counted).",
 		0};
 
+static const rpc_spec_t explain_spec = {
+		"antifraud.dest_explain number [caller] [profile] (strings: kamcmd"
+		" reads +123 or 0049... as an integer, write s:+4930...)",
+		3, 1, {"number", "caller", "profile"}, "sss",
+		{RPC_NUMBER_MAX, RPC_CALLER_MAX, RPC_PROFILE_MAX}};
+
 static void rpc_dest_explain(rpc_t *rpc, void *ctx)
 {
 	static const char *const kinds[] = {"invalid", "e164", "national",
 			"short"};
-	str num = STR_NULL, caller = STR_NULL, prof = STR_NULL;
-	char nbuf[128], cbuf[128], reasons[256];
+	char reasons[256], detail[AF_DETAIL_MAX * 4 + 4], ex[AF_TEXT_EXCERPT_BUF];
 	af_verdict_t *v;
+	rpc_args_t a;
 	void *h;
 
-	if(rpc->scan(ctx, "S", &num) < 1) {
-		rpc->fault(ctx, 400,
-				"Usage: antifraud.dest_explain number [caller] [profile]"
-				" (strings: kamcmd reads +123 or 0049... as an integer, write"
-				" s:+4930...)");
+	if(rpc_args(rpc, ctx, &explain_spec, &a) < 0)
 		return;
-	}
-	if(rpc->scan(ctx, "*S", &caller) < 1)
-		caller.len = 0;
-	if(rpc->scan(ctx, "*S", &prof) < 1)
-		prof.len = 0;
-	snprintf(nbuf, sizeof(nbuf), "%.*s", num.len, num.s);
-	snprintf(cbuf, sizeof(cbuf), "%.*s", caller.len, caller.s);
 	v = pkg_malloc(sizeof(*v));
 	if(!v) {
 		rpc->fault(ctx, 500, "out of memory");
 		return;
 	}
-	af_dest_explain(prof.len ? prof.s : NULL, (size_t)prof.len,
-			caller.len ? cbuf : NULL, nbuf, v);
+	af_dest_explain(a.n > 2 ? a.v[2] : NULL, a.n > 2 ? a.len[2] : 0,
+			a.n > 1 && a.len[1] ? a.v[1] : NULL, a.v[0], v);
 	if(v->rc == AF_RC_ERROR) {
 		pkg_free(v);
-		rpc->fault(ctx, 404, "No profile %.*s", prof.len, prof.s);
+		rpc_fail(rpc, ctx, 404, "No profile '%s'",
+				af_text_excerpt(a.v[2], a.len[2], ex));
 		return;
 	}
 	if(v->rc == AF_RC_NORULE) {
-		rpc->fault(ctx, 404, "Profile %s has no dest rules", v->dest.profile);
+		rpc_fail(rpc, ctx, 404, "Profile %s has no dest rules",
+				v->dest.profile);
 		pkg_free(v);
 		return;
 	}
@@ -463,7 +759,8 @@ static void rpc_dest_explain(rpc_t *rpc, void *ctx)
 						: (v->rc == AF_RC_ALERT ? "alert" : "allow"),
 				"risk", v->dest.risk, "international", v->dest.international,
 				"holiday", v->dest.holiday, "in_hours", v->dest.in_hours,
-				"reason", reasons, "detail", v->detail, "limits",
+				"reason", reasons, "detail",
+				escz(v->detail, detail, sizeof(detail)), "limits",
 				"not evaluated");
 	pkg_free(v);
 }
@@ -479,16 +776,18 @@ static int account_list_item(
 		const char *key, size_t key_len, const af_ban_t *ban, void *arg)
 {
 	ban_list_ctx_t *c = arg;
-	char acct[256];
+	char acct[AF_ACCOUNT_MAX * 4 + 4], reason[AF_BAN_REASON * 4 + 4];
 	void *h;
 
-	snprintf(acct, sizeof(acct), "%.*s", (int)key_len, key);
+	esc(key, key_len, acct, sizeof(acct));
+	esc(ban->reason, strnlen(ban->reason, sizeof(ban->reason)), reason,
+			sizeof(reason));
 	if(c->rpc->add(c->ctx, "{", &h) < 0)
 		return 1;
-	c->rpc->struct_add(h, "ssddd", "account", acct, "reason", ban->reason,
+	c->rpc->struct_add(h, "ssddd", "account", acct, "reason", reason,
 			"since", (int)(ban->since_ms / 1000), "expires",
-			(int)((ban->until_ms - c->now + 999) / 1000), "attempts",
-			(int)ban->hits);
+			secs_left(ban->until_ms, c->now), "attempts",
+			ban->hits > INT32_MAX ? INT32_MAX : (int)ban->hits);
 	c->n++;
 	return 0;
 }
@@ -497,6 +796,8 @@ static void rpc_accounts(rpc_t *rpc, void *ctx)
 {
 	ban_list_ctx_t c = {rpc, ctx, af_now_ms(), 0};
 
+	if(rpc_no_args(rpc, ctx, &no_args_accounts) < 0)
+		return;
 	if(af_account_list(account_list_item, &c) < 0)
 		rpc->fault(ctx, 500, "The state store is unavailable");
 }
@@ -508,30 +809,40 @@ static const char *rpc_account_doc[] = {
 		" sources.",
 		0};
 
+static const rpc_spec_t account_spec = {
+		"antifraud.account user@domain", 1, 1, {"account"}, "s",
+		{AF_ACCOUNT_MAX}};
+
 static void rpc_account(rpc_t *rpc, void *ctx)
 {
 	af_account_info_t ai;
-	char err[256], ip[AF_IP_STRLEN];
+	char err[256], ip[AF_IP_STRLEN], country[16];
+	char acct[AF_ACCOUNT_MAX * 4 + 4], reason[AF_BAN_REASON * 4 + 4];
 	uint64_t now = af_now_ms();
-	str acct = STR_NULL;
+	rpc_args_t a;
 	void *h, *kh, *eh;
 	int i;
 
-	if(rpc->scan(ctx, "S", &acct) < 1) {
-		rpc->fault(ctx, 400, "Usage: antifraud.account user@domain");
+	if(rpc_args(rpc, ctx, &account_spec, &a) < 0)
 		return;
-	}
-	if(af_account_info(acct.s, (size_t)acct.len, &ai, err, sizeof(err)) < 0) {
-		rpc->fault(ctx, 500, "%s", err);
+	if(af_account_info(a.v[0], a.len[0], &ai, err, sizeof(err)) < 0) {
+		rpc_fail_err(rpc, ctx, strncmp(err, "not an", 6) ? 500 : 400, err);
 		return;
 	}
 	if(rpc->add(ctx, "{", &h) < 0)
 		return;
-	rpc->struct_add(h, "sddsdd", "account", ai.account, "under_attack",
+	rpc->struct_add(h, "sddsdd", "account",
+			escz(ai.account, acct, sizeof(acct)), "under_attack",
 			ai.under_attack, "expires",
-			ai.under_attack ? (int)((ai.mark.until_ms - now + 999) / 1000) : 0,
-			"reason", ai.under_attack ? ai.mark.reason : "", "failures",
-			(int)ai.failures, "failing_sources", (int)ai.failing_sources);
+			ai.under_attack ? secs_left(ai.mark.until_ms, now) : 0,
+			"reason",
+			ai.under_attack ? esc(ai.mark.reason,
+									  strnlen(ai.mark.reason,
+											  sizeof(ai.mark.reason)),
+									  reason, sizeof(reason))
+							: "",
+			"failures", (int)ai.failures, "failing_sources",
+			(int)ai.failing_sources);
 	if(rpc->struct_add(h, "[", "known", &kh) < 0)
 		return;
 	for(i = 0; i < ai.n_known; i++) {
@@ -539,7 +850,12 @@ static void rpc_account(rpc_t *rpc, void *ctx)
 		if(rpc->array_add(kh, "{", &eh) < 0)
 			return;
 		rpc->struct_add(eh, "ssd", "ip", ip, "country",
-				ai.known[i].country[0] ? ai.known[i].country : "none",
+				ai.known[i].country[0]
+						? esc(ai.known[i].country,
+								  strnlen(ai.known[i].country,
+										  sizeof(ai.known[i].country)),
+								  country, sizeof(country))
+						: "none",
 				"seen", (int)(ai.known[i].ts_ms / 1000));
 	}
 }
@@ -549,29 +865,33 @@ static const char *rpc_account_release_doc[] = {
 		" try again.",
 		0};
 
+static const rpc_spec_t account_release_spec = {
+		"antifraud.account_release user@domain", 1, 1, {"account"}, "s",
+		{AF_ACCOUNT_MAX}};
+
 static void rpc_account_release(rpc_t *rpc, void *ctx)
 {
-	char err[256];
-	str acct = STR_NULL;
+	char err[256], ex[AF_TEXT_EXCERPT_BUF], acct[AF_ACCOUNT_MAX * 4 + 4];
+	rpc_args_t a;
 	void *h;
 	int rc;
 
-	if(rpc->scan(ctx, "S", &acct) < 1) {
-		rpc->fault(ctx, 400, "Usage: antifraud.account_release user@domain");
+	if(rpc_args(rpc, ctx, &account_release_spec, &a) < 0)
 		return;
-	}
-	rc = af_account_release(acct.s, (size_t)acct.len, err, sizeof(err));
+	rc = af_account_release(a.v[0], a.len[0], err, sizeof(err));
 	if(rc < 0) {
-		rpc->fault(ctx, 500, "%s", err);
+		rpc_fail_err(rpc, ctx, strncmp(err, "not an", 6) ? 500 : 400, err);
 		return;
 	}
 	if(rc == 0) {
-		rpc->fault(ctx, 404, "%.*s is not under attack", acct.len, acct.s);
+		rpc_fail(rpc, ctx, 404, "%s is not under attack",
+				af_text_excerpt(a.v[0], a.len[0], ex));
 		return;
 	}
 	if(rpc->add(ctx, "{", &h) < 0)
 		return;
-	rpc->struct_add(h, "Sd", "account", &acct, "released", 1);
+	rpc->struct_add(h, "sd", "account",
+			esc(a.v[0], a.len[0], acct, sizeof(acct)), "released", 1);
 }
 
 rpc_export_t af_kam_rpc_cmds[] = {

@@ -27,6 +27,7 @@
 #include "core/mem/mem.h"
 #include "af_file.h"
 #include "af_kam.h"
+#include "af_text.h"
 
 MODULE_VERSION
 
@@ -225,9 +226,11 @@ static void af_kam_timer(unsigned int ticks, void *param)
 /* cluster events from the other nodes: the subscriber process */
 static void af_events_cb(const char *msg, size_t len, void *arg)
 {
+	char shown[AF_TEXT_EXCERPT_BUF];
+
 	if(af_core_apply_event(msg, len) < 0)
-		LM_WARN("ignored cluster event '%.*s'\n", (int)(len > 80 ? 80 : len),
-				msg);
+		LM_WARN("ignored cluster event '%s'\n",
+				af_text_excerpt(msg, len, shown));
 }
 
 static int af_events_stop(void *arg)
