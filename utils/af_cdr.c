@@ -38,6 +38,7 @@
 #include "af_host_plain.h"
 #include "af_numplan.h"
 #include "af_outcome.h"
+#include "af_text.h"
 #include "af_cdr.h"
 
 /* ---- the host: the core's plain host (malloc, stderr) on the record's
@@ -1032,21 +1033,20 @@ static void fmt_date(uint64_t ms, char *b, size_t n)
 	strftime(b, n, "%Y-%m-%d %H:%M", &tm);
 }
 
-/* the caller's text with anything unprintable escaped, bounded */
+/* the caller's text, escaped as the core shows text from outside */
 static void put_caller(FILE *out, const caller_st_t *c, int width)
 {
-	char b[200];
+	char b[300], e[200];
 	int n = snprintf(b, sizeof(b), "%s@%s", cdr_str(&ctx, c->caller),
 			c->host ? cdr_str(&ctx, c->host)
 					: (ctx.default_domain ? ctx.default_domain : ""));
-	int i;
 
+	if(n < 0)
+		n = 0;
 	if(n >= (int)sizeof(b))
 		n = sizeof(b) - 1;
-	for(i = 0; i < n; i++)
-		if((unsigned char)b[i] < 0x20 || b[i] == 0x7f)
-			b[i] = '?';
-	fprintf(out, "  %-*s", width, b);
+	af_text_escape(b, (size_t)n, e, sizeof(e));
+	fprintf(out, "  %-*s", width, e);
 }
 
 /* the summary for an analyst: counts, verdicts, callers, countries */

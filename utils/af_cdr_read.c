@@ -16,6 +16,7 @@
 #include <strings.h>
 #include <time.h>
 #include "af_cdr.h"
+#include "af_text.h"
 
 #define CDR_FIELDS_MAX 64
 
@@ -225,24 +226,15 @@ static void __attribute__((format(printf, 5, 6))) bad_row(cdr_ctx_t *ctx,
 #define BAD(ctx, file, line, kind, fmt, ...) \
 	bad_row(ctx, file, line, kind, fmt, ##__VA_ARGS__)
 
-/* a field's text for a message: printable ASCII only, at most 32 bytes */
+/* a field's text for a message: the core's bounded excerpt (at most
+ * AF_TEXT_EXCERPT bytes, anything not plain written \xNN) */
 static const char *show(const char *s, size_t len, char *buf, size_t size)
 {
-	size_t i, n = 0;
-
-	for(i = 0; i < len && n + 5 < size && i < 32; i++) {
-		unsigned char c = (unsigned char)s[i];
-		if(c < 0x20 || c >= 0x7f || c == '\\' || c == '"')
-			n += (size_t)snprintf(buf + n, size - n, "\\x%02x", c);
-		else
-			buf[n++] = (char)c;
+	if(size < AF_TEXT_EXCERPT_BUF) {
+		buf[0] = '\0';
+		return buf;
 	}
-	if(i < len && n + 3 < size) {
-		memcpy(buf + n, "...", 3);
-		n += 3;
-	}
-	buf[n] = '\0';
-	return buf;
+	return af_text_excerpt(s, len, buf);
 }
 
 /* ---- UTF-8 */
@@ -637,7 +629,7 @@ static void acc_fold(cdr_ctx_t *ctx, pairs_t *p, int file, uint64_t line,
 		const acc_row_t *a)
 {
 	uint64_t t, code;
-	char sb[160];
+	char sb[AF_TEXT_EXCERPT_BUF];
 	cdr_rec_t *r;
 	size_t i;
 	int found;
@@ -858,7 +850,7 @@ static int kam_cdrs_line(cdr_ctx_t *ctx, int file, uint64_t line, char *s,
 	fld_t start = {0}, stop = {0}, dur = {0}, caller = {0}, host = {0},
 		  callee = {0}, callid = {0}, src = {0}, code = {0}, k, v;
 	uint64_t t0, t1, d = 0, c = 0;
-	char sb[160];
+	char sb[AF_TEXT_EXCERPT_BUF];
 	cdr_rec_t *r;
 
 	if(!st) {
@@ -1011,7 +1003,7 @@ static int csv_row(cdr_ctx_t *ctx, const csv_map_t *m, int file,
 {
 	uint64_t start = 0, ans = 0, end = 0, dur = 0, bill = 0, setup = 0;
 	const fld_t *caller, *callee, *x;
-	char sb[160];
+	char sb[AF_TEXT_EXCERPT_BUF];
 	int code, has_dur, has_bill, answered;
 	cdr_rec_t *r;
 	const char *at;
