@@ -60,6 +60,7 @@ enum {
 	CDR_C_CALLID,
 	CDR_C_SOURCE,
 	CDR_C_DOMAIN,
+	CDR_C_RING,
 	CDR_C__COUNT
 };
 

@@ -1002,6 +1002,7 @@ static int csv_row(cdr_ctx_t *ctx, const csv_map_t *m, int file,
 		uint64_t line, const fld_t *f, int n)
 {
 	uint64_t start = 0, ans = 0, end = 0, dur = 0, bill = 0, setup = 0;
+	uint64_t ring = 0;
 	const fld_t *caller, *callee, *x;
 	char sb[AF_TEXT_EXCERPT_BUF];
 	int code, has_dur, has_bill, answered;
@@ -1046,6 +1047,12 @@ static int csv_row(cdr_ctx_t *ctx, const csv_map_t *m, int file,
 	x = col(f, n, m->col[CDR_C_ANSWER]);
 	if(!m->opensips && x->len && parse_time(ctx, x, &ans) < 0) {
 		BAD(ctx, file, line, CDR_E_TIME, "bad answer time '%s'",
+				show(x->s, x->len, sb, sizeof(sb)));
+		return -1;
+	}
+	x = col(f, n, m->col[CDR_C_RING]);
+	if(x->len && parse_time(ctx, x, &ring) < 0) {
+		BAD(ctx, file, line, CDR_E_TIME, "bad ring time '%s'",
 				show(x->s, x->len, sb, sizeof(sb)));
 		return -1;
 	}
@@ -1105,7 +1112,8 @@ static int csv_row(cdr_ctx_t *ctx, const csv_map_t *m, int file,
 		if(!answered)
 			ans = 0;
 	}
-	if(end < start || (ans && (ans < start || ans > end))) {
+	if(end < start || (ans && (ans < start || ans > end))
+			|| (ring && (ring < start || ring > end || (ans && ring > ans)))) {
 		BAD(ctx, file, line, CDR_E_TIME, "times out of order (start, answer,"
 										 " end)");
 		return -1;
@@ -1143,6 +1151,7 @@ static int csv_row(cdr_ctx_t *ctx, const csv_map_t *m, int file,
 	x = col(f, n, m->col[CDR_C_SOURCE]);
 	r->src = pool_intern(ctx, x->s, x->len);
 	r->start_ms = start;
+	r->ring_ms = ring;
 	r->answer_ms = ans;
 	r->end_ms = end;
 	r->code = (uint16_t)(answered ? 200 : code);
@@ -1151,7 +1160,7 @@ static int csv_row(cdr_ctx_t *ctx, const csv_map_t *m, int file,
 
 static const char *const col_keys[CDR_C__COUNT] = {"start", "caller",
 		"callee", "answer", "end", "duration", "billsec", "disposition",
-		"callid", "source", "domain"};
+		"callid", "source", "domain", "ring"};
 
 /* the column map of --columns key=name-or-number,... against the header
  * h[0..nh) (NULL: numbers only). Returns 0, -1 with a message. */
@@ -1186,8 +1195,8 @@ static int columns_map(cdr_ctx_t *ctx, csv_map_t *m, const fld_t *h, int nh)
 				break;
 		if(k == CDR_C__COUNT) {
 			fprintf(ctx->err, "af-cdr: --columns: unknown key '%.*s' (start,"
-							  " caller, callee, answer, end, duration, billsec,"
-							  " disposition, callid, source, domain)\n",
+							  " caller, callee, ring, answer, end, duration,"
+							  " billsec, disposition, callid, source, domain)\n",
 					(int)(eq - p > 40 ? 40 : eq - p), p);
 			return -1;
 		}

@@ -301,6 +301,37 @@ def test_dbtext_and_hostile_fields_in_json(month, tmp_path):
     assert p.returncode == 1 and "--format csv needs --columns" in p.stderr
 
 
+def test_ring_column_feeds_the_post_dial_delay(tmp_path):
+    """A CSV with the first 18x's time: the replay's calls ring, and the
+    average post-dial delay is judged as on the proxy."""
+    rules = tmp_path / "pdd.yaml"
+    rules.write_text(
+        "version: 1\n"
+        "dest:\n  numplan: %s/antifraud-numplan.csv\n"
+        "analytics:\n  windows: [3600]\n"
+        "  pdd: {above: 5, window: 3600, min_sample: 3, subjects: [caller]}\n"
+        "profiles:\n  default:\n    routable: '^\\+?[0-9]{3,15}$'\n"
+        "    dest: {country: DE, international: true}\n"
+        "    mode: {analytics: monitor}\n" % h.ETC)
+    rows = ["start,ring,answer,end,caller,callee"]
+    t = 1767607200
+    for i in range(4):
+        for who, delay in (("slow", 12), ("quick", 1)):
+            s0 = t + i * 300 + (0 if who == "slow" else 100)
+            rows.append("%d,%d,%d,%d,%s,+4930123456%d" % (
+                s0, s0 + delay, s0 + delay + 3, s0 + delay + 60, who, i))
+    f = tmp_path / "pdd.csv"
+    f.write_text("\n".join(rows) + "\n")
+    p, alerts = af_cdr(["-r", str(rules), "--domain", "cust.example",
+                        "--columns", "start=start,ring=ring,answer=answer,"
+                        "end=end,caller=caller,callee=callee", str(f)])
+    assert p.returncode == 0, p.stderr
+    got = by_caller(alerts)
+    assert dict(got) == {"slow": {"pdd"}}, alerts
+    # the 3rd call reaches the minimum sample, the 4th alerts again
+    assert len(alerts) == 2 and "pdd" in alerts[0]["detail"]
+
+
 def test_html_report_renders_with_plots(month, tmp_path):
     d, rules, calls, fraud = month
     path = str(tmp_path / "month.csv")
