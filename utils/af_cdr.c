@@ -931,6 +931,12 @@ static void attempt(uint32_t ri)
 			af_dest_release(&v.dest.ticket);
 		return;
 	}
+	if(v.rc == AF_RC_ERROR) {
+		/* the proxy answers 500: never a call either */
+		if(v.dest.ticket.total || v.dest.ticket.caller)
+			af_dest_release(&v.dest.ticket);
+		return;
+	}
 	has_ticket = v.dest.ticket.total || v.dest.ticket.caller;
 	li = live_new();
 	if(li == UINT32_MAX) {
