@@ -845,9 +845,11 @@ static void attempt(uint32_t ri)
 		report(&v, &req, r, &a, r->start_ms);
 		if(v.rc == AF_RC_ERROR)
 			st.errors++;
-		if(v.rc == AF_RC_BLOCK) {
+		if(v.rc == AF_RC_BLOCK || v.rc == AF_RC_ERROR) {
+			/* dropped (or answered 500) by the proxy */
 			st.calls++;
-			st.refused_calls++;
+			if(v.rc == AF_RC_BLOCK)
+				st.refused_calls++;
 			return;
 		}
 	}
