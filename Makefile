@@ -4,6 +4,7 @@
 #   make test       unit tests (ASan/UBSan) + integration tests
 #   make bench      core ns/check and Kamailio CPU per call
 #   make bench-cdr  af-cdr: CDRs per second and memory for a month
+#   make fuzz       each libFuzzer harness FUZZ_TIME seconds (default 60)
 # SPDX-License-Identifier: GPL-2.0-or-later
 
 SHELL := /bin/bash
@@ -119,7 +120,7 @@ run: deps module
 	@utils/run.sh
 
 test: deps module unit-build $(BUILD)/af-fingerprint \
-		$(BUILD)/af-rules-check $(BUILD)/af-cdr
+		$(BUILD)/af-rules-check $(BUILD)/af-cdr fuzz-build
 	$(PYTHON) -m pytest -q test
 
 bench: deps module
@@ -128,7 +129,9 @@ bench: deps module
 bench-cdr: $(BUILD)/af-cdr
 	@$(PYTHON) utils/bench_cdr.py
 
-clean:
+include $(TOP)/test/fuzz/fuzz.mk
+
+clean: fuzz-clean
 	rm -rf $(BUILD)/pic $(BUILD)/san $(GEN) $(BUILD)/libafcore.a $(BUILD)/bench \
 		$(BUILD)/af-fingerprint $(BUILD)/af-rules-check $(BUILD)/af-cdr \
 		$(MOD)/antifraud.so

@@ -8,6 +8,8 @@ set -euo pipefail
 PKGS=(
 	# build
 	gcc make pkg-config dpkg-dev binutils
+	# fuzzing (make fuzz, and the harnesses in make test): clang, libFuzzer
+	clang libclang-rt-14-dev
 	libmaxminddb-dev libhiredis-dev libpcre2-dev libyaml-dev libcmocka-dev
 	# run
 	kamailio tzdata

@@ -329,6 +329,17 @@ class SipClient:
                 return code, text
 
 
+def keepalive(k, src_ip):
+    """An OPTIONS from src_ip to kamailio k: the reply code, None when
+    there is no answer within a second."""
+    c = SipClient(src_ip)
+    try:
+        return c.ask("OPTIONS", "sip:%s:%d" % (k.ip, k.port), (k.ip, k.port),
+                     to_user="", timeout=1.0)
+    finally:
+        c.close()
+
+
 def parse_challenge(reply):
     """The digest challenge of a 401/407 reply text: a dict of its
     parameters (lower-case names, quotes removed) plus "header": the

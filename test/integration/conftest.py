@@ -31,12 +31,23 @@ def rules(tmp_path, geo_db):
     return make
 
 
-@pytest.fixture
-def uas(tmp_path):
+def sipp_uas(tmp_path, **kw):
+    """a sipp UAS on a free port for the length of a test: its port"""
     port = h.free_port()
-    p = h.Sipp.uas(str(tmp_path), port)
+    p = h.Sipp.uas(str(tmp_path), port, **kw)
     yield port
     h.Sipp.stop(p)
+
+
+@pytest.fixture
+def uas(tmp_path):
+    yield from sipp_uas(tmp_path)
+
+
+@pytest.fixture
+def uas_dest(tmp_path):
+    """a sipp UAS for af_check_dest's calls (uas-dest.xml): its port"""
+    yield from sipp_uas(tmp_path, scenario="uas-dest.xml")
 
 
 @pytest.fixture

@@ -379,3 +379,10 @@ def test_bad_analytics_rules_are_refused(ka, an_rules):
     assert "out of range" in p.stdout
     # the rules in force stay: calls are still followed
     assert k.stats()["reload_errors"] == 1
+    # RPC arguments are checked: a control character, an unknown kind
+    p = k.rpc("antifraud.analytics", "caller", "x\x07y", check=False)
+    assert p.returncode != 0 and "plain text" in p.stdout, p.stdout
+    p = k.rpc("antifraud.analytics", "planet", "x", check=False)
+    assert p.returncode != 0 and "usage" in p.stdout, p.stdout
+    p = k.rpc("antifraud.analytics_top", "loudness", check=False)
+    assert p.returncode != 0 and "metric" in p.stdout, p.stdout

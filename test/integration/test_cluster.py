@@ -25,14 +25,6 @@ def redis(tmp_path):
 
 
 @pytest.fixture
-def uas_dest(tmp_path):
-    port = h.free_port()
-    p = h.Sipp.uas(str(tmp_path), port, scenario="uas-dest.xml")
-    yield port
-    h.Sipp.stop(p)
-
-
-@pytest.fixture
 def cluster(tmp_path, rules, uas_dest):
     """start(n, url): n kamailio nodes in cluster mode on url."""
     nodes = []

@@ -30,14 +30,6 @@ def dest_rules(rules):
 
 
 @pytest.fixture
-def uas_dest(tmp_path):
-    port = h.free_port()
-    p = h.Sipp.uas(str(tmp_path), port, scenario="uas-dest.xml")
-    yield port
-    h.Sipp.stop(p)
-
-
-@pytest.fixture
 def kd(tmp_path, dest_rules, uas_dest):
     """kamailio with the dest rules, routing to the sipp UAS of uas-dest."""
     started = []

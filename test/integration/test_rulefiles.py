@@ -19,15 +19,6 @@ SECRET = ("root:$y$j9T$SALTSALTSALTSALTSALT$"
           "HASHHASHHASHHASHHASHHASHHASHHASHHASHHASH:19000:0:99999:7:::\n")
 
 
-def keepalive(k, src_ip):
-    c = h.SipClient(src_ip)
-    try:
-        return c.ask("OPTIONS", "sip:%s:%d" % (k.ip, k.port), (k.ip, k.port),
-                     to_user="", timeout=1.0)
-    finally:
-        c.close()
-
-
 def timed_reload(k):
     t0 = time.monotonic()
     p = k.rpc("antifraud.reload", check=False)
@@ -79,8 +70,8 @@ def test_reload_refuses_special_files_promptly(kam, rules, geo_db, tmp_path):
         assert re.search(full, out) or re.search(full, k.read_log()), \
             (new, out)
         # the old rules still serve, and the RPC process answers
-        assert keepalive(k, "127.0.0.2") == 200
-        assert keepalive(k, "127.0.0.3") is None  # KP, denied
+        assert h.keepalive(k, "127.0.0.2") == 200
+        assert h.keepalive(k, "127.0.0.3") is None  # KP, denied
     st = k.stats()
     assert st["reload_errors"] == len(cases)
     assert st["reloads"] == 0

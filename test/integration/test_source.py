@@ -16,15 +16,6 @@ def bans(k):
     return {b["ip"]: b for b in parsed if isinstance(b, dict) and "ip" in b}
 
 
-def keepalive(k, src_ip):
-    c = h.SipClient(src_ip)
-    try:
-        return c.ask("OPTIONS", "sip:%s:%d" % (k.ip, k.port), (k.ip, k.port),
-                     to_user="", timeout=1.0)
-    finally:
-        c.close()
-
-
 def test_module_loads_and_rpc_answers(kam):
     k = kam()
     st = k.stats()
@@ -57,7 +48,7 @@ def test_scan_of_unknown_user_is_dropped_then_banned(kam):
     k = kam()
     scanner = "127.0.0.7"
     # before: the keepalive gets an answer
-    assert keepalive(k, scanner) == 200
+    assert h.keepalive(k, scanner) == 200
     c = h.SipClient(scanner)
     for ext in ("100", "1000", "101", "102"):
         assert c.ask("INVITE", "sip:%s@127.0.0.1" % ext, (k.ip, k.port),
@@ -71,7 +62,7 @@ def test_scan_of_unknown_user_is_dropped_then_banned(kam):
     assert "unknown_user" in b[scanner]["reason"]
     assert 590 <= b[scanner]["expires"] <= 600
     # after: even a valid request gets nothing back
-    assert keepalive(k, scanner) is None
+    assert h.keepalive(k, scanner) is None
     assert c.ask("INVITE", "sip:alice@127.0.0.1", (k.ip, k.port),
                  timeout=0.5) is None
     st = k.stats()
@@ -79,7 +70,7 @@ def test_scan_of_unknown_user_is_dropped_then_banned(kam):
     assert st["ban_refused"] >= 2
     assert st["reasons"]["unknown_user"] >= 5
     # others are not affected
-    assert keepalive(k, "127.0.0.8") == 200
+    assert h.keepalive(k, "127.0.0.8") == 200
     c.close()
 
 
@@ -95,19 +86,19 @@ def test_unknown_domain_is_dropped(kam):
 def test_manual_ban_unban_and_expiry(kam):
     k = kam()
     ip = "127.0.0.10"
-    assert keepalive(k, ip) == 200
+    assert h.keepalive(k, ip) == 200
     assert "Ok" in k.rpc("antifraud.ban", ip, 2, "operator test").stdout
     b = bans(k)
     assert b[ip]["reason"] == "operator test"
-    assert keepalive(k, ip) is None
+    assert h.keepalive(k, ip) is None
     assert "unbanned" in k.rpc("antifraud.unban", ip).stdout
     assert ip not in bans(k)
-    assert keepalive(k, ip) == 200
+    assert h.keepalive(k, ip) == 200
     # bans expire by themselves
     k.rpc("antifraud.ban", ip, 1)
-    assert keepalive(k, ip) is None
+    assert h.keepalive(k, ip) is None
     time.sleep(1.3)
-    assert keepalive(k, ip) == 200
+    assert h.keepalive(k, ip) == 200
     assert ip not in bans(k)
     # bad arguments are faults, not crashes
     p = k.rpc("antifraud.ban", "not-an-ip", 10, check=False)
@@ -119,10 +110,10 @@ def test_manual_ban_unban_and_expiry(kam):
 def test_denied_country_and_deny_list(kam):
     k = kam()
     # 127.0.0.3 is KP (denied); 127.0.0.66 is in the deny list file
-    assert keepalive(k, "127.0.0.3") is None
-    assert keepalive(k, "127.0.0.66") is None
-    assert keepalive(k, "127.0.1.5") is None
-    assert keepalive(k, "127.0.0.2") == 200
+    assert h.keepalive(k, "127.0.0.3") is None
+    assert h.keepalive(k, "127.0.0.66") is None
+    assert h.keepalive(k, "127.0.1.5") is None
+    assert h.keepalive(k, "127.0.0.2") == 200
     st = k.stats()
     assert st["reasons"]["geo_country"] == 1
     assert st["reasons"]["ip_deny"] == 2
@@ -215,7 +206,7 @@ def test_monitor_mode_alerts_without_blocking(kam, rules, tmp_path):
     assert "ban: monitor" in text
     k = kam(rules(text, "monitor.yaml"))
     # KP source: flagged, but the keepalive is answered
-    assert keepalive(k, "127.0.0.3") == 200
+    assert h.keepalive(k, "127.0.0.3") == 200
     c = h.SipClient("127.0.0.7")
     for i in range(7):
         c.ask("OPTIONS", "sip:%d@127.0.0.1" % (100 + i), (k.ip, k.port),
@@ -242,13 +233,13 @@ def test_reload_keeps_old_rules_on_error(kam, rules, tmp_path):
     assert p.returncode != 0
     assert path in (p.stdout + p.stderr)
     # the old rules still serve
-    assert keepalive(k, "127.0.0.2") == 200
+    assert h.keepalive(k, "127.0.0.2") == 200
     with open(path, "w") as f:
         f.write(good.replace("deny_countries: [KP]",
                              "deny_countries: [KP, DE]"))
     time.sleep(1.1)  # reload_min_interval
     assert "Ok" in k.rpc("antifraud.reload").stdout
-    assert keepalive(k, "127.0.0.2") is None
+    assert h.keepalive(k, "127.0.0.2") is None
     st = k.stats()
     assert st["reloads"] == 1 and st["reload_errors"] == 1
 
@@ -278,7 +269,7 @@ def test_missing_geoip_db_is_a_startup_error(tmp_path, rules, uas):
     k = h.Kamailio(str(tmp_path), path, next_hop_port=uas)
     k.start()
     try:
-        assert keepalive(k, "127.0.0.3") == 200  # no GeoIP: KP unknown
+        assert h.keepalive(k, "127.0.0.3") == 200  # no GeoIP: KP unknown
     finally:
         k.stop()
 
@@ -329,5 +320,5 @@ def test_malformed_requests_never_crash(kam):
     time.sleep(0.5)
     assert k.alive()
     assert not k.crashed()
-    assert keepalive(k, "127.0.0.13") == 200
+    assert h.keepalive(k, "127.0.0.13") == 200
     c.close()

@@ -72,6 +72,35 @@ static inline af_ip_t IP(const char *s)
 }
 
 /*
+ * An initial request m named method from src (UDP, port 5060), From
+ * fuser@fhost, To ruser@rhost and the R-URI the same (NULL strings are
+ * empty), User-Agent "test", Call-ID call-1@test.
+ */
+static inline af_request_t fixture_req(af_method_t m, const char *method,
+		const char *src, const char *ruser, const char *rhost,
+		const char *fuser, const char *fhost)
+{
+	af_request_t r;
+
+	memset(&r, 0, sizeof(r));
+	r.src_ip = IP(src);
+	r.src_port = 5060;
+	r.proto = AF_P_UDP;
+	r.method = m;
+	r.method_name = S(method);
+	r.initial = 1;
+	r.ruri_user = S(ruser);
+	r.ruri_host = S(rhost);
+	r.from_user = S(fuser);
+	r.from_host = S(fhost);
+	r.to_user = S(ruser);
+	r.to_host = S(rhost);
+	r.user_agent = S("test");
+	r.call_id = S("call-1@test");
+	return r;
+}
+
+/*
  * Builds the GeoIP database out (in TMPDIR, as name) from map with
  * mkgeo.pl; returns 0 or -1. Run from the repository's top, where the
  * tests run.

@@ -53,3 +53,13 @@ const char *test_write_file(const char *name, const char *text)
 	fclose(f);
 	return path;
 }
+
+uint64_t test_rnd(void)
+{
+	static uint64_t state = 0x9e3779b97f4a7c15ULL;
+
+	state ^= state << 13;
+	state ^= state >> 7;
+	state ^= state << 17;
+	return state;
+}

@@ -18,6 +18,10 @@ void test_host_advance(uint64_t ms);
 /* number of shm_alloc'd blocks not yet freed (leak checks) */
 long test_host_shm_live(void);
 
+/* xorshift64 from a fixed seed: the same pseudo-random numbers in every
+ * run of a test binary */
+uint64_t test_rnd(void);
+
 /* writes text into a new temporary file and returns its path (static
  * buffer, valid until the next call) */
 const char *test_write_file(const char *name, const char *text);

@@ -55,24 +55,13 @@ static void start(const char *body)
 static af_request_t mkreq(af_method_t m, const char *src, const char *ruser,
 		const char *fuser, const char *fhost, const char *auth_user)
 {
-	af_request_t r;
+	int reg = m == AF_M_REGISTER;
+	af_request_t r = fixture_req(m, reg ? "REGISTER" : "INVITE", src,
+			reg ? NULL : ruser, "example.com", fuser, fhost);
 
-	memset(&r, 0, sizeof(r));
-	r.src_ip = IP(src);
-	r.src_port = 5060;
-	r.proto = AF_P_UDP;
-	r.method = m;
-	r.method_name = S(m == AF_M_REGISTER ? "REGISTER" : "INVITE");
-	r.initial = 1;
-	r.ruri_user = S(m == AF_M_REGISTER ? NULL : ruser);
-	r.ruri_host = S("example.com");
-	r.from_user = S(fuser);
-	r.from_host = S(fhost);
-	r.to_user = S(m == AF_M_REGISTER ? fuser : ruser);
-	r.to_host = S("example.com");
+	if(reg)
+		r.to_user = S(fuser);
 	r.auth_user = S(auth_user);
-	r.user_agent = S("test");
-	r.call_id = S("call-1@test");
 	return r;
 }
 

@@ -16,17 +16,6 @@
 #include "af_arena.h"
 #include "host.h"
 
-static uint64_t rnd_state = 0x9e3779b97f4a7c15ULL;
-
-/* xorshift64: reproducible pseudo-random numbers */
-static uint64_t rnd(void)
-{
-	rnd_state ^= rnd_state << 13;
-	rnd_state ^= rnd_state >> 7;
-	rnd_state ^= rnd_state << 17;
-	return rnd_state;
-}
-
 /* parses s, which must be valid */
 static af_ip_t ip_of(const char *s)
 {
@@ -533,19 +522,19 @@ static size_t ref_distinct(const ref_prefix_t *p, size_t n)
 static int random_plen(int fam)
 {
 	int max = fam == 4 ? 32 : 128;
-	uint64_t r = rnd() % 100;
+	uint64_t r = test_rnd() % 100;
 
 	if(r < 2)
-		return (int)(rnd() % 9); /* 0..8 */
+		return (int)(test_rnd() % 9); /* 0..8 */
 	if(r < 40)
 		return max;
-	return (int)(rnd() % (uint64_t)(max + 1));
+	return (int)(test_rnd() % (uint64_t)(max + 1));
 }
 
 /* a random address; clustered ones fall in 10.0.0.0/8 or 2001:db8::/32 */
 static void random_ip(af_ip_t *ip, int fam, int clustered)
 {
-	uint64_t r1 = rnd(), r2 = rnd();
+	uint64_t r1 = test_rnd(), r2 = test_rnd();
 
 	memset(ip, 0, sizeof(*ip));
 	ip->family = (uint8_t)fam;
@@ -626,13 +615,13 @@ static void check_random(int fam, size_t n, size_t queries, int order)
 
 	assert_non_null(ref);
 	for(i = 0; i < n; i++) {
-		if(i > 0 && rnd() % 20 == 0) {
-			ref[i] = ref[rnd() % i];
+		if(i > 0 && test_rnd() % 20 == 0) {
+			ref[i] = ref[test_rnd() % i];
 			continue;
 		}
-		random_ip(&ip, fam, (rnd() & 1) != 0);
+		random_ip(&ip, fam, (test_rnd() & 1) != 0);
 		plen = random_plen(fam);
-		if(rnd() % 4 == 0 && (fam == 4 ? plen < 8 : plen < 32))
+		if(test_rnd() % 4 == 0 && (fam == 4 ? plen < 8 : plen < 32))
 			plen = fam == 4 ? 8 : 32;
 		ref_words(&ip, &ref[i].hi, &ref[i].lo);
 		ref[i].hi &= mask64(plen);
@@ -650,10 +639,10 @@ static void check_random(int fam, size_t n, size_t queries, int order)
 	}
 	assert_int_equal(af_trie_count(t), ref_distinct(ref, n));
 	for(i = 0; i < queries; i++) {
-		random_ip(&ip, fam, (rnd() & 1) != 0);
+		random_ip(&ip, fam, (test_rnd() & 1) != 0);
 		/* every other one inside a stored prefix, random below it */
 		if(i % 2)
-			ref_overlay(&ip, &ref[rnd() % n]);
+			ref_overlay(&ip, &ref[test_rnd() % n]);
 		v1 = v2 = 0;
 		l1 = af_trie_lookup(t, &ip, &v1);
 		l2 = ref_lookup(ref, n, &ip, &v2);

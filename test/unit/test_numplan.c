@@ -26,17 +26,6 @@ static af_numplan_t *plan;
 static double plan_load_ms;
 static size_t plan_bytes;
 
-static uint64_t rnd_state = 0x9e3779b97f4a7c15ULL;
-
-/* xorshift64: reproducible pseudo-random numbers */
-static uint64_t rnd(void)
-{
-	rnd_state ^= rnd_state << 13;
-	rnd_state ^= rnd_state >> 7;
-	rnd_state ^= rnd_state << 17;
-	return rnd_state;
-}
-
 /* monotonic clock in nanoseconds */
 static uint64_t now_ns(void)
 {
@@ -1148,16 +1137,16 @@ static void test_lookup_every_row(void **state)
 
 	/* random digit strings against a scan of all rows */
 	for(i = 0; i < 20000; i++) {
-		k = 1 + (unsigned)(rnd() % 17);
+		k = 1 + (unsigned)(test_rnd() % 17);
 		/* start from a row's prefix half of the time */
 		l0 = 0;
 		if(i & 1) {
-			snprintf(num, sizeof(num), "%s", pref[rnd() % n]);
+			snprintf(num, sizeof(num), "%s", pref[test_rnd() % n]);
 			l0 = strlen(num);
 		}
 		len = l0 < k ? k : l0;
 		for(j = l0; j < len; j++)
-			num[j] = (char)('0' + rnd() % 10);
+			num[j] = (char)('0' + test_rnd() % 10);
 		num[len] = '\0';
 		plen = len;
 		if(plen > AF_E164_MAX)

@@ -637,6 +637,56 @@ static void test_duration_guard(void **state)
 	assert_int_equal(af_call_guard(&c, t0 + 10 * SEC, &ve), AF_RC_ALERT);
 }
 
+/* af_call_end_release frees the call's concurrency slots in the batch of
+ * its figures; a call not followed still gives them back */
+static void test_end_releases_slots(void **state)
+{
+	af_request_t r;
+	af_call_t c;
+	uint32_t total, limit;
+	int holiday, hour;
+
+	start("  concurrency: {workday: {default: 5},"
+		  " holiday: {default: 5}}\n"
+		  "analytics:\n  windows: [60]\n"
+		  "profiles:\n  default:\n    domains: [example.com]\n"
+		  "    mode: {analytics: monitor}\n"
+		  "    dest: {country: DE, international: true}\n");
+	r = invite("slot", "192.0.2.60", "+33123456789");
+	assert_int_equal(af_check_dest(&r, NULL, 0, &vd), AF_RC_ALLOW);
+	assert_true(vd.dest.ticket.total);
+	assert_int_equal(af_dest_concurrency(&total, &limit, &holiday, &hour), 0);
+	assert_int_equal(total, 1);
+	assert_int_equal(af_call_start(&c, &r, &vd, NULL, 0, af_now_ms()), 1);
+	af_call_answer(&c, af_now_ms());
+	test_host_advance(30 * SEC);
+	assert_int_equal(af_call_end_release(&c, 200, af_now_ms(),
+							 &vd.dest.ticket, &ve),
+			AF_RC_ALLOW);
+	assert_int_equal(af_dest_concurrency(&total, &limit, &holiday, &hour), 0);
+	assert_int_equal(total, 0);
+	/* ended already: nothing counted again, the slots (gone) ignored */
+	assert_int_equal(af_call_end_release(&c, 200, af_now_ms(),
+							 &vd.dest.ticket, &ve),
+			AF_RC_NORULE);
+	/* a call not followed (analytics off) gives its slots back too */
+	stop();
+	start("  concurrency: {workday: {default: 5},"
+		  " holiday: {default: 5}}\n"
+		  "profiles:\n  default:\n    domains: [example.com]\n"
+		  "    dest: {country: DE, international: true}\n");
+	r = invite("slot2", "192.0.2.60", "+33123456789");
+	assert_int_equal(af_check_dest(&r, NULL, 0, &vd), AF_RC_ALLOW);
+	assert_int_equal(af_call_start(&c, &r, &vd, NULL, 0, af_now_ms()), 0);
+	af_dest_concurrency(&total, &limit, &holiday, &hour);
+	assert_int_equal(total, 1);
+	assert_int_equal(af_call_end_release(&c, 486, af_now_ms(),
+							 &vd.dest.ticket, &ve),
+			AF_RC_NORULE);
+	af_dest_concurrency(&total, &limit, &holiday, &hour);
+	assert_int_equal(total, 0);
+}
+
 /* analytics off, or no section: nothing followed */
 static void test_not_followed(void **state)
 {
@@ -810,11 +860,13 @@ int main(void)
 			T(test_figures_expire),
 			T(test_duration_guard),
 			T(test_not_followed),
+			T(test_end_releases_slots),
 			T(test_signal_mix),
 			T(test_legit_mix),
 	};
 	const struct CMUnitTest redis_tests[] = {
 			T(test_fig_op),
+			T(test_end_releases_slots),
 			T(test_asr_low),
 			T(test_enforce_cooling),
 			T(test_other_rules),

@@ -91,24 +91,8 @@ static const char *method_name(af_method_t m)
 static af_request_t mkreq(af_method_t m, const char *src, const char *ruser,
 		const char *rhost, const char *fuser, const char *fhost)
 {
-	af_request_t r;
-
-	memset(&r, 0, sizeof(r));
-	r.src_ip = IP(src);
-	r.src_port = 5060;
-	r.proto = AF_P_UDP;
-	r.method = m;
-	r.method_name = S(method_name(m));
-	r.initial = 1;
-	r.ruri_user = S(ruser);
-	r.ruri_host = S(rhost);
-	r.from_user = S(fuser);
-	r.from_host = S(fhost);
-	r.to_user = S(ruser);
-	r.to_host = S(rhost);
-	r.user_agent = S("test");
-	r.call_id = S("call-1@test");
-	return r;
+	return fixture_req(
+			m, method_name(m), src, ruser, rhost, fuser, fhost);
 }
 
 /* INVITE from src to ruser@rhost without a From user (no caller: no

@@ -332,7 +332,12 @@ int af_core_apply_event(const char *msg, size_t len)
 		size_t swlen;
 		if(next_word(msg, len, &pos, &sw, &swlen) < 0 || swlen > 10)
 			return -1;
-		secs = strtoull(sw, NULL, 10);
+		/* the word is not NUL-terminated: digits read one by one */
+		for(secs = 0; swlen; sw++, swlen--) {
+			if(*sw < '0' || *sw > '9')
+				return -1;
+			secs = secs * 10 + (uint64_t)(*sw - '0');
+		}
 		if(!secs || secs > UINT32_MAX)
 			return -1;
 		while(pos < len && msg[pos] == ' ')

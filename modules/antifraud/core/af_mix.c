@@ -31,6 +31,7 @@
 #include "af_host.h"
 #include "af_lock.h"
 #include "af_outcome_int.h"
+#include "af_text.h"
 
 #define MIX_BINS 16
 #define MIX_STRIPES 32
@@ -229,7 +230,7 @@ static int judge(const af_analytics_cfg_t *a, const mix_window_t *w,
 	double p_i, q_i, d = 0, part[MIX_BINS], alpha = a->mix_smoothing;
 	double pq[MIX_BINS];
 	int holiday, hour, i, j, top[3] = {-1, -1, -1}, found = 0;
-	char why[240];
+	char why[240], shown[100];
 	size_t n;
 
 	if(w->total < a->mix_min_signals)
@@ -270,9 +271,10 @@ static int judge(const af_analytics_cfg_t *a, const mix_window_t *w,
 					top[j] = i;
 				}
 			}
+			af_text_escape(w->name, strlen(w->name), shown, sizeof(shown));
 			n = (size_t)snprintf(why, sizeof(why),
 					"signal_mix %s %s: %.2f bits over %us, %u signals:",
-					af_subject_name((af_subject_t)w->kind), w->name, d,
+					af_subject_name((af_subject_t)w->kind), shown, d,
 					w->window_s, w->total);
 			for(j = 0; j < 3 && top[j] >= 0 && n < sizeof(why); j++)
 				if(part[top[j]] > 0.05)

@@ -27,6 +27,7 @@
 #include "af_lock.h"
 #include "af_outcome.h"
 #include "af_outcome_int.h"
+#include "af_text.h"
 
 #define FIG_KEY_MAX 192
 /* subjects x windows x (counters + international seconds) */
@@ -434,9 +435,12 @@ static void judge(const end_ctx_t *e, const af_profile_t *p,
 {
 	af_figure_t f;
 	uint32_t intl;
-	char why[200];
+	char why[200], shown[100];
 	int hit = 0;
 
+	/* the name came from a request: shown as plain text */
+	af_text_escape(name, strlen(name), shown, sizeof(shown));
+	name = shown;
 	fig_from(e, s, wi, ru->window_s, &f);
 	switch(k) {
 		case AF_AN_ASR:
@@ -778,7 +782,7 @@ int af_call_guard(af_call_t *c, uint64_t now_ms, af_verdict_t *v)
 	const af_profile_t *p;
 	af_rules_t *r;
 	uint64_t dl = af_call_deadline(c);
-	char why[AF_DETAIL_MAX];
+	char why[AF_DETAIL_MAX], caller[100], number[40];
 
 	memset(v, 0, sizeof(*v));
 	v->check = "analytics";
@@ -787,10 +791,11 @@ int af_call_guard(af_call_t *c, uint64_t now_ms, af_verdict_t *v)
 	c->flags |= AF_CALL_GUARDED;
 	r = af_core_acquire();
 	p = profile_of(r, c->profile);
+	af_text_escape(c->caller, strlen(c->caller), caller, sizeof(caller));
+	af_text_escape(c->number, strlen(c->number), number, sizeof(number));
 	snprintf(why, sizeof(why),
 			"duration caller %.96s to %s: up %us, limit %us (%s%s, risk %u)",
-			c->caller[0] ? c->caller : "?",
-			c->number[0] ? c->number : "?",
+			caller[0] ? caller : "?", number[0] ? number : "?",
 			(unsigned)((now_ms - c->answer_ms) / 1000), c->limit_s,
 			c->international ? "international " : "",
 			af_numclass_name((af_numclass_t)c->cls), c->risk);

@@ -282,45 +282,38 @@ static int rl_cmp_u32(const void *a, const void *b)
 }
 
 /*
- * Reads a sequence of AS numbers (1..4294967295, optionally written
- * "AS64500") from node n into a sorted array without duplicates (*out,
- * *nout). Returns 0, or -1 with the error set.
+ * An AS number (af_rl_sorted_of() item): 1..4294967295, optionally
+ * written "AS64500". Returns 0, or -1 with the error set.
  */
+static int rl_asn_item(af_rl_t *c, const yaml_node_t *it, const char *s,
+		size_t len, void *item, void *arg)
+{
+	size_t j = (len > 2 && (s[0] == 'A' || s[0] == 'a')
+					   && (s[1] == 'S' || s[1] == 's'))
+					   ? 2
+					   : 0;
+	uint64_t x;
+
+	if(af_yl_digits(s + j, len - j, &x) < 0 || x == 0 || x > UINT32_MAX)
+		return af_yl_err(&c->y, it,
+				"'%.*s' is not an AS number (1..4294967295)",
+				AF_YL_SHOWN(len), s);
+	*(uint32_t *)item = (uint32_t)x;
+	return 0;
+}
+
+/* Reads a sequence of AS numbers (rl_asn_item) from node n into a sorted
+ * array without duplicates (*out, *nout). Returns 0, or -1 with the
+ * error set. */
 static int rl_asns(af_rl_t *c, const yaml_node_t *n, uint32_t **out,
 		uint32_t *nout)
 {
-	yaml_node_t *it;
-	const char *s;
-	size_t i, j, count, len;
-	uint64_t x;
-	uint32_t *v;
 	void *p;
-	int rc;
+	int rc = af_rl_sorted_of(
+			c, n, sizeof(**out), rl_asn_item, NULL, rl_cmp_u32, &p, nout);
 
-	*out = NULL;
-	*nout = 0;
-	rc = af_rl_seq_alloc(c, n, sizeof(*v), &count, &p);
-	if(rc < 0 || count == 0)
-		return rc;
-	v = p;
-	for(i = 0; i < count; i++) {
-		it = af_yl_item(&c->y, n, i);
-		if(af_yl_str(&c->y, it, &s, &len) < 0)
-			return -1;
-		j = (len > 2 && (s[0] == 'A' || s[0] == 'a')
-					&& (s[1] == 'S' || s[1] == 's'))
-					? 2
-					: 0;
-		rc = af_yl_digits(s + j, len - j, &x);
-		if(rc < 0 || x == 0 || x > UINT32_MAX)
-			return af_yl_err(&c->y, it,
-					"'%.*s' is not an AS number (1..4294967295)",
-					AF_YL_SHOWN(len), s);
-		v[i] = (uint32_t)x;
-	}
-	*nout = af_rl_sort_unique(v, count, sizeof(*v), rl_cmp_u32);
-	*out = v;
-	return 0;
+	*out = p;
+	return rc;
 }
 
 /*

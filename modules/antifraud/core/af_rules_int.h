@@ -52,6 +52,17 @@ int af_rl_seq_alloc(af_rl_t *c, const yaml_node_t *n, size_t size,
 uint32_t af_rl_sort_unique(void *v, size_t count, size_t size,
 		int (*cmp)(const void *, const void *));
 
+/* makes one item of a sorted array from string s[0..len) (node it):
+ * 0, or -1 with the error set */
+typedef int (*af_rl_parse_cb)(af_rl_t *c, const yaml_node_t *it,
+		const char *s, size_t len, void *item, void *arg);
+
+/* a sequence of strings into a sorted arena array of size-byte items
+ * without repeats, each item made by parse */
+int af_rl_sorted_of(af_rl_t *c, const yaml_node_t *n, size_t size,
+		af_rl_parse_cb parse, void *arg,
+		int (*cmp)(const void *, const void *), void **out, uint32_t *nout);
+
 /* qsort order of packed codes */
 int af_rl_cmp_u16(const void *a, const void *b);
 

@@ -181,6 +181,86 @@ int af_rl_cmp_u16(const void *a, const void *b)
 }
 
 /*
+ * Reads a sequence of strings from node n into a sorted arena array of
+ * size-byte items without repeats (*out, *nout; NULL and 0 when empty),
+ * each item made by parse (arg passed on), ordered by cmp. Returns 0, or
+ * -1 with the error set.
+ */
+int af_rl_sorted_of(af_rl_t *c, const yaml_node_t *n, size_t size,
+		af_rl_parse_cb parse, void *arg,
+		int (*cmp)(const void *, const void *), void **out, uint32_t *nout)
+{
+	yaml_node_t *it;
+	const char *s;
+	size_t i, count, len;
+	char *v;
+	void *p;
+	int rc;
+
+	*out = NULL;
+	*nout = 0;
+	rc = af_rl_seq_alloc(c, n, size, &count, &p);
+	if(rc < 0 || count == 0)
+		return rc;
+	v = p;
+	for(i = 0; i < count; i++) {
+		it = af_yl_item(&c->y, n, i);
+		if(af_yl_str(&c->y, it, &s, &len) < 0)
+			return -1;
+		if(parse(c, it, s, len, v + i * size, arg) < 0)
+			return -1;
+	}
+	*nout = af_rl_sort_unique(v, count, size, cmp);
+	*out = v;
+	return 0;
+}
+
+/*
+ * A two-letter code (af_rl_sorted_of() item) into a packed uint16_t:
+ * *kind (arg) 0 a country, 1 a continent, 2 a zone (a continent or XN);
+ * lower case is accepted. Returns 0, or -1 with the error set.
+ */
+static int rl_code_item(af_rl_t *c, const yaml_node_t *it, const char *s,
+		size_t len, void *item, void *arg)
+{
+	int continent = *(const int *)arg;
+	size_t j, k;
+	char cc[3];
+
+	for(j = 0; j < 2 && j < len; j++) {
+		cc[j] = s[j];
+		if(cc[j] >= 'a' && cc[j] <= 'z')
+			cc[j] = (char)(cc[j] - 'a' + 'A');
+		if(cc[j] < 'A' || cc[j] > 'Z')
+			break;
+	}
+	cc[2] = '\0';
+	if(len != 2 || j != 2)
+		goto bad;
+	if(continent == 2 && strcmp(cc, "XN") == 0) {
+		/* zones: continents and the non-geographic codes */
+	} else if(continent) {
+		for(k = 0; k < sizeof(af_continents) / sizeof(af_continents[0]); k++) {
+			if(strcmp(af_continents[k], cc) == 0)
+				break;
+		}
+		if(k == sizeof(af_continents) / sizeof(af_continents[0]))
+			goto bad;
+	}
+	*(uint16_t *)item = af_cc_pack(cc);
+	return 0;
+bad:
+	if(continent)
+		return af_yl_err(&c->y, it,
+				"'%.*s' is not a %s code (AF, AN, AS, EU, NA, "
+				"OC, SA%s)",
+				AF_YL_SHOWN(len), s, continent == 2 ? "zone" : "continent",
+				continent == 2 ? ", XN" : "");
+	return af_yl_err(&c->y, it, "'%.*s' is not a two-letter country code",
+			AF_YL_SHOWN(len), s);
+}
+
+/*
  * Reads a sequence of two-letter codes from node n (continents when
  * continent is set, else countries; lower case is accepted) into a sorted
  * array of packed codes without duplicates (*out, *nout). Returns 0, or
@@ -189,60 +269,12 @@ int af_rl_cmp_u16(const void *a, const void *b)
 int af_rl_codes(af_rl_t *c, const yaml_node_t *n, int continent,
 		uint16_t **out, uint32_t *nout)
 {
-	yaml_node_t *it;
-	const char *s;
-	size_t i, j, count, len, k;
-	char cc[3];
-	uint16_t *v;
 	void *p;
-	int rc;
+	int rc = af_rl_sorted_of(c, n, sizeof(**out), rl_code_item, &continent,
+			af_rl_cmp_u16, &p, nout);
 
-	*out = NULL;
-	*nout = 0;
-	rc = af_rl_seq_alloc(c, n, sizeof(*v), &count, &p);
-	if(rc < 0 || count == 0)
-		return rc;
-	v = p;
-	for(i = 0; i < count; i++) {
-		it = af_yl_item(&c->y, n, i);
-		if(af_yl_str(&c->y, it, &s, &len) < 0)
-			return -1;
-		for(j = 0; j < 2 && j < len; j++) {
-			cc[j] = s[j];
-			if(cc[j] >= 'a' && cc[j] <= 'z')
-				cc[j] = (char)(cc[j] - 'a' + 'A');
-			if(cc[j] < 'A' || cc[j] > 'Z')
-				break;
-		}
-		cc[2] = '\0';
-		if(len != 2 || j != 2)
-			goto bad;
-		if(continent == 2 && strcmp(cc, "XN") == 0) {
-			/* zones: continents and the non-geographic codes */
-		} else if(continent) {
-			for(k = 0; k < sizeof(af_continents) / sizeof(af_continents[0]);
-					k++) {
-				if(strcmp(af_continents[k], cc) == 0)
-					break;
-			}
-			if(k == sizeof(af_continents) / sizeof(af_continents[0]))
-				goto bad;
-		}
-		v[i] = af_cc_pack(cc);
-		continue;
-	bad:
-		if(continent)
-			return af_yl_err(&c->y, it,
-					"'%.*s' is not a %s code (AF, AN, AS, EU, NA, "
-					"OC, SA%s)",
-					AF_YL_SHOWN(len), s, continent == 2 ? "zone" : "continent",
-					continent == 2 ? ", XN" : "");
-		return af_yl_err(&c->y, it, "'%.*s' is not a two-letter country code",
-				AF_YL_SHOWN(len), s);
-	}
-	*nout = af_rl_sort_unique(v, count, sizeof(*v), af_rl_cmp_u16);
-	*out = v;
-	return 0;
+	*out = p;
+	return rc;
 }
 
 /*

@@ -202,19 +202,25 @@ typedef struct af_shm_layout {
 	size_t total;
 } af_shm_layout_t;
 
-/* a ban copied out by ban_list */
-typedef struct af_shm_ban_copy {
+/* an entry copied out by ban_list or conc_list (shm_list) */
+typedef struct af_shm_copy {
 	char key[AF_KEY_MAX];
 	size_t key_len;
-	af_ban_t ban;
-} af_shm_ban_copy_t;
+	af_ban_t ban;   /* ban_list */
+	uint32_t count; /* conc_list */
+} af_shm_copy_t;
 
-/* a set copied out by conc_list */
-typedef struct af_shm_cset_copy {
-	char key[AF_KEY_MAX];
-	size_t key_len;
-	uint32_t count;
-} af_shm_cset_copy_t;
+/* what shm_list asks of a listing: take copies entry pos of stripe sidx
+ * (key_len set) into a copy and returns 1, or 0 to leave it out (lock:
+ * the stripe's); emit hands a copy to the caller (no lock) and returns
+ * non-zero to stop */
+typedef struct af_shm_lister {
+	int type; /* AF_SHM_BAN or AF_SHM_CSET */
+	int (*take)(af_store_shm_t *st, uint32_t sidx, uint32_t pos,
+			af_shm_copy_t *copy, void *arg);
+	int (*emit)(const af_shm_copy_t *copy, void *arg);
+	void *arg;
+} af_shm_lister_t;
 
 /* one CONC_ADD of a group (shm_conc_add_group) */
 typedef struct af_shm_cadd {
@@ -683,6 +689,18 @@ static uint32_t shm_win_total(const af_shm_win_t *w)
 	return sum > UINT32_MAX ? UINT32_MAX : (uint32_t)sum;
 }
 
+/* Reads op's key into k and locks its stripe; returns the stripe. */
+static inline af_shm_stripe_t *shm_lock_op(
+		af_store_shm_t *st, af_shm_key_t *k, const af_op_t *op)
+{
+	af_shm_stripe_t *sp;
+
+	shm_key_init(st, k, op->key, op->key_len);
+	sp = &st->stripes[k->stripe];
+	af_lock(&sp->lock);
+	return sp;
+}
+
 /* AF_OP_BAN_GET on op: a found ban is counted as hit and copied out. */
 static int shm_op_ban_get(af_store_shm_t *st, af_op_t *op, uint64_t now_ms)
 {
@@ -691,9 +709,7 @@ static int shm_op_ban_get(af_store_shm_t *st, af_op_t *op, uint64_t now_ms)
 	af_ban_t *b;
 	uint32_t idx;
 
-	shm_key_init(st, &k, op->key, op->key_len);
-	sp = &st->stripes[k.stripe];
-	af_lock(&sp->lock);
+	sp = shm_lock_op(st, &k, op);
 	idx = shm_find(st, &k, AF_SHM_BAN, now_ms);
 	if(idx != AF_SHM_NIL) {
 		b = &st->body[idx].v.ban;
@@ -714,9 +730,7 @@ static int shm_op_ban_set(af_store_shm_t *st, af_op_t *op, uint64_t now_ms)
 
 	if(op->u.ban_set.ttl_s == 0)
 		return -1;
-	shm_key_init(st, &k, op->key, op->key_len);
-	sp = &st->stripes[k.stripe];
-	af_lock(&sp->lock);
+	sp = shm_lock_op(st, &k, op);
 	rc = shm_ban_put(st, &k, now_ms, op->u.ban_set.ttl_s,
 			op->u.ban_set.reason, 1, AF_SHM_NIL);
 	af_unlock(&sp->lock);
@@ -730,9 +744,7 @@ static int shm_op_ban_del(af_store_shm_t *st, af_op_t *op, uint64_t now_ms)
 	af_shm_stripe_t *sp;
 	uint32_t idx;
 
-	shm_key_init(st, &k, op->key, op->key_len);
-	sp = &st->stripes[k.stripe];
-	af_lock(&sp->lock);
+	sp = shm_lock_op(st, &k, op);
 	idx = shm_find(st, &k, AF_SHM_BAN, now_ms);
 	if(idx != AF_SHM_NIL) {
 		shm_release(st, k.stripe, idx);
@@ -953,9 +965,7 @@ static int shm_op_hist_push(
 		rec.ts_ms = now_ms;
 	rec.country[sizeof(rec.country) - 1] = '\0';
 	rec.continent[sizeof(rec.continent) - 1] = '\0';
-	shm_key_init(st, &k, op->key, op->key_len);
-	sp = &st->stripes[k.stripe];
-	af_lock(&sp->lock);
+	sp = shm_lock_op(st, &k, op);
 	idx = shm_find(st, &k, AF_SHM_HIST, now_ms);
 	if(op->u.hist.read_only) {
 		if(idx != AF_SHM_NIL)
@@ -1098,9 +1108,7 @@ static int shm_op_conc_count(
 	af_shm_stripe_t *sp;
 	uint32_t set;
 
-	shm_key_init(st, &k, op->key, op->key_len);
-	sp = &st->stripes[k.stripe];
-	af_lock(&sp->lock);
+	sp = shm_lock_op(st, &k, op);
 	set = shm_cset_get(st, &k, now_ms);
 	if(set != AF_SHM_NIL)
 		op->u.conc.count = st->body[set].v.cset.count;
@@ -1514,99 +1522,127 @@ static int shm_exec(af_store_t *s, af_op_t *ops, int n, uint64_t now_ms)
 }
 
 /*
- * ban_list: calls cb for every live ban, stripe by stripe. Bans are copied
- * out under the stripe lock, a few at a time, and cb runs without any
- * lock held (it may use the store). A long key is passed as its first
- * AF_KEY_MAX bytes. Returns 0.
+ * Lists the live entries of l->type, stripe by stripe: those l->take
+ * accepts are copied out under the stripe lock, a few at a time, and
+ * handed to l->emit without any lock held (it may use the store), until
+ * it says stop. A long key is passed as its first AF_KEY_MAX bytes.
+ * Lock: none held on entry; one stripe lock at a time inside.
+ */
+static void shm_list(af_store_shm_t *st, const af_shm_lister_t *l,
+		uint64_t now_ms)
+{
+	af_shm_copy_t buf[AF_SHM_LIST_CHUNK];
+	const af_shm_meta_t *m;
+	af_shm_stripe_t *sp;
+	uint32_t sidx, pos, end;
+	int n, i;
+
+	for(sidx = 0; sidx < st->nstripes; sidx++) {
+		sp = &st->stripes[sidx];
+		pos = sidx * st->per;
+		end = pos + st->per;
+		while(pos < end) {
+			n = 0;
+			af_lock(&sp->lock);
+			for(; pos < end && n < AF_SHM_LIST_CHUNK; pos++) {
+				m = &st->meta[pos];
+				if(m->type != l->type || now_ms >= m->expires_ms)
+					continue;
+				buf[n].key_len =
+						m->klen == AF_SHM_KEY_LONG ? AF_KEY_MAX : m->klen;
+				if(!l->take(st, sidx, pos, &buf[n], l->arg))
+					continue;
+				memcpy(buf[n].key, st->body[pos].key, buf[n].key_len);
+				n++;
+			}
+			af_unlock(&sp->lock);
+			for(i = 0; i < n; i++)
+				if(l->emit(&buf[i], l->arg))
+					return;
+		}
+	}
+}
+
+/* what ban_list and conc_list pass through shm_list */
+typedef struct af_shm_list_arg {
+	af_ban_cb ban_cb;
+	af_conc_cb conc_cb;
+	void *arg;
+	const char *prefix;
+	size_t prefix_len;
+	uint64_t now_ms;
+} af_shm_list_arg_t;
+
+/* ban_list's take: the ban as it is */
+static int shm_ban_take(af_store_shm_t *st, uint32_t sidx, uint32_t pos,
+		af_shm_copy_t *copy, void *arg)
+{
+	copy->ban = st->body[pos].v.ban;
+	return 1;
+}
+
+/* ban_list's emit */
+static int shm_ban_emit(const af_shm_copy_t *copy, void *arg)
+{
+	const af_shm_list_arg_t *a = arg;
+
+	return a->ban_cb(copy->key, copy->key_len, &copy->ban, a->arg);
+}
+
+/*
+ * ban_list: calls cb for every live ban (shm_list). A long key is passed
+ * as its first AF_KEY_MAX bytes. Returns 0.
  */
 static int shm_ban_list(
 		af_store_t *s, af_ban_cb cb, void *arg, uint64_t now_ms)
 {
-	af_store_shm_t *st = (af_store_shm_t *)s;
-	af_shm_ban_copy_t buf[AF_SHM_LIST_CHUNK];
-	const af_shm_meta_t *m;
-	af_shm_stripe_t *sp;
-	uint32_t sidx, pos, end;
-	int n, i;
+	af_shm_list_arg_t a = {.ban_cb = cb, .arg = arg};
+	af_shm_lister_t l = {AF_SHM_BAN, shm_ban_take, shm_ban_emit, &a};
 
-	for(sidx = 0; sidx < st->nstripes; sidx++) {
-		sp = &st->stripes[sidx];
-		pos = sidx * st->per;
-		end = pos + st->per;
-		while(pos < end) {
-			n = 0;
-			af_lock(&sp->lock);
-			for(; pos < end && n < AF_SHM_LIST_CHUNK; pos++) {
-				m = &st->meta[pos];
-				if(m->type != AF_SHM_BAN || now_ms >= m->expires_ms)
-					continue;
-				buf[n].key_len =
-						m->klen == AF_SHM_KEY_LONG ? AF_KEY_MAX : m->klen;
-				memcpy(buf[n].key, st->body[pos].key, buf[n].key_len);
-				buf[n].ban = st->body[pos].v.ban;
-				n++;
-			}
-			af_unlock(&sp->lock);
-			for(i = 0; i < n; i++)
-				if(cb(buf[i].key, buf[i].key_len, &buf[i].ban, arg))
-					return 0;
-		}
-	}
+	shm_list((af_store_shm_t *)s, &l, now_ms);
 	return 0;
+}
+
+/* conc_list's take: a set under the prefix, pruned, when not empty */
+static int shm_cset_take(af_store_shm_t *st, uint32_t sidx, uint32_t pos,
+		af_shm_copy_t *copy, void *arg)
+{
+	const af_shm_list_arg_t *a = arg;
+
+	if(copy->key_len < a->prefix_len
+			|| (a->prefix_len
+					&& memcmp(st->body[pos].key, a->prefix, a->prefix_len)
+							   != 0))
+		return 0;
+	shm_cset_prune(st, sidx, pos, a->now_ms);
+	copy->count = st->body[pos].v.cset.count;
+	return copy->count != 0;
+}
+
+/* conc_list's emit */
+static int shm_cset_emit(const af_shm_copy_t *copy, void *arg)
+{
+	const af_shm_list_arg_t *a = arg;
+
+	return a->conc_cb(copy->key, copy->key_len, copy->count, a->arg);
 }
 
 /*
  * conc_list: calls cb for every live set whose key starts with prefix,
- * with its count, stripe by stripe. Sets are pruned and copied out under
- * the stripe lock, a few at a time, and cb runs without any lock held (it
- * may use the store). A long key is passed, and matched, as its first
- * AF_KEY_MAX bytes. Returns 0, -1 when prefix is NULL with a length.
- * Lock: none held on entry; one stripe lock at a time inside.
+ * with its count (shm_list); sets are pruned on the way. A long key is
+ * passed, and matched, as its first AF_KEY_MAX bytes. Returns 0, -1 when
+ * prefix is NULL with a length.
  */
 static int shm_conc_list(af_store_t *s, const char *prefix,
 		size_t prefix_len, af_conc_cb cb, void *arg, uint64_t now_ms)
 {
-	af_store_shm_t *st = (af_store_shm_t *)s;
-	af_shm_cset_copy_t buf[AF_SHM_LIST_CHUNK];
-	const af_shm_meta_t *m;
-	af_shm_stripe_t *sp;
-	uint32_t sidx, pos, end;
-	size_t klen;
-	int n, i;
+	af_shm_list_arg_t a = {.conc_cb = cb, .arg = arg, .prefix = prefix,
+			.prefix_len = prefix_len, .now_ms = now_ms};
+	af_shm_lister_t l = {AF_SHM_CSET, shm_cset_take, shm_cset_emit, &a};
 
 	if(prefix == NULL && prefix_len)
 		return -1;
-	for(sidx = 0; sidx < st->nstripes; sidx++) {
-		sp = &st->stripes[sidx];
-		pos = sidx * st->per;
-		end = pos + st->per;
-		while(pos < end) {
-			n = 0;
-			af_lock(&sp->lock);
-			for(; pos < end && n < AF_SHM_LIST_CHUNK; pos++) {
-				m = &st->meta[pos];
-				if(m->type != AF_SHM_CSET || now_ms >= m->expires_ms)
-					continue;
-				klen = m->klen == AF_SHM_KEY_LONG ? AF_KEY_MAX : m->klen;
-				if(klen < prefix_len
-						|| (prefix_len
-								&& memcmp(st->body[pos].key, prefix, prefix_len)
-										   != 0))
-					continue;
-				shm_cset_prune(st, sidx, pos, now_ms);
-				if(st->body[pos].v.cset.count == 0)
-					continue;
-				buf[n].key_len = klen;
-				memcpy(buf[n].key, st->body[pos].key, klen);
-				buf[n].count = st->body[pos].v.cset.count;
-				n++;
-			}
-			af_unlock(&sp->lock);
-			for(i = 0; i < n; i++)
-				if(cb(buf[i].key, buf[i].key_len, buf[i].count, arg))
-					return 0;
-		}
-	}
+	shm_list((af_store_shm_t *)s, &l, now_ms);
 	return 0;
 }
 

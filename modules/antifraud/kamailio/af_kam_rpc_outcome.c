@@ -14,6 +14,7 @@
 #include "core/rpc.h"
 #include "af_kam.h"
 #include "af_outcome.h"
+#include "af_text.h"
 
 static const char *const rule_names[AF_AN__COUNT] = {
 		"asr", "acd", "short_calls", "minutes", "pdd"};
@@ -125,6 +126,18 @@ void af_kam_rpc_analytics(rpc_t *rpc, void *ctx)
 	int s, n, i, m;
 
 	n = rpc->scan(ctx, "*SS", &kind, &name);
+	/* arguments checked before use: plain text of bounded length */
+	if(n >= 1 && (kind.len > 16 || !af_text_plain(kind.s, (size_t)kind.len))) {
+		rpc->fault(ctx, 400, "kind: caller, source, country, prefix or"
+							 " profile");
+		return;
+	}
+	if(n >= 2 && (name.len <= 0 || name.len > AF_CALL_SUBJECT_MAX
+						 || !af_text_plain(name.s, (size_t)name.len))) {
+		rpc->fault(ctx, 400, "name: plain text of 1 to %d bytes",
+				AF_CALL_SUBJECT_MAX);
+		return;
+	}
 	if(rpc->add(ctx, "{", &h) < 0)
 		return;
 	if(n < 2) {
@@ -139,9 +152,11 @@ void af_kam_rpc_analytics(rpc_t *rpc, void *ctx)
 		if(rpc->struct_add(h, "[", "top_callers", &list) < 0)
 			return;
 		for(i = 0; i < m; i++) {
+			char esc[AF_CALL_SUBJECT_MAX * 4 + 4];
+			af_text_escape(top[i].name, strlen(top[i].name), esc, sizeof(esc));
 			if(rpc->array_add(list, "{", &item) < 0)
 				return;
-			rpc->struct_add(item, "sds", "caller", top[i].name, "attempts",
+			rpc->struct_add(item, "sds", "caller", esc, "attempts",
 					(int)top[i].fig.c[AF_FIG_ATTEMPTS], "asr",
 					dec(a, sizeof(a), top[i].fig.asr));
 		}
@@ -172,10 +187,13 @@ void af_kam_rpc_analytics(rpc_t *rpc, void *ctx)
 	add_baseline(rpc, h);
 	m = af_outcome_mark_get(
 			(af_subject_t)s, name.s, (size_t)name.len, &mark);
-	if(m == 1)
-		rpc->struct_add(h, "sd", "refused", mark.reason, "refused_for",
+	if(m == 1) {
+		char esc[AF_BAN_REASON * 4 + 4];
+		af_text_escape(mark.reason, strnlen(mark.reason, sizeof(mark.reason)),
+				esc, sizeof(esc));
+		rpc->struct_add(h, "sd", "refused", esc, "refused_for",
 				(int)((mark.until_ms - af_now_ms() + 999) / 1000));
-	else
+	} else
 		rpc->struct_add(h, "s", "refused", m < 0 ? "unknown" : "no");
 }
 
@@ -194,6 +212,13 @@ void af_kam_rpc_analytics_top(rpc_t *rpc, void *ctx)
 	str metric = STR_NULL, kind = STR_NULL;
 	int n = 10, m = AF_TOP_ATTEMPTS, s = AF_SUBJ_CALLER, got, i;
 	rpc->scan(ctx, "*SSd", &metric, &kind, &n);
+	if(metric.len > 16 || kind.len > 16
+			|| (metric.len > 0 && !af_text_plain(metric.s, (size_t)metric.len))
+			|| (kind.len > 0 && !af_text_plain(kind.s, (size_t)kind.len))) {
+		rpc->fault(ctx, 400, "usage: antifraud.analytics_top [metric]"
+							 " [kind] [n]");
+		return;
+	}
 	if(metric.len > 0
 			&& (m = af_top_metric_parse(metric.s, (size_t)metric.len)) < 0) {
 		rpc->fault(ctx, 400, "metric: attempts, minutes, asr, acd or short");
@@ -213,11 +238,13 @@ void af_kam_rpc_analytics_top(rpc_t *rpc, void *ctx)
 	}
 	got = af_outcome_top((af_subject_t)s, (af_top_metric_t)m, top, n);
 	for(i = 0; i < got; i++) {
+		char esc[AF_CALL_SUBJECT_MAX * 4 + 4];
 		void *item;
+		af_text_escape(top[i].name, strlen(top[i].name), esc, sizeof(esc));
 		if(rpc->add(ctx, "{", &item) < 0)
 			return;
 		rpc->struct_add(item, "ss", "kind", af_subject_name(top[i].kind),
-				"name", top[i].name);
+				"name", esc);
 		if(figure_fields(rpc, item, &top[i].fig) < 0)
 			return;
 	}
