@@ -419,12 +419,12 @@ def cdr_alerts(alerts):
             for a in alerts]
 
 
-def test_proxy_and_af_cdr_agree(tmp_path, uas_dest_port):
+def test_proxy_and_af_cdr_agree(tmp_path, uas_dest):
     rules = tmp_path / "agree.yaml"
     rules.write_text(AGREE_RULES.replace("@ETC@", h.ETC))
     accdir = tmp_path / "acc"
     accdir.mkdir()
-    k = h.Kamailio(str(tmp_path), str(rules), next_hop_port=uas_dest_port,
+    k = h.Kamailio(str(tmp_path), str(rules), next_hop_port=uas_dest,
                    defines={"AF_ACC": None,
                             "AF_ACC_DB": '"flatstore:%s"' % accdir})
     k.start()
@@ -487,11 +487,3 @@ def test_proxy_and_af_cdr_agree(tmp_path, uas_dest_port):
         got = cdr_alerts(alerts)
         assert collections.Counter(got) == collections.Counter(want), (
             src, sorted(got), sorted(want))
-
-
-@pytest.fixture
-def uas_dest_port(tmp_path):
-    port = h.free_port()
-    p = h.Sipp.uas(str(tmp_path), port, scenario="uas-dest.xml")
-    yield port
-    h.Sipp.stop(p)
