@@ -1447,6 +1447,9 @@ static void usage(FILE *out)
 			"                          shm_entries or more)\n"
 			"      --max-line N        bytes of a line (default 65536)\n"
 			"      --max-errors N      bad rows printed (default 50; all counted)\n"
+			"      --max-records N     CDRs held (default 100000000, about 10 GB);"
+			" more are\n"
+			"                          counted as skipped\n"
 			"      --top N             callers in the summary (default 20)\n"
 			"  -v                      log the core's messages\n");
 }
@@ -1480,7 +1483,8 @@ int main(int argc, char **argv)
 		O_MAXLINE,
 		O_MAXERR,
 		O_TOP,
-		O_SOURCE
+		O_SOURCE,
+		O_MAXREC
 	};
 	static const struct option lopts[] = {{"rules", 1, 0, 'r'},
 			{"format", 1, 0, 'f'}, {"columns", 1, 0, 'c'},
@@ -1492,6 +1496,7 @@ int main(int argc, char **argv)
 			{"alert-repeat", 1, 0, O_REPEAT}, {"entries", 1, 0, O_ENTRIES},
 			{"max-line", 1, 0, O_MAXLINE}, {"max-errors", 1, 0, O_MAXERR},
 			{"top", 1, 0, O_TOP}, {"source-checks", 0, 0, O_SOURCE},
+			{"max-records", 1, 0, O_MAXREC},
 			{"help", 0, 0, 'h'}, {0, 0, 0, 0}};
 	af_core_cfg_t cfg;
 	char err[512], data_tmp[PATH_MAX];
@@ -1507,6 +1512,7 @@ int main(int argc, char **argv)
 
 	memset(&ctx, 0, sizeof(ctx));
 	ctx.line_max = CDR_LINE_MAX_DEFAULT;
+	ctx.max_records = 100000000;
 	ctx.err_shown = CDR_ERR_SHOWN_DEFAULT;
 	ctx.err = stderr;
 	opt.format = CDR_F_AUTO;
@@ -1553,6 +1559,16 @@ int main(int argc, char **argv)
 				break;
 			case O_SOURCE:
 				opt.source_checks = 1;
+				break;
+			case O_MAXREC:
+				errno = 0;
+				lv = strtol(optarg, &end, 10);
+				if(errno || *end || lv < 1 || lv > 4000000000L) {
+					fprintf(stderr, "af-cdr: --max-records: a number"
+									" 1..4000000000\n");
+					return 2;
+				}
+				ctx.max_records = (uint64_t)lv;
 				break;
 			case 'k':
 				opt.k = strtod(optarg, &end);
@@ -1662,6 +1678,9 @@ int main(int argc, char **argv)
 		if(cdr_read_file(&ctx, c, (cdr_format_t)opt.format) < 0)
 			failed_files++;
 	cdr_pair_finish(&ctx);
+	if(ctx.oom)
+		fprintf(stderr, "af-cdr: out of memory while reading: the rows after"
+						" it were not replayed (see the summary)\n");
 	if(ctx.n_rec > UINT32_MAX - 1) {
 		fprintf(stderr, "af-cdr: more than 4 billion records\n");
 		return 2;
@@ -1728,7 +1747,7 @@ int main(int argc, char **argv)
 	free(st.hours);
 	free(rates);
 	cdr_ctx_free(&ctx);
-	if(failed_files)
+	if(failed_files || ctx.oom)
 		return 1;
 	return rc;
 }

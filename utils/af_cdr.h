@@ -76,6 +76,8 @@ typedef struct cdr_ctx {
 	const char *default_domain; /* caller host when a CDR has none */
 	char *columns_spec;         /* --columns */
 	char *acc_extra_spec;       /* --acc-extra: flatstore extra columns */
+	uint64_t max_records;       /* --max-records: more rows are refused */
+	int oom;                    /* memory ran out: results incomplete */
 	/* the records */
 	cdr_rec_t *rec;
 	size_t n_rec;
@@ -119,6 +121,7 @@ enum {
 	CDR_E_FIELD,
 	CDR_E_QUOTE,
 	CDR_E_IO,
+	CDR_E_LIMIT,
 	CDR_E__COUNT
 };
 

@@ -26,7 +26,7 @@ static const char *const format_names[CDR_F__COUNT] = {"auto",
 
 static const char *const err_kind_names[CDR_E__COUNT] = {"line too long",
 		"not UTF-8", "truncated", "wrong column count", "bad timestamp",
-		"bad field", "bad quoting", "read error"};
+		"bad field", "bad quoting", "read error", "over the record limit"};
 
 const char *cdr_format_name(cdr_format_t f)
 {
@@ -78,8 +78,10 @@ static uint32_t pool_add(cdr_ctx_t *ctx, const char *s, size_t len)
 	if(!ctx->pool_len)
 		ctx->pool_len = 1; /* offset 0: the empty string */
 	need = ctx->pool_len + len + 1;
-	if(need > UINT32_MAX)
+	if(need > UINT32_MAX) {
+		ctx->oom = 1; /* offsets are 32 bits: 4 GB of strings */
 		return 0;
+	}
 	if(need > ctx->pool_cap) {
 		size_t cap = ctx->pool_cap ? ctx->pool_cap : 1 << 16;
 		while(cap < need)
@@ -87,8 +89,10 @@ static uint32_t pool_add(cdr_ctx_t *ctx, const char *s, size_t len)
 		if(cap > UINT32_MAX)
 			cap = UINT32_MAX;
 		p = realloc(ctx->pool, cap);
-		if(!p)
+		if(!p) {
+			ctx->oom = 1;
 			return 0;
+		}
 		if(!ctx->pool_cap)
 			p[0] = '\0';
 		ctx->pool = p;
@@ -157,24 +161,6 @@ static uint32_t pool_intern(cdr_ctx_t *ctx, const char *s, size_t len)
 	return o;
 }
 
-/* a new record, zeroed; NULL when out of memory */
-static cdr_rec_t *rec_new(cdr_ctx_t *ctx)
-{
-	cdr_rec_t *r;
-
-	if(ctx->n_rec == ctx->cap_rec) {
-		size_t cap = ctx->cap_rec ? ctx->cap_rec * 2 : 1 << 14;
-		r = realloc(ctx->rec, cap * sizeof(*r));
-		if(!r)
-			return NULL;
-		ctx->rec = r;
-		ctx->cap_rec = cap;
-	}
-	r = &ctx->rec[ctx->n_rec++];
-	memset(r, 0, sizeof(*r));
-	return r;
-}
-
 void cdr_ctx_free(cdr_ctx_t *ctx)
 {
 	free(ctx->rec);
@@ -225,6 +211,35 @@ static void __attribute__((format(printf, 5, 6))) bad_row(cdr_ctx_t *ctx,
 
 #define BAD(ctx, file, line, kind, fmt, ...) \
 	bad_row(ctx, file, line, kind, fmt, ##__VA_ARGS__)
+
+/* a new record, zeroed; NULL past --max-records or out of memory (the
+ * row is reported as over the record limit; ctx->oom set) */
+static cdr_rec_t *rec_new(cdr_ctx_t *ctx, int file, uint64_t line)
+{
+	cdr_rec_t *r;
+
+	if(ctx->n_rec >= ctx->max_records || ctx->oom) {
+		BAD(ctx, file, line, CDR_E_LIMIT, "%s: row not replayed",
+				ctx->oom ? "out of memory"
+						 : "more records than --max-records");
+		return NULL;
+	}
+	if(ctx->n_rec == ctx->cap_rec) {
+		size_t cap = ctx->cap_rec ? ctx->cap_rec * 2 : 1 << 14;
+		r = realloc(ctx->rec, cap * sizeof(*r));
+		if(!r) {
+			ctx->oom = 1;
+			BAD(ctx, file, line, CDR_E_LIMIT, "out of memory: row not"
+											  " replayed");
+			return NULL;
+		}
+		ctx->rec = r;
+		ctx->cap_rec = cap;
+	}
+	r = &ctx->rec[ctx->n_rec++];
+	memset(r, 0, sizeof(*r));
+	return r;
+}
 
 /* a field's text for a message: the core's bounded excerpt (at most
  * AF_TEXT_EXCERPT bytes, anything not plain written \xNN) */
@@ -697,7 +712,7 @@ static void acc_fold(cdr_ctx_t *ctx, pairs_t *p, int file, uint64_t line,
 	i = pairs_find(ctx, p, &a->callid, &found);
 	if(found && code < 300)
 		return; /* a retransmitted 2xx logged again */
-	r = rec_new(ctx);
+	r = rec_new(ctx, file, line);
 	if(!r)
 		return;
 	r->file = (uint16_t)file;
@@ -924,7 +939,7 @@ static int kam_cdrs_line(cdr_ctx_t *ctx, int file, uint64_t line, char *s,
 		BAD(ctx, file, line, CDR_E_FIELD, "bad code");
 		return -1;
 	}
-	r = rec_new(ctx);
+	r = rec_new(ctx, file, line);
 	if(!r)
 		return -1;
 	r->file = (uint16_t)file;
@@ -1131,7 +1146,7 @@ static int csv_row(cdr_ctx_t *ctx, const csv_map_t *m, int file,
 		BAD(ctx, file, line, CDR_E_FIELD, "a field is too long");
 		return -1;
 	}
-	r = rec_new(ctx);
+	r = rec_new(ctx, file, line);
 	if(!r)
 		return -1;
 	r->file = (uint16_t)file;

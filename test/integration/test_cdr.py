@@ -257,6 +257,13 @@ def test_malformed_files_give_clear_errors(month, tmp_path):
     # a bad --columns
     p, _ = af_cdr(["-r", rules, "--columns", "start=1,who=2", str(path)])
     assert p.returncode == 1 and "unknown key 'who'" in p.stderr
+    # memory bounded: rows past --max-records are counted, not held
+    p, _ = af_cdr(["-r", rules, "--columns", cols, "--domain",
+                   "cust.example", "--max-records", "1", str(path)])
+    assert p.returncode == 0, p.stderr
+    assert "bad.csv:10: more records than --max-records" in p.stderr
+    assert "records: 1 calls" in p.stderr
+    assert "over the record limit 1)" in p.stderr
 
 
 def test_dbtext_and_hostile_fields_in_json(month, tmp_path):
