@@ -7,6 +7,7 @@
 #                   and built once in build/)
 #   make bench      core ns/check and Kamailio CPU per call
 #   make deb        Debian package for the installed kamailio (build/*.deb)
+#   make bench-cdr  af-cdr: CDRs per second and memory for a month
 #   make fuzz       each libFuzzer harness FUZZ_TIME seconds (default 60)
 #   make test-valgrind  integration scenarios with kamailio under memcheck
 #   make soak       20 min of mixed legitimate and hostile traffic
@@ -60,10 +61,11 @@ UNIT_SRC := $(wildcard test/unit/test_*.c)
 UNIT_BIN := $(patsubst test/unit/%.c,$(BUILD)/san/%,$(UNIT_SRC))
 UNIT_HOST := test/unit/host.c
 
-.PHONY: all deps module run test unit integration bench clean distclean \
-	kamailio-src opensips opensips-src deb soak hostile test-valgrind
+.PHONY: all deps module run test unit integration bench bench-cdr clean \
+	distclean kamailio-src opensips opensips-src deb soak hostile \
+	test-valgrind
 
-all: module $(BUILD)/af-fingerprint $(BUILD)/af-rules-check
+all: module $(BUILD)/af-fingerprint $(BUILD)/af-rules-check $(BUILD)/af-cdr
 
 deps:
 	@utils/deps.sh
@@ -129,6 +131,13 @@ $(BUILD)/af-rules-check: utils/af_rules_check.c $(BUILD)/libafcore.a
 	$(CC) -std=gnu11 -O2 -g $(WARN) -D_GNU_SOURCE -I$(CORE) $< \
 		$(BUILD)/libafcore.a -o $@ $(CORE_LIBS)
 
+# operator tool: past CDRs replayed through the core (af_check_dest and
+# the call outcomes), with a summary, suggestions and an HTML report
+CDR_SRC := utils/af_cdr.c utils/af_cdr_read.c
+$(BUILD)/af-cdr: $(CDR_SRC) utils/af_cdr.h $(BUILD)/libafcore.a
+	$(CC) -std=gnu11 -O2 -g $(WARN) -D_GNU_SOURCE -I$(CORE) -Iutils \
+		$(CDR_SRC) $(BUILD)/libafcore.a -o $@ $(CORE_LIBS)
+
 # unit tests: the core under ASan/UBSan with a malloc + pthread host
 $(BUILD)/san/%.o: $(CORE)/%.c $(CORE_HDR) $(GEN_HDR)
 	@mkdir -p $(@D)
@@ -152,18 +161,21 @@ unit: deps unit-build
 	@$(PYTHON) -m pytest -q test/unit
 
 integration: deps module opensips $(BUILD)/af-fingerprint \
-		$(BUILD)/af-rules-check
+		$(BUILD)/af-rules-check $(BUILD)/af-cdr
 	@$(PYTHON) -m pytest -q test/integration
 
 run: deps module
 	@utils/run.sh
 
 test: deps module opensips unit-build $(BUILD)/af-fingerprint \
-		$(BUILD)/af-rules-check fuzz-build
+		$(BUILD)/af-rules-check $(BUILD)/af-cdr fuzz-build
 	$(PYTHON) -m pytest -q test
 
 bench: deps module
 	@$(PYTHON) utils/bench.py
+
+bench-cdr: $(BUILD)/af-cdr
+	@$(PYTHON) utils/bench_cdr.py
 
 # reliability runs (README, Reliability): too long for make test
 SOAK_MINUTES ?= 20
@@ -185,7 +197,7 @@ include $(TOP)/test/fuzz/fuzz.mk
 
 clean: fuzz-clean
 	rm -rf $(BUILD)/pic $(BUILD)/san $(GEN) $(BUILD)/libafcore.a $(BUILD)/bench \
-		$(BUILD)/af-fingerprint $(BUILD)/af-rules-check \
+		$(BUILD)/af-fingerprint $(BUILD)/af-rules-check $(BUILD)/af-cdr \
 		$(MOD)/antifraud.so $(BUILD)/opensips-module
 	-$(MAKE) -C $(MOD)/opensips OPENSIPS_SRC=$(OPENSIPS_SRC) clean \
 		2>/dev/null
