@@ -5,6 +5,11 @@
 #   make bench      core ns/check and Kamailio CPU per call
 #   make deb        Debian package for the installed kamailio (build/*.deb)
 #   make fuzz       each libFuzzer harness FUZZ_TIME seconds (default 60)
+#   make test-valgrind  integration scenarios with kamailio under memcheck
+#   make soak       20 min of mixed legitimate and hostile traffic
+#                   (SOAK_MINUTES=n), report in build/soak-report.txt
+#   make hostile    100,000 mutated requests, 10,000 mutated rule files,
+#                   1,000 reloads under traffic; report in build/hostile-report.txt
 # SPDX-License-Identifier: GPL-2.0-or-later
 
 SHELL := /bin/bash
@@ -42,7 +47,7 @@ UNIT_BIN := $(patsubst test/unit/%.c,$(BUILD)/san/%,$(UNIT_SRC))
 UNIT_HOST := test/unit/host.c
 
 .PHONY: all deps module run test unit integration bench clean distclean \
-	kamailio-src deb
+	kamailio-src deb soak hostile test-valgrind
 
 all: module $(BUILD)/af-fingerprint $(BUILD)/af-rules-check
 
@@ -101,7 +106,14 @@ $(BUILD)/san/test_%: test/unit/test_%.c $(UNIT_HOST) $(wildcard test/unit/*.h) \
 	$(CC) $(SAN_CFLAGS) -I$(CORE) -Itest/unit $< $(UNIT_HOST) $(SAN_OBJ) \
 		-o $@ -lcmocka $(CORE_LIBS)
 
-unit-build: $(UNIT_BIN)
+# reliability: the core's rule loader under ASan/UBSan, fed mutated rule
+# files by test/reliability/rules_mutate.py
+$(BUILD)/san/rules-load: test/reliability/rules_load.c $(UNIT_HOST) \
+		test/unit/host.h $(SAN_OBJ)
+	$(CC) $(SAN_CFLAGS) -I$(MOD) -Itest/unit $< $(UNIT_HOST) $(SAN_OBJ) \
+		-o $@ $(CORE_LIBS)
+
+unit-build: $(UNIT_BIN) $(BUILD)/san/rules-load
 
 unit: deps unit-build
 	@$(PYTHON) -m pytest -q test/unit
@@ -118,6 +130,18 @@ test: deps module unit-build $(BUILD)/af-fingerprint \
 
 bench: deps module
 	@$(PYTHON) utils/bench.py
+
+# reliability runs (README, Reliability): too long for make test
+SOAK_MINUTES ?= 20
+soak: deps module
+	SOAK_MINUTES=$(SOAK_MINUTES) $(PYTHON) test/reliability/soak.py
+
+hostile: deps module unit-build
+	$(PYTHON) test/reliability/hostile.py
+
+test-valgrind: deps module
+	AF_VALGRIND=1 $(PYTHON) -m pytest -q -s test/reliability/valgrind_scenarios.py
+
 
 # Debian package of the module, tools, sample rules and docs
 deb: module $(BUILD)/af-fingerprint $(BUILD)/af-rules-check

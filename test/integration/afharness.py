@@ -123,11 +123,23 @@ class Kamailio:
                 self.defines["AF_NONCE_EXPIRE"] = int(nonce_expire)
         self.proc = None
         self.wrapper = []  # e.g. valgrind
+        # AF_VALGRIND=1 (make test-valgrind): every kamailio process under
+        # valgrind memcheck, one log per process (vgcheck.py reads them)
+        self.valgrind_logs = None
+        if os.environ.get("AF_VALGRIND"):
+            self.valgrind_logs = os.path.join(
+                workdir, "valgrind-%d" % self.port)
+            os.makedirs(self.valgrind_logs, exist_ok=True)
+            self.wrapper = valgrind_args(self.valgrind_logs)
         self.extra_args = []  # more kamailio options, e.g. -x tlsf
+        self.log_stderr = True  # False: the cfg's syslog (no crash check)
         self.cfg = SAMPLE_CFG
 
     def start(self, expect_fail=False, timeout=15):
-        args = ["kamailio", "-f", self.cfg, "-DD", "-E", "-m", "128",
+        if self.valgrind_logs:
+            timeout *= 8  # memcheck runs kamailio 10-50 times slower
+        args = ["kamailio", "-f", self.cfg, "-DD"] + \
+            (["-E"] if self.log_stderr else []) + ["-m", "128",
                 "-Y", self.workdir,
                 "-A", "AF_IP=%s" % self.ip,
                 "-A", "AF_PORT=%d" % self.port,
@@ -172,7 +184,8 @@ class Kamailio:
     def rpc(self, *args, check=True):
         p = subprocess.run(["kamcmd", "-s", "unix:" + self.ctl] +
                            [str(a) for a in args],
-                           capture_output=True, text=True, timeout=10)
+                           capture_output=True, text=True,
+                           timeout=90 if self.valgrind_logs else 10)
         if p.returncode == 0 and p.stdout.startswith("error:"):
             p.returncode = 1  # kamcmd exits 0 on an RPC fault
         if check and p.returncode != 0:
@@ -196,12 +209,26 @@ class Kamailio:
         if self.proc and self.proc.poll() is None:
             os.killpg(self.proc.pid, signal.SIGTERM)
             try:
-                self.proc.wait(timeout=10)
+                self.proc.wait(timeout=120 if self.valgrind_logs else 10)
             except subprocess.TimeoutExpired:
                 os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait()
         if getattr(self, "log", None):
             self.log.close()
+
+
+VALGRIND_SUPP = os.path.join(ROOT, "test", "reliability", "valgrind.supp")
+
+
+def valgrind_args(logdir):
+    """valgrind memcheck in front of kamailio: children followed (fork),
+    one log per process, full leak check at exit."""
+    return ["valgrind", "--tool=memcheck", "--leak-check=full",
+            "--show-leak-kinds=definite,indirect,possible",
+            "--errors-for-leak-kinds=definite", "--track-origins=no",
+            "--num-callers=30", "--child-silent-after-fork=no",
+            "--trace-children=yes", "--suppressions=" + VALGRIND_SUPP,
+            "--log-file=" + os.path.join(logdir, "vg-%p.log")]
 
 
 def parse_kamcmd(text):

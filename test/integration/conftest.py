@@ -7,6 +7,7 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import afharness as h  # noqa: E402
+import vgcheck  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -65,3 +66,7 @@ def kam(tmp_path, rules, uas):
         crashed = k.crashed()
         k.stop()
         assert not crashed, "kamailio crashed: %s" % crashed
+        if k.valgrind_logs:  # AF_VALGRIND=1: memcheck's verdict too
+            fig, fails = vgcheck.check(k.valgrind_logs)
+            assert not fails, "valgrind %s:\n%s" % (fig, "\n\n".join(
+                fails[:10]))

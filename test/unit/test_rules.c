@@ -480,6 +480,80 @@ static void test_missing_rule_file(void **state)
 	assert_null(af_rules_load("/nonexistent/rules.yaml", NULL, 0));
 }
 
+/* A file the rules name that cannot be read: the error names the rule
+ * file's line and key as well as the file (mutated rule files found
+ * "path: No such file or directory" alone). */
+static void test_missing_named_files(void **state)
+{
+	static const struct {
+		const char *text;
+		const char *where;
+	} cases[] = {
+			{"version: 1\nlists:\n  bl:\n    file: absent.txt\n" PROF,
+					":4: lists.bl.file: "},
+			{"version: 1\nfingerprint:\n  signatures: absent.yaml\n" PROF,
+					":3: fingerprint.signatures: "},
+			{"version: 1\ndest:\n  numplan: absent.csv\n" PROF,
+					":3: dest.numplan: "},
+	};
+	long live = test_host_shm_live();
+	size_t i;
+
+	for(i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		assert_null(load_text(cases[i].text));
+		if(strncmp(err, path_buf, strlen(path_buf)) != 0
+				|| strncmp(err + strlen(path_buf), cases[i].where,
+						   strlen(cases[i].where))
+						   != 0
+				|| !strstr(err, "absent.")
+				|| !strstr(err, "No such file or directory"))
+			fail_msg("case %zu: got \"%s\", want \"%s%s...absent...\"", i,
+					err, path_buf, cases[i].where);
+		assert_int_equal(test_host_shm_live(), live);
+	}
+}
+
+/* Deep nesting is refused at once (libyaml's scanner costs the square
+ * of the depth: 100,000 nested '[' took about a minute before). */
+static void test_deep_nesting(void **state)
+{
+	static const int depths[] = {65, 1000, 100000};
+	long live = test_host_shm_live();
+	struct timespec t0, t1;
+	char *text, want[700];
+	size_t i, n, d;
+
+	for(i = 0; i < sizeof(depths) / sizeof(depths[0]); i++) {
+		d = (size_t)depths[i];
+		text = malloc(2 * d + 64);
+		assert_non_null(text);
+		n = (size_t)sprintf(text, "version: 1\ndeep: ");
+		memset(text + n, '[', d);
+		memset(text + n + d, ']', d);
+		strcpy(text + n + 2 * d, "\n");
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		assert_null(load_text(text));
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		free(text);
+		snprintf(want, sizeof(want),
+				"%s:2: collections nested deeper than 64 levels", path_buf);
+		assert_string_equal(err, want);
+		assert_true(t1.tv_sec - t0.tv_sec < 2);
+		assert_int_equal(test_host_shm_live(), live);
+	}
+	/* 64 levels are read (and refused for what they are, not the depth) */
+	text = malloc(256);
+	assert_non_null(text);
+	n = (size_t)sprintf(text, "version: 1\ndeep: ");
+	memset(text + n, '[', 63);
+	memset(text + n + 63, ']', 63);
+	strcpy(text + n + 126, "\n" PROF);
+	assert_null(load_text(text));
+	free(text);
+	assert_null(strstr(err, "nested"));
+	assert_non_null(strstr(err, "deep"));
+}
+
 static void test_list_files(void **state)
 {
 	long live = test_host_shm_live();
@@ -1060,6 +1134,8 @@ int main(void)
 		cmocka_unit_test(test_profiles),
 		cmocka_unit_test(test_check_names),
 		cmocka_unit_test(test_large),
+		cmocka_unit_test(test_missing_named_files),
+		cmocka_unit_test(test_deep_nesting),
 	};
 
 	test_host_init();

@@ -740,7 +740,13 @@ static int rl_fingerprint(af_rl_t *c, const yaml_node_t *n)
 		return -1;
 	c->r->signatures = af_sig_load(
 			c->y.arena, c->r->signatures_path, c->y.err, c->y.errlen);
-	return c->r->signatures ? 0 : -1;
+	if(!c->r->signatures) {
+		old = af_yl_push(&c->y, "signatures", 10);
+		af_yl_cite(&c->y, v[K_SIGNATURES]);
+		af_yl_pop(&c->y, old);
+		return -1;
+	}
+	return 0;
 }
 
 /*

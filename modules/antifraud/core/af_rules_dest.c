@@ -444,7 +444,13 @@ int af_rl_dest(af_rl_t *c, const yaml_node_t *n)
 	d->plan = af_numplan_load(c->y.arena, d->numplan_path,
 			(const char *const *)d->overlay_paths, (int)d->n_overlays,
 			c->y.err, c->y.errlen);
-	return d->plan ? 0 : -1;
+	if(!d->plan) {
+		old = af_yl_push(&c->y, "numplan", 7);
+		af_yl_cite(&c->y, v[K_NUMPLAN] ? v[K_NUMPLAN] : n);
+		af_yl_pop(&c->y, old);
+		return -1;
+	}
+	return 0;
 }
 
 /*

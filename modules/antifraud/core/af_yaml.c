@@ -41,6 +41,23 @@ int af_yl_err(af_yl_t *c, const yaml_node_t *n, const char *fmt, ...)
 	return -1;
 }
 
+int af_yl_cite(af_yl_t *c, const yaml_node_t *n)
+{
+	char inner[512];
+	const char *p, *q;
+
+	if(!c->err || !c->errlen)
+		return -1;
+	for(p = strchr(c->err, ':'); p; p = strchr(p + 1, ':')) {
+		for(q = p + 1; *q >= '0' && *q <= '9'; q++)
+			;
+		if(q > p + 1 && *q == ':')
+			return -1; /* "file:line:" already */
+	}
+	snprintf(inner, sizeof(inner), "%s", c->err);
+	return af_yl_err(c, n, "%s", inner);
+}
+
 int af_yl_oom(af_yl_t *c, const yaml_node_t *n)
 {
 	return af_yl_err(c, n, "out of memory");
@@ -435,6 +452,53 @@ out:
 	af_text_escape_max(c->err, c->errlen, msg, strlen(msg), sizeof(msg));
 }
 
+/*
+ * Walks the events of the file once and refuses collections nested
+ * deeper than AF_YL_MAX_DEPTH: libyaml's scanner costs the square of the
+ * nesting depth (100,000 nested '[' in 200 KB took about a minute to
+ * refuse), so the walk stops at the limit, before the cost grows. A
+ * syntax error ends the walk without a verdict (the load reports it).
+ * Returns 0, or -1 with the error set.
+ */
+static int yl_depth_check(af_yl_t *c, const char *text, size_t len)
+{
+	yaml_parser_t parser;
+	yaml_event_t ev;
+	int depth = 0, rc = 0, done = 0;
+
+	if(!yaml_parser_initialize(&parser))
+		return 0; /* the load reports it */
+	yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
+	while(!done && yaml_parser_parse(&parser, &ev)) {
+		switch(ev.type) {
+			case YAML_SEQUENCE_START_EVENT:
+			case YAML_MAPPING_START_EVENT:
+				if(++depth > AF_YL_MAX_DEPTH) {
+					snprintf(c->err, c->errlen,
+							"%s:%lu: collections nested deeper than %d"
+							" levels",
+							c->file, (unsigned long)ev.start_mark.line + 1,
+							AF_YL_MAX_DEPTH);
+					rc = -1;
+					done = 1;
+				}
+				break;
+			case YAML_SEQUENCE_END_EVENT:
+			case YAML_MAPPING_END_EVENT:
+				depth--;
+				break;
+			case YAML_STREAM_END_EVENT:
+				done = 1;
+				break;
+			default:
+				break;
+		}
+		yaml_event_delete(&ev);
+	}
+	yaml_parser_delete(&parser);
+	return rc;
+}
+
 int af_yl_load(af_yl_t *c, const char *what,
 		int (*build)(af_yl_t *, void *), void *arg)
 {
@@ -447,6 +511,10 @@ int af_yl_load(af_yl_t *c, const char *what,
 
 	if(af_file_read(c->file, c->kind, &text, &len, c->err, c->errlen) < 0)
 		return -1;
+	if(yl_depth_check(c, text, len) < 0) {
+		free(text);
+		return -1;
+	}
 	if(!yaml_parser_initialize(&parser)) {
 		snprintf(c->err, c->errlen, "%s: out of memory", c->file);
 		free(text);

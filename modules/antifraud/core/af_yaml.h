@@ -27,6 +27,7 @@
 #define AF_YL_SHOW AF_EXCERPT_MAX /* bytes of a value quoted in a message */
 #define AF_YL_EXPAND 4         /* items read per node of the document */
 #define AF_YL_EXPAND_MIN 4096  /* ... plus these */
+#define AF_YL_MAX_DEPTH 64     /* collections nested deeper: refused */
 
 /* The text of a scalar node, and how much of it a message quotes. */
 #define AF_YL_TEXT(n) ((const char *)(n)->data.scalar.value)
@@ -56,6 +57,14 @@ typedef struct af_yl {
  */
 int af_yl_err(af_yl_t *c, const yaml_node_t *n, const char *fmt, ...)
 		__attribute__((format(printf, 3, 4)));
+
+/*
+ * The error of a file that node n names (a list, the number plan, the
+ * signature file) said where in that file; when it says no line ("path:
+ * No such file or directory"), prefixes it with n's "file:line: key.path:"
+ * so that the rule file's line is named too. Returns -1.
+ */
+int af_yl_cite(af_yl_t *c, const yaml_node_t *n);
 
 /* Reports that memory ran out while reading node n; returns -1. */
 int af_yl_oom(af_yl_t *c, const yaml_node_t *n);
