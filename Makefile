@@ -110,7 +110,7 @@ $(BUILD)/san/test_%: test/unit/test_%.c $(UNIT_HOST) $(wildcard test/unit/*.h) \
 # files by test/reliability/rules_mutate.py
 $(BUILD)/san/rules-load: test/reliability/rules_load.c $(UNIT_HOST) \
 		test/unit/host.h $(SAN_OBJ)
-	$(CC) $(SAN_CFLAGS) -I$(MOD) -Itest/unit $< $(UNIT_HOST) $(SAN_OBJ) \
+	$(CC) $(SAN_CFLAGS) -I$(CORE) -Itest/unit $< $(UNIT_HOST) $(SAN_OBJ) \
 		-o $@ $(CORE_LIBS)
 
 unit-build: $(UNIT_BIN) $(BUILD)/san/rules-load
