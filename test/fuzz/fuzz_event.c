@@ -14,7 +14,9 @@
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	char rules[4096], err[512];
+	/* the core keeps the path for its reloads: it must outlive this call */
+	static char rules[4096];
+	char err[512];
 	af_core_cfg_t cfg;
 
 	fuzz_host_init();
