@@ -14,8 +14,7 @@
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	/* the core keeps the path for its reloads: it must outlive this call */
-	static char rules[4096];
+	static char rules[4096]; /* the core keeps the path for reloads */
 	char err[512];
 	af_core_cfg_t cfg;
 
