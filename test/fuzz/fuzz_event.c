@@ -14,7 +14,8 @@
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	char rules[4096], err[512];
+	static char rules[4096]; /* the core keeps the path for reloads */
+	char err[512];
 	af_core_cfg_t cfg;
 
 	fuzz_host_init();

@@ -114,6 +114,8 @@ typedef enum af_stat {
 
 const char *af_stat_name(af_stat_t s);
 
+/* starts the core with cfg; the strings cfg points to (rules_path, the
+ * Redis settings) are kept, not copied: they must outlive the core */
 int af_core_init(const af_core_cfg_t *cfg, char *err, size_t errlen);
 void af_core_destroy(void);
 

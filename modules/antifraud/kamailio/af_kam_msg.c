@@ -76,6 +76,38 @@ static af_proto_t proto_of(int p)
 	}
 }
 
+/*
+ * 1 when every parameter of the credentials in h has its '=': Kamailio
+ * 5.6's digest parser reads past the end of the header when the last
+ * parameter is a bare name (",nonc" at the end of the datagram; found by
+ * fuzz_kam_request), and the module parses the credentials of every
+ * request that has them, not only of those the script authenticates.
+ * Commas inside quoted values do not separate parameters.
+ */
+static int credentials_complete(const str *body)
+{
+	const char *p = body->s, *end = body->s + body->len;
+	int quoted = 0, has_eq = 0;
+
+	for(; p < end; p++) {
+		if(quoted) {
+			if(*p == '\\' && p + 1 < end)
+				p++;
+			else if(*p == '"')
+				quoted = 0;
+		} else if(*p == '"') {
+			quoted = 1;
+		} else if(*p == '=') {
+			has_eq = 1;
+		} else if(*p == ',') {
+			if(!has_eq)
+				return 0;
+			has_eq = 0;
+		}
+	}
+	return has_eq && !quoted;
+}
+
 /* the user and the response of the digest credentials, if the request
  * carries any */
 static void credentials_user(struct sip_msg *msg, af_str_t *dst,
@@ -85,6 +117,8 @@ static void credentials_user(struct sip_msg *msg, af_str_t *dst,
 											  : msg->proxy_auth;
 
 	if(!h)
+		return;
+	if(!h->parsed && !credentials_complete(&h->body))
 		return;
 	if(!h->parsed && parse_credentials(h) != 0)
 		return;
