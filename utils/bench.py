@@ -83,6 +83,9 @@ def core_bench(d, rules):
     out = subprocess.run([exe, rules, "1000000", "--auth"], check=True,
                          capture_output=True, text=True).stdout
     print(out, end="")
+    out = subprocess.run([exe, rules, "300000", "--outcome"], check=True,
+                         capture_output=True, text=True).stdout
+    print(out, end="")
 
 
 def proc_cpu(pgid):
@@ -104,8 +107,10 @@ def proc_cpu(pgid):
 
 def core_bench_redis(d, rules, url):
     exe = os.path.join(d, "bench_core")
-    for extra in ([], ["--dest"], ["--auth"]):
-        out = subprocess.run([exe, rules, "100000", "--redis", url] + extra,
+    for extra in ([], ["--dest"], ["--auth"], ["--outcome"]):
+        # a call end is a batch of 15 figures: fewer of them
+        iters = "10000" if extra == ["--outcome"] else "100000"
+        out = subprocess.run([exe, rules, iters, "--redis", url] + extra,
                              check=True, capture_output=True,
                              text=True).stdout
         print(out, end="")

@@ -219,9 +219,10 @@ static void test_defaults(void **state)
 	assert_int_equal(p->country_hop_s, 0);
 	assert_int_equal(p->continent_hop_s, 0);
 	for(i = 0; i < AF_C__COUNT; i++)
-		assert_int_equal(p->mode[i], i == AF_C_SDP || i == AF_C_HOPPING
-													 ? AF_MODE_MONITOR
-													 : AF_MODE_ENFORCE);
+		assert_int_equal(p->mode[i],
+				i == AF_C_SDP || i == AF_C_HOPPING || i == AF_C_ANALYTICS
+						? AF_MODE_MONITOR
+						: AF_MODE_ENFORCE);
 	af_rules_free(r);
 
 	/* a database makes GeoIP required unless told otherwise: one that
@@ -318,7 +319,8 @@ static const bad_case_t bad_cases[] = {
 	{"version: 1.0\n" PROF, 1, "version: expected an integer, got '1.0'"},
 	{"version: 1\nprofile:\n  default: {}\n", 2,
 			"unknown key 'profile' (expected version, lists, geoip, "
-			"scanner, history, accounts, fingerprint, dest, profiles)"},
+			"scanner, history, accounts, fingerprint, dest, analytics,"
+			" profiles)"},
 	{"version: 1\n" PROF "version: 1\n", 3, "duplicate key 'version'"},
 	{"version: 1\n", 1, "missing 'profiles'"},
 	{"version: 1\nprofiles:\n  trunk: {}\n", 2, "no 'default' profile"},
@@ -387,7 +389,7 @@ static const bad_case_t bad_cases[] = {
 	{"version: 1\nprofiles:\n  default:\n    mode:\n      fraud: off\n", 5,
 			"profiles.default.mode: unknown key 'fraud' (expected domain, "
 			"user, iplist, geo, sdp, hopping, ban, fingerprint, dest, schedule, rate, repeat,"
-			" concurrency, accounts)"},
+			" concurrency, accounts, analytics)"},
 	/* geo */
 	{"version: 1\nprofiles:\n  default:\n    geo:\n"
 	 "      deny_countries:\n        - KP\n        - DEU\n",

@@ -20,6 +20,7 @@
 #include "af_alert.h"
 #include "af_core.h"
 #include "af_core_int.h"
+#include "af_outcome_int.h"
 #include "af_dest.h"
 #include "af_host.h"
 #include "af_lock.h"
@@ -161,9 +162,13 @@ int af_core_init(const af_core_cfg_t *cfg, char *err, size_t errlen)
 		snprintf(err, errlen, "out of shared memory (alert table)");
 		goto error_dest;
 	}
+	if(af_outcome_init() < 0) {
+		snprintf(err, errlen, "out of shared memory (analytics)");
+		goto error_alert;
+	}
 	r = af_rules_load(cfg->rules_path, err, errlen);
 	if(!r)
-		goto error_dest;
+		goto error_alert;
 	if(geo_validate(r, err, errlen) < 0)
 		goto error_rules;
 	check_capacity(r);
@@ -174,8 +179,10 @@ int af_core_init(const af_core_cfg_t *cfg, char *err, size_t errlen)
 
 error_rules:
 	af_rules_free(r);
-error_dest:
+error_alert:
+	af_outcome_destroy();
 	af_alert_destroy();
+error_dest:
 	af_dest_destroy();
 error_store:
 	if(af_core_st != af_core_local)
@@ -202,6 +209,7 @@ void af_core_destroy(void)
 	if(af_core_local)
 		af_core_local->ops->destroy(af_core_local);
 	af_core_st = af_core_local = NULL;
+	af_outcome_destroy();
 	af_alert_destroy();
 	af_dest_destroy();
 	af_lock_destroy(&af_core_shm->lock);

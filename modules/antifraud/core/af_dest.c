@@ -22,10 +22,11 @@
 #include "af_dest.h"
 #include "af_host.h"
 #include "af_lock.h"
+#include "af_outcome_int.h"
 
 #define ID_MAX 200
 #define KEY_MAX 240
-#define OPS_MAX (3 + 3 * 3 * AF_DEST_WINDOWS + 2)
+#define OPS_MAX (3 + 3 * 3 * AF_DEST_WINDOWS + 2 + AF_OUT__COUNT)
 #define NCC (26 * 26)
 #define CONC_TOTAL_KEY "ct|intl"
 #define CONC_CALLER_PREFIX "cc|"
@@ -491,6 +492,88 @@ static void judge_win(dest_ctx_t *c, int i)
 	}
 }
 
+/*
+ * Adds the lookups of the analytics enforcement marks (af_outcome.c) of
+ * the call's caller, source, destination country and range when the
+ * profile enforces analytics.
+ */
+static void add_marks(dest_ctx_t *c, const af_request_t *req)
+{
+	const af_analytics_cfg_t *a = &c->r->analytics;
+	char name[AF_IP_STRLEN + 1];
+	const char *s;
+	size_t len;
+	af_op_t *op;
+	int k, i;
+
+	if(!a->enabled || c->p->mode[AF_C_ANALYTICS] != AF_MODE_ENFORCE)
+		return;
+	for(k = 0; k < AF_OUT__COUNT && c->nops < OPS_MAX; k++) {
+		if(!(a->subjects & (1u << k)))
+			continue;
+		s = NULL;
+		len = 0;
+		switch(k) {
+			case AF_OUT_CALLER:
+				s = c->caller;
+				len = c->caller[0] == '?' ? 0 : c->caller_len;
+				break;
+			case AF_OUT_SOURCE:
+				if(req->src_ip.family
+						&& af_ip_format(&req->src_ip, name, sizeof(name)) >= 0) {
+					s = name;
+					len = strlen(name);
+				}
+				break;
+			case AF_OUT_COUNTRY:
+				s = c->v->dest.country;
+				len = strlen(s);
+				break;
+			case AF_OUT_PREFIX:
+				if(c->num.kind != AF_NUM_SHORT) {
+					s = c->num.digits;
+					len = c->num.len < a->prefix_digits ? c->num.len
+														: a->prefix_digits;
+				}
+				break;
+		}
+		if(!len)
+			continue;
+		i = c->nops;
+		op = &c->ops[i];
+		memset(op, 0, sizeof(*op));
+		op->type = AF_OP_BAN_GET;
+		op->key = c->keys[i];
+		op->key_len = af_outcome_mark_key(
+				c->keys[i], KEY_MAX, (af_outcome_subject_t)k, s, len);
+		op->u.ban_get.stop = 1;
+		c->lim[i] = NULL;
+		c->nops++;
+	}
+}
+
+/* a found analytics mark refuses the call, with the mark's reason */
+static void judge_mark(dest_ctx_t *c, int i)
+{
+	const af_op_t *op = &c->ops[i];
+	const af_ban_t *b = &op->u.ban_get.ban;
+	uint64_t now = af_now_ms();
+	char why[160];
+	int r;
+
+	if(op->status != 0 || !op->u.ban_get.found)
+		return;
+	r = af_reason_parse(b->reason, strnlen(b->reason, sizeof(b->reason)));
+	if(r < AF_R_ASR_LOW || r > AF_R_PDD)
+		r = AF_R_ASR_LOW;
+	snprintf(why, sizeof(why), "analytics %.*s (%s): refused for %us more",
+			(int)(op->key_len > 3 + 64 ? 64 : op->key_len - 3), op->key + 3,
+			af_reason_name((af_reason_t)r),
+			(unsigned)(b->until_ms > now ? (b->until_ms - now + 999) / 1000
+										 : 0));
+	af_chk_flag_all(c->v, c->p, (af_reason_t)r, 1, why);
+}
+
 /* judges a CONC_ADD op against the limit in force */
 static void judge_conc(dest_ctx_t *c, int i, af_reason_t reason,
 		uint32_t limit, uint32_t *count)
@@ -719,7 +802,9 @@ static int dest_run(const af_request_t *req, const char *profile,
 		goto out;
 	}
 
-	/* state: every counter and limit in one store call */
+	/* state: every counter and limit in one store call; first the
+	 * analytics marks of the call's subjects (a found one stops it) */
+	add_marks(c, req);
 	add_counters(c, c->p->mode[AF_C_RATE] != AF_MODE_OFF,
 			c->p->mode[AF_C_REPEAT] != AF_MODE_OFF);
 	if(di->international && req->call_id.len
@@ -755,6 +840,8 @@ static int dest_run(const af_request_t *req, const char *profile,
 	for(i = 0; i < c->nops; i++)
 		if(c->ops[i].type == AF_OP_WIN_HIT)
 			judge_win(c, i);
+		else if(c->ops[i].type == AF_OP_BAN_GET)
+			judge_mark(c, i);
 	if(total_op >= 0)
 		judge_conc(c, total_op, AF_R_CONC_TOTAL, total_limit, &di->conc_total);
 	if(caller_op >= 0)
@@ -792,11 +879,19 @@ out:
 void af_dest_release(const af_dest_ticket_t *t)
 {
 	af_op_t ops[2];
+	int n = af_dest_release_ops(t, ops);
+
+	if(n && af_store_exec(af_core_store(), ops, n, af_now_ms()) < 0)
+		af_core_count(AF_ST_STORE_ERRORS);
+}
+
+int af_dest_release_ops(const af_dest_ticket_t *t, af_op_t *ops)
+{
 	int n = 0;
 
 	if(!t || !t->callid_len)
-		return;
-	memset(ops, 0, sizeof(ops));
+		return 0;
+	memset(ops, 0, 2 * sizeof(*ops));
 	if(t->total) {
 		ops[n].type = AF_OP_CONC_DEL;
 		ops[n].key = CONC_TOTAL_KEY;
@@ -813,8 +908,7 @@ void af_dest_release(const af_dest_ticket_t *t)
 		ops[n].u.conc.member_len = t->callid_len;
 		n++;
 	}
-	if(n && af_store_exec(af_core_store(), ops, n, af_now_ms()) < 0)
-		af_core_count(AF_ST_STORE_ERRORS);
+	return n;
 }
 
 /* the live total of international calls; -1 when the store failed */

@@ -51,12 +51,14 @@ enum {
 	K_ACCOUNTS,
 	K_FINGERPRINT,
 	K_DEST,
+	K_ANALYTICS,
 	K_PROFILES,
 	K_TOP
 };
 /* read in this order: what a later section names comes first */
 static const char *const top_keys[K_TOP] = {"version", "lists", "geoip",
-		"scanner", "history", "accounts", "fingerprint", "dest", "profiles"};
+		"scanner", "history", "accounts", "fingerprint", "dest", "analytics",
+		"profiles"};
 
 enum { K_SIGNATURES, K_FINGERPRINT_N };
 static const char *const fingerprint_keys[K_FINGERPRINT_N] = {"signatures"};
@@ -105,11 +107,13 @@ enum {
 	K_EXEMPT_SOURCES,
 	K_MODE,
 	K_PDEST,
+	K_PANALYTICS,
 	K_PROFILE_N
 };
 static const char *const profile_keys[K_PROFILE_N] = {"domains", "users",
 		"user_patterns", "trusted", "routable", "allow", "deny", "geo",
-		"hopping", "exempt_callers", "exempt_sources", "mode", "dest"};
+		"hopping", "exempt_callers", "exempt_sources", "mode", "dest",
+		"analytics"};
 
 enum {
 	K_ALLOW_CC,
@@ -447,6 +451,7 @@ static int rl_profile(af_rl_t *c, const yaml_node_t *n, af_profile_t *p)
 
 	for(k = 0; k < AF_C__COUNT; k++)
 		p->mode[k] = af_check_default_mode[k];
+	p->an = &c->r->analytics.defaults;
 	if(af_yl_map(&c->y, n, profile_keys, K_PROFILE_N, v, NULL) < 0)
 		return -1;
 	for(k = 0; k < K_PROFILE_N && rc == 0; k++) {
@@ -510,6 +515,10 @@ static int rl_profile(af_rl_t *c, const yaml_node_t *n, af_profile_t *p)
 			case K_PDEST:
 				if(!af_yl_is_null(v[k]))
 					rc = af_rl_profile_dest(c, v[k], p);
+				break;
+			case K_PANALYTICS:
+				if(!af_yl_is_null(v[k]))
+					rc = af_rl_profile_analytics(c, v[k], p);
 				break;
 		}
 		af_yl_pop(&c->y, old);
@@ -951,6 +960,7 @@ static int rl_build(af_yl_t *y, void *arg)
 	r->accounts.cooling_s = 1800;
 	r->accounts.known_ttl_s = 30 * AF_RULES_DAY;
 	r->accounts.alert_failures = 3;
+	af_rl_analytics_defaults(r);
 
 	if(af_yl_map(&c->y, root, top_keys, K_TOP, v, k) < 0)
 		return -1;
@@ -992,6 +1002,9 @@ static int rl_build(af_yl_t *y, void *arg)
 				break;
 			case K_DEST:
 				rc = af_rl_dest(c, v[i]);
+				break;
+			case K_ANALYTICS:
+				rc = af_rl_analytics(c, v[i]);
 				break;
 			case K_PROFILES:
 				rc = rl_profiles(c, k[i], v[i]);

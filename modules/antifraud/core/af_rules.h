@@ -122,6 +122,64 @@ typedef struct af_dest_profile {
 	int has_conc_caller;
 } af_dest_profile_t;
 
+/* the figure rules of analytics (af_outcome.h), in the order of
+ * af_an_rule_t's in af_an_profile_t */
+enum {
+	AF_AN_ASR = 0, /* asr: answered / attempts below */
+	AF_AN_ACD,     /* acd: seconds / answered above */
+	AF_AN_SHORT,   /* short_calls: short / answered above */
+	AF_AN_MINUTES, /* minutes: seconds / 60 above */
+	AF_AN_PDD,     /* pdd: post-dial delay / rung above */
+	AF_AN__COUNT
+};
+
+#define AF_AN_WINDOWS 3 /* figure windows (AF_OUTCOME_WINDOWS) */
+
+/* one figure rule; limit 0: off */
+typedef struct af_an_rule {
+	double limit;      /* asr, short_calls: share 0..1; acd, pdd: s;
+						* minutes: minutes */
+	uint32_t min;      /* smallest sample judged (its denominator:
+						* attempts, answered or rung) */
+	uint32_t window_s; /* one of the analytics windows */
+	uint32_t subjects; /* judged subjects: bits 1 << af_outcome_subject_t */
+	int intl_only;     /* minutes: international calls only */
+	uint32_t classes;  /* minutes: calls of these number classes only
+						* (bits 1 << af_numclass_t; 0: any) */
+} af_an_rule_t;
+
+/* what analytics needs of a profile (section defaults, or the
+ * profile's own 'analytics' over them) */
+typedef struct af_an_profile {
+	af_an_rule_t rule[AF_AN__COUNT];
+	uint32_t dur_national;       /* duration limits (s), 0: none */
+	uint32_t dur_international;
+	uint32_t dur_class[AF_NC__COUNT]; /* per af_numclass_t */
+	uint32_t dur_risk[4];        /* per risk tier */
+	int follow_all;              /* every INVITE, not only the calls
+								  * af_check_dest saw */
+} af_an_profile_t;
+
+/* the rule file's 'analytics' section */
+typedef struct af_analytics_cfg {
+	int enabled;                 /* the section is there */
+	uint32_t windows[AF_AN_WINDOWS]; /* s, ascending */
+	uint32_t n_windows;
+	uint32_t subjects;           /* counted subjects (bits) */
+	uint32_t prefix_digits;      /* of the destination range */
+	uint32_t short_s;            /* answered calls shorter: short */
+	uint32_t long_s;             /* answered calls longer: long */
+	uint32_t cooling_s;          /* enforce: refused this long */
+	af_an_profile_t defaults;
+	/* signal mix; window 0: off */
+	uint32_t mix_window_s;
+	uint32_t mix_min_signals;    /* a window with fewer is not judged */
+	uint32_t mix_learn;          /* windows a slot learns before judging */
+	uint32_t mix_subjects;       /* source and/or caller (bits) */
+	double mix_threshold;        /* relative entropy, bits */
+	double mix_smoothing;        /* pseudo-count added to every signal */
+} af_analytics_cfg_t;
+
 typedef struct af_profile {
 	const char *name;
 	af_mode_t mode[AF_C__COUNT];
@@ -145,6 +203,7 @@ typedef struct af_profile {
 	const af_iplist_t **exempt_sources;
 	uint32_t n_exempt_sources;
 	af_dest_profile_t *dest; /* NULL: af_check_dest has no rules here */
+	const af_an_profile_t *an; /* analytics rules (never NULL once loaded) */
 } af_profile_t;
 
 /* caller -> profile for af_check_dest (dest.callers) */
@@ -218,6 +277,7 @@ typedef struct af_rules {
 	uint32_t history_ttl_s;
 	af_dest_cfg_t dest;
 	af_accounts_cfg_t accounts;
+	af_analytics_cfg_t analytics;
 	/* reference count and generation: managed by af_core */
 	int refs;
 	uint32_t generation;

@@ -81,4 +81,11 @@ int af_rl_profile_dest(af_rl_t *c, const yaml_node_t *n, af_profile_t *p);
  * profiles with dest rules have a number plan */
 int af_rl_dest_finish(af_rl_t *c, const yaml_node_t *root);
 
+/* the 'analytics' section (before 'profiles'), its defaults (set before
+ * any section is read), and the 'analytics' mapping of profile p */
+int af_rl_analytics(af_rl_t *c, const yaml_node_t *n);
+void af_rl_analytics_defaults(af_rules_t *r);
+int af_rl_profile_analytics(af_rl_t *c, const yaml_node_t *n,
+		af_profile_t *p);
+
 #endif

@@ -22,6 +22,9 @@
 #define AF_BAN_REASON 64  /* bytes of a ban reason, NUL included */
 #define AF_HIST_MAX 4     /* sources remembered per caller */
 #define AF_WIN_BUCKETS 16 /* a window is counted in this many slices */
+#define AF_FIG_N 8        /* counters of a figure (AF_OP_FIG_HIT) */
+#define AF_FIG_SLICES 4   /* a figure's window is counted in this many
+						   * slices */
 
 typedef struct af_ban {
 	uint64_t since_ms;
@@ -79,7 +82,17 @@ typedef enum af_op_type {
 	/* remove member from the set key; found tells whether it was there */
 	AF_OP_CONC_DEL,
 	/* live members of the set key (count), nothing changed */
-	AF_OP_CONC_COUNT
+	AF_OP_CONC_COUNT,
+	/*
+	 * Figure: AF_FIG_N counters of key over one sliding window of
+	 * window_s seconds, counted in AF_FIG_SLICES slices (a coarser
+	 * window than WIN_HIT's, for one entry and one lookup where
+	 * AF_FIG_N WIN_HITs would take as many): add n[] (all 0 only
+	 * reads: a missing figure is not created) and return the totals in
+	 * count[]. Expires when its newest slice with an addition leaves
+	 * the window; a figure with another window_s starts again.
+	 */
+	AF_OP_FIG_HIT
 } af_op_type_t;
 
 typedef struct af_op {
@@ -133,6 +146,11 @@ typedef struct af_op {
 			int full;           /* out, ADD: this set was at its limit */
 			int found;          /* out, DEL: member was in the set */
 		} conc;
+		struct {
+			uint32_t window_s;
+			uint32_t n[AF_FIG_N];     /* in: added */
+			uint32_t count[AF_FIG_N]; /* out: totals in the window */
+		} fig;
 		struct {
 			af_hist_entry_t entry; /* in */
 			uint32_t ttl_s;

@@ -19,6 +19,10 @@
  *   <prefix>win:{s}   hash w (window_s), l (newest slice), e (expiry),
  *                     and one field per slice number -> count; expires
  *                     when its newest slice leaves the window
+ *   <prefix>fig:{s}   hash w (window_s), l (newest slice), e (expiry),
+ *                     and per slice number its AF_FIG_N counts joined
+ *                     by ','; expires when its newest slice leaves the
+ *                     window
  *   <prefix>hist:{s}  string: 20-digit expiry, then up to AF_HIST_MAX
  *                     records of 43 bytes (family, 16 address bytes,
  *                     country, continent, 20-digit ts_ms), newest first;

@@ -30,6 +30,7 @@ enum rds_code {
 	RDS_C_CONC_DEL = 7,
 	RDS_C_CONC_COUNT = 8,
 	RDS_C_CONC_SKIP = 9,
+	RDS_C_FIG_HIT = 10,
 	/* invalid, outputs left as they are (NULL key, unknown type); never
 	 * sent: goes as RDS_C_INVALID */
 	RDS_C_INVALID_KEEP = -1
@@ -283,6 +284,10 @@ static int rds_check(const af_op_t *ops, int n, signed char *code,
 			case AF_OP_CONC_COUNT:
 				code[i] = RDS_C_CONC_COUNT;
 				break;
+			case AF_OP_FIG_HIT:
+				if(op->u.fig.window_s)
+					code[i] = RDS_C_FIG_HIT;
+				break;
 			default:
 				code[i] = RDS_C_INVALID_KEEP;
 				break;
@@ -342,7 +347,7 @@ static void rds_build(const af_store_redis_t *st, const af_op_t *ops, int n,
 {
 	rds_argv_t *k = &rds_keys, *a = &rds_args;
 	const af_op_t *op;
-	uint64_t v[8], slice_ms;
+	uint64_t v[3 + AF_FIG_N], slice_ms;
 	char rec[RDS_HIST_REC + 1], stop[2];
 	af_hist_entry_t e;
 	int i, thr;
@@ -401,6 +406,18 @@ static void rds_build(const af_store_redis_t *st, const af_op_t *ops, int n,
 					else
 						av_key(k, st, "ban", op->key, op->key_len);
 				}
+				break;
+			case RDS_C_FIG_HIT:
+				av_key(k, st, "fig", op->key, op->key_len);
+				slice_ms = (uint64_t)op->u.fig.window_s * 1000 / AF_FIG_SLICES;
+				if(slice_ms == 0)
+					slice_ms = 1;
+				v[0] = op->u.fig.window_s;
+				v[1] = slice_ms;
+				v[2] = now_ms / slice_ms;
+				for(thr = 0; thr < AF_FIG_N; thr++)
+					v[3 + thr] = op->u.fig.n[thr];
+				av_pack(a, RDS_C_FIG_HIT, v, 3 + AF_FIG_N);
 				break;
 			case RDS_C_HIST_PUSH:
 				av_key(k, st, "hist", op->key, op->key_len);
@@ -663,6 +680,15 @@ static int rds_parse(const redisReply *r, af_op_t *ops, int n,
 					return -1;
 				op->u.win.banned = (int)v;
 				break;
+			case RDS_C_FIG_HIT:
+				if(k != 1 + AF_FIG_N)
+					return -1;
+				for(j = 0; j < AF_FIG_N; j++) {
+					if(af_rds_field_range(&e[1 + j], 0, UINT32_MAX, &v) < 0)
+						return -1;
+					op->u.fig.count[j] = (uint32_t)v;
+				}
+				break;
 			case RDS_C_HIST_PUSH:
 				if(k < 2 || af_rds_field_range(&e[1], 0, AF_HIST_MAX, &v) < 0
 						|| k != v + 2)
@@ -736,6 +762,9 @@ static void rds_invalid_clear(af_op_t *op)
 			break;
 		case AF_OP_CONC_COUNT:
 			op->u.conc.count = 0;
+			break;
+		case AF_OP_FIG_HIT:
+			memset(op->u.fig.count, 0, sizeof(op->u.fig.count));
 			break;
 		default:
 			break;

@@ -82,7 +82,8 @@ typedef struct rds_fld {
 
 /* the fields of one op's result that rds_parse keeps: a BAN_GET found
  * (6) or a HIST_PUSH with all its records */
-#define RDS_FIELDS (AF_HIST_MAX + 2 > 6 ? AF_HIST_MAX + 2 : 6)
+#define RDS_FIELDS_H (AF_HIST_MAX + 2 > 6 ? AF_HIST_MAX + 2 : 6)
+#define RDS_FIELDS (RDS_FIELDS_H > AF_FIG_N + 1 ? RDS_FIELDS_H : AF_FIG_N + 1)
 
 /* af_store_redis_net.c: the per-process connections */
 void af_rds_enter(rds_guard_t *g, int lock);

@@ -60,6 +60,11 @@
  * set holds at most max_entries / stripes members (fewer when other
  * entries share the stripe): size the store for the largest set.
  *
+ * A figure (FIG_HIT) is one entry: AF_FIG_N counters in AF_FIG_SLICES
+ * slices of its window, evicted like a window, expiring when its newest
+ * slice with an addition leaves the window; a read of a missing figure
+ * creates nothing.
+ *
  * A read_only HIST_PUSH writes nothing: it neither creates a history nor
  * moves its expiry, which counts from the newest push that recorded.
  *
@@ -97,7 +102,8 @@ enum af_shm_type {
 	AF_SHM_WIN,
 	AF_SHM_HIST,
 	AF_SHM_CSET, /* concurrency set */
-	AF_SHM_CMEM  /* member of a concurrency set */
+	AF_SHM_CMEM, /* member of a concurrency set */
+	AF_SHM_FIG   /* a figure (AF_OP_FIG_HIT) */
 };
 
 typedef struct af_shm_meta {
@@ -115,6 +121,13 @@ typedef struct af_shm_win {
 	uint32_t window_s;
 	uint32_t counts[AF_WIN_BUCKETS]; /* counts[slice % AF_WIN_BUCKETS] */
 } af_shm_win_t;
+
+typedef struct af_shm_fig {
+	uint64_t last_slice; /* newest slice seen (absolute number) */
+	uint32_t slice_ms;
+	uint32_t window_s;
+	uint32_t counts[AF_FIG_SLICES][AF_FIG_N]; /* [slice % AF_FIG_SLICES] */
+} af_shm_fig_t;
 
 typedef struct af_shm_hist {
 	uint32_t n;
@@ -139,6 +152,7 @@ typedef struct af_shm_body {
 	union {
 		af_ban_t ban;
 		af_shm_win_t win;
+		af_shm_fig_t fig;
 		af_shm_hist_t hist;
 		af_shm_cset_t cset;
 		af_shm_cmem_t cmem;
@@ -540,7 +554,8 @@ static uint32_t shm_take(af_store_shm_t *st, uint32_t s, uint64_t now_ms,
 				n = shm_release(st, s, idx);
 				sp->expired += n;
 				freed += n;
-			} else if(m->type == AF_SHM_WIN || m->type == AF_SHM_HIST) {
+			} else if(m->type == AF_SHM_WIN || m->type == AF_SHM_HIST
+					  || m->type == AF_SHM_FIG) {
 				if(m->expires_ms < exp_nb) {
 					exp_nb = m->expires_ms;
 					victim_nb = idx;
@@ -821,6 +836,77 @@ static int shm_op_win_hit(
 done:
 	if(sb)
 		af_unlock(&sb->lock);
+	af_unlock(&sa->lock);
+	return rc;
+}
+
+/*
+ * AF_OP_FIG_HIT on op: the figure's slices move to now's (those left
+ * behind emptied), op's n[] is added to the newest, the totals are
+ * copied out. A read (n all 0) of a missing figure creates nothing.
+ */
+static int shm_op_fig_hit(af_store_shm_t *st, af_op_t *op, uint64_t now_ms)
+{
+	af_shm_key_t k;
+	af_shm_stripe_t *sa;
+	af_shm_fig_t *f;
+	uint64_t slice_ms, slice, d, j, sum;
+	uint32_t idx, *row;
+	int i, add = 0, rc = 0;
+
+	memset(op->u.fig.count, 0, sizeof(op->u.fig.count));
+	if(op->u.fig.window_s == 0)
+		return -1;
+	for(i = 0; i < AF_FIG_N; i++)
+		add |= op->u.fig.n[i] != 0;
+	slice_ms = (uint64_t)op->u.fig.window_s * 1000 / AF_FIG_SLICES;
+	if(slice_ms == 0)
+		slice_ms = 1;
+	slice = now_ms / slice_ms;
+	shm_key_init(st, &k, op->key, op->key_len);
+	sa = &st->stripes[k.stripe];
+	af_lock(&sa->lock);
+	idx = shm_find(st, &k, AF_SHM_FIG, now_ms);
+	if(idx == AF_SHM_NIL) {
+		if(!add)
+			goto done;
+		idx = shm_insert(st, &k, AF_SHM_FIG, 0, now_ms, 0, AF_SHM_NIL);
+		if(idx == AF_SHM_NIL) {
+			rc = -1;
+			goto done;
+		}
+		st->body[idx].v.fig.window_s = 0;
+	}
+	f = &st->body[idx].v.fig;
+	if(f->window_s != op->u.fig.window_s) {
+		memset(f, 0, sizeof(*f));
+		f->window_s = op->u.fig.window_s;
+		f->slice_ms = (uint32_t)slice_ms;
+		f->last_slice = slice;
+	}
+	if(slice > f->last_slice) {
+		d = slice - f->last_slice;
+		if(d >= AF_FIG_SLICES)
+			memset(f->counts, 0, sizeof(f->counts));
+		else
+			for(j = 1; j <= d; j++)
+				memset(f->counts[(f->last_slice + j) % AF_FIG_SLICES], 0,
+						sizeof(f->counts[0]));
+		f->last_slice = slice;
+	}
+	if(add) {
+		row = f->counts[f->last_slice % AF_FIG_SLICES];
+		for(i = 0; i < AF_FIG_N; i++)
+			row[i] = shm_sat_add(row[i], op->u.fig.n[i]);
+		st->meta[idx].expires_ms = (f->last_slice + AF_FIG_SLICES) * slice_ms;
+	}
+	for(i = 0; i < AF_FIG_N; i++) {
+		sum = 0;
+		for(j = 0; j < AF_FIG_SLICES; j++)
+			sum += f->counts[j][i];
+		op->u.fig.count[i] = sum > UINT32_MAX ? UINT32_MAX : (uint32_t)sum;
+	}
+done:
 	af_unlock(&sa->lock);
 	return rc;
 }
@@ -1350,6 +1436,8 @@ static int shm_op(af_store_shm_t *st, af_op_t *ops, int i, uint64_t now_ms)
 		case AF_OP_CONC_COUNT:
 			op->u.conc.count = 0;
 			return shm_op_conc_count(st, op, now_ms);
+		case AF_OP_FIG_HIT:
+			return shm_op_fig_hit(st, op, now_ms);
 		case AF_OP_CONC_ADD:
 			break;
 	}

@@ -36,12 +36,33 @@ void af_kam_prom_timer(uint64_t now_ms);
 /* antifraud.check: a dry run of the checks (af_kam_check.c) */
 extern const char *af_kam_rpc_check_doc[];
 void af_kam_rpc_check(rpc_t *rpc, void *ctx);
+/* af_kam_rpc_outcome.c: antifraud.analytics, analytics_top and
+ * analytics_stats */
+extern const char *af_kam_rpc_analytics_doc[];
+extern const char *af_kam_rpc_analytics_top_doc[];
+extern const char *af_kam_rpc_analytics_stats_doc[];
+void af_kam_rpc_analytics(rpc_t *rpc, void *ctx);
+void af_kam_rpc_analytics_top(rpc_t *rpc, void *ctx);
+void af_kam_rpc_analytics_stats(rpc_t *rpc, void *ctx);
 
 /* binds the dialog module when loaded (mod_init); 0, -1 on error */
 int af_kam_dlg_init(void);
 
-/* af_check_dest admitted msg's call: release its slots when it ends */
-void af_kam_dest_admitted(struct sip_msg *msg, const af_dest_ticket_t *t);
+/* af_kam_dlg.c: af_check_dest checked msg's call (verdict v): what it
+ * admitted goes back and its outcome is learned when the call ends.
+ * af_kam_dlg_live_init makes the duration guard's table of n live calls
+ * (mod_init); af_kam_dlg_guard walks it (timer). */
+void af_kam_dest_checked(struct sip_msg *msg, const af_request_t *req,
+		const af_verdict_t *v);
+int af_kam_dlg_live_init(int n);
+void af_kam_dlg_guard(void);
+
+/* af_kam_outcome.c: the signal mix from requests (af_check_source) and
+ * final answers (sl and tm callbacks, registered by af_kam_outcome_init
+ * in mod_init), and the analytics timer */
+int af_kam_outcome_init(void);
+void af_kam_signal_request(struct sip_msg *msg, const af_request_t *req);
+void af_kam_outcome_timer(void);
 
 /* af_kam_pv.c: the last verdict ($antifraud) and the events.
  * af_kam_verdict_init finds the alert route and keeps the KEMI event

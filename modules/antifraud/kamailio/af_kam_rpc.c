@@ -25,6 +25,7 @@
 #include "af_kam.h"
 #include "af_feed.h"
 #include "af_forget.h"
+#include "af_outcome.h"
 #include "af_text.h"
 
 #define RPC_FAULT_MAX 240 /* bytes of a fault's text, NUL included */
@@ -317,6 +318,8 @@ static int ban_list_item(
 
 	if(af_account_key(key, key_len))
 		return 0; /* an account under attack: antifraud.accounts */
+	if(af_outcome_mark_is(key, key_len))
+		return 0; /* an analytics refusal: antifraud.analytics */
 	esc(key, key_len, ip, sizeof(ip));
 	esc(ban->reason, strnlen(ban->reason, sizeof(ban->reason)), reason,
 			sizeof(reason));
@@ -996,6 +999,12 @@ rpc_export_t af_kam_rpc_cmds[] = {
 	{"antifraud.feeds", rpc_feeds, rpc_feeds_doc, RET_ARRAY},
 	{"antifraud.forget", rpc_forget, rpc_forget_doc, 0},
 	{"antifraud.check", af_kam_rpc_check, af_kam_rpc_check_doc, 0},
+	{"antifraud.analytics", af_kam_rpc_analytics, af_kam_rpc_analytics_doc,
+		0},
+	{"antifraud.analytics_top", af_kam_rpc_analytics_top,
+		af_kam_rpc_analytics_top_doc, RET_ARRAY},
+	{"antifraud.analytics_stats", af_kam_rpc_analytics_stats,
+		af_kam_rpc_analytics_stats_doc, RET_ARRAY},
 	{0, 0, 0, 0}
 };
 /* clang-format on */

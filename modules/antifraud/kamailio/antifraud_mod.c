@@ -56,6 +56,7 @@ static int af_feed_interval = 5;
 static int af_prom_interval = 5;
 /* KEMI: the function run for the events (with their names) */
 static str af_event_callback = STR_NULL;
+static int af_analytics_calls = 8192; /* calls the duration guard watches */
 
 static int af_redis_rt = -1; /* event_route[antifraud:redis] */
 /* a breaker change waiting for the timer to announce it: 1 down, 2 up */
@@ -115,6 +116,7 @@ static param_export_t params[] = {
 	{"feed_interval", PARAM_INT, &af_feed_interval},
 	{"prom_interval", PARAM_INT, &af_prom_interval},
 	{"event_callback", PARAM_STR, &af_event_callback},
+	{"analytics_calls", PARAM_INT, &af_analytics_calls},
 	{0, 0, 0}
 };
 
@@ -224,6 +226,7 @@ static void af_kam_timer(unsigned int ticks, void *param)
 
 	af_core_timer();
 	af_kam_prom_timer(af_now_ms());
+	af_kam_outcome_timer();
 	if(af_redis_event_pending
 			&& (ev = __atomic_exchange_n(af_redis_event_pending, 0,
 						__ATOMIC_ACQ_REL)))
@@ -436,7 +439,16 @@ static int mod_init(void)
 		LM_ERR("failed to register statistics\n");
 		goto error;
 	}
+	if(af_analytics_calls < 0 || af_analytics_calls > 1000000) {
+		LM_ERR("analytics_calls must be 0..1000000 (got %d)\n",
+				af_analytics_calls);
+		goto error;
+	}
+	if(af_kam_dlg_live_init(af_analytics_calls) < 0)
+		goto error;
 	if(af_kam_dlg_init() < 0)
+		goto error;
+	if(af_kam_outcome_init() < 0)
 		goto error;
 	if(af_kam_auth_init(af_auth_learn) < 0)
 		goto error;
@@ -508,11 +520,15 @@ static int af_run_check(struct sip_msg *msg, str *profile, af_check_f check,
 		LM_ERR("%s: not a request\n", name);
 		return AF_RC_ERROR;
 	}
+	/* the request is a signal of its source's mix (its alert, if any,
+	 * is announced before the check's verdict, which stays the last) */
+	if(check == af_check_source)
+		af_kam_signal_request(msg, &req);
 	v = af_kam_verdict_slot();
 	check(&req, profile ? profile->s : NULL,
 			profile ? (size_t)profile->len : 0, v);
-	if(v->dest.ticket.total || v->dest.ticket.caller)
-		af_kam_dest_admitted(msg, &v->dest.ticket);
+	if(check == af_check_dest)
+		af_kam_dest_checked(msg, &req, v);
 	return af_kam_announce(msg, &req, v);
 }
 

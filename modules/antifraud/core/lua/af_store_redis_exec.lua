@@ -137,6 +137,91 @@ local function win(wk, ws, sms, slice, n)
   if total > MAXU then total = MAXU end
   return total
 end
+-- a figure (shm_op_fig_hit): hash w (window_s), l (newest slice), e
+-- (expiry) and per slice number its 8 counts joined by ','; adds n (a
+-- table of 8) to the newest slice, returns the 8 totals
+local function fig(fk, ws, sms, slice, n)
+  local add = false
+  for j = 1, 8 do if n[j] > 0 then add = true end end
+  local h = redis.call('HGETALL', fk)
+  local live = #h > 0
+  local w, l, e
+  local sl = {}
+  for i = 1, #h, 2 do
+    local f = h[i]
+    if f == 'w' then w = tonumber(h[i + 1])
+    elseif f == 'l' then l = tonumber(h[i + 1])
+    elseif f == 'e' then e = tonumber(h[i + 1])
+    else sl[f] = h[i + 1] end
+  end
+  if live and (not e or not l or now >= e) then
+    redis.call('DEL', fk)
+    live = false
+  end
+  local tot = {0, 0, 0, 0, 0, 0, 0, 0}
+  if not live then
+    if not add then return tot end
+    sl = {}
+    w = nil
+    e = nil
+  end
+  local hset, hdel = {}, {}
+  if w ~= ws then
+    for f in pairs(sl) do hdel[#hdel + 1] = f end
+    sl = {}
+    w = ws
+    l = slice
+    hset[#hset + 1] = 'w'
+    hset[#hset + 1] = fmt(ws)
+    hset[#hset + 1] = 'l'
+    hset[#hset + 1] = fmt(l)
+  elseif slice > l then
+    for f in pairs(sl) do
+      if tonumber(f) <= slice - 4 then
+        hdel[#hdel + 1] = f
+        sl[f] = nil
+      end
+    end
+    l = slice
+    hset[#hset + 1] = 'l'
+    hset[#hset + 1] = fmt(l)
+  end
+  local ne = nil
+  if add then
+    local f = fmt(l)
+    local c = {0, 0, 0, 0, 0, 0, 0, 0}
+    if sl[f] then
+      local j = 1
+      for x in string.gmatch(sl[f], '[^,]+') do c[j] = tonumber(x); j = j + 1 end
+    end
+    local out = {}
+    for j = 1, 8 do
+      local v = c[j] + n[j]
+      if v > MAXU then v = MAXU end
+      out[j] = fmt(v)
+    end
+    sl[f] = table.concat(out, ',')
+    hset[#hset + 1] = f
+    hset[#hset + 1] = sl[f]
+    if e ~= (l + 4) * sms then
+      ne = (l + 4) * sms
+      hset[#hset + 1] = 'e'
+      hset[#hset + 1] = fmt(ne)
+    end
+  end
+  if #hdel > 0 then redis.call('HDEL', fk, unpack(hdel)) end
+  if #hset > 0 then redis.call('HSET', fk, unpack(hset)) end
+  if ne then redis.call('PEXPIRE', fk, fmt(ne - now)) end
+  for _, v in pairs(sl) do
+    local j = 1
+    for x in string.gmatch(v, '[^,]+') do
+      tot[j] = tot[j] + tonumber(x)
+      j = j + 1
+    end
+  end
+  for j = 1, 8 do if tot[j] > MAXU then tot[j] = MAXU end end
+  return tot
+end
 -- whether WIN_HIT i adds its n (shm_win_if_new)
 local function if_new(i)
   local j = i
@@ -287,6 +372,13 @@ for i = 1, nops do
   elseif t == 8 then
     res[i] = {0, cprune(KEYS[ki])}
     ki = ki + 1
+  elseif t == 10 then
+    local fk = KEYS[ki]
+    ki = ki + 1
+    local ws, sms, slice, n1, n2, n3, n4, n5, n6, n7, n8 =
+      sunpack('>ddddddddddd', p, 2)
+    local tot = fig(fk, ws, sms, slice, {n1, n2, n3, n4, n5, n6, n7, n8})
+    res[i] = {0, tot[1], tot[2], tot[3], tot[4], tot[5], tot[6], tot[7], tot[8]}
   else
     res[i] = {1}
   end

@@ -1,0 +1,220 @@
+/*
+ * antifraud - Kamailio glue of call outcomes beyond the dialogs
+ * (af_kam_dlg.c): the signal mix and the timer.
+ *
+ * Signals: each request the script checks with af_check_source counts
+ * its method; the final answer sent for a request counts its code, seen
+ * where Kamailio sends it: stateless replies through the sl module's
+ * callback, stateful ones through tm (a TMCB_RESPONSE_OUT callback on
+ * each transaction, registered only while the rules have a signal_mix).
+ * An alert raised there runs event_route[antifraud:alert] (check
+ * analytics, reason signal_mix); one raised by the timer (a window that
+ * closed without a later signal) runs it on a faked message whose source
+ * is the subject's address when the subject is one.
+ *
+ * Copyright (C) 2026 antifraud authors
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#include <string.h>
+#include "core/dprint.h"
+#include "core/sr_module.h"
+#include "core/fmsg.h"
+#include "core/mem/shm_mem.h"
+#include "modules/sl/sl.h"
+#include "modules/tm/tm_load.h"
+#include "af_kam.h"
+#include "af_outcome.h"
+
+#define AF_SIG_ID_MAX 128
+
+/* what a transaction's reply callback needs of its request (shm) */
+typedef struct af_kam_sig {
+	int done; /* atomic: the final answer was counted */
+	af_ip_t src_ip;
+	uint16_t src_port;
+	int method;
+	char profile[65];
+	uint16_t user_len;
+	uint16_t host_len;
+	char user[AF_SIG_ID_MAX];
+	char host[AF_SIG_ID_MAX];
+} af_kam_sig_t;
+
+static sl_api_t slb;
+static struct tm_binds tmb;
+
+/* counts code for req (0: the request) and announces an alert on msg */
+static void af_signal(struct sip_msg *msg, const af_request_t *req, int code)
+{
+	af_verdict_t v;
+
+	if(af_signal_count(req, code, af_now_ms(), &v) == AF_RC_ALERT)
+		af_kam_announce(msg, req, &v);
+}
+
+void af_kam_signal_request(struct sip_msg *msg, const af_request_t *req)
+{
+	af_signal(msg, req, 0);
+}
+
+/* 1 when the rules count signals (a signal_mix) */
+static int mix_on(void)
+{
+	af_rules_t *r = af_core_acquire();
+	int on = r->analytics.enabled && r->analytics.mix_window_s;
+
+	af_core_release(r);
+	return on;
+}
+
+/* sl: a stateless reply is about to go out */
+static void af_sl_reply(sl_cbp_t *p)
+{
+	af_request_t req;
+
+	if(p->code < 200 || !p->req || !mix_on())
+		return;
+	if(af_kam_request(p->req, &req) < 0)
+		return;
+	af_signal(p->req, &req, p->code);
+}
+
+static void af_tm_free(void *param)
+{
+	shm_free(param);
+}
+
+/* tm: a reply of a watched transaction went out */
+static void af_tm_reply(struct cell *t, int type, struct tmcb_params *ps)
+{
+	af_kam_sig_t *a = ps->param ? *ps->param : NULL;
+	struct receive_info rcv;
+	af_request_t req;
+	af_memo_t memo;
+	sip_msg_t *fmsg;
+
+	if(!a || ps->code < 200 || __atomic_exchange_n(&a->done, 1,
+											 __ATOMIC_ACQ_REL))
+		return;
+	memset(&req, 0, sizeof(req));
+	memset(&memo, 0, sizeof(memo));
+	memcpy(memo.profile, a->profile, sizeof(memo.profile));
+	req.memo = &memo;
+	req.src_ip = a->src_ip;
+	req.src_port = a->src_port;
+	req.method = (af_method_t)a->method;
+	req.initial = 1;
+	req.from_user.s = a->user;
+	req.from_user.len = a->user_len;
+	req.from_host.s = a->host;
+	req.from_host.len = a->host_len;
+	fmsg = faked_msg_next();
+	rcv = fmsg->rcv;
+	fmsg->rcv.src_ip.af = a->src_ip.family == 6 ? AF_INET6 : AF_INET;
+	fmsg->rcv.src_ip.len = a->src_ip.family == 6 ? 16 : 4;
+	memcpy(fmsg->rcv.src_ip.u.addr, a->src_ip.addr, fmsg->rcv.src_ip.len);
+	fmsg->rcv.src_port = a->src_port;
+	af_signal(fmsg, &req, ps->code);
+	fmsg->rcv = rcv;
+}
+
+/* tm: a transaction was created; watch for its final answer while the
+ * rules count signals */
+static void af_tm_request_in(struct cell *t, int type, struct tmcb_params *ps)
+{
+	af_request_t req;
+	af_kam_sig_t *a;
+	const af_str_t *u;
+
+	if(!ps->req || !mix_on() || af_kam_request(ps->req, &req) < 0)
+		return;
+	u = req.auth_user.len ? &req.auth_user : &req.from_user;
+	if(u->len > AF_SIG_ID_MAX || req.from_host.len > AF_SIG_ID_MAX)
+		return;
+	a = shm_malloc(sizeof(*a));
+	if(!a) {
+		SHM_MEM_ERROR;
+		return;
+	}
+	memset(a, 0, sizeof(*a));
+	a->src_ip = req.src_ip;
+	a->src_port = req.src_port;
+	a->method = req.method;
+	if(req.memo)
+		memcpy(a->profile, req.memo->profile, sizeof(a->profile));
+	memcpy(a->user, u->s, u->len);
+	a->user_len = (uint16_t)u->len;
+	memcpy(a->host, req.from_host.s, req.from_host.len);
+	a->host_len = (uint16_t)req.from_host.len;
+	if(tmb.register_tmcb(ps->req, t, TMCB_RESPONSE_OUT, af_tm_reply, a,
+			   af_tm_free)
+			<= 0) {
+		LM_ERR("cannot watch the replies of a transaction\n");
+		shm_free(a);
+	}
+}
+
+int af_kam_outcome_init(void)
+{
+	sl_cbelem_t slc;
+
+	if(faked_msg_init() < 0) {
+		LM_ERR("cannot initialize the faked message\n");
+		return -1;
+	}
+	if(module_loaded("sl") && sl_load_api(&slb) == 0) {
+		memset(&slc, 0, sizeof(slc));
+		slc.type = SLCB_REPLY_READY;
+		slc.cbf = af_sl_reply;
+		if(slb.register_cb(&slc) != 0) {
+			LM_ERR("cannot register the sl reply callback\n");
+			return -1;
+		}
+	}
+	if(module_loaded("tm") && load_tm_api(&tmb) == 0) {
+		if(tmb.register_tmcb(0, 0, TMCB_REQUEST_IN, af_tm_request_in, 0, 0)
+				<= 0) {
+			LM_ERR("cannot register the tm request callback\n");
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* an alert of the timer: on a faked message from the subject's address
+ * when it is one */
+static void af_timer_alert(const af_verdict_t *v, const char *subject,
+		void *arg)
+{
+	struct receive_info rcv;
+	af_request_t req;
+	sip_msg_t *fmsg;
+	const char *at;
+
+	memset(&req, 0, sizeof(req));
+	req.initial = 1;
+	fmsg = faked_msg_next();
+	rcv = fmsg->rcv;
+	if(af_ip_parse(subject, strlen(subject), &req.src_ip) == 0) {
+		fmsg->rcv.src_ip.af = req.src_ip.family == 6 ? AF_INET6 : AF_INET;
+		fmsg->rcv.src_ip.len = req.src_ip.family == 6 ? 16 : 4;
+		memcpy(fmsg->rcv.src_ip.u.addr, req.src_ip.addr,
+				fmsg->rcv.src_ip.len);
+	} else {
+		at = strchr(subject, '@');
+		req.from_user.s = subject;
+		req.from_user.len = at ? (size_t)(at - subject) : strlen(subject);
+		if(at) {
+			req.from_host.s = at + 1;
+			req.from_host.len = strlen(at + 1);
+		}
+	}
+	af_kam_announce(fmsg, &req, v);
+	fmsg->rcv = rcv;
+}
+
+void af_kam_outcome_timer(void)
+{
+	af_kam_dlg_guard();
+	af_outcome_timer(af_now_ms(), af_timer_alert, NULL);
+}

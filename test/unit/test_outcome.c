@@ -1,0 +1,910 @@
+/*
+ * antifraud unit tests - call outcomes (af_outcome.h) through
+ * af_core_init(), on the shm store and on a real redis-server started by
+ * the test on a free loopback port (the same tests, both backends): the
+ * 'analytics' rules and their refusals, figures per subject and window,
+ * minimum samples, enforcement marks in af_check_dest and their cooling,
+ * the duration guard, expiry (no figure left behind), the signal mix and
+ * its baseline, a legitimate mix that raises nothing. Time runs on the
+ * injected clock.
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <fcntl.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <cmocka.h>
+#include <hiredis/hiredis.h>
+#include "af_core.h"
+#include "af_host.h"
+#include "af_outcome_int.h"
+#include "af_store_cluster.h"
+#include "af_store_redis.h"
+#include "host.h"
+#include "core_fixture.h"
+
+#define BIT(r) AF_REASON_BIT(r)
+
+static int use_redis; /* the tests of this group run on Redis */
+static int redis_port;
+static pid_t redis_pid;
+static char redis_dir[256];
+static int callno;
+static af_verdict_t vd, ve;
+
+/* the head of every rule file: plan and a German default profile */
+static const char *head =
+		"version: 1\n"
+		"dest:\n"
+		"  numplan: %s/etc/antifraud-numplan.csv\n"
+		"  max_duration: 7200\n";
+
+/* kills the server at exit */
+static void redis_stop(void)
+{
+	if(redis_pid > 0) {
+		kill(redis_pid, SIGKILL);
+		waitpid(redis_pid, NULL, 0);
+		redis_pid = 0;
+	}
+}
+
+/* a free loopback TCP port */
+static int free_port(void)
+{
+	struct sockaddr_in a;
+	socklen_t al = sizeof(a);
+	int fd = socket(AF_INET, SOCK_STREAM, 0), port;
+
+	assert_true(fd >= 0);
+	memset(&a, 0, sizeof(a));
+	a.sin_family = AF_INET;
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &al), 0);
+	port = ntohs(a.sin_port);
+	close(fd);
+	return port;
+}
+
+/* a raw connection for checks and FLUSHALL */
+static redisContext *raw(void)
+{
+	struct timeval tv = {2, 0};
+	redisContext *c = redisConnectWithTimeout("127.0.0.1", redis_port, tv);
+
+	assert_non_null(c);
+	assert_int_equal(c->err, 0);
+	return c;
+}
+
+/* starts redis-server once (group setup); a missing one fails */
+static int redis_group_setup(void **state)
+{
+	const char *t = getenv("TMPDIR");
+	char port[16];
+	redisContext *c;
+	redisReply *r;
+	int i;
+
+	snprintf(redis_dir, sizeof(redis_dir), "%s/af-outcome-XXXXXX",
+			t && *t ? t : "/tmp");
+	if(!mkdtemp(redis_dir))
+		return -1;
+	redis_port = free_port();
+	snprintf(port, sizeof(port), "%d", redis_port);
+	redis_pid = fork();
+	if(redis_pid < 0)
+		return -1;
+	if(redis_pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		int fd = open("/dev/null", O_WRONLY);
+		if(fd >= 0) {
+			dup2(fd, 1);
+			dup2(fd, 2);
+		}
+		execlp("redis-server", "redis-server", "--port", port, "--bind",
+				"127.0.0.1", "--save", "", "--appendonly", "no", "--dir",
+				redis_dir, (char *)NULL);
+		_exit(127);
+	}
+	atexit(redis_stop);
+	for(i = 0; i < 250; i++) {
+		struct timeval tv = {0, 200000};
+		c = redisConnectWithTimeout("127.0.0.1", redis_port, tv);
+		if(c && !c->err && (r = redisCommand(c, "PING"))) {
+			freeReplyObject(r);
+			redisFree(c);
+			use_redis = 1;
+			return 0;
+		}
+		if(c)
+			redisFree(c);
+		usleep(20000);
+	}
+	fprintf(stderr, "redis-server did not start: is it installed?\n");
+	return -1;
+}
+
+static int redis_group_teardown(void **state)
+{
+	redis_stop();
+	use_redis = 0;
+	return 0;
+}
+
+/* writes head + body as the rule file and starts the core (on Redis
+ * when the group runs there, fallback closed: Redis must answer) */
+static void start(const char *body)
+{
+	static af_redis_cfg_t rc;
+	af_core_cfg_t cfg = {.shm_entries = 8192, .shm_stripes = 8};
+	char text[16384], cwd[400];
+	redisContext *c;
+
+	assert_non_null(getcwd(cwd, sizeof(cwd)));
+	snprintf(text, sizeof(text), head, cwd);
+	snprintf(text + strlen(text), sizeof(text) - strlen(text), "%s", body);
+	write_rules_text(text);
+	cfg.rules_path = rules_path;
+	if(use_redis) {
+		c = raw();
+		freeReplyObject(redisCommand(c, "FLUSHALL"));
+		redisFree(c);
+		memset(&rc, 0, sizeof(rc));
+		strcpy(rc.host, "127.0.0.1");
+		rc.port = (uint16_t)redis_port;
+		strcpy(rc.prefix, "af:");
+		rc.connect_timeout_ms = 1000;
+		rc.command_timeout_ms = 2000;
+		cfg.redis = &rc;
+		cfg.redis_fallback = AF_FALLBACK_CLOSED;
+		cfg.redis_retry_ms = 1000;
+	}
+	start_cfg(&cfg);
+}
+
+/* an initial INVITE from caller@example.com at src to number */
+static af_request_t invite(const char *caller, const char *src,
+		const char *number)
+{
+	static char callid[64];
+	af_request_t r;
+
+	memset(&r, 0, sizeof(r));
+	r.method = AF_M_INVITE;
+	r.initial = 1;
+	r.from_user = S(caller);
+	r.from_host = S("example.com");
+	r.ruri_user = S(number);
+	r.src_ip = IP(src);
+	snprintf(callid, sizeof(callid), "call-%d@test", ++callno);
+	r.call_id = S(callid);
+	return r;
+}
+
+/*
+ * One call through af_check_dest and the outcome API: rings after
+ * pdd_ms when pdd_ms > 0, is answered after answer_ms when answer_ms > 0
+ * and lasts talk_s, else fails with code after 3 s. Returns the rc of
+ * af_call_end (ve holds its verdict); dest_rc gets af_check_dest's rc.
+ */
+static int call_full(const char *caller, const char *src, const char *number,
+		int pdd_ms, int answer_ms, int talk_s, int code, int *dest_rc)
+{
+	af_request_t r = invite(caller, src, number);
+	af_call_t c;
+	uint64_t t0 = af_now_ms();
+	int rc;
+
+	rc = af_check_dest(&r, NULL, 0, &vd);
+	if(dest_rc)
+		*dest_rc = rc;
+	if(rc == AF_RC_BLOCK || rc == AF_RC_ERROR)
+		return rc;
+	if(af_call_start(&c, &r, &vd, NULL, 0, t0) != 1)
+		return AF_RC_NORULE;
+	/* the clock follows the call */
+	if(pdd_ms > 0) {
+		test_host_set_now(t0 + (uint64_t)pdd_ms);
+		af_call_ring(&c, 180, af_now_ms());
+	}
+	if(answer_ms > 0) {
+		test_host_set_now(t0 + (uint64_t)answer_ms);
+		af_call_answer(&c, af_now_ms());
+		test_host_advance((uint64_t)talk_s * SEC);
+		rc = af_call_end(&c, 200, af_now_ms(), &ve);
+	} else {
+		test_host_set_now(t0 + (pdd_ms > 3000 ? (uint64_t)pdd_ms : 3 * SEC));
+		rc = af_call_end(&c, code, af_now_ms(), &ve);
+	}
+	af_dest_release(&vd.dest.ticket);
+	test_host_advance(SEC);
+	return rc;
+}
+
+static const char *base_profiles =
+		"profiles:\n"
+		"  default:\n"
+		"    domains: [example.com]\n"
+		"    mode: {analytics: %s}\n"
+		"    dest: {country: DE, international: true}\n";
+
+/* the rule file: analytics section body, then the default profile in
+ * mode */
+static void start_an(const char *analytics, const char *mode)
+{
+	char body[8192];
+	int n;
+
+	n = snprintf(body, sizeof(body), "analytics:\n%s", analytics);
+	snprintf(body + n, sizeof(body) - (size_t)n, base_profiles, mode);
+	start(body);
+}
+
+/* bad rule values are refused with file:line and what is wrong */
+static void test_rules_refused(void **state)
+{
+	static const struct {
+		const char *text;
+		const char *want;
+	} bad[] = {
+			{"analytics:\n  windows: [60, 30]\n", "windows must grow"},
+			{"analytics:\n  windows: [1, 60]\n", "out of range"},
+			{"analytics:\n  windows: [60, 120, 180, 240]\n", "1 to 3 windows"},
+			{"analytics:\n  windows: [60]\n  asr: {below: 20, window: 120}\n",
+					"not one of analytics.windows"},
+			{"analytics:\n  windows: [60]\n  asr: {below: 120, window: 60}\n",
+					"out of range"},
+			{"analytics:\n  windows: [60]\n  asr: {below: x, window: 60}\n",
+					"is not a number"},
+			{"analytics:\n  windows: [60]\n  asr: {above: 20, window: 60}\n",
+					"above"},
+			{"analytics:\n  windows: [60]\n  minutes: {above: 20, window: 60,"
+			 " min_sample: 3}\n",
+					"minutes has no min_sample"},
+			{"analytics:\n  windows: [60]\n  acd: {above: 20, window: 60,"
+			 " subjects: [planet]}\n",
+					"'planet' is not a subject"},
+			{"analytics:\n  windows: [60]\n  acd: {above: 20}\n",
+					"a window is needed"},
+			{"analytics:\n  short_call: 60\n  long_call: 30\n",
+					"must be below long_call"},
+			{"analytics:\n  duration: {classes: {lunar: 60}}\n",
+					"unknown number class 'lunar'"},
+			{"analytics:\n  duration: {risk: {7: 60}}\n", "not a risk tier"},
+			{"analytics:\n  signal_mix: {threshold: 0}\n", "out of range"},
+			{"analytics:\n  signal_mix: {subjects: [country]}\n",
+					"'country' is not a subject here"},
+			{"analytics:\n  minutes: {above: 5, window: 900, scope: moon}\n",
+					"expected all, international or a list"},
+			{"analytics:\n  follow: sometimes\n", "expected dest or all"},
+			{"analytics:\n  minutes: {above: 5, window: 900, scope: [lunar]}\n",
+					"unknown number class 'lunar'"},
+	};
+	char text[2048], line[32];
+	size_t i;
+
+	for(i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(text, sizeof(text),
+				"version: 1\n%sprofiles:\n  default: {}\n", bad[i].text);
+		write_rules_text(text);
+		assert_null(af_rules_load(rules_path, err, sizeof(err)));
+		if(!strstr(err, bad[i].want))
+			fail_msg("case %zu: '%s' does not say '%s'", i, err, bad[i].want);
+		snprintf(line, sizeof(line), "rules.yaml:");
+		assert_non_null(strstr(err, line));
+	}
+	/* a profile's own rules are read the same way */
+	write_rules_text("version: 1\nanalytics:\n  windows: [60]\n"
+					 "profiles:\n  default:\n    analytics:\n"
+					 "      asr: {below: 10, window: 61}\n");
+	assert_null(af_rules_load(rules_path, err, sizeof(err)));
+	assert_non_null(strstr(err, "rules.yaml:7:"));
+}
+
+/* low ASR over at least min_sample attempts alerts; fewer never */
+static void test_asr_low(void **state)
+{
+	int i, rc, dest_rc;
+
+	start_an("  windows: [900]\n"
+			 "  asr: {below: 30, min_sample: 10, window: 900,"
+			 " subjects: [caller, source]}\n",
+			"monitor");
+	/* nine unanswered calls: under the sample size */
+	for(i = 0; i < 9; i++) {
+		rc = call_full("pump", "192.0.2.7", "+33123456789", 0, 0, 0, 480,
+				&dest_rc);
+		assert_int_equal(dest_rc, AF_RC_ALLOW);
+		assert_int_equal(rc, AF_RC_ALLOW);
+	}
+	/* the tenth: 0 % of 10 < 30 %, for the caller and the source */
+	rc = call_full("pump", "192.0.2.7", "+33123456789", 0, 0, 0, 480, NULL);
+	assert_int_equal(rc, AF_RC_ALERT);
+	assert_true(ve.reasons & BIT(AF_R_ASR_LOW));
+	assert_string_equal(ve.check, "analytics");
+	assert_non_null(strstr(ve.detail, "asr_low caller pump@example.com"));
+	assert_non_null(strstr(ve.detail, "asr_low source 192.0.2.7"));
+	assert_int_equal(ve.blocking, 0);
+	/* another caller with good calls from another source: nothing */
+	for(i = 0; i < 12; i++)
+		assert_int_equal(call_full("good", "192.0.2.8", "+4930123456", 500,
+								 2000, 120, 0, NULL),
+				AF_RC_ALLOW);
+	assert_true(af_core_reason_count(AF_R_ASR_LOW) >= 1);
+}
+
+/* enforce: the breach refuses the caller's next calls in af_check_dest
+ * for the cooling time, then lets them through again */
+static void test_enforce_cooling(void **state)
+{
+	int i, rc, dest_rc;
+
+	start_an("  windows: [60]\n"
+			 "  cooling: 30\n"
+			 "  subjects: [caller]\n"
+			 "  asr: {below: 50, min_sample: 4, window: 60}\n",
+			"enforce");
+	for(i = 0; i < 3; i++)
+		assert_int_equal(call_full("bob", "192.0.2.9", "+33123456789", 0, 0,
+								 0, 486, NULL),
+				AF_RC_ALLOW);
+	rc = call_full("bob", "192.0.2.9", "+33123456789", 0, 0, 0, 486, NULL);
+	assert_int_equal(rc, AF_RC_BLOCK);
+	assert_true(ve.blocking & BIT(AF_R_ASR_LOW));
+	/* refused now, with the breach's reason; nothing counted */
+	rc = call_full("bob", "192.0.2.9", "+4930123456", 0, 0, 0, 486, &dest_rc);
+	assert_int_equal(dest_rc, AF_RC_BLOCK);
+	assert_true(vd.blocking & BIT(AF_R_ASR_LOW));
+	assert_non_null(strstr(vd.detail, "refused for"));
+	assert_int_equal(vd.dest.ticket.total, 0);
+	/* another caller is not concerned */
+	call_full("carol", "192.0.2.9", "+4930123456", 0, 1000, 60, 0, &dest_rc);
+	assert_int_equal(dest_rc, AF_RC_ALLOW);
+	/* after the cooling (and the window), bob calls again */
+	test_host_advance(61 * SEC);
+	call_full("bob", "192.0.2.9", "+4930123456", 0, 1000, 60, 0, &dest_rc);
+	assert_int_equal(dest_rc, AF_RC_ALLOW);
+}
+
+/* short calls, ACD, international minutes and post-dial delay */
+static void test_other_rules(void **state)
+{
+	int i, rc = 0;
+
+	start_an("  windows: [300, 3600]\n"
+			 "  short_call: 5\n"
+			 "  long_call: 1800\n"
+			 "  short_calls: {above: 50, min_sample: 5, window: 300}\n"
+			 "  acd: {above: 600, min_sample: 3, window: 3600}\n"
+			 "  minutes: {above: 20, window: 3600, scope: international}\n"
+			 "  pdd: {above: 8, min_sample: 3, window: 300}\n",
+			"monitor");
+	/* one-second calls: short_calls from the fifth on */
+	for(i = 0; i < 5; i++)
+		rc = call_full("wang", "192.0.2.10", "+4930123456", 0, 500, 1, 0,
+				NULL);
+	assert_int_equal(rc, AF_RC_ALERT);
+	assert_int_equal(ve.reasons, BIT(AF_R_SHORT_CALLS));
+	assert_non_null(strstr(ve.detail, "short_calls caller wang@example.com:"
+									  " 100% of 5"));
+	/* long international calls: 20 international minutes after 2, acd
+	 * over 600 s after 3 */
+	assert_int_equal(call_full("pbx", "192.0.2.11", "+33123456789", 0, 1000,
+							 700, 0, NULL),
+			AF_RC_ALLOW);
+	assert_int_equal(call_full("pbx", "192.0.2.11", "+33123456789", 0, 1000,
+							 700, 0, NULL),
+			AF_RC_ALERT);
+	assert_int_equal(ve.reasons, BIT(AF_R_MINUTES));
+	assert_int_equal(call_full("pbx", "192.0.2.11", "+33123456789", 0, 1000,
+							 700, 0, NULL),
+			AF_RC_ALERT);
+	assert_int_equal(ve.reasons, BIT(AF_R_MINUTES) | BIT(AF_R_ACD_HIGH));
+	/* national minutes do not count for an international scope */
+	assert_int_equal(call_full("local", "192.0.2.12", "+4930123456", 0,
+							 1000, 500, 0, NULL),
+			AF_RC_ALLOW);
+	assert_int_equal(call_full("local", "192.0.2.12", "+4930123456", 0,
+							 1000, 500, 0, NULL),
+			AF_RC_ALLOW);
+	/* post-dial delay of 10 s over three calls */
+	for(i = 0; i < 3; i++)
+		rc = call_full("slow", "192.0.2.13", "+4930123456", 10000, 12000, 30,
+				0, NULL);
+	assert_int_equal(rc, AF_RC_ALERT);
+	assert_int_equal(ve.reasons, BIT(AF_R_PDD));
+}
+
+/* minutes to some number classes only (per caller per destination
+ * class) */
+static void test_minutes_to_classes(void **state)
+{
+	start_an("  windows: [3600]\n"
+			 "  minutes: {above: 10, window: 3600, scope: [mobile]}\n",
+			"monitor");
+	/* 20 minutes to fixed numbers: out of the scope */
+	assert_int_equal(call_full("mob", "192.0.2.70", "+4930123456", 0, 1000,
+							 1200, 0, NULL),
+			AF_RC_ALLOW);
+	/* 8 minutes to a mobile: under */
+	assert_int_equal(call_full("mob", "192.0.2.70", "+4915123456789", 0, 1000,
+							 480, 0, NULL),
+			AF_RC_ALLOW);
+	/* 4 more: 12 minutes to mobiles */
+	assert_int_equal(call_full("mob", "192.0.2.70", "+4915123456789", 0, 1000,
+							 240, 0, NULL),
+			AF_RC_ALERT);
+	assert_int_equal(ve.reasons, BIT(AF_R_MINUTES));
+	assert_non_null(strstr(ve.detail, "12.0 to its classes"));
+}
+
+/* the figures of a subject, read back, then gone after their window */
+static void test_figures_expire(void **state)
+{
+	af_figure_t f[AF_OUTCOME_WINDOWS];
+	af_store_stats_t st0, st;
+	af_request_t r;
+	af_call_t c;
+	int n;
+
+	start_an("  windows: [60, 120]\n", "monitor");
+	af_core_store()->ops->stats(af_core_store(), &st0);
+	/* a started call touches no store: its end never seen, no figure */
+	r = invite("ghost", "192.0.2.20", "+4930123456");
+	assert_int_equal(af_call_start(&c, &r, NULL, NULL, 0, af_now_ms()), 1);
+	af_call_answer(&c, af_now_ms() + 1000);
+	if(!use_redis) {
+		af_core_store()->ops->stats(af_core_store(), &st);
+		assert_int_equal(st.entries, st0.entries);
+	}
+	assert_int_equal(af_outcome_figures(AF_OUT_CALLER,
+							 "ghost@example.com", 17, f, err, sizeof(err)),
+			2);
+	assert_int_equal(f[0].c[AF_FIG_ATTEMPTS], 0);
+
+	call_full("fig", "192.0.2.21", "+33123456789", 2000, 4000, 90, 0, NULL);
+	call_full("fig", "192.0.2.21", "+33123456789", 1000, 0, 0, 486, NULL);
+	n = af_outcome_figures(
+			AF_OUT_CALLER, "fig@example.com", 15, f, err, sizeof(err));
+	assert_int_equal(n, 2);
+	assert_int_equal(f[0].window_s, 60);
+	assert_int_equal(f[0].c[AF_FIG_ATTEMPTS], 2);
+	assert_int_equal(f[0].c[AF_FIG_ANSWERED], 1);
+	assert_int_equal(f[0].c[AF_FIG_SECONDS], 90);
+	assert_int_equal(f[0].c[AF_FIG_RUNG], 2);
+	assert_int_equal(f[0].c[AF_FIG_PDD_DS], 30);
+	assert_true(f[0].asr > 0.49 && f[0].asr < 0.51);
+	assert_true(f[0].pdd_s > 1.49 && f[0].pdd_s < 1.51);
+	assert_int_equal(f[1].c[AF_FIG_ATTEMPTS], 2);
+	/* the country, prefix and profile figures too */
+	n = af_outcome_figures(AF_OUT_COUNTRY, "FR", 2, f, err, sizeof(err));
+	assert_int_equal(f[0].c[AF_FIG_ATTEMPTS], 2);
+	n = af_outcome_figures(AF_OUT_PREFIX, "33123", 5, f, err, sizeof(err));
+	assert_int_equal(f[0].c[AF_FIG_ATTEMPTS], 2);
+	n = af_outcome_figures(
+			AF_OUT_PROFILE, "default", 7, f, err, sizeof(err));
+	assert_int_equal(f[0].c[AF_FIG_ATTEMPTS], 2);
+	/* past the longest window: nothing left, in memory too */
+	test_host_advance(125 * SEC);
+	n = af_outcome_figures(
+			AF_OUT_CALLER, "fig@example.com", 15, f, err, sizeof(err));
+	assert_int_equal(f[0].c[AF_FIG_ATTEMPTS], 0);
+	assert_int_equal(f[1].c[AF_FIG_ATTEMPTS], 0);
+	if(use_redis) {
+		redisContext *rc = raw();
+		redisReply *rr = redisCommand(rc, "KEYS af:fig:*");
+		size_t i;
+		assert_non_null(rr);
+		/* the caller's, read after their window, were dropped; the
+		 * others (4 subjects x 2 windows) wait for their TTL */
+		assert_int_equal(rr->elements, 8);
+		for(i = 0; i < rr->elements; i++)
+			assert_null(strstr(rr->element[i]->str, "fig@example.com"));
+		/* every figure key has a TTL no longer than its window */
+		for(i = 0; i < rr->elements; i++) {
+			redisReply *t = redisCommand(rc, "PTTL %s", rr->element[i]->str);
+			assert_true(t->integer > 0 && t->integer <= 125 * 1000);
+			freeReplyObject(t);
+		}
+		freeReplyObject(rr);
+		redisFree(rc);
+	} else {
+		af_core_store()->ops->gc(af_core_store(), af_now_ms(), 0);
+		af_core_store()->ops->stats(af_core_store(), &st);
+		assert_int_equal(st.entries, st0.entries);
+	}
+	/* the top view kept the caller until its first window passed */
+	{
+		af_outcome_top_t top[4];
+		assert_int_equal(af_outcome_top(AF_OUT_CALLER, AF_TOP_ATTEMPTS, top,
+								 4),
+				0);
+	}
+}
+
+/* one op */
+static af_op_t fig_op(const char *key, uint32_t window_s, uint32_t a,
+		uint32_t b)
+{
+	af_op_t op;
+
+	memset(&op, 0, sizeof(op));
+	op.type = AF_OP_FIG_HIT;
+	op.key = key;
+	op.key_len = strlen(key);
+	op.u.fig.window_s = window_s;
+	op.u.fig.n[0] = a;
+	op.u.fig.n[7] = b;
+	return op;
+}
+
+/* the figure op of the store (both backends): slices of a quarter of the
+ * window, totals per counter, reads that create nothing, a new window
+ * that starts again, saturation, an invalid window refused */
+static void test_fig_op(void **state)
+{
+	af_store_t *st;
+	af_store_stats_t s0, s1;
+	af_op_t op;
+
+	start_an("  windows: [60]\n", "monitor");
+	st = af_core_store();
+	st->ops->stats(st, &s0);
+	op = fig_op("t|a", 60, 0, 0);
+	assert_int_equal(af_store_exec(st, &op, 1, af_now_ms()), 0);
+	assert_int_equal(op.u.fig.count[0], 0);
+	st->ops->stats(st, &s1);
+	if(!use_redis)
+		assert_int_equal(s1.entries, s0.entries); /* a read created nothing */
+	op = fig_op("t|a", 60, 2, 100);
+	assert_int_equal(af_store_exec(st, &op, 1, af_now_ms()), 0);
+	assert_int_equal(op.u.fig.count[0], 2);
+	assert_int_equal(op.u.fig.count[7], 100);
+	test_host_advance(20 * SEC);
+	op = fig_op("t|a", 60, 3, 0);
+	assert_int_equal(af_store_exec(st, &op, 1, af_now_ms()), 0);
+	assert_int_equal(op.u.fig.count[0], 5);
+	assert_int_equal(op.u.fig.count[7], 100);
+	assert_int_equal(op.u.fig.count[3], 0);
+	/* 45 s later the first slice has left the window, the second not */
+	test_host_advance(45 * SEC);
+	op = fig_op("t|a", 60, 0, 0);
+	assert_int_equal(af_store_exec(st, &op, 1, af_now_ms()), 0);
+	assert_int_equal(op.u.fig.count[0], 3);
+	assert_int_equal(op.u.fig.count[7], 0);
+	/* another window length starts again */
+	op = fig_op("t|a", 120, 1, 0);
+	assert_int_equal(af_store_exec(st, &op, 1, af_now_ms()), 0);
+	assert_int_equal(op.u.fig.count[0], 1);
+	/* saturation */
+	op = fig_op("t|b", 60, UINT32_MAX, 0);
+	af_store_exec(st, &op, 1, af_now_ms());
+	op = fig_op("t|b", 60, 5, 0);
+	assert_int_equal(af_store_exec(st, &op, 1, af_now_ms()), 0);
+	assert_int_equal(op.u.fig.count[0], UINT32_MAX);
+	/* a window of 0 is refused */
+	op = fig_op("t|c", 0, 1, 0);
+	assert_int_equal(af_store_exec(st, &op, 1, af_now_ms()), -1);
+	assert_int_equal(op.status, -1);
+	/* past the window: gone */
+	test_host_advance(121 * SEC);
+	op = fig_op("t|a", 120, 0, 0);
+	assert_int_equal(af_store_exec(st, &op, 1, af_now_ms()), 0);
+	assert_int_equal(op.u.fig.count[0], 0);
+}
+
+/* the duration guard fires once, when the call crosses its limit */
+static void test_duration_guard(void **state)
+{
+	af_request_t r;
+	af_call_t c;
+	uint64_t t0;
+	int rc;
+
+	start_an("  windows: [60]\n"
+			 "  duration: {international: 120, national: 0,"
+			 " classes: {mobile: 600}, risk: {1: 60}}\n",
+			"enforce");
+	r = invite("long", "192.0.2.30", "+33123456789");
+	assert_int_equal(af_check_dest(&r, NULL, 0, &vd), AF_RC_ALLOW);
+	t0 = af_now_ms();
+	assert_int_equal(af_call_start(&c, &r, &vd, NULL, 0, t0), 1);
+	assert_int_equal(c.limit_s, 120);
+	/* not answered: no deadline yet */
+	assert_int_equal(af_call_deadline(&c), 0);
+	af_call_answer(&c, t0 + 5 * SEC);
+	assert_int_equal(af_call_deadline(&c), t0 + 125 * SEC);
+	assert_int_equal(af_call_guard(&c, t0 + 124 * SEC, &ve), AF_RC_NORULE);
+	rc = af_call_guard(&c, t0 + 125 * SEC, &ve);
+	assert_int_equal(rc, AF_RC_BLOCK);
+	assert_int_equal(ve.reasons, BIT(AF_R_DURATION));
+	assert_non_null(strstr(ve.detail, "limit 120s"));
+	/* once */
+	assert_int_equal(af_call_guard(&c, t0 + 200 * SEC, &ve), AF_RC_NORULE);
+	assert_int_equal(af_call_deadline(&c), 0);
+	assert_int_equal(
+			af_call_end(&c, 200, t0 + 126 * SEC, &ve), AF_RC_ALLOW);
+	af_dest_release(&vd.dest.ticket);
+	/* a national call has no limit */
+	r = invite("local", "192.0.2.30", "+4930123456");
+	af_check_dest(&r, NULL, 0, &vd);
+	assert_int_equal(af_call_start(&c, &r, &vd, NULL, 0, t0), 1);
+	assert_int_equal(c.limit_s, 0);
+	af_call_answer(&c, t0);
+	assert_int_equal(af_call_deadline(&c), 0);
+	/* a risk-1 number takes the lower limit; a call af_check_dest did
+	 * not see is classified from the rules */
+	r = invite("risky", "192.0.2.30", "+33999999999");
+	assert_int_equal(af_call_start(&c, &r, NULL, NULL, 0, t0), 1);
+	assert_int_equal(c.risk, 1);
+	assert_int_equal(c.limit_s, 60);
+	/* monitor mode alerts only */
+	stop();
+	start_an("  windows: [60]\n  duration: {international: 10}\n",
+			"monitor");
+	r = invite("long", "192.0.2.30", "+33123456789");
+	assert_int_equal(af_call_start(&c, &r, NULL, NULL, 0, t0), 1);
+	af_call_answer(&c, t0);
+	assert_int_equal(af_call_guard(&c, t0 + 10 * SEC, &ve), AF_RC_ALERT);
+}
+
+/* af_call_end_release frees the call's concurrency slots in the batch of
+ * its figures; a call not followed still gives them back */
+static void test_end_releases_slots(void **state)
+{
+	af_request_t r;
+	af_call_t c;
+	uint32_t total, limit;
+	int holiday, hour;
+
+	start("  concurrency: {workday: {default: 5},"
+		  " holiday: {default: 5}}\n"
+		  "analytics:\n  windows: [60]\n"
+		  "profiles:\n  default:\n    domains: [example.com]\n"
+		  "    mode: {analytics: monitor}\n"
+		  "    dest: {country: DE, international: true}\n");
+	r = invite("slot", "192.0.2.60", "+33123456789");
+	assert_int_equal(af_check_dest(&r, NULL, 0, &vd), AF_RC_ALLOW);
+	assert_true(vd.dest.ticket.total);
+	assert_int_equal(af_dest_concurrency(&total, &limit, &holiday, &hour), 0);
+	assert_int_equal(total, 1);
+	assert_int_equal(af_call_start(&c, &r, &vd, NULL, 0, af_now_ms()), 1);
+	af_call_answer(&c, af_now_ms());
+	test_host_advance(30 * SEC);
+	assert_int_equal(af_call_end_release(&c, 200, af_now_ms(),
+							 &vd.dest.ticket, &ve),
+			AF_RC_ALLOW);
+	assert_int_equal(af_dest_concurrency(&total, &limit, &holiday, &hour), 0);
+	assert_int_equal(total, 0);
+	/* ended already: nothing counted again, the slots (gone) ignored */
+	assert_int_equal(af_call_end_release(&c, 200, af_now_ms(),
+							 &vd.dest.ticket, &ve),
+			AF_RC_NORULE);
+	/* a call not followed (analytics off) gives its slots back too */
+	stop();
+	start("  concurrency: {workday: {default: 5},"
+		  " holiday: {default: 5}}\n"
+		  "profiles:\n  default:\n    domains: [example.com]\n"
+		  "    dest: {country: DE, international: true}\n");
+	r = invite("slot2", "192.0.2.60", "+33123456789");
+	assert_int_equal(af_check_dest(&r, NULL, 0, &vd), AF_RC_ALLOW);
+	assert_int_equal(af_call_start(&c, &r, &vd, NULL, 0, af_now_ms()), 0);
+	af_dest_concurrency(&total, &limit, &holiday, &hour);
+	assert_int_equal(total, 1);
+	assert_int_equal(af_call_end_release(&c, 486, af_now_ms(),
+							 &vd.dest.ticket, &ve),
+			AF_RC_NORULE);
+	af_dest_concurrency(&total, &limit, &holiday, &hour);
+	assert_int_equal(total, 0);
+}
+
+/* analytics off, or no section: nothing followed */
+static void test_not_followed(void **state)
+{
+	af_request_t r = invite("x", "192.0.2.40", "+4930123456");
+	af_call_t c;
+
+	start_an("  windows: [60]\n", "off");
+	assert_int_equal(af_call_start(&c, &r, NULL, NULL, 0, af_now_ms()), 0);
+	assert_int_equal(af_call_end(&c, 486, af_now_ms(), &ve), AF_RC_NORULE);
+	stop();
+	start("profiles:\n  default:\n    domains: [example.com]\n");
+	assert_int_equal(af_call_start(&c, &r, NULL, NULL, 0, af_now_ms()), 0);
+	/* a REGISTER is no call */
+	r.method = AF_M_REGISTER;
+	assert_int_equal(af_call_start(&c, &r, NULL, NULL, 0, af_now_ms()), 0);
+}
+
+/* n signals of src: requests of method m answered with code */
+static int signals(const char *src, af_method_t m, int code, int n)
+{
+	af_request_t r;
+	af_verdict_t v;
+	int i, rc = AF_RC_NORULE;
+
+	memset(&r, 0, sizeof(r));
+	r.method = m;
+	r.initial = 1;
+	r.src_ip = IP(src);
+	for(i = 0; i < 2 * n; i++)
+		if(af_signal_count(&r, i % 2 ? code : 0, af_now_ms(), &v)
+				== AF_RC_ALERT) {
+			rc = AF_RC_ALERT;
+			ve = v; /* the alert's verdict */
+		}
+	return rc;
+}
+
+static int alerts_seen;
+static char alert_subject[64];
+
+static void on_alert(const af_verdict_t *v, const char *subject, void *arg)
+{
+	alerts_seen++;
+	snprintf(alert_subject, sizeof(alert_subject), "%s", subject);
+}
+
+/* the signal mix: a storm of 404 diverges from the learned mix; the
+ * alerting windows teach nothing */
+static void test_signal_mix(void **state)
+{
+	af_outcome_slot_stat_t ss;
+	uint64_t learned;
+	int i, holiday = 0, hour = (int)((af_now_ms() / 3600000) % 24);
+
+	start_an("  windows: [60]\n"
+			 "  signal_mix: {window: 10, min_signals: 20, threshold: 1.5,"
+			 " learn: 3, subjects: [source]}\n",
+			"monitor");
+	/* three windows of calls: INVITE answered, BYE answered, a few
+	 * busy */
+	for(i = 0; i < 3; i++) {
+		assert_int_equal(signals("192.0.2.50", AF_M_INVITE, 200, 10),
+				AF_RC_NORULE);
+		signals("192.0.2.50", AF_M_BYE, 200, 8);
+		signals("192.0.2.50", AF_M_INVITE, 486, 2);
+		test_host_advance(11 * SEC);
+		af_outcome_timer(af_now_ms(), on_alert, NULL);
+	}
+	assert_int_equal(alerts_seen, 0);
+	af_outcome_slot_stat(holiday, hour, &ss);
+	assert_int_equal(ss.mix_windows, 3);
+	/* the same mix again: no alert, it learns */
+	signals("192.0.2.50", AF_M_INVITE, 200, 10);
+	signals("192.0.2.50", AF_M_BYE, 200, 10);
+	test_host_advance(11 * SEC);
+	af_outcome_timer(af_now_ms(), on_alert, NULL);
+	assert_int_equal(alerts_seen, 0);
+	af_outcome_slot_stat(holiday, hour, &ss);
+	learned = ss.mix_windows;
+	assert_int_equal(learned, 4);
+	/* a scan: OPTIONS and INVITE answered 404; judged when its window
+	 * closes, by the next signal of the source */
+	signals("192.0.2.51", AF_M_OPTIONS, 404, 20);
+	signals("192.0.2.51", AF_M_INVITE, 404, 20);
+	test_host_advance(11 * SEC);
+	assert_int_equal(signals("192.0.2.51", AF_M_OPTIONS, 404, 1),
+			AF_RC_ALERT);
+	assert_true(ve.reasons & BIT(AF_R_SIGNAL_MIX));
+	assert_int_equal(ve.blocking, 0);
+	assert_non_null(strstr(ve.detail, "signal_mix source 192.0.2.51"));
+	assert_non_null(strstr(ve.detail, "404"));
+	/* a REGISTER flood answered 401, judged by the timer */
+	signals("192.0.2.52", AF_M_REGISTER, 401, 30);
+	test_host_advance(11 * SEC);
+	af_outcome_timer(af_now_ms(), on_alert, NULL);
+	assert_int_equal(alerts_seen, 1);
+	assert_string_equal(alert_subject, "192.0.2.52");
+	/* the alerting windows taught nothing */
+	af_outcome_slot_stat(holiday, hour, &ss);
+	assert_int_equal(ss.mix_windows, learned);
+	assert_true(af_core_reason_count(AF_R_SIGNAL_MIX) >= 2);
+}
+
+/* a realistic legitimate mix over many callers raises nothing */
+static void test_legit_mix(void **state)
+{
+	static const char *numbers[] = {"+4930123456", "+4940123456",
+			"+33123456789", "+4989123456"};
+	af_outcome_top_t top[8];
+	af_outcome_slot_stat_t ss;
+	char caller[32], src[32];
+	unsigned seed = 12345;
+	int i, rc, k, holiday, hour, got;
+
+	start_an("  windows: [900, 3600]\n"
+			 "  short_call: 6\n"
+			 "  asr: {below: 30, min_sample: 10, window: 900,"
+			 " subjects: [caller, source, country]}\n"
+			 "  acd: {above: 900, min_sample: 5, window: 3600}\n"
+			 "  short_calls: {above: 50, min_sample: 10, window: 900}\n"
+			 "  minutes: {above: 240, window: 3600}\n"
+			 "  pdd: {above: 10, min_sample: 10, window: 900}\n",
+			"enforce");
+	for(i = 0; i < 300; i++) {
+		seed = seed * 1103515245u + 12345u;
+		k = (int)((seed >> 8) % 100);
+		snprintf(caller, sizeof(caller), "user%u", (seed >> 4) % 20);
+		snprintf(src, sizeof(src), "198.51.100.%u", (seed >> 12) % 10 + 1);
+		if(k < 60) /* answered, 2 to 4 min */
+			rc = call_full(caller, src, numbers[(seed >> 16) % 4],
+					2000 + (int)(seed % 3000), 8000,
+					120 + (int)((seed >> 5) % 120), 0, NULL);
+		else if(k < 80) /* busy */
+			rc = call_full(caller, src, numbers[(seed >> 16) % 4], 1500, 0,
+					0, 486, NULL);
+		else /* rang, not answered */
+			rc = call_full(caller, src, numbers[(seed >> 16) % 4], 3000, 0,
+					0, 487, NULL);
+		if(rc != AF_RC_ALLOW)
+			fail_msg("call %d: rc %d: %s", i, rc, ve.detail);
+		test_host_advance(5 * SEC);
+		af_outcome_timer(af_now_ms(), NULL, NULL);
+	}
+	/* the top view ranks the callers of the first window (15 min) by
+	 * attempts */
+	got = af_outcome_top(AF_OUT_CALLER, AF_TOP_ATTEMPTS, top, 8);
+	assert_true(got >= 3);
+	for(i = 1; i < got; i++)
+		assert_true(top[i - 1].fig.c[AF_FIG_ATTEMPTS]
+					>= top[i].fig.c[AF_FIG_ATTEMPTS]);
+	/* baselines: minutes sampled in the hours the calls ran, ASR about
+	 * 60 %, ACD 2 to 4 min */
+	af_outcome_slot_now(af_now_ms() - 3600 * SEC, &holiday, &hour);
+	af_outcome_slot_stat(holiday, hour, &ss);
+	assert_true(ss.samples > 5);
+	assert_true(ss.asr_mean > 0.3 && ss.asr_mean < 0.9);
+	assert_true(ss.acd_mean > 100 && ss.acd_mean < 260);
+	assert_true(ss.attempts_mean > 0);
+}
+
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+
+int main(void)
+{
+	const struct CMUnitTest shm_tests[] = {
+			T(test_rules_refused),
+			T(test_fig_op),
+			T(test_asr_low),
+			T(test_enforce_cooling),
+			T(test_other_rules),
+			T(test_minutes_to_classes),
+			T(test_figures_expire),
+			T(test_duration_guard),
+			T(test_not_followed),
+			T(test_end_releases_slots),
+			T(test_signal_mix),
+			T(test_legit_mix),
+	};
+	const struct CMUnitTest redis_tests[] = {
+			T(test_fig_op),
+			T(test_end_releases_slots),
+			T(test_asr_low),
+			T(test_enforce_cooling),
+			T(test_other_rules),
+			T(test_figures_expire),
+			T(test_duration_guard),
+			T(test_legit_mix),
+	};
+	int rc;
+
+	test_host_init();
+	rc = cmocka_run_group_tests_name("outcome_shm", shm_tests, NULL, NULL);
+	rc += cmocka_run_group_tests_name("outcome_redis", redis_tests,
+			redis_group_setup, redis_group_teardown);
+	return rc;
+}
