@@ -4,6 +4,7 @@
 #   make test       unit tests (ASan/UBSan) + integration tests
 #   make bench      core ns/check and Kamailio CPU per call
 #   make deb        Debian package for the installed kamailio (build/*.deb)
+#   make bench-cdr  af-cdr: CDRs per second and memory for a month
 #   make fuzz       each libFuzzer harness FUZZ_TIME seconds (default 60)
 #   make test-valgrind  integration scenarios with kamailio under memcheck
 #   make soak       20 min of mixed legitimate and hostile traffic
@@ -46,10 +47,10 @@ UNIT_SRC := $(wildcard test/unit/test_*.c)
 UNIT_BIN := $(patsubst test/unit/%.c,$(BUILD)/san/%,$(UNIT_SRC))
 UNIT_HOST := test/unit/host.c
 
-.PHONY: all deps module run test unit integration bench clean distclean \
-	kamailio-src deb soak hostile test-valgrind
+.PHONY: all deps module run test unit integration bench bench-cdr clean \
+	distclean kamailio-src deb soak hostile test-valgrind
 
-all: module $(BUILD)/af-fingerprint $(BUILD)/af-rules-check
+all: module $(BUILD)/af-fingerprint $(BUILD)/af-rules-check $(BUILD)/af-cdr
 
 deps:
 	@utils/deps.sh
@@ -96,6 +97,13 @@ $(BUILD)/af-rules-check: utils/af_rules_check.c $(BUILD)/libafcore.a
 	$(CC) -std=gnu11 -O2 -g $(WARN) -D_GNU_SOURCE -I$(CORE) $< \
 		$(BUILD)/libafcore.a -o $@ $(CORE_LIBS)
 
+# operator tool: past CDRs replayed through the core (af_check_dest and
+# the call outcomes), with a summary, suggestions and an HTML report
+CDR_SRC := utils/af_cdr.c utils/af_cdr_read.c
+$(BUILD)/af-cdr: $(CDR_SRC) utils/af_cdr.h $(BUILD)/libafcore.a
+	$(CC) -std=gnu11 -O2 -g $(WARN) -D_GNU_SOURCE -I$(CORE) -Iutils \
+		$(CDR_SRC) $(BUILD)/libafcore.a -o $@ $(CORE_LIBS)
+
 # unit tests: the core under ASan/UBSan with a malloc + pthread host
 $(BUILD)/san/%.o: $(CORE)/%.c $(CORE_HDR) $(GEN_HDR)
 	@mkdir -p $(@D)
@@ -118,14 +126,15 @@ unit-build: $(UNIT_BIN) $(BUILD)/san/rules-load
 unit: deps unit-build
 	@$(PYTHON) -m pytest -q test/unit
 
-integration: deps module $(BUILD)/af-fingerprint $(BUILD)/af-rules-check
+integration: deps module $(BUILD)/af-fingerprint $(BUILD)/af-rules-check \
+		$(BUILD)/af-cdr
 	@$(PYTHON) -m pytest -q test/integration
 
 run: deps module
 	@utils/run.sh
 
 test: deps module unit-build $(BUILD)/af-fingerprint \
-		$(BUILD)/af-rules-check fuzz-build
+		$(BUILD)/af-rules-check $(BUILD)/af-cdr fuzz-build
 	$(PYTHON) -m pytest -q test
 
 bench: deps module
@@ -147,11 +156,14 @@ test-valgrind: deps module
 deb: module $(BUILD)/af-fingerprint $(BUILD)/af-rules-check
 	@utils/mkdeb.sh $(BUILD) $(AF_VERSION)
 
+bench-cdr: $(BUILD)/af-cdr
+	@$(PYTHON) utils/bench_cdr.py
+
 include $(TOP)/test/fuzz/fuzz.mk
 
 clean: fuzz-clean
 	rm -rf $(BUILD)/pic $(BUILD)/san $(GEN) $(BUILD)/libafcore.a $(BUILD)/bench \
-		$(BUILD)/af-fingerprint $(BUILD)/af-rules-check \
+		$(BUILD)/af-fingerprint $(BUILD)/af-rules-check $(BUILD)/af-cdr \
 		$(MOD)/antifraud.so
 	-$(MAKE) -C $(MOD)/kamailio COREPATH=$(KAMAILIO_SRC)/src clean \
 		quiet=silent 2>/dev/null

@@ -16,6 +16,8 @@ PKGS=(
 	# tests and tools
 	python3 python3-pytest python3-yaml python3-phonenumbers python3-regex redis-server redis-sentinel sip-tester sipvicious lua5.1
 	mmdb-bin libmaxmind-db-writer-perl tshark valgrind lintian
+	# af-cdr's HTML report (plots) and its test (headless rendering)
+	python3-matplotlib chromium
 )
 
 missing=()
