@@ -249,8 +249,9 @@ int af_chk_exec(af_op_t *ops, int n, uint64_t now, af_verdict_t *v)
 	return rc;
 }
 
-/* final return code from what was flagged */
-int af_chk_conclude(af_verdict_t *v, int evaluated)
+/* the return code from what was flagged (an unavailable store: an
+ * error, counted); nothing else counted */
+int af_chk_verdict_rc(af_verdict_t *v, int evaluated)
 {
 	if(v->store_failed) {
 		/* fail closed: no verdict without the shared state */
@@ -266,6 +267,14 @@ int af_chk_conclude(af_verdict_t *v, int evaluated)
 		v->rc = AF_RC_ALERT;
 	else
 		v->rc = evaluated ? AF_RC_ALLOW : AF_RC_NORULE;
+	return v->rc;
+}
+
+/* final return code from what was flagged, counted */
+int af_chk_conclude(af_verdict_t *v, int evaluated)
+{
+	if(af_chk_verdict_rc(v, evaluated) == AF_RC_ERROR)
+		return AF_RC_ERROR;
 	switch(v->rc) {
 		case AF_RC_BLOCK:
 			af_core_count(AF_ST_BLOCKED);

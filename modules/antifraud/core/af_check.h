@@ -102,4 +102,8 @@ void af_acct_check_result(const af_op_t *ops, const af_profile_t *p,
 /* sets and counts v->rc from what was flagged; returns it */
 int af_chk_conclude(af_verdict_t *v, int evaluated);
 
+/* the return code alone (af_chk_conclude without the verdict counters;
+ * an unavailable store is an error, counted) */
+int af_chk_verdict_rc(af_verdict_t *v, int evaluated);
+
 #endif

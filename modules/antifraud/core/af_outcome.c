@@ -771,19 +771,8 @@ int af_call_end_release(af_call_t *c, int code, uint64_t now_ms,
 
 int af_outcome_conclude(af_verdict_t *v, int evaluated)
 {
-	if(v->store_failed) {
-		snprintf(v->detail, sizeof(v->detail),
-				"state store unavailable (redis_fallback closed)");
-		af_core_count(AF_ST_ERRORS);
-		af_core_count(AF_ST_STORE_ERRORS);
-		return v->rc = AF_RC_ERROR;
-	}
-	if(v->blocking)
-		v->rc = AF_RC_BLOCK;
-	else if(v->reasons)
-		v->rc = AF_RC_ALERT;
-	else
-		v->rc = evaluated ? AF_RC_ALLOW : AF_RC_NORULE;
+	if(af_chk_verdict_rc(v, evaluated) == AF_RC_ERROR)
+		return AF_RC_ERROR;
 	if(v->rc == AF_RC_BLOCK)
 		af_core_count(AF_ST_BLOCKED);
 	else if(v->rc == AF_RC_ALERT)
