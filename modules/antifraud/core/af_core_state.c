@@ -69,9 +69,12 @@ void af_core_count_reasons(af_reasons_t mask)
 
 	if(!af_core_shm || core_dry)
 		return;
-	for(i = 0; i < AF_R__COUNT; i++)
-		if(mask & AF_REASON_BIT(i))
+	/* only the bits that are set: most verdicts have none or one */
+	for(; mask; mask &= mask - 1) {
+		i = __builtin_ctzll(mask);
+		if(i < AF_R__COUNT)
 			__atomic_add_fetch(&af_core_shm->reasons[i], 1, __ATOMIC_RELAXED);
+	}
 }
 
 static const char *const verdict_kinds[AF_VK__COUNT] = {

@@ -94,6 +94,13 @@ size_t af_text_escape(const char *s, size_t len, char *out, size_t size)
 	if(!s)
 		len = 0;
 	while(i < len) {
+		/* printable ASCII, the common case, as it is */
+		if(u[i] >= 0x20 && u[i] < 0x7f && u[i] != '\\' && o + 2 <= size) {
+			out[o++] = s[i++];
+			if(o + 4 <= size)
+				cut = o;
+			continue;
+		}
 		n = utf8_char(u + i, len - i, &cp);
 		if(n && plain_cp(cp) && cp != '\\') {
 			p = s + i;
