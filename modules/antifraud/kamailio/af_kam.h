@@ -27,6 +27,8 @@ extern const af_host_t af_kam_check_host;
 /* extracts what the checks need from msg; returns 0, -1 when msg is
  * not a request */
 int af_kam_request(struct sip_msg *msg, af_request_t *req);
+/* the core's method of a Kamailio method value (METHOD_INVITE, ...) */
+af_method_t af_kam_method(int m);
 
 extern rpc_export_t af_kam_rpc_cmds[];
 

@@ -29,7 +29,7 @@ static void set(af_str_t *dst, const str *src)
 	}
 }
 
-static af_method_t method_of(int m)
+af_method_t af_kam_method(int m)
 {
 	switch(m) {
 		case METHOD_INVITE:
@@ -213,7 +213,7 @@ int af_kam_request(struct sip_msg *msg, af_request_t *req)
 	req->raw.s = msg->buf;
 	req->raw.len = (size_t)msg->len;
 	req->proto = proto_of(msg->rcv.proto);
-	req->method = method_of(msg->first_line.u.request.method_value);
+	req->method = af_kam_method(msg->first_line.u.request.method_value);
 	set(&req->method_name, &msg->first_line.u.request.method);
 	/* a message whose headers do not parse is checked on what parsed */
 	parse_headers(msg, HDR_EOH_F, 0);

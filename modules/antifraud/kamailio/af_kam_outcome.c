@@ -20,6 +20,9 @@
 #include "core/sr_module.h"
 #include "core/fmsg.h"
 #include "core/mem/shm_mem.h"
+#include "core/parser/parse_from.h"
+#include "core/parser/parse_uri.h"
+#include "core/parser/digest/digest.h"
 #include "modules/sl/sl.h"
 #include "modules/tm/tm_load.h"
 #include "af_kam.h"
@@ -84,38 +87,108 @@ static void af_tm_free(void *param)
 	shm_free(param);
 }
 
-/* tm: a reply of a watched transaction went out */
-static void af_tm_reply(struct cell *t, int type, struct tmcb_params *ps)
+/* the parameter of a watched transaction whose request was checked with
+ * the default profile: nothing to copy, the reply callback reads its
+ * request (tm's copy in shared memory); set to NULL once counted */
+static char af_sig_plain;
+
+/* counts code for a request from ip:port (method, checked with profile,
+ * or the default when NULL) and announces an alert on a faked message
+ * from that source */
+static void af_sig_reply(const af_ip_t *ip, uint16_t port, int method,
+		const char *profile, const af_str_t *user, const af_str_t *host,
+		int code)
 {
-	af_kam_sig_t *a = ps->param ? *ps->param : NULL;
 	struct receive_info rcv;
 	af_request_t req;
 	af_memo_t memo;
 	sip_msg_t *fmsg;
 
-	if(!a || ps->code < 200 || __atomic_exchange_n(&a->done, 1,
-											 __ATOMIC_ACQ_REL))
-		return;
 	memset(&req, 0, sizeof(req));
 	memset(&memo, 0, sizeof(memo));
-	memcpy(memo.profile, a->profile, sizeof(memo.profile));
+	if(profile)
+		memcpy(memo.profile, profile, sizeof(memo.profile));
 	req.memo = &memo;
-	req.src_ip = a->src_ip;
-	req.src_port = a->src_port;
-	req.method = (af_method_t)a->method;
+	req.src_ip = *ip;
+	req.src_port = port;
+	req.method = (af_method_t)method;
 	req.initial = 1;
-	req.from_user.s = a->user;
-	req.from_user.len = a->user_len;
-	req.from_host.s = a->host;
-	req.from_host.len = a->host_len;
+	req.from_user = *user;
+	req.from_host = *host;
 	fmsg = faked_msg_next();
 	rcv = fmsg->rcv;
-	fmsg->rcv.src_ip.af = a->src_ip.family == 6 ? AF_INET6 : AF_INET;
-	fmsg->rcv.src_ip.len = a->src_ip.family == 6 ? 16 : 4;
-	memcpy(fmsg->rcv.src_ip.u.addr, a->src_ip.addr, fmsg->rcv.src_ip.len);
-	fmsg->rcv.src_port = a->src_port;
-	af_signal(fmsg, &req, ps->code);
+	fmsg->rcv.src_ip.af = ip->family == 6 ? AF_INET6 : AF_INET;
+	fmsg->rcv.src_ip.len = ip->family == 6 ? 16 : 4;
+	memcpy(fmsg->rcv.src_ip.u.addr, ip->addr, fmsg->rcv.src_ip.len);
+	fmsg->rcv.src_port = port;
+	af_signal(fmsg, &req, code);
 	fmsg->rcv = rcv;
+}
+
+/* the final answer of a transaction watched with af_sig_plain: its
+ * source, method, From and credentials' user from tm's copy of the
+ * request (parsed before it was copied; nothing is parsed here) */
+static void af_sig_reply_plain(struct cell *t, int code)
+{
+	struct sip_msg *rq = t->uas.request;
+	struct hdr_field *ah;
+	struct sip_uri uri;
+	struct to_body *from;
+	af_request_t src;
+	af_str_t user = {0}, host = {0};
+	str *au = NULL;
+
+	if(!rq || !rq->from || !rq->from->parsed)
+		return;
+	from = (struct to_body *)rq->from->parsed;
+	if(parse_uri(from->uri.s, from->uri.len, &uri) < 0)
+		return;
+	ah = rq->authorization ? rq->authorization : rq->proxy_auth;
+	if(ah && ah->parsed)
+		au = &((auth_body_t *)ah->parsed)->digest.username.user;
+	if(au && au->s && au->len > 0) {
+		user.s = au->s;
+		user.len = (size_t)au->len;
+	} else if(uri.user.len > 0) {
+		user.s = uri.user.s;
+		user.len = (size_t)uri.user.len;
+	}
+	if(uri.host.len > 0) {
+		host.s = uri.host.s;
+		host.len = (size_t)uri.host.len;
+	}
+	if(user.len > AF_SIG_ID_MAX || host.len > AF_SIG_ID_MAX)
+		return;
+	memset(&src, 0, sizeof(src));
+	if(rq->rcv.src_ip.af == AF_INET || rq->rcv.src_ip.af == AF_INET6)
+		af_request_set_src(&src, rq->rcv.src_ip.af == AF_INET6,
+				rq->rcv.src_ip.u.addr, rq->rcv.src_port);
+	af_sig_reply(&src.src_ip, src.src_port,
+			af_kam_method(rq->first_line.u.request.method_value), NULL,
+			&user, &host, code);
+}
+
+/* tm: a reply of a watched transaction went out */
+static void af_tm_reply(struct cell *t, int type, struct tmcb_params *ps)
+{
+	af_kam_sig_t *a = ps->param ? *ps->param : NULL;
+	af_str_t user, host;
+
+	if(!a || ps->code < 200)
+		return;
+	if((void *)a == (void *)&af_sig_plain) {
+		if(__atomic_exchange_n(ps->param, NULL, __ATOMIC_ACQ_REL) == a)
+			af_sig_reply_plain(t, ps->code);
+		return;
+	}
+	if(__atomic_exchange_n(&a->done, 1, __ATOMIC_ACQ_REL))
+		return;
+	user.s = a->user;
+	user.len = a->user_len;
+	host.s = a->host;
+	host.len = a->host_len;
+	af_sig_reply(&a->src_ip, a->src_port, a->method, a->profile, &user, &host,
+			ps->code);
 }
 
 /* tm: a transaction was created; watch for its final answer while the
@@ -131,6 +204,16 @@ static void af_tm_request_in(struct cell *t, int type, struct tmcb_params *ps)
 	u = req.auth_user.len ? &req.auth_user : &req.from_user;
 	if(u->len > AF_SIG_ID_MAX || req.from_host.len > AF_SIG_ID_MAX)
 		return;
+	/* checked with the default profile: the reply callback reads the
+	 * rest from tm's copy of the request, no copy of ours (an allocation
+	 * per transaction, costly with q_malloc) */
+	if(!req.memo || !req.memo->profile[0]) {
+		if(tmb.register_tmcb(ps->req, t, TMCB_RESPONSE_OUT, af_tm_reply,
+				   &af_sig_plain, 0)
+				<= 0)
+			LM_ERR("cannot watch the replies of a transaction\n");
+		return;
+	}
 	a = shm_malloc(sizeof(*a));
 	if(!a) {
 		SHM_MEM_ERROR;
