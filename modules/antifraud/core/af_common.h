@@ -39,6 +39,19 @@ typedef uint64_t af_reasons_t;
 
 #define AF_REASON_BIT(r) ((af_reasons_t)1 << (r))
 
+/* the lowest reason set in *m, cleared from it; -1 when none is left
+ * (walks only the bits that are set: most verdicts have none or one) */
+static inline int af_reasons_next(af_reasons_t *m)
+{
+	int i;
+
+	if(!*m)
+		return -1;
+	i = __builtin_ctzll(*m);
+	*m &= *m - 1;
+	return i;
+}
+
 const char *af_reason_name(af_reason_t r);
 
 /* reason by name; -1 when unknown */

@@ -69,12 +69,9 @@ void af_core_count_reasons(af_reasons_t mask)
 
 	if(!af_core_shm || core_dry)
 		return;
-	/* only the bits that are set: most verdicts have none or one */
-	for(; mask; mask &= mask - 1) {
-		i = __builtin_ctzll(mask);
+	while((i = af_reasons_next(&mask)) >= 0)
 		if(i < AF_R__COUNT)
 			__atomic_add_fetch(&af_core_shm->reasons[i], 1, __ATOMIC_RELAXED);
-	}
 }
 
 static const char *const verdict_kinds[AF_VK__COUNT] = {
@@ -87,6 +84,7 @@ const char *af_verdict_kind_name(int k)
 
 void af_core_count_verdict(const af_verdict_t *v)
 {
+	af_reasons_t m;
 	int k, b, i;
 
 	if(!af_core_shm || core_dry || !v->check
@@ -98,8 +96,9 @@ void af_core_count_verdict(const af_verdict_t *v)
 	if(k == AF_VK__COUNT)
 		return;
 	b = v->rc == AF_RC_BLOCK;
-	for(i = 0; i < AF_R__COUNT; i++)
-		if(v->reasons & AF_REASON_BIT(i))
+	m = v->reasons;
+	while((i = af_reasons_next(&m)) >= 0)
+		if(i < AF_R__COUNT)
 			__atomic_add_fetch(
 					&af_core_shm->verdicts[k][b][i], 1, __ATOMIC_RELAXED);
 }

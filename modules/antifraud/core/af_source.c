@@ -256,7 +256,7 @@ int af_check_source(const af_request_t *req, const char *profile,
 	size_t aid_len = 0;
 	int protect;
 	char reasons[256];
-	af_reasons_t scored;
+	af_reasons_t scored, m;
 	size_t id_len;
 	int nops = 0, evaluated = 0, failed = 0, pol, i, ipkey_len;
 	uint32_t score = 0;
@@ -336,9 +336,8 @@ int af_check_source(const af_request_t *req, const char *profile,
 		evaluated = 1;
 		why[0] = '\0';
 		bad = geo_policy(&p->geo, &v->geo, why, sizeof(why));
-		for(i = 0; i < AF_R__COUNT; i++)
-			if(bad & AF_REASON_BIT(i))
-				af_chk_flag(v, p, (af_reason_t)i, why);
+		while((i = af_reasons_next(&bad)) >= 0)
+			af_chk_flag(v, p, (af_reason_t)i, why);
 	}
 	if(p->mode[AF_C_SDP] != AF_MODE_OFF && req->sdp_ip_count) {
 		evaluated = 1;
@@ -382,8 +381,9 @@ int af_check_source(const af_request_t *req, const char *profile,
 	/* an enforced ban counts only enforced reasons: monitor mode never
 	 * blocks, not even through a ban; a monitored ban counts them all */
 	scored = p->mode[AF_C_BAN] == AF_MODE_ENFORCE ? v->blocking : v->reasons;
-	for(i = 0; i < AF_R__COUNT; i++)
-		if(scored & AF_REASON_BIT(i))
+	m = scored;
+	while((i = af_reasons_next(&m)) >= 0)
+		if(i < AF_R__COUNT)
 			score += r->scanner.weight[i];
 	if(p->mode[AF_C_BAN] != AF_MODE_OFF && score && r->scanner.threshold
 			&& ipkey_len > 0) {

@@ -132,7 +132,7 @@ static void af_sig_reply_plain(struct cell *t, int code)
 {
 	struct sip_msg *rq = t->uas.request;
 	struct hdr_field *ah;
-	struct sip_uri uri;
+	struct sip_uri local, *uri;
 	struct to_body *from;
 	af_request_t src;
 	af_str_t user = {0}, host = {0};
@@ -141,21 +141,27 @@ static void af_sig_reply_plain(struct cell *t, int code)
 	if(!rq || !rq->from || !rq->from->parsed)
 		return;
 	from = (struct to_body *)rq->from->parsed;
-	if(parse_uri(from->uri.s, from->uri.len, &uri) < 0)
-		return;
+	/* af_kam_request parsed the From URI before tm copied the request
+	 * (the copy keeps it); parsed here only if it was not */
+	uri = &from->parsed_uri;
+	if(!uri->user.s && !uri->host.s) {
+		if(parse_uri(from->uri.s, from->uri.len, &local) < 0)
+			return;
+		uri = &local;
+	}
 	ah = rq->authorization ? rq->authorization : rq->proxy_auth;
 	if(ah && ah->parsed)
 		au = &((auth_body_t *)ah->parsed)->digest.username.user;
 	if(au && au->s && au->len > 0) {
 		user.s = au->s;
 		user.len = (size_t)au->len;
-	} else if(uri.user.len > 0) {
-		user.s = uri.user.s;
-		user.len = (size_t)uri.user.len;
+	} else if(uri->user.len > 0) {
+		user.s = uri->user.s;
+		user.len = (size_t)uri->user.len;
 	}
-	if(uri.host.len > 0) {
-		host.s = uri.host.s;
-		host.len = (size_t)uri.host.len;
+	if(uri->host.len > 0) {
+		host.s = uri->host.s;
+		host.len = (size_t)uri->host.len;
 	}
 	if(user.len > AF_SIG_ID_MAX || host.len > AF_SIG_ID_MAX)
 		return;
