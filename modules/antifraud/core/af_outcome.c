@@ -440,6 +440,17 @@ void af_figure_derive(af_figure_t *f)
 	f->pdd_s = c[AF_FIG_RUNG] ? c[AF_FIG_PDD_DS] / 10.0 / c[AF_FIG_RUNG] : 0;
 }
 
+#define SHOWN_MAX 100
+
+/* name, which came from a request, as plain text in shown (SHOWN_MAX
+ * bytes); written only for a rule that hits: most call ends judge
+ * several rules and none hits */
+static const char *shown_name(const char *name, char *shown)
+{
+	af_text_escape(name, strlen(name), shown, SHOWN_MAX);
+	return shown;
+}
+
 /* judges rule k of an for subject s (window slot wi); flags v */
 static void judge(const end_ctx_t *e, const af_profile_t *p,
 		const af_an_rule_t *ru, int k, af_outcome_subject_t s, int wi,
@@ -447,12 +458,9 @@ static void judge(const end_ctx_t *e, const af_profile_t *p,
 {
 	af_figure_t f;
 	uint32_t intl;
-	char why[200], shown[100];
+	char why[200], shown[SHOWN_MAX];
 	int hit = 0;
 
-	/* the name came from a request: shown as plain text */
-	af_text_escape(name, strlen(name), shown, sizeof(shown));
-	name = shown;
 	fig_from(e, s, wi, ru->window_s, &f);
 	switch(k) {
 		case AF_AN_ASR:
@@ -460,7 +468,7 @@ static void judge(const end_ctx_t *e, const af_profile_t *p,
 			if(hit)
 				snprintf(why, sizeof(why),
 						"asr_low %s %s: %.0f%% of %u in %us < %.0f%%",
-						subject_names[s], name, f.asr * 100,
+						subject_names[s], shown_name(name, shown), f.asr * 100,
 						f.c[AF_FIG_ATTEMPTS], ru->window_s, ru->limit * 100);
 			break;
 		case AF_AN_ACD:
@@ -468,7 +476,7 @@ static void judge(const end_ctx_t *e, const af_profile_t *p,
 			if(hit)
 				snprintf(why, sizeof(why),
 						"acd_high %s %s: %.0fs over %u answered in %us > %gs",
-						subject_names[s], name, f.acd_s,
+						subject_names[s], shown_name(name, shown), f.acd_s,
 						f.c[AF_FIG_ANSWERED], ru->window_s, ru->limit);
 			break;
 		case AF_AN_SHORT:
@@ -478,7 +486,7 @@ static void judge(const end_ctx_t *e, const af_profile_t *p,
 				snprintf(why, sizeof(why),
 						"short_calls %s %s: %.0f%% of %u answered in %us >"
 						" %.0f%%",
-						subject_names[s], name, f.short_share * 100,
+						subject_names[s], shown_name(name, shown), f.short_share * 100,
 						f.c[AF_FIG_ANSWERED], ru->window_s, ru->limit * 100);
 			break;
 		case AF_AN_MINUTES:
@@ -489,7 +497,7 @@ static void judge(const end_ctx_t *e, const af_profile_t *p,
 			if(hit)
 				snprintf(why, sizeof(why),
 						"minutes %s %s: %.1f%s in %us > %g", subject_names[s],
-						name, intl / 60.0,
+						shown_name(name, shown), intl / 60.0,
 						ru->intl_only ? " international"
 									  : (ru->classes ? " to its classes" : ""),
 						ru->window_s,
@@ -500,7 +508,7 @@ static void judge(const end_ctx_t *e, const af_profile_t *p,
 			if(hit)
 				snprintf(why, sizeof(why),
 						"pdd %s %s: %.1fs over %u in %us > %gs",
-						subject_names[s], name, f.pdd_s, f.c[AF_FIG_RUNG],
+						subject_names[s], shown_name(name, shown), f.pdd_s, f.c[AF_FIG_RUNG],
 						ru->window_s, ru->limit);
 			break;
 	}
