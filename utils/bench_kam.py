@@ -129,7 +129,7 @@ def loaded_only_cfg(d):
 
 
 def kamailio_instructions(d, rules, calls, mode, alloc=None, redis_url=None,
-                          rate=5):
+                          rate=8):
     """Instructions Kamailio executes per call in its SIP workers: only
     what runs inside receive_msg is collected (parsing, routing, relaying,
     the module's checks and its tm/dialog callbacks; not the timers).
@@ -273,8 +273,8 @@ def run_instructions(d, rules, redis_url):
     control (module loaded, no check called) and, with TLSF, Redis."""
     if os.environ.get("AF_BENCH_CALLGRIND", "1") == "0":
         return
-    n = int(os.environ.get("AF_BENCH_CG_CALLS", "100"))
-    rate = int(os.environ.get("AF_BENCH_CG_RATE", "5"))
+    n = int(os.environ.get("AF_BENCH_CG_CALLS", "200"))
+    rate = int(os.environ.get("AF_BENCH_CG_RATE", "8"))
     t0 = time.time()
     cg = {}
     for alloc in (None, "tlsf"):
