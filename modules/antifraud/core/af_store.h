@@ -304,6 +304,15 @@ const char *af_store_strerror(int rc);
  * after expansion (else every op fails).
  */
 #define AF_STORE_EXPAND_MAX 128
+
+/*
+ * Whether WIN_MULTI ops[i] is valid (see AF_OP_WIN_MULTI; its key is not
+ * looked at): 0, or -1.
+ */
+int af_store_wm_check(const af_op_t *ops, int i);
+
+/* the index in op's w[] of the window of window_s, -1 when none */
+int af_store_wm_find(const af_op_t *op, uint32_t window_s);
 int af_store_exec_expand(af_store_t *s, af_op_t *ops, int n,
 		uint64_t now_ms);
 
