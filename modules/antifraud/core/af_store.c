@@ -122,10 +122,10 @@ int af_store_exec_expand(af_store_t *s, af_op_t *ops, int n,
 	uint32_t wn;
 	int i, j, k, m = 0, ref, rc, bad = 0;
 
-	for(i = 0; i < n; i++)
+	for(i = 0; ops && i < n; i++)
 		if(ops[i].type == AF_OP_WIN_MULTI)
 			break;
-	if(i == n)
+	if(!ops || i >= n)
 		return s->ops->exec(s, ops, n, now_ms);
 	if(n > AF_STORE_EXPAND_MAX) {
 		for(i = 0; i < n; i++)
