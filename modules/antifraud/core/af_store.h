@@ -226,7 +226,8 @@ typedef struct af_store_stats {
 	uint64_t entries;   /* live entries now */
 	uint64_t capacity;  /* the most it will hold */
 	uint64_t evictions; /* live entries dropped for room */
-	uint64_t bans_evicted; /* of which live bans (before their expiry) */
+	uint64_t bans_evicted; /* of the evictions, live bans (before their
+							* expiry: only a ban evicts a ban) */
 	uint64_t expired;   /* entries reclaimed after expiry */
 	uint64_t failures;  /* operations that could not be done */
 } af_store_stats_t;
@@ -274,7 +275,8 @@ typedef struct af_store_ops {
 	 * not be used (some may be removed) */
 	int (*forget)(af_store_t *s, const af_forget_pat_t *pats, int n,
 			uint64_t now_ms, uint64_t *removed);
-	/* reclaims expired entries, at most budget of them (0: all) */
+	/* reclaims expired entries, at most budget of them (0: all; with a
+	 * budget a backend may look at part of its entries per call) */
 	void (*gc)(af_store_t *s, uint64_t now_ms, unsigned budget);
 	void (*stats)(af_store_t *s, af_store_stats_t *out);
 	void (*destroy)(af_store_t *s);

@@ -91,6 +91,7 @@
 #define AF_SHM_ALIGN 64
 #define AF_SHM_KEY_LONG (AF_KEY_MAX + 1) /* klen of a hashed long key */
 #define AF_SHM_GC_CHUNK 256   /* entries gc looks at per lock hold */
+#define AF_SHM_GC_SCAN 16     /* entries gc looks at per entry of budget */
 #define AF_SHM_LIST_CHUNK 16  /* bans ban_list copies out per lock hold */
 #define AF_SHM_CONC_MAX 16    /* CONC_ADD ops in one batch */
 #define AF_SHM_HASHED 64      /* ops of a batch hashed (and prefetched)
@@ -180,6 +181,7 @@ typedef struct af_shm_stripe {
 	uint32_t free_head;
 	uint32_t used;
 	uint64_t evictions;
+	uint64_t bans_evicted; /* of the evictions, live bans */
 	uint64_t expired;
 } __attribute__((aligned(AF_SHM_ALIGN))) af_shm_stripe_t;
 
@@ -608,6 +610,8 @@ static uint32_t shm_take(af_store_shm_t *st, uint32_t s, uint64_t now_ms,
 				return AF_SHM_NIL;
 			shm_release(st, s, idx);
 			sp->evictions++;
+			if(idx == victim_b)
+				sp->bans_evicted++;
 		}
 	}
 	idx = sp->free_head;
@@ -1050,9 +1054,11 @@ static int shm_wmul_adds(const af_op_t *ops, int i, int j)
  * AF_OP_WIN_MULTI on ops[i]: every window of the subject in one entry,
  * under one lock (two when a ban may go to a key of another stripe).
  * Each window is a WIN_HIT's (see shm_op_win_hit), its slices counted in
- * 16 bits (saturated). The entry expires when the newest slice with an
- * addition leaves its window, the longest such one. Lock: none held on
- * entry.
+ * 16 bits (saturated). The entry expires one window after the newest
+ * addition to it (the longest window added to): no earlier than a
+ * WIN_HIT's, whose slices are empty by then, and by the millisecond, so
+ * that the eviction of the nearest expiry takes the subjects of the same
+ * windows oldest first. Lock: none held on entry.
  */
 static int shm_op_win_multi(af_store_shm_t *st, af_op_t *ops, int i,
 		uint64_t h, uint64_t now_ms)
@@ -1106,7 +1112,7 @@ static int shm_op_win_multi(af_store_shm_t *st, af_op_t *ops, int i,
 			w[j].count += (uint32_t)sum - *c;
 			*c = (uint16_t)sum;
 			w[j].added = 1;
-			exp = (slot[j]->last_slice + AF_WIN_BUCKETS) * slice_ms[j];
+			exp = now_ms + (uint64_t)w[j].window_s * 1000;
 			if(exp > st->meta[idx].expires_ms)
 				st->meta[idx].expires_ms = exp;
 		}
@@ -1882,10 +1888,13 @@ static int shm_conc_list(af_store_t *s, const char *prefix,
 /*
  * gc: frees expired entries, at most budget of them (0: no limit; an
  * expired set and its members count as they are freed together), going
- * on from where the previous call stopped. One call looks at each entry
- * at most once and holds a stripe lock for AF_SHM_GC_CHUNK entries at
- * most. A member leaves its set's count as it is freed. Lock: none held
- * on entry; one stripe lock at a time inside.
+ * on from where the previous call stopped. With a budget, one call looks
+ * at no more than AF_SHM_GC_SCAN entries per entry of budget, so that a
+ * store with little expired is swept over several calls, not all at each
+ * one; any call looks at each entry at most once and holds a stripe lock
+ * for AF_SHM_GC_CHUNK entries at most. A member leaves its set's count
+ * as it is freed. Lock: none held on entry; one stripe lock at a time
+ * inside.
  */
 static void shm_gc(af_store_t *s, uint64_t now_ms, unsigned budget)
 {
@@ -1894,6 +1903,9 @@ static void shm_gc(af_store_t *s, uint64_t now_ms, unsigned budget)
 	af_shm_stripe_t *sp;
 	uint32_t pos, sidx, end, left = total;
 	unsigned freed = 0, n;
+
+	if(budget && (uint64_t)budget * AF_SHM_GC_SCAN < total)
+		left = budget * AF_SHM_GC_SCAN;
 
 	pos = __atomic_load_n(&st->gc_pos, __ATOMIC_RELAXED);
 	if(pos >= total)
@@ -2001,6 +2013,7 @@ static void shm_stats(af_store_t *s, af_store_stats_t *out)
 		af_lock(&sp->lock);
 		out->entries += sp->used;
 		out->evictions += sp->evictions;
+		out->bans_evicted += sp->bans_evicted;
 		out->expired += sp->expired;
 		af_unlock(&sp->lock);
 	}
