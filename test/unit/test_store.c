@@ -1487,6 +1487,41 @@ static void test_full_store(void **state)
 	free_store(s);
 }
 
+/*
+ * An insert into a large full stripe looks at a sample of its entries,
+ * not all: the oldest of the sample goes, never one of the newest
+ * (counters of the same windows: a WIN_MULTI expires by the ms).
+ */
+static void test_evict_sample(void **state)
+{
+	af_store_t *s = new_store(4096, 1);
+	af_store_stats_t st;
+	uint32_t m[3];
+	char k[32];
+	int i, old = 0;
+
+	test_host_set_now(T0);
+	for(i = 0; i < 5096; i++) {
+		snprintf(k, sizeof(k), "key%d", i);
+		test_host_advance(1);
+		wm_hit(s, k, 1, 3600, 0, 0, m);
+		assert_int_equal(m[0], 1);
+	}
+	st = stats(s);
+	assert_int_equal(st.entries, 4096);
+	assert_int_equal(st.evictions, 1000);
+	for(i = 0; i < 5096; i++) {
+		snprintf(k, sizeof(k), "key%d", i);
+		wm_hit(s, k, 0, 3600, 0, 0, m);
+		if(i >= 4096)
+			assert_int_equal(m[0], 1);
+		else
+			old += m[0];
+	}
+	assert_int_equal(old, 4096 - 1000);
+	free_store(s);
+}
+
 /* WIN_MULTI slices count in 16 bits in shm: a slice saturates */
 static void test_multi_saturates(void **state)
 {
@@ -2263,6 +2298,7 @@ int main(void)
 		cmocka_unit_test(test_capacity),
 		cmocka_unit_test(test_eviction_order),
 		cmocka_unit_test(test_full_store),
+		cmocka_unit_test(test_evict_sample),
 		cmocka_unit_test(test_multi_saturates),
 		cmocka_unit_test(test_ban_needs_room),
 		cmocka_unit_test(test_gc),

@@ -92,6 +92,7 @@
 #define AF_SHM_KEY_LONG (AF_KEY_MAX + 1) /* klen of a hashed long key */
 #define AF_SHM_GC_CHUNK 256   /* entries gc looks at per lock hold */
 #define AF_SHM_GC_SCAN 16     /* entries gc looks at per entry of budget */
+#define AF_SHM_EVICT_SAMPLE 64 /* entries a full stripe's insert looks at */
 #define AF_SHM_LIST_CHUNK 16  /* bans ban_list copies out per lock hold */
 #define AF_SHM_CONC_MAX 16    /* CONC_ADD ops in one batch */
 #define AF_SHM_HASHED 64      /* ops of a batch hashed (and prefetched)
@@ -180,6 +181,7 @@ typedef struct af_shm_stripe {
 	af_lock_t lock;
 	uint32_t free_head;
 	uint32_t used;
+	uint32_t evict_pos; /* where the next eviction looks (in the stripe) */
 	uint64_t evictions;
 	uint64_t bans_evicted; /* of the evictions, live bans */
 	uint64_t expired;
@@ -563,27 +565,39 @@ static uint32_t shm_find(af_store_shm_t *st, const af_shm_key_t *k,
 }
 
 /*
- * Takes a free entry in stripe s. When the stripe is full it first frees
- * every expired entry of the stripe, else evicts the live window or
- * history with the nearest expiry, or when there is none and evict_ban is
- * set, the ban with the nearest expiry. Sets and members are never
- * evicted. The entry pinned (or AF_SHM_NIL) is never taken. Returns the
- * entry index, not linked anywhere, or AF_SHM_NIL. Lock: stripe s.
+ * Takes a free entry in stripe s. When the stripe is full it looks at
+ * its entries from where the previous eviction stopped, at least
+ * AF_SHM_EVICT_SAMPLE of them and on until it met an expired entry or a
+ * window, figure or history (the whole stripe at most): it frees the
+ * expired ones it met, else evicts the live window, figure or history
+ * with the nearest expiry among those it looked at, or when there is
+ * none in the whole stripe and evict_ban is set, the ban with the nearest
+ * expiry. So the oldest go first, among a sample, and an insert into a
+ * full stripe costs about AF_SHM_EVICT_SAMPLE entries, not the stripe.
+ * Sets and members are never evicted. The entry pinned (or AF_SHM_NIL)
+ * is never taken. Returns the entry index, not linked anywhere, or
+ * AF_SHM_NIL. Lock: stripe s.
  */
 static uint32_t shm_take(af_store_shm_t *st, uint32_t s, uint64_t now_ms,
 		int evict_ban, uint32_t pinned)
 {
 	af_shm_stripe_t *sp = &st->stripes[s];
 	const af_shm_meta_t *m;
-	uint32_t idx, first, end, victim_nb, victim_b;
+	uint32_t idx, first, k, pos, victim_nb, victim_b;
 	uint64_t exp_nb = UINT64_MAX, exp_b = UINT64_MAX;
 	unsigned freed = 0, n;
 
 	if(sp->free_head == AF_SHM_NIL) {
 		first = s * st->per;
-		end = first + st->per;
+		pos = sp->evict_pos < st->per ? sp->evict_pos : 0;
 		victim_nb = victim_b = AF_SHM_NIL;
-		for(idx = first; idx < end; idx++) {
+		for(k = 0; k < st->per; k++) {
+			if(k >= AF_SHM_EVICT_SAMPLE
+					&& (freed || victim_nb != AF_SHM_NIL))
+				break;
+			idx = first + pos;
+			if(++pos == st->per)
+				pos = 0;
 			m = &st->meta[idx];
 			if(m->type == AF_SHM_FREE || idx == pinned)
 				continue;
@@ -602,6 +616,7 @@ static uint32_t shm_take(af_store_shm_t *st, uint32_t s, uint64_t now_ms,
 				victim_b = idx;
 			}
 		}
+		sp->evict_pos = pos;
 		if(!freed) {
 			idx = victim_nb;
 			if(idx == AF_SHM_NIL && evict_ban)
