@@ -48,10 +48,14 @@
  * push, a set member ttl_s after it was added (or refreshed). Expired
  * entries are absent to lookups (which free those they meet on their
  * chain), are reclaimed by gc() and, when a stripe is full, by the insert
- * that needs room. When a full stripe has nothing expired, the live
- * window or history with the nearest expiry goes (stats.evictions); only
- * a ban may evict a ban (when no window or history is left), so that
- * traffic with new counter keys can never push bans out. Sets and their
+ * that needs room, which looks at a sample of the stripe (AF_SHM_EVICT_
+ * SAMPLE entries from where the last one stopped, more until it meets an
+ * expired entry or a counter). When the sample has nothing expired, its
+ * live window, figure or history with the nearest expiry goes
+ * (stats.evictions): the oldest first, among the sample; only a ban may
+ * evict a ban (when no counter is left in the whole stripe; counted in
+ * stats.bans_evicted), so that traffic with new counter keys can never
+ * push bans out. Sets and their
  * members are never evicted: dropping one would let a call in over its
  * limit. Any insert that finds no room this way fails (status -1): a
  * window, history or ban when the stripe holds only bans and sets, a
@@ -64,6 +68,12 @@
  * slices of its window, evicted like a window, expiring when its newest
  * slice with an addition leaves the window; a read of a missing figure
  * creates nothing.
+ *
+ * A multi-window counter (WIN_MULTI) is one entry too: a slot per window
+ * (window_s, newest slice, AF_WIN_BUCKETS counts of 16 bits, saturated),
+ * one lookup and one lock for all the windows of a subject; it expires
+ * one window (its longest added to) after its newest addition, evicted
+ * like a window.
  *
  * A read_only HIST_PUSH writes nothing: it neither creates a history nor
  * moves its expiry, which counts from the newest push that recorded.
