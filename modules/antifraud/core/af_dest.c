@@ -71,6 +71,7 @@ typedef struct dest_ctx {
 	/* what each op counts, to judge it afterwards: per window of a
 	 * WIN_MULTI (lim[i][0] for the other ops) */
 	af_reason_t reason[OPS_MAX];
+	uint8_t enforce[OPS_MAX]; /* its sub-check enforces: blocks gate */
 	const af_limit_t *lim[OPS_MAX][AF_WIN_MULTI_MAX];
 	int nops;
 	int dry; /* explain only: no state, no statistics */
@@ -325,15 +326,17 @@ static size_t build_key(dest_ctx_t *c, int i, const char *tag,
 	return n;
 }
 
+/* whether the sub-check of reason enforces (its blocks gate) */
+static inline int enforced(const dest_ctx_t *c, af_reason_t reason)
+{
+	return c->p->mode[af_chk_owner(reason)] == AF_MODE_ENFORCE;
+}
+
 /* the gate of a window: an enforced block threshold keeps the call out
  * of the concurrency sets */
-static uint32_t win_gate(const dest_ctx_t *c, af_reason_t reason,
-		const af_limit_t *lim)
+static inline uint32_t win_gate(int enforce, const af_limit_t *lim)
 {
-	if(lim && lim->block
-			&& c->p->mode[af_chk_owner(reason)] == AF_MODE_ENFORCE)
-		return lim->block;
-	return 0;
+	return enforce && lim && lim->block ? lim->block : 0;
 }
 
 /* Adds a WIN_HIT op of key tag a. Returns the op's index, -1 when c is
@@ -353,7 +356,7 @@ static int add_win(dest_ctx_t *c, af_reason_t reason, const af_limit_t *lim,
 	op->key_len = build_key(c, i, tag, a, alen, NULL, 0);
 	op->u.win.window_s = window_s;
 	op->u.win.n = 1;
-	op->u.win.gate = win_gate(c, reason, lim);
+	op->u.win.gate = win_gate(enforced(c, reason), lim);
 	c->reason[i] = reason;
 	c->lim[i][0] = lim;
 	c->nops++;
@@ -374,14 +377,21 @@ static int add_multi(dest_ctx_t *c, af_reason_t reason, int if_new,
 
 	if(i >= OPS_MAX)
 		return -1;
+	/* the fields of a WIN_MULTI, not the whole op: w[] as windows come */
 	op = &c->ops[i];
-	memset(op, 0, sizeof(*op));
 	op->type = AF_OP_WIN_MULTI;
+	op->status = 0;
 	op->key = c->keys[i];
 	op->key_len = build_key(c, i, tag, a, alen, b, blen);
 	op->u.wm.n = 1;
+	op->u.wm.nwin = 0;
 	op->u.wm.if_new = if_new;
+	op->u.wm.ban_s = 0;
+	op->u.wm.ban_key = NULL;
+	op->u.wm.ban_key_len = 0;
+	op->u.wm.ban_reason = NULL;
 	c->reason[i] = reason;
+	c->enforce[i] = (uint8_t)enforced(c, reason);
 	c->nops++;
 	return i;
 }
@@ -391,12 +401,15 @@ static int add_multi(dest_ctx_t *c, af_reason_t reason, int if_new,
 static void add_window(dest_ctx_t *c, int i, uint32_t w,
 		const af_limit_t *lim)
 {
-	af_op_t *op = &c->ops[i];
-	int j = op->u.wm.nwin++;
+	af_win_one_t *one = &c->ops[i].u.wm.w[c->ops[i].u.wm.nwin];
 
-	op->u.wm.w[j].window_s = w;
-	op->u.wm.w[j].gate = win_gate(c, c->reason[i], lim);
-	c->lim[i][j] = lim;
+	c->lim[i][c->ops[i].u.wm.nwin++] = lim;
+	one->window_s = w;
+	one->gate = win_gate(c->enforce[i], lim);
+	one->ban_threshold = 0;
+	one->count = 0;
+	one->banned = 0;
+	one->added = 0;
 }
 
 /* the limit of repetition counter rp for window w, NULL when none */

@@ -144,10 +144,12 @@ typedef struct af_shm_fig {
 	uint32_t counts[AF_FIG_SLICES][AF_FIG_N]; /* [slice % AF_FIG_SLICES] */
 } af_shm_fig_t;
 
-/* one window of a multi-window counter; window_s 0: slot unused */
+/* one window of a multi-window counter; window_s 0: slot unused. Its
+ * total is kept as counts change (16 counts of 16 bits fit in 32 bits). */
 typedef struct af_shm_wslot {
 	uint64_t last_slice; /* newest slice seen (absolute number) */
 	uint32_t window_s;
+	uint32_t total;      /* the sum of counts[] */
 	uint16_t counts[AF_WIN_BUCKETS]; /* [slice % AF_WIN_BUCKETS],
 									  * saturated at UINT16_MAX */
 } af_shm_wslot_t;
@@ -155,6 +157,11 @@ typedef struct af_shm_wslot {
 typedef struct af_shm_wmul {
 	af_shm_wslot_t s[AF_WIN_MULTI_MAX];
 } af_shm_wmul_t;
+
+/* a subject's windows take no more room than a figure: the entry size
+ * stays the same */
+_Static_assert(sizeof(af_shm_wmul_t) <= sizeof(af_shm_fig_t),
+		"a WIN_MULTI entry fits the value of a figure");
 
 typedef struct af_shm_hist {
 	uint32_t n;
@@ -1005,21 +1012,23 @@ done:
 static uint32_t shm_wslot_advance(af_shm_wslot_t *w, uint64_t slice)
 {
 	uint64_t d, i;
-	uint32_t sum = 0;
-	int b;
+	uint16_t *c;
 
 	if(slice > w->last_slice) {
 		d = slice - w->last_slice;
-		if(d >= AF_WIN_BUCKETS)
+		if(d >= AF_WIN_BUCKETS) {
 			memset(w->counts, 0, sizeof(w->counts));
-		else
-			for(i = 1; i <= d; i++)
-				w->counts[(w->last_slice + i) % AF_WIN_BUCKETS] = 0;
+			w->total = 0;
+		} else {
+			for(i = 1; i <= d; i++) {
+				c = &w->counts[(w->last_slice + i) % AF_WIN_BUCKETS];
+				w->total -= *c;
+				*c = 0;
+			}
+		}
 		w->last_slice = slice;
 	}
-	for(b = 0; b < AF_WIN_BUCKETS; b++)
-		sum += w->counts[b];
-	return sum;
+	return w->total;
 }
 
 /*
@@ -1135,6 +1144,7 @@ static int shm_op_win_multi(af_store_shm_t *st, af_op_t *ops, int i,
 			if(sum > UINT16_MAX)
 				sum = UINT16_MAX;
 			w[j].count += (uint32_t)sum - *c;
+			slot[j]->total = w[j].count;
 			*c = (uint16_t)sum;
 			w[j].added = 1;
 			exp = now_ms + (uint64_t)w[j].window_s * 1000;
