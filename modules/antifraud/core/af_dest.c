@@ -187,6 +187,47 @@ static void cal_state(const af_calendar_t *cal, uint64_t now, int *holiday,
 	*minute = lt.minute;
 }
 
+/* a cal_state answer remembered by cal_state_now */
+typedef struct cal_memo {
+	const af_calendar_t *cal;
+	uint32_t generation; /* of the rules cal belongs to */
+	uint64_t second;     /* now / 1000, 0: none */
+	int holiday;
+	int in_hours;
+	uint16_t minute;
+} cal_memo_t;
+
+/*
+ * cal_state for calendar cal of rules r, remembered per thread for the
+ * second (two calendars: a profile's and the system's): the checks of
+ * one second share one local-time computation. A reload is another
+ * generation: its calendars are computed again.
+ */
+static void cal_state_now(const af_rules_t *r, const af_calendar_t *cal,
+		uint64_t now, int *holiday, int *in_hours, uint16_t *minute)
+{
+	static __thread cal_memo_t memo[2];
+	static __thread int next;
+	cal_memo_t *m;
+	int i;
+
+	for(i = 0; i < 2; i++) {
+		m = &memo[i];
+		if(m->second == now / 1000 && m->second && m->cal == cal
+				&& m->generation == r->generation)
+			goto found;
+	}
+	m = &memo[next];
+	next ^= 1;
+	cal_state(cal, now, &m->holiday, &m->in_hours, &m->minute);
+	m->cal = cal;
+	m->generation = r->generation;
+	m->second = now / 1000;
+found:
+	*holiday = m->holiday;
+	*in_hours = m->in_hours;
+	*minute = m->minute;
+}
 
 /*
  * Longest allow/deny prefix of digits: 1 allowed (an exception; allow
@@ -894,7 +935,7 @@ static int dest_run(const af_request_t *req, const char *profile,
 
 	/* the schedule, in the profile's calendar */
 	now = af_now_ms();
-	cal_state(c->d->calendar ? c->d->calendar : r->dest.calendar, now,
+	cal_state_now(r, c->d->calendar ? c->d->calendar : r->dest.calendar, now,
 			&holiday, &in_hours, &minute);
 	di->holiday = holiday;
 	di->in_hours = in_hours;
@@ -924,7 +965,8 @@ static int dest_run(const af_request_t *req, const char *profile,
 			sholiday = holiday; /* the same calendar: already known */
 			sminute = minute;
 		} else {
-			cal_state(r->dest.calendar, now, &sholiday, &sin_hours, &sminute);
+			cal_state_now(r, r->dest.calendar, now, &sholiday, &sin_hours,
+					&sminute);
 		}
 		if(r->dest.has_conc_total)
 			total_limit = slot_limit(r->dest.conc_total, sholiday, sminute);
