@@ -232,6 +232,29 @@ static void scn_multi_windows(af_store_t *s)
 }
 
 /*
+ * Counts pair (over 16 s and 64 s) and, when it is new there, number
+ * "d|n" (if_new), for real or as a dry run; the counts must be p16, p64
+ * for the pair and d16, d64 for the number.
+ */
+static void scn_pair(af_store_t *s, const char *pair, int dry, uint32_t p16,
+		uint32_t p64, uint32_t d16, uint32_t d64)
+{
+	const uint32_t w2[2] = {16, 64};
+	af_op_t ops[2];
+
+	wm_op(&ops[0], pair, 1, 2, w2);
+	wm_op(&ops[1], "d|n", 1, 2, w2);
+	ops[1].u.wm.if_new = 1;
+	assert_int_equal(dry ? af_store_exec_dry(s, ops, 2, af_now_ms())
+						 : af_store_exec(s, ops, 2, af_now_ms()),
+			0);
+	assert_int_equal(ops[0].u.wm.w[0].count, p16);
+	assert_int_equal(ops[0].u.wm.w[1].count, p64);
+	assert_int_equal(ops[1].u.wm.w[0].count, d16);
+	assert_int_equal(ops[1].u.wm.w[1].count, d64);
+}
+
+/*
  * WIN_MULTI's if_new (distinct values per window), gates, bans and what
  * is invalid.
  */
@@ -261,14 +284,7 @@ static void scn_multi_rules(af_store_t *s)
 	}
 	/* 16 s later a's pair is new again in the 16 s window only */
 	test_host_set_now(T0 + 16000);
-	wm_op(&ops[0], "p|a|n", 1, 2, w2);
-	wm_op(&ops[1], "d|n", 1, 2, w2);
-	ops[1].u.wm.if_new = 1;
-	assert_int_equal(af_store_exec(s, ops, 2, af_now_ms()), 0);
-	assert_int_equal(ops[0].u.wm.w[0].count, 1);
-	assert_int_equal(ops[0].u.wm.w[1].count, 3);
-	assert_int_equal(ops[1].u.wm.w[0].count, 1);
-	assert_int_equal(ops[1].u.wm.w[1].count, 2);
+	scn_pair(s, "p|a|n", 0, 1, 3, 1, 2);
 
 	/* a gate passed in any window keeps the call out of the sets */
 	wm_op(&ops[0], "g", 1, 2, w2);
@@ -338,18 +354,8 @@ static void scn_multi_rules(af_store_t *s)
 		assert_int_equal(ops[2].status, -1);
 	}
 	/* a dry run answers what would be counted, and writes nothing */
-	wm_op(&ops[0], "p|a|n", 1, 2, w2);
-	wm_op(&ops[1], "d|n", 1, 2, w2);
-	ops[1].u.wm.if_new = 1;
-	assert_int_equal(af_store_exec_dry(s, ops, 2, af_now_ms()), 0);
-	assert_int_equal(ops[0].u.wm.w[0].count, 2);
-	assert_int_equal(ops[0].u.wm.w[1].count, 4);
-	assert_int_equal(ops[1].u.wm.w[0].count, 1);
-	assert_int_equal(ops[1].u.wm.w[1].count, 2);
-	wm_op(&ops[0], "p|z|n", 1, 2, w2);
-	assert_int_equal(af_store_exec_dry(s, ops, 2, af_now_ms()), 0);
-	assert_int_equal(ops[1].u.wm.w[0].count, 2);
-	assert_int_equal(ops[1].u.wm.w[1].count, 3);
+	scn_pair(s, "p|a|n", 1, 2, 4, 1, 2);
+	scn_pair(s, "p|z|n", 1, 1, 1, 2, 3);
 	wm_hit(s, "p|z|n", 0, 16, 64, 0, (uint32_t[3]){0});
 	wm_op(&ops[0], "d|n", 0, 2, w2);
 	assert_int_equal(af_store_exec(s, ops, 1, af_now_ms()), 0);
