@@ -123,8 +123,10 @@ typedef enum af_op_type {
 	 * slot per window_s: a window of the op that the counter does not
 	 * have starts at 0 (taking the slot of a window_s the op does not
 	 * name); each window is counted in AF_WIN_BUCKETS slices like a
-	 * WIN_HIT's. The counter expires when the newest slice with an
-	 * addition leaves its longest window.
+	 * WIN_HIT's (the shm backend counts a slice up to 65535, a window up
+	 * to 16 times that). The counter lives until the newest slice with
+	 * an addition leaves its longest window, or a little longer (the shm
+	 * backend: one window after the addition): the answers are the same.
 	 *
 	 * Backends without AF_STORE_CAP_WIN_MULTI run it as one WIN_HIT per
 	 * window on the key with "|<window_s>" appended (af_store_exec).
