@@ -130,9 +130,29 @@ local function ring_fast(v, len, ws, slice, add, nslices, sms)
   return nil
 end
 local C16 = '>' .. string.rep('I4', 16)
+local Z64 = string.rep('\0', 64)
+-- a new ring of 16 counts (nslices slices of width counts) for key k,
+-- its newest slice sl counting n: one SET PX with no table made
+local function ring_new(k, ws, sms, sl, nslices, width, counts)
+  local e = (sl + nslices) * sms
+  local b = (sl % nslices) * width * 4
+  local zeros = Z64
+  if nslices * width > 16 then zeros = Z64 .. Z64 end
+  local ttl = e - now
+  if ttl < 1 then ttl = 1 end
+  redis.call('SET', k, struct.pack(HF, ws, e, sl) .. string.sub(zeros, 1, b)
+    .. counts .. string.sub(zeros, b + #counts + 1), 'PX', ttl)
+end
 -- a sliding window, as shm_op_win_hit: returns the total
 local function win(wk, ws, sms, slice, n)
   local v = redis.call('GET', wk)
+  if not v and n > 0 then
+    -- the common case of a new subject
+    local c = n
+    if c > MAXU then c = MAXU end
+    ring_new(wk, ws, sms, slice, 16, 1, struct.pack('>I4', c))
+    return c
+  end
   local l = ring_fast(v, WLEN, ws, slice, n > 0, 16, sms)
   if l then
     -- the common case: one count changed in place (SETRANGE)
@@ -172,6 +192,15 @@ local function fig(fk, ws, sms, slice, n1, n2, n3, n4, n5, n6, n7, n8)
   local add = n1 > 0 or n2 > 0 or n3 > 0 or n4 > 0 or n5 > 0 or n6 > 0
     or n7 > 0 or n8 > 0
   local v = redis.call('GET', fk)
+  if not v and add then
+    -- the common case of a new subject
+    local m = MAXU
+    n1, n2, n3, n4 = math.min(n1, m), math.min(n2, m), math.min(n3, m), math.min(n4, m)
+    n5, n6, n7, n8 = math.min(n5, m), math.min(n6, m), math.min(n7, m), math.min(n8, m)
+    ring_new(fk, ws, sms, slice, 4, 8,
+      struct.pack(R8, n1, n2, n3, n4, n5, n6, n7, n8))
+    return sformat(FIGR, n1, n2, n3, n4, n5, n6, n7, n8)
+  end
   local l = ring_fast(v, FLEN, ws, slice, add, 4, sms)
   if l then
     -- the common case: the totals row by row, the newest row changed
