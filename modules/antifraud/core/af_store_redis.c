@@ -447,7 +447,7 @@ static int rds_forget(af_store_t *s, const af_forget_pat_t *pats, int n,
 		unsigned kind;
 		const char *name;
 	} kinds[] = {{AF_FORGET_BAN, "ban"}, {AF_FORGET_WIN, "win"},
-			{AF_FORGET_HIST, "hist"}};
+			{AF_FORGET_WIN, "wm"}, {AF_FORGET_HIST, "hist"}};
 	af_store_redis_t *st = (af_store_redis_t *)s;
 	char pat[AF_KEY_MAX * 2 + 128 + sizeof(st->cfg.prefix) * 2], why[256];
 	rds_conn_t *slot;
@@ -566,6 +566,7 @@ static void rds_destroy(af_store_t *s)
 
 static const af_store_ops_t rds_ops = {
 	.name = "redis",
+	.caps = AF_STORE_CAP_WIN_MULTI,
 	.exec = af_rds_exec,
 	.ban_list = rds_ban_list,
 	.conc_list = rds_conc_list,

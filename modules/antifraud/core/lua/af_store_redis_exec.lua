@@ -248,6 +248,125 @@ local function fig(fk, ws, sms, slice, n1, n2, n3, n4, n5, n6, n7, n8)
   for j = 1, 8 do if tot[j] > MAXU then tot[j] = MAXU end end
   return sformat(FIGR, unpack(tot))
 end
+-- a WIN_MULTI counter (shm_op_win_multi): a string of its expiry (a
+-- double) and AF_WIN_MULTI_MAX slots, each window_s (I4, 0: unused),
+-- newest slice (double) and 16 counts (I4)
+local MF = '>d' .. string.rep('I4d' .. string.rep('I4', 16), 3)
+local MLEN = 236
+-- per WIN_MULTI op i: wmo[i][window_s] = {count, added}
+local wmo = {}
+-- whether WIN_MULTI i (n > 0) adds in its window of window_s ws: with
+-- an if_new, the op named added there and counted its key new
+local function wm_adds(i, ws)
+  local r = ifn[i]
+  if r == 0 then return true end
+  local o = wmo[r] and wmo[r][ws]
+  return st[r] == 0 and o ~= nil and o[2] and o[1] == nn[r]
+end
+-- WIN_MULTI: the windows w[j] = {ws, sms, slice, gate, thr}; returns
+-- the answer, and sets cnt[i] to whether a gate was passed
+local function wmulti(i, k, bk, n, w, bu, br)
+  local nw = #w
+  local add, any = {}, false
+  for j = 1, nw do
+    add[j] = n > 0 and wm_adds(i, w[j][1])
+    any = any or add[j]
+  end
+  local v = redis.call('GET', k)
+  local t = nil
+  if v and #v == MLEN then
+    t = {sunpack(MF, v)}
+    if now >= t[1] then
+      redis.call('DEL', k)
+      t = nil
+    end
+  end
+  local changed = false
+  if not t then
+    if not any then
+      local out, o = {sformat('%d,0,', 1 + 3 * nw)}, {}
+      for j = 1, nw do
+        out[j + 1] = '0,0,0,'
+        o[w[j][1]] = {0, false}
+      end
+      wmo[i] = o
+      return table.concat(out)
+    end
+    t = {0}
+    for x = 2, 1 + 3 * 18 do t[x] = 0 end
+    changed = true
+  end
+  -- slot base b: t[b] window_s, t[b + 1] newest slice, t[b + 2 ..] counts
+  local used, slot = {}, {}
+  for j = 1, nw do
+    for x = 0, 2 do
+      local b = 2 + x * 18
+      if not used[x] and t[b] == w[j][1] then
+        used[x] = true
+        slot[j] = b
+        break
+      end
+    end
+  end
+  for j = 1, nw do
+    if not slot[j] then
+      local x = 0
+      while used[x] do x = x + 1 end
+      used[x] = true
+      local b = 2 + x * 18
+      slot[j] = b
+      t[b] = w[j][1]
+      t[b + 1] = w[j][3]
+      for y = b + 2, b + 17 do t[y] = 0 end
+      changed = true
+    end
+  end
+  local out, o, gated = {sformat('%d,0,', 1 + 3 * nw)}, {}, false
+  local hasban = false
+  for j = 1, nw do
+    local b, ws, sms, slice, gate, thr = slot[j], w[j][1], w[j][2], w[j][3], w[j][4], w[j][5]
+    local l = t[b + 1]
+    if slice > l then
+      if slice - l >= 16 then
+        for y = b + 2, b + 17 do t[y] = 0 end
+      else
+        for x = l + 1, slice do t[b + 2 + x % 16] = 0 end
+      end
+      t[b + 1] = slice
+      l = slice
+      changed = true
+    end
+    local c = 0
+    for y = b + 2, b + 17 do c = c + t[y] end
+    if add[j] then
+      local y = b + 2 + l % 16
+      local x = t[y] + n
+      if x > MAXU then x = MAXU end
+      c = c + x - t[y]
+      t[y] = x
+      local e = now + ws * 1000
+      if e > t[1] then t[1] = e end
+      changed = true
+    end
+    if c > MAXU then c = MAXU end
+    local banned = 0
+    if thr > 0 and add[j] and c >= thr and not ban_live(bk) then
+      ban_put(bk, bu, br)
+      banned = 1
+    end
+    if gate > 0 and c > gate then gated = true end
+    o[ws] = {c, add[j]}
+    out[j + 1] = sformat('%d,%d,%d,', c, banned, add[j] and 1 or 0)
+  end
+  if changed then
+    local ttl = t[1] - now
+    if ttl < 1 then ttl = 1 end
+    redis.call('SET', k, struct.pack(MF, unpack(t, 1, 55)), 'PX', ttl)
+  end
+  wmo[i] = o
+  cnt[i] = gated
+  return table.concat(out)
+end
 -- whether WIN_HIT i adds its n (shm_win_if_new)
 local function if_new(i)
   local j = i
@@ -399,6 +518,24 @@ for i = 1, nops do
     local ws, sms, slice, n1, n2, n3, n4, n5, n6, n7, n8 =
       sunpack('>ddddddddddd', p, 2)
     res[i] = fig(fk, ws, sms, slice, n1, n2, n3, n4, n5, n6, n7, n8)
+  elseif t == 11 then
+    local k = KEYS[ki]
+    ki = ki + 1
+    local n, nw, f, bu = sunpack('>dddd', p, 2)
+    local w = {}
+    for j = 1, nw do
+      w[j] = {sunpack('>ddddd', p, 34 + (j - 1) * 40)}
+    end
+    local bk = nil
+    for j = 1, nw do
+      if w[j][5] > 0 then bk = KEYS[ki] end
+    end
+    if bk then ki = ki + 1 end
+    ifn[i] = f
+    nn[i] = n
+    gate[i] = 0
+    res[i] = wmulti(i, k, bk, n, w, bu, ARGV[ai])
+    ai = ai + 1
   else
     res[i] = '1,1,'
   end
@@ -411,6 +548,7 @@ if stopped == 0 and #adds > 0 then
     if ty[i] == 4 and st[i] == 0 and gate[i] > 0 and cnt[i] > gate[i] then
       admit = false
     end
+    if ty[i] == 11 and cnt[i] then admit = false end
   end
   local cn, sets, nk = {}, {}, {}
   for x = 1, #adds do
