@@ -17,13 +17,18 @@
  *
  *   ...ban:{s}   string: since, until (20 digits each), hits (10
  *                digits), then the reason; expires at until
- *   ...win:{s}   hash w (window_s), l (newest slice), e (expiry),
- *                and one field per slice number -> count; expires
- *                when its newest slice leaves the window
- *   ...fig:{s}   hash w (window_s), l (newest slice), e (expiry),
- *                and per slice number its AF_FIG_N counts joined
- *                by ','; expires when its newest slice leaves the
- *                window
+ *   ...win:{s}   string packed big-endian: window_s (I4), expiry and
+ *                newest slice (doubles), then AF_WIN_BUCKETS counts
+ *                (I4) indexed by slice number modulo their count;
+ *                expires when its newest slice leaves the window
+ *   ...fig:{s}   the same with AF_FIG_SLICES rows of AF_FIG_N counts
+ *
+ * A check that adds to a live window in its newest slice changes the
+ * one count in place (SETRANGE): one read and one write per window.
+ *   ...wm:{s}    string (AF_OP_WIN_MULTI): expiry (double), then
+ *                AF_WIN_MULTI_MAX slots of window_s (I4, 0 unused),
+ *                newest slice (double), AF_WIN_BUCKETS counts (I4);
+ *                expires one window after its newest addition
  *   ...hist:{s}  string: 20-digit expiry, then up to AF_HIST_MAX
  *                records of 43 bytes (family, 16 address bytes,
  *                country, continent, 20-digit ts_ms), newest first;
