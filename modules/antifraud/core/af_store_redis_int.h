@@ -83,6 +83,7 @@ typedef struct rds_argv {
 typedef struct rds_guard {
 	sigset_t old;
 	int pending; /* a SIGPIPE was pending before */
+	int skip;    /* the process ignores SIGPIPE: nothing blocked */
 } rds_guard_t;
 
 /* a field of a reply: an integer, a string, or anything else (rejected
