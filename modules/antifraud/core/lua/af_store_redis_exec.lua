@@ -58,8 +58,9 @@ end
 -- expiry ms, newest slice (doubles), then a ring of counts (I4) indexed
 -- by slice number modulo the ring's size: AF_WIN_BUCKETS counts for a
 -- window, AF_FIG_SLICES rows of AF_FIG_N for a figure
-local WF = '>I4dd' .. string.rep('I4', 16)
-local FF = '>I4dd' .. string.rep('I4', 32)
+-- (formats written out: the script's top runs on every call)
+local WF = '>I4ddI4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4'
+local FF = '>I4ddI4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4'
 local WLEN, FLEN = 84, 148
 local HF = '>I4dd'
 -- the ring of key k (its value v, GET by the caller) as a table
@@ -129,8 +130,8 @@ local function ring_fast(v, len, ws, slice, add, nslices, sms)
   end
   return nil
 end
-local C16 = '>' .. string.rep('I4', 16)
-local Z64 = string.rep('\0', 64)
+local C16 = '>I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4'
+local Z64 = '\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0'
 -- a new ring of 16 counts (nslices slices of width counts) for key k,
 -- its newest slice sl counting n: one SET PX with no table made
 local function ring_new(k, ws, sms, sl, nslices, width, counts)
@@ -184,7 +185,7 @@ local function win(wk, ws, sms, slice, n)
   if total > MAXU then total = MAXU end
   return total
 end
-local R8 = '>' .. string.rep('I4', 8)
+local R8 = '>I4I4I4I4I4I4I4I4'
 local FIGR = '9,0,%d,%d,%d,%d,%d,%d,%d,%d,'
 -- a figure (shm_op_fig_hit): adds n1..n8 to the newest slice; returns
 -- the answer with the 8 totals
@@ -251,7 +252,7 @@ end
 -- a WIN_MULTI counter (shm_op_win_multi): a string of its expiry (a
 -- double) and AF_WIN_MULTI_MAX slots, each window_s (I4, 0: unused),
 -- newest slice (double) and 16 counts (I4)
-local MF = '>d' .. string.rep('I4d' .. string.rep('I4', 16), 3)
+local MF = '>dI4dI4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4dI4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4dI4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4'
 local MLEN = 236
 -- per WIN_MULTI op i: wmo[i][window_s] = {count, added}
 local wmo = {}
