@@ -243,6 +243,8 @@ def main():
                 res[mode].append(cpu)
     finally:
         redis.kill()
+    import bench_redis  # Redis's own CPU per batch, calls/s per core
+    bench_redis.run(d, rules, os.path.join(d, "bench_core"))
     med = {m: statistics.median(v) for m, v in res.items()}
     for m, label in (("none", "without module"), ("shm", "module, shm"),
                      ("redis", "module, Redis")):
