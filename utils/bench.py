@@ -243,8 +243,6 @@ def main():
                 res[mode].append(cpu)
     finally:
         redis.kill()
-    import bench_redis  # Redis's own CPU per batch, calls/s per core
-    bench_redis.run(d, rules, os.path.join(d, "bench_core"))
     med = {m: statistics.median(v) for m, v in res.items()}
     for m, label in (("none", "without module"), ("shm", "module, shm"),
                      ("redis", "module, Redis")):
@@ -255,6 +253,8 @@ def main():
         print("  ratio %s/none: %.3f (%+.1f %%)" % (
             m, med[m] / med["none"], (med[m] / med["none"] - 1) * 100))
     print("  (kamailio's own CPU; redis-server's is not counted)")
+    import bench_redis  # Redis's own CPU per batch, calls/s per core
+    bench_redis.run(d, rules, os.path.join(d, "bench_core"))
     if os.environ.get("AF_BENCH_CALLGRIND", "1") != "0":
         n = int(os.environ.get("AF_BENCH_CG_CALLS", "200"))
         for alloc, label in ((None, "Debian's default allocator (qm)"),
