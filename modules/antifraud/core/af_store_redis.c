@@ -57,7 +57,7 @@
  * A mutex serializes the threads of a process on the table.
  *
  * This file holds the store's ops; the connections, the batch encoding
- * and decoding, pub/sub, URLs and the scripts live beside it (see
+ * and decoding, pub/sub, URLs and the script live beside it (see
  * af_store_redis_int.h).
  *
  * Copyright (C) 2026 antifraud authors
@@ -488,7 +488,7 @@ done:
 	return rc;
 }
 
-/* gc: nothing to do, every key has a TTL and the scripts prune. */
+/* gc: nothing to do, every key has a TTL and the script prunes. */
 static void rds_gc(af_store_t *s, uint64_t now_ms, unsigned budget)
 {
 }

@@ -2,8 +2,9 @@
  * antifraud - the Redis store's batches: the ops of one af_store_exec() call
  * checked (as the shm backend checks them) and laid out as the batch
  * script's KEYS and ARGV (lua/af_store_redis_exec.lua), and the script's
- * one-string answer read back into the ops' outputs and statuses; the
- * argument lists of the list script, and its replies' fields.
+ * one-string answer read back into the ops' outputs and statuses (also in
+ * three steps, af_rds_encode, af_rds_decode, af_rds_unavailable, for a
+ * caller that sends the command itself).
  *
  * Copyright (C) 2026 antifraud authors
  * SPDX-License-Identifier: GPL-2.0-or-later
@@ -507,22 +508,6 @@ static void rds_build(const af_store_redis_t *st, const af_op_t *ops, int n,
 				av_pack(a, RDS_C_CONC_SKIP, NULL, 0);
 				break;
 		}
-	}
-}
-
-/* The field of a hiredis reply element (the list script's replies). */
-void af_rds_field(const redisReply *r, rds_fld_t *f)
-{
-	f->type = RDS_F_OTHER;
-	if(!r)
-		return;
-	if(r->type == REDIS_REPLY_INTEGER) {
-		f->type = RDS_F_INT;
-		f->v = r->integer;
-	} else if(r->type == REDIS_REPLY_STRING) {
-		f->type = RDS_F_STR;
-		f->s = r->str;
-		f->len = r->len;
 	}
 }
 

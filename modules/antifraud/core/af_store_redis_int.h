@@ -7,7 +7,7 @@
  *                            the answer back to the ops
  *   af_store_redis_pubsub.c  PUBLISH and SUBSCRIBE on <prefix>events
  *   af_store_redis_url.c     redis://, unix://, sentinel:// URLs
- *   lua/af_store_redis_*.lua the scripts, embedded at build time
+ *   lua/af_store_redis_exec.lua the batch script, embedded at build time
  * Not for use outside the Redis backend.
  *
  * Copyright (C) 2026 antifraud authors
@@ -146,7 +146,6 @@ int af_rds_conc_scan(af_store_redis_t *st, rds_conn_t *slot,
 		uint64_t now_ms, char *why, size_t whylen);
 int af_rds_forget_scan(af_store_redis_t *st, rds_conn_t *slot,
 		const char *pat, uint64_t *removed, char *why, size_t whylen);
-void af_rds_field(const redisReply *r, rds_fld_t *f);
 int af_rds_field_range(const rds_fld_t *f, long long lo, long long hi,
 		long long *v);
 int af_rds_field_ban(const rds_fld_t *e, af_ban_t *ban);
