@@ -400,6 +400,7 @@ typedef struct eq {
 	long n_ops, n_banned, n_admitted, n_refused, n_stopped, n_invalid;
 	long n_found, n_hist_prev, n_new_skipped, n_chain, n_dup;
 	long n_hist_ro; /* entries returned by read_only HIST_PUSHes */
+	long n_multi;   /* WIN_MULTIs that counted */
 } eq_t;
 
 static char eq_key[EQ_KEYS][160];
@@ -528,6 +529,58 @@ static void eq_subject(eq_t *x, af_op_t *op)
 	op->key_len = eq_klen[k];
 }
 
+/*
+ * Makes op a WIN_MULTI over some of the windows every WIN_MULTI key shares
+ * (at most AF_WIN_MULTI_MAX per key: beyond, a backend may keep or drop
+ * the windows the op does not name), now and then an invalid one, with
+ * gates, thresholds and an if_new naming an earlier WIN_MULTI of ops.
+ */
+static void eq_gen_multi(eq_t *x, af_op_t *ops, int i)
+{
+	static const uint32_t wins[AF_WIN_MULTI_MAX] = {2, 16, 3600};
+	af_op_t *op = &ops[i];
+	uint32_t w, t;
+	int j, m, k, earlier[EQ_MAXOPS], ne = 0, order[3] = {0, 1, 2};
+
+	op->type = AF_OP_WIN_MULTI;
+	op->u.wm.nwin = 1 + (int)eq_rand(x, AF_WIN_MULTI_MAX);
+	for(j = 2; j > 0; j--) {
+		k = (int)eq_rand(x, (uint32_t)j + 1);
+		m = order[j];
+		order[j] = order[k];
+		order[k] = m;
+	}
+	w = eq_rand(x, 100);
+	op->u.wm.n = w < 15 ? 0 : w < 85 ? 1 : 2 + eq_rand(x, 4);
+	op->u.wm.ban_s = eq_rand(x, 40) ? 1 + eq_rand(x, 20) : 0;
+	if(eq_rand(x, 2)) {
+		m = (int)eq_rand(x, EQ_KEYS);
+		op->u.wm.ban_key = eq_key[m];
+		op->u.wm.ban_key_len = eq_klen[m];
+	} else {
+		op->u.wm.ban_key = NULL;
+	}
+	op->u.wm.ban_reason = eq_reason(x);
+	for(j = 0; j < op->u.wm.nwin; j++) {
+		op->u.wm.w[j].window_s = wins[order[j]];
+		op->u.wm.w[j].gate = eq_rand(x, 3) ? 0 : 1 + eq_rand(x, 8);
+		op->u.wm.w[j].ban_threshold = eq_rand(x, 3) ? 0 : 1 + eq_rand(x, 10);
+	}
+	t = eq_rand(x, 80);
+	if(t == 0)
+		op->u.wm.nwin = eq_rand(x, 2) ? 0 : AF_WIN_MULTI_MAX + 1;
+	else if(t == 1 && op->u.wm.nwin > 1)
+		op->u.wm.w[1].window_s = eq_rand(x, 2) ? 0 : op->u.wm.w[0].window_s;
+	op->u.wm.if_new = 0;
+	for(j = 0; j < i; j++)
+		if(ops[j].type == AF_OP_WIN_MULTI)
+			earlier[ne++] = j;
+	if(ne && eq_rand(x, 2) == 0)
+		op->u.wm.if_new = earlier[eq_rand(x, (uint32_t)ne)] + 1;
+	else if(eq_rand(x, 80) == 0)
+		op->u.wm.if_new = (int)eq_rand(x, (uint32_t)i + 3) - 1;
+}
+
 /* Generates op i of the batch ops. */
 static void eq_gen(eq_t *x, af_op_t *ops, int i)
 {
@@ -548,6 +601,8 @@ static void eq_gen(eq_t *x, af_op_t *ops, int i)
 		op->u.ban_set.reason = eq_reason(x);
 	} else if(r < 22) {
 		op->type = AF_OP_BAN_DEL;
+	} else if(r < 34) {
+		eq_gen_multi(x, ops, i);
 	} else if(r < 55) {
 		op->type = AF_OP_WIN_HIT;
 		op->u.win.window_s = windows[eq_rand(x, 6)];
@@ -666,6 +721,15 @@ static void eq_cmp(eq_t *x, const af_op_t *a, const af_op_t *b, int i)
 		case AF_OP_WIN_HIT:
 			EQ_INT(u.win.count);
 			EQ_INT(u.win.banned);
+			break;
+		case AF_OP_WIN_MULTI:
+			for(j = 0; j < AF_WIN_MULTI_MAX; j++) {
+				EQ_INT(u.wm.w[j].count);
+				EQ_INT(u.wm.w[j].banned);
+				EQ_INT(u.wm.w[j].added);
+			}
+			if(a->status == 0 && a->u.wm.w[0].added)
+				x->n_multi++;
 			break;
 		case AF_OP_HIST_PUSH:
 			EQ_INT(u.hist.n_prev);
@@ -965,6 +1029,7 @@ static void eq_run(uint64_t seed, eq_t *tot)
 	tot->n_new_skipped += x.n_new_skipped;
 	tot->n_chain += x.n_chain;
 	tot->n_dup += x.n_dup;
+	tot->n_multi += x.n_multi;
 	x.shm->ops->destroy(x.shm);
 	free_store(x.rds);
 }
@@ -987,11 +1052,12 @@ static void test_equivalence(void **state)
 				  " threshold, %ld BAN_GET found, %ld skipped after stop,"
 				  " %ld admitted / %ld refused CONC_ADDs, %ld duplicate"
 				  " CONC_ADDs, %ld if_new chains, %ld hist entries returned"
-				  " (%ld by read_only ops), %ld invalid ops\n",
+				  " (%ld by read_only ops), %ld invalid ops, %ld WIN_MULTIs"
+				  " counted\n",
 			tot.batch, tot.n_ops, (double)(mono_us() - t) / 1e6, tot.n_banned,
 			tot.n_found, tot.n_stopped, tot.n_admitted, tot.n_refused,
 			tot.n_dup, tot.n_chain, tot.n_hist_prev, tot.n_hist_ro,
-			tot.n_invalid);
+			tot.n_invalid, tot.n_multi);
 	/* the runs went through the interesting paths */
 	assert_true(tot.n_banned > 50);
 	assert_true(tot.n_found > 100);
@@ -1002,6 +1068,7 @@ static void test_equivalence(void **state)
 	assert_true(tot.n_invalid > 20);
 	assert_true(tot.n_dup > 20);
 	assert_true(tot.n_chain > 20);
+	assert_true(tot.n_multi > 1000);
 }
 
 /* ---- targeted cases ---- */

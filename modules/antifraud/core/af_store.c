@@ -11,6 +11,25 @@
 
 #define EXPAND_KEYS 16384 /* bytes of derived keys per expanded batch */
 
+/* why af_store_exec_expand keeps an op from the backend */
+enum { INV_KEY = 1, INV_HIT, INV_MULTI };
+
+/*
+ * Puts in place of invalid op (kind why) a WIN_HIT the backend finds
+ * invalid too, so that it answers it as it answers any invalid op: failed
+ * and counted, or skipped after a stop.
+ */
+static void expand_invalid(af_op_t *h, const af_op_t *op, int why)
+{
+	memset(h, 0, sizeof(*h));
+	h->type = AF_OP_WIN_HIT;
+	if(why == INV_KEY) {
+		h->key_len = op->key_len; /* a NULL key with a length */
+		return;
+	}
+	h->key = ""; /* window_s 0 */
+}
+
 /* A sentence for rc, a result of af_store_exec. */
 const char *af_store_strerror(int rc)
 {
@@ -81,18 +100,38 @@ static size_t expand_key(char *buf, size_t *room, const char *key,
 	return len;
 }
 
+/* clears the answers of WIN_MULTI op, all its windows */
+static void wm_clear(af_op_t *op)
+{
+	int j;
+
+	for(j = 0; j < AF_WIN_MULTI_MAX; j++) {
+		op->u.wm.w[j].count = 0;
+		op->u.wm.w[j].banned = 0;
+		op->u.wm.w[j].added = 0;
+	}
+}
+
 /*
  * The answers of the WIN_HITs x[first..) that ran WIN_MULTI ops[i],
  * gathered back into it: counts, bans, what was added, the status (-1
- * when a part failed, 1 when all were skipped).
+ * when a part failed, 1 when all were skipped: the answers are left as
+ * they were, as a backend leaves a skipped op's).
  */
 static void expand_gather(af_op_t *ops, int i, const af_op_t *x,
-		int first, const int *first_of)
+		int first, const unsigned char *inv)
 {
 	af_op_t *op = &ops[i];
 	const af_op_t *h, *r;
 	int j, k, ref = op->u.wm.if_new, skipped = 0, failed = 0;
 
+	for(j = 0; j < op->u.wm.nwin; j++)
+		skipped += x[first + j].status == 1;
+	if(skipped == op->u.wm.nwin) {
+		op->status = 1;
+		return;
+	}
+	wm_clear(op);
 	for(j = 0; j < op->u.wm.nwin; j++) {
 		h = &x[first + j];
 		op->u.wm.w[j].count = h->u.win.count;
@@ -102,14 +141,13 @@ static void expand_gather(af_op_t *ops, int i, const af_op_t *x,
 			/* the window was new in the named op, or this one only read */
 			r = &ops[ref - 1];
 			k = af_store_wm_find(r, op->u.wm.w[j].window_s);
-			op->u.wm.w[j].added = first_of[ref - 1] >= 0 && k >= 0
+			op->u.wm.w[j].added = !inv[ref - 1] && k >= 0
 								  && r->u.wm.w[k].added
 								  && r->u.wm.w[k].count == r->u.wm.n;
 		}
 		failed |= h->status < 0;
-		skipped += h->status == 1;
 	}
-	op->status = failed ? -1 : skipped == op->u.wm.nwin ? 1 : 0;
+	op->status = failed ? -1 : 0;
 }
 
 int af_store_exec_expand(af_store_t *s, af_op_t *ops, int n,
@@ -119,8 +157,9 @@ int af_store_exec_expand(af_store_t *s, af_op_t *ops, int n,
 	int first_of[AF_STORE_EXPAND_MAX];
 	char keys[EXPAND_KEYS], *kp = keys;
 	size_t room = sizeof(keys), len;
+	unsigned char inv[AF_STORE_EXPAND_MAX];
 	uint32_t wn;
-	int i, j, k, m = 0, ref, rc, bad = 0;
+	int i, j, k, m = 0, ref, rc;
 
 	for(i = 0; ops && i < n; i++)
 		if(ops[i].type == AF_OP_WIN_MULTI)
@@ -135,45 +174,52 @@ int af_store_exec_expand(af_store_t *s, af_op_t *ops, int n,
 	for(i = 0; i < n; i++) {
 		op = &ops[i];
 		first_of[i] = -1;
+		inv[i] = 0;
 		if(op->type != AF_OP_WIN_MULTI) {
 			ref = op->type == AF_OP_WIN_HIT ? op->u.win.if_new : 0;
-			if(ref > 0 && ref <= i && ops[ref - 1].type != AF_OP_WIN_HIT) {
-				op->status = -1; /* a WIN_HIT may name only a WIN_HIT */
-				bad = 1;
-				continue;
-			}
 			if(m == AF_STORE_EXPAND_MAX)
 				goto overflow;
+			if(ref
+					&& (ref < 1 || ref > i
+							|| ops[ref - 1].type != AF_OP_WIN_HIT)) {
+				inv[i] = INV_HIT; /* a WIN_HIT names an earlier WIN_HIT */
+				expand_invalid(&x[m], op, INV_HIT);
+				first_of[i] = m++;
+				continue;
+			}
 			first_of[i] = m;
 			x[m] = *op;
-			if(ref > 0 && ref <= i && first_of[ref - 1] >= 0)
+			if(ref && !inv[ref - 1])
 				x[m].u.win.if_new = first_of[ref - 1] + 1;
-			else if(ref > 0 && ref <= i) {
+			else if(ref) {
 				x[m].u.win.if_new = 0; /* the op named failed: only read */
 				x[m].u.win.n = 0;
 			}
 			m++;
 			continue;
 		}
-		if((op->key == NULL && op->key_len) || af_store_wm_check(ops, i) < 0
-				|| m + op->u.wm.nwin > AF_STORE_EXPAND_MAX) {
-			op->status = -1;
-			bad = 1;
+		if(m == AF_STORE_EXPAND_MAX)
+			goto overflow;
+		if(op->key == NULL && op->key_len)
+			inv[i] = INV_KEY;
+		else if(af_store_wm_check(ops, i) < 0
+				|| m + op->u.wm.nwin > AF_STORE_EXPAND_MAX)
+			inv[i] = INV_MULTI;
+		if(inv[i]) {
+			expand_invalid(&x[m], op, inv[i]);
+			first_of[i] = m++;
 			continue;
 		}
 		ref = op->u.wm.if_new;
 		first_of[i] = m;
 		for(j = 0; j < op->u.wm.nwin; j++) {
-			op->u.wm.w[j].count = 0;
-			op->u.wm.w[j].banned = 0;
-			op->u.wm.w[j].added = 0;
 			len = expand_key(
 					kp, &room, op->key, op->key_len, op->u.wm.w[j].window_s);
 			if(!len) {
-				op->status = -1;
-				bad = 1;
-				first_of[i] = -1;
+				inv[i] = INV_MULTI;
 				m -= j;
+				expand_invalid(&x[m], op, INV_MULTI);
+				first_of[i] = m++;
 				break;
 			}
 			h = &x[m++];
@@ -187,12 +233,14 @@ int af_store_exec_expand(af_store_t *s, af_op_t *ops, int n,
 			h->u.win.gate = op->u.wm.w[j].gate;
 			h->u.win.ban_threshold = op->u.wm.w[j].ban_threshold;
 			h->u.win.ban_s = op->u.wm.ban_s;
-			h->u.win.ban_key = op->u.wm.ban_key;
-			h->u.win.ban_key_len = op->u.wm.ban_key_len;
+			/* no ban_key: the subject's key, not the window's */
+			h->u.win.ban_key = op->u.wm.ban_key ? op->u.wm.ban_key : op->key;
+			h->u.win.ban_key_len =
+					op->u.wm.ban_key ? op->u.wm.ban_key_len : op->key_len;
 			h->u.win.ban_reason = op->u.wm.ban_reason;
 			if(ref) {
 				k = af_store_wm_find(&ops[ref - 1], h->u.win.window_s);
-				if(first_of[ref - 1] >= 0)
+				if(!inv[ref - 1])
 					h->u.win.if_new = first_of[ref - 1] + k + 1;
 				else
 					h->u.win.n = 0; /* the named op failed: only read */
@@ -201,10 +249,23 @@ int af_store_exec_expand(af_store_t *s, af_op_t *ops, int n,
 	}
 	rc = m ? s->ops->exec(s, x, m, now_ms) : AF_STORE_OK;
 	for(i = 0; i < n; i++) {
-		if(first_of[i] < 0)
+		if(inv[i]) {
+			/* answered as the backend answered its stand-in: skipped
+			 * after a stop, else failed, its answers cleared */
+			ops[i].status = x[first_of[i]].status;
+			if(ops[i].status == 1)
+				continue;
+			ops[i].status = -1;
+			if(inv[i] == INV_MULTI)
+				wm_clear(&ops[i]);
+			if(inv[i] == INV_HIT) {
+				ops[i].u.win.count = 0;
+				ops[i].u.win.banned = 0;
+			}
 			continue;
+		}
 		if(ops[i].type == AF_OP_WIN_MULTI) {
-			expand_gather(ops, i, x, first_of[i], first_of);
+			expand_gather(ops, i, x, first_of[i], inv);
 			continue;
 		}
 		/* the op as the backend answered it, with its own inputs */
@@ -218,8 +279,6 @@ int af_store_exec_expand(af_store_t *s, af_op_t *ops, int n,
 			ops[i] = x[first_of[i]];
 		}
 	}
-	if(rc == AF_STORE_OK && bad)
-		rc = AF_STORE_FAILED;
 	return rc;
 overflow:
 	for(i = 0; i < n; i++)

@@ -1033,8 +1033,8 @@ static uint32_t shm_wslot_advance(af_shm_wslot_t *w, uint64_t slice)
 
 /*
  * The slots of counter wm for the windows of op, in slot[]: the slot of
- * the same window_s, else one of a window_s op does not name, emptied
- * (the window starts at 0 at slice[j]).
+ * the same window_s, else an empty one, else one of a window_s op does
+ * not name, emptied (the window starts at 0 at slice[j]).
  */
 static void shm_wmul_slots(af_shm_wmul_t *wm, const af_op_t *op,
 		const uint64_t *slice, af_shm_wslot_t **slot)
@@ -1054,8 +1054,13 @@ static void shm_wmul_slots(af_shm_wmul_t *wm, const af_op_t *op,
 	for(j = 0; j < op->u.wm.nwin; j++) {
 		if(slot[j])
 			continue;
-		for(t = 0; used[t]; t++)
-			;
+		/* an empty slot, else one of a window op does not name */
+		for(t = 0; t < AF_WIN_MULTI_MAX; t++)
+			if(!used[t] && wm->s[t].window_s == 0)
+				break;
+		if(t == AF_WIN_MULTI_MAX)
+			for(t = 0; used[t]; t++)
+				;
 		used[t] = 1;
 		slot[j] = &wm->s[t];
 		memset(slot[j], 0, sizeof(*slot[j]));
@@ -1420,7 +1425,7 @@ static int shm_conc_gated(const af_op_t *ops, int n)
 				&& ops[i].u.win.gate > 0
 				&& ops[i].u.win.count > ops[i].u.win.gate)
 			return 1;
-		if(ops[i].type != AF_OP_WIN_MULTI || ops[i].status == 1)
+		if(ops[i].type != AF_OP_WIN_MULTI || ops[i].status != 0)
 			continue;
 		for(j = 0; j < ops[i].u.wm.nwin && j < AF_WIN_MULTI_MAX; j++)
 			if(ops[i].u.wm.w[j].gate > 0
