@@ -311,8 +311,13 @@ local function wmulti(i, k, bk, n, w, bu, br)
   end
   for j = 1, nw do
     if not slot[j] then
+      -- an empty slot, else one of a window the op does not name
       local x = 0
-      while used[x] do x = x + 1 end
+      while x < 3 and (used[x] or t[2 + x * 18] ~= 0) do x = x + 1 end
+      if x == 3 then
+        x = 0
+        while used[x] do x = x + 1 end
+      end
       used[x] = true
       local b = 2 + x * 18
       slot[j] = b
