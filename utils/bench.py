@@ -54,7 +54,8 @@ def make_data(d, networks=50000, blocked=20000):
     return rules
 
 
-def core_bench(d, rules):
+def build_core(d):
+    """Builds utils/bench_core.c against build/pic into d; its path."""
     exe = os.path.join(d, "bench_core")
     objs = sorted(os.path.join(TOP, "build", "pic", o)
                   for o in os.listdir(os.path.join(TOP, "build", "pic")))
@@ -63,6 +64,11 @@ def core_bench(d, rules):
                     os.path.join(TOP, "utils", "bench_core.c")] + objs +
                    ["-o", exe, "-lmaxminddb", "-lhiredis", "-lpcre2-8",
                     "-lyaml", "-lpthread", "-lm"], check=True)
+    return exe
+
+
+def core_bench(d, rules):
+    exe = build_core(d)
     out = subprocess.run([exe, rules, "2000000"], check=True,
                          capture_output=True, text=True).stdout
     print(out, end="")
@@ -115,6 +121,8 @@ def main():
         bench_kam.run_instructions(d, rules, url)
     finally:
         redis.kill()
+    import bench_redis  # Redis's own CPU per batch, calls/s per core
+    bench_redis.run(d, rules, os.path.join(d, "bench_core"))
 
 
 if __name__ == "__main__":

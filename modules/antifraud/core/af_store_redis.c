@@ -12,31 +12,38 @@
  *
  * Keys, each with a TTL set as expiry - now_ms (PEXPIRE, not PEXPIREAT:
  * the server's clock need not agree with the nodes', and injected clocks
- * in tests work):
+ * in tests work), all <prefix><layout><kind>:{<subject>} (RDS_LAYOUT,
+ * "v2:"; every key of one subject in the slot of its hash tag):
  *
- *   <prefix>ban:{s}   hash s (since), u (until), h (hits), r (reason);
- *                     expires at until
- *   <prefix>win:{s}   hash w (window_s), l (newest slice), e (expiry),
- *                     and one field per slice number -> count; expires
- *                     when its newest slice leaves the window
- *   <prefix>fig:{s}   hash w (window_s), l (newest slice), e (expiry),
- *                     and per slice number its AF_FIG_N counts joined
- *                     by ','; expires when its newest slice leaves the
- *                     window
- *   <prefix>hist:{s}  string: 20-digit expiry, then up to AF_HIST_MAX
- *                     records of 43 bytes (family, 16 address bytes,
- *                     country, continent, 20-digit ts_ms), newest first;
- *                     expires ttl_s after the newest push (a read_only
- *                     push only reads it)
- *   <prefix>conc:{s}  zset member -> expiry ms; expires with its latest
- *                     member (an empty zset is gone at once)
- *   <prefix>bans      zset subject -> until, to list the bans
- *   <prefix>concs     zset subject -> latest member expiry, to list sets
+ *   ...ban:{s}   string: since, until (20 digits each), hits (10
+ *                digits), then the reason; expires at until
+ *   ...win:{s}   string packed big-endian: window_s (I4), expiry and
+ *                newest slice (doubles), then AF_WIN_BUCKETS counts
+ *                (I4) indexed by slice number modulo their count;
+ *                expires when its newest slice leaves the window
+ *   ...fig:{s}   the same with AF_FIG_SLICES rows of AF_FIG_N counts
+ *
+ * A check that adds to a live window in its newest slice changes the
+ * one count in place (SETRANGE): one read and one write per window.
+ *   ...wm:{s}    string (AF_OP_WIN_MULTI): expiry (double), then
+ *                AF_WIN_MULTI_MAX slots of window_s (I4, 0 unused),
+ *                newest slice (double), AF_WIN_BUCKETS counts (I4);
+ *                expires one window after its newest addition
+ *   ...hist:{s}  string: 20-digit expiry, then up to AF_HIST_MAX
+ *                records of 43 bytes (family, 16 address bytes,
+ *                country, continent, 20-digit ts_ms), newest first;
+ *                expires ttl_s after the newest push (a read_only
+ *                push only reads it)
+ *   ...conc:{s}  zset member -> expiry ms; expires with its latest
+ *                member (an empty zset is gone at once)
+ *
+ * No global index: the lists (bans, sets) SCAN the keys of their kind
+ * (per master, in a cluster) and read each key found.
  *
  * Entries also expire logically: each record carries its expiry and the
  * script treats an expired one as absent (and drops it) exactly when the
  * shm backend would, whatever Redis has reclaimed yet; Redis's own TTLs
- * only bound memory. Expired index entries are pruned by the scripts.
+ * only bound memory.
  *
  * Connections are per process (and per store): a small table of
  * contexts, each with the pid that made it; a process that finds one
@@ -50,7 +57,7 @@
  * A mutex serializes the threads of a process on the table.
  *
  * This file holds the store's ops; the connections, the batch encoding
- * and decoding, pub/sub, URLs and the scripts live beside it (see
+ * and decoding, pub/sub, URLs and the script live beside it (see
  * af_store_redis_int.h).
  *
  * Copyright (C) 2026 antifraud authors
@@ -65,76 +72,49 @@
 #include "af_host.h"
 #include "af_store_redis_int.h"
 
-/*
- * ban_list: calls cb for every live ban (key: the whole subject, even
- * when longer than AF_KEY_MAX). The bans are read in one round trip and
- * cb runs without any lock held (it may use the store). Returns 0, -1
- * when the server could not be used.
- */
-static int rds_ban_list(af_store_t *s, af_ban_cb cb, void *arg,
-		uint64_t now_ms)
-{
-	af_store_redis_t *st = (af_store_redis_t *)s;
-	redisReply *r = af_rds_list(st, 'b', NULL, 0, now_ms);
-	af_ban_t ban;
-	rds_fld_t e[4];
-	size_t i, j;
-	int rc = 0;
+#define RDS_SCAN_COUNT "1000"   /* keys a SCAN looks at per call */
+#define RDS_SCAN_CALLS 100000   /* SCAN calls per pattern at most */
 
-	if(!r)
-		return -1;
-	for(i = 0; i + 5 <= r->elements; i += 5) {
-		memset(&ban, 0, sizeof(ban));
-		for(j = 0; j < 4; j++)
-			af_rds_field(r->element[i + 1 + j], &e[j]);
-		if(r->element[i]->type != REDIS_REPLY_STRING || af_rds_field_ban(e, &ban) < 0) {
-			rc = -1;
-			break;
-		}
-		if(cb(r->element[i]->str, r->element[i]->len, &ban, arg))
-			break;
-	}
-	freeReplyObject(r);
-	return rc;
-}
+/* one page of keys found by rds_scan: done by the caller's function */
+typedef int (*rds_page_fn)(af_store_redis_t *st, rds_conn_t *slot,
+		const redisReply *keys, void *arg, char *why, size_t whylen);
 
 /*
- * conc_list: calls cb for every live set whose key (the whole subject)
- * starts with prefix, with its count; sets are pruned on the way. cb runs
- * without any lock held. Returns 0, -1 when prefix is NULL with a length
- * or the server could not be used.
+ * Walks the keys matching pat (the whole Redis key) on connection slot:
+ * SCAN ... MATCH, at most RDS_SCAN_CALLS calls, page() on each non-empty
+ * page. Returns 0, -1 with why set (by SCAN or page).
  */
-static int rds_conc_list(af_store_t *s, const char *prefix,
-		size_t prefix_len, af_conc_cb cb, void *arg, uint64_t now_ms)
+static int rds_scan(af_store_redis_t *st, rds_conn_t *slot, const char *pat,
+		rds_page_fn page, void *arg, char *why, size_t whylen)
 {
-	af_store_redis_t *st = (af_store_redis_t *)s;
+	char cursor[32] = "0";
 	redisReply *r;
-	rds_fld_t f;
-	long long c;
-	size_t i;
-	int rc = 0;
+	long calls = 0;
+	int rc;
 
-	if(prefix == NULL && prefix_len)
-		return -1;
-	r = af_rds_list(st, 'c', prefix, prefix_len, now_ms);
-	if(!r)
-		return -1;
-	for(i = 0; i + 2 <= r->elements; i += 2) {
-		af_rds_field(r->element[i + 1], &f);
-		if(r->element[i]->type != REDIS_REPLY_STRING
-				|| af_rds_field_range(&f, 1, UINT32_MAX, &c) < 0) {
-			rc = -1;
-			break;
+	do {
+		r = redisCommand(slot->c, "SCAN %s MATCH %s COUNT " RDS_SCAN_COUNT,
+				cursor, pat);
+		if(!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2
+				|| r->element[0]->type != REDIS_REPLY_STRING
+				|| r->element[0]->len >= sizeof(cursor)
+				|| r->element[1]->type != REDIS_REPLY_ARRAY) {
+			snprintf(why, whylen, "SCAN: %s", af_rds_why(slot->c, r));
+			if(r)
+				freeReplyObject(r);
+			return -1;
 		}
-		if(cb(r->element[i]->str, r->element[i]->len, (uint32_t)c, arg))
-			break;
-	}
-	freeReplyObject(r);
-	return rc;
+		memcpy(cursor, r->element[0]->str, r->element[0]->len);
+		cursor[r->element[0]->len] = '\0';
+		rc = r->element[1]->elements
+					 ? page(st, slot, r->element[1], arg, why, whylen)
+					 : 0;
+		freeReplyObject(r);
+		if(rc < 0)
+			return -1;
+	} while(strcmp(cursor, "0") != 0 && ++calls < RDS_SCAN_CALLS);
+	return 0;
 }
-
-#define RDS_FORGET_COUNT "200"    /* keys a SCAN looks at per call */
-#define RDS_FORGET_CALLS 100000   /* SCAN calls per pattern at most */
 
 /* Appends s[0..len) to buf at *n with the glob specials escaped; 0, -1
  * when it does not fit. */
@@ -156,92 +136,314 @@ static int rds_glob_escape(char *buf, size_t size, size_t *n, const char *s,
 }
 
 /*
- * Removes the keys of one kind matching pattern pat (the whole Redis key)
- * on connection slot: SCAN ... MATCH, then UNLINK of each page's keys (a
- * ban also leaves the ban index). Returns 0, -1 with why set.
+ * The pattern <prefix><layout><kind>:{<subj>*} in buf (subj escaped
+ * unless glob: then it is a glob of the subject, and no '*' is added).
+ * 0, -1 when it does not fit.
  */
-static int rds_forget_scan(af_store_redis_t *st, rds_conn_t *slot,
-		const char *pat, int ban, uint64_t *removed, char *why,
-		size_t whylen)
+static int rds_pattern(const af_store_redis_t *st, const char *kind,
+		const char *subj, size_t subj_len, int glob, char *buf, size_t size)
 {
-	char cursor[32] = "0", index[sizeof(st->cfg.prefix) + 8];
-	const char **argv = NULL;
-	size_t *argl = NULL, i, subj;
-	redisReply *r, *u, *keys;
-	long calls = 0;
-	int rc = -1;
+	size_t n = 0;
+	int w;
 
-	snprintf(index, sizeof(index), "%sbans", st->cfg.prefix);
-	subj = st->plen + sizeof("ban:{") - 1;
-	do {
-		r = redisCommand(slot->c, "SCAN %s MATCH %s COUNT " RDS_FORGET_COUNT,
-				cursor, pat);
-		if(!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2
-				|| r->element[0]->type != REDIS_REPLY_STRING
-				|| r->element[0]->len >= sizeof(cursor)
-				|| r->element[1]->type != REDIS_REPLY_ARRAY) {
-			snprintf(why, whylen, "SCAN: %s",
-					af_rds_why(slot->c, r));
-			if(r)
-				freeReplyObject(r);
-			goto done;
+	if(rds_glob_escape(buf, size, &n, st->cfg.prefix, st->plen) < 0)
+		return -1;
+	w = snprintf(buf + n, size - n, "%s%s:{", RDS_LAYOUT, kind);
+	if(w < 0 || (size_t)w >= size - n)
+		return -1;
+	n += (size_t)w;
+	if(glob) {
+		if(subj_len >= size - n)
+			return -1;
+		memcpy(buf + n, subj, subj_len);
+		n += subj_len;
+	} else if(rds_glob_escape(buf, size, &n, subj, subj_len) < 0
+			  || n + 1 >= size) {
+		return -1;
+	} else {
+		buf[n++] = '*';
+	}
+	if(n + 2 > size)
+		return -1;
+	buf[n++] = '}';
+	buf[n] = '\0';
+	return 0;
+}
+
+/* The subject of key <prefix><layout><kind>:{<subject>} into it; 0, -1
+ * when key is not one. */
+static int rds_subject(const af_store_redis_t *st, const char *kind,
+		const redisReply *key, rds_item_t *it)
+{
+	size_t off = st->plen + sizeof(RDS_LAYOUT) - 1 + strlen(kind) + 2;
+
+	if(key->type != REDIS_REPLY_STRING || key->len <= off
+			|| key->str[key->len - 1] != '}')
+		return -1;
+	it->subj_len = key->len - off - 1;
+	it->subj = malloc(it->subj_len + 1);
+	if(!it->subj)
+		return -1;
+	memcpy(it->subj, key->str + off, it->subj_len);
+	it->subj[it->subj_len] = '\0';
+	return 0;
+}
+
+/* Room for one more item in out; NULL when out of memory. */
+static rds_item_t *rds_item_add(rds_items_t *out)
+{
+	rds_item_t *v;
+	size_t cap;
+
+	if(out->n == out->cap) {
+		cap = out->cap ? out->cap * 2 : 64;
+		v = realloc(out->v, cap * sizeof(*v));
+		if(!v)
+			return NULL;
+		out->v = v;
+		out->cap = cap;
+	}
+	memset(&out->v[out->n], 0, sizeof(out->v[0]));
+	return &out->v[out->n];
+}
+
+/* Frees what out holds. */
+static void rds_items_free(rds_items_t *out)
+{
+	size_t i;
+
+	for(i = 0; i < out->n; i++)
+		free(out->v[i].subj);
+	free(out->v);
+	memset(out, 0, sizeof(*out));
+}
+
+/* what a list page reads per key */
+typedef struct rds_list_arg {
+	rds_items_t *out;
+	const char *kind;
+	uint64_t now_ms;
+} rds_list_arg_t;
+
+/*
+ * A list page: per key, pipelined, GET (a ban: kept when live) or
+ * ZCOUNT of its live members (a set: kept when not empty); each key's
+ * own command, so that it runs on a cluster's master of the key. 0, -1
+ * with why.
+ */
+static int rds_list_page(af_store_redis_t *st, rds_conn_t *slot,
+		const redisReply *keys, void *arg, char *why, size_t whylen)
+{
+	rds_list_arg_t *la = arg;
+	int ban = strcmp(la->kind, "ban") == 0;
+	rds_fld_t e[4];
+	rds_item_t *it;
+	redisReply *r;
+	void *rv;
+	size_t i, err = 0;
+
+	for(i = 0; i < keys->elements; i++) {
+		if(ban)
+			redisAppendCommand(slot->c, "GET %b", keys->element[i]->str,
+					keys->element[i]->len);
+		else
+			redisAppendCommand(slot->c, "ZCOUNT %b (%llu +inf",
+					keys->element[i]->str, keys->element[i]->len,
+					(unsigned long long)la->now_ms);
+	}
+	for(i = 0; i < keys->elements; i++) {
+		if(redisGetReply(slot->c, &rv) != REDIS_OK) {
+			snprintf(why, whylen, "list: %s", af_rds_why(slot->c, NULL));
+			return -1;
 		}
-		memcpy(cursor, r->element[0]->str, r->element[0]->len);
-		cursor[r->element[0]->len] = '\0';
-		keys = r->element[1];
-		if(keys->elements) {
-			free(argv);
-			free(argl);
-			argv = malloc((keys->elements + 1) * sizeof(*argv));
-			argl = malloc((keys->elements + 1) * sizeof(*argl));
-			if(!argv || !argl) {
-				freeReplyObject(r);
-				snprintf(why, whylen, "out of memory");
-				goto done;
-			}
-			argv[0] = "UNLINK";
-			argl[0] = 6;
-			for(i = 0; i < keys->elements; i++) {
-				argv[i + 1] = keys->element[i]->str ? keys->element[i]->str
-													: "";
-				argl[i + 1] = keys->element[i]->len;
-			}
-			u = redisCommandArgv(slot->c, (int)keys->elements + 1, argv, argl);
-			if(!u || u->type != REDIS_REPLY_INTEGER) {
-				snprintf(why, whylen, "UNLINK: %s",
-						af_rds_why(slot->c, u));
-				if(u)
-					freeReplyObject(u);
-				freeReplyObject(r);
-				goto done;
-			}
-			if(removed)
-				*removed += (uint64_t)u->integer;
-			freeReplyObject(u);
-			for(i = 0; ban && i < keys->elements; i++) {
-				if(keys->element[i]->len <= subj)
-					continue;
-				u = redisCommand(slot->c, "ZREM %s %b", index,
-						keys->element[i]->str + subj,
-						keys->element[i]->len - subj - 1);
-				if(u)
-					freeReplyObject(u);
-			}
+		r = rv;
+		it = err ? NULL : rds_item_add(la->out);
+		if(!it) {
+			err = 1;
+		} else if(ban && r->type == REDIS_REPLY_STRING
+				  && r->len >= RDS_BAN_HEAD) {
+			/* since, until, hits (digits), reason */
+			e[0] = (rds_fld_t){RDS_F_STR, 0, r->str, 20};
+			e[1] = (rds_fld_t){RDS_F_STR, 0, r->str + 20, 20};
+			e[2] = (rds_fld_t){RDS_F_STR, 0, r->str + 40, 10};
+			e[3] = (rds_fld_t){RDS_F_STR, 0, r->str + RDS_BAN_HEAD,
+					r->len - RDS_BAN_HEAD};
+			if(af_rds_field_ban(e, &it->ban) == 0
+					&& la->now_ms < it->ban.until_ms
+					&& rds_subject(st, la->kind, keys->element[i], it) == 0)
+				la->out->n++;
+		} else if(!ban && r->type == REDIS_REPLY_INTEGER && r->integer > 0
+				  && rds_subject(st, la->kind, keys->element[i], it) == 0) {
+			it->count = r->integer > UINT32_MAX ? UINT32_MAX
+												: (uint32_t)r->integer;
+			la->out->n++;
 		}
 		freeReplyObject(r);
-	} while(strcmp(cursor, "0") != 0 && ++calls < RDS_FORGET_CALLS);
-	rc = 0;
-done:
-	free(argv);
-	free(argl);
+	}
+	if(err)
+		snprintf(why, whylen, "list: out of memory");
+	return err ? -1 : 0;
+}
+
+/*
+ * Every live ban on connection slot into out (appended; the caller
+ * frees with rds_items_free). 0, -1 with why.
+ */
+int af_rds_ban_scan(af_store_redis_t *st, rds_conn_t *slot,
+		rds_items_t *out, uint64_t now_ms, char *why, size_t whylen)
+{
+	rds_list_arg_t la = {out, "ban", now_ms};
+	char pat[sizeof(st->cfg.prefix) * 2 + 32];
+
+	if(rds_pattern(st, "ban", "", 0, 0, pat, sizeof(pat)) < 0) {
+		snprintf(why, whylen, "list: prefix too long");
+		return -1;
+	}
+	return rds_scan(st, slot, pat, rds_list_page, &la, why, whylen);
+}
+
+/*
+ * Every live concurrency set on connection slot whose subject starts
+ * with prefix into out (as af_rds_ban_scan). 0, -1 with why.
+ */
+int af_rds_conc_scan(af_store_redis_t *st, rds_conn_t *slot,
+		const char *prefix, size_t prefix_len, rds_items_t *out,
+		uint64_t now_ms, char *why, size_t whylen)
+{
+	rds_list_arg_t la = {out, "conc", now_ms};
+	char pat[sizeof(st->cfg.prefix) * 2 + AF_KEY_MAX * 4 + 32];
+
+	if(rds_pattern(st, "conc", prefix, prefix_len, 0, pat, sizeof(pat))
+			< 0) {
+		snprintf(why, whylen, "list: prefix too long");
+		return -1;
+	}
+	return rds_scan(st, slot, pat, rds_list_page, &la, why, whylen);
+}
+
+/*
+ * Lists kind ("ban" or "conc", prefix for sets) on this process's
+ * connection into out. 0, -1 when the server could not be used. Lock:
+ * none held on entry; none held on return.
+ */
+static int rds_list(af_store_redis_t *st, int ban, const char *prefix,
+		size_t prefix_len, rds_items_t *out, uint64_t now_ms)
+{
+	char why[256];
+	rds_conn_t *slot;
+	rds_guard_t g;
+	int rc = -1;
+
+	af_rds_enter(&g, 1);
+	slot = af_rds_get(st, why, sizeof(why));
+	if(slot) {
+		rc = ban ? af_rds_ban_scan(st, slot, out, now_ms, why, sizeof(why))
+				 : af_rds_conc_scan(st, slot, prefix, prefix_len, out,
+						 now_ms, why, sizeof(why));
+		if(rc < 0)
+			af_rds_fail(slot, why);
+	}
+	af_rds_leave(&g, 1);
+	if(rc < 0)
+		rds_items_free(out);
 	return rc;
 }
 
 /*
+ * ban_list: calls cb for every live ban (key: the whole subject, even
+ * when longer than AF_KEY_MAX), found by SCAN over the ban keys; cb runs
+ * without any lock held (it may use the store). Returns 0, -1 when the
+ * server could not be used.
+ */
+static int rds_ban_list(af_store_t *s, af_ban_cb cb, void *arg,
+		uint64_t now_ms)
+{
+	rds_items_t out = {0};
+	size_t i;
+
+	if(rds_list((af_store_redis_t *)s, 1, NULL, 0, &out, now_ms) < 0)
+		return -1;
+	for(i = 0; i < out.n; i++)
+		if(cb(out.v[i].subj, out.v[i].subj_len, &out.v[i].ban, arg))
+			break;
+	rds_items_free(&out);
+	return 0;
+}
+
+/*
+ * conc_list: calls cb for every live set whose key (the whole subject)
+ * starts with prefix, with its live members' count (SCAN over the set
+ * keys; nothing pruned). cb runs without any lock held. Returns 0, -1
+ * when prefix is NULL with a length or the server could not be used.
+ */
+static int rds_conc_list(af_store_t *s, const char *prefix,
+		size_t prefix_len, af_conc_cb cb, void *arg, uint64_t now_ms)
+{
+	rds_items_t out = {0};
+	size_t i;
+
+	if(prefix == NULL && prefix_len)
+		return -1;
+	if(rds_list((af_store_redis_t *)s, 0, prefix ? prefix : "", prefix_len,
+			   &out, now_ms)
+			< 0)
+		return -1;
+	for(i = 0; i < out.n; i++)
+		if(cb(out.v[i].subj, out.v[i].subj_len, out.v[i].count, arg))
+			break;
+	rds_items_free(&out);
+	return 0;
+}
+
+/* A forget page: UNLINK of its keys, the count added to *arg. */
+static int rds_forget_page(af_store_redis_t *st, rds_conn_t *slot,
+		const redisReply *keys, void *arg, char *why, size_t whylen)
+{
+	uint64_t *removed = arg;
+	redisReply *u;
+	void *rv;
+	size_t i;
+	int rc = 0;
+
+	/* one UNLINK per key: a cluster's keys of one page are in many
+	 * slots */
+	for(i = 0; i < keys->elements; i++)
+		redisAppendCommand(slot->c, "UNLINK %b",
+				keys->element[i]->str ? keys->element[i]->str : "",
+				keys->element[i]->len);
+	for(i = 0; i < keys->elements; i++) {
+		if(redisGetReply(slot->c, &rv) != REDIS_OK) {
+			snprintf(why, whylen, "UNLINK: %s", af_rds_why(slot->c, NULL));
+			return -1;
+		}
+		u = rv;
+		if(u->type == REDIS_REPLY_INTEGER) {
+			if(removed)
+				*removed += (uint64_t)u->integer;
+		} else if(!rc) {
+			snprintf(why, whylen, "UNLINK: %s", af_rds_why(slot->c, u));
+			rc = -1;
+		}
+		freeReplyObject(u);
+	}
+	return rc;
+}
+
+/*
+ * Removes the keys matching pat (the whole Redis key) on connection
+ * slot: SCAN, then UNLINK of each page's keys. Returns 0, -1 with why.
+ */
+int af_rds_forget_scan(af_store_redis_t *st, rds_conn_t *slot,
+		const char *pat, uint64_t *removed, char *why, size_t whylen)
+{
+	return rds_scan(st, slot, pat, rds_forget_page, removed, why, whylen);
+}
+
+/*
  * forget: for each pattern and each of its kinds, the Redis keys
- * <prefix><kind>:{<glob>} are found with SCAN (bounded) and unlinked.
- * Returns 0, -1 when the server could not be used (some keys may be
- * gone). Lock: none held on entry.
+ * <prefix><layout><kind>:{<glob>} are found with SCAN (bounded) and
+ * unlinked. Returns 0, -1 when the server could not be used (some keys
+ * may be gone). Lock: none held on entry.
  */
 static int rds_forget(af_store_t *s, const af_forget_pat_t *pats, int n,
 		uint64_t now_ms, uint64_t *removed)
@@ -250,12 +452,11 @@ static int rds_forget(af_store_t *s, const af_forget_pat_t *pats, int n,
 		unsigned kind;
 		const char *name;
 	} kinds[] = {{AF_FORGET_BAN, "ban"}, {AF_FORGET_WIN, "win"},
-			{AF_FORGET_HIST, "hist"}};
+			{AF_FORGET_WIN, "wm"}, {AF_FORGET_HIST, "hist"}};
 	af_store_redis_t *st = (af_store_redis_t *)s;
-	char pat[AF_KEY_MAX * 2 + 128], why[256];
+	char pat[AF_KEY_MAX * 2 + 128 + sizeof(st->cfg.prefix) * 2], why[256];
 	rds_conn_t *slot;
 	rds_guard_t g;
-	size_t len;
 	int i, k, rc = -1;
 
 	af_rds_enter(&g, 1);
@@ -263,21 +464,16 @@ static int rds_forget(af_store_t *s, const af_forget_pat_t *pats, int n,
 	if(!slot)
 		goto done;
 	for(i = 0; i < n; i++) {
-		for(k = 0; k < 3; k++) {
+		for(k = 0; k < (int)(sizeof(kinds) / sizeof(kinds[0])); k++) {
 			if(!(pats[i].kinds & kinds[k].kind))
 				continue;
-			len = 0;
-			if(rds_glob_escape(pat, sizeof(pat), &len, st->cfg.prefix,
-					   st->plen)
-					< 0
-					|| strlen(pats[i].glob) + len + 16 >= sizeof(pat)) {
+			if(rds_pattern(st, kinds[k].name, pats[i].glob,
+					   strlen(pats[i].glob), 1, pat, sizeof(pat))
+					< 0) {
 				AF_ERR("store: redis: forget: pattern too long\n");
 				goto done;
 			}
-			len += (size_t)snprintf(pat + len, sizeof(pat) - len, "%s:{%s}",
-					kinds[k].name, pats[i].glob);
-			if(rds_forget_scan(st, slot, pat, kinds[k].kind == AF_FORGET_BAN,
-					   removed, why, sizeof(why))
+			if(af_rds_forget_scan(st, slot, pat, removed, why, sizeof(why))
 					< 0) {
 				af_rds_fail(slot, why);
 				goto done;
@@ -292,7 +488,7 @@ done:
 	return rc;
 }
 
-/* gc: nothing to do, every key has a TTL and the scripts prune. */
+/* gc: nothing to do, every key has a TTL and the script prunes. */
 static void rds_gc(af_store_t *s, uint64_t now_ms, unsigned budget)
 {
 }
@@ -375,6 +571,7 @@ static void rds_destroy(af_store_t *s)
 
 static const af_store_ops_t rds_ops = {
 	.name = "redis",
+	.caps = AF_STORE_CAP_WIN_MULTI,
 	.exec = af_rds_exec,
 	.ban_list = rds_ban_list,
 	.conc_list = rds_conc_list,

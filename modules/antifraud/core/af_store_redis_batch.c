@@ -2,8 +2,9 @@
  * antifraud - the Redis store's batches: the ops of one af_store_exec() call
  * checked (as the shm backend checks them) and laid out as the batch
  * script's KEYS and ARGV (lua/af_store_redis_exec.lua), and the script's
- * one-string answer read back into the ops' outputs and statuses; the
- * argument lists of the list script, and its replies' fields.
+ * one-string answer read back into the ops' outputs and statuses (also in
+ * three steps, af_rds_encode, af_rds_decode, af_rds_unavailable, for a
+ * caller that sends the command itself).
  *
  * Copyright (C) 2026 antifraud authors
  * SPDX-License-Identifier: GPL-2.0-or-later
@@ -31,6 +32,7 @@ enum rds_code {
 	RDS_C_CONC_COUNT = 8,
 	RDS_C_CONC_SKIP = 9,
 	RDS_C_FIG_HIT = 10,
+	RDS_C_WIN_MULTI = 11,
 	/* invalid, outputs left as they are (NULL key, unknown type); never
 	 * sent: goes as RDS_C_INVALID */
 	RDS_C_INVALID_KEEP = -1
@@ -121,22 +123,24 @@ static void av_addu(rds_argv_t *a, uint64_t v)
 	av_add(a, num, (size_t)len);
 }
 
-/* Appends the key <prefix><kind>:{<subject>}. */
+/* Appends the key <prefix><layout><kind>:{<subject>} (RDS_LAYOUT). */
 static void av_key(rds_argv_t *a, const af_store_redis_t *st,
 		const char *kind, const char *subj, size_t len)
 {
-	size_t kl = strlen(kind);
+	size_t kl = strlen(kind), ll = sizeof(RDS_LAYOUT) - 1;
 	char *p;
 
-	if(len > SIZE_MAX - st->plen - kl - 3) {
+	if(len > SIZE_MAX - st->plen - ll - kl - 3) {
 		a->oom = 1;
 		return;
 	}
-	p = av_room(a, st->plen + kl + 3 + len);
+	p = av_room(a, st->plen + ll + kl + 3 + len);
 	if(!p)
 		return;
 	memcpy(p, st->cfg.prefix, st->plen);
 	p += st->plen;
+	memcpy(p, RDS_LAYOUT, ll);
+	p += ll;
 	memcpy(p, kind, kl);
 	p += kl;
 	*p++ = ':';
@@ -144,19 +148,6 @@ static void av_key(rds_argv_t *a, const af_store_redis_t *st,
 	if(len)
 		memcpy(p, subj, len);
 	p[len] = '}';
-}
-
-/* Appends the key <prefix><name> (an index or the events channel). */
-static void av_name(rds_argv_t *a, const af_store_redis_t *st,
-		const char *name)
-{
-	size_t nl = strlen(name);
-	char *p = av_room(a, st->plen + nl);
-
-	if(!p)
-		return;
-	memcpy(p, st->cfg.prefix, st->plen);
-	memcpy(p + st->plen, name, nl);
 }
 
 /*
@@ -217,6 +208,30 @@ static int rds_code_room(int n)
 	return 0;
 }
 
+/* Clears the outputs of every window of WIN_MULTI op (those past its
+ * nwin too, as shm does). */
+static void rds_wm_clear(af_op_t *op)
+{
+	int j;
+
+	for(j = 0; j < AF_WIN_MULTI_MAX; j++) {
+		op->u.wm.w[j].count = 0;
+		op->u.wm.w[j].banned = 0;
+		op->u.wm.w[j].added = 0;
+	}
+}
+
+/* Whether a window of WIN_MULTI op has a gate and its count is over it. */
+static int rds_wm_gated(const af_op_t *op)
+{
+	int j;
+
+	for(j = 0; j < op->u.wm.nwin && j < AF_WIN_MULTI_MAX; j++)
+		if(op->u.wm.w[j].gate > 0 && op->u.wm.w[j].count > op->u.wm.w[j].gate)
+			return 1;
+	return 0;
+}
+
 /*
  * Checks ops[0..n) as shm does: code[i] gets the op's code, or
  * RDS_C_INVALID (outputs cleared as shm clears them) or
@@ -248,6 +263,8 @@ static int rds_check(const af_op_t *ops, int n, signed char *code,
 			code[i] = RDS_C_INVALID_KEEP;
 			if(op->type == AF_OP_WIN_HIT && op->u.win.gate > 0
 					&& op->u.win.count > op->u.win.gate)
+				*pregated = 1;
+			if(op->type == AF_OP_WIN_MULTI && rds_wm_gated(op))
 				*pregated = 1;
 			continue;
 		}
@@ -287,6 +304,10 @@ static int rds_check(const af_op_t *ops, int n, signed char *code,
 			case AF_OP_FIG_HIT:
 				if(op->u.fig.window_s)
 					code[i] = RDS_C_FIG_HIT;
+				break;
+			case AF_OP_WIN_MULTI:
+				if(af_store_wm_check(ops, i) == 0)
+					code[i] = RDS_C_WIN_MULTI;
 				break;
 			default:
 				code[i] = RDS_C_INVALID_KEEP;
@@ -339,6 +360,44 @@ static void av_pack(rds_argv_t *a, int code, const uint64_t *v, int n)
 }
 
 /*
+ * Serializes WIN_MULTI op: its key <prefix><layout>wm:{<key>} (and the
+ * ban's when a window may ban); n, nwin, if_new, the ban's until, then
+ * per window window_s, slice_ms, now's slice, gate, ban_threshold; the
+ * ban reason.
+ */
+static void rds_build_wm(const af_store_redis_t *st, const af_op_t *op,
+		uint64_t now_ms)
+{
+	uint64_t v[4 + 5 * AF_WIN_MULTI_MAX], slice_ms;
+	const af_win_one_t *w;
+	int j, thr = 0;
+
+	av_key(&rds_keys, st, "wm", op->key, op->key_len);
+	v[0] = op->u.wm.n;
+	v[1] = (uint64_t)op->u.wm.nwin;
+	v[2] = (uint64_t)op->u.wm.if_new;
+	for(j = 0; j < op->u.wm.nwin; j++) {
+		w = &op->u.wm.w[j];
+		thr |= w->ban_threshold != 0;
+		slice_ms = (uint64_t)w->window_s * 1000 / AF_WIN_BUCKETS;
+		if(slice_ms == 0)
+			slice_ms = 1;
+		v[4 + 5 * j] = w->window_s;
+		v[5 + 5 * j] = slice_ms;
+		v[6 + 5 * j] = now_ms / slice_ms;
+		v[7 + 5 * j] = w->gate;
+		v[8 + 5 * j] = w->ban_threshold;
+	}
+	v[3] = thr ? now_ms + (uint64_t)op->u.wm.ban_s * 1000 : 0;
+	av_pack(&rds_args, RDS_C_WIN_MULTI, v, 4 + 5 * op->u.wm.nwin);
+	rds_add_reason(&rds_args, thr ? op->u.wm.ban_reason : NULL);
+	if(thr)
+		av_key(&rds_keys, st, "ban",
+				op->u.wm.ban_key ? op->u.wm.ban_key : op->key,
+				op->u.wm.ban_key ? op->u.wm.ban_key_len : op->key_len);
+}
+
+/*
  * Serializes ops[0..n) (codes in code) into rds_keys and rds_args for
  * the batch script.
  */
@@ -354,10 +413,7 @@ static void rds_build(const af_store_redis_t *st, const af_op_t *ops, int n,
 
 	av_reset(k);
 	av_reset(a);
-	av_name(k, st, "bans");
-	av_name(k, st, "concs");
 	av_addu(a, now_ms);
-	av_addu(a, st->plen);
 	av_add(a, pregated ? "1" : "0", 1);
 	av_addu(a, (uint64_t)n);
 	for(i = 0; i < n; i++) {
@@ -406,6 +462,9 @@ static void rds_build(const af_store_redis_t *st, const af_op_t *ops, int n,
 					else
 						av_key(k, st, "ban", op->key, op->key_len);
 				}
+				break;
+			case RDS_C_WIN_MULTI:
+				rds_build_wm(st, op, now_ms);
 				break;
 			case RDS_C_FIG_HIT:
 				av_key(k, st, "fig", op->key, op->key_len);
@@ -462,22 +521,6 @@ static void rds_build(const af_store_redis_t *st, const af_op_t *ops, int n,
 				av_pack(a, RDS_C_CONC_SKIP, NULL, 0);
 				break;
 		}
-	}
-}
-
-/* The field of a hiredis reply element (the list script's replies). */
-void af_rds_field(const redisReply *r, rds_fld_t *f)
-{
-	f->type = RDS_F_OTHER;
-	if(!r)
-		return;
-	if(r->type == REDIS_REPLY_INTEGER) {
-		f->type = RDS_F_INT;
-		f->v = r->integer;
-	} else if(r->type == REDIS_REPLY_STRING) {
-		f->type = RDS_F_STR;
-		f->s = r->str;
-		f->len = r->len;
 	}
 }
 
@@ -689,6 +732,22 @@ static int rds_parse(const redisReply *r, af_op_t *ops, int n,
 					op->u.fig.count[j] = (uint32_t)v;
 				}
 				break;
+			case RDS_C_WIN_MULTI:
+				if(k != 1 + 3 * op->u.wm.nwin)
+					return -1;
+				rds_wm_clear(op);
+				for(j = 0; j < op->u.wm.nwin; j++) {
+					if(af_rds_field_range(&e[1 + 3 * j], 0, UINT32_MAX, &v) < 0)
+						return -1;
+					op->u.wm.w[j].count = (uint32_t)v;
+					if(af_rds_field_range(&e[2 + 3 * j], 0, 1, &v) < 0)
+						return -1;
+					op->u.wm.w[j].banned = (int)v;
+					if(af_rds_field_range(&e[3 + 3 * j], 0, 1, &v) < 0)
+						return -1;
+					op->u.wm.w[j].added = (int)v;
+				}
+				break;
 			case RDS_C_HIST_PUSH:
 				if(k < 2 || af_rds_field_range(&e[1], 0, AF_HIST_MAX, &v) < 0
 						|| k != v + 2)
@@ -766,6 +825,9 @@ static void rds_invalid_clear(af_op_t *op)
 		case AF_OP_FIG_HIT:
 			memset(op->u.fig.count, 0, sizeof(op->u.fig.count));
 			break;
+		case AF_OP_WIN_MULTI:
+			rds_wm_clear(op);
+			break;
 		default:
 			break;
 	}
@@ -811,8 +873,9 @@ static int rds_finish(af_store_redis_t *st, af_op_t *ops, int n,
 	return rc;
 }
 
-/* Fails every op of ops[0..n) (the server could not be used). */
-static int rds_unavailable(af_store_redis_t *st, af_op_t *ops, int n)
+/* Fails every op of ops[0..n) (the server could not be used); returns
+ * AF_STORE_UNAVAILABLE. */
+int af_rds_unavailable(af_store_redis_t *st, af_op_t *ops, int n)
 {
 	int i;
 
@@ -832,6 +895,50 @@ static int rds_unavailable(af_store_redis_t *st, af_op_t *ops, int n)
 }
 
 /*
+ * Checks ops[0..n) (code: n entries, filled) and lays them out as the
+ * batch script's EVALSHA in af_rds_av/af_rds_avlen (af_rds_eval fills
+ * the first two arguments); pregated: the CONC_ADD group admits nothing
+ * (the caller knows a gate went over), or'ed with what the check finds.
+ * *group_bad tells rds_finish that the group was invalid. Returns the
+ * argument count, 0 when no op needs the server, -1 when out of memory.
+ * Lock: the connection table's (af_rds_enter).
+ */
+int af_rds_encode(af_store_redis_t *st, af_op_t *ops, int n, int pregated,
+		uint64_t now_ms, signed char *code, int *group_bad)
+{
+	const char *head[3];
+	size_t headlen[3];
+	static char nkeys[16];
+	int gated;
+
+	if(!rds_check(ops, n, code, group_bad, &gated))
+		return 0;
+	rds_build(st, ops, n, code, pregated || gated, now_ms);
+	head[0] = head[1] = NULL;
+	headlen[0] = headlen[1] = 0;
+	headlen[2] = (size_t)snprintf(nkeys, sizeof(nkeys), "%d", rds_keys.n);
+	head[2] = nkeys;
+	return av_final(head, headlen, 3, &rds_keys, &rds_args);
+}
+
+/*
+ * Reads the script's reply r into ops[0..n) (codes and group_bad from
+ * af_rds_encode; r NULL: nothing was sent) and sets every op's status.
+ * Returns 0, -1 when an op failed, AF_STORE_UNAVAILABLE when the reply
+ * is not what the script answers (nothing set: the caller drops the
+ * connection and calls af_rds_unavailable).
+ */
+int af_rds_decode(af_store_redis_t *st, const redisReply *r, af_op_t *ops,
+		int n, const signed char *code, int group_bad)
+{
+	int done = n, stopped = 0;
+
+	if(r && rds_parse(r, ops, n, code, &done, &stopped) < 0)
+		return AF_STORE_UNAVAILABLE;
+	return rds_finish(st, ops, n, code, done, stopped, group_bad);
+}
+
+/*
  * exec: checks ops[0..n), runs them as one EVALSHA of the batch script
  * and reads their outputs. Returns 0, -1 when an op was invalid (its
  * status is -1), AF_STORE_UNAVAILABLE when the server could not be used
@@ -840,110 +947,46 @@ static int rds_unavailable(af_store_redis_t *st, af_op_t *ops, int n)
 int af_rds_exec(af_store_t *s, af_op_t *ops, int n, uint64_t now_ms)
 {
 	af_store_redis_t *st = (af_store_redis_t *)s;
-	const char *head[3];
-	size_t headlen[3];
-	char nkeys[16], err[256];
-	rds_conn_t *slot;
+	char err[256];
+	rds_conn_t *slot = NULL;
 	rds_guard_t g;
-	redisReply *r;
-	int need, group_bad, pregated, argc, done, stopped = 0, rc = 0;
+	redisReply *r = NULL;
+	int group_bad, argc, rc;
 
 	if(n > 0 && ops == NULL)
 		return -1;
 	if(n <= 0)
 		return 0;
 	af_rds_enter(&g, 1);
-	if(rds_code_room(n) < 0) {
+	argc = rds_code_room(n) < 0
+				   ? -1
+				   : af_rds_encode(st, ops, n, 0, now_ms, rds_code, &group_bad);
+	if(argc < 0) {
 		AF_ERR("store: redis: out of memory\n");
 		rc = AF_STORE_UNAVAILABLE;
 		goto done;
 	}
-	need = rds_check(ops, n, rds_code, &group_bad, &pregated);
-	done = n;
-	if(need) {
+	if(argc > 0) {
 		slot = af_rds_get(st, err, sizeof(err));
 		if(!slot) {
 			rc = AF_STORE_UNAVAILABLE;
 			goto done;
 		}
-		rds_build(st, ops, n, rds_code, pregated, now_ms);
-		head[0] = head[1] = NULL;
-		headlen[0] = headlen[1] = 0;
-		headlen[2] = (size_t)snprintf(nkeys, sizeof(nkeys), "%d", rds_keys.n);
-		head[2] = nkeys;
-		argc = av_final(head, headlen, 3, &rds_keys, &rds_args);
-		if(argc < 0) {
-			AF_ERR("store: redis: out of memory\n");
-			rc = AF_STORE_UNAVAILABLE;
-			goto done;
-		}
-		r = af_rds_eval(slot, 0, argc, err, sizeof(err));
-		if(r && rds_parse(r, ops, n, rds_code, &done, &stopped) < 0) {
-			freeReplyObject(r);
-			r = NULL;
-			snprintf(err, sizeof(err), "EVALSHA: unexpected reply");
-		}
+		r = af_rds_eval(slot, argc, err, sizeof(err));
 		if(!r) {
 			af_rds_fail(slot, err);
 			rc = AF_STORE_UNAVAILABLE;
 			goto done;
 		}
-		freeReplyObject(r);
 	}
-	rc = rds_finish(st, ops, n, rds_code, done, stopped, group_bad);
+	rc = af_rds_decode(st, r, ops, n, rds_code, group_bad);
+	if(r)
+		freeReplyObject(r);
+	if(rc == AF_STORE_UNAVAILABLE)
+		af_rds_fail(slot, "EVALSHA: unexpected reply");
 done:
 	af_rds_leave(&g, 1);
 	if(rc == AF_STORE_UNAVAILABLE)
-		return rds_unavailable(st, ops, n);
+		return af_rds_unavailable(st, ops, n);
 	return rc;
-}
-
-/*
- * Runs the list script (mode 'b' bans, 'c' sets under prefix) on this
- * process's connection. Returns the reply (an array), NULL when the
- * server could not be used. Lock: none held on entry.
- */
-redisReply *af_rds_list(af_store_redis_t *st, char mode,
-		const char *prefix, size_t prefix_len, uint64_t now_ms)
-{
-	const char *head[3];
-	size_t headlen[3];
-	char err[256];
-	rds_conn_t *slot;
-	redisReply *r = NULL;
-	rds_guard_t g;
-	int argc;
-
-	af_rds_enter(&g, 1);
-	slot = af_rds_get(st, err, sizeof(err));
-	if(!slot)
-		goto done;
-	av_reset(&rds_keys);
-	av_reset(&rds_args);
-	av_name(&rds_keys, st, mode == 'b' ? "bans" : "concs");
-	av_addu(&rds_args, now_ms);
-	av_add(&rds_args, st->cfg.prefix, st->plen);
-	av_add(&rds_args, &mode, 1);
-	av_add(&rds_args, prefix, prefix_len);
-	head[0] = head[1] = NULL;
-	headlen[0] = headlen[1] = 0;
-	head[2] = "1";
-	headlen[2] = 1;
-	argc = av_final(head, headlen, 3, &rds_keys, &rds_args);
-	if(argc < 0) {
-		AF_ERR("store: redis: out of memory\n");
-		goto done;
-	}
-	r = af_rds_eval(slot, 1, argc, err, sizeof(err));
-	if(r && (r->type != REDIS_REPLY_ARRAY
-					|| r->elements % (mode == 'b' ? 5 : 2) != 0)) {
-		freeReplyObject(r);
-		r = NULL;
-		snprintf(err, sizeof(err), "EVALSHA: unexpected reply");
-	}
-	if(!r)
-		af_rds_fail(slot, err);
-done:
-	af_rds_leave(&g, 1);
-	return r;
 }

@@ -7,7 +7,7 @@
  *                            the answer back to the ops
  *   af_store_redis_pubsub.c  PUBLISH and SUBSCRIBE on <prefix>events
  *   af_store_redis_url.c     redis://, unix://, sentinel:// URLs
- *   lua/af_store_redis_*.lua the scripts, embedded at build time
+ *   lua/af_store_redis_exec.lua the batch script, embedded at build time
  * Not for use outside the Redis backend.
  *
  * Copyright (C) 2026 antifraud authors
@@ -33,6 +33,10 @@
 #define RDS_HIST_REC 43       /* bytes of a history record */
 #define RDS_HIST_IP 23        /* of which address, country, continent */
 #define RDS_DB_MAX 1000000    /* the largest db number a URL may give */
+/* the key layout's version, in every key after the prefix: a node of
+ * another layout uses other keys (README: Redis, upgrading) */
+#define RDS_LAYOUT "v2:"
+#define RDS_BAN_HEAD 50 /* a ban's since, until (20 digits), hits (10) */
 
 typedef struct af_store_redis {
 	af_store_t base;
@@ -50,8 +54,20 @@ typedef struct rds_conn {
 	uint64_t used; /* last use (tick), for reuse of the slot */
 	int down;      /* the last attempt failed (logged once) */
 	char sha_exec[41];
-	char sha_list[41];
 } rds_conn_t;
+
+/* what a list found: per live ban or set its subject and value */
+typedef struct rds_item {
+	char *subj; /* malloc'ed, subj_len bytes */
+	size_t subj_len;
+	af_ban_t ban;   /* bans */
+	uint32_t count; /* sets */
+} rds_item_t;
+
+typedef struct rds_items {
+	rds_item_t *v;
+	size_t n, cap;
+} rds_items_t;
 
 /* an argument list built in one growing byte buffer */
 typedef struct rds_argv {
@@ -67,6 +83,7 @@ typedef struct rds_argv {
 typedef struct rds_guard {
 	sigset_t old;
 	int pending; /* a SIGPIPE was pending before */
+	int skip;    /* the process ignores SIGPIPE: nothing blocked */
 } rds_guard_t;
 
 /* a field of a reply: an integer, a string, or anything else (rejected
@@ -83,7 +100,9 @@ typedef struct rds_fld {
 /* the fields of one op's result that rds_parse keeps: a BAN_GET found
  * (6) or a HIST_PUSH with all its records */
 #define RDS_FIELDS_H (AF_HIST_MAX + 2 > 6 ? AF_HIST_MAX + 2 : 6)
-#define RDS_FIELDS (RDS_FIELDS_H > AF_FIG_N + 1 ? RDS_FIELDS_H : AF_FIG_N + 1)
+#define RDS_FIELDS_F (RDS_FIELDS_H > AF_FIG_N + 1 ? RDS_FIELDS_H : AF_FIG_N + 1)
+#define RDS_FIELDS_W (1 + 3 * AF_WIN_MULTI_MAX) /* WIN_MULTI */
+#define RDS_FIELDS (RDS_FIELDS_F > RDS_FIELDS_W ? RDS_FIELDS_F : RDS_FIELDS_W)
 
 /* af_store_redis_net.c: the per-process connections */
 void af_rds_enter(rds_guard_t *g, int lock);
@@ -100,7 +119,7 @@ int af_rds_setup(redisContext *c, const af_redis_cfg_t *cfg, int role,
 		int select, rds_conn_t *slot, char *err, size_t errlen);
 rds_conn_t *af_rds_get(const af_store_redis_t *st, char *err, size_t errlen);
 void af_rds_fail(rds_conn_t *slot, const char *why);
-redisReply *af_rds_eval(rds_conn_t *slot, int list, int argc, char *err,
+redisReply *af_rds_eval(rds_conn_t *slot, int argc, char *err,
 		size_t errlen);
 void af_rds_forget(const af_store_redis_t *st);
 void af_rds_atfork_once(void);
@@ -111,11 +130,22 @@ extern const char **af_rds_av;
 extern size_t *af_rds_avlen;
 /* af_store_t exec: the batch as one EVALSHA (af_store_redis_batch.c) */
 int af_rds_exec(af_store_t *s, af_op_t *ops, int n, uint64_t now_ms);
-/* the list script (mode 'b' bans, 'c' sets under prefix): its reply
- * (an array), NULL when the server could not be used */
-redisReply *af_rds_list(af_store_redis_t *st, char mode,
-		const char *prefix, size_t prefix_len, uint64_t now_ms);
-void af_rds_field(const redisReply *r, rds_fld_t *f);
+/* one batch in three steps (af_rds_exec is their composition): the
+ * EVALSHA's arguments, the reply read back, every op failed */
+int af_rds_encode(af_store_redis_t *st, af_op_t *ops, int n, int pregated,
+		uint64_t now_ms, signed char *code, int *group_bad);
+int af_rds_decode(af_store_redis_t *st, const redisReply *r, af_op_t *ops,
+		int n, const signed char *code, int group_bad);
+int af_rds_unavailable(af_store_redis_t *st, af_op_t *ops, int n);
+/* af_store_redis.c: the lists and forget on one connection (a master of
+ * a cluster: each master is asked in turn) */
+int af_rds_ban_scan(af_store_redis_t *st, rds_conn_t *slot,
+		rds_items_t *out, uint64_t now_ms, char *why, size_t whylen);
+int af_rds_conc_scan(af_store_redis_t *st, rds_conn_t *slot,
+		const char *prefix, size_t prefix_len, rds_items_t *out,
+		uint64_t now_ms, char *why, size_t whylen);
+int af_rds_forget_scan(af_store_redis_t *st, rds_conn_t *slot,
+		const char *pat, uint64_t *removed, char *why, size_t whylen);
 int af_rds_field_range(const rds_fld_t *f, long long lo, long long hi,
 		long long *v);
 int af_rds_field_ban(const rds_fld_t *e, af_ban_t *ban);

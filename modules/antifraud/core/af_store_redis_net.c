@@ -33,16 +33,41 @@ static pthread_mutex_t rds_mx = PTHREAD_MUTEX_INITIALIZER;
 static int rds_atfork_done;
 static rds_conn_t rds_conns[RDS_SLOTS];
 static uint64_t rds_tick;
+/* this process's pid (0: not known yet) and whether it ignores SIGPIPE
+ * (-1: not known yet), read once per process: a round trip makes no
+ * more system calls than its write and read */
+static pid_t rds_pid;
+static int rds_pipe_ign = -1;
+
+/* This process's pid, asked of the kernel once (reset at fork). */
+static pid_t rds_getpid(void)
+{
+	if(!rds_pid)
+		rds_pid = getpid();
+	return rds_pid;
+}
 
 /*
  * Blocks SIGPIPE in this thread (a write to a connection the server
  * closed must not kill the process, whatever the host does with the
- * signal) and, when lock, takes rds_mx.
+ * signal) and, when lock, takes rds_mx. A process that ignores SIGPIPE
+ * (Kamailio and OpenSIPS do, from their start) needs no blocking: that
+ * is looked up once.
  */
 void af_rds_enter(rds_guard_t *g, int lock)
 {
+	struct sigaction sa;
 	sigset_t set, pend;
 
+	if(rds_pipe_ign < 0)
+		rds_pipe_ign = sigaction(SIGPIPE, NULL, &sa) == 0
+					   && sa.sa_handler == SIG_IGN;
+	g->skip = rds_pipe_ign;
+	if(g->skip) {
+		if(lock)
+			pthread_mutex_lock(&rds_mx);
+		return;
+	}
 	sigemptyset(&set);
 	sigaddset(&set, SIGPIPE);
 	pthread_sigmask(SIG_BLOCK, &set, &g->old);
@@ -61,6 +86,8 @@ void af_rds_leave(rds_guard_t *g, int lock)
 
 	if(lock)
 		pthread_mutex_unlock(&rds_mx);
+	if(g->skip)
+		return;
 	sigemptyset(&set);
 	sigaddset(&set, SIGPIPE);
 	sigemptyset(&pend);
@@ -75,6 +102,7 @@ void af_rds_leave(rds_guard_t *g, int lock)
 static void rds_atfork_child(void)
 {
 	pthread_mutex_init(&rds_mx, NULL);
+	rds_pid = 0;
 }
 
 /* Milliseconds as a timeval. */
@@ -332,8 +360,6 @@ int af_rds_setup(redisContext *c, const af_redis_cfg_t *cfg, int role,
 	if(slot) {
 		redisAppendCommand(c, "SCRIPT LOAD %s", af_rds_lua_exec);
 		what[nq++] = "SCRIPT LOAD";
-		redisAppendCommand(c, "SCRIPT LOAD %s", af_rds_lua_list);
-		what[nq++] = "SCRIPT LOAD";
 	}
 	for(i = 0; i < nq; i++) {
 		if(redisGetReply(c, &rv) != REDIS_OK) {
@@ -352,8 +378,7 @@ int af_rds_setup(redisContext *c, const af_redis_cfg_t *cfg, int role,
 				rc = -1;
 			}
 		} else if(rc == 0 && strcmp(what[i], "SCRIPT LOAD") == 0) {
-			if(rds_take_sha(r, i == nq - 1 ? slot->sha_list : slot->sha_exec)
-					< 0) {
+			if(rds_take_sha(r, slot->sha_exec) < 0) {
 				af_rds_err(err, errlen, "SCRIPT LOAD: unexpected reply");
 				rc = -1;
 			}
@@ -374,7 +399,7 @@ int af_rds_setup(redisContext *c, const af_redis_cfg_t *cfg, int role,
  */
 static rds_conn_t *rds_slot(const af_store_redis_t *st)
 {
-	pid_t pid = getpid();
+	pid_t pid = rds_getpid();
 	rds_conn_t *slot = NULL, *unused = NULL, *lru = NULL, *x;
 	int i;
 
@@ -522,16 +547,16 @@ static redisReply *rds_call(redisContext *c, int argc)
 }
 
 /*
- * Runs the script of sha (exec or list: which names which) with the
- * arguments in af_rds_av[2..argc) (af_rds_av[0..2) are filled here); after
- * -NOSCRIPT loads the script and runs it once more. Returns the reply
- * (not an error reply), NULL with err. Lock: rds_mx.
+ * Runs the batch script with the arguments in af_rds_av[2..argc)
+ * (af_rds_av[0..2) are filled here); after -NOSCRIPT loads the script
+ * and runs it once more. Returns the reply (not an error reply), NULL
+ * with err. Lock: rds_mx.
  */
-redisReply *af_rds_eval(rds_conn_t *slot, int list, int argc, char *err,
+redisReply *af_rds_eval(rds_conn_t *slot, int argc, char *err,
 		size_t errlen)
 {
 	redisReply *r;
-	char *sha = list ? slot->sha_list : slot->sha_exec;
+	char *sha = slot->sha_exec;
 	int tries;
 
 	for(tries = 0; tries < 2; tries++) {
@@ -553,7 +578,7 @@ redisReply *af_rds_eval(rds_conn_t *slot, int list, int argc, char *err,
 		}
 		freeReplyObject(r);
 		r = redisCommand(
-				slot->c, "SCRIPT LOAD %s", list ? af_rds_lua_list : af_rds_lua_exec);
+				slot->c, "SCRIPT LOAD %s", af_rds_lua_exec);
 		if(!r || rds_take_sha(r, sha) < 0) {
 			af_rds_err(err, errlen, "SCRIPT LOAD: %s",
 					af_rds_why(slot->c, r));
@@ -577,7 +602,7 @@ static void rds_drop(const af_store_redis_t *st)
 		if(rds_conns[i].c)
 			redisFree(rds_conns[i].c);
 		rds_conns[i].c = NULL;
-		rds_conns[i].pid = getpid();
+		rds_conns[i].pid = rds_getpid();
 		rds_conns[i].down = 0;
 	}
 }
