@@ -75,12 +75,15 @@ static int rds_ban_list(af_store_t *s, af_ban_cb cb, void *arg,
 		uint64_t now_ms)
 {
 	af_store_redis_t *st = (af_store_redis_t *)s;
-	redisReply *r = af_rds_list(st, 'b', NULL, 0, now_ms);
+	redisReply *r;
 	af_ban_t ban;
 	rds_fld_t e[4];
 	size_t i, j;
 	int rc = 0;
 
+	if(st->cfg.n_seeds > 0)
+		return af_rds_cl_ban_list(st, cb, arg, now_ms);
+	r = af_rds_list(st, 'b', NULL, 0, now_ms);
 	if(!r)
 		return -1;
 	for(i = 0; i + 5 <= r->elements; i += 5) {
@@ -116,6 +119,8 @@ static int rds_conc_list(af_store_t *s, const char *prefix,
 
 	if(prefix == NULL && prefix_len)
 		return -1;
+	if(st->cfg.n_seeds > 0)
+		return af_rds_cl_conc_list(st, prefix, prefix_len, cb, arg, now_ms);
 	r = af_rds_list(st, 'c', prefix, prefix_len, now_ms);
 	if(!r)
 		return -1;
@@ -237,32 +242,33 @@ done:
 	return rc;
 }
 
+/* what forget removes, for rds_forget_on */
+typedef struct rds_forget_arg {
+	const af_forget_pat_t *pats;
+	int n;
+	uint64_t *removed;
+} rds_forget_arg_t;
+
 /*
- * forget: for each pattern and each of its kinds, the Redis keys
- * <prefix><kind>:{<glob>} are found with SCAN (bounded) and unlinked.
- * Returns 0, -1 when the server could not be used (some keys may be
- * gone). Lock: none held on entry.
+ * Removes the keys of the patterns of a (rds_forget_arg_t) on one
+ * connection (the server, or one master of a cluster). Returns 0, -1
+ * with why.
  */
-static int rds_forget(af_store_t *s, const af_forget_pat_t *pats, int n,
-		uint64_t now_ms, uint64_t *removed)
+static int rds_forget_on(af_store_redis_t *st, rds_conn_t *slot, void *a,
+		char *why, size_t whylen)
 {
 	static const struct {
 		unsigned kind;
 		const char *name;
 	} kinds[] = {{AF_FORGET_BAN, "ban"}, {AF_FORGET_WIN, "win"},
 			{AF_FORGET_HIST, "hist"}};
-	af_store_redis_t *st = (af_store_redis_t *)s;
-	char pat[AF_KEY_MAX * 2 + 128], why[256];
-	rds_conn_t *slot;
-	rds_guard_t g;
+	const rds_forget_arg_t *fa = a;
+	const af_forget_pat_t *pats = fa->pats;
+	char pat[AF_KEY_MAX * 2 + 128];
 	size_t len;
-	int i, k, rc = -1;
+	int i, k;
 
-	af_rds_enter(&g, 1);
-	slot = af_rds_get(st, why, sizeof(why));
-	if(!slot)
-		goto done;
-	for(i = 0; i < n; i++) {
+	for(i = 0; i < fa->n; i++) {
 		for(k = 0; k < 3; k++) {
 			if(!(pats[i].kinds & kinds[k].kind))
 				continue;
@@ -271,22 +277,49 @@ static int rds_forget(af_store_t *s, const af_forget_pat_t *pats, int n,
 					   st->plen)
 					< 0
 					|| strlen(pats[i].glob) + len + 16 >= sizeof(pat)) {
-				AF_ERR("store: redis: forget: pattern too long\n");
-				goto done;
+				snprintf(why, whylen, "forget: pattern too long");
+				return -1;
 			}
 			len += (size_t)snprintf(pat + len, sizeof(pat) - len, "%s:{%s}",
 					kinds[k].name, pats[i].glob);
 			if(rds_forget_scan(st, slot, pat, kinds[k].kind == AF_FORGET_BAN,
-					   removed, why, sizeof(why))
-					< 0) {
-				af_rds_fail(slot, why);
-				goto done;
-			}
+					   fa->removed, why, whylen)
+					< 0)
+				return -1;
 		}
 	}
-	rc = 0;
-done:
+	return 0;
+}
+
+/*
+ * forget: for each pattern and each of its kinds, the Redis keys
+ * <prefix><kind>:{<glob>} are found with SCAN (bounded; on every master
+ * of a cluster) and unlinked. Returns 0, -1 when the server could not be
+ * used (some keys may be gone). Lock: none held on entry.
+ */
+static int rds_forget(af_store_t *s, const af_forget_pat_t *pats, int n,
+		uint64_t now_ms, uint64_t *removed)
+{
+	af_store_redis_t *st = (af_store_redis_t *)s;
+	rds_forget_arg_t fa = {pats, n, removed};
+	char why[256];
+	rds_conn_t *slot;
+	rds_guard_t g;
+	int rc = -1;
+
+	if(st->cfg.n_seeds > 0) {
+		rc = af_rds_cl_each_master(st, rds_forget_on, &fa);
+		goto counted;
+	}
+	af_rds_enter(&g, 1);
+	slot = af_rds_get(st, why, sizeof(why));
+	if(slot) {
+		rc = rds_forget_on(st, slot, &fa, why, sizeof(why));
+		if(rc < 0)
+			af_rds_fail(slot, why);
+	}
 	af_rds_leave(&g, 1);
+counted:
 	if(rc < 0)
 		__atomic_add_fetch(&st->failures, 1, __ATOMIC_RELAXED);
 	return rc;
@@ -313,54 +346,77 @@ static uint64_t rds_info_field(const char *info, const char *name)
 	return 0;
 }
 
+/* Adds one server's DBSIZE and INFO stats figures to out (arg); 0, -1
+ * with why. */
+static int rds_stats_on(af_store_redis_t *st, rds_conn_t *slot, void *arg,
+		char *why, size_t whylen)
+{
+	af_store_stats_t *out = arg;
+	redisReply *r;
+	void *rv;
+	int ok = 0;
+
+	redisAppendCommand(slot->c, "DBSIZE");
+	redisAppendCommand(slot->c, "INFO stats");
+	if(redisGetReply(slot->c, &rv) == REDIS_OK) {
+		r = rv;
+		if(r->type == REDIS_REPLY_INTEGER && r->integer >= 0) {
+			out->entries += (uint64_t)r->integer;
+			ok++;
+		}
+		freeReplyObject(r);
+		if(redisGetReply(slot->c, &rv) == REDIS_OK) {
+			r = rv;
+			if(r->type == REDIS_REPLY_STRING) {
+				out->evictions += rds_info_field(r->str, "evicted_keys");
+				out->expired += rds_info_field(r->str, "expired_keys");
+				ok++;
+			}
+			freeReplyObject(r);
+		}
+	}
+	if(ok != 2) {
+		snprintf(why, whylen, "stats: %s",
+				slot->c->err ? slot->c->errstr : "unexpected reply");
+		return -1;
+	}
+	return 0;
+}
+
 /*
  * stats: entries are the keys of the db (DBSIZE: give the store a db of
- * its own), evictions and expired Redis's evicted_keys and expired_keys
- * (INFO stats, server-wide), capacity 0 (bounded by Redis's maxmemory),
- * failures this store's (all processes). One round trip; the server's
- * figures are 0 when it cannot be reached.
+ * its own; on a cluster, summed over the masters), evictions and expired
+ * Redis's evicted_keys and expired_keys (INFO stats, server-wide),
+ * capacity 0 (bounded by Redis's maxmemory), failures this store's (all
+ * processes). One round trip per server; the server's figures are 0
+ * when it cannot be reached.
  */
 static void rds_stats(af_store_t *s, af_store_stats_t *out)
 {
 	rds_guard_t g;
 	af_store_redis_t *st = (af_store_redis_t *)s;
 	rds_conn_t *slot;
-	redisReply *r = NULL;
-	void *rv;
 	char err[256];
-	int ok = 0;
 
 	memset(out, 0, sizeof(*out));
-	af_rds_enter(&g, 1);
-	slot = af_rds_get(st, err, sizeof(err));
-	if(slot) {
-		redisAppendCommand(slot->c, "DBSIZE");
-		redisAppendCommand(slot->c, "INFO stats");
-		if(redisGetReply(slot->c, &rv) == REDIS_OK) {
-			r = rv;
-			if(r->type == REDIS_REPLY_INTEGER && r->integer >= 0) {
-				out->entries = (uint64_t)r->integer;
-				ok++;
-			}
-			freeReplyObject(r);
-			if(redisGetReply(slot->c, &rv) == REDIS_OK) {
-				r = rv;
-				if(r->type == REDIS_REPLY_STRING) {
-					out->evictions = rds_info_field(r->str, "evicted_keys");
-					out->expired = rds_info_field(r->str, "expired_keys");
-					ok++;
-				}
-				freeReplyObject(r);
-			}
-		}
-		if(ok != 2) {
-			snprintf(err, sizeof(err), "stats: %s",
-					slot->c->err ? slot->c->errstr : "unexpected reply");
+	if(st->cfg.n_seeds > 0) {
+		af_rds_cl_each_master(st, rds_stats_on, out);
+	} else {
+		af_rds_enter(&g, 1);
+		slot = af_rds_get(st, err, sizeof(err));
+		if(slot && rds_stats_on(st, slot, out, err, sizeof(err)) < 0)
 			af_rds_fail(slot, err);
-		}
+		af_rds_leave(&g, 1);
 	}
-	af_rds_leave(&g, 1);
 	out->failures = __atomic_load_n(&st->failures, __ATOMIC_RELAXED);
+}
+
+/* The CONC_ADD groups admitted on some slots of a cluster and undone
+ * because another slot refused (all processes). */
+uint64_t af_store_redis_rollbacks(af_store_t *s)
+{
+	return __atomic_load_n(&((af_store_redis_t *)s)->rollbacks,
+			__ATOMIC_RELAXED);
 }
 
 static void rds_destroy(af_store_t *s)

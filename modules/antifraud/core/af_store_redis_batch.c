@@ -18,24 +18,6 @@
 #include "af_host.h"
 #include "af_store_redis_int.h"
 
-/* op codes in ARGV; 0: an invalid op, 9: a CONC_ADD of an invalid group */
-enum rds_code {
-	RDS_C_INVALID = 0,
-	RDS_C_BAN_GET = 1,
-	RDS_C_BAN_SET = 2,
-	RDS_C_BAN_DEL = 3,
-	RDS_C_WIN_HIT = 4,
-	RDS_C_HIST_PUSH = 5,
-	RDS_C_CONC_ADD = 6,
-	RDS_C_CONC_DEL = 7,
-	RDS_C_CONC_COUNT = 8,
-	RDS_C_CONC_SKIP = 9,
-	RDS_C_FIG_HIT = 10,
-	/* invalid, outputs left as they are (NULL key, unknown type); never
-	 * sent: goes as RDS_C_INVALID */
-	RDS_C_INVALID_KEEP = -1
-};
-
 /* the argument lists of the call being made, per process (callers
  * hold the connection table's mutex: af_rds_enter) */
 static rds_argv_t rds_keys, rds_args;
@@ -159,6 +141,23 @@ static void av_name(rds_argv_t *a, const af_store_redis_t *st,
 	memcpy(p + st->plen, name, nl);
 }
 
+/* Appends an index key: <prefix><name> or, with a tag (a Redis
+ * Cluster: the batch's keys are in one slot), <prefix><name><tag> (tag:
+ * the first key of the batch, so that the index shares its slot). */
+static void av_index(rds_argv_t *a, const af_store_redis_t *st,
+		const char *name, const char *tag, size_t taglen)
+{
+	size_t nl = tag ? strlen(name) : strlen(name) - 1;
+	char *p = av_room(a, st->plen + nl + (tag ? taglen : 0));
+
+	if(!p)
+		return;
+	memcpy(p, st->cfg.prefix, st->plen);
+	memcpy(p + st->plen, name, nl);
+	if(tag)
+		memcpy(p + st->plen + nl, tag, taglen);
+}
+
 /*
  * Lays out the command head[0..nhead), then the keys and args lists,
  * into af_rds_av/af_rds_avlen. Returns the argument count, -1 when out of
@@ -226,7 +225,7 @@ static int rds_code_room(int n)
  * invalid WIN_HIT left with its count (a NULL key) is over its gate.
  * Returns whether any op needs the server.
  */
-static int rds_check(const af_op_t *ops, int n, signed char *code,
+int af_rds_check(const af_op_t *ops, int n, signed char *code,
 		int *group_bad, int *pregated)
 {
 	const af_op_t *op;
@@ -343,7 +342,8 @@ static void av_pack(rds_argv_t *a, int code, const uint64_t *v, int n)
  * the batch script.
  */
 static void rds_build(const af_store_redis_t *st, const af_op_t *ops, int n,
-		const signed char *code, int pregated, uint64_t now_ms)
+		const signed char *code, int pregated, const char *tag, size_t taglen,
+		uint64_t now_ms)
 {
 	rds_argv_t *k = &rds_keys, *a = &rds_args;
 	const af_op_t *op;
@@ -354,8 +354,8 @@ static void rds_build(const af_store_redis_t *st, const af_op_t *ops, int n,
 
 	av_reset(k);
 	av_reset(a);
-	av_name(k, st, "bans");
-	av_name(k, st, "concs");
+	av_index(k, st, "bans:", tag, taglen);
+	av_index(k, st, "concs:", tag, taglen);
 	av_addu(a, now_ms);
 	av_addu(a, st->plen);
 	av_add(a, pregated ? "1" : "0", 1);
@@ -613,7 +613,7 @@ static int rp_hist(const rds_fld_t *f, af_hist_entry_t *entry)
  * was an array per op. Returns 0 with *done and *stopped, -1 when the
  * reply is not what the script answers.
  */
-static int rds_parse(const redisReply *r, af_op_t *ops, int n,
+int af_rds_parse(const redisReply *r, af_op_t *ops, int n,
 		const signed char *code, int *done, int *stopped)
 {
 	rds_fld_t f, e[RDS_FIELDS];
@@ -731,7 +731,7 @@ static int rds_parse(const redisReply *r, af_op_t *ops, int n,
 }
 
 /* Clears the outputs of a CONC_ADD op. */
-static void rds_conc_clear(af_op_t *op)
+void af_rds_conc_clear(af_op_t *op)
 {
 	op->u.conc.count = 0;
 	op->u.conc.admitted = 0;
@@ -740,7 +740,7 @@ static void rds_conc_clear(af_op_t *op)
 }
 
 /* Clears the outputs of op as shm does for an invalid op of its type. */
-static void rds_invalid_clear(af_op_t *op)
+void af_rds_invalid_clear(af_op_t *op)
 {
 	switch(op->type) {
 		case AF_OP_BAN_GET:
@@ -779,7 +779,7 @@ static void rds_invalid_clear(af_op_t *op)
  * invalid ops fail. Returns 0, or -1 when an op failed (each counted in
  * failures).
  */
-static int rds_finish(af_store_redis_t *st, af_op_t *ops, int n,
+int af_rds_finish(af_store_redis_t *st, af_op_t *ops, int n,
 		const signed char *code, int done, int stopped, int group_bad)
 {
 	af_op_t *op;
@@ -794,14 +794,14 @@ static int rds_finish(af_store_redis_t *st, af_op_t *ops, int n,
 			if(stopped || group_bad) {
 				op->status = stopped ? 1 : -1;
 				if(clear)
-					rds_conc_clear(op);
+					af_rds_conc_clear(op);
 			}
 		} else if(i >= done) {
 			op->status = 1;
 		} else if(code[i] <= 0) {
 			op->status = -1;
 			if(code[i] == RDS_C_INVALID)
-				rds_invalid_clear(op);
+				af_rds_invalid_clear(op);
 		}
 		if(op->status < 0) {
 			__atomic_add_fetch(&st->failures, 1, __ATOMIC_RELAXED);
@@ -812,7 +812,7 @@ static int rds_finish(af_store_redis_t *st, af_op_t *ops, int n,
 }
 
 /* Fails every op of ops[0..n) (the server could not be used). */
-static int rds_unavailable(af_store_redis_t *st, af_op_t *ops, int n)
+int af_rds_unavailable(af_store_redis_t *st, af_op_t *ops, int n)
 {
 	int i;
 
@@ -820,15 +820,38 @@ static int rds_unavailable(af_store_redis_t *st, af_op_t *ops, int n)
 		ops[i].status = -1;
 		switch(ops[i].type) {
 			case AF_OP_CONC_ADD:
-				rds_conc_clear(&ops[i]);
+				af_rds_conc_clear(&ops[i]);
 				break;
 			default:
-				rds_invalid_clear(&ops[i]);
+				af_rds_invalid_clear(&ops[i]);
 				break;
 		}
 	}
 	__atomic_add_fetch(&st->failures, (uint64_t)n, __ATOMIC_RELAXED);
 	return AF_STORE_UNAVAILABLE;
+}
+
+/*
+ * Lays out ops[0..n) (checked: code from af_rds_check) as the batch
+ * script's arguments in af_rds_av/af_rds_avlen (the first two, EVALSHA
+ * and the SHA, left to the sender); pregated forces the CONC_ADD group
+ * to admit nothing; tag names the index keys after a key of the batch
+ * (NULL: the global ones). Returns the argument count, -1 out of memory.
+ */
+int af_rds_build_argv(const af_store_redis_t *st, const af_op_t *ops, int n,
+		const signed char *code, int pregated, const char *tag, size_t taglen,
+		uint64_t now_ms)
+{
+	static char nkeys[16]; /* af_rds_av points to it after the return */
+	const char *head[3];
+	size_t headlen[3];
+
+	rds_build(st, ops, n, code, pregated, tag, taglen, now_ms);
+	head[0] = head[1] = NULL;
+	headlen[0] = headlen[1] = 0;
+	headlen[2] = (size_t)snprintf(nkeys, sizeof(nkeys), "%d", rds_keys.n);
+	head[2] = nkeys;
+	return av_final(head, headlen, 3, &rds_keys, &rds_args);
 }
 
 /*
@@ -840,9 +863,7 @@ static int rds_unavailable(af_store_redis_t *st, af_op_t *ops, int n)
 int af_rds_exec(af_store_t *s, af_op_t *ops, int n, uint64_t now_ms)
 {
 	af_store_redis_t *st = (af_store_redis_t *)s;
-	const char *head[3];
-	size_t headlen[3];
-	char nkeys[16], err[256];
+	char err[256];
 	rds_conn_t *slot;
 	rds_guard_t g;
 	redisReply *r;
@@ -852,13 +873,15 @@ int af_rds_exec(af_store_t *s, af_op_t *ops, int n, uint64_t now_ms)
 		return -1;
 	if(n <= 0)
 		return 0;
+	if(st->cfg.n_seeds > 0)
+		return af_rds_cl_exec(st, ops, n, now_ms);
 	af_rds_enter(&g, 1);
 	if(rds_code_room(n) < 0) {
 		AF_ERR("store: redis: out of memory\n");
 		rc = AF_STORE_UNAVAILABLE;
 		goto done;
 	}
-	need = rds_check(ops, n, rds_code, &group_bad, &pregated);
+	need = af_rds_check(ops, n, rds_code, &group_bad, &pregated);
 	done = n;
 	if(need) {
 		slot = af_rds_get(st, err, sizeof(err));
@@ -866,19 +889,15 @@ int af_rds_exec(af_store_t *s, af_op_t *ops, int n, uint64_t now_ms)
 			rc = AF_STORE_UNAVAILABLE;
 			goto done;
 		}
-		rds_build(st, ops, n, rds_code, pregated, now_ms);
-		head[0] = head[1] = NULL;
-		headlen[0] = headlen[1] = 0;
-		headlen[2] = (size_t)snprintf(nkeys, sizeof(nkeys), "%d", rds_keys.n);
-		head[2] = nkeys;
-		argc = av_final(head, headlen, 3, &rds_keys, &rds_args);
+		argc = af_rds_build_argv(st, ops, n, rds_code, pregated, NULL, 0,
+				now_ms);
 		if(argc < 0) {
 			AF_ERR("store: redis: out of memory\n");
 			rc = AF_STORE_UNAVAILABLE;
 			goto done;
 		}
 		r = af_rds_eval(slot, 0, argc, err, sizeof(err));
-		if(r && rds_parse(r, ops, n, rds_code, &done, &stopped) < 0) {
+		if(r && af_rds_parse(r, ops, n, rds_code, &done, &stopped) < 0) {
 			freeReplyObject(r);
 			r = NULL;
 			snprintf(err, sizeof(err), "EVALSHA: unexpected reply");
@@ -890,11 +909,11 @@ int af_rds_exec(af_store_t *s, af_op_t *ops, int n, uint64_t now_ms)
 		}
 		freeReplyObject(r);
 	}
-	rc = rds_finish(st, ops, n, rds_code, done, stopped, group_bad);
+	rc = af_rds_finish(st, ops, n, rds_code, done, stopped, group_bad);
 done:
 	af_rds_leave(&g, 1);
 	if(rc == AF_STORE_UNAVAILABLE)
-		return rds_unavailable(st, ops, n);
+		return af_rds_unavailable(st, ops, n);
 	return rc;
 }
 

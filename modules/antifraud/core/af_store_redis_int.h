@@ -6,7 +6,10 @@
  *   af_store_redis_batch.c   exec: a batch's ops to the script's KEYS/ARGV, run,
  *                            the answer back to the ops
  *   af_store_redis_pubsub.c  PUBLISH and SUBSCRIBE on <prefix>events
- *   af_store_redis_url.c     redis://, unix://, sentinel:// URLs
+ *   af_store_redis_url.c     redis://, unix://, sentinel://,
+ *                            redis-cluster:// URLs
+ *   af_store_redis_cluster.c a Redis Cluster: slots, the slot map, a batch
+ *                            split into per-slot sub-batches, redirects
  *   lua/af_store_redis_*.lua the scripts, embedded at build time
  * Not for use outside the Redis backend.
  *
@@ -38,9 +41,15 @@ typedef struct af_store_redis {
 	af_store_t base;
 	uint64_t id;       /* names this store in the per-process table */
 	uint64_t failures; /* atomic */
+	uint64_t rollbacks; /* atomic: tentative CONC_ADDs undone (cluster) */
 	size_t plen;       /* strlen(cfg.prefix) */
 	af_redis_cfg_t cfg;
 } af_store_redis_t;
+
+#define RDS_CL_SLOTS 16384 /* hash slots of a Redis Cluster */
+#define RDS_CL_NODES 32    /* nodes of a cluster known to a process */
+
+struct rds_cluster;
 
 /* a process's connection for one store */
 typedef struct rds_conn {
@@ -51,7 +60,24 @@ typedef struct rds_conn {
 	int down;      /* the last attempt failed (logged once) */
 	char sha_exec[41];
 	char sha_list[41];
+	struct rds_cluster *cl; /* a Redis Cluster: its nodes (c unused) */
 } rds_conn_t;
+
+/* a node of a Redis Cluster, as this process knows it */
+typedef struct rds_node {
+	char host[64];
+	int port;
+	rds_conn_t conn; /* c and the scripts' SHAs; c NULL: not connected */
+	int reload;      /* -NOSCRIPT seen: load the scripts again */
+} rds_node_t;
+
+/* a process's view of a Redis Cluster */
+typedef struct rds_cluster {
+	uint8_t map[RDS_CL_SLOTS]; /* slot -> node index + 1, 0: unknown */
+	rds_node_t node[RDS_CL_NODES];
+	int n;
+	int stale; /* ask the slot map again before the next batch */
+} rds_cluster_t;
 
 /* an argument list built in one growing byte buffer */
 typedef struct rds_argv {
@@ -85,6 +111,24 @@ typedef struct rds_fld {
 #define RDS_FIELDS_H (AF_HIST_MAX + 2 > 6 ? AF_HIST_MAX + 2 : 6)
 #define RDS_FIELDS (RDS_FIELDS_H > AF_FIG_N + 1 ? RDS_FIELDS_H : AF_FIG_N + 1)
 
+/* op codes in ARGV; 0: an invalid op, 9: a CONC_ADD of an invalid group */
+enum rds_code {
+	RDS_C_INVALID = 0,
+	RDS_C_BAN_GET = 1,
+	RDS_C_BAN_SET = 2,
+	RDS_C_BAN_DEL = 3,
+	RDS_C_WIN_HIT = 4,
+	RDS_C_HIST_PUSH = 5,
+	RDS_C_CONC_ADD = 6,
+	RDS_C_CONC_DEL = 7,
+	RDS_C_CONC_COUNT = 8,
+	RDS_C_CONC_SKIP = 9,
+	RDS_C_FIG_HIT = 10,
+	/* invalid, outputs left as they are (NULL key, unknown type); never
+	 * sent: goes as RDS_C_INVALID */
+	RDS_C_INVALID_KEEP = -1
+};
+
 /* af_store_redis_net.c: the per-process connections */
 void af_rds_enter(rds_guard_t *g, int lock);
 void af_rds_leave(rds_guard_t *g, int lock);
@@ -104,6 +148,31 @@ redisReply *af_rds_eval(rds_conn_t *slot, int list, int argc, char *err,
 		size_t errlen);
 void af_rds_forget(const af_store_redis_t *st);
 void af_rds_atfork_once(void);
+redisContext *af_rds_connect(const af_redis_cfg_t *cfg, const char *host,
+		int port, const char *path, char *err, size_t errlen);
+int af_rds_take_sha(const redisReply *r, char *sha);
+int af_rds_append_eval(redisContext *c, const char *sha, int argc);
+
+/* af_store_redis_cluster.c */
+uint16_t af_rds_crc16(const char *p, size_t len);
+int af_rds_key_slot(const char *key, size_t len);
+int af_rds_redirect(const char *msg, size_t len, int *ask, int *slot,
+		char *host, size_t hostlen, int *port);
+int af_rds_cl_exec(af_store_redis_t *st, af_op_t *ops, int n,
+		uint64_t now_ms);
+rds_cluster_t *af_rds_cl_get(const af_store_redis_t *st, rds_conn_t *slot,
+		char *err, size_t errlen);
+void af_rds_cl_free(rds_cluster_t *cl);
+int af_rds_cl_ping(af_store_redis_t *st, char *err, size_t errlen);
+int af_rds_cl_publish(af_store_redis_t *st, const char *chan,
+		const char *msg, size_t len);
+int af_rds_cl_ban_list(af_store_redis_t *st, af_ban_cb cb, void *arg,
+		uint64_t now_ms);
+int af_rds_cl_conc_list(af_store_redis_t *st, const char *prefix,
+		size_t prefix_len, af_conc_cb cb, void *arg, uint64_t now_ms);
+typedef int (*rds_node_fn)(af_store_redis_t *st, rds_conn_t *conn,
+		void *arg, char *why, size_t whylen);
+int af_rds_cl_each_master(af_store_redis_t *st, rds_node_fn fn, void *arg);
 
 /* af_store_redis_batch.c: arguments and replies; the argument vector
  * af_rds_av/af_rds_avlen that af_rds_eval sends */
@@ -119,5 +188,17 @@ void af_rds_field(const redisReply *r, rds_fld_t *f);
 int af_rds_field_range(const rds_fld_t *f, long long lo, long long hi,
 		long long *v);
 int af_rds_field_ban(const rds_fld_t *e, af_ban_t *ban);
+int af_rds_check(const af_op_t *ops, int n, signed char *code,
+		int *group_bad, int *pregated);
+int af_rds_build_argv(const af_store_redis_t *st, const af_op_t *ops, int n,
+		const signed char *code, int pregated, const char *tag, size_t taglen,
+		uint64_t now_ms);
+int af_rds_parse(const redisReply *r, af_op_t *ops, int n,
+		const signed char *code, int *done, int *stopped);
+int af_rds_finish(af_store_redis_t *st, af_op_t *ops, int n,
+		const signed char *code, int done, int stopped, int group_bad);
+int af_rds_unavailable(af_store_redis_t *st, af_op_t *ops, int n);
+void af_rds_conc_clear(af_op_t *op);
+void af_rds_invalid_clear(af_op_t *op);
 
 #endif
