@@ -78,8 +78,7 @@ kamailio-src: $(KAMAILIO_SRC)/src/config.mak
 # core: position-independent static library linked into the module
 $(GEN_HDR): $(LUA_SRC) utils/lua2c.sh
 	@mkdir -p $(@D)
-	utils/lua2c.sh $@ af_rds_lua_exec=$(CORE)/lua/af_store_redis_exec.lua \
-		af_rds_lua_list=$(CORE)/lua/af_store_redis_list.lua
+	utils/lua2c.sh $@ af_rds_lua_exec=$(CORE)/lua/af_store_redis_exec.lua
 
 $(BUILD)/pic/%.o: $(CORE)/%.c $(CORE_HDR) $(GEN_HDR)
 	@mkdir -p $(@D)

@@ -55,7 +55,8 @@ def make_data(d, networks=50000, blocked=20000):
     return rules
 
 
-def core_bench(d, rules):
+def build_core(d):
+    """Builds utils/bench_core.c against build/pic into d; its path."""
     exe = os.path.join(d, "bench_core")
     objs = sorted(os.path.join(TOP, "build", "pic", o)
                   for o in os.listdir(os.path.join(TOP, "build", "pic")))
@@ -64,6 +65,11 @@ def core_bench(d, rules):
                     os.path.join(TOP, "utils", "bench_core.c")] + objs +
                    ["-o", exe, "-lmaxminddb", "-lhiredis", "-lpcre2-8",
                     "-lyaml", "-lpthread", "-lm"], check=True)
+    return exe
+
+
+def core_bench(d, rules):
+    exe = build_core(d)
     out = subprocess.run([exe, rules, "2000000"], check=True,
                          capture_output=True, text=True).stdout
     print(out, end="")

@@ -353,7 +353,7 @@ def test_two_nodes_share_figures_and_refusals(tmp_path, an_rules, uas_dest):
         assert p.returncode != 0
         assert re.search(r"antifraud: dest rc=-2 \[asr_low\]", a.read_log())
         # the figures are Redis keys with a TTL
-        keys = r.cli("--scan", "--pattern", "af:fig:*").stdout.split()
+        keys = r.cli("--scan", "--pattern", "af:v2:fig:*").stdout.split()
         assert keys
         assert all(0 < int(r.cli("PTTL", x).stdout) <= 300000
                    for x in keys[:20])

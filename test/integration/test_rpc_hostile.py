@@ -301,13 +301,15 @@ def test_store_text_is_escaped_on_output(tmp_path, geo_db):
             return p.stdout
 
         raw = b"\x1b[31mred\x1b[0m \xff\xfe \xc2\x9b2J\r\nnext"
-        cli(b"HSET", b"af:ban:{192.0.2.9}", b"r", raw)
+        # a ban is since, until (20 digits each), hits (10), reason
+        key = b"af:v2:ban:{192.0.2.9}"
+        head = cli(b"GETRANGE", key, b"0", b"49").strip()
+        assert len(head) == 50, head
+        cli(b"SET", key, head + raw, b"KEEPTTL")
         # an account under attack whose name and reason are hostile
-        until = cli(b"ZSCORE", b"af:bans", b"192.0.2.9").strip()
         acct = b"acct|ev\x1b]0;pwned\x07il@x\xff"
-        cli(b"ZADD", b"af:bans", until, acct)
-        cli(b"HSET", b"af:ban:{" + acct + b"}", b"s", b"1", b"u", until,
-            b"h", b"0", b"r", raw)
+        cli(b"SET", b"af:v2:ban:{" + acct + b"}",
+            b"%020d" % 1 + head[20:40] + b"%010d" % 0 + raw, b"PX", b"600000")
         outs = [ok(k2, "antifraud.bans"), ok(k2, "antifraud.accounts"),
                 ok(k2, "antifraud.lookup", "192.0.2.9")]
         for out in outs:  # ok() decodes strictly: valid UTF-8

@@ -506,7 +506,7 @@ static void test_figures_expire(void **state)
 	assert_int_equal(f[1].c[AF_FIG_ATTEMPTS], 0);
 	if(use_redis) {
 		redisContext *rc = raw();
-		redisReply *rr = redisCommand(rc, "KEYS af:fig:*");
+		redisReply *rr = redisCommand(rc, "KEYS af:v2:fig:*");
 		size_t i;
 		assert_non_null(rr);
 		/* the caller's, read after their window, were dropped; the

@@ -865,7 +865,7 @@ static void test_history_read_only(void **state)
 	/* which a recording push then finds empty */
 	hist_push(s, "carol", 1, "DE", 100, &op);
 	assert_int_equal(op.u.hist.n_prev, 0);
-	r = rcmd(c, 1, "EXISTS t:hist:{carol}");
+	r = rcmd(c, 1, "EXISTS t:v2:hist:{carol}");
 	assert_int_equal(r->integer, 1);
 	freeReplyObject(r);
 
@@ -877,9 +877,9 @@ static void test_history_read_only(void **state)
 	hist_push(s, "alice", 2, "FR", 100, &op);
 	test_host_advance(1000);
 	hist_push(s, "alice", 3, "IT", 100, &op);
-	r = rcmd(c, 1, "GET t:hist:{alice}");
+	r = rcmd(c, 1, "GET t:v2:hist:{alice}");
 	assert_int_equal(r->type, REDIS_REPLY_STRING);
-	r2 = rcmd(c, 1, "PTTL t:hist:{alice}");
+	r2 = rcmd(c, 1, "PTTL t:v2:hist:{alice}");
 	pttl = r2->integer;
 	assert_true(pttl > 0);
 	freeReplyObject(r2);
@@ -897,13 +897,13 @@ static void test_history_read_only(void **state)
 	assert_int_equal(ro.u.hist.prev[2].ts_ms, T0);
 	hist_read(s, "alice", 9, "PT", 100, &op);
 	hist_same(&ro, &op);
-	r2 = rcmd(c, 1, "GET t:hist:{alice}");
+	r2 = rcmd(c, 1, "GET t:v2:hist:{alice}");
 	assert_int_equal(r2->type, REDIS_REPLY_STRING);
 	assert_int_equal(r2->len, r->len);
 	assert_memory_equal(r2->str, r->str, r->len);
 	freeReplyObject(r2);
 	freeReplyObject(r);
-	r = rcmd(c, 1, "PTTL t:hist:{alice}");
+	r = rcmd(c, 1, "PTTL t:v2:hist:{alice}");
 	assert_true(r->integer > 0 && r->integer < pttl);
 	freeReplyObject(r);
 	/* the next push sees what the reads saw */
@@ -960,7 +960,7 @@ static void test_history_read_only(void **state)
 	assert_int_equal(af_store_exec(s, &op, 1, af_now_ms()), -1);
 	assert_int_equal(op.status, -1);
 	assert_int_equal(op.u.hist.n_prev, 0);
-	r = rcmd(c, 1, "EXISTS t:hist:{erin}");
+	r = rcmd(c, 1, "EXISTS t:v2:hist:{erin}");
 	assert_int_equal(r->integer, 0);
 	freeReplyObject(r);
 	redisFree(c);
@@ -1349,7 +1349,7 @@ static void test_stats(void **state)
 	c = raw(s_main.port);
 	r = rcmd(c, 1, "DBSIZE");
 	assert_int_equal(st.entries, r->integer);
-	assert_int_equal(st.entries, 3); /* window, ban, ban index */
+	assert_int_equal(st.entries, 2); /* window, ban: no index */
 	freeReplyObject(r);
 	redisFree(c);
 	assert_int_equal(st.capacity, 0);
@@ -1378,11 +1378,11 @@ static void test_unix_db(void **state)
 	assert_int_equal(af_store_redis_ping(s, err, sizeof(err)), 0);
 	c = raw(s_main.port);
 	rcmd(c, 0, "SELECT 3");
-	r = rcmd(c, 1, "EXISTS af:ban:{u}");
+	r = rcmd(c, 1, "EXISTS af:v2:ban:{u}");
 	assert_int_equal(r->integer, 1);
 	freeReplyObject(r);
 	rcmd(c, 0, "SELECT 0");
-	r = rcmd(c, 1, "EXISTS af:ban:{u}");
+	r = rcmd(c, 1, "EXISTS af:v2:ban:{u}");
 	assert_int_equal(r->integer, 0);
 	freeReplyObject(r);
 	redisFree(c);
@@ -1395,7 +1395,7 @@ static void test_unix_db(void **state)
 	assert_int_equal(ban_set(s, "v", 60, "x"), 0);
 	c = raw(s_main.port);
 	rcmd(c, 0, "SELECT 2");
-	r = rcmd(c, 1, "EXISTS af:ban:{v}");
+	r = rcmd(c, 1, "EXISTS af:v2:ban:{v}");
 	assert_int_equal(r->integer, 1);
 	freeReplyObject(r);
 	redisFree(c);
@@ -1442,8 +1442,8 @@ static void test_ttl(void **state)
 	hist_push(s, "h", 1, "DE", 1, &op);
 	assert_true(conc_del(s, "d", "m1", NULL));
 	n = check_ttls(s_main.port, "ttl:");
-	/* ban b, ban wb, window, hist, set c, both indexes */
-	assert_int_equal(n, 7);
+	/* ban b, ban wb, window, hist, set c: no index */
+	assert_int_equal(n, 5);
 	usleep(2500000);
 	c = raw(s_main.port);
 	r = rcmd(c, 1, "SCAN 0 MATCH ttl:* COUNT 1000");
@@ -1733,7 +1733,7 @@ static void test_sentinel(void **state)
 	assert_int_equal(ban_set(s, "sent", 60, "x"), 0);
 	assert_true(ban_get(s, "sent", NULL));
 	c = raw(s_master.port);
-	r = rcmd(c, 1, "EXISTS af:ban:{sent}");
+	r = rcmd(c, 1, "EXISTS af:v2:ban:{sent}");
 	assert_int_equal(r->integer, 1);
 	freeReplyObject(r);
 	redisFree(c);

@@ -515,11 +515,12 @@ static void test_cross_slot(void **state)
 	b->ops->destroy(b);
 }
 
-/* a slot migrated under the store: MOVED after it moved (the store's
- * map still names the source); the counts follow the keys */
+/* a slot migrated under the store: ASK while it moves (a key not yet
+ * on the source), MOVED after (the store's map still names the source);
+ * the counts follow the keys */
 static void test_migration(void **state)
 {
-	char id_src[64], id_dst[64], out[4096], port[16];
+	char id_src[64], id_dst[64], out[4096], port[16], other[64];
 	const char *subj = "mig|alice";
 	af_store_t *s;
 	redisContext *src, *dst, *c;
@@ -545,6 +546,20 @@ static void test_migration(void **state)
 	freeReplyObject(r);
 	rcmd(dst, 0, "CLUSTER SETSLOT %d IMPORTING %s", slot, id_src);
 	rcmd(src, 0, "CLUSTER SETSLOT %d MIGRATING %s", slot, id_dst);
+	/* a key still on the source is served there */
+	assert_int_equal(win_hit(s, subj, 600, 0), 2);
+	/* a new key of the slot is not on the source: ASK, ASKING, the
+	 * target */
+	for(i = 0; i < 1000000; i++) {
+		snprintf(other, sizeof(other), "mig|%d", i);
+		if(slot_of("m:", "win", other) == slot)
+			break;
+	}
+	assert_int_equal(win_hit(s, other, 600, 1), 1);
+	rcmd(dst, 0, "ASKING");
+	r = rcmd(dst, 1, "EXISTS m:" RDS_LAYOUT "win:{%s}", other);
+	assert_int_equal(r->integer, 1);
+	freeReplyObject(r);
 	snprintf(port, sizeof(port), "%d", pd);
 	r = rcmd(src, 1, "CLUSTER GETKEYSINSLOT %d 100", slot);
 	for(i = 0; i < (int)r->elements; i++)
@@ -562,7 +577,7 @@ static void test_migration(void **state)
 	/* the store's map still names the source: MOVED, then the target */
 	assert_int_equal(win_hit(s, subj, 600, 1), 3);
 	assert_int_equal(win_hit(s, subj, 600, 1), 4);
-	r = rcmd(dst, 1, "EXISTS m:win:{%s}", subj);
+	r = rcmd(dst, 1, "EXISTS m:" RDS_LAYOUT "win:{%s}", subj);
 	assert_int_equal(r->integer, 1);
 	freeReplyObject(r);
 	(void)out;

@@ -12,31 +12,33 @@
  *
  * Keys, each with a TTL set as expiry - now_ms (PEXPIRE, not PEXPIREAT:
  * the server's clock need not agree with the nodes', and injected clocks
- * in tests work):
+ * in tests work), all <prefix><layout><kind>:{<subject>} (RDS_LAYOUT,
+ * "v2:"; every key of one subject in the slot of its hash tag):
  *
- *   <prefix>ban:{s}   hash s (since), u (until), h (hits), r (reason);
- *                     expires at until
- *   <prefix>win:{s}   hash w (window_s), l (newest slice), e (expiry),
- *                     and one field per slice number -> count; expires
- *                     when its newest slice leaves the window
- *   <prefix>fig:{s}   hash w (window_s), l (newest slice), e (expiry),
- *                     and per slice number its AF_FIG_N counts joined
- *                     by ','; expires when its newest slice leaves the
- *                     window
- *   <prefix>hist:{s}  string: 20-digit expiry, then up to AF_HIST_MAX
- *                     records of 43 bytes (family, 16 address bytes,
- *                     country, continent, 20-digit ts_ms), newest first;
- *                     expires ttl_s after the newest push (a read_only
- *                     push only reads it)
- *   <prefix>conc:{s}  zset member -> expiry ms; expires with its latest
- *                     member (an empty zset is gone at once)
- *   <prefix>bans      zset subject -> until, to list the bans
- *   <prefix>concs     zset subject -> latest member expiry, to list sets
+ *   ...ban:{s}   string: since, until (20 digits each), hits (10
+ *                digits), then the reason; expires at until
+ *   ...win:{s}   hash w (window_s), l (newest slice), e (expiry),
+ *                and one field per slice number -> count; expires
+ *                when its newest slice leaves the window
+ *   ...fig:{s}   hash w (window_s), l (newest slice), e (expiry),
+ *                and per slice number its AF_FIG_N counts joined
+ *                by ','; expires when its newest slice leaves the
+ *                window
+ *   ...hist:{s}  string: 20-digit expiry, then up to AF_HIST_MAX
+ *                records of 43 bytes (family, 16 address bytes,
+ *                country, continent, 20-digit ts_ms), newest first;
+ *                expires ttl_s after the newest push (a read_only
+ *                push only reads it)
+ *   ...conc:{s}  zset member -> expiry ms; expires with its latest
+ *                member (an empty zset is gone at once)
+ *
+ * No global index: the lists (bans, sets) SCAN the keys of their kind
+ * (per master, in a cluster) and read each key found.
  *
  * Entries also expire logically: each record carries its expiry and the
  * script treats an expired one as absent (and drops it) exactly when the
  * shm backend would, whatever Redis has reclaimed yet; Redis's own TTLs
- * only bound memory. Expired index entries are pruned by the scripts.
+ * only bound memory.
  *
  * Connections are per process (and per store): a small table of
  * contexts, each with the pid that made it; a process that finds one
@@ -65,81 +67,49 @@
 #include "af_host.h"
 #include "af_store_redis_int.h"
 
-/*
- * ban_list: calls cb for every live ban (key: the whole subject, even
- * when longer than AF_KEY_MAX). The bans are read in one round trip and
- * cb runs without any lock held (it may use the store). Returns 0, -1
- * when the server could not be used.
- */
-static int rds_ban_list(af_store_t *s, af_ban_cb cb, void *arg,
-		uint64_t now_ms)
-{
-	af_store_redis_t *st = (af_store_redis_t *)s;
-	redisReply *r;
-	af_ban_t ban;
-	rds_fld_t e[4];
-	size_t i, j;
-	int rc = 0;
+#define RDS_SCAN_COUNT "1000"   /* keys a SCAN looks at per call */
+#define RDS_SCAN_CALLS 100000   /* SCAN calls per pattern at most */
 
-	if(st->cfg.n_seeds > 0)
-		return af_rds_cl_ban_list(st, cb, arg, now_ms);
-	r = af_rds_list(st, 'b', NULL, 0, now_ms);
-	if(!r)
-		return -1;
-	for(i = 0; i + 5 <= r->elements; i += 5) {
-		memset(&ban, 0, sizeof(ban));
-		for(j = 0; j < 4; j++)
-			af_rds_field(r->element[i + 1 + j], &e[j]);
-		if(r->element[i]->type != REDIS_REPLY_STRING || af_rds_field_ban(e, &ban) < 0) {
-			rc = -1;
-			break;
-		}
-		if(cb(r->element[i]->str, r->element[i]->len, &ban, arg))
-			break;
-	}
-	freeReplyObject(r);
-	return rc;
-}
+/* one page of keys found by rds_scan: done by the caller's function */
+typedef int (*rds_page_fn)(af_store_redis_t *st, rds_conn_t *slot,
+		const redisReply *keys, void *arg, char *why, size_t whylen);
 
 /*
- * conc_list: calls cb for every live set whose key (the whole subject)
- * starts with prefix, with its count; sets are pruned on the way. cb runs
- * without any lock held. Returns 0, -1 when prefix is NULL with a length
- * or the server could not be used.
+ * Walks the keys matching pat (the whole Redis key) on connection slot:
+ * SCAN ... MATCH, at most RDS_SCAN_CALLS calls, page() on each non-empty
+ * page. Returns 0, -1 with why set (by SCAN or page).
  */
-static int rds_conc_list(af_store_t *s, const char *prefix,
-		size_t prefix_len, af_conc_cb cb, void *arg, uint64_t now_ms)
+static int rds_scan(af_store_redis_t *st, rds_conn_t *slot, const char *pat,
+		rds_page_fn page, void *arg, char *why, size_t whylen)
 {
-	af_store_redis_t *st = (af_store_redis_t *)s;
+	char cursor[32] = "0";
 	redisReply *r;
-	rds_fld_t f;
-	long long c;
-	size_t i;
-	int rc = 0;
+	long calls = 0;
+	int rc;
 
-	if(prefix == NULL && prefix_len)
-		return -1;
-	if(st->cfg.n_seeds > 0)
-		return af_rds_cl_conc_list(st, prefix, prefix_len, cb, arg, now_ms);
-	r = af_rds_list(st, 'c', prefix, prefix_len, now_ms);
-	if(!r)
-		return -1;
-	for(i = 0; i + 2 <= r->elements; i += 2) {
-		af_rds_field(r->element[i + 1], &f);
-		if(r->element[i]->type != REDIS_REPLY_STRING
-				|| af_rds_field_range(&f, 1, UINT32_MAX, &c) < 0) {
-			rc = -1;
-			break;
+	do {
+		r = redisCommand(slot->c, "SCAN %s MATCH %s COUNT " RDS_SCAN_COUNT,
+				cursor, pat);
+		if(!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2
+				|| r->element[0]->type != REDIS_REPLY_STRING
+				|| r->element[0]->len >= sizeof(cursor)
+				|| r->element[1]->type != REDIS_REPLY_ARRAY) {
+			snprintf(why, whylen, "SCAN: %s", af_rds_why(slot->c, r));
+			if(r)
+				freeReplyObject(r);
+			return -1;
 		}
-		if(cb(r->element[i]->str, r->element[i]->len, (uint32_t)c, arg))
-			break;
-	}
-	freeReplyObject(r);
-	return rc;
+		memcpy(cursor, r->element[0]->str, r->element[0]->len);
+		cursor[r->element[0]->len] = '\0';
+		rc = r->element[1]->elements
+					 ? page(st, slot, r->element[1], arg, why, whylen)
+					 : 0;
+		freeReplyObject(r);
+		if(rc < 0)
+			return -1;
+	} while(strcmp(cursor, "0") != 0 && ++calls < RDS_SCAN_CALLS);
+	return 0;
 }
-
-#define RDS_FORGET_COUNT "200"    /* keys a SCAN looks at per call */
-#define RDS_FORGET_CALLS 100000   /* SCAN calls per pattern at most */
 
 /* Appends s[0..len) to buf at *n with the glob specials escaped; 0, -1
  * when it does not fit. */
@@ -161,85 +131,316 @@ static int rds_glob_escape(char *buf, size_t size, size_t *n, const char *s,
 }
 
 /*
- * Removes the keys of one kind matching pattern pat (the whole Redis key)
- * on connection slot: SCAN ... MATCH, then UNLINK of each page's keys (a
- * ban also leaves the ban index). Returns 0, -1 with why set.
+ * The pattern <prefix><layout><kind>:{<subj>*} in buf (subj escaped
+ * unless glob: then it is a glob of the subject, and no '*' is added).
+ * 0, -1 when it does not fit.
  */
-static int rds_forget_scan(af_store_redis_t *st, rds_conn_t *slot,
-		const char *pat, int ban, uint64_t *removed, char *why,
-		size_t whylen)
+static int rds_pattern(const af_store_redis_t *st, const char *kind,
+		const char *subj, size_t subj_len, int glob, char *buf, size_t size)
 {
-	char cursor[32] = "0", index[sizeof(st->cfg.prefix) + 8];
-	const char **argv = NULL;
-	size_t *argl = NULL, i, subj;
-	redisReply *r, *u, *keys;
-	long calls = 0;
-	int rc = -1;
+	size_t n = 0;
+	int w;
 
-	snprintf(index, sizeof(index), "%sbans", st->cfg.prefix);
-	subj = st->plen + sizeof("ban:{") - 1;
-	do {
-		r = redisCommand(slot->c, "SCAN %s MATCH %s COUNT " RDS_FORGET_COUNT,
-				cursor, pat);
-		if(!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2
-				|| r->element[0]->type != REDIS_REPLY_STRING
-				|| r->element[0]->len >= sizeof(cursor)
-				|| r->element[1]->type != REDIS_REPLY_ARRAY) {
-			snprintf(why, whylen, "SCAN: %s",
-					af_rds_why(slot->c, r));
-			if(r)
-				freeReplyObject(r);
-			goto done;
+	if(rds_glob_escape(buf, size, &n, st->cfg.prefix, st->plen) < 0)
+		return -1;
+	w = snprintf(buf + n, size - n, "%s%s:{", RDS_LAYOUT, kind);
+	if(w < 0 || (size_t)w >= size - n)
+		return -1;
+	n += (size_t)w;
+	if(glob) {
+		if(subj_len >= size - n)
+			return -1;
+		memcpy(buf + n, subj, subj_len);
+		n += subj_len;
+	} else if(rds_glob_escape(buf, size, &n, subj, subj_len) < 0
+			  || n + 1 >= size) {
+		return -1;
+	} else {
+		buf[n++] = '*';
+	}
+	if(n + 2 > size)
+		return -1;
+	buf[n++] = '}';
+	buf[n] = '\0';
+	return 0;
+}
+
+/* The subject of key <prefix><layout><kind>:{<subject>} into it; 0, -1
+ * when key is not one. */
+static int rds_subject(const af_store_redis_t *st, const char *kind,
+		const redisReply *key, rds_item_t *it)
+{
+	size_t off = st->plen + sizeof(RDS_LAYOUT) - 1 + strlen(kind) + 2;
+
+	if(key->type != REDIS_REPLY_STRING || key->len <= off
+			|| key->str[key->len - 1] != '}')
+		return -1;
+	it->subj_len = key->len - off - 1;
+	it->subj = malloc(it->subj_len + 1);
+	if(!it->subj)
+		return -1;
+	memcpy(it->subj, key->str + off, it->subj_len);
+	it->subj[it->subj_len] = '\0';
+	return 0;
+}
+
+/* Room for one more item in out; NULL when out of memory. */
+static rds_item_t *rds_item_add(rds_items_t *out)
+{
+	rds_item_t *v;
+	size_t cap;
+
+	if(out->n == out->cap) {
+		cap = out->cap ? out->cap * 2 : 64;
+		v = realloc(out->v, cap * sizeof(*v));
+		if(!v)
+			return NULL;
+		out->v = v;
+		out->cap = cap;
+	}
+	memset(&out->v[out->n], 0, sizeof(out->v[0]));
+	return &out->v[out->n];
+}
+
+/* Frees what out holds. */
+static void rds_items_free(rds_items_t *out)
+{
+	size_t i;
+
+	for(i = 0; i < out->n; i++)
+		free(out->v[i].subj);
+	free(out->v);
+	memset(out, 0, sizeof(*out));
+}
+
+/* what a list page reads per key */
+typedef struct rds_list_arg {
+	rds_items_t *out;
+	const char *kind;
+	uint64_t now_ms;
+} rds_list_arg_t;
+
+/*
+ * A list page: per key, pipelined, GET (a ban: kept when live) or
+ * ZCOUNT of its live members (a set: kept when not empty); each key's
+ * own command, so that it runs on a cluster's master of the key. 0, -1
+ * with why.
+ */
+static int rds_list_page(af_store_redis_t *st, rds_conn_t *slot,
+		const redisReply *keys, void *arg, char *why, size_t whylen)
+{
+	rds_list_arg_t *la = arg;
+	int ban = strcmp(la->kind, "ban") == 0;
+	rds_fld_t e[4];
+	rds_item_t *it;
+	redisReply *r;
+	void *rv;
+	size_t i, err = 0;
+
+	for(i = 0; i < keys->elements; i++) {
+		if(ban)
+			redisAppendCommand(slot->c, "GET %b", keys->element[i]->str,
+					keys->element[i]->len);
+		else
+			redisAppendCommand(slot->c, "ZCOUNT %b (%llu +inf",
+					keys->element[i]->str, keys->element[i]->len,
+					(unsigned long long)la->now_ms);
+	}
+	for(i = 0; i < keys->elements; i++) {
+		if(redisGetReply(slot->c, &rv) != REDIS_OK) {
+			snprintf(why, whylen, "list: %s", af_rds_why(slot->c, NULL));
+			return -1;
 		}
-		memcpy(cursor, r->element[0]->str, r->element[0]->len);
-		cursor[r->element[0]->len] = '\0';
-		keys = r->element[1];
-		if(keys->elements) {
-			free(argv);
-			free(argl);
-			argv = malloc((keys->elements + 1) * sizeof(*argv));
-			argl = malloc((keys->elements + 1) * sizeof(*argl));
-			if(!argv || !argl) {
-				freeReplyObject(r);
-				snprintf(why, whylen, "out of memory");
-				goto done;
-			}
-			argv[0] = "UNLINK";
-			argl[0] = 6;
-			for(i = 0; i < keys->elements; i++) {
-				argv[i + 1] = keys->element[i]->str ? keys->element[i]->str
-													: "";
-				argl[i + 1] = keys->element[i]->len;
-			}
-			u = redisCommandArgv(slot->c, (int)keys->elements + 1, argv, argl);
-			if(!u || u->type != REDIS_REPLY_INTEGER) {
-				snprintf(why, whylen, "UNLINK: %s",
-						af_rds_why(slot->c, u));
-				if(u)
-					freeReplyObject(u);
-				freeReplyObject(r);
-				goto done;
-			}
-			if(removed)
-				*removed += (uint64_t)u->integer;
-			freeReplyObject(u);
-			for(i = 0; ban && i < keys->elements; i++) {
-				if(keys->element[i]->len <= subj)
-					continue;
-				u = redisCommand(slot->c, "ZREM %s %b", index,
-						keys->element[i]->str + subj,
-						keys->element[i]->len - subj - 1);
-				if(u)
-					freeReplyObject(u);
-			}
+		r = rv;
+		it = err ? NULL : rds_item_add(la->out);
+		if(!it) {
+			err = 1;
+		} else if(ban && r->type == REDIS_REPLY_STRING
+				  && r->len >= RDS_BAN_HEAD) {
+			/* since, until, hits (digits), reason */
+			e[0] = (rds_fld_t){RDS_F_STR, 0, r->str, 20};
+			e[1] = (rds_fld_t){RDS_F_STR, 0, r->str + 20, 20};
+			e[2] = (rds_fld_t){RDS_F_STR, 0, r->str + 40, 10};
+			e[3] = (rds_fld_t){RDS_F_STR, 0, r->str + RDS_BAN_HEAD,
+					r->len - RDS_BAN_HEAD};
+			if(af_rds_field_ban(e, &it->ban) == 0
+					&& la->now_ms < it->ban.until_ms
+					&& rds_subject(st, la->kind, keys->element[i], it) == 0)
+				la->out->n++;
+		} else if(!ban && r->type == REDIS_REPLY_INTEGER && r->integer > 0
+				  && rds_subject(st, la->kind, keys->element[i], it) == 0) {
+			it->count = r->integer > UINT32_MAX ? UINT32_MAX
+												: (uint32_t)r->integer;
+			la->out->n++;
 		}
 		freeReplyObject(r);
-	} while(strcmp(cursor, "0") != 0 && ++calls < RDS_FORGET_CALLS);
-	rc = 0;
-done:
-	free(argv);
-	free(argl);
+	}
+	if(err)
+		snprintf(why, whylen, "list: out of memory");
+	return err ? -1 : 0;
+}
+
+/*
+ * Every live ban on connection slot into out (appended; the caller
+ * frees with rds_items_free). 0, -1 with why.
+ */
+int af_rds_ban_scan(af_store_redis_t *st, rds_conn_t *slot,
+		rds_items_t *out, uint64_t now_ms, char *why, size_t whylen)
+{
+	rds_list_arg_t la = {out, "ban", now_ms};
+	char pat[sizeof(st->cfg.prefix) * 2 + 32];
+
+	if(rds_pattern(st, "ban", "", 0, 0, pat, sizeof(pat)) < 0) {
+		snprintf(why, whylen, "list: prefix too long");
+		return -1;
+	}
+	return rds_scan(st, slot, pat, rds_list_page, &la, why, whylen);
+}
+
+/*
+ * Every live concurrency set on connection slot whose subject starts
+ * with prefix into out (as af_rds_ban_scan). 0, -1 with why.
+ */
+int af_rds_conc_scan(af_store_redis_t *st, rds_conn_t *slot,
+		const char *prefix, size_t prefix_len, rds_items_t *out,
+		uint64_t now_ms, char *why, size_t whylen)
+{
+	rds_list_arg_t la = {out, "conc", now_ms};
+	char pat[sizeof(st->cfg.prefix) * 2 + AF_KEY_MAX * 4 + 32];
+
+	if(rds_pattern(st, "conc", prefix, prefix_len, 0, pat, sizeof(pat))
+			< 0) {
+		snprintf(why, whylen, "list: prefix too long");
+		return -1;
+	}
+	return rds_scan(st, slot, pat, rds_list_page, &la, why, whylen);
+}
+
+/* what rds_list asks of each server */
+typedef struct rds_servers_list {
+	int ban;
+	const char *prefix;
+	size_t prefix_len;
+	rds_items_t *out;
+	uint64_t now_ms;
+} rds_servers_list_t;
+
+/* Lists on one connection into the arg's out (rds_servers_list_t). */
+static int rds_list_on(af_store_redis_t *st, rds_conn_t *slot, void *arg,
+		char *why, size_t whylen)
+{
+	rds_servers_list_t *la = arg;
+
+	return la->ban ? af_rds_ban_scan(st, slot, la->out, la->now_ms, why,
+							 whylen)
+				   : af_rds_conc_scan(st, slot, la->prefix, la->prefix_len,
+							 la->out, la->now_ms, why, whylen);
+}
+
+/*
+ * Lists kind ("ban" or "conc", prefix for sets) on this process's
+ * connection (every master of a cluster) into out. 0, -1 when the server
+ * could not be used. Lock: none held on entry; none held on return.
+ */
+static int rds_list(af_store_redis_t *st, int ban, const char *prefix,
+		size_t prefix_len, rds_items_t *out, uint64_t now_ms)
+{
+	rds_servers_list_t la = {ban, prefix, prefix_len, out, now_ms};
+	int rc = af_rds_each_server(st, rds_list_on, &la);
+
+	if(rc < 0)
+		rds_items_free(out);
 	return rc;
+}
+
+/*
+ * ban_list: calls cb for every live ban (key: the whole subject, even
+ * when longer than AF_KEY_MAX), found by SCAN over the ban keys; cb runs
+ * without any lock held (it may use the store). Returns 0, -1 when the
+ * server could not be used.
+ */
+static int rds_ban_list(af_store_t *s, af_ban_cb cb, void *arg,
+		uint64_t now_ms)
+{
+	rds_items_t out = {0};
+	size_t i;
+
+	if(rds_list((af_store_redis_t *)s, 1, NULL, 0, &out, now_ms) < 0)
+		return -1;
+	for(i = 0; i < out.n; i++)
+		if(cb(out.v[i].subj, out.v[i].subj_len, &out.v[i].ban, arg))
+			break;
+	rds_items_free(&out);
+	return 0;
+}
+
+/*
+ * conc_list: calls cb for every live set whose key (the whole subject)
+ * starts with prefix, with its live members' count (SCAN over the set
+ * keys; nothing pruned). cb runs without any lock held. Returns 0, -1
+ * when prefix is NULL with a length or the server could not be used.
+ */
+static int rds_conc_list(af_store_t *s, const char *prefix,
+		size_t prefix_len, af_conc_cb cb, void *arg, uint64_t now_ms)
+{
+	rds_items_t out = {0};
+	size_t i;
+
+	if(prefix == NULL && prefix_len)
+		return -1;
+	if(rds_list((af_store_redis_t *)s, 0, prefix ? prefix : "", prefix_len,
+			   &out, now_ms)
+			< 0)
+		return -1;
+	for(i = 0; i < out.n; i++)
+		if(cb(out.v[i].subj, out.v[i].subj_len, out.v[i].count, arg))
+			break;
+	rds_items_free(&out);
+	return 0;
+}
+
+/* A forget page: UNLINK of its keys, the count added to *arg. */
+static int rds_forget_page(af_store_redis_t *st, rds_conn_t *slot,
+		const redisReply *keys, void *arg, char *why, size_t whylen)
+{
+	uint64_t *removed = arg;
+	redisReply *u;
+	void *rv;
+	size_t i;
+	int rc = 0;
+
+	/* one UNLINK per key: a cluster's keys of one page are in many
+	 * slots */
+	for(i = 0; i < keys->elements; i++)
+		redisAppendCommand(slot->c, "UNLINK %b",
+				keys->element[i]->str ? keys->element[i]->str : "",
+				keys->element[i]->len);
+	for(i = 0; i < keys->elements; i++) {
+		if(redisGetReply(slot->c, &rv) != REDIS_OK) {
+			snprintf(why, whylen, "UNLINK: %s", af_rds_why(slot->c, NULL));
+			return -1;
+		}
+		u = rv;
+		if(u->type == REDIS_REPLY_INTEGER) {
+			if(removed)
+				*removed += (uint64_t)u->integer;
+		} else if(!rc) {
+			snprintf(why, whylen, "UNLINK: %s", af_rds_why(slot->c, u));
+			rc = -1;
+		}
+		freeReplyObject(u);
+	}
+	return rc;
+}
+
+/*
+ * Removes the keys matching pat (the whole Redis key) on connection
+ * slot: SCAN, then UNLINK of each page's keys. Returns 0, -1 with why.
+ */
+int af_rds_forget_scan(af_store_redis_t *st, rds_conn_t *slot,
+		const char *pat, uint64_t *removed, char *why, size_t whylen)
+{
+	return rds_scan(st, slot, pat, rds_forget_page, removed, why, whylen);
 }
 
 /* what forget removes, for rds_forget_on */
@@ -249,12 +450,9 @@ typedef struct rds_forget_arg {
 	uint64_t *removed;
 } rds_forget_arg_t;
 
-/*
- * Removes the keys of the patterns of a (rds_forget_arg_t) on one
- * connection (the server, or one master of a cluster). Returns 0, -1
- * with why.
- */
-static int rds_forget_on(af_store_redis_t *st, rds_conn_t *slot, void *a,
+/* Removes the keys of the patterns of arg (rds_forget_arg_t) on one
+ * connection. 0, -1 with why. */
+static int rds_forget_on(af_store_redis_t *st, rds_conn_t *slot, void *arg,
 		char *why, size_t whylen)
 {
 	static const struct {
@@ -262,28 +460,21 @@ static int rds_forget_on(af_store_redis_t *st, rds_conn_t *slot, void *a,
 		const char *name;
 	} kinds[] = {{AF_FORGET_BAN, "ban"}, {AF_FORGET_WIN, "win"},
 			{AF_FORGET_HIST, "hist"}};
-	const rds_forget_arg_t *fa = a;
-	const af_forget_pat_t *pats = fa->pats;
-	char pat[AF_KEY_MAX * 2 + 128];
-	size_t len;
+	const rds_forget_arg_t *fa = arg;
+	char pat[AF_KEY_MAX * 2 + 128 + sizeof(st->cfg.prefix) * 2];
 	int i, k;
 
 	for(i = 0; i < fa->n; i++) {
-		for(k = 0; k < 3; k++) {
-			if(!(pats[i].kinds & kinds[k].kind))
+		for(k = 0; k < (int)(sizeof(kinds) / sizeof(kinds[0])); k++) {
+			if(!(fa->pats[i].kinds & kinds[k].kind))
 				continue;
-			len = 0;
-			if(rds_glob_escape(pat, sizeof(pat), &len, st->cfg.prefix,
-					   st->plen)
-					< 0
-					|| strlen(pats[i].glob) + len + 16 >= sizeof(pat)) {
+			if(rds_pattern(st, kinds[k].name, fa->pats[i].glob,
+					   strlen(fa->pats[i].glob), 1, pat, sizeof(pat))
+					< 0) {
 				snprintf(why, whylen, "forget: pattern too long");
 				return -1;
 			}
-			len += (size_t)snprintf(pat + len, sizeof(pat) - len, "%s:{%s}",
-					kinds[k].name, pats[i].glob);
-			if(rds_forget_scan(st, slot, pat, kinds[k].kind == AF_FORGET_BAN,
-					   fa->removed, why, whylen)
+			if(af_rds_forget_scan(st, slot, pat, fa->removed, why, whylen)
 					< 0)
 				return -1;
 		}
@@ -302,24 +493,8 @@ static int rds_forget(af_store_t *s, const af_forget_pat_t *pats, int n,
 {
 	af_store_redis_t *st = (af_store_redis_t *)s;
 	rds_forget_arg_t fa = {pats, n, removed};
-	char why[256];
-	rds_conn_t *slot;
-	rds_guard_t g;
-	int rc = -1;
+	int rc = af_rds_each_server(st, rds_forget_on, &fa);
 
-	if(st->cfg.n_seeds > 0) {
-		rc = af_rds_cl_each_master(st, rds_forget_on, &fa);
-		goto counted;
-	}
-	af_rds_enter(&g, 1);
-	slot = af_rds_get(st, why, sizeof(why));
-	if(slot) {
-		rc = rds_forget_on(st, slot, &fa, why, sizeof(why));
-		if(rc < 0)
-			af_rds_fail(slot, why);
-	}
-	af_rds_leave(&g, 1);
-counted:
 	if(rc < 0)
 		__atomic_add_fetch(&st->failures, 1, __ATOMIC_RELAXED);
 	return rc;
@@ -346,8 +521,8 @@ static uint64_t rds_info_field(const char *info, const char *name)
 	return 0;
 }
 
-/* Adds one server's DBSIZE and INFO stats figures to out (arg); 0, -1
- * with why. */
+/* Adds one server's DBSIZE and INFO stats figures to arg
+ * (af_store_stats_t); 0, -1 with why. */
 static int rds_stats_on(af_store_redis_t *st, rds_conn_t *slot, void *arg,
 		char *why, size_t whylen)
 {
@@ -385,29 +560,18 @@ static int rds_stats_on(af_store_redis_t *st, rds_conn_t *slot, void *arg,
 
 /*
  * stats: entries are the keys of the db (DBSIZE: give the store a db of
- * its own; on a cluster, summed over the masters), evictions and expired
+ * its own; a cluster's summed over its masters), evictions and expired
  * Redis's evicted_keys and expired_keys (INFO stats, server-wide),
  * capacity 0 (bounded by Redis's maxmemory), failures this store's (all
- * processes). One round trip per server; the server's figures are 0
- * when it cannot be reached.
+ * processes). One round trip per server; the server's figures are 0 when
+ * it cannot be reached.
  */
 static void rds_stats(af_store_t *s, af_store_stats_t *out)
 {
-	rds_guard_t g;
 	af_store_redis_t *st = (af_store_redis_t *)s;
-	rds_conn_t *slot;
-	char err[256];
 
 	memset(out, 0, sizeof(*out));
-	if(st->cfg.n_seeds > 0) {
-		af_rds_cl_each_master(st, rds_stats_on, out);
-	} else {
-		af_rds_enter(&g, 1);
-		slot = af_rds_get(st, err, sizeof(err));
-		if(slot && rds_stats_on(st, slot, out, err, sizeof(err)) < 0)
-			af_rds_fail(slot, err);
-		af_rds_leave(&g, 1);
-	}
+	af_rds_each_server(st, rds_stats_on, out);
 	out->failures = __atomic_load_n(&st->failures, __ATOMIC_RELAXED);
 }
 

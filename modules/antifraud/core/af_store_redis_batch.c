@@ -18,6 +18,24 @@
 #include "af_host.h"
 #include "af_store_redis_int.h"
 
+/* op codes in ARGV; 0: an invalid op, 9: a CONC_ADD of an invalid group */
+enum rds_code {
+	RDS_C_INVALID = 0,
+	RDS_C_BAN_GET = 1,
+	RDS_C_BAN_SET = 2,
+	RDS_C_BAN_DEL = 3,
+	RDS_C_WIN_HIT = 4,
+	RDS_C_HIST_PUSH = 5,
+	RDS_C_CONC_ADD = 6,
+	RDS_C_CONC_DEL = 7,
+	RDS_C_CONC_COUNT = 8,
+	RDS_C_CONC_SKIP = 9,
+	RDS_C_FIG_HIT = 10,
+	/* invalid, outputs left as they are (NULL key, unknown type); never
+	 * sent: goes as RDS_C_INVALID */
+	RDS_C_INVALID_KEEP = -1
+};
+
 /* the argument lists of the call being made, per process (callers
  * hold the connection table's mutex: af_rds_enter) */
 static rds_argv_t rds_keys, rds_args;
@@ -103,22 +121,24 @@ static void av_addu(rds_argv_t *a, uint64_t v)
 	av_add(a, num, (size_t)len);
 }
 
-/* Appends the key <prefix><kind>:{<subject>}. */
+/* Appends the key <prefix><layout><kind>:{<subject>} (RDS_LAYOUT). */
 static void av_key(rds_argv_t *a, const af_store_redis_t *st,
 		const char *kind, const char *subj, size_t len)
 {
-	size_t kl = strlen(kind);
+	size_t kl = strlen(kind), ll = sizeof(RDS_LAYOUT) - 1;
 	char *p;
 
-	if(len > SIZE_MAX - st->plen - kl - 3) {
+	if(len > SIZE_MAX - st->plen - ll - kl - 3) {
 		a->oom = 1;
 		return;
 	}
-	p = av_room(a, st->plen + kl + 3 + len);
+	p = av_room(a, st->plen + ll + kl + 3 + len);
 	if(!p)
 		return;
 	memcpy(p, st->cfg.prefix, st->plen);
 	p += st->plen;
+	memcpy(p, RDS_LAYOUT, ll);
+	p += ll;
 	memcpy(p, kind, kl);
 	p += kl;
 	*p++ = ':';
@@ -126,36 +146,6 @@ static void av_key(rds_argv_t *a, const af_store_redis_t *st,
 	if(len)
 		memcpy(p, subj, len);
 	p[len] = '}';
-}
-
-/* Appends the key <prefix><name> (an index or the events channel). */
-static void av_name(rds_argv_t *a, const af_store_redis_t *st,
-		const char *name)
-{
-	size_t nl = strlen(name);
-	char *p = av_room(a, st->plen + nl);
-
-	if(!p)
-		return;
-	memcpy(p, st->cfg.prefix, st->plen);
-	memcpy(p + st->plen, name, nl);
-}
-
-/* Appends an index key: <prefix><name> or, with a tag (a Redis
- * Cluster: the batch's keys are in one slot), <prefix><name><tag> (tag:
- * the first key of the batch, so that the index shares its slot). */
-static void av_index(rds_argv_t *a, const af_store_redis_t *st,
-		const char *name, const char *tag, size_t taglen)
-{
-	size_t nl = tag ? strlen(name) : strlen(name) - 1;
-	char *p = av_room(a, st->plen + nl + (tag ? taglen : 0));
-
-	if(!p)
-		return;
-	memcpy(p, st->cfg.prefix, st->plen);
-	memcpy(p + st->plen, name, nl);
-	if(tag)
-		memcpy(p + st->plen + nl, tag, taglen);
 }
 
 /*
@@ -342,8 +332,7 @@ static void av_pack(rds_argv_t *a, int code, const uint64_t *v, int n)
  * the batch script.
  */
 static void rds_build(const af_store_redis_t *st, const af_op_t *ops, int n,
-		const signed char *code, int pregated, const char *tag, size_t taglen,
-		uint64_t now_ms)
+		const signed char *code, int pregated, uint64_t now_ms)
 {
 	rds_argv_t *k = &rds_keys, *a = &rds_args;
 	const af_op_t *op;
@@ -354,10 +343,7 @@ static void rds_build(const af_store_redis_t *st, const af_op_t *ops, int n,
 
 	av_reset(k);
 	av_reset(a);
-	av_index(k, st, "bans:", tag, taglen);
-	av_index(k, st, "concs:", tag, taglen);
 	av_addu(a, now_ms);
-	av_addu(a, st->plen);
 	av_add(a, pregated ? "1" : "0", 1);
 	av_addu(a, (uint64_t)n);
 	for(i = 0; i < n; i++) {
@@ -607,13 +593,13 @@ static int rp_hist(const rds_fld_t *f, af_hist_entry_t *entry)
 /*
  * Reads the batch script's reply (one string, see rds_lua_exec) into
  * ops[0..n): the outputs of the ops done, each op's status as the script
- * gave it (fixed by rds_finish). Reads in place, nothing allocated: an
+ * gave it (fixed by af_rds_finish). Reads in place, nothing allocated: an
  * op's fields are kept in e[] (those past RDS_FIELDS are read and
  * dropped: no op looks at them) and checked as they were when the reply
  * was an array per op. Returns 0 with *done and *stopped, -1 when the
  * reply is not what the script answers.
  */
-int af_rds_parse(const redisReply *r, af_op_t *ops, int n,
+static int rds_parse(const redisReply *r, af_op_t *ops, int n,
 		const signed char *code, int *done, int *stopped)
 {
 	rds_fld_t f, e[RDS_FIELDS];
@@ -731,7 +717,7 @@ int af_rds_parse(const redisReply *r, af_op_t *ops, int n,
 }
 
 /* Clears the outputs of a CONC_ADD op. */
-void af_rds_conc_clear(af_op_t *op)
+static void rds_conc_clear(af_op_t *op)
 {
 	op->u.conc.count = 0;
 	op->u.conc.admitted = 0;
@@ -740,7 +726,7 @@ void af_rds_conc_clear(af_op_t *op)
 }
 
 /* Clears the outputs of op as shm does for an invalid op of its type. */
-void af_rds_invalid_clear(af_op_t *op)
+static void rds_invalid_clear(af_op_t *op)
 {
 	switch(op->type) {
 		case AF_OP_BAN_GET:
@@ -794,14 +780,14 @@ int af_rds_finish(af_store_redis_t *st, af_op_t *ops, int n,
 			if(stopped || group_bad) {
 				op->status = stopped ? 1 : -1;
 				if(clear)
-					af_rds_conc_clear(op);
+					rds_conc_clear(op);
 			}
 		} else if(i >= done) {
 			op->status = 1;
 		} else if(code[i] <= 0) {
 			op->status = -1;
 			if(code[i] == RDS_C_INVALID)
-				af_rds_invalid_clear(op);
+				rds_invalid_clear(op);
 		}
 		if(op->status < 0) {
 			__atomic_add_fetch(&st->failures, 1, __ATOMIC_RELAXED);
@@ -811,7 +797,8 @@ int af_rds_finish(af_store_redis_t *st, af_op_t *ops, int n,
 	return rc;
 }
 
-/* Fails every op of ops[0..n) (the server could not be used). */
+/* Fails every op of ops[0..n) (the server could not be used); returns
+ * AF_STORE_UNAVAILABLE. */
 int af_rds_unavailable(af_store_redis_t *st, af_op_t *ops, int n)
 {
 	int i;
@@ -820,10 +807,10 @@ int af_rds_unavailable(af_store_redis_t *st, af_op_t *ops, int n)
 		ops[i].status = -1;
 		switch(ops[i].type) {
 			case AF_OP_CONC_ADD:
-				af_rds_conc_clear(&ops[i]);
+				rds_conc_clear(&ops[i]);
 				break;
 			default:
-				af_rds_invalid_clear(&ops[i]);
+				rds_invalid_clear(&ops[i]);
 				break;
 		}
 	}
@@ -832,26 +819,47 @@ int af_rds_unavailable(af_store_redis_t *st, af_op_t *ops, int n)
 }
 
 /*
- * Lays out ops[0..n) (checked: code from af_rds_check) as the batch
- * script's arguments in af_rds_av/af_rds_avlen (the first two, EVALSHA
- * and the SHA, left to the sender); pregated forces the CONC_ADD group
- * to admit nothing; tag names the index keys after a key of the batch
- * (NULL: the global ones). Returns the argument count, -1 out of memory.
+ * Checks ops[0..n) (code: n entries, filled) and lays them out as the
+ * batch script's EVALSHA in af_rds_av/af_rds_avlen (af_rds_eval fills
+ * the first two arguments); pregated: the CONC_ADD group admits nothing
+ * (the caller knows a gate went over), or'ed with what the check finds.
+ * *group_bad tells af_rds_finish that the group was invalid. Returns the
+ * argument count, 0 when no op needs the server, -1 when out of memory.
+ * Lock: the connection table's (af_rds_enter).
  */
-int af_rds_build_argv(const af_store_redis_t *st, const af_op_t *ops, int n,
-		const signed char *code, int pregated, const char *tag, size_t taglen,
-		uint64_t now_ms)
+int af_rds_encode(af_store_redis_t *st, af_op_t *ops, int n, int pregated,
+		uint64_t now_ms, signed char *code, int *group_bad)
 {
-	static char nkeys[16]; /* af_rds_av points to it after the return */
 	const char *head[3];
 	size_t headlen[3];
+	static char nkeys[16];
+	int gated;
 
-	rds_build(st, ops, n, code, pregated, tag, taglen, now_ms);
+	if(!af_rds_check(ops, n, code, group_bad, &gated))
+		return 0;
+	rds_build(st, ops, n, code, pregated || gated, now_ms);
 	head[0] = head[1] = NULL;
 	headlen[0] = headlen[1] = 0;
 	headlen[2] = (size_t)snprintf(nkeys, sizeof(nkeys), "%d", rds_keys.n);
 	head[2] = nkeys;
 	return av_final(head, headlen, 3, &rds_keys, &rds_args);
+}
+
+/*
+ * Reads the script's reply r into ops[0..n) (codes and group_bad from
+ * af_rds_encode; r NULL: nothing was sent) and sets every op's status.
+ * Returns 0, -1 when an op failed, AF_STORE_UNAVAILABLE when the reply
+ * is not what the script answers (nothing set: the caller drops the
+ * connection and calls af_rds_unavailable).
+ */
+int af_rds_decode(af_store_redis_t *st, const redisReply *r, af_op_t *ops,
+		int n, const signed char *code, int group_bad)
+{
+	int done = n, stopped = 0;
+
+	if(r && rds_parse(r, ops, n, code, &done, &stopped) < 0)
+		return AF_STORE_UNAVAILABLE;
+	return af_rds_finish(st, ops, n, code, done, stopped, group_bad);
 }
 
 /*
@@ -864,10 +872,10 @@ int af_rds_exec(af_store_t *s, af_op_t *ops, int n, uint64_t now_ms)
 {
 	af_store_redis_t *st = (af_store_redis_t *)s;
 	char err[256];
-	rds_conn_t *slot;
+	rds_conn_t *slot = NULL;
 	rds_guard_t g;
-	redisReply *r;
-	int need, group_bad, pregated, argc, done, stopped = 0, rc = 0;
+	redisReply *r = NULL;
+	int group_bad, argc, rc;
 
 	if(n > 0 && ops == NULL)
 		return -1;
@@ -876,93 +884,35 @@ int af_rds_exec(af_store_t *s, af_op_t *ops, int n, uint64_t now_ms)
 	if(st->cfg.n_seeds > 0)
 		return af_rds_cl_exec(st, ops, n, now_ms);
 	af_rds_enter(&g, 1);
-	if(rds_code_room(n) < 0) {
+	argc = rds_code_room(n) < 0
+				   ? -1
+				   : af_rds_encode(st, ops, n, 0, now_ms, rds_code, &group_bad);
+	if(argc < 0) {
 		AF_ERR("store: redis: out of memory\n");
 		rc = AF_STORE_UNAVAILABLE;
 		goto done;
 	}
-	need = af_rds_check(ops, n, rds_code, &group_bad, &pregated);
-	done = n;
-	if(need) {
+	if(argc > 0) {
 		slot = af_rds_get(st, err, sizeof(err));
 		if(!slot) {
 			rc = AF_STORE_UNAVAILABLE;
 			goto done;
 		}
-		argc = af_rds_build_argv(st, ops, n, rds_code, pregated, NULL, 0,
-				now_ms);
-		if(argc < 0) {
-			AF_ERR("store: redis: out of memory\n");
-			rc = AF_STORE_UNAVAILABLE;
-			goto done;
-		}
-		r = af_rds_eval(slot, 0, argc, err, sizeof(err));
-		if(r && af_rds_parse(r, ops, n, rds_code, &done, &stopped) < 0) {
-			freeReplyObject(r);
-			r = NULL;
-			snprintf(err, sizeof(err), "EVALSHA: unexpected reply");
-		}
+		r = af_rds_eval(slot, argc, err, sizeof(err));
 		if(!r) {
 			af_rds_fail(slot, err);
 			rc = AF_STORE_UNAVAILABLE;
 			goto done;
 		}
-		freeReplyObject(r);
 	}
-	rc = af_rds_finish(st, ops, n, rds_code, done, stopped, group_bad);
+	rc = af_rds_decode(st, r, ops, n, rds_code, group_bad);
+	if(r)
+		freeReplyObject(r);
+	if(rc == AF_STORE_UNAVAILABLE)
+		af_rds_fail(slot, "EVALSHA: unexpected reply");
 done:
 	af_rds_leave(&g, 1);
 	if(rc == AF_STORE_UNAVAILABLE)
 		return af_rds_unavailable(st, ops, n);
 	return rc;
-}
-
-/*
- * Runs the list script (mode 'b' bans, 'c' sets under prefix) on this
- * process's connection. Returns the reply (an array), NULL when the
- * server could not be used. Lock: none held on entry.
- */
-redisReply *af_rds_list(af_store_redis_t *st, char mode,
-		const char *prefix, size_t prefix_len, uint64_t now_ms)
-{
-	const char *head[3];
-	size_t headlen[3];
-	char err[256];
-	rds_conn_t *slot;
-	redisReply *r = NULL;
-	rds_guard_t g;
-	int argc;
-
-	af_rds_enter(&g, 1);
-	slot = af_rds_get(st, err, sizeof(err));
-	if(!slot)
-		goto done;
-	av_reset(&rds_keys);
-	av_reset(&rds_args);
-	av_name(&rds_keys, st, mode == 'b' ? "bans" : "concs");
-	av_addu(&rds_args, now_ms);
-	av_add(&rds_args, st->cfg.prefix, st->plen);
-	av_add(&rds_args, &mode, 1);
-	av_add(&rds_args, prefix, prefix_len);
-	head[0] = head[1] = NULL;
-	headlen[0] = headlen[1] = 0;
-	head[2] = "1";
-	headlen[2] = 1;
-	argc = av_final(head, headlen, 3, &rds_keys, &rds_args);
-	if(argc < 0) {
-		AF_ERR("store: redis: out of memory\n");
-		goto done;
-	}
-	r = af_rds_eval(slot, 1, argc, err, sizeof(err));
-	if(r && (r->type != REDIS_REPLY_ARRAY
-					|| r->elements % (mode == 'b' ? 5 : 2) != 0)) {
-		freeReplyObject(r);
-		r = NULL;
-		snprintf(err, sizeof(err), "EVALSHA: unexpected reply");
-	}
-	if(!r)
-		af_rds_fail(slot, err);
-done:
-	af_rds_leave(&g, 1);
-	return r;
 }

@@ -137,13 +137,14 @@ int af_rds_redirect(const char *msg, size_t len, int *ask, int *slot,
 	return 0;
 }
 
-/* The slot of the key <prefix><kind>:{subj} (the key built as the batch
- * encoder builds it). */
+/* The slot of the key <prefix><layout><kind>:{subj} (the key built as
+ * the batch encoder builds it). */
 static int cl_slot(const af_store_redis_t *st, const char *kind,
 		const char *subj, size_t len)
 {
 	char buf[CL_KEY_MAX], *k = buf;
-	size_t kl = strlen(kind), n = st->plen + kl + 3 + len;
+	size_t ll = sizeof(RDS_LAYOUT) - 1, kl = strlen(kind),
+		   n = st->plen + ll + kl + 3 + len;
 	int slot;
 
 	if(n > sizeof(buf)) {
@@ -152,11 +153,12 @@ static int cl_slot(const af_store_redis_t *st, const char *kind,
 			return af_rds_crc16(subj, len) & 16383;
 	}
 	memcpy(k, st->cfg.prefix, st->plen);
-	memcpy(k + st->plen, kind, kl);
-	k[st->plen + kl] = ':';
-	k[st->plen + kl + 1] = '{';
+	memcpy(k + st->plen, RDS_LAYOUT, ll);
+	memcpy(k + st->plen + ll, kind, kl);
+	k[st->plen + ll + kl] = ':';
+	k[st->plen + ll + kl + 1] = '{';
 	if(len)
-		memcpy(k + st->plen + kl + 2, subj, len);
+		memcpy(k + st->plen + ll + kl + 2, subj, len);
 	k[n - 1] = '}';
 	slot = af_rds_key_slot(k, n);
 	if(k != buf)
@@ -393,6 +395,7 @@ typedef struct cl_sub {
 	int *orig;          /* index in the batch, -1: made here */
 	signed char *code;
 	int pregated;
+	int group_bad;
 	int node;     /* where it was sent */
 	int ask;      /* -ASK: node to send to after ASKING, -1 */
 	int asking;   /* ASKING sent before it */
@@ -469,14 +472,11 @@ static af_op_t *cl_add(cl_sub_t *sub, const af_op_t *op, int orig)
 }
 
 /* Sends sub to its node (ASKING first after -ASK): 0, -1 with err. */
-static int cl_send(const af_store_redis_t *st, rds_cluster_t *cl,
-		cl_sub_t *sub, uint64_t now_ms, char *err, size_t errlen)
+static int cl_send(af_store_redis_t *st, rds_cluster_t *cl, cl_sub_t *sub,
+		uint64_t now_ms, char *err, size_t errlen)
 {
-	char tag[CL_KEY_MAX + 16];
 	redisContext *c;
-	int node = sub->ask >= 0 ? sub->ask : cl->map[sub->slot] - 1, gb, pg,
-		argc, tl;
-	const af_op_t *op0 = &sub->ops[0];
+	int node = sub->ask >= 0 ? sub->ask : cl->map[sub->slot] - 1, argc;
 
 	if(node < 0) {
 		af_rds_err(err, errlen, "no master known for slot %d", sub->slot);
@@ -485,31 +485,15 @@ static int cl_send(const af_store_redis_t *st, rds_cluster_t *cl,
 	c = cl_conn(st, cl, node, err, errlen);
 	if(!c)
 		return -1;
-	af_rds_check(sub->ops, sub->n, sub->code, &gb, &pg);
-	/* the interim index keys share the slot of the first op's key */
-	tl = snprintf(tag, sizeof(tag), "%.*s:{%.*s}",
-			(int)strlen(cl_kind(op0->type)), cl_kind(op0->type),
-			op0->key_len > CL_KEY_MAX ? CL_KEY_MAX : (int)op0->key_len,
-			op0->key ? op0->key : "");
-	argc = af_rds_build_argv(st, sub->ops, sub->n, sub->code,
-			sub->pregated || pg, tag, (size_t)tl, now_ms);
-	if(argc < 0) {
-		af_rds_err(err, errlen, "out of memory");
+	argc = af_rds_encode(st, sub->ops, sub->n, sub->pregated, now_ms,
+			sub->code, &sub->group_bad);
+	if(argc <= 0) {
+		af_rds_err(err, errlen, argc < 0 ? "out of memory" : "empty batch");
 		return -1;
-	}
-	if(getenv("CLDEBUG")) {
-		int q;
-		fprintf(stderr, "send slot %d:", sub->slot);
-		for(q = 2; q < argc; q++)
-			fprintf(stderr, " [%.*s]", (int)af_rds_avlen[q] > 40 ? 40 : (int)af_rds_avlen[q], af_rds_av[q]);
-		fprintf(stderr, "\n");
 	}
 	sub->asking = sub->ask >= 0;
-	if(sub->asking && redisAppendCommand(c, "ASKING") != REDIS_OK) {
-		af_rds_err(err, errlen, "out of memory");
-		return -1;
-	}
-	if(af_rds_append_eval(c, cl->node[node].conn.sha_exec, argc) < 0) {
+	if((sub->asking && redisAppendCommand(c, "ASKING") != REDIS_OK)
+			|| af_rds_append_eval(c, cl->node[node].conn.sha_exec, argc) < 0) {
 		af_rds_err(err, errlen, "out of memory");
 		return -1;
 	}
@@ -530,14 +514,14 @@ static int cl_transient(const char *e)
  * Reads sub's reply. Returns 0 done (outputs in sub->ops), 1 to send
  * again (*wait: after a pause), -1 failed (err).
  */
-static int cl_read(const af_store_redis_t *st, rds_cluster_t *cl,
+static int cl_read(af_store_redis_t *st, rds_cluster_t *cl,
 		cl_sub_t *sub, int *wait, char *err, size_t errlen)
 {
 	rds_node_t *nd = &cl->node[sub->node];
 	char host[64];
 	void *rv = NULL;
 	redisReply *r;
-	int ask, slot, port, k, done, stopped;
+	int ask, slot, port, k;
 
 	if(!nd->conn.c) { /* its connection failed on an earlier reply */
 		*wait = 1;
@@ -581,16 +565,14 @@ static int cl_read(const af_store_redis_t *st, rds_cluster_t *cl,
 		freeReplyObject(r);
 		return k;
 	}
-	if(af_rds_parse(r, sub->ops, sub->n, sub->code, &done, &stopped) < 0) {
-		freeReplyObject(r);
+	k = af_rds_decode(st, r, sub->ops, sub->n, sub->code, sub->group_bad);
+	freeReplyObject(r);
+	if(k == AF_STORE_UNAVAILABLE) {
 		af_rds_err(err, errlen, "EVALSHA on %s:%d: unexpected reply", nd->host,
 				nd->port);
 		return -1;
 	}
-	freeReplyObject(r);
 	sub->state = CL_DONE;
-	af_rds_finish((af_store_redis_t *)st, sub->ops, sub->n, sub->code, done,
-			stopped, 0);
 	return 0;
 lost:
 	af_rds_err(err, errlen, "%s:%d: %s", nd->host, nd->port,
@@ -616,7 +598,7 @@ static uint64_t cl_mono_ms(void)
  * until all are done or deadline (monotonic ms) passes. Returns 0, -1
  * with err.
  */
-static int cl_run(const af_store_redis_t *st, rds_cluster_t *cl,
+static int cl_run(af_store_redis_t *st, rds_cluster_t *cl,
 		uint64_t now_ms, uint64_t deadline, char *err, size_t errlen)
 {
 	int pass, i, left, wait, rc;
@@ -748,7 +730,7 @@ static void cl_back(af_op_t *ops)
  * threshold with a ban key in another slot: per ban, BAN_GET (stops
  * when there is one) then BAN_SET, on the ban's slot. Returns 0, -1.
  */
-static int cl_bans(const af_store_redis_t *st, rds_cluster_t *cl,
+static int cl_bans(af_store_redis_t *st, rds_cluster_t *cl,
 		af_op_t *ops, int n, int stage, int wave, uint64_t now_ms,
 		uint64_t deadline, char *err, size_t errlen)
 {
@@ -1012,7 +994,7 @@ static int cl_place(const af_store_redis_t *st, const af_op_t *ops, int n)
  * Runs one wave of one stage: the ops placed there, per slot. Returns
  * 0, -1 with err.
  */
-static int cl_wave(const af_store_redis_t *st, rds_cluster_t *cl,
+static int cl_wave(af_store_redis_t *st, rds_cluster_t *cl,
 		af_op_t *ops, int n, int stage, int wave, uint64_t now_ms,
 		uint64_t deadline, char *err, size_t errlen)
 {
@@ -1269,209 +1251,27 @@ int af_rds_cl_publish(af_store_redis_t *st, const char *chan,
 	return rc;
 }
 
-/* one entry found by a listing */
-typedef struct cl_item {
-	char *key; /* the subject */
-	size_t len;
-	af_ban_t ban;
-	uint32_t count;
-} cl_item_t;
-
-/* a SCAN over the masters: the keys matching pat, a page at a time, the
- * entries kept to be handed over once the lock is released */
-typedef struct cl_list {
-	const char *pat;
-	uint64_t now_ms;
-	size_t skip; /* bytes before the subject: <prefix><kind>:{ */
-	int bans;    /* bans, else sets */
-	cl_item_t *items;
-	size_t n, cap;
-	int oom;
-} cl_list_t;
-
-/* Keeps an entry of a listing; 0, -1 out of memory. */
-static int cl_keep(cl_list_t *l, const char *key, size_t len,
-		const af_ban_t *ban, uint32_t count)
-{
-	cl_item_t *ni;
-
-	if(l->n == l->cap) {
-		ni = realloc(l->items, (l->cap ? l->cap * 2 : 64) * sizeof(*ni));
-		if(!ni)
-			return -1;
-		l->items = ni;
-		l->cap = l->cap ? l->cap * 2 : 64;
-	}
-	ni = &l->items[l->n];
-	ni->key = malloc(len + 1);
-	if(!ni->key)
-		return -1;
-	memcpy(ni->key, key, len);
-	ni->key[len] = '\0';
-	ni->len = len;
-	if(ban)
-		ni->ban = *ban;
-	ni->count = count;
-	l->n++;
-	return 0;
-}
-
 /*
- * each_master: SCANs for the keys of pat; per page, HMGET of each ban
- * (s u h r) or ZCOUNT of each set's live members, pipelined; the live
- * ones kept in l.
+ * Calls fn on this process's connection to st's server, or on every
+ * master of a cluster (af_rds_cl_each_master). Returns 0, -1 when a
+ * server could not be used (the connection dropped, logged).
  */
-static int cl_list_one(af_store_redis_t *st, rds_conn_t *conn, void *arg,
-		char *why, size_t whylen)
+int af_rds_each_server(af_store_redis_t *st, rds_node_fn fn, void *arg)
 {
-	cl_list_t *l = arg;
-	char cursor[32] = "0", now[24];
-	redisReply *r, *keys, *e, *x;
-	rds_fld_t f[4];
-	af_ban_t ban;
-	void *rv;
-	size_t i, j, sl;
-	long calls = 0;
+	rds_conn_t *slot;
+	rds_guard_t g;
+	char why[256];
+	int rc = -1;
 
-	snprintf(now, sizeof(now), "(%llu", (unsigned long long)l->now_ms);
-	do {
-		r = redisCommand(conn->c, "SCAN %s MATCH %s COUNT 500", cursor,
-				l->pat);
-		if(!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2
-				|| r->element[0]->type != REDIS_REPLY_STRING
-				|| r->element[0]->len >= sizeof(cursor)
-				|| r->element[1]->type != REDIS_REPLY_ARRAY) {
-			af_rds_err(why, whylen, "SCAN: %s", af_rds_why(conn->c, r));
-			if(r)
-				freeReplyObject(r);
-			return -1;
-		}
-		memcpy(cursor, r->element[0]->str, r->element[0]->len + 1);
-		keys = r->element[1];
-		for(i = 0; i < keys->elements; i++) {
-			e = keys->element[i];
-			if(l->bans)
-				redisAppendCommand(conn->c, "HMGET %b s u h r", e->str, e->len);
-			else
-				redisAppendCommand(conn->c, "ZCOUNT %b %s +inf", e->str, e->len,
-						now);
-		}
-		for(i = 0; i < keys->elements; i++) {
-			if(redisGetReply(conn->c, &rv) != REDIS_OK) {
-				af_rds_err(why, whylen, "SCAN: %s", conn->c->errstr);
-				freeReplyObject(r);
-				return -1;
-			}
-			e = keys->element[i];
-			sl = e->len > l->skip ? e->len - l->skip - 1 : 0;
-			x = rv;
-			if(!l->oom && sl && l->bans && x->type == REDIS_REPLY_ARRAY
-					&& x->elements == 4) {
-				for(j = 0; j < 4; j++)
-					af_rds_field(x->element[j], &f[j]);
-				memset(&ban, 0, sizeof(ban));
-				if(af_rds_field_ban(f, &ban) == 0 && ban.until_ms > l->now_ms
-						&& cl_keep(l, e->str + l->skip, sl, &ban, 0) < 0)
-					l->oom = 1;
-			} else if(!l->oom && sl && !l->bans
-					  && x->type == REDIS_REPLY_INTEGER && x->integer > 0
-					  && cl_keep(l, e->str + l->skip, sl, NULL,
-								 x->integer > UINT32_MAX
-										 ? UINT32_MAX
-										 : (uint32_t)x->integer)
-								 < 0) {
-				l->oom = 1;
-			}
-			freeReplyObject(rv);
-		}
-		freeReplyObject(r);
-	} while(strcmp(cursor, "0") != 0 && !l->oom && ++calls < 100000);
-	if(l->oom)
-		af_rds_err(why, whylen, "out of memory");
-	return l->oom ? -1 : 0;
-}
-
-static int cl_scan(af_store_redis_t *st, cl_list_t *l, const char *kind,
-		const char *sub, size_t sublen);
-
-/* Escapes the glob specials of s[0..len) into out (size outlen); 0, -1
- * when it does not fit. */
-static int cl_glob_escape(char *out, size_t outlen, size_t *o, const char *s,
-		size_t len)
-{
-	size_t i;
-
-	for(i = 0; i < len; i++) {
-		if(*o + 3 >= outlen)
-			return -1;
-		if(strchr("*?[]\\", s[i]))
-			out[(*o)++] = '\\';
-		out[(*o)++] = s[i];
+	if(st->cfg.n_seeds > 0)
+		return af_rds_cl_each_master(st, fn, arg);
+	af_rds_enter(&g, 1);
+	slot = af_rds_get(st, why, sizeof(why));
+	if(slot) {
+		rc = fn(st, slot, arg, why, sizeof(why));
+		if(rc < 0)
+			af_rds_fail(slot, why);
 	}
-	out[*o] = '\0';
-	return 0;
-}
-
-/*
- * Runs a listing of kind (subjects starting with sub) on every master,
- * then hands each entry to ban_cb or conc_cb (no lock held) until one
- * returns non-zero. Returns 0, -1 when a master could not be listed.
- */
-static int cl_list(af_store_redis_t *st, const char *kind, const char *sub,
-		size_t sublen, af_ban_cb ban_cb, af_conc_cb conc_cb, void *arg,
-		uint64_t now_ms)
-{
-	cl_list_t l = {.now_ms = now_ms, .bans = ban_cb != NULL};
-	size_t i;
-	int rc, stop = 0;
-
-	rc = cl_scan(st, &l, kind, sub, sublen);
-	for(i = 0; i < l.n; i++) {
-		if(!stop && rc == 0)
-			stop = ban_cb ? ban_cb(l.items[i].key, l.items[i].len,
-									&l.items[i].ban, arg)
-						  : conc_cb(l.items[i].key, l.items[i].len,
-									l.items[i].count, arg);
-		free(l.items[i].key);
-	}
-	free(l.items);
+	af_rds_leave(&g, 1);
 	return rc;
-}
-
-/* The SCANs of a listing of kind (subjects starting with sub) into l. */
-static int cl_scan(af_store_redis_t *st, cl_list_t *l, const char *kind,
-		const char *sub, size_t sublen)
-{
-	char pat[AF_KEY_MAX * 2 + 160];
-	size_t o = 0;
-
-	if(cl_glob_escape(pat, sizeof(pat), &o, st->cfg.prefix, st->plen) < 0
-			|| cl_glob_escape(pat, sizeof(pat), &o, kind, strlen(kind)) < 0
-			|| cl_glob_escape(pat, sizeof(pat), &o, ":{", 2) < 0
-			|| cl_glob_escape(pat, sizeof(pat), &o, sub, sublen) < 0
-			|| o + 2 >= sizeof(pat))
-		return -1;
-	pat[o++] = '*';
-	pat[o] = '\0';
-	l->pat = pat;
-	l->skip = st->plen + strlen(kind) + 2;
-	return af_rds_cl_each_master(st, cl_list_one, l);
-}
-
-/* ban_list on a cluster: the ban keys of every master (SCAN). */
-int af_rds_cl_ban_list(af_store_redis_t *st, af_ban_cb cb, void *arg,
-		uint64_t now_ms)
-{
-	return cl_list(st, "ban", "", 0, cb, NULL, arg, now_ms);
-}
-
-/* conc_list on a cluster: the sets of every master (SCAN) whose subject
- * starts with prefix, with their live members. */
-int af_rds_cl_conc_list(af_store_redis_t *st, const char *prefix,
-		size_t prefix_len, af_conc_cb cb, void *arg, uint64_t now_ms)
-{
-	if(prefix == NULL && prefix_len)
-		return -1;
-	return cl_list(st, "conc", prefix ? prefix : "", prefix_len, NULL, cb,
-			arg, now_ms);
 }

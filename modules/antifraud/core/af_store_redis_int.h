@@ -36,6 +36,10 @@
 #define RDS_HIST_REC 43       /* bytes of a history record */
 #define RDS_HIST_IP 23        /* of which address, country, continent */
 #define RDS_DB_MAX 1000000    /* the largest db number a URL may give */
+/* the key layout's version, in every key after the prefix: a node of
+ * another layout uses other keys (README: Redis, upgrading) */
+#define RDS_LAYOUT "v2:"
+#define RDS_BAN_HEAD 50 /* a ban's since, until (20 digits), hits (10) */
 
 typedef struct af_store_redis {
 	af_store_t base;
@@ -59,7 +63,6 @@ typedef struct rds_conn {
 	uint64_t used; /* last use (tick), for reuse of the slot */
 	int down;      /* the last attempt failed (logged once) */
 	char sha_exec[41];
-	char sha_list[41];
 	struct rds_cluster *cl; /* a Redis Cluster: its nodes (c unused) */
 } rds_conn_t;
 
@@ -78,6 +81,19 @@ typedef struct rds_cluster {
 	int n;
 	int stale; /* ask the slot map again before the next batch */
 } rds_cluster_t;
+
+/* what a list found: per live ban or set its subject and value */
+typedef struct rds_item {
+	char *subj; /* malloc'ed, subj_len bytes */
+	size_t subj_len;
+	af_ban_t ban;   /* bans */
+	uint32_t count; /* sets */
+} rds_item_t;
+
+typedef struct rds_items {
+	rds_item_t *v;
+	size_t n, cap;
+} rds_items_t;
 
 /* an argument list built in one growing byte buffer */
 typedef struct rds_argv {
@@ -111,24 +127,6 @@ typedef struct rds_fld {
 #define RDS_FIELDS_H (AF_HIST_MAX + 2 > 6 ? AF_HIST_MAX + 2 : 6)
 #define RDS_FIELDS (RDS_FIELDS_H > AF_FIG_N + 1 ? RDS_FIELDS_H : AF_FIG_N + 1)
 
-/* op codes in ARGV; 0: an invalid op, 9: a CONC_ADD of an invalid group */
-enum rds_code {
-	RDS_C_INVALID = 0,
-	RDS_C_BAN_GET = 1,
-	RDS_C_BAN_SET = 2,
-	RDS_C_BAN_DEL = 3,
-	RDS_C_WIN_HIT = 4,
-	RDS_C_HIST_PUSH = 5,
-	RDS_C_CONC_ADD = 6,
-	RDS_C_CONC_DEL = 7,
-	RDS_C_CONC_COUNT = 8,
-	RDS_C_CONC_SKIP = 9,
-	RDS_C_FIG_HIT = 10,
-	/* invalid, outputs left as they are (NULL key, unknown type); never
-	 * sent: goes as RDS_C_INVALID */
-	RDS_C_INVALID_KEEP = -1
-};
-
 /* af_store_redis_net.c: the per-process connections */
 void af_rds_enter(rds_guard_t *g, int lock);
 void af_rds_leave(rds_guard_t *g, int lock);
@@ -144,7 +142,7 @@ int af_rds_setup(redisContext *c, const af_redis_cfg_t *cfg, int role,
 		int select, rds_conn_t *slot, char *err, size_t errlen);
 rds_conn_t *af_rds_get(const af_store_redis_t *st, char *err, size_t errlen);
 void af_rds_fail(rds_conn_t *slot, const char *why);
-redisReply *af_rds_eval(rds_conn_t *slot, int list, int argc, char *err,
+redisReply *af_rds_eval(rds_conn_t *slot, int argc, char *err,
 		size_t errlen);
 void af_rds_forget(const af_store_redis_t *st);
 void af_rds_atfork_once(void);
@@ -166,13 +164,10 @@ void af_rds_cl_free(rds_cluster_t *cl);
 int af_rds_cl_ping(af_store_redis_t *st, char *err, size_t errlen);
 int af_rds_cl_publish(af_store_redis_t *st, const char *chan,
 		const char *msg, size_t len);
-int af_rds_cl_ban_list(af_store_redis_t *st, af_ban_cb cb, void *arg,
-		uint64_t now_ms);
-int af_rds_cl_conc_list(af_store_redis_t *st, const char *prefix,
-		size_t prefix_len, af_conc_cb cb, void *arg, uint64_t now_ms);
 typedef int (*rds_node_fn)(af_store_redis_t *st, rds_conn_t *conn,
 		void *arg, char *why, size_t whylen);
 int af_rds_cl_each_master(af_store_redis_t *st, rds_node_fn fn, void *arg);
+int af_rds_each_server(af_store_redis_t *st, rds_node_fn fn, void *arg);
 
 /* af_store_redis_batch.c: arguments and replies; the argument vector
  * af_rds_av/af_rds_avlen that af_rds_eval sends */
@@ -180,25 +175,29 @@ extern const char **af_rds_av;
 extern size_t *af_rds_avlen;
 /* af_store_t exec: the batch as one EVALSHA (af_store_redis_batch.c) */
 int af_rds_exec(af_store_t *s, af_op_t *ops, int n, uint64_t now_ms);
-/* the list script (mode 'b' bans, 'c' sets under prefix): its reply
- * (an array), NULL when the server could not be used */
-redisReply *af_rds_list(af_store_redis_t *st, char mode,
-		const char *prefix, size_t prefix_len, uint64_t now_ms);
+/* one batch in three steps (af_rds_exec is their composition): the
+ * EVALSHA's arguments, the reply read back, every op failed */
+int af_rds_encode(af_store_redis_t *st, af_op_t *ops, int n, int pregated,
+		uint64_t now_ms, signed char *code, int *group_bad);
+int af_rds_decode(af_store_redis_t *st, const redisReply *r, af_op_t *ops,
+		int n, const signed char *code, int group_bad);
+int af_rds_unavailable(af_store_redis_t *st, af_op_t *ops, int n);
+/* af_store_redis.c: the lists and forget on one connection (a master of
+ * a cluster: each master is asked in turn) */
+int af_rds_ban_scan(af_store_redis_t *st, rds_conn_t *slot,
+		rds_items_t *out, uint64_t now_ms, char *why, size_t whylen);
+int af_rds_conc_scan(af_store_redis_t *st, rds_conn_t *slot,
+		const char *prefix, size_t prefix_len, rds_items_t *out,
+		uint64_t now_ms, char *why, size_t whylen);
+int af_rds_forget_scan(af_store_redis_t *st, rds_conn_t *slot,
+		const char *pat, uint64_t *removed, char *why, size_t whylen);
 void af_rds_field(const redisReply *r, rds_fld_t *f);
 int af_rds_field_range(const rds_fld_t *f, long long lo, long long hi,
 		long long *v);
 int af_rds_field_ban(const rds_fld_t *e, af_ban_t *ban);
 int af_rds_check(const af_op_t *ops, int n, signed char *code,
 		int *group_bad, int *pregated);
-int af_rds_build_argv(const af_store_redis_t *st, const af_op_t *ops, int n,
-		const signed char *code, int pregated, const char *tag, size_t taglen,
-		uint64_t now_ms);
-int af_rds_parse(const redisReply *r, af_op_t *ops, int n,
-		const signed char *code, int *done, int *stopped);
 int af_rds_finish(af_store_redis_t *st, af_op_t *ops, int n,
 		const signed char *code, int done, int stopped, int group_bad);
-int af_rds_unavailable(af_store_redis_t *st, af_op_t *ops, int n);
-void af_rds_conc_clear(af_op_t *op);
-void af_rds_invalid_clear(af_op_t *op);
 
 #endif

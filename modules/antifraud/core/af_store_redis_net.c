@@ -365,8 +365,6 @@ int af_rds_setup(redisContext *c, const af_redis_cfg_t *cfg, int role,
 	if(slot) {
 		redisAppendCommand(c, "SCRIPT LOAD %s", af_rds_lua_exec);
 		what[nq++] = "SCRIPT LOAD";
-		redisAppendCommand(c, "SCRIPT LOAD %s", af_rds_lua_list);
-		what[nq++] = "SCRIPT LOAD";
 	}
 	for(i = 0; i < nq; i++) {
 		if(redisGetReply(c, &rv) != REDIS_OK) {
@@ -385,8 +383,7 @@ int af_rds_setup(redisContext *c, const af_redis_cfg_t *cfg, int role,
 				rc = -1;
 			}
 		} else if(rc == 0 && strcmp(what[i], "SCRIPT LOAD") == 0) {
-			if(af_rds_take_sha(r, i == nq - 1 ? slot->sha_list : slot->sha_exec)
-					< 0) {
+			if(af_rds_take_sha(r, slot->sha_exec) < 0) {
 				af_rds_err(err, errlen, "SCRIPT LOAD: unexpected reply");
 				rc = -1;
 			}
@@ -579,16 +576,16 @@ static redisReply *rds_call(redisContext *c, int argc)
 }
 
 /*
- * Runs the script of sha (exec or list: which names which) with the
- * arguments in af_rds_av[2..argc) (af_rds_av[0..2) are filled here); after
- * -NOSCRIPT loads the script and runs it once more. Returns the reply
- * (not an error reply), NULL with err. Lock: rds_mx.
+ * Runs the batch script with the arguments in af_rds_av[2..argc)
+ * (af_rds_av[0..2) are filled here); after -NOSCRIPT loads the script
+ * and runs it once more. Returns the reply (not an error reply), NULL
+ * with err. Lock: rds_mx.
  */
-redisReply *af_rds_eval(rds_conn_t *slot, int list, int argc, char *err,
+redisReply *af_rds_eval(rds_conn_t *slot, int argc, char *err,
 		size_t errlen)
 {
 	redisReply *r;
-	char *sha = list ? slot->sha_list : slot->sha_exec;
+	char *sha = slot->sha_exec;
 	int tries;
 
 	for(tries = 0; tries < 2; tries++) {
@@ -610,7 +607,7 @@ redisReply *af_rds_eval(rds_conn_t *slot, int list, int argc, char *err,
 		}
 		freeReplyObject(r);
 		r = redisCommand(
-				slot->c, "SCRIPT LOAD %s", list ? af_rds_lua_list : af_rds_lua_exec);
+				slot->c, "SCRIPT LOAD %s", af_rds_lua_exec);
 		if(!r || af_rds_take_sha(r, sha) < 0) {
 			af_rds_err(err, errlen, "SCRIPT LOAD: %s",
 					af_rds_why(slot->c, r));

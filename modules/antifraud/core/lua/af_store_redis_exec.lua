@@ -1,11 +1,12 @@
 -- antifraud - the batch script of the Redis store (af_store_redis.c: rds_exec).
 --
--- The batch script. ARGV: now_ms, prefix length, pregated (1: an invalid
--- WIN_HIT already went over its gate), op count, then per op a packed
--- argument (its code in a byte, then its numbers as big-endian doubles,
--- exact below 2^53, read with one struct.unpack) and its strings (reason,
--- member or history record); KEYS: the ban and set indexes, then per op
--- its key (and, for a WIN_HIT that may ban, the ban's key). Answers
+-- The batch script. ARGV: now_ms, pregated (1: an invalid WIN_HIT
+-- already went over its gate), op count, then per op a packed argument
+-- (its code in a byte, then its numbers as big-endian doubles, exact
+-- below 2^53, read with one struct.unpack) and its strings (reason,
+-- member or history record); KEYS: per op its key (and, for a WIN_HIT
+-- that may ban, the ban's key), nothing else: no global index, so the
+-- keys of a batch on one subject share its hash slot. Answers
 -- done, stopped, r1..rdone with ri = {status, outputs...}: a stop
 -- leaves the ops after done out, and a CONC_ADD not run (stop, invalid
 -- group) answers {1}. All of it in one string (read by rds_parse):
@@ -20,12 +21,10 @@
 -- SPDX-License-Identifier: GPL-2.0-or-later
 
 local now = tonumber(ARGV[1])
-local plen = tonumber(ARGV[2])
-local pregated = ARGV[3] == '1'
-local nops = tonumber(ARGV[4])
-local bans, concs = KEYS[1], KEYS[2]
+local pregated = ARGV[2] == '1'
+local nops = tonumber(ARGV[3])
 local MAXU = 4294967295
-local ai, ki = 5, 3
+local ai, ki = 4, 1
 local res, ty, st, nn, cnt, ifn, gate = {}, {}, {}, {}, {}, {}, {}
 local adds = {}
 local done, stopped = 0, 0
@@ -39,36 +38,23 @@ local function unpack1(p)
   local v = sunpack('>d', p, 2)
   return v
 end
-local function subj(k, skip)
-  return string.sub(k, plen + skip, -2)
-end
-local function ztop(z)
-  local t = redis.call('ZRANGE', z, -1, -1, 'WITHSCORES')
-  if t[2] then return tonumber(t[2]) end
-  return nil
-end
--- an index entry: score, prune, TTL to the latest score
-local function zindex(z, score, member)
-  redis.call('ZADD', z, fmt(score), member)
-  redis.call('ZREMRANGEBYSCORE', z, '-inf', snow)
-  local top = ztop(z)
-  if top then redis.call('PEXPIRE', z, fmt(top - now)) end
-end
--- the live ban of bk as {since, until, hits, reason}, or nil
+-- a ban is a string: since and until (20 digits each), hits (10
+-- digits), then the reason; the live ban of bk as {since, until, hits,
+-- reason}, or nil
 local function ban_live(bk)
-  local v = redis.call('HMGET', bk, 's', 'u', 'h', 'r')
-  if not (v[1] and v[2] and v[3] and v[4]) then return nil end
-  if now >= tonumber(v[2]) then
+  local v = redis.call('GET', bk)
+  if not v or #v < 50 then return nil end
+  local u = string.sub(v, 21, 40)
+  if now >= tonumber(u) then
     redis.call('DEL', bk)
-    redis.call('ZREM', bans, subj(bk, 6))
     return nil
   end
-  return v
+  return {string.sub(v, 1, 20), u, tonumber(string.sub(v, 41, 50)),
+    string.sub(v, 51)}
 end
 local function ban_put(bk, u, r)
-  redis.call('HSET', bk, 's', snow, 'u', fmt(u), 'h', '0', 'r', r)
-  redis.call('PEXPIRE', bk, fmt(u - now))
-  zindex(bans, u, subj(bk, 6))
+  redis.call('SET', bk, sformat('%020d%020d%010d', now, u, 0) .. r,
+    'PX', fmt(u - now))
 end
 -- a sliding window, as shm_op_win_hit: returns the total
 local function win(wk, ws, sms, slice, n)
@@ -271,16 +257,10 @@ local function hist(hk, ttl, rec, ro)
   redis.call('SET', hk, table.concat(nv), 'PX', fmt(ttl))
   return keep
 end
--- the count of set ck; an empty set leaves the index
-local function ccount(ck)
-  local c = redis.call('ZCARD', ck)
-  if c == 0 then redis.call('ZREM', concs, subj(ck, 7)) end
-  return c
-end
 -- prunes set ck of its expired members; its count
 local function cprune(ck)
   redis.call('ZREMRANGEBYSCORE', ck, '-inf', snow)
-  return ccount(ck)
+  return redis.call('ZCARD', ck)
 end
 for i = 1, nops do
   local p = ARGV[ai]
@@ -296,9 +276,9 @@ for i = 1, nops do
     ki = ki + 1
     local v = ban_live(bk)
     if v then
-      local h = tonumber(v[3]) + 1
+      local h = v[3] + 1
       if h > MAXU then h = MAXU end
-      redis.call('HSET', bk, 'h', fmt(h))
+      redis.call('SETRANGE', bk, 40, sformat('%010d', h))
       res[i] = {0, 1, v[1], v[2], h, v[4]}
       if sbyte(p, 2) == 1 then
         done = i
@@ -319,7 +299,6 @@ for i = 1, nops do
     ki = ki + 1
     if ban_live(bk) then
       redis.call('DEL', bk)
-      redis.call('ZREM', bans, subj(bk, 6))
       res[i] = {0, 1}
     else
       res[i] = {0, 0}
@@ -368,7 +347,7 @@ for i = 1, nops do
     redis.call('ZREMRANGEBYSCORE', ck, '-inf', snow)
     local f = redis.call('ZREM', ck, ARGV[ai])
     ai = ai + 1
-    res[i] = {0, ccount(ck), f}
+    res[i] = {0, redis.call('ZCARD', ck), f}
   elseif t == 8 then
     res[i] = {0, cprune(KEYS[ki])}
     ki = ki + 1
@@ -383,21 +362,6 @@ for i = 1, nops do
     res[i] = {1}
   end
   done = i
-end
--- the index's expiry, read once (PTTL) when first needed
-local iexp = nil
-local function index_put(sub, score, fresh)
-  redis.call('ZADD', concs, fmt(score), sub)
-  if fresh then redis.call('ZREMRANGEBYSCORE', concs, '-inf', snow) end
-  if iexp == nil then
-    local t = redis.call('PTTL', concs)
-    iexp = 0
-    if t > 0 then iexp = now + t end
-  end
-  if score > iexp then
-    redis.call('PEXPIRE', concs, fmt(score - now))
-    iexp = score
-  end
 end
 -- the CONC_ADD group, as shm_conc_add_group
 if stopped == 0 and #adds > 0 then
@@ -458,25 +422,15 @@ if stopped == 0 and #adds > 0 then
       end
     end
   end
-  -- TTLs: a set's expiry (its index score) only grows; an empty
-  -- set leaves the index
-  for x = 1, #sets do
-    local e = sets[x]
-    local sub = subj(e.k, 7)
-    if fin[e.k] == 0 then
-      redis.call('ZREM', concs, sub)
-    elseif admit then
-      local top = nil
+  -- TTLs: a set expires with its latest member (GT: only grows; a
+  -- set that was empty has no TTL yet)
+  if admit then
+    for x = 1, #sets do
+      local e = sets[x]
       if e.n == 0 then
-        top = e.mx
+        redis.call('PEXPIRE', e.k, fmt(e.mx - now))
       else
-        local old = redis.call('ZSCORE', concs, sub)
-        if not old then top = ztop(e.k)
-        elseif e.mx > tonumber(old) then top = e.mx end
-      end
-      if top then
-        redis.call('PEXPIRE', e.k, fmt(top - now))
-        index_put(sub, top, e.n == 0)
+        redis.call('PEXPIRE', e.k, fmt(e.mx - now), 'GT')
       end
     end
   end
