@@ -1,0 +1,231 @@
+# antifraud integration tests on a Redis Cluster: a loopback cluster of 3
+# masters and 3 replicas built by the test (redis-server --cluster-enabled,
+# redis-cli --cluster create), Kamailio nodes with the module on
+# redis-cluster://; limits exact across proxies, bans shared, slots moved
+# under load (MOVED) and a master killed mid-run (its replica promoted).
+# SPDX-License-Identifier: GPL-2.0-or-later
+import os
+import signal
+import subprocess
+import time
+
+import pytest
+
+import afharness as h
+import test_cluster as tc
+
+FR = tc.FR
+DE = tc.DE
+
+
+class ClusterNode:
+    """A redis-server in cluster mode on a free port (bus port free too,
+    not port + 10000), no persistence, a low node timeout."""
+
+    def __init__(self, workdir):
+        self.port = h.free_port()
+        self.bus = h.free_port()
+        self.dir = os.path.join(workdir, "rc-%d" % self.port)
+        self.proc = None
+
+    def start(self):
+        os.makedirs(self.dir, exist_ok=True)
+        self.proc = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
+             "--cluster-enabled", "yes", "--cluster-port", str(self.bus),
+             "--cluster-node-timeout", "1000",
+             "--cluster-replica-validity-factor", "0",
+             "--save", "", "--appendonly", "no", "--dir", self.dir,
+             "--logfile", os.path.join(self.dir, "redis.log")],
+            stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+            start_new_session=True)
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            if self.cli("PING", check=False).stdout.strip() == "PONG":
+                return self
+            time.sleep(0.05)
+        raise AssertionError("redis-server did not start on %d" % self.port)
+
+    def cli(self, *args, check=True):
+        p = subprocess.run(["redis-cli", "-p", str(self.port)] +
+                           [str(a) for a in args], capture_output=True,
+                           text=True, timeout=30)
+        if check and p.returncode != 0:
+            raise AssertionError("redis-cli %s: %s" % (args, p.stderr))
+        return p
+
+    def alive(self):
+        return self.proc and self.proc.poll() is None
+
+    def kill(self):
+        if self.alive():
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+
+
+class RedisCluster:
+    """masters masters with replicas replicas each, on loopback."""
+
+    def __init__(self, workdir, masters=3, replicas=1):
+        self.nodes = [ClusterNode(workdir)
+                      for _ in range(masters * (1 + replicas))]
+        self.replicas = replicas
+
+    def start(self):
+        for n in self.nodes:
+            n.start()
+        addrs = ["127.0.0.1:%d" % n.port for n in self.nodes]
+        p = subprocess.run(["redis-cli", "--cluster", "create"] + addrs +
+                           ["--cluster-replicas", str(self.replicas),
+                            "--cluster-yes"], capture_output=True,
+                           text=True, timeout=60)
+        assert p.returncode == 0, p.stdout + p.stderr
+        self.wait_ok()
+        return self
+
+    def url(self):
+        return "redis-cluster://" + ",".join(
+            "127.0.0.1:%d" % n.port for n in self.nodes[:3])
+
+    def live(self):
+        return [n for n in self.nodes if n.alive()]
+
+    def ok(self):
+        for n in self.live():
+            out = n.cli("CLUSTER", "INFO", check=False).stdout
+            if "cluster_state:ok" not in out:
+                return False
+        return True
+
+    def wait_ok(self, timeout=20):
+        tc.wait_for(self.ok, timeout=timeout, what="cluster state ok")
+
+    def masters(self):
+        """{port: node id} of the masters now (CLUSTER NODES)."""
+        out = self.live()[0].cli("CLUSTER", "NODES").stdout
+        res = {}
+        for line in out.splitlines():
+            f = line.split()
+            if "master" in f[2] and "fail" not in f[2]:
+                res[int(f[1].split("@")[0].rsplit(":", 1)[1])] = f[0]
+        return res
+
+    def node(self, port):
+        return [n for n in self.nodes if n.port == port][0]
+
+    def keys(self, pattern):
+        found = []
+        for n in [self.node(p) for p in self.masters()]:
+            found += n.cli("--scan", "--pattern", pattern).stdout.split()
+        return found
+
+    def kill(self):
+        for n in self.nodes:
+            n.kill()
+
+
+@pytest.fixture
+def rcluster(tmp_path):
+    c = RedisCluster(str(tmp_path)).start()
+    yield c
+    c.kill()
+
+
+@pytest.fixture
+def nodes(tmp_path, rules, uas_dest):
+    """Kamailio nodes in cluster mode (test_cluster.cluster_nodes)."""
+    yield from tc.cluster_nodes([h.Kamailio], tmp_path, rules, uas_dest)
+
+
+def test_limits_and_bans_across_proxies(nodes, rcluster, tmp_path):
+    ks = nodes(2, rcluster.url())
+    # rate: caller_per_minute 5 for rate1, calls alternating between the
+    # proxies: exactly 5 pass
+    passed = sum(tc.call(tmp_path, ks[i % 2], DE, caller="rate1").returncode
+                 == 0 for i in range(8))
+    assert passed == 5
+    for k in ks:
+        assert tc.invite(k, DE, caller="rate1") == 403
+    # repetition: rep1 blocks above 3 calls to one number in 60 min
+    passed = sum(tc.call(tmp_path, ks[i % 2], FR, caller="rep1").returncode
+                 == 0 for i in range(6))
+    assert passed == 3
+    # concurrency: 5 live calls in all, held on both proxies
+    bgs = [tc.call_bg(tmp_path, ks[0], FR, caller="a", calls=3),
+           tc.call_bg(tmp_path, ks[1], FR, caller="b", calls=2)]
+    try:
+        tc.wait_for(lambda: tc.total(ks[0]) == 5, what="5 calls")
+        assert tc.total(ks[1]) == 5
+        for k in ks:
+            assert tc.invite(k, FR, caller="d") == 403
+    finally:
+        for bg in bgs:
+            out, err = bg.communicate(timeout=30)
+            assert bg.returncode == 0, out + err
+    tc.wait_for(lambda: tc.total(ks[1]) == 0, what="all slots back")
+    # the state is spread over the masters, every key with a TTL
+    keys = rcluster.keys("af:*")
+    assert keys
+    masters = [rcluster.node(p) for p in rcluster.masters()]
+    per_master = [n for n in masters
+                  if n.cli("--scan", "--pattern", "af:*").stdout.strip()]
+    assert len(per_master) >= 2
+    for n in masters:
+        for key in n.cli("--scan", "--pattern", "af:*").stdout.split():
+            assert int(n.cli("PTTL", key).stdout) > 0, key
+    # a ban set through one proxy holds on the other; listed from it
+    for k in ks:
+        assert tc.options(k, "127.0.0.9") == 200
+    ks[0].rpc("antifraud.ban", "127.0.0.9", 600, "from node 1")
+    time.sleep(1.1)
+    for k in ks:
+        assert tc.options(k, "127.0.0.9") is None
+    bans = h.parse_kamcmd(ks[1].rpc("antifraud.bans").stdout)
+    assert bans["ip"] == "127.0.0.9" and bans["reason"] == "from node 1"
+    ks[1].rpc("antifraud.unban", "127.0.0.9")
+    time.sleep(1.1)
+    for k in ks:
+        assert tc.options(k, "127.0.0.9") == 200
+
+
+def test_slots_moved_and_master_killed(nodes, rcluster, tmp_path):
+    ks = nodes(2, rcluster.url())
+    bg = h.Sipp.uac_bg(str(tmp_path), "%s:%d" % (ks[0].ip, ks[0].port),
+                       scenario="uac-hold.xml", caller="alice", callee=DE,
+                       calls=300, rate=40, extra=["-d", "100", "-l", "50"])
+    try:
+        time.sleep(1.0)
+        # a third of a master's slots moved to another under load: the
+        # proxies' maps are stale, MOVED brings them up to date
+        masters = list(rcluster.masters().items())
+        p = subprocess.run(
+            ["redis-cli", "--cluster", "reshard",
+             "127.0.0.1:%d" % masters[0][0], "--cluster-from", masters[0][1],
+             "--cluster-to", masters[1][1], "--cluster-slots", "2000",
+             "--cluster-yes"], capture_output=True, text=True, timeout=60)
+        assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-2000:]
+        rcluster.wait_ok()
+        # a master killed mid-run: its replica takes over
+        victim = masters[2][0]
+        rcluster.node(victim).kill()
+        t0 = time.time()
+        tc.wait_for(lambda: rcluster.ok() and victim not in
+                    rcluster.masters(), timeout=20, what="replica promoted")
+        failover_s = time.time() - t0
+        # every request answered meanwhile (fallback while the slots had
+        # no master)
+        for i in range(10):
+            assert tc.options(ks[i % 2], "127.0.0.1", timeout=1.0) == 200
+    finally:
+        out, err = bg.communicate(timeout=90)
+    assert bg.returncode == 0, out[-2000:] + err[-2000:]
+    print("failover: replica promoted %.1f s after the master died"
+          % failover_s)
+    # back on the cluster: the breaker closed again, limits exact
+    for k in ks:
+        tc.wait_for(lambda: tc.redis_state(k) == "up", timeout=10,
+                    what="redis up")
+    passed = sum(tc.call(tmp_path, ks[i % 2], DE, caller="rate2").returncode
+                 == 0 for i in range(7))
+    assert passed == 5
+    assert rcluster.keys("af:v2:win:*rate2*")
