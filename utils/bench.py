@@ -251,6 +251,7 @@ def main():
         print("  ratio %s/none: %.3f (%+.1f %%)" % (
             m, med[m] / med["none"], (med[m] / med["none"] - 1) * 100))
     print("  (kamailio's own CPU; redis-server's is not counted)")
+    __import__("bench_cluster").run(d, rules, os.path.join(d, "bench_core"))
     if os.environ.get("AF_BENCH_CALLGRIND", "1") != "0":
         n = int(os.environ.get("AF_BENCH_CG_CALLS", "200"))
         for alloc, label in ((None, "Debian's default allocator (qm)"),

@@ -4,8 +4,6 @@
 # redis-cluster://; limits exact across proxies, bans shared, slots moved
 # under load (MOVED) and a master killed mid-run (its replica promoted).
 # SPDX-License-Identifier: GPL-2.0-or-later
-import os
-import signal
 import subprocess
 import time
 
@@ -18,115 +16,9 @@ FR = tc.FR
 DE = tc.DE
 
 
-class ClusterNode:
-    """A redis-server in cluster mode on a free port (bus port free too,
-    not port + 10000), no persistence, a low node timeout."""
-
-    def __init__(self, workdir):
-        self.port = h.free_port()
-        self.bus = h.free_port()
-        self.dir = os.path.join(workdir, "rc-%d" % self.port)
-        self.proc = None
-
-    def start(self):
-        os.makedirs(self.dir, exist_ok=True)
-        self.proc = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
-             "--cluster-enabled", "yes", "--cluster-port", str(self.bus),
-             "--cluster-node-timeout", "1000",
-             "--cluster-replica-validity-factor", "0",
-             "--save", "", "--appendonly", "no", "--dir", self.dir,
-             "--logfile", os.path.join(self.dir, "redis.log")],
-            stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
-            start_new_session=True)
-        deadline = time.time() + 10
-        while time.time() < deadline:
-            if self.cli("PING", check=False).stdout.strip() == "PONG":
-                return self
-            time.sleep(0.05)
-        raise AssertionError("redis-server did not start on %d" % self.port)
-
-    def cli(self, *args, check=True):
-        p = subprocess.run(["redis-cli", "-p", str(self.port)] +
-                           [str(a) for a in args], capture_output=True,
-                           text=True, timeout=30)
-        if check and p.returncode != 0:
-            raise AssertionError("redis-cli %s: %s" % (args, p.stderr))
-        return p
-
-    def alive(self):
-        return self.proc and self.proc.poll() is None
-
-    def kill(self):
-        if self.alive():
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait()
-
-
-class RedisCluster:
-    """masters masters with replicas replicas each, on loopback."""
-
-    def __init__(self, workdir, masters=3, replicas=1):
-        self.nodes = [ClusterNode(workdir)
-                      for _ in range(masters * (1 + replicas))]
-        self.replicas = replicas
-
-    def start(self):
-        for n in self.nodes:
-            n.start()
-        addrs = ["127.0.0.1:%d" % n.port for n in self.nodes]
-        p = subprocess.run(["redis-cli", "--cluster", "create"] + addrs +
-                           ["--cluster-replicas", str(self.replicas),
-                            "--cluster-yes"], capture_output=True,
-                           text=True, timeout=60)
-        assert p.returncode == 0, p.stdout + p.stderr
-        self.wait_ok()
-        return self
-
-    def url(self):
-        return "redis-cluster://" + ",".join(
-            "127.0.0.1:%d" % n.port for n in self.nodes[:3])
-
-    def live(self):
-        return [n for n in self.nodes if n.alive()]
-
-    def ok(self):
-        for n in self.live():
-            out = n.cli("CLUSTER", "INFO", check=False).stdout
-            if "cluster_state:ok" not in out:
-                return False
-        return True
-
-    def wait_ok(self, timeout=20):
-        tc.wait_for(self.ok, timeout=timeout, what="cluster state ok")
-
-    def masters(self):
-        """{port: node id} of the masters now (CLUSTER NODES)."""
-        out = self.live()[0].cli("CLUSTER", "NODES").stdout
-        res = {}
-        for line in out.splitlines():
-            f = line.split()
-            if "master" in f[2] and "fail" not in f[2]:
-                res[int(f[1].split("@")[0].rsplit(":", 1)[1])] = f[0]
-        return res
-
-    def node(self, port):
-        return [n for n in self.nodes if n.port == port][0]
-
-    def keys(self, pattern):
-        found = []
-        for n in [self.node(p) for p in self.masters()]:
-            found += n.cli("--scan", "--pattern", pattern).stdout.split()
-        return found
-
-    def kill(self):
-        for n in self.nodes:
-            n.kill()
-
-
 @pytest.fixture
 def rcluster(tmp_path):
-    c = RedisCluster(str(tmp_path)).start()
+    c = h.RedisCluster(str(tmp_path)).start()
     yield c
     c.kill()
 

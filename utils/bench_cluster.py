@@ -1,0 +1,78 @@
+#!/usr/bin/env python3
+# antifraud - `make bench`'s Redis Cluster section: checks per second with
+# the state on a loopback Redis Cluster of 1 master (every slot on it) and
+# of 3 masters, several bench_core processes at once (one connection per
+# master each, like Kamailio's workers), af_check_source and
+# af_check_dest (a call admitted into its concurrency sets and released);
+# and the EVALSHA calls per check (a batch split per slot and in phases
+# costs more round trips than on one Redis). Bounded: a fixed number of
+# checks per process, each run killed after AF_BENCH_CLUSTER_TIMEOUT s.
+# Run alone: utils/bench_cluster.py (builds what it needs).
+# SPDX-License-Identifier: GPL-2.0-or-later
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import bench  # noqa: E402
+h = bench.h
+
+MODES = (("af_check_source", []), ("af_check_dest", ["--dest"]))
+
+
+def run_mode(exe, rules, url, extra, procs, iters, timeout):
+    """(checks per second over all processes, wall seconds)."""
+    t0 = time.time()
+    ps = [subprocess.Popen([exe, rules, str(iters), "--redis", url] + extra,
+                           stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL)
+          for _ in range(procs)]
+    for p in ps:
+        try:
+            p.wait(timeout=max(1.0, timeout - (time.time() - t0)))
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+            raise AssertionError("bench_core on the cluster took more than"
+                                 " %d s" % timeout)
+        if p.returncode != 0:
+            raise AssertionError("bench_core failed on %s" % url)
+    wall = time.time() - t0
+    return procs * iters / wall, wall
+
+
+def run(d, rules, exe):
+    """Prints the section."""
+    procs = int(os.environ.get("AF_BENCH_CLUSTER_PROCS", "4"))
+    iters = int(os.environ.get("AF_BENCH_CLUSTER_CHECKS", "3000"))
+    timeout = int(os.environ.get("AF_BENCH_CLUSTER_TIMEOUT", "300"))
+    print("-- Redis Cluster (loopback, %d bench_core processes x %d checks;"
+          " %d cores on this machine)" % (procs, iters, os.cpu_count()))
+    for masters in (1, 3):
+        c = h.RedisCluster(d, masters=masters, replicas=0).start()
+        try:
+            for label, extra in MODES:
+                before = c.evalsha_calls()
+                rate, wall = run_mode(exe, rules, c.url(), extra, procs,
+                                      iters, timeout)
+                per = (c.evalsha_calls() - before) / float(procs * iters)
+                print("  %d master%s: %-16s %7.0f checks/s (%.1f s),"
+                      " %.2f EVALSHA per check" % (
+                          masters, "s" if masters > 1 else " ",
+                          label + ":", rate, wall, per))
+        finally:
+            c.kill()
+    print("  (clients and servers share this machine's cores: on 2 cores"
+          " the 3 masters compete with the clients)")
+
+
+def main():
+    d = tempfile.mkdtemp(prefix="af-bench-cluster-")
+    rules = bench.make_data(d)
+    run(d, rules, bench.build_core(d))
+
+
+if __name__ == "__main__":
+    main()
