@@ -29,6 +29,7 @@
  *      member that was there before is left in). Between the two steps
  *      another call may see the tentative members and be refused
  *      spuriously (counted: a set never goes over its limit).
+ * A batch all on one slot is one sub-batch, as on a single server.
  * Replies: -MOVED updates the map (and asks CLUSTER SLOTS again) and
  * resends; -ASK resends to the target after ASKING; -TRYAGAIN,
  * -CLUSTERDOWN and -LOADING, a refused or dropped connection (a master
@@ -396,6 +397,7 @@ typedef struct cl_sub {
 	signed char *code;
 	int pregated;
 	int group_bad;
+	int rc;       /* af_rds_decode's */
 	int node;     /* where it was sent */
 	int ask;      /* -ASK: node to send to after ASKING, -1 */
 	int asking;   /* ASKING sent before it */
@@ -414,14 +416,14 @@ static void cl_reset(void)
 	cl_nsub = 0;
 }
 
-/* The sub-batch of slot in the round (made when none). NULL out of
- * memory. */
-static cl_sub_t *cl_sub_for(int slot)
+/* The sub-batch of slot in the round (made when none, or always when
+ * fresh). NULL out of memory. */
+static cl_sub_t *cl_sub_for(int slot, int fresh)
 {
 	cl_sub_t *ns;
 	int i;
 
-	for(i = 0; i < cl_nsub; i++)
+	for(i = 0; i < cl_nsub && !fresh; i++)
 		if(cl_subs[i].slot == slot)
 			return &cl_subs[i];
 	if(cl_nsub == cl_subcap) {
@@ -512,7 +514,8 @@ static int cl_transient(const char *e)
 
 /*
  * Reads sub's reply. Returns 0 done (outputs in sub->ops), 1 to send
- * again (*wait: after a pause), -1 failed (err).
+ * again (*wait 1: a connection lost, 2: the cluster said to wait), -1
+ * failed (err).
  */
 static int cl_read(af_store_redis_t *st, rds_cluster_t *cl,
 		cl_sub_t *sub, int *wait, char *err, size_t errlen)
@@ -524,7 +527,7 @@ static int cl_read(af_store_redis_t *st, rds_cluster_t *cl,
 	int ask, slot, port, k;
 
 	if(!nd->conn.c) { /* its connection failed on an earlier reply */
-		*wait = 1;
+		*wait = *wait > 1 ? *wait : 1;
 		return 1;
 	}
 	if(sub->asking) {
@@ -555,7 +558,7 @@ static int cl_read(af_store_redis_t *st, rds_cluster_t *cl,
 		} else if(strncmp(r->str, "NOSCRIPT", 8) == 0) {
 			nd->reload = 1;
 		} else if(cl_transient(r->str)) {
-			*wait = 1;
+			*wait = 2;
 			cl->stale = 1;
 		} else {
 			af_rds_err(err, errlen, "EVALSHA on %s:%d: %s", nd->host, nd->port,
@@ -572,6 +575,7 @@ static int cl_read(af_store_redis_t *st, rds_cluster_t *cl,
 				nd->port);
 		return -1;
 	}
+	sub->rc = k;
 	sub->state = CL_DONE;
 	return 0;
 lost:
@@ -579,7 +583,7 @@ lost:
 			nd->conn.c->errstr);
 	cl_close(nd);
 	cl->stale = 1;
-	*wait = 1;
+	*wait = *wait > 1 ? *wait : 1;
 	return 1;
 }
 
@@ -601,7 +605,8 @@ static uint64_t cl_mono_ms(void)
 static int cl_run(af_store_redis_t *st, rds_cluster_t *cl,
 		uint64_t now_ms, uint64_t deadline, char *err, size_t errlen)
 {
-	int pass, i, left, wait, rc;
+	int pass, i, left, wait, rc, trouble = 0;
+	uint64_t now;
 
 	for(pass = 0; pass < CL_PASSES; pass++) {
 		wait = 0;
@@ -629,10 +634,16 @@ static int cl_run(af_store_redis_t *st, rds_cluster_t *cl,
 			left += cl_subs[i].state != CL_DONE;
 		if(!left)
 			return 0;
-		if(cl_mono_ms() >= deadline)
+		now = cl_mono_ms();
+		if(now >= deadline)
 			return -1;
-		if(wait)
-			usleep(CL_PAUSE_US);
+		/* a lost master: the map asked again, resent at once; a pause
+		 * from the second time on, or after a reply that says wait */
+		trouble = wait ? trouble + 1 : 0;
+		if(wait > 1 || trouble > 1)
+			usleep((useconds_t)(deadline - now < CL_PAUSE_US / 1000
+										? (deadline - now) * 1000
+										: CL_PAUSE_US));
 	}
 	af_rds_err(err, errlen, "too many redirects");
 	return -1;
@@ -758,7 +769,7 @@ static int cl_bans(af_store_redis_t *st, rds_cluster_t *cl,
 		b.key_len = g.key_len;
 		b.u.ban_set.ttl_s = op->u.win.ban_s;
 		b.u.ban_set.reason = op->u.win.ban_reason;
-		sub = cl_sub_for(cl_meta[i].bslot);
+		sub = cl_sub_for(cl_meta[i].bslot, 1); /* its own: a stop */
 		if(!sub || !cl_add(sub, &g, -1) || !cl_add(sub, &b, -2 - i)) {
 			af_rds_err(err, errlen, "out of memory");
 			return -1;
@@ -826,7 +837,7 @@ static int cl_conc(af_store_redis_t *st, rds_cluster_t *cl, af_op_t *ops,
 	for(i = 0; i < n; i++) {
 		if(ops[i].type != AF_OP_CONC_ADD || cl_meta[i].slot < 0)
 			continue;
-		sub = cl_sub_for(cl_meta[i].slot);
+		sub = cl_sub_for(cl_meta[i].slot, 0);
 		if(!sub || !cl_add(sub, &ops[i], i))
 			goto oom;
 	}
@@ -1009,7 +1020,7 @@ static int cl_wave(af_store_redis_t *st, rds_cluster_t *cl,
 		if(m->slot < 0 || m->stage != stage || m->wave != wave
 				|| ops[i].type == AF_OP_CONC_ADD)
 			continue;
-		sub = cl_sub_for(m->slot);
+		sub = cl_sub_for(m->slot, 0);
 		if(!sub || !(c = cl_add(sub, &ops[i], i))) {
 			af_rds_err(err, errlen, "out of memory");
 			return -1;
@@ -1051,6 +1062,44 @@ static int cl_wave(af_store_redis_t *st, rds_cluster_t *cl,
 }
 
 /*
+ * A batch whose ops (and ban keys) are all on one slot is one sub-batch:
+ * one EVALSHA as on a single server, the same answers. Returns its
+ * result (0, -1), 1 when the batch spans slots (or needs no server), -2
+ * with err when the cluster could not be used.
+ */
+static int cl_one_slot(af_store_redis_t *st, rds_cluster_t *cl,
+		af_op_t *ops, int n, uint64_t now_ms, uint64_t deadline, char *err,
+		size_t errlen)
+{
+	cl_sub_t *sub;
+	int i, slot = -1;
+
+	for(i = 0; i < n; i++) {
+		if(cl_meta[i].bslot >= 0
+				|| (cl_meta[i].slot >= 0 && slot >= 0
+						&& cl_meta[i].slot != slot))
+			return 1;
+		if(cl_meta[i].slot >= 0)
+			slot = cl_meta[i].slot;
+	}
+	if(slot < 0)
+		return 1;
+	cl_reset();
+	sub = cl_sub_for(slot, 1);
+	for(i = 0; sub && i < n; i++)
+		if(!cl_add(sub, &ops[i], i))
+			sub = NULL;
+	if(!sub) {
+		af_rds_err(err, errlen, "out of memory");
+		return -2;
+	}
+	if(cl_run(st, cl, now_ms, deadline, err, errlen) < 0)
+		return -2;
+	memcpy(ops, sub->ops, (size_t)n * sizeof(*ops));
+	return sub->rc;
+}
+
+/*
  * exec on a Redis Cluster: see the file's comment. Returns as
  * af_rds_exec.
  */
@@ -1076,6 +1125,11 @@ int af_rds_cl_exec(af_store_redis_t *st, af_op_t *ops, int n,
 		goto unavailable;
 	cl = slot->cl;
 	nstages = cl_place(st, ops, n);
+	rc = cl_one_slot(st, cl, ops, n, now_ms, deadline, err, sizeof(err));
+	if(rc == -2)
+		goto fail;
+	if(rc != 1)
+		goto done;
 	for(s = 0; s < nstages && stop < 0; s++) {
 		maxw = 0;
 		for(i = 0; i < n; i++)
@@ -1109,6 +1163,7 @@ int af_rds_cl_exec(af_store_redis_t *st, af_op_t *ops, int n,
 			ops[i] = cl_saved[i];
 	rc = af_rds_finish(st, ops, n, cl_code, stop >= 0 ? stop + 1 : n,
 			stop >= 0, group_bad);
+done:
 	if(slot->down)
 		AF_NOTICE("store: redis cluster available again\n");
 	slot->down = 0;
