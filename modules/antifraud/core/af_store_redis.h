@@ -16,7 +16,9 @@
  * with the connect and command timeouts of the configuration. A backend
  * that cannot answer within them returns AF_STORE_UNAVAILABLE from exec,
  * drops its connection and reconnects on a later call; it never retries
- * within one call.
+ * within one call (on a Redis Cluster it follows redirects and a
+ * failed-over master within the command timeout:
+ * af_store_redis_cluster.c).
  *
  * Copyright (C) 2026 antifraud authors
  * SPDX-License-Identifier: GPL-2.0-or-later
