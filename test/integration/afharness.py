@@ -861,6 +861,46 @@ class RedisCluster:
         return "redis-cluster://" + ",".join(
             "127.0.0.1:%d" % n.port for n in self.nodes[:3])
 
+    def move_slot(self, slot, to_port):
+        """Moves slot with its keys to the master on to_port (SETSLOT
+        IMPORTING/MIGRATING, MIGRATE, SETSLOT NODE on every node)."""
+        ids = self.masters()
+        src = [p for p, i in ids.items() if slot in self.slots_of(p)][0]
+        dst, s = self.node(to_port), self.node(src)
+        dst.cli("CLUSTER", "SETSLOT", slot, "IMPORTING", ids[src])
+        s.cli("CLUSTER", "SETSLOT", slot, "MIGRATING", ids[to_port])
+        while True:
+            keys = s.cli("CLUSTER", "GETKEYSINSLOT", slot, 100).stdout.split()
+            if not keys:
+                break
+            s.cli("MIGRATE", "127.0.0.1", to_port, "", 0, 5000, "KEYS", *keys)
+        for n in self.live():
+            n.cli("CLUSTER", "SETSLOT", slot, "NODE", ids[to_port],
+                  check=False)
+
+    def slots_of(self, port):
+        """The slots the master on port serves (CLUSTER SLOTS)."""
+        out = self.live()[0].cli("CLUSTER", "SLOTS").stdout.split("\n")
+        res = set()
+        # redis-cli prints each range's start, end, then its nodes
+        nums = [x.strip() for x in out]
+        for i in range(len(nums) - 2):
+            if nums[i].isdigit() and nums[i + 1].isdigit() and \
+                    nums[i + 2] == "127.0.0.1" and i + 3 < len(nums) and \
+                    nums[i + 3] == str(port):
+                res.update(range(int(nums[i]), int(nums[i + 1]) + 1))
+        return res
+
+    def errors(self, name):
+        """Error replies name (MOVED, ASK...) sent so far, summed over
+        the live nodes (INFO errorstats)."""
+        total = 0
+        for n in self.live():
+            m = re.search(r"errorstat_%s:count=(\d+)" % name,
+                          n.cli("INFO", "errorstats").stdout)
+            total += int(m.group(1)) if m else 0
+        return total
+
     def evalsha_calls(self):
         """EVALSHA calls served so far, summed over the live nodes."""
         total = 0

@@ -105,6 +105,18 @@ def test_slots_moved_and_master_killed(nodes, rcluster, tmp_path):
              "--cluster-yes"], capture_output=True, text=True, timeout=60)
         assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-2000:]
         rcluster.wait_ok()
+        # and the slot of a key a call wrote, moved to another master:
+        # the next calls get MOVED from the old one
+        assert tc.call(tmp_path, ks[0], FR, caller="rep1").returncode == 0
+        key = [k for k in rcluster.keys("af:*") if "rep1" in k][0]
+        slot = int(rcluster.live()[0].cli("CLUSTER", "KEYSLOT", key).stdout)
+        to = [p for p in rcluster.masters()
+              if slot not in rcluster.slots_of(p)][0]
+        rcluster.move_slot(slot, to)
+        moved = rcluster.errors("MOVED")
+        for k in ks:
+            assert tc.call(tmp_path, k, FR, caller="rep1").returncode == 0
+        assert rcluster.errors("MOVED") > moved
         # a master killed mid-run: its replica takes over
         victim = masters[2][0]
         rcluster.node(victim).kill()
