@@ -19,6 +19,7 @@ TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CALLEE = "0033123456789"
 sys.path.insert(0, os.path.join(TOP, "test", "integration"))
 import afharness as h  # noqa: E402
+import bench_shm  # noqa: E402
 
 COUNTRIES = [("DE", "EU"), ("FR", "EU"), ("US", "NA"), ("BR", "SA"),
              ("JP", "AS"), ("CN", "AS"), ("KP", "AS"), ("NG", "AF"),
@@ -86,6 +87,7 @@ def core_bench(d, rules):
     out = subprocess.run([exe, rules, "1000000", "--dest"], check=True,
                          capture_output=True, text=True).stdout
     print(out, end="")
+    bench_shm.shm_bench(d, rules)
     out = subprocess.run([exe, rules, "1000000", "--auth"], check=True,
                          capture_output=True, text=True).stdout
     print(out, end="")

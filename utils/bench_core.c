@@ -4,7 +4,10 @@
  *
  * usage: bench_core RULES.yaml [iterations [RAW.sip ...]]
  *   with raw requests (files of the capture corpus), also ns per
- *   af_check_fingerprint over them
+ *   af_check_fingerprint over them; --dest, --auth, --outcome: ns per
+ *   af_check_dest, per authentication result, per outcome event;
+ *   --memory: bytes per tracked subject in a shm store of iterations
+ *   entries
  *
  * Copyright (C) 2026 antifraud authors
  * SPDX-License-Identifier: GPL-2.0-or-later
@@ -18,6 +21,7 @@
 #include "af_host_plain.h"
 #include "af_store_cluster.h"
 #include "af_store_redis.h"
+#include "af_store_shm.h"
 #include "af_outcome.h"
 
 #define S(x) ((af_str_t){x, sizeof(x) - 1})
@@ -157,6 +161,27 @@ static void bench_fingerprint(int n, char **files, long iters)
 }
 
 /*
+ * Writes the Call-ID "c<i in hex>@bench" into buf (32 bytes) without
+ * printf, whose cost would count in the check's; returns its length.
+ */
+static size_t bench_callid(char *buf, unsigned long i)
+{
+	static const char hex[] = "0123456789abcdef";
+	char t[16];
+	size_t n = 0, k = 0;
+
+	do {
+		t[k++] = hex[i & 15];
+		i >>= 4;
+	} while(i);
+	buf[n++] = 'c';
+	while(k)
+		buf[n++] = t[--k];
+	memcpy(buf + n, "@bench", 6);
+	return n + 6;
+}
+
+/*
  * ns per af_check_dest: 4096 callers of Germany calling a mix of national,
  * international (admitted into the concurrency sets, released after the
  * check as if the call had ended), premium (refused by the plan) and
@@ -196,8 +221,7 @@ static void bench_dest(long iters)
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for(i = 0; i < iters; i++) {
 		af_request_t *r = &req[i % NC];
-		r->call_id.len = (size_t)snprintf(
-				callids[i % NC], sizeof(callids[i % NC]), "c%ld@bench", i);
+		r->call_id.len = bench_callid(callids[i % NC], (unsigned long)i);
 		rc_count[af_check_dest(r, NULL, 0, &v) + 3]++;
 		if(v.dest.ticket.total || v.dest.ticket.caller) {
 			af_dest_release(&v.dest.ticket);
@@ -337,6 +361,96 @@ static void bench_outcome(long iters)
 			sig_ns, iters, NC);
 }
 
+/*
+ * Bytes per tracked subject in the shm store: a store of subjects
+ * entries (its whole shared-memory block, index included) filled with
+ * 1.5 times as many subjects, a mix of what the checks keep: per caller a
+ * repetition counter over 3 windows (one WIN_MULTI entry), its rates (2
+ * windows), its history of sources; per source a scanner score window;
+ * some bans. A subject is one store entry: one key with its windows, its
+ * history or its ban.
+ */
+static void bench_memory(uint32_t subjects)
+{
+	af_store_shm_cfg_t cfg = {.max_entries = subjects, .stripes = 64};
+	af_store_stats_t st;
+	af_store_t *s;
+	af_op_t op;
+	char key[64];
+	size_t bytes = af_store_shm_size(&cfg);
+	uint64_t now = 1700000000000ULL;
+	uint32_t i, n = subjects + subjects / 2;
+
+	s = af_store_shm_new(&cfg);
+	if(!s) {
+		printf("store memory: no room for %u entries\n", subjects);
+		return;
+	}
+	for(i = 0; i < n; i++) {
+		memset(&op, 0, sizeof(op));
+		op.key = key;
+		switch(i % 8) {
+			case 0: case 1: case 2: /* caller-number pair, 60m/8h/1d */
+				op.type = AF_OP_WIN_MULTI;
+				op.key_len = (size_t)snprintf(key, sizeof(key),
+						"rn|w|4930%08u@example.com|4933123%05u", i / 8, i);
+				op.u.wm.n = 1;
+				op.u.wm.nwin = 3;
+				op.u.wm.w[0].window_s = 3600;
+				op.u.wm.w[1].window_s = 28800;
+				op.u.wm.w[2].window_s = 86400;
+				break;
+			case 3: /* the caller's rates, 1 s and 60 s */
+				op.type = AF_OP_WIN_MULTI;
+				op.key_len = (size_t)snprintf(key, sizeof(key),
+						"r|w|4930%08u@example.com", i / 8);
+				op.u.wm.n = 1;
+				op.u.wm.nwin = 2;
+				op.u.wm.w[0].window_s = 1;
+				op.u.wm.w[1].window_s = 60;
+				break;
+			case 4: case 5: /* a caller's sources */
+				op.type = AF_OP_HIST_PUSH;
+				op.key_len = (size_t)snprintf(key, sizeof(key),
+						"4930%08u@example.com", i / 8 + (i % 8) * 7919);
+				op.u.hist.ttl_s = 86400;
+				make_ip(&op.u.hist.entry.ip, 0x0a000000u + i);
+				memcpy(op.u.hist.entry.country, "DE", 3);
+				break;
+			case 6: /* a source's scanner score */
+				op.type = AF_OP_WIN_HIT;
+				op.key_len = (size_t)snprintf(key, sizeof(key), "%u.%u.%u.%u",
+						(i >> 24) & 255, (i >> 16) & 255, (i >> 8) & 255, i & 255);
+				op.u.win.window_s = 60;
+				op.u.win.n = 1;
+				break;
+			default: /* a ban */
+				op.type = AF_OP_BAN_SET;
+				op.key_len = (size_t)snprintf(key, sizeof(key), "203.%u.%u.%u",
+						(i >> 16) & 255, (i >> 8) & 255, i & 255);
+				op.u.ban_set.ttl_s = 3600;
+				op.u.ban_set.reason = "scanner";
+				break;
+		}
+		af_store_exec(s, &op, 1, now + i / 64);
+	}
+	s->ops->stats(s, &st);
+	printf("store memory: %.0f bytes per tracked subject (%zu bytes of"
+		   " shared memory for %llu entries; %llu subjects tracked, 1 million"
+		   " take %.0f MB)\n",
+			(double)bytes / (double)st.capacity, bytes,
+			(unsigned long long)st.capacity, (unsigned long long)st.entries,
+			(double)bytes / (double)st.capacity * 1e6 / 1048576.0);
+	printf("  a subject is one store entry: one key with its windows (a"
+		   " caller's 3 repetition windows or 2 rate windows, a source's"
+		   " score), its history of %d sources, or its ban; %u offered,"
+		   " %llu evicted (%llu of them bans), %llu failed\n",
+			AF_HIST_MAX, n, (unsigned long long)st.evictions,
+			(unsigned long long)st.bans_evicted,
+			(unsigned long long)st.failures);
+	s->ops->destroy(s);
+}
+
 int main(int argc, char **argv)
 {
 	static af_request_t req[NREQ];
@@ -355,7 +469,7 @@ int main(int argc, char **argv)
 
 	if(argc < 2) {
 		fprintf(stderr, "usage: %s RULES.yaml [iterations] [--redis URL]"
-						" [--dest | --auth | --outcome | FILE...]\n",
+						" [--dest | --auth | --outcome | --memory | FILE...]\n",
 				argv[0]);
 		return 2;
 	}
@@ -385,6 +499,11 @@ int main(int argc, char **argv)
 	if(af_core_init(&cfg, err, sizeof(err)) < 0) {
 		fprintf(stderr, "bench_core: %s\n", err);
 		return 1;
+	}
+	if(argc > 3 && strcmp(argv[3], "--memory") == 0) {
+		bench_memory((uint32_t)iters);
+		af_core_destroy();
+		return 0;
 	}
 	if(argc > 3 && strcmp(argv[3], "--dest") == 0) {
 		bench_dest(iters);

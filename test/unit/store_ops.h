@@ -181,6 +181,39 @@ static inline void win_op(af_op_t *op, const char *key, uint32_t n, uint32_t gat
 	op->u.win.if_new = if_new;
 }
 
+/* Fills op as a WIN_MULTI of n on key over the nwin windows win[]
+ * (gates, thresholds and if_new 0). */
+static inline void wm_op(af_op_t *op, const char *key, uint32_t n, int nwin,
+		const uint32_t *win)
+{
+	int j;
+
+	memset(op, 0, sizeof(*op));
+	op->type = AF_OP_WIN_MULTI;
+	op->key = key;
+	op->key_len = strlen(key);
+	op->u.wm.n = n;
+	op->u.wm.nwin = nwin;
+	for(j = 0; j < nwin && j < AF_WIN_MULTI_MAX; j++)
+		op->u.wm.w[j].window_s = win[j];
+}
+
+/* One WIN_MULTI of n on key over windows a, b, c (0: fewer windows);
+ * the counts go to out[0..3). */
+static inline void wm_hit(af_store_t *s, const char *key, uint32_t n,
+		uint32_t a, uint32_t b, uint32_t c, uint32_t *out)
+{
+	const uint32_t win[3] = {a, b, c};
+	af_op_t op;
+	int j;
+
+	wm_op(&op, key, n, c ? 3 : b ? 2 : 1, win);
+	assert_int_equal(af_store_exec(s, &op, 1, af_now_ms()), 0);
+	assert_int_equal(op.status, 0);
+	for(j = 0; j < 3; j++)
+		out[j] = j < op.u.wm.nwin ? op.u.wm.w[j].count : 0;
+}
+
 /* A MAP_SHARED page for counters shared with forked children. */
 static inline long *shared_page(void)
 {

@@ -464,6 +464,7 @@ static void test_eviction_order(void **state)
 	s->ops->gc(s, af_now_ms(), 0);
 	st = stats(s);
 	assert_int_equal(st.evictions, 4);
+	assert_int_equal(st.bans_evicted, 1); /* b3 or b4, by b5 */
 	assert_int_equal(st.failures, 1);
 	assert_int_equal(st.entries, 2);
 	free_store(s);
@@ -495,6 +496,7 @@ static void test_gc(void **state)
 {
 	af_store_t *s = new_store(1024, 8);
 	af_store_stats_t st;
+	uint64_t n;
 	char k[32];
 	int i;
 
@@ -510,12 +512,16 @@ static void test_gc(void **state)
 	s->ops->gc(s, af_now_ms(), 0);
 	assert_int_equal(stats(s).entries, 150);
 	test_host_advance(10000);
-	s->ops->gc(s, af_now_ms(), 30);
-	st = stats(s);
-	assert_int_equal(st.entries, 120);
-	assert_int_equal(st.expired, 30);
-	s->ops->gc(s, af_now_ms(), 30);
-	assert_int_equal(stats(s).entries, 90);
+	/* a budget bounds what is freed, and what is looked at (16 entries
+	 * per entry of budget): rounds of 30 free them all, a few at a time */
+	for(i = 0; i < 5; i++) {
+		n = stats(s).entries;
+		s->ops->gc(s, af_now_ms(), 30);
+		st = stats(s);
+		assert_true(n - st.entries <= 30);
+		assert_int_equal(st.expired, 150 - st.entries);
+	}
+	assert_int_equal(stats(s).entries, 50);
 	s->ops->gc(s, af_now_ms(), 0);
 	st = stats(s);
 	assert_int_equal(st.entries, 50);
@@ -985,6 +991,7 @@ static void test_conc_expiry(void **state)
 {
 	af_store_t *s = new_store(0, 0);
 	af_store_stats_t st;
+	uint64_t n;
 	uint32_t c;
 	char m[32];
 	int i;
@@ -1047,10 +1054,15 @@ static void test_conc_expiry(void **state)
 	assert_int_equal(stats(s).expired, st.expired + 52);
 	assert_int_equal(conc_count(s, "s1"), 0);
 	assert_int_equal(conc_count(s, "s3"), 1);
-	/* a gc with a budget frees a set's members with it */
+	/* a gc with a budget frees a set's members with it: a call that
+	 * frees anything frees a set and its members (a budget of 1 looks at
+	 * 16 entries: a few calls go round the store) */
 	test_host_set_now(T0 + 200000);
-	s->ops->gc(s, af_now_ms(), 1);
-	s->ops->gc(s, af_now_ms(), 1);
+	for(i = 0; i < 5000 && stats(s).entries > 1; i++) {
+		n = stats(s).entries;
+		s->ops->gc(s, af_now_ms(), 1);
+		assert_true(stats(s).entries == n || stats(s).entries <= n - 2);
+	}
 	assert_int_equal(stats(s).entries, 1);
 	assert_true(ban_get(s, "base", NULL));
 	free_store(s);
@@ -1395,6 +1407,135 @@ static void test_win_if_new(void **state)
 	assert_int_equal(ops[0].status, -1);
 	assert_int_equal(ops[1].status, 0);
 	assert_int_equal(ops[1].u.win.count, 0);
+	free_store(s);
+}
+
+/*
+ * A full store, filled with every kind: counters (WIN_MULTI like the
+ * others) go oldest first (nearest expiry), live calls stay, bans go
+ * only for bans and are counted in bans_evicted, and what finds no room
+ * fails and is counted.
+ */
+static void test_full_store(void **state)
+{
+	af_store_t *s = new_store(64, 1);
+	const uint32_t win[2] = {60, 3600};
+	af_store_stats_t st;
+	af_op_t op;
+	uint32_t m[3], c = 0;
+	char k[32];
+	int i, live = 0;
+
+	test_host_set_now(T0);
+	for(i = 0; i < 4; i++) {
+		snprintf(k, sizeof(k), "call-%d", i);
+		assert_true(conc_add(s, "cc|alice", k, 0, 7200, &c));
+	}
+	for(i = 0; i < 10; i++) {
+		snprintf(k, sizeof(k), "ban%d", i);
+		assert_int_equal(ban_set(s, k, 1000 + i, "x"), 0);
+	}
+	/* 200 subjects in 49 free entries: the newest stay */
+	for(i = 0; i < 200; i++) {
+		snprintf(k, sizeof(k), "rn|w|c%d|n", i);
+		test_host_advance(10);
+		wm_hit(s, k, 1, 60, 3600, 0, m);
+		assert_int_equal(m[1], 1);
+		assert_true(stats(s).entries <= 64);
+	}
+	st = stats(s);
+	assert_int_equal(st.entries, 64);
+	assert_int_equal(st.evictions, 200 - 49);
+	assert_int_equal(st.bans_evicted, 0);
+	for(i = 0; i < 200; i++) {
+		snprintf(k, sizeof(k), "rn|w|c%d|n", i);
+		wm_hit(s, k, 0, 60, 3600, 0, m);
+		assert_int_equal(m[1], i >= 200 - 49);
+	}
+	assert_int_equal(conc_count(s, "cc|alice"), 4);
+	/* bans: the counters go first, then the bans ending soonest */
+	for(i = 0; i < 60; i++) {
+		snprintf(k, sizeof(k), "new%d", i);
+		assert_int_equal(ban_set(s, k, 2000, "x"), 0);
+	}
+	st = stats(s);
+	assert_int_equal(st.entries, 64);
+	assert_int_equal(st.bans_evicted, 10 + 60 - 59);
+	assert_int_equal(st.evictions, 200 - 49 + 49 + st.bans_evicted);
+	for(i = 0; i < 10; i++) {
+		snprintf(k, sizeof(k), "ban%d", i);
+		assert_false(ban_get(s, k, NULL));
+	}
+	for(i = 0; i < 60; i++) {
+		snprintf(k, sizeof(k), "new%d", i);
+		live += ban_get(s, k, NULL);
+	}
+	assert_int_equal(live, 59);
+	assert_int_equal(conc_count(s, "cc|alice"), 4);
+	/* only bans and live calls: a counter finds no room */
+	wm_op(&op, "rn|w|late|n", 1, 2, win);
+	assert_int_equal(af_store_exec(s, &op, 1, af_now_ms()), -1);
+	assert_int_equal(op.status, -1);
+	assert_int_equal(stats(s).failures, st.failures + 1);
+	/* the calls' end and expiry make room again */
+	for(i = 0; i < 4; i++) {
+		snprintf(k, sizeof(k), "call-%d", i);
+		assert_true(conc_del(s, "cc|alice", k, NULL));
+	}
+	wm_hit(s, "rn|w|late|n", 1, 60, 3600, 0, m);
+	assert_int_equal(m[0], 1);
+	free_store(s);
+}
+
+/*
+ * An insert into a large full stripe looks at a sample of its entries,
+ * not all: the oldest of the sample goes, never one of the newest
+ * (counters of the same windows: a WIN_MULTI expires by the ms).
+ */
+static void test_evict_sample(void **state)
+{
+	af_store_t *s = new_store(4096, 1);
+	af_store_stats_t st;
+	uint32_t m[3];
+	char k[32];
+	int i, old = 0;
+
+	test_host_set_now(T0);
+	for(i = 0; i < 5096; i++) {
+		snprintf(k, sizeof(k), "key%d", i);
+		test_host_advance(1);
+		wm_hit(s, k, 1, 3600, 0, 0, m);
+		assert_int_equal(m[0], 1);
+	}
+	st = stats(s);
+	assert_int_equal(st.entries, 4096);
+	assert_int_equal(st.evictions, 1000);
+	for(i = 0; i < 5096; i++) {
+		snprintf(k, sizeof(k), "key%d", i);
+		wm_hit(s, k, 0, 3600, 0, 0, m);
+		if(i >= 4096)
+			assert_int_equal(m[0], 1);
+		else
+			old += m[0];
+	}
+	assert_int_equal(old, 4096 - 1000);
+	free_store(s);
+}
+
+/* WIN_MULTI slices count in 16 bits in shm: a slice saturates */
+static void test_multi_saturates(void **state)
+{
+	af_store_t *s = new_store(0, 0);
+	uint32_t m[3];
+
+	test_host_set_now(T0);
+	wm_hit(s, "sat", 65000, 16, 0, 0, m);
+	assert_int_equal(m[0], 65000);
+	wm_hit(s, "sat", 1000, 16, 0, 0, m);
+	assert_int_equal(m[0], 65535);
+	test_host_advance(1000);
+	wm_hit(s, "sat", UINT32_MAX, 16, 0, 0, m);
+	assert_int_equal(m[0], 2 * 65535);
 	free_store(s);
 }
 
@@ -2156,6 +2297,9 @@ int main(void)
 		cmocka_unit_test(test_long_keys),
 		cmocka_unit_test(test_capacity),
 		cmocka_unit_test(test_eviction_order),
+		cmocka_unit_test(test_full_store),
+		cmocka_unit_test(test_evict_sample),
+		cmocka_unit_test(test_multi_saturates),
 		cmocka_unit_test(test_ban_needs_room),
 		cmocka_unit_test(test_gc),
 		cmocka_unit_test(test_ban_list),

@@ -374,6 +374,7 @@ void af_cmd_stats(af_reply_t *r)
 	r->ops->num(r, sub, "entries", count32(ss.entries));
 	r->ops->num(r, sub, "capacity", count32(ss.capacity));
 	r->ops->num(r, sub, "evictions", count32(ss.evictions));
+	r->ops->num(r, sub, "bans_evicted", count32(ss.bans_evicted));
 	r->ops->num(r, sub, "expired", count32(ss.expired));
 	r->ops->num(r, sub, "failures", count32(ss.failures));
 	if(af_core_clustered()) {

@@ -26,7 +26,10 @@
 
 #define ID_MAX 200
 #define KEY_MAX 240
-#define OPS_MAX (3 + 3 * 3 * AF_DEST_WINDOWS + 2 + AF_OUT__COUNT)
+/* the rates (2), per group of AF_WIN_MULTI_MAX repetition windows 3,
+ * the concurrency sets (2), the analytics marks */
+#define WGROUPS ((3 * AF_DEST_WINDOWS + AF_WIN_MULTI_MAX - 1) / AF_WIN_MULTI_MAX)
+#define OPS_MAX (2 + 3 * WGROUPS + 2 + AF_OUT__COUNT)
 #define NCC (26 * 26)
 #define CONC_TOTAL_KEY "ct|intl"
 #define CONC_CALLER_PREFIX "cc|"
@@ -65,10 +68,11 @@ typedef struct dest_ctx {
 	af_numinfo_t info;
 	char keys[OPS_MAX][KEY_MAX];
 	af_op_t ops[OPS_MAX];
-	/* what each op counts, to judge it afterwards */
+	/* what each op counts, to judge it afterwards: per window of a
+	 * WIN_MULTI (lim[i][0] for the other ops) */
 	af_reason_t reason[OPS_MAX];
-	const af_limit_t *lim[OPS_MAX];
-	uint32_t window_s[OPS_MAX];
+	uint8_t enforce[OPS_MAX]; /* its sub-check enforces: blocks gate */
+	const af_limit_t *lim[OPS_MAX][AF_WIN_MULTI_MAX];
 	int nops;
 	int dry; /* explain only: no state, no statistics */
 } dest_ctx_t;
@@ -183,6 +187,47 @@ static void cal_state(const af_calendar_t *cal, uint64_t now, int *holiday,
 	*minute = lt.minute;
 }
 
+/* a cal_state answer remembered by cal_state_now */
+typedef struct cal_memo {
+	const af_calendar_t *cal;
+	uint32_t generation; /* of the rules cal belongs to */
+	uint64_t second;     /* now / 1000, 0: none */
+	int holiday;
+	int in_hours;
+	uint16_t minute;
+} cal_memo_t;
+
+/*
+ * cal_state for calendar cal of rules r, remembered per thread for the
+ * second (two calendars: a profile's and the system's): the checks of
+ * one second share one local-time computation. A reload is another
+ * generation: its calendars are computed again.
+ */
+static void cal_state_now(const af_rules_t *r, const af_calendar_t *cal,
+		uint64_t now, int *holiday, int *in_hours, uint16_t *minute)
+{
+	static __thread cal_memo_t memo[2];
+	static __thread int next;
+	cal_memo_t *m;
+	int i;
+
+	for(i = 0; i < 2; i++) {
+		m = &memo[i];
+		if(m->second == now / 1000 && m->second && m->cal == cal
+				&& m->generation == r->generation)
+			goto found;
+	}
+	m = &memo[next];
+	next ^= 1;
+	cal_state(cal, now, &m->holiday, &m->in_hours, &m->minute);
+	m->cal = cal;
+	m->generation = r->generation;
+	m->second = now / 1000;
+found:
+	*holiday = m->holiday;
+	*in_hours = m->in_hours;
+	*minute = m->minute;
+}
 
 /*
  * Longest allow/deny prefix of digits: 1 allowed (an exception; allow
@@ -301,66 +346,111 @@ static size_t key_put(char *buf, size_t n, const char *s, size_t len)
 	return n + len;
 }
 
-/* appends the decimal digits of v */
-static size_t key_u32(char *buf, size_t n, uint32_t v)
-{
-	char t[10];
-	int i = 10;
-
-	do {
-		t[--i] = (char)('0' + v % 10);
-		v /= 10;
-	} while(v);
-	return key_put(buf, n, t + i, (size_t)(10 - i));
-}
-
 /*
- * Adds a WIN_HIT op to c whose key is tag, then window_s and '|' (when
- * with_window), then a, then '|' and b (when b is not NULL). Keys are
- * built without printf: this runs a dozen times per call. Returns the
- * op's index, -1 when c is full.
+ * Builds the key of op i of c: tag, then a, then '|' and b (when b is
+ * not NULL). Keys are built without printf: this runs several times per
+ * call. Returns its length.
  */
-static int add_win(dest_ctx_t *c, af_reason_t reason, const af_limit_t *lim,
-		uint32_t window_s, int if_new, const char *tag, int with_window,
+static size_t build_key(dest_ctx_t *c, int i, const char *tag,
 		const char *a, size_t alen, const char *b, size_t blen)
 {
-	af_op_t *op;
-	char *k;
+	char *k = c->keys[i];
 	size_t n;
-	int i = c->nops;
 
-	if(i >= OPS_MAX)
-		return -1;
-	k = c->keys[i];
 	n = key_put(k, 0, tag, strlen(tag));
-	if(with_window) {
-		n = key_u32(k, n, window_s);
-		n = key_put(k, n, "|", 1);
-	}
 	n = key_put(k, n, a, alen);
 	if(b) {
 		n = key_put(k, n, "|", 1);
 		n = key_put(k, n, b, blen);
 	}
 	k[n] = '\0';
+	return n;
+}
+
+/* whether the sub-check of reason enforces (its blocks gate) */
+static inline int enforced(const dest_ctx_t *c, af_reason_t reason)
+{
+	return c->p->mode[af_chk_owner(reason)] == AF_MODE_ENFORCE;
+}
+
+/* the gate of a window: an enforced block threshold keeps the call out
+ * of the concurrency sets */
+static inline uint32_t win_gate(int enforce, const af_limit_t *lim)
+{
+	return enforce && lim && lim->block ? lim->block : 0;
+}
+
+/* Adds a WIN_HIT op of key tag a. Returns the op's index, -1 when c is
+ * full. */
+static int add_win(dest_ctx_t *c, af_reason_t reason, const af_limit_t *lim,
+		uint32_t window_s, const char *tag, const char *a, size_t alen)
+{
+	af_op_t *op;
+	int i = c->nops;
+
+	if(i >= OPS_MAX)
+		return -1;
 	op = &c->ops[i];
 	memset(op, 0, sizeof(*op));
 	op->type = AF_OP_WIN_HIT;
-	op->key = k;
-	op->key_len = n;
+	op->key = c->keys[i];
+	op->key_len = build_key(c, i, tag, a, alen, NULL, 0);
 	op->u.win.window_s = window_s;
 	op->u.win.n = 1;
-	op->u.win.if_new = if_new;
-	/* an enforced block threshold keeps the call out of the
-	 * concurrency sets */
-	if(lim && lim->block
-			&& c->p->mode[af_chk_owner(reason)] == AF_MODE_ENFORCE)
-		op->u.win.gate = lim->block;
+	op->u.win.gate = win_gate(enforced(c, reason), lim);
 	c->reason[i] = reason;
-	c->lim[i] = lim;
-	c->window_s[i] = window_s;
+	c->lim[i][0] = lim;
 	c->nops++;
 	return i;
+}
+
+/*
+ * Adds a WIN_MULTI op of key tag a|b (see build_key) without windows
+ * (add_window adds them); if_new as in af_op_t. Returns the op's index,
+ * -1 when c is full.
+ */
+static int add_multi(dest_ctx_t *c, af_reason_t reason, int if_new,
+		const char *tag, const char *a, size_t alen, const char *b,
+		size_t blen)
+{
+	af_op_t *op;
+	int i = c->nops;
+
+	if(i >= OPS_MAX)
+		return -1;
+	/* the fields of a WIN_MULTI, not the whole op: w[] as windows come */
+	op = &c->ops[i];
+	op->type = AF_OP_WIN_MULTI;
+	op->status = 0;
+	op->key = c->keys[i];
+	op->key_len = build_key(c, i, tag, a, alen, b, blen);
+	op->u.wm.n = 1;
+	op->u.wm.nwin = 0;
+	op->u.wm.if_new = if_new;
+	op->u.wm.ban_s = 0;
+	op->u.wm.ban_key = NULL;
+	op->u.wm.ban_key_len = 0;
+	op->u.wm.ban_reason = NULL;
+	c->reason[i] = reason;
+	c->enforce[i] = (uint8_t)enforced(c, reason);
+	c->nops++;
+	return i;
+}
+
+/* adds window w with limit lim (NULL: counted, not judged) to WIN_MULTI
+ * op i */
+static void add_window(dest_ctx_t *c, int i, uint32_t w,
+		const af_limit_t *lim)
+{
+	af_win_one_t *one = &c->ops[i].u.wm.w[c->ops[i].u.wm.nwin];
+
+	c->lim[i][c->ops[i].u.wm.nwin++] = lim;
+	one->window_s = w;
+	one->gate = win_gate(c->enforce[i], lim);
+	one->ban_threshold = 0;
+	one->count = 0;
+	one->banned = 0;
+	one->added = 0;
 }
 
 /* the limit of repetition counter rp for window w, NULL when none */
@@ -374,7 +464,7 @@ static const af_limit_t *repeat_limit(const af_repeat_t *rp, uint32_t w)
 	return NULL;
 }
 
-/* adds w to the set of windows win[0..*n) */
+/* adds the windows of rp to the set of windows win[0..*n) */
 static void window_union(uint32_t *win, int *n, const af_repeat_t *rp)
 {
 	uint32_t i;
@@ -389,30 +479,72 @@ static void window_union(uint32_t *win, int *n, const af_repeat_t *rp)
 	}
 }
 
+/*
+ * The repetition counters of the windows win[0..nwin) (at most
+ * AF_WIN_MULTI_MAX), group g of the profile's windows: the caller-number
+ * pair (the same-number count, and what tells whether the number is new
+ * for the distinct counts), the similar numbers and the many callers,
+ * one WIN_MULTI each over the windows it has limits for. Group 0's keys
+ * are tagged "w", the next ones "w<g>".
+ */
+static void add_repeat_group(dest_ctx_t *c, const uint32_t *win, int nwin,
+		int g, size_t plen)
+{
+	_Static_assert(WGROUPS == 4, "a key tag per group of windows");
+	static const char *const tags[3][WGROUPS] = {
+		{"rn|w|", "rn|w1|", "rn|w2|", "rn|w3|"},
+		{"rs|w|", "rs|w1|", "rs|w2|", "rs|w3|"},
+		{"rk|w|", "rk|w1|", "rk|w2|", "rk|w3|"}};
+	const af_dest_profile_t *d = c->d;
+	const af_limit_t *lim;
+	int pair, sim = -1, cal = -1, j;
+
+	pair = add_multi(c, AF_R_REPEAT_NUMBER, 0, tags[0][g], c->caller,
+			c->caller_len, c->num.digits, c->num.len);
+	if(pair < 0)
+		return;
+	for(j = 0; j < nwin; j++) {
+		add_window(c, pair, win[j], repeat_limit(&d->same, win[j]));
+		if((lim = repeat_limit(&d->similar, win[j])) && plen) {
+			if(sim < 0)
+				sim = add_multi(c, AF_R_REPEAT_SIMILAR, pair + 1, tags[1][g],
+						c->caller, c->caller_len, c->num.digits, plen);
+			if(sim >= 0)
+				add_window(c, sim, win[j], lim);
+		}
+		if((lim = repeat_limit(&d->callers, win[j]))) {
+			if(cal < 0)
+				cal = add_multi(c, AF_R_REPEAT_CALLERS, pair + 1, tags[2][g],
+						c->num.digits, c->num.len, NULL, 0);
+			if(cal >= 0)
+				add_window(c, cal, win[j], lim);
+		}
+	}
+}
+
 /* the ops of the rates and the repetition counters (those whose
  * sub-check is not off) */
 static void add_counters(dest_ctx_t *c, int rates, int repeats)
 {
 	const af_dest_profile_t *d = c->d;
-	const char *num = c->num.digits;
 	uint32_t win[3 * AF_DEST_WINDOWS];
-	const af_limit_t *lim;
-	int nwin = 0, i, pair;
+	int nwin = 0, g, i = -1;
 	size_t plen;
 
-	const char *cl = c->caller;
-	size_t cn = c->caller_len, nn = c->num.len;
-
-	if(rates && (d->rate_cps.warn || d->rate_cps.block))
-		add_win(c, AF_R_RATE_CALLER, &d->rate_cps, 1, 0, "r1|", 0, cl, cn,
-				NULL, 0);
-	if(rates && (d->rate_cpm.warn || d->rate_cpm.block))
-		add_win(c, AF_R_RATE_CALLER, &d->rate_cpm, 60, 0, "r60|", 0, cl, cn,
-				NULL, 0);
+	/* the caller's rates: one counter over 1 s and 60 s */
+	if(rates
+			&& (d->rate_cps.warn || d->rate_cps.block || d->rate_cpm.warn
+					|| d->rate_cpm.block))
+		i = add_multi(c, AF_R_RATE_CALLER, 0, "r|w|", c->caller,
+				c->caller_len, NULL, 0);
+	if(i >= 0 && (d->rate_cps.warn || d->rate_cps.block))
+		add_window(c, i, 1, &d->rate_cps);
+	if(i >= 0 && (d->rate_cpm.warn || d->rate_cpm.block))
+		add_window(c, i, 60, &d->rate_cpm);
 	if(rates && (d->rate_country_cpm.warn || d->rate_country_cpm.block)
 			&& c->v->dest.country[0])
-		add_win(c, AF_R_RATE_COUNTRY, &d->rate_country_cpm, 60, 0, "rc|", 0,
-				c->v->dest.country, 2, NULL, 0);
+		add_win(c, AF_R_RATE_COUNTRY, &d->rate_country_cpm, 60, "rc|",
+				c->v->dest.country, 2);
 	if(!repeats || (d->repeat_intl_only && !c->v->dest.international))
 		return;
 	window_union(win, &nwin, &d->same);
@@ -420,21 +552,12 @@ static void add_counters(dest_ctx_t *c, int rates, int repeats)
 	window_union(win, &nwin, &d->callers);
 	plen = c->num.len > d->similar_digits ? c->num.len - d->similar_digits
 										  : 0;
-	for(i = 0; i < nwin; i++) {
-		/* the caller-number pair: the same-number count, and what
-		 * tells whether the number is new for the distinct counts */
-		lim = repeat_limit(&d->same, win[i]);
-		pair = add_win(c, AF_R_REPEAT_NUMBER, lim, win[i], 0, "rn|", 1, cl,
-				cn, num, nn);
-		if(pair < 0)
-			return;
-		if((lim = repeat_limit(&d->similar, win[i])) && plen)
-			add_win(c, AF_R_REPEAT_SIMILAR, lim, win[i], pair + 1, "rs|", 1,
-					cl, cn, num, plen);
-		if((lim = repeat_limit(&d->callers, win[i])))
-			add_win(c, AF_R_REPEAT_CALLERS, lim, win[i], pair + 1, "rk|", 1,
-					num, nn, NULL, 0);
-	}
+	for(g = 0; g * AF_WIN_MULTI_MAX < nwin; g++)
+		add_repeat_group(c, win + g * AF_WIN_MULTI_MAX,
+				nwin - g * AF_WIN_MULTI_MAX < AF_WIN_MULTI_MAX
+						? nwin - g * AF_WIN_MULTI_MAX
+						: AF_WIN_MULTI_MAX,
+				g, plen);
 }
 
 /* adds a CONC_ADD op; limit 0 when the check only monitors */
@@ -459,7 +582,7 @@ static int add_conc(dest_ctx_t *c, const char *key, size_t key_len,
 							   ? 0
 							   : limit;
 	op->u.conc.ttl_s = c->r->dest.max_duration_s;
-	c->lim[i] = NULL;
+	c->lim[i][0] = NULL;
 	c->nops++;
 	return i;
 }
@@ -470,26 +593,50 @@ static uint32_t slot_limit(const af_slots_t *s, int holiday, uint16_t minute)
 	return af_slots_limit(&s[holiday ? 1 : 0], minute);
 }
 
-/* judges a counted op against its limit: every breach is reported */
-static void judge_win(dest_ctx_t *c, int i)
+/* judges count in window_s of op i against lim (not NULL): every
+ * breach is reported */
+static void judge_count(dest_ctx_t *c, int i, const af_limit_t *lim,
+		uint32_t count, uint32_t window_s)
 {
-	const af_limit_t *lim = c->lim[i];
-	uint32_t count = c->ops[i].u.win.count;
 	char why[96];
 
-	if(!lim || c->ops[i].status != 0)
-		return;
 	if(lim->block && count > lim->block) {
 		snprintf(why, sizeof(why), "%s %u in %us > %u",
-				af_reason_name(c->reason[i]), count, c->window_s[i],
-				lim->block);
+				af_reason_name(c->reason[i]), count, window_s, lim->block);
 		af_chk_flag_all(c->v, c->p, c->reason[i], 1, why);
 	} else if(lim->warn && count > lim->warn) {
 		snprintf(why, sizeof(why), "%s %u in %us > %u (warn)",
-				af_reason_name(c->reason[i]), count, c->window_s[i],
-				lim->warn);
+				af_reason_name(c->reason[i]), count, window_s, lim->warn);
 		af_chk_flag_all(c->v, c->p, c->reason[i], 0, why);
 	}
+}
+
+/* whether count breaks limit lim (NULL: none) */
+static inline int over(const af_limit_t *lim, uint32_t count)
+{
+	return lim
+		   && ((lim->block && count > lim->block)
+				   || (lim->warn && count > lim->warn));
+}
+
+/* judges a counted op (WIN_HIT or WIN_MULTI) against its limits */
+static void judge_win(dest_ctx_t *c, int i)
+{
+	const af_op_t *op = &c->ops[i];
+	int j;
+
+	if(op->status != 0)
+		return;
+	if(op->type == AF_OP_WIN_HIT) {
+		if(over(c->lim[i][0], op->u.win.count))
+			judge_count(c, i, c->lim[i][0], op->u.win.count,
+					op->u.win.window_s);
+		return;
+	}
+	for(j = 0; j < op->u.wm.nwin; j++)
+		if(over(c->lim[i][j], op->u.wm.w[j].count))
+			judge_count(c, i, c->lim[i][j], op->u.wm.w[j].count,
+					op->u.wm.w[j].window_s);
 }
 
 /*
@@ -547,7 +694,7 @@ static void add_marks(dest_ctx_t *c, const af_request_t *req)
 		op->key_len = af_outcome_mark_key(
 				c->keys[i], KEY_MAX, (af_outcome_subject_t)k, s, len);
 		op->u.ban_get.stop = 1;
-		c->lim[i] = NULL;
+		c->lim[i][0] = NULL;
 		c->nops++;
 	}
 }
@@ -597,6 +744,7 @@ static void judge_conc(dest_ctx_t *c, int i, af_reason_t reason,
 /* counts the outcome per destination country */
 static void count_outcome(const af_verdict_t *v)
 {
+	unsigned long long bits;
 	int i, k;
 
 	if(!dshared || v->rc == AF_RC_NORULE || v->rc == AF_RC_ERROR
@@ -610,9 +758,11 @@ static void count_outcome(const af_verdict_t *v)
 		__atomic_add_fetch(&dshared->alerts[k], 1, __ATOMIC_RELAXED);
 	else if(v->rc == AF_RC_BLOCK)
 		__atomic_add_fetch(&dshared->blocked[k], 1, __ATOMIC_RELAXED);
-	for(i = 0; i < AF_R__COUNT; i++)
-		if(v->reasons & AF_REASON_BIT(i))
+	for(bits = v->reasons; bits; bits &= bits - 1) {
+		i = __builtin_ctzll(bits);
+		if(i < AF_R__COUNT)
 			__atomic_add_fetch(&dshared->reason[k][i], 1, __ATOMIC_RELAXED);
+	}
 }
 
 /* the number as shown: "+E.164", or the short code */
@@ -785,7 +935,7 @@ static int dest_run(const af_request_t *req, const char *profile,
 
 	/* the schedule, in the profile's calendar */
 	now = af_now_ms();
-	cal_state(c->d->calendar ? c->d->calendar : r->dest.calendar, now,
+	cal_state_now(r, c->d->calendar ? c->d->calendar : r->dest.calendar, now,
 			&holiday, &in_hours, &minute);
 	di->holiday = holiday;
 	di->in_hours = in_hours;
@@ -815,7 +965,8 @@ static int dest_run(const af_request_t *req, const char *profile,
 			sholiday = holiday; /* the same calendar: already known */
 			sminute = minute;
 		} else {
-			cal_state(r->dest.calendar, now, &sholiday, &sin_hours, &sminute);
+			cal_state_now(r, r->dest.calendar, now, &sholiday, &sin_hours,
+					&sminute);
 		}
 		if(r->dest.has_conc_total)
 			total_limit = slot_limit(r->dest.conc_total, sholiday, sminute);
@@ -838,7 +989,8 @@ static int dest_run(const af_request_t *req, const char *profile,
 	if(c->nops)
 		af_chk_exec(c->ops, c->nops, now, v);
 	for(i = 0; i < c->nops; i++)
-		if(c->ops[i].type == AF_OP_WIN_HIT)
+		if(c->ops[i].type == AF_OP_WIN_HIT
+				|| c->ops[i].type == AF_OP_WIN_MULTI)
 			judge_win(c, i);
 		else if(c->ops[i].type == AF_OP_BAN_GET)
 			judge_mark(c, i);

@@ -6,9 +6,13 @@
  *   source ip     ban ip; windows ip (scanner score), af|ip (failed
  *                 authentications), as|*|ip (failures against accounts),
  *                 ag|*|ip (successes: a known good source)
- *   caller id     windows r1|id, r60|id (rates), rn|*|id|* (same number),
- *                 rs|*|id|* (similar numbers); history id
- *   number n      windows rn|*|*|n (same number), rk|*|n (many callers)
+ *   caller id     windows r|w|id (rates), rn|w|id|* (same number),
+ *                 rs|w|id|* (similar numbers); history id
+ *   number n      windows rn|w|*|n (same number), rk|w|n (many callers)
+ *
+ * (af_dest.c's counters are WIN_MULTI ops, tagged w, w1.. by group of
+ * windows: the patterns match any tag. A backend without native WIN_MULTI
+ * keeps one window per key, "|<window_s>" appended: matched too.)
  *   account id    ban acct|id (under attack); windows ag|id|*, as|id|*,
  *                 aa|id, at|id; history id
  *
@@ -175,9 +179,9 @@ int af_forget_patterns(af_subject_t k, const char *subj, size_t len,
 					bufsize, &used);
 			break;
 		case AF_SUBJ_CALLER:
-			rc |= add_pat(pats, &np, AF_FORGET_WIN, "r1|", c, "", buf,
+			rc |= add_pat(pats, &np, AF_FORGET_WIN, "r|*|", c, "", buf,
 					bufsize, &used);
-			rc |= add_pat(pats, &np, AF_FORGET_WIN, "r60|", c, "", buf,
+			rc |= add_pat(pats, &np, AF_FORGET_WIN, "r|*|", c, "|*", buf,
 					bufsize, &used);
 			rc |= add_pat(pats, &np, AF_FORGET_WIN, "rn|*|", c, "|*", buf,
 					bufsize, &used);
@@ -189,7 +193,11 @@ int af_forget_patterns(af_subject_t k, const char *subj, size_t len,
 		case AF_SUBJ_NUMBER:
 			rc |= add_pat(pats, &np, AF_FORGET_WIN, "rn|*|*|", c, "", buf,
 					bufsize, &used);
+			rc |= add_pat(pats, &np, AF_FORGET_WIN, "rn|*|*|", c, "|*", buf,
+					bufsize, &used);
 			rc |= add_pat(pats, &np, AF_FORGET_WIN, "rk|*|", c, "", buf,
+					bufsize, &used);
+			rc |= add_pat(pats, &np, AF_FORGET_WIN, "rk|*|", c, "|*", buf,
 					bufsize, &used);
 			break;
 		case AF_SUBJ_ACCOUNT:

@@ -1,11 +1,15 @@
 /*
  * antifraud - what the store's interface (af_store.h) owns beside the
- * backends: the names of its results.
+ * backends: the names of its results, the checks of a WIN_MULTI and its
+ * expansion into WIN_HITs for the backends that do not run it natively.
  *
  * Copyright (C) 2026 antifraud authors
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
+#include <string.h>
 #include "af_store.h"
+
+#define EXPAND_KEYS 16384 /* bytes of derived keys per expanded batch */
 
 /* A sentence for rc, a result of af_store_exec. */
 const char *af_store_strerror(int rc)
@@ -19,4 +23,206 @@ const char *af_store_strerror(int rc)
 			return "the store could not be reached in time";
 	}
 	return "unknown result";
+}
+
+int af_store_wm_find(const af_op_t *op, uint32_t window_s)
+{
+	int j;
+
+	for(j = 0; j < op->u.wm.nwin && j < AF_WIN_MULTI_MAX; j++)
+		if(op->u.wm.w[j].window_s == window_s)
+			return j;
+	return -1;
+}
+
+int af_store_wm_check(const af_op_t *ops, int i)
+{
+	const af_op_t *op = &ops[i], *r;
+	int j, k, ref = op->u.wm.if_new;
+
+	if(op->u.wm.nwin < 1 || op->u.wm.nwin > AF_WIN_MULTI_MAX)
+		return -1;
+	if(ref && (ref < 1 || ref > i || ops[ref - 1].type != AF_OP_WIN_MULTI))
+		return -1;
+	r = ref ? &ops[ref - 1] : NULL;
+	for(j = 0; j < op->u.wm.nwin; j++) {
+		if(op->u.wm.w[j].window_s == 0
+				|| (op->u.wm.w[j].ban_threshold && op->u.wm.ban_s == 0))
+			return -1;
+		for(k = 0; k < j; k++)
+			if(op->u.wm.w[k].window_s == op->u.wm.w[j].window_s)
+				return -1;
+		if(r && af_store_wm_find(r, op->u.wm.w[j].window_s) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* appends "|" and the decimal window_s to key[0..len) into buf (room
+ * left: *room); returns the length, 0 when it does not fit */
+static size_t expand_key(char *buf, size_t *room, const char *key,
+		size_t len, uint32_t window_s)
+{
+	char t[10];
+	int d = 10;
+
+	do {
+		t[--d] = (char)('0' + window_s % 10);
+		window_s /= 10;
+	} while(window_s);
+	if(len + 1 + (size_t)(10 - d) > *room)
+		return 0;
+	if(len)
+		memcpy(buf, key, len);
+	buf[len] = '|';
+	memcpy(buf + len + 1, t + d, (size_t)(10 - d));
+	len += 1 + (size_t)(10 - d);
+	*room -= len;
+	return len;
+}
+
+/*
+ * The answers of the WIN_HITs x[first..) that ran WIN_MULTI ops[i],
+ * gathered back into it: counts, bans, what was added, the status (-1
+ * when a part failed, 1 when all were skipped).
+ */
+static void expand_gather(af_op_t *ops, int i, const af_op_t *x,
+		int first, const int *first_of)
+{
+	af_op_t *op = &ops[i];
+	const af_op_t *h, *r;
+	int j, k, ref = op->u.wm.if_new, skipped = 0, failed = 0;
+
+	for(j = 0; j < op->u.wm.nwin; j++) {
+		h = &x[first + j];
+		op->u.wm.w[j].count = h->u.win.count;
+		op->u.wm.w[j].banned = h->u.win.banned;
+		op->u.wm.w[j].added = h->status == 0 && op->u.wm.n > 0;
+		if(ref && op->u.wm.w[j].added) {
+			/* the window was new in the named op, or this one only read */
+			r = &ops[ref - 1];
+			k = af_store_wm_find(r, op->u.wm.w[j].window_s);
+			op->u.wm.w[j].added = first_of[ref - 1] >= 0 && k >= 0
+								  && r->u.wm.w[k].added
+								  && r->u.wm.w[k].count == r->u.wm.n;
+		}
+		failed |= h->status < 0;
+		skipped += h->status == 1;
+	}
+	op->status = failed ? -1 : skipped == op->u.wm.nwin ? 1 : 0;
+}
+
+int af_store_exec_expand(af_store_t *s, af_op_t *ops, int n,
+		uint64_t now_ms)
+{
+	af_op_t x[AF_STORE_EXPAND_MAX], *op, *h;
+	int first_of[AF_STORE_EXPAND_MAX];
+	char keys[EXPAND_KEYS], *kp = keys;
+	size_t room = sizeof(keys), len;
+	uint32_t wn;
+	int i, j, k, m = 0, ref, rc, bad = 0;
+
+	for(i = 0; ops && i < n; i++)
+		if(ops[i].type == AF_OP_WIN_MULTI)
+			break;
+	if(!ops || i >= n)
+		return s->ops->exec(s, ops, n, now_ms);
+	if(n > AF_STORE_EXPAND_MAX) {
+		for(i = 0; i < n; i++)
+			ops[i].status = -1;
+		return AF_STORE_FAILED;
+	}
+	for(i = 0; i < n; i++) {
+		op = &ops[i];
+		first_of[i] = -1;
+		if(op->type != AF_OP_WIN_MULTI) {
+			ref = op->type == AF_OP_WIN_HIT ? op->u.win.if_new : 0;
+			if(ref > 0 && ref <= i && ops[ref - 1].type != AF_OP_WIN_HIT) {
+				op->status = -1; /* a WIN_HIT may name only a WIN_HIT */
+				bad = 1;
+				continue;
+			}
+			if(m == AF_STORE_EXPAND_MAX)
+				goto overflow;
+			first_of[i] = m;
+			x[m] = *op;
+			if(ref > 0 && ref <= i && first_of[ref - 1] >= 0)
+				x[m].u.win.if_new = first_of[ref - 1] + 1;
+			else if(ref > 0 && ref <= i) {
+				x[m].u.win.if_new = 0; /* the op named failed: only read */
+				x[m].u.win.n = 0;
+			}
+			m++;
+			continue;
+		}
+		if((op->key == NULL && op->key_len) || af_store_wm_check(ops, i) < 0
+				|| m + op->u.wm.nwin > AF_STORE_EXPAND_MAX) {
+			op->status = -1;
+			bad = 1;
+			continue;
+		}
+		ref = op->u.wm.if_new;
+		first_of[i] = m;
+		for(j = 0; j < op->u.wm.nwin; j++) {
+			op->u.wm.w[j].count = 0;
+			op->u.wm.w[j].banned = 0;
+			op->u.wm.w[j].added = 0;
+			len = expand_key(
+					kp, &room, op->key, op->key_len, op->u.wm.w[j].window_s);
+			if(!len) {
+				op->status = -1;
+				bad = 1;
+				first_of[i] = -1;
+				m -= j;
+				break;
+			}
+			h = &x[m++];
+			memset(h, 0, sizeof(*h));
+			h->type = AF_OP_WIN_HIT;
+			h->key = kp;
+			h->key_len = len;
+			kp += len;
+			h->u.win.window_s = op->u.wm.w[j].window_s;
+			h->u.win.n = op->u.wm.n;
+			h->u.win.gate = op->u.wm.w[j].gate;
+			h->u.win.ban_threshold = op->u.wm.w[j].ban_threshold;
+			h->u.win.ban_s = op->u.wm.ban_s;
+			h->u.win.ban_key = op->u.wm.ban_key;
+			h->u.win.ban_key_len = op->u.wm.ban_key_len;
+			h->u.win.ban_reason = op->u.wm.ban_reason;
+			if(ref) {
+				k = af_store_wm_find(&ops[ref - 1], h->u.win.window_s);
+				if(first_of[ref - 1] >= 0)
+					h->u.win.if_new = first_of[ref - 1] + k + 1;
+				else
+					h->u.win.n = 0; /* the named op failed: only read */
+			}
+		}
+	}
+	rc = m ? s->ops->exec(s, x, m, now_ms) : AF_STORE_OK;
+	for(i = 0; i < n; i++) {
+		if(first_of[i] < 0)
+			continue;
+		if(ops[i].type == AF_OP_WIN_MULTI) {
+			expand_gather(ops, i, x, first_of[i], first_of);
+			continue;
+		}
+		/* the op as the backend answered it, with its own inputs */
+		if(ops[i].type == AF_OP_WIN_HIT) {
+			k = ops[i].u.win.if_new;
+			wn = ops[i].u.win.n;
+			ops[i] = x[first_of[i]];
+			ops[i].u.win.if_new = k;
+			ops[i].u.win.n = wn;
+		} else {
+			ops[i] = x[first_of[i]];
+		}
+	}
+	if(rc == AF_STORE_OK && bad)
+		rc = AF_STORE_FAILED;
+	return rc;
+overflow:
+	for(i = 0; i < n; i++)
+		ops[i].status = -1;
+	return AF_STORE_FAILED;
 }

@@ -25,6 +25,7 @@
 #define AF_FIG_N 8        /* counters of a figure (AF_OP_FIG_HIT) */
 #define AF_FIG_SLICES 4   /* a figure's window is counted in this many
 						   * slices */
+#define AF_WIN_MULTI_MAX 3 /* windows of one AF_OP_WIN_MULTI */
 
 typedef struct af_ban {
 	uint64_t since_ms;
@@ -92,8 +93,58 @@ typedef enum af_op_type {
 	 * count[]. Expires when its newest slice with an addition leaves
 	 * the window; a figure with another window_s starts again.
 	 */
-	AF_OP_FIG_HIT
+	AF_OP_FIG_HIT,
+	/*
+	 * Multi-window counter: one subject counted over u.wm.nwin (1 to
+	 * AF_WIN_MULTI_MAX) sliding windows of distinct window_s at once, as
+	 * one operation (the shm backend keeps them in one entry). Per
+	 * window it answers exactly what a WIN_HIT of that window_s would:
+	 * n is added to every window (0 only reads: a missing counter is not
+	 * created), w[j].count is the total of window j with n included.
+	 *
+	 * - gate, per window: w[j].gate > 0 and w[j].count > w[j].gate: the
+	 *   CONC_ADDs of this batch admit nothing (as WIN_HIT's gate).
+	 * - ban, per window: w[j].ban_threshold > 0 and n added to window j
+	 *   and w[j].count >= w[j].ban_threshold: ban_key (key when NULL)
+	 *   is banned for ban_s seconds with ban_reason, unless a live ban
+	 *   is there; w[j].banned says which window set it (windows are
+	 *   judged in the order of w[], so at most one does).
+	 * - if_new: 1-based index of an earlier WIN_MULTI of this batch (0:
+	 *   none). n is added to window j only when that op has a window of
+	 *   the same window_s in which it added its n (w[].added) and its
+	 *   count there equals its n (the subject was new in that window);
+	 *   otherwise window j only reads. An if_new naming no earlier
+	 *   WIN_MULTI, or one without a window of window j's window_s,
+	 *   fails the op (status -1).
+	 * - w[j].added (out): n > 0 was added to window j.
+	 *
+	 * A WIN_MULTI key and a WIN_HIT key are two namespaces: the same key
+	 * used by both names two counters. The counter of a key keeps one
+	 * slot per window_s: a window of the op that the counter does not
+	 * have starts at 0 (taking the slot of a window_s the op does not
+	 * name); each window is counted in AF_WIN_BUCKETS slices like a
+	 * WIN_HIT's (the shm backend counts a slice up to 65535, a window up
+	 * to 16 times that). The counter lives until the newest slice with
+	 * an addition leaves its longest window, or a little longer (the shm
+	 * backend: one window after the addition): the answers are the same.
+	 *
+	 * Backends without AF_STORE_CAP_WIN_MULTI run it as one WIN_HIT per
+	 * window on the key with "|<window_s>" appended (af_store_exec).
+	 * Invalid (status -1): nwin out of 1..AF_WIN_MULTI_MAX, a window_s
+	 * of 0 or twice the same, a ban_threshold with ban_s 0, a bad if_new.
+	 */
+	AF_OP_WIN_MULTI
 } af_op_type_t;
+
+/* one window of an AF_OP_WIN_MULTI */
+typedef struct af_win_one {
+	uint32_t window_s;      /* in */
+	uint32_t gate;          /* in: 0 none (see AF_OP_WIN_MULTI) */
+	uint32_t ban_threshold; /* in: 0 never ban */
+	uint32_t count;         /* out: total in this window, n included */
+	int banned;             /* out: this window's count set the ban */
+	int added;              /* out: n > 0 was added to this window */
+} af_win_one_t;
 
 typedef struct af_op {
 	af_op_type_t type;
@@ -136,6 +187,16 @@ typedef struct af_op {
 			int banned;       /* out: this hit set the ban */
 		} win;
 		struct {
+			uint32_t n;  /* in: added to every window (see if_new) */
+			int nwin;    /* in: windows in w[] */
+			int if_new;  /* in: 1-based index of an earlier WIN_MULTI */
+			uint32_t ban_s;
+			const char *ban_key; /* NULL: key */
+			size_t ban_key_len;
+			const char *ban_reason;
+			af_win_one_t w[AF_WIN_MULTI_MAX];
+		} wm;
+		struct {
 			const char *member; /* the call; not NUL-terminated */
 			size_t member_len;
 			uint32_t limit;     /* in, ADD: 0 no limit */
@@ -167,6 +228,8 @@ typedef struct af_store_stats {
 	uint64_t entries;   /* live entries now */
 	uint64_t capacity;  /* the most it will hold */
 	uint64_t evictions; /* live entries dropped for room */
+	uint64_t bans_evicted; /* of the evictions, live bans (before their
+							* expiry: only a ban evicts a ban) */
 	uint64_t expired;   /* entries reclaimed after expiry */
 	uint64_t failures;  /* operations that could not be done */
 } af_store_stats_t;
@@ -198,8 +261,12 @@ typedef struct af_forget_pat {
 
 typedef struct af_store af_store_t;
 
+/* what a backend runs natively (af_store_ops_t.caps) */
+#define AF_STORE_CAP_WIN_MULTI 1u /* AF_OP_WIN_MULTI */
+
 typedef struct af_store_ops {
 	const char *name;
+	unsigned caps; /* AF_STORE_CAP_* bits */
 	int (*exec)(af_store_t *s, af_op_t *ops, int n, uint64_t now_ms);
 	int (*ban_list)(af_store_t *s, af_ban_cb cb, void *arg, uint64_t now_ms);
 	/* every live concurrency set whose key starts with prefix */
@@ -210,7 +277,8 @@ typedef struct af_store_ops {
 	 * not be used (some may be removed) */
 	int (*forget)(af_store_t *s, const af_forget_pat_t *pats, int n,
 			uint64_t now_ms, uint64_t *removed);
-	/* reclaims expired entries, at most budget of them (0: all) */
+	/* reclaims expired entries, at most budget of them (0: all; with a
+	 * budget a backend may look at part of its entries per call) */
 	void (*gc)(af_store_t *s, uint64_t now_ms, unsigned budget);
 	void (*stats)(af_store_t *s, af_store_stats_t *out);
 	void (*destroy)(af_store_t *s);
@@ -233,6 +301,26 @@ struct af_store {
 const char *af_store_strerror(int rc);
 
 /*
+ * af_store_exec for a backend without AF_STORE_CAP_WIN_MULTI: a batch
+ * with WIN_MULTI ops runs with each of them expanded into one WIN_HIT per
+ * window (key "<key>|<window_s>", if_new and gates mapped window by
+ * window), the answers gathered back. At most AF_STORE_EXPAND_MAX ops
+ * after expansion (else every op fails).
+ */
+#define AF_STORE_EXPAND_MAX 128
+
+/*
+ * Whether WIN_MULTI ops[i] is valid (see AF_OP_WIN_MULTI; its key is not
+ * looked at): 0, or -1.
+ */
+int af_store_wm_check(const af_op_t *ops, int i);
+
+/* the index in op's w[] of the window of window_s, -1 when none */
+int af_store_wm_find(const af_op_t *op, uint32_t window_s);
+int af_store_exec_expand(af_store_t *s, af_op_t *ops, int n,
+		uint64_t now_ms);
+
+/*
  * Runs ops[0..n) in order. Returns AF_STORE_OK when all were done,
  * AF_STORE_FAILED or AF_STORE_UNAVAILABLE when the backend failed (each
  * op's status says which): callers then fall back as configured. Within
@@ -241,14 +329,17 @@ const char *af_store_strerror(int rc);
 static inline int af_store_exec(af_store_t *s, af_op_t *ops, int n,
 		uint64_t now_ms)
 {
-	return s->ops->exec(s, ops, n, now_ms);
+	if(s->ops->caps & AF_STORE_CAP_WIN_MULTI)
+		return s->ops->exec(s, ops, n, now_ms);
+	return af_store_exec_expand(s, ops, n, now_ms);
 }
 
 /*
  * Runs ops[0..n) as af_store_exec() would answer them, without writing
  * anything (a dry run: antifraud.check): a WIN_HIT reads its window and
  * adds its n (and the n of the batch's earlier hits on the same key) to
- * the count it answers, and says whether it would ban; a HIST_PUSH only
+ * the count it answers, and says whether it would ban (a WIN_MULTI: the
+ * same, window by window); a HIST_PUSH only
  * reads; a CONC_ADD counts the set and says whether the group would be
  * admitted; a BAN_GET finds the ban through ban_list, without counting a
  * hit; BAN_SET, BAN_DEL and CONC_DEL do nothing. At most

@@ -34,6 +34,33 @@ static int same_key(const af_op_t *a, const af_op_t *b)
 	return a->key_len == b->key_len && memcmp(a->key, b->key, a->key_len) == 0;
 }
 
+/* whether op (a WIN_HIT or WIN_MULTI) would have set a ban */
+static int op_banned(const af_op_t *op)
+{
+	int w;
+
+	if(op->type == AF_OP_WIN_HIT)
+		return op->u.win.banned;
+	if(op->type != AF_OP_WIN_MULTI)
+		return 0;
+	for(w = 0; w < op->u.wm.nwin && w < AF_WIN_MULTI_MAX; w++)
+		if(op->u.wm.w[w].banned)
+			return 1;
+	return 0;
+}
+
+/* the key a hit bans: its ban_key, else its own */
+static void ban_target(const af_op_t *op, const char **k, size_t *len)
+{
+	const char *bk = op->type == AF_OP_WIN_HIT ? op->u.win.ban_key
+											   : op->u.wm.ban_key;
+
+	*k = bk ? bk : op->key;
+	*len = !bk ? op->key_len
+			   : op->type == AF_OP_WIN_HIT ? op->u.win.ban_key_len
+										   : op->u.wm.ban_key_len;
+}
+
 /* 1 when an earlier hit of the batch would have banned f's key */
 static int banned_key(const af_op_t *ops, int i, const dry_find_t *f)
 {
@@ -42,15 +69,83 @@ static int banned_key(const af_op_t *ops, int i, const dry_find_t *f)
 	int j;
 
 	for(j = 0; j < i; j++) {
-		if(ops[j].type != AF_OP_WIN_HIT || !ops[j].u.win.banned)
+		if(!op_banned(&ops[j]))
 			continue;
-		k = ops[j].u.win.ban_key ? ops[j].u.win.ban_key : ops[j].key;
-		len = ops[j].u.win.ban_key ? ops[j].u.win.ban_key_len
-								   : ops[j].key_len;
+		ban_target(&ops[j], &k, &len);
 		if(len == f->len && memcmp(k, f->key, len) == 0)
 			return 1;
 	}
 	return 0;
+}
+
+/*
+ * Whether hit ops[i] would set a ban now (none live, none set by an
+ * earlier hit of the batch): 1, 0, -1 when the store cannot list bans.
+ */
+static int would_ban(af_store_t *s, const af_op_t *ops, int i,
+		uint64_t now_ms)
+{
+	dry_find_t f;
+
+	memset(&f, 0, sizeof(f));
+	ban_target(&ops[i], &f.key, &f.len);
+	if(s->ops->ban_list(s, dry_ban_cb, &f, now_ms) < 0)
+		return -1;
+	return !f.found && !banned_key(ops, i, &f);
+}
+
+/*
+ * The answer of WIN_MULTI ops[i] from its read ro: per window, what the
+ * batch's earlier WIN_MULTIs on its key counted, plus n when it adds
+ * there (see AF_OP_WIN_MULTI's if_new), and whether it would ban or
+ * gate. Returns -1 when bans cannot be listed, else whether a gate was
+ * passed.
+ */
+static int dry_wmul(af_store_t *s, af_op_t *ops, int i, const af_op_t *ro,
+		uint64_t now_ms)
+{
+	af_op_t *op = &ops[i];
+	const af_op_t *r = op->u.wm.if_new > 0 && op->u.wm.if_new <= i
+							   ? &ops[op->u.wm.if_new - 1]
+							   : NULL;
+	af_win_one_t *w;
+	int j, k, e, b, ban = -1, gated = 0;
+	uint32_t base, add;
+
+	for(j = 0; j < op->u.wm.nwin && j < AF_WIN_MULTI_MAX; j++) {
+		w = &op->u.wm.w[j];
+		base = ro->u.wm.w[j].count;
+		for(e = 0; e < i; e++) {
+			if(ops[e].type != AF_OP_WIN_MULTI || ops[e].status != 0
+					|| !same_key(&ops[e], op))
+				continue;
+			k = af_store_wm_find(&ops[e], w->window_s);
+			if(k >= 0)
+				base = ops[e].u.wm.w[k].count;
+		}
+		add = op->u.wm.n;
+		if(r) {
+			k = af_store_wm_find(r, w->window_s);
+			if(r->type != AF_OP_WIN_MULTI || r->status != 0 || k < 0
+					|| !r->u.wm.w[k].added
+					|| r->u.wm.w[k].count != r->u.wm.n)
+				add = 0;
+		}
+		w->count = base + add;
+		w->added = add > 0;
+		w->banned = 0;
+		if(w->ban_threshold && add && w->count >= w->ban_threshold
+				&& ban < 0) {
+			b = would_ban(s, ops, i, now_ms);
+			if(b < 0)
+				return -1;
+			w->banned = b;
+			ban = b;
+		}
+		if(w->gate && w->count > w->gate)
+			gated = 1;
+	}
+	return gated;
 }
 
 int af_store_exec_dry(af_store_t *s, af_op_t *ops, int n, uint64_t now_ms)
@@ -74,6 +169,16 @@ int af_store_exec_dry(af_store_t *s, af_op_t *ops, int n, uint64_t now_ms)
 				ro[m].u.win.ban_threshold = 0;
 				ro[m].u.win.gate = 0;
 				ro[m].u.win.if_new = 0;
+				map[i] = m++;
+				break;
+			case AF_OP_WIN_MULTI:
+				ro[m] = ops[i];
+				ro[m].u.wm.n = 0;
+				ro[m].u.wm.if_new = 0;
+				for(j = 0; j < AF_WIN_MULTI_MAX; j++) {
+					ro[m].u.wm.w[j].ban_threshold = 0;
+					ro[m].u.wm.w[j].gate = 0;
+				}
 				map[i] = m++;
 				break;
 			case AF_OP_HIST_PUSH:
@@ -140,19 +245,27 @@ int af_store_exec_dry(af_store_t *s, af_op_t *ops, int n, uint64_t now_ms)
 				if(op->u.win.ban_threshold && add
 						&& op->u.win.count >= op->u.win.ban_threshold) {
 					/* a ban is written only where there is none */
-					memset(&f, 0, sizeof(f));
-					f.key = op->u.win.ban_key ? op->u.win.ban_key : op->key;
-					f.len = op->u.win.ban_key ? op->u.win.ban_key_len
-											  : op->key_len;
-					if(s->ops->ban_list(s, dry_ban_cb, &f, now_ms) < 0) {
+					ref = would_ban(s, ops, i, now_ms);
+					if(ref < 0) {
 						op->status = -1;
 						rc = -1;
 						break;
 					}
-					op->u.win.banned = !f.found && !banned_key(ops, i, &f);
+					op->u.win.banned = ref;
 				}
 				if(op->u.win.gate && op->u.win.count > op->u.win.gate)
 					refuse = 1;
+				break;
+			case AF_OP_WIN_MULTI:
+				ref = af_store_wm_check(ops, i) < 0
+							  ? -1
+							  : dry_wmul(s, ops, i, &ro[map[i]], now_ms);
+				if(ref < 0) {
+					op->status = -1;
+					rc = -1;
+				} else if(ref) {
+					refuse = 1;
+				}
 				break;
 			case AF_OP_HIST_PUSH:
 				op->u.hist.n_prev = ro[map[i]].u.hist.n_prev;

@@ -17,13 +17,18 @@
  *
  *   ...ban:{s}   string: since, until (20 digits each), hits (10
  *                digits), then the reason; expires at until
- *   ...win:{s}   hash w (window_s), l (newest slice), e (expiry),
- *                and one field per slice number -> count; expires
- *                when its newest slice leaves the window
- *   ...fig:{s}   hash w (window_s), l (newest slice), e (expiry),
- *                and per slice number its AF_FIG_N counts joined
- *                by ','; expires when its newest slice leaves the
- *                window
+ *   ...win:{s}   string packed big-endian: window_s (I4), expiry and
+ *                newest slice (doubles), then AF_WIN_BUCKETS counts
+ *                (I4) indexed by slice number modulo their count;
+ *                expires when its newest slice leaves the window
+ *   ...fig:{s}   the same with AF_FIG_SLICES rows of AF_FIG_N counts
+ *
+ * A check that adds to a live window in its newest slice changes the
+ * one count in place (SETRANGE): one read and one write per window.
+ *   ...wm:{s}    string (AF_OP_WIN_MULTI): expiry (double), then
+ *                AF_WIN_MULTI_MAX slots of window_s (I4, 0 unused),
+ *                newest slice (double), AF_WIN_BUCKETS counts (I4);
+ *                expires one window after its newest addition
  *   ...hist:{s}  string: 20-digit expiry, then up to AF_HIST_MAX
  *                records of 43 bytes (family, 16 address bytes,
  *                country, continent, 20-digit ts_ms), newest first;
@@ -459,7 +464,7 @@ static int rds_forget_on(af_store_redis_t *st, rds_conn_t *slot, void *arg,
 		unsigned kind;
 		const char *name;
 	} kinds[] = {{AF_FORGET_BAN, "ban"}, {AF_FORGET_WIN, "win"},
-			{AF_FORGET_HIST, "hist"}};
+			{AF_FORGET_WIN, "wm"}, {AF_FORGET_HIST, "hist"}};
 	const rds_forget_arg_t *fa = arg;
 	char pat[AF_KEY_MAX * 2 + 128 + sizeof(st->cfg.prefix) * 2];
 	int i, k;
@@ -593,16 +598,19 @@ static void rds_destroy(af_store_t *s)
 	af_host->shm_free(st);
 }
 
-static const af_store_ops_t rds_ops = {
-	.name = "redis",
-	.exec = af_rds_exec,
-	.ban_list = rds_ban_list,
-	.conc_list = rds_conc_list,
-	.forget = rds_forget,
-	.gc = rds_gc,
-	.stats = rds_stats,
-	.destroy = rds_destroy,
-};
+#define RDS_OPS(c)                                                    \
+	{                                                                 \
+		.name = "redis", .caps = (c), .exec = af_rds_exec,            \
+		.ban_list = rds_ban_list, .conc_list = rds_conc_list,         \
+		.forget = rds_forget, .gc = rds_gc, .stats = rds_stats,       \
+		.destroy = rds_destroy                                        \
+	}
+
+/* a Redis Cluster's store runs a WIN_MULTI as one WIN_HIT per window
+ * (af_store_exec_expand): its batch splitter (af_store_redis_cluster.c)
+ * places WIN_HITs, their gates, bans and if_new across slots */
+static const af_store_ops_t rds_ops = RDS_OPS(AF_STORE_CAP_WIN_MULTI),
+							rds_cl_ops = RDS_OPS(0);
 
 /*
  * Creates a Redis store for cfg (copied into af_host->shm_alloc memory):
@@ -623,7 +631,7 @@ af_store_t *af_store_redis_new(const af_redis_cfg_t *cfg)
 		return NULL;
 	}
 	memset(st, 0, sizeof(*st));
-	st->base.ops = &rds_ops;
+	st->base.ops = cfg->n_seeds > 0 ? &rds_cl_ops : &rds_ops;
 	st->cfg = *cfg;
 	st->cfg.host[sizeof(st->cfg.host) - 1] = '\0';
 	st->cfg.unix_path[sizeof(st->cfg.unix_path) - 1] = '\0';

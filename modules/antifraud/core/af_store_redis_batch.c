@@ -31,6 +31,7 @@ enum rds_code {
 	RDS_C_CONC_COUNT = 8,
 	RDS_C_CONC_SKIP = 9,
 	RDS_C_FIG_HIT = 10,
+	RDS_C_WIN_MULTI = 11,
 	/* invalid, outputs left as they are (NULL key, unknown type); never
 	 * sent: goes as RDS_C_INVALID */
 	RDS_C_INVALID_KEEP = -1
@@ -206,6 +207,17 @@ static int rds_code_room(int n)
 	return 0;
 }
 
+/* Whether a window of WIN_MULTI op has a gate and its count is over it. */
+static int rds_wm_gated(const af_op_t *op)
+{
+	int j;
+
+	for(j = 0; j < op->u.wm.nwin && j < AF_WIN_MULTI_MAX; j++)
+		if(op->u.wm.w[j].gate > 0 && op->u.wm.w[j].count > op->u.wm.w[j].gate)
+			return 1;
+	return 0;
+}
+
 /*
  * Checks ops[0..n) as shm does: code[i] gets the op's code, or
  * RDS_C_INVALID (outputs cleared as shm clears them) or
@@ -237,6 +249,8 @@ int af_rds_check(const af_op_t *ops, int n, signed char *code,
 			code[i] = RDS_C_INVALID_KEEP;
 			if(op->type == AF_OP_WIN_HIT && op->u.win.gate > 0
 					&& op->u.win.count > op->u.win.gate)
+				*pregated = 1;
+			if(op->type == AF_OP_WIN_MULTI && rds_wm_gated(op))
 				*pregated = 1;
 			continue;
 		}
@@ -276,6 +290,10 @@ int af_rds_check(const af_op_t *ops, int n, signed char *code,
 			case AF_OP_FIG_HIT:
 				if(op->u.fig.window_s)
 					code[i] = RDS_C_FIG_HIT;
+				break;
+			case AF_OP_WIN_MULTI:
+				if(af_store_wm_check(ops, i) == 0)
+					code[i] = RDS_C_WIN_MULTI;
 				break;
 			default:
 				code[i] = RDS_C_INVALID_KEEP;
@@ -325,6 +343,44 @@ static void av_pack(rds_argv_t *a, int code, const uint64_t *v, int n)
 		}
 		p += 8;
 	}
+}
+
+/*
+ * Serializes WIN_MULTI op: its key <prefix><layout>wm:{<key>} (and the
+ * ban's when a window may ban); n, nwin, if_new, the ban's until, then
+ * per window window_s, slice_ms, now's slice, gate, ban_threshold; the
+ * ban reason.
+ */
+static void rds_build_wm(const af_store_redis_t *st, const af_op_t *op,
+		uint64_t now_ms)
+{
+	uint64_t v[4 + 5 * AF_WIN_MULTI_MAX], slice_ms;
+	const af_win_one_t *w;
+	int j, thr = 0;
+
+	av_key(&rds_keys, st, "wm", op->key, op->key_len);
+	v[0] = op->u.wm.n;
+	v[1] = (uint64_t)op->u.wm.nwin;
+	v[2] = (uint64_t)op->u.wm.if_new;
+	for(j = 0; j < op->u.wm.nwin; j++) {
+		w = &op->u.wm.w[j];
+		thr |= w->ban_threshold != 0;
+		slice_ms = (uint64_t)w->window_s * 1000 / AF_WIN_BUCKETS;
+		if(slice_ms == 0)
+			slice_ms = 1;
+		v[4 + 5 * j] = w->window_s;
+		v[5 + 5 * j] = slice_ms;
+		v[6 + 5 * j] = now_ms / slice_ms;
+		v[7 + 5 * j] = w->gate;
+		v[8 + 5 * j] = w->ban_threshold;
+	}
+	v[3] = thr ? now_ms + (uint64_t)op->u.wm.ban_s * 1000 : 0;
+	av_pack(&rds_args, RDS_C_WIN_MULTI, v, 4 + 5 * op->u.wm.nwin);
+	rds_add_reason(&rds_args, thr ? op->u.wm.ban_reason : NULL);
+	if(thr)
+		av_key(&rds_keys, st, "ban",
+				op->u.wm.ban_key ? op->u.wm.ban_key : op->key,
+				op->u.wm.ban_key ? op->u.wm.ban_key_len : op->key_len);
 }
 
 /*
@@ -392,6 +448,9 @@ static void rds_build(const af_store_redis_t *st, const af_op_t *ops, int n,
 					else
 						av_key(k, st, "ban", op->key, op->key_len);
 				}
+				break;
+			case RDS_C_WIN_MULTI:
+				rds_build_wm(st, op, now_ms);
 				break;
 			case RDS_C_FIG_HIT:
 				av_key(k, st, "fig", op->key, op->key_len);
@@ -675,6 +734,21 @@ static int rds_parse(const redisReply *r, af_op_t *ops, int n,
 					op->u.fig.count[j] = (uint32_t)v;
 				}
 				break;
+			case RDS_C_WIN_MULTI:
+				if(k != 1 + 3 * op->u.wm.nwin)
+					return -1;
+				for(j = 0; j < op->u.wm.nwin; j++) {
+					if(af_rds_field_range(&e[1 + 3 * j], 0, UINT32_MAX, &v) < 0)
+						return -1;
+					op->u.wm.w[j].count = (uint32_t)v;
+					if(af_rds_field_range(&e[2 + 3 * j], 0, 1, &v) < 0)
+						return -1;
+					op->u.wm.w[j].banned = (int)v;
+					if(af_rds_field_range(&e[3 + 3 * j], 0, 1, &v) < 0)
+						return -1;
+					op->u.wm.w[j].added = (int)v;
+				}
+				break;
 			case RDS_C_HIST_PUSH:
 				if(k < 2 || af_rds_field_range(&e[1], 0, AF_HIST_MAX, &v) < 0
 						|| k != v + 2)
@@ -728,6 +802,8 @@ static void rds_conc_clear(af_op_t *op)
 /* Clears the outputs of op as shm does for an invalid op of its type. */
 static void rds_invalid_clear(af_op_t *op)
 {
+	int j;
+
 	switch(op->type) {
 		case AF_OP_BAN_GET:
 			op->u.ban_get.found = 0;
@@ -751,6 +827,13 @@ static void rds_invalid_clear(af_op_t *op)
 			break;
 		case AF_OP_FIG_HIT:
 			memset(op->u.fig.count, 0, sizeof(op->u.fig.count));
+			break;
+		case AF_OP_WIN_MULTI:
+			for(j = 0; j < AF_WIN_MULTI_MAX; j++) {
+				op->u.wm.w[j].count = 0;
+				op->u.wm.w[j].banned = 0;
+				op->u.wm.w[j].added = 0;
+			}
 			break;
 		default:
 			break;

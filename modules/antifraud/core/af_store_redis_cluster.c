@@ -1113,6 +1113,11 @@ int af_rds_cl_exec(af_store_redis_t *st, af_op_t *ops, int n,
 	uint64_t deadline = cl_mono_ms() + st->cfg.command_timeout_ms;
 	int group_bad, pregated, nstages, s, w, maxw, i, stop = -1, gated, rc;
 
+	/* a WIN_MULTI (a caller that bypassed af_store_exec's expansion):
+	 * as WIN_HITs, which the phases know how to place */
+	for(i = 0; i < n; i++)
+		if(ops[i].type == AF_OP_WIN_MULTI)
+			return af_store_exec_expand(&st->base, ops, n, now_ms);
 	af_rds_enter(&g, 1);
 	if(cl_room(n) < 0) {
 		snprintf(err, sizeof(err), "out of memory");

@@ -48,10 +48,14 @@
  * push, a set member ttl_s after it was added (or refreshed). Expired
  * entries are absent to lookups (which free those they meet on their
  * chain), are reclaimed by gc() and, when a stripe is full, by the insert
- * that needs room. When a full stripe has nothing expired, the live
- * window or history with the nearest expiry goes (stats.evictions); only
- * a ban may evict a ban (when no window or history is left), so that
- * traffic with new counter keys can never push bans out. Sets and their
+ * that needs room, which looks at a sample of the stripe (AF_SHM_EVICT_
+ * SAMPLE entries from where the last one stopped, more until it meets an
+ * expired entry or a counter). When the sample has nothing expired, its
+ * live window, figure or history with the nearest expiry goes
+ * (stats.evictions): the oldest first, among the sample; only a ban may
+ * evict a ban (when no counter is left in the whole stripe; counted in
+ * stats.bans_evicted), so that traffic with new counter keys can never
+ * push bans out. Sets and their
  * members are never evicted: dropping one would let a call in over its
  * limit. Any insert that finds no room this way fails (status -1): a
  * window, history or ban when the stripe holds only bans and sets, a
@@ -64,6 +68,12 @@
  * slices of its window, evicted like a window, expiring when its newest
  * slice with an addition leaves the window; a read of a missing figure
  * creates nothing.
+ *
+ * A multi-window counter (WIN_MULTI) is one entry too: a slot per window
+ * (window_s, newest slice, AF_WIN_BUCKETS counts of 16 bits, saturated),
+ * one lookup and one lock for all the windows of a subject; it expires
+ * one window (its longest added to) after its newest addition, evicted
+ * like a window.
  *
  * A read_only HIST_PUSH writes nothing: it neither creates a history nor
  * moves its expiry, which counts from the newest push that recorded.
@@ -91,8 +101,12 @@
 #define AF_SHM_ALIGN 64
 #define AF_SHM_KEY_LONG (AF_KEY_MAX + 1) /* klen of a hashed long key */
 #define AF_SHM_GC_CHUNK 256   /* entries gc looks at per lock hold */
+#define AF_SHM_GC_SCAN 16     /* entries gc looks at per entry of budget */
+#define AF_SHM_EVICT_SAMPLE 64 /* entries a full stripe's insert looks at */
 #define AF_SHM_LIST_CHUNK 16  /* bans ban_list copies out per lock hold */
 #define AF_SHM_CONC_MAX 16    /* CONC_ADD ops in one batch */
+#define AF_SHM_HASHED 64      /* ops of a batch hashed (and prefetched)
+							   * up front; the others as they run */
 /* the expiry of a set while a CONC_ADD group works on it: nothing frees it */
 #define AF_SHM_PINNED UINT64_MAX
 
@@ -103,7 +117,8 @@ enum af_shm_type {
 	AF_SHM_HIST,
 	AF_SHM_CSET, /* concurrency set */
 	AF_SHM_CMEM, /* member of a concurrency set */
-	AF_SHM_FIG   /* a figure (AF_OP_FIG_HIT) */
+	AF_SHM_FIG,  /* a figure (AF_OP_FIG_HIT) */
+	AF_SHM_WMUL  /* the windows of one subject (AF_OP_WIN_MULTI) */
 };
 
 typedef struct af_shm_meta {
@@ -129,6 +144,25 @@ typedef struct af_shm_fig {
 	uint32_t counts[AF_FIG_SLICES][AF_FIG_N]; /* [slice % AF_FIG_SLICES] */
 } af_shm_fig_t;
 
+/* one window of a multi-window counter; window_s 0: slot unused. Its
+ * total is kept as counts change (16 counts of 16 bits fit in 32 bits). */
+typedef struct af_shm_wslot {
+	uint64_t last_slice; /* newest slice seen (absolute number) */
+	uint32_t window_s;
+	uint32_t total;      /* the sum of counts[] */
+	uint16_t counts[AF_WIN_BUCKETS]; /* [slice % AF_WIN_BUCKETS],
+									  * saturated at UINT16_MAX */
+} af_shm_wslot_t;
+
+typedef struct af_shm_wmul {
+	af_shm_wslot_t s[AF_WIN_MULTI_MAX];
+} af_shm_wmul_t;
+
+/* a subject's windows take no more room than a figure: the entry size
+ * stays the same */
+_Static_assert(sizeof(af_shm_wmul_t) <= sizeof(af_shm_fig_t),
+		"a WIN_MULTI entry fits the value of a figure");
+
 typedef struct af_shm_hist {
 	uint32_t n;
 	af_hist_entry_t e[AF_HIST_MAX]; /* newest first */
@@ -153,6 +187,7 @@ typedef struct af_shm_body {
 		af_ban_t ban;
 		af_shm_win_t win;
 		af_shm_fig_t fig;
+		af_shm_wmul_t wmul;
 		af_shm_hist_t hist;
 		af_shm_cset_t cset;
 		af_shm_cmem_t cmem;
@@ -163,7 +198,9 @@ typedef struct af_shm_stripe {
 	af_lock_t lock;
 	uint32_t free_head;
 	uint32_t used;
+	uint32_t evict_pos; /* where the next eviction looks (in the stripe) */
 	uint64_t evictions;
+	uint64_t bans_evicted; /* of the evictions, live bans */
 	uint64_t expired;
 } __attribute__((aligned(AF_SHM_ALIGN))) af_shm_stripe_t;
 
@@ -275,6 +312,10 @@ static uint64_t shm_hash(uint64_t seed, const char *s, size_t len)
 	return shm_mix(h);
 }
 
+/* The hash of op's key (an invalid NULL key: of ""). */
+static inline uint64_t shm_op_hash(const struct af_store_shm *st,
+		const af_op_t *op);
+
 /* Rounds n up to a multiple of AF_SHM_ALIGN. */
 static size_t shm_align(size_t n)
 {
@@ -328,15 +369,30 @@ static int shm_layout(const af_store_shm_cfg_t *cfg, af_shm_layout_t *lay)
 	return 0;
 }
 
+static inline uint64_t shm_op_hash(const struct af_store_shm *st,
+		const af_op_t *op)
+{
+	return shm_hash(st->seed, op->key ? op->key : "",
+			op->key ? op->key_len : 0);
+}
+
+/* Prepares key k for s[0..len) of hash h (shm_hash) in store st:
+ * stripe, stored length. */
+static inline void shm_key_set(const af_store_shm_t *st, af_shm_key_t *k,
+		const char *s, size_t len, uint64_t h)
+{
+	k->s = s;
+	k->len = len;
+	k->hash = h;
+	k->stripe = (uint32_t)h & st->smask;
+	k->klen = len > AF_KEY_MAX ? AF_SHM_KEY_LONG : (uint8_t)len;
+}
+
 /* Prepares key k for s[0..len) in store st: hash, stripe, stored length. */
 static void shm_key_init(const af_store_shm_t *st, af_shm_key_t *k,
 		const char *s, size_t len)
 {
-	k->s = s;
-	k->len = len;
-	k->hash = shm_hash(st->seed, s, len);
-	k->stripe = (uint32_t)k->hash & st->smask;
-	k->klen = len > AF_KEY_MAX ? AF_SHM_KEY_LONG : (uint8_t)len;
+	shm_key_set(st, k, s, len, shm_hash(st->seed, s, len));
 }
 
 /* The head of the chain for hash in stripe s. */
@@ -526,27 +582,39 @@ static uint32_t shm_find(af_store_shm_t *st, const af_shm_key_t *k,
 }
 
 /*
- * Takes a free entry in stripe s. When the stripe is full it first frees
- * every expired entry of the stripe, else evicts the live window or
- * history with the nearest expiry, or when there is none and evict_ban is
- * set, the ban with the nearest expiry. Sets and members are never
- * evicted. The entry pinned (or AF_SHM_NIL) is never taken. Returns the
- * entry index, not linked anywhere, or AF_SHM_NIL. Lock: stripe s.
+ * Takes a free entry in stripe s. When the stripe is full it looks at
+ * its entries from where the previous eviction stopped, at least
+ * AF_SHM_EVICT_SAMPLE of them and on until it met an expired entry or a
+ * window, figure or history (the whole stripe at most): it frees the
+ * expired ones it met, else evicts the live window, figure or history
+ * with the nearest expiry among those it looked at, or when there is
+ * none in the whole stripe and evict_ban is set, the ban with the nearest
+ * expiry. So the oldest go first, among a sample, and an insert into a
+ * full stripe costs about AF_SHM_EVICT_SAMPLE entries, not the stripe.
+ * Sets and members are never evicted. The entry pinned (or AF_SHM_NIL)
+ * is never taken. Returns the entry index, not linked anywhere, or
+ * AF_SHM_NIL. Lock: stripe s.
  */
 static uint32_t shm_take(af_store_shm_t *st, uint32_t s, uint64_t now_ms,
 		int evict_ban, uint32_t pinned)
 {
 	af_shm_stripe_t *sp = &st->stripes[s];
 	const af_shm_meta_t *m;
-	uint32_t idx, first, end, victim_nb, victim_b;
+	uint32_t idx, first, k, pos, victim_nb, victim_b;
 	uint64_t exp_nb = UINT64_MAX, exp_b = UINT64_MAX;
 	unsigned freed = 0, n;
 
 	if(sp->free_head == AF_SHM_NIL) {
 		first = s * st->per;
-		end = first + st->per;
+		pos = sp->evict_pos < st->per ? sp->evict_pos : 0;
 		victim_nb = victim_b = AF_SHM_NIL;
-		for(idx = first; idx < end; idx++) {
+		for(k = 0; k < st->per; k++) {
+			if(k >= AF_SHM_EVICT_SAMPLE
+					&& (freed || victim_nb != AF_SHM_NIL))
+				break;
+			idx = first + pos;
+			if(++pos == st->per)
+				pos = 0;
 			m = &st->meta[idx];
 			if(m->type == AF_SHM_FREE || idx == pinned)
 				continue;
@@ -555,7 +623,7 @@ static uint32_t shm_take(af_store_shm_t *st, uint32_t s, uint64_t now_ms,
 				sp->expired += n;
 				freed += n;
 			} else if(m->type == AF_SHM_WIN || m->type == AF_SHM_HIST
-					  || m->type == AF_SHM_FIG) {
+					  || m->type == AF_SHM_FIG || m->type == AF_SHM_WMUL) {
 				if(m->expires_ms < exp_nb) {
 					exp_nb = m->expires_ms;
 					victim_nb = idx;
@@ -565,6 +633,7 @@ static uint32_t shm_take(af_store_shm_t *st, uint32_t s, uint64_t now_ms,
 				victim_b = idx;
 			}
 		}
+		sp->evict_pos = pos;
 		if(!freed) {
 			idx = victim_nb;
 			if(idx == AF_SHM_NIL && evict_ban)
@@ -573,6 +642,8 @@ static uint32_t shm_take(af_store_shm_t *st, uint32_t s, uint64_t now_ms,
 				return AF_SHM_NIL;
 			shm_release(st, s, idx);
 			sp->evictions++;
+			if(idx == victim_b)
+				sp->bans_evicted++;
 		}
 	}
 	idx = sp->free_head;
@@ -690,27 +761,29 @@ static uint32_t shm_win_total(const af_shm_win_t *w)
 	return sum > UINT32_MAX ? UINT32_MAX : (uint32_t)sum;
 }
 
-/* Reads op's key into k and locks its stripe; returns the stripe. */
-static inline af_shm_stripe_t *shm_lock_op(
-		af_store_shm_t *st, af_shm_key_t *k, const af_op_t *op)
+/* Reads op's key (of hash h) into k and locks its stripe; returns the
+ * stripe. */
+static inline af_shm_stripe_t *shm_lock_op(af_store_shm_t *st,
+		af_shm_key_t *k, const af_op_t *op, uint64_t h)
 {
 	af_shm_stripe_t *sp;
 
-	shm_key_init(st, k, op->key, op->key_len);
+	shm_key_set(st, k, op->key, op->key_len, h);
 	sp = &st->stripes[k->stripe];
 	af_lock(&sp->lock);
 	return sp;
 }
 
 /* AF_OP_BAN_GET on op: a found ban is counted as hit and copied out. */
-static int shm_op_ban_get(af_store_shm_t *st, af_op_t *op, uint64_t now_ms)
+static int shm_op_ban_get(
+		af_store_shm_t *st, af_op_t *op, uint64_t h, uint64_t now_ms)
 {
 	af_shm_key_t k;
 	af_shm_stripe_t *sp;
 	af_ban_t *b;
 	uint32_t idx;
 
-	sp = shm_lock_op(st, &k, op);
+	sp = shm_lock_op(st, &k, op, h);
 	idx = shm_find(st, &k, AF_SHM_BAN, now_ms);
 	if(idx != AF_SHM_NIL) {
 		b = &st->body[idx].v.ban;
@@ -723,7 +796,8 @@ static int shm_op_ban_get(af_store_shm_t *st, af_op_t *op, uint64_t now_ms)
 }
 
 /* AF_OP_BAN_SET on op: (re)places the ban. */
-static int shm_op_ban_set(af_store_shm_t *st, af_op_t *op, uint64_t now_ms)
+static int shm_op_ban_set(
+		af_store_shm_t *st, af_op_t *op, uint64_t h, uint64_t now_ms)
 {
 	af_shm_key_t k;
 	af_shm_stripe_t *sp;
@@ -731,7 +805,7 @@ static int shm_op_ban_set(af_store_shm_t *st, af_op_t *op, uint64_t now_ms)
 
 	if(op->u.ban_set.ttl_s == 0)
 		return -1;
-	sp = shm_lock_op(st, &k, op);
+	sp = shm_lock_op(st, &k, op, h);
 	rc = shm_ban_put(st, &k, now_ms, op->u.ban_set.ttl_s,
 			op->u.ban_set.reason, 1, AF_SHM_NIL);
 	af_unlock(&sp->lock);
@@ -739,13 +813,14 @@ static int shm_op_ban_set(af_store_shm_t *st, af_op_t *op, uint64_t now_ms)
 }
 
 /* AF_OP_BAN_DEL on op. */
-static int shm_op_ban_del(af_store_shm_t *st, af_op_t *op, uint64_t now_ms)
+static int shm_op_ban_del(
+		af_store_shm_t *st, af_op_t *op, uint64_t h, uint64_t now_ms)
 {
 	af_shm_key_t k;
 	af_shm_stripe_t *sp;
 	uint32_t idx;
 
-	sp = shm_lock_op(st, &k, op);
+	sp = shm_lock_op(st, &k, op, h);
 	idx = shm_find(st, &k, AF_SHM_BAN, now_ms);
 	if(idx != AF_SHM_NIL) {
 		shm_release(st, k.stripe, idx);
@@ -753,6 +828,39 @@ static int shm_op_ban_del(af_store_shm_t *st, af_op_t *op, uint64_t now_ms)
 	}
 	af_unlock(&sp->lock);
 	return 0;
+}
+
+/*
+ * Prepares op's key (of hash h) into k and the key a hit may ban into bk (ban_key
+ * when other is set, else op's key) and locks their stripes, lower index
+ * first (as wherever several are held). Returns the stripe of k; *sb is
+ * the other one when the two differ, else NULL. Lock: none held on entry.
+ */
+static af_shm_stripe_t *shm_lock_pair(af_store_shm_t *st, const af_op_t *op,
+		uint64_t h, af_shm_key_t *k, af_shm_key_t *bk, int other,
+		const char *ban_key, size_t ban_key_len, af_shm_stripe_t **sb)
+{
+	af_shm_stripe_t *sa;
+
+	shm_key_set(st, k, op->key, op->key_len, h);
+	*bk = *k;
+	if(other)
+		shm_key_init(st, bk, ban_key, ban_key_len);
+	sa = &st->stripes[k->stripe];
+	*sb = NULL;
+	if(bk->stripe == k->stripe) {
+		af_lock(&sa->lock);
+		return sa;
+	}
+	*sb = &st->stripes[bk->stripe];
+	if(bk->stripe < k->stripe) {
+		af_lock(&(*sb)->lock);
+		af_lock(&sa->lock);
+	} else {
+		af_lock(&sa->lock);
+		af_lock(&(*sb)->lock);
+	}
+	return sa;
 }
 
 /*
@@ -765,8 +873,8 @@ static int shm_op_ban_del(af_store_shm_t *st, af_op_t *op, uint64_t now_ms)
  * already there; banned tells whether this hit set it. n is what to add
  * (op's n, or 0 when its if_new says so). Lock: none held on entry.
  */
-static int shm_op_win_hit(
-		af_store_shm_t *st, af_op_t *op, uint32_t n, uint64_t now_ms)
+static int shm_op_win_hit(af_store_shm_t *st, af_op_t *op, uint32_t n,
+		uint64_t h, uint64_t now_ms)
 {
 	af_shm_key_t k, bk;
 	af_shm_stripe_t *sa, *sb = NULL;
@@ -781,23 +889,8 @@ static int shm_op_win_hit(
 	if(slice_ms == 0)
 		slice_ms = 1;
 	slice = now_ms / slice_ms;
-	shm_key_init(st, &k, op->key, op->key_len);
-	bk = k;
-	if(thr && op->u.win.ban_key)
-		shm_key_init(st, &bk, op->u.win.ban_key, op->u.win.ban_key_len);
-	sa = &st->stripes[k.stripe];
-	if(thr && bk.stripe != k.stripe) {
-		sb = &st->stripes[bk.stripe];
-		if(bk.stripe < k.stripe) {
-			af_lock(&sb->lock);
-			af_lock(&sa->lock);
-		} else {
-			af_lock(&sa->lock);
-			af_lock(&sb->lock);
-		}
-	} else {
-		af_lock(&sa->lock);
-	}
+	sa = shm_lock_pair(st, op, h, &k, &bk, thr && op->u.win.ban_key,
+			op->u.win.ban_key, op->u.win.ban_key_len, &sb);
 
 	idx = shm_find(st, &k, AF_SHM_WIN, now_ms);
 	if(idx == AF_SHM_NIL) {
@@ -845,7 +938,8 @@ done:
  * behind emptied), op's n[] is added to the newest, the totals are
  * copied out. A read (n all 0) of a missing figure creates nothing.
  */
-static int shm_op_fig_hit(af_store_shm_t *st, af_op_t *op, uint64_t now_ms)
+static int shm_op_fig_hit(
+		af_store_shm_t *st, af_op_t *op, uint64_t h, uint64_t now_ms)
 {
 	af_shm_key_t k;
 	af_shm_stripe_t *sa;
@@ -863,7 +957,7 @@ static int shm_op_fig_hit(af_store_shm_t *st, af_op_t *op, uint64_t now_ms)
 	if(slice_ms == 0)
 		slice_ms = 1;
 	slice = now_ms / slice_ms;
-	shm_key_init(st, &k, op->key, op->key_len);
+	shm_key_set(st, &k, op->key, op->key_len, h);
 	sa = &st->stripes[k.stripe];
 	af_lock(&sa->lock);
 	idx = shm_find(st, &k, AF_SHM_FIG, now_ms);
@@ -911,6 +1005,168 @@ done:
 	return rc;
 }
 
+/*
+ * Moves slot w of a multi-window counter to slice (see shm_win_advance)
+ * and returns its total.
+ */
+static uint32_t shm_wslot_advance(af_shm_wslot_t *w, uint64_t slice)
+{
+	uint64_t d, i;
+	uint16_t *c;
+
+	if(slice > w->last_slice) {
+		d = slice - w->last_slice;
+		if(d >= AF_WIN_BUCKETS) {
+			memset(w->counts, 0, sizeof(w->counts));
+			w->total = 0;
+		} else {
+			for(i = 1; i <= d; i++) {
+				c = &w->counts[(w->last_slice + i) % AF_WIN_BUCKETS];
+				w->total -= *c;
+				*c = 0;
+			}
+		}
+		w->last_slice = slice;
+	}
+	return w->total;
+}
+
+/*
+ * The slots of counter wm for the windows of op, in slot[]: the slot of
+ * the same window_s, else one of a window_s op does not name, emptied
+ * (the window starts at 0 at slice[j]).
+ */
+static void shm_wmul_slots(af_shm_wmul_t *wm, const af_op_t *op,
+		const uint64_t *slice, af_shm_wslot_t **slot)
+{
+	int used[AF_WIN_MULTI_MAX] = {0};
+	int j, t;
+
+	for(j = 0; j < op->u.wm.nwin; j++) {
+		slot[j] = NULL;
+		for(t = 0; t < AF_WIN_MULTI_MAX; t++)
+			if(!used[t] && wm->s[t].window_s == op->u.wm.w[j].window_s) {
+				used[t] = 1;
+				slot[j] = &wm->s[t];
+				break;
+			}
+	}
+	for(j = 0; j < op->u.wm.nwin; j++) {
+		if(slot[j])
+			continue;
+		for(t = 0; used[t]; t++)
+			;
+		used[t] = 1;
+		slot[j] = &wm->s[t];
+		memset(slot[j], 0, sizeof(*slot[j]));
+		slot[j]->window_s = op->u.wm.w[j].window_s;
+		slot[j]->last_slice = slice[j];
+	}
+}
+
+/*
+ * Whether WIN_MULTI ops[i] adds its n to its window j: n > 0, and with
+ * an if_new, the op named added its n in the window of the same window_s
+ * and counted its key new there. Lock: any.
+ */
+static int shm_wmul_adds(const af_op_t *ops, int i, int j)
+{
+	const af_op_t *op = &ops[i], *r;
+	int k;
+
+	if(op->u.wm.n == 0)
+		return 0;
+	if(!op->u.wm.if_new)
+		return 1;
+	r = &ops[op->u.wm.if_new - 1];
+	k = af_store_wm_find(r, op->u.wm.w[j].window_s);
+	return r->status == 0 && k >= 0 && r->u.wm.w[k].added
+		   && r->u.wm.w[k].count == r->u.wm.n;
+}
+
+/*
+ * AF_OP_WIN_MULTI on ops[i]: every window of the subject in one entry,
+ * under one lock (two when a ban may go to a key of another stripe).
+ * Each window is a WIN_HIT's (see shm_op_win_hit), its slices counted in
+ * 16 bits (saturated). The entry expires one window after the newest
+ * addition to it (the longest window added to): no earlier than a
+ * WIN_HIT's, whose slices are empty by then, and by the millisecond, so
+ * that the eviction of the nearest expiry takes the subjects of the same
+ * windows oldest first. Lock: none held on entry.
+ */
+static int shm_op_win_multi(af_store_shm_t *st, af_op_t *ops, int i,
+		uint64_t h, uint64_t now_ms)
+{
+	af_op_t *op = &ops[i];
+	af_win_one_t *w = op->u.wm.w;
+	af_shm_key_t k, bk;
+	af_shm_stripe_t *sa, *sb;
+	af_shm_wslot_t *slot[AF_WIN_MULTI_MAX];
+	uint64_t slice_ms[AF_WIN_MULTI_MAX], slice[AF_WIN_MULTI_MAX], exp, sum;
+	uint32_t idx, thr = 0;
+	uint16_t *c;
+	int j, add[AF_WIN_MULTI_MAX], any = 0, rc = 0, ban;
+
+	for(j = 0; j < AF_WIN_MULTI_MAX; j++) {
+		w[j].count = 0;
+		w[j].banned = 0;
+		w[j].added = 0;
+	}
+	if(af_store_wm_check(ops, i) < 0)
+		return -1;
+	for(j = 0; j < op->u.wm.nwin; j++) {
+		add[j] = shm_wmul_adds(ops, i, j);
+		any |= add[j];
+		thr |= w[j].ban_threshold;
+		slice_ms[j] = (uint64_t)w[j].window_s * 1000 / AF_WIN_BUCKETS;
+		if(slice_ms[j] == 0)
+			slice_ms[j] = 1;
+		slice[j] = now_ms / slice_ms[j];
+	}
+	sa = shm_lock_pair(st, op, h, &k, &bk, thr && op->u.wm.ban_key,
+			op->u.wm.ban_key, op->u.wm.ban_key_len, &sb);
+	idx = shm_find(st, &k, AF_SHM_WMUL, now_ms);
+	if(idx == AF_SHM_NIL) {
+		if(!any)
+			goto done; /* nothing counted, nothing to keep */
+		idx = shm_insert(st, &k, AF_SHM_WMUL, 0, now_ms, 0, AF_SHM_NIL);
+		if(idx == AF_SHM_NIL) {
+			rc = -1;
+			goto done;
+		}
+	}
+	shm_wmul_slots(&st->body[idx].v.wmul, op, slice, slot);
+	for(j = 0; j < op->u.wm.nwin; j++) {
+		w[j].count = shm_wslot_advance(slot[j], slice[j]);
+		if(add[j]) {
+			c = &slot[j]->counts[slot[j]->last_slice % AF_WIN_BUCKETS];
+			sum = (uint64_t)*c + op->u.wm.n;
+			if(sum > UINT16_MAX)
+				sum = UINT16_MAX;
+			w[j].count += (uint32_t)sum - *c;
+			slot[j]->total = w[j].count;
+			*c = (uint16_t)sum;
+			w[j].added = 1;
+			exp = now_ms + (uint64_t)w[j].window_s * 1000;
+			if(exp > st->meta[idx].expires_ms)
+				st->meta[idx].expires_ms = exp;
+		}
+		if(w[j].ban_threshold && add[j] && w[j].count >= w[j].ban_threshold) {
+			ban = shm_ban_put(st, &bk, now_ms, op->u.wm.ban_s,
+					op->u.wm.ban_reason, 0, idx);
+			if(ban < 0)
+				rc = -1;
+			else
+				w[j].banned = ban;
+		}
+	}
+done:
+	if(sb)
+		af_unlock(&sb->lock);
+	af_unlock(&sa->lock);
+	return rc;
+}
+
 /* Whether a and b are the same address. */
 static int shm_ip_same(const af_ip_t *a, const af_ip_t *b)
 {
@@ -950,7 +1206,7 @@ static void shm_hist_copy(const af_shm_hist_t *h, af_op_t *op,
  * writes nothing) keeps.
  */
 static int shm_op_hist_push(
-		af_store_shm_t *st, af_op_t *op, uint64_t now_ms)
+		af_store_shm_t *st, af_op_t *op, uint64_t kh, uint64_t now_ms)
 {
 	af_shm_key_t k;
 	af_shm_stripe_t *sp;
@@ -966,7 +1222,7 @@ static int shm_op_hist_push(
 		rec.ts_ms = now_ms;
 	rec.country[sizeof(rec.country) - 1] = '\0';
 	rec.continent[sizeof(rec.continent) - 1] = '\0';
-	sp = shm_lock_op(st, &k, op);
+	sp = shm_lock_op(st, &k, op, kh);
 	idx = shm_find(st, &k, AF_SHM_HIST, now_ms);
 	if(op->u.hist.read_only) {
 		if(idx != AF_SHM_NIL)
@@ -1071,7 +1327,8 @@ static inline int shm_conc_bad_member(const af_op_t *op)
  * AF_OP_CONC_DEL on op: the member leaves the set; the set goes with its
  * last member. Lock: none held on entry.
  */
-static int shm_op_conc_del(af_store_shm_t *st, af_op_t *op, uint64_t now_ms)
+static int shm_op_conc_del(
+		af_store_shm_t *st, af_op_t *op, uint64_t h, uint64_t now_ms)
 {
 	af_shm_key_t k, mk;
 	af_shm_stripe_t *sp;
@@ -1080,7 +1337,7 @@ static int shm_op_conc_del(af_store_shm_t *st, af_op_t *op, uint64_t now_ms)
 
 	if(shm_conc_bad_member(op))
 		return -1;
-	shm_key_init(st, &k, op->key, op->key_len);
+	shm_key_set(st, &k, op->key, op->key_len, h);
 	shm_mkey_init(st, &mk, &k, op->u.conc.member, op->u.conc.member_len);
 	sp = &st->stripes[k.stripe];
 	af_lock(&sp->lock);
@@ -1103,13 +1360,13 @@ static int shm_op_conc_del(af_store_shm_t *st, af_op_t *op, uint64_t now_ms)
 
 /* AF_OP_CONC_COUNT on op. Lock: none held on entry. */
 static int shm_op_conc_count(
-		af_store_shm_t *st, af_op_t *op, uint64_t now_ms)
+		af_store_shm_t *st, af_op_t *op, uint64_t h, uint64_t now_ms)
 {
 	af_shm_key_t k;
 	af_shm_stripe_t *sp;
 	uint32_t set;
 
-	sp = shm_lock_op(st, &k, op);
+	sp = shm_lock_op(st, &k, op, h);
 	set = shm_cset_get(st, &k, now_ms);
 	if(set != AF_SHM_NIL)
 		op->u.conc.count = st->body[set].v.cset.count;
@@ -1156,13 +1413,20 @@ static int shm_conc_lock(
  */
 static int shm_conc_gated(const af_op_t *ops, int n)
 {
-	int i;
+	int i, j;
 
-	for(i = 0; i < n; i++)
+	for(i = 0; i < n; i++) {
 		if(ops[i].type == AF_OP_WIN_HIT && ops[i].status != 1
 				&& ops[i].u.win.gate > 0
 				&& ops[i].u.win.count > ops[i].u.win.gate)
 			return 1;
+		if(ops[i].type != AF_OP_WIN_MULTI || ops[i].status == 1)
+			continue;
+		for(j = 0; j < ops[i].u.wm.nwin && j < AF_WIN_MULTI_MAX; j++)
+			if(ops[i].u.wm.w[j].gate > 0
+					&& ops[i].u.wm.w[j].count > ops[i].u.wm.w[j].gate)
+				return 1;
+	}
 	return 0;
 }
 
@@ -1289,8 +1553,8 @@ static void shm_conc_status(af_op_t *ops, int n, int status)
  * sweep frees one, empty or not. Sets each op's status and outputs.
  * Lock: none held on entry; up to AF_SHM_CONC_MAX stripe locks inside.
  */
-static void shm_conc_add_group(
-		af_store_shm_t *st, af_op_t *ops, int n, uint64_t now_ms)
+static void shm_conc_add_group(af_store_shm_t *st, af_op_t *ops, int n,
+		const uint64_t *hv, uint64_t now_ms)
 {
 	af_shm_cadd_t cs[AF_SHM_CONC_MAX], *c;
 	af_shm_cset_t *set;
@@ -1315,7 +1579,8 @@ static void shm_conc_add_group(
 		c = &cs[nc++];
 		memset(c, 0, sizeof(*c));
 		c->op = op;
-		shm_key_init(st, &c->sk, op->key, op->key_len);
+		shm_key_set(st, &c->sk, op->key, op->key_len,
+				i < AF_SHM_HASHED ? hv[i] : shm_op_hash(st, op));
 		shm_mkey_init(
 				st, &c->mk, &c->sk, op->u.conc.member, op->u.conc.member_len);
 		c->set = c->mem = AF_SHM_NIL;
@@ -1396,8 +1661,10 @@ static int shm_win_if_new(const af_op_t *ops, int i)
 	return 1;
 }
 
-/* Runs op ops[i] (not a CONC_ADD); returns its status. Lock: none held. */
-static int shm_op(af_store_shm_t *st, af_op_t *ops, int i, uint64_t now_ms)
+/* Runs op ops[i] (not a CONC_ADD), whose key hashes to h; returns its
+ * status. Lock: none held. */
+static int shm_op(af_store_shm_t *st, af_op_t *ops, int i, uint64_t h,
+		uint64_t now_ms)
 {
 	af_op_t *op = &ops[i];
 	uint32_t n;
@@ -1408,12 +1675,12 @@ static int shm_op(af_store_shm_t *st, af_op_t *ops, int i, uint64_t now_ms)
 	switch(op->type) {
 		case AF_OP_BAN_GET:
 			op->u.ban_get.found = 0;
-			return shm_op_ban_get(st, op, now_ms);
+			return shm_op_ban_get(st, op, h, now_ms);
 		case AF_OP_BAN_SET:
-			return shm_op_ban_set(st, op, now_ms);
+			return shm_op_ban_set(st, op, h, now_ms);
 		case AF_OP_BAN_DEL:
 			op->u.ban_del.found = 0;
-			return shm_op_ban_del(st, op, now_ms);
+			return shm_op_ban_del(st, op, h, now_ms);
 		case AF_OP_WIN_HIT:
 			op->u.win.count = 0;
 			op->u.win.banned = 0;
@@ -1425,19 +1692,21 @@ static int shm_op(af_store_shm_t *st, af_op_t *ops, int i, uint64_t now_ms)
 				if(r == 0)
 					n = 0;
 			}
-			return shm_op_win_hit(st, op, n, now_ms);
+			return shm_op_win_hit(st, op, n, h, now_ms);
 		case AF_OP_HIST_PUSH:
 			op->u.hist.n_prev = 0;
-			return shm_op_hist_push(st, op, now_ms);
+			return shm_op_hist_push(st, op, h, now_ms);
 		case AF_OP_CONC_DEL:
 			op->u.conc.count = 0;
 			op->u.conc.found = 0;
-			return shm_op_conc_del(st, op, now_ms);
+			return shm_op_conc_del(st, op, h, now_ms);
 		case AF_OP_CONC_COUNT:
 			op->u.conc.count = 0;
-			return shm_op_conc_count(st, op, now_ms);
+			return shm_op_conc_count(st, op, h, now_ms);
 		case AF_OP_FIG_HIT:
-			return shm_op_fig_hit(st, op, now_ms);
+			return shm_op_fig_hit(st, op, h, now_ms);
+		case AF_OP_WIN_MULTI:
+			return shm_op_win_multi(st, ops, i, h, now_ms);
 		case AF_OP_CONC_ADD:
 			break;
 	}
@@ -1445,31 +1714,26 @@ static int shm_op(af_store_shm_t *st, af_op_t *ops, int i, uint64_t now_ms)
 }
 
 /*
- * exec: runs ops[0..n) in order, each under the lock of its key's stripe,
- * except the CONC_ADD ops, which run last as one group (see
- * shm_conc_add_group; it may hold several stripe locks at once). A
- * BAN_GET with stop set that finds a ban skips the ops after it and the
- * whole CONC_ADD group (status 1). Returns 0, or -1 when an op failed
- * (its status is -1). Lock: none held on entry.
+ * Hashes the keys of ops[0..n) into hv (the first AF_SHM_HASHED of
+ * them): each is hashed once per batch. A batch of several ops touches
+ * as many random places of a store larger than the caches: ask for all
+ * their buckets first, then for the entries the buckets point to, so
+ * that the misses overlap instead of following one another (the ops then
+ * find their data on the way).
  */
-/*
- * A batch of several ops touches as many random places of a store larger
- * than the caches: ask for all their buckets first, then for the entries
- * the buckets point to, so that the misses overlap instead of following
- * one another (the ops then find their data on the way).
- */
-static void shm_prefetch(af_store_shm_t *st, const af_op_t *ops, int n)
+static void shm_prefetch(
+		af_store_shm_t *st, const af_op_t *ops, int n, uint64_t *hv)
 {
-	uint32_t *b[16], idx;
-	int i, m = n < 16 ? n : 16;
+	uint32_t *b[AF_SHM_HASHED], idx;
+	int i, m = n < AF_SHM_HASHED ? n : AF_SHM_HASHED;
 
 	for(i = 0; i < m; i++) {
-		uint64_t h = shm_hash(st->seed, ops[i].key ? ops[i].key : "",
-				ops[i].key ? ops[i].key_len : 0);
-		b[i] = shm_bucket(st, (uint32_t)h & st->smask, h);
-		__builtin_prefetch(b[i]);
+		hv[i] = shm_op_hash(st, &ops[i]);
+		b[i] = shm_bucket(st, (uint32_t)hv[i] & st->smask, hv[i]);
+		if(n > 1)
+			__builtin_prefetch(b[i]);
 	}
-	for(i = 0; i < m; i++) {
+	for(i = 0; n > 1 && i < m; i++) {
 		idx = __atomic_load_n(b[i], __ATOMIC_RELAXED);
 		if(idx != AF_SHM_NIL) {
 			const char *body = (const char *)&st->body[idx];
@@ -1481,21 +1745,30 @@ static void shm_prefetch(af_store_shm_t *st, const af_op_t *ops, int n)
 	}
 }
 
+/*
+ * exec: runs ops[0..n) in order, each under the lock of its key's stripe,
+ * except the CONC_ADD ops, which run last as one group (see
+ * shm_conc_add_group; it may hold several stripe locks at once). A
+ * BAN_GET with stop set that finds a ban skips the ops after it and the
+ * whole CONC_ADD group (status 1). Returns 0, or -1 when an op failed
+ * (its status is -1). Lock: none held on entry.
+ */
 static int shm_exec(af_store_t *s, af_op_t *ops, int n, uint64_t now_ms)
 {
 	af_store_shm_t *st = (af_store_shm_t *)s;
+	uint64_t hv[AF_SHM_HASHED];
 	int i, rc = 0, nconc = 0, stopped = 0;
 
 	if(n > 0 && ops == NULL)
 		return -1;
-	if(n > 1)
-		shm_prefetch(st, ops, n);
+	shm_prefetch(st, ops, n, hv);
 	for(i = 0; i < n; i++) {
 		if(ops[i].type == AF_OP_CONC_ADD) {
 			nconc++;
 			continue;
 		}
-		ops[i].status = shm_op(st, ops, i, now_ms);
+		ops[i].status = shm_op(st, ops, i,
+				i < AF_SHM_HASHED ? hv[i] : shm_op_hash(st, &ops[i]), now_ms);
 		if(ops[i].status < 0) {
 			__atomic_add_fetch(&st->failures, 1, __ATOMIC_RELAXED);
 			rc = -1;
@@ -1512,7 +1785,7 @@ static int shm_exec(af_store_t *s, af_op_t *ops, int n, uint64_t now_ms)
 		shm_conc_status(ops, n, 1);
 		return rc;
 	}
-	shm_conc_add_group(st, ops, n, now_ms);
+	shm_conc_add_group(st, ops, n, hv, now_ms);
 	for(i = 0; i < n; i++) {
 		if(ops[i].type == AF_OP_CONC_ADD && ops[i].status < 0) {
 			__atomic_add_fetch(&st->failures, 1, __ATOMIC_RELAXED);
@@ -1650,10 +1923,13 @@ static int shm_conc_list(af_store_t *s, const char *prefix,
 /*
  * gc: frees expired entries, at most budget of them (0: no limit; an
  * expired set and its members count as they are freed together), going
- * on from where the previous call stopped. One call looks at each entry
- * at most once and holds a stripe lock for AF_SHM_GC_CHUNK entries at
- * most. A member leaves its set's count as it is freed. Lock: none held
- * on entry; one stripe lock at a time inside.
+ * on from where the previous call stopped. With a budget, one call looks
+ * at no more than AF_SHM_GC_SCAN entries per entry of budget, so that a
+ * store with little expired is swept over several calls, not all at each
+ * one; any call looks at each entry at most once and holds a stripe lock
+ * for AF_SHM_GC_CHUNK entries at most. A member leaves its set's count
+ * as it is freed. Lock: none held on entry; one stripe lock at a time
+ * inside.
  */
 static void shm_gc(af_store_t *s, uint64_t now_ms, unsigned budget)
 {
@@ -1662,6 +1938,9 @@ static void shm_gc(af_store_t *s, uint64_t now_ms, unsigned budget)
 	af_shm_stripe_t *sp;
 	uint32_t pos, sidx, end, left = total;
 	unsigned freed = 0, n;
+
+	if(budget && (uint64_t)budget * AF_SHM_GC_SCAN < total)
+		left = budget * AF_SHM_GC_SCAN;
 
 	pos = __atomic_load_n(&st->gc_pos, __ATOMIC_RELAXED);
 	if(pos >= total)
@@ -1697,6 +1976,7 @@ static unsigned shm_forget_kind(uint8_t type)
 		case AF_SHM_BAN:
 			return AF_FORGET_BAN;
 		case AF_SHM_WIN:
+		case AF_SHM_WMUL:
 			return AF_FORGET_WIN;
 		case AF_SHM_HIST:
 			return AF_FORGET_HIST;
@@ -1768,6 +2048,7 @@ static void shm_stats(af_store_t *s, af_store_stats_t *out)
 		af_lock(&sp->lock);
 		out->entries += sp->used;
 		out->evictions += sp->evictions;
+		out->bans_evicted += sp->bans_evicted;
 		out->expired += sp->expired;
 		af_unlock(&sp->lock);
 	}
@@ -1789,6 +2070,7 @@ static void shm_destroy(af_store_t *s)
 
 static const af_store_ops_t shm_ops = {
 	.name = "shm",
+	.caps = AF_STORE_CAP_WIN_MULTI,
 	.exec = shm_exec,
 	.ban_list = shm_ban_list,
 	.conc_list = shm_conc_list,

@@ -29,10 +29,8 @@ local res, ty, st, nn, cnt, ifn, gate = {}, {}, {}, {}, {}, {}, {}
 local adds = {}
 local done, stopped = 0, 0
 local sformat, sbyte, sunpack = string.format, string.byte, struct.unpack
-local function fmt(x)
-  return sformat('%d', x)
-end
-local snow = fmt(now)
+-- an op's answer is rendered when it is made (one string.format for
+-- its numbers): see the end
 -- the number after an op's code byte
 local function unpack1(p)
   local v = sunpack('>d', p, 2)
@@ -54,159 +52,320 @@ local function ban_live(bk)
 end
 local function ban_put(bk, u, r)
   redis.call('SET', bk, sformat('%020d%020d%010d', now, u, 0) .. r,
-    'PX', fmt(u - now))
+    'PX', u - now)
+end
+-- windows and figures are strings packed with struct: window_s (I4),
+-- expiry ms, newest slice (doubles), then a ring of counts (I4) indexed
+-- by slice number modulo the ring's size: AF_WIN_BUCKETS counts for a
+-- window, AF_FIG_SLICES rows of AF_FIG_N for a figure
+local WF = '>I4dd' .. string.rep('I4', 16)
+local FF = '>I4dd' .. string.rep('I4', 32)
+local WLEN, FLEN = 84, 148
+local HF = '>I4dd'
+-- the ring of key k (its value v, GET by the caller) as a table
+-- {window_s, expiry, slice, counts...} (nslices slices of width counts
+-- each), moved to slice and emptied as shm does (a live ring of another
+-- window_s starts again, keeping its expiry), or nil when absent and
+-- not to be made (a read); changed tells whether it differs from what
+-- is stored
+local function ring(k, v, f, len, ws, slice, nslices, width, make)
+  local t = nil
+  if v and #v == len then
+    t = {sunpack(f, v)}
+    if now >= t[2] then
+      redis.call('DEL', k)
+      t = nil
+    end
+  end
+  local changed = false
+  if not t then
+    if not make then return nil, false end
+    t = {ws, 0, slice}
+    for j = 4, 3 + nslices * width do t[j] = 0 end
+    changed = true
+  elseif t[1] ~= ws then
+    t[1] = ws
+    t[3] = slice
+    for j = 4, 3 + nslices * width do t[j] = 0 end
+    changed = true
+  end
+  local l = t[3]
+  if slice > l then
+    if slice - l >= nslices then
+      for j = 4, 3 + nslices * width do t[j] = 0 end
+    else
+      for x = l + 1, slice do
+        local b = 4 + (x % nslices) * width
+        for j = b, b + width - 1 do t[j] = 0 end
+      end
+    end
+    t[3] = slice
+    changed = true
+  end
+  return t, changed
+end
+-- stores ring t (format f, n values) of key k: with a new expiry when
+-- it got an addition, else keeping its TTL
+local function ring_put(k, f, n, t, added)
+  local p = struct.pack(f, unpack(t, 1, n))
+  if added then
+    local ttl = t[2] - now
+    if ttl < 1 then ttl = 1 end
+    redis.call('SET', k, p, 'PX', ttl)
+  else
+    redis.call('SET', k, p, 'KEEPTTL')
+  end
+end
+-- the fast path of a ring: v live, of window_s ws, its newest slice
+-- not behind slice (nothing to empty) and, for an addition (add), its
+-- expiry where the addition puts it (nslices slices of sms after the
+-- newest): returns the newest slice, nil otherwise
+local function ring_fast(v, len, ws, slice, add, nslices, sms)
+  if not v or #v ~= len then return nil end
+  local w, e, l = sunpack(HF, v)
+  if now < e and w == ws and slice <= l
+      and (not add or e == (l + nslices) * sms) then
+    return l
+  end
+  return nil
+end
+local C16 = '>' .. string.rep('I4', 16)
+local Z64 = string.rep('\0', 64)
+-- a new ring of 16 counts (nslices slices of width counts) for key k,
+-- its newest slice sl counting n: one SET PX with no table made
+local function ring_new(k, ws, sms, sl, nslices, width, counts)
+  local e = (sl + nslices) * sms
+  local b = (sl % nslices) * width * 4
+  local zeros = Z64
+  if nslices * width > 16 then zeros = Z64 .. Z64 end
+  local ttl = e - now
+  if ttl < 1 then ttl = 1 end
+  redis.call('SET', k, struct.pack(HF, ws, e, sl) .. string.sub(zeros, 1, b)
+    .. counts .. string.sub(zeros, b + #counts + 1), 'PX', ttl)
 end
 -- a sliding window, as shm_op_win_hit: returns the total
 local function win(wk, ws, sms, slice, n)
-  local h = redis.call('HGETALL', wk)
-  local live = #h > 0
-  local w, l, e
-  local sl = {}
-  for i = 1, #h, 2 do
-    local f = h[i]
-    if f == 'w' then w = tonumber(h[i + 1])
-    elseif f == 'l' then l = tonumber(h[i + 1])
-    elseif f == 'e' then e = tonumber(h[i + 1])
-    else sl[f] = tonumber(h[i + 1]) end
-  end
-  if live and (not e or not l or now >= e) then
-    redis.call('DEL', wk)
-    live = false
-  end
-  if not live then
-    if n == 0 then return 0 end
-    sl = {}
-    w = nil
-    e = nil
-  end
-  local hset, hdel = {}, {}
-  if w ~= ws then
-    for f in pairs(sl) do hdel[#hdel + 1] = f end
-    sl = {}
-    w = ws
-    l = slice
-    hset[#hset + 1] = 'w'
-    hset[#hset + 1] = fmt(ws)
-    hset[#hset + 1] = 'l'
-    hset[#hset + 1] = fmt(l)
-  elseif slice > l then
-    for f in pairs(sl) do
-      if tonumber(f) <= slice - 16 then
-        hdel[#hdel + 1] = f
-        sl[f] = nil
-      end
-    end
-    l = slice
-    hset[#hset + 1] = 'l'
-    hset[#hset + 1] = fmt(l)
-  end
-  local ne = nil
-  if n > 0 then
-    local f = fmt(l)
-    local c = (sl[f] or 0) + n
+  local v = redis.call('GET', wk)
+  if not v and n > 0 then
+    -- the common case of a new subject
+    local c = n
     if c > MAXU then c = MAXU end
-    sl[f] = c
-    hset[#hset + 1] = f
-    hset[#hset + 1] = fmt(c)
-    -- the expiry (and TTL) move only with the newest slice
-    if e ~= (l + 16) * sms then
-      ne = (l + 16) * sms
-      hset[#hset + 1] = 'e'
-      hset[#hset + 1] = fmt(ne)
-    end
+    ring_new(wk, ws, sms, slice, 16, 1, struct.pack('>I4', c))
+    return c
   end
-  if #hdel > 0 then redis.call('HDEL', wk, unpack(hdel)) end
-  if #hset > 0 then redis.call('HSET', wk, unpack(hset)) end
-  if ne then redis.call('PEXPIRE', wk, fmt(ne - now)) end
+  local l = ring_fast(v, WLEN, ws, slice, n > 0, 16, sms)
+  if l then
+    -- the common case: one count changed in place (SETRANGE)
+    local a, b, c, d, e, f, g, h, i, j, k, m, o, p, q, r = sunpack(C16, v, 21)
+    local tot = a + b + c + d + e + f + g + h + i + j + k + m + o + p + q + r
+    if n > 0 then
+      local off = 20 + (l % 16) * 4
+      local x = sunpack('>I4', v, off + 1)
+      local y = x + n
+      if y > MAXU then y = MAXU end
+      redis.call('SETRANGE', wk, off, struct.pack('>I4', y))
+      tot = tot + y - x
+    end
+    if tot > MAXU then tot = MAXU end
+    return tot
+  end
+  local t, changed = ring(wk, v, WF, WLEN, ws, slice, 16, 1, n > 0)
+  if not t then return 0 end
+  if n > 0 then
+    local j = 4 + t[3] % 16
+    local c = t[j] + n
+    if c > MAXU then c = MAXU end
+    t[j] = c
+    t[2] = (t[3] + 16) * sms
+  end
+  if n > 0 or changed then ring_put(wk, WF, 19, t, n > 0) end
   local total = 0
-  for _, c in pairs(sl) do total = total + c end
+  for j = 4, 19 do total = total + t[j] end
   if total > MAXU then total = MAXU end
   return total
 end
--- a figure (shm_op_fig_hit): hash w (window_s), l (newest slice), e
--- (expiry) and per slice number its 8 counts joined by ','; adds n (a
--- table of 8) to the newest slice, returns the 8 totals
-local function fig(fk, ws, sms, slice, n)
-  local add = false
-  for j = 1, 8 do if n[j] > 0 then add = true end end
-  local h = redis.call('HGETALL', fk)
-  local live = #h > 0
-  local w, l, e
-  local sl = {}
-  for i = 1, #h, 2 do
-    local f = h[i]
-    if f == 'w' then w = tonumber(h[i + 1])
-    elseif f == 'l' then l = tonumber(h[i + 1])
-    elseif f == 'e' then e = tonumber(h[i + 1])
-    else sl[f] = h[i + 1] end
+local R8 = '>' .. string.rep('I4', 8)
+local FIGR = '9,0,%d,%d,%d,%d,%d,%d,%d,%d,'
+-- a figure (shm_op_fig_hit): adds n1..n8 to the newest slice; returns
+-- the answer with the 8 totals
+local function fig(fk, ws, sms, slice, n1, n2, n3, n4, n5, n6, n7, n8)
+  local add = n1 > 0 or n2 > 0 or n3 > 0 or n4 > 0 or n5 > 0 or n6 > 0
+    or n7 > 0 or n8 > 0
+  local v = redis.call('GET', fk)
+  if not v and add then
+    -- the common case of a new subject
+    local m = MAXU
+    n1, n2, n3, n4 = math.min(n1, m), math.min(n2, m), math.min(n3, m), math.min(n4, m)
+    n5, n6, n7, n8 = math.min(n5, m), math.min(n6, m), math.min(n7, m), math.min(n8, m)
+    ring_new(fk, ws, sms, slice, 4, 8,
+      struct.pack(R8, n1, n2, n3, n4, n5, n6, n7, n8))
+    return sformat(FIGR, n1, n2, n3, n4, n5, n6, n7, n8)
   end
-  if live and (not e or not l or now >= e) then
-    redis.call('DEL', fk)
-    live = false
-  end
-  local tot = {0, 0, 0, 0, 0, 0, 0, 0}
-  if not live then
-    if not add then return tot end
-    sl = {}
-    w = nil
-    e = nil
-  end
-  local hset, hdel = {}, {}
-  if w ~= ws then
-    for f in pairs(sl) do hdel[#hdel + 1] = f end
-    sl = {}
-    w = ws
-    l = slice
-    hset[#hset + 1] = 'w'
-    hset[#hset + 1] = fmt(ws)
-    hset[#hset + 1] = 'l'
-    hset[#hset + 1] = fmt(l)
-  elseif slice > l then
-    for f in pairs(sl) do
-      if tonumber(f) <= slice - 4 then
-        hdel[#hdel + 1] = f
-        sl[f] = nil
+  local l = ring_fast(v, FLEN, ws, slice, add, 4, sms)
+  if l then
+    -- the common case: the totals row by row, the newest row changed
+    -- in place (SETRANGE)
+    local s1, s2, s3, s4, s5, s6, s7, s8 = 0, 0, 0, 0, 0, 0, 0, 0
+    local cur = l % 4
+    for r = 0, 3 do
+      local a, b, c, d, e, f, g, h = sunpack(R8, v, 21 + r * 32)
+      if r == cur and add then
+        a = math.min(a + n1, MAXU)
+        b = math.min(b + n2, MAXU)
+        c = math.min(c + n3, MAXU)
+        d = math.min(d + n4, MAXU)
+        e = math.min(e + n5, MAXU)
+        f = math.min(f + n6, MAXU)
+        g = math.min(g + n7, MAXU)
+        h = math.min(h + n8, MAXU)
+        redis.call('SETRANGE', fk, 20 + r * 32,
+          struct.pack(R8, a, b, c, d, e, f, g, h))
       end
+      s1, s2, s3, s4 = s1 + a, s2 + b, s3 + c, s4 + d
+      s5, s6, s7, s8 = s5 + e, s6 + f, s7 + g, s8 + h
     end
-    l = slice
-    hset[#hset + 1] = 'l'
-    hset[#hset + 1] = fmt(l)
+    return sformat(FIGR, math.min(s1, MAXU), math.min(s2, MAXU),
+      math.min(s3, MAXU), math.min(s4, MAXU), math.min(s5, MAXU),
+      math.min(s6, MAXU), math.min(s7, MAXU), math.min(s8, MAXU))
   end
-  local ne = nil
+  local n = {n1, n2, n3, n4, n5, n6, n7, n8}
+  local t, changed = ring(fk, v, FF, FLEN, ws, slice, 4, 8, add)
+  if not t then return sformat(FIGR, 0, 0, 0, 0, 0, 0, 0, 0) end
   if add then
-    local f = fmt(l)
-    local c = {0, 0, 0, 0, 0, 0, 0, 0}
-    if sl[f] then
-      local j = 1
-      for x in string.gmatch(sl[f], '[^,]+') do c[j] = tonumber(x); j = j + 1 end
-    end
-    local out = {}
+    local b = 3 + (t[3] % 4) * 8
     for j = 1, 8 do
-      local v = c[j] + n[j]
-      if v > MAXU then v = MAXU end
-      out[j] = fmt(v)
+      local x = t[b + j] + n[j]
+      if x > MAXU then x = MAXU end
+      t[b + j] = x
     end
-    sl[f] = table.concat(out, ',')
-    hset[#hset + 1] = f
-    hset[#hset + 1] = sl[f]
-    if e ~= (l + 4) * sms then
-      ne = (l + 4) * sms
-      hset[#hset + 1] = 'e'
-      hset[#hset + 1] = fmt(ne)
-    end
+    t[2] = (t[3] + 4) * sms
   end
-  if #hdel > 0 then redis.call('HDEL', fk, unpack(hdel)) end
-  if #hset > 0 then redis.call('HSET', fk, unpack(hset)) end
-  if ne then redis.call('PEXPIRE', fk, fmt(ne - now)) end
-  for _, v in pairs(sl) do
-    local j = 1
-    for x in string.gmatch(v, '[^,]+') do
-      tot[j] = tot[j] + tonumber(x)
-      j = j + 1
-    end
+  if add or changed then ring_put(fk, FF, 35, t, add) end
+  local tot = {0, 0, 0, 0, 0, 0, 0, 0}
+  for r = 0, 3 do
+    for j = 1, 8 do tot[j] = tot[j] + t[3 + r * 8 + j] end
   end
   for j = 1, 8 do if tot[j] > MAXU then tot[j] = MAXU end end
-  return tot
+  return sformat(FIGR, unpack(tot))
+end
+-- a WIN_MULTI counter (shm_op_win_multi): a string of its expiry (a
+-- double) and AF_WIN_MULTI_MAX slots, each window_s (I4, 0: unused),
+-- newest slice (double) and 16 counts (I4)
+local MF = '>d' .. string.rep('I4d' .. string.rep('I4', 16), 3)
+local MLEN = 236
+-- per WIN_MULTI op i: wmo[i][window_s] = {count, added}
+local wmo = {}
+-- whether WIN_MULTI i (n > 0) adds in its window of window_s ws: with
+-- an if_new, the op named added there and counted its key new
+local function wm_adds(i, ws)
+  local r = ifn[i]
+  if r == 0 then return true end
+  local o = wmo[r] and wmo[r][ws]
+  return st[r] == 0 and o ~= nil and o[2] and o[1] == nn[r]
+end
+-- WIN_MULTI: the windows w[j] = {ws, sms, slice, gate, thr}; returns
+-- the answer, and sets cnt[i] to whether a gate was passed
+local function wmulti(i, k, bk, n, w, bu, br)
+  local nw = #w
+  local add, any = {}, false
+  for j = 1, nw do
+    add[j] = n > 0 and wm_adds(i, w[j][1])
+    any = any or add[j]
+  end
+  local v = redis.call('GET', k)
+  local t = nil
+  if v and #v == MLEN then
+    t = {sunpack(MF, v)}
+    if now >= t[1] then
+      redis.call('DEL', k)
+      t = nil
+    end
+  end
+  local changed = false
+  if not t then
+    if not any then
+      local out, o = {sformat('%d,0,', 1 + 3 * nw)}, {}
+      for j = 1, nw do
+        out[j + 1] = '0,0,0,'
+        o[w[j][1]] = {0, false}
+      end
+      wmo[i] = o
+      return table.concat(out)
+    end
+    t = {0}
+    for x = 2, 1 + 3 * 18 do t[x] = 0 end
+    changed = true
+  end
+  -- slot base b: t[b] window_s, t[b + 1] newest slice, t[b + 2 ..] counts
+  local used, slot = {}, {}
+  for j = 1, nw do
+    for x = 0, 2 do
+      local b = 2 + x * 18
+      if not used[x] and t[b] == w[j][1] then
+        used[x] = true
+        slot[j] = b
+        break
+      end
+    end
+  end
+  for j = 1, nw do
+    if not slot[j] then
+      local x = 0
+      while used[x] do x = x + 1 end
+      used[x] = true
+      local b = 2 + x * 18
+      slot[j] = b
+      t[b] = w[j][1]
+      t[b + 1] = w[j][3]
+      for y = b + 2, b + 17 do t[y] = 0 end
+      changed = true
+    end
+  end
+  local out, o, gated = {sformat('%d,0,', 1 + 3 * nw)}, {}, false
+  local hasban = false
+  for j = 1, nw do
+    local b, ws, sms, slice, gate, thr = slot[j], w[j][1], w[j][2], w[j][3], w[j][4], w[j][5]
+    local l = t[b + 1]
+    if slice > l then
+      if slice - l >= 16 then
+        for y = b + 2, b + 17 do t[y] = 0 end
+      else
+        for x = l + 1, slice do t[b + 2 + x % 16] = 0 end
+      end
+      t[b + 1] = slice
+      l = slice
+      changed = true
+    end
+    local c = 0
+    for y = b + 2, b + 17 do c = c + t[y] end
+    if add[j] then
+      local y = b + 2 + l % 16
+      local x = t[y] + n
+      if x > MAXU then x = MAXU end
+      c = c + x - t[y]
+      t[y] = x
+      local e = now + ws * 1000
+      if e > t[1] then t[1] = e end
+      changed = true
+    end
+    if c > MAXU then c = MAXU end
+    local banned = 0
+    if thr > 0 and add[j] and c >= thr and not ban_live(bk) then
+      ban_put(bk, bu, br)
+      banned = 1
+    end
+    if gate > 0 and c > gate then gated = true end
+    o[ws] = {c, add[j]}
+    out[j + 1] = sformat('%d,%d,%d,', c, banned, add[j] and 1 or 0)
+  end
+  if changed then
+    local ttl = t[1] - now
+    if ttl < 1 then ttl = 1 end
+    redis.call('SET', k, struct.pack(MF, unpack(t, 1, 55)), 'PX', ttl)
+  end
+  wmo[i] = o
+  cnt[i] = gated
+  return table.concat(out)
 end
 -- whether WIN_HIT i adds its n (shm_win_if_new)
 local function if_new(i)
@@ -254,12 +413,12 @@ local function hist(hk, ttl, rec, ro)
   for i = 1, #keep do
     if i ~= idx then nv[#nv + 1] = keep[i] end
   end
-  redis.call('SET', hk, table.concat(nv), 'PX', fmt(ttl))
+  redis.call('SET', hk, table.concat(nv), 'PX', ttl)
   return keep
 end
 -- prunes set ck of its expired members; its count
 local function cprune(ck)
-  redis.call('ZREMRANGEBYSCORE', ck, '-inf', snow)
+  redis.call('ZREMRANGEBYSCORE', ck, '-inf', now)
   return redis.call('ZCARD', ck)
 end
 for i = 1, nops do
@@ -270,7 +429,7 @@ for i = 1, nops do
   st[i] = 0
   if t == 0 then
     st[i] = -1
-    res[i] = {-1}
+    res[i] = '1,-1,'
   elseif t == 1 then
     local bk = KEYS[ki]
     ki = ki + 1
@@ -279,29 +438,30 @@ for i = 1, nops do
       local h = v[3] + 1
       if h > MAXU then h = MAXU end
       redis.call('SETRANGE', bk, 40, sformat('%010d', h))
-      res[i] = {0, 1, v[1], v[2], h, v[4]}
+      res[i] = '6,0,1,20:' .. v[1] .. '20:' .. v[2]
+        .. sformat('%d,%d:', h, #v[4]) .. v[4]
       if sbyte(p, 2) == 1 then
         done = i
         stopped = 1
         break
       end
     else
-      res[i] = {0, 0}
+      res[i] = '2,0,0,'
     end
   elseif t == 2 then
     local bk = KEYS[ki]
     ki = ki + 1
     ban_put(bk, unpack1(p), ARGV[ai])
     ai = ai + 1
-    res[i] = {0}
+    res[i] = '1,0,'
   elseif t == 3 then
     local bk = KEYS[ki]
     ki = ki + 1
     if ban_live(bk) then
       redis.call('DEL', bk)
-      res[i] = {0, 1}
+      res[i] = '2,0,1,'
     else
-      res[i] = {0, 0}
+      res[i] = '2,0,0,'
     end
   elseif t == 4 then
     local wk = KEYS[ki]
@@ -325,41 +485,59 @@ for i = 1, nops do
       ban_put(bk, bu, br)
       banned = 1
     end
-    res[i] = {0, c, banned}
+    res[i] = sformat('3,0,%d,%d,', c, banned)
   elseif t == 5 then
     local hk = KEYS[ki]
     ki = ki + 1
     local ttl, ro = sunpack('>dd', p, 2)
     local prev = hist(hk, ttl, ARGV[ai], ro == 1)
     ai = ai + 1
-    local r = {0, #prev}
-    for j = 1, #prev do r[j + 2] = prev[j] end
-    res[i] = r
+    -- records are RDS_HIST_REC (43) bytes
+    local r = {sformat('%d,0,%d,', #prev + 2, #prev)}
+    for j = 1, #prev do r[j + 1] = '43:' .. prev[j] end
+    res[i] = table.concat(r)
   elseif t == 6 then
     local lim, exp = sunpack('>dd', p, 2)
     adds[#adds + 1] = {i = i, k = KEYS[ki], m = ARGV[ai], lim = lim, exp = exp, full = 0}
     ki = ki + 1
     ai = ai + 1
-    res[i] = {1}
+    res[i] = '1,1,'
   elseif t == 7 then
     local ck = KEYS[ki]
     ki = ki + 1
-    redis.call('ZREMRANGEBYSCORE', ck, '-inf', snow)
+    redis.call('ZREMRANGEBYSCORE', ck, '-inf', now)
     local f = redis.call('ZREM', ck, ARGV[ai])
     ai = ai + 1
-    res[i] = {0, redis.call('ZCARD', ck), f}
+    res[i] = sformat('3,0,%d,%d,', redis.call('ZCARD', ck), f)
   elseif t == 8 then
-    res[i] = {0, cprune(KEYS[ki])}
+    res[i] = sformat('2,0,%d,', cprune(KEYS[ki]))
     ki = ki + 1
   elseif t == 10 then
     local fk = KEYS[ki]
     ki = ki + 1
     local ws, sms, slice, n1, n2, n3, n4, n5, n6, n7, n8 =
       sunpack('>ddddddddddd', p, 2)
-    local tot = fig(fk, ws, sms, slice, {n1, n2, n3, n4, n5, n6, n7, n8})
-    res[i] = {0, tot[1], tot[2], tot[3], tot[4], tot[5], tot[6], tot[7], tot[8]}
+    res[i] = fig(fk, ws, sms, slice, n1, n2, n3, n4, n5, n6, n7, n8)
+  elseif t == 11 then
+    local k = KEYS[ki]
+    ki = ki + 1
+    local n, nw, f, bu = sunpack('>dddd', p, 2)
+    local w = {}
+    for j = 1, nw do
+      w[j] = {sunpack('>ddddd', p, 34 + (j - 1) * 40)}
+    end
+    local bk = nil
+    for j = 1, nw do
+      if w[j][5] > 0 then bk = KEYS[ki] end
+    end
+    if bk then ki = ki + 1 end
+    ifn[i] = f
+    nn[i] = n
+    gate[i] = 0
+    res[i] = wmulti(i, k, bk, n, w, bu, ARGV[ai])
+    ai = ai + 1
   else
-    res[i] = {1}
+    res[i] = '1,1,'
   end
   done = i
 end
@@ -370,18 +548,30 @@ if stopped == 0 and #adds > 0 then
     if ty[i] == 4 and st[i] == 0 and gate[i] > 0 and cnt[i] > gate[i] then
       admit = false
     end
+    if ty[i] == 11 and cnt[i] then admit = false end
   end
-  local cn, sets = {}, {}
+  local cn, sets, nk = {}, {}, {}
   for x = 1, #adds do
     local c = adds[x]
     if cn[c.k] == nil then
-      redis.call('ZREMRANGEBYSCORE', c.k, '-inf', snow)
+      redis.call('ZREMRANGEBYSCORE', c.k, '-inf', now)
       cn[c.k] = redis.call('ZCARD', c.k)
       sets[#sets + 1] = {k = c.k, n = cn[c.k], mx = 0}
     end
-    c.present = redis.call('ZSCORE', c.k, c.m) ~= false
+    nk[c.k] = (nk[c.k] or 0) + 1
   end
-  local added = {}
+  -- only a set that may be full has its members looked up (a member
+  -- already there is not counted twice); ZADD's answer counts the
+  -- members added
+  local near = false
+  for x = 1, #adds do
+    local c = adds[x]
+    if c.lim > 0 and cn[c.k] + nk[c.k] > c.lim then near = true end
+  end
+  for x = 1, #adds do
+    local c = adds[x]
+    c.present = not near or redis.call('ZSCORE', c.k, c.m) ~= false
+  end
   for x = 1, #adds do
     local c = adds[x]
     if not c.present then
@@ -397,7 +587,6 @@ if stopped == 0 and #adds > 0 then
         end
       end
       if not c.dup then
-        added[c.k] = (added[c.k] or 0) + 1
         if c.lim > 0 and v >= c.lim then
           c.full = 1
           admit = false
@@ -406,15 +595,11 @@ if stopped == 0 and #adds > 0 then
     end
   end
   local fin = {}
-  for x = 1, #sets do
-    local e = sets[x]
-    fin[e.k] = e.n
-    if admit then fin[e.k] = e.n + (added[e.k] or 0) end
-  end
+  for x = 1, #sets do fin[sets[x].k] = sets[x].n end
   if admit then
     for x = 1, #adds do
       local c = adds[x]
-      redis.call('ZADD', c.k, fmt(c.exp), c.m)
+      fin[c.k] = fin[c.k] + redis.call('ZADD', c.k, c.exp, c.m)
       for y = 1, #sets do
         if sets[y].k == c.k and c.exp > sets[y].mx then
           sets[y].mx = c.exp
@@ -428,9 +613,9 @@ if stopped == 0 and #adds > 0 then
     for x = 1, #sets do
       local e = sets[x]
       if e.n == 0 then
-        redis.call('PEXPIRE', e.k, fmt(e.mx - now))
+        redis.call('PEXPIRE', e.k, e.mx - now)
       else
-        redis.call('PEXPIRE', e.k, fmt(e.mx - now), 'GT')
+        redis.call('PEXPIRE', e.k, e.mx - now, 'GT')
       end
     end
   end
@@ -438,30 +623,9 @@ if stopped == 0 and #adds > 0 then
     local c = adds[x]
     local a = 0
     if admit then a = 1 end
-    res[c.i] = {0, fin[c.k], a, c.full}
+    res[c.i] = sformat('4,0,%d,%d,%d,', fin[c.k], a, c.full)
   end
 end
 -- one bulk string, not nested arrays: hiredis makes one object
 -- of it instead of one per element (see rds_parse)
-local out = {fmt(done), ',', fmt(stopped), ','}
-local o = 4
-for i = 1, done do
-  local r = res[i]
-  out[o + 1] = fmt(#r)
-  out[o + 2] = ','
-  o = o + 2
-  for j = 1, #r do
-    local x = r[j]
-    if type(x) == 'number' then
-      out[o + 1] = fmt(x)
-      out[o + 2] = ','
-      o = o + 2
-    else
-      out[o + 1] = fmt(#x)
-      out[o + 2] = ':'
-      out[o + 3] = x
-      o = o + 3
-    end
-  end
-end
-return table.concat(out)
+return sformat('%d,%d,', done, stopped) .. table.concat(res, '', 1, done)
