@@ -5,13 +5,15 @@
 # master each, like Kamailio's workers), af_check_source and
 # af_check_dest (a call admitted into its concurrency sets and released);
 # and the EVALSHA calls per check (a batch split per slot and in phases
-# costs more round trips than on one Redis). Each figure is the
-# difference between two runs (n1 and n2 checks per process), so that
-# loading the rules and warming up drop out. Bounded: a fixed number of
+# costs more round trips than on one Redis). Checks per second: the sum
+# of what each process measures over its own check loop (loading the
+# rules left out); EVALSHA per check: the difference between two runs
+# (n1 and n2 checks per process), so that warming up drops out. Bounded: a fixed number of
 # checks per process, each run killed after AF_BENCH_CLUSTER_TIMEOUT s.
 # Run alone: utils/bench_cluster.py (builds what it needs).
 # SPDX-License-Identifier: GPL-2.0-or-later
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -25,36 +27,40 @@ MODES = (("af_check_source", []), ("af_check_dest", ["--dest"]))
 
 
 def run_procs(exe, rules, url, extra, procs, iters, timeout):
-    """procs bench_core processes of iters checks each: wall seconds."""
+    """procs bench_core processes of iters checks each, at once: the sum
+    of their checks per second (each times its own check loop)."""
     t0 = time.time()
     ps = [subprocess.Popen([exe, rules, str(iters), "--redis", url] + extra,
-                           stdout=subprocess.DEVNULL,
-                           stderr=subprocess.DEVNULL)
+                           stdout=subprocess.PIPE,
+                           stderr=subprocess.DEVNULL, text=True)
           for _ in range(procs)]
+    rate = 0.0
     for p in ps:
         try:
-            p.wait(timeout=max(1.0, timeout - (time.time() - t0)))
+            out, _ = p.communicate(
+                timeout=max(1.0, timeout - (time.time() - t0)))
         except subprocess.TimeoutExpired:
             p.kill()
-            p.wait()
+            p.communicate()
             raise AssertionError("bench_core on the cluster took more than"
                                  " %d s" % timeout)
-        if p.returncode != 0:
+        m = re.search(r"(\d+) ns per check", out)
+        if p.returncode != 0 or not m:
             raise AssertionError("bench_core failed on %s" % url)
-    return time.time() - t0
+        rate += 1e9 / int(m.group(1))
+    return rate
 
 
 def run_mode(c, exe, rules, extra, procs, n1, n2, timeout):
-    """(checks per second over all processes, EVALSHA calls per check)
-    of the difference between runs of n2 and n1 checks per process."""
+    """(checks per second over all processes in the run of n2 checks
+    each, EVALSHA calls per check: the difference between the runs of n2
+    and n1 checks per process, so that warming up drops out)."""
     res = []
     for n in (n1, n2):
         before = c.evalsha_calls()
-        wall = run_procs(exe, rules, c.url(), extra, procs, n, timeout)
-        res.append((wall, c.evalsha_calls() - before))
-    checks = procs * (n2 - n1)
-    return (checks / max(1e-3, res[1][0] - res[0][0]),
-            (res[1][1] - res[0][1]) / float(checks))
+        rate = run_procs(exe, rules, c.url(), extra, procs, n, timeout)
+        res.append((rate, c.evalsha_calls() - before))
+    return res[1][0], (res[1][1] - res[0][1]) / float(procs * (n2 - n1))
 
 
 def run(d, rules, exe):
