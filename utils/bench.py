@@ -123,6 +123,8 @@ def main():
         redis.kill()
     import bench_redis  # Redis's own CPU per batch, calls/s per core
     bench_redis.run(d, rules, os.path.join(d, "bench_core"))
+    import bench_cluster  # checks/s on a 1- and 3-master Redis Cluster
+    bench_cluster.run(d, rules, os.path.join(d, "bench_core"))
 
 
 if __name__ == "__main__":

@@ -785,3 +785,168 @@ class Sentinel:
         if self.proc and self.proc.poll() is None:
             os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait()
+
+
+class ClusterNode:
+    """A redis-server in cluster mode on a free port (bus port free too,
+    not port + 10000), no persistence, a low node timeout."""
+
+    def __init__(self, workdir):
+        self.port = free_port()
+        self.bus = free_port()
+        self.dir = os.path.join(workdir, "rc-%d" % self.port)
+        self.proc = None
+
+    def start(self):
+        os.makedirs(self.dir, exist_ok=True)
+        self.proc = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
+             "--cluster-enabled", "yes", "--cluster-port", str(self.bus),
+             "--cluster-node-timeout", "1000",
+             "--cluster-replica-validity-factor", "0",
+             "--save", "", "--appendonly", "no", "--dir", self.dir,
+             "--logfile", os.path.join(self.dir, "redis.log")],
+            stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+            start_new_session=True)
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            if self.cli("PING", check=False).stdout.strip() == "PONG":
+                return self
+            time.sleep(0.05)
+        raise AssertionError("redis-server did not start on %d" % self.port)
+
+    def cli(self, *args, check=True):
+        p = subprocess.run(["redis-cli", "-p", str(self.port)] +
+                           [str(a) for a in args], capture_output=True,
+                           text=True, timeout=30)
+        if check and p.returncode != 0:
+            raise AssertionError("redis-cli %s: %s" % (args, p.stderr))
+        return p
+
+    def alive(self):
+        return self.proc and self.proc.poll() is None
+
+    def kill(self):
+        if self.alive():
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+
+
+class RedisCluster:
+    """A Redis Cluster on loopback: masters masters with replicas replicas
+    each (redis-cli --cluster create), or one master holding every slot
+    (CLUSTER ADDSLOTSRANGE: --cluster create wants 3 masters)."""
+
+    def __init__(self, workdir, masters=3, replicas=1):
+        self.nodes = [ClusterNode(workdir)
+                      for _ in range(masters * (1 + replicas))]
+        self.replicas = replicas
+
+    def start(self):
+        for n in self.nodes:
+            n.start()
+        if len(self.nodes) == 1:
+            self.nodes[0].cli("CLUSTER", "ADDSLOTSRANGE", 0, 16383)
+            self.wait_ok()
+            return self
+        addrs = ["127.0.0.1:%d" % n.port for n in self.nodes]
+        p = subprocess.run(["redis-cli", "--cluster", "create"] + addrs +
+                           ["--cluster-replicas", str(self.replicas),
+                            "--cluster-yes"], capture_output=True,
+                           text=True, timeout=60)
+        assert p.returncode == 0, p.stdout + p.stderr
+        self.wait_ok()
+        return self
+
+    def url(self):
+        return "redis-cluster://" + ",".join(
+            "127.0.0.1:%d" % n.port for n in self.nodes[:3])
+
+    def move_slot(self, slot, to_port):
+        """Moves slot with its keys to the master on to_port (SETSLOT
+        IMPORTING/MIGRATING, MIGRATE, SETSLOT NODE on every node)."""
+        ids = self.masters()
+        src = [p for p, i in ids.items() if slot in self.slots_of(p)][0]
+        dst, s = self.node(to_port), self.node(src)
+        dst.cli("CLUSTER", "SETSLOT", slot, "IMPORTING", ids[src])
+        s.cli("CLUSTER", "SETSLOT", slot, "MIGRATING", ids[to_port])
+        while True:
+            keys = s.cli("CLUSTER", "GETKEYSINSLOT", slot, 100).stdout.split()
+            if not keys:
+                break
+            s.cli("MIGRATE", "127.0.0.1", to_port, "", 0, 5000, "KEYS", *keys)
+        for n in self.live():
+            n.cli("CLUSTER", "SETSLOT", slot, "NODE", ids[to_port],
+                  check=False)
+
+    def slots_of(self, port):
+        """The slots the master on port serves (CLUSTER SLOTS)."""
+        out = self.live()[0].cli("CLUSTER", "SLOTS").stdout.split("\n")
+        res = set()
+        # redis-cli prints each range's start, end, then its nodes
+        nums = [x.strip() for x in out]
+        for i in range(len(nums) - 2):
+            if nums[i].isdigit() and nums[i + 1].isdigit() and \
+                    nums[i + 2] == "127.0.0.1" and i + 3 < len(nums) and \
+                    nums[i + 3] == str(port):
+                res.update(range(int(nums[i]), int(nums[i + 1]) + 1))
+        return res
+
+    def errors(self, name):
+        """Error replies name (MOVED, ASK...) sent so far, summed over
+        the live nodes (INFO errorstats)."""
+        total = 0
+        for n in self.live():
+            m = re.search(r"errorstat_%s:count=(\d+)" % name,
+                          n.cli("INFO", "errorstats").stdout)
+            total += int(m.group(1)) if m else 0
+        return total
+
+    def evalsha_calls(self):
+        """EVALSHA calls served so far, summed over the live nodes."""
+        total = 0
+        for n in self.live():
+            m = re.search(r"cmdstat_evalsha:calls=(\d+)",
+                          n.cli("INFO", "commandstats").stdout)
+            total += int(m.group(1)) if m else 0
+        return total
+
+    def live(self):
+        return [n for n in self.nodes if n.alive()]
+
+    def ok(self):
+        for n in self.live():
+            out = n.cli("CLUSTER", "INFO", check=False).stdout
+            if "cluster_state:ok" not in out:
+                return False
+        return True
+
+    def wait_ok(self, timeout=20):
+        deadline = time.time() + timeout
+        while not self.ok():
+            if time.time() > deadline:
+                raise AssertionError("redis cluster not ok")
+            time.sleep(0.1)
+
+    def masters(self):
+        """{port: node id} of the masters now (CLUSTER NODES)."""
+        out = self.live()[0].cli("CLUSTER", "NODES").stdout
+        res = {}
+        for line in out.splitlines():
+            f = line.split()
+            if "master" in f[2] and "fail" not in f[2]:
+                res[int(f[1].split("@")[0].rsplit(":", 1)[1])] = f[0]
+        return res
+
+    def node(self, port):
+        return [n for n in self.nodes if n.port == port][0]
+
+    def keys(self, pattern):
+        found = []
+        for n in [self.node(p) for p in self.masters()]:
+            found += n.cli("--scan", "--pattern", pattern).stdout.split()
+        return found
+
+    def kill(self):
+        for n in self.nodes:
+            n.kill()

@@ -321,29 +321,38 @@ int af_rds_conc_scan(af_store_redis_t *st, rds_conn_t *slot,
 	return rds_scan(st, slot, pat, rds_list_page, &la, why, whylen);
 }
 
+/* what rds_list asks of each server */
+typedef struct rds_servers_list {
+	int ban;
+	const char *prefix;
+	size_t prefix_len;
+	rds_items_t *out;
+	uint64_t now_ms;
+} rds_servers_list_t;
+
+/* Lists on one connection into the arg's out (rds_servers_list_t). */
+static int rds_list_on(af_store_redis_t *st, rds_conn_t *slot, void *arg,
+		char *why, size_t whylen)
+{
+	rds_servers_list_t *la = arg;
+
+	return la->ban ? af_rds_ban_scan(st, slot, la->out, la->now_ms, why,
+							 whylen)
+				   : af_rds_conc_scan(st, slot, la->prefix, la->prefix_len,
+							 la->out, la->now_ms, why, whylen);
+}
+
 /*
  * Lists kind ("ban" or "conc", prefix for sets) on this process's
- * connection into out. 0, -1 when the server could not be used. Lock:
- * none held on entry; none held on return.
+ * connection (every master of a cluster) into out. 0, -1 when the server
+ * could not be used. Lock: none held on entry; none held on return.
  */
 static int rds_list(af_store_redis_t *st, int ban, const char *prefix,
 		size_t prefix_len, rds_items_t *out, uint64_t now_ms)
 {
-	char why[256];
-	rds_conn_t *slot;
-	rds_guard_t g;
-	int rc = -1;
+	rds_servers_list_t la = {ban, prefix, prefix_len, out, now_ms};
+	int rc = af_rds_each_server(st, rds_list_on, &la);
 
-	af_rds_enter(&g, 1);
-	slot = af_rds_get(st, why, sizeof(why));
-	if(slot) {
-		rc = ban ? af_rds_ban_scan(st, slot, out, now_ms, why, sizeof(why))
-				 : af_rds_conc_scan(st, slot, prefix, prefix_len, out,
-						 now_ms, why, sizeof(why));
-		if(rc < 0)
-			af_rds_fail(slot, why);
-	}
-	af_rds_leave(&g, 1);
 	if(rc < 0)
 		rds_items_free(out);
 	return rc;
@@ -439,50 +448,58 @@ int af_rds_forget_scan(af_store_redis_t *st, rds_conn_t *slot,
 	return rds_scan(st, slot, pat, rds_forget_page, removed, why, whylen);
 }
 
-/*
- * forget: for each pattern and each of its kinds, the Redis keys
- * <prefix><layout><kind>:{<glob>} are found with SCAN (bounded) and
- * unlinked. Returns 0, -1 when the server could not be used (some keys
- * may be gone). Lock: none held on entry.
- */
-static int rds_forget(af_store_t *s, const af_forget_pat_t *pats, int n,
-		uint64_t now_ms, uint64_t *removed)
+/* what forget removes, for rds_forget_on */
+typedef struct rds_forget_arg {
+	const af_forget_pat_t *pats;
+	int n;
+	uint64_t *removed;
+} rds_forget_arg_t;
+
+/* Removes the keys of the patterns of arg (rds_forget_arg_t) on one
+ * connection. 0, -1 with why. */
+static int rds_forget_on(af_store_redis_t *st, rds_conn_t *slot, void *arg,
+		char *why, size_t whylen)
 {
 	static const struct {
 		unsigned kind;
 		const char *name;
 	} kinds[] = {{AF_FORGET_BAN, "ban"}, {AF_FORGET_WIN, "win"},
 			{AF_FORGET_WIN, "wm"}, {AF_FORGET_HIST, "hist"}};
-	af_store_redis_t *st = (af_store_redis_t *)s;
-	char pat[AF_KEY_MAX * 2 + 128 + sizeof(st->cfg.prefix) * 2], why[256];
-	rds_conn_t *slot;
-	rds_guard_t g;
-	int i, k, rc = -1;
+	const rds_forget_arg_t *fa = arg;
+	char pat[AF_KEY_MAX * 2 + 128 + sizeof(st->cfg.prefix) * 2];
+	int i, k;
 
-	af_rds_enter(&g, 1);
-	slot = af_rds_get(st, why, sizeof(why));
-	if(!slot)
-		goto done;
-	for(i = 0; i < n; i++) {
+	for(i = 0; i < fa->n; i++) {
 		for(k = 0; k < (int)(sizeof(kinds) / sizeof(kinds[0])); k++) {
-			if(!(pats[i].kinds & kinds[k].kind))
+			if(!(fa->pats[i].kinds & kinds[k].kind))
 				continue;
-			if(rds_pattern(st, kinds[k].name, pats[i].glob,
-					   strlen(pats[i].glob), 1, pat, sizeof(pat))
+			if(rds_pattern(st, kinds[k].name, fa->pats[i].glob,
+					   strlen(fa->pats[i].glob), 1, pat, sizeof(pat))
 					< 0) {
-				AF_ERR("store: redis: forget: pattern too long\n");
-				goto done;
+				snprintf(why, whylen, "forget: pattern too long");
+				return -1;
 			}
-			if(af_rds_forget_scan(st, slot, pat, removed, why, sizeof(why))
-					< 0) {
-				af_rds_fail(slot, why);
-				goto done;
-			}
+			if(af_rds_forget_scan(st, slot, pat, fa->removed, why, whylen)
+					< 0)
+				return -1;
 		}
 	}
-	rc = 0;
-done:
-	af_rds_leave(&g, 1);
+	return 0;
+}
+
+/*
+ * forget: for each pattern and each of its kinds, the Redis keys
+ * <prefix><kind>:{<glob>} are found with SCAN (bounded; on every master
+ * of a cluster) and unlinked. Returns 0, -1 when the server could not be
+ * used (some keys may be gone). Lock: none held on entry.
+ */
+static int rds_forget(af_store_t *s, const af_forget_pat_t *pats, int n,
+		uint64_t now_ms, uint64_t *removed)
+{
+	af_store_redis_t *st = (af_store_redis_t *)s;
+	rds_forget_arg_t fa = {pats, n, removed};
+	int rc = af_rds_each_server(st, rds_forget_on, &fa);
+
 	if(rc < 0)
 		__atomic_add_fetch(&st->failures, 1, __ATOMIC_RELAXED);
 	return rc;
@@ -509,54 +526,66 @@ static uint64_t rds_info_field(const char *info, const char *name)
 	return 0;
 }
 
-/*
- * stats: entries are the keys of the db (DBSIZE: give the store a db of
- * its own), evictions and expired Redis's evicted_keys and expired_keys
- * (INFO stats, server-wide), capacity 0 (bounded by Redis's maxmemory),
- * failures this store's (all processes). One round trip; the server's
- * figures are 0 when it cannot be reached.
- */
-static void rds_stats(af_store_t *s, af_store_stats_t *out)
+/* Adds one server's DBSIZE and INFO stats figures to arg
+ * (af_store_stats_t); 0, -1 with why. */
+static int rds_stats_on(af_store_redis_t *st, rds_conn_t *slot, void *arg,
+		char *why, size_t whylen)
 {
-	rds_guard_t g;
-	af_store_redis_t *st = (af_store_redis_t *)s;
-	rds_conn_t *slot;
-	redisReply *r = NULL;
+	af_store_stats_t *out = arg;
+	redisReply *r;
 	void *rv;
-	char err[256];
 	int ok = 0;
 
-	memset(out, 0, sizeof(*out));
-	af_rds_enter(&g, 1);
-	slot = af_rds_get(st, err, sizeof(err));
-	if(slot) {
-		redisAppendCommand(slot->c, "DBSIZE");
-		redisAppendCommand(slot->c, "INFO stats");
+	redisAppendCommand(slot->c, "DBSIZE");
+	redisAppendCommand(slot->c, "INFO stats");
+	if(redisGetReply(slot->c, &rv) == REDIS_OK) {
+		r = rv;
+		if(r->type == REDIS_REPLY_INTEGER && r->integer >= 0) {
+			out->entries += (uint64_t)r->integer;
+			ok++;
+		}
+		freeReplyObject(r);
 		if(redisGetReply(slot->c, &rv) == REDIS_OK) {
 			r = rv;
-			if(r->type == REDIS_REPLY_INTEGER && r->integer >= 0) {
-				out->entries = (uint64_t)r->integer;
+			if(r->type == REDIS_REPLY_STRING) {
+				out->evictions += rds_info_field(r->str, "evicted_keys");
+				out->expired += rds_info_field(r->str, "expired_keys");
 				ok++;
 			}
 			freeReplyObject(r);
-			if(redisGetReply(slot->c, &rv) == REDIS_OK) {
-				r = rv;
-				if(r->type == REDIS_REPLY_STRING) {
-					out->evictions = rds_info_field(r->str, "evicted_keys");
-					out->expired = rds_info_field(r->str, "expired_keys");
-					ok++;
-				}
-				freeReplyObject(r);
-			}
-		}
-		if(ok != 2) {
-			snprintf(err, sizeof(err), "stats: %s",
-					slot->c->err ? slot->c->errstr : "unexpected reply");
-			af_rds_fail(slot, err);
 		}
 	}
-	af_rds_leave(&g, 1);
+	if(ok != 2) {
+		snprintf(why, whylen, "stats: %s",
+				slot->c->err ? slot->c->errstr : "unexpected reply");
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * stats: entries are the keys of the db (DBSIZE: give the store a db of
+ * its own; a cluster's summed over its masters), evictions and expired
+ * Redis's evicted_keys and expired_keys (INFO stats, server-wide),
+ * capacity 0 (bounded by Redis's maxmemory), failures this store's (all
+ * processes). One round trip per server; the server's figures are 0 when
+ * it cannot be reached.
+ */
+static void rds_stats(af_store_t *s, af_store_stats_t *out)
+{
+	af_store_redis_t *st = (af_store_redis_t *)s;
+
+	memset(out, 0, sizeof(*out));
+	af_rds_each_server(st, rds_stats_on, out);
 	out->failures = __atomic_load_n(&st->failures, __ATOMIC_RELAXED);
+}
+
+/* The CONC_ADD groups admitted on some slots of a cluster and undone
+ * because another slot refused (all processes). */
+uint64_t af_store_redis_rollbacks(af_store_t *s)
+{
+	return __atomic_load_n(&((af_store_redis_t *)s)->rollbacks,
+			__ATOMIC_RELAXED);
 }
 
 static void rds_destroy(af_store_t *s)
@@ -569,17 +598,19 @@ static void rds_destroy(af_store_t *s)
 	af_host->shm_free(st);
 }
 
-static const af_store_ops_t rds_ops = {
-	.name = "redis",
-	.caps = AF_STORE_CAP_WIN_MULTI,
-	.exec = af_rds_exec,
-	.ban_list = rds_ban_list,
-	.conc_list = rds_conc_list,
-	.forget = rds_forget,
-	.gc = rds_gc,
-	.stats = rds_stats,
-	.destroy = rds_destroy,
-};
+#define RDS_OPS(c)                                                    \
+	{                                                                 \
+		.name = "redis", .caps = (c), .exec = af_rds_exec,            \
+		.ban_list = rds_ban_list, .conc_list = rds_conc_list,         \
+		.forget = rds_forget, .gc = rds_gc, .stats = rds_stats,       \
+		.destroy = rds_destroy                                        \
+	}
+
+/* a Redis Cluster's store runs a WIN_MULTI as one WIN_HIT per window
+ * (af_store_exec_expand): its batch splitter (af_store_redis_cluster.c)
+ * places WIN_HITs, their gates, bans and if_new across slots */
+static const af_store_ops_t rds_ops = RDS_OPS(AF_STORE_CAP_WIN_MULTI),
+							rds_cl_ops = RDS_OPS(0);
 
 /*
  * Creates a Redis store for cfg (copied into af_host->shm_alloc memory):
@@ -600,7 +631,7 @@ af_store_t *af_store_redis_new(const af_redis_cfg_t *cfg)
 		return NULL;
 	}
 	memset(st, 0, sizeof(*st));
-	st->base.ops = &rds_ops;
+	st->base.ops = cfg->n_seeds > 0 ? &rds_cl_ops : &rds_ops;
 	st->cfg = *cfg;
 	st->cfg.host[sizeof(st->cfg.host) - 1] = '\0';
 	st->cfg.unix_path[sizeof(st->cfg.unix_path) - 1] = '\0';

@@ -7,15 +7,18 @@
  *
  * Keys: <prefix><kind>:{<subject>} (the subject in a hash tag), each with
  * a TTL: Redis memory stays bounded however long it runs. A single Redis
- * primary (standalone, or found through Sentinel) is supported; a sharded
- * Redis Cluster is not (a check's keys span subjects).
+ * primary (standalone, or found through Sentinel), or a Redis Cluster
+ * (af_store_redis_cluster.c: every op on one subject in one slot, a
+ * batch split into per-slot sub-batches).
  *
  * Connections: one per process, opened on first use after fork (a
  * process that inherited a connection from its parent opens its own),
  * with the connect and command timeouts of the configuration. A backend
  * that cannot answer within them returns AF_STORE_UNAVAILABLE from exec,
  * drops its connection and reconnects on a later call; it never retries
- * within one call.
+ * within one call (on a Redis Cluster it follows redirects and a
+ * failed-over master within the command timeout:
+ * af_store_redis_cluster.c).
  *
  * Copyright (C) 2026 antifraud authors
  * SPDX-License-Identifier: GPL-2.0-or-later
@@ -28,6 +31,7 @@
 #include "af_store.h"
 
 #define AF_REDIS_SENTINELS_MAX 8
+#define AF_REDIS_SEEDS_MAX 8
 
 typedef struct af_redis_cfg {
 	/* the server: host and port, or a unix socket path (host NULL) */
@@ -42,6 +46,10 @@ typedef struct af_redis_cfg {
 	char sentinels[AF_REDIS_SENTINELS_MAX][272];
 	int n_sentinels;
 	char master_name[128];
+	/* or a Redis Cluster: addresses "host:port" of some of its nodes
+	 * (the slot map is asked from them); n_seeds > 0 */
+	char seeds[AF_REDIS_SEEDS_MAX][272];
+	int n_seeds;
 	uint32_t connect_timeout_ms;
 	uint32_t command_timeout_ms;
 	char prefix[64]; /* key prefix, "af:" by default */
@@ -53,6 +61,8 @@ typedef struct af_redis_cfg {
  *   unix:///path/to/redis.sock[?db=N]   (also redis+unix://)
  *   sentinel://host:port[,host:port...]/master_name[/db]
  *       (user and password as in redis://, for the data nodes)
+ *   redis-cluster://[[user]:password@]host:port[,host:port...][/]
+ *       (some nodes of a Redis Cluster; db 0 only)
  * Returns 0, or -1 with a message in err.
  */
 int af_redis_parse_url(const char *url, af_redis_cfg_t *cfg, char *err,
@@ -89,6 +99,10 @@ int af_store_redis_publish(af_store_t *s, const char *msg, size_t len);
 int af_store_redis_subscribe(af_store_t *s,
 		void (*cb)(const char *msg, size_t len, void *arg), void *arg,
 		int (*stop)(void *arg), uint32_t poll_ms);
+
+/* the CONC_ADD groups that a Redis Cluster admitted on some slots and
+ * undid because another slot refused (all processes; 0 otherwise) */
+uint64_t af_store_redis_rollbacks(af_store_t *s);
 
 /* drops this process's connection (after a fork, or to force a retry) */
 void af_store_redis_disconnect(af_store_t *s);

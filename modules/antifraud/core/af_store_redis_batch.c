@@ -241,7 +241,7 @@ static int rds_wm_gated(const af_op_t *op)
  * invalid WIN_HIT left with its count (a NULL key) is over its gate.
  * Returns whether any op needs the server.
  */
-static int rds_check(const af_op_t *ops, int n, signed char *code,
+int af_rds_check(const af_op_t *ops, int n, signed char *code,
 		int *group_bad, int *pregated)
 {
 	const af_op_t *op;
@@ -650,7 +650,7 @@ static int rp_hist(const rds_fld_t *f, af_hist_entry_t *entry)
 /*
  * Reads the batch script's reply (one string, see rds_lua_exec) into
  * ops[0..n): the outputs of the ops done, each op's status as the script
- * gave it (fixed by rds_finish). Reads in place, nothing allocated: an
+ * gave it (fixed by af_rds_finish). Reads in place, nothing allocated: an
  * op's fields are kept in e[] (those past RDS_FIELDS are read and
  * dropped: no op looks at them) and checked as they were when the reply
  * was an array per op. Returns 0 with *done and *stopped, -1 when the
@@ -841,7 +841,7 @@ static void rds_invalid_clear(af_op_t *op)
  * invalid ops fail. Returns 0, or -1 when an op failed (each counted in
  * failures).
  */
-static int rds_finish(af_store_redis_t *st, af_op_t *ops, int n,
+int af_rds_finish(af_store_redis_t *st, af_op_t *ops, int n,
 		const signed char *code, int done, int stopped, int group_bad)
 {
 	af_op_t *op;
@@ -899,7 +899,7 @@ int af_rds_unavailable(af_store_redis_t *st, af_op_t *ops, int n)
  * batch script's EVALSHA in af_rds_av/af_rds_avlen (af_rds_eval fills
  * the first two arguments); pregated: the CONC_ADD group admits nothing
  * (the caller knows a gate went over), or'ed with what the check finds.
- * *group_bad tells rds_finish that the group was invalid. Returns the
+ * *group_bad tells af_rds_finish that the group was invalid. Returns the
  * argument count, 0 when no op needs the server, -1 when out of memory.
  * Lock: the connection table's (af_rds_enter).
  */
@@ -911,7 +911,7 @@ int af_rds_encode(af_store_redis_t *st, af_op_t *ops, int n, int pregated,
 	static char nkeys[16];
 	int gated;
 
-	if(!rds_check(ops, n, code, group_bad, &gated))
+	if(!af_rds_check(ops, n, code, group_bad, &gated))
 		return 0;
 	rds_build(st, ops, n, code, pregated || gated, now_ms);
 	head[0] = head[1] = NULL;
@@ -935,7 +935,7 @@ int af_rds_decode(af_store_redis_t *st, const redisReply *r, af_op_t *ops,
 
 	if(r && rds_parse(r, ops, n, code, &done, &stopped) < 0)
 		return AF_STORE_UNAVAILABLE;
-	return rds_finish(st, ops, n, code, done, stopped, group_bad);
+	return af_rds_finish(st, ops, n, code, done, stopped, group_bad);
 }
 
 /*
@@ -957,6 +957,8 @@ int af_rds_exec(af_store_t *s, af_op_t *ops, int n, uint64_t now_ms)
 		return -1;
 	if(n <= 0)
 		return 0;
+	if(st->cfg.n_seeds > 0)
+		return af_rds_cl_exec(st, ops, n, now_ms);
 	af_rds_enter(&g, 1);
 	argc = rds_code_room(n) < 0
 				   ? -1

@@ -6,7 +6,10 @@
  *   af_store_redis_batch.c   exec: a batch's ops to the script's KEYS/ARGV, run,
  *                            the answer back to the ops
  *   af_store_redis_pubsub.c  PUBLISH and SUBSCRIBE on <prefix>events
- *   af_store_redis_url.c     redis://, unix://, sentinel:// URLs
+ *   af_store_redis_url.c     redis://, unix://, sentinel://,
+ *                            redis-cluster:// URLs
+ *   af_store_redis_cluster.c a Redis Cluster: slots, the slot map, a batch
+ *                            split into per-slot sub-batches, redirects
  *   lua/af_store_redis_exec.lua the batch script, embedded at build time
  * Not for use outside the Redis backend.
  *
@@ -42,9 +45,15 @@ typedef struct af_store_redis {
 	af_store_t base;
 	uint64_t id;       /* names this store in the per-process table */
 	uint64_t failures; /* atomic */
+	uint64_t rollbacks; /* atomic: tentative CONC_ADDs undone (cluster) */
 	size_t plen;       /* strlen(cfg.prefix) */
 	af_redis_cfg_t cfg;
 } af_store_redis_t;
+
+#define RDS_CL_SLOTS 16384 /* hash slots of a Redis Cluster */
+#define RDS_CL_NODES 32    /* nodes of a cluster known to a process */
+
+struct rds_cluster;
 
 /* a process's connection for one store */
 typedef struct rds_conn {
@@ -54,7 +63,24 @@ typedef struct rds_conn {
 	uint64_t used; /* last use (tick), for reuse of the slot */
 	int down;      /* the last attempt failed (logged once) */
 	char sha_exec[41];
+	struct rds_cluster *cl; /* a Redis Cluster: its nodes (c unused) */
 } rds_conn_t;
+
+/* a node of a Redis Cluster, as this process knows it */
+typedef struct rds_node {
+	char host[64];
+	int port;
+	rds_conn_t conn; /* c and the scripts' SHAs; c NULL: not connected */
+	int reload;      /* -NOSCRIPT seen: load the scripts again */
+} rds_node_t;
+
+/* a process's view of a Redis Cluster */
+typedef struct rds_cluster {
+	uint8_t map[RDS_CL_SLOTS]; /* slot -> node index + 1, 0: unknown */
+	rds_node_t node[RDS_CL_NODES];
+	int n;
+	int stale; /* ask the slot map again before the next batch */
+} rds_cluster_t;
 
 /* what a list found: per live ban or set its subject and value */
 typedef struct rds_item {
@@ -123,6 +149,28 @@ redisReply *af_rds_eval(rds_conn_t *slot, int argc, char *err,
 		size_t errlen);
 void af_rds_forget(const af_store_redis_t *st);
 void af_rds_atfork_once(void);
+redisContext *af_rds_connect(const af_redis_cfg_t *cfg, const char *host,
+		int port, const char *path, char *err, size_t errlen);
+int af_rds_take_sha(const redisReply *r, char *sha);
+int af_rds_append_eval(redisContext *c, const char *sha, int argc);
+
+/* af_store_redis_cluster.c */
+uint16_t af_rds_crc16(const char *p, size_t len);
+int af_rds_key_slot(const char *key, size_t len);
+int af_rds_redirect(const char *msg, size_t len, int *ask, int *slot,
+		char *host, size_t hostlen, int *port);
+int af_rds_cl_exec(af_store_redis_t *st, af_op_t *ops, int n,
+		uint64_t now_ms);
+rds_cluster_t *af_rds_cl_get(const af_store_redis_t *st, rds_conn_t *slot,
+		char *err, size_t errlen);
+void af_rds_cl_free(rds_cluster_t *cl);
+int af_rds_cl_ping(af_store_redis_t *st, char *err, size_t errlen);
+int af_rds_cl_publish(af_store_redis_t *st, const char *chan,
+		const char *msg, size_t len);
+typedef int (*rds_node_fn)(af_store_redis_t *st, rds_conn_t *conn,
+		void *arg, char *why, size_t whylen);
+int af_rds_cl_each_master(af_store_redis_t *st, rds_node_fn fn, void *arg);
+int af_rds_each_server(af_store_redis_t *st, rds_node_fn fn, void *arg);
 
 /* af_store_redis_batch.c: arguments and replies; the argument vector
  * af_rds_av/af_rds_avlen that af_rds_eval sends */
@@ -149,5 +197,9 @@ int af_rds_forget_scan(af_store_redis_t *st, rds_conn_t *slot,
 int af_rds_field_range(const rds_fld_t *f, long long lo, long long hi,
 		long long *v);
 int af_rds_field_ban(const rds_fld_t *e, af_ban_t *ban);
+int af_rds_check(const af_op_t *ops, int n, signed char *code,
+		int *group_bad, int *pregated);
+int af_rds_finish(af_store_redis_t *st, af_op_t *ops, int n,
+		const signed char *code, int done, int stopped, int group_bad);
 
 #endif

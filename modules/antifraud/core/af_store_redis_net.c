@@ -185,7 +185,7 @@ int af_rds_split_hostport(const char *s, size_t len, char *host,
 
 /* Connects to host:port (or the unix socket path when host is NULL) with
  * the timeouts of cfg. Returns the context, NULL with err. */
-static redisContext *rds_connect(const af_redis_cfg_t *cfg, const char *host,
+redisContext *af_rds_connect(const af_redis_cfg_t *cfg, const char *host,
 		int port, const char *path, char *err, size_t errlen)
 {
 	struct timeval tv = rds_tv(cfg->connect_timeout_ms);
@@ -244,7 +244,7 @@ static int rds_sentinel_master(const af_redis_cfg_t *cfg, char *host,
 					cfg->sentinels[i]);
 			continue;
 		}
-		c = rds_connect(cfg, sh, sp, NULL, err, errlen);
+		c = af_rds_connect(cfg, sh, sp, NULL, err, errlen);
 		if(!c)
 			continue;
 		r = redisCommand(
@@ -280,6 +280,37 @@ static int rds_sentinel_master(const af_redis_cfg_t *cfg, char *host,
 	return -1;
 }
 
+/* Connects to the first seed of a Redis Cluster that answers (the seeds
+ * in turn, from a rotating start). Returns it, NULL with err. */
+static redisContext *rds_open_seed(const af_redis_cfg_t *cfg, char *err,
+		size_t errlen)
+{
+	static unsigned next;
+	char host[256];
+	redisContext *c;
+	int i, k, port;
+
+	af_rds_err(err, errlen, "no cluster node");
+	for(i = 0; i < cfg->n_seeds && i < AF_REDIS_SEEDS_MAX; i++) {
+		k = (int)((next + (unsigned)i) % (unsigned)cfg->n_seeds);
+		if(af_rds_split_hostport(cfg->seeds[k],
+				   strnlen(cfg->seeds[k], sizeof(cfg->seeds[k])), host,
+				   sizeof(host), &port, RDS_DEF_PORT)
+				< 0) {
+			af_rds_err(err, errlen, "bad cluster node address '%s'",
+					cfg->seeds[k]);
+			continue;
+		}
+		c = af_rds_connect(cfg, host, port, NULL, err, errlen);
+		if(c) {
+			next = (unsigned)k;
+			return c;
+		}
+	}
+	next++;
+	return NULL;
+}
+
 /* Opens a connection to the server of cfg (through the sentinels when
  * there are). Returns it, NULL with err. *via_sentinel tells how. */
 redisContext *af_rds_open(const af_redis_cfg_t *cfg, int *via_sentinel,
@@ -289,16 +320,18 @@ redisContext *af_rds_open(const af_redis_cfg_t *cfg, int *via_sentinel,
 	int port;
 
 	*via_sentinel = 0;
+	if(cfg->n_seeds > 0)
+		return rds_open_seed(cfg, err, errlen);
 	if(cfg->n_sentinels > 0) {
 		if(rds_sentinel_master(cfg, host, sizeof(host), &port, err, errlen)
 				< 0)
 			return NULL;
 		*via_sentinel = 1;
-		return rds_connect(cfg, host, port, NULL, err, errlen);
+		return af_rds_connect(cfg, host, port, NULL, err, errlen);
 	}
 	if(cfg->unix_path[0] && !cfg->host[0])
-		return rds_connect(cfg, NULL, 0, cfg->unix_path, err, errlen);
-	return rds_connect(cfg, cfg->host[0] ? cfg->host : "127.0.0.1",
+		return af_rds_connect(cfg, NULL, 0, cfg->unix_path, err, errlen);
+	return af_rds_connect(cfg, cfg->host[0] ? cfg->host : "127.0.0.1",
 			cfg->port ? cfg->port : RDS_DEF_PORT, NULL, err, errlen);
 }
 
@@ -320,7 +353,7 @@ const char *af_rds_why(const redisContext *c, const redisReply *r)
 }
 
 /* Copies a SCRIPT LOAD reply into sha; 0, or -1 when it is not one. */
-static int rds_take_sha(const redisReply *r, char *sha)
+int af_rds_take_sha(const redisReply *r, char *sha)
 {
 	if(!r || r->type != REDIS_REPLY_STRING || r->len != 40)
 		return -1;
@@ -378,7 +411,7 @@ int af_rds_setup(redisContext *c, const af_redis_cfg_t *cfg, int role,
 				rc = -1;
 			}
 		} else if(rc == 0 && strcmp(what[i], "SCRIPT LOAD") == 0) {
-			if(rds_take_sha(r, slot->sha_exec) < 0) {
+			if(af_rds_take_sha(r, slot->sha_exec) < 0) {
 				af_rds_err(err, errlen, "SCRIPT LOAD: unexpected reply");
 				rc = -1;
 			}
@@ -416,6 +449,7 @@ static rds_conn_t *rds_slot(const af_store_redis_t *st)
 		slot = unused ? unused : lru;
 		if(slot->c)
 			redisFree(slot->c);
+		af_rds_cl_free(slot->cl);
 		memset(slot, 0, sizeof(*slot));
 		slot->id = st->id;
 		slot->pid = pid;
@@ -423,6 +457,8 @@ static rds_conn_t *rds_slot(const af_store_redis_t *st)
 	if(slot->pid != pid) {
 		if(slot->c)
 			redisFree(slot->c);
+		af_rds_cl_free(slot->cl);
+		slot->cl = NULL;
 		slot->c = NULL;
 		slot->pid = pid;
 		slot->down = 0;
@@ -458,6 +494,8 @@ rds_conn_t *af_rds_get(const af_store_redis_t *st, char *err,
 
 	if(slot->c)
 		return slot;
+	if(st->cfg.n_seeds > 0)
+		return af_rds_cl_get(st, slot, err, errlen) ? slot : NULL;
 	c = af_rds_open(&st->cfg, &via, err, errlen);
 	if(c && af_rds_setup(c, &st->cfg, via, 1, slot, err, errlen) < 0) {
 		redisFree(c);
@@ -529,6 +567,25 @@ static size_t rds_format(int argc)
 	return (size_t)(p - rds_cmd);
 }
 
+/* Appends EVALSHA sha with the arguments af_rds_av[2..argc) to c's
+ * output (pipelined: the reply is read later). 0, -1 out of memory. */
+int af_rds_append_eval(redisContext *c, const char *sha, int argc)
+{
+	size_t len;
+
+	af_rds_av[0] = "EVALSHA";
+	af_rds_avlen[0] = 7;
+	af_rds_av[1] = sha;
+	af_rds_avlen[1] = 40;
+	len = rds_format(argc);
+	if(!len)
+		return redisAppendCommandArgv(c, argc, af_rds_av, af_rds_avlen)
+							   == REDIS_OK
+					   ? 0
+					   : -1;
+	return redisAppendFormattedCommand(c, rds_cmd, len) == REDIS_OK ? 0 : -1;
+}
+
 /* sends af_rds_av[0..argc) and reads the reply; NULL on a connection error
  * (c->errstr says which) */
 static redisReply *rds_call(redisContext *c, int argc)
@@ -579,7 +636,7 @@ redisReply *af_rds_eval(rds_conn_t *slot, int argc, char *err,
 		freeReplyObject(r);
 		r = redisCommand(
 				slot->c, "SCRIPT LOAD %s", af_rds_lua_exec);
-		if(!r || rds_take_sha(r, sha) < 0) {
+		if(!r || af_rds_take_sha(r, sha) < 0) {
 			af_rds_err(err, errlen, "SCRIPT LOAD: %s",
 					af_rds_why(slot->c, r));
 			if(r)
@@ -601,6 +658,8 @@ static void rds_drop(const af_store_redis_t *st)
 			continue;
 		if(rds_conns[i].c)
 			redisFree(rds_conns[i].c);
+		af_rds_cl_free(rds_conns[i].cl);
+		rds_conns[i].cl = NULL;
 		rds_conns[i].c = NULL;
 		rds_conns[i].pid = rds_getpid();
 		rds_conns[i].down = 0;
@@ -622,6 +681,7 @@ void af_rds_forget(const af_store_redis_t *st)
 			continue;
 		if(rds_conns[i].c)
 			redisFree(rds_conns[i].c);
+		af_rds_cl_free(rds_conns[i].cl);
 		memset(&rds_conns[i], 0, sizeof(rds_conns[i]));
 	}
 	pthread_mutex_unlock(&rds_mx);
@@ -653,6 +713,8 @@ int af_store_redis_ping(af_store_t *s, char *err, size_t errlen)
 	char why[256];
 	int rc = -1;
 
+	if(st->cfg.n_seeds > 0)
+		return af_rds_cl_ping(st, err, errlen);
 	af_rds_enter(&g, 1);
 	slot = af_rds_get(st, why, sizeof(why));
 	if(slot) {

@@ -1,7 +1,11 @@
 /*
  * antifraud - the Redis store's events channel: PUBLISH on the process's
  * command connection, SUBSCRIBE on a connection of its own (a process
- * that only listens, polling its stop condition).
+ * that only listens, polling its stop condition). On a Redis Cluster
+ * (Redis 7: PUBLISH reaches the subscribers of every node) PUBLISH goes
+ * through a master and SUBSCRIBE to the first node of the URL that
+ * answers; when that node fails, the caller subscribes again (to
+ * another).
  *
  * Copyright (C) 2026 antifraud authors
  * SPDX-License-Identifier: GPL-2.0-or-later
@@ -29,6 +33,8 @@ int af_store_redis_publish(af_store_t *s, const char *msg, size_t len)
 	int rc = -1;
 
 	snprintf(chan, sizeof(chan), "%sevents", st->cfg.prefix);
+	if(st->cfg.n_seeds > 0)
+		return af_rds_cl_publish(st, chan, msg, len);
 	af_rds_enter(&g, 1);
 	slot = af_rds_get(st, why, sizeof(why));
 	if(slot) {

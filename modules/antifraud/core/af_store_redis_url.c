@@ -1,6 +1,6 @@
 /*
- * antifraud - the Redis store's URLs: redis://, unix:// (redis+unix://) and
- * sentinel://, parsed into an af_redis_cfg_t.
+ * antifraud - the Redis store's URLs: redis://, unix:// (redis+unix://),
+ * sentinel:// and redis-cluster://, parsed into an af_redis_cfg_t.
  *
  * Copyright (C) 2026 antifraud authors
  * SPDX-License-Identifier: GPL-2.0-or-later
@@ -146,6 +146,7 @@ static int url_redis(const char *s, size_t len, af_redis_cfg_t *c, char *err,
 	}
 	c->unix_path[0] = '\0';
 	c->n_sentinels = 0;
+	c->n_seeds = 0;
 	return 0;
 }
 
@@ -180,17 +181,56 @@ static int url_unix(const char *s, size_t len, af_redis_cfg_t *c, char *err,
 	c->unix_path[pl] = '\0';
 	c->host[0] = '\0';
 	c->n_sentinels = 0;
+	c->n_seeds = 0;
 	return 0;
+}
+
+/*
+ * Parses the comma-separated addresses s[0..end) into out (at most max,
+ * each "host:port" or "[v6]:port", def_port when absent). what names them
+ * in errors. Returns their count, -1 with err.
+ */
+static int url_hosts(const char *s, const char *end, char (*out)[272],
+		int max, int def_port, const char *what, char *err, size_t errlen)
+{
+	const char *p, *comma;
+	char host[256];
+	size_t hl;
+	int port, n = 0;
+
+	for(p = s; p <= end; p = comma + 1) {
+		comma = memchr(p, ',', (size_t)(end - p));
+		if(!comma)
+			comma = end;
+		hl = (size_t)(comma - p);
+		if(hl == 0) {
+			af_rds_err(err, errlen, "missing %s address", what);
+			return -1;
+		}
+		if(n == max) {
+			af_rds_err(err, errlen, "more than %d %s addresses", max, what);
+			return -1;
+		}
+		if(af_rds_split_hostport(p, hl, host, sizeof(host), &port, def_port)
+				< 0) {
+			af_rds_err(err, errlen, "bad %s host or port '%.*s'", what,
+					(int)hl, p);
+			return -1;
+		}
+		snprintf(out[n], sizeof(out[n]),
+				strchr(host, ':') ? "[%s]:%d" : "%s:%d", host, port);
+		n++;
+	}
+	return n;
 }
 
 /* The sentinel:// part: [[user]:password@]host:port[,...]/master[/db] */
 static int url_sentinel(const char *s, size_t len, af_redis_cfg_t *c,
 		char *err, size_t errlen)
 {
-	const char *slash, *p, *end, *comma, *mn, *db;
-	char host[256];
-	size_t hl, ml;
-	int port, n = 0;
+	const char *slash, *mn, *db;
+	size_t ml;
+	int n;
 
 	if(url_userinfo(&s, &len, c, err, errlen) < 0)
 		return -1;
@@ -199,32 +239,10 @@ static int url_sentinel(const char *s, size_t len, af_redis_cfg_t *c,
 		af_rds_err(err, errlen, "missing master name");
 		return -1;
 	}
-	end = slash;
-	for(p = s; p <= end; p = comma + 1) {
-		comma = memchr(p, ',', (size_t)(end - p));
-		if(!comma)
-			comma = end;
-		hl = (size_t)(comma - p);
-		if(hl == 0) {
-			af_rds_err(err, errlen, "missing sentinel address");
-			return -1;
-		}
-		if(n == AF_REDIS_SENTINELS_MAX) {
-			af_rds_err(err, errlen, "more than %d sentinels",
-					AF_REDIS_SENTINELS_MAX);
-			return -1;
-		}
-		if(af_rds_split_hostport(p, hl, host, sizeof(host), &port,
-				   RDS_DEF_SENTINEL_PORT)
-				< 0) {
-			af_rds_err(err, errlen, "bad sentinel host or port '%.*s'", (int)hl,
-					p);
-			return -1;
-		}
-		snprintf(c->sentinels[n], sizeof(c->sentinels[n]),
-				strchr(host, ':') ? "[%s]:%d" : "%s:%d", host, port);
-		n++;
-	}
+	n = url_hosts(s, slash, c->sentinels, AF_REDIS_SENTINELS_MAX,
+			RDS_DEF_SENTINEL_PORT, "sentinel", err, errlen);
+	if(n < 0)
+		return -1;
 	mn = slash + 1;
 	db = memchr(mn, '/', (size_t)(s + len - mn));
 	ml = db ? (size_t)(db - mn) : (size_t)(s + len - mn);
@@ -243,6 +261,41 @@ static int url_sentinel(const char *s, size_t len, af_redis_cfg_t *c,
 		return -1;
 	}
 	c->n_sentinels = n;
+	c->n_seeds = 0;
+	c->host[0] = '\0';
+	c->unix_path[0] = '\0';
+	return 0;
+}
+
+/* The redis-cluster:// part: [[user]:password@]host:port[,...][/] (a
+ * cluster has db 0 only) */
+static int url_cluster(const char *s, size_t len, af_redis_cfg_t *c,
+		char *err, size_t errlen)
+{
+	const char *end;
+	int n;
+
+	if(url_userinfo(&s, &len, c, err, errlen) < 0)
+		return -1;
+	end = memchr(s, '/', len);
+	if(end && end + 1 != s + len) {
+		af_rds_err(err, errlen,
+				"a Redis Cluster has no db: nothing may follow the '/'");
+		return -1;
+	}
+	if(!end)
+		end = s + len;
+	if(memchr(s, '?', (size_t)(end - s))) {
+		af_rds_err(err, errlen, "unexpected '?' in a redis-cluster:// URL");
+		return -1;
+	}
+	n = url_hosts(s, end, c->seeds, AF_REDIS_SEEDS_MAX, RDS_DEF_PORT,
+			"cluster node", err, errlen);
+	if(n < 0)
+		return -1;
+	c->n_seeds = n;
+	c->n_sentinels = 0;
+	c->db = 0;
 	c->host[0] = '\0';
 	c->unix_path[0] = '\0';
 	return 0;
@@ -279,10 +332,12 @@ int af_redis_parse_url(const char *url, af_redis_cfg_t *cfg, char *err,
 		rc = url_unix(sep + 3, len, &c, err, errlen);
 	else if(sl == 8 && strncasecmp(url, "sentinel", 8) == 0)
 		rc = url_sentinel(sep + 3, len, &c, err, errlen);
+	else if(sl == 13 && strncasecmp(url, "redis-cluster", 13) == 0)
+		rc = url_cluster(sep + 3, len, &c, err, errlen);
 	else {
 		af_rds_err(err, errlen,
 				"bad scheme '%.*s' (redis://, unix://, redis+unix://,"
-				" sentinel://)",
+				" sentinel://, redis-cluster://)",
 				(int)sl, url);
 		return -1;
 	}
