@@ -3,7 +3,8 @@
  * loopback port, without persistence (test_outcome.c,
  * test_store_cluster.c): started, stopped, paused and restarted by the
  * test, killed at exit. A missing redis-server fails the test that needs
- * it. Include after the C headers, cmocka.h and hiredis.h.
+ * it. Include after the C headers, cmocka.h, hiredis.h and
+ * af_store_redis.h.
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 #ifndef AF_TEST_REDIS_SERVER_H
@@ -50,6 +51,25 @@ static redisContext *raw(void)
 	assert_non_null(c);
 	assert_int_equal(c->err, 0);
 	return c;
+}
+
+/*
+ * Empties the server (FLUSHALL) and fills rc for it: prefix "af:", the
+ * timeouts given (ms).
+ */
+static void redis_fresh_cfg(af_redis_cfg_t *rc, uint32_t connect_ms,
+		uint32_t command_ms)
+{
+	redisContext *c = raw();
+
+	freeReplyObject(redisCommand(c, "FLUSHALL"));
+	redisFree(c);
+	memset(rc, 0, sizeof(*rc));
+	strcpy(rc->host, "127.0.0.1");
+	rc->port = (uint16_t)redis_port;
+	strcpy(rc->prefix, "af:");
+	rc->connect_timeout_ms = connect_ms;
+	rc->command_timeout_ms = command_ms;
 }
 
 /*

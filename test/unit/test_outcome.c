@@ -72,7 +72,6 @@ static void start(const char *body)
 	static af_redis_cfg_t rc;
 	af_core_cfg_t cfg = {.shm_entries = 8192, .shm_stripes = 8};
 	char text[16384], cwd[400];
-	redisContext *c;
 
 	assert_non_null(getcwd(cwd, sizeof(cwd)));
 	snprintf(text, sizeof(text), head, cwd);
@@ -80,15 +79,7 @@ static void start(const char *body)
 	write_rules_text(text);
 	cfg.rules_path = rules_path;
 	if(use_redis) {
-		c = raw();
-		freeReplyObject(redisCommand(c, "FLUSHALL"));
-		redisFree(c);
-		memset(&rc, 0, sizeof(rc));
-		strcpy(rc.host, "127.0.0.1");
-		rc.port = (uint16_t)redis_port;
-		strcpy(rc.prefix, "af:");
-		rc.connect_timeout_ms = 1000;
-		rc.command_timeout_ms = 2000;
+		redis_fresh_cfg(&rc, 1000, 2000);
 		cfg.redis = &rc;
 		cfg.redis_fallback = AF_FALLBACK_CLOSED;
 		cfg.redis_retry_ms = 1000;

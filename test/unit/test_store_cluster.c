@@ -49,17 +49,9 @@ static void make_store(uint32_t qcap)
 	af_store_shm_cfg_t scfg = {.max_entries = 4096, .stripes = 4};
 	af_redis_cfg_t rc;
 	af_store_t *rs;
-	redisContext *c = raw();
 
-	freeReplyObject(redisCommand(c, "FLUSHALL"));
-	redisFree(c);
+	redis_fresh_cfg(&rc, 200, 200);
 	shm_base = test_host_shm_live();
-	memset(&rc, 0, sizeof(rc));
-	strcpy(rc.host, "127.0.0.1");
-	rc.port = (uint16_t)redis_port;
-	strcpy(rc.prefix, "af:");
-	rc.connect_timeout_ms = 200;
-	rc.command_timeout_ms = 200;
 	local = af_store_shm_new(&scfg);
 	assert_non_null(local);
 	rs = af_store_redis_new(&rc);
