@@ -282,6 +282,9 @@ def test_slots_released_after_redis_pause(cluster_any, redis, tmp_path):
     assert st["releases_queued"] >= 4, st
     assert st["releases_replayed"] == st["releases_queued"], st
     assert st["releases_dropped"] == 0 and st["releases_pending"] == 0, st
+    ss = k.server_stats()  # the server's own statistics say the same
+    assert ss["redis_releases_replayed"] == st["releases_replayed"], ss
+    assert ss["redis_releases_dropped"] == 0, ss
     for i in range(5):
         p = call(tmp_path, k, FR, caller="c%d" % i)
         assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-2000:]
