@@ -292,12 +292,17 @@ def pids_of(k):
     return set(k.pids())
 
 
-def udp_drops():
-    """Datagrams the kernel dropped for a full receive buffer (loopback
-    included), from /proc/net/snmp."""
-    with open("/proc/net/snmp") as f:
-        rows = [ln.split() for ln in f if ln.startswith("Udp:")]
-    return int(dict(zip(rows[0][1:], rows[1][1:])).get("RcvbufErrors", 0))
+def udp_drops(port):
+    """Datagrams the kernel dropped on the UDP sockets bound to port (a
+    receive buffer full), from /proc/net/udp's drops column."""
+    n = 0
+    with open("/proc/net/udp") as f:
+        next(f)
+        for ln in f:
+            x = ln.split()
+            if int(x[1].split(":")[1], 16) == port:
+                n += int(x[-1])
+    return n
 
 
 def cpu_and_wait(pids):
@@ -334,7 +339,7 @@ def phase_traffic(k, count, report, rate, nice, control=False):
     prober = Prober(k, nice)
     prober.start()
     before = sample(k)
-    drops0 = udp_drops()
+    drops0 = udp_drops(k.port)
     pids = pids_of(k)
     cpu0 = cpu_and_wait(pids)
     load0 = os.getloadavg()[0]
@@ -380,7 +385,7 @@ def phase_traffic(k, count, report, rate, nice, control=False):
     elapsed = time.time() - t0
     time.sleep(2)
     fig = prober.finish()
-    drops = udp_drops() - drops0
+    drops = udp_drops(k.port) - drops0
     cpu1 = cpu_and_wait(pids)
     load1 = os.getloadavg()[0]
     after = sample(k)
@@ -404,8 +409,8 @@ def phase_traffic(k, count, report, rate, nice, control=False):
                                       fig["lost"], fig["median_ms"],
                                       fig["p99_ms"], fig["max_ms"],
                                       fig["over_50ms"]))
-    report.append("UDP datagrams the kernel dropped meanwhile (a receive "
-                  "buffer full, any socket): %d" % drops)
+    report.append("UDP datagrams the kernel dropped on kamailio's socket "
+                  "meanwhile (its receive buffer full): %d" % drops)
     report.append("kamailio's %d processes: %.1f s on a CPU, %.1f s waiting "
                   "for one (run queue); load average %.1f before, %.1f "
                   "after" % (len(pids), cpu1[0] - cpu0[0], cpu1[1] - cpu0[1],

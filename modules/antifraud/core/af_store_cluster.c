@@ -67,6 +67,7 @@ typedef struct af_store_cluster {
 	uint32_t cap;
 	uint64_t head, tail;
 	uint64_t queued, replayed, dropped;
+	int full_warned; /* the queue overflowed in this outage (logged) */
 	rq_entry_t *ring;
 } af_store_cluster_t;
 
@@ -152,7 +153,8 @@ static void rq_push(af_store_cluster_t *c, const af_op_t *ops, int n)
 		if(c->tail - c->head == c->cap) {
 			__atomic_store_n(&c->head, c->head + 1, __ATOMIC_RELEASE);
 			c->dropped++;
-			full = 1;
+			full = !c->full_warned;
+			c->full_warned = 1;
 		}
 		e = &c->ring[c->tail % c->cap];
 		e->type = (uint8_t)op->type;
@@ -169,7 +171,7 @@ static void rq_push(af_store_cluster_t *c, const af_op_t *ops, int n)
 	if(full)
 		AF_WARN("redis: release queue full (%u): the oldest release is"
 				" dropped, its slot stays in Redis until it expires;"
-				" raise redis_release_queue\n",
+				" raise redis_release_queue (logged once per outage)\n",
 				c->cap);
 }
 
@@ -195,6 +197,7 @@ static int rq_replay(af_store_cluster_t *c, uint64_t now, int close)
 			if(close) {
 				__atomic_add_fetch(&c->epoch, 1, __ATOMIC_ACQ_REL);
 				__atomic_store_n(&c->down, 0, __ATOMIC_RELEASE);
+				c->full_warned = 0;
 			}
 			af_unlock(&c->lock);
 			return 0;
