@@ -173,27 +173,26 @@ def mutate_sip(rng, msg, kam_host):
 
 # ---- probes: OPTIONS from a clean source, latency of each
 
-def own_priority(nice):
-    """Puts this process in a session of its own and gives it, and the
-    scheduling group Linux makes of the session (autogroup), the priority
-    nice; what is left when that is not permitted."""
+def isolate(pids, sched):
+    """Gives the processes pids (every thread) their place on the CPUs by
+    sched: "rr" real-time round robin at priority 1 (ahead of every
+    ordinary process; the kernel's real-time throttling still leaves 5 %
+    to the others), "nice" the scheduling group of their session
+    (autogroup: sessions share the CPUs equally whatever the nice of their
+    processes) at nice -10, "none" as they are. Returns sched, or what
+    was refused."""
     try:
-        os.setsid()
-    except OSError:
-        pass
-    return prioritize(os.getpid(), nice)
-
-
-def prioritize(pid, nice):
-    """The scheduling group of pid's session (autogroup: sessions share
-    the CPUs equally whatever their processes' nice) to nice; the nice in
-    force (0 when not permitted)."""
-    try:
-        with open("/proc/%d/autogroup" % pid, "w") as f:
-            f.write(str(nice))
-    except OSError:
-        return 0
-    return nice
+        for pid in pids:
+            if sched == "rr":
+                for tid in os.listdir("/proc/%d/task" % pid):
+                    os.sched_setscheduler(int(tid), os.SCHED_RR,
+                                          os.sched_param(1))
+            elif sched == "nice":
+                with open("/proc/%d/autogroup" % pid, "w") as f:
+                    f.write("-10")
+    except OSError as e:
+        return "%s refused (%s)" % (sched, e.strerror)
+    return sched
 
 
 class Prober:
@@ -201,9 +200,9 @@ class Prober:
     each answer, in a process of its own: the sender's interpreter lock,
     garbage collector and scheduling do not delay its timestamps."""
 
-    def __init__(self, k, nice=0):
+    def __init__(self, k, sched="none"):
         self.k = k
-        self.nice = nice
+        self.sched = sched
 
     def start(self):
         ctx = multiprocessing.get_context("fork")
@@ -213,7 +212,8 @@ class Prober:
         self.proc.start()
 
     def run(self, conn):
-        own_priority(self.nice)
+        os.setsid()  # a session, and so a scheduling group, of its own
+        isolate([os.getpid()], self.sched)  # the threads below inherit it
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.bind(("127.0.0.2", 0))
         self.sock.settimeout(0.2)
@@ -320,7 +320,7 @@ def cpu_and_wait(pids):
     return run / 1e9, wait / 1e9
 
 
-def phase_traffic(k, count, report, rate, nice, control=False):
+def phase_traffic(k, count, report, rate, sched, control=False):
     """count mutated requests at rate a second, spread evenly (the
     schedule is kept to the millisecond: a burst of requests queued on
     Kamailio's socket would measure the queue, not Kamailio)."""
@@ -336,7 +336,7 @@ def phase_traffic(k, count, report, rate, nice, control=False):
                 "127.8.%d.%d" % (i // 250, i % 250 + 1), 0))
         s.setblocking(False)
         socks.append(s)
-    prober = Prober(k, nice)
+    prober = Prober(k, sched)
     prober.start()
     before = sample(k)
     drops0 = udp_drops(k.port)
@@ -432,8 +432,8 @@ def phase_traffic(k, count, report, rate, nice, control=False):
     return fails
 
 
-def phase_reloads(k, workdir, report, nice, count=1000, bad_every=10):
-    prober = Prober(k, nice)
+def phase_reloads(k, workdir, report, sched, count=1000, bad_every=10):
+    prober = Prober(k, sched)
     prober.start()
     calls = h.Sipp.uac_bg(workdir, "%s:%d" % (k.ip, k.port),
                           scenario="uac-auth.xml", src_ip="127.0.0.2",
@@ -515,46 +515,40 @@ def main():
     # synchronous writes of Kamailio's parse errors (crashes are then
     # seen only as processes gone)
     syslog = os.environ.get("HOSTILE_SYSLOG") == "1"
-    # HOSTILE_NICE (default -10): kamailio and the prober ahead of
-    # unrelated work on the machine (builds, other tests): what is
-    # measured is kamailio, not its neighbours. Processes inherit this
-    # script's nice; kamailio's and the prober's sessions get it as their
-    # scheduling group's (autogroup). Needs root or CAP_SYS_NICE; without
-    # it the run goes on at its own priority and the report says so
-    want = int(os.environ.get("HOSTILE_NICE", "-10"))
-    try:
-        nice = os.nice(want - os.nice(0))
-    except OSError:
-        nice = os.nice(0)
+    # HOSTILE_SCHED (rr, nice or none; see isolate()): kamailio and the
+    # prober ahead of unrelated work on the machine (builds, other tests),
+    # so that what is measured is kamailio, not its neighbours
+    sched = os.environ.get("HOSTILE_SCHED", "rr")
     workdir = os.path.join(BUILD, "hostile")
     shutil.rmtree(workdir, ignore_errors=True)
-    report = ["== antifraud hostile run (%s)%s, nice %d%s, %d requests/s" % (
-        time.strftime("%Y-%m-%d %H:%M"),
-        ", kamailio logging through syslog" if syslog else "", nice,
-        "" if nice == want else " (%d refused)" % want, rate)]
+    report = ["== antifraud hostile run (%s)%s, %d requests/s, "
+              "HOSTILE_SCHED %s" % (
+                  time.strftime("%Y-%m-%d %H:%M"),
+                  ", kamailio logging through syslog" if syslog else "",
+                  rate, sched)]
     fails = []
     if count:
         # control: the same requests to the same cfg without the module
         k, uas = start_kamailio(os.path.join(workdir, "control"),
                                 extra_defines={"AF_WITHOUT": None},
                                 log_stderr=not syslog)
-        prioritize(k.proc.pid, nice)
+        report.append("kamailio's scheduling: " + isolate(k.pids(), sched))
         try:
-            phase_traffic(k, count, report, rate, nice, control=True)
+            phase_traffic(k, count, report, rate, sched, control=True)
         finally:
             k.stop()
             h.Sipp.stop(uas)
     k, uas = start_kamailio(workdir, log_stderr=not syslog)
-    prioritize(k.proc.pid, nice)
+    report.append("kamailio's scheduling: " + isolate(k.pids(), sched))
     try:
         pids0 = pids_of(k)
         log("hostile: kamailio on %s:%d, %d processes", k.ip, k.port,
             len(pids0))
         if count:
-            fails += phase_traffic(k, count, report, rate, nice)
+            fails += phase_traffic(k, count, report, rate, sched)
         log("hostile: traffic done; reloads")
         if k.alive() and reloads:
-            fails += phase_reloads(k, workdir, report, nice, reloads)
+            fails += phase_reloads(k, workdir, report, sched, reloads)
         crashed = crash_lines(k)
         if crashed:
             fails.append("crash in the log: %s" % crashed[:3])
