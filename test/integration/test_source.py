@@ -86,7 +86,9 @@ def test_statistics_in_the_servers_own_interface(srv):
     assert st["checks"] == 3 and st["blocked"] == 1, st
     assert st["allowed"] >= 2 and st["redis_up"] == 0, st
     assert set(st) >= {"bans", "ban_refused", "reloads", "auth_failed",
-                       "alerts_suppressed", "redis_fallbacks"}, st
+                       "alerts_suppressed", "redis_fallbacks",
+                       "redis_releases_queued", "redis_releases_replayed",
+                       "redis_releases_dropped"}, st
 
 
 def test_unknown_domain_is_dropped(kam):

@@ -167,6 +167,13 @@ static void test_params(void **state)
 	p.redis_fallback = "maybe";
 	assert_int_equal(af_module_init(af_host, &p, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "redis_fallback"));
+	p.redis_fallback = "local";
+	p.redis_release_queue = -1;
+	assert_int_equal(af_module_init(af_host, &p, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "redis_release_queue must be 0 to 1000000"));
+	p.redis_release_queue = AF_CLUSTER_RELEASE_QUEUE_MAX + 1;
+	assert_int_equal(af_module_init(af_host, &p, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "redis_release_queue"));
 }
 
 int main(void)

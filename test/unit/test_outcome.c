@@ -34,13 +34,11 @@
 #include "af_store_redis.h"
 #include "host.h"
 #include "core_fixture.h"
+#include "redis_server.h"
 
 #define BIT(r) AF_REASON_BIT(r)
 
 static int use_redis; /* the tests of this group run on Redis */
-static int redis_port;
-static pid_t redis_pid;
-static char redis_dir[256];
 static int callno;
 static af_verdict_t vd, ve;
 
@@ -51,91 +49,13 @@ static const char *head =
 		"  numplan: %s/etc/antifraud-numplan.csv\n"
 		"  max_duration: 7200\n";
 
-/* kills the server at exit */
-static void redis_stop(void)
-{
-	if(redis_pid > 0) {
-		kill(redis_pid, SIGKILL);
-		waitpid(redis_pid, NULL, 0);
-		redis_pid = 0;
-	}
-}
-
-/* a free loopback TCP port */
-static int free_port(void)
-{
-	struct sockaddr_in a;
-	socklen_t al = sizeof(a);
-	int fd = socket(AF_INET, SOCK_STREAM, 0), port;
-
-	assert_true(fd >= 0);
-	memset(&a, 0, sizeof(a));
-	a.sin_family = AF_INET;
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-	assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &al), 0);
-	port = ntohs(a.sin_port);
-	close(fd);
-	return port;
-}
-
-/* a raw connection for checks and FLUSHALL */
-static redisContext *raw(void)
-{
-	struct timeval tv = {2, 0};
-	redisContext *c = redisConnectWithTimeout("127.0.0.1", redis_port, tv);
-
-	assert_non_null(c);
-	assert_int_equal(c->err, 0);
-	return c;
-}
-
 /* starts redis-server once (group setup); a missing one fails */
 static int redis_group_setup(void **state)
 {
-	const char *t = getenv("TMPDIR");
-	char port[16];
-	redisContext *c;
-	redisReply *r;
-	int i;
-
-	snprintf(redis_dir, sizeof(redis_dir), "%s/af-outcome-XXXXXX",
-			t && *t ? t : "/tmp");
-	if(!mkdtemp(redis_dir))
+	if(redis_start("outcome") < 0)
 		return -1;
-	redis_port = free_port();
-	snprintf(port, sizeof(port), "%d", redis_port);
-	redis_pid = fork();
-	if(redis_pid < 0)
-		return -1;
-	if(redis_pid == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		int fd = open("/dev/null", O_WRONLY);
-		if(fd >= 0) {
-			dup2(fd, 1);
-			dup2(fd, 2);
-		}
-		execlp("redis-server", "redis-server", "--port", port, "--bind",
-				"127.0.0.1", "--save", "", "--appendonly", "no", "--dir",
-				redis_dir, (char *)NULL);
-		_exit(127);
-	}
-	atexit(redis_stop);
-	for(i = 0; i < 250; i++) {
-		struct timeval tv = {0, 200000};
-		c = redisConnectWithTimeout("127.0.0.1", redis_port, tv);
-		if(c && !c->err && (r = redisCommand(c, "PING"))) {
-			freeReplyObject(r);
-			redisFree(c);
-			use_redis = 1;
-			return 0;
-		}
-		if(c)
-			redisFree(c);
-		usleep(20000);
-	}
-	fprintf(stderr, "redis-server did not start: is it installed?\n");
-	return -1;
+	use_redis = 1;
+	return 0;
 }
 
 static int redis_group_teardown(void **state)
@@ -152,7 +72,6 @@ static void start(const char *body)
 	static af_redis_cfg_t rc;
 	af_core_cfg_t cfg = {.shm_entries = 8192, .shm_stripes = 8};
 	char text[16384], cwd[400];
-	redisContext *c;
 
 	assert_non_null(getcwd(cwd, sizeof(cwd)));
 	snprintf(text, sizeof(text), head, cwd);
@@ -160,15 +79,7 @@ static void start(const char *body)
 	write_rules_text(text);
 	cfg.rules_path = rules_path;
 	if(use_redis) {
-		c = raw();
-		freeReplyObject(redisCommand(c, "FLUSHALL"));
-		redisFree(c);
-		memset(&rc, 0, sizeof(rc));
-		strcpy(rc.host, "127.0.0.1");
-		rc.port = (uint16_t)redis_port;
-		strcpy(rc.prefix, "af:");
-		rc.connect_timeout_ms = 1000;
-		rc.command_timeout_ms = 2000;
+		redis_fresh_cfg(&rc, 1000, 2000);
 		cfg.redis = &rc;
 		cfg.redis_fallback = AF_FALLBACK_CLOSED;
 		cfg.redis_retry_ms = 1000;

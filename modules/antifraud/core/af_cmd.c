@@ -387,6 +387,11 @@ void af_cmd_stats(af_reply_t *r)
 		r->ops->num(r, sub, "down_events", count32(cs.down_events));
 		r->ops->num(r, sub, "up_events", count32(cs.up_events));
 		r->ops->num(r, sub, "fallbacks", count32(cs.fallback_execs));
+		r->ops->num(r, sub, "releases_queued", count32(cs.releases_queued));
+		r->ops->num(
+				r, sub, "releases_replayed", count32(cs.releases_replayed));
+		r->ops->num(r, sub, "releases_dropped", count32(cs.releases_dropped));
+		r->ops->num(r, sub, "releases_pending", count32(cs.releases_pending));
 	}
 }
 

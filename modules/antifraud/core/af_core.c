@@ -141,7 +141,7 @@ int af_core_init(const af_core_cfg_t *cfg, char *err, size_t errlen)
 		if(rs)
 			af_core_st = af_store_cluster_new(rs, af_core_local,
 					(af_fallback_t)cfg->redis_fallback,
-					cfg->redis_retry_ms);
+					cfg->redis_retry_ms, cfg->redis_release_queue);
 		if(!rs || !af_core_st) {
 			if(rs)
 				rs->ops->destroy(rs);

@@ -39,6 +39,8 @@ typedef struct af_core_cfg {
 	int redis_fallback;       /* af_fallback_t (af_store_cluster.h): when
 							   * Redis cannot answer */
 	uint32_t redis_retry_ms;      /* breaker probe interval */
+	uint32_t redis_release_queue; /* releases kept for Redis while it
+								   * cannot answer (af_store_cluster.h) */
 	/* alert suppression (af_alert.h) */
 	uint32_t alert_repeat_s;
 	uint32_t alert_rate;

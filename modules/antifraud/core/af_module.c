@@ -46,6 +46,12 @@ static int af_mod_redis_cfg(const af_params_t *p, af_redis_cfg_t *rc,
 				" ms, redis_retry_interval >= 10 ms");
 		return -1;
 	}
+	if(p->redis_release_queue < 0
+			|| p->redis_release_queue > AF_CLUSTER_RELEASE_QUEUE_MAX) {
+		snprintf(err, errlen, "redis_release_queue must be 0 to %d (got %d)",
+				AF_CLUSTER_RELEASE_QUEUE_MAX, p->redis_release_queue);
+		return -1;
+	}
 	rc->connect_timeout_ms = (uint32_t)p->redis_connect_timeout;
 	rc->command_timeout_ms = (uint32_t)p->redis_command_timeout;
 	if(strlen(p->redis_prefix) >= sizeof(rc->prefix)) {
@@ -63,6 +69,7 @@ static int af_mod_redis_cfg(const af_params_t *p, af_redis_cfg_t *rc,
 	cfg->redis = rc;
 	cfg->redis_fallback = (af_fallback_t)fb;
 	cfg->redis_retry_ms = (uint32_t)p->redis_retry_interval;
+	cfg->redis_release_queue = (uint32_t)p->redis_release_queue;
 	return 0;
 }
 
@@ -247,12 +254,16 @@ void af_module_events_loop(void)
 }
 
 /* the breaker's statistics, after the core's counters */
-static const char *const af_mod_redis_stats[] = {
-		"redis_up", "redis_down_events", "redis_fallbacks"};
+static const char *const af_mod_redis_stats[] = {"redis_up",
+		"redis_down_events", "redis_fallbacks", "redis_releases_queued",
+		"redis_releases_replayed", "redis_releases_dropped"};
+
+#define AF_MOD_REDIS_STATS \
+	(int)(sizeof(af_mod_redis_stats) / sizeof(af_mod_redis_stats[0]))
 
 int af_module_stat_count(void)
 {
-	return AF_ST__COUNT + 3;
+	return AF_ST__COUNT + AF_MOD_REDIS_STATS;
 }
 
 const char *af_module_stat_name(int i)
@@ -276,8 +287,14 @@ uint64_t af_module_stat(int i)
 			return (uint64_t)cs.up;
 		case 1:
 			return cs.down_events;
-		default:
+		case 2:
 			return cs.fallback_execs;
+		case 3:
+			return cs.releases_queued;
+		case 4:
+			return cs.releases_replayed;
+		default:
+			return cs.releases_dropped;
 	}
 }
 

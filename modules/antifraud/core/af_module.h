@@ -16,6 +16,7 @@
 #include "af_host.h"
 #include "af_request.h"
 #include "af_alert.h"
+#include "af_store_cluster.h"
 
 /* the module parameters (af_module.def); strings are the server's */
 typedef struct af_params {
@@ -38,6 +39,7 @@ typedef struct af_params {
 		.redis = "", .redis_connect_timeout = 20,                         \
 		.redis_command_timeout = 10, .redis_prefix = "af:",               \
 		.redis_fallback = "local", .redis_retry_interval = 1000,          \
+		.redis_release_queue = AF_CLUSTER_RELEASE_QUEUE,                  \
 		.auth_learn = 1, .feed_interval = 5                               \
 	}
 
