@@ -6,6 +6,8 @@
  */
 #ifndef AF_TEST_REDIS_SRV_H
 #define AF_TEST_REDIS_SRV_H
+#include <ftw.h>
+#include <sys/stat.h>
 
 /* ---- servers ---- */
 

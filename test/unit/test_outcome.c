@@ -416,7 +416,7 @@ static void test_figures_expire(void **state)
 	assert_int_equal(f[0].c[AF_FIG_ATTEMPTS], 0);
 	assert_int_equal(f[1].c[AF_FIG_ATTEMPTS], 0);
 	if(use_redis) {
-		redisContext *rc = raw();
+		redisContext *rc = raw(redis_one.port);
 		redisReply *rr = redisCommand(rc, "KEYS af:v2:fig:*");
 		size_t i;
 		assert_non_null(rr);

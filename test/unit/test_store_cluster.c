@@ -111,7 +111,7 @@ static void probe(void)
 /* Redis keys matching pattern */
 static long keys(const char *pattern)
 {
-	redisContext *c = raw();
+	redisContext *c = raw(redis_one.port);
 	redisReply *r = redisCommand(c, "KEYS %s", pattern);
 	long n;
 
@@ -124,12 +124,12 @@ static long keys(const char *pattern)
 
 static void redis_pause(void)
 {
-	assert_int_equal(kill(redis_pid, SIGSTOP), 0);
+	assert_int_equal(kill(redis_one.pid, SIGSTOP), 0);
 }
 
 static void redis_resume(void)
 {
-	assert_int_equal(kill(redis_pid, SIGCONT), 0);
+	assert_int_equal(kill(redis_one.pid, SIGCONT), 0);
 }
 
 /*
