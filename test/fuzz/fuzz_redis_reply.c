@@ -1,9 +1,8 @@
 /*
  * antifraud fuzzing - what the Redis store reads from the server: the
  * batch script's reply (rds_parse, the decoder every check goes
- * through), the list script's elements (af_rds_field, af_rds_field_ban,
- * af_rds_field_range as
- * rds_ban_list and rds_conc_list read them), pub/sub messages
+ * through), a ban's stored value as the ban list reads it
+ * (rds_ban_value), pub/sub messages
  * (rds_sub_deliver) and INFO text (rds_info_field).
  *
  * Those readers are static: the store's sources that hold them are
@@ -38,30 +37,21 @@ static void on_message(const char *msg, size_t len, void *arg)
 	*total += len;
 }
 
-/* the reply read as rds_ban_list and rds_conc_list read theirs */
+/* the reply's strings read as the ban list reads a ban's value */
 static void list_elements(const redisReply *r)
 {
-	rds_fld_t e[4], f;
 	af_ban_t ban;
-	long long c;
-	size_t i, j;
+	size_t i;
 
 	if(r->type != REDIS_REPLY_ARRAY)
 		return;
-	for(i = 0; i + 5 <= r->elements; i += 5) {
+	for(i = 0; i < r->elements; i++) {
+		if(r->element[i]->type != REDIS_REPLY_STRING)
+			continue;
 		memset(&ban, 0, sizeof(ban));
-		for(j = 0; j < 4; j++)
-			af_rds_field(r->element[i + 1 + j], &e[j]);
-		if(r->element[i]->type != REDIS_REPLY_STRING || af_rds_field_ban(e, &ban) < 0)
-			break;
-		if(ban.reason[AF_BAN_REASON - 1] != '\0')
+		if(rds_ban_value(r->element[i]->str, r->element[i]->len, &ban) == 0
+				&& ban.reason[AF_BAN_REASON - 1] != '\0')
 			abort();
-	}
-	for(i = 0; i + 2 <= r->elements; i += 2) {
-		af_rds_field(r->element[i + 1], &f);
-		if(r->element[i]->type != REDIS_REPLY_STRING
-				|| af_rds_field_range(&f, 1, UINT32_MAX, &c) < 0)
-			break;
 	}
 }
 

@@ -706,17 +706,23 @@ class Redis:
         self.workdir = workdir
         self.port = port or free_port()
         self.replica_of = replica_of
+        self.dir = os.path.join(workdir, "redis-%d" % self.port)
         self.proc = None
 
+    def server_args(self):
+        """what this kind of server adds to redis-server's arguments"""
+        if self.replica_of:
+            return ["--replicaof", "127.0.0.1", str(self.replica_of)]
+        return []
+
     def start(self, timeout=10):
-        d = os.path.join(self.workdir, "redis-%d" % self.port)
-        os.makedirs(d, exist_ok=True)
+        os.makedirs(self.dir, exist_ok=True)
         args = ["redis-server", "--port", str(self.port),
                 "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-                "--dir", d, "--logfile", os.path.join(d, "redis.log")]
-        if self.replica_of:
-            args += ["--replicaof", "127.0.0.1", str(self.replica_of)]
-        self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL,
+                "--dir", self.dir,
+                "--logfile", os.path.join(self.dir, "redis.log")]
+        self.proc = subprocess.Popen(args + self.server_args(),
+                                     stdout=subprocess.DEVNULL,
                                      stderr=subprocess.STDOUT,
                                      start_new_session=True)
         deadline = time.time() + timeout
@@ -729,17 +735,18 @@ class Redis:
     def cli(self, *args, check=True):
         p = subprocess.run(["redis-cli", "-p", str(self.port)] +
                            [str(a) for a in args], capture_output=True,
-                           text=True, timeout=10)
+                           text=True, timeout=30)
         if check and p.returncode != 0:
             raise AssertionError("redis-cli %s: %s" % (args, p.stderr))
         return p
 
+    def alive(self):
+        return self.proc and self.proc.poll() is None
+
     def kill(self):
-        if self.proc and self.proc.poll() is None:
+        if self.alive():
             os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait()
-
-    stop = kill
 
 
 class Sentinel:
@@ -787,49 +794,19 @@ class Sentinel:
             self.proc.wait()
 
 
-class ClusterNode:
+class ClusterNode(Redis):
     """A redis-server in cluster mode on a free port (bus port free too,
     not port + 10000), no persistence, a low node timeout."""
 
     def __init__(self, workdir):
-        self.port = free_port()
+        super().__init__(workdir)
         self.bus = free_port()
         self.dir = os.path.join(workdir, "rc-%d" % self.port)
-        self.proc = None
 
-    def start(self):
-        os.makedirs(self.dir, exist_ok=True)
-        self.proc = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
-             "--cluster-enabled", "yes", "--cluster-port", str(self.bus),
-             "--cluster-node-timeout", "1000",
-             "--cluster-replica-validity-factor", "0",
-             "--save", "", "--appendonly", "no", "--dir", self.dir,
-             "--logfile", os.path.join(self.dir, "redis.log")],
-            stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
-            start_new_session=True)
-        deadline = time.time() + 10
-        while time.time() < deadline:
-            if self.cli("PING", check=False).stdout.strip() == "PONG":
-                return self
-            time.sleep(0.05)
-        raise AssertionError("redis-server did not start on %d" % self.port)
-
-    def cli(self, *args, check=True):
-        p = subprocess.run(["redis-cli", "-p", str(self.port)] +
-                           [str(a) for a in args], capture_output=True,
-                           text=True, timeout=30)
-        if check and p.returncode != 0:
-            raise AssertionError("redis-cli %s: %s" % (args, p.stderr))
-        return p
-
-    def alive(self):
-        return self.proc and self.proc.poll() is None
-
-    def kill(self):
-        if self.alive():
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait()
+    def server_args(self):
+        return ["--cluster-enabled", "yes", "--cluster-port", str(self.bus),
+                "--cluster-node-timeout", "1000",
+                "--cluster-replica-validity-factor", "0"]
 
 
 class RedisCluster:

@@ -226,6 +226,24 @@ typedef struct rds_list_arg {
 } rds_list_arg_t;
 
 /*
+ * A ban's value as the batch script stores it (since and until: 20
+ * digits each, hits: 10, then the reason) into ban. 0, -1 when it is not
+ * one.
+ */
+static int rds_ban_value(const char *s, size_t len, af_ban_t *ban)
+{
+	rds_fld_t e[4];
+
+	if(len < RDS_BAN_HEAD)
+		return -1;
+	e[0] = (rds_fld_t){RDS_F_STR, 0, s, 20};
+	e[1] = (rds_fld_t){RDS_F_STR, 0, s + 20, 20};
+	e[2] = (rds_fld_t){RDS_F_STR, 0, s + 40, 10};
+	e[3] = (rds_fld_t){RDS_F_STR, 0, s + RDS_BAN_HEAD, len - RDS_BAN_HEAD};
+	return af_rds_field_ban(e, ban);
+}
+
+/*
  * A list page: per key, pipelined, GET (a ban: kept when live) or
  * ZCOUNT of its live members (a set: kept when not empty); each key's
  * own command, so that it runs on a cluster's master of the key. 0, -1
@@ -236,7 +254,6 @@ static int rds_list_page(af_store_redis_t *st, rds_conn_t *slot,
 {
 	rds_list_arg_t *la = arg;
 	int ban = strcmp(la->kind, "ban") == 0;
-	rds_fld_t e[4];
 	rds_item_t *it;
 	redisReply *r;
 	void *rv;
@@ -260,15 +277,8 @@ static int rds_list_page(af_store_redis_t *st, rds_conn_t *slot,
 		it = err ? NULL : rds_item_add(la->out);
 		if(!it) {
 			err = 1;
-		} else if(ban && r->type == REDIS_REPLY_STRING
-				  && r->len >= RDS_BAN_HEAD) {
-			/* since, until, hits (digits), reason */
-			e[0] = (rds_fld_t){RDS_F_STR, 0, r->str, 20};
-			e[1] = (rds_fld_t){RDS_F_STR, 0, r->str + 20, 20};
-			e[2] = (rds_fld_t){RDS_F_STR, 0, r->str + 40, 10};
-			e[3] = (rds_fld_t){RDS_F_STR, 0, r->str + RDS_BAN_HEAD,
-					r->len - RDS_BAN_HEAD};
-			if(af_rds_field_ban(e, &it->ban) == 0
+		} else if(ban && r->type == REDIS_REPLY_STRING) {
+			if(rds_ban_value(r->str, r->len, &it->ban) == 0
 					&& la->now_ms < it->ban.until_ms
 					&& rds_subject(st, la->kind, keys->element[i], it) == 0)
 				la->out->n++;
