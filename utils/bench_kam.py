@@ -123,15 +123,35 @@ def inclusive(cg_file, functions):
     return res
 
 
+def drop_block(lines, first):
+    """lines without the preprocessor block that starts at line index
+    first (an #!ifdef/#!ifndef) and ends at its matching #!endif"""
+    depth = 0
+    for i in range(first, len(lines)):
+        if lines[i].startswith(("#!ifdef", "#!ifndef")):
+            depth += 1
+        elif lines[i].startswith("#!endif"):
+            depth -= 1
+            if depth == 0:
+                return lines[:first] + lines[i + 1:]
+    raise AssertionError("no #!endif for line %d" % first)
+
+
 def loaded_only_cfg(d):
     """The sample configuration with the module loaded but its checks
-    not called: what loading alone costs."""
+    not called: what loading alone costs. The routing is that of the run
+    without the module (-A AF_WITHOUT): the blocks of request_route that
+    call a check, and test its $rc, are left out whole."""
     with open(h.SAMPLE_CFG) as f:
-        text = f.read()
-    for call in ("\taf_check_source();\n", "\taf_check_fingerprint();\n",
-                 "\t\taf_check_dest();\n"):
-        assert call in text
-        text = text.replace(call, "\t$var(af) = 1;\n")
+        lines = f.read().split("\n")
+    for call in ("\taf_check_source();", "\t\taf_check_dest();"):
+        at = lines.index(call)
+        first = max(i for i in range(at) if lines[i] == "#!ifndef AF_WITHOUT")
+        lines = drop_block(lines, first)
+    text = "\n".join(lines)
+    for call in ("af_check_source(", "af_check_fingerprint(",
+                 "af_check_dest("):
+        assert call not in text, call
     path = os.path.join(d, "kamailio-loaded-only.cfg")
     with open(path, "w") as f:
         f.write(text)

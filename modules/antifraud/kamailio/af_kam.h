@@ -27,6 +27,12 @@ extern const af_host_t af_kam_check_host;
 /* extracts what the checks need from msg; returns 0, -1 when msg is
  * not a request */
 int af_kam_request(struct sip_msg *msg, af_request_t *req);
+/* the extraction af_kam_request made of msg (a check ran on it), NULL
+ * when none: nothing is parsed */
+const af_request_t *af_kam_request_seen(const struct sip_msg *msg);
+/* parses what a reply callback reads of tm's copy of msg: the From
+ * header and its URI, the credentials (as af_kam_request does) */
+void af_kam_parse_caller(struct sip_msg *msg);
 /* the core's method of a Kamailio method value (METHOD_INVITE, ...) */
 af_method_t af_kam_method(int m);
 
@@ -54,9 +60,16 @@ int af_kam_dlg_live_init(int n);
 void af_kam_dlg_guard(void);
 
 /* af_kam_outcome.c: the signal mix from requests (af_check_source) and
- * final answers (sl and tm callbacks, registered by af_kam_outcome_init
- * in mod_init), and the analytics timer */
-int af_kam_outcome_init(void);
+ * final answers, and the analytics timer. af_kam_outcome_init (mod_init)
+ * registers the module's one sl reply callback and one tm request
+ * callback, for the signal mix and, when learn is set, for the
+ * authentication results (af_kam_auth_sl, af_kam_auth_tm); af_kam_tmb
+ * is tm's API then (its register_tmcb watches a transaction) */
+struct tm_binds;
+struct cell;
+struct sl_cbp;
+extern struct tm_binds af_kam_tmb;
+int af_kam_outcome_init(int learn);
 void af_kam_signal_request(struct sip_msg *msg, const af_request_t *req);
 void af_kam_outcome_timer(void);
 
@@ -79,9 +92,13 @@ int af_kam_announce(
 int af_kam_pv_parse_name(pv_spec_t *sp, str *in);
 int af_kam_pv_get(struct sip_msg *msg, pv_param_t *param, pv_value_t *res);
 
-/* account protection: learns authentication results from the replies
- * (sl and tm callbacks) when learn is set (mod_init); 0, -1 on error */
-int af_kam_auth_init(int learn);
+/* account protection: learns authentication results from the replies:
+ * af_kam_auth_sl gets each stateless reply, af_kam_auth_tm each new
+ * transaction (af_kam_outcome.c's callbacks call them); af_kam_auth_init
+ * tells the core where it learns (sl: the sl module is bound, tm: tm) */
+void af_kam_auth_init(int sl, int tm);
+void af_kam_auth_sl(struct sl_cbp *p);
+void af_kam_auth_tm(struct cell *t, struct sip_msg *msg);
 
 /* the script reports msg's authentication result (ok 1 passed, 0
  * failed); returns the verdict's rc */

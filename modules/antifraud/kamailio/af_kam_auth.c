@@ -16,7 +16,9 @@
  * registrar's save() answer statelessly unless a transaction exists),
  * stateful ones through tm (t_reply, and the replies relayed from a
  * downstream registrar or PBX that authenticates). UDP, TCP and TLS
- * alike: these are SIP-level callbacks.
+ * alike: these are SIP-level callbacks. The module has one sl and one tm
+ * request callback (af_kam_outcome.c) that call af_kam_auth_sl and
+ * af_kam_auth_tm.
  *
  * The script may report a result itself (af_auth_failed(),
  * af_auth_ok()): that message is then not learned again from its reply.
@@ -34,10 +36,6 @@
 #include "modules/tm/tm_load.h"
 #include "af_kam.h"
 
-static sl_api_t slb;
-static struct tm_binds tmb;
-static int tm_bound;
-
 /* this process's last transaction param, so that a script report after
  * t_newtran() marks it counted */
 static struct {
@@ -46,8 +44,7 @@ static struct {
 	af_auth_pending_t *a;
 } last_tm;
 
-/* sl: a stateless reply is about to go out */
-static void af_sl_reply(sl_cbp_t *p)
+void af_kam_auth_sl(struct sl_cbp *p)
 {
 	af_request_t req;
 	af_verdict_t v;
@@ -92,19 +89,21 @@ static void af_tm_reply(struct cell *t, int type, struct tmcb_params *ps)
 	fmsg->rcv = rcv;
 }
 
-/* tm: a transaction was created; watch its replies when its request
- * carries credentials */
-static void af_tm_request_in(struct cell *t, int type, struct tmcb_params *ps)
+/* a transaction was created for msg: watch its replies when msg carries
+ * credentials (without them nothing is extracted) */
+void af_kam_auth_tm(struct cell *t, struct sip_msg *msg)
 {
 	af_request_t req;
 	af_auth_pending_t *a;
 
-	if(!ps->req || af_kam_request(ps->req, &req) < 0)
+	if(!msg->authorization && !msg->proxy_auth)
+		return;
+	if(af_kam_request(msg, &req) < 0)
 		return;
 	a = af_module_auth_pending(&req);
 	if(!a)
 		return;
-	if(tmb.register_tmcb(ps->req, t, TMCB_RESPONSE_OUT, af_tm_reply, a,
+	if(af_kam_tmb.register_tmcb(msg, t, TMCB_RESPONSE_OUT, af_tm_reply, a,
 			   af_tm_free)
 			<= 0) {
 		LM_ERR("cannot watch the replies of a transaction\n");
@@ -112,42 +111,13 @@ static void af_tm_request_in(struct cell *t, int type, struct tmcb_params *ps)
 		return;
 	}
 	last_tm.a = a;
-	last_tm.msg_id = ps->req->id;
-	last_tm.msg_pid = ps->req->pid;
+	last_tm.msg_id = msg->id;
+	last_tm.msg_pid = msg->pid;
 }
 
-int af_kam_auth_init(int learn)
+void af_kam_auth_init(int sl, int tm)
 {
-	sl_cbelem_t slc;
-	int where = 0;
-
-	if(!learn)
-		return 0;
-	if(faked_msg_init() < 0) {
-		LM_ERR("cannot initialize the faked message\n");
-		return -1;
-	}
-	if(module_loaded("sl") && sl_load_api(&slb) == 0) {
-		memset(&slc, 0, sizeof(slc));
-		slc.type = SLCB_REPLY_READY;
-		slc.cbf = af_sl_reply;
-		if(slb.register_cb(&slc) != 0) {
-			LM_ERR("cannot register the sl reply callback\n");
-			return -1;
-		}
-		where |= 1;
-	}
-	if(module_loaded("tm") && load_tm_api(&tmb) == 0) {
-		if(tmb.register_tmcb(0, 0, TMCB_REQUEST_IN, af_tm_request_in, 0, 0)
-				<= 0) {
-			LM_ERR("cannot register the tm request callback\n");
-			return -1;
-		}
-		tm_bound = 1;
-		where |= 2;
-	}
-	af_module_auth_learning(where & 1, where & 2);
-	return 0;
+	af_module_auth_learning(sl, tm);
 }
 
 int af_kam_auth_report(struct sip_msg *msg, int ok)

@@ -324,6 +324,24 @@ static af_kam_call_t *attach(struct dlg_cell *dlg, const af_kam_call_t *k)
 	return o;
 }
 
+/* 1 when the profile named by a check of msg (the default one when no
+ * check named one) follows every INVITE ('follow: all'): looked up before
+ * anything of msg is extracted */
+static int follows_all(const struct sip_msg *msg)
+{
+	const af_request_t *seen = af_kam_request_seen(msg);
+	const char *name = seen && seen->memo ? seen->memo->profile : "";
+	const af_profile_t *p;
+	af_rules_t *r;
+	int all;
+
+	r = af_core_acquire();
+	p = name[0] ? af_rules_profile(r, name, strlen(name)) : r->default_profile;
+	all = r->analytics.enabled && p && p->an->follow_all;
+	af_core_release(r);
+	return all;
+}
+
 /* a dialog was created: is it the call this process just checked, or
  * one to follow though af_check_dest did not see it? */
 static void dlg_created(
@@ -341,7 +359,7 @@ static void dlg_created(
 		attach(dlg, &pending.k);
 		return;
 	}
-	if(af_kam_request(msg, &req) < 0)
+	if(!follows_all(msg) || af_kam_request(msg, &req) < 0)
 		return;
 	memset(&k, 0, sizeof(k));
 	if(af_call_start_all(&k.c, &req, req.memo ? req.memo->profile : NULL,

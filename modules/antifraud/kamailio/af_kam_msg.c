@@ -192,6 +192,27 @@ static unsigned int af_kam_last_id;
 static int af_kam_last_pid;
 static char *af_kam_last_buf;
 
+/* 1 when af_kam_last is the extraction of msg */
+static int af_kam_is_last(const struct sip_msg *msg)
+{
+	return af_kam_last_buf == msg->buf && af_kam_last_id == msg->id
+		   && af_kam_last_pid == msg->pid;
+}
+
+const af_request_t *af_kam_request_seen(const struct sip_msg *msg)
+{
+	return af_kam_is_last(msg) ? &af_kam_last : NULL;
+}
+
+void af_kam_parse_caller(struct sip_msg *msg)
+{
+	af_str_t user, response;
+
+	if(msg->from)
+		parse_from_uri(msg);
+	credentials_user(msg, &user, &response);
+}
+
 int af_kam_request(struct sip_msg *msg, af_request_t *req)
 {
 	struct sip_uri *uri;
@@ -199,8 +220,7 @@ int af_kam_request(struct sip_msg *msg, af_request_t *req)
 
 	if(msg->first_line.type != SIP_REQUEST)
 		return -1;
-	if(af_kam_last_buf == msg->buf && af_kam_last_id == msg->id
-			&& af_kam_last_pid == msg->pid) {
+	if(af_kam_is_last(msg)) {
 		*req = af_kam_last;
 		return 0;
 	}

@@ -7,6 +7,8 @@
  * where Kamailio sends it: stateless replies through the sl module's
  * callback, stateful ones through tm (a TMCB_RESPONSE_OUT callback on
  * each transaction, registered only while the rules have a signal_mix).
+ * These sl and tm callbacks are the module's only ones: they hand the
+ * replies and transactions to account protection (af_kam_auth.c) too.
  * An alert raised there runs event_route[antifraud:alert] (check
  * analytics, reason signal_mix); one raised by the timer (a window that
  * closed without a later signal) runs it on a faked message whose source
@@ -44,7 +46,8 @@ typedef struct af_kam_sig {
 } af_kam_sig_t;
 
 static sl_api_t slb;
-static struct tm_binds tmb;
+struct tm_binds af_kam_tmb;
+static int learn_auth; /* af_kam_auth.c learns from the replies */
 
 /* counts code for req (0: the request) and announces an alert on msg */
 static void af_signal(struct sip_msg *msg, const af_request_t *req, int code)
@@ -70,11 +73,14 @@ static int mix_on(void)
 	return on;
 }
 
-/* sl: a stateless reply is about to go out */
+/* sl: a stateless reply is about to go out (account protection sees it
+ * first, as when it had a callback of its own) */
 static void af_sl_reply(sl_cbp_t *p)
 {
 	af_request_t req;
 
+	if(learn_auth)
+		af_kam_auth_sl(p);
 	if(p->code < 200 || !p->req || !mix_on())
 		return;
 	if(af_kam_request(p->req, &req) < 0)
@@ -197,45 +203,47 @@ static void af_tm_reply(struct cell *t, int type, struct tmcb_params *ps)
 			ps->code);
 }
 
-/* tm: a transaction was created; watch for its final answer while the
- * rules count signals */
-static void af_tm_request_in(struct cell *t, int type, struct tmcb_params *ps)
+/* a transaction was created for msg: watch for its final answer while
+ * the rules count signals */
+static void af_sig_watch(struct cell *t, struct sip_msg *msg)
 {
-	af_request_t req;
+	const af_request_t *req;
 	af_kam_sig_t *a;
 	const af_str_t *u;
 
-	if(!ps->req || !mix_on() || af_kam_request(ps->req, &req) < 0)
+	if(!mix_on())
 		return;
-	u = req.auth_user.len ? &req.auth_user : &req.from_user;
-	if(u->len > AF_SIG_ID_MAX || req.from_host.len > AF_SIG_ID_MAX)
-		return;
-	/* checked with the default profile: the reply callback reads the
-	 * rest from tm's copy of the request, no copy of ours (an allocation
-	 * per transaction, costly with q_malloc) */
-	if(!req.memo || !req.memo->profile[0]) {
-		if(tmb.register_tmcb(ps->req, t, TMCB_RESPONSE_OUT, af_tm_reply,
+	/* not checked with a profile (no check ran, or with the default
+	 * one): the reply callback reads the rest from tm's copy of the
+	 * request, parsed here before it is copied; no extraction, no copy
+	 * of ours (an allocation per transaction, costly with q_malloc) */
+	req = af_kam_request_seen(msg);
+	if(!req || !req->memo || !req->memo->profile[0]) {
+		af_kam_parse_caller(msg);
+		if(af_kam_tmb.register_tmcb(msg, t, TMCB_RESPONSE_OUT, af_tm_reply,
 				   &af_sig_plain, 0)
 				<= 0)
 			LM_ERR("cannot watch the replies of a transaction\n");
 		return;
 	}
+	u = req->auth_user.len ? &req->auth_user : &req->from_user;
+	if(u->len > AF_SIG_ID_MAX || req->from_host.len > AF_SIG_ID_MAX)
+		return;
 	a = shm_malloc(sizeof(*a));
 	if(!a) {
 		SHM_MEM_ERROR;
 		return;
 	}
 	memset(a, 0, sizeof(*a));
-	a->src_ip = req.src_ip;
-	a->src_port = req.src_port;
-	a->method = req.method;
-	if(req.memo)
-		memcpy(a->profile, req.memo->profile, sizeof(a->profile));
+	a->src_ip = req->src_ip;
+	a->src_port = req->src_port;
+	a->method = req->method;
+	memcpy(a->profile, req->memo->profile, sizeof(a->profile));
 	memcpy(a->user, u->s, u->len);
 	a->user_len = (uint16_t)u->len;
-	memcpy(a->host, req.from_host.s, req.from_host.len);
-	a->host_len = (uint16_t)req.from_host.len;
-	if(tmb.register_tmcb(ps->req, t, TMCB_RESPONSE_OUT, af_tm_reply, a,
+	memcpy(a->host, req->from_host.s, req->from_host.len);
+	a->host_len = (uint16_t)req->from_host.len;
+	if(af_kam_tmb.register_tmcb(msg, t, TMCB_RESPONSE_OUT, af_tm_reply, a,
 			   af_tm_free)
 			<= 0) {
 		LM_ERR("cannot watch the replies of a transaction\n");
@@ -243,14 +251,27 @@ static void af_tm_request_in(struct cell *t, int type, struct tmcb_params *ps)
 	}
 }
 
-int af_kam_outcome_init(void)
+/* tm: a transaction was created (account protection watches it first,
+ * as when it had a callback of its own) */
+static void af_tm_request_in(struct cell *t, int type, struct tmcb_params *ps)
+{
+	if(!ps->req)
+		return;
+	if(learn_auth)
+		af_kam_auth_tm(t, ps->req);
+	af_sig_watch(t, ps->req);
+}
+
+int af_kam_outcome_init(int learn)
 {
 	sl_cbelem_t slc;
+	int sl = 0, tm = 0;
 
 	if(faked_msg_init() < 0) {
 		LM_ERR("cannot initialize the faked message\n");
 		return -1;
 	}
+	learn_auth = learn;
 	if(module_loaded("sl") && sl_load_api(&slb) == 0) {
 		memset(&slc, 0, sizeof(slc));
 		slc.type = SLCB_REPLY_READY;
@@ -259,14 +280,19 @@ int af_kam_outcome_init(void)
 			LM_ERR("cannot register the sl reply callback\n");
 			return -1;
 		}
+		sl = 1;
 	}
-	if(module_loaded("tm") && load_tm_api(&tmb) == 0) {
-		if(tmb.register_tmcb(0, 0, TMCB_REQUEST_IN, af_tm_request_in, 0, 0)
+	if(module_loaded("tm") && load_tm_api(&af_kam_tmb) == 0) {
+		if(af_kam_tmb.register_tmcb(
+				   0, 0, TMCB_REQUEST_IN, af_tm_request_in, 0, 0)
 				<= 0) {
 			LM_ERR("cannot register the tm request callback\n");
 			return -1;
 		}
+		tm = 1;
 	}
+	if(learn)
+		af_kam_auth_init(sl, tm);
 	return 0;
 }
 

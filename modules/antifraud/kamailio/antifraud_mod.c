@@ -229,9 +229,7 @@ static int mod_init(void)
 		goto error;
 	if(af_kam_dlg_init() < 0)
 		goto error;
-	if(af_kam_outcome_init() < 0)
-		goto error;
-	if(af_kam_auth_init(af_p.auth_learn) < 0)
+	if(af_kam_outcome_init(af_p.auth_learn) < 0)
 		goto error;
 	if(register_timer(af_kam_timer, 0, (unsigned)af_p.timer_interval) < 0) {
 		LM_ERR("failed to register the timer\n");
