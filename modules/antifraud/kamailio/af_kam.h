@@ -89,6 +89,10 @@ void af_kam_run_event(
 af_verdict_t *af_kam_verdict_slot(void);
 int af_kam_announce(
 		struct sip_msg *msg, const af_request_t *req, const af_verdict_t *v);
+/* af_kam_announce on a faked message showing ip:port as $si:$sp (ip NULL
+ * or of family 0, port 0: the faked message's own) */
+int af_kam_announce_from(const af_ip_t *ip, uint16_t port,
+		const af_request_t *req, const af_verdict_t *v);
 int af_kam_pv_parse_name(pv_spec_t *sp, str *in);
 int af_kam_pv_get(struct sip_msg *msg, pv_param_t *param, pv_value_t *res);
 

@@ -30,7 +30,6 @@
 #include <strings.h>
 #include "core/dprint.h"
 #include "core/sr_module.h"
-#include "core/fmsg.h"
 #include "core/mem/shm_mem.h"
 #include "modules/sl/sl.h"
 #include "modules/tm/tm_load.h"
@@ -68,8 +67,6 @@ static void af_tm_reply(struct cell *t, int type, struct tmcb_params *ps)
 {
 	af_request_t req;
 	af_verdict_t v;
-	struct receive_info rcv;
-	sip_msg_t *fmsg;
 
 	if(!ps->param
 			|| !af_module_auth_pending_reply(*ps->param, ps->code,
@@ -79,14 +76,7 @@ static void af_tm_reply(struct cell *t, int type, struct tmcb_params *ps)
 	/* the alert event runs on a faked message (this may be another
 	 * process, with the reply of another message at hand) that shows
 	 * the request's source as $si:$sp */
-	fmsg = faked_msg_next();
-	rcv = fmsg->rcv;
-	fmsg->rcv.src_ip.af = req.src_ip.family == 6 ? AF_INET6 : AF_INET;
-	fmsg->rcv.src_ip.len = req.src_ip.family == 6 ? 16 : 4;
-	memcpy(fmsg->rcv.src_ip.u.addr, req.src_ip.addr, fmsg->rcv.src_ip.len);
-	fmsg->rcv.src_port = req.src_port;
-	af_kam_announce(fmsg, &req, &v);
-	fmsg->rcv = rcv;
+	af_kam_announce_from(&req.src_ip, req.src_port, &req, &v);
 }
 
 /* a transaction was created for msg: watch its replies when msg carries

@@ -168,22 +168,12 @@ static void call_request(const af_kam_call_t *k, af_request_t *req)
  * as $si (this may be any process, with another message at hand) */
 static void call_announce(const af_kam_call_t *k, const af_verdict_t *v)
 {
-	struct receive_info rcv;
-	sip_msg_t *fmsg;
 	af_request_t req;
 
 	if(v->rc != AF_RC_ALERT && v->rc != AF_RC_BLOCK)
 		return;
 	call_request(k, &req);
-	fmsg = faked_msg_next();
-	rcv = fmsg->rcv;
-	if(k->c.src_family) {
-		fmsg->rcv.src_ip.af = k->c.src_family == 6 ? AF_INET6 : AF_INET;
-		fmsg->rcv.src_ip.len = k->c.src_family == 6 ? 16 : 4;
-		memcpy(fmsg->rcv.src_ip.u.addr, k->c.src_addr, fmsg->rcv.src_ip.len);
-	}
-	af_kam_announce(fmsg, &req, v);
-	fmsg->rcv = rcv;
+	af_kam_announce_from(&req.src_ip, 0, &req, v);
 }
 
 /* the call of k ended with code: counted, slots back, once */

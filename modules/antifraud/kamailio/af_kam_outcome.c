@@ -105,10 +105,9 @@ static void af_sig_reply(const af_ip_t *ip, uint16_t port, int method,
 		const char *profile, const af_str_t *user, const af_str_t *host,
 		int code)
 {
-	struct receive_info rcv;
 	af_request_t req;
 	af_memo_t memo;
-	sip_msg_t *fmsg;
+	af_verdict_t v;
 
 	memset(&req, 0, sizeof(req));
 	memset(&memo, 0, sizeof(memo));
@@ -121,14 +120,8 @@ static void af_sig_reply(const af_ip_t *ip, uint16_t port, int method,
 	req.initial = 1;
 	req.from_user = *user;
 	req.from_host = *host;
-	fmsg = faked_msg_next();
-	rcv = fmsg->rcv;
-	fmsg->rcv.src_ip.af = ip->family == 6 ? AF_INET6 : AF_INET;
-	fmsg->rcv.src_ip.len = ip->family == 6 ? 16 : 4;
-	memcpy(fmsg->rcv.src_ip.u.addr, ip->addr, fmsg->rcv.src_ip.len);
-	fmsg->rcv.src_port = port;
-	af_signal(fmsg, &req, code);
-	fmsg->rcv = rcv;
+	if(af_signal_count(&req, code, af_now_ms(), &v) == AF_RC_ALERT)
+		af_kam_announce_from(ip, port, &req, &v);
 }
 
 /* the final answer of a transaction watched with af_sig_plain: its
@@ -301,21 +294,13 @@ int af_kam_outcome_init(int learn)
 static void af_timer_alert(const af_verdict_t *v, const char *subject,
 		void *arg)
 {
-	struct receive_info rcv;
 	af_request_t req;
-	sip_msg_t *fmsg;
 	const char *at;
 
 	memset(&req, 0, sizeof(req));
 	req.initial = 1;
-	fmsg = faked_msg_next();
-	rcv = fmsg->rcv;
-	if(af_ip_parse(subject, strlen(subject), &req.src_ip) == 0) {
-		fmsg->rcv.src_ip.af = req.src_ip.family == 6 ? AF_INET6 : AF_INET;
-		fmsg->rcv.src_ip.len = req.src_ip.family == 6 ? 16 : 4;
-		memcpy(fmsg->rcv.src_ip.u.addr, req.src_ip.addr,
-				fmsg->rcv.src_ip.len);
-	} else {
+	if(af_ip_parse(subject, strlen(subject), &req.src_ip) < 0) {
+		memset(&req.src_ip, 0, sizeof(req.src_ip));
 		at = strchr(subject, '@');
 		req.from_user.s = subject;
 		req.from_user.len = at ? (size_t)(at - subject) : strlen(subject);
@@ -324,8 +309,7 @@ static void af_timer_alert(const af_verdict_t *v, const char *subject,
 			req.from_host.len = strlen(at + 1);
 		}
 	}
-	af_kam_announce(fmsg, &req, v);
-	fmsg->rcv = rcv;
+	af_kam_announce_from(&req.src_ip, 0, &req, v);
 }
 
 void af_kam_outcome_timer(void)

@@ -14,6 +14,7 @@
 #include "core/route.h"
 #include "core/action.h"
 #include "core/kemi.h"
+#include "core/fmsg.h"
 #include "af_kam.h"
 
 static int af_alert_rt = -1; /* event_route[antifraud:alert] */
@@ -103,6 +104,31 @@ int af_kam_announce(
 		af_last.req = NULL;
 	}
 	return af_last.v.rc;
+}
+
+/*
+ * af_kam_announce on a faked message (no message at hand, or another one:
+ * a reply, the timer) that shows ip (NULL or family 0: the faked
+ * message's own) and port (0: its own) as $si:$sp. Returns v->rc.
+ */
+int af_kam_announce_from(const af_ip_t *ip, uint16_t port,
+		const af_request_t *req, const af_verdict_t *v)
+{
+	struct receive_info rcv;
+	sip_msg_t *fmsg = faked_msg_next();
+	int rc;
+
+	rcv = fmsg->rcv;
+	if(ip && ip->family) {
+		fmsg->rcv.src_ip.af = ip->family == 6 ? AF_INET6 : AF_INET;
+		fmsg->rcv.src_ip.len = ip->family == 6 ? 16 : 4;
+		memcpy(fmsg->rcv.src_ip.u.addr, ip->addr, fmsg->rcv.src_ip.len);
+	}
+	if(port)
+		fmsg->rcv.src_port = port;
+	rc = af_kam_announce(fmsg, req, v);
+	fmsg->rcv = rcv;
+	return rc;
 }
 
 /* parses the name of $antifraud(name) ($af is the pv module's address
