@@ -1173,7 +1173,7 @@ oom:
 static int cl_place(const af_store_redis_t *st, const rds_cluster_t *cl,
 		const af_op_t *ops, int n, int again)
 {
-	int i, j, p, stage = 0, w;
+	int i, j, p, stage = 0, w, stop = 0;
 
 	for(i = 0; i < n; i++) {
 		const af_op_t *op = &ops[i];
@@ -1189,9 +1189,13 @@ static int cl_place(const af_store_redis_t *st, const rds_cluster_t *cl,
 			m->sent_n = 0;
 			if(cl_code[i] > 0)
 				m->slot = cl_slot(st, cl_kind(op->type), op->key, op->key_len);
-			if(op->type == AF_OP_BAN_GET && op->u.ban_get.stop && i + 1 < n
-					&& ops[i + 1].type != AF_OP_BAN_GET)
+			/* a stage ends with the BAN_GETs that follow one that
+			 * stops */
+			stop |= op->type == AF_OP_BAN_GET && op->u.ban_get.stop;
+			if(stop && i + 1 < n && ops[i + 1].type != AF_OP_BAN_GET) {
 				stage++;
+				stop = 0;
+			}
 			if(m->slot >= 0 && op->type == AF_OP_WIN_HIT
 					&& op->u.win.ban_threshold)
 				m->bslot = op->u.win.ban_key
