@@ -1236,15 +1236,75 @@ static int cl_last_wave(int n, int s)
 	return w;
 }
 
+/* the CONC_ADD group sent along with a wave: the group of its
+ * sub-batch (-1: none) and whether a gate that ran before went over */
+typedef struct cl_along {
+	int grp;
+	int gated;
+} cl_along_t;
+
+/* Whether a WIN_HIT that ran (or, any: that may run) is over its gate. */
+static int cl_gated(const af_op_t *ops, int n, int pregated, int any)
+{
+	int i;
+
+	for(i = 0; i < n && !pregated; i++)
+		if(ops[i].type == AF_OP_WIN_HIT && cl_meta[i].slot >= 0
+				&& (any || cl_meta[i].done) && ops[i].status == 0
+				&& ops[i].u.win.gate > 0
+				&& ops[i].u.win.count > ops[i].u.win.gate)
+			pregated = 1;
+	return pregated;
+}
+
+/*
+ * Whether the CONC_ADD group can go with the last wave (stage, wave)
+ * and keep its meaning: all of it in one group G (all-or-nothing in one
+ * script), no BAN_GET of the stage that stops, and every WIN_HIT of the
+ * wave that has a gate in G (the script sees its count). Sets a->grp
+ * (G, or -1) and a->gated.
+ */
+static void cl_along(const af_op_t *ops, int n, int stage, int wave,
+		int pregated, cl_along_t *a)
+{
+	int i, g = -1;
+
+	a->grp = -1;
+	for(i = 0; i < n; i++) {
+		const cl_meta_t *m = &cl_meta[i];
+
+		if(m->slot < 0 || m->done)
+			continue;
+		if(ops[i].type == AF_OP_CONC_ADD) {
+			if(g >= 0 && m->grp != g)
+				return;
+			g = m->grp;
+		}
+	}
+	for(i = 0; g >= 0 && i < n; i++) {
+		const cl_meta_t *m = &cl_meta[i];
+
+		if(m->slot < 0 || m->done || m->stage != stage)
+			continue;
+		if(ops[i].type == AF_OP_BAN_GET && ops[i].u.ban_get.stop)
+			return;
+		if(ops[i].type == AF_OP_WIN_HIT && ops[i].u.win.gate > 0
+				&& m->wave == wave && m->grp != g)
+			return;
+	}
+	a->grp = g;
+	a->gated = cl_gated(ops, n, pregated, 0);
+}
+
 /*
  * Runs one wave of one stage: the ops placed there and not run yet, one
- * sub-batch per group. Returns 0, 1 when a sub-batch of several slots
+ * sub-batch per group (and the CONC_ADD group along, when a says so). Returns 0, 1 when a sub-batch of several slots
  * could not run (its ops not run: place them again per slot), -1 with
  * err.
  */
 static int cl_wave(af_store_redis_t *st, rds_cluster_t *cl,
-		af_op_t *ops, int n, int stage, int wave, uint64_t now_ms,
-		uint64_t deadline, char *err, size_t errlen)
+		af_op_t *ops, int n, int stage, int wave, const cl_along_t *along,
+		uint64_t now_ms, uint64_t deadline, char *err, size_t errlen)
 {
 	cl_sub_t *sub;
 	af_op_t *c;
@@ -1282,6 +1342,17 @@ static int cl_wave(af_store_redis_t *st, rds_cluster_t *cl,
 				c->u.win.n = 0;
 		}
 		m->sent_n = c->u.win.n;
+	}
+	for(i = 0; along->grp >= 0 && i < n; i++) {
+		if(ops[i].type != AF_OP_CONC_ADD || cl_meta[i].slot < 0)
+			continue;
+		sub = cl_sub_for(along->grp, cl_meta[i].slot, 0);
+		if(!sub || !cl_add(sub, &ops[i], i)) {
+			af_rds_err(err, errlen, "out of memory");
+			return -1;
+		}
+		sub->pregated = along->gated;
+		any = 1;
 	}
 	if(!any)
 		return 0;
@@ -1356,7 +1427,9 @@ int af_rds_cl_exec(af_store_redis_t *st, af_op_t *ops, int n,
 	rds_guard_t g;
 	char err[256];
 	uint64_t deadline = cl_mono_ms() + st->cfg.command_timeout_ms;
-	int group_bad, pregated, nstages, s, w, maxw, i, stop = -1, gated, rc;
+	int group_bad, pregated, nstages, s, w, maxw, i, stop = -1, rc;
+	int conc_done;
+	cl_along_t along;
 
 	/* a WIN_MULTI (a caller that bypassed af_store_exec's expansion):
 	 * as WIN_HITs, which the phases know how to place */
@@ -1385,13 +1458,21 @@ int af_rds_cl_exec(af_store_redis_t *st, af_op_t *ops, int n,
 	} else if(rc != 1) {
 		goto done;
 	}
+	conc_done = group_bad;
 	for(s = 0; s < nstages && stop < 0; s++) {
 		maxw = cl_last_wave(n, s);
 		for(w = 0; w <= maxw; w++) {
-			rc = cl_wave(st, cl, ops, n, s, w, now_ms, deadline, err,
-					sizeof(err));
+			along.grp = -1;
+			along.gated = 0;
+			if(!conc_done && s == nstages - 1 && w == maxw)
+				cl_along(ops, n, s, w, pregated, &along);
+			rc = cl_wave(st, cl, ops, n, s, w, &along, now_ms, deadline,
+					err, sizeof(err));
 			if(rc < 0)
 				goto fail;
+			for(i = 0; along.grp >= 0 && i < n; i++)
+				if(ops[i].type == AF_OP_CONC_ADD && cl_meta[i].slot >= 0)
+					conc_done = cl_meta[i].done != 0;
 			if(rc > 0) {
 				/* the ops not run yet, per slot, from the stage's start */
 				cl_byslot = 1;
@@ -1406,17 +1487,11 @@ int af_rds_cl_exec(af_store_redis_t *st, af_op_t *ops, int n,
 					&& ops[i].status == 0 && ops[i].u.ban_get.found)
 				stop = i;
 	}
-	if(stop < 0 && !group_bad) {
-		gated = pregated;
-		for(i = 0; i < n; i++)
-			if(ops[i].type == AF_OP_WIN_HIT && cl_meta[i].slot >= 0
-					&& ops[i].status == 0 && ops[i].u.win.gate > 0
-					&& ops[i].u.win.count > ops[i].u.win.gate)
-				gated = 1;
-		if(cl_conc(st, cl, ops, n, gated, now_ms, deadline, err, sizeof(err))
-				< 0)
-			goto fail;
-	}
+	if(stop < 0 && !conc_done
+			&& cl_conc(st, cl, ops, n, cl_gated(ops, n, pregated, 1), now_ms,
+					   deadline, err, sizeof(err))
+					< 0)
+		goto fail;
 	/* what ran after a stop is as if it had not: left as it was */
 	for(i = stop + 1; stop >= 0 && i < n; i++)
 		if(ops[i].type != AF_OP_CONC_ADD)
