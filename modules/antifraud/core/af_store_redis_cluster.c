@@ -7,29 +7,42 @@
  * SLOTS, asked from any node it knows, the URL's first) and keeps one
  * connection per master.
  *
- * A batch (af_store_exec) is split into per-slot sub-batches, each one
- * EVALSHA of the batch script (atomic on its slot), sent pipelined to
- * their masters in rounds, so that what the single-server script does in
- * one go keeps its meaning:
- *   1. stages: a BAN_GET that stops the batch ends a stage (when a
- *      non-BAN_GET follows): what comes after it runs only when no ban
+ * A batch (af_store_exec) is split into per-master sub-batches, each one
+ * EVALSHA of the batch script (atomic on its master): the keys of
+ * several slots of one master go in one call (the script's
+ * allow-cross-slot-keys, cl_xs_prologue). A batch all on one master is
+ * one sub-batch, as on a single server. Across masters, sub-batches are
+ * sent pipelined in rounds, so that what the single-server script does
+ * in one go keeps its meaning:
+ *   1. stages: a BAN_GET that stops the batch ends a stage, with the
+ *      BAN_GETs right after it: what comes after runs only when no ban
  *      stopped the batch. BAN_GETs of one stage run together, so a ban
- *      found by one does not spare the others their hit count;
+ *      found by one does not spare the others of other masters their
+ *      hit count;
  *   2. waves, within a stage: a WIN_HIT whose if_new names an op of
- *      another slot runs after it, with if_new decided here (n or 0);
- *      the ops of one slot keep their order;
- *   3. a WIN_HIT whose ban key is in another slot counts without banning;
- *      when it reaches its threshold the ban is set after it on the ban
- *      key's slot (BAN_GET that stops, then BAN_SET: an existing ban is
- *      kept, and its hit count grows by one);
- *   4. the CONC_ADD group last, knowing every gate: on one slot, one
- *      sub-batch (all-or-nothing, exact); across slots, each slot admits
- *      its part (all-or-nothing there), and when any slot refused, the
- *      members admitted on the others are removed again (CONC_DEL; a
- *      member that was there before is left in). Between the two steps
- *      another call may see the tentative members and be refused
- *      spuriously (counted: a set never goes over its limit).
- * A batch all on one slot is one sub-batch, as on a single server.
+ *      another master runs after it, with if_new decided here (n or 0);
+ *      the ops of one master keep their order;
+ *   3. a WIN_HIT whose ban key is on another master counts without
+ *      banning; when it reaches its threshold the ban is set after it on
+ *      the ban key's slot (BAN_GET that stops, then BAN_SET: an existing
+ *      ban is kept, and its hit count grows by one);
+ *   4. the CONC_ADD group last, knowing every gate: with the last wave
+ *      when it is all on one master and no gate of that wave on another
+ *      master nor a stopping BAN_GET of the stage is still unknown (then
+ *      exact, in one script); else in a round of its own: on one master
+ *      one sub-batch (exact); across masters, each admits its part
+ *      (all-or-nothing there), and when any refused, the members
+ *      admitted on the others are removed again (CONC_DEL; a member that
+ *      was there before is left in). Between the two steps another call
+ *      may see the tentative members and be refused spuriously
+ *      (counted: a set never goes over its limit).
+ * A sub-batch of several slots that its node cannot run whole (a slot
+ * moved, or migrating with one of its keys gone: the script fails in
+ * its prologue, before it writes anything, saying only "non local key")
+ * is sent again per slot: the batch's ops not run yet are placed again
+ * with one slot per group, where -ASK and -TRYAGAIN are followed as for
+ * any single-slot call (a CONC_ADD group split so is admitted per slot,
+ * and a refused part's partners are left to age out: stricter).
  * Replies: -MOVED updates the map (and asks CLUSTER SLOTS again) and
  * resends; -ASK resends to the target after ASKING; -TRYAGAIN,
  * -CLUSTERDOWN and -LOADING, a refused or dropped connection (a master
