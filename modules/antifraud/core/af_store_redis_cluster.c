@@ -705,8 +705,10 @@ static int cl_read(af_store_redis_t *st, rds_cluster_t *cl,
 			}
 		} else if(strncmp(r->str, "NOSCRIPT", 8) == 0) {
 			nd->reload = 1;
-		} else if(sub->multi && cl_not_local(r->str)) {
-			/* nothing written (the prologue's EXISTS came first) */
+		} else if((sub->multi && cl_not_local(r->str))
+				|| strncmp(r->str, "CROSSSLOT", 9) == 0) {
+			/* nothing written (the prologue's EXISTS came first; or
+			 * keys declared, no script for several slots loaded) */
 			cl->stale = 1;
 			sub->state = CL_SPLIT;
 			k = 0;
@@ -1488,6 +1490,10 @@ int af_rds_cl_exec(af_store_redis_t *st, af_op_t *ops, int n,
 					conc_done = cl_meta[i].done != 0;
 			if(rc > 0) {
 				/* the ops not run yet, per slot, from the stage's start */
+				if(cl_byslot) {
+					snprintf(err, sizeof(err), "a slot's call was refused");
+					goto fail;
+				}
 				cl_byslot = 1;
 				cl_place(st, cl, ops, n, 1);
 				maxw = cl_last_wave(n, s);
