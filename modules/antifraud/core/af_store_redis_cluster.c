@@ -16,9 +16,11 @@
  * in one go keeps its meaning:
  *   1. stages: a BAN_GET that stops the batch ends a stage, with the
  *      BAN_GETs right after it: what comes after runs only when no ban
- *      stopped the batch. BAN_GETs of one stage run together, so a ban
- *      found by one does not spare the others of other masters their
- *      hit count;
+ *      stopped the batch (when every stopping BAN_GET of the stage is
+ *      on one master, the next stage's first ops on that master go in
+ *      the same call, after them: the script stops before them). BAN_GETs
+ *      of one stage run together, so a ban found by one does not spare
+ *      the others of other masters their hit count;
  *   2. waves, within a stage: a WIN_HIT whose if_new names an op of
  *      another master runs after it, with if_new decided here (n or 0);
  *      the ops of one master keep their order;
@@ -1251,12 +1253,61 @@ static int cl_last_wave(int n, int s)
 	return w;
 }
 
-/* the CONC_ADD group sent along with a wave: the group of its
- * sub-batch (-1: none) and whether a gate that ran before went over */
+/* what goes along with a wave: the CONC_ADD group (grp: the group of
+ * its sub-batch, -1: none; gated: a gate that ran before went over) and
+ * the next stage's first ops of group next (-1: none) */
 typedef struct cl_along {
 	int grp;
 	int gated;
+	int next;
 } cl_along_t;
+
+/*
+ * The group whose sub-batch can take the first ops of the stage after
+ * stage with its last wave: the one of every stopping BAN_GET of the
+ * stage not run yet (its script stops before them when a ban is found),
+ * none of those run found one. -1 when there is none.
+ */
+static int cl_ahead(const af_op_t *ops, int n, int stage)
+{
+	int i, g = -1;
+
+	for(i = 0; i < n; i++) {
+		const cl_meta_t *m = &cl_meta[i];
+
+		if(m->slot < 0 || m->stage != stage || ops[i].type != AF_OP_BAN_GET
+				|| !ops[i].u.ban_get.stop)
+			continue;
+		if(m->done ? ops[i].status == 0 && ops[i].u.ban_get.found
+				   : g >= 0 && m->grp != g)
+			return -1;
+		if(!m->done)
+			g = m->grp;
+	}
+	return g;
+}
+
+/* Whether op i (of the stage after the wave's, in the group taking
+ * them) can go with the wave in sub: of the stage's first wave, no ban
+ * set apart, not a stopping BAN_GET, its if_new run or in sub. */
+static int cl_movable(const af_op_t *ops, int i, const cl_sub_t *sub)
+{
+	const cl_meta_t *m = &cl_meta[i];
+	int p, j;
+
+	if(m->wave || cl_ban_apart(m)
+			|| (ops[i].type == AF_OP_BAN_GET && ops[i].u.ban_get.stop))
+		return 0;
+	if(ops[i].type != AF_OP_WIN_HIT || ops[i].u.win.if_new <= 0)
+		return 1;
+	p = ops[i].u.win.if_new - 1;
+	if(cl_meta[p].done)
+		return 1;
+	for(j = 0; sub && j < sub->n; j++)
+		if(sub->orig[j] == p)
+			return 1;
+	return 0;
+}
 
 /* Whether a WIN_HIT that ran (or, any: that may run) is over its gate. */
 static int cl_gated(const af_op_t *ops, int n, int pregated, int any)
@@ -1321,18 +1372,30 @@ static int cl_wave(af_store_redis_t *st, rds_cluster_t *cl,
 		af_op_t *ops, int n, int stage, int wave, const cl_along_t *along,
 		uint64_t now_ms, uint64_t deadline, char *err, size_t errlen)
 {
-	cl_sub_t *sub;
+	cl_sub_t *sub, *ahead = NULL;
 	af_op_t *c;
-	int i, j, p, any = 0, split = 0;
+	int i, j, p, any = 0, split = 0, next = along->next;
 
 	cl_reset();
 	cl_round++;
 	for(i = 0; i < n; i++) {
 		cl_meta_t *m = &cl_meta[i];
 
-		if(m->slot < 0 || m->stage != stage || m->wave != wave || m->done
-				|| ops[i].type == AF_OP_CONC_ADD)
+		if(m->slot < 0 || m->done || ops[i].type == AF_OP_CONC_ADD)
 			continue;
+		if(m->stage != stage || m->wave != wave) {
+			/* the next stage's first ops of the group that stops: a
+			 * prefix, so that they keep their order */
+			if(next < 0 || m->stage != stage + 1 || m->grp != next)
+				continue;
+			for(j = 0, ahead = NULL; j < cl_nsub && !ahead; j++)
+				if(cl_subs[j].grp == next)
+					ahead = &cl_subs[j];
+			if(!cl_movable(ops, i, ahead)) {
+				next = -1;
+				continue;
+			}
+		}
 		sub = cl_sub_for(m->grp, m->slot, 0);
 		if(!sub || !(c = cl_add(sub, &ops[i], i))) {
 			af_rds_err(err, errlen, "out of memory");
@@ -1479,8 +1542,11 @@ int af_rds_cl_exec(af_store_redis_t *st, af_op_t *ops, int n,
 		for(w = 0; w <= maxw; w++) {
 			along.grp = -1;
 			along.gated = 0;
+			along.next = -1;
 			if(!conc_done && s == nstages - 1 && w == maxw)
 				cl_along(ops, n, s, w, pregated, &along);
+			if(s < nstages - 1 && w == maxw)
+				along.next = cl_ahead(ops, n, s);
 			rc = cl_wave(st, cl, ops, n, s, w, &along, now_ms, deadline,
 					err, sizeof(err));
 			if(rc < 0)
