@@ -4,8 +4,8 @@
 # of 3 masters, several bench_core processes at once (one connection per
 # master each, like Kamailio's workers), af_check_source and
 # af_check_dest (a call admitted into its concurrency sets and released);
-# and the EVALSHA calls per check (a batch split per slot and in phases
-# costs more round trips than on one Redis). Checks per second: the sum
+# and the EVALSHA calls per check (one per master a batch touches, per
+# phase: on 1 master as on one Redis, more round trips across masters). Checks per second: the sum
 # of what each process measures over its own check loop (loading the
 # rules left out); EVALSHA per check: the difference between two runs
 # (n1 and n2 checks per process), so that warming up drops out. Bounded: a fixed number of

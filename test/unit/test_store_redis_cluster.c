@@ -587,6 +587,400 @@ static void test_migration(void **state)
 	s->ops->destroy(s);
 }
 
+/* ---- sub-batches of several slots on one master ---- */
+
+static int g_map[RDS_CL_SLOTS]; /* slot -> its master's port */
+
+/* Reads the slot map (CLUSTER SLOTS of a live node) into g_map. */
+static void load_map(void)
+{
+	redisContext *c = NULL;
+	redisReply *r, *e;
+	size_t i;
+	long long s;
+	int k;
+
+	for(k = 0; k < NODES && !c; k++)
+		if(s_node[k].pid > 0)
+			c = raw(s_node[k].port);
+	assert_non_null(c);
+	memset(g_map, 0, sizeof(g_map));
+	r = rcmd(c, 1, "CLUSTER SLOTS");
+	for(i = 0; i < r->elements; i++) {
+		e = r->element[i];
+		for(s = e->element[0]->integer; s <= e->element[1]->integer; s++)
+			g_map[s] = (int)e->element[2]->element[1]->integer;
+	}
+	freeReplyObject(r);
+	redisFree(c);
+}
+
+/* Writes into out (32 bytes) a subject fmt%d whose key of kind (prefix
+ * "g:") is on master port (0: any) and on none of the slots used[0..n);
+ * its slot is added to used. */
+static void pick(char *out, const char *fmt, const char *kind, int port,
+		int *used, int *n)
+{
+	int i, j, s, dup;
+
+	for(i = 0; i < 100000; i++) {
+		snprintf(out, 32, fmt, i);
+		s = slot_of("g:", kind, out);
+		for(j = 0, dup = 0; j < *n; j++)
+			dup |= used[j] == s;
+		if(!dup && (!port || g_map[s] == port)) {
+			used[(*n)++] = s;
+			return;
+		}
+	}
+	fail_msg("no subject for %s on %d", fmt, port);
+}
+
+/* The named counter of the node's INFO section (e.g. commandstats,
+ * "cmdstat_evalsha:calls="), summed over the live nodes (port 0) or of
+ * one; 0 when absent. */
+static long node_stat(int port, const char *section, const char *name)
+{
+	redisContext *c;
+	redisReply *r;
+	const char *p;
+	long n = 0;
+	int i;
+
+	for(i = 0; i < NODES; i++) {
+		if(s_node[i].pid <= 0 || (port && s_node[i].port != port))
+			continue;
+		c = raw(s_node[i].port);
+		r = rcmd(c, 1, "INFO %s", section);
+		p = strstr(r->str, name);
+		if(p)
+			n += atol(p + strlen(name));
+		freeReplyObject(r);
+		redisFree(c);
+	}
+	return n;
+}
+
+#define EVALSHA_CALLS(port) \
+	node_stat(port, "commandstats", "cmdstat_evalsha:calls=")
+
+/*
+ * a batch whose ops are on five slots of one master is one EVALSHA
+ * (keys of several slots, the script's allow-cross-slot-keys), and
+ * answers as the shm store: a stopping ban looked up, an if_new chain,
+ * a hit that bans another subject, the CONC_ADD group
+ */
+static void test_group_one_master(void **state)
+{
+	af_store_shm_cfg_t scfg = {.max_entries = 4096, .stripes = 4};
+	char s0[32], w1[32], w2[32], w3[32], b1[32], c1[32], mem[32];
+	int used[8], nu = 0, port, i;
+	uint64_t now = T0 + 300000;
+	af_store_t *a, *b;
+	af_op_t ops[8];
+	long calls;
+
+	need_cluster();
+	load_map();
+	port = g_map[slot_of("g:", "ban", "src")];
+	pick(s0, "src%d", "ban", port, used, &nu);
+	pick(w1, "pair%d", "win", port, used, &nu);
+	pick(w2, "acct%d", "win", port, used, &nu);
+	pick(w3, "fail%d", "win", port, used, &nu);
+	pick(b1, "10.0.0.%d", "ban", port, used, &nu);
+	pick(c1, "trunk%d", "conc", port, used, &nu);
+	a = af_store_shm_new(&scfg);
+	assert_non_null(a);
+	b = cl_store("g:", 2000);
+	assert_int_equal(win_hit(b, "warm", 60, 0), 0); /* connected */
+	calls = EVALSHA_CALLS(0);
+	for(i = 0; i < 5; i++) {
+		memset(&ops[0], 0, sizeof(ops[0]));
+		ops[0].type = AF_OP_BAN_GET;
+		ops[0].key = s0;
+		ops[0].key_len = strlen(s0);
+		ops[0].u.ban_get.stop = 1;
+		win_op(&ops[1], w1, 1, 0, 0);
+		win_op(&ops[2], w2, 1, 0, 2);
+		win_op(&ops[3], w3, 1, 0, 0);
+		ops[3].u.win.ban_threshold = 3;
+		ops[3].u.win.ban_s = 300;
+		ops[3].u.win.ban_key = b1;
+		ops[3].u.win.ban_key_len = strlen(b1);
+		ops[3].u.win.ban_reason = "failures";
+		snprintf(mem, sizeof(mem), "call%d", i);
+		conc_op(&ops[4], AF_OP_CONC_ADD, c1, mem, 3, 60);
+		both(a, b, ops, 5, now + (uint64_t)i);
+		assert_int_equal(ops[2].u.win.count, 1); /* w1 new once */
+		assert_int_equal(ops[3].u.win.banned, i == 2);
+		assert_int_equal(ops[4].u.conc.admitted, i < 3);
+	}
+	assert_int_equal(EVALSHA_CALLS(0) - calls, 5);
+	/* a ban found stops the batch there, in the same call */
+	test_host_set_now(now + 10);
+	assert_int_equal(ban_set(a, s0, 600, "manual"), 0);
+	assert_int_equal(ban_set(b, s0, 600, "manual"), 0);
+	calls = EVALSHA_CALLS(0);
+	win_op(&ops[1], w1, 1, 0, 0);
+	both(a, b, ops, 5, now + 10);
+	assert_int_equal(EVALSHA_CALLS(0) - calls, 1);
+	assert_int_equal(ops[0].u.ban_get.found, 1);
+	assert_int_equal(ops[1].status, 1);
+	assert_int_equal(ops[4].status, 1);
+	test_host_set_now(0);
+	a->ops->destroy(a);
+	b->ops->destroy(b);
+}
+
+/* Finishes the migration of slot from node src to dst (after ms): its
+ * keys moved, every live node told; in a child, so that the store's
+ * call waits meanwhile. */
+static pid_t finish_migration(int slot, int src, int dst, const char *dst_id,
+		int ms)
+{
+	pid_t pid = fork();
+	redisContext *c;
+	redisReply *r, *k;
+	size_t j;
+	int i;
+
+	assert_true(pid >= 0);
+	if(pid)
+		return pid;
+	usleep((useconds_t)ms * 1000);
+	c = redisConnect("127.0.0.1", src);
+	r = c ? redisCommand(c, "CLUSTER GETKEYSINSLOT %d 100", slot) : NULL;
+	for(j = 0; r && j < r->elements; j++) {
+		k = redisCommand(c, "MIGRATE 127.0.0.1 %d %s 0 5000", dst,
+				r->element[j]->str);
+		if(k)
+			freeReplyObject(k);
+	}
+	if(r)
+		freeReplyObject(r);
+	if(c)
+		redisFree(c);
+	for(i = 0; i < NODES; i++) {
+		if(s_node[i].pid <= 0)
+			continue;
+		c = redisConnect("127.0.0.1", s_node[i].port);
+		r = c ? redisCommand(c, "CLUSTER SETSLOT %d NODE %s", slot, dst_id)
+			  : NULL;
+		if(r)
+			freeReplyObject(r);
+		if(c)
+			redisFree(c);
+	}
+	_exit(0);
+}
+
+/*
+ * a slot migrating inside a group: the sub-batch of several slots is
+ * refused by the source before it writes anything (a key of the slot
+ * is not there), then sent per slot: -ASK to the target for a new key;
+ * -TRYAGAIN from the source for a sub-batch with keys of the slot both
+ * there and not (until the migration ends: -MOVED); the other slot's
+ * ops count once
+ */
+static void test_group_migrating(void **state)
+{
+	af_store_shm_cfg_t scfg = {.max_entries = 4096, .stripes = 4};
+	char p[32], q[32], q2[32], c1[32], c2[32], c3[32], id_src[64], id_dst[64];
+	int used[8], nu = 0, ps, pd, sq, i, j, wst;
+	uint64_t now = T0 + 400000;
+	af_store_t *a, *b;
+	redisContext *src, *dst;
+	redisReply *r;
+	af_op_t ops[4];
+	long tries;
+	pid_t pid;
+
+	need_cluster();
+	load_map();
+	ps = g_map[slot_of("g:", "win", "mp")];
+	pick(p, "mp%d", "win", ps, used, &nu);
+	pick(q, "mq%d", "win", ps, used, &nu);
+	sq = used[1];
+	for(i = 0; i < 100000; i++) {
+		snprintf(q2, sizeof(q2), "mq2-%d", i);
+		if(slot_of("g:", "win", q2) == sq)
+			break;
+	}
+	pd = g_map[(sq + 5462) % 16384];
+	if(pd == ps)
+		pd = g_map[(sq + 10924) % 16384];
+	assert_int_not_equal(pd, ps);
+	a = af_store_shm_new(&scfg);
+	assert_non_null(a);
+	b = cl_store("g:", 3000);
+	test_host_set_now(now);
+	assert_int_equal(win_hit(a, q, 60, 1), 1);
+	assert_int_equal(win_hit(b, q, 60, 1), 1);
+	src = raw(ps);
+	dst = raw(pd);
+	r = rcmd(src, 1, "CLUSTER MYID");
+	snprintf(id_src, sizeof(id_src), "%s", r->str);
+	freeReplyObject(r);
+	r = rcmd(dst, 1, "CLUSTER MYID");
+	snprintf(id_dst, sizeof(id_dst), "%s", r->str);
+	freeReplyObject(r);
+	rcmd(dst, 0, "CLUSTER SETSLOT %d IMPORTING %s", sq, id_src);
+	rcmd(src, 0, "CLUSTER SETSLOT %d MIGRATING %s", sq, id_dst);
+	/* a new key of the migrating slot: ASK; q still on the source */
+	win_op(&ops[0], p, 1, 0, 0);
+	win_op(&ops[1], q, 1, 0, 0);
+	win_op(&ops[2], q2, 1, 0, 1);
+	both(a, b, ops, 3, now);
+	assert_int_equal(ops[1].u.win.count, 2);
+	assert_int_equal(ops[2].u.win.count, 1);
+	rcmd(dst, 0, "ASKING");
+	r = rcmd(dst, 1, "EXISTS g:" RDS_LAYOUT "win:{%s}", q2);
+	assert_int_equal(r->integer, 1);
+	freeReplyObject(r);
+	r = rcmd(src, 1, "EXISTS g:" RDS_LAYOUT "win:{%s}", q);
+	assert_int_equal(r->integer, 1);
+	freeReplyObject(r);
+	/* a CONC_ADD group on two masters, one master's part on two slots
+	 * (one migrating): that part is sent again per slot; the other
+	 * master's set is full, so the members admitted on both slots are
+	 * removed again (exact: the counts before were read with them) */
+	pick(c1, "mc%d", "conc", ps, used, &nu);
+	pick(c3, "mc3-%d", "conc", pd, used, &nu);
+	for(i = 0; i < 100000; i++) {
+		snprintf(c2, sizeof(c2), "mc2-%d", i);
+		if(slot_of("g:", "conc", c2) == sq)
+			break;
+	}
+	for(j = 0; j < 2; j++) {
+		conc_op(&ops[0], AF_OP_CONC_ADD, c3, j ? "call-y" : "call-x", 1, 60);
+		conc_op(&ops[1], AF_OP_CONC_ADD, c1, j ? "call-y" : "call-x", 5, 60);
+		conc_op(&ops[2], AF_OP_CONC_ADD, c2, j ? "call-y" : "call-x", 5, 60);
+		both(a, b, ops, 3, now);
+		assert_int_equal(ops[1].u.conc.admitted, j == 0);
+		assert_int_equal(ops[2].u.conc.count, 1);
+	}
+	assert_int_equal(conc_count(b, c1), 1);
+	assert_int_equal(conc_count(b, c2), 1);
+	/* q's ban key is on neither node, its window on the source: the
+	 * source says TRYAGAIN until the migration ends */
+	tries = node_stat(ps, "errorstats", "errorstat_TRYAGAIN:count=");
+	pid = finish_migration(sq, ps, pd, id_dst, 300);
+	memset(&ops[0], 0, sizeof(ops[0]));
+	ops[0].type = AF_OP_BAN_GET;
+	ops[0].key = q;
+	ops[0].key_len = strlen(q);
+	win_op(&ops[1], q, 1, 0, 0);
+	win_op(&ops[2], p, 1, 0, 0);
+	both(a, b, ops, 3, now + 1);
+	assert_int_equal(ops[1].u.win.count, 3);
+	assert_int_equal(ops[2].u.win.count, 2);
+	assert_int_equal(waitpid(pid, &wst, 0), pid);
+	assert_true(node_stat(ps, "errorstats", "errorstat_TRYAGAIN:count=")
+				> tries);
+	/* after it: the map names the target (MOVED), the counts go on */
+	assert_int_equal(win_hit(b, q, 60, 0), 3);
+	assert_int_equal(win_hit(b, p, 60, 0), 2);
+	redisFree(src);
+	redisFree(dst);
+	test_host_set_now(0);
+	a->ops->destroy(a);
+	b->ops->destroy(b);
+}
+
+/* a random number below n (a fixed sequence) */
+static unsigned g_seed = 12345;
+static int rnd(int n)
+{
+	g_seed = g_seed * 1103515245u + 12345u;
+	return (int)((g_seed >> 16) % (unsigned)n);
+}
+
+/*
+ * exactness across 3 masters: random batches as the checks make them
+ * (stopping ban lookups, hits with if_new chains, gates and bans of
+ * other subjects, then a CONC_ADD group) over subjects spread on every
+ * master answer as the shm store, op by op; the EVALSHA calls per
+ * batch are printed
+ */
+static void test_group_exact(void **state)
+{
+	af_store_shm_cfg_t scfg = {.max_entries = 8192, .stripes = 4};
+	static char subj[12][16], mem[400][16];
+	int i, j, k, n, nb, nw, nc, wins[8], masters[3] = {0}, nm = 0;
+	uint64_t now = T0 + 500000;
+	af_store_t *a, *b;
+	af_op_t ops[16];
+	unsigned char conc_used[12];
+	long calls;
+
+	need_cluster();
+	load_map();
+	for(i = 0; i < 12; i++) {
+		snprintf(subj[i], sizeof(subj[i]), "e%d", i);
+		for(j = 0, k = g_map[slot_of("e:", "win", subj[i])]; j < nm; j++)
+			if(masters[j] == k)
+				break;
+		if(j == nm && nm < 3)
+			masters[nm++] = k;
+	}
+	assert_int_equal(nm, 3); /* the subjects are on every master */
+	a = af_store_shm_new(&scfg);
+	assert_non_null(a);
+	b = cl_store("e:", 2000);
+	calls = EVALSHA_CALLS(0);
+	for(i = 0; i < 400; i++) {
+		now += 3000;
+		test_host_set_now(now);
+		if(rnd(10) == 0) {
+			k = rnd(12);
+			assert_int_equal(ban_set(a, subj[k], 20, "manual"), 0);
+			assert_int_equal(ban_set(b, subj[k], 20, "manual"), 0);
+		}
+		n = 0;
+		nb = rnd(3);
+		for(j = 0; j < nb; j++, n++) {
+			memset(&ops[n], 0, sizeof(ops[n]));
+			ops[n].type = AF_OP_BAN_GET;
+			ops[n].key = subj[rnd(12)];
+			ops[n].key_len = strlen(ops[n].key);
+			ops[n].u.ban_get.stop = rnd(3) == 0;
+		}
+		nw = 1 + rnd(5);
+		for(j = 0; j < nw; j++, n++) {
+			win_op(&ops[n], subj[rnd(12)], 1 + (uint32_t)rnd(2),
+					rnd(3) ? 0 : 2 + (uint32_t)rnd(6),
+					j && rnd(2) ? wins[rnd(j)] + 1 : 0);
+			wins[j] = n;
+			if(rnd(3) == 0) {
+				ops[n].u.win.ban_threshold = 3 + (uint32_t)rnd(5);
+				ops[n].u.win.ban_s = 10;
+				ops[n].u.win.ban_key = subj[rnd(12)];
+				ops[n].u.win.ban_key_len = strlen(ops[n].u.win.ban_key);
+				ops[n].u.win.ban_reason = "rate";
+			}
+		}
+		nc = rnd(4);
+		memset(conc_used, 0, sizeof(conc_used));
+		for(j = 0; j < nc; j++) {
+			k = rnd(12);
+			if(conc_used[k])
+				continue;
+			conc_used[k] = 1;
+			snprintf(mem[i], sizeof(mem[i]), "c%d", i);
+			conc_op(&ops[n++], AF_OP_CONC_ADD, subj[k], mem[i],
+					1 + (uint32_t)rnd(4), 10);
+		}
+		both(a, b, ops, n, now);
+	}
+	print_message("400 random batches on 3 masters: %.2f EVALSHA per"
+				  " batch, %lu rollbacks\n",
+			(double)(EVALSHA_CALLS(0) - calls) / 400,
+			(unsigned long)af_store_redis_rollbacks(b));
+	test_host_set_now(0);
+	a->ops->destroy(a);
+	b->ops->destroy(b);
+}
+
 /* list callbacks: count into *arg */
 static int count_ban(const char *key, size_t len, const af_ban_t *ban,
 		void *arg)
@@ -835,6 +1229,9 @@ int main(void)
 		SCN_TESTS(test_scenario),
 		cmocka_unit_test(test_cross_slot),
 		cmocka_unit_test(test_migration),
+		cmocka_unit_test(test_group_one_master),
+		cmocka_unit_test(test_group_migrating),
+		cmocka_unit_test(test_group_exact),
 		cmocka_unit_test(test_lists),
 		cmocka_unit_test(test_pubsub),
 		cmocka_unit_test(test_race),

@@ -7,29 +7,44 @@
  * SLOTS, asked from any node it knows, the URL's first) and keeps one
  * connection per master.
  *
- * A batch (af_store_exec) is split into per-slot sub-batches, each one
- * EVALSHA of the batch script (atomic on its slot), sent pipelined to
- * their masters in rounds, so that what the single-server script does in
- * one go keeps its meaning:
- *   1. stages: a BAN_GET that stops the batch ends a stage (when a
- *      non-BAN_GET follows): what comes after it runs only when no ban
- *      stopped the batch. BAN_GETs of one stage run together, so a ban
- *      found by one does not spare the others their hit count;
+ * A batch (af_store_exec) is split into per-master sub-batches, each one
+ * EVALSHA of the batch script (atomic on its master): the keys of
+ * several slots of one master go in one call (the script's
+ * allow-cross-slot-keys, cl_xs_prologue). A batch all on one master is
+ * one sub-batch, as on a single server. Across masters, sub-batches are
+ * sent pipelined in rounds, so that what the single-server script does
+ * in one go keeps its meaning:
+ *   1. stages: a BAN_GET that stops the batch ends a stage, with the
+ *      BAN_GETs right after it: what comes after runs only when no ban
+ *      stopped the batch (when every stopping BAN_GET of the stage is
+ *      on one master, the next stage's first ops on that master go in
+ *      the same call, after them: the script stops before them). BAN_GETs
+ *      of one stage run together, so a ban found by one does not spare
+ *      the others of other masters their hit count;
  *   2. waves, within a stage: a WIN_HIT whose if_new names an op of
- *      another slot runs after it, with if_new decided here (n or 0);
- *      the ops of one slot keep their order;
- *   3. a WIN_HIT whose ban key is in another slot counts without banning;
- *      when it reaches its threshold the ban is set after it on the ban
- *      key's slot (BAN_GET that stops, then BAN_SET: an existing ban is
- *      kept, and its hit count grows by one);
- *   4. the CONC_ADD group last, knowing every gate: on one slot, one
- *      sub-batch (all-or-nothing, exact); across slots, each slot admits
- *      its part (all-or-nothing there), and when any slot refused, the
- *      members admitted on the others are removed again (CONC_DEL; a
- *      member that was there before is left in). Between the two steps
- *      another call may see the tentative members and be refused
- *      spuriously (counted: a set never goes over its limit).
- * A batch all on one slot is one sub-batch, as on a single server.
+ *      another master runs after it, with if_new decided here (n or 0);
+ *      the ops of one master keep their order;
+ *   3. a WIN_HIT whose ban key is on another master counts without
+ *      banning; when it reaches its threshold the ban is set after it on
+ *      the ban key's slot (BAN_GET that stops, then BAN_SET: an existing
+ *      ban is kept, and its hit count grows by one);
+ *   4. the CONC_ADD group last, knowing every gate: with the last wave
+ *      when it is all on one master and no gate of that wave on another
+ *      master nor a stopping BAN_GET of the stage is still unknown (then
+ *      exact, in one script); else in a round of its own: on one master
+ *      one sub-batch (exact); across masters, each admits its part
+ *      (all-or-nothing there), and when any refused, the members
+ *      admitted on the others are removed again (CONC_DEL; a member that
+ *      was there before is left in). Between the two steps another call
+ *      may see the tentative members and be refused spuriously
+ *      (counted: a set never goes over its limit).
+ * A sub-batch of several slots that its node cannot run whole (a slot
+ * moved, or migrating with one of its keys gone: the script fails in
+ * its prologue, before it writes anything, saying only "non local key")
+ * is sent again per slot: the batch's ops not run yet are placed again
+ * with one slot per group, where -ASK and -TRYAGAIN are followed as for
+ * any single-slot call (a CONC_ADD group split so is admitted per slot,
+ * and a refused part's partners are left to age out: stricter).
  * Replies: -MOVED updates the map (and asks CLUSTER SLOTS again) and
  * resends; -ASK resends to the target after ASKING; -TRYAGAIN,
  * -CLUSTERDOWN and -LOADING, a refused or dropped connection (a master
@@ -240,6 +255,52 @@ static int cl_node(rds_cluster_t *cl, const char *host, int port)
 	return i;
 }
 
+/*
+ * The batch script for a sub-batch of several slots on one master: the
+ * flag that lets it touch keys of several slots (Redis >= 7.0; a script
+ * without it may too, on 6.x and, for compatibility, on 7.x), then a
+ * prologue in front of the batch script. EVAL's declared keys must
+ * share a slot even with the flag (else -CROSSSLOT), so it declares
+ * none: ARGV is the key count, the keys' slots (2 bytes each), the
+ * keys, then the batch script's ARGV. The prologue makes KEYS and ARGV
+ * of them and first calls EXISTS on the keys of each slot: a key that
+ * this node does not serve (a slot moved, or migrating with the key
+ * gone) fails the script there, before anything is written, with
+ * "Script attempted to access a non local key" (no slot, no ASK).
+ */
+#define CL_XS_FLAG "#!lua flags=allow-cross-slot-keys\n"
+static const char cl_xs_prologue[] =
+		"local KEYS, ARGV = (function(a)\n"
+		"  local nk, ss, k, g, r = tonumber(a[1]), a[2], {}, {}, {}\n"
+		"  for i = 1, nk do\n"
+		"    local s = string.sub(ss, 2 * i - 1, 2 * i)\n"
+		"    k[i] = a[2 + i]\n"
+		"    if not g[s] then g[s] = {} end\n"
+		"    table.insert(g[s], k[i])\n"
+		"  end\n"
+		"  for _, l in pairs(g) do redis.call('EXISTS', unpack(l)) end\n"
+		"  for i = nk + 3, #a do r[#r + 1] = a[i] end\n"
+		"  return k, r\n"
+		"end)(ARGV)\n";
+
+/* SCRIPT LOAD of the script for several slots on c (with its flag, else
+ * without: Redis 6); its SHA in sha, "" when neither loads. */
+static void cl_load_xs(redisContext *c, char *sha)
+{
+	redisReply *r;
+	int flag;
+
+	sha[0] = '\0';
+	for(flag = 1; flag >= 0 && !sha[0]; flag--) {
+		r = redisCommand(c, "SCRIPT LOAD %s%s%s", flag ? CL_XS_FLAG : "",
+				cl_xs_prologue, af_rds_lua_exec_src);
+		if(r && af_rds_take_sha(r, sha) < 0)
+			sha[0] = '\0';
+		if(r)
+			freeReplyObject(r);
+	}
+}
+
 /* Connects node i when it is not (AUTH, the scripts loaded). Returns
  * its context, NULL with err. */
 static redisContext *cl_conn(const af_store_redis_t *st, rds_cluster_t *cl,
@@ -258,6 +319,7 @@ static redisContext *cl_conn(const af_store_redis_t *st, rds_cluster_t *cl,
 		redisFree(c);
 		return NULL;
 	}
+	cl_load_xs(c, nd->sha_xs);
 	nd->conn.c = c;
 	nd->reload = 0;
 	return c;
@@ -388,9 +450,10 @@ rds_cluster_t *af_rds_cl_get(const af_store_redis_t *st, rds_conn_t *slot,
 
 /* ---- rounds: sub-batches sent pipelined, with redirects ---- */
 
-/* a sub-batch: ops of one slot, one EVALSHA */
+/* a sub-batch: ops of one group (a master, or a slot), one EVALSHA */
 typedef struct cl_sub {
-	int slot;
+	int grp;  /* its group (cl_grp) */
+	int slot; /* of its first op: where it is sent */
 	int n, cap;
 	af_op_t *ops;       /* copies (inputs as sent; outputs read here) */
 	int *orig;          /* index in the batch, -1: made here */
@@ -401,10 +464,13 @@ typedef struct cl_sub {
 	int node;     /* where it was sent */
 	int ask;      /* -ASK: node to send to after ASKING, -1 */
 	int asking;   /* ASKING sent before it */
-	int state;    /* CL_TODO, CL_SENT, CL_DONE, CL_WAIT */
+	int multi;    /* sent with keys of several slots (sha_xs) */
+	int state;    /* CL_TODO, CL_SENT, CL_DONE, CL_SPLIT */
 } cl_sub_t;
 
-enum { CL_TODO = 0, CL_SENT, CL_DONE };
+/* CL_SPLIT: sent with keys of several slots, one of them not served by
+ * the node: not run, to be sent again per slot */
+enum { CL_TODO = 0, CL_SENT, CL_DONE, CL_SPLIT };
 
 /* the round being built: sub-batches (reused between calls) */
 static cl_sub_t *cl_subs;
@@ -416,15 +482,15 @@ static void cl_reset(void)
 	cl_nsub = 0;
 }
 
-/* The sub-batch of slot in the round (made when none, or always when
- * fresh). NULL out of memory. */
-static cl_sub_t *cl_sub_for(int slot, int fresh)
+/* The sub-batch of group grp in the round (made when none, or always
+ * when fresh: sent to slot's master). NULL out of memory. */
+static cl_sub_t *cl_sub_for(int grp, int slot, int fresh)
 {
 	cl_sub_t *ns;
 	int i;
 
 	for(i = 0; i < cl_nsub && !fresh; i++)
-		if(cl_subs[i].slot == slot)
+		if(cl_subs[i].grp == grp)
 			return &cl_subs[i];
 	if(cl_nsub == cl_subcap) {
 		ns = realloc(cl_subs, (size_t)(cl_subcap + 8) * sizeof(*ns));
@@ -435,6 +501,7 @@ static cl_sub_t *cl_sub_for(int slot, int fresh)
 		cl_subcap += 8;
 	}
 	ns = &cl_subs[cl_nsub++];
+	ns->grp = grp;
 	ns->slot = slot;
 	ns->n = 0;
 	ns->pregated = 0;
@@ -473,12 +540,78 @@ static af_op_t *cl_add(cl_sub_t *sub, const af_op_t *op, int orig)
 	return &sub->ops[sub->n++];
 }
 
+/* the arguments of a call with keys of several slots */
+static const char **cl_xav;
+static size_t *cl_xavlen;
+static char *cl_xslots;
+static int cl_xcap;
+
+/*
+ * Lays out the batch encoded in af_rds_av[0..argc) (its keys declared)
+ * as the script of several slots wants it (cl_xs_prologue), in
+ * cl_xav/cl_xavlen, when its keys are of several slots. Returns the
+ * argument count, 0 when the keys share a slot (sent as encoded), -1
+ * out of memory.
+ */
+static int cl_xs_args(int argc, const char *sha)
+{
+	int nk = atoi(af_rds_av[2]), i, s, multi = 0, first = -1;
+	static char nkbuf[16];
+	const char **na;
+	size_t *nl;
+	char *ns;
+
+	if(nk <= 0 || nk > argc - 3)
+		return 0;
+	if(argc + 2 > cl_xcap) {
+		na = realloc(cl_xav, (size_t)(argc + 2) * sizeof(*na));
+		if(!na)
+			return -1;
+		cl_xav = na;
+		nl = realloc(cl_xavlen, (size_t)(argc + 2) * sizeof(*nl));
+		if(!nl)
+			return -1;
+		cl_xavlen = nl;
+		ns = realloc(cl_xslots, (size_t)(argc + 2) * 2);
+		if(!ns)
+			return -1;
+		cl_xslots = ns;
+		cl_xcap = argc + 2;
+	}
+	for(i = 0; i < nk; i++) {
+		s = af_rds_key_slot(af_rds_av[3 + i], af_rds_avlen[3 + i]);
+		if(first >= 0 && s != first)
+			multi = 1;
+		if(first < 0)
+			first = s;
+		cl_xslots[2 * i] = (char)(s >> 8);
+		cl_xslots[2 * i + 1] = (char)(s & 0xff);
+	}
+	if(!multi)
+		return 0;
+	cl_xav[0] = "EVALSHA";
+	cl_xavlen[0] = 7;
+	cl_xav[1] = sha;
+	cl_xavlen[1] = 40;
+	cl_xav[2] = "0";
+	cl_xavlen[2] = 1;
+	cl_xavlen[3] = (size_t)snprintf(nkbuf, sizeof(nkbuf), "%d", nk);
+	cl_xav[3] = nkbuf;
+	cl_xav[4] = cl_xslots;
+	cl_xavlen[4] = 2 * (size_t)nk;
+	for(i = 3; i < argc; i++) {
+		cl_xav[i + 2] = af_rds_av[i];
+		cl_xavlen[i + 2] = af_rds_avlen[i];
+	}
+	return argc + 2;
+}
+
 /* Sends sub to its node (ASKING first after -ASK): 0, -1 with err. */
 static int cl_send(af_store_redis_t *st, rds_cluster_t *cl, cl_sub_t *sub,
 		uint64_t now_ms, char *err, size_t errlen)
 {
 	redisContext *c;
-	int node = sub->ask >= 0 ? sub->ask : cl->map[sub->slot] - 1, argc;
+	int node = sub->ask >= 0 ? sub->ask : cl->map[sub->slot] - 1, argc, xc;
 
 	if(node < 0) {
 		af_rds_err(err, errlen, "no master known for slot %d", sub->slot);
@@ -493,9 +626,16 @@ static int cl_send(af_store_redis_t *st, rds_cluster_t *cl, cl_sub_t *sub,
 		af_rds_err(err, errlen, argc < 0 ? "out of memory" : "empty batch");
 		return -1;
 	}
+	xc = cl->node[node].sha_xs[0] ? cl_xs_args(argc, cl->node[node].sha_xs)
+								   : 0;
+	sub->multi = xc > 0;
 	sub->asking = sub->ask >= 0;
-	if((sub->asking && redisAppendCommand(c, "ASKING") != REDIS_OK)
-			|| af_rds_append_eval(c, cl->node[node].conn.sha_exec, argc) < 0) {
+	if(xc < 0 || (sub->asking && redisAppendCommand(c, "ASKING") != REDIS_OK)
+			|| (xc > 0 ? redisAppendCommandArgv(c, xc, cl_xav, cl_xavlen)
+								 != REDIS_OK
+					   : af_rds_append_eval(
+								 c, cl->node[node].conn.sha_exec, argc)
+								 < 0)) {
 		af_rds_err(err, errlen, "out of memory");
 		return -1;
 	}
@@ -505,11 +645,21 @@ static int cl_send(af_store_redis_t *st, rds_cluster_t *cl, cl_sub_t *sub,
 	return 0;
 }
 
-/* Whether an error reply means: wait a little and send again. */
+/* Whether an error reply means: wait a little and send again (a
+ * script's command refused while the cluster is down too). */
 static int cl_transient(const char *e)
 {
 	return strncmp(e, "TRYAGAIN", 8) == 0 || strncmp(e, "CLUSTERDOWN", 11) == 0
-		   || strncmp(e, "LOADING", 7) == 0 || strncmp(e, "MASTERDOWN", 10) == 0;
+		   || strncmp(e, "LOADING", 7) == 0 || strncmp(e, "MASTERDOWN", 10) == 0
+		   || strstr(e, "cluster is down");
+}
+
+/* Whether an error reply of a script says that a key it touched is not
+ * served by the node (Redis 7.0: "... a non local key ...", later: "...
+ * not served by this node"). */
+static int cl_not_local(const char *e)
+{
+	return strstr(e, "non local key") || strstr(e, "not served by this node");
 }
 
 /*
@@ -557,6 +707,13 @@ static int cl_read(af_store_redis_t *st, rds_cluster_t *cl,
 			}
 		} else if(strncmp(r->str, "NOSCRIPT", 8) == 0) {
 			nd->reload = 1;
+		} else if((sub->multi && cl_not_local(r->str))
+				|| strncmp(r->str, "CROSSSLOT", 9) == 0) {
+			/* nothing written (the prologue's EXISTS came first; or
+			 * keys declared, no script for several slots loaded) */
+			cl->stale = 1;
+			sub->state = CL_SPLIT;
+			k = 0;
 		} else if(cl_transient(r->str)) {
 			*wait = 2;
 			cl->stale = 1;
@@ -597,13 +754,52 @@ static uint64_t cl_mono_ms(void)
 }
 
 /*
+ * Sends the round's CL_SPLIT sub-batches again as one sub-batch per
+ * slot each (their ops independent of each other but for the CONC_ADD
+ * group, which each slot then admits on its own). 0, -1 out of memory.
+ */
+static int cl_split(const af_store_redis_t *st)
+{
+	int i, j, k, n = cl_nsub, s;
+	cl_sub_t *sub, *ns;
+
+	for(i = 0; i < n; i++) {
+		if(cl_subs[i].state != CL_SPLIT)
+			continue;
+		cl_subs[i].state = CL_DONE;
+		for(j = 0; j < cl_subs[i].n; j++) {
+			sub = &cl_subs[i];
+			s = cl_slot(st, cl_kind(sub->ops[j].type), sub->ops[j].key,
+					sub->ops[j].key_len);
+			ns = NULL;
+			for(k = n; k < cl_nsub && !ns; k++)
+				if(cl_subs[k].grp == -1 - s)
+					ns = &cl_subs[k];
+			if(!ns)
+				ns = cl_sub_for(-1 - s, s, 1);
+			if(!ns)
+				return -1;
+			sub = &cl_subs[i]; /* cl_subs may have moved */
+			ns->pregated = sub->pregated;
+			if(!cl_add(ns, &sub->ops[j], sub->orig[j]))
+				return -1;
+		}
+		cl_subs[i].n = 0;
+	}
+	return 0;
+}
+
+/*
  * Runs the round's sub-batches: sends every one not done (pipelined:
  * all sent, then the replies read), then follows redirects and resends
- * until all are done or deadline (monotonic ms) passes. Returns 0, -1
- * with err.
+ * until all are done or deadline (monotonic ms) passes. A sub-batch of
+ * several slots that the node cannot run (CL_SPLIT) is left so (split
+ * 0: the caller places its ops again) or sent again per slot (split 1).
+ * Returns 0, -1 with err.
  */
 static int cl_run(af_store_redis_t *st, rds_cluster_t *cl,
-		uint64_t now_ms, uint64_t deadline, char *err, size_t errlen)
+		uint64_t now_ms, uint64_t deadline, int split, char *err,
+		size_t errlen)
 {
 	int pass, i, left, wait, rc, trouble = 0;
 	uint64_t now;
@@ -630,8 +826,13 @@ static int cl_run(af_store_redis_t *st, rds_cluster_t *cl,
 			if(rc > 0)
 				cl_subs[i].state = CL_TODO;
 		}
+		if(split && cl_split(st) < 0) {
+			af_rds_err(err, errlen, "out of memory");
+			return -1;
+		}
 		for(i = 0; i < cl_nsub; i++)
-			left += cl_subs[i].state != CL_DONE;
+			left += cl_subs[i].state != CL_DONE
+					&& cl_subs[i].state != CL_SPLIT;
 		if(!left)
 			return 0;
 		now = cl_mono_ms();
@@ -654,8 +855,10 @@ static int cl_run(af_store_redis_t *st, rds_cluster_t *cl,
 /* per op of the batch being run */
 typedef struct cl_meta {
 	int slot;  /* of its key; -1: not sent (invalid) */
-	int bslot; /* WIN_HIT banning into another slot: the ban's, else -1 */
+	int bslot; /* WIN_HIT that may ban: the ban's slot, else -1 */
+	int grp, bgrp; /* the groups of slot and bslot (cl_grp) */
 	int stage, wave;
+	int done;  /* the round that ran it (cl_round), 0: not run */
 	uint32_t sent_n; /* the n it was sent with (WIN_HIT) */
 } cl_meta_t;
 
@@ -663,6 +866,26 @@ static cl_meta_t *cl_meta;
 static af_op_t *cl_saved;
 static signed char *cl_code;
 static int cl_cap;
+/* the batch is placed per slot, not per master (after a sub-batch of
+ * several slots could not run); the round being run */
+static int cl_byslot, cl_round;
+
+/* The group of slot: the ops of one group go in one sub-batch per
+ * round. Its master (as the map says when the batch is placed), or the
+ * slot itself (cl_byslot, or no master known). */
+static int cl_grp(const rds_cluster_t *cl, int slot)
+{
+	if(!cl_byslot && cl->map[slot])
+		return cl->map[slot] - 1;
+	return RDS_CL_NODES + slot;
+}
+
+/* Whether op m's ban is set apart, after it (a ban key of another
+ * group). */
+static int cl_ban_apart(const cl_meta_t *m)
+{
+	return m->bslot >= 0 && m->bgrp != m->grp;
+}
 
 /* Grows the per-op arrays to n; 0, -1 out of memory. */
 static int cl_room(int n)
@@ -717,9 +940,10 @@ static void cl_back(af_op_t *ops)
 
 	for(i = 0; i < cl_nsub; i++) {
 		sub = &cl_subs[i];
-		for(j = 0; j < sub->n; j++) {
+		for(j = 0; j < sub->n && sub->state == CL_DONE; j++) {
 			if(sub->orig[j] < 0)
 				continue;
+			cl_meta[sub->orig[j]].done = cl_round;
 			op = &ops[sub->orig[j]];
 			op->status = sub->ops[j].status;
 			op->u = sub->ops[j].u;
@@ -753,7 +977,8 @@ static int cl_bans(af_store_redis_t *st, rds_cluster_t *cl,
 	for(i = 0; i < n; i++) {
 		const af_op_t *op = &ops[i];
 
-		if(cl_meta[i].bslot < 0 || cl_meta[i].stage != stage
+		if(!cl_ban_apart(&cl_meta[i]) || cl_meta[i].done != cl_round
+				|| cl_meta[i].stage != stage
 				|| cl_meta[i].wave != wave || op->status != 0
 				|| cl_meta[i].sent_n == 0
 				|| op->u.win.count < op->u.win.ban_threshold)
@@ -769,7 +994,8 @@ static int cl_bans(af_store_redis_t *st, rds_cluster_t *cl,
 		b.key_len = g.key_len;
 		b.u.ban_set.ttl_s = op->u.win.ban_s;
 		b.u.ban_set.reason = op->u.win.ban_reason;
-		sub = cl_sub_for(cl_meta[i].bslot, 1); /* its own: a stop */
+		/* its own: a stop */
+		sub = cl_sub_for(cl_meta[i].bgrp, cl_meta[i].bslot, 1);
 		if(!sub || !cl_add(sub, &g, -1) || !cl_add(sub, &b, -2 - i)) {
 			af_rds_err(err, errlen, "out of memory");
 			return -1;
@@ -781,7 +1007,7 @@ static int cl_bans(af_store_redis_t *st, rds_cluster_t *cl,
 	/* orig -1 and -2 - i are not copied back: read here */
 	for(i = 0; i < cl_nsub; i++)
 		cl_subs[i].pregated = 0;
-	if(cl_run(st, cl, now_ms, deadline, err, errlen) < 0)
+	if(cl_run(st, cl, now_ms, deadline, 0, err, errlen) < 0)
 		return -1;
 	for(i = 0; i < cl_nsub; i++) {
 		int j;
@@ -831,22 +1057,21 @@ static int cl_conc(af_store_redis_t *st, rds_cluster_t *cl, af_op_t *ops,
 {
 	af_op_t cnt, del;
 	cl_sub_t *sub;
-	int i, j, k, nslots, refused = 0, added, members;
+	int i, j, k, nsubs, refused = 0, added, members;
 
 	cl_reset();
 	for(i = 0; i < n; i++) {
 		if(ops[i].type != AF_OP_CONC_ADD || cl_meta[i].slot < 0)
 			continue;
-		sub = cl_sub_for(cl_meta[i].slot, 0);
+		sub = cl_sub_for(cl_meta[i].grp, cl_meta[i].slot, 0);
 		if(!sub || !cl_add(sub, &ops[i], i))
 			goto oom;
 	}
-	nslots = cl_nsub;
-	if(!nslots)
+	if(!cl_nsub)
 		return 0;
 	for(i = 0; i < cl_nsub; i++)
 		cl_subs[i].pregated = gated;
-	if(nslots > 1 && !gated) {
+	if(cl_nsub > 1 && !gated) {
 		/* the sets' counts before, to tell new members from refreshed */
 		for(i = 0; i < cl_nsub; i++) {
 			sub = &cl_subs[i];
@@ -879,18 +1104,22 @@ static int cl_conc(af_store_redis_t *st, rds_cluster_t *cl, af_op_t *ops,
 			}
 		}
 	}
-	if(cl_run(st, cl, now_ms, deadline, err, errlen) < 0)
+	if(cl_run(st, cl, now_ms, deadline, 1, err, errlen) < 0)
 		return -1;
-	for(i = 0; i < cl_nsub; i++)
+	for(i = 0, nsubs = 0; i < cl_nsub; i++) {
+		nsubs += cl_subs[i].n > 0;
 		for(j = 0; j < cl_subs[i].n; j++)
 			if(cl_subs[i].ops[j].type == AF_OP_CONC_ADD
 					&& !cl_subs[i].ops[j].u.conc.admitted)
 				refused = 1;
+	}
 	cl_back(ops);
-	if(nslots == 1 || gated || !refused)
+	if(nsubs == 1 || gated || !refused)
 		return 0;
-	/* undo the slots that admitted: their new members leave again */
-	for(i = 0; i < nslots; i++) {
+	/* undo the sub-batches that admitted: their new members leave
+	 * again (no counts: one master's sub-batch split per slot, its
+	 * members are left to age out) */
+	for(i = 0; i < cl_nsub; i++) {
 		sub = &cl_subs[i];
 		sub->state = CL_DONE;
 		for(j = 0; j < sub->n; j++) {
@@ -909,8 +1138,7 @@ static int cl_conc(af_store_redis_t *st, rds_cluster_t *cl, af_op_t *ops,
 						   && cl_same_key(&sub->ops[k], a)
 						   && cl_first_member(sub, k);
 			for(k = 0; k < n; k++)
-				if(ops[k].type == AF_OP_CONC_ADD && cl_same_key(&ops[k], a)
-						&& cl_meta[k].slot == sub->slot) {
+				if(ops[k].type == AF_OP_CONC_ADD && cl_same_key(&ops[k], a)) {
 					ops[k].u.conc.admitted = 0;
 					if(c)
 						ops[k].u.conc.count = c->u.conc.count;
@@ -933,7 +1161,7 @@ static int cl_conc(af_store_redis_t *st, rds_cluster_t *cl, af_op_t *ops,
 	}
 	__atomic_add_fetch(&st->rollbacks, 1, __ATOMIC_RELAXED);
 	/* keep only the CONC_DELs in the subs that undo */
-	for(i = 0; i < nslots; i++) {
+	for(i = 0; i < cl_nsub; i++) {
 		sub = &cl_subs[i];
 		k = 0;
 		for(j = 0; j < sub->n; j++) {
@@ -948,79 +1176,227 @@ static int cl_conc(af_store_redis_t *st, rds_cluster_t *cl, af_op_t *ops,
 		if(!k)
 			sub->state = CL_DONE;
 	}
-	return cl_run(st, cl, now_ms, deadline, err, errlen);
+	return cl_run(st, cl, now_ms, deadline, 1, err, errlen);
 oom:
 	af_rds_err(err, errlen, "out of memory");
 	return -1;
 }
 
 /*
- * Places every op: its slot, its stage and its wave (see the file's
- * comment). Returns the number of stages.
+ * Places every op (again: the ops not run yet, cl_byslot set since):
+ * its slot, group, stage and wave (see the file's comment). Returns the
+ * number of stages.
  */
-static int cl_place(const af_store_redis_t *st, const af_op_t *ops, int n)
+static int cl_place(const af_store_redis_t *st, const rds_cluster_t *cl,
+		const af_op_t *ops, int n, int again)
 {
-	int i, j, p, stage = 0, w;
+	int i, j, p, stage = 0, w, stop = 0;
 
 	for(i = 0; i < n; i++) {
 		const af_op_t *op = &ops[i];
 		cl_meta_t *m = &cl_meta[i];
 
-		m->slot = -1;
-		m->bslot = -1;
+		if(again && m->done)
+			continue;
+		if(!again) {
+			m->slot = -1;
+			m->bslot = -1;
+			m->stage = stage;
+			m->done = 0;
+			m->sent_n = 0;
+			if(cl_code[i] > 0)
+				m->slot = cl_slot(st, cl_kind(op->type), op->key, op->key_len);
+			/* a stage ends with the BAN_GETs that follow one that
+			 * stops */
+			stop |= op->type == AF_OP_BAN_GET && op->u.ban_get.stop;
+			if(stop && i + 1 < n && ops[i + 1].type != AF_OP_BAN_GET) {
+				stage++;
+				stop = 0;
+			}
+			if(m->slot >= 0 && op->type == AF_OP_WIN_HIT
+					&& op->u.win.ban_threshold)
+				m->bslot = op->u.win.ban_key
+								   ? cl_slot(st, "ban", op->u.win.ban_key,
+											 op->u.win.ban_key_len)
+								   : cl_slot(st, "ban", op->key, op->key_len);
+		}
 		m->wave = 0;
-		m->stage = stage;
-		m->sent_n = 0;
-		if(cl_code[i] > 0)
-			m->slot = cl_slot(st, cl_kind(op->type), op->key, op->key_len);
-		if(op->type == AF_OP_BAN_GET && op->u.ban_get.stop && i + 1 < n
-				&& ops[i + 1].type != AF_OP_BAN_GET)
-			stage++;
+		m->grp = m->slot >= 0 ? cl_grp(cl, m->slot) : -1;
+		m->bgrp = m->bslot >= 0 ? cl_grp(cl, m->bslot) : -1;
 		if(m->slot < 0 || op->type == AF_OP_CONC_ADD)
 			continue;
-		if(op->type == AF_OP_WIN_HIT && op->u.win.ban_threshold) {
-			m->bslot = op->u.win.ban_key
-							   ? cl_slot(st, "ban", op->u.win.ban_key,
-										 op->u.win.ban_key_len)
-							   : cl_slot(st, "ban", op->key, op->key_len);
-			if(m->bslot == m->slot)
-				m->bslot = -1;
-		}
 		w = 0;
 		if(op->type == AF_OP_WIN_HIT && op->u.win.if_new > 0) {
 			p = op->u.win.if_new - 1;
-			if(cl_meta[p].stage == m->stage && cl_meta[p].slot >= 0)
-				w = cl_meta[p].wave + (cl_meta[p].slot != m->slot);
+			if(cl_meta[p].stage == m->stage && cl_meta[p].slot >= 0
+					&& !cl_meta[p].done)
+				w = cl_meta[p].wave + (cl_meta[p].grp != m->grp);
 		}
 		for(j = 0; j < i; j++)
-			if(cl_meta[j].slot == m->slot && cl_meta[j].stage == m->stage
-					&& ops[j].type != AF_OP_CONC_ADD && cl_meta[j].wave > w)
+			if(cl_meta[j].grp == m->grp && cl_meta[j].stage == m->stage
+					&& !cl_meta[j].done && ops[j].type != AF_OP_CONC_ADD
+					&& cl_meta[j].wave > w)
 				w = cl_meta[j].wave;
 		m->wave = w;
 	}
 	return stage + 1;
 }
 
+/* The last wave of stage s. */
+static int cl_last_wave(int n, int s)
+{
+	int i, w = 0;
+
+	for(i = 0; i < n; i++)
+		if(cl_meta[i].stage == s && !cl_meta[i].done && cl_meta[i].wave > w)
+			w = cl_meta[i].wave;
+	return w;
+}
+
+/* what goes along with a wave: the CONC_ADD group (grp: the group of
+ * its sub-batch, -1: none; gated: a gate that ran before went over) and
+ * the next stage's first ops of group next (-1: none) */
+typedef struct cl_along {
+	int grp;
+	int gated;
+	int next;
+} cl_along_t;
+
 /*
- * Runs one wave of one stage: the ops placed there, per slot. Returns
- * 0, -1 with err.
+ * The group whose sub-batch can take the first ops of the stage after
+ * stage with its last wave: the one of every stopping BAN_GET of the
+ * stage not run yet (its script stops before them when a ban is found),
+ * none of those run found one. -1 when there is none.
+ */
+static int cl_ahead(const af_op_t *ops, int n, int stage)
+{
+	int i, g = -1;
+
+	for(i = 0; i < n; i++) {
+		const cl_meta_t *m = &cl_meta[i];
+
+		if(m->slot < 0 || m->stage != stage || ops[i].type != AF_OP_BAN_GET
+				|| !ops[i].u.ban_get.stop)
+			continue;
+		if(m->done ? ops[i].status == 0 && ops[i].u.ban_get.found
+				   : g >= 0 && m->grp != g)
+			return -1;
+		if(!m->done)
+			g = m->grp;
+	}
+	return g;
+}
+
+/* Whether op i (of the stage after the wave's, in the group taking
+ * them) can go with the wave in sub: of the stage's first wave, no ban
+ * set apart, not a stopping BAN_GET, its if_new run or in sub. */
+static int cl_movable(const af_op_t *ops, int i, const cl_sub_t *sub)
+{
+	const cl_meta_t *m = &cl_meta[i];
+	int p, j;
+
+	if(m->wave || cl_ban_apart(m)
+			|| (ops[i].type == AF_OP_BAN_GET && ops[i].u.ban_get.stop))
+		return 0;
+	if(ops[i].type != AF_OP_WIN_HIT || ops[i].u.win.if_new <= 0)
+		return 1;
+	p = ops[i].u.win.if_new - 1;
+	if(cl_meta[p].done)
+		return 1;
+	for(j = 0; sub && j < sub->n; j++)
+		if(sub->orig[j] == p)
+			return 1;
+	return 0;
+}
+
+/* Whether a WIN_HIT that ran (or, any: that may run) is over its gate. */
+static int cl_gated(const af_op_t *ops, int n, int pregated, int any)
+{
+	int i;
+
+	for(i = 0; i < n && !pregated; i++)
+		if(ops[i].type == AF_OP_WIN_HIT && cl_meta[i].slot >= 0
+				&& (any || cl_meta[i].done) && ops[i].status == 0
+				&& ops[i].u.win.gate > 0
+				&& ops[i].u.win.count > ops[i].u.win.gate)
+			pregated = 1;
+	return pregated;
+}
+
+/*
+ * Whether the CONC_ADD group can go with the last wave (stage, wave)
+ * and keep its meaning: all of it in one group G (all-or-nothing in one
+ * script), no BAN_GET of the stage that stops, and every WIN_HIT of the
+ * wave that has a gate in G (the script sees its count). Sets a->grp
+ * (G, or -1) and a->gated.
+ */
+static void cl_along(const af_op_t *ops, int n, int stage, int wave,
+		int pregated, cl_along_t *a)
+{
+	int i, g = -1;
+
+	a->grp = -1;
+	for(i = 0; i < n; i++) {
+		const cl_meta_t *m = &cl_meta[i];
+
+		if(m->slot < 0 || m->done)
+			continue;
+		if(ops[i].type == AF_OP_CONC_ADD) {
+			if(g >= 0 && m->grp != g)
+				return;
+			g = m->grp;
+		}
+	}
+	for(i = 0; g >= 0 && i < n; i++) {
+		const cl_meta_t *m = &cl_meta[i];
+
+		if(m->slot < 0 || m->done || m->stage != stage)
+			continue;
+		if(ops[i].type == AF_OP_BAN_GET && ops[i].u.ban_get.stop)
+			return;
+		if(ops[i].type == AF_OP_WIN_HIT && ops[i].u.win.gate > 0
+				&& m->wave == wave && m->grp != g)
+			return;
+	}
+	a->grp = g;
+	a->gated = cl_gated(ops, n, pregated, 0);
+}
+
+/*
+ * Runs one wave of one stage: the ops placed there and not run yet, one
+ * sub-batch per group (and the CONC_ADD group along, when a says so). Returns 0, 1 when a sub-batch of several slots
+ * could not run (its ops not run: place them again per slot), -1 with
+ * err.
  */
 static int cl_wave(af_store_redis_t *st, rds_cluster_t *cl,
-		af_op_t *ops, int n, int stage, int wave, uint64_t now_ms,
-		uint64_t deadline, char *err, size_t errlen)
+		af_op_t *ops, int n, int stage, int wave, const cl_along_t *along,
+		uint64_t now_ms, uint64_t deadline, char *err, size_t errlen)
 {
-	cl_sub_t *sub;
+	cl_sub_t *sub, *ahead = NULL;
 	af_op_t *c;
-	int i, j, p, any = 0;
+	int i, j, p, any = 0, split = 0, next = along->next;
 
 	cl_reset();
+	cl_round++;
 	for(i = 0; i < n; i++) {
 		cl_meta_t *m = &cl_meta[i];
 
-		if(m->slot < 0 || m->stage != stage || m->wave != wave
-				|| ops[i].type == AF_OP_CONC_ADD)
+		if(m->slot < 0 || m->done || ops[i].type == AF_OP_CONC_ADD)
 			continue;
-		sub = cl_sub_for(m->slot, 0);
+		if(m->stage != stage || m->wave != wave) {
+			/* the next stage's first ops of the group that stops: a
+			 * prefix, so that they keep their order */
+			if(next < 0 || m->stage != stage + 1 || m->grp != next)
+				continue;
+			for(j = 0, ahead = NULL; j < cl_nsub && !ahead; j++)
+				if(cl_subs[j].grp == next)
+					ahead = &cl_subs[j];
+			if(!cl_movable(ops, i, ahead)) {
+				next = -1;
+				continue;
+			}
+		}
+		sub = cl_sub_for(m->grp, m->slot, 0);
 		if(!sub || !(c = cl_add(sub, &ops[i], i))) {
 			af_rds_err(err, errlen, "out of memory");
 			return -1;
@@ -1028,7 +1404,7 @@ static int cl_wave(af_store_redis_t *st, rds_cluster_t *cl,
 		any = 1;
 		if(c->type != AF_OP_WIN_HIT)
 			continue;
-		if(m->bslot >= 0) {
+		if(cl_ban_apart(m)) {
 			c->u.win.ban_threshold = 0;
 			c->u.win.ban_key = NULL;
 			c->u.win.ban_key_len = 0;
@@ -1045,47 +1421,63 @@ static int cl_wave(af_store_redis_t *st, rds_cluster_t *cl,
 		}
 		m->sent_n = c->u.win.n;
 	}
+	for(i = 0; along->grp >= 0 && i < n; i++) {
+		if(ops[i].type != AF_OP_CONC_ADD || cl_meta[i].slot < 0)
+			continue;
+		sub = cl_sub_for(along->grp, cl_meta[i].slot, 0);
+		if(!sub || !cl_add(sub, &ops[i], i)) {
+			af_rds_err(err, errlen, "out of memory");
+			return -1;
+		}
+		sub->pregated = along->gated;
+		any = 1;
+	}
 	if(!any)
 		return 0;
-	if(cl_run(st, cl, now_ms, deadline, err, errlen) < 0)
+	if(cl_run(st, cl, now_ms, deadline, 0, err, errlen) < 0)
 		return -1;
 	cl_back(ops);
+	for(i = 0; i < cl_nsub; i++)
+		split |= cl_subs[i].state == CL_SPLIT;
 	/* an if_new decided in the script: the n it added */
 	for(i = 0; i < n; i++)
-		if(cl_meta[i].stage == stage && cl_meta[i].wave == wave
-				&& ops[i].type == AF_OP_WIN_HIT && cl_meta[i].slot >= 0
+		if(cl_meta[i].done == cl_round && ops[i].type == AF_OP_WIN_HIT
 				&& ops[i].u.win.if_new > 0 && cl_meta[i].sent_n
 				&& !cl_if_new(ops, i))
 			cl_meta[i].sent_n = 0;
-	return cl_bans(st, cl, ops, n, stage, wave, now_ms, deadline, err,
-			errlen);
+	if(cl_bans(st, cl, ops, n, stage, wave, now_ms, deadline, err, errlen)
+			< 0)
+		return -1;
+	return split;
 }
 
 /*
- * A batch whose ops (and ban keys) are all on one slot is one sub-batch:
- * one EVALSHA as on a single server, the same answers. Returns its
- * result (0, -1), 1 when the batch spans slots (or needs no server), -2
- * with err when the cluster could not be used.
+ * A batch whose ops (and ban keys) are all on one master (as the map
+ * says) is one sub-batch: one EVALSHA as on a single server, the same
+ * answers. Returns its result (0, -1), 1 when the batch spans masters
+ * (or needs no server), 2 when its slots could not run together on the
+ * node (nothing run), -2 with err when the cluster could not be used.
  */
-static int cl_one_slot(af_store_redis_t *st, rds_cluster_t *cl,
+static int cl_one_master(af_store_redis_t *st, rds_cluster_t *cl,
 		af_op_t *ops, int n, uint64_t now_ms, uint64_t deadline, char *err,
 		size_t errlen)
 {
 	cl_sub_t *sub;
-	int i, slot = -1;
+	int i, grp = -1, slot = -1;
 
 	for(i = 0; i < n; i++) {
-		if(cl_meta[i].bslot >= 0
-				|| (cl_meta[i].slot >= 0 && slot >= 0
-						&& cl_meta[i].slot != slot))
+		if(cl_meta[i].slot < 0)
+			continue;
+		if((grp >= 0 && cl_meta[i].grp != grp) || cl_ban_apart(&cl_meta[i]))
 			return 1;
-		if(cl_meta[i].slot >= 0)
+		grp = cl_meta[i].grp;
+		if(slot < 0)
 			slot = cl_meta[i].slot;
 	}
 	if(slot < 0)
 		return 1;
 	cl_reset();
-	sub = cl_sub_for(slot, 1);
+	sub = cl_sub_for(grp, slot, 1);
 	for(i = 0; sub && i < n; i++)
 		if(!cl_add(sub, &ops[i], i))
 			sub = NULL;
@@ -1093,8 +1485,10 @@ static int cl_one_slot(af_store_redis_t *st, rds_cluster_t *cl,
 		af_rds_err(err, errlen, "out of memory");
 		return -2;
 	}
-	if(cl_run(st, cl, now_ms, deadline, err, errlen) < 0)
+	if(cl_run(st, cl, now_ms, deadline, 0, err, errlen) < 0)
 		return -2;
+	if(sub->state == CL_SPLIT)
+		return 2;
 	memcpy(ops, sub->ops, (size_t)n * sizeof(*ops));
 	return sub->rc;
 }
@@ -1111,7 +1505,9 @@ int af_rds_cl_exec(af_store_redis_t *st, af_op_t *ops, int n,
 	rds_guard_t g;
 	char err[256];
 	uint64_t deadline = cl_mono_ms() + st->cfg.command_timeout_ms;
-	int group_bad, pregated, nstages, s, w, maxw, i, stop = -1, gated, rc;
+	int group_bad, pregated, nstages, s, w, maxw, i, stop = -1, rc;
+	int conc_done;
+	cl_along_t along;
 
 	/* a WIN_MULTI (a caller that bypassed af_store_exec's expansion):
 	 * as WIN_HITs, which the phases know how to place */
@@ -1129,39 +1525,58 @@ int af_rds_cl_exec(af_store_redis_t *st, af_op_t *ops, int n,
 	if(!slot)
 		goto unavailable;
 	cl = slot->cl;
-	nstages = cl_place(st, ops, n);
-	rc = cl_one_slot(st, cl, ops, n, now_ms, deadline, err, sizeof(err));
+	cl_byslot = 0;
+	nstages = cl_place(st, cl, ops, n, 0);
+	rc = cl_one_master(st, cl, ops, n, now_ms, deadline, err, sizeof(err));
 	if(rc == -2)
 		goto fail;
-	if(rc != 1)
+	if(rc == 2) {
+		cl_byslot = 1;
+		nstages = cl_place(st, cl, ops, n, 0);
+	} else if(rc != 1) {
 		goto done;
+	}
+	conc_done = group_bad;
 	for(s = 0; s < nstages && stop < 0; s++) {
-		maxw = 0;
-		for(i = 0; i < n; i++)
-			if(cl_meta[i].stage == s && cl_meta[i].wave > maxw)
-				maxw = cl_meta[i].wave;
-		for(w = 0; w <= maxw; w++)
-			if(cl_wave(st, cl, ops, n, s, w, now_ms, deadline, err,
-					   sizeof(err))
-					< 0)
+		maxw = cl_last_wave(n, s);
+		for(w = 0; w <= maxw; w++) {
+			along.grp = -1;
+			along.gated = 0;
+			along.next = -1;
+			if(!conc_done && s == nstages - 1 && w == maxw)
+				cl_along(ops, n, s, w, pregated, &along);
+			if(s < nstages - 1 && w == maxw)
+				along.next = cl_ahead(ops, n, s);
+			rc = cl_wave(st, cl, ops, n, s, w, &along, now_ms, deadline,
+					err, sizeof(err));
+			if(rc < 0)
 				goto fail;
+			for(i = 0; along.grp >= 0 && i < n; i++)
+				if(ops[i].type == AF_OP_CONC_ADD && cl_meta[i].slot >= 0)
+					conc_done = cl_meta[i].done != 0;
+			if(rc > 0) {
+				/* the ops not run yet, per slot, from the stage's start */
+				if(cl_byslot) {
+					snprintf(err, sizeof(err), "a slot's call was refused");
+					goto fail;
+				}
+				cl_byslot = 1;
+				cl_place(st, cl, ops, n, 1);
+				maxw = cl_last_wave(n, s);
+				w = -1;
+			}
+		}
 		for(i = 0; i < n && stop < 0; i++)
 			if(cl_meta[i].stage == s && ops[i].type == AF_OP_BAN_GET
 					&& cl_meta[i].slot >= 0 && ops[i].u.ban_get.stop
 					&& ops[i].status == 0 && ops[i].u.ban_get.found)
 				stop = i;
 	}
-	if(stop < 0 && !group_bad) {
-		gated = pregated;
-		for(i = 0; i < n; i++)
-			if(ops[i].type == AF_OP_WIN_HIT && cl_meta[i].slot >= 0
-					&& ops[i].status == 0 && ops[i].u.win.gate > 0
-					&& ops[i].u.win.count > ops[i].u.win.gate)
-				gated = 1;
-		if(cl_conc(st, cl, ops, n, gated, now_ms, deadline, err, sizeof(err))
-				< 0)
-			goto fail;
-	}
+	if(stop < 0 && !conc_done
+			&& cl_conc(st, cl, ops, n, cl_gated(ops, n, pregated, 1), now_ms,
+					   deadline, err, sizeof(err))
+					< 0)
+		goto fail;
 	/* what ran after a stop is as if it had not: left as it was */
 	for(i = stop + 1; stop >= 0 && i < n; i++)
 		if(ops[i].type != AF_OP_CONC_ADD)

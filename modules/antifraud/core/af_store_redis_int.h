@@ -9,7 +9,7 @@
  *   af_store_redis_url.c     redis://, unix://, sentinel://,
  *                            redis-cluster:// URLs
  *   af_store_redis_cluster.c a Redis Cluster: slots, the slot map, a batch
- *                            split into per-slot sub-batches, redirects
+ *                            split into per-master sub-batches, redirects
  *   lua/af_store_redis_exec.lua the batch script, embedded at build time
  * Not for use outside the Redis backend.
  *
@@ -71,6 +71,7 @@ typedef struct rds_node {
 	char host[64];
 	int port;
 	rds_conn_t conn; /* c and the scripts' SHAs; c NULL: not connected */
+	char sha_xs[41]; /* the batch script for keys of several slots */
 	int reload;      /* -NOSCRIPT seen: load the scripts again */
 } rds_node_t;
 
@@ -153,6 +154,7 @@ redisContext *af_rds_connect(const af_redis_cfg_t *cfg, const char *host,
 		int port, const char *path, char *err, size_t errlen);
 int af_rds_take_sha(const redisReply *r, char *sha);
 int af_rds_append_eval(redisContext *c, const char *sha, int argc);
+extern const char *const af_rds_lua_exec_src; /* the batch script's text */
 
 /* af_store_redis_cluster.c */
 uint16_t af_rds_crc16(const char *p, size_t len);

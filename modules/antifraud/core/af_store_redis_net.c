@@ -28,6 +28,8 @@
 #include "af_store_redis_int.h"
 #include "af_store_redis_lua.h" /* generated from lua/ */
 
+const char *const af_rds_lua_exec_src = af_rds_lua_exec;
+
 /* everything per process; rds_mx serializes the threads */
 static pthread_mutex_t rds_mx = PTHREAD_MUTEX_INITIALIZER;
 static int rds_atfork_done;
