@@ -181,20 +181,7 @@ static int an_rule(af_rl_t *c, const yaml_node_t *n, int k, af_an_rule_t *ru)
 				ru->classes = 0;
 				if(v[i]->type == YAML_SEQUENCE_NODE) {
 					/* number classes: the minutes to them */
-					size_t j, count;
-					int cls;
-					rc = af_yl_seq(&c->y, v[i], &count);
-					for(j = 0; j < count && rc == 0; j++) {
-						const yaml_node_t *it = af_yl_item(&c->y, v[i], j);
-						rc = af_yl_str(&c->y, it, &s, &len);
-						cls = rc == 0 ? af_numclass_parse(s, len) : -1;
-						if(rc == 0 && cls < 0)
-							rc = af_yl_err(&c->y, it,
-									"unknown number class '%.*s'",
-									AF_YL_SHOWN(len), s);
-						else if(rc == 0)
-							ru->classes |= 1u << cls;
-					}
+					rc = af_rl_classes(c, v[i], &ru->classes, NULL);
 					if(rc == 0 && !ru->classes)
 						rc = af_yl_err(&c->y, v[i], "no number class");
 					break;

@@ -556,10 +556,10 @@ static int number_item(af_rl_t *c, const yaml_node_t *it, const char **sp,
 
 /*
  * Reads a sequence of class names into a bit mask; 'international' sets
- * *intl when intl is not NULL (outside_hours). Returns 0 or -1.
+ * *intl when intl is not NULL (outside_hours). Returns 0 or -1. Also the
+ * scope of the analytics minutes rule.
  */
-static int read_classes(af_rl_t *c, const yaml_node_t *n, uint32_t *mask,
-		int *intl)
+int af_rl_classes(af_rl_t *c, const yaml_node_t *n, uint32_t *mask, int *intl)
 {
 	yaml_node_t *it;
 	const char *s;
@@ -771,7 +771,7 @@ int af_rl_profile_dest(af_rl_t *c, const yaml_node_t *n, af_profile_t *p)
 				rc = af_yl_bool(&c->y, v[k], &d->premium);
 				break;
 			case P_DENY_CLASSES:
-				rc = read_classes(c, v[k], &d->deny_classes, NULL);
+				rc = af_rl_classes(c, v[k], &d->deny_classes, NULL);
 				break;
 			case P_MAX_RISK:
 				rc = af_yl_u32(&c->y, v[k], 0, 3, &d->max_risk);
@@ -810,7 +810,7 @@ int af_rl_profile_dest(af_rl_t *c, const yaml_node_t *n, af_profile_t *p)
 				rc = calendar_ref(c, v[k], &d->calendar);
 				break;
 			case P_OUTSIDE:
-				rc = read_classes(c, v[k], &d->outside_classes,
+				rc = af_rl_classes(c, v[k], &d->outside_classes,
 						&d->outside_international);
 				break;
 			case P_RATES:

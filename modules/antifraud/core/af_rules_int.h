@@ -77,6 +77,11 @@ int af_rl_dest(af_rl_t *c, const yaml_node_t *n);
 /* the 'dest' mapping of profile p */
 int af_rl_profile_dest(af_rl_t *c, const yaml_node_t *n, af_profile_t *p);
 
+/* Reads a sequence of number class names into the bit mask *mask (added
+ * to it); 'international' sets *intl and 'all' every class when intl is
+ * not NULL (outside_hours). Returns 0, or -1 with the error set. */
+int af_rl_classes(af_rl_t *c, const yaml_node_t *n, uint32_t *mask, int *intl);
+
 /* after every section: resolves dest.callers' profile names; checks that
  * profiles with dest rules have a number plan */
 int af_rl_dest_finish(af_rl_t *c, const yaml_node_t *root);
