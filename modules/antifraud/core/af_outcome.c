@@ -376,20 +376,34 @@ static end_ctx_t *end_begin(const af_analytics_cfg_t *a)
 	return e;
 }
 
+/*
+ * Writes the key pre[0..plen) s '|' name[0..len) into buf (size bytes,
+ * name cut to fit) of subject s; returns its length, 0 when size is too
+ * small.
+ */
+static size_t subject_key(char *buf, size_t size, const char *pre,
+		size_t plen, af_outcome_subject_t s, const char *name, size_t len)
+{
+	size_t n = plen;
+
+	if(size < n + 3)
+		return 0;
+	memcpy(buf, pre, n);
+	buf[n++] = subject_letter[s];
+	buf[n++] = '|';
+	if(len > size - 1 - n)
+		len = size - 1 - n;
+	memcpy(buf + n, name, len);
+	buf[n + len] = '\0';
+	return n + len;
+}
+
 /* the figure key of window slot wi and subject s named name into buf */
 static size_t fig_key(const end_ctx_t *e, char *buf, int wi,
 		af_outcome_subject_t s, const char *name, size_t len)
 {
-	size_t n = e->win_key_len[wi];
-
-	memcpy(buf, e->win_key[wi], n);
-	buf[n++] = subject_letter[s];
-	buf[n++] = '|';
-	if(len > FIG_KEY_MAX - 1 - n)
-		len = FIG_KEY_MAX - 1 - n;
-	memcpy(buf + n, name, len);
-	buf[n + len] = '\0';
-	return n + len;
+	return subject_key(buf, FIG_KEY_MAX, e->win_key[wi], e->win_key_len[wi],
+			s, name, len);
 }
 
 /* adds a FIG_HIT of add[] (NULL: a read) on subject s in window slot wi */
@@ -848,18 +862,8 @@ int af_call_guard(af_call_t *c, uint64_t now_ms, af_verdict_t *v)
 size_t af_outcome_mark_key(char *buf, size_t size, af_outcome_subject_t s,
 		const char *name, size_t len)
 {
-	size_t n = sizeof(MARK_PREFIX) - 1;
-
-	if(size < n + 3)
-		return 0;
-	memcpy(buf, MARK_PREFIX, n);
-	buf[n++] = subject_letter[s];
-	buf[n++] = '|';
-	if(len > size - 1 - n)
-		len = size - 1 - n;
-	memcpy(buf + n, name, len);
-	buf[n + len] = '\0';
-	return n + len;
+	return subject_key(buf, size, MARK_PREFIX, sizeof(MARK_PREFIX) - 1, s,
+			name, len);
 }
 
 int af_outcome_mark_get(af_outcome_subject_t s, const char *name, size_t len,
