@@ -554,6 +554,42 @@ static int number_item(af_rl_t *c, const yaml_node_t *it, const char **sp,
 	return 0;
 }
 
+/* what af_rl_classes reads into */
+typedef struct rl_classes_arg {
+	uint32_t *mask;
+	int *intl; /* NULL: 'international' and 'all' are not allowed */
+} rl_classes_arg_t;
+
+/* one class name s[0..len) of a list: its bit number in *item */
+static int rl_class(af_rl_t *c, const yaml_node_t *it, const char *s,
+		size_t len, void *item, void *arg)
+{
+	const rl_classes_arg_t *a = arg;
+	int cls;
+
+	if(a->intl && len == 13 && memcmp(s, "international", 13) == 0) {
+		*a->intl = 1;
+		return 0;
+	}
+	if(a->intl && len == 3 && memcmp(s, "all", 3) == 0) {
+		*a->mask = (1u << AF_NC__COUNT) - 1;
+		return 0;
+	}
+	cls = af_numclass_parse(s, len);
+	if(cls < 0)
+		return af_yl_err(&c->y, it,
+				"unknown number class '%.*s' (fixed, mobile, premium,"
+				" shared_cost, toll_free, personal, uan, voip, pager,"
+				" voicemail, satellite, international, special,"
+				" unknown, short%s)",
+				AF_YL_SHOWN(len), s,
+				a->intl ? "; or 'international' for any number abroad,"
+						  " 'all'"
+						: "");
+	*(int *)item = cls;
+	return 0;
+}
+
 /*
  * Reads a sequence of class names into a bit mask; 'international' sets
  * *intl when intl is not NULL (outside_hours). Returns 0 or -1. Also the
@@ -561,39 +597,9 @@ static int number_item(af_rl_t *c, const yaml_node_t *it, const char **sp,
  */
 int af_rl_classes(af_rl_t *c, const yaml_node_t *n, uint32_t *mask, int *intl)
 {
-	yaml_node_t *it;
-	const char *s;
-	size_t i, count, len;
-	int cls;
+	rl_classes_arg_t a = {mask, intl};
 
-	if(af_yl_seq(&c->y, n, &count) < 0)
-		return -1;
-	for(i = 0; i < count; i++) {
-		it = af_yl_item(&c->y, n, i);
-		if(af_yl_str(&c->y, it, &s, &len) < 0)
-			return -1;
-		if(intl && len == 13 && memcmp(s, "international", 13) == 0) {
-			*intl = 1;
-			continue;
-		}
-		if(intl && len == 3 && memcmp(s, "all", 3) == 0) {
-			*mask = (1u << AF_NC__COUNT) - 1;
-			continue;
-		}
-		cls = af_numclass_parse(s, len);
-		if(cls < 0)
-			return af_yl_err(&c->y, it,
-					"unknown number class '%.*s' (fixed, mobile, premium,"
-					" shared_cost, toll_free, personal, uan, voip, pager,"
-					" voicemail, satellite, international, special,"
-					" unknown, short%s)",
-					AF_YL_SHOWN(len), s,
-					intl ? "; or 'international' for any number abroad,"
-						   " 'all'"
-						 : "");
-		*mask |= 1u << cls;
-	}
-	return 0;
+	return af_rl_bits(c, n, rl_class, &a, mask);
 }
 
 /* Reads the profile's rates. Returns 0 or -1. */
