@@ -743,6 +743,37 @@ static int read_dialing(af_rl_t *c, yaml_node_t **v, af_dest_profile_t *d,
 }
 
 /*
+ * The union of d's repetition windows and where each counter has its
+ * limit in it (see af_dest_profile_t): what af_check_dest would
+ * otherwise work out per call.
+ */
+static void rep_windows(af_dest_profile_t *d)
+{
+	const af_repeat_t *rp[3] = {&d->same, &d->similar, &d->callers};
+	uint32_t i;
+	int k, j, n = 0;
+
+	for(k = 0; k < 3; k++)
+		for(i = 0; i < rp[k]->n; i++) {
+			for(j = 0; j < n; j++)
+				if(d->rep_win[j] == rp[k]->window_s[i])
+					break;
+			if(j == n)
+				d->rep_win[n++] = rp[k]->window_s[i];
+		}
+	d->n_rep_win = n;
+	for(k = 0; k < 3; k++)
+		for(j = 0; j < n; j++) {
+			d->rep_lim[k][j] = -1;
+			for(i = 0; i < rp[k]->n; i++)
+				if(rp[k]->window_s[i] == d->rep_win[j]) {
+					d->rep_lim[k][j] = (int8_t)i;
+					break;
+				}
+		}
+}
+
+/*
  * Reads the 'dest' mapping of profile p: its class of service for
  * af_check_dest. Returns 0 or -1.
  */
@@ -835,6 +866,8 @@ int af_rl_profile_dest(af_rl_t *c, const yaml_node_t *n, af_profile_t *p)
 			&& !d->calendar && !c->r->dest.calendar)
 		rc = af_yl_err(&c->y, n,
 				"outside_hours needs a calendar (here or dest.calendar)");
+	if(rc == 0)
+		rep_windows(d);
 	return rc;
 }
 
