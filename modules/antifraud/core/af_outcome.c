@@ -82,7 +82,9 @@ typedef struct end_ctx {
 	/* op index per subject and window, -1 none */
 	int at[AF_OUT__COUNT][AF_AN_WINDOWS];
 	int nops;
-	/* the windows, and the start of their keys: "of|<window>|" */
+	/* the windows, and the start of their keys: "of|<window>|" (kept
+	 * from one call to the next while the windows stay) */
+	uint32_t n_win;
 	uint32_t win_s[AF_AN_WINDOWS];
 	char win_key[AF_AN_WINDOWS][16];
 	uint8_t win_key_len[AF_AN_WINDOWS];
@@ -360,6 +362,11 @@ static end_ctx_t *end_begin(const af_analytics_cfg_t *a)
 	memset(e->at, 0xff, sizeof(e->at));
 	memset(e->fig_done, 0, sizeof(e->fig_done));
 	e->nops = 0;
+	if(e->n_win == a->n_windows
+			&& memcmp(e->win_s, a->windows, e->n_win * sizeof(e->win_s[0]))
+					   == 0)
+		return e; /* the same windows as the last time */
+	e->n_win = a->n_windows;
 	for(wi = 0; wi < (int)a->n_windows && wi < AF_AN_WINDOWS; wi++) {
 		w = e->win_s[wi] = a->windows[wi];
 		i = 10;
@@ -454,12 +461,12 @@ static int in_scope(const af_an_rule_t *ru, const af_call_t *c)
 static void fig_from(const end_ctx_t *e, af_outcome_subject_t s, int wi, uint32_t w,
 		af_figure_t *f)
 {
-	int k;
+	int i = e->at[s][wi];
 
 	memset(f, 0, sizeof(*f));
 	f->window_s = w;
-	for(k = 0; k < AF_FIG__COUNT; k++)
-		f->c[k] = op_count(e, s, wi, k);
+	if(i >= 0 && e->ops[i].status == 0)
+		memcpy(f->c, e->ops[i].u.fig.count, sizeof(f->c));
 	af_figure_derive(f);
 }
 
