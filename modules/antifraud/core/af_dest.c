@@ -453,42 +453,23 @@ static void add_window(dest_ctx_t *c, int i, uint32_t w,
 	one->added = 0;
 }
 
-/* the limit of repetition counter rp for window w, NULL when none */
-static const af_limit_t *repeat_limit(const af_repeat_t *rp, uint32_t w)
+/* the limit of repetition counter rp at index at of its limits (-1:
+ * none, NULL) */
+static inline const af_limit_t *repeat_limit(const af_repeat_t *rp, int at)
 {
-	uint32_t i;
-
-	for(i = 0; i < rp->n; i++)
-		if(rp->window_s[i] == w)
-			return &rp->lim[i];
-	return NULL;
-}
-
-/* adds the windows of rp to the set of windows win[0..*n) */
-static void window_union(uint32_t *win, int *n, const af_repeat_t *rp)
-{
-	uint32_t i;
-	int j;
-
-	for(i = 0; i < rp->n; i++) {
-		for(j = 0; j < *n; j++)
-			if(win[j] == rp->window_s[i])
-				break;
-		if(j == *n)
-			win[(*n)++] = rp->window_s[i];
-	}
+	return at < 0 ? NULL : &rp->lim[at];
 }
 
 /*
- * The repetition counters of the windows win[0..nwin) (at most
- * AF_WIN_MULTI_MAX), group g of the profile's windows: the caller-number
- * pair (the same-number count, and what tells whether the number is new
- * for the distinct counts), the similar numbers and the many callers,
- * one WIN_MULTI each over the windows it has limits for. Group 0's keys
- * are tagged "w", the next ones "w<g>".
+ * The repetition counters of the windows first..first+nwin of the
+ * profile's union of them (at most AF_WIN_MULTI_MAX), group g: the
+ * caller-number pair (the same-number count, and what tells whether the
+ * number is new for the distinct counts), the similar numbers and the
+ * many callers, one WIN_MULTI each over the windows it has limits for.
+ * Group 0's keys are tagged "w", the next ones "w<g>".
  */
-static void add_repeat_group(dest_ctx_t *c, const uint32_t *win, int nwin,
-		int g, size_t plen)
+static void add_repeat_group(dest_ctx_t *c, int first, int nwin, int g,
+		size_t plen)
 {
 	_Static_assert(WGROUPS == 4, "a key tag per group of windows");
 	static const char *const tags[3][WGROUPS] = {
@@ -497,27 +478,29 @@ static void add_repeat_group(dest_ctx_t *c, const uint32_t *win, int nwin,
 		{"rk|w|", "rk|w1|", "rk|w2|", "rk|w3|"}};
 	const af_dest_profile_t *d = c->d;
 	const af_limit_t *lim;
+	uint32_t w;
 	int pair, sim = -1, cal = -1, j;
 
 	pair = add_multi(c, AF_R_REPEAT_NUMBER, 0, tags[0][g], c->caller,
 			c->caller_len, c->num.digits, c->num.len);
 	if(pair < 0)
 		return;
-	for(j = 0; j < nwin; j++) {
-		add_window(c, pair, win[j], repeat_limit(&d->same, win[j]));
-		if((lim = repeat_limit(&d->similar, win[j])) && plen) {
+	for(j = first; j < first + nwin; j++) {
+		w = d->rep_win[j];
+		add_window(c, pair, w, repeat_limit(&d->same, d->rep_lim[0][j]));
+		if((lim = repeat_limit(&d->similar, d->rep_lim[1][j])) && plen) {
 			if(sim < 0)
 				sim = add_multi(c, AF_R_REPEAT_SIMILAR, pair + 1, tags[1][g],
 						c->caller, c->caller_len, c->num.digits, plen);
 			if(sim >= 0)
-				add_window(c, sim, win[j], lim);
+				add_window(c, sim, w, lim);
 		}
-		if((lim = repeat_limit(&d->callers, win[j]))) {
+		if((lim = repeat_limit(&d->callers, d->rep_lim[2][j]))) {
 			if(cal < 0)
 				cal = add_multi(c, AF_R_REPEAT_CALLERS, pair + 1, tags[2][g],
 						c->num.digits, c->num.len, NULL, 0);
 			if(cal >= 0)
-				add_window(c, cal, win[j], lim);
+				add_window(c, cal, w, lim);
 		}
 	}
 }
@@ -527,8 +510,7 @@ static void add_repeat_group(dest_ctx_t *c, const uint32_t *win, int nwin,
 static void add_counters(dest_ctx_t *c, int rates, int repeats)
 {
 	const af_dest_profile_t *d = c->d;
-	uint32_t win[3 * AF_DEST_WINDOWS];
-	int nwin = 0, g, i = -1;
+	int nwin, g, i = -1;
 	size_t plen;
 
 	/* the caller's rates: one counter over 1 s and 60 s */
@@ -547,13 +529,11 @@ static void add_counters(dest_ctx_t *c, int rates, int repeats)
 				c->v->dest.country, 2);
 	if(!repeats || (d->repeat_intl_only && !c->v->dest.international))
 		return;
-	window_union(win, &nwin, &d->same);
-	window_union(win, &nwin, &d->similar);
-	window_union(win, &nwin, &d->callers);
+	nwin = d->n_rep_win;
 	plen = c->num.len > d->similar_digits ? c->num.len - d->similar_digits
 										  : 0;
 	for(g = 0; g * AF_WIN_MULTI_MAX < nwin; g++)
-		add_repeat_group(c, win + g * AF_WIN_MULTI_MAX,
+		add_repeat_group(c, g * AF_WIN_MULTI_MAX,
 				nwin - g * AF_WIN_MULTI_MAX < AF_WIN_MULTI_MAX
 						? nwin - g * AF_WIN_MULTI_MAX
 						: AF_WIN_MULTI_MAX,
@@ -840,6 +820,7 @@ static int dest_run(const af_request_t *req, const char *profile,
 	int total_op = -1, caller_op = -1;
 	uint32_t total_limit = AF_NO_LIMIT, caller_limit = AF_NO_LIMIT;
 	af_str_t dialed;
+	const char *semi;
 	size_t n;
 
 	memset(v, 0, sizeof(*v));
@@ -884,11 +865,9 @@ static int dest_run(const af_request_t *req, const char *profile,
 
 	/* what was dialed, and where it goes */
 	dialed = req->ruri_user;
-	for(i = 0; i < (int)dialed.len; i++)
-		if(dialed.s[i] == ';') {
-			dialed.len = (size_t)i;
-			break;
-		}
+	semi = dialed.len ? memchr(dialed.s, ';', dialed.len) : NULL;
+	if(semi)
+		dialed.len = (size_t)(semi - dialed.s);
 	af_normalize(&c->d->dial, req->ruri_user.s, req->ruri_user.len, &c->num);
 	di->kind = c->num.kind;
 	if(number_in(c->d->exempt_numbers, &dialed, &c->num)) {

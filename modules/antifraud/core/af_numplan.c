@@ -634,6 +634,18 @@ done:
 	return np;
 }
 
+/* the number of the digits below dig that link has a child for (a table
+ * of nibbles: without a popcount instruction in the target, the builtin
+ * is a library call) */
+static inline unsigned af_np_below(uint32_t link, unsigned dig)
+{
+	static const uint8_t bits[16] = {
+			0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4};
+	uint32_t m = link & ((1u << dig) - 1);
+
+	return (unsigned)bits[m & 15] + bits[(m >> 4) & 15] + bits[(m >> 8) & 3];
+}
+
 /*
  * Walks trie t along the digits d[0..len); returns the packed row of the
  * longest prefix holding one (0: none) and its length in *plen.
@@ -664,8 +676,7 @@ static inline uint32_t af_np_walk(
 		bit = 1u << dig;
 		if(!(link & bit))
 			break;
-		n = t->nodes + (link >> AF_NP_MASK_BITS)
-			+ __builtin_popcount(link & (bit - 1));
+		n = t->nodes + (link >> AF_NP_MASK_BITS) + af_np_below(link, dig);
 	}
 	return best;
 }

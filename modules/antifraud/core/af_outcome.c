@@ -82,9 +82,16 @@ typedef struct end_ctx {
 	/* op index per subject and window, -1 none */
 	int at[AF_OUT__COUNT][AF_AN_WINDOWS];
 	int nops;
+	/* the windows, and the start of their keys: "of|<window>|" (kept
+	 * from one call to the next while the windows stay) */
+	uint32_t n_win;
+	uint32_t win_s[AF_AN_WINDOWS];
+	char win_key[AF_AN_WINDOWS][16];
+	uint8_t win_key_len[AF_AN_WINDOWS];
+	/* the figures read back, derived once per subject and window */
+	af_figure_t fig[AF_OUT__COUNT][AF_AN_WINDOWS];
+	uint8_t fig_done[AF_OUT__COUNT][AF_AN_WINDOWS];
 } end_ctx_t;
-
-static __thread end_ctx_t *ectx;
 
 const char *af_outcome_subject_name(af_outcome_subject_t s)
 {
@@ -339,35 +346,75 @@ static size_t subject_of(const af_call_t *c, af_outcome_subject_t s, char *buf,
 	return strlen(buf);
 }
 
-/* the figure key of window w and subject s named name (built by hand) */
-static size_t fig_key(char *buf, uint32_t w, af_outcome_subject_t s,
-		const char *name, size_t len)
+/*
+ * This thread's context of a batch of figures, emptied, for the windows
+ * of a: their keys' start "of|<window>|" written once, not per subject.
+ */
+static end_ctx_t *end_begin(const af_analytics_cfg_t *a)
 {
+	static __thread end_ctx_t ctx; /* too big for a small stack */
+	end_ctx_t *e = &ctx;
 	char t[10];
-	size_t n = 0;
-	int i = 10;
+	uint32_t w;
+	int wi, i;
+	size_t n;
 
-	buf[n++] = 'o';
-	buf[n++] = 'f';
-	buf[n++] = '|';
-	do {
-		t[--i] = (char)('0' + w % 10);
-		w /= 10;
-	} while(w);
-	memcpy(buf + n, t + i, (size_t)(10 - i));
-	n += (size_t)(10 - i);
-	buf[n++] = '|';
+	memset(e->at, 0xff, sizeof(e->at));
+	memset(e->fig_done, 0, sizeof(e->fig_done));
+	e->nops = 0;
+	if(e->n_win == a->n_windows
+			&& memcmp(e->win_s, a->windows, e->n_win * sizeof(e->win_s[0]))
+					   == 0)
+		return e; /* the same windows as the last time */
+	e->n_win = a->n_windows;
+	for(wi = 0; wi < (int)a->n_windows && wi < AF_AN_WINDOWS; wi++) {
+		w = e->win_s[wi] = a->windows[wi];
+		i = 10;
+		do {
+			t[--i] = (char)('0' + w % 10);
+			w /= 10;
+		} while(w);
+		memcpy(e->win_key[wi], "of|", 3);
+		n = 3 + (size_t)(10 - i);
+		memcpy(e->win_key[wi] + 3, t + i, (size_t)(10 - i));
+		e->win_key[wi][n++] = '|';
+		e->win_key_len[wi] = (uint8_t)n;
+	}
+	return e;
+}
+
+/*
+ * Writes the key pre[0..plen) s '|' name[0..len) into buf (size bytes,
+ * name cut to fit) of subject s; returns its length, 0 when size is too
+ * small.
+ */
+static size_t subject_key(char *buf, size_t size, const char *pre,
+		size_t plen, af_outcome_subject_t s, const char *name, size_t len)
+{
+	size_t n = plen;
+
+	if(size < n + 3)
+		return 0;
+	memcpy(buf, pre, n);
 	buf[n++] = subject_letter[s];
 	buf[n++] = '|';
-	if(len > FIG_KEY_MAX - 1 - n)
-		len = FIG_KEY_MAX - 1 - n;
+	if(len > size - 1 - n)
+		len = size - 1 - n;
 	memcpy(buf + n, name, len);
 	buf[n + len] = '\0';
 	return n + len;
 }
 
+/* the figure key of window slot wi and subject s named name into buf */
+static size_t fig_key(const end_ctx_t *e, char *buf, int wi,
+		af_outcome_subject_t s, const char *name, size_t len)
+{
+	return subject_key(buf, FIG_KEY_MAX, e->win_key[wi], e->win_key_len[wi],
+			s, name, len);
+}
+
 /* adds a FIG_HIT of add[] (NULL: a read) on subject s in window slot wi */
-static void add_fig(end_ctx_t *e, af_outcome_subject_t s, int wi, uint32_t w,
+static void add_fig(end_ctx_t *e, af_outcome_subject_t s, int wi,
 		const char *name, size_t len, const uint32_t *add)
 {
 	af_op_t *op;
@@ -380,9 +427,9 @@ static void add_fig(end_ctx_t *e, af_outcome_subject_t s, int wi, uint32_t w,
 	op->type = AF_OP_FIG_HIT;
 	op->status = 0;
 	op->key = e->keys[i];
-	op->key_len = fig_key(e->keys[i], w, s, name, len);
+	op->key_len = fig_key(e, e->keys[i], wi, s, name, len);
 	memset(&op->u.fig, 0, sizeof(op->u.fig));
-	op->u.fig.window_s = w;
+	op->u.fig.window_s = e->win_s[wi];
 	if(add)
 		memcpy(op->u.fig.n, add, sizeof(op->u.fig.n));
 	e->at[s][wi] = i;
@@ -414,13 +461,23 @@ static int in_scope(const af_an_rule_t *ru, const af_call_t *c)
 static void fig_from(const end_ctx_t *e, af_outcome_subject_t s, int wi, uint32_t w,
 		af_figure_t *f)
 {
-	int k;
+	int i = e->at[s][wi];
 
 	memset(f, 0, sizeof(*f));
 	f->window_s = w;
-	for(k = 0; k < AF_FIG__COUNT; k++)
-		f->c[k] = op_count(e, s, wi, k);
+	if(i >= 0 && e->ops[i].status == 0)
+		memcpy(f->c, e->ops[i].u.fig.count, sizeof(f->c));
 	af_figure_derive(f);
+}
+
+/* the figure of subject s in window slot wi, derived on first use */
+static const af_figure_t *fig_of(end_ctx_t *e, af_outcome_subject_t s, int wi)
+{
+	if(!e->fig_done[s][wi]) {
+		fig_from(e, s, wi, e->win_s[wi], &e->fig[s][wi]);
+		e->fig_done[s][wi] = 1;
+	}
+	return &e->fig[s][wi];
 }
 
 void af_figure_derive(af_figure_t *f)
@@ -452,47 +509,46 @@ static const char *shown_name(const char *name, char *shown)
 }
 
 /* judges rule k of an for subject s (window slot wi); flags v */
-static void judge(const end_ctx_t *e, const af_profile_t *p,
+static void judge(end_ctx_t *e, const af_profile_t *p,
 		const af_an_rule_t *ru, int k, af_outcome_subject_t s, int wi,
 		const char *name, af_verdict_t *v, uint32_t *marks)
 {
-	af_figure_t f;
+	const af_figure_t *f = fig_of(e, s, wi);
 	uint32_t intl;
 	char why[200], shown[SHOWN_MAX];
 	int hit = 0;
 
-	fig_from(e, s, wi, ru->window_s, &f);
 	switch(k) {
 		case AF_AN_ASR:
-			hit = f.c[AF_FIG_ATTEMPTS] >= ru->min && f.asr < ru->limit;
+			hit = f->c[AF_FIG_ATTEMPTS] >= ru->min && f->asr < ru->limit;
 			if(hit)
 				snprintf(why, sizeof(why),
 						"asr_low %s %s: %.0f%% of %u in %us < %.0f%%",
-						subject_names[s], shown_name(name, shown), f.asr * 100,
-						f.c[AF_FIG_ATTEMPTS], ru->window_s, ru->limit * 100);
+						subject_names[s], shown_name(name, shown), f->asr * 100,
+						f->c[AF_FIG_ATTEMPTS], ru->window_s, ru->limit * 100);
 			break;
 		case AF_AN_ACD:
-			hit = f.c[AF_FIG_ANSWERED] >= ru->min && f.acd_s > ru->limit;
+			hit = f->c[AF_FIG_ANSWERED] >= ru->min && f->acd_s > ru->limit;
 			if(hit)
 				snprintf(why, sizeof(why),
 						"acd_high %s %s: %.0fs over %u answered in %us > %gs",
-						subject_names[s], shown_name(name, shown), f.acd_s,
-						f.c[AF_FIG_ANSWERED], ru->window_s, ru->limit);
+						subject_names[s], shown_name(name, shown), f->acd_s,
+						f->c[AF_FIG_ANSWERED], ru->window_s, ru->limit);
 			break;
 		case AF_AN_SHORT:
-			hit = f.c[AF_FIG_ANSWERED] >= ru->min
-				  && f.short_share > ru->limit;
+			hit = f->c[AF_FIG_ANSWERED] >= ru->min
+				  && f->short_share > ru->limit;
 			if(hit)
 				snprintf(why, sizeof(why),
 						"short_calls %s %s: %.0f%% of %u answered in %us >"
 						" %.0f%%",
-						subject_names[s], shown_name(name, shown), f.short_share * 100,
-						f.c[AF_FIG_ANSWERED], ru->window_s, ru->limit * 100);
+						subject_names[s], shown_name(name, shown), f->short_share * 100,
+						f->c[AF_FIG_ANSWERED], ru->window_s, ru->limit * 100);
 			break;
 		case AF_AN_MINUTES:
 			intl = ru->intl_only || ru->classes
 						   ? op_count(e, s, wi, CNT_SCOPED)
-						   : f.c[AF_FIG_SECONDS];
+						   : f->c[AF_FIG_SECONDS];
 			hit = intl / 60.0 > ru->limit;
 			if(hit)
 				snprintf(why, sizeof(why),
@@ -504,11 +560,11 @@ static void judge(const end_ctx_t *e, const af_profile_t *p,
 						ru->limit);
 			break;
 		case AF_AN_PDD:
-			hit = f.c[AF_FIG_RUNG] >= ru->min && f.pdd_s > ru->limit;
+			hit = f->c[AF_FIG_RUNG] >= ru->min && f->pdd_s > ru->limit;
 			if(hit)
 				snprintf(why, sizeof(why),
 						"pdd %s %s: %.1fs over %u in %us > %gs",
-						subject_names[s], shown_name(name, shown), f.pdd_s, f.c[AF_FIG_RUNG],
+						subject_names[s], shown_name(name, shown), f->pdd_s, f->c[AF_FIG_RUNG],
 						ru->window_s, ru->limit);
 			break;
 	}
@@ -686,12 +742,6 @@ int af_call_end_release(af_call_t *c, int code, uint64_t now_ms,
 	c->flags |= AF_CALL_ENDED;
 	c->end_ms = now_ms < c->start_ms ? c->start_ms : now_ms;
 	c->final_code = (uint16_t)(code > 0 && code < 700 ? code : 0);
-	if(!ectx) {
-		/* per thread, once; kept for the life of the thread */
-		static __thread end_ctx_t ctx;
-		ectx = &ctx;
-	}
-	e = ectx;
 	r = af_core_acquire();
 	a = &r->analytics;
 	if(!a->enabled) {
@@ -722,8 +772,7 @@ int af_call_end_release(af_call_t *c, int code, uint64_t now_ms,
 		add[AF_FIG_RUNG] = 1;
 		add[AF_FIG_PDD_DS] = pdd_ds;
 	}
-	memset(e->at, 0xff, sizeof(e->at));
-	e->nops = 0;
+	e = end_begin(a);
 	for(s = 0; s < AF_OUT__COUNT; s++) {
 		lens[s] = 0;
 		names[s][0] = '\0';
@@ -733,8 +782,7 @@ int af_call_end_release(af_call_t *c, int code, uint64_t now_ms,
 		if(!lens[s])
 			continue;
 		for(wi = 0; wi < (int)a->n_windows; wi++)
-			add_fig(e, (af_outcome_subject_t)s, wi, a->windows[wi], names[s],
-					lens[s], add);
+			add_fig(e, (af_outcome_subject_t)s, wi, names[s], lens[s], add);
 	}
 	/* the release rides with the figures: one batch */
 	e->nops += af_dest_release_ops(t, e->ops + e->nops);
@@ -764,12 +812,10 @@ int af_call_end_release(af_call_t *c, int code, uint64_t now_ms,
 		}
 	}
 	if(!v->store_failed && a->n_windows) {
-		af_figure_t f;
 		for(s = 0; s < AF_OUT__COUNT; s++)
-			if(lens[s]) {
-				fig_from(e, (af_outcome_subject_t)s, 0, a->windows[0], &f);
-				top_put((af_outcome_subject_t)s, names[s], lens[s], &f, now_ms);
-			}
+			if(lens[s])
+				top_put((af_outcome_subject_t)s, names[s], lens[s],
+						fig_of(e, (af_outcome_subject_t)s, 0), now_ms);
 	}
 	if(v->blocking)
 		set_marks(c, marks, a->cooling_s, now_ms, v);
@@ -823,18 +869,8 @@ int af_call_guard(af_call_t *c, uint64_t now_ms, af_verdict_t *v)
 size_t af_outcome_mark_key(char *buf, size_t size, af_outcome_subject_t s,
 		const char *name, size_t len)
 {
-	size_t n = sizeof(MARK_PREFIX) - 1;
-
-	if(size < n + 3)
-		return 0;
-	memcpy(buf, MARK_PREFIX, n);
-	buf[n++] = subject_letter[s];
-	buf[n++] = '|';
-	if(len > size - 1 - n)
-		len = size - 1 - n;
-	memcpy(buf + n, name, len);
-	buf[n + len] = '\0';
-	return n + len;
+	return subject_key(buf, size, MARK_PREFIX, sizeof(MARK_PREFIX) - 1, s,
+			name, len);
 }
 
 int af_outcome_mark_get(af_outcome_subject_t s, const char *name, size_t len,
@@ -878,18 +914,12 @@ int af_outcome_figures(af_outcome_subject_t s, const char *name, size_t len,
 		snprintf(err, errlen, "bad subject");
 		return -1;
 	}
-	if(!ectx) {
-		static __thread end_ctx_t ctx;
-		ectx = &ctx;
-	}
-	e = ectx;
 	r = af_core_acquire();
 	a = &r->analytics;
 	n = (int)a->n_windows;
-	memset(e->at, 0xff, sizeof(e->at));
-	e->nops = 0;
+	e = end_begin(a);
 	for(wi = 0; wi < n; wi++)
-		add_fig(e, s, wi, a->windows[wi], name, len, NULL);
+		add_fig(e, s, wi, name, len, NULL);
 	memset(&v, 0, sizeof(v));
 	af_chk_exec(e->ops, e->nops, af_now_ms(), &v);
 	for(wi = 0; wi < n; wi++)

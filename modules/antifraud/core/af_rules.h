@@ -118,6 +118,13 @@ typedef struct af_dest_profile {
 	af_repeat_t similar;         /* caller to numbers sharing a prefix */
 	uint32_t similar_digits;     /* digits dropped to make that prefix */
 	af_repeat_t callers;         /* distinct callers to one number */
+	/* made at load: the union of the repetition windows (same's, then
+	 * similar's and callers' not seen before), and per counter (same,
+	 * similar, callers) and window of the union the index of its limit
+	 * in lim[], -1 when it has none there */
+	uint32_t rep_win[3 * AF_DEST_WINDOWS];
+	int8_t rep_lim[3][3 * AF_DEST_WINDOWS];
+	int n_rep_win;
 	af_slots_t conc_caller[2];   /* per caller, by day type */
 	int has_conc_caller;
 } af_dest_profile_t;

@@ -81,6 +81,20 @@ static int an_num(af_rl_t *c, const yaml_node_t *n, double lo, double hi,
 	return 0;
 }
 
+/* one subject name s[0..len) of a list: its bit number in *item; arg
+ * points to the subjects allowed (bits) */
+static int an_subject(af_rl_t *c, const yaml_node_t *it, const char *s,
+		size_t len, void *item, void *arg)
+{
+	int k = af_outcome_subject_parse(s, len);
+
+	if(k < 0 || !(*(const uint32_t *)arg & (1u << k)))
+		return af_yl_err(&c->y, it, "'%.*s' is not a subject here",
+				AF_YL_SHOWN(len), s);
+	*(int *)item = k;
+	return 0;
+}
+
 /*
  * Reads a sequence of subject names into *bits; allowed: the subjects
  * that may appear (bits). Returns 0, or -1 with the error set.
@@ -88,24 +102,9 @@ static int an_num(af_rl_t *c, const yaml_node_t *n, double lo, double hi,
 static int an_subjects(af_rl_t *c, const yaml_node_t *n, uint32_t allowed,
 		uint32_t *bits)
 {
-	const yaml_node_t *it;
-	const char *s;
-	size_t i, count, len;
-	int k;
-
-	if(af_yl_seq(&c->y, n, &count) < 0)
-		return -1;
 	*bits = 0;
-	for(i = 0; i < count; i++) {
-		it = af_yl_item(&c->y, n, i);
-		if(af_yl_str(&c->y, it, &s, &len) < 0)
-			return -1;
-		k = af_outcome_subject_parse(s, len);
-		if(k < 0 || !(allowed & (1u << k)))
-			return af_yl_err(&c->y, it, "'%.*s' is not a subject here",
-					AF_YL_SHOWN(len), s);
-		*bits |= 1u << k;
-	}
+	if(af_rl_bits(c, n, an_subject, &allowed, bits) < 0)
+		return -1;
 	if(!*bits)
 		return af_yl_err(&c->y, n, "at least one subject is needed");
 	return 0;
@@ -181,20 +180,7 @@ static int an_rule(af_rl_t *c, const yaml_node_t *n, int k, af_an_rule_t *ru)
 				ru->classes = 0;
 				if(v[i]->type == YAML_SEQUENCE_NODE) {
 					/* number classes: the minutes to them */
-					size_t j, count;
-					int cls;
-					rc = af_yl_seq(&c->y, v[i], &count);
-					for(j = 0; j < count && rc == 0; j++) {
-						const yaml_node_t *it = af_yl_item(&c->y, v[i], j);
-						rc = af_yl_str(&c->y, it, &s, &len);
-						cls = rc == 0 ? af_numclass_parse(s, len) : -1;
-						if(rc == 0 && cls < 0)
-							rc = af_yl_err(&c->y, it,
-									"unknown number class '%.*s'",
-									AF_YL_SHOWN(len), s);
-						else if(rc == 0)
-							ru->classes |= 1u << cls;
-					}
+					rc = af_rl_classes(c, v[i], &ru->classes, NULL);
 					if(rc == 0 && !ru->classes)
 						rc = af_yl_err(&c->y, v[i], "no number class");
 					break;

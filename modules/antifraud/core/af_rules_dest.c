@@ -554,46 +554,52 @@ static int number_item(af_rl_t *c, const yaml_node_t *it, const char **sp,
 	return 0;
 }
 
-/*
- * Reads a sequence of class names into a bit mask; 'international' sets
- * *intl when intl is not NULL (outside_hours). Returns 0 or -1.
- */
-static int read_classes(af_rl_t *c, const yaml_node_t *n, uint32_t *mask,
-		int *intl)
+/* what af_rl_classes reads into */
+typedef struct rl_classes_arg {
+	uint32_t *mask;
+	int *intl; /* NULL: 'international' and 'all' are not allowed */
+} rl_classes_arg_t;
+
+/* one class name s[0..len) of a list: its bit number in *item */
+static int rl_class(af_rl_t *c, const yaml_node_t *it, const char *s,
+		size_t len, void *item, void *arg)
 {
-	yaml_node_t *it;
-	const char *s;
-	size_t i, count, len;
+	const rl_classes_arg_t *a = arg;
 	int cls;
 
-	if(af_yl_seq(&c->y, n, &count) < 0)
-		return -1;
-	for(i = 0; i < count; i++) {
-		it = af_yl_item(&c->y, n, i);
-		if(af_yl_str(&c->y, it, &s, &len) < 0)
-			return -1;
-		if(intl && len == 13 && memcmp(s, "international", 13) == 0) {
-			*intl = 1;
-			continue;
-		}
-		if(intl && len == 3 && memcmp(s, "all", 3) == 0) {
-			*mask = (1u << AF_NC__COUNT) - 1;
-			continue;
-		}
-		cls = af_numclass_parse(s, len);
-		if(cls < 0)
-			return af_yl_err(&c->y, it,
-					"unknown number class '%.*s' (fixed, mobile, premium,"
-					" shared_cost, toll_free, personal, uan, voip, pager,"
-					" voicemail, satellite, international, special,"
-					" unknown, short%s)",
-					AF_YL_SHOWN(len), s,
-					intl ? "; or 'international' for any number abroad,"
-						   " 'all'"
-						 : "");
-		*mask |= 1u << cls;
+	if(a->intl && len == 13 && memcmp(s, "international", 13) == 0) {
+		*a->intl = 1;
+		return 0;
 	}
+	if(a->intl && len == 3 && memcmp(s, "all", 3) == 0) {
+		*a->mask = (1u << AF_NC__COUNT) - 1;
+		return 0;
+	}
+	cls = af_numclass_parse(s, len);
+	if(cls < 0)
+		return af_yl_err(&c->y, it,
+				"unknown number class '%.*s' (fixed, mobile, premium,"
+				" shared_cost, toll_free, personal, uan, voip, pager,"
+				" voicemail, satellite, international, special,"
+				" unknown, short%s)",
+				AF_YL_SHOWN(len), s,
+				a->intl ? "; or 'international' for any number abroad,"
+						  " 'all'"
+						: "");
+	*(int *)item = cls;
 	return 0;
+}
+
+/*
+ * Reads a sequence of class names into a bit mask; 'international' sets
+ * *intl when intl is not NULL (outside_hours). Returns 0 or -1. Also the
+ * scope of the analytics minutes rule.
+ */
+int af_rl_classes(af_rl_t *c, const yaml_node_t *n, uint32_t *mask, int *intl)
+{
+	rl_classes_arg_t a = {mask, intl};
+
+	return af_rl_bits(c, n, rl_class, &a, mask);
 }
 
 /* Reads the profile's rates. Returns 0 or -1. */
@@ -737,6 +743,37 @@ static int read_dialing(af_rl_t *c, yaml_node_t **v, af_dest_profile_t *d,
 }
 
 /*
+ * The union of d's repetition windows and where each counter has its
+ * limit in it (see af_dest_profile_t): what af_check_dest would
+ * otherwise work out per call.
+ */
+static void rep_windows(af_dest_profile_t *d)
+{
+	const af_repeat_t *rp[3] = {&d->same, &d->similar, &d->callers};
+	uint32_t i;
+	int k, j, n = 0;
+
+	for(k = 0; k < 3; k++)
+		for(i = 0; i < rp[k]->n; i++) {
+			for(j = 0; j < n; j++)
+				if(d->rep_win[j] == rp[k]->window_s[i])
+					break;
+			if(j == n)
+				d->rep_win[n++] = rp[k]->window_s[i];
+		}
+	d->n_rep_win = n;
+	for(k = 0; k < 3; k++)
+		for(j = 0; j < n; j++) {
+			d->rep_lim[k][j] = -1;
+			for(i = 0; i < rp[k]->n; i++)
+				if(rp[k]->window_s[i] == d->rep_win[j]) {
+					d->rep_lim[k][j] = (int8_t)i;
+					break;
+				}
+		}
+}
+
+/*
  * Reads the 'dest' mapping of profile p: its class of service for
  * af_check_dest. Returns 0 or -1.
  */
@@ -771,7 +808,7 @@ int af_rl_profile_dest(af_rl_t *c, const yaml_node_t *n, af_profile_t *p)
 				rc = af_yl_bool(&c->y, v[k], &d->premium);
 				break;
 			case P_DENY_CLASSES:
-				rc = read_classes(c, v[k], &d->deny_classes, NULL);
+				rc = af_rl_classes(c, v[k], &d->deny_classes, NULL);
 				break;
 			case P_MAX_RISK:
 				rc = af_yl_u32(&c->y, v[k], 0, 3, &d->max_risk);
@@ -810,7 +847,7 @@ int af_rl_profile_dest(af_rl_t *c, const yaml_node_t *n, af_profile_t *p)
 				rc = calendar_ref(c, v[k], &d->calendar);
 				break;
 			case P_OUTSIDE:
-				rc = read_classes(c, v[k], &d->outside_classes,
+				rc = af_rl_classes(c, v[k], &d->outside_classes,
 						&d->outside_international);
 				break;
 			case P_RATES:
@@ -829,6 +866,8 @@ int af_rl_profile_dest(af_rl_t *c, const yaml_node_t *n, af_profile_t *p)
 			&& !d->calendar && !c->r->dest.calendar)
 		rc = af_yl_err(&c->y, n,
 				"outside_hours needs a calendar (here or dest.calendar)");
+	if(rc == 0)
+		rep_windows(d);
 	return rc;
 }
 

@@ -57,6 +57,12 @@ uint32_t af_rl_sort_unique(void *v, size_t count, size_t size,
 typedef int (*af_rl_parse_cb)(af_rl_t *c, const yaml_node_t *it,
 		const char *s, size_t len, void *item, void *arg);
 
+/* a sequence of names into the bit mask *bits (added to it): parse
+ * makes each name's bit number (an int in item; left -1: no bit), or an
+ * error. Returns 0, or -1 with the error set. */
+int af_rl_bits(af_rl_t *c, const yaml_node_t *n, af_rl_parse_cb parse,
+		void *arg, uint32_t *bits);
+
 /* a sequence of strings into a sorted arena array of size-byte items
  * without repeats, each item made by parse */
 int af_rl_sorted_of(af_rl_t *c, const yaml_node_t *n, size_t size,
@@ -76,6 +82,11 @@ int af_rl_dest(af_rl_t *c, const yaml_node_t *n);
 
 /* the 'dest' mapping of profile p */
 int af_rl_profile_dest(af_rl_t *c, const yaml_node_t *n, af_profile_t *p);
+
+/* Reads a sequence of number class names into the bit mask *mask (added
+ * to it); 'international' sets *intl and 'all' every class when intl is
+ * not NULL (outside_hours). Returns 0, or -1 with the error set. */
+int af_rl_classes(af_rl_t *c, const yaml_node_t *n, uint32_t *mask, int *intl);
 
 /* after every section: resolves dest.callers' profile names; checks that
  * profiles with dest rules have a number plan */

@@ -299,3 +299,26 @@ const af_profile_t *af_rules_profile(const af_rules_t *r, const char *name,
 	}
 	return NULL;
 }
+
+int af_rl_bits(af_rl_t *c, const yaml_node_t *n, af_rl_parse_cb parse,
+		void *arg, uint32_t *bits)
+{
+	const yaml_node_t *it;
+	const char *s;
+	size_t i, count, len;
+	int k;
+
+	if(af_yl_seq(&c->y, n, &count) < 0)
+		return -1;
+	for(i = 0; i < count; i++) {
+		it = af_yl_item(&c->y, n, i);
+		if(af_yl_str(&c->y, it, &s, &len) < 0)
+			return -1;
+		k = -1;
+		if(parse(c, it, s, len, &k, arg) < 0)
+			return -1;
+		if(k >= 0)
+			*bits |= 1u << k;
+	}
+	return 0;
+}

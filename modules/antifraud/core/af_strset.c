@@ -24,6 +24,8 @@ struct af_strset {
 	af_strset_slot_t *slots;
 	size_t mask; /* number of slots - 1 */
 	size_t count;
+	size_t min_len; /* the shortest and the longest member: a string */
+	size_t max_len; /* outside them is not looked up */
 };
 
 /* Returns the 32-bit FNV-1a hash of s[0..len). */
@@ -140,6 +142,10 @@ int af_strset_add(af_strset_t *set, const char *s, size_t len)
 	e->s = copy;
 	e->len = (uint32_t)len;
 	e->hash = h;
+	if(!set->count || len < set->min_len)
+		set->min_len = len;
+	if(len > set->max_len)
+		set->max_len = len;
 	set->count++;
 	return 1;
 }
@@ -147,7 +153,8 @@ int af_strset_add(af_strset_t *set, const char *s, size_t len)
 /* Returns 1 when s[0..len) is in set, 0 otherwise or when set is NULL. */
 int af_strset_has(const af_strset_t *set, const char *s, size_t len)
 {
-	if(!set || len > UINT32_MAX || (!s && len))
+	if(!set || !set->count || len > set->max_len || len < set->min_len
+			|| (!s && len))
 		return 0;
 	if(!s)
 		s = "";
