@@ -87,8 +87,6 @@
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 #include <fnmatch.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <stdint.h>
 #include <sys/random.h>
@@ -140,7 +138,8 @@ typedef struct af_shm_meta {
 	uint32_t prev_free : 1; /* the block before is free (its size is in
 							 * its last word) */
 	uint32_t units : 10;    /* block size in units (AF_SHM_UNIT bytes) */
-	uint32_t aux : 4;       /* history: records; WIN_MULTI: slots */
+	uint32_t aux : 4;       /* history: records; WIN_MULTI: slots and
+							 * width (AF_SHM_WM_*) */
 	uint32_t type : 4;      /* enum af_shm_type */
 	uint32_t klen : 7;      /* key length, or AF_SHM_KEY_LONG */
 	uint32_t hash;          /* high half of the hash of the whole key */
@@ -178,19 +177,25 @@ typedef struct af_shm_fig {
 	uint32_t counts[AF_FIG_SLICES][AF_FIG_N]; /* [slice % AF_FIG_SLICES] */
 } af_shm_fig_t;
 
-/* one window of a multi-window counter; its total is summed when read
- * (16 counts of 16 bits fit in 32 bits) */
+/*
+ * One window of a multi-window counter: its newest slice, its total
+ * (kept as counts change: 16 counts of 16 bits fit in 32 bits), then
+ * AF_WIN_BUCKETS counts ([slice % AF_WIN_BUCKETS]) of one byte while
+ * they are all below 256 (narrow), else of two (wide, saturated at
+ * UINT16_MAX): all the slots of a counter have the same width.
+ */
 typedef struct af_shm_wslot {
 	uint32_t last_slice; /* newest slice seen, modulo 2^32 (shm_slice) */
 	uint32_t window_s;
-	uint16_t counts[AF_WIN_BUCKETS]; /* [slice % AF_WIN_BUCKETS],
-									  * saturated at UINT16_MAX */
+	uint32_t total;      /* the sum of the counts */
+	uint8_t counts[];
 } af_shm_wslot_t;
 
-/* the record holds aux of the slots (the windows it was asked for) */
-typedef struct af_shm_wmul {
-	af_shm_wslot_t s[AF_WIN_MULTI_MAX];
-} af_shm_wmul_t;
+/* bytes of a slot of counts of 1 (narrow) or 2 bytes (wide) */
+#define AF_SHM_WSLOT(wide) \
+	(sizeof(af_shm_wslot_t) + AF_WIN_BUCKETS * ((wide) ? 2 : 1))
+#define AF_SHM_WM_SLOTS 3u /* aux of a WIN_MULTI record: its slots */
+#define AF_SHM_WM_WIDE 4u  /* aux of a WIN_MULTI record: wide counts */
 
 /* a source of a history: af_hist_entry_t without padding */
 typedef struct af_shm_hrec {
@@ -224,7 +229,7 @@ typedef union af_shm_val {
 	af_shm_ban_t ban;
 	af_shm_win_t win;
 	af_shm_fig_t fig;
-	af_shm_wmul_t wmul;
+	uint8_t wmul[AF_WIN_MULTI_MAX * AF_SHM_WSLOT(1)]; /* slots */
 	af_shm_hist_t hist;
 	af_shm_cset_t cset;
 	af_shm_cmem_t cmem;
@@ -863,7 +868,7 @@ static int shm_evict(af_store_shm_t *st, uint32_t s, uint32_t units,
 {
 	af_shm_stripe_t *sp = &st->stripes[s];
 	const af_shm_meta_t *m;
-	uint32_t idx, k = 0, walked = 0, span = sp->aend - sp->abase;
+	uint32_t idx, from, k = 0, walked = 0, span = sp->aend - sp->abase;
 	uint32_t victim_nb = AF_SHM_NIL, victim_b = AF_SHM_NIL;
 	uint64_t exp_nb = UINT64_MAX, exp_b = UINT64_MAX;
 	int room = sp->used < st->per, fit, fit_nb = 0, fit_b = 0;
@@ -874,7 +879,7 @@ static int shm_evict(af_store_shm_t *st, uint32_t s, uint32_t units,
 	while(walked < span) {
 		if(k >= AF_SHM_EVICT_SAMPLE && (freed || victim_nb != AF_SHM_NIL))
 			break;
-		idx = sp->evict_pos;
+		idx = from = sp->evict_pos;
 		m = shm_m(st, idx);
 		if(!m->free && idx != pinned) {
 			k++;
@@ -904,7 +909,8 @@ static int shm_evict(af_store_shm_t *st, uint32_t s, uint32_t units,
 			}
 		}
 		n = shm_bunits(st, idx);
-		walked += n;
+		/* (a merge may have taken idx back into walked units) */
+		walked += idx + n - from;
 		sp->evict_pos = idx + n >= sp->aend ? sp->abase : idx + n;
 	}
 	if(freed)
@@ -1377,90 +1383,151 @@ done:
 	return rc;
 }
 
+/* Slot t of the slots at v (wide or narrow). */
+static inline af_shm_wslot_t *shm_wslot(uint8_t *v, unsigned t, int wide)
+{
+	return (af_shm_wslot_t *)(v + t * AF_SHM_WSLOT(wide));
+}
+
+/* Count b of slot w. */
+static inline uint32_t shm_wcount(const af_shm_wslot_t *w, uint32_t b, int wide)
+{
+	uint16_t c;
+
+	if(!wide)
+		return w->counts[b];
+	memcpy(&c, w->counts + 2 * b, 2);
+	return c;
+}
+
+/* Sets count b of slot w to c (which fits its width). */
+static inline void shm_wcount_set(
+		af_shm_wslot_t *w, uint32_t b, int wide, uint32_t c)
+{
+	uint16_t c16 = (uint16_t)c;
+
+	if(!wide)
+		w->counts[b] = (uint8_t)c;
+	else
+		memcpy(w->counts + 2 * b, &c16, 2);
+}
+
 /*
  * Moves slot w of a multi-window counter to slice (see shm_win_advance)
  * and returns its total.
  */
-static uint32_t shm_wslot_advance(af_shm_wslot_t *w, uint64_t slice)
+static uint32_t shm_wslot_advance(af_shm_wslot_t *w, uint64_t slice, int wide)
 {
-	uint32_t d = (uint32_t)slice - w->last_slice, i, sum = 0;
+	uint32_t d = (uint32_t)slice - w->last_slice, i, b;
 
 	if((int32_t)d > 0) {
 		if(d >= AF_WIN_BUCKETS) {
-			memset(w->counts, 0, sizeof(w->counts));
+			memset(w->counts, 0, AF_WIN_BUCKETS * (wide ? 2 : 1));
+			w->total = 0;
 		} else {
-			for(i = 1; i <= d; i++)
-				w->counts[(w->last_slice + i) % AF_WIN_BUCKETS] = 0;
+			for(i = 1; i <= d; i++) {
+				b = (w->last_slice + i) % AF_WIN_BUCKETS;
+				w->total -= shm_wcount(w, b, wide);
+				shm_wcount_set(w, b, wide, 0);
+			}
 		}
 		w->last_slice = (uint32_t)slice;
 	}
-	for(i = 0; i < AF_WIN_BUCKETS; i++)
-		sum += w->counts[i];
-	return sum;
+	return w->total;
 }
 
 /*
- * The slots counter wm (of ns slots) needs for the windows of op: one
- * more for each window of op without a slot of its window_s and an empty
- * slot to take, at most AF_WIN_MULTI_MAX (then the slot of a window op
- * does not name is taken).
+ * Finds in counter v (of ns slots) the slot of each window of op with
+ * its window_s: slot[j], found[j]; used[t] tells the slots taken.
+ * Returns the slots the counter needs: one more for each window without
+ * a slot beyond the empty ones, at most AF_WIN_MULTI_MAX (then the slot
+ * of a window op does not name is taken).
  */
-static unsigned shm_wmul_need(
-		const af_shm_wmul_t *wm, unsigned ns, const af_op_t *op)
+static unsigned shm_wmul_match(uint8_t *v, unsigned ns, int wide,
+		const af_op_t *op, unsigned *slot, int *found, int *used)
 {
 	unsigned t, empty = 0, miss = 0, need;
 	int j;
 
-	for(t = 0; t < ns; t++)
-		empty += wm->s[t].window_s == 0;
 	for(j = 0; j < op->u.wm.nwin; j++) {
+		found[j] = 0;
 		for(t = 0; t < ns; t++)
-			if(wm->s[t].window_s == op->u.wm.w[j].window_s)
+			if(!used[t]
+					&& shm_wslot(v, t, wide)->window_s
+							   == op->u.wm.w[j].window_s) {
+				used[t] = 1;
+				found[j] = 1;
+				slot[j] = t;
 				break;
-		miss += t == ns;
+			}
+		miss += !found[j];
 	}
+	if(!miss)
+		return ns;
+	for(t = 0; t < ns; t++)
+		empty += shm_wslot(v, t, wide)->window_s == 0;
 	need = ns + (miss > empty ? miss - empty : 0);
 	return need > AF_WIN_MULTI_MAX ? AF_WIN_MULTI_MAX : need;
 }
 
 /*
- * The slots of counter wm (of ns slots, enough for op: shm_wmul_need)
- * for the windows of op, in slot[]: the slot of the same window_s, else
- * an empty one, else one of a window_s op does not name, emptied (the
- * window starts at 0 at slice[j]).
+ * Gives the windows of op without a slot in counter v (of ns slots,
+ * enough for op: shm_wmul_match) one, in slot[]: an empty one, else one
+ * of a window_s op does not name, emptied (the window starts at 0 at
+ * slice[j]).
  */
-static void shm_wmul_slots(af_shm_wmul_t *wm, unsigned ns, const af_op_t *op,
-		const uint64_t *slice, af_shm_wslot_t **slot)
+static void shm_wmul_slots(uint8_t *v, unsigned ns, int wide,
+		const af_op_t *op, const uint64_t *slice, unsigned *slot,
+		const int *found, int *used)
 {
-	int used[AF_WIN_MULTI_MAX] = {0};
+	af_shm_wslot_t *w;
 	unsigned t;
 	int j;
 
 	for(j = 0; j < op->u.wm.nwin; j++) {
-		slot[j] = NULL;
-		for(t = 0; t < ns; t++)
-			if(!used[t] && wm->s[t].window_s == op->u.wm.w[j].window_s) {
-				used[t] = 1;
-				slot[j] = &wm->s[t];
-				break;
-			}
-	}
-	for(j = 0; j < op->u.wm.nwin; j++) {
-		if(slot[j])
+		if(found[j])
 			continue;
 		/* an empty slot, else one of a window op does not name */
 		for(t = 0; t < ns; t++)
-			if(!used[t] && wm->s[t].window_s == 0)
+			if(!used[t] && shm_wslot(v, t, wide)->window_s == 0)
 				break;
 		if(t == ns)
 			for(t = 0; used[t]; t++)
 				;
 		used[t] = 1;
-		slot[j] = &wm->s[t];
-		memset(slot[j], 0, sizeof(*slot[j]));
-		slot[j]->window_s = op->u.wm.w[j].window_s;
-		slot[j]->last_slice = (uint32_t)slice[j];
+		slot[j] = t;
+		w = shm_wslot(v, t, wide);
+		memset(w, 0, AF_SHM_WSLOT(wide));
+		w->window_s = op->u.wm.w[j].window_s;
+		w->last_slice = (uint32_t)slice[j];
 	}
+}
+
+/*
+ * Makes the counts of WIN_MULTI record idx (narrow) wide: it moves to a
+ * larger record (shm_grow). Returns its index, AF_SHM_NIL when there is
+ * no room (it is left as it was). Lock: stripe s.
+ */
+static uint32_t shm_wmul_widen(
+		af_store_shm_t *st, uint32_t s, uint32_t idx, uint64_t now_ms)
+{
+	uint8_t old[AF_WIN_MULTI_MAX * AF_SHM_WSLOT(0)];
+	unsigned t, b, ns = shm_m(st, idx)->aux & AF_SHM_WM_SLOTS;
+	af_shm_wslot_t *from, *to;
+
+	memcpy(old, shm_v(st, idx)->wmul, ns * AF_SHM_WSLOT(0));
+	idx = shm_grow(st, s, idx, ns * AF_SHM_WSLOT(1), now_ms, 0);
+	if(idx == AF_SHM_NIL)
+		return AF_SHM_NIL;
+	for(t = 0; t < ns; t++) {
+		from = shm_wslot(old, t, 0);
+		to = shm_wslot(shm_v(st, idx)->wmul, t, 1);
+		memcpy(to, from, sizeof(*to));
+		for(b = 0; b < AF_WIN_BUCKETS; b++)
+			shm_wcount_set(to, b, 1, from->counts[b]);
+	}
+	shm_m(st, idx)->aux |= AF_SHM_WM_WIDE;
+	return idx;
 }
 
 /*
@@ -1500,12 +1567,13 @@ static int shm_op_win_multi(af_store_shm_t *st, af_op_t *ops, int i,
 	af_win_one_t *w = op->u.wm.w;
 	af_shm_key_t k, bk;
 	af_shm_stripe_t *sa, *sb;
-	af_shm_wslot_t *slot[AF_WIN_MULTI_MAX];
+	af_shm_wslot_t *ws;
+	uint8_t *v;
+	unsigned slot[AF_WIN_MULTI_MAX], ns, need;
 	uint64_t slice_ms[AF_WIN_MULTI_MAX], slice[AF_WIN_MULTI_MAX], exp, sum;
-	uint32_t idx, thr = 0;
-	uint16_t *c;
-	unsigned ns;
-	int j, add[AF_WIN_MULTI_MAX], any = 0, rc = 0, ban;
+	uint32_t idx, g, b, c, thr = 0;
+	int j, add[AF_WIN_MULTI_MAX], any = 0, rc = 0, ban, wide;
+	int found[AF_WIN_MULTI_MAX], used[AF_WIN_MULTI_MAX] = {0};
 
 	for(j = 0; j < AF_WIN_MULTI_MAX; j++) {
 		w[j].count = 0;
@@ -1530,33 +1598,52 @@ static int shm_op_win_multi(af_store_shm_t *st, af_op_t *ops, int i,
 		if(!any)
 			goto done; /* nothing counted, nothing to keep */
 		idx = shm_insert(st, &k, AF_SHM_WMUL,
-				op->u.wm.nwin * sizeof(af_shm_wslot_t), op->u.wm.nwin, 0,
+				op->u.wm.nwin * AF_SHM_WSLOT(0), (unsigned)op->u.wm.nwin, 0,
 				now_ms, 0, AF_SHM_NIL);
 		if(idx == AF_SHM_NIL) {
 			rc = -1;
 			goto done;
 		}
 	}
-	ns = shm_wmul_need(&shm_v(st, idx)->wmul, shm_m(st, idx)->aux, op);
-	if(ns > shm_m(st, idx)->aux) {
-		idx = shm_grow(st, k.stripe, idx, ns * sizeof(af_shm_wslot_t), now_ms,
+	wide = (shm_m(st, idx)->aux & AF_SHM_WM_WIDE) != 0;
+	ns = shm_m(st, idx)->aux & AF_SHM_WM_SLOTS;
+	need = shm_wmul_match(shm_v(st, idx)->wmul, ns, wide, op, slot, found,
+			used);
+	if(need > ns) {
+		idx = shm_grow(st, k.stripe, idx, need * AF_SHM_WSLOT(wide), now_ms,
 				0);
 		if(idx == AF_SHM_NIL) {
 			rc = -1;
 			goto done;
 		}
-		shm_m(st, idx)->aux = ns;
+		shm_m(st, idx)->aux = need | (wide ? AF_SHM_WM_WIDE : 0);
+		ns = need;
 	}
-	shm_wmul_slots(&shm_v(st, idx)->wmul, ns, op, slice, slot);
+	v = shm_v(st, idx)->wmul;
+	shm_wmul_slots(v, ns, wide, op, slice, slot, found, used);
 	for(j = 0; j < op->u.wm.nwin; j++) {
-		w[j].count = shm_wslot_advance(slot[j], slice[j]);
+		ws = shm_wslot(v, slot[j], wide);
+		w[j].count = shm_wslot_advance(ws, slice[j], wide);
 		if(add[j]) {
-			c = &slot[j]->counts[slot[j]->last_slice % AF_WIN_BUCKETS];
-			sum = (uint64_t)*c + op->u.wm.n;
+			b = ws->last_slice % AF_WIN_BUCKETS;
+			c = shm_wcount(ws, b, wide);
+			sum = (uint64_t)c + op->u.wm.n;
+			if(!wide && sum > UINT8_MAX) {
+				g = shm_wmul_widen(st, k.stripe, idx, now_ms);
+				if(g == AF_SHM_NIL) {
+					rc = -1; /* no room to count on */
+					continue;
+				}
+				idx = g;
+				wide = 1;
+				v = shm_v(st, idx)->wmul;
+				ws = shm_wslot(v, slot[j], wide);
+			}
 			if(sum > UINT16_MAX)
 				sum = UINT16_MAX;
-			w[j].count += (uint32_t)sum - *c;
-			*c = (uint16_t)sum;
+			w[j].count += (uint32_t)sum - c;
+			ws->total = w[j].count;
+			shm_wcount_set(ws, b, wide, (uint32_t)sum);
 			w[j].added = 1;
 			exp = now_ms + (uint64_t)w[j].window_s * 1000;
 			if(exp > shm_m(st, idx)->expires_ms)
@@ -2409,7 +2496,7 @@ static void shm_gc(af_store_t *s, uint64_t now_ms, unsigned budget)
 	const uint64_t span = (uint64_t)st->nstripes * st->per;
 	af_shm_stripe_t *sp;
 	uint64_t left = span, walked = 0, all;
-	uint32_t sidx, pos, chunk;
+	uint32_t sidx, pos, from, chunk;
 	unsigned freed = 0, n;
 
 	if(budget && (uint64_t)budget * AF_SHM_GC_SCAN < span)
@@ -2426,7 +2513,7 @@ static void shm_gc(af_store_t *s, uint64_t now_ms, unsigned budget)
 		for(chunk = 0; chunk < AF_SHM_GC_CHUNK && left > 0 && walked < all
 						&& (budget == 0 || freed < budget);
 				chunk++) {
-			pos = sp->gc_pos;
+			pos = from = sp->gc_pos;
 			if(!shm_m(st, pos)->free) {
 				left--;
 				if(now_ms >= shm_m(st, pos)->expires_ms) {
@@ -2438,7 +2525,8 @@ static void shm_gc(af_store_t *s, uint64_t now_ms, unsigned budget)
 				}
 			}
 			n = shm_bunits(st, pos);
-			walked += n;
+			/* (a merge may have taken pos back into walked units) */
+			walked += pos + n - from;
 			if(pos + n >= sp->aend) {
 				sp->gc_pos = sp->abase;
 				sidx = (sidx + 1) & st->smask;
@@ -2553,22 +2641,6 @@ static void shm_destroy(af_store_t *s)
 
 	if(!st)
 		return;
-	if(getenv("SHMDBG")) {
-		uint64_t fr[AF_SHM_CLASSES + 1] = {0}, fu = 0, ru = 0, nr = 0;
-		for(i = 0; i < st->nstripes; i++) {
-			af_shm_stripe_t *sp = &st->stripes[i];
-			uint32_t p = sp->abase;
-			while(p < sp->aend) {
-				uint32_t u = shm_bunits(st, p);
-				if(shm_m(st, p)->free) { fr[shm_class(u)] += u; fu += u; }
-				else { ru += u; nr++; }
-				p += u;
-			}
-		}
-		fprintf(stderr, "records %lu units %lu (avg %.1f B), free units %lu\n", nr, ru, ru*4.0/nr, fu);
-		for(i = 0; i <= AF_SHM_CLASSES; i++) if(fr[i]) fprintf(stderr, " c%u:%lu", i, fr[i]);
-		fprintf(stderr, "\n");
-	}
 	for(i = 0; i < st->nstripes; i++)
 		af_lock_destroy(&st->stripes[i].lock);
 	af_host->shm_free(st->raw);
