@@ -4,22 +4,44 @@
  * Everything is taken from af_host->shm_alloc in one block when the store
  * is created, so memory depends on the configuration only:
  *
- *   header | stripes[S] | meta[N] | body[N] | index[S * B]
+ *   header | stripes[S] | index[S * B] | arena[S * A]
  *
- * The N entries are split into S stripes of N/S entries; each stripe has
- * its own lock, free list, slice of the entry pool and slice of B hash
- * buckets. A key's hash picks its stripe (low bits) and its bucket (high
- * bits). Only the key takes part in the hash, not the entry type, so a
- * subject's ban, windows and history share a stripe and a window that
- * bans its own key needs one lock. Keys are namespaced by type: entries
- * match on (type, key).
+ * The N entries (max_entries) are split into S stripes of N/S; each
+ * stripe has its own lock, slice of B hash buckets (one per two entries)
+ * and slice of the arena: AF_SHM_ENTRY_BYTES (128) per entry, plus room
+ * for one record of the largest size. A key's hash picks its stripe (low
+ * bits) and its bucket (high bits). Only the key takes part in the hash,
+ * not the entry type, so a subject's ban, windows and history share a
+ * stripe and a window that bans its own key needs one lock. Keys are
+ * namespaced by type: entries match on (type, key).
  *
- * An entry is split in two: a small meta record (hash, expiry, chain
- * link, type, key length) and a body (key bytes, value). Chain walks and
- * the sweeps that look for expired entries or an eviction victim only
- * read the meta array. Keys up to AF_KEY_MAX bytes are kept verbatim;
- * longer ones keep their first AF_KEY_MAX bytes and match on those plus
- * the 64-bit hash of the whole key.
+ * An entry is a record in its stripe's arena, as long as it needs, in
+ * units of 4 bytes: a 20-byte header (size, type, key length, the high
+ * half of the key's hash, chain link, expiry), the key at its length,
+ * then the value its type needs: a ban without padding (its reason at
+ * its length), a history holding only the sources it has, a WIN_MULTI
+ * counter one slot per window it was asked for, its counts of one byte
+ * while they stay below 256. A record index is its place in the arena
+ * (in units). Keys up to AF_KEY_MAX bytes are kept verbatim; longer ones
+ * keep their first AF_KEY_MAX bytes and the 64-bit hash of the whole key,
+ * and match on both. A record that must grow (a history's new source, a
+ * counter's new window or wide counts, a ban's longer reason) moves to a
+ * larger one in its place on its chain; only windows, figures, histories
+ * and bans move, which nothing else points at.
+ *
+ * Free space is kept in blocks (boundary tags: a free block has its size
+ * at both ends, a record says whether the block before it is free), in a
+ * free list per size class (each size up to the largest record, one list
+ * for larger blocks). A record takes a block of its size, else the start
+ * of the smallest larger one (the rest stays free); a freed record merges
+ * with the free blocks beside it, so a stripe whose records have all gone
+ * is one free block again: no space is lost to fragmentation for good.
+ * Sweeps (eviction, gc) walk the arena block by block; listings and
+ * forget walk the buckets.
+ *
+ * A stripe holds at most N/S records and what fits in its arena: about N
+ * records while they average AF_SHM_ENTRY_BYTES or less (the bench's mix
+ * of callers, sources and bans does), fewer when they are larger. When either bound is reached, an insert makes room (below).
  *
  * A concurrency set is one set entry (member count, member list, earliest
  * and latest member expiry) plus one member entry per live member. A
@@ -47,22 +69,28 @@
  * non-empty slice leaves the window, a history ttl_s after its newest
  * push, a set member ttl_s after it was added (or refreshed). Expired
  * entries are absent to lookups (which free those they meet on their
- * chain), are reclaimed by gc() and, when a stripe is full, by the insert
- * that needs room, which looks at a sample of the stripe (AF_SHM_EVICT_
- * SAMPLE entries from where the last one stopped, more until it meets an
- * expired entry or a counter). When the sample has nothing expired, its
- * live window, figure or history with the nearest expiry goes
- * (stats.evictions): the oldest first, among the sample; only a ban may
- * evict a ban (when no counter is left in the whole stripe; counted in
- * stats.bans_evicted), so that traffic with new counter keys can never
- * push bans out. Sets and their
- * members are never evicted: dropping one would let a call in over its
- * limit. Any insert that finds no room this way fails (status -1): a
- * window, history or ban when the stripe holds only bans and sets, a
- * CONC_ADD when it holds only bans and sets (it may evict windows and
- * histories, not bans). As all the members of a set share its stripe, a
- * set holds at most max_entries / stripes members (fewer when other
- * entries share the stripe): size the store for the largest set.
+ * chain), are reclaimed by gc() and, when a stripe is full (all its
+ * entries in use, or no free block large enough), by the insert that
+ * needs room, which looks at a sample of the stripe (AF_SHM_EVICT_SAMPLE
+ * records from where the last one stopped, more until it meets an expired
+ * record or a counter). When the sample has nothing expired, its live
+ * window, figure or history with the nearest expiry goes
+ * (stats.evictions): the oldest first, among the sample; when what is
+ * missing is room rather than an entry, one whose freeing makes a block
+ * large enough (with the free blocks beside it) goes before an older one
+ * that does not, and the insert samples again until it has room. Only a
+ * ban may evict a ban (when no counter is left in the whole stripe;
+ * counted in stats.bans_evicted), so that traffic with new counter keys
+ * can never push bans out. Sets and their members are never evicted:
+ * dropping one would let a call in over its limit. Any insert that finds
+ * no room this way fails (status -1, stats.failures): a window, history
+ * or ban when the stripe holds only bans and sets, a CONC_ADD when it
+ * holds only bans and sets (it may evict windows and histories, not
+ * bans); a record that cannot grow keeps what it had (a history drops
+ * its oldest source instead, a counter whose counts cannot widen fails
+ * the op). As all the members of a set share its stripe, a set holds at
+ * most max_entries / stripes members (fewer when other entries share the
+ * stripe): size the store for the largest set.
  *
  * A figure (FIG_HIT) is one entry: AF_FIG_N counters in AF_FIG_SLICES
  * slices of its window, evicted like a window, expiring when its newest
@@ -70,10 +98,11 @@
  * creates nothing.
  *
  * A multi-window counter (WIN_MULTI) is one entry too: a slot per window
- * (window_s, newest slice, AF_WIN_BUCKETS counts of 16 bits, saturated),
- * one lookup and one lock for all the windows of a subject; it expires
- * one window (its longest added to) after its newest addition, evicted
- * like a window.
+ * (window_s, newest slice, total, AF_WIN_BUCKETS counts of 8 bits, all
+ * the counter's counts made 16 bits when one would pass 255, saturated at
+ * 65535), one lookup and one lock for all the windows of a subject; it
+ * expires one window (its longest added to) after its newest addition,
+ * evicted like a window.
  *
  * A read_only HIST_PUSH writes nothing: it neither creates a history nor
  * moves its expiry, which counts from the newest push that recorded.
@@ -2660,7 +2689,8 @@ static const af_store_ops_t shm_ops = {
 
 /*
  * Bytes af_store_shm_new takes for cfg (NULL: defaults), 0 when cfg is
- * invalid: about 260 bytes per entry plus 128 per stripe.
+ * invalid: AF_SHM_ENTRY_BYTES of arena and 2 of index per entry, about
+ * 800 per stripe.
  */
 size_t af_store_shm_size(const af_store_shm_cfg_t *cfg)
 {
@@ -2686,8 +2716,8 @@ af_store_t *af_store_shm_new(const af_store_shm_cfg_t *cfg)
 	uint32_t i, c;
 
 	if(shm_layout(cfg, &lay) < 0) {
-		AF_ERR("store: invalid shm store config (max_entries <= %u,"
-			   " stripes a power of two)\n",
+		AF_ERR("store: invalid shm store config (max_entries <= %u and"
+			   " 2^25 per stripe, stripes a power of two)\n",
 				AF_SHM_MAX_ENTRIES);
 		return NULL;
 	}
