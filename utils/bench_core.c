@@ -428,7 +428,7 @@ static void memory_subject(af_op_t *op, char *key, uint32_t i)
 static void bench_memory(uint32_t subjects)
 {
 	uint64_t budget = (uint64_t)subjects * (128u << 20) / 1000000;
-	af_store_shm_cfg_t cfg = {.max_entries = (uint32_t)(budget / 128),
+	af_store_shm_cfg_t cfg = {.max_entries = (uint32_t)(budget / 64),
 			.stripes = 64};
 	af_store_stats_t st;
 	af_store_t *s;

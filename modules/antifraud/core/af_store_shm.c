@@ -8,7 +8,7 @@
  *
  * The N entries (max_entries) are split into S stripes of N/S; each
  * stripe has its own lock, slice of B hash buckets (one per two entries)
- * and slice of the arena: AF_SHM_ENTRY_BYTES (128) per entry, plus room
+ * and slice of the arena: AF_SHM_ENTRY_BYTES (120) per entry, plus room
  * for one record of the largest size. A key's hash picks its stripe (low
  * bits) and its bucket (high bits). Only the key takes part in the hash,
  * not the entry type, so a subject's ban, windows and history share a
@@ -131,7 +131,7 @@
 #define AF_SHM_KEY_LONG (AF_KEY_MAX + 1) /* klen of a hashed long key */
 #define AF_SHM_UNIT 4         /* bytes of a unit of the arena */
 #define AF_SHM_HDR 20         /* bytes of a record header */
-#define AF_SHM_ENTRY_BYTES 128 /* arena bytes per entry of max_entries */
+#define AF_SHM_ENTRY_BYTES 120 /* arena bytes per entry of max_entries */
 #define AF_SHM_CLASSES 68     /* exact size classes (units 0..67) */
 #define AF_SHM_MIN_FREE 4     /* units of the smallest free block */
 #define AF_SHM_GC_CHUNK 256   /* entries gc looks at per lock hold */
@@ -552,6 +552,34 @@ static void shm_fl_unlink(
 }
 
 /*
+ * Makes units [to, to + units) of stripe sp the free block that takes
+ * the place in its free list of free block from (of the same size
+ * class, from being gone into it or moved): no list is searched or
+ * relinked. Its footer is written; the flags of the blocks beside it are
+ * the caller's.
+ */
+static void shm_fl_move(af_store_shm_t *st, af_shm_stripe_t *sp,
+		uint32_t from, uint32_t to, uint32_t units)
+{
+	af_shm_fblk_t *f = (af_shm_fblk_t *)(st->arena + from);
+	af_shm_fblk_t *t = (af_shm_fblk_t *)(st->arena + to);
+	uint32_t next = f->fnext, prev = f->fprev;
+
+	t->free = 1;
+	t->prev_free = 0;
+	t->units = units;
+	t->fnext = next;
+	t->fprev = prev;
+	if(prev != AF_SHM_NIL)
+		((af_shm_fblk_t *)(st->arena + prev))->fnext = to;
+	else
+		sp->flist[shm_class(units)] = to;
+	if(next != AF_SHM_NIL)
+		((af_shm_fblk_t *)(st->arena + next))->fprev = to;
+	st->arena[to + units - 1] = units;
+}
+
+/*
  * Makes units [idx, idx + units) of stripe sp one free block (its block
  * before is not free) and puts it in its free list; the block after it
  * learns that its block before is free.
@@ -605,8 +633,14 @@ static void shm_put_free(
 	if(nb < sp->aend) {
 		f = (af_shm_fblk_t *)(st->arena + nb);
 		if(f->free) {
-			shm_fl_unlink(st, sp, nb);
 			shm_cursor_merge(sp, nb, idx);
+			if(!m->prev_free
+					&& shm_class(f->units) == shm_class(f->units + units)) {
+				/* the record joins the block after it, in its place */
+				shm_fl_move(st, sp, nb, idx, f->units + units);
+				return;
+			}
+			shm_fl_unlink(st, sp, nb);
 			units += f->units;
 		}
 	}
@@ -641,7 +675,7 @@ static uint32_t shm_alloc(
 {
 	uint32_t c = units, idx, have, rest;
 	uint64_t bits;
-	af_shm_fblk_t *f, *r;
+	af_shm_fblk_t *f;
 	af_shm_meta_t *m;
 
 	if(sp->flist[c] == AF_SHM_NIL) {
@@ -668,19 +702,7 @@ static uint32_t shm_alloc(
 		units = have;
 	} else if(shm_class(rest) == c) {
 		/* the rest takes the block's place in its list */
-		r = (af_shm_fblk_t *)(st->arena + idx + units);
-		r->free = 1;
-		r->prev_free = 0;
-		r->units = rest;
-		r->fnext = f->fnext;
-		r->fprev = f->fprev;
-		if(r->fprev != AF_SHM_NIL)
-			((af_shm_fblk_t *)(st->arena + r->fprev))->fnext = idx + units;
-		else
-			sp->flist[c] = idx + units;
-		if(r->fnext != AF_SHM_NIL)
-			((af_shm_fblk_t *)(st->arena + r->fnext))->fprev = idx + units;
-		st->arena[idx + have - 1] = rest;
+		shm_fl_move(st, sp, idx, idx + units, rest);
 	} else {
 		shm_fl_unlink(st, sp, idx);
 		shm_fl_put(st, sp, idx + units, rest);

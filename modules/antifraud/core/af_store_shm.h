@@ -15,8 +15,8 @@
 
 /* shared-memory backend, for one node */
 typedef struct af_store_shm_cfg {
-	uint32_t max_entries; /* hard bound on entries; memory: 130 bytes
-						   * each (a record of 128 on average) */
+	uint32_t max_entries; /* hard bound on entries; memory: 122 bytes
+						   * each (records of 120 on average) */
 	uint32_t stripes;     /* lock stripes, power of two */
 } af_store_shm_cfg_t;
 
