@@ -1658,8 +1658,15 @@ static int shm_op_win_multi(af_store_shm_t *st, af_op_t *ops, int i,
 	}
 	wide = (shm_m(st, idx)->aux & AF_SHM_WM_WIDE) != 0;
 	ns = shm_m(st, idx)->aux & AF_SHM_WM_SLOTS;
-	need = shm_wmul_match(shm_v(st, idx)->wmul, ns, wide, op, slot, found,
-			used);
+	v = shm_v(st, idx)->wmul;
+	/* the usual case: the counter's slots are op's windows, in order */
+	for(j = 0; j < op->u.wm.nwin && (unsigned)j < ns
+				&& shm_wslot(v, j, wide)->window_s == w[j].window_s;
+			j++)
+		slot[j] = j;
+	if(j == op->u.wm.nwin)
+		goto count;
+	need = shm_wmul_match(v, ns, wide, op, slot, found, used);
 	if(need > ns) {
 		idx = shm_grow(st, k.stripe, idx, need * AF_SHM_WSLOT(wide), now_ms,
 				0);
@@ -1672,6 +1679,7 @@ static int shm_op_win_multi(af_store_shm_t *st, af_op_t *ops, int i,
 	}
 	v = shm_v(st, idx)->wmul;
 	shm_wmul_slots(v, ns, wide, op, slice, slot, found, used);
+count:
 	for(j = 0; j < op->u.wm.nwin; j++) {
 		ws = shm_wslot(v, slot[j], wide);
 		w[j].count = shm_wslot_advance(ws, slice[j], wide);
