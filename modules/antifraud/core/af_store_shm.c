@@ -169,8 +169,8 @@ typedef struct af_shm_meta {
 	uint32_t units : 10;    /* block size in units (AF_SHM_UNIT bytes) */
 	uint32_t aux : 4;       /* history: records; WIN_MULTI: slots and
 							 * width (AF_SHM_WM_*) */
-	uint32_t type : 4;      /* enum af_shm_type */
-	uint32_t klen : 7;      /* key length, or AF_SHM_KEY_LONG */
+	uint32_t type : 8;      /* enum af_shm_type (a byte: read as one) */
+	uint32_t klen : 8;      /* key length, or AF_SHM_KEY_LONG */
 	uint32_t hash;          /* high half of the hash of the whole key */
 	uint32_t next;          /* hash chain */
 	af_shm_u64 expires_ms;  /* absent from this time on */
@@ -914,8 +914,9 @@ static uint32_t shm_find(af_store_shm_t *st, const af_shm_key_t *k,
  * record pinned (or AF_SHM_NIL) is never taken. Returns 0 when it freed
  * something, -1 when it found nothing it may free. Lock: stripe s.
  */
-static int shm_evict(af_store_shm_t *st, uint32_t s, uint32_t units,
-		uint64_t now_ms, int evict_ban, uint32_t pinned)
+static __attribute__((noinline)) int shm_evict(af_store_shm_t *st,
+		uint32_t s, uint32_t units, uint64_t now_ms, int evict_ban,
+		uint32_t pinned)
 {
 	af_shm_stripe_t *sp = &st->stripes[s];
 	const af_shm_meta_t *m;
