@@ -134,6 +134,7 @@
 #define AF_SHM_ENTRY_BYTES 120 /* arena bytes per entry of max_entries */
 #define AF_SHM_CLASSES 68     /* exact size classes (units 0..67) */
 #define AF_SHM_MIN_FREE 4     /* units of the smallest free block */
+#define AF_SHM_QUICK 8        /* freed records a stripe keeps to reuse */
 #define AF_SHM_GC_CHUNK 256   /* entries gc looks at per lock hold */
 #define AF_SHM_GC_SCAN 16     /* entries gc looks at per entry of budget */
 #define AF_SHM_EVICT_SAMPLE 64 /* entries a full stripe's insert looks at */
@@ -145,7 +146,8 @@
 #define AF_SHM_PINNED UINT64_MAX
 
 enum af_shm_type {
-	AF_SHM_BAN = 1,
+	AF_SHM_QUICKT = 0, /* a freed record in its stripe's quick[] */
+	AF_SHM_BAN,
 	AF_SHM_WIN,
 	AF_SHM_HIST,
 	AF_SHM_CSET, /* concurrency set */
@@ -282,6 +284,8 @@ typedef struct af_shm_stripe {
 	uint64_t expired;
 	uint32_t flist[AF_SHM_CLASSES + 1]; /* free lists by size in units;
 										 * the last: larger blocks */
+	uint32_t quick[AF_SHM_QUICK]; /* freed records kept as they are */
+	uint32_t nquick;
 } __attribute__((aligned(AF_SHM_ALIGN))) af_shm_stripe_t;
 
 typedef struct af_store_shm {
@@ -616,20 +620,19 @@ static inline void shm_cursor_merge(
 }
 
 /*
- * Frees the block of record idx (unlinked from everything) in stripe sp,
- * merged with the free blocks beside it, so that all free space of a
- * stripe whose records all went is one block again. A free block before
- * it that stays in its size class grows in place.
+ * Frees the block of record idx (unlinked from everything, no longer
+ * counted) in stripe sp, merged with the free blocks beside it, so that
+ * all free space of a stripe whose records all went is one block again.
+ * A free block before or after it that stays in its size class takes it
+ * in its place in its list.
  */
-static void shm_put_free(
+static void shm_blk_free(
 		af_store_shm_t *st, af_shm_stripe_t *sp, uint32_t idx)
 {
 	af_shm_meta_t *m = shm_m(st, idx);
 	uint32_t start = idx, units = m->units, nb = idx + units, pu;
 	af_shm_fblk_t *f;
 
-	if(sp->used > 0)
-		sp->used--;
 	if(nb < sp->aend) {
 		f = (af_shm_fblk_t *)(st->arena + nb);
 		if(f->free) {
@@ -662,9 +665,39 @@ static void shm_put_free(
 	shm_fl_put(st, sp, start, units);
 }
 
+/* Frees the records kept in stripe sp's quick[] (shm_blk_free). */
+static void shm_quick_flush(af_store_shm_t *st, af_shm_stripe_t *sp)
+{
+	while(sp->nquick > 0)
+		shm_blk_free(st, sp, sp->quick[--sp->nquick]);
+}
+
 /*
- * Takes a free block of units from stripe sp: of exactly that size, else
- * the smallest larger one, whose start it takes (the rest takes its place
+ * Frees record idx (unlinked from everything) of stripe sp: it is kept
+ * as it is in quick[] (type AF_SHM_QUICKT, which sweeps pass over) for
+ * the next record of its size, without the cost of merging it and
+ * splitting a block again (the records of a call's concurrency sets come
+ * and go by the thousand); when quick[] is full it is freed
+ * (shm_blk_free). quick[] is freed whenever a record finds no block
+ * large enough, and by gc, so it takes no space for good.
+ */
+static void shm_put_free(
+		af_store_shm_t *st, af_shm_stripe_t *sp, uint32_t idx)
+{
+	if(sp->used > 0)
+		sp->used--;
+	if(sp->nquick < AF_SHM_QUICK) {
+		shm_m(st, idx)->type = AF_SHM_QUICKT;
+		sp->quick[sp->nquick++] = idx;
+		return;
+	}
+	shm_blk_free(st, sp, idx);
+}
+
+/*
+ * Takes a free block of units from stripe sp: a record of quick[] of that
+ * size (or up to AF_SHM_MIN_FREE - 1 units more), a free block of exactly
+ * that size, else the smallest larger one, whose start it takes (the rest takes its place
  * in its list when its size class is the same), so that records fill a
  * stripe in the order they come; a rest too small to be a free block
  * stays in the record. Returns the record's unit index (its header's
@@ -673,11 +706,19 @@ static void shm_put_free(
 static uint32_t shm_alloc(
 		af_store_shm_t *st, af_shm_stripe_t *sp, uint32_t units)
 {
-	uint32_t c = units, idx, have, rest;
+	uint32_t c = units, idx, have, rest, i;
 	uint64_t bits;
 	af_shm_fblk_t *f;
 	af_shm_meta_t *m;
 
+	for(i = 0; i < sp->nquick; i++) {
+		idx = sp->quick[i];
+		have = shm_m(st, idx)->units;
+		if(have >= units && have - units < AF_SHM_MIN_FREE) {
+			sp->quick[i] = sp->quick[--sp->nquick];
+			return idx;
+		}
+	}
 	if(sp->flist[c] == AF_SHM_NIL) {
 		bits = c + 1 < 64 ? sp->fmap[0] & (~0ull << (c + 1)) : 0;
 		if(bits) {
@@ -933,7 +974,7 @@ static __attribute__((noinline)) int shm_evict(af_store_shm_t *st,
 			break;
 		idx = from = sp->evict_pos;
 		m = shm_m(st, idx);
-		if(!m->free && idx != pinned) {
+		if(!m->free && m->type != AF_SHM_QUICKT && idx != pinned) {
 			k++;
 			if(now_ms >= m->expires_ms) {
 				/* frees may merge the block into the one before: the
@@ -995,6 +1036,10 @@ static uint32_t shm_take(af_store_shm_t *st, uint32_t s, uint32_t units,
 	for(;;) {
 		if(sp->used < st->per) {
 			idx = shm_alloc(st, sp, units);
+			if(idx == AF_SHM_NIL && sp->nquick) {
+				shm_quick_flush(st, sp);
+				idx = shm_alloc(st, sp, units);
+			}
 			if(idx != AF_SHM_NIL) {
 				sp->used++;
 				return idx;
@@ -2568,13 +2613,15 @@ static void shm_gc(af_store_t *s, uint64_t now_ms, unsigned budget)
 	while(left > 0 && walked < all && (budget == 0 || freed < budget)) {
 		sp = &st->stripes[sidx];
 		af_lock(&sp->lock);
+		shm_quick_flush(st, sp);
 		if(sp->gc_pos < sp->abase || sp->gc_pos >= sp->aend)
 			sp->gc_pos = sp->abase;
 		for(chunk = 0; chunk < AF_SHM_GC_CHUNK && left > 0 && walked < all
 						&& (budget == 0 || freed < budget);
 				chunk++) {
 			pos = from = sp->gc_pos;
-			if(!shm_m(st, pos)->free) {
+			if(!shm_m(st, pos)->free
+					&& shm_m(st, pos)->type != AF_SHM_QUICKT) {
 				left--;
 				if(now_ms >= shm_m(st, pos)->expires_ms) {
 					/* the cursor follows a merge (shm_cursor_merge) */
