@@ -2455,6 +2455,25 @@ static void test_arena_reuse(void **state)
 	assert_true(stats(s).expired > 0);
 	assert_int_equal(arena_fill_figs(s, 1000), n0);
 	assert_int_equal(stats(s).failures, 0);
+	/* calls of Call-IDs of many lengths come and go: their records are
+	 * reused or merged back, no space is lost to them */
+	test_host_advance(3600 * 1000);
+	s->ops->gc(s, af_now_ms(), 0);
+	for(i = 0; i < 2000; i++) {
+		arena_key(k, sizeof(k), "call", i, (size_t)(i * 13) % 120);
+		assert_int_equal(conc_add(s, "set", k, 0, 60, NULL), 1);
+		if(i >= 5) {
+			arena_key(k, sizeof(k), "call", i - 5, (size_t)((i - 5) * 13) % 120);
+			assert_int_equal(conc_del(s, "set", k, NULL), 1);
+		}
+	}
+	for(i = 1995; i < 2000; i++) {
+		arena_key(k, sizeof(k), "call", i, (size_t)(i * 13) % 120);
+		assert_int_equal(conc_del(s, "set", k, NULL), 1);
+	}
+	assert_int_equal(stats(s).entries, 0);
+	assert_int_equal(arena_fill_figs(s, 2000), n0);
+	assert_int_equal(stats(s).failures, 0);
 	free_store(s);
 }
 

@@ -711,7 +711,8 @@ static uint32_t shm_alloc(
 	af_shm_fblk_t *f;
 	af_shm_meta_t *m;
 
-	for(i = 0; i < sp->nquick; i++) {
+	/* the latest freed first */
+	for(i = sp->nquick; i-- > 0;) {
 		idx = sp->quick[i];
 		have = shm_m(st, idx)->units;
 		if(have >= units && have - units < AF_SHM_MIN_FREE) {
