@@ -135,7 +135,7 @@
 #define AF_SHM_CLASSES 68     /* exact size classes (units 0..67) */
 #define AF_SHM_MIN_FREE 4     /* units of the smallest free block */
 #define AF_SHM_QUICK 8        /* freed records a stripe keeps to reuse */
-#define AF_SHM_GC_CHUNK 256   /* entries gc looks at per lock hold */
+#define AF_SHM_GC_CHUNK 256   /* blocks gc looks at per lock hold */
 #define AF_SHM_GC_SCAN 16     /* entries gc looks at per entry of budget */
 #define AF_SHM_EVICT_SAMPLE 64 /* entries a full stripe's insert looks at */
 #define AF_SHM_LIST_CHUNK 16  /* bans ban_list copies out per lock hold */
@@ -2435,10 +2435,14 @@ static int shm_exec(af_store_t *s, af_op_t *ops, int n, uint64_t now_ms)
 }
 
 /*
- * Lists the live entries of l->type, stripe by stripe: those l->take
- * accepts are copied out under the stripe lock, a few at a time, and
- * handed to l->emit without any lock held (it may use the store), until
- * it says stop. A long key is passed as its first AF_KEY_MAX bytes.
+ * Lists the live entries of l->type, stripe by stripe, bucket by bucket
+ * (a bucket's place stays put while the lock is not held, a record's
+ * may not): those l->take accepts are copied out under the stripe lock,
+ * a few at a time, and handed to l->emit without any lock held (it may
+ * use the store), until it says stop. A bucket with more matches than a
+ * copy buffer goes on at the next lock hold after the ones already
+ * copied (an entry added to it meanwhile may be missed or listed twice).
+ * A long key is passed as its first AF_KEY_MAX bytes.
  * Lock: none held on entry; one stripe lock at a time inside.
  */
 static void shm_list(af_store_shm_t *st, const af_shm_lister_t *l,
@@ -2591,10 +2595,12 @@ static int shm_conc_list(af_store_t *s, const char *prefix,
  * on from where the previous call stopped. With a budget, one call looks
  * at no more than AF_SHM_GC_SCAN entries per entry of budget, so that a
  * store with little expired is swept over several calls, not all at each
- * one; any call looks at each entry at most once and holds a stripe lock
- * for AF_SHM_GC_CHUNK entries at most. A member leaves its set's count
- * as it is freed. Lock: none held on entry; one stripe lock at a time
- * inside.
+ * one; any call walks the arena (records and free blocks) at most once
+ * and holds a stripe lock for AF_SHM_GC_CHUNK blocks at most. Each lock
+ * hold first frees the stripe's quick[] for good (shm_quick_flush), so
+ * that after gc an emptied store is free blocks only. A member leaves
+ * its set's count as it is freed. Lock: none held on entry; one stripe
+ * lock at a time inside.
  */
 static void shm_gc(af_store_t *s, uint64_t now_ms, unsigned budget)
 {
@@ -2665,8 +2671,8 @@ static unsigned shm_forget_kind(uint8_t type)
 
 /*
  * forget: frees every ban, window and history whose key matches one of
- * pats (with its kind), stripe by stripe, a chunk of entries per lock
- * hold. A long key is matched on its first AF_KEY_MAX bytes. Returns 0.
+ * pats (with its kind), stripe by stripe, the chains of buckets holding
+ * about AF_SHM_GC_CHUNK entries per lock hold. A long key is matched on its first AF_KEY_MAX bytes. Returns 0.
  * Lock: none held on entry; one stripe lock at a time inside.
  */
 static int shm_forget(af_store_t *s, const af_forget_pat_t *pats, int n,
