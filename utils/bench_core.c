@@ -6,8 +6,8 @@
  *   with raw requests (files of the capture corpus), also ns per
  *   af_check_fingerprint over them; --dest, --auth, --outcome: ns per
  *   af_check_dest, per authentication result, per outcome event;
- *   --memory: bytes per tracked subject in a shm store of iterations
- *   entries
+ *   --memory: bytes per tracked subject in a shm store of 128 MiB per
+ *   million iterations
  *
  * Copyright (C) 2026 antifraud authors
  * SPDX-License-Identifier: GPL-2.0-or-later
@@ -362,90 +362,117 @@ static void bench_outcome(long iters)
 }
 
 /*
- * Bytes per tracked subject in the shm store: a store of subjects
- * entries (its whole shared-memory block, index included) filled with
- * 1.5 times as many subjects, a mix of what the checks keep: per caller a
- * repetition counter over 3 windows (one WIN_MULTI entry), its rates (2
- * windows), its history of sources; per source a scanner score window;
- * some bans. A subject is one store entry: one key with its windows, its
- * history or its ban.
+ * Fills op with subject i of the mix bench_memory offers (key in key[64]):
+ * per caller a repetition counter over 3 windows (one WIN_MULTI entry),
+ * its rates (2 windows), its history of sources; per source a scanner
+ * score window; some bans.
+ */
+static void memory_subject(af_op_t *op, char *key, uint32_t i)
+{
+	memset(op, 0, sizeof(*op));
+	op->key = key;
+	switch(i % 8) {
+		case 0: case 1: case 2: /* caller-number pair, 60m/8h/1d */
+			op->type = AF_OP_WIN_MULTI;
+			op->key_len = (size_t)snprintf(key, 64,
+					"rn|w|4930%08u@example.com|4933123%05u", i / 8, i);
+			op->u.wm.n = 1;
+			op->u.wm.nwin = 3;
+			op->u.wm.w[0].window_s = 3600;
+			op->u.wm.w[1].window_s = 28800;
+			op->u.wm.w[2].window_s = 86400;
+			break;
+		case 3: /* the caller's rates, 1 s and 60 s */
+			op->type = AF_OP_WIN_MULTI;
+			op->key_len = (size_t)snprintf(key, 64,
+					"r|w|4930%08u@example.com", i / 8);
+			op->u.wm.n = 1;
+			op->u.wm.nwin = 2;
+			op->u.wm.w[0].window_s = 1;
+			op->u.wm.w[1].window_s = 60;
+			break;
+		case 4: case 5: /* a caller's sources */
+			op->type = AF_OP_HIST_PUSH;
+			op->key_len = (size_t)snprintf(key, 64,
+					"4930%08u@example.com", i / 8 + (i % 8) * 7919);
+			op->u.hist.ttl_s = 86400;
+			make_ip(&op->u.hist.entry.ip, 0x0a000000u + i);
+			memcpy(op->u.hist.entry.country, "DE", 3);
+			break;
+		case 6: /* a source's scanner score */
+			op->type = AF_OP_WIN_HIT;
+			op->key_len = (size_t)snprintf(key, 64, "%u.%u.%u.%u",
+					(i >> 24) & 255, (i >> 16) & 255, (i >> 8) & 255, i & 255);
+			op->u.win.window_s = 60;
+			op->u.win.n = 1;
+			break;
+		default: /* a ban */
+			op->type = AF_OP_BAN_SET;
+			op->key_len = (size_t)snprintf(key, 64, "203.%u.%u.%u",
+					(i >> 16) & 255, (i >> 8) & 255, i & 255);
+			op->u.ban_set.ttl_s = 3600;
+			op->u.ban_set.reason = "scanner";
+			break;
+	}
+}
+
+/*
+ * Bytes per tracked subject in the shm store: the largest store (its
+ * whole shared-memory block, index included) that fits in 128 MiB per
+ * million subjects is offered the mix of memory_subject, 1.5 times as
+ * many subjects. A subject is one store entry: one key with its windows,
+ * its history or its ban. What it held before its first eviction (looked
+ * at every 256 subjects) is what it tracks at that size; then the rest of
+ * the offer shows what a full store does.
  */
 static void bench_memory(uint32_t subjects)
 {
-	af_store_shm_cfg_t cfg = {.max_entries = subjects, .stripes = 64};
+	uint64_t budget = (uint64_t)subjects * (128u << 20) / 1000000;
+	af_store_shm_cfg_t cfg = {.max_entries = (uint32_t)(budget / 64),
+			.stripes = 64};
 	af_store_stats_t st;
 	af_store_t *s;
 	af_op_t op;
 	char key[64];
-	size_t bytes = af_store_shm_size(&cfg);
-	uint64_t now = 1700000000000ULL;
+	size_t bytes;
+	uint64_t now = 1700000000000ULL, held = 0;
 	uint32_t i, n = subjects + subjects / 2;
+	int full = 0;
 
+	while(cfg.max_entries > 1024 && af_store_shm_size(&cfg) > budget)
+		cfg.max_entries -= 1024;
+	bytes = af_store_shm_size(&cfg);
 	s = af_store_shm_new(&cfg);
 	if(!s) {
-		printf("store memory: no room for %u entries\n", subjects);
+		printf("store memory: no room for %u entries\n", cfg.max_entries);
 		return;
 	}
 	for(i = 0; i < n; i++) {
-		memset(&op, 0, sizeof(op));
-		op.key = key;
-		switch(i % 8) {
-			case 0: case 1: case 2: /* caller-number pair, 60m/8h/1d */
-				op.type = AF_OP_WIN_MULTI;
-				op.key_len = (size_t)snprintf(key, sizeof(key),
-						"rn|w|4930%08u@example.com|4933123%05u", i / 8, i);
-				op.u.wm.n = 1;
-				op.u.wm.nwin = 3;
-				op.u.wm.w[0].window_s = 3600;
-				op.u.wm.w[1].window_s = 28800;
-				op.u.wm.w[2].window_s = 86400;
-				break;
-			case 3: /* the caller's rates, 1 s and 60 s */
-				op.type = AF_OP_WIN_MULTI;
-				op.key_len = (size_t)snprintf(key, sizeof(key),
-						"r|w|4930%08u@example.com", i / 8);
-				op.u.wm.n = 1;
-				op.u.wm.nwin = 2;
-				op.u.wm.w[0].window_s = 1;
-				op.u.wm.w[1].window_s = 60;
-				break;
-			case 4: case 5: /* a caller's sources */
-				op.type = AF_OP_HIST_PUSH;
-				op.key_len = (size_t)snprintf(key, sizeof(key),
-						"4930%08u@example.com", i / 8 + (i % 8) * 7919);
-				op.u.hist.ttl_s = 86400;
-				make_ip(&op.u.hist.entry.ip, 0x0a000000u + i);
-				memcpy(op.u.hist.entry.country, "DE", 3);
-				break;
-			case 6: /* a source's scanner score */
-				op.type = AF_OP_WIN_HIT;
-				op.key_len = (size_t)snprintf(key, sizeof(key), "%u.%u.%u.%u",
-						(i >> 24) & 255, (i >> 16) & 255, (i >> 8) & 255, i & 255);
-				op.u.win.window_s = 60;
-				op.u.win.n = 1;
-				break;
-			default: /* a ban */
-				op.type = AF_OP_BAN_SET;
-				op.key_len = (size_t)snprintf(key, sizeof(key), "203.%u.%u.%u",
-						(i >> 16) & 255, (i >> 8) & 255, i & 255);
-				op.u.ban_set.ttl_s = 3600;
-				op.u.ban_set.reason = "scanner";
-				break;
-		}
+		memory_subject(&op, key, i);
 		af_store_exec(s, &op, 1, now + i / 64);
+		if(!full && i % 256 == 255) {
+			s->ops->stats(s, &st);
+			full = st.evictions || st.failures;
+			if(!full)
+				held = st.entries;
+		}
 	}
 	s->ops->stats(s, &st);
-	printf("store memory: %.0f bytes per tracked subject (%zu bytes of"
-		   " shared memory for %llu entries; %llu subjects tracked, 1 million"
-		   " take %.0f MB)\n",
-			(double)bytes / (double)st.capacity, bytes,
-			(unsigned long long)st.capacity, (unsigned long long)st.entries,
-			(double)bytes / (double)st.capacity * 1e6 / 1048576.0);
+	if(!full)
+		held = st.entries;
+	printf("store memory: %.0f bytes per tracked subject (a store of %zu"
+		   " bytes of shared memory, max_entries %u, held %llu subjects"
+		   " before its first eviction; 1 million take %.0f MB)\n",
+			(double)bytes / (double)held, bytes, cfg.max_entries,
+			(unsigned long long)held,
+			(double)bytes / (double)held * 1e6 / 1048576.0);
 	printf("  a subject is one store entry: one key with its windows (a"
 		   " caller's 3 repetition windows or 2 rate windows, a source's"
-		   " score), its history of %d sources, or its ban; %u offered,"
-		   " %llu evicted (%llu of them bans), %llu failed\n",
-			AF_HIST_MAX, n, (unsigned long long)st.evictions,
+		   " score), its history of sources, or its ban; %u offered, %llu"
+		   " live at the end, %llu evicted (%llu of them bans), %llu"
+		   " failed\n",
+			n, (unsigned long long)st.entries,
+			(unsigned long long)st.evictions,
 			(unsigned long long)st.bans_evicted,
 			(unsigned long long)st.failures);
 	s->ops->destroy(s);

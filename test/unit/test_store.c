@@ -690,8 +690,9 @@ static void test_size(void **state)
 	size_t sz = af_store_shm_size(&cfg);
 	af_store_t *s;
 
-	assert_true(sz > 65536 * 256);
-	assert_true(sz < 65536 * 300);
+	/* AF_SHM_ENTRY_BYTES (120) of arena and half a bucket per entry */
+	assert_true(sz > 65536 * 122);
+	assert_true(sz < 65536 * 123);
 	assert_int_equal(af_store_shm_size(NULL), sz);
 	s = af_store_shm_new(&cfg);
 	assert_non_null(s);
@@ -2281,6 +2282,277 @@ static void test_dry_run(void **state)
 	test_host_set_now(0);
 }
 
+/* A figure of n on key's first counter (window 60 s); its first count. */
+static uint32_t fig_hit(af_store_t *s, const char *key, uint32_t n)
+{
+	af_op_t op = {.type = AF_OP_FIG_HIT, .key = key, .key_len = strlen(key)};
+
+	op.u.fig.window_s = 60;
+	op.u.fig.n[0] = n;
+	assert_int_equal(af_store_exec(s, &op, 1, af_now_ms()), 0);
+	return op.u.fig.count[0];
+}
+
+/* Key i of a store test: "<tag><i>" padded with 'x' to len bytes (len
+ * over AF_KEY_MAX: a long key, distinct after its first AF_KEY_MAX). */
+static void arena_key(char *k, size_t size, const char *tag, int i,
+		size_t len)
+{
+	size_t n = (size_t)snprintf(k, size, "%s%d", tag, i);
+
+	if(len >= size)
+		len = size - 1;
+	if(n < len) {
+		memmove(k + len - n, k, n);
+		memset(k, 'x', len - n);
+		k[len] = '\0';
+	}
+}
+
+/*
+ * Records take their own size: a store filled far beyond its room with
+ * every kind (keys of 2 to 140 bytes, bans of short and long reasons,
+ * windows, WIN_MULTI of 1 to 3 windows, histories growing to 4 sources,
+ * figures) evicts the oldest counters and histories, keeps every ban
+ * intact, reads back the newest of each kind and fails nothing.
+ */
+static void test_arena_mixed(void **state)
+{
+	af_store_t *s = new_store(512, 4);
+	af_store_stats_t st;
+	af_ban_t b;
+	af_op_t op;
+	char k[160], reason[AF_BAN_REASON];
+	uint32_t m[3];
+	int i, j;
+
+	test_host_set_now(T0);
+	for(i = 0; i < 4000; i++) {
+		test_host_advance(1);
+		arena_key(k, sizeof(k), "k", i, (size_t)(i % 8) * 20);
+		switch(i % 5) {
+			case 0:
+				if(i % 40 == 0) {
+					memset(reason, 'a' + i % 26, sizeof(reason));
+					reason[(i / 40) % AF_BAN_REASON] = '\0';
+					assert_int_equal(ban_set(s, k, 3600, reason), 0);
+				} else {
+					assert_int_equal(win_hit(s, k, 60, 1 + i % 3), 1 + i % 3);
+				}
+				break;
+			case 1:
+				wm_hit(s, k, 2, 60, i % 2 ? 3600 : 0, i % 4 == 1 ? 86400 : 0,
+						m);
+				assert_int_equal(m[0], 2);
+				break;
+			case 2:
+				for(j = 0; j < 1 + i % 4; j++)
+					hist_push(s, k, (uint8_t)j, "DE", 600, &op);
+				assert_int_equal(op.u.hist.n_prev, i % 4);
+				break;
+			default:
+				assert_int_equal(fig_hit(s, k, 5), 5);
+				break;
+		}
+		assert_true(stats(s).entries <= 512);
+	}
+	st = stats(s);
+	assert_true(st.evictions > 0);
+	assert_int_equal(st.bans_evicted, 0);
+	assert_int_equal(st.failures, 0);
+	/* every ban, its reason at its length */
+	for(i = 0; i < 4000; i += 40) {
+		arena_key(k, sizeof(k), "k", i, (size_t)(i % 8) * 20);
+		assert_int_equal(ban_get(s, k, &b), 1);
+		assert_int_equal(strlen(b.reason), (size_t)(i / 40) % AF_BAN_REASON);
+		assert_true(b.reason[0] == '\0' || b.reason[0] == 'a' + i % 26);
+		assert_int_equal(b.until_ms - b.since_ms, 3600000);
+	}
+	/* the newest of each kind: evicted (nearest expiry first: the 60 s
+	 * windows and figures before histories and longer windows) or
+	 * intact */
+	for(i = 3900, j = 0; i < 4000; i++) {
+		arena_key(k, sizeof(k), "k", i, (size_t)(i % 8) * 20);
+		switch(i % 5) {
+			case 0:
+				if(i % 40 == 0)
+					continue;
+				m[0] = win_hit(s, k, 60, 0);
+				assert_true(m[0] == 0 || m[0] == 1 + (uint32_t)i % 3);
+				j += m[0] != 0;
+				break;
+			case 1:
+				wm_hit(s, k, 0, 60, i % 2 ? 3600 : 0,
+						i % 4 == 1 ? 86400 : 0, m);
+				assert_true(m[0] == 0 || m[0] == 2);
+				assert_int_equal(m[1], i % 2 ? m[0] : 0);
+				j += m[0] != 0;
+				break;
+			case 2:
+				hist_read(s, k, 0, "DE", 600, &op);
+				assert_true(op.u.hist.n_prev == 0
+							|| op.u.hist.n_prev == 1 + i % 4);
+				j += op.u.hist.n_prev != 0;
+				break;
+			default:
+				m[0] = fig_hit(s, k, 0);
+				assert_true(m[0] == 0 || m[0] == 5);
+				j += m[0] != 0;
+				break;
+		}
+	}
+	assert_true(j > 20);
+	free_store(s);
+}
+
+/* Fills s with figures of 140-byte keys (the largest records) from key
+ * number from on until the first eviction; returns how many it held. */
+static int arena_fill_figs(af_store_t *s, int from)
+{
+	char k[160];
+	uint64_t ev = stats(s).evictions;
+	int i;
+
+	for(i = from; stats(s).evictions == ev; i++) {
+		arena_key(k, sizeof(k), "f", i, 140);
+		test_host_advance(1);
+		assert_int_equal(fig_hit(s, k, 1), 1);
+	}
+	return i - from - 1;
+}
+
+/*
+ * No arena space is lost: once everything has expired and gc has run,
+ * the free blocks have merged back, and the store holds as many of the
+ * largest records as a new one; stats count what expired.
+ */
+static void test_arena_reuse(void **state)
+{
+	af_store_t *s = new_store(64, 1);
+	af_op_t op;
+	char k[160];
+	int n0, i, j;
+
+	test_host_set_now(T0);
+	n0 = arena_fill_figs(s, 0);
+	assert_true(n0 > 8);
+	assert_true(n0 < 64); /* bound by bytes, not by entries */
+	/* small and large, in a mixed order, expiring at various times */
+	for(i = 0; i < 300; i++) {
+		test_host_advance(1);
+		arena_key(k, sizeof(k), "m", i, (size_t)(i * 37) % 130);
+		if(i % 3 == 0)
+			win_hit(s, k, 1 + i % 50, 1);
+		else if(i % 3 == 1 || i % 10)
+			for(j = 0; j <= i % 4; j++)
+				hist_push(s, k, (uint8_t)j, "FR", 1 + i % 40, &op);
+		else
+			assert_int_equal(ban_set(s, k, 1 + i % 30, "x"), 0);
+	}
+	test_host_advance(3600 * 1000);
+	s->ops->gc(s, af_now_ms(), 0);
+	assert_int_equal(stats(s).entries, 0);
+	assert_true(stats(s).expired > 0);
+	assert_int_equal(arena_fill_figs(s, 1000), n0);
+	assert_int_equal(stats(s).failures, 0);
+	/* calls of Call-IDs of many lengths come and go: their records are
+	 * reused or merged back, no space is lost to them */
+	test_host_advance(3600 * 1000);
+	s->ops->gc(s, af_now_ms(), 0);
+	for(i = 0; i < 2000; i++) {
+		arena_key(k, sizeof(k), "call", i, (size_t)(i * 13) % 120);
+		assert_int_equal(conc_add(s, "set", k, 0, 60, NULL), 1);
+		if(i >= 5) {
+			arena_key(k, sizeof(k), "call", i - 5, (size_t)((i - 5) * 13) % 120);
+			assert_int_equal(conc_del(s, "set", k, NULL), 1);
+		}
+	}
+	for(i = 1995; i < 2000; i++) {
+		arena_key(k, sizeof(k), "call", i, (size_t)(i * 13) % 120);
+		assert_int_equal(conc_del(s, "set", k, NULL), 1);
+	}
+	assert_int_equal(stats(s).entries, 0);
+	assert_int_equal(arena_fill_figs(s, 2000), n0);
+	assert_int_equal(stats(s).failures, 0);
+	free_store(s);
+}
+
+/*
+ * A large record in a stripe full of small ones evicts as many of the
+ * oldest small counters as it needs, never a ban; a store holding only
+ * bans has no room for a counter (a failure) but replaces its oldest ban
+ * for a new one.
+ */
+static void test_arena_evict_sizes(void **state)
+{
+	af_store_t *s = new_store(64, 1);
+	af_store_stats_t st;
+	char k[160];
+	int i, bans = 8, small;
+
+	test_host_set_now(T0);
+	for(i = 0; i < bans; i++) {
+		arena_key(k, sizeof(k), "b", i, 4);
+		assert_int_equal(ban_set(s, k, 3600, "b"), 0);
+	}
+	for(small = 0; stats(s).entries < 64; small++) {
+		test_host_advance(1);
+		arena_key(k, sizeof(k), "w", small, 4);
+		win_hit(s, k, 60, 1);
+	}
+	assert_int_equal(stats(s).evictions, 0);
+	for(i = 0; i < 10; i++) {
+		test_host_advance(1);
+		arena_key(k, sizeof(k), "f", i, 140);
+		assert_int_equal(fig_hit(s, k, 1), 1);
+	}
+	st = stats(s);
+	assert_true(st.evictions >= 10);
+	assert_int_equal(st.bans_evicted, 0);
+	assert_int_equal(st.failures, 0);
+	/* the oldest small counters went first */
+	arena_key(k, sizeof(k), "w", 0, 4);
+	assert_int_equal(win_hit(s, k, 60, 0), 0);
+	arena_key(k, sizeof(k), "w", small - 1, 4);
+	assert_int_equal(win_hit(s, k, 60, 0), 1);
+	for(i = 0; i < bans; i++) {
+		arena_key(k, sizeof(k), "b", i, 4);
+		assert_int_equal(ban_get(s, k, NULL), 1);
+	}
+	free_store(s);
+}
+
+/*
+ * A WIN_MULTI counter keeps one-byte counts until one passes 255, then
+ * two-byte counts (saturated at 65535), and takes more windows as it is
+ * asked for them, the counts it had kept.
+ */
+static void test_arena_multi_grows(void **state)
+{
+	af_store_t *s = new_store(0, 0);
+	uint32_t m[3];
+
+	test_host_set_now(T0);
+	wm_hit(s, "g", 5, 60, 0, 0, m);
+	assert_int_equal(m[0], 5);
+	wm_hit(s, "g", 1, 60, 3600, 86400, m);
+	assert_int_equal(m[0], 6);
+	assert_int_equal(m[1], 1);
+	assert_int_equal(m[2], 1);
+	wm_hit(s, "g", 250, 60, 3600, 86400, m);
+	assert_int_equal(m[0], 256);
+	assert_int_equal(m[1], 251);
+	assert_int_equal(m[2], 251);
+	test_host_advance(60 * 1000 / 16);
+	wm_hit(s, "g", 255, 60, 3600, 86400, m);
+	assert_int_equal(m[0], 511);
+	assert_int_equal(m[1], 506);
+	assert_int_equal(m[2], 506);
+	assert_int_equal(stats(s).entries, 1);
+	assert_int_equal(stats(s).failures, 0);
+	free_store(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -2321,6 +2593,10 @@ int main(void)
 		cmocka_unit_test(test_conc_fork),
 		cmocka_unit_test(test_conc_exact),
 		cmocka_unit_test(test_conc_bench),
+		cmocka_unit_test(test_arena_mixed),
+		cmocka_unit_test(test_arena_reuse),
+		cmocka_unit_test(test_arena_evict_sizes),
+		cmocka_unit_test(test_arena_multi_grows),
 	};
 
 	test_host_init();

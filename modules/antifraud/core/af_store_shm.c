@@ -4,22 +4,44 @@
  * Everything is taken from af_host->shm_alloc in one block when the store
  * is created, so memory depends on the configuration only:
  *
- *   header | stripes[S] | meta[N] | body[N] | index[S * B]
+ *   header | stripes[S] | index[S * B] | arena[S * A]
  *
- * The N entries are split into S stripes of N/S entries; each stripe has
- * its own lock, free list, slice of the entry pool and slice of B hash
- * buckets. A key's hash picks its stripe (low bits) and its bucket (high
- * bits). Only the key takes part in the hash, not the entry type, so a
- * subject's ban, windows and history share a stripe and a window that
- * bans its own key needs one lock. Keys are namespaced by type: entries
- * match on (type, key).
+ * The N entries (max_entries) are split into S stripes of N/S; each
+ * stripe has its own lock, slice of B hash buckets (one per two entries)
+ * and slice of the arena: AF_SHM_ENTRY_BYTES (120) per entry, plus room
+ * for one record of the largest size. A key's hash picks its stripe (low
+ * bits) and its bucket (high bits). Only the key takes part in the hash,
+ * not the entry type, so a subject's ban, windows and history share a
+ * stripe and a window that bans its own key needs one lock. Keys are
+ * namespaced by type: entries match on (type, key).
  *
- * An entry is split in two: a small meta record (hash, expiry, chain
- * link, type, key length) and a body (key bytes, value). Chain walks and
- * the sweeps that look for expired entries or an eviction victim only
- * read the meta array. Keys up to AF_KEY_MAX bytes are kept verbatim;
- * longer ones keep their first AF_KEY_MAX bytes and match on those plus
- * the 64-bit hash of the whole key.
+ * An entry is a record in its stripe's arena, as long as it needs, in
+ * units of 4 bytes: a 20-byte header (size, type, key length, the high
+ * half of the key's hash, chain link, expiry), the key at its length,
+ * then the value its type needs: a ban without padding (its reason at
+ * its length), a history holding only the sources it has, a WIN_MULTI
+ * counter one slot per window it was asked for, its counts of one byte
+ * while they stay below 256. A record index is its place in the arena
+ * (in units). Keys up to AF_KEY_MAX bytes are kept verbatim; longer ones
+ * keep their first AF_KEY_MAX bytes and the 64-bit hash of the whole key,
+ * and match on both. A record that must grow (a history's new source, a
+ * counter's new window or wide counts, a ban's longer reason) moves to a
+ * larger one in its place on its chain; only windows, figures, histories
+ * and bans move, which nothing else points at.
+ *
+ * Free space is kept in blocks (boundary tags: a free block has its size
+ * at both ends, a record says whether the block before it is free), in a
+ * free list per size class (each size up to the largest record, one list
+ * for larger blocks). A record takes a block of its size, else the start
+ * of the smallest larger one (the rest stays free); a freed record merges
+ * with the free blocks beside it, so a stripe whose records have all gone
+ * is one free block again: no space is lost to fragmentation for good.
+ * Sweeps (eviction, gc) walk the arena block by block; listings and
+ * forget walk the buckets.
+ *
+ * A stripe holds at most N/S records and what fits in its arena: about N
+ * records while they average AF_SHM_ENTRY_BYTES or less (the bench's mix
+ * of callers, sources and bans does), fewer when they are larger. When either bound is reached, an insert makes room (below).
  *
  * A concurrency set is one set entry (member count, member list, earliest
  * and latest member expiry) plus one member entry per live member. A
@@ -47,22 +69,28 @@
  * non-empty slice leaves the window, a history ttl_s after its newest
  * push, a set member ttl_s after it was added (or refreshed). Expired
  * entries are absent to lookups (which free those they meet on their
- * chain), are reclaimed by gc() and, when a stripe is full, by the insert
- * that needs room, which looks at a sample of the stripe (AF_SHM_EVICT_
- * SAMPLE entries from where the last one stopped, more until it meets an
- * expired entry or a counter). When the sample has nothing expired, its
- * live window, figure or history with the nearest expiry goes
- * (stats.evictions): the oldest first, among the sample; only a ban may
- * evict a ban (when no counter is left in the whole stripe; counted in
- * stats.bans_evicted), so that traffic with new counter keys can never
- * push bans out. Sets and their
- * members are never evicted: dropping one would let a call in over its
- * limit. Any insert that finds no room this way fails (status -1): a
- * window, history or ban when the stripe holds only bans and sets, a
- * CONC_ADD when it holds only bans and sets (it may evict windows and
- * histories, not bans). As all the members of a set share its stripe, a
- * set holds at most max_entries / stripes members (fewer when other
- * entries share the stripe): size the store for the largest set.
+ * chain), are reclaimed by gc() and, when a stripe is full (all its
+ * entries in use, or no free block large enough), by the insert that
+ * needs room, which looks at a sample of the stripe (AF_SHM_EVICT_SAMPLE
+ * records from where the last one stopped, more until it meets an expired
+ * record or a counter). When the sample has nothing expired, its live
+ * window, figure or history with the nearest expiry goes
+ * (stats.evictions): the oldest first, among the sample; when what is
+ * missing is room rather than an entry, one whose freeing makes a block
+ * large enough (with the free blocks beside it) goes before an older one
+ * that does not, and the insert samples again until it has room. Only a
+ * ban may evict a ban (when no counter is left in the whole stripe;
+ * counted in stats.bans_evicted), so that traffic with new counter keys
+ * can never push bans out. Sets and their members are never evicted:
+ * dropping one would let a call in over its limit. Any insert that finds
+ * no room this way fails (status -1, stats.failures): a window, history
+ * or ban when the stripe holds only bans and sets, a CONC_ADD when it
+ * holds only bans and sets (it may evict windows and histories, not
+ * bans); a record that cannot grow keeps what it had (a history drops
+ * its oldest source instead, a counter whose counts cannot widen fails
+ * the op). As all the members of a set share its stripe, a set holds at
+ * most max_entries / stripes members (fewer when other entries share the
+ * stripe): size the store for the largest set.
  *
  * A figure (FIG_HIT) is one entry: AF_FIG_N counters in AF_FIG_SLICES
  * slices of its window, evicted like a window, expiring when its newest
@@ -70,10 +98,11 @@
  * creates nothing.
  *
  * A multi-window counter (WIN_MULTI) is one entry too: a slot per window
- * (window_s, newest slice, AF_WIN_BUCKETS counts of 16 bits, saturated),
- * one lookup and one lock for all the windows of a subject; it expires
- * one window (its longest added to) after its newest addition, evicted
- * like a window.
+ * (window_s, newest slice, total, AF_WIN_BUCKETS counts of 8 bits, all
+ * the counter's counts made 16 bits when one would pass 255, saturated at
+ * 65535), one lookup and one lock for all the windows of a subject; it
+ * expires one window (its longest added to) after its newest addition,
+ * evicted like a window.
  *
  * A read_only HIST_PUSH writes nothing: it neither creates a history nor
  * moves its expiry, which counts from the newest push that recorded.
@@ -96,11 +125,17 @@
 
 #define AF_SHM_DEF_ENTRIES 65536
 #define AF_SHM_DEF_STRIPES 64
-#define AF_SHM_MAX_ENTRIES (1u << 28)
+#define AF_SHM_MAX_ENTRIES (1u << 26)
 #define AF_SHM_NIL UINT32_MAX
 #define AF_SHM_ALIGN 64
 #define AF_SHM_KEY_LONG (AF_KEY_MAX + 1) /* klen of a hashed long key */
-#define AF_SHM_GC_CHUNK 256   /* entries gc looks at per lock hold */
+#define AF_SHM_UNIT 4         /* bytes of a unit of the arena */
+#define AF_SHM_HDR 20         /* bytes of a record header */
+#define AF_SHM_ENTRY_BYTES 120 /* arena bytes per entry of max_entries */
+#define AF_SHM_CLASSES 68     /* exact size classes (units 0..67) */
+#define AF_SHM_MIN_FREE 4     /* units of the smallest free block */
+#define AF_SHM_QUICK 8        /* freed records a stripe keeps to reuse */
+#define AF_SHM_GC_CHUNK 256   /* blocks gc looks at per lock hold */
 #define AF_SHM_GC_SCAN 16     /* entries gc looks at per entry of budget */
 #define AF_SHM_EVICT_SAMPLE 64 /* entries a full stripe's insert looks at */
 #define AF_SHM_LIST_CHUNK 16  /* bans ban_list copies out per lock hold */
@@ -111,7 +146,7 @@
 #define AF_SHM_PINNED UINT64_MAX
 
 enum af_shm_type {
-	AF_SHM_FREE = 0,
+	AF_SHM_QUICKT = 0, /* a freed record in its stripe's quick[] */
 	AF_SHM_BAN,
 	AF_SHM_WIN,
 	AF_SHM_HIST,
@@ -121,87 +156,136 @@ enum af_shm_type {
 	AF_SHM_WMUL  /* the windows of one subject (AF_OP_WIN_MULTI) */
 };
 
+/* a 64-bit field of a record, which is aligned on AF_SHM_UNIT only */
+typedef uint64_t af_shm_u64 __attribute__((aligned(4)));
+
+/*
+ * The header of a record (a block in use): its size, whether the block
+ * before it is free, then the entry's hash, chain link and expiry. The
+ * key follows (its stored bytes, AF_SHM_UNIT-aligned), then the value.
+ */
 typedef struct af_shm_meta {
-	uint64_t hash;       /* hash of the whole key */
-	uint64_t expires_ms; /* absent from this time on */
-	uint32_t next;       /* hash chain, or free list when free */
-	uint8_t type;        /* enum af_shm_type */
-	uint8_t klen;        /* key length, or AF_SHM_KEY_LONG */
-	uint16_t unused;
+	uint32_t free : 1;      /* 0: a record */
+	uint32_t prev_free : 1; /* the block before is free (its size is in
+							 * its last word) */
+	uint32_t units : 10;    /* block size in units (AF_SHM_UNIT bytes) */
+	uint32_t aux : 4;       /* history: records; WIN_MULTI: slots and
+							 * width (AF_SHM_WM_*) */
+	uint32_t type : 8;      /* enum af_shm_type (a byte: read as one) */
+	uint32_t klen : 8;      /* key length, or AF_SHM_KEY_LONG */
+	uint32_t hash;          /* high half of the hash of the whole key */
+	uint32_t next;          /* hash chain */
+	af_shm_u64 expires_ms;  /* absent from this time on */
 } af_shm_meta_t;
 
+/* a free block: its first word as a record's, its size in units also in
+ * its last word; linked in the free list of its size class */
+typedef struct af_shm_fblk {
+	uint32_t free : 1; /* 1 */
+	uint32_t prev_free : 1;
+	uint32_t units : 30;
+	uint32_t fnext;
+	uint32_t fprev;
+} af_shm_fblk_t;
+
+typedef struct af_shm_ban {
+	af_shm_u64 since_ms; /* until_ms is the record's expiry */
+	uint32_t hits;
+	char reason[AF_BAN_REASON]; /* NUL-terminated, stored at its length */
+} af_shm_ban_t;
+
+/* a WIN_HIT counter; its slice is window_s * 1000 / AF_WIN_BUCKETS ms */
 typedef struct af_shm_win {
-	uint64_t last_slice; /* newest slice seen (absolute number) */
-	uint64_t slice_ms;
+	uint32_t last_slice; /* newest slice seen, modulo 2^32 (shm_slice) */
 	uint32_t window_s;
 	uint32_t counts[AF_WIN_BUCKETS]; /* counts[slice % AF_WIN_BUCKETS] */
 } af_shm_win_t;
 
 typedef struct af_shm_fig {
-	uint64_t last_slice; /* newest slice seen (absolute number) */
+	af_shm_u64 last_slice; /* newest slice seen (absolute number) */
 	uint32_t slice_ms;
 	uint32_t window_s;
 	uint32_t counts[AF_FIG_SLICES][AF_FIG_N]; /* [slice % AF_FIG_SLICES] */
 } af_shm_fig_t;
 
-/* one window of a multi-window counter; window_s 0: slot unused. Its
- * total is kept as counts change (16 counts of 16 bits fit in 32 bits). */
+/*
+ * One window of a multi-window counter: its newest slice, its total
+ * (kept as counts change: 16 counts of 16 bits fit in 32 bits), then
+ * AF_WIN_BUCKETS counts ([slice % AF_WIN_BUCKETS]) of one byte while
+ * they are all below 256 (narrow), else of two (wide, saturated at
+ * UINT16_MAX): all the slots of a counter have the same width.
+ */
 typedef struct af_shm_wslot {
-	uint64_t last_slice; /* newest slice seen (absolute number) */
+	uint32_t last_slice; /* newest slice seen, modulo 2^32 (shm_slice) */
 	uint32_t window_s;
-	uint32_t total;      /* the sum of counts[] */
-	uint16_t counts[AF_WIN_BUCKETS]; /* [slice % AF_WIN_BUCKETS],
-									  * saturated at UINT16_MAX */
+	uint32_t total;      /* the sum of the counts */
+	uint8_t counts[];
 } af_shm_wslot_t;
 
-typedef struct af_shm_wmul {
-	af_shm_wslot_t s[AF_WIN_MULTI_MAX];
-} af_shm_wmul_t;
+/* bytes of a slot of counts of 1 (narrow) or 2 bytes (wide) */
+#define AF_SHM_WSLOT(wide) \
+	(sizeof(af_shm_wslot_t) + AF_WIN_BUCKETS * ((wide) ? 2 : 1))
+#define AF_SHM_WM_SLOTS 3u /* aux of a WIN_MULTI record: its slots */
+#define AF_SHM_WM_WIDE 4u  /* aux of a WIN_MULTI record: wide counts */
 
-/* a subject's windows take no more room than a figure: the entry size
- * stays the same */
-_Static_assert(sizeof(af_shm_wmul_t) <= sizeof(af_shm_fig_t),
-		"a WIN_MULTI entry fits the value of a figure");
+/* a source of a history: af_hist_entry_t without padding */
+typedef struct af_shm_hrec {
+	af_shm_u64 ts_ms;
+	uint8_t family;
+	uint8_t addr[16];
+	char country[2];   /* not NUL-terminated */
+	char continent[2];
+} af_shm_hrec_t;
 
+/* the record holds aux of the records, newest first */
 typedef struct af_shm_hist {
-	uint32_t n;
-	af_hist_entry_t e[AF_HIST_MAX]; /* newest first */
+	af_shm_hrec_t e[AF_HIST_MAX];
 } af_shm_hist_t;
 
 typedef struct af_shm_cset {
-	uint64_t earliest_ms; /* no member expires before (may be too early) */
-	uint64_t latest_ms;   /* no member expires after; the set's expiry */
-	uint32_t head;        /* member list */
-	uint32_t count;       /* members in the list */
+	af_shm_u64 earliest_ms; /* no member expires before (may be too early) */
+	af_shm_u64 latest_ms;   /* no member expires after; the set's expiry */
+	uint32_t head;          /* member list */
+	uint32_t count;         /* members in the list */
 } af_shm_cset_t;
 
 typedef struct af_shm_cmem {
-	uint32_t set;  /* the set's entry */
+	uint32_t set;  /* the set's record */
 	uint32_t prev; /* the set's member list */
 	uint32_t next;
 } af_shm_cmem_t;
 
-typedef struct af_shm_body {
-	char key[AF_KEY_MAX];
-	union {
-		af_ban_t ban;
-		af_shm_win_t win;
-		af_shm_fig_t fig;
-		af_shm_wmul_t wmul;
-		af_shm_hist_t hist;
-		af_shm_cset_t cset;
-		af_shm_cmem_t cmem;
-	} v;
-} af_shm_body_t;
+/* the value of a record, as long as its type needs (shm_vsize) */
+typedef union af_shm_val {
+	af_shm_ban_t ban;
+	af_shm_win_t win;
+	af_shm_fig_t fig;
+	uint8_t wmul[AF_WIN_MULTI_MAX * AF_SHM_WSLOT(1)]; /* slots */
+	af_shm_hist_t hist;
+	af_shm_cset_t cset;
+	af_shm_cmem_t cmem;
+} af_shm_val_t;
+
+_Static_assert(sizeof(af_shm_meta_t) == AF_SHM_HDR, "record header size");
+_Static_assert(AF_SHM_HDR + AF_KEY_MAX + 8 + sizeof(af_shm_val_t)
+				<= AF_SHM_CLASSES * AF_SHM_UNIT,
+		"the largest record has a size class");
 
 typedef struct af_shm_stripe {
 	af_lock_t lock;
-	uint32_t free_head;
-	uint32_t used;
-	uint32_t evict_pos; /* where the next eviction looks (in the stripe) */
+	uint32_t used;      /* records */
+	uint32_t abase;     /* the stripe's arena: units [abase, aend) */
+	uint32_t aend;
+	uint32_t evict_pos; /* where the next eviction looks (a block) */
+	uint32_t gc_pos;    /* where the next gc looks (a block) */
+	uint64_t fmap[2];   /* size classes whose free list is not empty */
 	uint64_t evictions;
 	uint64_t bans_evicted; /* of the evictions, live bans */
 	uint64_t expired;
+	uint32_t flist[AF_SHM_CLASSES + 1]; /* free lists by size in units;
+										 * the last: larger blocks */
+	uint32_t quick[AF_SHM_QUICK]; /* freed records kept as they are */
+	uint32_t nquick;
 } __attribute__((aligned(AF_SHM_ALIGN))) af_shm_stripe_t;
 
 typedef struct af_store_shm {
@@ -210,13 +294,12 @@ typedef struct af_store_shm {
 	uint64_t seed;     /* hash seed, random per store */
 	uint32_t nstripes;
 	uint32_t smask;    /* nstripes - 1 */
-	uint32_t per;      /* entries per stripe */
+	uint32_t per;      /* records per stripe, at most */
 	uint32_t bmask;    /* buckets per stripe - 1 */
-	uint32_t gc_pos;   /* gc cursor (atomic) */
+	uint32_t gc_stripe; /* the stripe gc goes on with (atomic) */
 	uint64_t failures; /* atomic */
 	af_shm_stripe_t *stripes;
-	af_shm_meta_t *meta;
-	af_shm_body_t *body;
+	uint32_t *arena;   /* records and free blocks, in units */
 	uint32_t *index;
 } __attribute__((aligned(AF_SHM_ALIGN))) af_store_shm_t;
 
@@ -233,10 +316,10 @@ typedef struct af_shm_layout {
 	uint32_t nstripes;
 	uint32_t per;
 	uint32_t nbuck;
+	uint32_t sunits;   /* arena units per stripe */
 	size_t off_stripes;
-	size_t off_meta;
-	size_t off_body;
 	size_t off_index;
+	size_t off_arena;
 	size_t total;
 } af_shm_layout_t;
 
@@ -325,14 +408,17 @@ static size_t shm_align(size_t n)
 /*
  * Computes the layout for cfg into lay: defaults for zero fields, fewer
  * stripes when there are more stripes than entries, capacity rounded down
- * to a multiple of the stripe count. Returns 0, or -1 when cfg is invalid
- * (stripes not a power of two, too many entries).
+ * to a multiple of the stripe count. A stripe's arena has
+ * AF_SHM_ENTRY_BYTES per entry, and room for one record of the largest
+ * size more (a store of a few entries holds any record); its index a
+ * bucket per two entries. Returns 0, or -1 when cfg is invalid (stripes
+ * not a power of two, too many entries).
  */
 static int shm_layout(const af_store_shm_cfg_t *cfg, af_shm_layout_t *lay)
 {
 	uint32_t entries = AF_SHM_DEF_ENTRIES;
 	uint32_t stripes = AF_SHM_DEF_STRIPES;
-	uint32_t cap;
+	uint64_t sbytes;
 	size_t off;
 
 	if(cfg && cfg->max_entries)
@@ -346,24 +432,20 @@ static int shm_layout(const af_store_shm_cfg_t *cfg, af_shm_layout_t *lay)
 	lay->nstripes = stripes;
 	lay->per = entries / stripes;
 	lay->nbuck = 1;
-	while(lay->nbuck < lay->per)
+	while(lay->nbuck * 2 < lay->per)
 		lay->nbuck <<= 1;
-	cap = lay->per * stripes;
-	/* 2 * cap bounds nbuck * stripes; room for the header and padding */
-	if((uint64_t)cap
-					* (sizeof(af_shm_meta_t) + sizeof(af_shm_body_t)
-							+ 2 * sizeof(uint32_t))
-			> SIZE_MAX / 2)
+	sbytes = (uint64_t)lay->per * AF_SHM_ENTRY_BYTES
+			 + AF_SHM_CLASSES * AF_SHM_UNIT;
+	if(sbytes / AF_SHM_UNIT >= (1u << 30)) /* af_shm_fblk_t.units */
 		return -1;
+	lay->sunits = (uint32_t)(sbytes / AF_SHM_UNIT);
 	off = shm_align(sizeof(af_store_shm_t));
 	lay->off_stripes = off;
 	off += shm_align(sizeof(af_shm_stripe_t) * stripes);
-	lay->off_meta = off;
-	off += shm_align(sizeof(af_shm_meta_t) * cap);
-	lay->off_body = off;
-	off += shm_align(sizeof(af_shm_body_t) * cap);
 	lay->off_index = off;
 	off += shm_align(sizeof(uint32_t) * lay->nbuck * stripes);
+	lay->off_arena = off;
+	off += shm_align((size_t)lay->sunits * AF_SHM_UNIT * stripes);
 	/* room to align the block the host gives us */
 	lay->total = off + AF_SHM_ALIGN;
 	return 0;
@@ -395,26 +477,299 @@ static void shm_key_init(const af_store_shm_t *st, af_shm_key_t *k,
 	shm_key_set(st, k, s, len, shm_hash(st->seed, s, len));
 }
 
-/* The head of the chain for hash in stripe s. */
-static inline uint32_t *shm_bucket(
-		af_store_shm_t *st, uint32_t s, uint64_t hash)
+/* The head of the chain for a key whose hash has hi as high half, in
+ * stripe s. */
+static inline uint32_t *shm_bucket(af_store_shm_t *st, uint32_t s, uint32_t hi)
 {
-	return &st->index[(size_t)s * (st->bmask + 1)
-					  + ((uint32_t)(hash >> 32) & st->bmask)];
+	return &st->index[(size_t)s * (st->bmask + 1) + (hi & st->bmask)];
 }
 
-/* Returns entry idx to the free list of stripe sp; idx must be unlinked. */
+/* The header of the record (or free block) at unit idx of the arena. */
+static inline af_shm_meta_t *shm_m(const af_store_shm_t *st, uint32_t idx)
+{
+	return (af_shm_meta_t *)(st->arena + idx);
+}
+
+/* Bytes a key of stored length klen takes in a record: a long key keeps
+ * its first AF_KEY_MAX bytes and the hash of the whole key. */
+static inline size_t shm_kbytes(unsigned klen)
+{
+	return klen == AF_SHM_KEY_LONG ? AF_KEY_MAX + 8 : klen;
+}
+
+/* The key bytes of record idx. */
+static inline char *shm_key(const af_store_shm_t *st, uint32_t idx)
+{
+	return (char *)(st->arena + idx) + AF_SHM_HDR;
+}
+
+/* Units of a record of a key of stored length klen, before its value. */
+static inline uint32_t shm_voff(unsigned klen)
+{
+	return (uint32_t)((AF_SHM_HDR + shm_kbytes(klen) + AF_SHM_UNIT - 1)
+					  / AF_SHM_UNIT);
+}
+
+/* The value of record idx. */
+static inline af_shm_val_t *shm_v(const af_store_shm_t *st, uint32_t idx)
+{
+	return (af_shm_val_t *)(st->arena + idx + shm_voff(shm_m(st, idx)->klen));
+}
+
+/* Units of a record of a key of stored length klen and a value of vbytes
+ * bytes. */
+static inline uint32_t shm_units(unsigned klen, size_t vbytes)
+{
+	return shm_voff(klen)
+		   + (uint32_t)((vbytes + AF_SHM_UNIT - 1) / AF_SHM_UNIT);
+}
+
+/* Size in units of the block at idx, free or not. */
+static inline uint32_t shm_bunits(const af_store_shm_t *st, uint32_t idx)
+{
+	const af_shm_fblk_t *f = (const af_shm_fblk_t *)(st->arena + idx);
+
+	return f->free ? f->units : shm_m(st, idx)->units;
+}
+
+/* The free list of blocks of units. */
+static inline uint32_t shm_class(uint32_t units)
+{
+	return units < AF_SHM_CLASSES ? units : AF_SHM_CLASSES;
+}
+
+/* Takes free block idx out of its free list in stripe sp. */
+static void shm_fl_unlink(
+		af_store_shm_t *st, af_shm_stripe_t *sp, uint32_t idx)
+{
+	af_shm_fblk_t *f = (af_shm_fblk_t *)(st->arena + idx);
+	uint32_t c = shm_class(f->units);
+
+	if(f->fprev != AF_SHM_NIL)
+		((af_shm_fblk_t *)(st->arena + f->fprev))->fnext = f->fnext;
+	else
+		sp->flist[c] = f->fnext;
+	if(f->fnext != AF_SHM_NIL)
+		((af_shm_fblk_t *)(st->arena + f->fnext))->fprev = f->fprev;
+	if(sp->flist[c] == AF_SHM_NIL)
+		sp->fmap[c / 64] &= ~(1ull << (c % 64));
+}
+
+/*
+ * Makes units [to, to + units) of stripe sp the free block that takes
+ * the place in its free list of free block from (of the same size
+ * class, from being gone into it or moved): no list is searched or
+ * relinked. Its footer is written; the flags of the blocks beside it are
+ * the caller's.
+ */
+static void shm_fl_move(af_store_shm_t *st, af_shm_stripe_t *sp,
+		uint32_t from, uint32_t to, uint32_t units)
+{
+	af_shm_fblk_t *f = (af_shm_fblk_t *)(st->arena + from);
+	af_shm_fblk_t *t = (af_shm_fblk_t *)(st->arena + to);
+	uint32_t next = f->fnext, prev = f->fprev;
+
+	t->free = 1;
+	t->prev_free = 0;
+	t->units = units;
+	t->fnext = next;
+	t->fprev = prev;
+	if(prev != AF_SHM_NIL)
+		((af_shm_fblk_t *)(st->arena + prev))->fnext = to;
+	else
+		sp->flist[shm_class(units)] = to;
+	if(next != AF_SHM_NIL)
+		((af_shm_fblk_t *)(st->arena + next))->fprev = to;
+	st->arena[to + units - 1] = units;
+}
+
+/*
+ * Makes units [idx, idx + units) of stripe sp one free block (its block
+ * before is not free) and puts it in its free list; the block after it
+ * learns that its block before is free.
+ */
+static void shm_fl_put(af_store_shm_t *st, af_shm_stripe_t *sp, uint32_t idx,
+		uint32_t units)
+{
+	af_shm_fblk_t *f = (af_shm_fblk_t *)(st->arena + idx);
+	uint32_t c = shm_class(units);
+
+	f->free = 1;
+	f->prev_free = 0;
+	f->units = units;
+	f->fprev = AF_SHM_NIL;
+	f->fnext = sp->flist[c];
+	if(f->fnext != AF_SHM_NIL)
+		((af_shm_fblk_t *)(st->arena + f->fnext))->fprev = idx;
+	sp->flist[c] = idx;
+	sp->fmap[c / 64] |= 1ull << (c % 64);
+	st->arena[idx + units - 1] = units;
+	if(idx + units < sp->aend)
+		shm_m(st, idx + units)->prev_free = 1;
+}
+
+/* A cursor of stripe sp at block from, which is merged into the block at
+ * to, moves to it. */
+static inline void shm_cursor_merge(
+		af_shm_stripe_t *sp, uint32_t from, uint32_t to)
+{
+	if(sp->evict_pos == from)
+		sp->evict_pos = to;
+	if(sp->gc_pos == from)
+		sp->gc_pos = to;
+}
+
+/*
+ * Frees the block of record idx (unlinked from everything, no longer
+ * counted) in stripe sp, merged with the free blocks beside it, so that
+ * all free space of a stripe whose records all went is one block again.
+ * A free block before or after it that stays in its size class takes it
+ * in its place in its list.
+ */
+static void shm_blk_free(
+		af_store_shm_t *st, af_shm_stripe_t *sp, uint32_t idx)
+{
+	af_shm_meta_t *m = shm_m(st, idx);
+	uint32_t start = idx, units = m->units, nb = idx + units, pu;
+	af_shm_fblk_t *f;
+
+	if(nb < sp->aend) {
+		f = (af_shm_fblk_t *)(st->arena + nb);
+		if(f->free) {
+			shm_cursor_merge(sp, nb, idx);
+			if(!m->prev_free
+					&& shm_class(f->units) == shm_class(f->units + units)) {
+				/* the record joins the block after it, in its place */
+				shm_fl_move(st, sp, nb, idx, f->units + units);
+				return;
+			}
+			shm_fl_unlink(st, sp, nb);
+			units += f->units;
+		}
+	}
+	if(m->prev_free) {
+		pu = st->arena[idx - 1];
+		start = idx - pu;
+		shm_cursor_merge(sp, idx, start);
+		f = (af_shm_fblk_t *)(st->arena + start);
+		if(shm_class(pu) == shm_class(pu + units)) {
+			f->units = pu + units;
+			st->arena[start + f->units - 1] = f->units;
+			if(start + f->units < sp->aend)
+				shm_m(st, start + f->units)->prev_free = 1;
+			return;
+		}
+		shm_fl_unlink(st, sp, start);
+		units += pu;
+	}
+	shm_fl_put(st, sp, start, units);
+}
+
+/* Frees the records kept in stripe sp's quick[] (shm_blk_free). */
+static void shm_quick_flush(af_store_shm_t *st, af_shm_stripe_t *sp)
+{
+	while(sp->nquick > 0)
+		shm_blk_free(st, sp, sp->quick[--sp->nquick]);
+}
+
+/*
+ * Frees record idx (unlinked from everything) of stripe sp: it is kept
+ * as it is in quick[] (type AF_SHM_QUICKT, which sweeps pass over) for
+ * the next record of its size, without the cost of merging it and
+ * splitting a block again (the records of a call's concurrency sets come
+ * and go by the thousand); when quick[] is full it is freed
+ * (shm_blk_free). quick[] is freed whenever a record finds no block
+ * large enough, and by gc, so it takes no space for good.
+ */
 static void shm_put_free(
 		af_store_shm_t *st, af_shm_stripe_t *sp, uint32_t idx)
 {
-	af_shm_meta_t *m = &st->meta[idx];
-
-	m->type = AF_SHM_FREE;
-	m->expires_ms = 0;
-	m->next = sp->free_head;
-	sp->free_head = idx;
 	if(sp->used > 0)
 		sp->used--;
+	if(sp->nquick < AF_SHM_QUICK) {
+		shm_m(st, idx)->type = AF_SHM_QUICKT;
+		sp->quick[sp->nquick++] = idx;
+		return;
+	}
+	shm_blk_free(st, sp, idx);
+}
+
+/*
+ * Takes a free block of units from stripe sp: a record of quick[] of that
+ * size (or up to AF_SHM_MIN_FREE - 1 units more), a free block of exactly
+ * that size, else the smallest larger one, whose start it takes (the rest takes its place
+ * in its list when its size class is the same), so that records fill a
+ * stripe in the order they come; a rest too small to be a free block
+ * stays in the record. Returns the record's unit index (its header's
+ * size set, not free), or AF_SHM_NIL when no free block is large enough.
+ */
+static uint32_t shm_alloc(
+		af_store_shm_t *st, af_shm_stripe_t *sp, uint32_t units)
+{
+	uint32_t c = units, idx, have, rest, i;
+	uint64_t bits;
+	af_shm_fblk_t *f;
+	af_shm_meta_t *m;
+
+	/* the latest freed first */
+	for(i = sp->nquick; i-- > 0;) {
+		idx = sp->quick[i];
+		have = shm_m(st, idx)->units;
+		if(have >= units && have - units < AF_SHM_MIN_FREE) {
+			sp->quick[i] = sp->quick[--sp->nquick];
+			return idx;
+		}
+	}
+	if(sp->flist[c] == AF_SHM_NIL) {
+		bits = c + 1 < 64 ? sp->fmap[0] & (~0ull << (c + 1)) : 0;
+		if(bits) {
+			c = (uint32_t)__builtin_ctzll(bits);
+		} else {
+			bits = sp->fmap[1];
+			if(c + 1 > 64)
+				bits &= ~0ull << (c + 1 - 64);
+			if(!bits)
+				return AF_SHM_NIL;
+			c = 64 + (uint32_t)__builtin_ctzll(bits);
+		}
+	}
+	idx = sp->flist[c];
+	f = (af_shm_fblk_t *)(st->arena + idx);
+	have = f->units;
+	rest = have - units;
+	if(rest < AF_SHM_MIN_FREE) {
+		shm_fl_unlink(st, sp, idx);
+		if(idx + have < sp->aend)
+			shm_m(st, idx + have)->prev_free = 0;
+		units = have;
+	} else if(shm_class(rest) == c) {
+		/* the rest takes the block's place in its list */
+		shm_fl_move(st, sp, idx, idx + units, rest);
+	} else {
+		shm_fl_unlink(st, sp, idx);
+		shm_fl_put(st, sp, idx + units, rest);
+	}
+	/* a cursor at the block stays at a block: the record */
+	m = shm_m(st, idx);
+	m->free = 0;
+	m->prev_free = 0;
+	m->units = units;
+	return idx;
+}
+
+/* Units a free of record idx would give as one block (with the free
+ * blocks beside it). Lock: its stripe's. */
+static uint32_t shm_free_room(
+		const af_store_shm_t *st, const af_shm_stripe_t *sp, uint32_t idx)
+{
+	const af_shm_meta_t *m = shm_m(st, idx);
+	uint32_t units = m->units, nb = idx + units;
+
+	if(nb < sp->aend && ((const af_shm_fblk_t *)(st->arena + nb))->free)
+		units += ((const af_shm_fblk_t *)(st->arena + nb))->units;
+	if(m->prev_free)
+		units += st->arena[idx - 1];
+	return units;
 }
 
 /*
@@ -438,26 +793,26 @@ static void shm_mkey_init(const af_store_shm_t *st, af_shm_key_t *k,
  */
 static void shm_cmem_detach(af_store_shm_t *st, uint32_t idx)
 {
-	af_shm_cmem_t *mb = &st->body[idx].v.cmem;
+	af_shm_cmem_t *mb = &shm_v(st, idx)->cmem;
 	af_shm_cset_t *cs;
 	uint32_t set = mb->set;
 
-	if(set == AF_SHM_NIL || st->meta[set].type != AF_SHM_CSET)
+	if(set == AF_SHM_NIL || shm_m(st, set)->type != AF_SHM_CSET)
 		return;
-	cs = &st->body[set].v.cset;
+	cs = &shm_v(st, set)->cset;
 	if(mb->prev != AF_SHM_NIL)
-		st->body[mb->prev].v.cmem.next = mb->next;
+		shm_v(st, mb->prev)->cmem.next = mb->next;
 	else
 		cs->head = mb->next;
 	if(mb->next != AF_SHM_NIL)
-		st->body[mb->next].v.cmem.prev = mb->prev;
+		shm_v(st, mb->next)->cmem.prev = mb->prev;
 	mb->set = mb->prev = mb->next = AF_SHM_NIL;
 	if(cs->count > 0)
 		cs->count--;
 	if(cs->count == 0) {
-		if(st->meta[set].expires_ms > st->meta[idx].expires_ms)
-			st->meta[set].expires_ms = st->meta[idx].expires_ms;
-		cs->latest_ms = st->meta[set].expires_ms;
+		if(shm_m(st, set)->expires_ms > shm_m(st, idx)->expires_ms)
+			shm_m(st, set)->expires_ms = shm_m(st, idx)->expires_ms;
+		cs->latest_ms = shm_m(st, set)->expires_ms;
 		cs->earliest_ms = UINT64_MAX;
 	}
 }
@@ -469,15 +824,15 @@ static void shm_cmem_detach(af_store_shm_t *st, uint32_t idx)
  */
 static void shm_cmem_link(af_store_shm_t *st, uint32_t set, uint32_t idx)
 {
-	af_shm_cset_t *cs = &st->body[set].v.cset;
-	af_shm_cmem_t *mb = &st->body[idx].v.cmem;
-	uint64_t exp = st->meta[idx].expires_ms;
+	af_shm_cset_t *cs = &shm_v(st, set)->cset;
+	af_shm_cmem_t *mb = &shm_v(st, idx)->cmem;
+	uint64_t exp = shm_m(st, idx)->expires_ms;
 
 	mb->set = set;
 	mb->prev = AF_SHM_NIL;
 	mb->next = cs->head;
 	if(cs->head != AF_SHM_NIL)
-		st->body[cs->head].v.cmem.prev = idx;
+		shm_v(st, cs->head)->cmem.prev = idx;
 	cs->head = idx;
 	cs->count++;
 	if(exp < cs->earliest_ms)
@@ -494,7 +849,7 @@ static unsigned shm_release(af_store_shm_t *st, uint32_t s, uint32_t idx);
  */
 static unsigned shm_cset_clear(af_store_shm_t *st, uint32_t s, uint32_t idx)
 {
-	af_shm_cset_t *cs = &st->body[idx].v.cset;
+	af_shm_cset_t *cs = &shm_v(st, idx)->cset;
 	unsigned freed = 0;
 	uint32_t steps;
 
@@ -516,17 +871,17 @@ static unsigned shm_release(af_store_shm_t *st, uint32_t s, uint32_t idx)
 	uint32_t steps;
 	unsigned freed = 1;
 
-	if(st->meta[idx].type == AF_SHM_CSET)
+	if(shm_m(st, idx)->type == AF_SHM_CSET)
 		freed += shm_cset_clear(st, s, idx);
-	else if(st->meta[idx].type == AF_SHM_CMEM)
+	else if(shm_m(st, idx)->type == AF_SHM_CMEM)
 		shm_cmem_detach(st, idx);
-	link = shm_bucket(st, s, st->meta[idx].hash);
+	link = shm_bucket(st, s, shm_m(st, idx)->hash);
 	for(steps = 0; *link != AF_SHM_NIL && steps <= st->per; steps++) {
 		if(*link == idx) {
-			*link = st->meta[idx].next;
+			*link = shm_m(st, idx)->next;
 			break;
 		}
-		link = &st->meta[*link].next;
+		link = &shm_m(st, *link)->next;
 	}
 	shm_put_free(st, &st->stripes[s], idx);
 	return freed;
@@ -543,18 +898,19 @@ static inline uint32_t shm_find_owned(af_store_shm_t *st,
 		const af_shm_key_t *k, uint8_t type, uint32_t owner, uint64_t now_ms)
 {
 	af_shm_stripe_t *sp = &st->stripes[k->stripe];
-	uint32_t *link = shm_bucket(st, k->stripe, k->hash);
+	uint32_t hi = (uint32_t)(k->hash >> 32);
+	uint32_t *link = shm_bucket(st, k->stripe, hi);
 	size_t cmp = k->klen == AF_SHM_KEY_LONG ? AF_KEY_MAX : k->klen;
 	af_shm_meta_t *m;
 	uint32_t idx, steps = 0;
 
 	while(*link != AF_SHM_NIL && steps++ <= st->per) {
 		idx = *link;
-		m = &st->meta[idx];
+		m = shm_m(st, idx);
 		if(now_ms >= m->expires_ms) {
 			if(m->type == AF_SHM_CSET) {
 				sp->expired += shm_release(st, k->stripe, idx);
-				link = shm_bucket(st, k->stripe, k->hash);
+				link = shm_bucket(st, k->stripe, hi);
 				steps = 0;
 				continue;
 			}
@@ -565,9 +921,12 @@ static inline uint32_t shm_find_owned(af_store_shm_t *st,
 			sp->expired++;
 			continue;
 		}
-		if(m->hash == k->hash && m->type == type && m->klen == k->klen
-				&& (cmp == 0 || memcmp(st->body[idx].key, k->s, cmp) == 0)
-				&& (owner == AF_SHM_NIL || st->body[idx].v.cmem.set == owner))
+		if(m->hash == hi && m->type == type && m->klen == k->klen
+				&& (cmp == 0 || memcmp(shm_key(st, idx), k->s, cmp) == 0)
+				&& (k->klen != AF_SHM_KEY_LONG
+						|| memcmp(shm_key(st, idx) + AF_KEY_MAX, &k->hash, 8)
+								   == 0)
+				&& (owner == AF_SHM_NIL || shm_v(st, idx)->cmem.set == owner))
 			return idx;
 		link = &m->next;
 	}
@@ -582,144 +941,250 @@ static uint32_t shm_find(af_store_shm_t *st, const af_shm_key_t *k,
 }
 
 /*
- * Takes a free entry in stripe s. When the stripe is full it looks at
- * its entries from where the previous eviction stopped, at least
- * AF_SHM_EVICT_SAMPLE of them and on until it met an expired entry or a
- * window, figure or history (the whole stripe at most): it frees the
- * expired ones it met, else evicts the live window, figure or history
- * with the nearest expiry among those it looked at, or when there is
- * none in the whole stripe and evict_ban is set, the ban with the nearest
- * expiry. So the oldest go first, among a sample, and an insert into a
- * full stripe costs about AF_SHM_EVICT_SAMPLE entries, not the stripe.
- * Sets and members are never evicted. The entry pinned (or AF_SHM_NIL)
- * is never taken. Returns the entry index, not linked anywhere, or
- * AF_SHM_NIL. Lock: stripe s.
+ * One step of making room in full stripe s for a record of units. It
+ * looks at the records of the stripe from where the previous step
+ * stopped, at least AF_SHM_EVICT_SAMPLE of them and on until it met an
+ * expired one or a window, figure or history (the whole stripe at most):
+ * it frees the expired ones it met, else evicts the live window, figure
+ * or history with the nearest expiry among those it looked at, or when
+ * there is none in the whole stripe and evict_ban is set, the ban with
+ * the nearest expiry. So the oldest go first, among a sample, and a step
+ * costs about AF_SHM_EVICT_SAMPLE records, not the stripe. When the
+ * stripe has records to spare but no free block of units, a record whose
+ * freeing makes such a block (with the free blocks beside it) goes before
+ * an older one that does not. Sets and members are never evicted; the
+ * record pinned (or AF_SHM_NIL) is never taken. Returns 0 when it freed
+ * something, -1 when it found nothing it may free. Lock: stripe s.
  */
-static uint32_t shm_take(af_store_shm_t *st, uint32_t s, uint64_t now_ms,
-		int evict_ban, uint32_t pinned)
+static __attribute__((noinline)) int shm_evict(af_store_shm_t *st,
+		uint32_t s, uint32_t units, uint64_t now_ms, int evict_ban,
+		uint32_t pinned)
 {
 	af_shm_stripe_t *sp = &st->stripes[s];
 	const af_shm_meta_t *m;
-	uint32_t idx, first, k, pos, victim_nb, victim_b;
+	uint32_t idx, from, k = 0, walked = 0, span = sp->aend - sp->abase;
+	uint32_t victim_nb = AF_SHM_NIL, victim_b = AF_SHM_NIL;
 	uint64_t exp_nb = UINT64_MAX, exp_b = UINT64_MAX;
+	int room = sp->used < st->per, fit, fit_nb = 0, fit_b = 0;
 	unsigned freed = 0, n;
 
-	if(sp->free_head == AF_SHM_NIL) {
-		first = s * st->per;
-		pos = sp->evict_pos < st->per ? sp->evict_pos : 0;
-		victim_nb = victim_b = AF_SHM_NIL;
-		for(k = 0; k < st->per; k++) {
-			if(k >= AF_SHM_EVICT_SAMPLE
-					&& (freed || victim_nb != AF_SHM_NIL))
-				break;
-			idx = first + pos;
-			if(++pos == st->per)
-				pos = 0;
-			m = &st->meta[idx];
-			if(m->type == AF_SHM_FREE || idx == pinned)
-				continue;
+	if(sp->evict_pos < sp->abase || sp->evict_pos >= sp->aend)
+		sp->evict_pos = sp->abase;
+	while(walked < span) {
+		if(k >= AF_SHM_EVICT_SAMPLE && (freed || victim_nb != AF_SHM_NIL))
+			break;
+		idx = from = sp->evict_pos;
+		m = shm_m(st, idx);
+		if(!m->free && m->type != AF_SHM_QUICKT && idx != pinned) {
+			k++;
 			if(now_ms >= m->expires_ms) {
+				/* frees may merge the block into the one before: the
+				 * cursor follows (shm_cursor_merge) */
 				n = shm_release(st, s, idx);
 				sp->expired += n;
 				freed += n;
+				idx = sp->evict_pos;
 			} else if(m->type == AF_SHM_WIN || m->type == AF_SHM_HIST
 					  || m->type == AF_SHM_FIG || m->type == AF_SHM_WMUL) {
-				if(m->expires_ms < exp_nb) {
+				fit = room && shm_free_room(st, sp, idx) >= units;
+				if(fit > fit_nb
+						|| (fit == fit_nb && m->expires_ms < exp_nb)) {
 					exp_nb = m->expires_ms;
+					fit_nb = fit;
 					victim_nb = idx;
 				}
-			} else if(m->type == AF_SHM_BAN && m->expires_ms < exp_b) {
-				exp_b = m->expires_ms;
-				victim_b = idx;
+			} else if(m->type == AF_SHM_BAN) {
+				fit = room && shm_free_room(st, sp, idx) >= units;
+				if(fit > fit_b || (fit == fit_b && m->expires_ms < exp_b)) {
+					exp_b = m->expires_ms;
+					fit_b = fit;
+					victim_b = idx;
+				}
 			}
 		}
-		sp->evict_pos = pos;
-		if(!freed) {
-			idx = victim_nb;
-			if(idx == AF_SHM_NIL && evict_ban)
-				idx = victim_b;
-			if(idx == AF_SHM_NIL)
-				return AF_SHM_NIL;
-			shm_release(st, s, idx);
-			sp->evictions++;
-			if(idx == victim_b)
-				sp->bans_evicted++;
-		}
+		n = shm_bunits(st, idx);
+		/* (a merge may have taken idx back into walked units) */
+		walked += idx + n - from;
+		sp->evict_pos = idx + n >= sp->aend ? sp->abase : idx + n;
 	}
-	idx = sp->free_head;
-	sp->free_head = st->meta[idx].next;
-	sp->used++;
-	return idx;
+	if(freed)
+		return 0;
+	idx = victim_nb;
+	if(idx == AF_SHM_NIL && evict_ban)
+		idx = victim_b;
+	if(idx == AF_SHM_NIL)
+		return -1;
+	shm_release(st, s, idx);
+	sp->evictions++;
+	if(idx == victim_b)
+		sp->bans_evicted++;
+	return 0;
 }
 
 /*
- * Creates an entry of type for key k expiring at expires_ms, linked at
- * the head of its chain; the value is zeroed. See shm_take for evict_ban
- * and pinned. Returns the entry index or AF_SHM_NIL.
+ * Takes a record of units in stripe s: a free block when the stripe has
+ * fewer than per records and a free block large enough, else after
+ * making room (shm_evict, step after step). See shm_evict for evict_ban
+ * and pinned. Returns the record's index (its header's size set), not
+ * linked anywhere, or AF_SHM_NIL. Lock: stripe s.
+ */
+static uint32_t shm_take(af_store_shm_t *st, uint32_t s, uint32_t units,
+		uint64_t now_ms, int evict_ban, uint32_t pinned)
+{
+	af_shm_stripe_t *sp = &st->stripes[s];
+	uint32_t idx;
+
+	for(;;) {
+		if(sp->used < st->per) {
+			idx = shm_alloc(st, sp, units);
+			if(idx == AF_SHM_NIL && sp->nquick) {
+				shm_quick_flush(st, sp);
+				idx = shm_alloc(st, sp, units);
+			}
+			if(idx != AF_SHM_NIL) {
+				sp->used++;
+				return idx;
+			}
+		}
+		if(shm_evict(st, s, units, now_ms, evict_ban, pinned) < 0)
+			return AF_SHM_NIL;
+	}
+}
+
+/*
+ * Creates a record of type for key k with a value of vbytes (zeroed) and
+ * aux, expiring at expires_ms, linked at the head of its chain. See
+ * shm_evict for evict_ban and pinned. Returns the record's index or
+ * AF_SHM_NIL.
  */
 static uint32_t shm_insert(af_store_shm_t *st, const af_shm_key_t *k,
-		uint8_t type, uint64_t expires_ms, uint64_t now_ms, int evict_ban,
-		uint32_t pinned)
+		uint8_t type, size_t vbytes, unsigned aux, uint64_t expires_ms,
+		uint64_t now_ms, int evict_ban, uint32_t pinned)
 {
-	uint32_t idx, *head;
+	uint32_t idx, *head, voff = shm_voff(k->klen);
 	af_shm_meta_t *m;
-	af_shm_body_t *b;
+	char *key;
 
-	idx = shm_take(st, k->stripe, now_ms, evict_ban, pinned);
+	idx = shm_take(st, k->stripe, shm_units(k->klen, vbytes), now_ms,
+			evict_ban, pinned);
 	if(idx == AF_SHM_NIL)
 		return AF_SHM_NIL;
-	m = &st->meta[idx];
-	b = &st->body[idx];
-	m->hash = k->hash;
+	m = shm_m(st, idx);
+	m->hash = (uint32_t)(k->hash >> 32);
 	m->expires_ms = expires_ms;
 	m->type = type;
 	m->klen = k->klen;
+	m->aux = aux;
+	key = shm_key(st, idx);
 	if(k->klen) /* an empty key may come as NULL */
-		memcpy(b->key, k->s,
-				k->klen == AF_SHM_KEY_LONG ? AF_KEY_MAX : k->klen);
-	memset(&b->v, 0, sizeof(b->v));
-	head = shm_bucket(st, k->stripe, k->hash);
+		memcpy(key, k->s, k->klen == AF_SHM_KEY_LONG ? AF_KEY_MAX : k->klen);
+	if(k->klen == AF_SHM_KEY_LONG)
+		memcpy(key + AF_KEY_MAX, &k->hash, 8);
+	memset(st->arena + idx + voff, 0, (m->units - voff) * AF_SHM_UNIT);
+	head = shm_bucket(st, k->stripe, m->hash);
 	m->next = *head;
 	*head = idx;
 	return idx;
 }
 
-/* Fills ban b: set now for ttl_s seconds with reason (may be NULL). */
-static void shm_ban_fill(
-		af_ban_t *b, uint64_t now_ms, uint32_t ttl_s, const char *reason)
+/* Bytes of value record idx has room for. */
+static inline size_t shm_vroom(const af_store_shm_t *st, uint32_t idx)
 {
-	size_t len = reason ? strnlen(reason, AF_BAN_REASON - 1) : 0;
+	const af_shm_meta_t *m = shm_m(st, idx);
 
-	b->since_ms = now_ms;
-	b->until_ms = now_ms + (uint64_t)ttl_s * 1000;
-	b->hits = 0;
-	memset(b->reason, 0, sizeof(b->reason));
-	if(len)
-		memcpy(b->reason, reason, len);
+	return (size_t)(m->units - shm_voff(m->klen)) * AF_SHM_UNIT;
 }
 
 /*
- * Bans key k for ttl_s seconds unless a live ban exists (set_always = 0)
- * or replacing it (set_always = 1). Returns 1 when a ban was written, 0
- * when one was already there, -1 when there is no room.
+ * Makes record idx of stripe s room for a value of vbytes: when it has
+ * less, it moves to a larger record (taken as shm_take does, see
+ * shm_evict for evict_ban; idx itself is never evicted), the value kept,
+ * the rest zeroed, in its place on its chain. Only windows, figures,
+ * histories and bans move: nothing else holds their index. Returns the
+ * record's index, or AF_SHM_NIL when there is no room (idx is left as it
+ * was). Lock: stripe s.
+ */
+static uint32_t shm_grow(af_store_shm_t *st, uint32_t s, uint32_t idx,
+		size_t vbytes, uint64_t now_ms, int evict_ban)
+{
+	af_shm_meta_t *m, *n;
+	uint32_t units, nidx, *link, steps, hdr = AF_SHM_HDR / AF_SHM_UNIT;
+
+	if(shm_vroom(st, idx) >= vbytes)
+		return idx;
+	units = shm_units(shm_m(st, idx)->klen, vbytes);
+	nidx = shm_take(st, s, units, now_ms, evict_ban, idx);
+	if(nidx == AF_SHM_NIL)
+		return AF_SHM_NIL;
+	m = shm_m(st, idx);
+	n = shm_m(st, nidx);
+	n->hash = m->hash;
+	n->next = m->next;
+	n->expires_ms = m->expires_ms;
+	n->type = m->type;
+	n->klen = m->klen;
+	n->aux = m->aux;
+	memcpy(st->arena + nidx + hdr, st->arena + idx + hdr,
+			(m->units - hdr) * AF_SHM_UNIT);
+	memset(st->arena + nidx + m->units, 0,
+			(n->units - m->units) * AF_SHM_UNIT);
+	link = shm_bucket(st, s, m->hash);
+	for(steps = 0; *link != idx && *link != AF_SHM_NIL && steps <= st->per;
+			steps++)
+		link = &shm_m(st, *link)->next;
+	if(*link == idx)
+		*link = nidx;
+	shm_put_free(st, &st->stripes[s], idx);
+	return nidx;
+}
+
+/* Copies ban record idx out to b. */
+static void shm_ban_out(const af_store_shm_t *st, uint32_t idx, af_ban_t *b)
+{
+	const af_shm_ban_t *v = &shm_v(st, idx)->ban;
+	size_t room = shm_vroom(st, idx) - offsetof(af_shm_ban_t, reason);
+
+	b->since_ms = v->since_ms;
+	b->until_ms = shm_m(st, idx)->expires_ms;
+	b->hits = v->hits;
+	memset(b->reason, 0, sizeof(b->reason));
+	memcpy(b->reason, v->reason,
+			strnlen(v->reason, room < AF_BAN_REASON ? room : AF_BAN_REASON - 1));
+}
+
+/*
+ * Bans key k for ttl_s seconds with reason (may be NULL; kept at its
+ * length, truncated to AF_BAN_REASON - 1 bytes) unless a live ban exists
+ * (set_always = 0) or replacing it (set_always = 1). Returns 1 when a ban
+ * was written, 0 when one was already there, -1 when there is no room.
  */
 static int shm_ban_put(af_store_shm_t *st, const af_shm_key_t *k,
 		uint64_t now_ms, uint32_t ttl_s, const char *reason, int set_always,
 		uint32_t pinned)
 {
-	uint32_t idx;
+	size_t len = reason ? strnlen(reason, AF_BAN_REASON - 1) : 0;
+	size_t vbytes = offsetof(af_shm_ban_t, reason) + len + 1;
 	uint64_t until = now_ms + (uint64_t)ttl_s * 1000;
+	af_shm_ban_t *b;
+	uint32_t idx;
 
 	idx = shm_find(st, k, AF_SHM_BAN, now_ms);
 	if(idx != AF_SHM_NIL && !set_always)
 		return 0;
-	if(idx == AF_SHM_NIL) {
-		idx = shm_insert(st, k, AF_SHM_BAN, until, now_ms, 1, pinned);
-		if(idx == AF_SHM_NIL)
-			return -1;
-	}
-	st->meta[idx].expires_ms = until;
-	shm_ban_fill(&st->body[idx].v.ban, now_ms, ttl_s, reason);
+	if(idx == AF_SHM_NIL)
+		idx = shm_insert(
+				st, k, AF_SHM_BAN, vbytes, 0, until, now_ms, 1, pinned);
+	else
+		idx = shm_grow(st, k->stripe, idx, vbytes, now_ms, 1);
+	if(idx == AF_SHM_NIL)
+		return -1;
+	shm_m(st, idx)->expires_ms = until;
+	b = &shm_v(st, idx)->ban;
+	b->since_ms = now_ms;
+	b->hits = 0;
+	if(len)
+		memcpy(b->reason, reason, len);
+	b->reason[len] = '\0';
 	return 1;
 }
 
@@ -730,24 +1195,33 @@ static inline uint32_t shm_sat_add(uint32_t c, uint32_t n)
 }
 
 /*
+ * The absolute number of a slice stored modulo 2^32 as s, seen at slice
+ * now: a record lives far less than 2^31 of its slices after its newest
+ * one, and the clock does not go back as far.
+ */
+static inline uint64_t shm_slice(uint32_t s, uint64_t now)
+{
+	return now - (uint64_t)(int64_t)(int32_t)((uint32_t)now - s);
+}
+
+/*
  * Moves window w to slice: the buckets of the slices skipped, now outside
  * the window, are emptied. A slice older than the newest seen (the clock
  * went back) leaves w as it is.
  */
 static void shm_win_advance(af_shm_win_t *w, uint64_t slice)
 {
-	uint64_t d, i;
+	uint32_t d = (uint32_t)slice - w->last_slice, i;
 
-	if(slice <= w->last_slice)
+	if((int32_t)d <= 0)
 		return;
-	d = slice - w->last_slice;
 	if(d >= AF_WIN_BUCKETS) {
 		memset(w->counts, 0, sizeof(w->counts));
 	} else {
 		for(i = 1; i <= d; i++)
 			w->counts[(w->last_slice + i) % AF_WIN_BUCKETS] = 0;
 	}
-	w->last_slice = slice;
+	w->last_slice = (uint32_t)slice;
 }
 
 /* The total of window w, saturated to UINT32_MAX. */
@@ -780,15 +1254,15 @@ static int shm_op_ban_get(
 {
 	af_shm_key_t k;
 	af_shm_stripe_t *sp;
-	af_ban_t *b;
+	af_shm_ban_t *b;
 	uint32_t idx;
 
 	sp = shm_lock_op(st, &k, op, h);
 	idx = shm_find(st, &k, AF_SHM_BAN, now_ms);
 	if(idx != AF_SHM_NIL) {
-		b = &st->body[idx].v.ban;
+		b = &shm_v(st, idx)->ban;
 		b->hits = shm_sat_add(b->hits, 1);
-		op->u.ban_get.ban = *b;
+		shm_ban_out(st, idx, &op->u.ban_get.ban);
 		op->u.ban_get.found = 1;
 	}
 	af_unlock(&sp->lock);
@@ -896,24 +1370,25 @@ static int shm_op_win_hit(af_store_shm_t *st, af_op_t *op, uint32_t n,
 	if(idx == AF_SHM_NIL) {
 		if(n == 0)
 			goto done; /* nothing counted, nothing to keep */
-		idx = shm_insert(st, &k, AF_SHM_WIN, 0, now_ms, 0, AF_SHM_NIL);
+		idx = shm_insert(st, &k, AF_SHM_WIN, sizeof(af_shm_win_t), 0, 0, now_ms,
+				0, AF_SHM_NIL);
 		if(idx == AF_SHM_NIL) {
 			rc = -1;
 			goto done;
 		}
 	}
-	w = &st->body[idx].v.win;
+	w = &shm_v(st, idx)->win;
 	if(w->window_s != op->u.win.window_s) {
 		memset(w, 0, sizeof(*w));
 		w->window_s = op->u.win.window_s;
-		w->slice_ms = slice_ms;
-		w->last_slice = slice;
+		w->last_slice = (uint32_t)slice;
 	}
 	shm_win_advance(w, slice);
 	if(n) {
 		w->counts[w->last_slice % AF_WIN_BUCKETS] =
 				shm_sat_add(w->counts[w->last_slice % AF_WIN_BUCKETS], n);
-		st->meta[idx].expires_ms = (w->last_slice + AF_WIN_BUCKETS) * slice_ms;
+		shm_m(st, idx)->expires_ms =
+				(shm_slice(w->last_slice, slice) + AF_WIN_BUCKETS) * slice_ms;
 	}
 	op->u.win.count = shm_win_total(w);
 
@@ -964,14 +1439,15 @@ static int shm_op_fig_hit(
 	if(idx == AF_SHM_NIL) {
 		if(!add)
 			goto done;
-		idx = shm_insert(st, &k, AF_SHM_FIG, 0, now_ms, 0, AF_SHM_NIL);
+		idx = shm_insert(st, &k, AF_SHM_FIG, sizeof(af_shm_fig_t), 0, 0, now_ms,
+				0, AF_SHM_NIL);
 		if(idx == AF_SHM_NIL) {
 			rc = -1;
 			goto done;
 		}
-		st->body[idx].v.fig.window_s = 0;
+		shm_v(st, idx)->fig.window_s = 0;
 	}
-	f = &st->body[idx].v.fig;
+	f = &shm_v(st, idx)->fig;
 	if(f->window_s != op->u.fig.window_s) {
 		memset(f, 0, sizeof(*f));
 		f->window_s = op->u.fig.window_s;
@@ -992,7 +1468,7 @@ static int shm_op_fig_hit(
 		row = f->counts[f->last_slice % AF_FIG_SLICES];
 		for(i = 0; i < AF_FIG_N; i++)
 			row[i] = shm_sat_add(row[i], op->u.fig.n[i]);
-		st->meta[idx].expires_ms = (f->last_slice + AF_FIG_SLICES) * slice_ms;
+		shm_m(st, idx)->expires_ms = (f->last_slice + AF_FIG_SLICES) * slice_ms;
 	}
 	for(i = 0; i < AF_FIG_N; i++) {
 		sum = 0;
@@ -1005,68 +1481,151 @@ done:
 	return rc;
 }
 
+/* Slot t of the slots at v (wide or narrow). */
+static inline af_shm_wslot_t *shm_wslot(uint8_t *v, unsigned t, int wide)
+{
+	return (af_shm_wslot_t *)(v + t * AF_SHM_WSLOT(wide));
+}
+
+/* Count b of slot w. */
+static inline uint32_t shm_wcount(const af_shm_wslot_t *w, uint32_t b, int wide)
+{
+	uint16_t c;
+
+	if(!wide)
+		return w->counts[b];
+	memcpy(&c, w->counts + 2 * b, 2);
+	return c;
+}
+
+/* Sets count b of slot w to c (which fits its width). */
+static inline void shm_wcount_set(
+		af_shm_wslot_t *w, uint32_t b, int wide, uint32_t c)
+{
+	uint16_t c16 = (uint16_t)c;
+
+	if(!wide)
+		w->counts[b] = (uint8_t)c;
+	else
+		memcpy(w->counts + 2 * b, &c16, 2);
+}
+
 /*
  * Moves slot w of a multi-window counter to slice (see shm_win_advance)
  * and returns its total.
  */
-static uint32_t shm_wslot_advance(af_shm_wslot_t *w, uint64_t slice)
+static uint32_t shm_wslot_advance(af_shm_wslot_t *w, uint64_t slice, int wide)
 {
-	uint64_t d, i;
-	uint16_t *c;
+	uint32_t d = (uint32_t)slice - w->last_slice, i, b;
 
-	if(slice > w->last_slice) {
-		d = slice - w->last_slice;
+	if((int32_t)d > 0) {
 		if(d >= AF_WIN_BUCKETS) {
-			memset(w->counts, 0, sizeof(w->counts));
+			memset(w->counts, 0, AF_WIN_BUCKETS * (wide ? 2 : 1));
 			w->total = 0;
 		} else {
 			for(i = 1; i <= d; i++) {
-				c = &w->counts[(w->last_slice + i) % AF_WIN_BUCKETS];
-				w->total -= *c;
-				*c = 0;
+				b = (w->last_slice + i) % AF_WIN_BUCKETS;
+				w->total -= shm_wcount(w, b, wide);
+				shm_wcount_set(w, b, wide, 0);
 			}
 		}
-		w->last_slice = slice;
+		w->last_slice = (uint32_t)slice;
 	}
 	return w->total;
 }
 
 /*
- * The slots of counter wm for the windows of op, in slot[]: the slot of
- * the same window_s, else an empty one, else one of a window_s op does
- * not name, emptied (the window starts at 0 at slice[j]).
+ * Finds in counter v (of ns slots) the slot of each window of op with
+ * its window_s: slot[j], found[j]; used[t] tells the slots taken.
+ * Returns the slots the counter needs: one more for each window without
+ * a slot beyond the empty ones, at most AF_WIN_MULTI_MAX (then the slot
+ * of a window op does not name is taken).
  */
-static void shm_wmul_slots(af_shm_wmul_t *wm, const af_op_t *op,
-		const uint64_t *slice, af_shm_wslot_t **slot)
+static unsigned shm_wmul_match(uint8_t *v, unsigned ns, int wide,
+		const af_op_t *op, unsigned *slot, int *found, int *used)
 {
-	int used[AF_WIN_MULTI_MAX] = {0};
-	int j, t;
+	unsigned t, empty = 0, miss = 0, need;
+	int j;
 
 	for(j = 0; j < op->u.wm.nwin; j++) {
-		slot[j] = NULL;
-		for(t = 0; t < AF_WIN_MULTI_MAX; t++)
-			if(!used[t] && wm->s[t].window_s == op->u.wm.w[j].window_s) {
+		found[j] = 0;
+		for(t = 0; t < ns; t++)
+			if(!used[t]
+					&& shm_wslot(v, t, wide)->window_s
+							   == op->u.wm.w[j].window_s) {
 				used[t] = 1;
-				slot[j] = &wm->s[t];
+				found[j] = 1;
+				slot[j] = t;
 				break;
 			}
+		miss += !found[j];
 	}
+	if(!miss)
+		return ns;
+	for(t = 0; t < ns; t++)
+		empty += shm_wslot(v, t, wide)->window_s == 0;
+	need = ns + (miss > empty ? miss - empty : 0);
+	return need > AF_WIN_MULTI_MAX ? AF_WIN_MULTI_MAX : need;
+}
+
+/*
+ * Gives the windows of op without a slot in counter v (of ns slots,
+ * enough for op: shm_wmul_match) one, in slot[]: an empty one, else one
+ * of a window_s op does not name, emptied (the window starts at 0 at
+ * slice[j]).
+ */
+static void shm_wmul_slots(uint8_t *v, unsigned ns, int wide,
+		const af_op_t *op, const uint64_t *slice, unsigned *slot,
+		const int *found, int *used)
+{
+	af_shm_wslot_t *w;
+	unsigned t;
+	int j;
+
 	for(j = 0; j < op->u.wm.nwin; j++) {
-		if(slot[j])
+		if(found[j])
 			continue;
 		/* an empty slot, else one of a window op does not name */
-		for(t = 0; t < AF_WIN_MULTI_MAX; t++)
-			if(!used[t] && wm->s[t].window_s == 0)
+		for(t = 0; t < ns; t++)
+			if(!used[t] && shm_wslot(v, t, wide)->window_s == 0)
 				break;
-		if(t == AF_WIN_MULTI_MAX)
+		if(t == ns)
 			for(t = 0; used[t]; t++)
 				;
 		used[t] = 1;
-		slot[j] = &wm->s[t];
-		memset(slot[j], 0, sizeof(*slot[j]));
-		slot[j]->window_s = op->u.wm.w[j].window_s;
-		slot[j]->last_slice = slice[j];
+		slot[j] = t;
+		w = shm_wslot(v, t, wide);
+		memset(w, 0, AF_SHM_WSLOT(wide));
+		w->window_s = op->u.wm.w[j].window_s;
+		w->last_slice = (uint32_t)slice[j];
 	}
+}
+
+/*
+ * Makes the counts of WIN_MULTI record idx (narrow) wide: it moves to a
+ * larger record (shm_grow). Returns its index, AF_SHM_NIL when there is
+ * no room (it is left as it was). Lock: stripe s.
+ */
+static uint32_t shm_wmul_widen(
+		af_store_shm_t *st, uint32_t s, uint32_t idx, uint64_t now_ms)
+{
+	uint8_t old[AF_WIN_MULTI_MAX * AF_SHM_WSLOT(0)];
+	unsigned t, b, ns = shm_m(st, idx)->aux & AF_SHM_WM_SLOTS;
+	af_shm_wslot_t *from, *to;
+
+	memcpy(old, shm_v(st, idx)->wmul, ns * AF_SHM_WSLOT(0));
+	idx = shm_grow(st, s, idx, ns * AF_SHM_WSLOT(1), now_ms, 0);
+	if(idx == AF_SHM_NIL)
+		return AF_SHM_NIL;
+	for(t = 0; t < ns; t++) {
+		from = shm_wslot(old, t, 0);
+		to = shm_wslot(shm_v(st, idx)->wmul, t, 1);
+		memcpy(to, from, sizeof(*to));
+		for(b = 0; b < AF_WIN_BUCKETS; b++)
+			shm_wcount_set(to, b, 1, from->counts[b]);
+	}
+	shm_m(st, idx)->aux |= AF_SHM_WM_WIDE;
+	return idx;
 }
 
 /*
@@ -1106,11 +1665,13 @@ static int shm_op_win_multi(af_store_shm_t *st, af_op_t *ops, int i,
 	af_win_one_t *w = op->u.wm.w;
 	af_shm_key_t k, bk;
 	af_shm_stripe_t *sa, *sb;
-	af_shm_wslot_t *slot[AF_WIN_MULTI_MAX];
+	af_shm_wslot_t *ws;
+	uint8_t *v;
+	unsigned slot[AF_WIN_MULTI_MAX], ns, need;
 	uint64_t slice_ms[AF_WIN_MULTI_MAX], slice[AF_WIN_MULTI_MAX], exp, sum;
-	uint32_t idx, thr = 0;
-	uint16_t *c;
-	int j, add[AF_WIN_MULTI_MAX], any = 0, rc = 0, ban;
+	uint32_t idx, g, b, c, thr = 0;
+	int j, add[AF_WIN_MULTI_MAX], any = 0, rc = 0, ban, wide;
+	int found[AF_WIN_MULTI_MAX], used[AF_WIN_MULTI_MAX] = {0};
 
 	for(j = 0; j < AF_WIN_MULTI_MAX; j++) {
 		w[j].count = 0;
@@ -1134,27 +1695,65 @@ static int shm_op_win_multi(af_store_shm_t *st, af_op_t *ops, int i,
 	if(idx == AF_SHM_NIL) {
 		if(!any)
 			goto done; /* nothing counted, nothing to keep */
-		idx = shm_insert(st, &k, AF_SHM_WMUL, 0, now_ms, 0, AF_SHM_NIL);
+		idx = shm_insert(st, &k, AF_SHM_WMUL,
+				op->u.wm.nwin * AF_SHM_WSLOT(0), (unsigned)op->u.wm.nwin, 0,
+				now_ms, 0, AF_SHM_NIL);
 		if(idx == AF_SHM_NIL) {
 			rc = -1;
 			goto done;
 		}
 	}
-	shm_wmul_slots(&st->body[idx].v.wmul, op, slice, slot);
+	wide = (shm_m(st, idx)->aux & AF_SHM_WM_WIDE) != 0;
+	ns = shm_m(st, idx)->aux & AF_SHM_WM_SLOTS;
+	v = shm_v(st, idx)->wmul;
+	/* the usual case: the counter's slots are op's windows, in order */
+	for(j = 0; j < op->u.wm.nwin && (unsigned)j < ns
+				&& shm_wslot(v, j, wide)->window_s == w[j].window_s;
+			j++)
+		slot[j] = j;
+	if(j == op->u.wm.nwin)
+		goto count;
+	need = shm_wmul_match(v, ns, wide, op, slot, found, used);
+	if(need > ns) {
+		idx = shm_grow(st, k.stripe, idx, need * AF_SHM_WSLOT(wide), now_ms,
+				0);
+		if(idx == AF_SHM_NIL) {
+			rc = -1;
+			goto done;
+		}
+		shm_m(st, idx)->aux = need | (wide ? AF_SHM_WM_WIDE : 0);
+		ns = need;
+	}
+	v = shm_v(st, idx)->wmul;
+	shm_wmul_slots(v, ns, wide, op, slice, slot, found, used);
+count:
 	for(j = 0; j < op->u.wm.nwin; j++) {
-		w[j].count = shm_wslot_advance(slot[j], slice[j]);
+		ws = shm_wslot(v, slot[j], wide);
+		w[j].count = shm_wslot_advance(ws, slice[j], wide);
 		if(add[j]) {
-			c = &slot[j]->counts[slot[j]->last_slice % AF_WIN_BUCKETS];
-			sum = (uint64_t)*c + op->u.wm.n;
+			b = ws->last_slice % AF_WIN_BUCKETS;
+			c = shm_wcount(ws, b, wide);
+			sum = (uint64_t)c + op->u.wm.n;
+			if(!wide && sum > UINT8_MAX) {
+				g = shm_wmul_widen(st, k.stripe, idx, now_ms);
+				if(g == AF_SHM_NIL) {
+					rc = -1; /* no room to count on */
+					continue;
+				}
+				idx = g;
+				wide = 1;
+				v = shm_v(st, idx)->wmul;
+				ws = shm_wslot(v, slot[j], wide);
+			}
 			if(sum > UINT16_MAX)
 				sum = UINT16_MAX;
-			w[j].count += (uint32_t)sum - *c;
-			slot[j]->total = w[j].count;
-			*c = (uint16_t)sum;
+			w[j].count += (uint32_t)sum - c;
+			ws->total = w[j].count;
+			shm_wcount_set(ws, b, wide, (uint32_t)sum);
 			w[j].added = 1;
 			exp = now_ms + (uint64_t)w[j].window_s * 1000;
-			if(exp > st->meta[idx].expires_ms)
-				st->meta[idx].expires_ms = exp;
+			if(exp > shm_m(st, idx)->expires_ms)
+				shm_m(st, idx)->expires_ms = exp;
 		}
 		if(w[j].ban_threshold && add[j] && w[j].count >= w[j].ban_threshold) {
 			ban = shm_ban_put(st, &bk, now_ms, op->u.wm.ban_s,
@@ -1172,37 +1771,59 @@ done:
 	return rc;
 }
 
-/* Whether a and b are the same address. */
-static int shm_ip_same(const af_ip_t *a, const af_ip_t *b)
+/* Whether stored source e is from address ip. */
+static int shm_ip_same(const af_shm_hrec_t *e, const af_ip_t *ip)
 {
-	if(a->family != b->family)
+	if(e->family != ip->family)
 		return 0;
-	return memcmp(a->addr, b->addr, a->family == 4 ? 4 : 16) == 0;
+	return memcmp(e->addr, ip->addr, ip->family == 4 ? 4 : 16) == 0;
 }
 
 /* Whether history record e is older than ttl_ms (a future one is not). */
 static inline int shm_hist_old(
-		const af_hist_entry_t *e, uint64_t ttl_ms, uint64_t now_ms)
+		const af_shm_hrec_t *e, uint64_t ttl_ms, uint64_t now_ms)
 {
 	return e->ts_ms <= now_ms && now_ms - e->ts_ms >= ttl_ms;
 }
 
-/* Copies the records of h younger than ttl_ms out to op, newest first,
+/* Copies stored source e out to r. */
+static void shm_hrec_out(const af_shm_hrec_t *e, af_hist_entry_t *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->ip.family = e->family;
+	memcpy(r->ip.addr, e->addr, sizeof(r->ip.addr));
+	memcpy(r->country, e->country, sizeof(e->country));
+	memcpy(r->continent, e->continent, sizeof(e->continent));
+	r->ts_ms = e->ts_ms;
+}
+
+/* Stores source r (its codes NUL-terminated) into e. */
+static void shm_hrec_in(af_shm_hrec_t *e, const af_hist_entry_t *r)
+{
+	e->ts_ms = r->ts_ms;
+	e->family = r->ip.family;
+	memcpy(e->addr, r->ip.addr, sizeof(e->addr));
+	memcpy(e->country, r->country, sizeof(e->country));
+	memcpy(e->continent, r->continent, sizeof(e->continent));
+}
+
+/* Copies the n records of h younger than ttl_ms out to op, newest first,
  * leaving h as it is (a read_only push). */
-static void shm_hist_copy(const af_shm_hist_t *h, af_op_t *op,
+static void shm_hist_copy(const af_shm_hist_t *h, uint32_t n, af_op_t *op,
 		uint64_t ttl_ms, uint64_t now_ms)
 {
-	uint32_t i, n = h->n > AF_HIST_MAX ? AF_HIST_MAX : h->n;
+	uint32_t i;
 
-	for(i = 0; i < n; i++)
+	for(i = 0; i < n && i < AF_HIST_MAX; i++)
 		if(!shm_hist_old(&h->e[i], ttl_ms, now_ms))
-			op->u.hist.prev[op->u.hist.n_prev++] = h->e[i];
+			shm_hrec_out(&h->e[i], &op->u.hist.prev[op->u.hist.n_prev++]);
 }
 
 /*
  * AF_OP_HIST_PUSH on op: copies out the entries younger than ttl_s (and
  * drops the others), then records op's entry at the front (ts_ms 0 means
- * now). The history expires ttl_s after this push.
+ * now). The history expires ttl_s after this push. Its record holds the
+ * sources it has (its aux), made larger as they come.
  *
  * A read_only push only copies out: a missing history is not created and
  * the entry is left exactly as it is, expiry and older records included.
@@ -1218,7 +1839,7 @@ static int shm_op_hist_push(
 	af_shm_hist_t *h;
 	af_hist_entry_t rec = op->u.hist.entry;
 	uint64_t ttl_ms = (uint64_t)op->u.hist.ttl_s * 1000;
-	uint32_t idx, i, m;
+	uint32_t idx, g, i, m, n;
 	int rc = 0;
 
 	if(ttl_ms == 0)
@@ -1231,39 +1852,50 @@ static int shm_op_hist_push(
 	idx = shm_find(st, &k, AF_SHM_HIST, now_ms);
 	if(op->u.hist.read_only) {
 		if(idx != AF_SHM_NIL)
-			shm_hist_copy(&st->body[idx].v.hist, op, ttl_ms, now_ms);
+			shm_hist_copy(&shm_v(st, idx)->hist, shm_m(st, idx)->aux, op,
+					ttl_ms, now_ms);
 		goto done;
 	}
 	if(idx == AF_SHM_NIL) {
-		idx = shm_insert(st, &k, AF_SHM_HIST, 0, now_ms, 0, AF_SHM_NIL);
+		idx = shm_insert(st, &k, AF_SHM_HIST, sizeof(af_shm_hrec_t), 0, 0,
+				now_ms, 0, AF_SHM_NIL);
 		if(idx == AF_SHM_NIL) {
 			rc = -1;
 			goto done;
 		}
 	}
-	h = &st->body[idx].v.hist;
-	if(h->n > AF_HIST_MAX)
-		h->n = AF_HIST_MAX;
-	for(i = 0, m = 0; i < h->n; i++) {
+	h = &shm_v(st, idx)->hist;
+	n = shm_m(st, idx)->aux;
+	if(n > AF_HIST_MAX)
+		n = AF_HIST_MAX;
+	for(i = 0, m = 0; i < n; i++) {
 		if(shm_hist_old(&h->e[i], ttl_ms, now_ms))
 			continue;
-		op->u.hist.prev[op->u.hist.n_prev++] = h->e[i];
+		shm_hrec_out(&h->e[i], &op->u.hist.prev[op->u.hist.n_prev++]);
 		if(m != i)
 			h->e[m] = h->e[i];
 		m++;
 	}
-	h->n = m;
-	for(i = 0; i < h->n; i++)
-		if(shm_ip_same(&h->e[i].ip, &rec.ip))
+	n = m;
+	for(i = 0; i < n; i++)
+		if(shm_ip_same(&h->e[i], &rec.ip))
 			break;
-	if(i == h->n) {
-		if(h->n < AF_HIST_MAX)
-			h->n++;
-		i = h->n - 1;
+	if(i == n && n < AF_HIST_MAX) {
+		/* no room for one more: the oldest makes room */
+		g = shm_grow(st, k.stripe, idx, (n + 1) * sizeof(af_shm_hrec_t),
+				now_ms, 0);
+		if(g != AF_SHM_NIL) {
+			idx = g;
+			n++;
+		}
+		h = &shm_v(st, idx)->hist;
 	}
+	if(i == n)
+		i = n - 1;
+	shm_m(st, idx)->aux = n;
 	memmove(&h->e[1], &h->e[0], i * sizeof(h->e[0]));
-	h->e[0] = rec;
-	st->meta[idx].expires_ms = now_ms + ttl_ms;
+	shm_hrec_in(&h->e[0], &rec);
+	shm_m(st, idx)->expires_ms = now_ms + ttl_ms;
 done:
 	af_unlock(&sp->lock);
 	return rc;
@@ -1277,7 +1909,7 @@ done:
 static void shm_cset_prune(
 		af_store_shm_t *st, uint32_t s, uint32_t idx, uint64_t now_ms)
 {
-	af_shm_cset_t *cs = &st->body[idx].v.cset;
+	af_shm_cset_t *cs = &shm_v(st, idx)->cset;
 	uint64_t exp, earliest = UINT64_MAX, latest = 0;
 	uint32_t m, next, steps;
 
@@ -1285,8 +1917,8 @@ static void shm_cset_prune(
 		return;
 	for(m = cs->head, steps = 0; m != AF_SHM_NIL && steps <= st->per;
 			m = next, steps++) {
-		next = st->body[m].v.cmem.next;
-		exp = st->meta[m].expires_ms;
+		next = shm_v(st, m)->cmem.next;
+		exp = shm_m(st, m)->expires_ms;
 		if(now_ms >= exp) {
 			st->stripes[s].expired += shm_release(st, s, m);
 			continue;
@@ -1300,7 +1932,7 @@ static void shm_cset_prune(
 		return;
 	cs->earliest_ms = earliest;
 	cs->latest_ms = latest;
-	st->meta[idx].expires_ms = latest;
+	shm_m(st, idx)->expires_ms = latest;
 }
 
 /*
@@ -1315,7 +1947,7 @@ static uint32_t shm_cset_get(
 	if(idx == AF_SHM_NIL)
 		return AF_SHM_NIL;
 	shm_cset_prune(st, k->stripe, idx, now_ms);
-	if(st->body[idx].v.cset.count == 0) {
+	if(shm_v(st, idx)->cset.count == 0) {
 		shm_release(st, k->stripe, idx);
 		return AF_SHM_NIL;
 	}
@@ -1349,7 +1981,7 @@ static int shm_op_conc_del(
 	/* a live set has a live member, so the walk below cannot free it */
 	set = shm_cset_get(st, &k, now_ms);
 	if(set != AF_SHM_NIL) {
-		cs = &st->body[set].v.cset;
+		cs = &shm_v(st, set)->cset;
 		mem = shm_find_owned(st, &mk, AF_SHM_CMEM, set, now_ms);
 		if(mem != AF_SHM_NIL) {
 			shm_release(st, k.stripe, mem);
@@ -1374,7 +2006,7 @@ static int shm_op_conc_count(
 	sp = shm_lock_op(st, &k, op, h);
 	set = shm_cset_get(st, &k, now_ms);
 	if(set != AF_SHM_NIL)
-		op->u.conc.count = st->body[set].v.cset.count;
+		op->u.conc.count = shm_v(st, set)->cset.count;
 	af_unlock(&sp->lock);
 	return 0;
 }
@@ -1454,7 +2086,7 @@ static int shm_conc_decide(af_store_shm_t *st, af_shm_cadd_t *cs, int nc,
 		c = &cs[i];
 		if(c->present)
 			continue;
-		cnt = c->set != AF_SHM_NIL ? st->body[c->set].v.cset.count : 0;
+		cnt = c->set != AF_SHM_NIL ? shm_v(st, c->set)->cset.count : 0;
 		for(j = 0; j < i; j++) {
 			if(cs[j].present || cs[j].dup >= 0
 					|| !shm_key_eq(&cs[j].sk, &c->sk))
@@ -1494,11 +2126,12 @@ static int shm_conc_insert(
 			if(cs[j].set != AF_SHM_NIL && shm_key_eq(&cs[j].sk, &c->sk))
 				c->set = cs[j].set;
 		if(c->set == AF_SHM_NIL) {
-			c->set = shm_insert(st, &c->sk, AF_SHM_CSET, AF_SHM_PINNED, now_ms,
-					0, AF_SHM_NIL);
+			c->set = shm_insert(st, &c->sk, AF_SHM_CSET,
+					sizeof(af_shm_cset_t), 0, AF_SHM_PINNED, now_ms, 0,
+					AF_SHM_NIL);
 			if(c->set == AF_SHM_NIL)
 				goto fail;
-			set = &st->body[c->set].v.cset;
+			set = &shm_v(st, c->set)->cset;
 			set->head = AF_SHM_NIL;
 			set->earliest_ms = UINT64_MAX;
 		}
@@ -1509,8 +2142,8 @@ static int shm_conc_insert(
 			continue;
 		}
 		exp = now_ms + (uint64_t)c->op->u.conc.ttl_s * 1000;
-		c->mem = shm_insert(
-				st, &c->mk, AF_SHM_CMEM, exp, now_ms, 0, AF_SHM_NIL);
+		c->mem = shm_insert(st, &c->mk, AF_SHM_CMEM, sizeof(af_shm_cmem_t), 0,
+				exp, now_ms, 0, AF_SHM_NIL);
 		if(c->mem == AF_SHM_NIL)
 			goto fail;
 		shm_cmem_link(st, c->set, c->mem);
@@ -1602,7 +2235,7 @@ static void shm_conc_add_group(af_store_shm_t *st, af_op_t *ops, int n,
 		if(c->set == AF_SHM_NIL)
 			continue;
 		shm_cset_prune(st, c->sk.stripe, c->set, now_ms);
-		st->meta[c->set].expires_ms = AF_SHM_PINNED;
+		shm_m(st, c->set)->expires_ms = AF_SHM_PINNED;
 		/* the pruned set has no expired member the walk could free */
 		c->mem = shm_find_owned(st, &c->mk, AF_SHM_CMEM, c->set, now_ms);
 		c->present = c->mem != AF_SHM_NIL;
@@ -1614,9 +2247,9 @@ static void shm_conc_add_group(af_store_shm_t *st, af_op_t *ops, int n,
 	}
 	for(i = 0; admit && i < nc; i++) {
 		c = &cs[i];
-		set = &st->body[c->set].v.cset;
+		set = &shm_v(st, c->set)->cset;
 		exp = now_ms + (uint64_t)c->op->u.conc.ttl_s * 1000;
-		st->meta[c->mem].expires_ms = exp;
+		shm_m(st, c->mem)->expires_ms = exp;
 		if(exp < set->earliest_ms)
 			set->earliest_ms = exp;
 		if(exp > set->latest_ms)
@@ -1626,14 +2259,14 @@ static void shm_conc_add_group(af_store_shm_t *st, af_op_t *ops, int n,
 	for(i = 0; i < nc; i++) {
 		c = &cs[i];
 		c->op->u.conc.admitted = admit;
-		if(c->set == AF_SHM_NIL || st->meta[c->set].type != AF_SHM_CSET)
+		if(c->set == AF_SHM_NIL || shm_m(st, c->set)->type != AF_SHM_CSET)
 			continue;
-		set = &st->body[c->set].v.cset;
+		set = &shm_v(st, c->set)->cset;
 		c->op->u.conc.count = set->count;
 		if(set->count == 0)
 			shm_release(st, c->sk.stripe, c->set);
 		else
-			st->meta[c->set].expires_ms = set->latest_ms;
+			shm_m(st, c->set)->expires_ms = set->latest_ms;
 	}
 	while(nl-- > 0)
 		af_unlock(&st->stripes[locks[nl]].lock);
@@ -1734,18 +2367,19 @@ static void shm_prefetch(
 
 	for(i = 0; i < m; i++) {
 		hv[i] = shm_op_hash(st, &ops[i]);
-		b[i] = shm_bucket(st, (uint32_t)hv[i] & st->smask, hv[i]);
+		b[i] = shm_bucket(
+				st, (uint32_t)hv[i] & st->smask, (uint32_t)(hv[i] >> 32));
 		if(n > 1)
 			__builtin_prefetch(b[i]);
 	}
 	for(i = 0; n > 1 && i < m; i++) {
 		idx = __atomic_load_n(b[i], __ATOMIC_RELAXED);
 		if(idx != AF_SHM_NIL) {
-			const char *body = (const char *)&st->body[idx];
+			/* (a record is at most this long: its first lines) */
+			const char *rec = (const char *)shm_m(st, idx);
 			size_t off;
-			__builtin_prefetch(&st->meta[idx]);
-			for(off = 0; off < sizeof(st->body[idx]); off += 64)
-				__builtin_prefetch(body + off);
+			for(off = 0; off < AF_SHM_CLASSES * AF_SHM_UNIT; off += 64)
+				__builtin_prefetch(rec + off);
 		}
 	}
 }
@@ -1801,38 +2435,68 @@ static int shm_exec(af_store_t *s, af_op_t *ops, int n, uint64_t now_ms)
 }
 
 /*
- * Lists the live entries of l->type, stripe by stripe: those l->take
- * accepts are copied out under the stripe lock, a few at a time, and
- * handed to l->emit without any lock held (it may use the store), until
- * it says stop. A long key is passed as its first AF_KEY_MAX bytes.
+ * Lists the live entries of l->type, stripe by stripe, bucket by bucket
+ * (a bucket's place stays put while the lock is not held, a record's
+ * may not): those l->take accepts are copied out under the stripe lock,
+ * a few at a time, and handed to l->emit without any lock held (it may
+ * use the store), until it says stop. A bucket with more matches than a
+ * copy buffer goes on at the next lock hold after the ones already
+ * copied (an entry added to it meanwhile may be missed or listed twice).
+ * A long key is passed as its first AF_KEY_MAX bytes.
  * Lock: none held on entry; one stripe lock at a time inside.
  */
 static void shm_list(af_store_shm_t *st, const af_shm_lister_t *l,
 		uint64_t now_ms)
 {
 	af_shm_copy_t buf[AF_SHM_LIST_CHUNK];
+	uint32_t cand[AF_SHM_LIST_CHUNK];
 	const af_shm_meta_t *m;
 	af_shm_stripe_t *sp;
-	uint32_t sidx, pos, end;
-	int n, i;
+	uint32_t sidx, b, idx, skip, seen, steps;
+	int n, nc, i, full;
 
 	for(sidx = 0; sidx < st->nstripes; sidx++) {
 		sp = &st->stripes[sidx];
-		pos = sidx * st->per;
-		end = pos + st->per;
-		while(pos < end) {
+		b = 0;
+		skip = 0;
+		while(b <= st->bmask) {
 			n = 0;
 			af_lock(&sp->lock);
-			for(; pos < end && n < AF_SHM_LIST_CHUNK; pos++) {
-				m = &st->meta[pos];
-				if(m->type != l->type || now_ms >= m->expires_ms)
-					continue;
-				buf[n].key_len =
-						m->klen == AF_SHM_KEY_LONG ? AF_KEY_MAX : m->klen;
-				if(!l->take(st, sidx, pos, &buf[n], l->arg))
-					continue;
-				memcpy(buf[n].key, st->body[pos].key, buf[n].key_len);
-				n++;
+			while(b <= st->bmask && n < AF_SHM_LIST_CHUNK) {
+				/* the records of the bucket first: take may free
+				 * members on its chain */
+				nc = 0;
+				seen = 0;
+				full = 0;
+				idx = st->index[(size_t)sidx * (st->bmask + 1) + b];
+				for(steps = 0; idx != AF_SHM_NIL && steps <= st->per;
+						idx = m->next, steps++) {
+					m = shm_m(st, idx);
+					if(m->type != l->type || now_ms >= m->expires_ms
+							|| seen++ < skip)
+						continue;
+					if(n + nc == AF_SHM_LIST_CHUNK) {
+						full = 1;
+						break;
+					}
+					cand[nc++] = idx;
+				}
+				for(i = 0; i < nc; i++) {
+					m = shm_m(st, cand[i]);
+					buf[n].key_len =
+							m->klen == AF_SHM_KEY_LONG ? AF_KEY_MAX : m->klen;
+					if(!l->take(st, sidx, cand[i], &buf[n], l->arg))
+						continue;
+					memcpy(buf[n].key, shm_key(st, cand[i]), buf[n].key_len);
+					n++;
+				}
+				if(full) {
+					/* the rest of the bucket at the next hold */
+					skip += nc;
+					break;
+				}
+				skip = 0;
+				b++;
 			}
 			af_unlock(&sp->lock);
 			for(i = 0; i < n; i++)
@@ -1856,7 +2520,7 @@ typedef struct af_shm_list_arg {
 static int shm_ban_take(af_store_shm_t *st, uint32_t sidx, uint32_t pos,
 		af_shm_copy_t *copy, void *arg)
 {
-	copy->ban = st->body[pos].v.ban;
+	shm_ban_out(st, pos, &copy->ban);
 	return 1;
 }
 
@@ -1890,11 +2554,11 @@ static int shm_cset_take(af_store_shm_t *st, uint32_t sidx, uint32_t pos,
 
 	if(copy->key_len < a->prefix_len
 			|| (a->prefix_len
-					&& memcmp(st->body[pos].key, a->prefix, a->prefix_len)
+					&& memcmp(shm_key(st, pos), a->prefix, a->prefix_len)
 							   != 0))
 		return 0;
 	shm_cset_prune(st, sidx, pos, a->now_ms);
-	copy->count = st->body[pos].v.cset.count;
+	copy->count = shm_v(st, pos)->cset.count;
 	return copy->count != 0;
 }
 
@@ -1931,47 +2595,62 @@ static int shm_conc_list(af_store_t *s, const char *prefix,
  * on from where the previous call stopped. With a budget, one call looks
  * at no more than AF_SHM_GC_SCAN entries per entry of budget, so that a
  * store with little expired is swept over several calls, not all at each
- * one; any call looks at each entry at most once and holds a stripe lock
- * for AF_SHM_GC_CHUNK entries at most. A member leaves its set's count
- * as it is freed. Lock: none held on entry; one stripe lock at a time
- * inside.
+ * one; any call walks the arena (records and free blocks) at most once
+ * and holds a stripe lock for AF_SHM_GC_CHUNK blocks at most. Each lock
+ * hold first frees the stripe's quick[] for good (shm_quick_flush), so
+ * that after gc an emptied store is free blocks only. A member leaves
+ * its set's count as it is freed. Lock: none held on entry; one stripe
+ * lock at a time inside.
  */
 static void shm_gc(af_store_t *s, uint64_t now_ms, unsigned budget)
 {
 	af_store_shm_t *st = (af_store_shm_t *)s;
-	const uint32_t total = st->nstripes * st->per;
+	const uint64_t span = (uint64_t)st->nstripes * st->per;
 	af_shm_stripe_t *sp;
-	uint32_t pos, sidx, end, left = total;
+	uint64_t left = span, walked = 0, all;
+	uint32_t sidx, pos, from, chunk;
 	unsigned freed = 0, n;
 
-	if(budget && (uint64_t)budget * AF_SHM_GC_SCAN < total)
-		left = budget * AF_SHM_GC_SCAN;
-
-	pos = __atomic_load_n(&st->gc_pos, __ATOMIC_RELAXED);
-	if(pos >= total)
-		pos = 0;
-	while(left > 0 && (budget == 0 || freed < budget)) {
-		sidx = pos / st->per;
+	if(budget && (uint64_t)budget * AF_SHM_GC_SCAN < span)
+		left = (uint64_t)budget * AF_SHM_GC_SCAN;
+	sidx = __atomic_load_n(&st->gc_stripe, __ATOMIC_RELAXED) & st->smask;
+	all = (uint64_t)st->nstripes
+		  * (st->stripes[0].aend - st->stripes[0].abase);
+	/* records and free blocks, each at most once: all units once */
+	while(left > 0 && walked < all && (budget == 0 || freed < budget)) {
 		sp = &st->stripes[sidx];
-		end = (sidx + 1) * st->per;
-		if(end - pos > AF_SHM_GC_CHUNK)
-			end = pos + AF_SHM_GC_CHUNK;
-		if(end - pos > left)
-			end = pos + left;
 		af_lock(&sp->lock);
-		for(; pos < end && (budget == 0 || freed < budget); pos++, left--) {
-			if(st->meta[pos].type == AF_SHM_FREE
-					|| now_ms < st->meta[pos].expires_ms)
-				continue;
-			n = shm_release(st, sidx, pos);
-			sp->expired += n;
-			freed += n;
+		shm_quick_flush(st, sp);
+		if(sp->gc_pos < sp->abase || sp->gc_pos >= sp->aend)
+			sp->gc_pos = sp->abase;
+		for(chunk = 0; chunk < AF_SHM_GC_CHUNK && left > 0 && walked < all
+						&& (budget == 0 || freed < budget);
+				chunk++) {
+			pos = from = sp->gc_pos;
+			if(!shm_m(st, pos)->free
+					&& shm_m(st, pos)->type != AF_SHM_QUICKT) {
+				left--;
+				if(now_ms >= shm_m(st, pos)->expires_ms) {
+					/* the cursor follows a merge (shm_cursor_merge) */
+					n = shm_release(st, sidx, pos);
+					sp->expired += n;
+					freed += n;
+					pos = sp->gc_pos;
+				}
+			}
+			n = shm_bunits(st, pos);
+			/* (a merge may have taken pos back into walked units) */
+			walked += pos + n - from;
+			if(pos + n >= sp->aend) {
+				sp->gc_pos = sp->abase;
+				sidx = (sidx + 1) & st->smask;
+				break;
+			}
+			sp->gc_pos = pos + n;
 		}
 		af_unlock(&sp->lock);
-		if(pos >= total)
-			pos = 0;
 	}
-	__atomic_store_n(&st->gc_pos, pos, __ATOMIC_RELAXED);
+	__atomic_store_n(&st->gc_stripe, sidx, __ATOMIC_RELAXED);
 }
 
 /* the AF_FORGET_* bit of an entry type, 0 for those never forgotten */
@@ -1992,8 +2671,8 @@ static unsigned shm_forget_kind(uint8_t type)
 
 /*
  * forget: frees every ban, window and history whose key matches one of
- * pats (with its kind), stripe by stripe, a chunk of entries per lock
- * hold. A long key is matched on its first AF_KEY_MAX bytes. Returns 0.
+ * pats (with its kind), stripe by stripe, the chains of buckets holding
+ * about AF_SHM_GC_CHUNK entries per lock hold. A long key is matched on its first AF_KEY_MAX bytes. Returns 0.
  * Lock: none held on entry; one stripe lock at a time inside.
  */
 static int shm_forget(af_store_t *s, const af_forget_pat_t *pats, int n,
@@ -2001,36 +2680,44 @@ static int shm_forget(af_store_t *s, const af_forget_pat_t *pats, int n,
 {
 	af_store_shm_t *st = (af_store_shm_t *)s;
 	char key[AF_KEY_MAX + 1];
-	const af_shm_meta_t *m;
+	af_shm_meta_t *m;
 	af_shm_stripe_t *sp;
-	uint32_t sidx, pos, end, stop;
+	uint32_t sidx, b, looked, *link, idx, steps;
 	unsigned kind;
 	size_t klen;
-	int i;
+	int i, gone;
 
 	for(sidx = 0; sidx < st->nstripes; sidx++) {
 		sp = &st->stripes[sidx];
-		pos = sidx * st->per;
-		end = pos + st->per;
-		while(pos < end) {
-			stop = end - pos > AF_SHM_GC_CHUNK ? pos + AF_SHM_GC_CHUNK : end;
+		b = 0;
+		while(b <= st->bmask) {
 			af_lock(&sp->lock);
-			for(; pos < stop; pos++) {
-				m = &st->meta[pos];
-				kind = shm_forget_kind(m->type);
-				if(!kind || now_ms >= m->expires_ms)
-					continue;
-				klen = m->klen == AF_SHM_KEY_LONG ? AF_KEY_MAX : m->klen;
-				memcpy(key, st->body[pos].key, klen);
-				key[klen] = '\0';
-				for(i = 0; i < n; i++) {
-					if((pats[i].kinds & kind)
-							&& fnmatch(pats[i].glob, key, 0) == 0) {
-						shm_release(st, sidx, pos);
-						if(removed)
-							(*removed)++;
-						break;
+			for(looked = 0; b <= st->bmask && looked < AF_SHM_GC_CHUNK; b++) {
+				link = &st->index[(size_t)sidx * (st->bmask + 1) + b];
+				/* a chain holds at most per records */
+				for(steps = 0; *link != AF_SHM_NIL && steps <= st->per;
+						steps++) {
+					looked++;
+					idx = *link;
+					m = shm_m(st, idx);
+					kind = shm_forget_kind(m->type);
+					gone = 0;
+					if(kind && now_ms < m->expires_ms) {
+						klen = m->klen == AF_SHM_KEY_LONG ? AF_KEY_MAX : m->klen;
+						memcpy(key, shm_key(st, idx), klen);
+						key[klen] = '\0';
+						for(i = 0; i < n && !gone; i++)
+							gone = (pats[i].kinds & kind)
+								   && fnmatch(pats[i].glob, key, 0) == 0;
 					}
+					if(!gone) {
+						link = &m->next;
+						continue;
+					}
+					/* a ban, window or history frees nothing else */
+					shm_release(st, sidx, idx);
+					if(removed)
+						(*removed)++;
 				}
 			}
 			af_unlock(&sp->lock);
@@ -2087,7 +2774,8 @@ static const af_store_ops_t shm_ops = {
 
 /*
  * Bytes af_store_shm_new takes for cfg (NULL: defaults), 0 when cfg is
- * invalid: about 260 bytes per entry plus 128 per stripe.
+ * invalid: AF_SHM_ENTRY_BYTES of arena and 2 of index per entry, about
+ * 800 per stripe.
  */
 size_t af_store_shm_size(const af_store_shm_cfg_t *cfg)
 {
@@ -2107,13 +2795,14 @@ af_store_t *af_store_shm_new(const af_store_shm_cfg_t *cfg)
 {
 	af_shm_layout_t lay;
 	af_store_shm_t *st;
+	af_shm_stripe_t *sp;
 	char *raw, *base;
 	uint64_t seed;
-	uint32_t i, j, first;
+	uint32_t i, c;
 
 	if(shm_layout(cfg, &lay) < 0) {
-		AF_ERR("store: invalid shm store config (max_entries <= %u,"
-			   " stripes a power of two)\n",
+		AF_ERR("store: invalid shm store config (max_entries <= %u and"
+			   " 2^25 per stripe, stripes a power of two)\n",
 				AF_SHM_MAX_ENTRIES);
 		return NULL;
 	}
@@ -2133,29 +2822,30 @@ af_store_t *af_store_shm_new(const af_store_shm_cfg_t *cfg)
 	st->per = lay.per;
 	st->bmask = lay.nbuck - 1;
 	st->stripes = (af_shm_stripe_t *)(base + lay.off_stripes);
-	st->meta = (af_shm_meta_t *)(base + lay.off_meta);
-	st->body = (af_shm_body_t *)(base + lay.off_body);
 	st->index = (uint32_t *)(base + lay.off_index);
+	st->arena = (uint32_t *)(base + lay.off_arena);
 	if(getrandom(&seed, sizeof(seed), GRND_NONBLOCK) != sizeof(seed))
 		seed = af_now_ms() ^ (uint64_t)(uintptr_t)raw;
 	st->seed = shm_mix(seed ^ AF_SHM_K1);
 
-	memset(st->meta, 0, sizeof(af_shm_meta_t) * lay.per * lay.nstripes);
 	memset(st->index, 0xff, sizeof(uint32_t) * lay.nbuck * lay.nstripes);
 	for(i = 0; i < lay.nstripes; i++) {
-		memset(&st->stripes[i], 0, sizeof(st->stripes[i]));
-		if(af_lock_init(&st->stripes[i].lock) < 0) {
+		sp = &st->stripes[i];
+		memset(sp, 0, sizeof(*sp));
+		if(af_lock_init(&sp->lock) < 0) {
 			AF_ERR("store: cannot create a shared lock\n");
 			while(i-- > 0)
 				af_lock_destroy(&st->stripes[i].lock);
 			af_host->shm_free(raw);
 			return NULL;
 		}
-		first = i * lay.per;
-		for(j = 0; j < lay.per; j++)
-			st->meta[first + j].next =
-					j + 1 < lay.per ? first + j + 1 : AF_SHM_NIL;
-		st->stripes[i].free_head = first;
+		for(c = 0; c <= AF_SHM_CLASSES; c++)
+			sp->flist[c] = AF_SHM_NIL;
+		sp->abase = i * lay.sunits;
+		sp->aend = sp->abase + lay.sunits;
+		sp->evict_pos = sp->gc_pos = sp->abase;
+		/* the whole arena of the stripe is one free block */
+		shm_fl_put(st, sp, sp->abase, lay.sunits);
 	}
 	AF_DBG("store: shm store of %u entries in %u stripes, %zu bytes\n",
 			lay.per * lay.nstripes, lay.nstripes, lay.total);

@@ -1,6 +1,7 @@
 /*
  * antifraud - the shared-memory backend of the store (af_store.h), for
- * one node: a fixed table allocated up front, striped locks.
+ * one node: records of their own size in arenas allocated up front,
+ * striped locks.
  *
  * Copyright (C) 2026 antifraud authors
  * SPDX-License-Identifier: GPL-2.0-or-later
@@ -14,7 +15,8 @@
 
 /* shared-memory backend, for one node */
 typedef struct af_store_shm_cfg {
-	uint32_t max_entries; /* hard bound on entries (memory) */
+	uint32_t max_entries; /* hard bound on entries; memory: 122 bytes
+						   * each (records of 120 on average) */
 	uint32_t stripes;     /* lock stripes, power of two */
 } af_store_shm_cfg_t;
 
