@@ -648,6 +648,32 @@ static int rp_hist(const rds_fld_t *f, af_hist_entry_t *entry)
 }
 
 /*
+ * Fills count[0..AF_FIG_N) from a figure's counts as the script answers
+ * them (RDS_FIG_ROWS bytes: per slice AF_FIG_N big-endian 32-bit counts):
+ * each counter's sum over the slices, at most UINT32_MAX as shm gives it;
+ * 0 or -1.
+ */
+static int rp_fig(const rds_fld_t *f, uint32_t *count)
+{
+	const unsigned char *p;
+	uint64_t sum;
+	int i, j;
+
+	if(f->type != RDS_F_STR || f->len != RDS_FIG_ROWS)
+		return -1;
+	for(i = 0; i < AF_FIG_N; i++) {
+		sum = 0;
+		for(j = 0; j < AF_FIG_SLICES; j++) {
+			p = (const unsigned char *)f->s + 4 * (j * AF_FIG_N + i);
+			sum += (uint64_t)p[0] << 24 | (uint64_t)p[1] << 16
+				   | (uint64_t)p[2] << 8 | p[3];
+		}
+		count[i] = sum > UINT32_MAX ? UINT32_MAX : (uint32_t)sum;
+	}
+	return 0;
+}
+
+/*
  * Reads the batch script's reply (one string, see rds_lua_exec) into
  * ops[0..n): the outputs of the ops done, each op's status as the script
  * gave it (fixed by af_rds_finish). Reads in place, nothing allocated: an
@@ -724,13 +750,10 @@ static int rds_parse(const redisReply *r, af_op_t *ops, int n,
 				op->u.win.banned = (int)v;
 				break;
 			case RDS_C_FIG_HIT:
-				if(k != 1 + AF_FIG_N)
+				if(k > 2 || (k == 2 && rp_fig(&e[1], op->u.fig.count) < 0))
 					return -1;
-				for(j = 0; j < AF_FIG_N; j++) {
-					if(af_rds_field_range(&e[1 + j], 0, UINT32_MAX, &v) < 0)
-						return -1;
-					op->u.fig.count[j] = (uint32_t)v;
-				}
+				if(k == 1)
+					memset(op->u.fig.count, 0, sizeof(op->u.fig.count));
 				break;
 			case RDS_C_WIN_MULTI:
 				if(k != 1 + 3 * op->u.wm.nwin)

@@ -126,9 +126,11 @@ typedef struct rds_fld {
 /* the fields of one op's result that rds_parse keeps: a BAN_GET found
  * (6) or a HIST_PUSH with all its records */
 #define RDS_FIELDS_H (AF_HIST_MAX + 2 > 6 ? AF_HIST_MAX + 2 : 6)
-#define RDS_FIELDS_F (RDS_FIELDS_H > AF_FIG_N + 1 ? RDS_FIELDS_H : AF_FIG_N + 1)
 #define RDS_FIELDS_W (1 + 3 * AF_WIN_MULTI_MAX) /* WIN_MULTI */
-#define RDS_FIELDS (RDS_FIELDS_F > RDS_FIELDS_W ? RDS_FIELDS_F : RDS_FIELDS_W)
+#define RDS_FIELDS (RDS_FIELDS_H > RDS_FIELDS_W ? RDS_FIELDS_H : RDS_FIELDS_W)
+/* a FIG_HIT answers its counts as stored: AF_FIG_SLICES rows of
+ * AF_FIG_N big-endian 32-bit counts */
+#define RDS_FIG_ROWS (AF_FIG_SLICES * AF_FIG_N * 4)
 
 /* af_store_redis_net.c: the per-process connections */
 void af_rds_enter(rds_guard_t *g, int lock);

@@ -133,7 +133,8 @@ end
 local C16 = '>I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4'
 local Z64 = '\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0'
 -- a new ring of 16 counts (nslices slices of width counts) for key k,
--- its newest slice sl counting n: one SET PX with no table made
+-- its newest slice sl counting n: one SET PX with no table made;
+-- returns the counts as stored
 local function ring_new(k, ws, sms, sl, nslices, width, counts)
   local e = (sl + nslices) * sms
   local b = (sl % nslices) * width * 4
@@ -141,8 +142,10 @@ local function ring_new(k, ws, sms, sl, nslices, width, counts)
   if nslices * width > 16 then zeros = Z64 .. Z64 end
   local ttl = e - now
   if ttl < 1 then ttl = 1 end
-  redis.call('SET', k, struct.pack(HF, ws, e, sl) .. string.sub(zeros, 1, b)
-    .. counts .. string.sub(zeros, b + #counts + 1), 'PX', ttl)
+  local rows = string.sub(zeros, 1, b) .. counts
+    .. string.sub(zeros, b + #counts + 1)
+  redis.call('SET', k, struct.pack(HF, ws, e, sl) .. rows, 'PX', ttl)
+  return rows
 end
 -- a sliding window, as shm_op_win_hit: returns the total
 local function win(wk, ws, sms, slice, n)
@@ -186,9 +189,11 @@ local function win(wk, ws, sms, slice, n)
   return total
 end
 local R8 = '>I4I4I4I4I4I4I4I4'
-local FIGR = '9,0,%d,%d,%d,%d,%d,%d,%d,%d,'
--- a figure (shm_op_fig_hit): adds n1..n8 to the newest slice; returns
--- the answer with the 8 totals
+local R32 = '>I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4'
+-- a figure (shm_op_fig_hit): adds n1..n8 to the newest slice; answers
+-- its counts as they are after the op (AF_FIG_SLICES rows of AF_FIG_N,
+-- I4: summed by the module, rds_parse), or none for a read of no
+-- figure
 local function fig(fk, ws, sms, slice, n1, n2, n3, n4, n5, n6, n7, n8)
   local add = n1 > 0 or n2 > 0 or n3 > 0 or n4 > 0 or n5 > 0 or n6 > 0
     or n7 > 0 or n8 > 0
@@ -198,40 +203,39 @@ local function fig(fk, ws, sms, slice, n1, n2, n3, n4, n5, n6, n7, n8)
     local m = MAXU
     n1, n2, n3, n4 = math.min(n1, m), math.min(n2, m), math.min(n3, m), math.min(n4, m)
     n5, n6, n7, n8 = math.min(n5, m), math.min(n6, m), math.min(n7, m), math.min(n8, m)
-    ring_new(fk, ws, sms, slice, 4, 8,
+    return '2,0,128:' .. ring_new(fk, ws, sms, slice, 4, 8,
       struct.pack(R8, n1, n2, n3, n4, n5, n6, n7, n8))
-    return sformat(FIGR, n1, n2, n3, n4, n5, n6, n7, n8)
   end
   local l = ring_fast(v, FLEN, ws, slice, add, 4, sms)
   if l then
-    -- the common case: the totals row by row, the newest row changed
-    -- in place (SETRANGE)
-    local s1, s2, s3, s4, s5, s6, s7, s8 = 0, 0, 0, 0, 0, 0, 0, 0
-    local cur = l % 4
-    for r = 0, 3 do
-      local a, b, c, d, e, f, g, h = sunpack(R8, v, 21 + r * 32)
-      if r == cur and add then
-        a = math.min(a + n1, MAXU)
-        b = math.min(b + n2, MAXU)
-        c = math.min(c + n3, MAXU)
-        d = math.min(d + n4, MAXU)
-        e = math.min(e + n5, MAXU)
-        f = math.min(f + n6, MAXU)
-        g = math.min(g + n7, MAXU)
-        h = math.min(h + n8, MAXU)
-        redis.call('SETRANGE', fk, 20 + r * 32,
-          struct.pack(R8, a, b, c, d, e, f, g, h))
-      end
-      s1, s2, s3, s4 = s1 + a, s2 + b, s3 + c, s4 + d
-      s5, s6, s7, s8 = s5 + e, s6 + f, s7 + g, s8 + h
-    end
-    return sformat(FIGR, math.min(s1, MAXU), math.min(s2, MAXU),
-      math.min(s3, MAXU), math.min(s4, MAXU), math.min(s5, MAXU),
-      math.min(s6, MAXU), math.min(s7, MAXU), math.min(s8, MAXU))
+    -- the common case: the newest row changed in place (SETRANGE)
+    if not add then return '2,0,128:' .. string.sub(v, 21) end
+    local off = 20 + (l % 4) * 32
+    local a, b, c, d, e, f, g, h = sunpack(R8, v, off + 1)
+    a = a + n1
+    if a > MAXU then a = MAXU end
+    b = b + n2
+    if b > MAXU then b = MAXU end
+    c = c + n3
+    if c > MAXU then c = MAXU end
+    d = d + n4
+    if d > MAXU then d = MAXU end
+    e = e + n5
+    if e > MAXU then e = MAXU end
+    f = f + n6
+    if f > MAXU then f = MAXU end
+    g = g + n7
+    if g > MAXU then g = MAXU end
+    h = h + n8
+    if h > MAXU then h = MAXU end
+    local row = struct.pack(R8, a, b, c, d, e, f, g, h)
+    redis.call('SETRANGE', fk, off, row)
+    return '2,0,128:' .. string.sub(v, 21, off) .. row
+      .. string.sub(v, off + 33)
   end
   local n = {n1, n2, n3, n4, n5, n6, n7, n8}
   local t, changed = ring(fk, v, FF, FLEN, ws, slice, 4, 8, add)
-  if not t then return sformat(FIGR, 0, 0, 0, 0, 0, 0, 0, 0) end
+  if not t then return '1,0,' end
   if add then
     local b = 3 + (t[3] % 4) * 8
     for j = 1, 8 do
@@ -242,12 +246,7 @@ local function fig(fk, ws, sms, slice, n1, n2, n3, n4, n5, n6, n7, n8)
     t[2] = (t[3] + 4) * sms
   end
   if add or changed then ring_put(fk, FF, 35, t, add) end
-  local tot = {0, 0, 0, 0, 0, 0, 0, 0}
-  for r = 0, 3 do
-    for j = 1, 8 do tot[j] = tot[j] + t[3 + r * 8 + j] end
-  end
-  for j = 1, 8 do if tot[j] > MAXU then tot[j] = MAXU end end
-  return sformat(FIGR, unpack(tot))
+  return '2,0,128:' .. struct.pack(R32, unpack(t, 4, 35))
 end
 -- a WIN_MULTI counter (shm_op_win_multi): a string of its expiry (a
 -- double) and AF_WIN_MULTI_MAX slots, each window_s (I4, 0: unused),
