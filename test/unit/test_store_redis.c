@@ -1485,9 +1485,9 @@ static void test_unix_db(void **state)
 	assert_int_equal(r->integer, 1);
 	freeReplyObject(r);
 	redisFree(c);
-	/* the script flushed away: loaded again (NOSCRIPT), no failure */
+	/* the batch library flushed away: loaded again, no failure */
 	c = raw(s_main.port);
-	rcmd(c, 0, "SCRIPT FLUSH");
+	rcmd(c, 0, "FUNCTION FLUSH");
 	redisFree(c);
 	assert_int_equal(ban_set(s, "w", 60, "x"), 0);
 	assert_true(ban_get(s, "w", NULL));
@@ -2068,7 +2068,7 @@ static void test_bench(void **state)
 	assert_int_equal(i, B_ITERS);
 	assert_true(ops[9].u.conc.admitted);
 	r = rcmd(c, 1, "INFO commandstats");
-	p = strstr(r->str, "cmdstat_evalsha:");
+	p = strstr(r->str, "cmdstat_fcall:");
 	p = p ? strstr(p, "usec_per_call=") : NULL;
 	print_message("redis: %.1f us per exec of 9 WIN_HIT + 2 CONC_ADD"
 				  " (loopback, one round trip; %.1f us of it in the"

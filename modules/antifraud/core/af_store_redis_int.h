@@ -62,7 +62,7 @@ typedef struct rds_conn {
 	redisContext *c;
 	uint64_t used; /* last use (tick), for reuse of the slot */
 	int down;      /* the last attempt failed (logged once) */
-	char sha_exec[41];
+	char sha_exec[41]; /* the batch function's name (RDS_FN) */
 	struct rds_cluster *cl; /* a Redis Cluster: its nodes (c unused) */
 } rds_conn_t;
 
@@ -153,7 +153,7 @@ void af_rds_forget(const af_store_redis_t *st);
 void af_rds_atfork_once(void);
 redisContext *af_rds_connect(const af_redis_cfg_t *cfg, const char *host,
 		int port, const char *path, char *err, size_t errlen);
-int af_rds_take_sha(const redisReply *r, char *sha);
+int af_rds_take_fn(const redisReply *r, char *fn);
 int af_rds_append_eval(redisContext *c, const char *sha, int argc);
 
 /* af_store_redis_cluster.c */

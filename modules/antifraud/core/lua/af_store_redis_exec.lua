@@ -1,3 +1,4 @@
+#!lua name=af_@ID@
 -- antifraud - the batch script of the Redis store (af_store_redis.c: rds_exec).
 --
 -- The batch script. ARGV: now_ms, pregated (1: an invalid WIN_HIT
@@ -20,15 +21,13 @@
 -- Copyright (C) 2026 antifraud authors
 -- SPDX-License-Identifier: GPL-2.0-or-later
 
-local now = tonumber(ARGV[1])
-local pregated = ARGV[2] == '1'
-local nops = tonumber(ARGV[3])
+-- a call's time and state, set by exec and read by the helpers
+local now
+local res, ty, st, nn, cnt, ifn, gate, adds, wmo
 local MAXU = 4294967295
-local ai, ki = 4, 1
-local res, ty, st, nn, cnt, ifn, gate = {}, {}, {}, {}, {}, {}, {}
-local adds = {}
-local done, stopped = 0, 0
-local sformat, sbyte, sunpack = string.format, string.byte, struct.unpack
+-- (set by exec: a library's top, run when it is loaded, has no string
+-- or struct)
+local sformat, sbyte, sunpack
 -- an op's answer is rendered when it is made (one string.format for
 -- its numbers): see the end
 -- the number after an op's code byte
@@ -63,6 +62,18 @@ local WF = '>I4ddI4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4'
 local FF = '>I4ddI4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4'
 local WLEN, FLEN = 84, 148
 local HF = '>I4dd'
+-- the value v of key k (format f, len bytes, its expiry at t[ei]) as
+-- a table, or nil when absent, of another size or expired (then
+-- deleted)
+local function ring_load(k, v, f, len, ei)
+  if not v or #v ~= len then return nil end
+  local t = {sunpack(f, v)}
+  if now >= t[ei] then
+    redis.call('DEL', k)
+    return nil
+  end
+  return t
+end
 -- the ring of key k (its value v, GET by the caller) as a table
 -- {window_s, expiry, slice, counts...} (nslices slices of width counts
 -- each), moved to slice and emptied as shm does (a live ring of another
@@ -70,14 +81,7 @@ local HF = '>I4dd'
 -- not to be made (a read); changed tells whether it differs from what
 -- is stored
 local function ring(k, v, f, len, ws, slice, nslices, width, make)
-  local t = nil
-  if v and #v == len then
-    t = {sunpack(f, v)}
-    if now >= t[2] then
-      redis.call('DEL', k)
-      t = nil
-    end
-  end
+  local t = ring_load(k, v, f, len, 2)
   local changed = false
   if not t then
     if not make then return nil, false end
@@ -253,8 +257,7 @@ end
 -- newest slice (double) and 16 counts (I4)
 local MF = '>dI4dI4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4dI4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4dI4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4'
 local MLEN = 236
--- per WIN_MULTI op i: wmo[i][window_s] = {count, added}
-local wmo = {}
+-- per WIN_MULTI op i: wmo[i][window_s] = {count, added} (wmo)
 -- whether WIN_MULTI i (n > 0) adds in its window of window_s ws: with
 -- an if_new, the op named added there and counted its key new
 local function wm_adds(i, ws)
@@ -273,14 +276,7 @@ local function wmulti(i, k, bk, n, w, bu, br)
     any = any or add[j]
   end
   local v = redis.call('GET', k)
-  local t = nil
-  if v and #v == MLEN then
-    t = {sunpack(MF, v)}
-    if now >= t[1] then
-      redis.call('DEL', k)
-      t = nil
-    end
-  end
+  local t = ring_load(k, v, MF, MLEN, 1)
   local changed = false
   if not t then
     if not any then
@@ -426,211 +422,224 @@ local function cprune(ck)
   redis.call('ZREMRANGEBYSCORE', ck, '-inf', now)
   return redis.call('ZCARD', ck)
 end
-for i = 1, nops do
-  local p = ARGV[ai]
-  ai = ai + 1
-  local t = sbyte(p, 1)
-  ty[i] = t
-  st[i] = 0
-  if t == 0 then
-    st[i] = -1
-    res[i] = '1,-1,'
-  elseif t == 1 then
-    local bk = KEYS[ki]
-    ki = ki + 1
-    local v = ban_live(bk)
-    if v then
-      local h = v[3] + 1
-      if h > MAXU then h = MAXU end
-      redis.call('SETRANGE', bk, 40, sformat('%010d', h))
-      res[i] = '6,0,1,20:' .. v[1] .. '20:' .. v[2]
-        .. sformat('%d,%d:', h, #v[4]) .. v[4]
-      if sbyte(p, 2) == 1 then
-        done = i
-        stopped = 1
-        break
-      end
-    else
-      res[i] = '2,0,0,'
-    end
-  elseif t == 2 then
-    local bk = KEYS[ki]
-    ki = ki + 1
-    ban_put(bk, unpack1(p), ARGV[ai])
+-- the batch (see the top)
+local function exec(KEYS, ARGV)
+  sformat, sbyte, sunpack = string.format, string.byte, struct.unpack
+  now = tonumber(ARGV[1])
+  local pregated = ARGV[2] == '1'
+  local nops = tonumber(ARGV[3])
+  local ai, ki = 4, 1
+  res, ty, st, nn, cnt, ifn, gate = {}, {}, {}, {}, {}, {}, {}
+  adds, wmo = {}, {}
+  local done, stopped = 0, 0
+  for i = 1, nops do
+    local p = ARGV[ai]
     ai = ai + 1
-    res[i] = '1,0,'
-  elseif t == 3 then
-    local bk = KEYS[ki]
-    ki = ki + 1
-    if ban_live(bk) then
-      redis.call('DEL', bk)
-      res[i] = '2,0,1,'
-    else
-      res[i] = '2,0,0,'
-    end
-  elseif t == 4 then
-    local wk = KEYS[ki]
-    ki = ki + 1
-    local ws, sms, slice, n, thr, bu, g, f = sunpack('>dddddddd', p, 2)
-    local br = ARGV[ai]
-    ai = ai + 1
-    gate[i] = g
-    ifn[i] = f
-    local bk = nil
-    if thr > 0 then
-      bk = KEYS[ki]
+    local t = sbyte(p, 1)
+    ty[i] = t
+    st[i] = 0
+    if t == 0 then
+      st[i] = -1
+      res[i] = '1,-1,'
+    elseif t == 1 then
+      local bk = KEYS[ki]
       ki = ki + 1
-    end
-    nn[i] = n
-    if f > 0 and not if_new(i) then n = 0 end
-    local c = win(wk, ws, sms, slice, n)
-    cnt[i] = c
-    local banned = 0
-    if thr > 0 and n > 0 and c >= thr and not ban_live(bk) then
-      ban_put(bk, bu, br)
-      banned = 1
-    end
-    res[i] = sformat('3,0,%d,%d,', c, banned)
-  elseif t == 5 then
-    local hk = KEYS[ki]
-    ki = ki + 1
-    local ttl, ro = sunpack('>dd', p, 2)
-    local prev = hist(hk, ttl, ARGV[ai], ro == 1)
-    ai = ai + 1
-    -- records are RDS_HIST_REC (43) bytes
-    local r = {sformat('%d,0,%d,', #prev + 2, #prev)}
-    for j = 1, #prev do r[j + 1] = '43:' .. prev[j] end
-    res[i] = table.concat(r)
-  elseif t == 6 then
-    local lim, exp = sunpack('>dd', p, 2)
-    adds[#adds + 1] = {i = i, k = KEYS[ki], m = ARGV[ai], lim = lim, exp = exp, full = 0}
-    ki = ki + 1
-    ai = ai + 1
-    res[i] = '1,1,'
-  elseif t == 7 then
-    local ck = KEYS[ki]
-    ki = ki + 1
-    redis.call('ZREMRANGEBYSCORE', ck, '-inf', now)
-    local f = redis.call('ZREM', ck, ARGV[ai])
-    ai = ai + 1
-    res[i] = sformat('3,0,%d,%d,', redis.call('ZCARD', ck), f)
-  elseif t == 8 then
-    res[i] = sformat('2,0,%d,', cprune(KEYS[ki]))
-    ki = ki + 1
-  elseif t == 10 then
-    local fk = KEYS[ki]
-    ki = ki + 1
-    local ws, sms, slice, n1, n2, n3, n4, n5, n6, n7, n8 =
-      sunpack('>ddddddddddd', p, 2)
-    res[i] = fig(fk, ws, sms, slice, n1, n2, n3, n4, n5, n6, n7, n8)
-  elseif t == 11 then
-    local k = KEYS[ki]
-    ki = ki + 1
-    local n, nw, f, bu = sunpack('>dddd', p, 2)
-    local w = {}
-    for j = 1, nw do
-      w[j] = {sunpack('>ddddd', p, 34 + (j - 1) * 40)}
-    end
-    local bk = nil
-    for j = 1, nw do
-      if w[j][5] > 0 then bk = KEYS[ki] end
-    end
-    if bk then ki = ki + 1 end
-    ifn[i] = f
-    nn[i] = n
-    gate[i] = 0
-    res[i] = wmulti(i, k, bk, n, w, bu, ARGV[ai])
-    ai = ai + 1
-  else
-    res[i] = '1,1,'
-  end
-  done = i
-end
--- the CONC_ADD group, as shm_conc_add_group
-if stopped == 0 and #adds > 0 then
-  local admit = not pregated
-  for i = 1, done do
-    if ty[i] == 4 and st[i] == 0 and gate[i] > 0 and cnt[i] > gate[i] then
-      admit = false
-    end
-    if ty[i] == 11 and cnt[i] then admit = false end
-  end
-  local cn, sets, nk = {}, {}, {}
-  for x = 1, #adds do
-    local c = adds[x]
-    if cn[c.k] == nil then
-      redis.call('ZREMRANGEBYSCORE', c.k, '-inf', now)
-      cn[c.k] = redis.call('ZCARD', c.k)
-      sets[#sets + 1] = {k = c.k, n = cn[c.k], mx = 0}
-    end
-    nk[c.k] = (nk[c.k] or 0) + 1
-  end
-  -- only a set that may be full has its members looked up (a member
-  -- already there is not counted twice); ZADD's answer counts the
-  -- members added
-  local near = false
-  for x = 1, #adds do
-    local c = adds[x]
-    if c.lim > 0 and cn[c.k] + nk[c.k] > c.lim then near = true end
-  end
-  for x = 1, #adds do
-    local c = adds[x]
-    c.present = not near or redis.call('ZSCORE', c.k, c.m) ~= false
-  end
-  for x = 1, #adds do
-    local c = adds[x]
-    if not c.present then
-      local v = cn[c.k]
-      for y = 1, x - 1 do
-        local d = adds[y]
-        if not d.present and not d.dup and d.k == c.k then
-          if d.m == c.m then
-            c.dup = y
-            break
-          end
-          v = v + 1
+      local v = ban_live(bk)
+      if v then
+        local h = v[3] + 1
+        if h > MAXU then h = MAXU end
+        redis.call('SETRANGE', bk, 40, sformat('%010d', h))
+        res[i] = '6,0,1,20:' .. v[1] .. '20:' .. v[2]
+          .. sformat('%d,%d:', h, #v[4]) .. v[4]
+        if sbyte(p, 2) == 1 then
+          done = i
+          stopped = 1
+          break
         end
+      else
+        res[i] = '2,0,0,'
       end
-      if not c.dup then
-        if c.lim > 0 and v >= c.lim then
-          c.full = 1
-          admit = false
-        end
+    elseif t == 2 then
+      local bk = KEYS[ki]
+      ki = ki + 1
+      ban_put(bk, unpack1(p), ARGV[ai])
+      ai = ai + 1
+      res[i] = '1,0,'
+    elseif t == 3 then
+      local bk = KEYS[ki]
+      ki = ki + 1
+      if ban_live(bk) then
+        redis.call('DEL', bk)
+        res[i] = '2,0,1,'
+      else
+        res[i] = '2,0,0,'
       end
+    elseif t == 4 then
+      local wk = KEYS[ki]
+      ki = ki + 1
+      local ws, sms, slice, n, thr, bu, g, f = sunpack('>dddddddd', p, 2)
+      local br = ARGV[ai]
+      ai = ai + 1
+      gate[i] = g
+      ifn[i] = f
+      local bk = nil
+      if thr > 0 then
+        bk = KEYS[ki]
+        ki = ki + 1
+      end
+      nn[i] = n
+      if f > 0 and not if_new(i) then n = 0 end
+      local c = win(wk, ws, sms, slice, n)
+      cnt[i] = c
+      local banned = 0
+      if thr > 0 and n > 0 and c >= thr and not ban_live(bk) then
+        ban_put(bk, bu, br)
+        banned = 1
+      end
+      res[i] = sformat('3,0,%d,%d,', c, banned)
+    elseif t == 5 then
+      local hk = KEYS[ki]
+      ki = ki + 1
+      local ttl, ro = sunpack('>dd', p, 2)
+      local prev = hist(hk, ttl, ARGV[ai], ro == 1)
+      ai = ai + 1
+      -- records are RDS_HIST_REC (43) bytes
+      local r = {sformat('%d,0,%d,', #prev + 2, #prev)}
+      for j = 1, #prev do r[j + 1] = '43:' .. prev[j] end
+      res[i] = table.concat(r)
+    elseif t == 6 then
+      local lim, exp = sunpack('>dd', p, 2)
+      adds[#adds + 1] = {i = i, k = KEYS[ki], m = ARGV[ai], lim = lim, exp = exp, full = 0}
+      ki = ki + 1
+      ai = ai + 1
+      res[i] = '1,1,'
+    elseif t == 7 then
+      local ck = KEYS[ki]
+      ki = ki + 1
+      redis.call('ZREMRANGEBYSCORE', ck, '-inf', now)
+      local f = redis.call('ZREM', ck, ARGV[ai])
+      ai = ai + 1
+      res[i] = sformat('3,0,%d,%d,', redis.call('ZCARD', ck), f)
+    elseif t == 8 then
+      res[i] = sformat('2,0,%d,', cprune(KEYS[ki]))
+      ki = ki + 1
+    elseif t == 10 then
+      local fk = KEYS[ki]
+      ki = ki + 1
+      local ws, sms, slice, n1, n2, n3, n4, n5, n6, n7, n8 =
+        sunpack('>ddddddddddd', p, 2)
+      res[i] = fig(fk, ws, sms, slice, n1, n2, n3, n4, n5, n6, n7, n8)
+    elseif t == 11 then
+      local k = KEYS[ki]
+      ki = ki + 1
+      local n, nw, f, bu = sunpack('>dddd', p, 2)
+      local w = {}
+      for j = 1, nw do
+        w[j] = {sunpack('>ddddd', p, 34 + (j - 1) * 40)}
+      end
+      local bk = nil
+      for j = 1, nw do
+        if w[j][5] > 0 then bk = KEYS[ki] end
+      end
+      if bk then ki = ki + 1 end
+      ifn[i] = f
+      nn[i] = n
+      gate[i] = 0
+      res[i] = wmulti(i, k, bk, n, w, bu, ARGV[ai])
+      ai = ai + 1
+    else
+      res[i] = '1,1,'
     end
+    done = i
   end
-  local fin = {}
-  for x = 1, #sets do fin[sets[x].k] = sets[x].n end
-  if admit then
+  -- the CONC_ADD group, as shm_conc_add_group
+  if stopped == 0 and #adds > 0 then
+    local admit = not pregated
+    for i = 1, done do
+      if ty[i] == 4 and st[i] == 0 and gate[i] > 0 and cnt[i] > gate[i] then
+        admit = false
+      end
+      if ty[i] == 11 and cnt[i] then admit = false end
+    end
+    local cn, sets, nk = {}, {}, {}
     for x = 1, #adds do
       local c = adds[x]
-      fin[c.k] = fin[c.k] + redis.call('ZADD', c.k, c.exp, c.m)
-      for y = 1, #sets do
-        if sets[y].k == c.k and c.exp > sets[y].mx then
-          sets[y].mx = c.exp
+      if cn[c.k] == nil then
+        redis.call('ZREMRANGEBYSCORE', c.k, '-inf', now)
+        cn[c.k] = redis.call('ZCARD', c.k)
+        sets[#sets + 1] = {k = c.k, n = cn[c.k], mx = 0}
+      end
+      nk[c.k] = (nk[c.k] or 0) + 1
+    end
+    -- only a set that may be full has its members looked up (a member
+    -- already there is not counted twice); ZADD's answer counts the
+    -- members added
+    local near = false
+    for x = 1, #adds do
+      local c = adds[x]
+      if c.lim > 0 and cn[c.k] + nk[c.k] > c.lim then near = true end
+    end
+    for x = 1, #adds do
+      local c = adds[x]
+      c.present = not near or redis.call('ZSCORE', c.k, c.m) ~= false
+    end
+    for x = 1, #adds do
+      local c = adds[x]
+      if not c.present then
+        local v = cn[c.k]
+        for y = 1, x - 1 do
+          local d = adds[y]
+          if not d.present and not d.dup and d.k == c.k then
+            if d.m == c.m then
+              c.dup = y
+              break
+            end
+            v = v + 1
+          end
+        end
+        if not c.dup then
+          if c.lim > 0 and v >= c.lim then
+            c.full = 1
+            admit = false
+          end
         end
       end
     end
-  end
-  -- TTLs: a set expires with its latest member (GT: only grows; a
-  -- set that was empty has no TTL yet)
-  if admit then
-    for x = 1, #sets do
-      local e = sets[x]
-      if e.n == 0 then
-        redis.call('PEXPIRE', e.k, e.mx - now)
-      else
-        redis.call('PEXPIRE', e.k, e.mx - now, 'GT')
+    local fin = {}
+    for x = 1, #sets do fin[sets[x].k] = sets[x].n end
+    if admit then
+      for x = 1, #adds do
+        local c = adds[x]
+        fin[c.k] = fin[c.k] + redis.call('ZADD', c.k, c.exp, c.m)
+        for y = 1, #sets do
+          if sets[y].k == c.k and c.exp > sets[y].mx then
+            sets[y].mx = c.exp
+          end
+        end
       end
     end
+    -- TTLs: a set expires with its latest member (GT: only grows; a
+    -- set that was empty has no TTL yet)
+    if admit then
+      for x = 1, #sets do
+        local e = sets[x]
+        if e.n == 0 then
+          redis.call('PEXPIRE', e.k, e.mx - now)
+        else
+          redis.call('PEXPIRE', e.k, e.mx - now, 'GT')
+        end
+      end
+    end
+    for x = 1, #adds do
+      local c = adds[x]
+      local a = 0
+      if admit then a = 1 end
+      res[c.i] = sformat('4,0,%d,%d,%d,', fin[c.k], a, c.full)
+    end
   end
-  for x = 1, #adds do
-    local c = adds[x]
-    local a = 0
-    if admit then a = 1 end
-    res[c.i] = sformat('4,0,%d,%d,%d,', fin[c.k], a, c.full)
-  end
+  -- one bulk string, not nested arrays: hiredis makes one object
+  -- of it instead of one per element (see rds_parse)
+  return sformat('%d,%d,', done, stopped) .. table.concat(res, '', 1, done)
 end
--- one bulk string, not nested arrays: hiredis makes one object
--- of it instead of one per element (see rds_parse)
-return sformat('%d,%d,', done, stopped) .. table.concat(res, '', 1, done)
+redis.register_function{function_name = 'af_@ID@', callback = exec,
+  flags = {'allow-cross-slot-keys'}}
