@@ -22,7 +22,7 @@
 -- SPDX-License-Identifier: GPL-2.0-or-later
 
 -- a call's time and state, set by exec and read by the helpers
-local now
+local now, nows
 local res, ty, st, nn, cnt, ifn, gate, adds, wmo
 local MAXU = 4294967295
 -- (set by exec: a library's top, run when it is loaded, has no string
@@ -38,6 +38,12 @@ end
 -- a ban is a string: since and until (20 digits each), hits (10
 -- digits), then the reason; the live ban of bk as {since, until, hits,
 -- reason}, or nil
+-- SET k v PX ttl (at least 1 ms); numbers go to redis.call as text
+-- made here: Redis would print them with %.17g, which costs more
+local function setpx(k, v, ttl)
+  if ttl < 1 then ttl = 1 end
+  redis.call('SET', k, v, 'PX', sformat('%d', ttl))
+end
 local function ban_live(bk)
   local v = redis.call('GET', bk)
   if not v or #v < 50 then return nil end
@@ -50,8 +56,7 @@ local function ban_live(bk)
     string.sub(v, 51)}
 end
 local function ban_put(bk, u, r)
-  redis.call('SET', bk, sformat('%020d%020d%010d', now, u, 0) .. r,
-    'PX', u - now)
+  setpx(bk, sformat('%020d%020d%010d', now, u, 0) .. r, u - now)
 end
 -- windows and figures are strings packed with struct: window_s (I4),
 -- expiry ms, newest slice (doubles), then a ring of counts (I4) indexed
@@ -114,9 +119,7 @@ end
 local function ring_put(k, f, n, t, added)
   local p = struct.pack(f, unpack(t, 1, n))
   if added then
-    local ttl = t[2] - now
-    if ttl < 1 then ttl = 1 end
-    redis.call('SET', k, p, 'PX', ttl)
+    setpx(k, p, t[2] - now)
   else
     redis.call('SET', k, p, 'KEEPTTL')
   end
@@ -134,6 +137,13 @@ local function ring_fast(v, len, ws, slice, add, nslices, sms)
   end
   return nil
 end
+-- the 0-based offset of a count as text, by its 1-based position
+local WOFF = {[21] = '20', [25] = '24', [29] = '28', [33] = '32',
+  [37] = '36', [41] = '40', [45] = '44', [49] = '48', [53] = '52',
+  [57] = '56', [61] = '60', [65] = '64', [69] = '68', [73] = '72',
+  [77] = '76', [81] = '80', [85] = '84', [89] = '88', [93] = '92',
+  [97] = '96', [101] = '100', [105] = '104', [109] = '108',
+  [113] = '112', [117] = '116'}
 local C16 = '>I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4'
 local Z64 = '\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0'
 -- a new ring of 16 counts (nslices slices of width counts) for key k,
@@ -144,11 +154,9 @@ local function ring_new(k, ws, sms, sl, nslices, width, counts)
   local b = (sl % nslices) * width * 4
   local zeros = Z64
   if nslices * width > 16 then zeros = Z64 .. Z64 end
-  local ttl = e - now
-  if ttl < 1 then ttl = 1 end
   local rows = string.sub(zeros, 1, b) .. counts
     .. string.sub(zeros, b + #counts + 1)
-  redis.call('SET', k, struct.pack(HF, ws, e, sl) .. rows, 'PX', ttl)
+  setpx(k, struct.pack(HF, ws, e, sl) .. rows, e - now)
   return rows
 end
 -- a sliding window, as shm_op_win_hit: returns the total
@@ -167,11 +175,11 @@ local function win(wk, ws, sms, slice, n)
     local a, b, c, d, e, f, g, h, i, j, k, m, o, p, q, r = sunpack(C16, v, 21)
     local tot = a + b + c + d + e + f + g + h + i + j + k + m + o + p + q + r
     if n > 0 then
-      local off = 20 + (l % 16) * 4
-      local x = sunpack('>I4', v, off + 1)
+      local off = 21 + (l % 16) * 4
+      local x = sunpack('>I4', v, off)
       local y = x + n
       if y > MAXU then y = MAXU end
-      redis.call('SETRANGE', wk, off, struct.pack('>I4', y))
+      redis.call('SETRANGE', wk, WOFF[off], struct.pack('>I4', y))
       tot = tot + y - x
     end
     if tot > MAXU then tot = MAXU end
@@ -233,7 +241,7 @@ local function fig(fk, ws, sms, slice, n1, n2, n3, n4, n5, n6, n7, n8)
     h = h + n8
     if h > MAXU then h = MAXU end
     local row = struct.pack(R8, a, b, c, d, e, f, g, h)
-    redis.call('SETRANGE', fk, off, row)
+    redis.call('SETRANGE', fk, WOFF[off + 1], row)
     return '2,0,128:' .. string.sub(v, 21, off) .. row
       .. string.sub(v, off + 33)
   end
@@ -359,11 +367,7 @@ local function wmulti(i, k, bk, n, w, bu, br)
     o[ws] = {c, add[j]}
     out[j + 1] = sformat('%d,%d,%d,', c, banned, add[j] and 1 or 0)
   end
-  if changed then
-    local ttl = t[1] - now
-    if ttl < 1 then ttl = 1 end
-    redis.call('SET', k, struct.pack(MF, unpack(t, 1, 55)), 'PX', ttl)
-  end
+  if changed then setpx(k, struct.pack(MF, unpack(t, 1, 55)), t[1] - now) end
   wmo[i] = o
   cnt[i] = gated
   return table.concat(out)
@@ -414,18 +418,19 @@ local function hist(hk, ttl, rec, ro)
   for i = 1, #keep do
     if i ~= idx then nv[#nv + 1] = keep[i] end
   end
-  redis.call('SET', hk, table.concat(nv), 'PX', ttl)
+  setpx(hk, table.concat(nv), ttl)
   return keep
 end
 -- prunes set ck of its expired members; its count
 local function cprune(ck)
-  redis.call('ZREMRANGEBYSCORE', ck, '-inf', now)
+  redis.call('ZREMRANGEBYSCORE', ck, '-inf', nows)
   return redis.call('ZCARD', ck)
 end
 -- the batch (see the top)
 local function exec(KEYS, ARGV)
   sformat, sbyte, sunpack = string.format, string.byte, struct.unpack
-  now = tonumber(ARGV[1])
+  nows = ARGV[1]
+  now = tonumber(nows)
   local pregated = ARGV[2] == '1'
   local nops = tonumber(ARGV[3])
   local ai, ki = 4, 1
@@ -448,7 +453,7 @@ local function exec(KEYS, ARGV)
       if v then
         local h = v[3] + 1
         if h > MAXU then h = MAXU end
-        redis.call('SETRANGE', bk, 40, sformat('%010d', h))
+        redis.call('SETRANGE', bk, '40', sformat('%010d', h))
         res[i] = '6,0,1,20:' .. v[1] .. '20:' .. v[2]
           .. sformat('%d,%d:', h, #v[4]) .. v[4]
         if sbyte(p, 2) == 1 then
@@ -516,7 +521,7 @@ local function exec(KEYS, ARGV)
     elseif t == 7 then
       local ck = KEYS[ki]
       ki = ki + 1
-      redis.call('ZREMRANGEBYSCORE', ck, '-inf', now)
+      redis.call('ZREMRANGEBYSCORE', ck, '-inf', nows)
       local f = redis.call('ZREM', ck, ARGV[ai])
       ai = ai + 1
       res[i] = sformat('3,0,%d,%d,', redis.call('ZCARD', ck), f)
@@ -565,7 +570,7 @@ local function exec(KEYS, ARGV)
     for x = 1, #adds do
       local c = adds[x]
       if cn[c.k] == nil then
-        redis.call('ZREMRANGEBYSCORE', c.k, '-inf', now)
+        redis.call('ZREMRANGEBYSCORE', c.k, '-inf', nows)
         cn[c.k] = redis.call('ZCARD', c.k)
         sets[#sets + 1] = {k = c.k, n = cn[c.k], mx = 0}
       end
@@ -610,7 +615,7 @@ local function exec(KEYS, ARGV)
     if admit then
       for x = 1, #adds do
         local c = adds[x]
-        fin[c.k] = fin[c.k] + redis.call('ZADD', c.k, c.exp, c.m)
+        fin[c.k] = fin[c.k] + redis.call('ZADD', c.k, sformat('%d', c.exp), c.m)
         for y = 1, #sets do
           if sets[y].k == c.k and c.exp > sets[y].mx then
             sets[y].mx = c.exp
@@ -624,9 +629,9 @@ local function exec(KEYS, ARGV)
       for x = 1, #sets do
         local e = sets[x]
         if e.n == 0 then
-          redis.call('PEXPIRE', e.k, e.mx - now)
+          redis.call('PEXPIRE', e.k, sformat('%d', e.mx - now))
         else
-          redis.call('PEXPIRE', e.k, e.mx - now, 'GT')
+          redis.call('PEXPIRE', e.k, sformat('%d', e.mx - now), 'GT')
         end
       end
     end
