@@ -649,22 +649,34 @@ static int rp_hist(const rds_fld_t *f, af_hist_entry_t *entry)
 
 /*
  * Fills count[0..AF_FIG_N) from a figure's counts as the script answers
- * them (RDS_FIG_ROWS bytes: per slice AF_FIG_N big-endian 32-bit counts):
- * each counter's sum over the slices, at most UINT32_MAX as shm gives it;
- * 0 or -1.
+ * them: e[0] the counts (RDS_FIG_ROWS bytes: per slice AF_FIG_N
+ * big-endian 32-bit counts), or the figure's stored value (its header,
+ * RDS_FIG_HEAD bytes, then the counts); with k 3, row e[1] of them
+ * replaced by e[2] (the row the op changed). Each counter's sum over the
+ * slices, at most UINT32_MAX as shm gives it; 0 or -1.
  */
-static int rp_fig(const rds_fld_t *f, uint32_t *count)
+static int rp_fig(const rds_fld_t *e, int k, uint32_t *count)
 {
-	const unsigned char *p;
+	const unsigned char *p, *rows;
+	long long r = -1;
 	uint64_t sum;
 	int i, j;
 
-	if(f->type != RDS_F_STR || f->len != RDS_FIG_ROWS)
+	if(e[0].type != RDS_F_STR
+			|| (e[0].len != RDS_FIG_ROWS
+					&& e[0].len != RDS_FIG_HEAD + RDS_FIG_ROWS))
+		return -1;
+	rows = (const unsigned char *)e[0].s + e[0].len - RDS_FIG_ROWS;
+	if(k == 3
+			&& (af_rds_field_range(&e[1], 0, AF_FIG_SLICES - 1, &r) < 0
+					|| e[2].type != RDS_F_STR
+					|| e[2].len != RDS_FIG_ROWS / AF_FIG_SLICES))
 		return -1;
 	for(i = 0; i < AF_FIG_N; i++) {
 		sum = 0;
 		for(j = 0; j < AF_FIG_SLICES; j++) {
-			p = (const unsigned char *)f->s + 4 * (j * AF_FIG_N + i);
+			p = j == r ? (const unsigned char *)e[2].s + 4 * i
+					   : rows + 4 * (j * AF_FIG_N + i);
 			sum += (uint64_t)p[0] << 24 | (uint64_t)p[1] << 16
 				   | (uint64_t)p[2] << 8 | p[3];
 		}
@@ -750,7 +762,8 @@ static int rds_parse(const redisReply *r, af_op_t *ops, int n,
 				op->u.win.banned = (int)v;
 				break;
 			case RDS_C_FIG_HIT:
-				if(k > 2 || (k == 2 && rp_fig(&e[1], op->u.fig.count) < 0))
+				if(k == 3 || k > 4
+						|| (k > 1 && rp_fig(&e[1], (int)k - 1, op->u.fig.count) < 0))
 					return -1;
 				if(k == 1)
 					memset(op->u.fig.count, 0, sizeof(op->u.fig.count));

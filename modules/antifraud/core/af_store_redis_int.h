@@ -131,6 +131,7 @@ typedef struct rds_fld {
 /* a FIG_HIT answers its counts as stored: AF_FIG_SLICES rows of
  * AF_FIG_N big-endian 32-bit counts */
 #define RDS_FIG_ROWS (AF_FIG_SLICES * AF_FIG_N * 4)
+#define RDS_FIG_HEAD 20 /* a stored figure's window_s, expiry, slice */
 
 /* af_store_redis_net.c: the per-process connections */
 void af_rds_enter(rds_guard_t *g, int lock);

@@ -202,10 +202,15 @@ local function win(wk, ws, sms, slice, n)
 end
 local R8 = '>I4I4I4I4I4I4I4I4'
 local R32 = '>I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4'
+-- the row number and length of a changed figure row, by its offset
+local FROW = {[20] = '0,32:', [52] = '1,32:', [84] = '2,32:', [116] = '3,32:'}
 -- a figure (shm_op_fig_hit): adds n1..n8 to the newest slice; answers
--- its counts as they are after the op (AF_FIG_SLICES rows of AF_FIG_N,
--- I4: summed by the module, rds_parse), or none for a read of no
--- figure
+-- its counts (AF_FIG_SLICES rows of AF_FIG_N, I4, summed by the module,
+-- rds_parse) as they are after the op, or as they were with the row
+-- changed (its number and the row): the answer's parts in a table (no
+-- long string made: Lua 5.1 hashes a long string from a few of its
+-- bytes, and strings that differ elsewhere pile up in one bucket), or
+-- nothing for a read of no figure
 local function fig(fk, ws, sms, slice, n1, n2, n3, n4, n5, n6, n7, n8)
   local add = n1 > 0 or n2 > 0 or n3 > 0 or n4 > 0 or n5 > 0 or n6 > 0
     or n7 > 0 or n8 > 0
@@ -215,13 +220,13 @@ local function fig(fk, ws, sms, slice, n1, n2, n3, n4, n5, n6, n7, n8)
     local m = MAXU
     n1, n2, n3, n4 = math.min(n1, m), math.min(n2, m), math.min(n3, m), math.min(n4, m)
     n5, n6, n7, n8 = math.min(n5, m), math.min(n6, m), math.min(n7, m), math.min(n8, m)
-    return '2,0,128:' .. ring_new(fk, ws, sms, slice, 4, 8,
-      struct.pack(R8, n1, n2, n3, n4, n5, n6, n7, n8))
+    return {'2,0,128:', ring_new(fk, ws, sms, slice, 4, 8,
+      struct.pack(R8, n1, n2, n3, n4, n5, n6, n7, n8))}
   end
   local l = ring_fast(v, FLEN, ws, slice, add, 4, sms)
   if l then
     -- the common case: the newest row changed in place (SETRANGE)
-    if not add then return '2,0,128:' .. string.sub(v, 21) end
+    if not add then return {'2,0,148:', v} end
     local off = 20 + (l % 4) * 32
     local a, b, c, d, e, f, g, h = sunpack(R8, v, off + 1)
     a = a + n1
@@ -242,8 +247,7 @@ local function fig(fk, ws, sms, slice, n1, n2, n3, n4, n5, n6, n7, n8)
     if h > MAXU then h = MAXU end
     local row = struct.pack(R8, a, b, c, d, e, f, g, h)
     redis.call('SETRANGE', fk, WOFF[off + 1], row)
-    return '2,0,128:' .. string.sub(v, 21, off) .. row
-      .. string.sub(v, off + 33)
+    return {'4,0,148:', v, FROW[off], row}
   end
   local n = {n1, n2, n3, n4, n5, n6, n7, n8}
   local t, changed = ring(fk, v, FF, FLEN, ws, slice, 4, 8, add)
@@ -258,7 +262,7 @@ local function fig(fk, ws, sms, slice, n1, n2, n3, n4, n5, n6, n7, n8)
     t[2] = (t[3] + 4) * sms
   end
   if add or changed then ring_put(fk, FF, 35, t, add) end
-  return '2,0,128:' .. struct.pack(R32, unpack(t, 4, 35))
+  return {'2,0,128:', struct.pack(R32, unpack(t, 4, 35))}
 end
 -- a WIN_MULTI counter (shm_op_win_multi): a string of its expiry (a
 -- double) and AF_WIN_MULTI_MAX slots, each window_s (I4, 0: unused),
@@ -644,7 +648,16 @@ local function exec(KEYS, ARGV)
   end
   -- one bulk string, not nested arrays: hiredis makes one object
   -- of it instead of one per element (see rds_parse)
-  return sformat('%d,%d,', done, stopped) .. table.concat(res, '', 1, done)
+  local out = {sformat('%d,%d,', done, stopped)}
+  for i = 1, done do
+    local r = res[i]
+    if type(r) == 'table' then
+      for j = 1, #r do out[#out + 1] = r[j] end
+    else
+      out[#out + 1] = r
+    end
+  end
+  return table.concat(out)
 end
 redis.register_function{function_name = 'af_@ID@', callback = exec,
   flags = {'allow-cross-slot-keys'}}
