@@ -1,22 +1,36 @@
 #!lua name=af_@ID@
--- antifraud - the batch script of the Redis store (af_store_redis.c: rds_exec).
+-- antifraud - the batch function of the Redis store (af_store_redis.c,
+-- af_store_redis_batch.c: af_rds_encode / af_rds_decode).
 --
--- The batch script. ARGV: now_ms, pregated (1: an invalid WIN_HIT
--- already went over its gate), op count, then per op a packed argument
--- (its code in a byte, then its numbers as big-endian doubles, exact
--- below 2^53, read with one struct.unpack) and its strings (reason,
--- member or history record); KEYS: per op its key (and, for a WIN_HIT
--- that may ban, the ban's key), nothing else: no global index, so the
--- keys of a batch on one subject share its hash slot. Answers
--- done, stopped, r1..rdone with ri = {status, outputs...}: a stop
--- leaves the ops after done out, and a CONC_ADD not run (stop, invalid
--- group) answers {1}. All of it in one string (read by rds_parse):
--- each number as decimal text and ',', each string (ban since, until
--- and reason, history record: any bytes) as its length, ':' and its
--- bytes, and each ri as its field count (a number) and its fields.
+-- A function library (FUNCTION LOAD once per connection, FCALL per
+-- batch, af_store_redis_net.c): what is below runs once when loaded (no
+-- string or struct library then), exec once per batch. Library and
+-- function are both named af_<16 hex digits of this file's SHA-1>
+-- (utils/lua2c.sh fills @ID@), so two releases on one server each keep
+-- theirs. Registered with allow-cross-slot-keys (a Redis Cluster master
+-- may run one call over keys of several of its slots).
+--
+-- FCALL af_<id> nkeys KEYS... ARGV...: ARGV: now_ms, pregated (1: an
+-- invalid WIN_HIT already went over its gate), op count, then per op a
+-- packed argument (its code in a byte, then its numbers as big-endian
+-- doubles, exact below 2^53, read with one struct.unpack) and its
+-- strings (reason, member or history record); KEYS: per op its key
+-- (and, for a WIN_HIT or WIN_MULTI that may ban, the ban's key),
+-- nothing else: no global index, every key a batch touches is in KEYS.
+-- Answers done, stopped, r1..rdone with ri = {status, outputs...}: a
+-- stop leaves the ops after done out, and a CONC_ADD not run (stop,
+-- invalid group) answers {1}. All of it in one string (read by
+-- rds_parse): each number as decimal text and ',', each string (ban
+-- since, until and reason, history record, a figure's counts: any
+-- bytes) as its length, ':' and its bytes, and each ri as its field
+-- count (a number) and its fields. A FIG_HIT answers its counts
+-- (AF_FIG_SLICES rows of AF_FIG_N 32-bit counts, alone or after the 20
+-- bytes of their stored header) and, when it changed a row, that row's
+-- number and the row: the module sums them (rp_fig).
 --
 -- Embedded into the module at build time (utils/lua2c.sh): lines that
--- are only a comment, and empty lines, are left out of what Redis gets.
+-- are only a comment, empty lines and indentation are left out of what
+-- Redis gets (it must stay below 16 KB, see lua2c.sh).
 --
 -- Copyright (C) 2026 antifraud authors
 -- SPDX-License-Identifier: GPL-2.0-or-later
