@@ -40,7 +40,7 @@ enum rds_code {
 
 /* the argument lists of the call being made, per process (callers
  * hold the connection table's mutex: af_rds_enter) */
-static rds_argv_t rds_keys, rds_args;
+static rds_argv_t rds_keys, rds_args, rds_strs;
 const char **af_rds_av;
 size_t *af_rds_avlen;
 static int rds_avcap;
@@ -105,6 +105,24 @@ oom:
 	return NULL;
 }
 
+/*
+ * Extends the last argument of a (there is one) by len bytes and returns
+ * where to write them, or NULL when out of memory (a->oom set).
+ */
+static char *av_more(rds_argv_t *a, size_t len)
+{
+	char *p;
+
+	if(a->oom)
+		return NULL;
+	a->n--;
+	a->len -= a->alen[a->n];
+	p = av_room(a, a->alen[a->n] + len);
+	if(!p)
+		return NULL;
+	return p + a->alen[a->n - 1] - len;
+}
+
 /* Appends the bytes s[0..len) (s may be NULL when len is 0). */
 static void av_add(rds_argv_t *a, const char *s, size_t len)
 {
@@ -151,20 +169,21 @@ static void av_key(rds_argv_t *a, const af_store_redis_t *st,
 }
 
 /*
- * Lays out the command head[0..nhead), then the keys and args lists,
- * into af_rds_av/af_rds_avlen. Returns the argument count, -1 when out of
+ * Lays out the command head[0..nhead), then the keys, args and strs
+ * lists, into af_rds_av/af_rds_avlen. Returns the argument count, -1 when out of
  * memory.
  */
 static int av_final(const char **head, const size_t *headlen, int nhead,
-		rds_argv_t *keys, rds_argv_t *args)
+		rds_argv_t *keys, rds_argv_t *args, rds_argv_t *strs)
 {
-	int total, i, j = 0;
+	rds_argv_t *l[3] = {keys, args, strs};
+	int total, i, j = 0, x;
 	const char **nav;
 	size_t *nlen;
 
-	if(keys->oom || args->oom)
+	if(keys->oom || args->oom || strs->oom)
 		return -1;
-	total = nhead + keys->n + args->n;
+	total = nhead + keys->n + args->n + strs->n;
 	if(total > rds_avcap) {
 		nav = realloc(af_rds_av, total * sizeof(*nav));
 		if(!nav)
@@ -180,14 +199,11 @@ static int av_final(const char **head, const size_t *headlen, int nhead,
 		af_rds_av[j] = head[i];
 		af_rds_avlen[j] = headlen[i];
 	}
-	for(i = 0; i < keys->n; i++, j++) {
-		af_rds_av[j] = keys->buf + keys->off[i];
-		af_rds_avlen[j] = keys->alen[i];
-	}
-	for(i = 0; i < args->n; i++, j++) {
-		af_rds_av[j] = args->buf + args->off[i];
-		af_rds_avlen[j] = args->alen[i];
-	}
+	for(x = 0; x < 3; x++)
+		for(i = 0; i < l[x]->n; i++, j++) {
+			af_rds_av[j] = l[x]->buf + l[x]->off[i];
+			af_rds_avlen[j] = l[x]->alen[i];
+		}
 	return total;
 }
 
@@ -340,7 +356,7 @@ static void rds_add_reason(rds_argv_t *a, const char *reason)
  */
 static void av_pack(rds_argv_t *a, int code, const uint64_t *v, int n)
 {
-	char *p = av_room(a, 1 + 8 * (size_t)n);
+	char *p = av_more(a, 1 + 8 * (size_t)n);
 	uint64_t bits;
 	double d;
 	int i, j;
@@ -390,32 +406,37 @@ static void rds_build_wm(const af_store_redis_t *st, const af_op_t *op,
 	}
 	v[3] = thr ? now_ms + (uint64_t)op->u.wm.ban_s * 1000 : 0;
 	av_pack(&rds_args, RDS_C_WIN_MULTI, v, 4 + 5 * op->u.wm.nwin);
-	rds_add_reason(&rds_args, thr ? op->u.wm.ban_reason : NULL);
-	if(thr)
+	if(thr) {
+		rds_add_reason(&rds_strs, op->u.wm.ban_reason);
 		av_key(&rds_keys, st, "ban",
 				op->u.wm.ban_key ? op->u.wm.ban_key : op->key,
 				op->u.wm.ban_key ? op->u.wm.ban_key_len : op->key_len);
+	}
 }
 
 /*
- * Serializes ops[0..n) (codes in code) into rds_keys and rds_args for
- * the batch script.
+ * Serializes ops[0..n) (codes in code) into rds_keys, rds_args (now,
+ * pregated, n, then every op's packed argument in one) and rds_strs (the
+ * ops' strings: a reason only where a ban may be set) for the batch
+ * function.
  */
 static void rds_build(const af_store_redis_t *st, const af_op_t *ops, int n,
 		const signed char *code, int pregated, uint64_t now_ms)
 {
-	rds_argv_t *k = &rds_keys, *a = &rds_args;
+	rds_argv_t *k = &rds_keys, *a = &rds_args, *sv = &rds_strs;
 	const af_op_t *op;
 	uint64_t v[3 + AF_FIG_N], slice_ms;
-	char rec[RDS_HIST_REC + 1], stop[2];
+	char rec[RDS_HIST_REC + 1], *stop;
 	af_hist_entry_t e;
 	int i, thr;
 
 	av_reset(k);
 	av_reset(a);
+	av_reset(sv);
 	av_addu(a, now_ms);
 	av_add(a, pregated ? "1" : "0", 1);
 	av_addu(a, (uint64_t)n);
+	av_add(a, NULL, 0); /* the ops' packed arguments, one after another */
 	for(i = 0; i < n; i++) {
 		op = &ops[i];
 		if(code[i] <= 0) {
@@ -425,15 +446,17 @@ static void rds_build(const af_store_redis_t *st, const af_op_t *ops, int n,
 		switch(code[i]) {
 			case RDS_C_BAN_GET:
 				av_key(k, st, "ban", op->key, op->key_len);
-				stop[0] = RDS_C_BAN_GET;
-				stop[1] = op->u.ban_get.stop ? 1 : 0;
-				av_add(a, stop, 2);
+				stop = av_more(a, 2);
+				if(stop) {
+					stop[0] = RDS_C_BAN_GET;
+					stop[1] = op->u.ban_get.stop ? 1 : 0;
+				}
 				break;
 			case RDS_C_BAN_SET:
 				av_key(k, st, "ban", op->key, op->key_len);
 				v[0] = now_ms + (uint64_t)op->u.ban_set.ttl_s * 1000;
 				av_pack(a, RDS_C_BAN_SET, v, 1);
-				rds_add_reason(a, op->u.ban_set.reason);
+				rds_add_reason(sv, op->u.ban_set.reason);
 				break;
 			case RDS_C_BAN_DEL:
 				av_key(k, st, "ban", op->key, op->key_len);
@@ -454,8 +477,8 @@ static void rds_build(const af_store_redis_t *st, const af_op_t *ops, int n,
 				v[6] = op->u.win.gate;
 				v[7] = (uint64_t)op->u.win.if_new;
 				av_pack(a, RDS_C_WIN_HIT, v, 8);
-				rds_add_reason(a, thr ? op->u.win.ban_reason : NULL);
 				if(thr) {
+					rds_add_reason(sv, op->u.win.ban_reason);
 					if(op->u.win.ban_key)
 						av_key(k, st, "ban", op->u.win.ban_key,
 								op->u.win.ban_key_len);
@@ -485,7 +508,7 @@ static void rds_build(const af_store_redis_t *st, const af_op_t *ops, int n,
 				av_pack(a, RDS_C_HIST_PUSH, v, 2);
 				if(op->u.hist.read_only) {
 					/* the script takes a record still, and ignores it */
-					av_add(a, "", 0);
+					av_add(sv, "", 0);
 					break;
 				}
 				e = op->u.hist.entry;
@@ -499,19 +522,19 @@ static void rds_build(const af_store_redis_t *st, const af_op_t *ops, int n,
 				rec[22] = '\0';
 				snprintf(rec + RDS_HIST_IP, sizeof(rec) - RDS_HIST_IP,
 						"%020" PRIu64, e.ts_ms);
-				av_add(a, rec, RDS_HIST_REC);
+				av_add(sv, rec, RDS_HIST_REC);
 				break;
 			case RDS_C_CONC_ADD:
 				av_key(k, st, "conc", op->key, op->key_len);
 				v[0] = op->u.conc.limit;
 				v[1] = now_ms + (uint64_t)op->u.conc.ttl_s * 1000;
 				av_pack(a, RDS_C_CONC_ADD, v, 2);
-				av_add(a, op->u.conc.member, op->u.conc.member_len);
+				av_add(sv, op->u.conc.member, op->u.conc.member_len);
 				break;
 			case RDS_C_CONC_DEL:
 				av_key(k, st, "conc", op->key, op->key_len);
 				av_pack(a, RDS_C_CONC_DEL, NULL, 0);
-				av_add(a, op->u.conc.member, op->u.conc.member_len);
+				av_add(sv, op->u.conc.member, op->u.conc.member_len);
 				break;
 			case RDS_C_CONC_COUNT:
 				av_key(k, st, "conc", op->key, op->key_len);
@@ -954,7 +977,7 @@ int af_rds_encode(af_store_redis_t *st, af_op_t *ops, int n, int pregated,
 	headlen[0] = headlen[1] = 0;
 	headlen[2] = (size_t)snprintf(nkeys, sizeof(nkeys), "%d", rds_keys.n);
 	head[2] = nkeys;
-	return av_final(head, headlen, 3, &rds_keys, &rds_args);
+	return av_final(head, headlen, 3, &rds_keys, &rds_args, &rds_strs);
 }
 
 /*

@@ -44,9 +44,12 @@ local MAXU = 4294967295
 local sformat, sbyte, sunpack
 -- an op's answer is rendered when it is made (one string.format for
 -- its numbers): see the end
--- the number after an op's code byte
-local function unpack1(p)
-  local v = sunpack('>d', p, 2)
+-- the bytes of an op's numbers after its code (ARGV[4]), by code (a
+-- WIN_MULTI's: 32 and 40 per window)
+local OPSZ = {[0] = 0, 1, 8, 0, 64, 16, 16, 0, 0, 0, 88}
+-- the number after the code byte of the op at q
+local function unpack1(P, q)
+  local v = sunpack('>d', P, q + 1)
   return v
 end
 -- a ban is a string: since and until (20 digits each), hits (10
@@ -451,14 +454,18 @@ local function exec(KEYS, ARGV)
   now = tonumber(nows)
   local pregated = ARGV[2] == '1'
   local nops = tonumber(ARGV[3])
-  local ai, ki = 4, 1
+  local P, pos, ai, ki = ARGV[4], 1, 5, 1
   res, ty, st, nn, cnt, ifn, gate = {}, {}, {}, {}, {}, {}, {}
   adds, wmo = {}, {}
   local done, stopped = 0, 0
   for i = 1, nops do
-    local p = ARGV[ai]
-    ai = ai + 1
-    local t = sbyte(p, 1)
+    local q = pos
+    local t = sbyte(P, q)
+    if t == 11 then
+      pos = q + 33 + 40 * sunpack('>d', P, q + 9)
+    else
+      pos = q + 1 + (OPSZ[t] or 0)
+    end
     ty[i] = t
     st[i] = 0
     if t == 0 then
@@ -474,7 +481,7 @@ local function exec(KEYS, ARGV)
         redis.call('SETRANGE', bk, '40', sformat('%010d', h))
         res[i] = '6,0,1,20:' .. v[1] .. '20:' .. v[2]
           .. sformat('%d,%d:', h, #v[4]) .. v[4]
-        if sbyte(p, 2) == 1 then
+        if sbyte(P, q + 1) == 1 then
           done = i
           stopped = 1
           break
@@ -485,7 +492,7 @@ local function exec(KEYS, ARGV)
     elseif t == 2 then
       local bk = KEYS[ki]
       ki = ki + 1
-      ban_put(bk, unpack1(p), ARGV[ai])
+      ban_put(bk, unpack1(P, q), ARGV[ai])
       ai = ai + 1
       res[i] = '1,0,'
     elseif t == 3 then
@@ -500,9 +507,12 @@ local function exec(KEYS, ARGV)
     elseif t == 4 then
       local wk = KEYS[ki]
       ki = ki + 1
-      local ws, sms, slice, n, thr, bu, g, f = sunpack('>dddddddd', p, 2)
-      local br = ARGV[ai]
-      ai = ai + 1
+      local ws, sms, slice, n, thr, bu, g, f = sunpack('>dddddddd', P, q + 1)
+      local br = nil
+      if thr > 0 then
+        br = ARGV[ai]
+        ai = ai + 1
+      end
       gate[i] = g
       ifn[i] = f
       local bk = nil
@@ -523,7 +533,7 @@ local function exec(KEYS, ARGV)
     elseif t == 5 then
       local hk = KEYS[ki]
       ki = ki + 1
-      local ttl, ro = sunpack('>dd', p, 2)
+      local ttl, ro = sunpack('>dd', P, q + 1)
       local prev = hist(hk, ttl, ARGV[ai], ro == 1)
       ai = ai + 1
       -- records are RDS_HIST_REC (43) bytes
@@ -531,7 +541,7 @@ local function exec(KEYS, ARGV)
       for j = 1, #prev do r[j + 1] = '43:' .. prev[j] end
       res[i] = table.concat(r)
     elseif t == 6 then
-      local lim, exp = sunpack('>dd', p, 2)
+      local lim, exp = sunpack('>dd', P, q + 1)
       adds[#adds + 1] = {i = i, k = KEYS[ki], m = ARGV[ai], lim = lim, exp = exp, full = 0}
       ki = ki + 1
       ai = ai + 1
@@ -550,15 +560,15 @@ local function exec(KEYS, ARGV)
       local fk = KEYS[ki]
       ki = ki + 1
       local ws, sms, slice, n1, n2, n3, n4, n5, n6, n7, n8 =
-        sunpack('>ddddddddddd', p, 2)
+        sunpack('>ddddddddddd', P, q + 1)
       res[i] = fig(fk, ws, sms, slice, n1, n2, n3, n4, n5, n6, n7, n8)
     elseif t == 11 then
       local k = KEYS[ki]
       ki = ki + 1
-      local n, nw, f, bu = sunpack('>dddd', p, 2)
+      local n, nw, f, bu = sunpack('>dddd', P, q + 1)
       local w = {}
       for j = 1, nw do
-        w[j] = {sunpack('>ddddd', p, 34 + (j - 1) * 40)}
+        w[j] = {sunpack('>ddddd', P, q + 33 + (j - 1) * 40)}
       end
       local bk = nil
       for j = 1, nw do
@@ -568,8 +578,12 @@ local function exec(KEYS, ARGV)
       ifn[i] = f
       nn[i] = n
       gate[i] = 0
-      res[i] = wmulti(i, k, bk, n, w, bu, ARGV[ai])
-      ai = ai + 1
+      local br = nil
+      if bk then
+        br = ARGV[ai]
+        ai = ai + 1
+      end
+      res[i] = wmulti(i, k, bk, n, w, bu, br)
     else
       res[i] = '1,1,'
     end
