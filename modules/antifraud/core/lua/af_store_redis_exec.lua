@@ -11,10 +11,13 @@
 -- may run one call over keys of several of its slots).
 --
 -- FCALL af_<id> nkeys KEYS... ARGV...: ARGV: now_ms, pregated (1: an
--- invalid WIN_HIT already went over its gate), op count, then per op a
--- packed argument (its code in a byte, then its numbers as big-endian
--- doubles, exact below 2^53, read with one struct.unpack) and its
--- strings (reason, member or history record); KEYS: per op its key
+-- invalid WIN_HIT already went over its gate), op count, the ops packed
+-- one after another in one argument (each its code in a byte, then its
+-- numbers as big-endian doubles, exact below 2^53, read with one
+-- struct.unpack: OPSZ bytes; a BAN_GET's stop in a byte), then the
+-- ops' strings in their order (a ban reason, only where the op may
+-- ban: BAN_SET, a WIN_HIT or WIN_MULTI with a threshold; a CONC_ADD's
+-- or CONC_DEL's member; a HIST_PUSH's record); KEYS: per op its key
 -- (and, for a WIN_HIT or WIN_MULTI that may ban, the ban's key),
 -- nothing else: no global index, every key a batch touches is in KEYS.
 -- Answers done, stopped, r1..rdone with ri = {status, outputs...}: a
