@@ -4,10 +4,10 @@
 # of 3 masters, several bench_core processes at once (one connection per
 # master each, like Kamailio's workers), af_check_source and
 # af_check_dest (a call admitted into its concurrency sets and released);
-# and the EVALSHA calls per check (one per master a batch touches, per
+# and the FCALL calls per check (one per master a batch touches, per
 # phase: on 1 master as on one Redis, more round trips across masters). Checks per second: the sum
 # of what each process measures over its own check loop (loading the
-# rules left out); EVALSHA per check: the difference between two runs
+# rules left out); FCALL per check: the difference between two runs
 # (n1 and n2 checks per process), so that warming up drops out. Bounded: a fixed number of
 # checks per process, each run killed after AF_BENCH_CLUSTER_TIMEOUT s.
 # Run alone: utils/bench_cluster.py (builds what it needs).
@@ -53,7 +53,7 @@ def run_procs(exe, rules, url, extra, procs, iters, timeout):
 
 def run_mode(c, exe, rules, extra, procs, n1, n2, timeout):
     """(checks per second over all processes in the run of n2 checks
-    each, EVALSHA calls per check: the difference between the runs of n2
+    each, FCALL calls per check: the difference between the runs of n2
     and n1 checks per process, so that warming up drops out)."""
     res = []
     for n in (n1, n2):
@@ -78,7 +78,7 @@ def run(d, rules, exe):
             for label, extra in MODES:
                 rate, per = run_mode(c, exe, rules, extra, procs, n1, n2,
                                      timeout)
-                print("  %d master%s: %-16s %7.0f checks/s, %.2f EVALSHA"
+                print("  %d master%s: %-16s %7.0f checks/s, %.2f FCALL"
                       " per check" % (masters, "s" if masters > 1 else " ",
                                       label + ":", rate, per))
         finally:

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-# antifraud - `make bench`'s Redis section: what one batch (one EVALSHA of
+# antifraud - `make bench`'s Redis section: what one batch (one FCALL of
 # the batch script) costs redis-server, for af_check_source, af_check_dest
 # and a call's end, measured two ways: CPU time under a steady load
 # (INFO commandstats: the script's own usec_per_call, and INFO cpu: the
@@ -30,10 +30,11 @@ CG_SCALE = 10  # callgrind runs do 1/CG_SCALE of the iterations
 
 
 def info(port):
-    """evalsha calls and usec (commandstats), process CPU seconds."""
+    """batch calls (FCALL) and their usec (commandstats), process CPU
+    seconds."""
     out = subprocess.run(["redis-cli", "-p", str(port), "INFO", "all"],
                          capture_output=True, text=True, timeout=120).stdout
-    m = re.search(r"cmdstat_evalsha:calls=(\d+),usec=(\d+)", out)
+    m = re.search(r"cmdstat_fcall:calls=(\d+),usec=(\d+)", out)
     calls, usec = (int(m.group(1)), int(m.group(2))) if m else (0, 0)
     cpu = sum(float(x) for x in re.findall(
         r"used_cpu_(?:user|sys):([\d.]+)", out))
@@ -124,7 +125,7 @@ def instructions_per_batch(d, exe, rules):
 
 
 def batches_per_call(d, rules, port):
-    """EVALSHA calls, script usec and redis-server process CPU (us) per
+    """FCALL calls, script usec and redis-server process CPU (us) per
     Kamailio call (sample configuration, a full call through sipp)."""
     calls = 300
     subprocess.run(["redis-cli", "-p", str(port), "FLUSHALL"],
@@ -143,7 +144,7 @@ def run(d, rules, exe):
     """Prints the section."""
     redis = h.Redis(d).start()
     try:
-        print("-- Redis CPU per batch (one EVALSHA of the batch script;"
+        print("-- Redis CPU per batch (one FCALL of the batch function;"
               " redis-server %s)" % subprocess.run(
                   ["redis-server", "--version"], capture_output=True,
                   text=True).stdout.split()[2][2:])

@@ -2,8 +2,13 @@
 # antifraud - embeds Lua scripts into C at build time: writes OUT, a
 # header with one `static const char NAME[]` per script, the script's
 # lines as string literals. Lines that are only a `--` comment, and empty
-# lines, are left out (so the comments cost Redis nothing); `--[[` block
-# comments are not understood, do not use them.
+# lines, are left out, and so is each line's indentation (so that they
+# cost Redis nothing, and a script stays below the 16 KB a client may
+# send before AUTH: SCRIPT LOAD on a server that wants a password must
+# answer NOAUTH), and @ID@ becomes the first 16 hex digits of the file's
+# SHA-1 (also NAME_id: a Redis function library named after its code);
+# `--[[` block comments and `[[` strings over several
+# lines are not understood, do not use them.
 #   utils/lua2c.sh OUT NAME=FILE.lua [NAME=FILE.lua...]
 # SPDX-License-Identifier: GPL-2.0-or-later
 set -eu
@@ -15,8 +20,11 @@ tmp="$out.tmp.$$"
 	for arg in "$@"; do
 		name=${arg%%=*}
 		file=${arg#*=}
-		printf '\n/* %s */\nstatic const char %s[] =\n' "${file##*/}" "$name"
-		sed -e '/^[[:space:]]*$/d' -e '/^[[:space:]]*--/d' \
+		id=$(sha1sum "$file" | cut -c1-16)
+		printf '\n/* %s */\n#define %s_id "%s"\nstatic const char %s[] =\n' \
+			"${file##*/}" "$name" "$id" "$name"
+		sed -e '/^[[:space:]]*$/d' -e '/^[[:space:]]*--/d' -e 's/^[[:space:]]*//' \
+			-e "s/@ID@/$id/g" \
 			-e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/\t/\\t/g' \
 			-e 's/^/\t\t"/' -e 's/$/\\n"/' "$file"
 		printf '\t\t;\n'

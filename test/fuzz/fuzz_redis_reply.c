@@ -107,7 +107,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	memset(ops, 0, sizeof(ops));
 	for(i = 0; i < n; i++) {
-		code[i] = (signed char)(data[1 + i] % 11) - 1; /* -1 .. 9 */
+		code[i] = (signed char)(data[1 + i] % 13) - 1; /* -1 .. 11 */
 		ops[i].type = AF_OP_BAN_GET;
 	}
 	data += 1 + n;

@@ -880,12 +880,13 @@ class RedisCluster:
         return total
 
     def evalsha_calls(self):
-        """EVALSHA calls served so far, summed over the live nodes."""
+        """Batch calls (FCALL of the batch function, EVALSHA of a
+        script) served so far, summed over the live nodes."""
         total = 0
         for n in self.live():
-            m = re.search(r"cmdstat_evalsha:calls=(\d+)",
-                          n.cli("INFO", "commandstats").stdout)
-            total += int(m.group(1)) if m else 0
+            total += sum(int(x) for x in re.findall(
+                r"cmdstat_(?:evalsha|fcall):calls=(\d+)",
+                n.cli("INFO", "commandstats").stdout))
         return total
 
     def live(self):

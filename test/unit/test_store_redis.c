@@ -173,6 +173,7 @@ typedef struct eq {
 	long n_found, n_hist_prev, n_new_skipped, n_chain, n_dup;
 	long n_hist_ro; /* entries returned by read_only HIST_PUSHes */
 	long n_multi;   /* WIN_MULTIs that counted */
+	long n_fig;     /* FIG_HITs that answered a count */
 } eq_t;
 
 static char eq_key[EQ_KEYS][160];
@@ -437,8 +438,18 @@ static void eq_gen(eq_t *x, af_op_t *ops, int i)
 			op->u.conc.member = NULL; /* invalid (see CONC_ADD) */
 			op->u.conc.member_len = 1 + eq_rand(x, 2);
 		}
-	} else if(r < 97) {
+	} else if(r < 94) {
 		op->type = AF_OP_CONC_COUNT;
+	} else if(r < 97) {
+		op->type = AF_OP_FIG_HIT;
+		op->u.fig.window_s = eq_rand(x, 60) ? windows[eq_rand(x, 6)] : 0;
+		/* all 0 now and then: a read */
+		m = eq_rand(x, 5) != 0;
+		for(j = 0; j < AF_FIG_N; j++) {
+			w = eq_rand(x, 100);
+			op->u.fig.n[j] = !m || w < 40 ? 0 : w < 98 ? 1 + eq_rand(x, 30)
+										  : UINT32_MAX - eq_rand(x, 3);
+		}
 	} else if(r < 98) {
 		op->type = (af_op_type_t)99;
 	} else {
@@ -502,6 +513,12 @@ static void eq_cmp(eq_t *x, const af_op_t *a, const af_op_t *b, int i)
 			}
 			if(a->status == 0 && a->u.wm.w[0].added)
 				x->n_multi++;
+			break;
+		case AF_OP_FIG_HIT:
+			for(j = 0; j < AF_FIG_N; j++)
+				EQ_INT(u.fig.count[j]);
+			if(a->status == 0 && a->u.fig.count[0])
+				x->n_fig++;
 			break;
 		case AF_OP_HIST_PUSH:
 			EQ_INT(u.hist.n_prev);
@@ -802,6 +819,7 @@ static void eq_run(uint64_t seed, eq_t *tot)
 	tot->n_chain += x.n_chain;
 	tot->n_dup += x.n_dup;
 	tot->n_multi += x.n_multi;
+	tot->n_fig += x.n_fig;
 	x.shm->ops->destroy(x.shm);
 	free_store(x.rds);
 }
@@ -825,11 +843,11 @@ static void test_equivalence(void **state)
 				  " %ld admitted / %ld refused CONC_ADDs, %ld duplicate"
 				  " CONC_ADDs, %ld if_new chains, %ld hist entries returned"
 				  " (%ld by read_only ops), %ld invalid ops, %ld WIN_MULTIs"
-				  " counted\n",
+				  " counted, %ld FIG_HITs with a count\n",
 			tot.batch, tot.n_ops, (double)(mono_us() - t) / 1e6, tot.n_banned,
 			tot.n_found, tot.n_stopped, tot.n_admitted, tot.n_refused,
 			tot.n_dup, tot.n_chain, tot.n_hist_prev, tot.n_hist_ro,
-			tot.n_invalid, tot.n_multi);
+			tot.n_invalid, tot.n_multi, tot.n_fig);
 	/* the runs went through the interesting paths */
 	assert_true(tot.n_banned > 50);
 	assert_true(tot.n_found > 100);
@@ -841,6 +859,7 @@ static void test_equivalence(void **state)
 	assert_true(tot.n_dup > 20);
 	assert_true(tot.n_chain > 20);
 	assert_true(tot.n_multi > 1000);
+	assert_true(tot.n_fig > 1000);
 }
 
 /* ---- targeted cases ---- */
@@ -1466,9 +1485,9 @@ static void test_unix_db(void **state)
 	assert_int_equal(r->integer, 1);
 	freeReplyObject(r);
 	redisFree(c);
-	/* the script flushed away: loaded again (NOSCRIPT), no failure */
+	/* the batch library flushed away: loaded again, no failure */
 	c = raw(s_main.port);
-	rcmd(c, 0, "SCRIPT FLUSH");
+	rcmd(c, 0, "FUNCTION FLUSH");
 	redisFree(c);
 	assert_int_equal(ban_set(s, "w", 60, "x"), 0);
 	assert_true(ban_get(s, "w", NULL));
@@ -2049,7 +2068,7 @@ static void test_bench(void **state)
 	assert_int_equal(i, B_ITERS);
 	assert_true(ops[9].u.conc.admitted);
 	r = rcmd(c, 1, "INFO commandstats");
-	p = strstr(r->str, "cmdstat_evalsha:");
+	p = strstr(r->str, "cmdstat_fcall:");
 	p = p ? strstr(p, "usec_per_call=") : NULL;
 	print_message("redis: %.1f us per exec of 9 WIN_HIT + 2 CONC_ADD"
 				  " (loopback, one round trip; %.1f us of it in the"

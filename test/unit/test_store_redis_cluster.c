@@ -661,12 +661,12 @@ static long node_stat(int port, const char *section, const char *name)
 	return n;
 }
 
-#define EVALSHA_CALLS(port) \
-	node_stat(port, "commandstats", "cmdstat_evalsha:calls=")
+#define FCALL_CALLS(port) \
+	node_stat(port, "commandstats", "cmdstat_fcall:calls=")
 
 /*
- * a batch whose ops are on five slots of one master is one EVALSHA
- * (keys of several slots, the script's allow-cross-slot-keys), and
+ * a batch whose ops are on five slots of one master is one FCALL
+ * (keys of several slots, the function's allow-cross-slot-keys), and
  * answers as the shm store: a stopping ban looked up, an if_new chain,
  * a hit that bans another subject, the CONC_ADD group
  */
@@ -693,7 +693,7 @@ static void test_group_one_master(void **state)
 	assert_non_null(a);
 	b = cl_store("g:", 2000);
 	assert_int_equal(win_hit(b, "warm", 60, 0), 0); /* connected */
-	calls = EVALSHA_CALLS(0);
+	calls = FCALL_CALLS(0);
 	for(i = 0; i < 5; i++) {
 		memset(&ops[0], 0, sizeof(ops[0]));
 		ops[0].type = AF_OP_BAN_GET;
@@ -715,15 +715,15 @@ static void test_group_one_master(void **state)
 		assert_int_equal(ops[3].u.win.banned, i == 2);
 		assert_int_equal(ops[4].u.conc.admitted, i < 3);
 	}
-	assert_int_equal(EVALSHA_CALLS(0) - calls, 5);
+	assert_int_equal(FCALL_CALLS(0) - calls, 5);
 	/* a ban found stops the batch there, in the same call */
 	test_host_set_now(now + 10);
 	assert_int_equal(ban_set(a, s0, 600, "manual"), 0);
 	assert_int_equal(ban_set(b, s0, 600, "manual"), 0);
-	calls = EVALSHA_CALLS(0);
+	calls = FCALL_CALLS(0);
 	win_op(&ops[1], w1, 1, 0, 0);
 	both(a, b, ops, 5, now + 10);
-	assert_int_equal(EVALSHA_CALLS(0) - calls, 1);
+	assert_int_equal(FCALL_CALLS(0) - calls, 1);
 	assert_int_equal(ops[0].u.ban_get.found, 1);
 	assert_int_equal(ops[1].status, 1);
 	assert_int_equal(ops[4].status, 1);
@@ -899,7 +899,7 @@ static int rnd(int n)
  * exactness across 3 masters: random batches as the checks make them
  * (stopping ban lookups, hits with if_new chains, gates and bans of
  * other subjects, then a CONC_ADD group) over subjects spread on every
- * master answer as the shm store, op by op; the EVALSHA calls per
+ * master answer as the shm store, op by op; the FCALL calls per
  * batch are printed
  */
 static void test_group_exact(void **state)
@@ -927,7 +927,7 @@ static void test_group_exact(void **state)
 	a = af_store_shm_new(&scfg);
 	assert_non_null(a);
 	b = cl_store("e:", 2000);
-	calls = EVALSHA_CALLS(0);
+	calls = FCALL_CALLS(0);
 	for(i = 0; i < 400; i++) {
 		now += 3000;
 		test_host_set_now(now);
@@ -972,9 +972,9 @@ static void test_group_exact(void **state)
 		}
 		both(a, b, ops, n, now);
 	}
-	print_message("400 random batches on 3 masters: %.2f EVALSHA per"
+	print_message("400 random batches on 3 masters: %.2f FCALL per"
 				  " batch, %lu rollbacks\n",
-			(double)(EVALSHA_CALLS(0) - calls) / 400,
+			(double)(FCALL_CALLS(0) - calls) / 400,
 			(unsigned long)af_store_redis_rollbacks(b));
 	test_host_set_now(0);
 	a->ops->destroy(a);

@@ -1,7 +1,7 @@
 /*
  * antifraud - the Redis backend of the store (cluster mode).
  *
- * One af_store_exec() call is one EVALSHA of one Lua script: the ops are
+ * One af_store_exec() call is one FCALL of one Lua function: the ops are
  * checked in C (the same checks as the shm backend), serialized into
  * KEYS and ARGV with the caller's clock (now_ms: the nodes' clocks, not
  * the server's, so that every node and the tests agree on slices and
@@ -53,7 +53,8 @@
  * and fails the whole call with AF_STORE_UNAVAILABLE; the next call
  * connects again (through the sentinels, asked in turn, when configured;
  * the address they give must answer ROLE as a master). The only retry
- * within a call is EVALSHA after -NOSCRIPT (SCRIPT LOAD, then once more).
+ * within a call is FCALL after "Function not found" (FUNCTION LOAD, then
+ * once more).
  * A mutex serializes the threads of a process on the table.
  *
  * This file holds the store's ops; the connections, the batch encoding

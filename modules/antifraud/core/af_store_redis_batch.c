@@ -40,7 +40,7 @@ enum rds_code {
 
 /* the argument lists of the call being made, per process (callers
  * hold the connection table's mutex: af_rds_enter) */
-static rds_argv_t rds_keys, rds_args;
+static rds_argv_t rds_keys, rds_args, rds_strs;
 const char **af_rds_av;
 size_t *af_rds_avlen;
 static int rds_avcap;
@@ -105,6 +105,24 @@ oom:
 	return NULL;
 }
 
+/*
+ * Extends the last argument of a (there is one) by len bytes and returns
+ * where to write them, or NULL when out of memory (a->oom set).
+ */
+static char *av_more(rds_argv_t *a, size_t len)
+{
+	char *p;
+
+	if(a->oom)
+		return NULL;
+	a->n--;
+	a->len -= a->alen[a->n];
+	p = av_room(a, a->alen[a->n] + len);
+	if(!p)
+		return NULL;
+	return p + a->alen[a->n - 1] - len;
+}
+
 /* Appends the bytes s[0..len) (s may be NULL when len is 0). */
 static void av_add(rds_argv_t *a, const char *s, size_t len)
 {
@@ -151,20 +169,21 @@ static void av_key(rds_argv_t *a, const af_store_redis_t *st,
 }
 
 /*
- * Lays out the command head[0..nhead), then the keys and args lists,
- * into af_rds_av/af_rds_avlen. Returns the argument count, -1 when out of
+ * Lays out the command head[0..nhead), then the keys, args and strs
+ * lists, into af_rds_av/af_rds_avlen. Returns the argument count, -1 when out of
  * memory.
  */
 static int av_final(const char **head, const size_t *headlen, int nhead,
-		rds_argv_t *keys, rds_argv_t *args)
+		rds_argv_t *keys, rds_argv_t *args, rds_argv_t *strs)
 {
-	int total, i, j = 0;
+	rds_argv_t *l[3] = {keys, args, strs};
+	int total, i, j = 0, x;
 	const char **nav;
 	size_t *nlen;
 
-	if(keys->oom || args->oom)
+	if(keys->oom || args->oom || strs->oom)
 		return -1;
-	total = nhead + keys->n + args->n;
+	total = nhead + keys->n + args->n + strs->n;
 	if(total > rds_avcap) {
 		nav = realloc(af_rds_av, total * sizeof(*nav));
 		if(!nav)
@@ -180,14 +199,11 @@ static int av_final(const char **head, const size_t *headlen, int nhead,
 		af_rds_av[j] = head[i];
 		af_rds_avlen[j] = headlen[i];
 	}
-	for(i = 0; i < keys->n; i++, j++) {
-		af_rds_av[j] = keys->buf + keys->off[i];
-		af_rds_avlen[j] = keys->alen[i];
-	}
-	for(i = 0; i < args->n; i++, j++) {
-		af_rds_av[j] = args->buf + args->off[i];
-		af_rds_avlen[j] = args->alen[i];
-	}
+	for(x = 0; x < 3; x++)
+		for(i = 0; i < l[x]->n; i++, j++) {
+			af_rds_av[j] = l[x]->buf + l[x]->off[i];
+			af_rds_avlen[j] = l[x]->alen[i];
+		}
 	return total;
 }
 
@@ -340,7 +356,7 @@ static void rds_add_reason(rds_argv_t *a, const char *reason)
  */
 static void av_pack(rds_argv_t *a, int code, const uint64_t *v, int n)
 {
-	char *p = av_room(a, 1 + 8 * (size_t)n);
+	char *p = av_more(a, 1 + 8 * (size_t)n);
 	uint64_t bits;
 	double d;
 	int i, j;
@@ -390,32 +406,37 @@ static void rds_build_wm(const af_store_redis_t *st, const af_op_t *op,
 	}
 	v[3] = thr ? now_ms + (uint64_t)op->u.wm.ban_s * 1000 : 0;
 	av_pack(&rds_args, RDS_C_WIN_MULTI, v, 4 + 5 * op->u.wm.nwin);
-	rds_add_reason(&rds_args, thr ? op->u.wm.ban_reason : NULL);
-	if(thr)
+	if(thr) {
+		rds_add_reason(&rds_strs, op->u.wm.ban_reason);
 		av_key(&rds_keys, st, "ban",
 				op->u.wm.ban_key ? op->u.wm.ban_key : op->key,
 				op->u.wm.ban_key ? op->u.wm.ban_key_len : op->key_len);
+	}
 }
 
 /*
- * Serializes ops[0..n) (codes in code) into rds_keys and rds_args for
- * the batch script.
+ * Serializes ops[0..n) (codes in code) into rds_keys, rds_args (now,
+ * pregated, n, then every op's packed argument in one) and rds_strs (the
+ * ops' strings: a reason only where a ban may be set) for the batch
+ * function.
  */
 static void rds_build(const af_store_redis_t *st, const af_op_t *ops, int n,
 		const signed char *code, int pregated, uint64_t now_ms)
 {
-	rds_argv_t *k = &rds_keys, *a = &rds_args;
+	rds_argv_t *k = &rds_keys, *a = &rds_args, *sv = &rds_strs;
 	const af_op_t *op;
 	uint64_t v[3 + AF_FIG_N], slice_ms;
-	char rec[RDS_HIST_REC + 1], stop[2];
+	char rec[RDS_HIST_REC + 1], *stop;
 	af_hist_entry_t e;
 	int i, thr;
 
 	av_reset(k);
 	av_reset(a);
+	av_reset(sv);
 	av_addu(a, now_ms);
 	av_add(a, pregated ? "1" : "0", 1);
 	av_addu(a, (uint64_t)n);
+	av_add(a, NULL, 0); /* the ops' packed arguments, one after another */
 	for(i = 0; i < n; i++) {
 		op = &ops[i];
 		if(code[i] <= 0) {
@@ -425,15 +446,17 @@ static void rds_build(const af_store_redis_t *st, const af_op_t *ops, int n,
 		switch(code[i]) {
 			case RDS_C_BAN_GET:
 				av_key(k, st, "ban", op->key, op->key_len);
-				stop[0] = RDS_C_BAN_GET;
-				stop[1] = op->u.ban_get.stop ? 1 : 0;
-				av_add(a, stop, 2);
+				stop = av_more(a, 2);
+				if(stop) {
+					stop[0] = RDS_C_BAN_GET;
+					stop[1] = op->u.ban_get.stop ? 1 : 0;
+				}
 				break;
 			case RDS_C_BAN_SET:
 				av_key(k, st, "ban", op->key, op->key_len);
 				v[0] = now_ms + (uint64_t)op->u.ban_set.ttl_s * 1000;
 				av_pack(a, RDS_C_BAN_SET, v, 1);
-				rds_add_reason(a, op->u.ban_set.reason);
+				rds_add_reason(sv, op->u.ban_set.reason);
 				break;
 			case RDS_C_BAN_DEL:
 				av_key(k, st, "ban", op->key, op->key_len);
@@ -454,8 +477,8 @@ static void rds_build(const af_store_redis_t *st, const af_op_t *ops, int n,
 				v[6] = op->u.win.gate;
 				v[7] = (uint64_t)op->u.win.if_new;
 				av_pack(a, RDS_C_WIN_HIT, v, 8);
-				rds_add_reason(a, thr ? op->u.win.ban_reason : NULL);
 				if(thr) {
+					rds_add_reason(sv, op->u.win.ban_reason);
 					if(op->u.win.ban_key)
 						av_key(k, st, "ban", op->u.win.ban_key,
 								op->u.win.ban_key_len);
@@ -485,7 +508,7 @@ static void rds_build(const af_store_redis_t *st, const af_op_t *ops, int n,
 				av_pack(a, RDS_C_HIST_PUSH, v, 2);
 				if(op->u.hist.read_only) {
 					/* the script takes a record still, and ignores it */
-					av_add(a, "", 0);
+					av_add(sv, "", 0);
 					break;
 				}
 				e = op->u.hist.entry;
@@ -499,19 +522,19 @@ static void rds_build(const af_store_redis_t *st, const af_op_t *ops, int n,
 				rec[22] = '\0';
 				snprintf(rec + RDS_HIST_IP, sizeof(rec) - RDS_HIST_IP,
 						"%020" PRIu64, e.ts_ms);
-				av_add(a, rec, RDS_HIST_REC);
+				av_add(sv, rec, RDS_HIST_REC);
 				break;
 			case RDS_C_CONC_ADD:
 				av_key(k, st, "conc", op->key, op->key_len);
 				v[0] = op->u.conc.limit;
 				v[1] = now_ms + (uint64_t)op->u.conc.ttl_s * 1000;
 				av_pack(a, RDS_C_CONC_ADD, v, 2);
-				av_add(a, op->u.conc.member, op->u.conc.member_len);
+				av_add(sv, op->u.conc.member, op->u.conc.member_len);
 				break;
 			case RDS_C_CONC_DEL:
 				av_key(k, st, "conc", op->key, op->key_len);
 				av_pack(a, RDS_C_CONC_DEL, NULL, 0);
-				av_add(a, op->u.conc.member, op->u.conc.member_len);
+				av_add(sv, op->u.conc.member, op->u.conc.member_len);
 				break;
 			case RDS_C_CONC_COUNT:
 				av_key(k, st, "conc", op->key, op->key_len);
@@ -648,6 +671,44 @@ static int rp_hist(const rds_fld_t *f, af_hist_entry_t *entry)
 }
 
 /*
+ * Fills count[0..AF_FIG_N) from a figure's counts as the script answers
+ * them: e[0] the counts (RDS_FIG_ROWS bytes: per slice AF_FIG_N
+ * big-endian 32-bit counts), or the figure's stored value (its header,
+ * RDS_FIG_HEAD bytes, then the counts); with k 3, row e[1] of them
+ * replaced by e[2] (the row the op changed). Each counter's sum over the
+ * slices, at most UINT32_MAX as shm gives it; 0 or -1.
+ */
+static int rp_fig(const rds_fld_t *e, int k, uint32_t *count)
+{
+	const unsigned char *p, *rows;
+	long long r = -1;
+	uint64_t sum;
+	int i, j;
+
+	if(e[0].type != RDS_F_STR
+			|| (e[0].len != RDS_FIG_ROWS
+					&& e[0].len != RDS_FIG_HEAD + RDS_FIG_ROWS))
+		return -1;
+	rows = (const unsigned char *)e[0].s + e[0].len - RDS_FIG_ROWS;
+	if(k == 3
+			&& (af_rds_field_range(&e[1], 0, AF_FIG_SLICES - 1, &r) < 0
+					|| e[2].type != RDS_F_STR
+					|| e[2].len != RDS_FIG_ROWS / AF_FIG_SLICES))
+		return -1;
+	for(i = 0; i < AF_FIG_N; i++) {
+		sum = 0;
+		for(j = 0; j < AF_FIG_SLICES; j++) {
+			p = j == r ? (const unsigned char *)e[2].s + 4 * i
+					   : rows + 4 * (j * AF_FIG_N + i);
+			sum += (uint64_t)p[0] << 24 | (uint64_t)p[1] << 16
+				   | (uint64_t)p[2] << 8 | p[3];
+		}
+		count[i] = sum > UINT32_MAX ? UINT32_MAX : (uint32_t)sum;
+	}
+	return 0;
+}
+
+/*
  * Reads the batch script's reply (one string, see rds_lua_exec) into
  * ops[0..n): the outputs of the ops done, each op's status as the script
  * gave it (fixed by af_rds_finish). Reads in place, nothing allocated: an
@@ -724,13 +785,11 @@ static int rds_parse(const redisReply *r, af_op_t *ops, int n,
 				op->u.win.banned = (int)v;
 				break;
 			case RDS_C_FIG_HIT:
-				if(k != 1 + AF_FIG_N)
+				if(k == 3 || k > 4
+						|| (k > 1 && rp_fig(&e[1], (int)k - 1, op->u.fig.count) < 0))
 					return -1;
-				for(j = 0; j < AF_FIG_N; j++) {
-					if(af_rds_field_range(&e[1 + j], 0, UINT32_MAX, &v) < 0)
-						return -1;
-					op->u.fig.count[j] = (uint32_t)v;
-				}
+				if(k == 1)
+					memset(op->u.fig.count, 0, sizeof(op->u.fig.count));
 				break;
 			case RDS_C_WIN_MULTI:
 				if(k != 1 + 3 * op->u.wm.nwin)
@@ -896,7 +955,7 @@ int af_rds_unavailable(af_store_redis_t *st, af_op_t *ops, int n)
 
 /*
  * Checks ops[0..n) (code: n entries, filled) and lays them out as the
- * batch script's EVALSHA in af_rds_av/af_rds_avlen (af_rds_eval fills
+ * batch function's FCALL in af_rds_av/af_rds_avlen (af_rds_eval fills
  * the first two arguments); pregated: the CONC_ADD group admits nothing
  * (the caller knows a gate went over), or'ed with what the check finds.
  * *group_bad tells af_rds_finish that the group was invalid. Returns the
@@ -918,7 +977,7 @@ int af_rds_encode(af_store_redis_t *st, af_op_t *ops, int n, int pregated,
 	headlen[0] = headlen[1] = 0;
 	headlen[2] = (size_t)snprintf(nkeys, sizeof(nkeys), "%d", rds_keys.n);
 	head[2] = nkeys;
-	return av_final(head, headlen, 3, &rds_keys, &rds_args);
+	return av_final(head, headlen, 3, &rds_keys, &rds_args, &rds_strs);
 }
 
 /*
@@ -939,7 +998,7 @@ int af_rds_decode(af_store_redis_t *st, const redisReply *r, af_op_t *ops,
 }
 
 /*
- * exec: checks ops[0..n), runs them as one EVALSHA of the batch script
+ * exec: checks ops[0..n), runs them as one FCALL of the batch function
  * and reads their outputs. Returns 0, -1 when an op was invalid (its
  * status is -1), AF_STORE_UNAVAILABLE when the server could not be used
  * (every status -1, the connection dropped).
@@ -985,7 +1044,7 @@ int af_rds_exec(af_store_t *s, af_op_t *ops, int n, uint64_t now_ms)
 	if(r)
 		freeReplyObject(r);
 	if(rc == AF_STORE_UNAVAILABLE)
-		af_rds_fail(slot, "EVALSHA: unexpected reply");
+		af_rds_fail(slot, "FCALL: unexpected reply");
 done:
 	af_rds_leave(&g, 1);
 	if(rc == AF_STORE_UNAVAILABLE)

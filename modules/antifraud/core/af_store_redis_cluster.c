@@ -8,9 +8,9 @@
  * connection per master.
  *
  * A batch (af_store_exec) is split into per-master sub-batches, each one
- * EVALSHA of the batch script (atomic on its master): the keys of
- * several slots of one master go in one call (the script's
- * allow-cross-slot-keys, cl_xs_prologue). A batch all on one master is
+ * FCALL of the batch function (atomic on its master): the keys of
+ * several slots of one master go in one call (af_<id>_x, registered
+ * allow-cross-slot-keys, cl_xs_args). A batch all on one master is
  * one sub-batch, as on a single server. Across masters, sub-batches are
  * sent pipelined in rounds, so that what the single-server script does
  * in one go keeps its meaning:
@@ -39,8 +39,8 @@
  *      may see the tentative members and be refused spuriously
  *      (counted: a set never goes over its limit).
  * A sub-batch of several slots that its node cannot run whole (a slot
- * moved, or migrating with one of its keys gone: the script fails in
- * its prologue, before it writes anything, saying only "non local key")
+ * moved, or migrating with one of its keys gone: the function fails in
+ * its first EXISTS, before it writes anything, saying only "non local key")
  * is sent again per slot: the batch's ops not run yet are placed again
  * with one slot per group, where -ASK and -TRYAGAIN are followed as for
  * any single-slot call (a CONC_ADD group split so is admitted per slot,
@@ -255,52 +255,6 @@ static int cl_node(rds_cluster_t *cl, const char *host, int port)
 	return i;
 }
 
-/*
- * The batch script for a sub-batch of several slots on one master: the
- * flag that lets it touch keys of several slots (Redis >= 7.0; a script
- * without it may too, on 6.x and, for compatibility, on 7.x), then a
- * prologue in front of the batch script. EVAL's declared keys must
- * share a slot even with the flag (else -CROSSSLOT), so it declares
- * none: ARGV is the key count, the keys' slots (2 bytes each), the
- * keys, then the batch script's ARGV. The prologue makes KEYS and ARGV
- * of them and first calls EXISTS on the keys of each slot: a key that
- * this node does not serve (a slot moved, or migrating with the key
- * gone) fails the script there, before anything is written, with
- * "Script attempted to access a non local key" (no slot, no ASK).
- */
-#define CL_XS_FLAG "#!lua flags=allow-cross-slot-keys\n"
-static const char cl_xs_prologue[] =
-		"local KEYS, ARGV = (function(a)\n"
-		"  local nk, ss, k, g, r = tonumber(a[1]), a[2], {}, {}, {}\n"
-		"  for i = 1, nk do\n"
-		"    local s = string.sub(ss, 2 * i - 1, 2 * i)\n"
-		"    k[i] = a[2 + i]\n"
-		"    if not g[s] then g[s] = {} end\n"
-		"    table.insert(g[s], k[i])\n"
-		"  end\n"
-		"  for _, l in pairs(g) do redis.call('EXISTS', unpack(l)) end\n"
-		"  for i = nk + 3, #a do r[#r + 1] = a[i] end\n"
-		"  return k, r\n"
-		"end)(ARGV)\n";
-
-/* SCRIPT LOAD of the script for several slots on c (with its flag, else
- * without: Redis 6); its SHA in sha, "" when neither loads. */
-static void cl_load_xs(redisContext *c, char *sha)
-{
-	redisReply *r;
-	int flag;
-
-	sha[0] = '\0';
-	for(flag = 1; flag >= 0 && !sha[0]; flag--) {
-		r = redisCommand(c, "SCRIPT LOAD %s%s%s", flag ? CL_XS_FLAG : "",
-				cl_xs_prologue, af_rds_lua_exec_src);
-		if(r && af_rds_take_sha(r, sha) < 0)
-			sha[0] = '\0';
-		if(r)
-			freeReplyObject(r);
-	}
-}
-
 /* Connects node i when it is not (AUTH, the scripts loaded). Returns
  * its context, NULL with err. */
 static redisContext *cl_conn(const af_store_redis_t *st, rds_cluster_t *cl,
@@ -319,7 +273,7 @@ static redisContext *cl_conn(const af_store_redis_t *st, rds_cluster_t *cl,
 		redisFree(c);
 		return NULL;
 	}
-	cl_load_xs(c, nd->sha_xs);
+	snprintf(nd->fn_xs, sizeof(nd->fn_xs), "%s_x", nd->conn.sha_exec);
 	nd->conn.c = c;
 	nd->reload = 0;
 	return c;
@@ -450,7 +404,7 @@ rds_cluster_t *af_rds_cl_get(const af_store_redis_t *st, rds_conn_t *slot,
 
 /* ---- rounds: sub-batches sent pipelined, with redirects ---- */
 
-/* a sub-batch: ops of one group (a master, or a slot), one EVALSHA */
+/* a sub-batch: ops of one group (a master, or a slot), one FCALL */
 typedef struct cl_sub {
 	int grp;  /* its group (cl_grp) */
 	int slot; /* of its first op: where it is sent */
@@ -464,7 +418,7 @@ typedef struct cl_sub {
 	int node;     /* where it was sent */
 	int ask;      /* -ASK: node to send to after ASKING, -1 */
 	int asking;   /* ASKING sent before it */
-	int multi;    /* sent with keys of several slots (sha_xs) */
+	int multi;    /* sent with keys of several slots (fn_xs) */
 	int state;    /* CL_TODO, CL_SENT, CL_DONE, CL_SPLIT */
 } cl_sub_t;
 
@@ -548,12 +502,14 @@ static int cl_xcap;
 
 /*
  * Lays out the batch encoded in af_rds_av[0..argc) (its keys declared)
- * as the script of several slots wants it (cl_xs_prologue), in
+ * as the batch function of several slots wants it (af_<id>_x of
+ * lua/af_store_redis_exec.lua: no key declared; the key count, the keys'
+ * slots in 2 bytes each, the keys, then the batch's ARGV), in
  * cl_xav/cl_xavlen, when its keys are of several slots. Returns the
  * argument count, 0 when the keys share a slot (sent as encoded), -1
  * out of memory.
  */
-static int cl_xs_args(int argc, const char *sha)
+static int cl_xs_args(int argc, const char *fn)
 {
 	int nk = atoi(af_rds_av[2]), i, s, multi = 0, first = -1;
 	static char nkbuf[16];
@@ -589,10 +545,10 @@ static int cl_xs_args(int argc, const char *sha)
 	}
 	if(!multi)
 		return 0;
-	cl_xav[0] = "EVALSHA";
-	cl_xavlen[0] = 7;
-	cl_xav[1] = sha;
-	cl_xavlen[1] = 40;
+	cl_xav[0] = "FCALL";
+	cl_xavlen[0] = 5;
+	cl_xav[1] = fn;
+	cl_xavlen[1] = strlen(fn);
 	cl_xav[2] = "0";
 	cl_xavlen[2] = 1;
 	cl_xavlen[3] = (size_t)snprintf(nkbuf, sizeof(nkbuf), "%d", nk);
@@ -626,8 +582,7 @@ static int cl_send(af_store_redis_t *st, rds_cluster_t *cl, cl_sub_t *sub,
 		af_rds_err(err, errlen, argc < 0 ? "out of memory" : "empty batch");
 		return -1;
 	}
-	xc = cl->node[node].sha_xs[0] ? cl_xs_args(argc, cl->node[node].sha_xs)
-								   : 0;
+	xc = cl_xs_args(argc, cl->node[node].fn_xs);
 	sub->multi = xc > 0;
 	sub->asking = sub->ask >= 0;
 	if(xc < 0 || (sub->asking && redisAppendCommand(c, "ASKING") != REDIS_OK)
@@ -705,12 +660,12 @@ static int cl_read(af_store_redis_t *st, rds_cluster_t *cl,
 				cl->stale = 1;
 				k = 1;
 			}
-		} else if(strncmp(r->str, "NOSCRIPT", 8) == 0) {
-			nd->reload = 1;
+		} else if(strstr(r->str, "Function not found")) {
+			nd->reload = 1; /* FUNCTION FLUSH, or a restart without it */
 		} else if((sub->multi && cl_not_local(r->str))
 				|| strncmp(r->str, "CROSSSLOT", 9) == 0) {
-			/* nothing written (the prologue's EXISTS came first; or
-			 * keys declared, no script for several slots loaded) */
+			/* nothing written (af_<id>_x's EXISTS came first; or
+			 * keys of several slots declared) */
 			cl->stale = 1;
 			sub->state = CL_SPLIT;
 			k = 0;
@@ -718,7 +673,7 @@ static int cl_read(af_store_redis_t *st, rds_cluster_t *cl,
 			*wait = 2;
 			cl->stale = 1;
 		} else {
-			af_rds_err(err, errlen, "EVALSHA on %s:%d: %s", nd->host, nd->port,
+			af_rds_err(err, errlen, "FCALL on %s:%d: %s", nd->host, nd->port,
 					r->str);
 			k = -1;
 		}
@@ -728,7 +683,7 @@ static int cl_read(af_store_redis_t *st, rds_cluster_t *cl,
 	k = af_rds_decode(st, r, sub->ops, sub->n, sub->code, sub->group_bad);
 	freeReplyObject(r);
 	if(k == AF_STORE_UNAVAILABLE) {
-		af_rds_err(err, errlen, "EVALSHA on %s:%d: unexpected reply", nd->host,
+		af_rds_err(err, errlen, "FCALL on %s:%d: unexpected reply", nd->host,
 				nd->port);
 		return -1;
 	}
@@ -1453,7 +1408,7 @@ static int cl_wave(af_store_redis_t *st, rds_cluster_t *cl,
 
 /*
  * A batch whose ops (and ban keys) are all on one master (as the map
- * says) is one sub-batch: one EVALSHA as on a single server, the same
+ * says) is one sub-batch: one FCALL as on a single server, the same
  * answers. Returns its result (0, -1), 1 when the batch spans masters
  * (or needs no server), 2 when its slots could not run together on the
  * node (nothing run), -2 with err when the cluster could not be used.

@@ -62,7 +62,7 @@ typedef struct rds_conn {
 	redisContext *c;
 	uint64_t used; /* last use (tick), for reuse of the slot */
 	int down;      /* the last attempt failed (logged once) */
-	char sha_exec[41];
+	char sha_exec[41]; /* the batch function's name (RDS_FN) */
 	struct rds_cluster *cl; /* a Redis Cluster: its nodes (c unused) */
 } rds_conn_t;
 
@@ -70,9 +70,10 @@ typedef struct rds_conn {
 typedef struct rds_node {
 	char host[64];
 	int port;
-	rds_conn_t conn; /* c and the scripts' SHAs; c NULL: not connected */
-	char sha_xs[41]; /* the batch script for keys of several slots */
-	int reload;      /* -NOSCRIPT seen: load the scripts again */
+	rds_conn_t conn; /* c and the batch function's name; c NULL: not
+					  * connected */
+	char fn_xs[48];  /* the batch function for keys of several slots */
+	int reload;      /* "Function not found": load the library again */
 } rds_node_t;
 
 /* a process's view of a Redis Cluster */
@@ -127,9 +128,12 @@ typedef struct rds_fld {
 /* the fields of one op's result that rds_parse keeps: a BAN_GET found
  * (6) or a HIST_PUSH with all its records */
 #define RDS_FIELDS_H (AF_HIST_MAX + 2 > 6 ? AF_HIST_MAX + 2 : 6)
-#define RDS_FIELDS_F (RDS_FIELDS_H > AF_FIG_N + 1 ? RDS_FIELDS_H : AF_FIG_N + 1)
 #define RDS_FIELDS_W (1 + 3 * AF_WIN_MULTI_MAX) /* WIN_MULTI */
-#define RDS_FIELDS (RDS_FIELDS_F > RDS_FIELDS_W ? RDS_FIELDS_F : RDS_FIELDS_W)
+#define RDS_FIELDS (RDS_FIELDS_H > RDS_FIELDS_W ? RDS_FIELDS_H : RDS_FIELDS_W)
+/* a FIG_HIT answers its counts as stored: AF_FIG_SLICES rows of
+ * AF_FIG_N big-endian 32-bit counts */
+#define RDS_FIG_ROWS (AF_FIG_SLICES * AF_FIG_N * 4)
+#define RDS_FIG_HEAD 20 /* a stored figure's window_s, expiry, slice */
 
 /* af_store_redis_net.c: the per-process connections */
 void af_rds_enter(rds_guard_t *g, int lock);
@@ -152,9 +156,8 @@ void af_rds_forget(const af_store_redis_t *st);
 void af_rds_atfork_once(void);
 redisContext *af_rds_connect(const af_redis_cfg_t *cfg, const char *host,
 		int port, const char *path, char *err, size_t errlen);
-int af_rds_take_sha(const redisReply *r, char *sha);
+int af_rds_take_fn(const redisReply *r, char *fn);
 int af_rds_append_eval(redisContext *c, const char *sha, int argc);
-extern const char *const af_rds_lua_exec_src; /* the batch script's text */
 
 /* af_store_redis_cluster.c */
 uint16_t af_rds_crc16(const char *p, size_t len);
@@ -178,10 +181,10 @@ int af_rds_each_server(af_store_redis_t *st, rds_node_fn fn, void *arg);
  * af_rds_av/af_rds_avlen that af_rds_eval sends */
 extern const char **af_rds_av;
 extern size_t *af_rds_avlen;
-/* af_store_t exec: the batch as one EVALSHA (af_store_redis_batch.c) */
+/* af_store_t exec: the batch as one FCALL (af_store_redis_batch.c) */
 int af_rds_exec(af_store_t *s, af_op_t *ops, int n, uint64_t now_ms);
 /* one batch in three steps (af_rds_exec is their composition): the
- * EVALSHA's arguments, the reply read back, every op failed */
+ * FCALL's arguments, the reply read back, every op failed */
 int af_rds_encode(af_store_redis_t *st, af_op_t *ops, int n, int pregated,
 		uint64_t now_ms, signed char *code, int *group_bad);
 int af_rds_decode(af_store_redis_t *st, const redisReply *r, af_op_t *ops,

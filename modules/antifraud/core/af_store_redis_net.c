@@ -3,8 +3,10 @@
  * small table (a process that inherited one from its parent opens its
  * own), found through the sentinels when configured (the address they
  * give must answer ROLE as a master), readied with AUTH, SELECT and
- * SCRIPT LOAD in one round trip; and the sending of a command (RESP made
- * here) with the one retry there is: EVALSHA after -NOSCRIPT. A failure
+ * FUNCTION LOAD of the batch library in one round trip; and the sending
+ * of a command (RESP made here) with the one retry there is: FCALL after
+ * the server lost the library (FUNCTION FLUSH, a restart without
+ * persistence). A failure
  * drops the connection; the next call connects again. A mutex
  * serializes the threads of a process on the table, with SIGPIPE
  * blocked while it is held.
@@ -28,7 +30,8 @@
 #include "af_store_redis_int.h"
 #include "af_store_redis_lua.h" /* generated from lua/ */
 
-const char *const af_rds_lua_exec_src = af_rds_lua_exec;
+/* the batch function (lua/af_store_redis_exec.lua registers it) */
+#define RDS_FN "af_" af_rds_lua_exec_id
 
 /* everything per process; rds_mx serializes the threads */
 static pthread_mutex_t rds_mx = PTHREAD_MUTEX_INITIALIZER;
@@ -354,20 +357,31 @@ const char *af_rds_why(const redisContext *c, const redisReply *r)
 	return r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply";
 }
 
-/* Copies a SCRIPT LOAD reply into sha; 0, or -1 when it is not one. */
-int af_rds_take_sha(const redisReply *r, char *sha)
+/*
+ * The batch library (lua/af_store_redis_exec.lua): its library and its
+ * function are both named after its code (RDS_FN), so that the modules
+ * of one version load it once and another version loads its own beside
+ * it. Whether r, a FUNCTION LOAD reply, says that the server has it
+ * (loaded now, or already there: the same name is the same code) or is a
+ * replica (READONLY: it has what its master has, and an FCALL of the
+ * batch, which writes, fails there as a write does); fn gets the
+ * function's name. 0, or -1 when not.
+ */
+int af_rds_take_fn(const redisReply *r, char *fn)
 {
-	if(!r || r->type != REDIS_REPLY_STRING || r->len != 40)
+	if(!r
+			|| (r->type == REDIS_REPLY_ERROR && !strstr(r->str, "already exists")
+					&& strncmp(r->str, "READONLY", 8) != 0)
+			|| (r->type != REDIS_REPLY_ERROR && !af_rds_is(r, RDS_FN)))
 		return -1;
-	memcpy(sha, r->str, 40);
-	sha[40] = '\0';
+	memcpy(fn, RDS_FN, sizeof(RDS_FN));
 	return 0;
 }
 
 /*
  * Readies a new connection, in one round trip: AUTH, SELECT, ROLE (when
  * found through a sentinel: must be a master) and, when slot is given,
- * SCRIPT LOAD of both scripts. Returns 0, -1 with err.
+ * FUNCTION LOAD of the batch library. Returns 0, -1 with err.
  */
 int af_rds_setup(redisContext *c, const af_redis_cfg_t *cfg, int role,
 		int select, rds_conn_t *slot, char *err, size_t errlen)
@@ -393,8 +407,8 @@ int af_rds_setup(redisContext *c, const af_redis_cfg_t *cfg, int role,
 		what[nq++] = "ROLE";
 	}
 	if(slot) {
-		redisAppendCommand(c, "SCRIPT LOAD %s", af_rds_lua_exec);
-		what[nq++] = "SCRIPT LOAD";
+		redisAppendCommand(c, "FUNCTION LOAD %s", af_rds_lua_exec);
+		what[nq++] = "FUNCTION LOAD";
 	}
 	for(i = 0; i < nq; i++) {
 		if(redisGetReply(c, &rv) != REDIS_OK) {
@@ -402,7 +416,13 @@ int af_rds_setup(redisContext *c, const af_redis_cfg_t *cfg, int role,
 			return -1;
 		}
 		r = rv;
-		if(rc == 0 && r->type == REDIS_REPLY_ERROR) {
+		if(rc == 0 && strcmp(what[i], "FUNCTION LOAD") == 0) {
+			if(af_rds_take_fn(r, slot->sha_exec) < 0) {
+				af_rds_err(err, errlen, "FUNCTION LOAD: %s",
+						af_rds_why(c, r));
+				rc = -1;
+			}
+		} else if(rc == 0 && r->type == REDIS_REPLY_ERROR) {
 			af_rds_err(err, errlen, "%s: %s", what[i], r->str);
 			rc = -1;
 		} else if(rc == 0 && strcmp(what[i], "ROLE") == 0) {
@@ -410,11 +430,6 @@ int af_rds_setup(redisContext *c, const af_redis_cfg_t *cfg, int role,
 					|| !af_rds_is(r->element[0], "master")) {
 				af_rds_err(err, errlen, "the sentinels' master is not a master"
 									 " (ROLE)");
-				rc = -1;
-			}
-		} else if(rc == 0 && strcmp(what[i], "SCRIPT LOAD") == 0) {
-			if(af_rds_take_sha(r, slot->sha_exec) < 0) {
-				af_rds_err(err, errlen, "SCRIPT LOAD: unexpected reply");
 				rc = -1;
 			}
 		} else if(rc == 0 && !af_rds_is(r, "OK")) {
@@ -569,16 +584,23 @@ static size_t rds_format(int argc)
 	return (size_t)(p - rds_cmd);
 }
 
-/* Appends EVALSHA sha with the arguments af_rds_av[2..argc) to c's
- * output (pipelined: the reply is read later). 0, -1 out of memory. */
-int af_rds_append_eval(redisContext *c, const char *sha, int argc)
+/* Fills af_rds_av[0..2) with FCALL of the batch function fn. */
+static void rds_fcall(const char *fn)
+{
+	af_rds_av[0] = "FCALL";
+	af_rds_avlen[0] = 5;
+	af_rds_av[1] = fn;
+	af_rds_avlen[1] = strlen(fn);
+}
+
+/* Appends FCALL of the batch function fn (an rds_conn_t's sha_exec) with
+ * the arguments af_rds_av[2..argc) to c's output (pipelined: the reply
+ * is read later). 0, -1 out of memory. */
+int af_rds_append_eval(redisContext *c, const char *fn, int argc)
 {
 	size_t len;
 
-	af_rds_av[0] = "EVALSHA";
-	af_rds_avlen[0] = 7;
-	af_rds_av[1] = sha;
-	af_rds_avlen[1] = 40;
+	rds_fcall(fn);
 	len = rds_format(argc);
 	if(!len)
 		return redisAppendCommandArgv(c, argc, af_rds_av, af_rds_avlen)
@@ -606,8 +628,8 @@ static redisReply *rds_call(redisContext *c, int argc)
 }
 
 /*
- * Runs the batch script with the arguments in af_rds_av[2..argc)
- * (af_rds_av[0..2) are filled here); after -NOSCRIPT loads the script
+ * Runs the batch function with the arguments in af_rds_av[2..argc)
+ * (af_rds_av[0..2) are filled here); when the server lost it, loads it
  * and runs it once more. Returns the reply (not an error reply), NULL
  * with err. Lock: rds_mx.
  */
@@ -615,31 +637,26 @@ redisReply *af_rds_eval(rds_conn_t *slot, int argc, char *err,
 		size_t errlen)
 {
 	redisReply *r;
-	char *sha = slot->sha_exec;
 	int tries;
 
 	for(tries = 0; tries < 2; tries++) {
-		af_rds_av[0] = "EVALSHA";
-		af_rds_avlen[0] = 7;
-		af_rds_av[1] = sha;
-		af_rds_avlen[1] = 40;
+		rds_fcall(slot->sha_exec);
 		r = rds_call(slot->c, argc);
 		if(!r) {
-			af_rds_err(err, errlen, "EVALSHA: %s", slot->c->errstr);
+			af_rds_err(err, errlen, "FCALL: %s", slot->c->errstr);
 			return NULL;
 		}
 		if(r->type != REDIS_REPLY_ERROR)
 			return r;
-		if(tries || strncmp(r->str, "NOSCRIPT", 8) != 0) {
-			af_rds_err(err, errlen, "EVALSHA: %s", r->str);
+		if(tries || !strstr(r->str, "Function not found")) {
+			af_rds_err(err, errlen, "FCALL: %s", r->str);
 			freeReplyObject(r);
 			return NULL;
 		}
 		freeReplyObject(r);
-		r = redisCommand(
-				slot->c, "SCRIPT LOAD %s", af_rds_lua_exec);
-		if(!r || af_rds_take_sha(r, sha) < 0) {
-			af_rds_err(err, errlen, "SCRIPT LOAD: %s",
+		r = redisCommand(slot->c, "FUNCTION LOAD %s", af_rds_lua_exec);
+		if(af_rds_take_fn(r, slot->sha_exec) < 0) {
+			af_rds_err(err, errlen, "FUNCTION LOAD: %s",
 					af_rds_why(slot->c, r));
 			if(r)
 				freeReplyObject(r);

@@ -1,44 +1,69 @@
--- antifraud - the batch script of the Redis store (af_store_redis.c: rds_exec).
+#!lua name=af_@ID@
+-- antifraud - the batch function of the Redis store (af_store_redis.c,
+-- af_store_redis_batch.c: af_rds_encode / af_rds_decode).
 --
--- The batch script. ARGV: now_ms, pregated (1: an invalid WIN_HIT
--- already went over its gate), op count, then per op a packed argument
--- (its code in a byte, then its numbers as big-endian doubles, exact
--- below 2^53, read with one struct.unpack) and its strings (reason,
--- member or history record); KEYS: per op its key (and, for a WIN_HIT
--- that may ban, the ban's key), nothing else: no global index, so the
--- keys of a batch on one subject share its hash slot. Answers
--- done, stopped, r1..rdone with ri = {status, outputs...}: a stop
--- leaves the ops after done out, and a CONC_ADD not run (stop, invalid
--- group) answers {1}. All of it in one string (read by rds_parse):
--- each number as decimal text and ',', each string (ban since, until
--- and reason, history record: any bytes) as its length, ':' and its
--- bytes, and each ri as its field count (a number) and its fields.
+-- A function library (FUNCTION LOAD once per connection, FCALL per
+-- batch, af_store_redis_net.c): what is below runs once when loaded (no
+-- string or struct library then), exec once per batch. Library and
+-- function are both named af_<16 hex digits of this file's SHA-1>
+-- (utils/lua2c.sh fills @ID@), so two releases on one server each keep
+-- theirs. Registered with allow-cross-slot-keys (a Redis Cluster master
+-- may run one call over keys of several of its slots).
+--
+-- FCALL af_<id> nkeys KEYS... ARGV...: ARGV: now_ms, pregated (1: an
+-- invalid WIN_HIT already went over its gate), op count, the ops packed
+-- one after another in one argument (each its code in a byte, then its
+-- numbers as big-endian doubles, exact below 2^53, read with one
+-- struct.unpack: OPSZ bytes; a BAN_GET's stop in a byte), then the
+-- ops' strings in their order (a ban reason, only where the op may
+-- ban: BAN_SET, a WIN_HIT or WIN_MULTI with a threshold; a CONC_ADD's
+-- or CONC_DEL's member; a HIST_PUSH's record); KEYS: per op its key
+-- (and, for a WIN_HIT or WIN_MULTI that may ban, the ban's key),
+-- nothing else: no global index, every key a batch touches is in KEYS.
+-- Answers done, stopped, r1..rdone with ri = {status, outputs...}: a
+-- stop leaves the ops after done out, and a CONC_ADD not run (stop,
+-- invalid group) answers {1}. All of it in one string (read by
+-- rds_parse): each number as decimal text and ',', each string (ban
+-- since, until and reason, history record, a figure's counts: any
+-- bytes) as its length, ':' and its bytes, and each ri as its field
+-- count (a number) and its fields. A FIG_HIT answers its counts
+-- (AF_FIG_SLICES rows of AF_FIG_N 32-bit counts, alone or after the 20
+-- bytes of their stored header) and, when it changed a row, that row's
+-- number and the row: the module sums them (rp_fig).
 --
 -- Embedded into the module at build time (utils/lua2c.sh): lines that
--- are only a comment, and empty lines, are left out of what Redis gets.
+-- are only a comment, empty lines and indentation are left out of what
+-- Redis gets (it must stay below 16 KB, see lua2c.sh).
 --
 -- Copyright (C) 2026 antifraud authors
 -- SPDX-License-Identifier: GPL-2.0-or-later
 
-local now = tonumber(ARGV[1])
-local pregated = ARGV[2] == '1'
-local nops = tonumber(ARGV[3])
+-- a call's time and state, set by exec and read by the helpers
+local now, nows
+local res, ty, st, nn, cnt, ifn, gate, adds, wmo
 local MAXU = 4294967295
-local ai, ki = 4, 1
-local res, ty, st, nn, cnt, ifn, gate = {}, {}, {}, {}, {}, {}, {}
-local adds = {}
-local done, stopped = 0, 0
-local sformat, sbyte, sunpack = string.format, string.byte, struct.unpack
+-- (set by exec: a library's top, run when it is loaded, has no string
+-- or struct)
+local sformat, sbyte, sunpack
 -- an op's answer is rendered when it is made (one string.format for
 -- its numbers): see the end
--- the number after an op's code byte
-local function unpack1(p)
-  local v = sunpack('>d', p, 2)
+-- the bytes of an op's numbers after its code (ARGV[4]), by code (a
+-- WIN_MULTI's: 32 and 40 per window)
+local OPSZ = {[0] = 0, 1, 8, 0, 64, 16, 16, 0, 0, 0, 88}
+-- the number after the code byte of the op at q
+local function unpack1(P, q)
+  local v = sunpack('>d', P, q + 1)
   return v
 end
 -- a ban is a string: since and until (20 digits each), hits (10
 -- digits), then the reason; the live ban of bk as {since, until, hits,
 -- reason}, or nil
+-- SET k v PX ttl (at least 1 ms); numbers go to redis.call as text
+-- made here: Redis would print them with %.17g, which costs more
+local function setpx(k, v, ttl)
+  if ttl < 1 then ttl = 1 end
+  redis.call('SET', k, v, 'PX', sformat('%d', ttl))
+end
 local function ban_live(bk)
   local v = redis.call('GET', bk)
   if not v or #v < 50 then return nil end
@@ -51,8 +76,7 @@ local function ban_live(bk)
     string.sub(v, 51)}
 end
 local function ban_put(bk, u, r)
-  redis.call('SET', bk, sformat('%020d%020d%010d', now, u, 0) .. r,
-    'PX', u - now)
+  setpx(bk, sformat('%020d%020d%010d', now, u, 0) .. r, u - now)
 end
 -- windows and figures are strings packed with struct: window_s (I4),
 -- expiry ms, newest slice (doubles), then a ring of counts (I4) indexed
@@ -63,6 +87,18 @@ local WF = '>I4ddI4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4'
 local FF = '>I4ddI4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4'
 local WLEN, FLEN = 84, 148
 local HF = '>I4dd'
+-- the value v of key k (format f, len bytes, its expiry at t[ei]) as
+-- a table, or nil when absent, of another size or expired (then
+-- deleted)
+local function ring_load(k, v, f, len, ei)
+  if not v or #v ~= len then return nil end
+  local t = {sunpack(f, v)}
+  if now >= t[ei] then
+    redis.call('DEL', k)
+    return nil
+  end
+  return t
+end
 -- the ring of key k (its value v, GET by the caller) as a table
 -- {window_s, expiry, slice, counts...} (nslices slices of width counts
 -- each), moved to slice and emptied as shm does (a live ring of another
@@ -70,14 +106,7 @@ local HF = '>I4dd'
 -- not to be made (a read); changed tells whether it differs from what
 -- is stored
 local function ring(k, v, f, len, ws, slice, nslices, width, make)
-  local t = nil
-  if v and #v == len then
-    t = {sunpack(f, v)}
-    if now >= t[2] then
-      redis.call('DEL', k)
-      t = nil
-    end
-  end
+  local t = ring_load(k, v, f, len, 2)
   local changed = false
   if not t then
     if not make then return nil, false end
@@ -110,9 +139,7 @@ end
 local function ring_put(k, f, n, t, added)
   local p = struct.pack(f, unpack(t, 1, n))
   if added then
-    local ttl = t[2] - now
-    if ttl < 1 then ttl = 1 end
-    redis.call('SET', k, p, 'PX', ttl)
+    setpx(k, p, t[2] - now)
   else
     redis.call('SET', k, p, 'KEEPTTL')
   end
@@ -130,19 +157,27 @@ local function ring_fast(v, len, ws, slice, add, nslices, sms)
   end
   return nil
 end
+-- the 0-based offset of a count as text, by its 1-based position
+local WOFF = {[21] = '20', [25] = '24', [29] = '28', [33] = '32',
+  [37] = '36', [41] = '40', [45] = '44', [49] = '48', [53] = '52',
+  [57] = '56', [61] = '60', [65] = '64', [69] = '68', [73] = '72',
+  [77] = '76', [81] = '80', [85] = '84', [89] = '88', [93] = '92',
+  [97] = '96', [101] = '100', [105] = '104', [109] = '108',
+  [113] = '112', [117] = '116'}
 local C16 = '>I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4'
 local Z64 = '\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0'
 -- a new ring of 16 counts (nslices slices of width counts) for key k,
--- its newest slice sl counting n: one SET PX with no table made
+-- its newest slice sl counting n: one SET PX with no table made;
+-- returns the counts as stored
 local function ring_new(k, ws, sms, sl, nslices, width, counts)
   local e = (sl + nslices) * sms
   local b = (sl % nslices) * width * 4
   local zeros = Z64
   if nslices * width > 16 then zeros = Z64 .. Z64 end
-  local ttl = e - now
-  if ttl < 1 then ttl = 1 end
-  redis.call('SET', k, struct.pack(HF, ws, e, sl) .. string.sub(zeros, 1, b)
-    .. counts .. string.sub(zeros, b + #counts + 1), 'PX', ttl)
+  local rows = string.sub(zeros, 1, b) .. counts
+    .. string.sub(zeros, b + #counts + 1)
+  setpx(k, struct.pack(HF, ws, e, sl) .. rows, e - now)
+  return rows
 end
 -- a sliding window, as shm_op_win_hit: returns the total
 local function win(wk, ws, sms, slice, n)
@@ -160,11 +195,11 @@ local function win(wk, ws, sms, slice, n)
     local a, b, c, d, e, f, g, h, i, j, k, m, o, p, q, r = sunpack(C16, v, 21)
     local tot = a + b + c + d + e + f + g + h + i + j + k + m + o + p + q + r
     if n > 0 then
-      local off = 20 + (l % 16) * 4
-      local x = sunpack('>I4', v, off + 1)
+      local off = 21 + (l % 16) * 4
+      local x = sunpack('>I4', v, off)
       local y = x + n
       if y > MAXU then y = MAXU end
-      redis.call('SETRANGE', wk, off, struct.pack('>I4', y))
+      redis.call('SETRANGE', wk, WOFF[off], struct.pack('>I4', y))
       tot = tot + y - x
     end
     if tot > MAXU then tot = MAXU end
@@ -186,9 +221,16 @@ local function win(wk, ws, sms, slice, n)
   return total
 end
 local R8 = '>I4I4I4I4I4I4I4I4'
-local FIGR = '9,0,%d,%d,%d,%d,%d,%d,%d,%d,'
--- a figure (shm_op_fig_hit): adds n1..n8 to the newest slice; returns
--- the answer with the 8 totals
+local R32 = '>I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4'
+-- the row number and length of a changed figure row, by its offset
+local FROW = {[20] = '0,32:', [52] = '1,32:', [84] = '2,32:', [116] = '3,32:'}
+-- a figure (shm_op_fig_hit): adds n1..n8 to the newest slice; answers
+-- its counts (AF_FIG_SLICES rows of AF_FIG_N, I4, summed by the module,
+-- rds_parse) as they are after the op, or as they were with the row
+-- changed (its number and the row): the answer's parts in a table (no
+-- long string made: Lua 5.1 hashes a long string from a few of its
+-- bytes, and strings that differ elsewhere pile up in one bucket), or
+-- nothing for a read of no figure
 local function fig(fk, ws, sms, slice, n1, n2, n3, n4, n5, n6, n7, n8)
   local add = n1 > 0 or n2 > 0 or n3 > 0 or n4 > 0 or n5 > 0 or n6 > 0
     or n7 > 0 or n8 > 0
@@ -198,40 +240,38 @@ local function fig(fk, ws, sms, slice, n1, n2, n3, n4, n5, n6, n7, n8)
     local m = MAXU
     n1, n2, n3, n4 = math.min(n1, m), math.min(n2, m), math.min(n3, m), math.min(n4, m)
     n5, n6, n7, n8 = math.min(n5, m), math.min(n6, m), math.min(n7, m), math.min(n8, m)
-    ring_new(fk, ws, sms, slice, 4, 8,
-      struct.pack(R8, n1, n2, n3, n4, n5, n6, n7, n8))
-    return sformat(FIGR, n1, n2, n3, n4, n5, n6, n7, n8)
+    return {'2,0,128:', ring_new(fk, ws, sms, slice, 4, 8,
+      struct.pack(R8, n1, n2, n3, n4, n5, n6, n7, n8))}
   end
   local l = ring_fast(v, FLEN, ws, slice, add, 4, sms)
   if l then
-    -- the common case: the totals row by row, the newest row changed
-    -- in place (SETRANGE)
-    local s1, s2, s3, s4, s5, s6, s7, s8 = 0, 0, 0, 0, 0, 0, 0, 0
-    local cur = l % 4
-    for r = 0, 3 do
-      local a, b, c, d, e, f, g, h = sunpack(R8, v, 21 + r * 32)
-      if r == cur and add then
-        a = math.min(a + n1, MAXU)
-        b = math.min(b + n2, MAXU)
-        c = math.min(c + n3, MAXU)
-        d = math.min(d + n4, MAXU)
-        e = math.min(e + n5, MAXU)
-        f = math.min(f + n6, MAXU)
-        g = math.min(g + n7, MAXU)
-        h = math.min(h + n8, MAXU)
-        redis.call('SETRANGE', fk, 20 + r * 32,
-          struct.pack(R8, a, b, c, d, e, f, g, h))
-      end
-      s1, s2, s3, s4 = s1 + a, s2 + b, s3 + c, s4 + d
-      s5, s6, s7, s8 = s5 + e, s6 + f, s7 + g, s8 + h
-    end
-    return sformat(FIGR, math.min(s1, MAXU), math.min(s2, MAXU),
-      math.min(s3, MAXU), math.min(s4, MAXU), math.min(s5, MAXU),
-      math.min(s6, MAXU), math.min(s7, MAXU), math.min(s8, MAXU))
+    -- the common case: the newest row changed in place (SETRANGE)
+    if not add then return {'2,0,148:', v} end
+    local off = 20 + (l % 4) * 32
+    local a, b, c, d, e, f, g, h = sunpack(R8, v, off + 1)
+    a = a + n1
+    if a > MAXU then a = MAXU end
+    b = b + n2
+    if b > MAXU then b = MAXU end
+    c = c + n3
+    if c > MAXU then c = MAXU end
+    d = d + n4
+    if d > MAXU then d = MAXU end
+    e = e + n5
+    if e > MAXU then e = MAXU end
+    f = f + n6
+    if f > MAXU then f = MAXU end
+    g = g + n7
+    if g > MAXU then g = MAXU end
+    h = h + n8
+    if h > MAXU then h = MAXU end
+    local row = struct.pack(R8, a, b, c, d, e, f, g, h)
+    redis.call('SETRANGE', fk, WOFF[off + 1], row)
+    return {'4,0,148:', v, FROW[off], row}
   end
   local n = {n1, n2, n3, n4, n5, n6, n7, n8}
   local t, changed = ring(fk, v, FF, FLEN, ws, slice, 4, 8, add)
-  if not t then return sformat(FIGR, 0, 0, 0, 0, 0, 0, 0, 0) end
+  if not t then return '1,0,' end
   if add then
     local b = 3 + (t[3] % 4) * 8
     for j = 1, 8 do
@@ -242,20 +282,14 @@ local function fig(fk, ws, sms, slice, n1, n2, n3, n4, n5, n6, n7, n8)
     t[2] = (t[3] + 4) * sms
   end
   if add or changed then ring_put(fk, FF, 35, t, add) end
-  local tot = {0, 0, 0, 0, 0, 0, 0, 0}
-  for r = 0, 3 do
-    for j = 1, 8 do tot[j] = tot[j] + t[3 + r * 8 + j] end
-  end
-  for j = 1, 8 do if tot[j] > MAXU then tot[j] = MAXU end end
-  return sformat(FIGR, unpack(tot))
+  return {'2,0,128:', struct.pack(R32, unpack(t, 4, 35))}
 end
 -- a WIN_MULTI counter (shm_op_win_multi): a string of its expiry (a
 -- double) and AF_WIN_MULTI_MAX slots, each window_s (I4, 0: unused),
 -- newest slice (double) and 16 counts (I4)
 local MF = '>dI4dI4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4dI4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4dI4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4'
 local MLEN = 236
--- per WIN_MULTI op i: wmo[i][window_s] = {count, added}
-local wmo = {}
+-- per WIN_MULTI op i: wmo[i][window_s] = {count, added} (wmo)
 -- whether WIN_MULTI i (n > 0) adds in its window of window_s ws: with
 -- an if_new, the op named added there and counted its key new
 local function wm_adds(i, ws)
@@ -274,14 +308,7 @@ local function wmulti(i, k, bk, n, w, bu, br)
     any = any or add[j]
   end
   local v = redis.call('GET', k)
-  local t = nil
-  if v and #v == MLEN then
-    t = {sunpack(MF, v)}
-    if now >= t[1] then
-      redis.call('DEL', k)
-      t = nil
-    end
-  end
+  local t = ring_load(k, v, MF, MLEN, 1)
   local changed = false
   if not t then
     if not any then
@@ -364,11 +391,7 @@ local function wmulti(i, k, bk, n, w, bu, br)
     o[ws] = {c, add[j]}
     out[j + 1] = sformat('%d,%d,%d,', c, banned, add[j] and 1 or 0)
   end
-  if changed then
-    local ttl = t[1] - now
-    if ttl < 1 then ttl = 1 end
-    redis.call('SET', k, struct.pack(MF, unpack(t, 1, 55)), 'PX', ttl)
-  end
+  if changed then setpx(k, struct.pack(MF, unpack(t, 1, 55)), t[1] - now) end
   wmo[i] = o
   cnt[i] = gated
   return table.concat(out)
@@ -419,219 +442,276 @@ local function hist(hk, ttl, rec, ro)
   for i = 1, #keep do
     if i ~= idx then nv[#nv + 1] = keep[i] end
   end
-  redis.call('SET', hk, table.concat(nv), 'PX', ttl)
+  setpx(hk, table.concat(nv), ttl)
   return keep
 end
 -- prunes set ck of its expired members; its count
 local function cprune(ck)
-  redis.call('ZREMRANGEBYSCORE', ck, '-inf', now)
+  redis.call('ZREMRANGEBYSCORE', ck, '-inf', nows)
   return redis.call('ZCARD', ck)
 end
-for i = 1, nops do
-  local p = ARGV[ai]
-  ai = ai + 1
-  local t = sbyte(p, 1)
-  ty[i] = t
-  st[i] = 0
-  if t == 0 then
-    st[i] = -1
-    res[i] = '1,-1,'
-  elseif t == 1 then
-    local bk = KEYS[ki]
-    ki = ki + 1
-    local v = ban_live(bk)
-    if v then
-      local h = v[3] + 1
-      if h > MAXU then h = MAXU end
-      redis.call('SETRANGE', bk, 40, sformat('%010d', h))
-      res[i] = '6,0,1,20:' .. v[1] .. '20:' .. v[2]
-        .. sformat('%d,%d:', h, #v[4]) .. v[4]
-      if sbyte(p, 2) == 1 then
-        done = i
-        stopped = 1
-        break
-      end
+-- the batch (see the top)
+local function exec(KEYS, ARGV)
+  sformat, sbyte, sunpack = string.format, string.byte, struct.unpack
+  nows = ARGV[1]
+  now = tonumber(nows)
+  local pregated = ARGV[2] == '1'
+  local nops = tonumber(ARGV[3])
+  local P, pos, ai, ki = ARGV[4], 1, 5, 1
+  res, ty, st, nn, cnt, ifn, gate = {}, {}, {}, {}, {}, {}, {}
+  adds, wmo = {}, {}
+  local done, stopped = 0, 0
+  for i = 1, nops do
+    local q = pos
+    local t = sbyte(P, q)
+    if t == 11 then
+      pos = q + 33 + 40 * sunpack('>d', P, q + 9)
     else
-      res[i] = '2,0,0,'
+      pos = q + 1 + (OPSZ[t] or 0)
     end
-  elseif t == 2 then
-    local bk = KEYS[ki]
-    ki = ki + 1
-    ban_put(bk, unpack1(p), ARGV[ai])
-    ai = ai + 1
-    res[i] = '1,0,'
-  elseif t == 3 then
-    local bk = KEYS[ki]
-    ki = ki + 1
-    if ban_live(bk) then
-      redis.call('DEL', bk)
-      res[i] = '2,0,1,'
-    else
-      res[i] = '2,0,0,'
-    end
-  elseif t == 4 then
-    local wk = KEYS[ki]
-    ki = ki + 1
-    local ws, sms, slice, n, thr, bu, g, f = sunpack('>dddddddd', p, 2)
-    local br = ARGV[ai]
-    ai = ai + 1
-    gate[i] = g
-    ifn[i] = f
-    local bk = nil
-    if thr > 0 then
-      bk = KEYS[ki]
+    ty[i] = t
+    st[i] = 0
+    if t == 0 then
+      st[i] = -1
+      res[i] = '1,-1,'
+    elseif t == 1 then
+      local bk = KEYS[ki]
       ki = ki + 1
-    end
-    nn[i] = n
-    if f > 0 and not if_new(i) then n = 0 end
-    local c = win(wk, ws, sms, slice, n)
-    cnt[i] = c
-    local banned = 0
-    if thr > 0 and n > 0 and c >= thr and not ban_live(bk) then
-      ban_put(bk, bu, br)
-      banned = 1
-    end
-    res[i] = sformat('3,0,%d,%d,', c, banned)
-  elseif t == 5 then
-    local hk = KEYS[ki]
-    ki = ki + 1
-    local ttl, ro = sunpack('>dd', p, 2)
-    local prev = hist(hk, ttl, ARGV[ai], ro == 1)
-    ai = ai + 1
-    -- records are RDS_HIST_REC (43) bytes
-    local r = {sformat('%d,0,%d,', #prev + 2, #prev)}
-    for j = 1, #prev do r[j + 1] = '43:' .. prev[j] end
-    res[i] = table.concat(r)
-  elseif t == 6 then
-    local lim, exp = sunpack('>dd', p, 2)
-    adds[#adds + 1] = {i = i, k = KEYS[ki], m = ARGV[ai], lim = lim, exp = exp, full = 0}
-    ki = ki + 1
-    ai = ai + 1
-    res[i] = '1,1,'
-  elseif t == 7 then
-    local ck = KEYS[ki]
-    ki = ki + 1
-    redis.call('ZREMRANGEBYSCORE', ck, '-inf', now)
-    local f = redis.call('ZREM', ck, ARGV[ai])
-    ai = ai + 1
-    res[i] = sformat('3,0,%d,%d,', redis.call('ZCARD', ck), f)
-  elseif t == 8 then
-    res[i] = sformat('2,0,%d,', cprune(KEYS[ki]))
-    ki = ki + 1
-  elseif t == 10 then
-    local fk = KEYS[ki]
-    ki = ki + 1
-    local ws, sms, slice, n1, n2, n3, n4, n5, n6, n7, n8 =
-      sunpack('>ddddddddddd', p, 2)
-    res[i] = fig(fk, ws, sms, slice, n1, n2, n3, n4, n5, n6, n7, n8)
-  elseif t == 11 then
-    local k = KEYS[ki]
-    ki = ki + 1
-    local n, nw, f, bu = sunpack('>dddd', p, 2)
-    local w = {}
-    for j = 1, nw do
-      w[j] = {sunpack('>ddddd', p, 34 + (j - 1) * 40)}
-    end
-    local bk = nil
-    for j = 1, nw do
-      if w[j][5] > 0 then bk = KEYS[ki] end
-    end
-    if bk then ki = ki + 1 end
-    ifn[i] = f
-    nn[i] = n
-    gate[i] = 0
-    res[i] = wmulti(i, k, bk, n, w, bu, ARGV[ai])
-    ai = ai + 1
-  else
-    res[i] = '1,1,'
-  end
-  done = i
-end
--- the CONC_ADD group, as shm_conc_add_group
-if stopped == 0 and #adds > 0 then
-  local admit = not pregated
-  for i = 1, done do
-    if ty[i] == 4 and st[i] == 0 and gate[i] > 0 and cnt[i] > gate[i] then
-      admit = false
-    end
-    if ty[i] == 11 and cnt[i] then admit = false end
-  end
-  local cn, sets, nk = {}, {}, {}
-  for x = 1, #adds do
-    local c = adds[x]
-    if cn[c.k] == nil then
-      redis.call('ZREMRANGEBYSCORE', c.k, '-inf', now)
-      cn[c.k] = redis.call('ZCARD', c.k)
-      sets[#sets + 1] = {k = c.k, n = cn[c.k], mx = 0}
-    end
-    nk[c.k] = (nk[c.k] or 0) + 1
-  end
-  -- only a set that may be full has its members looked up (a member
-  -- already there is not counted twice); ZADD's answer counts the
-  -- members added
-  local near = false
-  for x = 1, #adds do
-    local c = adds[x]
-    if c.lim > 0 and cn[c.k] + nk[c.k] > c.lim then near = true end
-  end
-  for x = 1, #adds do
-    local c = adds[x]
-    c.present = not near or redis.call('ZSCORE', c.k, c.m) ~= false
-  end
-  for x = 1, #adds do
-    local c = adds[x]
-    if not c.present then
-      local v = cn[c.k]
-      for y = 1, x - 1 do
-        local d = adds[y]
-        if not d.present and not d.dup and d.k == c.k then
-          if d.m == c.m then
-            c.dup = y
-            break
-          end
-          v = v + 1
+      local v = ban_live(bk)
+      if v then
+        local h = v[3] + 1
+        if h > MAXU then h = MAXU end
+        redis.call('SETRANGE', bk, '40', sformat('%010d', h))
+        res[i] = '6,0,1,20:' .. v[1] .. '20:' .. v[2]
+          .. sformat('%d,%d:', h, #v[4]) .. v[4]
+        if sbyte(P, q + 1) == 1 then
+          done = i
+          stopped = 1
+          break
         end
+      else
+        res[i] = '2,0,0,'
       end
-      if not c.dup then
-        if c.lim > 0 and v >= c.lim then
-          c.full = 1
-          admit = false
-        end
+    elseif t == 2 then
+      local bk = KEYS[ki]
+      ki = ki + 1
+      ban_put(bk, unpack1(P, q), ARGV[ai])
+      ai = ai + 1
+      res[i] = '1,0,'
+    elseif t == 3 then
+      local bk = KEYS[ki]
+      ki = ki + 1
+      if ban_live(bk) then
+        redis.call('DEL', bk)
+        res[i] = '2,0,1,'
+      else
+        res[i] = '2,0,0,'
       end
+    elseif t == 4 then
+      local wk = KEYS[ki]
+      ki = ki + 1
+      local ws, sms, slice, n, thr, bu, g, f = sunpack('>dddddddd', P, q + 1)
+      local br = nil
+      if thr > 0 then
+        br = ARGV[ai]
+        ai = ai + 1
+      end
+      gate[i] = g
+      ifn[i] = f
+      local bk = nil
+      if thr > 0 then
+        bk = KEYS[ki]
+        ki = ki + 1
+      end
+      nn[i] = n
+      if f > 0 and not if_new(i) then n = 0 end
+      local c = win(wk, ws, sms, slice, n)
+      cnt[i] = c
+      local banned = 0
+      if thr > 0 and n > 0 and c >= thr and not ban_live(bk) then
+        ban_put(bk, bu, br)
+        banned = 1
+      end
+      res[i] = sformat('3,0,%d,%d,', c, banned)
+    elseif t == 5 then
+      local hk = KEYS[ki]
+      ki = ki + 1
+      local ttl, ro = sunpack('>dd', P, q + 1)
+      local prev = hist(hk, ttl, ARGV[ai], ro == 1)
+      ai = ai + 1
+      -- records are RDS_HIST_REC (43) bytes
+      local r = {sformat('%d,0,%d,', #prev + 2, #prev)}
+      for j = 1, #prev do r[j + 1] = '43:' .. prev[j] end
+      res[i] = table.concat(r)
+    elseif t == 6 then
+      local lim, exp = sunpack('>dd', P, q + 1)
+      adds[#adds + 1] = {i = i, k = KEYS[ki], m = ARGV[ai], lim = lim, exp = exp, full = 0}
+      ki = ki + 1
+      ai = ai + 1
+      res[i] = '1,1,'
+    elseif t == 7 then
+      local ck = KEYS[ki]
+      ki = ki + 1
+      redis.call('ZREMRANGEBYSCORE', ck, '-inf', nows)
+      local f = redis.call('ZREM', ck, ARGV[ai])
+      ai = ai + 1
+      res[i] = sformat('3,0,%d,%d,', redis.call('ZCARD', ck), f)
+    elseif t == 8 then
+      res[i] = sformat('2,0,%d,', cprune(KEYS[ki]))
+      ki = ki + 1
+    elseif t == 10 then
+      local fk = KEYS[ki]
+      ki = ki + 1
+      local ws, sms, slice, n1, n2, n3, n4, n5, n6, n7, n8 =
+        sunpack('>ddddddddddd', P, q + 1)
+      res[i] = fig(fk, ws, sms, slice, n1, n2, n3, n4, n5, n6, n7, n8)
+    elseif t == 11 then
+      local k = KEYS[ki]
+      ki = ki + 1
+      local n, nw, f, bu = sunpack('>dddd', P, q + 1)
+      local w = {}
+      for j = 1, nw do
+        w[j] = {sunpack('>ddddd', P, q + 33 + (j - 1) * 40)}
+      end
+      local bk = nil
+      for j = 1, nw do
+        if w[j][5] > 0 then bk = KEYS[ki] end
+      end
+      if bk then ki = ki + 1 end
+      ifn[i] = f
+      nn[i] = n
+      gate[i] = 0
+      local br = nil
+      if bk then
+        br = ARGV[ai]
+        ai = ai + 1
+      end
+      res[i] = wmulti(i, k, bk, n, w, bu, br)
+    else
+      res[i] = '1,1,'
     end
+    done = i
   end
-  local fin = {}
-  for x = 1, #sets do fin[sets[x].k] = sets[x].n end
-  if admit then
+  -- the CONC_ADD group, as shm_conc_add_group
+  if stopped == 0 and #adds > 0 then
+    local admit = not pregated
+    for i = 1, done do
+      if ty[i] == 4 and st[i] == 0 and gate[i] > 0 and cnt[i] > gate[i] then
+        admit = false
+      end
+      if ty[i] == 11 and cnt[i] then admit = false end
+    end
+    local cn, sets, nk = {}, {}, {}
     for x = 1, #adds do
       local c = adds[x]
-      fin[c.k] = fin[c.k] + redis.call('ZADD', c.k, c.exp, c.m)
-      for y = 1, #sets do
-        if sets[y].k == c.k and c.exp > sets[y].mx then
-          sets[y].mx = c.exp
+      if cn[c.k] == nil then
+        redis.call('ZREMRANGEBYSCORE', c.k, '-inf', nows)
+        cn[c.k] = redis.call('ZCARD', c.k)
+        sets[#sets + 1] = {k = c.k, n = cn[c.k], mx = 0}
+      end
+      nk[c.k] = (nk[c.k] or 0) + 1
+    end
+    -- only a set that may be full has its members looked up (a member
+    -- already there is not counted twice); ZADD's answer counts the
+    -- members added
+    local near = false
+    for x = 1, #adds do
+      local c = adds[x]
+      if c.lim > 0 and cn[c.k] + nk[c.k] > c.lim then near = true end
+    end
+    for x = 1, #adds do
+      local c = adds[x]
+      c.present = not near or redis.call('ZSCORE', c.k, c.m) ~= false
+    end
+    for x = 1, #adds do
+      local c = adds[x]
+      if not c.present then
+        local v = cn[c.k]
+        for y = 1, x - 1 do
+          local d = adds[y]
+          if not d.present and not d.dup and d.k == c.k then
+            if d.m == c.m then
+              c.dup = y
+              break
+            end
+            v = v + 1
+          end
+        end
+        if not c.dup then
+          if c.lim > 0 and v >= c.lim then
+            c.full = 1
+            admit = false
+          end
         end
       end
     end
-  end
-  -- TTLs: a set expires with its latest member (GT: only grows; a
-  -- set that was empty has no TTL yet)
-  if admit then
-    for x = 1, #sets do
-      local e = sets[x]
-      if e.n == 0 then
-        redis.call('PEXPIRE', e.k, e.mx - now)
-      else
-        redis.call('PEXPIRE', e.k, e.mx - now, 'GT')
+    local fin = {}
+    for x = 1, #sets do fin[sets[x].k] = sets[x].n end
+    if admit then
+      for x = 1, #adds do
+        local c = adds[x]
+        fin[c.k] = fin[c.k] + redis.call('ZADD', c.k, sformat('%d', c.exp), c.m)
+        for y = 1, #sets do
+          if sets[y].k == c.k and c.exp > sets[y].mx then
+            sets[y].mx = c.exp
+          end
+        end
       end
     end
+    -- TTLs: a set expires with its latest member (GT: only grows; a
+    -- set that was empty has no TTL yet)
+    if admit then
+      for x = 1, #sets do
+        local e = sets[x]
+        if e.n == 0 then
+          redis.call('PEXPIRE', e.k, sformat('%d', e.mx - now))
+        else
+          redis.call('PEXPIRE', e.k, sformat('%d', e.mx - now), 'GT')
+        end
+      end
+    end
+    for x = 1, #adds do
+      local c = adds[x]
+      local a = 0
+      if admit then a = 1 end
+      res[c.i] = sformat('4,0,%d,%d,%d,', fin[c.k], a, c.full)
+    end
   end
-  for x = 1, #adds do
-    local c = adds[x]
-    local a = 0
-    if admit then a = 1 end
-    res[c.i] = sformat('4,0,%d,%d,%d,', fin[c.k], a, c.full)
+  -- one bulk string, not nested arrays: hiredis makes one object
+  -- of it instead of one per element (see rds_parse)
+  local out = {sformat('%d,%d,', done, stopped)}
+  for i = 1, done do
+    local r = res[i]
+    if type(r) == 'table' then
+      for j = 1, #r do out[#out + 1] = r[j] end
+    else
+      out[#out + 1] = r
+    end
   end
+  return table.concat(out)
 end
--- one bulk string, not nested arrays: hiredis makes one object
--- of it instead of one per element (see rds_parse)
-return sformat('%d,%d,', done, stopped) .. table.concat(res, '', 1, done)
+-- FCALL af_<id>_x 0 nk slots K1..Knk ARGV...: the batch of a Redis
+-- Cluster master over keys of several of its slots
+-- (af_store_redis_cluster.c, cl_xs_args). Declared keys must share a
+-- slot even with allow-cross-slot-keys (else -CROSSSLOT), so it declares
+-- none: its arguments are the key count, the keys' slots (2 bytes
+-- each), the keys, then exec's ARGV. One EXISTS per slot comes first:
+-- a key this node does not serve (its slot moved, or migrating with the
+-- key gone) fails the call there, before anything is written ("non
+-- local key": no slot named, no ASK).
+local function exec_slots(_, a)
+  local nk, ss, k, g, r = tonumber(a[1]), a[2], {}, {}, {}
+  for i = 1, nk do
+    local s = string.sub(ss, 2 * i - 1, 2 * i)
+    k[i] = a[2 + i]
+    if not g[s] then g[s] = {} end
+    g[s][#g[s] + 1] = k[i]
+  end
+  for _, l in pairs(g) do redis.call('EXISTS', unpack(l)) end
+  for i = nk + 3, #a do r[#r + 1] = a[i] end
+  return exec(k, r)
+end
+redis.register_function{function_name = 'af_@ID@', callback = exec,
+  flags = {'allow-cross-slot-keys'}}
+redis.register_function{function_name = 'af_@ID@_x', callback = exec_slots,
+  flags = {'allow-cross-slot-keys'}}
