@@ -145,7 +145,7 @@ static void test_params(void **state)
 	af_params_t p = AF_PARAMS_DEFAULT("/nonexistent/antifraud.yaml");
 	char err[512];
 
-	assert_int_equal(p.shm_entries, 65536);
+	assert_int_equal(p.shm_entries, 131072);
 	assert_string_equal(p.redis_prefix, "af:");
 	assert_int_equal(af_module_param(&p, "config", "/tmp/x.yaml", NULL, err,
 							 sizeof(err)),

@@ -690,15 +690,16 @@ static void test_size(void **state)
 	size_t sz = af_store_shm_size(&cfg);
 	af_store_t *s;
 
-	/* AF_SHM_ENTRY_BYTES (120) of arena and half a bucket per entry */
-	assert_true(sz > 65536 * 122);
-	assert_true(sz < 65536 * 123);
+	/* the default: 131072 entries, AF_SHM_ENTRY_BYTES (120) of arena and
+	 * half a bucket each */
+	assert_true(sz > 131072 * 122);
+	assert_true(sz < 131072 * 123);
 	assert_int_equal(af_store_shm_size(NULL), sz);
 	s = af_store_shm_new(&cfg);
 	assert_non_null(s);
 	assert_string_equal(s->ops->name, "shm");
 	assert_int_equal(test_host_shm_live(), 1);
-	assert_int_equal(stats(s).capacity, 65536);
+	assert_int_equal(stats(s).capacity, 131072);
 	free_store(s);
 }
 

@@ -32,7 +32,7 @@ typedef struct af_params {
 /* the defaults, with the server's usual place for the rule file */
 #define AF_PARAMS_DEFAULT(config_path)                                    \
 	{                                                                     \
-		.config = (config_path), .shm_entries = 65536, .shm_stripes = 64, \
+		.config = (config_path), .shm_entries = 131072, .shm_stripes = 64, \
 		.reload_min_interval = 1, .timer_interval = 1, .alert_event = 1,  \
 		.alert_repeat_interval = AF_ALERT_REPEAT_S,                       \
 		.alert_rate = AF_ALERT_RATE, .alert_burst = AF_ALERT_BURST,       \

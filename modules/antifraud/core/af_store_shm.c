@@ -79,8 +79,9 @@
  * missing is room rather than an entry, one whose freeing makes a block
  * large enough (with the free blocks beside it) goes before an older one
  * that does not, and the insert samples again until it has room. Only a
- * ban may evict a ban (when no counter is left in the whole stripe;
- * counted in stats.bans_evicted), so that traffic with new counter keys
+ * ban may evict a ban (when no counter is left in the whole stripe, which
+ * counts them: then the sample's ban with the nearest expiry; counted in
+ * stats.bans_evicted), so that traffic with new counter keys
  * can never push bans out. Sets and their members are never evicted:
  * dropping one would let a call in over its limit. Any insert that finds
  * no room this way fails (status -1, stats.failures): a window, history
@@ -123,7 +124,7 @@
 #include "af_lock.h"
 #include "af_store_shm.h"
 
-#define AF_SHM_DEF_ENTRIES 65536
+#define AF_SHM_DEF_ENTRIES 131072
 #define AF_SHM_DEF_STRIPES 64
 #define AF_SHM_MAX_ENTRIES (1u << 26)
 #define AF_SHM_NIL UINT32_MAX
@@ -274,6 +275,8 @@ _Static_assert(AF_SHM_HDR + AF_KEY_MAX + 8 + sizeof(af_shm_val_t)
 typedef struct af_shm_stripe {
 	af_lock_t lock;
 	uint32_t used;      /* records */
+	uint32_t counters;  /* of the records, windows, figures and histories
+						 * (what an eviction takes before a ban) */
 	uint32_t abase;     /* the stripe's arena: units [abase, aend) */
 	uint32_t aend;
 	uint32_t evict_pos; /* where the next eviction looks (a block) */
@@ -665,6 +668,13 @@ static void shm_blk_free(
 	shm_fl_put(st, sp, start, units);
 }
 
+/* Whether a record of type may be evicted before a ban (a counter). */
+static inline int shm_counter(uint8_t type)
+{
+	return type == AF_SHM_WIN || type == AF_SHM_HIST || type == AF_SHM_FIG
+		   || type == AF_SHM_WMUL;
+}
+
 /* Frees the records kept in stripe sp's quick[] (shm_blk_free). */
 static void shm_quick_flush(af_store_shm_t *st, af_shm_stripe_t *sp)
 {
@@ -686,6 +696,8 @@ static void shm_put_free(
 {
 	if(sp->used > 0)
 		sp->used--;
+	if(shm_counter(shm_m(st, idx)->type) && sp->counters > 0)
+		sp->counters--;
 	if(sp->nquick < AF_SHM_QUICK) {
 		shm_m(st, idx)->type = AF_SHM_QUICKT;
 		sp->quick[sp->nquick++] = idx;
@@ -948,8 +960,10 @@ static uint32_t shm_find(af_store_shm_t *st, const af_shm_key_t *k,
  * it frees the expired ones it met, else evicts the live window, figure
  * or history with the nearest expiry among those it looked at, or when
  * there is none in the whole stripe and evict_ban is set, the ban with
- * the nearest expiry. So the oldest go first, among a sample, and a step
- * costs about AF_SHM_EVICT_SAMPLE records, not the stripe. When the
+ * the nearest expiry among those it looked at (the stripe counts its
+ * counters, so a stripe of bans is not walked whole to learn that it has
+ * none). So the oldest go first, among a sample, and a step costs about
+ * AF_SHM_EVICT_SAMPLE records, not the stripe. When the
  * stripe has records to spare but no free block of units, a record whose
  * freeing makes such a block (with the free blocks beside it) goes before
  * an older one that does not. Sets and members are never evicted; the
@@ -971,7 +985,10 @@ static __attribute__((noinline)) int shm_evict(af_store_shm_t *st,
 	if(sp->evict_pos < sp->abase || sp->evict_pos >= sp->aend)
 		sp->evict_pos = sp->abase;
 	while(walked < span) {
-		if(k >= AF_SHM_EVICT_SAMPLE && (freed || victim_nb != AF_SHM_NIL))
+		if(k >= AF_SHM_EVICT_SAMPLE
+				&& (freed || victim_nb != AF_SHM_NIL
+						|| (!sp->counters && evict_ban
+								&& victim_b != AF_SHM_NIL)))
 			break;
 		idx = from = sp->evict_pos;
 		m = shm_m(st, idx);
@@ -984,8 +1001,7 @@ static __attribute__((noinline)) int shm_evict(af_store_shm_t *st,
 				sp->expired += n;
 				freed += n;
 				idx = sp->evict_pos;
-			} else if(m->type == AF_SHM_WIN || m->type == AF_SHM_HIST
-					  || m->type == AF_SHM_FIG || m->type == AF_SHM_WMUL) {
+			} else if(shm_counter(m->type)) {
 				fit = room && shm_free_room(st, sp, idx) >= units;
 				if(fit > fit_nb
 						|| (fit == fit_nb && m->expires_ms < exp_nb)) {
@@ -1075,6 +1091,8 @@ static uint32_t shm_insert(af_store_shm_t *st, const af_shm_key_t *k,
 	m->type = type;
 	m->klen = k->klen;
 	m->aux = aux;
+	if(shm_counter(type))
+		st->stripes[k->stripe].counters++;
 	key = shm_key(st, idx);
 	if(k->klen) /* an empty key may come as NULL */
 		memcpy(key, k->s, k->klen == AF_SHM_KEY_LONG ? AF_KEY_MAX : k->klen);
@@ -1124,6 +1142,8 @@ static uint32_t shm_grow(af_store_shm_t *st, uint32_t s, uint32_t idx,
 	n->type = m->type;
 	n->klen = m->klen;
 	n->aux = m->aux;
+	if(shm_counter(n->type))
+		st->stripes[s].counters++; /* (idx's count goes when it is freed) */
 	memcpy(st->arena + nidx + hdr, st->arena + idx + hdr,
 			(m->units - hdr) * AF_SHM_UNIT);
 	memset(st->arena + nidx + m->units, 0,
@@ -2787,7 +2807,7 @@ size_t af_store_shm_size(const af_store_shm_cfg_t *cfg)
 }
 
 /*
- * Creates a shm store for cfg (NULL or zero fields: 65536 entries in 64
+ * Creates a shm store for cfg (NULL or zero fields: 131072 entries in 64
  * stripes) with one af_host->shm_alloc call. Must run before the workers
  * fork. Returns NULL on an invalid cfg or when memory or locks fail.
  */
