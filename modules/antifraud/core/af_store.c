@@ -100,8 +100,7 @@ static size_t expand_key(char *buf, size_t *room, const char *key,
 	return len;
 }
 
-/* clears the answers of WIN_MULTI op, all its windows */
-static void wm_clear(af_op_t *op)
+void af_store_wm_clear(af_op_t *op)
 {
 	int j;
 
@@ -131,7 +130,7 @@ static void expand_gather(af_op_t *ops, int i, const af_op_t *x,
 		op->status = 1;
 		return;
 	}
-	wm_clear(op);
+	af_store_wm_clear(op);
 	for(j = 0; j < op->u.wm.nwin; j++) {
 		h = &x[first + j];
 		op->u.wm.w[j].count = h->u.win.count;
@@ -257,7 +256,7 @@ int af_store_exec_expand(af_store_t *s, af_op_t *ops, int n,
 				continue;
 			ops[i].status = -1;
 			if(inv[i] == INV_MULTI)
-				wm_clear(&ops[i]);
+				af_store_wm_clear(&ops[i]);
 			if(inv[i] == INV_HIT) {
 				ops[i].u.win.count = 0;
 				ops[i].u.win.banned = 0;

@@ -315,6 +315,10 @@ const char *af_store_strerror(int rc);
  */
 int af_store_wm_check(const af_op_t *ops, int i);
 
+/* Clears the outputs of every window of WIN_MULTI op (those past its
+ * nwin too), as every backend does before it answers. */
+void af_store_wm_clear(af_op_t *op);
+
 /* the index in op's w[] of the window of window_s, -1 when none */
 int af_store_wm_find(const af_op_t *op, uint32_t window_s);
 int af_store_exec_expand(af_store_t *s, af_op_t *ops, int n,

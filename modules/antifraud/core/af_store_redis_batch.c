@@ -224,19 +224,6 @@ static int rds_code_room(int n)
 	return 0;
 }
 
-/* Clears the outputs of every window of WIN_MULTI op (those past its
- * nwin too, as shm does). */
-static void rds_wm_clear(af_op_t *op)
-{
-	int j;
-
-	for(j = 0; j < AF_WIN_MULTI_MAX; j++) {
-		op->u.wm.w[j].count = 0;
-		op->u.wm.w[j].banned = 0;
-		op->u.wm.w[j].added = 0;
-	}
-}
-
 /* Whether a window of WIN_MULTI op has a gate and its count is over it. */
 static int rds_wm_gated(const af_op_t *op)
 {
@@ -794,7 +781,7 @@ static int rds_parse(const redisReply *r, af_op_t *ops, int n,
 			case RDS_C_WIN_MULTI:
 				if(k != 1 + 3 * op->u.wm.nwin)
 					return -1;
-				rds_wm_clear(op);
+				af_store_wm_clear(op);
 				for(j = 0; j < op->u.wm.nwin; j++) {
 					if(af_rds_field_range(&e[1 + 3 * j], 0, UINT32_MAX, &v) < 0)
 						return -1;
@@ -885,7 +872,7 @@ static void rds_invalid_clear(af_op_t *op)
 			memset(op->u.fig.count, 0, sizeof(op->u.fig.count));
 			break;
 		case AF_OP_WIN_MULTI:
-			rds_wm_clear(op);
+			af_store_wm_clear(op);
 			break;
 		default:
 			break;

@@ -1693,11 +1693,7 @@ static int shm_op_win_multi(af_store_shm_t *st, af_op_t *ops, int i,
 	int j, add[AF_WIN_MULTI_MAX], any = 0, rc = 0, ban, wide;
 	int found[AF_WIN_MULTI_MAX], used[AF_WIN_MULTI_MAX] = {0};
 
-	for(j = 0; j < AF_WIN_MULTI_MAX; j++) {
-		w[j].count = 0;
-		w[j].banned = 0;
-		w[j].added = 0;
-	}
+	af_store_wm_clear(op);
 	if(af_store_wm_check(ops, i) < 0)
 		return -1;
 	for(j = 0; j < op->u.wm.nwin; j++) {
