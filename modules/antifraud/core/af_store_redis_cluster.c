@@ -273,7 +273,6 @@ static redisContext *cl_conn(const af_store_redis_t *st, rds_cluster_t *cl,
 		redisFree(c);
 		return NULL;
 	}
-	snprintf(nd->fn_xs, sizeof(nd->fn_xs), "%s_x", nd->conn.sha_exec);
 	nd->conn.c = c;
 	nd->reload = 0;
 	return c;
@@ -418,7 +417,7 @@ typedef struct cl_sub {
 	int node;     /* where it was sent */
 	int ask;      /* -ASK: node to send to after ASKING, -1 */
 	int asking;   /* ASKING sent before it */
-	int multi;    /* sent with keys of several slots (fn_xs) */
+	int multi;    /* sent with keys of several slots (af_rds_fn_xs) */
 	int state;    /* CL_TODO, CL_SENT, CL_DONE, CL_SPLIT */
 } cl_sub_t;
 
@@ -509,7 +508,7 @@ static int cl_xcap;
  * argument count, 0 when the keys share a slot (sent as encoded), -1
  * out of memory.
  */
-static int cl_xs_args(int argc, const char *fn)
+static int cl_xs_args(int argc)
 {
 	int nk = atoi(af_rds_av[2]), i, s, multi = 0, first = -1;
 	static char nkbuf[16];
@@ -547,8 +546,8 @@ static int cl_xs_args(int argc, const char *fn)
 		return 0;
 	cl_xav[0] = "FCALL";
 	cl_xavlen[0] = 5;
-	cl_xav[1] = fn;
-	cl_xavlen[1] = strlen(fn);
+	cl_xav[1] = af_rds_fn_xs;
+	cl_xavlen[1] = strlen(af_rds_fn_xs);
 	cl_xav[2] = "0";
 	cl_xavlen[2] = 1;
 	cl_xavlen[3] = (size_t)snprintf(nkbuf, sizeof(nkbuf), "%d", nk);
@@ -582,7 +581,7 @@ static int cl_send(af_store_redis_t *st, rds_cluster_t *cl, cl_sub_t *sub,
 		af_rds_err(err, errlen, argc < 0 ? "out of memory" : "empty batch");
 		return -1;
 	}
-	xc = cl_xs_args(argc, cl->node[node].fn_xs);
+	xc = cl_xs_args(argc);
 	sub->multi = xc > 0;
 	sub->asking = sub->ask >= 0;
 	if(xc < 0 || (sub->asking && redisAppendCommand(c, "ASKING") != REDIS_OK)

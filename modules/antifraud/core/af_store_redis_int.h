@@ -72,7 +72,6 @@ typedef struct rds_node {
 	int port;
 	rds_conn_t conn; /* c and the batch function's name; c NULL: not
 					  * connected */
-	char fn_xs[48];  /* the batch function for keys of several slots */
 	int reload;      /* "Function not found": load the library again */
 } rds_node_t;
 
@@ -176,6 +175,10 @@ typedef int (*rds_node_fn)(af_store_redis_t *st, rds_conn_t *conn,
 		void *arg, char *why, size_t whylen);
 int af_rds_cl_each_master(af_store_redis_t *st, rds_node_fn fn, void *arg);
 int af_rds_each_server(af_store_redis_t *st, rds_node_fn fn, void *arg);
+
+/* the batch library's function for keys of several slots (a Redis
+ * Cluster master's sub-batch; af_store_redis_net.c) */
+extern const char af_rds_fn_xs[];
 
 /* af_store_redis_batch.c: arguments and replies; the argument vector
  * af_rds_av/af_rds_avlen that af_rds_eval sends */

@@ -32,6 +32,8 @@
 
 /* the batch function (lua/af_store_redis_exec.lua registers it) */
 #define RDS_FN "af_" af_rds_lua_exec_id
+/* its function for keys of several slots of a cluster master */
+const char af_rds_fn_xs[] = RDS_FN "_x";
 
 /* everything per process; rds_mx serializes the threads */
 static pthread_mutex_t rds_mx = PTHREAD_MUTEX_INITIALIZER;
