@@ -518,12 +518,66 @@ static void test_cross_slot(void **state)
 /* a slot migrated under the store: ASK while it moves (a key not yet
  * on the source), MOVED after (the store's map still names the source);
  * the counts follow the keys */
+/* Marks slot as migrating from master src to master dst (both sides
+ * told); dst's node id into dst_id (64 bytes). */
+static void begin_migration(int slot, int src, int dst, char *dst_id)
+{
+	char src_id[64];
+	redisContext *cs = raw(src), *cd = raw(dst);
+	redisReply *r;
+
+	r = rcmd(cs, 1, "CLUSTER MYID");
+	snprintf(src_id, sizeof(src_id), "%s", r->str);
+	freeReplyObject(r);
+	r = rcmd(cd, 1, "CLUSTER MYID");
+	snprintf(dst_id, 64, "%s", r->str);
+	freeReplyObject(r);
+	rcmd(cd, 0, "CLUSTER SETSLOT %d IMPORTING %s", slot, src_id);
+	rcmd(cs, 0, "CLUSTER SETSLOT %d MIGRATING %s", slot, dst_id);
+	redisFree(cs);
+	redisFree(cd);
+}
+
+/* Ends the migration of slot from node src to dst: its keys moved, every
+ * live node told that dst_id serves it. */
+static void end_migration(int slot, int src, int dst, const char *dst_id)
+{
+	redisContext *c;
+	redisReply *r, *k;
+	size_t j;
+	int i;
+
+	c = redisConnect("127.0.0.1", src);
+	r = c ? redisCommand(c, "CLUSTER GETKEYSINSLOT %d 100", slot) : NULL;
+	for(j = 0; r && j < r->elements; j++) {
+		k = redisCommand(c, "MIGRATE 127.0.0.1 %d %s 0 5000", dst,
+				r->element[j]->str);
+		if(k)
+			freeReplyObject(k);
+	}
+	if(r)
+		freeReplyObject(r);
+	if(c)
+		redisFree(c);
+	for(i = 0; i < NODES; i++) {
+		if(s_node[i].pid <= 0)
+			continue;
+		c = redisConnect("127.0.0.1", s_node[i].port);
+		r = c ? redisCommand(c, "CLUSTER SETSLOT %d NODE %s", slot, dst_id)
+			  : NULL;
+		if(r)
+			freeReplyObject(r);
+		if(c)
+			redisFree(c);
+	}
+}
+
 static void test_migration(void **state)
 {
-	char id_src[64], id_dst[64], out[4096], port[16], other[64];
+	char id_dst[64], other[64];
 	const char *subj = "mig|alice";
 	af_store_t *s;
-	redisContext *src, *dst, *c;
+	redisContext *src, *dst;
 	redisReply *r;
 	int slot = slot_of("m:", "win", subj), ps, pd, i;
 
@@ -536,16 +590,9 @@ static void test_migration(void **state)
 	if(pd == ps)
 		pd = master_of((slot + 12000) % 16384);
 	assert_int_not_equal(ps, pd);
+	begin_migration(slot, ps, pd, id_dst);
 	src = raw(ps);
 	dst = raw(pd);
-	r = rcmd(src, 1, "CLUSTER MYID");
-	snprintf(id_src, sizeof(id_src), "%s", r->str);
-	freeReplyObject(r);
-	r = rcmd(dst, 1, "CLUSTER MYID");
-	snprintf(id_dst, sizeof(id_dst), "%s", r->str);
-	freeReplyObject(r);
-	rcmd(dst, 0, "CLUSTER SETSLOT %d IMPORTING %s", slot, id_src);
-	rcmd(src, 0, "CLUSTER SETSLOT %d MIGRATING %s", slot, id_dst);
 	/* a key still on the source is served there */
 	assert_int_equal(win_hit(s, subj, 600, 0), 2);
 	/* a new key of the slot is not on the source: ASK, ASKING, the
@@ -560,27 +607,13 @@ static void test_migration(void **state)
 	r = rcmd(dst, 1, "EXISTS m:" RDS_LAYOUT "win:{%s}", other);
 	assert_int_equal(r->integer, 1);
 	freeReplyObject(r);
-	snprintf(port, sizeof(port), "%d", pd);
-	r = rcmd(src, 1, "CLUSTER GETKEYSINSLOT %d 100", slot);
-	for(i = 0; i < (int)r->elements; i++)
-		rcmd(src, 0, "MIGRATE 127.0.0.1 %d %s 0 5000", pd, r->element[i]->str);
-	freeReplyObject(r);
-	for(i = 0; i < NODES; i++) {
-		if(s_node[i].pid <= 0)
-			continue;
-		c = raw(s_node[i].port);
-		r = redisCommand(c, "CLUSTER SETSLOT %d NODE %s", slot, id_dst);
-		if(r)
-			freeReplyObject(r);
-		redisFree(c);
-	}
+	end_migration(slot, ps, pd, id_dst);
 	/* the store's map still names the source: MOVED, then the target */
 	assert_int_equal(win_hit(s, subj, 600, 1), 3);
 	assert_int_equal(win_hit(s, subj, 600, 1), 4);
 	r = rcmd(dst, 1, "EXISTS m:" RDS_LAYOUT "win:{%s}", subj);
 	assert_int_equal(r->integer, 1);
 	freeReplyObject(r);
-	(void)out;
 	redisFree(src);
 	redisFree(dst);
 	test_host_set_now(0);
@@ -732,45 +765,18 @@ static void test_group_one_master(void **state)
 	b->ops->destroy(b);
 }
 
-/* Finishes the migration of slot from node src to dst (after ms): its
- * keys moved, every live node told; in a child, so that the store's
- * call waits meanwhile. */
+/* end_migration after ms, in a child, so that the store's call waits
+ * meanwhile. */
 static pid_t finish_migration(int slot, int src, int dst, const char *dst_id,
 		int ms)
 {
 	pid_t pid = fork();
-	redisContext *c;
-	redisReply *r, *k;
-	size_t j;
-	int i;
 
 	assert_true(pid >= 0);
 	if(pid)
 		return pid;
 	usleep((useconds_t)ms * 1000);
-	c = redisConnect("127.0.0.1", src);
-	r = c ? redisCommand(c, "CLUSTER GETKEYSINSLOT %d 100", slot) : NULL;
-	for(j = 0; r && j < r->elements; j++) {
-		k = redisCommand(c, "MIGRATE 127.0.0.1 %d %s 0 5000", dst,
-				r->element[j]->str);
-		if(k)
-			freeReplyObject(k);
-	}
-	if(r)
-		freeReplyObject(r);
-	if(c)
-		redisFree(c);
-	for(i = 0; i < NODES; i++) {
-		if(s_node[i].pid <= 0)
-			continue;
-		c = redisConnect("127.0.0.1", s_node[i].port);
-		r = c ? redisCommand(c, "CLUSTER SETSLOT %d NODE %s", slot, dst_id)
-			  : NULL;
-		if(r)
-			freeReplyObject(r);
-		if(c)
-			redisFree(c);
-	}
+	end_migration(slot, src, dst, dst_id);
 	_exit(0);
 }
 
@@ -785,7 +791,7 @@ static pid_t finish_migration(int slot, int src, int dst, const char *dst_id,
 static void test_group_migrating(void **state)
 {
 	af_store_shm_cfg_t scfg = {.max_entries = 4096, .stripes = 4};
-	char p[32], q[32], q2[32], c1[32], c2[32], c3[32], id_src[64], id_dst[64];
+	char p[32], q[32], q2[32], c1[32], c2[32], c3[32], id_dst[64];
 	int used[8], nu = 0, ps, pd, sq, i, j, wst;
 	uint64_t now = T0 + 400000;
 	af_store_t *a, *b;
@@ -816,16 +822,9 @@ static void test_group_migrating(void **state)
 	test_host_set_now(now);
 	assert_int_equal(win_hit(a, q, 60, 1), 1);
 	assert_int_equal(win_hit(b, q, 60, 1), 1);
+	begin_migration(sq, ps, pd, id_dst);
 	src = raw(ps);
 	dst = raw(pd);
-	r = rcmd(src, 1, "CLUSTER MYID");
-	snprintf(id_src, sizeof(id_src), "%s", r->str);
-	freeReplyObject(r);
-	r = rcmd(dst, 1, "CLUSTER MYID");
-	snprintf(id_dst, sizeof(id_dst), "%s", r->str);
-	freeReplyObject(r);
-	rcmd(dst, 0, "CLUSTER SETSLOT %d IMPORTING %s", sq, id_src);
-	rcmd(src, 0, "CLUSTER SETSLOT %d MIGRATING %s", sq, id_dst);
 	/* a new key of the migrating slot: ASK; q still on the source */
 	win_op(&ops[0], p, 1, 0, 0);
 	win_op(&ops[1], q, 1, 0, 0);
