@@ -39,21 +39,32 @@ def uas_dest(tmp_path):
     h.Sipp.stop(p)
 
 
+@pytest.fixture(params=sorted(h.SERVERS))
+def an_server(request):
+    """The server of a test that runs on both (the duration guard's tests
+    are Kamailio's: parametrized with kamailio only)."""
+    return h.SERVERS[request.param]
+
+
+ONLY_KAMAILIO = pytest.mark.parametrize("an_server", ["kamailio"],
+                                        indirect=True)
+
+
 @pytest.fixture
-def ka(tmp_path, an_rules, uas_dest):
-    """kamailio with the analytics rules, routing to sipp's uas-dest."""
+def ka(tmp_path, an_rules, uas_dest, an_server):
+    """the server with the analytics rules, routing to sipp's uas-dest."""
     started = []
 
     def start(mode="monitor", next_hop=None, replace=None, **kw):
-        k = h.Kamailio(str(tmp_path), an_rules(mode, replace),
-                       next_hop_port=next_hop or uas_dest, **kw)
+        k = an_server(str(tmp_path), an_rules(mode, replace),
+                      next_hop_port=next_hop or uas_dest, **kw)
         started.append(k)
         return k.start()
     yield start
     for k in started:
         crashed = k.crashed()
         k.stop()
-        assert not crashed, "kamailio crashed: %s" % crashed
+        assert not crashed, "%s crashed: %s" % (k.name, crashed)
 
 
 def calls(tmp_path, k, number, caller, scenario, n=1, hold_ms=100, rate=50,
@@ -128,6 +139,7 @@ def test_burst_of_one_second_calls_alerts_short_calls(ka, tmp_path):
     assert not alerts(k, "asr_low")
 
 
+@ONLY_KAMAILIO
 def test_long_call_alerts_while_up(ka, tmp_path):
     """Monitor: an international call past its 2 s limit alerts while it
     is still up; it is not ended."""
@@ -148,6 +160,7 @@ def test_long_call_alerts_while_up(ka, tmp_path):
     assert k.stats()["reasons"]["duration"] == 1
 
 
+@ONLY_KAMAILIO
 def test_long_call_ended_in_enforce_mode(ka, tmp_path):
     """Enforce: the guard ends the call (BYE to both sipp sides: the UAC
     waits for it), logged, and the concurrency slot is back at once."""
@@ -324,18 +337,19 @@ def test_signal_mix_svwar_and_register_flood(ka, tmp_path):
 
 
 def test_two_nodes_share_figures_and_refusals(tmp_path, an_rules, uas_dest):
-    """Two nodes on one Redis: the caller's calls through both count in
-    one figure, the alert fires on the node that crosses the sample, and
-    its enforcement mark refuses the caller on the other node too."""
+    """Two nodes on one Redis, a Kamailio and an OpenSIPS: the caller's
+    calls through both count in one figure, the alert fires on the node
+    that crosses the sample (OpenSIPS), and its enforcement mark refuses
+    the caller on the other node (Kamailio) too."""
     r = h.Redis(str(tmp_path)).start()
     nodes = []
     try:
         url = '"redis://127.0.0.1:%d/0"' % r.port
-        for _ in range(2):
-            k = h.Kamailio(str(tmp_path), an_rules("enforce"),
-                           next_hop_port=uas_dest,
-                           defines={"AF_REDIS": url,
-                                    "AF_REDIS_FALLBACK": '"closed"'})
+        for cls in (h.Kamailio, h.OpenSIPS):
+            k = cls(str(tmp_path), an_rules("enforce"),
+                    next_hop_port=uas_dest,
+                    defines={"AF_REDIS": url,
+                             "AF_REDIS_FALLBACK": '"closed"'})
             nodes.append(k.start())
         a, b = nodes
         p = calls(tmp_path, a, DE, "pumpc", "uac-busy.xml", n=4)
@@ -365,6 +379,7 @@ def test_two_nodes_share_figures_and_refusals(tmp_path, an_rules, uas_dest):
         r.kill()
 
 
+@ONLY_KAMAILIO
 def test_bad_analytics_rules_are_refused(ka, an_rules):
     k = ka()
     # the same file, rewritten with a bad value

@@ -11,6 +11,7 @@
 #include <strings.h>
 #include <unistd.h>
 #include "af_module.h"
+#include "af_lock.h"
 #include "af_alert.h"
 #include "af_host.h"
 #include "af_file.h"
@@ -310,49 +311,71 @@ int af_module_alert(af_verdict_t *v, const af_request_t *req)
 	return af_alert_admit(v, req, af_now_ms());
 }
 
-/* the ticket of the call this process admitted last, without a dialog */
+/* what this process let through last, without a dialog yet */
 static struct {
 	int set;
 	int warned;
 	uint64_t msg_key;
-	af_dest_ticket_t t;
+	af_held_t x;
 } af_mod_wait;
 
 struct af_hold {
-	int released; /* atomic: the slots went back */
-	af_dest_ticket_t t;
+	af_lock_t lock; /* the fields below, between the dialog's callbacks */
+	int ended;      /* the call ended: counted, slots back */
+	af_held_t x;
 };
 
-af_hold_t *af_module_hold(const af_dest_ticket_t *t)
+int af_module_held(const af_request_t *req, const af_verdict_t *v,
+		af_held_t *x)
+{
+	memset(x, 0, sizeof(*x));
+	if(v->dest.ticket.total || v->dest.ticket.caller) {
+		x->has_ticket = 1;
+		x->t = v->dest.ticket;
+	}
+	/* a call the check let through is followed (a refused one never
+	 * becomes a call) */
+	if(v->rc == AF_RC_ALLOW || v->rc == AF_RC_ALERT)
+		af_call_start(&x->c, req, v, NULL, 0, af_now_ms());
+	return x->has_ticket || (x->c.flags & AF_CALL_FOLLOWED);
+}
+
+af_hold_t *af_module_hold(const af_held_t *x)
 {
 	af_hold_t *h = af_host->shm_alloc(sizeof(*h));
 
 	af_mod_wait.set = 0; /* a call waiting before is left to age out */
+	if(h && af_lock_init(&h->lock) < 0) {
+		af_host->shm_free(h);
+		h = NULL;
+	}
 	if(!h) {
 		AF_ERR("out of shared memory: the call's concurrency slots are"
-			   " given back now\n");
-		af_dest_release(t);
+			   " given back now, its outcome is not learned\n");
+		if(x->has_ticket)
+			af_dest_release(&x->t);
 		return NULL;
 	}
-	h->released = 0;
-	h->t = *t;
+	h->ended = 0;
+	h->x = *x;
 	return h;
 }
 
-void af_module_hold_later(uint64_t msg_key, const af_dest_ticket_t *t)
+void af_module_hold_later(uint64_t msg_key, const af_held_t *x)
 {
 	if(af_mod_wait.set && af_mod_wait.msg_key != msg_key
 			&& !af_mod_wait.warned) {
 		af_mod_wait.warned = 1;
-		AF_WARN("af_check_dest admitted a call whose dialog was never"
+		AF_WARN("af_check_dest let a call through whose dialog was never"
 				" created: its concurrency slots stay until"
-				" dest.max_duration. Create the dialog of every call"
-				" af_check_dest admits (Kamailio: dlg_manage(), OpenSIPS:"
-				" create_dialog()) (logged once)\n");
+				" dest.max_duration and its outcome is not learned. Create"
+				" the dialog of every call af_check_dest lets through"
+				" (Kamailio: dlg_manage(), OpenSIPS: create_dialog())"
+				" (logged once)\n");
 	}
 	af_mod_wait.set = 1;
 	af_mod_wait.msg_key = msg_key;
-	af_mod_wait.t = *t;
+	af_mod_wait.x = *x;
 }
 
 af_hold_t *af_module_hold_claim(uint64_t msg_key)
@@ -360,20 +383,71 @@ af_hold_t *af_module_hold_claim(uint64_t msg_key)
 	if(!af_mod_wait.set || af_mod_wait.msg_key != msg_key)
 		return NULL;
 	af_mod_wait.set = 0;
-	return af_module_hold(&af_mod_wait.t);
+	return af_module_hold(&af_mod_wait.x);
 }
 
-void af_module_hold_end(af_hold_t *h)
+int af_module_hold_follows(const af_hold_t *h)
 {
-	if(h && !__atomic_exchange_n(&h->released, 1, __ATOMIC_ACQ_REL))
-		af_dest_release(&h->t);
+	return h && (h->x.c.flags & AF_CALL_FOLLOWED);
+}
+
+void af_module_hold_ring(af_hold_t *h, int code)
+{
+	if(!af_module_hold_follows(h))
+		return;
+	af_lock(&h->lock);
+	af_call_ring(&h->x.c, code, af_now_ms());
+	af_unlock(&h->lock);
+}
+
+void af_module_hold_answer(af_hold_t *h)
+{
+	if(!af_module_hold_follows(h))
+		return;
+	af_lock(&h->lock);
+	af_call_answer(&h->x.c, af_now_ms());
+	af_unlock(&h->lock);
+}
+
+int af_module_hold_end(af_hold_t *h, int code, af_request_t *req,
+		af_verdict_t *v)
+{
+	af_held_t x;
+	int first;
+
+	if(!h)
+		return 0;
+	af_lock(&h->lock);
+	first = !h->ended;
+	h->ended = 1;
+	x = h->x;
+	af_unlock(&h->lock);
+	if(!first)
+		return 0;
+	if(!(x.c.flags & AF_CALL_FOLLOWED)) {
+		if(x.has_ticket)
+			af_dest_release(&x.t);
+		return 0;
+	}
+	af_call_end_release(&x.c, code ? code : 487, af_now_ms(),
+			x.has_ticket ? &x.t : NULL, v);
+	if(v->rc != AF_RC_ALERT && v->rc != AF_RC_BLOCK)
+		return 0;
+	/* the request points into the hold's record, which stays as it is
+	 * once ended */
+	af_call_request(&h->x.c, req);
+	return 1;
 }
 
 void af_module_hold_free(af_hold_t *h)
 {
+	af_request_t req;
+	af_verdict_t v;
+
 	if(!h)
 		return;
-	af_module_hold_end(h);
+	af_module_hold_end(h, 200, &req, &v);
+	af_lock_destroy(&h->lock);
 	af_host->shm_free(h);
 }
 
@@ -381,6 +455,8 @@ void af_module_hold_free(af_hold_t *h)
 
 struct af_auth_pending {
 	int done; /* atomic: the outcome was counted */
+	int auth; /* the authentication result is learned from the replies */
+	int mix;  /* atomic: 1 the final answer counts in the signal mix */
 	af_ip_t src_ip;
 	uint16_t src_port;
 	int method;
@@ -457,19 +533,23 @@ static int af_mod_copy(char *dst, uint16_t *dlen, const af_str_t *s)
 	return 0;
 }
 
-af_auth_pending_t *af_module_auth_pending(const af_request_t *req)
+/* the record of a transaction's request: auth, mix as they apply */
+static af_auth_pending_t *af_mod_pending(const af_request_t *req, int auth,
+		int mix)
 {
 	af_auth_pending_t *p;
 
-	if(!req->auth_user.len || (req->memo && req->memo->auth_reported))
+	if(!auth && !mix)
 		return NULL;
 	p = af_host->shm_alloc(sizeof(*p));
 	if(!p) {
-		AF_ERR("out of shared memory: a transaction's authentication"
-			   " result is not learned\n");
+		AF_ERR("out of shared memory: a transaction's replies are not"
+			   " learned\n");
 		return NULL;
 	}
 	memset(p, 0, sizeof(*p));
+	p->auth = auth;
+	p->mix = mix;
 	p->src_ip = req->src_ip;
 	p->src_port = req->src_port;
 	p->method = req->method;
@@ -484,16 +564,36 @@ af_auth_pending_t *af_module_auth_pending(const af_request_t *req)
 	return p;
 }
 
-int af_module_auth_pending_reply(af_auth_pending_t *p, int code,
-		const char *reply, size_t len, af_request_t *req, af_verdict_t *v)
+/* 1 when req's authentication result is to be learned from its replies */
+static int af_mod_auth_wanted(const af_request_t *req)
 {
-	int ok;
+	return req->auth_user.len && !(req->memo && req->memo->auth_reported);
+}
 
-	if(!p || __atomic_load_n(&p->done, __ATOMIC_ACQUIRE))
-		return 0;
-	ok = af_module_auth_outcome(p->method, code, reply, len);
-	if(ok < 0 || __atomic_exchange_n(&p->done, 1, __ATOMIC_ACQ_REL))
-		return 0;
+af_auth_pending_t *af_module_auth_pending(const af_request_t *req)
+{
+	return af_mod_pending(req, af_mod_auth_wanted(req), 0);
+}
+
+af_auth_pending_t *af_module_tx_pending(const af_request_t *req, int learn_auth)
+{
+	return af_mod_pending(req, learn_auth && af_mod_auth_wanted(req),
+			af_module_mix_on());
+}
+
+int af_module_mix_on(void)
+{
+	af_rules_t *r = af_core_acquire();
+	int on = r && r->analytics.enabled && r->analytics.mix_window_s;
+
+	af_core_release(r);
+	return on;
+}
+
+/* the request p stands for, into req (pointing into p) */
+static void af_mod_pending_request(const af_auth_pending_t *p,
+		af_request_t *req)
+{
 	memset(req, 0, sizeof(*req));
 	req->src_ip = p->src_ip;
 	req->src_port = p->src_port;
@@ -505,6 +605,68 @@ int af_module_auth_pending_reply(af_auth_pending_t *p, int code,
 	req->from_user.len = p->from_user_len;
 	req->from_host.s = p->host;
 	req->from_host.len = p->host_len;
+}
+
+int af_module_mix_reply(af_auth_pending_t *p, int code, af_request_t *req,
+		af_verdict_t *v)
+{
+	af_memo_t memo;
+
+	if(!p || code < 200 || !__atomic_exchange_n(&p->mix, 0, __ATOMIC_ACQ_REL))
+		return 0;
+	af_mod_pending_request(p, req);
+	memset(&memo, 0, sizeof(memo));
+	memcpy(memo.profile, p->profile, sizeof(memo.profile));
+	req->memo = &memo;
+	af_signal_count(req, code, af_now_ms(), v);
+	req->memo = NULL;
+	return v->rc == AF_RC_ALERT;
+}
+
+int af_module_signal(const af_request_t *req, int code, af_verdict_t *v)
+{
+	return af_signal_count(req, code, af_now_ms(), v) == AF_RC_ALERT;
+}
+
+/* an alert of af_outcome_timer: its subject as a request */
+static void af_mod_timer_alert(const af_verdict_t *v, const char *subject,
+		void *arg)
+{
+	af_module_alert_cb cb = (af_module_alert_cb)arg;
+	af_request_t req;
+	const char *at;
+
+	memset(&req, 0, sizeof(req));
+	req.initial = 1;
+	if(af_ip_parse(subject, strlen(subject), &req.src_ip) < 0) {
+		memset(&req.src_ip, 0, sizeof(req.src_ip));
+		at = strchr(subject, '@');
+		req.from_user.s = subject;
+		req.from_user.len = at ? (size_t)(at - subject) : strlen(subject);
+		if(at) {
+			req.from_host.s = at + 1;
+			req.from_host.len = strlen(at + 1);
+		}
+	}
+	cb(&req, v);
+}
+
+void af_module_outcome_timer(af_module_alert_cb cb)
+{
+	af_outcome_timer(af_now_ms(), af_mod_timer_alert, (void *)cb);
+}
+
+int af_module_auth_pending_reply(af_auth_pending_t *p, int code,
+		const char *reply, size_t len, af_request_t *req, af_verdict_t *v)
+{
+	int ok;
+
+	if(!p || !p->auth || __atomic_load_n(&p->done, __ATOMIC_ACQUIRE))
+		return 0;
+	ok = af_module_auth_outcome(p->method, code, reply, len);
+	if(ok < 0 || __atomic_exchange_n(&p->done, 1, __ATOMIC_ACQ_REL))
+		return 0;
+	af_mod_pending_request(p, req);
 	af_auth_result(req, ok, p->profile, strlen(p->profile), v);
 	return 1;
 }

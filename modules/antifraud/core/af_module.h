@@ -17,6 +17,7 @@
 #include "af_request.h"
 #include "af_alert.h"
 #include "af_store_cluster.h"
+#include "af_outcome.h"
 
 /* the module parameters (af_module.def); strings are the server's */
 typedef struct af_params {
@@ -104,27 +105,52 @@ uint64_t af_module_stat(int i);
 int af_module_alert(af_verdict_t *v, const af_request_t *req);
 
 /*
- * Concurrency slots of a call admitted by af_check_dest, held in shared
- * memory by the call's dialog: af_module_hold() copies the ticket (NULL
- * out of memory: the slots are given back at once), af_module_hold_end()
- * gives the slots back the first time it is called (the call failed,
- * ended or expired), af_module_hold_free() ends and frees it (the dialog
- * goes).
+ * What af_check_dest let through, held in shared memory by the call's
+ * dialog until the call ends: the concurrency slots it admitted the call
+ * into and the call's outcome record (af_outcome.h) when analytics
+ * follows it. For a glue whose dialog callbacks report the call
+ * (OpenSIPS; the Kamailio glue keeps its own record beside its duration
+ * guard).
+ *
+ * af_module_held() fills x from the check's request and verdict and
+ * returns 1 when there is anything to hold (slots taken, or a call to
+ * follow: a refused call is never one), 0 when not. af_module_hold()
+ * copies x into shared memory (NULL out of memory: the slots are given
+ * back at once). af_module_hold_follows(): 1 when the call's ring and
+ * answer are to be reported (af_module_hold_ring, _answer).
+ * af_module_hold_end() ends the call the first time it is called (the
+ * dialog failed with final code, 0 unknown, or was terminated or
+ * expired: 200): the call is counted into the figures and its slots go
+ * back in one store batch; returns 1 when v (check "analytics") is to be
+ * announced, req then standing for the call (its caller, source and
+ * number; valid while h is). af_module_hold_free() ends it quietly if it
+ * has not ended and frees it (the dialog goes).
  */
+typedef struct af_held {
+	int has_ticket;
+	af_dest_ticket_t t;
+	af_call_t c;
+} af_held_t;
 typedef struct af_hold af_hold_t;
-af_hold_t *af_module_hold(const af_dest_ticket_t *t);
+int af_module_held(const af_request_t *req, const af_verdict_t *v,
+		af_held_t *x);
+af_hold_t *af_module_hold(const af_held_t *x);
 
 /*
- * A call admitted before its dialog exists: its ticket waits in this
- * process for the dialog created for the same message (msg_key: how the
- * glue tells messages apart). af_module_hold_later() keeps it (one
- * waiting before, never claimed, is left to age out: logged once);
+ * A call let through before its dialog exists: it waits in this process
+ * for the dialog created for the same message (msg_key: how the glue
+ * tells messages apart). af_module_hold_later() keeps it (one waiting
+ * before, never claimed, is left to age out: logged once);
  * af_module_hold_claim() makes the hold when the dialog of msg_key is
- * created, NULL when no ticket waits for it.
+ * created, NULL when nothing waits for it.
  */
-void af_module_hold_later(uint64_t msg_key, const af_dest_ticket_t *t);
+void af_module_hold_later(uint64_t msg_key, const af_held_t *x);
 af_hold_t *af_module_hold_claim(uint64_t msg_key);
-void af_module_hold_end(af_hold_t *h);
+int af_module_hold_follows(const af_hold_t *h);
+void af_module_hold_ring(af_hold_t *h, int code);
+void af_module_hold_answer(af_hold_t *h);
+int af_module_hold_end(af_hold_t *h, int code, af_request_t *req,
+		af_verdict_t *v);
 void af_module_hold_free(af_hold_t *h);
 
 /*
@@ -155,6 +181,38 @@ int af_module_auth_reply(const af_request_t *req, int code, const char *reply,
  */
 typedef struct af_auth_pending af_auth_pending_t;
 af_auth_pending_t *af_module_auth_pending(const af_request_t *req);
+
+/*
+ * The same record for a glue that also counts the signal mix from a
+ * transaction's final answer (OpenSIPS): made when req carries
+ * credentials to learn (learn_auth) or when the rules count signals (a
+ * signal_mix), NULL when neither. af_module_mix_reply() counts the final
+ * answer (code >= 200) once: 1 when v is an alert to announce for req
+ * (pointing into p), else 0. A record made by af_module_auth_pending
+ * counts no signal.
+ */
+af_auth_pending_t *af_module_tx_pending(const af_request_t *req, int learn_auth);
+int af_module_mix_reply(af_auth_pending_t *p, int code, af_request_t *req,
+		af_verdict_t *v);
+
+/* 1 when the rules count signals (analytics with a signal_mix) */
+int af_module_mix_on(void);
+
+/*
+ * Signals of the signal mix: a request checked with af_check_source
+ * (code 0) or a final answer sent statelessly (code >= 200) for req. 1
+ * when v is an alert to announce, else 0.
+ */
+int af_module_signal(const af_request_t *req, int code, af_verdict_t *v);
+
+/*
+ * The outcome housekeeping, about once a second from one process
+ * (af_outcome_timer): each alert it raises goes to cb with a request
+ * standing for its subject (a source address, or a caller user@host).
+ */
+typedef void (*af_module_alert_cb)(const af_request_t *req,
+		const af_verdict_t *v);
+void af_module_outcome_timer(af_module_alert_cb cb);
 
 /*
  * A reply of that transaction went out: counts its outcome once. 1 with

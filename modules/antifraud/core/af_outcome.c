@@ -305,6 +305,25 @@ void af_call_answer(af_call_t *c, uint64_t now_ms)
 	c->flags |= AF_CALL_ANSWERED;
 }
 
+void af_call_request(const af_call_t *c, af_request_t *req)
+{
+	const char *at = strchr(c->caller, '@');
+
+	memset(req, 0, sizeof(*req));
+	req->method = AF_M_INVITE;
+	req->initial = 1;
+	req->src_ip.family = c->src_family;
+	memcpy(req->src_ip.addr, c->src_addr, sizeof(req->src_ip.addr));
+	req->from_user.s = c->caller;
+	req->from_user.len = at ? (size_t)(at - c->caller) : strlen(c->caller);
+	if(at) {
+		req->from_host.s = at + 1;
+		req->from_host.len = strlen(at + 1);
+	}
+	req->ruri_user.s = c->number;
+	req->ruri_user.len = strlen(c->number);
+}
+
 uint64_t af_call_deadline(const af_call_t *c)
 {
 	if(!c || !c->limit_s || !(c->flags & AF_CALL_FOLLOWED)

@@ -204,6 +204,11 @@ int af_call_end(af_call_t *c, int code, uint64_t now_ms, af_verdict_t *v);
 int af_call_end_release(af_call_t *c, int code, uint64_t now_ms,
 		const af_dest_ticket_t *t, af_verdict_t *v);
 
+/* a request standing for c in an alert raised after its INVITE: the
+ * caller (From user@host), its source address and the number, pointing
+ * into c */
+void af_call_request(const af_call_t *c, af_request_t *req);
+
 /*
  * When the duration guard of c fires (ms since the epoch): answer_ms +
  * limit_s; 0 when c has no limit, is not answered, has ended or the

@@ -30,8 +30,10 @@ extern const mi_export_t af_os_mi_cmds[];
 /* binds the dialog module when loaded (mod_init); 0, -1 on error */
 int af_os_dlg_init(void);
 
-/* af_check_dest admitted msg's call: its slots go back when it ends */
-void af_os_dest_admitted(struct sip_msg *msg, const af_dest_ticket_t *t);
+/* af_check_dest gave v for msg (req): the call it let through is
+ * followed and its slots go back when it ends */
+void af_os_dest_checked(struct sip_msg *msg, const af_request_t *req,
+		const af_verdict_t *v);
 
 /* keeps v as this process's last verdict ($antifraud) and raises
  * E_ANTIFRAUD_ALERT when it alerts or blocks; returns v->rc */

@@ -1,13 +1,18 @@
 /*
- * antifraud - calls end through OpenSIPS's dialog module: a call that
- * af_check_dest admitted gives its concurrency slots back when its
- * dialog fails (busy, CANCEL, timeout, any negative reply), is
- * terminated (BYE) or expires, and at the latest when the dialog goes.
- * Without the dialog module, or for a call whose dialog is never
- * created, the slots age out after dest.max_duration.
+ * antifraud - calls through OpenSIPS's dialog module: what af_check_dest
+ * let through (its concurrency slots and the call's outcome record, one
+ * shared-memory object of the core: af_module_hold) belongs to the
+ * call's dialog. The dialog's callbacks report the call: a forwarded 18x
+ * rings (post-dial delay), DLGCB_CONFIRMED (the 2xx) answers, a failure
+ * (busy, CANCEL, timeout, any negative reply), BYE or expiry ends it: it
+ * is counted into the figures (analytics) and its slots go back in one
+ * store batch; at the latest when the dialog goes. An alert of the end
+ * raises E_ANTIFRAUD_ALERT. Without the dialog module, or for a call
+ * whose dialog is never created, the slots age out after
+ * dest.max_duration and the call is not counted.
  *
  * create_dialog() may come before af_check_dest or after it in the
- * script: then the ticket waits in this process for the dialog's
+ * script: then the call waits in this process for the dialog's
  * DLGCB_CREATED callback on the same message.
  *
  * Copyright (C) 2026 antifraud authors
@@ -26,12 +31,44 @@ static uint64_t af_os_msg_key(const struct sip_msg *msg)
 	return (uint64_t)(uintptr_t)msg->buf ^ ((uint64_t)msg->id << 40);
 }
 
-/* the call failed, ended or expired */
-static void af_os_dlg_end(struct dlg_cell *dlg, int type,
+/* the code of a callback's reply, 0 when none (one of OpenSIPS's own) */
+static int af_os_reply_code(const struct dlg_cb_params *params)
+{
+	const struct sip_msg *rpl = params->msg;
+
+	if(!rpl || rpl == FAKED_REPLY || rpl->first_line.type != SIP_REPLY)
+		return 0;
+	return (int)rpl->first_line.u.reply.statuscode;
+}
+
+/* the call rang, was answered, failed, ended or expired */
+static void af_os_dlg_event(struct dlg_cell *dlg, int type,
 		struct dlg_cb_params *params)
 {
-	if(params && params->param)
-		af_module_hold_end(*params->param);
+	af_hold_t *h = params && params->param ? *params->param : NULL;
+	af_request_t req;
+	af_verdict_t v;
+	int code;
+
+	if(!h)
+		return;
+	switch(type) {
+		case DLGCB_RESPONSE_FWDED:
+			code = af_os_reply_code(params);
+			if(code >= 180 && code < 190)
+				af_module_hold_ring(h, code);
+			return;
+		case DLGCB_CONFIRMED:
+			af_module_hold_answer(h);
+			return;
+		case DLGCB_FAILED:
+			code = af_os_reply_code(params);
+			break;
+		default:
+			code = 200;
+	}
+	if(af_module_hold_end(h, code, &req, &v))
+		af_os_announce(&req, &v);
 }
 
 static void af_os_dlg_free(void *param)
@@ -42,14 +79,16 @@ static void af_os_dlg_free(void *param)
 /* the call in dlg holds h until it ends */
 static void af_os_dlg_hold(struct dlg_cell *dlg, af_hold_t *h)
 {
-	const int ends = DLGCB_FAILED | DLGCB_TERMINATED | DLGCB_EXPIRED;
+	int types = DLGCB_FAILED | DLGCB_TERMINATED | DLGCB_EXPIRED;
 
+	if(af_module_hold_follows(h))
+		types |= DLGCB_RESPONSE_FWDED | DLGCB_CONFIRMED;
 	if(h
 			&& af_os_dlgb.register_dlgcb(
-					   dlg, ends, af_os_dlg_end, h, af_os_dlg_free)
+					   dlg, types, af_os_dlg_event, h, af_os_dlg_free)
 					   != 0) {
 		LM_ERR("no dialog callback: the call's concurrency slots go back"
-			   " now\n");
+			   " now, its outcome is not learned\n");
 		af_module_hold_free(h);
 	}
 }
@@ -77,13 +116,19 @@ int af_os_dlg_init(void)
 	return 0;
 }
 
-void af_os_dest_admitted(struct sip_msg *msg, const af_dest_ticket_t *t)
+void af_os_dest_checked(struct sip_msg *msg, const af_request_t *req,
+		const af_verdict_t *v)
 {
-	/* the dialog of the current request, when created already */
-	struct dlg_cell *dlg = af_os_dlg_bound ? af_os_dlgb.get_dlg() : NULL;
+	struct dlg_cell *dlg;
+	af_held_t x;
 
+	/* without dialogs the slots age out (logged at start) */
+	if(!af_os_dlg_bound || !af_module_held(req, v, &x))
+		return;
+	/* the dialog of the current request, when created already */
+	dlg = af_os_dlgb.get_dlg();
 	if(dlg)
-		af_os_dlg_hold(dlg, af_module_hold(t));
-	else if(af_os_dlg_bound)
-		af_module_hold_later(af_os_msg_key(msg), t);
+		af_os_dlg_hold(dlg, af_module_hold(&x));
+	else
+		af_module_hold_later(af_os_msg_key(msg), &x);
 }

@@ -172,12 +172,19 @@ static void af_os_redis_event(int up)
 		LM_ERR("cannot raise E_ANTIFRAUD_REDIS\n");
 }
 
+/* an alert of the outcome timer (a signal-mix window that closed) */
+static void af_os_timer_alert(const af_request_t *req, const af_verdict_t *v)
+{
+	af_os_announce(req, v);
+}
+
 static void af_os_timer(unsigned int ticks, void *param)
 {
 	int ev = af_module_timer();
 
 	if(ev != 0)
 		af_os_redis_event(ev == 2);
+	af_module_outcome_timer(af_os_timer_alert);
 }
 
 /* the cluster's event subscriber: a process of its own */
@@ -340,11 +347,14 @@ static int af_os_check(struct sip_msg *msg, str *profile, af_os_check_f check,
 		LM_ERR("%s: not a request\n", name);
 		return AF_RC_ERROR;
 	}
+	/* the request is a signal of its source's mix (its alert, if any,
+	 * is announced before the check's verdict, which stays the last) */
+	if(check == af_check_source && af_module_signal(&req, 0, v))
+		af_os_announce(&req, v);
 	check(&req, profile ? profile->s : NULL,
 			profile ? (size_t)profile->len : 0, v);
-	if(check == af_check_dest
-			&& (v->dest.ticket.total || v->dest.ticket.caller))
-		af_os_dest_admitted(msg, &v->dest.ticket);
+	if(check == af_check_dest)
+		af_os_dest_checked(msg, &req, v);
 	return af_os_publish(&req);
 }
 
