@@ -41,8 +41,7 @@ def uas_dest(tmp_path):
 
 @pytest.fixture(params=sorted(h.SERVERS))
 def an_server(request):
-    """The server of a test that runs on both (the duration guard's tests
-    are Kamailio's: parametrized with kamailio only)."""
+    """The server of a test that runs on both."""
     return h.SERVERS[request.param]
 
 
@@ -139,7 +138,6 @@ def test_burst_of_one_second_calls_alerts_short_calls(ka, tmp_path):
     assert not alerts(k, "asr_low")
 
 
-@ONLY_KAMAILIO
 def test_long_call_alerts_while_up(ka, tmp_path):
     """Monitor: an international call past its 2 s limit alerts while it
     is still up; it is not ended."""
@@ -160,7 +158,6 @@ def test_long_call_alerts_while_up(ka, tmp_path):
     assert k.stats()["reasons"]["duration"] == 1
 
 
-@ONLY_KAMAILIO
 def test_long_call_ended_in_enforce_mode(ka, tmp_path):
     """Enforce: the guard ends the call (BYE to both sipp sides: the UAC
     waits for it), logged, and the concurrency slot is back at once."""
@@ -401,3 +398,48 @@ def test_bad_analytics_rules_are_refused(ka, an_rules):
     assert p.returncode != 0 and "kind: caller" in p.stdout, p.stdout
     p = k.rpc("antifraud.analytics_top", "loudness", check=False)
     assert p.returncode != 0 and "metric" in p.stdout, p.stdout
+
+
+def test_follow_all_counts_unchecked_calls_once(tmp_path, an_rules, uas_dest,
+                                                an_server):
+    """'follow: all': an INVITE af_check_dest does not check (caller
+    nocheck) is followed from its dialog's creation; one whose dialog is
+    created before the check (caller early) is counted once, with what
+    the check found; the others as usual."""
+    k = an_server(str(tmp_path), an_rules("monitor", {
+        "  signal_mix: {window: 2": "  follow: all\n  signal_mix: {window: 2"}),
+        next_hop_port=uas_dest)
+    with open(k.cfg) as f:
+        text = f.read()
+    check = "af_check_dest();"
+    create = "create_dialog();" if k.name == "opensips" else "dlg_manage();"
+    assert text.count(check) == 1 and text.count("\t\t" + create) == 1
+    # early: its dialog made before the check, and only then
+    text = text.replace("\t\t" + create, '\t\tif ($fU != "early") {\n'
+                        '\t\t\t%s\n\t\t}' % create)
+    text = text.replace(check, 'if ($fU == "early") {\n\t\t\t%s\n\t\t}\n\t\t'
+                        'if ($fU != "nocheck") {\n\t\t\t%s\n\t\t}'
+                        % (create, check))
+    cfg = tmp_path / ("follow-all-%s.cfg" % k.name)
+    cfg.write_text(text)
+    k.cfg = str(cfg)
+    k.start()
+    try:
+        for caller in ("nocheck", "early", "checked"):
+            p = calls(tmp_path, k, FR, caller, "uac-busy.xml", n=2)
+            assert p.returncode == 0, p.stdout + p.stderr
+        time.sleep(0.3)
+        for caller in ("nocheck", "early", "checked"):
+            f = figures(k, "caller", caller + "@127.0.0.1")
+            win = {x["window"]: x for x in f["figures"]}
+            assert win[60]["attempts"] == 2 and win[60]["answered"] == 0, \
+                (caller, f)
+        # the international calls of the checked callers were counted by
+        # the check and released at their end; the unchecked took none
+        assert concurrency(k) == 0
+        st = k.stats()
+        assert st["calls_followed"] == 6 and st["calls_ended"] == 6, st
+    finally:
+        crashed = k.crashed()
+        k.stop()
+    assert not crashed, crashed

@@ -11,7 +11,6 @@
 #include <strings.h>
 #include <unistd.h>
 #include "af_module.h"
-#include "af_lock.h"
 #include "af_alert.h"
 #include "af_host.h"
 #include "af_file.h"
@@ -146,6 +145,11 @@ int af_module_init(const af_host_t *host, const af_params_t *p, char *err,
 				p->feed_interval);
 		return -1;
 	}
+	if(p->analytics_calls < 0 || p->analytics_calls > 1000000) {
+		snprintf(err, errlen, "analytics_calls must be 0..1000000 (got %d)",
+				p->analytics_calls);
+		return -1;
+	}
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.rules_path = p->config;
 	cfg.shm_entries = (uint32_t)p->shm_entries;
@@ -161,6 +165,11 @@ int af_module_init(const af_host_t *host, const af_params_t *p, char *err,
 		return -1;
 	if(af_core_init(&cfg, err, errlen) < 0)
 		return -1;
+	if(af_module_guard_init(p->analytics_calls) < 0) {
+		snprintf(err, errlen, "out of shared memory");
+		af_core_destroy();
+		return -1;
+	}
 	af_mod_alert_event = p->alert_event;
 	if(!af_core_clustered())
 		return 0;
@@ -311,145 +320,6 @@ int af_module_alert(af_verdict_t *v, const af_request_t *req)
 	return af_alert_admit(v, req, af_now_ms());
 }
 
-/* what this process let through last, without a dialog yet */
-static struct {
-	int set;
-	int warned;
-	uint64_t msg_key;
-	af_held_t x;
-} af_mod_wait;
-
-struct af_hold {
-	af_lock_t lock; /* the fields below, between the dialog's callbacks */
-	int ended;      /* the call ended: counted, slots back */
-	af_held_t x;
-};
-
-int af_module_held(const af_request_t *req, const af_verdict_t *v,
-		af_held_t *x)
-{
-	memset(x, 0, sizeof(*x));
-	if(v->dest.ticket.total || v->dest.ticket.caller) {
-		x->has_ticket = 1;
-		x->t = v->dest.ticket;
-	}
-	/* a call the check let through is followed (a refused one never
-	 * becomes a call) */
-	if(v->rc == AF_RC_ALLOW || v->rc == AF_RC_ALERT)
-		af_call_start(&x->c, req, v, NULL, 0, af_now_ms());
-	return x->has_ticket || (x->c.flags & AF_CALL_FOLLOWED);
-}
-
-af_hold_t *af_module_hold(const af_held_t *x)
-{
-	af_hold_t *h = af_host->shm_alloc(sizeof(*h));
-
-	af_mod_wait.set = 0; /* a call waiting before is left to age out */
-	if(h && af_lock_init(&h->lock) < 0) {
-		af_host->shm_free(h);
-		h = NULL;
-	}
-	if(!h) {
-		AF_ERR("out of shared memory: the call's concurrency slots are"
-			   " given back now, its outcome is not learned\n");
-		if(x->has_ticket)
-			af_dest_release(&x->t);
-		return NULL;
-	}
-	h->ended = 0;
-	h->x = *x;
-	return h;
-}
-
-void af_module_hold_later(uint64_t msg_key, const af_held_t *x)
-{
-	if(af_mod_wait.set && af_mod_wait.msg_key != msg_key
-			&& !af_mod_wait.warned) {
-		af_mod_wait.warned = 1;
-		AF_WARN("af_check_dest let a call through whose dialog was never"
-				" created: its concurrency slots stay until"
-				" dest.max_duration and its outcome is not learned. Create"
-				" the dialog of every call af_check_dest lets through"
-				" (Kamailio: dlg_manage(), OpenSIPS: create_dialog())"
-				" (logged once)\n");
-	}
-	af_mod_wait.set = 1;
-	af_mod_wait.msg_key = msg_key;
-	af_mod_wait.x = *x;
-}
-
-af_hold_t *af_module_hold_claim(uint64_t msg_key)
-{
-	if(!af_mod_wait.set || af_mod_wait.msg_key != msg_key)
-		return NULL;
-	af_mod_wait.set = 0;
-	return af_module_hold(&af_mod_wait.x);
-}
-
-int af_module_hold_follows(const af_hold_t *h)
-{
-	return h && (h->x.c.flags & AF_CALL_FOLLOWED);
-}
-
-void af_module_hold_ring(af_hold_t *h, int code)
-{
-	if(!af_module_hold_follows(h))
-		return;
-	af_lock(&h->lock);
-	af_call_ring(&h->x.c, code, af_now_ms());
-	af_unlock(&h->lock);
-}
-
-void af_module_hold_answer(af_hold_t *h)
-{
-	if(!af_module_hold_follows(h))
-		return;
-	af_lock(&h->lock);
-	af_call_answer(&h->x.c, af_now_ms());
-	af_unlock(&h->lock);
-}
-
-int af_module_hold_end(af_hold_t *h, int code, af_request_t *req,
-		af_verdict_t *v)
-{
-	af_held_t x;
-	int first;
-
-	if(!h)
-		return 0;
-	af_lock(&h->lock);
-	first = !h->ended;
-	h->ended = 1;
-	x = h->x;
-	af_unlock(&h->lock);
-	if(!first)
-		return 0;
-	if(!(x.c.flags & AF_CALL_FOLLOWED)) {
-		if(x.has_ticket)
-			af_dest_release(&x.t);
-		return 0;
-	}
-	af_call_end_release(&x.c, code ? code : 487, af_now_ms(),
-			x.has_ticket ? &x.t : NULL, v);
-	if(v->rc != AF_RC_ALERT && v->rc != AF_RC_BLOCK)
-		return 0;
-	/* the request points into the hold's record, which stays as it is
-	 * once ended */
-	af_call_request(&h->x.c, req);
-	return 1;
-}
-
-void af_module_hold_free(af_hold_t *h)
-{
-	af_request_t req;
-	af_verdict_t v;
-
-	if(!h)
-		return;
-	af_module_hold_end(h, 200, &req, &v);
-	af_lock_destroy(&h->lock);
-	af_host->shm_free(h);
-}
 
 #define AF_AUTH_ID_MAX 128
 
@@ -628,33 +498,6 @@ int af_module_signal(const af_request_t *req, int code, af_verdict_t *v)
 	return af_signal_count(req, code, af_now_ms(), v) == AF_RC_ALERT;
 }
 
-/* an alert of af_outcome_timer: its subject as a request */
-static void af_mod_timer_alert(const af_verdict_t *v, const char *subject,
-		void *arg)
-{
-	af_module_alert_cb cb = (af_module_alert_cb)arg;
-	af_request_t req;
-	const char *at;
-
-	memset(&req, 0, sizeof(req));
-	req.initial = 1;
-	if(af_ip_parse(subject, strlen(subject), &req.src_ip) < 0) {
-		memset(&req.src_ip, 0, sizeof(req.src_ip));
-		at = strchr(subject, '@');
-		req.from_user.s = subject;
-		req.from_user.len = at ? (size_t)(at - subject) : strlen(subject);
-		if(at) {
-			req.from_host.s = at + 1;
-			req.from_host.len = strlen(at + 1);
-		}
-	}
-	cb(&req, v);
-}
-
-void af_module_outcome_timer(af_module_alert_cb cb)
-{
-	af_outcome_timer(af_now_ms(), af_mod_timer_alert, (void *)cb);
-}
 
 int af_module_auth_pending_reply(af_auth_pending_t *p, int code,
 		const char *reply, size_t len, af_request_t *req, af_verdict_t *v)

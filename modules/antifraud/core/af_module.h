@@ -41,7 +41,7 @@ typedef struct af_params {
 		.redis_command_timeout = 10, .redis_prefix = "af:",               \
 		.redis_fallback = "local", .redis_retry_interval = 1000,          \
 		.redis_release_queue = AF_CLUSTER_RELEASE_QUEUE,                  \
-		.auth_learn = 1, .feed_interval = 5                               \
+		.auth_learn = 1, .feed_interval = 5, .analytics_calls = 8192      \
 	}
 
 /*
@@ -117,7 +117,9 @@ int af_module_alert(af_verdict_t *v, const af_request_t *req);
  * follow: a refused call is never one), 0 when not. af_module_hold()
  * copies x into shared memory (NULL out of memory: the slots are given
  * back at once). af_module_hold_follows(): 1 when the call's ring and
- * answer are to be reported (af_module_hold_ring, _answer).
+ * answer are to be reported (af_module_hold_ring, _answer: with the id
+ * of the call's dialog, so that the duration guard can end it; NULL:
+ * the guard only alerts).
  * af_module_hold_end() ends the call the first time it is called (the
  * dialog failed with final code, 0 unknown, or was terminated or
  * expired: 200): the call is counted into the figures and its slots go
@@ -132,9 +134,26 @@ typedef struct af_held {
 	af_call_t c;
 } af_held_t;
 typedef struct af_hold af_hold_t;
+/* how the glue names a call's dialog to end it (OpenSIPS: its hash
+ * entry and id) */
+typedef struct af_dlg_id {
+	uint64_t a, b;
+} af_dlg_id_t;
 int af_module_held(const af_request_t *req, const af_verdict_t *v,
 		af_held_t *x);
 af_hold_t *af_module_hold(const af_held_t *x);
+
+/*
+ * 'follow: all': af_module_held_all() fills x for an initial INVITE that
+ * got a dialog without af_check_dest (yet): 1 when the profile of req's
+ * checks (the default one when none named one) follows every INVITE,
+ * else 0. When af_check_dest then checks the same request (verdict v),
+ * af_module_hold_checked() gives that hold what the check found and
+ * admitted (the call counted once).
+ */
+int af_module_held_all(const af_request_t *req, af_held_t *x);
+void af_module_hold_checked(af_hold_t *h, const af_request_t *req,
+		const af_verdict_t *v);
 
 /*
  * A call let through before its dialog exists: it waits in this process
@@ -148,7 +167,7 @@ void af_module_hold_later(uint64_t msg_key, const af_held_t *x);
 af_hold_t *af_module_hold_claim(uint64_t msg_key);
 int af_module_hold_follows(const af_hold_t *h);
 void af_module_hold_ring(af_hold_t *h, int code);
-void af_module_hold_answer(af_hold_t *h);
+void af_module_hold_answer(af_hold_t *h, const af_dlg_id_t *id);
 int af_module_hold_end(af_hold_t *h, int code, af_request_t *req,
 		af_verdict_t *v);
 void af_module_hold_free(af_hold_t *h);
@@ -212,7 +231,21 @@ int af_module_signal(const af_request_t *req, int code, af_verdict_t *v);
  */
 typedef void (*af_module_alert_cb)(const af_request_t *req,
 		const af_verdict_t *v);
-void af_module_outcome_timer(af_module_alert_cb cb);
+
+/*
+ * The duration guard of held calls: an answered call with a limit sits
+ * in a table of analytics_calls entries (shared memory, made by
+ * af_module_init) until it ends. af_module_outcome_timer() walks it
+ * first: a call up past its limit alerts once (cb); in enforce mode
+ * end(id) asks the glue to end its dialog (BYE both ways; 1 done, 0 no
+ * such dialog, -1 failed), whose callbacks then end the held call
+ * (counted, slots back). end NULL: the guard only alerts.
+ */
+typedef int (*af_module_end_cb)(const af_dlg_id_t *id);
+
+/* the guard's table of n calls (af_module_init); 0, -1 */
+int af_module_guard_init(int n);
+void af_module_outcome_timer(af_module_alert_cb cb, af_module_end_cb end);
 
 /*
  * A reply of that transaction went out: counts its outcome once. 1 with

@@ -186,9 +186,10 @@ static const af_profile_t *profile_of(const af_rules_t *r, const char *name)
 	return p ? p : r->default_profile;
 }
 
-int af_call_start(af_call_t *c, const af_request_t *req,
+/* af_call_start; counted in calls_followed when count */
+static int call_start(af_call_t *c, const af_request_t *req,
 		const af_verdict_t *dv, const char *profile, size_t profile_len,
-		uint64_t now_ms)
+		uint64_t now_ms, int count)
 {
 	const af_profile_t *p;
 	af_verdict_t ev;
@@ -263,7 +264,29 @@ int af_call_start(af_call_t *c, const af_request_t *req,
 	}
 	c->limit_s = call_limit(p->an, c);
 	af_core_release(r);
-	af_core_count(AF_ST_CALLS_FOLLOWED);
+	if(count)
+		af_core_count(AF_ST_CALLS_FOLLOWED);
+	return 1;
+}
+
+int af_call_start(af_call_t *c, const af_request_t *req,
+		const af_verdict_t *dv, const char *profile, size_t profile_len,
+		uint64_t now_ms)
+{
+	return call_start(c, req, dv, profile, profile_len, now_ms, 1);
+}
+
+int af_call_refine(af_call_t *c, const af_request_t *req,
+		const af_verdict_t *dv)
+{
+	af_call_t n;
+
+	if(!c || !dv || !(c->flags & AF_CALL_FOLLOWED)
+			|| (c->flags & (AF_CALL_RUNG | AF_CALL_ANSWERED | AF_CALL_ENDED)))
+		return 0;
+	if(call_start(&n, req, dv, NULL, 0, c->start_ms, 0) != 1)
+		return 0;
+	*c = n;
 	return 1;
 }
 

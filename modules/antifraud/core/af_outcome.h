@@ -174,6 +174,16 @@ int af_call_start(af_call_t *c, const af_request_t *req,
 int af_call_start_all(af_call_t *c, const af_request_t *req,
 		const char *profile, size_t profile_len, uint64_t now_ms);
 
+/*
+ * A call followed from its dialog's creation ('follow: all', c from
+ * af_call_start_all) that af_check_dest then checked (verdict dv): c
+ * takes what the check found (the number's class, country, limit), its
+ * start kept; not counted in calls_followed again. Nothing once it rang,
+ * was answered or ended. Returns 1 when c changed, else 0.
+ */
+int af_call_refine(af_call_t *c, const af_request_t *req,
+		const af_verdict_t *dv);
+
 /* a provisional answer (code 100..199) at now_ms: the first 180..189
  * sets ring_ms. Nothing after the answer or the end changes c. */
 void af_call_ring(af_call_t *c, int code, uint64_t now_ms);

@@ -395,24 +395,24 @@ void af_kam_dest_checked(struct sip_msg *msg, const af_request_t *req,
 		k.has_ticket = 1;
 		k.t = v->dest.ticket;
 	}
-	/* a call the check let through is followed (a refused one never
-	 * becomes a call) */
-	if(v->rc == AF_RC_ALLOW || v->rc == AF_RC_ALERT)
-		af_call_start(&k.c, req, v, NULL, 0, af_now_ms());
 	if(created.o && created.msg_id == msg->id && created.msg_pid == msg->pid) {
 		/* followed already from its dialog's creation: now with what
-		 * af_check_dest found and admitted */
+		 * af_check_dest found and admitted (counted once) */
 		af_lock(&live->lock);
 		if(k.has_ticket) {
 			created.o->has_ticket = 1;
 			created.o->t = k.t;
 		}
-		if(k.c.flags & AF_CALL_FOLLOWED)
-			created.o->c = k.c;
+		if(v->rc == AF_RC_ALLOW || v->rc == AF_RC_ALERT)
+			af_call_refine(&created.o->c, req, v);
 		af_unlock(&live->lock);
 		created.o = NULL;
 		return;
 	}
+	/* a call the check let through is followed (a refused one never
+	 * becomes a call) */
+	if(v->rc == AF_RC_ALLOW || v->rc == AF_RC_ALERT)
+		af_call_start(&k.c, req, v, NULL, 0, af_now_ms());
 	if(!k.has_ticket && !(k.c.flags & AF_CALL_FOLLOWED))
 		return;
 	dlg = dlgb.get_dlg(msg);

@@ -35,9 +35,6 @@ static af_params_t af_p = AF_PARAMS_DEFAULT("/etc/kamailio/antifraud/antifraud.y
  * pushes (0: never); the KEMI function run for the events */
 static int af_prom_interval = 5;
 static str af_event_callback = STR_NULL;
-/* Kamailio only (the OpenSIPS glue has no duration guard): calls the
- * duration guard watches */
-static int af_analytics_calls = 8192;
 
 static int af_redis_rt = -1; /* event_route[antifraud:redis] */
 
@@ -93,7 +90,6 @@ static param_export_t params[] = {
 #include "af_module.def"
 	{"prom_interval", PARAM_INT, &af_prom_interval},
 	{"event_callback", PARAM_STR, &af_event_callback},
-	{"analytics_calls", PARAM_INT, &af_analytics_calls},
 	{0, 0, 0}
 };
 #undef AF_PARAM_STR
@@ -220,12 +216,7 @@ static int mod_init(void)
 		LM_ERR("failed to register statistics\n");
 		goto error;
 	}
-	if(af_analytics_calls < 0 || af_analytics_calls > 1000000) {
-		LM_ERR("analytics_calls must be 0..1000000 (got %d)\n",
-				af_analytics_calls);
-		goto error;
-	}
-	if(af_kam_dlg_live_init(af_analytics_calls) < 0)
+	if(af_kam_dlg_live_init(af_p.analytics_calls) < 0)
 		goto error;
 	if(af_kam_dlg_init() < 0)
 		goto error;

@@ -30,6 +30,9 @@ extern const mi_export_t af_os_mi_cmds[];
 /* binds the dialog module when loaded (mod_init); 0, -1 on error */
 int af_os_dlg_init(void);
 
+/* ends the dialog id (the duration guard): 1, 0 gone, -1 failed */
+int af_os_dlg_end_call(const af_dlg_id_t *id);
+
 /* af_check_dest gave v for msg (req): the call it let through is
  * followed and its slots go back when it ends */
 void af_os_dest_checked(struct sip_msg *msg, const af_request_t *req,

@@ -7,7 +7,9 @@
  * (busy, CANCEL, timeout, any negative reply), BYE or expiry ends it: it
  * is counted into the figures (analytics) and its slots go back in one
  * store batch; at the latest when the dialog goes. An alert of the end
- * raises E_ANTIFRAUD_ALERT. Without the dialog module, or for a call
+ * raises E_ANTIFRAUD_ALERT. An answered call with a duration limit is
+ * watched by the core's duration guard, which ends it here in enforce
+ * mode (af_os_dlg_end_call: the dialog module sends BYE both ways). Without the dialog module, or for a call
  * whose dialog is never created, the slots age out after
  * dest.max_duration and the call is not counted.
  *
@@ -46,6 +48,7 @@ static void af_os_dlg_event(struct dlg_cell *dlg, int type,
 		struct dlg_cb_params *params)
 {
 	af_hold_t *h = params && params->param ? *params->param : NULL;
+	af_dlg_id_t id;
 	af_request_t req;
 	af_verdict_t v;
 	int code;
@@ -59,7 +62,9 @@ static void af_os_dlg_event(struct dlg_cell *dlg, int type,
 				af_module_hold_ring(h, code);
 			return;
 		case DLGCB_CONFIRMED:
-			af_module_hold_answer(h);
+			id.a = dlg->h_entry;
+			id.b = dlg->h_id;
+			af_module_hold_answer(h, &id);
 			return;
 		case DLGCB_FAILED:
 			code = af_os_reply_code(params);
@@ -76,8 +81,8 @@ static void af_os_dlg_free(void *param)
 	af_module_hold_free(param);
 }
 
-/* the call in dlg holds h until it ends */
-static void af_os_dlg_hold(struct dlg_cell *dlg, af_hold_t *h)
+/* the call in dlg holds h until it ends; 0, -1 (h freed) */
+static int af_os_dlg_hold(struct dlg_cell *dlg, af_hold_t *h)
 {
 	int types = DLGCB_FAILED | DLGCB_TERMINATED | DLGCB_EXPIRED;
 
@@ -90,15 +95,48 @@ static void af_os_dlg_hold(struct dlg_cell *dlg, af_hold_t *h)
 		LM_ERR("no dialog callback: the call's concurrency slots go back"
 			   " now, its outcome is not learned\n");
 		af_module_hold_free(h);
+		return -1;
 	}
+	return h ? 0 : -1;
 }
 
-/* a dialog was created: the call this process admitted just now? */
+/* the call this process followed last from its dialog's creation
+ * ('follow: all'), which af_check_dest may check after it */
+static struct {
+	uint64_t msg_key;
+	af_hold_t *h;
+} af_os_created;
+
+/* the message whose dialog (made by create_dialog() before
+ * af_check_dest) holds its call already: OpenSIPS runs DLGCB_CREATED
+ * later, when the transaction is created */
+static uint64_t af_os_held_key;
+
+/* a dialog was created: the call this process let through just now, or
+ * one to follow though af_check_dest did not see it? */
 static void af_os_dlg_created(struct dlg_cell *dlg, int type,
 		struct dlg_cb_params *params)
 {
-	if(params && params->msg)
-		af_os_dlg_hold(dlg, af_module_hold_claim(af_os_msg_key(params->msg)));
+	struct sip_msg *msg = params ? params->msg : NULL;
+	af_request_t req;
+	af_held_t x;
+	af_hold_t *h;
+
+	if(!msg)
+		return;
+	h = af_module_hold_claim(af_os_msg_key(msg));
+	if(h) {
+		af_os_dlg_hold(dlg, h);
+		return;
+	}
+	if(af_os_held_key == af_os_msg_key(msg)
+			|| af_os_request(msg, &req) < 0 || !af_module_held_all(&req, &x))
+		return;
+	h = af_module_hold(&x);
+	if(af_os_dlg_hold(dlg, h) == 0) {
+		af_os_created.msg_key = af_os_msg_key(msg);
+		af_os_created.h = h;
+	}
 }
 
 int af_os_dlg_init(void)
@@ -123,12 +161,32 @@ void af_os_dest_checked(struct sip_msg *msg, const af_request_t *req,
 	af_held_t x;
 
 	/* without dialogs the slots age out (logged at start) */
-	if(!af_os_dlg_bound || !af_module_held(req, v, &x))
+	if(!af_os_dlg_bound)
+		return;
+	if(af_os_created.h && af_os_created.msg_key == af_os_msg_key(msg)) {
+		/* followed from its dialog's creation: now with what the check
+		 * found and admitted */
+		af_module_hold_checked(af_os_created.h, req, v);
+		af_os_created.h = NULL;
+		return;
+	}
+	if(!af_module_held(req, v, &x))
 		return;
 	/* the dialog of the current request, when created already */
 	dlg = af_os_dlgb.get_dlg();
-	if(dlg)
+	if(dlg) {
 		af_os_dlg_hold(dlg, af_module_hold(&x));
-	else
+		af_os_held_key = af_os_msg_key(msg);
+	} else
 		af_module_hold_later(af_os_msg_key(msg), &x);
+}
+
+int af_os_dlg_end_call(const af_dlg_id_t *id)
+{
+	static const str reason = str_init("antifraud duration guard");
+
+	if(!af_os_dlg_bound)
+		return 0;
+	return af_os_dlgb.terminate_dlg(
+			NULL, (unsigned int)id->a, (unsigned int)id->b, &reason);
 }

@@ -184,7 +184,7 @@ static void af_os_timer(unsigned int ticks, void *param)
 
 	if(ev != 0)
 		af_os_redis_event(ev == 2);
-	af_module_outcome_timer(af_os_timer_alert);
+	af_module_outcome_timer(af_os_timer_alert, af_os_dlg_end_call);
 }
 
 /* the cluster's event subscriber: a process of its own */
