@@ -165,11 +165,6 @@ int af_module_init(const af_host_t *host, const af_params_t *p, char *err,
 		return -1;
 	if(af_core_init(&cfg, err, errlen) < 0)
 		return -1;
-	if(af_module_guard_init(p->analytics_calls) < 0) {
-		snprintf(err, errlen, "out of shared memory");
-		af_core_destroy();
-		return -1;
-	}
 	af_mod_alert_event = p->alert_event;
 	if(!af_core_clustered())
 		return 0;

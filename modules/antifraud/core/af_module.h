@@ -235,7 +235,7 @@ typedef void (*af_module_alert_cb)(const af_request_t *req,
 /*
  * The duration guard of held calls: an answered call with a limit sits
  * in a table of analytics_calls entries (shared memory, made by
- * af_module_init) until it ends. af_module_outcome_timer() walks it
+ * af_module_guard_init() at the glue's start) until it ends. af_module_outcome_timer() walks it
  * first: a call up past its limit alerts once (cb); in enforce mode
  * end(id) asks the glue to end its dialog (BYE both ways; 1 done, 0 no
  * such dialog, -1 failed), whose callbacks then end the held call
@@ -243,7 +243,7 @@ typedef void (*af_module_alert_cb)(const af_request_t *req,
  */
 typedef int (*af_module_end_cb)(const af_dlg_id_t *id);
 
-/* the guard's table of n calls (af_module_init); 0, -1 */
+/* the guard's table of n calls (at start, after af_module_init); 0, -1 */
 int af_module_guard_init(int n);
 void af_module_outcome_timer(af_module_alert_cb cb, af_module_end_cb end);
 

@@ -232,6 +232,10 @@ static int af_os_register(void)
 		LM_ERR("cannot publish the antifraud events\n");
 		return -1;
 	}
+	if(af_module_guard_init(af_p.analytics_calls) < 0) {
+		LM_ERR("out of shared memory\n");
+		return -1;
+	}
 	if(af_os_dlg_init() < 0 || af_os_auth_init(af_p.auth_learn) < 0)
 		return -1;
 	if(register_timer("antifraud", af_os_timer, NULL,
