@@ -144,26 +144,6 @@ static void live_put(af_kam_call_t *k)
 	}
 }
 
-/* a request standing for k's caller and source, for alerts */
-static void call_request(const af_kam_call_t *k, af_request_t *req)
-{
-	const char *at = strchr(k->c.caller, '@');
-
-	memset(req, 0, sizeof(*req));
-	req->method = AF_M_INVITE;
-	req->initial = 1;
-	req->src_ip.family = k->c.src_family;
-	memcpy(req->src_ip.addr, k->c.src_addr, sizeof(req->src_ip.addr));
-	req->from_user.s = k->c.caller;
-	req->from_user.len = at ? (size_t)(at - k->c.caller) : strlen(k->c.caller);
-	if(at) {
-		req->from_host.s = at + 1;
-		req->from_host.len = strlen(at + 1);
-	}
-	req->ruri_user.s = k->c.number;
-	req->ruri_user.len = strlen(k->c.number);
-}
-
 /* announces v about k on a faked message that shows the caller's source
  * as $si (this may be any process, with another message at hand) */
 static void call_announce(const af_kam_call_t *k, const af_verdict_t *v)
@@ -172,7 +152,7 @@ static void call_announce(const af_kam_call_t *k, const af_verdict_t *v)
 
 	if(v->rc != AF_RC_ALERT && v->rc != AF_RC_BLOCK)
 		return;
-	call_request(k, &req);
+	af_call_request(&k->c, &req);
 	af_kam_announce_from(&req.src_ip, 0, &req, v);
 }
 

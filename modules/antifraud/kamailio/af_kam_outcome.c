@@ -291,29 +291,13 @@ int af_kam_outcome_init(int learn)
 
 /* an alert of the timer: on a faked message from the subject's address
  * when it is one */
-static void af_timer_alert(const af_verdict_t *v, const char *subject,
-		void *arg)
+static void af_timer_alert(const af_request_t *req, const af_verdict_t *v)
 {
-	af_request_t req;
-	const char *at;
-
-	memset(&req, 0, sizeof(req));
-	req.initial = 1;
-	if(af_ip_parse(subject, strlen(subject), &req.src_ip) < 0) {
-		memset(&req.src_ip, 0, sizeof(req.src_ip));
-		at = strchr(subject, '@');
-		req.from_user.s = subject;
-		req.from_user.len = at ? (size_t)(at - subject) : strlen(subject);
-		if(at) {
-			req.from_host.s = at + 1;
-			req.from_host.len = strlen(at + 1);
-		}
-	}
-	af_kam_announce_from(&req.src_ip, 0, &req, v);
+	af_kam_announce_from(&req->src_ip, 0, req, v);
 }
 
 void af_kam_outcome_timer(void)
 {
 	af_kam_dlg_guard();
-	af_outcome_timer(af_now_ms(), af_timer_alert, NULL);
+	af_module_outcome_timer(af_timer_alert, NULL);
 }
