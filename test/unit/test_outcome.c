@@ -29,6 +29,7 @@
 #include <hiredis/hiredis.h>
 #include "af_core.h"
 #include "af_host.h"
+#include "af_module.h"
 #include "af_outcome_int.h"
 #include "af_store_cluster.h"
 #include "af_store_redis.h"
@@ -783,6 +784,132 @@ static void test_legit_mix(void **state)
 	assert_true(ss.attempts_mean > 0);
 }
 
+/* what the held calls' guard asked of the "glue" */
+static int guard_alerts, guard_ends;
+static af_verdict_t guard_v;
+static af_dlg_id_t guard_id;
+static af_hold_t *guard_dialog; /* the call the "dialog module" ends */
+
+static void guard_alert(const af_request_t *req, const af_verdict_t *v)
+{
+	guard_alerts++;
+	guard_v = *v;
+	assert_int_equal(req->from_user.len, strlen("held"));
+}
+
+/* the dialog module ends the dialog: its callbacks end the held call
+ * from inside, as OpenSIPS's terminate_dlg does */
+static int guard_end(const af_dlg_id_t *id)
+{
+	af_request_t req;
+	af_verdict_t v;
+
+	guard_ends++;
+	guard_id = *id;
+	af_module_hold_end(guard_dialog, 200, &req, &v);
+	return 1;
+}
+
+/*
+ * Calls held by their dialogs (af_module_call.c, the OpenSIPS glue's
+ * model): slots and outcome in one hold, the duration guard's table
+ * ending an enforced call through the glue and counting it once, a
+ * hold freed while in the table, a full table, a refused call.
+ */
+static void test_held_calls(void **state)
+{
+	af_request_t r, req;
+	af_held_t x;
+	af_hold_t *h, *h2, *h3;
+	af_dlg_id_t id = {7, 9};
+	af_figure_t f[AF_OUTCOME_WINDOWS];
+	uint32_t total, limit;
+	int holiday, hour;
+	char why[128];
+	uint64_t terminated = af_core_stat(AF_ST_CALLS_TERMINATED);
+
+	start("  concurrency: {workday: {default: 5},"
+		  " holiday: {default: 5}}\n"
+		  "analytics:\n  windows: [60]\n"
+		  "  duration: {international: 120, national: 0}\n"
+		  "profiles:\n  default:\n    domains: [example.com]\n"
+		  "    mode: {analytics: enforce}\n"
+		  "    dest: {country: DE, international: true}\n");
+	assert_int_equal(af_module_guard_init(2), 0);
+	guard_alerts = guard_ends = 0;
+	r = invite("held", "192.0.2.70", "+33123456789");
+	assert_int_equal(af_check_dest(&r, NULL, 0, &vd), AF_RC_ALLOW);
+	assert_int_equal(af_module_held(&r, &vd, &x), 1);
+	assert_true(x.has_ticket && (x.c.flags & AF_CALL_FOLLOWED));
+	h = af_module_hold(&x);
+	assert_non_null(h);
+	assert_true(af_module_hold_follows(h));
+	af_module_hold_ring(h, 180);
+	test_host_advance(2 * SEC);
+	af_module_hold_answer(h, &id);
+	/* not yet past its limit */
+	test_host_advance(100 * SEC);
+	af_module_outcome_timer(guard_alert, guard_end);
+	assert_int_equal(guard_alerts, 0);
+	/* past it: alerts once, the glue ends the dialog, which ends the
+	 * call: counted, its slot back */
+	test_host_advance(21 * SEC);
+	guard_dialog = h;
+	af_module_outcome_timer(guard_alert, guard_end);
+	assert_int_equal(guard_alerts, 1);
+	assert_int_equal(guard_v.rc, AF_RC_BLOCK);
+	assert_int_equal(guard_v.reasons, BIT(AF_R_DURATION));
+	assert_int_equal(guard_ends, 1);
+	assert_true(guard_id.a == 7 && guard_id.b == 9);
+	assert_int_equal(af_core_stat(AF_ST_CALLS_TERMINATED), terminated + 1);
+	assert_int_equal(af_dest_concurrency(&total, &limit, &holiday, &hour), 0);
+	assert_int_equal(total, 0);
+	assert_int_equal(af_outcome_figures(AF_OUT_CALLER, "held@example.com",
+							 strlen("held@example.com"), f, why, sizeof(why)),
+			1);
+	assert_int_equal(f[0].c[AF_FIG_ATTEMPTS], 1);
+	assert_int_equal(f[0].c[AF_FIG_ANSWERED], 1);
+	assert_int_equal(f[0].c[AF_FIG_RUNG], 1);
+	/* the dialog's later callbacks and its end count nothing again */
+	assert_int_equal(af_module_hold_end(h, 200, &req, &ve), 0);
+	af_module_hold_free(h);
+	af_module_outcome_timer(guard_alert, guard_end);
+	assert_int_equal(guard_alerts, 1);
+	assert_int_equal(af_outcome_figures(AF_OUT_CALLER, "held@example.com",
+							 strlen("held@example.com"), f, why, sizeof(why)),
+			1);
+	assert_int_equal(f[0].c[AF_FIG_ATTEMPTS], 1);
+
+	/* a table of 2: the third answered call is not guarded; a hold
+	 * freed while in the table leaves it (ASan: no use after free) */
+	r = invite("held", "192.0.2.70", "+33123456780");
+	assert_int_equal(af_check_dest(&r, NULL, 0, &vd), AF_RC_ALLOW);
+	assert_int_equal(af_module_held(&r, &vd, &x), 1);
+	h = af_module_hold(&x);
+	h2 = af_module_hold(&x);
+	h3 = af_module_hold(&x);
+	af_module_hold_answer(h, &id);
+	af_module_hold_answer(h2, NULL);
+	af_module_hold_answer(h3, &id);
+	af_module_hold_free(h);
+	test_host_advance(200 * SEC);
+	guard_dialog = NULL;
+	af_module_outcome_timer(guard_alert, guard_end);
+	/* h2 alerts, without an id it is not ended; h3 was never guarded */
+	assert_int_equal(guard_alerts, 2);
+	assert_int_equal(guard_ends, 1);
+	af_module_hold_free(h2);
+	af_module_hold_free(h3);
+	assert_int_equal(af_dest_concurrency(&total, &limit, &holiday, &hour), 0);
+
+	/* a refused call holds nothing */
+	r = invite("held", "192.0.2.70", "+53123456789");
+	memset(&vd, 0, sizeof(vd));
+	vd.rc = AF_RC_BLOCK;
+	assert_int_equal(af_module_held(&r, &vd, &x), 0);
+	af_module_guard_destroy();
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -798,6 +925,7 @@ int main(void)
 			T(test_duration_guard),
 			T(test_not_followed),
 			T(test_end_releases_slots),
+			T(test_held_calls),
 			T(test_signal_mix),
 			T(test_legit_mix),
 	};

@@ -243,8 +243,10 @@ typedef void (*af_module_alert_cb)(const af_request_t *req,
  */
 typedef int (*af_module_end_cb)(const af_dlg_id_t *id);
 
-/* the guard's table of n calls (at start, after af_module_init); 0, -1 */
+/* the guard's table of n calls (at start, after af_module_init; a table
+ * made before is dropped); 0, -1. af_module_guard_destroy() frees it. */
 int af_module_guard_init(int n);
+void af_module_guard_destroy(void);
 void af_module_outcome_timer(af_module_alert_cb cb, af_module_end_cb end);
 
 /*

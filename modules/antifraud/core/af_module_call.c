@@ -50,12 +50,22 @@ static struct af_mod_guard {
 	af_hold_t **hold;   /* per slot */
 } *af_mod_guard;
 
+void af_module_guard_destroy(void)
+{
+	if(!af_mod_guard)
+		return;
+	af_lock_destroy(&af_mod_guard->lock);
+	af_host->shm_free(af_mod_guard);
+	af_mod_guard = NULL;
+}
+
 int af_module_guard_init(int n)
 {
 	size_t size = sizeof(*af_mod_guard)
 				  + (size_t)n * (sizeof(uint64_t) + sizeof(af_hold_t *));
 	struct af_mod_guard *g = af_host->shm_alloc(size);
 
+	af_module_guard_destroy();
 	if(!g)
 		return -1;
 	memset(g, 0, size);
