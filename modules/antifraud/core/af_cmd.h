@@ -60,6 +60,23 @@ struct af_reply {
 	const char *int_hint;
 };
 
+/*
+ * The server's SIP parser, for the dry run (check): parse() reads the
+ * request in buf[0..len) (CRLF lines, the head ended by an empty line;
+ * buf is the caller's until done()) into req as a request received from
+ * src (an address as text; NULL: the top Via's host when it is one).
+ * 0, or -1 with the reason in err. done() frees what parse() kept.
+ */
+struct af_request;
+typedef struct af_cmd_parser {
+	int (*parse)(char *buf, size_t len, const char *src,
+			struct af_request *req, char *err, size_t errlen);
+	void (*done)(void);
+} af_cmd_parser_t;
+
+/* the glue's parser (at start); without one, check answers 500 */
+void af_cmd_set_parser(const af_cmd_parser_t *p);
+
 #define AF_CMD(name, list, doc) void af_cmd_##name(af_reply_t *r);
 #include "af_cmd.def"
 #undef AF_CMD

@@ -17,6 +17,7 @@
 #include "af_request.h"
 #include "af_alert.h"
 #include "af_module.h"
+#include "af_cmd.h"
 #include "af_var.h"
 
 /* the host implementation for Kamailio (shm, clock, log) */
@@ -43,9 +44,8 @@ extern rpc_export_t af_kam_rpc_cmds[];
 void af_kam_prom_init(int interval_s);
 void af_kam_prom_timer(uint64_t now_ms);
 
-/* antifraud.check: a dry run of the checks (af_kam_check.c) */
-extern const char *af_kam_rpc_check_doc[];
-void af_kam_rpc_check(rpc_t *rpc, void *ctx);
+/* Kamailio's SIP parser for antifraud.check, the dry run (af_kam_check.c) */
+extern const af_cmd_parser_t af_kam_check_parser;
 
 /* binds the dialog module when loaded (mod_init); 0, -1 on error */
 int af_kam_dlg_init(void);

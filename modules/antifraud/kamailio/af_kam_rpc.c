@@ -129,8 +129,6 @@ static const af_reply_ops_t kr_ops = {kr_object, kr_list, kr_str, kr_num,
 	{"antifraud." #name, af_kam_rpc_##name, af_kam_rpc_##name##_doc, list ? RET_ARRAY : 0},
 rpc_export_t af_kam_rpc_cmds[] = {
 #include "af_cmd.def"
-	/* Kamailio only: it parses the request with Kamailio's parser */
-	{"antifraud.check", af_kam_rpc_check, af_kam_rpc_check_doc, 0},
 	{0, 0, 0, 0}
 };
 #undef AF_CMD

@@ -208,6 +208,7 @@ static int mod_init(void)
 			goto error;
 		}
 	}
+	af_cmd_set_parser(&af_kam_check_parser);
 	if(rpc_register_array(af_kam_rpc_cmds) != 0) {
 		LM_ERR("failed to register RPC commands\n");
 		goto error;

@@ -14,6 +14,7 @@
 #include "af_request.h"
 #include "af_module.h"
 #include "af_var.h"
+#include "af_cmd.h"
 
 /* the host implementation for OpenSIPS (shm, clock, log) */
 extern const af_host_t af_os_host;
@@ -23,6 +24,9 @@ extern const af_host_t af_os_check_host;
 /* what the checks need of msg, once per message; 0, -1 when msg is not
  * a request */
 int af_os_request(struct sip_msg *msg, af_request_t *req);
+
+/* OpenSIPS's SIP parser for af_check, the dry run (af_os_check.c) */
+extern const af_cmd_parser_t af_os_check_parser;
 
 /* the MI commands (af_bans, af_reload, ...) */
 extern const mi_export_t af_os_mi_cmds[];

@@ -137,6 +137,12 @@ const mi_export_t af_os_mi_cmds[] = {
 		AF_R(analytics_top, "metric", "kind", "n")),
 	AF_MI(analytics_stats, AF_R(analytics_stats, 0),
 		AF_R(analytics_stats, "all")),
+	AF_MI(check, AF_R(check, "request"), AF_R(check, "request", "source_ip"),
+		AF_R(check, "request", "source_ip", "profile"),
+		AF_R(check, "source_ip", "method", "from_uri", "ruri"),
+		AF_R(check, "source_ip", "method", "from_uri", "ruri", "user_agent"),
+		AF_R(check, "source_ip", "method", "from_uri", "ruri", "user_agent",
+			"profile")),
 	{EMPTY_MI_EXPORT}
 };
 /* clang-format on */

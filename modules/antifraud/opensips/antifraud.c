@@ -232,6 +232,7 @@ static int af_os_register(void)
 		LM_ERR("cannot publish the antifraud events\n");
 		return -1;
 	}
+	af_cmd_set_parser(&af_os_check_parser);
 	if(af_module_guard_init(af_p.analytics_calls) < 0) {
 		LM_ERR("out of shared memory\n");
 		return -1;
