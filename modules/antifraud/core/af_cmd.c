@@ -60,9 +60,7 @@ typedef struct cmd_args {
 	int ival[CMD_ARGS_MAX];
 } cmd_args_t;
 
-/* a fault with the printf-style text, cut to AF_CMD_FAULT_MAX - 1 bytes */
-static void __attribute__((format(printf, 3, 4)))
-fail(af_reply_t *r, int code, const char *fmt, ...)
+void af_cmd_fail(af_reply_t *r, int code, const char *fmt, ...)
 {
 	char buf[AF_CMD_FAULT_MAX];
 	va_list ap;
@@ -118,16 +116,16 @@ static int cmd_args(af_reply_t *r, const cmd_spec_t *sp, cmd_args_t *a)
 		if(r->ops->arg(r, i, i < sp->n ? sp->name[i] : NULL, &arg) < 1)
 			break;
 		if(i == sp->n) {
-			fail(r, 400, "Too many arguments. Usage: %s%s", r->cmd,
+			af_cmd_fail(r, 400, "Too many arguments. Usage: %s%s", r->cmd,
 					sp->usage);
 			return -1;
 		}
 		if(arg.type == AF_ARG_OTHER
 				|| (arg.type == AF_ARG_INT && sp->type[i] != 'i')) {
 			if(sp->type[i] == 'i')
-				fail(r, 400, "%s: an integer expected", sp->name[i]);
+				af_cmd_fail(r, 400, "%s: an integer expected", sp->name[i]);
 			else
-				fail(r, 400, "%s: a string expected%s", sp->name[i],
+				af_cmd_fail(r, 400, "%s: a string expected%s", sp->name[i],
 						r->int_hint ? r->int_hint : "");
 			return -1;
 		}
@@ -138,13 +136,13 @@ static int cmd_args(af_reply_t *r, const cmd_spec_t *sp, cmd_args_t *a)
 			continue;
 		}
 		if(arg.len > sp->max[i]) {
-			fail(r, 400, "%s: too long (%zu bytes, at most %zu)", sp->name[i],
+			af_cmd_fail(r, 400, "%s: too long (%zu bytes, at most %zu)", sp->name[i],
 					arg.len, sp->max[i]);
 			return -1;
 		}
 		for(j = 0; j < arg.len; j++)
 			if((unsigned char)arg.s[j] < 0x20 || arg.s[j] == 0x7f) {
-				fail(r, 400, "%s: control characters are not accepted",
+				af_cmd_fail(r, 400, "%s: control characters are not accepted",
 						sp->name[i]);
 				return -1;
 			}
@@ -153,7 +151,7 @@ static int cmd_args(af_reply_t *r, const cmd_spec_t *sp, cmd_args_t *a)
 		a->len[i] = arg.len;
 	}
 	if(a->n < sp->required) {
-		fail(r, 400, "Usage: %s%s", r->cmd, sp->usage);
+		af_cmd_fail(r, 400, "Usage: %s%s", r->cmd, sp->usage);
 		return -1;
 	}
 	return 0;
@@ -188,7 +186,7 @@ static int cmd_uint(af_reply_t *r, const cmd_spec_t *sp, const cmd_args_t *a,
 		return 0;
 	}
 bad:
-	fail(r, 400, "%s: an integer from %u to %u expected", sp->name[i], min,
+	af_cmd_fail(r, 400, "%s: an integer from %u to %u expected", sp->name[i], min,
 			max);
 	return -1;
 }
@@ -341,7 +339,7 @@ void af_cmd_unban(af_reply_t *r)
 		return;
 	}
 	if(rc == 0) {
-		fail(r, 404, "Not banned: %s", a.v[0]);
+		af_cmd_fail(r, 404, "Not banned: %s", a.v[0]);
 		return;
 	}
 	snprintf(err, sizeof(err), "Ok. %s unbanned.", a.v[0]);
@@ -433,7 +431,7 @@ void af_cmd_lookup(af_reply_t *r)
 	if(cmd_args(r, &spec, &a) < 0)
 		return;
 	if(af_ip_parse(a.v[0], a.len[0], &ip) < 0) {
-		fail(r, 400, "Not an IP address: '%s'",
+		af_cmd_fail(r, 400, "Not an IP address: '%s'",
 				af_text_excerpt(a.v[0], a.len[0], ex));
 		return;
 	}
@@ -441,7 +439,7 @@ void af_cmd_lookup(af_reply_t *r)
 	rules = af_core_acquire();
 	if(!af_rules_profile(rules, a.n > 1 ? a.v[1] : NULL, a.n > 1 ? a.len[1] : 0)) {
 		af_core_release(rules);
-		fail(r, 404, "No profile '%s'", af_text_excerpt(a.v[1], a.len[1], ex));
+		af_cmd_fail(r, 404, "No profile '%s'", af_text_excerpt(a.v[1], a.len[1], ex));
 		return;
 	}
 	memset(&gi, 0, sizeof(gi));
@@ -518,7 +516,7 @@ void af_cmd_dest_stats(af_reply_t *r)
 	if(cmd_args(r, &spec, &a) < 0)
 		return;
 	if(a.n && strcmp(a.v[0], "all") != 0) {
-		fail(r, 400, "Unknown parameter '%s'. Usage: %s [all]",
+		af_cmd_fail(r, 400, "Unknown parameter '%s'. Usage: %s [all]",
 				af_text_excerpt(a.v[0], a.len[0], ex), r->cmd);
 		return;
 	}
@@ -628,9 +626,9 @@ void af_cmd_dest_explain(af_reply_t *r)
 	af_dest_explain(a.n > 2 ? a.v[2] : NULL, a.n > 2 ? a.len[2] : 0,
 			a.n > 1 && a.len[1] ? a.v[1] : NULL, a.v[0], v);
 	if(v->rc == AF_RC_ERROR)
-		fail(r, 404, "No profile '%s'", af_text_excerpt(a.v[2], a.len[2], ex));
+		af_cmd_fail(r, 404, "No profile '%s'", af_text_excerpt(a.v[2], a.len[2], ex));
 	else if(v->rc == AF_RC_NORULE)
-		fail(r, 404, "Profile %s has no dest rules", v->dest.profile);
+		af_cmd_fail(r, 404, "Profile %s has no dest rules", v->dest.profile);
 	else if((h = r->ops->object(r, NULL, NULL))) {
 		af_reasons_format(v->reasons, reasons, sizeof(reasons));
 		r->ops->str(r, h, "profile", v->dest.profile);
@@ -739,7 +737,7 @@ void af_cmd_account_release(af_reply_t *r)
 		return;
 	}
 	if(rc == 0) {
-		fail(r, 404, "%s is not under attack",
+		af_cmd_fail(r, 404, "%s is not under attack",
 				af_text_excerpt(a.v[0], a.len[0], ex));
 		return;
 	}
@@ -946,7 +944,7 @@ void af_cmd_analytics(af_reply_t *r)
 	if(cmd_args(r, &spec, &a) < 0)
 		return;
 	if(a.n == 1) {
-		fail(r, 400, "Usage: %s%s", r->cmd, spec.usage);
+		af_cmd_fail(r, 400, "Usage: %s%s", r->cmd, spec.usage);
 		return;
 	}
 	if(a.n == 0) {
@@ -956,7 +954,7 @@ void af_cmd_analytics(af_reply_t *r)
 	}
 	s = af_outcome_subject_parse(a.v[0], a.len[0]);
 	if(s < 0 || a.len[1] == 0) {
-		fail(r, 400, "kind: caller, source, country, prefix or profile;"
+		af_cmd_fail(r, 400, "kind: caller, source, country, prefix or profile;"
 					 " name: 1 to %d bytes",
 				AF_CALL_SUBJECT_MAX);
 		return;
@@ -1007,14 +1005,14 @@ void af_cmd_analytics_top(af_reply_t *r)
 		return;
 	if(a.n > 0 && a.len[0] > 0
 			&& (m = af_top_metric_parse(a.v[0], a.len[0])) < 0) {
-		fail(r, 400, "metric: attempts, minutes, asr, acd or short");
+		af_cmd_fail(r, 400, "metric: attempts, minutes, asr, acd or short");
 		return;
 	}
 	if(a.n > 1 && a.len[1] == 3 && memcmp(a.v[1], "all", 3) == 0)
 		s = AF_OUT__COUNT;
 	else if(a.n > 1 && a.len[1] > 0
 			&& (s = af_outcome_subject_parse(a.v[1], a.len[1])) < 0) {
-		fail(r, 400, "kind: caller, source, country, prefix, profile or all");
+		af_cmd_fail(r, 400, "kind: caller, source, country, prefix, profile or all");
 		return;
 	}
 	if(a.n > 2 && cmd_uint(r, &spec, &a, 2, 1, 100, &n) < 0)
@@ -1046,7 +1044,7 @@ void af_cmd_analytics_stats(af_reply_t *r)
 	if(cmd_args(r, &spec, &a) < 0)
 		return;
 	if(a.n && strcmp(a.v[0], "all") != 0) {
-		fail(r, 400, "Unknown parameter '%s'. Usage: %s [all]",
+		af_cmd_fail(r, 400, "Unknown parameter '%s'. Usage: %s [all]",
 				af_text_excerpt(a.v[0], a.len[0], ex), r->cmd);
 		return;
 	}

@@ -74,6 +74,10 @@ typedef struct af_cmd_parser {
 	void (*done)(void);
 } af_cmd_parser_t;
 
+/* a fault with the printf-style text, cut to AF_CMD_FAULT_MAX - 1 bytes */
+void af_cmd_fail(af_reply_t *r, int code, const char *fmt, ...)
+		__attribute__((format(printf, 3, 4)));
+
 /* the glue's parser (at start); without one, check answers 500 */
 void af_cmd_set_parser(const af_cmd_parser_t *p);
 

@@ -15,7 +15,6 @@
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 #include <errno.h>
-#include <stdarg.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
@@ -44,19 +43,6 @@ static char af_check_buf[2 * AF_CHECK_MAX_BYTES + 8];
 void af_cmd_set_parser(const af_cmd_parser_t *p)
 {
 	af_check_parser = p;
-}
-
-/* a fault with the printf-style text */
-static void __attribute__((format(printf, 3, 4)))
-check_fail(af_reply_t *r, int code, const char *fmt, ...)
-{
-	char buf[AF_CMD_FAULT_MAX];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(buf, sizeof(buf), fmt, ap);
-	va_end(ap);
-	r->ops->fault(r, code, buf);
 }
 
 /* reads the file at path (a regular file, bounded) into buf; its
@@ -190,7 +176,7 @@ static int check_args(af_reply_t *r, af_arg_t *a, char num[][16])
 		if(r->ops->arg(r, n, n < AF_CHECK_ARGS ? names[n] : NULL, &x) < 1)
 			break;
 		if(n == AF_CHECK_ARGS) {
-			check_fail(r, 400, "Too many arguments");
+			af_cmd_fail(r, 400, "Too many arguments");
 			return -1;
 		}
 		a[n] = x;
@@ -203,11 +189,11 @@ static int check_args(af_reply_t *r, af_arg_t *a, char num[][16])
 			a[i].len = strlen(num[i]);
 		}
 		if(a[i].type != AF_ARG_STR) {
-			check_fail(r, 400, "Argument %d: a string expected", i + 1);
+			af_cmd_fail(r, 400, "Argument %d: a string expected", i + 1);
 			return -1;
 		}
 		if(a[i].len > AF_CHECK_MAX_BYTES) {
-			check_fail(r, 400, "Argument %d too long", i + 1);
+			af_cmd_fail(r, 400, "Argument %d too long", i + 1);
 			return -1;
 		}
 	}
@@ -336,14 +322,14 @@ void af_cmd_check(af_reply_t *r)
 	int n, len, i;
 
 	if(!af_check_parser) {
-		check_fail(r, 500, "No SIP parser on this server");
+		af_cmd_fail(r, 500, "No SIP parser on this server");
 		return;
 	}
 	n = check_args(r, a, num);
 	if(n < 0)
 		return;
 	if(n < 1 || (n > 3 && !is_ip(&a[0]))) {
-		check_fail(r, 400,
+		af_cmd_fail(r, 400,
 				"Expected a request (or path) [source_ip] [profile], or"
 				" source_ip method from_uri ruri [user_agent] [profile]");
 		return;
@@ -352,7 +338,7 @@ void af_cmd_check(af_reply_t *r)
 		/* the parts */
 		for(i = 1; i < n; i++)
 			if(a[i].len > AF_CHECK_PART_MAX || !one_line(a[i].s, a[i].len)) {
-				check_fail(r, 400,
+				af_cmd_fail(r, 400,
 						"Argument %d: one line of at most %d bytes expected"
 						" (no line break or control character)",
 						i + 1, AF_CHECK_PART_MAX);
@@ -362,7 +348,7 @@ void af_cmd_check(af_reply_t *r)
 		prof = n >= 6 ? &a[5] : NULL;
 		len = from_parts(a, n, text, AF_CHECK_MAX_BYTES + 1);
 		if(len < 0) {
-			check_fail(r, 400, "Request too long");
+			af_cmd_fail(r, 400, "Request too long");
 			return;
 		}
 	} else {
@@ -370,7 +356,7 @@ void af_cmd_check(af_reply_t *r)
 		prof = n >= 3 ? &a[2] : NULL;
 		if(a[0].len > 0 && a[0].s[0] == '/') {
 			if(a[0].len >= sizeof(path) || memchr(a[0].s, '\0', a[0].len)) {
-				check_fail(r, 400, "Path too long");
+				af_cmd_fail(r, 400, "Path too long");
 				return;
 			}
 			memcpy(path, a[0].s, a[0].len);
@@ -378,7 +364,7 @@ void af_cmd_check(af_reply_t *r)
 			len = read_request_file(
 					path, text, AF_CHECK_MAX_BYTES + 1, err, sizeof(err));
 			if(len < 0) {
-				check_fail(r, 400, "%s", err);
+				af_cmd_fail(r, 400, "%s", err);
 				return;
 			}
 		} else {
@@ -391,7 +377,7 @@ void af_cmd_check(af_reply_t *r)
 		if(!is_ip(srca)) {
 			char ex[AF_TEXT_EXCERPT_BUF];
 
-			check_fail(r, 400, "Not an IP address: %s",
+			af_cmd_fail(r, 400, "Not an IP address: %s",
 					af_text_excerpt(srca->s, srca->len, ex));
 			return;
 		}
@@ -401,18 +387,18 @@ void af_cmd_check(af_reply_t *r)
 		src[0] = '\0';
 	}
 	if(prof && (prof->len > 64 || !one_line(prof->s, prof->len))) {
-		check_fail(r, 400, "profile: one line of at most 64 bytes expected");
+		af_cmd_fail(r, 400, "profile: one line of at most 64 bytes expected");
 		return;
 	}
 	len = normalize(text, (size_t)len, buf, 2 * AF_CHECK_MAX_BYTES + 8);
 	if(len <= 0) {
-		check_fail(r, 400, "Request too long");
+		af_cmd_fail(r, 400, "Request too long");
 		return;
 	}
 	if(af_check_parser->parse(buf, (size_t)len, src[0] ? src : NULL, &req,
 			   err, sizeof(err))
 			< 0) {
-		check_fail(r, 400, "%s", err);
+		af_cmd_fail(r, 400, "%s", err);
 		return;
 	}
 	af_core_set_dry(1);
