@@ -304,6 +304,13 @@ def place(pids, cpus, sched):
     return ", ".join(sorted(set(refused)))
 
 
+def sip_workers(k):
+    """The PIDs of Kamailio k's SIP workers (core.psx: "udp receiver")."""
+    text = k.rpc("core.psx").stdout
+    return [int(m.group(1)) for m in re.finditer(
+        r"PID:\s*(\d+)\s*DSC:\s*udp receiver", text)]
+
+
 def busy_cpu():
     """CPU seconds the whole machine has been busy (/proc/stat: every
     state but idle and iowait)."""
@@ -336,6 +343,9 @@ def cpu_cycles(d, rules, redis_url, calls, rate, cycles, warm):
     each cycle]}, {mode: failed calls}, notes)."""
     modes = [m for m in CPU_MODES if m != "redis" or redis_url]
     kam_cpus, sipp_cpus, sched = cpu_layout()
+    # AF_BENCH_ALLOC=tlsf: Kamailio's memory managers -x/-X (default:
+    # Debian's, q_malloc)
+    alloc = os.environ.get("AF_BENCH_ALLOC")
     notes = []
     own = os.sched_getaffinity(0)
     own_sched = os.sched_getscheduler(0)
@@ -352,11 +362,13 @@ def cpu_cycles(d, rules, redis_url, calls, rate, cycles, warm):
             # a directory each: the ctl socket and runtime files
             kd = os.path.join(d, "cpu-" + m)
             os.makedirs(kd, exist_ok=True)
-            ks[m] = h.Kamailio(kd, rules, next_hop_port=uas_port,
-                               children=2,
-                               defines=defines(CPU_DEFINES.get(m, m),
-                                               redis_url)).start()
+            k = h.Kamailio(kd, rules, next_hop_port=uas_port, children=2,
+                           defines=defines(CPU_DEFINES.get(m, m), redis_url))
+            if alloc:
+                k.extra_args = ["-x", alloc, "-X", alloc]
+            ks[m] = k.start()
         pids = {m: k.pids() for m, k in ks.items()}
+        workers = {m: sip_workers(k) for m, k in ks.items()}
         for m in modes:
             refused = place(pids[m], kam_cpus, sched)
             if refused:
@@ -384,6 +396,7 @@ def cpu_cycles(d, rules, redis_url, calls, rate, cycles, warm):
         def ours_cpu():
             return sum(pids_cpu(p) for p in ours) + sum(os.times()[:4])
         start, busy0, ours0 = time.time(), busy_cpu(), ours_cpu()
+        wk0 = {m: pids_cpu(workers[m]) for m in modes}
         for c in range(cycles + 1):
             for i in range(len(modes)):
                 m = modes[(c + i) % len(modes)]
@@ -396,6 +409,10 @@ def cpu_cycles(d, rules, redis_url, calls, rate, cycles, warm):
                 took.append(time.time() - t0)
         res = {m: [(b - a) / calls for a, b in zip(snaps[m], snaps[m][1:])]
                for m in modes}
+        # the SIP workers' share of each mode's whole cost (the rest:
+        # timers, dialog cleaning, the main and management processes)
+        share = {m: (pids_cpu(workers[m]) - wk0[m])
+                 / (snaps[m][-1] - snaps[m][0]) for m in modes}
         # what the rest of the machine ran meanwhile
         other = (busy_cpu() - busy0 - ours_cpu() + ours0) / (
             time.time() - start)
@@ -417,7 +434,7 @@ def cpu_cycles(d, rules, redis_url, calls, rate, cycles, warm):
             ", both SCHED_RR priority 1" if sched == "rr" else "")
             if kam_cpus else "not pinned (AF_BENCH_PIN=0 or one CPU)%s" % (
                 ", SCHED_RR priority 1" if sched == "rr" else ""))
-    return res, failed, notes
+    return res, failed, notes, share
 
 
 def paired_ratio(a, b, resamples=2000):
@@ -435,7 +452,7 @@ def paired_ratio(a, b, resamples=2000):
             boot[int(0.95 * resamples) - 1])
 
 
-def print_cpu(res, calls, rate, warm, notes):
+def print_cpu(res, calls, rate, warm, notes, share):
     n = len(res["none"])
     print("  CPU per call of kamailio's processes (every thread's run time,"
           " /proc/PID/task/TID/schedstat; redis-server's not counted):"
@@ -449,6 +466,12 @@ def print_cpu(res, calls, rate, warm, notes):
         print("    %-22s %7.1f us per call (median of the cycles; the"
               " cycles: %s)" % (LABELS[m] + ":", statistics.median(v) * 1e6,
                                 " ".join("%.0f" % (x * 1e6) for x in v)))
+    print("    where it goes (mean of the cycles): %s" % "; ".join(
+        "%s %.1f us in the SIP workers + %.1f us in the other processes"
+        " (timers, dialog cleaning...)" % (
+            m, statistics.mean(res[m]) * share[m] * 1e6,
+            statistics.mean(res[m]) * (1 - share[m]) * 1e6)
+        for m in res if m != "none2"))
     print("    against the mode without module: ratio of the sums, its 90 %"
           " interval (bootstrap over the cycles) and the median of the"
           " cycles' ratios")
@@ -479,11 +502,11 @@ def run_cpu(d, rules, redis_url):
     cycles = int(os.environ.get("AF_BENCH_CYCLES", "16"))
     warm = int(os.environ.get("AF_BENCH_WARM", "500"))
     t0 = time.time()
-    res, failed, notes = cpu_cycles(d, rules, redis_url, calls, rate,
-                                    cycles, warm)
+    res, failed, notes, share = cpu_cycles(d, rules, redis_url, calls,
+                                           rate, cycles, warm)
     print("-- kamailio per call: the module against the same cfg without it"
           " (INVITE/180/200/ACK/BYE via sipp, record-routed, dialogs)")
-    print_cpu(res, calls, rate, warm, notes)
+    print_cpu(res, calls, rate, warm, notes, share)
     if any(failed.values()):
         print("    WARNING: calls that failed (a loaded machine? the figures"
               " of those cycles are low): %s" % ", ".join(
