@@ -454,13 +454,16 @@ def paired_ratio(a, b, resamples=2000):
 
 def print_cpu(res, calls, rate, warm, notes, share):
     n = len(res["none"])
-    print("  CPU per call of kamailio's processes (every thread's run time,"
-          " /proc/PID/task/TID/schedstat; redis-server's not counted):"
-          " one kamailio per mode, %d cycles of a %d-call round at %d cps"
+    how = ("every thread's run time, /proc/PID/task/TID/schedstat"
+           if os.path.exists("/proc/self/schedstat") else
+           "utime+stime in clock ticks: this kernel has no schedstat")
+    print("  CPU per call of kamailio's processes (%s; redis-server's not"
+          " counted)" % how)
+    print("    one kamailio per mode; %d cycles of a %d-call round at %d cps"
           " to each mode in turn (rotated), after %d calls of warm-up;"
           " a mode's cycle runs from its round's start to its next round's"
-          " start (its timers' later work included); %s" % (
-              n, calls, rate, warm, "; ".join(notes)))
+          " start (its timers' later work included)" % (n, calls, rate, warm))
+    print("    %s" % "; ".join(notes))
     for m in res:
         v = res[m]
         print("    %-22s %7.1f us per call (median of the cycles; the"
