@@ -340,19 +340,20 @@ def cpu_cycles(d, rules, redis_url, calls, rate, cycles, warm):
     what its timers do after it (transactions and dialogs freed seconds
     later) while the other modes run; a closing cycle of pauses as long
     as a round ends the last one. Returns ({mode: [seconds per call of
-    each cycle]}, {mode: failed calls}, notes)."""
+    each cycle]}, {mode: failed calls}, notes on the run, {mode: the SIP
+    workers' share of its cost})."""
     modes = [m for m in CPU_MODES if m != "redis" or redis_url]
     kam_cpus, sipp_cpus, sched = cpu_layout()
     # AF_BENCH_ALLOC=tlsf: Kamailio's memory managers -x/-X (default:
     # Debian's, q_malloc)
     alloc = os.environ.get("AF_BENCH_ALLOC")
-    notes = []
+    refusals = []
     own = os.sched_getaffinity(0)
     own_sched = os.sched_getscheduler(0)
     # sipp (started by this process) inherits its CPUs and scheduling
     refused = place([os.getpid()], sipp_cpus, sched)
     if refused:
-        notes.append("sipp: %s refused" % refused)
+        refusals.append("sipp: %s refused" % refused)
     ks = {}
     uas = None
     try:
@@ -372,7 +373,7 @@ def cpu_cycles(d, rules, redis_url, calls, rate, cycles, warm):
         for m in modes:
             refused = place(pids[m], kam_cpus, sched)
             if refused:
-                notes.append("kamailio: %s refused" % refused)
+                refusals.append("kamailio: %s refused" % refused)
                 break
         uac_timeout = 60 + 2 * calls // rate
 
@@ -416,10 +417,10 @@ def cpu_cycles(d, rules, redis_url, calls, rate, cycles, warm):
         # what the rest of the machine ran meanwhile
         other = (busy_cpu() - busy0 - ours_cpu() + ours0) / (
             time.time() - start)
-        notes.append("the machine's other processes kept %.2f CPUs busy"
-                     " meanwhile%s" % (
-                         other, "" if other < 0.25 else
-                         " (not a quiet machine: the figures are noisier)"))
+        load = ("the machine's other processes kept %.2f CPUs busy"
+                " meanwhile%s" % (
+                    other, "" if other < 0.25 else
+                    " (not a quiet machine: the figures are noisier)"))
     finally:
         for k in ks.values():
             k.stop()
@@ -427,14 +428,13 @@ def cpu_cycles(d, rules, redis_url, calls, rate, cycles, warm):
         os.sched_setaffinity(0, own)
         if own_sched != os.sched_getscheduler(0):
             os.sched_setscheduler(0, own_sched, os.sched_param(0))
-    if len(notes) == 1:  # nothing refused
-        notes.insert(0, "kamailio on CPU %s, sipp on CPU %s%s" % (
-            ",".join(map(str, sorted(kam_cpus))),
-            ",".join(map(str, sorted(sipp_cpus))),
-            ", both SCHED_RR priority 1" if sched == "rr" else "")
-            if kam_cpus else "not pinned (AF_BENCH_PIN=0 or one CPU)%s" % (
-                ", SCHED_RR priority 1" if sched == "rr" else ""))
-    return res, failed, notes, share
+    rr = ", SCHED_RR priority 1" if sched == "rr" else ""
+    layout = ("kamailio on CPU %s, sipp on CPU %s%s" % (
+        ",".join(map(str, sorted(kam_cpus))),
+        ",".join(map(str, sorted(sipp_cpus))), rr) if kam_cpus else
+        "not pinned (AF_BENCH_PIN=0 or one CPU)%s" % rr)
+    return (res, failed, [layout] + ["but " + r for r in refusals] + [load],
+            share)
 
 
 def paired_ratio(a, b, resamples=2000):
