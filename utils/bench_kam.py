@@ -1,10 +1,13 @@
 #!/usr/bin/env python3
 # antifraud - `make bench`, Kamailio section: what the module costs per call
 # against the same configuration without it (-A AF_WITHOUT), in CPU time
-# (interleaved A/B rounds, median and spread) and in instructions counted
-# by callgrind (exact), side by side. Called by utils/bench.py.
+# (one Kamailio per mode, pinned and at real-time priority, interleaved
+# rounds, paired ratios with a bootstrap interval, an A/A control for the
+# noise) and in instructions counted by callgrind (exact), side by side.
+# Called by utils/bench.py; alone: utils/bench_kam.py [cpu] [cg].
 # SPDX-License-Identifier: GPL-2.0-or-later
 import os
+import random
 import re
 import statistics
 import subprocess
@@ -19,9 +22,18 @@ import afharness as h  # noqa: E402
 # the number the bench calls: international (France) from the sample
 # profile's Germany, so that af_check_dest runs every counter and limit
 CALLEE = "0033123456789"
-MODES = ("none", "shm", "redis")
 LABELS = {"none": "without module", "shm": "module, shm",
-          "redis": "module, Redis", "ctl": "loaded, no check"}
+          "redis": "module, Redis", "ctl": "loaded, no check",
+          "none2": "without module (A/A)"}
+# the CPU-time modes: "none2" is a second Kamailio without the module,
+# the A/A control that shows the method's own noise
+CPU_MODES = ("none", "none2", "shm", "redis")
+CPU_DEFINES = {"none2": "none"}
+# seconds for Kamailio's timers to free what a round of calls left (tm's
+# wait timer is 5 s)
+SETTLE = 6
+# the CPU-time target of issue 16 for shm mode, in % per call
+TARGET = 5.0
 # the memory managers' own functions (their shm wrappers call these)
 ALLOC_FUNCS = ("qm_malloc", "qm_free", "qm_realloc", "tlsf_malloc",
                "tlsf_free", "tlsf_realloc")
@@ -92,21 +104,6 @@ def kamailio_cpu(d, rules, calls, rate, mode, redis_url=None):
     finally:
         k.stop()
         h.Sipp.stop(uas)
-
-
-def cpu_rounds(d, rules, redis_url, calls, rate, rounds):
-    """rounds of every mode, interleaved and rotated (none, shm, redis;
-    shm, redis, none; ...) so that a slow minute of the machine hits
-    every mode alike; {mode: [seconds per call of each round]}"""
-    res = {m: [] for m in MODES}
-    failed = dict.fromkeys(MODES, 0)
-    for r in range(rounds):
-        for i in range(len(MODES)):
-            m = MODES[(r + i) % len(MODES)]
-            cpu, f = kamailio_cpu(d, rules, calls, rate, m, redis_url)
-            res[m].append(cpu)
-            failed[m] += f if f >= 0 else calls
-    return res, failed
 
 
 def inclusive(cg_file, functions):
@@ -210,40 +207,6 @@ def pct(x, base):
     return "%+.1f %%" % ((x / base - 1) * 100)
 
 
-def spread(values):
-    """median and the half range of values around it, in %"""
-    med = statistics.median(values)
-    half = (max(values) - min(values)) / 2
-    return med, (100.0 * half / med if med else 0.0)
-
-
-def print_cpu(res, calls, rate):
-    print("  CPU per call (kamailio's processes; redis-server's not"
-          " counted): %d interleaved rounds of %d calls at %d cps;"
-          " median [min-max]" % (len(res["none"]), calls, rate))
-    med = {}
-    for m in MODES:
-        med[m], noise = spread(res[m])
-        print("    %-16s %7.1f us  [%.1f-%.1f]  (+/-%.1f %%)%s" % (
-            LABELS[m] + ":", med[m] * 1e6, min(res[m]) * 1e6,
-            max(res[m]) * 1e6, noise,
-            "" if m == "none" else "  %s" % pct(med[m], med["none"])))
-    # each round's ratio pairs two runs a minute apart: its median is
-    # the figure (a drift of the machine cancels out of each pair)
-    for m in ("shm", "redis"):
-        ratios = [a / b for a, b in zip(res[m], res["none"])]
-        r = statistics.median(ratios)
-        print("    ratio %s/none: %.3f (%+.1f %%), median of the rounds'"
-              " ratios %s; ratio of the medians %.3f" % (
-                  m, r, (r - 1) * 100,
-                  " ".join("%.3f" % x for x in ratios),
-                  med[m] / med["none"]))
-    _, noise = spread(res["none"])
-    print("    noise: the rounds without the module spread +/-%.1f %% around"
-          " their median; a ratio within that of 1 is not a difference"
-          % noise)
-
-
 def print_instructions(cg, n, rate):
     print("  instructions per call in the SIP workers (callgrind, %d calls"
           " at %d cps, only what runs in receive_msg; exact):" % (n, rate))
@@ -285,20 +248,272 @@ def print_instructions(cg, n, rate):
               % "; ".join(bad))
 
 
+def thread_cpu(path):
+    """CPU seconds of one thread (/proc/PID/task/TID): the scheduler's
+    run time in ns (schedstat: no rounding to clock ticks), or utime +
+    stime in ticks where the kernel has no schedstat."""
+    try:
+        with open(path + "/schedstat") as f:
+            return int(f.read().split()[0]) / 1e9
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        with open(path + "/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return 0.0
+
+
+def pids_cpu(pids):
+    """CPU seconds of every thread of the processes pids."""
+    total = 0.0
+    for pid in pids:
+        try:
+            tids = os.listdir("/proc/%d/task" % pid)
+        except OSError:
+            continue
+        for tid in tids:
+            total += thread_cpu("/proc/%d/task/%s" % (pid, tid))
+    return total
+
+
+def place(pids, cpus, sched):
+    """Pins every thread of pids to cpus (None: left as they are) and,
+    with sched "rr", runs them at real-time round robin priority 1 (ahead
+    of every ordinary process of the machine). Returns what was refused
+    ("" if nothing)."""
+    refused = []
+    for pid in pids:
+        try:
+            tids = [int(t) for t in os.listdir("/proc/%d/task" % pid)]
+        except OSError:
+            continue
+        for tid in tids:
+            try:
+                if cpus:
+                    os.sched_setaffinity(tid, cpus)
+            except OSError as e:
+                refused.append("pinning (%s)" % e.strerror)
+            try:
+                if sched == "rr":
+                    os.sched_setscheduler(tid, os.SCHED_RR,
+                                          os.sched_param(1))
+            except OSError as e:
+                refused.append("SCHED_RR (%s)" % e.strerror)
+    return ", ".join(sorted(set(refused)))
+
+
+def sip_workers(k):
+    """The PIDs of Kamailio k's SIP workers (core.psx: "udp receiver")."""
+    text = k.rpc("core.psx").stdout
+    return [int(m.group(1)) for m in re.finditer(
+        r"PID:\s*(\d+)\s*DSC:\s*udp receiver", text)]
+
+
+def busy_cpu():
+    """CPU seconds the whole machine has been busy (/proc/stat: every
+    state but idle and iowait)."""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    return (sum(v[:8]) - v[3] - v[4]) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_layout():
+    """(kamailio's CPUs, sipp's and this script's CPUs, scheduling) of
+    the CPU rounds: Kamailio alone on the last CPU this process may use,
+    sipp on the others, both at SCHED_RR priority 1 unless AF_BENCH_SCHED
+    says "none" (AF_BENCH_PIN=0: no pinning)."""
+    cpus = sorted(os.sched_getaffinity(0))
+    sched = os.environ.get("AF_BENCH_SCHED", "rr")
+    if os.environ.get("AF_BENCH_PIN", "1") == "0" or len(cpus) < 2:
+        return None, None, sched
+    return {cpus[-1]}, set(cpus[:-1]), sched
+
+
+def cpu_cycles(d, rules, redis_url, calls, rate, cycles, warm):
+    """Kamailio's CPU per call in each mode of CPU_MODES: one Kamailio
+    per mode, all started at once and kept; then cycles, each a round of
+    calls to every mode in turn (rotated: the order moves by one each
+    cycle). A mode's cost in a cycle is its processes' CPU from the
+    start of its round to the start of its next one: its own round and
+    what its timers do after it (transactions and dialogs freed seconds
+    later) while the other modes run; a closing cycle of pauses as long
+    as a round ends the last one. Returns ({mode: [seconds per call of
+    each cycle]}, {mode: failed calls}, notes on the run, {mode: the SIP
+    workers' share of its cost})."""
+    modes = [m for m in CPU_MODES if m != "redis" or redis_url]
+    kam_cpus, sipp_cpus, sched = cpu_layout()
+    # AF_BENCH_ALLOC=tlsf: Kamailio's memory managers -x/-X (default:
+    # Debian's, q_malloc)
+    alloc = os.environ.get("AF_BENCH_ALLOC")
+    refusals = []
+    own = os.sched_getaffinity(0)
+    own_sched = os.sched_getscheduler(0)
+    # sipp (started by this process) inherits its CPUs and scheduling
+    refused = place([os.getpid()], sipp_cpus, sched)
+    if refused:
+        refusals.append("sipp: %s refused" % refused)
+    ks = {}
+    uas = None
+    try:
+        uas_port = h.free_port()
+        uas = h.Sipp.uas(d, uas_port)
+        for m in modes:
+            # a directory each: the ctl socket and runtime files
+            kd = os.path.join(d, "cpu-" + m)
+            os.makedirs(kd, exist_ok=True)
+            k = h.Kamailio(kd, rules, next_hop_port=uas_port, children=2,
+                           defines=defines(CPU_DEFINES.get(m, m), redis_url))
+            if alloc:
+                k.extra_args = ["-x", alloc, "-X", alloc]
+            ks[m] = k.start()
+        pids = {m: k.pids() for m, k in ks.items()}
+        workers = {m: sip_workers(k) for m, k in ks.items()}
+        for m in modes:
+            refused = place(pids[m], kam_cpus, sched)
+            if refused:
+                refusals.append("kamailio: %s refused" % refused)
+                break
+        uac_timeout = 60 + 2 * calls // rate
+
+        def round_of(m, n):
+            p = h.Sipp.uac(d, "127.0.0.1:%d" % ks[m].port, calls=n,
+                           rate=rate, caller="alice", callee=CALLEE,
+                           timeout=uac_timeout, extra=["-l", "400"])
+            f = failed_calls(p)
+            return f if f >= 0 else n
+        failed = dict.fromkeys(modes, 0)
+        for m in modes:
+            failed[m] += round_of(m, warm)
+        # the warm-up's transactions and dialogs freed (tm's wait timer:
+        # 5 s) before the first cycle, not in it
+        time.sleep(SETTLE)
+        snaps = {m: [] for m in modes}
+        took = []
+        # the Kamailios, the UAS sipp, this script and its sipp UACs
+        ours = list(pids.values()) + [[uas.pid]]
+
+        def ours_cpu():
+            return sum(pids_cpu(p) for p in ours) + sum(os.times()[:4])
+        start, busy0, ours0 = time.time(), busy_cpu(), ours_cpu()
+        wk0 = {m: pids_cpu(workers[m]) for m in modes}
+        for c in range(cycles + 1):
+            for i in range(len(modes)):
+                m = modes[(c + i) % len(modes)]
+                snaps[m].append(pids_cpu(pids[m]))
+                if c == cycles:
+                    time.sleep(statistics.mean(took))
+                    continue
+                t0 = time.time()
+                failed[m] += round_of(m, calls)
+                took.append(time.time() - t0)
+        res = {m: [(b - a) / calls for a, b in zip(snaps[m], snaps[m][1:])]
+               for m in modes}
+        # the SIP workers' share of each mode's whole cost (the rest:
+        # timers, dialog cleaning, the main and management processes)
+        share = {m: (pids_cpu(workers[m]) - wk0[m])
+                 / (snaps[m][-1] - snaps[m][0]) for m in modes}
+        # what the rest of the machine ran meanwhile
+        other = (busy_cpu() - busy0 - ours_cpu() + ours0) / (
+            time.time() - start)
+        load = ("the machine's other processes kept %.2f CPUs busy"
+                " meanwhile%s" % (
+                    other, "" if other < 0.25 else
+                    " (not a quiet machine: the figures are noisier)"))
+    finally:
+        for k in ks.values():
+            k.stop()
+        h.Sipp.stop(uas)
+        os.sched_setaffinity(0, own)
+        if own_sched != os.sched_getscheduler(0):
+            os.sched_setscheduler(0, own_sched, os.sched_param(0))
+    rr = ", SCHED_RR priority 1" if sched == "rr" else ""
+    layout = ("kamailio on CPU %s, sipp on CPU %s%s" % (
+        ",".join(map(str, sorted(kam_cpus))),
+        ",".join(map(str, sorted(sipp_cpus))), rr) if kam_cpus else
+        "not pinned (AF_BENCH_PIN=0 or one CPU)%s" % rr)
+    return (res, failed, [layout] + ["but " + r for r in refusals] + [load],
+            share)
+
+
+def paired_ratio(a, b, resamples=2000):
+    """The ratio of the sums of a and b (costs per call of the same
+    cycles), and its 90 % interval by bootstrap: the cycles resampled
+    with replacement, a cycle's two figures kept together."""
+    rnd = random.Random(16)
+    n = len(a)
+    boot = []
+    for _ in range(resamples):
+        idx = [rnd.randrange(n) for _ in range(n)]
+        boot.append(sum(a[i] for i in idx) / sum(b[i] for i in idx))
+    boot.sort()
+    return (sum(a) / sum(b), boot[int(0.05 * resamples)],
+            boot[int(0.95 * resamples) - 1])
+
+
+def print_cpu(res, calls, rate, warm, notes, share):
+    n = len(res["none"])
+    how = ("every thread's run time, /proc/PID/task/TID/schedstat"
+           if os.path.exists("/proc/self/schedstat") else
+           "utime+stime in clock ticks: this kernel has no schedstat")
+    print("  CPU per call of kamailio's processes (%s; redis-server's not"
+          " counted)" % how)
+    print("    one kamailio per mode; %d cycles of a %d-call round at %d cps"
+          " to each mode in turn (rotated), after %d calls of warm-up;"
+          " a mode's cycle runs from its round's start to its next round's"
+          " start (its timers' later work included)" % (n, calls, rate, warm))
+    print("    %s" % "; ".join(notes))
+    for m in res:
+        v = res[m]
+        print("    %-22s %7.1f us per call (median of the cycles; the"
+              " cycles: %s)" % (LABELS[m] + ":", statistics.median(v) * 1e6,
+                                " ".join("%.0f" % (x * 1e6) for x in v)))
+    print("    where it goes (mean of the cycles): %s" % "; ".join(
+        "%s %.1f us in the SIP workers + %.1f us in the other processes"
+        " (timers, dialog cleaning...)" % (
+            m, statistics.mean(res[m]) * share[m] * 1e6,
+            statistics.mean(res[m]) * (1 - share[m]) * 1e6)
+        for m in res if m != "none2"))
+    print("    against the mode without module: ratio of the sums, its 90 %"
+          " interval (bootstrap over the cycles) and the median of the"
+          " cycles' ratios")
+    shm = None
+    for m in res:
+        if m == "none":
+            continue
+        r, lo, hi = paired_ratio(res[m], res["none"])
+        med = statistics.median(a / b for a, b in zip(res[m], res["none"]))
+        print("    %-22s %+6.1f %%  [%+.1f %%, %+.1f %%]  median %+.1f %%%s"
+              % (LABELS[m] + ":", (r - 1) * 100, (lo - 1) * 100,
+                 (hi - 1) * 100, (med - 1) * 100,
+                 "  <- the method's noise (A/A: the same cfg twice; 0 %"
+                 " expected)" if m == "none2" else ""))
+        if m == "shm":
+            shm = (lo - 1) * 100, (hi - 1) * 100
+    if shm:
+        print("    shm against the +%.0f %% target: %s" % (TARGET, (
+            "met (the whole interval is below it)" if shm[1] <= TARGET else
+            "not met (the whole interval is above it)" if shm[0] > TARGET
+            else "cannot be told at this noise (the interval holds it)")))
+
+
 def run_cpu(d, rules, redis_url):
-    """The CPU-time rounds (needs redis_url's server running)."""
-    calls = int(os.environ.get("AF_BENCH_CALLS", "4000"))
+    """The CPU-time cycles (needs redis_url's server running)."""
+    calls = int(os.environ.get("AF_BENCH_CALLS", "600"))
     rate = int(os.environ.get("AF_BENCH_RATE", "300"))
-    rounds = int(os.environ.get("AF_BENCH_ROUNDS", "5"))
+    cycles = int(os.environ.get("AF_BENCH_CYCLES", "16"))
+    warm = int(os.environ.get("AF_BENCH_WARM", "500"))
     t0 = time.time()
-    res, failed = cpu_rounds(d, rules, redis_url, calls, rate, rounds)
+    res, failed, notes, share = cpu_cycles(d, rules, redis_url, calls,
+                                           rate, cycles, warm)
     print("-- kamailio per call: the module against the same cfg without it"
           " (INVITE/180/200/ACK/BYE via sipp, record-routed, dialogs)")
-    print_cpu(res, calls, rate)
+    print_cpu(res, calls, rate, warm, notes, share)
     if any(failed.values()):
         print("    WARNING: calls that failed (a loaded machine? the figures"
-              " of those rounds are low): %s" % ", ".join(
-                  "%s %d" % (m, failed[m]) for m in MODES if failed[m]))
+              " of those cycles are low): %s" % ", ".join(
+                  "%s %d" % (m, failed[m]) for m in res if failed[m]))
     print("    (%.0f s)" % (time.time() - t0))
     return res
 
@@ -320,3 +535,20 @@ def run_instructions(d, rules, redis_url):
                                                    redis_url, rate)
     print_instructions(cg, n, rate)
     print("    (%.0f s)" % (time.time() - t0))
+
+
+if __name__ == "__main__":
+    # alone: python3 utils/bench_kam.py [cpu] [cg] (both by default)
+    import bench
+    what = sys.argv[1:] or ["cpu", "cg"]
+    wd = tempfile.mkdtemp(prefix="af-bench-kam-")
+    rules_file = bench.make_data(wd)
+    srv = h.Redis(wd).start()
+    try:
+        url = "redis://127.0.0.1:%d/0" % srv.port
+        if "cpu" in what:
+            run_cpu(wd, rules_file, url)
+        if "cg" in what:
+            run_instructions(wd, rules_file, url)
+    finally:
+        srv.kill()

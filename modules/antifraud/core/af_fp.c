@@ -53,6 +53,18 @@ static const unsigned char af_fp_tok[256] = {
 		['~'] = 1,
 };
 
+/* where af_fp_param() stops: in the parameters (a quoted string, the
+ * next parameter, the end of a Via), and at the end of a value */
+#define AF_FP_P_SKIP 1
+#define AF_FP_P_VALUE 2
+static const unsigned char af_fp_pstop[256] = {
+		['"'] = AF_FP_P_SKIP,
+		[';'] = AF_FP_P_SKIP | AF_FP_P_VALUE,
+		[','] = AF_FP_P_SKIP | AF_FP_P_VALUE,
+		[' '] = AF_FP_P_VALUE,
+		['\t'] = AF_FP_P_VALUE,
+};
+
 /* character classes of af_fp_token_shape(): one bit each, 0 not alnum */
 #define AF_FP_C_DIGIT 1
 #define AF_FP_C_LHEX 2  /* a-f */
@@ -112,14 +124,45 @@ const char *af_fp_compact_full(char letter)
 	return full ? full->s : NULL;
 }
 
+/* the 8 bytes at s as one word (any alignment) */
+static inline uint64_t af_fp_load64(const char *s)
+{
+	uint64_t w;
+
+	memcpy(&w, s, sizeof(w));
+	return w;
+}
+
+/* the 4 bytes at s as one word (any alignment) */
+static inline uint32_t af_fp_load32(const char *s)
+{
+	uint32_t w;
+
+	memcpy(&w, s, sizeof(w));
+	return w;
+}
+
 /*
  * Compares token s (len bytes, already checked to be token characters)
- * with lower-case literal lit of the same length, ignoring case.
+ * with lower-case literal lit of the same length, ignoring case: each
+ * byte of s with its 0x20 bit set (upper-case letters become lower
+ * case; no token character becomes another one), a word at a time (the
+ * callers' lengths are constants: the branches fold).
  */
 static inline int af_fp_eq(const char *s, const char *lit, size_t len)
 {
+	const uint64_t l8 = 0x2020202020202020ULL;
+	const uint32_t l4 = 0x20202020U;
 	size_t i;
 
+	if(len >= 8 && len <= 16)
+		return (af_fp_load64(s) | l8) == af_fp_load64(lit)
+			   && (af_fp_load64(s + len - 8) | l8)
+						  == af_fp_load64(lit + len - 8);
+	if(len >= 4 && len < 8)
+		return (af_fp_load32(s) | l4) == af_fp_load32(lit)
+			   && (af_fp_load32(s + len - 4) | l4)
+						  == af_fp_load32(lit + len - 4);
 	for(i = 0; i < len; i++) {
 		if((s[i] | 0x20) != lit[i])
 			return 0;
@@ -279,6 +322,10 @@ static int af_fp_param(const char *p, const char *e, const char *name,
 	const char *n, *v;
 
 	while(p < e) {
+		while(p < e && !(af_fp_pstop[(unsigned char)*p] & AF_FP_P_SKIP))
+			p++;
+		if(p == e)
+			break;
 		if(*p == '"') {
 			for(p++; p < e && *p != '"'; p++) {
 				if(*p == '\\' && p + 1 < e)
@@ -304,7 +351,7 @@ static int af_fp_param(const char *p, const char *e, const char *name,
 		if(p < e && *p == '=') {
 			p = af_fp_ws(p + 1, e);
 			v = p;
-			while(p < e && *p != ';' && *p != ',' && *p != ' ' && *p != '\t')
+			while(p < e && !(af_fp_pstop[(unsigned char)*p] & AF_FP_P_VALUE))
 				p++;
 			out->s = v;
 			out->len = (size_t)(p - v);
@@ -566,8 +613,15 @@ int af_fp_parse(const char *buf, size_t len, af_fp_msg_t *fm)
 			continue;
 		}
 		n = p;
-		while(p < le && af_fp_tok[(unsigned char)*p])
-			p++;
+		/* a line that ends in LF stops the name at its CR or LF at the
+		 * latest (no token character): no bound to test */
+		if(nl) {
+			while(af_fp_tok[(unsigned char)*p])
+				p++;
+		} else {
+			while(p < le && af_fp_tok[(unsigned char)*p])
+				p++;
+		}
 		ne = p;
 		p = af_fp_ws(p, le);
 		if(ne == n || p == le || *p != ':')
@@ -660,6 +714,33 @@ size_t af_fp_token_shape(const char *s, size_t len, char *out, size_t size)
 }
 
 /*
+ * Lower-cases the letters A-Z of s[0..len) in place, eight bytes at a
+ * time: in each byte below 0x80, adding 0x80 - 'A' sets its high bit
+ * from 'A' up and adding 0x80 - 'Z' - 1 from past 'Z' up (no carry into
+ * the next byte); where the two differ the byte is a letter A-Z, and
+ * that bit moved to 0x20 lowers it. Other bytes are left as they are.
+ */
+static void af_fp_lower(char *s, size_t len)
+{
+	const uint64_t ones = 0x0101010101010101ULL, high = ones * 0x80;
+	uint64_t w, low, up;
+	size_t i;
+
+	for(i = 0; i + 8 <= len; i += 8) {
+		w = af_fp_load64(s + i);
+		low = w & ~high;
+		up = ((low + ones * (0x80 - 'A')) ^ (low + ones * (0x80 - 'Z' - 1)))
+			 & ~w & high;
+		w |= up >> 2;
+		memcpy(s + i, &w, 8);
+	}
+	for(; i < len; i++) {
+		if(s[i] >= 'A' && s[i] <= 'Z')
+			s[i] = (char)(s[i] + 32);
+	}
+}
+
+/*
  * Fills fm->order (canonical names of the kept headers, a name that does
  * not fit whole ends it), fm->shape and fm->hash from the features of
  * fm; see af_fp.h.
@@ -672,7 +753,7 @@ void af_fp_shape(af_fp_msg_t *fm)
 	size_t ol = 0, sl = 0, nlen, k;
 	size_t ocap = AF_FP_ORDER_MAX - 1, scap = AF_FP_SHAPE_MAX - 1;
 	uint64_t h = AF_FP_FNV_OFFSET;
-	char c, flags[4];
+	char flags[4];
 	int i, nf = 0;
 
 	for(i = 0; i < fm->n_hdr && i < AF_FP_HDR_MAX; i++) {
@@ -687,11 +768,10 @@ void af_fp_shape(af_fp_msg_t *fm)
 			break;
 		if(ol)
 			o[ol++] = ',';
-		for(k = 0; k < nlen; k++) {
-			c = n[k];
-			o[ol++] = (c >= 'A' && c <= 'Z') ? (char)(c + 32) : c;
-		}
+		memcpy(o + ol, n, nlen);
+		ol += nlen;
 	}
+	af_fp_lower(o, ol);
 	o[ol] = '\0';
 	fm->order_len = ol;
 
@@ -720,10 +800,14 @@ void af_fp_shape(af_fp_msg_t *fm)
 	s[sl] = '\0';
 	fm->shape_len = sl;
 
-	for(k = 0; k < sl; k++) {
-		h ^= (unsigned char)s[k];
-		h *= AF_FP_FNV_PRIME;
+	for(k = 0; k + 4 <= sl; k += 4) {
+		h = (h ^ (unsigned char)s[k]) * AF_FP_FNV_PRIME;
+		h = (h ^ (unsigned char)s[k + 1]) * AF_FP_FNV_PRIME;
+		h = (h ^ (unsigned char)s[k + 2]) * AF_FP_FNV_PRIME;
+		h = (h ^ (unsigned char)s[k + 3]) * AF_FP_FNV_PRIME;
 	}
+	for(; k < sl; k++)
+		h = (h ^ (unsigned char)s[k]) * AF_FP_FNV_PRIME;
 	fm->hash = h;
 }
 
