@@ -785,7 +785,7 @@ static void test_legit_mix(void **state)
 }
 
 /* what the held calls' guard asked of the "glue" */
-static int guard_alerts, guard_ends;
+static int guard_alerts, guard_ends, guard_drops;
 static af_verdict_t guard_v;
 static af_dlg_id_t guard_id;
 static af_hold_t *guard_dialog; /* the call the "dialog module" ends */
@@ -808,6 +808,12 @@ static int guard_end(const af_dlg_id_t *id)
 	guard_id = *id;
 	af_module_hold_end(guard_dialog, 200, &req, &v);
 	return 1;
+}
+
+/* the hold lets go of an id it does not use (a reference on Kamailio) */
+static void guard_drop(const af_dlg_id_t *id)
+{
+	guard_drops++;
 }
 
 /*
@@ -835,8 +841,8 @@ static void test_held_calls(void **state)
 		  "profiles:\n  default:\n    domains: [example.com]\n"
 		  "    mode: {analytics: enforce}\n"
 		  "    dest: {country: DE, international: true}\n");
-	assert_int_equal(af_module_guard_init(2), 0);
-	guard_alerts = guard_ends = 0;
+	assert_int_equal(af_module_guard_init(2, guard_end, guard_drop), 0);
+	guard_alerts = guard_ends = guard_drops = 0;
 	r = invite("held", "192.0.2.70", "+33123456789");
 	assert_int_equal(af_check_dest(&r, NULL, 0, &vd), AF_RC_ALLOW);
 	assert_int_equal(af_module_held(&r, &vd, &x), 1);
@@ -846,21 +852,30 @@ static void test_held_calls(void **state)
 	assert_true(af_module_hold_follows(h));
 	af_module_hold_ring(h, 180);
 	test_host_advance(2 * SEC);
+	assert_false(af_module_hold_wants_id(h)); /* not answered yet */
+	af_module_hold_answer(h, NULL);
+	assert_true(af_module_hold_wants_id(h));
 	af_module_hold_answer(h, &id);
+	assert_false(af_module_hold_wants_id(h));
+	/* a second id is not taken: given back */
+	af_module_hold_answer(h, &id);
+	assert_int_equal(guard_drops, 1);
 	/* not yet past its limit */
 	test_host_advance(100 * SEC);
-	af_module_outcome_timer(guard_alert, guard_end);
+	af_module_outcome_timer(guard_alert);
 	assert_int_equal(guard_alerts, 0);
 	/* past it: alerts once, the glue ends the dialog, which ends the
 	 * call: counted, its slot back */
 	test_host_advance(21 * SEC);
 	guard_dialog = h;
-	af_module_outcome_timer(guard_alert, guard_end);
+	af_module_outcome_timer(guard_alert);
 	assert_int_equal(guard_alerts, 1);
 	assert_int_equal(guard_v.rc, AF_RC_BLOCK);
 	assert_int_equal(guard_v.reasons, BIT(AF_R_DURATION));
 	assert_int_equal(guard_ends, 1);
 	assert_true(guard_id.a == 7 && guard_id.b == 9);
+	/* the id was the guard's: not given back again at the end */
+	assert_int_equal(guard_drops, 1);
 	assert_int_equal(af_core_stat(AF_ST_CALLS_TERMINATED), terminated + 1);
 	assert_int_equal(af_dest_concurrency(&total, &limit, &holiday, &hour), 0);
 	assert_int_equal(total, 0);
@@ -873,7 +888,7 @@ static void test_held_calls(void **state)
 	/* the dialog's later callbacks and its end count nothing again */
 	assert_int_equal(af_module_hold_end(h, 200, &req, &ve), 0);
 	af_module_hold_free(h);
-	af_module_outcome_timer(guard_alert, guard_end);
+	af_module_outcome_timer(guard_alert);
 	assert_int_equal(guard_alerts, 1);
 	assert_int_equal(af_outcome_figures(AF_OUT_CALLER, "held@example.com",
 							 strlen("held@example.com"), f, why, sizeof(why)),
@@ -894,12 +909,15 @@ static void test_held_calls(void **state)
 	af_module_hold_free(h);
 	test_host_advance(200 * SEC);
 	guard_dialog = NULL;
-	af_module_outcome_timer(guard_alert, guard_end);
-	/* h2 alerts, without an id it is not ended; h3 was never guarded */
+	af_module_outcome_timer(guard_alert);
+	/* h2 alerts, without an id it is not ended; h3 was never guarded;
+	 * h's id went back when it was freed, h3's when it ends */
 	assert_int_equal(guard_alerts, 2);
 	assert_int_equal(guard_ends, 1);
+	assert_int_equal(guard_drops, 2);
 	af_module_hold_free(h2);
 	af_module_hold_free(h3);
+	assert_int_equal(guard_drops, 3);
 	assert_int_equal(af_dest_concurrency(&total, &limit, &holiday, &hour), 0);
 
 	/* a refused call holds nothing */

@@ -108,9 +108,8 @@ int af_module_alert(af_verdict_t *v, const af_request_t *req);
  * What af_check_dest let through, held in shared memory by the call's
  * dialog until the call ends: the concurrency slots it admitted the call
  * into and the call's outcome record (af_outcome.h) when analytics
- * follows it. For a glue whose dialog callbacks report the call
- * (OpenSIPS; the Kamailio glue keeps its own record beside its duration
- * guard).
+ * follows it, in one shared-memory object; the glues' dialog callbacks
+ * report the call (af_kam_dlg.c, af_os_dlg.c).
  *
  * af_module_held() fills x from the check's request and verdict and
  * returns 1 when there is anything to hold (slots taken, or a call to
@@ -119,7 +118,10 @@ int af_module_alert(af_verdict_t *v, const af_request_t *req);
  * back at once). af_module_hold_follows(): 1 when the call's ring and
  * answer are to be reported (af_module_hold_ring, _answer: with the id
  * of the call's dialog, so that the duration guard can end it; NULL:
- * the guard only alerts).
+ * the guard only alerts; an id the hold does not take, or holds when
+ * the call ends, is given back through the guard's drop callback).
+ * af_module_hold_wants_id(): 1 while an answered call with a limit has
+ * no id yet (a glue whose id is a reference takes one only then).
  * af_module_hold_end() ends the call the first time it is called (the
  * dialog failed with final code, 0 unknown, or was terminated or
  * expired: 200): the call is counted into the figures and its slots go
@@ -144,13 +146,17 @@ int af_module_held(const af_request_t *req, const af_verdict_t *v,
 af_hold_t *af_module_hold(const af_held_t *x);
 
 /*
- * 'follow: all': af_module_held_all() fills x for an initial INVITE that
+ * 'follow: all': af_module_follows_all() says whether profile (NULL or
+ * "": the default one) follows every INVITE (before anything of the
+ * request is extracted); af_module_held_all() fills x for an initial
+ * INVITE that
  * got a dialog without af_check_dest (yet): 1 when the profile of req's
  * checks (the default one when none named one) follows every INVITE,
  * else 0. When af_check_dest then checks the same request (verdict v),
  * af_module_hold_checked() gives that hold what the check found and
  * admitted (the call counted once).
  */
+int af_module_follows_all(const char *profile);
 int af_module_held_all(const af_request_t *req, af_held_t *x);
 void af_module_hold_checked(af_hold_t *h, const af_request_t *req,
 		const af_verdict_t *v);
@@ -166,6 +172,7 @@ void af_module_hold_checked(af_hold_t *h, const af_request_t *req,
 void af_module_hold_later(uint64_t msg_key, const af_held_t *x);
 af_hold_t *af_module_hold_claim(uint64_t msg_key);
 int af_module_hold_follows(const af_hold_t *h);
+int af_module_hold_wants_id(af_hold_t *h);
 void af_module_hold_ring(af_hold_t *h, int code);
 void af_module_hold_answer(af_hold_t *h, const af_dlg_id_t *id);
 int af_module_hold_end(af_hold_t *h, int code, af_request_t *req,
@@ -234,20 +241,22 @@ typedef void (*af_module_alert_cb)(const af_request_t *req,
 
 /*
  * The duration guard of held calls: an answered call with a limit sits
- * in a table of analytics_calls entries (shared memory, made by
- * af_module_guard_init() at the glue's start) until it ends. af_module_outcome_timer() walks it
- * first: a call up past its limit alerts once (cb); in enforce mode
+ * in a table of n (analytics_calls) entries in shared memory, made by
+ * af_module_guard_init() at the glue's start (a table made before is
+ * dropped; af_module_guard_destroy() frees it), until it ends.
+ * af_module_outcome_timer() walks it first: a call up past its limit
+ * alerts once (cb); in enforce mode its slots go back at once and
  * end(id) asks the glue to end its dialog (BYE both ways; 1 done, 0 no
- * such dialog, -1 failed), whose callbacks then end the held call
- * (counted, slots back). end NULL: the guard only alerts.
+ * such dialog, -1 failed; end lets go of id), whose callbacks then end
+ * the held call (counted). end NULL: the guard only alerts. drop(id)
+ * lets go of an id the hold will not use (NULL: ids hold nothing).
+ * Returns 0, -1 out of memory.
  */
 typedef int (*af_module_end_cb)(const af_dlg_id_t *id);
-
-/* the guard's table of n calls (at start, after af_module_init; a table
- * made before is dropped); 0, -1. af_module_guard_destroy() frees it. */
-int af_module_guard_init(int n);
+typedef void (*af_module_drop_cb)(const af_dlg_id_t *id);
+int af_module_guard_init(int n, af_module_end_cb end, af_module_drop_cb drop);
 void af_module_guard_destroy(void);
-void af_module_outcome_timer(af_module_alert_cb cb, af_module_end_cb end);
+void af_module_outcome_timer(af_module_alert_cb cb);
 
 /*
  * A reply of that transaction went out: counts its outcome once. 1 with

@@ -20,6 +20,7 @@
 #include "af_ip.h"
 #include "af_lock.h"
 #include "af_outcome.h"
+#include "af_rules.h"
 
 /* what this process let through last, without a dialog yet */
 static struct {
@@ -32,6 +33,7 @@ static struct {
 struct af_hold {
 	af_lock_t lock; /* ended, id, x, between the dialog's callbacks */
 	int ended;      /* the call ended: counted, slots back */
+	int released;   /* its slots went back (the guard ended it) */
 	int slot;       /* in the guard's table (its lock), -1 none */
 	int has_id;
 	af_dlg_id_t id; /* the dialog, for the guard to end it */
@@ -45,6 +47,8 @@ static struct af_mod_guard {
 	int n;
 	int used;
 	int next; /* where a free slot is looked for first */
+	af_module_end_cb end;   /* the glue's, per process (the same code) */
+	af_module_drop_cb drop;
 	int full_warned;
 	uint64_t *deadline; /* per slot, 0 free */
 	af_hold_t **hold;   /* per slot */
@@ -59,7 +63,7 @@ void af_module_guard_destroy(void)
 	af_mod_guard = NULL;
 }
 
-int af_module_guard_init(int n)
+int af_module_guard_init(int n, af_module_end_cb end, af_module_drop_cb drop)
 {
 	size_t size = sizeof(*af_mod_guard)
 				  + (size_t)n * (sizeof(uint64_t) + sizeof(af_hold_t *));
@@ -74,6 +78,8 @@ int af_module_guard_init(int n)
 		return -1;
 	}
 	g->n = n;
+	g->end = end;
+	g->drop = drop;
 	g->deadline = (uint64_t *)(g + 1);
 	g->hold = (af_hold_t **)(g->deadline + n);
 	af_mod_guard = g;
@@ -161,10 +167,24 @@ af_hold_t *af_module_hold(const af_held_t *x)
 		return NULL;
 	}
 	h->ended = 0;
+	h->released = 0;
 	h->slot = -1;
 	h->has_id = 0;
 	h->x = *x;
 	return h;
+}
+
+int af_module_follows_all(const char *profile)
+{
+	const af_profile_t *p;
+	af_rules_t *r = af_core_acquire();
+	int all;
+
+	p = profile && profile[0] ? af_rules_profile(r, profile, strlen(profile))
+							  : r->default_profile;
+	all = r->analytics.enabled && p && p->an->follow_all;
+	af_core_release(r);
+	return all;
 }
 
 int af_module_held_all(const af_request_t *req, af_held_t *x)
@@ -235,29 +255,56 @@ void af_module_hold_ring(af_hold_t *h, int code)
 	af_unlock(&h->lock);
 }
 
+/* the glue lets go of id (a reference the hold will not use) */
+static void af_mod_drop(const af_dlg_id_t *id)
+{
+	if(af_mod_guard && af_mod_guard->drop)
+		af_mod_guard->drop(id);
+}
+
 void af_module_hold_answer(af_hold_t *h, const af_dlg_id_t *id)
 {
 	uint64_t dl;
+	int taken = 0;
 
-	if(!af_module_hold_follows(h))
+	if(!af_module_hold_follows(h)) {
+		if(id)
+			af_mod_drop(id);
 		return;
+	}
 	af_lock(&h->lock);
 	af_call_answer(&h->x.c, af_now_ms());
-	if(id && !h->has_id) {
+	if(id && !h->has_id && !h->ended) {
 		h->id = *id;
 		h->has_id = 1;
+		taken = 1;
 	}
 	dl = h->ended ? 0 : af_call_deadline(&h->x.c);
 	af_unlock(&h->lock);
+	if(id && !taken)
+		af_mod_drop(id);
 	if(dl)
 		af_mod_guard_put(h, dl);
+}
+
+int af_module_hold_wants_id(af_hold_t *h)
+{
+	int want;
+
+	if(!af_module_hold_follows(h))
+		return 0;
+	af_lock(&h->lock);
+	want = !h->ended && !h->has_id && af_call_deadline(&h->x.c);
+	af_unlock(&h->lock);
+	return want;
 }
 
 int af_module_hold_end(af_hold_t *h, int code, af_request_t *req,
 		af_verdict_t *v)
 {
 	af_held_t x;
-	int first;
+	af_dlg_id_t id;
+	int first, had_id;
 
 	if(!h)
 		return 0;
@@ -265,11 +312,18 @@ int af_module_hold_end(af_hold_t *h, int code, af_request_t *req,
 	first = !h->ended;
 	h->ended = 1;
 	x = h->x;
+	x.has_ticket = x.has_ticket && !h->released;
+	h->released = 1;
 	h->x.c.flags |= AF_CALL_ENDED; /* the guard leaves it */
+	had_id = first && h->has_id;
+	id = h->id;
+	h->has_id = 0;
 	af_unlock(&h->lock);
 	if(!first)
 		return 0;
 	af_mod_guard_leave(h);
+	if(had_id)
+		af_mod_drop(&id);
 	if(!(x.c.flags & AF_CALL_FOLLOWED)) {
 		if(x.has_ticket)
 			af_dest_release(&x.t);
@@ -329,7 +383,7 @@ static void af_mod_timer_alert(const af_verdict_t *v, const char *subject,
  * its alert is announced and its dialog ended without a lock (the
  * dialog's callbacks end the hold from inside).
  */
-static void af_mod_guard_walk(af_module_alert_cb cb, af_module_end_cb end)
+static void af_mod_guard_walk(af_module_alert_cb cb)
 {
 	struct af_mod_guard *g = af_mod_guard;
 	uint64_t now = af_now_ms();
@@ -337,8 +391,9 @@ static void af_mod_guard_walk(af_module_alert_cb cb, af_module_end_cb end)
 	af_request_t req;
 	af_verdict_t v;
 	af_dlg_id_t id;
+	af_dest_ticket_t t;
 	af_hold_t *h;
-	int i, stop;
+	int i, stop, rel;
 
 	if(!g || !__atomic_load_n(&g->used, __ATOMIC_RELAXED))
 		return;
@@ -356,9 +411,20 @@ static void af_mod_guard_walk(af_module_alert_cb cb, af_module_end_cb end)
 		af_call_guard(&h->x.c, now, &v);
 		c = h->x.c;
 		id = h->id;
-		stop = v.rc == AF_RC_BLOCK && h->has_id && end;
+		stop = v.rc == AF_RC_BLOCK && h->has_id && g->end;
+		rel = 0;
+		if(stop) {
+			/* the id is the guard's now (end() lets go of it); the
+			 * slots go back now, not when the BYEs are answered */
+			h->has_id = 0;
+			rel = h->x.has_ticket && !h->released;
+			h->released = 1;
+			t = h->x.t;
+		}
 		af_unlock(&h->lock);
 		af_unlock(&g->lock);
+		if(rel)
+			af_dest_release(&t);
 		if(v.rc != AF_RC_ALERT && v.rc != AF_RC_BLOCK)
 			continue;
 		af_call_request(&c, &req);
@@ -367,7 +433,7 @@ static void af_mod_guard_walk(af_module_alert_cb cb, af_module_end_cb end)
 			continue;
 		AF_NOTICE("analytics: ending the call of %s to %s: %s\n", c.caller,
 				c.number, v.detail);
-		if(end(&id) < 0)
+		if(g->end(&id) < 0)
 			AF_ERR("analytics: the dialog module could not end the call of"
 				   " %s\n",
 					c.caller);
@@ -376,8 +442,8 @@ static void af_mod_guard_walk(af_module_alert_cb cb, af_module_end_cb end)
 	}
 }
 
-void af_module_outcome_timer(af_module_alert_cb cb, af_module_end_cb end)
+void af_module_outcome_timer(af_module_alert_cb cb)
 {
-	af_mod_guard_walk(cb, end);
+	af_mod_guard_walk(cb);
 	af_outcome_timer(af_now_ms(), af_mod_timer_alert, (void *)cb);
 }

@@ -47,17 +47,14 @@ void af_kam_prom_timer(uint64_t now_ms);
 /* Kamailio's SIP parser for antifraud.check, the dry run (af_kam_check.c) */
 extern const af_cmd_parser_t af_kam_check_parser;
 
-/* binds the dialog module when loaded (mod_init); 0, -1 on error */
-int af_kam_dlg_init(void);
-
-/* af_kam_dlg.c: af_check_dest checked msg's call (verdict v): what it
- * admitted goes back and its outcome is learned when the call ends.
- * af_kam_dlg_live_init makes the duration guard's table of n live calls
- * (mod_init); af_kam_dlg_guard walks it (timer). */
+/* af_kam_dlg.c: binds the dialog module when loaded, with the duration
+ * guard's table of calls entries (mod_init); 0, -1 on error.
+ * af_kam_dest_checked: af_check_dest checked msg's call (verdict v):
+ * what it let through is held by the call's dialog until the call ends
+ * (the call's outcome followed, its slots given back). */
+int af_kam_dlg_init(int calls);
 void af_kam_dest_checked(struct sip_msg *msg, const af_request_t *req,
 		const af_verdict_t *v);
-int af_kam_dlg_live_init(int n);
-void af_kam_dlg_guard(void);
 
 /* af_kam_outcome.c: the signal mix from requests (af_check_source) and
  * final answers, and the analytics timer. af_kam_outcome_init (mod_init)

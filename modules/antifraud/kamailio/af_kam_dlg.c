@@ -1,16 +1,16 @@
 /*
- * antifraud - calls through the dialog module: what af_check_dest
- * admitted into the concurrency sets (a ticket) and the call's outcome
- * record (af_outcome.h) live in one shared-memory object owned by the
- * call's dialog.
+ * antifraud - calls through Kamailio's dialog module: what af_check_dest
+ * let through (its concurrency slots and the call's outcome record, one
+ * shared-memory object of the core: af_module_hold, af_module_call.c)
+ * belongs to the call's dialog.
  *
- * The dialog's callbacks feed the record: a forwarded 18x rings
+ * The dialog's callbacks report the call: a forwarded 18x rings
  * (post-dial delay), the 2xx answers (DLGCB_CONFIRMED_NA), a failure,
- * BYE or expiry ends the call: af_call_end_release() counts it into the
- * figures and gives the concurrency slots back in one store batch. The
- * slots go back at the latest when the dialog is destroyed. Without the
- * dialog module, or for a call whose dialog is never created, the slots
- * age out after dest.max_duration and the call is not counted.
+ * BYE or expiry ends it: it is counted into the figures and its slots go
+ * back in one store batch; at the latest when the dialog is destroyed.
+ * Without the dialog module, or for a call whose dialog is never
+ * created, the slots age out after dest.max_duration and the call is not
+ * counted.
  *
  * The dialog may exist when af_check_dest runs (dlg_manage() called
  * before it) or be created later in the script: then the call waits in
@@ -18,11 +18,11 @@
  * profile with 'follow: all' also follows INVITEs af_check_dest did not
  * see, from their DLGCB_CREATED.
  *
- * Answered calls with a duration limit sit in a table of live calls
- * (analytics_calls entries, shared memory) that the timer walks: the
- * duration guard alerts when a call crosses its limit and, in enforce
- * mode, ends it through the dialog module (BYE both ways) and releases
- * its slots at once.
+ * Answered calls with a duration limit are watched by the core's
+ * duration guard; to end one in enforce mode it needs the dialog: the
+ * ACK's DLGCB_CONFIRMED takes a reference to it (its id for the core),
+ * given back when the call ends, or used by the guard to end the call
+ * (BYE both ways).
  *
  * Copyright (C) 2026 antifraud authors
  * SPDX-License-Identifier: GPL-2.0-or-later
@@ -30,161 +30,60 @@
 #include <string.h>
 #include "core/dprint.h"
 #include "core/fmsg.h"
-#include "core/mem/shm_mem.h"
 #include "core/parser/msg_parser.h"
 #include "modules/dialog/dlg_load.h"
 #include "af_kam.h"
-#include "af_lock.h"
-#include "af_outcome.h"
-
-/* one call, in shared memory, owned by its dialog */
-typedef struct af_kam_call {
-	int released;        /* the ticket's slots went back */
-	int has_ticket;
-	int slot;            /* index in the live table, -1 none */
-	struct dlg_cell *dlg; /* a reference to the dialog, held while an
-						   * answered call with a limit is up, so that
-						   * the guard can end it */
-	af_dest_ticket_t t;
-	af_call_t c;
-} af_kam_call_t;
-
-/* answered calls with a duration limit, for the timer */
-typedef struct af_kam_live {
-	af_lock_t lock; /* the table and every af_kam_call_t's fields */
-	int n;
-	int used;
-	int next;       /* where a free slot is looked for first */
-	uint64_t deadline[]; /* 0: free; per slot, then the calls */
-} af_kam_live_t;
 
 static struct dlg_binds dlgb;
 static int dlg_loaded;
-static int pending_warned;
-static af_kam_live_t *live;
-static af_kam_call_t **live_call; /* after live->deadline[] */
-static int live_full_warned;
 
 /* the call this process followed last from DLGCB_CREATED ('follow:
  * all'), which af_check_dest may check after dlg_manage() */
 static struct {
-	unsigned int msg_id;
-	int msg_pid;
-	af_kam_call_t *o;
+	uint64_t msg_key;
+	af_hold_t *h;
 } created;
 
-/* the call of this process's last checked INVITE without a dialog yet */
-static struct {
-	int set;
-	unsigned int msg_id;
-	int msg_pid;
-	af_kam_call_t k;
-} pending;
-
-int af_kam_dlg_live_init(int n)
+/* a message of this process: its number and the process */
+static uint64_t msg_key(const struct sip_msg *msg)
 {
-	size_t size;
-
-	if(n < 0)
-		n = 0;
-	size = sizeof(*live) + (size_t)n * sizeof(uint64_t)
-		   + (size_t)n * sizeof(af_kam_call_t *);
-	live = shm_malloc(size);
-	if(!live) {
-		SHM_MEM_ERROR;
-		return -1;
-	}
-	memset(live, 0, size);
-	if(af_lock_init(&live->lock) < 0) {
-		shm_free(live);
-		live = NULL;
-		return -1;
-	}
-	live->n = n;
-	live_call = (af_kam_call_t **)(live->deadline + n);
-	return 0;
+	return ((uint64_t)(uint32_t)msg->pid << 32) | msg->id;
 }
 
-/* takes k out of the live table (under the lock) */
-static void live_drop(af_kam_call_t *k)
+/* a dialog reference as the core's id, and back */
+static af_dlg_id_t dlg_id(struct dlg_cell *dlg)
 {
-	if(!live || k->slot < 0)
-		return;
-	live->deadline[k->slot] = 0;
-	live_call[k->slot] = NULL;
-	live->used--;
-	k->slot = -1;
+	af_dlg_id_t id = {(uint64_t)(uintptr_t)dlg, 0};
+
+	return id;
 }
 
-/* puts k (answered, with a limit) in the live table (under the lock) */
-static void live_put(af_kam_call_t *k)
+static struct dlg_cell *id_dlg(const af_dlg_id_t *id)
 {
-	uint64_t dl = af_call_deadline(&k->c);
-	int i, j;
-
-	if(!live || !dl || k->slot >= 0)
-		return;
-	for(j = 0; j < live->n; j++) {
-		i = (live->next + j) % live->n;
-		if(!live->deadline[i]) {
-			live->deadline[i] = dl;
-			live_call[i] = k;
-			k->slot = i;
-			live->used++;
-			live->next = (i + 1) % live->n;
-			return;
-		}
-	}
-	if(!live_full_warned) {
-		live_full_warned = 1;
-		LM_WARN("analytics: %d calls with a duration limit are up: the"
-				" duration guard does not watch more (raise"
-				" analytics_calls; logged once)\n",
-				live->n);
-	}
+	return (struct dlg_cell *)(uintptr_t)id->a;
 }
 
-/* announces v about k on a faked message that shows the caller's source
- * as $si (this may be any process, with another message at hand) */
-static void call_announce(const af_kam_call_t *k, const af_verdict_t *v)
+/* the guard ends the call of id (the reference is the guard's) */
+static int dlg_end_call(const af_dlg_id_t *id)
 {
-	af_request_t req;
+	struct dlg_cell *dlg = id_dlg(id);
+	int rc = dlgb.terminate_dlg(dlg, NULL);
 
-	if(v->rc != AF_RC_ALERT && v->rc != AF_RC_BLOCK)
-		return;
-	af_call_request(&k->c, &req);
-	af_kam_announce_from(&req.src_ip, 0, &req, v);
+	dlgb.release_dlg(dlg);
+	return rc < 0 ? -1 : 1;
 }
 
-/* the call of k ended with code: counted, slots back, once */
-static void call_end(af_kam_call_t *k, int code)
+/* a reference the hold will not use */
+static void dlg_drop(const af_dlg_id_t *id)
 {
-	af_call_t c;
-	af_dest_ticket_t t;
-	af_verdict_t v;
-	int with_ticket;
+	dlgb.release_dlg(id_dlg(id));
+}
 
-	struct dlg_cell *d;
-
-	af_lock(&live->lock);
-	live_drop(k);
-	d = k->dlg;
-	k->dlg = NULL;
-	c = k->c;
-	k->c.flags |= AF_CALL_ENDED;
-	with_ticket = k->has_ticket && !k->released;
-	k->released = 1;
-	t = k->t;
-	af_unlock(&live->lock);
-	if(d)
-		dlgb.release_dlg(d);
-	if(!(c.flags & AF_CALL_FOLLOWED) || (c.flags & AF_CALL_ENDED)) {
-		if(with_ticket)
-			af_dest_release(&t);
-		return;
-	}
-	af_call_end_release(&c, code, af_now_ms(), with_ticket ? &t : NULL, &v);
-	call_announce(k, &v);
+/* announces an alert raised about a held call (this may be any process,
+ * with another message at hand: a faked message shows its source) */
+static void call_announce(const af_request_t *req, const af_verdict_t *v)
+{
+	af_kam_announce_from(&req->src_ip, 0, req, v);
 }
 
 /* the code of a callback's reply, 0 when none (a faked one) */
@@ -197,119 +96,92 @@ static int reply_code(struct dlg_cb_params *params)
 	return (int)rpl->first_line.u.reply.statuscode;
 }
 
-/* dialog events of a followed call */
+/* dialog events of a held call */
 static void dlg_event(
 		struct dlg_cell *dlg, int type, struct dlg_cb_params *params)
 {
-	af_kam_call_t *k =
-			params && params->param ? (af_kam_call_t *)*params->param : NULL;
+	af_hold_t *h = params && params->param ? (af_hold_t *)*params->param
+										   : NULL;
 	struct dlg_cell *d;
-	int code, want;
+	af_request_t req;
+	af_verdict_t v;
+	af_dlg_id_t id;
+	int code;
 
-	if(!k)
+	if(!h)
 		return;
 	switch(type) {
 		case DLGCB_RESPONSE_FWDED:
 			code = reply_code(params);
-			if(code >= 180 && code < 190) {
-				af_lock(&live->lock);
-				af_call_ring(&k->c, code, af_now_ms());
-				af_unlock(&live->lock);
-			}
-			break;
+			if(code >= 180 && code < 190)
+				af_module_hold_ring(h, code);
+			return;
 		case DLGCB_CONFIRMED_NA:
+			af_module_hold_answer(h, NULL);
+			return;
 		case DLGCB_CONFIRMED:
-			af_lock(&live->lock);
-			af_call_answer(&k->c, af_now_ms());
-			want = type == DLGCB_CONFIRMED && !k->dlg
-				   && !(k->c.flags & AF_CALL_ENDED) && af_call_deadline(&k->c);
-			af_unlock(&live->lock);
+			af_module_hold_answer(h, NULL);
 			/* the ACK: a reference to the dialog (its context is set)
 			 * for the guard to end the call with */
-			d = want && params->req ? dlgb.get_dlg(params->req) : NULL;
+			d = af_module_hold_wants_id(h) && params->req
+						? dlgb.get_dlg(params->req)
+						: NULL;
 			if(d && d != dlg) {
 				dlgb.release_dlg(d);
 				d = NULL;
 			}
-			af_lock(&live->lock);
-			if(d && !k->dlg && !(k->c.flags & AF_CALL_ENDED)) {
-				k->dlg = d;
-				d = NULL;
+			if(d) {
+				id = dlg_id(d);
+				af_module_hold_answer(h, &id);
 			}
-			live_put(k);
-			af_unlock(&live->lock);
-			if(d)
-				dlgb.release_dlg(d);
-			break;
+			return;
 		case DLGCB_FAILED:
 			code = reply_code(params);
-			call_end(k, code ? code : 487);
 			break;
-		case DLGCB_TERMINATED:
-		case DLGCB_EXPIRED:
-			call_end(k, 200);
-			break;
+		default:
+			code = 200;
 	}
+	if(af_module_hold_end(h, code, &req, &v))
+		call_announce(&req, &v);
 }
 
 /* the dialog goes: whatever happened, the call ends and its slots go
- * back; then the object is freed */
+ * back; then the hold is freed */
 static void call_free(void *p)
 {
-	af_kam_call_t *k = p;
+	af_request_t req;
+	af_verdict_t v;
 
-	if(!k)
-		return;
-	call_end(k, 200);
-	shm_free(k);
+	if(af_module_hold_end(p, 200, &req, &v))
+		call_announce(&req, &v);
+	af_module_hold_free(p);
 }
 
-/* ties the call k (copied) to dlg; on failure the slots go back now.
- * Returns the object, NULL on failure */
-static af_kam_call_t *attach(struct dlg_cell *dlg, const af_kam_call_t *k)
+/* ties the hold h to dlg; on failure its slots go back now. 0, -1 */
+static int attach(struct dlg_cell *dlg, af_hold_t *h)
 {
-	af_kam_call_t *o = shm_malloc(sizeof(*o));
 	int types = DLGCB_FAILED | DLGCB_TERMINATED | DLGCB_EXPIRED;
 
-	if(!o) {
-		SHM_MEM_ERROR;
-		if(k->has_ticket)
-			af_dest_release(&k->t);
-		return NULL;
-	}
-	*o = *k;
-	o->slot = -1;
-	o->dlg = NULL;
-	if(o->c.flags & AF_CALL_FOLLOWED)
+	if(!h)
+		return -1;
+	if(af_module_hold_follows(h))
 		types |= DLGCB_RESPONSE_FWDED | DLGCB_CONFIRMED_NA
 				 | DLGCB_CONFIRMED;
-	if(dlgb.register_dlgcb(dlg, types, dlg_event, o, call_free) != 0) {
+	if(dlgb.register_dlgcb(dlg, types, dlg_event, h, call_free) != 0) {
 		LM_ERR("cannot register the dialog callback: releasing the call's"
 			   " concurrency slots now\n");
-		if(o->has_ticket)
-			af_dest_release(&o->t);
-		shm_free(o);
-		return NULL;
+		af_module_hold_free(h);
+		return -1;
 	}
-	return o;
+	return 0;
 }
 
-/* 1 when the profile named by a check of msg (the default one when no
- * check named one) follows every INVITE ('follow: all'): looked up before
- * anything of msg is extracted */
-static int follows_all(const struct sip_msg *msg)
+/* the profile a check of msg named, "" for none */
+static const char *checked_profile(const struct sip_msg *msg)
 {
 	const af_request_t *seen = af_kam_request_seen(msg);
-	const char *name = seen && seen->memo ? seen->memo->profile : "";
-	const af_profile_t *p;
-	af_rules_t *r;
-	int all;
 
-	r = af_core_acquire();
-	p = name[0] ? af_rules_profile(r, name, strlen(name)) : r->default_profile;
-	all = r->analytics.enabled && p && p->an->follow_all;
-	af_core_release(r);
-	return all;
+	return seen && seen->memo ? seen->memo->profile : "";
 }
 
 /* a dialog was created: is it the call this process just checked, or
@@ -318,30 +190,29 @@ static void dlg_created(
 		struct dlg_cell *dlg, int type, struct dlg_cb_params *params)
 {
 	struct sip_msg *msg = params ? params->req : NULL;
-	af_kam_call_t k;
 	af_request_t req;
+	af_held_t x;
+	af_hold_t *h;
 
 	if(!msg)
 		return;
-	if(pending.set && msg->id == pending.msg_id
-			&& msg->pid == pending.msg_pid) {
-		pending.set = 0;
-		attach(dlg, &pending.k);
+	h = af_module_hold_claim(msg_key(msg));
+	if(h) {
+		attach(dlg, h);
 		return;
 	}
-	if(!follows_all(msg) || af_kam_request(msg, &req) < 0)
+	/* the profile is looked up before anything of msg is extracted */
+	if(!af_module_follows_all(checked_profile(msg))
+			|| af_kam_request(msg, &req) < 0 || !af_module_held_all(&req, &x))
 		return;
-	memset(&k, 0, sizeof(k));
-	if(af_call_start_all(&k.c, &req, req.memo ? req.memo->profile : NULL,
-			   req.memo ? strlen(req.memo->profile) : 0, af_now_ms())
-			!= 1)
-		return;
-	created.o = attach(dlg, &k);
-	created.msg_id = msg->id;
-	created.msg_pid = msg->pid;
+	h = af_module_hold(&x);
+	if(attach(dlg, h) == 0) {
+		created.msg_key = msg_key(msg);
+		created.h = h;
+	}
 }
 
-int af_kam_dlg_init(void)
+int af_kam_dlg_init(int calls)
 {
 	if(load_dlg_api(&dlgb) != 0) {
 		LM_INFO("dialog module not loaded: calls admitted by af_check_dest"
@@ -351,6 +222,10 @@ int af_kam_dlg_init(void)
 	}
 	if(faked_msg_init() < 0) {
 		LM_ERR("cannot initialize the faked message\n");
+		return -1;
+	}
+	if(af_module_guard_init(calls, dlg_end_call, dlg_drop) < 0) {
+		LM_ERR("out of shared memory\n");
 		return -1;
 	}
 	if(dlgb.register_dlgcb(NULL, DLGCB_CREATED, dlg_created, NULL, NULL)
@@ -366,115 +241,24 @@ void af_kam_dest_checked(struct sip_msg *msg, const af_request_t *req,
 		const af_verdict_t *v)
 {
 	struct dlg_cell *dlg;
-	af_kam_call_t k;
+	af_held_t x;
 
 	if(!dlg_loaded)
 		return;
-	memset(&k, 0, sizeof(k));
-	if(v->dest.ticket.total || v->dest.ticket.caller) {
-		k.has_ticket = 1;
-		k.t = v->dest.ticket;
-	}
-	if(created.o && created.msg_id == msg->id && created.msg_pid == msg->pid) {
+	if(created.h && created.msg_key == msg_key(msg)) {
 		/* followed already from its dialog's creation: now with what
 		 * af_check_dest found and admitted (counted once) */
-		af_lock(&live->lock);
-		if(k.has_ticket) {
-			created.o->has_ticket = 1;
-			created.o->t = k.t;
-		}
-		if(v->rc == AF_RC_ALLOW || v->rc == AF_RC_ALERT)
-			af_call_refine(&created.o->c, req, v);
-		af_unlock(&live->lock);
-		created.o = NULL;
+		af_module_hold_checked(created.h, req, v);
+		created.h = NULL;
 		return;
 	}
-	/* a call the check let through is followed (a refused one never
-	 * becomes a call) */
-	if(v->rc == AF_RC_ALLOW || v->rc == AF_RC_ALERT)
-		af_call_start(&k.c, req, v, NULL, 0, af_now_ms());
-	if(!k.has_ticket && !(k.c.flags & AF_CALL_FOLLOWED))
+	if(!af_module_held(req, v, &x))
 		return;
 	dlg = dlgb.get_dlg(msg);
 	if(dlg) {
-		pending.set = 0;
-		attach(dlg, &k);
+		attach(dlg, af_module_hold(&x));
 		dlgb.release_dlg(dlg);
 		return;
 	}
-	if(pending.set && !pending_warned
-			&& (pending.msg_id != msg->id || pending.msg_pid != msg->pid)) {
-		pending_warned = 1;
-		LM_WARN("af_check_dest let a call through whose dialog was never"
-				" created: its concurrency slots stay until"
-				" dest.max_duration and its outcome is not learned. Call"
-				" dlg_manage() for every call af_check_dest admits (logged"
-				" once)\n");
-	}
-	pending.set = 1;
-	pending.msg_id = msg->id;
-	pending.msg_pid = msg->pid;
-	pending.k = k;
-}
-
-/*
- * The duration guard, from the timer: calls past their deadline alert
- * once; in enforce mode the dialog module ends them (BYE both ways) and
- * their slots go back now.
- */
-void af_kam_dlg_guard(void)
-{
-	uint64_t now = af_now_ms();
-	af_verdict_t v;
-	af_kam_call_t *k, copy;
-	af_dest_ticket_t t;
-	struct dlg_cell *dlg;
-	int i, end, rel;
-
-	if(!live || !live->used)
-		return;
-	for(i = 0; i < live->n; i++) {
-		if(!live->deadline[i] || live->deadline[i] > now)
-			continue;
-		af_lock(&live->lock);
-		k = live_call[i];
-		if(!k || !live->deadline[i] || live->deadline[i] > now) {
-			af_unlock(&live->lock);
-			continue;
-		}
-		af_call_guard(&k->c, now, &v);
-		live->deadline[i] = 0;
-		live_call[i] = NULL;
-		live->used--;
-		k->slot = -1;
-		copy = *k;
-		end = v.rc == AF_RC_BLOCK && k->dlg;
-		if(!end) {
-			af_unlock(&live->lock);
-			call_announce(&copy, &v);
-			continue;
-		}
-		/* the reference is the guard's now */
-		dlg = k->dlg;
-		k->dlg = NULL;
-		rel = k->has_ticket && !k->released;
-		k->released = 1;
-		t = k->t;
-		af_unlock(&live->lock);
-		call_announce(&copy, &v);
-		LM_NOTICE("analytics: ending the call of %s to %s: %s\n",
-				copy.c.caller, copy.c.number, v.detail);
-		/* without the lock: the dialog module runs this call's
-		 * callbacks from inside (DLGCB_TERMINATED) */
-		if(dlgb.terminate_dlg(dlg, NULL) < 0)
-			LM_ERR("analytics: the dialog module could not end the call"
-				   " of %s\n",
-					copy.c.caller);
-		else
-			af_core_count(AF_ST_CALLS_TERMINATED);
-		dlgb.release_dlg(dlg);
-		/* its slots go back now, not when the BYEs are answered */
-		if(rel)
-			af_dest_release(&t);
-	}
+	af_module_hold_later(msg_key(msg), &x);
 }

@@ -298,6 +298,5 @@ static void af_timer_alert(const af_request_t *req, const af_verdict_t *v)
 
 void af_kam_outcome_timer(void)
 {
-	af_kam_dlg_guard();
-	af_module_outcome_timer(af_timer_alert, NULL);
+	af_module_outcome_timer(af_timer_alert);
 }

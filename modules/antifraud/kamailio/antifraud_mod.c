@@ -217,9 +217,7 @@ static int mod_init(void)
 		LM_ERR("failed to register statistics\n");
 		goto error;
 	}
-	if(af_kam_dlg_live_init(af_p.analytics_calls) < 0)
-		goto error;
-	if(af_kam_dlg_init() < 0)
+	if(af_kam_dlg_init(af_p.analytics_calls) < 0)
 		goto error;
 	if(af_kam_outcome_init(af_p.auth_learn) < 0)
 		goto error;

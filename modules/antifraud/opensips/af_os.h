@@ -28,6 +28,9 @@ int af_os_request(struct sip_msg *msg, af_request_t *req);
 /* OpenSIPS's SIP parser for af_check, the dry run (af_os_check.c) */
 extern const af_cmd_parser_t af_os_check_parser;
 
+/* the profile a check of msg named ("": none, or msg not extracted) */
+const char *af_os_request_profile(const struct sip_msg *msg);
+
 /* the MI commands (af_bans, af_reload, ...) */
 extern const mi_export_t af_os_mi_cmds[];
 

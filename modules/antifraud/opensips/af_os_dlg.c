@@ -76,8 +76,15 @@ static void af_os_dlg_event(struct dlg_cell *dlg, int type,
 		af_os_announce(&req, &v);
 }
 
+/* the dialog goes: whatever happened, the call ends and its slots go
+ * back; then the hold is freed */
 static void af_os_dlg_free(void *param)
 {
+	af_request_t req;
+	af_verdict_t v;
+
+	if(af_module_hold_end(param, 200, &req, &v))
+		af_os_announce(&req, &v);
 	af_module_hold_free(param);
 }
 
@@ -130,6 +137,7 @@ static void af_os_dlg_created(struct dlg_cell *dlg, int type,
 		return;
 	}
 	if(af_os_held_key == af_os_msg_key(msg)
+			|| !af_module_follows_all(af_os_request_profile(msg))
 			|| af_os_request(msg, &req) < 0 || !af_module_held_all(&req, &x))
 		return;
 	h = af_module_hold(&x);

@@ -146,3 +146,10 @@ int af_os_request(struct sip_msg *msg, af_request_t *req)
 	af_os_last.id = msg->id;
 	return 0;
 }
+
+const char *af_os_request_profile(const struct sip_msg *msg)
+{
+	return af_os_last.buf == msg->buf && af_os_last.id == msg->id
+				   ? af_os_last.memo.profile
+				   : "";
+}

@@ -184,7 +184,7 @@ static void af_os_timer(unsigned int ticks, void *param)
 
 	if(ev != 0)
 		af_os_redis_event(ev == 2);
-	af_module_outcome_timer(af_os_timer_alert, af_os_dlg_end_call);
+	af_module_outcome_timer(af_os_timer_alert);
 }
 
 /* the cluster's event subscriber: a process of its own */
@@ -233,7 +233,7 @@ static int af_os_register(void)
 		return -1;
 	}
 	af_cmd_set_parser(&af_os_check_parser);
-	if(af_module_guard_init(af_p.analytics_calls) < 0) {
+	if(af_module_guard_init(af_p.analytics_calls, af_os_dlg_end_call, NULL) < 0) {
 		LM_ERR("out of shared memory\n");
 		return -1;
 	}
