@@ -139,6 +139,7 @@
 #define AF_SHM_GC_CHUNK 256   /* blocks gc looks at per lock hold */
 #define AF_SHM_GC_SCAN 16     /* entries gc looks at per entry of budget */
 #define AF_SHM_EVICT_SAMPLE 64 /* entries a full stripe's insert looks at */
+#define AF_SHM_HINTS 4        /* counters a stripe remembers for eviction */
 #define AF_SHM_LIST_CHUNK 16  /* bans ban_list copies out per lock hold */
 #define AF_SHM_CONC_MAX 16    /* CONC_ADD ops in one batch */
 #define AF_SHM_HASHED 64      /* ops of a batch hashed (and prefetched)
@@ -289,6 +290,9 @@ typedef struct af_shm_stripe {
 										 * the last: larger blocks */
 	uint32_t quick[AF_SHM_QUICK]; /* freed records kept as they are */
 	uint32_t nquick;
+	uint32_t hint[AF_SHM_HINTS]; /* counters made lately (AF_SHM_NIL: none),
+								  * for a stripe of few counters */
+	uint32_t nhint;              /* hint[nhint % AF_SHM_HINTS] goes next */
 } __attribute__((aligned(AF_SHM_ALIGN))) af_shm_stripe_t;
 
 typedef struct af_store_shm {
@@ -675,6 +679,14 @@ static inline int shm_counter(uint8_t type)
 		   || type == AF_SHM_WMUL;
 }
 
+/* Counts record idx, a counter new in stripe sp, and remembers it in
+ * hint[] in place of the oldest there. */
+static inline void shm_counter_add(af_shm_stripe_t *sp, uint32_t idx)
+{
+	sp->counters++;
+	sp->hint[sp->nhint++ % AF_SHM_HINTS] = idx;
+}
+
 /* Frees the records kept in stripe sp's quick[] (shm_blk_free). */
 static void shm_quick_flush(af_store_shm_t *st, af_shm_stripe_t *sp)
 {
@@ -689,21 +701,53 @@ static void shm_quick_flush(af_store_shm_t *st, af_shm_stripe_t *sp)
  * splitting a block again (the records of a call's concurrency sets come
  * and go by the thousand); when quick[] is full it is freed
  * (shm_blk_free). quick[] is freed whenever a record finds no block
- * large enough, and by gc, so it takes no space for good.
+ * large enough, and by gc, so it takes no space for good. A counter
+ * leaves the stripe's hint[].
  */
 static void shm_put_free(
 		af_store_shm_t *st, af_shm_stripe_t *sp, uint32_t idx)
 {
+	uint32_t i;
+
 	if(sp->used > 0)
 		sp->used--;
-	if(shm_counter(shm_m(st, idx)->type) && sp->counters > 0)
-		sp->counters--;
+	if(shm_counter(shm_m(st, idx)->type)) {
+		if(sp->counters > 0)
+			sp->counters--;
+		for(i = 0; i < AF_SHM_HINTS; i++)
+			if(sp->hint[i] == idx)
+				sp->hint[i] = AF_SHM_NIL;
+	}
 	if(sp->nquick < AF_SHM_QUICK) {
 		shm_m(st, idx)->type = AF_SHM_QUICKT;
 		sp->quick[sp->nquick++] = idx;
 		return;
 	}
 	shm_blk_free(st, sp, idx);
+}
+
+/*
+ * The size class of the smallest free block of stripe sp of units or
+ * more (no record is larger than the blocks of the last class): units
+ * itself when its list has a block, else the first class above it with
+ * one. Returns AF_SHM_NIL when there is none.
+ */
+static inline uint32_t shm_fl_class(const af_shm_stripe_t *sp, uint32_t units)
+{
+	uint32_t c = shm_class(units);
+	uint64_t bits;
+
+	if(sp->flist[c] != AF_SHM_NIL)
+		return c;
+	bits = c + 1 < 64 ? sp->fmap[0] & (~0ull << (c + 1)) : 0;
+	if(bits)
+		return (uint32_t)__builtin_ctzll(bits);
+	bits = sp->fmap[1];
+	if(c + 1 > 64)
+		bits &= ~0ull << (c + 1 - 64);
+	if(!bits)
+		return AF_SHM_NIL;
+	return 64 + (uint32_t)__builtin_ctzll(bits);
 }
 
 /*
@@ -718,8 +762,7 @@ static void shm_put_free(
 static uint32_t shm_alloc(
 		af_store_shm_t *st, af_shm_stripe_t *sp, uint32_t units)
 {
-	uint32_t c = units, idx, have, rest, i;
-	uint64_t bits;
+	uint32_t c, idx, have, rest, i;
 	af_shm_fblk_t *f;
 	af_shm_meta_t *m;
 
@@ -732,19 +775,9 @@ static uint32_t shm_alloc(
 			return idx;
 		}
 	}
-	if(sp->flist[c] == AF_SHM_NIL) {
-		bits = c + 1 < 64 ? sp->fmap[0] & (~0ull << (c + 1)) : 0;
-		if(bits) {
-			c = (uint32_t)__builtin_ctzll(bits);
-		} else {
-			bits = sp->fmap[1];
-			if(c + 1 > 64)
-				bits &= ~0ull << (c + 1 - 64);
-			if(!bits)
-				return AF_SHM_NIL;
-			c = 64 + (uint32_t)__builtin_ctzll(bits);
-		}
-	}
+	c = shm_fl_class(sp, units);
+	if(c == AF_SHM_NIL)
+		return AF_SHM_NIL;
 	idx = sp->flist[c];
 	f = (af_shm_fblk_t *)(st->arena + idx);
 	have = f->units;
@@ -953,22 +986,48 @@ static uint32_t shm_find(af_store_shm_t *st, const af_shm_key_t *k,
 }
 
 /*
+ * Whether record idx of stripe sp, expiring at exp, is to be evicted
+ * before the victim chosen so far (expiring at *vexp; *vfit: its freeing
+ * makes a free block of units): when need is set (the stripe has no free
+ * block of units), one whose freeing makes one (with the free blocks
+ * beside it) first, then the nearest expiry. When it is, *vexp and *vfit
+ * become its own. Lock: stripe sp.
+ */
+static inline int shm_victim_better(const af_store_shm_t *st,
+		const af_shm_stripe_t *sp, uint32_t idx, uint32_t units, int need,
+		uint64_t exp, uint64_t *vexp, int *vfit)
+{
+	int fit;
+
+	if(exp >= *vexp && (*vfit || !need))
+		return 0;
+	fit = need && shm_free_room(st, sp, idx) >= units;
+	if(fit < *vfit || (fit == *vfit && exp >= *vexp))
+		return 0;
+	*vexp = exp;
+	*vfit = fit;
+	return 1;
+}
+
+/*
  * One step of making room in full stripe s for a record of units. It
- * looks at the records of the stripe from where the previous step
- * stopped, at least AF_SHM_EVICT_SAMPLE of them and on until it met an
- * expired one or a window, figure or history (the whole stripe at most):
- * it frees the expired ones it met, else evicts the live window, figure
- * or history with the nearest expiry among those it looked at, or when
- * there is none in the whole stripe and evict_ban is set, the ban with
- * the nearest expiry among those it looked at (the stripe counts its
- * counters, so a stripe of bans is not walked whole to learn that it has
- * none). So the oldest go first, among a sample, and a step costs about
- * AF_SHM_EVICT_SAMPLE records, not the stripe. When the
- * stripe has records to spare but no free block of units, a record whose
- * freeing makes such a block (with the free blocks beside it) goes before
- * an older one that does not. Sets and members are never evicted; the
- * record pinned (or AF_SHM_NIL) is never taken. Returns 0 when it freed
- * something, -1 when it found nothing it may free. Lock: stripe s.
+ * looks at AF_SHM_EVICT_SAMPLE records of the stripe from where the
+ * previous step stopped: it frees the expired ones it met, else evicts
+ * the live window, figure or history with the nearest expiry among them,
+ * or when the stripe has none (it counts them) and evict_ban is set, the
+ * ban with the nearest expiry among them. So the oldest go first, among a
+ * sample, and a step costs about AF_SHM_EVICT_SAMPLE records, not the
+ * stripe. When the sample has no counter (a window, figure or history)
+ * but the stripe has, the counters it made last (hint[]) are looked at
+ * too, then on, record after record, until one is met (the whole stripe
+ * at most): a ban never goes while a counter may. When the stripe has no
+ * free block of units, a record whose freeing makes one (with the free
+ * blocks beside it) goes before an older one that does not, so that one
+ * eviction makes the room an insert needs. Sets and members are never
+ * evicted; the record pinned (or AF_SHM_NIL) is never taken. Returns 0
+ * when it freed something, -1 when it found nothing it may free (when
+ * the stripe has no counter and evict_ban is not set, after its sample:
+ * an expired record beyond it is gc's). Lock: stripe s.
  */
 static __attribute__((noinline)) int shm_evict(af_store_shm_t *st,
 		uint32_t s, uint32_t units, uint64_t now_ms, int evict_ban,
@@ -976,20 +1035,44 @@ static __attribute__((noinline)) int shm_evict(af_store_shm_t *st,
 {
 	af_shm_stripe_t *sp = &st->stripes[s];
 	const af_shm_meta_t *m;
-	uint32_t idx, from, k = 0, walked = 0, span = sp->aend - sp->abase;
+	uint32_t idx, from, i, k = 0, walked = 0, span = sp->aend - sp->abase;
 	uint32_t victim_nb = AF_SHM_NIL, victim_b = AF_SHM_NIL;
+	/* the counters the walk may meet: a pinned one is not evicted */
+	uint32_t others = sp->counters;
 	uint64_t exp_nb = UINT64_MAX, exp_b = UINT64_MAX;
-	int room = sp->used < st->per, fit, fit_nb = 0, fit_b = 0;
+	int need = shm_fl_class(sp, units) == AF_SHM_NIL, fit_nb = 0, fit_b = 0;
+	int hinted = 0;
 	unsigned freed = 0, n;
 
+	if(pinned >= sp->abase && pinned < sp->aend
+			&& shm_counter(shm_m(st, pinned)->type) && others > 0)
+		others--;
 	if(sp->evict_pos < sp->abase || sp->evict_pos >= sp->aend)
 		sp->evict_pos = sp->abase;
 	while(walked < span) {
-		if(k >= AF_SHM_EVICT_SAMPLE
-				&& (freed || victim_nb != AF_SHM_NIL
-						|| (!sp->counters && evict_ban
-								&& victim_b != AF_SHM_NIL)))
-			break;
+		if(k >= AF_SHM_EVICT_SAMPLE) {
+			if(freed || victim_nb != AF_SHM_NIL)
+				break;
+			if(!others && (!evict_ban || victim_b != AF_SHM_NIL))
+				break;
+			for(i = 0; others && !hinted && i < AF_SHM_HINTS; i++) {
+				idx = sp->hint[i];
+				if(idx == AF_SHM_NIL || idx == pinned)
+					continue;
+				if(now_ms >= shm_m(st, idx)->expires_ms) {
+					n = shm_release(st, s, idx);
+					sp->expired += n;
+					freed += n;
+				} else if(shm_victim_better(st, sp, idx, units, need,
+								  shm_m(st, idx)->expires_ms, &exp_nb,
+								  &fit_nb)) {
+					victim_nb = idx;
+				}
+			}
+			hinted = 1;
+			if(freed || victim_nb != AF_SHM_NIL)
+				break;
+		}
 		idx = from = sp->evict_pos;
 		m = shm_m(st, idx);
 		if(!m->free && m->type != AF_SHM_QUICKT && idx != pinned) {
@@ -1002,20 +1085,13 @@ static __attribute__((noinline)) int shm_evict(af_store_shm_t *st,
 				freed += n;
 				idx = sp->evict_pos;
 			} else if(shm_counter(m->type)) {
-				fit = room && shm_free_room(st, sp, idx) >= units;
-				if(fit > fit_nb
-						|| (fit == fit_nb && m->expires_ms < exp_nb)) {
-					exp_nb = m->expires_ms;
-					fit_nb = fit;
+				if(shm_victim_better(st, sp, idx, units, need,
+						   m->expires_ms, &exp_nb, &fit_nb))
 					victim_nb = idx;
-				}
 			} else if(m->type == AF_SHM_BAN) {
-				fit = room && shm_free_room(st, sp, idx) >= units;
-				if(fit > fit_b || (fit == fit_b && m->expires_ms < exp_b)) {
-					exp_b = m->expires_ms;
-					fit_b = fit;
+				if(shm_victim_better(st, sp, idx, units, need,
+						   m->expires_ms, &exp_b, &fit_b))
 					victim_b = idx;
-				}
 			}
 		}
 		n = shm_bunits(st, idx);
@@ -1092,7 +1168,7 @@ static uint32_t shm_insert(af_store_shm_t *st, const af_shm_key_t *k,
 	m->klen = k->klen;
 	m->aux = aux;
 	if(shm_counter(type))
-		st->stripes[k->stripe].counters++;
+		shm_counter_add(&st->stripes[k->stripe], idx);
 	key = shm_key(st, idx);
 	if(k->klen) /* an empty key may come as NULL */
 		memcpy(key, k->s, k->klen == AF_SHM_KEY_LONG ? AF_KEY_MAX : k->klen);
@@ -1142,8 +1218,8 @@ static uint32_t shm_grow(af_store_shm_t *st, uint32_t s, uint32_t idx,
 	n->type = m->type;
 	n->klen = m->klen;
 	n->aux = m->aux;
-	if(shm_counter(n->type))
-		st->stripes[s].counters++; /* (idx's count goes when it is freed) */
+	if(shm_counter(n->type)) /* (idx's count goes when it is freed) */
+		shm_counter_add(&st->stripes[s], nidx);
 	memcpy(st->arena + nidx + hdr, st->arena + idx + hdr,
 			(m->units - hdr) * AF_SHM_UNIT);
 	memset(st->arena + nidx + m->units, 0,
@@ -2857,6 +2933,8 @@ af_store_t *af_store_shm_new(const af_store_shm_cfg_t *cfg)
 		}
 		for(c = 0; c <= AF_SHM_CLASSES; c++)
 			sp->flist[c] = AF_SHM_NIL;
+		for(c = 0; c < AF_SHM_HINTS; c++)
+			sp->hint[c] = AF_SHM_NIL;
 		sp->abase = i * lay.sunits;
 		sp->aend = sp->abase + lay.sunits;
 		sp->evict_pos = sp->gc_pos = sp->abase;
