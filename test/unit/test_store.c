@@ -2524,6 +2524,94 @@ static void test_arena_evict_sizes(void **state)
 }
 
 /*
+ * A stripe held full by its entry count with no free block for a large
+ * record: one eviction makes the room, that of the oldest record whose
+ * block is large enough, not that of an older small one (which would
+ * free an entry but no block of the size, then need a second eviction).
+ */
+static void test_arena_evict_fits(void **state)
+{
+	af_store_t *s = new_store(8, 1);
+	char k[160];
+	int i;
+
+	/* 308 units of arena: a window of a 4-byte key (24 units), then 7 of
+	 * 68-byte keys (40 units): 8 entries, a free block of 4 units */
+	test_host_set_now(T0);
+	arena_key(k, sizeof(k), "w", 0, 4);
+	assert_int_equal(win_hit(s, k, 60, 1), 1);
+	for(i = 1; i < 8; i++) {
+		test_host_advance(1);
+		arena_key(k, sizeof(k), "w", i, 68);
+		assert_int_equal(win_hit(s, k, 60, 1), 1);
+	}
+	assert_int_equal(stats(s).entries, 8);
+	assert_int_equal(stats(s).evictions, 0);
+	test_host_advance(1);
+	arena_key(k, sizeof(k), "w", 8, 68);
+	assert_int_equal(win_hit(s, k, 60, 1), 1);
+	assert_int_equal(stats(s).evictions, 1);
+	assert_int_equal(stats(s).failures, 0);
+	/* the oldest large one went; the older small one stays */
+	arena_key(k, sizeof(k), "w", 1, 68);
+	assert_int_equal(win_hit(s, k, 60, 0), 0);
+	arena_key(k, sizeof(k), "w", 0, 4);
+	assert_int_equal(win_hit(s, k, 60, 0), 1);
+	free_store(s);
+}
+
+/*
+ * A ban into a full stripe of bans with one counter far beyond the
+ * eviction's sample evicts that counter (the stripe remembers the
+ * counters it made last), then, the counter gone, the ban with the
+ * nearest expiry of its sample, counted in bans_evicted: the forgotten
+ * counter's record, a ban now, is not taken for a counter.
+ */
+static void test_evict_hint(void **state)
+{
+	af_store_t *s = new_store(200, 1);
+	af_store_stats_t st;
+	char k[160];
+	int i, gone;
+
+	test_host_set_now(T0);
+	for(i = 0; i < 199; i++) {
+		if(i == 150) {
+			arena_key(k, sizeof(k), "w", 0, 4);
+			assert_int_equal(win_hit(s, k, 60, 1), 1);
+		}
+		arena_key(k, sizeof(k), "b", i, 4);
+		assert_int_equal(ban_set(s, k, 3600 + (uint32_t)i, "b"), 0);
+	}
+	assert_int_equal(stats(s).entries, 200);
+	arena_key(k, sizeof(k), "b", 199, 4);
+	assert_int_equal(ban_set(s, k, 7200, "b"), 0);
+	st = stats(s);
+	assert_int_equal(st.evictions, 1);
+	assert_int_equal(st.bans_evicted, 0);
+	arena_key(k, sizeof(k), "w", 0, 4);
+	assert_int_equal(win_hit(s, k, 60, 0), 0);
+	arena_key(k, sizeof(k), "b", 200, 4);
+	assert_int_equal(ban_set(s, k, 7200, "b"), 0);
+	st = stats(s);
+	assert_int_equal(st.evictions, 2);
+	assert_int_equal(st.bans_evicted, 1);
+	assert_int_equal(st.entries, 200);
+	/* one ban went, an older one (of the sample, the one ending
+	 * soonest), not one of the two new ones, which end last */
+	for(i = 0, gone = 0; i < 199; i++) {
+		arena_key(k, sizeof(k), "b", i, 4);
+		gone += ban_get(s, k, NULL) == 0;
+	}
+	assert_int_equal(gone, 1);
+	arena_key(k, sizeof(k), "b", 199, 4);
+	assert_int_equal(ban_get(s, k, NULL), 1);
+	arena_key(k, sizeof(k), "b", 200, 4);
+	assert_int_equal(ban_get(s, k, NULL), 1);
+	free_store(s);
+}
+
+/*
  * A WIN_MULTI counter keeps one-byte counts until one passes 255, then
  * two-byte counts (saturated at 65535), and takes more windows as it is
  * asked for them, the counts it had kept.
@@ -2597,6 +2685,8 @@ int main(void)
 		cmocka_unit_test(test_arena_mixed),
 		cmocka_unit_test(test_arena_reuse),
 		cmocka_unit_test(test_arena_evict_sizes),
+		cmocka_unit_test(test_arena_evict_fits),
+		cmocka_unit_test(test_evict_hint),
 		cmocka_unit_test(test_arena_multi_grows),
 	};
 

@@ -1035,70 +1035,86 @@ static __attribute__((noinline)) int shm_evict(af_store_shm_t *st,
 {
 	af_shm_stripe_t *sp = &st->stripes[s];
 	const af_shm_meta_t *m;
-	uint32_t idx, from, i, k = 0, walked = 0, span = sp->aend - sp->abase;
+	uint32_t idx, pos, from, n, i, k = 0, walked = 0;
+	uint32_t span = sp->aend - sp->abase;
 	uint32_t victim_nb = AF_SHM_NIL, victim_b = AF_SHM_NIL;
 	/* the counters the walk may meet: a pinned one is not evicted */
 	uint32_t others = sp->counters;
-	uint64_t exp_nb = UINT64_MAX, exp_b = UINT64_MAX;
+	uint64_t exp, exp_nb = UINT64_MAX, exp_b = UINT64_MAX;
 	int need = shm_fl_class(sp, units) == AF_SHM_NIL, fit_nb = 0, fit_b = 0;
 	int hinted = 0;
-	unsigned freed = 0, n;
+	unsigned freed = 0;
 
 	if(pinned >= sp->abase && pinned < sp->aend
 			&& shm_counter(shm_m(st, pinned)->type) && others > 0)
 		others--;
-	if(sp->evict_pos < sp->abase || sp->evict_pos >= sp->aend)
-		sp->evict_pos = sp->abase;
+	pos = sp->evict_pos;
+	if(pos < sp->abase || pos >= sp->aend)
+		pos = sp->abase;
+	/* (the cursor is sp->evict_pos while a free may merge it away:
+	 * shm_cursor_merge) */
 	while(walked < span) {
 		if(k >= AF_SHM_EVICT_SAMPLE) {
 			if(freed || victim_nb != AF_SHM_NIL)
 				break;
 			if(!others && (!evict_ban || victim_b != AF_SHM_NIL))
 				break;
+			sp->evict_pos = pos;
 			for(i = 0; others && !hinted && i < AF_SHM_HINTS; i++) {
 				idx = sp->hint[i];
 				if(idx == AF_SHM_NIL || idx == pinned)
 					continue;
-				if(now_ms >= shm_m(st, idx)->expires_ms) {
+				exp = shm_m(st, idx)->expires_ms;
+				if(now_ms >= exp) {
 					n = shm_release(st, s, idx);
 					sp->expired += n;
 					freed += n;
-				} else if(shm_victim_better(st, sp, idx, units, need,
-								  shm_m(st, idx)->expires_ms, &exp_nb,
-								  &fit_nb)) {
+				} else if(shm_victim_better(st, sp, idx, units, need, exp,
+								  &exp_nb, &fit_nb)) {
 					victim_nb = idx;
 				}
 			}
+			pos = sp->evict_pos;
 			hinted = 1;
 			if(freed || victim_nb != AF_SHM_NIL)
 				break;
 		}
-		idx = from = sp->evict_pos;
-		m = shm_m(st, idx);
-		if(!m->free && m->type != AF_SHM_QUICKT && idx != pinned) {
-			k++;
-			if(now_ms >= m->expires_ms) {
-				/* frees may merge the block into the one before: the
-				 * cursor follows (shm_cursor_merge) */
-				n = shm_release(st, s, idx);
-				sp->expired += n;
-				freed += n;
-				idx = sp->evict_pos;
-			} else if(shm_counter(m->type)) {
-				if(shm_victim_better(st, sp, idx, units, need,
-						   m->expires_ms, &exp_nb, &fit_nb))
-					victim_nb = idx;
-			} else if(m->type == AF_SHM_BAN) {
-				if(shm_victim_better(st, sp, idx, units, need,
-						   m->expires_ms, &exp_b, &fit_b))
-					victim_b = idx;
+		m = shm_m(st, pos);
+		if(m->free) {
+			n = ((const af_shm_fblk_t *)m)->units;
+		} else {
+			n = m->units;
+			if(m->type != AF_SHM_QUICKT && pos != pinned) {
+				k++;
+				exp = m->expires_ms;
+				if(now_ms >= exp) {
+					from = sp->evict_pos = pos;
+					n = shm_release(st, s, pos);
+					sp->expired += n;
+					freed += n;
+					pos = sp->evict_pos;
+					n = shm_bunits(st, pos);
+					/* (a merge may have taken pos back into walked
+					 * units) */
+					n = pos + n - from;
+					pos = from;
+				} else if(exp >= exp_nb && (fit_nb || !need)) {
+					/* (neither it nor a ban can be the victim) */
+				} else if(shm_counter(m->type)) {
+					if(shm_victim_better(st, sp, pos, units, need, exp,
+							   &exp_nb, &fit_nb))
+						victim_nb = pos;
+				} else if(m->type == AF_SHM_BAN) {
+					if(shm_victim_better(st, sp, pos, units, need, exp,
+							   &exp_b, &fit_b))
+						victim_b = pos;
+				}
 			}
 		}
-		n = shm_bunits(st, idx);
-		/* (a merge may have taken idx back into walked units) */
-		walked += idx + n - from;
-		sp->evict_pos = idx + n >= sp->aend ? sp->abase : idx + n;
+		walked += n;
+		pos = pos + n >= sp->aend ? sp->abase : pos + n;
 	}
+	sp->evict_pos = pos;
 	if(freed)
 		return 0;
 	idx = victim_nb;
