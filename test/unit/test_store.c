@@ -2524,19 +2524,19 @@ static void test_arena_evict_sizes(void **state)
 }
 
 /*
- * A stripe held full by its entry count with no free block for a large
- * record: one eviction makes the room, that of the oldest record whose
- * block is large enough, not that of an older small one (which would
- * free an entry but no block of the size, then need a second eviction).
+ * A stripe with a record to spare but no free block for a large record:
+ * one eviction makes the room, that of the oldest record whose block is
+ * large enough, not that of an older small one (which would free no block
+ * of the size and need a second eviction).
  */
 static void test_arena_evict_fits(void **state)
 {
-	af_store_t *s = new_store(8, 1);
+	af_store_t *s = new_store(9, 1);
 	char k[160];
 	int i;
 
-	/* 308 units of arena: a window of a 4-byte key (24 units), then 7 of
-	 * 68-byte keys (40 units): 8 entries, a free block of 4 units */
+	/* 338 units of arena: a window of a 4-byte key (24 units), then 7 of
+	 * 68-byte keys (40 units): 8 of 9 entries, a free block of 34 */
 	test_host_set_now(T0);
 	arena_key(k, sizeof(k), "w", 0, 4);
 	assert_int_equal(win_hit(s, k, 60, 1), 1);

@@ -988,9 +988,9 @@ static uint32_t shm_find(af_store_shm_t *st, const af_shm_key_t *k,
 /*
  * Whether record idx of stripe sp, expiring at exp, is to be evicted
  * before the victim chosen so far (expiring at *vexp; *vfit: its freeing
- * makes a free block of units): when need is set (the stripe has no free
- * block of units), one whose freeing makes one (with the free blocks
- * beside it) first, then the nearest expiry. When it is, *vexp and *vfit
+ * makes a free block of units): when need is set (the stripe lacks a free
+ * block of units, not a record), one whose freeing makes one (with the
+ * free blocks beside it) first, then the nearest expiry. When it is, *vexp and *vfit
  * become its own. Lock: stripe sp.
  */
 static inline int shm_victim_better(const af_store_shm_t *st,
@@ -1020,10 +1020,13 @@ static inline int shm_victim_better(const af_store_shm_t *st,
  * stripe. When the sample has no counter (a window, figure or history)
  * but the stripe has, the counters it made last (hint[]) are looked at
  * too, then on, record after record, until one is met (the whole stripe
- * at most): a ban never goes while a counter may. When the stripe has no
- * free block of units, a record whose freeing makes one (with the free
- * blocks beside it) goes before an older one that does not, so that one
- * eviction makes the room an insert needs. Sets and members are never
+ * at most): a ban never goes while a counter may. When the stripe has
+ * records to spare but no free block of units, a record whose freeing
+ * makes one (with the free blocks beside it) goes before an older one
+ * that does not. (When a record is missing, the oldest goes: its block
+ * often merges with others once quick[] is freed, and a younger one that
+ * fits would cost more detection than the second eviction it may save.)
+ * Sets and members are never
  * evicted; the record pinned (or AF_SHM_NIL) is never taken. Returns 0
  * when it freed something, -1 when it found nothing it may free (when
  * the stripe has no counter and evict_ban is not set, after its sample:
@@ -1041,7 +1044,8 @@ static __attribute__((noinline)) int shm_evict(af_store_shm_t *st,
 	/* the counters the walk may meet: a pinned one is not evicted */
 	uint32_t others = sp->counters;
 	uint64_t exp, exp_nb = UINT64_MAX, exp_b = UINT64_MAX;
-	int need = shm_fl_class(sp, units) == AF_SHM_NIL, fit_nb = 0, fit_b = 0;
+	int need = sp->used < st->per && shm_fl_class(sp, units) == AF_SHM_NIL;
+	int fit_nb = 0, fit_b = 0;
 	int hinted = 0;
 	unsigned freed = 0;
 
