@@ -2561,6 +2561,57 @@ static void test_arena_evict_fits(void **state)
 }
 
 /*
+ * In a stripe larger than the sample, an eviction takes the counter its
+ * previous one would have taken next (of the same sample, the nearest
+ * expiry after the victim's) without a sample of its own, unless that
+ * counter was hit since (its expiry moved): then it samples again.
+ */
+static void test_evict_spare(void **state)
+{
+	af_store_t *s = new_store(200, 1);
+	char k[160];
+	int i;
+
+	test_host_set_now(T0);
+	for(i = 0; i < 200; i++) {
+		test_host_advance(1000);
+		arena_key(k, sizeof(k), "w", i, 4);
+		assert_int_equal(win_hit(s, k, 600, 1), 1);
+	}
+	assert_int_equal(stats(s).evictions, 0);
+	/* the first sample's oldest goes; w1 is its next */
+	arena_key(k, sizeof(k), "x", 0, 4);
+	assert_int_equal(win_hit(s, k, 600, 1), 1);
+	assert_int_equal(stats(s).evictions, 1);
+	arena_key(k, sizeof(k), "w", 0, 4);
+	assert_int_equal(win_hit(s, k, 600, 0), 0);
+	/* w1 is hit again: not taken, the next sample's oldest goes (w64),
+	 * w65 its next */
+	arena_key(k, sizeof(k), "w", 1, 4);
+	assert_int_equal(win_hit(s, k, 600, 1), 2);
+	arena_key(k, sizeof(k), "x", 1, 4);
+	assert_int_equal(win_hit(s, k, 600, 1), 1);
+	arena_key(k, sizeof(k), "w", 1, 4);
+	assert_int_equal(win_hit(s, k, 600, 0), 2);
+	arena_key(k, sizeof(k), "w", 64, 4);
+	assert_int_equal(win_hit(s, k, 600, 0), 0);
+	/* unchanged, w65 goes next */
+	arena_key(k, sizeof(k), "x", 2, 4);
+	assert_int_equal(win_hit(s, k, 600, 1), 1);
+	arena_key(k, sizeof(k), "w", 65, 4);
+	assert_int_equal(win_hit(s, k, 600, 0), 0);
+	for(i = 2; i < 200; i++) {
+		if(i == 64 || i == 65)
+			continue;
+		arena_key(k, sizeof(k), "w", i, 4);
+		assert_int_equal(win_hit(s, k, 600, 0), 1);
+	}
+	assert_int_equal(stats(s).evictions, 3);
+	assert_int_equal(stats(s).failures, 0);
+	free_store(s);
+}
+
+/*
  * A ban into a full stripe of bans with one counter far beyond the
  * eviction's sample evicts that counter (the stripe remembers the
  * counters it made last), then, the counter gone, the ban with the
@@ -2687,6 +2738,7 @@ int main(void)
 		cmocka_unit_test(test_arena_evict_sizes),
 		cmocka_unit_test(test_arena_evict_fits),
 		cmocka_unit_test(test_evict_hint),
+		cmocka_unit_test(test_evict_spare),
 		cmocka_unit_test(test_arena_multi_grows),
 	};
 

@@ -72,10 +72,12 @@
  * chain), are reclaimed by gc() and, when a stripe is full (all its
  * entries in use, or no free block large enough), by the insert that
  * needs room, which looks at a sample of the stripe (AF_SHM_EVICT_SAMPLE
- * records from where the last one stopped, more until it meets an expired
- * record or a counter). When the sample has nothing expired, its live
- * window, figure or history with the nearest expiry goes
- * (stats.evictions): the oldest first, among the sample; when what is
+ * records from where the last one stopped; when it has no counter but the
+ * stripe has, the counters the stripe made last, then on until it meets
+ * one). When the sample has nothing expired, its live window, figure or
+ * history with the nearest expiry goes (stats.evictions): the oldest
+ * first, among the sample (the next eviction of a large stripe takes the
+ * sample's next oldest, unchanged since, without a sample); when what is
  * missing is room rather than an entry, one whose freeing makes a block
  * large enough (with the free blocks beside it) goes before an older one
  * that does not, and the insert samples again until it has room. Only a
@@ -293,6 +295,9 @@ typedef struct af_shm_stripe {
 	uint32_t hint[AF_SHM_HINTS]; /* counters made lately (AF_SHM_NIL: none),
 								  * for a stripe of few counters */
 	uint32_t nhint;              /* hint[nhint % AF_SHM_HINTS] goes next */
+	uint32_t spare;     /* the counter the last eviction would have taken
+						 * next (AF_SHM_NIL: none) */
+	uint64_t spare_exp; /* its expiry then */
 } __attribute__((aligned(AF_SHM_ALIGN))) af_shm_stripe_t;
 
 typedef struct af_store_shm {
@@ -702,7 +707,7 @@ static void shm_quick_flush(af_store_shm_t *st, af_shm_stripe_t *sp)
  * and go by the thousand); when quick[] is full it is freed
  * (shm_blk_free). quick[] is freed whenever a record finds no block
  * large enough, and by gc, so it takes no space for good. A counter
- * leaves the stripe's hint[].
+ * leaves the stripe's hint[] and spare.
  */
 static void shm_put_free(
 		af_store_shm_t *st, af_shm_stripe_t *sp, uint32_t idx)
@@ -717,6 +722,8 @@ static void shm_put_free(
 		for(i = 0; i < AF_SHM_HINTS; i++)
 			if(sp->hint[i] == idx)
 				sp->hint[i] = AF_SHM_NIL;
+		if(sp->spare == idx)
+			sp->spare = AF_SHM_NIL;
 	}
 	if(sp->nquick < AF_SHM_QUICK) {
 		shm_m(st, idx)->type = AF_SHM_QUICKT;
@@ -1017,7 +1024,11 @@ static inline int shm_victim_better(const af_store_shm_t *st,
  * or when the stripe has none (it counts them) and evict_ban is set, the
  * ban with the nearest expiry among them. So the oldest go first, among a
  * sample, and a step costs about AF_SHM_EVICT_SAMPLE records, not the
- * stripe. When the sample has no counter (a window, figure or history)
+ * stripe. A step that evicts a counter remembers the one of its sample
+ * it would have taken next (spare): the next step of a stripe larger
+ * than the sample takes it without a sample of its own, while it has not
+ * changed (its expiry the same) and no free block is wanted: half the
+ * samples of a flood of new keys. When the sample has no counter (a window, figure or history)
  * but the stripe has, the counters it made last (hint[]) are looked at
  * too, then on, record after record, until one is met (the whole stripe
  * at most): a ban never goes while a counter may. When the stripe has
@@ -1040,10 +1051,10 @@ static __attribute__((noinline)) int shm_evict(af_store_shm_t *st,
 	const af_shm_meta_t *m;
 	uint32_t idx, pos, from, n, i, k = 0, walked = 0;
 	uint32_t span = sp->aend - sp->abase;
-	uint32_t victim_nb = AF_SHM_NIL, victim_b = AF_SHM_NIL;
+	uint32_t victim_nb = AF_SHM_NIL, victim_b = AF_SHM_NIL, next = AF_SHM_NIL;
 	/* the counters the walk may meet: a pinned one is not evicted */
 	uint32_t others = sp->counters;
-	uint64_t exp, exp_nb = UINT64_MAX, exp_b = UINT64_MAX;
+	uint64_t exp, exp_nb = UINT64_MAX, exp_b = UINT64_MAX, exp_next = UINT64_MAX;
 	int need = sp->used < st->per && shm_fl_class(sp, units) == AF_SHM_NIL;
 	int fit_nb = 0, fit_b = 0;
 	int hinted = 0;
@@ -1052,6 +1063,20 @@ static __attribute__((noinline)) int shm_evict(af_store_shm_t *st,
 	if(pinned >= sp->abase && pinned < sp->aend
 			&& shm_counter(shm_m(st, pinned)->type) && others > 0)
 		others--;
+	idx = sp->spare;
+	sp->spare = AF_SHM_NIL;
+	if(idx != AF_SHM_NIL && idx != pinned && !need
+			&& sp->used > AF_SHM_EVICT_SAMPLE
+			&& shm_m(st, idx)->expires_ms == sp->spare_exp) {
+		/* the next of the last sample, as it was then */
+		shm_release(st, s, idx);
+		if(now_ms >= sp->spare_exp) {
+			sp->expired++;
+		} else {
+			sp->evictions++;
+		}
+		return 0;
+	}
 	pos = sp->evict_pos;
 	if(pos < sp->abase || pos >= sp->aend)
 		pos = sp->abase;
@@ -1104,7 +1129,15 @@ static __attribute__((noinline)) int shm_evict(af_store_shm_t *st,
 					pos = from;
 				} else if(exp >= exp_nb && (fit_nb || !need)) {
 					/* (neither it nor a ban can be the victim) */
+					if(exp < exp_next && !need && shm_counter(m->type)) {
+						exp_next = exp;
+						next = pos;
+					}
 				} else if(shm_counter(m->type)) {
+					if(!need && victim_nb != AF_SHM_NIL) {
+						exp_next = exp_nb;
+						next = victim_nb;
+					}
 					if(shm_victim_better(st, sp, pos, units, need, exp,
 							   &exp_nb, &fit_nb))
 						victim_nb = pos;
@@ -1130,6 +1163,10 @@ static __attribute__((noinline)) int shm_evict(af_store_shm_t *st,
 	sp->evictions++;
 	if(idx == victim_b)
 		sp->bans_evicted++;
+	else if(next != AF_SHM_NIL && next != idx) {
+		sp->spare = next;
+		sp->spare_exp = exp_next;
+	}
 	return 0;
 }
 
@@ -2955,6 +2992,7 @@ af_store_t *af_store_shm_new(const af_store_shm_cfg_t *cfg)
 			sp->flist[c] = AF_SHM_NIL;
 		for(c = 0; c < AF_SHM_HINTS; c++)
 			sp->hint[c] = AF_SHM_NIL;
+		sp->spare = AF_SHM_NIL;
 		sp->abase = i * lay.sunits;
 		sp->aend = sp->abase + lay.sunits;
 		sp->evict_pos = sp->gc_pos = sp->abase;
