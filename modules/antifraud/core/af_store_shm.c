@@ -384,23 +384,35 @@ static inline uint64_t shm_mix(uint64_t h)
 
 /*
  * Hashes len bytes of s with seed, eight bytes at a time; the seed is
- * random per store so that chosen keys cannot pile up in one chain.
+ * random per store so that chosen keys cannot pile up in one chain. The
+ * last n < 8 bytes of a key of 8 or more are read as one word ending at
+ * its end, shifted to what copying them alone would give (on a
+ * little-endian machine: the same hash, without a copy byte by byte).
  */
 static uint64_t shm_hash(uint64_t seed, const char *s, size_t len)
 {
 	uint64_t h = seed ^ ((uint64_t)len * AF_SHM_K1);
 	uint64_t w;
+	size_t n = len;
 
-	while(len >= 8) {
+	while(n >= 8) {
 		memcpy(&w, s, 8);
 		h = (h ^ w) * AF_SHM_K1;
 		h ^= h >> 31;
 		s += 8;
-		len -= 8;
+		n -= 8;
 	}
-	if(len) {
-		w = 0;
-		memcpy(&w, s, len);
+	if(n) {
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+		if(len >= 8) {
+			memcpy(&w, s + n - 8, 8);
+			w >>= 8 * (8 - n);
+		} else
+#endif
+		{
+			w = 0;
+			memcpy(&w, s, n);
+		}
 		h = (h ^ w) * AF_SHM_K1;
 		h ^= h >> 31;
 	}
