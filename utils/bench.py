@@ -82,6 +82,7 @@ def core_bench(d, rules):
         line = [x for x in out.splitlines()
                 if x.startswith("af_check_fingerprint")][0]
         print("%s\n  (%s)" % (line, what))
+    bench_shm.full_store_bench(d, rules, exe, files)  # (the tools)
     out = subprocess.run([exe, rules, "1000000", "--dest"], check=True,
                          capture_output=True, text=True).stdout
     print(out, end="")

@@ -1,19 +1,49 @@
 # antifraud - `make bench`, shm store section: exact instructions per
-# af_check_dest (callgrind) beside its ns, and bytes per tracked subject.
+# af_check_dest (callgrind) beside its ns, bytes per tracked subject, and
+# exact instructions of an attack flood and a guessing campaign into a
+# full store.
 # SPDX-License-Identifier: GPL-2.0-or-later
 import os
 import re
 import subprocess
 
 
-def _callgrind_total(exe, rules, iters, d):
-    out = os.path.join(d, "cg-dest-%d.out" % iters)
-    p = subprocess.run(["valgrind", "--tool=callgrind",
-                        "--callgrind-out-file=" + out, exe, rules,
-                        str(iters), "--dest"], capture_output=True,
-                       text=True, check=True)
+def _callgrind_total(exe, rules, iters, d, args=("--dest",), only=None):
+    """Instructions of a bench_core run under callgrind (of the function
+    only, when given: --toggle-collect)."""
+    out = os.path.join(d, "cg-shm-%d.out" % iters)
+    cmd = ["valgrind", "--tool=callgrind", "--callgrind-out-file=" + out]
+    if only:
+        cmd.append("--toggle-collect=" + only)
+    p = subprocess.run(cmd + [exe, rules, str(iters)] + list(args),
+                       capture_output=True, text=True, check=True)
     m = re.search(r"refs:\s+([\d,]+)", p.stderr)
     return int(m.group(1).replace(",", ""))
+
+
+def full_store_bench(d, rules, exe, tools):
+    """Prints exact instructions (callgrind) per check of the attack-tool
+    flood (each tool from a new source, scored and banned) and per learned
+    failure of the guessing campaign, both into a full store (65536
+    entries): the difference of two runs, so that the store's filling
+    cancels out."""
+    try:
+        a = _callgrind_total(exe, rules, 240000, d, tools,
+                             "af_check_fingerprint")
+        b = _callgrind_total(exe, rules, 400000, d, tools,
+                             "af_check_fingerprint")
+        print("af_check_fingerprint: %d instructions per check of the"
+              " attack tools into a full store (callgrind, exact: 100000"
+              " minus 60000 checks)" % ((b - a) // 40000))
+        a = _callgrind_total(exe, rules, 200000, d, ["--auth"],
+                             "bench_auth_failures*")
+        b = _callgrind_total(exe, rules, 400000, d, ["--auth"],
+                             "bench_auth_failures*")
+        print("af_auth_result: %d instructions per learned failure into a"
+              " full store (callgrind, exact: 400000 minus 200000"
+              " failures)" % ((b - a) // 200000))
+    except (OSError, subprocess.CalledProcessError, AttributeError) as e:
+        print("full store: instructions not counted (%s)" % e)
 
 
 def shm_bench(d, rules):

@@ -2524,6 +2524,145 @@ static void test_arena_evict_sizes(void **state)
 }
 
 /*
+ * A stripe with a record to spare but no free block for a large record:
+ * one eviction makes the room, that of the oldest record whose block is
+ * large enough, not that of an older small one (which would free no block
+ * of the size and need a second eviction).
+ */
+static void test_arena_evict_fits(void **state)
+{
+	af_store_t *s = new_store(9, 1);
+	char k[160];
+	int i;
+
+	/* 338 units of arena: a window of a 4-byte key (24 units), then 7 of
+	 * 68-byte keys (40 units): 8 of 9 entries, a free block of 34 */
+	test_host_set_now(T0);
+	arena_key(k, sizeof(k), "w", 0, 4);
+	assert_int_equal(win_hit(s, k, 60, 1), 1);
+	for(i = 1; i < 8; i++) {
+		test_host_advance(1);
+		arena_key(k, sizeof(k), "w", i, 68);
+		assert_int_equal(win_hit(s, k, 60, 1), 1);
+	}
+	assert_int_equal(stats(s).entries, 8);
+	assert_int_equal(stats(s).evictions, 0);
+	test_host_advance(1);
+	arena_key(k, sizeof(k), "w", 8, 68);
+	assert_int_equal(win_hit(s, k, 60, 1), 1);
+	assert_int_equal(stats(s).evictions, 1);
+	assert_int_equal(stats(s).failures, 0);
+	/* the oldest large one went; the older small one stays */
+	arena_key(k, sizeof(k), "w", 1, 68);
+	assert_int_equal(win_hit(s, k, 60, 0), 0);
+	arena_key(k, sizeof(k), "w", 0, 4);
+	assert_int_equal(win_hit(s, k, 60, 0), 1);
+	free_store(s);
+}
+
+/*
+ * In a stripe larger than the sample, an eviction takes the counter its
+ * previous one would have taken next (of the same sample, the nearest
+ * expiry after the victim's) without a sample of its own, unless that
+ * counter was hit since (its expiry moved): then it samples again.
+ */
+static void test_evict_spare(void **state)
+{
+	af_store_t *s = new_store(200, 1);
+	char k[160];
+	int i;
+
+	test_host_set_now(T0);
+	for(i = 0; i < 200; i++) {
+		test_host_advance(1000);
+		arena_key(k, sizeof(k), "w", i, 4);
+		assert_int_equal(win_hit(s, k, 600, 1), 1);
+	}
+	assert_int_equal(stats(s).evictions, 0);
+	/* the first sample's oldest goes; w1 is its next */
+	arena_key(k, sizeof(k), "x", 0, 4);
+	assert_int_equal(win_hit(s, k, 600, 1), 1);
+	assert_int_equal(stats(s).evictions, 1);
+	arena_key(k, sizeof(k), "w", 0, 4);
+	assert_int_equal(win_hit(s, k, 600, 0), 0);
+	/* w1 is hit again: not taken, the next sample's oldest goes (w64),
+	 * w65 its next */
+	arena_key(k, sizeof(k), "w", 1, 4);
+	assert_int_equal(win_hit(s, k, 600, 1), 2);
+	arena_key(k, sizeof(k), "x", 1, 4);
+	assert_int_equal(win_hit(s, k, 600, 1), 1);
+	arena_key(k, sizeof(k), "w", 1, 4);
+	assert_int_equal(win_hit(s, k, 600, 0), 2);
+	arena_key(k, sizeof(k), "w", 64, 4);
+	assert_int_equal(win_hit(s, k, 600, 0), 0);
+	/* unchanged, w65 goes next */
+	arena_key(k, sizeof(k), "x", 2, 4);
+	assert_int_equal(win_hit(s, k, 600, 1), 1);
+	arena_key(k, sizeof(k), "w", 65, 4);
+	assert_int_equal(win_hit(s, k, 600, 0), 0);
+	for(i = 2; i < 200; i++) {
+		if(i == 64 || i == 65)
+			continue;
+		arena_key(k, sizeof(k), "w", i, 4);
+		assert_int_equal(win_hit(s, k, 600, 0), 1);
+	}
+	assert_int_equal(stats(s).evictions, 3);
+	assert_int_equal(stats(s).failures, 0);
+	free_store(s);
+}
+
+/*
+ * A ban into a full stripe of bans with one counter far beyond the
+ * eviction's sample evicts that counter (the stripe remembers the
+ * counters it made last), then, the counter gone, the ban with the
+ * nearest expiry of its sample, counted in bans_evicted: the forgotten
+ * counter's record, a ban now, is not taken for a counter.
+ */
+static void test_evict_hint(void **state)
+{
+	af_store_t *s = new_store(200, 1);
+	af_store_stats_t st;
+	char k[160];
+	int i, gone;
+
+	test_host_set_now(T0);
+	for(i = 0; i < 199; i++) {
+		if(i == 150) {
+			arena_key(k, sizeof(k), "w", 0, 4);
+			assert_int_equal(win_hit(s, k, 60, 1), 1);
+		}
+		arena_key(k, sizeof(k), "b", i, 4);
+		assert_int_equal(ban_set(s, k, 3600 + (uint32_t)i, "b"), 0);
+	}
+	assert_int_equal(stats(s).entries, 200);
+	arena_key(k, sizeof(k), "b", 199, 4);
+	assert_int_equal(ban_set(s, k, 7200, "b"), 0);
+	st = stats(s);
+	assert_int_equal(st.evictions, 1);
+	assert_int_equal(st.bans_evicted, 0);
+	arena_key(k, sizeof(k), "w", 0, 4);
+	assert_int_equal(win_hit(s, k, 60, 0), 0);
+	arena_key(k, sizeof(k), "b", 200, 4);
+	assert_int_equal(ban_set(s, k, 7200, "b"), 0);
+	st = stats(s);
+	assert_int_equal(st.evictions, 2);
+	assert_int_equal(st.bans_evicted, 1);
+	assert_int_equal(st.entries, 200);
+	/* one ban went, an older one (of the sample, the one ending
+	 * soonest), not one of the two new ones, which end last */
+	for(i = 0, gone = 0; i < 199; i++) {
+		arena_key(k, sizeof(k), "b", i, 4);
+		gone += ban_get(s, k, NULL) == 0;
+	}
+	assert_int_equal(gone, 1);
+	arena_key(k, sizeof(k), "b", 199, 4);
+	assert_int_equal(ban_get(s, k, NULL), 1);
+	arena_key(k, sizeof(k), "b", 200, 4);
+	assert_int_equal(ban_get(s, k, NULL), 1);
+	free_store(s);
+}
+
+/*
  * A WIN_MULTI counter keeps one-byte counts until one passes 255, then
  * two-byte counts (saturated at 65535), and takes more windows as it is
  * asked for them, the counts it had kept.
@@ -2597,6 +2736,9 @@ int main(void)
 		cmocka_unit_test(test_arena_mixed),
 		cmocka_unit_test(test_arena_reuse),
 		cmocka_unit_test(test_arena_evict_sizes),
+		cmocka_unit_test(test_arena_evict_fits),
+		cmocka_unit_test(test_evict_hint),
+		cmocka_unit_test(test_evict_spare),
 		cmocka_unit_test(test_arena_multi_grows),
 	};
 

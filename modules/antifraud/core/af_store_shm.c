@@ -72,10 +72,12 @@
  * chain), are reclaimed by gc() and, when a stripe is full (all its
  * entries in use, or no free block large enough), by the insert that
  * needs room, which looks at a sample of the stripe (AF_SHM_EVICT_SAMPLE
- * records from where the last one stopped, more until it meets an expired
- * record or a counter). When the sample has nothing expired, its live
- * window, figure or history with the nearest expiry goes
- * (stats.evictions): the oldest first, among the sample; when what is
+ * records from where the last one stopped; when it has no counter but the
+ * stripe has, the counters the stripe made last, then on until it meets
+ * one). When the sample has nothing expired, its live window, figure or
+ * history with the nearest expiry goes (stats.evictions): the oldest
+ * first, among the sample (the next eviction of a large stripe takes the
+ * sample's next oldest, unchanged since, without a sample); when what is
  * missing is room rather than an entry, one whose freeing makes a block
  * large enough (with the free blocks beside it) goes before an older one
  * that does not, and the insert samples again until it has room. Only a
@@ -139,6 +141,7 @@
 #define AF_SHM_GC_CHUNK 256   /* blocks gc looks at per lock hold */
 #define AF_SHM_GC_SCAN 16     /* entries gc looks at per entry of budget */
 #define AF_SHM_EVICT_SAMPLE 64 /* entries a full stripe's insert looks at */
+#define AF_SHM_HINTS 4        /* counters a stripe remembers for eviction */
 #define AF_SHM_LIST_CHUNK 16  /* bans ban_list copies out per lock hold */
 #define AF_SHM_CONC_MAX 16    /* CONC_ADD ops in one batch */
 #define AF_SHM_HASHED 64      /* ops of a batch hashed (and prefetched)
@@ -289,6 +292,12 @@ typedef struct af_shm_stripe {
 										 * the last: larger blocks */
 	uint32_t quick[AF_SHM_QUICK]; /* freed records kept as they are */
 	uint32_t nquick;
+	uint32_t hint[AF_SHM_HINTS]; /* counters made lately (AF_SHM_NIL: none),
+								  * for a stripe of few counters */
+	uint32_t nhint;              /* hint[nhint % AF_SHM_HINTS] goes next */
+	uint32_t spare;     /* the counter the last eviction would have taken
+						 * next (AF_SHM_NIL: none) */
+	uint64_t spare_exp; /* its expiry then */
 } __attribute__((aligned(AF_SHM_ALIGN))) af_shm_stripe_t;
 
 typedef struct af_store_shm {
@@ -375,23 +384,35 @@ static inline uint64_t shm_mix(uint64_t h)
 
 /*
  * Hashes len bytes of s with seed, eight bytes at a time; the seed is
- * random per store so that chosen keys cannot pile up in one chain.
+ * random per store so that chosen keys cannot pile up in one chain. The
+ * last n < 8 bytes of a key of 8 or more are read as one word ending at
+ * its end, shifted to what copying them alone would give (on a
+ * little-endian machine: the same hash, without a copy byte by byte).
  */
 static uint64_t shm_hash(uint64_t seed, const char *s, size_t len)
 {
 	uint64_t h = seed ^ ((uint64_t)len * AF_SHM_K1);
 	uint64_t w;
+	size_t n = len;
 
-	while(len >= 8) {
+	while(n >= 8) {
 		memcpy(&w, s, 8);
 		h = (h ^ w) * AF_SHM_K1;
 		h ^= h >> 31;
 		s += 8;
-		len -= 8;
+		n -= 8;
 	}
-	if(len) {
-		w = 0;
-		memcpy(&w, s, len);
+	if(n) {
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+		if(len >= 8) {
+			memcpy(&w, s + n - 8, 8);
+			w >>= 8 * (8 - n);
+		} else
+#endif
+		{
+			w = 0;
+			memcpy(&w, s, n);
+		}
 		h = (h ^ w) * AF_SHM_K1;
 		h ^= h >> 31;
 	}
@@ -675,6 +696,14 @@ static inline int shm_counter(uint8_t type)
 		   || type == AF_SHM_WMUL;
 }
 
+/* Counts record idx, a counter new in stripe sp, and remembers it in
+ * hint[] in place of the oldest there. */
+static inline void shm_counter_add(af_shm_stripe_t *sp, uint32_t idx)
+{
+	sp->counters++;
+	sp->hint[sp->nhint++ % AF_SHM_HINTS] = idx;
+}
+
 /* Frees the records kept in stripe sp's quick[] (shm_blk_free). */
 static void shm_quick_flush(af_store_shm_t *st, af_shm_stripe_t *sp)
 {
@@ -689,21 +718,55 @@ static void shm_quick_flush(af_store_shm_t *st, af_shm_stripe_t *sp)
  * splitting a block again (the records of a call's concurrency sets come
  * and go by the thousand); when quick[] is full it is freed
  * (shm_blk_free). quick[] is freed whenever a record finds no block
- * large enough, and by gc, so it takes no space for good.
+ * large enough, and by gc, so it takes no space for good. A counter
+ * leaves the stripe's hint[] and spare.
  */
 static void shm_put_free(
 		af_store_shm_t *st, af_shm_stripe_t *sp, uint32_t idx)
 {
+	uint32_t i;
+
 	if(sp->used > 0)
 		sp->used--;
-	if(shm_counter(shm_m(st, idx)->type) && sp->counters > 0)
-		sp->counters--;
+	if(shm_counter(shm_m(st, idx)->type)) {
+		if(sp->counters > 0)
+			sp->counters--;
+		for(i = 0; i < AF_SHM_HINTS; i++)
+			if(sp->hint[i] == idx)
+				sp->hint[i] = AF_SHM_NIL;
+		if(sp->spare == idx)
+			sp->spare = AF_SHM_NIL;
+	}
 	if(sp->nquick < AF_SHM_QUICK) {
 		shm_m(st, idx)->type = AF_SHM_QUICKT;
 		sp->quick[sp->nquick++] = idx;
 		return;
 	}
 	shm_blk_free(st, sp, idx);
+}
+
+/*
+ * The size class of the smallest free block of stripe sp of units or
+ * more (no record is larger than the blocks of the last class): units
+ * itself when its list has a block, else the first class above it with
+ * one. Returns AF_SHM_NIL when there is none.
+ */
+static inline uint32_t shm_fl_class(const af_shm_stripe_t *sp, uint32_t units)
+{
+	uint32_t c = shm_class(units);
+	uint64_t bits;
+
+	if(sp->flist[c] != AF_SHM_NIL)
+		return c;
+	bits = c + 1 < 64 ? sp->fmap[0] & (~0ull << (c + 1)) : 0;
+	if(bits)
+		return (uint32_t)__builtin_ctzll(bits);
+	bits = sp->fmap[1];
+	if(c + 1 > 64)
+		bits &= ~0ull << (c + 1 - 64);
+	if(!bits)
+		return AF_SHM_NIL;
+	return 64 + (uint32_t)__builtin_ctzll(bits);
 }
 
 /*
@@ -718,8 +781,7 @@ static void shm_put_free(
 static uint32_t shm_alloc(
 		af_store_shm_t *st, af_shm_stripe_t *sp, uint32_t units)
 {
-	uint32_t c = units, idx, have, rest, i;
-	uint64_t bits;
+	uint32_t c, idx, have, rest, i;
 	af_shm_fblk_t *f;
 	af_shm_meta_t *m;
 
@@ -732,19 +794,9 @@ static uint32_t shm_alloc(
 			return idx;
 		}
 	}
-	if(sp->flist[c] == AF_SHM_NIL) {
-		bits = c + 1 < 64 ? sp->fmap[0] & (~0ull << (c + 1)) : 0;
-		if(bits) {
-			c = (uint32_t)__builtin_ctzll(bits);
-		} else {
-			bits = sp->fmap[1];
-			if(c + 1 > 64)
-				bits &= ~0ull << (c + 1 - 64);
-			if(!bits)
-				return AF_SHM_NIL;
-			c = 64 + (uint32_t)__builtin_ctzll(bits);
-		}
-	}
+	c = shm_fl_class(sp, units);
+	if(c == AF_SHM_NIL)
+		return AF_SHM_NIL;
 	idx = sp->flist[c];
 	f = (af_shm_fblk_t *)(st->arena + idx);
 	have = f->units;
@@ -900,6 +952,29 @@ static unsigned shm_release(af_store_shm_t *st, uint32_t s, uint32_t idx)
 }
 
 /*
+ * Whether the n bytes at a and b are the same: eight at a time, the last
+ * eight (or fewer, when n < 8) read at their end, without a call for the
+ * keys of a chain walk, which match (their hashes did).
+ */
+static inline int shm_bytes_eq(const char *a, const char *b, size_t n)
+{
+	uint64_t x, y;
+	size_t i;
+
+	if(n < 8)
+		return n == 0 || memcmp(a, b, n) == 0;
+	for(i = 0; i + 8 < n; i += 8) {
+		memcpy(&x, a + i, 8);
+		memcpy(&y, b + i, 8);
+		if(x != y)
+			return 0;
+	}
+	memcpy(&x, a + n - 8, 8);
+	memcpy(&y, b + n - 8, 8);
+	return x == y;
+}
+
+/*
  * Finds the live entry of type for key k in its stripe; a member must
  * also belong to set owner (AF_SHM_NIL for the other types). Expired
  * entries met on the chain are freed on the way; an expired set frees
@@ -934,7 +1009,7 @@ static inline uint32_t shm_find_owned(af_store_shm_t *st,
 			continue;
 		}
 		if(m->hash == hi && m->type == type && m->klen == k->klen
-				&& (cmp == 0 || memcmp(shm_key(st, idx), k->s, cmp) == 0)
+				&& shm_bytes_eq(shm_key(st, idx), k->s, cmp)
 				&& (k->klen != AF_SHM_KEY_LONG
 						|| memcmp(shm_key(st, idx) + AF_KEY_MAX, &k->hash, 8)
 								   == 0)
@@ -953,22 +1028,55 @@ static uint32_t shm_find(af_store_shm_t *st, const af_shm_key_t *k,
 }
 
 /*
+ * Whether record idx of stripe sp, expiring at exp, is to be evicted
+ * before the victim chosen so far (expiring at *vexp; *vfit: its freeing
+ * makes a free block of units): when need is set (the stripe lacks a free
+ * block of units, not a record), one whose freeing makes one (with the
+ * free blocks beside it) first, then the nearest expiry. When it is, *vexp and *vfit
+ * become its own. Lock: stripe sp.
+ */
+static inline int shm_victim_better(const af_store_shm_t *st,
+		const af_shm_stripe_t *sp, uint32_t idx, uint32_t units, int need,
+		uint64_t exp, uint64_t *vexp, int *vfit)
+{
+	int fit;
+
+	if(exp >= *vexp && (*vfit || !need))
+		return 0;
+	fit = need && shm_free_room(st, sp, idx) >= units;
+	if(fit < *vfit || (fit == *vfit && exp >= *vexp))
+		return 0;
+	*vexp = exp;
+	*vfit = fit;
+	return 1;
+}
+
+/*
  * One step of making room in full stripe s for a record of units. It
- * looks at the records of the stripe from where the previous step
- * stopped, at least AF_SHM_EVICT_SAMPLE of them and on until it met an
- * expired one or a window, figure or history (the whole stripe at most):
- * it frees the expired ones it met, else evicts the live window, figure
- * or history with the nearest expiry among those it looked at, or when
- * there is none in the whole stripe and evict_ban is set, the ban with
- * the nearest expiry among those it looked at (the stripe counts its
- * counters, so a stripe of bans is not walked whole to learn that it has
- * none). So the oldest go first, among a sample, and a step costs about
- * AF_SHM_EVICT_SAMPLE records, not the stripe. When the
- * stripe has records to spare but no free block of units, a record whose
- * freeing makes such a block (with the free blocks beside it) goes before
- * an older one that does not. Sets and members are never evicted; the
- * record pinned (or AF_SHM_NIL) is never taken. Returns 0 when it freed
- * something, -1 when it found nothing it may free. Lock: stripe s.
+ * looks at AF_SHM_EVICT_SAMPLE records of the stripe from where the
+ * previous step stopped: it frees the expired ones it met, else evicts
+ * the live window, figure or history with the nearest expiry among them,
+ * or when the stripe has none (it counts them) and evict_ban is set, the
+ * ban with the nearest expiry among them. So the oldest go first, among a
+ * sample, and a step costs about AF_SHM_EVICT_SAMPLE records, not the
+ * stripe. A step that evicts a counter remembers the one of its sample
+ * it would have taken next (spare): the next step of a stripe larger
+ * than the sample takes it without a sample of its own, while it has not
+ * changed (its expiry the same) and no free block is wanted: half the
+ * samples of a flood of new keys. When the sample has no counter (a window, figure or history)
+ * but the stripe has, the counters it made last (hint[]) are looked at
+ * too, then on, record after record, until one is met (the whole stripe
+ * at most): a ban never goes while a counter may. When the stripe has
+ * records to spare but no free block of units, a record whose freeing
+ * makes one (with the free blocks beside it) goes before an older one
+ * that does not. (When a record is missing, the oldest goes: its block
+ * often merges with others once quick[] is freed, and a younger one that
+ * fits would cost more detection than the second eviction it may save.)
+ * Sets and members are never
+ * evicted; the record pinned (or AF_SHM_NIL) is never taken. Returns 0
+ * when it freed something, -1 when it found nothing it may free (when
+ * the stripe has no counter and evict_ban is not set, after its sample:
+ * an expired record beyond it is gc's). Lock: stripe s.
  */
 static __attribute__((noinline)) int shm_evict(af_store_shm_t *st,
 		uint32_t s, uint32_t units, uint64_t now_ms, int evict_ban,
@@ -976,53 +1084,109 @@ static __attribute__((noinline)) int shm_evict(af_store_shm_t *st,
 {
 	af_shm_stripe_t *sp = &st->stripes[s];
 	const af_shm_meta_t *m;
-	uint32_t idx, from, k = 0, walked = 0, span = sp->aend - sp->abase;
-	uint32_t victim_nb = AF_SHM_NIL, victim_b = AF_SHM_NIL;
-	uint64_t exp_nb = UINT64_MAX, exp_b = UINT64_MAX;
-	int room = sp->used < st->per, fit, fit_nb = 0, fit_b = 0;
-	unsigned freed = 0, n;
+	uint32_t idx, pos, from, n, i, k = 0, walked = 0;
+	uint32_t span = sp->aend - sp->abase;
+	uint32_t victim_nb = AF_SHM_NIL, victim_b = AF_SHM_NIL, next = AF_SHM_NIL;
+	/* the counters the walk may meet: a pinned one is not evicted */
+	uint32_t others = sp->counters;
+	uint64_t exp, exp_nb = UINT64_MAX, exp_b = UINT64_MAX, exp_next = UINT64_MAX;
+	int need = sp->used < st->per && shm_fl_class(sp, units) == AF_SHM_NIL;
+	int fit_nb = 0, fit_b = 0;
+	int hinted = 0;
+	unsigned freed = 0;
 
-	if(sp->evict_pos < sp->abase || sp->evict_pos >= sp->aend)
-		sp->evict_pos = sp->abase;
+	if(pinned >= sp->abase && pinned < sp->aend
+			&& shm_counter(shm_m(st, pinned)->type) && others > 0)
+		others--;
+	idx = sp->spare;
+	sp->spare = AF_SHM_NIL;
+	if(idx != AF_SHM_NIL && idx != pinned && !need
+			&& sp->used > AF_SHM_EVICT_SAMPLE
+			&& shm_m(st, idx)->expires_ms == sp->spare_exp) {
+		/* the next of the last sample, as it was then */
+		shm_release(st, s, idx);
+		if(now_ms >= sp->spare_exp) {
+			sp->expired++;
+		} else {
+			sp->evictions++;
+		}
+		return 0;
+	}
+	pos = sp->evict_pos;
+	if(pos < sp->abase || pos >= sp->aend)
+		pos = sp->abase;
+	/* (the cursor is sp->evict_pos while a free may merge it away:
+	 * shm_cursor_merge) */
 	while(walked < span) {
-		if(k >= AF_SHM_EVICT_SAMPLE
-				&& (freed || victim_nb != AF_SHM_NIL
-						|| (!sp->counters && evict_ban
-								&& victim_b != AF_SHM_NIL)))
-			break;
-		idx = from = sp->evict_pos;
-		m = shm_m(st, idx);
-		if(!m->free && m->type != AF_SHM_QUICKT && idx != pinned) {
-			k++;
-			if(now_ms >= m->expires_ms) {
-				/* frees may merge the block into the one before: the
-				 * cursor follows (shm_cursor_merge) */
-				n = shm_release(st, s, idx);
-				sp->expired += n;
-				freed += n;
-				idx = sp->evict_pos;
-			} else if(shm_counter(m->type)) {
-				fit = room && shm_free_room(st, sp, idx) >= units;
-				if(fit > fit_nb
-						|| (fit == fit_nb && m->expires_ms < exp_nb)) {
-					exp_nb = m->expires_ms;
-					fit_nb = fit;
+		if(k >= AF_SHM_EVICT_SAMPLE) {
+			if(freed || victim_nb != AF_SHM_NIL)
+				break;
+			if(!others && (!evict_ban || victim_b != AF_SHM_NIL))
+				break;
+			sp->evict_pos = pos;
+			for(i = 0; others && !hinted && i < AF_SHM_HINTS; i++) {
+				idx = sp->hint[i];
+				if(idx == AF_SHM_NIL || idx == pinned)
+					continue;
+				exp = shm_m(st, idx)->expires_ms;
+				if(now_ms >= exp) {
+					n = shm_release(st, s, idx);
+					sp->expired += n;
+					freed += n;
+				} else if(shm_victim_better(st, sp, idx, units, need, exp,
+								  &exp_nb, &fit_nb)) {
 					victim_nb = idx;
 				}
-			} else if(m->type == AF_SHM_BAN) {
-				fit = room && shm_free_room(st, sp, idx) >= units;
-				if(fit > fit_b || (fit == fit_b && m->expires_ms < exp_b)) {
-					exp_b = m->expires_ms;
-					fit_b = fit;
-					victim_b = idx;
+			}
+			pos = sp->evict_pos;
+			hinted = 1;
+			if(freed || victim_nb != AF_SHM_NIL)
+				break;
+		}
+		m = shm_m(st, pos);
+		if(m->free) {
+			n = ((const af_shm_fblk_t *)m)->units;
+		} else {
+			n = m->units;
+			if(m->type != AF_SHM_QUICKT && pos != pinned) {
+				k++;
+				exp = m->expires_ms;
+				if(now_ms >= exp) {
+					from = sp->evict_pos = pos;
+					n = shm_release(st, s, pos);
+					sp->expired += n;
+					freed += n;
+					pos = sp->evict_pos;
+					n = shm_bunits(st, pos);
+					/* (a merge may have taken pos back into walked
+					 * units) */
+					n = pos + n - from;
+					pos = from;
+				} else if(exp >= exp_nb && (fit_nb || !need)) {
+					/* (neither it nor a ban can be the victim) */
+					if(exp < exp_next && !need && shm_counter(m->type)) {
+						exp_next = exp;
+						next = pos;
+					}
+				} else if(shm_counter(m->type)) {
+					if(!need && victim_nb != AF_SHM_NIL) {
+						exp_next = exp_nb;
+						next = victim_nb;
+					}
+					if(shm_victim_better(st, sp, pos, units, need, exp,
+							   &exp_nb, &fit_nb))
+						victim_nb = pos;
+				} else if(m->type == AF_SHM_BAN) {
+					if(shm_victim_better(st, sp, pos, units, need, exp,
+							   &exp_b, &fit_b))
+						victim_b = pos;
 				}
 			}
 		}
-		n = shm_bunits(st, idx);
-		/* (a merge may have taken idx back into walked units) */
-		walked += idx + n - from;
-		sp->evict_pos = idx + n >= sp->aend ? sp->abase : idx + n;
+		walked += n;
+		pos = pos + n >= sp->aend ? sp->abase : pos + n;
 	}
+	sp->evict_pos = pos;
 	if(freed)
 		return 0;
 	idx = victim_nb;
@@ -1034,6 +1198,10 @@ static __attribute__((noinline)) int shm_evict(af_store_shm_t *st,
 	sp->evictions++;
 	if(idx == victim_b)
 		sp->bans_evicted++;
+	else if(next != AF_SHM_NIL && next != idx) {
+		sp->spare = next;
+		sp->spare_exp = exp_next;
+	}
 	return 0;
 }
 
@@ -1092,7 +1260,7 @@ static uint32_t shm_insert(af_store_shm_t *st, const af_shm_key_t *k,
 	m->klen = k->klen;
 	m->aux = aux;
 	if(shm_counter(type))
-		st->stripes[k->stripe].counters++;
+		shm_counter_add(&st->stripes[k->stripe], idx);
 	key = shm_key(st, idx);
 	if(k->klen) /* an empty key may come as NULL */
 		memcpy(key, k->s, k->klen == AF_SHM_KEY_LONG ? AF_KEY_MAX : k->klen);
@@ -1142,8 +1310,8 @@ static uint32_t shm_grow(af_store_shm_t *st, uint32_t s, uint32_t idx,
 	n->type = m->type;
 	n->klen = m->klen;
 	n->aux = m->aux;
-	if(shm_counter(n->type))
-		st->stripes[s].counters++; /* (idx's count goes when it is freed) */
+	if(shm_counter(n->type)) /* (idx's count goes when it is freed) */
+		shm_counter_add(&st->stripes[s], nidx);
 	memcpy(st->arena + nidx + hdr, st->arena + idx + hdr,
 			(m->units - hdr) * AF_SHM_UNIT);
 	memset(st->arena + nidx + m->units, 0,
@@ -2857,6 +3025,9 @@ af_store_t *af_store_shm_new(const af_store_shm_cfg_t *cfg)
 		}
 		for(c = 0; c <= AF_SHM_CLASSES; c++)
 			sp->flist[c] = AF_SHM_NIL;
+		for(c = 0; c < AF_SHM_HINTS; c++)
+			sp->hint[c] = AF_SHM_NIL;
+		sp->spare = AF_SHM_NIL;
 		sp->abase = i * lay.sunits;
 		sp->aend = sp->abase + lay.sunits;
 		sp->evict_pos = sp->gc_pos = sp->abase;
