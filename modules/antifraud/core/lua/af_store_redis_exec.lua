@@ -40,7 +40,12 @@
 
 -- a call's time and state, set by exec and read by the helpers
 local now, nows
-local res, ty, st, nn, cnt, ifn, gate, adds, wmo
+-- per op, by index: made once when loaded and overwritten by each call
+-- (no table made per call; an entry past the call's ops is never read)
+local res, ty, st, nn, cnt, ifn, gate, wmo = {}, {}, {}, {}, {}, {}, {}, {}
+-- the call's CONC_ADDs (nadd of them), one table per field
+local nadd
+local a_i, a_k, a_m, a_lim, a_exp, a_full, a_pr, a_dup = {}, {}, {}, {}, {}, {}, {}, {}
 local MAXU = 4294967295
 -- (set by exec: a library's top, run when it is loaded, has no string
 -- or struct)
@@ -165,17 +170,18 @@ local WOFF = {[21] = '20', [25] = '24', [29] = '28', [33] = '32',
   [97] = '96', [101] = '100', [105] = '104', [109] = '108',
   [113] = '112', [117] = '116'}
 local C16 = '>I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4'
-local Z64 = '\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0'
--- a new ring of 16 counts (nslices slices of width counts) for key k,
--- its newest slice sl counting n: one SET PX with no table made;
--- returns the counts as stored
-local function ring_new(k, ws, sms, sl, nslices, width, counts)
+-- zero bytes by count: ZW[x] 4 * x (a window's x counts), ZF[x] 32 * x
+-- (a figure's x rows); made when loaded (.. only: no string library)
+local ZW, ZF = {[0] = ''}, {[0] = ''}
+for x = 1, 15 do ZW[x] = ZW[x - 1] .. '\0\0\0\0' end
+for x = 1, 3 do ZF[x] = ZF[x - 1] .. ZW[8] end
+-- a new ring for key k (nslices slices, zero bytes by slice z), its
+-- newest slice sl counting counts (packed): one SET PX with no table
+-- made; returns the counts as stored
+local function ring_new(k, ws, sms, sl, nslices, z, counts)
   local e = (sl + nslices) * sms
-  local b = (sl % nslices) * width * 4
-  local zeros = Z64
-  if nslices * width > 16 then zeros = Z64 .. Z64 end
-  local rows = string.sub(zeros, 1, b) .. counts
-    .. string.sub(zeros, b + #counts + 1)
+  local x = sl % nslices
+  local rows = z[x] .. counts .. z[nslices - 1 - x]
   setpx(k, struct.pack(HF, ws, e, sl) .. rows, e - now)
   return rows
 end
@@ -186,7 +192,7 @@ local function win(wk, ws, sms, slice, n)
     -- the common case of a new subject
     local c = n
     if c > MAXU then c = MAXU end
-    ring_new(wk, ws, sms, slice, 16, 1, struct.pack('>I4', c))
+    ring_new(wk, ws, sms, slice, 16, ZW, struct.pack('>I4', c))
     return c
   end
   local l = ring_fast(v, WLEN, ws, slice, n > 0, 16, sms)
@@ -240,7 +246,7 @@ local function fig(fk, ws, sms, slice, n1, n2, n3, n4, n5, n6, n7, n8)
     local m = MAXU
     n1, n2, n3, n4 = math.min(n1, m), math.min(n2, m), math.min(n3, m), math.min(n4, m)
     n5, n6, n7, n8 = math.min(n5, m), math.min(n6, m), math.min(n7, m), math.min(n8, m)
-    return {'2,0,128:', ring_new(fk, ws, sms, slice, 4, 8,
+    return {'2,0,128:', ring_new(fk, ws, sms, slice, 4, ZF,
       struct.pack(R8, n1, n2, n3, n4, n5, n6, n7, n8))}
   end
   local l = ring_fast(v, FLEN, ws, slice, add, 4, sms)
@@ -318,6 +324,7 @@ local function wmulti(i, k, bk, n, w, bu, br)
         o[w[j][1]] = {0, false}
       end
       wmo[i] = o
+      cnt[i] = false
       return table.concat(out)
     end
     t = {0}
@@ -458,8 +465,7 @@ local function exec(KEYS, ARGV)
   local pregated = ARGV[2] == '1'
   local nops = tonumber(ARGV[3])
   local P, pos, ai, ki = ARGV[4], 1, 5, 1
-  res, ty, st, nn, cnt, ifn, gate = {}, {}, {}, {}, {}, {}, {}
-  adds, wmo = {}, {}
+  nadd = 0
   local done, stopped = 0, 0
   for i = 1, nops do
     local q = pos
@@ -544,8 +550,9 @@ local function exec(KEYS, ARGV)
       for j = 1, #prev do r[j + 1] = '43:' .. prev[j] end
       res[i] = table.concat(r)
     elseif t == 6 then
-      local lim, exp = sunpack('>dd', P, q + 1)
-      adds[#adds + 1] = {i = i, k = KEYS[ki], m = ARGV[ai], lim = lim, exp = exp, full = 0}
+      nadd = nadd + 1
+      a_lim[nadd], a_exp[nadd] = sunpack('>dd', P, q + 1)
+      a_i[nadd], a_k[nadd], a_m[nadd] = i, KEYS[ki], ARGV[ai]
       ki = ki + 1
       ai = ai + 1
       res[i] = '1,1,'
@@ -593,7 +600,7 @@ local function exec(KEYS, ARGV)
     done = i
   end
   -- the CONC_ADD group, as shm_conc_add_group
-  if stopped == 0 and #adds > 0 then
+  if stopped == 0 and nadd > 0 then
     local admit = not pregated
     for i = 1, done do
       if ty[i] == 4 and st[i] == 0 and gate[i] > 0 and cnt[i] > gate[i] then
@@ -601,80 +608,66 @@ local function exec(KEYS, ARGV)
       end
       if ty[i] == 11 and cnt[i] then admit = false end
     end
-    local cn, sets, nk = {}, {}, {}
-    for x = 1, #adds do
-      local c = adds[x]
-      if cn[c.k] == nil then
-        redis.call('ZREMRANGEBYSCORE', c.k, '-inf', nows)
-        cn[c.k] = redis.call('ZCARD', c.k)
-        sets[#sets + 1] = {k = c.k, n = cn[c.k], mx = 0}
+    -- per set (its key): live members before (cn), the group's members
+    -- for it (nk), its count after (fin), the latest expiry added (mx)
+    local cn, nk, fin, mx = {}, {}, {}, {}
+    for x = 1, nadd do
+      local k = a_k[x]
+      if cn[k] == nil then
+        redis.call('ZREMRANGEBYSCORE', k, '-inf', nows)
+        cn[k] = redis.call('ZCARD', k)
+        nk[k] = 0
+        mx[k] = 0
       end
-      nk[c.k] = (nk[c.k] or 0) + 1
+      nk[k] = nk[k] + 1
+      a_full[x], a_dup[x] = 0, false
     end
     -- only a set that may be full has its members looked up (a member
     -- already there is not counted twice); ZADD's answer counts the
     -- members added
     local near = false
-    for x = 1, #adds do
-      local c = adds[x]
-      if c.lim > 0 and cn[c.k] + nk[c.k] > c.lim then near = true end
+    for x = 1, nadd do
+      if a_lim[x] > 0 and cn[a_k[x]] + nk[a_k[x]] > a_lim[x] then near = true end
     end
-    for x = 1, #adds do
-      local c = adds[x]
-      c.present = not near or redis.call('ZSCORE', c.k, c.m) ~= false
-    end
-    for x = 1, #adds do
-      local c = adds[x]
-      if not c.present then
-        local v = cn[c.k]
+    for x = 1, nadd do
+      a_pr[x] = not near or redis.call('ZSCORE', a_k[x], a_m[x]) ~= false
+      if not a_pr[x] then
+        local k, m, v = a_k[x], a_m[x], cn[a_k[x]]
         for y = 1, x - 1 do
-          local d = adds[y]
-          if not d.present and not d.dup and d.k == c.k then
-            if d.m == c.m then
-              c.dup = y
+          if not a_pr[y] and not a_dup[y] and a_k[y] == k then
+            if a_m[y] == m then
+              a_dup[x] = true
               break
             end
             v = v + 1
           end
         end
-        if not c.dup then
-          if c.lim > 0 and v >= c.lim then
-            c.full = 1
-            admit = false
-          end
+        if not a_dup[x] and a_lim[x] > 0 and v >= a_lim[x] then
+          a_full[x] = 1
+          admit = false
         end
       end
     end
-    local fin = {}
-    for x = 1, #sets do fin[sets[x].k] = sets[x].n end
+    for k, n in pairs(cn) do fin[k] = n end
     if admit then
-      for x = 1, #adds do
-        local c = adds[x]
-        fin[c.k] = fin[c.k] + redis.call('ZADD', c.k, sformat('%d', c.exp), c.m)
-        for y = 1, #sets do
-          if sets[y].k == c.k and c.exp > sets[y].mx then
-            sets[y].mx = c.exp
-          end
-        end
+      for x = 1, nadd do
+        local k, e = a_k[x], a_exp[x]
+        fin[k] = fin[k] + redis.call('ZADD', k, sformat('%d', e), a_m[x])
+        if e > mx[k] then mx[k] = e end
       end
-    end
-    -- TTLs: a set expires with its latest member (GT: only grows; a
-    -- set that was empty has no TTL yet)
-    if admit then
-      for x = 1, #sets do
-        local e = sets[x]
-        if e.n == 0 then
-          redis.call('PEXPIRE', e.k, sformat('%d', e.mx - now))
+      -- TTLs: a set expires with its latest member (GT: only grows; a
+      -- set that was empty has no TTL yet)
+      for k, n in pairs(cn) do
+        if n == 0 then
+          redis.call('PEXPIRE', k, sformat('%d', mx[k] - now))
         else
-          redis.call('PEXPIRE', e.k, sformat('%d', e.mx - now), 'GT')
+          redis.call('PEXPIRE', k, sformat('%d', mx[k] - now), 'GT')
         end
       end
     end
-    for x = 1, #adds do
-      local c = adds[x]
-      local a = 0
-      if admit then a = 1 end
-      res[c.i] = sformat('4,0,%d,%d,%d,', fin[c.k], a, c.full)
+    local a = admit and 1 or 0
+    for x = 1, nadd do
+      res[a_i[x]] = sformat('4,0,%d,%d,%d,', fin[a_k[x]], a, a_full[x])
     end
   end
   -- one bulk string, not nested arrays: hiredis makes one object
