@@ -49,7 +49,20 @@ local a_i, a_k, a_m, a_lim, a_exp, a_full, a_pr, a_dup = {}, {}, {}, {}, {}, {},
 local MAXU = 4294967295
 -- (set by exec: a library's top, run when it is loaded, has no string
 -- or struct)
-local sformat, sbyte, sunpack
+local sformat, sbyte, sunpack, spack, ssub, rcall
+-- answers by count c (0 to 1023, made when loaded; sformat past them):
+-- R30[c] '3,0,c,0,' and R31[c] '3,0,c,1,' (a WIN_HIT, a CONC_DEL), R4[c]
+-- '4,0,c,1,0,' (an admitted CONC_ADD of a set not full)
+local R30, R31, R4 = {}, {}, {}
+for c = 0, 1023 do
+  R30[c], R31[c], R4[c] = '3,0,' .. c .. ',0,', '3,0,' .. c .. ',1,', '4,0,' .. c .. ',1,0,'
+end
+-- '3,0,c,b,' (b 0 or 1)
+local function r3(c, b)
+  local r
+  if b == 0 then r = R30[c] else r = R31[c] end
+  return r or sformat('3,0,%d,%d,', c, b)
+end
 -- an op's answer is rendered when it is made (one string.format for
 -- its numbers): see the end
 -- the bytes of an op's numbers after its code (ARGV[4]), by code (a
@@ -67,18 +80,18 @@ end
 -- made here: Redis would print them with %.17g, which costs more
 local function setpx(k, v, ttl)
   if ttl < 1 then ttl = 1 end
-  redis.call('SET', k, v, 'PX', sformat('%d', ttl))
+  rcall('SET', k, v, 'PX', sformat('%d', ttl))
 end
 local function ban_live(bk)
-  local v = redis.call('GET', bk)
+  local v = rcall('GET', bk)
   if not v or #v < 50 then return nil end
-  local u = string.sub(v, 21, 40)
+  local u = ssub(v, 21, 40)
   if now >= tonumber(u) then
-    redis.call('DEL', bk)
+    rcall('DEL', bk)
     return nil
   end
-  return {string.sub(v, 1, 20), u, tonumber(string.sub(v, 41, 50)),
-    string.sub(v, 51)}
+  return {ssub(v, 1, 20), u, tonumber(ssub(v, 41, 50)),
+    ssub(v, 51)}
 end
 local function ban_put(bk, u, r)
   setpx(bk, sformat('%020d%020d%010d', now, u, 0) .. r, u - now)
@@ -99,7 +112,7 @@ local function ring_load(k, v, f, len, ei)
   if not v or #v ~= len then return nil end
   local t = {sunpack(f, v)}
   if now >= t[ei] then
-    redis.call('DEL', k)
+    rcall('DEL', k)
     return nil
   end
   return t
@@ -142,11 +155,11 @@ end
 -- stores ring t (format f, n values) of key k: with a new expiry when
 -- it got an addition, else keeping its TTL
 local function ring_put(k, f, n, t, added)
-  local p = struct.pack(f, unpack(t, 1, n))
+  local p = spack(f, unpack(t, 1, n))
   if added then
     setpx(k, p, t[2] - now)
   else
-    redis.call('SET', k, p, 'KEEPTTL')
+    rcall('SET', k, p, 'KEEPTTL')
   end
 end
 -- the fast path of a ring: v live, of window_s ws, its newest slice
@@ -182,17 +195,17 @@ local function ring_new(k, ws, sms, sl, nslices, z, counts)
   local e = (sl + nslices) * sms
   local x = sl % nslices
   local rows = z[x] .. counts .. z[nslices - 1 - x]
-  setpx(k, struct.pack(HF, ws, e, sl) .. rows, e - now)
+  setpx(k, spack(HF, ws, e, sl) .. rows, e - now)
   return rows
 end
 -- a sliding window, as shm_op_win_hit: returns the total
 local function win(wk, ws, sms, slice, n)
-  local v = redis.call('GET', wk)
+  local v = rcall('GET', wk)
   if not v and n > 0 then
     -- the common case of a new subject
     local c = n
     if c > MAXU then c = MAXU end
-    ring_new(wk, ws, sms, slice, 16, ZW, struct.pack('>I4', c))
+    ring_new(wk, ws, sms, slice, 16, ZW, spack('>I4', c))
     return c
   end
   local l = ring_fast(v, WLEN, ws, slice, n > 0, 16, sms)
@@ -205,7 +218,7 @@ local function win(wk, ws, sms, slice, n)
       local x = sunpack('>I4', v, off)
       local y = x + n
       if y > MAXU then y = MAXU end
-      redis.call('SETRANGE', wk, WOFF[off], struct.pack('>I4', y))
+      rcall('SETRANGE', wk, WOFF[off], spack('>I4', y))
       tot = tot + y - x
     end
     if tot > MAXU then tot = MAXU end
@@ -240,14 +253,14 @@ local FROW = {[20] = '0,32:', [52] = '1,32:', [84] = '2,32:', [116] = '3,32:'}
 local function fig(fk, ws, sms, slice, n1, n2, n3, n4, n5, n6, n7, n8)
   local add = n1 > 0 or n2 > 0 or n3 > 0 or n4 > 0 or n5 > 0 or n6 > 0
     or n7 > 0 or n8 > 0
-  local v = redis.call('GET', fk)
+  local v = rcall('GET', fk)
   if not v and add then
     -- the common case of a new subject
     local m = MAXU
     n1, n2, n3, n4 = math.min(n1, m), math.min(n2, m), math.min(n3, m), math.min(n4, m)
     n5, n6, n7, n8 = math.min(n5, m), math.min(n6, m), math.min(n7, m), math.min(n8, m)
     return {'2,0,128:', ring_new(fk, ws, sms, slice, 4, ZF,
-      struct.pack(R8, n1, n2, n3, n4, n5, n6, n7, n8))}
+      spack(R8, n1, n2, n3, n4, n5, n6, n7, n8))}
   end
   local l = ring_fast(v, FLEN, ws, slice, add, 4, sms)
   if l then
@@ -271,8 +284,8 @@ local function fig(fk, ws, sms, slice, n1, n2, n3, n4, n5, n6, n7, n8)
     if g > MAXU then g = MAXU end
     h = h + n8
     if h > MAXU then h = MAXU end
-    local row = struct.pack(R8, a, b, c, d, e, f, g, h)
-    redis.call('SETRANGE', fk, WOFF[off + 1], row)
+    local row = spack(R8, a, b, c, d, e, f, g, h)
+    rcall('SETRANGE', fk, WOFF[off + 1], row)
     return {'4,0,148:', v, FROW[off], row}
   end
   local n = {n1, n2, n3, n4, n5, n6, n7, n8}
@@ -288,7 +301,7 @@ local function fig(fk, ws, sms, slice, n1, n2, n3, n4, n5, n6, n7, n8)
     t[2] = (t[3] + 4) * sms
   end
   if add or changed then ring_put(fk, FF, 35, t, add) end
-  return {'2,0,128:', struct.pack(R32, unpack(t, 4, 35))}
+  return {'2,0,128:', spack(R32, unpack(t, 4, 35))}
 end
 -- a WIN_MULTI counter (shm_op_win_multi): a string of its expiry (a
 -- double) and AF_WIN_MULTI_MAX slots, each window_s (I4, 0: unused),
@@ -313,7 +326,7 @@ local function wmulti(i, k, bk, n, w, bu, br)
     add[j] = n > 0 and wm_adds(i, w[j][1])
     any = any or add[j]
   end
-  local v = redis.call('GET', k)
+  local v = rcall('GET', k)
   local t = ring_load(k, v, MF, MLEN, 1)
   local changed = false
   if not t then
@@ -398,7 +411,7 @@ local function wmulti(i, k, bk, n, w, bu, br)
     o[ws] = {c, add[j]}
     out[j + 1] = sformat('%d,%d,%d,', c, banned, add[j] and 1 or 0)
   end
-  if changed then setpx(k, struct.pack(MF, unpack(t, 1, 55)), t[1] - now) end
+  if changed then setpx(k, spack(MF, unpack(t, 1, 55)), t[1] - now) end
   wmo[i] = o
   cnt[i] = gated
   return table.concat(out)
@@ -417,19 +430,19 @@ local function if_new(i)
   return true
 end
 local function ipkey(rec)
-  if string.byte(rec, 1) == 4 then return string.sub(rec, 1, 5) end
-  return string.sub(rec, 1, 17)
+  if string.byte(rec, 1) == 4 then return ssub(rec, 1, 5) end
+  return ssub(rec, 1, 17)
 end
 -- a history push, as shm_op_hist_push: returns the kept records;
 -- read_only (ro) returns them and writes nothing, not even the
 -- records it leaves out (shm keeps them too)
 local function hist(hk, ttl, rec, ro)
-  local v = redis.call('GET', hk)
+  local v = rcall('GET', hk)
   local keep = {}
-  if v and now < tonumber(string.sub(v, 1, 20)) then
+  if v and now < tonumber(ssub(v, 1, 20)) then
     for p = 21, #v - 42, 43 do
-      local e = string.sub(v, p, p + 42)
-      local ts = tonumber(string.sub(e, 24, 43))
+      local e = ssub(v, p, p + 42)
+      local ts = tonumber(ssub(e, 24, 43))
       if not (ts <= now and now - ts >= ttl) then
         keep[#keep + 1] = e
       end
@@ -454,12 +467,13 @@ local function hist(hk, ttl, rec, ro)
 end
 -- prunes set ck of its expired members; its count
 local function cprune(ck)
-  redis.call('ZREMRANGEBYSCORE', ck, '-inf', nows)
-  return redis.call('ZCARD', ck)
+  rcall('ZREMRANGEBYSCORE', ck, '-inf', nows)
+  return rcall('ZCARD', ck)
 end
 -- the batch (see the top)
 local function exec(KEYS, ARGV)
   sformat, sbyte, sunpack = string.format, string.byte, struct.unpack
+  spack, ssub, rcall = struct.pack, string.sub, redis.call
   nows = ARGV[1]
   now = tonumber(nows)
   local pregated = ARGV[2] == '1'
@@ -487,7 +501,7 @@ local function exec(KEYS, ARGV)
       if v then
         local h = v[3] + 1
         if h > MAXU then h = MAXU end
-        redis.call('SETRANGE', bk, '40', sformat('%010d', h))
+        rcall('SETRANGE', bk, '40', sformat('%010d', h))
         res[i] = '6,0,1,20:' .. v[1] .. '20:' .. v[2]
           .. sformat('%d,%d:', h, #v[4]) .. v[4]
         if sbyte(P, q + 1) == 1 then
@@ -508,7 +522,7 @@ local function exec(KEYS, ARGV)
       local bk = KEYS[ki]
       ki = ki + 1
       if ban_live(bk) then
-        redis.call('DEL', bk)
+        rcall('DEL', bk)
         res[i] = '2,0,1,'
       else
         res[i] = '2,0,0,'
@@ -538,7 +552,7 @@ local function exec(KEYS, ARGV)
         ban_put(bk, bu, br)
         banned = 1
       end
-      res[i] = sformat('3,0,%d,%d,', c, banned)
+      res[i] = r3(c, banned)
     elseif t == 5 then
       local hk = KEYS[ki]
       ki = ki + 1
@@ -559,10 +573,10 @@ local function exec(KEYS, ARGV)
     elseif t == 7 then
       local ck = KEYS[ki]
       ki = ki + 1
-      redis.call('ZREMRANGEBYSCORE', ck, '-inf', nows)
-      local f = redis.call('ZREM', ck, ARGV[ai])
+      rcall('ZREMRANGEBYSCORE', ck, '-inf', nows)
+      local f = rcall('ZREM', ck, ARGV[ai])
       ai = ai + 1
-      res[i] = sformat('3,0,%d,%d,', redis.call('ZCARD', ck), f)
+      res[i] = r3(rcall('ZCARD', ck), f)
     elseif t == 8 then
       res[i] = sformat('2,0,%d,', cprune(KEYS[ki]))
       ki = ki + 1
@@ -614,8 +628,8 @@ local function exec(KEYS, ARGV)
     for x = 1, nadd do
       local k = a_k[x]
       if cn[k] == nil then
-        redis.call('ZREMRANGEBYSCORE', k, '-inf', nows)
-        cn[k] = redis.call('ZCARD', k)
+        rcall('ZREMRANGEBYSCORE', k, '-inf', nows)
+        cn[k] = rcall('ZCARD', k)
         nk[k] = 0
         mx[k] = 0
       end
@@ -630,7 +644,7 @@ local function exec(KEYS, ARGV)
       if a_lim[x] > 0 and cn[a_k[x]] + nk[a_k[x]] > a_lim[x] then near = true end
     end
     for x = 1, nadd do
-      a_pr[x] = not near or redis.call('ZSCORE', a_k[x], a_m[x]) ~= false
+      a_pr[x] = not near or rcall('ZSCORE', a_k[x], a_m[x]) ~= false
       if not a_pr[x] then
         local k, m, v = a_k[x], a_m[x], cn[a_k[x]]
         for y = 1, x - 1 do
@@ -652,22 +666,24 @@ local function exec(KEYS, ARGV)
     if admit then
       for x = 1, nadd do
         local k, e = a_k[x], a_exp[x]
-        fin[k] = fin[k] + redis.call('ZADD', k, sformat('%d', e), a_m[x])
+        fin[k] = fin[k] + rcall('ZADD', k, sformat('%d', e), a_m[x])
         if e > mx[k] then mx[k] = e end
       end
       -- TTLs: a set expires with its latest member (GT: only grows; a
       -- set that was empty has no TTL yet)
       for k, n in pairs(cn) do
         if n == 0 then
-          redis.call('PEXPIRE', k, sformat('%d', mx[k] - now))
+          rcall('PEXPIRE', k, sformat('%d', mx[k] - now))
         else
-          redis.call('PEXPIRE', k, sformat('%d', mx[k] - now), 'GT')
+          rcall('PEXPIRE', k, sformat('%d', mx[k] - now), 'GT')
         end
       end
     end
     local a = admit and 1 or 0
     for x = 1, nadd do
-      res[a_i[x]] = sformat('4,0,%d,%d,%d,', fin[a_k[x]], a, a_full[x])
+      local n = fin[a_k[x]]
+      res[a_i[x]] = (a == 1 and a_full[x] == 0 and R4[n])
+        or sformat('4,0,%d,%d,%d,', n, a, a_full[x])
     end
   end
   -- one bulk string, not nested arrays: hiredis makes one object
