@@ -46,16 +46,24 @@ local res, ty, st, nn, cnt, ifn, gate, wmo = {}, {}, {}, {}, {}, {}, {}, {}
 -- the call's CONC_ADDs (nadd of them), one table per field
 local nadd
 local a_i, a_k, a_m, a_lim, a_exp, a_full, a_pr, a_dup = {}, {}, {}, {}, {}, {}, {}, {}
+-- per CONC_ADD x, its set: a_s[x] the first CONC_ADD of its key; by
+-- that index, the set's live members before (s_cn), the group's members
+-- for it (s_nk), its count after (s_fin), the latest expiry added (s_mx)
+local a_s, s_cn, s_nk, s_fin, s_mx = {}, {}, {}, {}, {}
+-- whether an answer of the call is a table (a FIG_HIT's parts)
+local tabs
 local MAXU = 4294967295
 -- (set by exec: a library's top, run when it is loaded, has no string
 -- or struct)
 local sformat, sbyte, sunpack, spack, ssub, rcall
 -- answers by count c (0 to 1023, made when loaded; sformat past them):
 -- R30[c] '3,0,c,0,' and R31[c] '3,0,c,1,' (a WIN_HIT, a CONC_DEL), R4[c]
--- '4,0,c,1,0,' (an admitted CONC_ADD of a set not full)
-local R30, R31, R4 = {}, {}, {}
+-- '4,0,c,1,0,' (an admitted CONC_ADD of a set not full), HD[c] 'c,0,'
+-- (the head of the answer of c ops not stopped)
+local R30, R31, R4, HD = {}, {}, {}, {}
 for c = 0, 1023 do
   R30[c], R31[c], R4[c] = '3,0,' .. c .. ',0,', '3,0,' .. c .. ',1,', '4,0,' .. c .. ',1,0,'
+  HD[c] = c .. ',0,'
 end
 -- '3,0,c,b,' (b 0 or 1)
 local function r3(c, b)
@@ -77,10 +85,12 @@ end
 -- digits), then the reason; the live ban of bk as {since, until, hits,
 -- reason}, or nil
 -- SET k v PX ttl (at least 1 ms); numbers go to redis.call as text
--- made here: Redis would print them with %.17g, which costs more
+-- made here: Redis would print them with %.17g, which costs more. With
+-- GET: Redis answers a SET's OK as a table made for it, the old value
+-- (none for a new key) costs less
 local function setpx(k, v, ttl)
   if ttl < 1 then ttl = 1 end
-  rcall('SET', k, v, 'PX', sformat('%d', ttl))
+  rcall('SET', k, v, 'PX', sformat('%d', ttl), 'GET')
 end
 local function ban_live(bk)
   local v = rcall('GET', bk)
@@ -159,7 +169,7 @@ local function ring_put(k, f, n, t, added)
   if added then
     setpx(k, p, t[2] - now)
   else
-    rcall('SET', k, p, 'KEEPTTL')
+    rcall('SET', k, p, 'KEEPTTL', 'GET')
   end
 end
 -- the fast path of a ring: v live, of window_s ws, its newest slice
@@ -188,15 +198,12 @@ local C16 = '>I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4'
 local ZW, ZF = {[0] = ''}, {[0] = ''}
 for x = 1, 15 do ZW[x] = ZW[x - 1] .. '\0\0\0\0' end
 for x = 1, 3 do ZF[x] = ZF[x - 1] .. ZW[8] end
--- a new ring for key k (nslices slices, zero bytes by slice z), its
--- newest slice sl counting counts (packed): one SET PX with no table
--- made; returns the counts as stored
-local function ring_new(k, ws, sms, sl, nslices, z, counts)
-  local e = (sl + nslices) * sms
-  local x = sl % nslices
-  local rows = z[x] .. counts .. z[nslices - 1 - x]
-  setpx(k, spack(HF, ws, e, sl) .. rows, e - now)
-  return rows
+-- a new window for key k, its newest slice sl counting c: one string
+-- packed (the zero counts before and after as strings), one SET PX
+local function win_new(k, ws, sms, sl, c)
+  local e = (sl + 16) * sms
+  local x = sl % 16
+  setpx(k, spack('>I4ddc0I4c0', ws, e, sl, ZW[x], c, ZW[15 - x]), e - now)
 end
 -- a sliding window, as shm_op_win_hit: returns the total
 local function win(wk, ws, sms, slice, n)
@@ -205,7 +212,7 @@ local function win(wk, ws, sms, slice, n)
     -- the common case of a new subject
     local c = n
     if c > MAXU then c = MAXU end
-    ring_new(wk, ws, sms, slice, 16, ZW, spack('>I4', c))
+    win_new(wk, ws, sms, slice, c)
     return c
   end
   local l = ring_fast(v, WLEN, ws, slice, n > 0, 16, sms)
@@ -259,8 +266,12 @@ local function fig(fk, ws, sms, slice, n1, n2, n3, n4, n5, n6, n7, n8)
     local m = MAXU
     n1, n2, n3, n4 = math.min(n1, m), math.min(n2, m), math.min(n3, m), math.min(n4, m)
     n5, n6, n7, n8 = math.min(n5, m), math.min(n6, m), math.min(n7, m), math.min(n8, m)
-    return {'2,0,128:', ring_new(fk, ws, sms, slice, 4, ZF,
-      spack(R8, n1, n2, n3, n4, n5, n6, n7, n8))}
+    local e = (slice + 4) * sms
+    local x = slice % 4
+    local v = spack('>I4ddc0I4I4I4I4I4I4I4I4c0', ws, e, slice, ZF[x],
+      n1, n2, n3, n4, n5, n6, n7, n8, ZF[3 - x])
+    setpx(fk, v, e - now)
+    return {'2,0,148:', v}
   end
   local l = ring_fast(v, FLEN, ws, slice, add, 4, sms)
   if l then
@@ -479,7 +490,7 @@ local function exec(KEYS, ARGV)
   local pregated = ARGV[2] == '1'
   local nops = tonumber(ARGV[3])
   local P, pos, ai, ki = ARGV[4], 1, 5, 1
-  nadd = 0
+  nadd, tabs = 0, false
   local done, stopped = 0, 0
   for i = 1, nops do
     local q = pos
@@ -586,6 +597,7 @@ local function exec(KEYS, ARGV)
       local ws, sms, slice, n1, n2, n3, n4, n5, n6, n7, n8 =
         sunpack('>ddddddddddd', P, q + 1)
       res[i] = fig(fk, ws, sms, slice, n1, n2, n3, n4, n5, n6, n7, n8)
+      tabs = true
     elseif t == 11 then
       local k = KEYS[ki]
       ki = ki + 1
@@ -622,18 +634,15 @@ local function exec(KEYS, ARGV)
       end
       if ty[i] == 11 and cnt[i] then admit = false end
     end
-    -- per set (its key): live members before (cn), the group's members
-    -- for it (nk), its count after (fin), the latest expiry added (mx)
-    local cn, nk, fin, mx = {}, {}, {}, {}
     for x = 1, nadd do
-      local k = a_k[x]
-      if cn[k] == nil then
+      local k, y = a_k[x], 1
+      while a_k[y] ~= k do y = y + 1 end
+      a_s[x] = y
+      if y == x then
         rcall('ZREMRANGEBYSCORE', k, '-inf', nows)
-        cn[k] = rcall('ZCARD', k)
-        nk[k] = 0
-        mx[k] = 0
+        s_cn[x], s_nk[x], s_mx[x] = rcall('ZCARD', k), 0, 0
       end
-      nk[k] = nk[k] + 1
+      s_nk[y] = s_nk[y] + 1
       a_full[x], a_dup[x] = 0, false
     end
     -- only a set that may be full has its members looked up (a member
@@ -641,14 +650,15 @@ local function exec(KEYS, ARGV)
     -- members added
     local near = false
     for x = 1, nadd do
-      if a_lim[x] > 0 and cn[a_k[x]] + nk[a_k[x]] > a_lim[x] then near = true end
+      local y = a_s[x]
+      if a_lim[x] > 0 and s_cn[y] + s_nk[y] > a_lim[x] then near = true end
     end
     for x = 1, nadd do
       a_pr[x] = not near or rcall('ZSCORE', a_k[x], a_m[x]) ~= false
       if not a_pr[x] then
-        local k, m, v = a_k[x], a_m[x], cn[a_k[x]]
+        local sx, m, v = a_s[x], a_m[x], s_cn[a_s[x]]
         for y = 1, x - 1 do
-          if not a_pr[y] and not a_dup[y] and a_k[y] == k then
+          if not a_pr[y] and not a_dup[y] and a_s[y] == sx then
             if a_m[y] == m then
               a_dup[x] = true
               break
@@ -662,33 +672,43 @@ local function exec(KEYS, ARGV)
         end
       end
     end
-    for k, n in pairs(cn) do fin[k] = n end
+    for x = 1, nadd do s_fin[x] = s_cn[x] end
     if admit then
+      local le, ls
       for x = 1, nadd do
-        local k, e = a_k[x], a_exp[x]
-        fin[k] = fin[k] + rcall('ZADD', k, sformat('%d', e), a_m[x])
-        if e > mx[k] then mx[k] = e end
+        local y, e = a_s[x], a_exp[x]
+        if e ~= le then le, ls = e, sformat('%d', e) end
+        s_fin[y] = s_fin[y] + rcall('ZADD', a_k[x], ls, a_m[x])
+        if e > s_mx[y] then s_mx[y] = e end
       end
       -- TTLs: a set expires with its latest member (GT: only grows; a
       -- set that was empty has no TTL yet)
-      for k, n in pairs(cn) do
-        if n == 0 then
-          rcall('PEXPIRE', k, sformat('%d', mx[k] - now))
-        else
-          rcall('PEXPIRE', k, sformat('%d', mx[k] - now), 'GT')
+      for x = 1, nadd do
+        if a_s[x] == x then
+          local t = sformat('%d', s_mx[x] - now)
+          if s_cn[x] == 0 then
+            rcall('PEXPIRE', a_k[x], t)
+          else
+            rcall('PEXPIRE', a_k[x], t, 'GT')
+          end
         end
       end
     end
     local a = admit and 1 or 0
     for x = 1, nadd do
-      local n = fin[a_k[x]]
+      local n = s_fin[a_s[x]]
       res[a_i[x]] = (a == 1 and a_full[x] == 0 and R4[n])
         or sformat('4,0,%d,%d,%d,', n, a, a_full[x])
     end
   end
   -- one bulk string, not nested arrays: hiredis makes one object
   -- of it instead of one per element (see rds_parse)
-  local out = {sformat('%d,%d,', done, stopped)}
+  local head = stopped == 0 and HD[done] or sformat('%d,%d,', done, stopped)
+  if not tabs then
+    res[0] = head
+    return table.concat(res, '', 0, done)
+  end
+  local out = {head}
   for i = 1, done do
     local r = res[i]
     if type(r) == 'table' then
