@@ -42,7 +42,7 @@
 local now, nows
 -- per op, by index: made once when loaded and overwritten by each call
 -- (no table made per call; an entry past the call's ops is never read)
-local res, ty, st, nn, cnt, ifn, gate, wmo = {}, {}, {}, {}, {}, {}, {}, {}
+local res, ty, st, nn, cnt, ifn, gate = {}, {}, {}, {}, {}, {}, {}
 -- the call's CONC_ADDs (nadd of them), one table per field
 local nadd
 local a_i, a_k, a_m, a_lim, a_exp, a_full, a_pr, a_dup = {}, {}, {}, {}, {}, {}, {}, {}
@@ -189,9 +189,7 @@ end
 local WOFF = {[21] = '20', [25] = '24', [29] = '28', [33] = '32',
   [37] = '36', [41] = '40', [45] = '44', [49] = '48', [53] = '52',
   [57] = '56', [61] = '60', [65] = '64', [69] = '68', [73] = '72',
-  [77] = '76', [81] = '80', [85] = '84', [89] = '88', [93] = '92',
-  [97] = '96', [101] = '100', [105] = '104', [109] = '108',
-  [113] = '112', [117] = '116'}
+  [77] = '76', [81] = '80', [85] = '84', [117] = '116'}
 local C16 = '>I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4'
 -- zero bytes by count: ZW[x] 4 * x (a window's x counts), ZF[x] 32 * x
 -- (a figure's x rows); made when loaded (.. only: no string library)
@@ -319,113 +317,149 @@ end
 -- newest slice (double) and 16 counts (I4)
 local MF = '>dI4dI4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4dI4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4dI4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4'
 local MLEN = 236
--- per WIN_MULTI op i: wmo[i][window_s] = {count, added} (wmo)
+-- a new counter of nw windows (MN[nw]): each window's slot with its
+-- counts as zero bytes before and after its one count, the slots it
+-- does not use as zero bytes (ZM[3 - nw]); made when loaded
+local MN, ZM = {}, {[0] = ''}
+for x = 1, 3 do
+  ZM[x] = ZM[x - 1] .. ZW[15] .. ZW[4]
+  MN[x] = (MN[x - 1] or '>d') .. 'I4dc0I4c0'
+end
+for x = 1, 3 do MN[x] = MN[x] .. 'c0' end
+-- the answer's head by window count, a window's answer by count c (0 to
+-- 1023) when it set no ban: WA1[c] added, WA0[c] not
+local MH, WA0, WA1 = {'4,0,', '7,0,', '10,0,'}, {}, {}
+for c = 0, 1023 do WA0[c], WA1[c] = c .. ',0,0,', c .. ',0,1,' end
+-- per WIN_MULTI op i (made once): WMn[i] its windows, and at i * 4 + j
+-- window j's window_s (WMw), count (WMc) and whether it added (WMa)
+local WMn, WMw, WMc, WMa = {}, {}, {}, {}
+-- the windows of the op being run, by j: window_s, slice ms, slice,
+-- gate, threshold (Ww, Wm, Wl, Wg, Wt), whether n is added (Wa), slot
+-- base (Wb); the packed arguments of a new counter (PA); slots taken
+local Ww, Wm, Wl, Wg, Wt, Wa, Wb, PA, Wu = {}, {}, {}, {}, {}, {}, {}, {}, {}
 -- whether WIN_MULTI i (n > 0) adds in its window of window_s ws: with
 -- an if_new, the op named added there and counted its key new
 local function wm_adds(i, ws)
   local r = ifn[i]
   if r == 0 then return true end
-  local o = wmo[r] and wmo[r][ws]
-  return st[r] == 0 and o ~= nil and o[2] and o[1] == nn[r]
-end
--- WIN_MULTI: the windows w[j] = {ws, sms, slice, gate, thr}; returns
--- the answer, and sets cnt[i] to whether a gate was passed
-local function wmulti(i, k, bk, n, w, bu, br)
-  local nw = #w
-  local add, any = {}, false
-  for j = 1, nw do
-    add[j] = n > 0 and wm_adds(i, w[j][1])
-    any = any or add[j]
+  if st[r] ~= 0 then return false end
+  for j = 1, WMn[r] do
+    local x = r * 4 + j
+    if WMw[x] == ws then return WMa[x] and WMc[x] == nn[r] end
   end
+  return false
+end
+-- window j of WIN_MULTI i counts c: judged (ban, gate), recorded for a
+-- later if_new; returns its answer and whether its gate was passed
+local function wm_one(i, j, c, bk, bu, br)
+  if c > MAXU then c = MAXU end
+  local x, a, banned = i * 4 + j, Wa[j], 0
+  WMw[x], WMc[x], WMa[x] = Ww[j], c, a
+  if Wt[j] > 0 and a and c >= Wt[j] and not ban_live(bk) then
+    ban_put(bk, bu, br)
+    banned = 1
+  end
+  local r
+  if banned == 0 then
+    if a then r = WA1[c] else r = WA0[c] end
+  end
+  return r or sformat('%d,%d,%d,', c, banned, a and 1 or 0),
+    Wg[j] > 0 and c > Wg[j]
+end
+-- WIN_MULTI op i at q of P (nw windows; see the top); returns the
+-- answer, and sets cnt[i] to whether a gate was passed
+local function wmulti(i, k, bk, n, nw, P, q, bu, br)
+  local any = false
+  for j = 1, nw do
+    Ww[j], Wm[j], Wl[j], Wg[j], Wt[j] = sunpack('>ddddd', P, q + (j - 1) * 40)
+    Wa[j] = n > 0 and wm_adds(i, Ww[j])
+    any = any or Wa[j]
+  end
+  WMn[i] = nw
   local v = rcall('GET', k)
   local t = ring_load(k, v, MF, MLEN, 1)
-  local changed = false
+  local o1, o2, o3, g1, g2, g3
   if not t then
-    if not any then
-      local out, o = {sformat('%d,0,', 1 + 3 * nw)}, {}
-      for j = 1, nw do
-        out[j + 1] = '0,0,0,'
-        o[w[j][1]] = {0, false}
-      end
-      wmo[i] = o
-      cnt[i] = false
-      return table.concat(out)
-    end
-    t = {0}
-    for x = 2, 1 + 3 * 18 do t[x] = 0 end
-    changed = true
-  end
-  -- slot base b: t[b] window_s, t[b + 1] newest slice, t[b + 2 ..] counts
-  local used, slot = {}, {}
-  for j = 1, nw do
-    for x = 0, 2 do
-      local b = 2 + x * 18
-      if not used[x] and t[b] == w[j][1] then
-        used[x] = true
-        slot[j] = b
-        break
-      end
-    end
-  end
-  for j = 1, nw do
-    if not slot[j] then
-      -- an empty slot, else one of a window the op does not name
-      local x = 0
-      while x < 3 and (used[x] or t[2 + x * 18] ~= 0) do x = x + 1 end
-      if x == 3 then
-        x = 0
-        while used[x] do x = x + 1 end
-      end
-      used[x] = true
-      local b = 2 + x * 18
-      slot[j] = b
-      t[b] = w[j][1]
-      t[b + 1] = w[j][3]
-      for y = b + 2, b + 17 do t[y] = 0 end
-      changed = true
-    end
-  end
-  local out, o, gated = {sformat('%d,0,', 1 + 3 * nw)}, {}, false
-  local hasban = false
-  for j = 1, nw do
-    local b, ws, sms, slice, gate, thr = slot[j], w[j][1], w[j][2], w[j][3], w[j][4], w[j][5]
-    local l = t[b + 1]
-    if slice > l then
-      if slice - l >= 16 then
-        for y = b + 2, b + 17 do t[y] = 0 end
-      else
-        for x = l + 1, slice do t[b + 2 + x % 16] = 0 end
-      end
-      t[b + 1] = slice
-      l = slice
-      changed = true
-    end
-    local c = 0
-    for y = b + 2, b + 17 do c = c + t[y] end
-    if add[j] then
-      local y = b + 2 + l % 16
-      local x = t[y] + n
-      if x > MAXU then x = MAXU end
-      c = c + x - t[y]
-      t[y] = x
-      local e = now + ws * 1000
-      if e > t[1] then t[1] = e end
-      changed = true
-    end
+    -- a new counter: windows in slots 1..nw, one string packed
+    local e, p, c = 0, 2, n
     if c > MAXU then c = MAXU end
-    local banned = 0
-    if thr > 0 and add[j] and c >= thr and not ban_live(bk) then
-      ban_put(bk, bu, br)
-      banned = 1
+    for j = 1, nw do
+      local x, cj = Wl[j] % 16, 0
+      if Wa[j] then
+        cj = c
+        if now + Ww[j] * 1000 > e then e = now + Ww[j] * 1000 end
+      end
+      PA[p], PA[p + 1], PA[p + 2], PA[p + 3], PA[p + 4] = Ww[j], Wl[j], ZW[x], cj, ZW[15 - x]
+      p = p + 5
     end
-    if gate > 0 and c > gate then gated = true end
-    o[ws] = {c, add[j]}
-    out[j + 1] = sformat('%d,%d,%d,', c, banned, add[j] and 1 or 0)
+    if any then
+      PA[1], PA[p] = e, ZM[3 - nw]
+      setpx(k, spack(MN[nw], unpack(PA, 1, p)), e - now)
+    end
+    o1, g1 = wm_one(i, 1, PA[5], bk, bu, br)
+    if nw > 1 then o2, g2 = wm_one(i, 2, PA[10], bk, bu, br) end
+    if nw > 2 then o3, g3 = wm_one(i, 3, PA[15], bk, bu, br) end
+  else
+    local changed = false
+    -- slot base b: t[b] window_s, t[b + 1] newest slice, t[b + 2 ..]
+    -- counts; a window takes its slot, else an empty one, else one of
+    -- a window the op does not name
+    Wu[0], Wu[1], Wu[2] = false, false, false
+    for j = 1, nw do
+      Wb[j] = nil
+      for x = 0, 2 do
+        if not Wu[x] and t[2 + x * 18] == Ww[j] then
+          Wu[x], Wb[j] = true, 2 + x * 18
+          break
+        end
+      end
+    end
+    for j = 1, nw do
+      if not Wb[j] then
+        local x = 0
+        while x < 3 and (Wu[x] or t[2 + x * 18] ~= 0) do x = x + 1 end
+        if x == 3 then
+          x = 0
+          while Wu[x] do x = x + 1 end
+        end
+        local b = 2 + x * 18
+        Wu[x], Wb[j], t[b], t[b + 1] = true, b, Ww[j], Wl[j]
+        for y = b + 2, b + 17 do t[y] = 0 end
+        changed = true
+      end
+    end
+    for j = 1, nw do
+      local b, slice = Wb[j], Wl[j]
+      local l = t[b + 1]
+      if slice > l then
+        if slice - l >= 16 then
+          for y = b + 2, b + 17 do t[y] = 0 end
+        else
+          for x = l + 1, slice do t[b + 2 + x % 16] = 0 end
+        end
+        t[b + 1], l, changed = slice, slice, true
+      end
+      local c = 0
+      for y = b + 2, b + 17 do c = c + t[y] end
+      if Wa[j] then
+        local y = b + 2 + l % 16
+        local x = t[y] + n
+        if x > MAXU then x = MAXU end
+        c = c + x - t[y]
+        t[y] = x
+        local e = now + Ww[j] * 1000
+        if e > t[1] then t[1] = e end
+        changed = true
+      end
+      Wl[j] = c
+    end
+    if changed then setpx(k, spack(MF, unpack(t, 1, 55)), t[1] - now) end
+    o1, g1 = wm_one(i, 1, Wl[1], bk, bu, br)
+    if nw > 1 then o2, g2 = wm_one(i, 2, Wl[2], bk, bu, br) end
+    if nw > 2 then o3, g3 = wm_one(i, 3, Wl[3], bk, bu, br) end
   end
-  if changed then setpx(k, spack(MF, unpack(t, 1, 55)), t[1] - now) end
-  wmo[i] = o
-  cnt[i] = gated
-  return table.concat(out)
+  cnt[i] = g1 or g2 or g3 or false
+  return MH[nw] .. o1 .. (o2 or '') .. (o3 or '')
 end
 -- whether WIN_HIT i adds its n (shm_win_if_new)
 local function if_new(i)
@@ -601,25 +635,17 @@ local function exec(KEYS, ARGV)
     elseif t == 11 then
       local k = KEYS[ki]
       ki = ki + 1
+      -- a ban's until (bu) only when a window may ban: then its key
       local n, nw, f, bu = sunpack('>dddd', P, q + 1)
-      local w = {}
-      for j = 1, nw do
-        w[j] = {sunpack('>ddddd', P, q + 33 + (j - 1) * 40)}
+      local bk, br = nil, nil
+      if bu > 0 then
+        bk, br = KEYS[ki], ARGV[ai]
+        ki, ai = ki + 1, ai + 1
       end
-      local bk = nil
-      for j = 1, nw do
-        if w[j][5] > 0 then bk = KEYS[ki] end
-      end
-      if bk then ki = ki + 1 end
       ifn[i] = f
       nn[i] = n
       gate[i] = 0
-      local br = nil
-      if bk then
-        br = ARGV[ai]
-        ai = ai + 1
-      end
-      res[i] = wmulti(i, k, bk, n, w, bu, br)
+      res[i] = wmulti(i, k, bk, n, nw, P, q + 33, bu, br)
     else
       res[i] = '1,1,'
     end
