@@ -337,11 +337,12 @@ local WMn, WMw, WMc, WMa = {}, {}, {}, {}
 -- gate, threshold (Ww, Wm, Wl, Wg, Wt), whether n is added (Wa), slot
 -- base (Wb); the packed arguments of a new counter (PA); slots taken
 local Ww, Wm, Wl, Wg, Wt, Wa, Wb, PA, Wu = {}, {}, {}, {}, {}, {}, {}, {}, {}
--- whether WIN_MULTI i (n > 0) adds in its window of window_s ws: with
--- an if_new, the op named added there and counted its key new
+-- the windows' numbers by window count, unpacked at once
+local WU = {'>ddddd', '>dddddddddd', '>ddddddddddddddd'}
+-- whether WIN_MULTI i (n > 0, an if_new) adds in its window of window_s
+-- ws: the op its if_new names added there and counted its key new
 local function wm_adds(i, ws)
   local r = ifn[i]
-  if r == 0 then return true end
   if st[r] ~= 0 then return false end
   for j = 1, WMn[r] do
     local x = r * 4 + j
@@ -370,9 +371,10 @@ end
 -- answer, and sets cnt[i] to whether a gate was passed
 local function wmulti(i, k, bk, n, nw, P, q, bu, br)
   local any = false
+  Ww[1], Wm[1], Wl[1], Wg[1], Wt[1], Ww[2], Wm[2], Wl[2], Wg[2], Wt[2],
+    Ww[3], Wm[3], Wl[3], Wg[3], Wt[3] = sunpack(WU[nw], P, q)
   for j = 1, nw do
-    Ww[j], Wm[j], Wl[j], Wg[j], Wt[j] = sunpack('>ddddd', P, q + (j - 1) * 40)
-    Wa[j] = n > 0 and wm_adds(i, Ww[j])
+    Wa[j] = n > 0 and (ifn[i] == 0 or wm_adds(i, Ww[j]))
     any = any or Wa[j]
   end
   WMn[i] = nw
@@ -536,7 +538,68 @@ local function exec(KEYS, ARGV)
     end
     ty[i] = t
     st[i] = 0
-    if t == 0 then
+    if t == 11 then
+      local k = KEYS[ki]
+      ki = ki + 1
+      -- a ban's until (bu) only when a window may ban: then its key
+      local n, nw, f, bu = sunpack('>dddd', P, q + 1)
+      local bk, br = nil, nil
+      if bu > 0 then
+        bk, br = KEYS[ki], ARGV[ai]
+        ki, ai = ki + 1, ai + 1
+      end
+      ifn[i] = f
+      nn[i] = n
+      gate[i] = 0
+      res[i] = wmulti(i, k, bk, n, nw, P, q + 33, bu, br)
+    elseif t == 4 then
+      local wk = KEYS[ki]
+      ki = ki + 1
+      local ws, sms, slice, n, thr, bu, g, f = sunpack('>dddddddd', P, q + 1)
+      local br = nil
+      if thr > 0 then
+        br = ARGV[ai]
+        ai = ai + 1
+      end
+      gate[i] = g
+      ifn[i] = f
+      local bk = nil
+      if thr > 0 then
+        bk = KEYS[ki]
+        ki = ki + 1
+      end
+      nn[i] = n
+      if f > 0 and not if_new(i) then n = 0 end
+      local c = win(wk, ws, sms, slice, n)
+      cnt[i] = c
+      local banned = 0
+      if thr > 0 and n > 0 and c >= thr and not ban_live(bk) then
+        ban_put(bk, bu, br)
+        banned = 1
+      end
+      res[i] = r3(c, banned)
+    elseif t == 6 then
+      nadd = nadd + 1
+      a_lim[nadd], a_exp[nadd] = sunpack('>dd', P, q + 1)
+      a_i[nadd], a_k[nadd], a_m[nadd] = i, KEYS[ki], ARGV[ai]
+      ki = ki + 1
+      ai = ai + 1
+      res[i] = '1,1,'
+    elseif t == 7 then
+      local ck = KEYS[ki]
+      ki = ki + 1
+      rcall('ZREMRANGEBYSCORE', ck, '-inf', nows)
+      local f = rcall('ZREM', ck, ARGV[ai])
+      ai = ai + 1
+      res[i] = r3(rcall('ZCARD', ck), f)
+    elseif t == 10 then
+      local fk = KEYS[ki]
+      ki = ki + 1
+      local ws, sms, slice, n1, n2, n3, n4, n5, n6, n7, n8 =
+        sunpack('>ddddddddddd', P, q + 1)
+      res[i] = fig(fk, ws, sms, slice, n1, n2, n3, n4, n5, n6, n7, n8)
+      tabs = true
+    elseif t == 0 then
       st[i] = -1
       res[i] = '1,-1,'
     elseif t == 1 then
@@ -572,32 +635,6 @@ local function exec(KEYS, ARGV)
       else
         res[i] = '2,0,0,'
       end
-    elseif t == 4 then
-      local wk = KEYS[ki]
-      ki = ki + 1
-      local ws, sms, slice, n, thr, bu, g, f = sunpack('>dddddddd', P, q + 1)
-      local br = nil
-      if thr > 0 then
-        br = ARGV[ai]
-        ai = ai + 1
-      end
-      gate[i] = g
-      ifn[i] = f
-      local bk = nil
-      if thr > 0 then
-        bk = KEYS[ki]
-        ki = ki + 1
-      end
-      nn[i] = n
-      if f > 0 and not if_new(i) then n = 0 end
-      local c = win(wk, ws, sms, slice, n)
-      cnt[i] = c
-      local banned = 0
-      if thr > 0 and n > 0 and c >= thr and not ban_live(bk) then
-        ban_put(bk, bu, br)
-        banned = 1
-      end
-      res[i] = r3(c, banned)
     elseif t == 5 then
       local hk = KEYS[ki]
       ki = ki + 1
@@ -608,44 +645,9 @@ local function exec(KEYS, ARGV)
       local r = {sformat('%d,0,%d,', #prev + 2, #prev)}
       for j = 1, #prev do r[j + 1] = '43:' .. prev[j] end
       res[i] = table.concat(r)
-    elseif t == 6 then
-      nadd = nadd + 1
-      a_lim[nadd], a_exp[nadd] = sunpack('>dd', P, q + 1)
-      a_i[nadd], a_k[nadd], a_m[nadd] = i, KEYS[ki], ARGV[ai]
-      ki = ki + 1
-      ai = ai + 1
-      res[i] = '1,1,'
-    elseif t == 7 then
-      local ck = KEYS[ki]
-      ki = ki + 1
-      rcall('ZREMRANGEBYSCORE', ck, '-inf', nows)
-      local f = rcall('ZREM', ck, ARGV[ai])
-      ai = ai + 1
-      res[i] = r3(rcall('ZCARD', ck), f)
     elseif t == 8 then
       res[i] = sformat('2,0,%d,', cprune(KEYS[ki]))
       ki = ki + 1
-    elseif t == 10 then
-      local fk = KEYS[ki]
-      ki = ki + 1
-      local ws, sms, slice, n1, n2, n3, n4, n5, n6, n7, n8 =
-        sunpack('>ddddddddddd', P, q + 1)
-      res[i] = fig(fk, ws, sms, slice, n1, n2, n3, n4, n5, n6, n7, n8)
-      tabs = true
-    elseif t == 11 then
-      local k = KEYS[ki]
-      ki = ki + 1
-      -- a ban's until (bu) only when a window may ban: then its key
-      local n, nw, f, bu = sunpack('>dddd', P, q + 1)
-      local bk, br = nil, nil
-      if bu > 0 then
-        bk, br = KEYS[ki], ARGV[ai]
-        ki, ai = ki + 1, ai + 1
-      end
-      ifn[i] = f
-      nn[i] = n
-      gate[i] = 0
-      res[i] = wmulti(i, k, bk, n, nw, P, q + 33, bu, br)
     else
       res[i] = '1,1,'
     end
