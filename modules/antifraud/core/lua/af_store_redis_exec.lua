@@ -10,9 +10,9 @@
 -- theirs. Registered with allow-cross-slot-keys (a Redis Cluster master
 -- may run one call over keys of several of its slots).
 --
--- FCALL af_<id> nkeys KEYS... ARGV...: ARGV: now_ms, pregated (1: an
--- invalid WIN_HIT already went over its gate), op count, the ops packed
--- one after another in one argument (each its code in a byte, then its
+-- FCALL af_<id> nkeys KEYS... ARGV...: ARGV: now_ms, then in one
+-- argument pregated (a byte, 1: an invalid WIN_HIT already went over
+-- its gate) and the ops packed one after another (each its code in a byte, then its
 -- numbers as big-endian doubles, exact below 2^53, read with one
 -- struct.unpack: OPSZ bytes; a BAN_GET's stop in a byte), then the
 -- ops' strings in their order (a ban reason, only where the op may
@@ -56,12 +56,14 @@ local MAXU = 4294967295
 -- (set by exec: a library's top, run when it is loaded, has no string
 -- or struct)
 local sformat, sbyte, sunpack, spack, ssub, rcall
--- answers by count c (0 to 1023, made when loaded; sformat past them):
+-- answers by count c (0 to 63, made when loaded; sformat past them: a
+-- larger table costs more than it saves, each of Redis's periodic GC
+-- steps walking it):
 -- R30[c] '3,0,c,0,' and R31[c] '3,0,c,1,' (a WIN_HIT, a CONC_DEL), R4[c]
 -- '4,0,c,1,0,' (an admitted CONC_ADD of a set not full), HD[c] 'c,0,'
 -- (the head of the answer of c ops not stopped)
 local R30, R31, R4, HD = {}, {}, {}, {}
-for c = 0, 1023 do
+for c = 0, 63 do
   R30[c], R31[c], R4[c] = '3,0,' .. c .. ',0,', '3,0,' .. c .. ',1,', '4,0,' .. c .. ',1,0,'
   HD[c] = c .. ',0,'
 end
@@ -73,7 +75,7 @@ local function r3(c, b)
 end
 -- an op's answer is rendered when it is made (one string.format for
 -- its numbers): see the end
--- the bytes of an op's numbers after its code (ARGV[4]), by code (a
+-- the bytes of an op's numbers after its code (ARGV[2]), by code (a
 -- WIN_MULTI's: 32 and 40 per window)
 local OPSZ = {[0] = 0, 1, 8, 0, 64, 16, 16, 0, 0, 0, 88}
 -- the number after the code byte of the op at q
@@ -327,9 +329,9 @@ for x = 1, 3 do
 end
 for x = 1, 3 do MN[x] = MN[x] .. 'c0' end
 -- the answer's head by window count, a window's answer by count c (0 to
--- 1023) when it set no ban: WA1[c] added, WA0[c] not
+-- 63) when it set no ban: WA1[c] added, WA0[c] not
 local MH, WA0, WA1 = {'4,0,', '7,0,', '10,0,'}, {}, {}
-for c = 0, 1023 do WA0[c], WA1[c] = c .. ',0,0,', c .. ',0,1,' end
+for c = 0, 63 do WA0[c], WA1[c] = c .. ',0,0,', c .. ',0,1,' end
 -- per WIN_MULTI op i (made once): WMn[i] its windows, and at i * 4 + j
 -- window j's window_s (WMw), count (WMc) and whether it added (WMa)
 local WMn, WMw, WMc, WMa = {}, {}, {}, {}
@@ -523,12 +525,12 @@ local function exec(KEYS, ARGV)
   spack, ssub, rcall = struct.pack, string.sub, redis.call
   nows = ARGV[1]
   now = tonumber(nows)
-  local pregated = ARGV[2] == '1'
-  local nops = tonumber(ARGV[3])
-  local P, pos, ai, ki = ARGV[4], 1, 5, 1
+  local P = ARGV[2]
+  local pregated, np, pos, ai, ki, i = sbyte(P) == 1, #P, 2, 3, 1, 0
   nadd, tabs = 0, false
   local done, stopped = 0, 0
-  for i = 1, nops do
+  while pos <= np do
+    i = i + 1
     local q = pos
     local t = sbyte(P, q)
     if t == 11 then
