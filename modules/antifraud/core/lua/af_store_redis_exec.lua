@@ -42,7 +42,7 @@
 local now, nows
 -- per op, by index: made once when loaded and overwritten by each call
 -- (no table made per call; an entry past the call's ops is never read)
-local res, ty, st, nn, cnt, ifn, gate = {}, {}, {}, {}, {}, {}, {}
+local res, ty, st, nn, cnt, ifn = {}, {}, {}, {}, {}, {}
 -- the call's CONC_ADDs (nadd of them), one table per field
 local nadd
 local a_i, a_k, a_m, a_lim, a_exp, a_full, a_pr, a_dup = {}, {}, {}, {}, {}, {}, {}, {}
@@ -370,7 +370,7 @@ local function wm_one(i, j, c, bk, bu, br)
     Wg[j] > 0 and c > Wg[j]
 end
 -- WIN_MULTI op i at q of P (nw windows; see the top); returns the
--- answer, and sets cnt[i] to whether a gate was passed
+-- answer and whether a gate was passed
 local function wmulti(i, k, bk, n, nw, P, q, bu, br)
   local any = false
   Ww[1], Wm[1], Wl[1], Wg[1], Wt[1], Ww[2], Wm[2], Wl[2], Wg[2], Wt[2],
@@ -462,8 +462,7 @@ local function wmulti(i, k, bk, n, nw, P, q, bu, br)
     if nw > 1 then o2, g2 = wm_one(i, 2, Wl[2], bk, bu, br) end
     if nw > 2 then o3, g3 = wm_one(i, 3, Wl[3], bk, bu, br) end
   end
-  cnt[i] = g1 or g2 or g3 or false
-  return MH[nw] .. o1 .. (o2 or '') .. (o3 or '')
+  return MH[nw] .. o1 .. (o2 or '') .. (o3 or ''), g1 or g2 or g3
 end
 -- whether WIN_HIT i adds its n (shm_win_if_new)
 local function if_new(i)
@@ -528,7 +527,7 @@ local function exec(KEYS, ARGV)
   local P = ARGV[2]
   local pregated, np, pos, ai, ki, i = sbyte(P) == 1, #P, 2, 3, 1, 0
   nadd, tabs = 0, false
-  local done, stopped = 0, 0
+  local done, stopped, gated = 0, 0, false
   while pos <= np do
     i = i + 1
     local q = pos
@@ -552,8 +551,9 @@ local function exec(KEYS, ARGV)
       end
       ifn[i] = f
       nn[i] = n
-      gate[i] = 0
-      res[i] = wmulti(i, k, bk, n, nw, P, q + 33, bu, br)
+      local g
+      res[i], g = wmulti(i, k, bk, n, nw, P, q + 33, bu, br)
+      gated = gated or g
     elseif t == 4 then
       local wk = KEYS[ki]
       ki = ki + 1
@@ -563,7 +563,6 @@ local function exec(KEYS, ARGV)
         br = ARGV[ai]
         ai = ai + 1
       end
-      gate[i] = g
       ifn[i] = f
       local bk = nil
       if thr > 0 then
@@ -574,6 +573,7 @@ local function exec(KEYS, ARGV)
       if f > 0 and not if_new(i) then n = 0 end
       local c = win(wk, ws, sms, slice, n)
       cnt[i] = c
+      gated = gated or (g > 0 and c > g)
       local banned = 0
       if thr > 0 and n > 0 and c >= thr and not ban_live(bk) then
         ban_put(bk, bu, br)
@@ -657,13 +657,7 @@ local function exec(KEYS, ARGV)
   end
   -- the CONC_ADD group, as shm_conc_add_group
   if stopped == 0 and nadd > 0 then
-    local admit = not pregated
-    for i = 1, done do
-      if ty[i] == 4 and st[i] == 0 and gate[i] > 0 and cnt[i] > gate[i] then
-        admit = false
-      end
-      if ty[i] == 11 and cnt[i] then admit = false end
-    end
+    local admit = not pregated and not gated
     for x = 1, nadd do
       local k, y = a_k[x], 1
       while a_k[y] ~= k do y = y + 1 end
