@@ -42,7 +42,7 @@
 local now, nows
 -- per op, by index: made once when loaded and overwritten by each call
 -- (no table made per call; an entry past the call's ops is never read)
-local res, ty, st, nn, cnt, ifn = {}, {}, {}, {}, {}, {}
+local res, ty, nn, cnt, ifn = {}, {}, {}, {}, {}
 -- the call's CONC_ADDs (nadd of them), one table per field
 local nadd
 local a_i, a_k, a_m, a_lim, a_exp, a_full, a_pr, a_dup = {}, {}, {}, {}, {}, {}, {}, {}
@@ -345,7 +345,7 @@ local WU = {'>ddddd', '>dddddddddd', '>ddddddddddddddd'}
 -- ws: the op its if_new names added there and counted its key new
 local function wm_adds(i, ws)
   local r = ifn[i]
-  if st[r] ~= 0 then return false end
+  if ty[r] ~= 11 then return false end
   for j = 1, WMn[r] do
     local x = r * 4 + j
     if WMw[x] == ws then return WMa[x] and WMc[x] == nn[r] end
@@ -470,7 +470,7 @@ local function if_new(i)
   while ifn[j] and ifn[j] > 0 do
     local r = ifn[j]
     if r < 1 or r >= j then return false end
-    if ty[r] ~= 4 or st[r] ~= 0 or nn[r] == 0 or cnt[r] ~= nn[r] then
+    if ty[r] ~= 4 or nn[r] == 0 or cnt[r] ~= nn[r] then
       return false
     end
     j = r
@@ -538,7 +538,6 @@ local function exec(KEYS, ARGV)
       pos = q + 1 + (OPSZ[t] or 0)
     end
     ty[i] = t
-    st[i] = 0
     if t == 11 then
       local k = KEYS[ki]
       ki = ki + 1
@@ -602,7 +601,6 @@ local function exec(KEYS, ARGV)
       res[i] = fig(fk, ws, sms, slice, n1, n2, n3, n4, n5, n6, n7, n8)
       tabs = true
     elseif t == 0 then
-      st[i] = -1
       res[i] = '1,-1,'
     elseif t == 1 then
       local bk = KEYS[ki]
