@@ -319,15 +319,9 @@ end
 -- newest slice (double) and 16 counts (I4)
 local MF = '>dI4dI4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4dI4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4dI4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4'
 local MLEN = 236
--- a new counter of nw windows (MN[nw]): each window's slot with its
--- counts as zero bytes before and after its one count, the slots it
--- does not use as zero bytes (ZM[3 - nw]); made when loaded
-local MN, ZM = {}, {[0] = ''}
-for x = 1, 3 do
-  ZM[x] = ZM[x - 1] .. ZW[15] .. ZW[4]
-  MN[x] = (MN[x - 1] or '>d') .. 'I4dc0I4c0'
-end
-for x = 1, 3 do MN[x] = MN[x] .. 'c0' end
+-- a new counter: each slot with its counts as zero bytes before and
+-- after its one count (a slot not used: all zero)
+local MN = '>dI4dc0I4c0I4dc0I4c0I4dc0I4c0'
 -- the answer's head by window count, a window's answer by count c (0 to
 -- 63) when it set no ban: WA1[c] added, WA0[c] not
 local MH, WA0, WA1 = {'4,0,', '7,0,', '10,0,'}, {}, {}
@@ -337,8 +331,8 @@ for c = 0, 63 do WA0[c], WA1[c] = c .. ',0,0,', c .. ',0,1,' end
 local WMn, WMw, WMc, WMa = {}, {}, {}, {}
 -- the windows of the op being run, by j: window_s, slice ms, slice,
 -- gate, threshold (Ww, Wm, Wl, Wg, Wt), whether n is added (Wa), slot
--- base (Wb); the packed arguments of a new counter (PA); slots taken
-local Ww, Wm, Wl, Wg, Wt, Wa, Wb, PA, Wu = {}, {}, {}, {}, {}, {}, {}, {}, {}
+-- base (Wb); slots taken (Wu)
+local Ww, Wm, Wl, Wg, Wt, Wa, Wb, Wu = {}, {}, {}, {}, {}, {}, {}, {}
 -- the windows' numbers by window count, unpacked at once
 local WU = {'>ddddd', '>dddddddddd', '>ddddddddddddddd'}
 -- whether WIN_MULTI i (n > 0, an if_new) adds in its window of window_s
@@ -385,24 +379,22 @@ local function wmulti(i, k, bk, n, nw, P, q, bu, br)
   local o1, o2, o3, g1, g2, g3
   if not t then
     -- a new counter: windows in slots 1..nw, one string packed
-    local e, p, c = 0, 2, n
+    local e, c = 0, n
     if c > MAXU then c = MAXU end
-    for j = 1, nw do
-      local x, cj = Wl[j] % 16, 0
-      if Wa[j] then
-        cj = c
-        if now + Ww[j] * 1000 > e then e = now + Ww[j] * 1000 end
-      end
-      PA[p], PA[p + 1], PA[p + 2], PA[p + 3], PA[p + 4] = Ww[j], Wl[j], ZW[x], cj, ZW[15 - x]
-      p = p + 5
+    for j = 1, 3 do
+      if j > nw then Ww[j], Wl[j], Wa[j] = 0, 0, false end
+      if Wa[j] and now + Ww[j] * 1000 > e then e = now + Ww[j] * 1000 end
     end
+    local c1, c2, c3 = Wa[1] and c or 0, Wa[2] and c or 0, Wa[3] and c or 0
     if any then
-      PA[1], PA[p] = e, ZM[3 - nw]
-      setpx(k, spack(MN[nw], unpack(PA, 1, p)), e - now)
+      local x, y, z = Wl[1] % 16, Wl[2] % 16, Wl[3] % 16
+      setpx(k, spack(MN, e, Ww[1], Wl[1], ZW[x], c1, ZW[15 - x], Ww[2],
+        Wl[2], ZW[y], c2, ZW[15 - y], Ww[3], Wl[3], ZW[z], c3, ZW[15 - z]),
+        e - now)
     end
-    o1, g1 = wm_one(i, 1, PA[5], bk, bu, br)
-    if nw > 1 then o2, g2 = wm_one(i, 2, PA[10], bk, bu, br) end
-    if nw > 2 then o3, g3 = wm_one(i, 3, PA[15], bk, bu, br) end
+    o1, g1 = wm_one(i, 1, c1, bk, bu, br)
+    if nw > 1 then o2, g2 = wm_one(i, 2, c2, bk, bu, br) end
+    if nw > 2 then o3, g3 = wm_one(i, 3, c3, bk, bu, br) end
   else
     local changed = false
     -- slot base b: t[b] window_s, t[b + 1] newest slice, t[b + 2 ..]
