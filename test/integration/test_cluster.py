@@ -325,7 +325,7 @@ def test_sentinel_failover_keeps_service(cluster, tmp_path):
             p = call(tmp_path, k, DE, caller="rate2")
             assert p.returncode == 0, p.stdout + p.stderr
             if replica.cli("--scan", "--pattern",
-                           "af:v2:win:*rate2*").stdout.strip():
+                           "af:v2:*rate2*").stdout.strip():
                 found = True
                 break
             time.sleep(1.0)

@@ -288,7 +288,7 @@ static int fallback_exec(af_store_cluster_t *c, af_op_t *ops, int n,
 	rq_push(c, ops, n);
 	switch(c->fallback) {
 		case AF_FALLBACK_LOCAL:
-			rc = c->local->ops->exec(c->local, ops, n, now);
+			rc = af_store_exec(c->local, ops, n, now);
 			note_local_admits(c, ops, n, now);
 			return rc;
 		case AF_FALLBACK_OPEN:
@@ -396,16 +396,19 @@ static void cl_destroy(af_store_t *s)
 	af_host->shm_free(c);
 }
 
-static const af_store_ops_t cluster_ops = {
-		.name = "redis",
-		.exec = cl_exec,
-		.ban_list = cl_ban_list,
-		.conc_list = cl_conc_list,
-		.forget = cl_forget,
-		.gc = cl_gc,
-		.stats = cl_stats,
-		.destroy = cl_destroy,
-};
+#define CLUSTER_OPS(c)                                                     \
+	{                                                                      \
+		.name = "redis", .caps = (c), .exec = cl_exec,                     \
+		.ban_list = cl_ban_list, .conc_list = cl_conc_list,                \
+		.forget = cl_forget, .gc = cl_gc, .stats = cl_stats,               \
+		.destroy = cl_destroy                                              \
+	}
+
+/* what Redis runs natively the wrapper takes whole (a WIN_MULTI on one
+ * server: one key per subject); the fallback store expands what it
+ * does not run (af_store_exec) */
+static const af_store_ops_t cluster_ops = CLUSTER_OPS(0),
+							cluster_ops_wm = CLUSTER_OPS(AF_STORE_CAP_WIN_MULTI);
 
 af_store_t *af_store_cluster_new(af_store_t *redis, af_store_t *local,
 		af_fallback_t fallback, uint32_t retry_ms, uint32_t release_queue)
@@ -428,7 +431,8 @@ af_store_t *af_store_cluster_new(af_store_t *redis, af_store_t *local,
 		}
 		c->cap = release_queue;
 	}
-	c->base.ops = &cluster_ops;
+	c->base.ops = (redis->ops->caps & AF_STORE_CAP_WIN_MULTI) ? &cluster_ops_wm
+															 : &cluster_ops;
 	c->redis = redis;
 	c->local = local;
 	c->fallback = fallback;

@@ -402,8 +402,8 @@ static void rds_build_wm(const af_store_redis_t *st, const af_op_t *op,
 }
 
 /*
- * Serializes ops[0..n) (codes in code) into rds_keys, rds_args (now,
- * pregated, n, then every op's packed argument in one) and rds_strs (the
+ * Serializes ops[0..n) (codes in code) into rds_keys, rds_args (now, then
+ * pregated and every op's packed argument in one) and rds_strs (the
  * ops' strings: a reason only where a ban may be set) for the batch
  * function.
  */
@@ -421,9 +421,9 @@ static void rds_build(const af_store_redis_t *st, const af_op_t *ops, int n,
 	av_reset(a);
 	av_reset(sv);
 	av_addu(a, now_ms);
-	av_add(a, pregated ? "1" : "0", 1);
-	av_addu(a, (uint64_t)n);
-	av_add(a, NULL, 0); /* the ops' packed arguments, one after another */
+	/* pregated in a byte, then the ops' packed arguments, one after
+	 * another, in one argument */
+	av_add(a, pregated ? "\1" : "\0", 1);
 	for(i = 0; i < n; i++) {
 		op = &ops[i];
 		if(code[i] <= 0) {

@@ -32,6 +32,11 @@
 
 /* the batch function (lua/af_store_redis_exec.lua registers it) */
 #define RDS_FN "af_" af_rds_lua_exec_id
+
+/* FUNCTION LOAD may go before AUTH: Redis takes at most 16384 bytes in
+ * one argument from a client not authenticated yet (utils/lua2c.sh) */
+_Static_assert(sizeof(af_rds_lua_exec) - 1 <= 16384,
+		"the batch function library is over 16 KB");
 /* its function for keys of several slots of a cluster master */
 const char af_rds_fn_xs[] = RDS_FN "_x";
 

@@ -10,9 +10,9 @@
 -- theirs. Registered with allow-cross-slot-keys (a Redis Cluster master
 -- may run one call over keys of several of its slots).
 --
--- FCALL af_<id> nkeys KEYS... ARGV...: ARGV: now_ms, pregated (1: an
--- invalid WIN_HIT already went over its gate), op count, the ops packed
--- one after another in one argument (each its code in a byte, then its
+-- FCALL af_<id> nkeys KEYS... ARGV...: ARGV: now_ms, then in one
+-- argument pregated (a byte, 1: an invalid WIN_HIT already went over
+-- its gate) and the ops packed one after another (each its code in a byte, then its
 -- numbers as big-endian doubles, exact below 2^53, read with one
 -- struct.unpack: OPSZ bytes; a BAN_GET's stop in a byte), then the
 -- ops' strings in their order (a ban reason, only where the op may
@@ -40,14 +40,42 @@
 
 -- a call's time and state, set by exec and read by the helpers
 local now, nows
-local res, ty, st, nn, cnt, ifn, gate, adds, wmo
+-- per op, by index: made once when loaded and overwritten by each call
+-- (no table made per call; an entry past the call's ops is never read)
+local res, ty, nn, cnt, ifn = {}, {}, {}, {}, {}
+-- the call's CONC_ADDs (nadd of them), one table per field
+local nadd
+local a_i, a_k, a_m, a_lim, a_exp, a_full, a_pr, a_dup = {}, {}, {}, {}, {}, {}, {}, {}
+-- per CONC_ADD x, its set: a_s[x] the first CONC_ADD of its key; by
+-- that index, the set's live members before (s_cn), the group's members
+-- for it (s_nk), its count after (s_fin), the latest expiry added (s_mx)
+local a_s, s_cn, s_nk, s_fin, s_mx = {}, {}, {}, {}, {}
+-- whether an answer of the call is a table (a FIG_HIT's parts)
+local tabs
 local MAXU = 4294967295
 -- (set by exec: a library's top, run when it is loaded, has no string
 -- or struct)
-local sformat, sbyte, sunpack
+local sformat, sbyte, sunpack, spack, ssub, rcall
+-- answers by count c (0 to 63, made when loaded; sformat past them: a
+-- larger table costs more than it saves, each of Redis's periodic GC
+-- steps walking it):
+-- R30[c] '3,0,c,0,' and R31[c] '3,0,c,1,' (a WIN_HIT, a CONC_DEL), R4[c]
+-- '4,0,c,1,0,' (an admitted CONC_ADD of a set not full), HD[c] 'c,0,'
+-- (the head of the answer of c ops not stopped)
+local R30, R31, R4, HD = {}, {}, {}, {}
+for c = 0, 63 do
+  R30[c], R31[c], R4[c] = '3,0,' .. c .. ',0,', '3,0,' .. c .. ',1,', '4,0,' .. c .. ',1,0,'
+  HD[c] = c .. ',0,'
+end
+-- '3,0,c,b,' (b 0 or 1)
+local function r3(c, b)
+  local r
+  if b == 0 then r = R30[c] else r = R31[c] end
+  return r or sformat('3,0,%d,%d,', c, b)
+end
 -- an op's answer is rendered when it is made (one string.format for
 -- its numbers): see the end
--- the bytes of an op's numbers after its code (ARGV[4]), by code (a
+-- the bytes of an op's numbers after its code (ARGV[2]), by code (a
 -- WIN_MULTI's: 32 and 40 per window)
 local OPSZ = {[0] = 0, 1, 8, 0, 64, 16, 16, 0, 0, 0, 88}
 -- the number after the code byte of the op at q
@@ -59,21 +87,23 @@ end
 -- digits), then the reason; the live ban of bk as {since, until, hits,
 -- reason}, or nil
 -- SET k v PX ttl (at least 1 ms); numbers go to redis.call as text
--- made here: Redis would print them with %.17g, which costs more
+-- made here: Redis would print them with %.17g, which costs more. With
+-- GET: Redis answers a SET's OK as a table made for it, the old value
+-- (none for a new key) costs less
 local function setpx(k, v, ttl)
   if ttl < 1 then ttl = 1 end
-  redis.call('SET', k, v, 'PX', sformat('%d', ttl))
+  rcall('SET', k, v, 'PX', sformat('%d', ttl), 'GET')
 end
 local function ban_live(bk)
-  local v = redis.call('GET', bk)
+  local v = rcall('GET', bk)
   if not v or #v < 50 then return nil end
-  local u = string.sub(v, 21, 40)
+  local u = ssub(v, 21, 40)
   if now >= tonumber(u) then
-    redis.call('DEL', bk)
+    rcall('DEL', bk)
     return nil
   end
-  return {string.sub(v, 1, 20), u, tonumber(string.sub(v, 41, 50)),
-    string.sub(v, 51)}
+  return {ssub(v, 1, 20), u, tonumber(ssub(v, 41, 50)),
+    ssub(v, 51)}
 end
 local function ban_put(bk, u, r)
   setpx(bk, sformat('%020d%020d%010d', now, u, 0) .. r, u - now)
@@ -94,7 +124,7 @@ local function ring_load(k, v, f, len, ei)
   if not v or #v ~= len then return nil end
   local t = {sunpack(f, v)}
   if now >= t[ei] then
-    redis.call('DEL', k)
+    rcall('DEL', k)
     return nil
   end
   return t
@@ -137,11 +167,11 @@ end
 -- stores ring t (format f, n values) of key k: with a new expiry when
 -- it got an addition, else keeping its TTL
 local function ring_put(k, f, n, t, added)
-  local p = struct.pack(f, unpack(t, 1, n))
+  local p = spack(f, unpack(t, 1, n))
   if added then
     setpx(k, p, t[2] - now)
   else
-    redis.call('SET', k, p, 'KEEPTTL')
+    rcall('SET', k, p, 'KEEPTTL', 'GET')
   end
 end
 -- the fast path of a ring: v live, of window_s ws, its newest slice
@@ -161,32 +191,28 @@ end
 local WOFF = {[21] = '20', [25] = '24', [29] = '28', [33] = '32',
   [37] = '36', [41] = '40', [45] = '44', [49] = '48', [53] = '52',
   [57] = '56', [61] = '60', [65] = '64', [69] = '68', [73] = '72',
-  [77] = '76', [81] = '80', [85] = '84', [89] = '88', [93] = '92',
-  [97] = '96', [101] = '100', [105] = '104', [109] = '108',
-  [113] = '112', [117] = '116'}
+  [77] = '76', [81] = '80', [85] = '84', [117] = '116'}
 local C16 = '>I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4'
-local Z64 = '\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0'
--- a new ring of 16 counts (nslices slices of width counts) for key k,
--- its newest slice sl counting n: one SET PX with no table made;
--- returns the counts as stored
-local function ring_new(k, ws, sms, sl, nslices, width, counts)
-  local e = (sl + nslices) * sms
-  local b = (sl % nslices) * width * 4
-  local zeros = Z64
-  if nslices * width > 16 then zeros = Z64 .. Z64 end
-  local rows = string.sub(zeros, 1, b) .. counts
-    .. string.sub(zeros, b + #counts + 1)
-  setpx(k, struct.pack(HF, ws, e, sl) .. rows, e - now)
-  return rows
+-- zero bytes by count: ZW[x] 4 * x (a window's x counts), ZF[x] 32 * x
+-- (a figure's x rows); made when loaded (.. only: no string library)
+local ZW, ZF = {[0] = ''}, {[0] = ''}
+for x = 1, 15 do ZW[x] = ZW[x - 1] .. '\0\0\0\0' end
+for x = 1, 3 do ZF[x] = ZF[x - 1] .. ZW[8] end
+-- a new window for key k, its newest slice sl counting c: one string
+-- packed (the zero counts before and after as strings), one SET PX
+local function win_new(k, ws, sms, sl, c)
+  local e = (sl + 16) * sms
+  local x = sl % 16
+  setpx(k, spack('>I4ddc0I4c0', ws, e, sl, ZW[x], c, ZW[15 - x]), e - now)
 end
 -- a sliding window, as shm_op_win_hit: returns the total
 local function win(wk, ws, sms, slice, n)
-  local v = redis.call('GET', wk)
+  local v = rcall('GET', wk)
   if not v and n > 0 then
     -- the common case of a new subject
     local c = n
     if c > MAXU then c = MAXU end
-    ring_new(wk, ws, sms, slice, 16, 1, struct.pack('>I4', c))
+    win_new(wk, ws, sms, slice, c)
     return c
   end
   local l = ring_fast(v, WLEN, ws, slice, n > 0, 16, sms)
@@ -199,7 +225,7 @@ local function win(wk, ws, sms, slice, n)
       local x = sunpack('>I4', v, off)
       local y = x + n
       if y > MAXU then y = MAXU end
-      redis.call('SETRANGE', wk, WOFF[off], struct.pack('>I4', y))
+      rcall('SETRANGE', wk, WOFF[off], spack('>I4', y))
       tot = tot + y - x
     end
     if tot > MAXU then tot = MAXU end
@@ -234,14 +260,18 @@ local FROW = {[20] = '0,32:', [52] = '1,32:', [84] = '2,32:', [116] = '3,32:'}
 local function fig(fk, ws, sms, slice, n1, n2, n3, n4, n5, n6, n7, n8)
   local add = n1 > 0 or n2 > 0 or n3 > 0 or n4 > 0 or n5 > 0 or n6 > 0
     or n7 > 0 or n8 > 0
-  local v = redis.call('GET', fk)
+  local v = rcall('GET', fk)
   if not v and add then
     -- the common case of a new subject
     local m = MAXU
     n1, n2, n3, n4 = math.min(n1, m), math.min(n2, m), math.min(n3, m), math.min(n4, m)
     n5, n6, n7, n8 = math.min(n5, m), math.min(n6, m), math.min(n7, m), math.min(n8, m)
-    return {'2,0,128:', ring_new(fk, ws, sms, slice, 4, 8,
-      struct.pack(R8, n1, n2, n3, n4, n5, n6, n7, n8))}
+    local e = (slice + 4) * sms
+    local x = slice % 4
+    local v = spack('>I4ddc0I4I4I4I4I4I4I4I4c0', ws, e, slice, ZF[x],
+      n1, n2, n3, n4, n5, n6, n7, n8, ZF[3 - x])
+    setpx(fk, v, e - now)
+    return {'2,0,148:', v}
   end
   local l = ring_fast(v, FLEN, ws, slice, add, 4, sms)
   if l then
@@ -265,8 +295,8 @@ local function fig(fk, ws, sms, slice, n1, n2, n3, n4, n5, n6, n7, n8)
     if g > MAXU then g = MAXU end
     h = h + n8
     if h > MAXU then h = MAXU end
-    local row = struct.pack(R8, a, b, c, d, e, f, g, h)
-    redis.call('SETRANGE', fk, WOFF[off + 1], row)
+    local row = spack(R8, a, b, c, d, e, f, g, h)
+    rcall('SETRANGE', fk, WOFF[off + 1], row)
     return {'4,0,148:', v, FROW[off], row}
   end
   local n = {n1, n2, n3, n4, n5, n6, n7, n8}
@@ -282,119 +312,149 @@ local function fig(fk, ws, sms, slice, n1, n2, n3, n4, n5, n6, n7, n8)
     t[2] = (t[3] + 4) * sms
   end
   if add or changed then ring_put(fk, FF, 35, t, add) end
-  return {'2,0,128:', struct.pack(R32, unpack(t, 4, 35))}
+  return {'2,0,128:', spack(R32, unpack(t, 4, 35))}
 end
 -- a WIN_MULTI counter (shm_op_win_multi): a string of its expiry (a
 -- double) and AF_WIN_MULTI_MAX slots, each window_s (I4, 0: unused),
 -- newest slice (double) and 16 counts (I4)
 local MF = '>dI4dI4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4dI4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4dI4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4'
 local MLEN = 236
--- per WIN_MULTI op i: wmo[i][window_s] = {count, added} (wmo)
--- whether WIN_MULTI i (n > 0) adds in its window of window_s ws: with
--- an if_new, the op named added there and counted its key new
+-- a new counter: each slot with its counts as zero bytes before and
+-- after its one count (a slot not used: all zero)
+local MN = '>dI4dc0I4c0I4dc0I4c0I4dc0I4c0'
+-- the answer's head by window count, a window's answer by count c (0 to
+-- 63) when it set no ban: WA1[c] added, WA0[c] not
+local MH, WA0, WA1 = {'4,0,', '7,0,', '10,0,'}, {}, {}
+for c = 0, 63 do WA0[c], WA1[c] = c .. ',0,0,', c .. ',0,1,' end
+-- per WIN_MULTI op i (made once): WMn[i] its windows, and at i * 4 + j
+-- window j's window_s (WMw), count (WMc) and whether it added (WMa)
+local WMn, WMw, WMc, WMa = {}, {}, {}, {}
+-- the windows of the op being run, by j: window_s, slice ms, slice,
+-- gate, threshold (Ww, Wm, Wl, Wg, Wt), whether n is added (Wa), slot
+-- base (Wb); slots taken (Wu)
+local Ww, Wm, Wl, Wg, Wt, Wa, Wb, Wu = {}, {}, {}, {}, {}, {}, {}, {}
+-- the windows' numbers by window count, unpacked at once
+local WU = {'>ddddd', '>dddddddddd', '>ddddddddddddddd'}
+-- whether WIN_MULTI i (n > 0, an if_new) adds in its window of window_s
+-- ws: the op its if_new names added there and counted its key new
 local function wm_adds(i, ws)
   local r = ifn[i]
-  if r == 0 then return true end
-  local o = wmo[r] and wmo[r][ws]
-  return st[r] == 0 and o ~= nil and o[2] and o[1] == nn[r]
+  if ty[r] ~= 11 then return false end
+  for j = 1, WMn[r] do
+    local x = r * 4 + j
+    if WMw[x] == ws then return WMa[x] and WMc[x] == nn[r] end
+  end
+  return false
 end
--- WIN_MULTI: the windows w[j] = {ws, sms, slice, gate, thr}; returns
--- the answer, and sets cnt[i] to whether a gate was passed
-local function wmulti(i, k, bk, n, w, bu, br)
-  local nw = #w
-  local add, any = {}, false
-  for j = 1, nw do
-    add[j] = n > 0 and wm_adds(i, w[j][1])
-    any = any or add[j]
+-- window j of WIN_MULTI i counts c: judged (ban, gate), recorded for a
+-- later if_new; returns its answer and whether its gate was passed
+local function wm_one(i, j, c, bk, bu, br)
+  if c > MAXU then c = MAXU end
+  local x, a, banned = i * 4 + j, Wa[j], 0
+  WMw[x], WMc[x], WMa[x] = Ww[j], c, a
+  if Wt[j] > 0 and a and c >= Wt[j] and not ban_live(bk) then
+    ban_put(bk, bu, br)
+    banned = 1
   end
-  local v = redis.call('GET', k)
+  local r
+  if banned == 0 then
+    if a then r = WA1[c] else r = WA0[c] end
+  end
+  return r or sformat('%d,%d,%d,', c, banned, a and 1 or 0),
+    Wg[j] > 0 and c > Wg[j]
+end
+-- WIN_MULTI op i at q of P (nw windows; see the top); returns the
+-- answer and whether a gate was passed
+local function wmulti(i, k, bk, n, nw, P, q, bu, br)
+  local any = false
+  Ww[1], Wm[1], Wl[1], Wg[1], Wt[1], Ww[2], Wm[2], Wl[2], Wg[2], Wt[2],
+    Ww[3], Wm[3], Wl[3], Wg[3], Wt[3] = sunpack(WU[nw], P, q)
+  for j = 1, nw do
+    Wa[j] = n > 0 and (ifn[i] == 0 or wm_adds(i, Ww[j]))
+    any = any or Wa[j]
+  end
+  WMn[i] = nw
+  local v = rcall('GET', k)
   local t = ring_load(k, v, MF, MLEN, 1)
-  local changed = false
+  local o1, o2, o3, g1, g2, g3
   if not t then
-    if not any then
-      local out, o = {sformat('%d,0,', 1 + 3 * nw)}, {}
-      for j = 1, nw do
-        out[j + 1] = '0,0,0,'
-        o[w[j][1]] = {0, false}
-      end
-      wmo[i] = o
-      return table.concat(out)
-    end
-    t = {0}
-    for x = 2, 1 + 3 * 18 do t[x] = 0 end
-    changed = true
-  end
-  -- slot base b: t[b] window_s, t[b + 1] newest slice, t[b + 2 ..] counts
-  local used, slot = {}, {}
-  for j = 1, nw do
-    for x = 0, 2 do
-      local b = 2 + x * 18
-      if not used[x] and t[b] == w[j][1] then
-        used[x] = true
-        slot[j] = b
-        break
-      end
-    end
-  end
-  for j = 1, nw do
-    if not slot[j] then
-      -- an empty slot, else one of a window the op does not name
-      local x = 0
-      while x < 3 and (used[x] or t[2 + x * 18] ~= 0) do x = x + 1 end
-      if x == 3 then
-        x = 0
-        while used[x] do x = x + 1 end
-      end
-      used[x] = true
-      local b = 2 + x * 18
-      slot[j] = b
-      t[b] = w[j][1]
-      t[b + 1] = w[j][3]
-      for y = b + 2, b + 17 do t[y] = 0 end
-      changed = true
-    end
-  end
-  local out, o, gated = {sformat('%d,0,', 1 + 3 * nw)}, {}, false
-  local hasban = false
-  for j = 1, nw do
-    local b, ws, sms, slice, gate, thr = slot[j], w[j][1], w[j][2], w[j][3], w[j][4], w[j][5]
-    local l = t[b + 1]
-    if slice > l then
-      if slice - l >= 16 then
-        for y = b + 2, b + 17 do t[y] = 0 end
-      else
-        for x = l + 1, slice do t[b + 2 + x % 16] = 0 end
-      end
-      t[b + 1] = slice
-      l = slice
-      changed = true
-    end
-    local c = 0
-    for y = b + 2, b + 17 do c = c + t[y] end
-    if add[j] then
-      local y = b + 2 + l % 16
-      local x = t[y] + n
-      if x > MAXU then x = MAXU end
-      c = c + x - t[y]
-      t[y] = x
-      local e = now + ws * 1000
-      if e > t[1] then t[1] = e end
-      changed = true
-    end
+    -- a new counter: windows in slots 1..nw, one string packed
+    local e, c = 0, n
     if c > MAXU then c = MAXU end
-    local banned = 0
-    if thr > 0 and add[j] and c >= thr and not ban_live(bk) then
-      ban_put(bk, bu, br)
-      banned = 1
+    for j = 1, 3 do
+      if j > nw then Ww[j], Wl[j], Wa[j] = 0, 0, false end
+      if Wa[j] and now + Ww[j] * 1000 > e then e = now + Ww[j] * 1000 end
     end
-    if gate > 0 and c > gate then gated = true end
-    o[ws] = {c, add[j]}
-    out[j + 1] = sformat('%d,%d,%d,', c, banned, add[j] and 1 or 0)
+    local c1, c2, c3 = Wa[1] and c or 0, Wa[2] and c or 0, Wa[3] and c or 0
+    if any then
+      local x, y, z = Wl[1] % 16, Wl[2] % 16, Wl[3] % 16
+      setpx(k, spack(MN, e, Ww[1], Wl[1], ZW[x], c1, ZW[15 - x], Ww[2],
+        Wl[2], ZW[y], c2, ZW[15 - y], Ww[3], Wl[3], ZW[z], c3, ZW[15 - z]),
+        e - now)
+    end
+    o1, g1 = wm_one(i, 1, c1, bk, bu, br)
+    if nw > 1 then o2, g2 = wm_one(i, 2, c2, bk, bu, br) end
+    if nw > 2 then o3, g3 = wm_one(i, 3, c3, bk, bu, br) end
+  else
+    local changed = false
+    -- slot base b: t[b] window_s, t[b + 1] newest slice, t[b + 2 ..]
+    -- counts; a window takes its slot, else an empty one, else one of
+    -- a window the op does not name
+    Wu[0], Wu[1], Wu[2] = false, false, false
+    for j = 1, nw do
+      Wb[j] = nil
+      for x = 0, 2 do
+        if not Wu[x] and t[2 + x * 18] == Ww[j] then
+          Wu[x], Wb[j] = true, 2 + x * 18
+          break
+        end
+      end
+    end
+    for j = 1, nw do
+      if not Wb[j] then
+        local x = 0
+        while x < 3 and (Wu[x] or t[2 + x * 18] ~= 0) do x = x + 1 end
+        if x == 3 then
+          x = 0
+          while Wu[x] do x = x + 1 end
+        end
+        local b = 2 + x * 18
+        Wu[x], Wb[j], t[b], t[b + 1] = true, b, Ww[j], Wl[j]
+        for y = b + 2, b + 17 do t[y] = 0 end
+        changed = true
+      end
+    end
+    for j = 1, nw do
+      local b, slice = Wb[j], Wl[j]
+      local l = t[b + 1]
+      if slice > l then
+        if slice - l >= 16 then
+          for y = b + 2, b + 17 do t[y] = 0 end
+        else
+          for x = l + 1, slice do t[b + 2 + x % 16] = 0 end
+        end
+        t[b + 1], l, changed = slice, slice, true
+      end
+      local c = 0
+      for y = b + 2, b + 17 do c = c + t[y] end
+      if Wa[j] then
+        local y = b + 2 + l % 16
+        local x = t[y] + n
+        if x > MAXU then x = MAXU end
+        c = c + x - t[y]
+        t[y] = x
+        local e = now + Ww[j] * 1000
+        if e > t[1] then t[1] = e end
+        changed = true
+      end
+      Wl[j] = c
+    end
+    if changed then setpx(k, spack(MF, unpack(t, 1, 55)), t[1] - now) end
+    o1, g1 = wm_one(i, 1, Wl[1], bk, bu, br)
+    if nw > 1 then o2, g2 = wm_one(i, 2, Wl[2], bk, bu, br) end
+    if nw > 2 then o3, g3 = wm_one(i, 3, Wl[3], bk, bu, br) end
   end
-  if changed then setpx(k, struct.pack(MF, unpack(t, 1, 55)), t[1] - now) end
-  wmo[i] = o
-  cnt[i] = gated
-  return table.concat(out)
+  return MH[nw] .. o1 .. (o2 or '') .. (o3 or ''), g1 or g2 or g3
 end
 -- whether WIN_HIT i adds its n (shm_win_if_new)
 local function if_new(i)
@@ -402,7 +462,7 @@ local function if_new(i)
   while ifn[j] and ifn[j] > 0 do
     local r = ifn[j]
     if r < 1 or r >= j then return false end
-    if ty[r] ~= 4 or st[r] ~= 0 or nn[r] == 0 or cnt[r] ~= nn[r] then
+    if ty[r] ~= 4 or nn[r] == 0 or cnt[r] ~= nn[r] then
       return false
     end
     j = r
@@ -410,19 +470,19 @@ local function if_new(i)
   return true
 end
 local function ipkey(rec)
-  if string.byte(rec, 1) == 4 then return string.sub(rec, 1, 5) end
-  return string.sub(rec, 1, 17)
+  if string.byte(rec, 1) == 4 then return ssub(rec, 1, 5) end
+  return ssub(rec, 1, 17)
 end
 -- a history push, as shm_op_hist_push: returns the kept records;
 -- read_only (ro) returns them and writes nothing, not even the
 -- records it leaves out (shm keeps them too)
 local function hist(hk, ttl, rec, ro)
-  local v = redis.call('GET', hk)
+  local v = rcall('GET', hk)
   local keep = {}
-  if v and now < tonumber(string.sub(v, 1, 20)) then
+  if v and now < tonumber(ssub(v, 1, 20)) then
     for p = 21, #v - 42, 43 do
-      local e = string.sub(v, p, p + 42)
-      local ts = tonumber(string.sub(e, 24, 43))
+      local e = ssub(v, p, p + 42)
+      local ts = tonumber(ssub(e, 24, 43))
       if not (ts <= now and now - ts >= ttl) then
         keep[#keep + 1] = e
       end
@@ -447,21 +507,21 @@ local function hist(hk, ttl, rec, ro)
 end
 -- prunes set ck of its expired members; its count
 local function cprune(ck)
-  redis.call('ZREMRANGEBYSCORE', ck, '-inf', nows)
-  return redis.call('ZCARD', ck)
+  rcall('ZREMRANGEBYSCORE', ck, '-inf', nows)
+  return rcall('ZCARD', ck)
 end
 -- the batch (see the top)
 local function exec(KEYS, ARGV)
   sformat, sbyte, sunpack = string.format, string.byte, struct.unpack
+  spack, ssub, rcall = struct.pack, string.sub, redis.call
   nows = ARGV[1]
   now = tonumber(nows)
-  local pregated = ARGV[2] == '1'
-  local nops = tonumber(ARGV[3])
-  local P, pos, ai, ki = ARGV[4], 1, 5, 1
-  res, ty, st, nn, cnt, ifn, gate = {}, {}, {}, {}, {}, {}, {}
-  adds, wmo = {}, {}
-  local done, stopped = 0, 0
-  for i = 1, nops do
+  local P = ARGV[2]
+  local pregated, np, pos, ai, ki, i = sbyte(P) == 1, #P, 2, 3, 1, 0
+  nadd, tabs = 0, false
+  local done, stopped, gated = 0, 0, false
+  while pos <= np do
+    i = i + 1
     local q = pos
     local t = sbyte(P, q)
     if t == 11 then
@@ -470,9 +530,69 @@ local function exec(KEYS, ARGV)
       pos = q + 1 + (OPSZ[t] or 0)
     end
     ty[i] = t
-    st[i] = 0
-    if t == 0 then
-      st[i] = -1
+    if t == 11 then
+      local k = KEYS[ki]
+      ki = ki + 1
+      -- a ban's until (bu) only when a window may ban: then its key
+      local n, nw, f, bu = sunpack('>dddd', P, q + 1)
+      local bk, br = nil, nil
+      if bu > 0 then
+        bk, br = KEYS[ki], ARGV[ai]
+        ki, ai = ki + 1, ai + 1
+      end
+      ifn[i] = f
+      nn[i] = n
+      local g
+      res[i], g = wmulti(i, k, bk, n, nw, P, q + 33, bu, br)
+      gated = gated or g
+    elseif t == 4 then
+      local wk = KEYS[ki]
+      ki = ki + 1
+      local ws, sms, slice, n, thr, bu, g, f = sunpack('>dddddddd', P, q + 1)
+      local br = nil
+      if thr > 0 then
+        br = ARGV[ai]
+        ai = ai + 1
+      end
+      ifn[i] = f
+      local bk = nil
+      if thr > 0 then
+        bk = KEYS[ki]
+        ki = ki + 1
+      end
+      nn[i] = n
+      if f > 0 and not if_new(i) then n = 0 end
+      local c = win(wk, ws, sms, slice, n)
+      cnt[i] = c
+      gated = gated or (g > 0 and c > g)
+      local banned = 0
+      if thr > 0 and n > 0 and c >= thr and not ban_live(bk) then
+        ban_put(bk, bu, br)
+        banned = 1
+      end
+      res[i] = r3(c, banned)
+    elseif t == 6 then
+      nadd = nadd + 1
+      a_lim[nadd], a_exp[nadd] = sunpack('>dd', P, q + 1)
+      a_i[nadd], a_k[nadd], a_m[nadd] = i, KEYS[ki], ARGV[ai]
+      ki = ki + 1
+      ai = ai + 1
+      res[i] = '1,1,'
+    elseif t == 7 then
+      local ck = KEYS[ki]
+      ki = ki + 1
+      rcall('ZREMRANGEBYSCORE', ck, '-inf', nows)
+      local f = rcall('ZREM', ck, ARGV[ai])
+      ai = ai + 1
+      res[i] = r3(rcall('ZCARD', ck), f)
+    elseif t == 10 then
+      local fk = KEYS[ki]
+      ki = ki + 1
+      local ws, sms, slice, n1, n2, n3, n4, n5, n6, n7, n8 =
+        sunpack('>ddddddddddd', P, q + 1)
+      res[i] = fig(fk, ws, sms, slice, n1, n2, n3, n4, n5, n6, n7, n8)
+      tabs = true
+    elseif t == 0 then
       res[i] = '1,-1,'
     elseif t == 1 then
       local bk = KEYS[ki]
@@ -481,7 +601,7 @@ local function exec(KEYS, ARGV)
       if v then
         local h = v[3] + 1
         if h > MAXU then h = MAXU end
-        redis.call('SETRANGE', bk, '40', sformat('%010d', h))
+        rcall('SETRANGE', bk, '40', sformat('%010d', h))
         res[i] = '6,0,1,20:' .. v[1] .. '20:' .. v[2]
           .. sformat('%d,%d:', h, #v[4]) .. v[4]
         if sbyte(P, q + 1) == 1 then
@@ -502,37 +622,11 @@ local function exec(KEYS, ARGV)
       local bk = KEYS[ki]
       ki = ki + 1
       if ban_live(bk) then
-        redis.call('DEL', bk)
+        rcall('DEL', bk)
         res[i] = '2,0,1,'
       else
         res[i] = '2,0,0,'
       end
-    elseif t == 4 then
-      local wk = KEYS[ki]
-      ki = ki + 1
-      local ws, sms, slice, n, thr, bu, g, f = sunpack('>dddddddd', P, q + 1)
-      local br = nil
-      if thr > 0 then
-        br = ARGV[ai]
-        ai = ai + 1
-      end
-      gate[i] = g
-      ifn[i] = f
-      local bk = nil
-      if thr > 0 then
-        bk = KEYS[ki]
-        ki = ki + 1
-      end
-      nn[i] = n
-      if f > 0 and not if_new(i) then n = 0 end
-      local c = win(wk, ws, sms, slice, n)
-      cnt[i] = c
-      local banned = 0
-      if thr > 0 and n > 0 and c >= thr and not ban_live(bk) then
-        ban_put(bk, bu, br)
-        banned = 1
-      end
-      res[i] = sformat('3,0,%d,%d,', c, banned)
     elseif t == 5 then
       local hk = KEYS[ki]
       ki = ki + 1
@@ -543,143 +637,92 @@ local function exec(KEYS, ARGV)
       local r = {sformat('%d,0,%d,', #prev + 2, #prev)}
       for j = 1, #prev do r[j + 1] = '43:' .. prev[j] end
       res[i] = table.concat(r)
-    elseif t == 6 then
-      local lim, exp = sunpack('>dd', P, q + 1)
-      adds[#adds + 1] = {i = i, k = KEYS[ki], m = ARGV[ai], lim = lim, exp = exp, full = 0}
-      ki = ki + 1
-      ai = ai + 1
-      res[i] = '1,1,'
-    elseif t == 7 then
-      local ck = KEYS[ki]
-      ki = ki + 1
-      redis.call('ZREMRANGEBYSCORE', ck, '-inf', nows)
-      local f = redis.call('ZREM', ck, ARGV[ai])
-      ai = ai + 1
-      res[i] = sformat('3,0,%d,%d,', redis.call('ZCARD', ck), f)
     elseif t == 8 then
       res[i] = sformat('2,0,%d,', cprune(KEYS[ki]))
       ki = ki + 1
-    elseif t == 10 then
-      local fk = KEYS[ki]
-      ki = ki + 1
-      local ws, sms, slice, n1, n2, n3, n4, n5, n6, n7, n8 =
-        sunpack('>ddddddddddd', P, q + 1)
-      res[i] = fig(fk, ws, sms, slice, n1, n2, n3, n4, n5, n6, n7, n8)
-    elseif t == 11 then
-      local k = KEYS[ki]
-      ki = ki + 1
-      local n, nw, f, bu = sunpack('>dddd', P, q + 1)
-      local w = {}
-      for j = 1, nw do
-        w[j] = {sunpack('>ddddd', P, q + 33 + (j - 1) * 40)}
-      end
-      local bk = nil
-      for j = 1, nw do
-        if w[j][5] > 0 then bk = KEYS[ki] end
-      end
-      if bk then ki = ki + 1 end
-      ifn[i] = f
-      nn[i] = n
-      gate[i] = 0
-      local br = nil
-      if bk then
-        br = ARGV[ai]
-        ai = ai + 1
-      end
-      res[i] = wmulti(i, k, bk, n, w, bu, br)
     else
       res[i] = '1,1,'
     end
     done = i
   end
   -- the CONC_ADD group, as shm_conc_add_group
-  if stopped == 0 and #adds > 0 then
-    local admit = not pregated
-    for i = 1, done do
-      if ty[i] == 4 and st[i] == 0 and gate[i] > 0 and cnt[i] > gate[i] then
-        admit = false
+  if stopped == 0 and nadd > 0 then
+    local admit = not pregated and not gated
+    for x = 1, nadd do
+      local k, y = a_k[x], 1
+      while a_k[y] ~= k do y = y + 1 end
+      a_s[x] = y
+      if y == x then
+        rcall('ZREMRANGEBYSCORE', k, '-inf', nows)
+        s_cn[x], s_nk[x], s_mx[x] = rcall('ZCARD', k), 0, 0
       end
-      if ty[i] == 11 and cnt[i] then admit = false end
-    end
-    local cn, sets, nk = {}, {}, {}
-    for x = 1, #adds do
-      local c = adds[x]
-      if cn[c.k] == nil then
-        redis.call('ZREMRANGEBYSCORE', c.k, '-inf', nows)
-        cn[c.k] = redis.call('ZCARD', c.k)
-        sets[#sets + 1] = {k = c.k, n = cn[c.k], mx = 0}
-      end
-      nk[c.k] = (nk[c.k] or 0) + 1
+      s_nk[y] = s_nk[y] + 1
+      a_full[x], a_dup[x] = 0, false
     end
     -- only a set that may be full has its members looked up (a member
     -- already there is not counted twice); ZADD's answer counts the
     -- members added
     local near = false
-    for x = 1, #adds do
-      local c = adds[x]
-      if c.lim > 0 and cn[c.k] + nk[c.k] > c.lim then near = true end
+    for x = 1, nadd do
+      local y = a_s[x]
+      if a_lim[x] > 0 and s_cn[y] + s_nk[y] > a_lim[x] then near = true end
     end
-    for x = 1, #adds do
-      local c = adds[x]
-      c.present = not near or redis.call('ZSCORE', c.k, c.m) ~= false
-    end
-    for x = 1, #adds do
-      local c = adds[x]
-      if not c.present then
-        local v = cn[c.k]
+    for x = 1, nadd do
+      a_pr[x] = not near or rcall('ZSCORE', a_k[x], a_m[x]) ~= false
+      if not a_pr[x] then
+        local sx, m, v = a_s[x], a_m[x], s_cn[a_s[x]]
         for y = 1, x - 1 do
-          local d = adds[y]
-          if not d.present and not d.dup and d.k == c.k then
-            if d.m == c.m then
-              c.dup = y
+          if not a_pr[y] and not a_dup[y] and a_s[y] == sx then
+            if a_m[y] == m then
+              a_dup[x] = true
               break
             end
             v = v + 1
           end
         end
-        if not c.dup then
-          if c.lim > 0 and v >= c.lim then
-            c.full = 1
-            admit = false
+        if not a_dup[x] and a_lim[x] > 0 and v >= a_lim[x] then
+          a_full[x] = 1
+          admit = false
+        end
+      end
+    end
+    for x = 1, nadd do s_fin[x] = s_cn[x] end
+    if admit then
+      local le, ls
+      for x = 1, nadd do
+        local y, e = a_s[x], a_exp[x]
+        if e ~= le then le, ls = e, sformat('%d', e) end
+        s_fin[y] = s_fin[y] + rcall('ZADD', a_k[x], ls, a_m[x])
+        if e > s_mx[y] then s_mx[y] = e end
+      end
+      -- TTLs: a set expires with its latest member (GT: only grows; a
+      -- set that was empty has no TTL yet)
+      for x = 1, nadd do
+        if a_s[x] == x then
+          local t = sformat('%d', s_mx[x] - now)
+          if s_cn[x] == 0 then
+            rcall('PEXPIRE', a_k[x], t)
+          else
+            rcall('PEXPIRE', a_k[x], t, 'GT')
           end
         end
       end
     end
-    local fin = {}
-    for x = 1, #sets do fin[sets[x].k] = sets[x].n end
-    if admit then
-      for x = 1, #adds do
-        local c = adds[x]
-        fin[c.k] = fin[c.k] + redis.call('ZADD', c.k, sformat('%d', c.exp), c.m)
-        for y = 1, #sets do
-          if sets[y].k == c.k and c.exp > sets[y].mx then
-            sets[y].mx = c.exp
-          end
-        end
-      end
-    end
-    -- TTLs: a set expires with its latest member (GT: only grows; a
-    -- set that was empty has no TTL yet)
-    if admit then
-      for x = 1, #sets do
-        local e = sets[x]
-        if e.n == 0 then
-          redis.call('PEXPIRE', e.k, sformat('%d', e.mx - now))
-        else
-          redis.call('PEXPIRE', e.k, sformat('%d', e.mx - now), 'GT')
-        end
-      end
-    end
-    for x = 1, #adds do
-      local c = adds[x]
-      local a = 0
-      if admit then a = 1 end
-      res[c.i] = sformat('4,0,%d,%d,%d,', fin[c.k], a, c.full)
+    local a = admit and 1 or 0
+    for x = 1, nadd do
+      local n = s_fin[a_s[x]]
+      res[a_i[x]] = (a == 1 and a_full[x] == 0 and R4[n])
+        or sformat('4,0,%d,%d,%d,', n, a, a_full[x])
     end
   end
   -- one bulk string, not nested arrays: hiredis makes one object
   -- of it instead of one per element (see rds_parse)
-  local out = {sformat('%d,%d,', done, stopped)}
+  local head = stopped == 0 and HD[done] or sformat('%d,%d,', done, stopped)
+  if not tabs then
+    res[0] = head
+    return table.concat(res, '', 0, done)
+  end
+  local out = {head}
   for i = 1, done do
     local r = res[i]
     if type(r) == 'table' then
