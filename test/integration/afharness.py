@@ -197,6 +197,20 @@ class Server:
         with open(self.log_path, errors="replace") as f:
             return f.read()
 
+    def wait_log(self, pattern, timeout=5.0):
+        """The log once the regular expression pattern is found in it:
+        OpenSIPS runs event routes (the sample cfg's alert lines) in
+        another process, after the reply may have gone."""
+        deadline = time.time() + timeout
+        while True:
+            log = self.read_log()
+            if re.search(pattern, log):
+                return log
+            if time.time() >= deadline:
+                raise AssertionError("%s: %r not in the log:\n%s" % (
+                    self.name, pattern, log[-3000:]))
+            time.sleep(0.05)
+
     def stats(self):
         """antifraud.stats parsed into a dict (nested for sub-structs)."""
         return parse_kamcmd(self.rpc("antifraud.stats").stdout)

@@ -341,6 +341,7 @@ def test_new_country_login_alert(ka, tmp_path):
     # registers)
     assert reg_result(register(tmp_path, k, "carol", pw, "127.0.0.6")) == "ok"
     assert new_country_alerts() == 1
+    k.wait_log(r"antifraud: auth rc=-?\d+ \[[^\]]*new_country_login")
     lines = [ln for ln in k.read_log().splitlines()
              if re.search(r"antifraud: auth rc=-?\d+ \[[^\]]*"
                           r"new_country_login", ln)]

@@ -203,8 +203,7 @@ def test_enforce_refuses_the_caller_while_cooling(ka, tmp_path):
     # the next call of that caller is refused (403) with the reason
     p = calls(tmp_path, k, DE, "pump2", "uac-hold.xml", n=1)
     assert p.returncode != 0
-    log = k.read_log()
-    assert re.search(r"antifraud: dest rc=-2 \[asr_low\].*refused for", log)
+    k.wait_log(r"antifraud: dest rc=-2 \[asr_low\].*refused for")
     f = figures(k, "caller", "pump2@127.0.0.1")
     assert f["refused"] == "asr_low" and 0 < f["refused_for"] <= 30, f
     # another caller is not concerned
@@ -373,7 +372,7 @@ def test_two_nodes_share_figures_and_refusals(tmp_path, an_rules, uas_dest):
         # refused on node a by the mark node b set
         p = calls(tmp_path, a, DE, "pumpc", "uac-hold.xml", n=1)
         assert p.returncode != 0
-        assert re.search(r"antifraud: dest rc=-2 \[asr_low\]", a.read_log())
+        a.wait_log(r"antifraud: dest rc=-2 \[asr_low\]")
         # the figures are Redis keys with a TTL
         keys = r.cli("--scan", "--pattern", "af:v2:fig:*").stdout.split()
         assert keys

@@ -157,4 +157,4 @@ def test_dry_run_dest(kd_any, tmp_path):
     assert snapshot(k) == before
     # the real fourth call is the first blocked: nothing was counted
     assert invite(k, FR, caller="rep1") == 403
-    assert "repeat_number 4 in 3600s > 3" in k.read_log()
+    k.wait_log(r"repeat_number 4 in 3600s > 3")
