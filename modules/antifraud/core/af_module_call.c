@@ -19,6 +19,7 @@
 #include "af_host.h"
 #include "af_ip.h"
 #include "af_lock.h"
+#include "af_pool.h"
 #include "af_outcome.h"
 #include "af_rules.h"
 
@@ -54,8 +55,15 @@ static struct af_mod_guard {
 	af_hold_t **hold;   /* per slot */
 } *af_mod_guard;
 
+/* freed holds kept for the next calls: a hold is made and freed for
+ * every call, and q_malloc's search grows with what churns in it */
+static af_pool_t *af_mod_holds;
+#define AF_HOLDS_KEPT 512
+
 void af_module_guard_destroy(void)
 {
+	af_pool_destroy(af_mod_holds);
+	af_mod_holds = NULL;
 	if(!af_mod_guard)
 		return;
 	af_lock_destroy(&af_mod_guard->lock);
@@ -83,6 +91,8 @@ int af_module_guard_init(int n, af_module_end_cb end, af_module_drop_cb drop)
 	g->deadline = (uint64_t *)(g + 1);
 	g->hold = (af_hold_t **)(g->deadline + n);
 	af_mod_guard = g;
+	/* without it, holds come from shared memory each time */
+	af_mod_holds = af_pool_create(sizeof(af_hold_t), AF_HOLDS_KEPT);
 	return 0;
 }
 
@@ -152,11 +162,11 @@ int af_module_held(const af_request_t *req, const af_verdict_t *v,
 
 af_hold_t *af_module_hold(const af_held_t *x)
 {
-	af_hold_t *h = af_host->shm_alloc(sizeof(*h));
+	af_hold_t *h = af_pool_get(af_mod_holds, sizeof(*h));
 
 	af_mod_wait.set = 0; /* a call waiting before is left to age out */
 	if(h && af_lock_init(&h->lock) < 0) {
-		af_host->shm_free(h);
+		af_pool_put(af_mod_holds, h);
 		h = NULL;
 	}
 	if(!h) {
@@ -350,7 +360,7 @@ void af_module_hold_free(af_hold_t *h)
 	/* an answer that raced with the end may have put it back */
 	af_mod_guard_leave(h);
 	af_lock_destroy(&h->lock);
-	af_host->shm_free(h);
+	af_pool_put(af_mod_holds, h);
 }
 
 /* an alert of af_outcome_timer: its subject as a request */

@@ -29,6 +29,7 @@
 #include "modules/tm/tm_load.h"
 #include "af_kam.h"
 #include "af_outcome.h"
+#include "af_pool.h"
 
 #define AF_SIG_ID_MAX 128
 
@@ -88,9 +89,12 @@ static void af_sl_reply(sl_cbp_t *p)
 	af_signal(p->req, &req, p->code);
 }
 
+/* freed watches kept for the next transactions (af_pool.h) */
+static af_pool_t *af_sig_pool;
+
 static void af_tm_free(void *param)
 {
-	shm_free(param);
+	af_pool_put(af_sig_pool, param);
 }
 
 /* the parameter of a watched transaction whose request was checked with
@@ -222,7 +226,7 @@ static void af_sig_watch(struct cell *t, struct sip_msg *msg)
 	u = req->auth_user.len ? &req->auth_user : &req->from_user;
 	if(u->len > AF_SIG_ID_MAX || req->from_host.len > AF_SIG_ID_MAX)
 		return;
-	a = shm_malloc(sizeof(*a));
+	a = af_pool_get(af_sig_pool, sizeof(*a));
 	if(!a) {
 		SHM_MEM_ERROR;
 		return;
@@ -240,7 +244,7 @@ static void af_sig_watch(struct cell *t, struct sip_msg *msg)
 			   af_tm_free)
 			<= 0) {
 		LM_ERR("cannot watch the replies of a transaction\n");
-		shm_free(a);
+		af_pool_put(af_sig_pool, a);
 	}
 }
 
@@ -265,6 +269,8 @@ int af_kam_outcome_init(int learn)
 		return -1;
 	}
 	learn_auth = learn;
+	/* without it, watches come from shared memory each time */
+	af_sig_pool = af_pool_create(sizeof(af_kam_sig_t), 512);
 	if(module_loaded("sl") && sl_load_api(&slb) == 0) {
 		memset(&slc, 0, sizeof(slc));
 		slc.type = SLCB_REPLY_READY;

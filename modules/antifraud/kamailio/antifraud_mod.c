@@ -239,6 +239,35 @@ error:
 
 /* each process that handles requests compiles its own JIT code now,
  * not on its first request */
+/* free sip_msg-sized blocks af_kam_msg_room leaves in each worker */
+#define AF_MSG_ROOMS 2
+
+/*
+ * Kamailio's default pkg allocator (q_malloc) looks for a block by
+ * walking its ~2,000 size buckets up from the size asked for, and joins
+ * a freed block with its free neighbours. receive_msg allocates each
+ * message's sip_msg first and frees it last: when no free block of that
+ * size lies below the top of the heap, every sip_msg is cut from the top,
+ * merges back into it when freed, and the next message walks every bucket
+ * again (~20 k instructions and as many bucket heads read per message).
+ * Whether such a block exists is an accident of the startup (the
+ * script's fixups, the modules loaded). Leaves AF_MSG_ROOMS free
+ * sip_msg-sized blocks, each kept apart from its neighbours by a block
+ * held for the process's life (a small allocation made later splits one
+ * of them, not all). Harmless with the other allocators.
+ */
+static void af_kam_msg_room(void)
+{
+	void *b[2 * AF_MSG_ROOMS];
+	int i;
+
+	for(i = 0; i < 2 * AF_MSG_ROOMS; i++)
+		b[i] = pkg_malloc(sizeof(struct sip_msg));
+	for(i = 0; i < 2 * AF_MSG_ROOMS; i += 2)
+		if(b[i])
+			pkg_free(b[i]);
+}
+
 static int child_init(int rank)
 {
 	int pid;
@@ -254,8 +283,10 @@ static int child_init(int rank)
 		}
 		return 0;
 	}
-	if(rank != PROC_INIT && rank != PROC_MAIN && rank != PROC_TCP_MAIN)
+	if(rank != PROC_INIT && rank != PROC_MAIN && rank != PROC_TCP_MAIN) {
+		af_kam_msg_room();
 		af_core_warmup();
+	}
 	return 0;
 }
 
