@@ -337,6 +337,29 @@ static void rds_add_reason(rds_argv_t *a, const char *reason)
 			reason ? strnlen(reason, AF_BAN_REASON - 1) : 0);
 }
 
+/* Writes v at p as a big-endian IEEE double (exact below 2^53). */
+static void put_double(char *p, uint64_t v)
+{
+	double d = (double)v;
+	uint64_t bits;
+	int j;
+
+	memcpy(&bits, &d, sizeof(bits));
+	for(j = 7; j >= 0; j--) {
+		p[j] = (char)(bits & 0xff);
+		bits >>= 8;
+	}
+}
+
+/* Writes v at p as a big-endian 32-bit number. */
+static void put_u32(char *p, uint32_t v)
+{
+	p[0] = (char)(v >> 24);
+	p[1] = (char)(v >> 16);
+	p[2] = (char)(v >> 8);
+	p[3] = (char)v;
+}
+
 /*
  * Appends an op's packed argument: code in a byte, then the n numbers of
  * v as big-endian IEEE doubles (exact: every value is below 2^53).
@@ -344,29 +367,50 @@ static void rds_add_reason(rds_argv_t *a, const char *reason)
 static void av_pack(rds_argv_t *a, int code, const uint64_t *v, int n)
 {
 	char *p = av_more(a, 1 + 8 * (size_t)n);
-	uint64_t bits;
-	double d;
-	int i, j;
+	int i;
 
 	if(!p)
 		return;
 	*p++ = (char)code;
-	for(i = 0; i < n; i++) {
-		d = (double)v[i];
-		memcpy(&bits, &d, sizeof(bits));
-		for(j = 7; j >= 0; j--) {
-			p[j] = (char)(bits & 0xff);
-			bits >>= 8;
-		}
-		p += 8;
+	for(i = 0; i < n; i++, p += 8)
+		put_double(p, v[i]);
+}
+
+/*
+ * Appends to the strings the new multi-window counter of a WIN_MULTI
+ * that adds n > 0 in every one of its windows, as the batch function
+ * stores it (RDS_WM_LEN bytes: the expiry, a double, then
+ * AF_WIN_MULTI_MAX slots of window_s, newest slice, a double, and
+ * AF_WIN_BUCKETS counts, n in the newest's, all zero in a slot not
+ * used), then its TTL in ms in decimal: the function sets it when the
+ * key is absent, in one call, instead of packing it (lua/).
+ */
+static void rds_wm_new(const af_op_t *op, const uint64_t *v, uint64_t now_ms)
+{
+	uint64_t top = 0;
+	char *p = av_room(&rds_strs, RDS_WM_LEN), *s;
+	int j;
+
+	if(!p)
+		return;
+	memset(p, 0, RDS_WM_LEN);
+	for(j = 0; j < op->u.wm.nwin; j++) {
+		s = p + 8 + j * RDS_WM_SLOT;
+		if(op->u.wm.w[j].window_s > top)
+			top = op->u.wm.w[j].window_s;
+		put_u32(s, op->u.wm.w[j].window_s);
+		put_double(s + 4, v[6 + 5 * j]);
+		put_u32(s + 12 + 4 * (v[6 + 5 * j] % AF_WIN_BUCKETS), op->u.wm.n);
 	}
+	put_double(p, now_ms + top * 1000);
+	av_addu(&rds_strs, top * 1000);
 }
 
 /*
  * Serializes WIN_MULTI op: its key <prefix><layout>wm:{<key>} (and the
  * ban's when a window may ban); n, nwin, if_new, the ban's until, then
  * per window window_s, slice_ms, now's slice, gate, ban_threshold; the
- * ban reason.
+ * ban reason; when it adds, its new counter and TTL (rds_wm_new).
  */
 static void rds_build_wm(const af_store_redis_t *st, const af_op_t *op,
 		uint64_t now_ms)
@@ -399,6 +443,8 @@ static void rds_build_wm(const af_store_redis_t *st, const af_op_t *op,
 				op->u.wm.ban_key ? op->u.wm.ban_key : op->key,
 				op->u.wm.ban_key ? op->u.wm.ban_key_len : op->key_len);
 	}
+	if(op->u.wm.n > 0)
+		rds_wm_new(op, v, now_ms);
 }
 
 /*

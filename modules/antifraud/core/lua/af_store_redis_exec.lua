@@ -365,16 +365,24 @@ local function wm_one(i, j, c, bk, bu, br)
 end
 -- WIN_MULTI op i at q of P (nw windows; see the top); returns the
 -- answer and whether a gate was passed
-local function wmulti(i, k, bk, n, nw, P, q, bu, br)
-  local any = false
+local function wmulti(i, k, bk, n, nw, P, q, bu, br, nv, nt)
+  local any, all = false, true
   Ww[1], Wm[1], Wl[1], Wg[1], Wt[1], Ww[2], Wm[2], Wl[2], Wg[2], Wt[2],
     Ww[3], Wm[3], Wl[3], Wg[3], Wt[3] = sunpack(WU[nw], P, q)
   for j = 1, nw do
     Wa[j] = n > 0 and (ifn[i] == 0 or wm_adds(i, Ww[j]))
     any = any or Wa[j]
+    all = all and Wa[j]
   end
   WMn[i] = nw
-  local v = rcall('GET', k)
+  -- every window adds: the module's new counter nv (TTL nt) is set
+  -- if there is none (a new subject: one call)
+  local v
+  if all then
+    v = rcall('SET', k, nv, 'PX', nt, 'NX', 'GET')
+  else
+    v = rcall('GET', k)
+  end
   local t = ring_load(k, v, MF, MLEN, 1)
   local o1, o2, o3, g1, g2, g3
   if not t then
@@ -386,7 +394,9 @@ local function wmulti(i, k, bk, n, nw, P, q, bu, br)
       if Wa[j] and now + Ww[j] * 1000 > e then e = now + Ww[j] * 1000 end
     end
     local c1, c2, c3 = Wa[1] and c or 0, Wa[2] and c or 0, Wa[3] and c or 0
-    if any then
+    if all then
+      if v then rcall('SET', k, nv, 'PX', nt, 'GET') end
+    elseif any then
       local x, y, z = Wl[1] % 16, Wl[2] % 16, Wl[3] % 16
       setpx(k, spack(MN, e, Ww[1], Wl[1], ZW[x], c1, ZW[15 - x], Ww[2],
         Wl[2], ZW[y], c2, ZW[15 - y], Ww[3], Wl[3], ZW[z], c3, ZW[15 - z]),
@@ -505,10 +515,12 @@ local function hist(hk, ttl, rec, ro)
   setpx(hk, table.concat(nv), ttl)
   return keep
 end
--- prunes set ck of its expired members; its count
+-- prunes set ck of its expired members; its count (one call for an
+-- empty set)
 local function cprune(ck)
-  rcall('ZREMRANGEBYSCORE', ck, '-inf', nows)
-  return rcall('ZCARD', ck)
+  local c = rcall('ZCARD', ck)
+  if c > 0 then c = c - rcall('ZREMRANGEBYSCORE', ck, '-inf', nows) end
+  return c
 end
 -- the batch (see the top)
 local function exec(KEYS, ARGV)
@@ -540,10 +552,15 @@ local function exec(KEYS, ARGV)
         bk, br = KEYS[ki], ARGV[ai]
         ki, ai = ki + 1, ai + 1
       end
+      local nv, nt
+      if n > 0 then
+        nv, nt = ARGV[ai], ARGV[ai + 1]
+        ai = ai + 2
+      end
       ifn[i] = f
       nn[i] = n
       local g
-      res[i], g = wmulti(i, k, bk, n, nw, P, q + 33, bu, br)
+      res[i], g = wmulti(i, k, bk, n, nw, P, q + 33, bu, br, nv, nt)
       gated = gated or g
     elseif t == 4 then
       local wk = KEYS[ki]
@@ -581,10 +598,10 @@ local function exec(KEYS, ARGV)
     elseif t == 7 then
       local ck = KEYS[ki]
       ki = ki + 1
-      rcall('ZREMRANGEBYSCORE', ck, '-inf', nows)
-      local f = rcall('ZREM', ck, ARGV[ai])
+      local c, f = cprune(ck), 0
+      if c > 0 then f = rcall('ZREM', ck, ARGV[ai]) end
       ai = ai + 1
-      res[i] = r3(rcall('ZCARD', ck), f)
+      res[i] = r3(c - f, f)
     elseif t == 10 then
       local fk = KEYS[ki]
       ki = ki + 1
@@ -652,10 +669,7 @@ local function exec(KEYS, ARGV)
       local k, y = a_k[x], 1
       while a_k[y] ~= k do y = y + 1 end
       a_s[x] = y
-      if y == x then
-        rcall('ZREMRANGEBYSCORE', k, '-inf', nows)
-        s_cn[x], s_nk[x], s_mx[x] = rcall('ZCARD', k), 0, 0
-      end
+      if y == x then s_cn[x], s_nk[x], s_mx[x] = cprune(k), 0, 0 end
       s_nk[y] = s_nk[y] + 1
       a_full[x], a_dup[x] = 0, false
     end
