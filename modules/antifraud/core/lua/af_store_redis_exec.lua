@@ -14,7 +14,8 @@
 -- argument pregated (a byte, 1: an invalid WIN_HIT already went over
 -- its gate) and the ops packed one after another (each its code in a byte, then its
 -- numbers as big-endian doubles, exact below 2^53, read with one
--- struct.unpack: OPSZ bytes; a BAN_GET's stop in a byte), then the
+-- struct.unpack: OPSZ bytes; a BAN_GET's stop in a byte; a WIN_MULTI's
+-- window count in a byte before them), then the
 -- ops' strings in their order (a ban reason, only where the op may
 -- ban: BAN_SET, a WIN_HIT or WIN_MULTI with a threshold; a CONC_ADD's
 -- or CONC_DEL's member; a HIST_PUSH's record); KEYS: per op its key
@@ -76,8 +77,8 @@ end
 -- an op's answer is rendered when it is made (one string.format for
 -- its numbers): see the end
 -- the bytes of an op's numbers after its code (ARGV[2]), by code (a
--- WIN_MULTI's: 32 and 40 per window)
-local OPSZ = {[0] = 0, 1, 8, 0, 64, 16, 16, 0, 0, 0, 88}
+-- WIN_MULTI's: see exec)
+local OPSZ = {[0] = 0, 1, 8, 0, 64, 16, 16, 0, 0, 0}
 -- the number after the code byte of the op at q
 local function unpack1(P, q)
   local v = sunpack('>d', P, q + 1)
@@ -333,8 +334,9 @@ local WMn, WMw, WMc, WMa = {}, {}, {}, {}
 -- gate, threshold (Ww, Wm, Wl, Wg, Wt), whether n is added (Wa), slot
 -- base (Wb); slots taken (Wu)
 local Ww, Wm, Wl, Wg, Wt, Wa, Wb, Wu = {}, {}, {}, {}, {}, {}, {}, {}
--- the windows' numbers by window count, unpacked at once
-local WU = {'>ddddd', '>dddddddddd', '>ddddddddddddddd'}
+-- a WIN_MULTI's numbers (n, if_new, a ban's until, then its windows')
+-- by window count, unpacked at once
+local WU = {'>dddddddd', '>ddddddddddddd', '>dddddddddddddddddd'}
 -- whether WIN_MULTI i (n > 0, an if_new) adds in its window of window_s
 -- ws: the op its if_new names added there and counted its key new
 local function wm_adds(i, ws)
@@ -363,12 +365,10 @@ local function wm_one(i, j, c, bk, bu, br)
   return r or sformat('%d,%d,%d,', c, banned, a and 1 or 0),
     Wg[j] > 0 and c > Wg[j]
 end
--- WIN_MULTI op i at q of P (nw windows; see the top); returns the
--- answer and whether a gate was passed
-local function wmulti(i, k, bk, n, nw, P, q, bu, br, nv, nt)
+-- WIN_MULTI op i (nw windows in Ww...: see exec); returns the answer
+-- and whether a gate was passed
+local function wmulti(i, k, bk, n, nw, bu, br, nv, nt)
   local any, all = false, true
-  Ww[1], Wm[1], Wl[1], Wg[1], Wt[1], Ww[2], Wm[2], Wl[2], Wg[2], Wt[2],
-    Ww[3], Wm[3], Wl[3], Wg[3], Wt[3] = sunpack(WU[nw], P, q)
   for j = 1, nw do
     Wa[j] = n > 0 and (ifn[i] == 0 or wm_adds(i, Ww[j]))
     any = any or Wa[j]
@@ -535,9 +535,9 @@ local function exec(KEYS, ARGV)
   while pos <= np do
     i = i + 1
     local q = pos
-    local t = sbyte(P, q)
+    local t, nw = sbyte(P, q, q + 1)
     if t == 11 then
-      pos = q + 33 + 40 * sunpack('>d', P, q + 9)
+      pos = q + 26 + 40 * nw
     else
       pos = q + 1 + (OPSZ[t] or 0)
     end
@@ -546,7 +546,10 @@ local function exec(KEYS, ARGV)
       local k = KEYS[ki]
       ki = ki + 1
       -- a ban's until (bu) only when a window may ban: then its key
-      local n, nw, f, bu = sunpack('>dddd', P, q + 1)
+      local n, f, bu
+      n, f, bu, Ww[1], Wm[1], Wl[1], Wg[1], Wt[1], Ww[2], Wm[2], Wl[2],
+        Wg[2], Wt[2], Ww[3], Wm[3], Wl[3], Wg[3], Wt[3] =
+        sunpack(WU[nw], P, q + 2)
       local bk, br = nil, nil
       if bu > 0 then
         bk, br = KEYS[ki], ARGV[ai]
@@ -560,7 +563,7 @@ local function exec(KEYS, ARGV)
       ifn[i] = f
       nn[i] = n
       local g
-      res[i], g = wmulti(i, k, bk, n, nw, P, q + 33, bu, br, nv, nt)
+      res[i], g = wmulti(i, k, bk, n, nw, bu, br, nv, nt)
       gated = gated or g
     elseif t == 4 then
       local wk = KEYS[ki]
