@@ -78,7 +78,7 @@ end
 -- its numbers): see the end
 -- the bytes of an op's numbers after its code (ARGV[2]), by code (a
 -- WIN_MULTI's: see exec)
-local OPSZ = {[0] = 0, 1, 8, 0, 64, 16, 16, 0, 0, 0}
+local OPSZ = {[0] = 0, 1, 8, 0, 64, 16, 16, 0, 0, 0, 88}
 -- the number after the code byte of the op at q
 local function unpack1(P, q)
   local v = sunpack('>d', P, q + 1)
