@@ -43,7 +43,10 @@
 local now, nows
 -- per op, by index: made once when loaded and overwritten by each call
 -- (no table made per call; an entry past the call's ops is never read)
-local res, ty, nn, cnt, ifn = {}, {}, {}, {}, {}
+local ty, nn, cnt, ifn = {}, {}, {}, {}
+-- the answer's parts in order (res[0] its head; an op's one part, or
+-- a FIG_HIT's several)
+local res = {}
 -- the call's CONC_ADDs (nadd of them), one table per field
 local nadd
 local a_i, a_k, a_m, a_lim, a_exp, a_full, a_pr, a_dup = {}, {}, {}, {}, {}, {}, {}, {}
@@ -51,8 +54,6 @@ local a_i, a_k, a_m, a_lim, a_exp, a_full, a_pr, a_dup = {}, {}, {}, {}, {}, {},
 -- that index, the set's live members before (s_cn), the group's members
 -- for it (s_nk), its count after (s_fin), the latest expiry added (s_mx)
 local a_s, s_cn, s_nk, s_fin, s_mx = {}, {}, {}, {}, {}
--- whether an answer of the call is a table (a FIG_HIT's parts)
-local tabs
 local MAXU = 4294967295
 -- (set by exec: a library's top, run when it is loaded, has no string
 -- or struct)
@@ -251,14 +252,19 @@ local R8 = '>I4I4I4I4I4I4I4I4'
 local R32 = '>I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4'
 -- the row number and length of a changed figure row, by its offset
 local FROW = {[20] = '0,32:', [52] = '1,32:', [84] = '2,32:', [116] = '3,32:'}
+-- answers parts a and b at r and r + 1; r + 1
+local function put2(r, a, b)
+  res[r], res[r + 1] = a, b
+  return r + 1
+end
 -- a figure (shm_op_fig_hit): adds n1..n8 to the newest slice; answers
 -- its counts (AF_FIG_SLICES rows of AF_FIG_N, I4, summed by the module,
 -- rds_parse) as they are after the op, or as they were with the row
--- changed (its number and the row): the answer's parts in a table (no
--- long string made: Lua 5.1 hashes a long string from a few of its
--- bytes, and strings that differ elsewhere pile up in one bucket), or
--- nothing for a read of no figure
-local function fig(fk, ws, sms, slice, n1, n2, n3, n4, n5, n6, n7, n8)
+-- changed (its number and the row), in parts (no long string made: Lua
+-- 5.1 hashes a long string from a few of its bytes, and strings that
+-- differ elsewhere pile up in one bucket), or nothing for a read of no
+-- figure
+local function fig(r, fk, ws, sms, slice, n1, n2, n3, n4, n5, n6, n7, n8)
   local add = n1 > 0 or n2 > 0 or n3 > 0 or n4 > 0 or n5 > 0 or n6 > 0
     or n7 > 0 or n8 > 0
   local v = rcall('GET', fk)
@@ -272,12 +278,12 @@ local function fig(fk, ws, sms, slice, n1, n2, n3, n4, n5, n6, n7, n8)
     local v = spack('>I4ddc0I4I4I4I4I4I4I4I4c0', ws, e, slice, ZF[x],
       n1, n2, n3, n4, n5, n6, n7, n8, ZF[3 - x])
     setpx(fk, v, e - now)
-    return {'2,0,148:', v}
+    return put2(r, '2,0,148:', v)
   end
   local l = ring_fast(v, FLEN, ws, slice, add, 4, sms)
   if l then
     -- the common case: the newest row changed in place (SETRANGE)
-    if not add then return {'2,0,148:', v} end
+    if not add then return put2(r, '2,0,148:', v) end
     local off = 20 + (l % 4) * 32
     local a, b, c, d, e, f, g, h = sunpack(R8, v, off + 1)
     a = a + n1
@@ -298,11 +304,14 @@ local function fig(fk, ws, sms, slice, n1, n2, n3, n4, n5, n6, n7, n8)
     if h > MAXU then h = MAXU end
     local row = spack(R8, a, b, c, d, e, f, g, h)
     rcall('SETRANGE', fk, WOFF[off + 1], row)
-    return {'4,0,148:', v, FROW[off], row}
+    return put2(put2(r, '4,0,148:', v) + 1, FROW[off], row)
   end
   local n = {n1, n2, n3, n4, n5, n6, n7, n8}
   local t, changed = ring(fk, v, FF, FLEN, ws, slice, 4, 8, add)
-  if not t then return '1,0,' end
+  if not t then
+    res[r] = '1,0,'
+    return r
+  end
   if add then
     local b = 3 + (t[3] % 4) * 8
     for j = 1, 8 do
@@ -313,7 +322,7 @@ local function fig(fk, ws, sms, slice, n1, n2, n3, n4, n5, n6, n7, n8)
     t[2] = (t[3] + 4) * sms
   end
   if add or changed then ring_put(fk, FF, 35, t, add) end
-  return {'2,0,128:', spack(R32, unpack(t, 4, 35))}
+  return put2(r, '2,0,128:', spack(R32, unpack(t, 4, 35)))
 end
 -- a WIN_MULTI counter (shm_op_win_multi): a string of its expiry (a
 -- double) and AF_WIN_MULTI_MAX slots, each window_s (I4, 0: unused),
@@ -530,10 +539,10 @@ local function exec(KEYS, ARGV)
   now = tonumber(nows)
   local P = ARGV[2]
   local pregated, np, pos, ai, ki, i = sbyte(P) == 1, #P, 2, 3, 1, 0
-  nadd, tabs = 0, false
-  local done, stopped, gated = 0, 0, false
+  nadd = 0
+  local done, stopped, gated, oi = 0, 0, false, 0
   while pos <= np do
-    i = i + 1
+    i, oi = i + 1, oi + 1
     local q = pos
     local t, nw = sbyte(P, q, q + 1)
     if t == 11 then
@@ -563,7 +572,7 @@ local function exec(KEYS, ARGV)
       ifn[i] = f
       nn[i] = n
       local g
-      res[i], g = wmulti(i, k, bk, n, nw, bu, br, nv, nt)
+      res[oi], g = wmulti(i, k, bk, n, nw, bu, br, nv, nt)
       gated = gated or g
     elseif t == 4 then
       local wk = KEYS[ki]
@@ -590,30 +599,29 @@ local function exec(KEYS, ARGV)
         ban_put(bk, bu, br)
         banned = 1
       end
-      res[i] = r3(c, banned)
+      res[oi] = r3(c, banned)
     elseif t == 6 then
       nadd = nadd + 1
       a_lim[nadd], a_exp[nadd] = sunpack('>dd', P, q + 1)
-      a_i[nadd], a_k[nadd], a_m[nadd] = i, KEYS[ki], ARGV[ai]
+      a_i[nadd], a_k[nadd], a_m[nadd] = oi, KEYS[ki], ARGV[ai]
       ki = ki + 1
       ai = ai + 1
-      res[i] = '1,1,'
+      res[oi] = '1,1,'
     elseif t == 7 then
       local ck = KEYS[ki]
       ki = ki + 1
       local c, f = cprune(ck), 0
       if c > 0 then f = rcall('ZREM', ck, ARGV[ai]) end
       ai = ai + 1
-      res[i] = r3(c - f, f)
+      res[oi] = r3(c - f, f)
     elseif t == 10 then
       local fk = KEYS[ki]
       ki = ki + 1
       local ws, sms, slice, n1, n2, n3, n4, n5, n6, n7, n8 =
         sunpack('>ddddddddddd', P, q + 1)
-      res[i] = fig(fk, ws, sms, slice, n1, n2, n3, n4, n5, n6, n7, n8)
-      tabs = true
+      oi = fig(oi, fk, ws, sms, slice, n1, n2, n3, n4, n5, n6, n7, n8)
     elseif t == 0 then
-      res[i] = '1,-1,'
+      res[oi] = '1,-1,'
     elseif t == 1 then
       local bk = KEYS[ki]
       ki = ki + 1
@@ -622,7 +630,7 @@ local function exec(KEYS, ARGV)
         local h = v[3] + 1
         if h > MAXU then h = MAXU end
         rcall('SETRANGE', bk, '40', sformat('%010d', h))
-        res[i] = '6,0,1,20:' .. v[1] .. '20:' .. v[2]
+        res[oi] = '6,0,1,20:' .. v[1] .. '20:' .. v[2]
           .. sformat('%d,%d:', h, #v[4]) .. v[4]
         if sbyte(P, q + 1) == 1 then
           done = i
@@ -630,22 +638,22 @@ local function exec(KEYS, ARGV)
           break
         end
       else
-        res[i] = '2,0,0,'
+        res[oi] = '2,0,0,'
       end
     elseif t == 2 then
       local bk = KEYS[ki]
       ki = ki + 1
       ban_put(bk, unpack1(P, q), ARGV[ai])
       ai = ai + 1
-      res[i] = '1,0,'
+      res[oi] = '1,0,'
     elseif t == 3 then
       local bk = KEYS[ki]
       ki = ki + 1
       if ban_live(bk) then
         rcall('DEL', bk)
-        res[i] = '2,0,1,'
+        res[oi] = '2,0,1,'
       else
-        res[i] = '2,0,0,'
+        res[oi] = '2,0,0,'
       end
     elseif t == 5 then
       local hk = KEYS[ki]
@@ -654,14 +662,14 @@ local function exec(KEYS, ARGV)
       local prev = hist(hk, ttl, ARGV[ai], ro == 1)
       ai = ai + 1
       -- records are RDS_HIST_REC (43) bytes
-      local r = {sformat('%d,0,%d,', #prev + 2, #prev)}
-      for j = 1, #prev do r[j + 1] = '43:' .. prev[j] end
-      res[i] = table.concat(r)
+      res[oi] = sformat('%d,0,%d,', #prev + 2, #prev)
+      for j = 1, #prev do res[oi + j] = '43:' .. prev[j] end
+      oi = oi + #prev
     elseif t == 8 then
-      res[i] = sformat('2,0,%d,', cprune(KEYS[ki]))
+      res[oi] = sformat('2,0,%d,', cprune(KEYS[ki]))
       ki = ki + 1
     else
-      res[i] = '1,1,'
+      res[oi] = '1,1,'
     end
     done = i
   end
@@ -735,20 +743,8 @@ local function exec(KEYS, ARGV)
   -- one bulk string, not nested arrays: hiredis makes one object
   -- of it instead of one per element (see rds_parse)
   local head = stopped == 0 and HD[done] or sformat('%d,%d,', done, stopped)
-  if not tabs then
-    res[0] = head
-    return table.concat(res, '', 0, done)
-  end
-  local out = {head}
-  for i = 1, done do
-    local r = res[i]
-    if type(r) == 'table' then
-      for j = 1, #r do out[#out + 1] = r[j] end
-    else
-      out[#out + 1] = r
-    end
-  end
-  return table.concat(out)
+  res[0] = head
+  return table.concat(res, '', 0, oi)
 end
 -- FCALL af_<id>_x 0 nk slots K1..Knk ARGV...: the batch of a Redis
 -- Cluster master over keys of several of its slots
