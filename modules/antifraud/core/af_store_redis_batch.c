@@ -479,9 +479,12 @@ static void rds_build(const af_store_redis_t *st, const af_op_t *ops, int n,
 	av_reset(a);
 	av_reset(sv);
 	av_addu(a, now_ms);
-	/* pregated in a byte, then the ops' packed arguments, one after
-	 * another, in one argument */
+	/* pregated in a byte and now (read at once), then the ops' packed
+	 * arguments, one after another, in one argument */
 	av_add(a, pregated ? "\1" : "\0", 1);
+	stop = av_more(a, 8);
+	if(stop)
+		put_double(stop, now_ms);
 	for(i = 0; i < n; i++) {
 		op = &ops[i];
 		if(code[i] <= 0) {

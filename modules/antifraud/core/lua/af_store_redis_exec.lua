@@ -12,7 +12,7 @@
 --
 -- FCALL af_<id> nkeys KEYS... ARGV...: ARGV: now_ms, then in one
 -- argument pregated (a byte, 1: an invalid WIN_HIT already went over
--- its gate) and the ops packed one after another (each its code in a byte, then its
+-- its gate), now_ms again (a double) and the ops packed one after another (each its code in a byte, then its
 -- numbers as big-endian doubles, exact below 2^53, read with one
 -- struct.unpack: OPSZ bytes; a BAN_GET's stop in a byte; a WIN_MULTI's
 -- window count in a byte before them), then the
@@ -536,9 +536,10 @@ local function exec(KEYS, ARGV)
   sformat, sbyte, sunpack = string.format, string.byte, struct.unpack
   spack, ssub, rcall = struct.pack, string.sub, redis.call
   nows = ARGV[1]
-  now = tonumber(nows)
   local P = ARGV[2]
-  local pregated, np, pos, ai, ki, i = sbyte(P) == 1, #P, 2, 3, 1, 0
+  local pregated
+  pregated, now = sunpack('>Bd', P)
+  local np, pos, ai, ki, i = #P, 10, 3, 1, 0
   nadd = 0
   local done, stopped, gated, oi = 0, 0, false, 0
   while pos <= np do
@@ -675,7 +676,7 @@ local function exec(KEYS, ARGV)
   end
   -- the CONC_ADD group, as shm_conc_add_group
   if stopped == 0 and nadd > 0 then
-    local admit = not pregated and not gated
+    local admit = pregated == 0 and not gated
     for x = 1, nadd do
       local k, y = a_k[x], 1
       while a_k[y] ~= k do y = y + 1 end
