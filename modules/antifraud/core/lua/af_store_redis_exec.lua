@@ -55,8 +55,8 @@ local a_i, a_k, a_m, a_lim, a_exp, a_full, a_pr, a_dup = {}, {}, {}, {}, {}, {},
 -- for it (s_nk), its count after (s_fin), the latest expiry added (s_mx)
 local a_s, s_cn, s_nk, s_fin, s_mx = {}, {}, {}, {}, {}
 local MAXU = 4294967295
--- (set by exec: a library's top, run when it is loaded, has no string
--- or struct)
+-- (set by exec's first call: a library's top, run when it is loaded,
+-- has no string or struct)
 local sformat, sbyte, sunpack, spack, ssub, rcall
 -- answers by count c (0 to 63, made when loaded; sformat past them: a
 -- larger table costs more than it saves, each of Redis's periodic GC
@@ -533,8 +533,10 @@ local function cprune(ck)
 end
 -- the batch (see the top)
 local function exec(KEYS, ARGV)
-  sformat, sbyte, sunpack = string.format, string.byte, struct.unpack
-  spack, ssub, rcall = struct.pack, string.sub, redis.call
+  if not rcall then
+    sformat, sbyte, sunpack = string.format, string.byte, struct.unpack
+    spack, ssub, rcall = struct.pack, string.sub, redis.call
+  end
   nows = ARGV[1]
   local P = ARGV[2]
   local pregated
