@@ -57,7 +57,7 @@ local a_s, s_cn, s_nk, s_fin, s_mx = {}, {}, {}, {}, {}
 local MAXU = 4294967295
 -- (set by exec's first call: a library's top, run when it is loaded,
 -- has no string or struct)
-local sformat, sbyte, sunpack, spack, ssub, rcall
+local sformat, sbyte, sunpack, spack, ssub, rcall, tonum, unpk, mmin, tconcat
 -- answers by count c (0 to 63, made when loaded; sformat past them: a
 -- larger table costs more than it saves, each of Redis's periodic GC
 -- steps walking it):
@@ -100,11 +100,11 @@ local function ban_live(bk)
   local v = rcall('GET', bk)
   if not v or #v < 50 then return nil end
   local u = ssub(v, 21, 40)
-  if now >= tonumber(u) then
+  if now >= tonum(u) then
     rcall('DEL', bk)
     return nil
   end
-  return {ssub(v, 1, 20), u, tonumber(ssub(v, 41, 50)),
+  return {ssub(v, 1, 20), u, tonum(ssub(v, 41, 50)),
     ssub(v, 51)}
 end
 local function ban_put(bk, u, r)
@@ -169,7 +169,7 @@ end
 -- stores ring t (format f, n values) of key k: with a new expiry when
 -- it got an addition, else keeping its TTL
 local function ring_put(k, f, n, t, added)
-  local p = spack(f, unpack(t, 1, n))
+  local p = spack(f, unpk(t, 1, n))
   if added then
     setpx(k, p, t[2] - now)
   else
@@ -271,8 +271,8 @@ local function fig(r, fk, ws, sms, slice, n1, n2, n3, n4, n5, n6, n7, n8)
   if not v and add then
     -- the common case of a new subject
     local m = MAXU
-    n1, n2, n3, n4 = math.min(n1, m), math.min(n2, m), math.min(n3, m), math.min(n4, m)
-    n5, n6, n7, n8 = math.min(n5, m), math.min(n6, m), math.min(n7, m), math.min(n8, m)
+    n1, n2, n3, n4 = mmin(n1, m), mmin(n2, m), mmin(n3, m), mmin(n4, m)
+    n5, n6, n7, n8 = mmin(n5, m), mmin(n6, m), mmin(n7, m), mmin(n8, m)
     local e = (slice + 4) * sms
     local x = slice % 4
     local v = spack('>I4ddc0I4I4I4I4I4I4I4I4c0', ws, e, slice, ZF[x],
@@ -322,7 +322,7 @@ local function fig(r, fk, ws, sms, slice, n1, n2, n3, n4, n5, n6, n7, n8)
     t[2] = (t[3] + 4) * sms
   end
   if add or changed then ring_put(fk, FF, 35, t, add) end
-  return put2(r, '2,0,128:', spack(R32, unpack(t, 4, 35)))
+  return put2(r, '2,0,128:', spack(R32, unpk(t, 4, 35)))
 end
 -- a WIN_MULTI counter (shm_op_win_multi): a string of its expiry (a
 -- double) and AF_WIN_MULTI_MAX slots, each window_s (I4, 0: unused),
@@ -468,7 +468,7 @@ local function wmulti(i, k, bk, n, nw, bu, br, nv, nt)
       end
       Wl[j] = c
     end
-    if changed then setpx(k, spack(MF, unpack(t, 1, 55)), t[1] - now) end
+    if changed then setpx(k, spack(MF, unpk(t, 1, 55)), t[1] - now) end
     o1, g1 = wm_one(i, 1, Wl[1], bk, bu, br)
     if nw > 1 then o2, g2 = wm_one(i, 2, Wl[2], bk, bu, br) end
     if nw > 2 then o3, g3 = wm_one(i, 3, Wl[3], bk, bu, br) end
@@ -489,7 +489,7 @@ local function if_new(i)
   return true
 end
 local function ipkey(rec)
-  if string.byte(rec, 1) == 4 then return ssub(rec, 1, 5) end
+  if sbyte(rec, 1) == 4 then return ssub(rec, 1, 5) end
   return ssub(rec, 1, 17)
 end
 -- a history push, as shm_op_hist_push: returns the kept records;
@@ -498,10 +498,10 @@ end
 local function hist(hk, ttl, rec, ro)
   local v = rcall('GET', hk)
   local keep = {}
-  if v and now < tonumber(ssub(v, 1, 20)) then
+  if v and now < tonum(ssub(v, 1, 20)) then
     for p = 21, #v - 42, 43 do
       local e = ssub(v, p, p + 42)
-      local ts = tonumber(ssub(e, 24, 43))
+      local ts = tonum(ssub(e, 24, 43))
       if not (ts <= now and now - ts >= ttl) then
         keep[#keep + 1] = e
       end
@@ -517,11 +517,11 @@ local function hist(hk, ttl, rec, ro)
     end
   end
   if idx > #keep and #keep >= 4 then idx = #keep end
-  local nv = {string.format('%020d', now + ttl), rec}
+  local nv = {sformat('%020d', now + ttl), rec}
   for i = 1, #keep do
     if i ~= idx then nv[#nv + 1] = keep[i] end
   end
-  setpx(hk, table.concat(nv), ttl)
+  setpx(hk, tconcat(nv), ttl)
   return keep
 end
 -- prunes set ck of its expired members; its count (one call for an
@@ -536,6 +536,7 @@ local function exec(KEYS, ARGV)
   if not rcall then
     sformat, sbyte, sunpack = string.format, string.byte, struct.unpack
     spack, ssub, rcall = struct.pack, string.sub, redis.call
+    tonum, unpk, mmin, tconcat = tonumber, unpack, math.min, table.concat
   end
   nows = ARGV[1]
   local P = ARGV[2]
@@ -747,7 +748,7 @@ local function exec(KEYS, ARGV)
   -- of it instead of one per element (see rds_parse)
   local head = stopped == 0 and HD[done] or sformat('%d,%d,', done, stopped)
   res[0] = head
-  return table.concat(res, '', 0, oi)
+  return tconcat(res, '', 0, oi)
 end
 -- FCALL af_<id>_x 0 nk slots K1..Knk ARGV...: the batch of a Redis
 -- Cluster master over keys of several of its slots
