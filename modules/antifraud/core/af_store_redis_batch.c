@@ -337,68 +337,126 @@ static void rds_add_reason(rds_argv_t *a, const char *reason)
 			reason ? strnlen(reason, AF_BAN_REASON - 1) : 0);
 }
 
-/*
- * Appends an op's packed argument: code in a byte, then the n numbers of
- * v as big-endian IEEE doubles (exact: every value is below 2^53).
- */
-static void av_pack(rds_argv_t *a, int code, const uint64_t *v, int n)
+/* Writes v at p as a big-endian IEEE double (exact below 2^53). */
+static void put_double(char *p, uint64_t v)
 {
-	char *p = av_more(a, 1 + 8 * (size_t)n);
+	double d = (double)v;
 	uint64_t bits;
-	double d;
-	int i, j;
+	int j;
+
+	memcpy(&bits, &d, sizeof(bits));
+	for(j = 7; j >= 0; j--) {
+		p[j] = (char)(bits & 0xff);
+		bits >>= 8;
+	}
+}
+
+/* Writes v at p as a big-endian 32-bit number. */
+static void put_u32(char *p, uint32_t v)
+{
+	p[0] = (char)(v >> 24);
+	p[1] = (char)(v >> 16);
+	p[2] = (char)(v >> 8);
+	p[3] = (char)v;
+}
+
+/*
+ * Appends an op's packed argument: its head[0..hlen) (its code in a byte,
+ * and for a WIN_MULTI its window count), then the n numbers of v as
+ * big-endian IEEE doubles (exact: every value is below 2^53).
+ */
+static void av_packh(
+		rds_argv_t *a, const char *head, int hlen, const uint64_t *v, int n)
+{
+	char *p = av_more(a, (size_t)hlen + 8 * (size_t)n);
+	int i;
 
 	if(!p)
 		return;
-	*p++ = (char)code;
-	for(i = 0; i < n; i++) {
-		d = (double)v[i];
-		memcpy(&bits, &d, sizeof(bits));
-		for(j = 7; j >= 0; j--) {
-			p[j] = (char)(bits & 0xff);
-			bits >>= 8;
-		}
-		p += 8;
+	memcpy(p, head, (size_t)hlen);
+	p += hlen;
+	for(i = 0; i < n; i++, p += 8)
+		put_double(p, v[i]);
+}
+
+/* av_packh of an op whose head is its code */
+static void av_pack(rds_argv_t *a, int code, const uint64_t *v, int n)
+{
+	char c = (char)code;
+
+	av_packh(a, &c, 1, v, n);
+}
+
+/*
+ * Appends to the strings the new multi-window counter of a WIN_MULTI
+ * (v: its packed numbers) that adds n > 0 in every one of its windows, as the batch function
+ * stores it (RDS_WM_LEN bytes: the expiry, a double, then
+ * AF_WIN_MULTI_MAX slots of window_s, newest slice, a double, and
+ * AF_WIN_BUCKETS counts, n in the newest's, all zero in a slot not
+ * used), then its TTL in ms in decimal: the function sets it when the
+ * key is absent, in one call, instead of packing it (lua/).
+ */
+static void rds_wm_new(const af_op_t *op, const uint64_t *v, uint64_t now_ms)
+{
+	uint64_t top = 0;
+	char *p = av_room(&rds_strs, RDS_WM_LEN), *s;
+	int j;
+
+	if(!p)
+		return;
+	memset(p, 0, RDS_WM_LEN);
+	for(j = 0; j < op->u.wm.nwin; j++) {
+		s = p + 8 + j * RDS_WM_SLOT;
+		if(op->u.wm.w[j].window_s > top)
+			top = op->u.wm.w[j].window_s;
+		put_u32(s, op->u.wm.w[j].window_s);
+		put_double(s + 4, v[5 + 5 * j]);
+		put_u32(s + 12 + 4 * (v[5 + 5 * j] % AF_WIN_BUCKETS), op->u.wm.n);
 	}
+	put_double(p, now_ms + top * 1000);
+	av_addu(&rds_strs, top * 1000);
 }
 
 /*
  * Serializes WIN_MULTI op: its key <prefix><layout>wm:{<key>} (and the
- * ban's when a window may ban); n, nwin, if_new, the ban's until, then
- * per window window_s, slice_ms, now's slice, gate, ban_threshold; the
- * ban reason.
+ * ban's when a window may ban); its code and nwin in a byte each, then
+ * n, if_new, the ban's until, and per window window_s, slice_ms, now's
+ * slice, gate, ban_threshold; the
+ * ban reason; when it adds, its new counter and TTL (rds_wm_new).
  */
 static void rds_build_wm(const af_store_redis_t *st, const af_op_t *op,
 		uint64_t now_ms)
 {
-	uint64_t v[4 + 5 * AF_WIN_MULTI_MAX], slice_ms;
+	uint64_t v[3 + 5 * AF_WIN_MULTI_MAX], slice_ms;
 	const af_win_one_t *w;
+	char head[2] = {RDS_C_WIN_MULTI, (char)op->u.wm.nwin};
 	int j, thr = 0;
 
 	av_key(&rds_keys, st, "wm", op->key, op->key_len);
 	v[0] = op->u.wm.n;
-	v[1] = (uint64_t)op->u.wm.nwin;
-	v[2] = (uint64_t)op->u.wm.if_new;
+	v[1] = (uint64_t)op->u.wm.if_new;
 	for(j = 0; j < op->u.wm.nwin; j++) {
 		w = &op->u.wm.w[j];
 		thr |= w->ban_threshold != 0;
 		slice_ms = (uint64_t)w->window_s * 1000 / AF_WIN_BUCKETS;
 		if(slice_ms == 0)
 			slice_ms = 1;
-		v[4 + 5 * j] = w->window_s;
-		v[5 + 5 * j] = slice_ms;
-		v[6 + 5 * j] = now_ms / slice_ms;
-		v[7 + 5 * j] = w->gate;
-		v[8 + 5 * j] = w->ban_threshold;
+		v[3 + 5 * j] = w->window_s;
+		v[4 + 5 * j] = slice_ms;
+		v[5 + 5 * j] = now_ms / slice_ms;
+		v[6 + 5 * j] = w->gate;
+		v[7 + 5 * j] = w->ban_threshold;
 	}
-	v[3] = thr ? now_ms + (uint64_t)op->u.wm.ban_s * 1000 : 0;
-	av_pack(&rds_args, RDS_C_WIN_MULTI, v, 4 + 5 * op->u.wm.nwin);
+	v[2] = thr ? now_ms + (uint64_t)op->u.wm.ban_s * 1000 : 0;
+	av_packh(&rds_args, head, 2, v, 3 + 5 * op->u.wm.nwin);
 	if(thr) {
 		rds_add_reason(&rds_strs, op->u.wm.ban_reason);
 		av_key(&rds_keys, st, "ban",
 				op->u.wm.ban_key ? op->u.wm.ban_key : op->key,
 				op->u.wm.ban_key ? op->u.wm.ban_key_len : op->key_len);
 	}
+	if(op->u.wm.n > 0)
+		rds_wm_new(op, v, now_ms);
 }
 
 /*
@@ -421,9 +479,12 @@ static void rds_build(const af_store_redis_t *st, const af_op_t *ops, int n,
 	av_reset(a);
 	av_reset(sv);
 	av_addu(a, now_ms);
-	/* pregated in a byte, then the ops' packed arguments, one after
-	 * another, in one argument */
+	/* pregated in a byte and now (read at once), then the ops' packed
+	 * arguments, one after another, in one argument */
 	av_add(a, pregated ? "\1" : "\0", 1);
+	stop = av_more(a, 8);
+	if(stop)
+		put_double(stop, now_ms);
 	for(i = 0; i < n; i++) {
 		op = &ops[i];
 		if(code[i] <= 0) {

@@ -40,6 +40,9 @@
  * another layout uses other keys (README: Redis, upgrading) */
 #define RDS_LAYOUT "v2:"
 #define RDS_BAN_HEAD 50 /* a ban's since, until (20 digits), hits (10) */
+/* a multi-window counter's value: expiry, then per window its slot */
+#define RDS_WM_SLOT (12 + 4 * AF_WIN_BUCKETS)
+#define RDS_WM_LEN (8 + AF_WIN_MULTI_MAX * RDS_WM_SLOT)
 
 typedef struct af_store_redis {
 	af_store_t base;

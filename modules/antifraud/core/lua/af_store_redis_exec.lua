@@ -12,9 +12,10 @@
 --
 -- FCALL af_<id> nkeys KEYS... ARGV...: ARGV: now_ms, then in one
 -- argument pregated (a byte, 1: an invalid WIN_HIT already went over
--- its gate) and the ops packed one after another (each its code in a byte, then its
+-- its gate), now_ms again (a double) and the ops packed one after another (each its code in a byte, then its
 -- numbers as big-endian doubles, exact below 2^53, read with one
--- struct.unpack: OPSZ bytes; a BAN_GET's stop in a byte), then the
+-- struct.unpack: OPSZ bytes; a BAN_GET's stop in a byte; a WIN_MULTI's
+-- window count in a byte before them), then the
 -- ops' strings in their order (a ban reason, only where the op may
 -- ban: BAN_SET, a WIN_HIT or WIN_MULTI with a threshold; a CONC_ADD's
 -- or CONC_DEL's member; a HIST_PUSH's record); KEYS: per op its key
@@ -42,7 +43,10 @@
 local now, nows
 -- per op, by index: made once when loaded and overwritten by each call
 -- (no table made per call; an entry past the call's ops is never read)
-local res, ty, nn, cnt, ifn = {}, {}, {}, {}, {}
+local ty, nn, cnt, ifn = {}, {}, {}, {}
+-- the answer's parts in order (res[0] its head; an op's one part, or
+-- a FIG_HIT's several)
+local res = {}
 -- the call's CONC_ADDs (nadd of them), one table per field
 local nadd
 local a_i, a_k, a_m, a_lim, a_exp, a_full, a_pr, a_dup = {}, {}, {}, {}, {}, {}, {}, {}
@@ -50,12 +54,10 @@ local a_i, a_k, a_m, a_lim, a_exp, a_full, a_pr, a_dup = {}, {}, {}, {}, {}, {},
 -- that index, the set's live members before (s_cn), the group's members
 -- for it (s_nk), its count after (s_fin), the latest expiry added (s_mx)
 local a_s, s_cn, s_nk, s_fin, s_mx = {}, {}, {}, {}, {}
--- whether an answer of the call is a table (a FIG_HIT's parts)
-local tabs
 local MAXU = 4294967295
--- (set by exec: a library's top, run when it is loaded, has no string
--- or struct)
-local sformat, sbyte, sunpack, spack, ssub, rcall
+-- (set by exec's first call: a library's top, run when it is loaded,
+-- has no string or struct)
+local sformat, sbyte, sunpack, spack, ssub, rcall, tonum, unpk, mmin, tconcat
 -- answers by count c (0 to 63, made when loaded; sformat past them: a
 -- larger table costs more than it saves, each of Redis's periodic GC
 -- steps walking it):
@@ -76,7 +78,7 @@ end
 -- an op's answer is rendered when it is made (one string.format for
 -- its numbers): see the end
 -- the bytes of an op's numbers after its code (ARGV[2]), by code (a
--- WIN_MULTI's: 32 and 40 per window)
+-- WIN_MULTI's: see exec)
 local OPSZ = {[0] = 0, 1, 8, 0, 64, 16, 16, 0, 0, 0, 88}
 -- the number after the code byte of the op at q
 local function unpack1(P, q)
@@ -98,11 +100,11 @@ local function ban_live(bk)
   local v = rcall('GET', bk)
   if not v or #v < 50 then return nil end
   local u = ssub(v, 21, 40)
-  if now >= tonumber(u) then
+  if now >= tonum(u) then
     rcall('DEL', bk)
     return nil
   end
-  return {ssub(v, 1, 20), u, tonumber(ssub(v, 41, 50)),
+  return {ssub(v, 1, 20), u, tonum(ssub(v, 41, 50)),
     ssub(v, 51)}
 end
 local function ban_put(bk, u, r)
@@ -167,7 +169,7 @@ end
 -- stores ring t (format f, n values) of key k: with a new expiry when
 -- it got an addition, else keeping its TTL
 local function ring_put(k, f, n, t, added)
-  local p = spack(f, unpack(t, 1, n))
+  local p = spack(f, unpk(t, 1, n))
   if added then
     setpx(k, p, t[2] - now)
   else
@@ -250,33 +252,38 @@ local R8 = '>I4I4I4I4I4I4I4I4'
 local R32 = '>I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4'
 -- the row number and length of a changed figure row, by its offset
 local FROW = {[20] = '0,32:', [52] = '1,32:', [84] = '2,32:', [116] = '3,32:'}
+-- answers parts a and b at r and r + 1; r + 1
+local function put2(r, a, b)
+  res[r], res[r + 1] = a, b
+  return r + 1
+end
 -- a figure (shm_op_fig_hit): adds n1..n8 to the newest slice; answers
 -- its counts (AF_FIG_SLICES rows of AF_FIG_N, I4, summed by the module,
 -- rds_parse) as they are after the op, or as they were with the row
--- changed (its number and the row): the answer's parts in a table (no
--- long string made: Lua 5.1 hashes a long string from a few of its
--- bytes, and strings that differ elsewhere pile up in one bucket), or
--- nothing for a read of no figure
-local function fig(fk, ws, sms, slice, n1, n2, n3, n4, n5, n6, n7, n8)
+-- changed (its number and the row), in parts (no long string made: Lua
+-- 5.1 hashes a long string from a few of its bytes, and strings that
+-- differ elsewhere pile up in one bucket), or nothing for a read of no
+-- figure
+local function fig(r, fk, ws, sms, slice, n1, n2, n3, n4, n5, n6, n7, n8)
   local add = n1 > 0 or n2 > 0 or n3 > 0 or n4 > 0 or n5 > 0 or n6 > 0
     or n7 > 0 or n8 > 0
   local v = rcall('GET', fk)
   if not v and add then
     -- the common case of a new subject
     local m = MAXU
-    n1, n2, n3, n4 = math.min(n1, m), math.min(n2, m), math.min(n3, m), math.min(n4, m)
-    n5, n6, n7, n8 = math.min(n5, m), math.min(n6, m), math.min(n7, m), math.min(n8, m)
+    n1, n2, n3, n4 = mmin(n1, m), mmin(n2, m), mmin(n3, m), mmin(n4, m)
+    n5, n6, n7, n8 = mmin(n5, m), mmin(n6, m), mmin(n7, m), mmin(n8, m)
     local e = (slice + 4) * sms
     local x = slice % 4
     local v = spack('>I4ddc0I4I4I4I4I4I4I4I4c0', ws, e, slice, ZF[x],
       n1, n2, n3, n4, n5, n6, n7, n8, ZF[3 - x])
     setpx(fk, v, e - now)
-    return {'2,0,148:', v}
+    return put2(r, '2,0,148:', v)
   end
   local l = ring_fast(v, FLEN, ws, slice, add, 4, sms)
   if l then
     -- the common case: the newest row changed in place (SETRANGE)
-    if not add then return {'2,0,148:', v} end
+    if not add then return put2(r, '2,0,148:', v) end
     local off = 20 + (l % 4) * 32
     local a, b, c, d, e, f, g, h = sunpack(R8, v, off + 1)
     a = a + n1
@@ -297,11 +304,14 @@ local function fig(fk, ws, sms, slice, n1, n2, n3, n4, n5, n6, n7, n8)
     if h > MAXU then h = MAXU end
     local row = spack(R8, a, b, c, d, e, f, g, h)
     rcall('SETRANGE', fk, WOFF[off + 1], row)
-    return {'4,0,148:', v, FROW[off], row}
+    return put2(put2(r, '4,0,148:', v) + 1, FROW[off], row)
   end
   local n = {n1, n2, n3, n4, n5, n6, n7, n8}
   local t, changed = ring(fk, v, FF, FLEN, ws, slice, 4, 8, add)
-  if not t then return '1,0,' end
+  if not t then
+    res[r] = '1,0,'
+    return r
+  end
   if add then
     local b = 3 + (t[3] % 4) * 8
     for j = 1, 8 do
@@ -312,7 +322,7 @@ local function fig(fk, ws, sms, slice, n1, n2, n3, n4, n5, n6, n7, n8)
     t[2] = (t[3] + 4) * sms
   end
   if add or changed then ring_put(fk, FF, 35, t, add) end
-  return {'2,0,128:', spack(R32, unpack(t, 4, 35))}
+  return put2(r, '2,0,128:', spack(R32, unpk(t, 4, 35)))
 end
 -- a WIN_MULTI counter (shm_op_win_multi): a string of its expiry (a
 -- double) and AF_WIN_MULTI_MAX slots, each window_s (I4, 0: unused),
@@ -333,8 +343,9 @@ local WMn, WMw, WMc, WMa = {}, {}, {}, {}
 -- gate, threshold (Ww, Wm, Wl, Wg, Wt), whether n is added (Wa), slot
 -- base (Wb); slots taken (Wu)
 local Ww, Wm, Wl, Wg, Wt, Wa, Wb, Wu = {}, {}, {}, {}, {}, {}, {}, {}
--- the windows' numbers by window count, unpacked at once
-local WU = {'>ddddd', '>dddddddddd', '>ddddddddddddddd'}
+-- a WIN_MULTI's numbers (n, if_new, a ban's until, then its windows')
+-- by window count, unpacked at once
+local WU = {'>dddddddd', '>ddddddddddddd', '>dddddddddddddddddd'}
 -- whether WIN_MULTI i (n > 0, an if_new) adds in its window of window_s
 -- ws: the op its if_new names added there and counted its key new
 local function wm_adds(i, ws)
@@ -363,18 +374,24 @@ local function wm_one(i, j, c, bk, bu, br)
   return r or sformat('%d,%d,%d,', c, banned, a and 1 or 0),
     Wg[j] > 0 and c > Wg[j]
 end
--- WIN_MULTI op i at q of P (nw windows; see the top); returns the
--- answer and whether a gate was passed
-local function wmulti(i, k, bk, n, nw, P, q, bu, br)
-  local any = false
-  Ww[1], Wm[1], Wl[1], Wg[1], Wt[1], Ww[2], Wm[2], Wl[2], Wg[2], Wt[2],
-    Ww[3], Wm[3], Wl[3], Wg[3], Wt[3] = sunpack(WU[nw], P, q)
+-- WIN_MULTI op i (nw windows in Ww...: see exec); returns the answer
+-- and whether a gate was passed
+local function wmulti(i, k, bk, n, nw, bu, br, nv, nt)
+  local any, all = false, true
   for j = 1, nw do
     Wa[j] = n > 0 and (ifn[i] == 0 or wm_adds(i, Ww[j]))
     any = any or Wa[j]
+    all = all and Wa[j]
   end
   WMn[i] = nw
-  local v = rcall('GET', k)
+  -- every window adds: the module's new counter nv (TTL nt) is set
+  -- if there is none (a new subject: one call)
+  local v
+  if all then
+    v = rcall('SET', k, nv, 'PX', nt, 'NX', 'GET')
+  else
+    v = rcall('GET', k)
+  end
   local t = ring_load(k, v, MF, MLEN, 1)
   local o1, o2, o3, g1, g2, g3
   if not t then
@@ -386,7 +403,9 @@ local function wmulti(i, k, bk, n, nw, P, q, bu, br)
       if Wa[j] and now + Ww[j] * 1000 > e then e = now + Ww[j] * 1000 end
     end
     local c1, c2, c3 = Wa[1] and c or 0, Wa[2] and c or 0, Wa[3] and c or 0
-    if any then
+    if all then
+      if v then rcall('SET', k, nv, 'PX', nt, 'GET') end
+    elseif any then
       local x, y, z = Wl[1] % 16, Wl[2] % 16, Wl[3] % 16
       setpx(k, spack(MN, e, Ww[1], Wl[1], ZW[x], c1, ZW[15 - x], Ww[2],
         Wl[2], ZW[y], c2, ZW[15 - y], Ww[3], Wl[3], ZW[z], c3, ZW[15 - z]),
@@ -449,7 +468,7 @@ local function wmulti(i, k, bk, n, nw, P, q, bu, br)
       end
       Wl[j] = c
     end
-    if changed then setpx(k, spack(MF, unpack(t, 1, 55)), t[1] - now) end
+    if changed then setpx(k, spack(MF, unpk(t, 1, 55)), t[1] - now) end
     o1, g1 = wm_one(i, 1, Wl[1], bk, bu, br)
     if nw > 1 then o2, g2 = wm_one(i, 2, Wl[2], bk, bu, br) end
     if nw > 2 then o3, g3 = wm_one(i, 3, Wl[3], bk, bu, br) end
@@ -470,7 +489,7 @@ local function if_new(i)
   return true
 end
 local function ipkey(rec)
-  if string.byte(rec, 1) == 4 then return ssub(rec, 1, 5) end
+  if sbyte(rec, 1) == 4 then return ssub(rec, 1, 5) end
   return ssub(rec, 1, 17)
 end
 -- a history push, as shm_op_hist_push: returns the kept records;
@@ -479,10 +498,10 @@ end
 local function hist(hk, ttl, rec, ro)
   local v = rcall('GET', hk)
   local keep = {}
-  if v and now < tonumber(ssub(v, 1, 20)) then
+  if v and now < tonum(ssub(v, 1, 20)) then
     for p = 21, #v - 42, 43 do
       local e = ssub(v, p, p + 42)
-      local ts = tonumber(ssub(e, 24, 43))
+      local ts = tonum(ssub(e, 24, 43))
       if not (ts <= now and now - ts >= ttl) then
         keep[#keep + 1] = e
       end
@@ -498,34 +517,40 @@ local function hist(hk, ttl, rec, ro)
     end
   end
   if idx > #keep and #keep >= 4 then idx = #keep end
-  local nv = {string.format('%020d', now + ttl), rec}
+  local nv = {sformat('%020d', now + ttl), rec}
   for i = 1, #keep do
     if i ~= idx then nv[#nv + 1] = keep[i] end
   end
-  setpx(hk, table.concat(nv), ttl)
+  setpx(hk, tconcat(nv), ttl)
   return keep
 end
--- prunes set ck of its expired members; its count
+-- prunes set ck of its expired members; its count (one call for an
+-- empty set)
 local function cprune(ck)
-  rcall('ZREMRANGEBYSCORE', ck, '-inf', nows)
-  return rcall('ZCARD', ck)
+  local c = rcall('ZCARD', ck)
+  if c > 0 then c = c - rcall('ZREMRANGEBYSCORE', ck, '-inf', nows) end
+  return c
 end
 -- the batch (see the top)
 local function exec(KEYS, ARGV)
-  sformat, sbyte, sunpack = string.format, string.byte, struct.unpack
-  spack, ssub, rcall = struct.pack, string.sub, redis.call
+  if not rcall then
+    sformat, sbyte, sunpack = string.format, string.byte, struct.unpack
+    spack, ssub, rcall = struct.pack, string.sub, redis.call
+    tonum, unpk, mmin, tconcat = tonumber, unpack, math.min, table.concat
+  end
   nows = ARGV[1]
-  now = tonumber(nows)
   local P = ARGV[2]
-  local pregated, np, pos, ai, ki, i = sbyte(P) == 1, #P, 2, 3, 1, 0
-  nadd, tabs = 0, false
-  local done, stopped, gated = 0, 0, false
+  local pregated
+  pregated, now = sunpack('>Bd', P)
+  local np, pos, ai, ki, i = #P, 10, 3, 1, 0
+  nadd = 0
+  local done, stopped, gated, oi = 0, 0, false, 0
   while pos <= np do
-    i = i + 1
+    i, oi = i + 1, oi + 1
     local q = pos
-    local t = sbyte(P, q)
+    local t, nw = sbyte(P, q, q + 1)
     if t == 11 then
-      pos = q + 33 + 40 * sunpack('>d', P, q + 9)
+      pos = q + 26 + 40 * nw
     else
       pos = q + 1 + (OPSZ[t] or 0)
     end
@@ -534,16 +559,24 @@ local function exec(KEYS, ARGV)
       local k = KEYS[ki]
       ki = ki + 1
       -- a ban's until (bu) only when a window may ban: then its key
-      local n, nw, f, bu = sunpack('>dddd', P, q + 1)
+      local n, f, bu
+      n, f, bu, Ww[1], Wm[1], Wl[1], Wg[1], Wt[1], Ww[2], Wm[2], Wl[2],
+        Wg[2], Wt[2], Ww[3], Wm[3], Wl[3], Wg[3], Wt[3] =
+        sunpack(WU[nw], P, q + 2)
       local bk, br = nil, nil
       if bu > 0 then
         bk, br = KEYS[ki], ARGV[ai]
         ki, ai = ki + 1, ai + 1
       end
+      local nv, nt
+      if n > 0 then
+        nv, nt = ARGV[ai], ARGV[ai + 1]
+        ai = ai + 2
+      end
       ifn[i] = f
       nn[i] = n
       local g
-      res[i], g = wmulti(i, k, bk, n, nw, P, q + 33, bu, br)
+      res[oi], g = wmulti(i, k, bk, n, nw, bu, br, nv, nt)
       gated = gated or g
     elseif t == 4 then
       local wk = KEYS[ki]
@@ -570,30 +603,29 @@ local function exec(KEYS, ARGV)
         ban_put(bk, bu, br)
         banned = 1
       end
-      res[i] = r3(c, banned)
+      res[oi] = r3(c, banned)
     elseif t == 6 then
       nadd = nadd + 1
       a_lim[nadd], a_exp[nadd] = sunpack('>dd', P, q + 1)
-      a_i[nadd], a_k[nadd], a_m[nadd] = i, KEYS[ki], ARGV[ai]
+      a_i[nadd], a_k[nadd], a_m[nadd] = oi, KEYS[ki], ARGV[ai]
       ki = ki + 1
       ai = ai + 1
-      res[i] = '1,1,'
+      res[oi] = '1,1,'
     elseif t == 7 then
       local ck = KEYS[ki]
       ki = ki + 1
-      rcall('ZREMRANGEBYSCORE', ck, '-inf', nows)
-      local f = rcall('ZREM', ck, ARGV[ai])
+      local c, f = cprune(ck), 0
+      if c > 0 then f = rcall('ZREM', ck, ARGV[ai]) end
       ai = ai + 1
-      res[i] = r3(rcall('ZCARD', ck), f)
+      res[oi] = r3(c - f, f)
     elseif t == 10 then
       local fk = KEYS[ki]
       ki = ki + 1
       local ws, sms, slice, n1, n2, n3, n4, n5, n6, n7, n8 =
         sunpack('>ddddddddddd', P, q + 1)
-      res[i] = fig(fk, ws, sms, slice, n1, n2, n3, n4, n5, n6, n7, n8)
-      tabs = true
+      oi = fig(oi, fk, ws, sms, slice, n1, n2, n3, n4, n5, n6, n7, n8)
     elseif t == 0 then
-      res[i] = '1,-1,'
+      res[oi] = '1,-1,'
     elseif t == 1 then
       local bk = KEYS[ki]
       ki = ki + 1
@@ -602,7 +634,7 @@ local function exec(KEYS, ARGV)
         local h = v[3] + 1
         if h > MAXU then h = MAXU end
         rcall('SETRANGE', bk, '40', sformat('%010d', h))
-        res[i] = '6,0,1,20:' .. v[1] .. '20:' .. v[2]
+        res[oi] = '6,0,1,20:' .. v[1] .. '20:' .. v[2]
           .. sformat('%d,%d:', h, #v[4]) .. v[4]
         if sbyte(P, q + 1) == 1 then
           done = i
@@ -610,22 +642,22 @@ local function exec(KEYS, ARGV)
           break
         end
       else
-        res[i] = '2,0,0,'
+        res[oi] = '2,0,0,'
       end
     elseif t == 2 then
       local bk = KEYS[ki]
       ki = ki + 1
       ban_put(bk, unpack1(P, q), ARGV[ai])
       ai = ai + 1
-      res[i] = '1,0,'
+      res[oi] = '1,0,'
     elseif t == 3 then
       local bk = KEYS[ki]
       ki = ki + 1
       if ban_live(bk) then
         rcall('DEL', bk)
-        res[i] = '2,0,1,'
+        res[oi] = '2,0,1,'
       else
-        res[i] = '2,0,0,'
+        res[oi] = '2,0,0,'
       end
     elseif t == 5 then
       local hk = KEYS[ki]
@@ -634,28 +666,25 @@ local function exec(KEYS, ARGV)
       local prev = hist(hk, ttl, ARGV[ai], ro == 1)
       ai = ai + 1
       -- records are RDS_HIST_REC (43) bytes
-      local r = {sformat('%d,0,%d,', #prev + 2, #prev)}
-      for j = 1, #prev do r[j + 1] = '43:' .. prev[j] end
-      res[i] = table.concat(r)
+      res[oi] = sformat('%d,0,%d,', #prev + 2, #prev)
+      for j = 1, #prev do res[oi + j] = '43:' .. prev[j] end
+      oi = oi + #prev
     elseif t == 8 then
-      res[i] = sformat('2,0,%d,', cprune(KEYS[ki]))
+      res[oi] = sformat('2,0,%d,', cprune(KEYS[ki]))
       ki = ki + 1
     else
-      res[i] = '1,1,'
+      res[oi] = '1,1,'
     end
     done = i
   end
   -- the CONC_ADD group, as shm_conc_add_group
   if stopped == 0 and nadd > 0 then
-    local admit = not pregated and not gated
+    local admit = pregated == 0 and not gated
     for x = 1, nadd do
       local k, y = a_k[x], 1
       while a_k[y] ~= k do y = y + 1 end
       a_s[x] = y
-      if y == x then
-        rcall('ZREMRANGEBYSCORE', k, '-inf', nows)
-        s_cn[x], s_nk[x], s_mx[x] = rcall('ZCARD', k), 0, 0
-      end
+      if y == x then s_cn[x], s_nk[x], s_mx[x] = cprune(k), 0, 0 end
       s_nk[y] = s_nk[y] + 1
       a_full[x], a_dup[x] = 0, false
     end
@@ -718,20 +747,8 @@ local function exec(KEYS, ARGV)
   -- one bulk string, not nested arrays: hiredis makes one object
   -- of it instead of one per element (see rds_parse)
   local head = stopped == 0 and HD[done] or sformat('%d,%d,', done, stopped)
-  if not tabs then
-    res[0] = head
-    return table.concat(res, '', 0, done)
-  end
-  local out = {head}
-  for i = 1, done do
-    local r = res[i]
-    if type(r) == 'table' then
-      for j = 1, #r do out[#out + 1] = r[j] end
-    else
-      out[#out + 1] = r
-    end
-  end
-  return table.concat(out)
+  res[0] = head
+  return tconcat(res, '', 0, oi)
 end
 -- FCALL af_<id>_x 0 nk slots K1..Knk ARGV...: the batch of a Redis
 -- Cluster master over keys of several of its slots
