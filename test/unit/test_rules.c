@@ -960,12 +960,12 @@ static void test_regex(void **state)
 
 	r = load_text("version: 1\nprofiles:\n  default:\n"
 				  "    user_patterns: ['^1[0-9]{3}$', '^(alice|bob)\\.[a-z]+$',"
-				  " 'sales', '^(a+)+$']\n"
+				  " 'sales', '^(a+)+$', '^sip:abc@example', '^abc*$']\n"
 				  "    routable: '^\\+?[0-9]{6,15}$'\n");
 	if(!r)
 		fail_msg("%s", err);
 	p = r->default_profile;
-	assert_int_equal(p->n_user_re, 4);
+	assert_int_equal(p->n_user_re, 6);
 	re = p->user_re;
 	/* anchored */
 	assert_true(re_match(&re[0], "1000"));
@@ -1000,6 +1000,23 @@ static void test_regex(void **state)
 	assert_false(re_match(p->routable, "+49301234567890123"));
 	assert_false(re_match(p->routable, "12345"));
 	assert_false(af_regex_match(NULL, "x", 1));
+	/* the filter: PCRE2's minimum length, the anchored literal prefix */
+	assert_int_equal(re[0].filter.min_len, 4);
+	assert_int_equal(re[0].filter.pre_len, 1);
+	assert_memory_equal(re[0].filter.pre, "1", 1);
+	assert_int_equal(re[1].filter.pre_len, 0); /* '|' */
+	assert_int_equal(re[2].filter.pre_len, 0); /* not anchored */
+	assert_int_equal(re[2].filter.min_len, 5);
+	assert_int_equal(p->routable->filter.min_len, 6);
+	assert_int_equal(p->routable->filter.pre_len, 0); /* '+' is '\\+?' */
+	assert_int_equal(re[4].filter.pre_len, 8);
+	assert_memory_equal(re[4].filter.pre, "sip:abc@", 8);
+	assert_int_equal(re[5].filter.pre_len, 2); /* "ab", 'c' has a '*' */
+	assert_true(re_match(&re[4], "sip:abc@example.com"));
+	assert_false(re_match(&re[4], "sip:abd@example.com"));
+	assert_true(re_match(&re[5], "ab"));
+	assert_true(re_match(&re[5], "abccc"));
+	assert_false(re_match(&re[5], "a"));
 	af_rules_free(r);
 	assert_int_equal(test_host_shm_live(), live);
 }

@@ -55,6 +55,7 @@
 #include <unistd.h>
 #include <pcre2.h>
 #include "af_host.h"
+#include "af_regex.h"
 #include "af_sig.h"
 #include "af_yaml.h"
 
@@ -66,7 +67,6 @@
 #define AF_SIG_HDR_NAME_MAX 64  /* bytes of such a name */
 #define AF_SIG_HTAB 256         /* slots of the header name hash (2^n) */
 #define AF_SIG_RE_OPTIONS PCRE2_DOLLAR_ENDONLY
-#define AF_SIG_PREFIX_MAX 8     /* bytes of an anchored literal prefix */
 /* the per-process memo of pattern results by feature value */
 #define AF_SIG_MEMO_SLOTS 256   /* entries (2^n), direct-mapped */
 #define AF_SIG_MEMO_KEY 240     /* bytes of a value it remembers */
@@ -148,9 +148,7 @@ typedef struct af_sig_re {
 	pcre2_code *code;  /* compiled into the arena */
 	uint8_t field;     /* AF_SIG_F_ */
 	uint8_t empty;     /* 1 when the pattern matches the empty string */
-	uint8_t pre_len;   /* a subject must start with pre[0..pre_len) */
-	uint32_t min_len;  /* and hold at least this many bytes (PCRE2's) */
-	char pre[AF_SIG_PREFIX_MAX];
+	af_re_filter_t filter; /* what a subject needs before PCRE2 runs */
 } af_sig_re_t;
 
 typedef struct af_sig {
@@ -256,34 +254,6 @@ static int sl_uint(af_sl_t *c, const yaml_node_t *n, uint64_t max,
 }
 
 /*
- * Finds the literal text pattern s[0..len) requires at the start of a
- * subject: after a leading '^', the characters that stand for
- * themselves, each not followed by a quantifier, up to
- * AF_SIG_PREFIX_MAX. A pattern holding '|' anywhere has none. Stores it
- * in re; a subject without it cannot match, without asking PCRE2.
- */
-static void sl_prefix(af_sig_re_t *re, const char *s, size_t len)
-{
-	size_t i;
-	char ch, next;
-
-	re->pre_len = 0;
-	if(len < 2 || s[0] != '^' || memchr(s, '|', len))
-		return;
-	for(i = 1; i < len && re->pre_len < AF_SIG_PREFIX_MAX; i++) {
-		ch = s[i];
-		if(!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z')
-				   || (ch >= '0' && ch <= '9')
-				   || (ch && strchr(" _-/:;@,=<>\"'%!~&", ch))))
-			return;
-		next = i + 1 < len ? s[i + 1] : '\0';
-		if(next == '?' || next == '*' || next == '+' || next == '{')
-			return;
-		re->pre[re->pre_len++] = ch;
-	}
-}
-
-/*
  * Compiles pattern node n over feature field into the set, or finds the
  * same (feature, pattern) already there. Stores its index in *idx.
  * Returns 0, or -1 with the error set (PCRE2's message and offset).
@@ -331,11 +301,7 @@ static int sl_regex(af_sl_t *c, const yaml_node_t *n, int field, uint32_t *idx)
 	re->len = len;
 	re->code = code;
 	re->field = (uint8_t)field;
-	sl_prefix(re, s, len);
-	if(pcre2_pattern_info(code, PCRE2_INFO_MINLENGTH, &re->min_len) != 0)
-		re->min_len = 0;
-	if(re->min_len < re->pre_len)
-		re->min_len = re->pre_len;
+	af_re_filter_init(&re->filter, code, s, len);
 	/* a missing feature is the empty string: its answer is known now */
 	rc = pcre2_match(code, (PCRE2_SPTR) "", 0, 0, 0, c->md, NULL);
 	re->empty = rc >= 0;
@@ -1033,18 +999,13 @@ static int af_sig_re_match(af_sig_cache_t *tc, const af_sigset_t *set,
 	af_sig_memo_t *e = NULL;
 	uint64_t bit = 0;
 	af_str_t v;
-	unsigned k;
 	int rc;
 
 	v = af_sig_feature(fm, re->field);
 	if(v.len == 0)
 		return re->empty;
-	if(v.len < re->min_len)
+	if(af_re_filter_refuses(&re->filter, v.s, v.len))
 		return 0;
-	for(k = 0; k < re->pre_len; k++) {
-		if(v.s[k] != re->pre[k])
-			return 0;
-	}
 	if(tc->n) {
 		if(tc->stamp[i] == tc->call)
 			return tc->val[i];
