@@ -4,6 +4,8 @@
  * domains, profiles, and no leak on any path.
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
+#define PCRE2_CODE_UNIT_WIDTH 8
+
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -14,7 +16,9 @@
 #include <time.h>
 #include <unistd.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <cmocka.h>
+#include <pcre2.h>
 #include "af_file.h"
 #include "af_host.h"
 #include "af_geo.h"
@@ -949,6 +953,73 @@ static void test_broad_values(void **state)
 	assert_int_equal(test_host_shm_live(), live);
 }
 
+/* Compiles pattern src into re (plain malloc) with a new load tag. */
+static void set_regex(af_regex_t *re, const char *src)
+{
+	PCRE2_SIZE off;
+	int ec;
+
+	memset(re, 0, sizeof(*re));
+	re->src = src;
+	re->src_len = strlen(src);
+	re->code = pcre2_compile((PCRE2_SPTR)src, re->src_len, AF_RE_OPTIONS,
+			&ec, &off, NULL);
+	assert_non_null(re->code);
+	af_re_filter_init(&re->filter, re->code, src, re->src_len);
+	/* a later load: the tag's time moves on */
+	usleep(2000);
+	af_regex_tag(re);
+}
+
+static void test_regex_reload(void **state)
+{
+	static af_regex_t same;
+	long live = test_host_shm_live();
+	af_rules_t *r;
+	pid_t pid;
+	int i, st;
+
+	/* each process's JIT copies are keyed by the load: a new snapshot's
+	 * pattern, even at the address of a freed one, is its own; a forked
+	 * child matches the patterns it inherited just as well */
+	for(i = 0; i < 4; i++) {
+		r = load_text("version: 1\nprofiles:\n  default:\n"
+					  "    user_patterns: ['^1[0-9]{3}$']\n");
+		if(!r)
+			fail_msg("%s", err);
+		assert_true(re_match(&r->default_profile->user_re[0], "1234"));
+		assert_false(re_match(&r->default_profile->user_re[0], "2345"));
+		af_rules_free(r);
+		r = load_text("version: 1\nprofiles:\n  default:\n"
+					  "    user_patterns: ['^2[0-9]{3}$']\n");
+		if(!r)
+			fail_msg("%s", err);
+		assert_false(re_match(&r->default_profile->user_re[0], "1234"));
+		assert_true(re_match(&r->default_profile->user_re[0], "2345"));
+		if(i == 3) {
+			pid = fork();
+			assert_true(pid >= 0);
+			if(pid == 0)
+				_exit(re_match(&r->default_profile->user_re[0], "2345") == 1
+								&& !re_match(&r->default_profile->user_re[0],
+										"1234")
+						? 0
+						: 1);
+			assert_int_equal(waitpid(pid, &st, 0), pid);
+			assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+		}
+		af_rules_free(r);
+	}
+	assert_int_equal(test_host_shm_live(), live);
+	/* the same address for another pattern of a later load */
+	for(i = 0; i < 3; i++) {
+		set_regex(&same, i == 1 ? "^b" : "^a");
+		assert_int_equal(re_match(&same, "abc"), i != 1);
+		assert_int_equal(re_match(&same, "bcd"), i == 1);
+		pcre2_code_free(same.code);
+	}
+}
+
 static void test_regex(void **state)
 {
 	long live = test_host_shm_live();
@@ -1149,6 +1220,7 @@ int main(void)
 		cmocka_unit_test(test_broad_values),
 		cmocka_unit_test(test_alias_expansion),
 		cmocka_unit_test(test_regex),
+		cmocka_unit_test(test_regex_reload),
 		cmocka_unit_test(test_domains),
 		cmocka_unit_test(test_profiles),
 		cmocka_unit_test(test_check_names),

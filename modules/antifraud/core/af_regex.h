@@ -28,9 +28,21 @@ typedef struct af_re_filter {
 /* compiled regular expression (PCRE2 code in the snapshot's arena) */
 typedef struct af_regex {
 	const char *src;
-	void *code; /* pcre2_code_8 */
+	size_t src_len;
+	void *code; /* pcre2_code_8, compiled with AF_RE_OPTIONS */
 	af_re_filter_t filter;
+	/* the load tag (pid, sequence number, time of the compile) that
+	 * keys each process's JIT copy: af_regex_tag() */
+	uint32_t pid, seq;
+	uint64_t loaded_ms;
 } af_regex_t;
+
+/* the compile options of the rules' patterns ('$' is the very end);
+ * expands where pcre2.h is included */
+#define AF_RE_OPTIONS PCRE2_DOLLAR_ENDONLY
+
+/* Gives re, just compiled, its load tag. */
+void af_regex_tag(af_regex_t *re);
 
 /*
  * Fills f for pattern s[0..len) compiled as code (a pcre2_code_8): see
