@@ -1,6 +1,7 @@
 # antifraud - `make bench`, shm store section: exact instructions per
-# af_check_dest (callgrind) beside its ns, bytes per tracked subject, and
-# exact instructions of an attack flood and a guessing campaign into a
+# af_check_source and per af_check_fingerprint of a legitimate request,
+# per af_check_dest (callgrind) beside its ns, bytes per tracked subject,
+# and exact instructions of an attack flood and a guessing campaign into a
 # full store.
 # SPDX-License-Identifier: GPL-2.0-or-later
 import os
@@ -19,6 +20,29 @@ def _callgrind_total(exe, rules, iters, d, args=("--dest",), only=None):
                        capture_output=True, text=True, check=True)
     m = re.search(r"refs:\s+([\d,]+)", p.stderr)
     return int(m.group(1).replace(",", ""))
+
+
+def checks_bench(d, rules, exe, legit):
+    """Prints exact instructions (callgrind, the check's function alone)
+    per af_check_source over the bench's request mix and per
+    af_check_fingerprint over the legitimate corpus: the difference of
+    two runs, so that start-up and the first round (JIT, caches) cancel
+    out. bench_core makes 1.25 source checks per iteration (the mix, then
+    a quarter timed one by one) and a fingerprint check per 4."""
+    try:
+        a = _callgrind_total(exe, rules, 8000, d, [], "af_check_source")
+        b = _callgrind_total(exe, rules, 16000, d, [], "af_check_source")
+        print("af_check_source: %d instructions per check (callgrind, exact:"
+              " 20000 minus 10000 checks of the mix)" % ((b - a) // 10000))
+        a = _callgrind_total(exe, rules, 8000, d, legit,
+                             "af_check_fingerprint")
+        b = _callgrind_total(exe, rules, 16000, d, legit,
+                             "af_check_fingerprint")
+        print("af_check_fingerprint: %d instructions per check of the"
+              " legitimate requests (callgrind, exact: 4000 minus 2000"
+              " checks)" % ((b - a) // 2000))
+    except (OSError, subprocess.CalledProcessError, AttributeError) as e:
+        print("checks: instructions not counted (%s)" % e)
 
 
 def full_store_bench(d, rules, exe, tools):
