@@ -971,6 +971,25 @@ static void set_regex(af_regex_t *re, const char *src)
 	af_regex_tag(re);
 }
 
+/* Loads rules of one user pattern; checks it matches yes, not no. */
+static af_rules_t *load_user_pattern(
+		const char *pattern, const char *yes, const char *no)
+{
+	char text[256];
+	af_rules_t *r;
+
+	snprintf(text, sizeof(text),
+			"version: 1\nprofiles:\n  default:\n"
+			"    user_patterns: ['%s']\n",
+			pattern);
+	r = load_text(text);
+	if(!r)
+		fail_msg("%s", err);
+	assert_true(re_match(&r->default_profile->user_re[0], yes));
+	assert_false(re_match(&r->default_profile->user_re[0], no));
+	return r;
+}
+
 static void test_regex_reload(void **state)
 {
 	static af_regex_t same;
@@ -983,19 +1002,9 @@ static void test_regex_reload(void **state)
 	 * pattern, even at the address of a freed one, is its own; a forked
 	 * child matches the patterns it inherited just as well */
 	for(i = 0; i < 4; i++) {
-		r = load_text("version: 1\nprofiles:\n  default:\n"
-					  "    user_patterns: ['^1[0-9]{3}$']\n");
-		if(!r)
-			fail_msg("%s", err);
-		assert_true(re_match(&r->default_profile->user_re[0], "1234"));
-		assert_false(re_match(&r->default_profile->user_re[0], "2345"));
+		r = load_user_pattern("^1[0-9]{3}$", "1234", "2345");
 		af_rules_free(r);
-		r = load_text("version: 1\nprofiles:\n  default:\n"
-					  "    user_patterns: ['^2[0-9]{3}$']\n");
-		if(!r)
-			fail_msg("%s", err);
-		assert_false(re_match(&r->default_profile->user_re[0], "1234"));
-		assert_true(re_match(&r->default_profile->user_re[0], "2345"));
+		r = load_user_pattern("^2[0-9]{3}$", "2345", "1234");
 		if(i == 3) {
 			pid = fork();
 			assert_true(pid >= 0);
