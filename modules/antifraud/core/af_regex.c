@@ -175,11 +175,13 @@ int af_regex_match(const af_regex_t *re, const char *s, size_t len)
 		return 0;
 	if(!af_re_md && af_regex_init() < 0)
 		return 0;
+	/* a JIT run that fails (its stack, a limit) is run again in the
+	 * interpreter, whose answer it would otherwise change */
 	jit = af_re_jit_code(re);
-	if(jit)
-		rc = pcre2_jit_match(
-				jit, (PCRE2_SPTR)s, len, 0, 0, af_re_md, af_re_mctx);
-	else
+	rc = jit ? pcre2_jit_match(
+					   jit, (PCRE2_SPTR)s, len, 0, 0, af_re_md, af_re_mctx)
+			 : PCRE2_ERROR_JIT_BADOPTION;
+	if(rc < 0 && rc != PCRE2_ERROR_NOMATCH)
 		rc = pcre2_match((const pcre2_code *)re->code, (PCRE2_SPTR)s, len,
 				0, 0, af_re_md, af_re_mctx);
 	if(rc >= 0)
