@@ -82,6 +82,8 @@ def core_bench(d, rules):
         line = [x for x in out.splitlines()
                 if x.startswith("af_check_fingerprint")][0]
         print("%s\n  (%s)" % (line, what))
+        if kind == "legit":  # exact instructions of the source and these
+            bench_shm.checks_bench(d, rules, exe, files)
     bench_shm.full_store_bench(d, rules, exe, files)  # (the tools)
     out = subprocess.run([exe, rules, "1000000", "--dest"], check=True,
                          capture_output=True, text=True).stdout

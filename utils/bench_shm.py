@@ -1,6 +1,7 @@
 # antifraud - `make bench`, shm store section: exact instructions per
-# af_check_dest (callgrind) beside its ns, bytes per tracked subject, and
-# exact instructions of an attack flood and a guessing campaign into a
+# af_check_source and per af_check_fingerprint of a legitimate request,
+# per af_check_dest (callgrind) beside its ns, bytes per tracked subject,
+# and exact instructions of an attack flood and a guessing campaign into a
 # full store.
 # SPDX-License-Identifier: GPL-2.0-or-later
 import os
@@ -21,6 +22,35 @@ def _callgrind_total(exe, rules, iters, d, args=("--dest",), only=None):
     return int(m.group(1).replace(",", ""))
 
 
+def _per_event(exe, rules, d, iters, args, only, events):
+    """Instructions per event: the difference of two callgrind runs of
+    iters[0] and iters[1] iterations, over the events between them."""
+    a = _callgrind_total(exe, rules, iters[0], d, args, only)
+    b = _callgrind_total(exe, rules, iters[1], d, args, only)
+    return (b - a) // events
+
+
+def checks_bench(d, rules, exe, legit):
+    """Prints exact instructions (callgrind, the check's function alone)
+    per af_check_source over the bench's request mix and per
+    af_check_fingerprint over the legitimate corpus: the difference of
+    two runs, so that start-up and the first round (JIT, caches) cancel
+    out. bench_core makes 1.25 source checks per iteration (the mix, then
+    a quarter timed one by one) and a fingerprint check per 4."""
+    try:
+        n = _per_event(exe, rules, d, (8000, 16000), [], "af_check_source",
+                       10000)
+        print("af_check_source: %d instructions per check (callgrind, exact:"
+              " 20000 minus 10000 checks of the mix)" % n)
+        n = _per_event(exe, rules, d, (8000, 16000), legit,
+                       "af_check_fingerprint", 2000)
+        print("af_check_fingerprint: %d instructions per check of the"
+              " legitimate requests (callgrind, exact: 4000 minus 2000"
+              " checks)" % n)
+    except (OSError, subprocess.CalledProcessError, AttributeError) as e:
+        print("checks: instructions not counted (%s)" % e)
+
+
 def full_store_bench(d, rules, exe, tools):
     """Prints exact instructions (callgrind) per check of the attack-tool
     flood (each tool from a new source, scored and banned) and per learned
@@ -28,20 +58,16 @@ def full_store_bench(d, rules, exe, tools):
     entries): the difference of two runs, so that the store's filling
     cancels out."""
     try:
-        a = _callgrind_total(exe, rules, 240000, d, tools,
-                             "af_check_fingerprint")
-        b = _callgrind_total(exe, rules, 400000, d, tools,
-                             "af_check_fingerprint")
+        n = _per_event(exe, rules, d, (240000, 400000), tools,
+                       "af_check_fingerprint", 40000)
         print("af_check_fingerprint: %d instructions per check of the"
               " attack tools into a full store (callgrind, exact: 100000"
-              " minus 60000 checks)" % ((b - a) // 40000))
-        a = _callgrind_total(exe, rules, 200000, d, ["--auth"],
-                             "bench_auth_failures*")
-        b = _callgrind_total(exe, rules, 400000, d, ["--auth"],
-                             "bench_auth_failures*")
+              " minus 60000 checks)" % n)
+        n = _per_event(exe, rules, d, (200000, 400000), ["--auth"],
+                       "bench_auth_failures*", 200000)
         print("af_auth_result: %d instructions per learned failure into a"
               " full store (callgrind, exact: 400000 minus 200000"
-              " failures)" % ((b - a) // 200000))
+              " failures)" % n)
     except (OSError, subprocess.CalledProcessError, AttributeError) as e:
         print("full store: instructions not counted (%s)" % e)
 
@@ -53,11 +79,10 @@ def shm_bench(d, rules):
     the shm store's bytes per tracked subject for 1 million subjects."""
     exe = os.path.join(d, "bench_core")
     try:
-        a = _callgrind_total(exe, rules, 20000, d)
-        b = _callgrind_total(exe, rules, 40000, d)
+        n = _per_event(exe, rules, d, (20000, 40000), ["--dest"], None,
+                       20000)
         print("af_check_dest: %d instructions per check (callgrind, exact:"
-              " 40000 minus 20000 checks, the release included)"
-              % ((b - a) // 20000))
+              " 40000 minus 20000 checks, the release included)" % n)
     except (OSError, subprocess.CalledProcessError, AttributeError) as e:
         print("af_check_dest: instructions not counted (%s)" % e)
     out = subprocess.run([exe, rules, "1000000", "--memory"], check=True,

@@ -335,6 +335,39 @@ static void test_source_failures_ban(void **state)
 	OK(&r, NULL);
 }
 
+/* the ban reasons say the settings in force, after a change too (each
+ * process formats them once per settings, not per failure) */
+static void test_reasons_follow_settings(void **state)
+{
+	static char other[4096];
+	const char *at;
+	size_t n;
+
+	start(rules);
+	FAIL(DE, "dave", NULL, AF_RC_ALLOW, 0);
+	at = strstr(rules, "  source_failures: 5\n");
+	assert_non_null(at);
+	n = (size_t)(at - rules);
+	assert_true(strlen(rules) + 1 < sizeof(other));
+	memcpy(other, rules, n);
+	snprintf(other + n, sizeof(other) - n, "  source_failures: 2\n%s",
+			at + strlen("  source_failures: 5\n"));
+	stop();
+	start(other);
+	FAIL(DE, "dave", NULL, AF_RC_ALLOW, 0);
+	FAIL(DE, "dave", NULL, AF_RC_ALERT, B_AUTHFAIL);
+	assert_int_equal(vd.banned, 1);
+	assert_string_equal(
+			vd.ban.reason, "auth_failures: 2 failed authentications in 600 s");
+	stop();
+	start(rules);
+	for(n = 0; n < 5; n++)
+		FAIL(FR, "dave", NULL, n < 4 ? AF_RC_ALLOW : AF_RC_ALERT,
+				n < 4 ? 0 : B_AUTHFAIL);
+	assert_string_equal(
+			vd.ban.reason, "auth_failures: 5 failed authentications in 600 s");
+}
+
 /* monitor: the crossing alerts, nothing is banned */
 static void test_source_failures_monitor(void **state)
 {
@@ -1172,6 +1205,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 			T(test_source_failures_ban),
+			T(test_reasons_follow_settings),
 			T(test_source_failures_monitor),
 			T(test_mode_off),
 			T(test_no_identity),

@@ -89,7 +89,14 @@ static void test_parse_v4(void **state)
 	assert_int_equal(parse_str("1.2.3.4/32"), -1);
 	assert_int_equal(parse_str("a.b.c.d"), -1);
 	assert_int_equal(parse_str("example.com"), -1);
+	assert_int_equal(parse_str(".1.2.3.4"), -1);
+	assert_int_equal(parse_str("1und1.de"), -1);
+	assert_int_equal(parse_str("[192.0.2.1]"), -1);
 	assert_int_equal(af_ip_parse(NULL, 0, &ip), -1);
+	assert_int_equal(ip.family, 0);
+	/* a host name is refused before inet_pton: ip is cleared all the same */
+	ip = ip_of("192.0.2.1");
+	assert_int_equal(af_ip_parse("example.com", 11, &ip), -1);
 	assert_int_equal(ip.family, 0);
 }
 

@@ -4,6 +4,8 @@
  * domains, profiles, and no leak on any path.
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
+#define PCRE2_CODE_UNIT_WIDTH 8
+
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -14,7 +16,9 @@
 #include <time.h>
 #include <unistd.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <cmocka.h>
+#include <pcre2.h>
 #include "af_file.h"
 #include "af_host.h"
 #include "af_geo.h"
@@ -949,6 +953,82 @@ static void test_broad_values(void **state)
 	assert_int_equal(test_host_shm_live(), live);
 }
 
+/* Compiles pattern src into re (plain malloc) with a new load tag. */
+static void set_regex(af_regex_t *re, const char *src)
+{
+	PCRE2_SIZE off;
+	int ec;
+
+	memset(re, 0, sizeof(*re));
+	re->src = src;
+	re->src_len = strlen(src);
+	re->code = pcre2_compile((PCRE2_SPTR)src, re->src_len, AF_RE_OPTIONS,
+			&ec, &off, NULL);
+	assert_non_null(re->code);
+	af_re_filter_init(&re->filter, re->code, src, re->src_len);
+	/* a later load: the tag's time moves on */
+	usleep(2000);
+	af_regex_tag(re);
+}
+
+/* Loads rules of one user pattern; checks it matches yes, not no. */
+static af_rules_t *load_user_pattern(
+		const char *pattern, const char *yes, const char *no)
+{
+	char text[256];
+	af_rules_t *r;
+
+	snprintf(text, sizeof(text),
+			"version: 1\nprofiles:\n  default:\n"
+			"    user_patterns: ['%s']\n",
+			pattern);
+	r = load_text(text);
+	if(!r)
+		fail_msg("%s", err);
+	assert_true(re_match(&r->default_profile->user_re[0], yes));
+	assert_false(re_match(&r->default_profile->user_re[0], no));
+	return r;
+}
+
+static void test_regex_reload(void **state)
+{
+	static af_regex_t same;
+	long live = test_host_shm_live();
+	af_rules_t *r;
+	pid_t pid;
+	int i, st;
+
+	/* each process's JIT copies are keyed by the load: a new snapshot's
+	 * pattern, even at the address of a freed one, is its own; a forked
+	 * child matches the patterns it inherited just as well */
+	for(i = 0; i < 4; i++) {
+		r = load_user_pattern("^1[0-9]{3}$", "1234", "2345");
+		af_rules_free(r);
+		r = load_user_pattern("^2[0-9]{3}$", "2345", "1234");
+		if(i == 3) {
+			pid = fork();
+			assert_true(pid >= 0);
+			if(pid == 0)
+				_exit(re_match(&r->default_profile->user_re[0], "2345") == 1
+								&& !re_match(&r->default_profile->user_re[0],
+										"1234")
+						? 0
+						: 1);
+			assert_int_equal(waitpid(pid, &st, 0), pid);
+			assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+		}
+		af_rules_free(r);
+	}
+	assert_int_equal(test_host_shm_live(), live);
+	/* the same address for another pattern of a later load */
+	for(i = 0; i < 3; i++) {
+		set_regex(&same, i == 1 ? "^b" : "^a");
+		assert_int_equal(re_match(&same, "abc"), i != 1);
+		assert_int_equal(re_match(&same, "bcd"), i == 1);
+		pcre2_code_free(same.code);
+	}
+}
+
 static void test_regex(void **state)
 {
 	long live = test_host_shm_live();
@@ -960,12 +1040,12 @@ static void test_regex(void **state)
 
 	r = load_text("version: 1\nprofiles:\n  default:\n"
 				  "    user_patterns: ['^1[0-9]{3}$', '^(alice|bob)\\.[a-z]+$',"
-				  " 'sales', '^(a+)+$']\n"
+				  " 'sales', '^(a+)+$', '^sip:abc@example', '^abc*$']\n"
 				  "    routable: '^\\+?[0-9]{6,15}$'\n");
 	if(!r)
 		fail_msg("%s", err);
 	p = r->default_profile;
-	assert_int_equal(p->n_user_re, 4);
+	assert_int_equal(p->n_user_re, 6);
 	re = p->user_re;
 	/* anchored */
 	assert_true(re_match(&re[0], "1000"));
@@ -1000,6 +1080,23 @@ static void test_regex(void **state)
 	assert_false(re_match(p->routable, "+49301234567890123"));
 	assert_false(re_match(p->routable, "12345"));
 	assert_false(af_regex_match(NULL, "x", 1));
+	/* the filter: PCRE2's minimum length, the anchored literal prefix */
+	assert_int_equal(re[0].filter.min_len, 4);
+	assert_int_equal(re[0].filter.pre_len, 1);
+	assert_memory_equal(re[0].filter.pre, "1", 1);
+	assert_int_equal(re[1].filter.pre_len, 0); /* '|' */
+	assert_int_equal(re[2].filter.pre_len, 0); /* not anchored */
+	assert_int_equal(re[2].filter.min_len, 5);
+	assert_int_equal(p->routable->filter.min_len, 6);
+	assert_int_equal(p->routable->filter.pre_len, 0); /* '+' is '\\+?' */
+	assert_int_equal(re[4].filter.pre_len, 8);
+	assert_memory_equal(re[4].filter.pre, "sip:abc@", 8);
+	assert_int_equal(re[5].filter.pre_len, 2); /* "ab", 'c' has a '*' */
+	assert_true(re_match(&re[4], "sip:abc@example.com"));
+	assert_false(re_match(&re[4], "sip:abd@example.com"));
+	assert_true(re_match(&re[5], "ab"));
+	assert_true(re_match(&re[5], "abccc"));
+	assert_false(re_match(&re[5], "a"));
 	af_rules_free(r);
 	assert_int_equal(test_host_shm_live(), live);
 }
@@ -1132,6 +1229,7 @@ int main(void)
 		cmocka_unit_test(test_broad_values),
 		cmocka_unit_test(test_alias_expansion),
 		cmocka_unit_test(test_regex),
+		cmocka_unit_test(test_regex_reload),
 		cmocka_unit_test(test_domains),
 		cmocka_unit_test(test_profiles),
 		cmocka_unit_test(test_check_names),

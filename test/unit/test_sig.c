@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <pthread.h>
 #include <unistd.h>
 #include <sys/wait.h>
@@ -735,6 +736,71 @@ static void test_reload(void **state)
 	assert_int_equal(test_host_shm_live(), live);
 }
 
+/* 1 when s[0..len) holds "link" in any case */
+static int has_link(const char *s, size_t len)
+{
+	size_t i;
+
+	for(i = 0; i + 4 <= len; i++)
+		if(strncasecmp(s + i, "link", 4) == 0)
+			return 1;
+	return 0;
+}
+
+static void test_memo(void **state)
+{
+	af_sig_hit_t hits[AF_SIG_HITS_MAX];
+	char ua[700][300], disp[16];
+	af_fp_msg_t fm;
+	af_sigset_t *set;
+	af_arena_t *a;
+	int i, round, n, want;
+
+	/* the per-process memo of results by value: right answers for
+	 * values seen again, for more values than its slots (evicted and
+	 * taken again), for values too long to remember, and for the same
+	 * value in two features whose patterns differ */
+	set = load_ok(&a, HEAD "  - name: link\n    source: t\n    match:\n"
+						   "      user_agent: '(?i)link'\n"
+						   "  - name: yea\n    source: t\n    match:\n"
+						   "      user_agent: '^Yea'\n"
+						   "  - name: from-link\n    source: t\n    match:\n"
+						   "      from_display: '(?i)link'\n"
+						   "  - name: to-b\n    source: t\n    match:\n"
+						   "      to_display: '(?i)b'\n");
+	for(i = 0; i < 700; i++) {
+		memset(ua[i], 'x', sizeof(ua[i]));
+		n = snprintf(ua[i], sizeof(ua[i]), "%s %d %s",
+				i % 3 ? "Yealink" : "Alpha", i, i % 5 ? "" : "LINK");
+		ua[i][n] = 'x';
+		/* every seventh is longer than the memo keeps */
+		ua[i][i % 7 ? n + 1 : 280] = '\0';
+	}
+	for(round = 0; round < 3; round++) {
+		for(i = 0; i < 700; i++) {
+			fm = tool_fm;
+			fm.user_agent.s = ua[i];
+			fm.user_agent.len = strlen(ua[i]);
+			/* the same value in both display names */
+			snprintf(disp, sizeof(disp), "%s", i % 2 ? "Alink" : "Bobby Brown");
+			fm.from_display.s = disp;
+			fm.from_display.len = strlen(disp);
+			fm.to_display = fm.from_display;
+			n = af_sig_match(set, &fm, hits, 8);
+			want = has_link(ua[i], fm.user_agent.len)
+				   + (strncmp(ua[i], "Yea", 3) == 0) + 1;
+			assert_int_equal(n, want);
+			assert_int_equal(hit(hits, n, "link"),
+					has_link(ua[i], fm.user_agent.len));
+			assert_int_equal(hit(hits, n, "yea"),
+					strncmp(ua[i], "Yea", 3) == 0);
+			assert_int_equal(hit(hits, n, "from-link"), i % 2);
+			assert_int_equal(hit(hits, n, "to-b"), !(i % 2));
+		}
+	}
+	af_arena_free(a);
+}
+
 static void test_match_limit(void **state)
 {
 	af_sig_hit_t hits[AF_SIG_HITS_MAX];
@@ -756,6 +822,9 @@ static void test_match_limit(void **state)
 	assert_int_equal(af_fp_parse(msg, strlen(msg), &fm), 0);
 	assert_int_equal(af_sig_match(set, &fm, hits, 8), 1);
 	assert_string_equal(hits[0].name, "fine");
+	/* the failed match is not remembered as an answer: the same again */
+	assert_int_equal(af_sig_match(set, &fm, hits, 8), 1);
+	assert_string_equal(hits[0].name, "fine");
 	af_arena_free(a);
 }
 
@@ -772,6 +841,7 @@ int main(void)
 			cmocka_unit_test(test_fork),
 			cmocka_unit_test(test_threads),
 			cmocka_unit_test(test_reload),
+			cmocka_unit_test(test_memo),
 			cmocka_unit_test(test_match_limit),
 	};
 

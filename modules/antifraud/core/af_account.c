@@ -129,6 +129,42 @@ static int crossed(const af_op_t *op, uint32_t thr, int enforce, int added)
 	return enforce ? op->u.win.banned : op->u.win.count == thr;
 }
 
+/* the ban reasons of the accounts settings, and the settings they say */
+typedef struct acct_reasons {
+	uint32_t failures, failures_s, sources, sources_s;
+	int made;
+	char src[AF_BAN_REASON];  /* an address banned */
+	char acct[AF_BAN_REASON]; /* an account under attack */
+} acct_reasons_t;
+
+/*
+ * Returns the ban reasons of accounts settings a: formatted once per
+ * process (thread) while the settings stay the same, not on every
+ * failure.
+ */
+static const acct_reasons_t *acct_reasons(const af_accounts_cfg_t *a)
+{
+	static __thread acct_reasons_t t;
+
+	if(!t.made || t.failures != a->source_failures
+			|| t.failures_s != a->source_window_s
+			|| t.sources != a->account_sources
+			|| t.sources_s != a->account_window_s) {
+		snprintf(t.src, sizeof(t.src),
+				"auth_failures: %u failed authentications in %u s",
+				a->source_failures, a->source_window_s);
+		snprintf(t.acct, sizeof(t.acct),
+				"account_attack: %u addresses failed in %u s",
+				a->account_sources, a->account_window_s);
+		t.failures = a->source_failures;
+		t.failures_s = a->source_window_s;
+		t.sources = a->account_sources;
+		t.sources_s = a->account_window_s;
+		t.made = 1;
+	}
+	return &t;
+}
+
 /* the failure ops of one event; returns 0 counted, 1 a retransmission
  * of a request already counted, -1 not counted (store) */
 static int auth_failed(const af_rules_t *r, const af_profile_t *p,
@@ -140,7 +176,8 @@ static int auth_failed(const af_rules_t *r, const af_profile_t *p,
 	char pair[AF_KEY_MAX * 4], acct[AF_KEY_MAX * 4], tot[AF_KEY_MAX * 4];
 	char src[AF_IP_STRLEN + 4], mark[AF_KEY_MAX * 4], once[AF_KEY_MAX * 4];
 	char tail[160];
-	char src_reason[AF_BAN_REASON], acct_reason[AF_BAN_REASON];
+	const acct_reasons_t *reasons = acct_reasons(a);
+	const char *src_reason = reasons->src, *acct_reason = reasons->acct;
 	char why[AF_DETAIL_MAX];
 	af_op_t ops[5], *dup = NULL, *pair_op, *acct_op, *src_op;
 	size_t pl, al, tl, sl, ml, ol = 0;
@@ -168,13 +205,6 @@ static int auth_failed(const af_rules_t *r, const af_profile_t *p,
 		ol = key3(once, sizeof(once), "ar|", req->call_id.s, req->call_id.len,
 				tail, req->cseq.len + 1 + req->auth_response.len);
 	}
-	snprintf(src_reason, sizeof(src_reason),
-			"auth_failures: %u failed authentications in %u s",
-			a->source_failures, a->source_window_s);
-	snprintf(acct_reason, sizeof(acct_reason),
-			"account_attack: %u addresses failed in %u s", a->account_sources,
-			a->account_window_s);
-
 	if(ol) {
 		dup = &ops[n];
 		win_op(&ops[n++], once, ol, 32, 1);
@@ -223,7 +253,8 @@ static int auth_failed(const af_rules_t *r, const af_profile_t *p,
 			v->banned = 1;
 			v->ban.since_ms = now;
 			v->ban.until_ms = now + (uint64_t)a->ban_s * 1000;
-			snprintf(v->ban.reason, sizeof(v->ban.reason), "%s", src_reason);
+			snprintf(v->ban.reason, sizeof(v->ban.reason), "%.*s",
+					(int)sizeof(v->ban.reason) - 1, src_reason);
 			af_core_count(AF_ST_BANS);
 			AF_NOTICE("banned %s for %u s: %s (last for %s)\n", ipkey,
 					a->ban_s, src_reason, id);

@@ -35,7 +35,7 @@ int af_ip_parse(const char *s, size_t len, af_ip_t *ip)
 {
 	char buf[AF_IP_STRLEN];
 	uint8_t a6[16];
-	int bracket = 0;
+	int bracket = 0, v6;
 
 	memset(ip, 0, sizeof(*ip));
 	if(!s)
@@ -49,10 +49,14 @@ int af_ip_parse(const char *s, size_t len, af_ip_t *ip)
 	}
 	if(len == 0 || len > AF_IP_TEXT_MAX || memchr(s, '\0', len))
 		return -1;
+	v6 = memchr(s, ':', len) != NULL;
+	/* dotted IPv4 starts with a digit: a host name ends here, cheaply */
+	if(!v6 && (bracket || s[0] < '0' || s[0] > '9'))
+		return -1;
 	memcpy(buf, s, len);
 	buf[len] = '\0';
-	if(!memchr(buf, ':', len)) {
-		if(bracket || inet_pton(AF_INET, buf, ip->addr) != 1)
+	if(!v6) {
+		if(inet_pton(AF_INET, buf, ip->addr) != 1)
 			return -1;
 		ip->family = 4;
 		return 0;

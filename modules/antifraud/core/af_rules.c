@@ -146,8 +146,9 @@ const char *af_check_name(af_check_t c)
 
 /*
  * Compiles pattern node n into re, the code in the snapshot's arena (as
- * is whatever PCRE2 takes while compiling). '$' matches only at the very
- * end. Returns 0, or -1 with the error set (PCRE2's message and offset).
+ * is whatever PCRE2 takes while compiling), with its filter and load tag.
+ * '$' matches only at the very end. Returns 0, or -1 with the error set
+ * (PCRE2's message and offset).
  */
 static int rl_regex(af_rl_t *c, const yaml_node_t *n, af_regex_t *re)
 {
@@ -156,10 +157,13 @@ static int rl_regex(af_rl_t *c, const yaml_node_t *n, af_regex_t *re)
 	size_t len;
 
 	if(af_yl_pattern(&c->y, n, &s, &len) < 0
-			|| af_yl_compile(&c->y, n, s, len, PCRE2_DOLLAR_ENDONLY, &code) < 0)
+			|| af_yl_compile(&c->y, n, s, len, AF_RE_OPTIONS, &code) < 0)
 		return -1;
 	re->code = code;
+	af_re_filter_init(&re->filter, code, s, len);
+	af_regex_tag(re);
 	re->src = af_arena_strndup(c->y.arena, s, len);
+	re->src_len = len;
 	return re->src ? 0 : af_yl_oom(&c->y, n);
 }
 

@@ -11,7 +11,12 @@
  * context and one JIT stack. The cache is keyed by the set's address and
  * its load tag (pid, sequence number and time of the load), so a new set
  * at the address of a freed one is never mistaken for it; a forked child
- * drops what it inherited and builds its own.
+ * drops what it inherited and builds its own. With the set, the cache
+ * holds a memo of pattern results by feature value (256 values of up to
+ * 240 bytes, direct-mapped, private to the process): the features that
+ * recur from request to request (User-Agent, header order, display
+ * names...) run PCRE2 once per distinct value, not once per request; a
+ * new set (a rules reload) starts with an empty memo.
  *
  * The file:
  *   version: 1
@@ -50,6 +55,7 @@
 #include <unistd.h>
 #include <pcre2.h>
 #include "af_host.h"
+#include "af_regex.h"
 #include "af_sig.h"
 #include "af_yaml.h"
 
@@ -61,7 +67,12 @@
 #define AF_SIG_HDR_NAME_MAX 64  /* bytes of such a name */
 #define AF_SIG_HTAB 256         /* slots of the header name hash (2^n) */
 #define AF_SIG_RE_OPTIONS PCRE2_DOLLAR_ENDONLY
-#define AF_SIG_PREFIX_MAX 8     /* bytes of an anchored literal prefix */
+/* the per-process memo of pattern results by feature value */
+#define AF_SIG_MEMO_SLOTS 256   /* entries (2^n), direct-mapped */
+#define AF_SIG_MEMO_KEY 240     /* bytes of a value it remembers */
+#define AF_SIG_MEMO_BITS 64     /* patterns of one feature it remembers */
+#define AF_SIG_MEMO_NONE 0xff
+#define AF_SIG_HMASK_NONE UINT64_MAX /* header bits not made yet */
 
 /* per match: backtracking steps, and KiB of interpreter frames */
 #define AF_SIG_MATCH_LIMIT 100000
@@ -106,6 +117,23 @@ static const char *const match_keys[K_MATCH_N] = {"user_agent", "server",
 		"headers_absent", "content_length_mismatch", "compact",
 		"fingerprint", "shape"};
 
+/*
+ * The features whose values recur from request to request (a device's
+ * User-Agent, a stack's header order...): their pattern results are
+ * remembered by value. Per-request tokens (Call-ID, branch, tags) and
+ * numbers would only churn the memo.
+ */
+static const uint8_t af_sig_memo_field[AF_SIG_F__COUNT] = {
+		[AF_SIG_F_USER_AGENT] = 1,
+		[AF_SIG_F_SERVER] = 1,
+		[AF_SIG_F_FROM_DISPLAY] = 1,
+		[AF_SIG_F_TO_DISPLAY] = 1,
+		[AF_SIG_F_SDP_O_USER] = 1,
+		[AF_SIG_F_SDP_S] = 1,
+		[AF_SIG_F_METHOD] = 1,
+		[AF_SIG_F_HEADER_ORDER] = 1,
+};
+
 enum { K_VERSION, K_SIGNATURES, K_TOP };
 static const char *const top_keys[K_TOP] = {"version", "signatures"};
 
@@ -120,8 +148,7 @@ typedef struct af_sig_re {
 	pcre2_code *code;  /* compiled into the arena */
 	uint8_t field;     /* AF_SIG_F_ */
 	uint8_t empty;     /* 1 when the pattern matches the empty string */
-	uint8_t pre_len;   /* a subject must start with pre[0..pre_len) */
-	char pre[AF_SIG_PREFIX_MAX];
+	af_re_filter_t filter; /* what a subject needs before PCRE2 runs */
 } af_sig_re_t;
 
 typedef struct af_sig {
@@ -139,6 +166,7 @@ typedef struct af_sig {
 	uint64_t absent;
 	uint32_t n_re;
 	const uint32_t *re;  /* indices in the set's patterns, all must match */
+	uint8_t exact;       /* 1 when it has a condition other than patterns */
 } af_sig_t;
 
 struct af_sigset {
@@ -165,6 +193,20 @@ typedef struct af_sl {
 	pcre2_match_data *md; /* plain malloc, for load-time matches */
 } af_sl_t;
 
+/*
+ * The results of one feature value's patterns, remembered across
+ * requests (see af_sig_memo()): bit k of known and val is the k-th
+ * pattern of the feature (af_sig_cache_t.fpos).
+ */
+typedef struct af_sig_memo {
+	uint64_t hash;  /* af_sig_memo_hash() of field and value */
+	uint64_t known; /* patterns whose result is here */
+	uint64_t val;   /* and their results */
+	uint16_t len;   /* of the value */
+	uint8_t field;  /* AF_SIG_F_ + 1; 0: empty slot */
+	char key[AF_SIG_MEMO_KEY];
+} af_sig_memo_t;
+
 /* a process's (a thread's) matching state; see the top of the file */
 typedef struct af_sig_cache {
 	const af_sigset_t *set; /* compared, never read once stale */
@@ -177,6 +219,12 @@ typedef struct af_sig_cache {
 	uint8_t *val;           /* this request's result of pattern i ... */
 	uint32_t *stamp;        /* ... valid when stamp[i] == call */
 	uint32_t call;
+	uint8_t *fpos;          /* pattern i is bit fpos[i] of its feature's
+							 * memo; AF_SIG_MEMO_NONE: not remembered */
+	af_sig_memo_t *memo;    /* AF_SIG_MEMO_SLOTS, NULL: no memo */
+	uint32_t mstamp[AF_SIG_F__COUNT]; /* mslot[f] is this request's ... */
+	int32_t mslot[AF_SIG_F__COUNT];   /* ... memo of feature f, -1 none */
+	uint64_t mhash[AF_SIG_F__COUNT];
 	int stale;              /* set in a forked child: rebuild */
 	int warned;
 	pcre2_match_data *md;
@@ -203,34 +251,6 @@ static int sl_uint(af_sl_t *c, const yaml_node_t *n, uint64_t max,
 		return 0;
 	}
 	return af_yl_uint(&c->y, n, 0, max, v);
-}
-
-/*
- * Finds the literal text pattern s[0..len) requires at the start of a
- * subject: after a leading '^', the characters that stand for
- * themselves, each not followed by a quantifier, up to
- * AF_SIG_PREFIX_MAX. A pattern holding '|' anywhere has none. Stores it
- * in re; a subject without it cannot match, without asking PCRE2.
- */
-static void sl_prefix(af_sig_re_t *re, const char *s, size_t len)
-{
-	size_t i;
-	char ch, next;
-
-	re->pre_len = 0;
-	if(len < 2 || s[0] != '^' || memchr(s, '|', len))
-		return;
-	for(i = 1; i < len && re->pre_len < AF_SIG_PREFIX_MAX; i++) {
-		ch = s[i];
-		if(!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z')
-				   || (ch >= '0' && ch <= '9')
-				   || (ch && strchr(" _-/:;@,=<>\"'%!~&", ch))))
-			return;
-		next = i + 1 < len ? s[i + 1] : '\0';
-		if(next == '?' || next == '*' || next == '+' || next == '{')
-			return;
-		re->pre[re->pre_len++] = ch;
-	}
 }
 
 /*
@@ -281,7 +301,7 @@ static int sl_regex(af_sl_t *c, const yaml_node_t *n, int field, uint32_t *idx)
 	re->len = len;
 	re->code = code;
 	re->field = (uint8_t)field;
-	sl_prefix(re, s, len);
+	af_re_filter_init(&re->filter, code, s, len);
 	/* a missing feature is the empty string: its answer is known now */
 	rc = pcre2_match(code, (PCRE2_SPTR) "", 0, 0, 0, c->md, NULL);
 	re->empty = rc >= 0;
@@ -512,6 +532,8 @@ static int sl_match(af_sl_t *c, const yaml_node_t *n, af_sig_t *sig)
 		return -1;
 	if(conds == 0)
 		return af_yl_err(&c->y, n, "no condition (at least one is needed)");
+	sig->exact = sig->n_fp || sig->shape || sig->compact >= 0
+				 || sig->cl_mismatch >= 0 || (sig->present | sig->absent);
 	if(sig->n_re) {
 		copy = af_arena_alloc(c->y.arena, sig->n_re * sizeof(*copy));
 		if(!copy)
@@ -762,7 +784,10 @@ static void af_sig_cache_drop(af_sig_cache_t *tc)
 	for(i = 0; tc->code && i < tc->n; i++)
 		pcre2_code_free(tc->code[i]);
 	free(tc->code);
+	free(tc->memo);
 	tc->code = NULL;
+	tc->memo = NULL;
+	tc->fpos = NULL;
 	tc->jit = NULL;
 	tc->val = NULL;
 	tc->stamp = NULL;
@@ -785,6 +810,7 @@ static void af_sig_cache_build(af_sig_cache_t *tc, const af_sigset_t *set)
 	PCRE2_SIZE off;
 	size_t each;
 	uint32_t i;
+	uint8_t per[AF_SIG_F__COUNT]; /* patterns of each feature so far */
 	char *block;
 	int ec;
 
@@ -818,7 +844,7 @@ static void af_sig_cache_build(af_sig_cache_t *tc, const af_sigset_t *set)
 	tc->call = 0;
 	if(set->n_re == 0)
 		return;
-	each = sizeof(pcre2_code *) + sizeof(uint32_t) + 2;
+	each = sizeof(pcre2_code *) + sizeof(uint32_t) + 3;
 	block = calloc(set->n_re, each);
 	if(!block) {
 		AF_ERR("signatures: out of memory, matching without JIT\n");
@@ -828,9 +854,18 @@ static void af_sig_cache_build(af_sig_cache_t *tc, const af_sigset_t *set)
 	tc->stamp = (uint32_t *)(block + set->n_re * sizeof(pcre2_code *));
 	tc->jit = (uint8_t *)(tc->stamp + set->n_re);
 	tc->val = tc->jit + set->n_re;
+	tc->fpos = tc->val + set->n_re;
 	tc->n = set->n_re;
+	/* a failed memo only costs the matches it would have saved */
+	tc->memo = calloc(AF_SIG_MEMO_SLOTS, sizeof(*tc->memo));
+	memset(tc->mstamp, 0, sizeof(tc->mstamp));
+	memset(per, 0, sizeof(per));
 	for(i = 0; i < set->n_re; i++) {
 		re = &set->re[i];
+		tc->fpos[i] = af_sig_memo_field[re->field]
+							  && per[re->field] < AF_SIG_MEMO_BITS
+							  ? per[re->field]++
+							  : AF_SIG_MEMO_NONE;
 		tc->code[i] = pcre2_compile((PCRE2_SPTR)re->src, re->len,
 				AF_SIG_RE_OPTIONS, &ec, &off, NULL);
 		if(tc->code[i] && pcre2_jit_compile(tc->code[i], PCRE2_JIT_COMPLETE)
@@ -888,28 +923,98 @@ static inline af_str_t af_sig_feature(const af_fp_msg_t *fm, int field)
 	}
 }
 
+/* Hashes value s[0..len) of feature field for the memo, a word at a time. */
+static uint64_t af_sig_memo_hash(int field, const char *s, size_t len)
+{
+	const uint64_t k = 0x9e3779b97f4a7c15ULL;
+	uint64_t h = ((uint64_t)field << 32 | len) * k, w;
+	size_t i;
+
+	for(i = 0; i + 8 <= len; i += 8) {
+		memcpy(&w, s + i, 8);
+		h = (h ^ w) * k;
+		h ^= h >> 29;
+	}
+	if(i < len) {
+		w = 0;
+		memcpy(&w, s + i, len - i);
+		h = (h ^ w) * k;
+	}
+	h ^= h >> 32;
+	return h * k;
+}
+
+/*
+ * Returns the memo entry of feature field's value v for this request:
+ * found by value (the first time in a request), or a slot taken for it
+ * with nothing known yet; NULL when the feature is not remembered, the
+ * value is too long, or another feature of this request took the slot
+ * since.
+ */
+static af_sig_memo_t *af_sig_memo(af_sig_cache_t *tc, int field, af_str_t v)
+{
+	af_sig_memo_t *e;
+	uint64_t h;
+
+	if(tc->mstamp[field] == tc->call) {
+		if(tc->mslot[field] < 0)
+			return NULL;
+		e = &tc->memo[tc->mslot[field]];
+		return e->field == field + 1 && e->hash == tc->mhash[field] ? e
+																	: NULL;
+	}
+	tc->mstamp[field] = tc->call;
+	tc->mslot[field] = -1;
+	if(!tc->memo || v.len > AF_SIG_MEMO_KEY)
+		return NULL;
+	h = af_sig_memo_hash(field, v.s, v.len);
+	e = &tc->memo[h & (AF_SIG_MEMO_SLOTS - 1)];
+	if(e->hash != h || e->field != field + 1 || e->len != v.len
+			|| memcmp(e->key, v.s, v.len) != 0) {
+		e->hash = h;
+		e->field = (uint8_t)(field + 1);
+		e->len = (uint16_t)v.len;
+		memcpy(e->key, v.s, v.len);
+		e->known = 0;
+		e->val = 0;
+	}
+	tc->mslot[field] = (int32_t)(h & (AF_SIG_MEMO_SLOTS - 1));
+	tc->mhash[field] = h;
+	return e;
+}
+
 /*
  * Returns 1 when pattern i of set matches its feature in fm: known at
  * load for a missing feature, remembered for the request when several
- * signatures share it, else run with the JIT (or the interpreter). A
- * failed match (a limit hit) counts as no match, with one warning.
+ * signatures share it, remembered by value across requests for the
+ * features that recur (af_sig_memo_field), else run with the JIT (or
+ * the interpreter). A failed match (a limit hit) counts as no match,
+ * with one warning (and is not remembered across requests).
  */
 static int af_sig_re_match(af_sig_cache_t *tc, const af_sigset_t *set,
 		uint32_t i, const af_fp_msg_t *fm)
 {
 	const af_sig_re_t *re = &set->re[i];
 	const pcre2_code *code;
+	af_sig_memo_t *e = NULL;
+	uint64_t bit = 0;
 	af_str_t v;
 	int rc;
 
 	v = af_sig_feature(fm, re->field);
 	if(v.len == 0)
 		return re->empty;
-	if(v.len < re->pre_len || memcmp(v.s, re->pre, re->pre_len) != 0)
+	if(af_re_filter_refuses(&re->filter, v.s, v.len))
 		return 0;
 	if(tc->n) {
 		if(tc->stamp[i] == tc->call)
 			return tc->val[i];
+		if(tc->fpos[i] != AF_SIG_MEMO_NONE) {
+			e = af_sig_memo(tc, re->field, v);
+			bit = (uint64_t)1 << tc->fpos[i];
+			if(e && (e->known & bit))
+				return (e->val & bit) != 0;
+		}
 		if(tc->jit[i])
 			rc = pcre2_jit_match(tc->code[i], (PCRE2_SPTR)v.s, v.len, 0, 0,
 					tc->md, tc->mctx);
@@ -931,6 +1036,11 @@ static int af_sig_re_match(af_sig_cache_t *tc, const af_sigset_t *set,
 	if(tc->n) {
 		tc->stamp[i] = tc->call;
 		tc->val[i] = rc >= 0;
+	}
+	if(e && (rc >= 0 || rc == PCRE2_ERROR_NOMATCH)) {
+		e->known |= bit;
+		if(rc >= 0)
+			e->val |= bit;
 	}
 	return rc >= 0;
 }
@@ -972,6 +1082,39 @@ static uint64_t af_sig_hmask(const af_sigset_t *set, const af_fp_msg_t *fm)
 }
 
 /*
+ * Returns 1 when fm meets the exact conditions of sig (fingerprint,
+ * shape, flags, headers), 0 when not. *hmask is fm's header bits
+ * (af_sig_hmask()), made at the first need: AF_SIG_HMASK_NONE until.
+ */
+static int af_sig_exact(const af_sigset_t *set, const af_sig_t *sig,
+		const af_fp_msg_t *fm, uint64_t *hmask)
+{
+	uint32_t j;
+
+	if(sig->n_fp) {
+		for(j = 0; j < sig->n_fp && sig->fp[j] != fm->hash; j++)
+			;
+		if(j == sig->n_fp)
+			return 0;
+	}
+	if(sig->shape
+			&& (sig->shape_len != fm->shape_len
+					|| memcmp(sig->shape, fm->shape, fm->shape_len) != 0))
+		return 0;
+	if(sig->compact >= 0 && sig->compact != (fm->compact != 0))
+		return 0;
+	if(sig->cl_mismatch >= 0 && sig->cl_mismatch != af_fp_cl_mismatch(fm))
+		return 0;
+	if(sig->present | sig->absent) {
+		if(*hmask == AF_SIG_HMASK_NONE)
+			*hmask = af_sig_hmask(set, fm);
+		if((*hmask & sig->present) != sig->present || (*hmask & sig->absent))
+			return 0;
+	}
+	return 1;
+}
+
+/*
  * Matches fm against every signature of set, in file order: first the
  * cheap exact conditions (fingerprint, shape, flags, headers), then the
  * patterns. Stores the first max hits in hits and returns how many
@@ -984,9 +1127,9 @@ int af_sig_match(const af_sigset_t *set, const af_fp_msg_t *fm,
 {
 	af_sig_cache_t *tc = &af_sig_tc;
 	const af_sig_t *sig, *end;
-	uint64_t hmask = 0;
+	uint64_t hmask = AF_SIG_HMASK_NONE;
 	uint32_t j;
-	int n = 0, hdone = 0, cl;
+	int n = 0;
 
 	if(!set || !fm || set->n_sig == 0)
 		return 0;
@@ -996,33 +1139,12 @@ int af_sig_match(const af_sigset_t *set, const af_fp_msg_t *fm,
 	if(++tc->call == 0) {
 		if(tc->n)
 			memset(tc->stamp, 0, tc->n * sizeof(*tc->stamp));
+		memset(tc->mstamp, 0, sizeof(tc->mstamp));
 		tc->call = 1;
 	}
-	cl = af_fp_cl_mismatch(fm);
 	for(sig = set->sig, end = set->sig + set->n_sig; sig < end; sig++) {
-		if(sig->n_fp) {
-			for(j = 0; j < sig->n_fp && sig->fp[j] != fm->hash; j++)
-				;
-			if(j == sig->n_fp)
-				continue;
-		}
-		if(sig->shape
-				&& (sig->shape_len != fm->shape_len
-						|| memcmp(sig->shape, fm->shape, fm->shape_len) != 0))
+		if(sig->exact && !af_sig_exact(set, sig, fm, &hmask))
 			continue;
-		if(sig->compact >= 0 && sig->compact != (fm->compact != 0))
-			continue;
-		if(sig->cl_mismatch >= 0 && sig->cl_mismatch != cl)
-			continue;
-		if(sig->present | sig->absent) {
-			if(!hdone) {
-				hmask = af_sig_hmask(set, fm);
-				hdone = 1;
-			}
-			if((hmask & sig->present) != sig->present
-					|| (hmask & sig->absent))
-				continue;
-		}
 		for(j = 0; j < sig->n_re; j++) {
 			if(!af_sig_re_match(tc, set, sig->re[j], fm))
 				break;
