@@ -237,8 +237,6 @@ error:
 	return -1;
 }
 
-/* each process that handles requests compiles its own JIT code now,
- * not on its first request */
 /* free sip_msg-sized blocks af_kam_msg_room leaves in each worker */
 #define AF_MSG_ROOMS 2
 
@@ -268,6 +266,9 @@ static void af_kam_msg_room(void)
 			pkg_free(b[i]);
 }
 
+/* each process that handles requests leaves room for its messages
+ * (af_kam_msg_room) and compiles its own JIT code now, not on its first
+ * request */
 static int child_init(int rank)
 {
 	int pid;
