@@ -58,7 +58,6 @@ static struct af_mod_guard {
 /* freed holds kept for the next calls: a hold is made and freed for
  * every call, and q_malloc's search grows with what churns in it */
 static af_pool_t *af_mod_holds;
-#define AF_HOLDS_KEPT 512
 
 void af_module_guard_destroy(void)
 {
@@ -92,7 +91,7 @@ int af_module_guard_init(int n, af_module_end_cb end, af_module_drop_cb drop)
 	g->hold = (af_hold_t **)(g->deadline + n);
 	af_mod_guard = g;
 	/* without it, holds come from shared memory each time */
-	af_mod_holds = af_pool_create(sizeof(af_hold_t), AF_HOLDS_KEPT);
+	af_mod_holds = af_pool_create(sizeof(af_hold_t), AF_POOL_KEEP);
 	return 0;
 }
 

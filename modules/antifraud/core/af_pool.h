@@ -14,6 +14,10 @@
 
 typedef struct af_pool af_pool_t;
 
+/* freed blocks a pool of per-call objects keeps: a peak of calls
+ * starting and ending at once, a few hundred KB of shared memory */
+#define AF_POOL_KEEP 512
+
 /* a pool (in shared memory) of blocks of size bytes that keeps at most
  * keep freed ones; NULL when out of memory */
 af_pool_t *af_pool_create(size_t size, unsigned int keep);

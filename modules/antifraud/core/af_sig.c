@@ -66,7 +66,6 @@
 #define AF_SIG_HDR_NAMES 64     /* distinct names in headers_present/absent */
 #define AF_SIG_HDR_NAME_MAX 64  /* bytes of such a name */
 #define AF_SIG_HTAB 256         /* slots of the header name hash (2^n) */
-#define AF_SIG_RE_OPTIONS PCRE2_DOLLAR_ENDONLY
 /* the per-process memo of pattern results by feature value */
 #define AF_SIG_MEMO_SLOTS 256   /* entries (2^n), direct-mapped */
 #define AF_SIG_MEMO_KEY 240     /* bytes of a value it remembers */
@@ -283,7 +282,7 @@ static int sl_regex(af_sl_t *c, const yaml_node_t *n, int field, uint32_t *idx)
 		if(!c->md)
 			return af_yl_oom(&c->y, n);
 	}
-	if(af_yl_compile(&c->y, n, s, len, AF_SIG_RE_OPTIONS, &code) < 0)
+	if(af_yl_compile(&c->y, n, s, len, AF_RE_OPTIONS, &code) < 0)
 		return -1;
 	if(set->n_re == set->cap_re) {
 		set->cap_re = set->cap_re ? set->cap_re * 2 : 16;
@@ -867,7 +866,7 @@ static void af_sig_cache_build(af_sig_cache_t *tc, const af_sigset_t *set)
 							  ? per[re->field]++
 							  : AF_SIG_MEMO_NONE;
 		tc->code[i] = pcre2_compile((PCRE2_SPTR)re->src, re->len,
-				AF_SIG_RE_OPTIONS, &ec, &off, NULL);
+				AF_RE_OPTIONS, &ec, &off, NULL);
 		if(tc->code[i] && pcre2_jit_compile(tc->code[i], PCRE2_JIT_COMPLETE)
 										  == 0) {
 			tc->jit[i] = 1;

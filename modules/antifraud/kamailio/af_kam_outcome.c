@@ -270,7 +270,7 @@ int af_kam_outcome_init(int learn)
 	}
 	learn_auth = learn;
 	/* without it, watches come from shared memory each time */
-	af_sig_pool = af_pool_create(sizeof(af_kam_sig_t), 512);
+	af_sig_pool = af_pool_create(sizeof(af_kam_sig_t), AF_POOL_KEEP);
 	if(module_loaded("sl") && sl_load_api(&slb) == 0) {
 		memset(&slc, 0, sizeof(slc));
 		slc.type = SLCB_REPLY_READY;
