@@ -389,12 +389,12 @@ static void av_pack(rds_argv_t *a, int code, const uint64_t *v, int n)
 
 /*
  * Appends to the strings the new multi-window counter of a WIN_MULTI
- * (v: its packed numbers) that adds n > 0 in every one of its windows, as the batch function
- * stores it (RDS_WM_LEN bytes: the expiry, a double, then
- * AF_WIN_MULTI_MAX slots of window_s, newest slice, a double, and
- * AF_WIN_BUCKETS counts, n in the newest's, all zero in a slot not
- * used), then its TTL in ms in decimal: the function sets it when the
- * key is absent, in one call, instead of packing it (lua/).
+ * (v: its packed numbers) that adds n > 0, as the batch function stores
+ * it (RDS_WM_LEN bytes: the expiry, a double, then AF_WIN_MULTI_MAX
+ * slots of window_s, newest slice, a double, and AF_WIN_BUCKETS counts,
+ * n in the newest's, all zero in a slot not used), then its TTL in ms in
+ * decimal: when the key is absent and the op adds in every window, the
+ * function sets it in one call instead of packing it (lua/).
  */
 static void rds_wm_new(const af_op_t *op, const uint64_t *v, uint64_t now_ms)
 {
