@@ -120,7 +120,7 @@ def main():
     try:
         print("-- core, state in Redis (redis-server on loopback)")
         core_bench_redis(d, rules, url)
-        bench_kam.run_cpu(d, rules, url)
+        bench_kam.run_cpu(d, rules, url, [redis.proc.pid])
         bench_kam.run_instructions(d, rules, url)
     finally:
         redis.kill()
