@@ -4,6 +4,7 @@
 # redis-sentinel); sipp as callers and called party; kamcmd.
 # SPDX-License-Identifier: GPL-2.0-or-later
 import os
+import subprocess
 import re
 import signal
 import socket
@@ -205,6 +206,57 @@ def test_ban_on_one_node_applies_everywhere(cluster_mix, redis):
     redis.kill()
     for k in nodes:
         assert options(k, "127.0.0.9", timeout=1.0) == 200
+
+
+def monitor(redis):
+    """redis-cli MONITOR of redis into a file: (process, path)"""
+    path = os.path.join(redis.dir, "monitor.%d" % time.monotonic_ns())
+    p = subprocess.Popen(["redis-cli", "-p", str(redis.port), "monitor"],
+                         stdout=open(path, "w"), stderr=subprocess.DEVNULL)
+    wait_for(lambda: os.path.getsize(path) > 0, what="MONITOR")
+    return p, path
+
+
+def lookups(path, src):
+    """the ban lookups of src in a MONITOR's output"""
+    with open(path) as f:
+        return sum(1 for line in f
+                   if "ban:{%s}" % src in line and '"GET"' in line)
+
+
+def test_clear_sources_remembered_while_subscribed(cluster_mix, redis):
+    """A source found not banned needs no lookup for a minute while the
+    node's subscriber hears the cluster's bans (not only for a second),
+    and a ban made on another node applies at once all the same."""
+    url = "redis://127.0.0.1:%d/0" % redis.port
+    nodes = cluster_mix(2, url)
+    src = "127.0.0.11"
+    for k in nodes:
+        # the subscriber is up once its own node's events come back
+        wait_for(lambda: options(k, src) == 200, what="first OPTIONS")
+    mon, path = monitor(redis)
+    try:
+        # past the second an answer holds without a subscriber
+        time.sleep(1.5)
+        for _ in range(3):
+            for k in nodes:
+                assert options(k, src) == 200
+        assert options(nodes[0], "127.0.0.12") == 200
+        time.sleep(0.3)
+        # a source not seen yet is looked up: the MONITOR works
+        assert lookups(path, "127.0.0.12") == 1
+        assert lookups(path, src) == 0
+        # a ban on node 1: node 2 (which remembers the source as clear)
+        # drops it at once, well within the second of before
+        t0 = time.time()
+        nodes[0].rpc("antifraud.ban", src, 600, "from node 1")
+        wait_for(lambda: options(nodes[1], src, timeout=0.2) is None,
+                 timeout=0.8, what="the ban on node 2")
+        assert time.time() - t0 < 0.8
+        assert options(nodes[0], src) is None
+    finally:
+        mon.terminate()
+        mon.wait()
 
 
 def test_reload_reaches_all_nodes(cluster, redis):

@@ -2003,6 +2003,68 @@ static int group_setup(void **state)
 	return 0;
 }
 
+/*
+ * Cluster mode's memory of sources found not banned (af_core_clear_*):
+ * an answer holds a second; a minute while the events subscriber is
+ * live and no ban of its slot nor a new subscription was heard since its
+ * lookup; a ban heard while a lookup runs keeps its answer out.
+ */
+static void test_clear_memory(void **state)
+{
+	const uint64_t t = 1700000000000ULL;
+	uint64_t tok, tok2;
+
+	start("profiles:\n  default:\n    domains: [example.com]\n");
+#define CLEAR(k) af_core_clear_set(k, strlen(k), t, \
+		af_core_clear_token(k, strlen(k)), 1)
+#define CACHED(k, at) af_core_clear_cached(k, strlen(k), at)
+	/* no subscriber: a second */
+	CLEAR("192.0.2.1");
+	assert_true(CACHED("192.0.2.1", t + 999));
+	assert_false(CACHED("192.0.2.1", t + 1000));
+	assert_false(CACHED("192.0.2.2", t + 10));
+	assert_false(CACHED("192.0.2.1", t - 1)); /* the clock went back */
+	/* a live subscriber: a minute, not past its liveness */
+	af_core_events_alive(t + 120000, 1);
+	CLEAR("192.0.2.1");
+	CLEAR("192.0.2.2");
+	assert_true(CACHED("192.0.2.1", t + 59999));
+	assert_false(CACHED("192.0.2.1", t + 60000));
+	af_core_events_alive(t + 5000, 0);
+	assert_true(CACHED("192.0.2.1", t + 4999));
+	assert_false(CACHED("192.0.2.1", t + 5000));
+	assert_true(CACHED("192.0.2.1", t + 999)); /* the second holds */
+	af_core_events_alive(t + 120000, 0);
+	/* a ban heard of: that source at once (inside its second too), the
+	 * other ones of its slot past their second, other slots not */
+	af_core_ban_heard("192.0.2.1", 9);
+	assert_false(CACHED("192.0.2.1", t + 10));
+	assert_true(CACHED("192.0.2.2", t + 30000));
+	/* a new subscription: every answer past its second */
+	af_core_events_alive(t + 120000, 1);
+	assert_true(CACHED("192.0.2.2", t + 999));
+	assert_false(CACHED("192.0.2.2", t + 1000));
+	/* a ban heard while the lookup ran: its "clear" is not kept */
+	tok = af_core_clear_token("192.0.2.3", 9);
+	af_core_ban_heard("192.0.2.3", 9);
+	af_core_clear_set("192.0.2.3", 9, t, tok, 1);
+	assert_false(CACHED("192.0.2.3", t + 10));
+	tok2 = af_core_clear_token("192.0.2.3", 9);
+	assert_true(tok2 != tok);
+	af_core_clear_set("192.0.2.3", 9, t, tok2, 1);
+	assert_true(CACHED("192.0.2.3", t + 30000));
+	/* forgotten (its ban found) */
+	af_core_clear_set("192.0.2.3", 9, t, 0, 0);
+	assert_false(CACHED("192.0.2.3", t + 10));
+	/* a subscriber that stopped: its sources hold a second again */
+	CLEAR("192.0.2.4");
+	af_core_events_alive(0, 0);
+	assert_true(CACHED("192.0.2.4", t + 999));
+	assert_false(CACHED("192.0.2.4", t + 1000));
+#undef CLEAR
+#undef CACHED
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -2031,6 +2093,7 @@ int main(void)
 			T(test_stats),
 			T(test_timer),
 			T(test_threads),
+			T(test_clear_memory),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, NULL);

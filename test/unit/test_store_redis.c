@@ -1898,6 +1898,79 @@ static void test_pubsub(void **state)
 	free_store(s);
 }
 
+/* the subscriber's liveness: ps_page[4] calls of alive, [5] of them
+ * first, [6] the last until_ms */
+static void ps_alive(uint64_t until_ms, int first, void *arg)
+{
+	ps_page[4]++;
+	ps_page[5] += first;
+	ps_page[6] = (long)until_ms;
+}
+
+/* stops once 6 alive calls were heard while nothing was published (the
+ * PINGs of quiet polls are answered) */
+static int ps_stop_alive(void *arg)
+{
+	return ps_page[4] >= 6 || ps_page[0];
+}
+
+/* a live subscription: alive at its confirmation (first) and after each
+ * quiet poll's PING; a hung server (SIGSTOP): the subscription is given
+ * up within RDS_SUB_DEAD_MS (-1), not waited on for ever */
+static void test_pubsub_alive(void **state)
+{
+	af_redis_cfg_t cfg;
+	af_store_t *s;
+	uint64_t t0, t1, fixed = af_now_ms();
+
+	/* liveness is wall-clock time */
+	test_host_set_now(0);
+	need_main();
+	s = main_store("pa:");
+	ps_page = shared_page();
+	assert_int_equal(af_store_redis_subscribe_live(s, NULL, ps_alive, NULL,
+							 ps_stop_alive, 20),
+			0);
+	assert_true(ps_page[4] >= 6);
+	assert_int_equal(ps_page[5], 1);
+	assert_true((uint64_t)ps_page[6] > af_now_ms() - 1000);
+	free_store(s);
+
+	if(s_hang.pid <= 0)
+		srv_start(&s_hang, "hang", NULL);
+	cfg = tcp_cfg(s_hang.port, "pa:", 50);
+	s = af_store_redis_new(&cfg);
+	memset(ps_page, 0, 64);
+	/* stopped right after the subscription: nothing answers the PINGs */
+	if(fork() == 0) {
+		while(ps_page[4] < 1)
+			usleep(1000);
+		kill(s_hang.pid, SIGSTOP);
+		ps_page[7] = 1;
+		_exit(0);
+	}
+	t0 = af_now_ms();
+	assert_int_equal(af_store_redis_subscribe_live(s, NULL, ps_alive, NULL,
+							 ps_stop, 20),
+			-1);
+	t1 = af_now_ms();
+	while(!ps_page[7])
+		usleep(1000);
+	assert_int_equal(kill(s_hang.pid, SIGCONT), 0);
+	print_message("subscription given up %llu ms after it began\n",
+			(unsigned long long)(t1 - t0));
+	assert_int_equal(ps_page[5], 1);
+	assert_true(t1 - t0 >= 1500 - 100); /* RDS_SUB_DEAD_MS */
+	assert_true(t1 - t0 < 1500 + 1500);
+	/* live for two polls past the last answer, no longer */
+	assert_true((uint64_t)ps_page[6] <= t1);
+	while(waitpid(-1, NULL, WNOHANG) > 0)
+		;
+	munmap(ps_page, 4096);
+	free_store(s);
+	test_host_set_now(fixed);
+}
+
 /* ---- URLs ---- */
 
 static void test_parse_url(void **state)
@@ -2137,6 +2210,7 @@ int main(void)
 		cmocka_unit_test(test_auth),
 		cmocka_unit_test(test_sentinel),
 		cmocka_unit_test(test_pubsub),
+		cmocka_unit_test(test_pubsub_alive),
 		cmocka_unit_test(test_bench),
 	};
 

@@ -129,55 +129,6 @@ int af_chk_caller_exempt(const af_profile_t *p, const af_request_t *req,
 }
 
 /*
- * Cluster mode: sources this process found not banned in the last
- * second. A request from one of them needs no ban lookup in Redis, so
- * that the ACK and the BYE of a call cost no round trip for it. A ban
- * made anywhere reaches every process within AF_CLEAR_TTL_MS (the
- * cluster's propagation promise is a second).
- */
-#define AF_CLEAR_SLOTS 512
-#define AF_CLEAR_TTL_MS 1000
-
-static __thread struct {
-	uint64_t hash;
-	uint64_t until_ms;
-} af_clear[AF_CLEAR_SLOTS];
-
-/* FNV-1a of a key, never 0 */
-static uint64_t clear_hash(const char *k, size_t len)
-{
-	uint64_t h = 1469598103934665603ULL;
-	size_t i;
-
-	for(i = 0; i < len; i++) {
-		h ^= (unsigned char)k[i];
-		h *= 1099511628211ULL;
-	}
-	return h ? h : 1;
-}
-
-int af_chk_clear_cached(const char *ipkey, size_t len, uint64_t now)
-{
-	uint64_t h = clear_hash(ipkey, len);
-	unsigned i = (unsigned)(h % AF_CLEAR_SLOTS);
-
-	return af_clear[i].hash == h && now < af_clear[i].until_ms;
-}
-
-void af_chk_clear_set(const char *ipkey, size_t len, uint64_t now, int clear)
-{
-	uint64_t h = clear_hash(ipkey, len);
-	unsigned i = (unsigned)(h % AF_CLEAR_SLOTS);
-
-	if(clear) {
-		af_clear[i].hash = h;
-		af_clear[i].until_ms = now + AF_CLEAR_TTL_MS;
-	} else if(af_clear[i].hash == h) {
-		af_clear[i].hash = 0;
-	}
-}
-
-/*
  * Fills op as the ban lookup of the source (ipkey); with an enforced ban
  * a ban found stops the rest of the batch (cluster mode puts the lookup
  * first in the check's single batch: one round trip).

@@ -53,11 +53,6 @@ void af_chk_ban_op(af_op_t *op, const char *ipkey, size_t len,
 int af_chk_ban_result(const af_op_t *op, const af_profile_t *p,
 		af_verdict_t *v);
 
-/* cluster mode: was ipkey found not banned by this process in the last
- * second? af_chk_clear_set records (clear 1) or forgets (clear 0) it */
-int af_chk_clear_cached(const char *ipkey, size_t len, uint64_t now);
-void af_chk_clear_set(const char *ipkey, size_t len, uint64_t now, int clear);
-
 /* is ipkey banned? flags AF_R_BANNED and returns 1 when it is */
 int af_chk_ban_lookup(const char *ipkey, size_t len, const af_profile_t *p,
 		af_verdict_t *v);

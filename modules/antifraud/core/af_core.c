@@ -106,11 +106,22 @@ static void check_capacity(const af_rules_t *r)
 }
 
 
+/* the locks of af_core_shm */
+static void core_locks_destroy(void)
+{
+	int i;
+
+	for(i = 0; i < AF_CLEAR_LOCKS; i++)
+		af_lock_destroy(&af_core_shm->clear_lock[i]);
+	af_lock_destroy(&af_core_shm->lock);
+}
+
 int af_core_init(const af_core_cfg_t *cfg, char *err, size_t errlen)
 {
 	af_store_shm_cfg_t scfg;
 	af_alert_cfg_t acfg;
 	af_rules_t *r;
+	int i;
 
 	core_cfg = *cfg;
 	af_core_shm = af_host->shm_alloc(sizeof(*af_core_shm));
@@ -123,6 +134,14 @@ int af_core_init(const af_core_cfg_t *cfg, char *err, size_t errlen)
 		snprintf(err, errlen, "cannot initialize a lock");
 		goto error_shared;
 	}
+	for(i = 0; i < AF_CLEAR_LOCKS; i++)
+		if(af_lock_init(&af_core_shm->clear_lock[i]) < 0) {
+			while(i-- > 0)
+				af_lock_destroy(&af_core_shm->clear_lock[i]);
+			af_lock_destroy(&af_core_shm->lock);
+			snprintf(err, errlen, "cannot initialize a lock");
+			goto error_shared;
+		}
 	if(getrandom(&af_core_shm->node_id, sizeof(af_core_shm->node_id), 0)
 			!= sizeof(af_core_shm->node_id))
 		af_core_shm->node_id = (uint64_t)af_now_ms() ^ (uint64_t)rand();
@@ -190,7 +209,7 @@ error_store:
 	af_core_local->ops->destroy(af_core_local);
 	af_core_st = af_core_local = NULL;
 error_lock:
-	af_lock_destroy(&af_core_shm->lock);
+	core_locks_destroy();
 error_shared:
 	af_host->shm_free(af_core_shm);
 	af_core_shm = NULL;
@@ -212,7 +231,7 @@ void af_core_destroy(void)
 	af_outcome_destroy();
 	af_alert_destroy();
 	af_dest_destroy();
-	af_lock_destroy(&af_core_shm->lock);
+	core_locks_destroy();
 	af_host->shm_free(af_core_shm);
 	af_core_shm = NULL;
 }
@@ -326,6 +345,9 @@ int af_core_apply_event(const char *msg, size_t len)
 		return -1;
 	memcpy(key, w, wlen);
 	key[wlen] = '\0';
+	/* this node's processes look the source up again */
+	if(op.type == AF_OP_BAN_SET)
+		af_core_ban_heard(key, wlen);
 	op.key = key;
 	op.key_len = wlen;
 	if(op.type == AF_OP_BAN_SET) {

@@ -154,6 +154,24 @@ int af_core_clustered(void);
  * reconnects). Return 0 or -1.
  */
 int af_core_publish(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/*
+ * Cluster mode: the node's memory of sources found not banned (the
+ * lookups a request needs no more). af_core_clear_token() before the
+ * lookup, af_core_clear_set() with its answer and that token (clear 1:
+ * not banned; 0: forget it), af_core_clear_cached(): may ipkey skip its
+ * lookup now? An answer holds a second, or a minute while this node's
+ * subscriber to the cluster's events is live and no ban was heard since
+ * its lookup that may concern it. af_core_ban_heard(): a ban of key was
+ * made here or heard of (NULL: anything may have been missed);
+ * af_core_events_alive(): the subscriber heard from Redis, live until
+ * until_ms (first: its subscription is new).
+ */
+uint64_t af_core_clear_token(const char *ipkey, size_t len);
+int af_core_clear_cached(const char *ipkey, size_t len, uint64_t now);
+void af_core_clear_set(const char *ipkey, size_t len, uint64_t now,
+		uint64_t token, int clear);
+void af_core_ban_heard(const char *key, size_t len);
+void af_core_events_alive(uint64_t until_ms, int first);
 int af_core_apply_event(const char *msg, size_t len);
 int af_core_sync_bans(void);
 

@@ -195,6 +195,112 @@ int af_core_clustered(void)
 	return af_core_st && af_core_st != af_core_local;
 }
 
+/* FNV-1a of a key, never 0 (0: an empty slot) */
+static uint64_t clear_hash(const char *k, size_t len)
+{
+	uint64_t h = 1469598103934665603ULL;
+	size_t i;
+
+	for(i = 0; i < len; i++) {
+		h ^= (unsigned char)k[i];
+		h *= 1099511628211ULL;
+	}
+	return h ? h : 1;
+}
+
+/* the slot and lock of a hash */
+#define CLEAR_SLOT(h) ((unsigned)((h) % AF_CLEAR_SLOTS))
+#define CLEAR_LOCK(i) (&af_core_shm->clear_lock[(i) % AF_CLEAR_LOCKS])
+
+/* what makes an answer stale, for slot i (its lock held) */
+static uint64_t clear_token(unsigned i)
+{
+	return (uint64_t)__atomic_load_n(&af_core_shm->clear_epoch,
+				   __ATOMIC_ACQUIRE)
+				   << 32
+		   | af_core_shm->clear[i].bans;
+}
+
+uint64_t af_core_clear_token(const char *ipkey, size_t len)
+{
+	unsigned i = CLEAR_SLOT(clear_hash(ipkey, len));
+	uint64_t t;
+
+	af_lock(CLEAR_LOCK(i));
+	t = clear_token(i);
+	af_unlock(CLEAR_LOCK(i));
+	return t;
+}
+
+void af_core_ban_heard(const char *key, size_t len)
+{
+	unsigned i;
+
+	if(!af_core_shm)
+		return;
+	if(!key) {
+		__atomic_add_fetch(&af_core_shm->clear_epoch, 1, __ATOMIC_ACQ_REL);
+		return;
+	}
+	i = CLEAR_SLOT(clear_hash(key, len));
+	af_lock(CLEAR_LOCK(i));
+	af_core_shm->clear[i].bans++;
+	if(af_core_shm->clear[i].hash == clear_hash(key, len))
+		af_core_shm->clear[i].hash = 0;
+	af_unlock(CLEAR_LOCK(i));
+}
+
+void af_core_events_alive(uint64_t until_ms, int first)
+{
+	/* what was found before a new subscription may have missed a ban */
+	if(first)
+		af_core_ban_heard(NULL, 0);
+	__atomic_store_n(&af_core_shm->events_live_ms, until_ms,
+			__ATOMIC_RELEASE);
+}
+
+int af_core_clear_cached(const char *ipkey, size_t len, uint64_t now)
+{
+	uint64_t h = clear_hash(ipkey, len), live, age;
+	unsigned i = CLEAR_SLOT(h);
+	int fresh;
+
+	live = __atomic_load_n(&af_core_shm->events_live_ms, __ATOMIC_ACQUIRE);
+	af_lock(CLEAR_LOCK(i));
+	fresh = af_core_shm->clear[i].hash == h
+			&& now >= af_core_shm->clear[i].created_ms;
+	if(fresh) {
+		age = now - af_core_shm->clear[i].created_ms;
+		fresh = age < AF_CLEAR_TTL_MS
+				|| (age < AF_CLEAR_LIVE_TTL_MS && now < live
+						&& af_core_shm->clear[i].token == clear_token(i));
+	}
+	af_unlock(CLEAR_LOCK(i));
+	return fresh;
+}
+
+void af_core_clear_set(const char *ipkey, size_t len, uint64_t now,
+		uint64_t token, int clear)
+{
+	uint64_t h = clear_hash(ipkey, len);
+	unsigned i = CLEAR_SLOT(h);
+	af_clear_slot_t *c = &af_core_shm->clear[i];
+
+	af_lock(CLEAR_LOCK(i));
+	if(clear && token != clear_token(i)) {
+		/* a ban heard while its lookup ran: the answer may be stale */
+		if(c->hash == h)
+			c->hash = 0;
+	} else if(clear) {
+		c->hash = h;
+		c->created_ms = now;
+		c->token = token;
+	} else if(c->hash == h) {
+		c->hash = 0;
+	}
+	af_unlock(CLEAR_LOCK(i));
+}
+
 int af_core_publish(const char *fmt, ...)
 {
 	char msg[512];
@@ -212,6 +318,10 @@ int af_core_publish(const char *fmt, ...)
 		return -1;
 	if((size_t)(n + m) >= sizeof(msg))
 		m = (int)(sizeof(msg) - 1 - (size_t)n);
+	/* this node's processes forget the source at once, not when the
+	 * event comes back */
+	if(m > 4 && memcmp(msg + n, "ban ", 4) == 0)
+		af_core_ban_heard(msg + n + 4, strcspn(msg + n + 4, " "));
 	if(af_store_redis_publish(af_store_cluster_redis(af_core_st), msg,
 			   (size_t)(n + m))
 			< 0) {

@@ -239,6 +239,12 @@ static void af_mod_event(const char *msg, size_t len, void *arg)
 				af_text_excerpt(msg, len, shown));
 }
 
+/* the subscriber heard from Redis */
+static void af_mod_alive(uint64_t until_ms, int first, void *arg)
+{
+	af_core_events_alive(until_ms, first);
+}
+
 static int af_mod_never(void *arg)
 {
 	return 0;
@@ -253,7 +259,10 @@ void af_module_events_loop(void)
 		 * its fallback store */
 		if(af_core_sync_bans() < 0)
 			AF_DBG("redis: bans not synchronized (unavailable)\n");
-		af_store_redis_subscribe(rs, af_mod_event, NULL, af_mod_never, 500);
+		af_store_redis_subscribe_live(rs, af_mod_event, af_mod_alive, NULL,
+				af_mod_never, 500);
+		/* nothing heard from now on: sources found clear hold a second */
+		af_core_events_alive(0, 0);
 		sleep(1);
 	}
 }

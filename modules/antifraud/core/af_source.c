@@ -250,6 +250,7 @@ int af_check_source(const af_request_t *req, const char *profile,
 	af_geo_t *g = NULL;
 	af_op_t ops[5];
 	af_op_t *hist_op = NULL, *win_op = NULL, *ban_op = NULL, *acct_op = NULL;
+	uint64_t clear_token = 0;
 	af_acct_keys_t acct_keys;
 	char id[ID_MAX], ipkey[AF_IP_STRLEN], why[AF_DETAIL_MAX];
 	char aid[ID_MAX];
@@ -312,10 +313,11 @@ int af_check_source(const af_request_t *req, const char *profile,
 	if(p->mode[AF_C_BAN] != AF_MODE_OFF && ipkey_len > 0) {
 		evaluated = 1;
 		if(af_core_clustered()) {
-			if(af_chk_clear_cached(ipkey, (size_t)ipkey_len, af_now_ms())) {
+			if(af_core_clear_cached(ipkey, (size_t)ipkey_len, af_now_ms())) {
 				if(req->memo)
 					req->memo->ban_state = 1;
 			} else {
+				clear_token = af_core_clear_token(ipkey, (size_t)ipkey_len);
 				ban_op = &ops[nops++];
 				af_chk_ban_op(ban_op, ipkey, (size_t)ipkey_len, p);
 			}
@@ -398,7 +400,7 @@ int af_check_source(const af_request_t *req, const char *profile,
 	if(ban_op && ban_op->status == 0) {
 		if(req->memo)
 			req->memo->ban_state = ban_op->u.ban_get.found ? 2 : 1;
-		af_chk_clear_set(ipkey, (size_t)ipkey_len, now,
+		af_core_clear_set(ipkey, (size_t)ipkey_len, now, clear_token,
 				!ban_op->u.ban_get.found);
 	}
 	if(ban_op && af_chk_ban_result(ban_op, p, v) && v->blocking) {
@@ -413,7 +415,7 @@ int af_check_source(const af_request_t *req, const char *profile,
 	if(v->banned) {
 		if(req->memo)
 			req->memo->ban_state = 2;
-		af_chk_clear_set(ipkey, (size_t)ipkey_len, now, 0);
+		af_core_clear_set(ipkey, (size_t)ipkey_len, now, 0, 0);
 	}
 out:
 	/* the snapshot is held from af_core_acquire to here, whatever the

@@ -100,6 +100,22 @@ int af_store_redis_subscribe(af_store_t *s,
 		void (*cb)(const char *msg, size_t len, void *arg), void *arg,
 		int (*stop)(void *arg), uint32_t poll_ms);
 
+/*
+ * af_store_redis_subscribe that also knows the connection is alive: a
+ * PING after each poll_ms without traffic, the connection given up
+ * (-1) when the server has not answered for RDS_SUB_DEAD_MS or 3 polls,
+ * whichever is longer (a half-open connection would otherwise go on
+ * unheard of). alive (may be NULL) is called each time the server was
+ * heard from, with first 1 once the subscription is confirmed and
+ * until_ms: how long the subscription counts as live without more news
+ * (af_now_ms() clock; two polls: a quiet one's PING is answered well
+ * before).
+ */
+int af_store_redis_subscribe_live(af_store_t *s,
+		void (*cb)(const char *msg, size_t len, void *arg),
+		void (*alive)(uint64_t until_ms, int first, void *arg), void *arg,
+		int (*stop)(void *arg), uint32_t poll_ms);
+
 /* the CONC_ADD groups that a Redis Cluster admitted on some slots and
  * undid because another slot refused (all processes; 0 otherwise) */
 uint64_t af_store_redis_rollbacks(af_store_t *s);

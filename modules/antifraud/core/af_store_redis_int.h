@@ -31,6 +31,9 @@
 #define RDS_DEF_CONNECT_MS 1000
 #define RDS_DEF_COMMAND_MS 250
 #define RDS_DEF_POLL_MS 100
+/* a subscription not heard from for this long (ms, at least 3 polls) is
+ * given up: a PING goes out after each quiet poll */
+#define RDS_SUB_DEAD_MS 1500
 #define RDS_SLOTS 8           /* stores with a connection per process */
 #define RDS_CONC_MAX 16       /* CONC_ADD ops in one batch (as shm) */
 #define RDS_HIST_REC 43       /* bytes of a history record */

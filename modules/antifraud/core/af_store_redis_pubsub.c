@@ -67,11 +67,20 @@ static void rds_sub_deliver(const redisReply *r,
 /*
  * Subscribes a connection of its own to <prefix>events and hands every
  * message to cb. Between messages waits at most poll_ms (0: 100) for the
- * socket, then asks stop(). Returns 0 when stop() said so, -1 when the
- * connection could not be made or failed (logged).
+ * socket, then asks stop() and PINGs the server. Returns 0 when stop()
+ * said so, -1 when the connection could not be made, failed or stayed
+ * silent past dead_ms (logged).
  */
 int af_store_redis_subscribe(af_store_t *s,
 		void (*cb)(const char *msg, size_t len, void *arg), void *arg,
+		int (*stop)(void *arg), uint32_t poll_ms)
+{
+	return af_store_redis_subscribe_live(s, cb, NULL, arg, stop, poll_ms);
+}
+
+int af_store_redis_subscribe_live(af_store_t *s,
+		void (*cb)(const char *msg, size_t len, void *arg),
+		void (*alive)(uint64_t until_ms, int first, void *arg), void *arg,
 		int (*stop)(void *arg), uint32_t poll_ms)
 {
 	af_store_redis_t *st = (af_store_redis_t *)s;
@@ -81,12 +90,16 @@ int af_store_redis_subscribe(af_store_t *s,
 	redisReply *r;
 	void *rv;
 	rds_guard_t g;
-	int via, pr, rc = -1;
+	int via, pr, done, rc = -1;
+	uint64_t heard, now, dead_ms;
 
 	if(!poll_ms)
 		poll_ms = RDS_DEF_POLL_MS;
-	if(poll_ms > INT_MAX)
-		poll_ms = INT_MAX;
+	if(poll_ms > INT_MAX / 3)
+		poll_ms = INT_MAX / 3;
+	dead_ms = 3 * (uint64_t)poll_ms;
+	if(dead_ms < RDS_SUB_DEAD_MS)
+		dead_ms = RDS_SUB_DEAD_MS;
 	snprintf(chan, sizeof(chan), "%sevents", st->cfg.prefix);
 	af_rds_enter(&g, 0);
 	c = af_rds_open(&st->cfg, &via, err, sizeof(err));
@@ -107,6 +120,9 @@ int af_store_redis_subscribe(af_store_t *s,
 		goto fail;
 	}
 	freeReplyObject(r);
+	heard = af_now_ms();
+	if(alive)
+		alive(heard + 2 * (uint64_t)poll_ms, 1, arg);
 	for(;;) {
 		if(stop && stop(arg)) {
 			rc = 0;
@@ -119,6 +135,10 @@ int af_store_redis_subscribe(af_store_t *s,
 			goto fail;
 		}
 		if(rv) {
+			/* a message, or the answer to a PING */
+			heard = af_now_ms();
+			if(alive)
+				alive(heard + 2 * (uint64_t)poll_ms, 0, arg);
 			rds_sub_deliver(rv, cb, arg);
 			freeReplyObject(rv);
 			continue;
@@ -135,10 +155,28 @@ int af_store_redis_subscribe(af_store_t *s,
 			snprintf(err, sizeof(err), "%s", c->errstr);
 			goto fail;
 		}
+		if(pr != 0)
+			continue;
+		/* nothing for poll_ms: is the server still there? */
+		now = af_now_ms();
+		if(now - heard >= dead_ms && now >= heard) {
+			snprintf(err, sizeof(err),
+					"no answer for %llu ms: connection given up",
+					(unsigned long long)(now - heard));
+			goto fail;
+		}
+		done = 0;
+		if(redisAppendCommand(c, "PING") != REDIS_OK)
+			goto fail_io;
+		while(!done)
+			if(redisBufferWrite(c, &done) != REDIS_OK)
+				goto fail_io;
 	}
 	redisFree(c);
 	af_rds_leave(&g, 0);
 	return rc;
+fail_io:
+	snprintf(err, sizeof(err), "PING: %s", c->errstr);
 fail:
 	redisFree(c);
 	af_rds_leave(&g, 0);
