@@ -15,6 +15,7 @@
 #include <sys/mman.h>
 #include <sys/wait.h>
 #include <cmocka.h>
+#include "af_bytes.h"
 #include "af_host.h"
 #include "af_store.h"
 #include "af_store_shm.h"
@@ -2693,10 +2694,37 @@ static void test_arena_multi_grows(void **state)
 	free_store(s);
 }
 
+/* the key compare of a chain walk: equal bytes match at every length
+ * (at any alignment), one byte changed anywhere never does */
+static void test_bytes_eq(void **state)
+{
+	char a[48], b[48];
+	size_t n, i, off;
+
+	for(i = 0; i < sizeof(a); i++)
+		a[i] = (char)('a' + i * 7 % 26);
+	for(off = 0; off < 3; off++) {
+		for(n = 0; n + off <= 40; n++) {
+			memcpy(b, a + off, n);
+			assert_true(af_bytes_eq(a + off, b, n));
+			for(i = 0; i < n; i++) {
+				b[i] ^= 0x20;
+				assert_false(af_bytes_eq(a + off, b, n));
+				assert_false(af_bytes_eq(b, a + off, n));
+				b[i] ^= 0x20;
+			}
+			/* bytes past n play no part */
+			b[n] = (char)(a[off + n] ^ 1);
+			assert_true(af_bytes_eq(a + off, b, n));
+		}
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		SCN_TESTS(test_scenario),
+		cmocka_unit_test(test_bytes_eq),
 		cmocka_unit_test(test_forget),
 		cmocka_unit_test(test_dry_run),
 		cmocka_unit_test(test_window_slides),
