@@ -2720,11 +2720,36 @@ static void test_bytes_eq(void **state)
 	}
 }
 
+/* a short key's word for the hash: what copying its bytes into a zeroed
+ * word gives, at every length below 8 and any byte values */
+static void test_bytes_word(void **state)
+{
+	unsigned char buf[16];
+	uint64_t x = 0x9e3779b97f4a7c15ULL, want;
+	size_t n, i;
+	int round;
+
+	for(round = 0; round < 2000; round++) {
+		for(i = 0; i < sizeof(buf); i++) {
+			x ^= x << 13;
+			x ^= x >> 7;
+			x ^= x << 17;
+			buf[i] = (unsigned char)(x >> 24);
+		}
+		for(n = 0; n < 8; n++) {
+			want = 0;
+			memcpy(&want, buf + round % 8, n);
+			assert_true(af_bytes_word((const char *)buf + round % 8, n) == want);
+		}
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		SCN_TESTS(test_scenario),
 		cmocka_unit_test(test_bytes_eq),
+		cmocka_unit_test(test_bytes_word),
 		cmocka_unit_test(test_forget),
 		cmocka_unit_test(test_dry_run),
 		cmocka_unit_test(test_window_slides),

@@ -45,4 +45,34 @@ static inline int af_bytes_eq(const char *a, const char *b, size_t n)
 	return x == y;
 }
 
+/*
+ * The n < 8 bytes at s as the word that copying them into a zeroed
+ * uint64_t gives, without the copy: a call to memcpy, and a local whose
+ * address escapes (which -fstack-protector guards), for every hash of a
+ * short key. On a little-endian machine from two words of four, or the
+ * first, middle and last byte, that cover the n bytes.
+ */
+static inline uint64_t af_bytes_word(const char *s, size_t n)
+{
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	const unsigned char *u = (const unsigned char *)s;
+	uint32_t lo, hi;
+
+	if(n >= 4) {
+		memcpy(&lo, s, 4);
+		memcpy(&hi, s + n - 4, 4);
+		return lo | (uint64_t)hi << (8 * (n - 4));
+	}
+	if(n == 0)
+		return 0;
+	return u[0] | (uint64_t)u[n / 2] << (8 * (n / 2))
+		   | (uint64_t)u[n - 1] << (8 * (n - 1));
+#else
+	uint64_t w = 0;
+
+	memcpy(&w, s, n);
+	return w;
+#endif
+}
+
 #endif

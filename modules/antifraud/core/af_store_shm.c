@@ -388,7 +388,8 @@ static inline uint64_t shm_mix(uint64_t h)
  * random per store so that chosen keys cannot pile up in one chain. The
  * last n < 8 bytes of a key of 8 or more are read as one word ending at
  * its end, shifted to what copying them alone would give (on a
- * little-endian machine: the same hash, without a copy byte by byte).
+ * little-endian machine: the same hash, without a copy byte by byte); a
+ * key shorter than 8 is read by af_bytes_word, also without a copy.
  */
 static uint64_t shm_hash(uint64_t seed, const char *s, size_t len)
 {
@@ -410,10 +411,7 @@ static uint64_t shm_hash(uint64_t seed, const char *s, size_t len)
 			w >>= 8 * (8 - n);
 		} else
 #endif
-		{
-			w = 0;
-			memcpy(&w, s, n);
-		}
+			w = af_bytes_word(s, n);
 		h = (h ^ w) * AF_SHM_K1;
 		h ^= h >> 31;
 	}
