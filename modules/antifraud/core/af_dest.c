@@ -34,6 +34,7 @@
 #define NCC (26 * 26)
 #define CONC_TOTAL_KEY "ct|intl"
 #define CONC_CALLER_PREFIX "cc|"
+#define TAG(s) {s, sizeof(s) - 1} /* a key tag (af_str_t) */
 
 /* slot statistics of one day type and hour */
 typedef struct slot_acc {
@@ -395,17 +396,17 @@ static size_t key_put(char *buf, size_t n, const char *s, size_t len)
 }
 
 /*
- * Builds the key of op i of c: tag, then a, then '|' and b (when b is
- * not NULL). Keys are built without printf: this runs several times per
- * call. Returns its length.
+ * Builds the key of op i of c: tag (TAG: its length known), then a,
+ * then '|' and b (when b is not NULL). Keys are built without printf:
+ * this runs several times per call. Returns its length.
  */
-static size_t build_key(dest_ctx_t *c, int i, const char *tag,
+static size_t build_key(dest_ctx_t *c, int i, const af_str_t *tag,
 		const char *a, size_t alen, const char *b, size_t blen)
 {
 	char *k = c->keys[i];
 	size_t n;
 
-	n = key_put(k, 0, tag, strlen(tag));
+	n = key_put(k, 0, tag->s, tag->len);
 	n = key_put(k, n, a, alen);
 	if(b) {
 		n = key_put(k, n, "|", 1);
@@ -431,7 +432,7 @@ static inline uint32_t win_gate(int enforce, const af_limit_t *lim)
 /* Adds a WIN_HIT op of key tag a. Returns the op's index, -1 when c is
  * full. */
 static int add_win(dest_ctx_t *c, af_reason_t reason, const af_limit_t *lim,
-		uint32_t window_s, const char *tag, const char *a, size_t alen)
+		uint32_t window_s, const af_str_t *tag, const char *a, size_t alen)
 {
 	af_op_t *op;
 	int i = c->nops;
@@ -458,7 +459,7 @@ static int add_win(dest_ctx_t *c, af_reason_t reason, const af_limit_t *lim,
  * -1 when c is full.
  */
 static int add_multi(dest_ctx_t *c, af_reason_t reason, int if_new,
-		const char *tag, const char *a, size_t alen, const char *b,
+		const af_str_t *tag, const char *a, size_t alen, const char *b,
 		size_t blen)
 {
 	af_op_t *op;
@@ -520,16 +521,16 @@ static void add_repeat_group(dest_ctx_t *c, int first, int nwin, int g,
 		size_t plen)
 {
 	_Static_assert(WGROUPS == 4, "a key tag per group of windows");
-	static const char *const tags[3][WGROUPS] = {
-		{"rn|w|", "rn|w1|", "rn|w2|", "rn|w3|"},
-		{"rs|w|", "rs|w1|", "rs|w2|", "rs|w3|"},
-		{"rk|w|", "rk|w1|", "rk|w2|", "rk|w3|"}};
+	static const af_str_t tags[3][WGROUPS] = {
+		{TAG("rn|w|"), TAG("rn|w1|"), TAG("rn|w2|"), TAG("rn|w3|")},
+		{TAG("rs|w|"), TAG("rs|w1|"), TAG("rs|w2|"), TAG("rs|w3|")},
+		{TAG("rk|w|"), TAG("rk|w1|"), TAG("rk|w2|"), TAG("rk|w3|")}};
 	const af_dest_profile_t *d = c->d;
 	const af_limit_t *lim;
 	uint32_t w;
 	int pair, sim = -1, cal = -1, j;
 
-	pair = add_multi(c, AF_R_REPEAT_NUMBER, 0, tags[0][g], c->caller,
+	pair = add_multi(c, AF_R_REPEAT_NUMBER, 0, &tags[0][g], c->caller,
 			c->caller_len, c->num.digits, c->num.len);
 	if(pair < 0)
 		return;
@@ -538,14 +539,14 @@ static void add_repeat_group(dest_ctx_t *c, int first, int nwin, int g,
 		add_window(c, pair, w, repeat_limit(&d->same, d->rep_lim[0][j]));
 		if((lim = repeat_limit(&d->similar, d->rep_lim[1][j])) && plen) {
 			if(sim < 0)
-				sim = add_multi(c, AF_R_REPEAT_SIMILAR, pair + 1, tags[1][g],
+				sim = add_multi(c, AF_R_REPEAT_SIMILAR, pair + 1, &tags[1][g],
 						c->caller, c->caller_len, c->num.digits, plen);
 			if(sim >= 0)
 				add_window(c, sim, w, lim);
 		}
 		if((lim = repeat_limit(&d->callers, d->rep_lim[2][j]))) {
 			if(cal < 0)
-				cal = add_multi(c, AF_R_REPEAT_CALLERS, pair + 1, tags[2][g],
+				cal = add_multi(c, AF_R_REPEAT_CALLERS, pair + 1, &tags[2][g],
 						c->num.digits, c->num.len, NULL, 0);
 			if(cal >= 0)
 				add_window(c, cal, w, lim);
@@ -557,6 +558,7 @@ static void add_repeat_group(dest_ctx_t *c, int first, int nwin, int g,
  * sub-check is not off) */
 static void add_counters(dest_ctx_t *c, int rates, int repeats)
 {
+	static const af_str_t rate = TAG("r|w|"), country = TAG("rc|");
 	const af_dest_profile_t *d = c->d;
 	int nwin, g, i = -1;
 	size_t plen;
@@ -565,7 +567,7 @@ static void add_counters(dest_ctx_t *c, int rates, int repeats)
 	if(rates
 			&& (d->rate_cps.warn || d->rate_cps.block || d->rate_cpm.warn
 					|| d->rate_cpm.block))
-		i = add_multi(c, AF_R_RATE_CALLER, 0, "r|w|", c->caller,
+		i = add_multi(c, AF_R_RATE_CALLER, 0, &rate, c->caller,
 				c->caller_len, NULL, 0);
 	if(i >= 0 && (d->rate_cps.warn || d->rate_cps.block))
 		add_window(c, i, 1, &d->rate_cps);
@@ -573,7 +575,7 @@ static void add_counters(dest_ctx_t *c, int rates, int repeats)
 		add_window(c, i, 60, &d->rate_cpm);
 	if(rates && (d->rate_country_cpm.warn || d->rate_country_cpm.block)
 			&& c->v->dest.country[0])
-		add_win(c, AF_R_RATE_COUNTRY, &d->rate_country_cpm, 60, "rc|",
+		add_win(c, AF_R_RATE_COUNTRY, &d->rate_country_cpm, 60, &country,
 				c->v->dest.country, 2);
 	if(!repeats || (d->repeat_intl_only && !c->v->dest.international))
 		return;
