@@ -155,16 +155,19 @@ static void test_plan_policy(void **state)
 	assert_int_equal(call("alice", "09001234567"), AF_RC_BLOCK);
 	assert_true(vd.reasons & BIT(AF_R_DEST_PREMIUM));
 	assert_int_equal(vd.dest.cls, AF_NC_PREMIUM);
+	assert_non_null(strstr(vd.detail, "+499001234567: premium rate not allowed"));
 	/* an allowed range inside: the exception wins */
 	assert_int_equal(call("alice", "+499005551234"), AF_RC_ALLOW);
 	/* an operator's refused range in an allowed country, and its
 	 * exception */
 	assert_int_equal(call("alice", "+33151234567"), AF_RC_BLOCK);
 	assert_int_equal(vd.reasons, BIT(AF_R_DEST_RANGE));
+	assert_string_equal(vd.detail, "+33151234567: refused range");
 	assert_int_equal(call("alice", "+33159999123"), AF_RC_ALLOW);
 	/* denied country; satellite class (and its risk 3 > 2) */
 	assert_int_equal(call("alice", "+5378123456"), AF_RC_BLOCK);
 	assert_true(vd.reasons & BIT(AF_R_DEST_COUNTRY));
+	assert_non_null(strstr(vd.detail, "+5378123456: country CU (NA) not allowed"));
 	assert_int_equal(call("alice", "+881612345678"), AF_RC_BLOCK);
 	assert_true(vd.reasons & BIT(AF_R_DEST_CLASS));
 	assert_true(vd.reasons & BIT(AF_R_DEST_RISK));
@@ -172,6 +175,9 @@ static void test_plan_policy(void **state)
 	/* every reason is reported with its detail */
 	assert_non_null(strstr(vd.detail, "class satellite"));
 	assert_non_null(strstr(vd.detail, "risk 3 above 2"));
+	/* each in its words, one after the other */
+	assert_string_equal(vd.detail, "+881612345678: class satellite not"
+								   " allowed; +881612345678: risk 3 above 2");
 	/* not numbers */
 	assert_int_equal(call("alice", "abc"), AF_RC_BLOCK);
 	assert_int_equal(vd.reasons, BIT(AF_R_DEST_INVALID));
@@ -217,6 +223,8 @@ static void test_profiles_and_callers(void **state)
 	assert_int_equal(call("alice", "+33123456789"), AF_RC_BLOCK);
 	assert_string_equal(vd.dest.profile, "local");
 	assert_int_equal(vd.reasons, BIT(AF_R_DEST_INTL));
+	assert_string_equal(
+			vd.detail, "+33123456789: international (FR) not allowed");
 	assert_int_equal(call("+4930123", "+33123456789"), AF_RC_BLOCK);
 	assert_string_equal(vd.dest.profile, "local");
 	assert_int_equal(call("4930551234", "+33123456789"), AF_RC_ALLOW);
@@ -251,7 +259,8 @@ static void test_schedule(void **state)
 	test_host_set_now(MON0659);
 	assert_int_equal(call("alice", "+33123456789"), AF_RC_BLOCK);
 	assert_int_equal(vd.reasons, BIT(AF_R_SCHEDULE));
-	assert_non_null(strstr(vd.detail, "outside business hours"));
+	assert_string_equal(
+			vd.detail, "+33123456789: not allowed outside business hours");
 	/* national calls are not limited by the schedule */
 	assert_int_equal(call("alice", "+4930123456"), AF_RC_ALLOW);
 	test_host_set_now(MON0700);

@@ -848,6 +848,8 @@ static const norm_case_t norm_cases[] = {
 		{"DE", "49+30", I, "not a number"},
 		{"DE", "030\t1234567", I, "not a number"},
 		{"DE", "030/1234567", I, "not a number"},
+		{"DE", "030\xc3\xa9" "1234567", I, "not a number"}, /* bytes >= 0x80 */
+		{"DE", "030:1234567", I, "not a number"},
 		{"DE", "sip:0301234567", I, "not a number"},
 		{"DE", "0301234567@example.com", I, "not a number"},
 		{"DE",

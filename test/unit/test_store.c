@@ -15,6 +15,7 @@
 #include <sys/mman.h>
 #include <sys/wait.h>
 #include <cmocka.h>
+#include "af_bytes.h"
 #include "af_host.h"
 #include "af_store.h"
 #include "af_store_shm.h"
@@ -2693,10 +2694,62 @@ static void test_arena_multi_grows(void **state)
 	free_store(s);
 }
 
+/* the key compare of a chain walk: equal bytes match at every length
+ * (at any alignment), one byte changed anywhere never does */
+static void test_bytes_eq(void **state)
+{
+	char a[48], b[48];
+	size_t n, i, off;
+
+	for(i = 0; i < sizeof(a); i++)
+		a[i] = (char)('a' + i * 7 % 26);
+	for(off = 0; off < 3; off++) {
+		for(n = 0; n + off <= 40; n++) {
+			memcpy(b, a + off, n);
+			assert_true(af_bytes_eq(a + off, b, n));
+			for(i = 0; i < n; i++) {
+				b[i] ^= 0x20;
+				assert_false(af_bytes_eq(a + off, b, n));
+				assert_false(af_bytes_eq(b, a + off, n));
+				b[i] ^= 0x20;
+			}
+			/* bytes past n play no part */
+			b[n] = (char)(a[off + n] ^ 1);
+			assert_true(af_bytes_eq(a + off, b, n));
+		}
+	}
+}
+
+/* a short key's word for the hash: what copying its bytes into a zeroed
+ * word gives, at every length below 8 and any byte values */
+static void test_bytes_word(void **state)
+{
+	unsigned char buf[16];
+	uint64_t x = 0x9e3779b97f4a7c15ULL, want;
+	size_t n, i;
+	int round;
+
+	for(round = 0; round < 2000; round++) {
+		for(i = 0; i < sizeof(buf); i++) {
+			x ^= x << 13;
+			x ^= x >> 7;
+			x ^= x << 17;
+			buf[i] = (unsigned char)(x >> 24);
+		}
+		for(n = 0; n < 8; n++) {
+			want = 0;
+			memcpy(&want, buf + round % 8, n);
+			assert_true(af_bytes_word((const char *)buf + round % 8, n) == want);
+		}
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		SCN_TESTS(test_scenario),
+		cmocka_unit_test(test_bytes_eq),
+		cmocka_unit_test(test_bytes_word),
 		cmocka_unit_test(test_forget),
 		cmocka_unit_test(test_dry_run),
 		cmocka_unit_test(test_window_slides),

@@ -141,6 +141,73 @@ static void test_escape_random(void **state)
 	}
 }
 
+/*
+ * The escaped form of s[0..len) made of printable ASCII, '\\' and
+ * control bytes only, as the contract says, piece by piece: whole when
+ * it fits in size with its NUL, else cut at the last end of a piece with
+ * room for "..." after it, and as many of the dots as fit.
+ */
+static size_t model_escape(const char *s, size_t len, char *out, size_t size)
+{
+	char piece[8];
+	size_t i, m, o = 0, cut = 0;
+
+	for(i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if(c == '\\')
+			m = (size_t)snprintf(piece, sizeof(piece), "\\\\");
+		else if(c >= 0x20 && c < 0x7f)
+			m = (size_t)snprintf(piece, sizeof(piece), "%c", c);
+		else
+			m = (size_t)snprintf(piece, sizeof(piece), "\\x%02x", c);
+		if(o + m + 1 > size) {
+			for(o = cut, m = 0; m < 3 && o + 1 < size; m++)
+				out[o++] = '.';
+			out[o] = '\0';
+			return o;
+		}
+		memcpy(out + o, piece, m);
+		o += m;
+		if(o + 4 <= size)
+			cut = o;
+	}
+	out[o] = '\0';
+	return o;
+}
+
+/* runs of plain bytes (copied a run at a time) with escapes between
+ * them, cut at every size: as the model, byte for byte */
+static void test_escape_runs(void **state)
+{
+	static const char alphabet[] = "abcXYZ 0:-.~\\\n\x01";
+	char in[48], out[64], want[64];
+	uint64_t x = 0x2545f4914f6cdd1dULL;
+	size_t i, len, size, n;
+	int round;
+
+	for(round = 0; round < 3000; round++) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		len = (size_t)(x % sizeof(in));
+		for(i = 0; i < len; i++) {
+			x ^= x << 13;
+			x ^= x >> 7;
+			x ^= x << 17;
+			/* mostly plain: long runs, an escape now and then */
+			in[i] = x % 8 ? alphabet[x % 12] : alphabet[12 + (x >> 8) % 3];
+		}
+		for(size = 1; size <= sizeof(out); size++) {
+			memset(out, 'Z', sizeof(out));
+			n = af_text_escape(in, len, out, size);
+			assert_int_equal(n, model_escape(in, len, want, size));
+			assert_memory_equal(out, want, n + 1);
+			if(size < sizeof(out))
+				assert_int_equal(out[size], 'Z');
+		}
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -149,6 +216,7 @@ int main(void)
 			cmocka_unit_test(test_escape_zero_size),
 			cmocka_unit_test(test_excerpt),
 			cmocka_unit_test(test_escape_random),
+			cmocka_unit_test(test_escape_runs),
 	};
 
 	test_host_init();

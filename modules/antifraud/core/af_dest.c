@@ -14,6 +14,7 @@
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +34,7 @@
 #define NCC (26 * 26)
 #define CONC_TOTAL_KEY "ct|intl"
 #define CONC_CALLER_PREFIX "cc|"
+#define TAG(s) {s, sizeof(s) - 1} /* a key tag (af_str_t) */
 
 /* slot statistics of one day type and hour */
 typedef struct slot_acc {
@@ -282,6 +284,52 @@ static int caller_in(const af_strset_t *set, const af_dest_profile_t *d,
 }
 
 /*
+ * Writes the strings of the NULL-terminated list that follows size into
+ * buf (size > 0 bytes), cut at size - 1 as snprintf cuts: the details of
+ * a refusal without printf, which costs ten times as much (a refused call
+ * has several).
+ */
+static void why_join(char *buf, size_t size, ...)
+{
+	const char *s;
+	size_t n = 0, l;
+	va_list ap;
+
+	va_start(ap, size);
+	while((s = va_arg(ap, const char *)) != NULL) {
+		l = strlen(s);
+		if(l > size - 1 - n)
+			l = size - 1 - n;
+		memcpy(buf + n, s, l);
+		n += l;
+	}
+	va_end(ap);
+	buf[n] = '\0';
+}
+
+/* v in decimal, in b (24 bytes); returns b */
+static const char *why_int(char *b, long long v)
+{
+	char t[24];
+	unsigned long long u = (unsigned long long)v;
+	size_t n = 0, i = 0;
+
+	if(v < 0)
+		u = 0 - u;
+
+	do {
+		t[n++] = (char)('0' + u % 10);
+		u /= 10;
+	} while(u);
+	if(v < 0)
+		b[i++] = '-';
+	while(n)
+		b[i++] = t[--n];
+	b[i] = '\0';
+	return b;
+}
+
+/*
  * The number plan's policy for the number in c: international, premium,
  * classes, countries and zones, ranges, risk. Flags what fails.
  */
@@ -289,7 +337,7 @@ static void plan_policy(dest_ctx_t *c)
 {
 	const af_dest_profile_t *d = c->d;
 	const af_dest_info_t *di = &c->v->dest;
-	char why[AF_DETAIL_MAX];
+	char why[AF_DETAIL_MAX], n1[24], n2[24];
 	uint16_t cc, zone;
 	int pol;
 
@@ -299,22 +347,22 @@ static void plan_policy(dest_ctx_t *c)
 	if(pol > 0)
 		return; /* an allowed range: an exception to all of the plan */
 	if(pol < 0) {
-		snprintf(why, sizeof(why), "%s: refused range", di->number);
+		why_join(why, sizeof(why), di->number, ": refused range", NULL);
 		af_chk_flag_all(c->v, c->p, AF_R_DEST_RANGE, 1, why);
 	}
 	if(di->international && !d->international) {
-		snprintf(why, sizeof(why), "%s: international (%s) not allowed",
-				di->number, di->country);
+		why_join(why, sizeof(why), di->number, ": international (",
+				di->country, ") not allowed", NULL);
 		af_chk_flag_all(c->v, c->p, AF_R_DEST_INTL, 1, why);
 	}
 	if(di->cls == AF_NC_PREMIUM && !d->premium) {
-		snprintf(why, sizeof(why), "%s: premium rate not allowed",
-				di->number);
+		why_join(why, sizeof(why), di->number, ": premium rate not allowed",
+				NULL);
 		af_chk_flag_all(c->v, c->p, AF_R_DEST_PREMIUM, 1, why);
 	}
 	if(d->deny_classes & (1u << di->cls)) {
-		snprintf(why, sizeof(why), "%s: class %s not allowed", di->number,
-				af_numclass_name((af_numclass_t)di->cls));
+		why_join(why, sizeof(why), di->number, ": class ",
+				af_numclass_name((af_numclass_t)di->cls), " not allowed", NULL);
 		af_chk_flag_all(c->v, c->p, AF_R_DEST_CLASS, 1, why);
 	}
 	if(di->international && di->country[0]) {
@@ -325,14 +373,15 @@ static void plan_policy(dest_ctx_t *c)
 				|| (d->n_allow_zone
 						&& !af_sorted_has_u16(d->allow_zone, d->n_allow_zone, zone))
 				|| af_sorted_has_u16(d->deny_zone, d->n_deny_zone, zone)) {
-			snprintf(why, sizeof(why), "%s: country %s (%s) not allowed",
-					di->number, di->country, di->zone);
+			why_join(why, sizeof(why), di->number, ": country ", di->country,
+					" (", di->zone, ") not allowed", NULL);
 			af_chk_flag_all(c->v, c->p, AF_R_DEST_COUNTRY, 1, why);
 		}
 	}
 	if((uint32_t)di->risk > d->max_risk) {
-		snprintf(why, sizeof(why), "%s: risk %d above %u", di->number,
-				di->risk, d->max_risk);
+		why_join(why, sizeof(why), di->number, ": risk ",
+				why_int(n1, di->risk), " above ", why_int(n2, d->max_risk),
+				NULL);
 		af_chk_flag_all(c->v, c->p, AF_R_DEST_RISK, 1, why);
 	}
 }
@@ -347,17 +396,17 @@ static size_t key_put(char *buf, size_t n, const char *s, size_t len)
 }
 
 /*
- * Builds the key of op i of c: tag, then a, then '|' and b (when b is
- * not NULL). Keys are built without printf: this runs several times per
- * call. Returns its length.
+ * Builds the key of op i of c: tag (TAG: its length known), then a,
+ * then '|' and b (when b is not NULL). Keys are built without printf:
+ * this runs several times per call. Returns its length.
  */
-static size_t build_key(dest_ctx_t *c, int i, const char *tag,
+static size_t build_key(dest_ctx_t *c, int i, const af_str_t *tag,
 		const char *a, size_t alen, const char *b, size_t blen)
 {
 	char *k = c->keys[i];
 	size_t n;
 
-	n = key_put(k, 0, tag, strlen(tag));
+	n = key_put(k, 0, tag->s, tag->len);
 	n = key_put(k, n, a, alen);
 	if(b) {
 		n = key_put(k, n, "|", 1);
@@ -383,7 +432,7 @@ static inline uint32_t win_gate(int enforce, const af_limit_t *lim)
 /* Adds a WIN_HIT op of key tag a. Returns the op's index, -1 when c is
  * full. */
 static int add_win(dest_ctx_t *c, af_reason_t reason, const af_limit_t *lim,
-		uint32_t window_s, const char *tag, const char *a, size_t alen)
+		uint32_t window_s, const af_str_t *tag, const char *a, size_t alen)
 {
 	af_op_t *op;
 	int i = c->nops;
@@ -410,7 +459,7 @@ static int add_win(dest_ctx_t *c, af_reason_t reason, const af_limit_t *lim,
  * -1 when c is full.
  */
 static int add_multi(dest_ctx_t *c, af_reason_t reason, int if_new,
-		const char *tag, const char *a, size_t alen, const char *b,
+		const af_str_t *tag, const char *a, size_t alen, const char *b,
 		size_t blen)
 {
 	af_op_t *op;
@@ -472,16 +521,16 @@ static void add_repeat_group(dest_ctx_t *c, int first, int nwin, int g,
 		size_t plen)
 {
 	_Static_assert(WGROUPS == 4, "a key tag per group of windows");
-	static const char *const tags[3][WGROUPS] = {
-		{"rn|w|", "rn|w1|", "rn|w2|", "rn|w3|"},
-		{"rs|w|", "rs|w1|", "rs|w2|", "rs|w3|"},
-		{"rk|w|", "rk|w1|", "rk|w2|", "rk|w3|"}};
+	static const af_str_t tags[3][WGROUPS] = {
+		{TAG("rn|w|"), TAG("rn|w1|"), TAG("rn|w2|"), TAG("rn|w3|")},
+		{TAG("rs|w|"), TAG("rs|w1|"), TAG("rs|w2|"), TAG("rs|w3|")},
+		{TAG("rk|w|"), TAG("rk|w1|"), TAG("rk|w2|"), TAG("rk|w3|")}};
 	const af_dest_profile_t *d = c->d;
 	const af_limit_t *lim;
 	uint32_t w;
 	int pair, sim = -1, cal = -1, j;
 
-	pair = add_multi(c, AF_R_REPEAT_NUMBER, 0, tags[0][g], c->caller,
+	pair = add_multi(c, AF_R_REPEAT_NUMBER, 0, &tags[0][g], c->caller,
 			c->caller_len, c->num.digits, c->num.len);
 	if(pair < 0)
 		return;
@@ -490,14 +539,14 @@ static void add_repeat_group(dest_ctx_t *c, int first, int nwin, int g,
 		add_window(c, pair, w, repeat_limit(&d->same, d->rep_lim[0][j]));
 		if((lim = repeat_limit(&d->similar, d->rep_lim[1][j])) && plen) {
 			if(sim < 0)
-				sim = add_multi(c, AF_R_REPEAT_SIMILAR, pair + 1, tags[1][g],
+				sim = add_multi(c, AF_R_REPEAT_SIMILAR, pair + 1, &tags[1][g],
 						c->caller, c->caller_len, c->num.digits, plen);
 			if(sim >= 0)
 				add_window(c, sim, w, lim);
 		}
 		if((lim = repeat_limit(&d->callers, d->rep_lim[2][j]))) {
 			if(cal < 0)
-				cal = add_multi(c, AF_R_REPEAT_CALLERS, pair + 1, tags[2][g],
+				cal = add_multi(c, AF_R_REPEAT_CALLERS, pair + 1, &tags[2][g],
 						c->num.digits, c->num.len, NULL, 0);
 			if(cal >= 0)
 				add_window(c, cal, w, lim);
@@ -509,6 +558,7 @@ static void add_repeat_group(dest_ctx_t *c, int first, int nwin, int g,
  * sub-check is not off) */
 static void add_counters(dest_ctx_t *c, int rates, int repeats)
 {
+	static const af_str_t rate = TAG("r|w|"), country = TAG("rc|");
 	const af_dest_profile_t *d = c->d;
 	int nwin, g, i = -1;
 	size_t plen;
@@ -517,7 +567,7 @@ static void add_counters(dest_ctx_t *c, int rates, int repeats)
 	if(rates
 			&& (d->rate_cps.warn || d->rate_cps.block || d->rate_cpm.warn
 					|| d->rate_cpm.block))
-		i = add_multi(c, AF_R_RATE_CALLER, 0, "r|w|", c->caller,
+		i = add_multi(c, AF_R_RATE_CALLER, 0, &rate, c->caller,
 				c->caller_len, NULL, 0);
 	if(i >= 0 && (d->rate_cps.warn || d->rate_cps.block))
 		add_window(c, i, 1, &d->rate_cps);
@@ -525,7 +575,7 @@ static void add_counters(dest_ctx_t *c, int rates, int repeats)
 		add_window(c, i, 60, &d->rate_cpm);
 	if(rates && (d->rate_country_cpm.warn || d->rate_country_cpm.block)
 			&& c->v->dest.country[0])
-		add_win(c, AF_R_RATE_COUNTRY, &d->rate_country_cpm, 60, "rc|",
+		add_win(c, AF_R_RATE_COUNTRY, &d->rate_country_cpm, 60, &country,
 				c->v->dest.country, 2);
 	if(!repeats || (d->repeat_intl_only && !c->v->dest.international))
 		return;
@@ -898,8 +948,8 @@ static int dest_run(const af_request_t *req, const char *profile,
 		if(!af_numplan_lookup(r->dest.plan, c->num.digits, c->num.len,
 				   &c->info)) {
 			char why[96];
-			snprintf(why, sizeof(why), "%s: no such country code",
-					di->number);
+			why_join(why, sizeof(why), di->number, ": no such country code",
+					NULL);
 			af_chk_flag_all(v, c->p, AF_R_DEST_INVALID, 1, why);
 			goto out;
 		}
@@ -922,8 +972,8 @@ static int dest_run(const af_request_t *req, const char *profile,
 			&& ((c->d->outside_classes & (1u << di->cls))
 					|| (c->d->outside_international && di->international))) {
 		char why[96];
-		snprintf(why, sizeof(why), "%s: not allowed %s", di->number,
-				holiday ? "on a holiday" : "outside business hours");
+		why_join(why, sizeof(why), di->number, ": not allowed ",
+				holiday ? "on a holiday" : "outside business hours", NULL);
 		af_chk_flag_all(v, c->p, AF_R_SCHEDULE, 1, why);
 	}
 	if(v->blocking || dry) {

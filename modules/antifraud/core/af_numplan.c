@@ -989,11 +989,29 @@ static inline int af_np_hex(char c)
 	return -1;
 }
 
+/* what af_np_clean does with a dialed character: kept (0-9 + * #),
+ * dropped (a visual separator), the end (';'), %XX, else not a number */
+enum { AF_NP_NAN = 0, AF_NP_KEEP, AF_NP_SEP, AF_NP_END, AF_NP_PCT };
+static const uint8_t af_np_class[256] = {
+		['0' ... '9'] = AF_NP_KEEP,
+		['+'] = AF_NP_KEEP,
+		['*'] = AF_NP_KEEP,
+		['#'] = AF_NP_KEEP,
+		['-'] = AF_NP_SEP,
+		['.'] = AF_NP_SEP,
+		['('] = AF_NP_SEP,
+		[')'] = AF_NP_SEP,
+		[' '] = AF_NP_SEP,
+		[';'] = AF_NP_END,
+		['%'] = AF_NP_PCT,
+};
+
 /*
  * Copies the dialed s[0..len) into buf (AF_NP_DIAL_MAX bytes) up to the
  * first ';', without visual separators ("-.() "), %23 and %2A decoded.
  * Returns the length, or -1 with *why set when a character is not one of
- * 0-9 + * # or the result is too long.
+ * 0-9 + * # or the result is too long. One look-up in af_np_class per
+ * character: this runs on every call.
  */
 static int af_np_clean(const char *s, size_t len, char *buf, const char **why)
 {
@@ -1003,21 +1021,24 @@ static int af_np_clean(const char *s, size_t len, char *buf, const char **why)
 
 	for(i = 0; i < len; i++) {
 		c = s[i];
-		if(c == ';')
-			break;
-		if(c == '-' || c == '.' || c == '(' || c == ')' || c == ' ')
-			continue;
-		if(c == '%') {
-			if(len - i < 3 || (h = af_np_hex(s[i + 1])) < 0
-					|| (l = af_np_hex(s[i + 2])) < 0)
+		switch(af_np_class[(unsigned char)c]) {
+			case AF_NP_KEEP:
+				break;
+			case AF_NP_SEP:
+				continue;
+			case AF_NP_END:
+				return k;
+			case AF_NP_PCT:
+				if(len - i < 3 || (h = af_np_hex(s[i + 1])) < 0
+						|| (l = af_np_hex(s[i + 2])) < 0)
+					goto nan;
+				c = (char)(h << 4 | l);
+				if(c != '#' && c != '*')
+					goto nan;
+				i += 2;
+				break;
+			default:
 				goto nan;
-			c = (char)(h << 4 | l);
-			if(c != '#' && c != '*')
-				goto nan;
-			i += 2;
-		} else if(!(c >= '0' && c <= '9') && c != '+' && c != '*'
-				  && c != '#') {
-			goto nan;
 		}
 		if(k == AF_NP_DIAL_MAX) {
 			*why = "too long";

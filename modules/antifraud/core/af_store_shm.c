@@ -123,6 +123,7 @@
 #include <stdint.h>
 #include <sys/random.h>
 #include "af_host.h"
+#include "af_bytes.h"
 #include "af_lock.h"
 #include "af_store_shm.h"
 
@@ -387,7 +388,8 @@ static inline uint64_t shm_mix(uint64_t h)
  * random per store so that chosen keys cannot pile up in one chain. The
  * last n < 8 bytes of a key of 8 or more are read as one word ending at
  * its end, shifted to what copying them alone would give (on a
- * little-endian machine: the same hash, without a copy byte by byte).
+ * little-endian machine: the same hash, without a copy byte by byte); a
+ * key shorter than 8 is read by af_bytes_word, also without a copy.
  */
 static uint64_t shm_hash(uint64_t seed, const char *s, size_t len)
 {
@@ -409,10 +411,7 @@ static uint64_t shm_hash(uint64_t seed, const char *s, size_t len)
 			w >>= 8 * (8 - n);
 		} else
 #endif
-		{
-			w = 0;
-			memcpy(&w, s, n);
-		}
+			w = af_bytes_word(s, n);
 		h = (h ^ w) * AF_SHM_K1;
 		h ^= h >> 31;
 	}
@@ -952,29 +951,6 @@ static unsigned shm_release(af_store_shm_t *st, uint32_t s, uint32_t idx)
 }
 
 /*
- * Whether the n bytes at a and b are the same: eight at a time, the last
- * eight (or fewer, when n < 8) read at their end, without a call for the
- * keys of a chain walk, which match (their hashes did).
- */
-static inline int shm_bytes_eq(const char *a, const char *b, size_t n)
-{
-	uint64_t x, y;
-	size_t i;
-
-	if(n < 8)
-		return n == 0 || memcmp(a, b, n) == 0;
-	for(i = 0; i + 8 < n; i += 8) {
-		memcpy(&x, a + i, 8);
-		memcpy(&y, b + i, 8);
-		if(x != y)
-			return 0;
-	}
-	memcpy(&x, a + n - 8, 8);
-	memcpy(&y, b + n - 8, 8);
-	return x == y;
-}
-
-/*
  * Finds the live entry of type for key k in its stripe; a member must
  * also belong to set owner (AF_SHM_NIL for the other types). Expired
  * entries met on the chain are freed on the way; an expired set frees
@@ -1009,7 +985,7 @@ static inline uint32_t shm_find_owned(af_store_shm_t *st,
 			continue;
 		}
 		if(m->hash == hi && m->type == type && m->klen == k->klen
-				&& shm_bytes_eq(shm_key(st, idx), k->s, cmp)
+				&& af_bytes_eq(shm_key(st, idx), k->s, cmp)
 				&& (k->klen != AF_SHM_KEY_LONG
 						|| memcmp(shm_key(st, idx) + AF_KEY_MAX, &k->hash, 8)
 								   == 0)
@@ -2562,6 +2538,7 @@ static void shm_prefetch(
 			/* (a record is at most this long: its first lines) */
 			const char *rec = (const char *)shm_m(st, idx);
 			size_t off;
+#pragma GCC unroll 8
 			for(off = 0; off < AF_SHM_CLASSES * AF_SHM_UNIT; off += 64)
 				__builtin_prefetch(rec + off);
 		}

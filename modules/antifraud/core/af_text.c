@@ -94,11 +94,24 @@ size_t af_text_escape(const char *s, size_t len, char *out, size_t size)
 	if(!s)
 		len = 0;
 	while(i < len) {
-		/* printable ASCII, the common case, as it is */
-		if(u[i] >= 0x20 && u[i] < 0x7f && u[i] != '\\' && o + 2 <= size) {
-			out[o++] = s[i++];
+		/* printable ASCII, the common case, as it is: the whole run
+		 * that fits (with the NUL) in one copy; cut as if byte by byte
+		 * (the last end with room for "...") */
+		m = o + 2 <= size ? size - o - 1 : 0; /* bytes that fit */
+		if(m > len - i)
+			m = len - i;
+		for(n = 0; n < m && (unsigned)(u[i + n] - 0x20) < 0x5f
+				   && u[i + n] != '\\';
+				n++)
+			;
+		if(n) {
+			memcpy(out + o, s + i, n);
+			o += n;
+			i += n;
 			if(o + 4 <= size)
 				cut = o;
+			else if(o - n + 5 <= size)
+				cut = size - 4;
 			continue;
 		}
 		n = utf8_char(u + i, len - i, &cp);
