@@ -533,7 +533,7 @@ def run_cpu(d, rules, redis_url, redis_pids=None):
     their own)."""
     calls = int(os.environ.get("AF_BENCH_CALLS", "600"))
     rate = int(os.environ.get("AF_BENCH_RATE", "300"))
-    cycles = int(os.environ.get("AF_BENCH_CYCLES", "16"))
+    cycles = int(os.environ.get("AF_BENCH_CYCLES", "24"))
     warm = int(os.environ.get("AF_BENCH_WARM", "500"))
     t0 = time.time()
     res, failed, notes, share = cpu_cycles(d, rules, redis_url, calls,
