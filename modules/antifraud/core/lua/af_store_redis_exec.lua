@@ -56,7 +56,7 @@ local a_s, s_cn, s_nk, s_fin, s_mx = {}, {}, {}, {}, {}
 local MAXU = 4294967295
 -- (set by exec's first call: a library's top, run when it is loaded,
 -- has no string or struct)
-local sformat, sbyte, sunpack, spack, ssub, rcall, tonum, unpk, mmin, tconcat
+local sformat, sbyte, sunpack, spack, ssub, rcall, tonum, unpk, mmin, tconcat, mmax
 -- answers by count c (0 to 63, made when loaded; sformat past them: a
 -- larger table costs more than it saves, each of Redis's periodic GC
 -- steps walking it):
@@ -233,11 +233,6 @@ local function win(wk, ws, sms, slice, n)
   return total
 end
 local R8 = '>I4I4I4I4I4I4I4I4'
--- answers parts a and b at r and r + 1; r + 1
-local function put2(r, a, b)
-  res[r], res[r + 1] = a, b
-  return r + 1
-end
 -- the figures of a subject (shm_op_fig_multi): a string of its expiry
 -- (a double) and a slot per window (1 to 3), each window_s (I4),
 -- newest slice (double) and AF_FIG_SLICES rows of AF_FIG_N counts (I4)
@@ -255,32 +250,26 @@ local function radd(s, i)
     mmin(f + Fn[6], m), mmin(g + Fn[7], m), mmin(h + Fn[8], m))
 end
 -- slot p moved to slice sl (the rows left behind emptied) and, when
--- add, Fn added to its newest row: the slot, its newest slice, whether
--- it changed
+-- add, Fn added to its newest row: the slot, its newest slice
 local function fslot(p, sl, add)
   local ws, l = sunpack('>I4d', p)
-  if sl <= l then
-    if not add then return p, l, false end
-    -- the common case: the newest row changed, the bytes around kept
-    local o = 13 + l % 4 * 32
-    return ssub(p, 1, o - 1) .. radd(p, o) .. ssub(p, o + 32), l, true
-  end
   for x = 0, 3 do FR[x] = ssub(p, 13 + 32 * x, 44 + 32 * x) end
-  if sl - l >= 4 then l = sl - 4 end
-  for x = l + 1, sl do FR[x % 4] = ZF[1] end
-  l = sl
+  if sl > l then
+    if sl - l >= 4 then l = sl - 4 end
+    for x = l + 1, sl do FR[x % 4] = ZF[1] end
+    l = sl
+  end
   if add then FR[l % 4] = radd(FR[l % 4], 1) end
-  return spack('>I4d', ws, l) .. FR[0] .. FR[1] .. FR[2] .. FR[3], l, true
+  return spack('>I4d', ws, l) .. FR[0] .. FR[1] .. FR[2] .. FR[3], l
 end
 -- FIG_MULTI on key k (nw windows): answers the figures as stored after
 -- it (the module sums its windows' rows), in two parts (no long string
 -- made: Lua 5.1 hashes a long string from a few of its bytes, and
 -- strings that differ elsewhere pile up in one bucket), or nothing for
 -- a read of none
-local function fig(r, k, nw)
-  local add = Fn[1] + Fn[2] + Fn[3] + Fn[4] + Fn[5] + Fn[6] + Fn[7] + Fn[8] > 0
+local function fig(r, k, nw, add)
   local v = rcall('GET', k)
-  local e, ns, L, ch = 0, 0, v and #v or 0, false
+  local e, ns, L = 0, 0, v and #v or 0
   if L >= 148 and L <= 428 and (L - 8) % 140 == 0 then
     e = sunpack('>d', v)
     if now >= e then
@@ -290,26 +279,37 @@ local function fig(r, k, nw)
       ns = (L - 8) / 140
     end
   end
-  if ns == 0 then
-    if not add then
-      res[r] = '1,0,'
-      return r
-    end
-    -- a new subject: each window's slot packed at once
+  if ns == 0 and not add then
+    res[r] = '1,0,'
+    return r
+  end
+  local P, c = Fp, ns
+  if add and ns == nw then
+    -- the common case: each window in its slot, in its newest slice:
+    -- its row changed, the bytes around it kept (P: the parts)
+    local o = 9
+    c = 1
     for j = 1, nw do
-      local l = Fl[j]
-      Fp[j] = spack('>I4d', Fw[j], l) .. ZF[l % 4] .. radd(ZF[1], 1) .. ZF[3 - l % 4]
-      if (l + 4) * Fm[j] > e then e = (l + 4) * Fm[j] end
+      local w, l = sunpack('>I4d', v, 140 * j - 131)
+      if w ~= Fw[j] or l ~= Fl[j] then
+        c = nil
+        break
+      end
+      local b = 140 * j - 119 + l % 4 * 32
+      FR[c], FR[c + 1], o, c = ssub(v, o, b - 1), radd(v, b), b + 32, c + 2
+      e = mmax(e, (l + 4) * Fm[j])
     end
-    ns = nw
-  else
+    if c then FR[c], P = ssub(v, o), FR end
+  end
+  if P == Fp then
     for x = 1, ns do
       local b = 140 * x - 131
       Fp[x], Fs[x], Fu[x] = ssub(v, b, b + 139), sunpack('>I4', v, b), false
     end
-    -- each window its slot, else an empty one (the entry grows), else
-    -- one of a window the op does not name: it starts again
-    local miss, em = 0, 0
+    -- each window its slot, else a new one (the entry grows), else one
+    -- of a window the op does not name: it starts again (a stored entry
+    -- has no empty slot)
+    local miss = 0
     for j = 1, nw do
       Fb[j] = nil
       for x = 1, ns do
@@ -321,8 +321,7 @@ local function fig(r, k, nw)
       if not Fb[j] then miss = miss + 1 end
     end
     if miss > 0 then
-      for x = 1, ns do if Fs[x] == 0 then em = em + 1 end end
-      for x = ns + 1, mmin(ns + miss - mmin(em, miss), 3) do
+      for x = ns + 1, mmin(ns + miss, 3) do
         Fs[x], Fu[x], ns = 0, false, x
       end
       for j = 1, nw do
@@ -333,24 +332,27 @@ local function fig(r, k, nw)
             x = 1
             while Fu[x] do x = x + 1 end
           end
-          Fu[x], Fb[j], Fs[x] = true, x, Fw[j]
-          Fp[x] = spack('>I4d', Fw[j], Fl[j]) .. ZF[4]
+          -- (a new slot made with n added: not moved below)
+          local l = Fl[j]
+          Fu[x], Fb[j], Fs[x] = true, -x, Fw[j]
+          Fp[x] = spack('>I4d', Fw[j], l) .. ZF[l % 4]
+            .. (add and radd(ZF[1], 1) or ZF[1]) .. ZF[3 - l % 4]
         end
       end
-      ch = true
     end
     for j = 1, nw do
-      local x = Fb[j]
-      local p, l, c = fslot(Fp[x], Fl[j], add)
-      Fp[x], ch = p, ch or c
-      if add and (l + 4) * Fm[j] > e then e = (l + 4) * Fm[j] end
+      local x, l = Fb[j], Fl[j]
+      if x > 0 then Fp[x], l = fslot(Fp[x], l, add) end
+      if add then e = mmax(e, (l + 4) * Fm[j]) end
     end
+    c = ns
   end
-  Fp[0] = spack('>d', e)
-  local nv = tconcat(Fp, '', 0, ns)
+  P[0] = spack('>d', e)
+  local nv = tconcat(P, '', 0, c)
   -- (a read leaves the expiry as it was: its TTL too)
-  if add or ch then rcall('SET', k, nv, 'PX', sformat('%d', e - now)) end
-  return put2(r, sformat('2,0,%d:', #nv), nv)
+  rcall('SET', k, nv, 'PX', sformat('%d', e - now))
+  res[r], res[r + 1] = sformat('2,0,%d:', #nv), nv
+  return r + 1
 end
 -- a WIN_MULTI counter (shm_op_win_multi): a string of its expiry (a
 -- double) and AF_WIN_MULTI_MAX slots, each window_s (I4, 0: unused),
@@ -564,7 +566,7 @@ local function exec(KEYS, ARGV)
   if not rcall then
     sformat, sbyte, sunpack = string.format, string.byte, struct.unpack
     spack, ssub, rcall = struct.pack, string.sub, redis.call
-    tonum, unpk, mmin, tconcat = tonumber, unpack, math.min, table.concat
+    tonum, unpk, mmin, tconcat, mmax = tonumber, unpack, math.min, table.concat, math.max
   end
   nows = ARGV[1]
   local P = ARGV[2]
@@ -649,9 +651,13 @@ local function exec(KEYS, ARGV)
       ai = ai + 1
       res[oi] = r3(c - f, f)
     elseif t == 10 then
-      for j = 1, 8 do Fn[j] = sunpack('>d', P, q + 8 * j - 6) end
+      local a = 0
+      for j = 1, 8 do
+        Fn[j] = sunpack('>d', P, q + 8 * j - 6)
+        a = a + Fn[j]
+      end
       for j = 1, nw do Fw[j], Fm[j], Fl[j] = sunpack('>ddd', P, q + 42 + 24 * j) end
-      oi = fig(oi, KEYS[ki], nw)
+      oi = fig(oi, KEYS[ki], nw, a > 0)
       ki = ki + 1
     elseif t == 0 then
       res[oi] = '1,-1,'
