@@ -100,7 +100,8 @@ def core_bench(d, rules):
 def core_bench_redis(d, rules, url):
     exe = os.path.join(d, "bench_core")
     for extra in ([], ["--dest"], ["--auth"], ["--outcome"]):
-        # a call end is a batch of 15 figures: fewer of them
+        # a call end is a batch of 5 figure ops (one per subject, every
+        # window in it): fewer of them
         iters = "10000" if extra == ["--outcome"] else "100000"
         out = subprocess.run([exe, rules, iters, "--redis", url] + extra,
                              check=True, capture_output=True,

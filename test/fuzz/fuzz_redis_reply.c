@@ -12,7 +12,9 @@
  * Input: byte 0 low bits: number of ops (1..8); bit 3: the rest is raw
  * RESP, read by hiredis's own reader into a reply tree, else it is the
  * body of the batch script's string reply; then one byte per op: its
- * code as rds_check would have given it; the rest is the reply.
+ * code as rds_check would have given it (modulo 13, minus 1; a
+ * FIG_MULTI's window count in the rest: see below); the rest is the
+ * reply.
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 #include "af_store_redis_batch.c"
@@ -109,6 +111,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for(i = 0; i < n; i++) {
 		code[i] = (signed char)(data[1 + i] % 13) - 1; /* -1 .. 11 */
 		ops[i].type = AF_OP_BAN_GET;
+		if(code[i] == RDS_C_FIG_MULTI) {
+			/* its windows, which the answer's slots must name: 1 to
+			 * AF_FIG_WIN_MAX by the byte's high part */
+			ops[i].type = AF_OP_FIG_MULTI;
+			ops[i].u.fig.nwin = 1 + (data[1 + i] / 13) % AF_FIG_WIN_MAX;
+			ops[i].u.fig.w[0].window_s = 900;
+			ops[i].u.fig.w[1].window_s = 3600;
+			ops[i].u.fig.w[2].window_s = 86400;
+		}
 	}
 	data += 1 + n;
 	size -= 1 + (size_t)n;

@@ -373,9 +373,12 @@ def test_two_nodes_share_figures_and_refusals(tmp_path, an_rules, uas_dest):
         p = calls(tmp_path, a, DE, "pumpc", "uac-hold.xml", n=1)
         assert p.returncode != 0
         a.wait_log(r"antifraud: dest rc=-2 \[asr_low\]")
-        # the figures are Redis keys with a TTL
-        keys = r.cli("--scan", "--pattern", "af:v2:fig:*").stdout.split()
+        # the figures are Redis keys with a TTL, one per subject (every
+        # window in it)
+        keys = r.cli("--scan", "--pattern", "af:v2:fm:*").stdout.split()
         assert keys
+        assert "af:v2:fm:{of|c|pumpc@127.0.0.1}" in keys, keys
+        assert not r.cli("--scan", "--pattern", "af:v2:fig:*").stdout.split()
         assert all(0 < int(r.cli("PTTL", x).stdout) <= 300000
                    for x in keys[:20])
     finally:

@@ -418,12 +418,13 @@ static void test_figures_expire(void **state)
 	assert_int_equal(f[1].c[AF_FIG_ATTEMPTS], 0);
 	if(use_redis) {
 		redisContext *rc = raw(redis_one.port);
-		redisReply *rr = redisCommand(rc, "KEYS af:v2:fig:*");
+		redisReply *rr = redisCommand(rc, "KEYS af:v2:fm:*");
 		size_t i;
 		assert_non_null(rr);
-		/* the caller's, read after their window, were dropped; the
-		 * others (4 subjects x 2 windows) wait for their TTL */
-		assert_int_equal(rr->elements, 8);
+		/* the caller's, read after their windows, was dropped; the
+		 * others (4 subjects, both windows in one key each) wait for
+		 * their TTL */
+		assert_int_equal(rr->elements, 4);
 		for(i = 0; i < rr->elements; i++)
 			assert_null(strstr(rr->element[i]->str, "fig@example.com"));
 		/* every figure key has a TTL no longer than its window */
@@ -448,75 +449,139 @@ static void test_figures_expire(void **state)
 	}
 }
 
-/* one op */
-static af_op_t fig_op(const char *key, uint32_t window_s, uint32_t a,
+/* one op over the windows w0 and w1 (0: w0 alone) adding a to the
+ * first counter and b to the last */
+static af_op_t fig_op(const char *key, uint32_t w0, uint32_t w1, uint32_t a,
 		uint32_t b)
 {
 	af_op_t op;
 
 	memset(&op, 0, sizeof(op));
-	op.type = AF_OP_FIG_HIT;
+	op.type = AF_OP_FIG_MULTI;
 	op.key = key;
 	op.key_len = strlen(key);
-	op.u.fig.window_s = window_s;
+	op.u.fig.nwin = w1 ? 2 : 1;
+	op.u.fig.w[0].window_s = w0;
+	op.u.fig.w[1].window_s = w1;
 	op.u.fig.n[0] = a;
-	op.u.fig.n[7] = b;
+	op.u.fig.n[AF_FIG_N - 1] = b;
 	return op;
 }
 
-/* the figure op of the store (both backends): slices of a quarter of the
- * window, totals per counter, reads that create nothing, a new window
- * that starts again, saturation, an invalid window refused */
+/* runs op alone, expecting rc; the first counter of its window j */
+static uint32_t fig_run(af_op_t *op, int rc, int j)
+{
+	assert_int_equal(af_store_exec(af_core_store(), op, 1, af_now_ms()), rc);
+	return op->u.fig.w[j].count[0];
+}
+
+/* the figure op of the store (both backends): every window of a subject
+ * in one op, each in slices of a quarter of it, totals per counter and
+ * window, reads that create nothing, a window alone found in its slot, a
+ * new window taking the slot of one the op does not name (which starts
+ * again), saturation, invalid windows refused, the entry gone when its
+ * longest window has passed */
 static void test_fig_op(void **state)
 {
 	af_store_t *st;
 	af_store_stats_t s0, s1;
 	af_op_t op;
+	int j;
 
 	start_an("  windows: [60]\n", "monitor");
 	st = af_core_store();
 	st->ops->stats(st, &s0);
-	op = fig_op("t|a", 60, 0, 0);
-	assert_int_equal(af_store_exec(st, &op, 1, af_now_ms()), 0);
-	assert_int_equal(op.u.fig.count[0], 0);
+	op = fig_op("t|a", 60, 240, 0, 0);
+	assert_int_equal(fig_run(&op, 0, 0), 0);
+	assert_int_equal(op.u.fig.w[1].count[0], 0);
 	st->ops->stats(st, &s1);
 	if(!use_redis)
 		assert_int_equal(s1.entries, s0.entries); /* a read created nothing */
-	op = fig_op("t|a", 60, 2, 100);
-	assert_int_equal(af_store_exec(st, &op, 1, af_now_ms()), 0);
-	assert_int_equal(op.u.fig.count[0], 2);
-	assert_int_equal(op.u.fig.count[7], 100);
+	op = fig_op("t|a", 60, 240, 2, 100);
+	assert_int_equal(fig_run(&op, 0, 0), 2);
+	assert_int_equal(op.u.fig.w[0].count[AF_FIG_N - 1], 100);
+	assert_int_equal(op.u.fig.w[1].count[0], 2);
+	assert_int_equal(op.u.fig.w[1].count[AF_FIG_N - 1], 100);
+	st->ops->stats(st, &s1);
+	if(!use_redis) /* both windows in one entry */
+		assert_int_equal(s1.entries, s0.entries + 1);
 	test_host_advance(20 * SEC);
-	op = fig_op("t|a", 60, 3, 0);
-	assert_int_equal(af_store_exec(st, &op, 1, af_now_ms()), 0);
-	assert_int_equal(op.u.fig.count[0], 5);
-	assert_int_equal(op.u.fig.count[7], 100);
-	assert_int_equal(op.u.fig.count[3], 0);
-	/* 45 s later the first slice has left the window, the second not */
+	op = fig_op("t|a", 60, 240, 3, 0);
+	assert_int_equal(fig_run(&op, 0, 0), 5);
+	assert_int_equal(op.u.fig.w[0].count[AF_FIG_N - 1], 100);
+	assert_int_equal(op.u.fig.w[0].count[3], 0);
+	assert_int_equal(op.u.fig.w[1].count[0], 5);
+	/* 45 s later the first slice of 15 s has left the 60 s window, the
+	 * second not; the 240 s window (slices of 60 s) keeps both */
 	test_host_advance(45 * SEC);
-	op = fig_op("t|a", 60, 0, 0);
-	assert_int_equal(af_store_exec(st, &op, 1, af_now_ms()), 0);
-	assert_int_equal(op.u.fig.count[0], 3);
-	assert_int_equal(op.u.fig.count[7], 0);
-	/* another window length starts again */
-	op = fig_op("t|a", 120, 1, 0);
-	assert_int_equal(af_store_exec(st, &op, 1, af_now_ms()), 0);
-	assert_int_equal(op.u.fig.count[0], 1);
-	/* saturation */
-	op = fig_op("t|b", 60, UINT32_MAX, 0);
-	af_store_exec(st, &op, 1, af_now_ms());
-	op = fig_op("t|b", 60, 5, 0);
-	assert_int_equal(af_store_exec(st, &op, 1, af_now_ms()), 0);
-	assert_int_equal(op.u.fig.count[0], UINT32_MAX);
-	/* a window of 0 is refused */
-	op = fig_op("t|c", 0, 1, 0);
-	assert_int_equal(af_store_exec(st, &op, 1, af_now_ms()), -1);
+	op = fig_op("t|a", 60, 240, 0, 0);
+	assert_int_equal(fig_run(&op, 0, 0), 3);
+	assert_int_equal(op.u.fig.w[0].count[AF_FIG_N - 1], 0);
+	assert_int_equal(op.u.fig.w[1].count[0], 5);
+	assert_int_equal(op.u.fig.w[1].count[AF_FIG_N - 1], 100);
+	/* a window alone, in any order: its own slot */
+	op = fig_op("t|a", 240, 0, 0, 0);
+	assert_int_equal(fig_run(&op, 0, 0), 5);
+	op = fig_op("t|a", 240, 60, 0, 0);
+	assert_int_equal(fig_run(&op, 0, 0), 5);
+	assert_int_equal(op.u.fig.w[1].count[0], 3);
+	/* another window length takes a new slot (the entry grows to
+	 * AF_FIG_WIN_MAX) and starts at 0; the others stay */
+	op = fig_op("t|a", 120, 0, 1, 0);
+	assert_int_equal(fig_run(&op, 0, 0), 1);
+	op = fig_op("t|a", 60, 240, 0, 0);
+	assert_int_equal(fig_run(&op, 0, 0), 3);
+	assert_int_equal(op.u.fig.w[1].count[0], 5);
+	/* one more takes the slot of the first window the op does not name
+	 * (60 s); a read of that window then starts it again in the slot
+	 * of the first it does not name (30 s), the others untouched */
+	op = fig_op("t|a", 30, 0, 1, 0);
+	assert_int_equal(fig_run(&op, 0, 0), 1);
+	op = fig_op("t|a", 60, 240, 0, 0);
+	assert_int_equal(fig_run(&op, 0, 0), 0);
+	assert_int_equal(op.u.fig.w[1].count[0], 5);
+	op = fig_op("t|a", 120, 30, 0, 0);
+	assert_int_equal(fig_run(&op, 0, 0), 1);
+	assert_int_equal(op.u.fig.w[1].count[0], 0);
+	/* saturation, in every window */
+	op = fig_op("t|b", 60, 30, UINT32_MAX, 0);
+	fig_run(&op, 0, 0);
+	op = fig_op("t|b", 60, 30, 5, 0);
+	assert_int_equal(fig_run(&op, 0, 0), UINT32_MAX);
+	assert_int_equal(op.u.fig.w[1].count[0], UINT32_MAX);
+	/* refused, every count 0: a window of 0, twice the same window, no
+	 * window, more than AF_FIG_WIN_MAX */
+	op = fig_op("t|c", 0, 0, 1, 0);
+	op.u.fig.w[0].count[0] = 7;
+	assert_int_equal(fig_run(&op, -1, 0), 0);
 	assert_int_equal(op.status, -1);
-	/* past the window: gone */
-	test_host_advance(121 * SEC);
-	op = fig_op("t|a", 120, 0, 0);
-	assert_int_equal(af_store_exec(st, &op, 1, af_now_ms()), 0);
-	assert_int_equal(op.u.fig.count[0], 0);
+	op = fig_op("t|b", 60, 60, 1, 0);
+	assert_int_equal(fig_run(&op, -1, 0), 0);
+	for(j = 0; j <= AF_FIG_WIN_MAX + 1; j += AF_FIG_WIN_MAX + 1) {
+		op = fig_op("t|b", 60, 30, 1, 0);
+		op.u.fig.nwin = j;
+		op.u.fig.w[1].count[0] = 7;
+		assert_int_equal(fig_run(&op, -1, 1), 0);
+		assert_int_equal(op.status, -1);
+	}
+	op = fig_op("t|b", 60, 30, 0, 0);
+	assert_int_equal(fig_run(&op, 0, 0), UINT32_MAX); /* untouched */
+	/* the entry lives as long as its longest window: the first
+	 * additions' slice of 60 s began 20 s before them (T0), so at 215 s
+	 * the 240 s window still has them and at 225 s nothing is left */
+	test_host_advance(150 * SEC);
+	op = fig_op("t|a", 240, 0, 0, 0);
+	assert_int_equal(fig_run(&op, 0, 0), 5);
+	test_host_advance(10 * SEC);
+	op = fig_op("t|a", 240, 0, 0, 0);
+	assert_int_equal(fig_run(&op, 0, 0), 0);
+	op = fig_op("t|b", 60, 30, 0, 0);
+	assert_int_equal(fig_run(&op, 0, 0), 0);
+	if(!use_redis) {
+		st->ops->gc(st, af_now_ms(), 0);
+		st->ops->stats(st, &s1);
+		assert_int_equal(s1.entries, s0.entries);
+	}
 }
 
 /* the duration guard fires once, when the call crosses its limit */

@@ -2284,15 +2284,23 @@ static void test_dry_run(void **state)
 	test_host_set_now(0);
 }
 
-/* A figure of n on key's first counter (window 60 s); its first count. */
+/* Figures of n on key's first counter over windows of 60, 30 and 15 s
+ * (the largest record: a slot per window); its first count in the
+ * window of 60 s, which the others equal. */
 static uint32_t fig_hit(af_store_t *s, const char *key, uint32_t n)
 {
-	af_op_t op = {.type = AF_OP_FIG_HIT, .key = key, .key_len = strlen(key)};
+	af_op_t op = {.type = AF_OP_FIG_MULTI, .key = key, .key_len = strlen(key)};
+	int j;
 
-	op.u.fig.window_s = 60;
+	op.u.fig.nwin = 3;
+	op.u.fig.w[0].window_s = 60;
+	op.u.fig.w[1].window_s = 30;
+	op.u.fig.w[2].window_s = 15;
 	op.u.fig.n[0] = n;
 	assert_int_equal(af_store_exec(s, &op, 1, af_now_ms()), 0);
-	return op.u.fig.count[0];
+	for(j = 1; j < 3; j++)
+		assert_int_equal(op.u.fig.w[j].count[0], op.u.fig.w[0].count[0]);
+	return op.u.fig.w[0].count[0];
 }
 
 /* Key i of a store test: "<tag><i>" padded with 'x' to len bytes (len
@@ -2536,25 +2544,26 @@ static void test_arena_evict_fits(void **state)
 	char k[160];
 	int i;
 
-	/* 338 units of arena: a window of a 4-byte key (24 units), then 7 of
-	 * 68-byte keys (40 units): 8 of 9 entries, a free block of 34 */
+	/* 406 units of arena: a window of a 4-byte key (24 units), then 7 of
+	 * long keys (kept in 104 bytes: 49 units): 8 of 9 entries, a free
+	 * block of 39 */
 	test_host_set_now(T0);
 	arena_key(k, sizeof(k), "w", 0, 4);
 	assert_int_equal(win_hit(s, k, 60, 1), 1);
 	for(i = 1; i < 8; i++) {
 		test_host_advance(1);
-		arena_key(k, sizeof(k), "w", i, 68);
+		arena_key(k, sizeof(k), "w", i, 140);
 		assert_int_equal(win_hit(s, k, 60, 1), 1);
 	}
 	assert_int_equal(stats(s).entries, 8);
 	assert_int_equal(stats(s).evictions, 0);
 	test_host_advance(1);
-	arena_key(k, sizeof(k), "w", 8, 68);
+	arena_key(k, sizeof(k), "w", 8, 140);
 	assert_int_equal(win_hit(s, k, 60, 1), 1);
 	assert_int_equal(stats(s).evictions, 1);
 	assert_int_equal(stats(s).failures, 0);
 	/* the oldest large one went; the older small one stays */
-	arena_key(k, sizeof(k), "w", 1, 68);
+	arena_key(k, sizeof(k), "w", 1, 140);
 	assert_int_equal(win_hit(s, k, 60, 0), 0);
 	arena_key(k, sizeof(k), "w", 0, 4);
 	assert_int_equal(win_hit(s, k, 60, 0), 1);

@@ -173,7 +173,7 @@ typedef struct eq {
 	long n_found, n_hist_prev, n_new_skipped, n_chain, n_dup;
 	long n_hist_ro; /* entries returned by read_only HIST_PUSHes */
 	long n_multi;   /* WIN_MULTIs that counted */
-	long n_fig;     /* FIG_HITs that answered a count */
+	long n_fig;     /* FIG_MULTIs that answered a count */
 } eq_t;
 
 static char eq_key[EQ_KEYS][160];
@@ -441,8 +441,31 @@ static void eq_gen(eq_t *x, af_op_t *ops, int i)
 	} else if(r < 94) {
 		op->type = AF_OP_CONC_COUNT;
 	} else if(r < 97) {
-		op->type = AF_OP_FIG_HIT;
-		op->u.fig.window_s = eq_rand(x, 60) ? windows[eq_rand(x, 6)] : 0;
+		op->type = AF_OP_FIG_MULTI;
+		/* 1 to AF_FIG_WIN_MAX distinct windows of the 6 (an entry's
+		 * slots taken over by others), now and then invalid: no window,
+		 * too many, a window of 0 or twice the same */
+		op->u.fig.nwin = 1 + (int)eq_rand(x, AF_FIG_WIN_MAX);
+		for(j = 0; j < op->u.fig.nwin; j++) {
+			w = windows[eq_rand(x, 6)];
+			for(m = 0; m < j; m++)
+				if(op->u.fig.w[m].window_s == w) {
+					w = windows[eq_rand(x, 6)];
+					m = -1; /* again, from the first */
+				}
+			op->u.fig.w[j].window_s = w;
+		}
+		if(eq_rand(x, 60) == 0) {
+			m = (int)eq_rand(x, 4);
+			if(m == 0)
+				op->u.fig.nwin = 0;
+			else if(m == 1)
+				op->u.fig.nwin = AF_FIG_WIN_MAX + 1;
+			else if(m == 2)
+				op->u.fig.w[eq_rand(x, op->u.fig.nwin)].window_s = 0;
+			else if(op->u.fig.nwin > 1)
+				op->u.fig.w[1].window_s = op->u.fig.w[0].window_s;
+		}
 		/* all 0 now and then: a read */
 		m = eq_rand(x, 5) != 0;
 		for(j = 0; j < AF_FIG_N; j++) {
@@ -483,7 +506,7 @@ static void eq_gen(eq_t *x, af_op_t *ops, int i)
 /* Compares op i as the shm store (a) and the Redis store (b) left it. */
 static void eq_cmp(eq_t *x, const af_op_t *a, const af_op_t *b, int i)
 {
-	int j;
+	int j, k;
 
 	EQ_INT(status);
 	switch((int)a->type) {
@@ -514,10 +537,11 @@ static void eq_cmp(eq_t *x, const af_op_t *a, const af_op_t *b, int i)
 			if(a->status == 0 && a->u.wm.w[0].added)
 				x->n_multi++;
 			break;
-		case AF_OP_FIG_HIT:
-			for(j = 0; j < AF_FIG_N; j++)
-				EQ_INT(u.fig.count[j]);
-			if(a->status == 0 && a->u.fig.count[0])
+		case AF_OP_FIG_MULTI:
+			for(k = 0; k < AF_FIG_WIN_MAX; k++)
+				for(j = 0; j < AF_FIG_N; j++)
+					EQ_INT(u.fig.w[k].count[j]);
+			if(a->status == 0 && a->u.fig.w[0].count[0])
 				x->n_fig++;
 			break;
 		case AF_OP_HIST_PUSH:
@@ -843,7 +867,7 @@ static void test_equivalence(void **state)
 				  " %ld admitted / %ld refused CONC_ADDs, %ld duplicate"
 				  " CONC_ADDs, %ld if_new chains, %ld hist entries returned"
 				  " (%ld by read_only ops), %ld invalid ops, %ld WIN_MULTIs"
-				  " counted, %ld FIG_HITs with a count\n",
+				  " counted, %ld FIG_MULTIs with a count\n",
 			tot.batch, tot.n_ops, (double)(mono_us() - t) / 1e6, tot.n_banned,
 			tot.n_found, tot.n_stopped, tot.n_admitted, tot.n_refused,
 			tot.n_dup, tot.n_chain, tot.n_hist_prev, tot.n_hist_ro,

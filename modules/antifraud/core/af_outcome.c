@@ -3,15 +3,15 @@
  * window, the rules of the 'analytics' section, enforcement marks, the
  * duration guard, the per-slot baselines and the top-N view.
  *
- * Figures are store figures (AF_OP_FIG_HIT: the AF_FIG_N counters of
- * af_fig_counter_t and the international seconds in one entry), one per
- * subject and window, with the key
+ * Figures are store figures (AF_OP_FIG_MULTI: the AF_FIG_N counters of
+ * af_fig_counter_t and the international seconds, over every window of
+ * analytics.windows, in one entry), one per subject, with the key
  *
- *   of|<window_s>|<subject letter>|<name>
+ *   of|<subject letter>|<name>
  *
  * so that both backends keep them, bounded and expiring, and cluster mode
- * sees one figure. A call end is one batch of one op per subject and
- * window (15 for five subjects and three windows). A breach in enforce mode sets a mark
+ * sees one figure. A call end is one batch of one op per subject (5 for
+ * five subjects, whatever the windows). A breach in enforce mode sets a mark
  * (a ban-table entry "ob|<subject letter>|<name>" with the breach's
  * reason) for analytics.cooling; af_check_dest looks the marks of its
  * call up in its own batch (af_outcome_mark_ops).
@@ -30,8 +30,8 @@
 #include "af_text.h"
 
 #define FIG_KEY_MAX 192
-/* subjects x windows x (counters + international seconds) */
-#define FIG_OPS (AF_OUT__COUNT * AF_AN_WINDOWS + 2)
+/* a figure op per subject, and the release's (af_dest_release_ops) */
+#define FIG_OPS (AF_OUT__COUNT + 2)
 /* the seconds of the calls in the minutes rule's scope (international,
  * or number classes) */
 #define CNT_SCOPED AF_FIG__COUNT
@@ -44,6 +44,8 @@ static const char *const subject_names[AF_OUT__COUNT] = {
 static const char subject_letter[AF_OUT__COUNT] = {'c', 's', 'k', 'p', 'f'};
 _Static_assert(AF_FIG__COUNT + 1 <= AF_FIG_N,
 		"the figure counters and the international seconds fit a figure");
+_Static_assert(AF_AN_WINDOWS <= AF_FIG_WIN_MAX,
+		"the windows of a subject fit one figure op");
 static const char *const top_names[AF_TOP__COUNT] = {
 		"attempts", "minutes", "asr", "acd", "short"};
 static const af_reason_t rule_reason[AF_AN__COUNT] = {AF_R_ASR_LOW,
@@ -79,15 +81,12 @@ static outcome_shared_t *oshared;
 typedef struct end_ctx {
 	af_op_t ops[FIG_OPS];
 	char keys[FIG_OPS][FIG_KEY_MAX];
-	/* op index per subject and window, -1 none */
-	int at[AF_OUT__COUNT][AF_AN_WINDOWS];
+	/* op index per subject, -1 none */
+	int at[AF_OUT__COUNT];
 	int nops;
-	/* the windows, and the start of their keys: "of|<window>|" (kept
-	 * from one call to the next while the windows stay) */
+	/* the windows */
 	uint32_t n_win;
 	uint32_t win_s[AF_AN_WINDOWS];
-	char win_key[AF_AN_WINDOWS][16];
-	uint8_t win_key_len[AF_AN_WINDOWS];
 	/* the figures read back, derived once per subject and window */
 	af_figure_t fig[AF_OUT__COUNT][AF_AN_WINDOWS];
 	uint8_t fig_done[AF_OUT__COUNT][AF_AN_WINDOWS];
@@ -388,40 +387,18 @@ static size_t subject_of(const af_call_t *c, af_outcome_subject_t s, char *buf,
 	return strlen(buf);
 }
 
-/*
- * This thread's context of a batch of figures, emptied, for the windows
- * of a: their keys' start "of|<window>|" written once, not per subject.
- */
+/* This thread's context of a batch of figures, emptied, for the windows
+ * of a. */
 static end_ctx_t *end_begin(const af_analytics_cfg_t *a)
 {
 	static __thread end_ctx_t ctx; /* too big for a small stack */
 	end_ctx_t *e = &ctx;
-	char t[10];
-	uint32_t w;
-	int wi, i;
-	size_t n;
 
 	memset(e->at, 0xff, sizeof(e->at));
 	memset(e->fig_done, 0, sizeof(e->fig_done));
 	e->nops = 0;
-	if(e->n_win == a->n_windows
-			&& memcmp(e->win_s, a->windows, e->n_win * sizeof(e->win_s[0]))
-					   == 0)
-		return e; /* the same windows as the last time */
-	e->n_win = a->n_windows;
-	for(wi = 0; wi < (int)a->n_windows && wi < AF_AN_WINDOWS; wi++) {
-		w = e->win_s[wi] = a->windows[wi];
-		i = 10;
-		do {
-			t[--i] = (char)('0' + w % 10);
-			w /= 10;
-		} while(w);
-		memcpy(e->win_key[wi], "of|", 3);
-		n = 3 + (size_t)(10 - i);
-		memcpy(e->win_key[wi] + 3, t + i, (size_t)(10 - i));
-		e->win_key[wi][n++] = '|';
-		e->win_key_len[wi] = (uint8_t)n;
-	}
+	e->n_win = a->n_windows < AF_AN_WINDOWS ? a->n_windows : AF_AN_WINDOWS;
+	memcpy(e->win_s, a->windows, e->n_win * sizeof(e->win_s[0]));
 	return e;
 }
 
@@ -447,34 +424,30 @@ static size_t subject_key(char *buf, size_t size, const char *pre,
 	return n + len;
 }
 
-/* the figure key of window slot wi and subject s named name into buf */
-static size_t fig_key(const end_ctx_t *e, char *buf, int wi,
-		af_outcome_subject_t s, const char *name, size_t len)
-{
-	return subject_key(buf, FIG_KEY_MAX, e->win_key[wi], e->win_key_len[wi],
-			s, name, len);
-}
-
-/* adds a FIG_HIT of add[] (NULL: a read) on subject s in window slot wi */
-static void add_fig(end_ctx_t *e, af_outcome_subject_t s, int wi,
-		const char *name, size_t len, const uint32_t *add)
+/* adds a FIG_MULTI of add[] (NULL: a read) on subject s over every
+ * window */
+static void add_fig(end_ctx_t *e, af_outcome_subject_t s, const char *name,
+		size_t len, const uint32_t *add)
 {
 	af_op_t *op;
-	int i = e->nops;
+	int i = e->nops, wi;
 
-	if(i >= FIG_OPS)
+	if(i >= FIG_OPS || !e->n_win)
 		return;
 	op = &e->ops[i];
-	/* only what a FIG_HIT reads and writes */
-	op->type = AF_OP_FIG_HIT;
+	/* only what a FIG_MULTI reads and writes */
+	op->type = AF_OP_FIG_MULTI;
 	op->status = 0;
 	op->key = e->keys[i];
-	op->key_len = fig_key(e, e->keys[i], wi, s, name, len);
-	memset(&op->u.fig, 0, sizeof(op->u.fig));
-	op->u.fig.window_s = e->win_s[wi];
+	op->key_len = subject_key(e->keys[i], FIG_KEY_MAX, "of|", 3, s, name, len);
+	op->u.fig.nwin = (int)e->n_win;
+	for(wi = 0; wi < (int)e->n_win; wi++)
+		op->u.fig.w[wi].window_s = e->win_s[wi];
 	if(add)
 		memcpy(op->u.fig.n, add, sizeof(op->u.fig.n));
-	e->at[s][wi] = i;
+	else
+		memset(op->u.fig.n, 0, sizeof(op->u.fig.n));
+	e->at[s] = i;
 	e->nops++;
 }
 
@@ -482,11 +455,11 @@ static void add_fig(end_ctx_t *e, af_outcome_subject_t s, int wi,
  * op failed */
 static uint32_t op_count(const end_ctx_t *e, af_outcome_subject_t s, int wi, int k)
 {
-	int i = e->at[s][wi];
+	int i = e->at[s];
 
 	if(i < 0 || e->ops[i].status != 0)
 		return 0;
-	return e->ops[i].u.fig.count[k];
+	return e->ops[i].u.fig.w[wi].count[k];
 }
 
 /* 1 when call c is in the scope of minutes rule ru */
@@ -503,12 +476,12 @@ static int in_scope(const af_an_rule_t *ru, const af_call_t *c)
 static void fig_from(const end_ctx_t *e, af_outcome_subject_t s, int wi, uint32_t w,
 		af_figure_t *f)
 {
-	int i = e->at[s][wi];
+	int i = e->at[s];
 
 	memset(f, 0, sizeof(*f));
 	f->window_s = w;
 	if(i >= 0 && e->ops[i].status == 0)
-		memcpy(f->c, e->ops[i].u.fig.count, sizeof(f->c));
+		memcpy(f->c, e->ops[i].u.fig.w[wi].count, sizeof(f->c));
 	af_figure_derive(f);
 }
 
@@ -823,8 +796,7 @@ int af_call_end_release(af_call_t *c, int code, uint64_t now_ms,
 		lens[s] = subject_of(c, (af_outcome_subject_t)s, names[s], sizeof(names[s]));
 		if(!lens[s])
 			continue;
-		for(wi = 0; wi < (int)a->n_windows; wi++)
-			add_fig(e, (af_outcome_subject_t)s, wi, names[s], lens[s], add);
+		add_fig(e, (af_outcome_subject_t)s, names[s], lens[s], add);
 	}
 	/* the release rides with the figures: one batch */
 	e->nops += af_dest_release_ops(t, e->ops + e->nops);
@@ -960,8 +932,7 @@ int af_outcome_figures(af_outcome_subject_t s, const char *name, size_t len,
 	a = &r->analytics;
 	n = (int)a->n_windows;
 	e = end_begin(a);
-	for(wi = 0; wi < n; wi++)
-		add_fig(e, s, wi, name, len, NULL);
+	add_fig(e, s, name, len, NULL);
 	memset(&v, 0, sizeof(v));
 	af_chk_exec(e->ops, e->nops, af_now_ms(), &v);
 	for(wi = 0; wi < n; wi++)

@@ -53,11 +53,11 @@
  * a caller refuses that caller's next calls in af_check_dest (reason as
  * the breach) for analytics.cooling seconds.
  *
- * Memory is bounded: the figures are store entries (AF_OP_FIG_HIT: one
- * per subject and window, expiring with their window), a call's record
- * is the host's and leaves the figures nothing until af_call_end; a call
- * whose end is never seen is never counted and its record is the host's
- * to drop (dest.max_duration). The signal mix, the top-N view and the
+ * Memory is bounded: the figures are store entries (AF_OP_FIG_MULTI: one
+ * per subject, every window in it, expiring with its longest window), a
+ * call's record is the host's and leaves the figures nothing until
+ * af_call_end; a call whose end is never seen is never counted and its
+ * record is the host's to drop (dest.max_duration). The signal mix, the top-N view and the
  * baselines are fixed tables in this node's shared memory.
  *
  * Costs: start, ring, answer and the guard touch no store (~0.1-0.4 us);

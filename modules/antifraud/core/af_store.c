@@ -1,7 +1,8 @@
 /*
  * antifraud - what the store's interface (af_store.h) owns beside the
- * backends: the names of its results, the checks of a WIN_MULTI and its
- * expansion into WIN_HITs for the backends that do not run it natively.
+ * backends: the names of its results, the checks of a WIN_MULTI and a
+ * FIG_MULTI, the WIN_MULTI's expansion into WIN_HITs for the backends
+ * that do not run it natively.
  *
  * Copyright (C) 2026 antifraud authors
  * SPDX-License-Identifier: GPL-2.0-or-later
@@ -75,6 +76,30 @@ int af_store_wm_check(const af_op_t *ops, int i)
 			return -1;
 	}
 	return 0;
+}
+
+int af_store_fig_check(const af_op_t *op)
+{
+	int j, k;
+
+	if(op->u.fig.nwin < 1 || op->u.fig.nwin > AF_FIG_WIN_MAX)
+		return -1;
+	for(j = 0; j < op->u.fig.nwin; j++) {
+		if(op->u.fig.w[j].window_s == 0)
+			return -1;
+		for(k = 0; k < j; k++)
+			if(op->u.fig.w[k].window_s == op->u.fig.w[j].window_s)
+				return -1;
+	}
+	return 0;
+}
+
+void af_store_fig_clear(af_op_t *op)
+{
+	int j;
+
+	for(j = 0; j < AF_FIG_WIN_MAX; j++)
+		memset(op->u.fig.w[j].count, 0, sizeof(op->u.fig.w[j].count));
 }
 
 /* appends "|" and the decimal window_s to key[0..len) into buf (room

@@ -22,10 +22,11 @@
 #define AF_BAN_REASON 64  /* bytes of a ban reason, NUL included */
 #define AF_HIST_MAX 4     /* sources remembered per caller */
 #define AF_WIN_BUCKETS 16 /* a window is counted in this many slices */
-#define AF_FIG_N 8        /* counters of a figure (AF_OP_FIG_HIT) */
+#define AF_FIG_N 8        /* counters of a figure (AF_OP_FIG_MULTI) */
 #define AF_FIG_SLICES 4   /* a figure's window is counted in this many
 						   * slices */
 #define AF_WIN_MULTI_MAX 3 /* windows of one AF_OP_WIN_MULTI */
+#define AF_FIG_WIN_MAX 3   /* windows of one AF_OP_FIG_MULTI */
 
 typedef struct af_ban {
 	uint64_t since_ms;
@@ -85,15 +86,23 @@ typedef enum af_op_type {
 	/* live members of the set key (count), nothing changed */
 	AF_OP_CONC_COUNT,
 	/*
-	 * Figure: AF_FIG_N counters of key over one sliding window of
-	 * window_s seconds, counted in AF_FIG_SLICES slices (a coarser
-	 * window than WIN_HIT's, for one entry and one lookup where
-	 * AF_FIG_N WIN_HITs would take as many): add n[] (all 0 only
-	 * reads: a missing figure is not created) and return the totals in
-	 * count[]. Expires when its newest slice with an addition leaves
-	 * the window; a figure with another window_s starts again.
+	 * Figures: AF_FIG_N counters of key over u.fig.nwin (1 to
+	 * AF_FIG_WIN_MAX) sliding windows of distinct window_s at once, one
+	 * entry and one operation for all the windows of a subject. Each
+	 * window is counted in AF_FIG_SLICES slices (coarser than WIN_HIT's:
+	 * one entry where AF_FIG_N WIN_HITs per window would take as many):
+	 * n[] is added to every window (all 0 only reads: a missing entry is
+	 * not created), w[j].count[] are the totals of window j, n[]
+	 * included. The entry keeps one slot per window_s: a window it does
+	 * not have starts at 0 (taking an empty slot, else the slot of a
+	 * window_s the op does not name, which starts again). It expires
+	 * when the newest slice with an addition leaves its window (the
+	 * longest of them).
+	 *
+	 * Invalid (status -1, every count 0): nwin out of
+	 * 1..AF_FIG_WIN_MAX, a window_s of 0 or twice the same.
 	 */
-	AF_OP_FIG_HIT,
+	AF_OP_FIG_MULTI,
 	/*
 	 * Multi-window counter: one subject counted over u.wm.nwin (1 to
 	 * AF_WIN_MULTI_MAX) sliding windows of distinct window_s at once, as
@@ -208,9 +217,12 @@ typedef struct af_op {
 			int found;          /* out, DEL: member was in the set */
 		} conc;
 		struct {
-			uint32_t window_s;
-			uint32_t n[AF_FIG_N];     /* in: added */
-			uint32_t count[AF_FIG_N]; /* out: totals in the window */
+			int nwin;             /* in: windows in w[] */
+			uint32_t n[AF_FIG_N]; /* in: added to every window */
+			struct {
+				uint32_t window_s;        /* in */
+				uint32_t count[AF_FIG_N]; /* out: totals in the window */
+			} w[AF_FIG_WIN_MAX];
 		} fig;
 		struct {
 			af_hist_entry_t entry; /* in */
@@ -321,6 +333,13 @@ void af_store_wm_clear(af_op_t *op);
 
 /* the index in op's w[] of the window of window_s, -1 when none */
 int af_store_wm_find(const af_op_t *op, uint32_t window_s);
+
+/* Whether FIG_MULTI op is valid (see AF_OP_FIG_MULTI): 0, or -1. */
+int af_store_fig_check(const af_op_t *op);
+
+/* Clears the counts of every window of FIG_MULTI op (those past its nwin
+ * too), as every backend does before it answers. */
+void af_store_fig_clear(af_op_t *op);
 int af_store_exec_expand(af_store_t *s, af_op_t *ops, int n,
 		uint64_t now_ms);
 

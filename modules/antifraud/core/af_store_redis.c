@@ -21,7 +21,6 @@
  *                newest slice (doubles), then AF_WIN_BUCKETS counts
  *                (I4) indexed by slice number modulo their count;
  *                expires when its newest slice leaves the window
- *   ...fig:{s}   the same with AF_FIG_SLICES rows of AF_FIG_N counts
  *
  * A check that adds to a live window in its newest slice changes the
  * one count in place (SETRANGE): one read and one write per window.
@@ -29,6 +28,12 @@
  *                AF_WIN_MULTI_MAX slots of window_s (I4, 0 unused),
  *                newest slice (double), AF_WIN_BUCKETS counts (I4);
  *                expires one window after its newest addition
+ *   ...fm:{s}    string (AF_OP_FIG_MULTI, the figures of a subject):
+ *                expiry (double), then 1 to AF_FIG_WIN_MAX slots of
+ *                window_s (I4), newest slice (double), AF_FIG_SLICES
+ *                rows of AF_FIG_N counts (I4); expires when the newest
+ *                slice added to leaves its window; one GET and at most
+ *                one SET per op
  *   ...hist:{s}  string: 20-digit expiry, then up to AF_HIST_MAX
  *                records of 43 bytes (family, 16 address bytes,
  *                country, continent, 20-digit ts_ms), newest first;

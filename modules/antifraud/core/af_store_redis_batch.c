@@ -31,7 +31,7 @@ enum rds_code {
 	RDS_C_CONC_DEL = 7,
 	RDS_C_CONC_COUNT = 8,
 	RDS_C_CONC_SKIP = 9,
-	RDS_C_FIG_HIT = 10,
+	RDS_C_FIG_MULTI = 10,
 	RDS_C_WIN_MULTI = 11,
 	/* invalid, outputs left as they are (NULL key, unknown type); never
 	 * sent: goes as RDS_C_INVALID */
@@ -304,9 +304,9 @@ int af_rds_check(const af_op_t *ops, int n, signed char *code,
 			case AF_OP_CONC_COUNT:
 				code[i] = RDS_C_CONC_COUNT;
 				break;
-			case AF_OP_FIG_HIT:
-				if(op->u.fig.window_s)
-					code[i] = RDS_C_FIG_HIT;
+			case AF_OP_FIG_MULTI:
+				if(af_store_fig_check(op) == 0)
+					code[i] = RDS_C_FIG_MULTI;
 				break;
 			case AF_OP_WIN_MULTI:
 				if(af_store_wm_check(ops, i) == 0)
@@ -362,7 +362,7 @@ static void put_u32(char *p, uint32_t v)
 
 /*
  * Appends an op's packed argument: its head[0..hlen) (its code in a byte,
- * and for a WIN_MULTI its window count), then the n numbers of v as
+ * and for a WIN_MULTI or FIG_MULTI its window count), then the n numbers of v as
  * big-endian IEEE doubles (exact: every value is below 2^53).
  */
 static void av_packh(
@@ -460,6 +460,32 @@ static void rds_build_wm(const af_store_redis_t *st, const af_op_t *op,
 }
 
 /*
+ * Serializes FIG_MULTI op: its key <prefix><layout>fm:{<key>}; its code
+ * and nwin in a byte each, then n[], and per window window_s, slice_ms,
+ * now's slice.
+ */
+static void rds_build_fig(const af_store_redis_t *st, const af_op_t *op,
+		uint64_t now_ms)
+{
+	uint64_t v[AF_FIG_N + 3 * AF_FIG_WIN_MAX], slice_ms;
+	char head[2] = {RDS_C_FIG_MULTI, (char)op->u.fig.nwin};
+	int j;
+
+	av_key(&rds_keys, st, "fm", op->key, op->key_len);
+	for(j = 0; j < AF_FIG_N; j++)
+		v[j] = op->u.fig.n[j];
+	for(j = 0; j < op->u.fig.nwin; j++) {
+		slice_ms = (uint64_t)op->u.fig.w[j].window_s * 1000 / AF_FIG_SLICES;
+		if(slice_ms == 0)
+			slice_ms = 1;
+		v[AF_FIG_N + 3 * j] = op->u.fig.w[j].window_s;
+		v[AF_FIG_N + 3 * j + 1] = slice_ms;
+		v[AF_FIG_N + 3 * j + 2] = now_ms / slice_ms;
+	}
+	av_packh(&rds_args, head, 2, v, AF_FIG_N + 3 * op->u.fig.nwin);
+}
+
+/*
  * Serializes ops[0..n) (codes in code) into rds_keys, rds_args (now, then
  * pregated and every op's packed argument in one) and rds_strs (the
  * ops' strings: a reason only where a ban may be set) for the batch
@@ -470,7 +496,7 @@ static void rds_build(const af_store_redis_t *st, const af_op_t *ops, int n,
 {
 	rds_argv_t *k = &rds_keys, *a = &rds_args, *sv = &rds_strs;
 	const af_op_t *op;
-	uint64_t v[3 + AF_FIG_N], slice_ms;
+	uint64_t v[8], slice_ms;
 	char rec[RDS_HIST_REC + 1], *stop;
 	af_hist_entry_t e;
 	int i, thr;
@@ -537,17 +563,8 @@ static void rds_build(const af_store_redis_t *st, const af_op_t *ops, int n,
 			case RDS_C_WIN_MULTI:
 				rds_build_wm(st, op, now_ms);
 				break;
-			case RDS_C_FIG_HIT:
-				av_key(k, st, "fig", op->key, op->key_len);
-				slice_ms = (uint64_t)op->u.fig.window_s * 1000 / AF_FIG_SLICES;
-				if(slice_ms == 0)
-					slice_ms = 1;
-				v[0] = op->u.fig.window_s;
-				v[1] = slice_ms;
-				v[2] = now_ms / slice_ms;
-				for(thr = 0; thr < AF_FIG_N; thr++)
-					v[3 + thr] = op->u.fig.n[thr];
-				av_pack(a, RDS_C_FIG_HIT, v, 3 + AF_FIG_N);
+			case RDS_C_FIG_MULTI:
+				rds_build_fig(st, op, now_ms);
 				break;
 			case RDS_C_HIST_PUSH:
 				av_key(k, st, "hist", op->key, op->key_len);
@@ -718,40 +735,49 @@ static int rp_hist(const rds_fld_t *f, af_hist_entry_t *entry)
 	return 0;
 }
 
-/*
- * Fills count[0..AF_FIG_N) from a figure's counts as the script answers
- * them: e[0] the counts (RDS_FIG_ROWS bytes: per slice AF_FIG_N
- * big-endian 32-bit counts), or the figure's stored value (its header,
- * RDS_FIG_HEAD bytes, then the counts); with k 3, row e[1] of them
- * replaced by e[2] (the row the op changed). Each counter's sum over the
- * slices, at most UINT32_MAX as shm gives it; 0 or -1.
- */
-static int rp_fig(const rds_fld_t *e, int k, uint32_t *count)
+/* a big-endian 32-bit number at p */
+static inline uint32_t rp_u32(const unsigned char *p)
 {
-	const unsigned char *p, *rows;
-	long long r = -1;
-	uint64_t sum;
-	int i, j;
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8
+		   | p[3];
+}
 
-	if(e[0].type != RDS_F_STR
-			|| (e[0].len != RDS_FIG_ROWS
-					&& e[0].len != RDS_FIG_HEAD + RDS_FIG_ROWS))
+/*
+ * Fills the counts of every window of FIG_MULTI op from the figures as
+ * the script answers them, stored (f: the expiry, then slots of
+ * RDS_FIG_SLOT bytes: window_s, newest slice, AF_FIG_SLICES rows of
+ * AF_FIG_N big-endian 32-bit counts): each window's slot (one of its
+ * window_s: the script gave every window one), each counter's sum over
+ * its rows, at most UINT32_MAX as shm gives it; 0 or -1.
+ */
+static int rp_fig(const rds_fld_t *f, af_op_t *op)
+{
+	const unsigned char *slot;
+	size_t ns, t;
+	uint64_t sum;
+	int i, j, r;
+
+	if(f->type != RDS_F_STR || f->len < 8 + RDS_FIG_SLOT
+			|| (f->len - 8) % RDS_FIG_SLOT != 0
+			|| (ns = (f->len - 8) / RDS_FIG_SLOT) > AF_FIG_WIN_MAX)
 		return -1;
-	rows = (const unsigned char *)e[0].s + e[0].len - RDS_FIG_ROWS;
-	if(k == 3
-			&& (af_rds_field_range(&e[1], 0, AF_FIG_SLICES - 1, &r) < 0
-					|| e[2].type != RDS_F_STR
-					|| e[2].len != RDS_FIG_ROWS / AF_FIG_SLICES))
-		return -1;
-	for(i = 0; i < AF_FIG_N; i++) {
-		sum = 0;
-		for(j = 0; j < AF_FIG_SLICES; j++) {
-			p = j == r ? (const unsigned char *)e[2].s + 4 * i
-					   : rows + 4 * (j * AF_FIG_N + i);
-			sum += (uint64_t)p[0] << 24 | (uint64_t)p[1] << 16
-				   | (uint64_t)p[2] << 8 | p[3];
+	for(j = 0; j < op->u.fig.nwin; j++) {
+		slot = NULL;
+		for(t = 0; t < ns && !slot; t++) {
+			slot = (const unsigned char *)f->s + 8 + t * RDS_FIG_SLOT;
+			if(rp_u32(slot) != op->u.fig.w[j].window_s)
+				slot = NULL;
 		}
-		count[i] = sum > UINT32_MAX ? UINT32_MAX : (uint32_t)sum;
+		if(!slot)
+			return -1;
+		slot += RDS_FIG_SLOT - RDS_FIG_ROWS;
+		for(i = 0; i < AF_FIG_N; i++) {
+			sum = 0;
+			for(r = 0; r < AF_FIG_SLICES; r++)
+				sum += rp_u32(slot + 4 * (r * AF_FIG_N + i));
+			op->u.fig.w[j].count[i] = sum > UINT32_MAX ? UINT32_MAX
+													   : (uint32_t)sum;
+		}
 	}
 	return 0;
 }
@@ -832,12 +858,10 @@ static int rds_parse(const redisReply *r, af_op_t *ops, int n,
 					return -1;
 				op->u.win.banned = (int)v;
 				break;
-			case RDS_C_FIG_HIT:
-				if(k == 3 || k > 4
-						|| (k > 1 && rp_fig(&e[1], (int)k - 1, op->u.fig.count) < 0))
+			case RDS_C_FIG_MULTI:
+				af_store_fig_clear(op);
+				if(k > 2 || (k == 2 && rp_fig(&e[1], op) < 0))
 					return -1;
-				if(k == 1)
-					memset(op->u.fig.count, 0, sizeof(op->u.fig.count));
 				break;
 			case RDS_C_WIN_MULTI:
 				if(k != 1 + 3 * op->u.wm.nwin)
@@ -929,8 +953,8 @@ static void rds_invalid_clear(af_op_t *op)
 		case AF_OP_CONC_COUNT:
 			op->u.conc.count = 0;
 			break;
-		case AF_OP_FIG_HIT:
-			memset(op->u.fig.count, 0, sizeof(op->u.fig.count));
+		case AF_OP_FIG_MULTI:
+			af_store_fig_clear(op);
 			break;
 		case AF_OP_WIN_MULTI:
 			af_store_wm_clear(op);

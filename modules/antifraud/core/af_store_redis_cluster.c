@@ -194,8 +194,8 @@ static const char *cl_kind(af_op_type_t t)
 			return "win";
 		case AF_OP_HIST_PUSH:
 			return "hist";
-		case AF_OP_FIG_HIT:
-			return "fig";
+		case AF_OP_FIG_MULTI:
+			return "fm";
 		default:
 			return "conc";
 	}

@@ -135,10 +135,11 @@ typedef struct rds_fld {
 #define RDS_FIELDS_H (AF_HIST_MAX + 2 > 6 ? AF_HIST_MAX + 2 : 6)
 #define RDS_FIELDS_W (1 + 3 * AF_WIN_MULTI_MAX) /* WIN_MULTI */
 #define RDS_FIELDS (RDS_FIELDS_H > RDS_FIELDS_W ? RDS_FIELDS_H : RDS_FIELDS_W)
-/* a FIG_HIT answers its counts as stored: AF_FIG_SLICES rows of
- * AF_FIG_N big-endian 32-bit counts */
+/* a FIG_MULTI answers its figures as stored: the expiry (8 bytes), then
+ * per window a slot of window_s (4), newest slice (8) and AF_FIG_SLICES
+ * rows of AF_FIG_N big-endian 32-bit counts */
 #define RDS_FIG_ROWS (AF_FIG_SLICES * AF_FIG_N * 4)
-#define RDS_FIG_HEAD 20 /* a stored figure's window_s, expiry, slice */
+#define RDS_FIG_SLOT (12 + RDS_FIG_ROWS)
 
 /* af_store_redis_net.c: the per-process connections */
 void af_rds_enter(rds_guard_t *g, int lock);

@@ -95,10 +95,11 @@
  * most max_entries / stripes members (fewer when other entries share the
  * stripe): size the store for the largest set.
  *
- * A figure (FIG_HIT) is one entry: AF_FIG_N counters in AF_FIG_SLICES
- * slices of its window, evicted like a window, expiring when its newest
- * slice with an addition leaves the window; a read of a missing figure
- * creates nothing.
+ * The figures of a subject (FIG_MULTI) are one entry: a slot per window
+ * (up to AF_FIG_WIN_MAX, the record growing as windows come), each
+ * AF_FIG_N counters in AF_FIG_SLICES slices of its window, evicted like
+ * a window, expiring when the newest slice with an addition leaves its
+ * window (the longest); a read of a missing entry creates nothing.
  *
  * A multi-window counter (WIN_MULTI) is one entry too: a slot per window
  * (window_s, newest slice, total, AF_WIN_BUCKETS counts of 8 bits, all
@@ -136,7 +137,9 @@
 #define AF_SHM_UNIT 4         /* bytes of a unit of the arena */
 #define AF_SHM_HDR 20         /* bytes of a record header */
 #define AF_SHM_ENTRY_BYTES 120 /* arena bytes per entry of max_entries */
-#define AF_SHM_CLASSES 68     /* exact size classes (units 0..67) */
+#define AF_SHM_CLASSES 136    /* exact size classes (units 0..135) */
+#define AF_SHM_FMAP ((AF_SHM_CLASSES + 64) / 64) /* words of a class map */
+#define AF_SHM_PREFETCH 272   /* bytes of a record prefetched */
 #define AF_SHM_MIN_FREE 4     /* units of the smallest free block */
 #define AF_SHM_QUICK 8        /* freed records a stripe keeps to reuse */
 #define AF_SHM_GC_CHUNK 256   /* blocks gc looks at per lock hold */
@@ -157,7 +160,7 @@ enum af_shm_type {
 	AF_SHM_HIST,
 	AF_SHM_CSET, /* concurrency set */
 	AF_SHM_CMEM, /* member of a concurrency set */
-	AF_SHM_FIG,  /* a figure (AF_OP_FIG_HIT) */
+	AF_SHM_FIG,  /* the figures of one subject (AF_OP_FIG_MULTI) */
 	AF_SHM_WMUL  /* the windows of one subject (AF_OP_WIN_MULTI) */
 };
 
@@ -175,7 +178,7 @@ typedef struct af_shm_meta {
 							 * its last word) */
 	uint32_t units : 10;    /* block size in units (AF_SHM_UNIT bytes) */
 	uint32_t aux : 4;       /* history: records; WIN_MULTI: slots and
-							 * width (AF_SHM_WM_*) */
+							 * width (AF_SHM_WM_*); figure: slots */
 	uint32_t type : 8;      /* enum af_shm_type (a byte: read as one) */
 	uint32_t klen : 8;      /* key length, or AF_SHM_KEY_LONG */
 	uint32_t hash;          /* high half of the hash of the whole key */
@@ -206,10 +209,10 @@ typedef struct af_shm_win {
 	uint32_t counts[AF_WIN_BUCKETS]; /* counts[slice % AF_WIN_BUCKETS] */
 } af_shm_win_t;
 
+/* one window of a figure; a record holds aux of them */
 typedef struct af_shm_fig {
+	uint32_t window_s;     /* 0: a slot not used yet */
 	af_shm_u64 last_slice; /* newest slice seen (absolute number) */
-	uint32_t slice_ms;
-	uint32_t window_s;
 	uint32_t counts[AF_FIG_SLICES][AF_FIG_N]; /* [slice % AF_FIG_SLICES] */
 } af_shm_fig_t;
 
@@ -264,7 +267,7 @@ typedef struct af_shm_cmem {
 typedef union af_shm_val {
 	af_shm_ban_t ban;
 	af_shm_win_t win;
-	af_shm_fig_t fig;
+	af_shm_fig_t fig[AF_FIG_WIN_MAX];
 	uint8_t wmul[AF_WIN_MULTI_MAX * AF_SHM_WSLOT(1)]; /* slots */
 	af_shm_hist_t hist;
 	af_shm_cset_t cset;
@@ -285,7 +288,8 @@ typedef struct af_shm_stripe {
 	uint32_t aend;
 	uint32_t evict_pos; /* where the next eviction looks (a block) */
 	uint32_t gc_pos;    /* where the next gc looks (a block) */
-	uint64_t fmap[2];   /* size classes whose free list is not empty */
+	uint64_t fmap[AF_SHM_FMAP]; /* size classes whose free list is not
+								 * empty */
 	uint64_t evictions;
 	uint64_t bans_evicted; /* of the evictions, live bans */
 	uint64_t expired;
@@ -752,20 +756,18 @@ static void shm_put_free(
  */
 static inline uint32_t shm_fl_class(const af_shm_stripe_t *sp, uint32_t units)
 {
-	uint32_t c = shm_class(units);
+	uint32_t c = shm_class(units), w;
 	uint64_t bits;
 
 	if(sp->flist[c] != AF_SHM_NIL)
 		return c;
-	bits = c + 1 < 64 ? sp->fmap[0] & (~0ull << (c + 1)) : 0;
-	if(bits)
-		return (uint32_t)__builtin_ctzll(bits);
-	bits = sp->fmap[1];
-	if(c + 1 > 64)
-		bits &= ~0ull << (c + 1 - 64);
-	if(!bits)
-		return AF_SHM_NIL;
-	return 64 + (uint32_t)__builtin_ctzll(bits);
+	c++;
+	for(w = c / 64; w < AF_SHM_FMAP; w++, c = w * 64) {
+		bits = sp->fmap[w] & (~0ull << (c % 64));
+		if(bits)
+			return w * 64 + (uint32_t)__builtin_ctzll(bits);
+	}
+	return AF_SHM_NIL;
 }
 
 /*
@@ -1573,51 +1575,17 @@ done:
 }
 
 /*
- * AF_OP_FIG_HIT on op: the figure's slices move to now's (those left
- * behind emptied), op's n[] is added to the newest, the totals are
- * copied out. A read (n all 0) of a missing figure creates nothing.
+ * Moves figure slot f to slice (the slices left behind emptied; one
+ * behind its newest stays as it is) and adds n[] to its newest slice
+ * when add; returns its newest slice.
  */
-static int shm_op_fig_hit(
-		af_store_shm_t *st, af_op_t *op, uint64_t h, uint64_t now_ms)
+static uint64_t shm_fig_slot(
+		af_shm_fig_t *f, uint64_t slice, const uint32_t *n, int add)
 {
-	af_shm_key_t k;
-	af_shm_stripe_t *sa;
-	af_shm_fig_t *f;
-	uint64_t slice_ms, slice, d, j, sum;
-	uint32_t idx, *row;
-	int i, add = 0, rc = 0;
+	uint64_t d, j;
+	uint32_t *row;
+	int i;
 
-	memset(op->u.fig.count, 0, sizeof(op->u.fig.count));
-	if(op->u.fig.window_s == 0)
-		return -1;
-	for(i = 0; i < AF_FIG_N; i++)
-		add |= op->u.fig.n[i] != 0;
-	slice_ms = (uint64_t)op->u.fig.window_s * 1000 / AF_FIG_SLICES;
-	if(slice_ms == 0)
-		slice_ms = 1;
-	slice = now_ms / slice_ms;
-	shm_key_set(st, &k, op->key, op->key_len, h);
-	sa = &st->stripes[k.stripe];
-	af_lock(&sa->lock);
-	idx = shm_find(st, &k, AF_SHM_FIG, now_ms);
-	if(idx == AF_SHM_NIL) {
-		if(!add)
-			goto done;
-		idx = shm_insert(st, &k, AF_SHM_FIG, sizeof(af_shm_fig_t), 0, 0, now_ms,
-				0, AF_SHM_NIL);
-		if(idx == AF_SHM_NIL) {
-			rc = -1;
-			goto done;
-		}
-		shm_v(st, idx)->fig.window_s = 0;
-	}
-	f = &shm_v(st, idx)->fig;
-	if(f->window_s != op->u.fig.window_s) {
-		memset(f, 0, sizeof(*f));
-		f->window_s = op->u.fig.window_s;
-		f->slice_ms = (uint32_t)slice_ms;
-		f->last_slice = slice;
-	}
 	if(slice > f->last_slice) {
 		d = slice - f->last_slice;
 		if(d >= AF_FIG_SLICES)
@@ -1631,14 +1599,121 @@ static int shm_op_fig_hit(
 	if(add) {
 		row = f->counts[f->last_slice % AF_FIG_SLICES];
 		for(i = 0; i < AF_FIG_N; i++)
-			row[i] = shm_sat_add(row[i], op->u.fig.n[i]);
-		shm_m(st, idx)->expires_ms = (f->last_slice + AF_FIG_SLICES) * slice_ms;
+			row[i] = shm_sat_add(row[i], n[i]);
 	}
-	for(i = 0; i < AF_FIG_N; i++) {
-		sum = 0;
-		for(j = 0; j < AF_FIG_SLICES; j++)
-			sum += f->counts[j][i];
-		op->u.fig.count[i] = sum > UINT32_MAX ? UINT32_MAX : (uint32_t)sum;
+	return f->last_slice;
+}
+
+/*
+ * AF_OP_FIG_MULTI on op: one record of a slot per window (aux of them),
+ * one lookup and one lock for every window of the subject. Each window
+ * of op takes the slot of its window_s; one without takes an empty slot,
+ * else a new one (the record grows, up to AF_FIG_WIN_MAX), else the
+ * first of a window_s op does not name: it starts again at now's slice.
+ * Each slot moves to now's slice, n[] is added to its newest (unless all
+ * 0), its totals are copied out. The record expires when the newest
+ * slice added to leaves its window, the longest such (never earlier than
+ * it did). A read of a missing record creates nothing.
+ */
+static int shm_op_fig_multi(
+		af_store_shm_t *st, af_op_t *op, uint64_t h, uint64_t now_ms)
+{
+	af_shm_key_t k;
+	af_shm_stripe_t *sa;
+	af_shm_fig_t *f;
+	uint64_t slice_ms[AF_FIG_WIN_MAX], slice, exp, sum;
+	uint32_t idx;
+	unsigned ns, t, slot[AF_FIG_WIN_MAX], empty = 0, miss = 0, need;
+	int i, j, add = 0, rc = 0, used[AF_FIG_WIN_MAX] = {0};
+
+	af_store_fig_clear(op);
+	if(af_store_fig_check(op) < 0)
+		return -1;
+	for(i = 0; i < AF_FIG_N; i++)
+		add |= op->u.fig.n[i] != 0;
+	for(j = 0; j < op->u.fig.nwin; j++) {
+		slice_ms[j] = (uint64_t)op->u.fig.w[j].window_s * 1000 / AF_FIG_SLICES;
+		if(slice_ms[j] == 0)
+			slice_ms[j] = 1;
+	}
+	shm_key_set(st, &k, op->key, op->key_len, h);
+	sa = &st->stripes[k.stripe];
+	af_lock(&sa->lock);
+	idx = shm_find(st, &k, AF_SHM_FIG, now_ms);
+	if(idx == AF_SHM_NIL) {
+		if(!add)
+			goto done;
+		idx = shm_insert(st, &k, AF_SHM_FIG,
+				(size_t)op->u.fig.nwin * sizeof(af_shm_fig_t),
+				(unsigned)op->u.fig.nwin, 0, now_ms, 0, AF_SHM_NIL);
+		if(idx == AF_SHM_NIL) {
+			rc = -1;
+			goto done;
+		}
+	}
+	ns = shm_m(st, idx)->aux;
+	f = shm_v(st, idx)->fig;
+	for(j = 0; j < op->u.fig.nwin; j++) {
+		for(t = 0; t < ns; t++)
+			if(!used[t] && f[t].window_s == op->u.fig.w[j].window_s)
+				break;
+		if(t < ns) {
+			used[t] = 1;
+			slot[j] = t;
+		} else {
+			slot[j] = AF_FIG_WIN_MAX; /* none yet */
+			miss++;
+		}
+	}
+	if(miss) {
+		for(t = 0; t < ns; t++)
+			empty += f[t].window_s == 0;
+		need = ns + (miss > empty ? miss - empty : 0);
+		if(need > AF_FIG_WIN_MAX)
+			need = AF_FIG_WIN_MAX;
+		if(need > ns) {
+			idx = shm_grow(st, k.stripe, idx, need * sizeof(af_shm_fig_t),
+					now_ms, 0);
+			if(idx == AF_SHM_NIL) {
+				rc = -1;
+				goto done;
+			}
+			shm_m(st, idx)->aux = need;
+			ns = need;
+			f = shm_v(st, idx)->fig;
+		}
+		/* an empty slot, else one of a window_s op does not name */
+		for(j = 0; j < op->u.fig.nwin; j++) {
+			if(slot[j] < AF_FIG_WIN_MAX)
+				continue;
+			for(t = 0; t < ns; t++)
+				if(!used[t] && f[t].window_s == 0)
+					break;
+			if(t == ns)
+				for(t = 0; used[t]; t++)
+					;
+			used[t] = 1;
+			slot[j] = t;
+			memset(&f[t], 0, sizeof(f[t]));
+			f[t].window_s = op->u.fig.w[j].window_s;
+			f[t].last_slice = now_ms / slice_ms[j];
+		}
+	}
+	for(j = 0; j < op->u.fig.nwin; j++) {
+		slice = shm_fig_slot(&f[slot[j]], now_ms / slice_ms[j], op->u.fig.n,
+				add);
+		if(add) {
+			exp = (slice + AF_FIG_SLICES) * slice_ms[j];
+			if(exp > shm_m(st, idx)->expires_ms)
+				shm_m(st, idx)->expires_ms = exp;
+		}
+		for(i = 0; i < AF_FIG_N; i++) {
+			sum = 0;
+			for(t = 0; t < AF_FIG_SLICES; t++)
+				sum += f[slot[j]].counts[t][i];
+			op->u.fig.w[j].count[i] = sum > UINT32_MAX ? UINT32_MAX
+													   : (uint32_t)sum;
+		}
 	}
 done:
 	af_unlock(&sa->lock);
@@ -2501,8 +2576,8 @@ static int shm_op(af_store_shm_t *st, af_op_t *ops, int i, uint64_t h,
 		case AF_OP_CONC_COUNT:
 			op->u.conc.count = 0;
 			return shm_op_conc_count(st, op, h, now_ms);
-		case AF_OP_FIG_HIT:
-			return shm_op_fig_hit(st, op, h, now_ms);
+		case AF_OP_FIG_MULTI:
+			return shm_op_fig_multi(st, op, h, now_ms);
 		case AF_OP_WIN_MULTI:
 			return shm_op_win_multi(st, ops, i, h, now_ms);
 		case AF_OP_CONC_ADD:
@@ -2535,11 +2610,12 @@ static void shm_prefetch(
 	for(i = 0; n > 1 && i < m; i++) {
 		idx = __atomic_load_n(b[i], __ATOMIC_RELAXED);
 		if(idx != AF_SHM_NIL) {
-			/* (a record is at most this long: its first lines) */
+			/* (its first lines: a record's header, key and the
+			 * start of its value) */
 			const char *rec = (const char *)shm_m(st, idx);
 			size_t off;
 #pragma GCC unroll 8
-			for(off = 0; off < AF_SHM_CLASSES * AF_SHM_UNIT; off += 64)
+			for(off = 0; off < AF_SHM_PREFETCH; off += 64)
 				__builtin_prefetch(rec + off);
 		}
 	}
@@ -2758,8 +2834,8 @@ static int shm_conc_list(af_store_t *s, const char *prefix,
  * store with little expired is swept over several calls, not all at each
  * one; any call walks the arena (records and free blocks) at most once
  * and holds a stripe lock for AF_SHM_GC_CHUNK blocks at most. Each lock
- * hold first frees the stripe's quick[] for good (shm_quick_flush), so
- * that after gc an emptied store is free blocks only. A member leaves
+ * hold frees the stripe's quick[] for good (shm_quick_flush), first and
+ * last, so that after gc an emptied store is free blocks only, merged. A member leaves
  * its set's count as it is freed. Lock: none held on entry; one stripe
  * lock at a time inside.
  */
@@ -2809,6 +2885,8 @@ static void shm_gc(af_store_t *s, uint64_t now_ms, unsigned budget)
 			}
 			sp->gc_pos = pos + n;
 		}
+		/* what it freed, too: merged now, not kept for reuse */
+		shm_quick_flush(st, sp);
 		af_unlock(&sp->lock);
 	}
 	__atomic_store_n(&st->gc_stripe, sidx, __ATOMIC_RELAXED);

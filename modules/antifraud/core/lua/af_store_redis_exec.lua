@@ -15,7 +15,7 @@
 -- its gate), now_ms again (a double) and the ops packed one after another (each its code in a byte, then its
 -- numbers as big-endian doubles, exact below 2^53, read with one
 -- struct.unpack: OPSZ bytes; a BAN_GET's stop in a byte; a WIN_MULTI's
--- window count in a byte before them), then the
+-- or FIG_MULTI's window count in a byte before them), then the
 -- ops' strings in their order (a ban reason, only where the op may
 -- ban: BAN_SET, a WIN_HIT or WIN_MULTI with a threshold; a CONC_ADD's
 -- or CONC_DEL's member; a HIST_PUSH's record); KEYS: per op its key
@@ -27,10 +27,9 @@
 -- rds_parse): each number as decimal text and ',', each string (ban
 -- since, until and reason, history record, a figure's counts: any
 -- bytes) as its length, ':' and its bytes, and each ri as its field
--- count (a number) and its fields. A FIG_HIT answers its counts
--- (AF_FIG_SLICES rows of AF_FIG_N 32-bit counts, alone or after the 20
--- bytes of their stored header) and, when it changed a row, that row's
--- number and the row: the module sums them (rp_fig).
+-- count (a number) and its fields. A FIG_MULTI answers its figures as
+-- stored after the op (see fig): the module finds its windows' slots
+-- and sums their rows (rp_fig).
 --
 -- Embedded into the module at build time (utils/lua2c.sh): lines that
 -- are only a comment, empty lines and indentation are left out of what
@@ -45,7 +44,7 @@ local now, nows
 -- (no table made per call; an entry past the call's ops is never read)
 local ty, nn, cnt, ifn = {}, {}, {}, {}
 -- the answer's parts in order (res[0] its head; an op's one part, or
--- a FIG_HIT's several)
+-- a FIG_MULTI's two)
 local res = {}
 -- the call's CONC_ADDs (nadd of them), one table per field
 local nadd
@@ -57,7 +56,7 @@ local a_s, s_cn, s_nk, s_fin, s_mx = {}, {}, {}, {}, {}
 local MAXU = 4294967295
 -- (set by exec's first call: a library's top, run when it is loaded,
 -- has no string or struct)
-local sformat, sbyte, sunpack, spack, ssub, rcall, tonum, unpk, mmin, tconcat
+local sformat, sbyte, sunpack, spack, ssub, rcall, tonum, unpk, mmin, tconcat, mmax
 -- answers by count c (0 to 63, made when loaded; sformat past them: a
 -- larger table costs more than it saves, each of Redis's periodic GC
 -- steps walking it):
@@ -78,8 +77,8 @@ end
 -- an op's answer is rendered when it is made (one string.format for
 -- its numbers): see the end
 -- the bytes of an op's numbers after its code (ARGV[2]), by code (a
--- WIN_MULTI's: see exec)
-local OPSZ = {[0] = 0, 1, 8, 0, 64, 16, 16, 0, 0, 0, 88}
+-- WIN_MULTI's and FIG_MULTI's: see exec)
+local OPSZ = {[0] = 0, 1, 8, 0, 64, 16, 16, 0, 0, 0}
 -- the number after the code byte of the op at q
 local function unpack1(P, q)
   local v = sunpack('>d', P, q + 1)
@@ -110,14 +109,12 @@ end
 local function ban_put(bk, u, r)
   setpx(bk, sformat('%020d%020d%010d', now, u, 0) .. r, u - now)
 end
--- windows and figures are strings packed with struct: window_s (I4),
--- expiry ms, newest slice (doubles), then a ring of counts (I4) indexed
--- by slice number modulo the ring's size: AF_WIN_BUCKETS counts for a
--- window, AF_FIG_SLICES rows of AF_FIG_N for a figure
--- (formats written out: the script's top runs on every call)
+-- windows are strings packed with struct: window_s (I4), expiry ms,
+-- newest slice (doubles), then a ring of AF_WIN_BUCKETS counts (I4)
+-- indexed by slice number modulo the ring's size (formats written
+-- out: the script's top runs on every call)
 local WF = '>I4ddI4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4'
-local FF = '>I4ddI4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4'
-local WLEN, FLEN = 84, 148
+local WLEN = 84
 local HF = '>I4dd'
 -- the value v of key k (format f, len bytes, its expiry at t[ei]) as
 -- a table, or nil when absent, of another size or expired (then
@@ -131,60 +128,47 @@ local function ring_load(k, v, f, len, ei)
   end
   return t
 end
--- the ring of key k (its value v, GET by the caller) as a table
--- {window_s, expiry, slice, counts...} (nslices slices of width counts
--- each), moved to slice and emptied as shm does (a live ring of another
--- window_s starts again, keeping its expiry), or nil when absent and
--- not to be made (a read); changed tells whether it differs from what
--- is stored
-local function ring(k, v, f, len, ws, slice, nslices, width, make)
-  local t = ring_load(k, v, f, len, 2)
-  local changed = false
+-- the window of key k (its value v, GET by the caller) as a table
+-- {window_s, expiry, slice, counts...}, moved to slice and emptied as
+-- shm does (a live window of another window_s starts again, keeping
+-- its expiry), or nil when absent and not to be made (a read); changed
+-- tells whether it differs from what is stored
+local function ring(k, v, ws, slice, make)
+  local t = ring_load(k, v, WF, WLEN, 2)
+  local l = slice - 16
   if not t then
     if not make then return nil, false end
     t = {ws, 0, slice}
-    for j = 4, 3 + nslices * width do t[j] = 0 end
-    changed = true
   elseif t[1] ~= ws then
-    t[1] = ws
-    t[3] = slice
-    for j = 4, 3 + nslices * width do t[j] = 0 end
-    changed = true
+    t[1], t[3] = ws, slice
+  else
+    l = t[3]
+    if slice <= l then return t, false end
+    if slice - l > 16 then l = slice - 16 end
   end
-  local l = t[3]
-  if slice > l then
-    if slice - l >= nslices then
-      for j = 4, 3 + nslices * width do t[j] = 0 end
-    else
-      for x = l + 1, slice do
-        local b = 4 + (x % nslices) * width
-        for j = b, b + width - 1 do t[j] = 0 end
-      end
-    end
-    t[3] = slice
-    changed = true
-  end
-  return t, changed
+  for x = l + 1, slice do t[4 + x % 16] = 0 end
+  t[3] = slice
+  return t, true
 end
--- stores ring t (format f, n values) of key k: with a new expiry when
--- it got an addition, else keeping its TTL
-local function ring_put(k, f, n, t, added)
-  local p = spack(f, unpk(t, 1, n))
+-- stores window t of key k: with a new expiry when it got an addition,
+-- else keeping its TTL
+local function ring_put(k, t, added)
+  local p = spack(WF, unpk(t, 1, 19))
   if added then
     setpx(k, p, t[2] - now)
   else
     rcall('SET', k, p, 'KEEPTTL', 'GET')
   end
 end
--- the fast path of a ring: v live, of window_s ws, its newest slice
+-- the fast path of a window: v live, of window_s ws, its newest slice
 -- not behind slice (nothing to empty) and, for an addition (add), its
--- expiry where the addition puts it (nslices slices of sms after the
+-- expiry where the addition puts it (16 slices of sms after the
 -- newest): returns the newest slice, nil otherwise
-local function ring_fast(v, len, ws, slice, add, nslices, sms)
-  if not v or #v ~= len then return nil end
+local function ring_fast(v, ws, slice, add, sms)
+  if not v or #v ~= WLEN then return nil end
   local w, e, l = sunpack(HF, v)
   if now < e and w == ws and slice <= l
-      and (not add or e == (l + nslices) * sms) then
+      and (not add or e == (l + 16) * sms) then
     return l
   end
   return nil
@@ -193,13 +177,13 @@ end
 local WOFF = {[21] = '20', [25] = '24', [29] = '28', [33] = '32',
   [37] = '36', [41] = '40', [45] = '44', [49] = '48', [53] = '52',
   [57] = '56', [61] = '60', [65] = '64', [69] = '68', [73] = '72',
-  [77] = '76', [81] = '80', [85] = '84', [117] = '116'}
+  [77] = '76', [81] = '80'}
 local C16 = '>I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4'
 -- zero bytes by count: ZW[x] 4 * x (a window's x counts), ZF[x] 32 * x
 -- (a figure's x rows); made when loaded (.. only: no string library)
 local ZW, ZF = {[0] = ''}, {[0] = ''}
 for x = 1, 15 do ZW[x] = ZW[x - 1] .. '\0\0\0\0' end
-for x = 1, 3 do ZF[x] = ZF[x - 1] .. ZW[8] end
+for x = 1, 4 do ZF[x] = ZF[x - 1] .. ZW[8] end
 -- a new window for key k, its newest slice sl counting c: one string
 -- packed (the zero counts before and after as strings), one SET PX
 local function win_new(k, ws, sms, sl, c)
@@ -217,7 +201,7 @@ local function win(wk, ws, sms, slice, n)
     win_new(wk, ws, sms, slice, c)
     return c
   end
-  local l = ring_fast(v, WLEN, ws, slice, n > 0, 16, sms)
+  local l = ring_fast(v, ws, slice, n > 0, sms)
   if l then
     -- the common case: one count changed in place (SETRANGE)
     local a, b, c, d, e, f, g, h, i, j, k, m, o, p, q, r = sunpack(C16, v, 21)
@@ -233,7 +217,7 @@ local function win(wk, ws, sms, slice, n)
     if tot > MAXU then tot = MAXU end
     return tot
   end
-  local t, changed = ring(wk, v, WF, WLEN, ws, slice, 16, 1, n > 0)
+  local t, changed = ring(wk, v, ws, slice, n > 0)
   if not t then return 0 end
   if n > 0 then
     local j = 4 + t[3] % 16
@@ -242,87 +226,133 @@ local function win(wk, ws, sms, slice, n)
     t[j] = c
     t[2] = (t[3] + 16) * sms
   end
-  if n > 0 or changed then ring_put(wk, WF, 19, t, n > 0) end
+  if n > 0 or changed then ring_put(wk, t, n > 0) end
   local total = 0
   for j = 4, 19 do total = total + t[j] end
   if total > MAXU then total = MAXU end
   return total
 end
 local R8 = '>I4I4I4I4I4I4I4I4'
-local R32 = '>I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4'
--- the row number and length of a changed figure row, by its offset
-local FROW = {[20] = '0,32:', [52] = '1,32:', [84] = '2,32:', [116] = '3,32:'}
--- answers parts a and b at r and r + 1; r + 1
-local function put2(r, a, b)
-  res[r], res[r + 1] = a, b
-  return r + 1
+-- the figures of a subject (shm_op_fig_multi): a string of its expiry
+-- (a double) and a slot per window (1 to 3), each window_s (I4),
+-- newest slice (double) and AF_FIG_SLICES rows of AF_FIG_N counts (I4)
+-- indexed by slice modulo 4. The op's n (Fn), and per window j its
+-- window_s, slice ms, now's slice (Fw, Fm, Fl); per slot x its bytes,
+-- window_s, whether taken (Fp, Fs, Fu), by window its slot (Fb); the
+-- rows of the slot being moved (FR)
+local Fn, Fw, Fm, Fl, Fp, Fs, Fu, Fb, FR = {}, {}, {}, {}, {}, {}, {}, {}, {}
+-- the row at i of s with Fn added (saturated)
+local function radd(s, i)
+  local a, b, c, d, e, f, g, h = sunpack(R8, s, i)
+  local m = MAXU
+  return spack(R8, mmin(a + Fn[1], m), mmin(b + Fn[2], m),
+    mmin(c + Fn[3], m), mmin(d + Fn[4], m), mmin(e + Fn[5], m),
+    mmin(f + Fn[6], m), mmin(g + Fn[7], m), mmin(h + Fn[8], m))
 end
--- a figure (shm_op_fig_hit): adds n1..n8 to the newest slice; answers
--- its counts (AF_FIG_SLICES rows of AF_FIG_N, I4, summed by the module,
--- rds_parse) as they are after the op, or as they were with the row
--- changed (its number and the row), in parts (no long string made: Lua
--- 5.1 hashes a long string from a few of its bytes, and strings that
--- differ elsewhere pile up in one bucket), or nothing for a read of no
--- figure
-local function fig(r, fk, ws, sms, slice, n1, n2, n3, n4, n5, n6, n7, n8)
-  local add = n1 > 0 or n2 > 0 or n3 > 0 or n4 > 0 or n5 > 0 or n6 > 0
-    or n7 > 0 or n8 > 0
-  local v = rcall('GET', fk)
-  if not v and add then
-    -- the common case of a new subject
-    local m = MAXU
-    n1, n2, n3, n4 = mmin(n1, m), mmin(n2, m), mmin(n3, m), mmin(n4, m)
-    n5, n6, n7, n8 = mmin(n5, m), mmin(n6, m), mmin(n7, m), mmin(n8, m)
-    local e = (slice + 4) * sms
-    local x = slice % 4
-    local v = spack('>I4ddc0I4I4I4I4I4I4I4I4c0', ws, e, slice, ZF[x],
-      n1, n2, n3, n4, n5, n6, n7, n8, ZF[3 - x])
-    setpx(fk, v, e - now)
-    return put2(r, '2,0,148:', v)
+-- slot p moved to slice sl (the rows left behind emptied) and, when
+-- add, Fn added to its newest row: the slot, its newest slice
+local function fslot(p, sl, add)
+  local ws, l = sunpack('>I4d', p)
+  for x = 0, 3 do FR[x] = ssub(p, 13 + 32 * x, 44 + 32 * x) end
+  if sl > l then
+    if sl - l >= 4 then l = sl - 4 end
+    for x = l + 1, sl do FR[x % 4] = ZF[1] end
+    l = sl
   end
-  local l = ring_fast(v, FLEN, ws, slice, add, 4, sms)
-  if l then
-    -- the common case: the newest row changed in place (SETRANGE)
-    if not add then return put2(r, '2,0,148:', v) end
-    local off = 20 + (l % 4) * 32
-    local a, b, c, d, e, f, g, h = sunpack(R8, v, off + 1)
-    a = a + n1
-    if a > MAXU then a = MAXU end
-    b = b + n2
-    if b > MAXU then b = MAXU end
-    c = c + n3
-    if c > MAXU then c = MAXU end
-    d = d + n4
-    if d > MAXU then d = MAXU end
-    e = e + n5
-    if e > MAXU then e = MAXU end
-    f = f + n6
-    if f > MAXU then f = MAXU end
-    g = g + n7
-    if g > MAXU then g = MAXU end
-    h = h + n8
-    if h > MAXU then h = MAXU end
-    local row = spack(R8, a, b, c, d, e, f, g, h)
-    rcall('SETRANGE', fk, WOFF[off + 1], row)
-    return put2(put2(r, '4,0,148:', v) + 1, FROW[off], row)
+  if add then FR[l % 4] = radd(FR[l % 4], 1) end
+  return spack('>I4d', ws, l) .. FR[0] .. FR[1] .. FR[2] .. FR[3], l
+end
+-- FIG_MULTI on key k (nw windows): answers the figures as stored after
+-- it (the module sums its windows' rows), in two parts (no long string
+-- made: Lua 5.1 hashes a long string from a few of its bytes, and
+-- strings that differ elsewhere pile up in one bucket), or nothing for
+-- a read of none
+local function fig(r, k, nw, add)
+  local v = rcall('GET', k)
+  local e, ns, L = 0, 0, v and #v or 0
+  if L >= 148 and L <= 428 and (L - 8) % 140 == 0 then
+    e = sunpack('>d', v)
+    if now >= e then
+      rcall('DEL', k)
+      e = 0
+    else
+      ns = (L - 8) / 140
+    end
   end
-  local n = {n1, n2, n3, n4, n5, n6, n7, n8}
-  local t, changed = ring(fk, v, FF, FLEN, ws, slice, 4, 8, add)
-  if not t then
+  if ns == 0 and not add then
     res[r] = '1,0,'
     return r
   end
-  if add then
-    local b = 3 + (t[3] % 4) * 8
-    for j = 1, 8 do
-      local x = t[b + j] + n[j]
-      if x > MAXU then x = MAXU end
-      t[b + j] = x
+  local P, c = Fp, ns
+  if add and ns == nw then
+    -- the common case: each window in its slot, in its newest slice:
+    -- its row changed, the bytes around it kept (P: the parts)
+    local o = 9
+    c = 1
+    for j = 1, nw do
+      local w, l = sunpack('>I4d', v, 140 * j - 131)
+      if w ~= Fw[j] or l ~= Fl[j] then
+        c = nil
+        break
+      end
+      local b = 140 * j - 119 + l % 4 * 32
+      FR[c], FR[c + 1], o, c = ssub(v, o, b - 1), radd(v, b), b + 32, c + 2
+      e = mmax(e, (l + 4) * Fm[j])
     end
-    t[2] = (t[3] + 4) * sms
+    if c then FR[c], P = ssub(v, o), FR end
   end
-  if add or changed then ring_put(fk, FF, 35, t, add) end
-  return put2(r, '2,0,128:', spack(R32, unpk(t, 4, 35)))
+  if P == Fp then
+    for x = 1, ns do
+      local b = 140 * x - 131
+      Fp[x], Fs[x], Fu[x] = ssub(v, b, b + 139), sunpack('>I4', v, b), false
+    end
+    -- each window its slot, else a new one (the entry grows), else one
+    -- of a window the op does not name: it starts again (a stored entry
+    -- has no empty slot)
+    local miss = 0
+    for j = 1, nw do
+      Fb[j] = nil
+      for x = 1, ns do
+        if not Fu[x] and Fs[x] == Fw[j] then
+          Fu[x], Fb[j] = true, x
+          break
+        end
+      end
+      if not Fb[j] then miss = miss + 1 end
+    end
+    if miss > 0 then
+      for x = ns + 1, mmin(ns + miss, 3) do
+        Fs[x], Fu[x], ns = 0, false, x
+      end
+      for j = 1, nw do
+        if not Fb[j] then
+          local x = 1
+          while x <= ns and (Fu[x] or Fs[x] ~= 0) do x = x + 1 end
+          if x > ns then
+            x = 1
+            while Fu[x] do x = x + 1 end
+          end
+          -- (a new slot made with n added: not moved below)
+          local l = Fl[j]
+          Fu[x], Fb[j], Fs[x] = true, -x, Fw[j]
+          Fp[x] = spack('>I4d', Fw[j], l) .. ZF[l % 4]
+            .. (add and radd(ZF[1], 1) or ZF[1]) .. ZF[3 - l % 4]
+        end
+      end
+    end
+    for j = 1, nw do
+      local x, l = Fb[j], Fl[j]
+      if x > 0 then Fp[x], l = fslot(Fp[x], l, add) end
+      if add then e = mmax(e, (l + 4) * Fm[j]) end
+    end
+    c = ns
+  end
+  P[0] = spack('>d', e)
+  local nv = tconcat(P, '', 0, c)
+  -- (a read leaves the expiry as it was: its TTL too)
+  rcall('SET', k, nv, 'PX', sformat('%d', e - now))
+  res[r], res[r + 1] = sformat('2,0,%d:', #nv), nv
+  return r + 1
 end
 -- a WIN_MULTI counter (shm_op_win_multi): a string of its expiry (a
 -- double) and AF_WIN_MULTI_MAX slots, each window_s (I4, 0: unused),
@@ -536,7 +566,7 @@ local function exec(KEYS, ARGV)
   if not rcall then
     sformat, sbyte, sunpack = string.format, string.byte, struct.unpack
     spack, ssub, rcall = struct.pack, string.sub, redis.call
-    tonum, unpk, mmin, tconcat = tonumber, unpack, math.min, table.concat
+    tonum, unpk, mmin, tconcat, mmax = tonumber, unpack, math.min, table.concat, math.max
   end
   nows = ARGV[1]
   local P = ARGV[2]
@@ -551,6 +581,8 @@ local function exec(KEYS, ARGV)
     local t, nw = sbyte(P, q, q + 1)
     if t == 11 then
       pos = q + 26 + 40 * nw
+    elseif t == 10 then
+      pos = q + 66 + 24 * nw
     else
       pos = q + 1 + (OPSZ[t] or 0)
     end
@@ -619,11 +651,14 @@ local function exec(KEYS, ARGV)
       ai = ai + 1
       res[oi] = r3(c - f, f)
     elseif t == 10 then
-      local fk = KEYS[ki]
+      local a = 0
+      for j = 1, 8 do
+        Fn[j] = sunpack('>d', P, q + 8 * j - 6)
+        a = a + Fn[j]
+      end
+      for j = 1, nw do Fw[j], Fm[j], Fl[j] = sunpack('>ddd', P, q + 42 + 24 * j) end
+      oi = fig(oi, KEYS[ki], nw, a > 0)
       ki = ki + 1
-      local ws, sms, slice, n1, n2, n3, n4, n5, n6, n7, n8 =
-        sunpack('>ddddddddddd', P, q + 1)
-      oi = fig(oi, fk, ws, sms, slice, n1, n2, n3, n4, n5, n6, n7, n8)
     elseif t == 0 then
       res[oi] = '1,-1,'
     elseif t == 1 then
