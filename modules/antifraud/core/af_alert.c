@@ -10,6 +10,7 @@
  */
 #include <string.h>
 #include "af_alert.h"
+#include "af_bytes.h"
 #include "af_host.h"
 #include "af_lock.h"
 
@@ -72,36 +73,25 @@ void af_alert_destroy(void)
 	alerts = NULL;
 }
 
-static uint64_t fnv(uint64_t h, const void *p, size_t len)
-{
-	const unsigned char *s = p;
-
-	while(len--) {
-		h ^= *s++;
-		h *= 1099511628211ULL;
-	}
-	return h;
-}
-
 static uint64_t fnv_str(uint64_t h, const af_str_t *s)
 {
 	uint32_t len = (uint32_t)s->len;
 
-	h = fnv(h, &len, sizeof(len)); /* "ab"+"c" is not "a"+"bc" */
-	return s->len ? fnv(h, s->s, s->len) : h;
+	h = af_fnv1a(h, &len, sizeof(len)); /* "ab"+"c" is not "a"+"bc" */
+	return s->len ? af_fnv1a(h, s->s, s->len) : h;
 }
 
 /* the identity of an alert: check, code, reasons, subject */
 static uint64_t alert_key(const af_verdict_t *v, const af_request_t *req)
 {
-	uint64_t h = 14695981039346656037ULL;
+	uint64_t h = AF_FNV_BASIS;
 	const char *check = v->check ? v->check : "";
 
-	h = fnv(h, check, strlen(check) + 1);
-	h = fnv(h, &v->rc, sizeof(v->rc));
-	h = fnv(h, &v->reasons, sizeof(v->reasons));
-	h = fnv(h, &req->src_ip.family, 1);
-	h = fnv(h, req->src_ip.addr, sizeof(req->src_ip.addr));
+	h = af_fnv1a(h, check, strlen(check) + 1);
+	h = af_fnv1a(h, &v->rc, sizeof(v->rc));
+	h = af_fnv1a(h, &v->reasons, sizeof(v->reasons));
+	h = af_fnv1a(h, &req->src_ip.family, 1);
+	h = af_fnv1a(h, req->src_ip.addr, sizeof(req->src_ip.addr));
 	/* a scanner changes From and R-URI users with every request: its
 	 * source is its identity; a call's alert is about a caller and a
 	 * number, perhaps behind one trunk address */

@@ -1,5 +1,7 @@
 /*
- * antifraud - comparing short byte strings (store keys) inline.
+ * antifraud - comparing short byte strings (store keys) inline, and
+ * FNV-1a, the hash of the small tables that need no resistance to
+ * chosen keys.
  *
  * Copyright (C) 2026 antifraud authors
  * SPDX-License-Identifier: GPL-2.0-or-later
@@ -73,6 +75,20 @@ static inline uint64_t af_bytes_word(const char *s, size_t n)
 	memcpy(&w, s, n);
 	return w;
 #endif
+}
+
+#define AF_FNV_BASIS 14695981039346656037ULL
+
+/* FNV-1a of the len bytes at p, going on from h (AF_FNV_BASIS first) */
+static inline uint64_t af_fnv1a(uint64_t h, const void *p, size_t len)
+{
+	const unsigned char *s = p;
+
+	while(len--) {
+		h ^= *s++;
+		h *= 1099511628211ULL;
+	}
+	return h;
 }
 
 #endif

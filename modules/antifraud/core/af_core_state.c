@@ -17,6 +17,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include "af_bytes.h"
 #include "af_core.h"
 #include "af_core_int.h"
 #include "af_host.h"
@@ -195,16 +196,11 @@ int af_core_clustered(void)
 	return af_core_st && af_core_st != af_core_local;
 }
 
-/* FNV-1a of a key, never 0 (0: an empty slot) */
+/* the hash of a key, never 0 (0: an empty slot) */
 static uint64_t clear_hash(const char *k, size_t len)
 {
-	uint64_t h = 1469598103934665603ULL;
-	size_t i;
+	uint64_t h = af_fnv1a(AF_FNV_BASIS, k, len);
 
-	for(i = 0; i < len; i++) {
-		h ^= (unsigned char)k[i];
-		h *= 1099511628211ULL;
-	}
 	return h ? h : 1;
 }
 
