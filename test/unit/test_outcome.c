@@ -689,6 +689,135 @@ static void test_end_releases_slots(void **state)
 	assert_int_equal(total, 0);
 }
 
+/* af_calls_end: what each call's verdict was, in order */
+static struct {
+	int n;
+	int rc[64];
+	char detail[64][AF_DETAIL_MAX];
+} ends_seen;
+
+static void ends_cb(af_call_t *c, af_verdict_t *v, void *arg)
+{
+	int i = ends_seen.n++;
+
+	/* NULL for a release alone */
+	assert_true(c != NULL || v->rc == AF_RC_NORULE);
+	assert_ptr_equal(arg, &ends_seen);
+	if(i < 64) {
+		ends_seen.rc[i] = v->rc;
+		snprintf(ends_seen.detail[i], sizeof(ends_seen.detail[i]), "%s",
+				v->detail);
+	}
+}
+
+/*
+ * af_calls_end: calls of one caller ended together count as many ends
+ * (their additions summed into one op per subject), every ticket's
+ * slots go back in the same batch, each call is judged on the figures
+ * after the batch; 40 calls split into batches of AF_CALLS_END_MAX; a
+ * call not followed or ended already only gives its slots back.
+ */
+static void test_calls_end_batch(void **state)
+{
+	static af_call_t c[40];
+	static af_dest_ticket_t tk[40];
+	af_call_end_item_t it[41];
+	af_figure_t f[4];
+	af_request_t r;
+	uint32_t total, limit;
+	int i, holiday, hour;
+	char name[32];
+
+	start("  concurrency: {workday: {default: 20},"
+		  " holiday: {default: 20}}\n"
+		  "analytics:\n  windows: [900]\n"
+		  "  asr: {below: 30, min_sample: 10, window: 900,"
+		  " subjects: [caller]}\n"
+		  "profiles:\n  default:\n    domains: [example.com]\n"
+		  "    mode: {analytics: monitor}\n"
+		  "    dest: {country: DE, international: true}\n");
+	/* 12 calls of one caller, 2 answered (30 s), 10 not */
+	for(i = 0; i < 12; i++) {
+		r = invite("batch", "192.0.2.70", "+33123456789");
+		assert_int_equal(af_check_dest(&r, NULL, 0, &vd), AF_RC_ALLOW);
+		assert_true(vd.dest.ticket.total);
+		tk[i] = vd.dest.ticket;
+		assert_int_equal(af_call_start(&c[i], &r, &vd, NULL, 0, af_now_ms()), 1);
+		if(i < 2)
+			af_call_answer(&c[i], af_now_ms());
+	}
+	af_dest_concurrency(&total, &limit, &holiday, &hour);
+	assert_int_equal(total, 12);
+	test_host_advance(30 * SEC);
+	for(i = 0; i < 12; i++) {
+		it[i].c = &c[i];
+		it[i].code = i < 2 ? 200 : 480;
+		it[i].end_ms = af_now_ms();
+		it[i].t = &tk[i];
+	}
+	/* a release alone rides along */
+	r = invite("alone", "192.0.2.71", "+33123456789");
+	assert_int_equal(af_check_dest(&r, NULL, 0, &vd), AF_RC_ALLOW);
+	it[12].c = NULL;
+	it[12].code = 0;
+	it[12].end_ms = af_now_ms();
+	it[12].t = &vd.dest.ticket;
+	af_dest_concurrency(&total, &limit, &holiday, &hour);
+	assert_int_equal(total, 13);
+	memset(&ends_seen, 0, sizeof(ends_seen));
+	af_calls_end(it, 13, af_now_ms(), ends_cb, &ends_seen);
+	af_dest_concurrency(&total, &limit, &holiday, &hour);
+	assert_int_equal(total, 0);
+	assert_int_equal(ends_seen.n, 13);
+	/* 2 of 12 answered: 17 % < 30 % over 12 >= 10, for each call */
+	for(i = 0; i < 12; i++) {
+		assert_int_equal(ends_seen.rc[i], AF_RC_ALERT);
+		assert_non_null(strstr(ends_seen.detail[i],
+				"asr_low caller batch@example.com: 17% of 12"));
+	}
+	assert_int_equal(ends_seen.rc[12], AF_RC_NORULE);
+	assert_int_equal(af_outcome_figures(AF_OUT_CALLER, "batch@example.com",
+							 17, f, err, sizeof(err)),
+			1);
+	assert_int_equal(f[0].c[AF_FIG_ATTEMPTS], 12);
+	assert_int_equal(f[0].c[AF_FIG_ANSWERED], 2);
+	assert_int_equal(f[0].c[AF_FIG_SECONDS], 60);
+	assert_int_equal(af_outcome_figures(AF_OUT_COUNTRY, "FR", 2, f, err,
+							 sizeof(err)),
+			1);
+	assert_int_equal(f[0].c[AF_FIG_ATTEMPTS], 12);
+	/* ended already: nothing counted again */
+	memset(&ends_seen, 0, sizeof(ends_seen));
+	af_calls_end(it, 2, af_now_ms(), ends_cb, &ends_seen);
+	assert_int_equal(ends_seen.n, 2);
+	assert_int_equal(ends_seen.rc[0], AF_RC_NORULE);
+	assert_int_equal(ends_seen.rc[1], AF_RC_NORULE);
+	/* 40 callers, one call each: two batches, each caller counted once */
+	for(i = 0; i < 40; i++) {
+		snprintf(name, sizeof(name), "many%d", i);
+		r = invite(name, "192.0.2.72", "+4930123456");
+		assert_int_equal(af_check_dest(&r, NULL, 0, &vd), AF_RC_ALLOW);
+		assert_int_equal(af_call_start(&c[i], &r, &vd, NULL, 0, af_now_ms()), 1);
+		it[i].c = &c[i];
+		it[i].code = 486;
+		it[i].end_ms = af_now_ms();
+		it[i].t = NULL;
+	}
+	memset(&ends_seen, 0, sizeof(ends_seen));
+	af_calls_end(it, 40, af_now_ms(), ends_cb, &ends_seen);
+	assert_int_equal(ends_seen.n, 40);
+	for(i = 0; i < 40; i++)
+		assert_int_equal(ends_seen.rc[i], AF_RC_ALLOW);
+	assert_int_equal(af_outcome_figures(AF_OUT_CALLER, "many39@example.com",
+							 18, f, err, sizeof(err)),
+			1);
+	assert_int_equal(f[0].c[AF_FIG_ATTEMPTS], 1);
+	assert_int_equal(af_outcome_figures(AF_OUT_SOURCE, "192.0.2.72", 10, f,
+							 err, sizeof(err)),
+			1);
+	assert_int_equal(f[0].c[AF_FIG_ATTEMPTS], 40);
+}
+
 /* analytics off, or no section: nothing followed */
 static void test_not_followed(void **state)
 {
@@ -1008,6 +1137,7 @@ int main(void)
 			T(test_duration_guard),
 			T(test_not_followed),
 			T(test_end_releases_slots),
+			T(test_calls_end_batch),
 			T(test_held_calls),
 			T(test_signal_mix),
 			T(test_legit_mix),
@@ -1015,6 +1145,7 @@ int main(void)
 	const struct CMUnitTest redis_tests[] = {
 			T(test_fig_op),
 			T(test_end_releases_slots),
+			T(test_calls_end_batch),
 			T(test_asr_low),
 			T(test_enforce_cooling),
 			T(test_other_rules),

@@ -21,7 +21,9 @@
  */
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include "af_bytes.h"
 #include "af_check.h"
 #include "af_host.h"
 #include "af_lock.h"
@@ -77,19 +79,33 @@ typedef struct outcome_shared {
 
 static outcome_shared_t *oshared;
 
-/* what one call end builds (per thread: too big for a small stack) */
+/* a batch of call ends (af_calls_end): AF_CALLS_END_MAX calls, each a
+ * figure op per subject and its release; a subject's figure op is
+ * shared by the batch's calls of that subject (their additions summed) */
+#define END_OPS (AF_CALLS_END_MAX * FIG_OPS)
+#define END_HASH 512 /* figure ops by key hash (> END_OPS, a power of 2) */
+
+/* what a batch of call ends builds (per thread: too big for a stack) */
 typedef struct end_ctx {
-	af_op_t ops[FIG_OPS];
-	char keys[FIG_OPS][FIG_KEY_MAX];
-	/* op index per subject, -1 none */
-	int at[AF_OUT__COUNT];
+	af_op_t ops[END_OPS];
+	char keys[END_OPS][FIG_KEY_MAX];
 	int nops;
 	/* the windows */
 	uint32_t n_win;
 	uint32_t win_s[AF_AN_WINDOWS];
-	/* the figures read back, derived once per subject and window */
-	af_figure_t fig[AF_OUT__COUNT][AF_AN_WINDOWS];
-	uint8_t fig_done[AF_OUT__COUNT][AF_AN_WINDOWS];
+	/* per call: its figure op per subject (-1 none), the subject names */
+	int at[AF_CALLS_END_MAX][AF_OUT__COUNT];
+	char names[AF_CALLS_END_MAX][AF_OUT__COUNT][AF_CALL_SUBJECT_MAX + 1];
+	size_t lens[AF_CALLS_END_MAX][AF_OUT__COUNT];
+	uint32_t seconds[AF_CALLS_END_MAX];
+	/* per op: the figures read back, derived once per window; put in the
+	 * top-N view */
+	af_figure_t fig[END_OPS][AF_AN_WINDOWS];
+	uint8_t fig_done[END_OPS][AF_AN_WINDOWS];
+	uint8_t topped[END_OPS];
+	/* figure op + 1 by the hash of its key, 0 free (a batch of several
+	 * calls) */
+	uint16_t by_key[END_HASH];
 } end_ctx_t;
 
 const char *af_outcome_subject_name(af_outcome_subject_t s)
@@ -391,11 +407,14 @@ static size_t subject_of(const af_call_t *c, af_outcome_subject_t s, char *buf,
  * of a. */
 static end_ctx_t *end_begin(const af_analytics_cfg_t *a)
 {
-	static __thread end_ctx_t ctx; /* too big for a small stack */
-	end_ctx_t *e = &ctx;
+	static __thread end_ctx_t *ctx; /* too big for a stack */
+	end_ctx_t *e = ctx;
 
-	memset(e->at, 0xff, sizeof(e->at));
-	memset(e->fig_done, 0, sizeof(e->fig_done));
+	if(!e) {
+		e = ctx = calloc(1, sizeof(*e));
+		if(!e)
+			return NULL;
+	}
 	e->nops = 0;
 	e->n_win = a->n_windows < AF_AN_WINDOWS ? a->n_windows : AF_AN_WINDOWS;
 	memcpy(e->win_s, a->windows, e->n_win * sizeof(e->win_s[0]));
@@ -424,22 +443,55 @@ static size_t subject_key(char *buf, size_t size, const char *pre,
 	return n + len;
 }
 
-/* adds a FIG_MULTI of add[] (NULL: a read) on subject s over every
- * window */
-static void add_fig(end_ctx_t *e, af_outcome_subject_t s, const char *name,
-		size_t len, const uint32_t *add)
+/* the slot of by_key for key[0..len), or of where it goes */
+static uint16_t *fig_slot(end_ctx_t *e, const char *key, size_t len)
+{
+	uint32_t h = (uint32_t)af_fnv1a(AF_FNV_BASIS, key, len) & (END_HASH - 1);
+	const af_op_t *op;
+
+	while(e->by_key[h]) {
+		op = &e->ops[e->by_key[h] - 1];
+		if(op->key_len == len && memcmp(op->key, key, len) == 0)
+			break;
+		h = (h + 1) & (END_HASH - 1);
+	}
+	return &e->by_key[h];
+}
+
+/*
+ * Adds a FIG_MULTI of add[] (NULL: a read) on subject s over every
+ * window; its op index, -1 when none fits. With shared (a batch of
+ * several calls), the op already made for the same subject takes add[]
+ * too (summed: one row of one slice, as separate ops would).
+ */
+static int add_fig(end_ctx_t *e, af_outcome_subject_t s, const char *name,
+		size_t len, const uint32_t *add, int shared)
 {
 	af_op_t *op;
-	int i = e->nops, wi;
+	uint16_t *slot = NULL;
+	int i = e->nops, wi, k;
+	uint64_t x;
 
-	if(i >= FIG_OPS || !e->n_win)
-		return;
+	if(i >= END_OPS || !e->n_win)
+		return -1;
 	op = &e->ops[i];
+	op->key = e->keys[i];
+	op->key_len = subject_key(e->keys[i], FIG_KEY_MAX, "of|", 3, s, name, len);
+	if(shared) {
+		slot = fig_slot(e, op->key, op->key_len);
+		if(*slot) {
+			op = &e->ops[*slot - 1];
+			for(k = 0; add && k < AF_FIG_N; k++) {
+				x = (uint64_t)op->u.fig.n[k] + add[k];
+				op->u.fig.n[k] = x > UINT32_MAX ? UINT32_MAX : (uint32_t)x;
+			}
+			return *slot - 1;
+		}
+		*slot = (uint16_t)(i + 1);
+	}
 	/* only what a FIG_MULTI reads and writes */
 	op->type = AF_OP_FIG_MULTI;
 	op->status = 0;
-	op->key = e->keys[i];
-	op->key_len = subject_key(e->keys[i], FIG_KEY_MAX, "of|", 3, s, name, len);
 	op->u.fig.nwin = (int)e->n_win;
 	for(wi = 0; wi < (int)e->n_win; wi++)
 		op->u.fig.w[wi].window_s = e->win_s[wi];
@@ -447,16 +499,16 @@ static void add_fig(end_ctx_t *e, af_outcome_subject_t s, const char *name,
 		memcpy(op->u.fig.n, add, sizeof(op->u.fig.n));
 	else
 		memset(op->u.fig.n, 0, sizeof(op->u.fig.n));
-	e->at[s] = i;
+	memset(e->fig_done[i], 0, sizeof(e->fig_done[i]));
+	e->topped[i] = 0;
 	e->nops++;
+	return i;
 }
 
-/* counter k of subject s in window slot wi, 0 when there is none or its
- * op failed */
-static uint32_t op_count(const end_ctx_t *e, af_outcome_subject_t s, int wi, int k)
+/* counter k of figure op i in window slot wi, 0 when there is none or
+ * its op failed */
+static uint32_t op_count(const end_ctx_t *e, int i, int wi, int k)
 {
-	int i = e->at[s];
-
 	if(i < 0 || e->ops[i].status != 0)
 		return 0;
 	return e->ops[i].u.fig.w[wi].count[k];
@@ -472,12 +524,10 @@ static int in_scope(const af_an_rule_t *ru, const af_call_t *c)
 	return 1;
 }
 
-/* fills f from the counts of subject s in window slot wi */
-static void fig_from(const end_ctx_t *e, af_outcome_subject_t s, int wi, uint32_t w,
+/* fills f from the counts of figure op i (-1: none) in window slot wi */
+static void fig_from(const end_ctx_t *e, int i, int wi, uint32_t w,
 		af_figure_t *f)
 {
-	int i = e->at[s];
-
 	memset(f, 0, sizeof(*f));
 	f->window_s = w;
 	if(i >= 0 && e->ops[i].status == 0)
@@ -485,14 +535,15 @@ static void fig_from(const end_ctx_t *e, af_outcome_subject_t s, int wi, uint32_
 	af_figure_derive(f);
 }
 
-/* the figure of subject s in window slot wi, derived on first use */
-static const af_figure_t *fig_of(end_ctx_t *e, af_outcome_subject_t s, int wi)
+/* the figure of figure op i (not -1) in window slot wi, derived on
+ * first use */
+static const af_figure_t *fig_of(end_ctx_t *e, int i, int wi)
 {
-	if(!e->fig_done[s][wi]) {
-		fig_from(e, s, wi, e->win_s[wi], &e->fig[s][wi]);
-		e->fig_done[s][wi] = 1;
+	if(!e->fig_done[i][wi]) {
+		fig_from(e, i, wi, e->win_s[wi], &e->fig[i][wi]);
+		e->fig_done[i][wi] = 1;
 	}
-	return &e->fig[s][wi];
+	return &e->fig[i][wi];
 }
 
 void af_figure_derive(af_figure_t *f)
@@ -525,10 +576,10 @@ static const char *shown_name(const char *name, char *shown)
 
 /* judges rule k of an for subject s (window slot wi); flags v */
 static void judge(end_ctx_t *e, const af_profile_t *p,
-		const af_an_rule_t *ru, int k, af_outcome_subject_t s, int wi,
+		const af_an_rule_t *ru, int k, af_outcome_subject_t s, int i, int wi,
 		const char *name, af_verdict_t *v, uint32_t *marks)
 {
-	const af_figure_t *f = fig_of(e, s, wi);
+	const af_figure_t *f = fig_of(e, i, wi);
 	uint32_t intl;
 	char why[200], shown[SHOWN_MAX];
 	int hit = 0;
@@ -562,7 +613,7 @@ static void judge(end_ctx_t *e, const af_profile_t *p,
 			break;
 		case AF_AN_MINUTES:
 			intl = ru->intl_only || ru->classes
-						   ? op_count(e, s, wi, CNT_SCOPED)
+						   ? op_count(e, i, wi, CNT_SCOPED)
 						   : f->c[AF_FIG_SECONDS];
 			hit = intl / 60.0 > ru->limit;
 			if(hit)
@@ -724,58 +775,18 @@ int af_call_end(af_call_t *c, int code, uint64_t now_ms, af_verdict_t *v)
 	return af_call_end_release(c, code, now_ms, NULL, v);
 }
 
-/* frees the slots of t alone (a call not counted) */
-static void release_only(const af_dest_ticket_t *t, uint64_t now)
+/* the figures' additions of ended call c into add[] (AF_FIG_N); its
+ * answered seconds */
+static uint32_t end_add(const af_analytics_cfg_t *a, const af_profile_t *p,
+		const af_call_t *c, uint32_t *add)
 {
-	af_op_t ops[2];
-	int n = af_dest_release_ops(t, ops);
+	uint32_t seconds = 0;
 
-	if(n && af_store_exec(af_core_store(), ops, n, now) < 0)
-		af_core_count(AF_ST_STORE_ERRORS);
-}
-
-int af_call_end_release(af_call_t *c, int code, uint64_t now_ms,
-		const af_dest_ticket_t *t, af_verdict_t *v)
-{
-	const af_analytics_cfg_t *a;
-	const af_profile_t *p;
-	const af_an_rule_t *ru;
-	af_rules_t *r;
-	end_ctx_t *e;
-	char names[AF_OUT__COUNT][AF_CALL_SUBJECT_MAX + 1];
-	size_t lens[AF_OUT__COUNT];
-	uint32_t add[AF_FIG_N];
-	uint32_t marks[AF_OUT__COUNT], seconds = 0, pdd_ds = 0;
-	int s, wi, k, evaluated = 0;
-
-	memset(v, 0, sizeof(*v));
-	v->check = "analytics";
-	if(!c || !(c->flags & AF_CALL_FOLLOWED) || (c->flags & AF_CALL_ENDED)) {
-		release_only(t, now_ms);
-		return v->rc = AF_RC_NORULE;
-	}
-	c->flags |= AF_CALL_ENDED;
-	c->end_ms = now_ms < c->start_ms ? c->start_ms : now_ms;
-	c->final_code = (uint16_t)(code > 0 && code < 700 ? code : 0);
-	r = af_core_acquire();
-	a = &r->analytics;
-	if(!a->enabled) {
-		af_core_release(r);
-		release_only(t, now_ms);
-		return v->rc = AF_RC_NORULE;
-	}
-	p = profile_of(r, c->profile);
+	memset(add, 0, AF_FIG_N * sizeof(*add));
+	add[AF_FIG_ATTEMPTS] = 1;
 	if(c->flags & AF_CALL_ANSWERED) {
 		uint64_t d = c->end_ms > c->answer_ms ? c->end_ms - c->answer_ms : 0;
 		seconds = (uint32_t)((d + 500) / 1000);
-	}
-	if(c->flags & AF_CALL_RUNG) {
-		uint64_t d = c->ring_ms - c->start_ms;
-		pdd_ds = (uint32_t)((d + 50) / 100);
-	}
-	memset(add, 0, sizeof(add));
-	add[AF_FIG_ATTEMPTS] = 1;
-	if(c->flags & AF_CALL_ANSWERED) {
 		add[AF_FIG_ANSWERED] = 1;
 		add[AF_FIG_SHORT] = seconds < a->short_s;
 		add[AF_FIG_LONG] = seconds > a->long_s;
@@ -785,25 +796,23 @@ int af_call_end_release(af_call_t *c, int code, uint64_t now_ms,
 	}
 	if(c->flags & AF_CALL_RUNG) {
 		add[AF_FIG_RUNG] = 1;
-		add[AF_FIG_PDD_DS] = pdd_ds;
+		add[AF_FIG_PDD_DS] = (uint32_t)((c->ring_ms - c->start_ms + 50) / 100);
 	}
-	e = end_begin(a);
-	for(s = 0; s < AF_OUT__COUNT; s++) {
-		lens[s] = 0;
-		names[s][0] = '\0';
-		if(!(a->subjects & (1u << s)))
-			continue;
-		lens[s] = subject_of(c, (af_outcome_subject_t)s, names[s], sizeof(names[s]));
-		if(!lens[s])
-			continue;
-		add_fig(e, (af_outcome_subject_t)s, names[s], lens[s], add);
-	}
-	/* the release rides with the figures: one batch */
-	e->nops += af_dest_release_ops(t, e->ops + e->nops);
-	if(e->nops)
-		af_chk_exec(e->ops, e->nops, now_ms, v);
+	return seconds;
+}
+
+/* judges call x of e (its figures read back) into v; counts it */
+static void end_judge(end_ctx_t *e, int x, af_rules_t *r, const af_call_t *c,
+		uint64_t now_ms, af_verdict_t *v)
+{
+	const af_analytics_cfg_t *a = &r->analytics;
+	const af_profile_t *p = profile_of(r, c->profile);
+	const af_an_rule_t *ru;
+	uint32_t marks[AF_OUT__COUNT];
+	int s, wi, k, i, evaluated = 0;
+
 	af_core_count(AF_ST_CALLS_ENDED);
-	minute_add(r, c, seconds, now_ms);
+	minute_add(r, c, e->seconds[x], now_ms);
 	/* judge every rule on every subject it names */
 	memset(marks, 0, sizeof(marks));
 	if(!v->store_failed && p->mode[AF_C_ANALYTICS] != AF_MODE_OFF) {
@@ -820,21 +829,130 @@ int af_call_end_release(af_call_t *c, int code, uint64_t now_ms,
 			if(k == AF_AN_MINUTES && !in_scope(ru, c))
 				continue;
 			for(s = 0; s < AF_OUT__COUNT; s++)
-				if((ru->subjects & (1u << s)) && lens[s])
-					judge(e, p, ru, k, (af_outcome_subject_t)s, wi, names[s], v,
-							marks);
+				if((ru->subjects & (1u << s)) && (i = e->at[x][s]) >= 0)
+					judge(e, p, ru, k, (af_outcome_subject_t)s, i, wi,
+							e->names[x][s], v, marks);
 		}
 	}
 	if(!v->store_failed && a->n_windows) {
-		for(s = 0; s < AF_OUT__COUNT; s++)
-			if(lens[s])
-				top_put((af_outcome_subject_t)s, names[s], lens[s],
-						fig_of(e, (af_outcome_subject_t)s, 0), now_ms);
+		for(s = 0; s < AF_OUT__COUNT; s++) {
+			i = e->at[x][s];
+			if(i >= 0 && !e->topped[i]) {
+				e->topped[i] = 1;
+				top_put((af_outcome_subject_t)s, e->names[x][s],
+						e->lens[x][s], fig_of(e, i, 0), now_ms);
+			}
+		}
 	}
 	if(v->blocking)
 		set_marks(c, marks, a->cooling_s, now_ms, v);
+	af_outcome_conclude(v, evaluated);
+}
+
+/*
+ * Ends the n calls of items (1..AF_CALLS_END_MAX) in one store batch:
+ * each call's figures (a subject's additions summed over the calls
+ * when shared), and every ticket's release. With cb, v is each call's
+ * verdict in turn, given to cb; else n is 1 and v is its verdict.
+ */
+static void calls_end(af_call_end_item_t *items, int n, uint64_t now_ms,
+		af_calls_end_cb cb, void *arg, af_verdict_t *v)
+{
+	const af_analytics_cfg_t *a;
+	af_rules_t *r;
+	end_ctx_t *e;
+	af_verdict_t bv;
+	uint32_t add[AF_FIG_N];
+	uint8_t counted[AF_CALLS_END_MAX];
+	af_call_t *c;
+	int x, s, nrel = 0, shared = n > 1;
+
+	r = af_core_acquire();
+	a = &r->analytics;
+	e = a->enabled ? end_begin(a) : NULL;
+	for(x = 0; x < n; x++) {
+		c = items[x].c;
+		counted[x] = e && c && (c->flags & AF_CALL_FOLLOWED)
+					 && !(c->flags & AF_CALL_ENDED);
+		if(c && (c->flags & AF_CALL_FOLLOWED) && !(c->flags & AF_CALL_ENDED)) {
+			c->flags |= AF_CALL_ENDED;
+			c->end_ms = items[x].end_ms < c->start_ms ? c->start_ms
+													  : items[x].end_ms;
+			c->final_code = (uint16_t)(items[x].code > 0 && items[x].code < 700
+											   ? items[x].code
+											   : 0);
+		}
+		if(!counted[x])
+			continue;
+		e->seconds[x] = end_add(a, profile_of(r, c->profile), c, add);
+		for(s = 0; s < AF_OUT__COUNT; s++) {
+			e->at[x][s] = -1;
+			e->lens[x][s] = 0;
+			e->names[x][s][0] = '\0';
+			if(!(a->subjects & (1u << s)))
+				continue;
+			e->lens[x][s] = subject_of(c, (af_outcome_subject_t)s,
+					e->names[x][s], sizeof(e->names[x][s]));
+			if(e->lens[x][s])
+				e->at[x][s] = add_fig(e, (af_outcome_subject_t)s,
+						e->names[x][s], e->lens[x][s], add, shared);
+		}
+	}
+	/* the releases ride with the figures: one batch */
+	memset(&bv, 0, sizeof(bv));
+	if(e) {
+		for(x = 0; x < n; x++)
+			if(e->nops + 2 <= END_OPS)
+				e->nops += af_dest_release_ops(items[x].t, e->ops + e->nops);
+		if(e->nops)
+			af_chk_exec(e->ops, e->nops, now_ms, &bv);
+	} else {
+		af_op_t ops[2 * AF_CALLS_END_MAX];
+
+		for(x = 0; x < n; x++)
+			nrel += af_dest_release_ops(items[x].t, ops + nrel);
+		if(nrel && af_store_exec(af_core_store(), ops, nrel, now_ms) < 0)
+			af_core_count(AF_ST_STORE_ERRORS);
+	}
+	for(x = 0; x < n; x++) {
+		memset(v, 0, sizeof(*v));
+		v->check = "analytics";
+		if(counted[x]) {
+			v->store_failed = bv.store_failed;
+			end_judge(e, x, r, items[x].c, now_ms, v);
+		} else {
+			v->rc = AF_RC_NORULE;
+		}
+		if(cb)
+			cb(items[x].c, v, arg);
+	}
+	if(shared && e)
+		memset(e->by_key, 0, sizeof(e->by_key));
 	af_core_release(r);
-	return af_outcome_conclude(v, evaluated);
+}
+
+int af_call_end_release(af_call_t *c, int code, uint64_t now_ms,
+		const af_dest_ticket_t *t, af_verdict_t *v)
+{
+	af_call_end_item_t it;
+
+	it.c = c;
+	it.code = code;
+	it.end_ms = now_ms;
+	it.t = t;
+	calls_end(&it, 1, now_ms, NULL, NULL, v);
+	return v->rc;
+}
+
+void af_calls_end(af_call_end_item_t *items, int n, uint64_t now_ms,
+		af_calls_end_cb cb, void *arg)
+{
+	af_verdict_t v;
+	int x;
+
+	for(x = 0; x < n; x += AF_CALLS_END_MAX)
+		calls_end(items + x, n - x < AF_CALLS_END_MAX ? n - x : AF_CALLS_END_MAX,
+				now_ms, cb, arg, &v);
 }
 
 int af_outcome_conclude(af_verdict_t *v, int evaluated)
@@ -921,7 +1039,7 @@ int af_outcome_figures(af_outcome_subject_t s, const char *name, size_t len,
 	af_rules_t *r;
 	af_verdict_t v;
 	end_ctx_t *e;
-	int wi, n;
+	int wi, n, i;
 
 	if((unsigned)s >= AF_OUT__COUNT || !name || !len
 			|| len > AF_CALL_SUBJECT_MAX) {
@@ -932,11 +1050,16 @@ int af_outcome_figures(af_outcome_subject_t s, const char *name, size_t len,
 	a = &r->analytics;
 	n = (int)a->n_windows;
 	e = end_begin(a);
-	add_fig(e, s, name, len, NULL);
+	if(!e) {
+		af_core_release(r);
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	i = add_fig(e, s, name, len, NULL, 0);
 	memset(&v, 0, sizeof(v));
 	af_chk_exec(e->ops, e->nops, af_now_ms(), &v);
 	for(wi = 0; wi < n; wi++)
-		fig_from(e, s, wi, a->windows[wi], &out[wi]);
+		fig_from(e, i, wi, a->windows[wi], &out[wi]);
 	af_core_release(r);
 	for(wi = 0; wi < e->nops; wi++)
 		if(e->ops[wi].status < 0) {

@@ -214,6 +214,25 @@ int af_call_end(af_call_t *c, int code, uint64_t now_ms, af_verdict_t *v);
 int af_call_end_release(af_call_t *c, int code, uint64_t now_ms,
 		const af_dest_ticket_t *t, af_verdict_t *v);
 
+/*
+ * Several calls' ends at once (af_module.h, end_batch_interval): as
+ * af_call_end_release of each, in one store batch per AF_CALLS_END_MAX
+ * calls, where the additions of the calls that share a subject make one
+ * figure op (its figures as read back after all of them: each call is
+ * judged on those). cb gets each call's verdict (its end_ms and code
+ * from the item), in the order of items.
+ */
+#define AF_CALLS_END_MAX 32
+typedef struct af_call_end_item {
+	af_call_t *c;             /* its record (NULL: a release alone) */
+	int code;                 /* as af_call_end's */
+	uint64_t end_ms;          /* when it ended */
+	const af_dest_ticket_t *t; /* slots to free, NULL none */
+} af_call_end_item_t;
+typedef void (*af_calls_end_cb)(af_call_t *c, af_verdict_t *v, void *arg);
+void af_calls_end(af_call_end_item_t *items, int n, uint64_t now_ms,
+		af_calls_end_cb cb, void *arg);
+
 /* a request standing for c in an alert raised after its INVITE: the
  * caller (From user@host), its source address and the number, pointing
  * into c */
