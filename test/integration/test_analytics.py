@@ -389,6 +389,55 @@ def test_two_nodes_share_figures_and_refusals(tmp_path, an_rules, uas_dest):
         r.kill()
 
 
+def test_call_ends_batched_in_redis_mode(tmp_path, an_rules, uas_dest,
+                                        an_server):
+    """In Redis mode the calls' ends go in batches from one process
+    (end_batch_interval: 100 ms by default): 20 failed international
+    calls make fewer store batches than calls, every call counts in the
+    figures, the alert comes from a batch and the slots come back; with
+    end_batch_interval 0 each end is its own batch (none queued)."""
+    r = h.Redis(str(tmp_path)).start()
+    k = None
+    try:
+        url = '"redis://127.0.0.1:%d/0"' % r.port
+        for batch in (None, 0):
+            defines = {"AF_REDIS": url, "AF_REDIS_FALLBACK": '"closed"'}
+            if batch is not None:
+                defines["AF_END_BATCH"] = batch
+            k = an_server(str(tmp_path), an_rules("monitor"),
+                          next_hop_port=uas_dest, defines=defines).start()
+            caller = "batchy%s" % batch
+            p = calls(tmp_path, k, FR, caller, "uac-busy.xml", n=20,
+                      rate=200)
+            assert p.returncode == 0, p.stdout + p.stderr
+            lines = wait_for(lambda: alerts(k, "asr_low caller " + caller),
+                             what="asr_low")
+            assert "asr_low caller %s@127.0.0.1" % caller in lines[0], lines
+            wait_for(lambda: k.stats()["calls_ended"] == 20,
+                     what="20 calls ended")
+            st = k.stats()
+            if batch is None:
+                assert st["call_ends_queued"] == 20, st
+                assert 1 <= st["call_end_batches"] <= 10, st
+            else:
+                assert st["call_ends_queued"] == 0, st
+                assert st["call_end_batches"] == 0, st
+            assert st["call_ends_unqueued"] == 0, st
+            f = figures(k, "caller", "%s@127.0.0.1" % caller)
+            win = {x["window"]: x for x in f["figures"]}
+            assert win[60]["attempts"] == 20 and win[60]["answered"] == 0, f
+            wait_for(lambda: concurrency(k) == 0, timeout=3,
+                     what="the slots back")
+            crashed = k.crashed()
+            k.stop()
+            k = None
+            assert not crashed, crashed
+    finally:
+        if k:
+            k.stop()
+        r.kill()
+
+
 @ONLY_KAMAILIO
 def test_bad_analytics_rules_are_refused(ka, an_rules):
     k = ka()

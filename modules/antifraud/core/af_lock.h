@@ -41,6 +41,15 @@ static inline void af_lock(af_lock_t *l)
 	af_lock_wait(l, c);
 }
 
+/* takes the lock when it is free: 1, else 0 at once */
+static inline int af_lock_try(af_lock_t *l)
+{
+	uint32_t c = 0;
+
+	return __atomic_compare_exchange_n(
+			&l->v, &c, 1, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED);
+}
+
 static inline void af_unlock(af_lock_t *l)
 {
 	/* 2: someone may sleep on it */

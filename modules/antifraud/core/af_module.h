@@ -41,7 +41,8 @@ typedef struct af_params {
 		.redis_command_timeout = 10, .redis_prefix = "af:",               \
 		.redis_fallback = "local", .redis_retry_interval = 1000,          \
 		.redis_release_queue = AF_CLUSTER_RELEASE_QUEUE,                  \
-		.auth_learn = 1, .feed_interval = 5, .analytics_calls = 8192      \
+		.auth_learn = 1, .feed_interval = 5, .analytics_calls = 8192,     \
+		.end_batch_interval = -1, .end_batch_queue = AF_END_QUEUE         \
 	}
 
 /*
@@ -257,6 +258,30 @@ typedef void (*af_module_drop_cb)(const af_dlg_id_t *id);
 int af_module_guard_init(int n, af_module_end_cb end, af_module_drop_cb drop);
 void af_module_guard_destroy(void);
 void af_module_outcome_timer(af_module_alert_cb cb);
+
+/*
+ * Call ends in batches (end_batch_interval ms, end_batch_queue calls):
+ * with an interval, af_module_hold_end() queues a call's end (its
+ * figures, its slots) in shared memory instead of running its store
+ * batch in the dialog's callback, and the glue runs
+ * af_module_ends_flush() every af_module_end_batch_ms() ms in one
+ * process: the queued calls end AF_CALLS_END_MAX at a time, one store
+ * batch each (af_calls_end), their alerts going to cb (NULL: none, at
+ * shutdown). A full queue, or no interval: the end runs at once, as
+ * before. af_module_ends_init() after af_module_init(): 0, -1 out of
+ * shared memory (err says it).
+ */
+#define AF_END_QUEUE 4096      /* end_batch_queue's default */
+#define AF_END_QUEUE_MAX 1000000
+#define AF_END_INTERVAL_MAX 1000 /* ms */
+#define AF_END_INTERVAL_REDIS 100 /* ms: end_batch_interval -1 in Redis mode */
+int af_module_ends_init(const af_params_t *p, char *err, size_t errlen);
+void af_module_ends_destroy(void);
+int af_module_end_batch_ms(void);
+void af_module_ends_flush(af_module_alert_cb cb);
+/* at shutdown (the glue's destroy, before the core's): what is queued
+ * ends without alerts; a queue whose lock a gone process held is left */
+void af_module_ends_last(void);
 
 /*
  * A reply of that transaction went out: counts its outcome once. 1 with

@@ -14,6 +14,8 @@
  * Copyright (C) 2026 antifraud authors
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include "af_module.h"
 #include "af_host.h"
@@ -58,6 +60,171 @@ static struct af_mod_guard {
 /* freed holds kept for the next calls: a hold is made and freed for
  * every call, and q_malloc's search grows with what churns in it */
 static af_pool_t *af_mod_holds;
+
+/* a call's end waiting for its batch */
+typedef struct af_mod_end {
+	int code;
+	uint64_t end_ms;
+	af_held_t x;
+} af_mod_end_t;
+
+/* the queue of call ends (end_batch_interval), a ring in shared memory */
+static struct af_mod_ends {
+	af_lock_t lock; /* head, n */
+	uint32_t cap;
+	uint32_t head; /* the oldest */
+	uint32_t n;
+	af_mod_end_t item[];
+} *af_mod_ends;
+static int af_mod_end_ms;
+
+int af_module_ends_init(const af_params_t *p, char *err, size_t errlen)
+{
+	struct af_mod_ends *q;
+	size_t size;
+
+	af_module_ends_destroy();
+	if(p->end_batch_interval < -1 || p->end_batch_interval > AF_END_INTERVAL_MAX
+			|| p->end_batch_queue < 1 || p->end_batch_queue > AF_END_QUEUE_MAX) {
+		snprintf(err, errlen,
+				"end_batch_interval must be -1..%d ms and end_batch_queue"
+				" 1..%d (got %d, %d)",
+				AF_END_INTERVAL_MAX, AF_END_QUEUE_MAX, p->end_batch_interval,
+				p->end_batch_queue);
+		return -1;
+	}
+	af_mod_end_ms = p->end_batch_interval;
+	if(af_mod_end_ms < 0)
+		af_mod_end_ms = af_core_clustered() ? AF_END_INTERVAL_REDIS : 0;
+	if(!af_mod_end_ms)
+		return 0;
+	size = sizeof(*q) + (size_t)p->end_batch_queue * sizeof(q->item[0]);
+	q = af_host->shm_alloc(size);
+	if(!q || af_lock_init(&q->lock) < 0) {
+		if(q)
+			af_host->shm_free(q);
+		snprintf(err, errlen,
+				"out of shared memory for end_batch_queue (%d calls, %zu"
+				" bytes)",
+				p->end_batch_queue, size);
+		af_mod_end_ms = 0;
+		return -1;
+	}
+	q->cap = (uint32_t)p->end_batch_queue;
+	q->head = q->n = 0;
+	af_mod_ends = q;
+	return 0;
+}
+
+void af_module_ends_destroy(void)
+{
+	if(!af_mod_ends)
+		return;
+	af_lock_destroy(&af_mod_ends->lock);
+	af_host->shm_free(af_mod_ends);
+	af_mod_ends = NULL;
+	af_mod_end_ms = 0;
+}
+
+int af_module_end_batch_ms(void)
+{
+	return af_mod_ends ? af_mod_end_ms : 0;
+}
+
+/* queues the end of x (code) for the next batch: 1, 0 no queue or full
+ * (counted) */
+static int af_mod_end_queue(const af_held_t *x, int code)
+{
+	struct af_mod_ends *q = af_mod_ends;
+	af_mod_end_t *it;
+	int ok = 0;
+
+	if(!q)
+		return 0;
+	af_lock(&q->lock);
+	if(q->n < q->cap) {
+		it = &q->item[(q->head + q->n) % q->cap];
+		it->code = code;
+		it->end_ms = af_now_ms();
+		it->x = *x;
+		q->n++;
+		ok = 1;
+	}
+	af_unlock(&q->lock);
+	af_core_count(ok ? AF_ST_ENDS_QUEUED : AF_ST_ENDS_UNQUEUED);
+	return ok;
+}
+
+static void af_mod_ends_run(af_module_alert_cb cb, int last);
+
+/* a queued call's verdict: announced when it is an alert */
+static void af_mod_end_alert(af_call_t *c, af_verdict_t *v, void *arg)
+{
+	af_module_alert_cb cb = (af_module_alert_cb)arg;
+	af_request_t req;
+
+	if(!cb || !c || (v->rc != AF_RC_ALERT && v->rc != AF_RC_BLOCK))
+		return;
+	af_call_request(c, &req);
+	cb(&req, v);
+}
+
+/*
+ * Ends the queued calls, AF_CALLS_END_MAX at a time (copied out of the
+ * queue first: the workers queue meanwhile), at most the queue's size
+ * per run so that ends queued faster than they go cannot hold the
+ * process. last: at shutdown, without waiting for the lock.
+ */
+void af_module_ends_flush(af_module_alert_cb cb)
+{
+	af_mod_ends_run(cb, 0);
+}
+
+void af_module_ends_last(void)
+{
+	af_mod_ends_run(NULL, 1);
+}
+
+static void af_mod_ends_run(af_module_alert_cb cb, int last)
+{
+	static af_mod_end_t *buf; /* this process's */
+	struct af_mod_ends *q = af_mod_ends;
+	af_call_end_item_t items[AF_CALLS_END_MAX];
+	uint32_t done = 0, n, i;
+
+	if(!q || !__atomic_load_n(&q->n, __ATOMIC_RELAXED))
+		return;
+	if(!buf && !(buf = malloc(AF_CALLS_END_MAX * sizeof(*buf))))
+		return;
+	while(done < q->cap) {
+		if(!last)
+			af_lock(&q->lock);
+		else if(!af_lock_try(&q->lock)) {
+			/* a process that held it is gone */
+			AF_WARN("call ends: %u queued ends left (the queue's lock"
+					" is held)\n",
+					q->n);
+			return;
+		}
+		n = q->n < AF_CALLS_END_MAX ? q->n : AF_CALLS_END_MAX;
+		for(i = 0; i < n; i++)
+			buf[i] = q->item[(q->head + i) % q->cap];
+		q->head = (q->head + n) % q->cap;
+		q->n -= n;
+		af_unlock(&q->lock);
+		if(!n)
+			break;
+		for(i = 0; i < n; i++) {
+			items[i].c = &buf[i].x.c;
+			items[i].code = buf[i].code;
+			items[i].end_ms = buf[i].end_ms;
+			items[i].t = buf[i].x.has_ticket ? &buf[i].x.t : NULL;
+		}
+		af_calls_end(items, (int)n, af_now_ms(), af_mod_end_alert, (void *)cb);
+		af_core_count(AF_ST_END_BATCHES);
+		done += n;
+	}
+}
 
 void af_module_guard_destroy(void)
 {
@@ -334,10 +501,12 @@ int af_module_hold_end(af_hold_t *h, int code, af_request_t *req,
 	if(had_id)
 		af_mod_drop(&id);
 	if(!(x.c.flags & AF_CALL_FOLLOWED)) {
-		if(x.has_ticket)
+		if(x.has_ticket && !af_mod_end_queue(&x, code))
 			af_dest_release(&x.t);
 		return 0;
 	}
+	if(af_mod_end_queue(&x, code ? code : 487))
+		return 0;
 	af_call_end_release(&x.c, code ? code : 487, af_now_ms(),
 			x.has_ticket ? &x.t : NULL, v);
 	if(v->rc != AF_RC_ALERT && v->rc != AF_RC_BLOCK)

@@ -68,6 +68,8 @@ struct sl_cbp;
 extern struct tm_binds af_kam_tmb;
 int af_kam_outcome_init(int learn);
 void af_kam_signal_request(struct sip_msg *msg, const af_request_t *req);
+/* the call ends' process (end_batch_interval): the queued ends */
+void af_kam_ends_timer(unsigned int ticks, void *param);
 void af_kam_outcome_timer(void);
 
 /* af_kam_pv.c: the last verdict ($antifraud) and the events.

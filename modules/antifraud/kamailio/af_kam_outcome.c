@@ -306,3 +306,8 @@ void af_kam_outcome_timer(void)
 {
 	af_module_outcome_timer(af_timer_alert);
 }
+
+void af_kam_ends_timer(unsigned int ticks, void *param)
+{
+	af_module_ends_flush(af_timer_alert);
+}

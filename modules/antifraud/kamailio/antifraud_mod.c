@@ -17,6 +17,7 @@
 #include "core/route.h"
 #include "core/action.h"
 #include "core/timer.h"
+#include "core/timer_proc.h"
 #include "core/kemi.h"
 #include "core/counters.h"
 #include "core/rpc_lookup.h"
@@ -199,6 +200,15 @@ static int mod_init(void)
 		return -1;
 	}
 	af_kam_prom_init(af_prom_interval);
+	if(af_module_ends_init(&af_p, err, sizeof(err)) < 0) {
+		LM_ERR("%s\n", err);
+		goto error;
+	}
+	if(af_module_end_batch_ms() > 0) {
+		/* the process that ends the queued calls (af_kam_ends_timer) */
+		register_procs(1);
+		cfg_register_child(1);
+	}
 	if(af_core_clustered()) {
 		/* the subscriber for the other nodes' bans, unbans, reloads */
 		register_procs(1);
@@ -273,6 +283,14 @@ static int child_init(int rank)
 {
 	int pid;
 
+	if(rank == PROC_MAIN && af_module_end_batch_ms() > 0
+			&& fork_basic_utimer(PROC_TIMER, "antifraud call ends", 1,
+					   af_kam_ends_timer, NULL,
+					   (unsigned)af_module_end_batch_ms() * 1000)
+					   < 0) {
+		LM_ERR("cannot start the call ends' process\n");
+		return -1;
+	}
 	if(rank == PROC_MAIN && af_core_clustered()) {
 		pid = fork_process(PROC_NOCHLDINIT, "antifraud cluster events", 1);
 		if(pid < 0)
@@ -293,6 +311,8 @@ static int child_init(int rank)
 
 static void mod_destroy(void)
 {
+	af_module_ends_last();
+	af_module_ends_destroy();
 	af_core_destroy();
 }
 

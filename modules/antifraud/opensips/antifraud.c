@@ -187,6 +187,12 @@ static void af_os_timer(unsigned int ticks, void *param)
 	af_module_outcome_timer(af_os_timer_alert);
 }
 
+/* the call ends queued by the dialogs' callbacks (end_batch_interval) */
+static void af_os_ends_timer(utime_t uticks, void *param)
+{
+	af_module_ends_flush(af_os_timer_alert);
+}
+
 /* the cluster's event subscriber: a process of its own */
 static void af_os_events_proc(int rank)
 {
@@ -209,6 +215,7 @@ static event_id_t af_os_event(char *name)
  * callbacks, the timer; 0, -1 */
 static int af_os_register(void)
 {
+	char why[256];
 	int i;
 
 	for(i = 0; i < af_module_stat_count(); i++)
@@ -245,6 +252,18 @@ static int af_os_register(void)
 		LM_ERR("failed to register the timer\n");
 		return -1;
 	}
+	if(af_module_ends_init(&af_p, why, sizeof(why)) < 0) {
+		LM_ERR("%s\n", why);
+		return -1;
+	}
+	if(af_module_end_batch_ms() > 0
+			&& register_utimer("antifraud-ends", af_os_ends_timer, NULL,
+					   (unsigned)af_module_end_batch_ms() * 1000,
+					   TIMER_FLAG_DELAY_ON_DELAY)
+					   < 0) {
+		LM_ERR("failed to register the call ends' timer\n");
+		return -1;
+	}
 	return 0;
 }
 
@@ -276,6 +295,8 @@ static int child_init(int rank)
 
 static void mod_destroy(void)
 {
+	af_module_ends_last();
+	af_module_ends_destroy();
 	af_core_destroy();
 }
 
