@@ -95,14 +95,18 @@ def core_bench(d, rules):
     out = subprocess.run([exe, rules, "300000", "--outcome"], check=True,
                          capture_output=True, text=True).stdout
     print(out, end="")
+    out = subprocess.run([exe, rules, "300000", "--outcome", "--batched"],
+                         check=True, capture_output=True, text=True).stdout
+    print(out, end="")
 
 
 def core_bench_redis(d, rules, url):
     exe = os.path.join(d, "bench_core")
-    for extra in ([], ["--dest"], ["--auth"], ["--outcome"]):
+    for extra in ([], ["--dest"], ["--auth"], ["--outcome"],
+                  ["--outcome", "--batched"]):
         # a call end is a batch of 5 figure ops (one per subject, every
         # window in it): fewer of them
-        iters = "10000" if extra == ["--outcome"] else "100000"
+        iters = "10000" if "--outcome" in extra else "100000"
         out = subprocess.run([exe, rules, iters, "--redis", url] + extra,
                              check=True, capture_output=True,
                              text=True).stdout

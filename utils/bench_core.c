@@ -5,7 +5,8 @@
  * usage: bench_core RULES.yaml [iterations [RAW.sip ...]]
  *   with raw requests (files of the capture corpus), also ns per
  *   af_check_fingerprint over them; --dest, --auth, --outcome: ns per
- *   af_check_dest, per authentication result, per outcome event;
+ *   af_check_dest, per authentication result, per outcome event
+ *   (--outcome --batched: per call end, ended 32 per af_calls_end);
  *   --memory: bytes per tracked subject in a shm store of 128 MiB per
  *   million iterations
  *
@@ -322,9 +323,18 @@ static void bench_auth(long iters)
  * its one round trip); a third of the calls fail busy. Then ns per
  * signal of the signal mix (a request and its final answer).
  */
-static void bench_outcome(long iters)
+/* an af_calls_end verdict that alerted, counted */
+static void count_alert(af_call_t *c, af_verdict_t *v, void *arg)
+{
+	if(v->rc < 0)
+		++*(long *)arg;
+}
+
+static void bench_outcome(long iters, int batched)
 {
 	enum { NC = 4096 };
+	static af_call_t bc[AF_CALLS_END_MAX];
+	af_call_end_item_t items[AF_CALLS_END_MAX];
 	static char callers[NC][24], callids[NC][32];
 	static af_request_t req[NC];
 	static af_verdict_t dv[NC];
@@ -356,24 +366,46 @@ static void bench_outcome(long iters)
 	for(i = 0; i < iters; i++) {
 		int k = (int)(i % NC);
 		uint64_t t = now + (uint64_t)i * 10;
+		af_call_t *cp = batched ? &bc[i % AF_CALLS_END_MAX] : &c;
 		clock_gettime(CLOCK_MONOTONIC, &t0);
-		followed += af_call_start(&c, &req[k], &dv[k], NULL, 0, t) == 1;
-		af_call_ring(&c, 180, t + 1500);
+		followed += af_call_start(cp, &req[k], &dv[k], NULL, 0, t) == 1;
+		af_call_ring(cp, 180, t + 1500);
 		if(i % 3)
-			af_call_answer(&c, t + 6000);
-		if(af_call_deadline(&c))
-			af_call_guard(&c, t + 7000, &v);
+			af_call_answer(cp, t + 6000);
+		if(af_call_deadline(cp))
+			af_call_guard(cp, t + 7000, &v);
 		ev_ns += ns_since(&t0);
 		clock_gettime(CLOCK_MONOTONIC, &t0);
-		if(af_call_end(&c, i % 3 ? 200 : 486, t + 66000, &v) < 0)
-			alerts++;
+		if(!batched) {
+			if(af_call_end(&c, i % 3 ? 200 : 486, t + 66000, &v) < 0)
+				alerts++;
+		} else {
+			af_call_end_item_t *it = &items[i % AF_CALLS_END_MAX];
+
+			it->c = cp;
+			it->code = i % 3 ? 200 : 486;
+			it->end_ms = t + 66000;
+			it->t = NULL;
+			if(i % AF_CALLS_END_MAX == AF_CALLS_END_MAX - 1 || i == iters - 1)
+				af_calls_end(items, (int)(i % AF_CALLS_END_MAX) + 1,
+						t + 66000, count_alert, &alerts);
+		}
 		end_ns += ns_since(&t0);
 	}
-	printf("outcome: %.0f ns per event (start, ring, answer, guard:"
-		   " %.0f ns for the four), %.0f ns per call end (figures in one"
-		   " store batch); %ld calls, %ld followed, %ld ends alerted\n",
-			ev_ns / (double)iters / 4, ev_ns / (double)iters,
-			end_ns / (double)iters, iters, followed, alerts);
+	if(batched)
+		printf("outcome: %.0f ns per call end in batches of %d calls"
+			   " (af_calls_end: one store batch each); %ld calls, %ld"
+			   " followed, %ld ends alerted\n",
+				end_ns / (double)iters, AF_CALLS_END_MAX, iters, followed,
+				alerts);
+	else
+		printf("outcome: %.0f ns per event (start, ring, answer, guard:"
+			   " %.0f ns for the four), %.0f ns per call end (figures in one"
+			   " store batch); %ld calls, %ld followed, %ld ends alerted\n",
+				ev_ns / (double)iters / 4, ev_ns / (double)iters,
+				end_ns / (double)iters, iters, followed, alerts);
+	if(batched)
+		return;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for(i = 0; i < iters; i++) {
 		af_request_t *r = &req[i % NC];
@@ -563,7 +595,7 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	if(argc > 3 && strcmp(argv[3], "--outcome") == 0) {
-		bench_outcome(iters);
+		bench_outcome(iters, argc > 4 && strcmp(argv[4], "--batched") == 0);
 		af_core_destroy();
 		return 0;
 	}

@@ -25,7 +25,10 @@ h = bench.h
 # (label, bench_core arguments, iterations of the two runs)
 MODES = (("af_check_source", [], 4000, 24000),
          ("af_check_dest", ["--dest"], 4000, 24000),
-         ("call end", ["--outcome"], 1000, 6000))
+         ("call end", ["--outcome"], 1000, 6000),
+         # 32 calls of 32 callers per batch (end_batch_interval), their
+         # source, country, prefix and profile shared
+         ("32 call ends", ["--outcome", "--batched"], 3200, 19200))
 CG_SCALE = 10  # callgrind runs do 1/CG_SCALE of the iterations
 
 

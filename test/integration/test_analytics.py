@@ -432,6 +432,25 @@ def test_call_ends_batched_in_redis_mode(tmp_path, an_rules, uas_dest,
             k.stop()
             k = None
             assert not crashed, crashed
+        # ends still queued at a clean stop are ended then: their slots
+        # come back (a long interval, the server stopped at once)
+        k = an_server(str(tmp_path), an_rules("monitor"),
+                      next_hop_port=uas_dest,
+                      defines={"AF_REDIS": url, "AF_END_BATCH": 1000,
+                               "AF_REDIS_FALLBACK": '"closed"'}).start()
+        p = calls(tmp_path, k, FR, "laststop", "uac-busy.xml", n=3,
+                  rate=100)
+        assert p.returncode == 0, p.stdout + p.stderr
+        st = k.stats()
+        assert st["call_ends_queued"] == 3 and st["calls_ended"] == 0, st
+        assert int(r.cli("ZCARD", "af:v2:conc:{ct|intl}").stdout) == 3
+        crashed = k.crashed()
+        k.stop()
+        k = None
+        assert not crashed, crashed
+        assert int(r.cli("ZCARD", "af:v2:conc:{ct|intl}").stdout) == 0
+        assert "af:v2:fm:{of|c|laststop@127.0.0.1}" in r.cli(
+            "--scan", "--pattern", "af:v2:fm:*").stdout.split()
     finally:
         if k:
             k.stop()

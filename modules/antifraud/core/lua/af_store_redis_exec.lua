@@ -174,10 +174,8 @@ local function ring_fast(v, ws, slice, add, sms)
   return nil
 end
 -- the 0-based offset of a count as text, by its 1-based position
-local WOFF = {[21] = '20', [25] = '24', [29] = '28', [33] = '32',
-  [37] = '36', [41] = '40', [45] = '44', [49] = '48', [53] = '52',
-  [57] = '56', [61] = '60', [65] = '64', [69] = '68', [73] = '72',
-  [77] = '76', [81] = '80'}
+local WOFF = {}
+for x = 0, 15 do WOFF[21 + 4 * x] = '' .. 20 + 4 * x end
 local C16 = '>I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4I4'
 -- zero bytes by count: ZW[x] 4 * x (a window's x counts), ZF[x] 32 * x
 -- (a figure's x rows); made when loaded (.. only: no string library)
@@ -554,11 +552,21 @@ local function hist(hk, ttl, rec, ro)
   setpx(hk, tconcat(nv), ttl)
   return keep
 end
+-- the live count of each set pruned in this call (PC), by key, and
+-- those keys (PK, npk of them; emptied when the next call starts: the
+-- table must not grow with every key ever seen)
+local PC, PK, npk = {}, {}, 0
 -- prunes set ck of its expired members; its count (one call for an
--- empty set)
+-- empty set). Once per set and call: at one now nothing else expires,
+-- and the ops of the call keep PC as they change the set
 local function cprune(ck)
-  local c = rcall('ZCARD', ck)
+  local c = PC[ck]
+  if c then return c end
+  c = rcall('ZCARD', ck)
   if c > 0 then c = c - rcall('ZREMRANGEBYSCORE', ck, '-inf', nows) end
+  PC[ck] = c
+  npk = npk + 1
+  PK[npk] = ck
   return c
 end
 -- the batch (see the top)
@@ -568,6 +576,8 @@ local function exec(KEYS, ARGV)
     spack, ssub, rcall = struct.pack, string.sub, redis.call
     tonum, unpk, mmin, tconcat, mmax = tonumber, unpack, math.min, table.concat, math.max
   end
+  for x = 1, npk do PC[PK[x]] = nil end
+  npk = 0
   nows = ARGV[1]
   local P = ARGV[2]
   local pregated
@@ -649,6 +659,7 @@ local function exec(KEYS, ARGV)
       local c, f = cprune(ck), 0
       if c > 0 then f = rcall('ZREM', ck, ARGV[ai]) end
       ai = ai + 1
+      PC[ck] = c - f
       res[oi] = r3(c - f, f)
     elseif t == 10 then
       local a = 0
