@@ -1122,6 +1122,106 @@ static void test_held_calls(void **state)
 	af_module_guard_destroy();
 }
 
+/*
+ * The queue of call ends (end_batch_interval): bad sizes refused; ends
+ * queued by af_module_hold_end (nothing counted, slots still held) until
+ * af_module_ends_flush ends them in one batch (their alerts to its
+ * callback); a full queue ends the call at once; af_module_ends_last
+ * ends what is left.
+ */
+/* an alert of the queued ends: the caller's request */
+static void queue_alert(const af_request_t *req, const af_verdict_t *v)
+{
+	guard_alerts++;
+	guard_v = *v;
+	assert_int_equal(req->from_user.len, strlen("queued"));
+	assert_memory_equal(req->from_user.s, "queued", 6);
+}
+
+static void test_end_queue(void **state)
+{
+	af_params_t p = AF_PARAMS_DEFAULT("/nonexistent/antifraud.yaml");
+	af_request_t r, req;
+	af_held_t x;
+	af_hold_t *h[4];
+	char why[256];
+	uint32_t total, limit;
+	int i, holiday, hour;
+	uint64_t ended = af_core_stat(AF_ST_CALLS_ENDED),
+			 queued = af_core_stat(AF_ST_ENDS_QUEUED),
+			 batches = af_core_stat(AF_ST_END_BATCHES),
+			 unqueued = af_core_stat(AF_ST_ENDS_UNQUEUED);
+
+	start("  concurrency: {workday: {default: 5},"
+		  " holiday: {default: 5}}\n"
+		  "analytics:\n  windows: [60]\n"
+		  "  asr: {below: 50, min_sample: 3, window: 60, subjects: [caller]}\n"
+		  "profiles:\n  default:\n    domains: [example.com]\n"
+		  "    mode: {analytics: monitor}\n"
+		  "    dest: {country: DE, international: true}\n");
+	p.end_batch_interval = AF_END_INTERVAL_MAX + 1;
+	assert_int_equal(af_module_ends_init(&p, why, sizeof(why)), -1);
+	assert_non_null(strstr(why, "end_batch_interval must be -1..1000 ms"));
+	p.end_batch_interval = 50;
+	p.end_batch_queue = 0;
+	assert_int_equal(af_module_ends_init(&p, why, sizeof(why)), -1);
+	assert_non_null(strstr(why, "end_batch_queue"));
+	/* -1: none in shared-memory mode */
+	p.end_batch_interval = -1;
+	p.end_batch_queue = 2;
+	assert_int_equal(af_module_ends_init(&p, why, sizeof(why)), 0);
+	assert_int_equal(af_module_end_batch_ms(), 0);
+	/* set: a queue of 2 */
+	p.end_batch_interval = 50;
+	assert_int_equal(af_module_ends_init(&p, why, sizeof(why)), 0);
+	assert_int_equal(af_module_end_batch_ms(), 50);
+	assert_int_equal(af_module_guard_init(8, NULL, NULL), 0);
+	for(i = 0; i < 4; i++) {
+		r = invite("queued", "192.0.2.80", "+33123456789");
+		assert_int_equal(af_check_dest(&r, NULL, 0, &vd), AF_RC_ALLOW);
+		assert_int_equal(af_module_held(&r, &vd, &x), 1);
+		h[i] = af_module_hold(&x);
+		assert_non_null(h[i]);
+	}
+	af_dest_concurrency(&total, &limit, &holiday, &hour);
+	assert_int_equal(total, 4);
+	/* two fit the queue: nothing counted, the slots still held */
+	assert_int_equal(af_module_hold_end(h[0], 486, &req, &ve), 0);
+	assert_int_equal(af_module_hold_end(h[1], 486, &req, &ve), 0);
+	assert_int_equal(af_core_stat(AF_ST_ENDS_QUEUED), queued + 2);
+	assert_int_equal(af_core_stat(AF_ST_CALLS_ENDED), ended);
+	af_dest_concurrency(&total, &limit, &holiday, &hour);
+	assert_int_equal(total, 4);
+	/* the third finds the queue full: ended at once */
+	assert_int_equal(af_module_hold_end(h[2], 486, &req, &ve), 0);
+	assert_int_equal(af_core_stat(AF_ST_ENDS_UNQUEUED), unqueued + 1);
+	assert_int_equal(af_core_stat(AF_ST_CALLS_ENDED), ended + 1);
+	af_dest_concurrency(&total, &limit, &holiday, &hour);
+	assert_int_equal(total, 3);
+	/* the flush: both in one batch, judged on the figures after it
+	 * (3 failed calls: 0 % < 50 %), their alerts to the callback */
+	guard_alerts = 0;
+	af_module_ends_flush(queue_alert);
+	assert_int_equal(af_core_stat(AF_ST_END_BATCHES), batches + 1);
+	assert_int_equal(af_core_stat(AF_ST_CALLS_ENDED), ended + 3);
+	assert_int_equal(guard_alerts, 2);
+	assert_true(guard_v.reasons & BIT(AF_R_ASR_LOW));
+	af_dest_concurrency(&total, &limit, &holiday, &hour);
+	assert_int_equal(total, 1);
+	/* an end queued then left at shutdown is ended by ends_last */
+	assert_int_equal(af_module_hold_end(h[3], 200, &req, &ve), 0);
+	af_module_ends_last();
+	assert_int_equal(af_core_stat(AF_ST_CALLS_ENDED), ended + 4);
+	af_dest_concurrency(&total, &limit, &holiday, &hour);
+	assert_int_equal(total, 0);
+	for(i = 0; i < 4; i++)
+		af_module_hold_free(h[i]);
+	assert_int_equal(af_core_stat(AF_ST_CALLS_ENDED), ended + 4);
+	af_module_ends_destroy();
+	assert_int_equal(af_module_end_batch_ms(), 0);
+	af_module_guard_destroy();
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -1138,6 +1238,7 @@ int main(void)
 			T(test_not_followed),
 			T(test_end_releases_slots),
 			T(test_calls_end_batch),
+			T(test_end_queue),
 			T(test_held_calls),
 			T(test_signal_mix),
 			T(test_legit_mix),
