@@ -62,8 +62,8 @@
  *
  * Costs: start, ring, answer and the guard touch no store (~0.1-0.4 us);
  * an end is one store batch (one Redis round trip, which can carry the
- * concurrency release: af_call_end_release); a signal ~0.5 us, no
- * store.
+ * concurrency release: af_call_end_release), or a share of one when
+ * several end together (af_calls_end); a signal ~0.5 us, no store.
  *
  * Copyright (C) 2026 antifraud authors
  * SPDX-License-Identifier: GPL-2.0-or-later
