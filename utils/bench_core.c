@@ -315,6 +315,13 @@ static void bench_auth(long iters)
 			fail_ns, ok_ns, iters, NA, raised);
 }
 
+/* an af_calls_end verdict that alerted, counted */
+static void count_alert(af_call_t *c, af_verdict_t *v, void *arg)
+{
+	if(v->rc < 0)
+		++*(long *)arg;
+}
+
 /*
  * ns per outcome event (af_outcome.h): 4096 callers' calls checked by
  * af_check_dest once (outside the timing), then per call: start, ring
@@ -323,13 +330,6 @@ static void bench_auth(long iters)
  * its one round trip); a third of the calls fail busy. Then ns per
  * signal of the signal mix (a request and its final answer).
  */
-/* an af_calls_end verdict that alerted, counted */
-static void count_alert(af_call_t *c, af_verdict_t *v, void *arg)
-{
-	if(v->rc < 0)
-		++*(long *)arg;
-}
-
 static void bench_outcome(long iters, int batched)
 {
 	enum { NC = 4096 };
@@ -392,20 +392,19 @@ static void bench_outcome(long iters, int batched)
 		}
 		end_ns += ns_since(&t0);
 	}
-	if(batched)
+	if(batched) {
 		printf("outcome: %.0f ns per call end in batches of %d calls"
 			   " (af_calls_end: one store batch each); %ld calls, %ld"
 			   " followed, %ld ends alerted\n",
 				end_ns / (double)iters, AF_CALLS_END_MAX, iters, followed,
 				alerts);
-	else
-		printf("outcome: %.0f ns per event (start, ring, answer, guard:"
-			   " %.0f ns for the four), %.0f ns per call end (figures in one"
-			   " store batch); %ld calls, %ld followed, %ld ends alerted\n",
-				ev_ns / (double)iters / 4, ev_ns / (double)iters,
-				end_ns / (double)iters, iters, followed, alerts);
-	if(batched)
 		return;
+	}
+	printf("outcome: %.0f ns per event (start, ring, answer, guard:"
+		   " %.0f ns for the four), %.0f ns per call end (figures in one"
+		   " store batch); %ld calls, %ld followed, %ld ends alerted\n",
+			ev_ns / (double)iters / 4, ev_ns / (double)iters,
+			end_ns / (double)iters, iters, followed, alerts);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for(i = 0; i < iters; i++) {
 		af_request_t *r = &req[i % NC];

@@ -15,7 +15,6 @@
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include "af_module.h"
 #include "af_host.h"
@@ -187,14 +186,12 @@ void af_module_ends_last(void)
 
 static void af_mod_ends_run(af_module_alert_cb cb, int last)
 {
-	static af_mod_end_t *buf; /* this process's */
+	static af_mod_end_t buf[AF_CALLS_END_MAX]; /* this process's */
 	struct af_mod_ends *q = af_mod_ends;
 	af_call_end_item_t items[AF_CALLS_END_MAX];
 	uint32_t done = 0, n, i;
 
 	if(!q || !__atomic_load_n(&q->n, __ATOMIC_RELAXED))
-		return;
-	if(!buf && !(buf = malloc(AF_CALLS_END_MAX * sizeof(*buf))))
 		return;
 	while(done < q->cap) {
 		if(!last)

@@ -865,16 +865,16 @@ static void calls_end(af_call_end_item_t *items, int n, uint64_t now_ms,
 	uint32_t add[AF_FIG_N];
 	uint8_t counted[AF_CALLS_END_MAX];
 	af_call_t *c;
-	int x, s, nrel = 0, shared = n > 1;
+	int x, s, live, nrel = 0, shared = n > 1;
 
 	r = af_core_acquire();
 	a = &r->analytics;
 	e = a->enabled ? end_begin(a) : NULL;
 	for(x = 0; x < n; x++) {
 		c = items[x].c;
-		counted[x] = e && c && (c->flags & AF_CALL_FOLLOWED)
-					 && !(c->flags & AF_CALL_ENDED);
-		if(c && (c->flags & AF_CALL_FOLLOWED) && !(c->flags & AF_CALL_ENDED)) {
+		live = c && (c->flags & AF_CALL_FOLLOWED) && !(c->flags & AF_CALL_ENDED);
+		counted[x] = e && live;
+		if(live) {
 			c->flags |= AF_CALL_ENDED;
 			c->end_ms = items[x].end_ms < c->start_ms ? c->start_ms
 													  : items[x].end_ms;
@@ -898,12 +898,12 @@ static void calls_end(af_call_end_item_t *items, int n, uint64_t now_ms,
 						e->names[x][s], e->lens[x][s], add, shared);
 		}
 	}
-	/* the releases ride with the figures: one batch */
+	/* the releases ride with the figures: one batch (END_OPS holds a
+	 * figure op per subject and two releases per call) */
 	memset(&bv, 0, sizeof(bv));
 	if(e) {
 		for(x = 0; x < n; x++)
-			if(e->nops + 2 <= END_OPS)
-				e->nops += af_dest_release_ops(items[x].t, e->ops + e->nops);
+			e->nops += af_dest_release_ops(items[x].t, e->ops + e->nops);
 		if(e->nops)
 			af_chk_exec(e->ops, e->nops, now_ms, &bv);
 	} else {
