@@ -27,7 +27,8 @@ def kamailio_version():
 @pytest.fixture(scope="module")
 def deb():
     """Builds the package with `make deb`; the path it printed."""
-    p = run(["make", "-s", "deb"], cwd=h.ROOT, timeout=600)
+    p = run(["make", "-s", "--no-print-directory", "deb"], cwd=h.ROOT,
+            timeout=600)
     assert p.returncode == 0, p.stdout + p.stderr
     path = p.stdout.strip().splitlines()[-1]
     assert path.endswith(".deb") and os.path.isfile(path), p.stdout
