@@ -3,9 +3,7 @@
 # header with one `static const char NAME[]` per script, the script's
 # lines as string literals. Lines that are only a `--` comment, and empty
 # lines, are left out, and so is each line's indentation (so that they
-# cost Redis nothing, and a script stays below the 16 KB a client may
-# send before AUTH: SCRIPT LOAD on a server that wants a password must
-# answer NOAUTH), and @ID@ becomes the first 16 hex digits of the file's
+# cost Redis nothing), and @ID@ becomes the first 16 hex digits of the file's
 # SHA-1 (also NAME_id: a Redis function library named after its code);
 # `--[[` block comments and `[[` strings over several
 # lines are not understood, do not use them.

@@ -33,10 +33,6 @@
 /* the batch function (lua/af_store_redis_exec.lua registers it) */
 #define RDS_FN "af_" af_rds_lua_exec_id
 
-/* FUNCTION LOAD may go before AUTH: Redis takes at most 16384 bytes in
- * one argument from a client not authenticated yet (utils/lua2c.sh) */
-_Static_assert(sizeof(af_rds_lua_exec) - 1 <= 16384,
-		"the batch function library is over 16 KB");
 /* its function for keys of several slots of a cluster master */
 const char af_rds_fn_xs[] = RDS_FN "_x";
 
@@ -386,9 +382,13 @@ int af_rds_take_fn(const redisReply *r, char *fn)
 }
 
 /*
- * Readies a new connection, in one round trip: AUTH, SELECT, ROLE (when
- * found through a sentinel: must be a master) and, when slot is given,
- * FUNCTION LOAD of the batch library. Returns 0, -1 with err.
+ * Readies a new connection: AUTH, SELECT, ROLE (when found through a
+ * sentinel: must be a master) in one round trip and, when slot is given,
+ * a PING with them and FUNCTION LOAD of the batch library in a second
+ * one. Redis closes the connection of a client not authenticated yet
+ * that sends an argument over 16 KB (the library is larger): the PING
+ * answers NOAUTH first, and FUNCTION LOAD goes only once the rest said
+ * OK. Returns 0, -1 with err.
  */
 int af_rds_setup(redisContext *c, const af_redis_cfg_t *cfg, int role,
 		int select, rds_conn_t *slot, char *err, size_t errlen)
@@ -396,7 +396,7 @@ int af_rds_setup(redisContext *c, const af_redis_cfg_t *cfg, int role,
 	const char *what[5];
 	redisReply *r;
 	void *rv;
-	int nq = 0, i, rc = 0;
+	int nq = 0, i, rc = 0, loaded = 0;
 
 	if(cfg->username[0]) {
 		redisAppendCommand(c, "AUTH %s %s", cfg->username, cfg->password);
@@ -414,9 +414,10 @@ int af_rds_setup(redisContext *c, const af_redis_cfg_t *cfg, int role,
 		what[nq++] = "ROLE";
 	}
 	if(slot) {
-		redisAppendCommand(c, "FUNCTION LOAD %s", af_rds_lua_exec);
-		what[nq++] = "FUNCTION LOAD";
+		redisAppendCommand(c, "PING");
+		what[nq++] = "PING";
 	}
+again:
 	for(i = 0; i < nq; i++) {
 		if(redisGetReply(c, &rv) != REDIS_OK) {
 			af_rds_err(err, errlen, "%s: %s", what[i], c->errstr);
@@ -439,11 +440,22 @@ int af_rds_setup(redisContext *c, const af_redis_cfg_t *cfg, int role,
 									 " (ROLE)");
 				rc = -1;
 			}
+		} else if(rc == 0 && strcmp(what[i], "PING") == 0) {
+			if(!af_rds_is(r, "PONG")) {
+				af_rds_err(err, errlen, "PING: unexpected reply");
+				rc = -1;
+			}
 		} else if(rc == 0 && !af_rds_is(r, "OK")) {
 			af_rds_err(err, errlen, "%s: unexpected reply", what[i]);
 			rc = -1;
 		}
 		freeReplyObject(r);
+	}
+	if(rc == 0 && slot && !loaded) {
+		redisAppendCommand(c, "FUNCTION LOAD %s", af_rds_lua_exec);
+		what[0] = "FUNCTION LOAD";
+		nq = loaded = 1;
+		goto again;
 	}
 	return rc;
 }

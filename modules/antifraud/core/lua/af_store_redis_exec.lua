@@ -33,7 +33,7 @@
 --
 -- Embedded into the module at build time (utils/lua2c.sh): lines that
 -- are only a comment, empty lines and indentation are left out of what
--- Redis gets (it must stay below 16 KB, see lua2c.sh).
+-- Redis gets (loaded once AUTH said OK: af_rds_setup).
 --
 -- Copyright (C) 2026 antifraud authors
 -- SPDX-License-Identifier: GPL-2.0-or-later
@@ -402,6 +402,44 @@ local function wm_one(i, j, c, bk, bu, br)
   return r or sformat('%d,%d,%d,', c, banned, a and 1 or 0),
     Wg[j] > 0 and c > Wg[j]
 end
+-- the 0-based offset of count x (0 to 15) of slot j (1 to 3) of a
+-- WIN_MULTI counter as text, at (j - 1) * 16 + x
+local MOFF = {}
+for x = 0, 47 do MOFF[x] = '' .. 20 + 76 * (x - x % 16) / 16 + 4 * (x % 16) end
+-- the fast path of a WIN_MULTI counter v of key k: live, slots 1..nw
+-- its windows in order, each at its newest slice Wl[j] and, where it
+-- adds, with an expiry that already covers that slice's counts (16
+-- slices on: until then the addition counts, as shm's later expiry
+-- does). Each added count changed in place (SETRANGE, the TTL kept) and
+-- each window's total in Wl; false (nothing done) otherwise
+local function wm_fast(k, v, n, nw)
+  if not v or #v ~= MLEN then return false end
+  local e = sunpack('>d', v)
+  if now >= e then return false end
+  for j = 1, nw do
+    local w, l = sunpack('>I4d', v, 76 * j - 67)
+    if w ~= Ww[j] or l ~= Wl[j] or (Wa[j] and (l + 16) * Wm[j] > e) then
+      return false
+    end
+  end
+  if n > MAXU then n = MAXU end
+  for j = 1, nw do
+    local b = 76 * j - 55
+    local a, c, d, f, g, h, m, o, p, q, r, s, t, u, w, y = sunpack(C16, v, b)
+    local tot = a + c + d + f + g + h + m + o + p + q + r + s + t + u + w + y
+    if Wa[j] then
+      local x = Wl[j] % 16
+      local z = sunpack('>I4', v, b + 4 * x)
+      local z2 = z + n
+      if z2 > MAXU then z2 = MAXU end
+      rcall('SETRANGE', k, MOFF[j * 16 - 16 + x], spack('>I4', z2))
+      tot = tot + z2 - z
+    end
+    if tot > MAXU then tot = MAXU end
+    Wl[j] = tot
+  end
+  return true
+end
 -- WIN_MULTI op i (nw windows in Ww...: see exec); returns the answer
 -- and whether a gate was passed
 local function wmulti(i, k, bk, n, nw, bu, br, nv, nt)
@@ -420,9 +458,12 @@ local function wmulti(i, k, bk, n, nw, bu, br, nv, nt)
   else
     v = rcall('GET', k)
   end
-  local t = ring_load(k, v, MF, MLEN, 1)
+  local fast, t = wm_fast(k, v, n, nw), nil
+  if not fast then t = ring_load(k, v, MF, MLEN, 1) end
   local o1, o2, o3, g1, g2, g3
-  if not t then
+  if fast then
+    -- (each window's count in Wl)
+  elseif not t then
     -- a new counter: windows in slots 1..nw, one string packed
     local e, c = 0, n
     if c > MAXU then c = MAXU end
@@ -439,9 +480,7 @@ local function wmulti(i, k, bk, n, nw, bu, br, nv, nt)
         Wl[2], ZW[y], c2, ZW[15 - y], Ww[3], Wl[3], ZW[z], c3, ZW[15 - z]),
         e - now)
     end
-    o1, g1 = wm_one(i, 1, c1, bk, bu, br)
-    if nw > 1 then o2, g2 = wm_one(i, 2, c2, bk, bu, br) end
-    if nw > 2 then o3, g3 = wm_one(i, 3, c3, bk, bu, br) end
+    Wl[1], Wl[2], Wl[3] = c1, c2, c3
   else
     local changed = false
     -- slot base b: t[b] window_s, t[b + 1] newest slice, t[b + 2 ..]
@@ -497,10 +536,10 @@ local function wmulti(i, k, bk, n, nw, bu, br, nv, nt)
       Wl[j] = c
     end
     if changed then setpx(k, spack(MF, unpk(t, 1, 55)), t[1] - now) end
-    o1, g1 = wm_one(i, 1, Wl[1], bk, bu, br)
-    if nw > 1 then o2, g2 = wm_one(i, 2, Wl[2], bk, bu, br) end
-    if nw > 2 then o3, g3 = wm_one(i, 3, Wl[3], bk, bu, br) end
   end
+  o1, g1 = wm_one(i, 1, Wl[1], bk, bu, br)
+  if nw > 1 then o2, g2 = wm_one(i, 2, Wl[2], bk, bu, br) end
+  if nw > 2 then o3, g3 = wm_one(i, 3, Wl[3], bk, bu, br) end
   return MH[nw] .. o1 .. (o2 or '') .. (o3 or ''), g1 or g2 or g3
 end
 -- whether WIN_HIT i adds its n (shm_win_if_new)
