@@ -4,11 +4,14 @@
 # and a call's end, measured two ways: CPU time under a steady load
 # (INFO commandstats: the script's own usec_per_call, and INFO cpu: the
 # whole process, I/O included) and exact instructions of redis-server
-# under callgrind. From those and the batches a Kamailio call makes:
-# the batches per second one Redis core sustains and the calls per
-# second that implies. Each figure is the difference between two runs of
-# the same checks (n1 and n2 iterations), so that set-up and warm-up
-# drop out. Run alone: utils/bench_redis.py (builds what it needs).
+# under callgrind. The CPU times twice: with one client (a batch at a
+# time: each one wakes redis-server up) and with SAT_CLIENTS clients at
+# once (redis-server kept busy: what a core sustains). From those and
+# the batches a Kamailio call makes: the batches per second one Redis
+# core sustains and the calls per second that implies. Each figure is
+# the difference between two runs of the same checks (n1 and n2
+# iterations), so that set-up and warm-up drop out. Run alone:
+# utils/bench_redis.py (builds what it needs).
 # SPDX-License-Identifier: GPL-2.0-or-later
 import os
 import re
@@ -28,8 +31,9 @@ MODES = (("af_check_source", [], 4000, 24000),
          ("call end", ["--outcome"], 1000, 6000),
          # 32 calls of 32 callers per batch (end_batch_interval), their
          # source, country, prefix and profile shared
-         ("32 call ends", ["--outcome", "--batched"], 3200, 19200))
+         ("32 call ends", ["--outcome", "--batched"], 2560, 19200))
 CG_SCALE = 10  # callgrind runs do 1/CG_SCALE of the iterations
+SAT_CLIENTS = 8  # bench_core processes at once for the saturated figures
 
 
 def info(port):
@@ -44,26 +48,39 @@ def info(port):
     return calls, usec, cpu
 
 
-def run_core(exe, rules, port, iters, extra):
-    subprocess.run([exe, rules, str(iters), "--redis",
-                    "redis://127.0.0.1:%d/0" % port] + extra, check=True,
-                   capture_output=True, timeout=600)
+def run_core(exe, rules, port, iters, extra, clients=1):
+    """clients bench_core processes at once, iters iterations in all."""
+    cmd = [exe, rules, str(iters // clients), "--redis",
+           "redis://127.0.0.1:%d/0" % port] + extra
+    procs = [subprocess.Popen(cmd, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.PIPE)
+             for _ in range(clients)]
+    for p in procs:
+        err = p.communicate(timeout=600)[1]
+        if p.returncode != 0:
+            raise AssertionError("bench_core %s: exit %d: %s" % (
+                " ".join(extra), p.returncode, err.decode()[-400:]))
 
 
-def cpu_per_batch(exe, rules, port, extra, n1, n2):
-    """(batches, script usec per batch, process usec per batch) of the
-    difference between a run of n2 iterations and one of n1."""
+def cpu_per_batch(exe, rules, port, extra, n1, n2, clients=1):
+    """(batches, script usec per batch, process usec per batch, share of
+    a CPU redis-server kept busy) of the difference between a run of n2
+    iterations and one of n1 (each split over clients processes)."""
     res = []
+    busy = 0.0
     for n in (n1, n2):
         subprocess.run(["redis-cli", "-p", str(port), "FLUSHALL"],
                        capture_output=True, timeout=60)
         a = info(port)
-        run_core(exe, rules, port, n, extra)
+        t = time.monotonic()
+        run_core(exe, rules, port, n, extra, clients)
+        t = time.monotonic() - t
         b = info(port)
         res.append([y - x for x, y in zip(a, b)])
+        busy = res[-1][2] / t
     batches = res[1][0] - res[0][0]
     return (batches, (res[1][1] - res[0][1]) / batches,
-            (res[1][2] - res[0][2]) * 1e6 / batches)
+            (res[1][2] - res[0][2]) * 1e6 / batches, busy)
 
 
 def callgrind_totals(path):
@@ -151,15 +168,27 @@ def run(d, rules, exe):
               " redis-server %s)" % subprocess.run(
                   ["redis-server", "--version"], capture_output=True,
                   text=True).stdout.split()[2][2:])
-        per, nb = {}, {}
+        per, nb, sat = {}, {}, {}
+        print("  one client (a batch at a time, each waking redis-server"
+              " up):")
         for label, extra, n1, n2 in MODES:
-            batches, script, proc = cpu_per_batch(exe, rules, redis.port,
-                                                  extra, n1, n2)
+            batches, script, proc, _ = cpu_per_batch(
+                exe, rules, redis.port, extra, n1, n2)
             per[label] = proc
             nb[label] = batches
             print("  %-16s %5.1f us in the script (commandstats),"
                   " %5.1f us of the process (%d batches)"
                   % (label + ":", script, proc, batches))
+        print("  %d clients at once (redis-server kept busy: what a core"
+              " sustains):" % SAT_CLIENTS)
+        for label, extra, n1, n2 in MODES:
+            batches, script, proc, busy = cpu_per_batch(
+                exe, rules, redis.port, extra, n1, n2, SAT_CLIENTS)
+            sat[label] = proc
+            print("  %-16s %5.1f us in the script (commandstats),"
+                  " %5.1f us of the process (%d batches, redis-server"
+                  " %.0f %% busy)" % (label + ":", script, proc, batches,
+                                      100 * busy))
         bpc, script_call, proc_call = batches_per_call(d, rules,
                                                        redis.port)
     finally:
@@ -175,14 +204,21 @@ def run(d, rules, exe):
                       label + ":", ins, batches,
                       "  UNRELIABLE: not 1/%d of the batches above" % CG_SCALE
                       if odd else ""))
-    for label, us in per.items():
-        print("  one Redis core: %6.0f batches/s of %s (whole process)"
-              % (1e6 / us, label))
-    print("  a Kamailio call (sample cfg, INVITE to BYE): %.2f batches,"
-          " %.1f us in the script, %.1f us of redis-server"
-          % (bpc, script_call, proc_call))
-    print("  => one Redis core carries %.0f calls/s (the cluster's calls/s"
-          " with one master)" % (1e6 / proc_call))
+    for label, us in sat.items():
+        print("  one Redis core: %6.0f batches/s of %s (whole process,"
+              " %d clients; %.0f with one)"
+              % (1e6 / us, label, SAT_CLIENTS, 1e6 / per[label]))
+    print("  a Kamailio call (sample cfg, INVITE to BYE, one caller at"
+          " 100 cps): %.2f batches, %.1f us in the script, %.1f us of"
+          " redis-server" % (bpc, script_call, proc_call))
+    print("  => at that load one Redis core carries %.0f calls/s"
+          % (1e6 / proc_call))
+    # a busy core: a call is one dest batch and its end, 32 to a batch
+    busy_call = sat["af_check_dest"] + sat["32 call ends"] / 32
+    print("  => kept busy (%d clients): a call of the bench's callers (one"
+          " af_check_dest batch, 1/32 of a batch of 32 ends) %.1f us: one"
+          " Redis core carries %.0f calls/s (the cluster's calls/s with"
+          " one master)" % (SAT_CLIENTS, busy_call, 1e6 / busy_call))
 
 
 def main():
