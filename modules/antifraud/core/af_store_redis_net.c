@@ -3,13 +3,13 @@
  * small table (a process that inherited one from its parent opens its
  * own), found through the sentinels when configured (the address they
  * give must answer ROLE as a master), readied with AUTH, SELECT and
- * FUNCTION LOAD of the batch library in one round trip; and the sending
+ * FUNCTION LOAD of the batch library (af_rds_setup); and the sending
  * of a command (RESP made here) with the one retry there is: FCALL after
  * the server lost the library (FUNCTION FLUSH, a restart without
  * persistence). A failure
  * drops the connection; the next call connects again. A mutex
  * serializes the threads of a process on the table, with SIGPIPE
- * blocked while it is held.
+ * blocked while it is held where it would kill the process.
  *
  * Copyright (C) 2026 antifraud authors
  * SPDX-License-Identifier: GPL-2.0-or-later
@@ -41,9 +41,9 @@ static pthread_mutex_t rds_mx = PTHREAD_MUTEX_INITIALIZER;
 static int rds_atfork_done;
 static rds_conn_t rds_conns[RDS_SLOTS];
 static uint64_t rds_tick;
-/* this process's pid (0: not known yet) and whether it ignores SIGPIPE
- * (-1: not known yet), read once per process: a round trip makes no
- * more system calls than its write and read */
+/* this process's pid (0: not known yet) and whether SIGPIPE leaves it
+ * alive (-1: not known yet), read once per process: a round trip makes
+ * no more system calls than its write and read */
 static pid_t rds_pid;
 static int rds_pipe_ign = -1;
 
@@ -57,10 +57,12 @@ static pid_t rds_getpid(void)
 
 /*
  * Blocks SIGPIPE in this thread (a write to a connection the server
- * closed must not kill the process, whatever the host does with the
- * signal) and, when lock, takes rds_mx. A process that ignores SIGPIPE
- * (Kamailio and OpenSIPS do, from their start) needs no blocking: that
- * is looked up once.
+ * closed must not kill the process) and, when lock, takes rds_mx. A
+ * process whose SIGPIPE is not the default action (terminate) needs no
+ * blocking: one that ignores it, or one with a handler of its own
+ * (Kamailio's and OpenSIPS's workers catch it, from their start, and do
+ * nothing with it: blocking it cost four system calls per round trip).
+ * Looked up once per process.
  */
 void af_rds_enter(rds_guard_t *g, int lock)
 {
@@ -69,7 +71,7 @@ void af_rds_enter(rds_guard_t *g, int lock)
 
 	if(rds_pipe_ign < 0)
 		rds_pipe_ign = sigaction(SIGPIPE, NULL, &sa) == 0
-					   && sa.sa_handler == SIG_IGN;
+					   && sa.sa_handler != SIG_DFL;
 	g->skip = rds_pipe_ign;
 	if(g->skip) {
 		if(lock)
