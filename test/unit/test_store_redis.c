@@ -1564,6 +1564,94 @@ static void test_ttl(void **state)
 	free_store(s);
 }
 
+/* One WIN_MULTI of windows 60 s, 1 h, 1 d adding 1 to key "k" at now;
+ * its three counts into c. */
+static void wm3(af_store_t *s, uint64_t now, uint32_t c[3])
+{
+	static const uint32_t ws[3] = {60, 3600, 86400};
+	af_op_t op;
+	int j;
+
+	memset(&op, 0, sizeof(op));
+	op.type = AF_OP_WIN_MULTI;
+	op.key = "k";
+	op.key_len = 1;
+	op.u.wm.n = 1;
+	op.u.wm.nwin = 3;
+	for(j = 0; j < 3; j++)
+		op.u.wm.w[j].window_s = ws[j];
+	assert_int_equal(af_store_exec(s, &op, 1, now), 0);
+	assert_int_equal(op.status, 0);
+	for(j = 0; j < 3; j++) {
+		assert_true(op.u.wm.w[j].added);
+		c[j] = op.u.wm.w[j].count;
+	}
+}
+
+/* The PTTL (ms) of the only key under prefix, and its value's length. */
+static long long only_key_pttl(const char *prefix, size_t *len)
+{
+	redisContext *c = raw(s_main.port);
+	redisReply *r, *t;
+	long long ms;
+
+	r = rcmd(c, 1, "SCAN 0 MATCH %s* COUNT 1000", prefix);
+	assert_int_equal(r->element[1]->elements, 1);
+	t = rcmd(c, 1, "PTTL %b", r->element[1]->element[0]->str,
+			r->element[1]->element[0]->len);
+	ms = t->integer;
+	freeReplyObject(t);
+	t = rcmd(c, 1, "STRLEN %b", r->element[1]->element[0]->str,
+			r->element[1]->element[0]->len);
+	*len = (size_t)t->integer;
+	freeReplyObject(t);
+	freeReplyObject(r);
+	redisFree(c);
+	return ms;
+}
+
+/* A multi-window counter whose windows are all at now's slice is changed
+ * in place (its TTL kept: the first addition of the slice set one that
+ * covers the slice); one with a window behind is moved and stored again;
+ * the counts are those of the sliding windows either way */
+static void test_win_multi_in_place(void **state)
+{
+	/* a multiple of every window's slice (3.75 s, 225 s, 5400 s) */
+	const uint64_t t = 5400000ULL * 314815;
+	af_store_t *s;
+	uint32_t c[3];
+	long long p1, p2;
+	size_t len;
+
+	need_main();
+	s = main_store("wmp:");
+	wm3(s, t, c);
+	assert_true(c[0] == 1 && c[1] == 1 && c[2] == 1);
+	p1 = only_key_pttl("wmp:", &len);
+	assert_true(p1 > 86390000 && p1 <= 86400000);
+	usleep(30000);
+	wm3(s, t + 1000, c);
+	wm3(s, t + 2000, c);
+	assert_true(c[0] == 3 && c[1] == 3 && c[2] == 3);
+	/* in place: the TTL went on running (stored again, it would be a
+	 * day from the last addition again) */
+	p2 = only_key_pttl("wmp:", &len);
+	assert_int_equal(len, 236);
+	assert_true(p2 <= p1 - 25);
+	/* the 60 s window one slice on: moved, stored again, a day on */
+	wm3(s, t + 3750, c);
+	assert_true(c[0] == 4 && c[1] == 4 && c[2] == 4);
+	p2 = only_key_pttl("wmp:", &len);
+	assert_true(p2 > 86400000 - 20 && p2 <= 86400000);
+	/* past 60 s: the first slice's 3 left the 60 s window only */
+	wm3(s, t + 61000, c);
+	assert_true(c[0] == 2 && c[1] == 5 && c[2] == 5);
+	wm3(s, t + 61500, c);
+	assert_true(c[0] == 3 && c[1] == 6 && c[2] == 6);
+	free_store(s);
+	test_host_set_now(T0);
+}
+
 /* ---- processes ---- */
 
 #define F_CHILDREN 4
@@ -2228,6 +2316,7 @@ int main(void)
 		cmocka_unit_test(test_unix_db),
 		cmocka_unit_test(test_equivalence),
 		cmocka_unit_test(test_ttl),
+		cmocka_unit_test(test_win_multi_in_place),
 		cmocka_unit_test(test_fork_exact),
 		cmocka_unit_test(test_nobody_listens),
 		cmocka_unit_test(test_hang_restart),
