@@ -411,17 +411,18 @@ for x = 0, 47 do MOFF[x] = '' .. 20 + 76 * (x - x % 16) / 16 + 4 * (x % 16) end
 -- adds, with an expiry that already covers that slice's counts (16
 -- slices on: until then the addition counts, as shm's later expiry
 -- does). Each added count changed in place (SETRANGE, the TTL kept) and
--- each window's total in Wl; false (nothing done) otherwise
+-- each window's total in Wl; false (nothing done) otherwise. v is a
+-- string of MLEN bytes
 local function wm_fast(k, v, n, nw)
-  if not v or #v ~= MLEN then return false end
-  local e = sunpack('>d', v)
-  if now >= e then return false end
+  -- (the expiry and slot 1 in one unpack: most that fail, fail there)
+  local e, w, l = sunpack('>dI4d', v)
   for j = 1, nw do
-    local w, l = sunpack('>I4d', v, 76 * j - 67)
+    if j > 1 then w, l = sunpack('>I4d', v, 76 * j - 67) end
     if w ~= Ww[j] or l ~= Wl[j] or (Wa[j] and (l + 16) * Wm[j] > e) then
       return false
     end
   end
+  if now >= e then return false end
   if n > MAXU then n = MAXU end
   for j = 1, nw do
     local b = 76 * j - 55
@@ -458,12 +459,15 @@ local function wmulti(i, k, bk, n, nw, bu, br, nv, nt)
   else
     v = rcall('GET', k)
   end
-  local fast, t = wm_fast(k, v, n, nw), nil
-  if not fast then t = ring_load(k, v, MF, MLEN, 1) end
   local o1, o2, o3, g1, g2, g3
-  if fast then
-    -- (each window's count in Wl)
-  elseif not t then
+  if v and #v == MLEN and wm_fast(k, v, n, nw) then
+    o1, g1 = wm_one(i, 1, Wl[1], bk, bu, br)
+    if nw > 1 then o2, g2 = wm_one(i, 2, Wl[2], bk, bu, br) end
+    if nw > 2 then o3, g3 = wm_one(i, 3, Wl[3], bk, bu, br) end
+    return MH[nw] .. o1 .. (o2 or '') .. (o3 or ''), g1 or g2 or g3
+  end
+  local t = ring_load(k, v, MF, MLEN, 1)
+  if not t then
     -- a new counter: windows in slots 1..nw, one string packed
     local e, c = 0, n
     if c > MAXU then c = MAXU end
@@ -480,7 +484,9 @@ local function wmulti(i, k, bk, n, nw, bu, br, nv, nt)
         Wl[2], ZW[y], c2, ZW[15 - y], Ww[3], Wl[3], ZW[z], c3, ZW[15 - z]),
         e - now)
     end
-    Wl[1], Wl[2], Wl[3] = c1, c2, c3
+    o1, g1 = wm_one(i, 1, c1, bk, bu, br)
+    if nw > 1 then o2, g2 = wm_one(i, 2, c2, bk, bu, br) end
+    if nw > 2 then o3, g3 = wm_one(i, 3, c3, bk, bu, br) end
   else
     local changed = false
     -- slot base b: t[b] window_s, t[b + 1] newest slice, t[b + 2 ..]
@@ -536,10 +542,10 @@ local function wmulti(i, k, bk, n, nw, bu, br, nv, nt)
       Wl[j] = c
     end
     if changed then setpx(k, spack(MF, unpk(t, 1, 55)), t[1] - now) end
+    o1, g1 = wm_one(i, 1, Wl[1], bk, bu, br)
+    if nw > 1 then o2, g2 = wm_one(i, 2, Wl[2], bk, bu, br) end
+    if nw > 2 then o3, g3 = wm_one(i, 3, Wl[3], bk, bu, br) end
   end
-  o1, g1 = wm_one(i, 1, Wl[1], bk, bu, br)
-  if nw > 1 then o2, g2 = wm_one(i, 2, Wl[2], bk, bu, br) end
-  if nw > 2 then o3, g3 = wm_one(i, 3, Wl[3], bk, bu, br) end
   return MH[nw] .. o1 .. (o2 or '') .. (o3 or ''), g1 or g2 or g3
 end
 -- whether WIN_HIT i adds its n (shm_win_if_new)
