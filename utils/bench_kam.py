@@ -354,6 +354,7 @@ def cpu_cycles(d, rules, redis_url, calls, rate, cycles, warm,
     # Debian's, q_malloc)
     alloc = os.environ.get("AF_BENCH_ALLOC")
     refusals = []
+    redis_pin = False
     own = os.sched_getaffinity(0)
     own_sched = os.sched_getscheduler(0)
     # sipp (started by this process) inherits its CPUs and scheduling
@@ -381,6 +382,16 @@ def cpu_cycles(d, rules, redis_url, calls, rate, cycles, warm,
             if refused:
                 refusals.append("kamailio: %s refused" % refused)
                 break
+        # redis-server off Kamailio's CPU, where sipp runs: on this
+        # machine it stands for a Redis on a host of its own, whose work
+        # does not run on (nor evict the caches of) Kamailio's CPU
+        # (AF_BENCH_REDIS_PIN=0: left where the kernel puts it)
+        redis_pin = bool(redis_pids and kam_cpus and os.environ.get(
+            "AF_BENCH_REDIS_PIN", "1") != "0")
+        if redis_pin:
+            refused = place(redis_pids, sipp_cpus, sched)
+            if refused:
+                refusals.append("redis-server: %s refused" % refused)
         uac_timeout = 60 + 2 * calls // rate
 
         def round_of(m, n):
@@ -448,8 +459,9 @@ def cpu_cycles(d, rules, redis_url, calls, rate, cycles, warm,
         if own_sched != os.sched_getscheduler(0):
             os.sched_setscheduler(0, own_sched, os.sched_param(0))
     rr = ", SCHED_RR priority 1" if sched == "rr" else ""
-    layout = ("kamailio on CPU %s, sipp on CPU %s%s" % (
+    layout = ("kamailio on CPU %s, sipp%s on CPU %s%s" % (
         ",".join(map(str, sorted(kam_cpus))),
+        " and redis-server" if redis_pin else "",
         ",".join(map(str, sorted(sipp_cpus))), rr) if kam_cpus else
         "not pinned (AF_BENCH_PIN=0 or one CPU)%s" % rr)
     return (res, failed, [layout] + ["but " + r for r in refusals] + [load],
