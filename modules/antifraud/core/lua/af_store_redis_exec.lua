@@ -239,13 +239,27 @@ local R8 = '>I4I4I4I4I4I4I4I4'
 -- window_s, whether taken (Fp, Fs, Fu), by window its slot (Fb); the
 -- rows of the slot being moved (FR)
 local Fn, Fw, Fm, Fl, Fp, Fs, Fu, Fb, FR = {}, {}, {}, {}, {}, {}, {}, {}, {}
--- the row at i of s with Fn added (saturated)
+-- a FIG_MULTI's windows' numbers by window count, unpacked at once
+local FWU = {'>ddd', '>dddddd', '>ddddddddd'}
+-- a FIG_MULTI's answer's head by the length of the figures (1 to 3
+-- slots)
+local FH = {[148] = '2,0,148:', [288] = '2,0,288:', [428] = '2,0,428:'}
+-- the row at i of s with Fn added (saturated: compared here, a call of
+-- math.min costs more than the addition)
 local function radd(s, i)
   local a, b, c, d, e, f, g, h = sunpack(R8, s, i)
   local m = MAXU
-  return spack(R8, mmin(a + Fn[1], m), mmin(b + Fn[2], m),
-    mmin(c + Fn[3], m), mmin(d + Fn[4], m), mmin(e + Fn[5], m),
-    mmin(f + Fn[6], m), mmin(g + Fn[7], m), mmin(h + Fn[8], m))
+  a, b, c, d = a + Fn[1], b + Fn[2], c + Fn[3], d + Fn[4]
+  e, f, g, h = e + Fn[5], f + Fn[6], g + Fn[7], h + Fn[8]
+  if a > m then a = m end
+  if b > m then b = m end
+  if c > m then c = m end
+  if d > m then d = m end
+  if e > m then e = m end
+  if f > m then f = m end
+  if g > m then g = m end
+  if h > m then h = m end
+  return spack(R8, a, b, c, d, e, f, g, h)
 end
 -- slot p moved to slice sl (the rows left behind emptied) and, when
 -- add, Fn added to its newest row: the slot, its newest slice
@@ -259,6 +273,31 @@ local function fslot(p, sl, add)
   end
   if add then FR[l % 4] = radd(FR[l % 4], 1) end
   return spack('>I4d', ws, l) .. FR[0] .. FR[1] .. FR[2] .. FR[3], l
+end
+-- the figures of a new subject (a FIG_MULTI that adds, on a key with
+-- none): its windows in slots 1..nw in order, each with Fn in its row
+-- of now's slice, in one pack (as fig's slots would make them), and
+-- their expiry
+local FNEW = {'>dI4dc0c0c0', '>dI4dc0c0c0I4dc0c0c0',
+  '>dI4dc0c0c0I4dc0c0c0I4dc0c0c0'}
+local function fig_new(nw)
+  local nr, e = radd(ZF[1], 1), 0
+  for j = 1, nw do
+    local x = (Fl[j] + 4) * Fm[j]
+    if x > e then e = x end
+  end
+  local a = Fl[1] % 4
+  if nw == 1 then
+    return spack(FNEW[1], e, Fw[1], Fl[1], ZF[a], nr, ZF[3 - a]), e
+  end
+  local b = Fl[2] % 4
+  if nw == 2 then
+    return spack(FNEW[2], e, Fw[1], Fl[1], ZF[a], nr, ZF[3 - a], Fw[2],
+      Fl[2], ZF[b], nr, ZF[3 - b]), e
+  end
+  local c = Fl[3] % 4
+  return spack(FNEW[3], e, Fw[1], Fl[1], ZF[a], nr, ZF[3 - a], Fw[2], Fl[2],
+    ZF[b], nr, ZF[3 - b], Fw[3], Fl[3], ZF[c], nr, ZF[3 - c]), e
 end
 -- FIG_MULTI on key k (nw windows): answers the figures as stored after
 -- it (the module sums its windows' rows), in two parts (no long string
@@ -281,75 +320,82 @@ local function fig(r, k, nw, add)
     res[r] = '1,0,'
     return r
   end
-  local P, c = Fp, ns
-  if add and ns == nw then
-    -- the common case: each window in its slot, in its newest slice:
-    -- its row changed, the bytes around it kept (P: the parts)
-    local o = 9
-    c = 1
-    for j = 1, nw do
-      local w, l = sunpack('>I4d', v, 140 * j - 131)
-      if w ~= Fw[j] or l ~= Fl[j] then
-        c = nil
-        break
-      end
-      local b = 140 * j - 119 + l % 4 * 32
-      FR[c], FR[c + 1], o, c = ssub(v, o, b - 1), radd(v, b), b + 32, c + 2
-      e = mmax(e, (l + 4) * Fm[j])
-    end
-    if c then FR[c], P = ssub(v, o), FR end
-  end
-  if P == Fp then
-    for x = 1, ns do
-      local b = 140 * x - 131
-      Fp[x], Fs[x], Fu[x] = ssub(v, b, b + 139), sunpack('>I4', v, b), false
-    end
-    -- each window its slot, else a new one (the entry grows), else one
-    -- of a window the op does not name: it starts again (a stored entry
-    -- has no empty slot)
-    local miss = 0
-    for j = 1, nw do
-      Fb[j] = nil
-      for x = 1, ns do
-        if not Fu[x] and Fs[x] == Fw[j] then
-          Fu[x], Fb[j] = true, x
+  local nv
+  if ns == 0 then
+    nv, e = fig_new(nw)
+  else
+    -- (a new slot's row when it adds: Fn, made once per op)
+    local P, c, nr = Fp, ns, nil
+    if add and ns == nw then
+      -- the common case: each window in its slot, in its newest slice:
+      -- its row changed, the bytes around it kept (P: the parts)
+      local o = 9
+      c = 1
+      for j = 1, nw do
+        local w, l = sunpack('>I4d', v, 140 * j - 131)
+        if w ~= Fw[j] or l ~= Fl[j] then
+          c = nil
           break
         end
+        local b = 140 * j - 119 + l % 4 * 32
+        FR[c], FR[c + 1], o, c = ssub(v, o, b - 1), radd(v, b), b + 32, c + 2
+        e = mmax(e, (l + 4) * Fm[j])
       end
-      if not Fb[j] then miss = miss + 1 end
+      if c then FR[c], P = ssub(v, o), FR end
     end
-    if miss > 0 then
-      for x = ns + 1, mmin(ns + miss, 3) do
-        Fs[x], Fu[x], ns = 0, false, x
+    if P == Fp then
+      for x = 1, ns do
+        local b = 140 * x - 131
+        Fp[x], Fs[x], Fu[x] = ssub(v, b, b + 139), sunpack('>I4', v, b), false
       end
+      -- each window its slot, else a new one (the entry grows), else one
+      -- of a window the op does not name: it starts again (a stored entry
+      -- has no empty slot)
+      local miss = 0
       for j = 1, nw do
-        if not Fb[j] then
-          local x = 1
-          while x <= ns and (Fu[x] or Fs[x] ~= 0) do x = x + 1 end
-          if x > ns then
-            x = 1
-            while Fu[x] do x = x + 1 end
+        Fb[j] = nil
+        for x = 1, ns do
+          if not Fu[x] and Fs[x] == Fw[j] then
+            Fu[x], Fb[j] = true, x
+            break
           end
-          -- (a new slot made with n added: not moved below)
-          local l = Fl[j]
-          Fu[x], Fb[j], Fs[x] = true, -x, Fw[j]
-          Fp[x] = spack('>I4d', Fw[j], l) .. ZF[l % 4]
-            .. (add and radd(ZF[1], 1) or ZF[1]) .. ZF[3 - l % 4]
+        end
+        if not Fb[j] then miss = miss + 1 end
+      end
+      if miss > 0 then
+        for x = ns + 1, mmin(ns + miss, 3) do
+          Fs[x], Fu[x], ns = 0, false, x
+        end
+        for j = 1, nw do
+          if not Fb[j] then
+            local x = 1
+            while x <= ns and (Fu[x] or Fs[x] ~= 0) do x = x + 1 end
+            if x > ns then
+              x = 1
+              while Fu[x] do x = x + 1 end
+            end
+            -- (a new slot made with n added: not moved below)
+            local l = Fl[j]
+            Fu[x], Fb[j], Fs[x] = true, -x, Fw[j]
+            if add and not nr then nr = radd(ZF[1], 1) end
+            Fp[x] = spack('>I4d', Fw[j], l) .. ZF[l % 4]
+              .. (add and nr or ZF[1]) .. ZF[3 - l % 4]
+          end
         end
       end
+      for j = 1, nw do
+        local x, l = Fb[j], Fl[j]
+        if x > 0 then Fp[x], l = fslot(Fp[x], l, add) end
+        if add then e = mmax(e, (l + 4) * Fm[j]) end
+      end
+      c = ns
     end
-    for j = 1, nw do
-      local x, l = Fb[j], Fl[j]
-      if x > 0 then Fp[x], l = fslot(Fp[x], l, add) end
-      if add then e = mmax(e, (l + 4) * Fm[j]) end
-    end
-    c = ns
+    P[0] = spack('>d', e)
+    nv = tconcat(P, '', 0, c)
   end
-  P[0] = spack('>d', e)
-  local nv = tconcat(P, '', 0, c)
   -- (a read leaves the expiry as it was: its TTL too)
   rcall('SET', k, nv, 'PX', sformat('%d', e - now))
-  res[r], res[r + 1] = sformat('2,0,%d:', #nv), nv
+  res[r], res[r + 1] = FH[#nv] or sformat('2,0,%d:', #nv), nv
   return r + 1
 end
 -- a WIN_MULTI counter (shm_op_win_multi): a string of its expiry (a
@@ -707,13 +753,12 @@ local function exec(KEYS, ARGV)
       PC[ck] = c - f
       res[oi] = r3(c - f, f)
     elseif t == 10 then
-      local a = 0
-      for j = 1, 8 do
-        Fn[j] = sunpack('>d', P, q + 8 * j - 6)
-        a = a + Fn[j]
-      end
-      for j = 1, nw do Fw[j], Fm[j], Fl[j] = sunpack('>ddd', P, q + 42 + 24 * j) end
-      oi = fig(oi, KEYS[ki], nw, a > 0)
+      -- (the 8 counts, then each window's 3 numbers, in one unpack each)
+      local a, b, c, d, e, f, g, h = sunpack('>dddddddd', P, q + 2)
+      Fn[1], Fn[2], Fn[3], Fn[4], Fn[5], Fn[6], Fn[7], Fn[8] = a, b, c, d, e, f, g, h
+      Fw[1], Fm[1], Fl[1], Fw[2], Fm[2], Fl[2], Fw[3], Fm[3], Fl[3] =
+        sunpack(FWU[nw], P, q + 66)
+      oi = fig(oi, KEYS[ki], nw, a + b + c + d + e + f + g + h > 0)
       ki = ki + 1
     elseif t == 0 then
       res[oi] = '1,-1,'
