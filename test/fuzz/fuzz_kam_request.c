@@ -99,6 +99,9 @@ static void checks(const af_request_t *req)
 		af_auth_result(req, req->auth_response.len & 1, NULL, 0, &v);
 }
 
+/* bytes readable past the NUL of the message (see below) */
+#define KAM_BUF_SLACK 3
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static unsigned int id;
@@ -108,12 +111,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if(size >= BUF_SIZE)
 		return -1; /* more than a datagram Kamailio reads */
-	/* receive_msg() hands the parser a NUL-terminated copy */
-	buf = malloc(size + 1);
+	/* receive_msg() parses the datagram in place in Kamailio's receive
+	 * buffer (udp_server.c: static char buf[BUF_SIZE + 1]), NUL
+	 * terminated, with more of that buffer after it: Kamailio's parsers
+	 * read words of 4 bytes (READ() of parser/digest/param_parser.c reads
+	 * 3 bytes past the end of "reala" ending a header), which stays in
+	 * that buffer. Here the NUL and KAM_BUF_SLACK zero bytes after it, so
+	 * that reading further than Kamailio's own parsers do is caught */
+	buf = calloc(1, size + 1 + KAM_BUF_SLACK);
 	if(!buf)
 		abort();
 	memcpy(buf, data, size);
-	buf[size] = '\0';
 	memset(&msg, 0, sizeof(msg));
 	msg.buf = buf;
 	msg.len = (unsigned int)size;

@@ -76,34 +76,67 @@ static af_proto_t proto_of(int p)
 	}
 }
 
+/* a/b: the 4 bytes at p are a (lower case) in either case, and the one
+ * after (if any) is not b */
+static int credentials_prefix(
+		const char *p, const char *end, const char *a, char b)
+{
+	int i;
+
+	if(end - p < 4)
+		return 0;
+	for(i = 0; i < 4; i++) {
+		if((p[i] | 0x20) != a[i])
+			return 0;
+	}
+	return p + 4 == end || (p[4] | 0x20) != b;
+}
+
 /*
- * 1 when every parameter of the credentials in h has its '=': Kamailio
- * 5.6's digest parser reads past the end of the header when the last
- * parameter is a bare name (",nonc" at the end of the datagram; found by
- * fuzz_kam_request), and the module parses the credentials of every
- * request that has them, not only of those the script authenticates.
+ * 1 when Kamailio 5.6's digest parser reads the credentials in body
+ * without reading past them, and the module parses the credentials of
+ * every request that has them, not only of those the script
+ * authenticates (found by fuzz_kam_request):
+ * - every parameter has its '=': with a bare name last (",nonc" at the
+ *   end of the datagram) it reads past the end of the header;
+ * - no name (no word outside quotes) starts with "real" but is not
+ *   "realm", nor with "nonc" but is not "nonce": the parser
+ *   (param_parser.c, real_CASE and nonc_CASE) falls through into the
+ *   next cases, steps 8 or 12 bytes on and then looks for the '=' with a
+ *   negative length: through the rest of the buffer and past it.
  * Commas inside quoted values do not separate parameters.
  */
 static int credentials_complete(const str *body)
 {
 	const char *p = body->s, *end = body->s + body->len;
-	int quoted = 0, has_eq = 0;
+	int quoted = 0, has_eq = 0, word = 0;
 
 	for(; p < end; p++) {
 		if(quoted) {
 			if(*p == '\\' && p + 1 < end)
 				p++;
 			else if(*p == '"')
-				quoted = 0;
-		} else if(*p == '"') {
-			quoted = 1;
-		} else if(*p == '=') {
-			has_eq = 1;
-		} else if(*p == ',') {
-			if(!has_eq)
-				return 0;
-			has_eq = 0;
+				quoted = word = 0; /* what follows starts a word */
+			continue;
 		}
+		if(*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n'
+				|| *p == ',') {
+			word = 0;
+			if(*p == ',') {
+				if(!has_eq)
+					return 0;
+				has_eq = 0;
+			}
+			continue;
+		}
+		if(!word && (credentials_prefix(p, end, "real", 'm')
+							|| credentials_prefix(p, end, "nonc", 'e')))
+			return 0;
+		word = 1;
+		if(*p == '"')
+			quoted = 1;
+		else if(*p == '=')
+			has_eq = 1;
 	}
 	return has_eq && !quoted;
 }
