@@ -384,42 +384,17 @@ int af_rds_take_fn(const redisReply *r, char *fn)
 }
 
 /*
- * Readies a new connection: AUTH, SELECT, ROLE (when found through a
- * sentinel: must be a master) in one round trip and, when slot is given,
- * a PING with them and FUNCTION LOAD of the batch library in a second
- * one. Redis closes the connection of a client not authenticated yet
- * that sends an argument over 16 KB (the library is larger): the PING
- * answers NOAUTH first, and FUNCTION LOAD goes only once the rest said
- * OK. Returns 0, -1 with err.
+ * Reads the replies of the nq commands what[] sent on c (one round trip)
+ * and checks each: FUNCTION LOAD's gives slot its function. Every reply
+ * is read, the first that fails says why. Returns 0, -1 with err.
  */
-int af_rds_setup(redisContext *c, const af_redis_cfg_t *cfg, int role,
-		int select, rds_conn_t *slot, char *err, size_t errlen)
+static int rds_setup_replies(redisContext *c, const char *const *what,
+		int nq, rds_conn_t *slot, char *err, size_t errlen)
 {
-	const char *what[5];
 	redisReply *r;
 	void *rv;
-	int nq = 0, i, rc = 0, loaded = 0;
+	int i, rc = 0;
 
-	if(cfg->username[0]) {
-		redisAppendCommand(c, "AUTH %s %s", cfg->username, cfg->password);
-		what[nq++] = "AUTH";
-	} else if(cfg->password[0]) {
-		redisAppendCommand(c, "AUTH %s", cfg->password);
-		what[nq++] = "AUTH";
-	}
-	if(select && cfg->db) {
-		redisAppendCommand(c, "SELECT %d", cfg->db);
-		what[nq++] = "SELECT";
-	}
-	if(role) {
-		redisAppendCommand(c, "ROLE");
-		what[nq++] = "ROLE";
-	}
-	if(slot) {
-		redisAppendCommand(c, "PING");
-		what[nq++] = "PING";
-	}
-again:
 	for(i = 0; i < nq; i++) {
 		if(redisGetReply(c, &rv) != REDIS_OK) {
 			af_rds_err(err, errlen, "%s: %s", what[i], c->errstr);
@@ -442,24 +417,58 @@ again:
 									 " (ROLE)");
 				rc = -1;
 			}
-		} else if(rc == 0 && strcmp(what[i], "PING") == 0) {
-			if(!af_rds_is(r, "PONG")) {
-				af_rds_err(err, errlen, "PING: unexpected reply");
-				rc = -1;
-			}
-		} else if(rc == 0 && !af_rds_is(r, "OK")) {
+		} else if(rc == 0
+				  && !af_rds_is(r, strcmp(what[i], "PING") == 0 ? "PONG"
+																: "OK")) {
 			af_rds_err(err, errlen, "%s: unexpected reply", what[i]);
 			rc = -1;
 		}
 		freeReplyObject(r);
 	}
-	if(rc == 0 && slot && !loaded) {
-		redisAppendCommand(c, "FUNCTION LOAD %s", af_rds_lua_exec);
-		what[0] = "FUNCTION LOAD";
-		nq = loaded = 1;
-		goto again;
-	}
 	return rc;
+}
+
+/*
+ * Readies a new connection: AUTH, SELECT, ROLE (when found through a
+ * sentinel: must be a master) in one round trip and, when slot is given,
+ * a PING with them and FUNCTION LOAD of the batch library in a second
+ * one. Redis closes the connection of a client not authenticated yet
+ * that sends an argument over 16 KB (the library is larger): the PING
+ * answers NOAUTH first, and FUNCTION LOAD goes only once the rest said
+ * OK. Returns 0, -1 with err.
+ */
+int af_rds_setup(redisContext *c, const af_redis_cfg_t *cfg, int role,
+		int select, rds_conn_t *slot, char *err, size_t errlen)
+{
+	static const char *const load[] = {"FUNCTION LOAD"};
+	const char *what[4];
+	int nq = 0;
+
+	if(cfg->username[0]) {
+		redisAppendCommand(c, "AUTH %s %s", cfg->username, cfg->password);
+		what[nq++] = "AUTH";
+	} else if(cfg->password[0]) {
+		redisAppendCommand(c, "AUTH %s", cfg->password);
+		what[nq++] = "AUTH";
+	}
+	if(select && cfg->db) {
+		redisAppendCommand(c, "SELECT %d", cfg->db);
+		what[nq++] = "SELECT";
+	}
+	if(role) {
+		redisAppendCommand(c, "ROLE");
+		what[nq++] = "ROLE";
+	}
+	if(slot) {
+		redisAppendCommand(c, "PING");
+		what[nq++] = "PING";
+	}
+	if(rds_setup_replies(c, what, nq, slot, err, errlen) < 0)
+		return -1;
+	if(!slot)
+		return 0;
+	redisAppendCommand(c, "FUNCTION LOAD %s", af_rds_lua_exec);
+	return rds_setup_replies(c, load, 1, slot, err, errlen);
 }
 
 /*
