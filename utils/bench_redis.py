@@ -30,7 +30,8 @@ MODES = (("af_check_source", [], 4000, 24000),
          ("af_check_dest", ["--dest"], 4000, 24000),
          ("call end", ["--outcome"], 1000, 6000),
          # 32 calls of 32 callers per batch (end_batch_interval), their
-         # source, country, prefix and profile shared
+         # country, prefix and profile shared; both sizes whole batches
+         # for each of SAT_CLIENTS processes too (320 and 2400 calls)
          ("32 call ends", ["--outcome", "--batched"], 2560, 19200))
 CG_SCALE = 10  # callgrind runs do 1/CG_SCALE of the iterations
 SAT_CLIENTS = 8  # bench_core processes at once for the saturated figures
