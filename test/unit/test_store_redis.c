@@ -1629,7 +1629,7 @@ static void test_win_multi_in_place(void **state)
 	assert_true(c[0] == 1 && c[1] == 1 && c[2] == 1);
 	p1 = only_key_pttl("wmp:", &len);
 	assert_true(p1 > 86390000 && p1 <= 86400000);
-	usleep(30000);
+	usleep(300000);
 	wm3(s, t + 1000, c);
 	wm3(s, t + 2000, c);
 	assert_true(c[0] == 3 && c[1] == 3 && c[2] == 3);
@@ -1637,19 +1637,18 @@ static void test_win_multi_in_place(void **state)
 	 * day from the last addition again) */
 	p2 = only_key_pttl("wmp:", &len);
 	assert_int_equal(len, 236);
-	assert_true(p2 <= p1 - 25);
+	assert_true(p2 <= p1 - 250);
 	/* the 60 s window one slice on: moved, stored again, a day on */
 	wm3(s, t + 3750, c);
 	assert_true(c[0] == 4 && c[1] == 4 && c[2] == 4);
 	p2 = only_key_pttl("wmp:", &len);
-	assert_true(p2 > 86400000 - 20 && p2 <= 86400000);
+	assert_true(p2 > 86400000 - 200 && p2 <= 86400000);
 	/* past 60 s: the first slice's 3 left the 60 s window only */
 	wm3(s, t + 61000, c);
 	assert_true(c[0] == 2 && c[1] == 5 && c[2] == 5);
 	wm3(s, t + 61500, c);
 	assert_true(c[0] == 3 && c[1] == 6 && c[2] == 6);
 	free_store(s);
-	test_host_set_now(T0);
 }
 
 /* ---- processes ---- */
