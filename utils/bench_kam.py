@@ -25,11 +25,15 @@ CALLEE = "0033123456789"
 LABELS = {"none": "without module", "shm": "module, shm",
           "redis": "module, Redis", "ctl": "loaded, no check",
           "none2": "without module (A/A)",
-          "redis_all": "Redis + redis-server"}
+          "redis_all": "Redis + redis-server",
+          "floor": "no module, 1 PING",
+          "floor_all": "1 PING + redis-server"}
 # the CPU-time modes: "none2" is a second Kamailio without the module,
 # the A/A control that shows the method's own noise
-CPU_MODES = ("none", "none2", "shm", "redis")
-CPU_DEFINES = {"none2": "none"}
+CPU_MODES = ("none", "none2", "shm", "redis", "floor")
+CPU_DEFINES = {"none2": "none", "floor": "none"}
+# the modes whose redis-server's CPU is counted too (mode + "_all")
+REDIS_MODES = ("redis", "floor")
 # seconds for Kamailio's timers to free what a round of calls left (tm's
 # wait timer is 5 s)
 SETTLE = 6
@@ -135,6 +139,37 @@ def drop_block(lines, first):
             if depth == 0:
                 return lines[:first] + lines[i + 1:]
     raise AssertionError("no #!endif for line %d" % first)
+
+
+def floor_cfg(d, redis_url):
+    """The configuration without the module (run with -A AF_WITHOUT) plus
+    one Redis round trip per call: a PING to redis_url's server with
+    Kamailio's own ndb_redis (blocking hiredis, like the module) when
+    an initial INVITE is routed, where the module runs af_check_dest.
+    What any design that asks Redis once per call costs at least, in
+    Kamailio and in redis-server; None without ndb_redis (Debian's
+    kamailio-redis-modules)."""
+    if not os.path.exists(os.path.join(h.kamailio_mpath(), "ndb_redis.so")):
+        return None
+    m = re.match(r"redis://([^:/]+):(\d+)", redis_url or "")
+    if not m:
+        return None
+    with open(h.SAMPLE_CFG) as f:
+        lines = f.read().split("\n")
+    at = lines.index('loadmodule "dialog.so"') + 1
+    lines[at:at] = ['loadmodule "ndb_redis.so"',
+                    'modparam("ndb_redis", "server", "name=floor;addr=%s;'
+                    'port=%s")' % (m.group(1), m.group(2))]
+    # in the INVITE branch that holds af_check_dest, before it
+    call = lines.index("\t\taf_check_dest();")
+    at = max(i for i in range(call)
+             if lines[i] == "\tif (is_method(\"INVITE\")) {") + 1
+    lines[at:at] = ['\t\tredis_cmd("floor", "PING", "r");',
+                    '\t\tredis_free("r");']
+    path = os.path.join(d, "kamailio-floor.cfg")
+    with open(path, "w") as f:
+        f.write("\n".join(lines))
+    return path
 
 
 def loaded_only_cfg(d):
@@ -335,7 +370,7 @@ def cpu_layout():
 
 
 def cpu_cycles(d, rules, redis_url, calls, rate, cycles, warm,
-               redis_pids=None):
+               redis_pids=None, alloc=None):
     """Kamailio's CPU per call in each mode of CPU_MODES: one Kamailio
     per mode, all started at once and kept; then cycles, each a round of
     calls to every mode in turn (rotated: the order moves by one each
@@ -346,13 +381,15 @@ def cpu_cycles(d, rules, redis_url, calls, rate, cycles, warm,
     as a round ends the last one. Returns ({mode: [seconds per call of
     each cycle]}, {mode: failed calls}, notes on the run, {mode: the SIP
     workers' share of its cost}). With redis_pids (the redis-server
-    the Redis mode uses, alone), "redis_all" is the Redis mode's cost
-    with redis-server's counted over the same spans."""
-    modes = [m for m in CPU_MODES if m != "redis" or redis_url]
+    the Redis modes use, alone), "redis_all" and "floor_all" are the
+    Redis and floor modes' costs with redis-server's counted over the
+    same spans. The floor mode (floor_cfg) runs when redis_url is one
+    and ndb_redis is installed. alloc: Kamailio's memory managers (-x
+    and -X; None: Debian's default, q_malloc)."""
+    fcfg = floor_cfg(d, redis_url) if redis_url else None
+    modes = [m for m in CPU_MODES
+             if (m != "redis" or redis_url) and (m != "floor" or fcfg)]
     kam_cpus, sipp_cpus, sched = cpu_layout()
-    # AF_BENCH_ALLOC=tlsf: Kamailio's memory managers -x/-X (default:
-    # Debian's, q_malloc)
-    alloc = os.environ.get("AF_BENCH_ALLOC")
     refusals = []
     redis_pin = False
     own = os.sched_getaffinity(0)
@@ -372,6 +409,8 @@ def cpu_cycles(d, rules, redis_url, calls, rate, cycles, warm,
             os.makedirs(kd, exist_ok=True)
             k = h.Kamailio(kd, rules, next_hop_port=uas_port, children=2,
                            defines=defines(CPU_DEFINES.get(m, m), redis_url))
+            if m == "floor":
+                k.cfg = fcfg
             if alloc:
                 k.extra_args = ["-x", alloc, "-X", alloc]
             ks[m] = k.start()
@@ -407,8 +446,8 @@ def cpu_cycles(d, rules, redis_url, calls, rate, cycles, warm,
         # 5 s) before the first cycle, not in it
         time.sleep(SETTLE)
         snaps = {m: [] for m in modes}
-        # redis-server's CPU, read when the Redis mode's span starts
-        rsnaps = []
+        # redis-server's CPU, read when a Redis mode's span starts
+        rsnaps = {m: [] for m in modes if m in REDIS_MODES}
         took = []
         # the Kamailios, the UAS sipp, this script and its sipp UACs
         ours = list(pids.values()) + [[uas.pid]] + (
@@ -422,8 +461,8 @@ def cpu_cycles(d, rules, redis_url, calls, rate, cycles, warm,
             for i in range(len(modes)):
                 m = modes[(c + i) % len(modes)]
                 snaps[m].append(pids_cpu(pids[m]))
-                if m == "redis" and redis_pids:
-                    rsnaps.append(pids_cpu(redis_pids))
+                if m in rsnaps and redis_pids:
+                    rsnaps[m].append(pids_cpu(redis_pids))
                 if c == cycles:
                     time.sleep(statistics.mean(took))
                     continue
@@ -432,18 +471,20 @@ def cpu_cycles(d, rules, redis_url, calls, rate, cycles, warm,
                 took.append(time.time() - t0)
         res = {m: [(b - a) / calls for a, b in zip(snaps[m], snaps[m][1:])]
                for m in modes}
-        if rsnaps:
-            res["redis_all"] = [x + (b - a) / calls for x, a, b in zip(
-                res["redis"], rsnaps, rsnaps[1:])]
+        for m, r in rsnaps.items():
+            if r:
+                res[m + "_all"] = [x + (b - a) / calls for x, a, b in zip(
+                    res[m], r, r[1:])]
         # the SIP workers' share of each mode's whole cost (the rest:
         # timers, dialog cleaning, the main and management processes)
         share = {m: (pids_cpu(workers[m]) - wk0[m])
                  / (snaps[m][-1] - snaps[m][0]) for m in modes}
-        if rsnaps:
-            # of the whole: Kamailio's SIP workers (the rest: its other
-            # processes and redis-server)
-            share["redis_all"] = share["redis"] * sum(res["redis"]) / sum(
-                res["redis_all"])
+        for m in rsnaps:
+            if m + "_all" in res:
+                # of the whole: Kamailio's SIP workers (the rest: its
+                # other processes and redis-server)
+                share[m + "_all"] = share[m] * sum(res[m]) / sum(
+                    res[m + "_all"])
         # what the rest of the machine ran meanwhile
         other = (busy_cpu() - busy0 - ours_cpu() + ours0) / (
             time.time() - start)
@@ -489,7 +530,8 @@ def print_cpu(res, calls, rate, warm, notes, share):
            if os.path.exists("/proc/self/schedstat") else
            "utime+stime in clock ticks: this kernel has no schedstat")
     print("  CPU per call of kamailio's processes (%s; redis-server's only"
-          " in the line \"%s\")" % (how, LABELS["redis_all"]))
+          " in the lines \"%s\" and \"%s\")" % (
+              how, LABELS["redis_all"], LABELS["floor_all"]))
     print("    one kamailio per mode; %d cycles of a %d-call round at %d cps"
           " to each mode in turn (rotated), after %d calls of warm-up;"
           " a mode's cycle runs from its round's start to its next round's"
@@ -505,12 +547,13 @@ def print_cpu(res, calls, rate, warm, notes, share):
         " (timers, dialog cleaning...)" % (
             m, statistics.mean(res[m]) * share[m] * 1e6,
             statistics.mean(res[m]) * (1 - share[m]) * 1e6)
-        for m in res if m not in ("none2", "redis_all")))
-    if "redis_all" in res:
-        print("    redis-server (its own process, during the Redis mode's"
-              " spans): %.1f us per call" % (statistics.mean(
-                  a - b for a, b in zip(res["redis_all"], res["redis"]))
-                  * 1e6))
+        for m in res if m != "none2" and not m.endswith("_all")))
+    for m in REDIS_MODES:
+        if m + "_all" in res:
+            print("    redis-server (its own process, during the %s mode's"
+                  " spans): %.1f us per call" % (m, statistics.mean(
+                      a - b for a, b in zip(res[m + "_all"], res[m]))
+                      * 1e6))
     print("    against the mode without module: ratio of the sums, its 90 %"
           " interval (bootstrap over the cycles) and the median of the"
           " cycles' ratios")
@@ -526,10 +569,28 @@ def print_cpu(res, calls, rate, warm, notes, share):
                  "  <- the method's noise (A/A: the same cfg twice; 0 %"
                  " expected)" if m == "none2" else ""))
         bounds[m] = (lo - 1) * 100, (hi - 1) * 100
+    if "floor" in res:
+        # (a - f + n) / n - 1 = (a - f) / n: the Redis mode above the
+        # floor, in % of the call without module, cycle by cycle
+        print("    the floor: one Redis PING per call (ndb_redis), no"
+              " module; the Redis mode above it, in % of a call without"
+              " module:")
+        for m, f, what in (("redis", "floor", "Kamailio alone"),
+                           ("redis_all", "floor_all", "with redis-server")):
+            if m not in res or f not in res:
+                continue
+            r, lo, hi = paired_ratio(
+                [a - b + c for a, b, c in zip(res[m], res[f], res["none"])],
+                res["none"])
+            print("    %-34s %+6.1f %%  [%+.1f %%, %+.1f %%]" % (
+                "above the floor, %s:" % what,
+                (r - 1) * 100, (lo - 1) * 100, (hi - 1) * 100))
     for m, what, target in (("shm", "shm", TARGET),
                             ("redis", "Redis (Kamailio alone)", TARGET_REDIS),
                             ("redis_all", "Redis with redis-server's CPU",
-                             TARGET_REDIS)):
+                             TARGET_REDIS),
+                            ("floor_all", "The floor (1 PING) with"
+                             " redis-server's CPU", TARGET_REDIS)):
         if m not in bounds:
             continue
         lo, hi = bounds[m]
@@ -547,18 +608,32 @@ def run_cpu(d, rules, redis_url, redis_pids=None):
     rate = int(os.environ.get("AF_BENCH_RATE", "300"))
     cycles = int(os.environ.get("AF_BENCH_CYCLES", "24"))
     warm = int(os.environ.get("AF_BENCH_WARM", "500"))
-    t0 = time.time()
-    res, failed, notes, share = cpu_cycles(d, rules, redis_url, calls,
-                                           rate, cycles, warm, redis_pids)
-    print("-- kamailio per call: the module against the same cfg without it"
-          " (INVITE/180/200/ACK/BYE via sipp, record-routed, dialogs)")
-    print_cpu(res, calls, rate, warm, notes, share)
-    if any(failed.values()):
-        print("    WARNING: calls that failed (a loaded machine? the figures"
-              " of those cycles are low): %s" % ", ".join(
-                  "%s %d" % (m, failed[m]) for m in res if failed[m]))
-    print("    (%.0f s)" % (time.time() - t0))
-    return res
+    # AF_BENCH_ALLOC=tlsf: the main run with Kamailio's memory managers
+    # -x/-X tlsf (default: Debian's, q_malloc); then AF_BENCH_TLSF_CYCLES
+    # cycles (0: none) with TLSF, which spends far fewer instructions per
+    # call than Debian's q_malloc: the same module is a larger share
+    runs = [(os.environ.get("AF_BENCH_ALLOC"), cycles)]
+    tlsf_cycles = int(os.environ.get("AF_BENCH_TLSF_CYCLES", "12"))
+    if runs[0][0] != "tlsf" and tlsf_cycles > 0:
+        runs.append(("tlsf", tlsf_cycles))
+    first = None
+    for alloc, n in runs:
+        t0 = time.time()
+        res, failed, notes, share = cpu_cycles(
+            d, rules, redis_url, calls, rate, n, warm, redis_pids, alloc)
+        print("-- kamailio per call%s: the module against the same cfg"
+              " without it (INVITE/180/200/ACK/BYE via sipp, record-routed,"
+              " dialogs)" % (
+                  ", -x %s -X %s (not Debian's default q_malloc)" % (
+                      alloc, alloc) if alloc else ""))
+        print_cpu(res, calls, rate, warm, notes, share)
+        if any(failed.values()):
+            print("    WARNING: calls that failed (a loaded machine? the"
+                  " figures of those cycles are low): %s" % ", ".join(
+                      "%s %d" % (m, failed[m]) for m in res if failed[m]))
+        print("    (%.0f s)" % (time.time() - t0))
+        first = first or res
+    return first
 
 
 def run_instructions(d, rules, redis_url):

@@ -15,6 +15,8 @@ PKGS=(
 	libmaxminddb-dev libhiredis-dev libpcre2-dev libyaml-dev libcmocka-dev
 	# run
 	kamailio kamailio-lua-modules tzdata
+	# make bench: the floor of one Redis round trip per call (ndb_redis)
+	kamailio-redis-modules
 	# tests and tools
 	python3 python3-pytest python3-yaml python3-phonenumbers python3-regex redis-server redis-sentinel sip-tester sipvicious lua5.1
 	mmdb-bin libmaxmind-db-writer-perl tshark valgrind lintian
