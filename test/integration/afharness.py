@@ -37,15 +37,21 @@ def kamailio_mpath():
     raise RuntimeError("kamailio modules not found")
 
 
-def free_port(host="127.0.0.1"):
-    """A port free for both UDP and TCP on host."""
+def free_port(host="127.0.0.1", taken=None):
+    """A port free for both UDP and TCP on host; with taken (a set), also
+    not in it, and added to it: ports picked before any is bound (a
+    cluster's nodes and buses) stay distinct."""
     for _ in range(200):
         port = random.randint(20000, 60000)
+        if taken is not None and port in taken:
+            continue
         try:
             with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u, \
                     socket.socket(socket.AF_INET, socket.SOCK_STREAM) as t:
                 u.bind((host, port))
                 t.bind((host, port))
+            if taken is not None:
+                taken.add(port)
             return port
         except OSError:
             continue
@@ -810,11 +816,14 @@ class Sentinel:
 
 class ClusterNode(Redis):
     """A redis-server in cluster mode on a free port (bus port free too,
-    not port + 10000), no persistence, a low node timeout."""
+    not port + 10000), no persistence, a low node timeout. taken: the
+    ports of the cluster's other nodes and buses (none of them bound
+    yet), which this node's two must not be."""
 
-    def __init__(self, workdir):
-        super().__init__(workdir)
-        self.bus = free_port()
+    def __init__(self, workdir, taken=None):
+        taken = set() if taken is None else taken
+        super().__init__(workdir, port=free_port(taken=taken))
+        self.bus = free_port(taken=taken)
         self.dir = os.path.join(workdir, "rc-%d" % self.port)
 
     def server_args(self):
@@ -829,7 +838,10 @@ class RedisCluster:
     (CLUSTER ADDSLOTSRANGE: --cluster create wants 3 masters)."""
 
     def __init__(self, workdir, masters=3, replicas=1):
-        self.nodes = [ClusterNode(workdir)
+        # (every node's port and bus distinct: all are picked before any
+        # is bound; a node's port that is another's bus does not start)
+        taken = set()
+        self.nodes = [ClusterNode(workdir, taken)
                       for _ in range(masters * (1 + replicas))]
         self.replicas = replicas
 

@@ -272,6 +272,10 @@ static void need_cluster(void)
 		/* the bus port: free, and not port + 10000 (may pass 65535) */
 		snprintf(name, sizeof(name), "node%d", i);
 		snprintf(bus, sizeof(bus), "%d", free_port());
+		/* and the node's own port another (the bus is not bound yet) */
+		do
+			s_node[i].port = free_port();
+		while(s_node[i].port == atoi(bus));
 		srv_start(&s_node[i], name, extra);
 		snprintf(addr[i], sizeof(addr[i]), "127.0.0.1:%d", s_node[i].port);
 	}
