@@ -530,8 +530,8 @@ def print_cpu(res, calls, rate, warm, notes, share):
            if os.path.exists("/proc/self/schedstat") else
            "utime+stime in clock ticks: this kernel has no schedstat")
     print("  CPU per call of kamailio's processes (%s; redis-server's only"
-          " in the lines \"%s\" and \"%s\")" % (
-              how, LABELS["redis_all"], LABELS["floor_all"]))
+          " in the lines %s)" % (how, " and ".join(
+              '"%s"' % LABELS[m] for m in res if m.endswith("_all"))))
     print("    one kamailio per mode; %d cycles of a %d-call round at %d cps"
           " to each mode in turn (rotated), after %d calls of warm-up;"
           " a mode's cycle runs from its round's start to its next round's"
